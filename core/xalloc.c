@@ -1,0 +1,111 @@
+/* Allocation wrappers that abort on out-of-memory. */
+#include "core/xalloc.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+oom(void)
+{
+	fputs("tokenwarden: out of memory\n", stderr);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		oom();
+	return q;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *p;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	p = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void *
+xsecret_alloc(size_t n)
+{
+	void *p;
+
+	if (sodium_init() < 0)
+		oom();
+	p = sodium_malloc(n ? n : 1);
+	if (p == NULL)
+		oom();
+	sodium_memzero(p, n ? n : 1);
+	return p;
+}
+
+char *
+xsecret_strdup(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = xsecret_alloc(n + 1);
+
+	memcpy(p, s, n + 1);
+	return p;
+}
+
+void
+xsecret_free(void *p)
+{
+	if (p != NULL)
+		sodium_free(p);
+}

@@ -1,0 +1,35 @@
+/*
+ * Allocation that cannot fail: out of memory aborts with a message, so
+ * callers never scatter NULL checks (tmux's xmalloc).  Secret buffers live in
+ * sodium_malloc memory; see xsecret_*.
+ */
+#ifndef TW_XALLOC_H
+#define TW_XALLOC_H
+
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Returns an allocated copy of s; the caller frees it. */
+char *xstrdup(const char *s);
+/* Returns an allocated copy of the first n bytes of s, NUL-terminated. */
+char *xstrndup(const char *s, size_t n);
+/* Returns an allocated, formatted string; the caller frees it. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Returns a copy of s in sodium_malloc memory; the caller frees it with xsecret_free. */
+char *xsecret_strdup(const char *s);
+/* Returns n zeroed bytes of sodium_malloc memory. */
+void *xsecret_alloc(size_t n);
+/* Wipes and releases a secret buffer; NULL is allowed. */
+void xsecret_free(void *p);
+
+/* Frees *pp and sets it to NULL. */
+#define FREE_NULL(pp)                                                                              \
+	do {                                                                                       \
+		free(*(pp));                                                                       \
+		*(pp) = NULL;                                                                      \
+	} while (0)
+
+#endif
