@@ -1,0 +1,76 @@
+/*
+ * The verb table: each cmd_<verb>.c exports one struct cmd_entry, and
+ * cmd/main.c finds the verb and calls exec (tmux's cmd_table).
+ */
+#ifndef TW_CMD_H
+#define TW_CMD_H
+
+#include "core/mode.h"
+
+struct cmd_entry {
+	const char *name;    /* "token create" */
+	const char *args;    /* synopsis after the name */
+	const char *summary; /* one line for the verb list */
+	const char *help;    /* the options, one per line */
+	/* argv[0] is the verb's last word; returns an exit status (core/exitcodes.h). */
+	int (*exec)(int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_token_create_entry;
+extern const struct cmd_entry cmd_token_verify_entry;
+extern const struct cmd_entry cmd_token_delete_entry;
+
+/* Prints the verb's usage to stderr and returns TW_EXIT_USAGE. */
+int cmd_usage(const struct cmd_entry *e);
+
+/* Options shared by every verb that calls the API. */
+struct api_opts {
+	const char *workspace;
+	const char *api;
+	const char *credential;      /* name under $CREDENTIALS_DIRECTORY */
+	const char *credential_file; /* a 0600 file holding KEY:SECRET */
+	int json;
+	struct mode_opts mode;
+};
+
+/* getopt_long entries for struct api_opts, to splice into a verb's table. */
+#define API_OPT_BASE 1000
+#define API_LONGOPTS                                                                               \
+	{"workspace", required_argument, NULL, 'w'},                                               \
+	    {"api", required_argument, NULL, API_OPT_BASE + 0},                                    \
+	    {"credential", required_argument, NULL, API_OPT_BASE + 1},                             \
+	    {"credential-file", required_argument, NULL, API_OPT_BASE + 2},                        \
+	    {"json", no_argument, NULL, API_OPT_BASE + 3},                                         \
+	    {"timeout", required_argument, NULL, API_OPT_BASE + 4},                                \
+	    {"retries", required_argument, NULL, API_OPT_BASE + 5},                                \
+	    {"rate-limit", required_argument, NULL, API_OPT_BASE + 6}
+
+#define API_HELP                                                                                   \
+	"  -w, --workspace W        the workspace's username (lower case)\n"                     \
+	"      --api URL            API root (default https://app.mode.com; http only to "        \
+	"loopback)\n"                                                                              \
+	"      --credential NAME    admin credential from $CREDENTIALS_DIRECTORY/NAME\n"          \
+	"      --credential-file F  admin credential KEY:SECRET from a 0600 file\n"               \
+	"                           (else $TOKENWARDEN_CREDENTIAL)\n"                              \
+	"      --json               print JSON for scripts\n"                                     \
+	"      --timeout SECONDS    per attempt (default 30)\n"                                    \
+	"      --retries N          retries of DELETE and GET on failure (default 4)\n"           \
+	"      --rate-limit N/SECS  requests allowed per window (default 40/10)\n"
+
+/* Sets the defaults. */
+void api_opts_init(struct api_opts *o);
+/*
+ * Handles option ch of getopt_long with arg when it is one of API_LONGOPTS.
+ * Returns 1 when handled, 0 when ch is not an API option, -1 (after an
+ * error message) when arg is invalid.
+ */
+int api_opts_parse(struct api_opts *o, int ch, const char *arg);
+/*
+ * Opens a client from o, loading the admin credential when need_cred.
+ * Returns the client, or NULL after an error message; *status is the exit status then.
+ */
+struct mode_client *api_client_open(const struct api_opts *o, int need_cred, int *status);
+/* Maps a mode_err to the exit status a script sees. */
+int api_exit_status(int mode_err);
+
+#endif

@@ -1,0 +1,58 @@
+/* tokenwarden token delete: delete a signature token now. */
+#include "cmd/cmd.h"
+#include "cmd/msg.h"
+#include "cmd/print.h"
+
+#include "core/exitcodes.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int
+exec_delete(int argc, char **argv)
+{
+	static const struct option longopts[] = {API_LONGOPTS, {NULL, 0, NULL, 0}};
+	struct api_opts o;
+	struct mode_client *c = NULL;
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+	int ch, r, status = TW_EXIT_USAGE;
+
+	api_opts_init(&o);
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "w:", longopts, NULL)) != -1) {
+		if ((r = api_opts_parse(&o, ch, optarg)) <= 0)
+			return r < 0 ? TW_EXIT_USAGE : cmd_usage(&cmd_token_delete_entry);
+	}
+	if (optind != argc - 1)
+		return cmd_usage(&cmd_token_delete_entry);
+	c = api_client_open(&o, 1, &status);
+	if (c == NULL)
+		return status;
+	r = mode_delete(c, argv[optind], &t, &cause);
+	status = api_exit_status(r);
+	if (r == MODE_OK && t != NULL)
+		print_token("deleted", o.workspace, t, o.json, 0);
+	else if (r == MODE_OK && o.json)
+		printf("{\"workspace\": \"%s\", \"token\": \"%s\", \"deleted\": true}\n",
+		       o.workspace, argv[optind]);
+	else if (r == MODE_OK)
+		printf("deleted token %s in workspace %s (an answer was lost; a retry found it "
+		       "gone)\n",
+		       argv[optind], o.workspace);
+	else
+		errorf("%s", cause);
+	free(cause);
+	mode_token_free(t);
+	mode_client_free(c);
+	return status;
+}
+
+const struct cmd_entry cmd_token_delete_entry = {
+    .name = "token delete",
+    .args = "-w WORKSPACE [options] TOKEN",
+    .summary = "delete a signature token",
+    .help = API_HELP,
+    .exec = exec_delete,
+};

@@ -1,0 +1,18 @@
+/*
+ * The one place tokenwarden speaks to the user on stderr: errors, warnings
+ * and notes, as text or JSON lines (--log-format json).  Data goes to stdout
+ * from the verbs themselves.
+ */
+#ifndef TW_MSG_H
+#define TW_MSG_H
+
+enum msg_format { MSG_TEXT, MSG_JSON };
+
+/* Sets --quiet (notes suppressed) and --log-format. */
+void msg_setup(int quiet, enum msg_format format);
+
+void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void notef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

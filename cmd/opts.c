@@ -1,0 +1,132 @@
+/* Options shared by the verbs that call the API, and their exit statuses. */
+#include "cmd/cmd.h"
+#include "cmd/msg.h"
+
+#include "core/cred.h"
+#include "core/exitcodes.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+api_opts_init(struct api_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->api = "https://app.mode.com";
+	mode_opts_default(&o->mode);
+}
+
+/* Parses a decimal integer in [lo, hi]; returns 0 or -1. */
+static int
+parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+api_opts_parse(struct api_opts *o, int ch, const char *arg)
+{
+	long n, secs;
+	const char *slash;
+	char *num;
+
+	switch (ch) {
+	case 'w':
+		o->workspace = arg;
+		return 1;
+	case API_OPT_BASE + 0:
+		o->api = arg;
+		return 1;
+	case API_OPT_BASE + 1:
+		o->credential = arg;
+		return 1;
+	case API_OPT_BASE + 2:
+		o->credential_file = arg;
+		return 1;
+	case API_OPT_BASE + 3:
+		o->json = 1;
+		return 1;
+	case API_OPT_BASE + 4:
+		if (parse_long(arg, 1, 3600, &n) < 0) {
+			errorf("--timeout '%s': expected whole seconds, 1 to 3600", arg);
+			return -1;
+		}
+		o->mode.timeout_ms = n * 1000;
+		return 1;
+	case API_OPT_BASE + 5:
+		if (parse_long(arg, 0, 20, &n) < 0) {
+			errorf("--retries '%s': expected 0 to 20", arg);
+			return -1;
+		}
+		o->mode.retries = (int)n;
+		return 1;
+	case API_OPT_BASE + 6:
+		slash = strchr(arg, '/');
+		num = slash != NULL ? xstrndup(arg, (size_t)(slash - arg)) : NULL;
+		if (num == NULL || parse_long(num, 1, 100000, &n) < 0 ||
+		    parse_long(slash + 1, 1, 3600, &secs) < 0) {
+			errorf("--rate-limit '%s': expected REQUESTS/SECONDS such as 40/10", arg);
+			free(num);
+			return -1;
+		}
+		free(num);
+		o->mode.rate_limit = (int)n;
+		o->mode.rate_window_ms = secs * 1000;
+		return 1;
+	}
+	return 0;
+}
+
+struct mode_client *
+api_client_open(const struct api_opts *o, int need_cred, int *status)
+{
+	struct cred *cred = NULL;
+	struct mode_client *c = NULL;
+	char *cause = NULL;
+
+	*status = TW_EXIT_USAGE;
+	if (o->workspace == NULL) {
+		errorf("--workspace is required: the workspace's username, lower case");
+		return NULL;
+	}
+	if (need_cred && cred_load(o->credential, o->credential_file, &cred, &cause) < 0)
+		goto out;
+	c = mode_client_new(o->api, o->workspace, cred, &o->mode, &cause);
+out:
+	if (c == NULL)
+		errorf("%s", cause);
+	free(cause);
+	cred_free(cred);
+	return c;
+}
+
+int
+api_exit_status(int mode_err)
+{
+	switch (mode_err) {
+	case MODE_OK:
+		return TW_EXIT_OK;
+	case MODE_ERR_USAGE:
+		return TW_EXIT_USAGE;
+	case MODE_ERR_UNKNOWN:
+		return TW_EXIT_UNKNOWN;
+	case MODE_ERR_THROTTLED:
+	case MODE_ERR_UNAVAILABLE:
+		return TW_EXIT_TEMPFAIL;
+	default:
+		return TW_EXIT_FAILURE;
+	}
+}

@@ -1,0 +1,45 @@
+/* Wall and monotonic clocks. */
+#include "core/clock.h"
+
+#include "core/timefmt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+static int64_t
+read_clock(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+clock_now_ms(void)
+{
+	const char *pinned = getenv("TOKENWARDEN_NOW");
+	int64_t ms;
+
+	if (pinned != NULL && timefmt_parse(pinned, &ms) == 0)
+		return ms;
+	return read_clock(CLOCK_REALTIME);
+}
+
+int64_t
+clock_mono_ms(void)
+{
+	return read_clock(CLOCK_MONOTONIC);
+}
+
+void
+clock_sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	if (ms <= 0)
+		return;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}

@@ -1,0 +1,179 @@
+/* Loading the admin credential and secret files without leaking them. */
+#include "core/cred.h"
+
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CRED_MAX 4096
+
+static char *stashed; /* TOKENWARDEN_CREDENTIAL, in secret memory */
+
+void
+cred_stash_env(void)
+{
+	char *v = getenv(CRED_ENV);
+
+	xsecret_free(stashed);
+	stashed = NULL;
+	if (v == NULL)
+		return;
+	stashed = xsecret_strdup(v);
+	sodium_memzero(v, strlen(v));
+	unsetenv(CRED_ENV);
+}
+
+int
+cred_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, char **cause)
+{
+	char *buf = xsecret_alloc(max + 1);
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*cause = xasprintf("%s: cannot read: %s", what, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			*cause = xasprintf("%s: larger than %zu bytes; is it the right file?", what,
+					   max);
+			goto fail;
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+fail:
+	xsecret_free(buf);
+	return -1;
+}
+
+int
+cred_read_file(const char *path, size_t max, char **out, size_t *len, char **cause)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		*cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		*cause = xasprintf("%s: cannot stat: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*cause = xasprintf("%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		*cause = xasprintf("%s: owned by uid %u, not by this user or root; refusing a "
+				   "secret others control",
+				   path, (unsigned)st.st_uid);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		*cause = xasprintf("%s: permissions %04o are too open (group or others can read "
+				   "it); run: chmod 600 %s",
+				   path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	rc = cred_read_fd(fd, path, max, out, len, cause);
+out:
+	close(fd);
+	return rc;
+}
+
+/* Splits text (one line, KEY:SECRET) into c; origin names it in messages. */
+static int
+parse(const char *text, size_t len, const char *origin, struct cred *c, char **cause)
+{
+	size_t line = strcspn(text, "\r\n");
+	const char *colon = memchr(text, ':', line);
+
+	if (text[line] != '\0' && text[line + strspn(text + line, "\r\n")] != '\0') {
+		*cause = xasprintf("%s: expected one line KEY:SECRET, found more lines", origin);
+		return -1;
+	}
+	if (colon == NULL || colon == text || colon + 1 == text + line) {
+		*cause = xasprintf("%s: expected KEY:SECRET (the Mode API key and its secret "
+				   "joined by a colon)",
+				   origin);
+		return -1;
+	}
+	(void)len;
+	c->key = xsecret_alloc((size_t)(colon - text) + 1);
+	memcpy(c->key, text, (size_t)(colon - text));
+	c->secret = xsecret_alloc((size_t)(text + line - colon));
+	memcpy(c->secret, colon + 1, (size_t)(text + line - colon - 1));
+	return 0;
+}
+
+int
+cred_load(const char *name, const char *file, struct cred **out, char **cause)
+{
+	struct cred *c = xcalloc(1, sizeof *c);
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char *path = NULL, *text = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (file == NULL && name != NULL && dir != NULL) {
+		if (strchr(name, '/') != NULL || name[0] == '.' || name[0] == '\0') {
+			*cause = xasprintf("credential name '%s' is not a plain file name", name);
+			goto out;
+		}
+		file = path = xasprintf("%s/%s", dir, name);
+	}
+	if (file != NULL) {
+		if (cred_read_file(file, CRED_MAX, &text, &len, cause) < 0)
+			goto out;
+		c->origin = xstrdup(file);
+	} else if (stashed != NULL) {
+		text = xsecret_strdup(stashed);
+		len = strlen(text);
+		c->origin = xstrdup("$" CRED_ENV);
+	} else {
+		*cause = xasprintf(
+		    "no Mode API credential: use --credential NAME with systemd's "
+		    "$CREDENTIALS_DIRECTORY, --credential-file FILE (mode 0600), or set %s",
+		    CRED_ENV);
+		goto out;
+	}
+	if (parse(text, len, c->origin, c, cause) < 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	xsecret_free(text);
+	free(path);
+	cred_free(c);
+	return rc;
+}
+
+void
+cred_free(struct cred *c)
+{
+	if (c == NULL)
+		return;
+	xsecret_free(c->key);
+	xsecret_free(c->secret);
+	free(c->origin);
+	free(c);
+}

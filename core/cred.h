@@ -1,0 +1,51 @@
+/*
+ * The Mode admin credential (API key and secret) and other secret files.
+ * Sources, in order: a file named on the command line, systemd's
+ * $CREDENTIALS_DIRECTORY/<name>, then TOKENWARDEN_CREDENTIAL.  Never argv.
+ * Files must be regular, owned by the user or root, and carry no group or
+ * other permissions (as ssh insists for its keys).
+ */
+#ifndef TW_CRED_H
+#define TW_CRED_H
+
+#include <stddef.h>
+
+#define CRED_ENV "TOKENWARDEN_CREDENTIAL"
+
+struct cred {
+	char *key;    /* the API key (basic-auth user name); in secret memory with secret */
+	char *secret; /* the API secret */
+	char *origin; /* where it came from, for messages; never the value */
+};
+
+/*
+ * Moves TOKENWARDEN_CREDENTIAL out of the environment into secret memory and
+ * wipes the original, so no child process inherits it.  Call once at start;
+ * a later call replaces the stash (and empties it when the variable is unset).
+ */
+void cred_stash_env(void);
+
+/*
+ * Loads the credential from file (when not NULL), else from
+ * $CREDENTIALS_DIRECTORY/name (when name is not NULL and the variable is set),
+ * else from the stashed environment variable.  The value is KEY:SECRET on
+ * one line.  Returns 0 and an allocated *out (free with cred_free), or -1
+ * with *cause naming the source and what to do.
+ */
+int cred_load(const char *name, const char *file, struct cred **out, char **cause);
+/* Wipes and frees c; NULL is allowed. */
+void cred_free(struct cred *c);
+
+/*
+ * Reads a whole secret file of at most max bytes into secret memory after
+ * the permission checks above.  Returns 0 with *out (free with xsecret_free)
+ * and *len, or -1 with *cause.
+ */
+int cred_read_file(const char *path, size_t max, char **out, size_t *len, char **cause);
+/*
+ * Reads all of fd (at most max bytes) into secret memory.  Returns 0 with
+ * *out and *len, or -1 with *cause.
+ */
+int cred_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, char **cause);
+
+#endif

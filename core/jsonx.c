@@ -1,0 +1,165 @@
+/* Checked JSON field access and a wiping allocator for jansson. */
+#include "core/jsonx.h"
+
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+/* Each block carries its size in front, so free can wipe it. */
+union jsonx_hdr {
+	size_t size;
+	max_align_t align;
+};
+
+static void *
+wiping_malloc(size_t n)
+{
+	union jsonx_hdr *h = malloc(sizeof *h + n);
+
+	if (h == NULL)
+		return NULL;
+	h->size = n;
+	return h + 1;
+}
+
+static void
+wiping_free(void *p)
+{
+	union jsonx_hdr *h;
+
+	if (p == NULL)
+		return;
+	h = (union jsonx_hdr *)p - 1;
+	sodium_memzero(p, h->size);
+	free(h);
+}
+
+void
+jsonx_init(void)
+{
+	json_set_alloc_funcs(wiping_malloc, wiping_free);
+}
+
+void
+jsonx_free(void *p)
+{
+	json_malloc_t m;
+	json_free_t f;
+
+	json_get_alloc_funcs(&m, &f);
+	f(p);
+}
+
+const char *
+jsonx_typename(const json_t *v)
+{
+	if (v == NULL)
+		return "missing";
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "unknown";
+}
+
+/*
+ * Looks up field; returns 0 with *v set when present and of type want, 1
+ * when absent (or null) and optional, -1 with a cause otherwise.
+ */
+static int
+lookup(const json_t *obj, const char *field, enum jsonx_need need, json_type want,
+       const char *want_name, json_t **v, char **cause)
+{
+	json_t *f = json_is_object(obj) ? json_object_get(obj, field) : NULL;
+
+	if (!json_is_object(obj)) {
+		*cause = xasprintf("expected an object holding '%s', got %s", field,
+				   jsonx_typename(obj));
+		return -1;
+	}
+	if (f == NULL || json_is_null(f)) {
+		if (need == JSONX_OPTIONAL)
+			return 1;
+		*cause = xasprintf("field '%s' is missing", field);
+		return -1;
+	}
+	if (json_typeof(f) != want &&
+	    !(want == JSON_TRUE && json_typeof(f) == JSON_FALSE)) {
+		*cause = xasprintf("field '%s' is %s, expected %s", field, jsonx_typename(f),
+				   want_name);
+		return -1;
+	}
+	*v = f;
+	return 0;
+}
+
+int
+jsonx_string(const json_t *obj, const char *field, enum jsonx_need need, const char **out,
+	     char **cause)
+{
+	json_t *v;
+	int rc = lookup(obj, field, need, JSON_STRING, "a string", &v, cause);
+
+	if (rc == 0)
+		*out = json_string_value(v);
+	return rc;
+}
+
+int
+jsonx_int(const json_t *obj, const char *field, enum jsonx_need need, int64_t *out, char **cause)
+{
+	json_t *v;
+	int rc = lookup(obj, field, need, JSON_INTEGER, "an integer", &v, cause);
+
+	if (rc == 0)
+		*out = (int64_t)json_integer_value(v);
+	return rc;
+}
+
+int
+jsonx_bool(const json_t *obj, const char *field, enum jsonx_need need, int *out, char **cause)
+{
+	json_t *v;
+	int rc = lookup(obj, field, need, JSON_TRUE, "a boolean", &v, cause);
+
+	if (rc == 0)
+		*out = json_is_true(v);
+	return rc;
+}
+
+int
+jsonx_time(const json_t *obj, const char *field, enum jsonx_need need, int64_t *ms, char **cause)
+{
+	const char *s;
+	int rc = jsonx_string(obj, field, need, &s, cause);
+
+	if (rc != 0)
+		return rc;
+	if (timefmt_parse(s, ms) < 0) {
+		*cause = xasprintf("field '%s' is not an ISO 8601 time: '%.40s'", field, s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+jsonx_object(const json_t *obj, const char *field, enum jsonx_need need, json_t **out,
+	     char **cause)
+{
+	return lookup(obj, field, need, JSON_OBJECT, "an object", out, cause);
+}

@@ -1,0 +1,41 @@
+/*
+ * JSON helpers over jansson: typed, checked field access that turns a
+ * missing or mistyped field into a message instead of a crash or a zero, and
+ * a jansson allocator that wipes memory on free (answers carry secrets).
+ */
+#ifndef TW_JSONX_H
+#define TW_JSONX_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+enum jsonx_need { JSONX_REQUIRED, JSONX_OPTIONAL };
+
+/* Makes jansson wipe every block it frees.  Call once, before any other jansson call. */
+void jsonx_init(void);
+
+/* Frees memory jansson handed out (json_dumps); NULL is allowed. */
+void jsonx_free(void *p);
+
+/* Returns "string", "integer", ... for messages; "missing" for NULL. */
+const char *jsonx_typename(const json_t *v);
+
+/*
+ * Each getter returns 0 and sets *out when the field is present with the
+ * right type; 1 when it is absent or null and need is JSONX_OPTIONAL (*out
+ * untouched); -1 with *cause set ("field 'x' is missing", "field 'x' is a
+ * string, expected an integer") otherwise.  Strings stay owned by obj.
+ */
+int jsonx_string(const json_t *obj, const char *field, enum jsonx_need need, const char **out,
+		 char **cause);
+int jsonx_int(const json_t *obj, const char *field, enum jsonx_need need, int64_t *out,
+	      char **cause);
+int jsonx_bool(const json_t *obj, const char *field, enum jsonx_need need, int *out, char **cause);
+/* An ISO 8601 string field, parsed with timefmt_parse into milliseconds. */
+int jsonx_time(const json_t *obj, const char *field, enum jsonx_need need, int64_t *ms,
+	       char **cause);
+/* A field that must be a JSON object; *out is borrowed. */
+int jsonx_object(const json_t *obj, const char *field, enum jsonx_need need, json_t **out,
+		 char **cause);
+
+#endif

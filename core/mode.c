@@ -1,0 +1,834 @@
+/* Mode signature-token API client over one reused libcurl handle. */
+#include "core/mode.h"
+
+#include "core/clock.h"
+#include "core/cred.h"
+#include "core/jsonx.h"
+#include "core/ratelimit.h"
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define BODY_MAX (1024 * 1024) /* larger answers are refused */
+#define BACKOFF_BASE_MS 250
+#define BACKOFF_CAP_MS 8000
+#define THROTTLE_MAX 10       /* 429s waited out per call */
+#define RETRY_AFTER_MAX 300   /* seconds; a longer Retry-After fails the call */
+#define MESSAGE_MAX 200       /* server messages quoted in errors */
+
+/* A growing buffer in secret memory: answers carry access secrets. */
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+struct mode_client {
+	CURL *curl;
+	char *base;      /* {api}/batch/{workspace} */
+	char *workspace;
+	char *basic;     /* "Authorization: Basic ..." (secret memory), NULL without a credential */
+	struct mode_opts opts;
+	struct ratelimit rl;
+	long requests;
+	/* Per attempt, filled by the callbacks. */
+	struct sbuf body;
+	long hdr_limit;
+	long hdr_remaining;
+	long retry_after;
+	int too_big;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One call: what it is for messages, and what it sends. */
+struct call {
+	const char *method; /* "POST", "DELETE" or "GET" */
+	const char *what;   /* "create token 'x' in workspace acme", for messages */
+	char *url;
+	const char *auth;   /* an Authorization header line */
+	const char *body;   /* POST body or NULL */
+};
+
+/* What one call ended with. */
+struct answer {
+	long status;
+	json_t *json;     /* the parsed body, or NULL */
+	int maybe_acted;  /* an earlier attempt may have reached the server */
+};
+
+int
+mode_global_init(void)
+{
+	if (sodium_init() < 0)
+		return -1;
+	jsonx_init();
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+mode_opts_default(struct mode_opts *o)
+{
+	o->timeout_ms = 30000;
+	o->retries = 4;
+	o->rate_limit = 40;
+	o->rate_window_ms = 10000;
+}
+
+static void
+sbuf_reset(struct sbuf *b)
+{
+	if (b->p != NULL)
+		sodium_memzero(b->p, b->cap);
+	b->len = 0;
+}
+
+static void
+sbuf_free(struct sbuf *b)
+{
+	xsecret_free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct mode_client *c = arg;
+	struct sbuf *b = &c->body;
+	size_t len = size * n;
+
+	if (len > BODY_MAX - b->len) {
+		c->too_big = 1;
+		return 0;
+	}
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *p;
+
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		p = xsecret_alloc(cap);
+		if (b->p != NULL)
+			memcpy(p, b->p, b->len);
+		xsecret_free(b->p);
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return len;
+}
+
+/* Parses "Name: value" when line is that header; returns the value or -1. */
+static long
+header_value(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	char digits[24];
+	size_t i = n + 1, d = 0;
+
+	if (len <= n + 1 || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return -1;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (i < len && isdigit((unsigned char)line[i]) && d < sizeof digits - 1)
+		digits[d++] = line[i++];
+	digits[d] = '\0';
+	if (d == 0 || d > 9)
+		return -1;
+	return strtol(digits, NULL, 10);
+}
+
+static size_t
+on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct mode_client *c = arg;
+	size_t len = size * n;
+	long v;
+
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
+	} else if ((v = header_value(line, len, "X-RateLimit-Limit")) >= 0) {
+		c->hdr_limit = v;
+	} else if ((v = header_value(line, len, "X-RateLimit-Remaining")) >= 0) {
+		c->hdr_remaining = v;
+	} else if ((v = header_value(line, len, "Retry-After")) >= 0) {
+		c->retry_after = v;
+	}
+	return len;
+}
+
+/* Returns 1 when host is a loopback name or address. */
+static int
+is_loopback(const char *host)
+{
+	struct in_addr a4;
+
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	    strcmp(host, "::1") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* Checks api and returns it without a trailing slash, or NULL with *cause. */
+static char *
+check_api(const char *api, int *plain_http, char **cause)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *frag = NULL, *out = NULL;
+	size_t len;
+
+	if (curl_url_set(u, CURLUPART_URL, api, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		*cause = xasprintf("--api '%s' is not a URL such as https://app.mode.com", api);
+		goto out;
+	}
+	curl_url_get(u, CURLUPART_USER, &user, 0);
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
+	if (user != NULL || query != NULL || frag != NULL) {
+		*cause = xasprintf("--api '%s' must not carry a user name, query or fragment", api);
+		goto out;
+	}
+	*plain_http = strcmp(scheme, "http") == 0;
+	if (*plain_http && !is_loopback(host)) {
+		*cause = xasprintf("--api '%s': plain http is refused for a host other than "
+				   "loopback; use https",
+				   api);
+		goto out;
+	}
+	if (!*plain_http && strcmp(scheme, "https") != 0) {
+		*cause = xasprintf("--api '%s': the scheme must be https", api);
+		goto out;
+	}
+	len = strlen(api);
+	while (len > 0 && api[len - 1] == '/')
+		len--;
+	out = xstrndup(api, len);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(query);
+	curl_free(frag);
+	curl_url_cleanup(u);
+	return out;
+}
+
+static int
+check_workspace(const char *ws, char **cause)
+{
+	size_t n = strlen(ws);
+
+	if (n == 0 || n > 128) {
+		*cause = xasprintf("workspace name must be 1 to 128 characters");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)ws[i];
+
+		if (!(islower(ch) || isdigit(ch) || ch == '-' || ch == '_' || ch == '.')) {
+			*cause = xasprintf("workspace '%s' is not a workspace username: use its "
+					   "username, all lower case (a-z, 0-9, '-', '_', '.')",
+					   ws);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Token ids go into URL paths: accept only what Mode issues. */
+static int
+check_id(const char *id, char **cause)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789_-") != n) {
+		*cause = xasprintf("'%.64s' is not a signature token id (letters, digits, '-' "
+				   "and '_', at most 64)",
+				   id);
+		return -1;
+	}
+	return 0;
+}
+
+int
+mode_check_name(const char *name, char **cause)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t chars = 0;
+
+	while (*p != '\0') {
+		int extra = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+					 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+
+		if (extra < 0 || (*p < 0x80 && iscntrl(*p)) || *p == 0x7f) {
+			*cause = xasprintf("token name has a control character or is not UTF-8");
+			return -1;
+		}
+		for (int i = 1; i <= extra; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				*cause = xasprintf("token name is not valid UTF-8");
+				return -1;
+			}
+		}
+		p += extra + 1;
+		chars++;
+	}
+	if (chars < 4 || chars > 64) {
+		*cause = xasprintf("token name '%s' has %zu characters; Mode requires 4 to 64",
+				   name, chars);
+		return -1;
+	}
+	return 0;
+}
+
+char *
+mode_bearer(const char *id, const char *access_key, const char *access_secret)
+{
+	size_t n = strlen(id) + strlen(access_key) + strlen(access_secret) + 2;
+	char *plain = xsecret_alloc(n + 1);
+	size_t b64len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+	char *b64 = xsecret_alloc(b64len);
+
+	snprintf(plain, n + 1, "%s:%s:%s", id, access_key, access_secret);
+	sodium_bin2base64(b64, b64len, (const unsigned char *)plain, n,
+			  sodium_base64_VARIANT_ORIGINAL);
+	xsecret_free(plain);
+	return b64;
+}
+
+/* Returns "Authorization: <scheme> <value>" in secret memory. */
+static char *
+auth_header(const char *scheme, const char *value)
+{
+	size_t n = strlen("Authorization: ") + strlen(scheme) + 1 + strlen(value) + 1;
+	char *h = xsecret_alloc(n);
+
+	snprintf(h, n, "Authorization: %s %s", scheme, value);
+	return h;
+}
+
+struct mode_client *
+mode_client_new(const char *api, const char *workspace, const struct cred *cred,
+		const struct mode_opts *opts, char **cause)
+{
+	struct mode_client *c = NULL;
+	char *root;
+	int plain_http = 0;
+
+	if (check_workspace(workspace, cause) < 0)
+		return NULL;
+	root = check_api(api, &plain_http, cause);
+	if (root == NULL)
+		return NULL;
+	c = xcalloc(1, sizeof *c);
+	c->opts = *opts;
+	c->workspace = xstrdup(workspace);
+	c->base = xasprintf("%s/batch/%s", root, workspace);
+	free(root);
+	ratelimit_init(&c->rl, opts->rate_limit, opts->rate_window_ms);
+	if (cred != NULL) {
+		char *pair = xsecret_alloc(strlen(cred->key) + strlen(cred->secret) + 2);
+		size_t n = strlen(cred->key) + strlen(cred->secret) + 1;
+		size_t b64len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+		char *b64 = xsecret_alloc(b64len);
+
+		snprintf(pair, n + 1, "%s:%s", cred->key, cred->secret);
+		sodium_bin2base64(b64, b64len, (const unsigned char *)pair, n,
+				  sodium_base64_VARIANT_ORIGINAL);
+		c->basic = auth_header("Basic", b64);
+		xsecret_free(pair);
+		xsecret_free(b64);
+	}
+	c->curl = curl_easy_init();
+	if (c->curl == NULL) {
+		*cause = xasprintf("cannot start libcurl");
+		mode_client_free(c);
+		return NULL;
+	}
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, plain_http ? "http" : "https");
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, opts->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tokenwarden/" TW_VERSION);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	return c;
+}
+
+void
+mode_client_free(struct mode_client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	ratelimit_free(&c->rl);
+	sbuf_free(&c->body);
+	xsecret_free(c->basic);
+	free(c->base);
+	free(c->workspace);
+	free(c);
+}
+
+long
+mode_requests(const struct mode_client *c)
+{
+	return c->requests;
+}
+
+/* Frees a header list after wiping each line: one of them is the credential. */
+static void
+wipe_headers(struct curl_slist *h)
+{
+	for (struct curl_slist *i = h; i != NULL; i = i->next)
+		sodium_memzero(i->data, strlen(i->data));
+	curl_slist_free_all(h);
+}
+
+/* Sends one attempt of call; returns libcurl's code and sets *status. */
+static CURLcode
+attempt(struct mode_client *c, const struct call *call, long *status)
+{
+	struct curl_slist *h = NULL;
+	CURLcode rc;
+	int64_t wait;
+
+	while ((wait = ratelimit_wait(&c->rl, clock_mono_ms())) > 0)
+		clock_sleep_ms(wait);
+	ratelimit_sent(&c->rl, clock_mono_ms());
+	c->requests++;
+
+	h = curl_slist_append(h, "Accept: application/json");
+	if (call->body != NULL)
+		h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, call->auth);
+	if (h == NULL)
+		abort();
+	sbuf_reset(&c->body);
+	c->too_big = 0;
+	c->errbuf[0] = '\0';
+	c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
+	curl_easy_setopt(c->curl, CURLOPT_URL, call->url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	if (strcmp(call->method, "POST") == 0) {
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, call->body);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
+	} else if (strcmp(call->method, "DELETE") == 0) {
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+	}
+	rc = curl_easy_perform(c->curl);
+	*status = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	wipe_headers(h);
+	ratelimit_observe(&c->rl, clock_mono_ms(), c->hdr_limit, c->hdr_remaining);
+	return rc;
+}
+
+/* Failures where the request cannot have reached the server. */
+static int
+never_sent(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+	       rc == CURLE_COULDNT_CONNECT;
+}
+
+/* Failures that retrying cannot mend. */
+static int
+permanent(CURLcode rc)
+{
+	return rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+	       rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_UNSUPPORTED_PROTOCOL ||
+	       rc == CURLE_URL_MALFORMAT;
+}
+
+static void
+backoff(int failures)
+{
+	int64_t d = BACKOFF_BASE_MS;
+
+	for (int i = 1; i < failures && d < BACKOFF_CAP_MS; i++)
+		d *= 2;
+	if (d > BACKOFF_CAP_MS)
+		d = BACKOFF_CAP_MS;
+	/* Half fixed, half random: spreads retries without ever retrying at once. */
+	clock_sleep_ms(d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1)));
+}
+
+static const char *
+curl_reason(struct mode_client *c, CURLcode rc)
+{
+	if (c->too_big)
+		return "the answer was larger than 1 MiB";
+	return c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc);
+}
+
+/*
+ * Runs call with the retry rules in mode.h.  Returns MODE_OK with *a filled
+ * for any final HTTP answer below 500 but 429 (a->json parsed for 2xx, best
+ * effort otherwise), or an error with *cause.
+ */
+static int
+perform(struct mode_client *c, const struct call *call, struct answer *a, char **cause)
+{
+	int post = strcmp(call->method, "POST") == 0;
+	int failures = 0, throttles = 0;
+
+	memset(a, 0, sizeof *a);
+	for (;;) {
+		long status;
+		CURLcode rc = attempt(c, call, &status);
+		json_error_t jerr;
+
+		if (rc != CURLE_OK && (never_sent(rc) || permanent(rc) || !post)) {
+			if (permanent(rc) || failures++ >= c->opts.retries) {
+				*cause = xasprintf("%s: %s (%d attempts); check --api and the "
+						   "network, then try again",
+						   call->what, curl_reason(c, rc), failures);
+				return MODE_ERR_UNAVAILABLE;
+			}
+			a->maybe_acted |= !never_sent(rc);
+			backoff(failures);
+			continue;
+		}
+		if (rc != CURLE_OK) {
+			*cause = xasprintf("%s: outcome unknown: %s after the request was sent; "
+					   "the token may exist on the server",
+					   call->what, curl_reason(c, rc));
+			return MODE_ERR_UNKNOWN;
+		}
+		if (status == 429) {
+			long ra = c->retry_after >= 0 ? c->retry_after : 1;
+
+			if (ra > RETRY_AFTER_MAX || throttles++ >= THROTTLE_MAX) {
+				*cause = xasprintf("%s: 429 Too Many Requests %d times (Retry-After "
+						   "%lds); another client may share this API key; "
+						   "try again later",
+						   call->what, throttles, ra);
+				return MODE_ERR_THROTTLED;
+			}
+			ratelimit_hold(&c->rl, clock_mono_ms(), ra);
+			continue;
+		}
+		if (status >= 500 || status < 100) {
+			if (post) {
+				*cause = xasprintf("%s: outcome unknown: the server answered %ld; "
+						   "the token may have been created",
+						   call->what, status);
+				return MODE_ERR_UNKNOWN;
+			}
+			if (failures++ >= c->opts.retries) {
+				*cause = xasprintf("%s: the server answered %ld (%d attempts); try "
+						   "again later",
+						   call->what, status, failures);
+				return MODE_ERR_UNAVAILABLE;
+			}
+			a->maybe_acted = 1;
+			backoff(failures);
+			continue;
+		}
+		a->status = status;
+		a->json = c->body.len > 0 ? json_loadb(c->body.p, c->body.len, 0, &jerr) : NULL;
+		if (status / 100 == 2 && a->json == NULL) {
+			if (post) {
+				*cause = xasprintf("%s: outcome unknown: the server answered %ld but "
+						   "the body is not JSON; the token may exist",
+						   call->what, status);
+				return MODE_ERR_UNKNOWN;
+			}
+			if (failures++ >= c->opts.retries) {
+				*cause = xasprintf("%s: the answer (%ld) is not JSON (%d attempts)",
+						   call->what, status, failures);
+				return MODE_ERR_PROTOCOL;
+			}
+			a->maybe_acted = 1;
+			backoff(failures);
+			continue;
+		}
+		return MODE_OK;
+	}
+}
+
+/* Returns the server's error message from an error body, cleaned for a terminal. */
+static char *
+server_message(const json_t *body)
+{
+	const char *m = NULL;
+	char *out;
+	size_t i;
+
+	if (!json_is_object(body))
+		return xstrdup("");
+	m = json_string_value(json_object_get(body, "message"));
+	if (m == NULL)
+		m = json_string_value(json_object_get(body, "error"));
+	if (m == NULL)
+		return xstrdup("");
+	out = xasprintf(": %.*s", MESSAGE_MAX, m);
+	for (i = 0; out[i] != '\0'; i++)
+		if (iscntrl((unsigned char)out[i]))
+			out[i] = ' ';
+	return out;
+}
+
+/* Turns a final 4xx answer into an error code and a message saying what to do. */
+static int
+client_error(struct mode_client *c, const struct call *call, const struct answer *a,
+	     const char *not_found, char **cause)
+{
+	char *msg = server_message(a->json);
+	int rc;
+
+	switch (a->status) {
+	case 401:
+		*cause = xasprintf("%s: 401 Unauthorized%s: %s", call->what, msg,
+				   c->basic != NULL && strcmp(call->method, "GET") != 0
+				       ? "the API key or secret is wrong, or its owner left the "
+					 "workspace; check the credential"
+				       : "the token was refused: deleted, expired, or a wrong "
+					 "access key or secret");
+		rc = MODE_ERR_AUTH;
+		break;
+	case 404:
+		*cause = xasprintf("%s: 404 Not Found%s: %s", call->what, msg, not_found);
+		rc = MODE_ERR_NOT_FOUND;
+		break;
+	default:
+		*cause = xasprintf("%s: rejected with %ld%s", call->what, a->status,
+				   msg[0] != '\0' ? msg : " (no message)");
+		rc = a->status / 100 == 3 ? MODE_ERR_PROTOCOL : MODE_ERR_REJECTED;
+		break;
+	}
+	free(msg);
+	return rc;
+}
+
+/* Reads a Signature Token object; the secret is required when need_secret. */
+static int
+parse_token(const json_t *o, int need_secret, struct mode_token **out, char **cause)
+{
+	struct mode_token *t = xcalloc(1, sizeof *t);
+	const char *id, *name, *key, *secret = NULL, *af, *at;
+	int64_t v;
+
+	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, cause) < 0 || check_id(id, cause) < 0 ||
+	    jsonx_string(o, "name", JSONX_REQUIRED, &name, cause) < 0 ||
+	    jsonx_int(o, "creator_id", JSONX_REQUIRED, &t->creator_id, cause) < 0 ||
+	    jsonx_int(o, "organization_id", JSONX_REQUIRED, &t->organization_id, cause) < 0 ||
+	    jsonx_string(o, "access_key", JSONX_REQUIRED, &key, cause) < 0 ||
+	    jsonx_string(o, "access_secret", need_secret ? JSONX_REQUIRED : JSONX_OPTIONAL,
+			 &secret, cause) < 0 ||
+	    jsonx_time(o, "created_at", JSONX_REQUIRED, &t->created_at, cause) < 0 ||
+	    jsonx_time(o, "updated_at", JSONX_REQUIRED, &t->updated_at, cause) < 0 ||
+	    jsonx_time(o, "expires_at", JSONX_REQUIRED, &v, cause) < 0 ||
+	    jsonx_string(o, "authentication_for", JSONX_REQUIRED, &af, cause) < 0 ||
+	    jsonx_string(o, "authorization_type", JSONX_REQUIRED, &at, cause) < 0) {
+		mode_token_free(t);
+		return -1;
+	}
+	if (need_secret && (secret[0] == '\0' || key[0] == '\0')) {
+		*cause = xasprintf("field 'access_secret' or 'access_key' is empty");
+		mode_token_free(t);
+		return -1;
+	}
+	t->expires_at = v;
+	t->token = xstrdup(id);
+	t->name = xstrdup(name);
+	t->access_key = xstrdup(key);
+	t->access_secret = secret != NULL ? xsecret_strdup(secret) : NULL;
+	t->authentication_for = xstrdup(af);
+	t->authorization_type = xstrdup(at);
+	*out = t;
+	return 0;
+}
+
+int
+mode_create(struct mode_client *c, const char *name, int64_t expires_at, struct mode_token **out,
+	    char **cause)
+{
+	struct call call = {.method = "POST"};
+	struct answer a = {0};
+	char when[TIMEFMT_MAX], *what = NULL, *body = NULL, *why = NULL;
+	json_t *req = NULL;
+	int rc;
+
+	if (c->basic == NULL) {
+		*cause = xasprintf("creating a token needs the workspace's admin credential");
+		return MODE_ERR_USAGE;
+	}
+	if (mode_check_name(name, cause) < 0)
+		return MODE_ERR_USAGE;
+	timefmt_minute(expires_at - expires_at % 60000, when);
+	req = json_pack("{s:{s:s, s:s, s:{s:s, s:s}}}", "signature_token", "name", name,
+			"expires_at", when, "auth_scope", "authentication_for", "batch-api",
+			"authorization_type", "read-only");
+	body = json_dumps(req, JSON_COMPACT);
+	what = xasprintf("create token '%s' in workspace %s", name, c->workspace);
+	call.what = what;
+	call.body = body;
+	call.url = xasprintf("%s/signature_tokens", c->base);
+	call.auth = c->basic;
+	rc = perform(c, &call, &a, cause);
+	if (rc != MODE_OK)
+		goto out;
+	if (a.status / 100 != 2) {
+		rc = client_error(c, &call, &a,
+				  "no such workspace; check the name (the workspace's username, "
+				  "lower case)",
+				  cause);
+		goto out;
+	}
+	if (parse_token(a.json, 1, out, &why) < 0) {
+		*cause = xasprintf("%s: outcome unknown: the answer is malformed (%s); the token "
+				   "may exist",
+				   what, why);
+		rc = MODE_ERR_UNKNOWN;
+	}
+out:
+	free(why);
+	free(what);
+	free(call.url);
+	jsonx_free(body);
+	json_decref(req);
+	json_decref(a.json);
+	return rc;
+}
+
+int
+mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char **cause)
+{
+	struct call call = {.method = "DELETE"};
+	struct answer a = {0};
+	struct mode_token *t = NULL;
+	char *what = NULL, *why = NULL;
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (c->basic == NULL) {
+		*cause = xasprintf("deleting a token needs the workspace's admin credential");
+		return MODE_ERR_USAGE;
+	}
+	if (check_id(id, cause) < 0)
+		return MODE_ERR_USAGE;
+	what = xasprintf("delete token %s in workspace %s", id, c->workspace);
+	call.what = what;
+	call.url = xasprintf("%s/signature_tokens/%s", c->base, id);
+	call.auth = c->basic;
+	rc = perform(c, &call, &a, cause);
+	if (rc != MODE_OK)
+		goto out;
+	if (a.status == 404 && a.maybe_acted)
+		goto out; /* an earlier attempt deleted it and its answer was lost */
+	if (a.status / 100 != 2) {
+		rc = client_error(c, &call, &a, "no such token: already deleted, or a wrong id",
+				  cause);
+		goto out;
+	}
+	if (parse_token(a.json, 0, &t, &why) < 0) {
+		*cause = xasprintf("%s: deleted, but the answer is malformed: %s", what, why);
+		rc = MODE_ERR_PROTOCOL;
+		goto out;
+	}
+	if (out != NULL) {
+		*out = t;
+		t = NULL;
+	}
+out:
+	mode_token_free(t);
+	free(why);
+	free(what);
+	free(call.url);
+	json_decref(a.json);
+	return rc;
+}
+
+/* Checks the reports page the API documents, so a proxy's 200 is not taken for Mode's. */
+static int
+check_reports(const json_t *body, char **cause)
+{
+	json_t *pg;
+	int64_t v;
+
+	if (jsonx_object(body, "pagination", JSONX_REQUIRED, &pg, cause) < 0 ||
+	    jsonx_int(pg, "page", JSONX_REQUIRED, &v, cause) < 0 ||
+	    jsonx_int(pg, "total_count", JSONX_REQUIRED, &v, cause) < 0)
+		return -1;
+	if (!json_is_array(json_object_get(body, "reports"))) {
+		*cause = xasprintf("field 'reports' is %s, expected an array",
+				   jsonx_typename(json_object_get(body, "reports")));
+		return -1;
+	}
+	return 0;
+}
+
+int
+mode_verify(struct mode_client *c, const char *id, const char *access_key,
+	    const char *access_secret, char **cause)
+{
+	struct call call = {.method = "GET"};
+	struct answer a = {0};
+	char *bearer = NULL, *header = NULL, *what = NULL, *why = NULL;
+	int rc;
+
+	if (check_id(id, cause) < 0)
+		return MODE_ERR_USAGE;
+	bearer = mode_bearer(id, access_key, access_secret);
+	header = auth_header("Bearer", bearer);
+	what = xasprintf("verify token %s in workspace %s", id, c->workspace);
+	call.what = what;
+	call.url = xasprintf("%s/reports?per_page=1", c->base);
+	call.auth = header;
+	rc = perform(c, &call, &a, cause);
+	if (rc != MODE_OK)
+		goto out;
+	if (a.status / 100 != 2) {
+		rc = client_error(c, &call, &a, "no such workspace", cause);
+		goto out;
+	}
+	if (check_reports(a.json, &why) < 0) {
+		*cause = xasprintf("%s: the answer is not a reports page: %s", what, why);
+		rc = MODE_ERR_PROTOCOL;
+	}
+out:
+	xsecret_free(bearer);
+	xsecret_free(header);
+	free(why);
+	free(what);
+	free(call.url);
+	json_decref(a.json);
+	return rc;
+}
+
+void
+mode_token_free(struct mode_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->token);
+	free(t->name);
+	free(t->access_key);
+	xsecret_free(t->access_secret);
+	free(t->authentication_for);
+	free(t->authorization_type);
+	free(t);
+}

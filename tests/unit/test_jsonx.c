@@ -1,0 +1,135 @@
+/* Unit tests for core/jsonx: checked field access and the wiping allocator. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/jsonx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *doc;
+
+static int
+setup(void **state)
+{
+	json_error_t err;
+
+	(void)state;
+	doc = json_loads("{\"s\": \"text\", \"i\": 42, \"b\": false, \"n\": null, \"r\": 1.5,"
+			 " \"t\": \"2020-07-02T21:01:17.181Z\", \"badt\": \"yesterday\","
+			 " \"o\": {\"k\": 1}, \"a\": []}",
+			 0, &err);
+	return doc == NULL;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	json_decref(doc);
+	return 0;
+}
+
+/* Calls a getter expecting -1 and checks the cause text. */
+#define EXPECT_CAUSE(call, text)                                                                   \
+	do {                                                                                       \
+		char *cause = NULL;                                                                \
+		assert_int_equal((call), -1);                                                      \
+		assert_non_null(cause);                                                            \
+		assert_string_equal(cause, text);                                                  \
+		free(cause);                                                                       \
+	} while (0)
+
+static void
+test_present_fields(void **state)
+{
+	const char *s;
+	int64_t i, t;
+	int b = 1;
+	json_t *o;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(jsonx_string(doc, "s", JSONX_REQUIRED, &s, &cause), 0);
+	assert_string_equal(s, "text");
+	assert_int_equal(jsonx_int(doc, "i", JSONX_REQUIRED, &i, &cause), 0);
+	assert_int_equal(i, 42);
+	assert_int_equal(jsonx_bool(doc, "b", JSONX_REQUIRED, &b, &cause), 0);
+	assert_int_equal(b, 0);
+	assert_int_equal(jsonx_time(doc, "t", JSONX_REQUIRED, &t, &cause), 0);
+	assert_int_equal(t, 1593723677181LL);
+	assert_int_equal(jsonx_object(doc, "o", JSONX_REQUIRED, &o, &cause), 0);
+	assert_true(json_is_object(o));
+	assert_null(cause);
+}
+
+static void
+test_missing_and_optional(void **state)
+{
+	const char *s = "untouched";
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(jsonx_string(doc, "nope", JSONX_OPTIONAL, &s, &cause), 1);
+	assert_int_equal(jsonx_string(doc, "n", JSONX_OPTIONAL, &s, &cause), 1);
+	assert_string_equal(s, "untouched");
+	assert_null(cause);
+	EXPECT_CAUSE(jsonx_string(doc, "nope", JSONX_REQUIRED, &s, &cause),
+		     "field 'nope' is missing");
+	EXPECT_CAUSE(jsonx_string(doc, "n", JSONX_REQUIRED, &s, &cause), "field 'n' is missing");
+}
+
+static void
+test_mistyped(void **state)
+{
+	const char *s;
+	int64_t i;
+	int b;
+	json_t *o;
+
+	(void)state;
+	EXPECT_CAUSE(jsonx_int(doc, "s", JSONX_REQUIRED, &i, &cause),
+		     "field 's' is a string, expected an integer");
+	EXPECT_CAUSE(jsonx_int(doc, "r", JSONX_OPTIONAL, &i, &cause),
+		     "field 'r' is a number, expected an integer");
+	EXPECT_CAUSE(jsonx_string(doc, "i", JSONX_REQUIRED, &s, &cause),
+		     "field 'i' is an integer, expected a string");
+	EXPECT_CAUSE(jsonx_bool(doc, "i", JSONX_REQUIRED, &b, &cause),
+		     "field 'i' is an integer, expected a boolean");
+	EXPECT_CAUSE(jsonx_object(doc, "a", JSONX_REQUIRED, &o, &cause),
+		     "field 'a' is an array, expected an object");
+	EXPECT_CAUSE(jsonx_time(doc, "badt", JSONX_REQUIRED, &i, &cause),
+		     "field 'badt' is not an ISO 8601 time: 'yesterday'");
+	EXPECT_CAUSE(jsonx_string(json_object_get(doc, "a"), "x", JSONX_OPTIONAL, &s, &cause),
+		     "expected an object holding 'x', got an array");
+}
+
+static void
+test_dumps_with_wiping_allocator(void **state)
+{
+	json_t *o = json_pack("{s:s}", "access_secret", "829146cb6c752f51bbbb8c85");
+	char *text = json_dumps(o, JSON_COMPACT);
+
+	(void)state;
+	assert_string_equal(text, "{\"access_secret\":\"829146cb6c752f51bbbb8c85\"}");
+	jsonx_free(text);
+	jsonx_free(NULL);
+	json_decref(o);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_present_fields),
+	    cmocka_unit_test(test_missing_and_optional),
+	    cmocka_unit_test(test_mistyped),
+	    cmocka_unit_test(test_dumps_with_wiping_allocator),
+	};
+
+	jsonx_init();
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
