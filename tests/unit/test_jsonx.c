@@ -70,13 +70,13 @@ static void
 test_missing_and_optional(void **state)
 {
 	const char *s = "untouched";
-	char *cause = NULL;
+	char *none = NULL;
 
 	(void)state;
-	assert_int_equal(jsonx_string(doc, "nope", JSONX_OPTIONAL, &s, &cause), 1);
-	assert_int_equal(jsonx_string(doc, "n", JSONX_OPTIONAL, &s, &cause), 1);
+	assert_int_equal(jsonx_string(doc, "nope", JSONX_OPTIONAL, &s, &none), 1);
+	assert_int_equal(jsonx_string(doc, "n", JSONX_OPTIONAL, &s, &none), 1);
 	assert_string_equal(s, "untouched");
-	assert_null(cause);
+	assert_null(none);
 	EXPECT_CAUSE(jsonx_string(doc, "nope", JSONX_REQUIRED, &s, &cause),
 		     "field 'nope' is missing");
 	EXPECT_CAUSE(jsonx_string(doc, "n", JSONX_REQUIRED, &s, &cause), "field 'n' is missing");

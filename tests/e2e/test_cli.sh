@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# End-to-end: the real tokenwarden binary against tests/modesim on loopback.
+# Every case checks the exit status, the message, and that nothing crashed.
+# usage: test_cli.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret
+cred=$TW_TMP/acme.cred
+printf 'adminkey:adminsecret\n' >"$cred"
+chmod 600 "$cred"
+out=$TW_TMP/out
+err=$TW_TMP/err
+all=$TW_TMP/everything-printed
+failures=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- stdout" >&2
+	cat "$out" >&2
+	echo "--- stderr" >&2
+	cat "$err" >&2
+	failures=$((failures + 1))
+}
+
+# run STATUS ARGS...: runs tokenwarden, expects exit STATUS, keeps its output.
+run() {
+	local want=$1 got=0
+	shift
+	"$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
+	cat "$out" "$err" >>"$all"
+	if [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* died with signal $((got - 128))"
+	elif [ "$got" -ne "$want" ]; then
+		fail "tokenwarden $*: exit $got, expected $want"
+	fi
+}
+
+# expect FILE TEXT: FILE (out or err) contains TEXT.
+expect() {
+	[ -n "$2" ] || return 0
+	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
+}
+
+api=(--api "$SIM_URL" -w acme --credential-file "$cred")
+
+echo "== help and usage"
+run 0 --help
+expect "$out" "token create"
+run 0 --version
+expect "$out" "tokenwarden "
+run 0 help token create
+expect "$out" "--expires-in"
+run 2 frobnicate
+expect "$err" "no verb 'frobnicate'"
+run 2 token create "${api[@]}" --name abcd
+expect "$err" "usage: tokenwarden token create"
+run 2 help nothing
+
+echo "== create, verify, delete"
+run 0 token create "${api[@]}" --name e2e-cli-human --expires-in 30d
+expect "$out" "created token "
+expect "$out" "\"e2e-cli-human\" in workspace acme; expires"
+grep -q access_secret "$out" "$err" && fail "the secret was printed without --show-secret"
+human_id=$(awk '{print $3}' "$out")
+
+run 0 token create "${api[@]}" --name e2e-cli-json --expires-in 1d12h --json
+jq -e 'has("access_secret") or has("bearer") | not' "$out" >/dev/null ||
+	fail "--json printed the secret without --show-secret"
+
+run 0 token create "${api[@]}" --name e2e-cli-secret --expires-at 2099-01-01T00:00Z --json --show-secret
+cp "$out" "$TW_TMP/token.json"
+secret=$(jq -r .access_secret "$TW_TMP/token.json")
+id=$(jq -r .token "$TW_TMP/token.json")
+[ "$(jq -r .expires_at "$TW_TMP/token.json")" = "2099-01-01T00:00:00.000Z" ] || fail "expires_at"
+[ ${#secret} -ge 16 ] || fail "no access_secret with --show-secret"
+[ "$(printf '%s' "$(jq -r .bearer "$TW_TMP/token.json")" | base64 -d)" = \
+	"$id:$(jq -r .access_key "$TW_TMP/token.json"):$secret" ] || fail "bearer is not base64(token:key:secret)"
+
+"$tw_bin" token verify --api "$SIM_URL" -w acme <"$TW_TMP/token.json" >"$out" 2>"$err" || fail "verify from stdin"
+expect "$out" "verified token $id in workspace acme: it works"
+jq -r '"\(.token):\(.access_key):\(.access_secret)"' "$TW_TMP/token.json" >"$TW_TMP/line"
+chmod 600 "$TW_TMP/line"
+run 0 token verify --api "$SIM_URL" -w acme --token-file "$TW_TMP/line" --json
+[ "$(jq -r .verified "$out")" = true ] || fail "verify --json"
+chmod 644 "$TW_TMP/line"
+run 2 token verify --api "$SIM_URL" -w acme --token-file "$TW_TMP/line"
+expect "$err" "permissions 0644 are too open"
+jq '.access_secret = "0000"' "$TW_TMP/token.json" >"$TW_TMP/tampered.json"
+"$tw_bin" token verify --api "$SIM_URL" -w acme --token-file /dev/stdin \
+	<"$TW_TMP/tampered.json" >"$out" 2>"$err" && fail "a wrong secret verified"
+echo '{"token": 5}' | "$tw_bin" token verify --api "$SIM_URL" -w acme >"$out" 2>"$err" &&
+	fail "a malformed token file verified"
+expect "$err" "field 'token' is an integer, expected a string"
+
+run 0 token delete "${api[@]}" "$id"
+expect "$out" "deleted token $id \"e2e-cli-secret\" in workspace acme"
+run 1 token delete "${api[@]}" "$id"
+expect "$err" "delete token $id in workspace acme: 404"
+expect "$err" "already deleted, or a wrong id"
+run 1 token verify --api "$SIM_URL" -w acme --token-file "$TW_TMP/token.json"
+run 0 token delete "${api[@]}" --json "$human_id"
+[ "$(jq -r .token "$out")" = "$human_id" ] || fail "delete --json"
+
+echo "== credentials"
+chmod 644 "$cred"
+run 2 token create "${api[@]}" --name e2e-open-cred --expires-in 1d
+expect "$err" "permissions 0644 are too open"
+expect "$err" "chmod 600"
+chmod 600 "$cred"
+TOKENWARDEN_CREDENTIAL=adminkey:adminsecret run 0 token create --api "$SIM_URL" -w acme \
+	--name e2e-env-cred --expires-in 1d
+mkdir -p "$TW_TMP/creds" && cp "$cred" "$TW_TMP/creds/acme-admin"
+CREDENTIALS_DIRECTORY=$TW_TMP/creds run 0 token create --api "$SIM_URL" -w acme \
+	--credential acme-admin --name e2e-credentials-dir --expires-in 1d
+run 2 token create --api "$SIM_URL" -w acme --name e2e-no-cred --expires-in 1d
+expect "$err" "no Mode API credential"
+printf 'adminkey:wrong\n' >"$TW_TMP/wrong.cred" && chmod 600 "$TW_TMP/wrong.cred"
+run 1 token create --api "$SIM_URL" -w acme --credential-file "$TW_TMP/wrong.cred" \
+	--name e2e-wrong --expires-in 1d
+expect "$err" "the API key or secret is wrong, or its owner left the workspace"
+run 1 token create --api "$SIM_URL" -w nosuch --credential-file "$cred" --name e2e-nows --expires-in 1d
+expect "$err" "404"
+
+echo "== bad input changes nothing"
+before=$(sim_ctl GET /_sim/tokens | jq '.tokens | length')
+run 2 token create --api http://example.com -w acme --credential-file "$cred" --name abcd --expires-in 1d
+expect "$err" "plain http is refused"
+run 2 token create "${api[@]}" --name abc --expires-in 1d
+expect "$err" "has 3 characters; Mode requires 4 to 64"
+run 2 token create "${api[@]}" --name abcd --expires-in 30x
+expect "$err" "--expires-in '30x'"
+run 2 token create "${api[@]}" --name abcd --expires-at 2001-01-01T00:00Z
+expect "$err" "in the future"
+run 2 token create "${api[@]}" --name abcd --expires-in 1d --expires-at 2099-01-01T00:00Z
+run 2 token create --api "$SIM_URL" -w Acme --credential-file "$cred" --name abcd --expires-in 1d
+expect "$err" "all lower case"
+run 2 token create "${api[@]}" --name abcd --expires-in 1d --rate-limit 40
+run 2 token delete "${api[@]}" "../etc"
+[ "$(sim_ctl GET /_sim/tokens | jq '.tokens | length')" = "$before" ] || fail "bad input changed the server"
+
+echo "== faults"
+# fault JSON, expected status, expected text
+fault_case() {
+	sim_ctl POST /_sim/faults "$1" >/dev/null
+	shift
+	local want=$1 text=$2
+	shift 2
+	run "$want" "$@"
+	expect "$err" "$text"
+	sim_ctl POST /_sim/faults '{}' >/dev/null
+}
+create=(token create "${api[@]}" --timeout 1 --retries 1 --expires-in 1d)
+fault_case '{"lost_post_rate": 1}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-lost
+expect "$err" "a token named 'e2e-fault-lost' may now exist in workspace acme"
+sim_ctl GET /_sim/tokens | jq -e '[.tokens[].name] | index("e2e-fault-lost")' >/dev/null ||
+	fail "the lost POST did not create the token server-side"
+fault_case '{"error_rate": 1}' 6 "the server answered 50" "${create[@]}" --name e2e-fault-5xx
+fault_case '{"drop_rate": 1}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-drop
+fault_case '{"malformed_rate": 1}' 6 "not JSON" "${create[@]}" --name e2e-fault-malformed
+fault_case '{"truncated_rate": 1}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-trunc
+fault_case '{"latency_ms": 2500}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-slow
+fault_case '{"burst_429": 2, "retry_after": 1}' 0 "" "${create[@]}" --name e2e-fault-429
+run 0 token create "${api[@]}" --name e2e-fault-target --expires-in 1d --json --show-secret
+cp "$out" "$TW_TMP/target.json"
+target=$(jq -r .token "$TW_TMP/target.json")
+delete=(token delete "${api[@]}" --timeout 1 --retries 1 "$target")
+fault_case '{"error_rate": 1}' 7 "(2 attempts); try again later" "${delete[@]}"
+fault_case '{"drop_rate": 1}' 7 "(2 attempts)" "${delete[@]}"
+verify=(token verify --api "$SIM_URL" -w acme --timeout 1 --retries 1 --token-file "$TW_TMP/target.json")
+fault_case '{"error_rate": 1}' 7 "try again later" "${verify[@]}"
+fault_case '{"drop_rate": 1}' 7 "(2 attempts)" "${verify[@]}"
+fault_case '{"malformed_rate": 1}' 1 "not JSON" "${verify[@]}"
+run 0 "${verify[@]}"
+# A slow server: every attempt times out, yet the server went on and deleted it.
+fault_case '{"latency_ms": 2500}' 7 "timed out" "${delete[@]}"
+sleep 3
+sim_ctl GET /_sim/tokens | jq -e --arg t "$target" '[.tokens[].token] | index($t) | not' >/dev/null ||
+	fail "the slow delete did not happen server-side"
+run 1 "${delete[@]}"
+expect "$err" "404"
+run 7 token create --api http://127.0.0.1:9 -w acme --credential-file "$cred" --retries 1 \
+	--name e2e-refused --expires-in 1d
+expect "$err" "check --api and the network"
+
+echo "== secrets never printed"
+# The admin secret never appears; the token secret only where --show-secret asked for it.
+grep -q adminsecret "$all" && fail "the admin secret was printed"
+grep -c "$(jq -r .access_secret "$TW_TMP/target.json")" "$all" | grep -qx 1 ||
+	fail "a token secret was printed where it was not asked for"
+grep -q adminsecret "$SIM_LOG" 2>/dev/null && fail "the admin secret reached the simulator log"
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed" >&2
+	exit 1
+fi
+echo "all CLI checks passed"

@@ -1,0 +1,398 @@
+/*
+ * The API client against tests/modesim on loopback: the retry rules, the
+ * pacing, and every fault kind's error code.  Run by run_with_sim.sh, which
+ * starts the simulator and exports SIM_URL (workspace acme, credential
+ * adminkey:adminsecret).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/clock.h"
+#include "core/cred.h"
+#include "core/jsonx.h"
+#include "core/mode.h"
+#include "core/xalloc.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *sim;
+static struct cred admin;
+
+/* Collects a control-API answer. */
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+	char **buf = arg;
+	size_t old = *buf != NULL ? strlen(*buf) : 0;
+
+	*buf = xrealloc(*buf, old + size * n + 1);
+	memcpy(*buf + old, data, size * n);
+	(*buf)[old + size * n] = '\0';
+	return size * n;
+}
+
+/* Calls the simulator's control API; returns the parsed answer (caller decrefs). */
+static json_t *
+ctl(const char *method, const char *path, const char *body)
+{
+	CURL *h = curl_easy_init();
+	char *url = xasprintf("%s/_sim/%s", sim, path), *text = NULL;
+	long status = 0;
+	json_t *j;
+
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (body != NULL)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &text);
+	if (curl_easy_perform(h) != CURLE_OK)
+		fail_msg("control call %s %s failed", method, path);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200)
+		fail_msg("control call %s %s: %ld %s", method, path, status, text);
+	j = json_loads(text != NULL ? text : "", 0, NULL);
+	assert_non_null(j);
+	free(text);
+	free(url);
+	curl_easy_cleanup(h);
+	return j;
+}
+
+static void
+faults(const char *json)
+{
+	json_decref(ctl("POST", "faults", json));
+}
+
+/* Requests the simulator answered with status since the last reset. */
+static long
+stat_status(const char *status)
+{
+	json_t *s = ctl("GET", "stats", NULL);
+	long n = (long)json_integer_value(json_object_get(json_object_get(s, "by_status"), status));
+
+	json_decref(s);
+	return n;
+}
+
+/* Returns 1 when a token named name exists server-side. */
+static int
+sim_has(const char *name)
+{
+	json_t *all = ctl("GET", "tokens", NULL), *t;
+	size_t i;
+	int found = 0;
+
+	json_array_foreach(json_object_get(all, "tokens"), i, t)
+		found |= strcmp(json_string_value(json_object_get(t, "name")), name) == 0;
+	json_decref(all);
+	return found;
+}
+
+static struct mode_client *
+client(const char *workspace, int retries, long timeout_ms)
+{
+	struct mode_opts o;
+	char *cause = NULL;
+	struct mode_client *c;
+
+	mode_opts_default(&o);
+	o.retries = retries;
+	o.timeout_ms = timeout_ms;
+	c = mode_client_new(sim, workspace, &admin, &o, &cause);
+	if (c == NULL)
+		fail_msg("client: %s", cause);
+	return c;
+}
+
+static int64_t
+in_days(int days)
+{
+	return clock_now_ms() + (int64_t)days * 86400000;
+}
+
+static int
+reset(void **state)
+{
+	(void)state;
+	json_decref(ctl("POST", "reset", "{}"));
+	return 0;
+}
+
+static void
+test_create_verify_delete(void **state)
+{
+	struct mode_client *c = client("acme", 4, 30000);
+	struct mode_token *t = NULL, *d = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(mode_create(c, "e2e-happy-path", in_days(30), &t, &cause), MODE_OK);
+	assert_string_equal(t->name, "e2e-happy-path");
+	assert_non_null(t->access_secret);
+	assert_string_equal(t->authentication_for, "batch-api");
+	assert_string_equal(t->authorization_type, "read-only");
+	assert_true(t->expires_at > clock_now_ms());
+	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause), MODE_OK);
+	assert_int_equal(mode_delete(c, t->token, &d, &cause), MODE_OK);
+	assert_string_equal(d->token, t->token);
+	assert_null(d->access_secret);
+	/* Deleted: the token no longer works, and a second delete is a 404. */
+	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+			 MODE_ERR_AUTH);
+	assert_non_null(strstr(cause, "401"));
+	FREE_NULL(&cause);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_ERR_NOT_FOUND);
+	assert_non_null(strstr(cause, "already deleted, or a wrong id"));
+	FREE_NULL(&cause);
+	mode_token_free(t);
+	mode_token_free(d);
+	mode_client_free(c);
+}
+
+static void
+test_wrong_credential_and_workspace(void **state)
+{
+	struct cred bad = {.key = xsecret_strdup("adminkey"), .secret = xsecret_strdup("wrong")};
+	struct mode_opts o;
+	struct mode_client *c;
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	mode_opts_default(&o);
+	c = mode_client_new(sim, "acme", &bad, &o, &cause);
+	assert_int_equal(mode_create(c, "e2e-wrong-secret", in_days(1), &t, &cause), MODE_ERR_AUTH);
+	assert_non_null(strstr(cause, "create token 'e2e-wrong-secret' in workspace acme: 401"));
+	assert_non_null(strstr(cause, "the API key or secret is wrong, or its owner left"));
+	assert_null(strstr(cause, "wrong\""));
+	FREE_NULL(&cause);
+	assert_int_equal(mode_requests(c), 1); /* a 401 is final */
+	mode_client_free(c);
+	c = client("nosuchws", 4, 30000);
+	assert_int_equal(mode_create(c, "e2e-no-workspace", in_days(1), &t, &cause),
+			 MODE_ERR_NOT_FOUND);
+	assert_non_null(strstr(cause, "no such workspace"));
+	FREE_NULL(&cause);
+	mode_client_free(c);
+	xsecret_free(bad.key);
+	xsecret_free(bad.secret);
+}
+
+static void
+test_expired_token_fails_verify(void **state)
+{
+	struct mode_client *c = client("acme", 4, 30000);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(mode_create(c, "e2e-expiring", in_days(1), &t, &cause), MODE_OK);
+	json_decref(ctl("POST", "clock", "{\"advance\": \"2d\"}"));
+	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+			 MODE_ERR_AUTH);
+	assert_non_null(strstr(cause, "deleted, expired, or a wrong access key or secret"));
+	FREE_NULL(&cause);
+	json_decref(ctl("POST", "clock", "{\"advance_seconds\": -172800}"));
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+	mode_token_free(t);
+	mode_client_free(c);
+}
+
+/* The nasty one: the POST creates the token, the answer is lost; never retried. */
+static void
+test_lost_post_is_unknown(void **state)
+{
+	struct mode_client *c = client("acme", 4, 30000);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	faults("{\"lost_post_rate\": 1}");
+	assert_int_equal(mode_create(c, "e2e-lost-answer", in_days(1), &t, &cause),
+			 MODE_ERR_UNKNOWN);
+	assert_null(t);
+	assert_non_null(strstr(cause, "outcome unknown"));
+	FREE_NULL(&cause);
+	assert_int_equal(mode_requests(c), 1);
+	assert_true(sim_has("e2e-lost-answer"));
+	mode_client_free(c);
+}
+
+/* Every way a POST can end without a readable answer is "unknown", sent once. */
+static void
+test_post_faults_are_unknown(void **state)
+{
+	static const char *const kinds[] = {
+	    "{\"error_rate\": 1}",     "{\"drop_rate\": 1}",	     "{\"malformed_rate\": 1}",
+	    "{\"truncated_rate\": 1}", "{\"latency_ms\": 1500}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		struct mode_client *c = client("acme", 4, 1000);
+		struct mode_token *t = NULL;
+		char *cause = NULL, name[32];
+
+		snprintf(name, sizeof name, "e2e-post-fault-%zu", i);
+		faults(kinds[i]);
+		if (mode_create(c, name, in_days(1), &t, &cause) != MODE_ERR_UNKNOWN)
+			fail_msg("%s: expected outcome unknown, got: %s", kinds[i], cause);
+		if (mode_requests(c) != 1)
+			fail_msg("%s: POST sent %ld times", kinds[i], mode_requests(c));
+		assert_non_null(strstr(cause, "outcome unknown"));
+		free(cause);
+		mode_client_free(c);
+	}
+	faults("{}");
+}
+
+/* DELETE and GET are retried on 5xx, resets and timeouts, then fail as unavailable. */
+static void
+test_idempotent_calls_retry_then_fail(void **state)
+{
+	static const char *const kinds[] = {"{\"error_rate\": 1}", "{\"drop_rate\": 1}",
+					    "{\"latency_ms\": 1500}"};
+	struct mode_client *setup_c = client("acme", 4, 30000);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(mode_create(setup_c, "e2e-retry-target", in_days(1), &t, &cause), MODE_OK);
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		struct mode_client *c = client("acme", 2, 1000);
+
+		faults(kinds[i]);
+		if (mode_delete(c, t->token, NULL, &cause) != MODE_ERR_UNAVAILABLE)
+			fail_msg("%s: delete: %s", kinds[i], cause);
+		assert_non_null(strstr(cause, "(3 attempts)"));
+		FREE_NULL(&cause);
+		assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+				 MODE_ERR_UNAVAILABLE);
+		FREE_NULL(&cause);
+		assert_int_equal(mode_requests(c), 6);
+		mode_client_free(c);
+	}
+	faults("{}");
+	/* The slow server went on with the last kind's deletes after the client gave up. */
+	clock_sleep_ms(2000);
+	assert_false(sim_has("e2e-retry-target"));
+	mode_token_free(t);
+	mode_client_free(setup_c);
+}
+
+/* A DELETE whose answer is lost is retried; the retry's 404 means it is done. */
+static void
+test_delete_with_lost_answer_converges(void **state)
+{
+	struct mode_client *c = client("acme", 4, 30000);
+	struct mode_token *t = NULL, *d = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(mode_create(c, "e2e-delete-lost", in_days(1), &t, &cause), MODE_OK);
+	/* Only the next answer is cut: the delete happens, the retry finds it gone. */
+	faults("{\"truncated_rate\": 1, \"count\": 1}");
+	assert_int_equal(mode_delete(c, t->token, &d, &cause), MODE_OK);
+	assert_null(d);
+	assert_int_equal(mode_requests(c), 3);
+	assert_false(sim_has("e2e-delete-lost"));
+	mode_token_free(t);
+	mode_client_free(c);
+}
+
+/* A burst of 429s is waited out (Retry-After) and the call then succeeds. */
+static void
+test_429_burst_is_waited_out(void **state)
+{
+	struct mode_client *c = client("acme", 0, 30000);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+	int64_t start = clock_mono_ms();
+
+	(void)state;
+	faults("{\"burst_429\": 2, \"retry_after\": 1}");
+	assert_int_equal(mode_create(c, "e2e-after-429", in_days(1), &t, &cause), MODE_OK);
+	assert_int_equal(mode_requests(c), 3);
+	assert_true(clock_mono_ms() - start >= 2000);
+	assert_int_equal(stat_status("429"), 2);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+	mode_token_free(t);
+	mode_client_free(c);
+}
+
+/* Nothing listens: a call that never left is retried, even a POST, then fails. */
+static void
+test_connection_refused(void **state)
+{
+	struct mode_opts o;
+	struct mode_client *c;
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	mode_opts_default(&o);
+	o.retries = 1;
+	c = mode_client_new("http://127.0.0.1:9", "acme", &admin, &o, &cause);
+	assert_int_equal(mode_create(c, "e2e-refused", in_days(1), &t, &cause), MODE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(cause, "(2 attempts); check --api and the network"));
+	FREE_NULL(&cause);
+	mode_client_free(c);
+}
+
+/* 100 creates against the default 40 per 10 s draw no 429: the client paces itself. */
+static void
+test_burst_of_100_draws_no_429(void **state)
+{
+	struct mode_client *c = client("acme", 4, 30000);
+	char *cause = NULL, name[32];
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		struct mode_token *t = NULL;
+
+		snprintf(name, sizeof name, "e2e-burst-%03d", i);
+		if (mode_create(c, name, in_days(1), &t, &cause) != MODE_OK)
+			fail_msg("create %d: %s", i, cause);
+		mode_token_free(t);
+	}
+	assert_int_equal(mode_requests(c), 100);
+	assert_int_equal(stat_status("429"), 0);
+	assert_int_equal(stat_status("200"), 100);
+	mode_client_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_create_verify_delete, reset),
+	    cmocka_unit_test_setup(test_wrong_credential_and_workspace, reset),
+	    cmocka_unit_test_setup(test_expired_token_fails_verify, reset),
+	    cmocka_unit_test_setup(test_lost_post_is_unknown, reset),
+	    cmocka_unit_test_setup(test_post_faults_are_unknown, reset),
+	    cmocka_unit_test_setup(test_idempotent_calls_retry_then_fail, reset),
+	    cmocka_unit_test_setup(test_delete_with_lost_answer_converges, reset),
+	    cmocka_unit_test_setup(test_429_burst_is_waited_out, reset),
+	    cmocka_unit_test_setup(test_connection_refused, reset),
+	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
+	};
+
+	sim = getenv("SIM_URL");
+	if (sim == NULL) {
+		fprintf(stderr, "test_client: SIM_URL is not set; run it through run_with_sim.sh\n");
+		return 1;
+	}
+	if (mode_global_init() < 0)
+		return 1;
+	admin.key = xsecret_strdup("adminkey");
+	admin.secret = xsecret_strdup("adminsecret");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
