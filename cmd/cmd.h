@@ -43,18 +43,20 @@ struct api_opts {
 	    {"json", no_argument, NULL, API_OPT_BASE + 3},                                         \
 	    {"timeout", required_argument, NULL, API_OPT_BASE + 4},                                \
 	    {"retries", required_argument, NULL, API_OPT_BASE + 5},                                \
-	    {"rate-limit", required_argument, NULL, API_OPT_BASE + 6}
+	{                                                                                          \
+		"rate-limit", required_argument, NULL, API_OPT_BASE + 6                            \
+	}
 
 #define API_HELP                                                                                   \
-	"  -w, --workspace W        the workspace's username (lower case)\n"                     \
-	"      --api URL            API root (default https://app.mode.com; http only to "        \
+	"  -w, --workspace W        the workspace's username (lower case)\n"                       \
+	"      --api URL            API root (default https://app.mode.com; http only to "         \
 	"loopback)\n"                                                                              \
-	"      --credential NAME    admin credential from $CREDENTIALS_DIRECTORY/NAME\n"          \
-	"      --credential-file F  admin credential KEY:SECRET from a 0600 file\n"               \
+	"      --credential NAME    admin credential from $CREDENTIALS_DIRECTORY/NAME\n"           \
+	"      --credential-file F  admin credential KEY:SECRET from a 0600 file\n"                \
 	"                           (else $TOKENWARDEN_CREDENTIAL)\n"                              \
-	"      --json               print JSON for scripts\n"                                     \
+	"      --json               print JSON for scripts\n"                                      \
 	"      --timeout SECONDS    per attempt (default 30)\n"                                    \
-	"      --retries N          retries of DELETE and GET on failure (default 4)\n"           \
+	"      --retries N          retries of DELETE and GET on failure (default 4)\n"            \
 	"      --rate-limit N/SECS  requests allowed per window (default 40/10)\n"
 
 /* Sets the defaults. */

@@ -52,7 +52,8 @@ exec_create(int argc, char **argv)
 	if (in != NULL)
 		expires = now + secs * 1000;
 	if (at != NULL && timefmt_parse(at, &expires) < 0) {
-		errorf("--expires-at '%s': expected an ISO 8601 time such as 2026-12-31T23:00Z", at);
+		errorf("--expires-at '%s': expected an ISO 8601 time such as 2026-12-31T23:00Z",
+		       at);
 		return TW_EXIT_USAGE;
 	}
 	if (expires - expires % 60000 <= now) {
@@ -89,6 +90,7 @@ const struct cmd_entry cmd_token_create_entry = {
     .help = "  -n, --name NAME          the token's name, 4 to 64 characters\n"
 	    "      --expires-in DUR     lifetime such as 30d, 12h, 1d12h\n"
 	    "      --expires-at TIME    expiry as ISO 8601, such as 2026-12-31T23:00Z\n"
-	    "      --show-secret        print the access secret and Bearer value (shown once)\n" API_HELP,
+	    "      --show-secret        print the access secret and Bearer value (shown "
+	    "once)\n" API_HELP,
     .exec = exec_create,
 };

@@ -98,10 +98,9 @@ lookup(const json_t *obj, const char *field, enum jsonx_need need, json_type wan
 		*cause = xasprintf("field '%s' is missing", field);
 		return -1;
 	}
-	if (json_typeof(f) != want &&
-	    !(want == JSON_TRUE && json_typeof(f) == JSON_FALSE)) {
-		*cause = xasprintf("field '%s' is %s, expected %s", field, jsonx_typename(f),
-				   want_name);
+	if (json_typeof(f) != want && !(want == JSON_TRUE && json_typeof(f) == JSON_FALSE)) {
+		*cause =
+		    xasprintf("field '%s' is %s, expected %s", field, jsonx_typename(f), want_name);
 		return -1;
 	}
 	*v = f;
@@ -158,8 +157,7 @@ jsonx_time(const json_t *obj, const char *field, enum jsonx_need need, int64_t *
 }
 
 int
-jsonx_object(const json_t *obj, const char *field, enum jsonx_need need, json_t **out,
-	     char **cause)
+jsonx_object(const json_t *obj, const char *field, enum jsonx_need need, json_t **out, char **cause)
 {
 	return lookup(obj, field, need, JSON_OBJECT, "an object", out, cause);
 }

@@ -20,9 +20,9 @@
 #define BODY_MAX (1024 * 1024) /* larger answers are refused */
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 8000
-#define THROTTLE_MAX 10       /* 429s waited out per call */
-#define RETRY_AFTER_MAX 300   /* seconds; a longer Retry-After fails the call */
-#define MESSAGE_MAX 200       /* server messages quoted in errors */
+#define THROTTLE_MAX 10     /* 429s waited out per call */
+#define RETRY_AFTER_MAX 300 /* seconds; a longer Retry-After fails the call */
+#define MESSAGE_MAX 200     /* server messages quoted in errors */
 
 /* A growing buffer in secret memory: answers carry access secrets. */
 struct sbuf {
@@ -33,9 +33,9 @@ struct sbuf {
 
 struct mode_client {
 	CURL *curl;
-	char *base;      /* {api}/batch/{workspace} */
+	char *base; /* {api}/batch/{workspace} */
 	char *workspace;
-	char *basic;     /* "Authorization: Basic ..." (secret memory), NULL without a credential */
+	char *basic; /* "Authorization: Basic ..." (secret memory), NULL without a credential */
 	struct mode_opts opts;
 	struct ratelimit rl;
 	long requests;
@@ -53,15 +53,15 @@ struct call {
 	const char *method; /* "POST", "DELETE" or "GET" */
 	const char *what;   /* "create token 'x' in workspace acme", for messages */
 	char *url;
-	const char *auth;   /* an Authorization header line */
-	const char *body;   /* POST body or NULL */
+	const char *auth; /* an Authorization header line */
+	const char *body; /* POST body or NULL */
 };
 
 /* What one call ended with. */
 struct answer {
 	long status;
-	json_t *json;     /* the parsed body, or NULL */
-	int maybe_acted;  /* an earlier attempt may have reached the server */
+	json_t *json;    /* the parsed body, or NULL */
+	int maybe_acted; /* an earlier attempt may have reached the server */
 };
 
 int
@@ -252,8 +252,9 @@ check_id(const char *id, char **cause)
 {
 	size_t n = strlen(id);
 
-	if (n == 0 || n > 64 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					   "0123456789_-") != n) {
+	if (n == 0 || n > 64 ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789_-") != n) {
 		*cause = xasprintf("'%.64s' is not a signature token id (letters, digits, '-' "
 				   "and '_', at most 64)",
 				   id);
@@ -269,8 +270,11 @@ mode_check_name(const char *name, char **cause)
 	size_t chars = 0;
 
 	while (*p != '\0') {
-		int extra = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-					 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int extra = *p < 0x80             ? 0
+			    : (*p & 0xe0) == 0xc0 ? 1
+			    : (*p & 0xf0) == 0xe0 ? 2
+			    : (*p & 0xf8) == 0xf0 ? 3
+						  : -1;
 
 		if (extra < 0 || (*p < 0x80 && iscntrl(*p)) || *p == 0x7f) {
 			*cause = xasprintf("token name has a control character or is not UTF-8");
@@ -520,10 +524,11 @@ perform(struct mode_client *c, const struct call *call, struct answer *a, char *
 			long ra = c->retry_after >= 0 ? c->retry_after : 1;
 
 			if (ra > RETRY_AFTER_MAX || throttles++ >= THROTTLE_MAX) {
-				*cause = xasprintf("%s: 429 Too Many Requests %d times (Retry-After "
-						   "%lds); another client may share this API key; "
-						   "try again later",
-						   call->what, throttles, ra);
+				*cause =
+				    xasprintf("%s: 429 Too Many Requests %d times (Retry-After "
+					      "%lds); another client may share this API key; "
+					      "try again later",
+					      call->what, throttles, ra);
 				return MODE_ERR_THROTTLED;
 			}
 			ratelimit_hold(&c->rl, clock_mono_ms(), ra);
@@ -550,9 +555,10 @@ perform(struct mode_client *c, const struct call *call, struct answer *a, char *
 		a->json = c->body.len > 0 ? json_loadb(c->body.p, c->body.len, 0, &jerr) : NULL;
 		if (status / 100 == 2 && a->json == NULL) {
 			if (post) {
-				*cause = xasprintf("%s: outcome unknown: the server answered %ld but "
-						   "the body is not JSON; the token may exist",
-						   call->what, status);
+				*cause =
+				    xasprintf("%s: outcome unknown: the server answered %ld but "
+					      "the body is not JSON; the token may exist",
+					      call->what, status);
 				return MODE_ERR_UNKNOWN;
 			}
 			if (failures++ >= c->opts.retries) {
@@ -635,8 +641,8 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 	    jsonx_int(o, "creator_id", JSONX_REQUIRED, &t->creator_id, cause) < 0 ||
 	    jsonx_int(o, "organization_id", JSONX_REQUIRED, &t->organization_id, cause) < 0 ||
 	    jsonx_string(o, "access_key", JSONX_REQUIRED, &key, cause) < 0 ||
-	    jsonx_string(o, "access_secret", need_secret ? JSONX_REQUIRED : JSONX_OPTIONAL,
-			 &secret, cause) < 0 ||
+	    jsonx_string(o, "access_secret", need_secret ? JSONX_REQUIRED : JSONX_OPTIONAL, &secret,
+			 cause) < 0 ||
 	    jsonx_time(o, "created_at", JSONX_REQUIRED, &t->created_at, cause) < 0 ||
 	    jsonx_time(o, "updated_at", JSONX_REQUIRED, &t->updated_at, cause) < 0 ||
 	    jsonx_time(o, "expires_at", JSONX_REQUIRED, &v, cause) < 0 ||

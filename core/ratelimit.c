@@ -94,7 +94,8 @@ ratelimit_observe(struct ratelimit *rl, int64_t now, long limit, long remaining)
 		shrink(rl, (int)limit);
 	if (remaining < 0)
 		return;
-	extra = rl->limit - in_window(rl, now) - (int)(remaining < rl->limit ? remaining : rl->limit);
+	extra =
+	    rl->limit - in_window(rl, now) - (int)(remaining < rl->limit ? remaining : rl->limit);
 	for (int i = 0; i < extra; i++)
 		ratelimit_sent(rl, now);
 }

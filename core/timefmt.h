@@ -35,7 +35,8 @@ int timefmt_duration(const char *s, int64_t *secs);
 /* Writes secs in the shortest form timefmt_duration reads back: 1d12h. */
 void timefmt_duration_str(int64_t secs, char buf[TIMEFMT_MAX]);
 
-/* Parses a percentage of 1..99 written as an integer and %: 20%.  Returns 0 and sets *pct, or -1. */
+/* Parses a percentage of 1..99 written as an integer and %: 20%.  Returns 0 and sets *pct, or -1.
+ */
 int timefmt_percent(const char *s, int *pct);
 
 /* Converts a civil UTC date and time to seconds since the epoch. */

@@ -90,8 +90,8 @@ sim_has(const char *name)
 	size_t i;
 	int found = 0;
 
-	json_array_foreach(json_object_get(all, "tokens"), i, t)
-		found |= strcmp(json_string_value(json_object_get(t, "name")), name) == 0;
+	json_array_foreach(json_object_get(all, "tokens"), i, t) found |=
+	    strcmp(json_string_value(json_object_get(t, "name")), name) == 0;
 	json_decref(all);
 	return found;
 }
@@ -140,7 +140,8 @@ test_create_verify_delete(void **state)
 	assert_string_equal(t->authentication_for, "batch-api");
 	assert_string_equal(t->authorization_type, "read-only");
 	assert_true(t->expires_at > clock_now_ms());
-	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause), MODE_OK);
+	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+			 MODE_OK);
 	assert_int_equal(mode_delete(c, t->token, &d, &cause), MODE_OK);
 	assert_string_equal(d->token, t->token);
 	assert_null(d->access_secret);
@@ -231,7 +232,7 @@ static void
 test_post_faults_are_unknown(void **state)
 {
 	static const char *const kinds[] = {
-	    "{\"error_rate\": 1}",     "{\"drop_rate\": 1}",	     "{\"malformed_rate\": 1}",
+	    "{\"error_rate\": 1}",     "{\"drop_rate\": 1}",     "{\"malformed_rate\": 1}",
 	    "{\"truncated_rate\": 1}", "{\"latency_ms\": 1500}",
 	};
 
@@ -341,7 +342,8 @@ test_connection_refused(void **state)
 	mode_opts_default(&o);
 	o.retries = 1;
 	c = mode_client_new("http://127.0.0.1:9", "acme", &admin, &o, &cause);
-	assert_int_equal(mode_create(c, "e2e-refused", in_days(1), &t, &cause), MODE_ERR_UNAVAILABLE);
+	assert_int_equal(mode_create(c, "e2e-refused", in_days(1), &t, &cause),
+			 MODE_ERR_UNAVAILABLE);
 	assert_non_null(strstr(cause, "(2 attempts); check --api and the network"));
 	FREE_NULL(&cause);
 	mode_client_free(c);
@@ -387,7 +389,8 @@ main(void)
 
 	sim = getenv("SIM_URL");
 	if (sim == NULL) {
-		fprintf(stderr, "test_client: SIM_URL is not set; run it through run_with_sim.sh\n");
+		fprintf(stderr,
+			"test_client: SIM_URL is not set; run it through run_with_sim.sh\n");
 		return 1;
 	}
 	if (mode_global_init() < 0)

@@ -85,8 +85,8 @@ parse_args(struct sim_config *cfg, int argc, char **argv, char **cause)
 		if (opt == '?' || opt == ':') {
 			/* optopt is the option's letter when only its argument is missing. */
 			*cause = optopt != 0
-			             ? xasprintf("option %s needs an argument", argv[optind - 1])
-			             : xasprintf("bad option %s", argv[optind - 1]);
+				     ? xasprintf("option %s needs an argument", argv[optind - 1])
+				     : xasprintf("bad option %s", argv[optind - 1]);
 			return -1;
 		}
 		rc = apply_option(cfg, opt, optarg, cause);

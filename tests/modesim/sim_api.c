@@ -45,14 +45,14 @@ struct route {
 
 /* An endpoint: returns 1 when its action was performed, 0 when it answered an error. */
 typedef int (*endpoint_fn)(struct sim_state *, const struct sim_request *, const struct route *,
-                           const struct auth *, struct sim_reply *);
+			   const struct auth *, struct sim_reply *);
 
 static int create_token(struct sim_state *, const struct sim_request *, const struct route *,
-                        const struct auth *, struct sim_reply *);
+			const struct auth *, struct sim_reply *);
 static int delete_token(struct sim_state *, const struct sim_request *, const struct route *,
-                        const struct auth *, struct sim_reply *);
+			const struct auth *, struct sim_reply *);
 static int list_reports(struct sim_state *, const struct sim_request *, const struct route *,
-                        const struct auth *, struct sim_reply *);
+			const struct auth *, struct sim_reply *);
 
 static const struct {
 	enum route_kind kind;
@@ -97,7 +97,7 @@ auth_parse(const struct sim_request *rq, struct auth *au)
 		n--;
 	au->decoded = xsecret_alloc(n + 1);
 	if (sodium_base642bin((unsigned char *)au->decoded, n, b64, n, NULL, &len, &end,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    end != b64 + n || strlen(au->decoded) != len)
 		return;
 	c1 = strchr(au->decoded, ':');
@@ -152,7 +152,7 @@ route_parse(const char *path, struct route *rt)
 	else if (strcmp(rest, "reports") == 0)
 		kind = ROUTE_REPORTS;
 	else if (strncmp(rest, "signature_tokens/", 17) == 0 && rest[17] != '\0' &&
-	         strchr(rest + 17, '/') == NULL)
+		 strchr(rest + 17, '/') == NULL)
 		kind = ROUTE_TOKEN;
 	else
 		return;
@@ -196,7 +196,7 @@ too_many(struct sim_reply *rp, int64_t limit, int64_t retry_after)
 	limit_headers(rp, limit, 0);
 	sim_reply_header(rp, "Retry-After", "%lld", (long long)retry_after);
 	sim_reply_error(rp, 429, "too_many_requests", "Rate limit exceeded: retry in %lld seconds",
-	                (long long)retry_after);
+			(long long)retry_after);
 }
 
 /* Adds the rate-limit headers for an answer that takes no slot. */
@@ -229,7 +229,7 @@ take_slot(struct sim_state *st, const struct auth *au, struct sim_reply *rp)
 	remaining = limit;
 	if (au->kind != AUTH_NONE)
 		rc = sim_limit_take(st->limit, au->user, sim_limit_clock(), &remaining,
-		                    &retry_after);
+				    &retry_after);
 	sim_state_unlock(st);
 	if (rc < 0) {
 		too_many(rp, limit, retry_after);
@@ -277,8 +277,8 @@ token_json(const struct sim_token *t, int with_secret)
 	timefmt_mode(t->updated_at, updated);
 	timefmt_mode(t->expires_at, expires);
 	o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "token", t->id, "name", t->name, "creator_id",
-	              (json_int_t)t->ws->creator_id, "organization_id",
-	              (json_int_t)t->ws->organization_id, "access_key", t->access_key);
+		      (json_int_t)t->ws->creator_id, "organization_id",
+		      (json_int_t)t->ws->organization_id, "access_key", t->access_key);
 	if (with_secret)
 		json_object_set_new(o, "access_secret", json_string(t->access_secret));
 	json_object_set_new(o, "created_at", json_string(created));
@@ -322,8 +322,8 @@ check_name(const json_t *v, struct sim_reply *rp)
 	chars = utf8_chars(json_string_value(v), json_string_length(v));
 	if (chars < NAME_MIN || chars > NAME_MAX_CHARS) {
 		sim_reply_error(rp, 422, "unprocessable_entity",
-		                "name must be between %d and %d characters long (got %zu)",
-		                NAME_MIN, NAME_MAX_CHARS, chars);
+				"name must be between %d and %d characters long (got %zu)",
+				NAME_MIN, NAME_MAX_CHARS, chars);
 		return -1;
 	}
 	return 0;
@@ -374,12 +374,12 @@ check_scope(json_t *scope, struct sim_reply *rp)
 			want = "read-only";
 		} else {
 			sim_reply_error(rp, 422, "unprocessable_entity",
-			                "auth_scope: \"%.64s\" is not a valid key", key);
+					"auth_scope: \"%.64s\" is not a valid key", key);
 			return -1;
 		}
 		if (!is_string(v, want)) {
 			sim_reply_error(rp, 422, "unprocessable_entity",
-			                "auth_scope.%s: \"%s\" is the only valid value", key, want);
+					"auth_scope.%s: \"%s\" is the only valid value", key, want);
 			return -1;
 		}
 	}
@@ -399,7 +399,7 @@ check_keys(json_t *tok, struct sim_reply *rp)
 		    strcmp(key, "auth_scope") == 0)
 			continue;
 		sim_reply_error(rp, 422, "unprocessable_entity",
-		                "signature_token: \"%.64s\" is not a valid key", key);
+				"signature_token: \"%.64s\" is not a valid key", key);
 		return -1;
 	}
 	return 0;
@@ -423,7 +423,7 @@ read_create(const struct sim_request *rq, char **name, int64_t *expires_at, stru
 	doc = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
 	if (doc == NULL) {
 		sim_reply_error(rp, 400, "bad_request", "Malformed JSON: %s at line %d column %d",
-		                err.text, err.line, err.column);
+				err.text, err.line, err.column);
 		goto out;
 	}
 	tok = json_is_object(doc) ? json_object_get(doc, "signature_token") : NULL;
@@ -448,7 +448,7 @@ out:
 
 static int
 create_token(struct sim_state *st, const struct sim_request *rq, const struct route *rt,
-             const struct auth *au, struct sim_reply *rp)
+	     const struct auth *au, struct sim_reply *rp)
 {
 	const struct sim_workspace *ws = admin(st, rt, au, rp);
 	const struct sim_token *t;
@@ -476,7 +476,7 @@ out:
 
 static int
 delete_token(struct sim_state *st, const struct sim_request *rq, const struct route *rt,
-             const struct auth *au, struct sim_reply *rp)
+	     const struct auth *au, struct sim_reply *rp)
 {
 	const struct sim_workspace *ws = admin(st, rt, au, rp);
 	const struct sim_token *t;
@@ -542,8 +542,8 @@ report_json(const char *ws, int64_t i)
 	timefmt_mode(timefmt_from_civil(2020, 7, 2, 21, 1, 17) * 1000 + 181 + i * 86400000, when);
 	href = xasprintf("/api/%s/reports/%s", ws, token);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:{s:{s:s}}}", "token", token, "name",
-	              report_names[i], "description", "", "created_at", when, "updated_at", when,
-	              "archived", 0, "_links", "self", "href", href);
+		      report_names[i], "description", "", "created_at", when, "updated_at", when,
+		      "archived", 0, "_links", "self", "href", href);
 	free(href);
 	free(seed);
 	return o;
@@ -559,7 +559,7 @@ page_link(const char *ws, int64_t page, int64_t per_page)
 	if (page == 0)
 		return json_pack("{s:n}", "href");
 	href = xasprintf("/batch/%s/reports?page=%lld&per_page=%lld", ws, (long long)page,
-	                 (long long)per_page);
+			 (long long)per_page);
 	o = json_pack("{s:s}", "href", href);
 	free(href);
 	return o;
@@ -575,17 +575,17 @@ reports_json(const char *ws, int64_t page, int64_t per_page)
 	for (int64_t i = first; i < NREPORTS && i < first + per_page; i++, count++)
 		json_array_append_new(list, report_json(ws, i));
 	return json_pack("{s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:{s:o, s:o, s:o}}", "pagination",
-	                 "page", (json_int_t)page, "per_page", (json_int_t)per_page, "count",
-	                 (json_int_t)count, "total_pages", (json_int_t)pages, "total_count",
-	                 (json_int_t)NREPORTS, "reports", list, "_links", "self",
-	                 page_link(ws, page, per_page), "next_page",
-	                 page_link(ws, page < pages ? page + 1 : 0, per_page), "prev_page",
-	                 page_link(ws, page > 1 ? page - 1 : 0, per_page));
+			 "page", (json_int_t)page, "per_page", (json_int_t)per_page, "count",
+			 (json_int_t)count, "total_pages", (json_int_t)pages, "total_count",
+			 (json_int_t)NREPORTS, "reports", list, "_links", "self",
+			 page_link(ws, page, per_page), "next_page",
+			 page_link(ws, page < pages ? page + 1 : 0, per_page), "prev_page",
+			 page_link(ws, page > 1 ? page - 1 : 0, per_page));
 }
 
 static int
 list_reports(struct sim_state *st, const struct sim_request *rq, const struct route *rt,
-             const struct auth *au, struct sim_reply *rp)
+	     const struct auth *au, struct sim_reply *rp)
 {
 	const struct sim_workspace *ws;
 	const struct sim_token *t;
@@ -593,7 +593,7 @@ list_reports(struct sim_state *st, const struct sim_request *rq, const struct ro
 	int ok = 0, expired = 0, bad_page;
 
 	bad_page = page_arg(rq, "page", 1, PAGE_MAX, &page) < 0 ||
-	           page_arg(rq, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX, &per_page) < 0;
+		   page_arg(rq, "per_page", PER_PAGE_DEFAULT, PER_PAGE_MAX, &per_page) < 0;
 	if (au->kind != AUTH_BEARER) {
 		unauthorized(rp, "Bearer", "Authentication required: a signature token as Bearer");
 		return 0;
@@ -619,7 +619,7 @@ list_reports(struct sim_state *st, const struct sim_request *rq, const struct ro
 	}
 	if (bad_page) {
 		sim_reply_error(rp, 400, "bad_request", "page must be 1 or more, per_page 1 to %d",
-		                PER_PAGE_MAX);
+				PER_PAGE_MAX);
 		return 0;
 	}
 	sim_reply_json(rp, 200, reports_json(rt->ws, page, per_page));
@@ -629,20 +629,20 @@ list_reports(struct sim_state *st, const struct sim_request *rq, const struct ro
 /* Finds the endpoint for the route and method and runs it; returns whether it acted. */
 static int
 dispatch(struct sim_state *st, const struct sim_request *rq, const struct route *rt,
-         const struct auth *au, struct sim_reply *rp)
+	 const struct auth *au, struct sim_reply *rp)
 {
 	for (size_t i = 0; i < NENDPOINTS; i++) {
 		if (endpoints[i].kind != rt->kind)
 			continue;
 		if (strcmp(endpoints[i].method, rq->method) != 0) {
 			sim_reply_error(rp, 405, "method_not_allowed", "%s is not allowed here",
-			                rq->method);
+					rq->method);
 			sim_reply_header(rp, "Allow", "%s", endpoints[i].method);
 			return 0;
 		}
 		if (rq->too_large) {
 			sim_reply_error(rp, 413, "payload_too_large",
-			                "The body is larger than %d bytes", SIM_BODY_MAX);
+					"The body is larger than %d bytes", SIM_BODY_MAX);
 			return 0;
 		}
 		return endpoints[i].fn(st, rq, rt, au, rp);
@@ -654,7 +654,7 @@ dispatch(struct sim_state *st, const struct sim_request *rq, const struct route 
 /* Answers an injected 429 or 5xx if one was drawn; returns whether it did. */
 static int
 early_fault(struct sim_state *st, const struct sim_draw *d, const struct auth *au,
-            struct sim_reply *rp)
+	    struct sim_reply *rp)
 {
 	if (d->burst) {
 		int64_t limit;

@@ -53,7 +53,7 @@ plain_word(const char *s, const char *bad)
 
 int
 sim_config_workspace(struct sim_config *cfg, const char *name, const char *key, const char *secret,
-                     char **cause)
+		     char **cause)
 {
 	struct sim_wsconf *w;
 
@@ -65,8 +65,8 @@ sim_config_workspace(struct sim_config *cfg, const char *name, const char *key, 
 	}
 	if (!plain_word(name, "/:?#%") || strlen(name) > 64) {
 		*cause = xasprintf("workspace \"%s\": a name is 1..64 characters without "
-		                   "spaces, / : ? # or %%",
-		                   name);
+				   "spaces, / : ? # or %%",
+				   name);
 		return -1;
 	}
 	if (!plain_word(key, ":")) {
@@ -150,8 +150,8 @@ sim_config_rate(struct sim_config *cfg, const char *arg, char **cause)
 out:
 	if (rc < 0)
 		*cause = xasprintf("rate limit \"%s\": want N/SECONDS with N in 1..%d and "
-		                   "SECONDS in 1..%d",
-		                   arg, SIM_LIMIT_MAX, SIM_WINDOW_MAX);
+				   "SECONDS in 1..%d",
+				   arg, SIM_LIMIT_MAX, SIM_WINDOW_MAX);
 	free(count);
 	return rc;
 }

@@ -46,7 +46,7 @@ void sim_config_free(struct sim_config *cfg);
  */
 /* Adds a workspace; the name must be lower case and new. */
 int sim_config_workspace(struct sim_config *cfg, const char *name, const char *key,
-                         const char *secret, char **cause);
+			 const char *secret, char **cause);
 /* Adds a workspace from NAME:KEY:SECRET (the secret may contain colons). */
 int sim_config_workspace_arg(struct sim_config *cfg, const char *arg, char **cause);
 /* Reads N/SECONDS. */

@@ -55,10 +55,10 @@ tokens_get(struct sim_state *st, json_t *body, struct sim_reply *rp)
 		timefmt_mode(t->expires_at, expires);
 		/* Deliberately no access_secret: tests must get it the way a client does. */
 		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-		                                      "workspace", t->ws->name, "token", t->id,
-		                                      "name", t->name, "access_key", t->access_key,
-		                                      "created_at", created, "expires_at", expires,
-		                                      "expired", now >= t->expires_at));
+						      "workspace", t->ws->name, "token", t->id,
+						      "name", t->name, "access_key", t->access_key,
+						      "created_at", created, "expires_at", expires,
+						      "expired", now >= t->expires_at));
 	}
 	sim_state_unlock(st);
 	sim_reply_json(rp, 200, json_pack("{s:o}", "tokens", list));
@@ -200,8 +200,8 @@ static void
 ratelimit_reply(const struct sim_state *st, struct sim_reply *rp)
 {
 	sim_reply_json(rp, 200,
-	               json_pack("{s:I, s:I}", "limit", (json_int_t)sim_limit_limit(st->limit),
-	                         "window", (json_int_t)sim_limit_window(st->limit)));
+		       json_pack("{s:I, s:I}", "limit", (json_int_t)sim_limit_limit(st->limit),
+				 "window", (json_int_t)sim_limit_window(st->limit)));
 }
 
 static void
@@ -223,7 +223,7 @@ int_key(json_t *body, const char *key, int64_t min, int64_t max, int64_t *out, s
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
 		sim_reply_error(rp, 400, "bad_request", "%s must be an integer from %lld to %lld",
-		                key, (long long)min, (long long)max);
+				key, (long long)min, (long long)max);
 		return -1;
 	}
 	*out = (int64_t)json_integer_value(v);
@@ -241,7 +241,7 @@ ratelimit_post(struct sim_state *st, json_t *body, struct sim_reply *rp)
 	{
 		if (strcmp(key, "limit") != 0 && strcmp(key, "window") != 0) {
 			sim_reply_error(rp, 400, "bad_request",
-			                "unknown key \"%.64s\" (want limit, window)", key);
+					"unknown key \"%.64s\" (want limit, window)", key);
 			return;
 		}
 	}
@@ -295,16 +295,16 @@ sim_ctl_handle(struct sim_state *st, const struct sim_request *rq, struct sim_re
 		fn = get ? routes[i].get : post ? routes[i].post : NULL;
 		if (fn == NULL) {
 			sim_reply_error(rp, 405, "method_not_allowed", "%s is not allowed on %s",
-			                rq->method, routes[i].path);
+					rq->method, routes[i].path);
 			sim_reply_header(rp, "Allow", "%s%s%s", routes[i].get != NULL ? "GET" : "",
-			                 routes[i].get != NULL && routes[i].post != NULL ? ", "
-			                                                                 : "",
-			                 routes[i].post != NULL ? "POST" : "");
+					 routes[i].get != NULL && routes[i].post != NULL ? ", "
+											 : "",
+					 routes[i].post != NULL ? "POST" : "");
 			return;
 		}
 		if (rq->too_large) {
 			sim_reply_error(rp, 413, "payload_too_large",
-			                "The body is larger than %d bytes", SIM_BODY_MAX);
+					"The body is larger than %d bytes", SIM_BODY_MAX);
 			return;
 		}
 		if (post) {

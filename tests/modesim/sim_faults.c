@@ -89,7 +89,7 @@ parse_key(struct sim_faults *f, const char *key, const json_t *v, char **cause)
 		n = json_integer_value(v);
 		if (n < counts[i].min || n > counts[i].max) {
 			*cause = xasprintf("%s must be from %lld to %lld", key,
-			                   (long long)counts[i].min, (long long)counts[i].max);
+					   (long long)counts[i].min, (long long)counts[i].max);
 			return -1;
 		}
 		*count_at(f, i) = (int64_t)n;

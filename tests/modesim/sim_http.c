@@ -47,7 +47,7 @@ sim_http_arg(const struct sim_request *rq, const char *name)
 	const char *v;
 
 	if (MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
-	                                  NULL) == MHD_NO)
+					  NULL) == MHD_NO)
 		return NULL;
 	return v == NULL ? "" : v;
 }
@@ -129,10 +129,10 @@ log_request(const struct sim_request *rq, const struct sim_reply *rp)
 {
 	if (rp->fault == SIM_FAULT_DROP)
 		fprintf(stderr, "modesim: %s %s - %s\n", rq->method, rq->path,
-		        rp->note != NULL ? rp->note : "dropped");
+			rp->note != NULL ? rp->note : "dropped");
 	else if (rp->note != NULL)
 		fprintf(stderr, "modesim: %s %s %u %s\n", rq->method, rq->path, rp->status,
-		        rp->note);
+			rp->note);
 	else
 		fprintf(stderr, "modesim: %s %s %u\n", rq->method, rq->path, rp->status);
 }
@@ -158,7 +158,7 @@ collect(struct conn_ctx *c, const char *data, size_t n)
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct sim_http *h = cls;
 	struct conn_ctx *c = *con_cls;
@@ -205,7 +205,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-             enum MHD_RequestTerminationCode toe)
+	     enum MHD_RequestTerminationCode toe)
 {
 	struct conn_ctx *c = *con_cls;
 

@@ -115,7 +115,7 @@ find(struct sim_limit *l, const char *user)
 
 int
 sim_limit_take(struct sim_limit *l, const char *user, int64_t now_ms, int64_t *remaining,
-               int64_t *retry_after)
+	       int64_t *retry_after)
 {
 	struct user_log *u;
 

@@ -31,7 +31,7 @@ int64_t sim_limit_window(const struct sim_limit *l);
  * refused request takes no slot.
  */
 int sim_limit_take(struct sim_limit *l, const char *user, int64_t now_ms, int64_t *remaining,
-                   int64_t *retry_after);
+		   int64_t *retry_after);
 
 /* Returns the slots user has left at now_ms without taking one. */
 int64_t sim_limit_peek(struct sim_limit *l, const char *user, int64_t now_ms);

@@ -50,7 +50,7 @@ void sim_reply_json(struct sim_reply *rp, unsigned int status, json_t *body);
 
 /* Sets an error answer shaped as Mode's: {"id": id, "message": formatted}. */
 void sim_reply_error(struct sim_reply *rp, unsigned int status, const char *id, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
+		     ...) __attribute__((format(printf, 4, 5)));
 
 /* Adds a header; name must outlive the reply (a literal).  Extra headers past the limit abort. */
 void sim_reply_header(struct sim_reply *rp, const char *name, const char *fmt, ...)

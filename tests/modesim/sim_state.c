@@ -11,7 +11,7 @@
 
 /* The methods counted by name; anything else is counted as "other". */
 static const char *const methods[] = {"GET",   "POST", "DELETE",  "PUT",
-                                      "PATCH", "HEAD", "OPTIONS", "other"};
+				      "PATCH", "HEAD", "OPTIONS", "other"};
 #define NMETHODS (sizeof methods / sizeof methods[0])
 /* GET, POST and DELETE appear in the statistics even when zero. */
 #define ALWAYS_SHOWN 3
@@ -142,7 +142,7 @@ id_taken(const struct sim_state *st, const char *id)
 
 const struct sim_token *
 sim_state_token_add(struct sim_state *st, const struct sim_workspace *ws, const char *name,
-                    int64_t expires_at)
+		    int64_t expires_at)
 {
 	struct sim_token *t = xcalloc(1, sizeof *t);
 
@@ -181,7 +181,7 @@ sim_state_token_remove(struct sim_state *st, const struct sim_token *t)
 		if (found != t)
 			continue;
 		memmove(&st->tokens[i], &st->tokens[i + 1],
-		        (st->ntokens - i - 1) * sizeof *st->tokens);
+			(st->ntokens - i - 1) * sizeof *st->tokens);
 		st->ntokens--;
 		return found;
 	}
@@ -227,9 +227,9 @@ sim_state_stats_json(const struct sim_state *st)
 			json_object_set_new(by_method, methods[i], json_integer(s->by_method[i]));
 	}
 	return json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "requests", (json_int_t)s->requests,
-	                 "by_status", by_status, "by_method", by_method, "creates",
-	                 (json_int_t)s->creates, "deletes", (json_int_t)s->deletes, "verifies",
-	                 (json_int_t)s->verifies, "dropped", (json_int_t)s->dropped);
+			 "by_status", by_status, "by_method", by_method, "creates",
+			 (json_int_t)s->creates, "deletes", (json_int_t)s->deletes, "verifies",
+			 (json_int_t)s->verifies, "dropped", (json_int_t)s->dropped);
 }
 
 void

@@ -87,10 +87,10 @@ const struct sim_workspace *sim_state_workspace(const struct sim_state *st, cons
  * created now; takes a copy of name.  Returns the token (owned by st).
  */
 const struct sim_token *sim_state_token_add(struct sim_state *st, const struct sim_workspace *ws,
-                                            const char *name, int64_t expires_at);
+					    const char *name, int64_t expires_at);
 /* Locked.  Returns the live token id of ws, or NULL. */
 const struct sim_token *sim_state_token_find(const struct sim_state *st,
-                                             const struct sim_workspace *ws, const char *id);
+					     const struct sim_workspace *ws, const char *id);
 /* Locked.  Removes t from st and returns it; the caller frees it with sim_state_token_free. */
 struct sim_token *sim_state_token_remove(struct sim_state *st, const struct sim_token *t);
 void sim_state_token_free(struct sim_token *t);

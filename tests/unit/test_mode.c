@@ -57,11 +57,14 @@ test_names(void **state)
 static void
 test_bearer(void **state)
 {
-	char *b = mode_bearer("5b89bf4b0a49", "8b6fdc0a36bf340604a3cedc", "829146cb6c752f51bbbb8c85");
+	char *b =
+	    mode_bearer("5b89bf4b0a49", "8b6fdc0a36bf340604a3cedc", "829146cb6c752f51bbbb8c85");
 
 	(void)state;
 	/* base64("5b89bf4b0a49:8b6fdc0a36bf340604a3cedc:829146cb6c752f51bbbb8c85") */
-	assert_string_equal(b, "NWI4OWJmNGIwYTQ5OjhiNmZkYzBhMzZiZjM0MDYwNGEzY2VkYzo4MjkxNDZjYjZjNzUyZjUxYmJiYjhjODU=");
+	assert_string_equal(
+	    b,
+	    "NWI4OWJmNGIwYTQ5OjhiNmZkYzBhMzZiZjM0MDYwNGEzY2VkYzo4MjkxNDZjYjZjNzUyZjUxYmJiYjhjODU=");
 	xsecret_free(b);
 }
 

@@ -128,9 +128,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_paces_past_the_limit), cmocka_unit_test(test_burst_never_exceeds_window),
-	    cmocka_unit_test(test_retry_after_holds),	 cmocka_unit_test(test_observe_lower_limit),
-	    cmocka_unit_test(test_observe_remaining),	 cmocka_unit_test(test_small_window_margin),
+	    cmocka_unit_test(test_paces_past_the_limit),
+	    cmocka_unit_test(test_burst_never_exceeds_window),
+	    cmocka_unit_test(test_retry_after_holds),
+	    cmocka_unit_test(test_observe_lower_limit),
+	    cmocka_unit_test(test_observe_remaining),
+	    cmocka_unit_test(test_small_window_margin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
