@@ -63,10 +63,10 @@ struct api_opts {
 void api_opts_init(struct api_opts *o);
 /*
  * Handles option ch of getopt_long with arg when it is one of API_LONGOPTS.
- * Returns 1 when handled, 0 when ch is not an API option, -1 (after an
- * error message) when arg is invalid.
+ * Returns 1 when handled, or -1 after a message (a bad value, or e's usage
+ * when ch is no option of the verb e).
  */
-int api_opts_parse(struct api_opts *o, int ch, const char *arg);
+int api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd_entry *e);
 /*
  * Opens a client from o, loading the admin credential when need_cred.
  * Returns the client, or NULL after an error message; *status is the exit status then.

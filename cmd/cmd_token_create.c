@@ -31,7 +31,10 @@ exec_create(int argc, char **argv)
 
 	api_opts_init(&o);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "w:n:", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "w:n:", longopts, NULL);
+		if (ch == -1)
+			break;
 		if (ch == 'n')
 			name = optarg;
 		else if (ch == 'e')
@@ -40,8 +43,8 @@ exec_create(int argc, char **argv)
 			at = optarg;
 		else if (ch == 's')
 			show_secret = 1;
-		else if ((r = api_opts_parse(&o, ch, optarg)) <= 0)
-			return r < 0 ? TW_EXIT_USAGE : cmd_usage(&cmd_token_create_entry);
+		else if (api_opts_parse(&o, ch, optarg, &cmd_token_create_entry) < 0)
+			return TW_EXIT_USAGE;
 	}
 	if (optind != argc || name == NULL || (in == NULL) == (at == NULL))
 		return cmd_usage(&cmd_token_create_entry);

@@ -21,9 +21,12 @@ exec_delete(int argc, char **argv)
 
 	api_opts_init(&o);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "w:", longopts, NULL)) != -1) {
-		if ((r = api_opts_parse(&o, ch, optarg)) <= 0)
-			return r < 0 ? TW_EXIT_USAGE : cmd_usage(&cmd_token_delete_entry);
+	for (;;) {
+		ch = getopt_long(argc, argv, "w:", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (api_opts_parse(&o, ch, optarg, &cmd_token_delete_entry) < 0)
+			return TW_EXIT_USAGE;
 	}
 	if (optind != argc - 1)
 		return cmd_usage(&cmd_token_delete_entry);

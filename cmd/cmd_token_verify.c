@@ -128,11 +128,14 @@ exec_verify(int argc, char **argv)
 
 	api_opts_init(&o);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "w:f:", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "w:f:", longopts, NULL);
+		if (ch == -1)
+			break;
 		if (ch == 'f')
 			file = optarg;
-		else if ((r = api_opts_parse(&o, ch, optarg)) <= 0)
-			return r < 0 ? TW_EXIT_USAGE : cmd_usage(&cmd_token_verify_entry);
+		else if (api_opts_parse(&o, ch, optarg, &cmd_token_verify_entry) < 0)
+			return TW_EXIT_USAGE;
 	}
 	if (optind != argc)
 		return cmd_usage(&cmd_token_verify_entry);

@@ -37,7 +37,7 @@ parse_long(const char *s, long lo, long hi, long *out)
 }
 
 int
-api_opts_parse(struct api_opts *o, int ch, const char *arg)
+api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd_entry *e)
 {
 	long n, secs;
 	const char *slash;
@@ -87,7 +87,8 @@ api_opts_parse(struct api_opts *o, int ch, const char *arg)
 		o->mode.rate_window_ms = secs * 1000;
 		return 1;
 	}
-	return 0;
+	cmd_usage(e);
+	return -1;
 }
 
 struct mode_client *

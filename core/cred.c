@@ -101,7 +101,7 @@ out:
 
 /* Splits text (one line, KEY:SECRET) into c; origin names it in messages. */
 static int
-parse(const char *text, size_t len, const char *origin, struct cred *c, char **cause)
+parse(const char *text, const char *origin, struct cred *c, char **cause)
 {
 	size_t line = strcspn(text, "\r\n");
 	const char *colon = memchr(text, ':', line);
@@ -116,7 +116,6 @@ parse(const char *text, size_t len, const char *origin, struct cred *c, char **c
 				   origin);
 		return -1;
 	}
-	(void)len;
 	c->key = xsecret_alloc((size_t)(colon - text) + 1);
 	memcpy(c->key, text, (size_t)(colon - text));
 	c->secret = xsecret_alloc((size_t)(text + line - colon));
@@ -155,7 +154,7 @@ cred_load(const char *name, const char *file, struct cred **out, char **cause)
 		    CRED_ENV);
 		goto out;
 	}
-	if (parse(text, len, c->origin, c, cause) < 0)
+	if (parse(text, c->origin, c, cause) < 0)
 		goto out;
 	*out = c;
 	c = NULL;

@@ -154,15 +154,20 @@ on_header(char *line, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 	long v;
 
+	/* A new status line starts a new response (a 100 Continue, say). */
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
-	} else if ((v = header_value(line, len, "X-RateLimit-Limit")) >= 0) {
-		c->hdr_limit = v;
-	} else if ((v = header_value(line, len, "X-RateLimit-Remaining")) >= 0) {
-		c->hdr_remaining = v;
-	} else if ((v = header_value(line, len, "Retry-After")) >= 0) {
-		c->retry_after = v;
+		return len;
 	}
+	v = header_value(line, len, "X-RateLimit-Limit");
+	if (v >= 0)
+		c->hdr_limit = v;
+	v = header_value(line, len, "X-RateLimit-Remaining");
+	if (v >= 0)
+		c->hdr_remaining = v;
+	v = header_value(line, len, "Retry-After");
+	if (v >= 0)
+		c->retry_after = v;
 	return len;
 }
 
@@ -297,19 +302,26 @@ mode_check_name(const char *name, char **cause)
 	return 0;
 }
 
-char *
-mode_bearer(const char *id, const char *access_key, const char *access_secret)
+/* Returns base64(a:b[:c]) in secret memory; c may be NULL. */
+static char *
+b64_joined(const char *a, const char *b, const char *c)
 {
-	size_t n = strlen(id) + strlen(access_key) + strlen(access_secret) + 2;
+	size_t n = strlen(a) + 1 + strlen(b) + (c != NULL ? 1 + strlen(c) : 0);
 	char *plain = xsecret_alloc(n + 1);
 	size_t b64len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
 	char *b64 = xsecret_alloc(b64len);
 
-	snprintf(plain, n + 1, "%s:%s:%s", id, access_key, access_secret);
+	snprintf(plain, n + 1, "%s:%s%s%s", a, b, c != NULL ? ":" : "", c != NULL ? c : "");
 	sodium_bin2base64(b64, b64len, (const unsigned char *)plain, n,
 			  sodium_base64_VARIANT_ORIGINAL);
 	xsecret_free(plain);
 	return b64;
+}
+
+char *
+mode_bearer(const char *id, const char *access_key, const char *access_secret)
+{
+	return b64_joined(id, access_key, access_secret);
 }
 
 /* Returns "Authorization: <scheme> <value>" in secret memory. */
@@ -343,16 +355,9 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	free(root);
 	ratelimit_init(&c->rl, opts->rate_limit, opts->rate_window_ms);
 	if (cred != NULL) {
-		char *pair = xsecret_alloc(strlen(cred->key) + strlen(cred->secret) + 2);
-		size_t n = strlen(cred->key) + strlen(cred->secret) + 1;
-		size_t b64len = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = xsecret_alloc(b64len);
+		char *b64 = b64_joined(cred->key, cred->secret, NULL);
 
-		snprintf(pair, n + 1, "%s:%s", cred->key, cred->secret);
-		sodium_bin2base64(b64, b64len, (const unsigned char *)pair, n,
-				  sodium_base64_VARIANT_ORIGINAL);
 		c->basic = auth_header("Basic", b64);
-		xsecret_free(pair);
 		xsecret_free(b64);
 	}
 	c->curl = curl_easy_init();
@@ -414,7 +419,8 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	CURLcode rc;
 	int64_t wait;
 
-	while ((wait = ratelimit_wait(&c->rl, clock_mono_ms())) > 0)
+	for (wait = ratelimit_wait(&c->rl, clock_mono_ms()); wait > 0;
+	     wait = ratelimit_wait(&c->rl, clock_mono_ms()))
 		clock_sleep_ms(wait);
 	ratelimit_sent(&c->rl, clock_mono_ms());
 	c->requests++;

@@ -90,8 +90,11 @@ chmod 644 "$TW_TMP/line"
 run 2 token verify --api "$SIM_URL" -w acme --token-file "$TW_TMP/line"
 expect "$err" "permissions 0644 are too open"
 jq '.access_secret = "0000"' "$TW_TMP/token.json" >"$TW_TMP/tampered.json"
-"$tw_bin" token verify --api "$SIM_URL" -w acme --token-file /dev/stdin \
-	<"$TW_TMP/tampered.json" >"$out" 2>"$err" && fail "a wrong secret verified"
+st=0
+"$tw_bin" token verify --api "$SIM_URL" -w acme <"$TW_TMP/tampered.json" >"$out" 2>"$err" || st=$?
+[ "$st" -eq 1 ] || fail "a wrong secret: exit $st, expected 1"
+expect "$err" "401 Unauthorized"
+expect "$err" "the token was refused"
 echo '{"token": 5}' | "$tw_bin" token verify --api "$SIM_URL" -w acme >"$out" 2>"$err" &&
 	fail "a malformed token file verified"
 expect "$err" "field 'token' is an integer, expected a string"
