@@ -1,0 +1,300 @@
+/* The hash-chained history. */
+#include "store/events.h"
+
+#include "core/jsonx.h"
+#include "core/xalloc.h"
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <string.h>
+
+static const unsigned char genesis[EVENTS_HASH_BYTES]; /* all zero */
+
+static void
+put_u64(crypto_generichash_state *h, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 7; i >= 0; i--) {
+		b[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+	crypto_generichash_update(h, b, sizeof b);
+}
+
+/* A text field: its length then its bytes; NULL is a length no text can have. */
+static void
+put_text(crypto_generichash_state *h, const char *s)
+{
+	if (s == NULL) {
+		put_u64(h, UINT64_MAX);
+		return;
+	}
+	put_u64(h, strlen(s));
+	crypto_generichash_update(h, (const unsigned char *)s, strlen(s));
+}
+
+static void
+event_hash(const unsigned char prev[EVENTS_HASH_BYTES], int64_t id, int64_t at, const char *actor,
+	   const char *kind, const char *workspace, const char *slot, const char *token,
+	   const char *details, unsigned char out[EVENTS_HASH_BYTES])
+{
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, NULL, 0, EVENTS_HASH_BYTES);
+	crypto_generichash_update(&h, prev, EVENTS_HASH_BYTES);
+	put_text(&h, "tokenwarden-event-v1");
+	put_u64(&h, (uint64_t)id);
+	put_u64(&h, (uint64_t)at);
+	put_text(&h, actor);
+	put_text(&h, kind);
+	put_text(&h, workspace);
+	put_text(&h, slot);
+	put_text(&h, token);
+	put_text(&h, details);
+	crypto_generichash_final(&h, out, EVENTS_HASH_BYTES);
+}
+
+static const char *
+col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Reads the last event's id and hash; genesis and 0 when there is none. */
+static int
+last_event(struct store *s, int64_t *id, unsigned char hash[EVENTS_HASH_BYTES], char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", -1,
+			       &st, NULL) != SQLITE_OK) {
+		store_error(s, "reading the history", cause);
+		return -1;
+	}
+	step = sqlite3_step(st);
+	if (step == SQLITE_DONE) {
+		*id = 0;
+		memcpy(hash, genesis, EVENTS_HASH_BYTES);
+		rc = 0;
+	} else if (step == SQLITE_ROW && sqlite3_column_bytes(st, 1) == EVENTS_HASH_BYTES) {
+		*id = sqlite3_column_int64(st, 0);
+		memcpy(hash, sqlite3_column_blob(st, 1), EVENTS_HASH_BYTES);
+		rc = 0;
+	} else {
+		store_error(s, "reading the last event (run 'tokenwarden audit verify')", cause);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The next id AUTOINCREMENT will hand out, from sqlite_sequence. */
+static int64_t
+next_id(struct store *s, int64_t last)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t seq = last;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", -1,
+			       &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		seq = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (seq > last ? seq : last) + 1;
+}
+
+int
+events_append(struct store *s, int64_t at, const char *kind, const char *workspace,
+	      const char *slot, const char *token, const json_t *details, char **cause)
+{
+	unsigned char prev[EVENTS_HASH_BYTES], hash[EVENTS_HASH_BYTES];
+	json_t *empty = NULL;
+	char *text = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t last, id;
+	int rc = -1;
+
+	if (details == NULL)
+		details = empty = json_object();
+	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+	if (last_event(s, &last, prev, cause) < 0)
+		goto out;
+	id = next_id(s, last);
+	event_hash(prev, id, at, s->actor, kind, workspace, slot, token, text, hash);
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO events (id, at, actor, kind, workspace, slot, token, "
+			       "details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+			       "?9, ?10)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "recording an event", cause);
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_text(st, 3, s->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, slot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, token, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, text, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, prev, EVENTS_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, hash, EVENTS_HASH_BYTES, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, "recording an event", cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	jsonx_free(text);
+	json_decref(empty);
+	return rc;
+}
+
+static void
+to_hex(const unsigned char *h, char out[EVENTS_HEAD_MAX])
+{
+	sodium_bin2hex(out, EVENTS_HEAD_MAX, h, EVENTS_HASH_BYTES);
+}
+
+int
+events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64_t *bad_id,
+	      char **cause)
+{
+	unsigned char prev[EVENTS_HASH_BYTES], want[EVENTS_HASH_BYTES];
+	sqlite3_stmt *st = NULL;
+	int64_t n = 0, last_id = 0;
+	int rc = -1, step;
+
+	memcpy(prev, genesis, sizeof prev);
+	head[0] = '\0';
+	*bad_id = 0;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, at, actor, kind, workspace, slot, token, details, "
+			       "prev_hash, hash FROM events ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "reading the history", cause);
+		return -1;
+	}
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		if (id != last_id + 1) {
+			*bad_id = id;
+			*cause = xasprintf("event %lld follows event %lld: %lld event(s) before "
+					   "it were deleted",
+					   (long long)id, (long long)last_id,
+					   (long long)(id - last_id - 1));
+			rc = 1;
+			goto out;
+		}
+		if (sqlite3_column_bytes(st, 8) != EVENTS_HASH_BYTES ||
+		    sqlite3_column_bytes(st, 9) != EVENTS_HASH_BYTES ||
+		    memcmp(sqlite3_column_blob(st, 8), prev, EVENTS_HASH_BYTES) != 0) {
+			*bad_id = id;
+			*cause = xasprintf("event %lld does not link to the event before it: "
+					   "an event was edited, removed or reordered",
+					   (long long)id);
+			rc = 1;
+			goto out;
+		}
+		event_hash(prev, id, sqlite3_column_int64(st, 1), col_text(st, 2), col_text(st, 3),
+			   col_text(st, 4), col_text(st, 5), col_text(st, 6), col_text(st, 7),
+			   want);
+		if (memcmp(sqlite3_column_blob(st, 9), want, EVENTS_HASH_BYTES) != 0) {
+			*bad_id = id;
+			*cause = xasprintf("event %lld does not match its hash: it was edited "
+					   "after it was written",
+					   (long long)id);
+			rc = 1;
+			goto out;
+		}
+		memcpy(prev, want, sizeof prev);
+		last_id = id;
+		n++;
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the history", cause);
+		goto out;
+	}
+	if (next_id(s, last_id) != last_id + 1) {
+		*cause = xasprintf("the history ends at event %lld but event %lld was written: "
+				   "the last event(s) were deleted",
+				   (long long)last_id, (long long)(next_id(s, last_id) - 1));
+		rc = 1;
+		goto out;
+	}
+	if (n > 0)
+		to_hex(prev, head);
+	*count = n;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+events_head(struct store *s, char head[EVENTS_HEAD_MAX], int64_t *count, char **cause)
+{
+	unsigned char h[EVENTS_HASH_BYTES];
+	int64_t id;
+
+	if (last_event(s, &id, h, cause) < 0)
+		return -1;
+	*count = id;
+	head[0] = '\0';
+	if (id > 0)
+		to_hex(h, head);
+	return 0;
+}
+
+int
+events_list(struct store *s, const struct event_filter *f,
+	    int (*fn)(const struct event *e, void *arg), void *arg, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, at, actor, kind, workspace, slot, token, details, hash "
+			       "FROM events WHERE (?1 = 0 OR at >= ?1) AND (?2 = 0 OR at < ?2) "
+			       "AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR workspace = ?4) "
+			       "AND (?5 IS NULL OR slot = ?5) ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "reading the history", cause);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, f->since);
+	sqlite3_bind_int64(st, 2, f->until);
+	sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, f->workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, f->slot, -1, SQLITE_STATIC);
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		struct event e = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .at = sqlite3_column_int64(st, 1),
+		    .actor = col_text(st, 2),
+		    .kind = col_text(st, 3),
+		    .workspace = col_text(st, 4),
+		    .slot = col_text(st, 5),
+		    .token = col_text(st, 6),
+		    .details = col_text(st, 7),
+		};
+
+		if (sqlite3_column_bytes(st, 8) == EVENTS_HASH_BYTES)
+			to_hex(sqlite3_column_blob(st, 8), e.hash);
+		rc = fn(&e, arg);
+		if (rc != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the history", cause);
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * The history: an append-only list of events, each chained to the one
+ * before by a BLAKE2b-256 hash over the previous hash and a canonical,
+ * length-prefixed encoding of the row (id included, so reordering shows).
+ * An edited, deleted or reordered row breaks the chain at that row;
+ * sqlite_sequence (AUTOINCREMENT) shows a deleted last row, and the head
+ * printed after every run, kept elsewhere, shows a truncated tail.
+ */
+#ifndef TW_EVENTS_H
+#define TW_EVENTS_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define EVENTS_HASH_BYTES 32
+#define EVENTS_HEAD_MAX (EVENTS_HASH_BYTES * 2 + 1)
+
+struct event {
+	int64_t id;
+	int64_t at; /* milliseconds since the epoch */
+	const char *actor;
+	const char *kind;
+	const char *workspace; /* NULL when not about a workspace */
+	const char *slot;
+	const char *token;
+	const char *details; /* canonical JSON object */
+	char hash[EVENTS_HEAD_MAX];
+};
+
+struct event_filter {
+	int64_t since; /* 0: no bound */
+	int64_t until; /* 0: no bound */
+	const char *kind;
+	const char *workspace;
+	const char *slot;
+};
+
+/*
+ * Appends an event inside the caller's write transaction.  details is a
+ * JSON object (borrowed) or NULL for {}; it must never hold a secret.
+ * Returns 0 or -1 with *cause.
+ */
+int events_append(struct store *s, int64_t at, const char *kind, const char *workspace,
+		  const char *slot, const char *token, const json_t *details, char **cause);
+
+/*
+ * Recomputes the whole chain.  Returns 0 when it holds (sets *count and the
+ * head's hex hash, "" for an empty history), 1 when it does not (*bad_id is
+ * the first event that does not match, or 0 when rows are missing at the
+ * end; *cause says what), or -1 on a database error.
+ */
+int events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64_t *bad_id,
+		  char **cause);
+
+/* Sets the last event's hex hash ("" when none) and the count.  Returns 0 or -1. */
+int events_head(struct store *s, char head[EVENTS_HEAD_MAX], int64_t *count, char **cause);
+
+/*
+ * Calls fn for each event matching f, oldest first; fn returns 0 to go on.
+ * Returns 0, fn's non-zero value, or -1 with *cause.
+ */
+int events_list(struct store *s, const struct event_filter *f,
+		int (*fn)(const struct event *e, void *arg), void *arg, char **cause);
+
+#endif

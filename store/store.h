@@ -1,0 +1,66 @@
+/*
+ * The tokenwarden database: one SQLite file holding the inventory, sealed
+ * secrets, runs and the hash-chained history.  All SQL lives under store/.
+ * Every write runs in a BEGIN IMMEDIATE transaction; the schema is versioned
+ * with PRAGMA user_version and migrated forward in one transaction on open.
+ */
+#ifndef TW_STORE_H
+#define TW_STORE_H
+
+#include <stdint.h>
+
+struct sqlite3;
+
+#define STORE_SCHEMA_VERSION 1
+/* PRAGMA application_id of a tokenwarden database: "twdb". */
+#define STORE_APPLICATION_ID 0x74776462
+
+enum store_open_flags {
+	STORE_OPEN = 0,
+	STORE_CREATE = 1, /* create the file (0600) when it does not exist */
+};
+
+struct store {
+	struct sqlite3 *db;
+	char *path;
+	char *actor; /* user@host, recorded with every event */
+};
+
+/*
+ * Opens the database at path, sets its pragmas (WAL, synchronous=FULL,
+ * foreign_keys, busy timeout) and migrates it to STORE_SCHEMA_VERSION.
+ * Refuses a file that is not a tokenwarden database or is newer than this
+ * binary.  Returns 0 and *out (close with store_close), or -1 with *cause.
+ */
+int store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause);
+/* Closes s; NULL is allowed. */
+void store_close(struct store *s);
+
+/* Replaces the actor recorded with events (tests; default user@host). */
+void store_set_actor(struct store *s, const char *actor);
+
+/* BEGIN IMMEDIATE; returns 0 or -1 with *cause. */
+int store_begin(struct store *s, char **cause);
+/* COMMIT; returns 0 or -1 with *cause (the transaction is rolled back then). */
+int store_commit(struct store *s, char **cause);
+/* ROLLBACK, when a transaction is open. */
+void store_rollback(struct store *s);
+
+/*
+ * Reads meta value key into *value (allocated; caller frees).  Returns 0,
+ * 1 when absent, or -1 with *cause.
+ */
+int store_meta_get(struct store *s, const char *key, char **value, char **cause);
+/* Sets meta key to value inside the caller's transaction; returns 0 or -1. */
+int store_meta_set(struct store *s, const char *key, const char *value, char **cause);
+
+/* Sets *cause from the connection's last error, prefixed with what. */
+void store_error(struct store *s, const char *what, char **cause);
+
+/*
+ * Runs PRAGMA integrity_check; returns 0 when it answers "ok", else -1 with
+ * the first problem in *cause.
+ */
+int store_integrity_check(struct store *s, char **cause);
+
+#endif

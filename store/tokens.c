@@ -1,0 +1,562 @@
+/* The inventory of token generations and their state changes. */
+#include "store/tokens.h"
+
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+#include "store/events.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+static const char *const state_names[] = {
+    [TOKEN_PENDING] = "pending", [TOKEN_CREATED] = "created",	[TOKEN_VERIFIED] = "verified",
+    [TOKEN_ACTIVE] = "active",	 [TOKEN_RETIRING] = "retiring", [TOKEN_DELETED] = "deleted",
+    [TOKEN_FAILED] = "failed",	 [TOKEN_UNKNOWN] = "unknown",	[TOKEN_EXPIRED] = "expired",
+    [TOKEN_REVOKED] = "revoked",
+};
+
+#define NSTATES (sizeof state_names / sizeof state_names[0])
+
+const char *
+tokens_state_name(enum token_state st)
+{
+	return (size_t)st < NSTATES ? state_names[st] : "?";
+}
+
+int
+tokens_state_parse(const char *name, enum token_state *st)
+{
+	for (size_t i = 0; i < NSTATES; i++) {
+		if (strcmp(state_names[i], name) == 0) {
+			*st = (enum token_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Prepares sql or sets *cause. */
+static sqlite3_stmt *
+prepare(struct store *s, const char *sql, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "preparing a query", cause);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Steps a statement that returns no rows; finalizes it.  Returns 0 or -1. */
+static int
+run(struct store *s, sqlite3_stmt *st, const char *what, char **cause)
+{
+	int rc = 0;
+
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, what, cause);
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Returns the id of workspace (creating it) in the open transaction, or -1. */
+static int64_t
+workspace_id(struct store *s, const char *name, char **cause)
+{
+	sqlite3_stmt *st = prepare(s,
+				   "INSERT INTO workspaces (name) VALUES (?1) ON CONFLICT (name) "
+				   "DO UPDATE SET name = name RETURNING id",
+				   cause);
+	int64_t id = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else
+		store_error(s, "recording the workspace", cause);
+	sqlite3_finalize(st);
+	return id;
+}
+
+/* Returns the id of slot in workspace ws (creating it), 0 for NULL, or -1. */
+static int64_t
+slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
+{
+	sqlite3_stmt *st;
+	int64_t id = -1;
+
+	if (slot == NULL)
+		return 0;
+	st = prepare(s,
+		     "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
+		     "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
+		     cause);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, ws);
+	sqlite3_bind_text(st, 2, slot, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else
+		store_error(s, "recording the slot", cause);
+	sqlite3_finalize(st);
+	return id;
+}
+
+static void
+set_time(json_t *o, const char *key, int64_t ms)
+{
+	char buf[TIMEFMT_MAX];
+
+	timefmt_mode(ms, buf);
+	json_object_set_new(o, key, json_string(buf));
+}
+
+/* Reads the workspace, slot and token of row for its event. */
+static int
+row_names(struct store *s, int64_t row, char **ws, char **slot, char **token, char **cause)
+{
+	sqlite3_stmt *st = prepare(s,
+				   "SELECT w.name, sl.name, t.token FROM tokens t "
+				   "JOIN workspaces w ON w.id = t.workspace_id "
+				   "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
+				   cause);
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*ws = xstrdup((const char *)sqlite3_column_text(st, 0));
+		*slot = sqlite3_column_type(st, 1) == SQLITE_NULL
+			    ? NULL
+			    : xstrdup((const char *)sqlite3_column_text(st, 1));
+		*token = sqlite3_column_type(st, 2) == SQLITE_NULL
+			     ? NULL
+			     : xstrdup((const char *)sqlite3_column_text(st, 2));
+		rc = 0;
+	} else {
+		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Appends an event about row. */
+static int
+row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
+	  char **cause)
+{
+	char *ws = NULL, *slot = NULL, *token = NULL;
+	int rc;
+
+	if (row_names(s, row, &ws, &slot, &token, cause) < 0)
+		return -1;
+	rc = events_append(s, now, kind, ws, slot, token, details, cause);
+	free(ws);
+	free(slot);
+	free(token);
+	return rc;
+}
+
+/* Says why the schema refused a state change, in the user's terms. */
+static void
+constraint_cause(struct store *s, const char *slot_or_token, char **cause)
+{
+	const char *msg = sqlite3_errmsg(s->db);
+
+	if (strstr(msg, "tokens.slot_id") != NULL)
+		*cause = xasprintf("%s: slot %s already has %s", s->path, slot_or_token,
+				   strstr(msg, "active") != NULL ? "an active token"
+								 : "a token in that state");
+	else
+		*cause = xasprintf("%s: refused by the schema: %s", s->path, msg);
+}
+
+int
+tokens_intent(struct store *s, const char *workspace, const char *slot, const char *name,
+	      int64_t expires_at, int64_t now, int64_t *row, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *details = json_object();
+	int64_t ws, sl;
+
+	if (store_begin(s, cause) < 0)
+		goto fail;
+	ws = workspace_id(s, workspace, cause);
+	sl = ws < 0 ? -1 : slot_id(s, ws, slot, cause);
+	if (sl < 0)
+		goto fail;
+	st = prepare(s,
+		     "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
+		     "expires_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 'created', ?4, ?5, ?4)",
+		     cause);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, ws);
+	if (sl > 0)
+		sqlite3_bind_int64(st, 2, sl);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, expires_at);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+			*cause = xasprintf("%s: slot %s already has a replacement in flight",
+					   s->path, slot != NULL ? slot : "?");
+		else
+			store_error(s, "recording the intent", cause);
+		goto fail;
+	}
+	*row = sqlite3_last_insert_rowid(s->db);
+	json_object_set_new(details, "name", json_string(name));
+	set_time(details, "expires_at", expires_at);
+	if (events_append(s, now, "token.intent", workspace, slot, NULL, details, cause) < 0)
+		goto fail;
+	sqlite3_finalize(st);
+	json_decref(details);
+	return store_commit(s, cause);
+fail:
+	sqlite3_finalize(st);
+	json_decref(details);
+	store_rollback(s);
+	return -1;
+}
+
+/* Stores a sealed secret for row in the open transaction. */
+static int
+put_secret(struct store *s, int64_t row, const unsigned char *sealed, size_t len, const char *fpr,
+	   char **cause)
+{
+	sqlite3_stmt *st = prepare(s,
+				   "INSERT INTO secrets (token_row, sealed, key_fingerprint) "
+				   "VALUES (?1, ?2, ?3)",
+				   cause);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, fpr, -1, SQLITE_STATIC);
+	return run(s, st, "storing the sealed secret", cause);
+}
+
+int
+tokens_created(struct store *s, int64_t row, const char *token, int64_t created_at,
+	       int64_t expires_at, const unsigned char *sealed, size_t sealed_len,
+	       const char *fpr, int64_t now, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *details = json_object();
+
+	if (store_begin(s, cause) < 0)
+		goto fail;
+	st = prepare(s,
+		     "UPDATE tokens SET state = 'created', token = ?2, created_at = ?3, "
+		     "expires_at = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'pending'",
+		     cause);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, created_at);
+	sqlite3_bind_int64(st, 4, expires_at);
+	sqlite3_bind_int64(st, 5, now);
+	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
+		*cause = xasprintf("%s: token row %lld is not pending; another process settled "
+				   "it",
+				   s->path, (long long)row);
+		goto fail;
+	}
+	if (put_secret(s, row, sealed, sealed_len, fpr, cause) < 0)
+		goto fail;
+	set_time(details, "expires_at", expires_at);
+	json_object_set_new(details, "key_fingerprint", json_string(fpr));
+	if (row_event(s, row, now, "token.created", details, cause) < 0)
+		goto fail;
+	sqlite3_finalize(st);
+	json_decref(details);
+	return store_commit(s, cause);
+fail:
+	sqlite3_finalize(st);
+	json_decref(details);
+	store_rollback(s);
+	return -1;
+}
+
+int
+tokens_transition(struct store *s, int64_t row, enum token_state from, enum token_state to,
+		  int64_t now, const json_t *details, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	char kind[32];
+
+	if (store_begin(s, cause) < 0)
+		return -1;
+	st = prepare(s,
+		     "UPDATE tokens SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
+		     cause);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_text(st, 2, tokens_state_name(from), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, tokens_state_name(to), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		constraint_cause(s, "of this token", cause);
+		goto fail;
+	}
+	if (sqlite3_changes(s->db) != 1) {
+		*cause = xasprintf("%s: token row %lld is not %s; nothing changed", s->path,
+				   (long long)row, tokens_state_name(from));
+		goto fail;
+	}
+	snprintf(kind, sizeof kind, "token.%s", tokens_state_name(to));
+	if (row_event(s, row, now, kind, details, cause) < 0)
+		goto fail;
+	sqlite3_finalize(st);
+	return store_commit(s, cause);
+fail:
+	sqlite3_finalize(st);
+	store_rollback(s);
+	return -1;
+}
+
+int
+tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause)
+{
+	struct token_filter f = {.state = TOKEN_PENDING};
+	struct token_row *rows = NULL;
+	size_t n = 0;
+	json_t *why = json_pack("{s:s}", "reason",
+				"interrupted between the POST and its answer; the token may "
+				"exist until it expires");
+	int rc = 0;
+
+	*settled = 0;
+	if (tokens_list(s, &f, &rows, &n, cause) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (tokens_transition(s, rows[i].row, TOKEN_PENDING, TOKEN_UNKNOWN, now, why,
+				      cause) < 0) {
+			rc = -1;
+			goto out;
+		}
+		(*settled)++;
+	}
+out:
+	tokens_free(rows, n);
+	json_decref(why);
+	return rc;
+}
+
+int
+tokens_import(struct store *s, const struct token_import *imp, int64_t now, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *details = json_object();
+	int64_t ws, sl, row;
+
+	if (store_begin(s, cause) < 0)
+		goto fail;
+	ws = workspace_id(s, imp->workspace, cause);
+	sl = ws < 0 ? -1 : slot_id(s, ws, imp->slot, cause);
+	if (sl < 0)
+		goto fail;
+	st = prepare(s,
+		     "INSERT INTO tokens (workspace_id, slot_id, token, name, state, origin, "
+		     "requested_at, created_at, expires_at, updated_at) "
+		     "VALUES (?1, ?2, ?3, ?4, 'active', 'imported', ?5, ?6, ?7, ?5)",
+		     cause);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, ws);
+	if (sl > 0)
+		sqlite3_bind_int64(st, 2, sl);
+	sqlite3_bind_text(st, 3, imp->token, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, imp->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, imp->created_at);
+	sqlite3_bind_int64(st, 7, imp->expires_at);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (strstr(sqlite3_errmsg(s->db), "tokens.workspace_id, tokens.token") != NULL)
+			*cause = xasprintf("%s: token %s of workspace %s is already in the "
+					   "inventory",
+					   s->path, imp->token, imp->workspace);
+		else
+			constraint_cause(s, imp->slot != NULL ? imp->slot : "-", cause);
+		goto fail;
+	}
+	row = sqlite3_last_insert_rowid(s->db);
+	if (imp->sealed != NULL && put_secret(s, row, imp->sealed, imp->sealed_len, imp->fpr,
+					      cause) < 0)
+		goto fail;
+	json_object_set_new(details, "name", json_string(imp->name));
+	set_time(details, "created_at", imp->created_at);
+	set_time(details, "expires_at", imp->expires_at);
+	json_object_set_new(details, "secret", json_boolean(imp->sealed != NULL));
+	if (events_append(s, now, "token.imported", imp->workspace, imp->slot, imp->token, details,
+			  cause) < 0)
+		goto fail;
+	sqlite3_finalize(st);
+	json_decref(details);
+	return store_commit(s, cause);
+fail:
+	sqlite3_finalize(st);
+	json_decref(details);
+	store_rollback(s);
+	return -1;
+}
+
+static char *
+dup_col(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL
+		   ? NULL
+		   : xstrdup((const char *)sqlite3_column_text(st, i));
+}
+
+#define ROW_COLUMNS                                                                                \
+	"SELECT t.id, w.name, sl.name, t.token, t.name, t.state, t.origin, t.requested_at, "     \
+	"coalesce(t.created_at, 0), t.expires_at, t.updated_at, coalesce(t.retire_after, 0), "   \
+	"EXISTS (SELECT 1 FROM secrets s WHERE s.token_row = t.id) "                               \
+	"FROM tokens t JOIN workspaces w ON w.id = t.workspace_id "                                \
+	"LEFT JOIN slots sl ON sl.id = t.slot_id "
+
+static void
+read_row(sqlite3_stmt *st, struct token_row *r)
+{
+	enum token_state state = TOKEN_UNKNOWN;
+
+	tokens_state_parse((const char *)sqlite3_column_text(st, 5), &state);
+	r->row = sqlite3_column_int64(st, 0);
+	r->workspace = dup_col(st, 1);
+	r->slot = dup_col(st, 2);
+	r->token = dup_col(st, 3);
+	r->name = dup_col(st, 4);
+	r->state = state;
+	r->origin = dup_col(st, 6);
+	r->requested_at = sqlite3_column_int64(st, 7);
+	r->created_at = sqlite3_column_int64(st, 8);
+	r->expires_at = sqlite3_column_int64(st, 9);
+	r->updated_at = sqlite3_column_int64(st, 10);
+	r->retire_after = sqlite3_column_int64(st, 11);
+	r->has_secret = sqlite3_column_int(st, 12);
+}
+
+/* Collects every row st yields. */
+static int
+collect(struct store *s, sqlite3_stmt *st, struct token_row **rows, size_t *n, char **cause)
+{
+	size_t cap = 0;
+	int step;
+
+	*rows = NULL;
+	*n = 0;
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*rows = xrealloc(*rows, cap * sizeof **rows);
+		}
+		read_row(st, &(*rows)[(*n)++]);
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the inventory", cause);
+		tokens_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int
+tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
+	    char **cause)
+{
+	sqlite3_stmt *st = prepare(s,
+				   ROW_COLUMNS
+				   "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
+				   "(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
+				   "AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
+				   cause);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, f->workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, f->slot, -1, SQLITE_STATIC);
+	if (f->state >= 0)
+		sqlite3_bind_text(st, 3, tokens_state_name((enum token_state)f->state), -1,
+				  SQLITE_STATIC);
+	rc = collect(s, st, rows, n, cause);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tokens_find(struct store *s, const char *workspace, const char *token, struct token_row **out,
+	    char **cause)
+{
+	sqlite3_stmt *st = prepare(s, ROW_COLUMNS "WHERE w.name = ?1 AND t.token = ?2", cause);
+	size_t n = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+	rc = collect(s, st, out, &n, cause);
+	sqlite3_finalize(st);
+	if (rc == 0 && n == 0)
+		return 1;
+	return rc;
+}
+
+int
+tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, char **fpr,
+	      char **cause)
+{
+	sqlite3_stmt *st = prepare(s,
+				   "SELECT sealed, key_fingerprint FROM secrets WHERE token_row = ?1",
+				   cause);
+	int rc = -1, step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(st, 0);
+		*blob = xmalloc(*len);
+		memcpy(*blob, sqlite3_column_blob(st, 0), *len);
+		*fpr = xstrdup((const char *)sqlite3_column_text(st, 1));
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		store_error(s, "reading a sealed secret", cause);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void
+tokens_free(struct token_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].workspace);
+		free(rows[i].slot);
+		free(rows[i].token);
+		free(rows[i].name);
+		free(rows[i].origin);
+	}
+	free(rows);
+}

@@ -1,0 +1,123 @@
+/*
+ * The inventory: workspaces, slots (a policy's logical token) and token
+ * generations moving through the state machine of DESIGN.md.  Every change
+ * commits in its own BEGIN IMMEDIATE transaction together with its event,
+ * so the history and the inventory never disagree.
+ */
+#ifndef TW_TOKENS_H
+#define TW_TOKENS_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum token_state {
+	TOKEN_PENDING,  /* intent committed, POST not answered yet */
+	TOKEN_CREATED,  /* id and sealed secret stored */
+	TOKEN_VERIFIED, /* a Bearer call worked */
+	TOKEN_ACTIVE,   /* delivered; the slot's current token */
+	TOKEN_RETIRING, /* replaced; deleted after retire_after */
+	TOKEN_DELETED,
+	TOKEN_FAILED,  /* the POST was refused */
+	TOKEN_UNKNOWN, /* the POST's outcome is unknown: may exist until expires_at */
+	TOKEN_EXPIRED,
+	TOKEN_REVOKED,
+};
+
+/* Returns the state's name as stored ("pending", ...). */
+const char *tokens_state_name(enum token_state st);
+/* Parses a state name; returns 0 or -1. */
+int tokens_state_parse(const char *name, enum token_state *st);
+
+/* One token generation as stored. */
+struct token_row {
+	int64_t row;
+	char *workspace;
+	char *slot;  /* NULL: unmanaged */
+	char *token; /* Mode's id; NULL while pending or unknown */
+	char *name;
+	enum token_state state;
+	char *origin; /* "created" or "imported" */
+	int64_t requested_at;
+	int64_t created_at; /* 0 when unknown */
+	int64_t expires_at;
+	int64_t updated_at;
+	int64_t retire_after; /* 0 when not set */
+	int has_secret;
+};
+
+struct token_filter {
+	const char *workspace; /* NULL: any */
+	const char *slot;      /* NULL: any; "" unmanaged only */
+	int state;             /* -1: any, else an enum token_state */
+};
+
+/*
+ * Records the intent to create a token (state pending) before the POST is
+ * sent.  slot may be NULL.  Returns 0 with *row, or -1 with *cause (for
+ * example when the slot already has a replacement in flight).
+ */
+int tokens_intent(struct store *s, const char *workspace, const char *slot, const char *name,
+		  int64_t expires_at, int64_t now, int64_t *row, char **cause);
+
+/*
+ * Records a POST's answer in one transaction: the token's id and times, its
+ * sealed secret (sealed_len bytes, sealed to the key with fingerprint fpr),
+ * and state created.  Returns 0 or -1 with *cause.
+ */
+int tokens_created(struct store *s, int64_t row, const char *token, int64_t created_at,
+		   int64_t expires_at, const unsigned char *sealed, size_t sealed_len,
+		   const char *fpr, int64_t now, char **cause);
+
+/*
+ * Moves row from state `from` to `to`, with an event carrying details
+ * (borrowed, may be NULL).  Fails, changing nothing, when the row is not in
+ * `from` or the schema refuses (a second active token for a slot).
+ */
+int tokens_transition(struct store *s, int64_t row, enum token_state from, enum token_state to,
+		      int64_t now, const json_t *details, char **cause);
+
+/*
+ * Marks every pending row unknown: called by a process holding the run
+ * lock, when no other process can be between intent and answer.  Sets
+ * *settled to the number of rows changed.
+ */
+int tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause);
+
+/* A token made elsewhere, joining the inventory. */
+struct token_import {
+	const char *workspace;
+	const char *slot; /* NULL: unmanaged */
+	const char *token;
+	const char *name;
+	int64_t created_at;
+	int64_t expires_at;
+	const unsigned char *sealed; /* NULL: no secret */
+	size_t sealed_len;
+	const char *fpr;
+};
+
+/* Records an imported token as active (slot) or unmanaged.  Returns 0 or -1. */
+int tokens_import(struct store *s, const struct token_import *imp, int64_t now, char **cause);
+
+/* Lists rows matching f, oldest first.  Returns 0 with *rows (free with tokens_free) and *n. */
+int tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
+		char **cause);
+
+/* Finds workspace's token by Mode id.  Returns 0 with *out (free with tokens_free(out, 1)), 1 when absent, -1. */
+int tokens_find(struct store *s, const char *workspace, const char *token, struct token_row **out,
+		char **cause);
+
+/*
+ * Reads row's sealed secret.  Returns 0 with *blob (caller frees) and *len
+ * and *fpr (caller frees), 1 when it has none, -1 with *cause.
+ */
+int tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, char **fpr,
+		  char **cause);
+
+/* Frees n rows. */
+void tokens_free(struct token_row *rows, size_t n);
+
+#endif

@@ -1,0 +1,51 @@
+/* A fresh database in a private temporary directory, for store unit tests. */
+#ifndef TW_STORE_FIXTURE_H
+#define TW_STORE_FIXTURE_H
+
+#include "core/xalloc.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct fixture {
+	char dir[32];
+	char *path;
+	struct store *s;
+};
+
+/* Makes the directory and opens (creating) the database; returns 0 or -1. */
+static inline int
+fixture_open(struct fixture *fx)
+{
+	char *cause = NULL;
+
+	snprintf(fx->dir, sizeof fx->dir, "/tmp/tw-store-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	fx->path = xasprintf("%s/tw.db", fx->dir);
+	if (store_open(fx->path, STORE_CREATE, &fx->s, &cause) < 0) {
+		fprintf(stderr, "fixture: %s\n", cause);
+		free(cause);
+		return -1;
+	}
+	store_set_actor(fx->s, "tester@host");
+	return 0;
+}
+
+/* Closes the database and removes the directory. */
+static inline void
+fixture_close(struct fixture *fx)
+{
+	char *cmd = xasprintf("rm -rf '%s'", fx->dir);
+
+	store_close(fx->s);
+	fx->s = NULL;
+	if (system(cmd) != 0)
+		fprintf(stderr, "fixture: cannot remove %s\n", fx->dir);
+	free(cmd);
+	free(fx->path);
+}
+
+#endif

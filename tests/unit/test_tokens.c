@@ -1,0 +1,254 @@
+/*
+ * Unit tests for store/tokens: the state machine's rows, the one-active and
+ * one-in-flight rules enforced by the schema, import, listing, settling.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/jsonx.h"
+#include "store/events.h"
+#include "store/tokens.h"
+#include "store_fixture.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+static const unsigned char blob[] = {1, 2, 3, 4, 5};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof *fx);
+
+	*state = fx;
+	return fixture_open(fx);
+}
+
+static int
+teardown(void **state)
+{
+	fixture_close(*state);
+	free(*state);
+	return 0;
+}
+
+static int64_t
+history_length(struct fixture *fx)
+{
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+	int64_t n = -1, bad;
+
+	assert_int_equal(events_verify(fx->s, &n, head, &bad, &cause), 0);
+	return n;
+}
+
+/* Creates a token for slot through intent and created; returns its row. */
+static int64_t
+make(struct fixture *fx, const char *slot, const char *id)
+{
+	char *cause = NULL;
+	int64_t row = 0;
+
+	if (tokens_intent(fx->s, "acme", slot, "name-x", 5000, 100, &row, &cause) < 0)
+		fail_msg("intent: %s", cause);
+	if (tokens_created(fx->s, row, id, 110, 5000, blob, sizeof blob, "tw1:k", 120, &cause) < 0)
+		fail_msg("created: %s", cause);
+	return row;
+}
+
+static void
+test_state_names_round_trip(void **state)
+{
+	enum token_state st;
+
+	(void)state;
+	for (int i = TOKEN_PENDING; i <= TOKEN_REVOKED; i++) {
+		assert_int_equal(tokens_state_parse(tokens_state_name((enum token_state)i), &st), 0);
+		assert_int_equal(st, i);
+	}
+	assert_int_equal(tokens_state_parse("bogus", &st), -1);
+}
+
+static void
+test_intent_then_created(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_row *r = NULL;
+	unsigned char *b = NULL;
+	size_t len = 0;
+	char *fpr = NULL, *cause = NULL;
+	int64_t row = 0;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-202611250000", 5000, 100, &row,
+				       &cause),
+			 0);
+	assert_int_equal(tokens_find(fx->s, "acme", "abc", &r, &cause), 1);
+	assert_int_equal(tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k",
+					120, &cause),
+			 0);
+	assert_int_equal(tokens_find(fx->s, "acme", "abc", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_CREATED);
+	assert_string_equal(r->slot, "etl");
+	assert_string_equal(r->name, "etl-202611250000");
+	assert_int_equal(r->expires_at, 4980);
+	assert_int_equal(r->requested_at, 100);
+	assert_true(r->has_secret);
+	tokens_free(r, 1);
+	assert_int_equal(tokens_sealed(fx->s, row, &b, &len, &fpr, &cause), 0);
+	assert_int_equal(len, sizeof blob);
+	assert_memory_equal(b, blob, len);
+	assert_string_equal(fpr, "tw1:k");
+	free(b);
+	free(fpr);
+	assert_int_equal(history_length(fx), 2);
+	/* Recording the answer twice is refused. */
+	assert_int_equal(tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k",
+					120, &cause),
+			 -1);
+	assert_non_null(strstr(cause, "is not pending"));
+	free(cause);
+	assert_int_equal(history_length(fx), 2);
+}
+
+static void
+test_schema_refuses_second_active(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make(fx, "etl", "aaa"), b;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_transition(fx->s, a, TOKEN_CREATED, TOKEN_ACTIVE, 130, NULL, &cause),
+			 0);
+	b = make(fx, "etl", "bbb");
+	assert_int_equal(tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 140, NULL, &cause),
+			 -1);
+	assert_non_null(strstr(cause, "already has"));
+	FREE_NULL(&cause);
+	/* Also straight SQL, bypassing the C code. */
+	assert_int_not_equal(sqlite3_exec(fx->s->db,
+					  "UPDATE tokens SET state = 'active' WHERE token = 'bbb'",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	/* The old one retires first; then the new one may become active. */
+	assert_int_equal(
+	    tokens_transition(fx->s, a, TOKEN_ACTIVE, TOKEN_RETIRING, 150, NULL, &cause), 0);
+	assert_int_equal(tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 160, NULL, &cause),
+			 0);
+	/* Another slot is independent. */
+	assert_int_equal(tokens_transition(fx->s, make(fx, "bi", "ccc"), TOKEN_CREATED,
+					   TOKEN_ACTIVE, 170, NULL, &cause),
+			 0);
+}
+
+static void
+test_schema_refuses_second_in_flight(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t row = 0, before;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "n1", 5000, 100, &row, &cause), 0);
+	before = history_length(fx);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "n2", 5000, 100, &row, &cause), -1);
+	assert_non_null(strstr(cause, "already has a replacement in flight"));
+	free(cause);
+	assert_int_equal(history_length(fx), before); /* nothing recorded */
+	/* Unmanaged intents (no slot) are not limited. */
+	assert_int_equal(tokens_intent(fx->s, "acme", NULL, "n3", 5000, 100, &row, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", NULL, "n4", 5000, 100, &row, &cause), 0);
+}
+
+static void
+test_transition_from_wrong_state(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t row = make(fx, "etl", "aaa"), before = history_length(fx);
+	char *cause = NULL;
+
+	assert_int_equal(
+	    tokens_transition(fx->s, row, TOKEN_VERIFIED, TOKEN_ACTIVE, 130, NULL, &cause), -1);
+	assert_non_null(strstr(cause, "is not verified; nothing changed"));
+	free(cause);
+	assert_int_equal(history_length(fx), before);
+}
+
+static void
+test_settle_pending_to_unknown(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_filter f = {.state = TOKEN_UNKNOWN};
+	struct token_row *rows = NULL;
+	size_t n = 0;
+	int64_t row = 0;
+	int settled = -1;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "lost-one", 7000, 100, &row, &cause), 0);
+	make(fx, "bi", "aaa");
+	assert_int_equal(tokens_settle_pending(fx->s, 200, &settled, &cause), 0);
+	assert_int_equal(settled, 1);
+	assert_int_equal(tokens_list(fx->s, &f, &rows, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].name, "lost-one");
+	assert_int_equal(rows[0].expires_at, 7000);
+	assert_null(rows[0].token);
+	tokens_free(rows, n);
+}
+
+static void
+test_import_and_list(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_import a = {.workspace = "acme", .token = "imp1", .name = "by-hand",
+				 .created_at = 10, .expires_at = 9000};
+	struct token_import b = {.workspace = "acme", .slot = "etl", .token = "imp2",
+				 .name = "etl-old", .created_at = 20, .expires_at = 9000,
+				 .sealed = blob, .sealed_len = sizeof blob, .fpr = "tw1:k"};
+	struct token_filter unmanaged = {.slot = "", .state = -1}, etl = {.slot = "etl", .state = -1},
+			    other = {.workspace = "other", .state = -1};
+	struct token_row *rows = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_import(fx->s, &a, 100, &cause), 0);
+	assert_int_equal(tokens_import(fx->s, &b, 100, &cause), 0);
+	assert_int_equal(tokens_import(fx->s, &a, 100, &cause), -1);
+	assert_non_null(strstr(cause, "already in the inventory"));
+	FREE_NULL(&cause);
+	assert_int_equal(tokens_list(fx->s, &unmanaged, &rows, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].token, "imp1");
+	assert_null(rows[0].slot);
+	assert_false(rows[0].has_secret);
+	assert_string_equal(rows[0].origin, "imported");
+	tokens_free(rows, n);
+	assert_int_equal(tokens_list(fx->s, &etl, &rows, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].state, TOKEN_ACTIVE);
+	assert_true(rows[0].has_secret);
+	tokens_free(rows, n);
+	assert_int_equal(tokens_list(fx->s, &other, &rows, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	tokens_free(rows, n);
+	assert_int_equal(history_length(fx), 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_state_names_round_trip),
+	    cmocka_unit_test_setup_teardown(test_intent_then_created, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settle_pending_to_unknown, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_import_and_list, setup, teardown),
+	};
+
+	jsonx_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
