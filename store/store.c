@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include "core/xalloc.h"
+#include "store/events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -334,5 +335,61 @@ store_integrity_check(struct store *s, char **cause)
 	rc = 0;
 out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+#define META_KEY "key_fingerprint"
+
+int
+store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause)
+{
+	json_t *details = json_pack("{s:s}", "key_fingerprint", fpr);
+	char *pinned = NULL;
+	int rc = -1, got;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	got = store_meta_get(s, META_KEY, &pinned, cause);
+	if (got < 0)
+		goto fail;
+	if (got == 0 && strcmp(pinned, fpr) != 0) {
+		*cause = xasprintf("%s: already initialised with key %s, not %s; use "
+				   "'tokenwarden rekey' to change keys",
+				   s->path, pinned, fpr);
+		goto fail;
+	}
+	if (got == 0) {
+		store_rollback(s);
+		rc = 0;
+		goto out;
+	}
+	if (store_meta_set(s, META_KEY, fpr, cause) < 0 ||
+	    events_append(s, now, "store.init", NULL, NULL, NULL, details, cause) < 0)
+		goto fail;
+	rc = store_commit(s, cause);
+	goto out;
+fail:
+	store_rollback(s);
+out:
+	free(pinned);
+	json_decref(details);
+	return rc;
+}
+
+int
+store_check_key(struct store *s, const char *fpr, char **cause)
+{
+	char *pinned = NULL;
+	int got = store_meta_get(s, META_KEY, &pinned, cause), rc = -1;
+
+	if (got == 1)
+		*cause = xasprintf("%s: no sealing key is pinned; run 'tokenwarden init'", s->path);
+	else if (got == 0 && strcmp(pinned, fpr) != 0)
+		*cause = xasprintf("%s: pinned to sealing key %s, but the public key given is %s; "
+				   "check the public key file, or use 'tokenwarden rekey'",
+				   s->path, pinned, fpr);
+	else if (got == 0)
+		rc = 0;
+	free(pinned);
 	return rc;
 }

@@ -54,6 +54,19 @@ int store_meta_get(struct store *s, const char *key, char **value, char **cause)
 /* Sets meta key to value inside the caller's transaction; returns 0 or -1. */
 int store_meta_set(struct store *s, const char *key, const char *value, char **cause);
 
+/*
+ * Pins the sealing public key's fingerprint at init, with its event, in one
+ * transaction.  Refuses when a different key is already pinned.  Returns 0
+ * (also when fpr was already pinned), or -1 with *cause.
+ */
+int store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause);
+
+/*
+ * Checks that fpr is the pinned key.  Returns 0, or -1 with *cause naming
+ * both fingerprints (or saying the store was never initialised).
+ */
+int store_check_key(struct store *s, const char *fpr, char **cause);
+
 /* Sets *cause from the connection's last error, prefixed with what. */
 void store_error(struct store *s, const char *what, char **cause);
 

@@ -9,9 +9,9 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-    [TOKEN_PENDING] = "pending", [TOKEN_CREATED] = "created",	[TOKEN_VERIFIED] = "verified",
-    [TOKEN_ACTIVE] = "active",	 [TOKEN_RETIRING] = "retiring", [TOKEN_DELETED] = "deleted",
-    [TOKEN_FAILED] = "failed",	 [TOKEN_UNKNOWN] = "unknown",	[TOKEN_EXPIRED] = "expired",
+    [TOKEN_PENDING] = "pending", [TOKEN_CREATED] = "created",   [TOKEN_VERIFIED] = "verified",
+    [TOKEN_ACTIVE] = "active",   [TOKEN_RETIRING] = "retiring", [TOKEN_DELETED] = "deleted",
+    [TOKEN_FAILED] = "failed",   [TOKEN_UNKNOWN] = "unknown",   [TOKEN_EXPIRED] = "expired",
     [TOKEN_REVOKED] = "revoked",
 };
 
@@ -193,10 +193,11 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 	sl = ws < 0 ? -1 : slot_id(s, ws, slot, cause);
 	if (sl < 0)
 		goto fail;
-	st = prepare(s,
-		     "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
-		     "expires_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 'created', ?4, ?5, ?4)",
-		     cause);
+	st =
+	    prepare(s,
+		    "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
+		    "expires_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 'created', ?4, ?5, ?4)",
+		    cause);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, ws);
@@ -248,8 +249,8 @@ put_secret(struct store *s, int64_t row, const unsigned char *sealed, size_t len
 
 int
 tokens_created(struct store *s, int64_t row, const char *token, int64_t created_at,
-	       int64_t expires_at, const unsigned char *sealed, size_t sealed_len,
-	       const char *fpr, int64_t now, char **cause)
+	       int64_t expires_at, const unsigned char *sealed, size_t sealed_len, const char *fpr,
+	       int64_t now, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *details = json_object();
@@ -298,9 +299,8 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 
 	if (store_begin(s, cause) < 0)
 		return -1;
-	st = prepare(s,
-		     "UPDATE tokens SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2",
-		     cause);
+	st = prepare(
+	    s, "UPDATE tokens SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2", cause);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, row);
@@ -395,8 +395,8 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 		goto fail;
 	}
 	row = sqlite3_last_insert_rowid(s->db);
-	if (imp->sealed != NULL && put_secret(s, row, imp->sealed, imp->sealed_len, imp->fpr,
-					      cause) < 0)
+	if (imp->sealed != NULL &&
+	    put_secret(s, row, imp->sealed, imp->sealed_len, imp->fpr, cause) < 0)
 		goto fail;
 	json_object_set_new(details, "name", json_string(imp->name));
 	set_time(details, "created_at", imp->created_at);
@@ -424,8 +424,8 @@ dup_col(sqlite3_stmt *st, int i)
 }
 
 #define ROW_COLUMNS                                                                                \
-	"SELECT t.id, w.name, sl.name, t.token, t.name, t.state, t.origin, t.requested_at, "     \
-	"coalesce(t.created_at, 0), t.expires_at, t.updated_at, coalesce(t.retire_after, 0), "   \
+	"SELECT t.id, w.name, sl.name, t.token, t.name, t.state, t.origin, t.requested_at, "       \
+	"coalesce(t.created_at, 0), t.expires_at, t.updated_at, coalesce(t.retire_after, 0), "     \
 	"EXISTS (SELECT 1 FROM secrets s WHERE s.token_row = t.id) "                               \
 	"FROM tokens t JOIN workspaces w ON w.id = t.workspace_id "                                \
 	"LEFT JOIN slots sl ON sl.id = t.slot_id "
@@ -481,12 +481,12 @@ int
 tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
 	    char **cause)
 {
-	sqlite3_stmt *st = prepare(s,
-				   ROW_COLUMNS
-				   "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
-				   "(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
-				   "AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
-				   cause);
+	sqlite3_stmt *st =
+	    prepare(s,
+		    ROW_COLUMNS "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
+				"(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
+				"AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
+		    cause);
 	int rc;
 
 	if (st == NULL)
@@ -524,9 +524,8 @@ int
 tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, char **fpr,
 	      char **cause)
 {
-	sqlite3_stmt *st = prepare(s,
-				   "SELECT sealed, key_fingerprint FROM secrets WHERE token_row = ?1",
-				   cause);
+	sqlite3_stmt *st =
+	    prepare(s, "SELECT sealed, key_fingerprint FROM secrets WHERE token_row = ?1", cause);
 	int rc = -1, step;
 
 	if (st == NULL)

@@ -106,7 +106,8 @@ int tokens_import(struct store *s, const struct token_import *imp, int64_t now, 
 int tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
 		char **cause);
 
-/* Finds workspace's token by Mode id.  Returns 0 with *out (free with tokens_free(out, 1)), 1 when absent, -1. */
+/* Finds workspace's token by Mode id.  Returns 0 with *out (free with tokens_free(out, 1)), 1 when
+ * absent, -1. */
 int tokens_find(struct store *s, const char *workspace, const char *token, struct token_row **out,
 		char **cause);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/jsonx.h"
 #include "store_fixture.h"
 
 #include <sqlite3.h>
@@ -187,6 +188,30 @@ test_migrates_from_version_0(void **state)
 	free(path);
 }
 
+static void
+test_pin_and_check_key(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+
+	assert_int_equal(store_check_key(fx->s, "tw1:aaa", &cause), -1);
+	assert_non_null(strstr(cause, "run 'tokenwarden init'"));
+	FREE_NULL(&cause);
+	assert_int_equal(store_pin_key(fx->s, "tw1:aaa", 100, &cause), 0);
+	assert_int_equal(store_check_key(fx->s, "tw1:aaa", &cause), 0);
+	/* Init again with the same key is harmless; with another it is refused. */
+	assert_int_equal(store_pin_key(fx->s, "tw1:aaa", 200, &cause), 0);
+	assert_int_equal(store_pin_key(fx->s, "tw1:bbb", 300, &cause), -1);
+	assert_non_null(strstr(cause, "already initialised with key tw1:aaa"));
+	FREE_NULL(&cause);
+	assert_int_equal(store_check_key(fx->s, "tw1:bbb", &cause), -1);
+	assert_non_null(strstr(cause, "pinned to sealing key tw1:aaa"));
+	FREE_NULL(&cause);
+	/* One init event, whatever was retried. */
+	assert_int_equal(
+	    query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = 'store.init'"), 1);
+}
+
 int
 main(void)
 {
@@ -198,7 +223,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, setup, teardown),
 	};
 
+	jsonx_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
