@@ -162,10 +162,11 @@ test_reorder_rows(void **state)
 		int64_t bad = -1;
 
 		/* Swap two neighbours' positions, keeping their stored hashes. */
-		snprintf(sql, sizeof sql,
-			 "UPDATE events SET id = -id WHERE id IN (%d, %d);"
-			 "UPDATE events SET id = CASE -id WHEN %d THEN %d ELSE %d END WHERE id < 0;",
-			 id, id + 1, id, id + 1, id);
+		snprintf(
+		    sql, sizeof sql,
+		    "UPDATE events SET id = -id WHERE id IN (%d, %d);"
+		    "UPDATE events SET id = CASE -id WHEN %d THEN %d ELSE %d END WHERE id < 0;",
+		    id, id + 1, id, id + 1, id);
 		assert_int_equal(verify_after(fx, sql, &bad, &cause), 1);
 		assert_int_equal(bad, id);
 		free(cause);

@@ -66,7 +66,8 @@ test_state_names_round_trip(void **state)
 
 	(void)state;
 	for (int i = TOKEN_PENDING; i <= TOKEN_REVOKED; i++) {
-		assert_int_equal(tokens_state_parse(tokens_state_name((enum token_state)i), &st), 0);
+		assert_int_equal(tokens_state_parse(tokens_state_name((enum token_state)i), &st),
+				 0);
 		assert_int_equal(st, i);
 	}
 	assert_int_equal(tokens_state_parse("bogus", &st), -1);
@@ -82,13 +83,12 @@ test_intent_then_created(void **state)
 	char *fpr = NULL, *cause = NULL;
 	int64_t row = 0;
 
-	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-202611250000", 5000, 100, &row,
-				       &cause),
-			 0);
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "etl", "etl-202611250000", 5000, 100, &row, &cause), 0);
 	assert_int_equal(tokens_find(fx->s, "acme", "abc", &r, &cause), 1);
-	assert_int_equal(tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k",
-					120, &cause),
-			 0);
+	assert_int_equal(
+	    tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k", 120, &cause),
+	    0);
 	assert_int_equal(tokens_find(fx->s, "acme", "abc", &r, &cause), 0);
 	assert_int_equal(r->state, TOKEN_CREATED);
 	assert_string_equal(r->slot, "etl");
@@ -105,9 +105,9 @@ test_intent_then_created(void **state)
 	free(fpr);
 	assert_int_equal(history_length(fx), 2);
 	/* Recording the answer twice is refused. */
-	assert_int_equal(tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k",
-					120, &cause),
-			 -1);
+	assert_int_equal(
+	    tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k", 120, &cause),
+	    -1);
 	assert_non_null(strstr(cause, "is not pending"));
 	free(cause);
 	assert_int_equal(history_length(fx), 2);
@@ -120,11 +120,11 @@ test_schema_refuses_second_active(void **state)
 	int64_t a = make(fx, "etl", "aaa"), b;
 	char *cause = NULL;
 
-	assert_int_equal(tokens_transition(fx->s, a, TOKEN_CREATED, TOKEN_ACTIVE, 130, NULL, &cause),
-			 0);
+	assert_int_equal(
+	    tokens_transition(fx->s, a, TOKEN_CREATED, TOKEN_ACTIVE, 130, NULL, &cause), 0);
 	b = make(fx, "etl", "bbb");
-	assert_int_equal(tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 140, NULL, &cause),
-			 -1);
+	assert_int_equal(
+	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 140, NULL, &cause), -1);
 	assert_non_null(strstr(cause, "already has"));
 	FREE_NULL(&cause);
 	/* Also straight SQL, bypassing the C code. */
@@ -135,8 +135,8 @@ test_schema_refuses_second_active(void **state)
 	/* The old one retires first; then the new one may become active. */
 	assert_int_equal(
 	    tokens_transition(fx->s, a, TOKEN_ACTIVE, TOKEN_RETIRING, 150, NULL, &cause), 0);
-	assert_int_equal(tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 160, NULL, &cause),
-			 0);
+	assert_int_equal(
+	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 160, NULL, &cause), 0);
 	/* Another slot is independent. */
 	assert_int_equal(tokens_transition(fx->s, make(fx, "bi", "ccc"), TOKEN_CREATED,
 					   TOKEN_ACTIVE, 170, NULL, &cause),
@@ -186,7 +186,8 @@ test_settle_pending_to_unknown(void **state)
 	int settled = -1;
 	char *cause = NULL;
 
-	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "lost-one", 7000, 100, &row, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "lost-one", 7000, 100, &row, &cause),
+			 0);
 	make(fx, "bi", "aaa");
 	assert_int_equal(tokens_settle_pending(fx->s, 200, &settled, &cause), 0);
 	assert_int_equal(settled, 1);
@@ -202,12 +203,22 @@ static void
 test_import_and_list(void **state)
 {
 	struct fixture *fx = *state;
-	struct token_import a = {.workspace = "acme", .token = "imp1", .name = "by-hand",
-				 .created_at = 10, .expires_at = 9000};
-	struct token_import b = {.workspace = "acme", .slot = "etl", .token = "imp2",
-				 .name = "etl-old", .created_at = 20, .expires_at = 9000,
-				 .sealed = blob, .sealed_len = sizeof blob, .fpr = "tw1:k"};
-	struct token_filter unmanaged = {.slot = "", .state = -1}, etl = {.slot = "etl", .state = -1},
+	struct token_import a = {.workspace = "acme",
+				 .token = "imp1",
+				 .name = "by-hand",
+				 .created_at = 10,
+				 .expires_at = 9000};
+	struct token_import b = {.workspace = "acme",
+				 .slot = "etl",
+				 .token = "imp2",
+				 .name = "etl-old",
+				 .created_at = 20,
+				 .expires_at = 9000,
+				 .sealed = blob,
+				 .sealed_len = sizeof blob,
+				 .fpr = "tw1:k"};
+	struct token_filter unmanaged = {.slot = "", .state = -1},
+			    etl = {.slot = "etl", .state = -1},
 			    other = {.workspace = "other", .state = -1};
 	struct token_row *rows = NULL;
 	size_t n = 0;
