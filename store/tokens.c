@@ -63,50 +63,50 @@ run(struct store *s, sqlite3_stmt *st, const char *what, char **cause)
 	return rc;
 }
 
-/* Returns the id of workspace (creating it) in the open transaction, or -1. */
+/*
+ * Runs an INSERT ... RETURNING id upsert binding parent (?1, unused by the
+ * workspace query) and name (?2);
+ * returns the id, or -1 with *cause.
+ */
 static int64_t
-workspace_id(struct store *s, const char *name, char **cause)
+upsert_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
+	  char **cause)
 {
-	sqlite3_stmt *st = prepare(s,
-				   "INSERT INTO workspaces (name) VALUES (?1) ON CONFLICT (name) "
-				   "DO UPDATE SET name = name RETURNING id",
-				   cause);
+	sqlite3_stmt *st = prepare(s, sql, cause);
 	int64_t id = -1;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	else
-		store_error(s, "recording the workspace", cause);
+		store_error(s, what, cause);
 	sqlite3_finalize(st);
 	return id;
+}
+
+/* Returns the id of workspace (creating it) in the open transaction, or -1. */
+static int64_t
+workspace_id(struct store *s, const char *name, char **cause)
+{
+	return upsert_id(s,
+			 "INSERT INTO workspaces (name) VALUES (?2) ON CONFLICT (name) "
+			 "DO UPDATE SET name = name RETURNING id",
+			 0, name, "recording the workspace", cause);
 }
 
 /* Returns the id of slot in workspace ws (creating it), 0 for NULL, or -1. */
 static int64_t
 slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
 {
-	sqlite3_stmt *st;
-	int64_t id = -1;
-
 	if (slot == NULL)
 		return 0;
-	st = prepare(s,
-		     "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
-		     "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
-		     cause);
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, ws);
-	sqlite3_bind_text(st, 2, slot, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else
-		store_error(s, "recording the slot", cause);
-	sqlite3_finalize(st);
-	return id;
+	return upsert_id(s,
+			 "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
+			 "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
+			 ws, slot, "recording the slot", cause);
 }
 
 static void

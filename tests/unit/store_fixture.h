@@ -48,4 +48,22 @@ fixture_close(struct fixture *fx)
 	free(fx->path);
 }
 
+/* cmocka setup and teardown giving each test a fresh database in *state. */
+static inline int
+fixture_setup(void **state)
+{
+	struct fixture *fx = xcalloc(1, sizeof *fx);
+
+	*state = fx;
+	return fixture_open(fx);
+}
+
+static inline int
+fixture_teardown(void **state)
+{
+	fixture_close(*state);
+	free(*state);
+	return 0;
+}
+
 #endif

@@ -20,11 +20,13 @@
 static int
 setup(void **state)
 {
-	struct fixture *fx = xcalloc(1, sizeof *fx);
+	struct fixture *fx;
 	char *cause = NULL;
 
-	*state = fx;
-	if (fixture_open(fx) < 0 || store_begin(fx->s, &cause) < 0)
+	if (fixture_setup(state) < 0)
+		return -1;
+	fx = *state;
+	if (store_begin(fx->s, &cause) < 0)
 		return -1;
 	for (int i = 0; i < NEVENTS; i++) {
 		json_t *d = json_pack("{s:i, s:s}", "n", i, "why", "test");
@@ -35,14 +37,6 @@ setup(void **state)
 		json_decref(d);
 	}
 	return store_commit(fx->s, &cause);
-}
-
-static int
-teardown(void **state)
-{
-	fixture_close(*state);
-	free(*state);
-	return 0;
 }
 
 /* Runs sql inside a transaction, verifies, rolls back; returns the verdict and bad id. */
@@ -210,12 +204,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_chain_holds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_holds, setup, fixture_teardown),
 	    cmocka_unit_test(test_empty_history_verifies),
-	    cmocka_unit_test_setup_teardown(test_edit_any_row_any_column, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_delete_any_row, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reorder_rows, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_edit_any_row_any_column, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_any_row, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reorder_rows, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_list_filters, setup, fixture_teardown),
 	};
 
 	jsonx_init();

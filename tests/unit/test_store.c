@@ -13,23 +13,6 @@
 #include <sys/stat.h>
 
 static int
-setup(void **state)
-{
-	struct fixture *fx = xcalloc(1, sizeof *fx);
-
-	*state = fx;
-	return fixture_open(fx);
-}
-
-static int
-teardown(void **state)
-{
-	fixture_close(*state);
-	free(*state);
-	return 0;
-}
-
-static int
 query_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -216,14 +199,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_created_private_with_pragmas, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_missing_file_without_create, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refuses_open_permissions, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refuses_foreign_database, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_created_private_with_pragmas, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_file_without_create, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_open_permissions, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_newer_schema, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_foreign_database, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
+					    fixture_teardown),
 	};
 
 	jsonx_init();

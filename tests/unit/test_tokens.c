@@ -18,23 +18,6 @@
 
 static const unsigned char blob[] = {1, 2, 3, 4, 5};
 
-static int
-setup(void **state)
-{
-	struct fixture *fx = xcalloc(1, sizeof *fx);
-
-	*state = fx;
-	return fixture_open(fx);
-}
-
-static int
-teardown(void **state)
-{
-	fixture_close(*state);
-	free(*state);
-	return 0;
-}
-
 static int64_t
 history_length(struct fixture *fx)
 {
@@ -252,12 +235,17 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_state_names_round_trip),
-	    cmocka_unit_test_setup_teardown(test_intent_then_created, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settle_pending_to_unknown, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_import_and_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_intent_then_created, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_settle_pending_to_unknown, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_import_and_list, fixture_setup, fixture_teardown),
 	};
 
 	jsonx_init();
