@@ -38,10 +38,12 @@ show "$tw" token verify "${api[@]}" --token-file "$TW_TMP/token.json"
 
 step "Delete it; it stops working"
 show "$tw" token delete "${api[@]}" --credential-file "$cred" "$id"
-if "$tw" token verify "${api[@]}" --token-file "$TW_TMP/token.json"; then
+echo "verifying it again must now fail:"
+if "$tw" token verify "${api[@]}" --token-file "$TW_TMP/token.json" 2>"$TW_TMP/verify.err"; then
 	echo "demo: a deleted token still verified" >&2
 	exit 1
 fi
+sed 's/^/  (expected) /' "$TW_TMP/verify.err"
 
 step "What the simulator holds now"
 sim_ctl GET /_sim/tokens | jq -c '.tokens[] | {token, name, expires_at}'
