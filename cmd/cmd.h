@@ -19,6 +19,8 @@ struct cmd_entry {
 extern const struct cmd_entry cmd_token_create_entry;
 extern const struct cmd_entry cmd_token_verify_entry;
 extern const struct cmd_entry cmd_token_delete_entry;
+extern const struct cmd_entry cmd_keygen_entry;
+extern const struct cmd_entry cmd_init_entry;
 
 /* Prints the verb's usage to stderr and returns TW_EXIT_USAGE. */
 int cmd_usage(const struct cmd_entry *e);
@@ -74,5 +76,40 @@ int api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd
 struct mode_client *api_client_open(const struct api_opts *o, int need_cred, int *status);
 /* Maps a mode_err to the exit status a script sees. */
 int api_exit_status(int mode_err);
+
+/* Where the database and the sealing public key are. */
+struct store_opts {
+	const char *db;
+	const char *public_key;
+};
+
+#define STORE_OPT_BASE 1100
+#define STORE_LONGOPTS                                                                             \
+	{"db", required_argument, NULL, STORE_OPT_BASE + 0},                                       \
+	{                                                                                          \
+		"public-key", required_argument, NULL, STORE_OPT_BASE + 1                          \
+	}
+
+#define STORE_HELP                                                                                 \
+	"      --db FILE            the database (default $TOKENWARDEN_DB or\n"                    \
+	"                           /var/lib/tokenwarden/tokenwarden.db)\n"                        \
+	"      --public-key FILE    the sealing public key (default $TOKENWARDEN_PUBLIC_KEY\n"     \
+	"                           or /etc/tokenwarden/seal.pub)\n"
+
+/* Sets the defaults from the environment or the standard paths. */
+void store_opts_init(struct store_opts *o);
+/* Handles ch when it is one of STORE_LONGOPTS; returns 1 when handled, else 0. */
+int store_opts_parse(struct store_opts *o, int ch, const char *arg);
+
+struct store;
+struct seal_pub;
+
+/*
+ * Opens the database at o->db and, when pub is not NULL, loads the public
+ * key into *pub and checks it is the pinned one; with lock, also takes the
+ * run lock.  Returns the store, or NULL after a message with *status set.
+ */
+struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock,
+			     int *status);
 
 #endif

@@ -17,9 +17,8 @@
 #include <sys/stat.h>
 
 static const struct cmd_entry *const cmd_table[] = {
-    &cmd_token_create_entry,
-    &cmd_token_verify_entry,
-    &cmd_token_delete_entry,
+    &cmd_keygen_entry,       &cmd_init_entry,         &cmd_token_create_entry,
+    &cmd_token_verify_entry, &cmd_token_delete_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])

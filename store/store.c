@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,6 +197,7 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 
 	s->path = xstrdup(path);
 	s->actor = default_actor();
+	s->lock_fd = -1;
 	if ((flags & STORE_CREATE) != 0 && create_private(path, cause) < 0)
 		goto fail;
 	if (stat(path, &st) < 0) {
@@ -233,9 +235,45 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	sqlite3_close_v2(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->path);
 	free(s->actor);
 	free(s);
+}
+
+int
+store_lock(struct store *s, char **cause)
+{
+	char *path = xasprintf("%s.lock", s->path);
+	int fd, rc = -1;
+
+	if (s->lock_fd >= 0) {
+		free(path);
+		return 0;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		*cause = xasprintf("%s: cannot open the lock: %s", path, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			*cause = xasprintf("%s: another tokenwarden process holds the lock; try "
+					   "again when it has finished",
+					   path);
+			rc = 1;
+		} else {
+			*cause = xasprintf("%s: cannot lock: %s", path, strerror(errno));
+		}
+		close(fd);
+		goto out;
+	}
+	s->lock_fd = fd;
+	rc = 0;
+out:
+	free(path);
+	return rc;
 }
 
 void

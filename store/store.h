@@ -24,6 +24,7 @@ struct store {
 	struct sqlite3 *db;
 	char *path;
 	char *actor; /* user@host, recorded with every event */
+	int lock_fd; /* the run lock, -1 when not held */
 };
 
 /*
@@ -35,6 +36,13 @@ struct store {
 int store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause);
 /* Closes s; NULL is allowed. */
 void store_close(struct store *s);
+
+/*
+ * Takes the run lock (an flock on "<path>.lock", created 0600) without
+ * waiting: one process at a time creates, rotates or deletes.  Returns 0,
+ * 1 when another process holds it, or -1 with *cause.  store_close releases it.
+ */
+int store_lock(struct store *s, char **cause);
 
 /* Replaces the actor recorded with events (tests; default user@host). */
 void store_set_actor(struct store *s, const char *actor);

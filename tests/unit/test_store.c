@@ -195,6 +195,25 @@ test_pin_and_check_key(void **state)
 	    query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = 'store.init'"), 1);
 }
 
+static void
+test_lock_is_exclusive(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(store_lock(fx->s, &cause), 0);
+	assert_int_equal(store_lock(fx->s, &cause), 0); /* held already: fine */
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &other, &cause), 0);
+	assert_int_equal(store_lock(other, &cause), 1);
+	assert_non_null(strstr(cause, "another tokenwarden process holds the lock"));
+	FREE_NULL(&cause);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_lock(other, &cause), 0);
+	fx->s = other;
+}
+
 int
 main(void)
 {
@@ -214,6 +233,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_is_exclusive, fixture_setup,
 					    fixture_teardown),
 	};
 

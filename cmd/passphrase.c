@@ -1,0 +1,120 @@
+/* Passphrases from a terminal without echo, or from a descriptor. */
+#include "cmd/passphrase.h"
+
+#include "core/cred.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define PASS_MAX 1024
+
+int
+passphrase_fd_arg(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > 1024)
+		return -1;
+	return (int)v;
+}
+
+/* Reads a line from the terminal tty with echo off into buf (secret memory). */
+static int
+tty_line(int tty, const char *prompt, char *buf, size_t max, char **cause)
+{
+	struct termios old, quiet;
+	size_t n = 0;
+	int rc = -1;
+
+	if (tcgetattr(tty, &old) < 0) {
+		*cause = xasprintf("/dev/tty: not a terminal; use --passphrase-fd");
+		return -1;
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	if (write(tty, prompt, strlen(prompt)) < 0 || tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+		*cause = xasprintf("/dev/tty: %s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		char ch;
+		ssize_t r = read(tty, &ch, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || ch == '\n')
+			break;
+		if (n + 1 >= max) {
+			*cause = xasprintf("passphrase longer than %zu bytes", max - 1);
+			goto out;
+		}
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	rc = 0;
+out:
+	tcsetattr(tty, TCSAFLUSH, &old);
+	if (write(tty, "\n", 1) < 0)
+		rc = rc < 0 ? rc : 0;
+	return rc;
+}
+
+static int
+from_tty(const char *prompt, int confirm, char **pass, size_t *len, char **cause)
+{
+	char *a = xsecret_alloc(PASS_MAX), *b = NULL;
+	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), rc = -1;
+
+	if (tty < 0) {
+		*cause = xasprintf("no terminal to ask for the passphrase; use --passphrase-fd N");
+		goto out;
+	}
+	if (tty_line(tty, prompt, a, PASS_MAX, cause) < 0)
+		goto out;
+	if (confirm) {
+		b = xsecret_alloc(PASS_MAX);
+		if (tty_line(tty, "Again: ", b, PASS_MAX, cause) < 0)
+			goto out;
+		if (strcmp(a, b) != 0) {
+			*cause = xasprintf("the two passphrases differ; nothing was written");
+			goto out;
+		}
+	}
+	*len = strlen(a);
+	*pass = a;
+	a = NULL;
+	rc = 0;
+out:
+	if (tty >= 0)
+		close(tty);
+	xsecret_free(a);
+	xsecret_free(b);
+	return rc;
+}
+
+int
+passphrase_read(const char *prompt, int confirm, int fd, char **pass, size_t *len, char **cause)
+{
+	char *text = NULL;
+	size_t n = 0;
+
+	if (fd < 0)
+		return from_tty(prompt, confirm, pass, len, cause);
+	if (cred_read_fd(fd, "the passphrase descriptor", PASS_MAX, &text, &n, cause) < 0)
+		return -1;
+	text[strcspn(text, "\r\n")] = '\0';
+	*len = strlen(text);
+	*pass = text;
+	return 0;
+}

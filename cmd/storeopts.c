@@ -1,0 +1,63 @@
+/* Options shared by the verbs that use the database and the sealing key. */
+#include "cmd/cmd.h"
+#include "cmd/msg.h"
+
+#include "core/exitcodes.h"
+#include "core/seal.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+
+void
+store_opts_init(struct store_opts *o)
+{
+	const char *db = getenv("TOKENWARDEN_DB");
+	const char *pk = getenv("TOKENWARDEN_PUBLIC_KEY");
+
+	o->db = db != NULL ? db : "/var/lib/tokenwarden/tokenwarden.db";
+	o->public_key = pk != NULL ? pk : "/etc/tokenwarden/seal.pub";
+}
+
+int
+store_opts_parse(struct store_opts *o, int ch, const char *arg)
+{
+	if (ch == STORE_OPT_BASE + 0)
+		o->db = arg;
+	else if (ch == STORE_OPT_BASE + 1)
+		o->public_key = arg;
+	else
+		return 0;
+	return 1;
+}
+
+struct store *
+store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock, int *status)
+{
+	struct store *s = NULL;
+	char *cause = NULL, fpr[SEAL_FPR_MAX];
+	int rc;
+
+	*status = TW_EXIT_USAGE;
+	if (store_open(o->db, STORE_OPEN, &s, &cause) < 0)
+		goto fail;
+	if (pub != NULL) {
+		if (seal_load_public(o->public_key, pub, &cause) != SEAL_OK)
+			goto fail;
+		seal_fingerprint(pub, fpr);
+		if (store_check_key(s, fpr, &cause) < 0)
+			goto fail;
+	}
+	if (lock) {
+		rc = store_lock(s, &cause);
+		if (rc == 1)
+			*status = TW_EXIT_LOCKED;
+		if (rc != 0)
+			goto fail;
+	}
+	return s;
+fail:
+	errorf("%s", cause);
+	free(cause);
+	store_close(s);
+	return NULL;
+}
