@@ -19,8 +19,15 @@ struct cmd_entry {
 extern const struct cmd_entry cmd_token_create_entry;
 extern const struct cmd_entry cmd_token_verify_entry;
 extern const struct cmd_entry cmd_token_delete_entry;
+extern const struct cmd_entry cmd_token_import_entry;
+extern const struct cmd_entry cmd_token_list_entry;
+extern const struct cmd_entry cmd_token_show_entry;
 extern const struct cmd_entry cmd_keygen_entry;
 extern const struct cmd_entry cmd_init_entry;
+extern const struct cmd_entry cmd_secret_reveal_entry;
+extern const struct cmd_entry cmd_rekey_entry;
+extern const struct cmd_entry cmd_audit_verify_entry;
+extern const struct cmd_entry cmd_audit_log_entry;
 
 /* Prints the verb's usage to stderr and returns TW_EXIT_USAGE. */
 int cmd_usage(const struct cmd_entry *e);
@@ -90,9 +97,18 @@ struct store_opts {
 		"public-key", required_argument, NULL, STORE_OPT_BASE + 1                          \
 	}
 
-#define STORE_HELP                                                                                 \
+/* Only --db, for the verbs that read the inventory and need no key. */
+#define STORE_DB_LONGOPT                                                                           \
+	{                                                                                          \
+		"db", required_argument, NULL, STORE_OPT_BASE + 0                                  \
+	}
+
+#define STORE_DB_HELP                                                                              \
 	"      --db FILE            the database (default $TOKENWARDEN_DB or\n"                    \
-	"                           /var/lib/tokenwarden/tokenwarden.db)\n"                        \
+	"                           /var/lib/tokenwarden/tokenwarden.db)\n"
+
+#define STORE_HELP                                                                                 \
+	STORE_DB_HELP                                                                              \
 	"      --public-key FILE    the sealing public key (default $TOKENWARDEN_PUBLIC_KEY\n"     \
 	"                           or /etc/tokenwarden/seal.pub)\n"
 
@@ -111,5 +127,8 @@ struct seal_pub;
  */
 struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock,
 			     int *status);
+
+/* Notes the history's head on stderr, so it can be kept elsewhere (a journal, a ticket). */
+void store_ctx_note_head(struct store *s);
 
 #endif

@@ -48,8 +48,8 @@ exec_keygen(int argc, char **argv)
 	}
 	if (optind != argc || pub_path == NULL || sec_path == NULL || (none && fd >= 0))
 		return cmd_usage(&cmd_keygen_entry);
-	if (!none && passphrase_read("Passphrase for the secret key: ", 1, fd, &pass, &passlen,
-				     &cause) < 0)
+	if (!none &&
+	    passphrase_read("Passphrase for the secret key: ", 1, fd, &pass, &passlen, &cause) < 0)
 		goto out;
 	rc = seal_keygen(pub_path, sec_path, (const unsigned char *)pass, passlen, NULL, force,
 			 &cause);
@@ -74,10 +74,11 @@ const struct cmd_entry cmd_keygen_entry = {
     .name = "keygen",
     .args = "--public-key FILE --secret-key FILE [--no-passphrase | --passphrase-fd N] [--force]",
     .summary = "make the key pair that seals stored token secrets",
-    .help = "      --public-key FILE    where to write the public key (the rotating host needs it)\n"
-	    "      --secret-key FILE    where to write the secret key (keep it elsewhere)\n"
-	    "      --no-passphrase      leave the secret key unprotected\n"
-	    "      --passphrase-fd N    read the passphrase from descriptor N, not the terminal\n"
-	    "      --force              replace existing key files\n",
+    .help =
+	"      --public-key FILE    where to write the public key (the rotating host needs it)\n"
+	"      --secret-key FILE    where to write the secret key (keep it elsewhere)\n"
+	"      --no-passphrase      leave the secret key unprotected\n"
+	"      --passphrase-fd N    read the passphrase from descriptor N, not the terminal\n"
+	"      --force              replace existing key files\n",
     .exec = exec_keygen,
 };

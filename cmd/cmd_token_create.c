@@ -5,7 +5,9 @@
 
 #include "core/clock.h"
 #include "core/exitcodes.h"
+#include "core/ops.h"
 #include "core/timefmt.h"
+#include "store/store.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -15,21 +17,27 @@ exec_create(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    API_LONGOPTS,
+	    STORE_LONGOPTS,
 	    {"name", required_argument, NULL, 'n'},
+	    {"slot", required_argument, NULL, 'S'},
 	    {"expires-in", required_argument, NULL, 'e'},
 	    {"expires-at", required_argument, NULL, 'E'},
 	    {"show-secret", no_argument, NULL, 's'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct api_opts o;
+	struct store_opts so;
+	struct store *s = NULL;
+	struct seal_pub pub;
 	struct mode_client *c = NULL;
-	struct mode_token *t = NULL;
-	const char *name = NULL, *in = NULL, *at = NULL;
+	struct ops_created made = {0};
+	const char *name = NULL, *slot = NULL, *in = NULL, *at = NULL;
 	char *cause = NULL, when[TIMEFMT_MAX];
 	int ch, r, show_secret = 0, status = TW_EXIT_USAGE;
 	int64_t now = clock_now_ms(), expires = 0, secs;
 
 	api_opts_init(&o);
+	store_opts_init(&so);
 	optind = 1;
 	for (;;) {
 		ch = getopt_long(argc, argv, "w:n:", longopts, NULL);
@@ -43,6 +51,10 @@ exec_create(int argc, char **argv)
 			at = optarg;
 		else if (ch == 's')
 			show_secret = 1;
+		else if (ch == 'S')
+			slot = optarg;
+		else if (store_opts_parse(&so, ch, optarg))
+			continue;
 		else if (api_opts_parse(&o, ch, optarg, &cmd_token_create_entry) < 0)
 			return TW_EXIT_USAGE;
 	}
@@ -66,29 +78,41 @@ exec_create(int argc, char **argv)
 	c = api_client_open(&o, 1, &status);
 	if (c == NULL)
 		return status;
-	r = mode_create(c, name, expires, &t, &cause);
+	s = store_ctx_open(&so, &pub, 1, &status);
+	if (s == NULL)
+		goto out;
+	r = ops_create(s, &pub, c, o.workspace, slot, name, expires, &made, &cause);
 	status = api_exit_status(r);
+	if (made.settled > 0)
+		warnf("%d earlier create(s) were interrupted before their answer was recorded; "
+		      "they are now 'unknown' in the inventory ('tokenwarden token list --state "
+		      "unknown')",
+		      made.settled);
 	if (r == MODE_OK) {
-		print_token("created", o.workspace, t, o.json, show_secret);
+		print_token("created", o.workspace, made.token, o.json, show_secret);
 	} else if (r == MODE_ERR_UNKNOWN) {
 		timefmt_minute(expires - expires % 60000, when);
 		errorf("%s", cause);
-		errorf("a token named '%s' may now exist in workspace %s; it expires by itself at "
-		       "%s; do not create it again under the same name, check the workspace's "
-		       "signature tokens and delete it if it exists",
+		errorf("a token named '%s' may now exist in workspace %s; it is recorded as "
+		       "'unknown' and expires by itself at %s; do not create it again under the "
+		       "same name",
 		       name, o.workspace, when);
 	} else {
 		errorf("%s", cause);
 	}
+	store_ctx_note_head(s);
+out:
 	free(cause);
-	mode_token_free(t);
+	mode_token_free(made.token);
+	store_close(s);
 	mode_client_free(c);
 	return status;
 }
 
 const struct cmd_entry cmd_token_create_entry = {
     .name = "token create",
-    .args = "-w WORKSPACE -n NAME (--expires-in DURATION | --expires-at TIME) [options]",
+    .args = "-w WORKSPACE -n NAME (--expires-in DURATION | --expires-at TIME) [--slot SLOT] "
+	    "[options]",
     .summary = "create a signature token",
     .help = "  -n, --name NAME          the token's name, 4 to 64 characters\n"
 	    "      --expires-in DUR     lifetime such as 30d, 12h, 1d12h\n"

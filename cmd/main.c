@@ -18,7 +18,9 @@
 
 static const struct cmd_entry *const cmd_table[] = {
     &cmd_keygen_entry,       &cmd_init_entry,         &cmd_token_create_entry,
-    &cmd_token_verify_entry, &cmd_token_delete_entry,
+    &cmd_token_verify_entry, &cmd_token_delete_entry, &cmd_token_import_entry,
+    &cmd_token_list_entry,   &cmd_token_show_entry,   &cmd_secret_reveal_entry,
+    &cmd_rekey_entry,        &cmd_audit_verify_entry, &cmd_audit_log_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])

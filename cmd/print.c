@@ -1,9 +1,11 @@
-/* Token output for the token verbs. */
+/* Token output for the token verbs: tokens from the API and inventory rows. */
 #include "cmd/print.h"
+#include "cmd/msg.h"
 
 #include "core/jsonx.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
+#include "store/tokens.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,9 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Writes s to stdout without stdio buffering. */
-static void
-write_out(const char *s)
+int
+print_secret(const char *s)
 {
 	size_t len = strlen(s);
 
@@ -24,11 +25,15 @@ write_out(const char *s)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return;
+		if (n <= 0) {
+			errorf("cannot write to standard output: %s",
+			       n < 0 ? strerror(errno) : "nothing written");
+			return -1;
+		}
 		s += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 static void
@@ -63,8 +68,8 @@ print_json(const char *workspace, const struct mode_token *t, int show_secret)
 		json_object_set_new(o, "bearer", json_string(bearer));
 	}
 	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	write_out(text);
-	write_out("\n");
+	print_secret(text);
+	print_secret("\n");
 	jsonx_free(text);
 	json_decref(o);
 	xsecret_free(bearer);
@@ -92,8 +97,222 @@ print_token(const char *verb, const char *workspace, const struct mode_token *t,
 		line = xsecret_alloc(n);
 		snprintf(line, n, "access_key    %s\naccess_secret %s\nbearer        %s\n",
 			 t->access_key, t->access_secret, bearer);
-		write_out(line);
+		print_secret(line);
 		xsecret_free(line);
 		xsecret_free(bearer);
 	}
+}
+
+/*
+ * Returns the length of the UTF-8 sequence at p (at most left bytes) when it
+ * is a printable character, or -1 for a control character (C0, DEL or C1)
+ * or anything jansson would refuse (overlong, surrogate, truncated).
+ */
+static int
+utf8_len(const unsigned char *p, size_t left)
+{
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	uint32_t cp;
+	int len;
+
+	if (p[0] < 0x80)
+		return p[0] < 0x20 || p[0] == 0x7f ? -1 : 1;
+	len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (len == 0 || (size_t)len > left)
+		return -1;
+	cp = p[0] & (0x7f >> len);
+	for (int i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (cp >= 0x80 && cp < 0xa0))
+		return -1;
+	return len;
+}
+
+/*
+ * Returns an allocated copy of stored text that is safe on a terminal and in
+ * JSON: each byte of a control character or of invalid UTF-8 becomes '?'.
+ * *width, when not NULL, is set to the number of characters.
+ */
+static char *
+printable(const char *s, size_t *width)
+{
+	size_t n = strlen(s), i = 0, chars = 0;
+	char *out = xmalloc(n + 1);
+
+	while (i < n) {
+		int len = utf8_len((const unsigned char *)s + i, n - i);
+
+		if (len <= 0) {
+			out[i++] = '?';
+		} else {
+			memcpy(out + i, s + i, (size_t)len);
+			i += (size_t)len;
+		}
+		chars++;
+	}
+	out[n] = '\0';
+	if (width != NULL)
+		*width = chars;
+	return out;
+}
+
+/* Returns a JSON string of printable(s), or null for NULL. */
+static json_t *
+json_text(const char *s)
+{
+	char *clean;
+	json_t *v;
+
+	if (s == NULL)
+		return json_null();
+	clean = printable(s, NULL);
+	v = json_string(clean);
+	free(clean);
+	return v;
+}
+
+/* Sets key to ms as Mode writes times, or to null when ms is 0 (not set). */
+static void
+set_time_or_null(json_t *o, const char *key, int64_t ms)
+{
+	if (ms == 0)
+		json_object_set_new(o, key, json_null());
+	else
+		set_time(o, key, ms);
+}
+
+static json_t *
+row_json(const struct token_row *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "workspace", json_text(r->workspace));
+	json_object_set_new(o, "slot", json_text(r->slot));
+	json_object_set_new(o, "token", json_text(r->token));
+	json_object_set_new(o, "name", json_text(r->name));
+	json_object_set_new(o, "state", json_string(tokens_state_name(r->state)));
+	json_object_set_new(o, "origin", json_text(r->origin));
+	set_time(o, "requested_at", r->requested_at);
+	set_time_or_null(o, "created_at", r->created_at);
+	set_time(o, "expires_at", r->expires_at);
+	set_time(o, "updated_at", r->updated_at);
+	set_time_or_null(o, "retire_after", r->retire_after);
+	json_object_set_new(o, "has_secret", json_boolean(r->has_secret));
+	return o;
+}
+
+/* Prints v, indented as print_token does, and releases it. */
+static void
+print_json_value(json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (text != NULL)
+		printf("%s\n", text);
+	jsonx_free(text);
+	json_decref(v);
+}
+
+#define NCOLS 7
+
+static const char *const col_names[NCOLS] = {
+    "WORKSPACE", "SLOT", "TOKEN", "NAME", "STATE", "EXPIRES", "SECRET",
+};
+
+/* Fills one table line's cells (allocated) and their widths in characters. */
+static void
+row_cells(const struct token_row *r, char **cells, size_t *widths)
+{
+	char when[TIMEFMT_MAX];
+
+	timefmt_mode(r->expires_at, when);
+	cells[0] = printable(r->workspace, &widths[0]);
+	cells[1] = printable(r->slot != NULL ? r->slot : "-", &widths[1]);
+	cells[2] = printable(r->token != NULL ? r->token : "-", &widths[2]);
+	cells[3] = printable(r->name, &widths[3]);
+	cells[4] = printable(tokens_state_name(r->state), &widths[4]);
+	cells[5] = printable(when, &widths[5]);
+	cells[6] = printable(r->has_secret ? "sealed" : "-", &widths[6]);
+}
+
+void
+print_rows(const struct token_row *rows, size_t n, int json)
+{
+	char **cells;
+	size_t *widths, col[NCOLS] = {0};
+
+	if (json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, row_json(&rows[i]));
+		print_json_value(a);
+		return;
+	}
+	cells = xcalloc((n + 1) * NCOLS, sizeof *cells);
+	widths = xcalloc((n + 1) * NCOLS, sizeof *widths);
+	for (size_t c = 0; c < NCOLS; c++)
+		cells[c] = printable(col_names[c], &widths[c]);
+	for (size_t i = 0; i < n; i++)
+		row_cells(&rows[i], cells + (i + 1) * NCOLS, widths + (i + 1) * NCOLS);
+	for (size_t k = 0; k < (n + 1) * NCOLS; k++) {
+		if (widths[k] > col[k % NCOLS])
+			col[k % NCOLS] = widths[k];
+	}
+	for (size_t k = 0; k < (n + 1) * NCOLS; k++) {
+		size_t c = k % NCOLS;
+
+		fputs(cells[k], stdout);
+		if (c == NCOLS - 1)
+			putchar('\n');
+		else
+			printf("%*s", (int)(col[c] - widths[k] + 2), "");
+		free(cells[k]);
+	}
+	free(cells);
+	free(widths);
+}
+
+void
+print_row(const struct token_row *r, int json)
+{
+	json_t *o = row_json(r);
+	const char *key;
+	json_t *v;
+
+	if (json) {
+		print_json_value(o);
+		return;
+	}
+	/* The JSON object's keys, in its order, with '-' for null. */
+	json_object_foreach(o, key, v)
+	{
+		char label[32];
+		const char *text = json_is_string(v)  ? json_string_value(v)
+				   : json_is_true(v)  ? "yes"
+				   : json_is_false(v) ? "no"
+						      : "-";
+
+		snprintf(label, sizeof label, "%s:", key);
+		printf("%-14s%s\n", label, text);
+	}
+	json_decref(o);
+}
+
+int
+print_flush(void)
+{
+	if (fflush(stdout) != 0) {
+		errorf("cannot write to standard output: %s", strerror(errno));
+		return -1;
+	}
+	if (ferror(stdout)) {
+		errorf("cannot write to standard output");
+		return -1;
+	}
+	return 0;
 }

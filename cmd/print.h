@@ -4,6 +4,8 @@
 
 #include "core/mode.h"
 
+#include <stddef.h>
+
 /*
  * Prints t (verb is "created", "deleted", ...).  The access secret and the
  * Bearer value are printed only when show_secret, and then written straight
@@ -11,5 +13,27 @@
  */
 void print_token(const char *verb, const char *workspace, const struct mode_token *t, int json,
 		 int show_secret);
+
+struct token_row;
+
+/*
+ * Prints inventory rows: a table with a header (columns aligned with spaces,
+ * no tabs; '-' for absent values), or with json an array of objects whose
+ * absent values are null.  Control characters and invalid UTF-8 in stored
+ * text are printed as '?'.  Rows carry no secret, only whether one is sealed.
+ */
+void print_rows(const struct token_row *rows, size_t n, int json);
+
+/* Prints one row in full: "key: value" lines, or one JSON object as print_rows. */
+void print_row(const struct token_row *r, int json);
+
+/* Flushes stdout; returns 0, or -1 after an error message when it could not be written. */
+int print_flush(void);
+
+/*
+ * Writes s (which may hold a secret) straight to the stdout descriptor, so
+ * no stdio buffer keeps a copy.  Returns 0, or -1 after a message.
+ */
+int print_secret(const char *s);
 
 #endif

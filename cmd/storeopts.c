@@ -4,6 +4,7 @@
 
 #include "core/exitcodes.h"
 #include "core/seal.h"
+#include "store/events.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -60,4 +61,20 @@ fail:
 	free(cause);
 	store_close(s);
 	return NULL;
+}
+
+void
+store_ctx_note_head(struct store *s)
+{
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+	int64_t n = 0;
+
+	if (events_head(s, head, &n, &cause) < 0) {
+		warnf("%s", cause);
+		free(cause);
+		return;
+	}
+	notef("history head %s (event %lld); keep it elsewhere to check the history with 'audit "
+	      "verify --head'",
+	      head, (long long)n);
 }

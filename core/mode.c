@@ -229,8 +229,8 @@ out:
 	return out;
 }
 
-static int
-check_workspace(const char *ws, char **cause)
+int
+mode_check_workspace(const char *ws, char **cause)
 {
 	size_t n = strlen(ws);
 
@@ -252,8 +252,8 @@ check_workspace(const char *ws, char **cause)
 }
 
 /* Token ids go into URL paths: accept only what Mode issues. */
-static int
-check_id(const char *id, char **cause)
+int
+mode_check_id(const char *id, char **cause)
 {
 	size_t n = strlen(id);
 
@@ -343,7 +343,7 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	char *root;
 	int plain_http = 0;
 
-	if (check_workspace(workspace, cause) < 0)
+	if (mode_check_workspace(workspace, cause) < 0)
 		return NULL;
 	root = check_api(api, &plain_http, cause);
 	if (root == NULL)
@@ -642,7 +642,8 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 	const char *id, *name, *key, *secret = NULL, *af, *at;
 	int64_t v;
 
-	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, cause) < 0 || check_id(id, cause) < 0 ||
+	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, cause) < 0 ||
+	    mode_check_id(id, cause) < 0 ||
 	    jsonx_string(o, "name", JSONX_REQUIRED, &name, cause) < 0 ||
 	    jsonx_int(o, "creator_id", JSONX_REQUIRED, &t->creator_id, cause) < 0 ||
 	    jsonx_int(o, "organization_id", JSONX_REQUIRED, &t->organization_id, cause) < 0 ||
@@ -740,7 +741,7 @@ mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char
 		*cause = xasprintf("deleting a token needs the workspace's admin credential");
 		return MODE_ERR_USAGE;
 	}
-	if (check_id(id, cause) < 0)
+	if (mode_check_id(id, cause) < 0)
 		return MODE_ERR_USAGE;
 	what = xasprintf("delete token %s in workspace %s", id, c->workspace);
 	call.what = what;
@@ -802,7 +803,7 @@ mode_verify(struct mode_client *c, const char *id, const char *access_key,
 	char *bearer = NULL, *header = NULL, *what = NULL, *why = NULL;
 	int rc;
 
-	if (check_id(id, cause) < 0)
+	if (mode_check_id(id, cause) < 0)
 		return MODE_ERR_USAGE;
 	bearer = mode_bearer(id, access_key, access_secret);
 	header = auth_header("Bearer", bearer);

@@ -70,6 +70,10 @@ void mode_client_free(struct mode_client *c);
 
 /* Checks a Mode-side token name: 4 to 64 characters of valid UTF-8, no control characters. */
 int mode_check_name(const char *name, char **cause);
+/* Checks a workspace username: 1 to 128 of a-z, 0-9, '-', '_', '.'; 0, or -1 with *cause. */
+int mode_check_workspace(const char *ws, char **cause);
+/* Checks a signature token id: 1 to 64 of A-Z, a-z, 0-9, '-', '_'; 0, or -1 with *cause. */
+int mode_check_id(const char *id, char **cause);
 
 /*
  * Creates a token named name that expires at expires_at (milliseconds; sent

@@ -165,16 +165,17 @@ row_event(struct store *s, int64_t row, int64_t now, const char *kind, const jso
 	return rc;
 }
 
-/* Says why the schema refused a state change, in the user's terms. */
+/* Says why the schema refused moving a row to state `to`, in the user's terms. */
 static void
-constraint_cause(struct store *s, const char *slot_or_token, char **cause)
+constraint_cause(struct store *s, int64_t row, enum token_state to, char **cause)
 {
 	const char *msg = sqlite3_errmsg(s->db);
 
+	/* SQLite names the column, not the partial index: the target state tells which. */
 	if (strstr(msg, "tokens.slot_id") != NULL)
-		*cause = xasprintf("%s: slot %s already has %s", s->path, slot_or_token,
-				   strstr(msg, "active") != NULL ? "an active token"
-								 : "a token in that state");
+		*cause = xasprintf(
+		    "%s: the slot of token row %lld already has %s", s->path, (long long)row,
+		    to == TOKEN_ACTIVE ? "an active token" : "a replacement in flight");
 	else
 		*cause = xasprintf("%s: refused by the schema: %s", s->path, msg);
 }
@@ -308,7 +309,7 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 	sqlite3_bind_text(st, 3, tokens_state_name(to), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		constraint_cause(s, "of this token", cause);
+		constraint_cause(s, row, to, cause);
 		goto fail;
 	}
 	if (sqlite3_changes(s->db) != 1) {
@@ -358,6 +359,48 @@ out:
 }
 
 int
+tokens_mark_deleted(struct store *s, const char *workspace, const char *token, int64_t now,
+		    const json_t *details, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	char *slot = NULL;
+	int step;
+
+	if (store_begin(s, cause) < 0)
+		return -1;
+	st = prepare(s,
+		     "UPDATE tokens SET state = 'deleted', updated_at = ?3 WHERE token = ?2 AND "
+		     "state <> 'deleted' AND workspace_id = (SELECT id FROM workspaces WHERE "
+		     "name = ?1) RETURNING (SELECT name FROM slots WHERE id = slot_id)",
+		     cause);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		slot = xstrdup((const char *)sqlite3_column_text(st, 0));
+	if (step == SQLITE_ROW)
+		step = sqlite3_step(st);
+	if (step != SQLITE_DONE) {
+		store_error(s, "recording the deletion", cause);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (events_append(s, now, "token.deleted", workspace, slot, token, details, cause) < 0)
+		goto fail;
+	free(slot);
+	return store_commit(s, cause);
+fail:
+	sqlite3_finalize(st);
+	free(slot);
+	store_rollback(s);
+	return -1;
+}
+
+int
 tokens_import(struct store *s, const struct token_import *imp, int64_t now, char **cause)
 {
 	sqlite3_stmt *st = NULL;
@@ -391,7 +434,8 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 					   "inventory",
 					   s->path, imp->token, imp->workspace);
 		else
-			constraint_cause(s, imp->slot != NULL ? imp->slot : "-", cause);
+			*cause = xasprintf("%s: slot %s already has an active token", s->path,
+					   imp->slot != NULL ? imp->slot : "-");
 		goto fail;
 	}
 	row = sqlite3_last_insert_rowid(s->db);

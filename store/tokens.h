@@ -24,6 +24,7 @@ enum token_state {
 	TOKEN_UNKNOWN, /* the POST's outcome is unknown: may exist until expires_at */
 	TOKEN_EXPIRED,
 	TOKEN_REVOKED,
+	TOKEN_NSTATES /* not a state: the count, for loops */
 };
 
 /* Returns the state's name as stored ("pending", ...). */
@@ -85,6 +86,15 @@ int tokens_transition(struct store *s, int64_t row, enum token_state from, enum 
  * *settled to the number of rows changed.
  */
 int tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause);
+
+/*
+ * Records that workspace's token was deleted on the server: its row (when
+ * the inventory has one and it is not already deleted) becomes deleted, and
+ * an event is appended either way, with details (borrowed, may be NULL).
+ * Returns 0 or -1 with *cause.
+ */
+int tokens_mark_deleted(struct store *s, const char *workspace, const char *token, int64_t now,
+			const json_t *details, char **cause);
 
 /* A token made elsewhere, joining the inventory. */
 struct token_import {

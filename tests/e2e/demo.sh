@@ -19,6 +19,11 @@ step "Starting the Mode API simulator (tests/modesim) on loopback"
 sim_start "$build/tests/modesim/modesim" --workspace acme:demo-admin-key:demo-admin-secret
 echo "simulator at $SIM_URL, workspace acme"
 
+step "A sealing key pair and the inventory database"
+show "$tw" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase
+export TOKENWARDEN_DB=$TW_TMP/tokenwarden.db TOKENWARDEN_PUBLIC_KEY=$TW_TMP/seal.pub
+show "$tw" init
+
 step "The admin credential lives in a 0600 file, never on the command line"
 cred=$TW_TMP/acme-admin
 (umask 077 && printf 'demo-admin-key:demo-admin-secret\n' >"$cred")

@@ -9,6 +9,10 @@ tw_bin=$2
 . "$(dirname "$0")/../lib/sim.sh"
 
 sim_start "$modesim" --workspace acme:adminkey:adminsecret
+# Every token the binary creates goes through this store, sealed to this key.
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+export TOKENWARDEN_DB=$TW_TMP/tw.db TOKENWARDEN_PUBLIC_KEY=$TW_TMP/seal.pub
+"$tw_bin" init >/dev/null
 cred=$TW_TMP/acme.cred
 printf 'adminkey:adminsecret\n' >"$cred"
 chmod 600 "$cred"
@@ -39,6 +43,23 @@ run() {
 	fi
 }
 
+# db_state NAME: the inventory state of the token named NAME (one line per row).
+db_state() {
+	python3 - "$TOKENWARDEN_DB" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for (state,) in db.execute("SELECT state FROM tokens WHERE name = ? ORDER BY id", (sys.argv[2],)):
+    print(state)
+PY
+}
+
+# expect_state NAME STATE: the last row named NAME is in STATE.
+expect_state() {
+	local got
+	got=$(db_state "$1" | tail -n 1)
+	[ "$got" = "$2" ] || fail "token '$1' is '$got' in the inventory, expected '$2'"
+}
+
 # expect FILE TEXT: FILE (out or err) contains TEXT.
 expect() {
 	[ -n "$2" ] || return 0
@@ -66,6 +87,8 @@ expect "$out" "created token "
 expect "$out" "\"e2e-cli-human\" in workspace acme; expires"
 grep -q access_secret "$out" "$err" && fail "the secret was printed without --show-secret"
 human_id=$(awk '{print $3}' "$out")
+expect_state e2e-cli-human created
+expect "$err" "history head "
 
 run 0 token create "${api[@]}" --name e2e-cli-json --expires-in 1d12h --json
 jq -e 'has("access_secret") or has("bearer") | not' "$out" >/dev/null ||
@@ -101,6 +124,7 @@ expect "$err" "field 'token' is an integer, expected a string"
 
 run 0 token delete "${api[@]}" "$id"
 expect "$out" "deleted token $id \"e2e-cli-secret\" in workspace acme"
+expect_state e2e-cli-secret deleted
 run 1 token delete "${api[@]}" "$id"
 expect "$err" "delete token $id in workspace acme: 404"
 expect "$err" "already deleted, or a wrong id"
@@ -125,6 +149,7 @@ printf 'adminkey:wrong\n' >"$TW_TMP/wrong.cred" && chmod 600 "$TW_TMP/wrong.cred
 run 1 token create --api "$SIM_URL" -w acme --credential-file "$TW_TMP/wrong.cred" \
 	--name e2e-wrong --expires-in 1d
 expect "$err" "the API key or secret is wrong, or its owner left the workspace"
+expect_state e2e-wrong failed
 run 1 token create --api "$SIM_URL" -w nosuch --credential-file "$cred" --name e2e-nows --expires-in 1d
 expect "$err" "404"
 
@@ -159,9 +184,11 @@ fault_case() {
 create=(token create "${api[@]}" --timeout 1 --retries 1 --expires-in 1d)
 fault_case '{"lost_post_rate": 1}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-lost
 expect "$err" "a token named 'e2e-fault-lost' may now exist in workspace acme"
+expect_state e2e-fault-lost unknown
 sim_ctl GET /_sim/tokens | jq -e '[.tokens[].name] | index("e2e-fault-lost")' >/dev/null ||
 	fail "the lost POST did not create the token server-side"
 fault_case '{"error_rate": 1}' 6 "the server answered 50" "${create[@]}" --name e2e-fault-5xx
+expect_state e2e-fault-5xx unknown
 fault_case '{"drop_rate": 1}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-drop
 fault_case '{"malformed_rate": 1}' 6 "not JSON" "${create[@]}" --name e2e-fault-malformed
 fault_case '{"truncated_rate": 1}' 6 "outcome unknown" "${create[@]}" --name e2e-fault-trunc
@@ -189,12 +216,57 @@ run 7 token create --api http://127.0.0.1:9 -w acme --credential-file "$cred" --
 	--name e2e-refused --expires-in 1d
 expect "$err" "check --api and the network"
 
+echo "== the store: crashes, the lock"
+# Killed between the POST and the commit: the token exists, the row says so.
+st=0
+TOKENWARDEN_TEST_CRASH=after-post "$tw_bin" token create "${api[@]}" --name e2e-crash-after-post \
+	--expires-in 2d >"$out" 2>"$err" || st=$?
+[ "$st" -eq 137 ] || fail "the crash hook did not kill the binary (exit $st)"
+expect_state e2e-crash-after-post pending
+sim_ctl GET /_sim/tokens | jq -e '[.tokens[].name] | index("e2e-crash-after-post")' >/dev/null ||
+	fail "the crashed create did not reach the server"
+run 0 token create "${api[@]}" --name e2e-after-crash --expires-in 1d
+expect "$err" "1 earlier create(s) were interrupted"
+expect_state e2e-crash-after-post unknown
+python3 - "$TOKENWARDEN_DB" <<'PY' || fail "the crashed create's row lost its name or expiry"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+(n,) = db.execute("SELECT count(*) FROM tokens WHERE name = 'e2e-crash-after-post' "
+                  "AND state = 'unknown' AND expires_at > 0").fetchone()
+assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+sys.exit(0 if n == 1 else 1)
+PY
+# The hook does nothing unless set.
+run 0 token create "${api[@]}" --name e2e-no-crash --expires-in 1d
+expect_state e2e-no-crash created
+# Another process holds the lock: exit 5, nothing sent.
+before=$(sim_ctl GET /_sim/stats | jq .requests)
+flock "$TOKENWARDEN_DB.lock" sleep 3 &
+holder=$!
+sleep 0.5
+run 5 token create "${api[@]}" --name e2e-locked --expires-in 1d
+expect "$err" "another tokenwarden process holds the lock"
+wait "$holder"
+[ "$(sim_ctl GET /_sim/stats | jq .requests)" = "$before" ] || fail "a locked create sent a request"
+[ -z "$(db_state e2e-locked)" ] || fail "a locked create changed the inventory"
+# The store refuses a public key other than the pinned one.
+"$tw_bin" keygen --public-key "$TW_TMP/other.pub" --secret-key "$TW_TMP/other.key" --no-passphrase >/dev/null
+run 2 token create "${api[@]}" --public-key "$TW_TMP/other.pub" --name e2e-other-key --expires-in 1d
+expect "$err" "pinned to sealing key"
+
 echo "== secrets never printed"
 # The admin secret never appears; the token secret only where --show-secret asked for it.
 grep -q adminsecret "$all" && fail "the admin secret was printed"
 grep -c "$(jq -r .access_secret "$TW_TMP/target.json")" "$all" | grep -qx 1 ||
 	fail "a token secret was printed where it was not asked for"
 grep -q adminsecret "$SIM_LOG" 2>/dev/null && fail "the admin secret reached the simulator log"
+# The store holds secrets sealed: no plaintext in the database or its WAL.
+for f in "$TOKENWARDEN_DB" "$TOKENWARDEN_DB-wal"; do
+	[ -e "$f" ] || continue
+	grep -aqF "$(jq -r .access_secret "$TW_TMP/target.json")" "$f" && fail "a token secret is in $f"
+	grep -aqF "$(jq -r .access_secret "$TW_TMP/token.json")" "$f" && fail "a token secret is in $f"
+	grep -aqF adminsecret "$f" && fail "the admin secret is in $f"
+done
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures check(s) failed" >&2

@@ -48,7 +48,7 @@ test_state_names_round_trip(void **state)
 	enum token_state st;
 
 	(void)state;
-	for (int i = TOKEN_PENDING; i <= TOKEN_REVOKED; i++) {
+	for (int i = TOKEN_PENDING; i < TOKEN_NSTATES; i++) {
 		assert_int_equal(tokens_state_parse(tokens_state_name((enum token_state)i), &st),
 				 0);
 		assert_int_equal(st, i);
@@ -108,7 +108,7 @@ test_schema_refuses_second_active(void **state)
 	b = make(fx, "etl", "bbb");
 	assert_int_equal(
 	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_ACTIVE, 140, NULL, &cause), -1);
-	assert_non_null(strstr(cause, "already has"));
+	assert_non_null(strstr(cause, "already has an active token"));
 	FREE_NULL(&cause);
 	/* Also straight SQL, bypassing the C code. */
 	assert_int_not_equal(sqlite3_exec(fx->s->db,
@@ -230,6 +230,27 @@ test_import_and_list(void **state)
 	assert_int_equal(history_length(fx), 2);
 }
 
+static void
+test_mark_deleted(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_row *r = NULL;
+	char *cause = NULL;
+	int64_t n;
+
+	make(fx, "etl", "aaa");
+	n = history_length(fx);
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "aaa", 300, NULL, &cause), 0);
+	assert_int_equal(tokens_find(fx->s, "acme", "aaa", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_DELETED);
+	assert_int_equal(r->updated_at, 300);
+	tokens_free(r, 1);
+	/* A token the inventory never knew: only the event. */
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "zzz", 310, NULL, &cause), 0);
+	assert_int_equal(tokens_find(fx->s, "acme", "zzz", &r, &cause), 1);
+	assert_int_equal(history_length(fx), n + 2);
+}
+
 int
 main(void)
 {
@@ -246,6 +267,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_settle_pending_to_unknown, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_import_and_list, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_mark_deleted, fixture_setup, fixture_teardown),
 	};
 
 	jsonx_init();

@@ -1,0 +1,212 @@
+/*
+ * tokenwarden audit verify: recompute the history's hash chain and, with
+ * --head, check that a head kept elsewhere is still in it (a truncated or
+ * rewritten tail leaves a chain that holds but has lost that head).
+ */
+#include "cmd/cmd.h"
+#include "cmd/msg.h"
+
+#include "core/exitcodes.h"
+#include "core/jsonx.h"
+#include "core/xalloc.h"
+#include "store/events.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The verdict, for either output. */
+struct verdict {
+	int intact;
+	int64_t count;
+	char head[EVENTS_HEAD_MAX];
+	int64_t bad_id; /* with a broken chain: the first bad event, 0 when the tail is gone */
+	char *reason;   /* when not intact */
+	const char *known;
+	int64_t known_id; /* the event whose hash is known; 0 when none is */
+};
+
+/* Lower-cases a --head value into out; returns 0, or -1 when it is not a hash. */
+static int
+parse_head(const char *arg, char out[EVENTS_HEAD_MAX])
+{
+	size_t n = strlen(arg);
+
+	if (n != EVENTS_HEAD_MAX - 1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)arg[i]))
+			return -1;
+		out[i] = (char)tolower((unsigned char)arg[i]);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+struct head_search {
+	const char *want;
+	int64_t id;
+};
+
+static int
+find_head(const struct event *e, void *arg)
+{
+	struct head_search *h = arg;
+
+	if (strcmp(e->hash, h->want) != 0)
+		return 0;
+	h->id = e->id;
+	return 1;
+}
+
+/* Fills v from the store; returns 0, or -1 after a message on a database error. */
+static int
+check(struct store *s, const char *known, struct verdict *v)
+{
+	struct event_filter all = {0};
+	struct head_search h = {known, 0};
+	char *cause = NULL;
+	int rc = events_verify(s, &v->count, v->head, &v->bad_id, &cause);
+
+	if (rc == 1)
+		v->reason = cause;
+	if (rc != 0)
+		goto out;
+	v->intact = 1;
+	if (known == NULL)
+		goto out;
+	v->known = known;
+	rc = events_list(s, &all, find_head, &h, &cause);
+	if (rc < 0)
+		goto out;
+	v->known_id = h.id;
+	rc = 0;
+	if (h.id == 0) {
+		v->intact = 0;
+		v->reason = xasprintf("head %s is not in the history: the history was truncated or "
+				      "rewritten after that head was recorded",
+				      known);
+	}
+out:
+	if (rc < 0) {
+		errorf("%s", cause);
+		free(cause);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+print_human(const struct verdict *v)
+{
+	if (v->known == NULL && !v->intact && v->bad_id > 0)
+		printf("history broken at event %lld: %s\n", (long long)v->bad_id, v->reason);
+	else if (v->known == NULL && !v->intact)
+		printf("history broken: %s\n", v->reason);
+	else if (v->known != NULL && !v->intact)
+		printf("history altered: its chain holds (%lld events, head %s), but %s\n",
+		       (long long)v->count, v->head[0] != '\0' ? v->head : "none", v->reason);
+	else if (v->count == 0)
+		printf("history intact: 0 events\n");
+	else
+		printf("history intact: %lld event%s, head %s\n", (long long)v->count,
+		       v->count == 1 ? "" : "s", v->head);
+	if (v->intact && v->known != NULL)
+		printf("head %s is event %lld; %lld event%s written since\n", v->known,
+		       (long long)v->known_id, (long long)(v->count - v->known_id),
+		       v->count - v->known_id == 1 ? " was" : "s were");
+}
+
+static void
+print_json(const struct verdict *v)
+{
+	json_t *o = json_object();
+	char *text;
+
+	json_object_set_new(o, "intact", json_boolean(v->intact));
+	if (v->intact || v->known != NULL) {
+		json_object_set_new(o, "events", json_integer(v->count));
+		json_object_set_new(o, "head",
+				    v->head[0] != '\0' ? json_string(v->head) : json_null());
+	}
+	if (!v->intact && v->known == NULL)
+		json_object_set_new(o, "bad_event",
+				    v->bad_id > 0 ? json_integer(v->bad_id) : json_null());
+	if (v->known != NULL) {
+		json_object_set_new(o, "known_head", json_string(v->known));
+		json_object_set_new(o, "known_head_event",
+				    v->known_id > 0 ? json_integer(v->known_id) : json_null());
+	}
+	if (!v->intact)
+		json_object_set_new(o, "reason", json_string(v->reason));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", text != NULL ? text : "{}");
+	jsonx_free(text);
+	json_decref(o);
+}
+
+static int
+exec_audit_verify(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"head", required_argument, NULL, 'H'},
+	    {"json", no_argument, NULL, 'j'},
+	    STORE_DB_LONGOPT,
+	    {NULL, 0, NULL, 0},
+	};
+	struct store_opts o;
+	struct store *s = NULL;
+	struct verdict v;
+	const char *head_arg = NULL;
+	char known[EVENTS_HEAD_MAX];
+	int ch, json = 0, status = TW_EXIT_USAGE;
+
+	memset(&v, 0, sizeof v);
+	store_opts_init(&o);
+	optind = 1;
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 'H')
+			head_arg = optarg;
+		else if (ch == 'j')
+			json = 1;
+		else if (!store_opts_parse(&o, ch, optarg))
+			return cmd_usage(&cmd_audit_verify_entry);
+	}
+	if (optind != argc)
+		return cmd_usage(&cmd_audit_verify_entry);
+	if (head_arg != NULL && parse_head(head_arg, known) < 0) {
+		errorf("--head '%s': expected the 64 hexadecimal digits of an event hash",
+		       head_arg);
+		return TW_EXIT_USAGE;
+	}
+	s = store_ctx_open(&o, NULL, 0, &status);
+	if (s == NULL)
+		return status;
+	status = TW_EXIT_FAILURE;
+	if (check(s, head_arg != NULL ? known : NULL, &v) < 0)
+		goto out;
+	if (json)
+		print_json(&v);
+	else
+		print_human(&v);
+	status = v.intact ? TW_EXIT_OK : TW_EXIT_FINDINGS;
+out:
+	free(v.reason);
+	store_close(s);
+	return status;
+}
+
+const struct cmd_entry cmd_audit_verify_entry = {
+    .name = "audit verify",
+    .args = "[--head HASH] [--json] [--db FILE]",
+    .summary = "check the history's hash chain; exit 4 when it was altered",
+    .help = "      --head HASH          also check that this head, kept elsewhere, is still\n"
+	    "                           in the history (it is printed after every run)\n"
+	    "      --json               print JSON for scripts\n" STORE_DB_HELP,
+    .exec = exec_audit_verify,
+};

@@ -1,0 +1,235 @@
+/*
+ * tokenwarden secret reveal: open a stored token's sealed secret with the
+ * secret key (kept off the rotating host).  The reveal is recorded in the
+ * history before anything is printed, and the secret is written from
+ * sodium memory straight to the descriptor, never through stdio.
+ */
+#include "cmd/cmd.h"
+#include "cmd/msg.h"
+#include "cmd/passphrase.h"
+#include "cmd/print.h"
+#include "cmd/seckey.h"
+
+#include "core/clock.h"
+#include "core/exitcodes.h"
+#include "core/jsonx.h"
+#include "core/seal.h"
+#include "core/xalloc.h"
+#include "store/secrets.h"
+#include "store/tokens.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The opened secret, all in sodium memory. */
+struct opened {
+	char *key;
+	char *secret;
+	char *bearer; /* NULL without --bearer */
+};
+
+static int
+print_human(const struct opened *p)
+{
+	size_t n = strlen(p->key) + strlen(p->secret) + 64;
+	char *text;
+	int len, rc = -1;
+
+	if (p->bearer != NULL)
+		n += strlen(p->bearer);
+	text = xsecret_alloc(n);
+	len = snprintf(text, n, "access_key    %s\naccess_secret %s\n%s%s%s", p->key, p->secret,
+		       p->bearer != NULL ? "bearer        " : "",
+		       p->bearer != NULL ? p->bearer : "", p->bearer != NULL ? "\n" : "");
+	if (len < 0 || (size_t)len >= n)
+		errorf("internal error: the secret does not fit its buffer");
+	else
+		rc = print_secret(text);
+	xsecret_free(text);
+	return rc;
+}
+
+/* jansson's allocator wipes what it frees (jsonx_init), so its copies of the secret do not linger.
+ */
+static int
+print_json(const struct token_row *r, const struct opened *p)
+{
+	json_t *o = json_object();
+	char *text;
+	int rc = -1;
+
+	json_object_set_new(o, "workspace", json_string(r->workspace));
+	json_object_set_new(o, "slot", r->slot != NULL ? json_string(r->slot) : json_null());
+	json_object_set_new(o, "token", json_string(r->token));
+	json_object_set_new(o, "access_key", json_string(p->key));
+	json_object_set_new(o, "access_secret", json_string(p->secret));
+	if (p->bearer != NULL)
+		json_object_set_new(o, "bearer", json_string(p->bearer));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		errorf("cannot encode the secret as JSON");
+	else if (print_secret(text) == 0)
+		rc = print_secret("\n");
+	jsonx_free(text);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * Finds workspace's token by id or, failing that, the active token of the
+ * slot of that name.  Returns 0 with *out, or -1 after a message.
+ */
+static int
+find_row(struct store *s, const char *workspace, const char *what, struct token_row **out)
+{
+	struct token_filter f = {.workspace = workspace, .slot = what, .state = TOKEN_ACTIVE};
+	struct token_row *rows = NULL;
+	size_t n = 0;
+	char *cause = NULL;
+	int rc = tokens_find(s, workspace, what, out, &cause);
+
+	if (rc == 1 && what[0] != '\0')
+		rc = tokens_list(s, &f, &rows, &n, &cause) < 0 ? -1 : 1;
+	if (rc == 1 && n == 1) {
+		*out = rows;
+		return 0;
+	}
+	if (rc == 1)
+		errorf("workspace %s has no token %s and no slot %s with an active token in the "
+		       "inventory; 'tokenwarden token list -w %s' shows what it holds",
+		       workspace, what, what, workspace);
+	else if (rc < 0)
+		errorf("%s", cause);
+	free(cause);
+	tokens_free(rows, n);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Opens r's sealed blob with sec into *p; returns 0 or -1 after a message. */
+static int
+open_secret(const struct token_row *r, const unsigned char *blob, size_t len, const char *fpr,
+	    const char *sec_path, const struct seal_sec *sec, struct opened *p)
+{
+	struct seal_pub pub;
+	char have[SEAL_FPR_MAX], *cause = NULL;
+	int rc = seal_open(sec, r->workspace, r->token, blob, len, &p->key, &p->secret, &cause);
+
+	if (rc == SEAL_OK)
+		return 0;
+	seal_secret_public(sec, &pub);
+	seal_fingerprint(&pub, have);
+	if (rc == SEAL_ERR_OPEN && strcmp(have, fpr) != 0)
+		errorf("%s; it is recorded as sealed to key %s, and %s is key %s", cause, fpr,
+		       sec_path, have);
+	else
+		errorf("%s", cause);
+	free(cause);
+	return -1;
+}
+
+static int
+exec_reveal(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"workspace", required_argument, NULL, 'w'},
+	    {"secret-key", required_argument, NULL, 's'},
+	    {"passphrase-fd", required_argument, NULL, 'f'},
+	    {"bearer", no_argument, NULL, 'b'},
+	    {"json", no_argument, NULL, 'j'},
+	    STORE_DB_LONGOPT,
+	    {NULL, 0, NULL, 0},
+	};
+	struct store_opts o;
+	struct store *s = NULL;
+	struct token_row *r = NULL;
+	struct seal_sec *sec = NULL;
+	struct opened p = {NULL, NULL, NULL};
+	const char *workspace = NULL, *sec_path = NULL;
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	char *fpr = NULL, *cause = NULL;
+	int ch, fd = -1, bearer = 0, json = 0, got, status = TW_EXIT_USAGE;
+
+	store_opts_init(&o);
+	optind = 1;
+	for (;;) {
+		ch = getopt_long(argc, argv, "w:", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 'w')
+			workspace = optarg;
+		else if (ch == 's')
+			sec_path = optarg;
+		else if (ch == 'b')
+			bearer = 1;
+		else if (ch == 'j')
+			json = 1;
+		else if (ch == 'f' && passphrase_fd_arg(optarg) >= 0)
+			fd = passphrase_fd_arg(optarg);
+		else if (!store_opts_parse(&o, ch, optarg))
+			return cmd_usage(&cmd_secret_reveal_entry);
+	}
+	if (optind != argc - 1 || workspace == NULL || sec_path == NULL)
+		return cmd_usage(&cmd_secret_reveal_entry);
+	s = store_ctx_open(&o, NULL, 0, &status);
+	if (s == NULL)
+		return status;
+	status = TW_EXIT_FAILURE;
+	if (find_row(s, workspace, argv[optind], &r) < 0)
+		goto out;
+	got = r->token == NULL ? 1 : tokens_sealed(s, r->row, &blob, &len, &fpr, &cause);
+	if (got == 1)
+		cause = xasprintf("token %s in workspace %s has no stored secret: it was imported "
+				  "without one, or never created",
+				  r->token != NULL ? r->token : argv[optind], r->workspace);
+	if (got != 0)
+		goto out;
+	sec = seckey_load(sec_path, fd, &status);
+	if (sec == NULL)
+		goto out;
+	status = TW_EXIT_FAILURE;
+	if (open_secret(r, blob, len, fpr, sec_path, sec, &p) < 0)
+		goto out;
+	if (bearer)
+		p.bearer = mode_bearer(r->token, p.key, p.secret);
+	/* Recorded first: a reveal that cannot be recorded prints nothing. */
+	if (secrets_record_reveal(s, r->row, clock_now_ms(), &cause) < 0)
+		goto out;
+	if ((json ? print_json(r, &p) : print_human(&p)) < 0)
+		goto out;
+	store_ctx_note_head(s);
+	status = TW_EXIT_OK;
+out:
+	if (cause != NULL)
+		errorf("%s", cause);
+	free(cause);
+	free(blob);
+	free(fpr);
+	xsecret_free(p.key);
+	xsecret_free(p.secret);
+	xsecret_free(p.bearer);
+	seal_secret_free(sec);
+	tokens_free(r, r != NULL ? 1 : 0);
+	store_close(s);
+	return status;
+}
+
+const struct cmd_entry cmd_secret_reveal_entry = {
+    .name = "secret reveal",
+    .args = "-w WORKSPACE TOKEN|SLOT --secret-key FILE [--passphrase-fd N] [--bearer] [--json] "
+	    "[--db FILE]",
+    .summary = "print a stored token's access key and secret (recorded in the history)",
+    .help = "  -w, --workspace W        the workspace's username\n"
+	    "      TOKEN|SLOT           the token's id, or a slot whose active token to reveal\n"
+	    "      --secret-key FILE    the sealing secret key (0600; kept off the rotating "
+	    "host)\n"
+	    "      --passphrase-fd N    read its passphrase from descriptor N, not the terminal\n"
+	    "      --bearer             also print the ready Bearer value\n"
+	    "      --json               print JSON for scripts\n" STORE_DB_HELP,
+    .exec = exec_reveal,
+};

@@ -1,0 +1,132 @@
+/* token create and delete, recorded step by step in the store. */
+#include "core/ops.h"
+
+#include "core/clock.h"
+#include "core/xalloc.h"
+#include "store/tokens.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+ops_crash_point(const char *point)
+{
+	const char *want = getenv("TOKENWARDEN_TEST_CRASH");
+
+	if (want != NULL && strcmp(want, point) == 0)
+		raise(SIGKILL);
+}
+
+/* Records the answer of a successful POST: sealed secret and id in one transaction. */
+static int
+record_created(struct store *s, const struct seal_pub *pub, const char *workspace, int64_t row,
+	       const struct mode_token *t, char **cause)
+{
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	char fpr[SEAL_FPR_MAX];
+	int rc = -1;
+
+	seal_fingerprint(pub, fpr);
+	if (seal_seal(pub, workspace, t->token, t->access_key, t->access_secret, &blob, &len,
+		      cause) != SEAL_OK)
+		goto out;
+	rc = tokens_created(s, row, t->token, t->created_at, t->expires_at, blob, len, fpr,
+			    clock_now_ms(), cause);
+out:
+	free(blob);
+	return rc;
+}
+
+/*
+ * The token exists but could not be stored: delete it on the server so no
+ * secret is lost track of, and say so.
+ */
+static int
+undo_unstored(struct store *s, struct mode_client *c, int64_t row, const struct mode_token *t,
+	      char **cause)
+{
+	char *why = *cause, *del = NULL;
+	int rc = mode_delete(c, t->token, NULL, &del);
+	json_t *d = json_pack("{s:s, s:s}", "token", t->token, "error", why);
+
+	if (rc == MODE_OK) {
+		*cause = xasprintf("created token %s but could not store it (%s); it was deleted "
+				   "again on the server",
+				   t->token, why);
+		tokens_transition(s, row, TOKEN_PENDING, TOKEN_FAILED, clock_now_ms(), d, &del);
+		rc = MODE_ERR_REJECTED;
+	} else {
+		*cause = xasprintf("created token %s but could not store it (%s), and deleting it "
+				   "failed (%s); delete it by hand",
+				   t->token, why, del);
+		tokens_transition(s, row, TOKEN_PENDING, TOKEN_UNKNOWN, clock_now_ms(), d, &del);
+		rc = MODE_ERR_UNKNOWN;
+	}
+	json_decref(d);
+	free(why);
+	free(del);
+	return rc;
+}
+
+int
+ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
+	   const char *workspace, const char *slot, const char *name, int64_t expires_at,
+	   struct ops_created *out, char **cause)
+{
+	struct mode_token *t = NULL;
+	json_t *d = NULL;
+	char *ignored = NULL;
+	int64_t row = 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (mode_check_name(name, cause) < 0)
+		return MODE_ERR_USAGE;
+	if (tokens_settle_pending(s, clock_now_ms(), &out->settled, cause) < 0 ||
+	    tokens_intent(s, workspace, slot, name, expires_at, clock_now_ms(), &row, cause) < 0)
+		return MODE_ERR_USAGE;
+	ops_crash_point("before-post");
+	rc = mode_create(c, name, expires_at, &t, cause);
+	ops_crash_point("after-post");
+	if (rc == MODE_OK && record_created(s, pub, workspace, row, t, cause) < 0)
+		rc = undo_unstored(s, c, row, t, cause);
+	else if (rc == MODE_OK)
+		ops_crash_point("after-commit");
+	if (rc == MODE_OK) {
+		out->token = t;
+		return MODE_OK;
+	}
+	d = json_pack("{s:s}", "error", *cause);
+	if (rc == MODE_ERR_UNKNOWN)
+		tokens_transition(s, row, TOKEN_PENDING, TOKEN_UNKNOWN, clock_now_ms(), d, &ignored);
+	else
+		tokens_transition(s, row, TOKEN_PENDING, TOKEN_FAILED, clock_now_ms(), d, &ignored);
+	free(ignored);
+	json_decref(d);
+	mode_token_free(t);
+	return rc;
+}
+
+int
+ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
+	   struct mode_token **gone, char **cause)
+{
+	int rc = mode_delete(c, id, gone, cause);
+	char *why = NULL;
+	json_t *d;
+
+	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
+		return rc;
+	/* A 404 means the server holds no such token: the inventory must agree. */
+	d = json_pack("{s:s}", "answer", rc == MODE_OK ? "deleted" : "not found");
+	if (tokens_mark_deleted(s, workspace, id, clock_now_ms(), d, &why) < 0 && rc == MODE_OK) {
+		*cause = xasprintf("deleted token %s on the server, but could not record it: %s",
+				   id, why);
+		rc = MODE_ERR_PROTOCOL;
+	}
+	free(why);
+	json_decref(d);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * The hand-driven operations (token create and delete) carried through the
+ * store as DESIGN.md's state machine requires: the intent is committed before
+ * the POST, the answer (id and sealed secret) in one transaction after it, and
+ * every outcome recorded.  The caller holds the store's run lock.
+ */
+#ifndef TW_OPS_H
+#define TW_OPS_H
+
+#include "core/mode.h"
+#include "core/seal.h"
+#include "store/store.h"
+
+#include <stdint.h>
+
+/* What a create left in the store, for the caller's message. */
+struct ops_created {
+	struct mode_token *token; /* the answer, when the POST worked (free with mode_token_free) */
+	int settled;              /* earlier interrupted creates now marked unknown */
+};
+
+/*
+ * Kills the process with SIGKILL when TOKENWARDEN_TEST_CRASH names point;
+ * does nothing otherwise.  Lets tests interrupt at exact step boundaries.
+ */
+void ops_crash_point(const char *point);
+
+/*
+ * Creates token name (slot may be NULL: unmanaged) expiring at expires_at
+ * through c, recording it in s with its secret sealed to pub.  Returns a
+ * mode_err: MODE_OK with out->token; MODE_ERR_UNKNOWN when the outcome is
+ * unknown (row left unknown, bounded by expires_at); another error (row
+ * failed, or nothing recorded when the store itself failed) with *cause.
+ */
+int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
+	       const char *workspace, const char *slot, const char *name, int64_t expires_at,
+	       struct ops_created *out, char **cause);
+
+/*
+ * Deletes workspace's token id through c and records it.  Returns a
+ * mode_err as mode_delete does (*gone set to the answer's object or NULL).
+ */
+int ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
+	       struct mode_token **gone, char **cause);
+
+#endif

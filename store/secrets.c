@@ -1,0 +1,244 @@
+/* Reveal events and rekeying of the stored sealed secrets. */
+#include "store/secrets.h"
+
+#include "core/xalloc.h"
+#include "store/events.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#define META_KEY "key_fingerprint"
+
+/* Prepares sql or sets *cause. */
+static sqlite3_stmt *
+prepare(struct store *s, const char *sql, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "preparing a query", cause);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+static char *
+dup_col(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL
+		   ? NULL
+		   : xstrdup((const char *)sqlite3_column_text(st, i));
+}
+
+int
+secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	char *ws = NULL, *slot = NULL, *token = NULL;
+	int rc = -1;
+
+	if (store_begin(s, cause) < 0)
+		return -1;
+	st = prepare(s,
+		     "SELECT w.name, sl.name, t.token FROM tokens t "
+		     "JOIN workspaces w ON w.id = t.workspace_id "
+		     "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
+		     cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
+		goto out;
+	}
+	ws = dup_col(st, 0);
+	slot = dup_col(st, 1);
+	token = dup_col(st, 2);
+	if (events_append(s, now, "secret.revealed", ws, slot, token, NULL, cause) < 0)
+		goto out;
+	rc = store_commit(s, cause);
+out:
+	if (rc < 0)
+		store_rollback(s);
+	sqlite3_finalize(st);
+	free(ws);
+	free(slot);
+	free(token);
+	return rc;
+}
+
+/* One stored secret, read before any is rewritten. */
+struct stored {
+	int64_t row;
+	char *workspace;
+	char *token;
+	unsigned char *blob;
+	size_t len;
+};
+
+static void
+stored_free(struct stored *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].workspace);
+		free(v[i].token);
+		free(v[i].blob);
+	}
+	free(v);
+}
+
+/*
+ * Reads every stored secret with its row's workspace and token id, so the
+ * rewrite does not update the table a statement is still scanning.
+ */
+static int
+read_all(struct store *s, struct stored **out, size_t *n, char **cause)
+{
+	sqlite3_stmt *st =
+	    prepare(s,
+		    "SELECT x.token_row, w.name, t.token, x.sealed FROM secrets x "
+		    "JOIN tokens t ON t.id = x.token_row "
+		    "JOIN workspaces w ON w.id = t.workspace_id ORDER BY x.token_row",
+		    cause);
+	struct stored *v = NULL;
+	size_t cap = 0;
+	int step, rc = -1;
+
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		struct stored *r;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		r = &v[(*n)++];
+		r->row = sqlite3_column_int64(st, 0);
+		r->workspace = dup_col(st, 1);
+		r->token = dup_col(st, 2);
+		r->len = (size_t)sqlite3_column_bytes(st, 3);
+		r->blob = xmalloc(r->len > 0 ? r->len : 1);
+		if (r->len > 0)
+			memcpy(r->blob, sqlite3_column_blob(st, 3), r->len);
+		if (r->token == NULL) {
+			/* The schema's CHECK and tokens_created make this impossible. */
+			*cause = xasprintf("%s: token row %lld has a sealed secret but no token "
+					   "id; the database was edited",
+					   s->path, (long long)r->row);
+			goto out;
+		}
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the sealed secrets", cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		stored_free(v, *n);
+		v = NULL;
+		*n = 0;
+	}
+	*out = v;
+	return rc;
+}
+
+/* Checks inside the transaction that old_fpr is the pinned key. */
+static int
+check_pin(struct store *s, const char *old_fpr, char **cause)
+{
+	char *pinned = NULL;
+	int got = store_meta_get(s, META_KEY, &pinned, cause), rc = -1;
+
+	if (got == 1)
+		*cause = xasprintf("%s: no sealing key is pinned; run 'tokenwarden init'", s->path);
+	else if (got == 0 && strcmp(pinned, old_fpr) != 0)
+		*cause = xasprintf("%s: pinned to sealing key %s, but the old secret key given is "
+				   "%s; nothing was resealed",
+				   s->path, pinned, old_fpr);
+	else if (got == 0)
+		rc = 0;
+	free(pinned);
+	return rc;
+}
+
+/* Reseals every secret in v and stores the new blobs with new_fpr. */
+static int
+reseal_all(struct store *s, const struct stored *v, size_t n, const char *new_fpr,
+	   secrets_reseal_fn reseal, void *arg, char **cause)
+{
+	sqlite3_stmt *st = prepare(s,
+				   "UPDATE secrets SET sealed = ?2, key_fingerprint = ?3 "
+				   "WHERE token_row = ?1",
+				   cause);
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (reseal(v[i].workspace, v[i].token, v[i].blob, v[i].len, &blob, &len, arg,
+			   cause) != 0) {
+			if (*cause == NULL)
+				*cause = xasprintf("cannot reseal the secret of token %s in "
+						   "workspace %s",
+						   v[i].token, v[i].workspace);
+			goto out;
+		}
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, v[i].row);
+		sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, new_fpr, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
+			store_error(s, "storing a resealed secret", cause);
+			goto out;
+		}
+		FREE_NULL(&blob);
+	}
+	rc = 0;
+out:
+	free(blob);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets_reseal_fn reseal,
+	      void *arg, int64_t now, int *count, char **cause)
+{
+	struct stored *v = NULL;
+	json_t *details = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (strcmp(old_fpr, new_fpr) == 0) {
+		*cause = xasprintf("%s: the new public key is the pinned key %s; nothing to do",
+				   s->path, old_fpr);
+		return -1;
+	}
+	if (store_begin(s, cause) < 0)
+		return -1;
+	if (check_pin(s, old_fpr, cause) < 0 || read_all(s, &v, &n, cause) < 0 ||
+	    reseal_all(s, v, n, new_fpr, reseal, arg, cause) < 0 ||
+	    store_meta_set(s, META_KEY, new_fpr, cause) < 0)
+		goto out;
+	details =
+	    json_pack("{s:s, s:s, s:I}", "old", old_fpr, "new", new_fpr, "count", (json_int_t)n);
+	if (events_append(s, now, "store.rekey", NULL, NULL, NULL, details, cause) < 0)
+		goto out;
+	rc = store_commit(s, cause);
+	if (rc == 0)
+		*count = (int)n;
+out:
+	if (rc < 0)
+		store_rollback(s);
+	json_decref(details);
+	stored_free(v, n);
+	return rc;
+}

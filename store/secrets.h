@@ -1,0 +1,41 @@
+/*
+ * The stored sealed secrets as a whole: recording that one was revealed,
+ * and resealing all of them to a new key.  Crypto stays out of store/: the
+ * caller passes a callback that opens a blob with the old key and seals it
+ * to the new one.
+ */
+#ifndef TW_SECRETS_H
+#define TW_SECRETS_H
+
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Appends a secret.revealed event about token row `row` (its workspace,
+ * slot and token id) in its own transaction.  Returns 0, or -1 with *cause
+ * (also when the row does not exist).
+ */
+int secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause);
+
+/*
+ * Reseals one secret: blob (len bytes) is the stored secret of workspace's
+ * token.  Returns 0 with *out (allocated; secrets_rekey frees it) and
+ * *out_len, or non-zero with *cause.
+ */
+typedef int (*secrets_reseal_fn)(const char *workspace, const char *token,
+				 const unsigned char *blob, size_t len, unsigned char **out,
+				 size_t *out_len, void *arg, char **cause);
+
+/*
+ * In one BEGIN IMMEDIATE transaction: checks that old_fpr is the pinned
+ * key, calls reseal for every stored secret, stores each new blob with
+ * new_fpr, pins new_fpr, and appends a store.rekey event {old, new, count}.
+ * Any failure (a different pin, new_fpr equal to old_fpr, a callback
+ * failing) rolls everything back.  Returns 0 with *count, or -1 with *cause.
+ */
+int secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr,
+		  secrets_reseal_fn reseal, void *arg, int64_t now, int *count, char **cause);
+
+#endif

@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# End-to-end: secret reveal, rekey, audit verify and audit log with the real
+# binary and a real database (no simulator).  Tampering is done with python3's
+# sqlite3 module, as someone with the file would.  Every failing case checks
+# the exit status, the message, and that nothing changed.
+# usage: test_secrets.sh TOKENWARDEN
+set -euo pipefail
+umask 077
+tw_bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # the test works in $TW_TMP
+. "$(dirname "$0")/../lib/sim.sh"
+
+cd "$TW_TMP"
+# The interpreter itself, not a version manager's shim: it runs many times.
+py=$(python3 -c 'import sys; print(sys.executable)')
+db=$TW_TMP/tw.db
+export TOKENWARDEN_DB=$db
+unset TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+stderr_all=$TW_TMP/all-stderr
+stdout_all=$TW_TMP/all-stdout # everything printed except the reveals' own output
+: >"$stderr_all"
+: >"$stdout_all"
+failures=0
+
+# The known secrets: long and unlike anything else, so a match is real.
+S1=e2e-known-secret-one-Q7v2Xk9pLm
+S2=e2e-known-secret-two-Zr4Wq8nTbc
+S3=e2e-known-secret-three-Hy6Ds1aUoe
+PASS='correct horse battery staple'
+bearer1=$(printf 'tokone:AK-tokone:%s' "$S1" | base64 -w0)
+bearer2=$(printf 'toktwo:AK-toktwo:%s' "$S2" | base64 -w0)
+bearer3=$(printf 'tokthree:AK-tokthree:%s' "$S3" | base64 -w0)
+PASS_FILE=$TW_TMP/pass
+printf '%s\n' "$PASS" >"$PASS_FILE"
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- stdout" >&2
+	cat "$out" >&2
+	echo "--- stderr" >&2
+	cat "$err" >&2
+	failures=$((failures + 1))
+}
+
+# run STATUS ARGS...: runs tokenwarden with stdin from $RUN_STDIN (default
+# /dev/null), expects exit STATUS, keeps its output.
+run() {
+	local want=$1 got=0
+	shift
+	# setsid: no controlling terminal, so a passphrase prompt fails instead of waiting.
+	setsid -w "$tw_bin" "$@" >"$out" 2>"$err" <"${RUN_STDIN:-/dev/null}" || got=$?
+	cat "$err" >>"$stderr_all"
+	if [ "${1:-}" != secret ]; then
+		cat "$out" >>"$stdout_all"
+	fi
+	if grep -qE 'Sanitizer|runtime error:' "$err"; then
+		fail "tokenwarden $*: sanitizer report"
+	elif [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* died with signal $((got - 128))"
+	elif [ "$got" -ne "$want" ]; then
+		fail "tokenwarden $*: exit $got, expected $want"
+	fi
+}
+
+# expect FILE TEXT: FILE (out or err) contains TEXT.
+expect() {
+	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
+}
+
+# sqlq DB QUERY: prints the rows, fields joined by '|'.
+sqlq() {
+	"$py" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+for r in c.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in r))
+' "$1" "$2"
+}
+
+# sqlx DB SCRIPT: runs statements.
+sqlx() {
+	"$py" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.executescript(sys.argv[2])
+' "$1" "$2"
+}
+
+# backup DB COPY: a consistent copy, WAL included.
+backup() {
+	"$py" -c '
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+dst.close()
+' "$1" "$2"
+}
+
+# swap_blobs DB ROW1 ROW2: exchanges two rows' sealed secrets.
+swap_blobs() {
+	"$py" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+get = "SELECT sealed FROM secrets WHERE token_row = ?"
+a = c.execute(get, (sys.argv[2],)).fetchone()[0]
+b = c.execute(get, (sys.argv[3],)).fetchone()[0]
+c.execute("UPDATE secrets SET sealed = ? WHERE token_row = ?", (b, sys.argv[2]))
+c.execute("UPDATE secrets SET sealed = ? WHERE token_row = ?", (a, sys.argv[3]))
+' "$1" "$2" "$3"
+}
+
+# flip_bit DB ROW OFFSET: flips one bit of a row's sealed secret (OFFSET may be negative).
+flip_bit() {
+	"$py" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+b = bytearray(c.execute("SELECT sealed FROM secrets WHERE token_row = ?", (sys.argv[2],)).fetchone()[0])
+b[int(sys.argv[3])] ^= 0x10
+c.execute("UPDATE secrets SET sealed = ? WHERE token_row = ?", (bytes(b), sys.argv[2]))
+' "$1" "$2" "$3"
+}
+
+events() { sqlq "$db" "SELECT count(*) FROM events"; }
+kind_count() { sqlq "$db" "SELECT count(*) FROM events WHERE kind = '$1'"; }
+row_of() { sqlq "$db" "SELECT id FROM tokens WHERE token = '$1'"; }
+blob_hex() { sqlq "$db" "SELECT hex(sealed) FROM secrets WHERE token_row = $(row_of "$1")"; }
+all_blobs() { sqlq "$db" "SELECT token_row, hex(sealed), key_fingerprint FROM secrets ORDER BY 1"; }
+pinned() { sqlq "$db" "SELECT value FROM meta WHERE key = 'key_fingerprint'"; }
+
+# no_change WHAT BEFORE: the event count is still BEFORE.
+no_new_event() {
+	[ "$(events)" = "$2" ] || fail "$1 appended an event ($2 -> $(events))"
+}
+
+# A connection held open meanwhile keeps the WAL file from being
+# checkpointed and removed, so the scan at the end reads a real WAL.
+holder_stop=$TW_TMP/holder.stop
+holder_up=$TW_TMP/holder.up
+
+echo "== keys and store"
+export TOKENWARDEN_NOW=2024-01-01T00:00Z
+run 0 keygen --public-key a.pub --secret-key a.sec --no-passphrase
+run 0 keygen --public-key c.pub --secret-key c.sec --no-passphrase
+RUN_STDIN=$PASS_FILE run 0 keygen --public-key b.pub --secret-key b.sec --passphrase-fd 0
+expect "$out" "(passphrase-protected)"
+run 0 init --public-key a.pub
+fpr_a=$(pinned)
+"$py" -c '
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("SELECT count(*) FROM meta").fetchall()
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.05)
+' "$db" "$holder_up" "$holder_stop" &
+holder=$!
+# shellcheck disable=SC2016 # expanded when the test exits
+tw_at_exit 'touch "$holder_stop"; wait "$holder" 2>/dev/null'
+for ((i = 0; i < 100; i++)); do
+	[ -e "$holder_up" ] && break
+	sleep 0.1
+done
+
+# import ID SLOT SECRET: imports token ID (slot "-": unmanaged; secret "-": none).
+import() {
+	local id=$1 slot=$2 secret=$3 args=()
+	[ "$slot" = - ] || args+=(--slot "$slot")
+	if [ "$secret" != - ]; then
+		printf 'AK-%s:%s\n' "$id" "$secret" >"$TW_TMP/in"
+		args+=(--secret-stdin)
+	else
+		: >"$TW_TMP/in"
+	fi
+	RUN_STDIN=$TW_TMP/in run 0 token import -w acme --token "$id" --name "import-$id" \
+		--created-at 2023-12-01T00:00Z --expires-at 2099-01-01T00:00Z \
+		--public-key a.pub "${args[@]}"
+	rm -f "$TW_TMP/in"
+}
+import tokone etl "$S1"
+import toktwo bi "$S2"
+import tokthree - "$S3"
+import toknone ops -
+run 0 audit verify
+head_early=$(awk '{print $NF}' "$out")
+[ ${#head_early} -eq 64 ] || fail "no head in: $(cat "$out")"
+
+echo "== reveal"
+export TOKENWARDEN_NOW=2024-02-01T00:00Z
+n=$(events)
+run 0 secret reveal -w acme tokone --secret-key a.sec --bearer
+[ "$(cat "$out")" = "access_key    AK-tokone
+access_secret $S1
+bearer        $bearer1" ] || fail "reveal printed the wrong lines"
+tw_expect_eq "events after one reveal" "$(events)" $((n + 1))
+tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 1
+sqlq "$db" "SELECT workspace, slot, token FROM events ORDER BY id DESC LIMIT 1" >"$TW_TMP/last"
+tw_expect_eq "the reveal event" "$(cat "$TW_TMP/last")" "acme|etl|tokone"
+
+# By slot, as JSON, without --bearer.
+run 0 secret reveal -w acme bi --secret-key a.sec --json
+jq -e --arg s "$S2" '.token == "toktwo" and .slot == "bi" and .access_key == "AK-toktwo" and
+	.access_secret == $s and (has("bearer") | not)' "$out" >/dev/null || fail "reveal --json by slot"
+run 0 secret reveal -w acme tokthree --secret-key a.sec --json --bearer
+[ "$(jq -r .bearer "$out")" = "$bearer3" ] || fail "--json --bearer"
+jq -e '.slot == null' "$out" >/dev/null || fail "an unmanaged token's slot is not null"
+tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 3
+
+echo "== reveal refused"
+n=$(events)
+run 1 secret reveal -w acme toknone --secret-key a.sec
+expect "$err" "token toknone in workspace acme has no stored secret"
+run 1 secret reveal -w acme nosuch --secret-key a.sec
+expect "$err" "workspace acme has no token nosuch"
+run 1 secret reveal -w other tokone --secret-key a.sec
+run 1 secret reveal -w acme tokone --secret-key c.sec
+expect "$err" "does not open with this secret key"
+expect "$err" "recorded as sealed to key $fpr_a"
+[ -s "$out" ] && fail "a reveal with the wrong key printed something"
+cp a.sec open.sec
+chmod 644 open.sec
+run 2 secret reveal -w acme tokone --secret-key open.sec
+expect "$err" "permissions 0644 are too open"
+run 2 secret reveal -w acme tokone --secret-key missing.sec
+expect "$err" "missing.sec"
+run 2 secret reveal -w acme tokone
+expect "$err" "usage: tokenwarden secret reveal"
+run 2 secret reveal tokone --secret-key a.sec
+run 2 secret reveal -w acme tokone --secret-key a.sec --passphrase-fd -1
+no_new_event "refused reveals" "$n"
+[ -s "$out" ] && fail "a refused reveal printed something"
+
+echo "== blobs moved or altered"
+one=$(row_of tokone)
+two=$(row_of toktwo)
+swap_blobs "$db" "$one" "$two"
+run 1 secret reveal -w acme tokone --secret-key a.sec
+expect "$err" "belongs to another token (workspace acme, token toktwo) and was moved between rows"
+[ -s "$out" ] && fail "a moved blob printed something"
+run 1 secret reveal -w acme toktwo --secret-key a.sec
+expect "$err" "was moved between rows"
+no_new_event "reveals of moved blobs" "$n"
+# Swap them back; then flip one bit.
+swap_blobs "$db" "$one" "$two"
+good_one=$(blob_hex tokone)
+flip_bit "$db" "$one" 40
+run 1 secret reveal -w acme tokone --secret-key a.sec
+expect "$err" "does not open with this secret key: it was sealed to another key, or altered"
+no_new_event "the reveal of an altered blob" "$n"
+sqlx "$db" "UPDATE secrets SET sealed = X'$good_one' WHERE token_row = $one"
+run 0 secret reveal -w acme tokone --secret-key a.sec
+expect "$out" "access_secret $S1"
+tw_expect_eq "events after the repaired reveal" "$(events)" $((n + 1))
+
+echo "== a reveal that cannot be recorded prints nothing"
+# Another connection holds the write lock past the busy timeout (10 s).
+"$py" -c '
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+for _ in range(600):
+    if os.path.exists(sys.argv[3]):
+        break
+    time.sleep(0.05)
+c.execute("ROLLBACK")
+' "$db" "$TW_TMP/writer.up" "$TW_TMP/writer.stop" &
+writer=$!
+for ((i = 0; i < 100; i++)); do
+	[ -e "$TW_TMP/writer.up" ] && break
+	sleep 0.1
+done
+n=$(events)
+run 1 secret reveal -w acme tokone --secret-key a.sec
+expect "$err" "database is locked"
+[ -s "$out" ] && fail "a reveal whose event was not recorded printed the secret"
+touch "$TW_TMP/writer.stop"
+wait "$writer"
+no_new_event "an unrecorded reveal" "$n"
+
+echo "== rekey"
+export TOKENWARDEN_NOW=2024-03-01T00:00Z
+# The run lock is held: exit 5, nothing asked, nothing changed.
+n=$(events)
+flock "$db.lock" "$tw_bin" rekey --secret-key a.sec --new-public-key b.pub >"$out" 2>"$err" </dev/null &&
+	fail "rekey ran while the lock was held" || st=$?
+cat "$err" >>"$stderr_all"
+tw_expect_eq "rekey under the lock" "${st:-0}" 5
+expect "$err" "another tokenwarden process holds the lock"
+# One secret cannot be opened: the whole rekey rolls back.
+before=$(all_blobs)
+flip_bit "$db" "$two" -1
+broken=$(all_blobs)
+run 1 rekey --secret-key a.sec --new-public-key b.pub
+expect "$err" "token toktwo in workspace acme does not open"
+expect "$err" "nothing was changed"
+[ "$(all_blobs)" = "$broken" ] || fail "a failed rekey changed a blob"
+tw_expect_eq "pin after a failed rekey" "$(pinned)" "$fpr_a"
+no_new_event "a failed rekey" "$n"
+sqlx "$db" "UPDATE secrets SET sealed = X'$(echo "$before" | awk -F'|' -v r="$two" '$1 == r {print $2}')'
+	WHERE token_row = $two"
+[ "$(all_blobs)" = "$before" ] || fail "could not repair the blob"
+# Wrong old key, and the new key already pinned.
+run 1 rekey --secret-key c.sec --new-public-key b.pub
+expect "$err" "pinned to sealing key $fpr_a"
+run 1 rekey --secret-key a.sec --new-public-key a.pub
+expect "$err" "nothing to do"
+run 2 rekey --secret-key a.sec
+[ "$(all_blobs)" = "$before" ] || fail "a refused rekey changed a blob"
+no_new_event "refused rekeys" "$n"
+# The real thing.
+run 0 rekey --secret-key a.sec --new-public-key b.pub
+expect "$out" "resealed 3 secrets to b.pub"
+fpr_b=$(pinned)
+[ "$fpr_b" != "$fpr_a" ] || fail "the pin did not move"
+expect "$out" "$fpr_b"
+tw_expect_eq "rekey events" "$(kind_count store.rekey)" 1
+tw_expect_eq "events after rekey" "$(events)" $((n + 1))
+sqlq "$db" "SELECT details FROM events WHERE kind = 'store.rekey'" >"$TW_TMP/rekey.json"
+jq -e --arg a "$fpr_a" --arg b "$fpr_b" '.old == $a and .new == $b and .count == 3' \
+	"$TW_TMP/rekey.json" >/dev/null || fail "rekey event details: $(cat "$TW_TMP/rekey.json")"
+tw_expect_eq "blobs sealed to the new key" \
+	"$(sqlq "$db" "SELECT count(*) FROM secrets WHERE key_fingerprint = '$fpr_b'")" 3
+[ "$(blob_hex tokone)" != "$good_one" ] || fail "rekey left a blob as it was"
+# Reveal with the new key (passphrase from a descriptor) works, with the old key fails.
+n=$(events)
+RUN_STDIN=$PASS_FILE run 0 secret reveal -w acme tokone --secret-key b.sec --passphrase-fd 0
+expect "$out" "access_secret $S1"
+RUN_STDIN=$PASS_FILE run 0 secret reveal -w acme tokthree --secret-key b.sec --passphrase-fd 0 --json
+[ "$(jq -r .access_secret "$out")" = "$S3" ] || fail "reveal after rekey"
+tw_expect_eq "events after two reveals" "$(events)" $((n + 2))
+n=$(events)
+run 1 secret reveal -w acme tokone --secret-key a.sec
+expect "$err" "does not open with this secret key"
+expect "$err" "recorded as sealed to key $fpr_b, and a.sec is key $fpr_a"
+printf 'wrong passphrase\n' >"$TW_TMP/wrong"
+RUN_STDIN=$TW_TMP/wrong run 2 secret reveal -w acme tokone --secret-key b.sec --passphrase-fd 0
+expect "$err" "wrong passphrase for b.sec"
+run 2 secret reveal -w acme tokone --secret-key b.sec
+expect "$err" "use --passphrase-fd"
+no_new_event "refused reveals after rekey" "$n"
+# The old public key is refused now, the new one accepted.
+printf 'AK-tokfour:x\n' >"$TW_TMP/in"
+RUN_STDIN=$TW_TMP/in run 2 token import -w acme --token tokfour --name import-tokfour \
+	--created-at 2023-12-01T00:00Z --expires-at 2099-01-01T00:00Z --public-key a.pub --secret-stdin
+expect "$err" "pinned to sealing key $fpr_b"
+
+echo "== secrets never stored or printed"
+[ -s "$db-wal" ] || fail "no WAL to scan (the holder connection did not keep it)"
+for f in "$db" "$db-wal" "$stderr_all" "$stdout_all"; do
+	[ -e "$f" ] || continue
+	for s in "$S1" "$S2" "$S3" "$PASS"; do
+		grep -aqF -- "$s" "$f" && fail "a known secret is in $(basename "$f")"
+	done
+	for b in "$bearer1" "$bearer2" "$bearer3"; do
+		grep -aqF -- "$b" "$f" && fail "a Bearer value is in $(basename "$f")"
+	done
+done
+touch "$holder_stop"
+wait "$holder"
+
+echo "== audit verify"
+export TOKENWARDEN_NOW=2024-04-01T00:00Z
+run 0 audit verify
+expect "$out" "history intact: $(events) events, head "
+head_now=$(awk '{print $NF}' "$out")
+tw_expect_eq "head" "$head_now" "$(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")"
+run 0 audit verify --json
+jq -e --arg h "$head_now" '.intact and .head == $h' "$out" >/dev/null || fail "verify --json"
+run 0 audit verify --head "$head_early"
+expect "$out" "head $head_early is event 5;"
+run 0 audit verify --head "$(echo "$head_now" | tr a-f A-F)"
+expect "$out" "0 events were written since"
+made_up=$(printf '%064d' 42)
+run 4 audit verify --head "$made_up"
+expect "$out" "head $made_up is not in the history: the history was truncated or rewritten after that head was recorded"
+run 4 audit verify --head "$made_up" --json
+jq -e '(.intact | not) and .known_head_event == null' "$out" >/dev/null || fail "verify --head --json"
+run 2 audit verify --head xyz
+expect "$err" "64 hexadecimal digits"
+
+# tamper NAME EXIT TEXT SQL: on a copy of the store, SQL makes verify exit EXIT saying TEXT.
+tamper() {
+	local name=$1 want=$2 text=$3 sql=$4
+	local copy=$TW_TMP/tampered-$name.db
+	backup "$db" "$copy"
+	sqlx "$copy" "$sql"
+	run "$want" audit verify --db "$copy"
+	expect "$out" "$text"
+	rm -f "$copy"
+}
+tamper edit 4 "history broken at event 3: event 3 does not match its hash: it was edited" \
+	"UPDATE events SET details = '{\"secret\":false}' WHERE id = 3"
+tamper actor 4 "history broken at event 7:" "UPDATE events SET actor = 'someone@else' WHERE id = 7"
+tamper delete 4 "history broken at event 4: event 4 follows event 2" "DELETE FROM events WHERE id = 3"
+tamper reorder 4 "history broken at event 3: event 3 does not link to the event before it" \
+	"UPDATE events SET id = -3 WHERE id = 3; UPDATE events SET id = 3 WHERE id = 4;
+	 UPDATE events SET id = 4 WHERE id = -3"
+tamper last 4 "history broken: the history ends at event" \
+	"DELETE FROM events WHERE id = (SELECT max(id) FROM events)"
+# A careful truncation (sqlite_sequence rewound too) keeps a chain that
+# holds; only a head kept elsewhere shows it.
+copy=$TW_TMP/truncated.db
+backup "$db" "$copy"
+sqlx "$copy" "DELETE FROM events WHERE id > 6;
+	UPDATE sqlite_sequence SET seq = 6 WHERE name = 'events'"
+run 0 audit verify --db "$copy"
+expect "$out" "history intact: 6 events"
+run 0 audit verify --db "$copy" --head "$head_early"
+run 4 audit verify --db "$copy" --head "$head_now"
+expect "$out" "head $head_now is not in the history: the history was truncated or rewritten"
+backup "$db" "$copy.2"
+sqlx "$copy.2" "UPDATE events SET details = '{}' WHERE id = 2"
+run 4 audit verify --db "$copy.2" --json
+jq -e '(.intact | not) and .bad_event == 2 and (.reason | contains("edited"))' "$out" >/dev/null ||
+	fail "verify --json of a broken chain"
+run 0 audit verify
+expect "$out" "history intact"
+
+echo "== audit log"
+run 0 audit log
+tw_expect_eq "log lines" "$(wc -l <"$out")" "$(events)"
+grep -q '^2024-01-01T00:00:00.000Z  [^ ]*  token.imported  acme/etl  tokone  {' "$out" ||
+	fail "log line format"
+grep -q '  store.init  -  -  {"key_fingerprint":"' "$out" || fail "log line of an event about no workspace"
+grep -q '  token.imported  acme/-  tokthree  ' "$out" || fail "log line of an unmanaged token"
+run 0 audit log --kind secret.revealed
+tw_expect_eq "reveal lines" "$(wc -l <"$out")" "$(kind_count secret.revealed)"
+run 0 audit log --slot etl --json
+jq -se 'length > 0 and all(.slot == "etl")' "$out" >/dev/null || fail "log --slot"
+tw_expect_eq "etl events" "$(jq -s length "$out")" \
+	"$(sqlq "$db" "SELECT count(*) FROM events WHERE slot = 'etl'")"
+run 0 audit log -w acme --kind token.imported --json
+tw_expect_eq "imports" "$(jq -s length "$out")" 4
+jq -se 'all(.details | type == "object") and all(.hash | length == 64) and
+	all(has("id") and has("at") and has("actor") and has("kind") and has("workspace") and
+	has("slot") and has("token"))' "$out" >/dev/null || fail "log --json fields"
+run 0 audit log --since 2024-02-01T00:00Z --until 2024-03-01T00:00Z --json
+jq -se 'length > 0 and all(.kind == "secret.revealed") and all(.at | startswith("2024-02-01"))' \
+	"$out" >/dev/null || fail "log --since --until"
+run 0 audit log --since 2024-03-01T00:00Z --kind store.rekey --json
+jq -se 'length == 1 and .[0].details.count == 3' "$out" >/dev/null || fail "log of the rekey"
+run 0 audit log --until 2000-01-01T00:00Z
+[ -s "$out" ] && fail "log --until before everything printed events"
+run 0 audit log -w nosuch
+[ -s "$out" ] && fail "log -w nosuch printed events"
+run 2 audit log --since yesterday
+expect "$err" "--since 'yesterday'"
+run 2 audit log extra
+run 2 audit log --db "$TW_TMP/none.db"
+expect "$err" "run 'tokenwarden init' first"
+
+echo "== nothing secret printed anywhere"
+grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
+for s in "$S1" "$S2" "$S3" "$PASS" "$bearer1" "$bearer2" "$bearer3"; do
+	grep -aqF -- "$s" "$stderr_all" "$stdout_all" "$db" && fail "a known secret leaked"
+done
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed" >&2
+	exit 1
+fi
+echo "all secret and audit checks passed"
