@@ -128,6 +128,13 @@ struct seal_pub;
 struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock,
 			     int *status);
 
+/*
+ * When no other process holds the run lock, marks rows left pending by an
+ * interrupted create as unknown, so reading verbs never show a stale
+ * "pending".  Best effort: a busy lock or an error only warns.
+ */
+void store_ctx_settle(struct store *s);
+
 /* Notes the history's head on stderr, so it can be kept elsewhere (a journal, a ticket). */
 void store_ctx_note_head(struct store *s);
 

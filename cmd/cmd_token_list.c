@@ -92,6 +92,7 @@ exec_list(int argc, char **argv)
 	s = store_ctx_open(&o, NULL, 0, &status);
 	if (s == NULL)
 		goto out;
+	store_ctx_settle(s);
 	status = TW_EXIT_FAILURE;
 	if (tokens_list(s, &f, &rows, &n, &cause) < 0)
 		goto out;

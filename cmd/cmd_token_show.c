@@ -49,6 +49,7 @@ exec_show(int argc, char **argv)
 	s = store_ctx_open(&o, NULL, 0, &status);
 	if (s == NULL)
 		goto out;
+	store_ctx_settle(s);
 	status = TW_EXIT_FAILURE;
 	r = tokens_find(s, workspace, token, &row, &cause);
 	if (r == 1)

@@ -4,7 +4,9 @@
 
 #include "core/exitcodes.h"
 #include "core/seal.h"
+#include "core/clock.h"
 #include "store/events.h"
+#include "store/tokens.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -77,4 +79,24 @@ store_ctx_note_head(struct store *s)
 	notef("history head %s (event %lld); keep it elsewhere to check the history with 'audit "
 	      "verify --head'",
 	      head, (long long)n);
+}
+
+void
+store_ctx_settle(struct store *s)
+{
+	char *cause = NULL;
+	int settled = 0;
+
+	/* Holding the lock proves no process is between a POST and its answer. */
+	if (store_lock(s, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	if (tokens_settle_pending(s, clock_now_ms(), &settled, &cause) < 0)
+		warnf("%s", cause);
+	else if (settled > 0)
+		warnf("%d create(s) were interrupted before their answer was recorded; they are "
+		      "now 'unknown'",
+		      settled);
+	free(cause);
 }

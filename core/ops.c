@@ -100,7 +100,8 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	}
 	d = json_pack("{s:s}", "error", *cause);
 	if (rc == MODE_ERR_UNKNOWN)
-		tokens_transition(s, row, TOKEN_PENDING, TOKEN_UNKNOWN, clock_now_ms(), d, &ignored);
+		tokens_transition(s, row, TOKEN_PENDING, TOKEN_UNKNOWN, clock_now_ms(), d,
+				  &ignored);
 	else
 		tokens_transition(s, row, TOKEN_PENDING, TOKEN_FAILED, clock_now_ms(), d, &ignored);
 	free(ignored);

@@ -223,11 +223,21 @@ TOKENWARDEN_TEST_CRASH=after-post "$tw_bin" token create "${api[@]}" --name e2e-
 	--expires-in 2d >"$out" 2>"$err" || st=$?
 [ "$st" -eq 137 ] || fail "the crash hook did not kill the binary (exit $st)"
 expect_state e2e-crash-after-post pending
+# The next command that can take the lock, even a read, shows it as unknown, name and expiry kept.
+run 0 token list --state unknown --json
+jq -e '[.[] | select(.name == "e2e-crash-after-post" and .expires_at != null)] | length == 1' \
+	"$out" >/dev/null || fail "token list does not show the crashed create as unknown"
+expect "$err" "1 create(s) were interrupted"
+expect_state e2e-crash-after-post unknown
 sim_ctl GET /_sim/tokens | jq -e '[.tokens[].name] | index("e2e-crash-after-post")' >/dev/null ||
 	fail "the crashed create did not reach the server"
+# A create also settles what a killed create left behind.
+TOKENWARDEN_TEST_CRASH=before-post "$tw_bin" token create "${api[@]}" --name e2e-crash-before-post \
+	--expires-in 2d >"$out" 2>"$err" || true
+expect_state e2e-crash-before-post pending
 run 0 token create "${api[@]}" --name e2e-after-crash --expires-in 1d
 expect "$err" "1 earlier create(s) were interrupted"
-expect_state e2e-crash-after-post unknown
+expect_state e2e-crash-before-post unknown
 python3 - "$TOKENWARDEN_DB" <<'PY' || fail "the crashed create's row lost its name or expiry"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
