@@ -15,8 +15,8 @@ runs_start(struct store *s, const char *kind, int64_t now, int64_t *run, char **
 
 	if (store_begin(s, cause) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (started_at) VALUES (?1)", -1, &st,
-			       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (started_at) VALUES (?1)", -1, &st, NULL) !=
+	    SQLITE_OK) {
 		store_error(s, "starting a run", cause);
 		goto fail;
 	}
@@ -40,8 +40,7 @@ fail:
 }
 
 int
-runs_end(struct store *s, int64_t run, int status, const json_t *summary, int64_t now,
-	 char **cause)
+runs_end(struct store *s, int64_t run, int status, const json_t *summary, int64_t now, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	char *text = NULL;
@@ -67,8 +66,8 @@ runs_end(struct store *s, int64_t run, int status, const json_t *summary, int64_
 		goto fail;
 	}
 	if (sqlite3_changes(s->db) != 1) {
-		*cause = xasprintf("%s: run %lld is not open; nothing changed", s->path,
-				   (long long)run);
+		*cause =
+		    xasprintf("%s: run %lld is not open; nothing changed", s->path, (long long)run);
 		goto fail;
 	}
 	d = json_pack("{s:I, s:i, s:O?}", "run", (json_int_t)run, "status", status, "summary",

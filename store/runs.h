@@ -10,7 +10,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
-/* Opens a run of kind ("rotate", ...) at now, with its run.start event.  Returns 0 with *run or -1. */
+/* Opens a run of kind ("rotate", ...) at now, with its run.start event.  Returns 0 with *run or -1.
+ */
 int runs_start(struct store *s, const char *kind, int64_t now, int64_t *run, char **cause);
 
 /*

@@ -8,30 +8,6 @@
 #include <sqlite3.h>
 #include <string.h>
 
-#define META_KEY "key_fingerprint"
-
-/* Prepares sql or sets *cause. */
-static sqlite3_stmt *
-prepare(struct store *s, const char *sql, char **cause)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "preparing a query", cause);
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
-static char *
-dup_col(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL
-		   ? NULL
-		   : xstrdup((const char *)sqlite3_column_text(st, i));
-}
-
 int
 secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
 {
@@ -41,11 +17,11 @@ secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
 
 	if (store_begin(s, cause) < 0)
 		return -1;
-	st = prepare(s,
-		     "SELECT w.name, sl.name, t.token FROM tokens t "
-		     "JOIN workspaces w ON w.id = t.workspace_id "
-		     "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
-		     cause);
+	st = store_prepare(s,
+			   "SELECT w.name, sl.name, t.token FROM tokens t "
+			   "JOIN workspaces w ON w.id = t.workspace_id "
+			   "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
+			   cause);
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, row);
@@ -53,9 +29,9 @@ secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
 		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
 		goto out;
 	}
-	ws = dup_col(st, 0);
-	slot = dup_col(st, 1);
-	token = dup_col(st, 2);
+	ws = store_column_dup(st, 0);
+	slot = store_column_dup(st, 1);
+	token = store_column_dup(st, 2);
 	if (events_append(s, now, "secret.revealed", ws, slot, token, NULL, cause) < 0)
 		goto out;
 	rc = store_commit(s, cause);
@@ -97,11 +73,11 @@ static int
 read_all(struct store *s, struct stored **out, size_t *n, char **cause)
 {
 	sqlite3_stmt *st =
-	    prepare(s,
-		    "SELECT x.token_row, w.name, t.token, x.sealed FROM secrets x "
-		    "JOIN tokens t ON t.id = x.token_row "
-		    "JOIN workspaces w ON w.id = t.workspace_id ORDER BY x.token_row",
-		    cause);
+	    store_prepare(s,
+			  "SELECT x.token_row, w.name, t.token, x.sealed FROM secrets x "
+			  "JOIN tokens t ON t.id = x.token_row "
+			  "JOIN workspaces w ON w.id = t.workspace_id ORDER BY x.token_row",
+			  cause);
 	struct stored *v = NULL;
 	size_t cap = 0;
 	int step, rc = -1;
@@ -118,8 +94,8 @@ read_all(struct store *s, struct stored **out, size_t *n, char **cause)
 		}
 		r = &v[(*n)++];
 		r->row = sqlite3_column_int64(st, 0);
-		r->workspace = dup_col(st, 1);
-		r->token = dup_col(st, 2);
+		r->workspace = store_column_dup(st, 1);
+		r->token = store_column_dup(st, 2);
 		r->len = (size_t)sqlite3_column_bytes(st, 3);
 		r->blob = xmalloc(r->len > 0 ? r->len : 1);
 		if (r->len > 0)
@@ -153,7 +129,7 @@ static int
 check_pin(struct store *s, const char *old_fpr, char **cause)
 {
 	char *pinned = NULL;
-	int got = store_meta_get(s, META_KEY, &pinned, cause), rc = -1;
+	int got = store_meta_get(s, STORE_META_KEY_FPR, &pinned, cause), rc = -1;
 
 	if (got == 1)
 		*cause = xasprintf("%s: no sealing key is pinned; run 'tokenwarden init'", s->path);
@@ -172,10 +148,10 @@ static int
 reseal_all(struct store *s, const struct stored *v, size_t n, const char *new_fpr,
 	   secrets_reseal_fn reseal, void *arg, char **cause)
 {
-	sqlite3_stmt *st = prepare(s,
-				   "UPDATE secrets SET sealed = ?2, key_fingerprint = ?3 "
-				   "WHERE token_row = ?1",
-				   cause);
+	sqlite3_stmt *st = store_prepare(s,
+					 "UPDATE secrets SET sealed = ?2, key_fingerprint = ?3 "
+					 "WHERE token_row = ?1",
+					 cause);
 	unsigned char *blob = NULL;
 	size_t len = 0;
 	int rc = -1;
@@ -226,7 +202,7 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 		return -1;
 	if (check_pin(s, old_fpr, cause) < 0 || read_all(s, &v, &n, cause) < 0 ||
 	    reseal_all(s, v, n, new_fpr, reseal, arg, cause) < 0 ||
-	    store_meta_set(s, META_KEY, new_fpr, cause) < 0)
+	    store_meta_set(s, STORE_META_KEY_FPR, new_fpr, cause) < 0)
 		goto out;
 	details =
 	    json_pack("{s:s, s:s, s:I}", "old", old_fpr, "new", new_fpr, "count", (json_int_t)n);

@@ -376,8 +376,6 @@ out:
 	return rc;
 }
 
-#define META_KEY "key_fingerprint"
-
 int
 store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause)
 {
@@ -387,7 +385,7 @@ store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause)
 
 	if (store_begin(s, cause) < 0)
 		goto out;
-	got = store_meta_get(s, META_KEY, &pinned, cause);
+	got = store_meta_get(s, STORE_META_KEY_FPR, &pinned, cause);
 	if (got < 0)
 		goto fail;
 	if (got == 0 && strcmp(pinned, fpr) != 0) {
@@ -401,7 +399,7 @@ store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause)
 		rc = 0;
 		goto out;
 	}
-	if (store_meta_set(s, META_KEY, fpr, cause) < 0 ||
+	if (store_meta_set(s, STORE_META_KEY_FPR, fpr, cause) < 0 ||
 	    events_append(s, now, "store.init", NULL, NULL, NULL, details, cause) < 0)
 		goto fail;
 	rc = store_commit(s, cause);
@@ -418,7 +416,7 @@ int
 store_check_key(struct store *s, const char *fpr, char **cause)
 {
 	char *pinned = NULL;
-	int got = store_meta_get(s, META_KEY, &pinned, cause), rc = -1;
+	int got = store_meta_get(s, STORE_META_KEY_FPR, &pinned, cause), rc = -1;
 
 	if (got == 1)
 		*cause = xasprintf("%s: no sealing key is pinned; run 'tokenwarden init'", s->path);
@@ -430,4 +428,25 @@ store_check_key(struct store *s, const char *fpr, char **cause)
 		rc = 0;
 	free(pinned);
 	return rc;
+}
+
+sqlite3_stmt *
+store_prepare(struct store *s, const char *sql, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "preparing a query", cause);
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+char *
+store_column_dup(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL
+		   ? NULL
+		   : xstrdup((const char *)sqlite3_column_text(st, i));
 }

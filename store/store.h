@@ -10,6 +10,10 @@
 #include <stdint.h>
 
 struct sqlite3;
+struct sqlite3_stmt;
+
+/* The meta key holding the pinned sealing key's fingerprint. */
+#define STORE_META_KEY_FPR "key_fingerprint"
 
 #define STORE_SCHEMA_VERSION 1
 /* PRAGMA application_id of a tokenwarden database: "twdb". */
@@ -74,6 +78,11 @@ int store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause);
  * both fingerprints (or saying the store was never initialised).
  */
 int store_check_key(struct store *s, const char *fpr, char **cause);
+
+/* For store/ only: prepares sql, or returns NULL with *cause. */
+struct sqlite3_stmt *store_prepare(struct store *s, const char *sql, char **cause);
+/* For store/ only: returns an allocated copy of column i's text, or NULL for SQL NULL. */
+char *store_column_dup(struct sqlite3_stmt *st, int i);
 
 /* Sets *cause from the connection's last error, prefixed with what. */
 void store_error(struct store *s, const char *what, char **cause);

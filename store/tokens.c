@@ -35,20 +35,6 @@ tokens_state_parse(const char *name, enum token_state *st)
 	return -1;
 }
 
-/* Prepares sql or sets *cause. */
-static sqlite3_stmt *
-prepare(struct store *s, const char *sql, char **cause)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "preparing a query", cause);
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
-}
-
 /* Steps a statement that returns no rows; finalizes it.  Returns 0 or -1. */
 static int
 run(struct store *s, sqlite3_stmt *st, const char *what, char **cause)
@@ -72,7 +58,7 @@ static int64_t
 upsert_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
 	  char **cause)
 {
-	sqlite3_stmt *st = prepare(s, sql, cause);
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
 	int64_t id = -1;
 
 	if (st == NULL)
@@ -122,11 +108,11 @@ set_time(json_t *o, const char *key, int64_t ms)
 static int
 row_names(struct store *s, int64_t row, char **ws, char **slot, char **token, char **cause)
 {
-	sqlite3_stmt *st = prepare(s,
-				   "SELECT w.name, sl.name, t.token FROM tokens t "
-				   "JOIN workspaces w ON w.id = t.workspace_id "
-				   "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
-				   cause);
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT w.name, sl.name, t.token FROM tokens t "
+					 "JOIN workspaces w ON w.id = t.workspace_id "
+					 "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
+					 cause);
 	int rc = -1;
 
 	if (st == NULL)
@@ -194,11 +180,11 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 	sl = ws < 0 ? -1 : slot_id(s, ws, slot, cause);
 	if (sl < 0)
 		goto fail;
-	st =
-	    prepare(s,
-		    "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
-		    "expires_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 'created', ?4, ?5, ?4)",
-		    cause);
+	st = store_prepare(
+	    s,
+	    "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
+	    "expires_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 'created', ?4, ?5, ?4)",
+	    cause);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, ws);
@@ -235,10 +221,10 @@ static int
 put_secret(struct store *s, int64_t row, const unsigned char *sealed, size_t len, const char *fpr,
 	   char **cause)
 {
-	sqlite3_stmt *st = prepare(s,
-				   "INSERT INTO secrets (token_row, sealed, key_fingerprint) "
-				   "VALUES (?1, ?2, ?3)",
-				   cause);
+	sqlite3_stmt *st = store_prepare(s,
+					 "INSERT INTO secrets (token_row, sealed, key_fingerprint) "
+					 "VALUES (?1, ?2, ?3)",
+					 cause);
 
 	if (st == NULL)
 		return -1;
@@ -258,10 +244,10 @@ tokens_created(struct store *s, int64_t row, const char *token, int64_t created_
 
 	if (store_begin(s, cause) < 0)
 		goto fail;
-	st = prepare(s,
-		     "UPDATE tokens SET state = 'created', token = ?2, created_at = ?3, "
-		     "expires_at = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'pending'",
-		     cause);
+	st = store_prepare(s,
+			   "UPDATE tokens SET state = 'created', token = ?2, created_at = ?3, "
+			   "expires_at = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'pending'",
+			   cause);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, row);
@@ -300,7 +286,7 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 
 	if (store_begin(s, cause) < 0)
 		return -1;
-	st = prepare(
+	st = store_prepare(
 	    s, "UPDATE tokens SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2", cause);
 	if (st == NULL)
 		goto fail;
@@ -368,11 +354,12 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 
 	if (store_begin(s, cause) < 0)
 		return -1;
-	st = prepare(s,
-		     "UPDATE tokens SET state = 'deleted', updated_at = ?3 WHERE token = ?2 AND "
-		     "state <> 'deleted' AND workspace_id = (SELECT id FROM workspaces WHERE "
-		     "name = ?1) RETURNING (SELECT name FROM slots WHERE id = slot_id)",
-		     cause);
+	st = store_prepare(
+	    s,
+	    "UPDATE tokens SET state = 'deleted', updated_at = ?3 WHERE token = ?2 AND "
+	    "state <> 'deleted' AND workspace_id = (SELECT id FROM workspaces WHERE "
+	    "name = ?1) RETURNING (SELECT name FROM slots WHERE id = slot_id)",
+	    cause);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
@@ -413,11 +400,11 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	sl = ws < 0 ? -1 : slot_id(s, ws, imp->slot, cause);
 	if (sl < 0)
 		goto fail;
-	st = prepare(s,
-		     "INSERT INTO tokens (workspace_id, slot_id, token, name, state, origin, "
-		     "requested_at, created_at, expires_at, updated_at) "
-		     "VALUES (?1, ?2, ?3, ?4, 'active', 'imported', ?5, ?6, ?7, ?5)",
-		     cause);
+	st = store_prepare(s,
+			   "INSERT INTO tokens (workspace_id, slot_id, token, name, state, origin, "
+			   "requested_at, created_at, expires_at, updated_at) "
+			   "VALUES (?1, ?2, ?3, ?4, 'active', 'imported', ?5, ?6, ?7, ?5)",
+			   cause);
 	if (st == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, ws);
@@ -459,14 +446,6 @@ fail:
 	return -1;
 }
 
-static char *
-dup_col(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL
-		   ? NULL
-		   : xstrdup((const char *)sqlite3_column_text(st, i));
-}
-
 #define ROW_COLUMNS                                                                                \
 	"SELECT t.id, w.name, sl.name, t.token, t.name, t.state, t.origin, t.requested_at, "       \
 	"coalesce(t.created_at, 0), t.expires_at, t.updated_at, coalesce(t.retire_after, 0), "     \
@@ -481,12 +460,12 @@ read_row(sqlite3_stmt *st, struct token_row *r)
 
 	tokens_state_parse((const char *)sqlite3_column_text(st, 5), &state);
 	r->row = sqlite3_column_int64(st, 0);
-	r->workspace = dup_col(st, 1);
-	r->slot = dup_col(st, 2);
-	r->token = dup_col(st, 3);
-	r->name = dup_col(st, 4);
+	r->workspace = store_column_dup(st, 1);
+	r->slot = store_column_dup(st, 2);
+	r->token = store_column_dup(st, 3);
+	r->name = store_column_dup(st, 4);
 	r->state = state;
-	r->origin = dup_col(st, 6);
+	r->origin = store_column_dup(st, 6);
 	r->requested_at = sqlite3_column_int64(st, 7);
 	r->created_at = sqlite3_column_int64(st, 8);
 	r->expires_at = sqlite3_column_int64(st, 9);
@@ -526,11 +505,11 @@ tokens_list(struct store *s, const struct token_filter *f, struct token_row **ro
 	    char **cause)
 {
 	sqlite3_stmt *st =
-	    prepare(s,
-		    ROW_COLUMNS "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
-				"(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
-				"AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
-		    cause);
+	    store_prepare(s,
+			  ROW_COLUMNS "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
+				      "(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
+				      "AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
+			  cause);
 	int rc;
 
 	if (st == NULL)
@@ -549,7 +528,8 @@ int
 tokens_find(struct store *s, const char *workspace, const char *token, struct token_row **out,
 	    char **cause)
 {
-	sqlite3_stmt *st = prepare(s, ROW_COLUMNS "WHERE w.name = ?1 AND t.token = ?2", cause);
+	sqlite3_stmt *st =
+	    store_prepare(s, ROW_COLUMNS "WHERE w.name = ?1 AND t.token = ?2", cause);
 	size_t n = 0;
 	int rc;
 
@@ -568,8 +548,8 @@ int
 tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, char **fpr,
 	      char **cause)
 {
-	sqlite3_stmt *st =
-	    prepare(s, "SELECT sealed, key_fingerprint FROM secrets WHERE token_row = ?1", cause);
+	sqlite3_stmt *st = store_prepare(
+	    s, "SELECT sealed, key_fingerprint FROM secrets WHERE token_row = ?1", cause);
 	int rc = -1, step;
 
 	if (st == NULL)
