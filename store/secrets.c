@@ -16,7 +16,7 @@ secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
 	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
-		return -1;
+		goto out;
 	st = store_prepare(s,
 			   "SELECT w.name, sl.name, t.token FROM tokens t "
 			   "JOIN workspaces w ON w.id = t.workspace_id "
@@ -34,15 +34,13 @@ secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
 	token = store_column_dup(st, 2);
 	if (events_append(s, now, "secret.revealed", ws, slot, token, NULL, cause) < 0)
 		goto out;
-	rc = store_commit(s, cause);
+	rc = 0;
 out:
-	if (rc < 0)
-		store_rollback(s);
 	sqlite3_finalize(st);
 	free(ws);
 	free(slot);
 	free(token);
-	return rc;
+	return store_end(s, rc, cause);
 }
 
 /* One stored secret, read before any is rewritten. */
@@ -199,7 +197,7 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 		return -1;
 	}
 	if (store_begin(s, cause) < 0)
-		return -1;
+		goto out;
 	if (check_pin(s, old_fpr, cause) < 0 || read_all(s, &v, &n, cause) < 0 ||
 	    reseal_all(s, v, n, new_fpr, reseal, arg, cause) < 0 ||
 	    store_meta_set(s, STORE_META_KEY_FPR, new_fpr, cause) < 0)
@@ -208,13 +206,12 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 	    json_pack("{s:s, s:s, s:I}", "old", old_fpr, "new", new_fpr, "count", (json_int_t)n);
 	if (events_append(s, now, "store.rekey", NULL, NULL, NULL, details, cause) < 0)
 		goto out;
-	rc = store_commit(s, cause);
-	if (rc == 0)
-		*count = (int)n;
+	rc = 0;
 out:
-	if (rc < 0)
-		store_rollback(s);
 	json_decref(details);
 	stored_free(v, n);
+	rc = store_end(s, rc, cause);
+	if (rc == 0)
+		*count = (int)n;
 	return rc;
 }

@@ -307,6 +307,15 @@ store_rollback(struct store *s)
 }
 
 int
+store_end(struct store *s, int rc, char **cause)
+{
+	if (rc == 0)
+		return store_commit(s, cause);
+	store_rollback(s);
+	return rc;
+}
+
+int
 store_meta_get(struct store *s, const char *key, char **value, char **cause)
 {
 	sqlite3_stmt *st = NULL;
@@ -387,29 +396,22 @@ store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause)
 		goto out;
 	got = store_meta_get(s, STORE_META_KEY_FPR, &pinned, cause);
 	if (got < 0)
-		goto fail;
+		goto out;
 	if (got == 0 && strcmp(pinned, fpr) != 0) {
 		*cause = xasprintf("%s: already initialised with key %s, not %s; use "
 				   "'tokenwarden rekey' to change keys",
 				   s->path, pinned, fpr);
-		goto fail;
-	}
-	if (got == 0) {
-		store_rollback(s);
-		rc = 0;
 		goto out;
 	}
-	if (store_meta_set(s, STORE_META_KEY_FPR, fpr, cause) < 0 ||
-	    events_append(s, now, "store.init", NULL, NULL, NULL, details, cause) < 0)
-		goto fail;
-	rc = store_commit(s, cause);
-	goto out;
-fail:
-	store_rollback(s);
+	/* Already pinned to this key: nothing to write, and no second init event. */
+	if (got == 1 && (store_meta_set(s, STORE_META_KEY_FPR, fpr, cause) < 0 ||
+			 events_append(s, now, "store.init", NULL, NULL, NULL, details, cause) < 0))
+		goto out;
+	rc = 0;
 out:
 	free(pinned);
 	json_decref(details);
-	return rc;
+	return store_end(s, rc, cause);
 }
 
 int

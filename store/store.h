@@ -57,6 +57,11 @@ int store_begin(struct store *s, char **cause);
 int store_commit(struct store *s, char **cause);
 /* ROLLBACK, when a transaction is open. */
 void store_rollback(struct store *s);
+/*
+ * Ends the open transaction by rc, for one exit path: commits when rc is 0
+ * (returning 0, or -1 when the commit fails), else rolls back and returns rc.
+ */
+int store_end(struct store *s, int rc, char **cause);
 
 /*
  * Reads meta value key into *value (allocated; caller frees).  Returns 0,

@@ -173,20 +173,21 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 	sqlite3_stmt *st = NULL;
 	json_t *details = json_object();
 	int64_t ws, sl;
+	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
-		goto fail;
+		goto out;
 	ws = workspace_id(s, workspace, cause);
 	sl = ws < 0 ? -1 : slot_id(s, ws, slot, cause);
 	if (sl < 0)
-		goto fail;
+		goto out;
 	st = store_prepare(
 	    s,
 	    "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
 	    "expires_at, updated_at) VALUES (?1, ?2, ?3, 'pending', 'created', ?4, ?5, ?4)",
 	    cause);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_int64(st, 1, ws);
 	if (sl > 0)
 		sqlite3_bind_int64(st, 2, sl);
@@ -199,21 +200,18 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 					   s->path, slot != NULL ? slot : "?");
 		else
 			store_error(s, "recording the intent", cause);
-		goto fail;
+		goto out;
 	}
 	*row = sqlite3_last_insert_rowid(s->db);
 	json_object_set_new(details, "name", json_string(name));
 	set_time(details, "expires_at", expires_at);
 	if (events_append(s, now, "token.intent", workspace, slot, NULL, details, cause) < 0)
-		goto fail;
+		goto out;
+	rc = 0;
+out:
 	sqlite3_finalize(st);
 	json_decref(details);
-	return store_commit(s, cause);
-fail:
-	sqlite3_finalize(st);
-	json_decref(details);
-	store_rollback(s);
-	return -1;
+	return store_end(s, rc, cause);
 }
 
 /* Stores a sealed secret for row in the open transaction. */
@@ -241,15 +239,16 @@ tokens_created(struct store *s, int64_t row, const char *token, int64_t created_
 {
 	sqlite3_stmt *st = NULL;
 	json_t *details = json_object();
+	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
-		goto fail;
+		goto out;
 	st = store_prepare(s,
 			   "UPDATE tokens SET state = 'created', token = ?2, created_at = ?3, "
 			   "expires_at = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'pending'",
 			   cause);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_int64(st, 1, row);
 	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, created_at);
@@ -259,22 +258,19 @@ tokens_created(struct store *s, int64_t row, const char *token, int64_t created_
 		*cause = xasprintf("%s: token row %lld is not pending; another process settled "
 				   "it",
 				   s->path, (long long)row);
-		goto fail;
+		goto out;
 	}
 	if (put_secret(s, row, sealed, sealed_len, fpr, cause) < 0)
-		goto fail;
+		goto out;
 	set_time(details, "expires_at", expires_at);
 	json_object_set_new(details, "key_fingerprint", json_string(fpr));
 	if (row_event(s, row, now, "token.created", details, cause) < 0)
-		goto fail;
+		goto out;
+	rc = 0;
+out:
 	sqlite3_finalize(st);
 	json_decref(details);
-	return store_commit(s, cause);
-fail:
-	sqlite3_finalize(st);
-	json_decref(details);
-	store_rollback(s);
-	return -1;
+	return store_end(s, rc, cause);
 }
 
 int
@@ -283,35 +279,34 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 {
 	sqlite3_stmt *st = NULL;
 	char kind[32];
+	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
-		return -1;
+		goto out;
 	st = store_prepare(
 	    s, "UPDATE tokens SET state = ?3, updated_at = ?4 WHERE id = ?1 AND state = ?2", cause);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_int64(st, 1, row);
 	sqlite3_bind_text(st, 2, tokens_state_name(from), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, tokens_state_name(to), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		constraint_cause(s, row, to, cause);
-		goto fail;
+		goto out;
 	}
 	if (sqlite3_changes(s->db) != 1) {
 		*cause = xasprintf("%s: token row %lld is not %s; nothing changed", s->path,
 				   (long long)row, tokens_state_name(from));
-		goto fail;
+		goto out;
 	}
 	snprintf(kind, sizeof kind, "token.%s", tokens_state_name(to));
 	if (row_event(s, row, now, kind, details, cause) < 0)
-		goto fail;
+		goto out;
+	rc = 0;
+out:
 	sqlite3_finalize(st);
-	return store_commit(s, cause);
-fail:
-	sqlite3_finalize(st);
-	store_rollback(s);
-	return -1;
+	return store_end(s, rc, cause);
 }
 
 int
@@ -351,9 +346,10 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	sqlite3_stmt *st = NULL;
 	char *slot = NULL;
 	int step;
+	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
-		return -1;
+		goto out;
 	st = store_prepare(
 	    s,
 	    "UPDATE tokens SET state = 'deleted', updated_at = ?3 WHERE token = ?2 AND "
@@ -361,7 +357,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	    "name = ?1) RETURNING (SELECT name FROM slots WHERE id = slot_id)",
 	    cause);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
@@ -372,19 +368,17 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 		step = sqlite3_step(st);
 	if (step != SQLITE_DONE) {
 		store_error(s, "recording the deletion", cause);
-		goto fail;
+		goto out;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
 	if (events_append(s, now, "token.deleted", workspace, slot, token, details, cause) < 0)
-		goto fail;
-	free(slot);
-	return store_commit(s, cause);
-fail:
+		goto out;
+	rc = 0;
+out:
 	sqlite3_finalize(st);
 	free(slot);
-	store_rollback(s);
-	return -1;
+	return store_end(s, rc, cause);
 }
 
 int
@@ -393,20 +387,21 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	sqlite3_stmt *st = NULL;
 	json_t *details = json_object();
 	int64_t ws, sl, row;
+	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
-		goto fail;
+		goto out;
 	ws = workspace_id(s, imp->workspace, cause);
 	sl = ws < 0 ? -1 : slot_id(s, ws, imp->slot, cause);
 	if (sl < 0)
-		goto fail;
+		goto out;
 	st = store_prepare(s,
 			   "INSERT INTO tokens (workspace_id, slot_id, token, name, state, origin, "
 			   "requested_at, created_at, expires_at, updated_at) "
 			   "VALUES (?1, ?2, ?3, ?4, 'active', 'imported', ?5, ?6, ?7, ?5)",
 			   cause);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	sqlite3_bind_int64(st, 1, ws);
 	if (sl > 0)
 		sqlite3_bind_int64(st, 2, sl);
@@ -423,27 +418,24 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 		else
 			*cause = xasprintf("%s: slot %s already has an active token", s->path,
 					   imp->slot != NULL ? imp->slot : "-");
-		goto fail;
+		goto out;
 	}
 	row = sqlite3_last_insert_rowid(s->db);
 	if (imp->sealed != NULL &&
 	    put_secret(s, row, imp->sealed, imp->sealed_len, imp->fpr, cause) < 0)
-		goto fail;
+		goto out;
 	json_object_set_new(details, "name", json_string(imp->name));
 	set_time(details, "created_at", imp->created_at);
 	set_time(details, "expires_at", imp->expires_at);
 	json_object_set_new(details, "secret", json_boolean(imp->sealed != NULL));
 	if (events_append(s, now, "token.imported", imp->workspace, imp->slot, imp->token, details,
 			  cause) < 0)
-		goto fail;
+		goto out;
+	rc = 0;
+out:
 	sqlite3_finalize(st);
 	json_decref(details);
-	return store_commit(s, cause);
-fail:
-	sqlite3_finalize(st);
-	json_decref(details);
-	store_rollback(s);
-	return -1;
+	return store_end(s, rc, cause);
 }
 
 #define ROW_COLUMNS                                                                                \
