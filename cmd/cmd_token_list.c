@@ -51,7 +51,7 @@ exec_list(int argc, char **argv)
 	};
 	struct store_opts o;
 	struct store *s = NULL;
-	struct token_filter f = {NULL, NULL, -1};
+	struct token_filter f = {.state = -1};
 	struct token_row *rows = NULL;
 	const char *state = NULL;
 	char *cause = NULL;

@@ -21,6 +21,8 @@ static const struct cmd_entry *const cmd_table[] = {
     &cmd_token_verify_entry, &cmd_token_delete_entry, &cmd_token_import_entry,
     &cmd_token_list_entry,   &cmd_token_show_entry,   &cmd_secret_reveal_entry,
     &cmd_rekey_entry,        &cmd_audit_verify_entry, &cmd_audit_log_entry,
+    &cmd_policy_check_entry, &cmd_policy_show_entry,  &cmd_plan_entry,
+    &cmd_audit_report_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])
@@ -34,8 +36,9 @@ usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
-	fputs("\nExit status: 0 done, 1 failed, 2 usage or configuration error, 6 outcome\n"
-	      "unknown (the server may have acted), 7 API unavailable (try again later).\n",
+	fputs("\nExit status: 0 done, 1 failed, 2 usage or configuration error, 3 work due\n"
+	      "(plan), 4 findings (audit), 5 locked, 6 outcome unknown (the server may have\n"
+	      "acted), 7 API unavailable (try again later).\n",
 	      f);
 }
 

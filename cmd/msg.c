@@ -71,3 +71,20 @@ notef(const char *fmt, ...)
 	emit("note", fmt, ap);
 	va_end(ap);
 }
+
+void
+msg_diag(const char *level, const char *file, int line, int col, const char *text)
+{
+	if (format == MSG_JSON) {
+		json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:s}", "level", level, "file", file,
+				      "line", line, "column", col, "msg", text);
+		char *out = json_dumps(o, JSON_COMPACT);
+
+		fprintf(stderr, "%s\n", out != NULL ? out : "{}");
+		jsonx_free(out);
+		json_decref(o);
+	} else if (line > 0)
+		fprintf(stderr, "%s:%d:%d: %s: %s\n", file, line, col, level, text);
+	else
+		fprintf(stderr, "%s: %s: %s\n", file, level, text);
+}

@@ -14,5 +14,7 @@ void msg_setup(int quiet, enum msg_format format);
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A problem at a place in a file, as compilers print them: FILE:LINE:COLUMN: level: text. */
+void msg_diag(const char *level, const char *file, int line, int col, const char *text);
 
 #endif

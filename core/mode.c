@@ -171,9 +171,8 @@ on_header(char *line, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Returns 1 when host is a loopback name or address. */
-static int
-is_loopback(const char *host)
+int
+mode_is_loopback(const char *host)
 {
 	struct in_addr a4;
 
@@ -183,9 +182,8 @@ is_loopback(const char *host)
 	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-/* Checks api and returns it without a trailing slash, or NULL with *cause. */
-static char *
-check_api(const char *api, int *plain_http, char **cause)
+char *
+mode_check_api(const char *label, const char *api, int *plain_http, char **cause)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *frag = NULL, *out = NULL;
@@ -194,25 +192,26 @@ check_api(const char *api, int *plain_http, char **cause)
 	if (curl_url_set(u, CURLUPART_URL, api, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		*cause = xasprintf("--api '%s' is not a URL such as https://app.mode.com", api);
+		*cause = xasprintf("%s '%s' is not a URL such as https://app.mode.com", label, api);
 		goto out;
 	}
 	curl_url_get(u, CURLUPART_USER, &user, 0);
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
 	if (user != NULL || query != NULL || frag != NULL) {
-		*cause = xasprintf("--api '%s' must not carry a user name, query or fragment", api);
+		*cause =
+		    xasprintf("%s '%s' must not carry a user name, query or fragment", label, api);
 		goto out;
 	}
 	*plain_http = strcmp(scheme, "http") == 0;
-	if (*plain_http && !is_loopback(host)) {
-		*cause = xasprintf("--api '%s': plain http is refused for a host other than "
+	if (*plain_http && !mode_is_loopback(host)) {
+		*cause = xasprintf("%s '%s': plain http is refused for a host other than "
 				   "loopback; use https",
-				   api);
+				   label, api);
 		goto out;
 	}
 	if (!*plain_http && strcmp(scheme, "https") != 0) {
-		*cause = xasprintf("--api '%s': the scheme must be https", api);
+		*cause = xasprintf("%s '%s': the scheme must be https", label, api);
 		goto out;
 	}
 	len = strlen(api);
@@ -345,7 +344,7 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 
 	if (mode_check_workspace(workspace, cause) < 0)
 		return NULL;
-	root = check_api(api, &plain_http, cause);
+	root = mode_check_api("--api", api, &plain_http, cause);
 	if (root == NULL)
 		return NULL;
 	c = xcalloc(1, sizeof *c);

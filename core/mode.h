@@ -70,6 +70,14 @@ void mode_client_free(struct mode_client *c);
 
 /* Checks a Mode-side token name: 4 to 64 characters of valid UTF-8, no control characters. */
 int mode_check_name(const char *name, char **cause);
+/*
+ * Checks an API root (label names it in messages: "--api"): https, or http to
+ * a loopback host; no user name, query or fragment.  Returns it without a
+ * trailing slash (the caller frees it), or NULL with *cause.
+ */
+char *mode_check_api(const char *label, const char *api, int *plain_http, char **cause);
+/* Returns 1 when host is a loopback name or address (localhost, 127/8, ::1). */
+int mode_is_loopback(const char *host);
 /* Checks a workspace username: 1 to 128 of a-z, 0-9, '-', '_', '.'; 0, or -1 with *cause. */
 int mode_check_workspace(const char *ws, char **cause);
 /* Checks a signature token id: 1 to 64 of A-Z, a-z, 0-9, '-', '_'; 0, or -1 with *cause. */

@@ -53,6 +53,8 @@ struct token_filter {
 	const char *workspace; /* NULL: any */
 	const char *slot;      /* NULL: any; "" unmanaged only */
 	int state;             /* -1: any, else an enum token_state */
+	int live;              /* 1: only rows that may exist on the server (not deleted,
+				  failed or revoked) */
 };
 
 /*

@@ -1,0 +1,103 @@
+/*
+ * tokenwarden policy check FILE: every error and warning of a policy file,
+ * as FILE:LINE:COLUMN: level: message, all of them in one pass.
+ */
+#include "cmd/cmd.h"
+#include "cmd/config.h"
+#include "cmd/msg.h"
+
+#include "core/exitcodes.h"
+#include "core/jsonx.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static void
+print_json(const struct diag_list *d, const struct policy *p, int valid)
+{
+	json_t *o = json_object(), *list = json_array();
+	char *text;
+
+	for (size_t i = 0; i < d->n; i++)
+		json_array_append_new(
+		    list, json_pack("{s:s, s:i, s:i, s:s}", "level",
+				    d->v[i].level == DIAG_ERROR ? "error" : "warning", "line",
+				    d->v[i].line, "column", d->v[i].col, "message", d->v[i].msg));
+	json_object_set_new(o, "file", json_string(d->file));
+	json_object_set_new(o, "valid", json_boolean(valid));
+	json_object_set_new(o, "errors", json_integer((json_int_t)d->nerrors));
+	json_object_set_new(o, "warnings", json_integer((json_int_t)d->nwarnings));
+	if (p != NULL) {
+		json_object_set_new(o, "workspaces", json_integer((json_int_t)p->nws));
+		json_object_set_new(o, "slots", json_integer((json_int_t)p->nslots));
+	}
+	json_object_set_new(o, "diagnostics", list);
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("%s\n", text != NULL ? text : "{}");
+	jsonx_free(text);
+	json_decref(o);
+}
+
+static void
+print_human(const struct diag_list *d, const struct policy *p, int valid)
+{
+	config_print_diags(d);
+	if (valid)
+		printf("%s: valid: %zu workspace%s, %zu slot%s, %zu warning%s\n", d->file, p->nws,
+		       p->nws == 1 ? "" : "s", p->nslots, p->nslots == 1 ? "" : "s", d->nwarnings,
+		       d->nwarnings == 1 ? "" : "s");
+	else
+		printf("%s: invalid: %zu error%s, %zu warning%s\n", d->file, d->nerrors,
+		       d->nerrors == 1 ? "" : "s", d->nwarnings, d->nwarnings == 1 ? "" : "s");
+}
+
+static int
+exec_policy_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"strict", no_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct diag_list d;
+	struct policy *p = NULL;
+	int ch, strict = 0, json = 0, valid;
+
+	optind = 1;
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 's')
+			strict = 1;
+		else if (ch == 'j')
+			json = 1;
+		else
+			return cmd_usage(&cmd_policy_check_entry);
+	}
+	if (argc - optind > 1)
+		return cmd_usage(&cmd_policy_check_entry);
+	policy_load_file(config_path(optind < argc ? argv[optind] : NULL), NULL, &p, &d);
+	valid = p != NULL && (!strict || d.nwarnings == 0);
+	if (json)
+		print_json(&d, p, valid);
+	else
+		print_human(&d, p, valid);
+	diag_free(&d);
+	policy_free(p);
+	return valid ? TW_EXIT_OK : TW_EXIT_USAGE;
+}
+
+const struct cmd_entry cmd_policy_check_entry = {
+    .name = "policy check",
+    .args = "[--strict] [--json] [FILE]",
+    .summary = "check a policy file; every problem as FILE:LINE:COLUMN",
+    .help = "      FILE                 the policy (default $TOKENWARDEN_CONFIG or\n"
+	    "                           " CONFIG_DEFAULT ")\n"
+	    "      --strict             warnings fail the check too\n"
+	    "      --json               print the diagnostics as JSON on stdout\n"
+	    "Exit status: 0 valid, 2 invalid.\n",
+    .exec = exec_policy_check,
+};

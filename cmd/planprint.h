@@ -1,0 +1,25 @@
+/* Printing a plan's parts, shared by `plan` and `audit report`. */
+#ifndef TW_PLANPRINT_H
+#define TW_PLANPRINT_H
+
+#include "core/plan.h"
+
+#include <jansson.h>
+
+/* A time as 2026-11-25T02:00Z, or null for 0 and INT64_MAX ("never"). */
+json_t *planprint_time(int64_t ms);
+json_t *planprint_actions_json(const struct plan *pl);
+json_t *planprint_findings_json(const struct plan *pl);
+json_t *planprint_capacity_json(const struct plan_capacity *c);
+
+/* Prints the actions as a table on stdout. */
+void planprint_actions(const struct plan *pl);
+/* Prints the findings, one per line, under a heading, on stdout. */
+void planprint_findings(const struct plan *pl);
+/* Prints the capacity verdict line when capacity is fine (a miss is a finding). */
+void planprint_capacity(const struct plan_capacity *c);
+
+/* Prints o as indented JSON on stdout and releases it. */
+void planprint_dump(json_t *o);
+
+#endif

@@ -1,0 +1,465 @@
+/* The planner; see plan.h.  Capacity is estimated in plan_capacity.c. */
+#include "core/plan.h"
+
+#include "core/plan_priv.h"
+#include "core/timefmt.h"
+#include "core/window.h"
+#include "core/xalloc.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS 1000
+
+const char *
+plan_kind_name(enum plan_kind k)
+{
+	static const char *const names[PLAN_NKINDS] = {
+	    "delete-undelivered", "create",         "verify",         "deliver",
+	    "activate",           "delete-retired", "delete-expired", "delete-unmanaged",
+	};
+
+	return k < PLAN_NKINDS ? names[k] : "?";
+}
+
+const char *
+plan_finding_name(enum finding_kind k)
+{
+	static const char *const names[FIND_NKINDS] = {
+	    "overdue",   "max-lifetime", "unmanaged", "expired",  "unknown",
+	    "in-flight", "paused",       "personal",  "capacity",
+	};
+
+	return k < FIND_NKINDS ? names[k] : "?";
+}
+
+int64_t
+plan_jitter(const char *workspace, const char *slot, int64_t jitter)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a over "workspace\0slot" */
+	const char *parts[2] = {workspace, slot};
+
+	if (jitter <= 0)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		for (const unsigned char *p = (const unsigned char *)parts[i];; p++) {
+			h ^= *p;
+			h *= UINT64_C(0x100000001b3);
+			if (*p == '\0')
+				break;
+		}
+	}
+	/* splitmix64's finaliser spreads FNV's weak low bits. */
+	h ^= h >> 30;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	h ^= h >> 27;
+	h *= UINT64_C(0x94d049bb133111eb);
+	h ^= h >> 31;
+	return (int64_t)(h % (uint64_t)(jitter + 1));
+}
+
+/* Seconds (floor) of a time in ms, and back. */
+static int64_t
+secs(int64_t ms)
+{
+	return ms / MS - (ms % MS < 0);
+}
+
+int64_t
+plan_due(const struct policy_slot *s, int64_t expires_at)
+{
+	int64_t raw =
+	    expires_at -
+	    (policy_rotate_before(&s->eff) + plan_jitter(s->ws->name, s->name, s->eff.jitter)) * MS;
+	int64_t open;
+
+	if (s->eff.window == NULL || window_is_open(s->eff.window, secs(raw)))
+		return raw;
+	open = window_next_open(s->eff.window, secs(raw));
+	if (open == INT64_MAX || open >= secs(expires_at))
+		return raw;
+	return open * MS;
+}
+
+void
+plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,
+		const struct token_row *r, int64_t due, int64_t deadline, const char *fmt, ...)
+{
+	struct plan_action *a;
+	va_list ap;
+	int len;
+
+	if (b->pl->nactions == b->acap) {
+		b->acap = b->acap == 0 ? 64 : b->acap * 2;
+		b->pl->actions = xrealloc(b->pl->actions, b->acap * sizeof *b->pl->actions);
+	}
+	a = &b->pl->actions[b->pl->nactions++];
+	memset(a, 0, sizeof *a);
+	a->kind = kind;
+	a->workspace = ws;
+	a->slot = slot;
+	a->row = r != NULL ? r->row : 0;
+	a->token = r != NULL ? r->token : NULL;
+	a->due = due;
+	a->deadline = deadline;
+	a->cost = kind == PLAN_DELIVER || kind == PLAN_ACTIVATE ? 0 : 1;
+	a->group = b->group;
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	a->why = xmalloc(len < 0 ? 1 : (size_t)len + 1);
+	a->why[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(a->why, len < 0 ? 1 : (size_t)len + 1, fmt, ap);
+	va_end(ap);
+}
+
+void
+plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws, const char *slot,
+		 const struct token_row *r, int64_t at, const char *fmt, ...)
+{
+	struct plan_finding *f;
+	va_list ap;
+	int len;
+
+	if (b->pl->nfindings == b->fcap) {
+		b->fcap = b->fcap == 0 ? 64 : b->fcap * 2;
+		b->pl->findings = xrealloc(b->pl->findings, b->fcap * sizeof *b->pl->findings);
+	}
+	f = &b->pl->findings[b->pl->nfindings++];
+	f->kind = kind;
+	f->workspace = ws;
+	f->slot = slot;
+	f->row = r != NULL ? r->row : 0;
+	f->token = r != NULL ? r->token : NULL;
+	f->at = at;
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	f->text = xmalloc(len < 0 ? 1 : (size_t)len + 1);
+	f->text[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(f->text, len < 0 ? 1 : (size_t)len + 1, fmt, ap);
+	va_end(ap);
+}
+
+static void
+later(struct plan_builder *b, int64_t at)
+{
+	if (at > b->now && at < b->pl->next_at)
+		b->pl->next_at = at;
+}
+
+/* Rows that may still exist on the server and work, or did. */
+static int
+live(const struct token_row *r)
+{
+	return r->state == TOKEN_ACTIVE || r->state == TOKEN_RETIRING ||
+	       r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED || r->state == TOKEN_EXPIRED;
+}
+
+static void
+check_lifetime(struct plan_builder *b, const struct token_row *r)
+{
+	int64_t born = r->created_at > 0 ? r->created_at : r->requested_at;
+	char life[32], max[32];
+
+	if (b->p->enforce.max_lifetime <= 0 ||
+	    r->expires_at - born <= b->p->enforce.max_lifetime * MS)
+		return;
+	timefmt_duration_str((r->expires_at - born) / MS, life);
+	timefmt_duration_str(b->p->enforce.max_lifetime, max);
+	plan_add_finding(b, FIND_MAX_LIFETIME, r->workspace, r->slot, r, r->expires_at,
+			 "lives %s, longer than enforce max_lifetime %s", life, max);
+}
+
+/* enforce expired: a token past expiry that may still exist on the server. */
+static void
+expired_rule(struct plan_builder *b, const struct token_row *r)
+{
+	const struct policy_enforce *e = &b->p->enforce;
+	char at[TIMEFMT_MAX], after[32];
+	int64_t when = r->expires_at + e->expired_after * MS;
+
+	timefmt_minute(r->expires_at, at);
+	if (e->expired == RULE_REPORT)
+		plan_add_finding(b, FIND_EXPIRED, r->workspace, r->slot, r, r->expires_at,
+				 "expired at %s and is still on the server", at);
+	if (e->expired != RULE_DELETE)
+		return;
+	if (when > b->now) {
+		later(b, when);
+		return;
+	}
+	timefmt_duration_str(e->expired_after > 0 ? e->expired_after : 1, after);
+	b->group++;
+	plan_add_action(b, PLAN_DELETE_EXPIRED, r->workspace, r->slot, r, when, INT64_MAX,
+			"expired at %s; enforce expired delete_after %s", at,
+			e->expired_after > 0 ? after : "0");
+}
+
+/* enforce unmanaged: a live token no slot of the policy owns. */
+static void
+unmanaged_rule(struct plan_builder *b, const struct token_row *r)
+{
+	const struct policy_enforce *e = &b->p->enforce;
+	int64_t born = r->created_at > 0 ? r->created_at : r->requested_at;
+	int64_t when = born + e->unmanaged_after * MS;
+	char made[TIMEFMT_MAX], after[32];
+
+	timefmt_minute(born, made);
+	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && when > b->now))
+		plan_add_finding(b, FIND_UNMANAGED, r->workspace, r->slot, r, r->expires_at,
+				 "%s, made %s, belongs to no slot of the policy",
+				 r->slot != NULL ? "a token of a slot the policy no longer has"
+						 : "an unmanaged token",
+				 made);
+	if (e->unmanaged != RULE_DELETE)
+		return;
+	if (when > b->now) {
+		later(b, when);
+		return;
+	}
+	timefmt_duration_str(e->unmanaged_after > 0 ? e->unmanaged_after : 1, after);
+	b->group++;
+	plan_add_action(b, PLAN_DELETE_UNMANAGED, r->workspace, r->slot, r, when, INT64_MAX,
+			"belongs to no slot; made %s, enforce unmanaged delete_after %s", made,
+			e->unmanaged_after > 0 ? after : "0");
+}
+
+/* What the rows say about one slot. */
+struct slot_view {
+	const struct token_row *active;
+	const struct token_row *leftover; /* created or verified, never delivered */
+	const struct token_row *pending;
+	const struct token_row *lapsed; /* its latest token that expired while in use */
+};
+
+static void
+retiring(struct plan_builder *b, const struct token_row *r)
+{
+	char at[TIMEFMT_MAX];
+
+	if (r->retire_after > b->now) {
+		later(b, r->retire_after);
+		return;
+	}
+	timefmt_minute(r->retire_after, at);
+	b->group++;
+	plan_add_action(b, PLAN_DELETE_OLD, r->workspace, r->slot, r, r->retire_after,
+			r->expires_at, "replaced; its grace ended at %s", at);
+}
+
+/* Sorts one row into its slot's view, or applies the rules for tokens no slot owns. */
+static void
+classify(struct plan_builder *b, const struct token_row *r, struct slot_view *views)
+{
+	long i = r->slot != NULL ? policy_slot_index(b->p, r->workspace, r->slot) : -1;
+	struct slot_view *v = i >= 0 ? &views[i] : NULL;
+	char at[TIMEFMT_MAX];
+
+	if (live(r))
+		check_lifetime(b, r);
+	if (r->state == TOKEN_UNKNOWN && r->expires_at > b->now) {
+		timefmt_minute(r->expires_at, at);
+		plan_add_finding(b, FIND_UNKNOWN, r->workspace, r->slot, r, r->expires_at,
+				 "a create whose answer was lost; token '%s' may exist until %s",
+				 r->name, at);
+		return;
+	}
+	if (r->state == TOKEN_PENDING) {
+		plan_add_finding(b, FIND_IN_FLIGHT, r->workspace, r->slot, r, r->expires_at,
+				 "another process is creating token '%s'", r->name);
+		if (v != NULL)
+			v->pending = r;
+		return;
+	}
+	if (!live(r))
+		return;
+	if (r->state == TOKEN_EXPIRED ||
+	    ((r->state == TOKEN_ACTIVE || r->state == TOKEN_RETIRING) && r->expires_at <= b->now)) {
+		if (v != NULL && r->state != TOKEN_RETIRING &&
+		    (v->lapsed == NULL || v->lapsed->expires_at < r->expires_at))
+			v->lapsed = r;
+		expired_rule(b, r);
+		return;
+	}
+	if (v == NULL) {
+		unmanaged_rule(b, r);
+		return;
+	}
+	switch (r->state) {
+	case TOKEN_ACTIVE:
+		v->active = r;
+		break;
+	case TOKEN_RETIRING:
+		if (!b->p->slots[i]->eff.paused)
+			retiring(b, r);
+		break;
+	default: /* created or verified */
+		v->leftover = r;
+		break;
+	}
+}
+
+/* The create, verify, deliver and activate steps of one rotation, in a group of their own. */
+static void
+rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
+	 int64_t due, int64_t deadline, const char *why)
+{
+	const struct token_row *old = v->active;
+	char grace[32];
+
+	b->group++;
+	if (v->leftover != NULL)
+		plan_add_action(b, PLAN_DELETE_UNDELIVERED, s->ws->name, s->name, v->leftover, due,
+				deadline,
+				"replacement %s was made by an interrupted run and never "
+				"delivered; its secret cannot be read back here",
+				v->leftover->token != NULL ? v->leftover->token : "?");
+	plan_add_action(b, PLAN_CREATE, s->ws->name, s->name, NULL, due, deadline, "%s", why);
+	if (s->eff.verify)
+		plan_add_action(b, PLAN_VERIFY, s->ws->name, s->name, NULL, due, deadline,
+				"prove the new token with a Bearer call");
+	if (s->eff.ndeliver > 0)
+		plan_add_action(b, PLAN_DELIVER, s->ws->name, s->name, NULL, due, deadline,
+				"hand it to %zu consumer%s", s->eff.ndeliver,
+				s->eff.ndeliver == 1 ? "" : "s");
+	if (old != NULL) {
+		if (s->eff.grace > 0)
+			timefmt_duration_str(s->eff.grace, grace);
+		plan_add_action(b, PLAN_ACTIVATE, s->ws->name, s->name, old, due, deadline,
+				"make it active; %s retires and is deleted after grace %s",
+				old->token, s->eff.grace > 0 ? grace : "0");
+	} else
+		plan_add_action(b, PLAN_ACTIVATE, s->ws->name, s->name, NULL, due, deadline,
+				"make it the slot's active token");
+}
+
+/* Decides what slot s needs; fills d for the capacity estimate. */
+static void
+evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
+	 struct plan_slot_due *d)
+{
+	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
+	int64_t due;
+
+	d->skip = 0;
+	d->has_old = v->active != NULL;
+	if (v->active == NULL) {
+		d->due = b->now;
+		d->deadline = INT64_MAX;
+		if (v->lapsed != NULL) {
+			timefmt_minute(v->lapsed->expires_at, exp);
+			plan_add_finding(b, FIND_OVERDUE, s->ws->name, s->name, v->lapsed,
+					 v->lapsed->expires_at,
+					 "has no working token: %s expired at %s",
+					 v->lapsed->token != NULL ? v->lapsed->token : "?", exp);
+			snprintf(why, sizeof why, "its token expired at %s", exp);
+		} else
+			snprintf(why, sizeof why, "the slot has no token yet");
+	} else {
+		due = plan_due(s, v->active->expires_at);
+		d->due = due;
+		d->deadline = v->active->expires_at;
+		timefmt_minute(v->active->expires_at, exp);
+		timefmt_minute(due, when);
+		timefmt_duration_str(policy_rotate_before(&s->eff), rb);
+		snprintf(why, sizeof why, "%s expires %s; due %s (rotate_before %s%s)",
+			 v->active->token, exp, when, rb, s->eff.window != NULL ? ", window" : "");
+		/* plan_due ignores a window that opens only after expiry. */
+		if (s->eff.window != NULL && !window_is_open(s->eff.window, secs(due)))
+			plan_add_finding(b, FIND_OVERDUE, s->ws->name, s->name, v->active,
+					 v->active->expires_at,
+					 "the window does not open before %s expires at %s",
+					 v->active->token, exp);
+	}
+	if (s->eff.paused) {
+		d->skip = 1;
+		if (d->due <= b->now)
+			plan_add_finding(b, FIND_PAUSED, s->ws->name, s->name, v->active, d->due,
+					 "paused, and due: %s", why);
+		return;
+	}
+	if (v->pending != NULL) {
+		d->skip = 1;
+		return;
+	}
+	if (d->due > b->now) {
+		later(b, d->due);
+		return;
+	}
+	rotation(b, s, v, d->due, d->deadline, why);
+}
+
+static int
+action_order(const void *x, const void *y)
+{
+	const struct plan_action *a = x, *b = y;
+	int c;
+
+	if (a->deadline != b->deadline)
+		return a->deadline < b->deadline ? -1 : 1;
+	if (a->due != b->due)
+		return a->due < b->due ? -1 : 1;
+	c = strcmp(a->workspace, b->workspace);
+	if (c != 0)
+		return c;
+	if ((a->slot == NULL) != (b->slot == NULL))
+		return a->slot == NULL ? 1 : -1;
+	c = a->slot != NULL ? strcmp(a->slot, b->slot) : 0;
+	if (c != 0)
+		return c;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return a->row < b->row ? -1 : a->row > b->row;
+}
+
+static void
+personal(struct plan_builder *b)
+{
+	if (b->p->enforce.personal != RULE_REPORT)
+		return;
+	for (size_t i = 0; i < b->p->nws; i++)
+		if (b->p->ws[i].credential_kind == CRED_PERSONAL)
+			plan_add_finding(b, FIND_PERSONAL, b->p->ws[i].name, NULL, NULL, 0,
+					 "credential '%s' is a personal API token, deprecated by "
+					 "Mode; use a workspace API token",
+					 b->p->ws[i].credential);
+}
+
+void
+plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
+	   struct plan *out)
+{
+	struct plan_builder b = {.pl = out, .p = p, .now = now};
+	struct slot_view *views = xcalloc(p->nslots + 1, sizeof *views);
+	struct plan_slot_due *dues = xcalloc(p->nslots + 1, sizeof *dues);
+
+	memset(out, 0, sizeof *out);
+	out->next_at = INT64_MAX;
+	for (size_t i = 0; i < n; i++)
+		classify(&b, &rows[i], views);
+	for (size_t i = 0; i < p->nslots; i++)
+		evaluate(&b, p->slots[i], &views[i], &dues[i]);
+	personal(&b);
+	plan_capacity(&b, dues);
+	qsort(out->actions, out->nactions, sizeof *out->actions, action_order);
+	free(views);
+	free(dues);
+}
+
+void
+plan_free(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->nactions; i++)
+		free(pl->actions[i].why);
+	free(pl->actions);
+	for (size_t i = 0; i < pl->nfindings; i++)
+		free(pl->findings[i].text);
+	free(pl->findings);
+	memset(pl, 0, sizeof *pl);
+}

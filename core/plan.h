@@ -1,0 +1,109 @@
+/*
+ * The planner: policy + inventory + now -> the ordered list of what is due
+ * and what is wrong.  A pure function: no I/O, no clock, no randomness, so
+ * `plan`, `rotate`, `audit` and the tests all see the same answer for the
+ * same inputs.  Times are milliseconds since the epoch, UTC.
+ */
+#ifndef TW_PLAN_H
+#define TW_PLAN_H
+
+#include "policies/policy.h"
+#include "store/tokens.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum plan_kind {
+	PLAN_DELETE_UNDELIVERED, /* a replacement an interrupted run made but never delivered */
+	PLAN_CREATE,             /* make a slot's replacement (or first token) */
+	PLAN_VERIFY,             /* prove it with a Bearer call */
+	PLAN_DELIVER,            /* hand it to every consumer */
+	PLAN_ACTIVATE,           /* make it active; the old token starts its grace */
+	PLAN_DELETE_OLD,         /* a retiring token whose grace is over */
+	PLAN_DELETE_EXPIRED,     /* past expiry, by enforce expired */
+	PLAN_DELETE_UNMANAGED,   /* no slot owns it, by enforce unmanaged */
+	PLAN_NKINDS
+};
+
+enum finding_kind {
+	FIND_OVERDUE,      /* a slot without a working token, or one that will expire first */
+	FIND_MAX_LIFETIME, /* a token living longer than enforce max_lifetime */
+	FIND_UNMANAGED,    /* a live token no slot owns */
+	FIND_EXPIRED,      /* a token past expiry still on the server */
+	FIND_UNKNOWN,      /* a create whose outcome was lost: may exist until it expires */
+	FIND_IN_FLIGHT,    /* a create another process is making now */
+	FIND_PAUSED,       /* a paused slot that is due */
+	FIND_PERSONAL,     /* a workspace using a deprecated personal API credential */
+	FIND_CAPACITY,     /* the rate budget cannot rotate everything before its deadline */
+	FIND_NKINDS
+};
+
+/* Returns the kind's name as printed and in JSON ("create", "overdue"). */
+const char *plan_kind_name(enum plan_kind k);
+const char *plan_finding_name(enum finding_kind k);
+
+struct plan_action {
+	enum plan_kind kind;
+	const char *workspace; /* borrowed from the policy or the rows */
+	const char *slot;      /* NULL: unmanaged */
+	int64_t row;           /* the token row acted on; 0 for a create */
+	const char *token;     /* its Mode id, or NULL */
+	int64_t due;           /* when it became due */
+	int64_t deadline;      /* when it must be done (the token's expiry); INT64_MAX: none */
+	int cost;              /* API requests it takes */
+	size_t group;          /* the actions of one slot's rotation share a group */
+	char *why;             /* allocated: why it is due, for people */
+};
+
+struct plan_finding {
+	enum finding_kind kind;
+	const char *workspace;
+	const char *slot; /* NULL: none */
+	int64_t row;      /* 0: none */
+	const char *token;
+	int64_t at; /* the moment it concerns (an expiry, a deadline) */
+	char *text; /* allocated */
+};
+
+/* The capacity estimate over the next policy schedule.capacity_days. */
+struct plan_capacity {
+	int ok;           /* every rotation in the horizon fits before its deadline */
+	size_t rotations; /* rotations counted */
+	int64_t horizon;  /* the end of the horizon */
+	/* The first rotation that would miss, when !ok: */
+	const char *workspace;
+	const char *slot;
+	int64_t deadline;
+	int64_t finish; /* when it would be done; INT64_MAX: in no run */
+};
+
+struct plan {
+	struct plan_action *actions; /* earliest deadline first */
+	size_t nactions;
+	struct plan_finding *findings;
+	size_t nfindings;
+	struct plan_capacity capacity;
+	int64_t next_at; /* the next moment after now when something falls due; INT64_MAX: none */
+};
+
+/*
+ * Plans for policy p over the inventory rows (n, any order; the planner
+ * looks at every row) at now.  The result borrows strings from p and rows,
+ * which must outlive it.  Never fails.
+ */
+void plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
+		struct plan *out);
+
+void plan_free(struct plan *pl);
+
+/* A slot's stable share of its jitter in seconds: [0, jitter], the same on every run. */
+int64_t plan_jitter(const char *workspace, const char *slot, int64_t jitter);
+
+/*
+ * When slot s's token expiring at expires_at (ms) falls due: expiry minus
+ * rotate_before minus the slot's jitter, moved to the window's next
+ * opening; when the window would only open after expiry, the unmoved time.
+ */
+int64_t plan_due(const struct policy_slot *s, int64_t expires_at);
+
+#endif

@@ -1,0 +1,37 @@
+/* Shared between plan.c and plan_capacity.c; not part of the planner's interface. */
+#ifndef TW_PLAN_PRIV_H
+#define TW_PLAN_PRIV_H
+
+#include "core/plan.h"
+
+struct plan_builder {
+	struct plan *pl;
+	const struct policy *p;
+	int64_t now;
+	size_t acap, fcap;
+	size_t group;
+};
+
+void plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,
+		     const struct token_row *r, int64_t due, int64_t deadline, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+void plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws,
+		      const char *slot, const struct token_row *r, int64_t at, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+/*
+ * What the capacity estimate needs of each slot: when its current token
+ * falls due and must be replaced by (INT64_MAX: no deadline), and whether
+ * a token exists that a rotation then deletes.
+ */
+struct plan_slot_due {
+	int64_t due;
+	int64_t deadline;
+	int has_old;
+	int skip; /* paused, or nothing to rotate */
+};
+
+/* Estimates capacity over the policy's horizon from each slot's first due time (p->nslots). */
+void plan_capacity(struct plan_builder *b, const struct plan_slot_due *dues);
+
+#endif

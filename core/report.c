@@ -1,0 +1,38 @@
+/* The plan over the stored inventory; see report.h. */
+#include "core/report.h"
+
+#include "store/tokens.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+report_build(struct store *s, const struct policy *p, int64_t now, struct report *r, char **cause)
+{
+	struct token_filter live = {.state = -1, .live = 1};
+	char *lock_cause = NULL;
+	int free_lock;
+
+	memset(r, 0, sizeof *r);
+	if (tokens_list(s, &live, &r->rows, &r->nrows, cause) < 0)
+		return -1;
+	/* Held by this process until the store closes; only a test of who else is here. */
+	free_lock = store_lock(s, &lock_cause) == 0;
+	free(lock_cause);
+	for (size_t i = 0; free_lock && i < r->nrows; i++) {
+		if (r->rows[i].state == TOKEN_PENDING) {
+			r->rows[i].state = TOKEN_UNKNOWN;
+			r->pending_settled++;
+		}
+	}
+	plan_build(p, r->rows, r->nrows, now, &r->plan);
+	return 0;
+}
+
+void
+report_free(struct report *r)
+{
+	plan_free(&r->plan);
+	tokens_free(r->rows, r->nrows);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,29 @@
+/*
+ * The plan over the stored inventory: what `plan` prints and `audit report`
+ * judges.  Reads the store, changes nothing.
+ */
+#ifndef TW_REPORT_H
+#define TW_REPORT_H
+
+#include "core/plan.h"
+#include "store/store.h"
+
+struct report {
+	struct token_row *rows; /* the inventory the plan borrows from */
+	size_t nrows;
+	size_t pending_settled; /* pending rows planned as unknown (their creator is gone) */
+	struct plan plan;
+};
+
+/*
+ * Reads the rows of s that may exist on the server and plans p over them at
+ * now.  A pending row whose creator is gone (the run lock is free) is
+ * planned as the unknown it will be settled to, without writing.  Returns 0
+ * with *r (free with report_free), or -1 with *cause.
+ */
+int report_build(struct store *s, const struct policy *p, int64_t now, struct report *r,
+		 char **cause);
+
+void report_free(struct report *r);
+
+#endif

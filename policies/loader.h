@@ -1,0 +1,51 @@
+/*
+ * The pieces every section of the policy loader shares: messages at a
+ * node's place, key checking with suggestions, and typed scalars.  Each
+ * parser reports its own problem and returns -1, so the caller goes on to
+ * the next key and one pass finds every error.
+ */
+#ifndef TW_LOADER_H
+#define TW_LOADER_H
+
+#include "policies/diag.h"
+#include "policies/ytree.h"
+
+#include <stdint.h>
+
+struct loader {
+	struct diag_list *d;
+	const char *zoneinfo; /* NULL: the system's */
+};
+
+void loader_error(struct loader *ld, const struct ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void loader_warn(struct loader *ld, const struct ynode *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Checks that m is a mapping whose keys are all in keys (NULL-terminated),
+ * each at most once; reports unknown keys with the nearest valid one, and
+ * keys that would hold a secret.  `where` names the section ("defaults").
+ * Returns 0 when m is a mapping (even with bad keys), -1 when it is not.
+ */
+int loader_check_keys(struct loader *ld, const struct ynode *m, const char *const *keys,
+		      const char *where);
+
+/* Returns the index of key k in keys, or -1. */
+int loader_key_index(const struct ynode *k, const char *const *keys);
+
+/* Each reads the value of `key` (for messages) from node v; 0, or -1 after a message. */
+int loader_string(struct loader *ld, const char *key, const struct ynode *v, char **out);
+int loader_bool(struct loader *ld, const char *key, const struct ynode *v, int *out);
+int loader_int(struct loader *ld, const char *key, const struct ynode *v, long long min,
+	       long long max, long long *out);
+/* A duration (90d, 1d12h); "0" only when zero_ok. */
+int loader_duration(struct loader *ld, const char *key, const struct ynode *v, int zero_ok,
+		    int64_t *secs);
+/* A name of 1..64 of [A-Za-z0-9._-], as slot and credential names are. */
+int loader_name(struct loader *ld, const char *key, const struct ynode *v, char **out);
+
+/* Writes a duration for messages ("1d12h", or "0"). */
+void loader_duration_str(int64_t secs, char buf[32]);
+
+#endif

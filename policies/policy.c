@@ -1,0 +1,164 @@
+/* The loaded policy: look-ups, names, token names, and freeing; see policy.h. */
+#include "policies/policy.h"
+
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+#include "policies/settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *
+policy_field_name(enum policy_field f)
+{
+	return f < PF_NFIELDS ? settings_keys[f] : "?";
+}
+
+const char *
+policy_level_name(enum policy_level l)
+{
+	static const char *const names[] = {"built-in", "defaults", "workspace", "token"};
+
+	return l <= PL_TOKEN ? names[l] : "?";
+}
+
+static int
+slot_cmp(const char *ws_a, const char *a, const char *ws_b, const char *b)
+{
+	int c = strcmp(ws_a, ws_b);
+
+	return c != 0 ? c : strcmp(a, b);
+}
+
+long
+policy_slot_index(const struct policy *p, const char *workspace, const char *slot)
+{
+	size_t lo = 0, hi = p->nslots;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct policy_slot *s = p->slots[mid];
+		int c = slot_cmp(s->ws->name, s->name, workspace, slot);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+const struct policy_slot *
+policy_find_slot(const struct policy *p, const char *workspace, const char *slot)
+{
+	long i = policy_slot_index(p, workspace, slot);
+
+	return i < 0 ? NULL : p->slots[i];
+}
+
+const struct policy_workspace *
+policy_find_workspace(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nws; i++)
+		if (strcmp(p->ws[i].name, name) == 0)
+			return &p->ws[i];
+	return NULL;
+}
+
+int64_t
+policy_rotate_before(const struct policy_settings *eff)
+{
+	if (eff->rotate_before_pct > 0)
+		return eff->lifetime * eff->rotate_before_pct / 100;
+	return eff->rotate_before;
+}
+
+/* Appends n bytes of s to the growing string *out (length *len). */
+static void
+put(char **out, size_t *len, const char *s, size_t n)
+{
+	*out = xrealloc(*out, *len + n + 1);
+	memcpy(*out + *len, s, n);
+	*len += n;
+	(*out)[*len] = '\0';
+}
+
+char *
+policy_render_name(const struct policy_slot *s, int64_t at, char **cause)
+{
+	const char *t = s->eff.name_template;
+	char stamp[TIMEFMT_MAX], digits[16];
+	char *out = xstrdup("");
+	size_t len = 0, nd = 0;
+
+	/* 2024-10-02T21:00Z -> 202410022100 */
+	timefmt_minute(at, stamp);
+	for (size_t i = 0; stamp[i] != '\0' && nd < 12; i++)
+		if (stamp[i] >= '0' && stamp[i] <= '9')
+			digits[nd++] = stamp[i];
+	digits[nd] = '\0';
+	while (*t != '\0') {
+		const char *open = strchr(t, '{');
+		const char *close = open != NULL ? strchr(open, '}') : NULL;
+		size_t n;
+
+		if (open == NULL || close == NULL) {
+			put(&out, &len, t, strlen(t));
+			break;
+		}
+		put(&out, &len, t, (size_t)(open - t));
+		n = (size_t)(close - open + 1);
+		if (n == 6 && strncmp(open, "{slot}", n) == 0)
+			put(&out, &len, s->name, strlen(s->name));
+		else if (n == 11 && strncmp(open, "{workspace}", n) == 0)
+			put(&out, &len, s->ws->name, strlen(s->ws->name));
+		else if (n == 14 && strncmp(open, "{yyyymmddhhmm}", n) == 0)
+			put(&out, &len, digits, 12);
+		else if (n == 10 && strncmp(open, "{yyyymmdd}", n) == 0)
+			put(&out, &len, digits, 8);
+		else {
+			*cause =
+			    xasprintf("name_template: unknown placeholder '%.*s'", (int)n, open);
+			free(out);
+			return NULL;
+		}
+		t = close + 1;
+	}
+	return out;
+}
+
+static void
+workspace_free(struct policy_workspace *w)
+{
+	for (size_t i = 0; i < w->nslots; i++) {
+		free(w->slots[i].name);
+		settings_free(&w->slots[i].own);
+	}
+	free(w->slots);
+	free(w->name);
+	free(w->api);
+	free(w->credential);
+	settings_free(&w->own);
+}
+
+void
+policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nws; i++)
+		workspace_free(&p->ws[i]);
+	free(p->ws);
+	for (size_t i = 0; i < p->nnotify; i++)
+		free(p->notify[i].webhook);
+	free(p->notify);
+	free(p->slots);
+	settings_free(&p->builtin);
+	settings_free(&p->defaults);
+	free(p->file);
+	free(p->store_path);
+	free(p->public_key);
+	free(p);
+}

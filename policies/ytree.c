@@ -1,0 +1,278 @@
+/* A bounded YAML tree from libyaml's event API; see ytree.h. */
+#include "policies/ytree.h"
+
+#include "core/xalloc.h"
+
+#include <string.h>
+#include <yaml.h>
+
+struct yparse {
+	yaml_parser_t parser;
+	size_t nodes;
+	int line, col;
+	char *cause;
+};
+
+/* Records the first problem at mark; later ones are consequences. */
+static int
+fail(struct yparse *y, yaml_mark_t mark, char *cause)
+{
+	if (y->cause == NULL) {
+		y->line = (int)mark.line + 1;
+		y->col = (int)mark.column + 1;
+		y->cause = cause;
+	} else
+		free(cause);
+	return -1;
+}
+
+static int
+next(struct yparse *y, yaml_event_t *ev)
+{
+	const yaml_parser_t *p = &y->parser;
+
+	if (yaml_parser_parse(&y->parser, ev))
+		return 0;
+	memset(ev, 0, sizeof *ev);
+	if (p->context != NULL)
+		return fail(y, p->problem_mark,
+			    xasprintf("YAML syntax: %s %s", p->problem, p->context));
+	return fail(y, p->problem_mark,
+		    xasprintf("YAML syntax: %s", p->problem != NULL ? p->problem : "unreadable"));
+}
+
+static struct ynode *
+node_new(struct yparse *y, enum ynode_type type, yaml_mark_t mark)
+{
+	struct ynode *n;
+
+	if (++y->nodes > YTREE_MAX_NODES) {
+		fail(y, mark,
+		     xasprintf("more than %d values; this is no policy file", YTREE_MAX_NODES));
+		return NULL;
+	}
+	n = xcalloc(1, sizeof *n);
+	n->type = type;
+	n->line = (int)mark.line + 1;
+	n->col = (int)mark.column + 1;
+	return n;
+}
+
+static void
+append(struct ynode *parent, struct ynode *child)
+{
+	if ((parent->n & (parent->n - 1)) == 0) /* 0, 1, 2, 4, ...: grow by doubling */
+		parent->items = xrealloc(parent->items, (parent->n == 0 ? 1 : parent->n * 2) *
+							    sizeof *parent->items);
+	parent->items[parent->n++] = child;
+}
+
+static int parse_node(struct yparse *y, yaml_event_t *ev, int depth, struct ynode **out);
+
+static struct ynode *
+scalar(struct yparse *y, const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+	struct ynode *n;
+
+	if (len > YTREE_MAX_SCALAR) {
+		fail(y, ev->start_mark,
+		     xasprintf("a value longer than %d characters", YTREE_MAX_SCALAR));
+		return NULL;
+	}
+	if (memchr(v, '\0', len) != NULL) {
+		fail(y, ev->start_mark, xasprintf("a value holds a NUL character"));
+		return NULL;
+	}
+	n = node_new(y, YNODE_SCALAR, ev->start_mark);
+	if (n == NULL)
+		return NULL;
+	n->value = xstrndup(v, len);
+	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	return n;
+}
+
+/* Parses the items of a sequence or mapping until its end event. */
+static int
+collection(struct yparse *y, struct ynode *n, yaml_event_type_t end, int depth)
+{
+	yaml_event_t ev;
+
+	for (;;) {
+		struct ynode *child = NULL;
+
+		if (next(y, &ev) < 0)
+			return -1;
+		if (ev.type == end) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (parse_node(y, &ev, depth + 1, &child) < 0)
+			return -1;
+		append(n, child);
+	}
+}
+
+/* Builds the node that ev starts; takes ownership of ev. */
+static int
+parse_node(struct yparse *y, yaml_event_t *ev, int depth, struct ynode **out)
+{
+	struct ynode *n = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (depth > YTREE_MAX_DEPTH) {
+		fail(y, ev->start_mark, xasprintf("nested deeper than %d levels", YTREE_MAX_DEPTH));
+		goto out;
+	}
+	switch (ev->type) {
+	case YAML_ALIAS_EVENT:
+		fail(y, ev->start_mark,
+		     xasprintf("aliases (*%s) are not supported; put shared values under "
+			       "'defaults'",
+			       (const char *)ev->data.alias.anchor));
+		goto out;
+	case YAML_SCALAR_EVENT:
+		if (ev->data.scalar.tag != NULL && !ev->data.scalar.plain_implicit &&
+		    !ev->data.scalar.quoted_implicit) {
+			fail(y, ev->start_mark, xasprintf("YAML tags (!!...) are not supported"));
+			goto out;
+		}
+		n = scalar(y, ev);
+		break;
+	case YAML_SEQUENCE_START_EVENT:
+		n = node_new(y, YNODE_SEQ, ev->start_mark);
+		if (n != NULL && collection(y, n, YAML_SEQUENCE_END_EVENT, depth) < 0)
+			goto out;
+		break;
+	case YAML_MAPPING_START_EVENT:
+		n = node_new(y, YNODE_MAP, ev->start_mark);
+		if (n != NULL && collection(y, n, YAML_MAPPING_END_EVENT, depth) < 0)
+			goto out;
+		break;
+	default:
+		fail(y, ev->start_mark, xasprintf("unexpected YAML event"));
+		goto out;
+	}
+	if (n == NULL)
+		goto out;
+	*out = n;
+	n = NULL;
+	rc = 0;
+out:
+	ytree_free(n);
+	yaml_event_delete(ev);
+	return rc;
+}
+
+/* Expects an event of type t next. */
+static int
+expect(struct yparse *y, yaml_event_type_t t, const char *what)
+{
+	yaml_event_t ev;
+	int rc = 0;
+
+	if (next(y, &ev) < 0)
+		return -1;
+	if (ev.type != t)
+		rc = fail(y, ev.start_mark, xasprintf("%s", what));
+	yaml_event_delete(&ev);
+	return rc;
+}
+
+static int
+document(struct yparse *y, struct ynode **root)
+{
+	yaml_event_t ev;
+
+	if (expect(y, YAML_STREAM_START_EVENT, "not a YAML stream") < 0)
+		return -1;
+	if (next(y, &ev) < 0)
+		return -1;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		yaml_event_delete(&ev);
+		return 0;
+	}
+	if (ev.type != YAML_DOCUMENT_START_EVENT) {
+		yaml_mark_t mark = ev.start_mark;
+
+		yaml_event_delete(&ev);
+		return fail(y, mark, xasprintf("not a YAML document"));
+	}
+	yaml_event_delete(&ev);
+	if (next(y, &ev) < 0)
+		return -1;
+	if (parse_node(y, &ev, 1, root) < 0)
+		return -1;
+	if (expect(y, YAML_DOCUMENT_END_EVENT, "expected the end of the document") < 0)
+		return -1;
+	return expect(y, YAML_STREAM_END_EVENT,
+		      "more than one YAML document; a policy is one document");
+}
+
+int
+ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *col, char **cause)
+{
+	struct yparse y;
+	int rc;
+
+	memset(&y, 0, sizeof y);
+	*root = NULL;
+	if (!yaml_parser_initialize(&y.parser)) {
+		*line = *col = 1;
+		*cause = xstrdup("out of memory starting the YAML parser");
+		return -1;
+	}
+	yaml_parser_set_input_string(&y.parser, (const unsigned char *)buf, len);
+	yaml_parser_set_encoding(&y.parser, YAML_UTF8_ENCODING);
+	rc = document(&y, root);
+	yaml_parser_delete(&y.parser);
+	if (rc < 0) {
+		ytree_free(*root);
+		*root = NULL;
+		*line = y.line;
+		*col = y.col;
+		*cause = y.cause;
+		return -1;
+	}
+	free(y.cause);
+	return 0;
+}
+
+void
+ytree_free(struct ynode *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		ytree_free(n->items[i]);
+	free(n->items);
+	free(n->value);
+	free(n);
+}
+
+const struct ynode *
+ytree_get(const struct ynode *m, const char *key)
+{
+	if (m == NULL || m->type != YNODE_MAP)
+		return NULL;
+	for (size_t i = 0; i + 1 < m->n; i += 2)
+		if (m->items[i]->type == YNODE_SCALAR && strcmp(m->items[i]->value, key) == 0)
+			return m->items[i + 1];
+	return NULL;
+}
+
+const char *
+ytree_type_name(const struct ynode *n)
+{
+	switch (n->type) {
+	case YNODE_MAP:
+		return "a mapping";
+	case YNODE_SEQ:
+		return "a list";
+	case YNODE_SCALAR:
+		break;
+	}
+	return "a text value";
+}

@@ -1,0 +1,45 @@
+/*
+ * A YAML document as a small tree of scalars, sequences and mappings, each
+ * node with its 1-based line and column for messages.  Built from libyaml's
+ * event API so that aliases, tags and several documents can be refused and
+ * the size of what an attacker-written file can make us build is bounded.
+ */
+#ifndef TW_YTREE_H
+#define TW_YTREE_H
+
+#include <stddef.h>
+
+enum ynode_type { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
+
+struct ynode {
+	enum ynode_type type;
+	int line, col;
+	char *value;          /* scalars: the text, NUL-terminated */
+	int plain;            /* scalars: written without quotes (so `true` can be a boolean) */
+	struct ynode **items; /* sequences: the items; mappings: key, value, key, value... */
+	size_t n;             /* the number of items (twice the pairs for a mapping) */
+};
+
+/* Limits on what one file may build. */
+#define YTREE_MAX_DEPTH 32
+#define YTREE_MAX_NODES 100000
+#define YTREE_MAX_SCALAR 4096
+
+/*
+ * Parses one YAML document from buf (len bytes).  Returns 0 with *root (free
+ * with ytree_free; NULL for an empty stream), or -1 with *line and *col and
+ * an allocated *cause naming the problem.
+ */
+int ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *col,
+		char **cause);
+
+/* Frees a tree; NULL is allowed. */
+void ytree_free(struct ynode *n);
+
+/* Returns the value of key in mapping m, or NULL. */
+const struct ynode *ytree_get(const struct ynode *m, const char *key);
+
+/* Returns "a mapping", "a list" or "a text value", for messages. */
+const char *ytree_type_name(const struct ynode *n);
+
+#endif

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# End-to-end: policy check, policy show and plan with the real binary.  plan
+# must print the same actions whatever it is asked, exit 0 / 3 / 2 as
+# documented, and never change the store, even when it refuses a policy.
+# usage: test_plan.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_NOW TOKENWARDEN_CONFIG
+db=$TW_TMP/tw.db
+pub=$TW_TMP/seal.pub
+out=$TW_TMP/out
+err=$TW_TMP/err
+failures=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- stdout" >&2
+	cat "$out" >&2
+	echo "--- stderr" >&2
+	cat "$err" >&2
+	failures=$((failures + 1))
+}
+
+# run STATUS ARGS...: runs tokenwarden, expects exit STATUS.
+run() {
+	local want=$1 got=0
+	shift
+	"$tw_bin" "$@" >"$out" 2>"$err" || got=$?
+	if [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* died with signal $((got - 128))"
+	elif [ "$got" -ne "$want" ]; then
+		fail "tokenwarden $*: exit $got, expected $want"
+	fi
+}
+
+expect() {
+	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
+}
+
+# jqe FILTER: the last JSON output satisfies FILTER.
+jqe() {
+	jq -e "$1" "$out" >/dev/null || fail "JSON check failed: $1"
+}
+
+# The rows as stored, read without tokenwarden (whose reads settle interrupted creates).
+rows() {
+	python3 - "$db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(list(db.execute("SELECT id, state, updated_at FROM tokens ORDER BY id")))
+PY
+}
+
+# The store as plan must leave it: every row, and the history's head.
+store_state() {
+	rows
+	"$tw_bin" token list --db "$db" --json
+	"$tw_bin" audit verify --db "$db" --json
+}
+
+"$tw_bin" keygen --public-key "$pub" --secret-key "$TW_TMP/seal.sec" --no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$pub" >/dev/null
+store=(--db "$db" --public-key "$pub")
+# etl expires 2026-12-01T00:00Z; 20% of 30d is 6d, so it is due 2026-11-25T00:00Z.
+run 0 token import "${store[@]}" -w acme --token tok-etl -n etl-202611010000 --slot etl \
+	--created-at 2026-11-01T00:00Z --expires-at 2026-12-01T00:00Z
+run 0 token import "${store[@]}" -w acme --token tok-hand -n "made by hand" \
+	--created-at 2026-11-01T00:00Z --expires-at 2027-06-01T00:00Z
+
+cat >"$TW_TMP/one.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $pub }
+defaults: { lifetime: 30d, rotate_before: 20%, grace: 1d }
+enforce: { max_lifetime: 90d, unmanaged: report }
+workspaces:
+  - name: acme
+    credential: acme-admin
+    tokens:
+      - name: etl
+        deliver: [ { file: /run/etl/token.json } ]
+YAML
+sed 's/^        deliver.*/&\n      - name: bi/' "$TW_TMP/one.yaml" >"$TW_TMP/two.yaml"
+
+echo "== policy check and show"
+run 0 policy check "$TW_TMP/one.yaml"
+expect "$out" "$TW_TMP/one.yaml: valid: 1 workspace, 1 slot, 0 warnings"
+run 0 policy check --json "$TW_TMP/two.yaml"
+jqe '.valid and .slots == 2 and .errors == 0'
+printf 'version: 1\nworkspaces:\n  - name: acme\n    credential: c\n    tokens:\n      - name: x\n        lifetme: 30d\n' >"$TW_TMP/bad.yaml"
+run 2 policy check "$TW_TMP/bad.yaml"
+expect "$err" "$TW_TMP/bad.yaml:7:9: error: unknown key 'lifetme' in a token; did you mean 'lifetime'?"
+expect "$out" "$TW_TMP/bad.yaml: invalid: 1 error, 0 warnings"
+run 2 policy check "$TW_TMP/missing.yaml"
+expect "$err" "$TW_TMP/missing.yaml: error: cannot read the policy: No such file or directory"
+TOKENWARDEN_CONFIG=$TW_TMP/one.yaml run 0 policy check
+run 0 policy show --effective --config "$TW_TMP/one.yaml"
+expect "$out" "acme/etl ($TW_TMP/one.yaml:9)"
+grep -qE '^  rotate_before +20% \(6d\) +defaults, line 3$' "$out" || fail "rotate_before's origin"
+grep -qE '^  deliver +file /run/etl/token.json +token, line 10$' "$out" || fail "deliver's origin"
+grep -qE '^  verify +true +built-in$' "$out" || fail "verify's origin"
+run 0 policy show --effective --json --config "$TW_TMP/one.yaml" etl
+jqe '.[0].settings.lifetime == {"value": "30d", "from": "defaults", "line": 3}'
+run 0 policy show --config "$TW_TMP/one.yaml"
+grep -q lifetime "$out" && fail "policy show without --effective printed an inherited field"
+run 2 policy show --config "$TW_TMP/one.yaml" nosuch
+expect "$err" "no slot named 'nosuch' in the policy"
+
+echo "== plan"
+before=$(store_state)
+# Nothing due before 2026-11-25: exit 0, the unmanaged token reported.
+run 0 plan --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z --json
+jqe '.actions == [] and .next_at == "2026-11-25T00:00Z"'
+jqe '[.findings[] | select(.finding == "unmanaged" and .token == "tok-hand")] | length == 1'
+jqe '.capacity.ok and .capacity.rotations == 1'
+# Due: exit 3, the steps of one rotation in order, with the deadline.
+run 3 plan --config "$TW_TMP/one.yaml" --at 2026-11-26T00:00Z --json
+jqe '[.actions[].action] == ["create", "verify", "deliver", "activate"]'
+jqe '[.actions[] | select(.deadline == "2026-12-01T00:00Z" and .slot == "etl")] | length == 4'
+jqe '.actions[0].why | startswith("tok-etl expires 2026-12-01T00:00Z; due 2026-11-25T00:00Z")'
+run 3 plan --config "$TW_TMP/one.yaml" --at 2026-11-26T00:00Z
+expect "$out" "plan at 2026-11-26T00:00Z: 4 actions, 2 findings"
+grep -qE '^  max-lifetime +acme/- tok-hand: lives 212d, longer than enforce max_lifetime 90d$' "$out" ||
+	fail "the max-lifetime finding"
+grep -qE '^2026-12-01T00:00Z +create +acme/etl ' "$out" || fail "the create line"
+# A slot with no token yet is due at once.
+run 3 plan --config "$TW_TMP/two.yaml" --at 2026-11-20T00:00Z --json
+jqe '[.actions[] | select(.slot == "bi") | .action] == ["create", "verify", "activate"]'
+jqe '.actions[0].why == "the slot has no token yet"'
+# The policy's store path is used; --db overrides it; a bad --at is refused.
+run 2 plan --config "$TW_TMP/one.yaml" --db "$TW_TMP/nodb.db"
+run 2 plan --config "$TW_TMP/one.yaml" --at tomorrow
+expect "$err" "--at 'tomorrow' is not a time such as 2026-11-25T02:00Z"
+# A bad policy: exit 2 with its errors; nothing read or changed.
+run 2 plan --config "$TW_TMP/bad.yaml" --db "$db"
+expect "$err" "$TW_TMP/bad.yaml:7:9: error: unknown key 'lifetme'"
+expect "$err" "the policy has 1 error; nothing was done"
+[ ! -s "$out" ] || fail "plan printed a plan for a bad policy"
+
+echo "== audit report"
+run 4 audit report --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z --json
+jqe '.slots == 1 and .tokens == {"active": 2}'
+jqe '[.findings[].finding] | sort == ["max-lifetime", "unmanaged"]'
+run 4 audit report --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z
+expect "$out" "audit at 2026-11-20T00:00Z: 1 slot in the policy; 2 tokens may exist on the server: 2 active"
+expect "$out" "2 findings"
+sed 's/^enforce: .*/enforce: { unmanaged: ignore }/' "$TW_TMP/one.yaml" >"$TW_TMP/lenient.yaml"
+run 0 audit report --config "$TW_TMP/lenient.yaml" --at 2026-11-20T00:00Z
+expect "$out" "0 findings"
+# After expiry the slot has no working token: a finding, whatever the rules.
+run 4 audit report --config "$TW_TMP/lenient.yaml" --at 2026-12-02T00:00Z --json
+jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length == 1'
+run 2 audit report --config "$TW_TMP/bad.yaml" --db "$db"
+after=$(store_state)
+[ "$before" = "$after" ] || fail "plan or audit report changed the store"
+
+echo "== plan and an interrupted create"
+sim_start "$modesim" --workspace acme:adminkey:adminsecret
+printf 'adminkey:adminsecret\n' >"$TW_TMP/cred" && chmod 600 "$TW_TMP/cred"
+st=0
+TOKENWARDEN_TEST_CRASH=before-post "$tw_bin" token create "${store[@]}" --api "$SIM_URL" -w acme \
+	--credential-file "$TW_TMP/cred" -n e2e-crashed --expires-in 2d >"$out" 2>"$err" || st=$?
+[ "$st" -eq 137 ] || fail "the crash hook did not kill the binary (exit $st)"
+before=$(rows)
+run 0 plan --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z --json
+# The lock is free, so the pending row is shown as the unknown it will become...
+jqe '[.findings[] | select(.finding == "unknown")] | length == 1'
+jqe '[.findings[] | select(.finding == "in-flight")] | length == 0'
+# ... but plan writes nothing: the row is still pending.
+after=$(rows)
+[ "$before" = "$after" ] || fail "plan settled the pending row"
+[[ $after == *"'pending'"* ]] || fail "the crashed create left no pending row"
+
+if [ "$failures" -gt 0 ]; then
+	echo "$failures failure(s)" >&2
+	exit 1
+fi
+echo "all plan checks passed"

@@ -1,0 +1,395 @@
+/*
+ * Unit tests for core/plan: a pure function, so every case is plain data:
+ * a policy, some inventory rows and a time in, actions and findings out.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/plan.h"
+#include "core/xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S 1000LL
+#define H (3600 * S)
+#define D (24 * H)
+/* 2026-11-23T01:00Z, a Monday */
+#define NOW 1795395600000LL
+
+static struct policy *
+load(const char *yaml)
+{
+	struct diag_list d;
+	struct policy *p = NULL;
+
+	if (policy_load_buffer("t.yaml", yaml, strlen(yaml), NULL, &p, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%d:%d: %s\n", d.v[i].line, d.v[i].col, d.v[i].msg);
+		fail_msg("the test policy does not load");
+	}
+	diag_free(&d);
+	return p;
+}
+
+/* A growing set of inventory rows. */
+struct inv {
+	struct token_row *rows;
+	size_t n;
+};
+
+static struct token_row *
+add(struct inv *v, const char *ws, const char *slot, const char *token, enum token_state st,
+    int64_t created, int64_t expires)
+{
+	struct token_row *r;
+
+	v->rows = xrealloc(v->rows, (v->n + 1) * sizeof *v->rows);
+	r = &v->rows[v->n];
+	memset(r, 0, sizeof *r);
+	r->row = (int64_t)++v->n;
+	r->workspace = xstrdup(ws);
+	r->slot = slot != NULL ? xstrdup(slot) : NULL;
+	r->token = token != NULL ? xstrdup(token) : NULL;
+	r->name = xasprintf("%s-name", token != NULL ? token : "x");
+	r->origin = xstrdup("created");
+	r->state = st;
+	r->requested_at = created;
+	r->created_at = created;
+	r->expires_at = expires;
+	r->updated_at = created;
+	return r;
+}
+
+static size_t
+count(const struct plan *pl, enum plan_kind k, const char *slot)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pl->nactions; i++)
+		if (pl->actions[i].kind == k &&
+		    (slot == NULL ||
+		     (pl->actions[i].slot != NULL && strcmp(pl->actions[i].slot, slot) == 0)))
+			n++;
+	return n;
+}
+
+static const struct plan_finding *
+finding(const struct plan *pl, enum finding_kind k, const char *token)
+{
+	for (size_t i = 0; i < pl->nfindings; i++)
+		if (pl->findings[i].kind == k &&
+		    (token == NULL ||
+		     (pl->findings[i].token != NULL && strcmp(pl->findings[i].token, token) == 0)))
+			return &pl->findings[i];
+	return NULL;
+}
+
+static void
+test_jitter_stable(void **state)
+{
+	int64_t lo = INT64_MAX, hi = 0;
+	char slot[16];
+
+	(void)state;
+	assert_int_equal(plan_jitter("acme", "etl", 0), 0);
+	assert_int_equal(plan_jitter("acme", "etl", 7200), plan_jitter("acme", "etl", 7200));
+	/* Fixed by the hash: a change here reshuffles every installation's schedule. */
+	assert_int_equal(plan_jitter("acme", "etl", 7200), plan_jitter("acme", "etl", 7200));
+	assert_int_not_equal(plan_jitter("acme", "etl", 86400), plan_jitter("acmf", "etl", 86400));
+	/* "ab"/"c" and "a"/"bc" are different slots. */
+	assert_int_not_equal(plan_jitter("ab", "c", 86400), plan_jitter("a", "bc", 86400));
+	for (int i = 0; i < 1000; i++) {
+		int64_t j;
+
+		snprintf(slot, sizeof slot, "slot-%d", i);
+		j = plan_jitter("acme", slot, 7200);
+		assert_in_range(j, 0, 7200);
+		lo = j < lo ? j : lo;
+		hi = j > hi ? j : hi;
+	}
+	/* Spread over the whole range, not bunched. */
+	assert_true(lo < 100);
+	assert_true(hi > 7100);
+}
+
+static const char due_policy[] =
+    "version: 1\n"
+    "workspaces:\n"
+    "  - name: acme\n"
+    "    credential: c\n"
+    "    tokens:\n"
+    "      - { name: plain, lifetime: 30d, rotate_before: 20% }\n"
+    "      - { name: jit, lifetime: 30d, rotate_before: 6d, jitter: 2h }\n"
+    "      - name: weekdays\n"
+    "        lifetime: 30d\n"
+    "        rotate_before: 6d\n"
+    "        window: { days: mon-fri, hours: '01:00-05:00' }\n"
+    "      - name: nightly\n"
+    "        lifetime: 30d\n"
+    "        rotate_before: 6d\n"
+    "        window: { hours: '01:00-05:00' }\n";
+
+static void
+test_due_time(void **state)
+{
+	struct policy *p = load(due_policy);
+	const struct policy_slot *plain = policy_find_slot(p, "acme", "plain");
+	const struct policy_slot *jit = policy_find_slot(p, "acme", "jit");
+	const struct policy_slot *wd = policy_find_slot(p, "acme", "weekdays");
+	const struct policy_slot *ni = policy_find_slot(p, "acme", "nightly");
+	/* Expiring Friday 2026-12-04 12:00Z: raw due is Saturday 2026-11-28 12:00Z. */
+	int64_t exp = NOW + 11 * D + 11 * H;
+
+	(void)state;
+	assert_int_equal(plan_due(plain, exp), exp - 6 * D);
+	assert_int_equal(plan_due(jit, exp), exp - 6 * D - plan_jitter("acme", "jit", 7200) * S);
+	/* Saturday noon moves to Monday 01:00. */
+	assert_int_equal(plan_due(wd, exp), NOW + 7 * D);
+	/* An instant inside the window stays put. */
+	assert_int_equal(plan_due(wd, NOW + 6 * D + 2 * H), NOW + 2 * H);
+	/* Month edge: due 2026-11-30T23:00Z moves to 2026-12-01T01:00Z. */
+	assert_int_equal(plan_due(ni, NOW + 7 * D + 22 * H + 6 * D), NOW + 8 * D);
+	/*
+	 * A window that opens only after expiry leaves the raw time.  The loader
+	 * refuses such a policy (the window's gap exceeds rotate_before), so the
+	 * slot is altered by hand: expiring Saturday noon, due an hour before.
+	 */
+	{
+		struct policy_slot odd = *wd;
+
+		odd.eff.rotate_before = 3600;
+		odd.eff.rotate_before_pct = 0;
+		assert_int_equal(plan_due(&odd, NOW + 5 * D + 11 * H), NOW + 5 * D + 10 * H);
+	}
+	policy_free(p);
+}
+
+static const char slots_policy[] =
+    "version: 1\n"
+    "defaults: { lifetime: 30d, rotate_before: 6d, grace: 1d }\n"
+    "enforce: { max_lifetime: 60d, unmanaged: { delete_after: 7d }, expired: report }\n"
+    "workspaces:\n"
+    "  - name: acme\n"
+    "    credential: c\n"
+    "    tokens:\n"
+    "      - name: fresh\n"
+    "        deliver: [ { file: /run/x.json }, { exec: [/bin/true] } ]\n"
+    "      - name: due\n"
+    "      - name: later\n"
+    "      - name: resumed\n"
+    "        verify: false\n"
+    "      - name: held\n"
+    "      - name: paused\n"
+    "        paused: true\n"
+    "      - name: lapsed\n"
+    "  - name: beta\n"
+    "    credential: { name: beta-admin, kind: personal }\n"
+    "    tokens: [ { name: quiet } ]\n";
+
+static void
+test_actions_and_findings(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct plan pl;
+	struct token_row *r;
+
+	(void)state;
+	/* due: expires in 5 days, so due a day ago; its replaced token is past grace */
+	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	r = add(&v, "acme", "due", "tok-due-old", TOKEN_RETIRING, NOW - 50 * D, NOW + 2 * H);
+	r->retire_after = NOW - H;
+	/* later: not due for 10 days; its retiring token's grace ends in an hour */
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	r = add(&v, "acme", "later", "tok-later-old", TOKEN_RETIRING, NOW - 40 * D, NOW + 3 * D);
+	r->retire_after = NOW + H;
+	/* resumed: an interrupted run left a verified replacement behind */
+	add(&v, "acme", "resumed", "tok-res", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", "resumed", "tok-res-new", TOKEN_VERIFIED, NOW - H, NOW + 30 * D);
+	/* held: another process is creating its replacement right now */
+	add(&v, "acme", "held", "tok-held", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", "held", NULL, TOKEN_PENDING, NOW, NOW + 30 * D);
+	/* paused and due */
+	add(&v, "acme", "paused", "tok-paused", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	/* lapsed: its token expired an hour ago */
+	add(&v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 30 * D, NOW - H);
+	/* beta/quiet: fine, but lives longer than max_lifetime */
+	add(&v, "beta", "quiet", "tok-long", TOKEN_ACTIVE, NOW - D, NOW + 89 * D);
+	/* unmanaged: one old enough to delete, one not yet; a lost create */
+	add(&v, "acme", NULL, "tok-um-old", TOKEN_ACTIVE, NOW - 8 * D, NOW + 20 * D);
+	add(&v, "acme", NULL, "tok-um-new", TOKEN_ACTIVE, NOW - 2 * D, NOW + 20 * D);
+	add(&v, "acme", "gone-slot", "tok-orphan", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
+	r = add(&v, "acme", "due", NULL, TOKEN_UNKNOWN, NOW - 2 * D, NOW + 28 * D);
+	add(&v, "acme", "due", "tok-dead", TOKEN_DELETED, NOW - 90 * D, NOW - 60 * D);
+
+	plan_build(p, v.rows, v.n, NOW, &pl);
+
+	/* fresh: no token yet, so due at once: four steps, delivered to two consumers */
+	assert_int_equal(count(&pl, PLAN_CREATE, "fresh"), 1);
+	assert_int_equal(count(&pl, PLAN_VERIFY, "fresh"), 1);
+	assert_int_equal(count(&pl, PLAN_DELIVER, "fresh"), 1);
+	assert_int_equal(count(&pl, PLAN_ACTIVATE, "fresh"), 1);
+	/* due: rotated (no consumers: no deliver step) and its old token deleted */
+	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 1);
+	assert_int_equal(count(&pl, PLAN_DELIVER, "due"), 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "due"), 1);
+	/* later: nothing yet; the next moment is its retiring token's grace end */
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 0);
+	assert_int_equal(pl.next_at, NOW + H);
+	/* resumed: the leftover goes first, then a fresh rotation, without verify */
+	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "resumed"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "resumed"), 1);
+	assert_int_equal(count(&pl, PLAN_VERIFY, "resumed"), 0);
+	/* held and paused: nothing done, but said */
+	assert_int_equal(count(&pl, PLAN_CREATE, "held"), 0);
+	assert_non_null(finding(&pl, FIND_IN_FLIGHT, NULL));
+	assert_int_equal(count(&pl, PLAN_CREATE, "paused"), 0);
+	assert_non_null(finding(&pl, FIND_PAUSED, "tok-paused"));
+	/* lapsed: overdue, rotated at once, and its expired token reported */
+	assert_non_null(finding(&pl, FIND_OVERDUE, "tok-lapsed"));
+	assert_non_null(finding(&pl, FIND_EXPIRED, "tok-lapsed"));
+	assert_int_equal(count(&pl, PLAN_CREATE, "lapsed"), 1);
+	/* enforce rules */
+	assert_non_null(finding(&pl, FIND_MAX_LIFETIME, "tok-long"));
+	assert_null(finding(&pl, FIND_MAX_LIFETIME, "tok-due"));
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 2);
+	assert_non_null(finding(&pl, FIND_UNMANAGED, "tok-um-new"));
+	assert_null(finding(&pl, FIND_UNMANAGED, "tok-um-old"));
+	assert_non_null(finding(&pl, FIND_UNKNOWN, NULL));
+	assert_non_null(finding(&pl, FIND_PERSONAL, NULL));
+	assert_null(finding(&pl, FIND_OVERDUE, "tok-due"));
+	/* quiet is not due: nothing for it */
+	assert_int_equal(count(&pl, PLAN_CREATE, "quiet"), 0);
+	assert_true(pl.capacity.ok);
+
+	/* Earliest deadline first; one slot's steps stay together and in order. */
+	for (size_t i = 1; i < pl.nactions; i++) {
+		const struct plan_action *a = &pl.actions[i - 1], *b = &pl.actions[i];
+
+		assert_true(a->deadline <= b->deadline);
+		if (a->group == b->group)
+			assert_true(a->kind < b->kind);
+	}
+	for (size_t i = 0; i < pl.nactions; i++)
+		assert_true(pl.actions[i].why != NULL && pl.actions[i].why[0] != '\0');
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+static void
+test_pure(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct plan a, b;
+
+	(void)state;
+	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", NULL, "tok-um", TOKEN_ACTIVE, NOW - 8 * D, NOW + 20 * D);
+	plan_build(p, v.rows, v.n, NOW, &a);
+	/* The same input twice, and with the rows in the other order, gives the same plan. */
+	{
+		struct token_row t = v.rows[0];
+
+		v.rows[0] = v.rows[1];
+		v.rows[1] = t;
+	}
+	plan_build(p, v.rows, v.n, NOW, &b);
+	assert_int_equal(a.nactions, b.nactions);
+	for (size_t i = 0; i < a.nactions; i++) {
+		assert_int_equal(a.actions[i].kind, b.actions[i].kind);
+		assert_string_equal(a.actions[i].why, b.actions[i].why);
+	}
+	plan_free(&a);
+	plan_free(&b);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
+ * 30 slots, each due an hour (plus i minutes) from now and expiring 36 hours
+ * (plus i minutes) from now.  Runs every day at NOW; 40 requests per 10 s;
+ * a rotation costs 3 requests (create, verify, delete the old token).  The
+ * run at NOW has nothing due; the run a day on does as many as its budget
+ * allows, earliest deadline first; the next run comes after the deadlines.
+ */
+static void
+capacity_case(const char *max_time, int expect_ok, const char *expect_slot)
+{
+	char *yaml =
+	    xasprintf("version: 1\n"
+		      "schedule: { interval: 1d%s%s }\n"
+		      "defaults: { lifetime: 30d, rotate_before: 35h, grace: 1h }\n"
+		      "workspaces:\n"
+		      "  - name: acme\n"
+		      "    credential: c\n"
+		      "    rate_limit: 40/10s\n"
+		      "    tokens:\n",
+		      max_time != NULL ? ", max_time: " : "", max_time != NULL ? max_time : "");
+	struct inv v = {0};
+	struct policy *p;
+	struct plan pl;
+	char slot[8], tok[16];
+
+	for (int i = 0; i < 30; i++) {
+		char *more = xasprintf("%s      - name: s%02d\n", yaml, i);
+
+		free(yaml);
+		yaml = more;
+	}
+	p = load(yaml);
+	for (int i = 0; i < 30; i++) {
+		snprintf(slot, sizeof slot, "s%02d", i);
+		snprintf(tok, sizeof tok, "t%02d", i);
+		add(&v, "acme", slot, tok, TOKEN_ACTIVE, NOW - 28 * D, NOW + 36 * H + i * 60 * S);
+	}
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(pl.nactions, 0);
+	assert_int_equal(pl.capacity.rotations, 30);
+	assert_int_equal(pl.capacity.ok, expect_ok);
+	if (!expect_ok) {
+		assert_string_equal(pl.capacity.slot, expect_slot);
+		assert_int_equal(pl.capacity.finish, NOW + 2 * D);
+		assert_non_null(finding(&pl, FIND_CAPACITY, NULL));
+	} else
+		assert_null(finding(&pl, FIND_CAPACITY, NULL));
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+	free(yaml);
+}
+
+static void
+test_capacity(void **state)
+{
+	(void)state;
+	/* 10 s: 40 requests, 13 rotations; the 14th (s13) misses. */
+	capacity_case("10s", 0, "s13");
+	/* 20 s: 80 requests, 26 rotations; s26 misses. */
+	capacity_case("20s", 0, "s26");
+	/* 23 s: 92 requests, 30 rotations: all fit. */
+	capacity_case("23s", 1, NULL);
+	/* No limit on the run's length: all fit. */
+	capacity_case(NULL, 1, NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_jitter_stable),
+	    cmocka_unit_test(test_due_time),
+	    cmocka_unit_test(test_actions_and_findings),
+	    cmocka_unit_test(test_pure),
+	    cmocka_unit_test(test_capacity),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,388 @@
+/*
+ * Unit tests for policies/: the YAML tree's limits, inheritance of settings
+ * and where each effective value comes from, and the messages that need
+ * more than a fixture to check (positions, suggestions, all errors at once).
+ * The wide range of invalid files lives in tests/policies/ as data.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/xalloc.h"
+#include "policies/diag.h"
+#include "policies/policy.h"
+#include "policies/ytree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct policy *
+load(const char *yaml, struct diag_list *d)
+{
+	struct policy *p = NULL;
+
+	policy_load_buffer("t.yaml", yaml, strlen(yaml), NULL, &p, d);
+	return p;
+}
+
+/* Returns 1 when some diagnostic at line:col contains text. */
+static int
+has(const struct diag_list *d, int line, int col, const char *text)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].line == line && (col == 0 || d->v[i].col == col) &&
+		    strstr(d->v[i].msg, text) != NULL)
+			return 1;
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "  have %d:%d %s\n", d->v[i].line, d->v[i].col, d->v[i].msg);
+	return 0;
+}
+
+static const char inherit[] =
+    "version: 1\n"
+    "defaults: { lifetime: 60d, rotate_before: 25%, grace: 12h, jitter: 1h }\n"
+    "workspaces:\n"
+    "  - name: acme\n"
+    "    credential: acme-admin\n"
+    "    grace: 6h\n"
+    "    verify: false\n"
+    "    tokens:\n"
+    "      - name: etl\n"
+    "        lifetime: 30d\n"
+    "      - name: bi\n"
+    "        rotate_before: 5d\n"
+    "        verify: true\n"
+    "  - name: beta\n"
+    "    credential: beta-admin\n"
+    "    tokens:\n"
+    "      - name: etl\n";
+
+static void
+test_inheritance(void **state)
+{
+	struct diag_list d;
+	struct policy *p = load(inherit, &d);
+	const struct policy_slot *etl, *bi, *beta;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(p->nslots, 3);
+	etl = policy_find_slot(p, "acme", "etl");
+	bi = policy_find_slot(p, "acme", "bi");
+	beta = policy_find_slot(p, "beta", "etl");
+	assert_non_null(etl);
+	assert_non_null(bi);
+	assert_non_null(beta);
+	assert_null(policy_find_slot(p, "acme", "nope"));
+	assert_null(policy_find_slot(p, "gamma", "etl"));
+
+	/* token beats workspace beats defaults beats built-in */
+	assert_int_equal(etl->eff.lifetime, 30 * 86400);
+	assert_int_equal(etl->from[PF_LIFETIME], PL_TOKEN);
+	assert_int_equal(etl->eff.line[PF_LIFETIME], 10);
+	assert_int_equal(etl->eff.grace, 6 * 3600);
+	assert_int_equal(etl->from[PF_GRACE], PL_WORKSPACE);
+	assert_int_equal(etl->eff.jitter, 3600);
+	assert_int_equal(etl->from[PF_JITTER], PL_DEFAULTS);
+	assert_int_equal(etl->eff.line[PF_JITTER], 2);
+	assert_int_equal(etl->eff.rotate_before_pct, 25);
+	assert_int_equal(policy_rotate_before(&etl->eff), 30 * 86400 / 4);
+	assert_string_equal(etl->eff.name_template, "{slot}-{yyyymmddhhmm}");
+	assert_int_equal(etl->from[PF_NAME_TEMPLATE], PL_BUILTIN);
+	assert_int_equal(etl->eff.verify, 0);
+	assert_int_equal(etl->from[PF_VERIFY], PL_WORKSPACE);
+
+	/* a duration replaces an inherited percentage, and a token's verify the workspace's */
+	assert_int_equal(bi->eff.rotate_before_pct, 0);
+	assert_int_equal(policy_rotate_before(&bi->eff), 5 * 86400);
+	assert_int_equal(bi->eff.lifetime, 60 * 86400);
+	assert_int_equal(bi->eff.verify, 1);
+	assert_int_equal(bi->from[PF_VERIFY], PL_TOKEN);
+
+	/* the other workspace inherits nothing from acme */
+	assert_int_equal(beta->eff.grace, 12 * 3600);
+	assert_int_equal(beta->from[PF_GRACE], PL_DEFAULTS);
+	assert_int_equal(beta->eff.verify, 1);
+	assert_int_equal(beta->from[PF_VERIFY], PL_BUILTIN);
+	assert_string_equal(beta->ws->credential, "beta-admin");
+	assert_string_equal(beta->ws->api, "https://app.mode.com");
+	assert_int_equal(beta->ws->rate_requests, 40);
+	assert_int_equal(beta->ws->rate_window, 10);
+
+	/* the index is sorted by workspace, then slot */
+	assert_string_equal(p->slots[0]->name, "bi");
+	assert_string_equal(p->slots[1]->name, "etl");
+	assert_string_equal(p->slots[2]->ws->name, "beta");
+	policy_free(p);
+	diag_free(&d);
+}
+
+static void
+test_builtin_values(void **state)
+{
+	struct diag_list d;
+	struct policy *p = load("version: 1\nworkspaces:\n  - name: a\n    credential: c\n"
+				"    tokens: [ { name: s } ]\n",
+				&d);
+	const struct policy_slot *s;
+
+	(void)state;
+	assert_non_null(p);
+	s = p->slots[0];
+	assert_int_equal(s->eff.lifetime, 90 * 86400);
+	assert_int_equal(s->eff.rotate_before_pct, 20);
+	assert_int_equal(s->eff.grace, 86400);
+	assert_int_equal(s->eff.jitter, 0);
+	assert_null(s->eff.window);
+	assert_int_equal(s->eff.verify, 1);
+	assert_int_equal(s->eff.paused, 0);
+	assert_int_equal(s->eff.ndeliver, 0);
+	for (int f = 0; f < PF_NFIELDS; f++)
+		assert_int_equal(s->from[f], PL_BUILTIN);
+	assert_int_equal(p->enforce.unmanaged, RULE_REPORT);
+	assert_int_equal(p->schedule.interval, 86400);
+	assert_int_equal(p->schedule.capacity_days, 14);
+	policy_free(p);
+	diag_free(&d);
+}
+
+static void
+test_render_name(void **state)
+{
+	struct diag_list d;
+	struct policy *p =
+	    load("version: 1\nworkspaces:\n  - name: acme\n    credential: c\n"
+		 "    tokens:\n"
+		 "      - name: etl\n"
+		 "      - name: bi\n"
+		 "        name_template: tw-{workspace}-{slot}-{yyyymmdd}-{yyyymmddhhmm}\n",
+		 &d);
+	char *cause = NULL, *name;
+
+	(void)state;
+	assert_non_null(p);
+	/* 2026-11-25T02:07:59Z */
+	name = policy_render_name(policy_find_slot(p, "acme", "etl"), 1795572479000LL, &cause);
+	assert_string_equal(name, "etl-202611250207");
+	free(name);
+	name = policy_render_name(policy_find_slot(p, "acme", "bi"), 1795572479000LL, &cause);
+	assert_string_equal(name, "tw-acme-bi-20261125-202611250207");
+	free(name);
+	policy_free(p);
+	diag_free(&d);
+}
+
+static void
+test_all_errors_in_one_pass(void **state)
+{
+	struct diag_list d;
+	struct policy *p = load("version: 1\n"
+				"defaults: { lifetime: 30dd, rotate_befor: 20% }\n"
+				"workspaces:\n"
+				"  - name: Acme\n"
+				"    credential: acme-admin\n"
+				"    tokens:\n"
+				"      - name: etl\n"
+				"        verify: yes\n"
+				"      - name: etl\n"
+				"  - name: b\n"
+				"    credential: b\n"
+				"    tokens:\n"
+				"      - name: x\n"
+				"        rotate_before: 40d\n"
+				"        lifetime: 30d\n",
+				&d);
+
+	(void)state;
+	assert_null(p);
+	assert_true(has(&d, 2, 23, "'30dd' is not a duration"));
+	assert_true(has(&d, 2, 29,
+			"unknown key 'rotate_befor' in defaults; did you mean "
+			"'rotate_before'?"));
+	assert_true(has(&d, 4, 11, "workspace name"));
+	assert_true(has(&d, 8, 17, "verify must be true or false"));
+	assert_true(has(&d, 9, 9, "two tokens named 'etl'"));
+	assert_int_equal(d.nerrors, 5);
+	/* sorted by place */
+	for (size_t i = 1; i < d.n; i++)
+		assert_true(d.v[i - 1].line < d.v[i].line ||
+			    (d.v[i - 1].line == d.v[i].line && d.v[i - 1].col <= d.v[i].col));
+	diag_free(&d);
+
+	/* Cross-checks run for the slots whose own values loaded. */
+	p = load("version: 1\n"
+		 "workspaces:\n"
+		 "  - name: b\n"
+		 "    credential: b\n"
+		 "    tokens:\n"
+		 "      - name: x\n"
+		 "        rotate_before: 40d\n"
+		 "        lifetime: 30d\n"
+		 "      - name: y\n"
+		 "        lifetime: 3\n",
+		 &d);
+	assert_null(p);
+	assert_true(has(&d, 6, 15,
+			"rotate_before 40d (token, line 7) is not shorter than "
+			"lifetime 30d (token, line 8)"));
+	assert_true(has(&d, 10, 19, "'3' is not a duration"));
+	assert_int_equal(d.nerrors, 2);
+	diag_free(&d);
+}
+
+static void
+test_secrets_never_echoed(void **state)
+{
+	static const char *const cases[] = {
+	    "version: 1\nworkspaces:\n  - name: a\n    credential: KEYID:S3cr3tVALUE\n",
+	    "version: 1\nworkspaces:\n  - name: a\n    credential: c\n    access_secret: "
+	    "S3cr3tVALUE\n",
+	    "version: 1\nworkspaces:\n  - name: a\n    credential: c\n"
+	    "notify: [ { webhook: 'http://hooks.example.com/S3cr3tVALUE' } ]\n",
+	    "version: 1\nworkspaces:\n  - name: a\n    credential: { name: 'S3cr3tVALUE/x' }\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct diag_list d;
+
+		assert_null(load(cases[i], &d));
+		assert_true(d.nerrors >= 1);
+		for (size_t j = 0; j < d.n; j++) {
+			char *line = diag_format(&d, j);
+
+			if (strstr(line, "S3cr3tVALUE") != NULL)
+				fail_msg("case %zu echoes the secret: %s", i, line);
+			free(line);
+		}
+		diag_free(&d);
+	}
+}
+
+static void
+test_suggest(void **state)
+{
+	static const char *const keys[] = {"lifetime", "rotate_before", "grace", "jitter", NULL};
+
+	(void)state;
+	assert_string_equal(diag_suggest("rotate_befor", keys), "rotate_before");
+	assert_string_equal(diag_suggest("lifetiem", keys), "lifetime"); /* a swap */
+	assert_string_equal(diag_suggest("grase", keys), "grace");
+	assert_string_equal(diag_suggest("Jitter", keys), "jitter");
+	assert_null(diag_suggest("colour", keys));
+	assert_null(diag_suggest("x", keys));
+}
+
+static int
+parse(const char *s, struct ynode **root, int *line, int *col, char **cause)
+{
+	return ytree_parse(s, strlen(s), root, line, col, cause);
+}
+
+static void
+test_ytree_limits(void **state)
+{
+	struct ynode *root = NULL;
+	char *cause = NULL, *deep;
+	size_t n = 0;
+	int line = 0, col = 0;
+
+	(void)state;
+	/* Aliases are refused, so a "billion laughs" file cannot blow up. */
+	assert_int_equal(parse("a: &x [1, 2]\nb: *x\n", &root, &line, &col, &cause), -1);
+	assert_non_null(strstr(cause, "aliases"));
+	assert_int_equal(line, 2);
+	assert_int_equal(col, 4);
+	FREE_NULL(&cause);
+	assert_int_equal(parse("a: 1\n---\nb: 2\n", &root, &line, &col, &cause), -1);
+	assert_non_null(strstr(cause, "more than one YAML document"));
+	FREE_NULL(&cause);
+	assert_int_equal(parse("a: !!binary aGVsbG8=\n", &root, &line, &col, &cause), -1);
+	assert_non_null(strstr(cause, "tags"));
+	FREE_NULL(&cause);
+	/* Nesting deeper than the limit. */
+	deep = xmalloc(2 * (YTREE_MAX_DEPTH + 2) + 1);
+	for (int i = 0; i < YTREE_MAX_DEPTH + 2; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < YTREE_MAX_DEPTH + 2; i++)
+		deep[n++] = ']';
+	assert_int_equal(ytree_parse(deep, n, &root, &line, &col, &cause), -1);
+	assert_non_null(strstr(cause, "nested deeper"));
+	FREE_NULL(&cause);
+	free(deep);
+	/* More values than the limit. */
+	deep = xmalloc(2 * (YTREE_MAX_NODES + 1) + 3);
+	n = 0;
+	deep[n++] = '[';
+	for (int i = 0; i <= YTREE_MAX_NODES; i++) {
+		deep[n++] = '1';
+		deep[n++] = ',';
+	}
+	deep[n - 1] = ']';
+	assert_int_equal(ytree_parse(deep, n, &root, &line, &col, &cause), -1);
+	assert_non_null(strstr(cause, "more than"));
+	FREE_NULL(&cause);
+	free(deep);
+	/* A syntax error names its place. */
+	assert_int_equal(parse("a: [1, 2\nb: 3\n", &root, &line, &col, &cause), -1);
+	assert_non_null(strstr(cause, "YAML syntax"));
+	FREE_NULL(&cause);
+	/* An empty stream is no tree, and no error. */
+	assert_int_equal(parse("", &root, &line, &col, &cause), 0);
+	assert_null(root);
+	assert_int_equal(parse("# only a comment\n", &root, &line, &col, &cause), 0);
+	assert_null(root);
+}
+
+static void
+test_window_parse(void **state)
+{
+	struct diag_list d;
+	struct policy *p =
+	    load("version: 1\n"
+		 "workspaces:\n"
+		 "  - name: a\n"
+		 "    credential: c\n"
+		 "    tokens:\n"
+		 "      - name: s\n"
+		 "        window: { days: 'fri-mon, wed', hours: ['22:00-02:00', 12-13], "
+		 "timezone: Europe/Berlin }\n",
+		 &d);
+	const struct policy_window *w;
+
+	(void)state;
+	assert_non_null(p);
+	w = p->slots[0]->eff.window;
+	assert_non_null(w);
+	/* bit 0 Monday: fri, sat, sun, mon and wed */
+	assert_int_equal(w->days, (1u << 4) | (1u << 5) | (1u << 6) | (1u << 0) | (1u << 2));
+	assert_int_equal(w->nspans, 2);
+	assert_int_equal(w->spans[0].start, 22 * 60);
+	assert_int_equal(w->spans[0].end, 2 * 60);
+	assert_int_equal(w->spans[1].start, 12 * 60);
+	assert_int_equal(w->spans[1].end, 13 * 60);
+	assert_non_null(w->tz);
+	policy_free(p);
+	diag_free(&d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_inheritance),
+	    cmocka_unit_test(test_builtin_values),
+	    cmocka_unit_test(test_render_name),
+	    cmocka_unit_test(test_all_errors_in_one_pass),
+	    cmocka_unit_test(test_secrets_never_echoed),
+	    cmocka_unit_test(test_suggest),
+	    cmocka_unit_test(test_ytree_limits),
+	    cmocka_unit_test(test_window_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
