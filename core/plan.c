@@ -447,7 +447,8 @@ plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);
 	personal(&b);
 	plan_capacity(&b, dues);
-	qsort(out->actions, out->nactions, sizeof *out->actions, action_order);
+	if (out->nactions > 1)
+		qsort(out->actions, out->nactions, sizeof *out->actions, action_order);
 	free(views);
 	free(dues);
 }

@@ -126,7 +126,8 @@ simulate(const struct policy *p, const struct policy_workspace *w, struct jobs *
 	const struct job *miss = NULL;
 	size_t next = 0;
 
-	qsort(j->v, j->n, sizeof *j->v, by_due);
+	if (j->n > 1)
+		qsort(j->v, j->n, sizeof *j->v, by_due);
 	for (int64_t run = now; run <= horizon && miss == NULL; run += interval) {
 		int64_t used = 0;
 
