@@ -683,6 +683,15 @@ policy_load_file(const char *path, const char *zoneinfo, struct policy **out, st
 			 "the policy must be a regular file of at most %d bytes", POLICY_MAX_BYTES);
 		goto out;
 	}
+	/* Its deliver hooks run programs: only its owner (root or us) may change it. */
+	if ((st.st_mode & 022) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		diag_init(d, path);
+		diag_add(d, DIAG_ERROR, 0, 0,
+			 "the policy can be changed by %s, and it names programs to run; run: "
+			 "chmod go-w %s (and chown it to root or the user tokenwarden runs as)",
+			 (st.st_mode & 022) != 0 ? "group or others" : "another user", path);
+		goto out;
+	}
 	buf = xmalloc((size_t)st.st_size + 1);
 	while (len < (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + len, (size_t)st.st_size - len);

@@ -97,6 +97,12 @@ expect "$out" "$TW_TMP/bad.yaml: invalid: 1 error, 0 warnings"
 run 2 policy check "$TW_TMP/missing.yaml"
 expect "$err" "$TW_TMP/missing.yaml: error: cannot read the policy: No such file or directory"
 TOKENWARDEN_CONFIG=$TW_TMP/one.yaml run 0 policy check
+# Its hooks run programs, so a policy others can change is refused.
+cp "$TW_TMP/one.yaml" "$TW_TMP/open.yaml"
+chmod 664 "$TW_TMP/open.yaml"
+run 2 policy check "$TW_TMP/open.yaml"
+expect "$err" "$TW_TMP/open.yaml: error: the policy can be changed by group or others, and it names programs to run; run: chmod go-w $TW_TMP/open.yaml"
+run 2 plan --config "$TW_TMP/open.yaml"
 run 0 policy show --effective --config "$TW_TMP/one.yaml"
 expect "$out" "acme/etl ($TW_TMP/one.yaml:9)"
 grep -qE '^  rotate_before +20% \(6d\) +defaults, line 3$' "$out" || fail "rotate_before's origin"

@@ -98,8 +98,13 @@ test_jitter_stable(void **state)
 	(void)state;
 	assert_int_equal(plan_jitter("acme", "etl", 0), 0);
 	assert_int_equal(plan_jitter("acme", "etl", 7200), plan_jitter("acme", "etl", 7200));
-	/* Fixed by the hash: a change here reshuffles every installation's schedule. */
-	assert_int_equal(plan_jitter("acme", "etl", 7200), plan_jitter("acme", "etl", 7200));
+	/*
+	 * Fixed by the hash (FNV-1a over "workspace\0slot\0", splitmix64's
+	 * finaliser, modulo jitter + 1; recomputed independently in Python): a
+	 * change here reshuffles every installation's schedule.
+	 */
+	assert_int_equal(plan_jitter("acme", "etl", 7200), 4536);
+	assert_int_equal(plan_jitter("beta", "bi", 86400), 38063);
 	assert_int_not_equal(plan_jitter("acme", "etl", 86400), plan_jitter("acmf", "etl", 86400));
 	/* "ab"/"c" and "a"/"bc" are different slots. */
 	assert_int_not_equal(plan_jitter("ab", "c", 86400), plan_jitter("a", "bc", 86400));
