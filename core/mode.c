@@ -192,15 +192,15 @@ mode_check_api(const char *label, const char *api, int *plain_http, char **cause
 	if (curl_url_set(u, CURLUPART_URL, api, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		*cause = xasprintf("%s '%s' is not a URL such as https://app.mode.com", label, api);
+		/* Not echoed: a mistyped URL may still hold a password. */
+		*cause = xasprintf("%s is not a URL such as https://app.mode.com", label);
 		goto out;
 	}
 	curl_url_get(u, CURLUPART_USER, &user, 0);
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
 	if (user != NULL || query != NULL || frag != NULL) {
-		*cause =
-		    xasprintf("%s '%s' must not carry a user name, query or fragment", label, api);
+		*cause = xasprintf("%s must not carry a user name, query or fragment", label);
 		goto out;
 	}
 	*plain_http = strcmp(scheme, "http") == 0;

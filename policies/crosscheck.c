@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define YEAR (365 * 86400)
 /* The widest time a name can carry: every digit of {yyyymmddhhmm} is used. */
@@ -45,9 +46,8 @@ check_name(struct loader *ld, const struct policy_slot *s, const struct ynode *a
 		loader_error(ld, at, "slot '%s': %s", s->name, cause);
 	else if (mode_check_name(name, &cause) < 0)
 		loader_error(ld, at,
-			     "slot '%s': name_template gives names such as '%s': %s; shorten "
-			     "the template or the slot name",
-			     s->name, name, cause);
+			     "slot '%s': name_template: %s; shorten the template or the slot name",
+			     s->name, cause);
 	free(name);
 	free(cause);
 }
@@ -124,19 +124,100 @@ check_window(struct loader *ld, const struct policy_slot *s, const struct ynode 
 	}
 }
 
+/* One file consumer of one slot, its path rendered. */
+struct target {
+	char *path;
+	const struct policy_slot *slot;
+	const struct policy_deliver *d;
+};
+
+static int
+target_order(const void *x, const void *y)
+{
+	const struct target *a = x, *b = y;
+	int c = strcmp(a->path, b->path);
+
+	if (c != 0)
+		return c;
+	c = strcmp(a->slot->ws->name, b->slot->ws->name);
+	return c != 0 ? c : strcmp(a->slot->name, b->slot->name);
+}
+
+/* Two slots delivering to one file would overwrite each other's token. */
+static void
+check_files(struct loader *ld, const struct policy *p)
+{
+	struct target *t = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		const struct policy_slot *s = p->slots[i];
+
+		for (size_t j = 0; j < s->eff.ndeliver; j++) {
+			if (s->eff.deliver[j].kind != DELIVER_FILE)
+				continue;
+			if (n == cap) {
+				cap = cap == 0 ? 16 : cap * 2;
+				t = xrealloc(t, cap * sizeof *t);
+			}
+			t[n].path = policy_render_target(s, s->eff.deliver[j].path);
+			t[n].slot = s;
+			t[n].d = &s->eff.deliver[j];
+			n++;
+		}
+	}
+	if (n > 1)
+		qsort(t, n, sizeof *t, target_order);
+	for (size_t i = 1; i < n; i++) {
+		const struct policy_slot *a = t[i - 1].slot, *b = t[i].slot;
+		struct ynode at = {.type = YNODE_SCALAR, .line = t[i].d->line, .col = t[i].d->col};
+
+		if (strcmp(t[i - 1].path, t[i].path) != 0 || a == b)
+			continue;
+		if (i >= 2 && strcmp(t[i - 2].path, t[i].path) == 0)
+			continue; /* one message per file */
+		if (strcmp(a->ws->name, b->ws->name) == 0)
+			loader_error(
+			    ld, &at,
+			    "deliver file '%s' is the same for slots '%s' and '%s' in "
+			    "workspace '%s', so each would overwrite the other's token; put "
+			    "{slot} in the path",
+			    t[i].path, a->name, b->name, a->ws->name);
+		else
+			loader_error(ld, &at,
+				     "deliver file '%s' is the same for slots '%s/%s' and '%s/%s', "
+				     "so each would overwrite the other's token; put {workspace} "
+				     "and {slot} in the path",
+				     t[i].path, a->ws->name, a->name, b->ws->name, b->name);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(t[i].path);
+	free(t);
+}
+
+#define BIT(f) (1u << (f))
+
 void
 crosscheck_policy(struct loader *ld, const struct policy *p)
 {
 	for (size_t i = 0; i < p->nslots; i++) {
 		const struct policy_slot *s = p->slots[i];
 		struct ynode at = at_slot(s);
+		/* Fields given along the slot's inheritance that failed to load. */
+		unsigned bad = p->defaults.bad | s->ws->own.bad | s->own.bad;
 
-		/* Values that failed to load would stand in as inherited ones and mislead. */
-		if (s->invalid || s->ws->invalid || p->defaults_invalid)
-			continue;
-		check_name(ld, s, &at);
-		check_times(ld, p, s, &at);
-		if (s->eff.window != NULL)
+		/*
+		 * A value that failed to load leaves an inherited one in its
+		 * place, which would mislead: each check needs its fields sound.
+		 */
+		if ((bad & BIT(PF_NAME_TEMPLATE)) == 0)
+			check_name(ld, s, &at);
+		if ((bad & (BIT(PF_LIFETIME) | BIT(PF_ROTATE_BEFORE) | BIT(PF_JITTER) |
+			    BIT(PF_GRACE))) == 0)
+			check_times(ld, p, s, &at);
+		if (s->eff.window != NULL &&
+		    (bad & (BIT(PF_WINDOW) | BIT(PF_LIFETIME) | BIT(PF_ROTATE_BEFORE))) == 0)
 			check_window(ld, s, &at);
 	}
+	check_files(ld, p);
 }

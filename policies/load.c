@@ -51,14 +51,9 @@ load_defaults(struct loader *ld, const struct ynode *v, struct policy *p)
 {
 	static const char *const keys[] = {SETTINGS_KEYS};
 
-	size_t errors = ld->d->nerrors;
-
-	if (loader_check_keys(ld, v, keys, "defaults") < 0 ||
-	    settings_section(ld, v, keys, 0, &p->defaults) < 0 || ld->d->nerrors > errors) {
-		p->defaults_invalid = 1;
+	if (loader_check_keys(ld, v, keys, "defaults") < 0)
 		return -1;
-	}
-	return 0;
+	return settings_section(ld, v, keys, 0, &p->defaults);
 }
 
 static int
@@ -210,11 +205,9 @@ load_tokens(struct loader *ld, const struct ynode *v, struct policy_workspace *w
 	w->slots = xcalloc(v->n == 0 ? 1 : v->n, sizeof *w->slots);
 	for (size_t i = 0; i < v->n; i++) {
 		struct policy_slot *s = &w->slots[w->nslots++];
-		size_t errors = ld->d->nerrors;
 
 		if (load_token(ld, v->items[i], w, s) < 0)
 			rc = -1;
-		s->invalid = ld->d->nerrors > errors;
 		for (size_t j = 0; s->name != NULL && j + 1 < w->nslots; j++) {
 			if (w->slots[j].name != NULL && strcmp(w->slots[j].name, s->name) == 0) {
 				loader_error(ld, v->items[i],
@@ -285,7 +278,6 @@ load_workspace(struct loader *ld, const struct ynode *v, struct policy_workspace
 		rc = -1;
 	if (settings_section(ld, v, keys, 5, &w->own) < 0)
 		rc = -1;
-	w->invalid = rc < 0;
 	if (tokens == NULL)
 		loader_warn(ld, v, "workspace '%s' has no tokens", w->name != NULL ? w->name : "?");
 	else if (load_tokens(ld, tokens, w) < 0)
@@ -327,11 +319,13 @@ load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 
 /* A rule: report, ignore, or (when deletable) { delete_after: DURATION }. */
 static int
-load_rule(struct loader *ld, const char *key, const struct ynode *v, int deletable,
+load_rule(struct loader *ld, const char *key, const struct ynode *v, int deletable, int zero_ok,
 	  enum rule_action *action, int64_t *after)
 {
 	static const char *const keys[] = {"delete_after", NULL};
 	const struct ynode *d;
+	char *where;
+	int rc;
 
 	if (v->type == YNODE_SCALAR && strcmp(v->value, "report") == 0) {
 		*action = RULE_REPORT;
@@ -353,7 +347,10 @@ load_rule(struct loader *ld, const char *key, const struct ynode *v, int deletab
 			     key, v->value);
 		return -1;
 	}
-	if (loader_check_keys(ld, v, keys, key) < 0)
+	where = xasprintf("enforce %s", key);
+	rc = loader_check_keys(ld, v, keys, where);
+	free(where);
+	if (rc < 0)
 		return -1;
 	d = ytree_get(v, "delete_after");
 	if (d == NULL) {
@@ -362,6 +359,13 @@ load_rule(struct loader *ld, const char *key, const struct ynode *v, int deletab
 	}
 	if (loader_duration(ld, "delete_after", d, 1, after) < 0)
 		return -1;
+	if (*after == 0 && !zero_ok) {
+		loader_error(ld, d,
+			     "enforce %s: delete_after must be more than 0, or every token made "
+			     "outside tokenwarden is deleted as soon as it is seen",
+			     key);
+		return -1;
+	}
 	*action = RULE_DELETE;
 	return 0;
 }
@@ -386,13 +390,14 @@ load_enforce(struct loader *ld, const struct ynode *v, struct policy *p)
 			r = loader_duration(ld, "max_lifetime", val, 0, &e->max_lifetime);
 			break;
 		case 1:
-			r = load_rule(ld, "unmanaged", val, 1, &e->unmanaged, &e->unmanaged_after);
+			r = load_rule(ld, "unmanaged", val, 1, 0, &e->unmanaged,
+				      &e->unmanaged_after);
 			break;
 		case 2:
-			r = load_rule(ld, "expired", val, 1, &e->expired, &e->expired_after);
+			r = load_rule(ld, "expired", val, 1, 1, &e->expired, &e->expired_after);
 			break;
 		case 3:
-			r = load_rule(ld, "deprecated_personal", val, 0, &e->personal, &unused);
+			r = load_rule(ld, "deprecated_personal", val, 0, 0, &e->personal, &unused);
 			break;
 		default:
 			break;
@@ -642,9 +647,10 @@ policy_load_buffer(const char *file, const char *buf, size_t len, const char *zo
 		free(cause);
 		return -1;
 	}
-	if (root == NULL) {
+	if (root == NULL || (root->type == YNODE_SCALAR && root->plain && root->value[0] == '\0')) {
 		diag_add(d, DIAG_ERROR, 1, 1, "the policy is empty; start with 'version: %d'",
 			 POLICY_VERSION);
+		ytree_free(root);
 		return -1;
 	}
 	p = xcalloc(1, sizeof *p);

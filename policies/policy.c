@@ -129,6 +129,34 @@ policy_render_name(const struct policy_slot *s, int64_t at, char **cause)
 	return out;
 }
 
+char *
+policy_render_target(const struct policy_slot *s, const char *text)
+{
+	char *out = xstrdup("");
+	size_t len = 0;
+
+	while (*text != '\0') {
+		const char *open = strchr(text, '{');
+
+		if (open == NULL) {
+			put(&out, &len, text, strlen(text));
+			break;
+		}
+		put(&out, &len, text, (size_t)(open - text));
+		if (strncmp(open, "{slot}", 6) == 0) {
+			put(&out, &len, s->name, strlen(s->name));
+			text = open + 6;
+		} else if (strncmp(open, "{workspace}", 11) == 0) {
+			put(&out, &len, s->ws->name, strlen(s->ws->name));
+			text = open + 11;
+		} else {
+			put(&out, &len, open, 1); /* refused at load time; kept as written */
+			text = open + 1;
+		}
+	}
+	return out;
+}
+
 static void
 workspace_free(struct policy_workspace *w)
 {

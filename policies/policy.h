@@ -68,11 +68,12 @@ struct policy_deliver {
 	char **argv; /* exec: argv[0] absolute, NULL-terminated */
 	size_t argc;
 	int64_t timeout; /* exec: seconds */
-	int line, col;
+	int line, col;   /* where its path or program is written */
 };
 
 struct policy_settings {
 	unsigned set; /* bit f: field f is given here */
+	unsigned bad; /* bit f: field f is given here but did not load */
 	int line[PF_NFIELDS], col[PF_NFIELDS];
 	char *name_template;
 	int64_t lifetime;             /* seconds */
@@ -98,7 +99,6 @@ struct policy_slot {
 	struct policy_settings eff;
 	enum policy_level from[PF_NFIELDS];
 	int line, col;
-	int invalid; /* loading found an error in it: cross-checks skip it */
 };
 
 enum cred_kind { CRED_WORKSPACE, CRED_MEMBER, CRED_PERSONAL };
@@ -114,7 +114,6 @@ struct policy_workspace {
 	struct policy_slot *slots;
 	size_t nslots;
 	int line, col;
-	int invalid; /* an error in its own settings: cross-checks skip its slots */
 };
 
 enum rule_action { RULE_IGNORE, RULE_REPORT, RULE_DELETE };
@@ -155,7 +154,6 @@ struct policy {
 	char *public_key;               /* NULL: the default */
 	struct policy_settings builtin; /* the values nobody wrote */
 	struct policy_settings defaults;
-	int defaults_invalid;
 	struct policy_workspace *ws;
 	size_t nws;
 	struct policy_enforce enforce;
@@ -197,6 +195,10 @@ int64_t policy_rotate_before(const struct policy_settings *eff);
  * allocated string.  Returns NULL (with *cause) when the template is bad.
  */
 char *policy_render_name(const struct policy_slot *s, int64_t at, char **cause);
+
+/* Returns text (a deliver path or argument) with {workspace} and {slot} filled in for s;
+ * the caller frees it. */
+char *policy_render_target(const struct policy_slot *s, const char *text);
 
 void policy_free(struct policy *p);
 

@@ -137,6 +137,12 @@ day(struct loader *ld, const struct ynode *v, const char *s, size_t len)
 	char word[16];
 	const char *near;
 
+	while (len > 0 && *s == ' ') {
+		s++;
+		len--;
+	}
+	while (len > 0 && s[len - 1] == ' ')
+		len--;
 	if (len < sizeof word) {
 		memcpy(word, s, len);
 		word[len] = '\0';
@@ -411,6 +417,8 @@ target_text(struct loader *ld, const char *what, const struct ynode *v, char **o
 static int
 deliver_exec(struct loader *ld, const struct ynode *v, struct policy_deliver *d)
 {
+	const char *bad;
+	size_t badlen;
 	int rc = 0;
 
 	if (v->type != YNODE_SEQ || v->n == 0) {
@@ -423,16 +431,27 @@ deliver_exec(struct loader *ld, const struct ynode *v, struct policy_deliver *d)
 	for (size_t i = 0; i < v->n; i++) {
 		const struct ynode *a = v->items[i];
 
+		d->argc = i + 1;
 		if (i == 0) {
 			if (target_text(ld, "deliver exec program", a, &d->argv[0]) < 0)
 				rc = -1;
-		} else if (a->type != YNODE_SCALAR) {
+			continue;
+		}
+		if (a->type != YNODE_SCALAR) {
 			loader_error(ld, a, "deliver exec: an argument must be text, not %s",
 				     ytree_type_name(a));
 			rc = -1;
-		} else
-			d->argv[i] = xstrdup(a->value);
-		d->argc = i + 1;
+			continue;
+		}
+		/* Braces are reserved for placeholders, in arguments as in paths. */
+		if (settings_placeholders(a->value, target_placeholders, &bad, &badlen) < 0) {
+			loader_error(ld, a,
+				     "deliver exec argument: '%.*s' is not a placeholder; use "
+				     "{workspace} or {slot}",
+				     (int)badlen, bad);
+			rc = -1;
+		}
+		d->argv[i] = xstrdup(a->value);
 	}
 	return rc;
 }
@@ -458,17 +477,21 @@ deliver_item(struct loader *ld, const struct ynode *v, struct policy_deliver *d)
 	}
 	d->kind = file != NULL ? DELIVER_FILE : DELIVER_EXEC;
 	d->timeout = DELIVER_TIMEOUT_DEFAULT;
+	/* Messages about the consumer point at its path or program. */
+	d->line = file != NULL ? file->line : exec->line;
+	d->col = file != NULL ? file->col : exec->col;
 	if (file != NULL && target_text(ld, "deliver file", file, &d->path) < 0)
 		rc = -1;
 	if (exec != NULL && deliver_exec(ld, exec, d) < 0)
 		rc = -1;
 	if ((owner != NULL || group != NULL) && exec != NULL) {
-		loader_error(ld, owner != NULL ? owner : group,
+		loader_error(ld, ytree_key(v, owner != NULL ? "owner" : "group"),
 			     "owner and group apply to 'file' deliveries only");
 		rc = -1;
 	}
 	if (timeout != NULL && file != NULL) {
-		loader_error(ld, timeout, "timeout applies to 'exec' deliveries only");
+		loader_error(ld, ytree_key(v, "timeout"),
+			     "timeout applies to 'exec' deliveries only");
 		rc = -1;
 	}
 	if (owner != NULL && loader_string(ld, "owner", owner, &d->owner) < 0)
@@ -555,7 +578,8 @@ settings_parse(struct loader *ld, enum policy_field f, const struct ynode *k, co
 		s->set |= 1u << f;
 		s->line[f] = k->line;
 		s->col[f] = k->col;
-	}
+	} else
+		s->bad |= 1u << f;
 	return rc;
 }
 

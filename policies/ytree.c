@@ -8,6 +8,8 @@
 
 struct yparse {
 	yaml_parser_t parser;
+	const char *buf;
+	size_t len;
 	size_t nodes;
 	int line, col;
 	char *cause;
@@ -30,15 +32,25 @@ static int
 next(struct yparse *y, yaml_event_t *ev)
 {
 	const yaml_parser_t *p = &y->parser;
+	const char *problem;
+	size_t at;
 
 	if (yaml_parser_parse(&y->parser, ev))
 		return 0;
 	memset(ev, 0, sizeof *ev);
+	problem = p->problem != NULL ? p->problem : "unreadable";
+	at = p->problem_mark.index;
+	/* libyaml's words for a tab are obscure; a tab in indentation is the usual cause. */
+	if (at < y->len && y->buf[at] == '\t' && strstr(problem, "cannot start any token") != NULL)
+		return fail(y, p->problem_mark,
+			    xasprintf("YAML syntax: a tab indents this line; YAML allows only "
+				      "spaces for indentation"));
 	if (p->context != NULL)
 		return fail(y, p->problem_mark,
-			    xasprintf("YAML syntax: %s %s", p->problem, p->context));
-	return fail(y, p->problem_mark,
-		    xasprintf("YAML syntax: %s", p->problem != NULL ? p->problem : "unreadable"));
+			    xasprintf("YAML syntax: %s %s that starts at line %zu, column %zu",
+				      problem, p->context, p->context_mark.line + 1,
+				      p->context_mark.column + 1));
+	return fail(y, p->problem_mark, xasprintf("YAML syntax: %s", problem));
 }
 
 static struct ynode *
@@ -218,6 +230,8 @@ ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *co
 	int rc;
 
 	memset(&y, 0, sizeof y);
+	y.buf = buf;
+	y.len = len;
 	*root = NULL;
 	if (!yaml_parser_initialize(&y.parser)) {
 		*line = *col = 1;
@@ -250,6 +264,17 @@ ytree_free(struct ynode *n)
 	free(n->items);
 	free(n->value);
 	free(n);
+}
+
+const struct ynode *
+ytree_key(const struct ynode *m, const char *key)
+{
+	if (m == NULL || m->type != YNODE_MAP)
+		return NULL;
+	for (size_t i = 0; i + 1 < m->n; i += 2)
+		if (m->items[i]->type == YNODE_SCALAR && strcmp(m->items[i]->value, key) == 0)
+			return m->items[i];
+	return NULL;
 }
 
 const struct ynode *

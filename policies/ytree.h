@@ -39,6 +39,9 @@ void ytree_free(struct ynode *n);
 /* Returns the value of key in mapping m, or NULL. */
 const struct ynode *ytree_get(const struct ynode *m, const char *key);
 
+/* Returns the key node named key in mapping m (for messages about the key itself), or NULL. */
+const struct ynode *ytree_key(const struct ynode *m, const char *key);
+
 /* Returns "a mapping", "a list" or "a text value", for messages. */
 const char *ytree_type_name(const struct ynode *n);
 
