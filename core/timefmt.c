@@ -156,8 +156,10 @@ timefmt_mode(int64_t ms, char buf[TIMEFMT_MAX])
 	int f[7];
 
 	split(ms, f);
-	snprintf(buf, TIMEFMT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", f[0], f[1], f[2], f[3],
-		 f[4], f[5], f[6]);
+	/* Years past 9999 do not fit; no caller makes them, but say so rather than cut. */
+	if (snprintf(buf, TIMEFMT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", f[0], f[1], f[2],
+		     f[3], f[4], f[5], f[6]) >= TIMEFMT_MAX)
+		snprintf(buf, TIMEFMT_MAX, "out-of-range");
 }
 
 void
@@ -166,7 +168,9 @@ timefmt_minute(int64_t ms, char buf[TIMEFMT_MAX])
 	int f[7];
 
 	split(ms, f);
-	snprintf(buf, TIMEFMT_MAX, "%04d-%02d-%02dT%02d:%02dZ", f[0], f[1], f[2], f[3], f[4]);
+	if (snprintf(buf, TIMEFMT_MAX, "%04d-%02d-%02dT%02d:%02dZ", f[0], f[1], f[2], f[3], f[4]) >=
+	    TIMEFMT_MAX)
+		snprintf(buf, TIMEFMT_MAX, "out-of-range");
 }
 
 static const struct {

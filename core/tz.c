@@ -149,25 +149,20 @@ parse_num(const char **pp, int min, int max, int *out)
 static int
 parse_hms(const char **pp, int max_h, int32_t *secs)
 {
+	static const int scale[3] = {3600, 60, 1};
 	const char *p = *pp;
-	int sign = 1, h, m = 0, s = 0;
+	int sign = 1, v, sum = 0;
 
 	if (*p == '+' || *p == '-')
 		sign = *p++ == '-' ? -1 : 1;
-	if (parse_num(&p, 0, max_h, &h) < 0)
-		return -1;
-	if (*p == ':') {
-		p++;
-		if (parse_num(&p, 0, 59, &m) < 0)
+	for (int i = 0; i < 3 && (i == 0 || *p == ':'); i++) {
+		p += i > 0;
+		if (parse_num(&p, 0, i == 0 ? max_h : 59, &v) < 0)
 			return -1;
-		if (*p == ':') {
-			p++;
-			if (parse_num(&p, 0, 59, &s) < 0)
-				return -1;
-		}
+		sum += v * scale[i];
 	}
 	*pp = p;
-	*secs = sign * (h * 3600 + m * 60 + s);
+	*secs = sign * sum;
 	return 0;
 }
 
@@ -397,11 +392,9 @@ read_block(struct rd *r, const struct hdr *h, unsigned tsize, struct tz *z)
 static const char *
 read_footer(struct rd *r, struct tz *z)
 {
+	const unsigned char *c = take(r, 1), *nl;
 	char s[TZ_FOOTER_MAX + 1];
-	const unsigned char *nl;
 	size_t n;
-
-	const unsigned char *c = take(r, 1);
 
 	if (c == NULL || *c != '\n')
 		return "missing TZ string footer";
@@ -421,22 +414,12 @@ read_footer(struct rd *r, struct tz *z)
 	return NULL;
 }
 
+/* Widens the zone's offset bounds (which tz_local_to_utc relies on) to o. */
 static void
-set_bounds(struct tz *z)
+widen(struct tz *z, int32_t o)
 {
-	z->min_off = z->max_off = z->offs[0];
-	for (size_t i = 1; i < z->ntypes; i++) {
-		z->min_off = z->offs[i] < z->min_off ? z->offs[i] : z->min_off;
-		z->max_off = z->offs[i] > z->max_off ? z->offs[i] : z->max_off;
-	}
-	if (!z->has_rule)
-		return;
-	for (int i = 0; i < 2; i++) {
-		int32_t o = i == 0 ? z->rule.std_off : z->rule.dst_off;
-
-		z->min_off = o < z->min_off ? o : z->min_off;
-		z->max_off = o > z->max_off ? o : z->max_off;
-	}
+	z->min_off = o < z->min_off ? o : z->min_off;
+	z->max_off = o > z->max_off ? o : z->max_off;
 }
 
 /* Fills z from TZif bytes; returns NULL or what is wrong. */
@@ -461,9 +444,16 @@ parse_tzif(struct rd *r, struct tz *z)
 		why = read_block(r, &h, tsize, z);
 	if (why == NULL && h.version >= 2)
 		why = read_footer(r, z);
-	if (why == NULL)
-		set_bounds(z);
-	return why;
+	if (why != NULL)
+		return why;
+	z->min_off = z->max_off = z->offs[0];
+	for (size_t i = 1; i < z->ntypes; i++)
+		widen(z, z->offs[i]);
+	if (z->has_rule) {
+		widen(z, z->rule.std_off);
+		widen(z, z->rule.dst_off);
+	}
+	return NULL;
 }
 
 int
@@ -499,7 +489,7 @@ check_name(const char *name)
 	if (n == 0)
 		return "empty";
 	if (n > TZ_NAME_MAX)
-		return "longer than 64 characters";
+		return "too long";
 	if (name[0] == '/')
 		return "a path, not a name such as Europe/Berlin";
 	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-/") != n)
@@ -559,13 +549,13 @@ tz_load(const char *dir, const char *name, struct tz **out, char **cause)
 	}
 	path = xasprintf("%s/%s", dir != NULL ? dir : TZ_DIR_DEFAULT, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR) && strcmp(name, "UTC") == 0) {
-		*out = tz_utc();
-		rc = 0;
-		goto out;
-	}
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
-		*cause = xasprintf("unknown time zone '%s'", name);
+		/* UTC needs no data: containers often lack the tz database. */
+		if (strcmp(name, "UTC") == 0) {
+			*out = tz_utc();
+			rc = 0;
+		} else
+			*cause = xasprintf("unknown time zone '%s'", name);
 		goto out;
 	}
 	if (fd < 0) {

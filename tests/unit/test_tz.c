@@ -542,7 +542,7 @@ test_names(void **state)
 	    "../etc/passwd",           "/etc/localtime",   "",
 	    "Europe/../../etc/passwd", "Europe//Berlin",   "Europe/",
 	    "Europe/Ber lin",          "Europe/Berlin\n",  "Europe/.Berlin",
-	    "Europe\\Berlin",          "Europe/Berlin%00",
+	    "Europe\\Berlin",          "Europe/Berlin;rm",
 	};
 	struct tz *z = NULL;
 	char *cause = NULL;
@@ -552,7 +552,7 @@ test_names(void **state)
 	memset(name, 'A', sizeof name - 1);
 	name[sizeof name - 1] = '\0';
 	assert_int_equal(tz_load(NULL, name, &z, &cause), -1);
-	assert_non_null(strstr(cause, "longer than"));
+	assert_non_null(strstr(cause, "too long"));
 	FREE_NULL(&cause);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		assert_int_equal(tz_load(NULL, bad[i], &z, &cause), -1);
