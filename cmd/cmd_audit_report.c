@@ -58,7 +58,7 @@ print_human(const struct report *r, const struct policy *p, int64_t at)
 static void
 print_json(const struct report *r, const struct policy *p, int64_t at)
 {
-	json_t *o = json_object(), *states = json_object();
+	json_t *states = json_object();
 
 	for (size_t i = 0; i < r->nrows; i++) {
 		const char *name = tokens_state_name(r->rows[i].state);
@@ -67,12 +67,13 @@ print_json(const struct report *r, const struct policy *p, int64_t at)
 		json_object_set_new(states, name,
 				    json_integer(n != NULL ? json_integer_value(n) + 1 : 1));
 	}
-	json_object_set_new(o, "at", planprint_time(at));
-	json_object_set_new(o, "slots", json_integer((json_int_t)p->nslots));
-	json_object_set_new(o, "tokens", states);
-	json_object_set_new(o, "findings", planprint_findings_json(&r->plan));
-	json_object_set_new(o, "capacity", planprint_capacity_json(&r->plan.capacity));
-	planprint_dump(o);
+	planprint_open();
+	planprint_field("at", planprint_time(at), 1);
+	planprint_field("slots", json_integer((json_int_t)p->nslots), 1);
+	planprint_field("tokens", states, 1);
+	planprint_findings_field(&r->plan, 1);
+	planprint_field("capacity", planprint_capacity_json(&r->plan.capacity), 0);
+	planprint_close();
 }
 
 static int

@@ -27,14 +27,13 @@
 static void
 print_json(const struct plan *pl, int64_t at)
 {
-	json_t *o = json_object();
-
-	json_object_set_new(o, "at", planprint_time(at));
-	json_object_set_new(o, "actions", planprint_actions_json(pl));
-	json_object_set_new(o, "findings", planprint_findings_json(pl));
-	json_object_set_new(o, "capacity", planprint_capacity_json(&pl->capacity));
-	json_object_set_new(o, "next_at", planprint_time(pl->next_at));
-	planprint_dump(o);
+	planprint_open();
+	planprint_field("at", planprint_time(at), 1);
+	planprint_actions_field(pl, 1);
+	planprint_findings_field(pl, 1);
+	planprint_field("capacity", planprint_capacity_json(&pl->capacity), 1);
+	planprint_field("next_at", planprint_time(pl->next_at), 0);
+	planprint_close();
 }
 
 static void

@@ -25,51 +25,94 @@ nullable(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
-json_t *
-planprint_actions_json(const struct plan *pl)
+static json_t *
+action_json(const struct plan_action *a)
 {
-	json_t *list = json_array();
-
-	for (size_t i = 0; i < pl->nactions; i++) {
-		const struct plan_action *a = &pl->actions[i];
-
-		json_array_append_new(
-		    list,
-		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:i, s:I, s:s}", "action",
-			      plan_kind_name(a->kind), "workspace", a->workspace, "slot",
-			      nullable(a->slot), "token", nullable(a->token), "due",
-			      planprint_time(a->due), "deadline", planprint_time(a->deadline),
-			      "requests", a->cost, "group", (json_int_t)a->group, "why", a->why));
-	}
-	return list;
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:i, s:I, s:s}", "action",
+			 plan_kind_name(a->kind), "workspace", a->workspace, "slot",
+			 nullable(a->slot), "token", nullable(a->token), "due",
+			 planprint_time(a->due), "deadline", planprint_time(a->deadline),
+			 "requests", a->cost, "group", (json_int_t)a->group, "why", a->why);
 }
 
-json_t *
-planprint_findings_json(const struct plan *pl)
+static json_t *
+finding_json(const struct plan_finding *f)
 {
-	json_t *list = json_array();
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "finding", plan_finding_name(f->kind),
+			 "workspace", f->workspace, "slot", nullable(f->slot), "token",
+			 nullable(f->token), "at", planprint_time(f->at), "text", f->text);
+}
 
-	for (size_t i = 0; i < pl->nfindings; i++) {
-		const struct plan_finding *f = &pl->findings[i];
+/* Prints v compactly and releases it. */
+static void
+put_json(json_t *v)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 
-		json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "finding",
-						      plan_finding_name(f->kind), "workspace",
-						      f->workspace, "slot", nullable(f->slot),
-						      "token", nullable(f->token), "at",
-						      planprint_time(f->at), "text", f->text));
+	fputs(text != NULL ? text : "null", stdout);
+	jsonx_free(text);
+	json_decref(v);
+}
+
+void
+planprint_open(void)
+{
+	fputs("{\n", stdout);
+}
+
+void
+planprint_field(const char *key, json_t *v, int more)
+{
+	printf("  \"%s\": ", key);
+	put_json(v);
+	fputs(more ? ",\n" : "\n", stdout);
+}
+
+void
+planprint_close(void)
+{
+	fputs("}\n", stdout);
+}
+
+void
+planprint_actions_field(const struct plan *pl, int more)
+{
+	fputs("  \"actions\": [", stdout);
+	for (size_t i = 0; i < pl->nactions; i++) {
+		fputs(i == 0 ? "\n    " : ",\n    ", stdout);
+		put_json(action_json(&pl->actions[i]));
 	}
-	return list;
+	fputs(pl->nactions > 0 ? "\n  ]" : "]", stdout);
+	fputs(more ? ",\n" : "\n", stdout);
+}
+
+void
+planprint_findings_field(const struct plan *pl, int more)
+{
+	fputs("  \"findings\": [", stdout);
+	for (size_t i = 0; i < pl->nfindings; i++) {
+		fputs(i == 0 ? "\n    " : ",\n    ", stdout);
+		put_json(finding_json(&pl->findings[i]));
+	}
+	fputs(pl->nfindings > 0 ? "\n  ]" : "]", stdout);
+	fputs(more ? ",\n" : "\n", stdout);
 }
 
 json_t *
 planprint_capacity_json(const struct plan_capacity *c)
 {
-	return json_pack("{s:b, s:I, s:o, s:o, s:o, s:o, s:o}", "ok", c->ok, "rotations",
-			 (json_int_t)c->rotations, "horizon", planprint_time(c->horizon),
-			 "workspace", nullable(c->ok ? NULL : c->workspace), "slot",
-			 nullable(c->ok ? NULL : c->slot), "deadline",
-			 c->ok ? json_null() : planprint_time(c->deadline), "finish",
-			 c->ok ? json_null() : planprint_time(c->finish));
+	json_t *o = json_pack("{s:b, s:I, s:o}", "ok", c->ok, "rotations", (json_int_t)c->rotations,
+			      "horizon", planprint_time(c->horizon));
+
+	if (!c->ok) {
+		json_object_set_new(o, "reason", json_string(c->no_run ? "no-run" : "budget"));
+		json_object_set_new(o, "workspace", json_string(c->workspace));
+		json_object_set_new(o, "slot", json_string(c->slot));
+		json_object_set_new(o, "due", planprint_time(c->due));
+		json_object_set_new(o, "deadline", planprint_time(c->deadline));
+		json_object_set_new(o, "finish", planprint_time(c->finish));
+	}
+	return o;
 }
 
 void
@@ -115,14 +158,4 @@ planprint_capacity(const struct plan_capacity *c)
 	if (c->ok)
 		printf("\ncapacity: %zu rotation%s due before %s fit the request budget\n",
 		       c->rotations, c->rotations == 1 ? "" : "s", horizon);
-}
-
-void
-planprint_dump(json_t *o)
-{
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	printf("%s\n", text != NULL ? text : "{}");
-	jsonx_free(text);
-	json_decref(o);
 }

@@ -8,9 +8,19 @@
 
 /* A time as 2026-11-25T02:00Z, or null for 0 and INT64_MAX ("never"). */
 json_t *planprint_time(int64_t ms);
-json_t *planprint_actions_json(const struct plan *pl);
-json_t *planprint_findings_json(const struct plan *pl);
 json_t *planprint_capacity_json(const struct plan_capacity *c);
+
+/*
+ * A JSON object printed one field at a time, and the action and finding
+ * lists one entry at a time, so memory stays flat however long the plan:
+ * open, then fields (more: another field follows), then close.
+ */
+void planprint_open(void);
+/* Prints "key": v and releases v. */
+void planprint_field(const char *key, json_t *v, int more);
+void planprint_actions_field(const struct plan *pl, int more);
+void planprint_findings_field(const struct plan *pl, int more);
+void planprint_close(void);
 
 /* Prints the actions as a table on stdout. */
 void planprint_actions(const struct plan *pl);
@@ -18,8 +28,5 @@ void planprint_actions(const struct plan *pl);
 void planprint_findings(const struct plan *pl);
 /* Prints the capacity verdict line when capacity is fine (a miss is a finding). */
 void planprint_capacity(const struct plan_capacity *c);
-
-/* Prints o as indented JSON on stdout and releases it. */
-void planprint_dump(json_t *o);
 
 #endif

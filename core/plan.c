@@ -236,15 +236,12 @@ struct slot_view {
 	const struct token_row *lapsed; /* its latest token that expired while in use */
 };
 
+/* A replaced token whose grace is over. */
 static void
 retiring(struct plan_builder *b, const struct token_row *r)
 {
 	char at[TIMEFMT_MAX];
 
-	if (r->retire_after > b->now) {
-		later(b, r->retire_after);
-		return;
-	}
 	timefmt_minute(r->retire_after, at);
 	b->group++;
 	plan_add_action(b, PLAN_DELETE_OLD, r->workspace, r->slot, r, r->retire_after,
@@ -255,13 +252,23 @@ retiring(struct plan_builder *b, const struct token_row *r)
 static void
 classify(struct plan_builder *b, const struct token_row *r, struct slot_view *views)
 {
-	long i = r->slot != NULL ? policy_slot_index(b->p, r->workspace, r->slot) : -1;
-	struct slot_view *v = i >= 0 ? &views[i] : NULL;
+	struct slot_view *v = NULL;
+	long i = -1;
 	char at[TIMEFMT_MAX];
 
-	if (live(r))
+	/* Deleted, failed and revoked rows matter to no rule: skip them before any look-up. */
+	if (!live(r) && r->state != TOKEN_UNKNOWN && r->state != TOKEN_PENDING)
+		return;
+	if (r->slot != NULL)
+		i = policy_slot_index(b->p, r->workspace, r->slot);
+	if (i >= 0)
+		v = &views[i];
+	/* An expired token no longer grants anything; only live risks are violations. */
+	if (live(r) && r->expires_at > b->now)
 		check_lifetime(b, r);
-	if (r->state == TOKEN_UNKNOWN && r->expires_at > b->now) {
+	if (r->state == TOKEN_UNKNOWN) {
+		if (r->expires_at <= b->now)
+			return;
 		timefmt_minute(r->expires_at, at);
 		plan_add_finding(b, FIND_UNKNOWN, r->workspace, r->slot, r, r->expires_at,
 				 "a create whose answer was lost; token '%s' may exist until %s",
@@ -275,8 +282,12 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 			v->pending = r;
 		return;
 	}
-	if (!live(r))
+	/* A replaced token past its grace goes now, expired or not. */
+	if (r->state == TOKEN_RETIRING && v != NULL && r->retire_after <= b->now) {
+		if (!b->p->slots[i]->eff.paused)
+			retiring(b, r);
 		return;
+	}
 	if (r->state == TOKEN_EXPIRED ||
 	    ((r->state == TOKEN_ACTIVE || r->state == TOKEN_RETIRING) && r->expires_at <= b->now)) {
 		if (v != NULL && r->state != TOKEN_RETIRING &&
@@ -294,13 +305,23 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 		v->active = r;
 		break;
 	case TOKEN_RETIRING:
-		if (!b->p->slots[i]->eff.paused)
-			retiring(b, r);
+		later(b, r->retire_after);
 		break;
 	default: /* created or verified */
 		v->leftover = r;
 		break;
 	}
+}
+
+/* A replacement an interrupted run left behind, deleted on its own when its slot is not due. */
+static void
+leftover(struct plan_builder *b, const struct policy_slot *s, const struct token_row *r)
+{
+	b->group++;
+	plan_add_action(b, PLAN_DELETE_UNDELIVERED, s->ws->name, s->name, r, b->now, r->expires_at,
+			"replacement %s was made by an interrupted run and never delivered; its "
+			"secret cannot be read back here",
+			r->token != NULL ? r->token : "?");
 }
 
 /* The create, verify, deliver and activate steps of one rotation, in a group of their own. */
@@ -388,6 +409,8 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	}
 	if (d->due > b->now) {
 		later(b, d->due);
+		if (v->leftover != NULL)
+			leftover(b, s, v->leftover);
 		return;
 	}
 	rotation(b, s, v, d->due, d->deadline, why);

@@ -65,7 +65,12 @@ struct plan_finding {
 	char *text; /* allocated */
 };
 
-/* The capacity estimate over the next policy schedule.capacity_days. */
+/*
+ * The capacity estimate over the next policy schedule.capacity_days: runs
+ * are taken to start at the plan's time of day, every schedule.interval,
+ * each lasting at most schedule.max_time; each does the rotations due by
+ * its start, earliest deadline first, at the credential's request rate.
+ */
 struct plan_capacity {
 	int ok;           /* every rotation in the horizon fits before its deadline */
 	size_t rotations; /* rotations counted */
@@ -73,8 +78,12 @@ struct plan_capacity {
 	/* The first rotation that would miss, when !ok: */
 	const char *workspace;
 	const char *slot;
+	int64_t due;
 	int64_t deadline;
 	int64_t finish; /* when it would be done; INT64_MAX: in no run */
+	int no_run;     /* no run falls between its due time and its deadline */
+	int rate_requests;
+	int64_t rate_window; /* seconds */
 };
 
 struct plan {

@@ -19,6 +19,7 @@
 
 struct job {
 	int64_t due, deadline;
+	int64_t first_run; /* the first run it was due in */
 	int cost;
 	const struct policy_slot *slot;
 };
@@ -37,6 +38,7 @@ push(struct jobs *j, int64_t due, int64_t deadline, int cost, const struct polic
 	}
 	j->v[j->n].due = due;
 	j->v[j->n].deadline = deadline;
+	j->v[j->n].first_run = INT64_MAX;
 	j->v[j->n].cost = cost;
 	j->v[j->n].slot = s;
 	j->n++;
@@ -131,8 +133,10 @@ simulate(const struct policy *p, const struct policy_workspace *w, struct jobs *
 	for (int64_t run = now; run <= horizon && miss == NULL; run += interval) {
 		int64_t used = 0;
 
-		while (next < j->n && j->v[next].due <= run)
+		while (next < j->n && j->v[next].due <= run) {
+			j->v[next].first_run = run;
 			heap_push(&h, &j->v[next++]);
+		}
 		while (h.n > 0) {
 			const struct job *top = h.v[0];
 			int64_t done;
@@ -165,14 +169,46 @@ same_credential(const struct policy_workspace *a, const struct policy_workspace 
 	return strcmp(a->credential, b->credential) == 0 && strcmp(a->api, b->api) == 0;
 }
 
+static void
+capacity_finding(struct plan_builder *b)
+{
+	const struct plan_capacity *c = &b->pl->capacity;
+	const struct policy_schedule *sc = &b->p->schedule;
+	char due[TIMEFMT_MAX], dl[TIMEFMT_MAX], fin[TIMEFMT_MAX], every[32], max[32], per[32];
+
+	timefmt_minute(c->due, due);
+	timefmt_minute(c->deadline, dl);
+	timefmt_duration_str(sc->interval, every);
+	if (c->no_run) {
+		plan_add_finding(b, FIND_CAPACITY, c->workspace, c->slot, NULL, c->deadline,
+				 "falls due at %s after one run and expires at %s before the next "
+				 "(runs every %s from this plan's time of day): lengthen "
+				 "rotate_before or run more often",
+				 due, dl, every);
+		return;
+	}
+	if (c->finish == INT64_MAX)
+		snprintf(fin, sizeof fin, "in no run before the horizon");
+	else
+		timefmt_minute(c->finish, fin);
+	timefmt_duration_str(c->rate_window, per);
+	if (sc->max_time > 0)
+		timefmt_duration_str(sc->max_time, max);
+	plan_add_finding(b, FIND_CAPACITY, c->workspace, c->slot, NULL, c->deadline,
+			 "the request budget (%d per %s, runs of %s%s every %s) cannot rotate "
+			 "everything due in the next %d days: this slot must be rotated by %s but "
+			 "would be done %s%s",
+			 c->rate_requests, per, sc->max_time > 0 ? "at most " : "any length",
+			 sc->max_time > 0 ? max : "", every, sc->capacity_days, dl,
+			 c->finish == INT64_MAX ? "" : "at ", fin);
+}
+
 void
 plan_capacity(struct plan_builder *b, const struct plan_slot_due *dues)
 {
 	const struct policy *p = b->p;
 	struct plan_capacity *c = &b->pl->capacity;
 	int64_t horizon = b->now + (int64_t)p->schedule.capacity_days * 86400 * MS;
-	char dl[TIMEFMT_MAX], fin[TIMEFMT_MAX];
-
 	memset(c, 0, sizeof *c);
 	c->ok = 1;
 	c->horizon = horizon;
@@ -196,20 +232,16 @@ plan_capacity(struct plan_builder *b, const struct plan_slot_due *dues)
 			c->ok = 0;
 			c->workspace = miss->slot->ws->name;
 			c->slot = miss->slot->name;
+			c->due = miss->due;
 			c->deadline = miss->deadline;
 			c->finish = finish;
+			/* Due after one run and expiring before the next: timing, not budget. */
+			c->no_run = miss->first_run > miss->deadline;
+			c->rate_requests = p->ws[w].rate_requests;
+			c->rate_window = p->ws[w].rate_window;
 		}
 		free(j.v);
 	}
-	if (c->ok)
-		return;
-	timefmt_minute(c->deadline, dl);
-	if (c->finish == INT64_MAX)
-		snprintf(fin, sizeof fin, "in no run before the horizon");
-	else
-		timefmt_minute(c->finish, fin);
-	plan_add_finding(b, FIND_CAPACITY, c->workspace, c->slot, NULL, c->deadline,
-			 "the request budget cannot rotate everything due in the next %d days: "
-			 "this slot must be rotated by %s but would be done %s%s",
-			 p->schedule.capacity_days, dl, c->finish == INT64_MAX ? "" : "at ", fin);
+	if (!c->ok)
+		capacity_finding(b);
 }

@@ -9,12 +9,11 @@
 int
 report_build(struct store *s, const struct policy *p, int64_t now, struct report *r, char **cause)
 {
-	struct token_filter live = {.state = -1, .live = 1};
 	char *lock_cause = NULL;
 	int free_lock;
 
 	memset(r, 0, sizeof *r);
-	if (tokens_list(s, &live, &r->rows, &r->nrows, cause) < 0)
+	if (tokens_live(s, &r->rows, &r->nrows, cause) < 0)
 		return -1;
 	/* Held by this process until the store closes; only a test of who else is here. */
 	free_lock = store_lock(s, &lock_cause) == 0;

@@ -53,8 +53,6 @@ struct token_filter {
 	const char *workspace; /* NULL: any */
 	const char *slot;      /* NULL: any; "" unmanaged only */
 	int state;             /* -1: any, else an enum token_state */
-	int live;              /* 1: only rows that may exist on the server (not deleted,
-				  failed or revoked) */
 };
 
 /*
@@ -117,6 +115,13 @@ int tokens_import(struct store *s, const struct token_import *imp, int64_t now, 
 /* Lists rows matching f, oldest first.  Returns 0 with *rows (free with tokens_free) and *n. */
 int tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
 		char **cause);
+
+/*
+ * Lists the rows that may exist on the server (every state but deleted,
+ * failed and revoked), oldest first.  Returns 0 with *rows (free with
+ * tokens_free) and *n, or -1 with *cause.
+ */
+int tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
 /* Finds workspace's token by Mode id.  Returns 0 with *out (free with tokens_free(out, 1)), 1 when
  * absent, -1. */

@@ -360,6 +360,7 @@ capacity_case(const char *max_time, int expect_ok, const char *expect_slot)
 	assert_int_equal(pl.capacity.rotations, 30);
 	assert_int_equal(pl.capacity.ok, expect_ok);
 	if (!expect_ok) {
+		assert_false(pl.capacity.no_run);
 		assert_string_equal(pl.capacity.slot, expect_slot);
 		assert_int_equal(pl.capacity.finish, NOW + 2 * D);
 		assert_non_null(finding(&pl, FIND_CAPACITY, NULL));
@@ -369,6 +370,73 @@ capacity_case(const char *max_time, int expect_ok, const char *expect_slot)
 	tokens_free(v.rows, v.n);
 	policy_free(p);
 	free(yaml);
+}
+
+/* A token due after one run that expires before the next: no budget helps. */
+static void
+test_capacity_no_run(void **state)
+{
+	struct policy *p = load("version: 1\n"
+				"defaults: { lifetime: 30d, rotate_before: 20h, grace: 1h }\n"
+				"workspaces:\n"
+				"  - name: acme\n"
+				"    credential: c\n"
+				"    tokens: [ { name: late }, { name: fine } ]\n");
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", "late", "t-late", TOKEN_ACTIVE, NOW - 29 * D, NOW + 22 * H);
+	add(&v, "acme", "fine", "t-fine", TOKEN_ACTIVE, NOW - 29 * D, NOW + 19 * H);
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	/* fine is due now (19h < 20h) and rotated by this run; late falls between runs. */
+	assert_int_equal(count(&pl, PLAN_CREATE, "fine"), 1);
+	assert_false(pl.capacity.ok);
+	assert_true(pl.capacity.no_run);
+	assert_string_equal(pl.capacity.slot, "late");
+	assert_int_equal(pl.capacity.due, NOW + 2 * H);
+	assert_int_equal(pl.capacity.deadline, NOW + 22 * H);
+	assert_non_null(strstr(finding(&pl, FIND_CAPACITY, NULL)->text,
+			       "falls due at 2026-11-23T03:00Z after one run and expires at "
+			       "2026-11-23T23:00Z before the next (runs every 1d"));
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/* Clean-up that must not wait on other rules. */
+static void
+test_cleanup_edges(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct plan pl;
+	struct token_row *r;
+
+	(void)state;
+	/* later: not due; an interrupted run left a created replacement anyway */
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	add(&v, "acme", "later", "tok-left", TOKEN_CREATED, NOW - 2 * H, NOW + 30 * D);
+	/* due: its replaced token is past grace and past expiry too */
+	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - D, NOW + 29 * D);
+	r = add(&v, "acme", "due", "tok-old", TOKEN_RETIRING, NOW - 31 * D, NOW - H);
+	r->retire_after = NOW - 2 * H;
+	/* an unmanaged token that lived too long but has expired: no violation any more */
+	add(&v, "acme", NULL, "tok-ancient", TOKEN_EXPIRED, NOW - 400 * D, NOW - 10 * D);
+	/* deleted rows count for nothing */
+	add(&v, "acme", NULL, "tok-gone", TOKEN_DELETED, NOW - 400 * D, NOW + 10 * D);
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "later"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "due"), 1);
+	assert_null(finding(&pl, FIND_EXPIRED, "tok-old"));
+	assert_null(finding(&pl, FIND_MAX_LIFETIME, "tok-ancient"));
+	assert_non_null(finding(&pl, FIND_EXPIRED, "tok-ancient"));
+	assert_null(finding(&pl, FIND_UNMANAGED, "tok-gone"));
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
 }
 
 static void
@@ -394,6 +462,8 @@ main(void)
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_pure),
 	    cmocka_unit_test(test_capacity),
+	    cmocka_unit_test(test_capacity_no_run),
+	    cmocka_unit_test(test_cleanup_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,513 @@
+/*
+ * The `plan` benchmark of the issue: over gen_inventory's 100,000 rows in
+ * 1,000 slots, `tokenwarden plan` must finish well under a second and stay
+ * under 64 MiB.  Measures
+ *   - in-process: policy load, tokens_list (all rows, and the live rows
+ *     `plan` reads) and plan_build over each, best and median of --runs;
+ *   - end to end: the real binary, `plan --json` and the text form, each
+ *     --runs times, wall and CPU time and the child's peak RSS (wait4's
+ *     ru_maxrss).  Linux folds the RSS of the process image a child execs
+ *     from into its ru_maxrss, so these run first, while this process is
+ *     small; its RSS then is printed as the figure's floor.
+ * Prints one table and the actions and findings by kind, and exits 1 when
+ * the end-to-end median reaches 1000 ms or a run's peak RSS 64 MiB, 2 on a
+ * usage or setup error.  Not part of ctest: `./dev bench` runs it.
+ */
+#include "gen.h"
+
+#include "core/exitcodes.h"
+#include "core/plan.h"
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+#include "policies/policy.h"
+#include "store/store.h"
+#include "store/tokens.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GOAL_MS 1000.0
+#define GOAL_MIB 64.0
+#define MAX_RUNS 100
+
+struct opts {
+	const char *config, *db, *binary, *at_text;
+	int64_t at;
+	int runs;
+};
+
+/* One line of the table. */
+struct line {
+	const char *label;
+	size_t rows, live, slots, actions, findings;
+	double best, median, worst; /* wall ms */
+	double cpu;                 /* median user + system ms */
+	double rss;                 /* peak MiB */
+};
+
+/* Counts of a plan by kind, from plan_build or from the JSON of the binary. */
+struct kinds {
+	size_t actions[PLAN_NKINDS], findings[FIND_NKINDS];
+	size_t nactions, nfindings;
+	int capacity_ok;
+};
+
+static double
+clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+by_value(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Sorts n times and returns their median. */
+static double
+median(double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof *t, by_value);
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Sets l's times from n runs' wall and CPU times (sorting both). */
+static void
+spread(struct line *l, double *wall, double *cpu, int n)
+{
+	l->median = median(wall, n);
+	l->best = wall[0];
+	l->worst = wall[n - 1];
+	l->cpu = median(cpu, n);
+}
+
+static double
+self_rss_mib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_maxrss / 1024.0;
+}
+
+static void
+count_plan(const struct plan *pl, struct kinds *k)
+{
+	memset(k, 0, sizeof *k);
+	for (size_t i = 0; i < pl->nactions; i++)
+		k->actions[pl->actions[i].kind]++;
+	for (size_t i = 0; i < pl->nfindings; i++)
+		k->findings[pl->findings[i].kind]++;
+	k->nactions = pl->nactions;
+	k->nfindings = pl->nfindings;
+	k->capacity_ok = pl->capacity.ok;
+}
+
+static int
+is_live(const struct token_row *r)
+{
+	return r->state != TOKEN_DELETED && r->state != TOKEN_FAILED && r->state != TOKEN_REVOKED;
+}
+
+/* Times plan_build over rows o->runs times into l; leaves the last plan's counts in k. */
+static void
+bench_plan_build(const struct opts *o, const struct policy *p, const struct token_row *rows,
+		 size_t n, struct line *l, struct kinds *k)
+{
+	double t[MAX_RUNS], c[MAX_RUNS];
+
+	for (int i = 0; i < o->runs; i++) {
+		struct plan pl;
+		double t0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+
+		plan_build(p, rows, n, o->at, &pl);
+		t[i] = clock_ms(CLOCK_MONOTONIC) - t0;
+		c[i] = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		if (i + 1 == o->runs)
+			count_plan(&pl, k);
+		plan_free(&pl);
+	}
+	spread(l, t, c, o->runs);
+	l->rows = n;
+	l->slots = p->nslots;
+	l->actions = k->nactions;
+	l->findings = k->nfindings;
+	l->rss = self_rss_mib();
+}
+
+/*
+ * Runs argv with stdout to `out` and stderr to /dev/null unless show_err.
+ * Returns the exit status (-1 when it did not exit), with the wall and CPU
+ * time and the child's peak RSS in KiB.
+ */
+static int
+run_child(char *const argv[], const char *out, int show_err, double *ms, double *cpu_ms,
+	  long *rss_kib)
+{
+	struct rusage ru;
+	double t0;
+	pid_t pid, got;
+	int st = 0;
+
+	fflush(NULL); /* the child's messages come after ours */
+	t0 = clock_ms(CLOCK_MONOTONIC);
+	pid = fork();
+	if (pid < 0) {
+		perror("bench_plan: fork");
+		return -1;
+	}
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int null = show_err ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+		    (null >= 0 && dup2(null, STDERR_FILENO) < 0))
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	do
+		got = wait4(pid, &st, 0, &ru);
+	while (got < 0 && errno == EINTR);
+	*ms = clock_ms(CLOCK_MONOTONIC) - t0;
+	if (got != pid)
+		memset(&ru, 0, sizeof ru);
+	*cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	*rss_kib = ru.ru_maxrss;
+	return got == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `plan` exits 0 with nothing due and 3 with actions pending; anything else is a failure. */
+static int
+plan_ok(int status)
+{
+	return status == TW_EXIT_OK || status == TW_EXIT_PENDING;
+}
+
+/* The binary's `plan` command line, in allocated strings as execv takes them. */
+static char **
+plan_argv(const struct opts *o, int json)
+{
+	const char *args[] = {o->binary, "plan",     "--config",
+			      o->config, "--db",     o->db,
+			      "--at",    o->at_text, json ? "--json" : NULL};
+	size_t n = sizeof args / sizeof args[0];
+	char **argv = xcalloc(n + 1, sizeof *argv);
+
+	for (size_t i = 0; i < n && args[i] != NULL; i++)
+		argv[i] = xstrdup(args[i]);
+	return argv;
+}
+
+static void
+argv_free(char **argv)
+{
+	for (size_t i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Times the binary o->runs times (output to /dev/null) into l; returns 0 or -1. */
+static int
+bench_binary(const struct opts *o, int json, struct line *l)
+{
+	char **argv = plan_argv(o, json);
+	double t[MAX_RUNS], c[MAX_RUNS];
+	long rss = 0, peak = 0;
+	int rc = 0;
+
+	for (int i = 0; i < o->runs && rc == 0; i++) {
+		int status = run_child(argv, "/dev/null", 0, &t[i], &c[i], &rss);
+
+		if (!plan_ok(status)) {
+			fprintf(stderr, "bench_plan: %s plan exited with %d\n", o->binary, status);
+			rc = -1;
+		}
+		peak = rss > peak ? rss : peak;
+	}
+	argv_free(argv);
+	if (rc < 0)
+		return -1;
+	spread(l, t, c, o->runs);
+	l->rss = (double)peak / 1024.0;
+	return 0;
+}
+
+static int
+kind_index(const char *name, int json_findings)
+{
+	int n = json_findings ? FIND_NKINDS : PLAN_NKINDS;
+
+	for (int i = 0; name != NULL && i < n; i++) {
+		const char *k = json_findings ? plan_finding_name((enum finding_kind)i)
+					      : plan_kind_name((enum plan_kind)i);
+
+		if (strcmp(k, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Counts an array of the binary's JSON by its `key` field into counts. */
+static size_t
+count_json(const json_t *arr, const char *key, int findings, size_t *counts)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		int k = kind_index(json_string_value(json_object_get(v, key)), findings);
+
+		if (k >= 0)
+			counts[k]++;
+	}
+	return json_array_size(arr);
+}
+
+/* One untimed run of `plan --json` whose output is read back, to count what the binary says. */
+static int
+binary_kinds(const struct opts *o, struct kinds *k)
+{
+	char path[] = "/tmp/tw-bench-XXXXXX";
+	char **argv = plan_argv(o, 1);
+	int fd = mkstemp(path), status, rc = -1;
+	json_error_t err;
+	json_t *root = NULL;
+	double ms, cpu;
+	long rss;
+
+	memset(k, 0, sizeof *k);
+	if (fd < 0) {
+		perror("bench_plan: mkstemp");
+		argv_free(argv);
+		return -1;
+	}
+	close(fd);
+	status = run_child(argv, path, 1, &ms, &cpu, &rss);
+	if (!plan_ok(status)) {
+		fprintf(stderr, "bench_plan: %s plan exited with %d\n", o->binary, status);
+		goto out;
+	}
+	root = json_load_file(path, 0, &err);
+	if (root == NULL) {
+		fprintf(stderr, "bench_plan: plan --json: line %d: %s\n", err.line, err.text);
+		goto out;
+	}
+	k->nactions = count_json(json_object_get(root, "actions"), "action", 0, k->actions);
+	k->nfindings = count_json(json_object_get(root, "findings"), "finding", 1, k->findings);
+	k->capacity_ok = json_is_true(json_object_get(json_object_get(root, "capacity"), "ok"));
+	rc = 0;
+out:
+	json_decref(root);
+	unlink(path);
+	argv_free(argv);
+	return rc;
+}
+
+static void
+print_line(const struct line *l)
+{
+	printf("%-24s %7zu %6zu %5zu %7zu %8zu %8.1f %8.1f %8.1f %8.1f %8.1f\n", l->label, l->rows,
+	       l->live, l->slots, l->actions, l->findings, l->best, l->median, l->worst, l->cpu,
+	       l->rss);
+}
+
+static void
+print_kinds(const struct kinds *in, const struct kinds *bin)
+{
+	printf("\n%-20s %10s %10s\n", "by kind", "in-process", "binary");
+	for (int i = 0; i < PLAN_NKINDS; i++)
+		printf("  action %-18s %7zu %10zu\n", plan_kind_name((enum plan_kind)i),
+		       in->actions[i], bin->actions[i]);
+	for (int i = 0; i < FIND_NKINDS; i++)
+		printf("  finding %-17s %7zu %10zu\n", plan_finding_name((enum finding_kind)i),
+		       in->findings[i], bin->findings[i]);
+	printf("  capacity ok %21s %10s\n", in->capacity_ok ? "yes" : "no",
+	       bin->capacity_ok ? "yes" : "no");
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},      {"db", required_argument, NULL, 'd'},
+	    {"tokenwarden", required_argument, NULL, 't'}, {"at", required_argument, NULL, 'a'},
+	    {"runs", required_argument, NULL, 'r'},        {NULL, 0, NULL, 0},
+	};
+	char *end;
+	long n;
+	int ch;
+
+	o->at_text = BENCH_NOW;
+	o->runs = 7;
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 'c')
+			o->config = optarg;
+		else if (ch == 'd')
+			o->db = optarg;
+		else if (ch == 't')
+			o->binary = optarg;
+		else if (ch == 'a')
+			o->at_text = optarg;
+		else if (ch == 'r') {
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || n < 1 || n > MAX_RUNS)
+				return -1;
+			o->runs = (int)n;
+		} else
+			return -1;
+	}
+	if (optind != argc || o->config == NULL || o->db == NULL || o->binary == NULL ||
+	    timefmt_parse(o->at_text, &o->at) < 0)
+		return -1;
+	return 0;
+}
+
+/* Loads the policy and every row, timing each; returns 0 or -1. */
+static int
+load(const struct opts *o, struct policy **p, struct token_row **rows, size_t *n, size_t *live)
+{
+	struct token_filter all = {.state = -1};
+	struct token_row *lrows = NULL;
+	struct store *s = NULL;
+	struct diag_list d;
+	char *cause = NULL;
+	size_t nl = 0;
+	double t0 = clock_ms(CLOCK_MONOTONIC), t1, t2, t3;
+	int rc = -1;
+
+	policy_load_file(o->config, NULL, p, &d);
+	diag_free(&d);
+	t1 = clock_ms(CLOCK_MONOTONIC);
+	if (*p == NULL) {
+		fprintf(stderr, "bench_plan: %s does not load; run 'tokenwarden policy check'\n",
+			o->config);
+		return -1;
+	}
+	if (store_open(o->db, STORE_OPEN, &s, &cause) < 0 ||
+	    tokens_list(s, &all, rows, n, &cause) < 0)
+		goto out;
+	t2 = clock_ms(CLOCK_MONOTONIC);
+	if (tokens_live(s, &lrows, &nl, &cause) < 0)
+		goto out;
+	t3 = clock_ms(CLOCK_MONOTONIC);
+	*live = 0;
+	for (size_t i = 0; i < *n; i++)
+		*live += is_live(&(*rows)[i]);
+	printf("  policy load %8.1f ms   %zu slots in %zu workspaces\n", t1 - t0, (*p)->nslots,
+	       (*p)->nws);
+	printf("  tokens_list %8.1f ms   %zu rows (all)\n", t2 - t1, *n);
+	printf("  tokens_list %8.1f ms   %zu rows (live, as plan reads them)\n", t3 - t2, nl);
+	if (nl != *live)
+		fprintf(stderr, "bench_plan: the live filter gave %zu rows, the states say %zu\n",
+			nl, *live);
+	rc = 0;
+out:
+	if (rc < 0)
+		fprintf(stderr, "bench_plan: %s\n", cause);
+	free(cause);
+	tokens_free(lrows, nl);
+	store_close(s);
+	return rc;
+}
+
+/* Returns only the live rows of rows, borrowed (the caller frees the array only). */
+static struct token_row *
+live_rows(const struct token_row *rows, size_t n, size_t *nl)
+{
+	struct token_row *v = xcalloc(n + 1, sizeof *v);
+
+	*nl = 0;
+	for (size_t i = 0; i < n; i++)
+		if (is_live(&rows[i]))
+			v[(*nl)++] = rows[i];
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct policy *p = NULL;
+	struct token_row *rows = NULL, *lrows = NULL;
+	struct line lines[4];
+	struct kinds kall, klive, kbin;
+	size_t n = 0, live = 0, nl = 0;
+	double floor;
+	int status = 2, met;
+
+	memset(lines, 0, sizeof lines);
+	if (parse_opts(argc, argv, &o) < 0) {
+		fprintf(stderr, "usage: bench_plan --config FILE --db FILE --tokenwarden PATH "
+				"[--at TIME] [--runs N]\n");
+		return 2;
+	}
+	printf("tokenwarden plan benchmark at %s, %d runs each\n\n", o.at_text, o.runs);
+	/* The binary first, while this process is small (see the top). */
+	lines[0].label = "tokenwarden plan --json";
+	lines[1].label = "tokenwarden plan (text)";
+	floor = self_rss_mib();
+	if (bench_binary(&o, 1, &lines[0]) < 0 || bench_binary(&o, 0, &lines[1]) < 0 ||
+	    binary_kinds(&o, &kbin) < 0 || load(&o, &p, &rows, &n, &live) < 0)
+		goto out;
+	lrows = live_rows(rows, n, &nl);
+	lines[2].label = "plan_build, all rows";
+	bench_plan_build(&o, p, rows, n, &lines[2], &kall);
+	lines[3].label = "plan_build, live rows";
+	bench_plan_build(&o, p, lrows, nl, &lines[3], &klive);
+	for (int i = 0; i < 4; i++) {
+		lines[i].live = live;
+		lines[i].slots = p->nslots;
+	}
+	for (int i = 0; i < 2; i++) {
+		lines[i].rows = n;
+		lines[i].actions = kbin.nactions;
+		lines[i].findings = kbin.nfindings;
+	}
+	printf("\n%-24s %7s %6s %5s %7s %8s %8s %8s %8s %8s %8s\n", "case", "rows", "live", "slots",
+	       "actions", "findings", "best ms", "median", "worst", "cpu ms", "RSS MiB");
+	for (int i = 0; i < 4; i++)
+		print_line(&lines[i]);
+	printf(
+	    "(end to end: the child's peak RSS, whose floor is this process's %.1f MiB at fork;\n"
+	    " in-process: this process's peak with all %zu rows loaded; cpu: median user+sys)\n",
+	    floor, n);
+	print_kinds(&klive, &kbin);
+	if (kall.nactions != klive.nactions || kall.nfindings != klive.nfindings)
+		printf("note: all rows and live rows plan differently (%zu/%zu actions, %zu/%zu "
+		       "findings)\n",
+		       kall.nactions, klive.nactions, kall.nfindings, klive.nfindings);
+	met = lines[0].median < GOAL_MS && lines[1].median < GOAL_MS && lines[0].rss < GOAL_MIB &&
+	      lines[1].rss < GOAL_MIB;
+	printf("\ngoal (issue): end to end under %.0f ms and %.0f MiB: %s (median %.1f / %.1f ms, "
+	       "peak %.1f / %.1f MiB, --json / text)\n",
+	       GOAL_MS, GOAL_MIB, met ? "met" : "MISSED", lines[0].median, lines[1].median,
+	       lines[0].rss, lines[1].rss);
+	status = met ? 0 : 1;
+out:
+	free(lrows);
+	tokens_free(rows, n);
+	policy_free(p);
+	return status;
+}
