@@ -6,19 +6,13 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
-#include "cmd/msg.h"
 #include "cmd/planprint.h"
 
-#include "core/clock.h"
 #include "core/exitcodes.h"
-#include "core/report.h"
 #include "core/timefmt.h"
-#include "store/store.h"
+#include "store/tokens.h"
 
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* Findings that fail an audit: all but a create running right now. */
 static size_t
@@ -79,67 +73,17 @@ print_json(const struct report *r, const struct policy *p, int64_t at)
 static int
 exec_audit_report(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"at", required_argument, NULL, 'a'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
-	struct store_opts o;
-	struct policy *p = NULL;
-	struct store *s = NULL;
-	struct report r;
-	const char *config = NULL, *db = NULL;
-	char *cause = NULL;
-	int64_t at = clock_now_ms();
-	int ch, json = 0, status = TW_EXIT_USAGE;
+	struct config_report c;
+	int status = config_report_open(argc, argv, &cmd_audit_report_entry, &c);
 
-	memset(&r, 0, sizeof r);
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'c')
-			config = optarg;
-		else if (ch == 'a') {
-			if (timefmt_parse(optarg, &at) < 0) {
-				errorf("--at '%s' is not a time such as 2026-11-25T02:00Z", optarg);
-				return TW_EXIT_USAGE;
-			}
-		} else if (ch == 'j')
-			json = 1;
-		else if (ch == STORE_OPT_BASE + 0)
-			db = optarg;
+	if (status == TW_EXIT_OK) {
+		if (c.json)
+			print_json(&c.report, c.policy, c.at);
 		else
-			return cmd_usage(&cmd_audit_report_entry);
+			print_human(&c.report, c.policy, c.at);
+		status = serious(&c.report.plan) > 0 ? TW_EXIT_FINDINGS : TW_EXIT_OK;
 	}
-	if (optind != argc)
-		return cmd_usage(&cmd_audit_report_entry);
-	p = config_load(config_path(config), 0);
-	if (p == NULL)
-		return TW_EXIT_USAGE;
-	config_store_opts(p, db, &o);
-	s = store_ctx_open(&o, NULL, 0, &status);
-	if (s == NULL)
-		goto out;
-	status = TW_EXIT_FAILURE;
-	if (report_build(s, p, at, &r, &cause) < 0) {
-		errorf("%s", cause);
-		free(cause);
-		goto out;
-	}
-	if (json)
-		print_json(&r, p, at);
-	else
-		print_human(&r, p, at);
-	status = serious(&r.plan) > 0 ? TW_EXIT_FINDINGS : TW_EXIT_OK;
-out:
-	report_free(&r);
-	store_close(s);
-	policy_free(p);
+	config_report_close(&c);
 	return status;
 }
 
@@ -147,12 +91,6 @@ const struct cmd_entry cmd_audit_report_entry = {
     .name = "audit report",
     .args = "[--at TIME] [--json] [--config FILE] [--db FILE]",
     .summary = "judge the inventory against the policy; exit 4 on any finding",
-    .help = "      --at TIME            judge as of TIME (ISO 8601) instead of now\n"
-	    "      --json               print JSON for scripts\n"
-	    "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
-	    "                           " CONFIG_DEFAULT ")\n"
-	    "      --db FILE            the database (default: $TOKENWARDEN_DB, else the\n"
-	    "                           policy's store path, else the standard path)\n"
-	    "Exit status: 0 no findings, 4 findings, 2 bad policy or option.\n",
+    .help = CONFIG_REPORT_HELP "Exit status: 0 no findings, 4 findings, 2 bad policy or option.\n",
     .exec = exec_audit_report,
 };

@@ -4,6 +4,14 @@
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
 
+#include "core/clock.h"
+#include "core/exitcodes.h"
+#include "core/timefmt.h"
+#include "store/store.h"
+
+#include <getopt.h>
+#include <string.h>
+
 #include <stdlib.h>
 
 const char *
@@ -54,4 +62,67 @@ config_store_opts(const struct policy *p, const char *db, struct store_opts *o)
 		o->db = p->store_path;
 	if (p->public_key != NULL && getenv("TOKENWARDEN_PUBLIC_KEY") == NULL)
 		o->public_key = p->public_key;
+}
+
+int
+config_report_open(int argc, char **argv, const struct cmd_entry *e, struct config_report *c)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"json", no_argument, NULL, 'j'},
+	    STORE_DB_LONGOPT,
+	    {NULL, 0, NULL, 0},
+	};
+	struct store_opts o;
+	const char *config = NULL, *db = NULL;
+	char *cause = NULL;
+	int ch, status = TW_EXIT_USAGE;
+
+	memset(c, 0, sizeof *c);
+	c->at = clock_now_ms();
+	store_opts_init(&o);
+	optind = 1;
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 'c')
+			config = optarg;
+		else if (ch == 'a') {
+			if (timefmt_parse(optarg, &c->at) < 0) {
+				errorf("--at '%s' is not a time such as 2026-11-25T02:00Z", optarg);
+				return TW_EXIT_USAGE;
+			}
+		} else if (ch == 'j')
+			c->json = 1;
+		else if (ch == STORE_OPT_BASE + 0)
+			db = optarg;
+		else
+			return cmd_usage(e);
+	}
+	if (optind != argc)
+		return cmd_usage(e);
+	c->policy = config_load(config_path(config), 0);
+	if (c->policy == NULL)
+		return TW_EXIT_USAGE;
+	config_store_opts(c->policy, db, &o);
+	c->store = store_ctx_open(&o, NULL, 0, &status);
+	if (c->store == NULL)
+		return status;
+	if (report_build(c->store, c->policy, c->at, &c->report, &cause) < 0) {
+		errorf("%s", cause);
+		free(cause);
+		return TW_EXIT_FAILURE;
+	}
+	return TW_EXIT_OK;
+}
+
+void
+config_report_close(struct config_report *c)
+{
+	report_free(&c->report);
+	store_close(c->store);
+	policy_free(c->policy);
+	memset(c, 0, sizeof *c);
 }

@@ -28,4 +28,34 @@ struct store_opts;
  */
 void config_store_opts(const struct policy *p, const char *db, struct store_opts *o);
 
+#include "core/report.h"
+
+/* What plan and audit report open: the policy, the store and the plan over it. */
+struct config_report {
+	struct policy *policy;
+	struct store *store;
+	struct report report;
+	int64_t at;
+	int json;
+};
+
+/* The options they share: --config, --at, --json and --db. */
+#define CONFIG_REPORT_HELP                                                                         \
+	"      --at TIME            as of TIME (ISO 8601) instead of now\n"                        \
+	"      --json               print JSON for scripts\n"                                      \
+	"      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"                  \
+	"                           " CONFIG_DEFAULT ")\n"                                         \
+	"      --db FILE            the database (default: $TOKENWARDEN_DB, else the\n"            \
+	"                           policy's store path, else the standard path)\n"
+
+struct cmd_entry;
+
+/*
+ * Parses the shared options of verb e, loads the policy, opens the store
+ * and plans over it, changing nothing.  Returns TW_EXIT_OK with *c filled,
+ * or another exit status after a message; config_report_close either way.
+ */
+int config_report_open(int argc, char **argv, const struct cmd_entry *e, struct config_report *c);
+void config_report_close(struct config_report *c);
+
 #endif

@@ -88,7 +88,6 @@ plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, con
 {
 	struct plan_action *a;
 	va_list ap;
-	int len;
 
 	if (b->pl->nactions == b->acap) {
 		b->acap = b->acap == 0 ? 64 : b->acap * 2;
@@ -106,12 +105,7 @@ plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, con
 	a->cost = kind == PLAN_DELIVER || kind == PLAN_ACTIVATE ? 0 : 1;
 	a->group = b->group;
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	a->why = xmalloc(len < 0 ? 1 : (size_t)len + 1);
-	a->why[0] = '\0';
-	va_start(ap, fmt);
-	vsnprintf(a->why, len < 0 ? 1 : (size_t)len + 1, fmt, ap);
+	a->why = xvasprintf(fmt, ap);
 	va_end(ap);
 }
 
@@ -121,7 +115,6 @@ plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws,
 {
 	struct plan_finding *f;
 	va_list ap;
-	int len;
 
 	if (b->pl->nfindings == b->fcap) {
 		b->fcap = b->fcap == 0 ? 64 : b->fcap * 2;
@@ -135,12 +128,7 @@ plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws,
 	f->token = r != NULL ? r->token : NULL;
 	f->at = at;
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	f->text = xmalloc(len < 0 ? 1 : (size_t)len + 1);
-	f->text[0] = '\0';
-	va_start(ap, fmt);
-	vsnprintf(f->text, len < 0 ? 1 : (size_t)len + 1, fmt, ap);
+	f->text = xvasprintf(fmt, ap);
 	va_end(ap);
 }
 

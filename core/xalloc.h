@@ -6,6 +6,7 @@
 #ifndef TW_XALLOC_H
 #define TW_XALLOC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -18,6 +19,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Returns an allocated, formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* As xasprintf, with a va_list (which it leaves to the caller to end). */
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Returns a copy of s in sodium_malloc memory; the caller frees it with xsecret_free. */
 char *xsecret_strdup(const char *s);

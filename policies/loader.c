@@ -17,11 +17,10 @@ static void
 vreport(struct loader *ld, enum diag_level level, const struct ynode *at, const char *fmt,
 	va_list ap)
 {
-	char buf[1024];
+	char *msg = xvasprintf(fmt, ap);
 
-	/* Messages are short; a longer one is cut, never overrun. */
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	diag_add(ld->d, level, at != NULL ? at->line : 0, at != NULL ? at->col : 0, "%s", buf);
+	diag_add(ld->d, level, at != NULL ? at->line : 0, at != NULL ? at->col : 0, "%s", msg);
+	free(msg);
 }
 
 void
