@@ -3,7 +3,6 @@
 
 #include "core/mode.h"
 #include "core/timefmt.h"
-#include "core/window.h"
 #include "core/xalloc.h"
 
 #include <stdio.h>
@@ -106,7 +105,7 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 static void
 check_window(struct loader *ld, const struct policy_slot *s, const struct ynode *at)
 {
-	int64_t gap = window_longest_gap(s->eff.window);
+	int64_t gap = s->eff.window->longest_gap;
 	int64_t rb = policy_rotate_before(&s->eff);
 	char g[32], b[96];
 

@@ -24,6 +24,10 @@ diag_add(struct diag_list *d, enum diag_level level, int line, int col, const ch
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* A policy's text reaches terminals: no escape sequences through it. */
+	for (char *c = msg; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	if (d->n == d->cap) {
 		d->cap = d->cap == 0 ? 16 : d->cap * 2;
 		d->v = xrealloc(d->v, d->cap * sizeof *d->v);
@@ -31,6 +35,7 @@ diag_add(struct diag_list *d, enum diag_level level, int line, int col, const ch
 	d->v[d->n].level = level;
 	d->v[d->n].line = line;
 	d->v[d->n].col = col;
+	d->v[d->n].seq = d->n;
 	d->v[d->n].msg = msg;
 	d->n++;
 	if (level == DIAG_ERROR)
@@ -39,21 +44,23 @@ diag_add(struct diag_list *d, enum diag_level level, int line, int col, const ch
 		d->nwarnings++;
 }
 
+static int
+diag_order(const void *x, const void *y)
+{
+	const struct diag *a = x, *b = y;
+
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
 void
 diag_sort(struct diag_list *d)
 {
-	/* Insertion sort: stable, and lists are short. */
-	for (size_t i = 1; i < d->n; i++) {
-		struct diag x = d->v[i];
-		size_t j = i;
-
-		while (j > 0 && (d->v[j - 1].line > x.line ||
-				 (d->v[j - 1].line == x.line && d->v[j - 1].col > x.col))) {
-			d->v[j] = d->v[j - 1];
-			j--;
-		}
-		d->v[j] = x;
-	}
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof *d->v, diag_order);
 }
 
 char *

@@ -12,6 +12,7 @@ enum diag_level { DIAG_ERROR, DIAG_WARNING };
 struct diag {
 	enum diag_level level;
 	int line, col; /* 1-based; 0 when the problem has no place in the file */
+	size_t seq;    /* the order it was found in, to keep sorting stable */
 	char *msg;
 };
 
@@ -24,7 +25,7 @@ struct diag_list {
 
 /* Starts an empty list for file (copied). */
 void diag_init(struct diag_list *d, const char *file);
-/* Adds a diagnostic at line:col. */
+/* Adds a diagnostic at line:col; control characters in it become '?'. */
 void diag_add(struct diag_list *d, enum diag_level level, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Sorts by line, then column, keeping the order of equal places. */

@@ -192,9 +192,20 @@ load_token(struct loader *ld, const struct ynode *v, struct policy_workspace *w,
 	return rc;
 }
 
+static void
+duplicate_token(struct loader *ld, const struct loader_named *dup, const struct loader_named *first,
+		void *arg)
+{
+	const struct policy_workspace *w = arg;
+
+	loader_error(ld, dup->at, "two tokens named '%s' in workspace '%s' (the first at line %d)",
+		     dup->name, w->name != NULL ? w->name : "?", first->at->line);
+}
+
 static int
 load_tokens(struct loader *ld, const struct ynode *v, struct policy_workspace *w)
 {
+	struct loader_named *named;
 	int rc = 0;
 
 	if (v->type != YNODE_SEQ) {
@@ -203,23 +214,19 @@ load_tokens(struct loader *ld, const struct ynode *v, struct policy_workspace *w
 		return -1;
 	}
 	w->slots = xcalloc(v->n == 0 ? 1 : v->n, sizeof *w->slots);
+	named = xcalloc(v->n == 0 ? 1 : v->n, sizeof *named);
 	for (size_t i = 0; i < v->n; i++) {
 		struct policy_slot *s = &w->slots[w->nslots++];
 
 		if (load_token(ld, v->items[i], w, s) < 0)
 			rc = -1;
-		for (size_t j = 0; s->name != NULL && j + 1 < w->nslots; j++) {
-			if (w->slots[j].name != NULL && strcmp(w->slots[j].name, s->name) == 0) {
-				loader_error(ld, v->items[i],
-					     "two tokens named '%s' in workspace "
-					     "'%s' (the first at line %d)",
-					     s->name, w->name != NULL ? w->name : "?",
-					     w->slots[j].line);
-				rc = -1;
-				break;
-			}
-		}
+		named[i].name = s->name;
+		named[i].at = v->items[i];
+		named[i].index = i;
 	}
+	if (loader_duplicates(ld, named, v->n, duplicate_token, w) > 0)
+		rc = -1;
+	free(named);
 	if (v->n == 0)
 		loader_warn(ld, v, "workspace '%s' has no tokens", w->name != NULL ? w->name : "?");
 	return rc;
@@ -285,9 +292,21 @@ load_workspace(struct loader *ld, const struct ynode *v, struct policy_workspace
 	return rc;
 }
 
+static void
+duplicate_workspace(struct loader *ld, const struct loader_named *dup,
+		    const struct loader_named *first, void *arg)
+{
+	(void)arg;
+	loader_error(ld, dup->at,
+		     "workspace '%s' is listed twice (the first at line %d); put all its tokens "
+		     "under one entry",
+		     dup->name, first->at->line);
+}
+
 static int
 load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 {
+	struct loader_named *named;
 	int rc = 0;
 
 	if (v->type != YNODE_SEQ || v->n == 0) {
@@ -297,23 +316,19 @@ load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 		return -1;
 	}
 	p->ws = xcalloc(v->n, sizeof *p->ws);
+	named = xcalloc(v->n, sizeof *named);
 	for (size_t i = 0; i < v->n; i++) {
 		struct policy_workspace *w = &p->ws[p->nws++];
 
 		if (load_workspace(ld, v->items[i], w) < 0)
 			rc = -1;
-		for (size_t j = 0; w->name != NULL && j + 1 < p->nws; j++) {
-			if (p->ws[j].name != NULL && strcmp(p->ws[j].name, w->name) == 0) {
-				loader_error(
-				    ld, v->items[i],
-				    "workspace '%s' is listed twice (the first at line %d); "
-				    "put all its tokens under one entry",
-				    w->name, p->ws[j].line);
-				rc = -1;
-				break;
-			}
-		}
+		named[i].name = w->name;
+		named[i].at = v->items[i];
+		named[i].index = i;
 	}
+	if (loader_duplicates(ld, named, v->n, duplicate_workspace, NULL) > 0)
+		rc = -1;
+	free(named);
 	return rc;
 }
 
@@ -387,7 +402,7 @@ load_enforce(struct loader *ld, const struct ynode *v, struct policy *p)
 
 		switch (loader_key_index(v->items[i], keys)) {
 		case 0:
-			r = loader_duration(ld, "max_lifetime", val, 0, &e->max_lifetime);
+			r = loader_duration(ld, "max_lifetime", val, 1, &e->max_lifetime);
 			break;
 		case 1:
 			r = load_rule(ld, "unmanaged", val, 1, 0, &e->unmanaged,

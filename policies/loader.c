@@ -13,6 +13,9 @@
 /* No section has this many keys; checking duplicates is quadratic, so stop here. */
 #define LOADER_MAX_KEYS 64
 
+static void vreport(struct loader *ld, enum diag_level level, const struct ynode *at,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 vreport(struct loader *ld, enum diag_level level, const struct ynode *at, const char *fmt,
 	va_list ap)
@@ -238,4 +241,40 @@ loader_duration_str(int64_t secs, char buf[32])
 		return;
 	}
 	timefmt_duration_str(secs, buf);
+}
+
+static int
+named_order(const void *x, const void *y)
+{
+	const struct loader_named *a = x, *b = y;
+	int c;
+
+	if ((a->name == NULL) != (b->name == NULL))
+		return a->name == NULL ? -1 : 1;
+	c = a->name != NULL ? strcmp(a->name, b->name) : 0;
+	if (c != 0)
+		return c;
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
+size_t
+loader_duplicates(struct loader *ld, struct loader_named *e, size_t n,
+		  void (*found)(struct loader *ld, const struct loader_named *dup,
+				const struct loader_named *first, void *arg),
+		  void *arg)
+{
+	size_t dups = 0, first = 0;
+
+	if (n > 1)
+		qsort(e, n, sizeof *e, named_order);
+	for (size_t i = 1; i < n; i++) {
+		if (e[i].name == NULL || e[first].name == NULL ||
+		    strcmp(e[i].name, e[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		found(ld, &e[i], &e[first], arg);
+		dups++;
+	}
+	return dups;
 }

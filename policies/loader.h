@@ -45,6 +45,23 @@ int loader_duration(struct loader *ld, const char *key, const struct ynode *v, i
 /* A name of 1..64 of [A-Za-z0-9._-], as slot and credential names are. */
 int loader_name(struct loader *ld, const char *key, const struct ynode *v, char **out);
 
+/* An entry of a list whose names must be unique. */
+struct loader_named {
+	const char *name; /* NULL: no name (skipped) */
+	const struct ynode *at;
+	size_t index; /* its place in the list */
+};
+
+/*
+ * Finds the entries of e (n of them) whose name an earlier entry already
+ * has, and calls found(ld, dup, first, arg) for each, in O(n log n).  Sorts
+ * e.  Returns the number of duplicates.
+ */
+size_t loader_duplicates(struct loader *ld, struct loader_named *e, size_t n,
+			 void (*found)(struct loader *ld, const struct loader_named *dup,
+				       const struct loader_named *first, void *arg),
+			 void *arg);
+
 /* Writes a duration for messages ("1d12h", or "0"). */
 void loader_duration_str(int64_t secs, char buf[32]);
 

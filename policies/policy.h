@@ -53,7 +53,8 @@ struct policy_window {
 		int start, end; /* minutes after local midnight, 0..1440 */
 	} spans[POLICY_MAX_SPANS];
 	size_t nspans;
-	struct tz *tz; /* owned */
+	struct tz *tz;       /* owned */
+	int64_t longest_gap; /* seconds it can stay closed (core/window.h), found at load */
 	int line, col;
 };
 

@@ -3,6 +3,7 @@
 
 #include "core/timefmt.h"
 #include "core/tz.h"
+#include "core/window.h"
 #include "core/xalloc.h"
 
 #include <stdio.h>
@@ -375,6 +376,8 @@ parse_window(struct loader *ld, const struct ynode *v, struct policy_settings *s
 		window_free(w);
 		return -1;
 	}
+	/* Once per window, not per slot: a defaults window may serve thousands. */
+	w->longest_gap = window_longest_gap(w);
 	window_free(s->window);
 	s->window = w;
 	return 0;
