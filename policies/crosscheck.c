@@ -103,11 +103,12 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 }
 
 static void
-check_window(struct loader *ld, const struct policy_slot *s, const struct ynode *at)
+check_window(struct loader *ld, const struct policy *p, const struct policy_slot *s,
+	     const struct ynode *at)
 {
 	int64_t gap = s->eff.window->longest_gap;
 	int64_t rb = policy_rotate_before(&s->eff);
-	char g[32], b[96];
+	char g[32], b[96], every[32];
 
 	if (gap < 0) {
 		loader_error(ld, at, "slot '%s': the window never opens", s->name);
@@ -120,6 +121,18 @@ check_window(struct loader *ld, const struct policy_slot *s, const struct ynode 
 			     "slot '%s': the window (line %d) stays closed for up to %s, not "
 			     "less than %s: a token could expire before the window opens",
 			     s->name, s->eff.window->line, g, b);
+		return;
+	}
+	/* Due when the window opens, done at the next run: both waits come out of rotate_before. */
+	if (gap + p->schedule.interval > rb && rb >= p->schedule.interval) {
+		loader_duration_str(gap, g);
+		loader_duration_str(p->schedule.interval, every);
+		describe(s, PF_ROTATE_BEFORE, rb, b, sizeof b);
+		loader_warn(ld, at,
+			    "slot '%s': the window (line %d) can stay closed for %s and runs come "
+			    "every %s, together longer than %s: a token could expire before a run "
+			    "replaces it",
+			    s->name, s->eff.window->line, g, every, b);
 	}
 }
 
@@ -216,7 +229,7 @@ crosscheck_policy(struct loader *ld, const struct policy *p)
 			check_times(ld, p, s, &at);
 		if (s->eff.window != NULL &&
 		    (bad & (BIT(PF_WINDOW) | BIT(PF_LIFETIME) | BIT(PF_ROTATE_BEFORE))) == 0)
-			check_window(ld, s, &at);
+			check_window(ld, p, s, &at);
 	}
 	check_files(ld, p);
 }
