@@ -1,0 +1,484 @@
+/* Delivering a fresh token to its consumers; see deliver.h. */
+#define _GNU_SOURCE /* mkostemp and pipe2: close-on-exec from the start, as workers fork */
+#include "core/deliver.h"
+
+#include "core/mode.h"
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Appends s to out (at *pos) as a JSON string; with out NULL only counts. */
+static void
+put_string(char *out, size_t *pos, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (out != NULL)
+		out[*pos] = '"';
+	(*pos)++;
+	for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
+		char esc[6] = {'\\', 'u', '0', '0', hex[*c >> 4], hex[*c & 15]};
+		size_t n = 1;
+
+		if (*c == '"' || *c == '\\') {
+			esc[1] = (char)*c;
+			n = 2;
+		} else if (*c < 0x20)
+			n = 6;
+		if (out != NULL) {
+			if (n == 1)
+				out[*pos] = (char)*c;
+			else
+				memcpy(out + *pos, esc, n);
+		}
+		*pos += n;
+	}
+	if (out != NULL)
+		out[*pos] = '"';
+	(*pos)++;
+}
+
+static void
+put_raw(char *out, size_t *pos, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (out != NULL)
+		memcpy(out + *pos, s, n);
+	*pos += n;
+}
+
+/* Writes the document into out (NULL: only measures); returns its length. */
+static size_t
+render(char *out, const struct deliver_payload *p, const char *expires, const char *bearer)
+{
+	const char *const keys[] = {"workspace",     "slot",       "token",  "name", "access_key",
+				    "access_secret", "expires_at", "bearer", NULL};
+	const char *const vals[] = {p->workspace,  p->slot,          p->token, p->name,
+				    p->access_key, p->access_secret, expires,  bearer};
+	size_t pos = 0;
+
+	put_raw(out, &pos, "{");
+	for (size_t i = 0; keys[i] != NULL; i++) {
+		put_raw(out, &pos, i == 0 ? "\"" : ", \"");
+		put_raw(out, &pos, keys[i]);
+		put_raw(out, &pos, "\": ");
+		put_string(out, &pos, vals[i]);
+	}
+	put_raw(out, &pos, "}\n");
+	return pos;
+}
+
+char *
+deliver_json(const struct deliver_payload *p, size_t *len)
+{
+	char expires[TIMEFMT_MAX];
+	char *bearer = mode_bearer(p->token, p->access_key, p->access_secret);
+	char *out;
+
+	timefmt_mode(p->expires_at, expires);
+	*len = render(NULL, p, expires, bearer);
+	out = xsecret_alloc(*len + 1);
+	render(out, p, expires, bearer);
+	out[*len] = '\0';
+	xsecret_free(bearer);
+	return out;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Resolves a user or group name (or number); returns 0, or -1 with *cause. */
+static int
+resolve_id(const char *what, const char *name, int group, unsigned *id, char **cause)
+{
+	char buf[4096], *end = NULL;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(name, &end, 10);
+	if (errno == 0 && end != name && *end == '\0' && n <= UINT_MAX) {
+		*id = (unsigned)n;
+		return 0;
+	}
+	if (group) {
+		struct group gr, *res = NULL;
+
+		if (getgrnam_r(name, &gr, buf, sizeof buf, &res) == 0 && res != NULL) {
+			*id = (unsigned)gr.gr_gid;
+			return 0;
+		}
+	} else {
+		struct passwd pw, *res = NULL;
+
+		if (getpwnam_r(name, &pw, buf, sizeof buf, &res) == 0 && res != NULL) {
+			*id = (unsigned)pw.pw_uid;
+			return 0;
+		}
+	}
+	*cause = xasprintf("%s '%s' does not exist on this host", what, name);
+	return -1;
+}
+
+/* Makes the new file's directory entry durable. */
+static int
+sync_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+/*
+ * Writes json to path atomically: a 0600 temporary file beside it, written,
+ * given its owner, synced, then renamed over path.  A reader sees the old
+ * file or the new one, whole, never a part.
+ */
+static int
+deliver_file(const char *path, const struct policy_deliver *d, const char *json, size_t len,
+	     char **cause)
+{
+	const char *slash = strrchr(path, '/');
+	char *tmp = xasprintf("%.*s.%s.tw-XXXXXX", (int)(slash - path + 1), path, slash + 1);
+	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
+	int fd = -1, made = 0, rc = -1;
+
+	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &uid, cause) < 0) ||
+	    (d->group != NULL && resolve_id("group", d->group, 1, &gid, cause) < 0))
+		goto out;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		*cause = xasprintf("deliver file %s: cannot create a file beside it: %s", path,
+				   strerror(errno));
+		goto out;
+	}
+	made = 1;
+	if (fchmod(fd, 0600) < 0 || write_all(fd, json, len) < 0 ||
+	    ((d->owner != NULL || d->group != NULL) && fchown(fd, uid, gid) < 0) || fsync(fd) < 0) {
+		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	made = 0; /* renamed: nothing left to remove */
+	if (sync_dir(path) < 0) {
+		*cause = xasprintf("deliver file %s: written, but its directory did not sync: %s",
+				   path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* A consumer's output, kept to its last DELIVER_STDERR_TAIL bytes in sodium memory. */
+struct tail {
+	char *buf;
+	size_t len;
+};
+
+/* Appends n (at most DELIVER_STDERR_TAIL) bytes, dropping the oldest. */
+static void
+tail_add(struct tail *t, const char *s, size_t n)
+{
+	if (t->len + n > DELIVER_STDERR_TAIL) {
+		size_t drop = t->len + n - DELIVER_STDERR_TAIL;
+
+		memmove(t->buf, t->buf + drop, t->len - drop);
+		t->len -= drop;
+	}
+	memcpy(t->buf + t->len, s, n);
+	t->len += n;
+}
+
+/* Marks in mask where secret (when not empty) occurs in buf, and the piece of it buf begins with.
+ */
+static void
+mark(const char *buf, size_t len, const char *secret, unsigned char *mask)
+{
+	size_t n = secret != NULL ? strlen(secret) : 0;
+
+	for (size_t i = 0; n > 0 && i + n <= len; i++)
+		if (sodium_memcmp(buf + i, secret, n) == 0)
+			memset(mask + i, 1, n);
+	/* The tail may begin inside a secret: the longest such piece left. */
+	for (size_t k = n > len ? len : n - (n > 0); k > 0; k--) {
+		if (sodium_memcmp(buf, secret + n - k, k) == 0) {
+			memset(mask, 1, k);
+			break;
+		}
+	}
+}
+
+/* The tail as a message: credentials blotted out, control characters made '?'. */
+static char *
+tail_text(struct tail *t, const struct deliver_payload *p)
+{
+	char *bearer = mode_bearer(p->token, p->access_key, p->access_secret);
+	unsigned char *mask = xcalloc(t->len + 1, 1);
+	char *out;
+
+	/* Every match is found in the output as it was, before any is blotted. */
+	mark(t->buf, t->len, p->access_secret, mask);
+	mark(t->buf, t->len, p->access_key, mask);
+	mark(t->buf, t->len, bearer, mask);
+	xsecret_free(bearer);
+	for (size_t i = 0; i < t->len; i++) {
+		if (mask[i])
+			t->buf[i] = '*';
+		else if ((unsigned char)t->buf[i] < 0x20 || t->buf[i] == 0x7f)
+			t->buf[i] = t->buf[i] == '\n' && i + 1 < t->len ? '|' : ' ';
+	}
+	free(mask);
+	while (t->len > 0 && t->buf[t->len - 1] == ' ')
+		t->len--;
+	out = xstrndup(t->buf, t->len);
+	return out;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* In the child: standard input from in, output and errors to out, nothing else open. */
+static void
+child(int in, int out, char *const argv[], char *const envp[])
+{
+	setpgid(0, 0);
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		_exit(126);
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+#endif
+		for (int fd = 3; fd < 65536; fd++)
+			close(fd);
+	execve(argv[0], argv, envp);
+	_exit(127);
+}
+
+/*
+ * Feeds json to the running child on `in` (which it closes) and collects its
+ * output from `out` until the child closes it or the deadline passes.
+ * Returns 0, or -1 on timeout.
+ */
+static int
+converse(int in, int out, const char *json, size_t len, int64_t deadline, struct tail *t)
+{
+	size_t sent = 0;
+	char chunk[512];
+	int rc = 0;
+
+	while (out >= 0) {
+		struct pollfd pf[2] = {{out, POLLIN, 0}, {in, POLLOUT, 0}};
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0) {
+			rc = -1;
+			break;
+		}
+		r = poll(pf, in >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		if (in >= 0 && (pf[1].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
+			ssize_t n = write(in, json + sent, len - sent);
+
+			if (n > 0)
+				sent += (size_t)n;
+			/* Done, or the consumer stopped reading (EPIPE): its exit status decides.
+			 */
+			if (sent == len || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+				close(in);
+				in = -1;
+			}
+		}
+		if ((pf[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+			ssize_t n = read(out, chunk, sizeof chunk);
+
+			if (n > 0)
+				tail_add(t, chunk, (size_t)n);
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				out = -1; /* at its end; the caller closes the descriptor */
+		}
+	}
+	if (in >= 0)
+		close(in);
+	sodium_memzero(chunk, sizeof chunk);
+	return rc;
+}
+
+/* Waits for pid until the deadline; then kills its process group.  Returns its status. */
+static int
+reap(pid_t pid, int64_t deadline, int *timed_out)
+{
+	int status = 0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (now_ms() >= deadline) {
+			*timed_out = 1;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return status;
+		}
+		usleep(5000);
+	}
+}
+
+/* Runs the consumer argv with json on its standard input. */
+static int
+deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
+	     const struct deliver_payload *p, const char *json, size_t len, char **cause)
+{
+	char **argv = xcalloc(d->argc + 1, sizeof *argv);
+	char *envp[6] = {NULL};
+	struct tail t = {xsecret_alloc(DELIVER_STDERR_TAIL), 0};
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	int64_t deadline = now_ms() + d->timeout * 1000;
+	int status, timed_out = 0, rc = -1;
+	char *text = NULL;
+	pid_t pid;
+
+	for (size_t i = 0; i < d->argc; i++)
+		argv[i] = policy_render_target(s, d->argv[i]);
+	/* Names only, never a secret: the JSON on standard input carries those. */
+	envp[0] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	envp[1] = xstrdup("LC_ALL=C");
+	envp[2] = xasprintf("TOKENWARDEN_WORKSPACE=%s", p->workspace);
+	envp[3] = xasprintf("TOKENWARDEN_SLOT=%s", p->slot);
+	envp[4] = xasprintf("TOKENWARDEN_TOKEN=%s", p->token);
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+		*cause = xasprintf("deliver exec %s: %s", argv[0], strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		*cause = xasprintf("deliver exec %s: cannot fork: %s", argv[0], strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child(in[0], out[1], argv, envp);
+	close(in[0]);
+	close(out[1]);
+	in[0] = out[1] = -1;
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	if (converse(in[1], out[0], json, len, deadline, &t) < 0)
+		timed_out = 1;
+	in[1] = -1;
+	status = reap(pid, timed_out ? now_ms() : deadline, &timed_out);
+	text = tail_text(&t, p);
+	if (timed_out)
+		*cause = xasprintf("deliver exec %s: no answer within %llds; killed%s%s", argv[0],
+				   (long long)d->timeout, text[0] != '\0' ? ": " : "", text);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		rc = 0;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		*cause = xasprintf("deliver exec %s: cannot run it (missing, or not executable)",
+				   argv[0]);
+	else if (WIFEXITED(status))
+		*cause = xasprintf("deliver exec %s: exit status %d%s%s", argv[0],
+				   WEXITSTATUS(status), text[0] != '\0' ? ": " : "", text);
+	else
+		*cause = xasprintf("deliver exec %s: killed by signal %d%s%s", argv[0],
+				   WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+				   text[0] != '\0' ? ": " : "", text);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+	}
+	for (size_t i = 0; i < d->argc; i++)
+		free(argv[i]);
+	free(argv);
+	for (size_t i = 0; envp[i] != NULL; i++)
+		free(envp[i]);
+	xsecret_free(t.buf);
+	free(text);
+	return rc;
+}
+
+int
+deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
+	    const struct deliver_payload *p, char **cause)
+{
+	size_t len;
+	char *json = deliver_json(p, &len);
+	char *path = NULL;
+	int rc;
+
+	if (d->kind == DELIVER_FILE) {
+		path = policy_render_target(s, d->path);
+		rc = deliver_file(path, d, json, len, cause);
+	} else
+		rc = deliver_exec(s, d, p, json, len, cause);
+	free(path);
+	xsecret_free(json);
+	return rc;
+}

@@ -1,0 +1,46 @@
+/*
+ * Delivery: handing a fresh token to its consumers while its plaintext is
+ * still in memory (the rotating host cannot read a sealed secret back).
+ * A file consumer gets the credentials as JSON written atomically with mode
+ * 0600; an exec consumer gets the same JSON on its standard input, run
+ * without a shell, with a scrubbed environment and a time limit.
+ */
+#ifndef TW_DELIVER_H
+#define TW_DELIVER_H
+
+#include "policies/policy.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What consumers receive.  access_secret is in sodium memory and stays the caller's. */
+struct deliver_payload {
+	const char *workspace;
+	const char *slot;
+	const char *token; /* Mode's id */
+	const char *name;
+	const char *access_key;
+	const char *access_secret;
+	int64_t expires_at; /* ms */
+};
+
+/* How much of an exec consumer's standard error a failure keeps. */
+#define DELIVER_STDERR_TAIL 2048
+
+/*
+ * Renders the JSON consumers receive (workspace, slot, token, name,
+ * access_key, access_secret, expires_at, bearer) into sodium memory.
+ * Returns it (free with xsecret_free) and sets *len.
+ */
+char *deliver_json(const struct deliver_payload *p, size_t *len);
+
+/*
+ * Delivers p to consumer d of slot s ({workspace} and {slot} filled in).
+ * Returns 0, or -1 with *cause: what failed, and for an exec consumer its
+ * exit status and the tail of its standard error with any credential of p
+ * blotted out.  The caller must ignore SIGPIPE (a hook may exit unread).
+ */
+int deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
+		const struct deliver_payload *p, char **cause);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * Unit tests for core/deliver: the JSON consumers get, files that appear
+ * whole with mode 0600 or not at all, and hooks run without a shell, with
+ * a scrubbed environment, a time limit and credentials kept out of errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/deliver.h"
+#include "core/jsonx.h"
+#include "core/mode.h"
+#include "core/xalloc.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET "s3cr3t-Value-0123456789"
+#define KEY "AKIA-key-value-42"
+
+static char dir[] = "/tmp/tw-deliver-XXXXXX";
+static struct policy_workspace ws = {.name = (char[]){"acme"}};
+static struct policy_slot slot = {.name = (char[]){"etl"}, .ws = &ws};
+static struct deliver_payload payload = {
+    .workspace = "acme",
+    .slot = "etl",
+    .token = "tok123",
+    .name = "etl \"quoted\"",
+    .access_key = KEY,
+    .access_secret = SECRET,
+    .expires_at = 1798765200000LL,
+};
+
+static int
+setup(void **state)
+{
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	int rc = system(cmd);
+
+	(void)state;
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = xcalloc(1, 65536);
+
+	if (f == NULL) {
+		free(buf);
+		return NULL;
+	}
+	if (fread(buf, 1, 65535, f) == 0)
+		buf[0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* A consumer running `/bin/sh -c SCRIPT` (the test's choice; tokenwarden never uses a shell). */
+static struct policy_deliver
+shell(const char *script, int64_t timeout)
+{
+	struct policy_deliver d = {.kind = DELIVER_EXEC, .timeout = timeout, .argc = 3};
+
+	d.argv = xcalloc(4, sizeof *d.argv);
+	d.argv[0] = xstrdup("/bin/sh");
+	d.argv[1] = xstrdup("-c");
+	d.argv[2] = xstrdup(script);
+	return d;
+}
+
+static void
+shell_free(struct policy_deliver *d)
+{
+	for (size_t i = 0; i < d->argc; i++)
+		free(d->argv[i]);
+	free(d->argv);
+}
+
+static void
+test_json(void **state)
+{
+	size_t len;
+	char *json = deliver_json(&payload, &len);
+	char *bearer = mode_bearer("tok123", KEY, SECRET);
+	json_error_t err;
+	json_t *o = json_loadb(json, len, 0, &err);
+
+	(void)state;
+	assert_non_null(o);
+	assert_int_equal(len, strlen(json));
+	assert_string_equal(json_string_value(json_object_get(o, "token")), "tok123");
+	assert_string_equal(json_string_value(json_object_get(o, "name")), "etl \"quoted\"");
+	assert_string_equal(json_string_value(json_object_get(o, "access_key")), KEY);
+	assert_string_equal(json_string_value(json_object_get(o, "access_secret")), SECRET);
+	assert_string_equal(json_string_value(json_object_get(o, "expires_at")),
+			    "2027-01-01T01:00:00.000Z");
+	assert_string_equal(json_string_value(json_object_get(o, "bearer")), bearer);
+	assert_string_equal(json_string_value(json_object_get(o, "slot")), "etl");
+	assert_string_equal(json_string_value(json_object_get(o, "workspace")), "acme");
+	json_decref(o);
+	xsecret_free(bearer);
+	xsecret_free(json);
+}
+
+/* Names of the entries of dir, for spotting leftovers. */
+static int
+entries(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	for (;;) {
+		e = readdir(d);
+		if (e == NULL)
+			break;
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+test_file(void **state)
+{
+	struct policy_deliver d = {.kind = DELIVER_FILE};
+	char *path = xasprintf("%s/{workspace}-{slot}.json", dir);
+	char *want = xasprintf("%s/acme-etl.json", dir), *got, *json, *cause = NULL;
+	struct stat st;
+	size_t len;
+
+	(void)state;
+	d.path = path;
+	/* An old file is replaced whole. */
+	got = xasprintf("echo old > '%s'; chmod 644 '%s'", want, want);
+	assert_int_equal(system(got), 0);
+	free(got);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(stat(want, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	got = slurp(want);
+	json = deliver_json(&payload, &len);
+	assert_string_equal(got, json);
+	free(got);
+	xsecret_free(json);
+	assert_int_equal(entries(), 1); /* no temporary file left beside it */
+
+	/* Owner by number (ours), and an owner that does not exist: refused, nothing left. */
+	d.owner = xasprintf("%u", (unsigned)getuid());
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	free(d.owner);
+	d.owner = xstrdup("no-such-user-tw");
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_string_equal(cause, "owner 'no-such-user-tw' does not exist on this host");
+	FREE_NULL(&cause);
+	free(d.owner);
+	d.owner = NULL;
+	assert_int_equal(entries(), 1);
+
+	/* A directory that does not exist: an error naming the file, no file. */
+	free(path);
+	path = xasprintf("%s/missing/{slot}.json", dir);
+	d.path = path;
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_non_null(strstr(cause, "/missing/etl.json: cannot create a file beside it"));
+	assert_null(strstr(cause, SECRET));
+	FREE_NULL(&cause);
+	free(path);
+	unlink(want);
+	free(want);
+}
+
+static void
+test_exec_reads_stdin(void **state)
+{
+	char *out = xasprintf("%s/hook.json", dir), *script, *got, *json, *cause = NULL;
+	struct policy_deliver d;
+	size_t len;
+
+	(void)state;
+	script = xasprintf("cat > '%s'", out);
+	d = shell(script, 10);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	got = slurp(out);
+	json = deliver_json(&payload, &len);
+	assert_string_equal(got, json);
+	xsecret_free(json);
+	free(got);
+	shell_free(&d);
+	free(script);
+	unlink(out);
+	free(out);
+}
+
+static void
+test_exec_environment_and_fds(void **state)
+{
+	char *out = xasprintf("%s/env", dir), *script, *got, *cause = NULL;
+	struct policy_deliver d;
+
+	(void)state;
+	setenv("TW_TEST_LEAK", "must-not-pass", 1);
+	script = xasprintf("env > '%s'; ls /proc/self/fd | wc -l >> '%s'", out, out);
+	d = shell(script, 10);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	got = slurp(out);
+	assert_non_null(strstr(got, "TOKENWARDEN_SLOT=etl\n"));
+	assert_non_null(strstr(got, "TOKENWARDEN_WORKSPACE=acme\n"));
+	assert_non_null(strstr(got, "TOKENWARDEN_TOKEN=tok123\n"));
+	assert_null(strstr(got, "TW_TEST_LEAK"));
+	assert_null(strstr(got, SECRET));
+	/* 0, 1, 2, and ls's own directory: nothing of ours inherited */
+	assert_non_null(strstr(got, "\n4\n"));
+	free(got);
+	shell_free(&d);
+	free(script);
+	unlink(out);
+	free(out);
+	unsetenv("TW_TEST_LEAK");
+}
+
+static void
+test_exec_failures(void **state)
+{
+	struct policy_deliver d;
+	char *cause = NULL;
+
+	(void)state;
+	/* A failing hook: its status and the tail of its output, credentials blotted out. */
+	d = shell("cat >&2; echo; echo 'reload failed' >&2; exit 3", 10);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_non_null(strstr(cause, "deliver exec /bin/sh: exit status 3: "));
+	assert_non_null(strstr(cause, "reload failed"));
+	assert_null(strstr(cause, SECRET));
+	assert_null(strstr(cause, KEY));
+	assert_non_null(strstr(cause, "\"access_secret\": \""
+				      "***********************"
+				      "\""));
+	assert_null(strchr(cause, '\n'));
+	FREE_NULL(&cause);
+	shell_free(&d);
+
+	/*
+	 * Output longer than the tail, cut inside the Bearer value (the JSON's
+	 * last string, then '"}' and a newline): the piece left is blotted too.
+	 */
+	d = shell("cat >&2; head -c 2040 /dev/zero | tr '\\0' x >&2; exit 1", 10);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_non_null(strstr(cause, "exit status 1: *****\"}|xxxxxxxx"));
+	FREE_NULL(&cause);
+	shell_free(&d);
+
+	/* A hook that never answers is killed at its time limit. */
+	d = shell("sleep 30", 1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_string_equal(cause, "deliver exec /bin/sh: no answer within 1s; killed");
+	FREE_NULL(&cause);
+	shell_free(&d);
+
+	/* A hook that exits 0 without reading is fine: its status decides. */
+	d = shell("exit 0", 10);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	shell_free(&d);
+
+	/* A program that is not there. */
+	d = shell("", 10);
+	free(d.argv[0]);
+	d.argv[0] = xstrdup("/nonexistent/hook");
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_string_equal(
+	    cause, "deliver exec /nonexistent/hook: cannot run it (missing, or not executable)");
+	FREE_NULL(&cause);
+	shell_free(&d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_exec_reads_stdin),
+	    cmocka_unit_test(test_exec_environment_and_fds),
+	    cmocka_unit_test(test_exec_failures),
+	};
+
+	jsonx_init();
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
