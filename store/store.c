@@ -73,7 +73,56 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  details TEXT NOT NULL,"
     "  prev_hash BLOB NOT NULL,"
     "  hash BLOB NOT NULL);",
+    /* 1 -> 2: each slot's failed attempts, so backoff survives between runs. */
+    "CREATE TABLE slot_state ("
+    "  slot_id INTEGER PRIMARY KEY REFERENCES slots(id),"
+    "  failures INTEGER NOT NULL CHECK (failures >= 0),"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  last_error TEXT);",
 };
+
+/*
+ * Runs an INSERT ... RETURNING id upsert binding parent (?1) and name (?2);
+ * returns the id, or -1 with *cause.
+ */
+static int64_t
+upsert_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
+	  char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	int64_t id = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else
+		store_error(s, what, cause);
+	sqlite3_finalize(st);
+	return id;
+}
+
+int64_t
+store_workspace_id(struct store *s, const char *name, char **cause)
+{
+	return upsert_id(s,
+			 "INSERT INTO workspaces (name) VALUES (?2) ON CONFLICT (name) "
+			 "DO UPDATE SET name = name RETURNING id",
+			 0, name, "recording the workspace", cause);
+}
+
+int64_t
+store_slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
+{
+	if (slot == NULL)
+		return 0;
+	return upsert_id(s,
+			 "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
+			 "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
+			 ws, slot, "recording the slot", cause);
+}
 
 void
 store_error(struct store *s, const char *what, char **cause)

@@ -15,7 +15,7 @@ struct sqlite3_stmt;
 /* The meta key holding the pinned sealing key's fingerprint. */
 #define STORE_META_KEY_FPR "key_fingerprint"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a tokenwarden database: "twdb". */
 #define STORE_APPLICATION_ID 0x74776462
 
@@ -88,6 +88,10 @@ int store_check_key(struct store *s, const char *fpr, char **cause);
 struct sqlite3_stmt *store_prepare(struct store *s, const char *sql, char **cause);
 /* For store/ only: returns an allocated copy of column i's text, or NULL for SQL NULL. */
 char *store_column_dup(struct sqlite3_stmt *st, int i);
+/* For store/ only, in an open transaction: the id of workspace name (made if new), or -1. */
+int64_t store_workspace_id(struct store *s, const char *name, char **cause);
+/* For store/ only, likewise: the id of slot in workspace ws (made if new), 0 for NULL, or -1. */
+int64_t store_slot_id(struct store *s, int64_t ws, const char *slot, char **cause);
 
 /* Sets *cause from the connection's last error, prefixed with what. */
 void store_error(struct store *s, const char *what, char **cause);

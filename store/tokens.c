@@ -49,52 +49,6 @@ run(struct store *s, sqlite3_stmt *st, const char *what, char **cause)
 	return rc;
 }
 
-/*
- * Runs an INSERT ... RETURNING id upsert binding parent (?1, unused by the
- * workspace query) and name (?2);
- * returns the id, or -1 with *cause.
- */
-static int64_t
-upsert_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
-	  char **cause)
-{
-	sqlite3_stmt *st = store_prepare(s, sql, cause);
-	int64_t id = -1;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, parent);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else
-		store_error(s, what, cause);
-	sqlite3_finalize(st);
-	return id;
-}
-
-/* Returns the id of workspace (creating it) in the open transaction, or -1. */
-static int64_t
-workspace_id(struct store *s, const char *name, char **cause)
-{
-	return upsert_id(s,
-			 "INSERT INTO workspaces (name) VALUES (?2) ON CONFLICT (name) "
-			 "DO UPDATE SET name = name RETURNING id",
-			 0, name, "recording the workspace", cause);
-}
-
-/* Returns the id of slot in workspace ws (creating it), 0 for NULL, or -1. */
-static int64_t
-slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
-{
-	if (slot == NULL)
-		return 0;
-	return upsert_id(s,
-			 "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
-			 "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
-			 ws, slot, "recording the slot", cause);
-}
-
 static void
 set_time(json_t *o, const char *key, int64_t ms)
 {
@@ -177,8 +131,8 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 
 	if (store_begin(s, cause) < 0)
 		goto out;
-	ws = workspace_id(s, workspace, cause);
-	sl = ws < 0 ? -1 : slot_id(s, ws, slot, cause);
+	ws = store_workspace_id(s, workspace, cause);
+	sl = ws < 0 ? -1 : store_slot_id(s, ws, slot, cause);
 	if (sl < 0)
 		goto out;
 	st = store_prepare(
@@ -309,6 +263,63 @@ out:
 	return store_end(s, rc, cause);
 }
 
+/* Runs one single-row update of the activation; 0, or -1 with *cause. */
+static int
+activate_step(struct store *s, const char *sql, int64_t row, int64_t at, int64_t now,
+	      enum token_state to, const char *kind, const json_t *details, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		sqlite3_bind_int64(st, 3, at);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		constraint_cause(s, row, to, cause);
+	else if (sqlite3_changes(s->db) != 1)
+		*cause = xasprintf("%s: token row %lld is not %s; nothing changed", s->path,
+				   (long long)row,
+				   to == TOKEN_ACTIVE ? "created or verified" : "active");
+	else
+		rc = row_event(s, row, now, kind, details, cause);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+tokens_activate(struct store *s, int64_t row, int64_t old, int64_t retire_after, int64_t now,
+		char **cause)
+{
+	json_t *d = NULL;
+	int rc = -1;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	if (old != 0) {
+		d = json_object();
+		set_time(d, "retire_after", retire_after);
+		/* The old token steps aside first: the schema allows one active per slot. */
+		if (activate_step(s,
+				  "UPDATE tokens SET state = 'retiring', updated_at = ?2, "
+				  "retire_after = ?3 WHERE id = ?1 AND state = 'active'",
+				  old, retire_after, now, TOKEN_RETIRING, "token.retiring", d,
+				  cause) < 0)
+			goto out;
+	}
+	if (activate_step(s,
+			  "UPDATE tokens SET state = 'active', updated_at = ?2 WHERE id = ?1 AND "
+			  "state IN ('created', 'verified')",
+			  row, 0, now, TOKEN_ACTIVE, "token.active", NULL, cause) < 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(d);
+	return store_end(s, rc, cause);
+}
+
 int
 tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause)
 {
@@ -391,8 +402,8 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 
 	if (store_begin(s, cause) < 0)
 		goto out;
-	ws = workspace_id(s, imp->workspace, cause);
-	sl = ws < 0 ? -1 : slot_id(s, ws, imp->slot, cause);
+	ws = store_workspace_id(s, imp->workspace, cause);
+	sl = ws < 0 ? -1 : store_slot_id(s, ws, imp->slot, cause);
 	if (sl < 0)
 		goto out;
 	st = store_prepare(s,

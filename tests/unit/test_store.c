@@ -171,6 +171,36 @@ test_migrates_from_version_0(void **state)
 	free(path);
 }
 
+/* A version 1 database gains the slot_state table of version 2, its rows kept. */
+static void
+test_migrates_from_version_1(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_exec(fx->s->db,
+				      "INSERT INTO meta (key, value) VALUES ('probe', 'kept')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	store_close(fx->s);
+	fx->s = NULL;
+	/* Back to what version 1 wrote. */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "DROP TABLE slot_state; PRAGMA user_version = 1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
+	assert_int_equal(query_int(s->db, "PRAGMA user_version"), 2);
+	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+					  "'slot_state'"),
+			 1);
+	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
+	fx->s = s;
+}
+
 static void
 test_pin_and_check_key(void **state)
 {
@@ -229,6 +259,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_newer_schema, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_foreign_database, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrates_from_version_1, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0, fixture_setup,
 					    fixture_teardown),

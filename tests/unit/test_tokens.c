@@ -126,6 +126,51 @@ test_schema_refuses_second_active(void **state)
 			 0);
 }
 
+/* Activation swaps the slot's tokens in one transaction, or changes nothing. */
+static void
+test_activate(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make(fx, "etl", "aaa"), b, c;
+	struct token_row *r = NULL;
+	char *cause = NULL;
+	int events;
+
+	/* The slot's first token: nothing to retire. */
+	assert_int_equal(tokens_activate(fx->s, a, 0, 0, 130, &cause), 0);
+	b = make(fx, "etl", "bbb");
+	assert_int_equal(
+	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_VERIFIED, 135, NULL, &cause), 0);
+	events = history_length(fx);
+	assert_int_equal(tokens_activate(fx->s, b, a, 86400130, 140, &cause), 0);
+	assert_int_equal(history_length(fx), events + 2);
+	assert_int_equal(tokens_find(fx->s, "acme", "aaa", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_RETIRING);
+	assert_int_equal(r->retire_after, 86400130);
+	tokens_free(r, 1);
+	assert_int_equal(tokens_find(fx->s, "acme", "bbb", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_ACTIVE);
+	tokens_free(r, 1);
+
+	/* Named the wrong old token (a is retiring now): refused, and b stays active. */
+	c = make(fx, "etl", "ccc");
+	events = history_length(fx);
+	assert_int_equal(tokens_activate(fx->s, c, a, 1, 150, &cause), -1);
+	assert_non_null(strstr(cause, "is not active; nothing changed"));
+	FREE_NULL(&cause);
+	/* Without naming the old one, the schema refuses a second active token. */
+	assert_int_equal(tokens_activate(fx->s, c, 0, 0, 150, &cause), -1);
+	assert_non_null(strstr(cause, "already has an active token"));
+	FREE_NULL(&cause);
+	assert_int_equal(history_length(fx), events);
+	assert_int_equal(tokens_find(fx->s, "acme", "ccc", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_CREATED);
+	tokens_free(r, 1);
+	assert_int_equal(tokens_find(fx->s, "acme", "bbb", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_ACTIVE);
+	tokens_free(r, 1);
+}
+
 static void
 test_schema_refuses_second_in_flight(void **state)
 {
@@ -260,6 +305,7 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_activate, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, fixture_setup,

@@ -1,0 +1,148 @@
+/* Per-slot attempt state; see slots.h. */
+#include "store/slots.h"
+
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+#include "store/events.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+slots_failed(struct store *s, const char *workspace, const char *slot, int64_t now, int64_t next_at,
+	     const char *error, int *failures, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = NULL;
+	char next[TIMEFMT_MAX];
+	int64_t ws, sl;
+	int rc = -1;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	ws = store_workspace_id(s, workspace, cause);
+	sl = ws < 0 ? -1 : store_slot_id(s, ws, slot, cause);
+	if (sl < 0)
+		goto out;
+	st =
+	    store_prepare(s,
+			  "INSERT INTO slot_state (slot_id, failures, next_attempt_at, last_error) "
+			  "VALUES (?1, 1, ?2, ?3) ON CONFLICT (slot_id) DO UPDATE SET "
+			  "failures = failures + 1, next_attempt_at = ?2, last_error = ?3 "
+			  "RETURNING failures",
+			  cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, sl);
+	sqlite3_bind_int64(st, 2, next_at);
+	sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		store_error(s, "recording a failed attempt", cause);
+		goto out;
+	}
+	*failures = sqlite3_column_int(st, 0);
+	timefmt_mode(next_at, next);
+	d = json_pack("{s:i, s:s, s:s}", "failures", *failures, "next_attempt_at", next, "error",
+		      error);
+	if (events_append(s, now, "slot.failure", workspace, slot, NULL, d, cause) < 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	json_decref(d);
+	return store_end(s, rc, cause);
+}
+
+int
+slots_succeeded(struct store *s, const char *workspace, const char *slot, int64_t now, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = NULL;
+	int rc = -1, step;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	st = store_prepare(s,
+			   "DELETE FROM slot_state WHERE slot_id = (SELECT sl.id FROM slots sl "
+			   "JOIN workspaces w ON w.id = sl.workspace_id WHERE w.name = ?1 AND "
+			   "sl.name = ?2) RETURNING failures",
+			   cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, slot, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		d = json_pack("{s:i}", "after_failures", sqlite3_column_int(st, 0));
+		sqlite3_reset(st);
+		if (events_append(s, now, "slot.recovered", workspace, slot, NULL, d, cause) < 0)
+			goto out;
+	} else if (step != SQLITE_DONE) {
+		store_error(s, "clearing a slot's failures", cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	json_decref(d);
+	return store_end(s, rc, cause);
+}
+
+int
+slots_list(struct store *s, struct slot_state **out, size_t *n, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s,
+			  "SELECT w.name, sl.name, ss.failures, ss.next_attempt_at, ss.last_error "
+			  "FROM slot_state ss JOIN slots sl ON sl.id = ss.slot_id "
+			  "JOIN workspaces w ON w.id = sl.workspace_id ORDER BY w.name, sl.name",
+			  cause);
+	size_t cap = 0;
+	int step, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	for (;;) {
+		struct slot_state *v;
+
+		step = sqlite3_step(st);
+		if (step != SQLITE_ROW)
+			break;
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*out = xrealloc(*out, cap * sizeof **out);
+		}
+		v = &(*out)[(*n)++];
+		v->workspace = store_column_dup(st, 0);
+		v->slot = store_column_dup(st, 1);
+		v->failures = sqlite3_column_int(st, 2);
+		v->next_attempt_at = sqlite3_column_int64(st, 3);
+		v->last_error = store_column_dup(st, 4);
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_error(s, "listing slot failures", cause);
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		slots_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void
+slots_free(struct slot_state *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].workspace);
+		free(v[i].slot);
+		free(v[i].last_error);
+	}
+	free(v);
+}
