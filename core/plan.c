@@ -5,6 +5,7 @@
 #include "core/timefmt.h"
 #include "core/window.h"
 #include "core/xalloc.h"
+#include "store/slots.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -218,6 +219,7 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 
 /* What the rows say about one slot. */
 struct slot_view {
+	const struct slot_state *failures; /* NULL: none in a row */
 	const struct token_row *active;
 	const struct token_row *leftover; /* created or verified, never delivered */
 	const struct token_row *pending;
@@ -346,6 +348,27 @@ rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 				"make it the slot's active token");
 }
 
+/*
+ * Earlier failed attempts: a slot that failed stuck_after times in a row is
+ * reported, and one in its backoff waits.  Returns 1 when it must wait.
+ */
+static int
+failed_before(struct plan_builder *b, const struct policy_slot *s, const struct slot_state *f,
+	      struct plan_slot_due *d)
+{
+	char next[TIMEFMT_MAX];
+
+	timefmt_minute(f->next_attempt_at, next);
+	if (f->failures >= b->p->schedule.stuck_after)
+		plan_add_finding(b, FIND_STUCK, s->ws->name, s->name, NULL, f->next_attempt_at,
+				 "failed %d times in a row (last: %s); next attempt not before %s",
+				 f->failures, f->last_error != NULL ? f->last_error : "?", next);
+	if (d->due > b->now || f->next_attempt_at <= b->now)
+		return 0;
+	later(b, f->next_attempt_at);
+	return 1;
+}
+
 /* Decides what slot s needs; fills d for the capacity estimate. */
 static void
 evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
@@ -395,6 +418,8 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 		d->skip = 1;
 		return;
 	}
+	if (v->failures != NULL && failed_before(b, s, v->failures, d))
+		return;
 	if (d->due > b->now) {
 		later(b, d->due);
 		if (v->leftover != NULL)
@@ -446,12 +471,25 @@ void
 plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
 	   struct plan *out)
 {
+	plan_build_states(p, rows, n, NULL, 0, now, out);
+}
+
+void
+plan_build_states(const struct policy *p, const struct token_row *rows, size_t n,
+		  const struct slot_state *states, size_t nstates, int64_t now, struct plan *out)
+{
 	struct plan_builder b = {.pl = out, .p = p, .now = now};
 	struct slot_view *views = xcalloc(p->nslots + 1, sizeof *views);
 	struct plan_slot_due *dues = xcalloc(p->nslots + 1, sizeof *dues);
 
 	memset(out, 0, sizeof *out);
 	out->next_at = INT64_MAX;
+	for (size_t i = 0; i < nstates; i++) {
+		long j = policy_slot_index(p, states[i].workspace, states[i].slot);
+
+		if (j >= 0)
+			views[j].failures = &states[i];
+	}
 	for (size_t i = 0; i < n; i++)
 		classify(&b, &rows[i], views);
 	for (size_t i = 0; i < p->nslots; i++)

@@ -35,6 +35,7 @@ enum finding_kind {
 	FIND_PAUSED,       /* a paused slot that is due */
 	FIND_PERSONAL,     /* a workspace using a deprecated personal API credential */
 	FIND_CAPACITY,     /* the rate budget cannot rotate everything before its deadline */
+	FIND_STUCK,        /* a slot whose rotation failed schedule.stuck_after times in a row */
 	FIND_NKINDS
 };
 
@@ -102,6 +103,17 @@ struct plan {
  */
 void plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
 		struct plan *out);
+
+struct slot_state;
+
+/*
+ * As plan_build, minding each slot's failed attempts (states, nstates, as
+ * store/slots lists them): a due slot waits for its next_attempt_at, and
+ * one that failed policy schedule.stuck_after times in a row is a finding.
+ */
+void plan_build_states(const struct policy *p, const struct token_row *rows, size_t n,
+		       const struct slot_state *states, size_t nstates, int64_t now,
+		       struct plan *out);
 
 void plan_free(struct plan *pl);
 

@@ -1,6 +1,7 @@
 /* The plan over the stored inventory; see report.h. */
 #include "core/report.h"
 
+#include "store/slots.h"
 #include "store/tokens.h"
 
 #include <stdlib.h>
@@ -13,7 +14,8 @@ report_build(struct store *s, const struct policy *p, int64_t now, struct report
 	int free_lock;
 
 	memset(r, 0, sizeof *r);
-	if (tokens_live(s, &r->rows, &r->nrows, cause) < 0)
+	if (tokens_live(s, &r->rows, &r->nrows, cause) < 0 ||
+	    slots_list(s, &r->states, &r->nstates, cause) < 0)
 		return -1;
 	/* Held by this process until the store closes; only a test of who else is here. */
 	free_lock = store_lock(s, &lock_cause) == 0;
@@ -24,7 +26,7 @@ report_build(struct store *s, const struct policy *p, int64_t now, struct report
 			r->pending_settled++;
 		}
 	}
-	plan_build(p, r->rows, r->nrows, now, &r->plan);
+	plan_build_states(p, r->rows, r->nrows, r->states, r->nstates, now, &r->plan);
 	return 0;
 }
 
@@ -33,5 +35,6 @@ report_free(struct report *r)
 {
 	plan_free(&r->plan);
 	tokens_free(r->rows, r->nrows);
+	slots_free(r->states, r->nstates);
 	memset(r, 0, sizeof *r);
 }

@@ -11,6 +11,8 @@
 struct report {
 	struct token_row *rows; /* the inventory the plan borrows from */
 	size_t nrows;
+	struct slot_state *states; /* slots with failed attempts */
+	size_t nstates;
 	size_t pending_settled; /* pending rows planned as unknown (their creator is gone) */
 	struct plan plan;
 };

@@ -521,10 +521,11 @@ load_notify(struct loader *ld, const struct ynode *v, struct policy *p)
 static int
 load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 {
-	static const char *const keys[] = {"interval", "max_time", "capacity_days", NULL};
+	static const char *const keys[] = {"interval", "max_time", "capacity_days", "stuck_after",
+					   NULL};
 	const struct ynode *iv = ytree_get(v, "interval"), *mt = ytree_get(v, "max_time");
-	const struct ynode *cd = ytree_get(v, "capacity_days");
-	long long days;
+	const struct ynode *cd = ytree_get(v, "capacity_days"), *sa = ytree_get(v, "stuck_after");
+	long long days, after;
 	int rc = 0;
 
 	if (loader_check_keys(ld, v, keys, "schedule") < 0)
@@ -538,6 +539,12 @@ load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 			rc = -1;
 		else
 			p->schedule.capacity_days = (int)days;
+	}
+	if (sa != NULL) {
+		if (loader_int(ld, "stuck_after", sa, 1, 100, &after) < 0)
+			rc = -1;
+		else
+			p->schedule.stuck_after = (int)after;
 	}
 	if (rc == 0 && p->schedule.max_time > p->schedule.interval) {
 		loader_error(ld, mt, "max_time is longer than the interval between runs");
@@ -643,6 +650,7 @@ defaults(struct policy *p, const char *file)
 	p->enforce.personal = RULE_REPORT;
 	p->schedule.interval = 86400;
 	p->schedule.capacity_days = 14;
+	p->schedule.stuck_after = 5;
 }
 
 int

@@ -147,6 +147,7 @@ struct policy_schedule {
 	int64_t interval;  /* seconds between runs (the timer's period) */
 	int64_t max_time;  /* seconds a run may take; 0: no limit */
 	int capacity_days; /* how far ahead plan checks capacity */
+	int stuck_after;   /* failed rotations in a row that make a slot stuck */
 };
 
 struct policy {

@@ -10,6 +10,7 @@
 
 #include "core/plan.h"
 #include "core/xalloc.h"
+#include "store/slots.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,6 +444,48 @@ test_cleanup_edges(void **state)
 	policy_free(p);
 }
 
+/* Failed attempts: a due slot waits out its backoff; one that keeps failing is stuck. */
+static void
+test_backoff_and_stuck(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct slot_state st[2] = {
+	    {.workspace = (char[]){"acme"},
+	     .slot = (char[]){"due"},
+	     .failures = 2,
+	     .next_attempt_at = NOW + H,
+	     .last_error = (char[]){"HTTP 503"}},
+	    {.workspace = (char[]){"acme"},
+	     .slot = (char[]){"later"},
+	     .failures = 5,
+	     .next_attempt_at = NOW - H,
+	     .last_error = (char[]){"HTTP 503"}},
+	};
+	const struct plan_finding *f;
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	plan_build_states(p, v.rows, v.n, st, 2, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 0);
+	assert_true(pl.next_at <= NOW + H);
+	/* later is not due, but five failures in a row make it stuck all the same; due is not */
+	f = finding(&pl, FIND_STUCK, NULL);
+	assert_non_null(f);
+	if (f != NULL)
+		assert_string_equal(f->slot, "later");
+	plan_free(&pl);
+
+	/* Once its backoff is over, the slot is due again. */
+	plan_build_states(p, v.rows, v.n, st, 2, NOW + 2 * H, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 1);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
 static void
 test_capacity(void **state)
 {
@@ -468,6 +511,7 @@ main(void)
 	    cmocka_unit_test(test_capacity),
 	    cmocka_unit_test(test_capacity_no_run),
 	    cmocka_unit_test(test_cleanup_edges),
+	    cmocka_unit_test(test_backoff_and_stuck),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
