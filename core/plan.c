@@ -319,7 +319,11 @@ static void
 rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
 	 int64_t due, int64_t deadline, const char *why)
 {
-	const struct token_row *old = v->active;
+	/* A lapsed token still marked active steps aside too: one active per slot. */
+	const struct token_row *old = v->active != NULL ? v->active
+				      : v->lapsed != NULL && v->lapsed->state == TOKEN_ACTIVE
+					  ? v->lapsed
+					  : NULL;
 	char grace[32];
 
 	b->group++;

@@ -58,6 +58,15 @@ policy_find_slot(const struct policy *p, const char *workspace, const char *slot
 	return i < 0 ? NULL : p->slots[i];
 }
 
+int
+policy_has_slot_named(const struct policy *p, const char *slot)
+{
+	for (size_t i = 0; i < p->nslots; i++)
+		if (strcmp(p->slots[i]->name, slot) == 0)
+			return 1;
+	return 0;
+}
+
 const struct policy_workspace *
 policy_find_workspace(const struct policy *p, const char *name)
 {

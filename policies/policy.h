@@ -186,6 +186,9 @@ const struct policy_slot *policy_find_slot(const struct policy *p, const char *w
 /* As policy_find_slot, returning the slot's index in p->slots, or -1. */
 long policy_slot_index(const struct policy *p, const char *workspace, const char *slot);
 
+/* Returns 1 when some workspace has a slot named slot. */
+int policy_has_slot_named(const struct policy *p, const char *slot);
+
 /* Returns the workspace named name, or NULL. */
 const struct policy_workspace *policy_find_workspace(const struct policy *p, const char *name);
 

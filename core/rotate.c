@@ -1,0 +1,342 @@
+/* The executor; see rotate.h. */
+#include "core/rotate.h"
+
+#include "core/clock.h"
+#include "core/deliver.h"
+#include "core/notify.h"
+#include "core/ops.h"
+#include "core/report.h"
+#include "core/timefmt.h"
+#include "core/xalloc.h"
+#include "store/slots.h"
+#include "store/tokens.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS 1000
+
+/* What one run carries between steps. */
+struct run {
+	struct store *s;
+	const struct seal_pub *pub;
+	const struct policy *p;
+	const struct report *r;
+	rotate_client_fn client;
+	void *carg;
+	const struct rotate_opts *o;
+	rotate_log_fn log;
+	void *larg;
+	struct rotate_stats *st;
+};
+
+void
+rotate_opts_init(struct rotate_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->backoff_base = 15 * 60 * MS;
+	o->backoff_max = 24 * 3600 * MS;
+	o->notify_timeout_ms = 10000;
+}
+
+static void say(struct run *run, int failed, const char *ws, const char *slot, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+say(struct run *run, int failed, const char *ws, const char *slot, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (run->log != NULL)
+		run->log(run->larg, failed, ws, slot, text);
+	free(text);
+}
+
+/* Sends an alert; a failure to alert is logged, never fatal. */
+static void
+alert(struct run *run, unsigned kind, const char *ws, const char *slot, const char *text)
+{
+	struct notify_event ev = {kind, ws, slot, text};
+	char *cause = NULL;
+
+	if (notify_send(run->p, &ev, run->o->notify_timeout_ms, &cause) > 0)
+		say(run, 1, ws, slot, "alert not sent: %s", cause);
+	free(cause);
+}
+
+/* The backoff before attempt failures + 1: base doubling, capped. */
+static int64_t
+backoff(const struct run *run, int failures)
+{
+	int64_t d = run->o->backoff_base;
+
+	for (int i = 1; i < failures && d < run->o->backoff_max; i++)
+		d *= 2;
+	return d < run->o->backoff_max ? d : run->o->backoff_max;
+}
+
+/* Failures in a row so far for ws/slot, from the run's snapshot. */
+static int
+failures_so_far(const struct run *run, const char *ws, const char *slot)
+{
+	for (size_t i = 0; i < run->r->nstates; i++)
+		if (strcmp(run->r->states[i].workspace, ws) == 0 &&
+		    strcmp(run->r->states[i].slot, slot) == 0)
+			return run->r->states[i].failures;
+	return 0;
+}
+
+/* Records a failed rotation of slot: backoff, log and alert (stuck once it has failed enough). */
+static int
+slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char **cause)
+{
+	int64_t now = clock_now_ms();
+	int before = failures_so_far(run, sl->ws->name, sl->name), failures = 0;
+	char next[TIMEFMT_MAX];
+
+	run->st->failed++;
+	if (slots_failed(run->s, sl->ws->name, sl->name, now, now + backoff(run, before + 1), why,
+			 &failures, cause) < 0)
+		return -1;
+	timefmt_minute(now + backoff(run, before + 1), next);
+	say(run, 1, sl->ws->name, sl->name,
+	    "rotation failed (%d in a row; next attempt after %s): %s", failures, next, why);
+	alert(run, NOTIFY_FAILURE, sl->ws->name, sl->name, why);
+	if (failures == run->p->schedule.stuck_after) {
+		run->st->stuck++;
+		alert(run, NOTIFY_STUCK, sl->ws->name, sl->name, why);
+	}
+	return 0;
+}
+
+/* Deletes workspace's token id and records it; returns the mode_err. */
+static int
+delete_token(struct run *run, const char *ws, const char *slot, const char *id, const char *why)
+{
+	const struct policy_workspace *w = policy_find_workspace(run->p, ws);
+	struct mode_client *c;
+	char *cause = NULL;
+	int rc = MODE_ERR_USAGE;
+
+	if (w == NULL) {
+		say(run, 1, ws, slot, "cannot delete %s: workspace not in the policy", id);
+		return MODE_ERR_USAGE;
+	}
+	c = run->client(run->carg, w, &cause);
+	if (c != NULL)
+		rc = ops_delete(run->s, c, ws, id, NULL, &cause);
+	if (rc == MODE_OK || rc == MODE_ERR_NOT_FOUND) {
+		run->st->deleted++;
+		say(run, 0, ws, slot, "deleted %s (%s)", id, why);
+		rc = MODE_OK;
+	} else {
+		run->st->failed++;
+		say(run, 1, ws, slot, "cannot delete %s: %s", id, cause != NULL ? cause : "?");
+	}
+	free(cause);
+	return rc;
+}
+
+/* Deletes a replacement that must not stay (unverified or undelivered), then backs off. */
+static int
+discard(struct run *run, const struct policy_slot *sl, const char *id, const char *why,
+	char **cause)
+{
+	delete_token(run, sl->ws->name, sl->name, id, "replacement not usable");
+	return slot_failed(run, sl, why, cause);
+}
+
+/* Proves the new token and hands it to every consumer; 0, or -1 after discarding it. */
+static int
+prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
+		  const struct mode_token *t, int64_t row, int *store_failed, char **cause)
+{
+	struct deliver_payload pay = {sl->ws->name,  sl->name,         t->token,     t->name,
+				      t->access_key, t->access_secret, t->expires_at};
+	char *why = NULL, *msg;
+	int rc;
+
+	if (sl->eff.verify) {
+		rc = mode_verify(c, t->token, t->access_key, t->access_secret, &why);
+		if (rc != MODE_OK) {
+			msg = xasprintf("new token %s does not verify: %s", t->token,
+					why != NULL ? why : "?");
+			*store_failed = discard(run, sl, t->token, msg, cause) < 0;
+			free(msg);
+			free(why);
+			return -1;
+		}
+		if (tokens_transition(run->s, row, TOKEN_CREATED, TOKEN_VERIFIED, clock_now_ms(),
+				      NULL, cause) < 0) {
+			*store_failed = 1;
+			return -1;
+		}
+		say(run, 0, sl->ws->name, sl->name, "verified %s", t->token);
+		ops_crash_point("after-verify");
+	}
+	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
+		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why) == 0)
+			continue;
+		msg = xasprintf("new token %s could not be delivered: %s", t->token, why);
+		*store_failed = discard(run, sl, t->token, msg, cause) < 0;
+		free(msg);
+		free(why);
+		return -1;
+	}
+	if (sl->eff.ndeliver > 0) {
+		say(run, 0, sl->ws->name, sl->name, "delivered %s to %zu consumer%s", t->token,
+		    sl->eff.ndeliver, sl->eff.ndeliver == 1 ? "" : "s");
+		ops_crash_point("after-deliver");
+	}
+	return 0;
+}
+
+/*
+ * One slot's rotation: the plan's group from `first` (its actions share the
+ * group number).  Returns 0, or -1 with *cause when the store failed.
+ */
+static int
+rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
+{
+	const struct policy_slot *sl = policy_find_slot(run->p, a[0].workspace, a[0].slot);
+	int64_t now = clock_now_ms(), old = 0, expires;
+	struct ops_created made = {0};
+	struct token_row *row = NULL;
+	struct mode_client *c;
+	char *name = NULL, *why = NULL;
+	int rc = 0, store_failed = 0, err;
+
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].kind == PLAN_DELETE_UNDELIVERED &&
+		    delete_token(run, sl->ws->name, sl->name, a[i].token,
+				 "left by an interrupted run") != MODE_OK)
+			return 0; /* the slot still has a replacement in flight: next run */
+		if (a[i].kind == PLAN_ACTIVATE)
+			old = a[i].row;
+	}
+	c = run->client(run->carg, sl->ws, &why);
+	if (c == NULL) {
+		rc = slot_failed(run, sl, why, cause);
+		goto out;
+	}
+	name = policy_render_name(sl, now, &why);
+	expires = now + sl->eff.lifetime * MS;
+	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, &made, &why);
+	if (err == MODE_ERR_UNKNOWN) {
+		run->st->unknown++;
+		say(run, 1, sl->ws->name, sl->name,
+		    "create of %s lost its answer: it may exist until it expires", name);
+	}
+	if (err != MODE_OK) {
+		rc = slot_failed(run, sl, why != NULL ? why : "create failed", cause);
+		goto out;
+	}
+	say(run, 0, sl->ws->name, sl->name, "created %s (%s)", made.token->token, name);
+	if (tokens_find(run->s, sl->ws->name, made.token->token, &row, cause) != 0) {
+		rc = -1;
+		goto out;
+	}
+	if (prove_and_deliver(run, c, sl, made.token, row->row, &store_failed, cause) < 0) {
+		rc = store_failed ? -1 : 0;
+		goto out;
+	}
+	if (tokens_activate(run->s, row->row, old, clock_now_ms() + sl->eff.grace * MS,
+			    clock_now_ms(), cause) < 0 ||
+	    slots_succeeded(run->s, sl->ws->name, sl->name, clock_now_ms(), cause) < 0) {
+		rc = -1;
+		goto out;
+	}
+	ops_crash_point("after-activate");
+	run->st->rotated++;
+	say(run, 0, sl->ws->name, sl->name, "%s is active%s", made.token->token,
+	    old != 0 ? "; the old token retires after its grace" : "");
+	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
+out:
+	mode_token_free(made.token);
+	tokens_free(row, row != NULL ? 1 : 0);
+	free(name);
+	free(why);
+	return rc;
+}
+
+/* A deletion the plan asks for on its own. */
+static void
+deletion(struct run *run, const struct plan_action *a)
+{
+	if (a->token == NULL) {
+		say(run, 1, a->workspace, a->slot, "row %lld has no token id to delete",
+		    (long long)a->row);
+		return;
+	}
+	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind));
+}
+
+/* Says what the plan would do, for --dry-run. */
+static void
+rehearse(struct run *run, const struct plan *pl)
+{
+	for (size_t i = 0; i < pl->nactions; i++) {
+		const struct plan_action *a = &pl->actions[i];
+
+		if (run->o->only != NULL && (a->slot == NULL || strcmp(a->slot, run->o->only) != 0))
+			continue;
+		say(run, 0, a->workspace, a->slot, "would %s%s%s: %s", plan_kind_name(a->kind),
+		    a->token != NULL ? " " : "", a->token != NULL ? a->token : "", a->why);
+	}
+}
+
+int
+rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
+	   rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
+	   void *larg, struct rotate_stats *st, char **cause)
+{
+	struct report r;
+	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st};
+	const struct plan *pl = &r.plan;
+	int settled = 0, rc = 0;
+
+	memset(st, 0, sizeof *st);
+	memset(&r, 0, sizeof r);
+	/* What an interrupted run left: pending rows cannot be in flight under our lock. */
+	if (!o->dry_run && tokens_settle_pending(s, clock_now_ms(), &settled, cause) < 0)
+		return -1;
+	st->settled = settled;
+	if (report_build(s, p, clock_now_ms(), &r, cause) < 0)
+		return -1;
+	for (size_t i = 0; i < pl->nfindings; i++)
+		if (pl->findings[i].kind == FIND_UNKNOWN || pl->findings[i].kind == FIND_STUCK)
+			say(&run, 0, pl->findings[i].workspace, pl->findings[i].slot, "%s",
+			    pl->findings[i].text);
+	if (o->dry_run) {
+		rehearse(&run, pl);
+		goto out;
+	}
+	for (size_t i = 0; i < pl->nactions && rc == 0;) {
+		const struct plan_action *a = &pl->actions[i];
+		size_t n = 1;
+
+		while (i + n < pl->nactions && pl->actions[i + n].group == a->group)
+			n++;
+		if (o->only != NULL && (a->slot == NULL || strcmp(a->slot, o->only) != 0)) {
+			i += n;
+			continue;
+		}
+		if (o->stop_at > 0 && clock_mono_ms() >= o->stop_at) {
+			st->left += (int)(pl->nactions - i);
+			break;
+		}
+		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE))
+			rc = rotation(&run, a, n, cause);
+		else
+			deletion(&run, a);
+		i += n;
+	}
+out:
+	report_free(&r);
+	return rc;
+}

@@ -1,0 +1,59 @@
+/*
+ * The executor: carries out a plan through the state machine of DESIGN.md.
+ * Each step commits on its own and is safe to repeat after a crash: create
+ * (intent first), verify, deliver, activate, and later the old token's
+ * deletion.  A replacement that cannot be verified or delivered is deleted
+ * at once (this host cannot read a sealed secret back) and the slot backs
+ * off; the old token is never deleted for a replacement that failed.  The
+ * caller holds the store's run lock.
+ */
+#ifndef TW_ROTATE_H
+#define TW_ROTATE_H
+
+#include "core/mode.h"
+#include "core/seal.h"
+#include "policies/policy.h"
+#include "store/store.h"
+
+#include <stdint.h>
+
+/* Returns the client for workspace w (borrowed; the caller keeps it), or NULL with *cause. */
+typedef struct mode_client *(*rotate_client_fn)(void *arg, const struct policy_workspace *w,
+						char **cause);
+
+/* One line per step for the log: what happened to which slot.  Never a secret. */
+typedef void (*rotate_log_fn)(void *arg, int failed, const char *workspace, const char *slot,
+			      const char *text);
+
+struct rotate_opts {
+	int64_t stop_at;  /* monotonic ms (clock_mono_ms) after which no new step starts; 0: none */
+	const char *only; /* only this slot; NULL: all */
+	int dry_run;      /* say what would be done; call nothing, change nothing */
+	int64_t backoff_base; /* ms before retrying a slot after its first failure */
+	int64_t backoff_max;  /* ms: the backoff doubles up to this */
+	long notify_timeout_ms;
+};
+
+/* Sets the defaults: backoff 15 minutes doubling up to a day, alerts 10 s. */
+void rotate_opts_init(struct rotate_opts *o);
+
+struct rotate_stats {
+	int rotated; /* slots given a new active token */
+	int deleted; /* old, expired, unmanaged or undelivered tokens deleted */
+	int failed;  /* steps that failed (the slot backs off) */
+	int unknown; /* creates whose outcome was lost */
+	int left;    /* actions not started: out of time */
+	int settled; /* interrupted creates settled to unknown at the start */
+	int stuck;   /* slots reported stuck */
+};
+
+/*
+ * Plans p over s at the current time and carries the plan out, clients
+ * from client(carg, workspace).  Returns 0 (see *st for what happened) or
+ * -1 with *cause when the store itself failed.
+ */
+int rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
+	       rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
+	       void *larg, struct rotate_stats *st, char **cause);
+
+#endif

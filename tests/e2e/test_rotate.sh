@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# End-to-end: tokenwarden rotate against the simulator with a moving clock.
+# A first run makes the slot's token and delivers it; past its due time a
+# second run replaces it and retires the old one; after the grace a third
+# deletes it.  A failing hook leaves the old token active and the undelivered
+# replacement deleted; a held lock stops a second run; --dry-run changes
+# nothing.  The history verifies at the end.
+# usage: test_rotate.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+failures=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- stdout" >&2
+	cat "$out" >&2
+	echo "--- stderr" >&2
+	cat "$err" >&2
+	failures=$((failures + 1))
+}
+
+run() {
+	local want=$1 got=0
+	shift
+	"$tw_bin" "$@" >"$out" 2>"$err" || got=$?
+	if [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* died with signal $((got - 128))"
+	elif [ "$got" -ne "$want" ]; then
+		fail "tokenwarden $*: exit $got, expected $want"
+	fi
+}
+
+expect() {
+	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
+}
+
+# at TIME: moves tokenwarden's and the simulator's clocks to TIME.
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
+sim_tokens() {
+	sim_ctl GET /_sim/tokens | jq '.tokens | length'
+}
+
+# state TOKEN: the inventory state of a token.
+state() {
+	"$tw_bin" token list --db "$db" --json | jq -r --arg t "$1" '.[] | select(.token == $t) | .state'
+}
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-11-01T00:00Z
+db=$TW_TMP/tw.db
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
+printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
+chmod 600 "$TW_TMP/creds/acme-admin"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds
+
+cat >"$TW_TMP/policy.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $TW_TMP/seal.pub }
+defaults: { lifetime: 30d, rotate_before: 20%, grace: 1d }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: etl
+        deliver:
+          - file: $TW_TMP/run/{slot}.json
+          - exec: [/bin/sh, -c, "cat > $TW_TMP/run/hook-{slot}.json"]
+YAML
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+echo "== first run: the slot gets its token"
+at 2026-11-01T00:00Z
+run 0 rotate
+expect "$out" "rotate: 1 rotated, 0 deleted, 0 failed, 0 unknown, 0 left"
+expect "$err" "acme/etl: created"
+expect "$err" "acme/etl: verified"
+expect "$err" "acme/etl: delivered"
+first=$(jq -r .token "$TW_TMP/run/etl.json")
+[ "$(stat -c %a "$TW_TMP/run/etl.json")" = 600 ] || fail "the delivered file is not 0600"
+cmp -s "$TW_TMP/run/etl.json" "$TW_TMP/run/hook-etl.json" || fail "the hook got other JSON"
+jq -e '.access_secret | length > 0' "$TW_TMP/run/etl.json" >/dev/null || fail "no secret delivered"
+[ "$(state "$first")" = active ] || fail "the first token is not active"
+[ "$(sim_tokens)" = 1 ] || fail "the simulator holds $(sim_tokens) tokens, expected 1"
+run 0 rotate
+expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed, 0 unknown, 0 left"
+run 0 plan
+
+echo "== past its due time: replaced, the old one retiring"
+at 2026-11-26T00:00Z
+run 3 plan
+run 0 rotate --dry-run
+expect "$out" "rotate (dry run): 0 rotated"
+expect "$err" "acme/etl: would create"
+[ "$(sim_tokens)" = 1 ] || fail "--dry-run created a token"
+run 0 rotate
+expect "$out" "rotate: 1 rotated, 0 deleted"
+second=$(jq -r .token "$TW_TMP/run/etl.json")
+[ "$second" != "$first" ] || fail "the delivered token did not change"
+[ "$(state "$first")" = retiring ] || fail "the old token is $(state "$first"), expected retiring"
+[ "$(state "$second")" = active ] || fail "the new token is not active"
+[ "$(sim_tokens)" = 2 ] || fail "the simulator holds $(sim_tokens) tokens, expected 2"
+
+echo "== after the grace: the old one deleted"
+at 2026-11-27T01:00Z
+run 0 rotate
+expect "$out" "rotate: 0 rotated, 1 deleted"
+[ "$(state "$first")" = deleted ] || fail "the old token is $(state "$first"), expected deleted"
+[ "$(sim_tokens)" = 1 ] || fail "the simulator holds $(sim_tokens) tokens, expected 1"
+
+echo "== a failing hook: the old token stays, the replacement goes"
+sed -i 's|"cat > .*"|"cat >/dev/null; echo reload failed >\&2; exit 4"|' "$TW_TMP/policy.yaml"
+at 2026-12-22T00:00Z
+run 1 rotate
+expect "$out" "rotate: 0 rotated, 1 deleted, 1 failed"
+expect "$err" "could not be delivered: deliver exec /bin/sh: exit status 4: reload failed"
+[ "$(state "$second")" = active ] || fail "the old token is $(state "$second") after a failed delivery"
+[ "$(sim_tokens)" = 1 ] || fail "the undelivered replacement is still on the server"
+grep -q "$(jq -r .access_secret "$TW_TMP/run/etl.json")" "$err" && fail "a secret reached the log"
+# The slot backs off: not retried at once, and plan says so.
+run 0 rotate
+expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed"
+run 0 plan --json
+jq -e '.next_at != null' "$out" >/dev/null || fail "no next attempt planned"
+
+echo "== the lock: a second run stops at once"
+exec 9>"$db.lock"
+flock -n 9
+run 5 rotate
+exec 9>&-
+
+echo "== a bad policy changes nothing"
+printf 'version: 1\nworkspaces: []\n' >"$TW_TMP/bad.yaml"
+run 2 rotate --config "$TW_TMP/bad.yaml"
+
+run 0 audit verify --db "$db"
+expect "$out" "history intact"
+if [ "$failures" -gt 0 ]; then
+	echo "$failures failure(s)" >&2
+	exit 1
+fi
+echo "all rotate checks passed"
