@@ -35,11 +35,12 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 {
 	struct clients *cl = arg;
 	size_t i = (size_t)(w - cl->p->ws);
-	struct mode_opts mo = {0};
+	struct mode_opts mo;
 	struct cred *cred = NULL;
 
 	if (cl->c[i] != NULL)
 		return cl->c[i];
+	mode_opts_default(&mo);
 	mo.rate_limit = w->rate_requests;
 	mo.rate_window_ms = w->rate_window * 1000;
 	if (cred_load(w->credential, NULL, &cred, cause) == 0)
