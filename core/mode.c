@@ -438,6 +438,15 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	/*
+	 * libcurl silently sends a request again on a new connection when a
+	 * reused one breaks before any answer, even a POST the server may have
+	 * acted on: a create whose answer was lost would make a second token
+	 * nobody records.  A POST therefore always opens a fresh connection,
+	 * where libcurl does not retry.
+	 */
+	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT,
+			 strcmp(call->method, "POST") == 0 ? 1L : 0L);
 	if (strcmp(call->method, "POST") == 0) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, call->body);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
