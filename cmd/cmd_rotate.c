@@ -110,6 +110,7 @@ exec_rotate(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"max-time", required_argument, NULL, 'm'},
 	    {"only", required_argument, NULL, 'o'},
+	    {"force", required_argument, NULL, 'f'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    STORE_LONGOPTS,
 	    {NULL, 0, NULL, 0},
@@ -139,6 +140,8 @@ exec_rotate(int argc, char **argv)
 			}
 		} else if (ch == 'o')
 			ro.only = optarg;
+		else if (ch == 'f')
+			ro.force = optarg;
 		else if (ch == 'n')
 			ro.dry_run = 1;
 		else if (ch == STORE_OPT_BASE + 0)
@@ -155,6 +158,10 @@ exec_rotate(int argc, char **argv)
 		return TW_EXIT_USAGE;
 	if (ro.only != NULL && !policy_has_slot_named(p, ro.only)) {
 		errorf("--only '%s': no slot of that name in the policy", ro.only);
+		goto out;
+	}
+	if (ro.force != NULL && !policy_has_slot_named(p, ro.force)) {
+		errorf("--force '%s': no slot of that name in the policy", ro.force);
 		goto out;
 	}
 	config_store_opts(p, db, &so);
@@ -180,14 +187,15 @@ out:
 
 const struct cmd_entry cmd_rotate_entry = {
     .name = "rotate",
-    .args = "[--config FILE] [--max-time DURATION] [--only SLOT] [--dry-run] [--db FILE] "
-	    "[--public-key FILE]",
+    .args = "[--config FILE] [--max-time DURATION] [--only SLOT | --force SLOT] [--dry-run] "
+	    "[--db FILE] [--public-key FILE]",
     .summary = "do what is due: create, verify, deliver, activate, delete old tokens",
     .help = "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
 	    "                           " CONFIG_DEFAULT ")\n"
 	    "      --max-time DURATION  start no step after this long (default: the\n"
 	    "                           policy's schedule max_time, else no limit)\n"
 	    "      --only SLOT          rotate only this slot\n"
+	    "      --force SLOT         rotate this slot now, due or not (an emergency)\n"
 	    "      --dry-run            say what would be done; change nothing, call "
 	    "nothing\n" STORE_HELP
 	    "Exit status: 0 all done, 1 something failed, 3 out of time with work left,\n"

@@ -290,6 +290,41 @@ rehearse(struct run *run, const struct plan *pl)
 	}
 }
 
+/* --force: the slot's rotation now, whatever the plan says of its due time. */
+static int
+forced(struct run *run, const char *name, char **cause)
+{
+	struct plan_action a[2];
+	int found = 0;
+
+	memset(a, 0, sizeof a);
+	for (size_t i = 0; i < run->p->nslots; i++) {
+		const struct policy_slot *sl = run->p->slots[i];
+
+		if (strcmp(sl->name, name) != 0)
+			continue;
+		found = 1;
+		a[0].kind = PLAN_CREATE;
+		a[0].workspace = a[1].workspace = sl->ws->name;
+		a[0].slot = a[1].slot = sl->name;
+		a[1].kind = PLAN_ACTIVATE;
+		for (size_t j = 0; j < run->r->nrows; j++) {
+			const struct token_row *t = &run->r->rows[j];
+
+			if (t->state == TOKEN_ACTIVE && t->slot != NULL &&
+			    strcmp(t->slot, sl->name) == 0 &&
+			    strcmp(t->workspace, sl->ws->name) == 0)
+				a[1].row = t->row;
+		}
+		say(run, 0, sl->ws->name, sl->name, "rotating now, as --force asks");
+		if (rotation(run, a, 2, cause) < 0)
+			return -1;
+	}
+	if (!found)
+		say(run, 1, NULL, name, "--force: no slot of that name in the policy");
+	return 0;
+}
+
 int
 rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
@@ -314,6 +349,10 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 			    pl->findings[i].text);
 	if (o->dry_run) {
 		rehearse(&run, pl);
+		goto out;
+	}
+	if (o->force != NULL) {
+		rc = forced(&run, o->force, cause);
 		goto out;
 	}
 	for (size_t i = 0; i < pl->nactions && rc == 0;) {

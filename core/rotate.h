@@ -28,7 +28,8 @@ typedef void (*rotate_log_fn)(void *arg, int failed, const char *workspace, cons
 struct rotate_opts {
 	int64_t stop_at;  /* monotonic ms (clock_mono_ms) after which no new step starts; 0: none */
 	const char *only; /* only this slot; NULL: all */
-	int dry_run;      /* say what would be done; call nothing, change nothing */
+	const char *force;    /* rotate this slot now, due or not; NULL: none */
+	int dry_run;          /* say what would be done; call nothing, change nothing */
 	int64_t backoff_base; /* ms before retrying a slot after its first failure */
 	int64_t backoff_max;  /* ms: the backoff doubles up to this */
 	long notify_timeout_ms;

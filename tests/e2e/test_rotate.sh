@@ -135,6 +135,18 @@ expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed"
 run 0 plan --json
 jq -e '.next_at != null' "$out" >/dev/null || fail "no next attempt planned"
 
+echo "== --force: rotated now, due or not"
+sed -i 's|"cat >/dev/null; echo reload failed >\&2; exit 4"|"cat >/dev/null"|' "$TW_TMP/policy.yaml"
+at 2026-12-23T00:00Z
+run 0 rotate --force etl
+expect "$out" "rotate: 1 rotated, 0 deleted, 0 failed"
+expect "$err" "acme/etl: rotating now, as --force asks"
+third=$(jq -r .token "$TW_TMP/run/etl.json")
+[ "$third" != "$second" ] || fail "--force delivered no new token"
+[ "$(state "$second")" = retiring ] || fail "the replaced token is $(state "$second"), expected retiring"
+run 2 rotate --force nosuch
+expect "$err" "--force 'nosuch': no slot of that name in the policy"
+
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"
 flock -n 9
