@@ -22,7 +22,7 @@ static const struct cmd_entry *const cmd_table[] = {
     &cmd_token_list_entry,   &cmd_token_show_entry,   &cmd_secret_reveal_entry,
     &cmd_rekey_entry,        &cmd_audit_verify_entry, &cmd_audit_log_entry,
     &cmd_policy_check_entry, &cmd_policy_show_entry,  &cmd_plan_entry,
-    &cmd_audit_report_entry, &cmd_rotate_entry,
+    &cmd_audit_report_entry, &cmd_rotate_entry,       &cmd_revoke_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])

@@ -131,3 +131,39 @@ ops_delete(struct store *s, struct mode_client *c, const char *workspace, const 
 	json_decref(d);
 	return rc;
 }
+
+int
+ops_revoke(struct store *s, struct mode_client *c, const char *workspace, const char *id,
+	   char **cause)
+{
+	struct token_row *row = NULL;
+	json_t *d = NULL;
+	int rc;
+
+	rc = tokens_find(s, workspace, id, &row, cause);
+	if (rc < 0)
+		return MODE_ERR_PROTOCOL;
+	if (rc == 1 || row->state == TOKEN_DELETED || row->state == TOKEN_REVOKED ||
+	    row->state == TOKEN_FAILED) {
+		if (rc == 1)
+			*cause = xasprintf("workspace %s has no token %s in the inventory", workspace,
+					   id);
+		else
+			*cause = xasprintf("token %s is already %s", id, tokens_state_name(row->state));
+		rc = MODE_ERR_USAGE;
+		goto out;
+	}
+	rc = mode_delete(c, id, NULL, cause);
+	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
+		goto out;
+	d = json_pack("{s:s}", "answer", rc == MODE_OK ? "deleted" : "not found");
+	FREE_NULL(cause);
+	if (tokens_transition(s, row->row, row->state, TOKEN_REVOKED, clock_now_ms(), d, cause) < 0)
+		rc = MODE_ERR_PROTOCOL;
+	else
+		rc = MODE_OK;
+out:
+	json_decref(d);
+	tokens_free(row, row != NULL ? 1 : 0);
+	return rc;
+}

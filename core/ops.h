@@ -43,4 +43,12 @@ int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *
 int ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
 	       struct mode_token **gone, char **cause);
 
+/*
+ * Revokes workspace's token id: deletes it on the server at once, with no
+ * replacement, and records it revoked (a 404 counts: it is gone).  Returns
+ * a mode_err; MODE_ERR_USAGE when the inventory has no live token id.
+ */
+int ops_revoke(struct store *s, struct mode_client *c, const char *workspace, const char *id,
+	       char **cause);
+
 #endif

@@ -147,6 +147,25 @@ third=$(jq -r .token "$TW_TMP/run/etl.json")
 run 2 rotate --force nosuch
 expect "$err" "--force 'nosuch': no slot of that name in the policy"
 
+echo "== revoke: gone at once, replaced by the next run"
+run 2 revoke etl </dev/null
+expect "$err" "revoking acme/$third needs --yes when not run from a terminal"
+[ "$(state "$third")" = active ] || fail "revoke without --yes changed the token"
+run 0 revoke --yes etl
+expect "$out" "revoked token $third"
+[ "$(state "$third")" = revoked ] || fail "the revoked token is $(state "$third")"
+sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token == $t)] | length == 0' \
+	>/dev/null || fail "the revoked token is still on the server"
+run 1 revoke --yes etl
+expect "$err" "slot 'etl' has no active token to revoke"
+run 2 revoke --yes "$second"
+expect "$err" "is no slot of the policy; to revoke a token by its id, say its workspace with -w"
+run 0 revoke --yes -w acme "$second"
+[ "$(state "$second")" = revoked ] || fail "revoke by id left $(state "$second")"
+run 0 rotate
+expect "$out" "rotate: 1 rotated"
+[ "$(jq -r .token "$TW_TMP/run/etl.json")" != "$third" ] || fail "no new token after revoke"
+
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"
 flock -n 9

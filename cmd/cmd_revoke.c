@@ -1,0 +1,199 @@
+/*
+ * tokenwarden revoke SLOT|TOKEN: deletes a token at once, with no
+ * replacement, for when it is thought exposed.  A slot's active token is
+ * meant by its slot name.  Asks for the token id to be typed back unless
+ * --yes; the next rotate gives the slot a new token.
+ */
+#include "cmd/cmd.h"
+#include "cmd/config.h"
+#include "cmd/msg.h"
+
+#include "core/cred.h"
+#include "core/exitcodes.h"
+#include "core/ops.h"
+#include "core/xalloc.h"
+#include "store/store.h"
+#include "store/tokens.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * Finds what `what` names: a slot's active token, or a token id, in
+ * workspace ws (NULL: any).  Returns 0 with *out (one row), or an exit
+ * status after a message.
+ */
+static int
+resolve(struct store *s, const struct policy *p, const char *ws, const char *what,
+	struct token_row **out)
+{
+	struct token_filter f = {.workspace = ws, .slot = what, .state = TOKEN_ACTIVE};
+	struct token_row *rows = NULL;
+	char *cause = NULL;
+	size_t n = 0;
+
+	if (policy_has_slot_named(p, what)) {
+		if (tokens_list(s, &f, &rows, &n, &cause) < 0)
+			goto failed;
+		if (n > 1) {
+			errorf("slot '%s' is in %zu workspaces; say which with -w", what, n);
+			tokens_free(rows, n);
+			return TW_EXIT_USAGE;
+		}
+		if (n == 1) {
+			*out = rows;
+			return TW_EXIT_OK;
+		}
+		free(rows);
+		errorf("slot '%s' has no active token to revoke", what);
+		return TW_EXIT_FAILURE;
+	}
+	if (ws == NULL) {
+		errorf("'%s' is no slot of the policy; to revoke a token by its id, say its "
+		       "workspace with -w",
+		       what);
+		return TW_EXIT_USAGE;
+	}
+	switch (tokens_find(s, ws, what, out, &cause)) {
+	case 0:
+		return TW_EXIT_OK;
+	case 1:
+		errorf("workspace %s has no token %s in the inventory", ws, what);
+		return TW_EXIT_FAILURE;
+	default:
+		break;
+	}
+failed:
+	errorf("%s", cause);
+	free(cause);
+	return TW_EXIT_FAILURE;
+}
+
+/* Asks for the token id to be typed back; returns 1 when it was. */
+static int
+confirmed(const struct token_row *t)
+{
+	char line[128];
+
+	if (!isatty(STDIN_FILENO)) {
+		errorf("revoking %s/%s needs --yes when not run from a terminal", t->workspace,
+		       t->token);
+		return 0;
+	}
+	fprintf(stderr,
+		"Revoke token %s (%s) of %s/%s now?  It stops working at once and is not "
+		"replaced until the next rotate.\nType the token id to confirm: ",
+		t->token, t->name, t->workspace, t->slot != NULL ? t->slot : "-");
+	if (fgets(line, sizeof line, stdin) == NULL)
+		return 0;
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strcmp(line, t->token) != 0) {
+		errorf("not confirmed; nothing was done");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
+{
+	const struct policy_workspace *w = policy_find_workspace(p, t->workspace);
+	struct mode_client *c = NULL;
+	struct mode_opts mo;
+	struct cred *cred = NULL;
+	char *cause = NULL;
+	int rc = MODE_ERR_USAGE;
+
+	mode_opts_default(&mo);
+	if (w == NULL)
+		cause = xasprintf("workspace %s is not in the policy, so its API and credential "
+				  "are unknown",
+				  t->workspace);
+	else if (cred_load(w->credential, NULL, &cred, &cause) == 0)
+		c = mode_client_new(w->api, w->name, cred, &mo, &cause);
+	if (c != NULL)
+		rc = ops_revoke(s, c, t->workspace, t->token, &cause);
+	if (rc == MODE_OK)
+		printf("revoked token %s (%s) of %s/%s\n", t->token, t->name, t->workspace,
+		       t->slot != NULL ? t->slot : "-");
+	else
+		errorf("%s", cause != NULL ? cause : "revoke failed");
+	free(cause);
+	mode_client_free(c);
+	cred_free(cred);
+	return api_exit_status(rc);
+}
+
+static int
+exec_revoke(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"workspace", required_argument, NULL, 'w'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"config", required_argument, NULL, 'c'},
+	    STORE_DB_LONGOPT,
+	    {NULL, 0, NULL, 0},
+	};
+	struct store_opts so;
+	struct policy *p = NULL;
+	struct store *s = NULL;
+	struct token_row *t = NULL;
+	const char *ws = NULL, *config = NULL, *db = NULL;
+	int ch, yes = 0, status = TW_EXIT_USAGE;
+
+	store_opts_init(&so);
+	optind = 1;
+	for (;;) {
+		ch = getopt_long(argc, argv, "w:", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 'w')
+			ws = optarg;
+		else if (ch == 'y')
+			yes = 1;
+		else if (ch == 'c')
+			config = optarg;
+		else if (ch == STORE_OPT_BASE + 0)
+			db = optarg;
+		else
+			return cmd_usage(&cmd_revoke_entry);
+	}
+	if (argc - optind != 1)
+		return cmd_usage(&cmd_revoke_entry);
+	p = config_load(config_path(config), 0);
+	if (p == NULL)
+		return TW_EXIT_USAGE;
+	config_store_opts(p, db, &so);
+	s = store_ctx_open(&so, NULL, 1, &status);
+	if (s == NULL)
+		goto out;
+	status = resolve(s, p, ws, argv[optind], &t);
+	if (status != TW_EXIT_OK)
+		goto out;
+	status = TW_EXIT_USAGE;
+	if (!yes && !confirmed(t))
+		goto out;
+	status = revoke_token(s, p, t);
+	store_ctx_note_head(s);
+out:
+	tokens_free(t, t != NULL ? 1 : 0);
+	store_close(s);
+	policy_free(p);
+	return status;
+}
+
+const struct cmd_entry cmd_revoke_entry = {
+    .name = "revoke",
+    .args = "[-w WORKSPACE] [--yes] [--config FILE] [--db FILE] SLOT|TOKEN",
+    .summary = "delete a token at once, without a replacement (an emergency)",
+    .help = "      SLOT|TOKEN           a slot's active token, or a token id (with -w)\n"
+	    "  -w, --workspace W        the workspace, when the slot or id needs it\n"
+	    "      --yes                do not ask for the token id to be typed back\n"
+	    "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
+	    "                           " CONFIG_DEFAULT ")\n" STORE_DB_HELP
+	    "Exit status: 0 revoked, 1 refused or failed, 2 usage, 5 locked, 7 API unavailable.\n",
+    .exec = exec_revoke,
+};
