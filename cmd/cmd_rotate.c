@@ -62,7 +62,8 @@ log_line(void *arg, int failed, const char *ws, const char *slot, const char *te
 static int
 status_of(const struct rotate_stats *st)
 {
-	if (st->failed > 0 || st->unknown > 0)
+	/* A stuck slot fails every run until it recovers, so timers and monitors see it. */
+	if (st->failed > 0 || st->unknown > 0 || st->stuck > 0)
 		return TW_EXIT_FAILURE;
 	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
 }

@@ -343,10 +343,14 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	st->settled = settled;
 	if (report_build(s, p, clock_now_ms(), &r, cause) < 0)
 		return -1;
-	for (size_t i = 0; i < pl->nfindings; i++)
-		if (pl->findings[i].kind == FIND_UNKNOWN || pl->findings[i].kind == FIND_STUCK)
-			say(&run, 0, pl->findings[i].workspace, pl->findings[i].slot, "%s",
-			    pl->findings[i].text);
+	for (size_t i = 0; i < pl->nfindings; i++) {
+		const struct plan_finding *f = &pl->findings[i];
+
+		if (f->kind == FIND_STUCK)
+			st->stuck++;
+		if (f->kind == FIND_UNKNOWN || f->kind == FIND_STUCK)
+			say(&run, f->kind == FIND_STUCK, f->workspace, f->slot, "%s", f->text);
+	}
 	if (o->dry_run) {
 		rehearse(&run, pl);
 		goto out;

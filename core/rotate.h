@@ -45,7 +45,7 @@ struct rotate_stats {
 	int unknown; /* creates whose outcome was lost */
 	int left;    /* actions not started: out of time */
 	int settled; /* interrupted creates settled to unknown at the start */
-	int stuck;   /* slots reported stuck */
+	int stuck;   /* slots stuck: failed schedule.stuck_after times in a row */
 };
 
 /*

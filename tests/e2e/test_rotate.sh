@@ -132,6 +132,13 @@ grep -q "$(jq -r .access_secret "$TW_TMP/run/etl.json")" "$err" && fail "a secre
 # The slot backs off: not retried at once, and plan says so.
 run 0 rotate
 expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed"
+# With stuck_after 1 that one failure makes the slot stuck: every run fails until it recovers.
+sed -i 's|^defaults: |schedule: { stuck_after: 1 }\ndefaults: |' "$TW_TMP/policy.yaml"
+run 1 rotate
+expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed, 0 unknown, 0 left; some slots are stuck"
+expect "$err" "acme/etl: failed 1 times in a row (last: new token"
+run 4 audit report
+sed -i '/^schedule: /d' "$TW_TMP/policy.yaml"
 run 0 plan --json
 jq -e '.next_at != null' "$out" >/dev/null || fail "no next attempt planned"
 
