@@ -146,10 +146,11 @@ ops_revoke(struct store *s, struct mode_client *c, const char *workspace, const 
 	if (rc == 1 || row->state == TOKEN_DELETED || row->state == TOKEN_REVOKED ||
 	    row->state == TOKEN_FAILED) {
 		if (rc == 1)
-			*cause = xasprintf("workspace %s has no token %s in the inventory", workspace,
-					   id);
+			*cause = xasprintf("workspace %s has no token %s in the inventory",
+					   workspace, id);
 		else
-			*cause = xasprintf("token %s is already %s", id, tokens_state_name(row->state));
+			*cause =
+			    xasprintf("token %s is already %s", id, tokens_state_name(row->state));
 		rc = MODE_ERR_USAGE;
 		goto out;
 	}
