@@ -34,6 +34,7 @@ extern const struct cmd_entry cmd_plan_entry;
 extern const struct cmd_entry cmd_audit_report_entry;
 extern const struct cmd_entry cmd_rotate_entry;
 extern const struct cmd_entry cmd_revoke_entry;
+extern const struct cmd_entry cmd_daemon_entry;
 
 /* Prints the verb's usage to stderr and returns TW_EXIT_USAGE. */
 int cmd_usage(const struct cmd_entry *e);

@@ -7,102 +7,14 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/runner.h"
 
 #include "core/clock.h"
-#include "core/cred.h"
 #include "core/exitcodes.h"
-#include "core/rotate.h"
 #include "core/timefmt.h"
-#include "core/xalloc.h"
-#include "store/runs.h"
 #include "store/store.h"
 
 #include <getopt.h>
-#include <jansson.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* One API client per workspace, made when first needed. */
-struct clients {
-	const struct policy *p;
-	struct mode_client **c;
-};
-
-static struct mode_client *
-client_for(void *arg, const struct policy_workspace *w, char **cause)
-{
-	struct clients *cl = arg;
-	size_t i = (size_t)(w - cl->p->ws);
-	struct mode_opts mo;
-	struct cred *cred = NULL;
-
-	if (cl->c[i] != NULL)
-		return cl->c[i];
-	mode_opts_default(&mo);
-	mo.rate_limit = w->rate_requests;
-	mo.rate_window_ms = w->rate_window * 1000;
-	if (cred_load(w->credential, NULL, &cred, cause) == 0)
-		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
-	cred_free(cred);
-	return cl->c[i];
-}
-
-static void
-log_line(void *arg, int failed, const char *ws, const char *slot, const char *text)
-{
-	(void)arg;
-	if (failed)
-		warnf("%s/%s: %s", ws != NULL ? ws : "-", slot != NULL ? slot : "-", text);
-	else
-		notef("%s/%s: %s", ws != NULL ? ws : "-", slot != NULL ? slot : "-", text);
-}
-
-static int
-status_of(const struct rotate_stats *st)
-{
-	/* A stuck slot fails every run until it recovers, so timers and monitors see it. */
-	if (st->failed > 0 || st->unknown > 0 || st->stuck > 0)
-		return TW_EXIT_FAILURE;
-	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
-}
-
-/* Runs the plan under a run row; returns the exit status. */
-static int
-run(struct store *s, const struct seal_pub *pub, const struct policy *p,
-    const struct rotate_opts *ro)
-{
-	struct clients cl = {p, xcalloc(p->nws + 1, sizeof *cl.c)};
-	struct rotate_stats st;
-	char *cause = NULL;
-	json_t *summary = NULL;
-	int64_t id = 0;
-	int status = TW_EXIT_FAILURE;
-
-	if (!ro->dry_run && runs_start(s, "rotate", clock_now_ms(), &id, &cause) < 0)
-		goto out;
-	if (rotate_run(s, pub, p, client_for, &cl, ro, log_line, NULL, &st, &cause) < 0)
-		goto out;
-	status = status_of(&st);
-	printf("rotate%s: %d rotated, %d deleted, %d failed, %d unknown, %d left%s\n",
-	       ro->dry_run ? " (dry run)" : "", st.rotated, st.deleted, st.failed, st.unknown,
-	       st.left, st.stuck > 0 ? "; some slots are stuck" : "");
-	summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "rotated", st.rotated, "deleted",
-			    st.deleted, "failed", st.failed, "unknown", st.unknown, "left", st.left,
-			    "settled", st.settled);
-	if (!ro->dry_run && runs_end(s, id, status, summary, clock_now_ms(), &cause) < 0)
-		status = TW_EXIT_FAILURE;
-out:
-	if (cause != NULL)
-		errorf("%s", cause);
-	free(cause);
-	json_decref(summary);
-	for (size_t i = 0; i < p->nws; i++)
-		mode_client_free(cl.c[i]);
-	free(cl.c);
-	return status;
-}
 
 static int
 exec_rotate(int argc, char **argv)
@@ -113,12 +25,14 @@ exec_rotate(int argc, char **argv)
 	    {"only", required_argument, NULL, 'o'},
 	    {"force", required_argument, NULL, 'f'},
 	    {"dry-run", no_argument, NULL, 'n'},
+	    {"run-hooks", no_argument, NULL, 'H'},
 	    STORE_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct store_opts so;
 	struct rotate_opts ro;
 	struct seal_pub pub;
+	sigset_t stop;
 	struct policy *p = NULL;
 	struct store *s = NULL;
 	const char *config = NULL, *db = NULL, *pk = NULL;
@@ -145,6 +59,8 @@ exec_rotate(int argc, char **argv)
 			ro.force = optarg;
 		else if (ch == 'n')
 			ro.dry_run = 1;
+		else if (ch == 'H')
+			ro.run_hooks = 1;
 		else if (ch == STORE_OPT_BASE + 0)
 			db = optarg;
 		else if (ch == STORE_OPT_BASE + 1)
@@ -154,6 +70,10 @@ exec_rotate(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cmd_usage(&cmd_rotate_entry);
+	if (ro.run_hooks && !ro.dry_run) {
+		errorf("--run-hooks rehearses consumers, so it needs --dry-run");
+		return TW_EXIT_USAGE;
+	}
 	p = config_load(config_path(config), 0);
 	if (p == NULL)
 		return TW_EXIT_USAGE;
@@ -172,12 +92,11 @@ exec_rotate(int argc, char **argv)
 		max_time = p->schedule.max_time;
 	if (max_time > 0)
 		ro.stop_at = clock_mono_ms() + max_time * 1000;
-	/* A hook may exit without reading its input; that is its exit status's business. */
-	signal(SIGPIPE, SIG_IGN);
+	runner_signals(&stop);
 	s = store_ctx_open(&so, &pub, 1, &status);
 	if (s == NULL)
 		goto out;
-	status = run(s, &pub, p, &ro);
+	status = runner_run(s, &pub, p, &ro, "rotate", 0);
 	if (!ro.dry_run)
 		store_ctx_note_head(s);
 out:
@@ -188,8 +107,8 @@ out:
 
 const struct cmd_entry cmd_rotate_entry = {
     .name = "rotate",
-    .args = "[--config FILE] [--max-time DURATION] [--only SLOT | --force SLOT] [--dry-run] "
-	    "[--db FILE] [--public-key FILE]",
+    .args = "[--config FILE] [--max-time DURATION] [--only SLOT | --force SLOT] "
+	    "[--dry-run [--run-hooks]] [--db FILE] [--public-key FILE]",
     .summary = "do what is due: create, verify, deliver, activate, delete old tokens",
     .help = "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
 	    "                           " CONFIG_DEFAULT ")\n"
@@ -198,8 +117,12 @@ const struct cmd_entry cmd_rotate_entry = {
 	    "      --only SLOT          rotate only this slot\n"
 	    "      --force SLOT         rotate this slot now, due or not (an emergency)\n"
 	    "      --dry-run            say what would be done; change nothing, call "
-	    "nothing\n" STORE_HELP
-	    "Exit status: 0 all done, 1 something failed, 3 out of time with work left,\n"
-	    "2 bad policy or option, 5 another run holds the lock.\n",
+	    "nothing\n"
+	    "      --run-hooks          with --dry-run: hand each due slot's consumers a test\n"
+	    "                           payload (\"test\": true; files are only test-written\n"
+	    "                           beside their target, never replaced)\n" STORE_HELP
+	    "SIGTERM or SIGINT stops the run after its current step.\n"
+	    "Exit status: 0 all done, 1 something failed, 3 out of time or stopped with\n"
+	    "work left, 2 bad policy or option, 5 another run holds the lock.\n",
     .exec = exec_rotate,
 };

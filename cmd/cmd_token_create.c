@@ -8,6 +8,7 @@
 #include "core/ops.h"
 #include "core/timefmt.h"
 #include "store/store.h"
+#include "store/tokens.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ exec_create(int argc, char **argv)
 	struct seal_pub pub;
 	struct mode_client *c = NULL;
 	struct ops_created made = {0};
+	int settled = 0;
 	const char *name = NULL, *slot = NULL, *in = NULL, *at = NULL;
 	char *cause = NULL, when[TIMEFMT_MAX];
 	int ch, r, show_secret = 0, status = TW_EXIT_USAGE;
@@ -81,13 +83,19 @@ exec_create(int argc, char **argv)
 	s = store_ctx_open(&so, &pub, 1, &status);
 	if (s == NULL)
 		goto out;
-	r = ops_create(s, &pub, c, o.workspace, slot, name, expires, &made, &cause);
-	status = api_exit_status(r);
-	if (made.settled > 0)
+	/* Under the lock no create is in flight: a pending row was interrupted. */
+	if (tokens_settle_pending(s, clock_now_ms(), &settled, &cause) < 0) {
+		errorf("%s", cause);
+		status = TW_EXIT_FAILURE;
+		goto out;
+	}
+	if (settled > 0)
 		warnf("%d earlier create(s) were interrupted before their answer was recorded; "
 		      "they are now 'unknown' in the inventory ('tokenwarden token list --state "
 		      "unknown')",
-		      made.settled);
+		      settled);
+	r = ops_create(s, &pub, c, o.workspace, slot, name, expires, &made, &cause);
+	status = api_exit_status(r);
 	if (r == MODE_OK) {
 		print_token("created", o.workspace, made.token, o.json, show_secret);
 	} else if (r == MODE_ERR_UNKNOWN) {

@@ -7,11 +7,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "core/jsonx.h"
 
 static int quiet;
 static enum msg_format format = MSG_TEXT;
+static char progress[160]; /* the progress line on the terminal; "" when none is shown */
 
 void
 msg_setup(int q, enum msg_format f)
@@ -20,24 +23,77 @@ msg_setup(int q, enum msg_format f)
 	format = f;
 }
 
+/* Prints one message; ws and slot, when set, say what it is about.  Safe from any thread. */
+static void
+emit_about(const char *level, const char *ws, const char *slot, const char *text)
+{
+	flockfile(stderr); /* one whole line, and the progress line redrawn below it */
+	if (progress[0] != '\0')
+		fputs("\r\033[K", stderr);
+	if (format == MSG_JSON) {
+		json_t *o = json_pack("{s:s, s:s}", "level", level, "msg", text);
+		char *line;
+
+		if (ws != NULL)
+			json_object_set_new(o, "workspace", json_string(ws));
+		if (slot != NULL)
+			json_object_set_new(o, "slot", json_string(slot));
+		line = json_dumps(o, JSON_COMPACT);
+		fprintf(stderr, "%s\n", line != NULL ? line : "{}");
+		jsonx_free(line);
+		json_decref(o);
+	} else {
+		fputs("tokenwarden: ", stderr);
+		if (level[0] != 'n')
+			fprintf(stderr, "%s: ", level);
+		if (ws != NULL || slot != NULL)
+			fprintf(stderr, "%s/%s: ", ws != NULL ? ws : "-",
+				slot != NULL ? slot : "-");
+		fprintf(stderr, "%s\n", text);
+	}
+	if (progress[0] != '\0')
+		fputs(progress, stderr);
+	funlockfile(stderr);
+}
+
 static void
 emit(const char *level, const char *fmt, va_list ap)
 {
 	char text[2048];
 
 	vsnprintf(text, sizeof text, fmt, ap); /* a longer message is cut, not dropped */
-	if (format == MSG_JSON) {
-		json_t *o = json_pack("{s:s, s:s}", "level", level, "msg", text);
-		char *line = json_dumps(o, JSON_COMPACT);
+	emit_about(level, NULL, NULL, text);
+}
 
-		fprintf(stderr, "%s\n", line != NULL ? line : "{}");
-		jsonx_free(line);
-		json_decref(o);
-	} else if (level[0] == 'n') {
-		fprintf(stderr, "tokenwarden: %s\n", text);
-	} else {
-		fprintf(stderr, "tokenwarden: %s: %s\n", level, text);
-	}
+void
+msg_event(int failed, const char *ws, const char *slot, const char *text)
+{
+	if (!failed && quiet)
+		return;
+	emit_about(failed ? "warning" : "note", ws, slot, text);
+}
+
+int
+msg_progress_wanted(void)
+{
+	return !quiet && format == MSG_TEXT && isatty(STDERR_FILENO);
+}
+
+void
+msg_progress(const char *text)
+{
+	if (!msg_progress_wanted())
+		return;
+	flockfile(stderr);
+	if (progress[0] != '\0')
+		fputs("\r\033[K", stderr);
+	if (text != NULL)
+		snprintf(progress, sizeof progress, "%s", text);
+	else
+		progress[0] = '\0';
+	fputs(progress, stderr);
+	fflush(stderr);
+	funlockfile(stderr);
 }
 
 void

@@ -14,6 +14,19 @@ void msg_setup(int quiet, enum msg_format format);
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * One step of a run, about workspace ws and slot (either may be NULL): a
+ * note, or a warning when failed.  Safe to call from several threads.
+ */
+void msg_event(int failed, const char *ws, const char *slot, const char *text);
+/* Whether a progress line would be shown: text logs, not quiet, stderr a terminal. */
+int msg_progress_wanted(void);
+/*
+ * Shows text as the progress line at the bottom of the terminal, kept below
+ * every message printed after it; NULL removes it.  Does nothing unless
+ * msg_progress_wanted().
+ */
+void msg_progress(const char *text);
 /* A problem at a place in a file, as compilers print them: FILE:LINE:COLUMN: level: text. */
 void msg_diag(const char *level, const char *file, int line, int col, const char *text);
 

@@ -81,6 +81,8 @@ render(char *out, const struct deliver_payload *p, const char *expires, const ch
 		put_raw(out, &pos, "\": ");
 		put_string(out, &pos, vals[i]);
 	}
+	if (p->test)
+		put_raw(out, &pos, ", \"test\": true");
 	put_raw(out, &pos, "}\n");
 	return pos;
 }
@@ -165,18 +167,19 @@ sync_dir(const char *path)
 }
 
 /*
- * Writes json to path atomically: a 0600 temporary file beside it, written,
- * given its owner, synced, then renamed over path.  A reader sees the old
- * file or the new one, whole, never a part.
+ * Writes json into a new temporary file beside path: created 0600 and
+ * exclusively, written, given its owner, synced and closed.  Returns its
+ * name (the caller frees it, and renames or removes the file), or NULL with
+ * *cause and nothing left behind.
  */
-static int
-deliver_file(const char *path, const struct policy_deliver *d, const char *json, size_t len,
+static char *
+write_beside(const char *path, const struct policy_deliver *d, const char *json, size_t len,
 	     char **cause)
 {
 	const char *slash = strrchr(path, '/');
 	char *tmp = xasprintf("%.*s.%s.tw-XXXXXX", (int)(slash - path + 1), path, slash + 1);
 	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
-	int fd = -1, made = 0, rc = -1;
+	int fd = -1, made = 0, ok = 0;
 
 	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &uid, cause) < 0) ||
 	    (d->group != NULL && resolve_id("group", d->group, 1, &gid, cause) < 0))
@@ -199,11 +202,48 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+	ok = 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		if (made)
+			unlink(tmp);
+		FREE_NULL(&tmp);
+	}
+	return tmp;
+}
+
+/*
+ * Writes json to path atomically: a temporary file beside it (write_beside)
+ * renamed over path.  A reader sees the old file or the new one, whole,
+ * never a part.  Rehearsing stops short of the rename: the temporary file is
+ * removed and path is left as it was.
+ */
+static int
+deliver_file(const char *path, const struct policy_deliver *d, const char *json, size_t len,
+	     int rehearse, char **cause)
+{
+	char *tmp = write_beside(path, d, json, len, cause);
+	int rc = -1;
+
+	if (tmp == NULL)
+		goto out;
+	if (rehearse) {
+		if (unlink(tmp) < 0) {
+			*cause =
+			    xasprintf("deliver file %s: cannot remove the rehearsal file %s: %s",
+				      path, tmp, strerror(errno));
+			goto out;
+		}
+		rc = 0;
 		goto out;
 	}
-	made = 0; /* renamed: nothing left to remove */
+	if (rename(tmp, path) < 0) {
+		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
 	if (sync_dir(path) < 0) {
 		*cause = xasprintf("deliver file %s: written, but its directory did not sync: %s",
 				   path, strerror(errno));
@@ -211,10 +251,6 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (made)
-		unlink(tmp);
 	free(tmp);
 	return rc;
 }
@@ -293,10 +329,27 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* In the child: standard input from in, output and errors to out, nothing else open. */
+/*
+ * In the child: standard input from in, output and errors to out, nothing
+ * else open, no signal blocked, and the signals tokenwarden blocks or ignores
+ * back to their defaults (exec keeps both a mask and an ignored signal, and a
+ * hook must stop on SIGTERM and die on a broken pipe like any program).
+ * Only async-signal-safe calls: the parent may have threads.
+ */
 static void
 child(int in, int out, char *const argv[], char *const envp[])
 {
+	static const int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP};
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	sigemptyset(&dfl.sa_mask);
+	for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
+		if (sigaction(reset[i], &dfl, NULL) < 0)
+			_exit(126);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		_exit(126);
 	setpgid(0, 0);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 		_exit(126);
@@ -464,9 +517,10 @@ out:
 	return rc;
 }
 
-int
-deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
-	    const struct deliver_payload *p, char **cause)
+/* Delivers p to d, or rehearses it: everything but replacing a file. */
+static int
+deliver(const struct policy_slot *s, const struct policy_deliver *d,
+	const struct deliver_payload *p, int rehearse, char **cause)
 {
 	size_t len;
 	char *json = deliver_json(p, &len);
@@ -475,10 +529,33 @@ deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
 
 	if (d->kind == DELIVER_FILE) {
 		path = policy_render_target(s, d->path);
-		rc = deliver_file(path, d, json, len, cause);
+		rc = deliver_file(path, d, json, len, rehearse, cause);
 	} else
 		rc = deliver_exec(s, d, p, json, len, cause);
 	free(path);
 	xsecret_free(json);
 	return rc;
+}
+
+int
+deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
+	    const struct deliver_payload *p, char **cause)
+{
+	if (p->test) {
+		*cause =
+		    xstrdup("deliver: refused, a test payload must never replace real credentials");
+		return -1;
+	}
+	return deliver(s, d, p, 0, cause);
+}
+
+int
+deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
+		 const struct deliver_payload *p, char **cause)
+{
+	if (!p->test) {
+		*cause = xstrdup("deliver rehearsal: refused, the payload is not marked as a test");
+		return -1;
+	}
+	return deliver(s, d, p, 1, cause);
 }

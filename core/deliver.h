@@ -3,7 +3,9 @@
  * still in memory (the rotating host cannot read a sealed secret back).
  * A file consumer gets the credentials as JSON written atomically with mode
  * 0600; an exec consumer gets the same JSON on its standard input, run
- * without a shell, with a scrubbed environment and a time limit.
+ * without a shell, with a scrubbed environment and a time limit.  A
+ * rehearsal (rotate --dry-run --run-hooks) exercises consumers with a test
+ * payload and replaces no file.
  */
 #ifndef TW_DELIVER_H
 #define TW_DELIVER_H
@@ -22,6 +24,7 @@ struct deliver_payload {
 	const char *access_key;
 	const char *access_secret;
 	int64_t expires_at; /* ms */
+	int test;           /* a rehearsal: the JSON says "test": true */
 };
 
 /* How much of an exec consumer's standard error a failure keeps. */
@@ -29,7 +32,8 @@ struct deliver_payload {
 
 /*
  * Renders the JSON consumers receive (workspace, slot, token, name,
- * access_key, access_secret, expires_at, bearer) into sodium memory.
+ * access_key, access_secret, expires_at, bearer, and "test": true when
+ * p->test is set) into sodium memory.
  * Returns it (free with xsecret_free) and sets *len.
  */
 char *deliver_json(const struct deliver_payload *p, size_t *len);
@@ -39,8 +43,20 @@ char *deliver_json(const struct deliver_payload *p, size_t *len);
  * Returns 0, or -1 with *cause: what failed, and for an exec consumer its
  * exit status and the tail of its standard error with any credential of p
  * blotted out.  The caller must ignore SIGPIPE (a hook may exit unread).
+ * A test payload is refused: it must never replace real credentials.
  */
 int deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
 		const struct deliver_payload *p, char **cause);
+
+/*
+ * Rehearses delivering p (which must have test set; otherwise -1 with
+ * *cause) to consumer d of slot s, leaving real credentials alone.  An exec
+ * consumer is run exactly as deliver_one runs it, with p.  A file consumer's
+ * file is not touched: a temporary file is created beside it as deliver_one
+ * would (0600, exclusive, owner and group), written, synced and removed.
+ * Returns 0, or -1 with *cause as deliver_one's.  SIGPIPE as for deliver_one.
+ */
+int deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
+		     const struct deliver_payload *p, char **cause);
 
 #endif

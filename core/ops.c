@@ -84,8 +84,7 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	memset(out, 0, sizeof *out);
 	if (mode_check_name(name, cause) < 0)
 		return MODE_ERR_USAGE;
-	if (tokens_settle_pending(s, clock_now_ms(), &out->settled, cause) < 0 ||
-	    tokens_intent(s, workspace, slot, name, expires_at, clock_now_ms(), &row, cause) < 0)
+	if (tokens_intent(s, workspace, slot, name, expires_at, clock_now_ms(), &row, cause) < 0)
 		return MODE_ERR_USAGE;
 	ops_crash_point("before-post");
 	rc = mode_create(c, name, expires_at, &t, cause);

@@ -16,7 +16,6 @@
 /* What a create left in the store, for the caller's message. */
 struct ops_created {
 	struct mode_token *token; /* the answer, when the POST worked (free with mode_token_free) */
-	int settled;              /* earlier interrupted creates now marked unknown */
 };
 
 /*
@@ -31,6 +30,9 @@ void ops_crash_point(const char *point);
  * mode_err: MODE_OK with out->token; MODE_ERR_UNKNOWN when the outcome is
  * unknown (row left unknown, bounded by expires_at); another error (row
  * failed, or nothing recorded when the store itself failed) with *cause.
+ * The caller settles what interrupted creates left (tokens_settle_pending)
+ * once, before its first create: later pending rows may be another
+ * thread's creates in flight.
  */
 int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	       const char *workspace, const char *slot, const char *name, int64_t expires_at,

@@ -11,13 +11,22 @@
 #include "store/slots.h"
 #include "store/tokens.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MS 1000
 
-/* What one run carries between steps. */
+/* What the workers of one run share. */
+struct shared {
+	atomic_int done; /* slots worked so far, for progress */
+	int total;
+	atomic_int halt; /* a worker's store failed: the others stop too */
+};
+
+/* What one worker carries between steps. */
 struct run {
 	struct store *s;
 	const struct seal_pub *pub;
@@ -29,6 +38,21 @@ struct run {
 	rotate_log_fn log;
 	void *larg;
 	struct rotate_stats *st;
+	struct shared *sh;
+};
+
+/* One worker: the action groups of the workspaces that share a credential. */
+struct worker {
+	struct run run;
+	struct rotate_stats st;
+	const char *credential;
+	size_t *groups; /* index of each group's first action in the plan, earliest first */
+	size_t ngroups;
+	pthread_t thread;
+	int started;
+	int own_store; /* run.s is this worker's own connection */
+	int rc;
+	char *cause;
 };
 
 void
@@ -156,8 +180,8 @@ static int
 prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
 		  const struct mode_token *t, int64_t row, int *store_failed, char **cause)
 {
-	struct deliver_payload pay = {sl->ws->name,  sl->name,         t->token,     t->name,
-				      t->access_key, t->access_secret, t->expires_at};
+	struct deliver_payload pay = {sl->ws->name,  sl->name,         t->token,      t->name,
+				      t->access_key, t->access_secret, t->expires_at, 0};
 	char *why = NULL, *msg;
 	int rc;
 
@@ -276,17 +300,53 @@ deletion(struct run *run, const struct plan_action *a)
 	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind));
 }
 
-/* Says what the plan would do, for --dry-run. */
+/* Hands the consumers of slot sl a test payload, for --dry-run --run-hooks. */
+static void
+rehearse_hooks(struct run *run, const struct policy_slot *sl)
+{
+	int64_t now = clock_now_ms();
+	char *secret = xsecret_strdup("TEST-NOT-A-SECRET"), *why = NULL;
+	struct deliver_payload pay = {sl->ws->name,
+				      sl->name,
+				      "rehearsal",
+				      "rehearsal",
+				      "TEST-NOT-A-KEY",
+				      secret,
+				      now + sl->eff.lifetime * MS,
+				      1};
+
+	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
+		if (deliver_rehearse(sl, &sl->eff.deliver[i], &pay, &why) == 0) {
+			say(run, 0, sl->ws->name, sl->name,
+			    "rehearsed consumer %zu with a test payload", i + 1);
+			continue;
+		}
+		run->st->failed++;
+		say(run, 1, sl->ws->name, sl->name, "rehearsal of consumer %zu failed: %s", i + 1,
+		    why);
+		free(why);
+		why = NULL;
+	}
+	xsecret_free(secret);
+}
+
+/* Says what the plan would do, for --dry-run; with run_hooks, exercises the consumers. */
 static void
 rehearse(struct run *run, const struct plan *pl)
 {
 	for (size_t i = 0; i < pl->nactions; i++) {
 		const struct plan_action *a = &pl->actions[i];
+		const struct policy_slot *sl;
 
 		if (run->o->only != NULL && (a->slot == NULL || strcmp(a->slot, run->o->only) != 0))
 			continue;
 		say(run, 0, a->workspace, a->slot, "would %s%s%s: %s", plan_kind_name(a->kind),
 		    a->token != NULL ? " " : "", a->token != NULL ? a->token : "", a->why);
+		if (!run->o->run_hooks || a->kind != PLAN_CREATE)
+			continue;
+		sl = policy_find_slot(run->p, a->workspace, a->slot);
+		if (sl != NULL)
+			rehearse_hooks(run, sl);
 	}
 }
 
@@ -325,13 +385,179 @@ forced(struct run *run, const char *name, char **cause)
 	return 0;
 }
 
+/* Whether no new step may start: out of time, asked to stop, or another worker failed. */
+static int
+stopping(const struct run *run)
+{
+	const struct rotate_opts *o = run->o;
+
+	return atomic_load(&run->sh->halt) || (o->stop_at > 0 && clock_mono_ms() >= o->stop_at) ||
+	       (o->stop != NULL && o->stop(o->stop_arg));
+}
+
+/* The number of actions in the group that starts at action i. */
+static size_t
+group_len(const struct plan *pl, size_t i)
+{
+	size_t n = 1;
+
+	while (i + n < pl->nactions && pl->actions[i + n].group == pl->actions[i].group)
+		n++;
+	return n;
+}
+
+/* Works w's groups in order; returns 0, or -1 with *cause when the store failed. */
+static int
+work(struct worker *w)
+{
+	struct run *run = &w->run;
+	const struct plan *pl = &run->r->plan;
+
+	for (size_t g = 0; g < w->ngroups; g++) {
+		const struct plan_action *a = &pl->actions[w->groups[g]];
+		size_t n = group_len(pl, w->groups[g]);
+		int rc = 0;
+
+		if (stopping(run)) {
+			run->st->stopped = 1;
+			for (; g < w->ngroups; g++)
+				run->st->left += (int)group_len(pl, w->groups[g]);
+			break;
+		}
+		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE))
+			rc = rotation(run, a, n, &w->cause);
+		else
+			deletion(run, a);
+		if (rc < 0) {
+			atomic_store(&run->sh->halt, 1);
+			return -1;
+		}
+		if (run->o->progress != NULL)
+			run->o->progress(run->o->progress_arg,
+					 atomic_fetch_add(&run->sh->done, 1) + 1, run->sh->total);
+	}
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	w->rc = work(w);
+	return NULL;
+}
+
+/* The credential whose worker does action a: its workspace's, or "" when not in the policy. */
+static const char *
+credential_of(const struct policy *p, const struct plan_action *a)
+{
+	const struct policy_workspace *w = policy_find_workspace(p, a->workspace);
+
+	return w != NULL && w->credential != NULL ? w->credential : "";
+}
+
+/* Shares the plan's groups (those --only keeps) out to one worker per credential. */
+static size_t
+assign(const struct run *base, struct worker *ws)
+{
+	const struct plan *pl = &base->r->plan;
+	size_t nw = 0, k;
+
+	for (size_t i = 0; i < pl->nactions; i += group_len(pl, i)) {
+		const struct plan_action *a = &pl->actions[i];
+		const char *cred = credential_of(base->p, a);
+
+		if (base->o->only != NULL &&
+		    (a->slot == NULL || strcmp(a->slot, base->o->only) != 0))
+			continue;
+		for (k = 0; k < nw && strcmp(ws[k].credential, cred) != 0; k++)
+			;
+		if (k == nw && nw == ROTATE_MAX_WORKERS)
+			k = (size_t)(a->group %
+				     ROTATE_MAX_WORKERS); /* more credentials: they share */
+		else if (k == nw) {
+			ws[nw].credential = cred;
+			ws[nw].groups = xcalloc(pl->nactions, sizeof *ws[nw].groups);
+			nw++;
+		}
+		ws[k].groups[ws[k].ngroups++] = i;
+		base->sh->total++;
+	}
+	return nw;
+}
+
+/* Adds a worker's counts to the run's. */
+static void
+add_stats(struct rotate_stats *to, const struct rotate_stats *from)
+{
+	to->rotated += from->rotated;
+	to->deleted += from->deleted;
+	to->failed += from->failed;
+	to->unknown += from->unknown;
+	to->left += from->left;
+	to->stuck += from->stuck;
+	to->stopped |= from->stopped;
+}
+
+/*
+ * Runs the plan's work: on this thread when one credential has work, else a
+ * thread per credential, each with its own store connection.
+ */
+static int
+work_all(const struct run *base, char **cause)
+{
+	struct worker ws[ROTATE_MAX_WORKERS];
+	size_t nw;
+	int rc = 0;
+
+	memset(ws, 0, sizeof ws);
+	nw = assign(base, ws);
+	for (size_t k = 0; k < nw; k++) {
+		ws[k].run = *base;
+		ws[k].run.st = &ws[k].st;
+		if (nw == 1)
+			break;
+		if (store_open_another(base->s, &ws[k].run.s, cause) < 0) {
+			rc = -1; /* nothing has started yet: stop here */
+			break;
+		}
+		ws[k].own_store = 1;
+	}
+	for (size_t k = 0; k < nw && rc == 0 && nw > 1; k++)
+		ws[k].started = pthread_create(&ws[k].thread, NULL, worker_main, &ws[k]) == 0;
+	for (size_t k = 0; k < nw && rc == 0; k++) {
+		if (ws[k].started)
+			pthread_join(ws[k].thread, NULL);
+		else
+			ws[k].rc = work(&ws[k]); /* one worker, or no thread to be had */
+	}
+	base->st->workers = (int)nw;
+	for (size_t k = 0; k < nw; k++) {
+		add_stats(base->st, &ws[k].st);
+		if (ws[k].rc < 0 && rc == 0) {
+			rc = -1;
+			*cause = ws[k].cause;
+			ws[k].cause = NULL;
+		}
+		if (ws[k].own_store)
+			store_close(ws[k].run.s);
+	}
+	for (size_t k = 0; k < ROTATE_MAX_WORKERS; k++) {
+		free(ws[k].groups);
+		free(ws[k].cause);
+	}
+	return rc;
+}
+
 int
 rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
 	   void *larg, struct rotate_stats *st, char **cause)
 {
 	struct report r;
-	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st};
+	struct shared sh = {0, 0, 0};
+	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh};
 	const struct plan *pl = &r.plan;
 	int settled = 0, rc = 0;
 
@@ -359,26 +585,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rc = forced(&run, o->force, cause);
 		goto out;
 	}
-	for (size_t i = 0; i < pl->nactions && rc == 0;) {
-		const struct plan_action *a = &pl->actions[i];
-		size_t n = 1;
-
-		while (i + n < pl->nactions && pl->actions[i + n].group == a->group)
-			n++;
-		if (o->only != NULL && (a->slot == NULL || strcmp(a->slot, o->only) != 0)) {
-			i += n;
-			continue;
-		}
-		if (o->stop_at > 0 && clock_mono_ms() >= o->stop_at) {
-			st->left += (int)(pl->nactions - i);
-			break;
-		}
-		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE))
-			rc = rotation(&run, a, n, cause);
-		else
-			deletion(&run, a);
-		i += n;
-	}
+	rc = work_all(&run, cause);
 out:
 	report_free(&r);
 	return rc;

@@ -17,11 +17,18 @@
 
 #include <stdint.h>
 
-/* Returns the client for workspace w (borrowed; the caller keeps it), or NULL with *cause. */
+/*
+ * Returns the client for workspace w (borrowed; the caller keeps it), or
+ * NULL with *cause.  Called from worker threads, but for one workspace
+ * always from the same thread.
+ */
 typedef struct mode_client *(*rotate_client_fn)(void *arg, const struct policy_workspace *w,
 						char **cause);
 
-/* One line per step for the log: what happened to which slot.  Never a secret. */
+/*
+ * One line per step for the log: what happened to which slot.  Never a
+ * secret.  Called from several worker threads at once.
+ */
 typedef void (*rotate_log_fn)(void *arg, int failed, const char *workspace, const char *slot,
 			      const char *text);
 
@@ -33,6 +40,13 @@ struct rotate_opts {
 	int64_t backoff_base; /* ms before retrying a slot after its first failure */
 	int64_t backoff_max;  /* ms: the backoff doubles up to this */
 	long notify_timeout_ms;
+	int run_hooks; /* with dry_run: hand each due slot's consumers a test payload */
+	/* Non-zero when no new step may start (say, a signal asked to stop); NULL: never. */
+	int (*stop)(void *arg);
+	void *stop_arg;
+	/* Called from any worker after each slot's work: done of total; NULL: none. */
+	void (*progress)(void *arg, int done, int total);
+	void *progress_arg;
 };
 
 /* Sets the defaults: backoff 15 minutes doubling up to a day, alerts 10 s. */
@@ -46,12 +60,20 @@ struct rotate_stats {
 	int left;    /* actions not started: out of time */
 	int settled; /* interrupted creates settled to unknown at the start */
 	int stuck;   /* slots stuck: failed schedule.stuck_after times in a row */
+	int stopped; /* stop() or the time budget ended the run early */
+	int workers; /* threads that did the work: one per credential, up to ROTATE_MAX_WORKERS */
 };
+
+/* Workspaces with different credentials are worked in parallel, up to this many at once. */
+#define ROTATE_MAX_WORKERS 8
 
 /*
  * Plans p over s at the current time and carries the plan out, clients
- * from client(carg, workspace).  Returns 0 (see *st for what happened) or
- * -1 with *cause when the store itself failed.
+ * from client(carg, workspace), earliest deadline first.  The workspaces of
+ * each credential get a worker thread with its own connection to s's
+ * database, so one credential's pacing never holds up another's.  Returns
+ * 0 (see *st for what happened) or -1 with *cause when the store itself
+ * failed (the other workers then stop after their current step).
  */
 int rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	       rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,

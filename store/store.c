@@ -325,6 +325,15 @@ out:
 	return rc;
 }
 
+int
+store_open_another(const struct store *s, struct store **out, char **cause)
+{
+	if (store_open(s->path, STORE_OPEN, out, cause) < 0)
+		return -1;
+	store_set_actor(*out, s->actor);
+	return 0;
+}
+
 void
 store_set_actor(struct store *s, const char *actor)
 {

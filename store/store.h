@@ -38,6 +38,12 @@ struct store {
  * binary.  Returns 0 and *out (close with store_close), or -1 with *cause.
  */
 int store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause);
+/*
+ * Opens another connection to s's database, recording events as s's actor,
+ * for another thread (a connection is used by one thread at a time).  The
+ * run lock stays with s.  Returns 0 and *out, or -1 with *cause.
+ */
+int store_open_another(const struct store *s, struct store **out, char **cause);
 /* Closes s; NULL is allowed. */
 void store_close(struct store *s);
 

@@ -56,13 +56,15 @@ state() {
 	"$tw_bin" token list --db "$db" --json | jq -r --arg t "$1" '.[] | select(.token == $t) | .state'
 }
 
-sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-11-01T00:00Z
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --workspace beta:betakey:betasecret \
+	--now 2026-11-01T00:00Z
 db=$TW_TMP/tw.db
 "$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
 "$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
 mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
 printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
-chmod 600 "$TW_TMP/creds/acme-admin"
+printf 'betakey:betasecret\n' >"$TW_TMP/creds/beta-admin"
+chmod 600 "$TW_TMP/creds/acme-admin" "$TW_TMP/creds/beta-admin"
 export CREDENTIALS_DIRECTORY=$TW_TMP/creds
 
 cat >"$TW_TMP/policy.yaml" <<YAML
@@ -172,6 +174,100 @@ run 0 revoke --yes -w acme "$second"
 run 0 rotate
 expect "$out" "rotate: 1 rotated"
 [ "$(jq -r .token "$TW_TMP/run/etl.json")" != "$third" ] || fail "no new token after revoke"
+
+echo "== --dry-run --run-hooks: the consumers rehearse with a test payload"
+at 2027-01-17T00:00Z
+sed -i 's|"cat >/dev/null"|"cat > '"$TW_TMP"'/run/hook-{slot}.json"|' "$TW_TMP/policy.yaml"
+cp "$TW_TMP/run/etl.json" "$TW_TMP/etl.before"
+events=$("$tw_bin" audit log --db "$db" --json | wc -l)
+run 0 rotate --dry-run --run-hooks
+expect "$err" "acme/etl: would create"
+expect "$err" "acme/etl: rehearsed consumer 1 with a test payload"
+expect "$err" "acme/etl: rehearsed consumer 2 with a test payload"
+jq -e '.test == true and .token == "rehearsal"' "$TW_TMP/run/hook-etl.json" >/dev/null ||
+	fail "the exec consumer did not get the test payload"
+cmp -s "$TW_TMP/run/etl.json" "$TW_TMP/etl.before" || fail "the rehearsal replaced the real file"
+[ "$(find "$TW_TMP/run" -type f | wc -l)" = 2 ] || fail "the rehearsal left files: $(ls "$TW_TMP/run")"
+[ "$("$tw_bin" audit log --db "$db" --json | wc -l)" = "$events" ] ||
+	fail "the rehearsal wrote history"
+[ "$(sim_tokens)" = 1 ] || fail "the rehearsal made a token"
+sed -i 's|"cat > .*"|"cat >/dev/null; echo not ready >\&2; exit 4"|' "$TW_TMP/policy.yaml"
+run 1 rotate --dry-run --run-hooks
+expect "$err" "acme/etl: rehearsal of consumer 2 failed: deliver exec /bin/sh: exit status 4: not ready"
+run 2 rotate --run-hooks
+expect "$err" "--run-hooks rehearses consumers, so it needs --dry-run"
+sed -i 's|"cat >/dev/null; echo not ready >\&2; exit 4"|"cat >/dev/null"|' "$TW_TMP/policy.yaml"
+run 0 rotate
+expect "$out" "rotate: 1 rotated"
+
+echo "== two credentials: worked in parallel"
+# Each hook waits for the other's: run one after the other, the first would time out.
+cat >"$TW_TMP/meet.sh" <<'SH'
+#!/bin/sh
+# meet.sh ME OTHER DIR: says ME is here, then waits up to 10 s for OTHER.
+cat >/dev/null
+: >"$3/$1"
+i=0
+while [ ! -e "$3/$2" ]; do
+	i=$((i + 1))
+	[ "$i" -le 100 ] || { echo "$2 never came" >&2; exit 3; }
+	sleep 0.1
+done
+SH
+chmod 700 "$TW_TMP/meet.sh"
+mkdir "$TW_TMP/meet"
+"$tw_bin" init --db "$TW_TMP/par.db" --public-key "$TW_TMP/seal.pub" >/dev/null
+cat >"$TW_TMP/par.yaml" <<YAML
+version: 1
+store: { path: $TW_TMP/par.db, public_key: $TW_TMP/seal.pub }
+defaults: { lifetime: 30d, rotate_before: 20%, grace: 1d }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: left
+        deliver: [ exec: [$TW_TMP/meet.sh, a, b, $TW_TMP/meet] ]
+  - name: beta
+    api: $SIM_URL
+    credential: beta-admin
+    tokens:
+      - name: right
+        deliver: [ exec: [$TW_TMP/meet.sh, b, a, $TW_TMP/meet] ]
+YAML
+run 0 rotate --config "$TW_TMP/par.yaml"
+expect "$out" "rotate: 2 rotated, 0 deleted, 0 failed"
+expect "$err" "acme/left: delivered"
+expect "$err" "beta/right: delivered"
+"$tw_bin" audit log --db "$TW_TMP/par.db" --json >"$TW_TMP/par.log"
+jq -se '[.[] | select(.kind == "run.end") | .details.summary.workers] == [2]' "$TW_TMP/par.log" \
+	>/dev/null || fail "the run did not record 2 workers: $(grep -o '"workers":[0-9]*' "$TW_TMP/par.log")"
+run 0 audit verify --db "$TW_TMP/par.db"
+grep -q $'\033' "$err" && fail "terminal escapes in a log that is not a terminal"
+
+echo "== on a terminal: a progress line, kept below the log"
+at 2027-02-14T00:00Z
+python3 - "$tw_bin" "$TW_TMP/par.yaml" >"$TW_TMP/tty.out" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "rotate", "--config", sys.argv[2]])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+expect "$TW_TMP/tty.out" 'tokenwarden: working: 1 of 2 planned items done'
+expect "$TW_TMP/tty.out" $'\r\033[Ktokenwarden: working: 2 of 2 planned items done'
+expect "$TW_TMP/tty.out" $'\r\033[Krotate: 2 rotated'
 
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"

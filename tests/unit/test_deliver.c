@@ -1,7 +1,8 @@
 /*
  * Unit tests for core/deliver: the JSON consumers get, files that appear
- * whole with mode 0600 or not at all, and hooks run without a shell, with
- * a scrubbed environment, a time limit and credentials kept out of errors.
+ * whole with mode 0600 or not at all, hooks run without a shell, with a
+ * scrubbed environment, default signals, a time limit and credentials kept
+ * out of errors, and rehearsals that run hooks but replace no file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "core/xalloc.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -37,6 +39,17 @@ static struct deliver_payload payload = {
     .access_key = KEY,
     .access_secret = SECRET,
     .expires_at = 1798765200000LL,
+};
+/* What a rehearsal hands consumers: made-up credentials, marked as a test. */
+static struct deliver_payload rehearsal = {
+    .workspace = "acme",
+    .slot = "etl",
+    .token = "test-token",
+    .name = "tokenwarden rehearsal",
+    .access_key = "test-key",
+    .access_secret = "test-secret",
+    .expires_at = 1798765200000LL,
+    .test = 1,
 };
 
 static int
@@ -116,8 +129,21 @@ test_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(o, "bearer")), bearer);
 	assert_string_equal(json_string_value(json_object_get(o, "slot")), "etl");
 	assert_string_equal(json_string_value(json_object_get(o, "workspace")), "acme");
+	assert_null(json_object_get(o, "test")); /* only a rehearsal says so */
+	assert_int_equal(json_object_size(o), 8);
 	json_decref(o);
 	xsecret_free(bearer);
+	xsecret_free(json);
+
+	/* A rehearsal's JSON: the same keys, and "test": true. */
+	json = deliver_json(&rehearsal, &len);
+	o = json_loadb(json, len, 0, &err);
+	assert_non_null(o);
+	assert_int_equal(len, strlen(json));
+	assert_true(json_is_true(json_object_get(o, "test")));
+	assert_string_equal(json_string_value(json_object_get(o, "access_secret")), "test-secret");
+	assert_int_equal(json_object_size(o), 9);
+	json_decref(o);
 	xsecret_free(json);
 }
 
@@ -205,12 +231,76 @@ test_exec_reads_stdin(void **state)
 	got = slurp(out);
 	json = deliver_json(&payload, &len);
 	assert_string_equal(got, json);
+	assert_null(strstr(got, "\"test\"")); /* a real delivery is not marked as a test */
 	xsecret_free(json);
 	free(got);
 	shell_free(&d);
 	free(script);
 	unlink(out);
 	free(out);
+}
+
+/* The bits of a /proc/PID/status signal-set line ("SigBlk:\t0000000000004000"). */
+static unsigned long long
+sigset_line(const char *status, const char *name)
+{
+	const char *at = strstr(status, name);
+	char *end = NULL;
+	unsigned long long bits;
+
+	assert_non_null(at);
+	errno = 0;
+	bits = strtoull(at + strlen(name), &end, 16);
+	assert_int_equal(errno, 0);
+	assert_true(end != at + strlen(name));
+	return bits;
+}
+
+static void
+test_exec_default_signals(void **state)
+{
+	const unsigned long long ours = 1ULL << (SIGPIPE - 1) | 1ULL << (SIGINT - 1) |
+					1ULL << (SIGTERM - 1) | 1ULL << (SIGHUP - 1);
+	char *out = xasprintf("%s/signals", dir), *got, *cause = NULL;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_pipe;
+	sigset_t block, old_mask;
+	struct policy_deliver d;
+
+	(void)state;
+	/* As tokenwarden will run: SIGTERM and SIGHUP blocked, SIGPIPE and SIGINT ignored. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	sigemptyset(&ign.sa_mask);
+	assert_int_equal(sigaction(SIGPIPE, &ign, &old_pipe), 0);
+	assert_int_equal(sigaction(SIGINT, &ign, &old_int), 0);
+
+	/*
+	 * The hook copies its own status, signal sets included.  Not a shell
+	 * script: dash clears its signal mask when it starts, hiding SigBlk.
+	 */
+	d = shell("", 10);
+	free(d.argv[0]);
+	free(d.argv[1]);
+	free(d.argv[2]);
+	d.argv[0] = xstrdup("/bin/cp");
+	d.argv[1] = xstrdup("/proc/self/status");
+	d.argv[2] = xstrdup(out);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
+	assert_int_equal(sigaction(SIGPIPE, &old_pipe, NULL), 0);
+	assert_int_equal(sigaction(SIGINT, &old_int, NULL), 0);
+
+	got = slurp(out);
+	unlink(out);
+	free(out);
+	assert_non_null(got);
+	assert_int_equal(sigset_line(got, "SigBlk:"), 0);
+	assert_int_equal(sigset_line(got, "SigIgn:") & ours, 0);
+	free(got);
+	shell_free(&d);
 }
 
 static void
@@ -294,6 +384,196 @@ test_exec_failures(void **state)
 	shell_free(&d);
 }
 
+static void
+test_rehearse_file(void **state)
+{
+	struct policy_deliver d = {.kind = DELIVER_FILE};
+	char *path = xasprintf("%s/{workspace}-{slot}.json", dir);
+	char *want = xasprintf("%s/acme-etl.json", dir), *got, *cause = NULL;
+	struct stat before, after;
+
+	(void)state;
+	d.path = path;
+	got = xasprintf("printf 'real credentials\\n' > '%s'; chmod 644 '%s'", want, want);
+	assert_int_equal(system(got), 0);
+	free(got);
+	assert_int_equal(stat(want, &before), 0);
+
+	/* The real file stays as it was, byte for byte; nothing is left beside it. */
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_null(cause);
+	got = slurp(want);
+	assert_string_equal(got, "real credentials\n");
+	free(got);
+	assert_int_equal(stat(want, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_int_equal(after.st_mode & 07777, 0644);
+	assert_int_equal(entries(), 1);
+
+	/* With an owner, as the real write gives it; and one that does not exist. */
+	d.owner = xasprintf("%u", (unsigned)getuid());
+	d.group = xasprintf("%u", (unsigned)getgid());
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_int_equal(entries(), 1);
+	free(d.owner);
+	d.owner = xstrdup("no-such-user-tw");
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_string_equal(cause, "owner 'no-such-user-tw' does not exist on this host");
+	FREE_NULL(&cause);
+	free(d.owner);
+	free(d.group);
+	d.owner = d.group = NULL;
+	got = slurp(want);
+	assert_string_equal(got, "real credentials\n");
+	free(got);
+	assert_int_equal(entries(), 1);
+
+	/* An owner we may not give (root may give any: not checkable then). */
+	if (geteuid() != 0) {
+		d.owner = xstrdup("0");
+		assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+		assert_non_null(strstr(cause, "/acme-etl.json: "));
+		assert_non_null(strstr(cause, strerror(EPERM)));
+		FREE_NULL(&cause);
+		FREE_NULL(&d.owner);
+		assert_int_equal(entries(), 1);
+	}
+
+	/* With no file there yet, none appears. */
+	unlink(want);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_int_equal(entries(), 0);
+	free(path);
+	free(want);
+}
+
+static void
+test_rehearse_file_unwritable(void **state)
+{
+	struct policy_deliver d = {.kind = DELIVER_FILE};
+	char *sub = xasprintf("%s/ro", dir), *cmd, *cause = NULL;
+
+	(void)state;
+	/* A directory that does not exist. */
+	d.path = xasprintf("%s/missing/{slot}.json", dir);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_non_null(strstr(cause, "/missing/etl.json: cannot create a file beside it: "));
+	assert_non_null(strstr(cause, strerror(ENOENT)));
+	FREE_NULL(&cause);
+	free(d.path);
+
+	/* A "directory" that is a file. */
+	cmd = xasprintf("echo x > '%s'", sub);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	d.path = xasprintf("%s/{slot}.json", sub);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_non_null(strstr(cause, "/ro/etl.json: cannot create a file beside it: "));
+	assert_non_null(strstr(cause, strerror(ENOTDIR)));
+	FREE_NULL(&cause);
+	unlink(sub);
+
+	/* A directory we may not write to (root may write anywhere: not checkable then). */
+	if (geteuid() != 0) {
+		assert_int_equal(mkdir(sub, 0500), 0);
+		assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+		assert_non_null(strstr(cause, "/ro/etl.json: cannot create a file beside it: "));
+		assert_non_null(strstr(cause, strerror(EACCES)));
+		FREE_NULL(&cause);
+		rmdir(sub);
+	}
+	free(d.path);
+	free(sub);
+	assert_int_equal(entries(), 0);
+}
+
+static void
+test_rehearse_exec(void **state)
+{
+	char *out = xasprintf("%s/hook.json", dir), *script, *got, *json, *cause = NULL;
+	struct policy_deliver d;
+	json_error_t err;
+	json_t *o;
+	size_t len;
+
+	(void)state;
+	script = xasprintf("cat > '%s'", out);
+	d = shell(script, 10);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	got = slurp(out);
+	assert_non_null(got);
+	json = deliver_json(&rehearsal, &len);
+	assert_string_equal(got, json);
+	o = json_loads(got, 0, &err);
+	assert_non_null(o);
+	assert_true(json_is_true(json_object_get(o, "test")));
+	assert_string_equal(json_string_value(json_object_get(o, "token")), "test-token");
+	json_decref(o);
+	xsecret_free(json);
+	free(got);
+	shell_free(&d);
+	free(script);
+	unlink(out);
+
+	/* A failing hook: the same cause as a delivery, its credentials blotted out. */
+	d = shell("cat >&2; exit 4", 10);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_non_null(strstr(cause, "deliver exec /bin/sh: exit status 4: "));
+	assert_non_null(strstr(cause, "\"test\": true"));
+	assert_null(strstr(cause, "test-secret"));
+	FREE_NULL(&cause);
+	shell_free(&d);
+	free(out);
+}
+
+static void
+test_rehearse_refuses_real_payload(void **state)
+{
+	struct policy_deliver f = {.kind = DELIVER_FILE}, d;
+	char *want = xasprintf("%s/etl.json", dir), *ran = xasprintf("%s/ran", dir);
+	char *script = xasprintf("touch '%s'", ran), *got, *cause = NULL;
+
+	(void)state;
+	got = xasprintf("printf 'real credentials\\n' > '%s'", want);
+	assert_int_equal(system(got), 0);
+	free(got);
+	f.path = xasprintf("%s/{slot}.json", dir);
+	assert_int_equal(deliver_rehearse(&slot, &f, &payload, &cause), -1);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, "not marked as a test"));
+	FREE_NULL(&cause);
+	got = slurp(want);
+	assert_string_equal(got, "real credentials\n");
+	free(got);
+	assert_int_equal(entries(), 1);
+
+	/* An exec consumer is not run at all. */
+	d = shell(script, 10);
+	assert_int_equal(deliver_rehearse(&slot, &d, &payload, &cause), -1);
+	assert_non_null(strstr(cause, "not marked as a test"));
+	FREE_NULL(&cause);
+	assert_int_equal(access(ran, F_OK), -1);
+
+	/* And a test payload never replaces real credentials. */
+	payload.test = 1;
+	assert_int_equal(deliver_one(&slot, &f, &payload, &cause), -1);
+	assert_non_null(strstr(cause, "a test payload must never replace real credentials"));
+	FREE_NULL(&cause);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	FREE_NULL(&cause);
+	payload.test = 0;
+	got = slurp(want);
+	assert_string_equal(got, "real credentials\n");
+	free(got);
+	assert_int_equal(access(ran, F_OK), -1);
+	shell_free(&d);
+	free(f.path);
+	free(script);
+	unlink(want);
+	free(want);
+	free(ran);
+}
+
 int
 main(void)
 {
@@ -303,6 +583,11 @@ main(void)
 	    cmocka_unit_test(test_exec_reads_stdin),
 	    cmocka_unit_test(test_exec_environment_and_fds),
 	    cmocka_unit_test(test_exec_failures),
+	    cmocka_unit_test(test_exec_default_signals),
+	    cmocka_unit_test(test_rehearse_file),
+	    cmocka_unit_test(test_rehearse_file_unwritable),
+	    cmocka_unit_test(test_rehearse_exec),
+	    cmocka_unit_test(test_rehearse_refuses_real_payload),
 	};
 
 	jsonx_init();

@@ -1,0 +1,227 @@
+/*
+ * tokenwarden daemon: the nightly run for hosts without timers.  Sleeps
+ * until work falls due, runs the executor as `rotate` would (taking the run
+ * lock for each run only, so `rotate --force` and `revoke` still work
+ * beside it), and repeats.  SIGHUP reloads the policy, keeping the old one
+ * when the new one has errors; SIGTERM or SIGINT ends the current step and
+ * exits 0.  With $NOTIFY_SOCKET it tells systemd when it is ready.
+ */
+#include "cmd/cmd.h"
+#include "cmd/config.h"
+#include "cmd/msg.h"
+#include "cmd/runner.h"
+#include "cmd/sdnotify.h"
+
+#include "core/clock.h"
+#include "core/exitcodes.h"
+#include "core/schedule.h"
+#include "core/timefmt.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct daemon {
+	const char *path; /* the policy file */
+	const char *db;   /* --db, or NULL */
+	const char *pk;   /* --public-key, or NULL */
+	struct policy *p;
+	struct store_opts so;
+	int64_t not_before; /* no run before this while work stays due (ms) */
+	int64_t said_wake;  /* the wake time last logged */
+};
+
+static void
+notify(const char *state)
+{
+	static int warned;
+
+	if (sdnotify(state) < 0 && !warned) {
+		warned = 1;
+		warnf("cannot notify the service manager through $NOTIFY_SOCKET");
+	}
+}
+
+/* Sets the store options from the policy and the command line. */
+static void
+set_store_opts(struct daemon *d)
+{
+	store_opts_init(&d->so);
+	config_store_opts(d->p, d->db, &d->so);
+	if (d->pk != NULL)
+		d->so.public_key = d->pk;
+}
+
+/* One run of the executor under the run lock. */
+static void
+run_once(struct daemon *d)
+{
+	struct rotate_opts ro;
+	struct seal_pub pub;
+	struct store *s;
+	int status;
+
+	s = store_ctx_open(&d->so, &pub, 1, &status);
+	if (s == NULL) {
+		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
+		return;
+	}
+	notify("STATUS=rotating");
+	rotate_opts_init(&ro);
+	if (d->p->schedule.max_time > 0)
+		ro.stop_at = clock_mono_ms() + d->p->schedule.max_time * 1000;
+	status = runner_run(s, &pub, d->p, &ro, "daemon", 0);
+	store_ctx_note_head(s);
+	store_close(s);
+	notify(status == TW_EXIT_OK ? "STATUS=waiting; the last run did everything"
+				    : "STATUS=waiting; the last run left work or failed");
+}
+
+/* When to wake up next (ms): now to run, else later. */
+static int64_t
+next_wake(struct daemon *d, int64_t now)
+{
+	struct schedule sc = {0, now + SCHEDULE_RETRY_MS};
+	struct store *s;
+	char *cause = NULL, when[TIMEFMT_MAX];
+	int64_t wake, at;
+	int status;
+
+	s = store_ctx_open(&d->so, NULL, 0, &status);
+	if (s != NULL && schedule_read(s, d->p, now, &sc, &cause) < 0) {
+		errorf("%s", cause);
+		sc.next_at = now + SCHEDULE_RETRY_MS;
+	}
+	store_close(s);
+	free(cause);
+	at = schedule_wake(&sc, now, d->not_before, SCHEDULE_MAX_NAP_MS, &wake);
+	if (at > now && wake != d->said_wake) {
+		d->said_wake = wake;
+		if (wake == INT64_MAX) {
+			notef("nothing will fall due; looking again every minute");
+		} else {
+			timefmt_mode(wake, when);
+			notef("next run at %s", when);
+		}
+	}
+	return at;
+}
+
+/* Waits until at (wall ms) or a signal; returns the signal, or 0. */
+static int
+wait_until(const sigset_t *set, int64_t at)
+{
+	int64_t ms = at - clock_now_ms();
+	struct timespec ts;
+	int sig;
+
+	if (ms <= 0)
+		ms = 0;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	sig = sigtimedwait(set, NULL, &ts);
+	return sig > 0 ? sig : 0;
+}
+
+/* SIGHUP: loads the policy again, keeping the old one when the new one has errors. */
+static void
+reload(struct daemon *d)
+{
+	struct policy *np;
+
+	notify("RELOADING=1");
+	np = config_load(d->path, 0);
+	if (np == NULL) {
+		errorf("%s: not reloaded; still working with the policy loaded before", d->path);
+	} else {
+		policy_free(d->p);
+		d->p = np;
+		set_store_opts(d);
+		d->said_wake = 0;
+		notef("reloaded the policy from %s", d->path);
+	}
+	notify("READY=1");
+}
+
+static int
+exec_daemon(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    STORE_LONGOPTS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct daemon d = {0};
+	struct seal_pub pub;
+	struct store *s;
+	sigset_t set;
+	const char *config = NULL;
+	int ch, status = TW_EXIT_USAGE, sig = 0;
+
+	optind = 1;
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
+		if (ch == 'c')
+			config = optarg;
+		else if (ch == STORE_OPT_BASE + 0)
+			d.db = optarg;
+		else if (ch == STORE_OPT_BASE + 1)
+			d.pk = optarg;
+		else
+			return cmd_usage(&cmd_daemon_entry);
+	}
+	if (optind != argc)
+		return cmd_usage(&cmd_daemon_entry);
+	runner_signals(&set);
+	d.path = config_path(config);
+	d.p = config_load(d.path, 0);
+	if (d.p == NULL)
+		return TW_EXIT_USAGE;
+	set_store_opts(&d);
+	/* Refuse at once what would fail every run: a missing store, the wrong key. */
+	s = store_ctx_open(&d.so, &pub, 0, &status);
+	if (s == NULL)
+		goto out;
+	store_close(s);
+	notef("daemon started with the policy %s", d.path);
+	notify("READY=1\nSTATUS=started");
+	while (sig != SIGTERM && sig != SIGINT) {
+		int64_t now = clock_now_ms(), at = next_wake(&d, now);
+
+		if (at <= now) {
+			run_once(&d);
+			d.not_before = clock_now_ms() + SCHEDULE_RETRY_MS;
+			d.said_wake = 0;
+			continue; /* a signal that came during the run is taken below */
+		}
+		sig = wait_until(&set, at);
+		if (sig == SIGHUP)
+			reload(&d);
+	}
+	notify("STOPPING=1");
+	notef("daemon stopping, as signal %d asked", sig);
+	status = TW_EXIT_OK;
+out:
+	policy_free(d.p);
+	return status;
+}
+
+const struct cmd_entry cmd_daemon_entry = {
+    .name = "daemon",
+    .args = "[--config FILE] [--db FILE] [--public-key FILE]",
+    .summary = "run rotations as they fall due, for hosts without timers",
+    .help = "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
+	    "                           " CONFIG_DEFAULT ")\n" STORE_HELP
+	    "Sleeps until work falls due, then runs it as 'rotate' would (the run lock is\n"
+	    "held only while running).  SIGHUP reloads the policy, keeping the old one when\n"
+	    "the new one has errors; SIGTERM or SIGINT ends the current step and exits 0.\n"
+	    "With $NOTIFY_SOCKET set it tells systemd when it is ready (Type=notify).\n"
+	    "Exit status: 0 stopped by a signal, 2 bad policy, option or store.\n",
+    .exec = exec_daemon,
+};

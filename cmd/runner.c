@@ -1,0 +1,133 @@
+/* One executor run for rotate and daemon; see runner.h. */
+#include "cmd/runner.h"
+
+#include "cmd/msg.h"
+
+#include "core/clock.h"
+#include "core/cred.h"
+#include "core/exitcodes.h"
+#include "core/xalloc.h"
+#include "store/runs.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* One API client per workspace, made when first needed (by that workspace's worker). */
+struct clients {
+	const struct policy *p;
+	struct mode_client **c;
+};
+
+static struct mode_client *
+client_for(void *arg, const struct policy_workspace *w, char **cause)
+{
+	struct clients *cl = arg;
+	size_t i = (size_t)(w - cl->p->ws);
+	struct mode_opts mo;
+	struct cred *cred = NULL;
+
+	if (cl->c[i] != NULL)
+		return cl->c[i];
+	mode_opts_default(&mo);
+	mo.rate_limit = w->rate_requests;
+	mo.rate_window_ms = w->rate_window * 1000;
+	if (cred_load(w->credential, NULL, &cred, cause) == 0)
+		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
+	cred_free(cred);
+	return cl->c[i];
+}
+
+static void
+log_line(void *arg, int failed, const char *ws, const char *slot, const char *text)
+{
+	(void)arg;
+	msg_event(failed, ws, slot, text);
+}
+
+static void
+progress(void *arg, int done, int total)
+{
+	char line[64];
+
+	(void)arg;
+	snprintf(line, sizeof line, "tokenwarden: working: %d of %d planned items done", done,
+		 total);
+	msg_progress(line);
+}
+
+void
+runner_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int
+runner_stop_requested(void *arg)
+{
+	sigset_t pending;
+
+	(void)arg;
+	if (sigpending(&pending) < 0)
+		return 0;
+	return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+}
+
+static int
+status_of(const struct rotate_stats *st)
+{
+	/* A stuck slot fails every run until it recovers, so timers and monitors see it. */
+	if (st->failed > 0 || st->unknown > 0 || st->stuck > 0)
+		return TW_EXIT_FAILURE;
+	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
+}
+
+int
+runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
+	   struct rotate_opts *o, const char *verb, int quiet)
+{
+	struct clients cl = {p, xcalloc(p->nws + 1, sizeof *cl.c)};
+	struct rotate_stats st;
+	char *cause = NULL;
+	json_t *summary = NULL;
+	int64_t id = 0;
+	int status = TW_EXIT_FAILURE;
+
+	o->stop = runner_stop_requested;
+	if (msg_progress_wanted())
+		o->progress = progress;
+	if (!o->dry_run && runs_start(s, verb, clock_now_ms(), &id, &cause) < 0)
+		goto out;
+	if (rotate_run(s, pub, p, client_for, &cl, o, log_line, NULL, &st, &cause) < 0)
+		goto out;
+	msg_progress(NULL);
+	status = status_of(&st);
+	if (st.stopped && runner_stop_requested(NULL))
+		notef("stopped after the current step, as a signal asked; %d action%s left",
+		      st.left, st.left == 1 ? "" : "s");
+	if (!quiet)
+		printf("%s%s: %d rotated, %d deleted, %d failed, %d unknown, %d left%s\n", verb,
+		       o->dry_run ? " (dry run)" : "", st.rotated, st.deleted, st.failed,
+		       st.unknown, st.left, st.stuck > 0 ? "; some slots are stuck" : "");
+	fflush(stdout);
+	summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "rotated", st.rotated, "deleted",
+			    st.deleted, "failed", st.failed, "unknown", st.unknown, "left", st.left,
+			    "settled", st.settled, "workers", st.workers);
+	if (!o->dry_run && runs_end(s, id, status, summary, clock_now_ms(), &cause) < 0)
+		status = TW_EXIT_FAILURE;
+out:
+	msg_progress(NULL);
+	if (cause != NULL)
+		errorf("%s", cause);
+	free(cause);
+	json_decref(summary);
+	for (size_t i = 0; i < p->nws; i++)
+		mode_client_free(cl.c[i]);
+	free(cl.c);
+	return status;
+}
