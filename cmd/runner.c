@@ -6,18 +6,43 @@
 #include "core/clock.h"
 #include "core/cred.h"
 #include "core/exitcodes.h"
+#include "core/ratelimit.h"
 #include "core/xalloc.h"
 #include "store/runs.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-/* One API client per workspace, made when first needed (by that workspace's worker). */
+/*
+ * One API client per workspace, made when first needed by that workspace's
+ * worker.  Mode limits requests per user name, so the clients of one
+ * credential share the limiter of its first workspace (one worker does all
+ * of a credential's work, so it is never used by two threads).
+ */
 struct clients {
 	const struct policy *p;
 	struct mode_client **c;
+	struct ratelimit *rl; /* by the index of the credential's first workspace */
+	int *rl_ready;
 };
+
+static struct ratelimit *
+limiter_for(struct clients *cl, size_t i)
+{
+	const struct policy_workspace *w = &cl->p->ws[i];
+	size_t j = 0;
+
+	while (j < i && strcmp(cl->p->ws[j].credential, w->credential) != 0)
+		j++;
+	if (!cl->rl_ready[j]) {
+		ratelimit_init(&cl->rl[j], cl->p->ws[j].rate_requests,
+			       cl->p->ws[j].rate_window * 1000);
+		cl->rl_ready[j] = 1;
+	}
+	return &cl->rl[j];
+}
 
 static struct mode_client *
 client_for(void *arg, const struct policy_workspace *w, char **cause)
@@ -32,6 +57,7 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 	mode_opts_default(&mo);
 	mo.rate_limit = w->rate_requests;
 	mo.rate_window_ms = w->rate_window * 1000;
+	mo.shared_rl = limiter_for(cl, i);
 	if (cred_load(w->credential, NULL, &cred, cause) == 0)
 		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
 	cred_free(cred);
@@ -91,7 +117,9 @@ int
 runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   struct rotate_opts *o, const char *verb, int quiet)
 {
-	struct clients cl = {p, xcalloc(p->nws + 1, sizeof *cl.c)};
+	struct clients cl = {p, xcalloc(p->nws + 1, sizeof *cl.c),
+			     xcalloc(p->nws + 1, sizeof *cl.rl),
+			     xcalloc(p->nws + 1, sizeof *cl.rl_ready)};
 	struct rotate_stats st;
 	char *cause = NULL;
 	json_t *summary = NULL;
@@ -126,8 +154,13 @@ out:
 		errorf("%s", cause);
 	free(cause);
 	json_decref(summary);
-	for (size_t i = 0; i < p->nws; i++)
+	for (size_t i = 0; i < p->nws; i++) {
 		mode_client_free(cl.c[i]);
+		if (cl.rl_ready[i])
+			ratelimit_free(&cl.rl[i]);
+	}
 	free(cl.c);
+	free(cl.rl);
+	free(cl.rl_ready);
 	return status;
 }

@@ -37,7 +37,8 @@ struct mode_client {
 	char *workspace;
 	char *basic; /* "Authorization: Basic ..." (secret memory), NULL without a credential */
 	struct mode_opts opts;
-	struct ratelimit rl;
+	struct ratelimit own_rl;
+	struct ratelimit *rl; /* own_rl, or the credential's shared one */
 	long requests;
 	/* Per attempt, filled by the callbacks. */
 	struct sbuf body;
@@ -76,6 +77,7 @@ mode_global_init(void)
 void
 mode_opts_default(struct mode_opts *o)
 {
+	memset(o, 0, sizeof *o);
 	o->timeout_ms = 30000;
 	o->retries = 4;
 	o->rate_limit = 40;
@@ -352,7 +354,8 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	c->workspace = xstrdup(workspace);
 	c->base = xasprintf("%s/batch/%s", root, workspace);
 	free(root);
-	ratelimit_init(&c->rl, opts->rate_limit, opts->rate_window_ms);
+	ratelimit_init(&c->own_rl, opts->rate_limit, opts->rate_window_ms);
+	c->rl = opts->shared_rl != NULL ? opts->shared_rl : &c->own_rl;
 	if (cred != NULL) {
 		char *b64 = b64_joined(cred->key, cred->secret, NULL);
 
@@ -387,7 +390,7 @@ mode_client_free(struct mode_client *c)
 	if (c == NULL)
 		return;
 	curl_easy_cleanup(c->curl);
-	ratelimit_free(&c->rl);
+	ratelimit_free(&c->own_rl);
 	sbuf_free(&c->body);
 	xsecret_free(c->basic);
 	free(c->base);
@@ -418,10 +421,10 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	CURLcode rc;
 	int64_t wait;
 
-	for (wait = ratelimit_wait(&c->rl, clock_mono_ms()); wait > 0;
-	     wait = ratelimit_wait(&c->rl, clock_mono_ms()))
+	for (wait = ratelimit_wait(c->rl, clock_mono_ms()); wait > 0;
+	     wait = ratelimit_wait(c->rl, clock_mono_ms()))
 		clock_sleep_ms(wait);
-	ratelimit_sent(&c->rl, clock_mono_ms());
+	ratelimit_sent(c->rl, clock_mono_ms());
 	c->requests++;
 
 	h = curl_slist_append(h, "Accept: application/json");
@@ -458,7 +461,7 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	wipe_headers(h);
-	ratelimit_observe(&c->rl, clock_mono_ms(), c->hdr_limit, c->hdr_remaining);
+	ratelimit_observe(c->rl, clock_mono_ms(), c->hdr_limit, c->hdr_remaining);
 	return rc;
 }
 
@@ -545,7 +548,7 @@ perform(struct mode_client *c, const struct call *call, struct answer *a, char *
 					      call->what, throttles, ra);
 				return MODE_ERR_THROTTLED;
 			}
-			ratelimit_hold(&c->rl, clock_mono_ms(), ra);
+			ratelimit_hold(c->rl, clock_mono_ms(), ra);
 			continue;
 		}
 		if (status >= 500 || status < 100) {

@@ -30,11 +30,19 @@ enum mode_err {
 	MODE_ERR_UNKNOWN = -8,     /* POST sent, outcome unknown: the token may exist */
 };
 
+struct ratelimit;
+
 struct mode_opts {
 	long timeout_ms;        /* per attempt, connection included; default 30 s */
 	int retries;            /* further attempts after a failure; default 4 */
 	int rate_limit;         /* requests per window; default 40 */
 	int64_t rate_window_ms; /* default 10 s */
+	/*
+	 * Mode limits requests per user name, so the clients of one credential
+	 * (one per workspace) may share one limiter: borrowed, used by one
+	 * thread at a time, outliving the client.  NULL: the client's own.
+	 */
+	struct ratelimit *shared_rl;
 };
 
 /* A Signature Token object as the API returns it. */

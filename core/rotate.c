@@ -457,6 +457,21 @@ credential_of(const struct policy *p, const struct plan_action *a)
 	return w != NULL && w->credential != NULL ? w->credential : "";
 }
 
+/*
+ * The worker for a credential beyond the first ROTATE_MAX_WORKERS: fixed by
+ * its name, so that all its work stays on one thread (its clients are not
+ * shared between threads).
+ */
+static size_t
+spill(const char *cred)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *c = cred; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return h % ROTATE_MAX_WORKERS;
+}
+
 /* Shares the plan's groups (those --only keeps) out to one worker per credential. */
 static size_t
 assign(const struct run *base, struct worker *ws)
@@ -474,8 +489,7 @@ assign(const struct run *base, struct worker *ws)
 		for (k = 0; k < nw && strcmp(ws[k].credential, cred) != 0; k++)
 			;
 		if (k == nw && nw == ROTATE_MAX_WORKERS)
-			k = (size_t)(a->group %
-				     ROTATE_MAX_WORKERS); /* more credentials: they share */
+			k = spill(cred); /* more credentials than workers: some share one */
 		else if (k == nw) {
 			ws[nw].credential = cred;
 			ws[nw].groups = xcalloc(pl->nactions, sizeof *ws[nw].groups);

@@ -14,6 +14,7 @@
 #include "core/cred.h"
 #include "core/jsonx.h"
 #include "core/mode.h"
+#include "core/ratelimit.h"
 #include "core/xalloc.h"
 
 #include <curl/curl.h>
@@ -371,6 +372,35 @@ test_burst_of_100_draws_no_429(void **state)
 	mode_client_free(c);
 }
 
+/* Two clients of one credential (two workspaces, say) spend one budget: Mode limits per user. */
+static void
+test_clients_share_a_limiter(void **state)
+{
+	struct ratelimit rl;
+	struct mode_opts o;
+	struct mode_client *a, *b;
+	char *cause = NULL;
+
+	(void)state;
+	ratelimit_init(&rl, 2, 60000);
+	mode_opts_default(&o);
+	o.shared_rl = &rl;
+	a = mode_client_new(sim, "acme", &admin, &o, &cause);
+	b = mode_client_new(sim, "acme", &admin, &o, &cause);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(mode_delete(a, "e2e-no-such-token", NULL, &cause), MODE_ERR_NOT_FOUND);
+	FREE_NULL(&cause);
+	assert_int_equal(ratelimit_wait(&rl, clock_mono_ms()), 0);
+	assert_int_equal(mode_delete(b, "e2e-no-such-token", NULL, &cause), MODE_ERR_NOT_FOUND);
+	FREE_NULL(&cause);
+	/* the budget of 2 is spent by the two clients together: a third request would wait */
+	assert_true(ratelimit_wait(&rl, clock_mono_ms()) > 0);
+	mode_client_free(a);
+	mode_client_free(b);
+	ratelimit_free(&rl);
+}
+
 int
 main(void)
 {
@@ -385,6 +415,7 @@ main(void)
 	    cmocka_unit_test_setup(test_429_burst_is_waited_out, reset),
 	    cmocka_unit_test_setup(test_connection_refused, reset),
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
+	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),
 	};
 
 	sim = getenv("SIM_URL");

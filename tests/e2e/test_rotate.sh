@@ -171,9 +171,13 @@ run 2 revoke --yes "$second"
 expect "$err" "is no slot of the policy; to revoke a token by its id, say its workspace with -w"
 run 0 revoke --yes -w acme "$second"
 [ "$(state "$second")" = revoked ] || fail "revoke by id left $(state "$second")"
-run 0 rotate
+run 0 --log-format json rotate
 expect "$out" "rotate: 1 rotated"
 [ "$(jq -r .token "$TW_TMP/run/etl.json")" != "$third" ] || fail "no new token after revoke"
+# JSON log lines: one object per step, naming the workspace and slot.
+jq -se 'map(select(.workspace == "acme" and .slot == "etl" and .level == "note"))
+	| map(.msg | split(" ")[0]) | index("created") != null and index("verified") != null' \
+	"$err" >/dev/null || fail "no JSON log lines for the steps"
 
 echo "== --dry-run --run-hooks: the consumers rehearse with a test payload"
 at 2027-01-17T00:00Z
