@@ -32,6 +32,7 @@ struct daemon {
 	struct policy *p;
 	struct store_opts so;
 	int64_t not_before; /* no run before this while work stays due (ms) */
+	int ran;            /* a run has just ended */
 	int64_t said_wake;  /* the wake time last logged */
 };
 
@@ -98,6 +99,11 @@ next_wake(struct daemon *d, int64_t now)
 	}
 	store_close(s);
 	free(cause);
+	if (d->ran) {
+		/* Work still due right after a run failed there: not again for a while. */
+		d->ran = 0;
+		d->not_before = sc.due_now ? now + SCHEDULE_RETRY_MS : 0;
+	}
 	at = schedule_wake(&sc, now, d->not_before, SCHEDULE_MAX_NAP_MS, &wake);
 	if (at > now && wake != d->said_wake) {
 		d->said_wake = wake;
@@ -133,7 +139,11 @@ reload(struct daemon *d)
 {
 	struct policy *np;
 
-	notify("RELOADING=1");
+	char state[64];
+
+	snprintf(state, sizeof state, "RELOADING=1\nMONOTONIC_USEC=%lld",
+		 (long long)clock_mono_ms() * 1000);
+	notify(state);
 	np = config_load(d->path, 0);
 	if (np == NULL) {
 		errorf("%s: not reloaded; still working with the policy loaded before", d->path);
@@ -160,7 +170,7 @@ exec_daemon(int argc, char **argv)
 	struct store *s;
 	sigset_t set;
 	const char *config = NULL;
-	int ch, status = TW_EXIT_USAGE, sig = 0;
+	int ch, status = TW_EXIT_USAGE, sig;
 
 	optind = 1;
 	for (;;) {
@@ -191,21 +201,23 @@ exec_daemon(int argc, char **argv)
 	store_close(s);
 	notef("daemon started with the policy %s", d.path);
 	notify("READY=1\nSTATUS=started");
-	while (sig != SIGTERM && sig != SIGINT) {
+	while (!runner_stop_requested(NULL)) {
 		int64_t now = clock_now_ms(), at = next_wake(&d, now);
 
 		if (at <= now) {
 			run_once(&d);
-			d.not_before = clock_now_ms() + SCHEDULE_RETRY_MS;
+			d.ran = 1;
 			d.said_wake = 0;
-			continue; /* a signal that came during the run is taken below */
+			continue;
 		}
 		sig = wait_until(&set, at);
 		if (sig == SIGHUP)
 			reload(&d);
+		else if (sig == SIGTERM || sig == SIGINT)
+			break;
 	}
 	notify("STOPPING=1");
-	notef("daemon stopping, as signal %d asked", sig);
+	notef("daemon stopping, as a signal asked");
 	status = TW_EXIT_OK;
 out:
 	policy_free(d.p);

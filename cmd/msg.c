@@ -4,6 +4,7 @@
 #include "core/xalloc.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 
 static int quiet;
 static enum msg_format format = MSG_TEXT;
-static char progress[160]; /* the progress line on the terminal; "" when none is shown */
+/* The progress line on the terminal ("" when none is shown), and the lock for it and stderr. */
+static char progress[160];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void
 msg_setup(int q, enum msg_format f)
@@ -27,7 +30,7 @@ msg_setup(int q, enum msg_format f)
 static void
 emit_about(const char *level, const char *ws, const char *slot, const char *text)
 {
-	flockfile(stderr); /* one whole line, and the progress line redrawn below it */
+	pthread_mutex_lock(&lock); /* one whole line, and the progress line redrawn below it */
 	if (progress[0] != '\0')
 		fputs("\r\033[K", stderr);
 	if (format == MSG_JSON) {
@@ -53,7 +56,7 @@ emit_about(const char *level, const char *ws, const char *slot, const char *text
 	}
 	if (progress[0] != '\0')
 		fputs(progress, stderr);
-	funlockfile(stderr);
+	pthread_mutex_unlock(&lock);
 }
 
 static void
@@ -84,7 +87,7 @@ msg_progress(const char *text)
 {
 	if (!msg_progress_wanted())
 		return;
-	flockfile(stderr);
+	pthread_mutex_lock(&lock);
 	if (progress[0] != '\0')
 		fputs("\r\033[K", stderr);
 	if (text != NULL)
@@ -93,7 +96,7 @@ msg_progress(const char *text)
 		progress[0] = '\0';
 	fputs(progress, stderr);
 	fflush(stderr);
-	funlockfile(stderr);
+	pthread_mutex_unlock(&lock);
 }
 
 void

@@ -251,7 +251,8 @@ grep -q $'\033' "$err" && fail "terminal escapes in a log that is not a terminal
 
 echo "== on a terminal: a progress line, kept below the log"
 at 2027-02-14T00:00Z
-python3 - "$tw_bin" "$TW_TMP/par.yaml" >"$TW_TMP/tty.out" <<'PY'
+rc=0
+python3 - "$tw_bin" "$TW_TMP/par.yaml" >"$TW_TMP/tty.out" <<'PY' || rc=$?
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
@@ -269,6 +270,7 @@ _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(status))
 PY
+[ "$rc" = 0 ] || fail "rotate on a terminal exited $rc: $(cat -v "$TW_TMP/tty.out")"
 expect "$TW_TMP/tty.out" 'tokenwarden: working: 1 of 2 planned items done'
 expect "$TW_TMP/tty.out" $'\r\033[Ktokenwarden: working: 2 of 2 planned items done'
 expect "$TW_TMP/tty.out" $'\r\033[Krotate: 2 rotated'
