@@ -13,6 +13,57 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+/*
+ * Whether slot of ws already has an active token: a hand-made token joins
+ * a slot only in place of none (rotate --force replaces one and delivers
+ * the new one).  Returns 0 when free, else 1 (or -1) after a message.
+ */
+static int
+slot_taken(struct store *s, const char *ws, const char *slot, int *status)
+{
+	struct token_filter f = {ws, slot, TOKEN_ACTIVE};
+	struct token_row *rows = NULL;
+	char *cause = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (tokens_list(s, &f, &rows, &n, &cause) < 0) {
+		errorf("%s", cause);
+		free(cause);
+		*status = TW_EXIT_FAILURE;
+		return -1;
+	}
+	if (n > 0) {
+		errorf("slot '%s' already has an active token (%s); nothing was created.  "
+		       "'tokenwarden "
+		       "rotate --force %s' replaces it and delivers the new one",
+		       slot, rows[0].token, slot);
+		*status = TW_EXIT_USAGE;
+		rc = 1;
+	}
+	tokens_free(rows, n);
+	return rc;
+}
+
+/* Makes the new token its slot's active one; returns 0, or -1 after a message. */
+static int
+activate(struct store *s, const char *ws, const char *token)
+{
+	struct token_row *row = NULL;
+	char *cause = NULL;
+	int rc = -1;
+
+	if (tokens_find(s, ws, token, &row, &cause) == 0 &&
+	    tokens_activate(s, row->row, 0, 0, clock_now_ms(), &cause) == 0)
+		rc = 0;
+	else
+		errorf("%s: the token was created but could not be made its slot's active token",
+		       cause != NULL ? cause : token);
+	tokens_free(row, row != NULL ? 1 : 0);
+	free(cause);
+	return rc;
+}
+
 static int
 exec_create(int argc, char **argv)
 {
@@ -94,8 +145,12 @@ exec_create(int argc, char **argv)
 		      "they are now 'unknown' in the inventory ('tokenwarden token list --state "
 		      "unknown')",
 		      settled);
+	if (slot != NULL && slot_taken(s, o.workspace, slot, &status) != 0)
+		goto out;
 	r = ops_create(s, &pub, c, o.workspace, slot, name, expires, &made, &cause);
 	status = api_exit_status(r);
+	if (r == MODE_OK && slot != NULL && activate(s, o.workspace, made.token->token) < 0)
+		status = TW_EXIT_FAILURE;
 	if (r == MODE_OK) {
 		print_token("created", o.workspace, made.token, o.json, show_secret);
 	} else if (r == MODE_ERR_UNKNOWN) {
@@ -125,6 +180,8 @@ const struct cmd_entry cmd_token_create_entry = {
     .help = "  -n, --name NAME          the token's name, 4 to 64 characters\n"
 	    "      --expires-in DUR     lifetime such as 30d, 12h, 1d12h\n"
 	    "      --expires-at TIME    expiry as ISO 8601, such as 2026-12-31T23:00Z\n"
+	    "      --slot SLOT          record it as the slot's active token (the slot must\n"
+	    "                           have none; 'rotate --force SLOT' replaces one)\n"
 	    "      --show-secret        print the access secret and Bearer value (shown "
 	    "once)\n" API_HELP,
     .exec = exec_create,

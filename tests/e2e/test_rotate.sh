@@ -275,6 +275,16 @@ expect "$TW_TMP/tty.out" 'tokenwarden: working: 1 of 2 planned items done'
 expect "$TW_TMP/tty.out" $'\r\033[Ktokenwarden: working: 2 of 2 planned items done'
 expect "$TW_TMP/tty.out" $'\r\033[Krotate: 2 rotated'
 
+echo "== token create --slot: joins a slot only in place of none"
+held=$(sim_tokens)
+run 2 token create -w acme -n manual-etl --expires-in 30d --slot etl --api "$SIM_URL" \
+	--credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub"
+expect "$err" "slot 'etl' already has an active token"
+[ "$(sim_tokens)" = "$held" ] || fail "a refused create reached the server"
+run 0 token create -w acme -n manual-spare --expires-in 30d --slot spare --api "$SIM_URL" \
+	--credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub" --json
+[ "$(state "$(jq -r .token "$out")")" = active ] || fail "the hand-made token is not the slot's active one"
+
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"
 flock -n 9
