@@ -66,10 +66,13 @@ store_state() {
 "$tw_bin" init --db "$db" --public-key "$pub" >/dev/null
 store=(--db "$db" --public-key "$pub")
 # etl expires 2026-12-01T00:00Z; 20% of 30d is 6d, so it is due 2026-11-25T00:00Z.
+# The imports happen on 2026-11-01 (import refuses a token already expired).
+export TOKENWARDEN_NOW=2026-11-01T00:00Z
 run 0 token import "${store[@]}" -w acme --token tok-etl -n etl-202611010000 --slot etl \
 	--created-at 2026-11-01T00:00Z --expires-at 2026-12-01T00:00Z
 run 0 token import "${store[@]}" -w acme --token tok-hand -n "made by hand" \
 	--created-at 2026-11-01T00:00Z --expires-at 2027-06-01T00:00Z
+unset TOKENWARDEN_NOW
 
 cat >"$TW_TMP/one.yaml" <<YAML
 version: 1
