@@ -16,10 +16,17 @@
 const char *
 plan_kind_name(enum plan_kind k)
 {
-	static const char *const names[PLAN_NKINDS] = {
-	    "delete-undelivered", "create",         "verify",         "deliver",
-	    "activate",           "delete-retired", "delete-expired", "delete-unmanaged",
+	static const char *const names[] = {
+	    [PLAN_DELETE_UNDELIVERED] = "delete-undelivered",
+	    [PLAN_CREATE] = "create",
+	    [PLAN_VERIFY] = "verify",
+	    [PLAN_DELIVER] = "deliver",
+	    [PLAN_ACTIVATE] = "activate",
+	    [PLAN_DELETE_OLD] = "delete-retired",
+	    [PLAN_DELETE_EXPIRED] = "delete-expired",
+	    [PLAN_DELETE_UNMANAGED] = "delete-unmanaged",
 	};
+	_Static_assert(sizeof names / sizeof names[0] == PLAN_NKINDS, "a plan kind has no name");
 
 	return k < PLAN_NKINDS ? names[k] : "?";
 }
@@ -27,10 +34,14 @@ plan_kind_name(enum plan_kind k)
 const char *
 plan_finding_name(enum finding_kind k)
 {
-	static const char *const names[FIND_NKINDS] = {
-	    "overdue",   "max-lifetime", "unmanaged", "expired",  "unknown",
-	    "in-flight", "paused",       "personal",  "capacity",
+	static const char *const names[] = {
+	    [FIND_OVERDUE] = "overdue",     [FIND_MAX_LIFETIME] = "max-lifetime",
+	    [FIND_UNMANAGED] = "unmanaged", [FIND_EXPIRED] = "expired",
+	    [FIND_UNKNOWN] = "unknown",     [FIND_IN_FLIGHT] = "in-flight",
+	    [FIND_PAUSED] = "paused",       [FIND_PERSONAL] = "personal",
+	    [FIND_CAPACITY] = "capacity",   [FIND_STUCK] = "stuck",
 	};
+	_Static_assert(sizeof names / sizeof names[0] == FIND_NKINDS, "a finding has no name");
 
 	return k < FIND_NKINDS ? names[k] : "?";
 }
@@ -365,8 +376,9 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 	timefmt_minute(f->next_attempt_at, next);
 	if (f->failures >= b->p->schedule.stuck_after)
 		plan_add_finding(b, FIND_STUCK, s->ws->name, s->name, NULL, f->next_attempt_at,
-				 "failed %d times in a row (last: %s); next attempt not before %s",
-				 f->failures, f->last_error != NULL ? f->last_error : "?", next);
+				 "failed %d time%s in a row (last: %s); next attempt not before %s",
+				 f->failures, f->failures == 1 ? "" : "s",
+				 f->last_error != NULL ? f->last_error : "?", next);
 	if (d->due > b->now || f->next_attempt_at <= b->now)
 		return 0;
 	later(b, f->next_attempt_at);

@@ -138,8 +138,12 @@ expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed"
 sed -i 's|^defaults: |schedule: { stuck_after: 1 }\ndefaults: |' "$TW_TMP/policy.yaml"
 run 1 rotate
 expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed, 0 unknown, 0 left; some slots are stuck"
-expect "$err" "acme/etl: failed 1 times in a row (last: new token"
+expect "$err" "acme/etl: failed 1 time in a row (last: new token"
 run 4 audit report
+expect "$out" "stuck        acme/etl"
+run 4 audit report --json
+jq -e '[.findings[] | select(.finding == "stuck" and .slot == "etl")] | length == 1' "$out" \
+	>/dev/null || fail "audit report --json does not name the stuck slot"
 sed -i '/^schedule: /d' "$TW_TMP/policy.yaml"
 run 0 plan --json
 jq -e '.next_at != null' "$out" >/dev/null || fail "no next attempt planned"
