@@ -95,6 +95,15 @@ post(CURL *curl, const char *url, const char *json, long timeout_ms, char **why)
 }
 
 int
+notify_wants(const struct policy *p, unsigned kind)
+{
+	for (size_t i = 0; i < p->nnotify; i++)
+		if ((p->notify[i].events & kind) != 0)
+			return 1;
+	return 0;
+}
+
+int
 notify_send(const struct policy *p, const struct notify_event *ev, long timeout_ms, char **cause)
 {
 	CURL *curl = NULL;

@@ -19,6 +19,9 @@ struct notify_event {
 /* Returns "failure", "stuck", "violation" or "success". */
 const char *notify_kind_name(unsigned kind);
 
+/* Whether some target of p takes alerts of kind. */
+int notify_wants(const struct policy *p, unsigned kind);
+
 /*
  * Posts ev to every target of p that takes its kind, each with a time
  * limit of timeout_ms.  Returns the number that failed (0: all sent, or

@@ -7,6 +7,7 @@
 #include "core/ops.h"
 #include "core/report.h"
 #include "core/timefmt.h"
+#include "core/violations.h"
 #include "core/xalloc.h"
 #include "store/slots.h"
 #include "store/tokens.h"
@@ -131,10 +132,8 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 	say(run, 1, sl->ws->name, sl->name,
 	    "rotation failed (%d in a row; next attempt after %s): %s", failures, next, why);
 	alert(run, NOTIFY_FAILURE, sl->ws->name, sl->name, why);
-	if (failures == run->p->schedule.stuck_after) {
-		run->st->stuck++;
+	if (failures == run->p->schedule.stuck_after)
 		alert(run, NOTIFY_STUCK, sl->ws->name, sl->name, why);
-	}
 	return 0;
 }
 
@@ -510,7 +509,6 @@ add_stats(struct rotate_stats *to, const struct rotate_stats *from)
 	to->failed += from->failed;
 	to->unknown += from->unknown;
 	to->left += from->left;
-	to->stuck += from->stuck;
 	to->stopped |= from->stopped;
 }
 
@@ -564,6 +562,42 @@ work_all(const struct run *base, char **cause)
 	return rc;
 }
 
+/* The slots of the policy that the run leaves stuck; -1 with *cause when the store failed. */
+static int
+stuck_after_run(const struct run *run, char **cause)
+{
+	struct slot_state *v = NULL;
+	size_t n = 0;
+	int stuck = 0;
+
+	if (slots_list(run->s, &v, &n, cause) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].failures >= run->p->schedule.stuck_after &&
+		    policy_find_slot(run->p, v[i].workspace, v[i].slot) != NULL)
+			stuck++;
+	slots_free(v, n);
+	return stuck;
+}
+
+/* Alerts the violations the run leaves standing; 0, or -1 with *cause when the store failed. */
+static int
+alert_violations(struct run *run, char **cause)
+{
+	char *unsent = NULL;
+	int n = violations_alert(run->s, run->p, clock_now_ms(), run->o->notify_timeout_ms, &unsent,
+				 cause);
+
+	if (n > 0)
+		say(run, 0, NULL, NULL, "alerted %d violation%s of the policy", n,
+		    n == 1 ? "" : "s");
+	if (unsent != NULL)
+		say(run, 1, NULL, NULL, "violation alert not sent (the next run tries again): %s",
+		    unsent);
+	free(unsent);
+	return n < 0 ? -1 : 0;
+}
+
 int
 rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
@@ -588,18 +622,22 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 
 		if (f->kind == FIND_STUCK)
 			st->stuck++;
+		/* Warnings, so that even --quiet runs report them every time. */
 		if (f->kind == FIND_UNKNOWN || f->kind == FIND_STUCK)
-			say(&run, f->kind == FIND_STUCK, f->workspace, f->slot, "%s", f->text);
+			say(&run, 1, f->workspace, f->slot, "%s", f->text);
 	}
 	if (o->dry_run) {
 		rehearse(&run, pl);
 		goto out;
 	}
-	if (o->force != NULL) {
-		rc = forced(&run, o->force, cause);
-		goto out;
+	rc = o->force != NULL ? forced(&run, o->force, cause) : work_all(&run, cause);
+	if (rc == 0)
+		rc = alert_violations(&run, cause);
+	/* The slots it leaves stuck, not those it found: a run that unsticks one succeeds. */
+	if (rc == 0) {
+		st->stuck = stuck_after_run(&run, cause);
+		rc = st->stuck < 0 ? -1 : 0;
 	}
-	rc = work_all(&run, cause);
 out:
 	report_free(&r);
 	return rc;

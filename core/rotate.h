@@ -59,7 +59,7 @@ struct rotate_stats {
 	int unknown; /* creates whose outcome was lost */
 	int left;    /* actions not started: out of time */
 	int settled; /* interrupted creates settled to unknown at the start */
-	int stuck;   /* slots stuck: failed schedule.stuck_after times in a row */
+	int stuck;   /* slots the run leaves stuck (failed stuck_after times in a row) */
 	int stopped; /* stop() or the time budget ended the run early */
 	int workers; /* threads that did the work: one per credential, up to ROTATE_MAX_WORKERS */
 };

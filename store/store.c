@@ -79,6 +79,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  failures INTEGER NOT NULL CHECK (failures >= 0),"
     "  next_attempt_at INTEGER NOT NULL,"
     "  last_error TEXT);",
+    /* 2 -> 3: the alerts sent for violations that still hold, to remind, not repeat. */
+    "CREATE TABLE alerts ("
+    "  key TEXT PRIMARY KEY,"
+    "  sent_at INTEGER NOT NULL);",
 };
 
 /*

@@ -15,7 +15,7 @@ struct sqlite3_stmt;
 /* The meta key holding the pinned sealing key's fingerprint. */
 #define STORE_META_KEY_FPR "key_fingerprint"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* PRAGMA application_id of a tokenwarden database: "twdb". */
 #define STORE_APPLICATION_ID 0x74776462
 

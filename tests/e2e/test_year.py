@@ -165,6 +165,19 @@ def check(db, tmp, sim, now, problems):
                             (iso(now), t["name"], t["expires_at"]))
 
 
+def reported_unknown(db, now, log, problems):
+    """Every unknown token not yet expired is named in the run's log, even with --quiet."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT name FROM tokens WHERE state = 'unknown' AND expires_at > ?",
+                       (int(now.timestamp() * 1000),)).fetchall()
+    con.close()
+    for (name,) in rows:
+        # Named by the run that lost it ("create of NAME lost its answer") and every later one.
+        if "token '%s' may exist until" % name not in log and \
+                "create of %s lost its answer" % name not in log:
+            problems.append("%s: the run did not report the unknown token %s" % (iso(now), name))
+
+
 def main():
     modesim, tw = sys.argv[1], sys.argv[2]
     faults = "--faults" in sys.argv[3:]
@@ -204,6 +217,7 @@ def main():
                                text=True)
             statuses[r.returncode] = statuses.get(r.returncode, 0) + 1
             unknown_seen += r.stderr.count("may exist until")
+            reported_unknown(db, now, r.stderr, problems)
             if r.returncode not in ((0, 1) if faults else (0,)):
                 problems.append("%s: rotate exited %d: %s" % (iso(now), r.returncode,
                                                               r.stderr.strip()[-500:]))
@@ -222,7 +236,10 @@ def main():
                                 ).fetchone()[0]
         deletes = con.execute("SELECT count(*) FROM tokens WHERE state = 'deleted'"
                               ).fetchone()[0]
+        lost = con.execute("SELECT count(*) FROM tokens WHERE state = 'unknown'").fetchone()[0]
         con.close()
+        if faults and lost == 0:
+            problems.append("no create lost its answer: the faults did not reach unknown tokens")
         # A rotation is a POST, a verify GET and later a DELETE; retries of
         # failed requests are bounded per request, so the total is too.
         bound = 3 * (rotations * 3 + deletes) + 365 * 5

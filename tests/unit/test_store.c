@@ -171,7 +171,7 @@ test_migrates_from_version_0(void **state)
 	free(path);
 }
 
-/* A version 1 database gains the slot_state table of version 2, its rows kept. */
+/* A version 1 database gains the tables of versions 2 and 3, its rows kept. */
 static void
 test_migrates_from_version_1(void **state)
 {
@@ -189,14 +189,15 @@ test_migrates_from_version_1(void **state)
 	/* Back to what version 1 wrote. */
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_exec(db, "DROP TABLE slot_state; PRAGMA user_version = 1", NULL, NULL, NULL),
+	    sqlite3_exec(db, "DROP TABLE slot_state; DROP TABLE alerts; PRAGMA user_version = 1",
+			 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
-	assert_int_equal(query_int(s->db, "PRAGMA user_version"), 2);
-	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name = "
-					  "'slot_state'"),
-			 1);
+	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+					  "('slot_state', 'alerts')"),
+			 2);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	fx->s = s;
 }

@@ -1,0 +1,35 @@
+/*
+ * Alerts for violations of the policy: the findings a run leaves standing
+ * (a slot without a working token, a token living too long, an unmanaged or
+ * expired token, a personal credential, a rate budget too small), sent to
+ * the notify targets that take them as one message per run.  Each is
+ * alerted when first seen and reminded once VIOLATIONS_REMIND_MS has
+ * passed, so the daemon's frequent runs do not repeat it and a nightly
+ * timer reminds every night; one that is over is forgotten.
+ */
+#ifndef TW_VIOLATIONS_H
+#define TW_VIOLATIONS_H
+
+#include "policies/policy.h"
+#include "store/store.h"
+
+#include <stdint.h>
+
+/* 23 hours: a nightly run whose timer fires a little early still reminds. */
+#define VIOLATIONS_REMIND_MS (23 * 3600 * 1000LL)
+
+/* Whether a finding kind (enum finding_kind) is a violation that alerts. */
+int violations_kind(int finding_kind);
+
+/*
+ * Plans p over s at now and alerts the violations that are new or due a
+ * reminder, each notify target with timeout_ms.  Returns the number of
+ * violations alerted (0 when none is due or no target takes violations),
+ * or -1 with *cause when the store failed.  When a target could not be
+ * reached, *unsent says why (no URL in it) and the violations stay due, to
+ * be sent by the next run.
+ */
+int violations_alert(struct store *s, const struct policy *p, int64_t now, long timeout_ms,
+		     char **unsent, char **cause);
+
+#endif
