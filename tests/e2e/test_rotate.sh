@@ -3,8 +3,8 @@
 # A first run makes the slot's token and delivers it; past its due time a
 # second run replaces it and retires the old one; after the grace a third
 # deletes it.  A failing hook leaves the old token active and the undelivered
-# replacement deleted; a held lock stops a second run; --dry-run changes
-# nothing.  The history verifies at the end.
+# replacement deleted, as does a replacement that does not verify; a held
+# lock stops a second run; --dry-run changes nothing.  The history verifies at the end.
 # usage: test_rotate.sh MODESIM TOKENWARDEN
 set -euo pipefail
 umask 077
@@ -288,6 +288,18 @@ expect "$err" "slot 'etl' already has an active token"
 run 0 token create -w acme -n manual-spare --expires-in 30d --slot spare --api "$SIM_URL" \
 	--credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub" --json
 [ "$(state "$(jq -r .token "$out")")" = active ] || fail "the hand-made token is not the slot's active one"
+
+echo "== a replacement that does not verify: deleted, the old token kept"
+cur=$(jq -r .token "$TW_TMP/run/etl.json")
+held=$(sim_tokens)
+sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
+run 1 rotate --force etl
+sim_ctl POST /_sim/faults '{}' >/dev/null
+expect "$out" "rotate: 0 rotated, 1 deleted, 1 failed"
+expect "$err" "does not verify: "
+[ "$(state "$cur")" = active ] || fail "the old token is $(state "$cur") after a failed verify"
+[ "$(jq -r .token "$TW_TMP/run/etl.json")" = "$cur" ] || fail "a token that failed verify was delivered"
+[ "$(sim_tokens)" = "$held" ] || fail "the unverified replacement is still on the server"
 
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"

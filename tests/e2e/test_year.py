@@ -12,7 +12,8 @@ every run:
 At the end the history verifies.  With --faults the simulator fails requests
 (5xx, dropped connections, lost POST answers, bursts of 429) and the same
 guarantees must hold, with the requests counted so that no slot is retried
-in a tight loop.
+in a tight loop; new tokens are also refused now and then on their first
+use (reject_bearer_rate), so replacements fail verification.
 
 usage: test_year.py MODESIM TOKENWARDEN [--faults]
 """
@@ -208,7 +209,8 @@ def main():
             sim.call("POST", "/_sim/clock", {"now": iso(now)})
             # Faults from the second night: the year starts with every slot's token made.
             if faults and day > 0:
-                f = {"error_rate": 0.03, "drop_rate": 0.02, "lost_post_rate": 0.03}
+                f = {"error_rate": 0.03, "drop_rate": 0.02, "lost_post_rate": 0.03,
+                     "reject_bearer_rate": 0.02}
                 if day % 30 == 7:
                     f.update({"burst_429": 3, "retry_after": 1})
                 sim.call("POST", "/_sim/faults", f)

@@ -698,6 +698,11 @@ sim_api_handle(struct sim_state *st, const struct sim_request *rq, struct sim_re
 	if (early_fault(st, &d, &au, rp) || take_slot(st, &au, rp) < 0)
 		goto out;
 	route_parse(rq->path, &rt);
+	if (d.reject_bearer && au.kind == AUTH_BEARER) {
+		unauthorized(rp, "Bearer", "Invalid signature token");
+		rp->note = "reject_bearer_rate";
+		goto out;
+	}
 	acted = dispatch(st, rq, &rt, &au, rp);
 	if (acted && d.lost && rt.kind == ROUTE_TOKENS) {
 		rp->fault = SIM_FAULT_DROP;

@@ -21,6 +21,7 @@ static const struct {
     {"malformed_rate", offsetof(struct sim_faults, malformed_rate)},
     {"truncated_rate", offsetof(struct sim_faults, truncated_rate)},
     {"lost_post_rate", offsetof(struct sim_faults, lost_post_rate)},
+    {"reject_bearer_rate", offsetof(struct sim_faults, reject_bearer_rate)},
 };
 
 static const struct {
@@ -187,6 +188,7 @@ sim_faults_draw(struct sim_faults *f, uint64_t *rng, int is_post, struct sim_dra
 	d->lost = next_unit(rng) < f->lost_post_rate && is_post;
 	d->malformed = next_unit(rng) < f->malformed_rate;
 	d->truncated = next_unit(rng) < f->truncated_rate;
+	d->reject_bearer = next_unit(rng) < f->reject_bearer_rate;
 	if (f->burst_429 > 0 && !d->drop) {
 		d->burst = 1;
 		f->burst_429--;

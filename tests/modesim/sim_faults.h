@@ -15,10 +15,11 @@ struct sim_faults {
 	double malformed_rate; /* action performed, 200 with a body that is not JSON */
 	double truncated_rate; /* action performed, connection closed halfway through the body */
 	double lost_post_rate; /* POST only: token created, then closed without an answer */
-	int64_t latency_ms;    /* added before every answer, after the action */
-	int64_t burst_429;     /* the next N requests are answered 429 */
-	int64_t retry_after;   /* Retry-After of those 429s, in seconds */
-	int64_t count;         /* > 0: the rates and latency last for this many more requests */
+	double reject_bearer_rate; /* Bearer calls answered 401, as for a token not (yet) valid */
+	int64_t latency_ms;        /* added before every answer, after the action */
+	int64_t burst_429;         /* the next N requests are answered 429 */
+	int64_t retry_after;       /* Retry-After of those 429s, in seconds */
+	int64_t count;             /* > 0: the rates and latency last for this many more requests */
 };
 
 /* What one request drew. */
@@ -31,6 +32,7 @@ struct sim_draw {
 	int lost;
 	int malformed;
 	int truncated;
+	int reject_bearer;
 };
 
 /* Sets f to no faults at all. */

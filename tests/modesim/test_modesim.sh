@@ -462,6 +462,15 @@ expect_status 200 "lost_post_rate leaves GET alone"
 create "$(body lost-but-invalid x)"
 expect_error 422 unprocessable_entity "lost_post_rate answers a refused POST"
 
+step "faults: reject_bearer_rate refuses signature tokens, nothing else"
+sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
+reports "$PTOK" "$PKEY" "$PSEC"
+expect_error 401 unauthorized "reject_bearer_rate refuses a valid token"
+create_ok "reject-bearer-create" # Basic auth: untouched
+sim_ctl POST /_sim/faults '{}' >/dev/null
+reports "$PTOK" "$PKEY" "$PSEC"
+expect_status 200 "the token works once the fault is cleared"
+
 step "faults: truncated_rate and malformed_rate"
 sim_ctl POST /_sim/faults '{"truncated_rate": 1}' >/dev/null
 reports "$PTOK" "$PKEY" "$PSEC"

@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SECRET "s3cr3t-Value-0123456789"
@@ -215,6 +218,87 @@ test_file(void **state)
 	free(path);
 	unlink(want);
 	free(want);
+}
+
+/*
+ * A write that fails halfway (here the file size limit, as a full disk
+ * would) leaves the old file as it was and no temporary file beside it.
+ */
+static void
+test_file_fails_whole(void **state)
+{
+	struct policy_deliver d = {.kind = DELIVER_FILE};
+	char *path = xasprintf("%s/whole.json", dir), *got, *cause = NULL;
+	struct rlimit was, small;
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	assert_non_null(f);
+	assert_true(fputs("old\n", f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	d.path = path;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	small = was;
+	small.rlim_cur = 40; /* the JSON is some 300 bytes */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_non_null(strstr(cause, "whole.json"));
+	assert_null(strstr(cause, SECRET));
+	FREE_NULL(&cause);
+	got = slurp(path);
+	assert_string_equal(got, "old\n");
+	free(got);
+	assert_int_equal(entries(), 1);
+	unlink(path);
+	free(path);
+}
+
+/*
+ * A reader looking while deliveries replace the file, again and again,
+ * sees a whole JSON document every time: the old one or the new one.
+ */
+static void
+test_file_readers_see_whole(void **state)
+{
+	struct policy_deliver d = {.kind = DELIVER_FILE};
+	char *path = xasprintf("%s/watched.json", dir), *cause = NULL;
+	struct deliver_payload p = payload;
+	pid_t reader;
+	int status = 0;
+
+	(void)state;
+	d.path = path;
+	assert_int_equal(deliver_one(&slot, &d, &p, &cause), 0);
+	reader = fork();
+	assert_true(reader >= 0);
+	if (reader == 0) {
+		/* Reads until the parent removes the file; exits 1 on a partial document. */
+		for (long reads = 0;; reads++) {
+			char *text = slurp(path);
+			json_t *doc;
+
+			if (text == NULL)
+				_exit(reads > 0 ? 0 : 2);
+			doc = json_loads(text, 0, NULL);
+			free(text);
+			if (doc == NULL || json_object_get(doc, "access_secret") == NULL)
+				_exit(1);
+			json_decref(doc);
+		}
+	}
+	for (int i = 0; i < 300; i++) {
+		p.expires_at = payload.expires_at + i;
+		assert_int_equal(deliver_one(&slot, &d, &p, &cause), 0);
+	}
+	unlink(path);
+	assert_int_equal(waitpid(reader, &status, 0), reader);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(entries(), 0);
+	free(path);
 }
 
 static void
@@ -580,6 +664,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_file),
+	    cmocka_unit_test(test_file_fails_whole),
+	    cmocka_unit_test(test_file_readers_see_whole),
 	    cmocka_unit_test(test_exec_reads_stdin),
 	    cmocka_unit_test(test_exec_environment_and_fds),
 	    cmocka_unit_test(test_exec_failures),
