@@ -136,7 +136,7 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	msg_progress(NULL);
 	status = status_of(&st);
 	if (st.stopped && runner_stop_requested(NULL))
-		notef("stopped after the current step, as a signal asked; %d action%s left",
+		notef("stopped after the current step, as a signal asked; %d planned item%s left",
 		      st.left, st.left == 1 ? "" : "s");
 	if (!quiet)
 		printf("%s%s: %d rotated, %d deleted, %d failed, %d unknown, %d left%s\n", verb,

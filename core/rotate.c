@@ -419,8 +419,7 @@ work(struct worker *w)
 
 		if (stopping(run)) {
 			run->st->stopped = 1;
-			for (; g < w->ngroups; g++)
-				run->st->left += (int)group_len(pl, w->groups[g]);
+			run->st->left += (int)(w->ngroups - g);
 			break;
 		}
 		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE))

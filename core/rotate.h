@@ -57,7 +57,7 @@ struct rotate_stats {
 	int deleted; /* old, expired, unmanaged or undelivered tokens deleted */
 	int failed;  /* steps that failed (the slot backs off) */
 	int unknown; /* creates whose outcome was lost */
-	int left;    /* actions not started: out of time */
+	int left;    /* planned items (a slot's rotation, a deletion) not started: out of time */
 	int settled; /* interrupted creates settled to unknown at the start */
 	int stuck;   /* slots the run leaves stuck (failed stuck_after times in a row) */
 	int stopped; /* stop() or the time budget ended the run early */

@@ -301,6 +301,27 @@ expect "$err" "does not verify: "
 [ "$(jq -r .token "$TW_TMP/run/etl.json")" = "$cur" ] || fail "a token that failed verify was delivered"
 [ "$(sim_tokens)" = "$held" ] || fail "the unverified replacement is still on the server"
 
+echo "== --max-time: no step starts once the budget is spent"
+"$tw_bin" init --db "$TW_TMP/mt.db" --public-key "$TW_TMP/seal.pub" >/dev/null
+cat >"$TW_TMP/mt.yaml" <<YAML
+version: 1
+store: { path: $TW_TMP/mt.db, public_key: $TW_TMP/seal.pub }
+defaults: { lifetime: 30d, rotate_before: 20%, grace: 1d,
+            deliver: [ exec: [/bin/sh, -c, "cat >/dev/null; sleep 1"] ] }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens: [ { name: one }, { name: two }, { name: three } ]
+YAML
+run 2 rotate --config "$TW_TMP/mt.yaml" --max-time soon
+expect "$err" "--max-time 'soon' is not a duration such as 45m"
+# Each slot's consumer takes a second: the first slot uses the budget up.
+run 3 rotate --config "$TW_TMP/mt.yaml" --max-time 1s
+expect "$out" "rotate: 1 rotated, 0 deleted, 0 failed, 0 unknown, 2 left"
+run 0 rotate --config "$TW_TMP/mt.yaml"
+expect "$out" "rotate: 2 rotated, 0 deleted, 0 failed, 0 unknown, 0 left"
+
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"
 flock -n 9
