@@ -119,6 +119,7 @@ ops_delete(struct store *s, struct mode_client *c, const char *workspace, const 
 
 	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
 		return rc;
+	ops_crash_point("after-delete");
 	/* A 404 means the server holds no such token: the inventory must agree. */
 	d = json_pack("{s:s}", "answer", rc == MODE_OK ? "deleted" : "not found");
 	if (tokens_mark_deleted(s, workspace, id, clock_now_ms(), d, &why) < 0 && rc == MODE_OK) {

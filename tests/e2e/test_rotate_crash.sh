@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end: rotate killed with SIGKILL at every step boundary of a
-# rotation, then run again.  Each time the slot must converge (one active
-# token, the one its consumer holds; nothing in flight), every token the
-# simulator holds must be known to the store, and the database must pass
-# PRAGMA integrity_check.  Two runs started together: one works, the other
+# rotation (the old token's deletion included), then run again.  Each time
+# the slot must converge (one active token, the one its consumer holds;
+# nothing in flight), every token the simulator holds must be known to the
+# store and every token the store holds as live must be on the simulator,
+# and the database must pass PRAGMA integrity_check.  Two runs started together: one works, the other
 # stops at the lock, and nothing is done twice.
 # usage: test_rotate_crash.sh MODESIM TOKENWARDEN
 set -euo pipefail
@@ -69,6 +70,10 @@ sim = json.loads(subprocess.run(["curl", "-sf", url], capture_output=True, check
 known = {n for (n,) in db.execute("SELECT name FROM tokens")}
 live = {n for (n,) in db.execute("SELECT name FROM tokens WHERE state IN "
                                  "('active', 'retiring', 'unknown', 'expired')")}
+on_server = {t["name"] for t in sim["tokens"]}
+for (n,) in db.execute("SELECT name FROM tokens WHERE state IN ('active', 'retiring')"):
+    if n not in on_server:
+        problems.append("the store holds %s as live, the server does not" % n)
 for t in sim["tokens"]:
     if t["name"] not in known:
         problems.append("the server holds %s, unknown to the store" % t["name"])
@@ -85,7 +90,9 @@ at 2026-01-01T00:00Z
 converged "the first run"
 
 day=8
-for point in before-post after-post after-commit after-verify after-deliver after-activate; do
+# Each run but the first also deletes the token the previous one retired.
+for point in before-post after-post after-commit after-verify after-deliver after-activate \
+	after-delete; do
 	now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
 	day=$((day + 8))
 	at "$now"
