@@ -561,32 +561,35 @@ work_all(const struct run *base, char **cause)
 	return rc;
 }
 
-/* The slots of the policy that the run leaves stuck; -1 with *cause when the store failed. */
+/* The slots of pl that are stuck (failed schedule.stuck_after times in a row). */
 static int
-stuck_after_run(const struct run *run, char **cause)
+stuck_in(const struct plan *pl)
 {
-	struct slot_state *v = NULL;
-	size_t n = 0;
-	int stuck = 0;
+	int n = 0;
 
-	if (slots_list(run->s, &v, &n, cause) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (v[i].failures >= run->p->schedule.stuck_after &&
-		    policy_find_slot(run->p, v[i].workspace, v[i].slot) != NULL)
-			stuck++;
-	slots_free(v, n);
-	return stuck;
+	for (size_t i = 0; i < pl->nfindings; i++)
+		n += pl->findings[i].kind == FIND_STUCK;
+	return n;
 }
 
-/* Alerts the violations the run leaves standing; 0, or -1 with *cause when the store failed. */
+/*
+ * What the work leaves, planned afresh: the slots still stuck (a run that
+ * unsticks one succeeds) and the violations standing, alerted.  Returns 0,
+ * or -1 with *cause when the store failed.
+ */
 static int
-alert_violations(struct run *run, char **cause)
+after_work(struct run *run, char **cause)
 {
+	struct report end;
+	int64_t now = clock_now_ms();
 	char *unsent = NULL;
-	int n = violations_alert(run->s, run->p, clock_now_ms(), run->o->notify_timeout_ms, &unsent,
-				 cause);
+	int n;
 
+	if (report_build(run->s, run->p, now, &end, cause) < 0)
+		return -1;
+	run->st->stuck = stuck_in(&end.plan);
+	n = violations_alert(run->s, run->p, &end.plan, now, run->o->notify_timeout_ms, &unsent,
+			     cause);
 	if (n > 0)
 		say(run, 0, NULL, NULL, "alerted %d violation%s of the policy", n,
 		    n == 1 ? "" : "s");
@@ -594,6 +597,7 @@ alert_violations(struct run *run, char **cause)
 		say(run, 1, NULL, NULL, "violation alert not sent (the next run tries again): %s",
 		    unsent);
 	free(unsent);
+	report_free(&end);
 	return n < 0 ? -1 : 0;
 }
 
@@ -619,24 +623,18 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	for (size_t i = 0; i < pl->nfindings; i++) {
 		const struct plan_finding *f = &pl->findings[i];
 
-		if (f->kind == FIND_STUCK)
-			st->stuck++;
 		/* Warnings, so that even --quiet runs report them every time. */
 		if (f->kind == FIND_UNKNOWN || f->kind == FIND_STUCK)
 			say(&run, 1, f->workspace, f->slot, "%s", f->text);
 	}
 	if (o->dry_run) {
+		st->stuck = stuck_in(pl);
 		rehearse(&run, pl);
 		goto out;
 	}
 	rc = o->force != NULL ? forced(&run, o->force, cause) : work_all(&run, cause);
 	if (rc == 0)
-		rc = alert_violations(&run, cause);
-	/* The slots it leaves stuck, not those it found: a run that unsticks one succeeds. */
-	if (rc == 0) {
-		st->stuck = stuck_after_run(&run, cause);
-		rc = st->stuck < 0 ? -1 : 0;
-	}
+		rc = after_work(&run, cause);
 out:
 	report_free(&r);
 	return rc;

@@ -3,7 +3,6 @@
 
 #include "core/notify.h"
 #include "core/plan.h"
-#include "core/report.h"
 #include "core/xalloc.h"
 #include "store/alerts.h"
 
@@ -40,110 +39,96 @@ key_of(const struct plan_finding *f)
 			 f->slot != NULL ? f->slot : "-", (long long)f->row);
 }
 
-/* One message for the due violations v[i] (due[i] set, new[i] when never alerted). */
+/* One message for the due violations v[0..n), each new when last[i] is 0. */
 static char *
-message(const struct plan_finding *const *v, const int *due, const int *fresh, size_t n,
-	size_t ndue)
+message(const struct plan_finding *const *v, const int64_t *last, size_t n)
 {
-	char *text = xasprintf("%zu violation%s of the policy", ndue, ndue == 1 ? "" : "s");
-	size_t listed = 0;
+	char *text = xasprintf("%zu violation%s of the policy", n, n == 1 ? "" : "s"), *more;
+	size_t i;
 
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n && i < LISTED; i++) {
 		const struct plan_finding *f = v[i];
-		char *more;
 
-		if (!due[i] || listed == LISTED)
-			continue;
-		more =
-		    xasprintf("%s\n%s%s %s/%s%s%s: %s", text,
-			      fresh[i] ? "" : "still: ", plan_finding_name(f->kind), f->workspace,
-			      f->slot != NULL ? f->slot : "-", f->token != NULL ? " " : "",
-			      f->token != NULL ? f->token : "", f->text);
+		more = xasprintf("%s\n%s%s %s/%s%s%s: %s", text,
+				 last[i] == 0 ? "" : "still: ", plan_finding_name(f->kind),
+				 f->workspace, f->slot != NULL ? f->slot : "-",
+				 f->token != NULL ? " " : "", f->token != NULL ? f->token : "",
+				 f->text);
 		free(text);
 		text = more;
-		listed++;
 	}
-	if (ndue > listed) {
-		char *more = xasprintf("%s\nand %zu more; see tokenwarden audit report", text,
-				       ndue - listed);
-
+	if (n > i) {
+		more = xasprintf("%s\nand %zu more; see tokenwarden audit report", text, n - i);
 		free(text);
 		text = more;
 	}
 	return text;
 }
 
-/* Sends the due violations; returns how many, with *unsent when a target failed. */
-static size_t
-send_due(const struct policy *p, const struct plan_finding *const *v, const int *due,
-	 const int *fresh, size_t n, long timeout_ms, char **unsent)
+/* Swaps entries i and j of the three parallel arrays. */
+static void
+swap(const struct plan_finding **v, char **keys, int64_t *last, size_t i, size_t j)
 {
-	struct notify_event ev = {NOTIFY_VIOLATION, NULL, NULL, NULL};
-	size_t ndue = 0, first = n;
-	char *text;
+	const struct plan_finding *f = v[i];
+	char *k = keys[i];
+	int64_t t = last[i];
 
-	for (size_t i = 0; i < n; i++)
-		if (due[i] && ndue++ == 0)
-			first = i;
-	if (ndue == 0)
-		return 0;
-	if (ndue == 1) {
-		ev.workspace = v[first]->workspace;
-		ev.slot = v[first]->slot;
-	}
-	text = message(v, due, fresh, n, ndue);
-	ev.text = text;
-	if (notify_send(p, &ev, timeout_ms, unsent) > 0)
-		ndue = 0;
-	free(text);
-	return ndue;
+	v[i] = v[j];
+	keys[i] = keys[j];
+	last[i] = last[j];
+	v[j] = f;
+	keys[j] = k;
+	last[j] = t;
 }
 
 int
-violations_alert(struct store *s, const struct policy *p, int64_t now, long timeout_ms,
-		 char **unsent, char **cause)
+violations_alert(struct store *s, const struct policy *p, const struct plan *pl, int64_t now,
+		 long timeout_ms, char **unsent, char **cause)
 {
-	struct report r;
-	const struct plan_finding **v = NULL;
-	char **keys = NULL;
-	int64_t *last = NULL;
-	int *due = NULL, *fresh = NULL, rc = -1;
-	size_t n = 0, sent;
+	struct notify_event ev = {NOTIFY_VIOLATION, NULL, NULL, NULL};
+	const struct plan_finding **v;
+	char **keys, *text;
+	int64_t *last;
+	size_t n = 0, ndue = 0;
+	int rc = -1;
 
 	*unsent = NULL;
 	if (!notify_wants(p, NOTIFY_VIOLATION))
 		return 0;
-	if (report_build(s, p, now, &r, cause) < 0)
-		return -1;
-	v = xcalloc(r.plan.nfindings + 1, sizeof *v);
-	keys = xcalloc(r.plan.nfindings + 1, sizeof *keys);
-	for (size_t i = 0; i < r.plan.nfindings; i++) {
-		if (!violations_kind((int)r.plan.findings[i].kind))
+	v = xcalloc(pl->nfindings + 1, sizeof *v);
+	keys = xcalloc(pl->nfindings + 1, sizeof *keys);
+	last = xcalloc(pl->nfindings + 1, sizeof *last);
+	for (size_t i = 0; i < pl->nfindings; i++) {
+		if (!violations_kind((int)pl->findings[i].kind))
 			continue;
-		v[n] = &r.plan.findings[i];
-		keys[n++] = key_of(&r.plan.findings[i]);
+		v[n] = &pl->findings[i];
+		keys[n++] = key_of(&pl->findings[i]);
 	}
-	last = xcalloc(n + 1, sizeof *last);
-	due = xcalloc(n + 1, sizeof *due);
-	fresh = xcalloc(n + 1, sizeof *fresh);
 	if (alerts_last(s, (const char *const *)keys, n, last, cause) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		fresh[i] = last[i] == 0;
-		due[i] = fresh[i] || now - last[i] >= VIOLATIONS_REMIND_MS;
-	}
-	sent = send_due(p, v, due, fresh, n, timeout_ms, unsent);
-	if (sent > 0 && alerts_sent(s, (const char *const *)keys, due, n, now, cause) < 0)
+	/* The due ones (new, or last alerted long enough ago) move to the front, in order. */
+	for (size_t i = 0; i < n; i++)
+		if (last[i] == 0 || now - last[i] >= VIOLATIONS_REMIND_MS)
+			swap(v, keys, last, ndue++, i);
+	rc = 0;
+	if (ndue == 0)
 		goto out;
-	rc = (int)sent;
+	if (ndue == 1) {
+		ev.workspace = v[0]->workspace;
+		ev.slot = v[0]->slot;
+	}
+	text = message(v, last, ndue);
+	ev.text = text;
+	/* A target that failed leaves them due, for the next run to send. */
+	if (notify_send(p, &ev, timeout_ms, unsent) == 0)
+		rc = alerts_sent(s, (const char *const *)keys, ndue, now, cause) < 0 ? -1
+										     : (int)ndue;
+	free(text);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
 	free(v);
 	free(last);
-	free(due);
-	free(fresh);
-	report_free(&r);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #ifndef TW_VIOLATIONS_H
 #define TW_VIOLATIONS_H
 
+#include "core/plan.h"
 #include "policies/policy.h"
 #include "store/store.h"
 
@@ -22,14 +23,14 @@
 int violations_kind(int finding_kind);
 
 /*
- * Plans p over s at now and alerts the violations that are new or due a
- * reminder, each notify target with timeout_ms.  Returns the number of
- * violations alerted (0 when none is due or no target takes violations),
- * or -1 with *cause when the store failed.  When a target could not be
- * reached, *unsent says why (no URL in it) and the violations stay due, to
- * be sent by the next run.
+ * Alerts the violations among pl's findings (p planned over s at now) that
+ * are new or due a reminder, each notify target with timeout_ms, and
+ * forgets those no longer found.  Returns the number of violations alerted
+ * (0 when none is due or no target takes violations), or -1 with *cause
+ * when the store failed.  When a target could not be reached, *unsent says
+ * why (no URL in it) and the violations stay due, to be sent by the next run.
  */
-int violations_alert(struct store *s, const struct policy *p, int64_t now, long timeout_ms,
-		     char **unsent, char **cause);
+int violations_alert(struct store *s, const struct policy *p, const struct plan *pl, int64_t now,
+		     long timeout_ms, char **unsent, char **cause);
 
 #endif

@@ -20,8 +20,7 @@
  */
 int alerts_last(struct store *s, const char *const *keys, size_t n, int64_t *last, char **cause);
 
-/* Records that the keys[i] with due[i] set were alerted at now.  Returns 0 or -1 with *cause. */
-int alerts_sent(struct store *s, const char *const *keys, const int *due, size_t n, int64_t now,
-		char **cause);
+/* Records that keys[0..n) were alerted at now.  Returns 0 or -1 with *cause. */
+int alerts_sent(struct store *s, const char *const *keys, size_t n, int64_t now, char **cause);
 
 #endif
