@@ -189,6 +189,17 @@ slot_json(const struct policy_slot *s, int effective)
 			 s->line, "settings", fields);
 }
 
+/* Whether slot s is what spec names: WORKSPACE/SLOT, or a slot name (in any workspace). */
+static int
+slot_matches(const struct policy_slot *s, const char *spec)
+{
+	size_t n = strlen(s->ws->name);
+
+	if (strncmp(spec, s->ws->name, n) == 0 && spec[n] == '/')
+		return strcmp(spec + n + 1, s->name) == 0;
+	return strcmp(spec, s->name) == 0;
+}
+
 static int
 exec_policy_show(int argc, char **argv)
 {
@@ -228,7 +239,7 @@ exec_policy_show(int argc, char **argv)
 	for (size_t i = 0; i < p->nslots; i++) {
 		const struct policy_slot *s = p->slots[i];
 
-		if (slot != NULL && strcmp(slot, s->name) != 0)
+		if (slot != NULL && !slot_matches(s, slot))
 			continue;
 		found++;
 		if (json)
@@ -243,11 +254,17 @@ exec_policy_show(int argc, char **argv)
 		jsonx_free(text);
 	}
 	json_decref(list);
-	policy_free(p);
 	if (slot != NULL && found == 0) {
-		errorf("no slot named '%s' in the policy", slot);
+		char *cause = NULL;
+
+		/* Not found, so this says why, with the nearest name. */
+		if (policy_resolve_slot(p, slot, &cause) == NULL)
+			errorf("%s", cause);
+		free(cause);
+		policy_free(p);
 		return TW_EXIT_USAGE;
 	}
+	policy_free(p);
 	return TW_EXIT_OK;
 }
 
@@ -255,7 +272,9 @@ const struct cmd_entry cmd_policy_show_entry = {
     .name = "policy show",
     .args = "[--effective] [--json] [--config FILE] [SLOT]",
     .summary = "print each slot's settings; --effective: after inheritance",
-    .help = "      --effective          every field, inherited ones too, and where each\n"
+    .help = "      SLOT                 only this slot: WORKSPACE/SLOT, or every slot of this\n"
+	    "                           name\n"
+	    "      --effective          every field, inherited ones too, and where each\n"
 	    "                           value comes from (token, workspace, defaults, built-in)\n"
 	    "      --json               print JSON for scripts\n"
 	    "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"

@@ -1,7 +1,8 @@
 /*
  * tokenwarden revoke SLOT|TOKEN: deletes a token at once, with no
  * replacement, for when it is thought exposed.  A slot's active token is
- * meant by its slot name.  Asks for the token id to be typed back unless
+ * meant by WORKSPACE/SLOT, or by a slot name only one workspace has.  Asks for the token id to be
+ * typed back unless
  * --yes; the next rotate gives the slot a new token.
  */
 #include "cmd/cmd.h"
@@ -30,25 +31,31 @@ static int
 resolve(struct store *s, const struct policy *p, const char *ws, const char *what,
 	struct token_row **out)
 {
-	struct token_filter f = {.workspace = ws, .slot = what, .state = TOKEN_ACTIVE};
+	const struct policy_slot *sl = ws != NULL ? policy_find_slot(p, ws, what) : NULL;
+	struct token_filter f = {.state = TOKEN_ACTIVE};
 	struct token_row *rows = NULL;
 	char *cause = NULL;
 	size_t n = 0;
 
-	if (policy_has_slot_named(p, what)) {
-		if (tokens_list(s, &f, &rows, &n, &cause) < 0)
-			goto failed;
-		if (n > 1) {
-			errorf("slot '%s' is in %zu workspaces; say which with -w", what, n);
-			tokens_free(rows, n);
+	if (sl == NULL && (strchr(what, '/') != NULL || policy_has_slot_named(p, what))) {
+		sl = policy_resolve_slot(p, what, &cause);
+		if (sl == NULL) {
+			errorf("%s", cause);
+			free(cause);
 			return TW_EXIT_USAGE;
 		}
+	}
+	if (sl != NULL) {
+		f.workspace = sl->ws->name;
+		f.slot = sl->name;
+		if (tokens_list(s, &f, &rows, &n, &cause) < 0)
+			goto failed;
 		if (n == 1) {
 			*out = rows;
 			return TW_EXIT_OK;
 		}
-		free(rows);
-		errorf("slot '%s' has no active token to revoke", what);
+		tokens_free(rows, n);
+		errorf("slot %s/%s has no active token to revoke", sl->ws->name, sl->name);
 		return TW_EXIT_FAILURE;
 	}
 	if (ws == NULL) {
@@ -189,7 +196,8 @@ const struct cmd_entry cmd_revoke_entry = {
     .name = "revoke",
     .args = "[-w WORKSPACE] [--yes] [--config FILE] [--db FILE] SLOT|TOKEN",
     .summary = "delete a token at once, without a replacement (an emergency)",
-    .help = "      SLOT|TOKEN           a slot's active token, or a token id (with -w)\n"
+    .help = "      SLOT|TOKEN           a slot's active token (WORKSPACE/SLOT, or a slot name\n"
+	    "                           one workspace has), or a token id (with -w)\n"
 	    "  -w, --workspace W        the workspace, when the slot or id needs it\n"
 	    "      --yes                do not ask for the token id to be typed back\n"
 	    "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"

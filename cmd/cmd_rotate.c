@@ -35,7 +35,8 @@ exec_rotate(int argc, char **argv)
 	sigset_t stop;
 	struct policy *p = NULL;
 	struct store *s = NULL;
-	const char *config = NULL, *db = NULL, *pk = NULL;
+	const char *config = NULL, *db = NULL, *pk = NULL, *only = NULL, *force = NULL;
+	char *cause = NULL;
 	int64_t max_time = 0;
 	int ch, status = TW_EXIT_USAGE;
 
@@ -54,9 +55,9 @@ exec_rotate(int argc, char **argv)
 				return TW_EXIT_USAGE;
 			}
 		} else if (ch == 'o')
-			ro.only = optarg;
+			only = optarg;
 		else if (ch == 'f')
-			ro.force = optarg;
+			force = optarg;
 		else if (ch == 'n')
 			ro.dry_run = 1;
 		else if (ch == 'H')
@@ -77,12 +78,16 @@ exec_rotate(int argc, char **argv)
 	p = config_load(config_path(config), 0);
 	if (p == NULL)
 		return TW_EXIT_USAGE;
-	if (ro.only != NULL && !policy_has_slot_named(p, ro.only)) {
-		errorf("--only '%s': no slot of that name in the policy", ro.only);
+	if (only != NULL && force != NULL) {
+		errorf("--only and --force: give one (--force rotates only its slot)");
 		goto out;
 	}
-	if (ro.force != NULL && !policy_has_slot_named(p, ro.force)) {
-		errorf("--force '%s': no slot of that name in the policy", ro.force);
+	if (only != NULL)
+		ro.only = policy_resolve_slot(p, only, &cause);
+	if (force != NULL)
+		ro.force = policy_resolve_slot(p, force, &cause);
+	if (cause != NULL) {
+		errorf("%s %s", only != NULL ? "--only" : "--force", cause);
 		goto out;
 	}
 	config_store_opts(p, db, &so);
@@ -100,6 +105,7 @@ exec_rotate(int argc, char **argv)
 	if (!ro.dry_run)
 		store_ctx_note_head(s);
 out:
+	free(cause);
 	store_close(s);
 	policy_free(p);
 	return status;
@@ -114,8 +120,10 @@ const struct cmd_entry cmd_rotate_entry = {
 	    "                           " CONFIG_DEFAULT ")\n"
 	    "      --max-time DURATION  start no step after this long (default: the\n"
 	    "                           policy's schedule max_time, else no limit)\n"
-	    "      --only SLOT          rotate only this slot\n"
-	    "      --force SLOT         rotate this slot now, due or not (an emergency)\n"
+	    "      --only SLOT          do only this slot's work (WORKSPACE/SLOT, or a slot\n"
+	    "                           name one workspace has)\n"
+	    "      --force SLOT         rotate this slot now, due or not (an emergency);\n"
+	    "                           only this slot\n"
 	    "      --dry-run            say what would be done; change nothing, call "
 	    "nothing\n"
 	    "      --run-hooks          with --dry-run: hand each due slot's consumers a test\n"

@@ -1,5 +1,6 @@
 /* tokenwarden token create: make a signature token now. */
 #include "cmd/cmd.h"
+#include "cmd/config.h"
 #include "cmd/msg.h"
 #include "cmd/print.h"
 
@@ -51,10 +52,12 @@ activate(struct store *s, const char *ws, const char *token)
 {
 	struct token_row *row = NULL;
 	char *cause = NULL;
+	int64_t retired = 0;
 	int rc = -1;
 
+	/* Under the run lock, and the slot was checked to have no active token. */
 	if (tokens_find(s, ws, token, &row, &cause) == 0 &&
-	    tokens_activate(s, row->row, 0, 0, clock_now_ms(), &cause) == 0)
+	    tokens_activate(s, row->row, clock_now_ms(), clock_now_ms(), &retired, &cause) == 0)
 		rc = 0;
 	else
 		errorf("%s: the token was created but could not be made its slot's active token",
@@ -85,6 +88,7 @@ exec_create(int argc, char **argv)
 	struct ops_created made = {0};
 	int settled = 0;
 	const char *name = NULL, *slot = NULL, *in = NULL, *at = NULL;
+	char *slot_ws = NULL;
 	char *cause = NULL, when[TIMEFMT_MAX];
 	int ch, r, show_secret = 0, status = TW_EXIT_USAGE;
 	int64_t now = clock_now_ms(), expires = 0, secs;
@@ -113,24 +117,28 @@ exec_create(int argc, char **argv)
 	}
 	if (optind != argc || name == NULL || (in == NULL) == (at == NULL))
 		return cmd_usage(&cmd_token_create_entry);
+	if (slot != NULL && config_slot_arg("--slot", slot, o.workspace, &slot_ws, &slot) < 0)
+		return TW_EXIT_USAGE;
+	if (slot_ws != NULL)
+		o.workspace = slot_ws;
 	if (in != NULL && timefmt_duration(in, &secs) < 0) {
 		errorf("--expires-in '%s': expected a duration such as 30d, 12h or 1d12h", in);
-		return TW_EXIT_USAGE;
+		goto out;
 	}
 	if (in != NULL)
 		expires = now + secs * 1000;
 	if (at != NULL && timefmt_parse(at, &expires) < 0) {
 		errorf("--expires-at '%s': expected an ISO 8601 time such as 2026-12-31T23:00Z",
 		       at);
-		return TW_EXIT_USAGE;
+		goto out;
 	}
 	if (expires - expires % 60000 <= now) {
 		errorf("the expiry must be at least a minute in the future");
-		return TW_EXIT_USAGE;
+		goto out;
 	}
 	c = api_client_open(&o, 1, &status);
 	if (c == NULL)
-		return status;
+		goto out;
 	s = store_ctx_open(&so, &pub, 1, &status);
 	if (s == NULL)
 		goto out;
@@ -166,6 +174,7 @@ exec_create(int argc, char **argv)
 	store_ctx_note_head(s);
 out:
 	free(cause);
+	free(slot_ws);
 	mode_token_free(made.token);
 	store_close(s);
 	mode_client_free(c);

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/exitcodes.h"
 #include "core/timefmt.h"
+#include "core/xalloc.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -110,7 +111,7 @@ config_report_open(int argc, char **argv, const struct cmd_entry *e, struct conf
 	c->store = store_ctx_open(&o, NULL, 0, &status);
 	if (c->store == NULL)
 		return status;
-	if (report_build(c->store, c->policy, c->at, &c->report, &cause) < 0) {
+	if (report_build(c->store, c->policy, c->at, NULL, &c->report, &cause) < 0) {
 		errorf("%s", cause);
 		free(cause);
 		return TW_EXIT_FAILURE;
@@ -125,4 +126,29 @@ config_report_close(struct config_report *c)
 	store_close(c->store);
 	policy_free(c->policy);
 	memset(c, 0, sizeof *c);
+}
+
+int
+config_slot_arg(const char *opt, const char *spec, const char *ws_opt, char **ws, const char **slot)
+{
+	const char *slash = strchr(spec, '/');
+
+	*ws = NULL;
+	*slot = spec;
+	if (slash == NULL) {
+		*ws = ws_opt != NULL ? xstrdup(ws_opt) : NULL;
+		return 0;
+	}
+	if (slash == spec || slash[1] == '\0' || strchr(slash + 1, '/') != NULL) {
+		errorf("%s '%s': expected SLOT or WORKSPACE/SLOT", opt, spec);
+		return -1;
+	}
+	*ws = xstrndup(spec, (size_t)(slash - spec));
+	*slot = slash + 1;
+	if (ws_opt != NULL && strcmp(ws_opt, *ws) != 0) {
+		errorf("%s '%s' names workspace %s, but -w says %s", opt, spec, *ws, ws_opt);
+		FREE_NULL(ws);
+		return -1;
+	}
+	return 0;
 }

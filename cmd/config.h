@@ -19,6 +19,16 @@ void config_print_diags(const struct diag_list *d);
  */
 struct policy *config_load(const char *path, int strict);
 
+/*
+ * A slot argument of a verb that takes -w: "WORKSPACE/SLOT" gives both (its
+ * workspace must agree with -w's ws, when given), a bare name leaves the
+ * workspace to -w.  Sets *ws (allocated; the caller frees; NULL when
+ * neither names one) and *slot (borrowed from spec).  Returns 0, or -1
+ * after a message.
+ */
+int config_slot_arg(const char *opt, const char *spec, const char *ws_opt, char **ws,
+		    const char **slot);
+
 struct store_opts;
 
 /*

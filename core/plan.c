@@ -385,6 +385,25 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 	return 1;
 }
 
+/* rotate --force: the slot's rotation now, whatever its due time, backoff or pause. */
+static void
+forced(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
+       struct plan_slot_due *d, const char *why)
+{
+	char forced_why[320];
+
+	if (v->failures != NULL)
+		failed_before(b, s, v->failures, d);
+	if (v->pending != NULL) {
+		d->skip = 1;
+		return;
+	}
+	snprintf(forced_why, sizeof forced_why, "--force asks for it now%s%s%s",
+		 s->eff.paused ? " (the slot is paused)" : "", d->due > b->now ? "; " : " and ",
+		 d->due > b->now ? why : "it is due");
+	rotation(b, s, v, b->now, d->deadline, forced_why);
+}
+
 /* Decides what slot s needs; fills d for the capacity estimate. */
 static void
 evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
@@ -422,6 +441,10 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 					 v->active->expires_at,
 					 "the window does not open before %s expires at %s",
 					 v->active->token, exp);
+	}
+	if (s == b->force) {
+		forced(b, s, v, d, why);
+		return;
 	}
 	if (s->eff.paused) {
 		d->skip = 1;
@@ -487,24 +510,28 @@ void
 plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
 	   struct plan *out)
 {
-	plan_build_states(p, rows, n, NULL, 0, now, out);
+	plan_build_with(p, rows, n, now, NULL, out);
 }
 
 void
-plan_build_states(const struct policy *p, const struct token_row *rows, size_t n,
-		  const struct slot_state *states, size_t nstates, int64_t now, struct plan *out)
+plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
+		const struct plan_input *in, struct plan *out)
 {
+	static const struct plan_input none;
 	struct plan_builder b = {.pl = out, .p = p, .now = now};
 	struct slot_view *views = xcalloc(p->nslots + 1, sizeof *views);
 	struct plan_slot_due *dues = xcalloc(p->nslots + 1, sizeof *dues);
 
+	if (in == NULL)
+		in = &none;
+	b.force = in->force;
 	memset(out, 0, sizeof *out);
 	out->next_at = INT64_MAX;
-	for (size_t i = 0; i < nstates; i++) {
-		long j = policy_slot_index(p, states[i].workspace, states[i].slot);
+	for (size_t i = 0; i < in->nstates; i++) {
+		long j = policy_slot_index(p, in->states[i].workspace, in->states[i].slot);
 
 		if (j >= 0)
-			views[j].failures = &states[i];
+			views[j].failures = &in->states[i];
 	}
 	for (size_t i = 0; i < n; i++)
 		classify(&b, &rows[i], views);

@@ -106,14 +106,20 @@ void plan_build(const struct policy *p, const struct token_row *rows, size_t n, 
 
 struct slot_state;
 
-/*
- * As plan_build, minding each slot's failed attempts (states, nstates, as
- * store/slots lists them): a due slot waits for its next_attempt_at, and
- * one that failed policy schedule.stuck_after times in a row is a finding.
- */
-void plan_build_states(const struct policy *p, const struct token_row *rows, size_t n,
-		       const struct slot_state *states, size_t nstates, int64_t now,
-		       struct plan *out);
+/* What the planner knows beyond the rows and the policy; all zero: nothing. */
+struct plan_input {
+	/* Each slot's failed attempts, as store/slots lists them: a due slot waits
+	 * for its next_attempt_at; one that failed schedule.stuck_after times in a
+	 * row is a finding. */
+	const struct slot_state *states;
+	size_t nstates;
+	/* A slot to rotate now, due or not, backoff, pause or not (rotate --force). */
+	const struct policy_slot *force;
+};
+
+/* As plan_build, minding in (may be NULL). */
+void plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
+		     const struct plan_input *in, struct plan *out);
 
 void plan_free(struct plan *pl);
 

@@ -7,6 +7,7 @@
 struct plan_builder {
 	struct plan *pl;
 	const struct policy *p;
+	const struct policy_slot *force;
 	int64_t now;
 	size_t acap, fcap;
 	size_t group;

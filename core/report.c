@@ -8,8 +8,10 @@
 #include <string.h>
 
 int
-report_build(struct store *s, const struct policy *p, int64_t now, struct report *r, char **cause)
+report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
+	     struct report *r, char **cause)
 {
+	struct plan_input in = {0};
 	char *lock_cause = NULL;
 	int free_lock;
 
@@ -26,7 +28,10 @@ report_build(struct store *s, const struct policy *p, int64_t now, struct report
 			r->pending_settled++;
 		}
 	}
-	plan_build_states(p, r->rows, r->nrows, r->states, r->nstates, now, &r->plan);
+	in.states = r->states;
+	in.nstates = r->nstates;
+	in.force = force;
+	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 	return 0;
 }
 

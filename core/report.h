@@ -19,12 +19,13 @@ struct report {
 
 /*
  * Reads the rows of s that may exist on the server and plans p over them at
- * now.  A pending row whose creator is gone (the run lock is free) is
- * planned as the unknown it will be settled to, without writing.  Returns 0
- * with *r (free with report_free), or -1 with *cause.
+ * now, with force as plan_input's (NULL: none).  A pending row whose creator
+ * is gone (the run lock is free) is planned as the unknown it will be
+ * settled to, without writing.  Returns 0 with *r (free with report_free),
+ * or -1 with *cause.
  */
-int report_build(struct store *s, const struct policy *p, int64_t now, struct report *r,
-		 char **cause);
+int report_build(struct store *s, const struct policy *p, int64_t now,
+		 const struct policy_slot *force, struct report *r, char **cause);
 
 void report_free(struct report *r);
 

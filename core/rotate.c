@@ -227,7 +227,7 @@ static int
 rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 {
 	const struct policy_slot *sl = policy_find_slot(run->p, a[0].workspace, a[0].slot);
-	int64_t now = clock_now_ms(), old = 0, expires;
+	int64_t now = clock_now_ms(), retired = 0, expires;
 	struct ops_created made = {0};
 	struct token_row *row = NULL;
 	struct mode_client *c;
@@ -239,8 +239,6 @@ rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 		    delete_token(run, sl->ws->name, sl->name, a[i].token,
 				 "left by an interrupted run") != MODE_OK)
 			return 0; /* the slot still has a replacement in flight: next run */
-		if (a[i].kind == PLAN_ACTIVATE)
-			old = a[i].row;
 	}
 	c = run->client(run->carg, sl->ws, &why);
 	if (c == NULL) {
@@ -268,8 +266,9 @@ rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 		rc = store_failed ? -1 : 0;
 		goto out;
 	}
-	if (tokens_activate(run->s, row->row, old, clock_now_ms() + sl->eff.grace * MS,
-			    clock_now_ms(), cause) < 0 ||
+	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
+	if (tokens_activate(run->s, row->row, clock_now_ms() + sl->eff.grace * MS, clock_now_ms(),
+			    &retired, cause) < 0 ||
 	    slots_succeeded(run->s, sl->ws->name, sl->name, clock_now_ms(), cause) < 0) {
 		rc = -1;
 		goto out;
@@ -277,7 +276,7 @@ rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 	ops_crash_point("after-activate");
 	run->st->rotated++;
 	say(run, 0, sl->ws->name, sl->name, "%s is active%s", made.token->token,
-	    old != 0 ? "; the old token retires after its grace" : "");
+	    retired != 0 ? "; the old token retires after its grace" : "");
 	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
 out:
 	mode_token_free(made.token);
@@ -329,6 +328,16 @@ rehearse_hooks(struct run *run, const struct policy_slot *sl)
 	xsecret_free(secret);
 }
 
+/* Whether o lets the run do action a: --only and --force keep their slot's work alone. */
+static int
+wanted(const struct rotate_opts *o, const struct plan_action *a)
+{
+	const struct policy_slot *sl = o->force != NULL ? o->force : o->only;
+
+	return sl == NULL || (a->slot != NULL && strcmp(a->slot, sl->name) == 0 &&
+			      strcmp(a->workspace, sl->ws->name) == 0);
+}
+
 /* Says what the plan would do, for --dry-run; with run_hooks, exercises the consumers. */
 static void
 rehearse(struct run *run, const struct plan *pl)
@@ -337,7 +346,7 @@ rehearse(struct run *run, const struct plan *pl)
 		const struct plan_action *a = &pl->actions[i];
 		const struct policy_slot *sl;
 
-		if (run->o->only != NULL && (a->slot == NULL || strcmp(a->slot, run->o->only) != 0))
+		if (!wanted(run->o, a))
 			continue;
 		say(run, 0, a->workspace, a->slot, "would %s%s%s: %s", plan_kind_name(a->kind),
 		    a->token != NULL ? " " : "", a->token != NULL ? a->token : "", a->why);
@@ -347,41 +356,6 @@ rehearse(struct run *run, const struct plan *pl)
 		if (sl != NULL)
 			rehearse_hooks(run, sl);
 	}
-}
-
-/* --force: the slot's rotation now, whatever the plan says of its due time. */
-static int
-forced(struct run *run, const char *name, char **cause)
-{
-	struct plan_action a[2];
-	int found = 0;
-
-	memset(a, 0, sizeof a);
-	for (size_t i = 0; i < run->p->nslots; i++) {
-		const struct policy_slot *sl = run->p->slots[i];
-
-		if (strcmp(sl->name, name) != 0)
-			continue;
-		found = 1;
-		a[0].kind = PLAN_CREATE;
-		a[0].workspace = a[1].workspace = sl->ws->name;
-		a[0].slot = a[1].slot = sl->name;
-		a[1].kind = PLAN_ACTIVATE;
-		for (size_t j = 0; j < run->r->nrows; j++) {
-			const struct token_row *t = &run->r->rows[j];
-
-			if (t->state == TOKEN_ACTIVE && t->slot != NULL &&
-			    strcmp(t->slot, sl->name) == 0 &&
-			    strcmp(t->workspace, sl->ws->name) == 0)
-				a[1].row = t->row;
-		}
-		say(run, 0, sl->ws->name, sl->name, "rotating now, as --force asks");
-		if (rotation(run, a, 2, cause) < 0)
-			return -1;
-	}
-	if (!found)
-		say(run, 1, NULL, name, "--force: no slot of that name in the policy");
-	return 0;
 }
 
 /* Whether no new step may start: out of time, asked to stop, or another worker failed. */
@@ -481,8 +455,7 @@ assign(const struct run *base, struct worker *ws)
 		const struct plan_action *a = &pl->actions[i];
 		const char *cred = credential_of(base->p, a);
 
-		if (base->o->only != NULL &&
-		    (a->slot == NULL || strcmp(a->slot, base->o->only) != 0))
+		if (!wanted(base->o, a))
 			continue;
 		for (k = 0; k < nw && strcmp(ws[k].credential, cred) != 0; k++)
 			;
@@ -585,7 +558,7 @@ after_work(struct run *run, char **cause)
 	char *unsent = NULL;
 	int n;
 
-	if (report_build(run->s, run->p, now, &end, cause) < 0)
+	if (report_build(run->s, run->p, now, NULL, &end, cause) < 0)
 		return -1;
 	run->st->stuck = stuck_in(&end.plan);
 	n = violations_alert(run->s, run->p, &end.plan, now, run->o->notify_timeout_ms, &unsent,
@@ -618,7 +591,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	if (!o->dry_run && tokens_settle_pending(s, clock_now_ms(), &settled, cause) < 0)
 		return -1;
 	st->settled = settled;
-	if (report_build(s, p, clock_now_ms(), &r, cause) < 0)
+	if (report_build(s, p, clock_now_ms(), o->force, &r, cause) < 0)
 		return -1;
 	for (size_t i = 0; i < pl->nfindings; i++) {
 		const struct plan_finding *f = &pl->findings[i];
@@ -632,7 +605,9 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rehearse(&run, pl);
 		goto out;
 	}
-	rc = o->force != NULL ? forced(&run, o->force, cause) : work_all(&run, cause);
+	if (o->force != NULL)
+		say(&run, 0, o->force->ws->name, o->force->name, "rotating now, as --force asks");
+	rc = work_all(&run, cause);
 	if (rc == 0)
 		rc = after_work(&run, cause);
 out:

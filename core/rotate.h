@@ -33,12 +33,12 @@ typedef void (*rotate_log_fn)(void *arg, int failed, const char *workspace, cons
 			      const char *text);
 
 struct rotate_opts {
-	int64_t stop_at;  /* monotonic ms (clock_mono_ms) after which no new step starts; 0: none */
-	const char *only; /* only this slot; NULL: all */
-	const char *force;    /* rotate this slot now, due or not; NULL: none */
-	int dry_run;          /* say what would be done; call nothing, change nothing */
-	int64_t backoff_base; /* ms before retrying a slot after its first failure */
-	int64_t backoff_max;  /* ms: the backoff doubles up to this */
+	int64_t stop_at; /* monotonic ms (clock_mono_ms) after which no new step starts; 0: none */
+	const struct policy_slot *only;  /* only this slot's work; NULL: all */
+	const struct policy_slot *force; /* only this slot, rotated now, due or not; NULL: none */
+	int dry_run;                     /* say what would be done; call nothing, change nothing */
+	int64_t backoff_base;            /* ms before retrying a slot after its first failure */
+	int64_t backoff_max;             /* ms: the backoff doubles up to this */
 	long notify_timeout_ms;
 	int run_hooks; /* with dry_run: hand each due slot's consumers a test payload */
 	/* Non-zero when no new step may start (say, a signal asked to stop); NULL: never. */

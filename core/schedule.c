@@ -9,7 +9,7 @@ schedule_read(struct store *s, const struct policy *p, int64_t now, struct sched
 {
 	struct report r;
 
-	if (report_build(s, p, now, &r, cause) < 0)
+	if (report_build(s, p, now, NULL, &r, cause) < 0)
 		return -1;
 	sc->due_now = r.plan.nactions > 0;
 	sc->next_at = r.plan.next_at;

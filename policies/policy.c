@@ -3,6 +3,7 @@
 
 #include "core/timefmt.h"
 #include "core/xalloc.h"
+#include "policies/diag.h"
 #include "policies/settings.h"
 
 #include <stdlib.h>
@@ -65,6 +66,68 @@ policy_has_slot_named(const struct policy *p, const char *slot)
 		if (strcmp(p->slots[i]->name, slot) == 0)
 			return 1;
 	return 0;
+}
+
+/* The slot names of p (each once per workspace), for suggestions; the caller frees the array. */
+static const char **
+slot_names(const struct policy *p)
+{
+	const char **names = xcalloc(p->nslots + 1, sizeof *names);
+
+	for (size_t i = 0; i < p->nslots; i++)
+		names[i] = p->slots[i]->name;
+	return names;
+}
+
+const struct policy_slot *
+policy_resolve_slot(const struct policy *p, const char *spec, char **cause)
+{
+	const struct policy_slot *found = NULL;
+	const char *slash = strchr(spec, '/'), *near, **names;
+	char *list = NULL, *more;
+	size_t n = 0;
+
+	if (slash != NULL) {
+		char *ws = xstrndup(spec, (size_t)(slash - spec));
+
+		found = policy_find_slot(p, ws, slash + 1);
+		if (found == NULL && policy_find_workspace(p, ws) == NULL)
+			*cause = xasprintf("'%s': no workspace '%s' in the policy", spec, ws);
+		else if (found == NULL)
+			*cause =
+			    xasprintf("'%s': workspace '%s' has no slot '%s'", spec, ws, slash + 1);
+		free(ws);
+		return found;
+	}
+	for (size_t i = 0; i < p->nslots; i++) {
+		if (strcmp(p->slots[i]->name, spec) != 0)
+			continue;
+		found = p->slots[i];
+		more = xasprintf("%s%s%s/%s", list != NULL ? list : "", list != NULL ? ", " : "",
+				 found->ws->name, found->name);
+		free(list);
+		list = more;
+		n++;
+	}
+	if (n == 1) {
+		free(list);
+		return found;
+	}
+	if (n > 1) {
+		*cause = xasprintf("'%s' names a slot in %zu workspaces (%s): say which, as "
+				   "WORKSPACE/SLOT",
+				   spec, n, list);
+		free(list);
+		return NULL;
+	}
+	names = slot_names(p);
+	near = diag_suggest(spec, names);
+	*cause = near != NULL ? xasprintf("'%s': no slot of that name in the policy; did you "
+					  "mean '%s'?",
+					  spec, near)
+			      : xasprintf("'%s': no slot of that name in the policy", spec);
+	free(names);
+	return NULL;
 }
 
 const struct policy_workspace *

@@ -189,6 +189,15 @@ long policy_slot_index(const struct policy *p, const char *workspace, const char
 /* Returns 1 when some workspace has a slot named slot. */
 int policy_has_slot_named(const struct policy *p, const char *slot);
 
+/*
+ * Returns the slot that spec names: "WORKSPACE/SLOT", or a bare slot name
+ * that exactly one workspace has.  Otherwise NULL with *cause (allocated):
+ * no such slot (with the nearest name), or the workspaces sharing the bare
+ * name, to pick from.
+ */
+const struct policy_slot *policy_resolve_slot(const struct policy *p, const char *spec,
+					      char **cause);
+
 /* Returns the workspace named name, or NULL. */
 const struct policy_workspace *policy_find_workspace(const struct policy *p, const char *name);
 

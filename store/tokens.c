@@ -263,60 +263,86 @@ out:
 	return store_end(s, rc, cause);
 }
 
-/* Runs one single-row update of the activation; 0, or -1 with *cause. */
+/*
+ * Moves the token active in row's slot, if any, to retiring: sets *retired
+ * to its row, or 0.  Returns 0, or -1 with *cause.
+ */
 static int
-activate_step(struct store *s, const char *sql, int64_t row, int64_t at, int64_t now,
-	      enum token_state to, const char *kind, const json_t *details, char **cause)
+retire_active(struct store *s, int64_t row, int64_t retire_after, int64_t now, int64_t *retired,
+	      char **cause)
 {
-	sqlite3_stmt *st = store_prepare(s, sql, cause);
-	int rc = -1;
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "UPDATE tokens SET state = 'retiring', updated_at = ?2, retire_after = ?3 WHERE "
+	    "state = 'active' AND id <> ?1 AND slot_id = (SELECT slot_id FROM tokens WHERE id = "
+	    "?1) "
+	    "RETURNING id",
+	    cause);
+	json_t *d = NULL;
+	int step, rc = -1;
 
+	*retired = 0;
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, row);
 	sqlite3_bind_int64(st, 2, now);
-	if (sqlite3_bind_parameter_count(st) >= 3)
-		sqlite3_bind_int64(st, 3, at);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		constraint_cause(s, row, to, cause);
-	else if (sqlite3_changes(s->db) != 1)
-		*cause = xasprintf("%s: token row %lld is not %s; nothing changed", s->path,
-				   (long long)row,
-				   to == TOKEN_ACTIVE ? "created or verified" : "active");
-	else
-		rc = row_event(s, row, now, kind, details, cause);
+	sqlite3_bind_int64(st, 3, retire_after);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*retired = sqlite3_column_int64(st, 0);
+		step = sqlite3_step(st);
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "retiring the slot's active token", cause);
+		goto out;
+	}
+	rc = 0;
+	if (*retired != 0) {
+		d = json_object();
+		set_time(d, "retire_after", retire_after);
+		rc = row_event(s, *retired, now, "token.retiring", d, cause);
+	}
+out:
+	json_decref(d);
 	sqlite3_finalize(st);
 	return rc;
 }
 
 int
-tokens_activate(struct store *s, int64_t row, int64_t old, int64_t retire_after, int64_t now,
+tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now, int64_t *retired,
 		char **cause)
 {
-	json_t *d = NULL;
+	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
+	*retired = 0;
 	if (store_begin(s, cause) < 0)
 		goto out;
-	if (old != 0) {
-		d = json_object();
-		set_time(d, "retire_after", retire_after);
-		/* The old token steps aside first: the schema allows one active per slot. */
-		if (activate_step(s,
-				  "UPDATE tokens SET state = 'retiring', updated_at = ?2, "
-				  "retire_after = ?3 WHERE id = ?1 AND state = 'active'",
-				  old, retire_after, now, TOKEN_RETIRING, "token.retiring", d,
-				  cause) < 0)
-			goto out;
-	}
-	if (activate_step(s,
-			  "UPDATE tokens SET state = 'active', updated_at = ?2 WHERE id = ?1 AND "
-			  "state IN ('created', 'verified')",
-			  row, 0, now, TOKEN_ACTIVE, "token.active", NULL, cause) < 0)
+	/* The old token steps aside first: the schema allows one active per slot. */
+	if (retire_active(s, row, retire_after, now, retired, cause) < 0)
 		goto out;
-	rc = 0;
+	st = store_prepare(s,
+			   "UPDATE tokens SET state = 'active', updated_at = ?2 WHERE id = ?1 AND "
+			   "state IN ('created', 'verified')",
+			   cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		constraint_cause(s, row, TOKEN_ACTIVE, cause);
+		goto out;
+	}
+	if (sqlite3_changes(s->db) != 1) {
+		*cause = xasprintf("%s: token row %lld is not created or verified; nothing changed",
+				   s->path, (long long)row);
+		goto out;
+	}
+	rc = row_event(s, row, now, "token.active", NULL, cause);
 out:
-	json_decref(d);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		*retired = 0;
 	return store_end(s, rc, cause);
 }
 

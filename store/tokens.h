@@ -81,13 +81,15 @@ int tokens_transition(struct store *s, int64_t row, enum token_state from, enum 
 		      int64_t now, const json_t *details, char **cause);
 
 /*
- * Makes row (created or verified) its slot's active token and, when old is
- * not 0, moves old from active to retiring with retire_after (ms): one
- * transaction with both events, so a slot is never without an active token
- * nor with two.  Fails, changing nothing, when either row is not as said.
+ * Makes row (created or verified) its slot's active token and moves the
+ * token the slot has active at that moment, if any, to retiring with
+ * retire_after (ms): one transaction with both events, so a slot is never
+ * without an active token nor with two, whatever earlier steps did to the
+ * old one.  Sets *retired to the row retired, or 0.  Fails, changing
+ * nothing, when row is not created or verified.
  */
-int tokens_activate(struct store *s, int64_t row, int64_t old, int64_t retire_after, int64_t now,
-		    char **cause);
+int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
+		    int64_t *retired, char **cause);
 
 /*
  * Marks every pending row unknown: called by a process holding the run

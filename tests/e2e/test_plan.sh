@@ -116,7 +116,7 @@ jqe '.[0].settings.lifetime == {"value": "30d", "from": "defaults", "line": 3}'
 run 0 policy show --config "$TW_TMP/one.yaml"
 grep -q lifetime "$out" && fail "policy show without --effective printed an inherited field"
 run 2 policy show --config "$TW_TMP/one.yaml" nosuch
-expect "$err" "no slot named 'nosuch' in the policy"
+expect "$err" "'nosuch': no slot of that name in the policy"
 
 echo "== plan"
 before=$(store_state)

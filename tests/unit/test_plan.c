@@ -461,6 +461,7 @@ test_backoff_and_stuck(void **state)
 	     .next_attempt_at = NOW - H,
 	     .last_error = (char[]){"HTTP 503"}},
 	};
+	const struct plan_input in = {.states = st, .nstates = 2};
 	const struct plan_finding *f;
 	struct inv v = {0};
 	struct plan pl;
@@ -468,7 +469,7 @@ test_backoff_and_stuck(void **state)
 	(void)state;
 	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
 	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
-	plan_build_states(p, v.rows, v.n, st, 2, NOW, &pl);
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 0);
 	assert_true(pl.next_at <= NOW + H);
 	/* later is not due, but five failures in a row make it stuck all the same; due is not */
@@ -479,8 +480,45 @@ test_backoff_and_stuck(void **state)
 	plan_free(&pl);
 
 	/* Once its backoff is over, the slot is due again. */
-	plan_build_states(p, v.rows, v.n, st, 2, NOW + 2 * H, &pl);
+	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 1);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/* --force: the slot is rotated now whatever its due time, backoff or pause; the others as due. */
+static void
+test_force(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct slot_state st = {.workspace = (char[]){"acme"},
+				.slot = (char[]){"later"},
+				.failures = 1,
+				.next_attempt_at = NOW + H,
+				.last_error = (char[]){"HTTP 503"}};
+	struct plan_input in = {.states = &st, .nstates = 1};
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	add(&v, "acme", "paused", "tok-paused", TOKEN_ACTIVE, NOW - 1 * D, NOW + 29 * D);
+	in.force = policy_find_slot(p, "acme", "later");
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "paused"), 0);
+	for (size_t i = 0; i < pl.nactions; i++)
+		if (pl.actions[i].kind == PLAN_CREATE && strcmp(pl.actions[i].slot, "later") == 0) {
+			assert_true(pl.actions[i].due == NOW);
+			assert_non_null(strstr(pl.actions[i].why, "--force"));
+		}
+	plan_free(&pl);
+
+	in.force = policy_find_slot(p, "acme", "paused");
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "paused"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
 	plan_free(&pl);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
@@ -512,6 +550,7 @@ main(void)
 	    cmocka_unit_test(test_capacity_no_run),
 	    cmocka_unit_test(test_cleanup_edges),
 	    cmocka_unit_test(test_backoff_and_stuck),
+	    cmocka_unit_test(test_force),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,7 +103,7 @@ test_read_from_store(void **state)
 	struct token_row *rows = NULL;
 	const unsigned char blob[] = "sealed";
 	char *cause = NULL;
-	int64_t row = 0;
+	int64_t row = 0, retired = 0;
 
 	(void)state;
 	assert_int_equal(fixture_open(&fx), 0);
@@ -123,7 +123,8 @@ test_read_from_store(void **state)
 	assert_int_equal(tokens_created(fx.s, row, "t-new", NOW, NOW + 30 * D, blob, sizeof blob,
 					"fpr", NOW, &cause),
 			 0);
-	assert_int_equal(tokens_activate(fx.s, row, rows->row, NOW + H, NOW, &cause), 0);
+	assert_int_equal(tokens_activate(fx.s, row, NOW + H, NOW, &retired, &cause), 0);
+	assert_true(retired == rows->row);
 	tokens_free(rows, 1);
 	assert_int_equal(schedule_read(fx.s, p, NOW, &sc, &cause), 0);
 	assert_false(sc.due_now);

@@ -126,23 +126,28 @@ test_schema_refuses_second_active(void **state)
 			 0);
 }
 
-/* Activation swaps the slot's tokens in one transaction, or changes nothing. */
+/*
+ * Activation swaps the slot's tokens in one transaction, retiring whatever
+ * the slot has active at that moment, or changes nothing.
+ */
 static void
 test_activate(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t a = make(fx, "etl", "aaa"), b, c;
+	int64_t a = make(fx, "etl", "aaa"), b, c, d, retired = -1;
 	struct token_row *r = NULL;
 	char *cause = NULL;
 	int events;
 
 	/* The slot's first token: nothing to retire. */
-	assert_int_equal(tokens_activate(fx->s, a, 0, 0, 130, &cause), 0);
+	assert_int_equal(tokens_activate(fx->s, a, 0, 130, &retired, &cause), 0);
+	assert_int_equal(retired, 0);
 	b = make(fx, "etl", "bbb");
 	assert_int_equal(
 	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_VERIFIED, 135, NULL, &cause), 0);
 	events = history_length(fx);
-	assert_int_equal(tokens_activate(fx->s, b, a, 86400130, 140, &cause), 0);
+	assert_int_equal(tokens_activate(fx->s, b, 86400130, 140, &retired, &cause), 0);
+	assert_int_equal(retired, a);
 	assert_int_equal(history_length(fx), events + 2);
 	assert_int_equal(tokens_find(fx->s, "acme", "aaa", &r, &cause), 0);
 	assert_int_equal(r->state, TOKEN_RETIRING);
@@ -152,21 +157,24 @@ test_activate(void **state)
 	assert_int_equal(r->state, TOKEN_ACTIVE);
 	tokens_free(r, 1);
 
-	/* Named the wrong old token (a is retiring now): refused, and b stays active. */
+	/* The active token went away before the activation (deleted as expired): still fine. */
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "bbb", 145, NULL, &cause), 0);
 	c = make(fx, "etl", "ccc");
+	assert_int_equal(tokens_activate(fx->s, c, 1, 150, &retired, &cause), 0);
+	assert_int_equal(retired, 0);
+
+	/* A row that is not created or verified: refused, nothing changes. */
+	d = make(fx, "etl", "ddd");
+	assert_int_equal(
+	    tokens_transition(fx->s, d, TOKEN_CREATED, TOKEN_REVOKED, 155, NULL, &cause), 0);
 	events = history_length(fx);
-	assert_int_equal(tokens_activate(fx->s, c, a, 1, 150, &cause), -1);
-	assert_non_null(strstr(cause, "is not active; nothing changed"));
-	FREE_NULL(&cause);
-	/* Without naming the old one, the schema refuses a second active token. */
-	assert_int_equal(tokens_activate(fx->s, c, 0, 0, 150, &cause), -1);
-	assert_non_null(strstr(cause, "already has an active token"));
+	retired = -1;
+	assert_int_equal(tokens_activate(fx->s, d, 1, 160, &retired, &cause), -1);
+	assert_int_equal(retired, 0);
+	assert_non_null(strstr(cause, "is not created or verified; nothing changed"));
 	FREE_NULL(&cause);
 	assert_int_equal(history_length(fx), events);
 	assert_int_equal(tokens_find(fx->s, "acme", "ccc", &r, &cause), 0);
-	assert_int_equal(r->state, TOKEN_CREATED);
-	tokens_free(r, 1);
-	assert_int_equal(tokens_find(fx->s, "acme", "bbb", &r, &cause), 0);
 	assert_int_equal(r->state, TOKEN_ACTIVE);
 	tokens_free(r, 1);
 }

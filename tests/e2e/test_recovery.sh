@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# End-to-end: one run recovers everything (issue 10, part 1).
+#  - A host off for longer than enforce.expired.delete_after comes back: one
+#    run gives every slot a working, delivered, active token, deletes the
+#    expired ones, and records the run's end.
+#  - A slot name two workspaces share: a bare name is refused before any
+#    request, naming both workspaces; WORKSPACE/SLOT is taken by --force and
+#    --only, and forcing one workspace's slot leaves the other's alone.
+# usage: test_recovery.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+failures=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- stdout" >&2
+	cat "$out" >&2
+	echo "--- stderr" >&2
+	cat "$err" >&2
+	failures=$((failures + 1))
+}
+
+run() {
+	local want=$1 got=0
+	shift
+	"$tw_bin" "$@" >"$out" 2>"$err" || got=$?
+	if [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* died with signal $((got - 128))"
+	elif [ "$got" -ne "$want" ]; then
+		fail "tokenwarden $*: exit $got, expected $want"
+	fi
+}
+
+expect() {
+	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
+}
+
+refute() {
+	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi
+}
+
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
+# active WS SLOT: the token id the store has active for WS/SLOT ("" if none).
+active() {
+	"$tw_bin" token list --db "$db" --json |
+		jq -r --arg w "$1" --arg s "$2" \
+			'[.[] | select(.workspace == $w and .slot == $s and .state == "active")] |
+			 if length == 1 then .[0].token else "count=\(length)" end'
+}
+
+# healthy WS SLOT: the slot's one active token is live on the server and held by its consumer.
+healthy() {
+	local t held
+	t=$(active "$1" "$2")
+	case $t in count=* | "")
+		fail "$1/$2: $t active tokens"
+		return
+		;;
+	esac
+	sim_ctl GET /_sim/tokens | jq -e --arg w "$1" --arg t "$t" \
+		'.tokens | any(.workspace == $w and .token == $t and (.expired | not))' >/dev/null ||
+		fail "$1/$2: active token $t is not live on the server"
+	held=$(jq -r .token "$TW_TMP/run/$1-$2.json" 2>/dev/null || echo none)
+	[ "$held" = "$t" ] || fail "$1/$2: the consumer holds $held, the store has $t active"
+}
+
+runs_ended() {
+	"$tw_bin" audit log --db "$db" --kind run.end --json | jq -s length
+}
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --workspace beta:betakey:betasecret \
+	--now 2027-01-01T02:00Z
+db=$TW_TMP/tw.db
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
+printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
+printf 'betakey:betasecret\n' >"$TW_TMP/creds/beta-admin"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds
+
+cat >"$TW_TMP/policy.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $TW_TMP/seal.pub }
+defaults:
+  lifetime: 10d
+  rotate_before: 30%
+  grace: 1d
+  deliver: [ { file: "$TW_TMP/run/{workspace}-{slot}.json" } ]
+enforce: { expired: { delete_after: 2d } }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens: [ { name: etl }, { name: bi } ]
+  - name: beta
+    api: $SIM_URL
+    credential: beta-admin
+    tokens: [ { name: etl } ]
+YAML
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+echo "== first run: every slot gets its token"
+at 2027-01-01T02:00Z
+run 0 rotate
+expect "$out" "3 rotated"
+for s in acme/etl acme/bi beta/etl; do healthy "${s%/*}" "${s#*/}"; done
+
+echo "== a replacement, then the host is off for three weeks (past expiry + delete_after)"
+at 2027-01-09T02:00Z
+run 0 rotate
+expect "$out" "3 rotated"
+at 2027-01-30T02:00Z
+ended=$(runs_ended)
+run 0 rotate
+expect "$out" "3 rotated"
+refute "$err" "error:"
+[ "$(runs_ended)" = $((ended + 1)) ] || fail "the recovery run recorded no run.end"
+for s in acme/etl acme/bi beta/etl; do healthy "${s%/*}" "${s#*/}"; done
+n=$("$tw_bin" token list --db "$db" --json | jq '[.[] | select(.state == "active" or .state == "retiring" or .state == "expired")] | length')
+[ "$n" = 3 ] || fail "$n live rows after recovery, expected the 3 new active tokens"
+live=$(sim_ctl GET /_sim/tokens | jq '.tokens | length')
+[ "$live" = 3 ] || fail "$live tokens on the server after recovery, expected 3"
+
+echo "== a bare slot name in two workspaces is refused before any request"
+before=$(sim_ctl GET /_sim/stats | jq .requests)
+for verb in "rotate --force etl" "rotate --only etl" "rotate --dry-run --force etl"; do
+	# shellcheck disable=SC2086
+	run 2 $verb
+	expect "$err" "acme/etl, beta/etl"
+done
+run 2 revoke --yes etl
+expect "$err" "acme/etl, beta/etl"
+[ "$(sim_ctl GET /_sim/stats | jq .requests)" = "$before" ] || fail "a refused command sent requests"
+
+echo "== WORKSPACE/SLOT picks one"
+old_acme=$(active acme etl)
+old_beta=$(active beta etl)
+run 0 rotate --force beta/etl
+expect "$out" "1 rotated"
+refute "$err" "error:"
+[ "$(active acme etl)" = "$old_acme" ] || fail "--force beta/etl rotated acme/etl"
+[ "$(active beta etl)" != "$old_beta" ] || fail "--force beta/etl did not rotate beta/etl"
+healthy beta etl
+run 0 rotate --force bi
+expect "$out" "1 rotated"
+healthy acme bi
+run 0 rotate --dry-run --force acme/etl
+expect "$err" "acme/etl: would create"
+[ "$(active acme etl)" = "$old_acme" ] || fail "a dry run rotated acme/etl"
+
+v=0
+"$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?
+[ "$v" = 0 ] || fail "the history does not verify"
+sim_stop
+[ "$failures" -eq 0 ] || {
+	echo "$failures failure(s)" >&2
+	exit 1
+}
+echo "recovery: all passed"
