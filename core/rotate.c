@@ -12,6 +12,7 @@
 #include "store/slots.h"
 #include "store/tokens.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -174,6 +175,31 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 	return slot_failed(run, sl, why, cause);
 }
 
+/*
+ * Keeps a replacement the first `took` consumers took before the next
+ * refused it: it retires, as an old token does, once the slot's next
+ * rotation reaches every consumer (until then, at its own expiry).  Then
+ * the slot backs off.
+ */
+static int
+keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
+     size_t took, const char *why, char **cause)
+{
+	json_t *d =
+	    json_pack("{s:s, s:I, s:I}", "reason", "some consumers took it and another refused it",
+		      "delivered", (json_int_t)took, "consumers", (json_int_t)sl->eff.ndeliver);
+	int rc;
+
+	rc = tokens_retire(run->s, row, t->expires_at, clock_now_ms(), d, cause);
+	json_decref(d);
+	if (rc < 0)
+		return -1;
+	say(run, 1, sl->ws->name, sl->name,
+	    "kept %s: %zu of %zu consumers hold it; it retires after the slot's next rotation",
+	    t->token, took, sl->eff.ndeliver);
+	return slot_failed(run, sl, why, cause);
+}
+
 /* Proves the new token and hands it to every consumer; 0, or -1 after discarding it. */
 static int
 prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
@@ -205,8 +231,13 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
 		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why) == 0)
 			continue;
-		msg = xasprintf("new token %s could not be delivered: %s", t->token, why);
-		*store_failed = discard(run, sl, t->token, msg, cause) < 0;
+		msg = xasprintf("new token %s could not be delivered to consumer %zu of %zu: %s",
+				t->token, i + 1, sl->eff.ndeliver, why);
+		/* Consumers that took it must not be left with a deleted token. */
+		if (i > 0)
+			*store_failed = keep(run, sl, t, row, i, msg, cause) < 0;
+		else
+			*store_failed = discard(run, sl, t->token, msg, cause) < 0;
 		free(msg);
 		free(why);
 		return -1;

@@ -6,6 +6,7 @@
 #include "store/events.h"
 
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const state_names[] = {
@@ -264,6 +265,51 @@ out:
 }
 
 /*
+ * Brings the retire_after of row's slot's retiring tokens that would
+ * outlive retire_after forward to it (a partly delivered replacement kept
+ * for its consumers), with an event each.  Returns 0, or -1 with *cause.
+ */
+static int
+bring_forward(struct store *s, int64_t row, int64_t retire_after, int64_t now, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "UPDATE tokens SET retire_after = ?3, updated_at = ?2 WHERE state = 'retiring' AND "
+	    "retire_after > ?3 AND slot_id = (SELECT slot_id FROM tokens WHERE id = ?1) "
+	    "RETURNING id",
+	    cause);
+	int64_t *ids = NULL;
+	size_t n = 0;
+	json_t *d = json_object();
+	int step, rc = -1;
+
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, retire_after);
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		ids = xrealloc(ids, (n + 1) * sizeof *ids);
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "retiring the slot's kept tokens", cause);
+		goto out;
+	}
+	set_time(d, "retire_after", retire_after);
+	json_object_set_new(d, "reason", json_string("the slot's consumers have a newer token"));
+	for (size_t i = 0; i < n; i++)
+		if (row_event(s, ids[i], now, "token.retiring", d, cause) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(ids);
+	json_decref(d);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
  * Moves the token active in row's slot, if any, to retiring: sets *retired
  * to its row, or 0.  Returns 0, or -1 with *cause.
  */
@@ -302,6 +348,8 @@ retire_active(struct store *s, int64_t row, int64_t retire_after, int64_t now, i
 		set_time(d, "retire_after", retire_after);
 		rc = row_event(s, *retired, now, "token.retiring", d, cause);
 	}
+	if (rc == 0)
+		rc = bring_forward(s, row, retire_after, now, cause);
 out:
 	json_decref(d);
 	sqlite3_finalize(st);
@@ -343,6 +391,43 @@ out:
 	sqlite3_finalize(st);
 	if (rc < 0)
 		*retired = 0;
+	return store_end(s, rc, cause);
+}
+
+int
+tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
+	      const json_t *details, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = details != NULL ? json_deep_copy(details) : json_object();
+	int rc = -1;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	st = store_prepare(
+	    s,
+	    "UPDATE tokens SET state = 'retiring', updated_at = ?2, retire_after = ?3 "
+	    "WHERE id = ?1 AND state IN ('created', 'verified')",
+	    cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, retire_after);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, "keeping the replacement", cause);
+		goto out;
+	}
+	if (sqlite3_changes(s->db) != 1) {
+		*cause = xasprintf("%s: token row %lld is not created or verified; nothing changed",
+				   s->path, (long long)row);
+		goto out;
+	}
+	set_time(d, "retire_after", retire_after);
+	rc = row_event(s, row, now, "token.retiring", d, cause);
+out:
+	json_decref(d);
+	sqlite3_finalize(st);
 	return store_end(s, rc, cause);
 }
 

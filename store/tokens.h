@@ -85,11 +85,21 @@ int tokens_transition(struct store *s, int64_t row, enum token_state from, enum 
  * token the slot has active at that moment, if any, to retiring with
  * retire_after (ms): one transaction with both events, so a slot is never
  * without an active token nor with two, whatever earlier steps did to the
- * old one.  Sets *retired to the row retired, or 0.  Fails, changing
- * nothing, when row is not created or verified.
+ * old one.  No other retiring token of the slot outlives retire_after.
+ * Sets *retired to the row retired, or 0.  Fails, changing nothing, when
+ * row is not created or verified.
  */
 int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		    int64_t *retired, char **cause);
+
+/*
+ * Moves row (created or verified) to retiring with retire_after (ms), with
+ * an event carrying details (borrowed, may be NULL): a replacement some
+ * consumers took and another refused, kept while they hold it.  The slot's
+ * next activation brings retire_after forward to its own grace.
+ */
+int tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
+		  const json_t *details, char **cause);
 
 /*
  * Marks every pending row unknown: called by a process holding the run

@@ -3,6 +3,9 @@
 #  - A host off for longer than enforce.expired.delete_after comes back: one
 #    run gives every slot a working, delivered, active token, deletes the
 #    expired ones, and records the run's end.
+#  - A consumer is never left with a dead token: when one consumer refuses a
+#    replacement that another took, the replacement is kept (retiring) until
+#    the slot's next rotation reaches them all, in either order of consumers.
 #  - A slot name two workspaces share: a bare name is refused before any
 #    request, naming both workspaces; WORKSPACE/SLOT is taken by --force and
 #    --only, and forcing one workspace's slot leaves the other's alone.
@@ -158,6 +161,59 @@ healthy acme bi
 run 0 rotate --dry-run --force acme/etl
 expect "$err" "acme/etl: would create"
 [ "$(active acme etl)" = "$old_acme" ] || fail "a dry run rotated acme/etl"
+
+echo "== one consumer of two refuses: nobody is left holding a dead token"
+# holds FILE: fails unless the token in FILE is live on the server and not deleted in the store.
+holds() {
+	local t st
+	t=$(jq -r .token "$1")
+	sim_ctl GET /_sim/tokens | jq -e --arg t "$t" '.tokens | any(.token == $t and (.expired | not))' \
+		>/dev/null || fail "$(basename "$1") holds $t, which is not live on the server"
+	st=$("$tw_bin" token list --db "$db" --json | jq -r --arg t "$t" '.[] | select(.token == $t) | .state')
+	case $st in active | retiring) ;; *) fail "$(basename "$1") holds $t, which the store has as $st" ;; esac
+}
+hook="test -f $TW_TMP/refuse && exit 3; cat > $TW_TMP/run/{slot}-hook.json"
+cat >"$TW_TMP/partial.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $TW_TMP/seal.pub }
+defaults: { lifetime: 10d, rotate_before: 30%, grace: 1d }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: file-first
+        deliver: [ { file: "$TW_TMP/run/{slot}.json" }, { exec: [/bin/sh, -c, "$hook"] } ]
+      - name: exec-first
+        deliver: [ { exec: [/bin/sh, -c, "$hook"] }, { file: "$TW_TMP/run/{slot}.json" } ]
+YAML
+export TOKENWARDEN_CONFIG=$TW_TMP/partial.yaml
+run 0 rotate --only file-first
+run 0 rotate --only exec-first
+touch "$TW_TMP/refuse"
+for s in file-first exec-first; do
+	run 1 rotate --force "acme/$s"
+	for f in "$TW_TMP/run/$s.json" "$TW_TMP/run/$s-hook.json"; do holds "$f"; done
+done
+expect "$err" "could not be delivered to consumer 1 of 2"
+partial=$(jq -r .token "$TW_TMP/run/file-first.json")
+[ "$partial" != "$(jq -r .token "$TW_TMP/run/file-first-hook.json")" ] ||
+	fail "the file consumer did not take the replacement before the hook refused it"
+rm "$TW_TMP/refuse"
+run 0 rotate --force acme/file-first
+for f in "$TW_TMP/run/file-first.json" "$TW_TMP/run/file-first-hook.json"; do holds "$f"; done
+ra=$("$tw_bin" token list --db "$db" --json | jq -r --arg t "$partial" '.[] | select(.token == $t) | .retire_after')
+[ "$ra" = 2027-01-31T02:00:00.000Z ] ||
+	fail "the kept replacement retires at $ra, not after the next rotation's grace"
+at 2027-02-01T02:00Z
+run 0 rotate
+for s in file-first exec-first; do
+	for f in "$TW_TMP/run/$s.json" "$TW_TMP/run/$s-hook.json"; do holds "$f"; done
+done
+if sim_ctl GET /_sim/tokens | jq -e --arg t "$partial" '.tokens | any(.token == $t)' >/dev/null; then
+	fail "the kept replacement $partial outlived the grace after the next rotation"
+fi
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?

@@ -179,6 +179,35 @@ test_activate(void **state)
 	tokens_free(r, 1);
 }
 
+/* A kept replacement retires at its expiry, brought forward by the slot's next activation. */
+static void
+test_retire_kept(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make(fx, "etl", "aaa"), b, c, retired = 0;
+	struct token_row *r = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_activate(fx->s, a, 0, 130, &retired, &cause), 0);
+	b = make(fx, "etl", "bbb");
+	assert_int_equal(tokens_retire(fx->s, b, 900000, 140, NULL, &cause), 0);
+	assert_int_equal(tokens_retire(fx->s, b, 900000, 140, NULL, &cause), -1);
+	assert_non_null(strstr(cause, "is not created or verified"));
+	FREE_NULL(&cause);
+	assert_int_equal(tokens_find(fx->s, "acme", "bbb", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_RETIRING);
+	assert_int_equal(r->retire_after, 900000);
+	tokens_free(r, 1);
+	/* The next rotation reaches every consumer: both older tokens go after its grace. */
+	c = make(fx, "etl", "ccc");
+	assert_int_equal(tokens_activate(fx->s, c, 5000, 150, &retired, &cause), 0);
+	assert_int_equal(retired, a);
+	assert_int_equal(tokens_find(fx->s, "acme", "bbb", &r, &cause), 0);
+	assert_int_equal(r->state, TOKEN_RETIRING);
+	assert_int_equal(r->retire_after, 5000);
+	tokens_free(r, 1);
+}
+
 static void
 test_schema_refuses_second_in_flight(void **state)
 {
@@ -314,6 +343,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_activate, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_retire_kept, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, fixture_setup,
