@@ -365,7 +365,8 @@ rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 
 /*
  * Earlier failed attempts: a slot that failed stuck_after times in a row is
- * reported, and one in its backoff waits.  Returns 1 when it must wait.
+ * reported, and one in its backoff waits, unless its token would lapse
+ * before the next run.  Returns 1 when it must wait.
  */
 static int
 failed_before(struct plan_builder *b, const struct policy_slot *s, const struct slot_state *f,
@@ -380,6 +381,9 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 				 f->failures, f->failures == 1 ? "" : "s",
 				 f->last_error != NULL ? f->last_error : "?", next);
 	if (d->due > b->now || f->next_attempt_at <= b->now)
+		return 0;
+	/* A token that lapses before the next run cannot wait out a backoff. */
+	if (d->deadline == INT64_MAX || d->deadline <= b->now + b->p->schedule.interval * MS)
 		return 0;
 	later(b, f->next_attempt_at);
 	return 1;

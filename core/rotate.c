@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct run {
 	void *larg;
 	struct rotate_stats *st;
 	struct shared *sh;
+	int retrying; /* the attempt under way is a retry within the run */
 };
 
 /* One worker: the action groups of the workspaces that share a credential. */
@@ -126,6 +128,11 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 	char next[TIMEFMT_MAX];
 
 	run->st->failed++;
+	/* The run's first failure of the slot is recorded and alerted; its retries are logged. */
+	if (run->retrying) {
+		say(run, 1, sl->ws->name, sl->name, "retry failed: %s", why);
+		return 0;
+	}
 	if (slots_failed(run->s, sl->ws->name, sl->name, now, now + backoff(run, before + 1), why,
 			 &failures, cause) < 0)
 		return -1;
@@ -251,13 +258,15 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 }
 
 /*
- * One slot's rotation: the plan's group from `first` (its actions share the
- * group number).  Returns 0, or -1 with *cause when the store failed.
+ * One attempt at slot sl's rotation (create, verify, deliver, activate).
+ * The new token's name is made for *name_at, or a minute after the last
+ * attempt's, so that every attempt has a name of its own; *name_at is set
+ * to the time used.  Returns 0 done, 1 the slot failed (recorded), or -1
+ * with *cause when the store failed.
  */
 static int
-rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
+rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char **cause)
 {
-	const struct policy_slot *sl = policy_find_slot(run->p, a[0].workspace, a[0].slot);
 	int64_t now = clock_now_ms(), retired = 0, expires;
 	struct ops_created made = {0};
 	struct token_row *row = NULL;
@@ -265,18 +274,13 @@ rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 	char *name = NULL, *why = NULL;
 	int rc = 0, store_failed = 0, err;
 
-	for (size_t i = 0; i < n; i++) {
-		if (a[i].kind == PLAN_DELETE_UNDELIVERED &&
-		    delete_token(run, sl->ws->name, sl->name, a[i].token,
-				 "left by an interrupted run") != MODE_OK)
-			return 0; /* the slot still has a replacement in flight: next run */
-	}
 	c = run->client(run->carg, sl->ws, &why);
 	if (c == NULL) {
-		rc = slot_failed(run, sl, why, cause);
+		rc = slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
 		goto out;
 	}
-	name = policy_render_name(sl, now, &why);
+	*name_at = *name_at != 0 && now < *name_at + 60 * MS ? *name_at + 60 * MS : now;
+	name = policy_render_name(sl, *name_at, &why);
 	expires = now + sl->eff.lifetime * MS;
 	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, &made, &why);
 	if (err == MODE_ERR_UNKNOWN) {
@@ -285,7 +289,7 @@ rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 		    "create of %s lost its answer: it may exist until it expires", name);
 	}
 	if (err != MODE_OK) {
-		rc = slot_failed(run, sl, why != NULL ? why : "create failed", cause);
+		rc = slot_failed(run, sl, why != NULL ? why : "create failed", cause) < 0 ? -1 : 1;
 		goto out;
 	}
 	say(run, 0, sl->ws->name, sl->name, "created %s (%s)", made.token->token, name);
@@ -294,7 +298,7 @@ rotation(struct run *run, const struct plan_action *a, size_t n, char **cause)
 		goto out;
 	}
 	if (prove_and_deliver(run, c, sl, made.token, row->row, &store_failed, cause) < 0) {
-		rc = store_failed ? -1 : 0;
+		rc = store_failed ? -1 : 1;
 		goto out;
 	}
 	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
@@ -410,36 +414,166 @@ group_len(const struct plan *pl, size_t i)
 	return n;
 }
 
-/* Works w's groups in order; returns 0, or -1 with *cause when the store failed. */
+/* A slot's rotation in this run: its plan group, and its retries when its token would lapse. */
+struct attempt {
+	const struct plan_action *a; /* the group */
+	size_t n;
+	int64_t deadline; /* its active token's expiry; INT64_MAX: none */
+	int64_t at;       /* monotonic ms: the next try not before */
+	int64_t name_at;  /* the last try's name time */
+	int tries;
+	int cleared; /* the leftovers of an interrupted run are deleted */
+};
+
+/* Whether slot's token lapses before the next run if this one fails: it is worth a retry. */
+static int
+no_slack(const struct run *run, const struct attempt *t)
+{
+	return t->deadline == INT64_MAX ||
+	       t->deadline <= clock_now_ms() + run->p->schedule.interval * MS;
+}
+
+/* One try of t: leftovers first, then the rotation.  As rotation() returns. */
+static int
+try_rotation(struct run *run, struct attempt *t, char **cause)
+{
+	const struct policy_slot *sl = policy_find_slot(run->p, t->a[0].workspace, t->a[0].slot);
+
+	t->tries++;
+	for (size_t i = 0; i < t->n && !t->cleared; i++) {
+		if (t->a[i].kind == PLAN_DELETE_UNDELIVERED &&
+		    delete_token(run, sl->ws->name, sl->name, t->a[i].token,
+				 "left by an interrupted run") != MODE_OK)
+			return 1; /* the slot still has a replacement in flight */
+	}
+	t->cleared = 1;
+	return rotation(run, sl, &t->name_at, cause);
+}
+
+/* The monotonic time of t's next try: the policy's backoff doubling per try, jittered. */
+static int64_t
+retry_at(const struct run *run, const struct attempt *t)
+{
+	int64_t base = run->p->schedule.retry_backoff * MS, d = base;
+
+	for (int i = 1; i < t->tries && d < 16 * base; i++)
+		d *= 2;
+	if (d > 16 * base)
+		d = 16 * base;
+	/* 75% to 125%: slots that failed together do not retry in step. */
+	d = d * 3 / 4 + (d > 0 ? (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1)) : 0);
+	return clock_mono_ms() + d;
+}
+
+/* The index of the ready retry with the earliest deadline, or -1; *next: the earliest at. */
+static long
+ready(const struct attempt *r, size_t n, int64_t *next)
+{
+	int64_t now = clock_mono_ms();
+	long best = -1;
+
+	*next = INT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].at < *next)
+			*next = r[i].at;
+		if (r[i].at <= now && (best < 0 || r[i].deadline < r[best].deadline))
+			best = (long)i;
+	}
+	return best;
+}
+
+/*
+ * Tries group t; a slot that failed and has no slack joins the retries
+ * (r, *nr) while tries are left.  Returns 0, or -1 when the store failed.
+ */
+static int
+try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
+{
+	struct run *run = &w->run;
+	int rc;
+
+	run->retrying = t->tries > 0;
+	rc = try_rotation(run, t, &w->cause);
+	run->retrying = 0;
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && t->tries <= run->p->schedule.retries && no_slack(run, t)) {
+		t->at = retry_at(run, t);
+		say(run, 1, t->a[0].workspace, t->a[0].slot,
+		    "its token lapses before the next run: trying again in %llds (try %d of %d)",
+		    (long long)((t->at - clock_mono_ms() + MS - 1) / MS), t->tries + 1,
+		    run->p->schedule.retries + 1);
+		r[(*nr)++] = *t;
+	}
+	return 0;
+}
+
+/* Runs the retries that are ready, earliest deadline first; with wait, until none is left. */
+static int
+retries(struct worker *w, struct attempt *r, size_t *nr, int wait)
+{
+	struct run *run = &w->run;
+	int64_t next;
+
+	while (*nr > 0 && !stopping(run)) {
+		long i = ready(r, *nr, &next);
+		struct attempt t;
+
+		if (i < 0 && !wait)
+			return 0;
+		if (i < 0) {
+			/* Short naps, so a signal or the time budget is seen within a quarter
+			 * second. */
+			clock_sleep_ms(next - clock_mono_ms() < 250 ? next - clock_mono_ms() : 250);
+			continue;
+		}
+		t = r[i];
+		r[i] = r[--*nr];
+		if (try_group(w, &t, r, nr) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Works w's groups in order, then their retries; returns 0, or -1 with *cause when the store
+ * failed. */
 static int
 work(struct worker *w)
 {
 	struct run *run = &w->run;
 	const struct plan *pl = &run->r->plan;
+	struct attempt *r = xcalloc(w->ngroups + 1, sizeof *r);
+	size_t nr = 0, g;
+	int rc = 0;
 
-	for (size_t g = 0; g < w->ngroups; g++) {
+	for (g = 0; g < w->ngroups && rc == 0; g++) {
 		const struct plan_action *a = &pl->actions[w->groups[g]];
 		size_t n = group_len(pl, w->groups[g]);
-		int rc = 0;
 
-		if (stopping(run)) {
-			run->st->stopped = 1;
-			run->st->left += (int)(w->ngroups - g);
+		if (stopping(run))
 			break;
-		}
-		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE))
-			rc = rotation(run, a, n, &w->cause);
-		else
+		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE)) {
+			struct attempt t = {a, n, a->deadline, 0, 0, 0, 0};
+
+			rc = try_group(w, &t, r, &nr);
+		} else
 			deletion(run, a);
-		if (rc < 0) {
-			atomic_store(&run->sh->halt, 1);
-			return -1;
-		}
+		if (rc == 0)
+			rc = retries(w, r, &nr, 0);
 		if (run->o->progress != NULL)
 			run->o->progress(run->o->progress_arg,
 					 atomic_fetch_add(&run->sh->done, 1) + 1, run->sh->total);
 	}
-	return 0;
+	if (rc == 0)
+		rc = retries(w, r, &nr, 1);
+	if (rc < 0)
+		atomic_store(&run->sh->halt, 1);
+	else if (g < w->ngroups || nr > 0) {
+		run->st->stopped = 1;
+		run->st->left += (int)(w->ngroups - g + nr);
+	}
+	free(r);
+	return rc;
 }
 
 static void *
@@ -612,7 +746,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 {
 	struct report r;
 	struct shared sh = {0, 0, 0};
-	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh};
+	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0};
 	const struct plan *pl = &r.plan;
 	int settled = 0, rc = 0;
 

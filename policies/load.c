@@ -521,15 +521,36 @@ load_notify(struct loader *ld, const struct ynode *v, struct policy *p)
 static int
 load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 {
-	static const char *const keys[] = {"interval", "max_time", "capacity_days", "stuck_after",
-					   NULL};
+	static const char *const keys[] = {"interval",       "max_time", "capacity_days",
+					   "stuck_after",    "retries",  "retry_backoff",
+					   "max_clock_skew", NULL};
 	const struct ynode *iv = ytree_get(v, "interval"), *mt = ytree_get(v, "max_time");
 	const struct ynode *cd = ytree_get(v, "capacity_days"), *sa = ytree_get(v, "stuck_after");
-	long long days, after;
+	const struct ynode *rt = ytree_get(v, "retries"), *rb = ytree_get(v, "retry_backoff");
+	const struct ynode *sk = ytree_get(v, "max_clock_skew");
+	long long days, after, retries;
 	int rc = 0;
 
 	if (loader_check_keys(ld, v, keys, "schedule") < 0)
 		return -1;
+	if (rt != NULL) {
+		if (loader_int(ld, "retries", rt, 0, 20, &retries) < 0)
+			rc = -1;
+		else
+			p->schedule.retries = (int)retries;
+	}
+	if (rb != NULL &&
+	    loader_duration(ld, "retry_backoff", rb, 0, &p->schedule.retry_backoff) < 0)
+		rc = -1;
+	if (rb != NULL && rc == 0 && p->schedule.retry_backoff > 3600) {
+		loader_error(ld, rb, "retry_backoff must be an hour or less: a run waits it out");
+		rc = -1;
+	}
+	if (sk != NULL && sk->value != NULL && strcmp(sk->value, "off") == 0)
+		p->schedule.max_clock_skew = -1;
+	else if (sk != NULL &&
+		 loader_duration(ld, "max_clock_skew", sk, 0, &p->schedule.max_clock_skew) < 0)
+		rc = -1;
 	if (iv != NULL && loader_duration(ld, "interval", iv, 0, &p->schedule.interval) < 0)
 		rc = -1;
 	if (mt != NULL && loader_duration(ld, "max_time", mt, 0, &p->schedule.max_time) < 0)
@@ -651,6 +672,9 @@ defaults(struct policy *p, const char *file)
 	p->schedule.interval = 86400;
 	p->schedule.capacity_days = 14;
 	p->schedule.stuck_after = 5;
+	p->schedule.retries = 4;
+	p->schedule.retry_backoff = 10;
+	p->schedule.max_clock_skew = 300;
 }
 
 int

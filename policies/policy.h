@@ -148,6 +148,12 @@ struct policy_schedule {
 	int64_t max_time;  /* seconds a run may take; 0: no limit */
 	int capacity_days; /* how far ahead plan checks capacity */
 	int stuck_after;   /* failed rotations in a row that make a slot stuck */
+	/* A slot whose token would lapse before the next run is tried again
+	 * within the run, up to `retries` more times, the first after
+	 * retry_backoff seconds, doubling. */
+	int retries;
+	int64_t retry_backoff;
+	int64_t max_clock_skew; /* seconds the server's Date may differ by; -1: off */
 };
 
 struct policy {

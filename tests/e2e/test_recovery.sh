@@ -6,6 +6,8 @@
 #  - A consumer is never left with a dead token: when one consumer refuses a
 #    replacement that another took, the replacement is kept (retiring) until
 #    the slot's next rotation reaches them all, in either order of consumers.
+#  - A slot whose token would lapse before the next run is tried again
+#    within the run, with a fresh name; one with slack waits for the next run.
 #  - A slot name two workspaces share: a bare name is refused before any
 #    request, naming both workspaces; WORKSPACE/SLOT is taken by --force and
 #    --only, and forcing one workspace's slot leaves the other's alone.
@@ -213,6 +215,52 @@ done
 if sim_ctl GET /_sim/tokens | jq -e --arg t "$partial" '.tokens | any(.token == $t)' >/dev/null; then
 	fail "the kept replacement $partial outlived the grace after the next rotation"
 fi
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+echo "== a transient fault: a slot without slack is tried again within the run"
+cat >"$TW_TMP/retry.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $TW_TMP/seal.pub }
+schedule: { interval: 1d, retries: 2, retry_backoff: 1s }
+defaults: { grace: 1h, deliver: [ { file: "$TW_TMP/run/{slot}.json" } ] }
+workspaces:
+  - name: beta
+    api: $SIM_URL
+    credential: beta-admin
+    tokens:
+      - { name: short, lifetime: 3d, rotate_before: 40% }
+      - { name: roomy, lifetime: 30d, rotate_before: 10d }
+YAML
+export TOKENWARDEN_CONFIG=$TW_TMP/retry.yaml
+run 0 rotate --only beta/short
+run 0 rotate --only beta/roomy
+at 2027-02-03T06:00Z # short's token has 20 hours left: it lapses before the next run
+before=$(active beta short)
+sim_ctl POST /_sim/faults '{"error_rate": 1, "count": 1}' >/dev/null
+run 1 rotate --only beta/short
+expect "$err" "beta/short: its token lapses before the next run: trying again in"
+expect "$out" "1 rotated"
+after=$(active beta short)
+[ "$after" != "$before" ] || fail "the retry did not rotate beta/short"
+[ "$(jq -r .token "$TW_TMP/run/short.json")" = "$after" ] || fail "the retried token was not delivered"
+names=$("$tw_bin" token list --db "$db" --json | jq -r '[.[] | select(.slot == "short" and (.state == "unknown" or .state == "active")) | .name] | unique | length')
+[ "$names" = 2 ] || fail "the retry reused the lost create's name"
+# roomy is due (10d before expiry) with weeks left: one failure waits for the next run.
+sim_ctl POST /_sim/faults '{"error_rate": 1, "count": 1}' >/dev/null
+at 2027-02-22T02:00Z
+run 1 rotate --only beta/roomy
+refute "$err" "trying again"
+expect "$out" "0 rotated"
+# Without retries (retries: 0) a slot without slack gets one try per run, as before.
+sed -i 's/retries: 2/retries: 0/' "$TW_TMP/retry.yaml"
+at 2027-02-23T02:00Z
+run 0 rotate --only beta/short
+at 2027-02-25T06:00Z
+sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
+run 1 rotate --force beta/short
+expect "$err" "does not verify"
+refute "$err" "trying again"
+sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
 v=0

@@ -461,7 +461,7 @@ test_backoff_and_stuck(void **state)
 	     .next_attempt_at = NOW - H,
 	     .last_error = (char[]){"HTTP 503"}},
 	};
-	const struct plan_input in = {.states = st, .nstates = 2};
+	struct plan_input in = {.states = st, .nstates = 2};
 	const struct plan_finding *f;
 	struct inv v = {0};
 	struct plan pl;
@@ -478,6 +478,16 @@ test_backoff_and_stuck(void **state)
 	if (f != NULL)
 		assert_string_equal(f->slot, "later");
 	plan_free(&pl);
+
+	/* A slot whose token lapses before the next run does not wait out its backoff. */
+	plan_build_with(p, v.rows, v.n, NOW + 4 * D + 2 * H, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 1);
+	plan_free(&pl);
+	st[0].next_attempt_at = NOW + 4 * D + 3 * H;
+	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 0);
+	plan_free(&pl);
+	st[0].next_attempt_at = NOW + H;
 
 	/* Once its backoff is over, the slot is due again. */
 	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
