@@ -139,13 +139,16 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		notef("stopped after the current step, as a signal asked; %d planned item%s left",
 		      st.left, st.left == 1 ? "" : "s");
 	if (!quiet)
-		printf("%s%s: %d rotated, %d deleted, %d failed, %d unknown, %d left%s\n", verb,
+		printf("%s%s: %d rotated, %d deleted, %d failed, %d unknown, %d left%s%s\n", verb,
 		       o->dry_run ? " (dry run)" : "", st.rotated, st.deleted, st.failed,
-		       st.unknown, st.left, st.stuck > 0 ? "; some slots are stuck" : "");
+		       st.unknown, st.left,
+		       st.discarded > 0 ? "; failed replacements discarded" : "",
+		       st.stuck > 0 ? "; some slots are stuck" : "");
 	fflush(stdout);
-	summary = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "rotated", st.rotated, "deleted",
-			    st.deleted, "failed", st.failed, "unknown", st.unknown, "left", st.left,
-			    "settled", st.settled, "workers", st.workers);
+	summary =
+	    json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "rotated", st.rotated, "deleted",
+		      st.deleted, "discarded", st.discarded, "failed", st.failed, "unknown",
+		      st.unknown, "left", st.left, "settled", st.settled, "workers", st.workers);
 	if (!o->dry_run && runs_end(s, id, status, summary, clock_now_ms(), &cause) < 0)
 		status = TW_EXIT_FAILURE;
 out:

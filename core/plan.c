@@ -40,6 +40,7 @@ plan_finding_name(enum finding_kind k)
 	    [FIND_UNKNOWN] = "unknown",     [FIND_IN_FLIGHT] = "in-flight",
 	    [FIND_PAUSED] = "paused",       [FIND_PERSONAL] = "personal",
 	    [FIND_CAPACITY] = "capacity",   [FIND_STUCK] = "stuck",
+	    [FIND_FAILING] = "failing",
 	};
 	_Static_assert(sizeof names / sizeof names[0] == FIND_NKINDS, "a finding has no name");
 
@@ -356,8 +357,10 @@ rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 		if (s->eff.grace > 0)
 			timefmt_duration_str(s->eff.grace, grace);
 		plan_add_action(b, PLAN_ACTIVATE, s->ws->name, s->name, old, due, deadline,
-				"make it active; %s retires and is deleted after grace %s",
-				old->token, s->eff.grace > 0 ? grace : "0");
+				"make the new token active; %s %s and is deleted after grace %s",
+				old->token,
+				old->expires_at <= b->now ? "(expired) retires" : "retires",
+				s->eff.grace > 0 ? grace : "0");
 	} else
 		plan_add_action(b, PLAN_ACTIVATE, s->ws->name, s->name, NULL, due, deadline,
 				"make it the slot's active token");
@@ -375,11 +378,13 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 	char next[TIMEFMT_MAX];
 
 	timefmt_minute(f->next_attempt_at, next);
-	if (f->failures >= b->p->schedule.stuck_after)
-		plan_add_finding(b, FIND_STUCK, s->ws->name, s->name, NULL, f->next_attempt_at,
-				 "failed %d time%s in a row (last: %s); next attempt not before %s",
-				 f->failures, f->failures == 1 ? "" : "s",
-				 f->last_error != NULL ? f->last_error : "?", next);
+	/* From the first failure on, so a slot left without a token shows at once. */
+	if (f->failures > 0)
+		plan_add_finding(
+		    b, f->failures >= b->p->schedule.stuck_after ? FIND_STUCK : FIND_FAILING,
+		    s->ws->name, s->name, NULL, f->next_attempt_at,
+		    "failed %d time%s in a row (last: %s); next attempt not before %s", f->failures,
+		    f->failures == 1 ? "" : "s", f->last_error != NULL ? f->last_error : "?", next);
 	if (d->due > b->now || f->next_attempt_at <= b->now)
 		return 0;
 	/* A token that lapses before the next run cannot wait out a backoff. */

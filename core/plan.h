@@ -36,6 +36,7 @@ enum finding_kind {
 	FIND_PERSONAL,     /* a workspace using a deprecated personal API credential */
 	FIND_CAPACITY,     /* the rate budget cannot rotate everything before its deadline */
 	FIND_STUCK,        /* a slot whose rotation failed schedule.stuck_after times in a row */
+	FIND_FAILING,      /* a slot whose rotation failed since its last success (not yet stuck) */
 	FIND_NKINDS
 };
 

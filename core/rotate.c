@@ -145,6 +145,9 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 	return 0;
 }
 
+/* Why a replacement that must not stay is deleted. */
+#define DISCARDED "replacement not usable"
+
 /* Deletes workspace's token id and records it; returns the mode_err. */
 static int
 delete_token(struct run *run, const char *ws, const char *slot, const char *id, const char *why)
@@ -162,7 +165,11 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 	if (c != NULL)
 		rc = ops_delete(run->s, c, ws, id, NULL, &cause);
 	if (rc == MODE_OK || rc == MODE_ERR_NOT_FOUND) {
-		run->st->deleted++;
+		/* A discarded replacement is not counted with the tokens the run retired. */
+		if (strcmp(why, DISCARDED) == 0)
+			run->st->discarded++;
+		else
+			run->st->deleted++;
 		say(run, 0, ws, slot, "deleted %s (%s)", id, why);
 		rc = MODE_OK;
 	} else {
@@ -178,7 +185,7 @@ static int
 discard(struct run *run, const struct policy_slot *sl, const char *id, const char *why,
 	char **cause)
 {
-	delete_token(run, sl->ws->name, sl->name, id, "replacement not usable");
+	delete_token(run, sl->ws->name, sl->name, id, DISCARDED);
 	return slot_failed(run, sl, why, cause);
 }
 
@@ -380,11 +387,14 @@ rehearse(struct run *run, const struct plan *pl)
 	for (size_t i = 0; i < pl->nactions; i++) {
 		const struct plan_action *a = &pl->actions[i];
 		const struct policy_slot *sl;
+		int named;
 
 		if (!wanted(run->o, a))
 			continue;
+		/* An activation's row is the token it replaces, which its text names. */
+		named = a->token != NULL && a->kind != PLAN_ACTIVATE;
 		say(run, 0, a->workspace, a->slot, "would %s%s%s: %s", plan_kind_name(a->kind),
-		    a->token != NULL ? " " : "", a->token != NULL ? a->token : "", a->why);
+		    named ? " " : "", named ? a->token : "", a->why);
 		if (!run->o->run_hooks || a->kind != PLAN_CREATE)
 			continue;
 		sl = policy_find_slot(run->p, a->workspace, a->slot);
@@ -643,6 +653,7 @@ add_stats(struct rotate_stats *to, const struct rotate_stats *from)
 {
 	to->rotated += from->rotated;
 	to->deleted += from->deleted;
+	to->discarded += from->discarded;
 	to->failed += from->failed;
 	to->unknown += from->unknown;
 	to->left += from->left;

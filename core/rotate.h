@@ -53,15 +53,16 @@ struct rotate_opts {
 void rotate_opts_init(struct rotate_opts *o);
 
 struct rotate_stats {
-	int rotated; /* slots given a new active token */
-	int deleted; /* old, expired, unmanaged or undelivered tokens deleted */
-	int failed;  /* steps that failed (the slot backs off) */
-	int unknown; /* creates whose outcome was lost */
-	int left;    /* planned items (a slot's rotation, a deletion) not started: out of time */
-	int settled; /* interrupted creates settled to unknown at the start */
-	int stuck;   /* slots the run leaves stuck (failed stuck_after times in a row) */
-	int stopped; /* stop() or the time budget ended the run early */
-	int workers; /* threads that did the work: one per credential, up to ROTATE_MAX_WORKERS */
+	int rotated;   /* slots given a new active token */
+	int deleted;   /* old, expired, unmanaged or left-over tokens deleted */
+	int discarded; /* replacements deleted because they failed verify or delivery */
+	int failed;    /* steps that failed (the slot backs off) */
+	int unknown;   /* creates whose outcome was lost */
+	int left;      /* planned items (a slot's rotation, a deletion) not started: out of time */
+	int settled;   /* interrupted creates settled to unknown at the start */
+	int stuck;     /* slots the run leaves stuck (failed stuck_after times in a row) */
+	int stopped;   /* stop() or the time budget ended the run early */
+	int workers;   /* threads that did the work: one per credential, up to ROTATE_MAX_WORKERS */
 };
 
 /* Workspaces with different credentials are worked in parallel, up to this many at once. */

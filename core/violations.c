@@ -22,6 +22,7 @@ violations_kind(int finding_kind)
 	case FIND_EXPIRED:
 	case FIND_PERSONAL:
 	case FIND_CAPACITY:
+	case FIND_FAILING:
 		return 1;
 	default:
 		return 0;

@@ -162,6 +162,7 @@ expect "$out" "1 rotated"
 healthy acme bi
 run 0 rotate --dry-run --force acme/etl
 expect "$err" "acme/etl: would create"
+expect "$err" "acme/etl: would activate: make the new token active; $old_acme retires"
 [ "$(active acme etl)" = "$old_acme" ] || fail "a dry run rotated acme/etl"
 
 echo "== one consumer of two refuses: nobody is left holding a dead token"
@@ -251,6 +252,13 @@ at 2027-02-22T02:00Z
 run 1 rotate --only beta/roomy
 refute "$err" "trying again"
 expect "$out" "0 rotated"
+# One failed run is a finding at once, in plan and audit report, with its last error.
+"$tw_bin" plan >"$out" 2>"$err" || true
+expect "$out" "failing"
+expect "$out" "beta/roomy"
+"$tw_bin" audit report --json >"$out" 2>"$err" || true
+jq -e '[.findings[] | select(.finding == "failing" and .slot == "roomy")] | length == 1' "$out" \
+	>/dev/null || fail "audit report --json does not name the failing slot"
 # Without retries (retries: 0) a slot without slack gets one try per run, as before.
 sed -i 's/retries: 2/retries: 0/' "$TW_TMP/retry.yaml"
 at 2027-02-23T02:00Z
@@ -260,6 +268,8 @@ sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
 run 1 rotate --force beta/short
 expect "$err" "does not verify"
 refute "$err" "trying again"
+expect "$out" "1 deleted, 1 failed" # the old token past its grace, not the discarded one
+expect "$out" "failed replacements discarded"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
