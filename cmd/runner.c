@@ -58,6 +58,9 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 	mo.rate_limit = w->rate_requests;
 	mo.rate_window_ms = w->rate_window * 1000;
 	mo.shared_rl = limiter_for(cl, i);
+	/* No create or delete on a clock the server disagrees with. */
+	mo.max_skew_ms =
+	    cl->p->schedule.max_clock_skew > 0 ? cl->p->schedule.max_clock_skew * 1000 : 0;
 	if (cred_load(w->credential, NULL, &cred, cause) == 0)
 		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
 	cred_free(cred);

@@ -9,10 +9,16 @@
  * and retried for every method, since the server refused it unprocessed.
  * A POST whose outcome is unknown (5xx, connection lost after sending, an
  * unreadable 200) is never retried: it returns MODE_ERR_UNKNOWN.
+ *
+ * The server's clock decides: every answer's Date header is compared with
+ * clock_now_ms() as it arrives, and the latest comparison is kept.  With a
+ * clock bound (mode_opts.max_skew_ms), create and delete are refused unsent
+ * while that comparison is out of bound or unknown; GETs never are.
  */
 #ifndef TW_MODE_H
 #define TW_MODE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cred;
@@ -28,6 +34,7 @@ enum mode_err {
 	MODE_ERR_UNAVAILABLE = -6, /* 5xx or network failure past the retry budget */
 	MODE_ERR_PROTOCOL = -7,    /* the answer was not what the API documents */
 	MODE_ERR_UNKNOWN = -8,     /* POST sent, outcome unknown: the token may exist */
+	MODE_ERR_CLOCK = -9, /* the server's Date is out of bound or unusable: no change sent */
 };
 
 struct ratelimit;
@@ -43,6 +50,30 @@ struct mode_opts {
 	 * thread at a time, outliving the client.  NULL: the client's own.
 	 */
 	struct ratelimit *shared_rl;
+	/*
+	 * The clock bound, in milliseconds.  Above 0: create and delete are
+	 * refused with MODE_ERR_CLOCK, unsent, while the latest answer's Date is
+	 * further than this from clock_now_ms() or was missing or malformed;
+	 * before its first create or delete the client reads the server's clock
+	 * once (as mode_check_clock does) if no answer has shown it yet.  A
+	 * Date has whole seconds, so keep it well above one.  0 or negative
+	 * (the default): no check.
+	 */
+	int64_t max_skew_ms;
+};
+
+/* What one answer said about the server's clock. */
+enum mode_clock_state {
+	MODE_CLOCK_NONE = 0,      /* no answer yet */
+	MODE_CLOCK_KNOWN = 1,     /* its Date was read */
+	MODE_CLOCK_NO_DATE = -1,  /* it had no Date header */
+	MODE_CLOCK_BAD_DATE = -2, /* its Date was not an HTTP date, or it had several */
+};
+
+struct mode_clock {
+	enum mode_clock_state state;
+	int64_t server_ms; /* the Date, milliseconds since the epoch (MODE_CLOCK_KNOWN only) */
+	int64_t local_ms;  /* clock_now_ms() when the answer arrived */
 };
 
 /* A Signature Token object as the API returns it. */
@@ -94,7 +125,7 @@ int mode_check_id(const char *id, char **cause);
 /*
  * Creates a token named name that expires at expires_at (milliseconds; sent
  * to the minute, rounded down).  Returns MODE_OK with *out (free with
- * mode_token_free), or an error with *cause.
+ * mode_token_free), or an error with *cause (MODE_ERR_CLOCK: not sent).
  */
 int mode_create(struct mode_client *c, const char *name, int64_t expires_at,
 		struct mode_token **out, char **cause);
@@ -103,7 +134,7 @@ int mode_create(struct mode_client *c, const char *name, int64_t expires_at,
  * Deletes token id.  Returns MODE_OK when this call deleted it (*out, if out
  * is not NULL, gets the object, or NULL when an earlier attempt's answer was
  * lost and a retry found it gone); MODE_ERR_NOT_FOUND when the first answer
- * was 404; another error with *cause.
+ * was 404; another error with *cause (MODE_ERR_CLOCK: this attempt not sent).
  */
 int mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char **cause);
 
@@ -122,5 +153,41 @@ void mode_token_free(struct mode_token *t);
 
 /* Requests sent by c so far, retries included (for tests and summaries). */
 long mode_requests(const struct mode_client *c);
+
+/*
+ * Reads the server's clock now, whatever was seen before: GET
+ * /batch/{workspace}/reports?per_page=1 with no credential (answered 401,
+ * with a Date; it changes nothing), retried like mode_verify.  Returns
+ * MODE_OK, or MODE_ERR_CLOCK with *cause when the bound is on and the Date
+ * is out of bound or unusable, or a transport error with *cause.  *skew_ms
+ * (server minus local, in ms) is set whenever the answer had a usable Date.
+ */
+int mode_check_clock(struct mode_client *c, int64_t *skew_ms, char **cause);
+
+/*
+ * The latest answer's clock: returns 1 and sets *skew_ms (server minus
+ * local, in ms) when its Date was read, 0 before any answer, -1 when it had
+ * no usable Date.
+ */
+int mode_last_skew(const struct mode_client *c, int64_t *skew_ms);
+
+/*
+ * Judges obs against max_skew_ms (> 0): MODE_OK when its Date was read and
+ * is within max_skew_ms of local_ms either way; else MODE_ERR_CLOCK with
+ * *cause, which starts with what and names both times, the difference and
+ * the fix.  Pure; what the client uses before create and delete.
+ */
+int mode_clock_judge(const struct mode_clock *obs, int64_t max_skew_ms, const char *what,
+		     char **cause);
+
+/*
+ * Parses the len bytes at s as an HTTP-date (RFC 7231 section 7.1.1.1):
+ * IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", or the obsolete RFC 850
+ * "Sunday, 06-Nov-94 08:49:37 GMT" (years 70-99 are 19xx, 00-69 20xx) and
+ * asctime "Sun Nov  6 08:49:37 1994" forms, with blanks around.  Names are
+ * case-sensitive and the weekday must match the date; years 1970..9999.
+ * Returns 0 and sets *ms, or -1 (nothing written).
+ */
+int mode_http_date(const char *s, size_t len, int64_t *ms);
 
 #endif

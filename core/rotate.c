@@ -27,6 +27,7 @@ struct shared {
 	atomic_int done; /* slots worked so far, for progress */
 	int total;
 	atomic_int halt; /* a worker's store failed: the others stop too */
+	char *skewed;    /* by workspace index: its clock disagrees with the server's */
 };
 
 /* What one worker carries between steps. */
@@ -619,6 +620,44 @@ spill(const char *cred)
 	return h % ROTATE_MAX_WORKERS;
 }
 
+/*
+ * Reads every workspace's server clock before anything is done, work or
+ * not (a clock behind the server's makes nothing look due): a workspace
+ * whose clock is out of the policy's bound is left alone this run, and
+ * said and alerted as a failure.
+ */
+static void
+check_clocks(struct run *run)
+{
+	if (run->p->schedule.max_clock_skew < 0)
+		return;
+	for (size_t i = 0; i < run->p->nws; i++) {
+		const struct policy_workspace *w = &run->p->ws[i];
+		struct mode_client *c;
+		char *why = NULL;
+		int64_t skew = 0;
+
+		c = run->client(run->carg, w, &why);
+		if (c != NULL && mode_check_clock(c, &skew, &why) == MODE_ERR_CLOCK) {
+			run->sh->skewed[i] = 1;
+			run->st->failed++;
+			run->st->skewed++;
+			say(run, 1, w->name, NULL, "nothing done in this workspace: %s", why);
+			alert(run, NOTIFY_FAILURE, w->name, NULL, why);
+		}
+		free(why);
+	}
+}
+
+/* Whether action a's workspace was found with a clock the server disagrees with. */
+static int
+skewed(const struct run *run, const struct plan_action *a)
+{
+	const struct policy_workspace *w = policy_find_workspace(run->p, a->workspace);
+
+	return w != NULL && run->sh->skewed[w - run->p->ws];
+}
+
 /* Shares the plan's groups (those --only keeps) out to one worker per credential. */
 static size_t
 assign(const struct run *base, struct worker *ws)
@@ -630,7 +669,7 @@ assign(const struct run *base, struct worker *ws)
 		const struct plan_action *a = &pl->actions[i];
 		const char *cred = credential_of(base->p, a);
 
-		if (!wanted(base->o, a))
+		if (!wanted(base->o, a) || skewed(base, a))
 			continue;
 		for (k = 0; k < nw && strcmp(ws[k].credential, cred) != 0; k++)
 			;
@@ -756,7 +795,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   void *larg, struct rotate_stats *st, char **cause)
 {
 	struct report r;
-	struct shared sh = {0, 0, 0};
+	struct shared sh = {0, 0, 0, xcalloc(p->nws + 1, 1)};
 	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0};
 	const struct plan *pl = &r.plan;
 	int settled = 0, rc = 0;
@@ -781,6 +820,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rehearse(&run, pl);
 		goto out;
 	}
+	check_clocks(&run);
 	if (o->force != NULL)
 		say(&run, 0, o->force->ws->name, o->force->name, "rotating now, as --force asks");
 	rc = work_all(&run, cause);
@@ -788,5 +828,6 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rc = after_work(&run, cause);
 out:
 	report_free(&r);
+	free(sh.skewed);
 	return rc;
 }

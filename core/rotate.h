@@ -61,6 +61,7 @@ struct rotate_stats {
 	int left;      /* planned items (a slot's rotation, a deletion) not started: out of time */
 	int settled;   /* interrupted creates settled to unknown at the start */
 	int stuck;     /* slots the run leaves stuck (failed stuck_after times in a row) */
+	int skewed;    /* workspaces left alone: their clock disagrees with the server's */
 	int stopped;   /* stop() or the time budget ended the run early */
 	int workers;   /* threads that did the work: one per credential, up to ROTATE_MAX_WORKERS */
 };

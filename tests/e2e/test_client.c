@@ -1,6 +1,7 @@
 /*
  * The API client against tests/modesim on loopback: the retry rules, the
- * pacing, and every fault kind's error code.  Run by run_with_sim.sh, which
+ * pacing, every fault kind's error code, and the clock bound (the server's
+ * Date against this process's clock).  Run by run_with_sim.sh, which
  * starts the simulator and exports SIM_URL (workspace acme, credential
  * adminkey:adminsecret).
  */
@@ -15,6 +16,7 @@
 #include "core/jsonx.h"
 #include "core/mode.h"
 #include "core/ratelimit.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 
 #include <curl/curl.h>
@@ -401,6 +403,340 @@ test_clients_share_a_limiter(void **state)
 	ratelimit_free(&rl);
 }
 
+/* ---- The server's clock decides ---- */
+
+#define FIVE_MIN_MS 300000
+#define DAY_MS 86400000LL
+
+/* Moves the simulator's clock to this process's clock plus offset_ms. */
+static void
+sim_clock_offset(int64_t offset_ms)
+{
+	char when[TIMEFMT_MAX], body[64];
+	int n;
+
+	timefmt_mode(clock_now_ms() + offset_ms, when);
+	n = snprintf(body, sizeof body, "{\"now\": \"%s\"}", when);
+	assert_true(n > 0 && (size_t)n < sizeof body);
+	json_decref(ctl("POST", "clock", body));
+}
+
+/* Returns stats[key] (a number), or stats[key][sub] when sub is not NULL. */
+static long
+stat_of(const char *key, const char *sub)
+{
+	json_t *s = ctl("GET", "stats", NULL), *v = json_object_get(s, key);
+	long n;
+
+	if (sub != NULL)
+		v = json_object_get(v, sub);
+	if (!json_is_integer(v))
+		fail_msg("stats has no integer %s%s%s", key, sub != NULL ? "." : "",
+			 sub != NULL ? sub : "");
+	n = (long)json_integer_value(v);
+	json_decref(s);
+	return n;
+}
+
+/* A client of acme with the admin credential and the clock bound max_skew_ms (0: off). */
+static struct mode_client *
+bound_client(int64_t max_skew_ms)
+{
+	struct mode_opts o;
+	char *cause = NULL;
+	struct mode_client *c;
+
+	mode_opts_default(&o);
+	o.retries = 1;
+	o.max_skew_ms = max_skew_ms;
+	c = mode_client_new(sim, "acme", &admin, &o, &cause);
+	if (c == NULL)
+		fail_msg("client: %s", cause);
+	return c;
+}
+
+static void
+expect_cause(const char *cause, const char *text)
+{
+	if (cause == NULL || strstr(cause, text) == NULL)
+		fail_msg("cause '%s' lacks '%s'", cause != NULL ? cause : "(none)", text);
+}
+
+/* Expects the latest answer to have shown a skew within 2 s below want_ms (Date has whole seconds).
+ */
+static void
+expect_skew(const struct mode_client *c, int64_t want_ms)
+{
+	int64_t skew = 0;
+
+	assert_int_equal(mode_last_skew(c, &skew), 1);
+	if (skew > want_ms + 100 || skew < want_ms - 2000)
+		fail_msg("skew %lld ms, want about %lld", (long long)skew, (long long)want_ms);
+}
+
+static int
+clock_setup(void **state)
+{
+	reset(state);
+	sim_clock_offset(0);
+	return 0;
+}
+
+/*
+ * Issue 10: a host clock 45 days off either way.  With the bound on, create
+ * and delete are refused and nothing but the credential-less probe reaches
+ * the server; verify is still sent; once the clocks agree and an answer
+ * shows it, changes go through again.
+ */
+static void
+test_clock_far_off_changes_nothing(void **state)
+{
+	static const int64_t offsets[] = {45 * DAY_MS, -45 * DAY_MS};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
+		struct mode_client *setup_c = bound_client(0), *c = bound_client(FIVE_MIN_MS);
+		struct mode_token *t = NULL, *made = NULL;
+		char *cause = NULL;
+
+		sim_clock_offset(0);
+		assert_int_equal(mode_create(setup_c, "e2e-clock-victim", in_days(90), &t, &cause),
+				 MODE_OK);
+		sim_clock_offset(offsets[i]);
+		json_decref(ctl("POST", "reset", "{}"));
+
+		assert_int_equal(mode_create(c, "e2e-clock-new", in_days(90), &made, &cause),
+				 MODE_ERR_CLOCK);
+		assert_null(made);
+		expect_cause(cause, "create token 'e2e-clock-new' in workspace acme: refused: ");
+		expect_cause(cause, "the server's clock says ");
+		expect_cause(cause, "this host's says ");
+		expect_cause(cause, offsets[i] > 0 ? "45d apart, this host behind"
+						   : "45d apart, this host ahead");
+		expect_cause(cause, "set the host clock (NTP); schedule.max_clock_skew allows 5m");
+		FREE_NULL(&cause);
+		assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_ERR_CLOCK);
+		expect_cause(cause, "delete token ");
+		expect_cause(cause, "in workspace acme: refused: ");
+		FREE_NULL(&cause);
+		expect_skew(c, offsets[i]);
+
+		/* Nothing reached the server but one probe without credentials. */
+		assert_int_equal(mode_requests(c), 1);
+		assert_int_equal(stat_of("requests", NULL), 1);
+		assert_int_equal(stat_of("by_auth", "none"), 1);
+		assert_int_equal(stat_of("by_method", "POST"), 0);
+		assert_int_equal(stat_of("by_method", "DELETE"), 0);
+		assert_int_equal(stat_of("creates", NULL), 0);
+		assert_int_equal(stat_of("deletes", NULL), 0);
+		assert_false(sim_has("e2e-clock-new"));
+		assert_true(sim_has("e2e-clock-victim"));
+
+		/* Reading is never refused for the clock. */
+		assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+				 MODE_OK);
+		assert_int_equal(stat_of("verifies", NULL), 1);
+
+		/* Clocks agree again: the next answer says so, and changes go through. */
+		sim_clock_offset(0);
+		assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_ERR_CLOCK);
+		FREE_NULL(&cause);
+		assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+				 MODE_OK);
+		assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+		assert_false(sim_has("e2e-clock-victim"));
+		mode_token_free(t);
+		mode_client_free(c);
+		mode_client_free(setup_c);
+	}
+}
+
+/* The bound is inclusive and symmetric: 4m50s either way passes, 5m10s does not. */
+static void
+test_clock_bound_edges(void **state)
+{
+	static const struct {
+		int64_t offset_ms;
+		int allowed;
+	} cases[] = {
+	    {290000, 1},
+	    {-290000, 1},
+	    {310000, 0},
+	    {-310000, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mode_client *c = bound_client(FIVE_MIN_MS);
+		struct mode_token *t = NULL;
+		char *cause = NULL, name[32];
+		int64_t skew = 0;
+		int rc;
+
+		sim_clock_offset(cases[i].offset_ms);
+		snprintf(name, sizeof name, "e2e-clock-edge-%zu", i);
+		rc = mode_create(c, name, in_days(30), &t, &cause);
+		if (rc != (cases[i].allowed ? MODE_OK : MODE_ERR_CLOCK))
+			fail_msg("offset %lld ms: create returned %d: %s",
+				 (long long)cases[i].offset_ms, rc, cause != NULL ? cause : "");
+		assert_int_equal(sim_has(name), cases[i].allowed);
+		FREE_NULL(&cause);
+		/* mode_check_clock always asks again and reports the skew either way. */
+		rc = mode_check_clock(c, &skew, &cause);
+		assert_int_equal(rc, cases[i].allowed ? MODE_OK : MODE_ERR_CLOCK);
+		if (skew > cases[i].offset_ms + 100 || skew < cases[i].offset_ms - 2000)
+			fail_msg("check: skew %lld, want about %lld", (long long)skew,
+				 (long long)cases[i].offset_ms);
+		if (!cases[i].allowed)
+			expect_cause(cause, "workspace acme: the server's clock says ");
+		FREE_NULL(&cause);
+		if (t != NULL)
+			assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+		mode_token_free(t);
+		mode_client_free(c);
+	}
+	sim_clock_offset(0);
+}
+
+/*
+ * An answer without a usable Date leaves the clock unknown: with the bound on
+ * nothing is changed; with it off, everything works as before.
+ */
+static void
+test_clock_unusable_date(void **state)
+{
+	static const struct {
+		const char *fault;
+		const char *why;
+	} cases[] = {
+	    {"{\"date\": \"omit\"}", "no usable Date (no Date header)"},
+	    {"{\"date\": \"malformed\"}", "a Date header that is not an HTTP date"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mode_client *on = bound_client(FIVE_MIN_MS), *off = bound_client(0);
+		struct mode_token *t = NULL;
+		char *cause = NULL;
+		int64_t skew = 12345;
+
+		json_decref(ctl("POST", "reset", "{}"));
+		faults(cases[i].fault);
+		assert_int_equal(mode_create(on, "e2e-clock-no-date", in_days(1), &t, &cause),
+				 MODE_ERR_CLOCK);
+		expect_cause(cause, cases[i].why);
+		expect_cause(cause, "create token 'e2e-clock-no-date' in workspace acme: refused");
+		FREE_NULL(&cause);
+		assert_int_equal(mode_last_skew(on, &skew), -1);
+		assert_int_equal(mode_check_clock(on, &skew, &cause), MODE_ERR_CLOCK);
+		assert_int_equal(skew, 12345); /* unknown: not set */
+		expect_cause(cause, cases[i].why);
+		FREE_NULL(&cause);
+		assert_int_equal(stat_of("by_method", "POST"), 0);
+		assert_false(sim_has("e2e-clock-no-date"));
+
+		/* Bound off: no probe, no refusal. */
+		assert_int_equal(mode_create(off, "e2e-clock-no-date", in_days(1), &t, &cause),
+				 MODE_OK);
+		assert_int_equal(mode_requests(off), 1);
+		assert_int_equal(mode_last_skew(off, &skew), -1);
+		assert_int_equal(mode_check_clock(off, &skew, &cause), MODE_OK);
+		assert_int_equal(mode_delete(off, t->token, NULL, &cause), MODE_OK);
+		faults("{}");
+		mode_token_free(t);
+		mode_client_free(on);
+		mode_client_free(off);
+	}
+}
+
+/* Every answer updates the clock: one without a Date stops the next change, the next answer frees
+ * it. */
+static void
+test_clock_every_answer_counts(void **state)
+{
+	struct mode_client *c = bound_client(FIVE_MIN_MS);
+	struct mode_token *t = NULL, *u = NULL;
+	char *cause = NULL;
+	int64_t skew;
+
+	(void)state;
+	assert_int_equal(mode_create(c, "e2e-clock-every", in_days(30), &t, &cause), MODE_OK);
+	assert_int_equal(mode_requests(c), 2); /* the probe, then the POST */
+	expect_skew(c, 0);
+	/* One answer, the verify's, comes without a Date. */
+	faults("{\"date\": \"omit\", \"count\": 1}");
+	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
+			 MODE_OK);
+	assert_int_equal(mode_last_skew(c, &skew), -1);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_ERR_CLOCK);
+	expect_cause(cause, "no Date header");
+	FREE_NULL(&cause);
+	assert_int_equal(mode_check_clock(c, &skew, &cause), MODE_OK);
+	/* The DELETE's own answer shows the server 45 days ahead: the next create is refused
+	 * unsent. */
+	sim_clock_offset(45 * DAY_MS);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+	expect_skew(c, 45 * DAY_MS);
+	json_decref(ctl("POST", "reset", "{}"));
+	assert_int_equal(mode_create(c, "e2e-clock-after", in_days(90), &u, &cause),
+			 MODE_ERR_CLOCK);
+	expect_cause(cause, "45d apart, this host behind");
+	FREE_NULL(&cause);
+	assert_int_equal(stat_of("requests", NULL), 0);
+	sim_clock_offset(0);
+	mode_token_free(t);
+	mode_client_free(c);
+}
+
+/* The probe carries no credential, so it neither exposes one nor spends its rate budget. */
+static void
+test_clock_probe_has_no_credential(void **state)
+{
+	struct mode_client *c = bound_client(FIVE_MIN_MS);
+	char *cause = NULL;
+	int64_t skew = 0;
+
+	(void)state;
+	assert_int_equal(mode_check_clock(c, &skew, &cause), MODE_OK);
+	if (skew > 100 || skew < -2000)
+		fail_msg("skew %lld ms between two clocks that agree", (long long)skew);
+	assert_int_equal(mode_check_clock(c, &skew, &cause), MODE_OK);
+	assert_int_equal(mode_requests(c), 2); /* always asks, even when it knows */
+	assert_int_equal(stat_of("requests", NULL), 2);
+	assert_int_equal(stat_of("by_auth", "none"), 2);
+	assert_int_equal(stat_of("by_auth", "basic"), 0);
+	assert_int_equal(stat_of("by_auth", "bearer"), 0);
+	assert_int_equal(stat_of("by_status", "401"), 2);
+	/* A change after a known, good clock sends no second probe. */
+	assert_int_equal(mode_delete(c, "e2e-no-such-token", NULL, &cause), MODE_ERR_NOT_FOUND);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_requests(c), 3);
+	assert_int_equal(stat_of("by_auth", "basic"), 1);
+	mode_client_free(c);
+}
+
+/* Bound off, as every caller had it before: a skewed server is only observed. */
+static void
+test_clock_off_only_observes(void **state)
+{
+	struct mode_client *c = bound_client(0);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+	int64_t skew = 0;
+
+	(void)state;
+	sim_clock_offset(-45 * DAY_MS);
+	assert_int_equal(mode_create(c, "e2e-clock-off", in_days(30), &t, &cause), MODE_OK);
+	assert_int_equal(mode_requests(c), 1); /* no probe */
+	expect_skew(c, -45 * DAY_MS);
+	assert_int_equal(mode_check_clock(c, &skew, &cause), MODE_OK);
+	assert_true(skew < -44 * DAY_MS);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+	sim_clock_offset(0);
+	mode_token_free(t);
+	mode_client_free(c);
+}
+
 int
 main(void)
 {
@@ -416,6 +752,12 @@ main(void)
 	    cmocka_unit_test_setup(test_connection_refused, reset),
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
 	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),
+	    cmocka_unit_test_setup(test_clock_far_off_changes_nothing, clock_setup),
+	    cmocka_unit_test_setup(test_clock_bound_edges, clock_setup),
+	    cmocka_unit_test_setup(test_clock_unusable_date, clock_setup),
+	    cmocka_unit_test_setup(test_clock_every_answer_counts, clock_setup),
+	    cmocka_unit_test_setup(test_clock_probe_has_no_credential, clock_setup),
+	    cmocka_unit_test_setup(test_clock_off_only_observes, clock_setup),
 	};
 
 	sim = getenv("SIM_URL");

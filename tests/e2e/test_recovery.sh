@@ -8,6 +8,10 @@
 #    the slot's next rotation reaches them all, in either order of consumers.
 #  - A slot whose token would lapse before the next run is tried again
 #    within the run, with a fresh name; one with slack waits for the next run.
+#  - The server's clock decides: a host clock out of schedule.max_clock_skew
+#    (either way), or a server answer without a usable Date, leaves the
+#    workspace untouched, said and failed (exit 1); within the bound, or
+#    with max_clock_skew: off, the run goes on.
 #  - A slot name two workspaces share: a bare name is refused before any
 #    request, naming both workspaces; WORKSPACE/SLOT is taken by --force and
 #    --only, and forcing one workspace's slot leaves the other's alone.
@@ -222,7 +226,7 @@ echo "== a transient fault: a slot without slack is tried again within the run"
 cat >"$TW_TMP/retry.yaml" <<YAML
 version: 1
 store: { path: $db, public_key: $TW_TMP/seal.pub }
-schedule: { interval: 1d, retries: 2, retry_backoff: 1s }
+schedule: { interval: 1d, retries: 2, retry_backoff: 1s, max_clock_skew: off } # faults hit the first requests
 defaults: { grace: 1h, deliver: [ { file: "$TW_TMP/run/{slot}.json" } ] }
 workspaces:
   - name: beta
@@ -272,6 +276,42 @@ expect "$out" "1 deleted, 1 failed" # the old token past its grace, not the disc
 expect "$out" "failed replacements discarded"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+echo "== a wrong clock: nothing is created or deleted on it"
+# mutations: creates and deletes the server has seen so far.
+mutations() {
+	sim_ctl GET /_sim/stats | jq '.creates + .deletes'
+}
+at 2027-03-10T02:00Z # everything is due or expired here
+sim_clock() {
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+for host in 2027-04-24T02:00Z 2027-01-24T02:00Z 2027-03-10T02:06Z 2027-03-10T01:54Z; do
+	export TOKENWARDEN_NOW=$host
+	m=$(mutations)
+	run 1 rotate
+	expect "$err" "acme/-: nothing done in this workspace: "
+	expect "$err" "beta/-: nothing done in this workspace: "
+	[ "$(mutations)" = "$m" ] || fail "host clock $host: tokens were created or deleted"
+done
+for date in omit malformed; do
+	export TOKENWARDEN_NOW=2027-03-10T02:00Z
+	sim_ctl POST /_sim/faults "{\"date\": \"$date\"}" >/dev/null
+	m=$(mutations)
+	run 1 rotate
+	expect "$err" "nothing done in this workspace: "
+	[ "$(mutations)" = "$m" ] || fail "Date $date: tokens were created or deleted"
+done
+sed -i 's/^version: 1$/version: 1\nschedule: { max_clock_skew: off }/' "$TW_TMP/policy.yaml"
+run 0 rotate --dry-run
+sim_ctl POST /_sim/faults '{}' >/dev/null
+sed -i '/max_clock_skew: off/d' "$TW_TMP/policy.yaml"
+# Four minutes apart is within the default five: the run does its work.
+export TOKENWARDEN_NOW=2027-03-10T02:04Z
+run 0 rotate
+refute "$err" "nothing done"
+expect "$out" "3 rotated"
+for s in acme/etl acme/bi beta/etl; do healthy "${s%/*}" "${s#*/}"; done
 
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?

@@ -117,6 +117,21 @@ auth_parse(const struct sim_request *rq, struct auth *au)
 	au->kind = kind;
 }
 
+/* Names the Authorization scheme of rq for the statistics, readable or not. */
+static const char *
+auth_scheme(const struct sim_request *rq)
+{
+	const char *h = sim_http_header(rq, "Authorization");
+
+	if (h == NULL)
+		return "none";
+	if (strncasecmp(h, "Basic ", 6) == 0)
+		return "basic";
+	if (strncasecmp(h, "Bearer ", 7) == 0)
+		return "bearer";
+	return "other";
+}
+
 static void
 auth_free(struct auth *au)
 {
@@ -686,9 +701,10 @@ sim_api_handle(struct sim_state *st, const struct sim_request *rq, struct sim_re
 	memset(&au, 0, sizeof au);
 	memset(&rt, 0, sizeof rt);
 	sim_state_lock(st);
-	sim_state_count_request(st, rq->method);
+	sim_state_count_request(st, rq->method, auth_scheme(rq));
 	sim_faults_draw(&st->faults, &st->rng, strcmp(rq->method, "POST") == 0, &d);
 	sim_state_unlock(st);
+	rp->date = d.date;
 	if (d.drop) {
 		rp->fault = SIM_FAULT_DROP;
 		rp->note = "dropped";

@@ -35,8 +35,12 @@ static const struct {
     {"count", offsetof(struct sim_faults, count), 0, BURST_MAX},
 };
 
+/* The values of "date", indexed by enum sim_date. */
+static const char *const dates[] = {"clock", "omit", "malformed"};
+
 #define NRATES (sizeof rates / sizeof rates[0])
 #define NCOUNTS (sizeof counts / sizeof counts[0])
+#define NDATES (sizeof dates / sizeof dates[0])
 
 static double *
 rate_at(struct sim_faults *f, size_t i)
@@ -55,6 +59,22 @@ sim_faults_clear(struct sim_faults *f)
 {
 	memset(f, 0, sizeof *f);
 	f->retry_after = 1;
+}
+
+/* Sets f->date from v, one of the names in dates[]; returns 0 or -1 with *cause set. */
+static int
+parse_date(struct sim_faults *f, const json_t *v, char **cause)
+{
+	const char *s = json_string_value(v);
+
+	for (size_t i = 0; s != NULL && i < NDATES; i++) {
+		if (strcmp(s, dates[i]) == 0) {
+			f->date = (enum sim_date)i;
+			return 0;
+		}
+	}
+	*cause = xasprintf("date must be \"clock\", \"omit\" or \"malformed\"");
+	return -1;
 }
 
 /* Sets one key of f from v; returns 0 or -1 with *cause set. */
@@ -96,6 +116,8 @@ parse_key(struct sim_faults *f, const char *key, const json_t *v, char **cause)
 		*count_at(f, i) = (int64_t)n;
 		return 0;
 	}
+	if (strcmp(key, "date") == 0)
+		return parse_date(f, v, cause);
 	*cause = xasprintf("unknown fault \"%s\"", key);
 	return -1;
 }
@@ -147,6 +169,7 @@ sim_faults_json(const struct sim_faults *f)
 		json_object_set_new(obj, rates[i].key, json_real(*rate_at(&copy, i)));
 	for (size_t i = 0; i < NCOUNTS; i++)
 		json_object_set_new(obj, counts[i].key, json_integer(*count_at(&copy, i)));
+	json_object_set_new(obj, "date", json_string(dates[f->date]));
 	return obj;
 }
 
@@ -177,6 +200,7 @@ sim_faults_draw(struct sim_faults *f, uint64_t *rng, int is_post, struct sim_dra
 	memset(d, 0, sizeof *d);
 	d->latency_ms = f->latency_ms;
 	d->retry_after = f->retry_after;
+	d->date = f->date; /* not drawn: a seed's sequence must not depend on it */
 	/*
 	 * The same draws happen on every request, whatever the rates, so the
 	 * sequence for a seed depends only on the number of requests.

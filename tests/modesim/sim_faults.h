@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "sim_reply.h"
+
 struct sim_faults {
 	double error_rate;     /* answered 500/502/503, action not performed */
 	double drop_rate;      /* closed without an answer, action not performed */
@@ -19,7 +21,8 @@ struct sim_faults {
 	int64_t latency_ms;        /* added before every answer, after the action */
 	int64_t burst_429;         /* the next N requests are answered 429 */
 	int64_t retry_after;       /* Retry-After of those 429s, in seconds */
-	int64_t count;             /* > 0: the rates and latency last for this many more requests */
+	int64_t count;      /* > 0: the rates, latency and date last for this many more requests */
+	enum sim_date date; /* the answers' Date header: the simulated clock, omitted or garbage */
 };
 
 /* What one request drew. */
@@ -33,6 +36,7 @@ struct sim_draw {
 	int malformed;
 	int truncated;
 	int reject_bearer;
+	enum sim_date date;
 };
 
 /* Sets f to no faults at all. */
@@ -53,8 +57,8 @@ json_t *sim_faults_json(const struct sim_faults *f);
 
 /*
  * Draws the faults for one request, advancing *rng, and counts one request
- * off burst_429 and count (clearing the rates and latency when count runs
- * out).  is_post selects whether lost_post_rate applies.
+ * off burst_429 and count (clearing the rates, latency and date when count
+ * runs out).  is_post selects whether lost_post_rate applies.
  */
 void sim_faults_draw(struct sim_faults *f, uint64_t *rng, int is_post, struct sim_draw *d);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/xalloc.h"
 #include "sim_api.h"
@@ -16,6 +17,10 @@
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define IDLE_TIMEOUT 30u
+/* "Sun, 06 Nov 1994 08:49:37 GMT" and its NUL, with room to spare. */
+#define HTTP_DATE_MAX 40
+/* What SIM_DATE_MALFORMED sends: a legal header value that is no HTTP date. */
+#define MALFORMED_DATE "not a date"
 
 struct sim_http {
 	struct MHD_Daemon *daemon;
@@ -86,10 +91,42 @@ free_partial(void *cls)
 	free(p);
 }
 
-/* Returns the MHD response for rp (whose fault is not a drop), or NULL if MHD cannot make one. */
-static struct MHD_Response *
-make_response(const struct sim_reply *rp)
+/*
+ * Writes ms (the simulated time) as an RFC 7231 IMF-fixdate, "Sun, 06 Nov
+ * 1994 08:49:37 GMT", without the locale that strftime would consult.
+ */
+static void
+http_date(int64_t ms, char buf[HTTP_DATE_MAX])
 {
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : 0);
+	struct tm tm;
+	int n;
+
+	if (gmtime_r(&secs, &tm) == NULL) {
+		fputs("modesim: cannot convert the simulated time\n", stderr);
+		abort();
+	}
+	n = snprintf(buf, HTTP_DATE_MAX, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+		     tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec);
+	if (n < 0 || n >= HTTP_DATE_MAX) {
+		fputs("modesim: HTTP date too long\n", stderr);
+		abort();
+	}
+}
+
+/*
+ * Returns the MHD response for rp (whose fault is not a drop), or NULL if MHD
+ * cannot make one.  now is the simulated time its Date header shows.
+ */
+static struct MHD_Response *
+make_response(const struct sim_reply *rp, int64_t now)
+{
+	char date[HTTP_DATE_MAX];
+
 	struct MHD_Response *resp;
 	char *text;
 	size_t len;
@@ -116,6 +153,14 @@ make_response(const struct sim_reply *rp)
 	}
 	if (resp == NULL)
 		return NULL;
+	/* The daemon adds no Date of its own (MHD_USE_SUPPRESS_DATE_NO_CLOCK): this is the only
+	 * one. */
+	if (rp->date == SIM_DATE_CLOCK) {
+		http_date(now, date);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, date);
+	} else if (rp->date == SIM_DATE_MALFORMED) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_DATE, MALFORMED_DATE);
+	}
 	if (rp->body != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	for (size_t i = 0; i < rp->nheaders; i++)
@@ -127,14 +172,18 @@ make_response(const struct sim_reply *rp)
 static void
 log_request(const struct sim_request *rq, const struct sim_reply *rp)
 {
+	static const char *const date_notes[] = {"", " date:omit", " date:malformed"};
+	const char *date =
+	    rp->date < sizeof date_notes / sizeof date_notes[0] ? date_notes[rp->date] : "";
+
 	if (rp->fault == SIM_FAULT_DROP)
 		fprintf(stderr, "modesim: %s %s - %s\n", rq->method, rq->path,
 			rp->note != NULL ? rp->note : "dropped");
 	else if (rp->note != NULL)
-		fprintf(stderr, "modesim: %s %s %u %s\n", rq->method, rq->path, rp->status,
-			rp->note);
+		fprintf(stderr, "modesim: %s %s %u %s%s\n", rq->method, rq->path, rp->status,
+			rp->note, date);
 	else
-		fprintf(stderr, "modesim: %s %s %u\n", rq->method, rq->path, rp->status);
+		fprintf(stderr, "modesim: %s %s %u%s\n", rq->method, rq->path, rp->status, date);
 }
 
 static int
@@ -166,6 +215,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct sim_reply rp;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	int64_t now;
 
 	(void)version;
 	if (c == NULL) {
@@ -194,7 +244,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		sim_reply_free(&rp);
 		return MHD_NO;
 	}
-	resp = make_response(&rp);
+	/* Read after the handler, and after any injected latency: the time the answer leaves. */
+	sim_state_lock(h->st);
+	now = sim_state_now(h->st);
+	sim_state_unlock(h->st);
+	resp = make_response(&rp, now);
 	sim_reply_free(&rp);
 	if (resp == NULL)
 		return MHD_NO;
@@ -242,6 +296,12 @@ sim_http_start(struct sim_state *st, uint16_t port, uint16_t *bound, char **caus
 	h->st = st;
 	/* A thread per connection: an injected latency holds up only its own connection. */
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+	/*
+	 * Every answer's Date comes from the simulated clock (make_response).
+	 * A Date added to a response would already replace MHD's own, but the
+	 * date fault must be able to send none at all, so MHD never adds one.
+	 */
+	flags |= MHD_USE_SUPPRESS_DATE_NO_CLOCK;
 	/* The logger goes first so that MHD's own start-up messages use it too. */
 	h->daemon = MHD_start_daemon(
 	    flags, port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,

@@ -24,6 +24,13 @@ enum sim_fault {
 	SIM_FAULT_TRUNCATED, /* full Content-Length advertised, connection closed halfway */
 };
 
+/* What the Date header of an answer says. */
+enum sim_date {
+	SIM_DATE_CLOCK,     /* the simulated time, as an IMF-fixdate (the default) */
+	SIM_DATE_OMIT,      /* no Date header at all */
+	SIM_DATE_MALFORMED, /* a Date header that is not an HTTP date */
+};
+
 struct sim_request {
 	const char *method;
 	const char *path; /* decoded, without the query string */
@@ -37,6 +44,7 @@ struct sim_reply {
 	unsigned int status;
 	json_t *body; /* owned; NULL sends an empty body */
 	enum sim_fault fault;
+	enum sim_date date;
 	const char *note; /* a word for the log line ("dropped", "lost", ...) or NULL */
 	size_t nheaders;
 	struct {

@@ -15,6 +15,9 @@ static const char *const methods[] = {"GET",   "POST", "DELETE",  "PUT",
 #define NMETHODS (sizeof methods / sizeof methods[0])
 /* GET, POST and DELETE appear in the statistics even when zero. */
 #define ALWAYS_SHOWN 3
+/* The Authorization schemes counted; every one appears in the statistics. */
+static const char *const schemes[] = {"none", "basic", "bearer", "other"};
+#define NSCHEMES (sizeof schemes / sizeof schemes[0])
 
 static int64_t
 real_now_ms(void)
@@ -189,7 +192,7 @@ sim_state_token_remove(struct sim_state *st, const struct sim_token *t)
 }
 
 void
-sim_state_count_request(struct sim_state *st, const char *method)
+sim_state_count_request(struct sim_state *st, const char *method, const char *scheme)
 {
 	size_t i;
 
@@ -198,6 +201,11 @@ sim_state_count_request(struct sim_state *st, const char *method)
 			break;
 	}
 	st->stats.by_method[i]++;
+	for (i = 0; i < NSCHEMES - 1; i++) {
+		if (strcmp(schemes[i], scheme) == 0)
+			break;
+	}
+	st->stats.by_auth[i]++;
 	st->stats.requests++;
 }
 
@@ -212,7 +220,7 @@ json_t *
 sim_state_stats_json(const struct sim_state *st)
 {
 	const struct sim_stats *s = &st->stats;
-	json_t *by_status = json_object(), *by_method = json_object();
+	json_t *by_status = json_object(), *by_method = json_object(), *by_auth = json_object();
 
 	for (unsigned int i = 0; i < sizeof s->by_status / sizeof s->by_status[0]; i++) {
 		char key[8];
@@ -226,10 +234,13 @@ sim_state_stats_json(const struct sim_state *st)
 		if (s->by_method[i] != 0 || i < ALWAYS_SHOWN)
 			json_object_set_new(by_method, methods[i], json_integer(s->by_method[i]));
 	}
-	return json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "requests", (json_int_t)s->requests,
-			 "by_status", by_status, "by_method", by_method, "creates",
-			 (json_int_t)s->creates, "deletes", (json_int_t)s->deletes, "verifies",
-			 (json_int_t)s->verifies, "dropped", (json_int_t)s->dropped);
+	for (size_t i = 0; i < NSCHEMES; i++)
+		json_object_set_new(by_auth, schemes[i], json_integer(s->by_auth[i]));
+	return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "requests",
+			 (json_int_t)s->requests, "by_status", by_status, "by_method", by_method,
+			 "by_auth", by_auth, "creates", (json_int_t)s->creates, "deletes",
+			 (json_int_t)s->deletes, "verifies", (json_int_t)s->verifies, "dropped",
+			 (json_int_t)s->dropped);
 }
 
 void

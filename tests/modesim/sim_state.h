@@ -49,6 +49,7 @@ struct sim_stats {
 	int64_t dropped;
 	int64_t by_status[600];
 	int64_t by_method[8]; /* indexed like the method table in sim_state.c */
+	int64_t by_auth[4];   /* indexed like the scheme table in sim_state.c */
 };
 
 struct sim_state {
@@ -95,8 +96,11 @@ const struct sim_token *sim_state_token_find(const struct sim_state *st,
 struct sim_token *sim_state_token_remove(struct sim_state *st, const struct sim_token *t);
 void sim_state_token_free(struct sim_token *t);
 
-/* Locked.  Counts a Mode API request by method, and its answer by status. */
-void sim_state_count_request(struct sim_state *st, const char *method);
+/*
+ * Locked.  Counts a Mode API request by method and by Authorization scheme
+ * ("none", "basic", "bearer" or "other"), and its answer by status.
+ */
+void sim_state_count_request(struct sim_state *st, const char *method, const char *scheme);
 void sim_state_count_status(struct sim_state *st, unsigned int status);
 /* Locked.  Returns the statistics as a new JSON object. */
 json_t *sim_state_stats_json(const struct sim_state *st);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # modesim's own tests: start-up errors, every validation rule of the Mode
 # endpoints, authentication, the rate limit, each injected fault, the control
-# API, and that no access secret leaks into the log or /_sim/.
+# API, every answer's Date (one, from the simulated clock), and that no access
+# secret leaks into the log or /_sim/.
 # usage: test_modesim.sh MODESIM_BINARY
 set -euo pipefail
 
@@ -48,11 +49,31 @@ header() {
 	grep -i "^$1:" "$H" | tail -n 1 | cut -d: -f2- | tr -d ' \r'
 }
 
+# expect_one_date WHAT: the last answer has exactly one Date header, an IMF-fixdate.
+expect_one_date() {
+	local n
+	n=$(grep -ci '^Date:' "$H" || true)
+	tw_expect_eq "$1: Date headers" "$n" 1
+	[[ $(header_raw Date) =~ ^(Mon|Tue|Wed|Thu|Fri|Sat|Sun),\ [0-3][0-9]\ (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\ [0-9]{4}\ [0-2][0-9]:[0-5][0-9]:[0-6][0-9]\ GMT$ ]] ||
+		tw_fail "$1: Date '$(header_raw Date)' is not an IMF-fixdate"
+}
+
+# header_raw NAME: prints the last value of response header NAME, inner spaces kept.
+header_raw() {
+	grep -i "^$1:" "$H" | tail -n 1 | cut -d: -f2- | sed -e 's/^ *//' -e 's/\r$//'
+}
+
+# epoch_of_date: the last answer's Date in seconds since the epoch.
+epoch_of_date() {
+	date -u -d "$(header_raw Date)" +%s
+}
+
 # A Mode error: status, body {"id": ID, "message": string} as JSON.
 expect_error() {
 	expect_status "$1" "$3"
 	expect_jq ".id == \"$2\" and (.message | type == \"string\" and length > 0)" "$3"
 	tw_expect_eq "$3: Content-Type" "$(header Content-Type)" application/json
+	expect_one_date "$3"
 }
 
 # body NAME EXPIRES [AUTH_SCOPE_JSON]: prints a creation body.
@@ -116,6 +137,7 @@ bad_start "bad seed" "seed" --workspace a:b:c --seed -3
 bad_start "bad faults JSON" "faults" --workspace a:b:c --faults '{nope'
 bad_start "fault out of range" "error_rate" --workspace a:b:c --faults '{"error_rate": 1.5}'
 bad_start "unknown fault" "unknown fault" --workspace a:b:c --faults '{"gremlins": 1}'
+bad_start "bad date fault" "date must be" --workspace a:b:c --faults '{"date": "tomorrow"}'
 printf 'workspace a b c\nrate-limit 40/10\nworkspace Big k s\n' >"$TW_TMP/bad.conf"
 bad_start "config upper case" "$TW_TMP/bad.conf:3:" --config "$TW_TMP/bad.conf"
 printf '# fine\n\nworkspace a b\n' >"$TW_TMP/bad2.conf"
@@ -160,6 +182,7 @@ while read -r code limit remaining retry; do
 done <"$TW_TMP/rl.txt"
 tw_expect_eq "41st request in 10 s: status" "$code" 429
 tw_expect_eq "41st request: X-RateLimit-Remaining" "$remaining" 0
+# (Every expect_error below also checks the answer's one Date header.)
 [[ $retry =~ ^([1-9]|10)$ ]] || tw_fail "41st request: expected Retry-After of 1..10 s, got '$retry'"
 jq -e '.id == "too_many_requests" and (.message | length > 0)' "$TW_TMP/rl_41.json" >/dev/null ||
 	tw_fail "41st request: expected a too_many_requests error, got $(cat "$TW_TMP/rl_41.json")"
@@ -192,6 +215,7 @@ expect_jq 'keys == (["token","name","creator_id","organization_id","access_key",
 	"created_at","updated_at","expires_at","authentication_for","authorization_type"] | sort)' \
 	"exactly the documented fields"
 tw_expect_eq "create Content-Type" "$(header Content-Type)" application/json
+expect_one_date "create"
 [ -n "$(header X-RateLimit-Remaining)" ] || tw_fail "200 answer: expected X-RateLimit-Remaining"
 
 # ---------------------------------------------------------------------------
@@ -544,13 +568,49 @@ tw_expect_eq "burst used up" "$(sim_ctl GET /_sim/faults | jq .burst_429)" 0
 reports "$PTOK" "$PKEY" "$PSEC"
 expect_status 200 "after the burst"
 
+step "faults: date omits the Date header or sends garbage, on every kind of answer"
+sim_ctl POST /_sim/faults '{"date": "omit"}' >/dev/null
+tw_expect_eq "date fault read back" "$(sim_ctl GET /_sim/faults | jq -r .date)" omit
+reports "$PTOK" "$PKEY" "$PSEC"
+expect_status 200 "date omit: 200"
+tw_expect_eq "date omit: Date headers on a 200" "$(grep -ci '^Date:' "$H" || true)" 0
+req GET "/batch/$WS/reports"
+expect_status 401 "date omit: 401"
+tw_expect_eq "date omit: Date headers on a 401" "$(grep -ci '^Date:' "$H" || true)" 0
+req GET /_sim/clock
+expect_status 200 "control answer under date omit"
+expect_one_date "control answers keep their Date under the date fault"
+sim_ctl POST /_sim/faults '{"date": "omit", "burst_429": 1}' >/dev/null
+reports "$PTOK" "$PKEY" "$PSEC"
+expect_status 429 "date omit: 429"
+tw_expect_eq "date omit: Date headers on a 429" "$(grep -ci '^Date:' "$H" || true)" 0
+sim_ctl POST /_sim/faults '{"date": "malformed", "error_rate": 1}' >/dev/null
+reports "$PTOK" "$PKEY" "$PSEC"
+[[ $ST =~ ^50[023]$ ]] || tw_fail "date malformed with error_rate: expected 5xx, got $ST"
+tw_expect_eq "date malformed: Date headers" "$(grep -ci '^Date:' "$H" || true)" 1
+tw_expect_eq "date malformed: the value" "$(header_raw Date)" "not a date"
+sim_ctl POST /_sim/faults '{"date": "malformed"}' >/dev/null
+req GET "/batch/$WS/nothing"
+expect_status 404 "date malformed: 404"
+tw_expect_eq "date malformed on a 404" "$(header_raw Date)" "not a date"
+# count limits the date fault too.
+sim_ctl POST /_sim/faults '{"date": "omit", "count": 1}' >/dev/null
+reports "$PTOK" "$PKEY" "$PSEC"
+tw_expect_eq "date omit, count 1: first answer" "$(grep -ci '^Date:' "$H" || true)" 0
+reports "$PTOK" "$PKEY" "$PSEC"
+expect_one_date "date omit, count 1: second answer"
+tw_expect_eq "date fault after count ran out" "$(sim_ctl GET /_sim/faults | jq -r .date)" clock
+grep -q "^modesim: GET /batch/$WS/reports 200 date:omit\$" "$SIM_LOG" ||
+	tw_fail "expected the date fault in the log line"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+
 step "faults never touch /_sim/"
 sim_ctl POST /_sim/faults '{"drop_rate": 1, "error_rate": 1, "latency_ms": 5000}' >/dev/null
 sim_ctl GET /_sim/stats >/dev/null || tw_fail "control API hit by faults"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 tw_expect_eq "faults cleared" \
-	"$(sim_ctl GET /_sim/faults | jq -c '[.error_rate, .drop_rate, .latency_ms, .burst_429, .retry_after]')" \
-	'[0,0,0,0,1]'
+	"$(sim_ctl GET /_sim/faults | jq -c '[.error_rate, .drop_rate, .latency_ms, .burst_429, .retry_after, .date]')" \
+	'[0,0,0,0,1,"clock"]'
 
 # ---------------------------------------------------------------------------
 step "control API: stats, reset, validation"
@@ -562,6 +622,10 @@ req DELETE "/batch/$WS/signature_tokens/$TOK" -u "$KEY:$SECRET"
 sim_ctl GET /_sim/stats >"$B"
 expect_jq '.requests == 4 and .creates == 1 and .deletes == 1 and .verifies == 1 and .dropped == 0' "stats counts"
 expect_jq '.by_status == {"200": 3, "404": 1} and .by_method == {"GET": 1, "POST": 1, "DELETE": 2}' "stats maps"
+req GET "/batch/$WS/reports"
+req GET "/batch/$WS/reports" -H 'Authorization: Token abc'
+sim_ctl GET /_sim/stats >"$B"
+expect_jq '.by_auth == {"none": 1, "basic": 3, "bearer": 1, "other": 1}' "stats by Authorization scheme"
 sim_ctl POST /_sim/reset >/dev/null
 sim_ctl GET /_sim/stats >"$B"
 expect_jq '.requests == 0 and .by_status == {} and .creates == 0' "stats after reset"
@@ -586,6 +650,10 @@ ctl_bad 400 POST /_sim/faults '{"latency_ms": 1.5}'
 ctl_bad 400 POST /_sim/faults '{"burst_429": -2}'
 ctl_bad 400 POST /_sim/faults '{"retry_after": 0}'
 ctl_bad 400 POST /_sim/faults '{"gremlins": 1}'
+ctl_bad 400 POST /_sim/faults '{"date": "later"}'
+ctl_bad 400 POST /_sim/faults '{"date": 1}'
+ctl_bad 400 POST /_sim/faults '{"date": null}'
+ctl_bad 400 POST /_sim/faults '{"date": "OMIT"}'
 ctl_bad 400 POST /_sim/faults '{not json'
 ctl_bad 400 POST /_sim/faults '[]'
 ctl_bad 400 POST /_sim/clock '{}'
@@ -604,7 +672,7 @@ ctl_bad 404 GET /_sim/nothing
 ctl_bad 405 DELETE /_sim/clock
 ctl_bad 405 POST /_sim/tokens '{}'
 ctl_bad 405 GET /_sim/reset
-tw_expect_eq "faults unchanged by refused posts" "$(sim_ctl GET /_sim/faults | jq .error_rate)" 0
+tw_expect_eq "faults unchanged by refused posts" "$(sim_ctl GET /_sim/faults | jq -c '[.error_rate, .date]')" '[0,"clock"]'
 
 step "control API: clock"
 sim_ctl POST /_sim/clock '{"now": "2032-03-04T05:06Z"}' >"$B"
@@ -615,6 +683,52 @@ sim_ctl POST /_sim/clock '{"advance_seconds": 3600}' >"$B"
 expect_jq '.now | startswith("2032-06-02T06:06:")' "clock advanced 3600 s"
 sim_ctl GET /_sim/clock >"$B"
 expect_jq '.now | test("^2032-06-02T06:06:[0-9]{2}\\.[0-9]{3}Z$")' "clock read back"
+
+step "Date: every answer's, from the simulated clock"
+# sim_secs: the simulated time now, in whole seconds since the epoch.
+sim_secs() {
+	date -u -d "$(sim_ctl GET /_sim/clock | jq -r .now)" +%s
+}
+# dated WHAT METHOD PATH [CURL_ARGS...]: runs req and checks that the answer
+# has one Date, and that it is the simulated time while the request ran.
+dated() {
+	local what=$1 before after got
+	shift
+	before=$(sim_secs)
+	req "$@"
+	after=$(sim_secs)
+	expect_one_date "$what"
+	got=$(epoch_of_date)
+	if [ "$got" -lt "$before" ] || [ "$got" -gt "$after" ]; then
+		tw_fail "$what: Date '$(header_raw Date)' is not the simulated time ($before..$after)"
+	fi
+}
+req POST /_sim/clock -H 'Content-Type: application/json' --data-binary '{"now": "2033-07-08T09:10:11Z"}'
+expect_status 200 "set the clock"
+expect_one_date "the answer that moved the clock"
+tw_expect_eq "Date of the answer that moved the clock" "$(header_raw Date)" "Fri, 08 Jul 2033 09:10:11 GMT"
+dated "a Mode 200" GET "/batch/$WS/reports" -H "$(bearer "$PTOK" "$PKEY" "$PSEC")"
+expect_status 200 "reports after the clock moved"
+sim_ctl POST /_sim/clock '{"advance": "45d"}' >/dev/null
+dated "a create 45 days on" POST "/batch/$WS/signature_tokens" -u "$KEY:$SECRET" \
+	--data-binary "$(body dated-token "2034-01-01T00:00Z")"
+expect_status 200 "create dated-token"
+[[ $(header_raw Date) == *" Aug 2033 "* ]] || tw_fail "Date 45 days on: got '$(header_raw Date)'"
+jq -r '.access_secret // empty' "$B" >>"$SECRETS"
+TOK=$(jq -r .token "$B")
+dated "a delete" DELETE "/batch/$WS/signature_tokens/$TOK" -u "$KEY:$SECRET"
+expect_status 200 "delete dated-token"
+sim_ctl POST /_sim/clock '{"advance_seconds": -3888000}' >/dev/null
+dated "a 401 45 days back" GET "/batch/$WS/reports"
+expect_error 401 unauthorized "a 401 45 days back"
+[[ $(header_raw Date) == *" Jul 2033 "* ]] || tw_fail "Date 45 days back: got '$(header_raw Date)'"
+dated "a control 200" GET /_sim/stats
+dated "a control 404" GET /_sim/nothing
+expect_status 404 "control 404"
+dated "a control 405" DELETE /_sim/clock
+expect_status 405 "control 405"
+dated "a control 400" POST /_sim/clock -H 'Content-Type: application/json' --data-binary '{}'
+expect_status 400 "control 400"
 
 # ---------------------------------------------------------------------------
 step "no secret in the log or the control API"

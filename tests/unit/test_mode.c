@@ -1,7 +1,8 @@
 /*
  * Unit tests for core/mode that need no server: name rules, the Bearer
- * value, and the checks that refuse to send anything.  The client's
- * behaviour against a server is tested in tests/e2e/test_client.c.
+ * value, the checks that refuse to send anything, HTTP-date parsing and the
+ * clock verdict.  The client's behaviour against a server is tested in
+ * tests/e2e/test_client.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -119,6 +120,7 @@ static void
 test_refuses_before_sending(void **state)
 {
 	struct cred cred = {.key = xsecret_strdup("k"), .secret = xsecret_strdup("s")};
+	struct mode_opts bound;
 	struct mode_client *c;
 	struct mode_token *t = NULL;
 	char *cause = NULL;
@@ -142,8 +144,218 @@ test_refuses_before_sending(void **state)
 	FREE_NULL(&cause);
 	assert_int_equal(mode_requests(c), 0);
 	mode_client_free(c);
+
+	/* With a clock bound, bad input is still refused before the clock probe. */
+	bound = opts;
+	bound.max_skew_ms = 300000;
+	c = mode_client_new("http://127.0.0.1:9", "acme", &cred, &bound, &cause);
+	assert_int_equal(mode_create(c, "abc", 0, &t, &cause), MODE_ERR_USAGE);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_delete(c, "../../etc", NULL, &cause), MODE_ERR_USAGE);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_requests(c), 0);
+	mode_client_free(c);
 	xsecret_free(cred.key);
 	xsecret_free(cred.secret);
+}
+
+/* 1994-11-06T08:49:37Z, the example of RFC 7231, in milliseconds. */
+#define RFC_EXAMPLE_MS 784111777000LL
+
+/* Expects s (as a NUL-terminated string) to parse to want milliseconds. */
+static void
+date_ok(const char *s, int64_t want)
+{
+	int64_t ms = -1;
+
+	if (mode_http_date(s, strlen(s), &ms) != 0)
+		fail_msg("'%s' refused", s);
+	if (ms != want)
+		fail_msg("'%s' read as %lld, want %lld", s, (long long)ms, (long long)want);
+}
+
+/* Expects the len bytes at s to be refused, leaving the output alone. */
+static void
+date_bad(const char *s, size_t len)
+{
+	int64_t ms = 42;
+
+	if (mode_http_date(s, len, &ms) != -1)
+		fail_msg("'%.*s' accepted as %lld", (int)len, s, (long long)ms);
+	assert_int_equal(ms, 42);
+}
+
+static void
+test_http_date_valid(void **state)
+{
+	const char *padded = "Sun, 06 Nov 1994 08:49:37 GMTgarbage";
+	int64_t ms = 0;
+
+	(void)state;
+	/* The three forms RFC 7231 requires a recipient to read, all the same instant. */
+	date_ok("Sun, 06 Nov 1994 08:49:37 GMT", RFC_EXAMPLE_MS);
+	date_ok("Sunday, 06-Nov-94 08:49:37 GMT", RFC_EXAMPLE_MS);
+	date_ok("Sun Nov  6 08:49:37 1994", RFC_EXAMPLE_MS);
+	date_ok("Sun Nov 06 08:49:37 1994", RFC_EXAMPLE_MS);
+	/* Blanks around the value (header OWS) are not part of it. */
+	date_ok(" \t Sun, 06 Nov 1994 08:49:37 GMT \t", RFC_EXAMPLE_MS);
+	/* Only len bytes are read: no NUL needed. */
+	assert_int_equal(mode_http_date(padded, 29, &ms), 0);
+	assert_int_equal(ms, RFC_EXAMPLE_MS);
+	date_ok("Thu, 01 Jan 1970 00:00:00 GMT", 0);
+	date_ok("Thu, 29 Feb 2024 00:00:00 GMT", 1709164800000LL);
+	date_ok("Fri, 31 Dec 9999 23:59:59 GMT", 253402300799000LL);
+	/* A leap second reads as the first second of the next minute. */
+	date_ok("Sat, 31 Dec 2016 23:59:60 GMT", 1483228800000LL);
+	/* RFC 850's two-digit years: 70-99 are 19xx, 00-69 20xx. */
+	date_ok("Wednesday, 01-Jan-25 00:00:00 GMT", 1735689600000LL);
+	date_ok("Tuesday, 31-Dec-69 00:00:00 GMT", 3155673600000LL);
+	date_ok("Thursday, 01-Jan-70 00:00:00 GMT", 0);
+}
+
+static void
+test_http_date_malformed(void **state)
+{
+	static const char *const bad[] = {
+	    "",                                  /* an empty value */
+	    "   ",                               /* blanks only */
+	    "not a date",                        /* what modesim's date fault sends */
+	    "1994-11-06T08:49:37Z",              /* ISO 8601, not an HTTP date */
+	    "784111777",                         /* epoch seconds */
+	    "sun, 06 nov 1994 08:49:37 GMT",     /* names are case-sensitive */
+	    "Sun, 06 Nov 1994 08:49:37 gmt",     /* so is GMT */
+	    "Sun, 06 Nov 1994 08:49:37 UTC",     /* only GMT */
+	    "Sun, 06 Nov 1994 08:49:37 +0000",   /* no numeric zones */
+	    "Sun, 06 Nov 1994 08:49:37",         /* IMF without its zone */
+	    "Sun, 06 Nov 1994 08:49:37 GMT x",   /* trailing garbage */
+	    "Sun, 6 Nov 1994 08:49:37 GMT",      /* IMF day is two digits */
+	    "Sun,  06 Nov 1994 08:49:37 GMT",    /* one space only */
+	    "Sun 06 Nov 1994 08:49:37 GMT",      /* missing comma */
+	    "Sunday, 06 Nov 1994 08:49:37 GMT",  /* long weekday in IMF */
+	    "Sun, 06-Nov-94 08:49:37 GMT",       /* short weekday in RFC 850 */
+	    "Sunday, 06-Nov-1994 08:49:37 GMT",  /* four-digit year in RFC 850 */
+	    "Sun, 06 Nov 94 08:49:37 GMT",       /* two-digit year in IMF */
+	    "Sun, 06 Nov 1994 8:49:37 GMT",      /* one-digit hour */
+	    "Sun, 06 Nov 1994 08:49 GMT",        /* no seconds */
+	    "Sun Nov 6 08:49:37 1994",           /* asctime pads a one-digit day */
+	    "Sun Nov  6 08:49:37 1994 GMT",      /* asctime has no zone */
+	    "Mon, 06 Nov 1994 08:49:37 GMT",     /* wrong weekday */
+	    "Fri, 30 Feb 2024 00:00:00 GMT",     /* no such day */
+	    "Wed, 29 Feb 2023 00:00:00 GMT",     /* not a leap year */
+	    "Sun, 31 Nov 2024 00:00:00 GMT",     /* November has 30 */
+	    "Sun, 00 Nov 1994 08:49:37 GMT",     /* day 0 */
+	    "Sun, 06 Xyz 1994 08:49:37 GMT",     /* no such month */
+	    "Sun, 06 Nov 1994 24:00:00 GMT",     /* hour 24 */
+	    "Sun, 06 Nov 1994 08:60:37 GMT",     /* minute 60 */
+	    "Sun, 06 Nov 1994 08:49:61 GMT",     /* second 61 */
+	    "Wed, 31 Dec 1969 23:59:59 GMT",     /* before 1970 */
+	    "Sun, 06 Nov 1994 08:49:37 GMT\r\n", /* line ends are not blanks */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		date_bad(bad[i], strlen(bad[i]));
+	/* A NUL inside the value, and a value cut short by len. */
+	date_bad("Sun, 06 Nov 1994 08:49:37 G\0T", 29);
+	date_bad("Sun, 06 Nov 1994 08:49:37 GMT", 28);
+}
+
+/* Returns the verdict on one observation under bound (ms); *cause gets the message or NULL. */
+static int
+judge(enum mode_clock_state st, int64_t server, int64_t local, int64_t bound, char **cause)
+{
+	struct mode_clock obs = {.state = st, .server_ms = server, .local_ms = local};
+
+	*cause = NULL;
+	return mode_clock_judge(&obs, bound, "workspace acme", cause);
+}
+
+static void
+expect_in(const char *cause, const char *text)
+{
+	if (cause == NULL || strstr(cause, text) == NULL)
+		fail_msg("cause '%s' lacks '%s'", cause != NULL ? cause : "(none)", text);
+}
+
+static void
+test_clock_judge(void **state)
+{
+	const int64_t t = 1725148800000LL; /* 2024-09-01T00:00:00Z */
+	const int64_t bound = 300000;      /* 5 minutes */
+	const int64_t day = 86400000;
+	char *cause = NULL;
+
+	(void)state;
+	/* Skew is server minus local; the bound is inclusive, either way. */
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t, t, bound, &cause), MODE_OK);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + bound, t, bound, &cause), MODE_OK);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t - bound, t, bound, &cause), MODE_OK);
+	assert_null(cause);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + bound + 1, t, bound, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "this host behind");
+	FREE_NULL(&cause);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t, t + bound + 1, bound, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "this host ahead");
+	FREE_NULL(&cause);
+
+	/* A host clock 45 days ahead: both times, the gap, the fix. */
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t, t + 45 * day, bound, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "workspace acme: ");
+	expect_in(cause, "the server's clock says 2024-09-01T00:00:00.000Z");
+	expect_in(cause, "this host's says 2024-10-16T00:00:00.000Z");
+	expect_in(cause, "45d apart, this host ahead");
+	expect_in(cause, "set the host clock (NTP); schedule.max_clock_skew allows 5m");
+	FREE_NULL(&cause);
+	/* Gaps of an hour or more are written to the minute: a Date has whole seconds. */
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + 45 * day, t + 950, bound, &cause),
+			 MODE_ERR_CLOCK);
+	expect_in(cause, "45d apart, this host behind");
+	FREE_NULL(&cause);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + 7529000, t, bound, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "2h5m apart");
+	FREE_NULL(&cause);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + 310000, t, bound, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "5m10s apart");
+	FREE_NULL(&cause);
+	/* Spans below a second, and bounds not whole seconds, are written in milliseconds. */
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + 400, t, 250, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "400 ms apart");
+	expect_in(cause, "allows 250 ms");
+	FREE_NULL(&cause);
+	assert_int_equal(judge(MODE_CLOCK_KNOWN, t + 90000, t, 1500, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "1m30s apart");
+	expect_in(cause, "allows 1500 ms");
+	FREE_NULL(&cause);
+
+	/* No usable Date: refused whatever the bound, saying why. */
+	assert_int_equal(judge(MODE_CLOCK_NO_DATE, 0, t, day, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "workspace acme: the server sent no usable Date (no Date header)");
+	expect_in(cause, "2024-09-01T00:00:00.000Z");
+	expect_in(cause, "schedule.max_clock_skew allows 1d");
+	FREE_NULL(&cause);
+	assert_int_equal(judge(MODE_CLOCK_BAD_DATE, 0, t, day, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "a Date header that is not an HTTP date");
+	FREE_NULL(&cause);
+	assert_int_equal(judge(MODE_CLOCK_NONE, 0, t, day, &cause), MODE_ERR_CLOCK);
+	expect_in(cause, "no answer yet");
+	FREE_NULL(&cause);
+}
+
+static void
+test_clock_state_of_a_new_client(void **state)
+{
+	struct mode_opts o = opts;
+	struct mode_client *c;
+	char *cause = NULL;
+	int64_t skew = 7;
+
+	(void)state;
+	o.max_skew_ms = 300000;
+	c = mode_client_new("http://127.0.0.1:9", "acme", NULL, &o, &cause);
+	assert_non_null(c);
+	assert_int_equal(mode_last_skew(c, &skew), 0);
+	assert_int_equal(skew, 7);
+	mode_client_free(c);
 }
 
 int
@@ -154,6 +366,10 @@ main(void)
 	    cmocka_unit_test(test_bearer),
 	    cmocka_unit_test(test_transport_rules),
 	    cmocka_unit_test(test_refuses_before_sending),
+	    cmocka_unit_test(test_http_date_valid),
+	    cmocka_unit_test(test_http_date_malformed),
+	    cmocka_unit_test(test_clock_judge),
+	    cmocka_unit_test(test_clock_state_of_a_new_client),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
