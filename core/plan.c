@@ -47,6 +47,12 @@ plan_finding_name(enum finding_kind k)
 	return k < FIND_NKINDS ? names[k] : "?";
 }
 
+int
+plan_no_slack(const struct policy *p, int64_t deadline, int64_t now)
+{
+	return deadline == INT64_MAX || deadline <= now + p->schedule.interval * MS;
+}
+
 int64_t
 plan_jitter(const char *workspace, const char *slot, int64_t jitter)
 {
@@ -388,7 +394,7 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 	if (d->due > b->now || f->next_attempt_at <= b->now)
 		return 0;
 	/* A token that lapses before the next run cannot wait out a backoff. */
-	if (d->deadline == INT64_MAX || d->deadline <= b->now + b->p->schedule.interval * MS)
+	if (plan_no_slack(b->p, d->deadline, b->now))
 		return 0;
 	later(b, f->next_attempt_at);
 	return 1;

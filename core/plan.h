@@ -124,6 +124,13 @@ void plan_build_with(const struct policy *p, const struct token_row *rows, size_
 
 void plan_free(struct plan *pl);
 
+/*
+ * Whether a slot whose token expires at deadline (ms; INT64_MAX: it has
+ * none) lapses at now if this run fails: before the next run, now plus
+ * policy schedule.interval.  Such a slot cannot wait out a backoff.
+ */
+int plan_no_slack(const struct policy *p, int64_t deadline, int64_t now);
+
 /* A slot's stable share of its jitter in seconds: [0, jitter], the same on every run. */
 int64_t plan_jitter(const char *workspace, const char *slot, int64_t jitter);
 

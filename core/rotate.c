@@ -146,12 +146,10 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 	return 0;
 }
 
-/* Why a replacement that must not stay is deleted. */
-#define DISCARDED "replacement not usable"
-
-/* Deletes workspace's token id and records it; returns the mode_err. */
+/* Deletes workspace's token id and records it, counted in *count; returns the mode_err. */
 static int
-delete_token(struct run *run, const char *ws, const char *slot, const char *id, const char *why)
+delete_token(struct run *run, const char *ws, const char *slot, const char *id, const char *why,
+	     int *count)
 {
 	const struct policy_workspace *w = policy_find_workspace(run->p, ws);
 	struct mode_client *c;
@@ -166,11 +164,7 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 	if (c != NULL)
 		rc = ops_delete(run->s, c, ws, id, NULL, &cause);
 	if (rc == MODE_OK || rc == MODE_ERR_NOT_FOUND) {
-		/* A discarded replacement is not counted with the tokens the run retired. */
-		if (strcmp(why, DISCARDED) == 0)
-			run->st->discarded++;
-		else
-			run->st->deleted++;
+		(*count)++;
 		say(run, 0, ws, slot, "deleted %s (%s)", id, why);
 		rc = MODE_OK;
 	} else {
@@ -186,7 +180,9 @@ static int
 discard(struct run *run, const struct policy_slot *sl, const char *id, const char *why,
 	char **cause)
 {
-	delete_token(run, sl->ws->name, sl->name, id, DISCARDED);
+	/* Not counted with the tokens the run retired. */
+	delete_token(run, sl->ws->name, sl->name, id, "replacement not usable",
+		     &run->st->discarded);
 	return slot_failed(run, sl, why, cause);
 }
 
@@ -338,7 +334,8 @@ deletion(struct run *run, const struct plan_action *a)
 		    (long long)a->row);
 		return;
 	}
-	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind));
+	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind),
+		     &run->st->deleted);
 }
 
 /* Hands the consumers of slot sl a test payload, for --dry-run --run-hooks. */
@@ -436,14 +433,6 @@ struct attempt {
 	int cleared; /* the leftovers of an interrupted run are deleted */
 };
 
-/* Whether slot's token lapses before the next run if this one fails: it is worth a retry. */
-static int
-no_slack(const struct run *run, const struct attempt *t)
-{
-	return t->deadline == INT64_MAX ||
-	       t->deadline <= clock_now_ms() + run->p->schedule.interval * MS;
-}
-
 /* One try of t: leftovers first, then the rotation.  As rotation() returns. */
 static int
 try_rotation(struct run *run, struct attempt *t, char **cause)
@@ -454,7 +443,7 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 	for (size_t i = 0; i < t->n && !t->cleared; i++) {
 		if (t->a[i].kind == PLAN_DELETE_UNDELIVERED &&
 		    delete_token(run, sl->ws->name, sl->name, t->a[i].token,
-				 "left by an interrupted run") != MODE_OK)
+				 "left by an interrupted run", &run->st->deleted) != MODE_OK)
 			return 1; /* the slot still has a replacement in flight */
 	}
 	t->cleared = 1;
@@ -508,7 +497,8 @@ try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 	run->retrying = 0;
 	if (rc < 0)
 		return -1;
-	if (rc == 1 && t->tries <= run->p->schedule.retries && no_slack(run, t)) {
+	if (rc == 1 && t->tries <= run->p->schedule.retries &&
+	    plan_no_slack(run->p, t->deadline, clock_now_ms())) {
 		t->at = retry_at(run, t);
 		say(run, 1, t->a[0].workspace, t->a[0].slot,
 		    "its token lapses before the next run: trying again in %llds (try %d of %d)",
