@@ -127,18 +127,30 @@ int store_opts_parse(struct store_opts *o, int ch, const char *arg);
 struct store;
 struct seal_pub;
 
+/* What a verb does with the store: store_ctx_open's flags. */
+enum store_ctx_flags {
+	STORE_CTX_READ = 0,  /* only reads: a read-only store is opened read-only */
+	STORE_CTX_LOCK = 1,  /* writes, holding the run lock */
+	STORE_CTX_WRITE = 2, /* writes, without the run lock */
+};
+
 /*
- * Opens the database at o->db and, when pub is not NULL, loads the public
- * key into *pub and checks it is the pinned one; with lock, also takes the
- * run lock.  Returns the store, or NULL after a message with *status set.
+ * Opens the database at o->db (store_open: STORE_READ for STORE_CTX_READ,
+ * else STORE_OPEN, which refuses a store it cannot write) and, when pub is
+ * not NULL, loads the public key into *pub and checks it is the pinned one;
+ * with STORE_CTX_LOCK, also takes the run lock.  A store opened read-only
+ * gets a note saying so.  Returns the store, or NULL after a message with
+ * *status set (TW_EXIT_USAGE, or TW_EXIT_LOCKED when another process holds
+ * the lock).
  */
-struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock,
+struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int flags,
 			     int *status);
 
 /*
  * When no other process holds the run lock, marks rows left pending by an
  * interrupted create as unknown, so reading verbs never show a stale
- * "pending".  Best effort: a busy lock or an error only warns.
+ * "pending".  Best effort: a busy lock or an error only warns.  Does nothing
+ * on a store opened read-only: its rows are shown as stored.
  */
 void store_ctx_settle(struct store *s);
 

@@ -163,7 +163,7 @@ exec_audit_log(int argc, char **argv)
 	if ((since != NULL && parse_when("--since", since, now, &f.since) < 0) ||
 	    (until != NULL && parse_when("--until", until, now, &f.until) < 0))
 		return TW_EXIT_USAGE;
-	s = store_ctx_open(&o, NULL, 0, &status);
+	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_FAILURE;

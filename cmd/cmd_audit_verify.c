@@ -184,7 +184,7 @@ exec_audit_verify(int argc, char **argv)
 		       head_arg);
 		return TW_EXIT_USAGE;
 	}
-	s = store_ctx_open(&o, NULL, 0, &status);
+	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_FAILURE;

@@ -251,7 +251,7 @@ exec_import(int argc, char **argv)
 		goto out;
 	if (a.secret_stdin && read_secret(&ts, &cause) < 0)
 		goto out;
-	s = store_ctx_open(&a.store, a.secret_stdin ? &pub : NULL, 0, &status);
+	s = store_ctx_open(&a.store, a.secret_stdin ? &pub : NULL, STORE_CTX_WRITE, &status);
 	if (s == NULL)
 		goto out;
 	status = TW_EXIT_FAILURE;

@@ -89,7 +89,7 @@ exec_list(int argc, char **argv)
 		goto out;
 	if (state != NULL && parse_state(state, &f.state) < 0)
 		goto out;
-	s = store_ctx_open(&o, NULL, 0, &status);
+	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		goto out;
 	store_ctx_settle(s);

@@ -46,7 +46,7 @@ exec_show(int argc, char **argv)
 	token = argv[optind];
 	if (mode_check_workspace(workspace, &cause) < 0 || mode_check_id(token, &cause) < 0)
 		goto out;
-	s = store_ctx_open(&o, NULL, 0, &status);
+	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		goto out;
 	store_ctx_settle(s);

@@ -34,15 +34,17 @@ store_opts_parse(struct store_opts *o, int ch, const char *arg)
 }
 
 struct store *
-store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock, int *status)
+store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int flags, int *status)
 {
 	struct store *s = NULL;
 	char *cause = NULL, fpr[SEAL_FPR_MAX];
 	int rc;
 
 	*status = TW_EXIT_USAGE;
-	if (store_open(o->db, STORE_OPEN, &s, &cause) < 0)
+	if (store_open(o->db, flags == STORE_CTX_READ ? STORE_READ : STORE_OPEN, &s, &cause) < 0)
 		goto fail;
+	if (s->readonly != NULL)
+		notef("%s: opened read-only (%s); nothing is written", o->db, s->readonly);
 	if (pub != NULL) {
 		if (seal_load_public(o->public_key, pub, &cause) != SEAL_OK)
 			goto fail;
@@ -50,7 +52,7 @@ store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int lock, int *
 		if (store_check_key(s, fpr, &cause) < 0)
 			goto fail;
 	}
-	if (lock) {
+	if ((flags & STORE_CTX_LOCK) != 0) {
 		rc = store_lock(s, &cause);
 		if (rc == 1)
 			*status = TW_EXIT_LOCKED;
@@ -87,6 +89,9 @@ store_ctx_settle(struct store *s)
 	char *cause = NULL;
 	int settled = 0;
 
+	/* A read-only store is shown as stored: settling would write. */
+	if (s->readonly != NULL)
+		return;
 	/* Holding the lock proves no process is between a POST and its answer. */
 	if (store_lock(s, &cause) != 0) {
 		free(cause);

@@ -11,6 +11,7 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct store_file;
 
 /* The meta key holding the pinned sealing key's fingerprint. */
 #define STORE_META_KEY_FPR "key_fingerprint"
@@ -20,28 +21,61 @@ struct sqlite3_stmt;
 #define STORE_APPLICATION_ID 0x74776462
 
 enum store_open_flags {
+	/* An existing store, to write in. */
 	STORE_OPEN = 0,
-	STORE_CREATE = 1, /* create the file (0600) when it does not exist */
+	/* init: creates the file (0600) when it does not exist, and fills an empty one. */
+	STORE_CREATE = 1,
+	/* An existing store, to read: read-only when it cannot be written. */
+	STORE_READ = 2,
 };
 
 struct store {
 	struct sqlite3 *db;
 	char *path;
-	char *actor; /* user@host, recorded with every event */
-	int lock_fd; /* the run lock, -1 when not held */
+	char *actor;    /* user@host, recorded with every event */
+	int lock_fd;    /* the run lock, -1 when not held */
+	char *readonly; /* why the store was opened read-only, or NULL when it is writable */
+	struct store_file *share; /* a read-only open's shared lock on the file, or NULL */
 };
 
 /*
- * Opens the database at path, sets its pragmas (WAL, synchronous=FULL,
- * foreign_keys, busy timeout) and migrates it to STORE_SCHEMA_VERSION.
- * Refuses a file that is not a tokenwarden database or is newer than this
- * binary.  Returns 0 and *out (close with store_close), or -1 with *cause.
+ * Opens the tokenwarden store at path.  Only a store is opened: a path
+ * that is missing, not a regular file (a directory, a symbolic link), empty
+ * (0 bytes), not SQLite, an empty SQLite database (no schema, user_version
+ * 0; STORE_CREATE initialises those two), another program's database (not
+ * our application_id), newer than this binary, or readable by group or
+ * others is refused with a cause naming the file and the fix, and is left
+ * as it was: it is examined read-only (see below) before anything writes.
+ *
+ * The store is writable when this process may write the file and its
+ * directory (where SQLite keeps FILE-wal and FILE-shm and store_lock
+ * FILE.lock), its file system is mounted read-write, and the file and the
+ * directory each have a write bit: a 0400 file or a 0500 directory is a
+ * read-only copy even for root.  STORE_OPEN and STORE_CREATE refuse a store
+ * that is not writable; on a writable one they set the pragmas (WAL,
+ * synchronous=FULL, foreign_keys, secure_delete, busy timeout) and migrate
+ * it to STORE_SCHEMA_VERSION in one transaction.
+ *
+ * STORE_READ opens a writable store as STORE_OPEN does.  Otherwise, or when
+ * the disk is too full to set it up for writing, it opens it read-only and
+ * sets s->readonly to the reason.  A read-only open never writes: no pragma
+ * is set, nothing is migrated (an older schema is refused), query_only is
+ * on, no checkpoint runs at close, and no file is created or removed beside
+ * it (FILE-wal, FILE-shm, FILE.lock).  It reads the file with its FILE-wal
+ * through an existing FILE-shm; a FILE-wal without FILE-shm through a
+ * wal-index in memory; a file without FILE-wal (or with an empty one) as
+ * immutable, holding a shared lock on it so that a writer that starts
+ * meanwhile cannot checkpoint into it when it closes (a checkpoint of 1000
+ * pages made while it reads still could: read-only opens of a live store
+ * are meant for moments, not long reads).
+ * Returns 0 and *out (close with store_close), or -1 with *cause.
  */
 int store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause);
 /*
- * Opens another connection to s's database, recording events as s's actor,
- * for another thread (a connection is used by one thread at a time).  The
- * run lock stays with s.  Returns 0 and *out, or -1 with *cause.
+ * Opens another connection to s's database as s was opened, recording
+ * events as s's actor, for another thread (a connection is used by one
+ * thread at a time).  The run lock stays with s.  Returns 0 and *out, or
+ * -1 with *cause.
  */
 int store_open_another(const struct store *s, struct store **out, char **cause);
 /* Closes s; NULL is allowed. */
@@ -51,6 +85,9 @@ void store_close(struct store *s);
  * Takes the run lock (an flock on "<path>.lock", created 0600) without
  * waiting: one process at a time creates, rotates or deletes.  Returns 0,
  * 1 when another process holds it, or -1 with *cause.  store_close releases it.
+ * On a store opened read-only it creates nothing: it locks an existing lock
+ * file opened read-only, and returns 0 holding nothing when there is none
+ * (then no process holds the lock either).
  */
 int store_lock(struct store *s, char **cause);
 
@@ -99,8 +136,23 @@ int64_t store_workspace_id(struct store *s, const char *name, char **cause);
 /* For store/ only, likewise: the id of slot in workspace ws (made if new), 0 for NULL, or -1. */
 int64_t store_slot_id(struct store *s, int64_t ws, const char *slot, char **cause);
 
-/* Sets *cause from the connection's last error, prefixed with what. */
+/*
+ * Sets *cause from the connection's last error: "PATH: WHAT: what happened;
+ * the fix", as store_describe says it, or that the store was opened
+ * read-only and why when a write was refused for it.
+ */
 void store_error(struct store *s, const char *what, char **cause);
+
+/*
+ * The message for SQLite result code code (extended codes too), with the
+ * operating system's errno sys_errno (0 when none) and SQLite's own text
+ * sqlmsg, of an operation what on the store at path: disk full, read-only,
+ * permission denied, not a database, damaged, locked, I/O error and cannot
+ * open each say what happened and what to do.  Returns an allocated string;
+ * the caller frees it.
+ */
+char *store_describe(const char *path, const char *what, int code, int sys_errno,
+		     const char *sqlmsg);
 
 /*
  * Runs PRAGMA integrity_check; returns 0 when it answers "ok", else -1 with

@@ -8,9 +8,13 @@
 #include "core/jsonx.h"
 #include "store_fixture.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static int
 query_int(sqlite3 *db, const char *sql)
@@ -36,6 +40,83 @@ query_text(sqlite3 *db, const char *sql, char *buf, size_t len)
 		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return buf;
+}
+
+/* dir's entries and each one's size and mode, sorted, to tell that nothing changed. */
+static char *
+listing(const char *dir)
+{
+	struct dirent **names = NULL;
+	char *out = xstrdup(""), *path, *next;
+	struct stat st;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	for (int i = 0; i < n; i++) {
+		path = xasprintf("%s/%s", dir, names[i]->d_name);
+		if (lstat(path, &st) == 0) {
+			next = xasprintf("%s%s %o %lld\n", out, names[i]->d_name,
+					 (unsigned)st.st_mode, (long long)st.st_size);
+			free(out);
+			out = next;
+		}
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	return out;
+}
+
+/* The bytes of path, to tell that nothing changed; *len gets their number. */
+static char *
+contents(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = xmalloc(1 << 20);
+
+	assert_non_null(f);
+	*len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	return buf;
+}
+
+/* Remembers dir and path as they are; same_as_before fails when either changed. */
+struct before {
+	char *listing;
+	char *bytes;
+	size_t len;
+};
+
+static void
+remember(struct before *b, const char *dir, const char *path)
+{
+	b->listing = listing(dir);
+	b->bytes = contents(path, &b->len);
+}
+
+static void
+same_as_before(struct before *b, const char *dir, const char *path)
+{
+	char *now = listing(dir), *bytes;
+	size_t len;
+
+	assert_string_equal(now, b->listing);
+	bytes = contents(path, &len);
+	assert_int_equal(len, b->len);
+	assert_memory_equal(bytes, b->bytes, len);
+	free(now);
+	free(bytes);
+	free(b->listing);
+	free(b->bytes);
+}
+
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
 }
 
 static void
@@ -96,7 +177,8 @@ test_refuses_open_permissions(void **state)
 
 	assert_int_equal(chmod(fx->path, 0644), 0);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), -1);
-	assert_non_null(strstr(cause, "permissions 0644"));
+	assert_non_null(
+	    strstr(cause, "permissions 0644 let others read the inventory; run: chmod 600"));
 	free(cause);
 	assert_int_equal(chmod(fx->path, 0600), 0);
 }
@@ -120,49 +202,105 @@ test_refuses_newer_schema(void **state)
 static void
 test_refuses_foreign_database(void **state)
 {
+	static const char garbage[] =
+	    "SQLite format 3\0this header goes on with nothing SQLite "
+	    "can read, as an encrypted or damaged file would.............."
+	    "..................................................";
 	struct fixture *fx = *state;
 	char *cause = NULL, *path = xasprintf("%s/other.db", fx->dir);
 	struct store *s = NULL;
+	struct before b;
 	sqlite3 *db = NULL;
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE photos (id INTEGER)", NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE photos (id)",
+				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), -1);
-	assert_non_null(strstr(cause, "not a tokenwarden database"));
-	FREE_NULL(&cause);
-	/* Not even SQLite. */
-	assert_int_equal(truncate(path, 0), 0);
-	{
-		FILE *f = fopen(path, "w");
-
-		fputs("this is not a database, just text that is long enough to matter......"
-		      "................................................................",
-		      f);
-		fclose(f);
+	remember(&b, fx->dir, path);
+	for (int flags = STORE_OPEN; flags <= STORE_READ; flags++) {
+		assert_int_equal(store_open(path, (enum store_open_flags)flags, &s, &cause), -1);
+		assert_non_null(strstr(cause,
+				       "a SQLite database of another program (application_id "
+				       "0, user_version 0, 1 schema object), not a "
+				       "tokenwarden store; check the path given with --db"));
+		FREE_NULL(&cause);
 	}
+	/* Examined without a write: no -wal or -shm made, no byte changed. */
+	same_as_before(&b, fx->dir, path);
+	/* Not even SQLite. */
+	write_file(path, "this is not a database, just text\n", 34);
 	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), -1);
-	assert_non_null(cause);
-	free(cause);
+	assert_non_null(strstr(cause, "not a SQLite database (it does not begin with SQLite's "
+				      "header), so not a tokenwarden store"));
+	FREE_NULL(&cause);
+	/* SQLite's header, then nothing SQLite can read: SQLite's own NOTADB, explained. */
+	write_file(path, garbage, sizeof garbage);
+	remember(&b, fx->dir, path);
+	assert_int_equal(store_open(path, STORE_READ, &s, &cause), -1);
+	assert_non_null(strstr(cause, path));
+	assert_non_null(strstr(cause, "not a SQLite database, or a damaged or encrypted one"));
+	assert_null(strstr(cause, "is it a SQLite database"));
+	FREE_NULL(&cause);
+	same_as_before(&b, fx->dir, path);
 	free(path);
 }
 
-/* Version 0 (an empty file) migrates to the current version in one step. */
+/* Only init makes a store: an empty file or database is refused by every other open. */
 static void
-test_migrates_from_version_0(void **state)
+test_empty_file_is_not_a_store(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL, *path = xasprintf("%s/empty.db", fx->dir), *want;
+	struct store *s = NULL;
+	struct before b;
+
+	write_file(path, "", 0);
+	want = xasprintf("%s: empty (0 bytes), not a tokenwarden store; create the store with: "
+			 "tokenwarden init --db %s",
+			 path, path);
+	remember(&b, fx->dir, path);
+	for (int flags = STORE_OPEN; flags <= STORE_READ; flags += STORE_READ) {
+		assert_int_equal(store_open(path, (enum store_open_flags)flags, &s, &cause), -1);
+		assert_string_equal(cause, want);
+		FREE_NULL(&cause);
+	}
+	same_as_before(&b, fx->dir, path);
+	/* init fills it. */
+	assert_int_equal(store_open(path, STORE_CREATE, &s, &cause), 0);
+	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	store_close(s);
+	free(want);
+	free(path);
+}
+
+/* An empty SQLite database (version 0) is refused, but init migrates it in one step. */
+static void
+test_migrates_from_version_0_only_at_init(void **state)
 {
 	struct fixture *fx = *state;
 	char *cause = NULL, *path = xasprintf("%s/v0.db", fx->dir);
 	struct store *s = NULL;
+	struct before b;
 	sqlite3 *db = NULL;
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x); DROP TABLE t", NULL, NULL, NULL),
+			 SQLITE_OK);
 	assert_int_equal(query_int(db, "PRAGMA user_version"), 0);
 	sqlite3_close(db);
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), 0);
+	remember(&b, fx->dir, path);
+	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), -1);
+	assert_non_null(strstr(cause, "an empty SQLite database (no schema, user_version 0), not "
+				      "an initialised tokenwarden store; create the store with: "
+				      "tokenwarden init --db"));
+	FREE_NULL(&cause);
+	assert_int_equal(store_open(path, STORE_READ, &s, &cause), -1);
+	FREE_NULL(&cause);
+	same_as_before(&b, fx->dir, path);
+	assert_int_equal(store_open(path, STORE_CREATE, &s, &cause), 0);
 	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
 					  "('tokens', 'events', 'secrets', 'slots', 'runs')"),
@@ -245,6 +383,282 @@ test_lock_is_exclusive(void **state)
 	fx->s = other;
 }
 
+/* A directory is not a file, and chmod 600 is no advice for one. */
+static void
+test_refuses_directory(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *s = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(store_open(fx->dir, STORE_READ, &s, &cause), -1);
+	assert_non_null(strstr(cause, "a directory, not a store file"));
+	assert_null(strstr(cause, "chmod"));
+	free(cause);
+}
+
+/* Makes fx's store a read-only copy: the file 0400 in a 0500 directory. */
+static void
+make_read_only(struct fixture *fx)
+{
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(chmod(fx->path, 0400), 0);
+	assert_int_equal(chmod(fx->dir, 0500), 0);
+}
+
+static void
+make_writable(struct fixture *fx)
+{
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	assert_int_equal(chmod(fx->path, 0600), 0);
+}
+
+/* A read-only copy: refused for writing, read without a write or a new file. */
+static void
+test_read_only_copy(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *s = NULL;
+	char *cause = NULL, *v = NULL;
+	struct before b;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "probe", "kept", &cause), 0);
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	make_read_only(fx);
+	remember(&b, fx->dir, fx->path);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), -1);
+	assert_non_null(strstr(cause, "cannot be written: its mode 0400 lets no one write it; "
+				      "run: chmod 600"));
+	FREE_NULL(&cause);
+	assert_int_equal(store_open(fx->path, STORE_READ, &s, &cause), 0);
+	assert_string_equal(s->readonly, "its mode 0400 lets no one write it");
+	assert_int_equal(store_meta_get(s, "probe", &v, &cause), 0);
+	assert_string_equal(v, "kept");
+	FREE_NULL(&v);
+	/* The run lock is tested, not made. */
+	assert_int_equal(store_lock(s, &cause), 0);
+	/* Writes are refused, saying why. */
+	assert_int_equal(store_begin(s, &cause) == 0 && store_meta_set(s, "probe", "x", &cause) == 0
+			     ? store_commit(s, &cause)
+			     : -1,
+			 -1);
+	assert_non_null(strstr(cause, "the store is open read-only (its mode 0400 lets no one "
+				      "write it), so nothing can be written"));
+	FREE_NULL(&cause);
+	store_rollback(s);
+	store_close(s);
+	same_as_before(&b, fx->dir, fx->path);
+	/* The directory alone read-only: the same. */
+	assert_int_equal(chmod(fx->path, 0600), 0);
+	remember(&b, fx->dir, fx->path);
+	assert_int_equal(store_open(fx->path, STORE_READ, &s, &cause), 0);
+	assert_non_null(strstr(s->readonly, "lets no one write in it (mode 0500)"));
+	store_close(s);
+	same_as_before(&b, fx->dir, fx->path);
+	make_writable(fx);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_null(fx->s->readonly);
+}
+
+/* A path with characters a URI escapes is read read-only all the same. */
+static void
+test_read_only_odd_path(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL, *v = NULL, *path = xasprintf("%s/a b%%c?d#e'f.db", fx->dir);
+	struct store *s = NULL;
+
+	assert_int_equal(store_open(path, STORE_CREATE, &s, &cause), 0);
+	assert_int_equal(store_begin(s, &cause), 0);
+	assert_int_equal(store_meta_set(s, "probe", "odd", &cause), 0);
+	assert_int_equal(store_commit(s, &cause), 0);
+	store_close(s);
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(store_open(path, STORE_READ, &s, &cause), 0);
+	assert_non_null(s->readonly);
+	assert_int_equal(store_meta_get(s, "probe", &v, &cause), 0);
+	assert_string_equal(v, "odd");
+	free(v);
+	store_close(s);
+	free(path);
+}
+
+/* A read-only store of an older schema cannot be migrated, so it is refused. */
+static void
+test_read_only_older_schema(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *s = NULL;
+	char *cause = NULL;
+	struct before b;
+
+	assert_int_equal(sqlite3_exec(fx->s->db,
+				      "DROP TABLE alerts; DROP TABLE slot_state; "
+				      "PRAGMA user_version = 1",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	make_read_only(fx);
+	remember(&b, fx->dir, fx->path);
+	assert_int_equal(store_open(fx->path, STORE_READ, &s, &cause), -1);
+	assert_non_null(strstr(cause, "schema version 1 is older than this tokenwarden's (3), "
+				      "and a read-only store cannot be migrated"));
+	FREE_NULL(&cause);
+	same_as_before(&b, fx->dir, fx->path);
+	make_writable(fx);
+}
+
+/* A full disk says so, by SQLITE_FULL forced with max_page_count; nothing is kept. */
+static void
+test_disk_full(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL, *v = NULL, *sql, *big = xmalloc(256 * 1024);
+
+	memset(big, 'x', 256 * 1024 - 1);
+	big[256 * 1024 - 1] = '\0';
+	/* Not a page more than it has. */
+	sql = xasprintf("PRAGMA max_page_count = %d", query_int(fx->s->db, "PRAGMA page_count"));
+	assert_int_equal(sqlite3_exec(fx->s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "big", big, &cause), -1);
+	assert_int_equal(sqlite3_extended_errcode(fx->s->db), SQLITE_FULL);
+	store_rollback(fx->s);
+	assert_non_null(strstr(cause, fx->path));
+	assert_non_null(strstr(cause, "writing meta: no space left: the file system holding it "
+				      "is full (or the database reached its size limit); free "
+				      "space there, then run the command again"));
+	assert_null(strstr(cause, "SQLite database"));
+	FREE_NULL(&cause);
+	assert_int_equal(store_meta_get(fx->s, "big", &v, &cause), 1);
+	free(big);
+}
+
+/* Another process holding the write lock: "locked", not a mystery. */
+static void
+test_locked_by_another(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	sqlite3 *other = NULL;
+
+	assert_int_equal(sqlite3_open(fx->path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(fx->s->db, 0); /* not the store's 10 s */
+	assert_int_equal(store_begin(fx->s, &cause), -1);
+	assert_non_null(strstr(cause, "starting a write transaction: locked by another process"));
+	assert_non_null(strstr(cause, "try again when it has finished"));
+	FREE_NULL(&cause);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+}
+
+/*
+ * Whether another process could take SQLite's exclusive lock on path now:
+ * not while a connection of this process holds its shared lock.
+ */
+static int
+others_may_lock_exclusive(const char *path)
+{
+	struct flock fl;
+	int status = 0, fd;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fd = open(path, O_RDWR);
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = 0x40000000 + 2; /* SQLite's shared-lock bytes */
+		fl.l_len = 510;
+		_exit(fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * Opening and closing another connection keeps this process's locks: the
+ * file is never opened as a plain descriptor, whose close would drop them.
+ */
+static void
+test_open_keeps_other_connections_locks(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL;
+	char *cause = NULL;
+
+	/* With changes in tokenwarden.db-wal, then with none (the file read as immutable). */
+	for (int round = 0; round < 2; round++) {
+		if (round == 1)
+			assert_int_equal(sqlite3_exec(fx->s->db, "PRAGMA wal_checkpoint(TRUNCATE)",
+						      NULL, NULL, NULL),
+					 SQLITE_OK);
+		assert_true(query_int(fx->s->db, "SELECT count(*) FROM meta") >= 0);
+		assert_false(others_may_lock_exclusive(fx->path));
+		assert_int_equal(store_open_another(fx->s, &other, &cause), 0);
+		store_close(other);
+		assert_int_equal(store_open(fx->path, STORE_READ, &other, &cause), 0);
+		store_close(other);
+		assert_false(others_may_lock_exclusive(fx->path));
+	}
+}
+
+/* Each storage error has its own message, naming the file and the fix. */
+static void
+test_describe(void **state)
+{
+	static const struct {
+		int code, sys;
+		const char *want;
+	} cases[] = {
+	    {SQLITE_FULL, 0, "no space left: the file system holding it is full"},
+	    {SQLITE_IOERR_WRITE, ENOSPC, "no space left: the file system holding it is full"},
+	    {SQLITE_IOERR_SHMSIZE, ENOSPC, "no space left"},
+	    {SQLITE_IOERR_WRITE, EDQUOT, "disk quota exceeded"},
+	    {SQLITE_READONLY, 0,
+	     "cannot be written: the file, its directory or its file system "
+	     "is read-only; writing needs write access to it and its "
+	     "directory"},
+	    {SQLITE_READONLY, EROFS, "cannot be written: it is on a read-only file system"},
+	    {SQLITE_IOERR_WRITE, EROFS, "it is on a read-only file system"},
+	    {SQLITE_READONLY_DIRECTORY, 0, "may not create its journal in the directory /d"},
+	    {SQLITE_READONLY_ROLLBACK, 0, "left /d/tw.db-journal, which must be rolled back"},
+	    {SQLITE_READONLY_CANTINIT, 0, "cannot use its WAL index /d/tw.db-shm"},
+	    {SQLITE_CANTOPEN, EACCES,
+	     "permission denied (Permission denied): the user running "
+	     "tokenwarden must be able to read and write it"},
+	    {SQLITE_PERM, 0, "permission denied"},
+	    {SQLITE_NOTADB, 0, "not a SQLite database, or a damaged or encrypted one"},
+	    {SQLITE_CORRUPT, 0, "the database is damaged (m); restore it from a backup"},
+	    {SQLITE_BUSY, 0, "locked by another process, still after 10 s (m); try again"},
+	    {SQLITE_LOCKED, 0, "locked by another process"},
+	    {SQLITE_IOERR_READ, EIO,
+	     "input/output error (Input/output error): the disk or file "
+	     "system failed; check the kernel log (dmesg)"},
+	    {SQLITE_IOERR_WRITE, EFBIG, "the file size limit was reached"},
+	    {SQLITE_CANTOPEN_ISDIR, 0, "a directory, not a store file"},
+	    {SQLITE_CANTOPEN, EMFILE, "too many open files"},
+	    {SQLITE_CANTOPEN, ENOENT, "cannot open it or a file beside it (No such file"},
+	    {SQLITE_NOMEM, 0, "out of memory"},
+	    {SQLITE_CONSTRAINT_UNIQUE, 0, "/d/tw.db: doing it: m"},
+	};
+	char *msg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		msg = store_describe("/d/tw.db", "doing it", cases[i].code, cases[i].sys, "m");
+		if (strstr(msg, cases[i].want) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", i, msg, cases[i].want);
+		assert_int_equal(strncmp(msg, "/d/tw.db: doing it: ", 20), 0);
+		assert_null(strstr(msg, "is it a SQLite database"));
+		free(msg);
+	}
+}
+
 int
 main(void)
 {
@@ -263,8 +677,23 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_from_version_1, fixture_setup,
 					    fixture_teardown),
-	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0, fixture_setup,
+	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0_only_at_init,
+					    fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_file_is_not_a_store, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_directory, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_copy, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_odd_path, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_only_older_schema, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_locked_by_another, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_open_keeps_other_connections_locks, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test(test_describe),
 	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_is_exclusive, fixture_setup,
