@@ -18,6 +18,7 @@ plan_kind_name(enum plan_kind k)
 {
 	static const char *const names[] = {
 	    [PLAN_DELETE_UNDELIVERED] = "delete-undelivered",
+	    [PLAN_KEEP_DELIVERED] = "keep-delivered",
 	    [PLAN_CREATE] = "create",
 	    [PLAN_VERIFY] = "verify",
 	    [PLAN_DELIVER] = "deliver",
@@ -321,15 +322,27 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 	}
 }
 
-/* A replacement an interrupted run left behind, deleted on its own when its slot is not due. */
+/*
+ * What becomes of a replacement an interrupted run left behind: deleted when
+ * no consumer got it, kept (retiring until its slot's next rotation reaches
+ * the consumers) when delivery began, since a consumer may hold it.
+ */
 static void
-leftover(struct plan_builder *b, const struct policy_slot *s, const struct token_row *r)
+leftover(struct plan_builder *b, const struct policy_slot *s, const struct token_row *r,
+	 int64_t due, int64_t deadline)
 {
-	b->group++;
-	plan_add_action(b, PLAN_DELETE_UNDELIVERED, s->ws->name, s->name, r, b->now, r->expires_at,
-			"replacement %s was made by an interrupted run and never delivered; its "
-			"secret cannot be read back here",
-			r->token != NULL ? r->token : "?");
+	const char *id = r->token != NULL ? r->token : "?";
+
+	if (r->retire_after != 0)
+		plan_add_action(b, PLAN_KEEP_DELIVERED, s->ws->name, s->name, r, due, deadline,
+				"replacement %s reached consumers before an interrupted run "
+				"ended; it retires after the slot's next rotation",
+				id);
+	else
+		plan_add_action(b, PLAN_DELETE_UNDELIVERED, s->ws->name, s->name, r, due, deadline,
+				"replacement %s was made by an interrupted run and never "
+				"delivered; its secret cannot be read back here",
+				id);
 }
 
 /* The create, verify, deliver and activate steps of one rotation, in a group of their own. */
@@ -346,11 +359,7 @@ rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 
 	b->group++;
 	if (v->leftover != NULL)
-		plan_add_action(b, PLAN_DELETE_UNDELIVERED, s->ws->name, s->name, v->leftover, due,
-				deadline,
-				"replacement %s was made by an interrupted run and never "
-				"delivered; its secret cannot be read back here",
-				v->leftover->token != NULL ? v->leftover->token : "?");
+		leftover(b, s, v->leftover, due, deadline);
 	plan_add_action(b, PLAN_CREATE, s->ws->name, s->name, NULL, due, deadline, "%s", why);
 	if (s->eff.verify)
 		plan_add_action(b, PLAN_VERIFY, s->ws->name, s->name, NULL, due, deadline,
@@ -476,8 +485,10 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 		return;
 	if (d->due > b->now) {
 		later(b, d->due);
-		if (v->leftover != NULL)
-			leftover(b, s, v->leftover);
+		if (v->leftover != NULL) {
+			b->group++;
+			leftover(b, s, v->leftover, b->now, v->leftover->expires_at);
+		}
 		return;
 	}
 	rotation(b, s, v, d->due, d->deadline, why);

@@ -15,6 +15,7 @@
 
 enum plan_kind {
 	PLAN_DELETE_UNDELIVERED, /* a replacement an interrupted run made but never delivered */
+	PLAN_KEEP_DELIVERED,     /* one an interrupted run began to deliver: kept as retiring */
 	PLAN_CREATE,             /* make a slot's replacement (or first token) */
 	PLAN_VERIFY,             /* prove it with a Bearer call */
 	PLAN_DELIVER,            /* hand it to every consumer */

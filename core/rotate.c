@@ -239,6 +239,12 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 		say(run, 0, sl->ws->name, sl->name, "verified %s", t->token);
 		ops_crash_point("after-verify");
 	}
+	/* From here a crash leaves it kept, not deleted: a consumer may hold it. */
+	if (sl->eff.ndeliver > 0 &&
+	    tokens_delivering(run->s, row, sl->eff.ndeliver, clock_now_ms(), cause) < 0) {
+		*store_failed = 1;
+		return -1;
+	}
 	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
 		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why) == 0)
 			continue;
@@ -322,6 +328,26 @@ out:
 	tokens_free(row, row != NULL ? 1 : 0);
 	free(name);
 	free(why);
+	return rc;
+}
+
+/*
+ * Keeps a replacement an interrupted run began to deliver: retiring until
+ * its expiry, brought forward by the slot's next activation.  Returns 0, or
+ * -1 with *cause when the store failed.
+ */
+static int
+keep_delivered(struct run *run, const struct plan_action *a, char **cause)
+{
+	json_t *d = json_pack("{s:s}", "reason", "an interrupted run began to deliver it");
+	int rc = tokens_retire(run->s, a->row, a->deadline, clock_now_ms(), d, cause);
+
+	json_decref(d);
+	if (rc == 0)
+		say(run, 0, a->workspace, a->slot,
+		    "kept %s: an interrupted run delivered it; it retires after the slot's next "
+		    "rotation",
+		    a->token);
 	return rc;
 }
 
@@ -441,6 +467,8 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 
 	t->tries++;
 	for (size_t i = 0; i < t->n && !t->cleared; i++) {
+		if (t->a[i].kind == PLAN_KEEP_DELIVERED && keep_delivered(run, &t->a[i], cause) < 0)
+			return -1;
 		if (t->a[i].kind == PLAN_DELETE_UNDELIVERED &&
 		    delete_token(run, sl->ws->name, sl->name, t->a[i].token,
 				 "left by an interrupted run", &run->st->deleted) != MODE_OK)
@@ -557,7 +585,9 @@ work(struct worker *w)
 			struct attempt t = {a, n, a->deadline, 0, 0, 0, 0};
 
 			rc = try_group(w, &t, r, &nr);
-		} else
+		} else if (a->kind == PLAN_KEEP_DELIVERED)
+			rc = keep_delivered(run, a, &w->cause);
+		else
 			deletion(run, a);
 		if (rc == 0)
 			rc = retries(w, r, &nr, 0);

@@ -264,6 +264,14 @@ out:
 	return store_end(s, rc, cause);
 }
 
+/* Says that row is no longer a replacement in flight (created or verified). */
+static void
+not_in_flight(const struct store *s, int64_t row, char **cause)
+{
+	*cause = xasprintf("%s: token row %lld is not created or verified; nothing changed",
+			   s->path, (long long)row);
+}
+
 /*
  * Brings the retire_after of row's slot's retiring tokens that would
  * outlive retire_after forward to it (a partly delivered replacement kept
@@ -382,8 +390,7 @@ tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		goto out;
 	}
 	if (sqlite3_changes(s->db) != 1) {
-		*cause = xasprintf("%s: token row %lld is not created or verified; nothing changed",
-				   s->path, (long long)row);
+		not_in_flight(s, row, cause);
 		goto out;
 	}
 	rc = row_event(s, row, now, "token.active", NULL, cause);
@@ -391,6 +398,38 @@ out:
 	sqlite3_finalize(st);
 	if (rc < 0)
 		*retired = 0;
+	return store_end(s, rc, cause);
+}
+
+int
+tokens_delivering(struct store *s, int64_t row, size_t consumers, int64_t now, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = json_pack("{s:I}", "consumers", (json_int_t)consumers);
+	int rc = -1;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	st = store_prepare(s,
+			   "UPDATE tokens SET retire_after = expires_at, updated_at = ?2 "
+			   "WHERE id = ?1 AND state IN ('created', 'verified')",
+			   cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, "marking the replacement delivered", cause);
+		goto out;
+	}
+	if (sqlite3_changes(s->db) != 1) {
+		not_in_flight(s, row, cause);
+		goto out;
+	}
+	rc = row_event(s, row, now, "token.delivering", d, cause);
+out:
+	json_decref(d);
+	sqlite3_finalize(st);
 	return store_end(s, rc, cause);
 }
 
@@ -419,8 +458,7 @@ tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		goto out;
 	}
 	if (sqlite3_changes(s->db) != 1) {
-		*cause = xasprintf("%s: token row %lld is not created or verified; nothing changed",
-				   s->path, (long long)row);
+		not_in_flight(s, row, cause);
 		goto out;
 	}
 	set_time(d, "retire_after", retire_after);

@@ -45,7 +45,9 @@ struct token_row {
 	int64_t created_at; /* 0 when unknown */
 	int64_t expires_at;
 	int64_t updated_at;
-	int64_t retire_after; /* 0 when not set */
+	/* retiring: deleted after it.  created or verified: set when delivery began, so
+	 * consumers may hold it; kept (retiring) until then, not deleted.  0: not set. */
+	int64_t retire_after;
 	int has_secret;
 };
 
@@ -91,6 +93,14 @@ int tokens_transition(struct store *s, int64_t row, enum token_state from, enum 
  */
 int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		    int64_t *retired, char **cause);
+
+/*
+ * Marks row (created or verified) as handed to consumers from now on: its
+ * retire_after becomes its expiry, with a `token.delivering` event naming
+ * the number of consumers.  A crash before its activation leaves it kept
+ * (see tokens_retire), never deleted under a consumer that may hold it.
+ */
+int tokens_delivering(struct store *s, int64_t row, size_t consumers, int64_t now, char **cause);
 
 /*
  * Moves row (created or verified) to retiring with retire_after (ms), with

@@ -109,6 +109,49 @@ for point in before-post after-post after-commit after-verify after-deliver afte
 	converged "a crash $point"
 done
 
+# A crash between delivery and activation when the slot is not due: the
+# consumer holds the replacement, so it must stay live on the server until
+# the slot's next rotation has handed its consumer a newer one.
+echo "== a crash after delivery, the slot not due"
+held_live() {
+	python3 - "$db" "$TW_TMP/run/etl.json" "$1" <<'PY' || fail "the consumer's token is dead after $1"
+import json, sqlite3, subprocess, sys, os
+db = sqlite3.connect(sys.argv[1])
+held = json.load(open(sys.argv[2]))["token"]
+url = os.environ["SIM_URL"] + "/_sim/tokens"
+sim = json.loads(subprocess.run(["curl", "-sf", url], capture_output=True, check=True).stdout)
+state = db.execute("SELECT state FROM tokens WHERE token = ?", (held,)).fetchone()
+if held not in {t["token"] for t in sim["tokens"]} or state is None or \
+        state[0] not in ("active", "retiring"):
+    print("the consumer holds %s: %s in the store, %s on the server" % (
+        held, state[0] if state else "absent",
+        "present" if held in {t["token"] for t in sim["tokens"]} else "gone"), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
+day=$((day + 1))
+at "$now"
+"$tw_bin" rotate --force etl >/dev/null 2>&1 || fail "a forced rotation failed"
+now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
+day=$((day + 1))
+at "$now"
+st=0
+TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force etl >/dev/null 2>&1 || st=$?
+[ "$st" -eq 137 ] || fail "after-deliver --force: the run was not killed (exit $st)"
+now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
+day=$((day + 8))
+at "$now"
+st=0
+"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
+[ "$st" -eq 0 ] || fail "the run after a crash after delivery exited $st"
+held_live "the run after a crash after delivery"
+now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
+day=$((day + 8))
+at "$now"
+"$tw_bin" rotate >/dev/null 2>&1 || fail "the slot's next rotation failed"
+converged "the slot's next rotation after a crash after delivery"
+
 echo "== two runs at once"
 now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
 at "$now"

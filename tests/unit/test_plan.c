@@ -422,6 +422,10 @@ test_cleanup_edges(void **state)
 	/* later: not due; an interrupted run left a created replacement anyway */
 	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	add(&v, "acme", "later", "tok-left", TOKEN_CREATED, NOW - 2 * H, NOW + 30 * D);
+	/* resumed: not due; a crash came after its replacement's delivery began */
+	add(&v, "acme", "resumed", "tok-resumed", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	r = add(&v, "acme", "resumed", "tok-handed", TOKEN_VERIFIED, NOW - 2 * H, NOW + 30 * D);
+	r->retire_after = NOW + 30 * D;
 	/* due: its replaced token is past grace and past expiry too */
 	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - D, NOW + 29 * D);
 	r = add(&v, "acme", "due", "tok-old", TOKEN_RETIRING, NOW - 31 * D, NOW - H);
@@ -433,6 +437,10 @@ test_cleanup_edges(void **state)
 	plan_build(p, v.rows, v.n, NOW, &pl);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "later"), 1);
 	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
+	/* a consumer may hold it: kept, never deleted under it */
+	assert_int_equal(count(&pl, PLAN_KEEP_DELIVERED, "resumed"), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "resumed"), 0);
+	assert_int_equal(count(&pl, PLAN_CREATE, "resumed"), 0);
 	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "due"), 1);
 	assert_null(finding(&pl, FIND_EXPIRED, "tok-old"));
 	assert_null(finding(&pl, FIND_MAX_LIFETIME, "tok-ancient"));
