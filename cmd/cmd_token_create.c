@@ -60,7 +60,7 @@ activate(struct store *s, const char *ws, const char *token)
 	    tokens_activate(s, row->row, clock_now_ms(), clock_now_ms(), &retired, &cause) == 0)
 		rc = 0;
 	else
-		errorf("%s: the token was created but could not be made its slot's active token",
+		errorf("%s: the token was created but could not be recorded as active",
 		       cause != NULL ? cause : token);
 	tokens_free(row, row != NULL ? 1 : 0);
 	free(cause);
@@ -157,7 +157,8 @@ exec_create(int argc, char **argv)
 		goto out;
 	r = ops_create(s, &pub, c, o.workspace, slot, name, expires, &made, &cause);
 	status = api_exit_status(r);
-	if (r == MODE_OK && slot != NULL && activate(s, o.workspace, made.token->token) < 0)
+	/* Handed to whoever asked: in use from now on, and expires like any active token. */
+	if (r == MODE_OK && activate(s, o.workspace, made.token->token) < 0)
 		status = TW_EXIT_FAILURE;
 	if (r == MODE_OK) {
 		print_token("created", o.workspace, made.token, o.json, show_secret);

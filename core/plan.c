@@ -297,8 +297,10 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 			retiring(b, r);
 		return;
 	}
+	/* Past expiry; a created or verified row no slot will resume counts as in use. */
 	if (r->state == TOKEN_EXPIRED ||
-	    ((r->state == TOKEN_ACTIVE || r->state == TOKEN_RETIRING) && r->expires_at <= b->now)) {
+	    ((r->state == TOKEN_ACTIVE || r->state == TOKEN_RETIRING || v == NULL) &&
+	     r->expires_at <= b->now)) {
 		if (v != NULL && r->state != TOKEN_RETIRING &&
 		    (v->lapsed == NULL || v->lapsed->expires_at < r->expires_at))
 			v->lapsed = r;

@@ -87,7 +87,7 @@ expect "$out" "created token "
 expect "$out" "\"e2e-cli-human\" in workspace acme; expires"
 grep -q access_secret "$out" "$err" && fail "the secret was printed without --show-secret"
 human_id=$(awk '{print $3}' "$out")
-expect_state e2e-cli-human created
+expect_state e2e-cli-human active
 expect "$err" "history head "
 
 run 0 token create "${api[@]}" --name e2e-cli-json --expires-in 1d12h --json
@@ -248,7 +248,7 @@ sys.exit(0 if n == 1 else 1)
 PY
 # The hook does nothing unless set.
 run 0 token create "${api[@]}" --name e2e-no-crash --expires-in 1d
-expect_state e2e-no-crash created
+expect_state e2e-no-crash active
 # Another process holds the lock: exit 5, nothing sent.
 before=$(sim_ctl GET /_sim/stats | jq .requests)
 flock "$TOKENWARDEN_DB.lock" sleep 3 &

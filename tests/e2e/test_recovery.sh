@@ -313,6 +313,19 @@ refute "$err" "nothing done"
 expect "$out" "3 rotated"
 for s in acme/etl acme/bi beta/etl; do healthy "${s%/*}" "${s#*/}"; done
 
+echo "== a token made by hand, without a slot, expires and is deleted like any other"
+at 2027-03-10T03:00Z
+run 0 token create --db "$db" --public-key "$TW_TMP/seal.pub" -w acme --api "$SIM_URL" --credential acme-admin -n handmade-0310 --expires-in 1d --json
+hand=$(jq -r .token "$out")
+state=$("$tw_bin" token list --db "$db" --json | jq -r --arg t "$hand" '.[] | select(.token == $t) | .state')
+[ "$state" = active ] || fail "a token made by hand is '$state', not active"
+# Expired on 03-11T03:00; enforce expired delete_after 2d.
+at 2027-03-13T04:00Z
+run 0 rotate
+expect "$err" "deleted $hand (delete-expired)"
+sim_ctl GET /_sim/tokens | jq -e --arg t "$hand" '.tokens | any(.token == $t) | not' >/dev/null ||
+	fail "the expired hand-made token $hand is still on the server"
+
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?
 [ "$v" = 0 ] || fail "the history does not verify"

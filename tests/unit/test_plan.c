@@ -432,6 +432,8 @@ test_cleanup_edges(void **state)
 	r->retire_after = NOW - 2 * H;
 	/* an unmanaged token that lived too long but has expired: no violation any more */
 	add(&v, "acme", NULL, "tok-ancient", TOKEN_EXPIRED, NOW - 400 * D, NOW - 10 * D);
+	/* made by hand by an older version, left created, and expired: expired like any */
+	add(&v, "acme", NULL, "tok-hand", TOKEN_CREATED, NOW - 3 * D, NOW - 2 * D);
 	/* deleted rows count for nothing */
 	add(&v, "acme", NULL, "tok-gone", TOKEN_DELETED, NOW - 400 * D, NOW + 10 * D);
 	plan_build(p, v.rows, v.n, NOW, &pl);
@@ -445,6 +447,8 @@ test_cleanup_edges(void **state)
 	assert_null(finding(&pl, FIND_EXPIRED, "tok-old"));
 	assert_null(finding(&pl, FIND_MAX_LIFETIME, "tok-ancient"));
 	assert_non_null(finding(&pl, FIND_EXPIRED, "tok-ancient"));
+	assert_non_null(finding(&pl, FIND_EXPIRED, "tok-hand"));
+	assert_null(finding(&pl, FIND_UNMANAGED, "tok-hand"));
 	assert_null(finding(&pl, FIND_UNMANAGED, "tok-gone"));
 	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
 	plan_free(&pl);
