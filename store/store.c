@@ -1,30 +1,20 @@
 /*
- * Opening the tokenwarden database (telling a store from anything else,
- * writable from read-only), pragmas, migrations, transactions, and the
- * messages for storage errors.
+ * What the store modules do on an open connection: the schema and its
+ * migration by user_version, transactions, prepared statements and column
+ * helpers, workspace and slot ids, the meta table with the pinned sealing
+ * key, the integrity check, and the messages for storage errors.  Opening
+ * the connection (telling a store from any other file, writable from
+ * read-only) is store/open.c.
  */
 #include "store/store.h"
 
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/store_priv.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pwd.h>
 #include <sqlite3.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <time.h>
-#include <unistd.h>
-
-#define BUSY_TIMEOUT_MS 10000
-/* A WAL file holds frames only past its 32-byte header. */
-#define WAL_HEADER_BYTES 32
-/* The database header; the file format's first page begins with it. */
-#define SQLITE_HEADER_BYTES 100
 
 /* Schema version 1: the first.  Each later version adds one entry. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
@@ -139,358 +129,6 @@ store_slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
 			 ws, slot, "recording the slot", cause);
 }
 
-/* The name of user uid, or "uid N"; allocated. */
-static char *
-user_name(uid_t uid)
-{
-	struct passwd *pw = getpwuid(uid);
-
-	return pw != NULL ? xstrdup(pw->pw_name) : xasprintf("uid %u", (unsigned)uid);
-}
-
-/* path as one shell word, in single quotes when it needs them; allocated. */
-static char *
-shell_word(const char *path)
-{
-	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "0123456789/._-+,:@%=";
-	size_t n = 3;
-	char *out, *p;
-
-	if (path[0] != '\0' && path[0] != '-' && path[strspn(path, plain)] == '\0')
-		return xstrdup(path);
-	for (const char *c = path; *c != '\0'; c++)
-		n += *c == '\'' ? 4 : 1;
-	out = xmalloc(n);
-	p = out;
-	*p++ = '\'';
-	for (const char *c = path; *c != '\0'; c++) {
-		if (*c == '\'') {
-			memcpy(p, "'\\''", 4); /* end the quote, an escaped quote, quote again */
-			p += 4;
-		} else {
-			*p++ = *c;
-		}
-	}
-	*p++ = '\'';
-	*p = '\0';
-	return out;
-}
-
-/* The directory holding path; allocated. */
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	size_t len = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
-
-	return slash == NULL ? xstrdup(".") : xstrndup(path, len);
-}
-
-/* Whether this process may change st's mode: its owner, or root. */
-static int
-may_chmod(const struct stat *st)
-{
-	return geteuid() == 0 || geteuid() == st->st_uid;
-}
-
-static int
-on_read_only_fs(const char *path)
-{
-	struct statvfs vfs;
-
-	return statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_RDONLY) != 0;
-}
-
-/*
- * Advice for a path (a file or a directory) that belongs to another user,
- * which only its owner or root can change; not chmod.  Allocated.
- */
-static char *
-owner_advice(const char *path, const struct stat *st)
-{
-	char *owner = user_name(st->st_uid), *me = user_name(geteuid()), *word = shell_word(path);
-	char *sudo = st->st_uid == 0 ? xstrdup("sudo") : xasprintf("sudo -u %s", owner);
-	char *advice = xasprintf("it belongs to %s: run tokenwarden as %s (%s tokenwarden ...), "
-				 "or have root hand it over to you: sudo chown %s %s",
-				 owner, owner, sudo, me, word);
-
-	free(sudo);
-	free(owner);
-	free(me);
-	free(word);
-	return advice;
-}
-
-/* "PATH: permission denied: ..." for a file this process cannot read. */
-static char *
-read_denied(const char *path, const struct stat *st)
-{
-	char *me = user_name(geteuid()), *word = shell_word(path), *fix, *msg;
-
-	fix =
-	    st->st_uid == geteuid() ? xasprintf("run: chmod 600 %s", word) : owner_advice(path, st);
-	msg = xasprintf("%s: permission denied: %s cannot read it (mode %04o); %s", path, me,
-			(unsigned)(st->st_mode & 07777), fix);
-	free(me);
-	free(word);
-	free(fix);
-	return msg;
-}
-
-/* Refuses what is not a regular file at path; fills *st. */
-static int
-examine(const char *path, struct stat *st, char **cause)
-{
-	char target[PATH_MAX], *word = NULL, *dir = NULL, *me = NULL;
-	ssize_t n;
-	int rc = -1, err;
-
-	if (lstat(path, st) < 0) {
-		err = errno;
-		me = user_name(geteuid());
-		if (err == ENOENT)
-			*cause =
-			    xasprintf("%s: %s; run 'tokenwarden init' first", path, strerror(err));
-		else if (err == EACCES)
-			*cause =
-			    xasprintf("%s: permission denied: a directory on its path does not "
-				      "let %s in; run tokenwarden as the store's owner",
-				      path, me);
-		else
-			*cause = xasprintf("%s: cannot examine it: %s", path, strerror(err));
-		goto out;
-	}
-	if (S_ISLNK(st->st_mode)) {
-		n = readlink(path, target, sizeof target - 1);
-		target[n > 0 ? n : 0] = '\0';
-		word = shell_word(target);
-		*cause =
-		    xasprintf("%s: a symbolic link (to %s), not the store itself; give --db the "
-			      "file it points to",
-			      path, word);
-	} else if (S_ISDIR(st->st_mode)) {
-		dir =
-		    xasprintf("%s%stokenwarden.db", path, path[strlen(path) - 1] == '/' ? "" : "/");
-		word = shell_word(dir);
-		*cause =
-		    xasprintf("%s: a directory, not a store file; give --db the database file, "
-			      "or create one with: tokenwarden init --db %s",
-			      path, word);
-	} else if (!S_ISREG(st->st_mode)) {
-		*cause = xasprintf("%s: not a regular file (a device, FIFO or socket), so not a "
-				   "tokenwarden store; check the path given with --db",
-				   path);
-	} else {
-		rc = 0;
-	}
-out:
-	free(word);
-	free(dir);
-	free(me);
-	return rc;
-}
-
-/* Whether path's FILE-wal holds frames (changes not yet in the file itself). */
-static int
-wal_has_frames(const char *path)
-{
-	char *wal = xasprintf("%s-wal", path);
-	struct stat st;
-	int frames = stat(wal, &st) == 0 && st.st_size > WAL_HEADER_BYTES;
-
-	free(wal);
-	return frames;
-}
-
-/*
- * The store's file opened through SQLite's own VFS, never as a plain
- * descriptor: POSIX locks belong to the process, so closing any descriptor
- * of the file would drop the locks of every connection this process has
- * open on it (another thread's, say), while the VFS defers such a close.
- */
-struct store_file {
-	sqlite3_file *f;
-	/* From sqlite3_create_filename, whose type has gained a const over versions. */
-	union {
-		const char *c;
-		char *m;
-	} name;
-};
-
-static void
-file_close(struct store_file *sf)
-{
-	if (sf == NULL)
-		return;
-	if (sf->f->pMethods != NULL)
-		sf->f->pMethods->xClose(sf->f);
-	free(sf->f);
-	sqlite3_free_filename(sf->name.m);
-	free(sf);
-}
-
-/* Opens path read-only through the default VFS; returns it, or NULL with *cause. */
-static struct store_file *
-file_open(const char *path, char **cause)
-{
-	sqlite3_vfs *vfs = sqlite3_vfs_find(NULL);
-	struct store_file *sf = xcalloc(1, sizeof *sf);
-	char *full = xcalloc(1, (size_t)vfs->mxPathname + 1);
-	int out = 0;
-
-	sf->f = xcalloc(1, (size_t)vfs->szOsFile);
-	if (vfs->xFullPathname(vfs, path, vfs->mxPathname + 1, full) == SQLITE_OK)
-		sf->name.c = sqlite3_create_filename(full, "", "", 0, NULL);
-	if (sf->name.c == NULL ||
-	    vfs->xOpen(vfs, sf->name.c, sf->f, SQLITE_OPEN_READONLY | SQLITE_OPEN_MAIN_DB, &out) !=
-		SQLITE_OK) {
-		*cause = xasprintf("%s: cannot read it: %s", path, strerror(errno));
-		file_close(sf);
-		sf = NULL;
-	}
-	free(full);
-	return sf;
-}
-
-/*
- * Reads the header of the regular file at path (st), refusing an empty file
- * (but for init) and one that is not SQLite; sets *wal when it is in WAL mode.
- */
-static int
-check_header(const char *path, const struct stat *st, enum store_open_flags flags, int *wal,
-	     char **cause)
-{
-	static const char magic[] = "SQLite format 3";
-	unsigned char h[SQLITE_HEADER_BYTES];
-	struct store_file *sf = NULL;
-	char *word = shell_word(path);
-	int rc = -1, got;
-
-	*wal = 0;
-	if (st->st_size == 0 && ((flags & STORE_CREATE) != 0 || wal_has_frames(path))) {
-		*wal = (flags & STORE_CREATE) == 0;
-		rc = 0;
-		goto out;
-	}
-	if (st->st_size == 0) {
-		*cause = xasprintf("%s: empty (0 bytes), not a tokenwarden store; create the store "
-				   "with: tokenwarden init --db %s",
-				   path, word);
-		goto out;
-	}
-	if (faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) != 0 && errno == EACCES) {
-		*cause = read_denied(path, st);
-		goto out;
-	}
-	sf = file_open(path, cause);
-	if (sf == NULL)
-		goto out;
-	/* A file shorter than the header reads as zeros after its end. */
-	got = sf->f->pMethods->xRead(sf->f, h, sizeof h, 0);
-	if (got != SQLITE_OK && got != SQLITE_IOERR_SHORT_READ) {
-		*cause = xasprintf("%s: cannot read it: %s", path, strerror(errno));
-		goto out;
-	}
-	if (memcmp(h, magic, sizeof magic) != 0) {
-		*cause = xasprintf("%s: not a SQLite database (it does not begin with SQLite's "
-				   "header), so not a tokenwarden store; check the path given with "
-				   "--db",
-				   path);
-		goto out;
-	}
-	/* The file format's read and write versions: 2 is WAL. */
-	*wal = h[18] == 2 || h[19] == 2;
-	rc = 0;
-out:
-	file_close(sf);
-	free(word);
-	return rc;
-}
-
-/*
- * Why this process cannot write the store at path (st), or NULL when it
- * can; *fix then gets what to do.  Both allocated.  A file or directory
- * with no write bit at all counts as read-only even for root.
- */
-static char *
-not_writable(const char *path, const struct stat *st, char **fix)
-{
-	struct stat d;
-	char *dir = dir_of(path), *me = user_name(geteuid()), *owner = NULL, *word = NULL;
-	char *dword = shell_word(dir), *reason = NULL;
-	const char *keeps = "SQLite keeps the store's -wal and -shm files there, and tokenwarden "
-			    "its .lock file";
-	int dir_ok = stat(dir, &d) == 0;
-
-	*fix = NULL;
-	word = shell_word(path);
-	if (on_read_only_fs(path)) {
-		reason = xasprintf("it is on a read-only file system");
-		*fix = xasprintf("remount it read-write, or work where the store is writable");
-	} else if ((st->st_mode & 0222) == 0 || faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0) {
-		owner = user_name(st->st_uid);
-		reason = (st->st_mode & 0222) == 0
-			     ? xasprintf("its mode %04o lets no one write it",
-					 (unsigned)(st->st_mode & 07777))
-			     : xasprintf("%s cannot write it (owner %s, mode %04o)", me, owner,
-					 (unsigned)(st->st_mode & 07777));
-		*fix =
-		    may_chmod(st) ? xasprintf("run: chmod 600 %s", word) : owner_advice(path, st);
-	} else if (dir_ok && ((d.st_mode & 0222) == 0 ||
-			      faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)) {
-		owner = user_name(d.st_uid);
-		reason =
-		    (d.st_mode & 0222) == 0
-			? xasprintf("its directory %s lets no one write in it (mode %04o)", dir,
-				    (unsigned)(d.st_mode & 07777))
-			: xasprintf("%s cannot write in its directory %s (owner %s, mode %04o)", me,
-				    dir, owner, (unsigned)(d.st_mode & 07777));
-		if (may_chmod(&d)) {
-			*fix = xasprintf("%s; run: chmod u+w %s", keeps, dword);
-		} else {
-			free(word);
-			word = owner_advice(dir, &d);
-			*fix = xasprintf("%s; %s", keeps, word);
-		}
-	}
-	free(dir);
-	free(dword);
-	free(me);
-	free(owner);
-	free(word);
-	return reason;
-}
-
-/* Refuses a store that group or others may read, with advice that can work. */
-static int
-check_private(const char *path, const struct stat *st, char **cause)
-{
-	char *word = shell_word(path), *owner = user_name(st->st_uid), *fix = NULL;
-	int rc = -1;
-
-	if ((st->st_mode & 077) == 0)
-		rc = 0;
-	else if (on_read_only_fs(path))
-		fix = xasprintf("it is on a read-only file system: copy it where only you can read "
-				"it (install -m 600 %s COPY) and give --db the copy",
-				word);
-	else if (may_chmod(st))
-		fix = xasprintf("run: chmod 600 %s", word);
-	else if (st->st_uid == 0)
-		fix = xasprintf("it belongs to root: ask root to run: chmod 600 %s", word);
-	else
-		fix = xasprintf("it belongs to %s: ask them (or root) to run: chmod 600 %s", owner,
-				word);
-	if (rc < 0)
-		*cause = xasprintf("%s: permissions %04o let others read the inventory; %s", path,
-				   (unsigned)(st->st_mode & 07777), fix);
-	free(word);
-	free(owner);
-	free(fix);
-	return rc;
-}
-
 void
 store_error(struct store *s, const char *what, char **cause)
 {
@@ -510,7 +148,7 @@ store_error(struct store *s, const char *what, char **cause)
 static char *
 readonly_text(const char *path, int code, int sys_errno)
 {
-	char *dir = dir_of(path), *text;
+	char *dir = store_dir_of(path), *text;
 
 	if (code == SQLITE_READONLY_DIRECTORY)
 		text = xasprintf("cannot be written: SQLite may not create its journal in the "
@@ -573,7 +211,7 @@ store_describe(const char *path, const char *what, int code, int sys_errno, cons
 	else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
 		text = xasprintf("locked by another process, still after %d s (%s); try again "
 				 "when it has finished",
-				 BUSY_TIMEOUT_MS / 1000, sqlmsg);
+				 STORE_BUSY_TIMEOUT_MS / 1000, sqlmsg);
 	else if (primary == SQLITE_NOMEM)
 		text = xasprintf("out of memory");
 	else if (primary == SQLITE_IOERR && sys_errno == EFBIG)
@@ -601,8 +239,8 @@ store_describe(const char *path, const char *what, int code, int sys_errno, cons
 	return msg;
 }
 
-static int
-exec(struct store *s, const char *sql, const char *what, char **cause)
+int
+store_exec(struct store *s, const char *sql, const char *what, char **cause)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		store_error(s, what, cause);
@@ -612,8 +250,8 @@ exec(struct store *s, const char *sql, const char *what, char **cause)
 }
 
 /* Reads one integer with sql. */
-static int
-pragma_int(struct store *s, const char *sql, int *out, char **cause)
+int
+store_pragma_int(struct store *s, const char *sql, int *out, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
@@ -630,51 +268,6 @@ out:
 	return rc;
 }
 
-/*
- * Refuses what the connection shows is not a tokenwarden store (an empty
- * database is one for init) or cannot be used as it is; sets *version.
- */
-static int
-identify(struct store *s, enum store_open_flags flags, int *version, char **cause)
-{
-	char *word = shell_word(s->path);
-	int app, objects, rc = -1, ours, empty;
-
-	if (pragma_int(s, "PRAGMA application_id", &app, cause) < 0 ||
-	    pragma_int(s, "PRAGMA user_version", version, cause) < 0 ||
-	    pragma_int(s, "SELECT count(*) FROM sqlite_schema", &objects, cause) < 0)
-		goto out;
-	ours = (uint32_t)app == STORE_APPLICATION_ID && *version > 0;
-	empty = app == 0 && *version == 0 && objects == 0;
-	if (!ours && !empty) {
-		*cause =
-		    xasprintf("%s: a SQLite database of another program (application_id %#x, "
-			      "user_version %d, %d schema object%s), not a tokenwarden store; "
-			      "check the path given with --db",
-			      s->path, (unsigned)app, *version, objects, objects == 1 ? "" : "s");
-	} else if (empty && (flags & STORE_CREATE) == 0) {
-		*cause = xasprintf("%s: an empty SQLite database (no schema, user_version 0), not "
-				   "an initialised tokenwarden store; create the store with: "
-				   "tokenwarden init --db %s",
-				   s->path, word);
-	} else if (*version > STORE_SCHEMA_VERSION) {
-		*cause = xasprintf("%s: schema version %d is newer than this tokenwarden "
-				   "understands (%d); upgrade tokenwarden",
-				   s->path, *version, STORE_SCHEMA_VERSION);
-	} else if (s->readonly != NULL && *version < STORE_SCHEMA_VERSION) {
-		*cause = xasprintf("%s: schema version %d is older than this tokenwarden's (%d), "
-				   "and a read-only store cannot be migrated (%s); open it once "
-				   "where it is writable (any tokenwarden command migrates it), or "
-				   "read it with the tokenwarden that wrote it",
-				   s->path, *version, STORE_SCHEMA_VERSION, s->readonly);
-	} else {
-		rc = 0;
-	}
-out:
-	free(word);
-	return rc;
-}
-
 /* Inside a write transaction: the migrations from the schema version found then. */
 static int
 migrate_steps(struct store *s, char **cause)
@@ -683,14 +276,15 @@ migrate_steps(struct store *s, char **cause)
 	int version, rc = -1;
 
 	/* Read again: another process may have migrated it since it was first read. */
-	if (pragma_int(s, "PRAGMA user_version", &version, cause) < 0)
+	if (store_pragma_int(s, "PRAGMA user_version", &version, cause) < 0)
 		goto out;
 	for (int v = version; v < STORE_SCHEMA_VERSION; v++)
-		if (exec(s, migrations[v], "migrating its schema", cause) < 0)
+		if (store_exec(s, migrations[v], "migrating its schema", cause) < 0)
 			goto out;
 	sql = xasprintf("PRAGMA application_id = %d; PRAGMA user_version = %d;",
 			(int)STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-	if (version < STORE_SCHEMA_VERSION && exec(s, sql, "setting the schema version", cause) < 0)
+	if (version < STORE_SCHEMA_VERSION &&
+	    store_exec(s, sql, "setting the schema version", cause) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -699,12 +293,12 @@ out:
 }
 
 /* Migrates s, open for writing, to STORE_SCHEMA_VERSION in one transaction. */
-static int
-migrate(struct store *s, char **cause)
+int
+store_migrate(struct store *s, char **cause)
 {
 	int version, rc = -1;
 
-	if (pragma_int(s, "PRAGMA user_version", &version, cause) < 0)
+	if (store_pragma_int(s, "PRAGMA user_version", &version, cause) < 0)
 		goto out;
 	if (version == STORE_SCHEMA_VERSION) {
 		rc = 0;
@@ -717,335 +311,6 @@ out:
 	return rc;
 }
 
-static char *
-default_actor(void)
-{
-	struct passwd *pw = getpwuid(geteuid());
-	char host[256] = "unknown";
-
-	gethostname(host, sizeof host - 1);
-	host[sizeof host - 1] = '\0';
-	if (pw != NULL)
-		return xasprintf("%s@%s", pw->pw_name, host);
-	return xasprintf("uid%u@%s", (unsigned)geteuid(), host);
-}
-
-/* Creates path with mode 0600 when it does not exist, so SQLite never makes it wider. */
-static int
-create_private(const char *path, char **cause)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int err = errno;
-	char *dir = NULL, *word = NULL, *me = NULL;
-
-	if (fd >= 0 || err == EEXIST) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	dir = dir_of(path);
-	word = shell_word(dir);
-	me = user_name(geteuid());
-	if (err == ENOENT)
-		*cause = xasprintf("%s: cannot create it: its directory %s does not exist; create "
-				   "it first: install -d -m 700 %s",
-				   path, dir, word);
-	else if (err == EACCES || err == EPERM)
-		*cause = xasprintf("%s: cannot create it: %s may not write in its directory %s; "
-				   "run init as the directory's owner, or give --db a path in a "
-				   "directory you own",
-				   path, me, dir);
-	else if (err == EROFS)
-		*cause = xasprintf("%s: cannot create it: %s is on a read-only file system; give "
-				   "--db a path on a writable one",
-				   path, dir);
-	else if (err == ENOSPC || err == EDQUOT)
-		*cause = xasprintf("%s: cannot create it: no space left on the file system holding "
-				   "%s; free space there, then run init again",
-				   path, dir);
-	else
-		*cause = xasprintf("%s: cannot create it: %s", path, strerror(err));
-	free(dir);
-	free(word);
-	free(me);
-	return -1;
-}
-
-/* "file:" URI of path with query params, every byte a URI may not hold escaped. */
-static char *
-file_uri(const char *path, const char *params)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(path), len = 0;
-	char *enc = xmalloc(3 * n + 1), *uri;
-
-	for (const unsigned char *c = (const unsigned char *)path; *c != '\0'; c++) {
-		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._~-",
-			   *c) != NULL) {
-			enc[len++] = (char)*c;
-		} else {
-			enc[len++] = '%';
-			enc[len++] = hex[*c >> 4];
-			enc[len++] = hex[*c & 15];
-		}
-	}
-	enc[len] = '\0';
-	/* "file:///abs" for an absolute path: "file://x" would name a host. */
-	uri = xasprintf("file:%s%s?%s", path[0] == '/' ? "//" : "", enc, params);
-	free(enc);
-	return uri;
-}
-
-/*
- * Takes a SQLite shared lock on the file, as every SQLite reader holds: a
- * writer closing the last connection then cannot take the exclusive lock it
- * needs to checkpoint into the file.  Waits for a writer finishing such a
- * checkpoint.  Where the file system has no locks, goes on without.
- * Returns 0, or -1 with *cause.
- */
-static int
-share_lock(struct store *s, char **cause)
-{
-	struct timespec nap = {0, 10 * 1000 * 1000};
-	int waited = 0, rc = -1;
-
-	s->share = file_open(s->path, cause);
-	if (s->share == NULL)
-		goto out;
-	while (s->share->f->pMethods->xLock(s->share->f, SQLITE_LOCK_SHARED) == SQLITE_BUSY) {
-		if (waited >= BUSY_TIMEOUT_MS) {
-			*cause =
-			    xasprintf("%s: locked by another process that is writing it, still "
-				      "after %d s; try again when it has finished",
-				      s->path, BUSY_TIMEOUT_MS / 1000);
-			goto out;
-		}
-		nanosleep(&nap, NULL);
-		waited += 10;
-	}
-	rc = 0;
-out:
-	return rc;
-}
-
-/* Closes s's connection and its shared lock, if any. */
-static void
-disconnect(struct store *s)
-{
-	sqlite3_close_v2(s->db);
-	s->db = NULL;
-	file_close(s->share);
-	s->share = NULL;
-}
-
-/* Opens a read-only connection that writes and creates nothing; see store_open. */
-static int
-connect_ro(struct store *s, int wal, char **cause)
-{
-	const int flags =
-	    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
-	const char *params = "mode=ro";
-	char *shm = xasprintf("%s-shm", s->path), *uri = NULL;
-	struct stat st;
-	int heap_index = 0, rc = -1;
-
-	/* The lock first, then the look: what a closing writer leaves is then settled. */
-	if (wal && share_lock(s, cause) < 0)
-		goto out;
-	if (wal && !wal_has_frames(s->path)) {
-		params = "mode=ro&immutable=1";
-	} else if (wal && stat(shm, &st) < 0) {
-		/* No FILE-shm to read FILE-wal through, and none may be made: one in memory. */
-		params = "mode=ro&vfs=unix-none";
-		heap_index = 1;
-	} else if (wal) {
-		/* SQLite reads FILE-wal through FILE-shm, with its own locks. */
-		file_close(s->share);
-		s->share = NULL;
-	}
-	uri = file_uri(s->path, params);
-	if (sqlite3_open_v2(uri, &s->db, flags, NULL) != SQLITE_OK) {
-		store_error(s, "opening it read-only", cause);
-		goto out;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	if (exec(s, "PRAGMA query_only = ON", "opening it read-only", cause) < 0 ||
-	    (heap_index &&
-	     exec(s, "PRAGMA locking_mode = EXCLUSIVE", "opening it read-only", cause) < 0))
-		goto out;
-	rc = 0;
-out:
-	free(shm);
-	free(uri);
-	return rc;
-}
-
-/* Opens the connection that writes, with the store's pragmas. */
-static int
-connect_rw(struct store *s, char **cause)
-{
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
-	int rc = -1;
-
-	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
-		store_error(s, "opening it", cause);
-		goto out;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-	rc = exec(s,
-		  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-		  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
-		  "setting up the connection", cause);
-out:
-	return rc;
-}
-
-/* Whether the connection's last error was a full disk or quota. */
-static int
-no_space(struct store *s)
-{
-	int code = sqlite3_extended_errcode(s->db), sys = sqlite3_system_errno(s->db);
-
-	return (code & 0xff) == SQLITE_FULL ||
-	       (((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN) &&
-		(sys == ENOSPC || sys == EDQUOT));
-}
-
-/*
- * After the writable connection of a STORE_READ failed (*cause): when for
- * a full disk, opens the store read-only instead, for a full disk must not
- * stop anyone reading.  Returns 0, or -1 with *cause.
- */
-static int
-read_when_full(struct store *s, int wal, int *version, char **cause)
-{
-	int rc = -1;
-
-	if (s->db == NULL || !no_space(s))
-		goto out;
-	FREE_NULL(cause);
-	disconnect(s);
-	s->readonly = xstrdup("no space is left on its file system");
-	if (connect_ro(s, wal, cause) == 0 && identify(s, STORE_READ, version, cause) == 0)
-		rc = 0;
-out:
-	return rc;
-}
-
-int
-store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause)
-{
-	struct store *s = xcalloc(1, sizeof *s);
-	struct stat st;
-	char *reason = NULL, *fix = NULL;
-	int wal, version, rc = -1;
-
-	s->path = xstrdup(path);
-	s->actor = default_actor();
-	s->lock_fd = -1;
-	if ((flags & STORE_CREATE) != 0 && create_private(path, cause) < 0)
-		goto out;
-	if (examine(path, &st, cause) < 0 || check_header(path, &st, flags, &wal, cause) < 0)
-		goto out;
-	reason = not_writable(path, &st, &fix);
-	if (reason != NULL && flags != STORE_READ) {
-		*cause = xasprintf("%s: cannot be written: %s; %s; the verbs that only read (token "
-				   "list and show, audit, plan) work on it as it is",
-				   path, reason, fix);
-		goto out;
-	}
-	s->readonly = reason;
-	reason = NULL;
-	/* Examined read-only first, so that a file refused is left exactly as it was. */
-	if (connect_ro(s, wal, cause) < 0 || identify(s, flags, &version, cause) < 0 ||
-	    check_private(path, &st, cause) < 0)
-		goto out;
-	if (s->readonly == NULL) {
-		disconnect(s);
-		if (connect_rw(s, cause) < 0 &&
-		    (flags != STORE_READ || read_when_full(s, wal, &version, cause) < 0))
-			goto out;
-		if (s->readonly == NULL && migrate(s, cause) < 0)
-			goto out;
-	}
-	*out = s;
-	s = NULL;
-	rc = 0;
-out:
-	free(reason);
-	free(fix);
-	store_close(s);
-	return rc;
-}
-
-void
-store_close(struct store *s)
-{
-	if (s == NULL)
-		return;
-	disconnect(s);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
-	free(s->path);
-	free(s->actor);
-	free(s->readonly);
-	free(s);
-}
-
-int
-store_lock(struct store *s, char **cause)
-{
-	char *path = xasprintf("%s.lock", s->path);
-	int fd = -1, rc = -1;
-
-	if (s->lock_fd >= 0) {
-		rc = 0;
-		goto out;
-	}
-	/* flock needs no write access, and a read-only store gets no new file. */
-	if (s->readonly != NULL)
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	else
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 && s->readonly != NULL && errno == ENOENT) {
-		rc = 0; /* no lock file: no process holds the lock */
-		goto out;
-	}
-	if (fd < 0) {
-		*cause = xasprintf("%s: cannot open the lock: %s", path, strerror(errno));
-		goto out;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK) {
-			*cause = xasprintf("%s: another tokenwarden process holds the lock; try "
-					   "again when it has finished",
-					   path);
-			rc = 1;
-		} else {
-			*cause = xasprintf("%s: cannot lock: %s", path, strerror(errno));
-		}
-		close(fd);
-		goto out;
-	}
-	s->lock_fd = fd;
-	rc = 0;
-out:
-	free(path);
-	return rc;
-}
-
-int
-store_open_another(const struct store *s, struct store **out, char **cause)
-{
-	if (store_open(s->path, s->readonly != NULL ? STORE_READ : STORE_OPEN, out, cause) < 0)
-		return -1;
-	store_set_actor(*out, s->actor);
-	return 0;
-}
-
 void
 store_set_actor(struct store *s, const char *actor)
 {
@@ -1056,13 +321,13 @@ store_set_actor(struct store *s, const char *actor)
 int
 store_begin(struct store *s, char **cause)
 {
-	return exec(s, "BEGIN IMMEDIATE", "starting a write transaction", cause);
+	return store_exec(s, "BEGIN IMMEDIATE", "starting a write transaction", cause);
 }
 
 int
 store_commit(struct store *s, char **cause)
 {
-	if (exec(s, "COMMIT", "committing the change", cause) < 0) {
+	if (store_exec(s, "COMMIT", "committing the change", cause) < 0) {
 		store_rollback(s);
 		return -1;
 	}

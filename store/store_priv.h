@@ -1,0 +1,25 @@
+/*
+ * What store/open.c and store/store.c share and no other module may use:
+ * the other store modules and everything outside store/ use store.h.
+ */
+#ifndef TW_STORE_PRIV_H
+#define TW_STORE_PRIV_H
+
+#include "store/store.h"
+
+/* How long a connection waits for another process's lock before it fails. */
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+/* Runs sql on s; returns 0, or -1 with *cause for the operation what. */
+int store_exec(struct store *s, const char *sql, const char *what, char **cause);
+/* Reads the one integer that sql returns into *out; returns 0, or -1 with *cause. */
+int store_pragma_int(struct store *s, const char *sql, int *out, char **cause);
+/*
+ * Migrates s, open for writing, to STORE_SCHEMA_VERSION in one transaction;
+ * returns 0, or -1 with *cause.
+ */
+int store_migrate(struct store *s, char **cause);
+/* The directory holding path; returns an allocated string, the caller frees it. */
+char *store_dir_of(const char *path);
+
+#endif
