@@ -15,19 +15,20 @@
 #include <stdio.h>
 
 static void
-print_json(const struct plan *pl, int64_t at)
+print_json(const struct policy *p, const struct plan *pl, int64_t at)
 {
 	planprint_open();
 	planprint_field("at", planprint_time(at), 1);
 	planprint_actions_field(pl, 1);
 	planprint_findings_field(pl, 1);
 	planprint_field("capacity", planprint_capacity_json(&pl->capacity), 1);
+	planprint_field("slots", planprint_slack_json(p), 1);
 	planprint_field("next_at", planprint_time(pl->next_at), 0);
 	planprint_close();
 }
 
 static void
-print_human(const struct plan *pl, int64_t at)
+print_human(const struct policy *p, const struct plan *pl, int64_t at)
 {
 	char when[TIMEFMT_MAX];
 
@@ -36,6 +37,7 @@ print_human(const struct plan *pl, int64_t at)
 	       pl->nactions == 1 ? "" : "s", pl->nfindings, pl->nfindings == 1 ? "" : "s");
 	planprint_actions(pl);
 	planprint_findings(pl);
+	planprint_slack(p);
 	planprint_capacity(&pl->capacity);
 	if (pl->next_at != INT64_MAX) {
 		timefmt_minute(pl->next_at, when);
@@ -52,9 +54,9 @@ exec_plan(int argc, char **argv)
 
 	if (status == TW_EXIT_OK) {
 		if (c.json)
-			print_json(pl, c.at);
+			print_json(c.policy, pl, c.at);
 		else
-			print_human(pl, c.at);
+			print_human(c.policy, pl, c.at);
 		if (!pl->capacity.ok)
 			warnf("capacity: %s/%s would miss its deadline; see the capacity finding",
 			      pl->capacity.workspace, pl->capacity.slot);

@@ -146,9 +146,20 @@ value_str(const struct policy_settings *e, enum policy_field f)
 	return xstrdup("?");
 }
 
+/* Writes slot s's slack: "2", or "0 (tried again within the run)". */
+static void
+slack_str(const struct policy *p, const struct policy_slot *s, char *buf, size_t size)
+{
+	int n = policy_slack(p, s);
+
+	snprintf(buf, size, "%d%s", n, n == 0 ? " (tried again within the run)" : "");
+}
+
 static void
 print_slot(const struct policy *p, const struct policy_slot *s, int effective)
 {
+	char slack[64];
+
 	printf("%s/%s (%s:%d)\n", s->ws->name, s->name, p->file, s->line);
 	for (int f = 0; f < PF_NFIELDS; f++) {
 		char *v;
@@ -165,10 +176,15 @@ print_slot(const struct policy *p, const struct policy_slot *s, int effective)
 			       policy_level_name(s->from[f]), s->eff.line[f]);
 		free(v);
 	}
+	if (effective) {
+		slack_str(p, s, slack, sizeof slack);
+		printf("  %-14s %-36s %s\n", "slack", slack,
+		       "failed runs in a row before a token lapses");
+	}
 }
 
 static json_t *
-slot_json(const struct policy_slot *s, int effective)
+slot_json(const struct policy *p, const struct policy_slot *s, int effective)
 {
 	json_t *fields = json_object();
 
@@ -185,8 +201,8 @@ slot_json(const struct policy_slot *s, int effective)
 		json_object_set_new(fields, policy_field_name((enum policy_field)f), o);
 		free(v);
 	}
-	return json_pack("{s:s, s:s, s:i, s:o}", "workspace", s->ws->name, "slot", s->name, "line",
-			 s->line, "settings", fields);
+	return json_pack("{s:s, s:s, s:i, s:o, s:i}", "workspace", s->ws->name, "slot", s->name,
+			 "line", s->line, "settings", fields, "slack", policy_slack(p, s));
 }
 
 /* Whether slot s is what spec names: WORKSPACE/SLOT, or a slot name (in any workspace). */
@@ -243,7 +259,7 @@ exec_policy_show(int argc, char **argv)
 			continue;
 		found++;
 		if (json)
-			json_array_append_new(list, slot_json(s, effective));
+			json_array_append_new(list, slot_json(p, s, effective));
 		else
 			print_slot(p, s, effective);
 	}

@@ -159,3 +159,33 @@ planprint_capacity(const struct plan_capacity *c)
 		printf("\ncapacity: %zu rotation%s due before %s fit the request budget\n",
 		       c->rotations, c->rotations == 1 ? "" : "s", horizon);
 }
+
+void
+planprint_slack(const struct policy *p)
+{
+	if (p->nslots > 0)
+		printf("\n%-32s  %s\n", "SLOT", "SLACK (failed runs in a row it survives)");
+	for (size_t i = 0; i < p->nslots; i++) {
+		const struct policy_slot *s = p->slots[i];
+		char *slot = xasprintf("%s/%s", s->ws->name, s->name);
+		int n = policy_slack(p, s);
+
+		printf("%-32s  %d%s\n", slot, n,
+		       n == 0  ? ": tried again within the run"
+		       : n < 2 ? ": policy check warns below 2"
+			       : "");
+		free(slot);
+	}
+}
+
+json_t *
+planprint_slack_json(const struct policy *p)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < p->nslots; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:i}", "workspace",
+						   p->slots[i]->ws->name, "slot", p->slots[i]->name,
+						   "slack", policy_slack(p, p->slots[i])));
+	return a;
+}

@@ -28,5 +28,8 @@ void planprint_actions(const struct plan *pl);
 void planprint_findings(const struct plan *pl);
 /* Prints the capacity verdict line when capacity is fine (a miss is a finding). */
 void planprint_capacity(const struct plan_capacity *c);
+/* Each slot's slack (policy_slack), as a table and as a JSON array. */
+void planprint_slack(const struct policy *p);
+json_t *planprint_slack_json(const struct policy *p);
 
 #endif

@@ -41,17 +41,23 @@ plan_finding_name(enum finding_kind k)
 	    [FIND_UNKNOWN] = "unknown",     [FIND_IN_FLIGHT] = "in-flight",
 	    [FIND_PAUSED] = "paused",       [FIND_PERSONAL] = "personal",
 	    [FIND_CAPACITY] = "capacity",   [FIND_STUCK] = "stuck",
-	    [FIND_FAILING] = "failing",
+	    [FIND_FAILING] = "failing",     [FIND_CLOCK] = "clock",
 	};
 	_Static_assert(sizeof names / sizeof names[0] == FIND_NKINDS, "a finding has no name");
 
 	return k < FIND_NKINDS ? names[k] : "?";
 }
 
+int64_t
+plan_next_run(const struct policy *p, int64_t now)
+{
+	return now + (p->schedule.interval + p->schedule.random_delay) * MS;
+}
+
 int
 plan_no_slack(const struct policy *p, int64_t deadline, int64_t now)
 {
-	return deadline == INT64_MAX || deadline <= now + p->schedule.interval * MS;
+	return deadline == INT64_MAX || deadline <= plan_next_run(p, now);
 }
 
 int64_t
@@ -87,14 +93,17 @@ secs(int64_t ms)
 }
 
 int64_t
-plan_due(const struct policy_slot *s, int64_t expires_at)
+plan_due(const struct policy *p, const struct policy_slot *s, int64_t expires_at)
 {
 	int64_t raw =
 	    expires_at -
 	    (policy_rotate_before(&s->eff) + plan_jitter(s->ws->name, s->name, s->eff.jitter)) * MS;
+	int64_t last = expires_at - plan_next_run(p, 0);
 	int64_t open;
 
-	if (s->eff.window == NULL || window_is_open(s->eff.window, secs(raw)))
+	if (s->eff.window == NULL)
+		return raw < last ? raw : last;
+	if (window_is_open(s->eff.window, secs(raw)))
 		return raw;
 	open = window_next_open(s->eff.window, secs(raw));
 	if (open == INT64_MAX || open >= secs(expires_at))
@@ -453,7 +462,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 		} else
 			snprintf(why, sizeof why, "the slot has no token yet");
 	} else {
-		due = plan_due(s, v->active->expires_at);
+		due = plan_due(b->p, s, v->active->expires_at);
 		d->due = due;
 		d->deadline = v->active->expires_at;
 		timefmt_minute(v->active->expires_at, exp);
@@ -521,6 +530,25 @@ action_order(const void *x, const void *y)
 	return a->row < b->row ? -1 : a->row > b->row;
 }
 
+/* Workspaces left alone because their server's clock disagreed at the last run. */
+static void
+clocks(struct plan_builder *b, const struct plan_input *in)
+{
+	char at[TIMEFMT_MAX];
+
+	for (size_t i = 0; i < in->nclocks; i++) {
+		const struct clock_state *c = &in->clocks[i];
+
+		if (policy_find_workspace(b->p, c->workspace) == NULL)
+			continue;
+		timefmt_minute(c->checked_at, at);
+		plan_add_finding(b, FIND_CLOCK, c->workspace, NULL, NULL, c->checked_at,
+				 "the run at %s did nothing in this workspace: %s; it stays so "
+				 "until the host's clock and the server's agree",
+				 at, c->error);
+	}
+}
+
 static void
 personal(struct plan_builder *b)
 {
@@ -566,6 +594,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);
 	personal(&b);
+	clocks(&b, in);
 	plan_capacity(&b, dues);
 	if (out->nactions > 1)
 		qsort(out->actions, out->nactions, sizeof *out->actions, action_order);

@@ -8,6 +8,7 @@
 #define TW_PLAN_H
 
 #include "policies/policy.h"
+#include "store/clocks.h"
 #include "store/tokens.h"
 
 #include <stddef.h>
@@ -38,6 +39,7 @@ enum finding_kind {
 	FIND_CAPACITY,     /* the rate budget cannot rotate everything before its deadline */
 	FIND_STUCK,        /* a slot whose rotation failed schedule.stuck_after times in a row */
 	FIND_FAILING,      /* a slot whose rotation failed since its last success (not yet stuck) */
+	FIND_CLOCK,        /* a workspace whose server clock disagreed at the last run */
 	FIND_NKINDS
 };
 
@@ -117,6 +119,10 @@ struct plan_input {
 	size_t nstates;
 	/* A slot to rotate now, due or not, backoff, pause or not (rotate --force). */
 	const struct policy_slot *force;
+	/* The workspaces whose server clock disagreed at the last run, as
+	 * store/clocks lists them: each is a finding. */
+	const struct clock_state *clocks;
+	size_t nclocks;
 };
 
 /* As plan_build, minding in (may be NULL). */
@@ -126,9 +132,15 @@ void plan_build_with(const struct policy *p, const struct token_row *rows, size_
 void plan_free(struct plan *pl);
 
 /*
+ * The latest the run after one at now (ms) may start: schedule.interval
+ * plus the timer's schedule.random_delay later.
+ */
+int64_t plan_next_run(const struct policy *p, int64_t now);
+
+/*
  * Whether a slot whose token expires at deadline (ms; INT64_MAX: it has
- * none) lapses at now if this run fails: before the next run, now plus
- * policy schedule.interval.  Such a slot cannot wait out a backoff.
+ * none) lapses if this run, at now, fails: it expires before the next run
+ * may start (plan_next_run).  Such a slot cannot wait out a backoff.
  */
 int plan_no_slack(const struct policy *p, int64_t deadline, int64_t now);
 
@@ -139,7 +151,9 @@ int64_t plan_jitter(const char *workspace, const char *slot, int64_t jitter);
  * When slot s's token expiring at expires_at (ms) falls due: expiry minus
  * rotate_before minus the slot's jitter, moved to the window's next
  * opening; when the window would only open after expiry, the unmoved time.
+ * The run before the token expires must still catch it: without a window,
+ * never later than plan_next_run's gap before expiry.
  */
-int64_t plan_due(const struct policy_slot *s, int64_t expires_at);
+int64_t plan_due(const struct policy *p, const struct policy_slot *s, int64_t expires_at);
 
 #endif

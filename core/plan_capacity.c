@@ -46,8 +46,8 @@ push(struct jobs *j, int64_t due, int64_t deadline, int cost, const struct polic
 
 /* Adds a slot's rotations in the horizon: the one due now, then each replacement's. */
 static void
-slot_jobs(struct jobs *j, const struct plan_slot_due *d, const struct policy_slot *s, int64_t now,
-	  int64_t horizon)
+slot_jobs(struct jobs *j, const struct policy *p, const struct plan_slot_due *d,
+	  const struct policy_slot *s, int64_t now, int64_t horizon)
 {
 	int cost = 1 + (s->eff.verify ? 1 : 0);
 	int64_t due = d->due, deadline = d->deadline;
@@ -59,7 +59,7 @@ slot_jobs(struct jobs *j, const struct plan_slot_due *d, const struct policy_slo
 		push(j, due, deadline, cost + (has_old ? 1 : 0), s);
 		has_old = 1;
 		deadline = made + s->eff.lifetime * MS;
-		due = plan_due(s, deadline);
+		due = plan_due(p, s, deadline);
 		if (due <= made)
 			break; /* cannot happen for a checked policy; never loop */
 	}
@@ -225,7 +225,7 @@ plan_capacity(struct plan_builder *b, const struct plan_slot_due *dues)
 			continue; /* counted with the first workspace of its credential */
 		for (size_t i = 0; i < p->nslots; i++)
 			if (!dues[i].skip && same_credential(p->slots[i]->ws, &p->ws[w]))
-				slot_jobs(&j, &dues[i], p->slots[i], b->now, horizon);
+				slot_jobs(&j, p, &dues[i], p->slots[i], b->now, horizon);
 		c->rotations += j.n;
 		miss = simulate(p, &p->ws[w], &j, b->now, horizon, &finish);
 		if (miss != NULL && (c->ok || miss->deadline < c->deadline)) {

@@ -1,6 +1,7 @@
 /* The plan over the stored inventory; see report.h. */
 #include "core/report.h"
 
+#include "store/clocks.h"
 #include "store/slots.h"
 #include "store/tokens.h"
 
@@ -17,7 +18,8 @@ report_build(struct store *s, const struct policy *p, int64_t now, const struct 
 
 	memset(r, 0, sizeof *r);
 	if (tokens_live(s, &r->rows, &r->nrows, cause) < 0 ||
-	    slots_list(s, &r->states, &r->nstates, cause) < 0)
+	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
+	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
 	/* Held by this process until the store closes; only a test of who else is here. */
 	free_lock = store_lock(s, &lock_cause) == 0;
@@ -31,6 +33,8 @@ report_build(struct store *s, const struct policy *p, int64_t now, const struct 
 	in.states = r->states;
 	in.nstates = r->nstates;
 	in.force = force;
+	in.clocks = r->clocks;
+	in.nclocks = r->nclocks;
 	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 	return 0;
 }
@@ -41,5 +45,6 @@ report_free(struct report *r)
 	plan_free(&r->plan);
 	tokens_free(r->rows, r->nrows);
 	slots_free(r->states, r->nstates);
+	clocks_free(r->clocks, r->nclocks);
 	memset(r, 0, sizeof *r);
 }

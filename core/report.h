@@ -13,6 +13,8 @@ struct report {
 	size_t nrows;
 	struct slot_state *states; /* slots with failed attempts */
 	size_t nstates;
+	struct clock_state *clocks; /* workspaces whose clock disagreed at the last run */
+	size_t nclocks;
 	size_t pending_settled; /* pending rows planned as unknown (their creator is gone) */
 	struct plan plan;
 };

@@ -9,6 +9,7 @@
 #include "core/timefmt.h"
 #include "core/violations.h"
 #include "core/xalloc.h"
+#include "store/clocks.h"
 #include "store/slots.h"
 #include "store/tokens.h"
 
@@ -643,30 +644,39 @@ spill(const char *cred)
 /*
  * Reads every workspace's server clock before anything is done, work or
  * not (a clock behind the server's makes nothing look due): a workspace
- * whose clock is out of the policy's bound is left alone this run, and
- * said and alerted as a failure.
+ * whose clock is out of the policy's bound is left alone this run, said and
+ * alerted as a failure, and recorded for plan's `clock` finding.  Returns
+ * 0, or -1 with *cause when the store failed.
  */
-static void
-check_clocks(struct run *run)
+static int
+check_clocks(struct run *run, char **cause)
 {
+	int rc = 0;
+
 	if (run->p->schedule.max_clock_skew < 0)
-		return;
-	for (size_t i = 0; i < run->p->nws; i++) {
+		return 0;
+	for (size_t i = 0; i < run->p->nws && rc == 0; i++) {
 		const struct policy_workspace *w = &run->p->ws[i];
 		struct mode_client *c;
 		char *why = NULL;
 		int64_t skew = 0;
+		int err;
 
 		c = run->client(run->carg, w, &why);
-		if (c != NULL && mode_check_clock(c, &skew, &why) == MODE_ERR_CLOCK) {
+		err = c != NULL ? mode_check_clock(c, &skew, &why) : MODE_ERR_USAGE;
+		if (err == MODE_OK)
+			rc = clocks_agree(run->s, w->name, clock_now_ms(), cause);
+		if (err == MODE_ERR_CLOCK) {
 			run->sh->skewed[i] = 1;
 			run->st->failed++;
 			run->st->skewed++;
 			say(run, 1, w->name, NULL, "nothing done in this workspace: %s", why);
 			alert(run, NOTIFY_FAILURE, w->name, NULL, why);
+			rc = clocks_skewed(run->s, w->name, clock_now_ms(), why, cause);
 		}
 		free(why);
 	}
+	return rc;
 }
 
 /* Whether action a's workspace was found with a clock the server disagrees with. */
@@ -840,7 +850,10 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rehearse(&run, pl);
 		goto out;
 	}
-	check_clocks(&run);
+	if (check_clocks(&run, cause) < 0) {
+		rc = -1;
+		goto out;
+	}
 	if (o->force != NULL)
 		say(&run, 0, o->force->ws->name, o->force->name, "rotating now, as --force asks");
 	rc = work_all(&run, cause);

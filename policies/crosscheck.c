@@ -51,6 +51,39 @@ check_name(struct loader *ld, const struct policy_slot *s, const struct ynode *a
 	free(cause);
 }
 
+/*
+ * Warns when slot s tolerates fewer than two failed runs in a row before
+ * its token lapses (rb describes its rotate_before).
+ */
+static void
+check_slack(struct loader *ld, const struct policy *p, const struct policy_slot *s,
+	    const struct ynode *at, const char *rb)
+{
+	const struct policy_schedule *sc = &p->schedule;
+	int64_t gap = s->eff.window != NULL ? s->eff.window->longest_gap : 0;
+	int slack = policy_slack(p, s);
+	char every[32], late[32], need[32], g[32], closed[64] = "";
+
+	/* A window closed for all of rotate_before is an error of its own. */
+	if (slack >= 2 || gap >= policy_rotate_before(&s->eff))
+		return;
+	if (gap > 0) {
+		loader_duration_str(gap, g);
+		snprintf(closed, sizeof closed, ", a window closed for up to %s,", g);
+	} else
+		gap = 0;
+	loader_duration_str(sc->interval, every);
+	loader_duration_str(sc->random_delay, late);
+	/* Three runs must fall inside: the one that rotates, and two that may fail. */
+	loader_duration_str(3 * sc->interval + sc->random_delay + gap, need);
+	loader_warn(ld, at,
+		    "slot '%s': a token lapses after %d failed run%s in a row, with %s%s and runs "
+		    "every %s (schedule interval) starting up to %s late (schedule random_delay); "
+		    "a rotate_before of %s or more tolerates 2",
+		    s->name, slack + 1, slack == 0 ? "" : "s", rb, closed, every,
+		    sc->random_delay > 0 ? late : "0s", need);
+}
+
 static void
 check_times(struct loader *ld, const struct policy *p, const struct policy_slot *s,
 	    const struct ynode *at)
@@ -93,22 +126,15 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 			    "slot '%s': %s is over a year; short-lived tokens are the "
 			    "point",
 			    s->name, a);
-	if (rb < p->schedule.interval) {
-		loader_duration_str(p->schedule.interval, c);
-		loader_warn(ld, at,
-			    "slot '%s': %s is shorter than the %s between runs (schedule "
-			    "interval); a token may expire between two runs",
-			    s->name, b, c);
-	}
+	check_slack(ld, p, s, at, b);
 }
 
 static void
-check_window(struct loader *ld, const struct policy *p, const struct policy_slot *s,
-	     const struct ynode *at)
+check_window(struct loader *ld, const struct policy_slot *s, const struct ynode *at)
 {
 	int64_t gap = s->eff.window->longest_gap;
 	int64_t rb = policy_rotate_before(&s->eff);
-	char g[32], b[96], every[32];
+	char g[32], b[96];
 
 	if (gap < 0) {
 		loader_error(ld, at, "slot '%s': the window never opens", s->name);
@@ -122,17 +148,6 @@ check_window(struct loader *ld, const struct policy *p, const struct policy_slot
 			     "less than %s: a token could expire before the window opens",
 			     s->name, s->eff.window->line, g, b);
 		return;
-	}
-	/* Due when the window opens, done at the next run: both waits come out of rotate_before. */
-	if (gap + p->schedule.interval > rb && rb >= p->schedule.interval) {
-		loader_duration_str(gap, g);
-		loader_duration_str(p->schedule.interval, every);
-		describe(s, PF_ROTATE_BEFORE, rb, b, sizeof b);
-		loader_warn(ld, at,
-			    "slot '%s': the window (line %d) can stay closed for %s and runs come "
-			    "every %s, together longer than %s: a token could expire before a run "
-			    "replaces it",
-			    s->name, s->eff.window->line, g, every, b);
 	}
 }
 
@@ -229,7 +244,7 @@ crosscheck_policy(struct loader *ld, const struct policy *p)
 			check_times(ld, p, s, &at);
 		if (s->eff.window != NULL &&
 		    (bad & (BIT(PF_WINDOW) | BIT(PF_LIFETIME) | BIT(PF_ROTATE_BEFORE))) == 0)
-			check_window(ld, p, s, &at);
+			check_window(ld, s, &at);
 	}
 	check_files(ld, p);
 }

@@ -518,13 +518,17 @@ load_notify(struct loader *ld, const struct ynode *v, struct policy *p)
 	return rc;
 }
 
+/* The least max_clock_skew, in seconds: Date is to the second, and answers take time. */
+#define MIN_CLOCK_SKEW 10
+
 static int
 load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 {
-	static const char *const keys[] = {"interval",       "max_time", "capacity_days",
-					   "stuck_after",    "retries",  "retry_backoff",
-					   "max_clock_skew", NULL};
+	static const char *const keys[] = {"interval",      "random_delay",   "max_time",
+					   "capacity_days", "stuck_after",    "retries",
+					   "retry_backoff", "max_clock_skew", NULL};
 	const struct ynode *iv = ytree_get(v, "interval"), *mt = ytree_get(v, "max_time");
+	const struct ynode *rd = ytree_get(v, "random_delay");
 	const struct ynode *cd = ytree_get(v, "capacity_days"), *sa = ytree_get(v, "stuck_after");
 	const struct ynode *rt = ytree_get(v, "retries"), *rb = ytree_get(v, "retry_backoff");
 	const struct ynode *sk = ytree_get(v, "max_clock_skew");
@@ -551,8 +555,22 @@ load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 	else if (sk != NULL &&
 		 loader_duration(ld, "max_clock_skew", sk, 0, &p->schedule.max_clock_skew) < 0)
 		rc = -1;
+	else if (sk != NULL && p->schedule.max_clock_skew < MIN_CLOCK_SKEW) {
+		loader_error(
+		    ld, sk,
+		    "max_clock_skew must be at least 10s: Date has one-second precision "
+		    "and an answer takes time to arrive; write 'off' to turn the check off");
+		rc = -1;
+	}
 	if (iv != NULL && loader_duration(ld, "interval", iv, 0, &p->schedule.interval) < 0)
 		rc = -1;
+	if (rd != NULL && loader_duration(ld, "random_delay", rd, 1, &p->schedule.random_delay) < 0)
+		rc = -1;
+	if (rc == 0 && p->schedule.random_delay >= p->schedule.interval) {
+		loader_error(ld, rd != NULL ? rd : iv,
+			     "random_delay must be shorter than the interval between runs");
+		rc = -1;
+	}
 	if (mt != NULL && loader_duration(ld, "max_time", mt, 0, &p->schedule.max_time) < 0)
 		rc = -1;
 	if (cd != NULL) {
@@ -670,6 +688,7 @@ defaults(struct policy *p, const char *file)
 	p->enforce.expired = RULE_REPORT;
 	p->enforce.personal = RULE_REPORT;
 	p->schedule.interval = 86400;
+	p->schedule.random_delay = 900; /* the example timer's RandomizedDelaySec=15min */
 	p->schedule.capacity_days = 14;
 	p->schedule.stuck_after = 5;
 	p->schedule.retries = 4;

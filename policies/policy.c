@@ -6,6 +6,7 @@
 #include "policies/diag.h"
 #include "policies/settings.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,19 @@ policy_rotate_before(const struct policy_settings *eff)
 	if (eff->rotate_before_pct > 0)
 		return eff->lifetime * eff->rotate_before_pct / 100;
 	return eff->rotate_before;
+}
+
+int
+policy_slack(const struct policy *p, const struct policy_slot *s)
+{
+	int64_t open = policy_rotate_before(&s->eff) - p->schedule.random_delay, runs;
+
+	if (s->eff.window != NULL && s->eff.window->longest_gap > 0)
+		open -= s->eff.window->longest_gap;
+	runs = open / p->schedule.interval;
+	if (runs < 1)
+		return 0;
+	return runs - 1 > INT_MAX ? INT_MAX : (int)(runs - 1);
 }
 
 /* Appends n bytes of s to the growing string *out (length *len). */

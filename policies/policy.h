@@ -144,7 +144,10 @@ struct policy_notify {
 
 /* How often rotate runs and for how long: the capacity estimate's inputs. */
 struct policy_schedule {
-	int64_t interval;  /* seconds between runs (the timer's period) */
+	int64_t interval; /* seconds between runs (the timer's period) */
+	/* Seconds a run may start after its time (the timer's RandomizedDelaySec):
+	 * the next run may come as late as interval + random_delay from now. */
+	int64_t random_delay;
 	int64_t max_time;  /* seconds a run may take; 0: no limit */
 	int capacity_days; /* how far ahead plan checks capacity */
 	int stuck_after;   /* failed rotations in a row that make a slot stuck */
@@ -209,6 +212,16 @@ const struct policy_workspace *policy_find_workspace(const struct policy *p, con
 
 /* The effective rotate_before of a slot in seconds (a percentage applied to its lifetime). */
 int64_t policy_rotate_before(const struct policy_settings *eff);
+
+/*
+ * Slot s's slack: how many runs in a row may fail before its token lapses.
+ * The runs sure to start between its due time and its token's expiry,
+ * however late each starts (schedule.random_delay) and however long its
+ * window stays closed, less the one that rotates it; 0 at least (a token
+ * that would expire before the next run is due at once).  Its jitter only
+ * adds to this.
+ */
+int policy_slack(const struct policy *p, const struct policy_slot *s);
 
 /*
  * Renders a slot's Mode-side token name for a creation at `at` (ms) into an

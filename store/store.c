@@ -84,6 +84,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE TABLE alerts ("
     "  key TEXT PRIMARY KEY,"
     "  sent_at INTEGER NOT NULL);",
+    /* 3 -> 4: the workspaces whose server clock disagreed at the last check. */
+    "CREATE TABLE clock_state ("
+    "  workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id),"
+    "  checked_at INTEGER NOT NULL,"
+    "  error TEXT NOT NULL);",
 };
 
 /*

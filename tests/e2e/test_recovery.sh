@@ -293,6 +293,14 @@ for host in 2027-04-24T02:00Z 2027-01-24T02:00Z 2027-03-10T02:06Z 2027-03-10T01:
 	expect "$err" "acme/-: nothing done in this workspace: "
 	expect "$err" "beta/-: nothing done in this workspace: "
 	[ "$(mutations)" = "$m" ] || fail "host clock $host: tokens were created or deleted"
+	# plan and audit report say so afterwards, for each workspace.
+	# (Exit 0 or 3, as the host's clock makes work due or not.)
+	"$tw_bin" plan --db "$db" >"$out" 2>"$err" || true
+	expect "$out" "clock        acme/-: the run at ${host%Z}"
+	expect "$out" "clock        beta/-: the run at"
+	run 4 audit report --db "$db" --json
+	[ "$(jq '[.findings[] | select(.finding == "clock")] | length' "$out")" = 2 ] ||
+		fail "audit report shows no clock finding for each workspace"
 done
 for date in omit malformed; do
 	export TOKENWARDEN_NOW=2027-03-10T02:00Z
@@ -312,6 +320,11 @@ run 0 rotate
 refute "$err" "nothing done"
 expect "$out" "3 rotated"
 for s in acme/etl acme/bi beta/etl; do healthy "${s%/*}" "${s#*/}"; done
+# Once the clocks agree, the finding is gone; the history holds both changes.
+"$tw_bin" plan --db "$db" >"$out" 2>"$err" || true
+refute "$out" "clock "
+[ "$("$tw_bin" audit log --db "$db" --kind workspace.clock_agrees --json | jq -s length)" = 2 ] ||
+	fail "no workspace.clock_agrees event for each workspace"
 
 echo "== a token made by hand, without a slot, expires and is deleted like any other"
 at 2027-03-10T03:00Z

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #define S 1000LL
+#define M (60 * S)
 #define H (3600 * S)
 #define D (24 * H)
 /* 2026-11-23T01:00Z, a Monday */
@@ -152,14 +153,14 @@ test_due_time(void **state)
 	int64_t exp = NOW + 11 * D + 11 * H;
 
 	(void)state;
-	assert_int_equal(plan_due(plain, exp), exp - 6 * D);
-	assert_int_equal(plan_due(jit, exp), exp - 6 * D - plan_jitter("acme", "jit", 7200) * S);
+	assert_int_equal(plan_due(p, plain, exp), exp - 6 * D);
+	assert_int_equal(plan_due(p, jit, exp), exp - 6 * D - plan_jitter("acme", "jit", 7200) * S);
 	/* Saturday noon moves to Monday 01:00. */
-	assert_int_equal(plan_due(wd, exp), NOW + 7 * D);
+	assert_int_equal(plan_due(p, wd, exp), NOW + 7 * D);
 	/* An instant inside the window stays put. */
-	assert_int_equal(plan_due(wd, NOW + 6 * D + 2 * H), NOW + 2 * H);
+	assert_int_equal(plan_due(p, wd, NOW + 6 * D + 2 * H), NOW + 2 * H);
 	/* Month edge: due 2026-11-30T23:00Z moves to 2026-12-01T01:00Z. */
-	assert_int_equal(plan_due(ni, NOW + 7 * D + 22 * H + 6 * D), NOW + 8 * D);
+	assert_int_equal(plan_due(p, ni, NOW + 7 * D + 22 * H + 6 * D), NOW + 8 * D);
 	/*
 	 * A window that opens only after expiry leaves the raw time.  The loader
 	 * refuses such a policy (the window's gap exceeds rotate_before), so the
@@ -170,7 +171,7 @@ test_due_time(void **state)
 
 		odd.eff.rotate_before = 3600;
 		odd.eff.rotate_before_pct = 0;
-		assert_int_equal(plan_due(&odd, NOW + 5 * D + 11 * H), NOW + 5 * D + 10 * H);
+		assert_int_equal(plan_due(p, &odd, NOW + 5 * D + 11 * H), NOW + 5 * D + 10 * H);
 	}
 	policy_free(p);
 }
@@ -373,37 +374,35 @@ capacity_case(const char *max_time, int expect_ok, const char *expect_slot)
 	free(yaml);
 }
 
-/* A token due after one run that expires before the next: no budget helps. */
+/*
+ * A token due after this run that expires before the next may start
+ * (interval plus the timer's random_delay) is due now, whatever its
+ * rotate_before: waiting would let it lapse.
+ */
 static void
-test_capacity_no_run(void **state)
+test_due_before_next_run(void **state)
 {
 	struct policy *p = load("version: 1\n"
 				"defaults: { lifetime: 30d, rotate_before: 20h, grace: 1h }\n"
 				"workspaces:\n"
 				"  - name: acme\n"
 				"    credential: c\n"
-				"    tokens: [ { name: late }, { name: fine } ]\n");
-	const struct plan_finding *f;
+				"    tokens: [ { name: late }, { name: fine }, { name: roomy } ]\n");
 	struct inv v = {0};
 	struct plan pl;
 
 	(void)state;
+	/* Due in 2 h by rotate_before, expiring 22 h from now: before the next run. */
 	add(&v, "acme", "late", "t-late", TOKEN_ACTIVE, NOW - 29 * D, NOW + 22 * H);
 	add(&v, "acme", "fine", "t-fine", TOKEN_ACTIVE, NOW - 29 * D, NOW + 19 * H);
+	/* Expiring just after the latest next run (1d + 15m): that run will do. */
+	add(&v, "acme", "roomy", "t-roomy", TOKEN_ACTIVE, NOW - 29 * D, NOW + D + 16 * M);
 	plan_build(p, v.rows, v.n, NOW, &pl);
-	/* fine is due now (19h < 20h) and rotated by this run; late falls between runs. */
 	assert_int_equal(count(&pl, PLAN_CREATE, "fine"), 1);
-	assert_false(pl.capacity.ok);
-	assert_true(pl.capacity.no_run);
-	assert_string_equal(pl.capacity.slot, "late");
-	assert_int_equal(pl.capacity.due, NOW + 2 * H);
-	assert_int_equal(pl.capacity.deadline, NOW + 22 * H);
-	f = finding(&pl, FIND_CAPACITY, NULL);
-	assert_non_null(f);
-	if (f != NULL)
-		assert_non_null(
-		    strstr(f->text, "falls due at 2026-11-23T03:00Z after one run and expires at "
-				    "2026-11-23T23:00Z before the next (runs every 1d"));
+	assert_int_equal(count(&pl, PLAN_CREATE, "late"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "roomy"), 0);
+	assert_true(pl.capacity.ok);
+	assert_null(finding(&pl, FIND_CAPACITY, NULL));
 	plan_free(&pl);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
@@ -569,7 +568,7 @@ main(void)
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_pure),
 	    cmocka_unit_test(test_capacity),
-	    cmocka_unit_test(test_capacity_no_run),
+	    cmocka_unit_test(test_due_before_next_run),
 	    cmocka_unit_test(test_cleanup_edges),
 	    cmocka_unit_test(test_backoff_and_stuck),
 	    cmocka_unit_test(test_force),

@@ -327,15 +327,17 @@ test_migrates_from_version_1(void **state)
 	/* Back to what version 1 wrote. */
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_exec(db, "DROP TABLE slot_state; DROP TABLE alerts; PRAGMA user_version = 1",
+	    sqlite3_exec(db,
+			 "DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
+			 "PRAGMA user_version = 1",
 			 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
 	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
-					  "('slot_state', 'alerts')"),
-			 2);
+					  "('slot_state', 'alerts', 'clock_state')"),
+			 3);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	fx->s = s;
 }
@@ -491,19 +493,24 @@ test_read_only_older_schema(void **state)
 {
 	struct fixture *fx = *state;
 	struct store *s = NULL;
-	char *cause = NULL;
+	char *cause = NULL, *expect;
 	struct before b;
 
-	assert_int_equal(sqlite3_exec(fx->s->db,
-				      "DROP TABLE alerts; DROP TABLE slot_state; "
-				      "PRAGMA user_version = 1",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(fx->s->db,
+			 "DROP TABLE alerts; DROP TABLE slot_state; DROP TABLE clock_state; "
+			 "PRAGMA user_version = 1",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	make_read_only(fx);
 	remember(&b, fx->dir, fx->path);
 	assert_int_equal(store_open(fx->path, STORE_READ, &s, &cause), -1);
-	assert_non_null(strstr(cause, "schema version 1 is older than this tokenwarden's (3), "
-				      "and a read-only store cannot be migrated"));
+	expect =
+	    xasprintf("schema version 1 is older than this tokenwarden's (%d), and a read-only "
+		      "store cannot be migrated",
+		      STORE_SCHEMA_VERSION);
+	assert_non_null(strstr(cause, expect));
+	free(expect);
 	FREE_NULL(&cause);
 	same_as_before(&b, fx->dir, fx->path);
 	make_writable(fx);
