@@ -66,7 +66,7 @@ run_once(struct daemon *d)
 	struct store *s;
 	int status;
 
-	s = store_ctx_open(&d->so, &pub, 1, &status);
+	s = store_ctx_open(&d->so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL) {
 		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
 		return;
@@ -76,10 +76,15 @@ run_once(struct daemon *d)
 	if (d->p->schedule.max_time > 0)
 		ro.stop_at = clock_mono_ms() + d->p->schedule.max_time * 1000;
 	status = runner_run(s, &pub, d->p, &ro, "daemon", 0);
-	store_ctx_note_head(s);
+	if (status != TW_EXIT_USAGE) /* a configuration error recorded nothing */
+		store_ctx_note_head(s);
 	store_close(s);
-	notify(status == TW_EXIT_OK ? "STATUS=waiting; the last run did everything"
-				    : "STATUS=waiting; the last run left work or failed");
+	if (status == TW_EXIT_OK)
+		notify("STATUS=waiting; the last run did everything");
+	else if (status == TW_EXIT_USAGE)
+		notify("STATUS=waiting; the configuration has errors, nothing was done");
+	else
+		notify("STATUS=waiting; the last run left work or failed");
 }
 
 /* When to wake up next (ms): now to run, else later. */
@@ -92,7 +97,7 @@ next_wake(struct daemon *d, int64_t now)
 	int64_t wake, at;
 	int status;
 
-	s = store_ctx_open(&d->so, NULL, 0, &status);
+	s = store_ctx_open(&d->so, NULL, STORE_CTX_READ, &status);
 	if (s != NULL && schedule_read(s, d->p, now, &sc, &cause) < 0) {
 		errorf("%s", cause);
 		sc.next_at = now + SCHEDULE_RETRY_MS;
@@ -133,7 +138,10 @@ wait_until(const sigset_t *set, int64_t at)
 	return sig > 0 ? sig : 0;
 }
 
-/* SIGHUP: loads the policy again, keeping the old one when the new one has errors. */
+/*
+ * SIGHUP: loads the policy again, keeping the old one when the new one has
+ * errors or names a credential the service was not given.
+ */
 static void
 reload(struct daemon *d)
 {
@@ -145,6 +153,11 @@ reload(struct daemon *d)
 		 (long long)clock_mono_ms() * 1000);
 	notify(state);
 	np = config_load(d->path, 0);
+	/* A policy naming a credential the service lacks would fail every run. */
+	if (np != NULL && runner_check(np) != TW_EXIT_OK) {
+		policy_free(np);
+		np = NULL;
+	}
 	if (np == NULL) {
 		errorf("%s: not reloaded; still working with the policy loaded before", d->path);
 	} else {
@@ -194,11 +207,17 @@ exec_daemon(int argc, char **argv)
 	if (d.p == NULL)
 		return TW_EXIT_USAGE;
 	set_store_opts(&d);
-	/* Refuse at once what would fail every run: a missing store, the wrong key. */
-	s = store_ctx_open(&d.so, &pub, 0, &status);
+	/*
+	 * Refuse at once what would fail every run: a missing store or one it
+	 * cannot write (every run writes), the wrong key, a missing credential.
+	 */
+	s = store_ctx_open(&d.so, &pub, STORE_CTX_WRITE, &status);
 	if (s == NULL)
 		goto out;
 	store_close(s);
+	status = runner_check(d.p);
+	if (status != TW_EXIT_OK)
+		goto out;
 	notef("daemon started with the policy %s", d.path);
 	notify("READY=1\nSTATUS=started");
 	while (!runner_stop_requested(NULL)) {
@@ -234,6 +253,7 @@ const struct cmd_entry cmd_daemon_entry = {
 	    "held only while running).  SIGHUP reloads the policy, keeping the old one when\n"
 	    "the new one has errors; SIGTERM or SIGINT ends the current step and exits 0.\n"
 	    "With $NOTIFY_SOCKET set it tells systemd when it is ready (Type=notify).\n"
-	    "Exit status: 0 stopped by a signal, 2 bad policy, option or store.\n",
+	    "Exit status: 0 stopped by a signal, 2 bad policy, option, store, key or\n"
+	    "credential.\n",
     .exec = exec_daemon,
 };

@@ -119,7 +119,7 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 		cause = xasprintf("workspace %s is not in the policy, so its API and credential "
 				  "are unknown",
 				  t->workspace);
-	else if (cred_load(w->credential, NULL, &cred, &cause) == 0)
+	else if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, &cause) == 0)
 		c = mode_client_new(w->api, w->name, cred, &mo, &cause);
 	if (c != NULL)
 		rc = ops_revoke(s, c, t->workspace, t->token, &cause);
@@ -174,7 +174,7 @@ exec_revoke(int argc, char **argv)
 	if (p == NULL)
 		return TW_EXIT_USAGE;
 	config_store_opts(p, db, &so);
-	s = store_ctx_open(&so, NULL, 1, &status);
+	s = store_ctx_open(&so, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;
 	status = resolve(s, p, ws, argv[optind], &t);

@@ -2,7 +2,8 @@
  * tokenwarden rotate: the nightly run.  Takes the run lock, records a run,
  * does what is due earliest deadline first within --max-time, and says what
  * it did.  Exit 0 all done, 1 something failed, 3 out of time with work
- * left, 2 bad policy or option, 5 another run holds the lock.
+ * left, 2 bad policy, option, store, key or credential (found before
+ * anything is recorded or sent), 5 another run holds the lock.
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
@@ -98,11 +99,12 @@ exec_rotate(int argc, char **argv)
 	if (max_time > 0)
 		ro.stop_at = clock_mono_ms() + max_time * 1000;
 	runner_signals(&stop);
-	s = store_ctx_open(&so, &pub, 1, &status);
+	s = store_ctx_open(&so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;
 	status = runner_run(s, &pub, p, &ro, "rotate", 0);
-	if (!ro.dry_run)
+	/* A configuration error stops a run before it records anything. */
+	if (!ro.dry_run && status != TW_EXIT_USAGE)
 		store_ctx_note_head(s);
 out:
 	free(cause);
@@ -130,7 +132,11 @@ const struct cmd_entry cmd_rotate_entry = {
 	    "                           payload (\"test\": true; files are only test-written\n"
 	    "                           beside their target, never replaced)\n" STORE_HELP
 	    "SIGTERM or SIGINT stops the run after its current step.\n"
+	    "Each workspace's credential is $CREDENTIALS_DIRECTORY/NAME (systemd's\n"
+	    "LoadCredential=NAME:FILE), NAME its 'credential:' in the policy, or else\n"
+	    "$TOKENWARDEN_CREDENTIAL; all are checked before the run starts.\n"
 	    "Exit status: 0 all done, 1 something failed, 3 out of time or stopped with\n"
-	    "work left, 2 bad policy or option, 5 another run holds the lock.\n",
+	    "work left, 2 bad policy, option, store, key or credential (nothing done;\n"
+	    "--dry-run still prints the plan), 5 another run holds the lock.\n",
     .exec = exec_rotate,
 };

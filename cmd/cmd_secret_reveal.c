@@ -176,7 +176,8 @@ exec_reveal(int argc, char **argv)
 	}
 	if (optind != argc - 1 || workspace == NULL || sec_path == NULL)
 		return cmd_usage(&cmd_secret_reveal_entry);
-	s = store_ctx_open(&o, NULL, 0, &status);
+	/* Writes: the reveal is recorded, so a store it cannot write is refused first. */
+	s = store_ctx_open(&o, NULL, STORE_CTX_WRITE, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_FAILURE;

@@ -103,7 +103,8 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 		errorf("--workspace is required: the workspace's username, lower case");
 		return NULL;
 	}
-	if (need_cred && cred_load(o->credential, o->credential_file, &cred, &cause) < 0)
+	if (need_cred &&
+	    cred_load(o->credential, o->credential_file, CRED_FROM_OPTIONS, &cred, &cause) < 0)
 		goto out;
 	c = mode_client_new(o->api, o->workspace, cred, &o->mode, &cause);
 out:
@@ -127,6 +128,9 @@ api_exit_status(int mode_err)
 	case MODE_ERR_THROTTLED:
 	case MODE_ERR_UNAVAILABLE:
 		return TW_EXIT_TEMPFAIL;
+	case MODE_ERR_CLOCK:
+		/* The run was refused, not the invocation: this host's clock needs fixing. */
+		return TW_EXIT_FAILURE;
 	default:
 		return TW_EXIT_FAILURE;
 	}

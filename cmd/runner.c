@@ -16,10 +16,12 @@
 #include <string.h>
 
 /*
- * One API client per workspace, made when first needed by that workspace's
- * worker.  Mode limits requests per user name, so the clients of one
- * credential share the limiter of its first workspace (one worker does all
- * of a credential's work, so it is never used by two threads).
+ * One API client per workspace: those of the workspaces a run works in are
+ * made before it starts (clients_open), any other when first asked for (the
+ * clock check reads every workspace's clock).  Mode limits requests per user
+ * name, so the clients of one credential share the limiter of its first
+ * workspace (one worker does all of a credential's work, so it is never used
+ * by two threads).
  */
 struct clients {
 	const struct policy *p;
@@ -61,10 +63,82 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 	/* No create or delete on a clock the server disagrees with. */
 	mo.max_skew_ms =
 	    cl->p->schedule.max_clock_skew > 0 ? cl->p->schedule.max_clock_skew * 1000 : 0;
-	if (cred_load(w->credential, NULL, &cred, cause) == 0)
+	if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, cause) == 0)
 		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
 	cred_free(cred);
 	return cl->c[i];
+}
+
+/* Sets cl up for p, with no client made yet. */
+static void
+clients_init(struct clients *cl, const struct policy *p)
+{
+	cl->p = p;
+	cl->c = xcalloc(p->nws + 1, sizeof *cl->c);
+	cl->rl = xcalloc(p->nws + 1, sizeof *cl->rl);
+	cl->rl_ready = xcalloc(p->nws + 1, sizeof *cl->rl_ready);
+}
+
+static void
+clients_free(struct clients *cl)
+{
+	for (size_t i = 0; i < cl->p->nws; i++) {
+		mode_client_free(cl->c[i]);
+		if (cl->rl_ready[i])
+			ratelimit_free(&cl->rl[i]);
+	}
+	free(cl->c);
+	free(cl->rl);
+	free(cl->rl_ready);
+}
+
+/* Whether a run with o (NULL: a whole run) works in w: --only and --force keep to one. */
+static int
+needed(const struct rotate_opts *o, const struct policy_workspace *w)
+{
+	const struct policy_slot *one = NULL;
+
+	if (o != NULL)
+		one = o->force != NULL ? o->force : o->only;
+	return one == NULL || one->ws == w;
+}
+
+/*
+ * Makes the client of every workspace the run needs before it starts, so
+ * that a credential that cannot be loaded (or an API the client refuses) is
+ * a configuration error to put right, found before anything is recorded or
+ * sent, rather than a failure and a backoff for every slot.  Says each
+ * problem, naming the workspace; returns how many there were.
+ */
+static int
+clients_open(struct clients *cl, const struct rotate_opts *o)
+{
+	int problems = 0;
+
+	for (size_t i = 0; i < cl->p->nws; i++) {
+		const struct policy_workspace *w = &cl->p->ws[i];
+		char *cause = NULL;
+
+		if (!needed(o, w) || client_for(cl, w, &cause) != NULL)
+			continue;
+		errorf("workspace %s (credential %s): %s", w->name, w->credential,
+		       cause != NULL ? cause : "no API client");
+		free(cause);
+		problems++;
+	}
+	return problems;
+}
+
+int
+runner_check(const struct policy *p)
+{
+	struct clients cl;
+	int problems;
+
+	clients_init(&cl, p);
+	problems = clients_open(&cl, NULL);
+	clients_free(&cl);
+	return problems > 0 ? TW_EXIT_USAGE : TW_EXIT_OK;
 }
 
 static void
@@ -120,18 +194,23 @@ int
 runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   struct rotate_opts *o, const char *verb, int quiet)
 {
-	struct clients cl = {p, xcalloc(p->nws + 1, sizeof *cl.c),
-			     xcalloc(p->nws + 1, sizeof *cl.rl),
-			     xcalloc(p->nws + 1, sizeof *cl.rl_ready)};
+	struct clients cl;
 	struct rotate_stats st;
 	char *cause = NULL;
 	json_t *summary = NULL;
 	int64_t id = 0;
-	int status = TW_EXIT_FAILURE;
+	int status = TW_EXIT_FAILURE, problems;
 
 	o->stop = runner_stop_requested;
 	if (msg_progress_wanted())
 		o->progress = progress;
+	clients_init(&cl, p);
+	/* A dry run says the same problems, and what the run would do once they are put right. */
+	problems = clients_open(&cl, o);
+	if (problems > 0 && !o->dry_run) {
+		status = TW_EXIT_USAGE;
+		goto out;
+	}
 	if (!o->dry_run && runs_start(s, verb, clock_now_ms(), &id, &cause) < 0)
 		goto out;
 	if (rotate_run(s, pub, p, client_for, &cl, o, log_line, NULL, &st, &cause) < 0)
@@ -154,19 +233,17 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		      st.unknown, "left", st.left, "settled", st.settled, "workers", st.workers);
 	if (!o->dry_run && runs_end(s, id, status, summary, clock_now_ms(), &cause) < 0)
 		status = TW_EXIT_FAILURE;
+	if (problems > 0) {
+		notef("a run would stop at the configuration error%s above, before doing anything",
+		      problems == 1 ? "" : "s");
+		status = TW_EXIT_USAGE;
+	}
 out:
 	msg_progress(NULL);
 	if (cause != NULL)
 		errorf("%s", cause);
 	free(cause);
 	json_decref(summary);
-	for (size_t i = 0; i < p->nws; i++) {
-		mode_client_free(cl.c[i]);
-		if (cl.rl_ready[i])
-			ratelimit_free(&cl.rl[i]);
-	}
-	free(cl.c);
-	free(cl.rl);
-	free(cl.rl_ready);
+	clients_free(&cl);
 	return status;
 }

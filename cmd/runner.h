@@ -22,10 +22,20 @@ void runner_signals(sigset_t *set);
 int runner_stop_requested(void *arg);
 
 /*
+ * Checks what every run of p needs before it does anything: each
+ * workspace's credential and API client.  Prints one error per problem,
+ * naming the workspace, where it looked and the fix.  Returns 0, or 2
+ * (TW_EXIT_USAGE) when there was a problem.
+ */
+int runner_check(const struct policy *p);
+
+/*
  * Runs p over s (locked by the caller) under a run row named by verb, with
  * o's stop and progress set here.  Prints the summary line unless quiet.
  * Returns the exit status: 0 all done, 1 something failed (or the store),
- * 3 work left (out of time or stopped).
+ * 3 work left (out of time or stopped), 2 the configuration of a workspace
+ * the run needs is wrong (as runner_check; then nothing is recorded or sent,
+ * but a dry run still says what it would do).
  */
 int runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	       struct rotate_opts *o, const char *verb, int quiet);

@@ -5,11 +5,13 @@
 #include "core/exitcodes.h"
 #include "core/seal.h"
 #include "core/clock.h"
+#include "core/xalloc.h"
 #include "store/events.h"
 #include "store/tokens.h"
 #include "store/store.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 void
 store_opts_init(struct store_opts *o)
@@ -33,6 +35,19 @@ store_opts_parse(struct store_opts *o, int ch, const char *arg)
 	return 1;
 }
 
+/* Takes cause (the public key is not there) and returns it with where else to name one. */
+static char *
+key_missing(char *cause)
+{
+	char *msg =
+	    xasprintf("%s; name the sealing public key that 'init' pinned with "
+		      "--public-key, $TOKENWARDEN_PUBLIC_KEY or the policy's store: public_key",
+		      cause);
+
+	free(cause);
+	return msg;
+}
+
 struct store *
 store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int flags, int *status)
 {
@@ -46,8 +61,11 @@ store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int flags, int 
 	if (s->readonly != NULL)
 		notef("%s: opened read-only (%s); nothing is written", o->db, s->readonly);
 	if (pub != NULL) {
-		if (seal_load_public(o->public_key, pub, &cause) != SEAL_OK)
+		if (seal_load_public(o->public_key, pub, &cause) != SEAL_OK) {
+			if (access(o->public_key, F_OK) < 0)
+				cause = key_missing(cause);
 			goto fail;
+		}
 		seal_fingerprint(pub, fpr);
 		if (store_check_key(s, fpr, &cause) < 0)
 			goto fail;

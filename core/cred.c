@@ -123,8 +123,62 @@ parse(const char *text, const char *origin, struct cred *c, char **cause)
 	return 0;
 }
 
+/*
+ * The fix for a credential a policy names: only the service can supply it,
+ * through systemd's LoadCredential= (the name is the file's name there).
+ */
+static char *
+policy_fix(const char *name)
+{
+	return xasprintf("add LoadCredential=%s:/etc/tokenwarden/%s (a file holding KEY:SECRET) "
+			 "to the service",
+			 name, name);
+}
+
+/* *cause for no credential found at all, with the fix for from. */
+static char *
+none_found(const char *name, enum cred_from from)
+{
+	char *fix, *msg;
+
+	if (from != CRED_FROM_POLICY || name == NULL)
+		return xasprintf(
+		    "no Mode API credential: use --credential NAME with systemd's "
+		    "$CREDENTIALS_DIRECTORY, --credential-file FILE (mode 0600), or set %s",
+		    CRED_ENV);
+	fix = policy_fix(name);
+	msg = xasprintf("$CREDENTIALS_DIRECTORY is not set, nor $%s; %s, or set %s for a "
+			"policy naming one credential",
+			CRED_ENV, fix, CRED_ENV);
+	free(fix);
+	return msg;
+}
+
+/*
+ * Reads path, the file of credential name under $CREDENTIALS_DIRECTORY,
+ * into *text.  One that is not there gets the fix for a policy's credential
+ * appended: the service was not given it.
+ */
+static int
+read_loaded(const char *path, const char *name, enum cred_from from, char **text, size_t *len,
+	    char **cause)
+{
+	char *fix, *msg;
+
+	if (cred_read_file(path, CRED_MAX, text, len, cause) == 0)
+		return 0;
+	if (from == CRED_FROM_POLICY && access(path, F_OK) < 0) {
+		fix = policy_fix(name);
+		msg = xasprintf("%s; %s", *cause, fix);
+		free(fix);
+		free(*cause);
+		*cause = msg;
+	}
+	return -1;
+}
+
 int
-cred_load(const char *name, const char *file, struct cred **out, char **cause)
+cred_load(const char *name, const char *file, enum cred_from from, struct cred **out, char **cause)
 {
 	struct cred *c = xcalloc(1, sizeof *c);
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -137,9 +191,11 @@ cred_load(const char *name, const char *file, struct cred **out, char **cause)
 			*cause = xasprintf("credential name '%s' is not a plain file name", name);
 			goto out;
 		}
-		file = path = xasprintf("%s/%s", dir, name);
-	}
-	if (file != NULL) {
+		path = xasprintf("%s/%s", dir, name);
+		if (read_loaded(path, name, from, &text, &len, cause) < 0)
+			goto out;
+		c->origin = xstrdup(path);
+	} else if (file != NULL) {
 		if (cred_read_file(file, CRED_MAX, &text, &len, cause) < 0)
 			goto out;
 		c->origin = xstrdup(file);
@@ -148,10 +204,7 @@ cred_load(const char *name, const char *file, struct cred **out, char **cause)
 		len = strlen(text);
 		c->origin = xstrdup("$" CRED_ENV);
 	} else {
-		*cause = xasprintf(
-		    "no Mode API credential: use --credential NAME with systemd's "
-		    "$CREDENTIALS_DIRECTORY, --credential-file FILE (mode 0600), or set %s",
-		    CRED_ENV);
+		*cause = none_found(name, from);
 		goto out;
 	}
 	if (parse(text, c->origin, c, cause) < 0)

@@ -26,13 +26,23 @@ struct cred {
 void cred_stash_env(void);
 
 /*
+ * Where the caller got the credential's name, which decides the advice its
+ * messages give: a verb's own options can name a file, a policy cannot.
+ */
+enum cred_from {
+	CRED_FROM_OPTIONS, /* --credential NAME or --credential-file FILE */
+	CRED_FROM_POLICY,  /* a workspace's `credential:` (rotate, daemon, revoke) */
+};
+
+/*
  * Loads the credential from file (when not NULL), else from
  * $CREDENTIALS_DIRECTORY/name (when name is not NULL and the variable is set),
  * else from the stashed environment variable.  The value is KEY:SECRET on
  * one line.  Returns 0 and an allocated *out (free with cred_free), or -1
- * with *cause naming the source and what to do.
+ * with *cause naming where it looked and the fix that works for from.
  */
-int cred_load(const char *name, const char *file, struct cred **out, char **cause);
+int cred_load(const char *name, const char *file, enum cred_from from, struct cred **out,
+	      char **cause);
 /* Wipes and frees c; NULL is allowed. */
 void cred_free(struct cred *c);
 

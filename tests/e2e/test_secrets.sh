@@ -279,6 +279,18 @@ touch "$TW_TMP/writer.stop"
 wait "$writer"
 no_new_event "an unrecorded reveal" "$n"
 
+echo "== a store the reveal cannot record in is refused before the secret key is read"
+# An auditor's read-only copy: reading verbs work on it, but a reveal writes its event.
+mkdir "$TW_TMP/ro"
+backup "$db" "$TW_TMP/ro/tw.db"
+chmod 400 "$TW_TMP/ro/tw.db"
+ro_before=$(sqlq "$TW_TMP/ro/tw.db" "SELECT count(*) FROM events")
+run 2 secret reveal --db "$TW_TMP/ro/tw.db" -w acme tokone --secret-key a.sec
+expect "$err" "$TW_TMP/ro/tw.db: cannot be written: its mode 0400 lets no one write it"
+[ -s "$out" ] && fail "a reveal on a store it cannot write printed the secret"
+tw_expect_eq "events in the read-only copy" "$(sqlq "$TW_TMP/ro/tw.db" "SELECT count(*) FROM events")" \
+	"$ro_before"
+
 echo "== rekey"
 export TOKENWARDEN_NOW=2024-03-01T00:00Z
 # The run lock is held: exit 5, nothing asked, nothing changed.

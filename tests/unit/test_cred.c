@@ -56,7 +56,7 @@ test_file_ok(void **state)
 	struct cred *c = NULL;
 
 	(void)state;
-	assert_int_equal(cred_load(NULL, path, &c, &cause), 0);
+	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, &c, &cause), 0);
 	assert_string_equal(c->key, "apikey");
 	assert_string_equal(c->secret, "s3cr:et");
 	assert_string_equal(c->origin, path);
@@ -71,7 +71,7 @@ test_file_too_open(void **state)
 	struct cred *c = NULL;
 
 	(void)state;
-	assert_int_equal(cred_load(NULL, path, &c, &cause), -1);
+	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, &c, &cause), -1);
 	assert_null(c);
 	assert_non_null(strstr(cause, "permissions 0644 are too open"));
 	assert_non_null(strstr(cause, "chmod 600"));
@@ -94,7 +94,7 @@ test_bad_formats(void **state)
 
 		snprintf(name, sizeof name, "bad%zu", i);
 		path = write_file(name, bad[i], 0600);
-		assert_int_equal(cred_load(NULL, path, &c, &cause), -1);
+		assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, &c, &cause), -1);
 		assert_non_null(strstr(cause, path));
 		assert_null(strstr(cause, "hunter2"));
 		free(cause);
@@ -110,12 +110,12 @@ test_credentials_directory(void **state)
 
 	(void)state;
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	assert_int_equal(cred_load("acme-admin", NULL, &c, &cause), 0);
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, &c, &cause), 0);
 	assert_string_equal(c->key, "k1");
 	assert_string_equal(c->secret, "s1");
 	cred_free(c);
 	c = NULL;
-	assert_int_equal(cred_load("../etc/passwd", NULL, &c, &cause), -1);
+	assert_int_equal(cred_load("../etc/passwd", NULL, CRED_FROM_OPTIONS, &c, &cause), -1);
 	assert_non_null(strstr(cause, "not a plain file name"));
 	free(cause);
 	unsetenv("CREDENTIALS_DIRECTORY");
@@ -132,7 +132,7 @@ test_environment_is_scrubbed(void **state)
 	setenv(CRED_ENV, "envkey:envsecret", 1);
 	cred_stash_env();
 	assert_null(getenv(CRED_ENV));
-	assert_int_equal(cred_load("absent", NULL, &c, &cause), 0);
+	assert_int_equal(cred_load("absent", NULL, CRED_FROM_OPTIONS, &c, &cause), 0);
 	assert_string_equal(c->key, "envkey");
 	assert_string_equal(c->secret, "envsecret");
 	assert_string_equal(c->origin, "$" CRED_ENV);
@@ -148,14 +148,65 @@ test_no_source(void **state)
 	(void)state;
 	unsetenv(CRED_ENV);
 	cred_stash_env();
-	assert_int_equal(cred_load("acme-admin", NULL, &c, &cause), -1);
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, &c, &cause), -1);
 	assert_null(c);
 	assert_non_null(strstr(cause, "no Mode API credential"));
 	assert_non_null(strstr(cause, "--credential-file"));
 	free(cause);
-	assert_int_equal(cred_load(NULL, "/nonexistent/cred", &c, &cause), -1);
+	assert_int_equal(cred_load(NULL, "/nonexistent/cred", CRED_FROM_OPTIONS, &c, &cause), -1);
 	assert_non_null(strstr(cause, "/nonexistent/cred: cannot open"));
 	free(cause);
+}
+
+/*
+ * A policy's credential can come only from the service: its messages say
+ * where the run looked and give LoadCredential=, never an option the verb
+ * does not take.
+ */
+static void
+test_policy_advice(void **state)
+{
+	struct cred *c = NULL;
+	char *cause = NULL, *path, *want;
+
+	(void)state;
+	unsetenv(CRED_ENV);
+	cred_stash_env();
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, &c, &cause), -1);
+	assert_null(c);
+	assert_string_equal(cause,
+			    "$CREDENTIALS_DIRECTORY is not set, nor $TOKENWARDEN_CREDENTIAL; "
+			    "add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a "
+			    "file holding KEY:SECRET) to the service, or set "
+			    "TOKENWARDEN_CREDENTIAL for a policy naming one credential");
+	free(cause);
+	cause = NULL;
+
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_POLICY, &c, &cause), -1);
+	want =
+	    xasprintf("%s/absent-admin: cannot open: No such file or directory; add "
+		      "LoadCredential=absent-admin:/etc/tokenwarden/absent-admin (a file holding "
+		      "KEY:SECRET) to the service",
+		      dir);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	cause = NULL;
+	/* From the options the same file gets no service advice. */
+	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_OPTIONS, &c, &cause), -1);
+	assert_null(strstr(cause, "LoadCredential"));
+	free(cause);
+	cause = NULL;
+	/* A file that is there says its own fix, and nothing else. */
+	path = write_file("loose-admin", "k:s\n", 0644);
+	assert_int_equal(cred_load("loose-admin", NULL, CRED_FROM_POLICY, &c, &cause), -1);
+	assert_non_null(strstr(cause, "chmod 600"));
+	assert_null(strstr(cause, "LoadCredential"));
+	free(cause);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	free(path);
 }
 
 int
@@ -168,6 +219,7 @@ main(void)
 	    cmocka_unit_test(test_credentials_directory),
 	    cmocka_unit_test(test_environment_is_scrubbed),
 	    cmocka_unit_test(test_no_source),
+	    cmocka_unit_test(test_policy_advice),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

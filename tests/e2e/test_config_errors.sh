@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# End-to-end: a configuration error stops a run before it does anything
+# (issue 10, item 5).  A missing credential under $CREDENTIALS_DIRECTORY,
+# $CREDENTIALS_DIRECTORY unset, a credential file with bad content or a loose
+# mode, a missing or replaceable public key, a bad `api:` URL: each makes
+# `rotate` exit 2 with one message per problem that names the workspace and
+# where the run looked, gives the fix that works for `rotate` (never
+# --credential-file, which it does not take), and never shows a secret.
+# Nothing is recorded (no run, no slot failure or backoff, no event) and no
+# request is sent.  `rotate --dry-run` reports the same and still prints the
+# plan; `daemon` refuses to start on it; `revoke` gives the same advice;
+# `--only` and `--force` need only their own workspace's credential; a
+# daemon refuses a reload naming one it lacks.  Put right, the run succeeds.
+# usage: test_config_errors.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+failures=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- stdout" >&2
+	cat "$out" >&2
+	echo "--- stderr" >&2
+	cat "$err" >&2
+	failures=$((failures + 1))
+}
+
+run() {
+	local want=$1 got=0
+	shift
+	timeout 30 "$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
+	if [ "$got" = 124 ]; then
+		fail "tokenwarden $*: still running after 30 s, expected exit $want"
+	elif [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* died with signal $((got - 128))"
+	elif [ "$got" -ne "$want" ]; then
+		fail "tokenwarden $*: exit $got, expected $want"
+	fi
+}
+
+expect() {
+	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
+}
+
+refute() {
+	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi
+}
+
+# errors N: stderr has exactly N error lines, one per problem.
+errors() {
+	local n
+	n=$(grep -c '^tokenwarden: error: ' "$err" || true)
+	[ "$n" = "$1" ] || fail "$n error lines, expected $1"
+}
+
+# sql DB QUERY: the rows, fields joined by '|' (python3's sqlite3: no sqlite3 program needed).
+sql() {
+	python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for r in c.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in r))
+' "$1" "$2"
+}
+
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
+# state: what a refused run must leave as it was: the history, the slots'
+# failures and backoff, and the requests the simulator has seen.
+state() {
+	"$tw_bin" audit log --db "$db" --json 2>/dev/null | jq -c -s '[length, (map(.kind) | unique)]'
+	sql "$db" 'select count(*) from slot_state'
+	sql "$db" 'select * from slot_state'
+	sim_ctl GET /_sim/stats | jq .requests
+}
+
+# untouched WHAT: nothing changed since the last baseline.
+untouched() {
+	local now
+	now=$(state)
+	[ "$now" = "$baseline" ] || fail "$1 changed something: $(diff <(echo "$baseline") <(echo "$now") | tr '\n' ' ')"
+}
+
+# refused WHAT: exit 2, no secret or foreign advice in the message, nothing changed.
+refused() {
+	refute "$err" "--credential-file"
+	refute "$err" "adminsecret"
+	refute "$err" "betasecret"
+	refute "$err" "would-be-secret"
+	untouched "$1"
+}
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --workspace beta:betakey:betasecret \
+	--now 2027-01-01T02:00Z
+db=$TW_TMP/tw.db
+pub=$TW_TMP/seal.pub
+creds=$TW_TMP/creds
+"$tw_bin" keygen --public-key "$pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$pub" >/dev/null
+mkdir -p "$creds" "$TW_TMP/run"
+printf 'adminkey:adminsecret\n' >"$creds/acme-admin"
+printf 'betakey:betasecret\n' >"$creds/beta-admin"
+export CREDENTIALS_DIRECTORY=$creds
+
+# policy FILE API: a policy of two workspaces with their own credentials.
+policy() {
+	cat >"$1" <<YAML
+version: 1
+store: { path: $db, public_key: $pub }
+defaults:
+  lifetime: 10d
+  rotate_before: 40%
+  grace: 1d
+  deliver: [ { file: "$TW_TMP/run/{workspace}-{slot}.json" } ]
+workspaces:
+  - name: acme
+    api: $2
+    credential: acme-admin
+    tokens: [ { name: etl }, { name: bi } ]
+  - name: beta
+    api: $SIM_URL
+    credential: beta-admin
+    tokens: [ { name: etl } ]
+YAML
+}
+policy "$TW_TMP/policy.yaml" "$SIM_URL"
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+echo "== a first run makes every slot's token"
+at 2027-01-01T02:00Z
+run 0 rotate
+expect "$out" "3 rotated"
+
+# Every slot is due again: a run that got going would create and record.
+at 2027-01-09T02:00Z
+baseline=$(state)
+
+echo "== a credential missing from \$CREDENTIALS_DIRECTORY"
+mv "$creds/beta-admin" "$TW_TMP/beta-admin.away"
+run 2 rotate
+expect "$err" "error: workspace beta (credential beta-admin): $creds/beta-admin: cannot open: No such file or directory; add LoadCredential=beta-admin:/etc/tokenwarden/beta-admin (a file holding KEY:SECRET) to the service"
+refute "$err" "workspace acme"
+errors 1
+refused "a missing credential"
+
+echo "== --dry-run reports the same, and still prints the plan"
+run 2 rotate --dry-run
+expect "$err" "error: workspace beta (credential beta-admin): $creds/beta-admin: cannot open"
+expect "$err" "a run would stop at the configuration error above, before doing anything"
+expect "$err" "acme/etl: would create"
+expect "$err" "beta/etl: would create"
+expect "$out" "rotate (dry run): "
+errors 1
+refused "a dry run"
+
+echo "== the daemon does not start on it"
+run 2 daemon
+expect "$err" "error: workspace beta (credential beta-admin): $creds/beta-admin: cannot open"
+refute "$err" "daemon started"
+refused "the daemon"
+
+echo "== revoke gives the same advice"
+mv "$creds/acme-admin" "$TW_TMP/acme-admin.away"
+run 2 revoke --yes acme/etl
+expect "$err" "$creds/acme-admin: cannot open: No such file or directory; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin"
+refused "revoke without its credential"
+mv "$TW_TMP/acme-admin.away" "$creds/acme-admin"
+
+echo "== \$CREDENTIALS_DIRECTORY not set, and no \$TOKENWARDEN_CREDENTIAL"
+unset CREDENTIALS_DIRECTORY
+run 2 rotate
+expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL for a policy naming one credential"
+expect "$err" "error: workspace beta (credential beta-admin): \$CREDENTIALS_DIRECTORY is not set"
+errors 2
+refused "no credential directory"
+export CREDENTIALS_DIRECTORY=$creds
+mv "$TW_TMP/beta-admin.away" "$creds/beta-admin"
+
+echo "== a credential file with bad content"
+cp "$creds/acme-admin" "$TW_TMP/acme-admin.good"
+printf 'would-be-secret-without-a-colon\n' >"$creds/acme-admin"
+run 2 rotate
+expect "$err" "error: workspace acme (credential acme-admin): $creds/acme-admin: expected KEY:SECRET"
+errors 1
+refused "a credential without a colon"
+printf 'adminkey:would-be-secret\nanother line\n' >"$creds/acme-admin"
+run 2 rotate
+expect "$err" "error: workspace acme (credential acme-admin): $creds/acme-admin: expected one line KEY:SECRET"
+refused "a credential of two lines"
+
+echo "== a credential file others can read"
+cp "$TW_TMP/acme-admin.good" "$creds/acme-admin"
+chmod 644 "$creds/acme-admin"
+run 2 rotate
+expect "$err" "error: workspace acme (credential acme-admin): $creds/acme-admin: permissions 0644 are too open"
+expect "$err" "chmod 600 $creds/acme-admin"
+errors 1
+refused "a credential others can read"
+chmod 600 "$creds/acme-admin"
+
+echo "== the public key missing, replaceable, or unreadable"
+mv "$pub" "$pub.away"
+run 2 rotate
+expect "$err" "$pub: cannot open: No such file or directory; name the sealing public key that 'init' pinned with --public-key, \$TOKENWARDEN_PUBLIC_KEY or the policy's store: public_key"
+refused "a missing public key"
+run 2 rotate --dry-run
+refused "a dry run without the public key"
+mv "$pub.away" "$pub"
+chmod 666 "$pub"
+run 2 rotate
+expect "$err" "$pub: permissions 0666 let group or others replace the key"
+refused "a public key others can replace"
+chmod 644 "$pub"
+if [ "$(id -u)" != 0 ]; then
+	chmod 000 "$pub"
+	run 2 rotate
+	expect "$err" "$pub: cannot open: Permission denied"
+	refused "an unreadable public key"
+	chmod 644 "$pub"
+else
+	echo "(root reads any file: a public key without read permission cannot be made here)"
+fi
+printf 'not a key\n' >"$TW_TMP/bad.pub"
+run 2 rotate --public-key "$TW_TMP/bad.pub"
+expect "$err" "$TW_TMP/bad.pub"
+refused "a public key that is no key"
+
+echo "== a bad api: URL is refused with the policy"
+for api in ftp://127.0.0.1:1 http://example.com "https://user@example.com" "not a url"; do
+	policy "$TW_TMP/bad-api.yaml" "$api"
+	run 2 rotate --config "$TW_TMP/bad-api.yaml"
+	expect "$err" "bad-api.yaml:10:"
+	expect "$err" "api"
+	refused "api: $api"
+done
+
+echo "== the daemon does not start on a store it cannot write"
+mkdir "$TW_TMP/ro"
+python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' \
+	"$db" "$TW_TMP/ro/tw.db"
+chmod 400 "$TW_TMP/ro/tw.db"
+run 2 daemon --db "$TW_TMP/ro/tw.db"
+expect "$err" "$TW_TMP/ro/tw.db: cannot be written"
+refute "$err" "daemon started"
+refused "the daemon on a read-only store"
+
+echo "== --only and --force need only their own workspace's credential"
+mv "$creds/beta-admin" "$TW_TMP/beta-admin.away"
+run 0 rotate --only acme/etl
+expect "$out" "1 rotated"
+refute "$err" "error:"
+run 0 rotate --force acme/bi
+expect "$out" "1 rotated"
+baseline=$(state)
+run 2 rotate --force beta/etl
+expect "$err" "error: workspace beta (credential beta-admin): $creds/beta-admin: cannot open"
+refute "$err" "workspace acme"
+refused "--force of a slot without its credential"
+mv "$TW_TMP/beta-admin.away" "$creds/beta-admin"
+
+echo "== put right, the run succeeds"
+run 0 rotate
+expect "$out" "1 rotated"
+refute "$err" "error:"
+for s in acme-etl acme-bi beta-etl; do
+	t=$(jq -r .token "$TW_TMP/run/$s.json")
+	sim_ctl GET /_sim/tokens | jq -e --arg t "$t" '.tokens | any(.token == $t and (.expired | not))' \
+		>/dev/null || fail "$s: the delivered token $t is not live"
+done
+[ "$(sql "$db" 'select count(*) from slot_state')" = 0 ] || fail "a slot has failures recorded"
+"$tw_bin" audit log --db "$db" --json | jq -e -s '[.[] | select(.kind == "slot.failure")] | length == 0' \
+	>/dev/null || fail "the history has a slot failure"
+echo "== the daemon keeps its policy when a reload names a credential it lacks"
+# wait_for TEXT: waits up to 20 s for the daemon to say TEXT.
+wait_for() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -qF -- "$1" "$err" && return 0
+		sleep 0.1
+	done
+	fail "the daemon did not say '$1' in 20 s"
+}
+baseline=$(state)
+cp "$TW_TMP/policy.yaml" "$TW_TMP/policy.good"
+timeout 60 "$tw_bin" daemon >"$out" 2>"$err" </dev/null &
+daemon=$!
+wait_for "daemon started"
+sed -i 's/credential: beta-admin/credential: gamma-admin/' "$TW_TMP/policy.yaml"
+kill -HUP "$daemon"
+wait_for "not reloaded"
+expect "$err" "error: workspace beta (credential gamma-admin): $creds/gamma-admin: cannot open"
+kill -TERM "$daemon"
+d=0
+wait "$daemon" || d=$?
+[ "$d" = 0 ] || fail "the daemon exited $d after SIGTERM"
+refused "a reload naming a missing credential"
+cp "$TW_TMP/policy.good" "$TW_TMP/policy.yaml"
+
+v=0
+"$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?
+[ "$v" = 0 ] || fail "the history does not verify"
+
+sim_stop
+[ "$failures" -eq 0 ] || {
+	echo "$failures failure(s)" >&2
+	exit 1
+}
+echo "config errors: all passed"
