@@ -4,6 +4,7 @@
 #include "core/timefmt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,12 +20,22 @@ read_clock(clockid_t id)
 int64_t
 clock_now_ms(void)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t start = INT64_MIN, mono_start;
 	const char *pinned = getenv("TOKENWARDEN_NOW");
-	int64_t ms;
+	int64_t ms, now;
 
-	if (pinned != NULL && timefmt_parse(pinned, &ms) == 0)
-		return ms;
-	return read_clock(CLOCK_REALTIME);
+	if (pinned == NULL || timefmt_parse(pinned, &ms) < 0)
+		return read_clock(CLOCK_REALTIME);
+	/* Set at the first reading of that value, then running, as the simulator's does. */
+	pthread_mutex_lock(&lock);
+	if (ms != start) {
+		start = ms;
+		mono_start = clock_mono_ms();
+	}
+	now = start + (clock_mono_ms() - mono_start);
+	pthread_mutex_unlock(&lock);
+	return now;
 }
 
 int64_t

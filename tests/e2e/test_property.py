@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""Field test: random inventories under random valid policies; every run recovers.
+
+Each case starts a simulator and a fresh store, writes a random valid policy
+(one or two workspaces, slot names shared across them, lifetimes from 2 to
+45 days, rotate_before as a duration or a percentage, grace, jitter, verify,
+enforce unmanaged/expired as report, ignore or delete_after, a file consumer
+per slot), then builds a random inventory only through the real binary and
+the simulator, never by writing SQL:
+
+  rotate            plain, --only SLOT, or killed at a crash point
+                    (TOKENWARDEN_TEST_CRASH: pending, created, verified and
+                    partly delivered rows), or under simulator faults (lost
+                    POST answers -> unknown, refused Bearer -> failed verify,
+                    single 5xx/dropped/garbled answers), or with a wrong
+                    admin secret (creates refused -> failed rows)
+  token import      tokens made on the simulator with the admin key (Basic
+                    auth), into a free slot (the admin hands the consumer its
+                    file, as an operator would), as unmanaged, or into a slot
+                    the policy does not have; with or without --secret-stdin
+  token create      unmanaged, sometimes with its answer lost (unknown) or
+                    refused (failed)
+  revoke --yes      a slot's active token or a token by id
+  policy edits      a slot's lifetime, rotate_before, grace changed, or a slot
+                    dropped (its tokens then belong to no slot)
+  time              hours to weeks between steps: retiring, expired tokens
+
+The runs that build the inventory do not retry within the run (schedule
+retries 0: their faults never clear); the recovery run has the case's own
+schedule.  The store's `expired` state is not made by any command today: an
+active or retiring token past its expiry stands for it.
+
+Then the host is off for 0 to 60 days (the simulator's clock and
+TOKENWARDEN_NOW jump together; sometimes past enforce expired delete_after),
+faults are cleared, and ONE `rotate` runs.  After it:
+
+  P1 run      it exits 0, or 1 with each failure a warning naming its slot;
+              no `tokenwarden: error:` (a store error), and the history has
+              a run.end for it with its exit status
+  P2 slots    every slot of the policy has exactly one active token in the
+              store, on the server and unexpired, and its file consumer
+              holds that token (same id and access key)
+  P3 server   every token the server holds is accounted for: a row of the
+              store in a live state (active, retiring, expired; created or
+              verified while unexpired), or an unknown row of the same name
+              and expiry; every unexpired active/retiring row is on the server
+  P4 history  `tokenwarden audit verify` passes
+
+usage: test_property.py MODESIM TOKENWARDEN
+  TW_SEED   the seed (default: random, printed)
+  TW_CASES  number of cases (default 30: under a minute plain, two under ASan)
+  TW_CASE   run only this case number (with TW_SEED, to reproduce one)
+  TW_KEEP   keep the temporary directories of failing cases
+"""
+import datetime
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from twsim import (DAY, HOUR, Sim, Tw, check_accounted, check_history, check_run,  # noqa: E402
+                   check_slots, consumer_payload, duration, iso, ms, store_rows)
+
+START = datetime.datetime(2026, 1, 5, 2, 0, tzinfo=datetime.timezone.utc)
+SLOT_NAMES = ["etl", "bi", "sync", "ml", "audit"]
+CRASH_POINTS = ["before-post", "after-post", "after-commit", "after-verify", "after-deliver",
+                "after-activate", "after-delete"]
+# Faults that fail at once (no client backoff), so a case stays fast.
+RUN_FAULTS = [
+    {"lost_post_rate": 1},
+    {"reject_bearer_rate": 1},
+    {"error_rate": 1, "count": 1},
+    {"drop_rate": 1, "count": 1},
+    {"truncated_rate": 1, "count": 1},
+    {"malformed_rate": 1, "count": 1},
+    {"lost_post_rate": 1, "count": 1},
+]
+# Drawn per request: only with one worker, so the draws fall the same way every time.
+MIXED_FAULTS = {"lost_post_rate": 0.3, "reject_bearer_rate": 0.3}
+DEFAULT_CASES = 30
+
+
+class CaseFailed(Exception):
+    pass
+
+
+class Case:
+    def __init__(self, seed, n, modesim, tw_bin, root, keypair):
+        self.n = n
+        self.rng = random.Random("%s:%d" % (seed, n))
+        self.tmp = tempfile.mkdtemp(prefix="case%03d." % n, dir=root)
+        self.modesim, self.tw_bin, self.keypair = modesim, tw_bin, keypair
+        self.history = []  # what was done, for people
+        self.states_seen = set()
+        self.imports = 0
+        self.now = START + self.rng.randint(0, 23) * HOUR
+
+    # --- the policy -----------------------------------------------------------
+    def gen_policy(self):
+        rng = self.rng
+        nws = rng.choice([1, 2, 2])
+        self.wss = ["acme", "beta"][:nws]
+        self.slots = {}
+        for ws in self.wss:
+            self.slots[ws] = rng.sample(SLOT_NAMES, rng.randint(1, 3))
+        if nws == 2 and not set(self.slots["acme"]) & set(self.slots["beta"]) and \
+                rng.random() < 0.8:
+            self.slots["beta"][0] = self.slots["acme"][0]  # one slot name in both
+        self.settings = {}
+        for ws in self.wss:
+            for slot in self.slots[ws]:
+                self.settings[(ws, slot)] = self.gen_slot()
+        unmanaged = rng.choice(["report", "ignore", "delete"])
+        expired = rng.choice(["report", "ignore", "delete", "delete"])
+        self.unmanaged = (unmanaged if unmanaged != "delete" else
+                          "{ delete_after: %s }" % duration(rng.randint(1, 10) * 86400))
+        if expired == "delete":  # 0 too: an expired token goes at the first run after
+            after = rng.choice([0, 1, 2, 5, 10]) * 86400
+            expired = "{ delete_after: %s }" % (duration(after) if after else "0")
+        self.expired = expired
+        os.mkdir(os.path.join(self.tmp, "out"))
+        # The runs that build the inventory do not retry within the run (they meet faults
+        # that never clear: retries would only wait); the recovery run has the policy's.
+        self.final_schedule = "interval: 1d" + rng.choice(
+            ["", ", retries: 0", ", retries: 2, retry_backoff: 1s", ", retry_backoff: 1s"])
+        self.schedule = "interval: 1d, retries: 0"
+        self.write_policy()
+
+    def write_policy(self):
+        out = os.path.join(self.tmp, "out")
+        lines = [
+            "version: 1",
+            "store: { path: %s, public_key: %s/seal.pub }" % (self.tw.db, self.tmp),
+            "defaults: { deliver: [ { file: '%s/{workspace}-{slot}.json' } ] }" % out,
+            "enforce: { max_lifetime: 400d, unmanaged: %s, expired: %s }" % (
+                self.unmanaged, self.expired),
+            "schedule: { %s }" % self.schedule,
+            "workspaces:",
+        ]
+        for ws in self.wss:
+            lines += ["  - name: %s" % ws, "    api: %s" % self.sim.url,
+                      "    credential: %s" % self.cred_name(ws),
+                      "    rate_limit: 100000/1s", "    tokens:"]
+            for slot in self.slots[ws]:
+                lines.append("      - { name: %s, %s }" % (slot, self.settings[(ws, slot)]))
+        self.policy_text = "\n".join(lines) + "\n"
+        self.policy = os.path.join(self.tmp, "policy.yaml")
+        with open(self.policy, "w") as f:
+            f.write(self.policy_text)
+        self.tw.env["TOKENWARDEN_CONFIG"] = self.policy
+        r = self.tw.run(["policy", "check", self.policy])
+        if r.returncode != 0:
+            raise CaseFailed("the generator wrote a policy that does not check (a test "
+                             "bug): " + (r.stdout + r.stderr).strip()[-600:])
+
+    def gen_slot(self):
+        rng = self.rng
+        life = rng.choice([2, 3, 5, 7, 10, 14, 30, 45]) * 24  # hours
+        jitter = rng.choice([0, 0, 1, 2, 6])
+        if rng.random() < 0.5:
+            pct = rng.randint(10, 60)
+            rb, rb_text = life * pct / 100.0, "'%d%%'" % pct
+        else:
+            rb = rng.randint(max(1, life // 10), life // 2)
+            rb_text = duration(rb * 3600)
+        if rb + jitter >= life:
+            jitter = 0
+        room = life - rb - jitter
+        grace = rng.choice([0, 1, 6, 12, 24, 48])
+        while grace and grace >= room:
+            grace //= 2
+        parts = ["lifetime: %s" % duration(life * 3600), "rotate_before: %s" % rb_text,
+                 "grace: %s" % (duration(grace * 3600) if grace else "0")]
+        if jitter:
+            parts.append("jitter: %s" % duration(jitter * 3600))
+        if rng.random() < 0.1:
+            parts.append("verify: false")
+        return ", ".join(parts)
+
+    def cred_name(self, ws):
+        return "admin" if self.shared_cred else ws + "-admin"
+
+    def consumer(self, ws, slot):
+        return os.path.join(self.tmp, "out", "%s-%s.json" % (ws, slot))
+
+    # --- the steps that make the inventory ----------------------------------------
+    def note(self, text):
+        self.history.append("%s %s" % (iso(self.now), text))
+
+    def at(self, t):
+        self.now = t
+        self.sim.set_clock(t)
+
+    def tw_run(self, args, **kw):
+        """The binary at self.now, the simulator's clock set to the same moment (it runs
+        on meanwhile, and tokenwarden refuses to act on a skewed clock)."""
+        self.sim.set_clock(self.now)
+        return self.tw.run(args, now=self.now, **kw)
+
+    def rotate(self, args=(), env=None):
+        return self.tw_run(["rotate"] + list(args), env=env, quiet=True).returncode
+
+    def rows(self):
+        return store_rows(self.tw.db)
+
+    def step_rotate(self):
+        rng = self.rng
+        if rng.random() < 0.5:
+            self.step_time()
+        pairs = [(ws, s) for ws in self.wss for s in self.slots[ws]]
+        names = [s for _, s in pairs]
+        args = []
+        x = rng.random()
+        if x < 0.55:
+            # One slot: WORKSPACE/SLOT, or its bare name when one workspace has it.
+            ws, slot = rng.choice(pairs)
+            what = slot if names.count(slot) == 1 and rng.random() < 0.5 else ws + "/" + slot
+            args = ["--force" if x < 0.35 else "--only", what]
+        kind = rng.choice(["plain", "crash", "crash", "faults", "faults", "badcred"])
+        # Draws per request, or for the next request only, and where a kill lands, are
+        # the same every time only when one thread makes the requests: one worker, or
+        # one slot.
+        one = self.workers() == 1 or bool(args)
+        if kind == "crash" and not one:
+            ws, slot = rng.choice(pairs)
+            args = ["--force", ws + "/" + slot]
+        if kind == "crash":
+            point = rng.choice(CRASH_POINTS)
+            rc = self.rotate(args, env={"TOKENWARDEN_TEST_CRASH": point})
+            self.note("rotate %s killed at %s -> %s" % (" ".join(args), point, rc))
+        elif kind == "faults":
+            if one and rng.random() < 0.3:
+                f = dict(MIXED_FAULTS)
+            else:
+                f = dict(rng.choice([f for f in RUN_FAULTS if one or "count" not in f]))
+            self.sim.faults(f)
+            rc = self.rotate(args)
+            self.sim.faults({})
+            self.note("rotate %s with faults %s -> %s" % (" ".join(args), f, rc))
+        elif kind == "badcred":
+            for name in set(self.cred_name(ws) for ws in self.wss):
+                self.tw.set_credential(name, "wrong-key:wrong-secret")
+            rc = self.rotate(args)
+            self.restore_creds()
+            self.note("rotate %s with a wrong admin key -> %s" % (" ".join(args), rc))
+        else:
+            rc = self.rotate(args)
+            self.note("rotate %s -> %s" % (" ".join(args), rc))
+
+    def workers(self):
+        return len(set(self.cred_name(ws) for ws in self.wss))
+
+    def restore_creds(self):
+        for ws in self.wss:
+            self.tw.set_credential(self.cred_name(ws), "%s:%s" % self.sim.keys[ws])
+
+    def step_import(self):
+        rng = self.rng
+        rows = self.rows()
+        free = [(ws, s) for ws in self.wss for s in self.slots[ws]
+                if not any(r["ws"] == ws and r["slot"] == s and r["state"] == "active"
+                           for r in rows)]
+        ws = rng.choice(self.wss)
+        where = rng.choice(["slot", "slot", "unmanaged", "gone"])
+        slot = None
+        if where == "slot" and free:
+            ws, slot = rng.choice(free)
+        elif where == "gone":  # a slot the policy no longer has; one active token each
+            slot = "old-" + rng.choice(SLOT_NAMES)
+            if any(r["ws"] == ws and r["slot"] == slot and r["state"] == "active"
+                   for r in rows):
+                slot = None
+        self.imports += 1
+        name = "imp%d-%s" % (self.imports, slot or "loose")
+        expires = self.now + rng.randint(2, 24 * 60) * HOUR
+        tok = self.sim.create_token(ws, name, expires)
+        args = ["token", "import", "-w", ws, "--token", tok["token"], "-n", name,
+                "--created-at", tok["created_at"], "--expires-at", tok["expires_at"]]
+        if slot:
+            args += ["--slot", slot]
+        secret = rng.random() < 0.5
+        stdin = None
+        if secret:
+            args.append("--secret-stdin")
+            stdin = "%s:%s\n" % (tok["access_key"], tok["access_secret"])
+        r = self.tw_run(args, stdin=stdin)
+        if r.returncode != 0:
+            raise CaseFailed("token import exited %d: %s" % (r.returncode,
+                                                             r.stderr.strip()[-300:]))
+        if slot and (ws, slot) in self.settings:
+            # The operator who imports a slot's token hands it to the slot's consumer.
+            path = self.consumer(ws, slot)
+            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(consumer_payload(ws, slot, tok), f)
+            os.rename(path + ".tmp", path)
+        self.note("import %s/%s into %s, expires %s%s" % (
+            ws, tok["token"], slot or "no slot", iso(expires), ", secret" if secret else ""))
+
+    def step_create(self):
+        rng = self.rng
+        ws = rng.choice(self.wss)
+        how = rng.choice(["ok", "lost", "lost", "refused"])
+        self.imports += 1
+        name = "cli%d-loose" % self.imports
+        args = ["token", "create", "-w", ws, "-n", name, "--expires-in",
+                duration(rng.randint(1, 40) * 86400), "--api", self.sim.url,
+                "--credential", self.cred_name(ws)]
+        if how == "lost":
+            self.sim.faults(rng.choice([{"lost_post_rate": 1}, {"truncated_rate": 1},
+                                        {"error_rate": 1}]))
+        if how == "refused":
+            self.tw.set_credential(self.cred_name(ws), "wrong-key:wrong-secret")
+        r = self.tw_run(args)
+        self.sim.faults({})
+        self.restore_creds()
+        self.note("token create %s in %s (%s) -> %d" % (name, ws, how, r.returncode))
+
+    def step_revoke(self):
+        rng = self.rng
+        # In a stable order: two workers number their rows as their threads interleave.
+        rows = sorted((r for r in self.rows() if r["state"] in (
+            "active", "retiring", "created", "verified")),
+            key=lambda r: (r["ws"], r["slot"] or "", r["state"], r["name"]))
+        if not rows:
+            return
+        r = rng.choice(rows)
+        what = r["slot"] if (r["state"] == "active" and r["slot"] in self.slots.get(r["ws"], ())
+                             and rng.random() < 0.6) else r["token"]
+        p = self.tw_run(["revoke", "-w", r["ws"], "--yes", what])
+        self.note("revoke -w %s %s (%s) -> %d" % (r["ws"], what, r["state"], p.returncode))
+
+    def step_edit(self):
+        """The admin edits the policy: new settings for a slot, or a slot dropped (its
+        tokens then belong to no slot of the policy)."""
+        rng = self.rng
+        ws = rng.choice(self.wss)
+        slot = rng.choice(self.slots[ws])
+        if len(self.slots[ws]) > 1 and rng.random() < 0.3:
+            self.slots[ws].remove(slot)
+            del self.settings[(ws, slot)]
+            self.note("policy: slot %s/%s dropped" % (ws, slot))
+        else:
+            self.settings[(ws, slot)] = self.gen_slot()
+            self.note("policy: %s/%s now { %s }" % (ws, slot, self.settings[(ws, slot)]))
+        self.write_policy()
+
+    def step_time(self):
+        rng = self.rng
+        hours = rng.choice([rng.randint(1, 30), rng.randint(24, 24 * 12),
+                            rng.randint(24, 24 * 40)])
+        self.at(self.now + hours * HOUR)
+        self.note("time +%s" % duration(hours * 3600))
+
+    def build_inventory(self):
+        rng = self.rng
+        if rng.random() < 0.85:
+            rc = self.rotate()
+            self.note("rotate (first) -> %s" % rc)
+        steps = [self.step_time, self.step_time, self.step_rotate, self.step_rotate,
+                 self.step_rotate, self.step_import, self.step_import, self.step_create,
+                 self.step_revoke, self.step_edit]
+        for _ in range(rng.randint(4, 10)):
+            rng.choice(steps)()
+        for r in self.rows():
+            st = r["state"]
+            if st in ("active", "retiring") and r["expires_at"] <= ms(self.now):
+                st += "(expired)"
+            self.states_seen.add(st)
+
+    # --- the run after the outage --------------------------------------------------
+    def run(self):
+        rng = self.rng
+        # One admin key for both workspaces (one worker), or one each (a worker each).
+        self.shared_cred = rng.random() < 0.4
+        users = [(ws, "admin-key" if self.shared_cred else ws + "-key",
+                  "admin-secret" if self.shared_cred else ws + "-secret")
+                 for ws in ("acme", "beta")]
+        self.sim = Sim(self.modesim, self.tmp, users, self.now,
+                       seed=rng.randint(1, 2 ** 31))
+        creds = {self.cred_name(ws): "%s:%s" % (key, secret) for ws, key, secret in users}
+        self.tw = Tw(self.tw_bin, self.tmp, creds, keypair=self.keypair)
+        self.gen_policy()
+        self.build_inventory()
+        days = rng.choice([0, rng.randint(0, 10), rng.randint(0, 60), rng.randint(30, 60)])
+        outage = days * DAY + rng.randint(0, 23) * HOUR
+        self.at(self.now + outage)
+        self.note("host off for %s" % duration(int(outage.total_seconds())))
+        self.sim.faults({})
+        self.restore_creds()
+        if self.schedule != self.final_schedule:
+            self.schedule = self.final_schedule
+            self.write_policy()
+        first = self.tw.last_event_id()
+        r = self.tw_run(["rotate"], log_json=True)
+        self.note("recovery rotate -> %d" % r.returncode)
+        self.recovery_rc = r.returncode
+        self.recovery_log = r.stderr
+        problems = [("P1 run", p) for p in check_run(self.tw, r, first)]
+        rows = self.rows()
+        server = self.sim.tokens()
+        slots = [(ws, s) for ws in self.wss for s in self.slots[ws]]
+        problems += [("P2 slots", p) for p in check_slots(slots, rows, server, self.now,
+                                                          self.consumer)]
+        problems += [("P3 server", p) for p in check_accounted(rows, server, self.now)]
+        problems += [("P4 history", p) for p in check_history(self.tw)]
+        return problems
+
+    def stop(self):
+        if getattr(self, "sim", None) is not None:
+            return self.sim.stop()
+        return 0
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(next(l for l in __doc__.splitlines() if l.startswith("usage:")),
+              file=sys.stderr)
+        return 2
+    modesim, tw_bin = sys.argv[1], sys.argv[2]
+    os.umask(0o077)
+    seed = os.environ.get("TW_SEED") or str(random.SystemRandom().randint(1, 10 ** 9))
+    ncases = int(os.environ.get("TW_CASES") or DEFAULT_CASES)
+    only = os.environ.get("TW_CASE")
+    keep = bool(os.environ.get("TW_KEEP"))
+    cases = [int(only)] if only else range(ncases)
+    print("property: seed %s, %d case%s (TW_SEED=%s TW_CASE=N to rerun one)" % (
+        seed, len(cases), "" if len(cases) == 1 else "s", seed), flush=True)
+    root = tempfile.mkdtemp(prefix="tw-property.")
+    started = time.monotonic()
+    failed, kinds, seen, statuses = [], {}, {}, {}
+    keypair = (os.path.join(root, "seal.pub"), os.path.join(root, "seal.key"))
+    try:
+        subprocess.run([tw_bin, "keygen", "--public-key", keypair[0], "--secret-key",
+                        keypair[1], "--no-passphrase"], check=True, stdout=subprocess.DEVNULL)
+        for n in cases:
+            c = Case(seed, n, modesim, tw_bin, root, keypair)
+            try:
+                problems = c.run()
+            except CaseFailed as e:
+                problems = [("setup", str(e))]
+            except Exception as e:  # a crash of the test itself: still say which case
+                problems = [("test", "%s: %s" % (type(e).__name__, e))]
+            finally:
+                if c.stop() != 0:
+                    problems.append(("sim", "modesim exited with an error"))
+            for st in c.states_seen:
+                seen[st] = seen.get(st, 0) + 1
+            rc = str(getattr(c, "recovery_rc", "none"))
+            statuses[rc] = statuses.get(rc, 0) + 1
+            if not problems:
+                shutil.rmtree(c.tmp, ignore_errors=True)
+                continue
+            failed.append(n)
+            for k, _ in problems:
+                kinds[k] = kinds.get(k, 0) + 1
+            print("\nFAIL: seed %s case %d (TW_SEED=%s TW_CASE=%d)" % (seed, n, seed, n),
+                  file=sys.stderr)
+            if len(failed) <= 10 or only:
+                print("  policy ($CASE is %s):\n    %s" % (
+                    c.tmp, getattr(c, "policy_text", "?").rstrip().replace(
+                        c.tmp, "$CASE").replace("\n", "\n    ")), file=sys.stderr)
+                print("  steps:\n    " + "\n    ".join(c.history), file=sys.stderr)
+            for k, p in problems[:8]:
+                print("  %s: %s" % (k, p.replace(c.tmp, "$CASE")), file=sys.stderr)
+            if len(problems) > 8:
+                print("  ... %d more" % (len(problems) - 8), file=sys.stderr)
+            if keep:
+                print("  kept %s" % c.tmp, file=sys.stderr, flush=True)
+            else:
+                shutil.rmtree(c.tmp, ignore_errors=True)
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    print("\nproperty: seed %s: %d case%s in %.1f s, %d failed%s; recovery run exits %s; "
+          "states before recovery (cases): %s" % (
+              seed, len(cases), "" if len(cases) == 1 else "s", time.monotonic() - started,
+              len(failed), (" (" + ", ".join("%s %d" % kv for kv in sorted(kinds.items())) +
+                            ")") if failed else "",
+              dict(sorted(statuses.items())), dict(sorted(seen.items()))))
+    if failed:
+        print("FAIL: cases %s; rerun one with TW_SEED=%s TW_CASE=N" % (
+            " ".join(map(str, failed)), seed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
