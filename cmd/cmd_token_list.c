@@ -1,5 +1,6 @@
 /* tokenwarden token list: the inventory, filtered by workspace, slot and state. */
 #include "cmd/cmd.h"
+#include "cmd/config.h"
 #include "cmd/msg.h"
 #include "cmd/print.h"
 
@@ -54,7 +55,7 @@ exec_list(int argc, char **argv)
 	struct token_filter f = {.state = -1};
 	struct token_row *rows = NULL;
 	const char *state = NULL;
-	char *cause = NULL;
+	char *cause = NULL, *slot_ws = NULL;
 	size_t n = 0;
 	int ch, json = 0, unmanaged = 0, status = TW_EXIT_USAGE;
 
@@ -85,6 +86,14 @@ exec_list(int argc, char **argv)
 	}
 	if (unmanaged)
 		f.slot = ""; /* the filter's spelling of "no slot" */
+	else if (f.slot != NULL) {
+		/* WORKSPACE/SLOT narrows to one workspace; a bare name lists the slot in every one.
+		 */
+		if (config_slot_arg("--slot", f.slot, f.workspace, &slot_ws, &f.slot) < 0)
+			return TW_EXIT_USAGE;
+		if (slot_ws != NULL)
+			f.workspace = slot_ws;
+	}
 	if (f.workspace != NULL && mode_check_workspace(f.workspace, &cause) < 0)
 		goto out;
 	if (state != NULL && parse_state(state, &f.state) < 0)
@@ -103,6 +112,7 @@ out:
 	if (cause != NULL)
 		errorf("%s", cause);
 	free(cause);
+	free(slot_ws);
 	tokens_free(rows, n);
 	store_close(s);
 	return status;
@@ -113,7 +123,8 @@ const struct cmd_entry cmd_token_list_entry = {
     .args = "[-w WORKSPACE] [--slot SLOT | --unmanaged] [--state STATE] [--db FILE] [--json]",
     .summary = "list the tokens in the inventory",
     .help = "  -w, --workspace W        only this workspace's tokens\n"
-	    "      --slot SLOT          only the tokens of this slot\n"
+	    "      --slot SLOT          only the tokens of this slot (WORKSPACE/SLOT, or a\n"
+	    "                           slot name in any workspace)\n"
 	    "      --unmanaged          only the tokens that belong to no slot\n"
 	    "      --state STATE        only tokens in STATE: pending, created, verified, "
 	    "active,\n"

@@ -382,12 +382,13 @@ capacity_case(const char *max_time, int expect_ok, const char *expect_slot)
 static void
 test_due_before_next_run(void **state)
 {
-	struct policy *p = load("version: 1\n"
-				"defaults: { lifetime: 30d, rotate_before: 20h, grace: 1h }\n"
-				"workspaces:\n"
-				"  - name: acme\n"
-				"    credential: c\n"
-				"    tokens: [ { name: late }, { name: fine }, { name: roomy } ]\n");
+	struct policy *p =
+	    load("version: 1\n"
+		 "defaults: { lifetime: 30d, rotate_before: 20h, grace: 1h }\n"
+		 "workspaces:\n"
+		 "  - name: acme\n"
+		 "    credential: c\n"
+		 "    tokens: [ { name: late }, { name: fine }, { name: roomy } ]\n");
 	struct inv v = {0};
 	struct plan pl;
 
