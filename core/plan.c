@@ -168,6 +168,13 @@ later(struct plan_builder *b, int64_t at)
 		b->pl->next_at = at;
 }
 
+/* When row r was made: the server's time, else the intent's. */
+static int64_t
+born(const struct token_row *r)
+{
+	return r->created_at > 0 ? r->created_at : r->requested_at;
+}
+
 /* Rows that may still exist on the server and work, or did. */
 static int
 live(const struct token_row *r)
@@ -179,13 +186,12 @@ live(const struct token_row *r)
 static void
 check_lifetime(struct plan_builder *b, const struct token_row *r)
 {
-	int64_t born = r->created_at > 0 ? r->created_at : r->requested_at;
 	char life[32], max[32];
 
 	if (b->p->enforce.max_lifetime <= 0 ||
-	    r->expires_at - born <= b->p->enforce.max_lifetime * MS)
+	    r->expires_at - born(r) <= b->p->enforce.max_lifetime * MS)
 		return;
-	timefmt_duration_str((r->expires_at - born) / MS, life);
+	timefmt_duration_str((r->expires_at - born(r)) / MS, life);
 	timefmt_duration_str(b->p->enforce.max_lifetime, max);
 	plan_add_finding(b, FIND_MAX_LIFETIME, r->workspace, r->slot, r, r->expires_at,
 			 "lives %s, longer than enforce max_lifetime %s", life, max);
@@ -221,11 +227,10 @@ static void
 unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 {
 	const struct policy_enforce *e = &b->p->enforce;
-	int64_t born = r->created_at > 0 ? r->created_at : r->requested_at;
-	int64_t when = born + e->unmanaged_after * MS;
+	int64_t when = born(r) + e->unmanaged_after * MS;
 	char made[TIMEFMT_MAX], after[32];
 
-	timefmt_minute(born, made);
+	timefmt_minute(born(r), made);
 	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && when > b->now))
 		plan_add_finding(b, FIND_UNMANAGED, r->workspace, r->slot, r, r->expires_at,
 				 "%s, made %s, belongs to no slot of the policy",
@@ -251,8 +256,25 @@ struct slot_view {
 	const struct token_row *active;
 	const struct token_row *leftover; /* created or verified, never delivered */
 	const struct token_row *pending;
-	const struct token_row *lapsed; /* its latest token that expired while in use */
+	const struct token_row *lapsed;   /* its latest token that expired while in use */
+	const struct token_row *retiring; /* its newest retiring token */
 };
+
+/*
+ * A token the slot's consumers may hold that is newer than its active one,
+ * or NULL: a replacement an interrupted run began to deliver, or one kept
+ * after a later consumer refused it.  Until a rotation reaches them all,
+ * the consumers do not agree on one token.
+ */
+static const struct token_row *
+held_newer(const struct slot_view *v)
+{
+	if (v->leftover != NULL && v->leftover->retire_after != 0)
+		return v->leftover;
+	if (v->retiring != NULL && v->active != NULL && born(v->retiring) > born(v->active))
+		return v->retiring;
+	return NULL;
+}
 
 /* A replaced token whose grace is over. */
 static void
@@ -326,6 +348,8 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 		break;
 	case TOKEN_RETIRING:
 		later(b, r->retire_after);
+		if (v->retiring == NULL || born(v->retiring) < born(r))
+			v->retiring = r;
 		break;
 	default: /* created or verified */
 		v->leftover = r;
@@ -476,6 +500,15 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 					 v->active->expires_at,
 					 "the window does not open before %s expires at %s",
 					 v->active->token, exp);
+	}
+	/* Consumers split between two tokens: a rotation now brings them together. */
+	if (held_newer(v) != NULL && d->due > b->now) {
+		d->due = b->now;
+		snprintf(why, sizeof why,
+			 "its consumers may hold %s, newer than the active %s; a rotation reaches "
+			 "them all",
+			 held_newer(v)->token != NULL ? held_newer(v)->token : "?",
+			 v->active->token);
 	}
 	if (s == b->force) {
 		forced(b, s, v, d, why);

@@ -422,6 +422,14 @@ test_cleanup_edges(void **state)
 	/* later: not due; an interrupted run left a created replacement anyway */
 	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	add(&v, "acme", "later", "tok-left", TOKEN_CREATED, NOW - 2 * H, NOW + 30 * D);
+	/* held: not due; its consumers took a newer token that a later one refused */
+	add(&v, "acme", "held", "tok-held", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	r = add(&v, "acme", "held", "tok-held-kept", TOKEN_RETIRING, NOW - D, NOW + 29 * D);
+	r->retire_after = NOW + 29 * D;
+	/* lapsed: not due; an older token retiring, as after any rotation */
+	add(&v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 3 * D, NOW + 27 * D);
+	r = add(&v, "acme", "lapsed", "tok-lapsed-old", TOKEN_RETIRING, NOW - 25 * D, NOW + 5 * D);
+	r->retire_after = NOW + 2 * H;
 	/* resumed: not due; a crash came after its replacement's delivery began */
 	add(&v, "acme", "resumed", "tok-resumed", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	r = add(&v, "acme", "resumed", "tok-handed", TOKEN_VERIFIED, NOW - 2 * H, NOW + 30 * D);
@@ -439,10 +447,14 @@ test_cleanup_edges(void **state)
 	plan_build(p, v.rows, v.n, NOW, &pl);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "later"), 1);
 	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
-	/* a consumer may hold it: kept, never deleted under it */
+	/* a consumer may hold it: kept, never deleted under it, and the slot rotated now so
+	 * that its consumers hold one token again */
 	assert_int_equal(count(&pl, PLAN_KEEP_DELIVERED, "resumed"), 1);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "resumed"), 0);
-	assert_int_equal(count(&pl, PLAN_CREATE, "resumed"), 0);
+	assert_int_equal(count(&pl, PLAN_CREATE, "resumed"), 1);
+	/* held: not due; a later consumer refused its last replacement, kept as retiring */
+	assert_int_equal(count(&pl, PLAN_CREATE, "held"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "lapsed"), 0);
 	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "due"), 1);
 	assert_null(finding(&pl, FIND_EXPIRED, "tok-old"));
 	assert_null(finding(&pl, FIND_MAX_LIFETIME, "tok-ancient"));
