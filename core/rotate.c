@@ -269,6 +269,34 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 }
 
 /*
+ * Renders slot sl's name for *name_at into *name, a minute later each time
+ * the workspace already has a token of that name (a run forced twice within
+ * a minute): every token keeps a name of its own, which is all a lost
+ * create leaves to find it by.  Returns 0; or -1 with *why (a template that
+ * does not render) or with *cause (the store failed).
+ */
+static int
+fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char **name, char **why,
+	   char **cause)
+{
+	for (int tries = 0; tries < 60; tries++, *name_at += 60 * MS) {
+		int used;
+
+		*name = policy_render_name(sl, *name_at, why);
+		if (*name == NULL)
+			return -1;
+		used = tokens_name_used(run->s, sl->ws->name, *name, cause);
+		if (used == 0)
+			return 0;
+		FREE_NULL(name);
+		if (used < 0)
+			return -1;
+	}
+	*why = xasprintf("no unused name for the next hour of '%s'", sl->name);
+	return -1;
+}
+
+/*
  * One attempt at slot sl's rotation (create, verify, deliver, activate).
  * The new token's name is made for *name_at, or a minute after the last
  * attempt's, so that every attempt has a name of its own; *name_at is set
@@ -291,7 +319,11 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 		goto out;
 	}
 	*name_at = *name_at != 0 && now < *name_at + 60 * MS ? *name_at + 60 * MS : now;
-	name = policy_render_name(sl, *name_at, &why);
+	if (fresh_name(run, sl, name_at, &name, &why, cause) < 0) {
+		/* why: the slot cannot be named, a failure of its own; else the store failed. */
+		rc = why == NULL ? -1 : slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
+		goto out;
+	}
 	expires = now + sl->eff.lifetime * MS;
 	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, &made, &why);
 	if (err == MODE_ERR_UNKNOWN) {

@@ -715,6 +715,26 @@ tokens_find(struct store *s, const char *workspace, const char *token, struct to
 }
 
 int
+tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT 1 FROM tokens t JOIN workspaces w ON w.id = "
+					 "t.workspace_id WHERE w.name = ?1 AND t.name = ?2",
+					 cause);
+	int step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		store_error(s, "looking up a token name", cause);
+	sqlite3_finalize(st);
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+int
 tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, char **fpr,
 	      char **cause)
 {

@@ -94,6 +94,9 @@ int tokens_transition(struct store *s, int64_t row, enum token_state from, enum 
 int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		    int64_t *retired, char **cause);
 
+/* Whether workspace has a token named name, in any state: 1 or 0, or -1 with *cause. */
+int tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause);
+
 /*
  * Marks row (created or verified) as handed to consumers from now on: its
  * retire_after becomes its expiry, with a `token.delivering` event naming

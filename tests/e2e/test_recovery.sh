@@ -164,6 +164,11 @@ healthy beta etl
 run 0 rotate --force bi
 expect "$out" "1 rotated"
 healthy acme bi
+# Forced again within the same minute: the new token gets a name of its own.
+run 0 rotate --force bi
+healthy acme bi
+dups=$("$tw_bin" token list --db "$db" --json | jq '[group_by(.workspace + "/" + .name)[] | select(length > 1)] | length')
+[ "$dups" = 0 ] || fail "$dups Mode-side names used twice in a workspace"
 run 0 rotate --dry-run --force acme/etl
 expect "$err" "acme/etl: would create"
 expect "$err" "acme/etl: would activate: make the new token active; $old_acme retires"
