@@ -427,7 +427,8 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 {
 	char next[TIMEFMT_MAX];
 
-	timefmt_minute(f->next_attempt_at, next);
+	/* To the minute, rounded up: never a time the backoff has not reached. */
+	timefmt_minute(f->next_attempt_at + 60 * MS - 1, next);
 	/* From the first failure on, so a slot left without a token shows at once. */
 	if (f->failures > 0)
 		plan_add_finding(

@@ -513,6 +513,16 @@ test_backoff_and_stuck(void **state)
 	plan_free(&pl);
 	st[0].next_attempt_at = NOW + H;
 
+	/* "not before" never names a time before the backoff ends: seconds round up. */
+	st[0].next_attempt_at = NOW + H + 30 * S;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	f = finding(&pl, FIND_FAILING, NULL);
+	assert_non_null(f);
+	if (f != NULL)
+		assert_non_null(strstr(f->text, "next attempt not before 2026-11-23T02:01Z"));
+	plan_free(&pl);
+	st[0].next_attempt_at = NOW + H;
+
 	/* Once its backoff is over, the slot is due again. */
 	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "due"), 1);
