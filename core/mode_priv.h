@@ -1,0 +1,81 @@
+/*
+ * What core/mode.c (the requests) and core/mode_clock.c (the server's clock)
+ * share; not for other modules.
+ */
+#ifndef TW_MODE_PRIV_H
+#define TW_MODE_PRIV_H
+
+#include "core/mode.h"
+#include "core/ratelimit.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stddef.h>
+
+/* A growing buffer in secret memory: answers carry access secrets. */
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+struct mode_client {
+	CURL *curl;
+	char *base; /* {api}/batch/{workspace} */
+	char *workspace;
+	char *basic; /* "Authorization: Basic ..." (secret memory), NULL without a credential */
+	struct mode_opts opts;
+	struct ratelimit own_rl;
+	struct ratelimit *rl; /* own_rl, or the credential's shared one */
+	long requests;
+	/* Per attempt, filled by the callbacks. */
+	struct sbuf body;
+	long hdr_limit;
+	long hdr_remaining;
+	long retry_after;
+	struct mode_clock hdr_clock; /* the answer being read */
+	int hdr_done;                /* its header block ended */
+	int too_big;
+	char errbuf[CURL_ERROR_SIZE];
+	struct mode_clock clock; /* the latest complete answer's */
+};
+
+/* One call: what it is for messages, and what it sends. */
+struct call {
+	const char *method; /* "POST", "DELETE" or "GET" */
+	const char *what;   /* "create token 'x' in workspace acme", for messages */
+	char *url;
+	const char *auth; /* an Authorization header line, or NULL to send none */
+	const char *body; /* POST body or NULL */
+};
+
+/* What one call ended with. */
+struct answer {
+	long status;
+	json_t *json;    /* the parsed body, or NULL */
+	int maybe_acted; /* an earlier attempt may have reached the server */
+};
+
+/*
+ * Runs call with the retry rules in mode.h.  Returns MODE_OK with *a filled
+ * for any final HTTP answer below 500 but 429 (a->json parsed for 2xx, best
+ * effort otherwise), or an error with *cause.  With a clock bound, every
+ * attempt of a create or delete passes mode_clock_gate first.
+ */
+int mode_perform(struct mode_client *c, const struct call *call, struct answer *a, char **cause);
+
+/*
+ * Notes the header line (len bytes) of the answer being read in c->hdr_clock
+ * when it is a Date; a second Date in one answer makes it unusable.
+ */
+void mode_clock_header(struct mode_client *c, const char *line, size_t len);
+
+/*
+ * Decides whether a create or delete may be sent now (the bound is on): reads
+ * the server's clock first if no answer has shown it.  Returns MODE_OK, or an
+ * error with *cause; maybe_acted says an earlier attempt of call may have
+ * reached the server.
+ */
+int mode_clock_gate(struct mode_client *c, const struct call *call, int maybe_acted, char **cause);
+
+#endif
