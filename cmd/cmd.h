@@ -5,14 +5,28 @@
 #ifndef TW_CMD_H
 #define TW_CMD_H
 
+#include "cmd/args.h"
 #include "core/mode.h"
 
 struct cmd_entry {
 	const char *name;    /* "token create" */
-	const char *args;    /* synopsis after the name */
+	const char *args;    /* the words after the options in the synopsis: "[FILE]" */
 	const char *summary; /* one line for the verb list */
-	const char *help;    /* the options, one per line */
-	/* argv[0] is the verb's last word; returns an exit status (core/exitcodes.h). */
+	/* Declared verbs (cmd/args.h): the table, the global options taken, the
+	 * options struct (its size, and its defaults), the number of words
+	 * taken (max -1: any), and what --help prints after the options. */
+	const struct args_opt *options;
+	unsigned globals;
+	size_t opts_size;
+	void (*init)(void *opts);
+	int min_args, max_args;
+	const char *notes;
+	/* Runs the verb with its options parsed and the words left; returns an
+	 * exit status (core/exitcodes.h). */
+	int (*run)(void *opts, int argc, char **argv);
+	/* Verbs not yet declared: the options, one per line, and the verb with
+	 * its own parsing; argv[0] is the verb's last word. */
+	const char *help;
 	int (*exec)(int argc, char **argv);
 };
 
@@ -75,6 +89,22 @@ struct api_opts {
 	"      --retries N          retries of DELETE and GET on failure (default 4)\n"            \
 	"      --rate-limit N/SECS  requests allowed per window (default 40/10)\n"
 
+/*
+ * The option table entries of the struct api_opts at member m of a verb's
+ * options struct type (the global --timeout, --retries and --rate-limit
+ * apply through G_API; --json through G_JSON).
+ */
+#define OPTS_API(type, m)                                                                          \
+	OPT_STRING('w', "workspace", type, m.workspace, "WS",                                      \
+		   "the workspace's username (lower case)"),                                       \
+	    OPT_STRING(0, "api", type, m.api, "URL",                                               \
+		       "API root (default https://app.mode.com; http only to\nloopback)"),         \
+	    OPT_STRING(0, "credential", type, m.credential, "NAME",                                \
+		       "admin credential from $CREDENTIALS_DIRECTORY/NAME"),                       \
+	    OPT_STRING(                                                                            \
+		0, "credential-file", type, m.credential_file, "FILE",                             \
+		"admin credential KEY:SECRET from a 0600 file\n(else $TOKENWARDEN_CREDENTIAL)")
+
 /* Sets the defaults. */
 void api_opts_init(struct api_opts *o);
 /*
@@ -84,7 +114,8 @@ void api_opts_init(struct api_opts *o);
  */
 int api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd_entry *e);
 /*
- * Opens a client from o, loading the admin credential when need_cred.
+ * Opens a client from o and the global API options, loading the admin
+ * credential when need_cred.
  * Returns the client, or NULL after an error message; *status is the exit status then.
  */
 struct mode_client *api_client_open(const struct api_opts *o, int need_cred, int *status);

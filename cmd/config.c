@@ -22,6 +22,8 @@ config_path(const char *opt)
 
 	if (opt != NULL)
 		return opt;
+	if (args_globals.config != NULL)
+		return args_globals.config;
 	return env != NULL && env[0] != '\0' ? env : CONFIG_DEFAULT;
 }
 
@@ -57,11 +59,14 @@ config_load(const char *path, int strict)
 void
 config_store_opts(const struct policy *p, const char *db, struct store_opts *o)
 {
+	/* --db (before or after the verb), else $TOKENWARDEN_DB, else the policy's. */
 	if (db != NULL)
 		o->db = db;
-	else if (p->store_path != NULL && getenv("TOKENWARDEN_DB") == NULL)
+	else if (p->store_path != NULL && args_globals.db == NULL &&
+		 getenv("TOKENWARDEN_DB") == NULL)
 		o->db = p->store_path;
-	if (p->public_key != NULL && getenv("TOKENWARDEN_PUBLIC_KEY") == NULL)
+	if (p->public_key != NULL && args_globals.public_key == NULL &&
+	    getenv("TOKENWARDEN_PUBLIC_KEY") == NULL)
 		o->public_key = p->public_key;
 }
 

@@ -5,6 +5,8 @@
 #include "policies/policy.h"
 
 #define CONFIG_DEFAULT "/etc/tokenwarden/policy.yaml"
+#define DB_DEFAULT "/var/lib/tokenwarden/tokenwarden.db"
+#define PUB_DEFAULT "/etc/tokenwarden/seal.pub"
 
 /* --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
 const char *config_path(const char *opt);

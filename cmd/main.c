@@ -9,8 +9,11 @@
 #include "core/cred.h"
 #include "core/exitcodes.h"
 #include "core/mode.h"
+#include "core/xalloc.h"
+#include "policies/diag.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -31,13 +34,17 @@ static const struct cmd_entry *const cmd_table[] = {
 static void
 usage(FILE *f)
 {
-	fputs("usage: tokenwarden [--quiet] [--log-format text|json] VERB [options]\n"
-	      "       tokenwarden help VERB | --help | --version\n\n"
+	fputs("usage: tokenwarden [global options] VERB [options] [args]\n"
+	      "       tokenwarden help [VERB | GROUP] | --help | --version\n\n"
 	      "Keeps Mode signature tokens short-lived.  Verbs:\n",
 	      f);
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
-	fputs("\nExit status: 0 done, 1 failed, 2 usage or configuration error, 3 work due\n"
+	fputs("\nGlobal options, before or after the verb (for the verbs that use them):\n"
+	      "  -q, --quiet, --log-format text|json, --json, --config FILE, --db FILE,\n"
+	      "  --public-key FILE, --timeout SECONDS, --retries N, --rate-limit N/SECS\n"
+	      "'tokenwarden VERB --help' or 'tokenwarden help VERB' says more.\n"
+	      "\nExit status: 0 done, 1 failed, 2 usage or configuration error, 3 work due\n"
 	      "(plan), 4 findings (audit), 5 locked, 6 outcome unknown (the server may have\n"
 	      "acted), 7 API unavailable (try again later).\n",
 	      f);
@@ -46,6 +53,8 @@ usage(FILE *f)
 int
 cmd_usage(const struct cmd_entry *e)
 {
+	if (e->run != NULL)
+		return args_usage(e);
 	fprintf(stderr, "usage: tokenwarden %s %s\n", e->name, e->args);
 	fprintf(stderr, "Try 'tokenwarden help %s'.\n", e->name);
 	return TW_EXIT_USAGE;
@@ -75,6 +84,76 @@ cmd_find(int argc, char **argv, int *words)
 	return NULL;
 }
 
+/* Whether word is a group of two-word verbs ("token"). */
+static int
+is_group(const char *word)
+{
+	size_t n = strlen(word);
+
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strncmp(cmd_table[i]->name, word, n) == 0 && cmd_table[i]->name[n] == ' ')
+			return 1;
+	return 0;
+}
+
+/* Prints the verbs of group to f. */
+static void
+group_usage(const char *group, FILE *f)
+{
+	size_t n = strlen(group);
+
+	fprintf(f, "usage: tokenwarden %s VERB [options] [args]\n\n", group);
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strncmp(cmd_table[i]->name, group, n) == 0 && cmd_table[i]->name[n] == ' ')
+			fprintf(f, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+	fprintf(f, "\n'tokenwarden %s VERB --help' says more.\n", group);
+}
+
+/* Says no verb is named by the words (one or two), with the nearest one. */
+static int
+no_verb(int argc, char **argv)
+{
+	const char *names[NCMDS + 1] = {0}, *near;
+	char *words = argc >= 2 && is_group(argv[0]) ? xasprintf("%s %s", argv[0], argv[1])
+						     : xstrdup(argv[0]);
+
+	for (size_t i = 0; i < NCMDS; i++)
+		names[i] = cmd_table[i]->name;
+	near = diag_suggest(words, names);
+	if (near != NULL)
+		errorf("no verb '%s'; did you mean '%s'?", words, near);
+	else if (is_group(argv[0]))
+		errorf("no verb '%s'; 'tokenwarden help %s' lists them", words, argv[0]);
+	else
+		errorf("no verb '%s'; 'tokenwarden --help' lists them", words);
+	free(words);
+	return TW_EXIT_USAGE;
+}
+
+/* Runs e on argv (argv[0] its last word). */
+static int
+run(const struct cmd_entry *e, int argc, char **argv)
+{
+	struct args_pos pos;
+	void *opts;
+	int status;
+
+	if (e->run == NULL)
+		return e->exec(argc, argv);
+	opts = xcalloc(1, e->opts_size > 0 ? e->opts_size : 1);
+	if (e->init != NULL)
+		e->init(opts);
+	status = args_parse(e, opts, argc, argv, &pos);
+	if (status == ARGS_RUN) {
+		msg_setup(args_globals.quiet,
+			  strcmp(args_globals.log_format, "json") == 0 ? MSG_JSON : MSG_TEXT);
+		status = e->run(opts, pos.n, pos.v);
+	}
+	free(pos.v);
+	free(opts);
+	return status;
+}
+
 static int
 help(int argc, char **argv)
 {
@@ -86,9 +165,15 @@ help(int argc, char **argv)
 		return TW_EXIT_OK;
 	}
 	e = cmd_find(argc, argv, &words);
-	if (e == NULL) {
-		errorf("no verb '%s'; 'tokenwarden --help' lists them", argv[0]);
-		return TW_EXIT_USAGE;
+	if (e == NULL && argc == 1 && is_group(argv[0])) {
+		group_usage(argv[0], stdout);
+		return TW_EXIT_OK;
+	}
+	if (e == NULL)
+		return no_verb(argc, argv);
+	if (e->run != NULL) {
+		args_help(e, stdout);
+		return TW_EXIT_OK;
 	}
 	printf("usage: tokenwarden %s %s\n\n%s.\n\n%s", e->name, e->args, e->summary, e->help);
 	return TW_EXIT_OK;
@@ -110,29 +195,22 @@ int
 main(int argc, char **argv)
 {
 	const struct cmd_entry *e;
-	int i, words, quiet = 0;
-	enum msg_format format = MSG_TEXT;
+	int i = 1, words, status;
 
 	harden();
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return TW_EXIT_OK;
-		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-			printf("tokenwarden %s\n", TW_VERSION);
-			return TW_EXIT_OK;
-		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
-			quiet = 1;
-		} else if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc &&
-			   (strcmp(argv[i + 1], "text") == 0 || strcmp(argv[i + 1], "json") == 0)) {
-			format = strcmp(argv[++i], "json") == 0 ? MSG_JSON : MSG_TEXT;
-		} else {
-			fprintf(stderr, "tokenwarden: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			return TW_EXIT_USAGE;
-		}
+	status = args_parse_leading(argc, argv, &i);
+	if (status != ARGS_RUN)
+		return status;
+	msg_setup(args_globals.quiet,
+		  strcmp(args_globals.log_format, "json") == 0 ? MSG_JSON : MSG_TEXT);
+	if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+		usage(stdout);
+		return TW_EXIT_OK;
 	}
-	msg_setup(quiet, format);
+	if (i < argc && (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)) {
+		printf("tokenwarden %s\n", TW_VERSION);
+		return TW_EXIT_OK;
+	}
 	if (i == argc) {
 		usage(stderr);
 		return TW_EXIT_USAGE;
@@ -140,15 +218,18 @@ main(int argc, char **argv)
 	if (strcmp(argv[i], "help") == 0)
 		return help(argc - i - 1, argv + i + 1);
 	e = cmd_find(argc - i, argv + i, &words);
-	if (e == NULL) {
-		errorf("no verb '%s%s%s'; 'tokenwarden --help' lists them", argv[i],
-		       i + 1 < argc ? " " : "", i + 1 < argc ? argv[i + 1] : "");
-		return TW_EXIT_USAGE;
+	if (e == NULL && is_group(argv[i]) &&
+	    (i + 1 == argc || strcmp(argv[i + 1], "--help") == 0 ||
+	     strcmp(argv[i + 1], "-h") == 0)) {
+		group_usage(argv[i], i + 1 == argc ? stderr : stdout);
+		return i + 1 == argc ? TW_EXIT_USAGE : TW_EXIT_OK;
 	}
+	if (e == NULL)
+		return no_verb(argc - i, argv + i);
 	if (mode_global_init() < 0) {
 		errorf("cannot initialise libcurl or libsodium");
 		return TW_EXIT_FAILURE;
 	}
 	i += words - 1;
-	return e->exec(argc - i, argv + i);
+	return run(e, argc - i, argv + i);
 }

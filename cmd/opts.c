@@ -19,6 +19,23 @@ api_opts_init(struct api_opts *o)
 	memset(o, 0, sizeof *o);
 	o->api = "https://app.mode.com";
 	mode_opts_default(&o->mode);
+	o->json = args_globals.json; /* given before the verb */
+}
+
+/* The global --timeout, --retries and --rate-limit over mo (checked when parsed). */
+static void
+apply_globals(struct mode_opts *mo)
+{
+	long n, secs;
+
+	if (args_globals.timeout > 0)
+		mo->timeout_ms = args_globals.timeout * 1000;
+	if (args_globals.retries >= 0)
+		mo->retries = (int)args_globals.retries;
+	if (args_globals.rate_limit != NULL && args_rate(args_globals.rate_limit, &n, &secs) == 0) {
+		mo->rate_limit = (int)n;
+		mo->rate_window_ms = secs * 1000;
+	}
 }
 
 /* Parses a decimal integer in [lo, hi]; returns 0 or -1. */
@@ -96,9 +113,11 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 {
 	struct cred *cred = NULL;
 	struct mode_client *c = NULL;
+	struct mode_opts mo = o->mode;
 	char *cause = NULL;
 
 	*status = TW_EXIT_USAGE;
+	apply_globals(&mo);
 	if (o->workspace == NULL) {
 		errorf("--workspace is required: the workspace's username, lower case");
 		return NULL;
@@ -106,7 +125,7 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 	if (need_cred &&
 	    cred_load(o->credential, o->credential_file, CRED_FROM_OPTIONS, &cred, &cause) < 0)
 		goto out;
-	c = mode_client_new(o->api, o->workspace, cred, &o->mode, &cause);
+	c = mode_client_new(o->api, o->workspace, cred, &mo, &cause);
 out:
 	if (c == NULL)
 		errorf("%s", cause);

@@ -1,5 +1,6 @@
 /* Options shared by the verbs that use the database and the sealing key. */
 #include "cmd/cmd.h"
+#include "cmd/config.h"
 #include "cmd/msg.h"
 
 #include "core/exitcodes.h"
@@ -19,8 +20,10 @@ store_opts_init(struct store_opts *o)
 	const char *db = getenv("TOKENWARDEN_DB");
 	const char *pk = getenv("TOKENWARDEN_PUBLIC_KEY");
 
-	o->db = db != NULL ? db : "/var/lib/tokenwarden/tokenwarden.db";
-	o->public_key = pk != NULL ? pk : "/etc/tokenwarden/seal.pub";
+	o->db = args_globals.db != NULL ? args_globals.db : db != NULL ? db : DB_DEFAULT;
+	o->public_key = args_globals.public_key != NULL ? args_globals.public_key
+			: pk != NULL                    ? pk
+							: PUB_DEFAULT;
 }
 
 int

@@ -9,26 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = {
+const char *const tokens_states[TOKEN_NSTATES + 1] = {
     [TOKEN_PENDING] = "pending", [TOKEN_CREATED] = "created",   [TOKEN_VERIFIED] = "verified",
     [TOKEN_ACTIVE] = "active",   [TOKEN_RETIRING] = "retiring", [TOKEN_DELETED] = "deleted",
     [TOKEN_FAILED] = "failed",   [TOKEN_UNKNOWN] = "unknown",   [TOKEN_EXPIRED] = "expired",
-    [TOKEN_REVOKED] = "revoked",
+    [TOKEN_REVOKED] = "revoked", [TOKEN_NSTATES] = NULL,
 };
 
-#define NSTATES (sizeof state_names / sizeof state_names[0])
+#define NSTATES ((size_t)TOKEN_NSTATES)
 
 const char *
 tokens_state_name(enum token_state st)
 {
-	return (size_t)st < NSTATES ? state_names[st] : "?";
+	return (size_t)st < NSTATES ? tokens_states[st] : "?";
 }
 
 int
 tokens_state_parse(const char *name, enum token_state *st)
 {
 	for (size_t i = 0; i < NSTATES; i++) {
-		if (strcmp(state_names[i], name) == 0) {
+		if (strcmp(tokens_states[i], name) == 0) {
 			*st = (enum token_state)i;
 			return 0;
 		}

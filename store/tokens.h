@@ -27,6 +27,9 @@ enum token_state {
 	TOKEN_NSTATES /* not a state: the count, for loops */
 };
 
+/* Every state's name as stored, by state, then NULL. */
+extern const char *const tokens_states[TOKEN_NSTATES + 1];
+
 /* Returns the state's name as stored ("pending", ...). */
 const char *tokens_state_name(enum token_state st);
 /* Parses a state name; returns 0 or -1. */

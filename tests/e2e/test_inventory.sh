@@ -289,9 +289,9 @@ if command -v script >/dev/null; then
 fi
 
 echo "== list refusals"
-refuse 2 "--state 'bogus' is not a state; the states are: pending, created, verified, active, retiring, deleted, failed, unknown, expired, revoked" \
+refuse 2 "--state 'bogus': expected one of pending, created, verified, active, retiring, deleted, failed, unknown, expired, revoked" \
 	'' token list --db "$db" --state bogus
-refuse 2 "usage: tokenwarden token list [-w WORKSPACE] [--slot SLOT | --unmanaged] [--state STATE] [--db FILE] [--json]" \
+refuse 2 "--slot and --unmanaged: give one" \
 	'' token list --db "$db" --slot etl --unmanaged
 refuse 2 "--slot needs a slot name; --unmanaged lists the tokens without one" '' \
 	token list --db "$db" --slot ''
