@@ -1,6 +1,8 @@
 /* Diagnostics on stderr, as text or JSON lines. */
 #include "cmd/msg.h"
 
+#include "core/clock.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 
 #include <jansson.h>
@@ -26,33 +28,49 @@ msg_setup(int q, enum msg_format f)
 	format = f;
 }
 
-/* Prints one message; ws and slot, when set, say what it is about.  Safe from any thread. */
+/* The fields of one log line; NULL ones are null in JSON and left out of text. */
+struct line {
+	const char *level; /* "error", "warning", "note" */
+	const char *event; /* what happened, a stable name */
+	const char *ws, *slot, *token;
+	const char *text;
+};
+
+/* Prints l as one JSON object: ts, level, event, workspace, slot, token, msg, always. */
 static void
-emit_about(const char *level, const char *ws, const char *slot, const char *text)
+put_json(const struct line *l)
+{
+	char ts[TIMEFMT_MAX], *out;
+	json_t *o;
+
+	timefmt_mode(clock_now_ms(), ts);
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "ts", ts, "level", l->level, "event",
+		      l->event, "workspace", l->ws != NULL ? json_string(l->ws) : json_null(),
+		      "slot", l->slot != NULL ? json_string(l->slot) : json_null(), "token",
+		      l->token != NULL ? json_string(l->token) : json_null(), "msg", l->text);
+	out = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	fprintf(stderr, "%s\n", out != NULL ? out : "{}");
+	jsonx_free(out);
+	json_decref(o);
+}
+
+/* Prints one line.  Safe from any thread. */
+static void
+put(const struct line *l)
 {
 	pthread_mutex_lock(&lock); /* one whole line, and the progress line redrawn below it */
 	if (progress[0] != '\0')
 		fputs("\r\033[K", stderr);
-	if (format == MSG_JSON) {
-		json_t *o = json_pack("{s:s, s:s}", "level", level, "msg", text);
-		char *line;
-
-		if (ws != NULL)
-			json_object_set_new(o, "workspace", json_string(ws));
-		if (slot != NULL)
-			json_object_set_new(o, "slot", json_string(slot));
-		line = json_dumps(o, JSON_COMPACT);
-		fprintf(stderr, "%s\n", line != NULL ? line : "{}");
-		jsonx_free(line);
-		json_decref(o);
-	} else {
+	if (format == MSG_JSON)
+		put_json(l);
+	else {
 		fputs("tokenwarden: ", stderr);
-		if (level[0] != 'n')
-			fprintf(stderr, "%s: ", level);
-		if (ws != NULL || slot != NULL)
-			fprintf(stderr, "%s/%s: ", ws != NULL ? ws : "-",
-				slot != NULL ? slot : "-");
-		fprintf(stderr, "%s\n", text);
+		if (l->level[0] != 'n')
+			fprintf(stderr, "%s: ", l->level);
+		if (l->ws != NULL || l->slot != NULL)
+			fprintf(stderr, "%s/%s: ", l->ws != NULL ? l->ws : "-",
+				l->slot != NULL ? l->slot : "-");
+		fprintf(stderr, "%s\n", l->text);
 	}
 	if (progress[0] != '\0')
 		fputs(progress, stderr);
@@ -62,18 +80,23 @@ emit_about(const char *level, const char *ws, const char *slot, const char *text
 static void
 emit(const char *level, const char *fmt, va_list ap)
 {
+	struct line l = {level, "message", NULL, NULL, NULL, NULL};
 	char text[2048];
 
 	vsnprintf(text, sizeof text, fmt, ap); /* a longer message is cut, not dropped */
-	emit_about(level, NULL, NULL, text);
+	l.text = text;
+	put(&l);
 }
 
 void
-msg_event(int failed, const char *ws, const char *slot, const char *text)
+msg_event(int failed, const char *event, const char *ws, const char *slot, const char *token,
+	  const char *text)
 {
+	struct line l = {failed ? "warning" : "note", event, ws, slot, token, text};
+
 	if (!failed && quiet)
 		return;
-	emit_about(failed ? "warning" : "note", ws, slot, text);
+	put(&l);
 }
 
 int
@@ -135,10 +158,14 @@ void
 msg_diag(const char *level, const char *file, int line, int col, const char *text)
 {
 	if (format == MSG_JSON) {
-		json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:s}", "level", level, "file", file,
-				      "line", line, "column", col, "msg", text);
-		char *out = json_dumps(o, JSON_COMPACT);
+		char ts[TIMEFMT_MAX], *out;
+		json_t *o;
 
+		timefmt_mode(clock_now_ms(), ts);
+		o = json_pack("{s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:i, s:i, s:s}", "ts", ts,
+			      "level", level, "event", "diagnostic", "workspace", "slot", "token",
+			      "file", file, "line", line, "column", col, "msg", text);
+		out = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		fprintf(stderr, "%s\n", out != NULL ? out : "{}");
 		jsonx_free(out);
 		json_decref(o);

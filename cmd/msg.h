@@ -15,10 +15,12 @@ void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void notef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
- * One step of a run, about workspace ws and slot (either may be NULL): a
- * note, or a warning when failed.  Safe to call from several threads.
+ * One step of a run: event (a stable name), about workspace ws, slot and
+ * token (each may be NULL); a note, or a warning when failed.  JSON lines
+ * carry each as a field.  Safe to call from several threads.
  */
-void msg_event(int failed, const char *ws, const char *slot, const char *text);
+void msg_event(int failed, const char *event, const char *ws, const char *slot, const char *token,
+	       const char *text);
 /* Whether a progress line would be shown: text logs, not quiet, stderr a terminal. */
 int msg_progress_wanted(void);
 /*

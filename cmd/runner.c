@@ -142,10 +142,10 @@ runner_check(const struct policy *p)
 }
 
 static void
-log_line(void *arg, int failed, const char *ws, const char *slot, const char *text)
+log_line(void *arg, const struct rotate_event *ev)
 {
 	(void)arg;
-	msg_event(failed, ws, slot, text);
+	msg_event(ev->failed, ev->event, ev->workspace, ev->slot, ev->token, ev->text);
 }
 
 static void

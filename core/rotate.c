@@ -70,20 +70,23 @@ rotate_opts_init(struct rotate_opts *o)
 	o->notify_timeout_ms = 10000;
 }
 
-static void say(struct run *run, int failed, const char *ws, const char *slot, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void say(struct run *run, int failed, const char *event, const char *ws, const char *slot,
+		const char *token, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 static void
-say(struct run *run, int failed, const char *ws, const char *slot, const char *fmt, ...)
+say(struct run *run, int failed, const char *event, const char *ws, const char *slot,
+    const char *token, const char *fmt, ...)
 {
+	struct rotate_event ev = {failed, event, ws, slot, token, NULL};
 	va_list ap;
 	char *text;
 
 	va_start(ap, fmt);
 	text = xvasprintf(fmt, ap);
 	va_end(ap);
+	ev.text = text;
 	if (run->log != NULL)
-		run->log(run->larg, failed, ws, slot, text);
+		run->log(run->larg, &ev);
 	free(text);
 }
 
@@ -95,7 +98,7 @@ alert(struct run *run, unsigned kind, const char *ws, const char *slot, const ch
 	char *cause = NULL;
 
 	if (notify_send(run->p, &ev, run->o->notify_timeout_ms, &cause) > 0)
-		say(run, 1, ws, slot, "alert not sent: %s", cause);
+		say(run, 1, "alert-failed", ws, slot, NULL, "alert not sent: %s", cause);
 	free(cause);
 }
 
@@ -132,14 +135,14 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 	run->st->failed++;
 	/* The run's first failure of the slot is recorded and alerted; its retries are logged. */
 	if (run->retrying) {
-		say(run, 1, sl->ws->name, sl->name, "retry failed: %s", why);
+		say(run, 1, "retry-failed", sl->ws->name, sl->name, NULL, "retry failed: %s", why);
 		return 0;
 	}
 	if (slots_failed(run->s, sl->ws->name, sl->name, now, now + backoff(run, before + 1), why,
 			 &failures, cause) < 0)
 		return -1;
 	timefmt_minute(now + backoff(run, before + 1), next);
-	say(run, 1, sl->ws->name, sl->name,
+	say(run, 1, "failed", sl->ws->name, sl->name, NULL,
 	    "rotation failed (%d in a row; next attempt after %s): %s", failures, next, why);
 	alert(run, NOTIFY_FAILURE, sl->ws->name, sl->name, why);
 	if (failures == run->p->schedule.stuck_after)
@@ -158,7 +161,8 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 	int rc = MODE_ERR_USAGE;
 
 	if (w == NULL) {
-		say(run, 1, ws, slot, "cannot delete %s: workspace not in the policy", id);
+		say(run, 1, "delete-failed", ws, slot, id,
+		    "cannot delete %s: workspace not in the policy", id);
 		return MODE_ERR_USAGE;
 	}
 	c = run->client(run->carg, w, &cause);
@@ -166,11 +170,12 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 		rc = ops_delete(run->s, c, ws, id, NULL, &cause);
 	if (rc == MODE_OK || rc == MODE_ERR_NOT_FOUND) {
 		(*count)++;
-		say(run, 0, ws, slot, "deleted %s (%s)", id, why);
+		say(run, 0, "deleted", ws, slot, id, "deleted %s (%s)", id, why);
 		rc = MODE_OK;
 	} else {
 		run->st->failed++;
-		say(run, 1, ws, slot, "cannot delete %s: %s", id, cause != NULL ? cause : "?");
+		say(run, 1, "delete-failed", ws, slot, id, "cannot delete %s: %s", id,
+		    cause != NULL ? cause : "?");
 	}
 	free(cause);
 	return rc;
@@ -206,7 +211,7 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 	json_decref(d);
 	if (rc < 0)
 		return -1;
-	say(run, 1, sl->ws->name, sl->name,
+	say(run, 1, "kept", sl->ws->name, sl->name, t->token,
 	    "kept %s: %zu of %zu consumers hold it; it retires after the slot's next rotation",
 	    t->token, took, sl->eff.ndeliver);
 	return slot_failed(run, sl, why, cause);
@@ -237,7 +242,7 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 			*store_failed = 1;
 			return -1;
 		}
-		say(run, 0, sl->ws->name, sl->name, "verified %s", t->token);
+		say(run, 0, "verified", sl->ws->name, sl->name, t->token, "verified %s", t->token);
 		ops_crash_point("after-verify");
 	}
 	/* From here a crash leaves it kept, not deleted: a consumer may hold it. */
@@ -261,8 +266,9 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 		return -1;
 	}
 	if (sl->eff.ndeliver > 0) {
-		say(run, 0, sl->ws->name, sl->name, "delivered %s to %zu consumer%s", t->token,
-		    sl->eff.ndeliver, sl->eff.ndeliver == 1 ? "" : "s");
+		say(run, 0, "delivered", sl->ws->name, sl->name, t->token,
+		    "delivered %s to %zu consumer%s", t->token, sl->eff.ndeliver,
+		    sl->eff.ndeliver == 1 ? "" : "s");
 		ops_crash_point("after-deliver");
 	}
 	return 0;
@@ -328,14 +334,15 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, &made, &why);
 	if (err == MODE_ERR_UNKNOWN) {
 		run->st->unknown++;
-		say(run, 1, sl->ws->name, sl->name,
+		say(run, 1, "create-lost", sl->ws->name, sl->name, NULL,
 		    "create of %s lost its answer: it may exist until it expires", name);
 	}
 	if (err != MODE_OK) {
 		rc = slot_failed(run, sl, why != NULL ? why : "create failed", cause) < 0 ? -1 : 1;
 		goto out;
 	}
-	say(run, 0, sl->ws->name, sl->name, "created %s (%s)", made.token->token, name);
+	say(run, 0, "created", sl->ws->name, sl->name, made.token->token, "created %s (%s)",
+	    made.token->token, name);
 	if (tokens_find(run->s, sl->ws->name, made.token->token, &row, cause) != 0) {
 		rc = -1;
 		goto out;
@@ -353,8 +360,8 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 	}
 	ops_crash_point("after-activate");
 	run->st->rotated++;
-	say(run, 0, sl->ws->name, sl->name, "%s is active%s", made.token->token,
-	    retired != 0 ? "; the old token retires after its grace" : "");
+	say(run, 0, "active", sl->ws->name, sl->name, made.token->token, "%s is active%s",
+	    made.token->token, retired != 0 ? "; the old token retires after its grace" : "");
 	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
 out:
 	mode_token_free(made.token);
@@ -377,7 +384,7 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 
 	json_decref(d);
 	if (rc == 0)
-		say(run, 0, a->workspace, a->slot,
+		say(run, 0, "kept", a->workspace, a->slot, a->token,
 		    "kept %s: an interrupted run delivered it; it retires after the slot's next "
 		    "rotation",
 		    a->token);
@@ -389,8 +396,8 @@ static void
 deletion(struct run *run, const struct plan_action *a)
 {
 	if (a->token == NULL) {
-		say(run, 1, a->workspace, a->slot, "row %lld has no token id to delete",
-		    (long long)a->row);
+		say(run, 1, "delete-failed", a->workspace, a->slot, NULL,
+		    "row %lld has no token id to delete", (long long)a->row);
 		return;
 	}
 	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind),
@@ -414,13 +421,13 @@ rehearse_hooks(struct run *run, const struct policy_slot *sl)
 
 	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
 		if (deliver_rehearse(sl, &sl->eff.deliver[i], &pay, &why) == 0) {
-			say(run, 0, sl->ws->name, sl->name,
+			say(run, 0, "rehearsed", sl->ws->name, sl->name, NULL,
 			    "rehearsed consumer %zu with a test payload", i + 1);
 			continue;
 		}
 		run->st->failed++;
-		say(run, 1, sl->ws->name, sl->name, "rehearsal of consumer %zu failed: %s", i + 1,
-		    why);
+		say(run, 1, "rehearsal-failed", sl->ws->name, sl->name, NULL,
+		    "rehearsal of consumer %zu failed: %s", i + 1, why);
 		free(why);
 		why = NULL;
 	}
@@ -450,8 +457,9 @@ rehearse(struct run *run, const struct plan *pl)
 			continue;
 		/* An activation's row is the token it replaces, which its text names. */
 		named = a->token != NULL && a->kind != PLAN_ACTIVATE;
-		say(run, 0, a->workspace, a->slot, "would %s%s%s: %s", plan_kind_name(a->kind),
-		    named ? " " : "", named ? a->token : "", a->why);
+		say(run, 0, "would", a->workspace, a->slot, named ? a->token : NULL,
+		    "would %s%s%s: %s", plan_kind_name(a->kind), named ? " " : "",
+		    named ? a->token : "", a->why);
 		if (!run->o->run_hooks || a->kind != PLAN_CREATE)
 			continue;
 		sl = policy_find_slot(run->p, a->workspace, a->slot);
@@ -561,7 +569,7 @@ try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 	if (rc == 1 && t->tries <= run->p->schedule.retries &&
 	    plan_no_slack(run->p, t->deadline, clock_now_ms())) {
 		t->at = retry_at(run, t);
-		say(run, 1, t->a[0].workspace, t->a[0].slot,
+		say(run, 1, "retrying", t->a[0].workspace, t->a[0].slot, NULL,
 		    "its token lapses before the next run: trying again in %llds (try %d of %d)",
 		    (long long)((t->at - clock_mono_ms() + MS - 1) / MS), t->tries + 1,
 		    run->p->schedule.retries + 1);
@@ -702,7 +710,8 @@ check_clocks(struct run *run, char **cause)
 			run->sh->skewed[i] = 1;
 			run->st->failed++;
 			run->st->skewed++;
-			say(run, 1, w->name, NULL, "nothing done in this workspace: %s", why);
+			say(run, 1, "clock", w->name, NULL, NULL,
+			    "nothing done in this workspace: %s", why);
 			alert(run, NOTIFY_FAILURE, w->name, NULL, why);
 			rc = clocks_skewed(run->s, w->name, clock_now_ms(), why, cause);
 		}
@@ -841,11 +850,11 @@ after_work(struct run *run, char **cause)
 	n = violations_alert(run->s, run->p, &end.plan, now, run->o->notify_timeout_ms, &unsent,
 			     cause);
 	if (n > 0)
-		say(run, 0, NULL, NULL, "alerted %d violation%s of the policy", n,
+		say(run, 0, "alerted", NULL, NULL, NULL, "alerted %d violation%s of the policy", n,
 		    n == 1 ? "" : "s");
 	if (unsent != NULL)
-		say(run, 1, NULL, NULL, "violation alert not sent (the next run tries again): %s",
-		    unsent);
+		say(run, 1, "alert-failed", NULL, NULL, NULL,
+		    "violation alert not sent (the next run tries again): %s", unsent);
 	free(unsent);
 	report_free(&end);
 	return n < 0 ? -1 : 0;
@@ -875,7 +884,8 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 
 		/* Warnings, so that even --quiet runs report them every time. */
 		if (f->kind == FIND_UNKNOWN || f->kind == FIND_STUCK)
-			say(&run, 1, f->workspace, f->slot, "%s", f->text);
+			say(&run, 1, plan_finding_name(f->kind), f->workspace, f->slot, f->token,
+			    "%s", f->text);
 	}
 	if (o->dry_run) {
 		st->stuck = stuck_in(pl);
@@ -887,7 +897,8 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		goto out;
 	}
 	if (o->force != NULL)
-		say(&run, 0, o->force->ws->name, o->force->name, "rotating now, as --force asks");
+		say(&run, 0, "forced", o->force->ws->name, o->force->name, NULL,
+		    "rotating now, as --force asks");
 	rc = work_all(&run, cause);
 	if (rc == 0)
 		rc = after_work(&run, cause);

@@ -25,12 +25,18 @@
 typedef struct mode_client *(*rotate_client_fn)(void *arg, const struct policy_workspace *w,
 						char **cause);
 
-/*
- * One line per step for the log: what happened to which slot.  Never a
- * secret.  Called from several worker threads at once.
- */
-typedef void (*rotate_log_fn)(void *arg, int failed, const char *workspace, const char *slot,
-			      const char *text);
+/* One step of a run for the log: what happened to which slot and token.  Never a secret. */
+struct rotate_event {
+	int failed;            /* a warning: something did not work */
+	const char *event;     /* what, as a stable name: "created", "deleted", "kept", ... */
+	const char *workspace; /* NULL: the whole run */
+	const char *slot;      /* NULL: the workspace, or no slot */
+	const char *token;     /* the Mode id it is about; NULL: none */
+	const char *text;      /* the line for people */
+};
+
+/* Logs one step.  Called from several worker threads at once. */
+typedef void (*rotate_log_fn)(void *arg, const struct rotate_event *ev);
 
 struct rotate_opts {
 	int64_t stop_at; /* monotonic ms (clock_mono_ms) after which no new step starts; 0: none */

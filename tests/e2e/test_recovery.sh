@@ -353,6 +353,18 @@ expect "$err" "deleted $hand (delete-expired)"
 sim_ctl GET /_sim/tokens | jq -e --arg t "$hand" '.tokens | any(.token == $t) | not' >/dev/null ||
 	fail "the expired hand-made token $hand is still on the server"
 
+echo "== JSON log lines carry their fields, and never a secret"
+run 0 --log-format json rotate --force acme/etl
+jq -e -s 'length > 3 and all(.[]; has("ts") and has("level") and has("event") and
+	has("workspace") and has("slot") and has("token") and has("msg"))' "$err" >/dev/null ||
+	fail "a JSON log line lacks one of ts, level, event, workspace, slot, token, msg"
+made=$(jq -r -s '[.[] | select(.event == "created")][0].token' "$err")
+[ "$made" = "$(active acme etl)" ] || fail "the created event names token $made, not the active one"
+jq -e -s 'all(.[]; .ts | test("^2027-03-13T04:0[0-9]:[0-9.]+Z$"))' "$err" >/dev/null ||
+	fail "JSON log lines carry no ISO 8601 ts"
+secret=$(jq -r .access_secret "$TW_TMP/run/acme-etl.json")
+refute "$err" "$secret"
+
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?
 [ "$v" = 0 ] || fail "the history does not verify"
