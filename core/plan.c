@@ -191,7 +191,7 @@ check_lifetime(struct plan_builder *b, const struct token_row *r)
 	if (b->p->enforce.max_lifetime <= 0 ||
 	    r->expires_at - born(r) <= b->p->enforce.max_lifetime * MS)
 		return;
-	timefmt_duration_str((r->expires_at - born(r)) / MS, life);
+	timefmt_age_str((r->expires_at - born(r)) / MS, life);
 	timefmt_duration_str(b->p->enforce.max_lifetime, max);
 	plan_add_finding(b, FIND_MAX_LIFETIME, r->workspace, r->slot, r, r->expires_at,
 			 "lives %s, longer than enforce max_lifetime %s", life, max);

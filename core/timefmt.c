@@ -240,6 +240,30 @@ timefmt_duration_str(int64_t secs, char buf[TIMEFMT_MAX])
 	}
 }
 
+void
+timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX])
+{
+	static const struct {
+		const char *unit;
+		int64_t secs;
+	} ages[] = {{"y", 365 * 86400}, {"mo", 365 * 86400 / 12},
+		    {"d", 86400},       {"h", 3600},
+		    {"m", 60},          {"s", 1}};
+	size_t n = sizeof ages / sizeof ages[0], u = 0;
+
+	if (secs < 0)
+		secs = 0;
+	while (u + 1 < n && secs < ages[u].secs)
+		u++;
+	if (u + 1 == n || secs % ages[u].secs < ages[u + 1].secs)
+		snprintf(buf, TIMEFMT_MAX, "%lld%s", (long long)(secs / ages[u].secs),
+			 ages[u].unit);
+	else
+		snprintf(buf, TIMEFMT_MAX, "%lld%s %lld%s", (long long)(secs / ages[u].secs),
+			 ages[u].unit, (long long)(secs % ages[u].secs / ages[u + 1].secs),
+			 ages[u + 1].unit);
+}
+
 int
 timefmt_percent(const char *s, int *pct)
 {

@@ -35,6 +35,12 @@ int timefmt_duration(const char *s, int64_t *secs);
 /* Writes secs in the shortest form timefmt_duration reads back: 1d12h. */
 void timefmt_duration_str(int64_t secs, char buf[TIMEFMT_MAX]);
 
+/*
+ * Writes secs for a person, in its largest two units (truncated): 3d 4h,
+ * 11mo 2d, 99y 11mo, 45s.  A year is 365 days and a month a twelfth of it.
+ */
+void timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX]);
+
 /* Parses a percentage of 1..99 written as an integer and %: 20%.  Returns 0 and sets *pct, or -1.
  */
 int timefmt_percent(const char *s, int *pct);

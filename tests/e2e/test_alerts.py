@@ -211,7 +211,7 @@ def main():
             if msg["kind"] == "violation" and not (
                     msg["text"].startswith("tokenwarden violation: 2 violations of the policy\n")
                     and "\nunmanaged acme/- tok-hand: " in msg["text"]
-                    and "\nmax-lifetime acme/- tok-hand: lives 200d" in msg["text"]):
+                    and "\nmax-lifetime acme/- tok-hand: lives 6mo 17d" in msg["text"]):
                 fail("the violation alert reads %r" % msg["text"])
             if msg["kind"] == "success" and (msg["workspace"], msg["slot"]) != ("acme", "etl"):
                 fail("the success alert names %s/%s" % (msg["workspace"], msg["slot"]))

@@ -132,7 +132,7 @@ jqe '[.actions[] | select(.deadline == "2026-12-01T00:00Z" and .slot == "etl")] 
 jqe '.actions[0].why | startswith("tok-etl expires 2026-12-01T00:00Z; due 2026-11-25T00:00Z")'
 run 3 plan --config "$TW_TMP/one.yaml" --at 2026-11-26T00:00Z
 expect "$out" "plan at 2026-11-26T00:00Z: 4 actions, 2 findings"
-grep -qE '^  max-lifetime +acme/- tok-hand: lives 212d, longer than enforce max_lifetime 90d$' "$out" ||
+grep -qE '^  max-lifetime +acme/- tok-hand: lives 6mo 29d, longer than enforce max_lifetime 90d$' "$out" ||
 	fail "the max-lifetime finding"
 grep -qE '^2026-12-01T00:00Z +create +acme/etl ' "$out" || fail "the create line"
 # A slot with no token yet is due at once.

@@ -144,6 +144,34 @@ test_duration(void **state)
 	assert_int_equal(secs, 3661);
 }
 
+/* Ages for people: the largest two units, never a run of six. */
+static void
+test_age(void **state)
+{
+	static const struct {
+		int64_t secs;
+		const char *want;
+	} cases[] = {
+	    {0, "0s"},
+	    {45, "45s"},
+	    {60, "1m"},
+	    {3 * 86400 + 4 * 3600 + 59, "3d 4h"},
+	    {3 * 86400, "3d"},
+	    {3 * 86400 + 59, "3d"},
+	    {340 * 86400 + 3 * 3600, "11mo 5d"},
+	    {30 * 86400, "30d"},
+	    {36499LL * 86400 + 23 * 3600 + 59 * 60 + 48, "99y 11mo"},
+	    {-5, "0s"},
+	};
+	char buf[TIMEFMT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		timefmt_age_str(cases[i].secs, buf);
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 static void
 test_percent(void **state)
 {
@@ -172,6 +200,7 @@ main(void)
 	    cmocka_unit_test(test_parse_rejects),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_age),
 	    cmocka_unit_test(test_percent),
 	};
 
