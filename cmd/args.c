@@ -232,6 +232,18 @@ store(const struct args_opt *o, const char *name, const char *arg, void *base)
 			return 0;
 		errorf("%s '%s': expected a duration such as 45m, 12h or 1d12h", name, arg);
 		return -1;
+	case ARGS_WAIT:
+		if (arg == NULL) {
+			*(int64_t *)at = -1;
+			return 0;
+		}
+		if (timefmt_duration(arg, (int64_t *)at) == 0) {
+			*(int64_t *)at *= 1000;
+			return 0;
+		}
+		errorf("%s '%s': expected a duration such as 5m, or nothing (as long as it takes)",
+		       name, arg);
+		return -1;
 	case ARGS_RATE:
 		if (args_rate(arg, &n, &secs) == 0) {
 			*(const char **)at = arg;
@@ -284,6 +296,9 @@ option(const struct cmd_entry *e, void *opts, int argc, char **argv, int *i, con
 		arg = body + len + 1;
 	else if (!is_long && body[1] != '\0')
 		arg = body + 1;
+	/* An optional value comes only with '=': --wait, --wait=5m. */
+	if (o->type == ARGS_WAIT)
+		return store(o, name, arg, base) == 0 ? 0 : TW_EXIT_USAGE;
 	if (o->type == ARGS_FLAG) {
 		if (arg != NULL && is_long) {
 			errorf("%s takes no value", name);
@@ -403,7 +418,8 @@ help_line(const struct args_opt *o, void *arg)
 
 	snprintf(left, sizeof left, "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
 		 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->long_name,
-		 o->meta != NULL ? " " : "", o->meta != NULL ? o->meta : "");
+		 o->meta != NULL && o->type != ARGS_WAIT ? " " : "",
+		 o->meta != NULL ? o->meta : "");
 	fprintf(f, "%-27s", left);
 	if (strlen(left) >= 27)
 		fprintf(f, "\n%27s", "");

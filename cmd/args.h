@@ -26,6 +26,7 @@ enum args_type {
 	ARGS_TIME,     /* int64_t ms: ISO 8601, now, or a signed duration from now */
 	ARGS_DURATION, /* int64_t seconds: 30d, 12h, 1d12h */
 	ARGS_RATE,     /* const char *: REQUESTS/SECONDS, such as 40/10 (args_rate reads it) */
+	ARGS_WAIT,     /* int64_t ms: --wait alone -1 (as long as it takes), --wait=5m */
 };
 
 /* How ARGS_TIME reads a duration without a sign. */
@@ -71,6 +72,11 @@ struct args_opt {
 #define OPT_DURATION(s, l, type, member, m, h)                                                     \
 	{                                                                                          \
 		(s), (l), ARGS_DURATION, offsetof(type, member), (m), (h), NULL, 0, 0, ARGS_EITHER \
+	}
+#define OPT_WAIT(l, type, member, h)                                                               \
+	{                                                                                          \
+		0, (l), ARGS_WAIT, offsetof(type, member), "[=DURATION]", (h), NULL, 0, 0,         \
+		    ARGS_EITHER                                                                    \
 	}
 #define OPT_END                                                                                    \
 	{                                                                                          \

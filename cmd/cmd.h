@@ -126,6 +126,7 @@ int api_exit_status(int mode_err);
 struct store_opts {
 	const char *db;
 	const char *public_key;
+	int64_t wait_ms; /* for the run lock: 0 not at all, < 0 as long as it takes */
 };
 
 #define STORE_OPT_BASE 1100

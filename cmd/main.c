@@ -11,6 +11,7 @@
 #include "core/mode.h"
 #include "core/xalloc.h"
 #include "policies/diag.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,5 +232,6 @@ main(int argc, char **argv)
 		return TW_EXIT_FAILURE;
 	}
 	i += words - 1;
+	store_lock_label(e->name);
 	return run(e, argc - i, argv + i);
 }

@@ -24,6 +24,7 @@ store_opts_init(struct store_opts *o)
 	o->public_key = args_globals.public_key != NULL ? args_globals.public_key
 			: pk != NULL                    ? pk
 							: PUB_DEFAULT;
+	o->wait_ms = 0;
 }
 
 int
@@ -74,7 +75,7 @@ store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int flags, int 
 			goto fail;
 	}
 	if ((flags & STORE_CTX_LOCK) != 0) {
-		rc = store_lock(s, &cause);
+		rc = store_lock_wait(s, o->wait_ms, &cause);
 		if (rc == 1)
 			*status = TW_EXIT_LOCKED;
 		if (rc != 0)

@@ -7,6 +7,8 @@
  */
 #include "store/store.h"
 
+#include "core/clock.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/store_priv.h"
 
@@ -14,7 +16,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -694,18 +699,81 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	disconnect(s);
-	if (s->lock_fd >= 0)
+	if (s->lock_fd >= 0) {
+		/* The label goes with the lock; a refusal never names a holder long gone. */
+		if (s->readonly == NULL && ftruncate(s->lock_fd, 0) < 0) {
+			/* holder() finds the pid gone and names no one */
+		}
 		close(s->lock_fd);
+	}
 	free(s->path);
 	free(s->actor);
 	free(s->readonly);
 	free(s);
 }
 
+/* What this process is, for the lock file. */
+static const char *lock_label = "tokenwarden";
+
+void
+store_lock_label(const char *label)
+{
+	lock_label = label;
+}
+
+/* Writes who holds the lock into its file fd: pid, label, actor, since when, tab-separated. */
+static void
+name_holder(const struct store *s, int fd)
+{
+	char since[TIMEFMT_MAX], *line;
+
+	timefmt_minute(clock_now_ms(), since);
+	line = xasprintf("%ld\t%s\t%s\t%s\n", (long)getpid(), lock_label,
+			 s->actor != NULL ? s->actor : "?", since);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, strlen(line), 0) < 0) {
+		/* The lock holds without its label: a refusal then names no holder. */
+	}
+	free(line);
+}
+
+/*
+ * "held by pid 12 (rotate, root@host, since 2026-12-02T02:00Z)", from the
+ * lock file fd; without a label from a live process (one taken by flock(1),
+ * or left by one that was killed), "held by another process".
+ */
+static char *
+holder(int fd)
+{
+	char buf[512] = "", *f[4], *save = NULL, *p = buf;
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	int nf = 0;
+	long pid;
+
+	if (n <= 0)
+		return xstrdup("held by another process");
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	while (nf < 4 && (f[nf] = strtok_r(p, "\t", &save)) != NULL) {
+		p = NULL;
+		nf++;
+	}
+	pid = nf == 4 ? strtol(f[0], NULL, 10) : 0;
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return xstrdup("held by another process");
+	return xasprintf("held by pid %ld (%s, %s, since %s)", pid, f[1], f[2], f[3]);
+}
+
 int
 store_lock(struct store *s, char **cause)
 {
-	char *path = xasprintf("%s.lock", s->path);
+	return store_lock_wait(s, 0, cause);
+}
+
+int
+store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
+{
+	char *path = xasprintf("%s.lock", s->path), *who;
+	int64_t until = wait_ms < 0 ? INT64_MAX : clock_mono_ms() + wait_ms;
 	int fd = -1, rc = -1;
 
 	if (s->lock_fd >= 0) {
@@ -725,18 +793,26 @@ store_lock(struct store *s, char **cause)
 		*cause = xasprintf("%s: cannot open the lock: %s", path, strerror(errno));
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK) {
-			*cause = xasprintf("%s: another tokenwarden process holds the lock; try "
-					   "again when it has finished",
-					   path);
-			rc = 1;
-		} else {
+	/* Short naps: the holder's end is seen within a quarter second. */
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
 			*cause = xasprintf("%s: cannot lock: %s", path, strerror(errno));
+			close(fd);
+			goto out;
 		}
-		close(fd);
-		goto out;
+		if (clock_mono_ms() >= until) {
+			who = holder(fd);
+			*cause = xasprintf("%s: %s; try again when it has finished%s", path, who,
+					   wait_ms == 0 ? ", or give --wait" : "");
+			free(who);
+			close(fd);
+			rc = 1;
+			goto out;
+		}
+		clock_sleep_ms(until - clock_mono_ms() < 250 ? until - clock_mono_ms() : 250);
 	}
+	if (s->readonly == NULL)
+		name_holder(s, fd);
 	s->lock_fd = fd;
 	rc = 0;
 out:

@@ -91,6 +91,16 @@ void store_close(struct store *s);
  */
 int store_lock(struct store *s, char **cause);
 
+/*
+ * As store_lock, waiting up to wait_ms (< 0: for as long as it takes) for
+ * the holder to finish.  A lock held here names its holder in the lock
+ * file (pid, store_lock_label, actor, since when), and a refusal says it.
+ */
+int store_lock_wait(struct store *s, int64_t wait_ms, char **cause);
+
+/* What this process is, for the lock file: the verb ("rotate"); static storage. */
+void store_lock_label(const char *label);
+
 /* Replaces the actor recorded with events (tests; default user@host). */
 void store_set_actor(struct store *s, const char *actor);
 

@@ -255,7 +255,7 @@ flock "$TOKENWARDEN_DB.lock" sleep 3 &
 holder=$!
 sleep 0.5
 run 5 token create "${api[@]}" --name e2e-locked --expires-in 1d
-expect "$err" "another tokenwarden process holds the lock"
+expect "$err" "held by another process"
 wait "$holder"
 [ "$(sim_ctl GET /_sim/stats | jq .requests)" = "$before" ] || fail "a locked create sent a request"
 [ -z "$(db_state e2e-locked)" ] || fail "a locked create changed the inventory"

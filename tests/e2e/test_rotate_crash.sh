@@ -157,9 +157,9 @@ now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
 at "$now"
 before=$(sim_ctl GET /_sim/stats | jq .creates)
 a=0 b=0
-"$tw_bin" rotate >/dev/null 2>&1 &
+"$tw_bin" rotate >/dev/null 2>"$TW_TMP/err-a" &
 pa=$!
-"$tw_bin" rotate >/dev/null 2>&1 &
+"$tw_bin" rotate >/dev/null 2>"$TW_TMP/err-b" &
 pb=$!
 wait "$pa" || a=$?
 wait "$pb" || b=$?
@@ -167,6 +167,14 @@ case "$a$b" in
 05 | 50 | 00) ;;
 *) fail "two runs exited $a and $b; expected one 0 and one 5 (or both 0, one after the other)" ;;
 esac
+# The one refused names the holder: its pid, its verb, since when.
+for r in a b; do
+	st=$a
+	[ "$r" = b ] && st=$b
+	if [ "$st" = 5 ] && ! grep -qE "held by pid [0-9]+ \(rotate, [^,]+, since 20" "$TW_TMP/err-$r"; then
+		fail "the refused run does not name the lock's holder: $(cat "$TW_TMP/err-$r")"
+	fi
+done
 after=$(sim_ctl GET /_sim/stats | jq .creates)
 [ $((after - before)) -eq 1 ] || fail "two runs made $((after - before)) tokens, expected 1"
 converged "two runs at once"

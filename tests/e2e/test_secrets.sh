@@ -299,7 +299,7 @@ flock "$db.lock" "$tw_bin" rekey --secret-key a.sec --new-public-key b.pub >"$ou
 	fail "rekey ran while the lock was held" || st=$?
 cat "$err" >>"$stderr_all"
 tw_expect_eq "rekey under the lock" "${st:-0}" 5
-expect "$err" "another tokenwarden process holds the lock"
+expect "$err" "held by another process"
 # One secret cannot be opened: the whole rekey rolls back.
 before=$(all_blobs)
 flip_bit "$db" "$two" -1

@@ -28,6 +28,7 @@ struct t_opts {
 	const char *color;
 	int64_t since, at;
 	int64_t every;
+	int64_t wait;
 };
 
 static const char *const colors[] = {"red", "green", "blue", NULL};
@@ -41,6 +42,7 @@ static const struct args_opt t_options[] = {
     OPT_TIME(0, "since", struct t_opts, since, "TIME", ARGS_AGO, "a time ago"),
     OPT_TIME(0, "at", struct t_opts, at, "TIME", ARGS_EITHER, "a time"),
     OPT_DURATION(0, "every", struct t_opts, every, "DURATION", "a period"),
+    OPT_WAIT("wait", struct t_opts, wait, "wait for it"),
     OPT_END,
 };
 
@@ -100,6 +102,17 @@ test_values(void **state)
 	assert_int_equal(parse(&o, &pos, (const char *[]){"-fonjoe", NULL}), ARGS_RUN);
 	assert_int_equal(o.flag + o.other, 2);
 	assert_string_equal(o.name, "joe");
+	free(pos.v);
+
+	/* An optional value only with '=': --wait alone is as long as it takes. */
+	assert_int_equal(parse(&o, &pos, (const char *[]){"--wait", "word", NULL}), ARGS_RUN);
+	assert_int_equal(o.wait, -1);
+	assert_string_equal(pos.v[0], "word");
+	free(pos.v);
+	assert_int_equal(parse(&o, &pos, (const char *[]){"--wait=5m", NULL}), ARGS_RUN);
+	assert_int_equal(o.wait, 300000);
+	free(pos.v);
+	assert_int_equal(parse(&o, &pos, (const char *[]){"--wait=soon", NULL}), TW_EXIT_USAGE);
 	free(pos.v);
 
 	/* After "--", a word that looks like an option is a word. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "core/jsonx.h"
 #include "store_fixture.h"
 
@@ -373,11 +374,22 @@ test_lock_is_exclusive(void **state)
 	struct store *other = NULL;
 	char *cause = NULL;
 
+	int64_t t0;
+
+	store_lock_label("test-verb");
 	assert_int_equal(store_lock(fx->s, &cause), 0);
 	assert_int_equal(store_lock(fx->s, &cause), 0); /* held already: fine */
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &other, &cause), 0);
 	assert_int_equal(store_lock(other, &cause), 1);
-	assert_non_null(strstr(cause, "another tokenwarden process holds the lock"));
+	/* The refusal names the holder: its pid, what it does, since when. */
+	assert_non_null(strstr(cause, "held by pid "));
+	assert_non_null(strstr(cause, "(test-verb, "));
+	assert_non_null(strstr(cause, ", since 20"));
+	FREE_NULL(&cause);
+	/* Waiting gives up at its limit, still busy. */
+	t0 = clock_mono_ms();
+	assert_int_equal(store_lock_wait(other, 300, &cause), 1);
+	assert_true(clock_mono_ms() - t0 >= 300);
 	FREE_NULL(&cause);
 	store_close(fx->s);
 	fx->s = NULL;
