@@ -49,6 +49,11 @@ extern const struct cmd_entry cmd_audit_report_entry;
 extern const struct cmd_entry cmd_rotate_entry;
 extern const struct cmd_entry cmd_revoke_entry;
 extern const struct cmd_entry cmd_daemon_entry;
+extern const struct cmd_entry cmd_completion_entry;
+
+/* Every verb, in the order --help lists them. */
+extern const struct cmd_entry *const cmd_table[];
+extern const size_t cmd_count;
 
 /* Prints the verb's usage to stderr and returns TW_EXIT_USAGE. */
 int cmd_usage(const struct cmd_entry *e);
