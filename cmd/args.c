@@ -439,13 +439,19 @@ help_line(const struct args_opt *o, void *arg)
 }
 
 void
+args_each_global(unsigned set, void (*fn)(const struct args_opt *o, void *arg), void *arg)
+{
+	for (size_t i = 0; i < NGLOBALS; i++)
+		if (global_set[i] == 0 || (set & global_set[i]) != 0)
+			fn(&globals[i], arg);
+}
+
+void
 args_each(const struct cmd_entry *e, void (*fn)(const struct args_opt *o, void *arg), void *arg)
 {
 	for (const struct args_opt *o = e->options; o != NULL && o->long_name != NULL; o++)
 		fn(o, arg);
-	for (size_t i = 0; i < NGLOBALS; i++)
-		if (global_taken(e, i))
-			fn(&globals[i], arg);
+	args_each_global(e->globals, fn, arg);
 }
 
 void

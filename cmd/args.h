@@ -140,6 +140,9 @@ void args_help(const struct cmd_entry *e, FILE *f);
 /* Prints e's one-line usage and where to read more to stderr; returns TW_EXIT_USAGE. */
 int args_usage(const struct cmd_entry *e);
 
+/* Calls fn for each global option in set (enum args_global_set), and those every verb takes. */
+void args_each_global(unsigned set, void (*fn)(const struct args_opt *o, void *arg), void *arg);
+
 /* Calls fn for each option e takes, its own then the global ones. */
 void args_each(const struct cmd_entry *e, void (*fn)(const struct args_opt *o, void *arg),
 	       void *arg);

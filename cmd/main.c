@@ -4,6 +4,7 @@
  * on (no core dumps, private umask, credential out of the environment).
  */
 #include "cmd/cmd.h"
+#include "cmd/manpage.h"
 #include "cmd/msg.h"
 
 #include "core/cred.h"
@@ -166,6 +167,11 @@ help(int argc, char **argv)
 	if (argc == 0) {
 		usage(stdout);
 		return TW_EXIT_OK;
+	}
+	/* For the build: the man page, made from the same tables as --help. */
+	if (argc == 1 && strcmp(argv[0], "--scdoc") == 0) {
+		manpage_scdoc(stdout);
+		return fflush(stdout) == 0 ? TW_EXIT_OK : TW_EXIT_FAILURE;
 	}
 	e = cmd_find(argc, argv, &words);
 	if (e == NULL && argc == 1 && is_group(argv[0])) {
