@@ -18,7 +18,7 @@
 
 struct args_globals args_globals = {.log_format = "text", .retries = -1};
 
-static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const log_formats[] = {"text", "plain", "json", NULL};
 
 #define G(s, l, t, member, m, h)                                                                   \
 	{                                                                                          \
@@ -30,7 +30,9 @@ static const char *const log_formats[] = {"text", "json", NULL};
 static const struct args_opt globals[] = {
     G('q', "quiet", ARGS_FLAG, quiet, NULL, "say only warnings and errors"),
     {0, "log-format", ARGS_CHOICE, offsetof(struct args_globals, log_format), "FORMAT",
-     "log lines as text (the default) or json", log_formats, 0, 0, ARGS_EITHER},
+     "log lines as text (the default: timed when not on a terminal\nor the journal), plain "
+     "(never timed) or json;\ndefault $TOKENWARDEN_LOG_FORMAT",
+     log_formats, 0, 0, ARGS_EITHER},
     G(0, "json", ARGS_FLAG, json, NULL, "print JSON for scripts"),
     G(0, "config", ARGS_STRING, config, "FILE",
       "the policy (default $TOKENWARDEN_CONFIG or " CONFIG_DEFAULT ")"),

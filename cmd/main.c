@@ -150,7 +150,7 @@ run(const struct cmd_entry *e, int argc, char **argv)
 	status = args_parse(e, opts, argc, argv, &pos);
 	if (status == ARGS_RUN) {
 		msg_setup(args_globals.quiet,
-			  strcmp(args_globals.log_format, "json") == 0 ? MSG_JSON : MSG_TEXT);
+			  (enum msg_format)msg_format_parse(args_globals.log_format));
 		status = e->run(opts, pos.n, pos.v);
 	}
 	free(pos.v);
@@ -188,6 +188,22 @@ help(int argc, char **argv)
 	return TW_EXIT_OK;
 }
 
+/* $TOKENWARDEN_LOG_FORMAT: --log-format's default.  Returns 0, or -1 after a message. */
+static int
+log_format_env(void)
+{
+	const char *env = getenv("TOKENWARDEN_LOG_FORMAT");
+
+	if (env == NULL || env[0] == '\0')
+		return 0;
+	if (msg_format_parse(env) < 0) {
+		errorf("$TOKENWARDEN_LOG_FORMAT '%s': expected text, plain or json", env);
+		return -1;
+	}
+	args_globals.log_format = env;
+	return 0;
+}
+
 /* Process hardening before anything reads a secret. */
 static void
 harden(void)
@@ -207,11 +223,12 @@ main(int argc, char **argv)
 	int i = 1, words, status;
 
 	harden();
+	if (log_format_env() < 0)
+		return TW_EXIT_USAGE;
 	status = args_parse_leading(argc, argv, &i);
 	if (status != ARGS_RUN)
 		return status;
-	msg_setup(args_globals.quiet,
-		  strcmp(args_globals.log_format, "json") == 0 ? MSG_JSON : MSG_TEXT);
+	msg_setup(args_globals.quiet, (enum msg_format)msg_format_parse(args_globals.log_format));
 	if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
 		usage(stdout);
 		return TW_EXIT_OK;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/jsonx.h"
@@ -21,11 +22,40 @@ static enum msg_format format = MSG_TEXT;
 static char progress[160];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Each text line carries its time: not on a terminal, nor to the journal, which keep their own. */
+static int stamped;
+
+/* Whether stderr is systemd's journal: $JOURNAL_STREAM names its device and inode. */
+static int
+to_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 void
 msg_setup(int q, enum msg_format f)
 {
 	quiet = q;
 	format = f;
+	stamped = f == MSG_TEXT && !isatty(STDERR_FILENO) && !to_journal();
+}
+
+int
+msg_format_parse(const char *name)
+{
+	static const char *const names[] = {
+	    [MSG_TEXT] = "text", [MSG_PLAIN] = "plain", [MSG_JSON] = "json"};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
 }
 
 /* The fields of one log line; NULL ones are null in JSON and left out of text. */
@@ -64,6 +94,12 @@ put(const struct line *l)
 	if (format == MSG_JSON)
 		put_json(l);
 	else {
+		if (stamped) {
+			char ts[TIMEFMT_MAX];
+
+			timefmt_mode(clock_now_ms(), ts);
+			fprintf(stderr, "%s ", ts);
+		}
 		fputs("tokenwarden: ", stderr);
 		if (l->level[0] != 'n')
 			fprintf(stderr, "%s: ", l->level);

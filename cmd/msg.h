@@ -6,10 +6,17 @@
 #ifndef TW_MSG_H
 #define TW_MSG_H
 
-enum msg_format { MSG_TEXT, MSG_JSON };
+enum msg_format {
+	MSG_TEXT,  /* lines for people; each with its time when stderr is a file or pipe */
+	MSG_PLAIN, /* lines for people, never with a time (a logger adds its own) */
+	MSG_JSON,  /* one JSON object a line */
+};
 
 /* Sets --quiet (notes suppressed) and --log-format. */
 void msg_setup(int quiet, enum msg_format format);
+
+/* The format named "text", "plain" or "json"; -1 for any other name. */
+int msg_format_parse(const char *name);
 
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -36,6 +36,9 @@ import threading
 import time
 import urllib.request
 
+# The tests read whole log lines: no time in front of them.
+os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
+
 START = datetime.datetime(2026, 11, 1, 2, 0, tzinfo=datetime.timezone.utc)
 ADMIN = ("adminkey", "adminsecret")
 PROBLEMS = []

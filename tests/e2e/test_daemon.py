@@ -40,6 +40,9 @@ import threading
 import time
 import urllib.request
 
+# The tests read whole log lines: no time in front of them.
+os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
+
 TIME_LIMIT = 40.0  # the test gives up (failing) after this many seconds
 HARD_LIMIT = TIME_LIMIT + 15.0  # the watchdog kills everything after this many
 GRACE = 5  # seconds: the grace of every slot here

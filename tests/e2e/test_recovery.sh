@@ -365,6 +365,17 @@ jq -e -s 'all(.[]; .ts | test("^2027-03-13T04:0[0-9]:[0-9.]+Z$"))' "$err" >/dev/
 secret=$(jq -r .access_secret "$TW_TMP/run/acme-etl.json")
 refute "$err" "$secret"
 
+echo "== text log lines carry their time off a terminal, not in the journal"
+TOKENWARDEN_LOG_FORMAT= "$tw_bin" rotate --force acme/etl >"$out" 2>"$err" || fail "a timed run failed"
+grep -qE '^2027-03-13T04:0[0-9]:[0-9.]+Z tokenwarden: acme/etl: created ' "$err" ||
+	fail "a text log line to a file carries no ISO 8601 time"
+: >"$err"
+JOURNAL_STREAM=$(stat -c %d:%i "$err") TOKENWARDEN_LOG_FORMAT= "$tw_bin" rotate --force acme/etl \
+	>"$out" 2>>"$err" || fail "a run to the journal failed"
+grep -q '^tokenwarden: acme/etl: created ' "$err" || fail "a line to the journal carries its own time"
+run 2 --log-format xml rotate
+expect "$err" "--log-format 'xml': expected one of text, plain, json"
+
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?
 [ "$v" = 0 ] || fail "the history does not verify"

@@ -28,6 +28,9 @@ import tempfile
 import time
 import urllib.request
 
+# The tests read whole log lines: no time in front of them.
+os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
+
 DAY = datetime.timedelta(days=1)
 START = datetime.datetime(2026, 1, 1, 2, 0, tzinfo=datetime.timezone.utc)
 SLOTS_PER_WORKSPACE = 25

@@ -22,6 +22,9 @@ import time
 import urllib.error
 import urllib.request
 
+# The tests read whole log lines: no time in front of them.
+os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
+
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)

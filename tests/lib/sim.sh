@@ -23,6 +23,9 @@
 
 # The simulator is on loopback: never reach it through a proxy.
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+# The tests compare whole lines of stderr: no time in front of them
+# (test_recovery.sh checks the times a file or pipe gets by default).
+export TOKENWARDEN_LOG_FORMAT=plain
 TW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/tw-test.XXXXXXXX")
 export TW_TMP
 SIM_PID=
