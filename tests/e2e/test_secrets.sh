@@ -134,6 +134,17 @@ no_new_event() {
 	[ "$(events)" = "$2" ] || fail "$1 appended an event ($2 -> $(events))"
 }
 
+# head_note: the last command noted the history's head, the one now in the store.
+head_note() {
+	expect "$err" "history head $(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1") (event $(sqlq "$db" "SELECT max(id) FROM events")); keep it elsewhere"
+}
+
+# no_head_note WHAT: the last command (a read, or refused) noted no head.
+no_head_note() {
+	grep -qF "history head" "$err" && fail "$1 noted the history head"
+	return 0
+}
+
 # A connection held open meanwhile keeps the WAL file from being
 # checkpointed and removed, so the scan at the end reads a real WAL.
 holder_stop=$TW_TMP/holder.stop
@@ -142,11 +153,22 @@ holder_up=$TW_TMP/holder.up
 echo "== keys and store"
 export TOKENWARDEN_NOW=2024-01-01T00:00Z
 run 0 keygen --public-key a.pub --secret-key a.sec --no-passphrase
+no_head_note "keygen"
 run 0 keygen --public-key c.pub --secret-key c.sec --no-passphrase
 RUN_STDIN=$PASS_FILE run 0 keygen --public-key b.pub --secret-key b.sec --passphrase-fd 0
 expect "$out" "(passphrase-protected)"
+run 2 keygen --public-key d.pub --no-passphrase
+expect "$err" "keygen needs --public-key and --secret-key: the files to write"
+RUN_STDIN=$PASS_FILE run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --passphrase-fd 0
+expect "$err" "--no-passphrase and --passphrase-fd: give one"
+if [ -e d.pub ] || [ -e d.sec ]; then fail "a refused keygen wrote a key"; fi
 run 0 init --public-key a.pub
+head_note
 fpr_a=$(pinned)
+# Again with the same key: nothing written, so no head to keep.
+run 0 init --public-key a.pub
+no_head_note "init of a store already pinned to its key"
+tw_expect_eq "events after a second init" "$(events)" 1
 "$py" -c '
 import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -195,6 +217,7 @@ access_secret $S1
 bearer        $bearer1" ] || fail "reveal printed the wrong lines"
 tw_expect_eq "events after one reveal" "$(events)" $((n + 1))
 tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 1
+head_note
 sqlq "$db" "SELECT workspace, slot, token FROM events ORDER BY id DESC LIMIT 1" >"$TW_TMP/last"
 tw_expect_eq "the reveal event" "$(cat "$TW_TMP/last")" "acme|etl|tokone"
 
@@ -213,6 +236,7 @@ run 1 secret reveal -w acme toknone --secret-key a.sec
 expect "$err" "token toknone in workspace acme has no stored secret"
 run 1 secret reveal -w acme nosuch --secret-key a.sec
 expect "$err" "workspace acme has no token nosuch"
+no_head_note "a refused reveal"
 run 1 secret reveal -w other tokone --secret-key a.sec
 run 1 secret reveal -w acme tokone --secret-key c.sec
 expect "$err" "does not open with this secret key"
@@ -225,9 +249,14 @@ expect "$err" "permissions 0644 are too open"
 run 2 secret reveal -w acme tokone --secret-key missing.sec
 expect "$err" "missing.sec"
 run 2 secret reveal -w acme tokone
-expect "$err" "usage: tokenwarden secret reveal"
+expect "$err" "secret reveal needs --secret-key: the sealing secret key"
+expect "$err" "usage: tokenwarden secret reveal [options] TOKEN|SLOT"
 run 2 secret reveal tokone --secret-key a.sec
+expect "$err" "secret reveal needs --workspace"
 run 2 secret reveal -w acme tokone --secret-key a.sec --passphrase-fd -1
+expect "$err" "--passphrase-fd '-1': expected a whole number from 0 to 1024"
+run 2 secret reveal -w acme tokone toktwo --secret-key a.sec
+expect "$err" "usage: tokenwarden secret reveal [options] TOKEN|SLOT"
 no_new_event "refused reveals" "$n"
 [ -s "$out" ] && fail "a refused reveal printed something"
 
@@ -307,6 +336,7 @@ broken=$(all_blobs)
 run 1 rekey --secret-key a.sec --new-public-key b.pub
 expect "$err" "token toktwo in workspace acme does not open"
 expect "$err" "nothing was changed"
+no_head_note "a failed rekey"
 [ "$(all_blobs)" = "$broken" ] || fail "a failed rekey changed a blob"
 tw_expect_eq "pin after a failed rekey" "$(pinned)" "$fpr_a"
 no_new_event "a failed rekey" "$n"
@@ -319,11 +349,13 @@ expect "$err" "pinned to sealing key $fpr_a"
 run 1 rekey --secret-key a.sec --new-public-key a.pub
 expect "$err" "nothing to do"
 run 2 rekey --secret-key a.sec
+expect "$err" "rekey needs --secret-key and --new-public-key"
 [ "$(all_blobs)" = "$before" ] || fail "a refused rekey changed a blob"
 no_new_event "refused rekeys" "$n"
 # The real thing.
 run 0 rekey --secret-key a.sec --new-public-key b.pub
 expect "$out" "resealed 3 secrets to b.pub"
+head_note
 fpr_b=$(pinned)
 [ "$fpr_b" != "$fpr_a" ] || fail "the pin did not move"
 expect "$out" "$fpr_b"
@@ -462,6 +494,61 @@ expect "$err" "--since 'yesterday'"
 run 2 audit log extra
 run 2 audit log --db "$TW_TMP/none.db"
 expect "$err" "run 'tokenwarden init' first"
+
+# help_of VERB...: help VERB and VERB --help print the same: the usage, the
+# options, the global ones taken and the notes.
+help_of() {
+	local verb
+	for verb in "$@"; do
+		# shellcheck disable=SC2086 # two-word verbs
+		run 0 help $verb
+		cp "$out" "$TW_TMP/help.1"
+		# shellcheck disable=SC2086
+		run 0 $verb --help
+		cmp -s "$out" "$TW_TMP/help.1" || fail "help $verb and $verb --help differ"
+		expect "$out" "usage: tokenwarden $verb [options]"
+		expect "$out" "Global options:"
+		expect "$out" "Exit status: 0 "
+	done
+}
+
+echo "== the command line of keygen, init, secret reveal and rekey"
+n=$(events)
+help_of keygen init "secret reveal" rekey
+run 0 keygen --help
+for o in "--public-key FILE" "--secret-key FILE" --no-passphrase "--passphrase-fd N" --force; do
+	expect "$out" "      $o "
+done
+run 0 init --help
+expect "$out" "      --db FILE "
+expect "$out" "      --public-key FILE "
+run 0 secret reveal --help
+expect "$out" "usage: tokenwarden secret reveal [options] TOKEN|SLOT"
+for o in "-w, --workspace WS" "--secret-key FILE" "--passphrase-fd N" --bearer --json "--db FILE"; do
+	expect "$out" "$o "
+done
+grep -qF -- "--public-key" "$out" && fail "secret reveal --help offers --public-key"
+run 0 rekey --help
+for o in "--secret-key FILE" "--new-public-key FILE" "--passphrase-fd N" "--db FILE"; do
+	expect "$out" "$o"
+done
+expect "$out" "5 another tokenwarden process holds the run lock"
+# An unknown option gets the nearest one the verb takes.
+run 2 keygen --public-key d.pub --secret-ky d.sec --no-passphrase
+expect "$err" "keygen: unknown option '--secret-ky'; did you mean '--secret-key'?"
+[ -e d.pub ] && fail "keygen with an unknown option wrote a key"
+run 2 init --public-ky a.pub
+expect "$err" "init: unknown option '--public-ky'; did you mean '--public-key'?"
+run 2 secret reveal -w acme tokone --secret-key b.sec --bearr
+expect "$err" "secret reveal: unknown option '--bearr'; did you mean '--bearer'?"
+[ -s "$out" ] && fail "a reveal with an unknown option printed something"
+run 2 rekey --secret-key b.sec --new-pubic-key a.pub
+expect "$err" "rekey: unknown option '--new-pubic-key'; did you mean '--new-public-key'?"
+expect "$err" "usage: tokenwarden rekey [options]"
+# A global option a verb would ignore is refused.
+run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --db "$db"
+expect "$err" "keygen does not take --db"
+no_new_event "refused command lines" "$n"
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
