@@ -205,6 +205,7 @@ import toktwo bi "$S2"
 import tokthree - "$S3"
 import toknone ops -
 run 0 audit verify
+head_note
 head_early=$(awk '{print $NF}' "$out")
 [ ${#head_early} -eq 64 ] || fail "no head in: $(cat "$out")"
 
@@ -412,6 +413,9 @@ head_now=$(awk '{print $NF}' "$out")
 tw_expect_eq "head" "$head_now" "$(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")"
 run 0 audit verify --json
 jq -e --arg h "$head_now" '.intact and .head == $h' "$out" >/dev/null || fail "verify --json"
+head_note
+run 0 --json audit verify
+jq -e --arg h "$head_now" '.intact and .head == $h' "$out" >/dev/null || fail "--json before the verb"
 run 0 audit verify --head "$head_early"
 expect "$out" "head $head_early is event 5;"
 run 0 audit verify --head "$(echo "$head_now" | tr a-f A-F)"
@@ -419,10 +423,12 @@ expect "$out" "0 events were written since"
 made_up=$(printf '%064d' 42)
 run 4 audit verify --head "$made_up"
 expect "$out" "head $made_up is not in the history: the history was truncated or rewritten after that head was recorded"
+no_head_note "audit verify of a head not in the history"
 run 4 audit verify --head "$made_up" --json
 jq -e '(.intact | not) and .known_head_event == null' "$out" >/dev/null || fail "verify --head --json"
 run 2 audit verify --head xyz
 expect "$err" "64 hexadecimal digits"
+no_head_note "audit verify refusing --head"
 
 # tamper NAME EXIT TEXT SQL: on a copy of the store, SQL makes verify exit EXIT saying TEXT.
 tamper() {
@@ -432,6 +438,7 @@ tamper() {
 	sqlx "$copy" "$sql"
 	run "$want" audit verify --db "$copy"
 	expect "$out" "$text"
+	no_head_note "audit verify of a broken history ($name)"
 	rm -f "$copy"
 }
 tamper edit 4 "history broken at event 3: event 3 does not match its hash: it was edited" \
@@ -549,6 +556,14 @@ expect "$err" "usage: tokenwarden rekey [options]"
 run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --db "$db"
 expect "$err" "keygen does not take --db"
 no_new_event "refused command lines" "$n"
+
+echo "== the command line of audit verify"
+help_of "audit verify"
+run 0 audit verify --help
+expect "$out" "--head HASH"
+expect "$out" "4 the history was altered"
+run 2 audit verify --heads "$head_now"
+expect "$err" "audit verify: unknown option '--heads'; did you mean '--head'?"
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
