@@ -472,6 +472,7 @@ expect "$out" "history intact"
 echo "== audit log"
 run 0 audit log
 tw_expect_eq "log lines" "$(wc -l <"$out")" "$(events)"
+no_head_note "audit log"
 grep -q '^2024-01-01T00:00:00.000Z  [^ ]*  token.imported  acme/etl  tokone  {' "$out" ||
 	fail "log line format"
 grep -q '  store.init  -  -  {"key_fingerprint":"' "$out" || fail "log line of an event about no workspace"
@@ -497,10 +498,60 @@ run 0 audit log --until 2000-01-01T00:00Z
 run 0 audit log -w nosuch
 [ -s "$out" ] && fail "log -w nosuch printed events"
 run 2 audit log --since yesterday
-expect "$err" "--since 'yesterday'"
+expect "$err" "--since 'yesterday': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 7d (ago) or +1d"
 run 2 audit log extra
 run 2 audit log --db "$TW_TMP/none.db"
 expect "$err" "run 'tokenwarden init' first"
+
+echo "== audit log: times from now, and the kinds"
+# Now is 2024-04-01: the store and the imports are from 2024-01-01, the first
+# reveals from 2024-02-01, the rekey and the reveals after it from 2024-03-01.
+# log_count ARGS...: sets count to the number of events audit log ARGS prints.
+log_count() {
+	run 0 audit log --json "$@"
+	count=$(jq -s length "$out")
+}
+# sql_count WHERE: the number of events WHERE selects.
+sql_count() { sqlq "$db" "SELECT count(*) FROM events WHERE $1"; }
+jan2=1704153600000 feb1=1706745600000 feb2=1706832000000 mar1=1709251200000
+log_count --since 61d
+tw_expect_eq "--since 61d (ago)" "$count" "$(sql_count "at >= $feb1")"
+[ "$count" -gt 0 ] || fail "--since 61d printed nothing"
+[ "$count" -lt "$(events)" ] || fail "--since 61d printed every event"
+log_count --since -61d
+tw_expect_eq "--since -61d" "$count" "$(sql_count "at >= $feb1")"
+log_count --since 90d --until -61d
+tw_expect_eq "--since 90d --until -61d" "$count" "$(sql_count "at >= $jan2 AND at < $feb1")"
+log_count --since 61d --until 59d --kind secret.revealed
+tw_expect_eq "--since 61d --until 59d" "$count" \
+	"$(sql_count "kind = 'secret.revealed' AND at >= $feb1 AND at < $feb2")"
+log_count --since 2024-03-01T00:00Z --until +1d --kind secret.revealed
+tw_expect_eq "--since TIME --until +1d" "$count" "$(sql_count "kind = 'secret.revealed' AND at >= $mar1")"
+log_count --until +1d
+tw_expect_eq "--until +1d" "$count" "$(events)"
+log_count --until now
+tw_expect_eq "--until now" "$count" "$(events)"
+log_count --since now
+tw_expect_eq "--since now" "$count" 0
+run 2 audit log --since 7d --until 30d
+expect "$err" "--since 2024-03-25T00:00:00.000Z is not before --until 2024-03-02T00:00:00.000Z: no event can match"
+[ -s "$out" ] && fail "audit log printed events for an empty window"
+run 2 audit log --since now --until now
+expect "$err" "is not before --until"
+run 2 audit log --until 7x
+expect "$err" "--until '7x': expected an ISO 8601 time"
+# --kind takes the kinds the store writes, and names them when it is none.
+run 2 audit log --kind token.create
+expect "$err" "--kind 'token.create': expected one of store.init, store.rekey, token.intent, token.created,"
+expect "$err" "workspace.clock_agrees; did you mean 'token.created'?"
+[ -s "$out" ] && fail "audit log --kind token.create printed something"
+run 2 audit log --kind nonsense
+expect "$err" "--kind 'nonsense': expected one of store.init,"
+grep -qF "did you mean" "$err" && fail "a suggestion for a kind nothing is near"
+# Every kind in the history is one --kind takes.
+for k in $(sqlq "$db" "SELECT DISTINCT kind FROM events"); do
+	run 0 audit log --kind "$k"
+done
 
 # help_of VERB...: help VERB and VERB --help print the same: the usage, the
 # options, the global ones taken and the notes.
@@ -557,13 +608,24 @@ run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --db "$db"
 expect "$err" "keygen does not take --db"
 no_new_event "refused command lines" "$n"
 
-echo "== the command line of audit verify"
-help_of "audit verify"
+echo "== the command line of audit verify and audit log"
+help_of "audit verify" "audit log"
 run 0 audit verify --help
 expect "$out" "--head HASH"
 expect "$out" "4 the history was altered"
+run 0 audit log --help
+for o in "--since TIME" "--until TIME" "-w, --workspace WS" "--slot SLOT" "--kind KIND" --json; do
+	expect "$out" "$o "
+done
+expect "$out" "KIND: store.init, store.rekey,"
+expect "$out" "7d or -7d is seven days ago, +1d a day ahead"
 run 2 audit verify --heads "$head_now"
 expect "$err" "audit verify: unknown option '--heads'; did you mean '--head'?"
+run 2 audit log --sice 7d
+expect "$err" "audit log: unknown option '--sice'; did you mean '--since'?"
+expect "$err" "usage: tokenwarden audit log [options]"
+run 2 audit log --public-key a.pub
+expect "$err" "audit log does not take --public-key"
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
