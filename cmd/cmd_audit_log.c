@@ -6,15 +6,14 @@
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
 
-#include "core/clock.h"
 #include "core/exitcodes.h"
 #include "core/jsonx.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/events.h"
 
-#include <getopt.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,76 +97,64 @@ print_json_line(const struct event *e, void *arg)
 	return 0;
 }
 
-/* Parses a --since or --until value: an ISO 8601 time, or a duration before now. */
-static int
-parse_when(const char *opt, const char *arg, int64_t now, int64_t *ms)
-{
-	int64_t secs;
+struct log_opts {
+	int64_t since; /* ms; LOG_UNSET when not given */
+	int64_t until;
+	const char *workspace;
+	const char *slot;
+	const char *kind;
+};
 
-	if (timefmt_parse(arg, ms) == 0)
-		return 0;
-	if (timefmt_duration(arg, &secs) == 0 && secs * 1000 < now) {
-		*ms = now - secs * 1000;
-		return 0;
-	}
-	errorf("%s '%s': expected an ISO 8601 time such as 2026-01-31T00:00Z, or a duration "
-	       "before now such as 7d",
-	       opt, arg);
-	return -1;
+#define LOG_UNSET INT64_MIN
+
+static const struct args_opt log_options[] = {
+    OPT_TIME(0, "since", struct log_opts, since, "TIME", ARGS_AGO, "events at or after TIME"),
+    OPT_TIME(0, "until", struct log_opts, until, "TIME", ARGS_AGO, "events before TIME"),
+    OPT_STRING('w', "workspace", struct log_opts, workspace, "WS",
+	       "only events about this workspace"),
+    OPT_STRING(0, "slot", struct log_opts, slot, "SLOT", "only events about this slot"),
+    OPT_CHOICE(0, "kind", struct log_opts, kind, "KIND", events_kinds, "only events of this kind"),
+    OPT_END,
+};
+
+static void
+init_log(void *opts)
+{
+	struct log_opts *lo = opts;
+
+	lo->since = LOG_UNSET;
+	lo->until = LOG_UNSET;
 }
 
 static int
-exec_audit_log(int argc, char **argv)
+run_audit_log(void *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"workspace", required_argument, NULL, 'w'},
-	    {"since", required_argument, NULL, 'S'},
-	    {"until", required_argument, NULL, 'U'},
-	    {"slot", required_argument, NULL, 's'},
-	    {"kind", required_argument, NULL, 'k'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
+	struct log_opts *lo = opts;
 	struct store_opts o;
 	struct store *s = NULL;
-	struct event_filter f = {0};
-	const char *since = NULL, *until = NULL;
-	char *cause = NULL;
-	int ch, json = 0, status = TW_EXIT_USAGE;
-	int64_t now = clock_now_ms();
+	struct event_filter f = {.kind = lo->kind, .workspace = lo->workspace, .slot = lo->slot};
+	char *cause = NULL, from[TIMEFMT_MAX], to[TIMEFMT_MAX];
+	int status = TW_EXIT_USAGE;
 
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "w:", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'w')
-			f.workspace = optarg;
-		else if (ch == 'S')
-			since = optarg;
-		else if (ch == 'U')
-			until = optarg;
-		else if (ch == 's')
-			f.slot = optarg;
-		else if (ch == 'k')
-			f.kind = optarg;
-		else if (ch == 'j')
-			json = 1;
-		else if (!store_opts_parse(&o, ch, optarg))
-			return cmd_usage(&cmd_audit_log_entry);
-	}
-	if (optind != argc)
-		return cmd_usage(&cmd_audit_log_entry);
-	if ((since != NULL && parse_when("--since", since, now, &f.since) < 0) ||
-	    (until != NULL && parse_when("--until", until, now, &f.until) < 0))
+	(void)argc;
+	(void)argv;
+	if (lo->since != LOG_UNSET && lo->until != LOG_UNSET && lo->since >= lo->until) {
+		timefmt_mode(lo->since, from);
+		timefmt_mode(lo->until, to);
+		errorf("--since %s is not before --until %s: no event can match", from, to);
 		return TW_EXIT_USAGE;
+	}
+	/* The filter's 0 is "no bound": an --until at or before the epoch keeps nothing. */
+	if (lo->since != LOG_UNSET)
+		f.since = lo->since;
+	if (lo->until != LOG_UNSET)
+		f.until = lo->until != 0 ? lo->until : -1;
+	store_opts_init(&o);
 	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_FAILURE;
-	if (events_list(s, &f, json ? print_json_line : print_line, NULL, &cause) < 0)
+	if (events_list(s, &f, args_globals.json ? print_json_line : print_line, NULL, &cause) < 0)
 		goto out;
 	if (fflush(stdout) != 0) {
 		errorf("cannot write to standard output");
@@ -184,16 +171,21 @@ out:
 
 const struct cmd_entry cmd_audit_log_entry = {
     .name = "audit log",
-    .args = "[--since TIME] [--until TIME] [-w WORKSPACE] [--slot SLOT] [--kind KIND] [--json] "
-	    "[--db FILE]",
+    .args = "",
     .summary = "print the history of changes, reveals and runs",
-    .help = "      --since TIME         events at or after TIME (ISO 8601, or a duration ago "
-	    "such as 7d)\n"
-	    "      --until TIME         events before TIME\n"
-	    "  -w, --workspace W        only events about workspace W\n"
-	    "      --slot SLOT          only events about slot SLOT\n"
-	    "      --kind KIND          only events of KIND (token.created, secret.revealed, ...)\n"
-	    "      --json               one JSON object per line: id, at, actor, kind, workspace,\n"
-	    "                           slot, token, details, hash\n" STORE_DB_HELP,
-    .exec = exec_audit_log,
+    .options = log_options,
+    .globals = G_JSON | G_DB,
+    .opts_size = sizeof(struct log_opts),
+    .init = init_log,
+    .max_args = 0,
+    .notes = "TIME is an ISO 8601 time (2026-01-31T00:00Z), 'now', or a duration from now:\n"
+	     "7d or -7d is seven days ago, +1d a day ahead.\n"
+	     "\n"
+	     "Each event is a line: time, actor, kind, workspace/slot, token, details.  With\n"
+	     "--json, one JSON object per line: id, at, actor, kind, workspace, slot, token,\n"
+	     "details, hash.  The chain is not checked here: 'tokenwarden audit verify' does.\n"
+	     "\n"
+	     "Exit status: 0 done (even when no event matches), 1 the database cannot be\n"
+	     "read, 2 a usage error or no usable store.\n",
+    .run = run_audit_log,
 };

@@ -12,7 +12,6 @@
 #include "store/events.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,53 +146,49 @@ print_json(const struct verdict *v)
 	json_decref(o);
 }
 
+struct verify_opts {
+	const char *head;
+};
+
+static const struct args_opt verify_options[] = {
+    OPT_STRING(0, "head", struct verify_opts, head, "HASH",
+	       "also check that this head, kept elsewhere, is still\nin the history (the verbs "
+	       "that change it note it)"),
+    OPT_END,
+};
+
 static int
-exec_audit_verify(int argc, char **argv)
+run_audit_verify(void *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"head", required_argument, NULL, 'H'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
+	struct verify_opts *vo = opts;
 	struct store_opts o;
 	struct store *s = NULL;
 	struct verdict v;
-	const char *head_arg = NULL;
 	char known[EVENTS_HEAD_MAX];
-	int ch, json = 0, status = TW_EXIT_USAGE;
+	int status = TW_EXIT_USAGE;
 
+	(void)argc;
+	(void)argv;
 	memset(&v, 0, sizeof v);
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'H')
-			head_arg = optarg;
-		else if (ch == 'j')
-			json = 1;
-		else if (!store_opts_parse(&o, ch, optarg))
-			return cmd_usage(&cmd_audit_verify_entry);
-	}
-	if (optind != argc)
-		return cmd_usage(&cmd_audit_verify_entry);
-	if (head_arg != NULL && parse_head(head_arg, known) < 0) {
+	if (vo->head != NULL && parse_head(vo->head, known) < 0) {
 		errorf("--head '%s': expected the 64 hexadecimal digits of an event hash",
-		       head_arg);
+		       vo->head);
 		return TW_EXIT_USAGE;
 	}
+	store_opts_init(&o);
 	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_FAILURE;
-	if (check(s, head_arg != NULL ? known : NULL, &v) < 0)
+	if (check(s, vo->head != NULL ? known : NULL, &v) < 0)
 		goto out;
-	if (json)
+	if (args_globals.json)
 		print_json(&v);
 	else
 		print_human(&v);
+	/* A head that verified is the one worth keeping; a broken chain's is not. */
+	if (v.intact && v.count > 0)
+		store_ctx_note_head(s);
 	status = v.intact ? TW_EXIT_OK : TW_EXIT_FINDINGS;
 out:
 	free(v.reason);
@@ -203,10 +198,17 @@ out:
 
 const struct cmd_entry cmd_audit_verify_entry = {
     .name = "audit verify",
-    .args = "[--head HASH] [--json] [--db FILE]",
+    .args = "",
     .summary = "check the history's hash chain; exit 4 when it was altered",
-    .help = "      --head HASH          also check that this head, kept elsewhere, is still\n"
-	    "                           in the history (it is printed after every run)\n"
-	    "      --json               print JSON for scripts\n" STORE_DB_HELP,
-    .exec = exec_audit_verify,
+    .options = verify_options,
+    .globals = G_JSON | G_DB,
+    .opts_size = sizeof(struct verify_opts),
+    .max_args = 0,
+    .notes = "It reads only: a read-only store or an auditor's copy works.  When the\n"
+	     "history verifies, its head is noted on stderr, to be kept elsewhere.\n"
+	     "\n"
+	     "Exit status: 0 the history verifies (and holds HASH), 1 the database cannot\n"
+	     "be read, 2 a usage error or no usable store, 4 the history was altered, or\n"
+	     "HASH is not in it.\n",
+    .run = run_audit_verify,
 };

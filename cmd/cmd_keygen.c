@@ -7,60 +7,72 @@
 #include "core/seal.h"
 #include "core/xalloc.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static int
-exec_keygen(int argc, char **argv)
+struct keygen_opts {
+	const char *public_key;
+	const char *secret_key;
+	int no_passphrase;
+	long passphrase_fd; /* -1: the terminal */
+	int force;
+};
+
+/* --public-key is the verb's own: a file to write, with no default, not the global key to read. */
+static const struct args_opt keygen_options[] = {
+    OPT_STRING(0, "public-key", struct keygen_opts, public_key, "FILE",
+	       "where to write the public key (the rotating host\nneeds it); required"),
+    OPT_STRING(0, "secret-key", struct keygen_opts, secret_key, "FILE",
+	       "where to write the secret key (keep it elsewhere);\nrequired"),
+    OPT_FLAG(0, "no-passphrase", struct keygen_opts, no_passphrase,
+	     "leave the secret key unprotected"),
+    OPT_INT(0, "passphrase-fd", struct keygen_opts, passphrase_fd, "N", 0, 1024,
+	    "read the passphrase from descriptor N, not the\nterminal"),
+    OPT_FLAG(0, "force", struct keygen_opts, force, "replace existing key files"),
+    OPT_END,
+};
+
+static void
+init_keygen(void *opts)
 {
-	static const struct option longopts[] = {
-	    {"public-key", required_argument, NULL, 'p'},
-	    {"secret-key", required_argument, NULL, 's'},
-	    {"no-passphrase", no_argument, NULL, 'n'},
-	    {"passphrase-fd", required_argument, NULL, 'f'},
-	    {"force", no_argument, NULL, 'F'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *pub_path = NULL, *sec_path = NULL;
+	struct keygen_opts *ko = opts;
+
+	ko->passphrase_fd = -1;
+}
+
+static int
+run_keygen(void *opts, int argc, char **argv)
+{
+	struct keygen_opts *ko = opts;
 	char *pass = NULL, *cause = NULL, fpr[SEAL_FPR_MAX];
 	size_t passlen = 0;
-	int ch, fd = -1, none = 0, force = 0, rc, status = TW_EXIT_USAGE;
+	int rc, status = TW_EXIT_USAGE;
 	struct seal_pub pub;
 
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'p')
-			pub_path = optarg;
-		else if (ch == 's')
-			sec_path = optarg;
-		else if (ch == 'n')
-			none = 1;
-		else if (ch == 'F')
-			force = 1;
-		else if (ch == 'f' && passphrase_fd_arg(optarg) >= 0)
-			fd = passphrase_fd_arg(optarg);
-		else
-			return cmd_usage(&cmd_keygen_entry);
+	(void)argc;
+	(void)argv;
+	if (ko->public_key == NULL || ko->secret_key == NULL) {
+		errorf("keygen needs --public-key and --secret-key: the files to write");
+		return args_usage(&cmd_keygen_entry);
 	}
-	if (optind != argc || pub_path == NULL || sec_path == NULL || (none && fd >= 0))
-		return cmd_usage(&cmd_keygen_entry);
-	if (!none &&
-	    passphrase_read("Passphrase for the secret key: ", 1, fd, &pass, &passlen, &cause) < 0)
+	if (ko->no_passphrase && ko->passphrase_fd >= 0) {
+		errorf("--no-passphrase and --passphrase-fd: give one");
+		return args_usage(&cmd_keygen_entry);
+	}
+	if (!ko->no_passphrase &&
+	    passphrase_read("Passphrase for the secret key: ", 1, (int)ko->passphrase_fd, &pass,
+			    &passlen, &cause) < 0)
 		goto out;
-	rc = seal_keygen(pub_path, sec_path, (const unsigned char *)pass, passlen, NULL, force,
-			 &cause);
+	rc = seal_keygen(ko->public_key, ko->secret_key, (const unsigned char *)pass, passlen, NULL,
+			 ko->force, &cause);
 	if (rc != SEAL_OK)
 		goto out;
-	if (seal_load_public(pub_path, &pub, &cause) != SEAL_OK)
+	if (seal_load_public(ko->public_key, &pub, &cause) != SEAL_OK)
 		goto out;
 	seal_fingerprint(&pub, fpr);
-	printf("wrote public key %s (%s)\n", pub_path, fpr);
-	printf("wrote secret key %s%s; keep it off the rotating host\n", sec_path,
-	       none ? " (not passphrase-protected)" : " (passphrase-protected)");
+	printf("wrote public key %s (%s)\n", ko->public_key, fpr);
+	printf("wrote secret key %s%s; keep it off the rotating host\n", ko->secret_key,
+	       ko->no_passphrase ? " (not passphrase-protected)" : " (passphrase-protected)");
 	status = TW_EXIT_OK;
 out:
 	if (cause != NULL)
@@ -72,13 +84,15 @@ out:
 
 const struct cmd_entry cmd_keygen_entry = {
     .name = "keygen",
-    .args = "--public-key FILE --secret-key FILE [--no-passphrase | --passphrase-fd N] [--force]",
+    .args = "",
     .summary = "make the key pair that seals stored token secrets",
-    .help =
-	"      --public-key FILE    where to write the public key (the rotating host needs it)\n"
-	"      --secret-key FILE    where to write the secret key (keep it elsewhere)\n"
-	"      --no-passphrase      leave the secret key unprotected\n"
-	"      --passphrase-fd N    read the passphrase from descriptor N, not the terminal\n"
-	"      --force              replace existing key files\n",
-    .exec = exec_keygen,
+    .options = keygen_options,
+    .opts_size = sizeof(struct keygen_opts),
+    .init = init_keygen,
+    .max_args = 0,
+    .notes = "The passphrase is asked twice on the terminal unless --passphrase-fd or\n"
+	     "--no-passphrase is given.  Existing key files are refused without --force.\n"
+	     "\n"
+	     "Exit status: 0 written, 2 a usage error or a key file that cannot be written.\n",
+    .run = run_keygen,
 };

@@ -5,7 +5,6 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
-#include "cmd/passphrase.h"
 #include "cmd/seckey.h"
 
 #include "core/clock.h"
@@ -15,7 +14,6 @@
 #include "store/secrets.h"
 #include "store/store.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -44,51 +42,59 @@ out:
 	return rc;
 }
 
-static int
-exec_rekey(int argc, char **argv)
+struct rekey_opts {
+	const char *secret_key;
+	const char *new_public_key;
+	long passphrase_fd; /* -1: the terminal */
+};
+
+static const struct args_opt rekey_options[] = {
+    OPT_STRING(0, "secret-key", struct rekey_opts, secret_key, "FILE",
+	       "the current secret key (its public half is the pinned\nkey); required"),
+    OPT_STRING(0, "new-public-key", struct rekey_opts, new_public_key, "FILE",
+	       "the public key to reseal to (made by keygen);\nrequired"),
+    OPT_INT(0, "passphrase-fd", struct rekey_opts, passphrase_fd, "N", 0, 1024,
+	    "read the secret key's passphrase from descriptor N"),
+    OPT_END,
+};
+
+static void
+init_rekey(void *opts)
 {
-	static const struct option longopts[] = {
-	    {"secret-key", required_argument, NULL, 's'},
-	    {"new-public-key", required_argument, NULL, 'n'},
-	    {"passphrase-fd", required_argument, NULL, 'f'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
+	struct rekey_opts *ro = opts;
+
+	ro->passphrase_fd = -1;
+}
+
+static int
+run_rekey(void *opts, int argc, char **argv)
+{
+	struct rekey_opts *ro = opts;
 	struct store_opts o;
 	struct store *s = NULL;
 	struct seal_sec *sec = NULL;
 	struct seal_pub old_pub, new_pub;
 	struct rekey_keys keys = {NULL, &new_pub};
-	const char *sec_path = NULL, *new_path = NULL;
 	char *cause = NULL, old_fpr[SEAL_FPR_MAX], new_fpr[SEAL_FPR_MAX];
-	int ch, fd = -1, count = 0, status = TW_EXIT_USAGE;
+	int count = 0, status = TW_EXIT_USAGE;
 
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 's')
-			sec_path = optarg;
-		else if (ch == 'n')
-			new_path = optarg;
-		else if (ch == 'f' && passphrase_fd_arg(optarg) >= 0)
-			fd = passphrase_fd_arg(optarg);
-		else if (!store_opts_parse(&o, ch, optarg))
-			return cmd_usage(&cmd_rekey_entry);
+	(void)argc;
+	(void)argv;
+	if (ro->secret_key == NULL || ro->new_public_key == NULL) {
+		errorf("rekey needs --secret-key and --new-public-key: the old secret key and "
+		       "the new public key");
+		return args_usage(&cmd_rekey_entry);
 	}
-	if (optind != argc || sec_path == NULL || new_path == NULL)
-		return cmd_usage(&cmd_rekey_entry);
+	store_opts_init(&o);
 	/* The lock first: no passphrase is asked for a run that cannot go ahead. */
-	s = store_ctx_open(&o, NULL, 1, &status);
+	s = store_ctx_open(&o, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_USAGE;
-	if (seal_load_public(new_path, &new_pub, &cause) != SEAL_OK)
+	if (seal_load_public(ro->new_public_key, &new_pub, &cause) != SEAL_OK)
 		goto out;
 	seal_fingerprint(&new_pub, new_fpr);
-	sec = seckey_load(sec_path, fd, &status);
+	sec = seckey_load(ro->secret_key, (int)ro->passphrase_fd, &status);
 	if (sec == NULL)
 		goto out;
 	seal_secret_public(sec, &old_pub);
@@ -98,8 +104,9 @@ exec_rekey(int argc, char **argv)
 	if (secrets_rekey(s, old_fpr, new_fpr, reseal, &keys, clock_now_ms(), &count, &cause) < 0)
 		goto out;
 	printf("resealed %d secret%s to %s (%s); the store is now pinned to it\n", count,
-	       count == 1 ? "" : "s", new_path, new_fpr);
-	notef("give the rotating host %s as its public key; the old one is now refused", new_path);
+	       count == 1 ? "" : "s", ro->new_public_key, new_fpr);
+	notef("give the rotating host %s as its public key; the old one is now refused",
+	      ro->new_public_key);
 	store_ctx_note_head(s);
 	status = TW_EXIT_OK;
 out:
@@ -115,12 +122,18 @@ out:
 
 const struct cmd_entry cmd_rekey_entry = {
     .name = "rekey",
-    .args = "--secret-key OLD_SECRET_FILE --new-public-key FILE [--passphrase-fd N] [--db FILE]",
+    .args = "",
     .summary = "reseal every stored secret to a new key pair and pin it",
-    .help = "      --secret-key FILE    the current secret key (its public half is the pinned "
-	    "key)\n"
-	    "      --new-public-key F   the public key to reseal to (from 'tokenwarden keygen')\n"
-	    "      --passphrase-fd N    read the secret key's passphrase from descriptor "
-	    "N\n" STORE_DB_HELP,
-    .exec = exec_rekey,
+    .options = rekey_options,
+    .globals = G_DB,
+    .opts_size = sizeof(struct rekey_opts),
+    .init = init_rekey,
+    .max_args = 0,
+    .notes = "Every secret is resealed and the new key pinned in one transaction: when one\n"
+	     "secret does not open, nothing changes.  It takes the run lock.\n"
+	     "\n"
+	     "Exit status: 0 resealed, 1 a secret that does not open, or a secret key that\n"
+	     "is not the pinned one (nothing changed), 2 a usage error or a key that cannot\n"
+	     "be read, 5 another tokenwarden process holds the run lock.\n",
+    .run = run_rekey,
 };

@@ -6,7 +6,6 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
-#include "cmd/passphrase.h"
 #include "cmd/print.h"
 #include "cmd/seckey.h"
 
@@ -19,7 +18,6 @@
 #include "store/tokens.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,78 +130,83 @@ open_secret(const struct token_row *r, const unsigned char *blob, size_t len, co
 	return -1;
 }
 
-static int
-exec_reveal(int argc, char **argv)
+struct reveal_opts {
+	const char *workspace;
+	const char *secret_key;
+	long passphrase_fd; /* -1: the terminal */
+	int bearer;
+};
+
+static const struct args_opt reveal_options[] = {
+    OPT_STRING('w', "workspace", struct reveal_opts, workspace, "WS",
+	       "the workspace's username; required"),
+    OPT_STRING(0, "secret-key", struct reveal_opts, secret_key, "FILE",
+	       "the sealing secret key (0600; kept off the rotating\nhost); required"),
+    OPT_INT(0, "passphrase-fd", struct reveal_opts, passphrase_fd, "N", 0, 1024,
+	    "read its passphrase from descriptor N, not the\nterminal"),
+    OPT_FLAG(0, "bearer", struct reveal_opts, bearer, "also print the ready Bearer value"),
+    OPT_END,
+};
+
+static void
+init_reveal(void *opts)
 {
-	static const struct option longopts[] = {
-	    {"workspace", required_argument, NULL, 'w'},
-	    {"secret-key", required_argument, NULL, 's'},
-	    {"passphrase-fd", required_argument, NULL, 'f'},
-	    {"bearer", no_argument, NULL, 'b'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
+	struct reveal_opts *ro = opts;
+
+	ro->passphrase_fd = -1;
+}
+
+static int
+run_reveal(void *opts, int argc, char **argv)
+{
+	struct reveal_opts *ro = opts;
 	struct store_opts o;
 	struct store *s = NULL;
 	struct token_row *r = NULL;
 	struct seal_sec *sec = NULL;
 	struct opened p = {NULL, NULL, NULL};
-	const char *workspace = NULL, *sec_path = NULL;
+	const char *what = argv[0];
 	unsigned char *blob = NULL;
 	size_t len = 0;
 	char *fpr = NULL, *cause = NULL;
-	int ch, fd = -1, bearer = 0, json = 0, got, status = TW_EXIT_USAGE;
+	int got, status = TW_EXIT_USAGE;
 
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "w:", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'w')
-			workspace = optarg;
-		else if (ch == 's')
-			sec_path = optarg;
-		else if (ch == 'b')
-			bearer = 1;
-		else if (ch == 'j')
-			json = 1;
-		else if (ch == 'f' && passphrase_fd_arg(optarg) >= 0)
-			fd = passphrase_fd_arg(optarg);
-		else if (!store_opts_parse(&o, ch, optarg))
-			return cmd_usage(&cmd_secret_reveal_entry);
+	(void)argc;
+	if (ro->workspace == NULL || ro->secret_key == NULL) {
+		errorf("secret reveal needs %s", ro->workspace == NULL
+						     ? "--workspace: the workspace's username"
+						     : "--secret-key: the sealing secret key");
+		return args_usage(&cmd_secret_reveal_entry);
 	}
-	if (optind != argc - 1 || workspace == NULL || sec_path == NULL)
-		return cmd_usage(&cmd_secret_reveal_entry);
+	store_opts_init(&o);
 	/* Writes: the reveal is recorded, so a store it cannot write is refused first. */
 	s = store_ctx_open(&o, NULL, STORE_CTX_WRITE, &status);
 	if (s == NULL)
 		return status;
 	status = TW_EXIT_FAILURE;
-	if (find_row(s, workspace, argv[optind], &r) < 0)
+	if (find_row(s, ro->workspace, what, &r) < 0)
 		goto out;
 	got = r->token == NULL ? 1 : tokens_sealed(s, r->row, &blob, &len, &fpr, &cause);
 	if (got == 1)
 		cause = xasprintf("token %s in workspace %s has no stored secret: it was imported "
 				  "without one, or never created",
-				  r->token != NULL ? r->token : argv[optind], r->workspace);
+				  r->token != NULL ? r->token : what, r->workspace);
 	if (got != 0)
 		goto out;
-	sec = seckey_load(sec_path, fd, &status);
+	sec = seckey_load(ro->secret_key, (int)ro->passphrase_fd, &status);
 	if (sec == NULL)
 		goto out;
 	status = TW_EXIT_FAILURE;
-	if (open_secret(r, blob, len, fpr, sec_path, sec, &p) < 0)
+	if (open_secret(r, blob, len, fpr, ro->secret_key, sec, &p) < 0)
 		goto out;
-	if (bearer)
+	if (ro->bearer)
 		p.bearer = mode_bearer(r->token, p.key, p.secret);
 	/* Recorded first: a reveal that cannot be recorded prints nothing. */
 	if (secrets_record_reveal(s, r->row, clock_now_ms(), &cause) < 0)
 		goto out;
-	if ((json ? print_json(r, &p) : print_human(&p)) < 0)
-		goto out;
 	store_ctx_note_head(s);
+	if ((args_globals.json ? print_json(r, &p) : print_human(&p)) < 0)
+		goto out;
 	status = TW_EXIT_OK;
 out:
 	if (cause != NULL)
@@ -222,15 +225,20 @@ out:
 
 const struct cmd_entry cmd_secret_reveal_entry = {
     .name = "secret reveal",
-    .args = "-w WORKSPACE TOKEN|SLOT --secret-key FILE [--passphrase-fd N] [--bearer] [--json] "
-	    "[--db FILE]",
+    .args = "TOKEN|SLOT",
     .summary = "print a stored token's access key and secret (recorded in the history)",
-    .help = "  -w, --workspace W        the workspace's username\n"
-	    "      TOKEN|SLOT           the token's id, or a slot whose active token to reveal\n"
-	    "      --secret-key FILE    the sealing secret key (0600; kept off the rotating "
-	    "host)\n"
-	    "      --passphrase-fd N    read its passphrase from descriptor N, not the terminal\n"
-	    "      --bearer             also print the ready Bearer value\n"
-	    "      --json               print JSON for scripts\n" STORE_DB_HELP,
-    .exec = exec_reveal,
+    .options = reveal_options,
+    .globals = G_JSON | G_DB,
+    .opts_size = sizeof(struct reveal_opts),
+    .init = init_reveal,
+    .min_args = 1,
+    .max_args = 1,
+    .notes = "TOKEN|SLOT is the token's id, or a slot whose active token to reveal.  The\n"
+	     "reveal is recorded in the history before anything is printed; one that\n"
+	     "cannot be recorded prints nothing.\n"
+	     "\n"
+	     "Exit status: 0 printed, 1 no such token or stored secret, a key that does not\n"
+	     "open it, or a history that cannot be written, 2 a usage error, a store that\n"
+	     "cannot be written or a secret key that cannot be read.\n",
+    .run = run_reveal,
 };

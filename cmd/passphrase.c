@@ -15,19 +15,6 @@
 
 #define PASS_MAX 1024
 
-int
-passphrase_fd_arg(const char *arg)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v < 0 || v > 1024)
-		return -1;
-	return (int)v;
-}
-
 /* Reads a line from the terminal tty with echo off into buf (secret memory). */
 static int
 tty_line(int tty, const char *prompt, char *buf, size_t max, char **cause)

@@ -13,7 +13,4 @@
 int passphrase_read(const char *prompt, int confirm, int fd, char **pass, size_t *len,
 		    char **cause);
 
-/* Parses a --passphrase-fd value; returns the descriptor or -1. */
-int passphrase_fd_arg(const char *arg);
-
 #endif

@@ -10,6 +10,40 @@
 
 static const unsigned char genesis[EVENTS_HASH_BYTES]; /* all zero */
 
+/* The store's, a token's in the order of its life, then the reveals', runs', slots' and clocks'. */
+const char *const events_kinds[] = {
+    "store.init",
+    "store.rekey",
+    "token.intent",
+    "token.created",
+    "token.verified",
+    "token.delivering",
+    "token.active",
+    "token.retiring",
+    "token.deleted",
+    "token.failed",
+    "token.unknown",
+    "token.revoked",
+    "token.imported",
+    "secret.revealed",
+    "run.start",
+    "run.end",
+    "slot.failure",
+    "slot.recovered",
+    "workspace.clock",
+    "workspace.clock_agrees",
+    NULL,
+};
+
+static int
+listed(const char *kind)
+{
+	for (size_t i = 0; events_kinds[i] != NULL; i++)
+		if (strcmp(events_kinds[i], kind) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 put_u64(crypto_generichash_state *h, uint64_t v)
 {
@@ -115,6 +149,12 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 	int64_t last, id;
 	int rc = -1;
 
+	if (kind == NULL || !listed(kind)) {
+		*cause = xasprintf("internal error: event kind '%s' is not in events_kinds "
+				   "(store/events.c); nothing was recorded",
+				   kind != NULL ? kind : "(null)");
+		return -1;
+	}
 	if (details == NULL)
 		details = empty = json_object();
 	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);

@@ -38,9 +38,16 @@ struct event_filter {
 };
 
 /*
- * Appends an event inside the caller's write transaction.  details is a
- * JSON object (borrowed) or NULL for {}; it must never hold a secret.
- * Returns 0 or -1 with *cause.
+ * Every kind of event the store writes ("token.created", ...), then NULL:
+ * the one list, which audit log --kind offers.  events_append refuses any
+ * other kind, so a new one cannot be written without being listed here.
+ */
+extern const char *const events_kinds[];
+
+/*
+ * Appends an event inside the caller's write transaction.  kind is one of
+ * events_kinds; details is a JSON object (borrowed) or NULL for {}; it must
+ * never hold a secret.  Returns 0 or -1 with *cause.
  */
 int events_append(struct store *s, int64_t at, const char *kind, const char *workspace,
 		  const char *slot, const char *token, const json_t *details, char **cause);

@@ -134,6 +134,17 @@ no_new_event() {
 	[ "$(events)" = "$2" ] || fail "$1 appended an event ($2 -> $(events))"
 }
 
+# head_note: the last command noted the history's head, the one now in the store.
+head_note() {
+	expect "$err" "history head $(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1") (event $(sqlq "$db" "SELECT max(id) FROM events")); keep it elsewhere"
+}
+
+# no_head_note WHAT: the last command (a read, or refused) noted no head.
+no_head_note() {
+	grep -qF "history head" "$err" && fail "$1 noted the history head"
+	return 0
+}
+
 # A connection held open meanwhile keeps the WAL file from being
 # checkpointed and removed, so the scan at the end reads a real WAL.
 holder_stop=$TW_TMP/holder.stop
@@ -142,11 +153,22 @@ holder_up=$TW_TMP/holder.up
 echo "== keys and store"
 export TOKENWARDEN_NOW=2024-01-01T00:00Z
 run 0 keygen --public-key a.pub --secret-key a.sec --no-passphrase
+no_head_note "keygen"
 run 0 keygen --public-key c.pub --secret-key c.sec --no-passphrase
 RUN_STDIN=$PASS_FILE run 0 keygen --public-key b.pub --secret-key b.sec --passphrase-fd 0
 expect "$out" "(passphrase-protected)"
+run 2 keygen --public-key d.pub --no-passphrase
+expect "$err" "keygen needs --public-key and --secret-key: the files to write"
+RUN_STDIN=$PASS_FILE run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --passphrase-fd 0
+expect "$err" "--no-passphrase and --passphrase-fd: give one"
+if [ -e d.pub ] || [ -e d.sec ]; then fail "a refused keygen wrote a key"; fi
 run 0 init --public-key a.pub
+head_note
 fpr_a=$(pinned)
+# Again with the same key: nothing written, so no head to keep.
+run 0 init --public-key a.pub
+no_head_note "init of a store already pinned to its key"
+tw_expect_eq "events after a second init" "$(events)" 1
 "$py" -c '
 import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -183,6 +205,7 @@ import toktwo bi "$S2"
 import tokthree - "$S3"
 import toknone ops -
 run 0 audit verify
+head_note
 head_early=$(awk '{print $NF}' "$out")
 [ ${#head_early} -eq 64 ] || fail "no head in: $(cat "$out")"
 
@@ -195,6 +218,7 @@ access_secret $S1
 bearer        $bearer1" ] || fail "reveal printed the wrong lines"
 tw_expect_eq "events after one reveal" "$(events)" $((n + 1))
 tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 1
+head_note
 sqlq "$db" "SELECT workspace, slot, token FROM events ORDER BY id DESC LIMIT 1" >"$TW_TMP/last"
 tw_expect_eq "the reveal event" "$(cat "$TW_TMP/last")" "acme|etl|tokone"
 
@@ -213,6 +237,7 @@ run 1 secret reveal -w acme toknone --secret-key a.sec
 expect "$err" "token toknone in workspace acme has no stored secret"
 run 1 secret reveal -w acme nosuch --secret-key a.sec
 expect "$err" "workspace acme has no token nosuch"
+no_head_note "a refused reveal"
 run 1 secret reveal -w other tokone --secret-key a.sec
 run 1 secret reveal -w acme tokone --secret-key c.sec
 expect "$err" "does not open with this secret key"
@@ -225,9 +250,14 @@ expect "$err" "permissions 0644 are too open"
 run 2 secret reveal -w acme tokone --secret-key missing.sec
 expect "$err" "missing.sec"
 run 2 secret reveal -w acme tokone
-expect "$err" "usage: tokenwarden secret reveal"
+expect "$err" "secret reveal needs --secret-key: the sealing secret key"
+expect "$err" "usage: tokenwarden secret reveal [options] TOKEN|SLOT"
 run 2 secret reveal tokone --secret-key a.sec
+expect "$err" "secret reveal needs --workspace"
 run 2 secret reveal -w acme tokone --secret-key a.sec --passphrase-fd -1
+expect "$err" "--passphrase-fd '-1': expected a whole number from 0 to 1024"
+run 2 secret reveal -w acme tokone toktwo --secret-key a.sec
+expect "$err" "usage: tokenwarden secret reveal [options] TOKEN|SLOT"
 no_new_event "refused reveals" "$n"
 [ -s "$out" ] && fail "a refused reveal printed something"
 
@@ -307,6 +337,7 @@ broken=$(all_blobs)
 run 1 rekey --secret-key a.sec --new-public-key b.pub
 expect "$err" "token toktwo in workspace acme does not open"
 expect "$err" "nothing was changed"
+no_head_note "a failed rekey"
 [ "$(all_blobs)" = "$broken" ] || fail "a failed rekey changed a blob"
 tw_expect_eq "pin after a failed rekey" "$(pinned)" "$fpr_a"
 no_new_event "a failed rekey" "$n"
@@ -319,11 +350,13 @@ expect "$err" "pinned to sealing key $fpr_a"
 run 1 rekey --secret-key a.sec --new-public-key a.pub
 expect "$err" "nothing to do"
 run 2 rekey --secret-key a.sec
+expect "$err" "rekey needs --secret-key and --new-public-key"
 [ "$(all_blobs)" = "$before" ] || fail "a refused rekey changed a blob"
 no_new_event "refused rekeys" "$n"
 # The real thing.
 run 0 rekey --secret-key a.sec --new-public-key b.pub
 expect "$out" "resealed 3 secrets to b.pub"
+head_note
 fpr_b=$(pinned)
 [ "$fpr_b" != "$fpr_a" ] || fail "the pin did not move"
 expect "$out" "$fpr_b"
@@ -380,6 +413,9 @@ head_now=$(awk '{print $NF}' "$out")
 tw_expect_eq "head" "$head_now" "$(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")"
 run 0 audit verify --json
 jq -e --arg h "$head_now" '.intact and .head == $h' "$out" >/dev/null || fail "verify --json"
+head_note
+run 0 --json audit verify
+jq -e --arg h "$head_now" '.intact and .head == $h' "$out" >/dev/null || fail "--json before the verb"
 run 0 audit verify --head "$head_early"
 expect "$out" "head $head_early is event 5;"
 run 0 audit verify --head "$(echo "$head_now" | tr a-f A-F)"
@@ -387,10 +423,12 @@ expect "$out" "0 events were written since"
 made_up=$(printf '%064d' 42)
 run 4 audit verify --head "$made_up"
 expect "$out" "head $made_up is not in the history: the history was truncated or rewritten after that head was recorded"
+no_head_note "audit verify of a head not in the history"
 run 4 audit verify --head "$made_up" --json
 jq -e '(.intact | not) and .known_head_event == null' "$out" >/dev/null || fail "verify --head --json"
 run 2 audit verify --head xyz
 expect "$err" "64 hexadecimal digits"
+no_head_note "audit verify refusing --head"
 
 # tamper NAME EXIT TEXT SQL: on a copy of the store, SQL makes verify exit EXIT saying TEXT.
 tamper() {
@@ -400,6 +438,7 @@ tamper() {
 	sqlx "$copy" "$sql"
 	run "$want" audit verify --db "$copy"
 	expect "$out" "$text"
+	no_head_note "audit verify of a broken history ($name)"
 	rm -f "$copy"
 }
 tamper edit 4 "history broken at event 3: event 3 does not match its hash: it was edited" \
@@ -433,6 +472,7 @@ expect "$out" "history intact"
 echo "== audit log"
 run 0 audit log
 tw_expect_eq "log lines" "$(wc -l <"$out")" "$(events)"
+no_head_note "audit log"
 grep -q '^2024-01-01T00:00:00.000Z  [^ ]*  token.imported  acme/etl  tokone  {' "$out" ||
 	fail "log line format"
 grep -q '  store.init  -  -  {"key_fingerprint":"' "$out" || fail "log line of an event about no workspace"
@@ -458,10 +498,134 @@ run 0 audit log --until 2000-01-01T00:00Z
 run 0 audit log -w nosuch
 [ -s "$out" ] && fail "log -w nosuch printed events"
 run 2 audit log --since yesterday
-expect "$err" "--since 'yesterday'"
+expect "$err" "--since 'yesterday': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 7d (ago) or +1d"
 run 2 audit log extra
 run 2 audit log --db "$TW_TMP/none.db"
 expect "$err" "run 'tokenwarden init' first"
+
+echo "== audit log: times from now, and the kinds"
+# Now is 2024-04-01: the store and the imports are from 2024-01-01, the first
+# reveals from 2024-02-01, the rekey and the reveals after it from 2024-03-01.
+# log_count ARGS...: sets count to the number of events audit log ARGS prints.
+log_count() {
+	run 0 audit log --json "$@"
+	count=$(jq -s length "$out")
+}
+# sql_count WHERE: the number of events WHERE selects.
+sql_count() { sqlq "$db" "SELECT count(*) FROM events WHERE $1"; }
+jan2=1704153600000 feb1=1706745600000 feb2=1706832000000 mar1=1709251200000
+log_count --since 61d
+tw_expect_eq "--since 61d (ago)" "$count" "$(sql_count "at >= $feb1")"
+[ "$count" -gt 0 ] || fail "--since 61d printed nothing"
+[ "$count" -lt "$(events)" ] || fail "--since 61d printed every event"
+log_count --since -61d
+tw_expect_eq "--since -61d" "$count" "$(sql_count "at >= $feb1")"
+log_count --since 90d --until -61d
+tw_expect_eq "--since 90d --until -61d" "$count" "$(sql_count "at >= $jan2 AND at < $feb1")"
+log_count --since 61d --until 59d --kind secret.revealed
+tw_expect_eq "--since 61d --until 59d" "$count" \
+	"$(sql_count "kind = 'secret.revealed' AND at >= $feb1 AND at < $feb2")"
+log_count --since 2024-03-01T00:00Z --until +1d --kind secret.revealed
+tw_expect_eq "--since TIME --until +1d" "$count" "$(sql_count "kind = 'secret.revealed' AND at >= $mar1")"
+log_count --until +1d
+tw_expect_eq "--until +1d" "$count" "$(events)"
+log_count --until now
+tw_expect_eq "--until now" "$count" "$(events)"
+log_count --since now
+tw_expect_eq "--since now" "$count" 0
+run 2 audit log --since 7d --until 30d
+expect "$err" "--since 2024-03-25T00:00:00.000Z is not before --until 2024-03-02T00:00:00.000Z: no event can match"
+[ -s "$out" ] && fail "audit log printed events for an empty window"
+run 2 audit log --since now --until now
+expect "$err" "is not before --until"
+run 2 audit log --until 7x
+expect "$err" "--until '7x': expected an ISO 8601 time"
+# --kind takes the kinds the store writes, and names them when it is none.
+run 2 audit log --kind token.create
+expect "$err" "--kind 'token.create': expected one of store.init, store.rekey, token.intent, token.created,"
+expect "$err" "workspace.clock_agrees; did you mean 'token.created'?"
+[ -s "$out" ] && fail "audit log --kind token.create printed something"
+run 2 audit log --kind nonsense
+expect "$err" "--kind 'nonsense': expected one of store.init,"
+grep -qF "did you mean" "$err" && fail "a suggestion for a kind nothing is near"
+# Every kind in the history is one --kind takes.
+for k in $(sqlq "$db" "SELECT DISTINCT kind FROM events"); do
+	run 0 audit log --kind "$k"
+done
+
+# help_of VERB...: help VERB and VERB --help print the same: the usage, the
+# options, the global ones taken and the notes.
+help_of() {
+	local verb
+	for verb in "$@"; do
+		# shellcheck disable=SC2086 # two-word verbs
+		run 0 help $verb
+		cp "$out" "$TW_TMP/help.1"
+		# shellcheck disable=SC2086
+		run 0 $verb --help
+		cmp -s "$out" "$TW_TMP/help.1" || fail "help $verb and $verb --help differ"
+		expect "$out" "usage: tokenwarden $verb [options]"
+		expect "$out" "Global options:"
+		expect "$out" "Exit status: 0 "
+	done
+}
+
+echo "== the command line of keygen, init, secret reveal and rekey"
+n=$(events)
+help_of keygen init "secret reveal" rekey
+run 0 keygen --help
+for o in "--public-key FILE" "--secret-key FILE" --no-passphrase "--passphrase-fd N" --force; do
+	expect "$out" "      $o "
+done
+run 0 init --help
+expect "$out" "      --db FILE "
+expect "$out" "      --public-key FILE "
+run 0 secret reveal --help
+expect "$out" "usage: tokenwarden secret reveal [options] TOKEN|SLOT"
+for o in "-w, --workspace WS" "--secret-key FILE" "--passphrase-fd N" --bearer --json "--db FILE"; do
+	expect "$out" "$o "
+done
+grep -qF -- "--public-key" "$out" && fail "secret reveal --help offers --public-key"
+run 0 rekey --help
+for o in "--secret-key FILE" "--new-public-key FILE" "--passphrase-fd N" "--db FILE"; do
+	expect "$out" "$o"
+done
+expect "$out" "5 another tokenwarden process holds the run lock"
+# An unknown option gets the nearest one the verb takes.
+run 2 keygen --public-key d.pub --secret-ky d.sec --no-passphrase
+expect "$err" "keygen: unknown option '--secret-ky'; did you mean '--secret-key'?"
+[ -e d.pub ] && fail "keygen with an unknown option wrote a key"
+run 2 init --public-ky a.pub
+expect "$err" "init: unknown option '--public-ky'; did you mean '--public-key'?"
+run 2 secret reveal -w acme tokone --secret-key b.sec --bearr
+expect "$err" "secret reveal: unknown option '--bearr'; did you mean '--bearer'?"
+[ -s "$out" ] && fail "a reveal with an unknown option printed something"
+run 2 rekey --secret-key b.sec --new-pubic-key a.pub
+expect "$err" "rekey: unknown option '--new-pubic-key'; did you mean '--new-public-key'?"
+expect "$err" "usage: tokenwarden rekey [options]"
+# A global option a verb would ignore is refused.
+run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --db "$db"
+expect "$err" "keygen does not take --db"
+no_new_event "refused command lines" "$n"
+
+echo "== the command line of audit verify and audit log"
+help_of "audit verify" "audit log"
+run 0 audit verify --help
+expect "$out" "--head HASH"
+expect "$out" "4 the history was altered"
+run 0 audit log --help
+for o in "--since TIME" "--until TIME" "-w, --workspace WS" "--slot SLOT" "--kind KIND" --json; do
+	expect "$out" "$o "
+done
+expect "$out" "KIND: store.init, store.rekey,"
+expect "$out" "7d or -7d is seven days ago, +1d a day ahead"
+run 2 audit verify --heads "$head_now"
+expect "$err" "audit verify: unknown option '--heads'; did you mean '--head'?"
+run 2 audit log --sice 7d
+expect "$err" "audit log: unknown option '--sice'; did you mean '--since'?"
+expect "$err" "usage: tokenwarden audit log [options]"
+run 2 audit log --public-key a.pub
+expect "$err" "audit log does not take --public-key"
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"

@@ -200,6 +200,33 @@ test_list_filters(void **state)
 	assert_int_equal(n, 2);
 }
 
+/* Every listed kind is written; one missing from the list is refused, and nothing is added. */
+static void
+test_only_listed_kinds(void **state)
+{
+	struct fixture *fx = *state;
+	char head[EVENTS_HEAD_MAX];
+	int64_t count = 0;
+	char *cause = NULL;
+	size_t i;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	for (i = 0; events_kinds[i] != NULL; i++) {
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(events_kinds[i], events_kinds[j]);
+		assert_int_equal(
+		    events_append(fx->s, 3000, events_kinds[i], NULL, NULL, NULL, NULL, &cause), 0);
+	}
+	assert_int_equal(
+	    events_append(fx->s, 3000, "token.create", "acme", NULL, NULL, NULL, &cause), -1);
+	assert_non_null(strstr(cause, "event kind 'token.create' is not in events_kinds"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	assert_int_equal(events_head(fx->s, head, &count, &cause), 0);
+	assert_int_equal(count, NEVENTS + (int64_t)i);
+}
+
 int
 main(void)
 {
@@ -210,6 +237,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_delete_any_row, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reorder_rows, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_list_filters, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_only_listed_kinds, setup, fixture_teardown),
 	};
 
 	jsonx_init();
