@@ -138,7 +138,7 @@ msg_event(int failed, const char *event, const char *ws, const char *slot, const
 int
 msg_progress_wanted(void)
 {
-	return !quiet && format == MSG_TEXT && isatty(STDERR_FILENO);
+	return !quiet && format != MSG_JSON && isatty(STDERR_FILENO);
 }
 
 void

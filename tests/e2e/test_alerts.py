@@ -36,8 +36,6 @@ import threading
 import time
 import urllib.request
 
-# The tests read whole log lines: no time in front of them.
-os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
 
 START = datetime.datetime(2026, 11, 1, 2, 0, tzinfo=datetime.timezone.utc)
 ADMIN = ("adminkey", "adminsecret")
@@ -108,6 +106,7 @@ class Env:
     def __init__(self, tw, tmp, sim_url):
         self.tw, self.tmp, self.sim_url = tw, tmp, sim_url
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARDEN_")}
+        self.env["TOKENWARDEN_LOG_FORMAT"] = "plain"  # whole lines are read
         self.env["CREDENTIALS_DIRECTORY"] = os.path.join(tmp, "creds")
         self.now = START
 

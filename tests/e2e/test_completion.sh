@@ -76,7 +76,7 @@ echo "== options and their values"
 offers "tokenwarden token list --" --state --slot --workspace --json --db --help
 only "tokenwarden token list --st" --state
 only "tokenwarden token list --state a" active
-only "tokenwarden token list --log-format " text json
+only "tokenwarden token list --log-format " text plain json
 echo "== global options before the verb, and their values, are skipped"
 only "tokenwarden --db x.db token list --js" --json
 echo "== slots and workspaces from the policy"

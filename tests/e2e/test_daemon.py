@@ -40,8 +40,6 @@ import threading
 import time
 import urllib.request
 
-# The tests read whole log lines: no time in front of them.
-os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
 
 TIME_LIMIT = 40.0  # the test gives up (failing) after this many seconds
 HARD_LIMIT = TIME_LIMIT + 15.0  # the watchdog kills everything after this many
@@ -275,7 +273,7 @@ class Test:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("TOKENWARDEN_") and k != "NOTIFY_SOCKET"}
         env.update({"CREDENTIALS_DIRECTORY": creds, "NO_PROXY": "127.0.0.1,localhost",
-                    "no_proxy": "127.0.0.1,localhost"})
+                    "no_proxy": "127.0.0.1,localhost", "TOKENWARDEN_LOG_FORMAT": "plain"})
         self.env = env
         self.pub = os.path.join(tmp, "seal.pub")
         self.tool("keygen", "--public-key", self.pub, "--secret-key",

@@ -28,8 +28,6 @@ import tempfile
 import time
 import urllib.request
 
-# The tests read whole log lines: no time in front of them.
-os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
 
 DAY = datetime.timedelta(days=1)
 START = datetime.datetime(2026, 1, 1, 2, 0, tzinfo=datetime.timezone.utc)
@@ -199,6 +197,7 @@ def main():
             with open(os.path.join(creds, ws + "-admin"), "w") as f:
                 f.write("%s-key:%s-secret\n" % (ws, ws))
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARDEN_")}
+        env["TOKENWARDEN_LOG_FORMAT"] = "plain"  # whole lines are read
         env["CREDENTIALS_DIRECTORY"] = creds
         subprocess.run([tw, "keygen", "--public-key", tmp + "/seal.pub", "--secret-key",
                         tmp + "/seal.key", "--no-passphrase"], env=env, check=True,

@@ -22,8 +22,6 @@ import time
 import urllib.error
 import urllib.request
 
-# The tests read whole log lines: no time in front of them.
-os.environ["TOKENWARDEN_LOG_FORMAT"] = "plain"
 
 UTC = datetime.timezone.utc
 DAY = datetime.timedelta(days=1)
@@ -186,6 +184,7 @@ class Tw:
         for name, line in self.credentials.items():
             self.set_credential(name, line)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARDEN_")}
+        self.env["TOKENWARDEN_LOG_FORMAT"] = "plain"  # whole lines are read
         self.env["CREDENTIALS_DIRECTORY"] = self.creds
         self.env["NO_PROXY"] = self.env["no_proxy"] = "127.0.0.1,localhost"
         self.env["TOKENWARDEN_DB"] = self.db
