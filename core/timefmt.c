@@ -250,17 +250,21 @@ timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX])
 		    {"d", 86400},       {"h", 3600},
 		    {"m", 60},          {"s", 1}};
 	size_t n = sizeof ages / sizeof ages[0], u = 0;
+	int whole, part;
 
+	/* Ten thousand years is past any token's life, and keeps the text short. */
 	if (secs < 0)
 		secs = 0;
+	if (secs > 9999 * ages[0].secs)
+		secs = 9999 * ages[0].secs;
 	while (u + 1 < n && secs < ages[u].secs)
 		u++;
-	if (u + 1 == n || secs % ages[u].secs < ages[u + 1].secs)
-		snprintf(buf, TIMEFMT_MAX, "%lld%s", (long long)(secs / ages[u].secs),
-			 ages[u].unit);
+	whole = (int)(secs / ages[u].secs);
+	part = u + 1 < n ? (int)(secs % ages[u].secs / ages[u + 1].secs) : 0;
+	if (part == 0)
+		snprintf(buf, TIMEFMT_MAX, "%d%s", whole, ages[u].unit);
 	else
-		snprintf(buf, TIMEFMT_MAX, "%lld%s %lld%s", (long long)(secs / ages[u].secs),
-			 ages[u].unit, (long long)(secs % ages[u].secs / ages[u + 1].secs),
+		snprintf(buf, TIMEFMT_MAX, "%d%s %d%s", whole, ages[u].unit, part,
 			 ages[u + 1].unit);
 }
 
