@@ -21,7 +21,9 @@ put_text(FILE *f, const char *text, const char *indent)
 				fprintf(f, "\n%s", indent);
 			continue;
 		}
-		if (strchr("*_\\", *c) != NULL)
+		/* Markup, and a line's first '-' or '#', which scdoc reads as a list or heading. */
+		if (strchr("*_\\", *c) != NULL ||
+		    ((c == text || c[-1] == '\n') && strchr("-#+.", *c) != NULL))
 			fputc('\\', f);
 		fputc(*c, f);
 	}
