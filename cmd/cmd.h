@@ -191,6 +191,29 @@ struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, i
  */
 void store_ctx_settle(struct store *s);
 
+struct token_row;
+
+/*
+ * Finds the token of workspace ws that word names: its Mode id, else its
+ * Mode-side name.  Returns 0 with *out (free with tokens_free(out, 1)), 1
+ * when the inventory has none (word is then a well-formed id or name), or
+ * -1 after a message with *status set: TW_EXIT_USAGE for a word that can be
+ * neither or a name several tokens share (their ids listed),
+ * TW_EXIT_FAILURE when the store cannot be read.
+ */
+int store_ctx_find_token(struct store *s, const char *ws, const char *word, struct token_row **out,
+			 int *status);
+
+/*
+ * The Mode id of the token of ws that word names: found as
+ * store_ctx_find_token does (*row set), else word itself when it is an id,
+ * for a token the inventory never knew.  Returns the id (borrowed from
+ * *row or word), or NULL after a message with *status set (TW_EXIT_FAILURE
+ * for a token that has no id: its create was never answered).
+ */
+const char *store_ctx_token_id(struct store *s, const char *ws, const char *word,
+			       struct token_row **row, int *status);
+
 /* Notes the history's head on stderr, so it can be kept elsewhere (a journal, a ticket). */
 void store_ctx_note_head(struct store *s);
 

@@ -9,10 +9,93 @@
 #include "core/ops.h"
 #include "core/timefmt.h"
 #include "store/store.h"
+#include "core/xalloc.h"
 #include "store/tokens.h"
 
-#include <getopt.h>
 #include <stdlib.h>
+
+struct create_opts {
+	struct api_opts api;
+	const char *name;
+	const char *slot;
+	int64_t expires_in; /* seconds; 0 until given */
+	int64_t expires_at; /* ms; 0 until given */
+	int show_secret;
+	int allow_unknown_slot;
+};
+
+static const struct args_opt create_options[] = {
+    OPTS_API(struct create_opts, api),
+    OPT_STRING('n', "name", struct create_opts, name, "NAME",
+	       "the token's name, 4 to 64 characters"),
+    OPT_DURATION(0, "expires-in", struct create_opts, expires_in, "DURATION",
+		 "lifetime such as 30d, 12h, 1d12h"),
+    OPT_TIME(0, "expires-at", struct create_opts, expires_at, "TIME", ARGS_AHEAD,
+	     "expiry as ISO 8601 such as 2026-12-31T23:00Z, or from\nnow: +30d or 30d"),
+    OPT_STRING(0, "slot", struct create_opts, slot, "SLOT",
+	       "record it as the slot's active token: WORKSPACE/SLOT,\nor a slot of -w's "
+	       "workspace, or one only one workspace\nhas (the slot must have none; 'rotate "
+	       "--force SLOT'\nreplaces one)"),
+    OPT_FLAG(0, "allow-unknown-slot", struct create_opts, allow_unknown_slot,
+	     "take a --slot the policy lacks, or with no policy"),
+    OPT_FLAG(0, "show-secret", struct create_opts, show_secret,
+	     "print the access secret and Bearer value (shown once)"),
+    OPT_END,
+};
+
+static void
+init_create(void *opts)
+{
+	struct create_opts *co = opts;
+
+	api_opts_init(&co->api);
+	co->api.api = NULL; /* the policy's, or the default: config_api_opts */
+}
+
+/*
+ * Resolves --slot against the policy p (NULL: none found), setting
+ * co->slot and, when the slot says it, co->api.workspace (borrowed from p,
+ * or from *ws_buf, which the caller frees).  A slot the policy lacks, or
+ * any slot without a policy, is refused unless --allow-unknown-slot.
+ * Returns 0, or -1 after a message.
+ */
+static int
+resolve_slot(const struct policy *p, struct create_opts *co, char **ws_buf)
+{
+	const struct policy_slot *sl = NULL;
+	const char *slot;
+	char *spec, *cause = NULL;
+
+	if (config_slot_arg("--slot", co->slot, co->api.workspace, ws_buf, &slot) < 0)
+		return -1;
+	if (p != NULL) {
+		/* A bare name is -w's workspace's slot, else the one workspace having it. */
+		spec = *ws_buf != NULL ? xasprintf("%s/%s", *ws_buf, slot) : xstrdup(slot);
+		sl = policy_resolve_slot(p, spec, &cause);
+		free(spec);
+	}
+	if (sl != NULL) {
+		co->api.workspace = sl->ws->name;
+		co->slot = sl->name;
+		return 0;
+	}
+	if (!co->allow_unknown_slot) {
+		if (p == NULL)
+			errorf("--slot '%s': no policy at %s to find the slot in; nothing was "
+			       "created (--allow-unknown-slot takes it anyway)",
+			       co->slot, config_path(NULL));
+		else
+			errorf("--slot %s; nothing was created (--allow-unknown-slot takes it "
+			       "anyway)",
+			       cause);
+		free(cause);
+		return -1;
+	}
+	free(cause);
+	co->api.workspace = *ws_buf;
+	co->slot = slot;
+	return 0;
+}
 
 /*
  * Whether slot of ws already has an active token: a hand-made token joins
@@ -36,9 +119,8 @@ slot_taken(struct store *s, const char *ws, const char *slot, int *status)
 	}
 	if (n > 0) {
 		errorf("slot '%s' already has an active token (%s); nothing was created.  "
-		       "'tokenwarden "
-		       "rotate --force %s' replaces it and delivers the new one",
-		       slot, rows[0].token, slot);
+		       "'tokenwarden rotate --force %s/%s' replaces it and delivers the new one",
+		       slot, rows[0].token, ws, slot);
 		*status = TW_EXIT_USAGE;
 		rc = 1;
 	}
@@ -67,79 +149,59 @@ activate(struct store *s, const char *ws, const char *token)
 	return rc;
 }
 
+/* Checks the options that go together; returns 0, or an exit status after a message. */
 static int
-exec_create(int argc, char **argv)
+check_options(const struct create_opts *co)
 {
-	static const struct option longopts[] = {
-	    API_LONGOPTS,
-	    STORE_LONGOPTS,
-	    {"name", required_argument, NULL, 'n'},
-	    {"slot", required_argument, NULL, 'S'},
-	    {"expires-in", required_argument, NULL, 'e'},
-	    {"expires-at", required_argument, NULL, 'E'},
-	    {"show-secret", no_argument, NULL, 's'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct api_opts o;
+	if (co->name == NULL)
+		errorf("--name is required: the token's name on Mode");
+	else if ((co->expires_in == 0) == (co->expires_at == 0))
+		errorf("give one of --expires-in and --expires-at");
+	else if (co->allow_unknown_slot && co->slot == NULL)
+		errorf("--allow-unknown-slot goes with --slot");
+	else
+		return 0;
+	return args_usage(&cmd_token_create_entry);
+}
+
+static int
+run_create(void *opts, int argc, char **argv)
+{
+	struct create_opts *co = opts;
+	struct api_opts *o = &co->api;
 	struct store_opts so;
+	struct policy *p = NULL;
 	struct store *s = NULL;
 	struct seal_pub pub;
 	struct mode_client *c = NULL;
 	struct ops_created made = {0};
 	int settled = 0;
-	const char *name = NULL, *slot = NULL, *in = NULL, *at = NULL;
 	char *slot_ws = NULL;
 	char *cause = NULL, when[TIMEFMT_MAX];
-	int ch, r, show_secret = 0, status = TW_EXIT_USAGE;
-	int64_t now = clock_now_ms(), expires = 0, secs;
+	int r, status;
+	int64_t now = clock_now_ms(), expires;
 
-	api_opts_init(&o);
+	(void)argc;
+	(void)argv;
+	status = check_options(co);
+	if (status != 0)
+		return status;
+	status = TW_EXIT_USAGE;
 	store_opts_init(&so);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "w:n:", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'n')
-			name = optarg;
-		else if (ch == 'e')
-			in = optarg;
-		else if (ch == 'E')
-			at = optarg;
-		else if (ch == 's')
-			show_secret = 1;
-		else if (ch == 'S')
-			slot = optarg;
-		else if (store_opts_parse(&so, ch, optarg))
-			continue;
-		else if (api_opts_parse(&o, ch, optarg, &cmd_token_create_entry) < 0)
-			return TW_EXIT_USAGE;
-	}
-	if (optind != argc || name == NULL || (in == NULL) == (at == NULL))
-		return cmd_usage(&cmd_token_create_entry);
-	if (slot != NULL && config_slot_arg("--slot", slot, o.workspace, &slot_ws, &slot) < 0)
-		return TW_EXIT_USAGE;
-	if (slot_ws != NULL)
-		o.workspace = slot_ws;
-	if (in != NULL && timefmt_duration(in, &secs) < 0) {
-		errorf("--expires-in '%s': expected a duration such as 30d, 12h or 1d12h", in);
+	if (config_load_optional(&p) < 0)
 		goto out;
-	}
-	if (in != NULL)
-		expires = now + secs * 1000;
-	if (at != NULL && timefmt_parse(at, &expires) < 0) {
-		errorf("--expires-at '%s': expected an ISO 8601 time such as 2026-12-31T23:00Z",
-		       at);
+	if (co->slot != NULL && resolve_slot(p, co, &slot_ws) < 0)
 		goto out;
-	}
+	config_api_opts(p, o, &so);
+	expires = co->expires_in > 0 ? now + co->expires_in * 1000 : co->expires_at;
 	if (expires - expires % 60000 <= now) {
 		errorf("the expiry must be at least a minute in the future");
 		goto out;
 	}
-	c = api_client_open(&o, 1, &status);
+	c = api_client_open(o, 1, &status);
 	if (c == NULL)
 		goto out;
-	s = store_ctx_open(&so, &pub, 1, &status);
+	s = store_ctx_open(&so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;
 	/* Under the lock no create is in flight: a pending row was interrupted. */
@@ -153,22 +215,23 @@ exec_create(int argc, char **argv)
 		      "they are now 'unknown' in the inventory ('tokenwarden token list --state "
 		      "unknown')",
 		      settled);
-	if (slot != NULL && slot_taken(s, o.workspace, slot, &status) != 0)
+	if (co->slot != NULL && slot_taken(s, o->workspace, co->slot, &status) != 0)
 		goto out;
-	r = ops_create(s, &pub, c, o.workspace, slot, name, expires, &made, &cause);
+	r = ops_create(s, &pub, c, o->workspace, co->slot, co->name, expires, &made, &cause);
 	status = api_exit_status(r);
 	/* Handed to whoever asked: in use from now on, and expires like any active token. */
-	if (r == MODE_OK && activate(s, o.workspace, made.token->token) < 0)
+	if (r == MODE_OK && activate(s, o->workspace, made.token->token) < 0)
 		status = TW_EXIT_FAILURE;
 	if (r == MODE_OK) {
-		print_token("created", o.workspace, made.token, o.json, show_secret);
+		print_token("created", o->workspace, made.token, args_globals.json,
+			    co->show_secret);
 	} else if (r == MODE_ERR_UNKNOWN) {
 		timefmt_minute(expires - expires % 60000, when);
 		errorf("%s", cause);
 		errorf("a token named '%s' may now exist in workspace %s; it is recorded as "
 		       "'unknown' and expires by itself at %s; do not create it again under the "
 		       "same name",
-		       name, o.workspace, when);
+		       co->name, o->workspace, when);
 	} else {
 		errorf("%s", cause);
 	}
@@ -179,20 +242,24 @@ out:
 	mode_token_free(made.token);
 	store_close(s);
 	mode_client_free(c);
+	policy_free(p);
 	return status;
 }
 
 const struct cmd_entry cmd_token_create_entry = {
     .name = "token create",
-    .args = "-w WORKSPACE -n NAME (--expires-in DURATION | --expires-at TIME) [--slot SLOT] "
-	    "[options]",
+    .args = "-w WORKSPACE -n NAME (--expires-in DURATION | --expires-at TIME)",
     .summary = "create a signature token",
-    .help = "  -n, --name NAME          the token's name, 4 to 64 characters\n"
-	    "      --expires-in DUR     lifetime such as 30d, 12h, 1d12h\n"
-	    "      --expires-at TIME    expiry as ISO 8601, such as 2026-12-31T23:00Z\n"
-	    "      --slot SLOT          record it as the slot's active token (the slot must\n"
-	    "                           have none; 'rotate --force SLOT' replaces one)\n"
-	    "      --show-secret        print the access secret and Bearer value (shown "
-	    "once)\n" API_HELP,
-    .exec = exec_create,
+    .options = create_options,
+    .globals = G_JSON | G_CONFIG | G_DB | G_PUBLIC_KEY | G_API,
+    .opts_size = sizeof(struct create_opts),
+    .init = init_create,
+    .max_args = 0,
+    .notes = "A --slot is found in the policy, which names its workspace; -w may then be\n"
+	     "left out.\n"
+	     "\n" API_NOTES "\n"
+	     "Exit status: 0 created, 1 refused or failed, 2 usage or configuration error,\n"
+	     "5 locked, 6 outcome unknown (the token may exist: do not create it again\n"
+	     "under the same name), 7 API unavailable (try again later).\n",
+    .run = run_create,
 };

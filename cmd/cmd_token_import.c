@@ -18,7 +18,6 @@
 #include "store/store.h"
 #include "store/tokens.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +26,27 @@
 /* One line ACCESS_KEY:ACCESS_SECRET, each at most SEAL_FIELD_MAX, and a line end. */
 #define SECRET_INPUT_MAX (2 * SEAL_FIELD_MAX + 3)
 
-struct import_args {
-	struct store_opts store;
-	struct token_import imp;
-	const char *created, *expires;
-	int secret_stdin, json;
+struct import_opts {
+	struct token_import imp; /* its times: 0 until given */
+	int secret_stdin;
+};
+
+static const struct args_opt import_options[] = {
+    OPT_STRING('w', "workspace", struct import_opts, imp.workspace, "WS",
+	       "the workspace's username (lower case)"),
+    OPT_STRING(0, "token", struct import_opts, imp.token, "ID", "the token's id as Mode shows it"),
+    OPT_STRING('n', "name", struct import_opts, imp.name, "NAME",
+	       "the token's name, 4 to 64 characters"),
+    OPT_TIME(0, "created-at", struct import_opts, imp.created_at, "TIME", ARGS_AGO,
+	     "when it was created: ISO 8601, or 30d for 30 days ago"),
+    OPT_TIME(0, "expires-at", struct import_opts, imp.expires_at, "TIME", ARGS_AHEAD,
+	     "when it expires: ISO 8601 such as 2026-12-31T23:00Z,\nor 30d for 30 days from now"),
+    OPT_STRING(0, "slot", struct import_opts, imp.slot, "SLOT",
+	       "the slot it serves (active); without it the token is\nunmanaged"),
+    OPT_FLAG(0, "secret-stdin", struct import_opts, secret_stdin,
+	     "read ACCESS_KEY:ACCESS_SECRET, one line, from standard\ninput and store it "
+	     "sealed to the public key"),
+    OPT_END,
 };
 
 /* The token's access key and secret, in secret memory. */
@@ -57,21 +72,10 @@ check_slot(const char *slot)
 	return 0;
 }
 
-static int
-check_time(const char *opt, const char *s, int64_t *ms)
-{
-	if (timefmt_parse(s, ms) < 0) {
-		errorf("%s '%s': expected an ISO 8601 time such as 2026-12-31T23:00Z", opt, s);
-		return -1;
-	}
-	return 0;
-}
-
 /* Checks every argument, before anything is read or opened; errors are printed. */
 static int
-check_args(struct import_args *a, int64_t now)
+check_args(const struct token_import *imp, int64_t now)
 {
-	struct token_import *imp = &a->imp;
 	char *cause = NULL, when[TIMEFMT_MAX];
 
 	if (mode_check_workspace(imp->workspace, &cause) < 0 ||
@@ -80,9 +84,7 @@ check_args(struct import_args *a, int64_t now)
 		free(cause);
 		return -1;
 	}
-	if ((imp->slot != NULL && check_slot(imp->slot) < 0) ||
-	    check_time("--created-at", a->created, &imp->created_at) < 0 ||
-	    check_time("--expires-at", a->expires, &imp->expires_at) < 0)
+	if (imp->slot != NULL && check_slot(imp->slot) < 0)
 		return -1;
 	if (imp->expires_at <= imp->created_at) {
 		errorf("--expires-at must be later than --created-at");
@@ -158,54 +160,21 @@ out:
 	return rc;
 }
 
-/* Parses argv into a; returns 0, or an exit status after a message. */
+/* Names the first required option missing, if any; returns 0 when none is. */
 static int
-parse_args(int argc, char **argv, struct import_args *a)
+missing(const struct import_opts *a)
 {
-	static const struct option longopts[] = {
-	    {"workspace", required_argument, NULL, 'w'},
-	    {"token", required_argument, NULL, 't'},
-	    {"name", required_argument, NULL, 'n'},
-	    {"created-at", required_argument, NULL, 'C'},
-	    {"expires-at", required_argument, NULL, 'E'},
-	    {"slot", required_argument, NULL, 's'},
-	    {"secret-stdin", no_argument, NULL, 'S'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_LONGOPTS,
-	    {NULL, 0, NULL, 0},
-	};
-	int ch;
+	const char *need = a->imp.workspace == NULL ? "--workspace"
+			   : a->imp.token == NULL   ? "--token"
+			   : a->imp.name == NULL    ? "--name"
+			   : a->imp.created_at == 0 ? "--created-at"
+			   : a->imp.expires_at == 0 ? "--expires-at"
+						    : NULL;
 
-	memset(a, 0, sizeof *a);
-	store_opts_init(&a->store);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "w:n:", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'w')
-			a->imp.workspace = optarg;
-		else if (ch == 't')
-			a->imp.token = optarg;
-		else if (ch == 'n')
-			a->imp.name = optarg;
-		else if (ch == 'C')
-			a->created = optarg;
-		else if (ch == 'E')
-			a->expires = optarg;
-		else if (ch == 's')
-			a->imp.slot = optarg;
-		else if (ch == 'S')
-			a->secret_stdin = 1;
-		else if (ch == 'j')
-			a->json = 1;
-		else if (!store_opts_parse(&a->store, ch, optarg))
-			return cmd_usage(&cmd_token_import_entry);
-	}
-	if (optind != argc || a->imp.workspace == NULL || a->imp.token == NULL ||
-	    a->imp.name == NULL || a->created == NULL || a->expires == NULL)
-		return cmd_usage(&cmd_token_import_entry);
-	return 0;
+	if (need == NULL)
+		return 0;
+	errorf("%s is required", need);
+	return args_usage(&cmd_token_import_entry);
 }
 
 static void
@@ -230,9 +199,10 @@ print_imported(const struct token_row *r, int json)
 }
 
 static int
-exec_import(int argc, char **argv)
+run_import(void *opts, int argc, char **argv)
 {
-	struct import_args a;
+	struct import_opts *a = opts;
+	struct store_opts so;
 	struct token_secret ts = {NULL, NULL};
 	struct store *s = NULL;
 	struct seal_pub pub;
@@ -243,37 +213,40 @@ exec_import(int argc, char **argv)
 	int64_t now = clock_now_ms();
 	int status;
 
-	status = parse_args(argc, argv, &a);
+	(void)argc;
+	(void)argv;
+	status = missing(a);
 	if (status != 0)
 		return status;
 	status = TW_EXIT_USAGE;
-	if (check_args(&a, now) < 0)
+	if (check_args(&a->imp, now) < 0)
 		goto out;
-	if (a.secret_stdin && read_secret(&ts, &cause) < 0)
+	if (a->secret_stdin && read_secret(&ts, &cause) < 0)
 		goto out;
-	s = store_ctx_open(&a.store, a.secret_stdin ? &pub : NULL, STORE_CTX_WRITE, &status);
+	store_opts_init(&so);
+	s = store_ctx_open(&so, a->secret_stdin ? &pub : NULL, STORE_CTX_WRITE, &status);
 	if (s == NULL)
 		goto out;
 	status = TW_EXIT_FAILURE;
-	if (a.secret_stdin) {
-		if (seal_seal(&pub, a.imp.workspace, a.imp.token, ts.key, ts.secret, &sealed,
+	if (a->secret_stdin) {
+		if (seal_seal(&pub, a->imp.workspace, a->imp.token, ts.key, ts.secret, &sealed,
 			      &sealed_len, &cause) != SEAL_OK)
 			goto out;
 		seal_fingerprint(&pub, fpr);
-		a.imp.sealed = sealed;
-		a.imp.sealed_len = sealed_len;
-		a.imp.fpr = fpr;
+		a->imp.sealed = sealed;
+		a->imp.sealed_len = sealed_len;
+		a->imp.fpr = fpr;
 	}
-	if (tokens_import(s, &a.imp, now, &cause) < 0)
+	if (tokens_import(s, &a->imp, now, &cause) < 0)
 		goto out;
 	/* Print the row as stored, so the output says what the inventory now holds. */
-	if (tokens_find(s, a.imp.workspace, a.imp.token, &row, &cause) != 0) {
+	if (tokens_find(s, a->imp.workspace, a->imp.token, &row, &cause) != 0) {
 		if (cause == NULL)
-			cause =
-			    xasprintf("token %s was imported but cannot be read back", a.imp.token);
+			cause = xasprintf("token %s was imported but cannot be read back",
+					  a->imp.token);
 		goto out;
 	}
-	print_imported(row, a.json);
+	print_imported(row, args_globals.json);
 	if (print_flush() == 0)
 		status = TW_EXIT_OK;
 out:
@@ -290,19 +263,16 @@ out:
 
 const struct cmd_entry cmd_token_import_entry = {
     .name = "token import",
-    .args = "-w WORKSPACE --token ID -n NAME --created-at TIME --expires-at TIME [--slot SLOT] "
-	    "[--secret-stdin] [options]",
+    .args = "-w WORKSPACE --token ID -n NAME --created-at TIME --expires-at TIME",
     .summary = "record a token made elsewhere in the inventory",
-    .help = "  -w, --workspace W        the workspace's username (lower case)\n"
-	    "      --token ID           the token's id as Mode shows it\n"
-	    "  -n, --name NAME          the token's name, 4 to 64 characters\n"
-	    "      --created-at TIME    when it was created, ISO 8601\n"
-	    "      --expires-at TIME    when it expires, ISO 8601, such as "
-	    "2026-12-31T23:00Z\n"
-	    "      --slot SLOT          the slot it serves (active); without it the token is\n"
-	    "                           unmanaged\n"
-	    "      --secret-stdin       read ACCESS_KEY:ACCESS_SECRET, one line, from standard\n"
-	    "                           input and store it sealed to the public key\n"
-	    "      --json               print the recorded row as JSON\n" STORE_HELP,
-    .exec = exec_import,
+    .options = import_options,
+    .globals = G_JSON | G_DB | G_PUBLIC_KEY,
+    .opts_size = sizeof(struct import_opts),
+    .max_args = 0,
+    .notes = "The access key and secret are read only from standard input (--secret-stdin),\n"
+	     "never from the command line, and stored only sealed.\n"
+	     "\n"
+	     "Exit status: 0 recorded, 1 refused (already in the inventory, the slot has an\n"
+	     "active token) or failed, 2 usage or configuration error.\n",
+    .run = run_import,
 };

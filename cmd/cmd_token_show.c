@@ -5,65 +5,57 @@
 
 #include "core/exitcodes.h"
 #include "core/mode.h"
-#include "core/xalloc.h"
 #include "store/store.h"
 #include "store/tokens.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 
+struct show_opts {
+	const char *workspace;
+};
+
+static const struct args_opt show_options[] = {
+    OPT_STRING('w', "workspace", struct show_opts, workspace, "WS",
+	       "the token's workspace (its username, lower case)"),
+    OPT_END,
+};
+
 static int
-exec_show(int argc, char **argv)
+run_show(void *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"workspace", required_argument, NULL, 'w'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
+	struct show_opts *so = opts;
 	struct store_opts o;
 	struct store *s = NULL;
 	struct token_row *row = NULL;
-	const char *workspace = NULL, *token;
 	char *cause = NULL;
-	int ch, r, json = 0, status = TW_EXIT_USAGE;
+	int r, status = TW_EXIT_USAGE;
 
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "w:", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'w')
-			workspace = optarg;
-		else if (ch == 'j')
-			json = 1;
-		else if (!store_opts_parse(&o, ch, optarg))
-			return cmd_usage(&cmd_token_show_entry);
+	(void)argc;
+	if (so->workspace == NULL) {
+		errorf("--workspace is required: the token's workspace");
+		return args_usage(&cmd_token_show_entry);
 	}
-	if (optind != argc - 1 || workspace == NULL)
-		return cmd_usage(&cmd_token_show_entry);
-	token = argv[optind];
-	if (mode_check_workspace(workspace, &cause) < 0 || mode_check_id(token, &cause) < 0)
-		goto out;
+	if (mode_check_workspace(so->workspace, &cause) < 0) {
+		errorf("%s", cause);
+		free(cause);
+		return TW_EXIT_USAGE;
+	}
+	store_opts_init(&o);
 	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		goto out;
 	store_ctx_settle(s);
-	status = TW_EXIT_FAILURE;
-	r = tokens_find(s, workspace, token, &row, &cause);
-	if (r == 1)
-		cause =
-		    xasprintf("token %s is not in the inventory of workspace %s", token, workspace);
+	r = store_ctx_find_token(s, so->workspace, argv[0], &row, &status);
+	if (r == 1) {
+		errorf("workspace %s has no token with the id or name '%s' in the inventory",
+		       so->workspace, argv[0]);
+		status = TW_EXIT_FAILURE;
+	}
 	if (r != 0)
 		goto out;
-	print_row(row, json);
-	if (print_flush() == 0)
-		status = TW_EXIT_OK;
+	print_row(row, args_globals.json);
+	status = print_flush() == 0 ? TW_EXIT_OK : TW_EXIT_FAILURE;
 out:
-	if (cause != NULL)
-		errorf("%s", cause);
-	free(cause);
 	tokens_free(row, row != NULL ? 1 : 0);
 	store_close(s);
 	return status;
@@ -71,9 +63,17 @@ out:
 
 const struct cmd_entry cmd_token_show_entry = {
     .name = "token show",
-    .args = "-w WORKSPACE TOKEN [--db FILE] [--json]",
+    .args = "-w WORKSPACE TOKEN",
     .summary = "show one token of the inventory in full",
-    .help = "  -w, --workspace W        the workspace's username (lower case)\n"
-	    "      --json               print a JSON object for scripts\n" STORE_DB_HELP,
-    .exec = exec_show,
+    .options = show_options,
+    .globals = G_JSON | G_DB,
+    .opts_size = sizeof(struct show_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .notes = "TOKEN is the token's Mode id, or its name when no other token of the workspace\n"
+	     "has that name.\n"
+	     "\n"
+	     "Exit status: 0 shown, 1 not in the inventory (or the store cannot be read),\n"
+	     "2 usage or configuration error.\n",
+    .run = run_show,
 };

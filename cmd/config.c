@@ -10,10 +10,11 @@
 #include "core/xalloc.h"
 #include "store/store.h"
 
+#include <errno.h>
 #include <getopt.h>
-#include <string.h>
-
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 const char *
 config_path(const char *opt)
@@ -68,6 +69,33 @@ config_store_opts(const struct policy *p, const char *db, struct store_opts *o)
 	if (p->public_key != NULL && args_globals.public_key == NULL &&
 	    getenv("TOKENWARDEN_PUBLIC_KEY") == NULL)
 		o->public_key = p->public_key;
+}
+
+int
+config_load_optional(struct policy **p)
+{
+	const char *path = config_path(NULL);
+
+	*p = NULL;
+	if (args_globals.config == NULL && access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	*p = config_load(path, 0);
+	return *p != NULL ? 0 : -1;
+}
+
+void
+config_api_opts(const struct policy *p, struct api_opts *o, struct store_opts *so)
+{
+	const struct policy_workspace *w =
+	    p != NULL && o->workspace != NULL ? policy_find_workspace(p, o->workspace) : NULL;
+
+	if (o->api == NULL)
+		o->api = w != NULL ? w->api : API_DEFAULT;
+	/* A credential named on the command line, by name or file, wins. */
+	if (w != NULL && o->credential == NULL && o->credential_file == NULL)
+		o->credential = w->credential;
+	if (p != NULL)
+		config_store_opts(p, NULL, so);
 }
 
 int

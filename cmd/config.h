@@ -7,6 +7,7 @@
 #define CONFIG_DEFAULT "/etc/tokenwarden/policy.yaml"
 #define DB_DEFAULT "/var/lib/tokenwarden/tokenwarden.db"
 #define PUB_DEFAULT "/etc/tokenwarden/seal.pub"
+#define API_DEFAULT "https://app.mode.com"
 
 /* --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
 const char *config_path(const char *opt);
@@ -39,6 +40,34 @@ struct store_opts;
  * else the standard path; likewise the public key.
  */
 void config_store_opts(const struct policy *p, const char *db, struct store_opts *o);
+
+/*
+ * For the verbs that work on one workspace's tokens without needing a
+ * policy: loads the policy when there is one (a missing file is fine,
+ * unless --config named it).  Returns 0 with *p (NULL when there is none;
+ * the caller frees it with policy_free), or -1 after its diagnostics.
+ */
+int config_load_optional(struct policy **p);
+
+struct api_opts;
+
+/*
+ * Fills what the command line left unset (NULL) from p (may be NULL): o's
+ * API root and credential from p's workspace o->workspace when p has it
+ * (else API_DEFAULT, and no credential), and so's database and public key
+ * as config_store_opts does.
+ */
+void config_api_opts(const struct policy *p, struct api_opts *o, struct store_opts *so);
+
+/* What --help of the verbs that call config_api_opts says of it, and of the credential. */
+#define API_NOTES                                                                                  \
+	"The policy, when there is one, fills in what the command line leaves out: the\n"          \
+	"API root and credential of -w's workspace (its api: and credential:), and the\n"          \
+	"database and public key (its store:).\n"                                                  \
+	"\n"                                                                                       \
+	"Environment: TOKENWARDEN_CREDENTIAL holds the admin credential KEY:SECRET when\n"         \
+	"no option or policy names one; --credential NAME is read from\n"                          \
+	"$CREDENTIALS_DIRECTORY (systemd's LoadCredential=).\n"
 
 #include "core/report.h"
 

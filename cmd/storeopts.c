@@ -89,6 +89,57 @@ fail:
 	return NULL;
 }
 
+int
+store_ctx_find_token(struct store *s, const char *ws, const char *word, struct token_row **out,
+		     int *status)
+{
+	char *cause = NULL;
+	int rc;
+
+	*status = TW_EXIT_USAGE;
+	/* Checked first: a word no token can have is not echoed raw, nor looked up. */
+	if (mode_check_id(word, &cause) < 0) {
+		FREE_NULL(&cause);
+		if (mode_check_name(word, &cause) < 0)
+			goto fail;
+	}
+	rc = tokens_lookup(s, ws, word, out, &cause);
+	if (rc == 0 || rc == 1)
+		return rc;
+	if (rc < 0)
+		*status = TW_EXIT_FAILURE;
+fail:
+	errorf("%s", cause);
+	free(cause);
+	return -1;
+}
+
+const char *
+store_ctx_token_id(struct store *s, const char *ws, const char *word, struct token_row **row,
+		   int *status)
+{
+	char *cause = NULL;
+	int r = store_ctx_find_token(s, ws, word, row, status);
+
+	if (r < 0)
+		return NULL;
+	if (r == 1 && mode_check_id(word, &cause) == 0)
+		return word;
+	if (r == 1) {
+		errorf("workspace %s has no token named '%s' in the inventory, and %s", ws, word,
+		       cause);
+		free(cause);
+		return NULL;
+	}
+	if ((*row)->token == NULL) {
+		errorf("token '%s' of workspace %s has no Mode id (it is %s)", word, ws,
+		       tokens_state_name((*row)->state));
+		*status = TW_EXIT_FAILURE;
+		return NULL;
+	}
+	return (*row)->token;
+}
+
 void
 store_ctx_note_head(struct store *s)
 {

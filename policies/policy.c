@@ -80,6 +80,25 @@ slot_names(const struct policy *p)
 	return names;
 }
 
+/* *cause for a slot workspace w lacks, with the nearest of its slots. */
+static char *
+no_slot_in(const struct policy_workspace *w, const char *spec, const char *slot)
+{
+	const char **names = xcalloc(w->nslots + 1, sizeof *names), *near;
+	char *msg;
+
+	for (size_t i = 0; i < w->nslots; i++)
+		names[i] = w->slots[i].name;
+	near = diag_suggest(slot, names);
+	msg = near != NULL
+		  ? xasprintf("'%s': workspace '%s' has no slot '%s'; did you mean "
+			      "'%s/%s'?",
+			      spec, w->name, slot, w->name, near)
+		  : xasprintf("'%s': workspace '%s' has no slot '%s'", spec, w->name, slot);
+	free(names);
+	return msg;
+}
+
 const struct policy_slot *
 policy_resolve_slot(const struct policy *p, const char *spec, char **cause)
 {
@@ -90,13 +109,13 @@ policy_resolve_slot(const struct policy *p, const char *spec, char **cause)
 
 	if (slash != NULL) {
 		char *ws = xstrndup(spec, (size_t)(slash - spec));
+		const struct policy_workspace *w = policy_find_workspace(p, ws);
 
 		found = policy_find_slot(p, ws, slash + 1);
-		if (found == NULL && policy_find_workspace(p, ws) == NULL)
+		if (w == NULL)
 			*cause = xasprintf("'%s': no workspace '%s' in the policy", spec, ws);
 		else if (found == NULL)
-			*cause =
-			    xasprintf("'%s': workspace '%s' has no slot '%s'", spec, ws, slash + 1);
+			*cause = no_slot_in(w, spec, slash + 1);
 		free(ws);
 		return found;
 	}

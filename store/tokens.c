@@ -714,6 +714,55 @@ tokens_find(struct store *s, const char *workspace, const char *token, struct to
 	return rc;
 }
 
+/* *cause for several rows named word: their ids and states, to pick one from. */
+static char *
+ambiguous(const char *workspace, const char *word, const struct token_row *rows, size_t n)
+{
+	char *list = xstrdup(""), *more;
+
+	for (size_t i = 0; i < n; i++) {
+		more = xasprintf("%s%s%s (%s)", list, i > 0 ? ", " : "",
+				 rows[i].token != NULL ? rows[i].token : "no id",
+				 tokens_state_name(rows[i].state));
+		free(list);
+		list = more;
+	}
+	more = xasprintf("workspace %s has %zu tokens named '%s': %s; give the id of one",
+			 workspace, n, word, list);
+	free(list);
+	return more;
+}
+
+int
+tokens_lookup(struct store *s, const char *workspace, const char *word, struct token_row **out,
+	      char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	struct token_row *rows = NULL;
+	size_t n = 0;
+	int rc = tokens_find(s, workspace, word, out, cause);
+
+	if (rc != 1)
+		return rc;
+	st = store_prepare(s, ROW_COLUMNS "WHERE w.name = ?1 AND t.name = ?2 ORDER BY t.id", cause);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, word, -1, SQLITE_STATIC);
+	rc = collect(s, st, &rows, &n, cause);
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return -1;
+	if (n == 1) {
+		*out = rows;
+		return 0;
+	}
+	if (n > 1)
+		*cause = ambiguous(workspace, word, rows, n);
+	tokens_free(rows, n);
+	return n == 0 ? 1 : 2;
+}
+
 int
 tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause)
 {

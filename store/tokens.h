@@ -166,6 +166,15 @@ int tokens_find(struct store *s, const char *workspace, const char *token, struc
 		char **cause);
 
 /*
+ * Finds workspace's token by its Mode id or, when no token has that id, by
+ * its Mode-side name (names repeat only for tokens made by hand).  Returns 0
+ * with *out (free with tokens_free(out, 1)), 1 when absent, 2 when several
+ * tokens have that name (*cause lists their ids), or -1 with *cause.
+ */
+int tokens_lookup(struct store *s, const char *workspace, const char *word, struct token_row **out,
+		  char **cause);
+
+/*
  * Reads row's sealed secret.  Returns 0 with *blob (caller frees) and *len
  * and *fpr (caller frees), 1 when it has none, -1 with *cause.
  */

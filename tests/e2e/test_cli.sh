@@ -12,6 +12,9 @@ sim_start "$modesim" --workspace acme:adminkey:adminsecret
 # Every token the binary creates goes through this store, sealed to this key.
 "$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
 export TOKENWARDEN_DB=$TW_TMP/tw.db TOKENWARDEN_PUBLIC_KEY=$TW_TMP/seal.pub
+# No policy, until the section that writes one: these verbs need none.
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+unset CREDENTIALS_DIRECTORY TOKENWARDEN_CREDENTIAL
 "$tw_bin" init >/dev/null
 cred=$TW_TMP/acme.cred
 printf 'adminkey:adminsecret\n' >"$cred"
@@ -45,7 +48,7 @@ run() {
 
 # db_state NAME: the inventory state of the token named NAME (one line per row).
 db_state() {
-	python3 - "$TOKENWARDEN_DB" "$1" <<'PY'
+	python3 - "$TW_TMP/tw.db" "$1" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 for (state,) in db.execute("SELECT state FROM tokens WHERE name = ? ORDER BY id", (sys.argv[2],)):
@@ -80,6 +83,43 @@ expect "$err" "no verb 'frobnicate'"
 run 2 token create "${api[@]}" --name abcd
 expect "$err" "usage: tokenwarden token create"
 run 2 help nothing
+# Each verb's --help comes from its option table: usage, options, globals, notes.
+for verb in create verify delete import show; do
+	run 0 token "$verb" --help
+	expect "$out" "usage: tokenwarden token $verb [options] "
+	expect "$out" "Global options:"
+	expect "$out" "Exit status: 0 "
+	[ ! -s "$err" ] || fail "token $verb --help wrote to stderr"
+done
+run 0 token create --help
+expect "$out" "      --allow-unknown-slot"
+expect "$out" "      --timeout SECONDS"
+expect "$out" "TOKENWARDEN_CREDENTIAL"
+run 0 token verify --help
+expect "$out" "  -f, --token-file FILE"
+run 0 token delete --help
+expect "$out" "TOKEN is the token's Mode id, or its name"
+run 0 token show --help
+expect "$out" "      --json"
+grep -qF -- "--timeout" "$out" && fail "token show --help lists --timeout, which it does not take"
+run 0 token import --help
+expect "$out" "      --secret-stdin"
+expect "$out" "      --created-at TIME"
+# An unknown option is named with the nearest one; a bad enumerated value with the valid ones.
+run 2 token create "${api[@]}" --name abcd --expire-in 1d
+expect "$err" "tokenwarden: error: token create: unknown option '--expire-in'; did you mean '--expires-in'?"
+expect "$err" "usage: tokenwarden token create [options] -w WORKSPACE -n NAME"
+run 2 token delete "${api[@]}" --jsn abcd
+expect "$err" "did you mean '--json'?"
+run 2 token verify --api "$SIM_URL" -w acme --token-fil x
+expect "$err" "did you mean '--token-file'?"
+run 2 token create "${api[@]}" --name abcd --expires-in 1d --log-format jsn
+expect "$err" "--log-format 'jsn': expected one of text, json; did you mean 'json'?"
+# Each verb refuses the global options it would ignore.
+run 2 token show -w acme abcd --timeout 5
+expect "$err" "token show does not take --timeout"
+run 2 token import --config x -w acme --token abcd -n abcd --created-at 1d --expires-at 1d
+expect "$err" "token import does not take --config"
 
 echo "== create, verify, delete"
 run 0 token create "${api[@]}" --name e2e-cli-human --expires-in 30d
@@ -132,6 +172,69 @@ run 1 token verify --api "$SIM_URL" -w acme --token-file "$TW_TMP/token.json"
 run 0 token delete "${api[@]}" --json "$human_id"
 [ "$(jq -r .token "$out")" = "$human_id" ] || fail "delete --json"
 
+echo "== expiry times"
+# --expires-at takes ISO 8601, or a time from now: +30d, or a bare 30d meaning ahead.
+# within EXPIRES SECONDS: EXPIRES (ISO 8601) is SECONDS from now, give or take two minutes.
+within() {
+	python3 -c 'import sys, datetime as d
+t = d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=d.timezone.utc)
+off = (t - d.datetime.now(d.timezone.utc)).total_seconds() - int(sys.argv[2])
+sys.exit(0 if abs(off) < 120 else 1)' "$1" "$2"
+}
+run 0 token create "${api[@]}" --name e2e-expires-plus --expires-at +30d --json
+within "$(jq -r .expires_at "$out")" $((30 * 86400)) || fail "--expires-at +30d: $(jq -r .expires_at "$out")"
+run 0 token create "${api[@]}" --name e2e-expires-bare --expires-at 2d12h --json
+within "$(jq -r .expires_at "$out")" $((60 * 3600)) || fail "--expires-at 2d12h: $(jq -r .expires_at "$out")"
+run 2 token create "${api[@]}" --name e2e-expires-past --expires-at -1h
+expect "$err" "the expiry must be at least a minute in the future"
+run 2 token create "${api[@]}" --name e2e-expires-bad --expires-at soon
+expect "$err" "--expires-at 'soon': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 30d (ahead) or -1h"
+run 2 token create "${api[@]}" --name e2e-expires-both --expires-in 1d --expires-at 2d
+expect "$err" "give one of --expires-in and --expires-at"
+[ -z "$(db_state e2e-expires-past)$(db_state e2e-expires-bad)$(db_state e2e-expires-both)" ] ||
+	fail "a refused expiry reached the inventory"
+
+echo "== a token is its id or its name"
+run 0 token create "${api[@]}" --name e2e-by-name --expires-in 1d --json --show-secret
+cp "$out" "$TW_TMP/by-name.json"
+by_id=$(jq -r .token "$TW_TMP/by-name.json")
+jq -r '"\(.access_key):\(.access_secret)"' "$TW_TMP/by-name.json" >"$TW_TMP/pair"
+chmod 600 "$TW_TMP/pair"
+# verify: the token named on the command line; the input may then be only KEY:SECRET.
+run 0 token verify --api "$SIM_URL" -w acme e2e-by-name --token-file "$TW_TMP/pair"
+expect "$out" "verified token $by_id in workspace acme: it works"
+run 0 token verify --api "$SIM_URL" -w acme "$by_id" --token-file "$TW_TMP/pair" --json
+[ "$(jq -r .token "$out")" = "$by_id" ] || fail "verify by id with KEY:SECRET"
+run 0 token verify --api "$SIM_URL" -w acme e2e-by-name --token-file "$TW_TMP/by-name.json"
+run 2 token verify --api "$SIM_URL" -w acme --token-file "$TW_TMP/pair"
+expect "$err" "expected TOKEN:ACCESS_KEY:ACCESS_SECRET or the JSON"
+run 2 token verify --api "$SIM_URL" -w acme e2e-cli-json --token-file "$TW_TMP/by-name.json"
+expect "$err" "the credential read is token $by_id's, but 'e2e-cli-json' is token "
+run 2 token verify --api "$SIM_URL" -w acme ../etc --token-file "$TW_TMP/pair"
+expect "$err" "workspace acme has no token named '../etc' in the inventory, and '../etc' is not a signature token id"
+# Two tokens made by hand under one name: refused, naming both; nothing deleted.
+run 0 token create "${api[@]}" --name e2e-twice --expires-in 1d --json
+twice1=$(jq -r .token "$out")
+run 0 token create "${api[@]}" --name e2e-twice --expires-in 1d --json
+twice2=$(jq -r .token "$out")
+before=$(sim_ctl GET /_sim/tokens | jq '.tokens | length')
+run 2 token delete "${api[@]}" e2e-twice
+expect "$err" "workspace acme has 2 tokens named 'e2e-twice': $twice1 (active), $twice2 (active); give the id of one"
+run 2 token verify --api "$SIM_URL" -w acme e2e-twice --token-file "$TW_TMP/pair"
+expect "$err" "workspace acme has 2 tokens named 'e2e-twice'"
+[ "$(sim_ctl GET /_sim/tokens | jq '.tokens | length')" = "$before" ] || fail "an ambiguous name deleted a token"
+run 0 token delete "${api[@]}" "$twice1"
+# delete: by name.
+run 0 token delete "${api[@]}" e2e-by-name
+expect "$out" "deleted token $by_id \"e2e-by-name\" in workspace acme"
+expect_state e2e-by-name deleted
+sim_ctl GET /_sim/tokens | jq -e --arg t "$by_id" '[.tokens[].token] | index($t) | not' >/dev/null ||
+	fail "delete by name left the token on the server"
+# Now only one token is named e2e-twice that is not deleted, but both rows keep the name.
+run 2 token delete "${api[@]}" e2e-twice
+expect "$err" "$twice1 (deleted), $twice2 (active)"
+run 0 token delete "${api[@]}" "$twice2"
+
 echo "== credentials"
 chmod 644 "$cred"
 run 2 token create "${api[@]}" --name e2e-open-cred --expires-in 1d
@@ -168,6 +271,9 @@ run 2 token create --api "$SIM_URL" -w Acme --credential-file "$cred" --name abc
 expect "$err" "all lower case"
 run 2 token create "${api[@]}" --name abcd --expires-in 1d --rate-limit 40
 run 2 token delete "${api[@]}" "../etc"
+expect "$err" "workspace acme has no token named '../etc' in the inventory, and '../etc' is not a signature token id"
+run 2 token delete "${api[@]}" $'tok\e[31m'
+expect "$err" "token name has a control character or is not UTF-8"
 [ "$(sim_ctl GET /_sim/tokens | jq '.tokens | length')" = "$before" ] || fail "bad input changed the server"
 
 echo "== faults"
@@ -229,6 +335,9 @@ jq -e '[.[] | select(.name == "e2e-crash-after-post" and .expires_at != null)] |
 	"$out" >/dev/null || fail "token list does not show the crashed create as unknown"
 expect "$err" "1 create(s) were interrupted"
 expect_state e2e-crash-after-post unknown
+# Its name finds it, but it has no id to delete by.
+run 1 token delete "${api[@]}" e2e-crash-after-post
+expect "$err" "token 'e2e-crash-after-post' of workspace acme has no Mode id (it is unknown)"
 sim_ctl GET /_sim/tokens | jq -e '[.tokens[].name] | index("e2e-crash-after-post")' >/dev/null ||
 	fail "the crashed create did not reach the server"
 # A create also settles what a killed create left behind.
@@ -263,6 +372,52 @@ wait "$holder"
 "$tw_bin" keygen --public-key "$TW_TMP/other.pub" --secret-key "$TW_TMP/other.key" --no-passphrase >/dev/null
 run 2 token create "${api[@]}" --public-key "$TW_TMP/other.pub" --name e2e-other-key --expires-in 1d
 expect "$err" "pinned to sealing key"
+
+echo "== the policy fills in what the command line leaves out"
+# -w's workspace gives the API root and credential, the policy's store the database and key.
+mkdir -p "$TW_TMP/creds" && cp "$cred" "$TW_TMP/creds/acme-admin"
+cat >"$TW_TMP/policy.yaml" <<YAML
+version: 1
+store: { path: $TW_TMP/tw.db, public_key: $TW_TMP/seal.pub }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: etl
+YAML
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds
+run 0 token create -w acme -n e2e-policy-only --expires-in 1d --json --show-secret
+cp "$out" "$TW_TMP/policy-only.json"
+expect_state e2e-policy-only active
+jq -r '"\(.access_key):\(.access_secret)"' "$TW_TMP/policy-only.json" >"$TW_TMP/pair"
+run 0 token verify -w acme e2e-policy-only --token-file "$TW_TMP/pair"
+expect "$out" "verified token $(jq -r .token "$TW_TMP/policy-only.json") in workspace acme: it works"
+run 0 token delete -w acme e2e-policy-only
+expect_state e2e-policy-only deleted
+# The slot, found in the policy, names the workspace: no -w.
+run 0 token create -n e2e-policy-slot --slot etl --expires-in 1d --json
+[ "$(jq -r .workspace "$out")" = acme ] || fail "--slot etl did not take its workspace from the policy"
+run 0 token list --db "$TW_TMP/tw.db" --slot acme/etl --state active --json
+[ "$(jq -r '.[0].name' "$out")" = e2e-policy-slot ] || fail "--slot etl is not acme/etl's active token"
+# What the command line gives wins.
+run 7 token create -w acme -n e2e-policy-api --expires-in 1d --api http://127.0.0.1:9 --retries 0
+expect "$err" "check --api and the network"
+run 1 token create -w acme -n e2e-policy-cred --expires-in 1d --credential-file "$TW_TMP/wrong.cred"
+expect "$err" "the API key or secret is wrong"
+run 2 token create -w acme -n e2e-policy-db --expires-in 1d --db "$TW_TMP/none.db"
+expect "$err" "$TW_TMP/none.db: No such file or directory"
+# Only the named workspace's: another gets no credential from the policy.
+run 2 token create -w beta -n e2e-policy-beta --expires-in 1d
+expect "$err" "no Mode API credential"
+# --config names a policy that must be there; a broken one is refused.
+run 2 token create --config "$TW_TMP/nosuch.yaml" -w acme -n e2e-policy-none --expires-in 1d
+printf 'version: 1\nworkspaces: 5\n' >"$TW_TMP/broken.yaml"
+run 2 token delete --config "$TW_TMP/broken.yaml" -w acme e2e-policy-slot
+expect "$err" "the policy has"
+export TOKENWARDEN_DB=$TW_TMP/tw.db TOKENWARDEN_PUBLIC_KEY=$TW_TMP/seal.pub
+unset CREDENTIALS_DIRECTORY
 
 echo "== secrets never printed"
 # The admin secret never appears; the token secret only where --show-secret asked for it.

@@ -353,25 +353,26 @@ class Test:
 
     def main_daemon(self):
         db = self.init_store("tw.db")
-        # The token of slot "old", made by hand before the daemon starts and expiring in
-        # 2 h: with rotate_before 12h it is overdue.  token create --slot makes it the
-        # slot's active token.
-        r = self.tool("token", "create", "--db", db, "--public-key", self.pub, "--api",
-                      self.sim.url, "-w", "acme", "--credential", "acme-admin", "-n",
-                      "old-by-hand", "--expires-in", "2h", "--slot", "old", "--json")
-        if r is None or r.returncode != 0:
-            return
-        old = json.loads(r.stdout)["token"]
-        if (self.row(db, old) or {}).get("state") != "active":
-            fail("the imported token is not active: %r" % self.row(db, old))
-            return
-
         policy = os.path.join(self.tmp, "policy.yaml")
         fresh_file = os.path.join(self.out, "fresh.json")
         added_file = os.path.join(self.out, "added.json")
         slots = [("fresh", "deliver: [ { file: %s } ]" % fresh_file), ("old", "")]
         self.write_policy(policy, db, "acme", slots)
         self.tool("policy", "check", "--strict", policy)
+
+        # The token of slot "old", made by hand before the daemon starts and expiring in
+        # 2 h: with rotate_before 12h it is overdue.  token create --slot makes it the
+        # slot's active token.
+        r = self.tool("token", "create", "--config", policy, "--db", db, "--public-key",
+                      self.pub, "--api", self.sim.url, "-w", "acme", "--credential",
+                      "acme-admin", "-n", "old-by-hand", "--expires-in", "2h", "--slot", "old",
+                      "--json")
+        if r is None or r.returncode != 0:
+            return
+        old = json.loads(r.stdout)["token"]
+        if (self.row(db, old) or {}).get("state") != "active":
+            fail("the imported token is not active: %r" % self.row(db, old))
+            return
 
         sock_path = os.path.join(self.tmp, "notify")
         if len(sock_path.encode()) >= 100:  # sun_path holds 108 bytes

@@ -146,7 +146,7 @@ tw_expect_eq "tokens after four imports" "$(count)" 4
 
 echo "== import refusals change nothing"
 base=(token import "${store[@]}" -w acme "${life[@]}")
-usage_import='usage: tokenwarden token import -w WORKSPACE --token ID -n NAME --created-at TIME --expires-at TIME [--slot SLOT] [--secret-stdin] [options]'
+usage_import='usage: tokenwarden token import [options] -w WORKSPACE --token ID -n NAME --created-at TIME --expires-at TIME'
 refuse 1 "$db: token tok-unmanaged of workspace acme is already in the inventory" '' \
 	"${base[@]}" --token tok-unmanaged --name "hand made"
 refuse 1 "$db: token tok-slot of workspace acme is already in the inventory" \
@@ -181,10 +181,10 @@ refuse 2 "slot 'bad slot' is not a slot name (letters, digits, '.', '-' and '_',
 	"${base[@]}" --token tok-x --name abcd --slot "bad slot"
 refuse 2 "slot '' is not a slot name (letters, digits, '.', '-' and '_', 1 to 64)" '' \
 	"${base[@]}" --token tok-x --name abcd --slot ''
-refuse 2 "--created-at 'yesterday': expected an ISO 8601 time such as 2026-12-31T23:00Z" '' \
+refuse 2 "--created-at 'yesterday': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 7d (ago) or +1d" '' \
 	token import "${store[@]}" -w acme --token tok-x --name abcd --created-at yesterday \
 	--expires-at 2099-01-01T00:00Z
-refuse 2 "--expires-at '2099-13-01T00:00Z': expected an ISO 8601 time such as 2026-12-31T23:00Z" \
+refuse 2 "--expires-at '2099-13-01T00:00Z': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 30d (ahead) or -1h" \
 	'' token import "${store[@]}" -w acme --token tok-x --name abcd \
 	--created-at 2024-01-01T00:00Z --expires-at 2099-13-01T00:00Z
 refuse 2 "--expires-at must be later than --created-at" '' \
@@ -320,18 +320,44 @@ expect_line "$out" "has_secret:   yes"
 run 0 token show --db "$db" -w acme tok-unmanaged
 expect_line "$out" "slot:         -"
 expect_line "$out" "has_secret:   no"
-refuse 1 "token nosuch is not in the inventory of workspace acme" '' \
+refuse 1 "workspace acme has no token with the id or name 'nosuch' in the inventory" '' \
 	token show --db "$db" -w acme nosuch
-refuse 1 "token tok-slot is not in the inventory of workspace beta" '' \
+refuse 1 "workspace beta has no token with the id or name 'tok-slot' in the inventory" '' \
 	token show --db "$db" -w beta tok-slot
-refuse 2 "'../etc' is not a signature token id (letters, digits, '-' and '_', at most 64)" '' \
+# No id, but it could be a name: looked up, not found.
+refuse 1 "workspace acme has no token with the id or name '../etc' in the inventory" '' \
 	token show --db "$db" -w acme ../etc
-refuse 2 "usage: tokenwarden token show -w WORKSPACE TOKEN [--db FILE] [--json]" '' \
-	token show --db "$db" tok-slot
-refuse 2 "usage: tokenwarden token show -w WORKSPACE TOKEN [--db FILE] [--json]" '' \
-	token show --db "$db" -w acme
-refuse 2 "usage: tokenwarden token show -w WORKSPACE TOKEN [--db FILE] [--json]" '' \
-	token show --db "$db" -w acme tok-slot tok-crlf
+# Neither an id nor a name: refused before the lookup, and not echoed.
+refuse 2 "token name has a control character or is not UTF-8" '' \
+	token show --db "$db" -w acme $'tok\e[31m'
+usage_show="usage: tokenwarden token show [options] -w WORKSPACE TOKEN"
+refuse 2 "$usage_show" '' token show --db "$db" tok-slot
+refuse 2 "--workspace is required: the token's workspace" '' token show --db "$db" tok-slot
+refuse 2 "$usage_show" '' token show --db "$db" -w acme
+refuse 2 "$usage_show" '' token show --db "$db" -w acme tok-slot tok-crlf
+
+echo "== show by name"
+# A token is its Mode id or its Mode-side name, in its workspace.
+run 0 token show --db "$db" -w acme "etl discovery" --json
+jq -S . "$out" | cmp -s - "$TW_TMP/show.json" || fail "show by name differs from show by id"
+run 0 token show --db "$db" -w beta "Café données" --json
+tw_expect_eq "show by a UTF-8 name in beta" "$(jq -r .token "$out")" tok-unmanaged
+# The same name in two workspaces: -w says which.
+run 0 token import --db "$db" -w beta --token tok-beta-etl --name "etl discovery" "${life[@]}"
+run 0 token show --db "$db" -w beta "etl discovery" --json
+tw_expect_eq "show by name in beta" "$(jq -r .token "$out")" tok-beta-etl
+# An id wins over another token's name.
+run 0 token import --db "$db" -w acme --token tok-named-id --name tok-crlf "${life[@]}"
+run 0 token show --db "$db" -w acme tok-crlf --json
+tw_expect_eq "an id wins over a name" "$(jq -r .name "$out")" crlf-line
+run 0 token show --db "$db" -w acme tok-named-id --json
+tw_expect_eq "show by id" "$(jq -r .name "$out")" tok-crlf
+# Two hand-made tokens of one name in a workspace: refused, naming both ids.
+run 0 token import --db "$db" -w acme --token tok-hand-2 --name "hand made" "${life[@]}"
+refuse 2 "workspace acme has 2 tokens named 'hand made': tok-unmanaged (active), tok-hand-2 (active); give the id of one" \
+	'' token show --db "$db" -w acme "hand made"
+run 0 token show --db "$db" -w acme tok-hand-2 --json
+tw_expect_eq "an ambiguous name's token by id" "$(jq -r .name "$out")" "hand made"
 
 echo "== stored text is printed safely"
 # A database edited behind tokenwarden's back must not drive the terminal.

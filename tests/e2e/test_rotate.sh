@@ -288,9 +288,31 @@ run 2 token create -w acme -n manual-etl --expires-in 30d --slot etl --api "$SIM
 	--credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub"
 expect "$err" "slot 'etl' already has an active token"
 [ "$(sim_tokens)" = "$held" ] || fail "a refused create reached the server"
-run 0 token create -w acme -n manual-spare --expires-in 30d --slot spare --api "$SIM_URL" \
-	--credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub" --json
+expect "$err" "'tokenwarden rotate --force acme/etl' replaces it"
+# The slot is found in the policy, which names its workspace, API and credential.
+run 2 token create -n manual-etl --expires-in 30d --slot etl
+expect "$err" "slot 'etl' already has an active token"
+# A slot the policy lacks is refused, with the nearest one, unless --allow-unknown-slot.
+run 2 token create -w acme -n manual-spare --expires-in 30d --slot spare
+expect "$err" "--slot 'acme/spare': workspace 'acme' has no slot 'spare'; nothing was created (--allow-unknown-slot takes it anyway)"
+run 2 token create -w acme -n manual-etl --expires-in 30d --slot etll
+expect "$err" "--slot 'acme/etll': workspace 'acme' has no slot 'etll'; did you mean 'acme/etl'?"
+run 2 token create -n manual-etl --expires-in 30d --slot etll
+expect "$err" "--slot 'etll': no slot of that name in the policy; did you mean 'etl'?"
+run 2 token create -w acme -n manual-etl --expires-in 30d --slot beta/etl
+expect "$err" "--slot 'beta/etl' names workspace beta, but -w says acme"
+[ "$(sim_tokens)" = "$held" ] || fail "a refused create reached the server"
+run 0 token create -w acme -n manual-spare --expires-in 30d --slot spare --allow-unknown-slot \
+	--api "$SIM_URL" --credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub" --json
 [ "$(state "$(jq -r .token "$out")")" = active ] || fail "the hand-made token is not the slot's active one"
+# With no policy at all, --allow-unknown-slot takes the slot as given.
+TOKENWARDEN_CONFIG=$TW_TMP/none.yaml run 2 token create -w acme -n manual-other --expires-in 30d \
+	--slot other --api "$SIM_URL" --credential acme-admin --db "$db" --public-key "$TW_TMP/seal.pub"
+expect "$err" "--slot 'other': no policy at $TW_TMP/none.yaml to find the slot in"
+TOKENWARDEN_CONFIG=$TW_TMP/none.yaml run 0 token create -w acme -n manual-other --expires-in 30d \
+	--slot other --allow-unknown-slot --api "$SIM_URL" --credential acme-admin --db "$db" \
+	--public-key "$TW_TMP/seal.pub" --json
+[ "$(state "$(jq -r .token "$out")")" = active ] || fail "the token of a slot no policy has is not active"
 
 echo "== a replacement that does not verify: deleted, the old token kept"
 cur=$(jq -r .token "$TW_TMP/run/etl.json")

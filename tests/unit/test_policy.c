@@ -277,6 +277,41 @@ test_suggest(void **state)
 	assert_null(diag_suggest("x", keys));
 }
 
+/* A slot is WORKSPACE/SLOT or a bare name one workspace has; a miss names the nearest. */
+static void
+test_resolve_slot(void **state)
+{
+	struct diag_list d;
+	struct policy *p = load(inherit, &d);
+	const struct policy_slot *sl;
+	char *cause = NULL;
+
+	(void)state;
+	assert_non_null(p);
+	sl = policy_resolve_slot(p, "acme/bi", &cause);
+	assert_non_null(sl);
+	assert_string_equal(sl->ws->name, "acme");
+	sl = policy_resolve_slot(p, "bi", &cause);
+	assert_non_null(sl);
+	assert_string_equal(sl->name, "bi");
+	assert_null(policy_resolve_slot(p, "etl", &cause));
+	assert_string_equal(cause, "'etl' names a slot in 2 workspaces (acme/etl, beta/etl): say "
+				   "which, as WORKSPACE/SLOT");
+	FREE_NULL(&cause);
+	assert_null(policy_resolve_slot(p, "acme/etll", &cause));
+	assert_string_equal(cause, "'acme/etll': workspace 'acme' has no slot 'etll'; did you mean "
+				   "'acme/etl'?");
+	FREE_NULL(&cause);
+	assert_null(policy_resolve_slot(p, "beta/bi", &cause));
+	assert_string_equal(cause, "'beta/bi': workspace 'beta' has no slot 'bi'");
+	FREE_NULL(&cause);
+	assert_null(policy_resolve_slot(p, "gamma/etl", &cause));
+	assert_string_equal(cause, "'gamma/etl': no workspace 'gamma' in the policy");
+	FREE_NULL(&cause);
+	policy_free(p);
+	diag_free(&d);
+}
+
 static int
 parse(const char *s, struct ynode **root, int *line, int *col, char **cause)
 {
@@ -380,6 +415,7 @@ main(void)
 	    cmocka_unit_test(test_all_errors_in_one_pass),
 	    cmocka_unit_test(test_secrets_never_echoed),
 	    cmocka_unit_test(test_suggest),
+	    cmocka_unit_test(test_resolve_slot),
 	    cmocka_unit_test(test_ytree_limits),
 	    cmocka_unit_test(test_window_parse),
 	};

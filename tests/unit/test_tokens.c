@@ -333,6 +333,50 @@ test_mark_deleted(void **state)
 	assert_int_equal(history_length(fx), n + 2);
 }
 
+/* A token is found by its id, else by its name; a name two tokens share is refused. */
+static void
+test_lookup_by_id_or_name(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_import a = {.workspace = "acme",
+				 .token = "imp1",
+				 .name = "by-hand",
+				 .created_at = 10,
+				 .expires_at = 9000};
+	struct token_import b = a, c = a, d = a;
+	struct token_row *r = NULL;
+	char *cause = NULL;
+
+	/* The same name in another workspace, and a token named as a's id. */
+	b.workspace = "beta";
+	b.token = "imp2";
+	c.token = "imp3";
+	c.name = "imp1";
+	assert_int_equal(tokens_import(fx->s, &a, 100, &cause), 0);
+	assert_int_equal(tokens_import(fx->s, &b, 100, &cause), 0);
+	assert_int_equal(tokens_import(fx->s, &c, 100, &cause), 0);
+	assert_int_equal(tokens_lookup(fx->s, "acme", "imp1", &r, &cause), 0);
+	assert_string_equal(r->name, "by-hand"); /* the id wins over c's name */
+	tokens_free(r, 1);
+	assert_int_equal(tokens_lookup(fx->s, "acme", "by-hand", &r, &cause), 0);
+	assert_string_equal(r->token, "imp1");
+	tokens_free(r, 1);
+	assert_int_equal(tokens_lookup(fx->s, "beta", "by-hand", &r, &cause), 0);
+	assert_string_equal(r->token, "imp2");
+	tokens_free(r, 1);
+	assert_int_equal(tokens_lookup(fx->s, "acme", "nosuch", &r, &cause), 1);
+	assert_int_equal(tokens_lookup(fx->s, "gamma", "by-hand", &r, &cause), 1);
+	/* A second hand-made token of that name in acme: refused, naming both ids. */
+	d.token = "imp4";
+	assert_int_equal(tokens_import(fx->s, &d, 100, &cause), 0);
+	assert_int_equal(tokens_lookup(fx->s, "acme", "by-hand", &r, &cause), 2);
+	assert_string_equal(cause, "workspace acme has 2 tokens named 'by-hand': imp1 (active), "
+				   "imp4 (active); give the id of one");
+	FREE_NULL(&cause);
+	assert_int_equal(tokens_lookup(fx->s, "acme", "imp4", &r, &cause), 0);
+	tokens_free(r, 1);
+}
+
 int
 main(void)
 {
@@ -352,6 +396,8 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_import_and_list, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mark_deleted, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup_by_id_or_name, fixture_setup,
+					    fixture_teardown),
 	};
 
 	jsonx_init();
