@@ -114,7 +114,7 @@ expect "$err" "did you mean '--json'?"
 run 2 token verify --api "$SIM_URL" -w acme --token-fil x
 expect "$err" "did you mean '--token-file'?"
 run 2 token create "${api[@]}" --name abcd --expires-in 1d --log-format jsn
-expect "$err" "--log-format 'jsn': expected one of text, json; did you mean 'json'?"
+expect "$err" "--log-format 'jsn': expected one of text, plain, json; did you mean 'json'?"
 # Each verb refuses the global options it would ignore.
 run 2 token show -w acme abcd --timeout 5
 expect "$err" "token show does not take --timeout"
