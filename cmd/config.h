@@ -8,7 +8,7 @@
 #define DB_DEFAULT "/var/lib/tokenwarden/tokenwarden.db"
 #define PUB_DEFAULT "/etc/tokenwarden/seal.pub"
 
-/* --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
+/* opt, else --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
 const char *config_path(const char *opt);
 
 /* Prints every diagnostic of d on stderr. */
@@ -40,7 +40,17 @@ struct store_opts;
  */
 void config_store_opts(const struct policy *p, const char *db, struct store_opts *o);
 
+#include "cmd/args.h"
 #include "core/report.h"
+
+/* What plan and audit report take beside the global options: --at. */
+struct config_report_opts {
+	int64_t at; /* ms */
+};
+
+/* Their option table, and its defaults (opts is a struct config_report_opts: now). */
+extern const struct args_opt config_report_options[];
+void config_report_init(void *opts);
 
 /* What plan and audit report open: the policy, the store and the plan over it. */
 struct config_report {
@@ -48,26 +58,16 @@ struct config_report {
 	struct store *store;
 	struct report report;
 	int64_t at;
-	int json;
 };
 
-/* The options they share: --config, --at, --json and --db. */
-#define CONFIG_REPORT_HELP                                                                         \
-	"      --at TIME            as of TIME (ISO 8601) instead of now\n"                        \
-	"      --json               print JSON for scripts\n"                                      \
-	"      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"                  \
-	"                           " CONFIG_DEFAULT ")\n"                                         \
-	"      --db FILE            the database (default: $TOKENWARDEN_DB, else the\n"            \
-	"                           policy's store path, else the standard path)\n"
-
-struct cmd_entry;
-
 /*
- * Parses the shared options of verb e, loads the policy, opens the store
- * and plans over it, changing nothing.  Returns TW_EXIT_OK with *c filled,
- * or another exit status after a message; config_report_close either way.
+ * Loads the policy (--config, else $TOKENWARDEN_CONFIG, else the standard
+ * path), opens the store read-only (--db, else $TOKENWARDEN_DB, else the
+ * policy's) and plans over it as of o->at, changing nothing.  Returns
+ * TW_EXIT_OK with *c filled, or another exit status after a message;
+ * config_report_close either way.
  */
-int config_report_open(int argc, char **argv, const struct cmd_entry *e, struct config_report *c);
+int config_report_open(const struct config_report_opts *o, struct config_report *c);
 void config_report_close(struct config_report *c);
 
 #endif

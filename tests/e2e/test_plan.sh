@@ -142,7 +142,38 @@ jqe '.actions[0].why == "the slot has no token yet"'
 # The policy's store path is used; --db overrides it; a bad --at is refused.
 run 2 plan --config "$TW_TMP/one.yaml" --db "$TW_TMP/nodb.db"
 run 2 plan --config "$TW_TMP/one.yaml" --at tomorrow
-expect "$err" "--at 'tomorrow' is not a time such as 2026-11-25T02:00Z"
+expect "$err" "--at 'tomorrow': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 30d (ahead) or -1h"
+run 2 plan --config "$TW_TMP/one.yaml" --att 2026-11-26T00:00Z
+expect "$err" "plan: unknown option '--att'; did you mean '--at'?"
+run 2 plan --config "$TW_TMP/one.yaml" --timeout 5
+expect "$err" "plan does not take --timeout"
+for verb in plan "audit report"; do
+	# shellcheck disable=SC2086 # the verb may be two words
+	run 0 $verb --help
+	expect "$out" "usage: tokenwarden $verb [options]"
+	expect "$out" "--at TIME"
+	expect "$out" "(1d ahead, -1d ago)"
+	expect "$out" "--db FILE"
+	# shellcheck disable=SC2086
+	run 0 help $verb
+	expect "$out" "usage: tokenwarden $verb [options]"
+done
+run 0 plan --help
+expect "$out" "Exit status: 0 nothing due, 3 actions pending, 2 bad policy or option."
+run 0 audit report --help
+expect "$out" "Exit status: 0 no findings, 4 findings, 2 bad policy or option."
+# --at as a duration from now: ahead without a sign, ago with '-'.
+export TOKENWARDEN_NOW=2026-11-01T00:00Z
+run 3 plan --config "$TW_TMP/one.yaml" --at 25d --json
+jqe '.at == "2026-11-26T00:00Z" and (.actions | length) == 4'
+run 0 plan --config "$TW_TMP/one.yaml" --at now --json
+jqe '.at == "2026-11-01T00:00Z" and .actions == []'
+export TOKENWARDEN_NOW=2026-11-27T00:00Z
+run 0 plan --config "$TW_TMP/one.yaml" --at -7d --json
+jqe '.at == "2026-11-20T00:00Z" and .actions == []'
+run 3 plan --config "$TW_TMP/one.yaml" --at=+1h
+expect "$out" "plan at 2026-11-27T01:00Z: 4 actions"
+unset TOKENWARDEN_NOW
 # A bad policy: exit 2 with its errors; nothing read or changed.
 run 2 plan --config "$TW_TMP/bad.yaml" --db "$db"
 expect "$err" "$TW_TMP/bad.yaml:7:9: error: unknown key 'lifetme'"
@@ -163,6 +194,19 @@ expect "$out" "0 findings"
 run 4 audit report --config "$TW_TMP/lenient.yaml" --at 2026-12-02T00:00Z --json
 jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length == 1'
 run 2 audit report --config "$TW_TMP/bad.yaml" --db "$db"
+export TOKENWARDEN_NOW=2026-11-01T00:00Z
+run 4 audit report --config "$TW_TMP/lenient.yaml" --at 31d --json
+jqe '.at == "2026-12-02T00:00Z"'
+jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length == 1'
+run 2 audit report --config "$TW_TMP/lenient.yaml" --at 31x
+expect "$err" "--at '31x': expected an ISO 8601 time"
+unset TOKENWARDEN_NOW
+# A read says nothing of the history's head: that note is for what a run recorded.
+for verb in plan "audit report" "policy show"; do
+	# shellcheck disable=SC2086 # the verb may be two words
+	"$tw_bin" $verb --config "$TW_TMP/one.yaml" >"$out" 2>"$err" || true
+	grep -q "history head" "$err" && fail "$verb noted the history's head"
+done
 after=$(store_state)
 [ "$before" = "$after" ] || fail "plan or audit report changed the store"
 
