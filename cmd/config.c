@@ -24,6 +24,17 @@ config_path(const char *opt)
 	return env != NULL && env[0] != '\0' ? env : CONFIG_DEFAULT;
 }
 
+const char *
+config_path_arg(const char *file)
+{
+	if (file != NULL && args_globals.config != NULL) {
+		errorf("the policy is named twice, by --config %s and by the word %s; give one",
+		       args_globals.config, file);
+		return NULL;
+	}
+	return config_path(file);
+}
+
 void
 config_print_diags(const struct diag_list *d)
 {

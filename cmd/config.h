@@ -11,6 +11,13 @@
 /* opt, else --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
 const char *config_path(const char *opt);
 
+/*
+ * The policy of a verb that takes it as a word too: file (NULL: no such
+ * word), else as config_path.  Returns NULL after a message when file and
+ * --config both name one.
+ */
+const char *config_path_arg(const char *file);
+
 /* Prints every diagnostic of d on stderr. */
 void config_print_diags(const struct diag_list *d);
 

@@ -118,6 +118,57 @@ grep -q lifetime "$out" && fail "policy show without --effective printed an inhe
 run 2 policy show --config "$TW_TMP/one.yaml" nosuch
 expect "$err" "'nosuch': no slot of that name in the policy"
 
+echo "== the policy as a word, and the options of the declared table"
+# FILE as a word: no default policy exists here, so only the word can be read.
+run 0 policy show "$TW_TMP/one.yaml"
+expect "$out" "acme/etl ($TW_TMP/one.yaml:9)"
+run 0 policy show --effective "$TW_TMP/two.yaml" acme/bi
+expect "$out" "acme/bi ($TW_TMP/two.yaml:"
+grep -q "acme/etl" "$out" && fail "policy show FILE SLOT printed another slot"
+(cd "$TW_TMP" && "$tw_bin" policy show --json one.yaml etl) >"$out" 2>"$err" ||
+	fail "policy show with a relative FILE and a SLOT"
+jqe 'length == 1 and .[0].slot == "etl"'
+cp "$TW_TMP/one.yaml" "$TW_TMP/one-policy"
+run 0 policy show "$TW_TMP/one-policy"
+expect "$out" "acme/etl ($TW_TMP/one-policy:9)"
+# A bare word is a slot; a file of that name gets a hint.
+(cd "$TW_TMP" && TOKENWARDEN_CONFIG=one.yaml "$tw_bin" policy show etl) >"$out" 2>"$err" ||
+	fail "policy show SLOT with \$TOKENWARDEN_CONFIG"
+expect "$out" "acme/etl (one.yaml:9)"
+st=0
+(cd "$TW_TMP" && TOKENWARDEN_CONFIG=one.yaml "$tw_bin" policy show one-policy) >"$out" 2>"$err" || st=$?
+[ "$st" = 2 ] || fail "policy show one-policy (a slot by its shape): exit $st, expected 2"
+expect "$err" "'one-policy' was taken as a slot; to read the policy file one-policy, write ./one-policy"
+run 2 policy show --config "$TW_TMP/one.yaml" "$TW_TMP/two.yaml"
+expect "$err" "the policy is named twice, by --config $TW_TMP/one.yaml and by the word $TW_TMP/two.yaml; give one"
+run 2 policy show "$TW_TMP/one.yaml" etl extra
+expect "$err" "usage: tokenwarden policy show [options] [FILE] [SLOT]"
+run 0 policy check --config "$TW_TMP/one.yaml"
+expect "$out" "$TW_TMP/one.yaml: valid: 1 workspace, 1 slot, 0 warnings"
+run 0 --config "$TW_TMP/two.yaml" policy check --json
+jqe '.valid and .slots == 2'
+run 2 policy check --config "$TW_TMP/one.yaml" "$TW_TMP/two.yaml"
+expect "$err" "named twice"
+run 2 policy check --stict "$TW_TMP/one.yaml"
+expect "$err" "policy check: unknown option '--stict'; did you mean '--strict'?"
+run 2 policy show --efective "$TW_TMP/one.yaml"
+expect "$err" "policy show: unknown option '--efective'; did you mean '--effective'?"
+run 2 policy check --db "$db" "$TW_TMP/one.yaml"
+expect "$err" "policy check does not take --db"
+for verb in check show; do
+	run 0 policy "$verb" --help
+	expect "$out" "usage: tokenwarden policy $verb [options]"
+	expect "$out" "--config FILE"
+	expect "$out" "Exit status: "
+	run 0 help policy "$verb"
+	expect "$out" "usage: tokenwarden policy $verb [options]"
+done
+run 0 policy check --help
+expect "$out" "--strict"
+run 0 policy show --help
+expect "$out" "--effective"
+expect "$out" "One word is the FILE when it ends in .yaml or"
+
 echo "== plan"
 before=$(store_state)
 # Nothing due before 2026-11-25: exit 0, the unmanaged token reported.
