@@ -168,8 +168,22 @@ echo "== revoke: gone at once, replaced by the next run"
 run 2 revoke etl </dev/null
 expect "$err" "revoking acme/$third needs --yes when not run from a terminal"
 [ "$(state "$third")" = active ] || fail "revoke without --yes changed the token"
+# Refused before the API (no credential): nothing recorded, so no history head.
+mkdir "$TW_TMP/nocreds"
+CREDENTIALS_DIRECTORY=$TW_TMP/nocreds run 2 revoke --yes etl
+expect "$err" "$TW_TMP/nocreds/acme-admin: cannot open"
+grep -q "history head" "$err" && fail "a refused revoke noted the history's head"
+[ "$(state "$third")" = active ] || fail "a refused revoke changed the token"
+# --timeout and --retries reach revoke's client: a DELETE answered after 5 s is given up.
+sim_ctl POST /_sim/faults '{"latency_ms": 5000, "count": 1}' >/dev/null
+run 7 revoke --yes etl --timeout 1 --retries 0
+expect "$err" "timed out"
+grep -q "history head" "$err" && fail "a failed revoke noted the history's head"
+[ "$(state "$third")" = active ] || fail "a revoke that timed out changed the token"
+sim_ctl POST /_sim/faults '{}' >/dev/null
 run 0 revoke --yes etl
 expect "$out" "revoked token $third"
+expect "$err" "history head "
 [ "$(state "$third")" = revoked ] || fail "the revoked token is $(state "$third")"
 sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token == $t)] | length == 0' \
 	>/dev/null || fail "the revoked token is still on the server"
@@ -378,6 +392,35 @@ run 2 rotate --config "$TW_TMP/api.yaml" --rate-limit 100
 expect "$err" "--rate-limit '100': expected REQUESTS/SECONDS such as 40/10"
 run 2 rotate --config "$TW_TMP/api.yaml" --retries many
 expect "$err" "--retries 'many': expected a whole number from 0 to 20"
+
+echo "== the command line: --help, a misspelt option, a word too many"
+for verb in rotate revoke daemon; do
+	run 0 "$verb" --help
+	expect "$out" "usage: tokenwarden $verb [options]"
+	expect "$out" "--timeout SECONDS"
+	expect "$out" "Exit status: "
+	run 0 help "$verb"
+	expect "$out" "usage: tokenwarden $verb [options]"
+done
+run 0 rotate --help
+expect "$out" "--max-time DURATION"
+expect "$out" "SIGTERM or SIGINT stops the run after its current step."
+run 0 revoke --help
+expect "$out" "-w, --workspace WS"
+run 0 daemon --help
+expect "$out" "SIGHUP reloads the policy"
+run 2 rotate --dry-rn
+expect "$err" "rotate: unknown option '--dry-rn'; did you mean '--dry-run'?"
+run 2 revoke --ye etl
+expect "$err" "revoke: unknown option '--ye'; did you mean '--yes'?"
+run 2 daemon --confg "$TW_TMP/policy.yaml"
+expect "$err" "daemon: unknown option '--confg'; did you mean '--config'?"
+run 2 rotate now
+expect "$err" "rotate takes no argument, but was given 'now'"
+run 2 revoke --yes
+expect "$err" "usage: tokenwarden revoke [options] SLOT|TOKEN"
+run 2 revoke --json --yes etl
+expect "$err" "revoke does not take --json"
 
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"
