@@ -1,7 +1,7 @@
 /* One executor run for rotate and daemon; see runner.h. */
 #include "cmd/runner.h"
 
-#include "cmd/args.h"
+#include "cmd/cmd.h"
 #include "cmd/msg.h"
 
 #include "core/clock.h"
@@ -34,20 +34,10 @@ struct clients {
 void
 runner_mode_opts(const struct policy_workspace *w, struct mode_opts *mo)
 {
-	long n, secs;
-
 	mode_opts_default(mo);
-	if (args_globals.rate_limit != NULL && args_rate(args_globals.rate_limit, &n, &secs) == 0) {
-		mo->rate_limit = (int)n;
-		mo->rate_window_ms = secs * 1000;
-	} else {
-		mo->rate_limit = w->rate_requests;
-		mo->rate_window_ms = w->rate_window * 1000;
-	}
-	if (args_globals.timeout > 0)
-		mo->timeout_ms = args_globals.timeout * 1000;
-	if (args_globals.retries >= 0)
-		mo->retries = (int)args_globals.retries;
+	mo->rate_limit = w->rate_requests;
+	mo->rate_window_ms = w->rate_window * 1000;
+	api_opts_globals(mo);
 }
 
 static struct ratelimit *
