@@ -240,8 +240,8 @@ is_file(const char *path)
 
 /*
  * Whether word, the only one given, is the policy file rather than a slot:
- * it ends in .yaml or .yml, starts with '/' or '.' (no workspace or slot
- * name does), or has a '/' and names an existing file.
+ * it ends in .yaml or .yml, starts with '/' or '.' (a path: no slot name
+ * starts so), or has a '/' and names an existing file.
  */
 static int
 is_file_word(const char *word)
