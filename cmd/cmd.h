@@ -124,6 +124,8 @@ int api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd
  * Returns the client, or NULL after an error message; *status is the exit status then.
  */
 struct mode_client *api_client_open(const struct api_opts *o, int need_cred, int *status);
+/* Lays the global --timeout, --retries and --rate-limit, when given, over mo. */
+void api_opts_globals(struct mode_opts *mo);
 /* Maps a mode_err to the exit status a script sees. */
 int api_exit_status(int mode_err);
 

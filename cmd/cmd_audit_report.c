@@ -71,13 +71,15 @@ print_json(const struct report *r, const struct policy *p, int64_t at)
 }
 
 static int
-exec_audit_report(int argc, char **argv)
+run_audit_report(void *opts, int argc, char **argv)
 {
 	struct config_report c;
-	int status = config_report_open(argc, argv, &cmd_audit_report_entry, &c);
+	int status = config_report_open(opts, &c);
 
+	(void)argc;
+	(void)argv;
 	if (status == TW_EXIT_OK) {
-		if (c.json)
+		if (args_globals.json)
 			print_json(&c.report, c.policy, c.at);
 		else
 			print_human(&c.report, c.policy, c.at);
@@ -89,8 +91,13 @@ exec_audit_report(int argc, char **argv)
 
 const struct cmd_entry cmd_audit_report_entry = {
     .name = "audit report",
-    .args = "[--at TIME] [--json] [--config FILE] [--db FILE]",
+    .args = "",
     .summary = "judge the inventory against the policy; exit 4 on any finding",
-    .help = CONFIG_REPORT_HELP "Exit status: 0 no findings, 4 findings, 2 bad policy or option.\n",
-    .exec = exec_audit_report,
+    .options = config_report_options,
+    .globals = G_JSON | G_CONFIG | G_DB,
+    .opts_size = sizeof(struct config_report_opts),
+    .init = config_report_init,
+    .max_args = 0,
+    .notes = "Exit status: 0 no findings, 4 findings, 2 bad policy or option.\n",
+    .run = run_audit_report,
 };

@@ -19,7 +19,6 @@
 #include "store/store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +26,6 @@
 
 struct daemon {
 	const char *path; /* the policy file */
-	const char *db;   /* --db, or NULL */
-	const char *pk;   /* --public-key, or NULL */
 	struct policy *p;
 	struct store_opts so;
 	int64_t not_before; /* no run before this while work stays due (ms) */
@@ -52,9 +49,7 @@ static void
 set_store_opts(struct daemon *d)
 {
 	store_opts_init(&d->so);
-	config_store_opts(d->p, d->db, &d->so);
-	if (d->pk != NULL)
-		d->so.public_key = d->pk;
+	config_store_opts(d->p, NULL, &d->so);
 }
 
 /* One run of the executor under the run lock. */
@@ -171,38 +166,19 @@ reload(struct daemon *d)
 }
 
 static int
-exec_daemon(int argc, char **argv)
+run_daemon(void *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    STORE_LONGOPTS,
-	    {NULL, 0, NULL, 0},
-	};
 	struct daemon d = {0};
 	struct seal_pub pub;
 	struct store *s;
 	sigset_t set;
-	const char *config = NULL;
-	int ch, status = TW_EXIT_USAGE, sig;
+	int status = TW_EXIT_USAGE, sig;
 
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'c')
-			config = optarg;
-		else if (ch == STORE_OPT_BASE + 0)
-			d.db = optarg;
-		else if (ch == STORE_OPT_BASE + 1)
-			d.pk = optarg;
-		else
-			return cmd_usage(&cmd_daemon_entry);
-	}
-	if (optind != argc)
-		return cmd_usage(&cmd_daemon_entry);
+	(void)opts;
+	(void)argc;
+	(void)argv;
 	runner_signals(&set);
-	d.path = config_path(config);
+	d.path = config_path(NULL);
 	d.p = config_load(d.path, 0);
 	if (d.p == NULL)
 		return TW_EXIT_USAGE;
@@ -245,15 +221,16 @@ out:
 
 const struct cmd_entry cmd_daemon_entry = {
     .name = "daemon",
-    .args = "[--config FILE] [--db FILE] [--public-key FILE]",
+    .args = "",
     .summary = "run rotations as they fall due, for hosts without timers",
-    .help = "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
-	    "                           " CONFIG_DEFAULT ")\n" STORE_HELP
-	    "Sleeps until work falls due, then runs it as 'rotate' would (the run lock is\n"
-	    "held only while running).  SIGHUP reloads the policy, keeping the old one when\n"
-	    "the new one has errors; SIGTERM or SIGINT ends the current step and exits 0.\n"
-	    "With $NOTIFY_SOCKET set it tells systemd when it is ready (Type=notify).\n"
-	    "Exit status: 0 stopped by a signal, 2 bad policy, option, store, key or\n"
-	    "credential.\n",
-    .exec = exec_daemon,
+    .globals = G_CONFIG | G_DB | G_PUBLIC_KEY | G_API,
+    .max_args = 0,
+    .notes = "Sleeps until work falls due, then runs it as 'rotate' would (the run lock is\n"
+	     "held only while running; --timeout, --retries and --rate-limit apply as\n"
+	     "there).  SIGHUP reloads the policy, keeping the old one when the new one has\n"
+	     "errors; SIGTERM or SIGINT ends the current step and exits 0.  With\n"
+	     "$NOTIFY_SOCKET set it tells systemd when it is ready (Type=notify).\n"
+	     "Exit status: 0 stopped by a signal, 2 bad policy, option, store, key or\n"
+	     "credential.\n",
+    .run = run_daemon,
 };

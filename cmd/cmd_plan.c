@@ -46,14 +46,16 @@ print_human(const struct policy *p, const struct plan *pl, int64_t at)
 }
 
 static int
-exec_plan(int argc, char **argv)
+run_plan(void *opts, int argc, char **argv)
 {
 	struct config_report c;
 	const struct plan *pl = &c.report.plan;
-	int status = config_report_open(argc, argv, &cmd_plan_entry, &c);
+	int status = config_report_open(opts, &c);
 
+	(void)argc;
+	(void)argv;
 	if (status == TW_EXIT_OK) {
-		if (c.json)
+		if (args_globals.json)
 			print_json(c.policy, pl, c.at);
 		else
 			print_human(c.policy, pl, c.at);
@@ -68,9 +70,13 @@ exec_plan(int argc, char **argv)
 
 const struct cmd_entry cmd_plan_entry = {
     .name = "plan",
-    .args = "[--at TIME] [--json] [--config FILE] [--db FILE]",
+    .args = "",
     .summary = "print what rotate would do and what is wrong; changes nothing",
-    .help = CONFIG_REPORT_HELP "Exit status: 0 nothing due, 3 actions pending, 2 bad policy or "
-			       "option.\n",
-    .exec = exec_plan,
+    .options = config_report_options,
+    .globals = G_JSON | G_CONFIG | G_DB,
+    .opts_size = sizeof(struct config_report_opts),
+    .init = config_report_init,
+    .max_args = 0,
+    .notes = "Exit status: 0 nothing due, 3 actions pending, 2 bad policy or option.\n",
+    .run = run_plan,
 };

@@ -1,5 +1,5 @@
 /*
- * tokenwarden policy check FILE: every error and warning of a policy file,
+ * tokenwarden policy check [FILE]: every error and warning of a policy file,
  * as FILE:LINE:COLUMN: level: message, all of them in one pass.
  */
 #include "cmd/cmd.h"
@@ -9,7 +9,6 @@
 #include "core/exitcodes.h"
 #include "core/jsonx.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,35 +52,29 @@ print_human(const struct diag_list *d, const struct policy *p, int valid)
 		       d->nerrors == 1 ? "" : "s", d->nwarnings, d->nwarnings == 1 ? "" : "s");
 }
 
+struct check_opts {
+	int strict;
+};
+
+static const struct args_opt check_options[] = {
+    OPT_FLAG(0, "strict", struct check_opts, strict, "warnings fail the check too"),
+    OPT_END,
+};
+
 static int
-exec_policy_check(int argc, char **argv)
+run_policy_check(void *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"strict", no_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {NULL, 0, NULL, 0},
-	};
+	const struct check_opts *co = opts;
+	const char *path = config_path_arg(argc > 0 ? argv[0] : NULL);
 	struct diag_list d;
 	struct policy *p = NULL;
-	int ch, strict = 0, json = 0, valid;
+	int valid;
 
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 's')
-			strict = 1;
-		else if (ch == 'j')
-			json = 1;
-		else
-			return cmd_usage(&cmd_policy_check_entry);
-	}
-	if (argc - optind > 1)
-		return cmd_usage(&cmd_policy_check_entry);
-	policy_load_file(config_path(optind < argc ? argv[optind] : NULL), NULL, &p, &d);
-	valid = p != NULL && (!strict || d.nwarnings == 0);
-	if (json)
+	if (path == NULL)
+		return TW_EXIT_USAGE;
+	policy_load_file(path, NULL, &p, &d);
+	valid = p != NULL && (!co->strict || d.nwarnings == 0);
+	if (args_globals.json)
 		print_json(&d, p, valid);
 	else
 		print_human(&d, p, valid);
@@ -92,12 +85,14 @@ exec_policy_check(int argc, char **argv)
 
 const struct cmd_entry cmd_policy_check_entry = {
     .name = "policy check",
-    .args = "[--strict] [--json] [FILE]",
+    .args = "[FILE]",
     .summary = "check a policy file; every problem as FILE:LINE:COLUMN",
-    .help = "      FILE                 the policy (default $TOKENWARDEN_CONFIG or\n"
-	    "                           " CONFIG_DEFAULT ")\n"
-	    "      --strict             warnings fail the check too\n"
-	    "      --json               print the diagnostics as JSON on stdout\n"
-	    "Exit status: 0 valid, 2 invalid.\n",
-    .exec = exec_policy_check,
+    .options = check_options,
+    .globals = G_JSON | G_CONFIG,
+    .opts_size = sizeof(struct check_opts),
+    .max_args = 1,
+    .notes = "FILE is the policy to check (else --config, $TOKENWARDEN_CONFIG or\n" CONFIG_DEFAULT
+	     ").  --json prints the diagnostics as JSON on stdout.\n"
+	     "Exit status: 0 valid, 2 invalid.\n",
+    .run = run_policy_check,
 };

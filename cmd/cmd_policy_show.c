@@ -1,6 +1,7 @@
 /*
- * tokenwarden policy show [--effective]: every slot with its settings; with
- * --effective, every field's value after inheritance and where it came from.
+ * tokenwarden policy show [--effective] [FILE] [SLOT]: every slot (or one)
+ * with its settings; with --effective, every field's value after
+ * inheritance and where it came from.
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
@@ -12,11 +13,11 @@
 #include "core/tz.h"
 #include "core/xalloc.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Appends to a growing string. */
 static void
@@ -205,6 +206,18 @@ slot_json(const struct policy *p, const struct policy_slot *s, int effective)
 			 "line", s->line, "settings", fields, "slack", policy_slack(p, s));
 }
 
+struct show_opts {
+	int effective;
+};
+
+static const struct args_opt show_options[] = {
+    OPT_FLAG(0, "effective", struct show_opts, effective,
+	     "every field, inherited ones too, and where each\n"
+	     "value comes from (token, workspace, defaults or\n"
+	     "built-in)"),
+    OPT_END,
+};
+
 /* Whether slot s is what spec names: WORKSPACE/SLOT, or a slot name (in any workspace). */
 static int
 slot_matches(const struct policy_slot *s, const char *spec)
@@ -216,41 +229,66 @@ slot_matches(const struct policy_slot *s, const char *spec)
 	return strcmp(spec, s->name) == 0;
 }
 
+/* Whether path names a file that is no directory. */
 static int
-exec_policy_show(int argc, char **argv)
+is_file(const char *path)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"effective", no_argument, NULL, 'e'},
-	    {"json", no_argument, NULL, 'j'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *config = NULL, *slot = NULL;
+	struct stat st;
+
+	return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/*
+ * Whether word, the only one given, is the policy file rather than a slot:
+ * it ends in .yaml or .yml, starts with '/' or '.' (a path: no slot name
+ * starts so), or has a '/' and names an existing file.
+ */
+static int
+is_file_word(const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((n > 5 && strcmp(word + n - 5, ".yaml") == 0) ||
+	    (n > 4 && strcmp(word + n - 4, ".yml") == 0))
+		return 1;
+	if (word[0] == '/' || word[0] == '.')
+		return 1;
+	return strchr(word, '/') != NULL && is_file(word);
+}
+
+/* When the word taken as the slot names a file too, says how to read that file instead. */
+static void
+file_hint(const char *slot)
+{
+	if (slot != NULL && is_file(slot))
+		notef("'%s' was taken as a slot; to read the policy file %s, write ./%s", slot,
+		      slot, slot);
+}
+
+static int
+run_policy_show(void *opts, int argc, char **argv)
+{
+	const struct show_opts *so = opts;
+	const char *file = NULL, *slot = NULL, *path;
 	struct policy *p;
-	int ch, effective = 0, json = 0, found = 0;
+	int found = 0;
 	json_t *list;
 
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'c')
-			config = optarg;
-		else if (ch == 'e')
-			effective = 1;
-		else if (ch == 'j')
-			json = 1;
-		else
-			return cmd_usage(&cmd_policy_show_entry);
-	}
-	if (argc - optind > 1)
-		return cmd_usage(&cmd_policy_show_entry);
-	if (optind < argc)
-		slot = argv[optind];
-	p = config_load(config_path(config), 0);
-	if (p == NULL)
+	if (argc == 2) {
+		file = argv[0];
+		slot = argv[1];
+	} else if (argc == 1 && is_file_word(argv[0]))
+		file = argv[0];
+	else if (argc == 1)
+		slot = argv[0];
+	path = config_path_arg(file);
+	if (path == NULL)
 		return TW_EXIT_USAGE;
+	p = config_load(path, 0);
+	if (p == NULL) {
+		file_hint(slot);
+		return TW_EXIT_USAGE;
+	}
 	list = json_array();
 	for (size_t i = 0; i < p->nslots; i++) {
 		const struct policy_slot *s = p->slots[i];
@@ -258,12 +296,12 @@ exec_policy_show(int argc, char **argv)
 		if (slot != NULL && !slot_matches(s, slot))
 			continue;
 		found++;
-		if (json)
-			json_array_append_new(list, slot_json(p, s, effective));
+		if (args_globals.json)
+			json_array_append_new(list, slot_json(p, s, so->effective));
 		else
-			print_slot(p, s, effective);
+			print_slot(p, s, so->effective);
 	}
-	if (json) {
+	if (args_globals.json) {
 		char *text = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
 		printf("%s\n", text != NULL ? text : "[]");
@@ -277,6 +315,7 @@ exec_policy_show(int argc, char **argv)
 		if (policy_resolve_slot(p, slot, &cause) == NULL)
 			errorf("%s", cause);
 		free(cause);
+		file_hint(slot);
 		policy_free(p);
 		return TW_EXIT_USAGE;
 	}
@@ -286,14 +325,17 @@ exec_policy_show(int argc, char **argv)
 
 const struct cmd_entry cmd_policy_show_entry = {
     .name = "policy show",
-    .args = "[--effective] [--json] [--config FILE] [SLOT]",
+    .args = "[FILE] [SLOT]",
     .summary = "print each slot's settings; --effective: after inheritance",
-    .help = "      SLOT                 only this slot: WORKSPACE/SLOT, or every slot of this\n"
-	    "                           name\n"
-	    "      --effective          every field, inherited ones too, and where each\n"
-	    "                           value comes from (token, workspace, defaults, built-in)\n"
-	    "      --json               print JSON for scripts\n"
-	    "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
-	    "                           " CONFIG_DEFAULT ")\n",
-    .exec = exec_policy_show,
+    .options = show_options,
+    .globals = G_JSON | G_CONFIG,
+    .opts_size = sizeof(struct show_opts),
+    .max_args = 2,
+    .notes = "FILE is the policy (else --config, $TOKENWARDEN_CONFIG or\n" CONFIG_DEFAULT
+	     ").  SLOT shows only that slot: WORKSPACE/SLOT, or\n"
+	     "every slot of that name.  One word is the FILE when it ends in .yaml or\n"
+	     ".yml, starts with '/' or '.', or has a '/' and names an existing file;\n"
+	     "otherwise it is the SLOT (write ./policy for a file named policy here).\n"
+	     "Exit status: 0 shown, 2 bad policy, option or slot.\n",
+    .run = run_policy_show,
 };

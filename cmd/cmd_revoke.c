@@ -1,13 +1,14 @@
 /*
  * tokenwarden revoke SLOT|TOKEN: deletes a token at once, with no
  * replacement, for when it is thought exposed.  A slot's active token is
- * meant by WORKSPACE/SLOT, or by a slot name only one workspace has.  Asks for the token id to be
- * typed back unless
- * --yes; the next rotate gives the slot a new token.
+ * meant by WORKSPACE/SLOT, or by a slot name only one workspace has.  Asks
+ * for the token id to be typed back unless --yes; the next rotate gives the
+ * slot a new token.
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/runner.h"
 
 #include "core/cred.h"
 #include "core/exitcodes.h"
@@ -16,7 +17,6 @@
 #include "store/store.h"
 #include "store/tokens.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,13 +114,14 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 	char *cause = NULL;
 	int rc = MODE_ERR_USAGE;
 
-	mode_opts_default(&mo);
 	if (w == NULL)
 		cause = xasprintf("workspace %s is not in the policy, so its API and credential "
 				  "are unknown",
 				  t->workspace);
-	else if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, &cause) == 0)
+	else if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, &cause) == 0) {
+		runner_mode_opts(w, &mo);
 		c = mode_client_new(w->api, w->name, cred, &mo, &cause);
+	}
 	if (c != NULL)
 		rc = ops_revoke(s, c, t->workspace, t->token, &cause);
 	if (rc == MODE_OK)
@@ -134,57 +135,47 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 	return api_exit_status(rc);
 }
 
+struct revoke_opts {
+	const char *workspace;
+	int yes;
+};
+
+static const struct args_opt revoke_options[] = {
+    OPT_STRING('w', "workspace", struct revoke_opts, workspace, "WS",
+	       "the workspace, when the slot or id needs it"),
+    OPT_FLAG(0, "yes", struct revoke_opts, yes, "do not ask for the token id to be typed back"),
+    OPT_END,
+};
+
 static int
-exec_revoke(int argc, char **argv)
+run_revoke(void *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"workspace", required_argument, NULL, 'w'},
-	    {"yes", no_argument, NULL, 'y'},
-	    {"config", required_argument, NULL, 'c'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
+	const struct revoke_opts *ro = opts;
 	struct store_opts so;
 	struct policy *p = NULL;
 	struct store *s = NULL;
 	struct token_row *t = NULL;
-	const char *ws = NULL, *config = NULL, *db = NULL;
-	int ch, yes = 0, status = TW_EXIT_USAGE;
+	int status = TW_EXIT_USAGE;
 
+	(void)argc;
 	store_opts_init(&so);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "w:", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'w')
-			ws = optarg;
-		else if (ch == 'y')
-			yes = 1;
-		else if (ch == 'c')
-			config = optarg;
-		else if (ch == STORE_OPT_BASE + 0)
-			db = optarg;
-		else
-			return cmd_usage(&cmd_revoke_entry);
-	}
-	if (argc - optind != 1)
-		return cmd_usage(&cmd_revoke_entry);
-	p = config_load(config_path(config), 0);
+	p = config_load(config_path(NULL), 0);
 	if (p == NULL)
 		return TW_EXIT_USAGE;
-	config_store_opts(p, db, &so);
+	config_store_opts(p, NULL, &so);
 	s = store_ctx_open(&so, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;
-	status = resolve(s, p, ws, argv[optind], &t);
+	status = resolve(s, p, ro->workspace, argv[0], &t);
 	if (status != TW_EXIT_OK)
 		goto out;
 	status = TW_EXIT_USAGE;
-	if (!yes && !confirmed(t))
+	if (!ro->yes && !confirmed(t))
 		goto out;
 	status = revoke_token(s, p, t);
-	store_ctx_note_head(s);
+	/* Only a revoke done is in the history: a refusal or a failure recorded nothing. */
+	if (status == TW_EXIT_OK)
+		store_ctx_note_head(s);
 out:
 	tokens_free(t, t != NULL ? 1 : 0);
 	store_close(s);
@@ -194,14 +185,17 @@ out:
 
 const struct cmd_entry cmd_revoke_entry = {
     .name = "revoke",
-    .args = "[-w WORKSPACE] [--yes] [--config FILE] [--db FILE] SLOT|TOKEN",
+    .args = "SLOT|TOKEN",
     .summary = "delete a token at once, without a replacement (an emergency)",
-    .help = "      SLOT|TOKEN           a slot's active token (WORKSPACE/SLOT, or a slot name\n"
-	    "                           one workspace has), or a token id (with -w)\n"
-	    "  -w, --workspace W        the workspace, when the slot or id needs it\n"
-	    "      --yes                do not ask for the token id to be typed back\n"
-	    "      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"
-	    "                           " CONFIG_DEFAULT ")\n" STORE_DB_HELP
-	    "Exit status: 0 revoked, 1 refused or failed, 2 usage, 5 locked, 7 API unavailable.\n",
-    .exec = exec_revoke,
+    .options = revoke_options,
+    .globals = G_CONFIG | G_DB | G_API,
+    .opts_size = sizeof(struct revoke_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .notes = "SLOT|TOKEN is a slot's active token (WORKSPACE/SLOT, or a slot name one\n"
+	     "workspace has), or a token id (with -w).  The workspace's API and\n"
+	     "credential are those of the policy, as for rotate.\n"
+	     "Exit status: 0 revoked, 1 refused or failed, 2 usage, 5 locked, 7 API\n"
+	     "unavailable.\n",
+    .run = run_revoke,
 };

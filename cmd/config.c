@@ -6,12 +6,10 @@
 
 #include "core/clock.h"
 #include "core/exitcodes.h"
-#include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +24,17 @@ config_path(const char *opt)
 	if (args_globals.config != NULL)
 		return args_globals.config;
 	return env != NULL && env[0] != '\0' ? env : CONFIG_DEFAULT;
+}
+
+const char *
+config_path_arg(const char *file)
+{
+	if (file != NULL && args_globals.config != NULL) {
+		errorf("the policy is named twice, by --config %s and by the word %s; give one",
+		       args_globals.config, file);
+		return NULL;
+	}
+	return config_path(file);
 }
 
 void
@@ -98,50 +107,37 @@ config_api_opts(const struct policy *p, struct api_opts *o, struct store_opts *s
 		config_store_opts(p, NULL, so);
 }
 
-int
-config_report_open(int argc, char **argv, const struct cmd_entry *e, struct config_report *c)
+const struct args_opt config_report_options[] = {
+    OPT_TIME(0, "at", struct config_report_opts, at, "TIME", ARGS_AHEAD,
+	     "as of TIME instead of now: ISO 8601\n"
+	     "(2026-11-25T02:00Z), now, or a duration from now\n"
+	     "(1d ahead, -1d ago)"),
+    OPT_END,
+};
+
+void
+config_report_init(void *opts)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"at", required_argument, NULL, 'a'},
-	    {"json", no_argument, NULL, 'j'},
-	    STORE_DB_LONGOPT,
-	    {NULL, 0, NULL, 0},
-	};
-	struct store_opts o;
-	const char *config = NULL, *db = NULL;
+	struct config_report_opts *o = opts;
+
+	o->at = clock_now_ms();
+}
+
+int
+config_report_open(const struct config_report_opts *o, struct config_report *c)
+{
+	struct store_opts so;
 	char *cause = NULL;
-	int ch, status = TW_EXIT_USAGE;
+	int status = TW_EXIT_USAGE;
 
 	memset(c, 0, sizeof *c);
-	c->at = clock_now_ms();
-	store_opts_init(&o);
-	optind = 1;
-	for (;;) {
-		ch = getopt_long(argc, argv, "", longopts, NULL);
-		if (ch == -1)
-			break;
-		if (ch == 'c')
-			config = optarg;
-		else if (ch == 'a') {
-			if (timefmt_parse(optarg, &c->at) < 0) {
-				errorf("--at '%s' is not a time such as 2026-11-25T02:00Z", optarg);
-				return TW_EXIT_USAGE;
-			}
-		} else if (ch == 'j')
-			c->json = 1;
-		else if (ch == STORE_OPT_BASE + 0)
-			db = optarg;
-		else
-			return cmd_usage(e);
-	}
-	if (optind != argc)
-		return cmd_usage(e);
-	c->policy = config_load(config_path(config), 0);
+	c->at = o->at;
+	store_opts_init(&so);
+	c->policy = config_load(config_path(NULL), 0);
 	if (c->policy == NULL)
 		return TW_EXIT_USAGE;
-	config_store_opts(c->policy, db, &o);
-	c->store = store_ctx_open(&o, NULL, 0, &status);
+	config_store_opts(c->policy, NULL, &so);
+	c->store = store_ctx_open(&so, NULL, STORE_CTX_READ, &status);
 	if (c->store == NULL)
 		return status;
 	if (report_build(c->store, c->policy, c->at, NULL, &c->report, &cause) < 0) {

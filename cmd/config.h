@@ -2,6 +2,7 @@
 #ifndef TW_CONFIG_H
 #define TW_CONFIG_H
 
+#include "cmd/args.h"
 #include "policies/policy.h"
 
 #define CONFIG_DEFAULT "/etc/tokenwarden/policy.yaml"
@@ -9,8 +10,15 @@
 #define PUB_DEFAULT "/etc/tokenwarden/seal.pub"
 #define API_DEFAULT "https://app.mode.com"
 
-/* --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
+/* opt, else --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */
 const char *config_path(const char *opt);
+
+/*
+ * The policy of a verb that takes it as a word too: file (NULL: no such
+ * word), else as config_path.  Returns NULL after a message when file and
+ * --config both name one.
+ */
+const char *config_path_arg(const char *file);
 
 /* Prints every diagnostic of d on stderr. */
 void config_print_diags(const struct diag_list *d);
@@ -71,32 +79,31 @@ void config_api_opts(const struct policy *p, struct api_opts *o, struct store_op
 
 #include "core/report.h"
 
+/* What plan and audit report take beside the global options: --at. */
+struct config_report_opts {
+	int64_t at; /* ms */
+};
+
+/* Their option table, and its defaults (opts is a struct config_report_opts: now). */
+extern const struct args_opt config_report_options[];
+void config_report_init(void *opts);
+
 /* What plan and audit report open: the policy, the store and the plan over it. */
 struct config_report {
 	struct policy *policy;
 	struct store *store;
 	struct report report;
 	int64_t at;
-	int json;
 };
 
-/* The options they share: --config, --at, --json and --db. */
-#define CONFIG_REPORT_HELP                                                                         \
-	"      --at TIME            as of TIME (ISO 8601) instead of now\n"                        \
-	"      --json               print JSON for scripts\n"                                      \
-	"      --config FILE        the policy (default $TOKENWARDEN_CONFIG or\n"                  \
-	"                           " CONFIG_DEFAULT ")\n"                                         \
-	"      --db FILE            the database (default: $TOKENWARDEN_DB, else the\n"            \
-	"                           policy's store path, else the standard path)\n"
-
-struct cmd_entry;
-
 /*
- * Parses the shared options of verb e, loads the policy, opens the store
- * and plans over it, changing nothing.  Returns TW_EXIT_OK with *c filled,
- * or another exit status after a message; config_report_close either way.
+ * Loads the policy (--config, else $TOKENWARDEN_CONFIG, else the standard
+ * path), opens the store read-only (--db, else $TOKENWARDEN_DB, else the
+ * policy's) and plans over it as of o->at, changing nothing.  Returns
+ * TW_EXIT_OK with *c filled, or another exit status after a message;
+ * config_report_close either way.
  */
-int config_report_open(int argc, char **argv, const struct cmd_entry *e, struct config_report *c);
+int config_report_open(const struct config_report_opts *o, struct config_report *c);
 void config_report_close(struct config_report *c);
 
 #endif

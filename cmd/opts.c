@@ -22,9 +22,8 @@ api_opts_init(struct api_opts *o)
 	o->json = args_globals.json; /* given before the verb */
 }
 
-/* The global --timeout, --retries and --rate-limit over mo (checked when parsed). */
-static void
-apply_globals(struct mode_opts *mo)
+void
+api_opts_globals(struct mode_opts *mo)
 {
 	long n, secs;
 
@@ -117,7 +116,7 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 	char *cause = NULL;
 
 	*status = TW_EXIT_USAGE;
-	apply_globals(&mo);
+	api_opts_globals(&mo);
 	if (o->workspace == NULL) {
 		errorf("--workspace is required: the workspace's username, lower case");
 		return NULL;

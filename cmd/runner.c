@@ -1,6 +1,7 @@
 /* One executor run for rotate and daemon; see runner.h. */
 #include "cmd/runner.h"
 
+#include "cmd/cmd.h"
 #include "cmd/msg.h"
 
 #include "core/clock.h"
@@ -30,17 +31,27 @@ struct clients {
 	int *rl_ready;
 };
 
+void
+runner_mode_opts(const struct policy_workspace *w, struct mode_opts *mo)
+{
+	mode_opts_default(mo);
+	mo->rate_limit = w->rate_requests;
+	mo->rate_window_ms = w->rate_window * 1000;
+	api_opts_globals(mo);
+}
+
 static struct ratelimit *
 limiter_for(struct clients *cl, size_t i)
 {
 	const struct policy_workspace *w = &cl->p->ws[i];
+	struct mode_opts mo;
 	size_t j = 0;
 
 	while (j < i && strcmp(cl->p->ws[j].credential, w->credential) != 0)
 		j++;
 	if (!cl->rl_ready[j]) {
-		ratelimit_init(&cl->rl[j], cl->p->ws[j].rate_requests,
-			       cl->p->ws[j].rate_window * 1000);
+		runner_mode_opts(&cl->p->ws[j], &mo);
+		ratelimit_init(&cl->rl[j], mo.rate_limit, mo.rate_window_ms);
 		cl->rl_ready[j] = 1;
 	}
 	return &cl->rl[j];
@@ -56,9 +67,7 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 
 	if (cl->c[i] != NULL)
 		return cl->c[i];
-	mode_opts_default(&mo);
-	mo.rate_limit = w->rate_requests;
-	mo.rate_window_ms = w->rate_window * 1000;
+	runner_mode_opts(w, &mo);
 	mo.shared_rl = limiter_for(cl, i);
 	/* No create or delete on a clock the server disagrees with. */
 	mo.max_skew_ms =

@@ -2,6 +2,7 @@
  * What `rotate` and `daemon` share: one run of the executor under a run row,
  * with an API client per workspace, a log line per step, a progress line on
  * a terminal, and stopping after the current step on SIGTERM or SIGINT.
+ * `revoke` makes its client with the same options.
  */
 #ifndef TW_RUNNER_H
 #define TW_RUNNER_H
@@ -17,6 +18,13 @@
  * any thread starts; *set gets the blocked signals.
  */
 void runner_signals(sigset_t *set);
+
+/*
+ * Sets mo to the client options of workspace w: the defaults, w's
+ * rate_limit, and the global --timeout, --retries and --rate-limit (which
+ * replaces w's) when given.
+ */
+void runner_mode_opts(const struct policy_workspace *w, struct mode_opts *mo);
 
 /* Whether SIGTERM or SIGINT is pending: the run then starts no new step. */
 int runner_stop_requested(void *arg);

@@ -118,6 +118,57 @@ grep -q lifetime "$out" && fail "policy show without --effective printed an inhe
 run 2 policy show --config "$TW_TMP/one.yaml" nosuch
 expect "$err" "'nosuch': no slot of that name in the policy"
 
+echo "== the policy as a word, and the options of the declared table"
+# FILE as a word: no default policy exists here, so only the word can be read.
+run 0 policy show "$TW_TMP/one.yaml"
+expect "$out" "acme/etl ($TW_TMP/one.yaml:9)"
+run 0 policy show --effective "$TW_TMP/two.yaml" acme/bi
+expect "$out" "acme/bi ($TW_TMP/two.yaml:"
+grep -q "acme/etl" "$out" && fail "policy show FILE SLOT printed another slot"
+(cd "$TW_TMP" && "$tw_bin" policy show --json one.yaml etl) >"$out" 2>"$err" ||
+	fail "policy show with a relative FILE and a SLOT"
+jqe 'length == 1 and .[0].slot == "etl"'
+cp "$TW_TMP/one.yaml" "$TW_TMP/one-policy"
+run 0 policy show "$TW_TMP/one-policy"
+expect "$out" "acme/etl ($TW_TMP/one-policy:9)"
+# A bare word is a slot; a file of that name gets a hint.
+(cd "$TW_TMP" && TOKENWARDEN_CONFIG=one.yaml "$tw_bin" policy show etl) >"$out" 2>"$err" ||
+	fail "policy show SLOT with \$TOKENWARDEN_CONFIG"
+expect "$out" "acme/etl (one.yaml:9)"
+st=0
+(cd "$TW_TMP" && TOKENWARDEN_CONFIG=one.yaml "$tw_bin" policy show one-policy) >"$out" 2>"$err" || st=$?
+[ "$st" = 2 ] || fail "policy show one-policy (a slot by its shape): exit $st, expected 2"
+expect "$err" "'one-policy' was taken as a slot; to read the policy file one-policy, write ./one-policy"
+run 2 policy show --config "$TW_TMP/one.yaml" "$TW_TMP/two.yaml"
+expect "$err" "the policy is named twice, by --config $TW_TMP/one.yaml and by the word $TW_TMP/two.yaml; give one"
+run 2 policy show "$TW_TMP/one.yaml" etl extra
+expect "$err" "usage: tokenwarden policy show [options] [FILE] [SLOT]"
+run 0 policy check --config "$TW_TMP/one.yaml"
+expect "$out" "$TW_TMP/one.yaml: valid: 1 workspace, 1 slot, 0 warnings"
+run 0 --config "$TW_TMP/two.yaml" policy check --json
+jqe '.valid and .slots == 2'
+run 2 policy check --config "$TW_TMP/one.yaml" "$TW_TMP/two.yaml"
+expect "$err" "named twice"
+run 2 policy check --stict "$TW_TMP/one.yaml"
+expect "$err" "policy check: unknown option '--stict'; did you mean '--strict'?"
+run 2 policy show --efective "$TW_TMP/one.yaml"
+expect "$err" "policy show: unknown option '--efective'; did you mean '--effective'?"
+run 2 policy check --db "$db" "$TW_TMP/one.yaml"
+expect "$err" "policy check does not take --db"
+for verb in check show; do
+	run 0 policy "$verb" --help
+	expect "$out" "usage: tokenwarden policy $verb [options]"
+	expect "$out" "--config FILE"
+	expect "$out" "Exit status: "
+	run 0 help policy "$verb"
+	expect "$out" "usage: tokenwarden policy $verb [options]"
+done
+run 0 policy check --help
+expect "$out" "--strict"
+run 0 policy show --help
+expect "$out" "--effective"
+expect "$out" "One word is the FILE when it ends in .yaml or"
+
 echo "== plan"
 before=$(store_state)
 # Nothing due before 2026-11-25: exit 0, the unmanaged token reported.
@@ -142,7 +193,38 @@ jqe '.actions[0].why == "the slot has no token yet"'
 # The policy's store path is used; --db overrides it; a bad --at is refused.
 run 2 plan --config "$TW_TMP/one.yaml" --db "$TW_TMP/nodb.db"
 run 2 plan --config "$TW_TMP/one.yaml" --at tomorrow
-expect "$err" "--at 'tomorrow' is not a time such as 2026-11-25T02:00Z"
+expect "$err" "--at 'tomorrow': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 30d (ahead) or -1h"
+run 2 plan --config "$TW_TMP/one.yaml" --att 2026-11-26T00:00Z
+expect "$err" "plan: unknown option '--att'; did you mean '--at'?"
+run 2 plan --config "$TW_TMP/one.yaml" --timeout 5
+expect "$err" "plan does not take --timeout"
+for verb in plan "audit report"; do
+	# shellcheck disable=SC2086 # the verb may be two words
+	run 0 $verb --help
+	expect "$out" "usage: tokenwarden $verb [options]"
+	expect "$out" "--at TIME"
+	expect "$out" "(1d ahead, -1d ago)"
+	expect "$out" "--db FILE"
+	# shellcheck disable=SC2086
+	run 0 help $verb
+	expect "$out" "usage: tokenwarden $verb [options]"
+done
+run 0 plan --help
+expect "$out" "Exit status: 0 nothing due, 3 actions pending, 2 bad policy or option."
+run 0 audit report --help
+expect "$out" "Exit status: 0 no findings, 4 findings, 2 bad policy or option."
+# --at as a duration from now: ahead without a sign, ago with '-'.
+export TOKENWARDEN_NOW=2026-11-01T00:00Z
+run 3 plan --config "$TW_TMP/one.yaml" --at 25d --json
+jqe '.at == "2026-11-26T00:00Z" and (.actions | length) == 4'
+run 0 plan --config "$TW_TMP/one.yaml" --at now --json
+jqe '.at == "2026-11-01T00:00Z" and .actions == []'
+export TOKENWARDEN_NOW=2026-11-27T00:00Z
+run 0 plan --config "$TW_TMP/one.yaml" --at -7d --json
+jqe '.at == "2026-11-20T00:00Z" and .actions == []'
+run 3 plan --config "$TW_TMP/one.yaml" --at=+1h
+expect "$out" "plan at 2026-11-27T01:00Z: 4 actions"
+unset TOKENWARDEN_NOW
 # A bad policy: exit 2 with its errors; nothing read or changed.
 run 2 plan --config "$TW_TMP/bad.yaml" --db "$db"
 expect "$err" "$TW_TMP/bad.yaml:7:9: error: unknown key 'lifetme'"
@@ -163,6 +245,19 @@ expect "$out" "0 findings"
 run 4 audit report --config "$TW_TMP/lenient.yaml" --at 2026-12-02T00:00Z --json
 jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length == 1'
 run 2 audit report --config "$TW_TMP/bad.yaml" --db "$db"
+export TOKENWARDEN_NOW=2026-11-01T00:00Z
+run 4 audit report --config "$TW_TMP/lenient.yaml" --at 31d --json
+jqe '.at == "2026-12-02T00:00Z"'
+jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length == 1'
+run 2 audit report --config "$TW_TMP/lenient.yaml" --at 31x
+expect "$err" "--at '31x': expected an ISO 8601 time"
+unset TOKENWARDEN_NOW
+# A read says nothing of the history's head: that note is for what a run recorded.
+for verb in plan "audit report" "policy show"; do
+	# shellcheck disable=SC2086 # the verb may be two words
+	"$tw_bin" $verb --config "$TW_TMP/one.yaml" >"$out" 2>"$err" || true
+	grep -q "history head" "$err" && fail "$verb noted the history's head"
+done
 after=$(store_state)
 [ "$before" = "$after" ] || fail "plan or audit report changed the store"
 

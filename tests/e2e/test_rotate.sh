@@ -96,6 +96,7 @@ cmp -s "$TW_TMP/run/etl.json" "$TW_TMP/run/hook-etl.json" || fail "the hook got 
 jq -e '.access_secret | length > 0' "$TW_TMP/run/etl.json" >/dev/null || fail "no secret delivered"
 [ "$(state "$first")" = active ] || fail "the first token is not active"
 [ "$(sim_tokens)" = 1 ] || fail "the simulator holds $(sim_tokens) tokens, expected 1"
+expect "$err" "history head "
 run 0 rotate
 expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed, 0 unknown, 0 left"
 run 0 plan
@@ -115,10 +116,11 @@ second=$(jq -r .token "$TW_TMP/run/etl.json")
 [ "$(state "$second")" = active ] || fail "the new token is not active"
 [ "$(sim_tokens)" = 2 ] || fail "the simulator holds $(sim_tokens) tokens, expected 2"
 
-echo "== after the grace: the old one deleted"
+echo "== after the grace: the old one deleted (--quiet: only the summary, on stdout)"
 at 2026-11-27T01:00Z
-run 0 rotate
+run 0 rotate --quiet
 expect "$out" "rotate: 0 rotated, 1 deleted"
+[ ! -s "$err" ] || fail "rotate --quiet printed notes"
 [ "$(state "$first")" = deleted ] || fail "the old token is $(state "$first"), expected deleted"
 [ "$(sim_tokens)" = 1 ] || fail "the simulator holds $(sim_tokens) tokens, expected 1"
 
@@ -166,8 +168,22 @@ echo "== revoke: gone at once, replaced by the next run"
 run 2 revoke etl </dev/null
 expect "$err" "revoking acme/$third needs --yes when not run from a terminal"
 [ "$(state "$third")" = active ] || fail "revoke without --yes changed the token"
+# Refused before the API (no credential): nothing recorded, so no history head.
+mkdir "$TW_TMP/nocreds"
+CREDENTIALS_DIRECTORY=$TW_TMP/nocreds run 2 revoke --yes etl
+expect "$err" "$TW_TMP/nocreds/acme-admin: cannot open"
+grep -q "history head" "$err" && fail "a refused revoke noted the history's head"
+[ "$(state "$third")" = active ] || fail "a refused revoke changed the token"
+# --timeout and --retries reach revoke's client: a DELETE answered after 5 s is given up.
+sim_ctl POST /_sim/faults '{"latency_ms": 5000, "count": 1}' >/dev/null
+run 7 revoke --yes etl --timeout 1 --retries 0
+expect "$err" "timed out"
+grep -q "history head" "$err" && fail "a failed revoke noted the history's head"
+[ "$(state "$third")" = active ] || fail "a revoke that timed out changed the token"
+sim_ctl POST /_sim/faults '{}' >/dev/null
 run 0 revoke --yes etl
 expect "$out" "revoked token $third"
+expect "$err" "history head "
 [ "$(state "$third")" = revoked ] || fail "the revoked token is $(state "$third")"
 sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token == $t)] | length == 0' \
 	>/dev/null || fail "the revoked token is still on the server"
@@ -344,12 +360,89 @@ workspaces:
     tokens: [ { name: one }, { name: two }, { name: three } ]
 YAML
 run 2 rotate --config "$TW_TMP/mt.yaml" --max-time soon
-expect "$err" "--max-time 'soon' is not a duration such as 45m"
+expect "$err" "--max-time 'soon': expected a duration such as 45m, 12h or 1d12h"
 # Each slot's consumer takes a second: the first slot uses the budget up.
 run 3 rotate --config "$TW_TMP/mt.yaml" --max-time 1s
 expect "$out" "rotate: 1 rotated, 0 deleted, 0 failed, 0 unknown, 2 left"
 run 0 rotate --config "$TW_TMP/mt.yaml"
 expect "$out" "rotate: 2 rotated, 0 deleted, 0 failed, 0 unknown, 0 left"
+
+echo "== --timeout, --retries and --rate-limit reach every workspace's client"
+# api_policy NAME SCHEDULE [RATE]: a policy of one slot over its own store, with no
+# clock check (a create is then a run's first request) unless SCHEDULE sets one.
+api_policy() {
+	[ -f "$TW_TMP/$1.db" ] || "$tw_bin" init --db "$TW_TMP/$1.db" --public-key "$TW_TMP/seal.pub" >/dev/null
+	cat >"$TW_TMP/$1.yaml" <<YAML
+version: 1
+store: { path: $TW_TMP/$1.db, public_key: $TW_TMP/seal.pub }
+schedule: { max_clock_skew: $2 }
+defaults: { lifetime: 30d, rotate_before: 20%, grace: 1d }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    rate_limit: ${3:-40/10s}
+    tokens: [ { name: one } ]
+YAML
+}
+# --rate-limit replaces the policy's one request an hour: the create and its verify
+# go at once.  (SIGKILL: a run waiting for its budget takes SIGTERM after its step.)
+api_policy rate off 1/1h
+st=0
+timeout -s KILL 30 "$tw_bin" rotate --config "$TW_TMP/rate.yaml" --rate-limit 100/1 >"$out" 2>"$err" || st=$?
+[ "$st" = 0 ] || fail "rotate --rate-limit 100/1 over a policy of 1/1h: exit $st, expected 0"
+expect "$out" "rotate: 1 rotated"
+api_policy api off
+run 0 rotate --config "$TW_TMP/api.yaml"
+expect "$out" "rotate: 1 rotated"
+# --retries: a run with nothing due only reads the clock; one failure, no retry.
+api_policy api 5m
+sim_ctl POST /_sim/reset >/dev/null
+sim_ctl POST /_sim/faults '{"error_rate": 1.0, "count": 1}' >/dev/null
+run 0 rotate --config "$TW_TMP/api.yaml" --retries 0
+expect "$out" "rotate: 0 rotated"
+gets=$(sim_ctl GET /_sim/stats | jq .by_method.GET)
+[ "$gets" = 1 ] || fail "rotate --retries 0 sent $gets GETs for a clock read that failed once, expected 1"
+# --timeout: a create answered after 5 s is given up after 1 s (its outcome unknown).
+api_policy api off
+sim_ctl POST /_sim/faults '{"latency_ms": 5000, "count": 1}' >/dev/null
+run 1 rotate --config "$TW_TMP/api.yaml" --force one --timeout 1
+expect "$err" "outcome unknown"
+expect "$err" "timed out"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+run 2 rotate --config "$TW_TMP/api.yaml" --rate-limit 100
+expect "$err" "--rate-limit '100': expected REQUESTS/SECONDS such as 40/10"
+run 2 rotate --config "$TW_TMP/api.yaml" --retries many
+expect "$err" "--retries 'many': expected a whole number from 0 to 20"
+
+echo "== the command line: --help, a misspelt option, a word too many"
+for verb in rotate revoke daemon; do
+	run 0 "$verb" --help
+	expect "$out" "usage: tokenwarden $verb [options]"
+	expect "$out" "--timeout SECONDS"
+	expect "$out" "Exit status: "
+	run 0 help "$verb"
+	expect "$out" "usage: tokenwarden $verb [options]"
+done
+run 0 rotate --help
+expect "$out" "--max-time DURATION"
+expect "$out" "SIGTERM or SIGINT stops the run after its current step."
+run 0 revoke --help
+expect "$out" "-w, --workspace WS"
+run 0 daemon --help
+expect "$out" "SIGHUP reloads the policy"
+run 2 rotate --dry-rn
+expect "$err" "rotate: unknown option '--dry-rn'; did you mean '--dry-run'?"
+run 2 revoke --ye etl
+expect "$err" "revoke: unknown option '--ye'; did you mean '--yes'?"
+run 2 daemon --confg "$TW_TMP/policy.yaml"
+expect "$err" "daemon: unknown option '--confg'; did you mean '--config'?"
+run 2 rotate now
+expect "$err" "rotate takes no argument, but was given 'now'"
+run 2 revoke --yes
+expect "$err" "usage: tokenwarden revoke [options] SLOT|TOKEN"
+run 2 revoke --json --yes etl
+expect "$err" "revoke does not take --json"
 
 echo "== the lock: a second run stops at once"
 exec 9>"$db.lock"
