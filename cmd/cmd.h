@@ -24,10 +24,6 @@ struct cmd_entry {
 	/* Runs the verb with its options parsed and the words left; returns an
 	 * exit status (core/exitcodes.h). */
 	int (*run)(void *opts, int argc, char **argv);
-	/* Verbs not yet declared: the options, one per line, and the verb with
-	 * its own parsing; argv[0] is the verb's last word. */
-	const char *help;
-	int (*exec)(int argc, char **argv);
 };
 
 extern const struct cmd_entry cmd_token_create_entry;
@@ -55,44 +51,14 @@ extern const struct cmd_entry cmd_completion_entry;
 extern const struct cmd_entry *const cmd_table[];
 extern const size_t cmd_count;
 
-/* Prints the verb's usage to stderr and returns TW_EXIT_USAGE. */
-int cmd_usage(const struct cmd_entry *e);
-
 /* Options shared by every verb that calls the API. */
 struct api_opts {
 	const char *workspace;
 	const char *api;
 	const char *credential;      /* name under $CREDENTIALS_DIRECTORY */
 	const char *credential_file; /* a 0600 file holding KEY:SECRET */
-	int json;
 	struct mode_opts mode;
 };
-
-/* getopt_long entries for struct api_opts, to splice into a verb's table. */
-#define API_OPT_BASE 1000
-#define API_LONGOPTS                                                                               \
-	{"workspace", required_argument, NULL, 'w'},                                               \
-	    {"api", required_argument, NULL, API_OPT_BASE + 0},                                    \
-	    {"credential", required_argument, NULL, API_OPT_BASE + 1},                             \
-	    {"credential-file", required_argument, NULL, API_OPT_BASE + 2},                        \
-	    {"json", no_argument, NULL, API_OPT_BASE + 3},                                         \
-	    {"timeout", required_argument, NULL, API_OPT_BASE + 4},                                \
-	    {"retries", required_argument, NULL, API_OPT_BASE + 5},                                \
-	{                                                                                          \
-		"rate-limit", required_argument, NULL, API_OPT_BASE + 6                            \
-	}
-
-#define API_HELP                                                                                   \
-	"  -w, --workspace W        the workspace's username (lower case)\n"                       \
-	"      --api URL            API root (default https://app.mode.com; http only to "         \
-	"loopback)\n"                                                                              \
-	"      --credential NAME    admin credential from $CREDENTIALS_DIRECTORY/NAME\n"           \
-	"      --credential-file F  admin credential KEY:SECRET from a 0600 file\n"                \
-	"                           (else $TOKENWARDEN_CREDENTIAL)\n"                              \
-	"      --json               print JSON for scripts\n"                                      \
-	"      --timeout SECONDS    per attempt (default 30)\n"                                    \
-	"      --retries N          retries of DELETE and GET on failure (default 4)\n"            \
-	"      --rate-limit N/SECS  requests allowed per window (default 40/10)\n"
 
 /*
  * The option table entries of the struct api_opts at member m of a verb's
@@ -113,12 +79,6 @@ struct api_opts {
 /* Sets the defaults. */
 void api_opts_init(struct api_opts *o);
 /*
- * Handles option ch of getopt_long with arg when it is one of API_LONGOPTS.
- * Returns 1 when handled, or -1 after a message (a bad value, or e's usage
- * when ch is no option of the verb e).
- */
-int api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd_entry *e);
-/*
  * Opens a client from o and the global API options, loading the admin
  * credential when need_cred.
  * Returns the client, or NULL after an error message; *status is the exit status then.
@@ -136,32 +96,8 @@ struct store_opts {
 	int64_t wait_ms; /* for the run lock: 0 not at all, < 0 as long as it takes */
 };
 
-#define STORE_OPT_BASE 1100
-#define STORE_LONGOPTS                                                                             \
-	{"db", required_argument, NULL, STORE_OPT_BASE + 0},                                       \
-	{                                                                                          \
-		"public-key", required_argument, NULL, STORE_OPT_BASE + 1                          \
-	}
-
-/* Only --db, for the verbs that read the inventory and need no key. */
-#define STORE_DB_LONGOPT                                                                           \
-	{                                                                                          \
-		"db", required_argument, NULL, STORE_OPT_BASE + 0                                  \
-	}
-
-#define STORE_DB_HELP                                                                              \
-	"      --db FILE            the database (default $TOKENWARDEN_DB or\n"                    \
-	"                           /var/lib/tokenwarden/tokenwarden.db)\n"
-
-#define STORE_HELP                                                                                 \
-	STORE_DB_HELP                                                                              \
-	"      --public-key FILE    the sealing public key (default $TOKENWARDEN_PUBLIC_KEY\n"     \
-	"                           or /etc/tokenwarden/seal.pub)\n"
-
 /* Sets the defaults from the environment or the standard paths. */
 void store_opts_init(struct store_opts *o);
-/* Handles ch when it is one of STORE_LONGOPTS; returns 1 when handled, else 0. */
-int store_opts_parse(struct store_opts *o, int ch, const char *arg);
 
 struct store;
 struct seal_pub;

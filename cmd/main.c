@@ -45,23 +45,13 @@ usage(FILE *f)
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
 	fputs("\nGlobal options, before or after the verb (for the verbs that use them):\n"
-	      "  -q, --quiet, --log-format text|json, --json, --config FILE, --db FILE,\n"
+	      "  -q, --quiet, --log-format text|plain|json, --json, --config FILE, --db FILE,\n"
 	      "  --public-key FILE, --timeout SECONDS, --retries N, --rate-limit N/SECS\n"
 	      "'tokenwarden VERB --help' or 'tokenwarden help VERB' says more.\n"
 	      "\nExit status: 0 done, 1 failed, 2 usage or configuration error, 3 work due\n"
 	      "(plan), 4 findings (audit), 5 locked, 6 outcome unknown (the server may have\n"
 	      "acted), 7 API unavailable (try again later).\n",
 	      f);
-}
-
-int
-cmd_usage(const struct cmd_entry *e)
-{
-	if (e->run != NULL)
-		return args_usage(e);
-	fprintf(stderr, "usage: tokenwarden %s %s\n", e->name, e->args);
-	fprintf(stderr, "Try 'tokenwarden help %s'.\n", e->name);
-	return TW_EXIT_USAGE;
 }
 
 /*
@@ -142,8 +132,6 @@ run(const struct cmd_entry *e, int argc, char **argv)
 	void *opts;
 	int status;
 
-	if (e->run == NULL)
-		return e->exec(argc, argv);
 	opts = xcalloc(1, e->opts_size > 0 ? e->opts_size : 1);
 	if (e->init != NULL)
 		e->init(opts);
@@ -180,11 +168,7 @@ help(int argc, char **argv)
 	}
 	if (e == NULL)
 		return no_verb(argc, argv);
-	if (e->run != NULL) {
-		args_help(e, stdout);
-		return TW_EXIT_OK;
-	}
-	printf("usage: tokenwarden %s %s\n\n%s.\n\n%s", e->name, e->args, e->summary, e->help);
+	args_help(e, stdout);
 	return TW_EXIT_OK;
 }
 

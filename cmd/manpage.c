@@ -79,10 +79,6 @@ put_verb(FILE *f, const struct cmd_entry *e)
 	fputc(toupper((unsigned char)e->summary[0]), f);
 	put_text(f, e->summary + 1, "");
 	fputs(".\n\n", f);
-	if (e->run == NULL) {
-		fprintf(f, "```\n%s```\n\n", e->help);
-		return;
-	}
 	for (const struct args_opt *o = e->options; o != NULL && o->long_name != NULL; o++)
 		put_option(o, f);
 	fputs("Global options:", f);

@@ -19,7 +19,6 @@ api_opts_init(struct api_opts *o)
 	memset(o, 0, sizeof *o);
 	o->api = "https://app.mode.com";
 	mode_opts_default(&o->mode);
-	o->json = args_globals.json; /* given before the verb */
 }
 
 void
@@ -35,76 +34,6 @@ api_opts_globals(struct mode_opts *mo)
 		mo->rate_limit = (int)n;
 		mo->rate_window_ms = secs * 1000;
 	}
-}
-
-/* Parses a decimal integer in [lo, hi]; returns 0 or -1. */
-static int
-parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int
-api_opts_parse(struct api_opts *o, int ch, const char *arg, const struct cmd_entry *e)
-{
-	long n, secs;
-	const char *slash;
-	char *num;
-
-	switch (ch) {
-	case 'w':
-		o->workspace = arg;
-		return 1;
-	case API_OPT_BASE + 0:
-		o->api = arg;
-		return 1;
-	case API_OPT_BASE + 1:
-		o->credential = arg;
-		return 1;
-	case API_OPT_BASE + 2:
-		o->credential_file = arg;
-		return 1;
-	case API_OPT_BASE + 3:
-		o->json = 1;
-		return 1;
-	case API_OPT_BASE + 4:
-		if (parse_long(arg, 1, 3600, &n) < 0) {
-			errorf("--timeout '%s': expected whole seconds, 1 to 3600", arg);
-			return -1;
-		}
-		o->mode.timeout_ms = n * 1000;
-		return 1;
-	case API_OPT_BASE + 5:
-		if (parse_long(arg, 0, 20, &n) < 0) {
-			errorf("--retries '%s': expected 0 to 20", arg);
-			return -1;
-		}
-		o->mode.retries = (int)n;
-		return 1;
-	case API_OPT_BASE + 6:
-		slash = strchr(arg, '/');
-		num = slash != NULL ? xstrndup(arg, (size_t)(slash - arg)) : NULL;
-		if (num == NULL || parse_long(num, 1, 100000, &n) < 0 ||
-		    parse_long(slash + 1, 1, 3600, &secs) < 0) {
-			errorf("--rate-limit '%s': expected REQUESTS/SECONDS such as 40/10", arg);
-			free(num);
-			return -1;
-		}
-		free(num);
-		o->mode.rate_limit = (int)n;
-		o->mode.rate_window_ms = secs * 1000;
-		return 1;
-	}
-	cmd_usage(e);
-	return -1;
 }
 
 struct mode_client *

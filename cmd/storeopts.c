@@ -27,18 +27,6 @@ store_opts_init(struct store_opts *o)
 	o->wait_ms = 0;
 }
 
-int
-store_opts_parse(struct store_opts *o, int ch, const char *arg)
-{
-	if (ch == STORE_OPT_BASE + 0)
-		o->db = arg;
-	else if (ch == STORE_OPT_BASE + 1)
-		o->public_key = arg;
-	else
-		return 0;
-	return 1;
-}
-
 /* Takes cause (the public key is not there) and returns it with where else to name one. */
 static char *
 key_missing(char *cause)

@@ -11,14 +11,6 @@
 #include "cmd/cmd.h"
 #include "core/exitcodes.h"
 
-/* opts.c prints a verb's usage through cmd/main.c, which is not linked here. */
-int
-cmd_usage(const struct cmd_entry *e)
-{
-	(void)e;
-	return TW_EXIT_USAGE;
-}
-
 static void
 test_api_exit_status(void **state)
 {
