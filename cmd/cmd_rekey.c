@@ -46,6 +46,7 @@ struct rekey_opts {
 	const char *secret_key;
 	const char *new_public_key;
 	long passphrase_fd; /* -1: the terminal */
+	int64_t wait_ms;    /* for the run lock */
 };
 
 static const struct args_opt rekey_options[] = {
@@ -55,6 +56,8 @@ static const struct args_opt rekey_options[] = {
 	       "the public key to reseal to (made by keygen);\nrequired"),
     OPT_INT(0, "passphrase-fd", struct rekey_opts, passphrase_fd, "N", 0, 1024,
 	    "read the secret key's passphrase from descriptor N"),
+    OPT_WAIT("wait", struct rekey_opts, wait_ms,
+	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
 };
 
@@ -87,6 +90,7 @@ run_rekey(void *opts, int argc, char **argv)
 	}
 	store_opts_init(&o);
 	/* The lock first: no passphrase is asked for a run that cannot go ahead. */
+	o.wait_ms = ro->wait_ms;
 	s = store_ctx_open(&o, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		return status;

@@ -138,12 +138,15 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 struct revoke_opts {
 	const char *workspace;
 	int yes;
+	int64_t wait_ms; /* for the run lock */
 };
 
 static const struct args_opt revoke_options[] = {
     OPT_STRING('w', "workspace", struct revoke_opts, workspace, "WS",
 	       "the workspace, when the slot or id needs it"),
     OPT_FLAG(0, "yes", struct revoke_opts, yes, "do not ask for the token id to be typed back"),
+    OPT_WAIT("wait", struct revoke_opts, wait_ms,
+	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
 };
 
@@ -163,6 +166,7 @@ run_revoke(void *opts, int argc, char **argv)
 	if (p == NULL)
 		return TW_EXIT_USAGE;
 	config_store_opts(p, NULL, &so);
+	so.wait_ms = ro->wait_ms;
 	s = store_ctx_open(&so, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;

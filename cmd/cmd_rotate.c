@@ -22,6 +22,7 @@ struct rotate_cmd_opts {
 	const char *force;
 	int dry_run;
 	int run_hooks;
+	int64_t wait_ms; /* for the run lock */
 };
 
 static const struct args_opt rotate_options[] = {
@@ -39,6 +40,8 @@ static const struct args_opt rotate_options[] = {
 	     "with --dry-run: hand each due slot's consumers a test\n"
 	     "payload (\"test\": true; files are only test-written\n"
 	     "beside their target, never replaced)"),
+    OPT_WAIT("wait", struct rotate_cmd_opts, wait_ms,
+	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
 };
 
@@ -87,6 +90,7 @@ run_rotate(void *opts, int argc, char **argv)
 	if (max_time > 0)
 		ro.stop_at = clock_mono_ms() + max_time * 1000;
 	runner_signals(&stop);
+	so.wait_ms = co->wait_ms;
 	s = store_ctx_open(&so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;

@@ -22,6 +22,7 @@ struct create_opts {
 	int64_t expires_at; /* ms; 0 until given */
 	int show_secret;
 	int allow_unknown_slot;
+	int64_t wait_ms; /* for the run lock */
 };
 
 static const struct args_opt create_options[] = {
@@ -40,6 +41,8 @@ static const struct args_opt create_options[] = {
 	     "take a --slot the policy lacks, or with no policy"),
     OPT_FLAG(0, "show-secret", struct create_opts, show_secret,
 	     "print the access secret and Bearer value (shown once)"),
+    OPT_WAIT("wait", struct create_opts, wait_ms,
+	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
 };
 
@@ -201,6 +204,7 @@ run_create(void *opts, int argc, char **argv)
 	c = api_client_open(o, 1, &status);
 	if (c == NULL)
 		goto out;
+	so.wait_ms = co->wait_ms;
 	s = store_ctx_open(&so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;

@@ -14,10 +14,13 @@
 
 struct delete_opts {
 	struct api_opts api;
+	int64_t wait_ms; /* for the run lock */
 };
 
 static const struct args_opt delete_options[] = {
     OPTS_API(struct delete_opts, api),
+    OPT_WAIT("wait", struct delete_opts, wait_ms,
+	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
 };
 
@@ -52,6 +55,7 @@ run_delete(void *opts, int argc, char **argv)
 	c = api_client_open(o, 1, &status);
 	if (c == NULL)
 		goto out;
+	so.wait_ms = ((struct delete_opts *)opts)->wait_ms;
 	s = store_ctx_open(&so, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;

@@ -368,6 +368,19 @@ expect "$err" "held by another process"
 wait "$holder"
 [ "$(sim_ctl GET /_sim/stats | jq .requests)" = "$before" ] || fail "a locked create sent a request"
 [ -z "$(db_state e2e-locked)" ] || fail "a locked create changed the inventory"
+# --wait: a bounded wait gives up, still exit 5; an unbounded one goes on once it is free.
+flock "$TOKENWARDEN_DB.lock" sleep 3 &
+holder=$!
+sleep 0.5
+t0=$(date +%s%N)
+run 5 token create "${api[@]}" --name e2e-waited --expires-in 1d --wait=1s
+[ $((($(date +%s%N) - t0) / 1000000)) -ge 900 ] || fail "--wait=1s did not wait"
+expect "$err" "held by another process; try again when it has finished"
+run 0 token create "${api[@]}" --name e2e-waited --expires-in 1d --wait
+wait "$holder"
+expect_state e2e-waited active
+run 2 token create "${api[@]}" --name e2e-waited2 --expires-in 1d --wait=soon
+expect "$err" "--wait 'soon': expected a duration such as 5m, or nothing"
 # The store refuses a public key other than the pinned one.
 "$tw_bin" keygen --public-key "$TW_TMP/other.pub" --secret-key "$TW_TMP/other.key" --no-passphrase >/dev/null
 run 2 token create "${api[@]}" --public-key "$TW_TMP/other.pub" --name e2e-other-key --expires-in 1d
