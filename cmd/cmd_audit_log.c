@@ -4,9 +4,11 @@
  * verify' does.
  */
 #include "cmd/cmd.h"
+#include "cmd/config.h"
 #include "cmd/msg.h"
 
 #include "core/exitcodes.h"
+#include "core/mode.h"
 #include "core/jsonx.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
@@ -112,7 +114,8 @@ static const struct args_opt log_options[] = {
     OPT_TIME(0, "until", struct log_opts, until, "TIME", ARGS_AGO, "events before TIME"),
     OPT_STRING('w', "workspace", struct log_opts, workspace, "WS",
 	       "only events about this workspace"),
-    OPT_STRING(0, "slot", struct log_opts, slot, "SLOT", "only events about this slot"),
+    OPT_STRING(0, "slot", struct log_opts, slot, "SLOT",
+	       "only events about this slot (WORKSPACE/SLOT, or a\nslot name in any workspace)"),
     OPT_CHOICE(0, "kind", struct log_opts, kind, "KIND", events_kinds, "only events of this kind"),
     OPT_END,
 };
@@ -133,7 +136,7 @@ run_audit_log(void *opts, int argc, char **argv)
 	struct store_opts o;
 	struct store *s = NULL;
 	struct event_filter f = {.kind = lo->kind, .workspace = lo->workspace, .slot = lo->slot};
-	char *cause = NULL, from[TIMEFMT_MAX], to[TIMEFMT_MAX];
+	char *cause = NULL, *slot_ws = NULL, from[TIMEFMT_MAX], to[TIMEFMT_MAX];
 	int status = TW_EXIT_USAGE;
 
 	(void)argc;
@@ -149,10 +152,21 @@ run_audit_log(void *opts, int argc, char **argv)
 		f.since = lo->since;
 	if (lo->until != LOG_UNSET)
 		f.until = lo->until != 0 ? lo->until : -1;
+	/* WORKSPACE/SLOT narrows to one workspace, as everywhere a slot is named. */
+	if (f.slot != NULL && config_slot_arg("--slot", f.slot, f.workspace, &slot_ws, &f.slot) < 0)
+		return TW_EXIT_USAGE;
+	if (slot_ws != NULL)
+		f.workspace = slot_ws;
+	if (f.workspace != NULL && mode_check_workspace(f.workspace, &cause) < 0) {
+		errorf("-w: %s", cause);
+		free(cause);
+		free(slot_ws);
+		return TW_EXIT_USAGE;
+	}
 	store_opts_init(&o);
 	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
-		return status;
+		goto out;
 	status = TW_EXIT_FAILURE;
 	if (events_list(s, &f, args_globals.json ? print_json_line : print_line, NULL, &cause) < 0)
 		goto out;
@@ -165,6 +179,7 @@ out:
 	if (cause != NULL)
 		errorf("%s", cause);
 	free(cause);
+	free(slot_ws);
 	store_close(s);
 	return status;
 }

@@ -181,6 +181,13 @@ n=$("$tw_bin" token list --db "$db" --slot etl --state active --json | jq length
 [ "$n" = 2 ] || fail "token list --slot etl listed $n active tokens, expected 2"
 run 2 token list --db "$db" --slot beta/etl -w acme
 expect "$err" "names workspace beta, but -w says acme"
+# So does audit log; a workspace that is no username is refused, not matched by nothing.
+n=$("$tw_bin" audit log --db "$db" --slot beta/etl --json | jq -s '[.[] | select(.workspace != "beta")] | length')
+[ "$n" = 0 ] || fail "audit log --slot beta/etl printed $n events of another workspace"
+n=$("$tw_bin" audit log --db "$db" --slot beta/etl --json | jq -s length)
+[ "$n" -gt 0 ] || fail "audit log --slot beta/etl printed nothing"
+run 2 audit log --db "$db" -w ACME
+expect "$err" "is not a workspace username"
 
 echo "== one consumer of two refuses: nobody is left holding a dead token"
 # holds FILE: fails unless the token in FILE is live on the server and not deleted in the store.
