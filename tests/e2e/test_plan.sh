@@ -111,8 +111,11 @@ expect "$out" "acme/etl ($TW_TMP/one.yaml:9)"
 grep -qE '^  rotate_before +20% \(6d\) +defaults, line 3$' "$out" || fail "rotate_before's origin"
 grep -qE '^  deliver +file /run/etl/token.json +token, line 10$' "$out" || fail "deliver's origin"
 grep -qE '^  verify +true +built-in$' "$out" || fail "verify's origin"
+# rotate_before 6d, runs every 1d up to 15m late: 5 runs sure in the window, 4 may fail.
+grep -qE '^  slack +4 +failed runs in a row before a token lapses$' "$out" || fail "the slot's slack"
 run 0 policy show --effective --json --config "$TW_TMP/one.yaml" etl
 jqe '.[0].settings.lifetime == {"value": "30d", "from": "defaults", "line": 3}'
+jqe '.[0].slack == 4'
 run 0 policy show --config "$TW_TMP/one.yaml"
 grep -q lifetime "$out" && fail "policy show without --effective printed an inherited field"
 run 2 policy show --config "$TW_TMP/one.yaml" nosuch
@@ -176,6 +179,7 @@ run 0 plan --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z --json
 jqe '.actions == [] and .next_at == "2026-11-25T00:00Z"'
 jqe '[.findings[] | select(.finding == "unmanaged" and .token == "tok-hand")] | length == 1'
 jqe '.capacity.ok and .capacity.rotations == 1'
+jqe '.slots == [{"workspace": "acme", "slot": "etl", "slack": 4}]'
 # Due: exit 3, the steps of one rotation in order, with the deadline.
 run 3 plan --config "$TW_TMP/one.yaml" --at 2026-11-26T00:00Z --json
 jqe '[.actions[].action] == ["create", "verify", "deliver", "activate"]'
@@ -186,6 +190,7 @@ expect "$out" "plan at 2026-11-26T00:00Z: 4 actions, 2 findings"
 grep -qE '^  max-lifetime +acme/- tok-hand: lives 6mo 29d, longer than enforce max_lifetime 90d$' "$out" ||
 	fail "the max-lifetime finding"
 grep -qE '^2026-12-01T00:00Z +create +acme/etl ' "$out" || fail "the create line"
+grep -qE '^acme/etl +4$' "$out" || fail "plan does not state the slot's slack"
 # A slot with no token yet is due at once.
 run 3 plan --config "$TW_TMP/two.yaml" --at 2026-11-20T00:00Z --json
 jqe '[.actions[] | select(.slot == "bi") | .action] == ["create", "verify", "activate"]'
