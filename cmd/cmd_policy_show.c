@@ -82,10 +82,11 @@ window_str(const struct policy_window *w)
 static char *
 deliver_str(const struct policy_settings *e)
 {
-	char *s = xstrdup("");
+	char *s;
 
 	if (e->ndeliver == 0)
 		return xstrdup("none");
+	s = xstrdup("");
 	for (size_t i = 0; i < e->ndeliver; i++) {
 		const struct policy_deliver *d = &e->deliver[i];
 
