@@ -763,6 +763,23 @@ holder(int fd)
 	return xasprintf("held by pid %ld (%s, %s, since %s)", pid, f[1], f[2], f[3]);
 }
 
+/*
+ * Whether the lock file fd names no holder and the half second that a
+ * holder takes to label it (or to let go) is not over, counted from *since
+ * (set at the first look).
+ */
+static int
+unlabelled_grace(int fd, int64_t *since)
+{
+	char c;
+
+	if (pread(fd, &c, 1, 0) == 1)
+		return 0;
+	if (*since == 0)
+		*since = clock_mono_ms();
+	return clock_mono_ms() - *since < 500;
+}
+
 int
 store_lock(struct store *s, char **cause)
 {
@@ -773,7 +790,7 @@ int
 store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
 {
 	char *path = xasprintf("%s.lock", s->path), *who;
-	int64_t until = wait_ms < 0 ? INT64_MAX : clock_mono_ms() + wait_ms;
+	int64_t until = wait_ms < 0 ? INT64_MAX : clock_mono_ms() + wait_ms, grace = 0, left;
 	int fd = -1, rc = -1;
 
 	if (s->lock_fd >= 0) {
@@ -800,7 +817,8 @@ store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
 			close(fd);
 			goto out;
 		}
-		if (clock_mono_ms() >= until) {
+		/* A lock with no label is being taken or given up: look again for a moment. */
+		if (clock_mono_ms() >= until && !unlabelled_grace(fd, &grace)) {
 			who = holder(fd);
 			*cause = xasprintf("%s: %s; try again when it has finished%s", path, who,
 					   wait_ms == 0 ? ", or give --wait" : "");
@@ -809,7 +827,8 @@ store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
 			rc = 1;
 			goto out;
 		}
-		clock_sleep_ms(until - clock_mono_ms() < 250 ? until - clock_mono_ms() : 250);
+		left = until - clock_mono_ms();
+		clock_sleep_ms(left < 20 ? 20 : left < 250 ? left : 250);
 	}
 	if (s->readonly == NULL)
 		name_holder(s, fd);
