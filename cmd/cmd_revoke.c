@@ -1,7 +1,8 @@
 /*
  * tokenwarden revoke SLOT|TOKEN: deletes a token at once, with no
  * replacement, for when it is thought exposed.  A slot's active token is
- * meant by WORKSPACE/SLOT, or by a slot name only one workspace has.  Asks
+ * meant by WORKSPACE/SLOT, or by a slot name only one workspace has; any
+ * other token by its id or name, with its workspace.  Asks
  * for the token id to be typed back unless --yes; the next rotate gives the
  * slot a new token.
  */
@@ -21,6 +22,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Finds workspace ws's live token by id or name; returns 0 with *out, or an exit status. */
+static int
+find_token(struct store *s, const char *ws, const char *word, struct token_row **out)
+{
+	int status;
+
+	switch (store_ctx_find_token(s, ws, word, out, &status)) {
+	case 0:
+		break;
+	case 1:
+		errorf("workspace %s has no token named '%s' in the inventory", ws, word);
+		return TW_EXIT_FAILURE;
+	default:
+		return status;
+	}
+	switch ((*out)->state) {
+	case TOKEN_DELETED:
+	case TOKEN_REVOKED:
+	case TOKEN_FAILED:
+		errorf("token %s of workspace %s is %s; there is nothing to revoke", word, ws,
+		       tokens_state_name((*out)->state));
+		tokens_free(*out, 1);
+		*out = NULL;
+		return TW_EXIT_FAILURE;
+	default:
+		return TW_EXIT_OK;
+	}
+}
 
 /*
  * Finds what `what` names: a slot's active token, or a token id, in
@@ -59,20 +89,12 @@ resolve(struct store *s, const struct policy *p, const char *ws, const char *wha
 		return TW_EXIT_FAILURE;
 	}
 	if (ws == NULL) {
-		errorf("'%s' is no slot of the policy; to revoke a token by its id, say its "
-		       "workspace with -w",
+		errorf("'%s' is no slot of the policy; to revoke a token by its id or name, say "
+		       "its workspace with -w",
 		       what);
 		return TW_EXIT_USAGE;
 	}
-	switch (tokens_find(s, ws, what, out, &cause)) {
-	case 0:
-		return TW_EXIT_OK;
-	case 1:
-		errorf("workspace %s has no token %s in the inventory", ws, what);
-		return TW_EXIT_FAILURE;
-	default:
-		break;
-	}
+	return find_token(s, ws, what, out);
 failed:
 	errorf("%s", cause);
 	free(cause);
@@ -197,7 +219,7 @@ const struct cmd_entry cmd_revoke_entry = {
     .min_args = 1,
     .max_args = 1,
     .notes = "SLOT|TOKEN is a slot's active token (WORKSPACE/SLOT, or a slot name one\n"
-	     "workspace has), or a token id (with -w).  The workspace's API and\n"
+	     "workspace has), or a token's id or Mode-side name (with -w).  The workspace's API and\n"
 	     "credential are those of the policy, as for rotate.\n"
 	     "Exit status: 0 revoked, 1 refused or failed, 2 usage, 5 locked, 7 API\n"
 	     "unavailable.\n",

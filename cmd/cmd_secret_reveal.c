@@ -79,8 +79,8 @@ print_json(const struct token_row *r, const struct opened *p)
 }
 
 /*
- * Finds workspace's token by id or, failing that, the active token of the
- * slot of that name.  Returns 0 with *out, or -1 after a message.
+ * Finds workspace's token by id or Mode-side name or, failing that, the
+ * active token of the slot of that name.  Returns 0 with *out, or -1 after a message.
  */
 static int
 find_row(struct store *s, const char *workspace, const char *what, struct token_row **out)
@@ -89,7 +89,7 @@ find_row(struct store *s, const char *workspace, const char *what, struct token_
 	struct token_row *rows = NULL;
 	size_t n = 0;
 	char *cause = NULL;
-	int rc = tokens_find(s, workspace, what, out, &cause);
+	int rc = tokens_lookup(s, workspace, what, out, &cause);
 
 	if (rc == 1 && what[0] != '\0')
 		rc = tokens_list(s, &f, &rows, &n, &cause) < 0 ? -1 : 1;
@@ -98,10 +98,10 @@ find_row(struct store *s, const char *workspace, const char *what, struct token_
 		return 0;
 	}
 	if (rc == 1)
-		errorf("workspace %s has no token %s and no slot %s with an active token in the "
-		       "inventory; 'tokenwarden token list -w %s' shows what it holds",
+		errorf("workspace %s has no token %s (by id or name) and no slot %s with an active "
+		       "token in the inventory; 'tokenwarden token list -w %s' shows what it holds",
 		       workspace, what, what, workspace);
-	else if (rc < 0)
+	else if (rc != 0)
 		errorf("%s", cause);
 	free(cause);
 	tokens_free(rows, n);
@@ -233,9 +233,9 @@ const struct cmd_entry cmd_secret_reveal_entry = {
     .init = init_reveal,
     .min_args = 1,
     .max_args = 1,
-    .notes = "TOKEN|SLOT is the token's id, or a slot whose active token to reveal.  The\n"
-	     "reveal is recorded in the history before anything is printed; one that\n"
-	     "cannot be recorded prints nothing.\n"
+    .notes = "TOKEN|SLOT is the token's id or Mode-side name, or a slot whose active\n"
+	     "token to reveal.  The reveal is recorded in the history before anything is\n"
+	     "printed; one that cannot be recorded prints nothing.\n"
 	     "\n"
 	     "Exit status: 0 printed, 1 no such token or stored secret, a key that does not\n"
 	     "open it, or a history that cannot be written, 2 a usage error, a store that\n"

@@ -190,9 +190,16 @@ sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token ==
 run 1 revoke --yes etl
 expect "$err" "slot acme/etl has no active token to revoke"
 run 2 revoke --yes "$second"
-expect "$err" "is no slot of the policy; to revoke a token by its id, say its workspace with -w"
-run 0 revoke --yes -w acme "$second"
-[ "$(state "$second")" = revoked ] || fail "revoke by id left $(state "$second")"
+expect "$err" "is no slot of the policy; to revoke a token by its id or name, say its workspace with -w"
+# By its Mode-side name, as everywhere a token is taken.
+second_name=$("$tw_bin" token list --db "$db" --json | jq -r --arg t "$second" '.[] | select(.token == $t) | .name')
+run 1 revoke --yes -w acme no-such-name
+expect "$err" "workspace acme has no token named 'no-such-name'"
+run 0 revoke --yes -w acme "$second_name"
+expect "$out" "revoked token $second"
+[ "$(state "$second")" = revoked ] || fail "revoke by name left $(state "$second")"
+run 1 revoke --yes -w acme "$second"
+expect "$err" "is revoked"
 run 0 --log-format json rotate
 expect "$out" "rotate: 1 rotated"
 [ "$(jq -r .token "$TW_TMP/run/etl.json")" != "$third" ] || fail "no new token after revoke"

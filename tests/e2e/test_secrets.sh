@@ -229,7 +229,10 @@ jq -e --arg s "$S2" '.token == "toktwo" and .slot == "bi" and .access_key == "AK
 run 0 secret reveal -w acme tokthree --secret-key a.sec --json --bearer
 [ "$(jq -r .bearer "$out")" = "$bearer3" ] || fail "--json --bearer"
 jq -e '.slot == null' "$out" >/dev/null || fail "an unmanaged token's slot is not null"
-tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 3
+# By its Mode-side name.
+run 0 secret reveal -w acme import-toktwo --secret-key a.sec --json
+jq -e '.token == "toktwo"' "$out" >/dev/null || fail "reveal by the token's name"
+tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 4
 
 echo "== reveal refused"
 n=$(events)
