@@ -321,6 +321,25 @@ option(const struct cmd_entry *e, void *opts, int argc, char **argv, int *i, con
 	return store(o, name, arg, base) == 0 ? 0 : TW_EXIT_USAGE;
 }
 
+/*
+ * A global string option given before a verb that has its own option of the
+ * same name (keygen's --public-key: a file to write) is that option: moves
+ * the value there.  Returns 0, or -1 when e has no such option.
+ */
+static int
+handover(const struct cmd_entry *e, void *opts, size_t g)
+{
+	const struct args_opt *own =
+	    find(e->options, globals[g].long_name, strlen(globals[g].long_name), 0);
+	const char **from = (const char **)((char *)&args_globals + globals[g].offset);
+
+	if (own == NULL || own->type != ARGS_STRING || globals[g].type != ARGS_STRING)
+		return -1;
+	*(const char **)((char *)opts + own->offset) = *from;
+	*from = NULL;
+	return 0;
+}
+
 int
 args_parse(const struct cmd_entry *e, void *opts, int argc, char **argv, struct args_pos *pos)
 {
@@ -329,7 +348,7 @@ args_parse(const struct cmd_entry *e, void *opts, int argc, char **argv, struct 
 	pos->v = xcalloc((size_t)argc + 1, sizeof *pos->v);
 	pos->n = 0;
 	for (size_t g = 0; g < NGLOBALS; g++)
-		if (leading[g] && !global_taken(e, g)) {
+		if (leading[g] && !global_taken(e, g) && handover(e, opts, g) < 0) {
 			errorf("%s does not take --%s", e->name, globals[g].long_name);
 			return args_usage(e);
 		}

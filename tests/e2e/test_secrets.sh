@@ -154,7 +154,9 @@ echo "== keys and store"
 export TOKENWARDEN_NOW=2024-01-01T00:00Z
 run 0 keygen --public-key a.pub --secret-key a.sec --no-passphrase
 no_head_note "keygen"
-run 0 keygen --public-key c.pub --secret-key c.sec --no-passphrase
+# --public-key before the verb is keygen's own (a file to write), as after it.
+run 0 --public-key c.pub keygen --secret-key c.sec --no-passphrase
+expect "$out" "wrote public key c.pub"
 RUN_STDIN=$PASS_FILE run 0 keygen --public-key b.pub --secret-key b.sec --passphrase-fd 0
 expect "$out" "(passphrase-protected)"
 run 2 keygen --public-key d.pub --no-passphrase
