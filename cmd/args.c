@@ -405,37 +405,38 @@ args_parse_leading(int argc, char **argv, int *i)
 	return ARGS_RUN;
 }
 
-/* Prints "META: a, b, c" under an option's help, wrapped at 79 columns. */
-static void
-wrap(FILE *f, const char *meta, const char *list)
+void
+args_wrap(FILE *f, size_t col, size_t indent, const char *text)
 {
-	size_t indent = 27 + strlen(meta) + 1, col = indent;
-	const char *w = list;
+	const char *w = text + strspn(text, " \n");
+	int first = 1;
 
-	fprintf(f, "%27s%s:", "", meta);
 	while (*w != '\0') {
-		size_t len = strcspn(w, " ");
+		size_t len = strcspn(w, " \n");
 
-		if (col + 1 + len > 79) {
+		if (!first && col + 1 + len > ARGS_WIDTH) {
 			fprintf(f, "\n%*s", (int)indent, "");
 			col = indent;
+		} else if (!first) {
+			fputc(' ', f);
+			col++;
 		}
-		fprintf(f, " %.*s", (int)len, w);
-		col += 1 + len;
+		fprintf(f, "%.*s", (int)len, w);
+		col += len;
+		first = 0;
 		w += len;
-		w += strspn(w, " ");
+		w += strspn(w, " \n");
 	}
 	fputc('\n', f);
 }
 
-/* Prints one option of the help: its spellings, padded, and its help lines. */
+/* Prints one option of the help: its spellings, padded, and its help wrapped beside them. */
 static void
 help_line(const struct args_opt *o, void *arg)
 {
 	FILE *f = arg;
 	char left[64];
-	const char *h = o->help, *nl;
-	char *list;
+	char *list, *line;
 
 	snprintf(left, sizeof left, "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
 		 o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ", o->long_name,
@@ -444,17 +445,13 @@ help_line(const struct args_opt *o, void *arg)
 	fprintf(f, "%-27s", left);
 	if (strlen(left) >= 27)
 		fprintf(f, "\n%27s", "");
-	for (;;) {
-		nl = strchr(h, '\n');
-		fprintf(f, "%.*s\n", nl != NULL ? (int)(nl - h) : (int)strlen(h), h);
-		if (nl == NULL)
-			break;
-		h = nl + 1;
-		fprintf(f, "%27s", "");
-	}
+	args_wrap(f, 27, 27, o->help);
 	if (o->type == ARGS_CHOICE) {
 		list = join(o->choices);
-		wrap(f, o->meta, list);
+		line = xasprintf("%s: %s", o->meta, list);
+		fprintf(f, "%27s", "");
+		args_wrap(f, 27, 28 + strlen(o->meta), line);
+		free(line);
 		free(list);
 	}
 }
@@ -475,12 +472,21 @@ args_each(const struct cmd_entry *e, void (*fn)(const struct args_opt *o, void *
 	args_each_global(e->globals, fn, arg);
 }
 
+/* Prints "usage: tokenwarden VERB [options] ARGS", wrapped under the verb. */
+static void
+usage_line(const struct cmd_entry *e, FILE *f)
+{
+	char *line = xasprintf("usage: tokenwarden %s [options] %s", e->name, e->args);
+
+	args_wrap(f, 0, strlen("usage: tokenwarden ") + strlen(e->name) + 1, line);
+	free(line);
+}
+
 void
 args_help(const struct cmd_entry *e, FILE *f)
 {
-	fprintf(f, "usage: tokenwarden %s [options]%s%s\n\n%c%s.\n", e->name,
-		e->args[0] != '\0' ? " " : "", e->args, toupper((unsigned char)e->summary[0]),
-		e->summary + 1);
+	usage_line(e, f);
+	fprintf(f, "\n%c%s.\n", toupper((unsigned char)e->summary[0]), e->summary + 1);
 	if (e->options != NULL && e->options->long_name != NULL) {
 		fputs("\nOptions:\n", f);
 		for (const struct args_opt *o = e->options; o->long_name != NULL; o++)
@@ -497,8 +503,7 @@ args_help(const struct cmd_entry *e, FILE *f)
 int
 args_usage(const struct cmd_entry *e)
 {
-	fprintf(stderr, "usage: tokenwarden %s [options]%s%s\n", e->name,
-		e->args[0] != '\0' ? " " : "", e->args);
+	usage_line(e, stderr);
 	fprintf(stderr, "Try 'tokenwarden %s --help'.\n", e->name);
 	return TW_EXIT_USAGE;
 }

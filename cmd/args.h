@@ -140,6 +140,15 @@ void args_help(const struct cmd_entry *e, FILE *f);
 /* Prints e's one-line usage and where to read more to stderr; returns TW_EXIT_USAGE. */
 int args_usage(const struct cmd_entry *e);
 
+/* The width help is wrapped to. */
+#define ARGS_WIDTH 79
+
+/*
+ * Prints text's words (split at spaces and newlines) from column col,
+ * wrapping at ARGS_WIDTH to column indent; ends the line.
+ */
+void args_wrap(FILE *f, size_t col, size_t indent, const char *text);
+
 /* Calls fn for each global option in set (enum args_global_set), and those every verb takes. */
 void args_each_global(unsigned set, void (*fn)(const struct args_opt *o, void *arg), void *arg);
 

@@ -92,7 +92,7 @@ const struct cmd_entry cmd_policy_check_entry = {
     .opts_size = sizeof(struct check_opts),
     .max_args = 1,
     .notes = "FILE is the policy to check (else --config, $TOKENWARDEN_CONFIG or\n" CONFIG_DEFAULT
-	     ").  --json prints the diagnostics as JSON on stdout.\n"
+	     ").\n--json prints the diagnostics as JSON on stdout.\n"
 	     "Exit status: 0 valid, 2 invalid.\n",
     .run = run_policy_check,
 };

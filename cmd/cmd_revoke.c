@@ -219,8 +219,8 @@ const struct cmd_entry cmd_revoke_entry = {
     .min_args = 1,
     .max_args = 1,
     .notes = "SLOT|TOKEN is a slot's active token (WORKSPACE/SLOT, or a slot name one\n"
-	     "workspace has), or a token's id or Mode-side name (with -w).  The workspace's API and\n"
-	     "credential are those of the policy, as for rotate.\n"
+	     "workspace has), or a token's id or Mode-side name (with -w).  The\n"
+	     "workspace's API and credential are those of the policy, as for rotate.\n"
 	     "Exit status: 0 revoked, 1 refused or failed, 2 usage, 5 locked, 7 API\n"
 	     "unavailable.\n",
     .run = run_revoke,

@@ -35,6 +35,14 @@ const struct cmd_entry *const cmd_table[] = {
 
 const size_t cmd_count = NCMDS;
 
+/* One verb of a list: its name, padded, and its summary wrapped beside it. */
+static void
+verb_line(const struct cmd_entry *e, FILE *f)
+{
+	fprintf(f, "  %-14s ", e->name);
+	args_wrap(f, 17, 17, e->summary);
+}
+
 static void
 usage(FILE *f)
 {
@@ -43,7 +51,7 @@ usage(FILE *f)
 	      "Keeps Mode signature tokens short-lived.  Verbs:\n",
 	      f);
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+		verb_line(cmd_table[i], f);
 	fputs("\nGlobal options, before or after the verb (for the verbs that use them):\n"
 	      "  -q, --quiet, --log-format text|plain|json, --json, --config FILE, --db FILE,\n"
 	      "  --public-key FILE, --timeout SECONDS, --retries N, --rate-limit N/SECS\n"
@@ -99,7 +107,7 @@ group_usage(const char *group, FILE *f)
 	fprintf(f, "usage: tokenwarden %s VERB [options] [args]\n\n", group);
 	for (size_t i = 0; i < NCMDS; i++)
 		if (strncmp(cmd_table[i]->name, group, n) == 0 && cmd_table[i]->name[n] == ' ')
-			fprintf(f, "  %-14s %s\n", cmd_table[i]->name, cmd_table[i]->summary);
+			verb_line(cmd_table[i], f);
 	fprintf(f, "\n'tokenwarden %s VERB --help' says more.\n", group);
 }
 

@@ -91,6 +91,15 @@ for verb in create verify delete import show; do
 	expect "$out" "Exit status: 0 "
 	[ ! -s "$err" ] || fail "token $verb --help wrote to stderr"
 done
+# Every help fits an 80-column terminal: each verb's and group's, and the top one.
+mapfile -t verbs < <("$tw_bin" help --scdoc | sed -n 's/^## \([a-z ]*[a-z]\)$/\1/p')
+[ "${#verbs[@]}" -gt 15 ] || fail "found only ${#verbs[@]} verbs in the man page"
+for v in "" token policy audit secret "${verbs[@]}"; do
+	# shellcheck disable=SC2086 # a verb is one or two words
+	"$tw_bin" help $v >"$TW_TMP/help" || fail "help $v failed"
+	awk -v v="$v" 'length > 79 { printf "help %s: a line of %d columns: %s\n", v, length, $0; bad = 1 }
+		END { exit bad }' "$TW_TMP/help" || fail "help $v runs past 79 columns"
+done
 run 0 token create --help
 expect "$out" "      --allow-unknown-slot"
 expect "$out" "      --timeout SECONDS"
