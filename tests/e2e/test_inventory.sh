@@ -146,7 +146,7 @@ tw_expect_eq "tokens after four imports" "$(count)" 4
 
 echo "== import refusals change nothing"
 base=(token import "${store[@]}" -w acme "${life[@]}")
-usage_import='usage: tokenwarden token import [options] -w WORKSPACE --token ID -n NAME --created-at TIME --expires-at TIME'
+usage_import='usage: tokenwarden token import [options] -w WORKSPACE --token ID -n NAME'
 refuse 1 "$db: token tok-unmanaged of workspace acme is already in the inventory" '' \
 	"${base[@]}" --token tok-unmanaged --name "hand made"
 refuse 1 "$db: token tok-slot of workspace acme is already in the inventory" \
