@@ -1,7 +1,9 @@
 /*
  * tokenwarden audit verify: recompute the history's hash chain and, with
  * --head, check that a head kept elsewhere is still in it (a truncated or
- * rewritten tail leaves a chain that holds but has lost that head).
+ * rewritten tail leaves a chain that holds but has lost that head); then
+ * compare every token row with the digest its last event recorded
+ * (store/inventory.h).
  */
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
@@ -10,6 +12,7 @@
 #include "core/jsonx.h"
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/inventory.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -26,7 +29,31 @@ struct verdict {
 	char *reason;   /* when not intact */
 	const char *known;
 	int64_t known_id; /* the event whose hash is known; 0 when none is */
+	int64_t rows;     /* the token rows compared with the history */
+	json_t *diffs;    /* what differs between them: an array, for either output */
 };
+
+static const char *const diff_names[] = {
+    [INVENTORY_EDITED] = "edited",
+    [INVENTORY_UNRECORDED] = "unrecorded",
+    [INVENTORY_MISSING] = "missing",
+};
+
+static int
+add_diff(const struct inventory_diff *d, void *arg)
+{
+	json_t *diffs = arg;
+	char *text = inventory_diff_text(d);
+
+	json_array_append_new(diffs,
+			      json_pack("{s:s, s:I, s:o, s:s?, s:s?, s:s?, s:s?, s:s}", "kind",
+					diff_names[d->what], "row", (json_int_t)d->row, "event",
+					d->event > 0 ? json_integer(d->event) : json_null(),
+					"workspace", d->workspace, "slot", d->slot, "token",
+					d->token, "state", d->state, "text", text));
+	free(text);
+	return 0;
+}
 
 /* Lower-cases a --head value into out; returns 0, or -1 when it is not a hash. */
 static int
@@ -67,11 +94,22 @@ check(struct store *s, const char *known, struct verdict *v)
 {
 	struct event_filter all = {0};
 	struct head_search h = {known, 0};
-	char *cause = NULL;
+	char *cause = NULL, *other = NULL;
 	int rc = events_verify(s, &v->count, v->head, &v->bad_id, &cause);
 
 	if (rc == 1)
 		v->reason = cause;
+	if (rc < 0)
+		goto out;
+	/* Compared even with a broken chain: what differs is worth knowing either way. */
+	v->diffs = json_array();
+	if (inventory_verify(s, INVENTORY_ALL, add_diff, v->diffs, &v->rows,
+			     rc == 1 ? &other : &cause) < 0) {
+		if (rc == 1)
+			cause = other;
+		rc = -1;
+		goto out;
+	}
 	if (rc != 0)
 		goto out;
 	v->intact = 1;
@@ -98,6 +136,23 @@ out:
 }
 
 static void
+print_tables(const struct verdict *v)
+{
+	size_t i, n = json_array_size(v->diffs);
+
+	if (n == 0) {
+		printf("the tables follow from it: %lld token row%s\n", (long long)v->rows,
+		       v->rows == 1 ? "" : "s");
+		return;
+	}
+	printf("the tables do not follow from it: %zu difference%s among %lld token row%s\n", n,
+	       n == 1 ? "" : "s", (long long)v->rows, v->rows == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		printf("  %s\n",
+		       json_string_value(json_object_get(json_array_get(v->diffs, i), "text")));
+}
+
+static void
 print_human(const struct verdict *v)
 {
 	if (v->known == NULL && !v->intact && v->bad_id > 0)
@@ -116,6 +171,7 @@ print_human(const struct verdict *v)
 		printf("head %s is event %lld; %lld event%s written since\n", v->known,
 		       (long long)v->known_id, (long long)(v->count - v->known_id),
 		       v->count - v->known_id == 1 ? " was" : "s were");
+	print_tables(v);
 }
 
 static void
@@ -140,6 +196,9 @@ print_json(const struct verdict *v)
 	}
 	if (!v->intact)
 		json_object_set_new(o, "reason", json_string(v->reason));
+	json_object_set_new(
+	    o, "tables",
+	    json_pack("{s:I, s:O}", "rows", (json_int_t)v->rows, "differences", v->diffs));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	printf("%s\n", text != NULL ? text : "{}");
 	jsonx_free(text);
@@ -189,9 +248,10 @@ run_audit_verify(void *opts, int argc, char **argv)
 	/* A head that verified is the one worth keeping; a broken chain's is not. */
 	if (v.intact && v.count > 0)
 		store_ctx_note_head(s);
-	status = v.intact ? TW_EXIT_OK : TW_EXIT_FINDINGS;
+	status = v.intact && json_array_size(v.diffs) == 0 ? TW_EXIT_OK : TW_EXIT_FINDINGS;
 out:
 	free(v.reason);
+	json_decref(v.diffs);
 	store_close(s);
 	return status;
 }
@@ -199,16 +259,19 @@ out:
 const struct cmd_entry cmd_audit_verify_entry = {
     .name = "audit verify",
     .args = "",
-    .summary = "check the history's hash chain; exit 4 when it was altered",
+    .summary = "check the history's hash chain, and that the tables follow from it",
     .options = verify_options,
     .globals = G_JSON | G_DB,
     .opts_size = sizeof(struct verify_opts),
     .max_args = 0,
-    .notes = "It reads only: a read-only store or an auditor's copy works.  When the\n"
+    .notes = "Every change tokenwarden makes to a token row is recorded with a digest of\n"
+	     "the row, so a row edited, added or removed outside tokenwarden is listed.\n"
+	     "It reads only: a read-only store or an auditor's copy works.  When the\n"
 	     "history verifies, its head is noted on stderr, to be kept elsewhere.\n"
 	     "\n"
-	     "Exit status: 0 the history verifies (and holds HASH), 1 the database cannot\n"
-	     "be read, 2 a usage error or no usable store, 4 the history was altered, or\n"
-	     "HASH is not in it.\n",
+	     "Exit status: 0 the history verifies (and holds HASH) and the tables follow\n"
+	     "from it, 1 the database cannot be read, 2 a usage error or no usable store,\n"
+	     "4 the history was altered, HASH is not in it, or a token row differs from\n"
+	     "it.\n",
     .run = run_audit_verify,
 };

@@ -9,6 +9,7 @@
 #include "core/exitcodes.h"
 #include "core/ratelimit.h"
 #include "core/xalloc.h"
+#include "store/inventory.h"
 #include "store/runs.h"
 
 #include <jansson.h>
@@ -199,6 +200,56 @@ status_of(const struct rotate_stats *st)
 	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
 }
 
+/* Says one row that differs from the history, as an error or a warning (arg: int *warn). */
+static int
+say_diff(const struct inventory_diff *d, void *arg)
+{
+	const int *warn = arg;
+	char *text = inventory_diff_text(d);
+
+	if (*warn)
+		warnf("%s", text);
+	else
+		errorf("%s", text);
+	free(text);
+	return 0;
+}
+
+/*
+ * Compares the rows a run acts on with the history (store/inventory.h).
+ * Returns 0 when they follow from it, or when the policy or a dry run lets
+ * the run go on; -1 after the messages when the run must do nothing.
+ */
+static int
+check_tables(struct store *s, const struct policy *p, int dry_run)
+{
+	int warn = p->integrity_warn || dry_run;
+	int64_t rows;
+	char *cause = NULL;
+	int n = inventory_verify(s, INVENTORY_LIVE, say_diff, &warn, &rows, &cause);
+
+	if (n < 0) {
+		errorf("%s", cause);
+		free(cause);
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (warn) {
+		warnf("the tables no longer follow from the history: %d of %lld live token row%s "
+		      "differ from it; running on, as %s",
+		      n, (long long)rows, rows == 1 ? "" : "s",
+		      dry_run ? "a dry run changes nothing" : "store integrity: warn says");
+		return 0;
+	}
+	errorf("the tables no longer follow from the history: %d of %lld live token row%s "
+	       "differ from it, so nothing was done; 'tokenwarden audit verify' lists every "
+	       "difference.  Put the store back from a backup, or set store integrity: warn "
+	       "in the policy to run on",
+	       n, (long long)rows, rows == 1 ? "" : "s");
+	return -1;
+}
+
 int
 runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   struct rotate_opts *o, const char *verb, int quiet)
@@ -220,6 +271,8 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		status = TW_EXIT_USAGE;
 		goto out;
 	}
+	if (check_tables(s, p, o->dry_run) < 0)
+		goto out;
 	if (!o->dry_run && runs_start(s, verb, clock_now_ms(), &id, &cause) < 0)
 		goto out;
 	if (rotate_run(s, pub, p, client_for, &cl, o, log_line, NULL, &st, &cause) < 0)

@@ -71,9 +71,11 @@ load_path(struct loader *ld, const char *key, const struct ynode *v, char **out)
 static int
 load_store(struct loader *ld, const struct ynode *v, struct policy *p)
 {
-	static const char *const keys[] = {"path", "public_key", NULL};
+	static const char *const keys[] = {"path", "public_key", "integrity", NULL};
+	static const char *const integrity[] = {"refuse", "warn", NULL};
 	const struct ynode *path = ytree_get(v, "path"), *pub = ytree_get(v, "public_key");
-	int rc = 0;
+	const struct ynode *in = ytree_get(v, "integrity");
+	int rc = 0, k;
 
 	if (loader_check_keys(ld, v, keys, "store") < 0)
 		return -1;
@@ -81,6 +83,18 @@ load_store(struct loader *ld, const struct ynode *v, struct policy *p)
 		rc = -1;
 	if (pub != NULL && load_path(ld, "store public_key", pub, &p->public_key) < 0)
 		rc = -1;
+	if (in != NULL) {
+		k = in->type == YNODE_SCALAR ? loader_key_index(in, integrity) : -1;
+		if (k < 0) {
+			loader_error(ld, in,
+				     "store integrity must be refuse (the default: rotate does "
+				     "nothing on a store whose tables no longer follow from its "
+				     "history) or warn (rotate says so and runs)");
+			rc = -1;
+		} else {
+			p->integrity_warn = k == 1;
+		}
+	}
 	return rc;
 }
 

@@ -161,8 +161,11 @@ struct policy_schedule {
 
 struct policy {
 	char *file;
-	char *store_path;               /* NULL: the default */
-	char *public_key;               /* NULL: the default */
+	char *store_path; /* NULL: the default */
+	char *public_key; /* NULL: the default */
+	/* store integrity: 1 warn, 0 refuse to rotate on tables that do not follow from the
+	 * history */
+	int integrity_warn;
 	struct policy_settings builtin; /* the values nobody wrote */
 	struct policy_settings defaults;
 	struct policy_workspace *ws;

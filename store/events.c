@@ -25,6 +25,7 @@ const char *const events_kinds[] = {
     "token.unknown",
     "token.revoked",
     "token.imported",
+    "token.attested",
     "secret.revealed",
     "run.start",
     "run.end",

@@ -8,8 +8,10 @@
  */
 #include "store/store.h"
 
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/inventory.h"
 #include "store/store_priv.h"
 
 #include <errno.h>
@@ -89,6 +91,28 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  workspace_id INTEGER PRIMARY KEY REFERENCES workspaces(id),"
     "  checked_at INTEGER NOT NULL,"
     "  error TEXT NOT NULL);",
+    /*
+     * 4 -> 5: token events carry their row and its digest (store/inventory.h);
+     * each row's last event is found through this index.  migrate_code
+     * records the rows a store already holds.
+     */
+    "CREATE INDEX events_by_row ON events(json_extract(details, '$.row'), id)"
+    "  WHERE json_extract(details, '$.row') IS NOT NULL;",
+};
+
+/* 4 -> 5: the rows a store already holds, recorded with their digests. */
+static int
+attest_rows(struct store *s, char **cause)
+{
+	return inventory_attest(s, clock_now_ms(),
+				"the token rows as this store held them when its events began "
+				"to carry row digests (schema 5)",
+				cause);
+}
+
+/* What a migration does beyond its SQL; NULL: nothing. */
+static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **cause) = {
+    [4] = attest_rows,
 };
 
 /*
@@ -283,9 +307,12 @@ migrate_steps(struct store *s, char **cause)
 	/* Read again: another process may have migrated it since it was first read. */
 	if (store_pragma_int(s, "PRAGMA user_version", &version, cause) < 0)
 		goto out;
-	for (int v = version; v < STORE_SCHEMA_VERSION; v++)
+	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
 		if (store_exec(s, migrations[v], "migrating its schema", cause) < 0)
 			goto out;
+		if (migrate_code[v] != NULL && migrate_code[v](s, cause) < 0)
+			goto out;
+	}
 	sql = xasprintf("PRAGMA application_id = %d; PRAGMA user_version = %d;",
 			(int)STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
 	if (version < STORE_SCHEMA_VERSION &&

@@ -4,6 +4,7 @@
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/inventory.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -89,17 +90,19 @@ row_names(struct store *s, int64_t row, char **ws, char **slot, char **token, ch
 	return rc;
 }
 
-/* Appends an event about row. */
+/* Appends an event about row, carrying its digest as this change leaves it (inventory.h). */
 static int
 row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
 	  char **cause)
 {
 	char *ws = NULL, *slot = NULL, *token = NULL;
-	int rc;
+	json_t *d = details != NULL ? json_deep_copy(details) : json_object();
+	int rc = -1;
 
-	if (row_names(s, row, &ws, &slot, &token, cause) < 0)
-		return -1;
-	rc = events_append(s, now, kind, ws, slot, token, details, cause);
+	if (row_names(s, row, &ws, &slot, &token, cause) == 0 &&
+	    inventory_stamp(s, row, d, cause) == 0)
+		rc = events_append(s, now, kind, ws, slot, token, d, cause);
+	json_decref(d);
 	free(ws);
 	free(slot);
 	free(token);
@@ -160,7 +163,7 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 	*row = sqlite3_last_insert_rowid(s->db);
 	json_object_set_new(details, "name", json_string(name));
 	set_time(details, "expires_at", expires_at);
-	if (events_append(s, now, "token.intent", workspace, slot, NULL, details, cause) < 0)
+	if (row_event(s, *row, now, "token.intent", details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -504,7 +507,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 		    const json_t *details, char **cause)
 {
 	sqlite3_stmt *st = NULL;
-	char *slot = NULL;
+	int64_t row = 0;
 	int step;
 	int rc = -1;
 
@@ -514,7 +517,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	    s,
 	    "UPDATE tokens SET state = 'deleted', updated_at = ?3 WHERE token = ?2 AND "
 	    "state <> 'deleted' AND workspace_id = (SELECT id FROM workspaces WHERE "
-	    "name = ?1) RETURNING (SELECT name FROM slots WHERE id = slot_id)",
+	    "name = ?1) RETURNING id",
 	    cause);
 	if (st == NULL)
 		goto out;
@@ -522,22 +525,23 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now);
 	step = sqlite3_step(st);
-	if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		slot = xstrdup((const char *)sqlite3_column_text(st, 0));
-	if (step == SQLITE_ROW)
+	if (step == SQLITE_ROW) {
+		row = sqlite3_column_int64(st, 0);
 		step = sqlite3_step(st);
+	}
 	if (step != SQLITE_DONE) {
 		store_error(s, "recording the deletion", cause);
 		goto out;
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (events_append(s, now, "token.deleted", workspace, slot, token, details, cause) < 0)
-		goto out;
-	rc = 0;
+	/* A token the inventory does not hold (or holds as deleted) is recorded all the same. */
+	if (row != 0)
+		rc = row_event(s, row, now, "token.deleted", details, cause);
+	else
+		rc = events_append(s, now, "token.deleted", workspace, NULL, token, details, cause);
 out:
 	sqlite3_finalize(st);
-	free(slot);
 	return store_end(s, rc, cause);
 }
 
@@ -588,8 +592,7 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	set_time(details, "created_at", imp->created_at);
 	set_time(details, "expires_at", imp->expires_at);
 	json_object_set_new(details, "secret", json_boolean(imp->sealed != NULL));
-	if (events_append(s, now, "token.imported", imp->workspace, imp->slot, imp->token, details,
-			  cause) < 0)
+	if (row_event(s, row, now, "token.imported", details, cause) < 0)
 		goto out;
 	rc = 0;
 out:

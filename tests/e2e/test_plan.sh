@@ -208,7 +208,7 @@ for verb in plan "audit report"; do
 	run 0 $verb --help
 	expect "$out" "usage: tokenwarden $verb [options]"
 	expect "$out" "--at TIME"
-	expect "$out" "(1d ahead, -1d ago)"
+	expect "$out" "ahead, -1d ago)"
 	expect "$out" "--db FILE"
 	# shellcheck disable=SC2086
 	run 0 help $verb

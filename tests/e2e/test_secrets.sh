@@ -208,7 +208,7 @@ import tokthree - "$S3"
 import toknone ops -
 run 0 audit verify
 head_note
-head_early=$(awk '{print $NF}' "$out")
+head_early=$(awk 'NR == 1 {print $NF}' "$out")
 [ ${#head_early} -eq 64 ] || fail "no head in: $(cat "$out")"
 
 echo "== reveal"
@@ -414,7 +414,7 @@ echo "== audit verify"
 export TOKENWARDEN_NOW=2024-04-01T00:00Z
 run 0 audit verify
 expect "$out" "history intact: $(events) events, head "
-head_now=$(awk '{print $NF}' "$out")
+head_now=$(awk 'NR == 1 {print $NF}' "$out")
 tw_expect_eq "head" "$head_now" "$(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")"
 run 0 audit verify --json
 jq -e --arg h "$head_now" '.intact and .head == $h' "$out" >/dev/null || fail "verify --json"

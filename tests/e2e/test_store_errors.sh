@@ -357,7 +357,10 @@ for v in v-shm v-wal v-db; do
 	want=$([ "$v" = v-db ] && echo 3 || echo 4)
 	jq -e --argjson n "$want" 'length == $n' "$out" >/dev/null ||
 		fail "$v: expected $want tokens (the -wal's only when it is there)"
-	run 0 audit verify --db "$TW_TMP/$v/tw.db"
+	# The pending row was planted by hand above, so the tables check names it, read-only.
+	run 4 audit verify --db "$TW_TMP/$v/tw.db"
+	grep -qE '^history intact: [0-9]+ events, head [0-9a-f]{64}$' "$out" || fail "$v: the chain"
+	expect_line "$out" "  token row 3 (acme/etl, no id, pending): no event records it; it was added outside tokenwarden"
 	expect_line "$err" "tokenwarden: $TW_TMP/$v/tw.db: opened read-only (its mode 0400 lets no one write it); nothing is written"
 	# The file and its -wal are as they were; nothing is created or removed.  (Root may
 	# write the -shm, SQLite's index in shared memory; the file's content is not in it.)

@@ -310,7 +310,7 @@ test_migrates_from_version_0_only_at_init(void **state)
 	free(path);
 }
 
-/* A version 1 database gains the tables of versions 2 and 3, its rows kept. */
+/* A version 1 database gains the tables and index of versions 2 to 5, its rows kept. */
 static void
 test_migrates_from_version_1(void **state)
 {
@@ -330,15 +330,16 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(
 	    sqlite3_exec(db,
 			 "DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
-			 "PRAGMA user_version = 1",
+			 "DROP INDEX events_by_row; PRAGMA user_version = 1",
 			 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
 	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
-					  "('slot_state', 'alerts', 'clock_state')"),
-			 3);
+	assert_int_equal(query_int(s->db,
+				   "SELECT count(*) FROM sqlite_schema WHERE name IN "
+				   "('slot_state', 'alerts', 'clock_state', 'events_by_row')"),
+			 4);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	fx->s = s;
 }

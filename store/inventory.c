@@ -1,0 +1,251 @@
+/* The inventory against its history: row digests in events, and their check. */
+#include "store/inventory.h"
+
+#include "core/xalloc.h"
+#include "store/events.h"
+
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * What a row's digest covers, by column: the ids that tie it to its
+ * workspace and slot and their names (so a renamed workspace shows), every
+ * column of its own, and whether it holds a sealed secret.  LEFT JOINs: a
+ * row pointed at a workspace that does not exist is still compared.
+ */
+#define DIGEST_COLUMNS                                                                             \
+	"t.id, t.workspace_id, w.name, t.slot_id, sl.name, t.token, t.name, t.state, t.origin, "   \
+	"t.requested_at, t.created_at, t.expires_at, t.updated_at, t.retire_after, "               \
+	"EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id)"
+#define DIGEST_NCOLUMNS 15
+#define DIGEST_FROM                                                                                \
+	" FROM tokens t LEFT JOIN workspaces w ON w.id = t.workspace_id "                          \
+	"LEFT JOIN slots sl ON sl.id = t.slot_id "
+
+/* The events index (schema 5) is on this expression: keep them the same. */
+#define EVENT_ROW "json_extract(details, '$.row')"
+
+/* The terminal states: rotate never acts on such a row. */
+#define TERMINAL "('deleted', 'failed', 'revoked')"
+
+/* Hashes column i of st: a type tag, then the value (a length before text). */
+static void
+hash_column(crypto_generichash_state *h, sqlite3_stmt *st, int i)
+{
+	unsigned char b[9];
+	uint64_t v;
+	int type = sqlite3_column_type(st, i);
+	const unsigned char *text;
+
+	b[0] = type == SQLITE_INTEGER ? 'i' : type == SQLITE_NULL ? 'n' : 't';
+	if (type == SQLITE_NULL) {
+		crypto_generichash_update(h, b, 1);
+		return;
+	}
+	if (type == SQLITE_INTEGER)
+		v = (uint64_t)sqlite3_column_int64(st, i);
+	else
+		v = (uint64_t)sqlite3_column_bytes(st, i);
+	for (int k = 8; k >= 1; k--, v >>= 8)
+		b[k] = (unsigned char)(v & 0xff);
+	crypto_generichash_update(h, b, sizeof b);
+	if (type != SQLITE_INTEGER) {
+		text = sqlite3_column_text(st, i);
+		crypto_generichash_update(h, text, (unsigned long long)sqlite3_column_bytes(st, i));
+	}
+}
+
+/* The digest of the row st holds in its first DIGEST_NCOLUMNS columns, in hex. */
+static void
+digest_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
+{
+	static const char tag[] = "tokenwarden-row-v1";
+	unsigned char d[INVENTORY_DIGEST_BYTES];
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, NULL, 0, sizeof d);
+	crypto_generichash_update(&h, (const unsigned char *)tag, sizeof tag);
+	for (int i = 0; i < DIGEST_NCOLUMNS; i++)
+		hash_column(&h, st, i);
+	crypto_generichash_final(&h, d, sizeof d);
+	sodium_bin2hex(out, INVENTORY_DIGEST_MAX, d, sizeof d);
+}
+
+int
+inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s, "SELECT " DIGEST_COLUMNS DIGEST_FROM "WHERE t.id = ?1", cause);
+	char digest[INVENTORY_DIGEST_MAX];
+	int step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		digest_of(st, digest);
+		json_object_set_new(details, "row", json_integer(row));
+		json_object_set_new(details, "digest", json_string(digest));
+	} else if (step == SQLITE_DONE) {
+		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
+	} else {
+		store_error(s, "reading a token row", cause);
+	}
+	sqlite3_finalize(st);
+	return step == SQLITE_ROW ? 0 : -1;
+}
+
+/* Compares each row of scope with its last event; returns the differences or -1. */
+static int
+compare_rows(struct store *s, enum inventory_scope scope,
+	     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
+	     int *stop, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    scope == INVENTORY_LIVE
+		? "SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" DIGEST_FROM
+		  "LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW
+		  " = t.id) WHERE t.state NOT IN " TERMINAL " ORDER BY t.id"
+		: "SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" DIGEST_FROM
+		  "LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW
+		  " = t.id) ORDER BY t.id",
+	    cause);
+	char digest[INVENTORY_DIGEST_MAX];
+	const char *recorded;
+	int step, n = 0;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
+		struct inventory_diff d = {
+		    .row = sqlite3_column_int64(st, 0),
+		    .event = sqlite3_column_int64(st, DIGEST_NCOLUMNS),
+		    .workspace = (const char *)sqlite3_column_text(st, 2),
+		    .slot = (const char *)sqlite3_column_text(st, 4),
+		    .token = (const char *)sqlite3_column_text(st, 5),
+		    .state = (const char *)sqlite3_column_text(st, 7),
+		};
+
+		(*rows)++;
+		recorded = (const char *)sqlite3_column_text(st, DIGEST_NCOLUMNS + 1);
+		digest_of(st, digest);
+		if (recorded != NULL && strcmp(recorded, digest) == 0)
+			continue;
+		d.what = d.event == 0 ? INVENTORY_UNRECORDED : INVENTORY_EDITED;
+		n++;
+		*stop = fn(&d, arg) != 0;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		store_error(s, "comparing the tokens with the history", cause);
+		n = -1;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Finds the rows the history names that the table lacks; returns their number or -1. */
+static int
+missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
+	     int *stop, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT " EVENT_ROW ", max(id) FROM events WHERE " EVENT_ROW
+					 " IS NOT NULL AND " EVENT_ROW
+					 " NOT IN (SELECT id FROM tokens) GROUP BY 1 ORDER BY 1",
+					 cause);
+	int step, n = 0;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
+		struct inventory_diff d = {
+		    .what = INVENTORY_MISSING,
+		    .row = sqlite3_column_int64(st, 0),
+		    .event = sqlite3_column_int64(st, 1),
+		};
+
+		n++;
+		*stop = fn(&d, arg) != 0;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		store_error(s, "comparing the history with the tokens", cause);
+		n = -1;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+inventory_verify(struct store *s, enum inventory_scope scope,
+		 int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
+		 char **cause)
+{
+	int stop = 0, edited, missing = 0;
+
+	*rows = 0;
+	edited = compare_rows(s, scope, fn, arg, rows, &stop, cause);
+	if (edited < 0)
+		return -1;
+	if (scope == INVENTORY_ALL && !stop)
+		missing = missing_rows(s, fn, arg, &stop, cause);
+	return missing < 0 ? -1 : edited + missing;
+}
+
+char *
+inventory_diff_text(const struct inventory_diff *d)
+{
+	char *who;
+	char *text;
+
+	if (d->what == INVENTORY_MISSING)
+		return xasprintf("token row %lld is in the history (event %lld) but not in the "
+				 "table: it was removed outside tokenwarden",
+				 (long long)d->row, (long long)d->event);
+	who = xasprintf("token row %lld (%s/%s, %s, %s)", (long long)d->row,
+			d->workspace != NULL ? d->workspace : "no workspace",
+			d->slot != NULL ? d->slot : "-", d->token != NULL ? d->token : "no id",
+			d->state != NULL ? d->state : "?");
+	if (d->what == INVENTORY_UNRECORDED)
+		text = xasprintf("%s: no event records it; it was added outside tokenwarden", who);
+	else
+		text = xasprintf("%s differs from what its last event (%lld) recorded: it was "
+				 "edited outside tokenwarden",
+				 who, (long long)d->event);
+	free(who);
+	return text;
+}
+
+int
+inventory_attest(struct store *s, int64_t now, const char *reason, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT " DIGEST_COLUMNS DIGEST_FROM "ORDER BY t.id",
+					 cause);
+	char digest[INVENTORY_DIGEST_MAX];
+	int step, rc = 0;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW && rc == 0; step = sqlite3_step(st)) {
+		json_t *d = json_object();
+
+		digest_of(st, digest);
+		json_object_set_new(d, "row", json_integer(sqlite3_column_int64(st, 0)));
+		json_object_set_new(d, "digest", json_string(digest));
+		json_object_set_new(d, "reason", json_string(reason));
+		rc = events_append(s, now, "token.attested", (const char *)sqlite3_column_text(st, 2),
+				   (const char *)sqlite3_column_text(st, 4),
+				   (const char *)sqlite3_column_text(st, 5), d, cause);
+		json_decref(d);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		store_error(s, "recording the token rows", cause);
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,75 @@
+/*
+ * The inventory against its history.  Every event about a token row
+ * carries, inside its hashed details, the row's id ("row") and a digest of
+ * the row as that change left it ("digest": BLAKE2b-256 over its columns,
+ * its workspace's and slot's names and whether it holds a sealed secret).
+ * So the tables follow from the history: a row whose digest differs from
+ * its last event's was edited outside tokenwarden, a row no event names
+ * was added outside it, and a row an event names that the table lacks was
+ * removed.  An event forged to match rewrites the chain from there on,
+ * which a history head kept elsewhere shows (audit verify --head).
+ *
+ * The sealed secret itself is not in the digest: rekey reseals every blob
+ * without a token event, and a blob is bound to its row by the workspace
+ * and token id sealed inside it, which secret reveal checks.
+ */
+#ifndef TW_INVENTORY_H
+#define TW_INVENTORY_H
+
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define INVENTORY_DIGEST_BYTES 32
+#define INVENTORY_DIGEST_MAX (INVENTORY_DIGEST_BYTES * 2 + 1)
+
+enum inventory_scope {
+	INVENTORY_ALL,  /* every row, and the rows the history names that the table lacks */
+	INVENTORY_LIVE, /* the rows rotate acts on: all but deleted, failed and revoked ones */
+};
+
+enum inventory_difference {
+	INVENTORY_EDITED,     /* the row differs from what its last event recorded */
+	INVENTORY_UNRECORDED, /* no event names the row */
+	INVENTORY_MISSING,    /* an event names a row the table lacks */
+};
+
+struct inventory_diff {
+	enum inventory_difference what;
+	int64_t row;
+	int64_t event;         /* the row's last event; 0 when none names it */
+	const char *workspace; /* as the table has it; NULL for a missing row */
+	const char *slot;      /* NULL: none */
+	const char *token;     /* NULL: none */
+	const char *state;
+};
+
+/*
+ * Adds the row's id and its digest as the open transaction leaves it to
+ * details (an object), for the event about that change.  Returns 0, or -1
+ * with *cause.
+ */
+int inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause);
+
+/*
+ * Compares the rows of scope with the digests their last events carry, and
+ * calls fn for each difference (fn returns nonzero to stop).  Sets *rows to
+ * the number of rows compared.  Returns the number of differences, or -1
+ * with *cause.
+ */
+int inventory_verify(struct store *s, enum inventory_scope scope,
+		     int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
+		     int64_t *rows, char **cause);
+
+/* One sentence saying what d is, for messages; the caller frees it. */
+char *inventory_diff_text(const struct inventory_diff *d);
+
+/*
+ * In the open write transaction: records every token row as the tables
+ * hold it now in a token.attested event giving reason (a store from
+ * before the rows were digested).  Returns 0, or -1 with *cause.
+ */
+int inventory_attest(struct store *s, int64_t now, const char *reason, char **cause);
+
+#endif

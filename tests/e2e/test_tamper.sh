@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# End-to-end: the tables follow from the history.  Each token row's last
+# event carries a digest of the row as that change left it, so a direct
+# edit of the tokens table (a longer expiry, a live token made retiring, a
+# row added, removed or moved to another workspace) is found by audit
+# verify (exit 4, naming the row), and rotate refuses to act on such a store
+# (exit 1) unless the policy says `store: { integrity: warn }`.  Nothing is
+# changed on the server or in the store by a refused run.
+# usage: test_tamper.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CREDENTIAL TOKENWARDEN_TEST_CRASH
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+out=$TW_TMP/out
+err=$TW_TMP/err
+# run STATUS ARGS...: runs tokenwarden, expecting exit STATUS.
+run() {
+	local want=$1 got=0
+	shift
+	"$tw_bin" "$@" >"$out" 2>"$err" || got=$?
+	[ "$got" -eq "$want" ] ||
+		fail "tokenwarden $* exited $got, expected $want: $(head -c 600 "$err")"
+}
+expect() {
+	grep -qF -- "$2" "$1" || fail "expected '$2' in: $(head -c 600 "$1")"
+}
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+sql() {
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+for r in c.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in r))' "$@"
+}
+# snapshot DB COPY: a consistent copy of DB (its WAL included).
+snapshot() {
+	python3 -c 'import sqlite3, sys
+src = sqlite3.connect(sys.argv[1]); dst = sqlite3.connect(sys.argv[2])
+src.backup(dst); dst.close()' "$1" "$2"
+}
+server_tokens() {
+	sim_ctl GET /_sim/tokens | jq -c '[.tokens[] | .token] | sort'
+}
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-01-01T00:00Z
+clean=$TW_TMP/clean.db
+db=$TW_TMP/tw.db
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+"$tw_bin" init --db "$clean" --public-key "$TW_TMP/seal.pub" >/dev/null
+mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
+printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
+chmod 600 "$TW_TMP/creds/acme-admin"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds
+# policy DB [INTEGRITY]: writes the policy for store DB.
+policy() {
+	cat >"$TW_TMP/policy.yaml" <<YAML
+version: 1
+store: { path: $1, public_key: $TW_TMP/seal.pub${2:+, integrity: $2} }
+defaults: { lifetime: 10d, rotate_before: 4d, grace: 12h }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: etl
+        deliver: [ { file: $TW_TMP/run/etl.json } ]
+      - name: bi
+        deliver: [ { file: $TW_TMP/run/bi.json } ]
+YAML
+}
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+echo "== an untouched store verifies"
+policy "$clean"
+at 2026-01-01T00:00Z
+run 0 rotate
+at 2026-01-08T00:00Z
+run 0 rotate
+expect "$out" "rotate: 2 rotated"
+run 0 audit verify --db "$clean"
+expect "$out" "history intact"
+expect "$out" "the tables follow from it: 4 token rows"
+run 0 audit verify --db "$clean" --json
+jq -e '.intact and .tables.rows == 4 and (.tables.differences | length) == 0' "$out" >/dev/null ||
+	fail "audit verify --json on an untouched store: $(cat "$out")"
+etl_active=$(sql "$clean" "SELECT t.id FROM tokens t JOIN slots s ON s.id = t.slot_id WHERE s.name = 'etl' AND t.state = 'active'")
+bi_active=$(sql "$clean" "SELECT t.id FROM tokens t JOIN slots s ON s.id = t.slot_id WHERE s.name = 'bi' AND t.state = 'active'")
+at 2026-01-08T01:00Z
+
+# tampered CASE SQL WANT: applies SQL to a copy of the clean store; audit
+# verify must exit 4 and say WANT; rotate must refuse and change nothing.
+tampered() {
+	local what=$1 edit=$2 want=$3 before events
+	echo "== $what"
+	rm -f "$db" "$db-wal" "$db-shm"
+	snapshot "$clean" "$db"
+	sql "$db" "$edit" >/dev/null
+	policy "$db"
+	run 4 audit verify --db "$db"
+	expect "$out" "history intact"
+	expect "$out" "$want"
+	run 4 audit verify --db "$db" --json
+	jq -e '.intact and (.tables.differences | length) > 0' "$out" >/dev/null ||
+		fail "$what: audit verify --json does not report it: $(cat "$out")"
+	before=$(server_tokens)
+	events=$(sql "$db" "SELECT count(*) FROM events")
+	run 1 rotate --force etl
+	expect "$err" "the tables no longer follow from the history"
+	expect "$err" "$want"
+	[ "$(server_tokens)" = "$before" ] || fail "$what: a refused rotate changed the server's tokens"
+	[ "$(sql "$db" "SELECT count(*) FROM events")" = "$events" ] ||
+		fail "$what: a refused rotate recorded events"
+}
+
+tampered "a longer expiry on the active token" \
+	"UPDATE tokens SET expires_at = expires_at + 30 * 86400000 WHERE id = $etl_active" \
+	"token row $etl_active (acme/etl"
+tampered "a live token made retiring, its retire_after past" \
+	"UPDATE tokens SET state = 'retiring', retire_after = 0 WHERE id = $bi_active" \
+	"token row $bi_active (acme/bi"
+tampered "a row added with no event" \
+	"INSERT INTO tokens (workspace_id, slot_id, token, name, state, origin, requested_at, expires_at, updated_at)
+	 SELECT workspace_id, NULL, 'tok-planted', 'planted', 'retiring', 'imported', 0, 9e15, 0 FROM tokens WHERE id = $etl_active" \
+	"no event records it"
+tampered "the workspace renamed" \
+	"UPDATE workspaces SET name = 'globex'" \
+	"token row $etl_active (globex/etl"
+
+echo "== a removed row: audit verify finds it"
+rm -f "$db" "$db-wal" "$db-shm"
+snapshot "$clean" "$db"
+gone=$(sql "$db" "SELECT min(id) FROM tokens")
+sql "$db" "DELETE FROM tokens WHERE id = $gone" >/dev/null
+run 4 audit verify --db "$db"
+expect "$out" "token row $gone is in the history (event"
+
+echo "== integrity: warn runs on, and says so"
+rm -f "$db" "$db-wal" "$db-shm"
+snapshot "$clean" "$db"
+sql "$db" "UPDATE tokens SET expires_at = expires_at + 86400000 WHERE id = $etl_active" >/dev/null
+policy "$db" warn
+run 0 rotate --force etl
+expect "$out" "rotate: 1 rotated"
+expect "$err" "the tables no longer follow from the history"
+run 0 policy check
+policy "$db" ignore
+run 2 policy check
+expect "$err" "integrity"
+
+echo "== the untouched store rotates on"
+policy "$clean"
+run 0 rotate --force bi
+expect "$out" "rotate: 1 rotated"
+run 0 audit verify --db "$clean"
+expect "$out" "the tables follow from it: 5 token rows"
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures failure(s)" >&2
+	exit 1
+fi
+echo "ok"

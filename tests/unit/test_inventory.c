@@ -1,0 +1,239 @@
+/*
+ * Unit tests for store/inventory: every change the store makes to a token
+ * row leaves the tables following from the history; a change made outside
+ * it is found, as edited, unrecorded or missing; a store of schema 4 is
+ * attested when it is migrated.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "store/events.h"
+#include "store/inventory.h"
+#include "store/tokens.h"
+#include "store_fixture.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+#define T0 1767225600000LL /* 2026-01-01T00:00Z */
+#define DAY 86400000LL
+
+struct seen {
+	int n;
+	struct inventory_diff last;
+	int64_t rows[8];
+};
+
+static int
+collect(const struct inventory_diff *d, void *arg)
+{
+	struct seen *seen = arg;
+
+	if (seen->n < 8)
+		seen->rows[seen->n] = d->row;
+	seen->n++;
+	seen->last = *d;
+	seen->last.workspace = seen->last.slot = seen->last.token = seen->last.state = NULL;
+	return 0;
+}
+
+/* The differences in scope; fails the test on a database error. */
+static int
+differences(struct store *s, enum inventory_scope scope, struct seen *seen, int64_t *rows)
+{
+	char *cause = NULL;
+	int n;
+
+	memset(seen, 0, sizeof *seen);
+	n = inventory_verify(s, scope, collect, seen, rows, &cause);
+	if (n < 0)
+		fail_msg("inventory_verify: %s", cause);
+	assert_int_equal(n, seen->n);
+	return n;
+}
+
+static void
+exec_ok(struct store *s, const char *sql)
+{
+	assert_int_equal(sqlite3_exec(s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+/* A slot's life through every store function that changes a row: none leaves a difference. */
+static void
+test_every_change_is_recorded(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"acme", NULL, "tok-hand", "by hand", T0, T0 + 90 * DAY,
+				   sealed, sizeof sealed, "tw1:fpr"};
+	struct seen seen;
+	int64_t r1, r2, r3, retired, rows;
+	char *cause = NULL;
+	int settled;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &r1, &cause), 0);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, 1);
+	assert_int_equal(tokens_created(fx->s, r1, "tok-1", T0, T0 + 10 * DAY, sealed, sizeof sealed,
+					"tw1:fpr", T0, &cause),
+			 0);
+	assert_int_equal(tokens_transition(fx->s, r1, TOKEN_CREATED, TOKEN_VERIFIED, T0, NULL, &cause), 0);
+	assert_int_equal(tokens_delivering(fx->s, r1, 1, T0, &cause), 0);
+	assert_int_equal(tokens_activate(fx->s, r1, T0, T0, &retired, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-2", T0 + 17 * DAY, T0 + 7 * DAY, &r2,
+				       &cause),
+			 0);
+	assert_int_equal(tokens_created(fx->s, r2, "tok-2", T0 + 7 * DAY, T0 + 17 * DAY, sealed,
+					sizeof sealed, "tw1:fpr", T0 + 7 * DAY, &cause),
+			 0);
+	assert_int_equal(tokens_activate(fx->s, r2, T0 + 8 * DAY, T0 + 7 * DAY, &retired, &cause), 0);
+	assert_int_equal(retired, r1);
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "tok-1", T0 + 8 * DAY, NULL, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-3", T0 + 27 * DAY, T0 + 17 * DAY, &r3,
+				       &cause),
+			 0);
+	assert_int_equal(tokens_settle_pending(fx->s, T0 + 17 * DAY, &settled, &cause), 0);
+	assert_int_equal(settled, 1);
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, 4);
+	/* A deletion the inventory did not hold is recorded, and changes no row. */
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "tok-elsewhere", T0, NULL, &cause), 0);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_null(cause);
+}
+
+/* Edits outside the store: each is found, and named by its kind, row and last event. */
+static void
+test_edits_are_found(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct seen seen;
+	int64_t r1, r2, rows, last_event;
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &r1, &cause), 0);
+	assert_int_equal(tokens_created(fx->s, r1, "tok-1", T0, T0 + 10 * DAY, sealed, sizeof sealed,
+					"tw1:fpr", T0, &cause),
+			 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + 10 * DAY, T0, &r2, &cause), 0);
+	assert_int_equal(tokens_transition(fx->s, r2, TOKEN_PENDING, TOKEN_FAILED, T0, NULL, &cause), 0);
+	assert_int_equal(events_head(fx->s, head, &last_event, &cause), 0);
+
+	/* A longer expiry. */
+	exec_ok(fx->s, "UPDATE tokens SET expires_at = expires_at + 1 WHERE token = 'tok-1'");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+	assert_int_equal(seen.last.what, INVENTORY_EDITED);
+	assert_int_equal(seen.last.row, r1);
+	assert_true(seen.last.event > 0 && seen.last.event <= last_event);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
+	exec_ok(fx->s, "UPDATE tokens SET expires_at = expires_at - 1 WHERE token = 'tok-1'");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+
+	/* A terminal row edited: found by the whole check, not by the one rotate makes. */
+	exec_ok(fx->s, "UPDATE tokens SET expires_at = 1 WHERE state = 'failed'");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+	assert_int_equal(seen.last.row, r2);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
+	assert_int_equal(rows, 1);
+	/* Made live again: then rotate's check finds it too. */
+	exec_ok(fx->s, "UPDATE tokens SET state = 'unknown' WHERE state = 'failed'");
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
+	assert_int_equal(seen.last.row, r2);
+
+	/* A row with no event, and a row removed. */
+	exec_ok(fx->s, "INSERT INTO tokens (workspace_id, token, name, state, origin, requested_at, "
+		       "expires_at, updated_at) SELECT workspace_id, 'tok-x', 'planted', 'active', "
+		       "'imported', 0, 0, 0 FROM tokens LIMIT 1");
+	exec_ok(fx->s, "DELETE FROM secrets; DELETE FROM tokens WHERE token = 'tok-1'");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 3);
+	assert_int_equal(seen.rows[0], r2);
+	assert_int_equal(seen.rows[1], r2 + 1);
+	assert_int_equal(seen.last.what, INVENTORY_MISSING);
+	assert_int_equal(seen.last.row, r1);
+	assert_null(cause);
+}
+
+/* The texts name the row, its names and the event, and say what to suspect. */
+static void
+test_texts(void **state)
+{
+	struct inventory_diff edited = {INVENTORY_EDITED, 7, 42, "acme", "etl", "tok-7", "active"};
+	struct inventory_diff unrec = {INVENTORY_UNRECORDED, 8, 0, "acme", NULL, NULL, "pending"};
+	struct inventory_diff gone = {INVENTORY_MISSING, 9, 51, NULL, NULL, NULL, NULL};
+	char *t;
+
+	(void)state;
+	t = inventory_diff_text(&edited);
+	assert_string_equal(t, "token row 7 (acme/etl, tok-7, active) differs from what its last "
+			       "event (42) recorded: it was edited outside tokenwarden");
+	free(t);
+	t = inventory_diff_text(&unrec);
+	assert_string_equal(t, "token row 8 (acme/-, no id, pending): no event records it; it was "
+			       "added outside tokenwarden");
+	free(t);
+	t = inventory_diff_text(&gone);
+	assert_string_equal(t, "token row 9 is in the history (event 51) but not in the table: it "
+			       "was removed outside tokenwarden");
+	free(t);
+}
+
+/* A schema 4 store's rows are recorded as they are when it is migrated, in a chain that holds. */
+static void
+test_migration_attests_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct seen seen;
+	int64_t row, rows, count, bad;
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
+	/* Back to what schema 4 wrote: no index, and events without digests. */
+	exec_ok(fx->s, "DROP INDEX events_by_row; DELETE FROM events; DELETE FROM sqlite_sequence; "
+		       "PRAGMA user_version = 4");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 2);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, 2);
+	assert_int_equal(sqlite3_prepare_v2(fx->s->db,
+					    "SELECT count(*) FROM events WHERE kind = 'token.attested'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	assert_int_equal(count, 2);
+	/* The index serves rotate's lookup of a row's last event. */
+	assert_int_equal(sqlite3_prepare_v2(fx->s->db,
+					    "EXPLAIN QUERY PLAN SELECT max(id) FROM events WHERE "
+					    "json_extract(details, '$.row') = 1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "events_by_row"));
+	sqlite3_finalize(st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_every_change_is_recorded, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_edits_are_found, fixture_setup, fixture_teardown),
+	    cmocka_unit_test(test_texts),
+	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
+					    fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
