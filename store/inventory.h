@@ -59,8 +59,8 @@ int inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause)
  * with *cause.
  */
 int inventory_verify(struct store *s, enum inventory_scope scope,
-		     int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
-		     int64_t *rows, char **cause);
+		     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
+		     char **cause);
 
 /* One sentence saying what d is, for messages; the caller frees it. */
 char *inventory_diff_text(const struct inventory_diff *d);

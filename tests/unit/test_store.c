@@ -330,7 +330,8 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(
 	    sqlite3_exec(db,
 			 "DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
-			 "DROP INDEX events_by_row; PRAGMA user_version = 1",
+			 "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN token_row; "
+			 "PRAGMA user_version = 1",
 			 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
