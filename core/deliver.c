@@ -4,6 +4,7 @@
 
 #include "core/mode.h"
 #include "core/timefmt.h"
+#include "core/trust.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -442,6 +443,25 @@ reap(pid_t pid, int64_t deadline, int *timed_out)
 	}
 }
 
+/*
+ * Whether program may be handed a token: nobody but root and us can change
+ * it (core/trust.h).  Returns 0, or -1 with *cause; nothing is run then.
+ */
+static int
+program_trusted(const char *program, char **cause)
+{
+	char *why = NULL;
+	int rc = trust_program(program, &why);
+
+	if (rc == TRUST_MISSING)
+		*cause = xasprintf("deliver exec %s: cannot run it (missing, or not executable)",
+				   program);
+	else if (rc < 0)
+		*cause = xasprintf("deliver exec %s: refused: %s", program, why);
+	free(why);
+	return rc < 0 ? -1 : 0;
+}
+
 /* Runs the consumer argv with json on its standard input. */
 static int
 deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
@@ -464,6 +484,9 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 	envp[2] = xasprintf("TOKENWARDEN_WORKSPACE=%s", p->workspace);
 	envp[3] = xasprintf("TOKENWARDEN_SLOT=%s", p->slot);
 	envp[4] = xasprintf("TOKENWARDEN_TOKEN=%s", p->token);
+	/* Checked again here, whatever policy check said: it may have changed since. */
+	if (program_trusted(argv[0], cause) < 0)
+		goto out;
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		*cause = xasprintf("deliver exec %s: %s", argv[0], strerror(errno));
 		goto out;
@@ -558,4 +581,69 @@ deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
 		return -1;
 	}
 	return deliver(s, d, p, 1, cause);
+}
+
+/* Reports program, slot s's consumer c, in d unless nobody but root and us can change it. */
+static void
+check_program(const struct policy_slot *s, const struct policy_deliver *c, const char *program,
+	      struct diag_list *d)
+{
+	char *why = NULL, *slot;
+	int rc = trust_program(program, &why);
+
+	/* A program made from placeholders says which slot's it is. */
+	slot = strchr(c->argv[0], '{') != NULL ? xasprintf(" (slot %s/%s)", s->ws->name, s->name)
+					       : xstrdup("");
+	/* Missing is for the run to find: the policy may be checked on another host. */
+	if (rc == -1)
+		diag_add(d, DIAG_ERROR, c->line, c->col,
+			 "deliver exec program %s%s: others could change it, and it is handed "
+			 "each new token: %s",
+			 program, slot, why);
+	else if (rc == TRUST_UNCHECKED)
+		diag_add(d, DIAG_WARNING, c->line, c->col,
+			 "deliver exec program %s%s: cannot tell who may change it (%s); check "
+			 "as the user tokenwarden runs as",
+			 program, slot, why);
+	free(slot);
+	free(why);
+}
+
+void
+deliver_check_programs(const struct policy *p, struct diag_list *d)
+{
+	/* Each consumer's program once: every slot that inherits a consumer shares it. */
+	const struct policy_deliver **of = NULL;
+	char **checked = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		const struct policy_slot *s = p->slots[i];
+
+		for (size_t k = 0; k < s->eff.ndeliver; k++) {
+			const struct policy_deliver *c = &s->eff.deliver[k];
+			char *program;
+			size_t j;
+
+			if (c->kind != DELIVER_EXEC)
+				continue;
+			program = policy_render_target(s, c->argv[0]);
+			for (j = 0; j < n && (of[j] != c || strcmp(checked[j], program) != 0); j++)
+				;
+			if (j < n) {
+				free(program);
+				continue;
+			}
+			check_program(s, c, program, d);
+			checked = xrealloc(checked, (n + 1) * sizeof *checked);
+			of = xrealloc(of, (n + 1) * sizeof *of);
+			checked[n] = program;
+			of[n++] = c;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(checked[i]);
+	free(checked);
+	free(of);
+	diag_sort(d);
 }

@@ -43,7 +43,9 @@ char *deliver_json(const struct deliver_payload *p, size_t *len);
  * Returns 0, or -1 with *cause: what failed, and for an exec consumer its
  * exit status and the tail of its standard error with any credential of p
  * blotted out.  The caller must ignore SIGPIPE (a hook may exit unread).
- * A test payload is refused: it must never replace real credentials.
+ * A test payload is refused: it must never replace real credentials.  An
+ * exec consumer's program is checked first (core/trust.h): one that someone
+ * other than root or the running user could change is not run.
  */
 int deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
 		const struct deliver_payload *p, char **cause);
@@ -58,5 +60,15 @@ int deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
  */
 int deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
 		     const struct deliver_payload *p, char **cause);
+
+/*
+ * Checks every exec consumer's program, for each slot that has it, as
+ * deliver_one will before running it (core/trust.h): one error in d at the
+ * consumer's line for each that someone other than root or the running user
+ * could change, a warning for one that could not be looked at.  A program
+ * that does not exist (where nobody else could put it) is not reported: the
+ * policy may be checked on another host.
+ */
+void deliver_check_programs(const struct policy *p, struct diag_list *d);
 
 #endif
