@@ -260,6 +260,7 @@ out:
 struct tail {
 	char *buf;
 	size_t len;
+	int cut; /* its beginning was dropped */
 };
 
 /* Appends n (at most DELIVER_STDERR_TAIL) bytes, dropping the oldest. */
@@ -271,54 +272,105 @@ tail_add(struct tail *t, const char *s, size_t n)
 
 		memmove(t->buf, t->buf + drop, t->len - drop);
 		t->len -= drop;
+		t->cut = 1;
 	}
 	memcpy(t->buf + t->len, s, n);
 	t->len += n;
 }
 
-/* Marks in mask where secret (when not empty) occurs in buf, and the piece of it buf begins with.
+/*
+ * Raises reach[i] to the end of the longest run of buf starting at i that
+ * secret (n bytes) also holds, when that run is DELIVER_MASK_MIN bytes or
+ * more (or all of secret, when it is shorter).  run[j] is the length of the
+ * run buf[i..] and secret[j..] share, built from the end of buf backwards.
  */
 static void
-mark(const char *buf, size_t len, const char *secret, unsigned char *mask)
+mark_runs(const char *buf, size_t len, const char *secret, size_t n, size_t *reach)
+{
+	size_t least = n < DELIVER_MASK_MIN ? n : DELIVER_MASK_MIN;
+	size_t *run = xcalloc(n + 1, sizeof *run), *next = xcalloc(n + 1, sizeof *next);
+
+	for (size_t i = len; i-- > 0;) {
+		size_t best = 0, *swap;
+
+		for (size_t j = 0; j < n; j++) {
+			run[j] = buf[i] == secret[j] ? next[j + 1] + 1 : 0;
+			if (run[j] > best)
+				best = run[j];
+		}
+		if (best >= least && i + best > reach[i])
+			reach[i] = i + best;
+		swap = run;
+		run = next;
+		next = swap;
+	}
+	free(run);
+	free(next);
+}
+
+/*
+ * Marks in reach the runs of secret in buf (mark_runs) and, when buf's
+ * beginning was cut off, the end of secret it begins with, however short:
+ * the cut may have left any piece of it.
+ */
+static void
+mark(const char *buf, size_t len, const char *secret, int cut, size_t *reach)
 {
 	size_t n = secret != NULL ? strlen(secret) : 0;
 
-	for (size_t i = 0; n > 0 && i + n <= len; i++)
-		if (sodium_memcmp(buf + i, secret, n) == 0)
-			memset(mask + i, 1, n);
-	/* The tail may begin inside a secret: the longest such piece left. */
-	for (size_t k = n > len ? len : n - (n > 0); k > 0; k--) {
-		if (sodium_memcmp(buf, secret + n - k, k) == 0) {
-			memset(mask, 1, k);
+	if (n == 0 || len == 0)
+		return;
+	mark_runs(buf, len, secret, n, reach);
+	for (size_t k = n < len ? n : len; cut && k > 0; k--)
+		if (memcmp(buf, secret + n - k, k) == 0) {
+			if (k > reach[0])
+				reach[0] = k;
 			break;
 		}
-	}
 }
 
-/* The tail as a message: credentials blotted out, control characters made '?'. */
+/* Blots out what mark marks for p's credentials; see deliver_mask. */
+static void
+mask(char *buf, size_t len, const struct deliver_payload *p, int cut)
+{
+	char *bearer = mode_bearer(p->token, p->access_key, p->access_secret);
+	size_t *reach = xcalloc(len + 1, sizeof *reach), end = 0;
+
+	/* Every run is found in buf as it was, before any is blotted. */
+	mark(buf, len, p->access_secret, cut, reach);
+	mark(buf, len, p->access_key, cut, reach);
+	mark(buf, len, bearer, cut, reach);
+	xsecret_free(bearer);
+	for (size_t i = 0; i < len; i++) {
+		if (reach[i] > end)
+			end = reach[i];
+		if (i < end)
+			buf[i] = '*';
+	}
+	free(reach);
+}
+
+void
+deliver_mask(char *buf, size_t len, const struct deliver_payload *p)
+{
+	mask(buf, len, p, 0);
+}
+
+/*
+ * The tail as one line for the log: credentials blotted out, control
+ * characters made ' ' (a newline '|').  NULL when the consumer said nothing.
+ */
 static char *
 tail_text(struct tail *t, const struct deliver_payload *p)
 {
-	char *bearer = mode_bearer(p->token, p->access_key, p->access_secret);
-	unsigned char *mask = xcalloc(t->len + 1, 1);
-	char *out;
-
-	/* Every match is found in the output as it was, before any is blotted. */
-	mark(t->buf, t->len, p->access_secret, mask);
-	mark(t->buf, t->len, p->access_key, mask);
-	mark(t->buf, t->len, bearer, mask);
-	xsecret_free(bearer);
+	mask(t->buf, t->len, p, t->cut);
 	for (size_t i = 0; i < t->len; i++) {
-		if (mask[i])
-			t->buf[i] = '*';
-		else if ((unsigned char)t->buf[i] < 0x20 || t->buf[i] == 0x7f)
+		if ((unsigned char)t->buf[i] < 0x20 || t->buf[i] == 0x7f)
 			t->buf[i] = t->buf[i] == '\n' && i + 1 < t->len ? '|' : ' ';
 	}
-	free(mask);
 	while (t->len > 0 && t->buf[t->len - 1] == ' ')
 		t->len--;
-	out = xstrndup(t->buf, t->len);
-	return out;
+	return t->len > 0 ? xstrndup(t->buf, t->len) : NULL;
 }
 
 static int64_t
@@ -462,18 +514,21 @@ program_trusted(const char *program, char **cause)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Runs the consumer argv with json on its standard input. */
+/*
+ * Runs the consumer argv with json on its standard input.  What it printed
+ * goes to *output when it fails (deliver_one), never into *cause.
+ */
 static int
 deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
-	     const struct deliver_payload *p, const char *json, size_t len, char **cause)
+	     const struct deliver_payload *p, const char *json, size_t len, char **cause,
+	     char **output)
 {
 	char **argv = xcalloc(d->argc + 1, sizeof *argv);
 	char *envp[6] = {NULL};
-	struct tail t = {xsecret_alloc(DELIVER_STDERR_TAIL), 0};
+	struct tail t = {xsecret_alloc(DELIVER_STDERR_TAIL), 0, 0};
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	int64_t deadline = now_ms() + d->timeout * 1000;
 	int status, timed_out = 0, rc = -1;
-	char *text = NULL;
 	pid_t pid;
 
 	for (size_t i = 0; i < d->argc; i++)
@@ -507,22 +562,22 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 		timed_out = 1;
 	in[1] = -1;
 	status = reap(pid, timed_out ? now_ms() : deadline, &timed_out);
-	text = tail_text(&t, p);
 	if (timed_out)
-		*cause = xasprintf("deliver exec %s: no answer within %llds; killed%s%s", argv[0],
-				   (long long)d->timeout, text[0] != '\0' ? ": " : "", text);
+		*cause = xasprintf("deliver exec %s: no answer within %llds; killed", argv[0],
+				   (long long)d->timeout);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		*cause = xasprintf("deliver exec %s: cannot run it (missing, or not executable)",
 				   argv[0]);
 	else if (WIFEXITED(status))
-		*cause = xasprintf("deliver exec %s: exit status %d%s%s", argv[0],
-				   WEXITSTATUS(status), text[0] != '\0' ? ": " : "", text);
+		*cause = xasprintf("deliver exec %s: exit status %d", argv[0], WEXITSTATUS(status));
 	else
-		*cause = xasprintf("deliver exec %s: killed by signal %d%s%s", argv[0],
-				   WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-				   text[0] != '\0' ? ": " : "", text);
+		*cause = xasprintf("deliver exec %s: killed by signal %d", argv[0],
+				   WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* Its output may hold pieces of the token too short to blot: the log's, nobody else's. */
+	if (rc < 0 && output != NULL)
+		*output = tail_text(&t, p);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
@@ -536,25 +591,26 @@ out:
 	for (size_t i = 0; envp[i] != NULL; i++)
 		free(envp[i]);
 	xsecret_free(t.buf);
-	free(text);
 	return rc;
 }
 
 /* Delivers p to d, or rehearses it: everything but replacing a file. */
 static int
 deliver(const struct policy_slot *s, const struct policy_deliver *d,
-	const struct deliver_payload *p, int rehearse, char **cause)
+	const struct deliver_payload *p, int rehearse, char **cause, char **output)
 {
 	size_t len;
-	char *json = deliver_json(p, &len);
-	char *path = NULL;
+	char *json, *path = NULL;
 	int rc;
 
+	if (output != NULL)
+		*output = NULL;
+	json = deliver_json(p, &len);
 	if (d->kind == DELIVER_FILE) {
 		path = policy_render_target(s, d->path);
 		rc = deliver_file(path, d, json, len, rehearse, cause);
 	} else
-		rc = deliver_exec(s, d, p, json, len, cause);
+		rc = deliver_exec(s, d, p, json, len, cause, output);
 	free(path);
 	xsecret_free(json);
 	return rc;
@@ -562,25 +618,29 @@ deliver(const struct policy_slot *s, const struct policy_deliver *d,
 
 int
 deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
-	    const struct deliver_payload *p, char **cause)
+	    const struct deliver_payload *p, char **cause, char **output)
 {
+	if (output != NULL)
+		*output = NULL;
 	if (p->test) {
 		*cause =
 		    xstrdup("deliver: refused, a test payload must never replace real credentials");
 		return -1;
 	}
-	return deliver(s, d, p, 0, cause);
+	return deliver(s, d, p, 0, cause, output);
 }
 
 int
 deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
-		 const struct deliver_payload *p, char **cause)
+		 const struct deliver_payload *p, char **cause, char **output)
 {
+	if (output != NULL)
+		*output = NULL;
 	if (!p->test) {
 		*cause = xstrdup("deliver rehearsal: refused, the payload is not marked as a test");
 		return -1;
 	}
-	return deliver(s, d, p, 1, cause);
+	return deliver(s, d, p, 1, cause, output);
 }
 
 /* Reports program, slot s's consumer c, in d unless nobody but root and us can change it. */
