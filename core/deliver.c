@@ -1,5 +1,5 @@
 /* Delivering a fresh token to its consumers; see deliver.h. */
-#define _GNU_SOURCE /* mkostemp and pipe2: close-on-exec from the start, as workers fork */
+#define _GNU_SOURCE /* pipe2: close-on-exec from the start, as workers fork */
 #include "core/deliver.h"
 
 #include "core/mode.h"
@@ -152,54 +152,110 @@ resolve_id(const char *what, const char *name, int group, unsigned *id, char **c
 	return -1;
 }
 
-/* Makes the new file's directory entry durable. */
+/* Where a file consumer's file goes. */
+struct target {
+	const char *path;  /* as the policy has it, for messages */
+	const char *name;  /* its last component */
+	int dir;           /* its directory, found without following a link; -1: none */
+	unsigned uid, gid; /* to give it; (unsigned)-1 keeps ours */
+};
+
+/*
+ * Opens the directory of path, the file of consumer d, with trust_open_dir:
+ * owned by root, us or d's owner (who may read the file anyway), and no
+ * link on the way, so the file lands where the policy says and nowhere a
+ * consumer points.  Returns 0, or -1 with *cause and t->dir -1.
+ */
 static int
-sync_dir(const char *path)
+target_open(const char *path, const struct policy_deliver *d, struct target *t, char **cause)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+	char *dir, *why = NULL;
+	int fd;
 
-	if (fd >= 0)
-		close(fd);
+	t->path = path;
+	t->name = slash != NULL ? slash + 1 : path;
+	t->dir = -1;
+	t->uid = t->gid = (unsigned)-1;
+	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &t->uid, cause) < 0) ||
+	    (d->group != NULL && resolve_id("group", d->group, 1, &t->gid, cause) < 0))
+		return -1;
+	if (slash == NULL || strcmp(t->name, "") == 0 || strcmp(t->name, ".") == 0 ||
+	    strcmp(t->name, "..") == 0) {
+		*cause = xasprintf("deliver file %s: names a directory, not a file", path);
+		return -1;
+	}
+	dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	fd = trust_open_dir(dir, d->owner != NULL ? (uid_t)t->uid : TRUST_NOBODY, &why);
+	if (fd == -1)
+		*cause = xasprintf("deliver file %s: refused: %s", path, why);
+	else if (fd < 0)
+		*cause =
+		    xasprintf("deliver file %s: cannot create a file beside it: %s", path, why);
+	else
+		t->dir = fd;
 	free(dir);
-	return rc;
+	free(why);
+	return fd < 0 ? -1 : 0;
 }
 
 /*
- * Writes json into a new temporary file beside path: created 0600 and
- * exclusively, written, given its owner, synced and closed.  Returns its
- * name (the caller frees it, and renames or removes the file), or NULL with
+ * Creates a new file beside t's, named .NAME.tw-XXXXXX: 0600, exclusively,
+ * not through a link.  Returns its descriptor with *tmp (the name in t's
+ * directory; the caller frees it), or -1 with errno and *tmp NULL.
+ */
+static int
+create_beside(const struct target *t, char **tmp)
+{
+	static const char chars[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	int fd = -1, err = EEXIST;
+
+	for (int tries = 0; tries < 100 && err == EEXIST; tries++) {
+		char suffix[7];
+
+		for (size_t i = 0; i < 6; i++)
+			suffix[i] = chars[randombytes_uniform(sizeof chars - 1)];
+		suffix[6] = '\0';
+		*tmp = xasprintf(".%s.tw-%s", t->name, suffix);
+		fd = openat(t->dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0)
+			return fd;
+		err = errno;
+		FREE_NULL(tmp);
+	}
+	errno = err;
+	return -1;
+}
+
+/*
+ * Writes json into a new temporary file beside t's (create_beside): written,
+ * given its owner, synced and closed.  Returns its name in t's directory
+ * (the caller frees it, and renames or removes the file), or NULL with
  * *cause and nothing left behind.
  */
 static char *
-write_beside(const char *path, const struct policy_deliver *d, const char *json, size_t len,
+write_beside(const struct target *t, const struct policy_deliver *d, const char *json, size_t len,
 	     char **cause)
 {
-	const char *slash = strrchr(path, '/');
-	char *tmp = xasprintf("%.*s.%s.tw-XXXXXX", (int)(slash - path + 1), path, slash + 1);
-	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
-	int fd = -1, made = 0, ok = 0;
+	char *tmp = NULL;
+	int fd = create_beside(t, &tmp), ok = 0;
 
-	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &uid, cause) < 0) ||
-	    (d->group != NULL && resolve_id("group", d->group, 1, &gid, cause) < 0))
-		goto out;
-	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		*cause = xasprintf("deliver file %s: cannot create a file beside it: %s", path,
+		*cause = xasprintf("deliver file %s: cannot create a file beside it: %s", t->path,
 				   strerror(errno));
 		goto out;
 	}
-	made = 1;
 	if (fchmod(fd, 0600) < 0 || write_all(fd, json, len) < 0 ||
-	    ((d->owner != NULL || d->group != NULL) && fchown(fd, uid, gid) < 0) || fsync(fd) < 0) {
-		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+	    ((d->owner != NULL || d->group != NULL) && fchown(fd, t->uid, t->gid) < 0) ||
+	    fsync(fd) < 0) {
+		*cause = xasprintf("deliver file %s: %s", t->path, strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+		*cause = xasprintf("deliver file %s: %s", t->path, strerror(errno));
 		goto out;
 	}
 	fd = -1;
@@ -207,9 +263,8 @@ write_beside(const char *path, const struct policy_deliver *d, const char *json,
 out:
 	if (fd >= 0)
 		close(fd);
-	if (!ok) {
-		if (made)
-			unlink(tmp);
+	if (!ok && tmp != NULL) {
+		unlinkat(t->dir, tmp, 0);
 		FREE_NULL(&tmp);
 	}
 	return tmp;
@@ -217,7 +272,8 @@ out:
 
 /*
  * Writes json to path atomically: a temporary file beside it (write_beside)
- * renamed over path.  A reader sees the old file or the new one, whole,
+ * renamed over path, both through the directory's descriptor, then the
+ * directory synced.  A reader sees the old file or the new one, whole,
  * never a part.  Rehearsing stops short of the rename: the temporary file is
  * removed and path is left as it was.
  */
@@ -225,33 +281,39 @@ static int
 deliver_file(const char *path, const struct policy_deliver *d, const char *json, size_t len,
 	     int rehearse, char **cause)
 {
-	char *tmp = write_beside(path, d, json, len, cause);
+	struct target t;
+	char *tmp = NULL;
 	int rc = -1;
 
+	if (target_open(path, d, &t, cause) < 0)
+		goto out;
+	tmp = write_beside(&t, d, json, len, cause);
 	if (tmp == NULL)
 		goto out;
 	if (rehearse) {
-		if (unlink(tmp) < 0) {
-			*cause =
-			    xasprintf("deliver file %s: cannot remove the rehearsal file %s: %s",
-				      path, tmp, strerror(errno));
+		if (unlinkat(t.dir, tmp, 0) < 0) {
+			*cause = xasprintf(
+			    "deliver file %s: cannot remove the rehearsal file %.*s%s: %s", path,
+			    (int)(t.name - path), path, tmp, strerror(errno));
 			goto out;
 		}
 		rc = 0;
 		goto out;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(t.dir, tmp, t.dir, t.name) < 0) {
 		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
-		unlink(tmp);
+		unlinkat(t.dir, tmp, 0);
 		goto out;
 	}
-	if (sync_dir(path) < 0) {
+	if (fsync(t.dir) < 0) {
 		*cause = xasprintf("deliver file %s: written, but its directory did not sync: %s",
 				   path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
+	if (t.dir >= 0)
+		close(t.dir);
 	free(tmp);
 	return rc;
 }

@@ -1,9 +1,11 @@
 /* Whether anyone but root and us could change what a consumer depends on; see trust.h. */
+#define _GNU_SOURCE /* O_PATH: a directory on the way needs searching, not reading */
 #include "core/trust.h"
 
 #include "core/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,34 +26,43 @@ user_name(uid_t uid)
 	return xasprintf("uid %u", (unsigned)uid);
 }
 
-/* Says who may own it: "root", or "root or NAME" when we run as someone else. */
-static char *
-trusted_names(void)
+/* Whether uid may own what a consumer depends on: root, us, or `also` (unless TRUST_NOBODY). */
+static int
+trusted_owner(uid_t uid, uid_t also)
 {
-	char *me, *out;
+	return uid == 0 || uid == geteuid() || (also != TRUST_NOBODY && uid == also);
+}
 
-	if (geteuid() == 0)
-		return xstrdup("root");
-	me = user_name(geteuid());
-	out = xasprintf("root or %s", me);
+/* Says who may own it: "root", "root or NAME" and so on. */
+static char *
+trusted_names(uid_t also)
+{
+	char *me = geteuid() != 0 ? user_name(geteuid()) : NULL;
+	char *other =
+	    also != TRUST_NOBODY && also != 0 && also != geteuid() ? user_name(also) : NULL;
+	char *out = xasprintf("root%s%s%s%s%s", me != NULL ? " or " : "", me != NULL ? me : "",
+			      other != NULL ? " or " : "", other != NULL ? other : "",
+			      other != NULL ? " (the file's owner)" : "");
+
 	free(me);
+	free(other);
 	return out;
 }
 
 /*
- * Says why someone other than root or us could change path (st, from
- * lstat); NULL when nobody could.  A symbolic link's own mode means
- * nothing, but in a sticky directory its owner may replace it.
+ * Says why someone other than root, us or `also` could change path (st,
+ * from lstat or fstat); NULL when nobody could.  A symbolic link's own
+ * mode means nothing, but in a sticky directory its owner may replace it.
  */
 static char *
-untrusted(const char *path, const struct stat *st)
+untrusted(const char *path, const struct stat *st, uid_t also)
 {
 	mode_t mode = st->st_mode & 07777;
 	char *owner, *names, *out;
 
-	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+	if (!trusted_owner(st->st_uid, also)) {
 		owner = user_name(st->st_uid);
-		names = trusted_names();
+		names = trusted_names(also);
 		out = xasprintf("%s is %sowned by %s, not %s; run: chown%s root %s", path,
 				S_ISLNK(st->st_mode) ? "a symbolic link " : "", owner, names,
 				S_ISLNK(st->st_mode) ? " -h" : "", path);
@@ -129,7 +140,7 @@ check_root(char **cause)
 		*cause = xasprintf("cannot check /: %s", strerror(errno));
 		return TRUST_UNCHECKED;
 	}
-	*cause = untrusted("/", &st);
+	*cause = untrusted("/", &st, TRUST_NOBODY);
 	return *cause == NULL ? 0 : -1;
 }
 
@@ -152,7 +163,7 @@ step(char **done, const char **rest, char **rest_buf, const char *c, int *links,
 					 : xasprintf("cannot check %s: %s", path, strerror(errno));
 		goto out;
 	}
-	*cause = untrusted(path, &st);
+	*cause = untrusted(path, &st, TRUST_NOBODY);
 	if (*cause != NULL) {
 		rc = -1;
 		goto out;
@@ -233,4 +244,88 @@ out:
 	free(done);
 	free(rest_buf);
 	return rc;
+}
+
+/*
+ * Opens the entry c of the directory at fd (named `path`) as a directory,
+ * not following a link, and checks it.  Returns its descriptor (O_PATH), or
+ * an error of trust_open_dir with *cause.
+ */
+static int
+open_step(int fd, const char *path, const char *c, uid_t also, char **cause)
+{
+	struct stat st;
+	int next = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = errno;
+
+	if (next < 0) {
+		if (fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+			*cause = xasprintf("%s is a symbolic link; a delivery target's directories "
+					   "are opened without following links: name the "
+					   "directory itself",
+					   path);
+			return -1;
+		}
+		*cause = xasprintf("%s: %s", path, strerror(err));
+		return err == ENOENT ? TRUST_MISSING : TRUST_UNCHECKED;
+	}
+	if (fstat(next, &st) < 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		close(next);
+		return TRUST_UNCHECKED;
+	}
+	*cause = untrusted(path, &st, also);
+	if (*cause != NULL) {
+		close(next);
+		return -1;
+	}
+	return next;
+}
+
+int
+trust_open_dir(const char *dir, uid_t also, char **cause)
+{
+	char *path = xstrdup(""), *c = NULL, *longer;
+	const char *rest = dir;
+	struct stat st;
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), next = -1;
+
+	if (dir[0] != '/' || fd < 0 || fstat(fd, &st) < 0) {
+		*cause = dir[0] != '/' ? xasprintf("%s is not an absolute path", dir)
+				       : xasprintf("/: %s", strerror(errno));
+		next = dir[0] != '/' ? -1 : TRUST_UNCHECKED;
+		goto out;
+	}
+	*cause = untrusted("/", &st, also);
+	next = *cause != NULL ? -1 : 0;
+	while (next >= 0) {
+		c = next_component(&rest);
+		if (c == NULL)
+			break;
+		longer = xasprintf("%s/%s", path, c);
+		free(path);
+		path = longer;
+		/* ".." is the parent the kernel knows, found without a link: checked again. */
+		if (strcmp(c, ".") != 0) {
+			next = open_step(fd, path, c, also, cause);
+			if (next >= 0) {
+				close(fd);
+				fd = next;
+			}
+		}
+		FREE_NULL(&c);
+	}
+	if (next >= 0) {
+		/* Read, not only searched: its new entry is synced through it. */
+		next = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (next < 0) {
+			*cause = xasprintf("%s: %s", dir, strerror(errno));
+			next = TRUST_UNCHECKED;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(c);
+	return next;
 }

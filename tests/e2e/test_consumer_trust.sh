@@ -7,6 +7,10 @@
 # be, its entries on the way still owned by one of the two.  `policy check`
 # names the policy line, the program and the fix (exit 2); `rotate` checks
 # again before running it and hands nothing over (its rehearsal too).
+# A file consumer's directories are opened one by one without following a
+# symbolic link, each held to the same rule (the file's own owner may own
+# them too): a consumer that owns a directory on the way and points it at a
+# root-only one gets nothing written there.
 # Needs root, to give files to `nobody`.
 # usage: test_consumer_trust.sh MODESIM TOKENWARDEN
 set -euo pipefail
@@ -228,6 +232,79 @@ chmod g-w "$hooks"
 run 0 rotate --force etl
 expect "$out" "rotate: 1 rotated"
 [ -s "$TW_TMP/got/etl" ] || fail "the hook got nothing once put right"
+
+echo "== file consumers: the target's directories are opened without following links"
+# file_policy PATH [OWNER]: slot etl's one consumer is the file PATH (given to OWNER).
+file_policy() {
+	cat >"$policy" <<YAML
+version: 1
+store: { path: $db, public_key: $pub }
+defaults: { lifetime: 30d, rotate_before: 20%, grace: 1d }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: etl
+        deliver:
+          - { file: "$1"${2:+, owner: $2} }
+YAML
+}
+# delivered PATH [OWNER]: a run hands etl's token to the file PATH, 0600, OWNER's (root's).
+delivered() {
+	file_policy "$1" "${2:-}"
+	rm -f "$1"
+	run 0 rotate --force etl
+	expect "$out" "rotate: 1 rotated"
+	[ "$(stat -c '%a %U' "$1" 2>/dev/null)" = "600 ${2:-root}" ] ||
+		fail "$1 is $(stat -c '%a %U' "$1" 2>&1), expected 600 ${2:-root}"
+}
+# undelivered PATH OWNER TEXT: the run refuses the file PATH with TEXT, and so does a rehearsal.
+undelivered() {
+	file_policy "$1" "$2"
+	run 1 rotate --force etl
+	expect "$err" "could not be delivered to consumer 1 of 1: deliver file $1: refused: $3"
+	run 1 rotate --dry-run --run-hooks --force etl
+	expect "$err" "rehearsal of consumer 1 failed: deliver file $1: refused: $3"
+}
+mkdir -m 700 "$TW_TMP/run" "$TW_TMP/rootonly"
+mkdir -m 755 "$TW_TMP/shared" "$TW_TMP/shared/etl" "$TW_TMP/shared/etl/sub"
+delivered "$TW_TMP/run/etl.json"
+# The consumer's own directory, when the file is given to it.
+chown nobody "$TW_TMP/shared/etl" "$TW_TMP/shared/etl/sub"
+delivered "$TW_TMP/shared/etl/sub/etl.json" nobody
+# That consumer points its directory at a root-only one: refused, nothing written there.
+rm -rf "$TW_TMP/shared/etl/sub"
+ln -s "$TW_TMP/rootonly" "$TW_TMP/shared/etl/sub"
+chown -h nobody "$TW_TMP/shared/etl/sub"
+undelivered "$TW_TMP/shared/etl/sub/etl.json" nobody \
+	"$TW_TMP/shared/etl/sub is a symbolic link; a delivery target's directories are opened without following links: name the directory itself"
+[ -z "$(ls -A "$TW_TMP/rootonly")" ] || fail "a file reached the root-only directory: $(ls -A "$TW_TMP/rootonly")"
+# A link anywhere on the way, even root's own.
+ln -s run "$TW_TMP/run-link"
+undelivered "$TW_TMP/run-link/etl.json" "" "$TW_TMP/run-link is a symbolic link"
+mkdir -m 755 "$TW_TMP/real"
+mkdir -m 700 "$TW_TMP/real/deep"
+ln -s real "$TW_TMP/via"
+undelivered "$TW_TMP/via/deep/etl.json" "" "$TW_TMP/via is a symbolic link"
+[ -z "$(ls -A "$TW_TMP/real/deep")" ] || fail "a file was delivered through a link"
+# A directory someone else could change: another user's, or writable by group or others.
+rm "$TW_TMP/shared/etl/sub"
+mkdir -m 755 "$TW_TMP/shared/etl/sub"
+undelivered "$TW_TMP/shared/etl/sub/etl.json" "" \
+	"$TW_TMP/shared/etl is owned by nobody, not root; run: chown root $TW_TMP/shared/etl"
+chown root "$TW_TMP/shared/etl"
+chmod o+w "$TW_TMP/shared"
+undelivered "$TW_TMP/shared/etl/sub/etl.json" "" \
+	"$TW_TMP/shared is writable by group or others (mode 0757); run: chmod go-w $TW_TMP/shared"
+chmod o-w "$TW_TMP/shared"
+[ -z "$(ls -A "$TW_TMP/shared/etl/sub")" ] || fail "a refused delivery left a file: $(ls -A "$TW_TMP/shared/etl/sub")"
+# '..' is the parent the kernel knows, reached without a link: checked like the rest.
+delivered "$TW_TMP/shared/../run/etl.json"
+undelivered "$TW_TMP/run-link/../run/etl.json" "" "$TW_TMP/run-link is a symbolic link"
+# A sticky directory root owns, as /tmp (where these tests live): fine.
+mkdir -m 1777 "$TW_TMP/sticky-run"
+delivered "$TW_TMP/sticky-run/etl.json"
 
 run 0 audit verify --db "$db"
 if [ "$failures" -gt 0 ]; then
