@@ -1,11 +1,13 @@
 /*
  * tokenwarden policy check [FILE]: every error and warning of a policy file,
- * as FILE:LINE:COLUMN: level: message, all of them in one pass.
+ * as FILE:LINE:COLUMN: level: message, all of them in one pass, and of the
+ * programs its exec consumers run (core/deliver.h).
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
 
+#include "core/deliver.h"
 #include "core/exitcodes.h"
 #include "core/jsonx.h"
 
@@ -73,7 +75,10 @@ run_policy_check(void *opts, int argc, char **argv)
 	if (path == NULL)
 		return TW_EXIT_USAGE;
 	policy_load_file(path, NULL, &p, &d);
-	valid = p != NULL && (!co->strict || d.nwarnings == 0);
+	/* Not at load, which every verb does: a run refuses only the consumer, when it runs. */
+	if (p != NULL)
+		deliver_check_programs(p, &d);
+	valid = p != NULL && d.nerrors == 0 && (!co->strict || d.nwarnings == 0);
 	if (args_globals.json)
 		print_json(&d, p, valid);
 	else
@@ -93,6 +98,9 @@ const struct cmd_entry cmd_policy_check_entry = {
     .max_args = 1,
     .notes = "FILE is the policy to check (else --config, $TOKENWARDEN_CONFIG or\n" CONFIG_DEFAULT
 	     ").\n--json prints the diagnostics as JSON on stdout.\n"
+	     "Each exec consumer's program is checked too: an error when someone\n"
+	     "other than root or the user running the check could change it or a\n"
+	     "directory above it.\n"
 	     "Exit status: 0 valid, 2 invalid.\n",
     .run = run_policy_check,
 };

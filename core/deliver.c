@@ -1,9 +1,10 @@
 /* Delivering a fresh token to its consumers; see deliver.h. */
-#define _GNU_SOURCE /* mkostemp and pipe2: close-on-exec from the start, as workers fork */
+#define _GNU_SOURCE /* pipe2: close-on-exec from the start, as workers fork */
 #include "core/deliver.h"
 
 #include "core/mode.h"
 #include "core/timefmt.h"
+#include "core/trust.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -151,54 +152,110 @@ resolve_id(const char *what, const char *name, int group, unsigned *id, char **c
 	return -1;
 }
 
-/* Makes the new file's directory entry durable. */
+/* Where a file consumer's file goes. */
+struct target {
+	const char *path;  /* as the policy has it, for messages */
+	const char *name;  /* its last component */
+	int dir;           /* its directory, found without following a link; -1: none */
+	unsigned uid, gid; /* to give it; (unsigned)-1 keeps ours */
+};
+
+/*
+ * Opens the directory of path, the file of consumer d, with trust_open_dir:
+ * owned by root, us or d's owner (who may read the file anyway), and no
+ * link on the way, so the file lands where the policy says and nowhere a
+ * consumer points.  Returns 0, or -1 with *cause and t->dir -1.
+ */
 static int
-sync_dir(const char *path)
+target_open(const char *path, const struct policy_deliver *d, struct target *t, char **cause)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+	char *dir, *why = NULL;
+	int fd;
 
-	if (fd >= 0)
-		close(fd);
+	t->path = path;
+	t->name = slash != NULL ? slash + 1 : path;
+	t->dir = -1;
+	t->uid = t->gid = (unsigned)-1;
+	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &t->uid, cause) < 0) ||
+	    (d->group != NULL && resolve_id("group", d->group, 1, &t->gid, cause) < 0))
+		return -1;
+	if (slash == NULL || strcmp(t->name, "") == 0 || strcmp(t->name, ".") == 0 ||
+	    strcmp(t->name, "..") == 0) {
+		*cause = xasprintf("deliver file %s: names a directory, not a file", path);
+		return -1;
+	}
+	dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	fd = trust_open_dir(dir, d->owner != NULL ? (uid_t)t->uid : TRUST_NOBODY, &why);
+	if (fd == -1)
+		*cause = xasprintf("deliver file %s: refused: %s", path, why);
+	else if (fd < 0)
+		*cause =
+		    xasprintf("deliver file %s: cannot create a file beside it: %s", path, why);
+	else
+		t->dir = fd;
 	free(dir);
-	return rc;
+	free(why);
+	return fd < 0 ? -1 : 0;
 }
 
 /*
- * Writes json into a new temporary file beside path: created 0600 and
- * exclusively, written, given its owner, synced and closed.  Returns its
- * name (the caller frees it, and renames or removes the file), or NULL with
+ * Creates a new file beside t's, named .NAME.tw-XXXXXX: 0600, exclusively,
+ * not through a link.  Returns its descriptor with *tmp (the name in t's
+ * directory; the caller frees it), or -1 with errno and *tmp NULL.
+ */
+static int
+create_beside(const struct target *t, char **tmp)
+{
+	static const char chars[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	int fd = -1, err = EEXIST;
+
+	for (int tries = 0; tries < 100 && err == EEXIST; tries++) {
+		char suffix[7];
+
+		for (size_t i = 0; i < 6; i++)
+			suffix[i] = chars[randombytes_uniform(sizeof chars - 1)];
+		suffix[6] = '\0';
+		*tmp = xasprintf(".%s.tw-%s", t->name, suffix);
+		fd = openat(t->dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd >= 0)
+			return fd;
+		err = errno;
+		FREE_NULL(tmp);
+	}
+	errno = err;
+	return -1;
+}
+
+/*
+ * Writes json into a new temporary file beside t's (create_beside): written,
+ * given its owner, synced and closed.  Returns its name in t's directory
+ * (the caller frees it, and renames or removes the file), or NULL with
  * *cause and nothing left behind.
  */
 static char *
-write_beside(const char *path, const struct policy_deliver *d, const char *json, size_t len,
+write_beside(const struct target *t, const struct policy_deliver *d, const char *json, size_t len,
 	     char **cause)
 {
-	const char *slash = strrchr(path, '/');
-	char *tmp = xasprintf("%.*s.%s.tw-XXXXXX", (int)(slash - path + 1), path, slash + 1);
-	unsigned uid = (unsigned)-1, gid = (unsigned)-1;
-	int fd = -1, made = 0, ok = 0;
+	char *tmp = NULL;
+	int fd = create_beside(t, &tmp), ok = 0;
 
-	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &uid, cause) < 0) ||
-	    (d->group != NULL && resolve_id("group", d->group, 1, &gid, cause) < 0))
-		goto out;
-	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
-		*cause = xasprintf("deliver file %s: cannot create a file beside it: %s", path,
+		*cause = xasprintf("deliver file %s: cannot create a file beside it: %s", t->path,
 				   strerror(errno));
 		goto out;
 	}
-	made = 1;
 	if (fchmod(fd, 0600) < 0 || write_all(fd, json, len) < 0 ||
-	    ((d->owner != NULL || d->group != NULL) && fchown(fd, uid, gid) < 0) || fsync(fd) < 0) {
-		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+	    ((d->owner != NULL || d->group != NULL) && fchown(fd, t->uid, t->gid) < 0) ||
+	    fsync(fd) < 0) {
+		*cause = xasprintf("deliver file %s: %s", t->path, strerror(errno));
 		goto out;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
+		*cause = xasprintf("deliver file %s: %s", t->path, strerror(errno));
 		goto out;
 	}
 	fd = -1;
@@ -206,9 +263,8 @@ write_beside(const char *path, const struct policy_deliver *d, const char *json,
 out:
 	if (fd >= 0)
 		close(fd);
-	if (!ok) {
-		if (made)
-			unlink(tmp);
+	if (!ok && tmp != NULL) {
+		unlinkat(t->dir, tmp, 0);
 		FREE_NULL(&tmp);
 	}
 	return tmp;
@@ -216,7 +272,8 @@ out:
 
 /*
  * Writes json to path atomically: a temporary file beside it (write_beside)
- * renamed over path.  A reader sees the old file or the new one, whole,
+ * renamed over path, both through the directory's descriptor, then the
+ * directory synced.  A reader sees the old file or the new one, whole,
  * never a part.  Rehearsing stops short of the rename: the temporary file is
  * removed and path is left as it was.
  */
@@ -224,33 +281,39 @@ static int
 deliver_file(const char *path, const struct policy_deliver *d, const char *json, size_t len,
 	     int rehearse, char **cause)
 {
-	char *tmp = write_beside(path, d, json, len, cause);
+	struct target t;
+	char *tmp = NULL;
 	int rc = -1;
 
+	if (target_open(path, d, &t, cause) < 0)
+		goto out;
+	tmp = write_beside(&t, d, json, len, cause);
 	if (tmp == NULL)
 		goto out;
 	if (rehearse) {
-		if (unlink(tmp) < 0) {
-			*cause =
-			    xasprintf("deliver file %s: cannot remove the rehearsal file %s: %s",
-				      path, tmp, strerror(errno));
+		if (unlinkat(t.dir, tmp, 0) < 0) {
+			*cause = xasprintf(
+			    "deliver file %s: cannot remove the rehearsal file %.*s%s: %s", path,
+			    (int)(t.name - path), path, tmp, strerror(errno));
 			goto out;
 		}
 		rc = 0;
 		goto out;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(t.dir, tmp, t.dir, t.name) < 0) {
 		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
-		unlink(tmp);
+		unlinkat(t.dir, tmp, 0);
 		goto out;
 	}
-	if (sync_dir(path) < 0) {
+	if (fsync(t.dir) < 0) {
 		*cause = xasprintf("deliver file %s: written, but its directory did not sync: %s",
 				   path, strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
+	if (t.dir >= 0)
+		close(t.dir);
 	free(tmp);
 	return rc;
 }
@@ -259,6 +322,7 @@ out:
 struct tail {
 	char *buf;
 	size_t len;
+	int cut; /* its beginning was dropped */
 };
 
 /* Appends n (at most DELIVER_STDERR_TAIL) bytes, dropping the oldest. */
@@ -270,54 +334,105 @@ tail_add(struct tail *t, const char *s, size_t n)
 
 		memmove(t->buf, t->buf + drop, t->len - drop);
 		t->len -= drop;
+		t->cut = 1;
 	}
 	memcpy(t->buf + t->len, s, n);
 	t->len += n;
 }
 
-/* Marks in mask where secret (when not empty) occurs in buf, and the piece of it buf begins with.
+/*
+ * Raises reach[i] to the end of the longest run of buf starting at i that
+ * secret (n bytes) also holds, when that run is DELIVER_MASK_MIN bytes or
+ * more (or all of secret, when it is shorter).  run[j] is the length of the
+ * run buf[i..] and secret[j..] share, built from the end of buf backwards.
  */
 static void
-mark(const char *buf, size_t len, const char *secret, unsigned char *mask)
+mark_runs(const char *buf, size_t len, const char *secret, size_t n, size_t *reach)
+{
+	size_t least = n < DELIVER_MASK_MIN ? n : DELIVER_MASK_MIN;
+	size_t *run = xcalloc(n + 1, sizeof *run), *next = xcalloc(n + 1, sizeof *next);
+
+	for (size_t i = len; i-- > 0;) {
+		size_t best = 0, *swap;
+
+		for (size_t j = 0; j < n; j++) {
+			run[j] = buf[i] == secret[j] ? next[j + 1] + 1 : 0;
+			if (run[j] > best)
+				best = run[j];
+		}
+		if (best >= least && i + best > reach[i])
+			reach[i] = i + best;
+		swap = run;
+		run = next;
+		next = swap;
+	}
+	free(run);
+	free(next);
+}
+
+/*
+ * Marks in reach the runs of secret in buf (mark_runs) and, when buf's
+ * beginning was cut off, the end of secret it begins with, however short:
+ * the cut may have left any piece of it.
+ */
+static void
+mark(const char *buf, size_t len, const char *secret, int cut, size_t *reach)
 {
 	size_t n = secret != NULL ? strlen(secret) : 0;
 
-	for (size_t i = 0; n > 0 && i + n <= len; i++)
-		if (sodium_memcmp(buf + i, secret, n) == 0)
-			memset(mask + i, 1, n);
-	/* The tail may begin inside a secret: the longest such piece left. */
-	for (size_t k = n > len ? len : n - (n > 0); k > 0; k--) {
-		if (sodium_memcmp(buf, secret + n - k, k) == 0) {
-			memset(mask, 1, k);
+	if (n == 0 || len == 0)
+		return;
+	mark_runs(buf, len, secret, n, reach);
+	for (size_t k = n < len ? n : len; cut && k > 0; k--)
+		if (memcmp(buf, secret + n - k, k) == 0) {
+			if (k > reach[0])
+				reach[0] = k;
 			break;
 		}
-	}
 }
 
-/* The tail as a message: credentials blotted out, control characters made '?'. */
+/* Blots out what mark marks for p's credentials; see deliver_mask. */
+static void
+mask(char *buf, size_t len, const struct deliver_payload *p, int cut)
+{
+	char *bearer = mode_bearer(p->token, p->access_key, p->access_secret);
+	size_t *reach = xcalloc(len + 1, sizeof *reach), end = 0;
+
+	/* Every run is found in buf as it was, before any is blotted. */
+	mark(buf, len, p->access_secret, cut, reach);
+	mark(buf, len, p->access_key, cut, reach);
+	mark(buf, len, bearer, cut, reach);
+	xsecret_free(bearer);
+	for (size_t i = 0; i < len; i++) {
+		if (reach[i] > end)
+			end = reach[i];
+		if (i < end)
+			buf[i] = '*';
+	}
+	free(reach);
+}
+
+void
+deliver_mask(char *buf, size_t len, const struct deliver_payload *p)
+{
+	mask(buf, len, p, 0);
+}
+
+/*
+ * The tail as one line for the log: credentials blotted out, control
+ * characters made ' ' (a newline '|').  NULL when the consumer said nothing.
+ */
 static char *
 tail_text(struct tail *t, const struct deliver_payload *p)
 {
-	char *bearer = mode_bearer(p->token, p->access_key, p->access_secret);
-	unsigned char *mask = xcalloc(t->len + 1, 1);
-	char *out;
-
-	/* Every match is found in the output as it was, before any is blotted. */
-	mark(t->buf, t->len, p->access_secret, mask);
-	mark(t->buf, t->len, p->access_key, mask);
-	mark(t->buf, t->len, bearer, mask);
-	xsecret_free(bearer);
+	mask(t->buf, t->len, p, t->cut);
 	for (size_t i = 0; i < t->len; i++) {
-		if (mask[i])
-			t->buf[i] = '*';
-		else if ((unsigned char)t->buf[i] < 0x20 || t->buf[i] == 0x7f)
+		if ((unsigned char)t->buf[i] < 0x20 || t->buf[i] == 0x7f)
 			t->buf[i] = t->buf[i] == '\n' && i + 1 < t->len ? '|' : ' ';
 	}
-	free(mask);
 	while (t->len > 0 && t->buf[t->len - 1] == ' ')
 		t->len--;
-	out = xstrndup(t->buf, t->len);
-	return out;
+	return t->len > 0 ? xstrndup(t->buf, t->len) : NULL;
 }
 
 static int64_t
@@ -442,18 +557,40 @@ reap(pid_t pid, int64_t deadline, int *timed_out)
 	}
 }
 
-/* Runs the consumer argv with json on its standard input. */
+/*
+ * Whether program may be handed a token: nobody but root and us can change
+ * it (core/trust.h).  Returns 0, or -1 with *cause; nothing is run then.
+ */
+static int
+program_trusted(const char *program, char **cause)
+{
+	char *why = NULL;
+	int rc = trust_program(program, &why);
+
+	if (rc == TRUST_MISSING)
+		*cause = xasprintf("deliver exec %s: cannot run it (missing, or not executable)",
+				   program);
+	else if (rc < 0)
+		*cause = xasprintf("deliver exec %s: refused: %s", program, why);
+	free(why);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Runs the consumer argv with json on its standard input.  What it printed
+ * goes to *output when it fails (deliver_one), never into *cause.
+ */
 static int
 deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
-	     const struct deliver_payload *p, const char *json, size_t len, char **cause)
+	     const struct deliver_payload *p, const char *json, size_t len, char **cause,
+	     char **output)
 {
 	char **argv = xcalloc(d->argc + 1, sizeof *argv);
 	char *envp[6] = {NULL};
-	struct tail t = {xsecret_alloc(DELIVER_STDERR_TAIL), 0};
+	struct tail t = {xsecret_alloc(DELIVER_STDERR_TAIL), 0, 0};
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	int64_t deadline = now_ms() + d->timeout * 1000;
 	int status, timed_out = 0, rc = -1;
-	char *text = NULL;
 	pid_t pid;
 
 	for (size_t i = 0; i < d->argc; i++)
@@ -464,6 +601,9 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 	envp[2] = xasprintf("TOKENWARDEN_WORKSPACE=%s", p->workspace);
 	envp[3] = xasprintf("TOKENWARDEN_SLOT=%s", p->slot);
 	envp[4] = xasprintf("TOKENWARDEN_TOKEN=%s", p->token);
+	/* Checked again here, whatever policy check said: it may have changed since. */
+	if (program_trusted(argv[0], cause) < 0)
+		goto out;
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
 		*cause = xasprintf("deliver exec %s: %s", argv[0], strerror(errno));
 		goto out;
@@ -484,22 +624,22 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 		timed_out = 1;
 	in[1] = -1;
 	status = reap(pid, timed_out ? now_ms() : deadline, &timed_out);
-	text = tail_text(&t, p);
 	if (timed_out)
-		*cause = xasprintf("deliver exec %s: no answer within %llds; killed%s%s", argv[0],
-				   (long long)d->timeout, text[0] != '\0' ? ": " : "", text);
+		*cause = xasprintf("deliver exec %s: no answer within %llds; killed", argv[0],
+				   (long long)d->timeout);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		rc = 0;
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		*cause = xasprintf("deliver exec %s: cannot run it (missing, or not executable)",
 				   argv[0]);
 	else if (WIFEXITED(status))
-		*cause = xasprintf("deliver exec %s: exit status %d%s%s", argv[0],
-				   WEXITSTATUS(status), text[0] != '\0' ? ": " : "", text);
+		*cause = xasprintf("deliver exec %s: exit status %d", argv[0], WEXITSTATUS(status));
 	else
-		*cause = xasprintf("deliver exec %s: killed by signal %d%s%s", argv[0],
-				   WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-				   text[0] != '\0' ? ": " : "", text);
+		*cause = xasprintf("deliver exec %s: killed by signal %d", argv[0],
+				   WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* Its output may hold pieces of the token too short to blot: the log's, nobody else's. */
+	if (rc < 0 && output != NULL)
+		*output = tail_text(&t, p);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
@@ -513,25 +653,26 @@ out:
 	for (size_t i = 0; envp[i] != NULL; i++)
 		free(envp[i]);
 	xsecret_free(t.buf);
-	free(text);
 	return rc;
 }
 
 /* Delivers p to d, or rehearses it: everything but replacing a file. */
 static int
 deliver(const struct policy_slot *s, const struct policy_deliver *d,
-	const struct deliver_payload *p, int rehearse, char **cause)
+	const struct deliver_payload *p, int rehearse, char **cause, char **output)
 {
 	size_t len;
-	char *json = deliver_json(p, &len);
-	char *path = NULL;
+	char *json, *path = NULL;
 	int rc;
 
+	if (output != NULL)
+		*output = NULL;
+	json = deliver_json(p, &len);
 	if (d->kind == DELIVER_FILE) {
 		path = policy_render_target(s, d->path);
 		rc = deliver_file(path, d, json, len, rehearse, cause);
 	} else
-		rc = deliver_exec(s, d, p, json, len, cause);
+		rc = deliver_exec(s, d, p, json, len, cause, output);
 	free(path);
 	xsecret_free(json);
 	return rc;
@@ -539,23 +680,92 @@ deliver(const struct policy_slot *s, const struct policy_deliver *d,
 
 int
 deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
-	    const struct deliver_payload *p, char **cause)
+	    const struct deliver_payload *p, char **cause, char **output)
 {
+	if (output != NULL)
+		*output = NULL;
 	if (p->test) {
 		*cause =
 		    xstrdup("deliver: refused, a test payload must never replace real credentials");
 		return -1;
 	}
-	return deliver(s, d, p, 0, cause);
+	return deliver(s, d, p, 0, cause, output);
 }
 
 int
 deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
-		 const struct deliver_payload *p, char **cause)
+		 const struct deliver_payload *p, char **cause, char **output)
 {
+	if (output != NULL)
+		*output = NULL;
 	if (!p->test) {
 		*cause = xstrdup("deliver rehearsal: refused, the payload is not marked as a test");
 		return -1;
 	}
-	return deliver(s, d, p, 1, cause);
+	return deliver(s, d, p, 1, cause, output);
+}
+
+/* Reports program, slot s's consumer c, in d unless nobody but root and us can change it. */
+static void
+check_program(const struct policy_slot *s, const struct policy_deliver *c, const char *program,
+	      struct diag_list *d)
+{
+	char *why = NULL, *slot;
+	int rc = trust_program(program, &why);
+
+	/* A program made from placeholders says which slot's it is. */
+	slot = strchr(c->argv[0], '{') != NULL ? xasprintf(" (slot %s/%s)", s->ws->name, s->name)
+					       : xstrdup("");
+	/* Missing is for the run to find: the policy may be checked on another host. */
+	if (rc == -1)
+		diag_add(d, DIAG_ERROR, c->line, c->col,
+			 "deliver exec program %s%s: others could change it, and it is handed "
+			 "each new token: %s",
+			 program, slot, why);
+	else if (rc == TRUST_UNCHECKED)
+		diag_add(d, DIAG_WARNING, c->line, c->col,
+			 "deliver exec program %s%s: cannot tell who may change it (%s); check "
+			 "as the user tokenwarden runs as",
+			 program, slot, why);
+	free(slot);
+	free(why);
+}
+
+void
+deliver_check_programs(const struct policy *p, struct diag_list *d)
+{
+	/* Each consumer's program once: every slot that inherits a consumer shares it. */
+	const struct policy_deliver **of = NULL;
+	char **checked = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		const struct policy_slot *s = p->slots[i];
+
+		for (size_t k = 0; k < s->eff.ndeliver; k++) {
+			const struct policy_deliver *c = &s->eff.deliver[k];
+			char *program;
+			size_t j;
+
+			if (c->kind != DELIVER_EXEC)
+				continue;
+			program = policy_render_target(s, c->argv[0]);
+			for (j = 0; j < n && (of[j] != c || strcmp(checked[j], program) != 0); j++)
+				;
+			if (j < n) {
+				free(program);
+				continue;
+			}
+			check_program(s, c, program, d);
+			checked = xrealloc(checked, (n + 1) * sizeof *checked);
+			of = xrealloc(of, (n + 1) * sizeof *of);
+			checked[n] = program;
+			of[n++] = c;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(checked[i]);
+	free(checked);
+	free(of);
+	diag_sort(d);
 }

@@ -27,8 +27,10 @@ struct deliver_payload {
 	int test;           /* a rehearsal: the JSON says "test": true */
 };
 
-/* How much of an exec consumer's standard error a failure keeps. */
+/* How much of an exec consumer's output (standard output and error) a failure keeps. */
 #define DELIVER_STDERR_TAIL 2048
+/* The shortest piece of a credential deliver_mask blots out wherever it is. */
+#define DELIVER_MASK_MIN 6
 
 /*
  * Renders the JSON consumers receive (workspace, slot, token, name,
@@ -39,14 +41,31 @@ struct deliver_payload {
 char *deliver_json(const struct deliver_payload *p, size_t *len);
 
 /*
+ * Blots out with '*' every run of buf (len bytes) of DELIVER_MASK_MIN bytes
+ * or more that p's access key, access secret or bearer value also holds
+ * (a whole credential, when it is shorter), wherever the run begins and
+ * ends: what a consumer prints may begin or end inside a credential.  (When
+ * deliver_one keeps the tail of longer output, the piece of a credential
+ * it begins with goes too, however short.)
+ */
+void deliver_mask(char *buf, size_t len, const struct deliver_payload *p);
+
+/*
  * Delivers p to consumer d of slot s ({workspace} and {slot} filled in).
  * Returns 0, or -1 with *cause: what failed, and for an exec consumer its
- * exit status and the tail of its standard error with any credential of p
- * blotted out.  The caller must ignore SIGPIPE (a hook may exit unread).
- * A test payload is refused: it must never replace real credentials.
+ * exit status; never anything it printed.  When an exec consumer fails
+ * having printed something, and output is not NULL, *output is the last
+ * DELIVER_STDERR_TAIL bytes of it on one line, passed through deliver_mask:
+ * for the log only, never the store or an alert, since pieces of a
+ * credential shorter than DELIVER_MASK_MIN stay in it (the caller frees it;
+ * else *output is NULL).  The caller must ignore SIGPIPE (a hook may exit
+ * unread).  A test payload is refused: it must never replace real
+ * credentials.  An exec consumer's program is checked first
+ * (core/trust.h): one that someone other than root or the running user
+ * could change is not run.
  */
 int deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
-		const struct deliver_payload *p, char **cause);
+		const struct deliver_payload *p, char **cause, char **output);
 
 /*
  * Rehearses delivering p (which must have test set; otherwise -1 with
@@ -54,9 +73,20 @@ int deliver_one(const struct policy_slot *s, const struct policy_deliver *d,
  * consumer is run exactly as deliver_one runs it, with p.  A file consumer's
  * file is not touched: a temporary file is created beside it as deliver_one
  * would (0600, exclusive, owner and group), written, synced and removed.
- * Returns 0, or -1 with *cause as deliver_one's.  SIGPIPE as for deliver_one.
+ * Returns 0, or -1 with *cause and *output as deliver_one's.  SIGPIPE as for
+ * deliver_one.
  */
 int deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
-		     const struct deliver_payload *p, char **cause);
+		     const struct deliver_payload *p, char **cause, char **output);
+
+/*
+ * Checks every exec consumer's program, for each slot that has it, as
+ * deliver_one will before running it (core/trust.h): one error in d at the
+ * consumer's line for each that someone other than root or the running user
+ * could change, a warning for one that could not be looked at.  A program
+ * that does not exist (where nobody else could put it) is not reported: the
+ * policy may be checked on another host.
+ */
+void deliver_check_programs(const struct policy *p, struct diag_list *d);
 
 #endif

@@ -217,6 +217,22 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 	return slot_failed(run, sl, why, cause);
 }
 
+/*
+ * Logs what consumer i of slot sl printed when it failed (blotted by
+ * deliver); returns what the failure's record says of it.  Only the log
+ * gets the output: the store and alerts keep their copy of the failure.
+ */
+static const char *
+consumer_said(struct run *run, const struct policy_slot *sl, const char *token, size_t i,
+	      const char *output)
+{
+	if (output == NULL)
+		return "";
+	say(run, 1, "consumer-output", sl->ws->name, sl->name, token,
+	    "output of consumer %zu of %zu: %s", i + 1, sl->eff.ndeliver, output);
+	return "; its output is in the log";
+}
+
 /* Proves the new token and hands it to every consumer; 0, or -1 after discarding it. */
 static int
 prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
@@ -224,7 +240,7 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 {
 	struct deliver_payload pay = {sl->ws->name,  sl->name,         t->token,      t->name,
 				      t->access_key, t->access_secret, t->expires_at, 0};
-	char *why = NULL, *msg;
+	char *why = NULL, *output = NULL, *msg;
 	int rc;
 
 	if (sl->eff.verify) {
@@ -252,10 +268,11 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 		return -1;
 	}
 	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
-		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why) == 0)
+		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why, &output) == 0)
 			continue;
-		msg = xasprintf("new token %s could not be delivered to consumer %zu of %zu: %s",
-				t->token, i + 1, sl->eff.ndeliver, why);
+		msg = xasprintf("new token %s could not be delivered to consumer %zu of %zu: %s%s",
+				t->token, i + 1, sl->eff.ndeliver, why,
+				consumer_said(run, sl, t->token, i, output));
 		/* Consumers that took it must not be left with a deleted token. */
 		if (i > 0)
 			*store_failed = keep(run, sl, t, row, i, msg, cause) < 0;
@@ -263,6 +280,7 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 			*store_failed = discard(run, sl, t->token, msg, cause) < 0;
 		free(msg);
 		free(why);
+		free(output);
 		return -1;
 	}
 	if (sl->eff.ndeliver > 0) {
@@ -409,7 +427,7 @@ static void
 rehearse_hooks(struct run *run, const struct policy_slot *sl)
 {
 	int64_t now = clock_now_ms();
-	char *secret = xsecret_strdup("TEST-NOT-A-SECRET"), *why = NULL;
+	char *secret = xsecret_strdup("TEST-NOT-A-SECRET"), *why = NULL, *output = NULL;
 	struct deliver_payload pay = {sl->ws->name,
 				      sl->name,
 				      "rehearsal",
@@ -420,16 +438,17 @@ rehearse_hooks(struct run *run, const struct policy_slot *sl)
 				      1};
 
 	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
-		if (deliver_rehearse(sl, &sl->eff.deliver[i], &pay, &why) == 0) {
+		if (deliver_rehearse(sl, &sl->eff.deliver[i], &pay, &why, &output) == 0) {
 			say(run, 0, "rehearsed", sl->ws->name, sl->name, NULL,
 			    "rehearsed consumer %zu with a test payload", i + 1);
 			continue;
 		}
 		run->st->failed++;
 		say(run, 1, "rehearsal-failed", sl->ws->name, sl->name, NULL,
-		    "rehearsal of consumer %zu failed: %s", i + 1, why);
-		free(why);
-		why = NULL;
+		    "rehearsal of consumer %zu failed: %s%s", i + 1, why,
+		    consumer_said(run, sl, NULL, i, output));
+		FREE_NULL(&why);
+		FREE_NULL(&output);
 	}
 	xsecret_free(secret);
 }

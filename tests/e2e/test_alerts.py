@@ -13,8 +13,9 @@ simulated clock moving, one slot and one hand-made token:
   3. 23 hours later the violations are reminded ("still: ");
   4. once the policy allows the token, its violations are over and
      forgotten: they alert as new when the policy forbids it again;
-  5. a consumer that fails alerts a failure; the second failure in a row
-     (stuck_after: 2) alerts the slot as stuck too;
+  5. a consumer that fails alerts a failure, its exit status but not its
+     output; the second failure in a row (stuck_after: 2) alerts the slot
+     as stuck too;
   6. a create refused with 401 marks its attempt failed and alerts it;
   7. the slot's recovery alerts a success.
 No message carries a secret: not the admin credential, nor any token's
@@ -265,9 +266,12 @@ def main():
         got = [a for a in take() if a[1]["kind"] != "violation"]
         if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
             fail("a failed delivery alerted %s" % kinds(got))
-        elif "could not be delivered" not in got[0][1]["text"] or "reload failed" not in \
-                got[0][1]["text"]:
+        elif "could not be delivered" not in got[0][1]["text"] or \
+                "exit status 4; its output is in the log" not in got[0][1]["text"]:
             fail("the failure alert reads %r" % got[0][1]["text"])
+        # What a hook prints stays in the log: never in an alert.
+        if any("reload failed" in json.dumps(msg) for _, msg in got):
+            fail("a failure alert carries the hook's output")
         e.at(due + datetime.timedelta(minutes=16))
         e.run(1, "rotate")
         got = [a for a in take() if a[1]["kind"] != "violation"]

@@ -129,7 +129,8 @@ sed -i 's|"cat > .*"|"cat >/dev/null; echo reload failed >\&2; exit 4"|' "$TW_TM
 at 2026-12-22T00:00Z
 run 1 rotate
 expect "$out" "rotate: 0 rotated, 0 deleted, 1 failed"
-expect "$err" "could not be delivered to consumer 2 of 2: deliver exec /bin/sh: exit status 4: reload failed"
+expect "$err" "could not be delivered to consumer 2 of 2: deliver exec /bin/sh: exit status 4; its output is in the log"
+expect "$err" "acme/etl: output of consumer 2 of 2: reload failed"
 [ "$(state "$second")" = active ] || fail "the old token is $(state "$second") after a failed delivery"
 kept=$(jq -r .token "$TW_TMP/run/etl.json")
 [ "$(state "$kept")" = retiring ] || fail "the file consumer's token is $(state "$kept"), not kept"
@@ -227,7 +228,8 @@ cmp -s "$TW_TMP/run/etl.json" "$TW_TMP/etl.before" || fail "the rehearsal replac
 [ "$(sim_tokens)" = "$held" ] || fail "the rehearsal made or deleted a token"
 sed -i 's|"cat > .*"|"cat >/dev/null; echo not ready >\&2; exit 4"|' "$TW_TMP/policy.yaml"
 run 1 rotate --dry-run --run-hooks
-expect "$err" "acme/etl: rehearsal of consumer 2 failed: deliver exec /bin/sh: exit status 4: not ready"
+expect "$err" "acme/etl: rehearsal of consumer 2 failed: deliver exec /bin/sh: exit status 4; its output is in the log"
+expect "$err" "acme/etl: output of consumer 2 of 2: not ready"
 run 2 rotate --run-hooks
 expect "$err" "--run-hooks rehearses consumers, so it needs --dry-run"
 sed -i 's|"cat >/dev/null; echo not ready >\&2; exit 4"|"cat >/dev/null"|' "$TW_TMP/policy.yaml"

@@ -185,7 +185,7 @@ test_file(void **state)
 	got = xasprintf("echo old > '%s'; chmod 644 '%s'", want, want);
 	assert_int_equal(system(got), 0);
 	free(got);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
 	assert_int_equal(stat(want, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	got = slurp(want);
@@ -197,10 +197,10 @@ test_file(void **state)
 
 	/* Owner by number (ours), and an owner that does not exist: refused, nothing left. */
 	d.owner = xasprintf("%u", (unsigned)getuid());
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
 	free(d.owner);
 	d.owner = xstrdup("no-such-user-tw");
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
 	assert_string_equal(cause, "owner 'no-such-user-tw' does not exist on this host");
 	FREE_NULL(&cause);
 	free(d.owner);
@@ -211,7 +211,7 @@ test_file(void **state)
 	free(path);
 	path = xasprintf("%s/missing/{slot}.json", dir);
 	d.path = path;
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
 	assert_non_null(strstr(cause, "/missing/etl.json: cannot create a file beside it"));
 	assert_null(strstr(cause, SECRET));
 	FREE_NULL(&cause);
@@ -242,7 +242,7 @@ test_file_fails_whole(void **state)
 	small = was;
 	small.rlim_cur = 40; /* the JSON is some 300 bytes */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
 	signal(SIGXFSZ, SIG_DFL);
 	assert_non_null(strstr(cause, "whole.json"));
@@ -271,7 +271,7 @@ test_file_readers_see_whole(void **state)
 
 	(void)state;
 	d.path = path;
-	assert_int_equal(deliver_one(&slot, &d, &p, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &p, &cause, NULL), 0);
 	reader = fork();
 	assert_true(reader >= 0);
 	if (reader == 0) {
@@ -291,7 +291,7 @@ test_file_readers_see_whole(void **state)
 	}
 	for (int i = 0; i < 300; i++) {
 		p.expires_at = payload.expires_at + i;
-		assert_int_equal(deliver_one(&slot, &d, &p, &cause), 0);
+		assert_int_equal(deliver_one(&slot, &d, &p, &cause, NULL), 0);
 	}
 	unlink(path);
 	assert_int_equal(waitpid(reader, &status, 0), reader);
@@ -311,7 +311,7 @@ test_exec_reads_stdin(void **state)
 	(void)state;
 	script = xasprintf("cat > '%s'", out);
 	d = shell(script, 10);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
 	got = slurp(out);
 	json = deliver_json(&payload, &len);
 	assert_string_equal(got, json);
@@ -371,7 +371,7 @@ test_exec_default_signals(void **state)
 	d.argv[0] = xstrdup("/bin/cp");
 	d.argv[1] = xstrdup("/proc/self/status");
 	d.argv[2] = xstrdup(out);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
 
 	assert_int_equal(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
 	assert_int_equal(sigaction(SIGPIPE, &old_pipe, NULL), 0);
@@ -397,7 +397,7 @@ test_exec_environment_and_fds(void **state)
 	setenv("TW_TEST_LEAK", "must-not-pass", 1);
 	script = xasprintf("env > '%s'; ls /proc/self/fd | wc -l >> '%s'", out, out);
 	d = shell(script, 10);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
 	got = slurp(out);
 	assert_non_null(strstr(got, "TOKENWARDEN_SLOT=etl\n"));
 	assert_non_null(strstr(got, "TOKENWARDEN_WORKSPACE=acme\n"));
@@ -414,25 +414,33 @@ test_exec_environment_and_fds(void **state)
 	unsetenv("TW_TEST_LEAK");
 }
 
+/* Not an allocation: what a test leaves in an out parameter to see it set. */
+static char cause_unset[] = "unset";
+
 static void
 test_exec_failures(void **state)
 {
 	struct policy_deliver d;
-	char *cause = NULL;
+	char *cause = NULL, *output = NULL;
 
 	(void)state;
-	/* A failing hook: its status and the tail of its output, credentials blotted out. */
+	/*
+	 * A failing hook: its status in the failure, the tail of its output
+	 * apart, on one line, credentials blotted out.
+	 */
 	d = shell("cat >&2; echo; echo 'reload failed' >&2; exit 3", 10);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
-	assert_non_null(strstr(cause, "deliver exec /bin/sh: exit status 3: "));
-	assert_non_null(strstr(cause, "reload failed"));
-	assert_null(strstr(cause, SECRET));
-	assert_null(strstr(cause, KEY));
-	assert_non_null(strstr(cause, "\"access_secret\": \""
-				      "***********************"
-				      "\""));
-	assert_null(strchr(cause, '\n'));
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, &output), -1);
+	assert_string_equal(cause, "deliver exec /bin/sh: exit status 3");
+	assert_non_null(output);
+	assert_non_null(strstr(output, "reload failed"));
+	assert_null(strstr(output, SECRET));
+	assert_null(strstr(output, KEY));
+	assert_non_null(strstr(output, "\"access_secret\": \""
+				       "***********************"
+				       "\""));
+	assert_null(strchr(output, '\n'));
 	FREE_NULL(&cause);
+	FREE_NULL(&output);
 	shell_free(&d);
 
 	/*
@@ -440,32 +448,152 @@ test_exec_failures(void **state)
 	 * last string, then '"}' and a newline): the piece left is blotted too.
 	 */
 	d = shell("cat >&2; head -c 2040 /dev/zero | tr '\\0' x >&2; exit 1", 10);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
-	assert_non_null(strstr(cause, "exit status 1: *****\"}|xxxxxxxx"));
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, &output), -1);
+	assert_string_equal(cause, "deliver exec /bin/sh: exit status 1");
+	assert_non_null(output);
+	assert_int_equal(strncmp(output, "*****\"}|xxxxxxxx", 16), 0);
+	FREE_NULL(&cause);
+	FREE_NULL(&output);
+	shell_free(&d);
+
+	/* A hook that fails saying nothing: no output to log (and *output is set so). */
+	d = shell("cat >/dev/null; exit 2", 10);
+	output = cause_unset;
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, &output), -1);
+	assert_string_equal(cause, "deliver exec /bin/sh: exit status 2");
+	assert_null(output);
 	FREE_NULL(&cause);
 	shell_free(&d);
 
 	/* A hook that never answers is killed at its time limit. */
 	d = shell("sleep 30", 1);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
 	assert_string_equal(cause, "deliver exec /bin/sh: no answer within 1s; killed");
 	FREE_NULL(&cause);
 	shell_free(&d);
 
 	/* A hook that exits 0 without reading is fine: its status decides. */
 	d = shell("exit 0", 10);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
 	shell_free(&d);
 
 	/* A program that is not there. */
 	d = shell("", 10);
 	free(d.argv[0]);
 	d.argv[0] = xstrdup("/nonexistent/hook");
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
 	assert_string_equal(
 	    cause, "deliver exec /nonexistent/hook: cannot run it (missing, or not executable)");
 	FREE_NULL(&cause);
 	shell_free(&d);
+}
+
+/* The longest piece of secret (6 characters or more) that text holds; 0 when none. */
+static size_t
+longest_piece(const char *text, const char *secret)
+{
+	size_t n = strlen(secret), best = 0;
+
+	for (size_t from = 0; from < n; from++)
+		for (size_t len = 6; from + len <= n; len++) {
+			char *piece = xstrndup(secret + from, len);
+			int found = strstr(text, piece) != NULL;
+
+			free(piece);
+			if (!found)
+				break;
+			if (len > best)
+				best = len;
+		}
+	return best;
+}
+
+/* Whether the document is cut inside one of the credentials at cut (or a byte either side). */
+static int
+cut_in(const char *json, size_t cut, const char *const *secrets, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t from = (size_t)(strstr(json, secrets[i]) - json);
+
+		if (cut + 1 >= from && cut <= from + strlen(secrets[i]) + 1)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A failing hook that prints its input cut at every length within a byte
+ * of the credentials (deliver_mask is tried at every cut below; e2e
+ * test_hook_output.py cuts at every length): the failure holds none of the
+ * output, and the output kept for the log no piece of 6 characters or more
+ * of the access key, the secret or the bearer value.
+ */
+static void
+test_exec_output_cut(void **state)
+{
+	char *bearer = mode_bearer("tok123", KEY, SECRET), *cause = NULL, *output = NULL;
+	size_t len;
+	char *json = deliver_json(&payload, &len);
+	const char *const secrets[] = {SECRET, KEY, bearer};
+
+	(void)state;
+	for (size_t cut = 1; cut <= len; cut++) {
+		char *script;
+		struct policy_deliver d;
+
+		if (!cut_in(json, cut, secrets, 3))
+			continue;
+		script = xasprintf("head -c %zu; exit 4", cut);
+		d = shell(script, 10);
+		assert_int_equal(deliver_one(&slot, &d, &payload, &cause, &output), -1);
+		assert_string_equal(cause, "deliver exec /bin/sh: exit status 4");
+		assert_non_null(output);
+		for (size_t i = 0; i < 3; i++)
+			if (longest_piece(output, secrets[i]) > 0)
+				fail_msg("cut at %zu: %zu characters of credential %zu kept", cut,
+					 longest_piece(output, secrets[i]), i);
+		FREE_NULL(&cause);
+		FREE_NULL(&output);
+		shell_free(&d);
+		free(script);
+	}
+	xsecret_free(json);
+	xsecret_free(bearer);
+}
+
+/*
+ * deliver_mask over every piece of the document that begins or ends at each
+ * byte: what is left of a credential is never 6 characters or more, and
+ * what is not a credential is left alone.
+ */
+static void
+test_mask_every_offset(void **state)
+{
+	char *bearer = mode_bearer("tok123", KEY, SECRET);
+	size_t len;
+	char *json = deliver_json(&payload, &len);
+	const char *const secrets[] = {SECRET, KEY, bearer};
+
+	(void)state;
+	for (size_t a = 0; a < len; a++)
+		for (int side = 0; side < 2; side++) {
+			/* [a, len) then [0, a + 1): cut at the start, then at the end. */
+			size_t from = side == 0 ? a : 0, to = side == 0 ? len : a + 1;
+			char *buf = xstrndup(json + from, to - from);
+
+			deliver_mask(buf, to - from, &payload);
+			for (size_t i = 0; i < 3; i++)
+				if (longest_piece(buf, secrets[i]) > 0)
+					fail_msg(
+					    "[%zu, %zu): %zu characters of credential %zu kept",
+					    from, to, longest_piece(buf, secrets[i]), i);
+			/* The workspace, slot and token id are not credentials: left alone. */
+			if (from == 0 && to > 60)
+				assert_int_equal(strncmp(buf, json, 60), 0);
+			free(buf);
+		}
+	xsecret_free(json);
+	xsecret_free(bearer);
 }
 
 static void
@@ -484,7 +612,7 @@ test_rehearse_file(void **state)
 	assert_int_equal(stat(want, &before), 0);
 
 	/* The real file stays as it was, byte for byte; nothing is left beside it. */
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), 0);
 	assert_null(cause);
 	got = slurp(want);
 	assert_string_equal(got, "real credentials\n");
@@ -497,11 +625,11 @@ test_rehearse_file(void **state)
 	/* With an owner, as the real write gives it; and one that does not exist. */
 	d.owner = xasprintf("%u", (unsigned)getuid());
 	d.group = xasprintf("%u", (unsigned)getgid());
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), 0);
 	assert_int_equal(entries(), 1);
 	free(d.owner);
 	d.owner = xstrdup("no-such-user-tw");
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), -1);
 	assert_string_equal(cause, "owner 'no-such-user-tw' does not exist on this host");
 	FREE_NULL(&cause);
 	free(d.owner);
@@ -515,7 +643,7 @@ test_rehearse_file(void **state)
 	/* An owner we may not give (root may give any: not checkable then). */
 	if (geteuid() != 0) {
 		d.owner = xstrdup("0");
-		assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+		assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), -1);
 		assert_non_null(strstr(cause, "/acme-etl.json: "));
 		assert_non_null(strstr(cause, strerror(EPERM)));
 		FREE_NULL(&cause);
@@ -525,7 +653,7 @@ test_rehearse_file(void **state)
 
 	/* With no file there yet, none appears. */
 	unlink(want);
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), 0);
 	assert_int_equal(entries(), 0);
 	free(path);
 	free(want);
@@ -540,7 +668,7 @@ test_rehearse_file_unwritable(void **state)
 	(void)state;
 	/* A directory that does not exist. */
 	d.path = xasprintf("%s/missing/{slot}.json", dir);
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), -1);
 	assert_non_null(strstr(cause, "/missing/etl.json: cannot create a file beside it: "));
 	assert_non_null(strstr(cause, strerror(ENOENT)));
 	FREE_NULL(&cause);
@@ -551,7 +679,7 @@ test_rehearse_file_unwritable(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	d.path = xasprintf("%s/{slot}.json", sub);
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), -1);
 	assert_non_null(strstr(cause, "/ro/etl.json: cannot create a file beside it: "));
 	assert_non_null(strstr(cause, strerror(ENOTDIR)));
 	FREE_NULL(&cause);
@@ -560,7 +688,7 @@ test_rehearse_file_unwritable(void **state)
 	/* A directory we may not write to (root may write anywhere: not checkable then). */
 	if (geteuid() != 0) {
 		assert_int_equal(mkdir(sub, 0500), 0);
-		assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
+		assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), -1);
 		assert_non_null(strstr(cause, "/ro/etl.json: cannot create a file beside it: "));
 		assert_non_null(strstr(cause, strerror(EACCES)));
 		FREE_NULL(&cause);
@@ -574,7 +702,8 @@ test_rehearse_file_unwritable(void **state)
 static void
 test_rehearse_exec(void **state)
 {
-	char *out = xasprintf("%s/hook.json", dir), *script, *got, *json, *cause = NULL;
+	char *out = xasprintf("%s/hook.json", dir), *script, *got, *json, *cause = NULL,
+	     *output = NULL;
 	struct policy_deliver d;
 	json_error_t err;
 	json_t *o;
@@ -583,7 +712,7 @@ test_rehearse_exec(void **state)
 	(void)state;
 	script = xasprintf("cat > '%s'", out);
 	d = shell(script, 10);
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), 0);
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), 0);
 	got = slurp(out);
 	assert_non_null(got);
 	json = deliver_json(&rehearsal, &len);
@@ -599,13 +728,15 @@ test_rehearse_exec(void **state)
 	free(script);
 	unlink(out);
 
-	/* A failing hook: the same cause as a delivery, its credentials blotted out. */
+	/* A failing hook: the same cause and output as a delivery's, credentials blotted out. */
 	d = shell("cat >&2; exit 4", 10);
-	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause), -1);
-	assert_non_null(strstr(cause, "deliver exec /bin/sh: exit status 4: "));
-	assert_non_null(strstr(cause, "\"test\": true"));
-	assert_null(strstr(cause, "test-secret"));
+	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, &output), -1);
+	assert_string_equal(cause, "deliver exec /bin/sh: exit status 4");
+	assert_non_null(output);
+	assert_non_null(strstr(output, "\"test\": true"));
+	assert_null(strstr(output, "test-secret"));
 	FREE_NULL(&cause);
+	FREE_NULL(&output);
 	shell_free(&d);
 	free(out);
 }
@@ -622,7 +753,7 @@ test_rehearse_refuses_real_payload(void **state)
 	assert_int_equal(system(got), 0);
 	free(got);
 	f.path = xasprintf("%s/{slot}.json", dir);
-	assert_int_equal(deliver_rehearse(&slot, &f, &payload, &cause), -1);
+	assert_int_equal(deliver_rehearse(&slot, &f, &payload, &cause, NULL), -1);
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "not marked as a test"));
 	FREE_NULL(&cause);
@@ -633,17 +764,17 @@ test_rehearse_refuses_real_payload(void **state)
 
 	/* An exec consumer is not run at all. */
 	d = shell(script, 10);
-	assert_int_equal(deliver_rehearse(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_rehearse(&slot, &d, &payload, &cause, NULL), -1);
 	assert_non_null(strstr(cause, "not marked as a test"));
 	FREE_NULL(&cause);
 	assert_int_equal(access(ran, F_OK), -1);
 
 	/* And a test payload never replaces real credentials. */
 	payload.test = 1;
-	assert_int_equal(deliver_one(&slot, &f, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &f, &payload, &cause, NULL), -1);
 	assert_non_null(strstr(cause, "a test payload must never replace real credentials"));
 	FREE_NULL(&cause);
-	assert_int_equal(deliver_one(&slot, &d, &payload, &cause), -1);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
 	FREE_NULL(&cause);
 	payload.test = 0;
 	got = slurp(want);
@@ -669,6 +800,8 @@ main(void)
 	    cmocka_unit_test(test_exec_reads_stdin),
 	    cmocka_unit_test(test_exec_environment_and_fds),
 	    cmocka_unit_test(test_exec_failures),
+	    cmocka_unit_test(test_exec_output_cut),
+	    cmocka_unit_test(test_mask_every_offset),
 	    cmocka_unit_test(test_exec_default_signals),
 	    cmocka_unit_test(test_rehearse_file),
 	    cmocka_unit_test(test_rehearse_file_unwritable),

@@ -1,0 +1,51 @@
+/*
+ * Trust in what a consumer depends on: a program run with each new token on
+ * its standard input must be one that nobody but root and the user
+ * tokenwarden runs as can change, and so must every directory on the way to
+ * it, since whoever can replace a directory can replace what is in it.  The
+ * same rule as for the policy file that names the program
+ * (policies/load.c): owned by root or the running user, not writable by
+ * group or others.  One exception: a directory with the sticky bit that
+ * root owns (/tmp), where only an entry's owner may rename or remove it; the
+ * entries on the way through it are checked like any other.  A file
+ * consumer's directory is held to the same rule, found without following a
+ * link, and written through its descriptor.
+ */
+#ifndef TW_TRUST_H
+#define TW_TRUST_H
+
+#include <sys/types.h>
+
+/* No user but root and the running one (trust_open_dir's `also`). */
+#define TRUST_NOBODY ((uid_t)-1)
+
+/* Something on the way does not exist, in directories nobody else can change. */
+#define TRUST_MISSING (-2)
+/* Something on the way could not be looked at (a directory we may not search). */
+#define TRUST_UNCHECKED (-3)
+
+/*
+ * Checks the program at the absolute path `program`, as execve(2) would
+ * reach it: every directory from / down, each symbolic link on the way
+ * (followed, as execve follows it, up to 40), and the program, a regular
+ * file.  Returns 0 when nobody but root and the running user can change any
+ * of them; else -1 (someone else could), TRUST_MISSING or TRUST_UNCHECKED,
+ * each with *cause naming the path at fault and, for -1, the command that
+ * fixes it.
+ */
+int trust_program(const char *program, char **cause);
+
+/*
+ * Opens the directory at the absolute path dir without following any
+ * symbolic link (each component with O_NOFOLLOW, from /), checking each
+ * directory as it is opened: owned by root, the running user or `also` (the
+ * user a delivered file is given to, who may read it anyway; TRUST_NOBODY:
+ * none), and not writable by group or others unless sticky and owned by
+ * root.  A link on the way is refused.  Returns a descriptor of
+ * dir, open for reading (the caller closes it); else -1 (refused),
+ * TRUST_MISSING or TRUST_UNCHECKED, each with *cause naming the path at
+ * fault (and, for -1, what to do).
+ */
+int trust_open_dir(const char *dir, uid_t also, char **cause);
+
+#endif

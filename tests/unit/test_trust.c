@@ -1,0 +1,186 @@
+/*
+ * Unit tests for core/trust: programs reached as execve reaches them, links
+ * followed and checked, directories reached without following a link, and
+ * modes that let group or others change them refused with the fix.  Owners
+ * other than ours need root: tests/e2e/test_consumer_trust.sh has those.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/trust.h"
+#include "core/xalloc.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/tw-trust-XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char *cmd = xasprintf("chmod -R u+rwx '%s'; rm -rf '%s'", dir, dir);
+	int rc = system(cmd);
+
+	(void)state;
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Runs a shell command in dir; fails the test unless it succeeds. */
+static void
+sh(const char *command)
+{
+	char *cmd = xasprintf("cd '%s' && %s", dir, command);
+
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* trust_program on dir/name: its result, and *cause (NULL unless it failed). */
+static int
+program(const char *name, char **cause)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int rc;
+
+	*cause = NULL;
+	rc = trust_program(path, cause);
+	free(path);
+	return rc;
+}
+
+static void
+test_program(void **state)
+{
+	char *cause = NULL, *want;
+
+	(void)state;
+	sh("mkdir -m 755 bin lib && printf '#!/bin/sh\\n' > bin/hook && chmod 755 bin/hook");
+	assert_int_equal(program("bin/hook", &cause), 0);
+	assert_null(cause);
+	/* Links, relative and climbing, followed as execve follows them. */
+	sh("ln -s ../bin/hook lib/via && ln -s bin link-to-dir");
+	assert_int_equal(program("lib/via", &cause), 0);
+	assert_int_equal(program("link-to-dir/hook", &cause), 0);
+	assert_int_equal(program("lib/../bin/./hook", &cause), 0);
+	assert_int_equal(trust_program("/bin/sh", &cause), 0);
+
+	/* Group or others may write it, or a directory on the way: refused, with the fix. */
+	sh("chmod g+w bin/hook");
+	assert_int_equal(program("lib/via", &cause), -1);
+	want = xasprintf("%s/bin/hook is writable by group or others (mode 0775); run: chmod go-w "
+			 "%s/bin/hook",
+			 dir, dir);
+	assert_string_equal(cause, want);
+	FREE_NULL(&cause);
+	free(want);
+	sh("chmod g-w bin/hook && chmod o+w bin");
+	assert_int_equal(program("bin/hook", &cause), -1);
+	assert_non_null(strstr(cause, "/bin is writable by group or others (mode 0757)"));
+	FREE_NULL(&cause);
+	/* Missing, where nobody else could put it; missing where others could. */
+	sh("chmod o-w bin");
+	assert_int_equal(program("bin/nothing", &cause), TRUST_MISSING);
+	assert_non_null(strstr(cause, "/bin/nothing does not exist"));
+	FREE_NULL(&cause);
+	sh("mkdir -m 777 open");
+	assert_int_equal(program("open/nothing", &cause), -1);
+	FREE_NULL(&cause);
+	/* Not a program: a directory, a loop, a path on through a file, a relative path. */
+	assert_int_equal(program("bin", &cause), -1);
+	assert_non_null(strstr(cause, "/bin is not a regular file"));
+	FREE_NULL(&cause);
+	sh("ln -s loop-b loop-a && ln -s loop-a loop-b");
+	assert_int_equal(program("loop-a", &cause), TRUST_UNCHECKED);
+	assert_non_null(strstr(cause, "too many symbolic links"));
+	FREE_NULL(&cause);
+	assert_int_equal(program("bin/hook/more", &cause), TRUST_UNCHECKED);
+	assert_non_null(strstr(cause, "/bin/hook is not a directory"));
+	FREE_NULL(&cause);
+	assert_int_equal(trust_program("bin/hook", &cause), -1);
+	assert_string_equal(cause, "bin/hook is not an absolute path");
+	FREE_NULL(&cause);
+}
+
+/* trust_open_dir on dir/name: its result (a descriptor is closed), *cause as program's. */
+static int
+open_dir(const char *name, char **cause)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int fd;
+
+	*cause = NULL;
+	fd = trust_open_dir(path, TRUST_NOBODY, cause);
+	free(path);
+	if (fd < 0)
+		return fd;
+	/* Open for reading, so that a new entry can be synced through it. */
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	return 0;
+}
+
+static void
+test_open_dir(void **state)
+{
+	char *cause = NULL, *want;
+
+	(void)state;
+	sh("mkdir -m 755 out out/deep && echo x > out/file && ln -s out out-link");
+	assert_int_equal(open_dir("out/deep", &cause), 0);
+	assert_int_equal(open_dir("out/../out/./deep", &cause), 0);
+	assert_null(cause);
+	/* No link is followed, wherever it is on the way. */
+	assert_int_equal(open_dir("out-link", &cause), -1);
+	want = xasprintf("%s/out-link is a symbolic link; a delivery target's directories are "
+			 "opened without following links: name the directory itself",
+			 dir);
+	assert_string_equal(cause, want);
+	FREE_NULL(&cause);
+	free(want);
+	assert_int_equal(open_dir("out-link/deep", &cause), -1);
+	FREE_NULL(&cause);
+	assert_int_equal(open_dir("out-link/../out", &cause), -1);
+	FREE_NULL(&cause);
+	/* Writable by group or others: refused; missing, or a file: neither refused nor open. */
+	sh("chmod g+w out");
+	assert_int_equal(open_dir("out/deep", &cause), -1);
+	assert_non_null(strstr(cause, "/out is writable by group or others (mode 0775); run: "
+				      "chmod go-w "));
+	FREE_NULL(&cause);
+	sh("chmod g-w out");
+	assert_int_equal(open_dir("out/missing", &cause), TRUST_MISSING);
+	FREE_NULL(&cause);
+	assert_int_equal(open_dir("out/file", &cause), TRUST_UNCHECKED);
+	FREE_NULL(&cause);
+	/* A sticky directory root owns is fine (/tmp, above dir, is one when root owns it). */
+	sh("mkdir -m 1777 sticky");
+	assert_int_equal(open_dir("sticky", &cause), geteuid() == 0 ? 0 : -1);
+	FREE_NULL(&cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_program),
+	    cmocka_unit_test(test_open_dir),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
