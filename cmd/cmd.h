@@ -57,6 +57,8 @@ struct api_opts {
 	const char *api;
 	const char *credential;      /* name under $CREDENTIALS_DIRECTORY */
 	const char *credential_file; /* a 0600 file holding KEY:SECRET */
+	/* How many credentials the policy that named credential names; 0: the options named it. */
+	size_t credential_ncreds;
 	struct mode_opts mode;
 };
 

@@ -101,8 +101,10 @@ config_api_opts(const struct policy *p, struct api_opts *o, struct store_opts *s
 	if (o->api == NULL)
 		o->api = w != NULL ? w->api : API_DEFAULT;
 	/* A credential named on the command line, by name or file, wins. */
-	if (w != NULL && o->credential == NULL && o->credential_file == NULL)
+	if (w != NULL && o->credential == NULL && o->credential_file == NULL) {
 		o->credential = w->credential;
+		o->credential_ncreds = policy_credential_count(p);
+	}
 	if (p != NULL)
 		config_store_opts(p, NULL, so);
 }

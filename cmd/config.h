@@ -73,9 +73,10 @@ void config_api_opts(const struct policy *p, struct api_opts *o, struct store_op
 	"API root and credential of -w's workspace (its api: and credential:), and the\n"          \
 	"database and public key (its store:).\n"                                                  \
 	"\n"                                                                                       \
-	"Environment: TOKENWARDEN_CREDENTIAL holds the admin credential KEY:SECRET when\n"         \
-	"no option or policy names one; --credential NAME is read from\n"                          \
-	"$CREDENTIALS_DIRECTORY (systemd's LoadCredential=).\n"
+	"Environment: --credential NAME is read from $CREDENTIALS_DIRECTORY (systemd's\n"          \
+	"LoadCredential=), else from TOKENWARDEN_CREDENTIAL_NAME (upper case, '-' and\n"           \
+	"'.' as '_'); TOKENWARDEN_CREDENTIAL holds KEY:SECRET for the one credential\n"            \
+	"in play (not for a credential of a policy naming several).\n"
 
 #include "core/report.h"
 

@@ -50,8 +50,8 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 		errorf("--workspace is required: the workspace's username, lower case");
 		return NULL;
 	}
-	if (need_cred &&
-	    cred_load(o->credential, o->credential_file, CRED_FROM_OPTIONS, &cred, &cause) < 0)
+	if (need_cred && cred_load(o->credential, o->credential_file, CRED_FROM_OPTIONS,
+				   o->credential_ncreds, &cred, &cause) < 0)
 		goto out;
 	c = mode_client_new(o->api, o->workspace, cred, &mo, &cause);
 out:

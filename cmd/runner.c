@@ -72,7 +72,8 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 	/* No create or delete on a clock the server disagrees with. */
 	mo.max_skew_ms =
 	    cl->p->schedule.max_clock_skew > 0 ? cl->p->schedule.max_clock_skew * 1000 : 0;
-	if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, cause) == 0)
+	if (cred_load(w->credential, NULL, CRED_FROM_POLICY, policy_credential_count(cl->p), &cred,
+		      cause) == 0)
 		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
 	cred_free(cred);
 	return cl->c[i];

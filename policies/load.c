@@ -5,6 +5,7 @@
  */
 #include "policies/policy.h"
 
+#include "core/cred.h"
 #include "core/mode.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
@@ -303,6 +304,41 @@ duplicate_workspace(struct loader *ld, const struct loader_named *dup,
 		     dup->name, first->at->line);
 }
 
+/*
+ * Reports each workspace whose credential differs from an earlier one's
+ * only in case or punctuation: both would be read from one environment
+ * variable (cred_env_name), so one workspace would get the other's key.
+ */
+static int
+credential_clashes(struct loader *ld, const struct ynode *v, const struct policy *p)
+{
+	char **var = xcalloc(p->nws + 1, sizeof *var);
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nws; i++) {
+		const char *mine = p->ws[i].credential;
+		size_t j = 0;
+
+		if (mine == NULL)
+			continue;
+		var[i] = cred_env_name(mine);
+		while (j < i && (var[j] == NULL || strcmp(var[j], var[i]) != 0 ||
+				 strcmp(p->ws[j].credential, mine) == 0))
+			j++;
+		if (j == i)
+			continue;
+		loader_error(ld, v->items[i],
+			     "credentials '%s' and '%s' (line %d) would both be read from $%s; "
+			     "give them names that differ in more than case and punctuation",
+			     mine, p->ws[j].credential, v->items[j]->line, var[i]);
+		rc = -1;
+	}
+	for (size_t i = 0; i < p->nws; i++)
+		free(var[i]);
+	free(var);
+	return rc;
+}
+
 static int
 load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 {
@@ -329,6 +365,8 @@ load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 	if (loader_duplicates(ld, named, v->n, duplicate_workspace, NULL) > 0)
 		rc = -1;
 	free(named);
+	if (credential_clashes(ld, v, p) < 0)
+		rc = -1;
 	return rc;
 }
 

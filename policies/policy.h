@@ -210,6 +210,12 @@ const struct policy_slot *policy_resolve_slot(const struct policy *p, const char
 /* Returns the workspace named name, or NULL. */
 const struct policy_workspace *policy_find_workspace(const struct policy *p, const char *name);
 
+/*
+ * How many different credentials p's workspaces name: above 1,
+ * $TOKENWARDEN_CREDENTIAL cannot stand for any of them (core/cred.h).
+ */
+size_t policy_credential_count(const struct policy *p);
+
 /* The effective rotate_before of a slot in seconds (a percentage applied to its lifetime). */
 int64_t policy_rotate_before(const struct policy_settings *eff);
 
