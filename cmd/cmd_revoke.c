@@ -142,7 +142,7 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 				  t->workspace);
 	else if (cred_load(w->credential, NULL, CRED_FROM_POLICY, policy_credential_count(p), &cred,
 			   &cause) == 0) {
-		runner_mode_opts(w, &mo);
+		runner_mode_opts(p, w, &mo);
 		c = mode_client_new(w->api, w->name, cred, &mo, &cause);
 	}
 	if (c != NULL)

@@ -24,9 +24,11 @@ const char *config_path_arg(const char *file);
 void config_print_diags(const struct diag_list *d);
 
 /*
- * Loads the policy at path and prints its diagnostics.  Returns the policy,
- * or NULL when it has errors (or warnings, with strict); the verb then exits
- * TW_EXIT_USAGE having changed nothing.
+ * Loads the policy at path and prints its diagnostics; a --proxy given
+ * replaces its proxy, so that webhooks take it as API calls do.  Returns
+ * the policy, or NULL when it has errors (or warnings, with strict) or
+ * --proxy is no proxy's URL; the verb then exits TW_EXIT_USAGE having
+ * changed nothing.
  */
 struct policy *config_load(const char *path, int strict);
 

@@ -32,11 +32,12 @@ struct clients {
 };
 
 void
-runner_mode_opts(const struct policy_workspace *w, struct mode_opts *mo)
+runner_mode_opts(const struct policy *p, const struct policy_workspace *w, struct mode_opts *mo)
 {
 	mode_opts_default(mo);
 	mo->rate_limit = w->rate_requests;
 	mo->rate_window_ms = w->rate_window * 1000;
+	mo->proxy = p->proxy;
 	api_opts_globals(mo);
 }
 
@@ -50,7 +51,7 @@ limiter_for(struct clients *cl, size_t i)
 	while (j < i && strcmp(cl->p->ws[j].credential, w->credential) != 0)
 		j++;
 	if (!cl->rl_ready[j]) {
-		runner_mode_opts(&cl->p->ws[j], &mo);
+		runner_mode_opts(cl->p, &cl->p->ws[j], &mo);
 		ratelimit_init(&cl->rl[j], mo.rate_limit, mo.rate_window_ms);
 		cl->rl_ready[j] = 1;
 	}
@@ -67,7 +68,7 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 
 	if (cl->c[i] != NULL)
 		return cl->c[i];
-	runner_mode_opts(w, &mo);
+	runner_mode_opts(cl->p, w, &mo);
 	mo.shared_rl = limiter_for(cl, i);
 	/* No create or delete on a clock the server disagrees with. */
 	mo.max_skew_ms =

@@ -60,6 +60,11 @@ struct mode_opts {
 	 * (the default): no check.
 	 */
 	int64_t max_skew_ms;
+	/*
+	 * The proxy to send through (borrowed; NULL: none), never used for a
+	 * loopback API: see core/net.h.  The environment's proxies never are.
+	 */
+	const char *proxy;
 };
 
 /* What one answer said about the server's clock. */
@@ -99,8 +104,9 @@ void mode_opts_default(struct mode_opts *o);
 
 /*
  * Makes a client for workspace at api (https://host[/prefix]; http only to a
- * loopback host).  cred may be NULL for a client that only verifies; the
- * client copies what it needs.  Returns NULL with *cause on bad input.
+ * loopback host), through opts->proxy when it names one.  cred may be NULL
+ * for a client that only verifies; the client copies what it needs.
+ * Returns NULL with *cause on bad input.
  */
 struct mode_client *mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 				    const struct mode_opts *opts, char **cause);

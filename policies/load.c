@@ -7,6 +7,7 @@
 
 #include "core/cred.h"
 #include "core/mode.h"
+#include "core/net.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "policies/crosscheck.h"
@@ -651,11 +652,28 @@ load_version(struct loader *ld, const struct ynode *root)
 	return 0;
 }
 
+/* The proxy: a URL libcurl takes a proxy by, with no password in it (core/net.h). */
+static int
+load_proxy(struct loader *ld, const struct ynode *v, struct policy *p)
+{
+	char *cause = NULL;
+
+	if (loader_string(ld, "proxy", v, &p->proxy) < 0)
+		return -1;
+	if (net_check_proxy("proxy", p->proxy, &cause) == 0)
+		return 0;
+	loader_error(ld, v, "%s", cause);
+	free(cause);
+	FREE_NULL(&p->proxy);
+	return -1;
+}
+
 static void
 load_top(struct loader *ld, const struct ynode *root, struct policy *p)
 {
-	static const char *const keys[] = {"version", "store",  "defaults", "workspaces",
-					   "enforce", "notify", "schedule", NULL};
+	static const char *const keys[] = {"version",    "store",   "defaults",
+					   "workspaces", "enforce", "notify",
+					   "schedule",   "proxy",   NULL};
 	const struct ynode *v;
 
 	if (loader_check_keys(ld, root, keys, "the policy") < 0)
@@ -676,6 +694,9 @@ load_top(struct loader *ld, const struct ynode *root, struct policy *p)
 	v = ytree_get(root, "schedule");
 	if (v != NULL)
 		load_schedule(ld, v, p);
+	v = ytree_get(root, "proxy");
+	if (v != NULL)
+		load_proxy(ld, v, p);
 	v = ytree_get(root, "workspaces");
 	if (v == NULL)
 		loader_error(ld, root,

@@ -312,6 +312,7 @@ policy_free(struct policy *p)
 	settings_free(&p->defaults);
 	free(p->file);
 	free(p->store_path);
+	free(p->proxy);
 	free(p->public_key);
 	free(p);
 }

@@ -171,6 +171,8 @@ struct policy {
 	struct policy_notify *notify;
 	size_t nnotify;
 	struct policy_schedule schedule;
+	/* The proxy for API calls and webhooks, never for loopback (core/net.h); NULL: none. */
+	char *proxy;
 	/* Every slot, sorted by workspace name then slot name; borrowed from ws. */
 	struct policy_slot **slots;
 	size_t nslots;
