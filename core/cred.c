@@ -104,6 +104,12 @@ stashed_named(const char *var)
 }
 
 int
+cred_owner_ok(const struct stat *st)
+{
+	return st->st_uid == geteuid() || st->st_uid == 0;
+}
+
+int
 cred_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, char **cause)
 {
 	char *buf = xsecret_alloc(max + 1);
@@ -155,7 +161,7 @@ cred_read_file(const char *path, size_t max, char **out, size_t *len, char **cau
 		*cause = xasprintf("%s: not a regular file", path);
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	if (!cred_owner_ok(&st)) {
 		*cause = xasprintf("%s: owned by uid %u, not by this user or root; refusing a "
 				   "secret others control",
 				   path, (unsigned)st.st_uid);

@@ -12,6 +12,7 @@
 #define TW_CRED_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #define CRED_ENV "TOKENWARDEN_CREDENTIAL"
 /* A named credential's own variable is this prefix and its name: see cred_env_name. */
@@ -39,6 +40,13 @@ void cred_stash_env(void);
  * Returns an allocated string.
  */
 char *cred_env_name(const char *name);
+
+/*
+ * Whether a file with status st may hold what tokenwarden trusts (a
+ * secret, a credential, the policy, the store): it belongs to the user
+ * tokenwarden runs as, or to root.  Anyone else could change it.
+ */
+int cred_owner_ok(const struct stat *st);
 
 /*
  * Where the caller got the credential's name, which decides the advice its

@@ -793,6 +793,22 @@ policy_load_buffer(const char *file, const char *buf, size_t len, const char *zo
 	return 0;
 }
 
+/*
+ * Warns when group or others can read a policy that names webhooks (with
+ * status st): their URLs often carry a secret, a chat webhook's in its path.
+ */
+static void
+warn_readable(const struct policy *p, const struct stat *st, struct diag_list *d)
+{
+	if (p->nnotify == 0 || (st->st_mode & 044) == 0)
+		return;
+	diag_add(d, DIAG_WARNING, 0, 0,
+		 "group or others can read the policy (mode %04o), and the URLs of its webhooks "
+		 "often carry a secret; run: chmod go-r %s",
+		 (unsigned)(st->st_mode & 07777), d->file);
+	diag_sort(d);
+}
+
 int
 policy_load_file(const char *path, const char *zoneinfo, struct policy **out, struct diag_list *d)
 {
@@ -815,7 +831,7 @@ policy_load_file(const char *path, const char *zoneinfo, struct policy **out, st
 		goto out;
 	}
 	/* Its deliver hooks run programs: only its owner (root or us) may change it. */
-	if ((st.st_mode & 022) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+	if ((st.st_mode & 022) != 0 || !cred_owner_ok(&st)) {
 		diag_init(d, path);
 		diag_add(d, DIAG_ERROR, 0, 0,
 			 "the policy can be changed by %s, and it names programs to run; run: "
@@ -838,6 +854,8 @@ policy_load_file(const char *path, const char *zoneinfo, struct policy **out, st
 		len += (size_t)r;
 	}
 	rc = policy_load_buffer(path, buf, len, zoneinfo, out, d);
+	if (rc == 0)
+		warn_readable(*out, &st, d);
 out:
 	if (fd >= 0)
 		close(fd);

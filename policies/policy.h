@@ -187,7 +187,12 @@ struct policy {
 int policy_load_buffer(const char *file, const char *buf, size_t len, const char *zoneinfo,
 		       struct policy **out, struct diag_list *d);
 
-/* As policy_load_buffer, reading the file at path (at most POLICY_MAX_BYTES). */
+/*
+ * As policy_load_buffer, reading the file at path (at most POLICY_MAX_BYTES),
+ * which is refused when someone but its owner, root or this user could
+ * change it, and warned about when it names webhooks that group or others
+ * can read.
+ */
 int policy_load_file(const char *path, const char *zoneinfo, struct policy **out,
 		     struct diag_list *d);
 

@@ -350,6 +350,31 @@ expect "$out" "1 rotated"
 unset TOKENWARDEN_CREDENTIAL
 export CREDENTIALS_DIRECTORY=$creds
 
+# Issue 12, finding 7: a webhook URL often carries a secret in its path, so a
+# policy with webhooks that group or others can read is a warning, from
+# policy check and wherever the policy is loaded.
+echo "== a policy with webhooks that others can read is a warning"
+hooked=$TW_TMP/hooked.yaml
+cp "$TW_TMP/policy.yaml" "$hooked"
+printf "notify: [ { webhook: 'https://hooks.example.com/T000/B000/would-be-secret' } ]\n" >>"$hooked"
+chmod 644 "$hooked"
+run 0 policy check "$hooked"
+expect "$err" "$hooked: warning: group or others can read the policy (mode 0644), and the URLs of its webhooks often carry a secret; run: chmod go-r $hooked"
+refute "$err" "would-be-secret"
+run 2 policy check --strict "$hooked"
+run 0 policy show --config "$hooked"
+expect "$err" "$hooked: warning: group or others can read the policy (mode 0644)"
+chmod 640 "$hooked"
+run 0 policy check "$hooked"
+expect "$err" "$hooked: warning: group or others can read the policy (mode 0640)"
+chmod 600 "$hooked"
+run 0 policy check --strict "$hooked"
+refute "$err" "warning"
+# Without webhooks there is nothing to keep private.
+chmod 644 "$TW_TMP/one.yaml"
+run 0 policy check --strict "$TW_TMP/one.yaml"
+refute "$err" "warning"
+
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?
 [ "$v" = 0 ] || fail "the history does not verify"
