@@ -661,7 +661,7 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 	t->expires_at = v;
 	t->token = xstrdup(id);
 	t->name = xstrdup(name);
-	t->access_key = xstrdup(key);
+	t->access_key = xsecret_strdup(key);
 	t->access_secret = secret != NULL ? xsecret_strdup(secret) : NULL;
 	t->authentication_for = xstrdup(af);
 	t->authorization_type = xstrdup(at);
@@ -834,7 +834,7 @@ mode_token_free(struct mode_token *t)
 		return;
 	free(t->token);
 	free(t->name);
-	free(t->access_key);
+	xsecret_free(t->access_key);
 	xsecret_free(t->access_secret);
 	free(t->authentication_for);
 	free(t->authorization_type);

@@ -87,7 +87,7 @@ struct mode_token {
 	char *name;
 	int64_t creator_id;
 	int64_t organization_id;
-	char *access_key;
+	char *access_key;    /* secret memory, as half of what a consumer uses */
 	char *access_secret; /* secret memory; NULL when the answer carried none (DELETE) */
 	int64_t created_at;  /* milliseconds since the epoch */
 	int64_t updated_at;
@@ -154,7 +154,7 @@ int mode_verify(struct mode_client *c, const char *id, const char *access_key,
 /* Returns the Bearer value base64(id:key:secret) in secret memory (free with xsecret_free). */
 char *mode_bearer(const char *id, const char *access_key, const char *access_secret);
 
-/* Frees t, wiping its secret; NULL is allowed. */
+/* Frees t, wiping its access key and secret; NULL is allowed. */
 void mode_token_free(struct mode_token *t);
 
 /* Requests sent by c so far, retries included (for tests and summaries). */

@@ -75,6 +75,13 @@ net_setup(CURL *curl, const char *protocols, int loopback, const char *proxy)
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	/*
+	 * TLS 1.2 at least, to the host and to an https proxy alike, whatever
+	 * the TLS library's configuration would allow (libcurl before 8.16
+	 * leaves the floor to it).
+	 */
+	curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(curl, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	/*
 	 * "" turns the proxy off, environment included (CURLOPT_PROXY(3)); an

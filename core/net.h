@@ -1,7 +1,7 @@
 /*
  * The transport rules every request follows, to the API and to webhooks
- * alike: the protocols allowed, certificate and host name verification, no
- * redirects, and a proxy only where one is named.  libcurl would otherwise
+ * alike: the protocols allowed, certificate and host name verification,
+ * TLS 1.2 at least, no redirects, and a proxy only where one is named.  libcurl would otherwise
  * take a proxy from the environment (http_proxy, HTTPS_PROXY, ALL_PROXY and
  * the others), and hand it a plain-http request to loopback with its
  * Authorization header: those variables are never read.  A loopback host
@@ -26,8 +26,9 @@ int net_url_is_loopback(const char *url);
 
 /*
  * Sets on curl the rules for requests to one host (loopback: whether it is
- * one) with the given protocols ("https", "https,http"): verification, no
- * redirects, and proxy (NULL: none) unless the host is loopback.  Without a
+ * one) with the given protocols ("https", "https,http"): verification,
+ * TLS 1.2 at least, no redirects, and proxy (NULL: none) unless the host is
+ * loopback.  Without a
  * proxy no proxy is used at all, whatever the environment says.  Call
  * again after curl_easy_reset.
  */

@@ -183,6 +183,59 @@ for bad in "ftp://127.0.0.1:21" "http://user:hunter2@127.0.0.1:3128" "not a url"
 done
 untouched_proxy "the refused proxies"
 
+# Issue 12, finding 8: the TLS floor was the distribution's OpenSSL default.
+# A server that speaks only TLS 1.1, and an OpenSSL configuration that lets
+# the client speak it too (as some distributions' did), show whether
+# tokenwarden sets its own floor: without one the handshake completes and
+# fails on the test certificate; with TLS 1.2 at least it fails first, on
+# the protocol version.
+echo "== TLS 1.2 at least, to the API and to webhooks, whatever OpenSSL allows"
+tls=$TW_TMP/tls
+mkdir "$tls"
+cat >"$tls/lax.cnf" <<'CNF'
+openssl_conf = lax
+[lax]
+ssl_conf = lax_ssl
+[lax_ssl]
+system_default = lax_default
+[lax_default]
+MinProtocol = TLSv1
+CipherString = DEFAULT@SECLEVEL=0
+CNF
+tls_port=
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/key.pem" -out "$tls/cert.pem" \
+	-days 1 -subj /CN=127.0.0.1 >/dev/null 2>&1; then
+	OPENSSL_CONF=$tls/lax.cnf openssl s_server -accept 127.0.0.1:0 -tls1_1 -www \
+		-cert "$tls/cert.pem" -key "$tls/key.pem" -cipher DEFAULT@SECLEVEL=0 \
+		>"$tls/server.log" 2>&1 </dev/null &
+	tw_at_exit "kill $! 2>/dev/null"
+	for ((i = 0; i < 50; i++)); do
+		tls_port=$(sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$tls/server.log")
+		[ -n "$tls_port" ] && break
+		sleep 0.1
+	done
+fi
+# The premise: with this configuration a client with no floor of its own
+# speaks TLS 1.1 to that server.
+if [ -n "$tls_port" ] && OPENSSL_CONF=$tls/lax.cnf curl -sS -o /dev/null --noproxy '*' \
+	--cacert "$tls/cert.pem" "https://127.0.0.1:$tls_port/" 2>/dev/null; then
+	export OPENSSL_CONF=$tls/lax.cnf
+	stdin=$TW_TMP/token.json
+	run 7 token verify --api "https://127.0.0.1:$tls_port" -w acme --retries 0
+	stdin=/dev/null
+	grep -qE 'protocol version|unsupported protocol' "$err" ||
+		fail "token verify to a TLS 1.1 server did not fail on the protocol version"
+	refute "$err" "certificate"
+	policy "$TW_TMP/tls.yaml" "" "https://127.0.0.1:$tls_port/hook"
+	run 0 rotate --config "$TW_TMP/tls.yaml" --force acme/etl
+	expect "$err" "webhook at line 5: SSL connect error"
+	refute "$err" "certificate"
+	unset OPENSSL_CONF
+else
+	echo "SKIP: no TLS 1.1 server can be made here (openssl lacks it, or the client will not speak it)"
+fi
+untouched_proxy "the TLS checks"
+
 sim_stop
 [ "$failures" -eq 0 ] || {
 	echo "$failures failure(s)" >&2
