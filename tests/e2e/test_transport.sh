@@ -61,7 +61,8 @@ refute() {
 	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi
 }
 
-# listen MODE NAME: starts tests/lib/listen.py; sets NAME_port, logs to $TW_TMP/NAME.log.
+# listen MODE NAME: starts tests/lib/listen.py, which writes its port to
+# $TW_TMP/NAME.port and logs to $TW_TMP/NAME.log.
 listen() {
 	local pf=$TW_TMP/$2.port i
 	: >"$TW_TMP/$2.log"
@@ -72,7 +73,6 @@ listen() {
 		sleep 0.1
 	done
 	[ -s "$pf" ] || tw_fail "listen.py $1 wrote no port"
-	printf -v "$2_port" '%s' "$(cat "$pf")"
 }
 
 # untouched_proxy WHAT: nothing has reached the proxy.  Its log is never
@@ -97,6 +97,8 @@ no_secret_to_proxy() {
 
 listen proxy proxy
 listen hook hook
+proxy_port=$(cat "$TW_TMP/proxy.port")
+hook_port=$(cat "$TW_TMP/hook.port")
 # Started before the proxy variables are set: sim.sh's curl reads them too.
 sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2027-03-01T02:00Z
 for v in http_proxy HTTP_PROXY https_proxy HTTPS_PROXY ALL_PROXY all_proxy; do
