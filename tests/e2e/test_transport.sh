@@ -84,13 +84,19 @@ untouched_proxy() {
 	fi
 }
 
-# no_secret_to_proxy: the proxy was handed no credential.
+# no_secret_to_proxy: the proxy was handed no credential (named, never shown).
 no_secret_to_proxy() {
-	local s
-	for s in Authorization adminsecret "$(printf 'adminkey:adminsecret' | base64 -w0)" \
-		"$(jq -r .access_secret "$TW_TMP/token.json")" "$(jq -r .bearer "$TW_TMP/token.json")"; do
-		if grep -qiF -- "$s" "$TW_TMP/proxy.log"; then
-			fail "the proxy was handed a credential (${s:0:4}...)"
+	local what
+	declare -A secret=(
+		[an Authorization header]=Authorization
+		[the admin secret]=adminsecret
+		[the admin Basic value]=$(printf 'adminkey:adminsecret' | base64 -w0)
+		[the token access secret]=$(jq -r .access_secret "$TW_TMP/token.json")
+		[the token bearer value]=$(jq -r .bearer "$TW_TMP/token.json")
+	)
+	for what in "${!secret[@]}"; do
+		if grep -qiF -- "${secret[$what]}" "$TW_TMP/proxy.log"; then
+			fail "the proxy was handed $what"
 		fi
 	done
 }
