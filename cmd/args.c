@@ -47,10 +47,13 @@ static const struct args_opt globals[] = {
      "retries of an API DELETE or GET that failed (default 4)", NULL, 0, 20, ARGS_EITHER},
     G(0, "rate-limit", ARGS_RATE, rate_limit, "N/SECS",
       "API requests allowed per window (default 40/10)"),
+    G(0, "proxy", ARGS_STRING, proxy, "URL",
+      "API calls and webhooks go through this proxy, never\nto loopback (default the "
+      "policy's proxy:, else none;\nthe environment's proxy variables are ignored)"),
     OPT_END,
 };
 static const unsigned global_set[] = {0,     0,     G_JSON, G_CONFIG, G_DB, G_PUBLIC_KEY,
-				      G_API, G_API, G_API};
+				      G_API, G_API, G_API,  G_API};
 
 #define NGLOBALS (sizeof global_set / sizeof global_set[0])
 

@@ -7,7 +7,7 @@
  * the shell completions, so none of them can drift from what is accepted.
  *
  * The global options (--quiet, --log-format, --json, --config, --db,
- * --public-key, --timeout, --retries, --rate-limit) go to args_globals;
+ * --public-key, --timeout, --retries, --rate-limit, --proxy) go to args_globals;
  * they are taken before or after the verb, by the verbs whose entry names
  * them (a verb refuses one it would ignore).
  */
@@ -89,7 +89,7 @@ enum args_global_set {
 	G_CONFIG = 1 << 1,     /* --config FILE */
 	G_DB = 1 << 2,         /* --db FILE */
 	G_PUBLIC_KEY = 1 << 3, /* --public-key FILE */
-	G_API = 1 << 4,        /* --timeout, --retries, --rate-limit */
+	G_API = 1 << 4,        /* --timeout, --retries, --rate-limit, --proxy */
 };
 
 struct args_globals {
@@ -102,6 +102,7 @@ struct args_globals {
 	long timeout;           /* seconds; 0: not given */
 	long retries;           /* -1: not given */
 	const char *rate_limit; /* REQUESTS/SECONDS; NULL: not given */
+	const char *proxy;      /* a proxy's URL (core/net.h); NULL: not given */
 };
 
 extern struct args_globals args_globals;

@@ -57,6 +57,8 @@ struct api_opts {
 	const char *api;
 	const char *credential;      /* name under $CREDENTIALS_DIRECTORY */
 	const char *credential_file; /* a 0600 file holding KEY:SECRET */
+	/* How many credentials the policy that named credential names; 0: the options named it. */
+	size_t credential_ncreds;
 	struct mode_opts mode;
 };
 
@@ -84,7 +86,7 @@ void api_opts_init(struct api_opts *o);
  * Returns the client, or NULL after an error message; *status is the exit status then.
  */
 struct mode_client *api_client_open(const struct api_opts *o, int need_cred, int *status);
-/* Lays the global --timeout, --retries and --rate-limit, when given, over mo. */
+/* Lays the global --timeout, --retries, --rate-limit and --proxy, when given, over mo. */
 void api_opts_globals(struct mode_opts *mo);
 /* Maps a mode_err to the exit status a script sees. */
 int api_exit_status(int mode_err);

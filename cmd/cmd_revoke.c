@@ -140,8 +140,9 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 		cause = xasprintf("workspace %s is not in the policy, so its API and credential "
 				  "are unknown",
 				  t->workspace);
-	else if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, &cause) == 0) {
-		runner_mode_opts(w, &mo);
+	else if (cred_load(w->credential, NULL, CRED_FROM_POLICY, policy_credential_count(p), &cred,
+			   &cause) == 0) {
+		runner_mode_opts(p, w, &mo);
 		c = mode_client_new(w->api, w->name, cred, &mo, &cause);
 	}
 	if (c != NULL)

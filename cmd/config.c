@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/exitcodes.h"
+#include "core/net.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 
@@ -45,6 +46,24 @@ config_print_diags(const struct diag_list *d)
 			 d->v[i].col, d->v[i].msg);
 }
 
+/* Puts --proxy, when given, in place of p's proxy; 0, or -1 after a message. */
+static int
+proxy_option(struct policy *p)
+{
+	char *cause = NULL;
+
+	if (args_globals.proxy == NULL)
+		return 0;
+	if (net_check_proxy("--proxy", args_globals.proxy, &cause) < 0) {
+		errorf("%s", cause);
+		free(cause);
+		return -1;
+	}
+	free(p->proxy);
+	p->proxy = xstrdup(args_globals.proxy);
+	return 0;
+}
+
 struct policy *
 config_load(const char *path, int strict)
 {
@@ -59,6 +78,9 @@ config_load(const char *path, int strict)
 	else if (strict && d.nwarnings > 0) {
 		errorf("%s: %zu warning%s with --strict; nothing was done", path, d.nwarnings,
 		       d.nwarnings == 1 ? "" : "s");
+		policy_free(p);
+		p = NULL;
+	} else if (proxy_option(p) < 0) {
 		policy_free(p);
 		p = NULL;
 	}
@@ -100,9 +122,14 @@ config_api_opts(const struct policy *p, struct api_opts *o, struct store_opts *s
 
 	if (o->api == NULL)
 		o->api = w != NULL ? w->api : API_DEFAULT;
+	/* The policy's proxy serves any API; --proxy still wins (api_opts_globals). */
+	if (p != NULL && p->proxy != NULL)
+		o->mode.proxy = p->proxy;
 	/* A credential named on the command line, by name or file, wins. */
-	if (w != NULL && o->credential == NULL && o->credential_file == NULL)
+	if (w != NULL && o->credential == NULL && o->credential_file == NULL) {
 		o->credential = w->credential;
+		o->credential_ncreds = policy_credential_count(p);
+	}
 	if (p != NULL)
 		config_store_opts(p, NULL, so);
 }

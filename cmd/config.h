@@ -24,9 +24,11 @@ const char *config_path_arg(const char *file);
 void config_print_diags(const struct diag_list *d);
 
 /*
- * Loads the policy at path and prints its diagnostics.  Returns the policy,
- * or NULL when it has errors (or warnings, with strict); the verb then exits
- * TW_EXIT_USAGE having changed nothing.
+ * Loads the policy at path and prints its diagnostics; a --proxy given
+ * replaces its proxy, so that webhooks take it as API calls do.  Returns
+ * the policy, or NULL when it has errors (or warnings, with strict) or
+ * --proxy is no proxy's URL; the verb then exits TW_EXIT_USAGE having
+ * changed nothing.
  */
 struct policy *config_load(const char *path, int strict);
 
@@ -73,9 +75,10 @@ void config_api_opts(const struct policy *p, struct api_opts *o, struct store_op
 	"API root and credential of -w's workspace (its api: and credential:), and the\n"          \
 	"database and public key (its store:).\n"                                                  \
 	"\n"                                                                                       \
-	"Environment: TOKENWARDEN_CREDENTIAL holds the admin credential KEY:SECRET when\n"         \
-	"no option or policy names one; --credential NAME is read from\n"                          \
-	"$CREDENTIALS_DIRECTORY (systemd's LoadCredential=).\n"
+	"Environment: --credential NAME is read from $CREDENTIALS_DIRECTORY (systemd's\n"          \
+	"LoadCredential=), else from TOKENWARDEN_CREDENTIAL_NAME (upper case, '-' and\n"           \
+	"'.' as '_'); TOKENWARDEN_CREDENTIAL holds KEY:SECRET for the one credential\n"            \
+	"in play (not for a credential of a policy naming several).\n"
 
 #include "core/report.h"
 

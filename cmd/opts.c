@@ -4,6 +4,7 @@
 
 #include "core/cred.h"
 #include "core/exitcodes.h"
+#include "core/net.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -34,6 +35,8 @@ api_opts_globals(struct mode_opts *mo)
 		mo->rate_limit = (int)n;
 		mo->rate_window_ms = secs * 1000;
 	}
+	if (args_globals.proxy != NULL)
+		mo->proxy = args_globals.proxy;
 }
 
 struct mode_client *
@@ -50,8 +53,11 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 		errorf("--workspace is required: the workspace's username, lower case");
 		return NULL;
 	}
-	if (need_cred &&
-	    cred_load(o->credential, o->credential_file, CRED_FROM_OPTIONS, &cred, &cause) < 0)
+	if (args_globals.proxy != NULL &&
+	    net_check_proxy("--proxy", args_globals.proxy, &cause) < 0)
+		goto out;
+	if (need_cred && cred_load(o->credential, o->credential_file, CRED_FROM_OPTIONS,
+				   o->credential_ncreds, &cred, &cause) < 0)
 		goto out;
 	c = mode_client_new(o->api, o->workspace, cred, &mo, &cause);
 out:

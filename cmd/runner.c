@@ -33,11 +33,12 @@ struct clients {
 };
 
 void
-runner_mode_opts(const struct policy_workspace *w, struct mode_opts *mo)
+runner_mode_opts(const struct policy *p, const struct policy_workspace *w, struct mode_opts *mo)
 {
 	mode_opts_default(mo);
 	mo->rate_limit = w->rate_requests;
 	mo->rate_window_ms = w->rate_window * 1000;
+	mo->proxy = p->proxy;
 	api_opts_globals(mo);
 }
 
@@ -51,7 +52,7 @@ limiter_for(struct clients *cl, size_t i)
 	while (j < i && strcmp(cl->p->ws[j].credential, w->credential) != 0)
 		j++;
 	if (!cl->rl_ready[j]) {
-		runner_mode_opts(&cl->p->ws[j], &mo);
+		runner_mode_opts(cl->p, &cl->p->ws[j], &mo);
 		ratelimit_init(&cl->rl[j], mo.rate_limit, mo.rate_window_ms);
 		cl->rl_ready[j] = 1;
 	}
@@ -68,12 +69,13 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 
 	if (cl->c[i] != NULL)
 		return cl->c[i];
-	runner_mode_opts(w, &mo);
+	runner_mode_opts(cl->p, w, &mo);
 	mo.shared_rl = limiter_for(cl, i);
 	/* No create or delete on a clock the server disagrees with. */
 	mo.max_skew_ms =
 	    cl->p->schedule.max_clock_skew > 0 ? cl->p->schedule.max_clock_skew * 1000 : 0;
-	if (cred_load(w->credential, NULL, CRED_FROM_POLICY, &cred, cause) == 0)
+	if (cred_load(w->credential, NULL, CRED_FROM_POLICY, policy_credential_count(cl->p), &cred,
+		      cause) == 0)
 		cl->c[i] = mode_client_new(w->api, w->name, cred, &mo, cause);
 	cred_free(cred);
 	return cl->c[i];

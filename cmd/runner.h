@@ -20,11 +20,12 @@
 void runner_signals(sigset_t *set);
 
 /*
- * Sets mo to the client options of workspace w: the defaults, w's
- * rate_limit, and the global --timeout, --retries and --rate-limit (which
- * replaces w's) when given.
+ * Sets mo to the client options of workspace w of p: the defaults, w's
+ * rate_limit, p's proxy, and the global --timeout, --retries, --rate-limit
+ * (which replaces w's) and --proxy when given.
  */
-void runner_mode_opts(const struct policy_workspace *w, struct mode_opts *mo);
+void runner_mode_opts(const struct policy *p, const struct policy_workspace *w,
+		      struct mode_opts *mo);
 
 /* Whether SIGTERM or SIGINT is pending: the run then starts no new step. */
 int runner_stop_requested(void *arg);

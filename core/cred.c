@@ -13,20 +13,100 @@
 
 #define CRED_MAX 4096
 
-static char *stashed; /* TOKENWARDEN_CREDENTIAL, in secret memory */
+/* A stashed TOKENWARDEN_CREDENTIAL_<NAME>: its name, and its value in secret memory. */
+struct stashed_var {
+	char *name;
+	char *value;
+};
+
+extern char **environ;
+
+static char *stashed;             /* TOKENWARDEN_CREDENTIAL, in secret memory */
+static struct stashed_var *named; /* the TOKENWARDEN_CREDENTIAL_<NAME> */
+static size_t nnamed;
+
+static void
+stash_clear(void)
+{
+	xsecret_free(stashed);
+	stashed = NULL;
+	for (size_t i = 0; i < nnamed; i++) {
+		free(named[i].name);
+		xsecret_free(named[i].value);
+	}
+	free(named);
+	named = NULL;
+	nnamed = 0;
+}
+
+/* Wipes variable var's value where the environment holds it, and removes it. */
+static void
+scrub(const char *var)
+{
+	char *v = getenv(var);
+
+	if (v != NULL)
+		sodium_memzero(v, strlen(v));
+	unsetenv(var);
+}
 
 void
 cred_stash_env(void)
 {
+	const size_t plen = strlen(CRED_ENV_PREFIX);
 	char *v = getenv(CRED_ENV);
+	size_t n = 0;
 
-	xsecret_free(stashed);
-	stashed = NULL;
-	if (v == NULL)
-		return;
-	stashed = xsecret_strdup(v);
-	sodium_memzero(v, strlen(v));
-	unsetenv(CRED_ENV);
+	stash_clear();
+	if (v != NULL)
+		stashed = xsecret_strdup(v);
+	for (char **e = environ; e != NULL && *e != NULL; e++)
+		n += strncmp(*e, CRED_ENV_PREFIX, plen) == 0;
+	named = xcalloc(n + 1, sizeof *named);
+	for (char **e = environ; e != NULL && *e != NULL && nnamed < n; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (strncmp(*e, CRED_ENV_PREFIX, plen) != 0 || eq == NULL)
+			continue;
+		named[nnamed].name = xstrndup(*e, (size_t)(eq - *e));
+		named[nnamed].value = xsecret_strdup(eq + 1);
+		nnamed++;
+	}
+	/* Removed only now: unsetenv moves the entries of environ walked above. */
+	for (size_t i = 0; i < nnamed; i++)
+		scrub(named[i].name);
+	scrub(CRED_ENV);
+}
+
+char *
+cred_env_name(const char *name)
+{
+	char *var = xasprintf("%s%s", CRED_ENV_PREFIX, name);
+
+	/* ASCII only, whatever the locale: a shell's export takes no other name. */
+	for (char *c = var + strlen(CRED_ENV_PREFIX); *c != '\0'; c++) {
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 'a' + 'A');
+		else if (!(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9'))
+			*c = '_';
+	}
+	return var;
+}
+
+/* The stashed value of variable var, or NULL. */
+static const char *
+stashed_named(const char *var)
+{
+	for (size_t i = 0; i < nnamed; i++)
+		if (strcmp(named[i].name, var) == 0)
+			return named[i].value;
+	return NULL;
+}
+
+int
+cred_owner_ok(const struct stat *st)
+{
+	return st->st_uid == geteuid() || st->st_uid == 0;
 }
 
 int
@@ -81,7 +161,7 @@ cred_read_file(const char *path, size_t max, char **out, size_t *len, char **cau
 		*cause = xasprintf("%s: not a regular file", path);
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
+	if (!cred_owner_ok(&st)) {
 		*cause = xasprintf("%s: owned by uid %u, not by this user or root; refusing a "
 				   "secret others control",
 				   path, (unsigned)st.st_uid);
@@ -135,22 +215,48 @@ policy_fix(const char *name)
 			 name, name);
 }
 
+/*
+ * Why $TOKENWARDEN_CREDENTIAL was not taken for a name from a policy that
+ * names ncreds credentials, after sep; "" when it is not set.  Allocated.
+ */
+static char *
+shared_refused(const char *sep, size_t ncreds)
+{
+	if (stashed == NULL || ncreds <= 1)
+		return xstrdup("");
+	return xasprintf("%s$%s stands only for a policy naming one credential, and this one "
+			 "names %zu",
+			 sep, CRED_ENV, ncreds);
+}
+
 /* *cause for no credential found at all, with the fix for from. */
 static char *
-none_found(const char *name, enum cred_from from)
+none_found(const char *name, enum cred_from from, size_t ncreds)
 {
-	char *fix, *msg;
+	char *var, *fix, *why, *msg;
 
-	if (from != CRED_FROM_POLICY || name == NULL)
+	if (name == NULL)
 		return xasprintf(
 		    "no Mode API credential: use --credential NAME with systemd's "
 		    "$CREDENTIALS_DIRECTORY, --credential-file FILE (mode 0600), or set %s",
 		    CRED_ENV);
-	fix = policy_fix(name);
-	msg = xasprintf("$CREDENTIALS_DIRECTORY is not set, nor $%s; %s, or set %s for a "
-			"policy naming one credential",
-			CRED_ENV, fix, CRED_ENV);
-	free(fix);
+	var = cred_env_name(name);
+	if (from != CRED_FROM_POLICY) {
+		why = shared_refused(" (", ncreds);
+		msg = xasprintf("no Mode API credential %s%s%s: use --credential NAME with "
+				"systemd's $CREDENTIALS_DIRECTORY, --credential-file FILE (mode "
+				"0600), or set %s%s",
+				name, why, why[0] != '\0' ? ")" : "", var,
+				ncreds <= 1 ? " or " CRED_ENV : "");
+	} else {
+		why = shared_refused("; ", ncreds);
+		fix = policy_fix(name);
+		msg = xasprintf("$CREDENTIALS_DIRECTORY is not set, nor $%s%s%s; %s, or set %s",
+				var, ncreds <= 1 ? " or $" CRED_ENV : "", why, fix, var);
+		free(fix);
+	}
+	free(var);
+	free(why);
 	return msg;
 }
 
@@ -178,14 +284,17 @@ read_loaded(const char *path, const char *name, enum cred_from from, char **text
 }
 
 int
-cred_load(const char *name, const char *file, enum cred_from from, struct cred **out, char **cause)
+cred_load(const char *name, const char *file, enum cred_from from, size_t ncreds, struct cred **out,
+	  char **cause)
 {
 	struct cred *c = xcalloc(1, sizeof *c);
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	char *path = NULL, *text = NULL;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY"), *value = NULL;
+	char *path = NULL, *text = NULL, *var = name != NULL ? cred_env_name(name) : NULL;
 	size_t len = 0;
 	int rc = -1;
 
+	if (var != NULL)
+		value = stashed_named(var);
 	if (file == NULL && name != NULL && dir != NULL) {
 		if (strchr(name, '/') != NULL || name[0] == '.' || name[0] == '\0') {
 			*cause = xasprintf("credential name '%s' is not a plain file name", name);
@@ -199,12 +308,15 @@ cred_load(const char *name, const char *file, enum cred_from from, struct cred *
 		if (cred_read_file(file, CRED_MAX, &text, &len, cause) < 0)
 			goto out;
 		c->origin = xstrdup(file);
-	} else if (stashed != NULL) {
+	} else if (value != NULL) {
+		text = xsecret_strdup(value);
+		c->origin = xasprintf("$%s", var);
+	} else if (stashed != NULL && (name == NULL || ncreds <= 1)) {
+		/* Not for one credential of several: another's key would go to this API. */
 		text = xsecret_strdup(stashed);
-		len = strlen(text);
 		c->origin = xstrdup("$" CRED_ENV);
 	} else {
-		*cause = none_found(name, from);
+		*cause = none_found(name, from, ncreds);
 		goto out;
 	}
 	if (parse(text, c->origin, c, cause) < 0)
@@ -215,6 +327,7 @@ cred_load(const char *name, const char *file, enum cred_from from, struct cred *
 out:
 	xsecret_free(text);
 	free(path);
+	free(var);
 	cred_free(c);
 	return rc;
 }

@@ -1,7 +1,10 @@
 /*
  * The Mode admin credential (API key and secret) and other secret files.
  * Sources, in order: a file named on the command line, systemd's
- * $CREDENTIALS_DIRECTORY/<name>, then TOKENWARDEN_CREDENTIAL.  Never argv.
+ * $CREDENTIALS_DIRECTORY/<name> (preferred: the secret never enters the
+ * environment), then TOKENWARDEN_CREDENTIAL_<NAME> (the credential's own
+ * variable), then TOKENWARDEN_CREDENTIAL, which stands only for the one
+ * credential an invocation names.  Never argv.
  * Files must be regular, owned by the user or root, and carry no group or
  * other permissions (as ssh insists for its keys).
  */
@@ -9,8 +12,11 @@
 #define TW_CRED_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #define CRED_ENV "TOKENWARDEN_CREDENTIAL"
+/* A named credential's own variable is this prefix and its name: see cred_env_name. */
+#define CRED_ENV_PREFIX CRED_ENV "_"
 
 struct cred {
 	char *key;    /* the API key (basic-auth user name); in secret memory with secret */
@@ -19,11 +25,28 @@ struct cred {
 };
 
 /*
- * Moves TOKENWARDEN_CREDENTIAL out of the environment into secret memory and
- * wipes the original, so no child process inherits it.  Call once at start;
- * a later call replaces the stash (and empties it when the variable is unset).
+ * Moves TOKENWARDEN_CREDENTIAL and every TOKENWARDEN_CREDENTIAL_<NAME> out of
+ * the environment into secret memory and wipes the originals, so no child
+ * process inherits them.  Call once at start; a later call replaces the
+ * stash (and empties it of the variables no longer set).
  */
 void cred_stash_env(void);
+
+/*
+ * The variable that holds credential name: TOKENWARDEN_CREDENTIAL_ and the
+ * name upper-cased, with every character but a letter or digit ('-', '.')
+ * made '_' (acme-admin: TOKENWARDEN_CREDENTIAL_ACME_ADMIN).  Names that
+ * differ only there share a variable; the policy loader refuses two such.
+ * Returns an allocated string.
+ */
+char *cred_env_name(const char *name);
+
+/*
+ * Whether a file with status st may hold what tokenwarden trusts (a
+ * secret, a credential, the policy, the store): it belongs to the user
+ * tokenwarden runs as, or to root.  Anyone else could change it.
+ */
+int cred_owner_ok(const struct stat *st);
 
 /*
  * Where the caller got the credential's name, which decides the advice its
@@ -37,12 +60,17 @@ enum cred_from {
 /*
  * Loads the credential from file (when not NULL), else from
  * $CREDENTIALS_DIRECTORY/name (when name is not NULL and the variable is set),
- * else from the stashed environment variable.  The value is KEY:SECRET on
- * one line.  Returns 0 and an allocated *out (free with cred_free), or -1
- * with *cause naming where it looked and the fix that works for from.
+ * else from name's own stashed variable (cred_env_name), else from the
+ * stashed TOKENWARDEN_CREDENTIAL: for no name, or for a name from a policy
+ * that names no other credential.  ncreds is how many credentials the
+ * policy that gave name names, 0 when name came from the command line;
+ * above 1, TOKENWARDEN_CREDENTIAL cannot say which of them it is and is
+ * not used.  The value is KEY:SECRET on one line.  Returns 0 and an
+ * allocated *out (free with cred_free), or -1 with *cause naming where it
+ * looked and the fix that works for from.
  */
-int cred_load(const char *name, const char *file, enum cred_from from, struct cred **out,
-	      char **cause);
+int cred_load(const char *name, const char *file, enum cred_from from, size_t ncreds,
+	      struct cred **out, char **cause);
 /* Wipes and frees c; NULL is allowed. */
 void cred_free(struct cred *c);
 

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/cred.h"
 #include "core/jsonx.h"
+#include "core/net.h"
 #include "core/ratelimit.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
@@ -313,13 +314,16 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 {
 	struct mode_client *c = NULL;
 	char *root;
-	int plain_http = 0;
+	int plain_http = 0, loopback;
 
 	if (mode_check_workspace(workspace, cause) < 0)
+		return NULL;
+	if (opts->proxy != NULL && net_check_proxy("proxy", opts->proxy, cause) < 0)
 		return NULL;
 	root = mode_check_api("--api", api, &plain_http, cause);
 	if (root == NULL)
 		return NULL;
+	loopback = net_url_is_loopback(root);
 	c = xcalloc(1, sizeof *c);
 	c->opts = *opts;
 	c->workspace = xstrdup(workspace);
@@ -339,10 +343,7 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 		mode_client_free(c);
 		return NULL;
 	}
-	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, plain_http ? "http" : "https");
-	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	net_setup(c->curl, plain_http ? "http" : "https", loopback, opts->proxy);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, opts->timeout_ms);
@@ -660,7 +661,7 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 	t->expires_at = v;
 	t->token = xstrdup(id);
 	t->name = xstrdup(name);
-	t->access_key = xstrdup(key);
+	t->access_key = xsecret_strdup(key);
 	t->access_secret = secret != NULL ? xsecret_strdup(secret) : NULL;
 	t->authentication_for = xstrdup(af);
 	t->authorization_type = xstrdup(at);
@@ -833,7 +834,7 @@ mode_token_free(struct mode_token *t)
 		return;
 	free(t->token);
 	free(t->name);
-	free(t->access_key);
+	xsecret_free(t->access_key);
 	xsecret_free(t->access_secret);
 	free(t->authentication_for);
 	free(t->authorization_type);

@@ -60,6 +60,11 @@ struct mode_opts {
 	 * (the default): no check.
 	 */
 	int64_t max_skew_ms;
+	/*
+	 * The proxy to send through (borrowed; NULL: none), never used for a
+	 * loopback API: see core/net.h.  The environment's proxies never are.
+	 */
+	const char *proxy;
 };
 
 /* What one answer said about the server's clock. */
@@ -82,7 +87,7 @@ struct mode_token {
 	char *name;
 	int64_t creator_id;
 	int64_t organization_id;
-	char *access_key;
+	char *access_key;    /* secret memory, as half of what a consumer uses */
 	char *access_secret; /* secret memory; NULL when the answer carried none (DELETE) */
 	int64_t created_at;  /* milliseconds since the epoch */
 	int64_t updated_at;
@@ -99,8 +104,9 @@ void mode_opts_default(struct mode_opts *o);
 
 /*
  * Makes a client for workspace at api (https://host[/prefix]; http only to a
- * loopback host).  cred may be NULL for a client that only verifies; the
- * client copies what it needs.  Returns NULL with *cause on bad input.
+ * loopback host), through opts->proxy when it names one.  cred may be NULL
+ * for a client that only verifies; the client copies what it needs.
+ * Returns NULL with *cause on bad input.
  */
 struct mode_client *mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 				    const struct mode_opts *opts, char **cause);
@@ -148,7 +154,7 @@ int mode_verify(struct mode_client *c, const char *id, const char *access_key,
 /* Returns the Bearer value base64(id:key:secret) in secret memory (free with xsecret_free). */
 char *mode_bearer(const char *id, const char *access_key, const char *access_secret);
 
-/* Frees t, wiping its secret; NULL is allowed. */
+/* Frees t, wiping its access key and secret; NULL is allowed. */
 void mode_token_free(struct mode_token *t);
 
 /* Requests sent by c so far, retries included (for tests and summaries). */

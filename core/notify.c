@@ -2,7 +2,7 @@
 #include "core/notify.h"
 
 #include "core/jsonx.h"
-#include "core/mode.h"
+#include "core/net.h"
 #include "core/xalloc.h"
 
 #include <curl/curl.h>
@@ -57,9 +57,12 @@ body(const struct notify_event *ev)
 	return out;
 }
 
-/* Posts json to one webhook; returns 0, or -1 with *why (no URL in it). */
+/*
+ * Posts json to one webhook, through proxy (NULL: none) unless it is on
+ * loopback; returns 0, or -1 with *why (no URL in it).
+ */
 static int
-post(CURL *curl, const char *url, const char *json, long timeout_ms, char **why)
+post(CURL *curl, const char *url, const char *proxy, const char *json, long timeout_ms, char **why)
 {
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	long status = 0;
@@ -67,10 +70,8 @@ post(CURL *curl, const char *url, const char *json, long timeout_ms, char **why)
 
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	/* The loader allows plain http only to loopback, which never goes through a proxy. */
+	net_setup(curl, "https,http", net_url_is_loopback(url), proxy);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "tokenwarden/" TW_VERSION);
@@ -121,7 +122,7 @@ notify_send(const struct policy *p, const struct notify_event *ev, long timeout_
 			curl = curl_easy_init();
 			json = body(ev);
 		}
-		if (curl != NULL && post(curl, n->webhook, json, timeout_ms, &why) == 0)
+		if (curl != NULL && post(curl, n->webhook, p->proxy, json, timeout_ms, &why) == 0)
 			continue;
 		failed++;
 		all = xasprintf("%s%swebhook at line %d: %s", *cause != NULL ? *cause : "",

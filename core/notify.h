@@ -24,9 +24,9 @@ int notify_wants(const struct policy *p, unsigned kind);
 
 /*
  * Posts ev to every target of p that takes its kind, each with a time
- * limit of timeout_ms.  Returns the number that failed (0: all sent, or
- * none takes this kind); with failures, *cause names them by their place
- * in the policy and says why.
+ * limit of timeout_ms, through p's proxy (core/net.h).  Returns the number that failed (0: all
+ * sent, or none takes this kind); with failures, *cause names them by their place in the policy and
+ * says why.
  */
 int notify_send(const struct policy *p, const struct notify_event *ev, long timeout_ms,
 		char **cause);

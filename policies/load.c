@@ -5,7 +5,9 @@
  */
 #include "policies/policy.h"
 
+#include "core/cred.h"
 #include "core/mode.h"
+#include "core/net.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "policies/crosscheck.h"
@@ -317,6 +319,41 @@ duplicate_workspace(struct loader *ld, const struct loader_named *dup,
 		     dup->name, first->at->line);
 }
 
+/*
+ * Reports each workspace whose credential differs from an earlier one's
+ * only in case or punctuation: both would be read from one environment
+ * variable (cred_env_name), so one workspace would get the other's key.
+ */
+static int
+credential_clashes(struct loader *ld, const struct ynode *v, const struct policy *p)
+{
+	char **var = xcalloc(p->nws + 1, sizeof *var);
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nws; i++) {
+		const char *mine = p->ws[i].credential;
+		size_t j = 0;
+
+		if (mine == NULL)
+			continue;
+		var[i] = cred_env_name(mine);
+		while (j < i && (var[j] == NULL || strcmp(var[j], var[i]) != 0 ||
+				 strcmp(p->ws[j].credential, mine) == 0))
+			j++;
+		if (j == i)
+			continue;
+		loader_error(ld, v->items[i],
+			     "credentials '%s' and '%s' (line %d) would both be read from $%s; "
+			     "give them names that differ in more than case and punctuation",
+			     mine, p->ws[j].credential, v->items[j]->line, var[i]);
+		rc = -1;
+	}
+	for (size_t i = 0; i < p->nws; i++)
+		free(var[i]);
+	free(var);
+	return rc;
+}
+
 static int
 load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 {
@@ -343,6 +380,8 @@ load_workspaces(struct loader *ld, const struct ynode *v, struct policy *p)
 	if (loader_duplicates(ld, named, v->n, duplicate_workspace, NULL) > 0)
 		rc = -1;
 	free(named);
+	if (credential_clashes(ld, v, p) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -627,11 +666,28 @@ load_version(struct loader *ld, const struct ynode *root)
 	return 0;
 }
 
+/* The proxy: a URL libcurl takes a proxy by, with no password in it (core/net.h). */
+static int
+load_proxy(struct loader *ld, const struct ynode *v, struct policy *p)
+{
+	char *cause = NULL;
+
+	if (loader_string(ld, "proxy", v, &p->proxy) < 0)
+		return -1;
+	if (net_check_proxy("proxy", p->proxy, &cause) == 0)
+		return 0;
+	loader_error(ld, v, "%s", cause);
+	free(cause);
+	FREE_NULL(&p->proxy);
+	return -1;
+}
+
 static void
 load_top(struct loader *ld, const struct ynode *root, struct policy *p)
 {
-	static const char *const keys[] = {"version", "store",  "defaults", "workspaces",
-					   "enforce", "notify", "schedule", NULL};
+	static const char *const keys[] = {"version",    "store",   "defaults",
+					   "workspaces", "enforce", "notify",
+					   "schedule",   "proxy",   NULL};
 	const struct ynode *v;
 
 	if (loader_check_keys(ld, root, keys, "the policy") < 0)
@@ -652,6 +708,9 @@ load_top(struct loader *ld, const struct ynode *root, struct policy *p)
 	v = ytree_get(root, "schedule");
 	if (v != NULL)
 		load_schedule(ld, v, p);
+	v = ytree_get(root, "proxy");
+	if (v != NULL)
+		load_proxy(ld, v, p);
 	v = ytree_get(root, "workspaces");
 	if (v == NULL)
 		loader_error(ld, root,
@@ -748,6 +807,22 @@ policy_load_buffer(const char *file, const char *buf, size_t len, const char *zo
 	return 0;
 }
 
+/*
+ * Warns when group or others can read a policy that names webhooks (with
+ * status st): their URLs often carry a secret, a chat webhook's in its path.
+ */
+static void
+warn_readable(const struct policy *p, const struct stat *st, struct diag_list *d)
+{
+	if (p->nnotify == 0 || (st->st_mode & 044) == 0)
+		return;
+	diag_add(d, DIAG_WARNING, 0, 0,
+		 "group or others can read the policy (mode %04o), and the URLs of its webhooks "
+		 "often carry a secret; run: chmod go-r %s",
+		 (unsigned)(st->st_mode & 07777), d->file);
+	diag_sort(d);
+}
+
 int
 policy_load_file(const char *path, const char *zoneinfo, struct policy **out, struct diag_list *d)
 {
@@ -770,7 +845,7 @@ policy_load_file(const char *path, const char *zoneinfo, struct policy **out, st
 		goto out;
 	}
 	/* Its deliver hooks run programs: only its owner (root or us) may change it. */
-	if ((st.st_mode & 022) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+	if ((st.st_mode & 022) != 0 || !cred_owner_ok(&st)) {
 		diag_init(d, path);
 		diag_add(d, DIAG_ERROR, 0, 0,
 			 "the policy can be changed by %s, and it names programs to run; run: "
@@ -793,6 +868,8 @@ policy_load_file(const char *path, const char *zoneinfo, struct policy **out, st
 		len += (size_t)r;
 	}
 	rc = policy_load_buffer(path, buf, len, zoneinfo, out, d);
+	if (rc == 0)
+		warn_readable(*out, &st, d);
 out:
 	if (fd >= 0)
 		close(fd);

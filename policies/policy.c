@@ -159,6 +159,26 @@ policy_find_workspace(const struct policy *p, const char *name)
 	return NULL;
 }
 
+/* Whether a workspace before workspace i names its credential. */
+static int
+credential_seen(const struct policy *p, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(p->ws[j].credential, p->ws[i].credential) == 0)
+			return 1;
+	return 0;
+}
+
+size_t
+policy_credential_count(const struct policy *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nws; i++)
+		n += !credential_seen(p, i);
+	return n;
+}
+
 int64_t
 policy_rotate_before(const struct policy_settings *eff)
 {
@@ -292,6 +312,7 @@ policy_free(struct policy *p)
 	settings_free(&p->defaults);
 	free(p->file);
 	free(p->store_path);
+	free(p->proxy);
 	free(p->public_key);
 	free(p);
 }

@@ -174,6 +174,8 @@ struct policy {
 	struct policy_notify *notify;
 	size_t nnotify;
 	struct policy_schedule schedule;
+	/* The proxy for API calls and webhooks, never for loopback (core/net.h); NULL: none. */
+	char *proxy;
 	/* Every slot, sorted by workspace name then slot name; borrowed from ws. */
 	struct policy_slot **slots;
 	size_t nslots;
@@ -188,7 +190,12 @@ struct policy {
 int policy_load_buffer(const char *file, const char *buf, size_t len, const char *zoneinfo,
 		       struct policy **out, struct diag_list *d);
 
-/* As policy_load_buffer, reading the file at path (at most POLICY_MAX_BYTES). */
+/*
+ * As policy_load_buffer, reading the file at path (at most POLICY_MAX_BYTES),
+ * which is refused when someone but its owner, root or this user could
+ * change it, and warned about when it names webhooks that group or others
+ * can read.
+ */
 int policy_load_file(const char *path, const char *zoneinfo, struct policy **out,
 		     struct diag_list *d);
 
@@ -212,6 +219,12 @@ const struct policy_slot *policy_resolve_slot(const struct policy *p, const char
 
 /* Returns the workspace named name, or NULL. */
 const struct policy_workspace *policy_find_workspace(const struct policy *p, const char *name);
+
+/*
+ * How many different credentials p's workspaces name: above 1,
+ * $TOKENWARDEN_CREDENTIAL cannot stand for any of them (core/cred.h).
+ */
+size_t policy_credential_count(const struct policy *p);
 
 /* The effective rotate_before of a slot in seconds (a percentage applied to its lifetime). */
 int64_t policy_rotate_before(const struct policy_settings *eff);

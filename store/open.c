@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 #include "core/clock.h"
+#include "core/cred.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/store_priv.h"
@@ -182,6 +183,32 @@ out:
 	free(dir);
 	free(me);
 	return rc;
+}
+
+/*
+ * Refuses a store that belongs to a user other than this one or root, as a
+ * credential file is (cred_owner_ok): its owner could rewrite the
+ * inventory and the history, and so steer what a run deletes.
+ */
+static int
+check_owner(const char *path, const struct stat *st, char **cause)
+{
+	char *owner, *me, *who, *advice;
+
+	if (cred_owner_ok(st))
+		return 0;
+	owner = user_name(st->st_uid);
+	me = user_name(geteuid());
+	who = geteuid() == 0 ? xstrdup("root") : xasprintf("%s or root", me);
+	advice = owner_advice(path, st);
+	*cause = xasprintf("%s: owned by %s, not by %s; its owner could rewrite the inventory and "
+			   "the history tokenwarden trusts; %s",
+			   path, owner, who, advice);
+	free(owner);
+	free(me);
+	free(who);
+	free(advice);
+	return -1;
 }
 
 /* Whether path's FILE-wal holds frames (changes not yet in the file itself). */
@@ -660,7 +687,9 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 	s->lock_fd = -1;
 	if ((flags & STORE_CREATE) != 0 && create_private(path, cause) < 0)
 		goto out;
-	if (examine(path, &st, cause) < 0 || check_header(path, &st, flags, &wal, cause) < 0)
+	/* The owner before anything is read: what another user wrote is not looked into. */
+	if (examine(path, &st, cause) < 0 || check_owner(path, &st, cause) < 0 ||
+	    check_header(path, &st, flags, &wal, cause) < 0)
 		goto out;
 	reason = not_writable(path, &st, &fix);
 	if (reason != NULL && flags != STORE_READ) {

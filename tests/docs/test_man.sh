@@ -160,7 +160,8 @@ fi
 # The first literal block after "# EXAMPLE".
 awk '/^# EXAMPLE/ { ex = 1 } ex && /^```$/ { n++; if (n == 2) exit; next } ex && n == 1' \
 	"$PAGE" >"$TMP/example.yaml"
-chmod 644 "$TMP/example.yaml"
+# Private, as a policy with webhooks is to be kept (it warns otherwise).
+chmod 600 "$TMP/example.yaml"
 if [ ! -s "$TMP/example.yaml" ]; then
 	fail "no example policy found under # EXAMPLE in docs/tokenwarden-policy.5.scd"
 elif ! "$BIN" policy check --strict "$TMP/example.yaml" >"$TMP/check.out" 2>&1; then

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *sim;
 static struct cred admin;
@@ -129,6 +130,17 @@ reset(void **state)
 	return 0;
 }
 
+/*
+ * Whether string s is in sodium_malloc memory, as xsecret_strdup makes it:
+ * such a block ends where a page ends, against its guard page, which a
+ * block from malloc does only by chance.
+ */
+static int
+guarded(const char *s)
+{
+	return (uintptr_t)(s + strlen(s) + 1) % (uintptr_t)sysconf(_SC_PAGESIZE) == 0;
+}
+
 static void
 test_create_verify_delete(void **state)
 {
@@ -140,6 +152,9 @@ test_create_verify_delete(void **state)
 	assert_int_equal(mode_create(c, "e2e-happy-path", in_days(30), &t, &cause), MODE_OK);
 	assert_string_equal(t->name, "e2e-happy-path");
 	assert_non_null(t->access_secret);
+	/* Issue 12, finding 8: the access key is kept as the secret is. */
+	assert_true(guarded(t->access_secret));
+	assert_true(guarded(t->access_key));
 	assert_string_equal(t->authentication_for, "batch-api");
 	assert_string_equal(t->authorization_type, "read-only");
 	assert_true(t->expires_at > clock_now_ms());
@@ -148,6 +163,7 @@ test_create_verify_delete(void **state)
 	assert_int_equal(mode_delete(c, t->token, &d, &cause), MODE_OK);
 	assert_string_equal(d->token, t->token);
 	assert_null(d->access_secret);
+	assert_true(guarded(d->access_key));
 	/* Deleted: the token no longer works, and a second delete is a 404. */
 	assert_int_equal(mode_verify(c, t->token, t->access_key, t->access_secret, &cause),
 			 MODE_ERR_AUTH);

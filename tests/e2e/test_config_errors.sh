@@ -181,7 +181,7 @@ mv "$TW_TMP/acme-admin.away" "$creds/acme-admin"
 echo "== \$CREDENTIALS_DIRECTORY not set, and no \$TOKENWARDEN_CREDENTIAL"
 unset CREDENTIALS_DIRECTORY
 run 2 rotate
-expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL for a policy naming one credential"
+expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL_ACME_ADMIN"
 expect "$err" "error: workspace beta (credential beta-admin): \$CREDENTIALS_DIRECTORY is not set"
 errors 2
 refused "no credential directory"
@@ -307,6 +307,73 @@ wait "$daemon" || d=$?
 [ "$d" = 0 ] || fail "the daemon exited $d after SIGTERM"
 refused "a reload naming a missing credential"
 cp "$TW_TMP/policy.good" "$TW_TMP/policy.yaml"
+
+# Issue 12, finding 2: $TOKENWARDEN_CREDENTIAL once stood for every credential
+# a policy names, so acme's key went to beta's API.  It stands only for a
+# policy that names one; each named credential has a variable of its own.
+echo "== \$TOKENWARDEN_CREDENTIAL does not stand for two credentials"
+at 2027-01-17T02:00Z # every slot due again
+baseline=$(state)
+unset CREDENTIALS_DIRECTORY
+export TOKENWARDEN_CREDENTIAL=adminkey:adminsecret
+run 2 rotate
+expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; \$TOKENWARDEN_CREDENTIAL stands only for a policy naming one credential, and this one names 2; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL_ACME_ADMIN"
+expect "$err" "error: workspace beta (credential beta-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_BETA_ADMIN; \$TOKENWARDEN_CREDENTIAL stands only for"
+errors 2
+refused "a run with one variable for two credentials"
+run 2 revoke --yes beta/etl
+expect "$err" "nor \$TOKENWARDEN_CREDENTIAL_BETA_ADMIN; \$TOKENWARDEN_CREDENTIAL stands only for"
+refused "revoke with one variable for two credentials"
+# token create takes beta's credential from the policy too.
+run 2 token create -w beta -n by-hand --expires-in 5d
+expect "$err" "error: no Mode API credential beta-admin (\$TOKENWARDEN_CREDENTIAL stands only for a policy naming one credential, and this one names 2): use --credential NAME with systemd's \$CREDENTIALS_DIRECTORY, --credential-file FILE (mode 0600), or set TOKENWARDEN_CREDENTIAL_BETA_ADMIN"
+refute "$err" "adminsecret"
+untouched "token create with one variable for two credentials"
+
+echo "== each credential from its own variable: every workspace gets its own key"
+# The simulator refuses a workspace's tokens to any other workspace's key.
+export TOKENWARDEN_CREDENTIAL_ACME_ADMIN=adminkey:adminsecret
+export TOKENWARDEN_CREDENTIAL_BETA_ADMIN=betakey:betasecret
+run 0 rotate
+expect "$out" "3 rotated"
+refute "$err" "error:"
+refute "$err" "adminsecret"
+refute "$err" "betasecret"
+[ "$(sim_ctl GET /_sim/tokens | jq '[.tokens[] | select(.expired | not)] | length')" -ge 3 ] ||
+	fail "the run with each credential's variable made no tokens"
+unset TOKENWARDEN_CREDENTIAL_ACME_ADMIN TOKENWARDEN_CREDENTIAL_BETA_ADMIN
+
+echo "== \$TOKENWARDEN_CREDENTIAL still serves a policy naming one credential"
+sed '/^  - name: beta$/,$d' "$TW_TMP/policy.yaml" >"$TW_TMP/one.yaml"
+run 0 rotate --config "$TW_TMP/one.yaml" --force acme/etl
+expect "$out" "1 rotated"
+unset TOKENWARDEN_CREDENTIAL
+export CREDENTIALS_DIRECTORY=$creds
+
+# Issue 12, finding 7: a webhook URL often carries a secret in its path, so a
+# policy with webhooks that group or others can read is a warning, from
+# policy check and wherever the policy is loaded.
+echo "== a policy with webhooks that others can read is a warning"
+hooked=$TW_TMP/hooked.yaml
+cp "$TW_TMP/policy.yaml" "$hooked"
+printf "notify: [ { webhook: 'https://hooks.example.com/T000/B000/would-be-secret' } ]\n" >>"$hooked"
+chmod 644 "$hooked"
+run 0 policy check "$hooked"
+expect "$err" "$hooked: warning: group or others can read the policy (mode 0644), and the URLs of its webhooks often carry a secret; run: chmod go-r $hooked"
+refute "$err" "would-be-secret"
+run 2 policy check --strict "$hooked"
+run 0 policy show --config "$hooked"
+expect "$err" "$hooked: warning: group or others can read the policy (mode 0644)"
+chmod 640 "$hooked"
+run 0 policy check "$hooked"
+expect "$err" "$hooked: warning: group or others can read the policy (mode 0640)"
+chmod 600 "$hooked"
+run 0 policy check --strict "$hooked"
+refute "$err" "warning"
+# Without webhooks there is nothing to keep private.
+chmod 644 "$TW_TMP/one.yaml"
+run 0 policy check --strict "$TW_TMP/one.yaml"
+refute "$err" "warning"
 
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?

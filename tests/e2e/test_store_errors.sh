@@ -247,6 +247,29 @@ else
 	echo "(not root: the files of another user are not tried)"
 fi
 
+# Issue 12, finding 7: a 0600 store owned by another user was opened, though
+# its owner can rewrite the inventory and the history a run trusts.
+echo "== a store another user owns is refused by every verb, root's included"
+if [ "$(id -u)" = 0 ]; then
+	mkdir -m 700 "$TW_TMP/foreign"
+	foreign=$TW_TMP/foreign/tw.db
+	run 0 init --db "$foreign" --public-key "$pub"
+	run 0 token import --db "$foreign" -w acme --token tok-etl --name etl-1 --slot etl "${later[@]}"
+	chown 65534:65534 "$foreign"
+	foreign_refusal="$foreign: owned by nobody, not by root; its owner could rewrite the inventory and the history tokenwarden trusts; it belongs to nobody: run tokenwarden as nobody (sudo -u nobody tokenwarden ...), or have root hand it over to you: sudo chown root $foreign"
+	refused_by_all "$foreign" "$foreign_refusal"
+	# Nor does init take it over.
+	before=$(snap "$TW_TMP/foreign")
+	run 2 init --db "$foreign" --public-key "$pub"
+	expect_error "$foreign_refusal"
+	unchanged "init on another user's store" "$TW_TMP/foreign" "$before"
+	# Given back, it opens.
+	chown 0:0 "$foreign"
+	run 0 token list --db "$foreign"
+else
+	echo "(not root: a store of another user's cannot be made here)"
+fi
+
 echo "== the verbs that read work on a read-only copy, and change nothing"
 live=$TW_TMP/live/tw.db
 mkdir "$TW_TMP/live"

@@ -24,11 +24,13 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 # policy check refuses a file others can change, and a checkout made under
-# umask 002 leaves the fixtures group-writable: check private copies.
+# umask 002 leaves the fixtures group-writable; it warns about webhooks
+# others can read, as a checkout's 0644 leaves them: check private copies,
+# as installed.
 mkdir "$TMP/corpus"
 cp -R "$HERE/invalid" "$HERE/warn" "$TMP/corpus/"
 cp -R "$EXAMPLES" "$TMP/corpus/examples"
-chmod -R go-w "$TMP/corpus"
+chmod -R go-rwx "$TMP/corpus"
 HERE=$TMP/corpus
 EXAMPLES=$TMP/corpus/examples
 

@@ -56,7 +56,7 @@ test_file_ok(void **state)
 	struct cred *c = NULL;
 
 	(void)state;
-	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, &c, &cause), 0);
+	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, 0, &c, &cause), 0);
 	assert_string_equal(c->key, "apikey");
 	assert_string_equal(c->secret, "s3cr:et");
 	assert_string_equal(c->origin, path);
@@ -71,7 +71,7 @@ test_file_too_open(void **state)
 	struct cred *c = NULL;
 
 	(void)state;
-	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, &c, &cause), -1);
+	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, 0, &c, &cause), -1);
 	assert_null(c);
 	assert_non_null(strstr(cause, "permissions 0644 are too open"));
 	assert_non_null(strstr(cause, "chmod 600"));
@@ -94,7 +94,7 @@ test_bad_formats(void **state)
 
 		snprintf(name, sizeof name, "bad%zu", i);
 		path = write_file(name, bad[i], 0600);
-		assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, &c, &cause), -1);
+		assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, 0, &c, &cause), -1);
 		assert_non_null(strstr(cause, path));
 		assert_null(strstr(cause, "hunter2"));
 		free(cause);
@@ -110,12 +110,12 @@ test_credentials_directory(void **state)
 
 	(void)state;
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, &c, &cause), 0);
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, 0, &c, &cause), 0);
 	assert_string_equal(c->key, "k1");
 	assert_string_equal(c->secret, "s1");
 	cred_free(c);
 	c = NULL;
-	assert_int_equal(cred_load("../etc/passwd", NULL, CRED_FROM_OPTIONS, &c, &cause), -1);
+	assert_int_equal(cred_load("../etc/passwd", NULL, CRED_FROM_OPTIONS, 0, &c, &cause), -1);
 	assert_non_null(strstr(cause, "not a plain file name"));
 	free(cause);
 	unsetenv("CREDENTIALS_DIRECTORY");
@@ -132,7 +132,7 @@ test_environment_is_scrubbed(void **state)
 	setenv(CRED_ENV, "envkey:envsecret", 1);
 	cred_stash_env();
 	assert_null(getenv(CRED_ENV));
-	assert_int_equal(cred_load("absent", NULL, CRED_FROM_OPTIONS, &c, &cause), 0);
+	assert_int_equal(cred_load("absent", NULL, CRED_FROM_OPTIONS, 0, &c, &cause), 0);
 	assert_string_equal(c->key, "envkey");
 	assert_string_equal(c->secret, "envsecret");
 	assert_string_equal(c->origin, "$" CRED_ENV);
@@ -148,12 +148,13 @@ test_no_source(void **state)
 	(void)state;
 	unsetenv(CRED_ENV);
 	cred_stash_env();
-	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, &c, &cause), -1);
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, 0, &c, &cause), -1);
 	assert_null(c);
 	assert_non_null(strstr(cause, "no Mode API credential"));
 	assert_non_null(strstr(cause, "--credential-file"));
 	free(cause);
-	assert_int_equal(cred_load(NULL, "/nonexistent/cred", CRED_FROM_OPTIONS, &c, &cause), -1);
+	assert_int_equal(cred_load(NULL, "/nonexistent/cred", CRED_FROM_OPTIONS, 0, &c, &cause),
+			 -1);
 	assert_non_null(strstr(cause, "/nonexistent/cred: cannot open"));
 	free(cause);
 }
@@ -173,18 +174,24 @@ test_policy_advice(void **state)
 	unsetenv(CRED_ENV);
 	cred_stash_env();
 	unsetenv("CREDENTIALS_DIRECTORY");
-	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, &c, &cause), -1);
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
 	assert_null(c);
-	assert_string_equal(cause,
-			    "$CREDENTIALS_DIRECTORY is not set, nor $TOKENWARDEN_CREDENTIAL; "
-			    "add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a "
-			    "file holding KEY:SECRET) to the service, or set "
-			    "TOKENWARDEN_CREDENTIAL for a policy naming one credential");
+	assert_string_equal(cause, "$CREDENTIALS_DIRECTORY is not set, nor "
+				   "$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; add "
+				   "LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file "
+				   "holding KEY:SECRET) to the service, or set "
+				   "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
+	free(cause);
+	cause = NULL;
+	/* The policy's only credential: $TOKENWARDEN_CREDENTIAL would do too. */
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, 1, &c, &cause), -1);
+	assert_non_null(strstr(cause, "nor $TOKENWARDEN_CREDENTIAL_ACME_ADMIN or "
+				      "$TOKENWARDEN_CREDENTIAL; add LoadCredential="));
 	free(cause);
 	cause = NULL;
 
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
-	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_POLICY, &c, &cause), -1);
+	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
 	want =
 	    xasprintf("%s/absent-admin: cannot open: No such file or directory; add "
 		      "LoadCredential=absent-admin:/etc/tokenwarden/absent-admin (a file holding "
@@ -195,18 +202,88 @@ test_policy_advice(void **state)
 	free(cause);
 	cause = NULL;
 	/* From the options the same file gets no service advice. */
-	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_OPTIONS, &c, &cause), -1);
+	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_OPTIONS, 0, &c, &cause), -1);
 	assert_null(strstr(cause, "LoadCredential"));
 	free(cause);
 	cause = NULL;
 	/* A file that is there says its own fix, and nothing else. */
 	path = write_file("loose-admin", "k:s\n", 0644);
-	assert_int_equal(cred_load("loose-admin", NULL, CRED_FROM_POLICY, &c, &cause), -1);
+	assert_int_equal(cred_load("loose-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
 	assert_non_null(strstr(cause, "chmod 600"));
 	assert_null(strstr(cause, "LoadCredential"));
 	free(cause);
 	unsetenv("CREDENTIALS_DIRECTORY");
 	free(path);
+}
+
+/*
+ * Issue 12, finding 2: with two workspaces naming acme-admin and
+ * globex-admin, $TOKENWARDEN_CREDENTIAL (acme's key) was sent to globex.
+ * Each name has a variable of its own; the shared one stands only for a
+ * policy's one credential, or for what the options name.
+ */
+static void
+test_named_variables(void **state)
+{
+	struct cred *c = NULL;
+	char *cause = NULL, *var;
+
+	(void)state;
+	unsetenv("CREDENTIALS_DIRECTORY");
+	var = cred_env_name("acme-admin");
+	assert_string_equal(var, "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
+	free(var);
+	var = cred_env_name("Globex.admin_2");
+	assert_string_equal(var, "TOKENWARDEN_CREDENTIAL_GLOBEX_ADMIN_2");
+	free(var);
+
+	setenv(CRED_ENV, "acmekey:acmesecret", 1);
+	setenv("TOKENWARDEN_CREDENTIAL_GLOBEX_ADMIN", "globexkey:globexsecret", 1);
+	cred_stash_env();
+	/* No child inherits either. */
+	assert_null(getenv(CRED_ENV));
+	assert_null(getenv("TOKENWARDEN_CREDENTIAL_GLOBEX_ADMIN"));
+
+	assert_int_equal(cred_load("globex-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), 0);
+	assert_string_equal(c->key, "globexkey");
+	assert_string_equal(c->origin, "$TOKENWARDEN_CREDENTIAL_GLOBEX_ADMIN");
+	cred_free(c);
+	c = NULL;
+	/* One of two credentials: the shared variable cannot say it is acme's. */
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
+	assert_null(c);
+	assert_string_equal(cause,
+			    "$CREDENTIALS_DIRECTORY is not set, nor "
+			    "$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; $TOKENWARDEN_CREDENTIAL "
+			    "stands only for a policy naming one credential, and this one "
+			    "names 2; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin "
+			    "(a file holding KEY:SECRET) to the service, or set "
+			    "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
+	assert_null(strstr(cause, "acmesecret"));
+	FREE_NULL(&cause);
+	/* The same from a verb's options when the policy named it. */
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, 2, &c, &cause), -1);
+	assert_string_equal(cause, "no Mode API credential acme-admin ($TOKENWARDEN_CREDENTIAL "
+				   "stands only for a policy naming one credential, and this one "
+				   "names 2): use --credential NAME with systemd's "
+				   "$CREDENTIALS_DIRECTORY, --credential-file FILE (mode 0600), or "
+				   "set TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
+	FREE_NULL(&cause);
+	/* The policy's only credential, or the one the options name: the shared variable. */
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, 1, &c, &cause), 0);
+	assert_string_equal(c->key, "acmekey");
+	assert_string_equal(c->origin, "$" CRED_ENV);
+	cred_free(c);
+	c = NULL;
+	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_OPTIONS, 0, &c, &cause), 0);
+	assert_string_equal(c->key, "acmekey");
+	cred_free(c);
+
+	/* A later stash forgets what is no longer set. */
+	cred_stash_env();
+	c = NULL;
+	assert_int_equal(cred_load("globex-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
+	FREE_NULL(&cause);
 }
 
 int
@@ -220,6 +297,7 @@ main(void)
 	    cmocka_unit_test(test_environment_is_scrubbed),
 	    cmocka_unit_test(test_no_source),
 	    cmocka_unit_test(test_policy_advice),
+	    cmocka_unit_test(test_named_variables),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
