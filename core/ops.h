@@ -21,6 +21,8 @@ struct ops_created {
 /*
  * Kills the process with SIGKILL when TOKENWARDEN_TEST_CRASH names point;
  * does nothing otherwise.  Lets tests interrupt at exact step boundaries.
+ * Only in a build with the test hooks (-DTW_TEST_HOOKS=ON); in any other it
+ * does nothing, so an installed binary never obeys the variable.
  */
 void ops_crash_point(const char *point);
 

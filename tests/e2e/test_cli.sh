@@ -76,6 +76,8 @@ run 0 --help
 expect "$out" "token create"
 run 0 --version
 expect "$out" "tokenwarden "
+# The suite's build obeys TOKENWARDEN_TEST_CRASH, and says so (unit_nohooks: others do not).
+expect "$out" "built with the test hooks (\$TOKENWARDEN_TEST_CRASH): not for use"
 run 0 help token create
 expect "$out" "--expires-in"
 run 2 frobnicate
