@@ -201,8 +201,10 @@ def main():
         # Hex ids and hashes are not secret, and may share 6 hex digits with one by chance.
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
         public |= {t for (t,) in con.execute("SELECT token FROM tokens WHERE token IS NOT NULL")}
-        public |= set(re.findall(r'"key_fingerprint": ?"([0-9a-f]+)"', "\n".join(
-            d for (d,) in con.execute("SELECT details FROM events"))))
+        details = "\n".join(d for (d,) in con.execute("SELECT details FROM events"))
+        public |= set(re.findall(r'"key_fingerprint": ?"([0-9a-f]+)"', details))
+        # Each token event's digest of its row (store/inventory.h): a hash, 64 hex digits.
+        public |= set(re.findall(r'"digest": ?"([0-9a-f]{64})"', details))
         con.close()
         public |= set(re.findall(r"history head ([0-9a-f]+)", r.stderr))
 
