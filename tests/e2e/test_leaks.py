@@ -9,7 +9,8 @@ These run, each with its output kept:
   keygen, init, policy check, policy show (--json, --effective), plan --json,
   rotate (plain; --dry-run --run-hooks; --force under each fault below),
   token create (--show-secret --json; under a 5xx), token import
-  --secret-stdin, token verify (good and bad --token-file), token list/show
+  --secret-stdin, token verify (good and bad --token-file, a line on stdin),
+  token list/show
   (--json), secret reveal (--bearer --json, every sealed token), audit
   log/report/verify (--json), rekey, revoke --yes, token delete, daemon
   and the failures: a hook that echoes its input and exits 3, a 401 (a wrong
@@ -17,8 +18,8 @@ These run, each with its output kept:
   that times out (--timeout 1 under latency: outcome unknown), a token that
   does not verify (Bearer refused), a verify of a wrong secret.
 
-The read-only verbs run in each log format (text, plain, json); the others
-take turns.  The secrets are the admin key and secret (and the wrong secret
+The read-only verbs run in each log format (text and plain through
+$TOKENWARDEN_LOG_FORMAT, json through --log-format); the others take turns.  The secrets are the admin key and secret (and the wrong secret
 tried), and every token's access key, access secret and Bearer value, from
 the consumers' files, `token create --show-secret` and `secret reveal`.
 Each is searched for whole and as every piece of 8 characters in:
@@ -154,7 +155,7 @@ class Leaks:
             self.turn += 1
         e = {"TOKENWARDEN_LOG_FORMAT": fmt}
         e.update(env or {})
-        r = self.tw.run(args, now=NOW, env=e, stdin=stdin)
+        r = self.tw.run(args, now=NOW, env=e, stdin=stdin, log_json=fmt == "json")
         if r.returncode not in want:
             fail("%s (%s): exit %d, expected %s: %s" % (
                 label, fmt, r.returncode, want, r.stderr.strip()[-300:]))
@@ -195,7 +196,8 @@ class Leaks:
         e = dict(self.tw.env)
         e.update({"TOKENWARDEN_LOG_FORMAT": fmt, "TOKENWARDEN_NOW": twsim.iso_s(NOW)})
         e.update(env or {})
-        p = subprocess.Popen([self.tw.bin] + args, env=e, stdout=subprocess.PIPE,
+        pre = ["--log-format", "json"] if fmt == "json" else []
+        p = subprocess.Popen([self.tw.bin] + pre + args, env=e, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         for _ in range(200):
             if ready() or p.poll() is not None:
@@ -459,6 +461,9 @@ def main():
         # token verify: a good token file, and a wrong secret.
         lk.each_format("token verify", ["token", "verify"] + api + [
                        "--token-file", tmp + "/consumers/etl.json"])
+        held = twsim.read_consumer(tmp + "/consumers/hold.json")
+        lk.run("token verify, stdin", ["token", "verify"] + api + [held["token"]],
+               stdin="%s:%s:%s\n" % (held["token"], held["access_key"], held["access_secret"]))
         bad = dict(twsim.read_consumer(tmp + "/consumers/etl.json"))
         bad["access_secret"] = bad["access_secret"][::-1]
         sec.add(bad["access_secret"], "access_secret", "a wrong copy of etl's")
