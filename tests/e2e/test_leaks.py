@@ -10,18 +10,22 @@ These run, each with its output kept:
   rotate (plain; --dry-run --run-hooks; --force under each fault below),
   token create (--show-secret --json; under a 5xx), token import
   --secret-stdin, token verify (good and bad --token-file, a line on stdin),
-  token list/show
-  (--json), secret reveal (--bearer --json, every sealed token), audit
-  log/report/verify (--json), rekey, revoke --yes, token delete, daemon
+  token list/show (--json), secret reveal (--bearer --json, every sealed
+  token), audit log/report/verify (--json), rekey (to a plain key, then to
+  one with a passphrase read from a descriptor; reveal with it and with a
+  wrong one), revoke --yes, token delete, daemon;
   and the failures: a hook that echoes its input and exits 3, a 401 (a wrong
-  admin secret), a 5xx on create, a create whose answer is lost, a create
-  that times out (--timeout 1 under latency: outcome unknown), a token that
-  does not verify (Bearer refused), a verify of a wrong secret.
+  admin secret), 5xx on the rotate's first call and on a create, a create
+  whose answer is lost, a create that times out (--timeout 1 under latency:
+  outcome unknown), a token that does not verify (Bearer refused), a verify
+  of a wrong secret.
 
 The read-only verbs run in each log format (text and plain through
-$TOKENWARDEN_LOG_FORMAT, json through --log-format); the others take turns.  The secrets are the admin key and secret (and the wrong secret
-tried), and every token's access key, access secret and Bearer value, from
-the consumers' files, `token create --show-secret` and `secret reveal`.
+$TOKENWARDEN_LOG_FORMAT, json through --log-format); the others take turns.
+The secrets are the admin key and secret (and the wrong secret tried), the
+key passphrase (and the wrong one tried), and every token's access key,
+access secret and Bearer value, from the consumers' files, `token create
+--show-secret` and `secret reveal`.
 Each is searched for whole and as every piece of 8 characters in:
 
   - stdout and stderr of every command, except the one stream allowed to
@@ -36,8 +40,8 @@ Each is searched for whole and as every piece of 8 characters in:
     may hold only the token it was handed last (files the hooks write, such
     as their environment and arguments, are searched too);
   - /proc/PID/cmdline and /proc/PID/environ of tokenwarden while it waits:
-    a rotate held by a hook that sleeps (and that hook's own), a rotate held
-    by a slow create, and the daemon.
+    a rotate held by a hook that sleeps (and that hook's own), a rotate on
+    a slow server, a create that times out, and the daemon.
 
 A failure names the place and the secret's kind and owner, never its value.
 
@@ -361,6 +365,9 @@ def main():
     sec.add(admin[0], "admin key", "acme-admin")
     sec.add(admin[1], "admin secret", "acme-admin")
     sec.add(wrong, "wrong admin secret", "acme-admin")
+    passphrase, wrong_pass = "PP" + secrets.token_hex(12), "WP" + secrets.token_hex(12)
+    sec.add(passphrase, "passphrase", "seal3.key")
+    sec.add(wrong_pass, "wrong passphrase", "seal3.key")
     sim = None
     daemon = None
     try:
@@ -530,6 +537,23 @@ def main():
         reveal_all("at the end")
         lk.each_format("audit verify", ["audit", "verify"])
 
+        # A passphrase-protected key: keygen, rekey to it, reveal with the passphrase and
+        # with a wrong one (the passphrases are secrets too).
+        lk.run("keygen --passphrase-fd", ["keygen", "--public-key", tmp + "/seal3.pub",
+               "--secret-key", tmp + "/seal3.key", "--passphrase-fd", "0"],
+               stdin=passphrase + "\n")
+        lk.run("rekey to a protected key", ["rekey", "--secret-key", seckey,
+               "--new-public-key", tmp + "/seal3.pub"])
+        write_policy(policy, tmp, sim.url, port, key="seal3.pub")
+        tw.env["TOKENWARDEN_PUBLIC_KEY"] = tmp + "/seal3.pub"
+        reveal = ["secret", "reveal", "-w", "acme", "etl", "--secret-key", tmp + "/seal3.key",
+                  "--passphrase-fd", "0", "--bearer", "--json"]
+        held = twsim.read_consumer(tmp + "/consumers/etl.json")
+        lk.run("secret reveal --passphrase-fd", reveal, stdin=passphrase + "\n",
+               allowed_of=lambda out: sec.of_token(held["token"]))
+        lk.run("secret reveal, wrong passphrase", reveal, want=(1, 2),
+               stdin=wrong_pass + "\n")
+
         with Hooks.lock:
             for i, body in enumerate(Hooks.received):
                 lk.keep("webhook body %d" % (i + 1), body)
@@ -537,7 +561,7 @@ def main():
             fail("no webhook was received")
         lk.tables()
         consumers = {os.path.join("consumers", n) for n in os.listdir(tmp + "/consumers")}
-        lk.files({"creds/acme-admin", "seal.key", "seal2.key", "sim.conf"}, consumers)
+        lk.files({"creds/acme-admin", "seal.key", "seal2.key", "seal3.key", "sim.conf"}, consumers)
         for name in ("out/ok.env", "out/hold.env"):
             if not os.path.exists(os.path.join(tmp, name)):
                 fail("no hook wrote " + name)
