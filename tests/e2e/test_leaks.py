@@ -382,6 +382,11 @@ def main():
         seckey = tmp + "/seal.key"
         api = ["-w", "acme", "--api", sim.url, "--credential", "acme-admin"]
 
+        # keygen and init made the store above, outside the scan: once more here.
+        lk.run("keygen", ["keygen", "--public-key", tmp + "/out/spare.pub", "--secret-key",
+                          tmp + "/out/spare.key", "--no-passphrase"])
+        lk.run("init", ["init", "--db", tmp + "/out/spare.db", "--public-key",
+                        tmp + "/out/spare.pub"])
         lk.each_format("policy check", ["policy", "check"])
         lk.each_format("policy show", ["policy", "show", "--json", "--effective"])
         lk.run("rotate --dry-run --run-hooks", ["rotate", "--dry-run", "--run-hooks"],
