@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# End-to-end: the store's disk fails in the middle of a nightly rotation.
+# A shim (faultfs.c, LD_PRELOAD) fails the Nth write or sync to the store's
+# files, with EIO (that one only) or ENOSPC (that one and every later
+# write), N drawn at random from the writes a clean rotation makes.  Each
+# case runs in its own simulated workspace and store, and must end so:
+#   - the faulty run exits with a documented status and, unless 0, says
+#     why on stderr; it does not crash;
+#   - PRAGMA integrity_check is ok, and the tables follow from the history;
+#   - every token the server holds is one the store accounts for;
+#   - the next run, on a healthy disk, converges: each slot has one active
+#     token, the one its consumer holds, and nothing is in flight.
+# usage: test_disk_faults.sh MODESIM TOKENWARDEN CC [CASES] [SEED]
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+cc_bin=$3
+cases=${4:-12}
+seed=${5:-$(date +%s)}
+. "$(dirname "$0")/../lib/sim.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CREDENTIAL TOKENWARDEN_TEST_CRASH
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+echo "seed $seed ($cases cases; run again with: $0 MODESIM TOKENWARDEN CC $cases $seed)"
+RANDOM=$seed
+
+shim=$TW_TMP/faultfs.so
+"$cc_bin" -shared -fPIC -O2 -o "$shim" "$(dirname "$0")/faultfs.c" -ldl
+
+workspaces=()
+for ((i = 0; i <= cases; i++)); do
+	workspaces+=(--workspace "ws$i:key$i:secret$i")
+done
+sim_start "$modesim" "${workspaces[@]}" --now 2026-01-01T00:00Z
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+mkdir -p "$TW_TMP/creds"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds
+
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
+# setup I: workspace wsI's store, policy and consumers, its first tokens made.
+setup() {
+	local i=$1 dir=$TW_TMP/case$1
+	mkdir -p "$dir/run"
+	printf 'key%s:secret%s\n' "$i" "$i" >"$TW_TMP/creds/ws$i-admin"
+	chmod 600 "$TW_TMP/creds/ws$i-admin"
+	cat >"$dir/policy.yaml" <<YAML
+version: 1
+store: { path: $dir/tw.db, public_key: $TW_TMP/seal.pub }
+defaults: { lifetime: 10d, rotate_before: 4d, grace: 1h }
+workspaces:
+  - name: ws$i
+    api: $SIM_URL
+    credential: ws$i-admin
+    tokens:
+      - name: etl
+        deliver: [ { file: $dir/run/etl.json } ]
+      - name: bi
+        deliver: [ { file: $dir/run/bi.json } ]
+      - name: ops
+        deliver: [ { file: $dir/run/ops.json } ]
+YAML
+	"$tw_bin" init --db "$dir/tw.db" --public-key "$TW_TMP/seal.pub" >/dev/null 2>&1
+	at 2026-01-01T00:00Z
+	TOKENWARDEN_CONFIG=$dir/policy.yaml "$tw_bin" rotate >/dev/null 2>"$dir/setup.err" ||
+		fail "case $i: the first run failed: $(cat "$dir/setup.err")"
+}
+
+# faulty I N ERRNO: the nightly run at day 7 (every slot due), its Nth store write failing.
+faulty() {
+	local i=$1 n=$2 kind=$3 dir=$TW_TMP/case$1 rc=0
+	at 2026-01-08T00:00Z
+	env LD_PRELOAD="$shim" TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_AT="$n" \
+		TW_FAULT_ERRNO="$kind" TW_FAULT_COUNT="$dir/count" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		TOKENWARDEN_CONFIG="$dir/policy.yaml" \
+		"$tw_bin" rotate >"$dir/faulty.out" 2>"$dir/faulty.err" || rc=$?
+	echo "$rc"
+}
+
+# converged I WHEN: the invariants, checked from outside.
+converged() {
+	local i=$1 dir=$TW_TMP/case$1
+	sim_ctl GET /_sim/tokens >"$dir/server.json"
+	python3 - "$dir" "ws$i" "$2" <<'PY' || fail "case $i: $2"
+import json, sqlite3, sys
+d, ws, when = sys.argv[1:4]
+db = sqlite3.connect(d + "/tw.db")
+problems = []
+if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+    problems.append("integrity_check is not ok")
+rows = db.execute("SELECT t.name, t.token, t.state, s.name FROM tokens t "
+                  "LEFT JOIN slots s ON s.id = t.slot_id").fetchall()
+by_name = {r[0]: r for r in rows}
+server = [t for t in json.load(open(d + "/server.json"))["tokens"] if t["workspace"] == ws]
+for t in server:
+    r = by_name.get(t["name"])
+    if r is None:
+        problems.append("the server holds %s, which the store does not know" % t["name"])
+    elif r[2] not in ("active", "retiring", "unknown", "expired", "created", "verified"):
+        problems.append("the server holds %s, which the store has as %s" % (t["name"], r[2]))
+names = {t["name"] for t in server}
+for r in rows:
+    if r[2] in ("active", "retiring") and r[0] not in names:
+        problems.append("the store has %s as %s, the server does not hold it" % (r[0], r[2]))
+if when == "after the next run":
+    for slot in ("etl", "bi", "ops"):
+        active = [r for r in rows if r[3] == slot and r[2] == "active"]
+        flight = [r for r in rows if r[3] == slot and r[2] in ("pending", "created", "verified")]
+        if len(active) != 1:
+            problems.append("slot %s has %d active tokens" % (slot, len(active)))
+        elif json.load(open("%s/run/%s.json" % (d, slot)))["token"] != active[0][1]:
+            problems.append("slot %s's consumer does not hold its active token" % slot)
+        if flight:
+            problems.append("slot %s has a replacement in flight" % slot)
+for p in problems:
+    print("  " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+}
+
+# Case 0, with no fault: how many writes a nightly run makes.
+setup 0
+rc=$(faulty 0 0 EIO)
+[ "$rc" -eq 0 ] || fail "the clean run exited $rc: $(cat "$TW_TMP/case0/faulty.err")"
+writes=$(cat "$TW_TMP/case0/count")
+[ "$writes" -gt 10 ] || fail "a nightly run made only $writes store writes: the shim is not working"
+echo "a nightly run of 3 rotations makes $writes writes and syncs to the store"
+converged 0 "after the next run"
+
+for ((i = 1; i <= cases; i++)); do
+	n=$((RANDOM % writes + 1))
+	kind=$([ $((RANDOM % 2)) -eq 0 ] && echo EIO || echo ENOSPC)
+	dir=$TW_TMP/case$i
+	setup "$i"
+	rc=$(faulty "$i" "$n" "$kind")
+	echo "case $i: $kind at write $n of $writes: exit $rc"
+	case $rc in
+	0 | 1 | 2 | 3 | 6 | 7) ;;
+	*) fail "case $i ($kind at $n): exit $rc: $(tail -c 600 "$dir/faulty.err")" ;;
+	esac
+	# A failed exit names the store and what failed: an error, or a slot's failed rotation.
+	if [ "$rc" -ne 0 ] && ! grep -q "error: .*$dir/tw.db\|failed .*$dir/tw.db" "$dir/faulty.err"; then
+		fail "case $i ($kind at $n): exit $rc without naming the store: $(tail -c 800 "$dir/faulty.err")"
+	fi
+	if grep -q "Sanitizer\|runtime error" "$dir/faulty.err"; then
+		fail "case $i ($kind at $n): a sanitizer reported a problem"
+	fi
+	converged "$i" "after the faulty run ($kind at write $n)"
+	at 2026-01-08T01:00Z
+	rc=0
+	TOKENWARDEN_CONFIG=$dir/policy.yaml "$tw_bin" rotate >"$dir/next.out" 2>"$dir/next.err" || rc=$?
+	[ "$rc" -eq 0 ] || fail "case $i ($kind at $n): the next run exited $rc: $(tail -c 600 "$dir/next.err")"
+	converged "$i" "after the next run"
+	rc=0
+	"$tw_bin" audit verify --db "$dir/tw.db" >"$dir/verify.out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || fail "case $i ($kind at $n): audit verify exited $rc: $(cat "$dir/verify.out")"
+done
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures failure(s); seed $seed" >&2
+	exit 1
+fi
+echo "ok"
