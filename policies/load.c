@@ -337,6 +337,8 @@ credential_clashes(struct loader *ld, const struct ynode *v, const struct policy
 		if (mine == NULL)
 			continue;
 		var[i] = cred_env_name(mine);
+		/* var[j] is set only for a workspace that names a credential. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		while (j < i && (var[j] == NULL || strcmp(var[j], var[i]) != 0 ||
 				 strcmp(p->ws[j].credential, mine) == 0))
 			j++;
