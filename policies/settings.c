@@ -483,7 +483,9 @@ deliver_item(struct loader *ld, const struct ynode *v, struct policy_deliver *d)
 	d->timeout = DELIVER_TIMEOUT_DEFAULT;
 	/* Messages about the consumer point at its path or program (exactly one is set). */
 	at = file != NULL ? file : exec;
+	/* cppcheck-suppress nullPointerRedundantCheck */
 	d->line = at->line;
+	/* cppcheck-suppress nullPointerRedundantCheck */
 	d->col = at->col;
 	if (file != NULL && target_text(ld, "deliver file", file, &d->path) < 0)
 		rc = -1;
