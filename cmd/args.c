@@ -453,6 +453,8 @@ help_line(const struct args_opt *o, void *arg)
 		list = join(o->choices);
 		line = xasprintf("%s: %s", o->meta, list);
 		fprintf(f, "%27s", "");
+		/* OPT_CHOICE always names its meta. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		args_wrap(f, 27, 28 + strlen(o->meta), line);
 		free(line);
 		free(list);

@@ -67,6 +67,7 @@ struct api_opts {
  * options struct type (the global --timeout, --retries and --rate-limit
  * apply through G_API; --json through G_JSON).
  */
+/* m names a member: it cannot take parentheses. NOLINTBEGIN(bugprone-macro-parentheses) */
 #define OPTS_API(type, m)                                                                          \
 	OPT_STRING('w', "workspace", type, m.workspace, "WS",                                      \
 		   "the workspace's username (lower case)"),                                       \
@@ -77,6 +78,7 @@ struct api_opts {
 	    OPT_STRING(                                                                            \
 		0, "credential-file", type, m.credential_file, "FILE",                             \
 		"admin credential KEY:SECRET from a 0600 file\n(else $TOKENWARDEN_CREDENTIAL)")
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 /* Sets the defaults. */
 void api_opts_init(struct api_opts *o);

@@ -61,7 +61,7 @@ put_raw(char *out, size_t *pos, const char *s)
 	size_t n = strlen(s);
 
 	if (out != NULL)
-		memcpy(out + *pos, s, n);
+		memcpy(out + *pos, s, n); /* NOLINT(bugprone-not-null-terminated-result) */
 	*pos += n;
 }
 

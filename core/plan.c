@@ -503,7 +503,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 					 v->active->token, exp);
 	}
 	/* Consumers split between two tokens: a rotation now brings them together. */
-	if (held_newer(v) != NULL && d->due > b->now) {
+	if (held_newer(v) != NULL && v->active != NULL && d->due > b->now) {
 		d->due = b->now;
 		snprintf(why, sizeof why,
 			 "its consumers may hold %s, newer than the active %s; a rotation reaches "

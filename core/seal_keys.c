@@ -415,7 +415,8 @@ check_header(struct lines *l, int kind, char **cause)
 				   kinds[kind]);
 		return -1;
 	}
-	(void)next_line(l, "header", &s, &n, cause);
+	if (next_line(l, "header", &s, &n, cause) < 0)
+		return -1;
 	if (n == strlen(headers[kind]) && memcmp(s, headers[kind], n) == 0)
 		return 0;
 	for (int i = 0; i < 2; i++) {

@@ -337,9 +337,12 @@ credential_clashes(struct loader *ld, const struct ynode *v, const struct policy
 		if (mine == NULL)
 			continue;
 		var[i] = cred_env_name(mine);
+		/* var[j] is set only for a workspace that names a credential. */
+		/* NOLINTBEGIN(clang-analyzer-core.NonNullParamChecker) */
 		while (j < i && (var[j] == NULL || strcmp(var[j], var[i]) != 0 ||
 				 strcmp(p->ws[j].credential, mine) == 0))
 			j++;
+		/* NOLINTEND(clang-analyzer-core.NonNullParamChecker) */
 		if (j == i)
 			continue;
 		loader_error(ld, v->items[i],

@@ -464,6 +464,7 @@ deliver_item(struct loader *ld, const struct ynode *v, struct policy_deliver *d)
 {
 	static const char *const keys[] = {"file", "exec", "owner", "group", "timeout", NULL};
 	const struct ynode *file = ytree_get(v, "file"), *exec = ytree_get(v, "exec");
+	const struct ynode *at;
 	const struct ynode *owner = ytree_get(v, "owner"), *group = ytree_get(v, "group");
 	const struct ynode *timeout = ytree_get(v, "timeout");
 	int rc = 0;
@@ -480,9 +481,12 @@ deliver_item(struct loader *ld, const struct ynode *v, struct policy_deliver *d)
 	}
 	d->kind = file != NULL ? DELIVER_FILE : DELIVER_EXEC;
 	d->timeout = DELIVER_TIMEOUT_DEFAULT;
-	/* Messages about the consumer point at its path or program. */
-	d->line = file != NULL ? file->line : exec->line;
-	d->col = file != NULL ? file->col : exec->col;
+	/* Messages about the consumer point at its path or program (exactly one is set). */
+	at = file != NULL ? file : exec;
+	/* cppcheck-suppress nullPointerRedundantCheck */
+	d->line = at->line;
+	/* cppcheck-suppress nullPointerRedundantCheck */
+	d->col = at->col;
 	if (file != NULL && target_text(ld, "deliver file", file, &d->path) < 0)
 		rc = -1;
 	if (exec != NULL && deliver_exec(ld, exec, d) < 0)

@@ -359,6 +359,8 @@ histories(struct gen *g, struct slot_gen *sgs, size_t n)
 		sgs[i].quota = (size_t)((double)left / sum / (double)sgs[i].period);
 		given += sgs[i].quota;
 	}
+	/* n > 0: the quotas above sum to less than left only when there are slots. */
+	/* NOLINTNEXTLINE(clang-analyzer-core.DivideZero) */
 	for (size_t i = 0; given < left; i = (i + 1) % n) {
 		if (sgs[i].sc != SC_NEW) {
 			sgs[i].quota++;

@@ -172,12 +172,12 @@ sim_config_port(struct sim_config *cfg, const char *arg, char **cause)
 int
 sim_config_seed(struct sim_config *cfg, const char *arg, char **cause)
 {
-	char *end;
+	char *end = NULL; /* stays NULL unless a digit starts arg */
 	unsigned long long v;
 
 	errno = 0;
 	v = isdigit((unsigned char)*arg) ? strtoull(arg, &end, 10) : 0;
-	if (!isdigit((unsigned char)*arg) || errno != 0 || *end != '\0') {
+	if (end == NULL || errno != 0 || *end != '\0') {
 		*cause = xasprintf("seed \"%s\": want an unsigned integer", arg);
 		return -1;
 	}

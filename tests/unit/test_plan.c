@@ -231,7 +231,7 @@ test_actions_and_findings(void **state)
 	add(&v, "acme", NULL, "tok-um-old", TOKEN_ACTIVE, NOW - 8 * D, NOW + 20 * D);
 	add(&v, "acme", NULL, "tok-um-new", TOKEN_ACTIVE, NOW - 2 * D, NOW + 20 * D);
 	add(&v, "acme", "gone-slot", "tok-orphan", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
-	r = add(&v, "acme", "due", NULL, TOKEN_UNKNOWN, NOW - 2 * D, NOW + 28 * D);
+	add(&v, "acme", "due", NULL, TOKEN_UNKNOWN, NOW - 2 * D, NOW + 28 * D);
 	add(&v, "acme", "due", "tok-dead", TOKEN_DELETED, NOW - 90 * D, NOW - 60 * D);
 
 	plan_build(p, v.rows, v.n, NOW, &pl);

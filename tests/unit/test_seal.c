@@ -714,6 +714,7 @@ build_plain(unsigned char *buf, const char *magic, const char *const f[4], const
 {
 	size_t n = strlen(magic);
 
+	/* Bytes, not a string. NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(buf, magic, n);
 	for (int i = 0; i < 4; i++)
 		if (f[i] != NULL)
