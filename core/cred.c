@@ -1,10 +1,12 @@
-/* Loading the admin credential and secret files without leaking them. */
+/* Loading the admin credential, token credentials and secret files without leaking them. */
 #include "core/cred.h"
 
+#include "core/jsonx.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,11 +180,24 @@ read_loaded(const char *path, const char *name, enum cred_from from, char **text
 }
 
 int
-cred_load(const char *name, const char *file, enum cred_from from, struct cred **out, char **cause)
+cred_parse(const char *text, const char *origin, struct cred **out, char **cause)
 {
 	struct cred *c = xcalloc(1, sizeof *c);
+
+	c->origin = xstrdup(origin);
+	if (parse(text, origin, c, cause) < 0) {
+		cred_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
+cred_load(const char *name, const char *file, enum cred_from from, struct cred **out, char **cause)
+{
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	char *path = NULL, *text = NULL;
+	char *path = NULL, *text = NULL, *origin = NULL;
 	size_t len = 0;
 	int rc = -1;
 
@@ -194,28 +209,24 @@ cred_load(const char *name, const char *file, enum cred_from from, struct cred *
 		path = xasprintf("%s/%s", dir, name);
 		if (read_loaded(path, name, from, &text, &len, cause) < 0)
 			goto out;
-		c->origin = xstrdup(path);
+		origin = xstrdup(path);
 	} else if (file != NULL) {
 		if (cred_read_file(file, CRED_MAX, &text, &len, cause) < 0)
 			goto out;
-		c->origin = xstrdup(file);
+		origin = xstrdup(file);
 	} else if (stashed != NULL) {
 		text = xsecret_strdup(stashed);
 		len = strlen(text);
-		c->origin = xstrdup("$" CRED_ENV);
+		origin = xstrdup("$" CRED_ENV);
 	} else {
 		*cause = none_found(name, from);
 		goto out;
 	}
-	if (parse(text, c->origin, c, cause) < 0)
-		goto out;
-	*out = c;
-	c = NULL;
-	rc = 0;
+	rc = cred_parse(text, origin, out, cause);
 out:
 	xsecret_free(text);
 	free(path);
-	cred_free(c);
+	free(origin);
 	return rc;
 }
 
@@ -228,4 +239,82 @@ cred_free(struct cred *c)
 	xsecret_free(c->secret);
 	free(c->origin);
 	free(c);
+}
+
+/* The JSON of `token create --json --show-secret`. */
+static int
+token_from_json(const char *text, const char *what, struct cred_token *tc, char **cause)
+{
+	json_error_t err;
+	json_t *o = json_loads(text, 0, &err);
+	const char *id, *key, *secret;
+	char *why = NULL;
+	int rc = -1;
+
+	if (o == NULL) {
+		*cause = xasprintf("%s: not JSON (line %d: %s)", what, err.line, err.text);
+		return -1;
+	}
+	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, &why) < 0 ||
+	    jsonx_string(o, "access_key", JSONX_REQUIRED, &key, &why) < 0 ||
+	    jsonx_string(o, "access_secret", JSONX_REQUIRED, &secret, &why) < 0) {
+		*cause = xasprintf("%s: %s (pipe in the output of 'token create --json "
+				   "--show-secret')",
+				   what, why);
+		goto out;
+	}
+	tc->id = xsecret_strdup(id);
+	tc->key = xsecret_strdup(key);
+	tc->secret = xsecret_strdup(secret);
+	rc = 0;
+out:
+	free(why);
+	json_decref(o);
+	return rc;
+}
+
+/* TOKEN:ACCESS_KEY:ACCESS_SECRET, or ACCESS_KEY:ACCESS_SECRET when named says the token. */
+static int
+token_from_line(char *text, const char *what, int named, struct cred_token *tc, char **cause)
+{
+	char *a, *b;
+
+	text[strcspn(text, "\r\n")] = '\0';
+	a = strchr(text, ':');
+	b = a != NULL ? strchr(a + 1, ':') : NULL;
+	if (named && a != NULL && b == NULL && a != text && a[1] != '\0') {
+		*a = '\0';
+		tc->key = xsecret_strdup(text);
+		tc->secret = xsecret_strdup(a + 1);
+		return 0;
+	}
+	if (a == NULL || b == NULL || a == text || b == a + 1 || b[1] == '\0') {
+		*cause = xasprintf("%s: expected TOKEN:ACCESS_KEY:ACCESS_SECRET%s or the JSON of "
+				   "'token create --json --show-secret'",
+				   what, named ? ", ACCESS_KEY:ACCESS_SECRET" : "");
+		return -1;
+	}
+	*a = *b = '\0';
+	tc->id = xsecret_strdup(text);
+	tc->key = xsecret_strdup(a + 1);
+	tc->secret = xsecret_strdup(b + 1);
+	return 0;
+}
+
+int
+cred_token_parse(char *text, const char *what, int named, struct cred_token *tc, char **cause)
+{
+	char *start = text + strspn(text, " \t\r\n");
+
+	return *start == '{' ? token_from_json(start, what, tc, cause)
+			     : token_from_line(start, what, named, tc, cause);
+}
+
+void
+cred_token_free(struct cred_token *tc)
+{
+	xsecret_free(tc->id);
+	xsecret_free(tc->key);
+	xsecret_free(tc->secret);
+	memset(tc, 0, sizeof *tc);
 }
