@@ -593,13 +593,21 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 	}
 }
 
+/* Blanks s's control characters in place: an answer's text reaches terminals and logs. */
+static void
+printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s))
+			*s = ' ';
+}
+
 /* Returns the server's error message from an error body, cleaned for a terminal. */
 static char *
 server_message(const json_t *body)
 {
 	const char *m = NULL;
 	char *out;
-	size_t i;
 
 	if (!json_is_object(body))
 		return xstrdup("");
@@ -609,9 +617,7 @@ server_message(const json_t *body)
 	if (m == NULL)
 		return xstrdup("");
 	out = xasprintf(": %.*s", MESSAGE_MAX, m);
-	for (i = 0; out[i] != '\0'; i++)
-		if (iscntrl((unsigned char)out[i]))
-			out[i] = ' ';
+	printable(out);
 	return out;
 }
 
@@ -647,7 +653,10 @@ client_error(struct mode_client *c, const struct call *call, const struct answer
 	return rc;
 }
 
-/* Reads a Signature Token object; the secret is required when need_secret. */
+/*
+ * Reads a Signature Token object; the secret is required when need_secret.
+ * *cause may quote the answer (an id, a time), made printable.
+ */
 static int
 parse_token(const json_t *o, int need_secret, struct mode_token **out, char **cause)
 {
@@ -668,6 +677,7 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 	    jsonx_time(o, "expires_at", JSONX_REQUIRED, &v, cause) < 0 ||
 	    jsonx_string(o, "authentication_for", JSONX_REQUIRED, &af, cause) < 0 ||
 	    jsonx_string(o, "authorization_type", JSONX_REQUIRED, &at, cause) < 0) {
+		printable(*cause);
 		mode_token_free(t);
 		return -1;
 	}
