@@ -11,12 +11,10 @@
 
 #include "core/cred.h"
 #include "core/exitcodes.h"
-#include "core/jsonx.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 #include "store/tokens.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,85 +45,11 @@ init_verify(void *opts)
 	v->api.api = NULL; /* the policy's, or the default: config_api_opts */
 }
 
-/* The three parts of a token's credential, in secret memory; id NULL when the input had none. */
-struct token_cred {
-	char *id;
-	char *key;
-	char *secret;
-};
-
-static void
-token_cred_free(struct token_cred *tc)
-{
-	xsecret_free(tc->id);
-	xsecret_free(tc->key);
-	xsecret_free(tc->secret);
-}
-
 static int
-from_json(const char *text, const char *what, struct token_cred *tc, char **cause)
-{
-	json_error_t err;
-	json_t *o = json_loads(text, 0, &err);
-	const char *id, *key, *secret;
-	char *why = NULL;
-	int rc = -1;
-
-	if (o == NULL) {
-		*cause = xasprintf("%s: not JSON (line %d: %s)", what, err.line, err.text);
-		return -1;
-	}
-	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, &why) < 0 ||
-	    jsonx_string(o, "access_key", JSONX_REQUIRED, &key, &why) < 0 ||
-	    jsonx_string(o, "access_secret", JSONX_REQUIRED, &secret, &why) < 0) {
-		*cause = xasprintf("%s: %s (pipe in the output of 'token create --json "
-				   "--show-secret')",
-				   what, why);
-		goto out;
-	}
-	tc->id = xsecret_strdup(id);
-	tc->key = xsecret_strdup(key);
-	tc->secret = xsecret_strdup(secret);
-	rc = 0;
-out:
-	free(why);
-	json_decref(o);
-	return rc;
-}
-
-/* TOKEN:ACCESS_KEY:ACCESS_SECRET, or ACCESS_KEY:ACCESS_SECRET when named says the token. */
-static int
-from_line(char *text, const char *what, int named, struct token_cred *tc, char **cause)
-{
-	char *a, *b;
-
-	text[strcspn(text, "\r\n")] = '\0';
-	a = strchr(text, ':');
-	b = a != NULL ? strchr(a + 1, ':') : NULL;
-	if (named && a != NULL && b == NULL && a != text && a[1] != '\0') {
-		*a = '\0';
-		tc->key = xsecret_strdup(text);
-		tc->secret = xsecret_strdup(a + 1);
-		return 0;
-	}
-	if (a == NULL || b == NULL || a == text || b == a + 1 || b[1] == '\0') {
-		*cause = xasprintf("%s: expected TOKEN:ACCESS_KEY:ACCESS_SECRET%s or the JSON of "
-				   "'token create --json --show-secret'",
-				   what, named ? ", ACCESS_KEY:ACCESS_SECRET" : "");
-		return -1;
-	}
-	*a = *b = '\0';
-	tc->id = xsecret_strdup(text);
-	tc->key = xsecret_strdup(a + 1);
-	tc->secret = xsecret_strdup(b + 1);
-	return 0;
-}
-
-static int
-read_token_cred(const char *file, int named, struct token_cred *tc, char **cause)
+read_token_cred(const char *file, int named, struct cred_token *tc, char **cause)
 {
 	const char *what = file != NULL ? file : "standard input";
-	char *text = NULL, *start;
+	char *text = NULL;
 	size_t len;
 	int rc;
 
@@ -138,9 +62,7 @@ read_token_cred(const char *file, int named, struct token_cred *tc, char **cause
 			  : cred_read_fd(STDIN_FILENO, what, INPUT_MAX, &text, &len, cause);
 	if (rc < 0)
 		return -1;
-	start = text + strspn(text, " \t\r\n");
-	rc = *start == '{' ? from_json(start, what, tc, cause)
-			   : from_line(start, what, named, tc, cause);
+	rc = cred_token_parse(text, what, named, tc, cause);
 	xsecret_free(text);
 	return rc;
 }
@@ -151,7 +73,7 @@ read_token_cred(const char *file, int named, struct token_cred *tc, char **cause
  * Returns 0, or an exit status after a message.
  */
 static int
-named_token(const struct store_opts *so, const char *ws, const char *word, struct token_cred *tc)
+named_token(const struct store_opts *so, const char *ws, const char *word, struct cred_token *tc)
 {
 	struct store *s = NULL;
 	struct token_row *row = NULL;
@@ -181,7 +103,7 @@ run_verify(void *opts, int argc, char **argv)
 	struct store_opts so;
 	struct policy *p = NULL;
 	struct mode_client *c = NULL;
-	struct token_cred tc = {0};
+	struct cred_token tc = {0};
 	char *cause = NULL;
 	int r, status = TW_EXIT_USAGE;
 
@@ -213,7 +135,7 @@ run_verify(void *opts, int argc, char **argv)
 		printf("verified token %s in workspace %s: it works\n", tc.id, o->workspace);
 out:
 	free(cause);
-	token_cred_free(&tc);
+	cred_token_free(&tc);
 	mode_client_free(c);
 	policy_free(p);
 	return status;

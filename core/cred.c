@@ -1,10 +1,12 @@
-/* Loading the admin credential and secret files without leaking them. */
+/* Loading the admin credential, token credentials and secret files without leaking them. */
 #include "core/cred.h"
 
+#include "core/jsonx.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +23,22 @@ struct stashed_var {
 
 extern char **environ;
 
-static char *stashed;             /* TOKENWARDEN_CREDENTIAL, in secret memory */
-static struct stashed_var *named; /* the TOKENWARDEN_CREDENTIAL_<NAME> */
-static size_t nnamed;
+static char *stashed;               /* TOKENWARDEN_CREDENTIAL, in secret memory */
+static struct stashed_var *by_name; /* the TOKENWARDEN_CREDENTIAL_<NAME> */
+static size_t nby_name;
 
 static void
 stash_clear(void)
 {
 	xsecret_free(stashed);
 	stashed = NULL;
-	for (size_t i = 0; i < nnamed; i++) {
-		free(named[i].name);
-		xsecret_free(named[i].value);
+	for (size_t i = 0; i < nby_name; i++) {
+		free(by_name[i].name);
+		xsecret_free(by_name[i].value);
 	}
-	free(named);
-	named = NULL;
-	nnamed = 0;
+	free(by_name);
+	by_name = NULL;
+	nby_name = 0;
 }
 
 /* Wipes variable var's value where the environment holds it, and removes it. */
@@ -62,19 +64,19 @@ cred_stash_env(void)
 		stashed = xsecret_strdup(v);
 	for (char **e = environ; e != NULL && *e != NULL; e++)
 		n += strncmp(*e, CRED_ENV_PREFIX, plen) == 0;
-	named = xcalloc(n + 1, sizeof *named);
-	for (char **e = environ; e != NULL && *e != NULL && nnamed < n; e++) {
+	by_name = xcalloc(n + 1, sizeof *by_name);
+	for (char **e = environ; e != NULL && *e != NULL && nby_name < n; e++) {
 		const char *eq = strchr(*e, '=');
 
 		if (strncmp(*e, CRED_ENV_PREFIX, plen) != 0 || eq == NULL)
 			continue;
-		named[nnamed].name = xstrndup(*e, (size_t)(eq - *e));
-		named[nnamed].value = xsecret_strdup(eq + 1);
-		nnamed++;
+		by_name[nby_name].name = xstrndup(*e, (size_t)(eq - *e));
+		by_name[nby_name].value = xsecret_strdup(eq + 1);
+		nby_name++;
 	}
 	/* Removed only now: unsetenv moves the entries of environ walked above. */
-	for (size_t i = 0; i < nnamed; i++)
-		scrub(named[i].name);
+	for (size_t i = 0; i < nby_name; i++)
+		scrub(by_name[i].name);
 	scrub(CRED_ENV);
 }
 
@@ -97,9 +99,9 @@ cred_env_name(const char *name)
 static const char *
 stashed_named(const char *var)
 {
-	for (size_t i = 0; i < nnamed; i++)
-		if (strcmp(named[i].name, var) == 0)
-			return named[i].value;
+	for (size_t i = 0; i < nby_name; i++)
+		if (strcmp(by_name[i].name, var) == 0)
+			return by_name[i].value;
 	return NULL;
 }
 
@@ -284,12 +286,26 @@ read_loaded(const char *path, const char *name, enum cred_from from, char **text
 }
 
 int
+cred_parse(const char *text, const char *origin, struct cred **out, char **cause)
+{
+	struct cred *c = xcalloc(1, sizeof *c);
+
+	c->origin = xstrdup(origin);
+	if (parse(text, origin, c, cause) < 0) {
+		cred_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int
 cred_load(const char *name, const char *file, enum cred_from from, size_t ncreds, struct cred **out,
 	  char **cause)
 {
-	struct cred *c = xcalloc(1, sizeof *c);
 	const char *dir = getenv("CREDENTIALS_DIRECTORY"), *value = NULL;
-	char *path = NULL, *text = NULL, *var = name != NULL ? cred_env_name(name) : NULL;
+	char *path = NULL, *text = NULL, *origin = NULL;
+	char *var = name != NULL ? cred_env_name(name) : NULL;
 	size_t len = 0;
 	int rc = -1;
 
@@ -303,32 +319,28 @@ cred_load(const char *name, const char *file, enum cred_from from, size_t ncreds
 		path = xasprintf("%s/%s", dir, name);
 		if (read_loaded(path, name, from, &text, &len, cause) < 0)
 			goto out;
-		c->origin = xstrdup(path);
+		origin = xstrdup(path);
 	} else if (file != NULL) {
 		if (cred_read_file(file, CRED_MAX, &text, &len, cause) < 0)
 			goto out;
-		c->origin = xstrdup(file);
+		origin = xstrdup(file);
 	} else if (value != NULL) {
 		text = xsecret_strdup(value);
-		c->origin = xasprintf("$%s", var);
+		origin = xasprintf("$%s", var);
 	} else if (stashed != NULL && (name == NULL || ncreds <= 1)) {
 		/* Not for one credential of several: another's key would go to this API. */
 		text = xsecret_strdup(stashed);
-		c->origin = xstrdup("$" CRED_ENV);
+		origin = xstrdup("$" CRED_ENV);
 	} else {
 		*cause = none_found(name, from, ncreds);
 		goto out;
 	}
-	if (parse(text, c->origin, c, cause) < 0)
-		goto out;
-	*out = c;
-	c = NULL;
-	rc = 0;
+	rc = cred_parse(text, origin, out, cause);
 out:
 	xsecret_free(text);
 	free(path);
 	free(var);
-	cred_free(c);
+	free(origin);
 	return rc;
 }
 
@@ -341,4 +353,82 @@ cred_free(struct cred *c)
 	xsecret_free(c->secret);
 	free(c->origin);
 	free(c);
+}
+
+/* The JSON of `token create --json --show-secret`. */
+static int
+token_from_json(const char *text, const char *what, struct cred_token *tc, char **cause)
+{
+	json_error_t err;
+	json_t *o = json_loads(text, 0, &err);
+	const char *id, *key, *secret;
+	char *why = NULL;
+	int rc = -1;
+
+	if (o == NULL) {
+		*cause = xasprintf("%s: not JSON (line %d: %s)", what, err.line, err.text);
+		return -1;
+	}
+	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, &why) < 0 ||
+	    jsonx_string(o, "access_key", JSONX_REQUIRED, &key, &why) < 0 ||
+	    jsonx_string(o, "access_secret", JSONX_REQUIRED, &secret, &why) < 0) {
+		*cause = xasprintf("%s: %s (pipe in the output of 'token create --json "
+				   "--show-secret')",
+				   what, why);
+		goto out;
+	}
+	tc->id = xsecret_strdup(id);
+	tc->key = xsecret_strdup(key);
+	tc->secret = xsecret_strdup(secret);
+	rc = 0;
+out:
+	free(why);
+	json_decref(o);
+	return rc;
+}
+
+/* TOKEN:ACCESS_KEY:ACCESS_SECRET, or ACCESS_KEY:ACCESS_SECRET when named says the token. */
+static int
+token_from_line(char *text, const char *what, int named, struct cred_token *tc, char **cause)
+{
+	char *a, *b;
+
+	text[strcspn(text, "\r\n")] = '\0';
+	a = strchr(text, ':');
+	b = a != NULL ? strchr(a + 1, ':') : NULL;
+	if (named && a != NULL && b == NULL && a != text && a[1] != '\0') {
+		*a = '\0';
+		tc->key = xsecret_strdup(text);
+		tc->secret = xsecret_strdup(a + 1);
+		return 0;
+	}
+	if (a == NULL || b == NULL || a == text || b == a + 1 || b[1] == '\0') {
+		*cause = xasprintf("%s: expected TOKEN:ACCESS_KEY:ACCESS_SECRET%s or the JSON of "
+				   "'token create --json --show-secret'",
+				   what, named ? ", ACCESS_KEY:ACCESS_SECRET" : "");
+		return -1;
+	}
+	*a = *b = '\0';
+	tc->id = xsecret_strdup(text);
+	tc->key = xsecret_strdup(a + 1);
+	tc->secret = xsecret_strdup(b + 1);
+	return 0;
+}
+
+int
+cred_token_parse(char *text, const char *what, int named, struct cred_token *tc, char **cause)
+{
+	char *start = text + strspn(text, " \t\r\n");
+
+	return *start == '{' ? token_from_json(start, what, tc, cause)
+			     : token_from_line(start, what, named, tc, cause);
+}
+
+void
+cred_token_free(struct cred_token *tc)
+{
+	xsecret_free(tc->id);
+	xsecret_free(tc->key);
+	xsecret_free(tc->secret);
+	memset(tc, 0, sizeof *tc);
 }

@@ -71,8 +71,32 @@ enum cred_from {
  */
 int cred_load(const char *name, const char *file, enum cred_from from, size_t ncreds,
 	      struct cred **out, char **cause);
+/*
+ * Parses text, a credential's value (KEY:SECRET on one line, a final line
+ * end allowed), that came from origin (for messages; never the value).
+ * Returns 0 and an allocated *out (free with cred_free), or -1 with *cause.
+ */
+int cred_parse(const char *text, const char *origin, struct cred **out, char **cause);
 /* Wipes and frees c; NULL is allowed. */
 void cred_free(struct cred *c);
+
+/* A signature token's own credential, as `token verify` reads it; all in secret memory. */
+struct cred_token {
+	char *id; /* NULL when the input named no token */
+	char *key;
+	char *secret;
+};
+
+/*
+ * Parses text (what names it in messages; modified) as a token's credential,
+ * blanks before it skipped: the JSON `token create --json --show-secret`
+ * prints, one line TOKEN:ACCESS_KEY:ACCESS_SECRET, or, when named (the
+ * caller knows the token), ACCESS_KEY:ACCESS_SECRET.  Returns 0 with *tc
+ * filled (free with cred_token_free), or -1 with *cause.
+ */
+int cred_token_parse(char *text, const char *what, int named, struct cred_token *tc, char **cause);
+/* Wipes and frees what tc holds, and empties it. */
+void cred_token_free(struct cred_token *tc);
 
 /*
  * Reads a whole secret file of at most max bytes into secret memory after

@@ -62,8 +62,8 @@ sbuf_free(struct sbuf *b)
 	memset(b, 0, sizeof *b);
 }
 
-static size_t
-on_body(char *data, size_t size, size_t n, void *arg)
+size_t
+mode_body_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct mode_client *c = arg;
 	struct sbuf *b = &c->body;
@@ -112,8 +112,8 @@ header_value(const char *line, size_t len, const char *name)
 	return strtol(digits, NULL, 10);
 }
 
-static size_t
-on_header(char *line, size_t size, size_t n, void *arg)
+size_t
+mode_header_cb(char *line, size_t size, size_t n, void *arg)
 {
 	struct mode_client *c = arg;
 	size_t len = size * n;
@@ -348,9 +348,9 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, opts->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tokenwarden/" TW_VERSION);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, mode_body_cb);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, mode_header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
 	return c;
@@ -385,6 +385,36 @@ wipe_headers(struct curl_slist *h)
 	curl_slist_free_all(h);
 }
 
+void
+mode_answer_start(struct mode_client *c)
+{
+	sbuf_reset(&c->body);
+	c->too_big = 0;
+	c->errbuf[0] = '\0';
+	c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
+	c->hdr_done = 0;
+}
+
+void
+mode_answer_done(struct mode_client *c, int authed)
+{
+	/* Any answer whose headers arrived whole tells the server's clock, even a 429 or 5xx. */
+	if (c->hdr_done)
+		c->clock = c->hdr_clock;
+	/* Without a credential the server counts no user: its headers say nothing of our budget. */
+	if (authed)
+		ratelimit_observe(c->rl, clock_mono_ms(), c->hdr_limit, c->hdr_remaining);
+}
+
+void
+mode_answer_final(struct mode_client *c, long status, struct answer *a)
+{
+	json_error_t jerr;
+
+	a->status = status;
+	a->json = c->body.len > 0 ? json_loadb(c->body.p, c->body.len, 0, &jerr) : NULL;
+}
+
 /* Sends one attempt of call; returns libcurl's code and sets *status. */
 static CURLcode
 attempt(struct mode_client *c, const struct call *call, long *status)
@@ -406,11 +436,7 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 		h = curl_slist_append(h, call->auth);
 	if (h == NULL)
 		abort();
-	sbuf_reset(&c->body);
-	c->too_big = 0;
-	c->errbuf[0] = '\0';
-	c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
-	c->hdr_done = 0;
+	mode_answer_start(c);
 	curl_easy_setopt(c->curl, CURLOPT_URL, call->url);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
@@ -435,12 +461,7 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	wipe_headers(h);
-	/* Any answer whose headers arrived whole tells the server's clock, even a 429 or 5xx. */
-	if (c->hdr_done)
-		c->clock = c->hdr_clock;
-	/* Without a credential the server counts no user: its headers say nothing of our budget. */
-	if (call->auth != NULL)
-		ratelimit_observe(c->rl, clock_mono_ms(), c->hdr_limit, c->hdr_remaining);
+	mode_answer_done(c, call->auth != NULL);
 	return rc;
 }
 
@@ -493,7 +514,6 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 	for (;;) {
 		long status;
 		CURLcode rc;
-		json_error_t jerr;
 		int gate;
 
 		/* Before every attempt: the answer to the previous one may have shown a skew. */
@@ -552,8 +572,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 			backoff(failures);
 			continue;
 		}
-		a->status = status;
-		a->json = c->body.len > 0 ? json_loadb(c->body.p, c->body.len, 0, &jerr) : NULL;
+		mode_answer_final(c, status, a);
 		if (status / 100 == 2 && a->json == NULL) {
 			if (post) {
 				*cause =
@@ -575,13 +594,21 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 	}
 }
 
+/* Blanks s's control characters in place: an answer's text reaches terminals and logs. */
+static void
+printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s))
+			*s = ' ';
+}
+
 /* Returns the server's error message from an error body, cleaned for a terminal. */
 static char *
 server_message(const json_t *body)
 {
 	const char *m = NULL;
 	char *out;
-	size_t i;
 
 	if (!json_is_object(body))
 		return xstrdup("");
@@ -591,9 +618,7 @@ server_message(const json_t *body)
 	if (m == NULL)
 		return xstrdup("");
 	out = xasprintf(": %.*s", MESSAGE_MAX, m);
-	for (i = 0; out[i] != '\0'; i++)
-		if (iscntrl((unsigned char)out[i]))
-			out[i] = ' ';
+	printable(out);
 	return out;
 }
 
@@ -629,7 +654,10 @@ client_error(struct mode_client *c, const struct call *call, const struct answer
 	return rc;
 }
 
-/* Reads a Signature Token object; the secret is required when need_secret. */
+/*
+ * Reads a Signature Token object; the secret is required when need_secret.
+ * *cause may quote the answer (an id, a time), made printable.
+ */
 static int
 parse_token(const json_t *o, int need_secret, struct mode_token **out, char **cause)
 {
@@ -650,6 +678,7 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 	    jsonx_time(o, "expires_at", JSONX_REQUIRED, &v, cause) < 0 ||
 	    jsonx_string(o, "authentication_for", JSONX_REQUIRED, &af, cause) < 0 ||
 	    jsonx_string(o, "authorization_type", JSONX_REQUIRED, &at, cause) < 0) {
+		printable(*cause);
 		mode_token_free(t);
 		return -1;
 	}
@@ -670,12 +699,34 @@ parse_token(const json_t *o, int need_secret, struct mode_token **out, char **ca
 }
 
 int
+mode_create_answer(struct mode_client *c, const struct call *call, const struct answer *a,
+		   struct mode_token **out, char **cause)
+{
+	char *why = NULL;
+	int rc = MODE_OK;
+
+	if (a->status / 100 != 2)
+		return client_error(c, call, a,
+				    "no such workspace; check the name (the workspace's username, "
+				    "lower case)",
+				    cause);
+	if (parse_token(a->json, 1, out, &why) < 0) {
+		*cause = xasprintf("%s: outcome unknown: the answer is malformed (%s); the token "
+				   "may exist",
+				   call->what, why);
+		rc = MODE_ERR_UNKNOWN;
+	}
+	free(why);
+	return rc;
+}
+
+int
 mode_create(struct mode_client *c, const char *name, int64_t expires_at, struct mode_token **out,
 	    char **cause)
 {
 	struct call call = {.method = "POST"};
 	struct answer a = {0};
-	char when[TIMEFMT_MAX], *what = NULL, *body = NULL, *why = NULL;
+	char when[TIMEFMT_MAX], *what = NULL, *body = NULL;
 	json_t *req = NULL;
 	int rc;
 
@@ -696,23 +747,8 @@ mode_create(struct mode_client *c, const char *name, int64_t expires_at, struct 
 	call.url = xasprintf("%s/signature_tokens", c->base);
 	call.auth = c->basic;
 	rc = mode_perform(c, &call, &a, cause);
-	if (rc != MODE_OK)
-		goto out;
-	if (a.status / 100 != 2) {
-		rc = client_error(c, &call, &a,
-				  "no such workspace; check the name (the workspace's username, "
-				  "lower case)",
-				  cause);
-		goto out;
-	}
-	if (parse_token(a.json, 1, out, &why) < 0) {
-		*cause = xasprintf("%s: outcome unknown: the answer is malformed (%s); the token "
-				   "may exist",
-				   what, why);
-		rc = MODE_ERR_UNKNOWN;
-	}
-out:
-	free(why);
+	if (rc == MODE_OK)
+		rc = mode_create_answer(c, &call, &a, out, cause);
 	free(what);
 	free(call.url);
 	jsonx_free(body);
@@ -722,12 +758,38 @@ out:
 }
 
 int
+mode_delete_answer(struct mode_client *c, const struct call *call, const struct answer *a,
+		   struct mode_token **out, char **cause)
+{
+	struct mode_token *t = NULL;
+	char *why = NULL;
+	int rc = MODE_OK;
+
+	if (out != NULL)
+		*out = NULL;
+	if (a->status == 404 && a->maybe_acted)
+		return MODE_OK; /* an earlier attempt deleted it and its answer was lost */
+	if (a->status / 100 != 2)
+		return client_error(c, call, a, "no such token: already deleted, or a wrong id",
+				    cause);
+	if (parse_token(a->json, 0, &t, &why) < 0) {
+		*cause = xasprintf("%s: deleted, but the answer is malformed: %s", call->what, why);
+		rc = MODE_ERR_PROTOCOL;
+	} else if (out != NULL) {
+		*out = t;
+		t = NULL;
+	}
+	mode_token_free(t);
+	free(why);
+	return rc;
+}
+
+int
 mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char **cause)
 {
 	struct call call = {.method = "DELETE"};
 	struct answer a = {0};
-	struct mode_token *t = NULL;
-	char *what = NULL, *why = NULL;
+	char *what = NULL;
 	int rc;
 
 	if (out != NULL)
@@ -743,27 +805,8 @@ mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char
 	call.url = xasprintf("%s/signature_tokens/%s", c->base, id);
 	call.auth = c->basic;
 	rc = mode_perform(c, &call, &a, cause);
-	if (rc != MODE_OK)
-		goto out;
-	if (a.status == 404 && a.maybe_acted)
-		goto out; /* an earlier attempt deleted it and its answer was lost */
-	if (a.status / 100 != 2) {
-		rc = client_error(c, &call, &a, "no such token: already deleted, or a wrong id",
-				  cause);
-		goto out;
-	}
-	if (parse_token(a.json, 0, &t, &why) < 0) {
-		*cause = xasprintf("%s: deleted, but the answer is malformed: %s", what, why);
-		rc = MODE_ERR_PROTOCOL;
-		goto out;
-	}
-	if (out != NULL) {
-		*out = t;
-		t = NULL;
-	}
-out:
-	mode_token_free(t);
-	free(why);
+	if (rc == MODE_OK)
+		rc = mode_delete_answer(c, &call, &a, out, cause);
 	free(what);
 	free(call.url);
 	json_decref(a.json);
@@ -790,12 +833,29 @@ check_reports(const json_t *body, char **cause)
 }
 
 int
+mode_verify_answer(struct mode_client *c, const struct call *call, const struct answer *a,
+		   char **cause)
+{
+	char *why = NULL;
+	int rc = MODE_OK;
+
+	if (a->status / 100 != 2)
+		return client_error(c, call, a, "no such workspace", cause);
+	if (check_reports(a->json, &why) < 0) {
+		*cause = xasprintf("%s: the answer is not a reports page: %s", call->what, why);
+		rc = MODE_ERR_PROTOCOL;
+	}
+	free(why);
+	return rc;
+}
+
+int
 mode_verify(struct mode_client *c, const char *id, const char *access_key,
 	    const char *access_secret, char **cause)
 {
 	struct call call = {.method = "GET"};
 	struct answer a = {0};
-	char *bearer = NULL, *header = NULL, *what = NULL, *why = NULL;
+	char *bearer = NULL, *header = NULL, *what = NULL;
 	int rc;
 
 	if (mode_check_id(id, cause) < 0)
@@ -807,20 +867,10 @@ mode_verify(struct mode_client *c, const char *id, const char *access_key,
 	call.url = xasprintf("%s/reports?per_page=1", c->base);
 	call.auth = header;
 	rc = mode_perform(c, &call, &a, cause);
-	if (rc != MODE_OK)
-		goto out;
-	if (a.status / 100 != 2) {
-		rc = client_error(c, &call, &a, "no such workspace", cause);
-		goto out;
-	}
-	if (check_reports(a.json, &why) < 0) {
-		*cause = xasprintf("%s: the answer is not a reports page: %s", what, why);
-		rc = MODE_ERR_PROTOCOL;
-	}
-out:
+	if (rc == MODE_OK)
+		rc = mode_verify_answer(c, &call, &a, cause);
 	xsecret_free(bearer);
 	xsecret_free(header);
-	free(why);
 	free(what);
 	free(call.url);
 	json_decref(a.json);

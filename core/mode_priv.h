@@ -1,6 +1,7 @@
 /*
  * What core/mode.c (the requests) and core/mode_clock.c (the server's clock)
- * share; not for other modules.
+ * share; not for other modules, but for the fuzz targets, which feed answers
+ * to these entry points without a network.
  */
 #ifndef TW_MODE_PRIV_H
 #define TW_MODE_PRIV_H
@@ -63,6 +64,40 @@ struct answer {
  * attempt of a create or delete passes mode_clock_gate first.
  */
 int mode_perform(struct mode_client *c, const struct call *call, struct answer *a, char **cause);
+
+/*
+ * libcurl's callbacks for c's answer being read: the body (into c->body, at
+ * most 1 MiB, else c->too_big and 0 to stop the transfer) and each header
+ * line, "\r\n" included (Retry-After, X-RateLimit-Limit and -Remaining, Date;
+ * a status line starts a new answer, an empty line ends its headers).
+ * Return the bytes taken.
+ */
+size_t mode_body_cb(char *data, size_t size, size_t n, void *arg);
+size_t mode_header_cb(char *line, size_t size, size_t n, void *arg);
+
+/* Readies c to read an attempt's answer: empties the body, forgets the last headers. */
+void mode_answer_start(struct mode_client *c);
+/*
+ * After an attempt's answer was read: keeps its clock when its headers ended,
+ * and folds its X-RateLimit headers into the limiter when authed (the server
+ * counts no user for a request without a credential).
+ */
+void mode_answer_done(struct mode_client *c, int authed);
+/* Fills a with a final answer's status and its body parsed as JSON (NULL when not JSON). */
+void mode_answer_final(struct mode_client *c, long status, struct answer *a);
+
+/*
+ * What a final answer a (as mode_perform returns it with MODE_OK) to call
+ * means for a create, a delete and a verify: MODE_OK with *out (create;
+ * delete when out is not NULL, and *out NULL when a 404 follows an attempt
+ * that may have acted), or an error with *cause.
+ */
+int mode_create_answer(struct mode_client *c, const struct call *call, const struct answer *a,
+		       struct mode_token **out, char **cause);
+int mode_delete_answer(struct mode_client *c, const struct call *call, const struct answer *a,
+		       struct mode_token **out, char **cause);
+int mode_verify_answer(struct mode_client *c, const struct call *call, const struct answer *a,
+		       char **cause);
 
 /*
  * Notes the header line (len bytes) of the answer being read in c->hdr_clock

@@ -19,8 +19,7 @@
 #define FILE_MAX 4096    /* key files are a few hundred bytes */
 #define SEC_TEXT_MAX 512 /* the longest secret key file we write */
 #define B64_LEN(n) sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL)
-#define BOX_BYTES                                                                                  \
-	(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + crypto_box_SECRETKEYBYTES)
+#define BOX_BYTES SEAL_BOX_BYTES
 #define KDF_OPS_MAX crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE /* refuse absurd limits in files */
 #define KDF_MEM_MAX crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE
 #define FPR_PREFIX "tw1:"
@@ -31,14 +30,6 @@ _Static_assert(sizeof FPR_PREFIX - 1 +
 						 sodium_base64_VARIANT_URLSAFE_NO_PADDING) <=
 		   SEAL_FPR_MAX,
 	       "SEAL_FPR_MAX");
-
-/* A secret key file as read, before any decryption. */
-struct secfile {
-	int protected;
-	struct seal_kdf kdf;
-	unsigned char salt[crypto_pwhash_SALTBYTES];
-	unsigned char box[BOX_BYTES]; /* nonce || secretbox(sk), when protected */
-};
 
 /* A key file's text, read line by line; path names it in messages. */
 struct lines {
@@ -456,8 +447,9 @@ decode_b64(const struct lines *l, const char *what, const char *s, size_t n, uns
 	return 0;
 }
 
-static int
-parse_public(const char *path, const char *text, size_t len, struct seal_pub *out, char **cause)
+int
+seal_parse_public(const char *path, const char *text, size_t len, struct seal_pub *out,
+		  char **cause)
 {
 	struct lines l = {path, text, text + len, 0};
 	const char *s;
@@ -504,7 +496,7 @@ split(char *s, char **w, size_t max)
 
 /* Parses "kdf none" or "kdf argon2id OPSLIMIT MEMLIMIT SALT" into f. */
 static int
-parse_kdf(const struct lines *l, const char *s, size_t n, struct secfile *f, char **cause)
+parse_kdf(const struct lines *l, const char *s, size_t n, struct seal_secfile *f, char **cause)
 {
 	char *line = xstrndup(s, n), *w[5];
 	size_t nw = split(line, w, 5);
@@ -543,9 +535,9 @@ out:
 	return rc;
 }
 
-static int
-parse_secret(const char *path, const char *text, size_t len, struct secfile *f,
-	     struct seal_sec *sec, char **cause)
+int
+seal_parse_secret(const char *path, const char *text, size_t len, struct seal_secfile *f,
+		  struct seal_sec *sec, char **cause)
 {
 	struct lines l = {path, text, text + len, 0};
 	const char *s;
@@ -597,7 +589,7 @@ seal_load_public(const char *path, struct seal_pub *out, char **cause)
 	}
 	if (cred_read_fd(fd, path, FILE_MAX, &text, &len, cause) < 0)
 		goto out;
-	rc = parse_public(path, text, len, out, cause);
+	rc = seal_parse_public(path, text, len, out, cause);
 out:
 	close(fd);
 	xsecret_free(text);
@@ -617,7 +609,7 @@ seal_fingerprint(const struct seal_pub *pub, char out[SEAL_FPR_MAX])
 
 /* Reads and parses the secret key file at path into f and a new *out. */
 static int
-read_secret(const char *path, struct secfile *f, struct seal_sec **out, char **cause)
+read_secret(const char *path, struct seal_secfile *f, struct seal_sec **out, char **cause)
 {
 	struct seal_sec *sec = xsecret_alloc(sizeof *sec);
 	char *text = NULL;
@@ -626,7 +618,7 @@ read_secret(const char *path, struct secfile *f, struct seal_sec **out, char **c
 
 	if (cred_read_file(path, FILE_MAX, &text, &len, cause) < 0)
 		goto out;
-	if (parse_secret(path, text, len, f, sec, cause) < 0)
+	if (seal_parse_secret(path, text, len, f, sec, cause) < 0)
 		goto out;
 	*out = sec;
 	sec = NULL;
@@ -640,7 +632,7 @@ out:
 int
 seal_secret_protected(const char *path, int *yes, char **cause)
 {
-	struct secfile f;
+	struct seal_secfile f;
 	struct seal_sec *sec = NULL;
 
 	memset(&f, 0, sizeof f);
@@ -652,27 +644,22 @@ seal_secret_protected(const char *path, int *yes, char **cause)
 }
 
 int
-seal_load_secret(const char *path, const unsigned char *pass, size_t passlen, struct seal_sec **out,
-		 char **cause)
+seal_unlock_secret(const char *path, const struct seal_secfile *f, struct seal_sec *sec,
+		   const unsigned char *pass, size_t passlen, char **cause)
 {
-	struct secfile f;
-	struct seal_sec *sec = NULL;
 	unsigned char pk[crypto_box_PUBLICKEYBYTES], *key = NULL;
-	const unsigned char *nonce = f.box, *ct = f.box + crypto_secretbox_NONCEBYTES;
+	const unsigned char *nonce = f->box, *ct = f->box + crypto_secretbox_NONCEBYTES;
 	int rc = SEAL_ERR;
 
-	memset(&f, 0, sizeof f);
-	if (read_secret(path, &f, &sec, cause) < 0)
-		goto out;
-	if (f.protected && pass == NULL) {
+	if (f->protected && pass == NULL) {
 		*cause = xasprintf("%s is passphrase-protected", path);
 		rc = SEAL_ERR_PASSPHRASE;
 		goto out;
 	}
-	if (f.protected) {
-		key = derive_key(pass, passlen, f.salt, &f.kdf);
+	if (f->protected) {
+		key = derive_key(pass, passlen, f->salt, &f->kdf);
 		if (key == NULL) {
-			*cause = kdf_failed(path, &f.kdf);
+			*cause = kdf_failed(path, &f->kdf);
 			goto out;
 		}
 		if (crypto_secretbox_open_easy(sec->sk, ct, BOX_BYTES - crypto_secretbox_NONCEBYTES,
@@ -689,11 +676,29 @@ seal_load_secret(const char *path, const unsigned char *pass, size_t passlen, st
 				   path);
 		goto out;
 	}
-	*out = sec;
-	sec = NULL;
 	rc = SEAL_OK;
 out:
 	xsecret_free(key);
+	return rc;
+}
+
+int
+seal_load_secret(const char *path, const unsigned char *pass, size_t passlen, struct seal_sec **out,
+		 char **cause)
+{
+	struct seal_secfile f;
+	struct seal_sec *sec = NULL;
+	int rc = SEAL_ERR;
+
+	memset(&f, 0, sizeof f);
+	if (read_secret(path, &f, &sec, cause) < 0)
+		goto out;
+	rc = seal_unlock_secret(path, &f, sec, pass, passlen, cause);
+	if (rc != SEAL_OK)
+		goto out;
+	*out = sec;
+	sec = NULL;
+out:
 	seal_secret_free(sec);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for core/mode that need no server: name rules, the Bearer
  * value, the checks that refuse to send anything, HTTP-date parsing and the
- * clock verdict.  The client's behaviour against a server is tested in
+ * clock verdict, and what an answer fed to the client without a network
+ * means.  The client's behaviour against a server is tested in
  * tests/e2e/test_client.c.
  */
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 
 #include "core/cred.h"
 #include "core/mode.h"
+#include "core/mode_priv.h"
 #include "core/xalloc.h"
 
 #include <stdlib.h>
@@ -358,6 +360,67 @@ test_clock_state_of_a_new_client(void **state)
 	mode_client_free(c);
 }
 
+/* Fails unless s has no control character: messages reach terminals and logs. */
+static void
+assert_printable(const char *s)
+{
+	assert_non_null(s);
+	for (; *s != '\0'; s++)
+		assert_false((unsigned char)*s < 0x20 || *s == 0x7f);
+}
+
+/* The judgement of a 200 answer to a create whose body is body. */
+static int
+create_answer(const char *body, char **cause)
+{
+	char head[] = "HTTP/1.1 200 OK\r\n", end[] = "\r\n";
+	struct call call = {"POST", "create token 'fuzz' in workspace acme", NULL, NULL, "{}"};
+	struct mode_client *c = mode_client_new("http://127.0.0.1:9", "acme", NULL, &opts, cause);
+	struct answer a = {0};
+	struct mode_token *t = NULL;
+	char *copy = xstrdup(body);
+	int rc;
+
+	assert_non_null(c);
+	mode_answer_start(c);
+	assert_int_equal(mode_header_cb(head, 1, strlen(head), c), strlen(head));
+	assert_int_equal(mode_header_cb(end, 1, 2, c), 2);
+	assert_int_equal(mode_body_cb(copy, 1, strlen(copy), c), strlen(copy));
+	mode_answer_done(c, 0);
+	mode_answer_final(c, 200, &a);
+	assert_non_null(a.json);
+	rc = mode_create_answer(c, &call, &a, &t, cause);
+	mode_token_free(t);
+	json_decref(a.json);
+	mode_client_free(c);
+	free(copy);
+	return rc;
+}
+
+/*
+ * A malformed answer is quoted in the message (an id, a time), and a server
+ * or anything on the way could put escape codes there: found by fuzz_answer.
+ */
+static void
+test_answer_quotes_printable(void **state)
+{
+	static const char *const bodies[] = {
+	    "{\"token\": \"\\u001b[2J\\u001b]0;owned\\u0007\", \"name\": \"x\"}",
+	    "{\"token\": \"5b89bf4b0a49\", \"name\": \"x\", \"creator_id\": 1, "
+	    "\"organization_id\": 2, \"access_key\": \"k\", \"access_secret\": \"s\", "
+	    "\"created_at\": \"\\u001b[31m\\r\\nfake line\"}",
+	};
+	char *cause = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		assert_int_equal(create_answer(bodies[i], &cause), MODE_ERR_UNKNOWN);
+		expect_in(cause, "the answer is malformed");
+		assert_printable(cause);
+		FREE_NULL(&cause);
+	}
+}
+
 int
 main(void)
 {
@@ -370,6 +433,7 @@ main(void)
 	    cmocka_unit_test(test_http_date_malformed),
 	    cmocka_unit_test(test_clock_judge),
 	    cmocka_unit_test(test_clock_state_of_a_new_client),
+	    cmocka_unit_test(test_answer_quotes_printable),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
