@@ -427,68 +427,9 @@ if [ "${TW_TEST_DISK_FULL:-}" != shim ] && mounted "$TW_TMP/full" 1m; then
 else
 	echo "(a shim failing the store's writes with ENOSPC)"
 	mkdir -p "$TW_TMP/full"
-	cat >"$TW_TMP/enospc.c" <<'C'
-/* Fails writes to files whose names end in one of $TW_ENOSPC's ':'-separated suffixes. */
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/types.h>
-#include <unistd.h>
-
-static int
-full(int fd)
-{
-	const char *list = getenv("TW_ENOSPC");
-	char link[64], name[4096];
-	ssize_t n;
-
-	if (list == NULL)
-		return 0;
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	n = readlink(link, name, sizeof name - 1);
-	if (n <= 0)
-		return 0;
-	name[n] = '\0';
-	while (*list != '\0') {
-		size_t len = strcspn(list, ":");
-		if (len > 0 && (size_t)n >= len && memcmp(name + n - len, list, len) == 0)
-			return 1;
-		list += len + (list[len] == ':');
-	}
-	return 0;
-}
-
-ssize_t
-pwrite64(int fd, const void *buf, size_t count, off_t offset)
-{
-	ssize_t (*real)(int, const void *, size_t, off_t);
-
-	if (full(fd)) {
-		errno = ENOSPC;
-		return -1;
-	}
-	*(void **)&real = dlsym(RTLD_NEXT, "pwrite64");
-	return real(fd, buf, count, offset);
-}
-
-ssize_t
-write(int fd, const void *buf, size_t count)
-{
-	ssize_t (*real)(int, const void *, size_t);
-
-	if (full(fd)) {
-		errno = ENOSPC;
-		return -1;
-	}
-	*(void **)&real = dlsym(RTLD_NEXT, "write");
-	return real(fd, buf, count);
-}
-C
-	"$cc_bin" -shared -fPIC -O2 -o "$TW_TMP/enospc.so" "$TW_TMP/enospc.c" -ldl
-	shim=$TW_TMP/enospc.so
+	# faultfs.c, as test_disk_faults.sh uses it: every write from the first fails.
+	"$cc_bin" -shared -fPIC -O2 -o "$TW_TMP/faultfs.so" "$(dirname "$0")/faultfs.c" -ldl
+	shim=$TW_TMP/faultfs.so
 fi
 full=$TW_TMP/full/tw.db
 cp "$live" "$full"
@@ -498,7 +439,7 @@ head_before=$(cat "$out")
 # fill SUFFIXES: the disk is full for the store's files ending so (the shim), or for all.
 fill() {
 	if [ -n "$shim" ]; then
-		pre=(env "LD_PRELOAD=$shim" "TW_ENOSPC=$1"
+		pre=(env "LD_PRELOAD=$shim" "TW_FAULT_FILES=$1" TW_FAULT_AT=1 TW_FAULT_ERRNO=ENOSPC
 			"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 	else
 		dd if=/dev/zero of="$TW_TMP/full/filler" bs=4k 2>/dev/null || true
