@@ -30,6 +30,15 @@
 /* The terminal states: rotate never acts on such a row. */
 #define TERMINAL "('deleted', 'failed', 'revoked')"
 
+/* Each row of a scope with its last event's id and digest. */
+#define WITH_LAST_EVENT                                                                            \
+	"SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" DIGEST_FROM         \
+	"LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW " = t.id) "
+static const char *const compare_sql[] = {
+    [INVENTORY_ALL] = WITH_LAST_EVENT "ORDER BY t.id",
+    [INVENTORY_LIVE] = WITH_LAST_EVENT "WHERE t.state NOT IN " TERMINAL " ORDER BY t.id",
+};
+
 /* Hashes column i of st: a type tag, then the value (a length before text). */
 static void
 hash_column(crypto_generichash_state *h, sqlite3_stmt *st, int i)
@@ -104,16 +113,7 @@ compare_rows(struct store *s, enum inventory_scope scope,
 	     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 	     int *stop, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(
-	    s,
-	    scope == INVENTORY_LIVE
-		? "SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" DIGEST_FROM
-		  "LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW
-		  " = t.id) WHERE t.state NOT IN " TERMINAL " ORDER BY t.id"
-		: "SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" DIGEST_FROM
-		  "LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW
-		  " = t.id) ORDER BY t.id",
-	    cause);
+	sqlite3_stmt *st = store_prepare(s, compare_sql[scope], cause);
 	char digest[INVENTORY_DIGEST_MAX];
 	const char *recorded;
 	int step, n = 0;
