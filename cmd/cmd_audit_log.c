@@ -53,27 +53,6 @@ print_line(const struct event *e, void *arg)
 	return 0;
 }
 
-/* A JSON string of s, or null; bytes of an edited row that are not UTF-8 become '?'. */
-static json_t *
-string_or_null(const char *s)
-{
-	json_t *v;
-	char *copy;
-
-	if (s == NULL)
-		return json_null();
-	v = json_string(s);
-	if (v != NULL)
-		return v;
-	copy = xstrdup(s);
-	for (char *p = copy; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	v = json_string(copy);
-	free(copy);
-	return v;
-}
-
 static int
 print_json_line(const struct event *e, void *arg)
 {
@@ -84,13 +63,13 @@ print_json_line(const struct event *e, void *arg)
 	timefmt_mode(e->at, when);
 	json_object_set_new(o, "id", json_integer(e->id));
 	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "actor", string_or_null(e->actor));
-	json_object_set_new(o, "kind", string_or_null(e->kind));
-	json_object_set_new(o, "workspace", string_or_null(e->workspace));
-	json_object_set_new(o, "slot", string_or_null(e->slot));
-	json_object_set_new(o, "token", string_or_null(e->token));
+	json_object_set_new(o, "actor", jsonx_text(e->actor));
+	json_object_set_new(o, "kind", jsonx_text(e->kind));
+	json_object_set_new(o, "workspace", jsonx_text(e->workspace));
+	json_object_set_new(o, "slot", jsonx_text(e->slot));
+	json_object_set_new(o, "token", jsonx_text(e->token));
 	/* An edited row may hold details that are not JSON; show them as text. */
-	json_object_set_new(o, "details", details != NULL ? details : string_or_null(e->details));
+	json_object_set_new(o, "details", details != NULL ? details : jsonx_text(e->details));
 	json_object_set_new(o, "hash", json_string(e->hash));
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	printf("%s\n", text != NULL ? text : "{}");

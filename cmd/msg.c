@@ -75,10 +75,10 @@ put_json(const struct line *l)
 	json_t *o;
 
 	timefmt_mode(clock_now_ms(), ts);
-	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "ts", ts, "level", l->level, "event",
-		      l->event, "workspace", l->ws != NULL ? json_string(l->ws) : json_null(),
-		      "slot", l->slot != NULL ? json_string(l->slot) : json_null(), "token",
-		      l->token != NULL ? json_string(l->token) : json_null(), "msg", l->text);
+	/* Text cut inside a character, or a path that is not UTF-8, must not cost the line. */
+	o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "ts", ts, "level", l->level, "event",
+		      l->event, "workspace", jsonx_text(l->ws), "slot", jsonx_text(l->slot),
+		      "token", jsonx_text(l->token), "msg", jsonx_text(l->text));
 	out = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	fprintf(stderr, "%s\n", out != NULL ? out : "{}");
 	jsonx_free(out);
@@ -113,6 +113,9 @@ put(const struct line *l)
 		fputs(progress, stderr);
 	pthread_mutex_unlock(&lock);
 }
+
+static void emit(const char *level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 static void
 emit(const char *level, const char *fmt, va_list ap)
@@ -199,9 +202,10 @@ msg_diag(const char *level, const char *file, int line, int col, const char *tex
 		json_t *o;
 
 		timefmt_mode(clock_now_ms(), ts);
-		o = json_pack("{s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:i, s:i, s:s}", "ts", ts,
+		o = json_pack("{s:s, s:s, s:s, s:n, s:n, s:n, s:o, s:i, s:i, s:o}", "ts", ts,
 			      "level", level, "event", "diagnostic", "workspace", "slot", "token",
-			      "file", file, "line", line, "column", col, "msg", text);
+			      "file", jsonx_text(file), "line", line, "column", col, "msg",
+			      jsonx_text(text));
 		out = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		fprintf(stderr, "%s\n", out != NULL ? out : "{}");
 		jsonx_free(out);

@@ -106,28 +106,16 @@ print_token(const char *verb, const char *workspace, const struct mode_token *t,
 /*
  * Returns the length of the UTF-8 sequence at p (at most left bytes) when it
  * is a printable character, or -1 for a control character (C0, DEL or C1)
- * or anything jansson would refuse (overlong, surrogate, truncated).
+ * or anything jansson would refuse.
  */
 static int
 utf8_len(const unsigned char *p, size_t left)
 {
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	uint32_t cp;
-	int len;
+	int len = jsonx_utf8_len(p, left);
 
-	if (p[0] < 0x80)
-		return p[0] < 0x20 || p[0] == 0x7f ? -1 : 1;
-	len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-	if (len == 0 || (size_t)len > left)
+	if (len == 1 && (p[0] < 0x20 || p[0] == 0x7f))
 		return -1;
-	cp = p[0] & (0x7f >> len);
-	for (int i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return -1;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-	    (cp >= 0x80 && cp < 0xa0))
+	if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* U+0080 to U+009F */
 		return -1;
 	return len;
 }

@@ -5,6 +5,7 @@
 #include "core/xalloc.h"
 
 #include <sodium.h>
+#include <string.h>
 #include <stdlib.h>
 
 /* Each block carries its size in front, so free can wipe it. */
@@ -50,6 +51,56 @@ jsonx_free(void *p)
 
 	json_get_alloc_funcs(&m, &f);
 	f(p);
+}
+
+int
+jsonx_utf8_len(const unsigned char *p, size_t left)
+{
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	uint32_t cp;
+	int len;
+
+	if (p[0] < 0x80)
+		return 1;
+	len = (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (len == 0 || (size_t)len > left)
+		return -1;
+	cp = p[0] & (0x7f >> len);
+	for (int i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	return len;
+}
+
+json_t *
+jsonx_text(const char *s)
+{
+	size_t n, i = 0;
+	char *copy;
+	json_t *v;
+
+	if (s == NULL)
+		return json_null();
+	n = strlen(s);
+	copy = xmalloc(n + 1);
+	while (i < n) {
+		int len = jsonx_utf8_len((const unsigned char *)s + i, n - i);
+
+		if (len < 0) {
+			copy[i++] = '?';
+		} else {
+			memcpy(copy + i, s + i, (size_t)len);
+			i += (size_t)len;
+		}
+	}
+	copy[n] = '\0';
+	v = json_string(copy);
+	free(copy);
+	return v;
 }
 
 const char *

@@ -7,6 +7,7 @@
 #define TW_JSONX_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum jsonx_need { JSONX_REQUIRED, JSONX_OPTIONAL };
@@ -16,6 +17,16 @@ void jsonx_init(void);
 
 /* Frees memory jansson handed out (json_dumps); NULL is allowed. */
 void jsonx_free(void *p);
+
+/*
+ * Returns the length of the UTF-8 character at p (at most left bytes), or -1
+ * for a byte jansson would refuse there: a stray continuation, a truncated,
+ * overlong or surrogate sequence, or a code point above U+10FFFF.
+ */
+int jsonx_utf8_len(const unsigned char *p, size_t left);
+
+/* Returns a JSON string of s, each byte that is not valid UTF-8 turned into '?'; null for NULL. */
+json_t *jsonx_text(const char *s);
 
 /* Returns "string", "integer", ... for messages; "missing" for NULL. */
 const char *jsonx_typename(const json_t *v);

@@ -372,6 +372,22 @@ jq -e -s 'all(.[]; .ts | test("^2027-03-13T04:0[0-9]:[0-9.]+Z$"))' "$err" >/dev/
 secret=$(jq -r .access_secret "$TW_TMP/run/acme-etl.json")
 refute "$err" "$secret"
 
+echo "== a JSON log line survives text that is not UTF-8, or is cut inside a character"
+run 2 --log-format json policy check "$TW_TMP/caf$(printf '\351').yaml"
+jq -e -s 'length == 1 and (.[0].file | endswith("/caf?.yaml")) and (.[0].msg | length > 10)' \
+	"$err" >/dev/null || fail "a JSON diagnostic naming a Latin-1 file lost its fields"
+# A message longer than a line holds (2047 bytes) made of two-byte characters: one of the
+# two lengths cuts it inside a character, which must cost that character only.
+long=$(printf '\303\251%.0s' $(seq 120))
+cuts=0
+for lead in a ab; do
+	run 2 --log-format json token list --db "$TW_TMP/$lead$(printf "/$long%.0s" $(seq 9))"
+	jq -e -s 'length == 1 and (.[0].msg | length > 1000)' "$err" >/dev/null ||
+		fail "a JSON log line cut inside a character lost its message (lead $lead)"
+	jq -e -s '.[0].msg | endswith("?")' "$err" >/dev/null && cuts=$((cuts + 1))
+done
+[ "$cuts" -eq 1 ] || fail "expected one of the two messages to be cut inside a character, saw $cuts"
+
 echo "== text log lines carry their time off a terminal, not in the journal"
 TOKENWARDEN_LOG_FORMAT= "$tw_bin" rotate --force acme/etl >"$out" 2>"$err" || fail "a timed run failed"
 grep -qE '^2027-03-13T04:0[0-9]:[0-9.]+Z tokenwarden: acme/etl: created ' "$err" ||

@@ -120,6 +120,38 @@ test_dumps_with_wiping_allocator(void **state)
 	json_decref(o);
 }
 
+/* Each input, and what jsonx_text keeps of it: valid UTF-8 whole, every other byte as '?'. */
+static void
+test_text_never_lost(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"plain", "plain"},
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"},
+	    {"tab\tand\nnewline", "tab\tand\nnewline"},     /* JSON escapes controls */
+	    {"cut \xe2\x82", "cut ??"},                       /* a character cut at the end */
+	    {"\xe9t\xe9", "?t?"},                             /* Latin-1 */
+	    {"\x80\xbf", "??"},                               /* stray continuation bytes */
+	    {"\xc0\xaf", "??"},                               /* overlong '/' */
+	    {"\xed\xa0\x80", "???"},                         /* a surrogate */
+	    {"\xf4\x90\x80\x80", "????"},                   /* above U+10FFFF */
+	    {"\xe2\x82 \xe2\x82\xac", "?? \xe2\x82\xac"}, /* a cut one, then a whole one */
+	};
+	json_t *v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		v = jsonx_text(cases[i].in);
+		assert_non_null(v);
+		assert_string_equal(json_string_value(v), cases[i].out);
+		json_decref(v);
+	}
+	v = jsonx_text(NULL);
+	assert_true(json_is_null(v));
+	json_decref(v);
+}
+
 int
 main(void)
 {
@@ -128,6 +160,7 @@ main(void)
 	    cmocka_unit_test(test_missing_and_optional),
 	    cmocka_unit_test(test_mistyped),
 	    cmocka_unit_test(test_dumps_with_wiping_allocator),
+	    cmocka_unit_test(test_text_never_lost),
 	};
 
 	jsonx_init();
