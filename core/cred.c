@@ -135,6 +135,12 @@ cred_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, char
 			goto fail;
 		}
 	}
+	/* A NUL would end the text early, and a secret cut short fails later and elsewhere. */
+	if (memchr(buf, '\0', n) != NULL) {
+		*cause = xasprintf("%s: holds a NUL byte at offset %zu; is it the right file?", what,
+				   (size_t)((char *)memchr(buf, '\0', n) - buf));
+		goto fail;
+	}
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;

@@ -105,7 +105,8 @@ void cred_token_free(struct cred_token *tc);
  */
 int cred_read_file(const char *path, size_t max, char **out, size_t *len, char **cause);
 /*
- * Reads all of fd (at most max bytes) into secret memory.  Returns 0 with
+ * Reads all of fd (at most max bytes, none of them NUL: every caller reads
+ * text) into secret memory.  Returns 0 with
  * *out and *len, or -1 with *cause.
  */
 int cred_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, char **cause);

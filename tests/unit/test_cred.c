@@ -80,6 +80,34 @@ test_file_too_open(void **state)
 	free(path);
 }
 
+/* A NUL byte would cut the secret short without a word: every reader refuses it. */
+static void
+test_nul_byte(void **state)
+{
+	static const char text[] = "apikey:sec\0ret\n";
+	char *path = xasprintf("%s/nul", dir), *cause = NULL, *out = NULL;
+	struct cred *c = NULL;
+	size_t len = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	assert_int_equal(cred_load(NULL, path, CRED_FROM_OPTIONS, 0, &c, &cause), -1);
+	assert_null(c);
+	assert_non_null(strstr(cause, "holds a NUL byte at offset 10"));
+	free(cause);
+	cause = NULL;
+	fd = open(path, O_RDONLY);
+	assert_int_equal(cred_read_fd(fd, "standard input", 64, &out, &len, &cause), -1);
+	assert_null(out);
+	assert_string_equal(cause, "standard input: holds a NUL byte at offset 10; is it the right file?");
+	close(fd);
+	free(cause);
+	free(path);
+}
+
 static void
 test_bad_formats(void **state)
 {
@@ -292,6 +320,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_file_ok),
 	    cmocka_unit_test(test_file_too_open),
+	    cmocka_unit_test(test_nul_byte),
 	    cmocka_unit_test(test_bad_formats),
 	    cmocka_unit_test(test_credentials_directory),
 	    cmocka_unit_test(test_environment_is_scrubbed),
