@@ -25,7 +25,6 @@
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 8000
 #define THROTTLE_MAX 10     /* 429s waited out per call */
-#define RETRY_AFTER_MAX 300 /* seconds; a longer Retry-After fails the call */
 #define MESSAGE_MAX 200     /* server messages quoted in errors */
 
 int
@@ -92,24 +91,46 @@ mode_body_cb(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* Parses "Name: value" when line is that header; returns the value or -1. */
+/*
+ * When line is the header name, returns its value with the blanks around it
+ * and the line end taken off (*vlen bytes); otherwise NULL.
+ */
+static const char *
+header_text(const char *line, size_t len, const char *name, size_t *vlen)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	line += n + 1;
+	len -= n + 1;
+	while (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+		line++;
+		len--;
+	}
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
+			   line[len - 1] == '\r' || line[len - 1] == '\n'))
+		len--;
+	*vlen = len;
+	return line;
+}
+
+/* The value of "Name: 123" when line is that header and its value 1 to 9 digits; else -1. */
 static long
 header_value(const char *line, size_t len, const char *name)
 {
-	size_t n = strlen(name);
-	char digits[24];
-	size_t i = n + 1, d = 0;
+	size_t vlen;
+	const char *v = header_text(line, len, name, &vlen);
+	long n = 0;
 
-	if (len <= n + 1 || strncasecmp(line, name, n) != 0 || line[n] != ':')
+	if (v == NULL || vlen == 0 || vlen > 9)
 		return -1;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	while (i < len && isdigit((unsigned char)line[i]) && d < sizeof digits - 1)
-		digits[d++] = line[i++];
-	digits[d] = '\0';
-	if (d == 0 || d > 9)
-		return -1;
-	return strtol(digits, NULL, 10);
+	for (size_t i = 0; i < vlen; i++) {
+		if (!isdigit((unsigned char)v[i]))
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	return n;
 }
 
 size_t
@@ -122,6 +143,7 @@ mode_header_cb(char *line, size_t size, size_t n, void *arg)
 	/* A new status line starts a new response (a 100 Continue, say). */
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
 		c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
+		c->retry_at_ms = -1;
 		c->hdr_clock.state = MODE_CLOCK_NO_DATE;
 		c->hdr_clock.server_ms = 0;
 		c->hdr_clock.local_ms = clock_now_ms();
@@ -140,8 +162,17 @@ mode_header_cb(char *line, size_t size, size_t n, void *arg)
 	if (v >= 0)
 		c->hdr_remaining = v;
 	v = header_value(line, len, "Retry-After");
-	if (v >= 0)
+	if (v >= 0) {
 		c->retry_after = v;
+	} else {
+		/* Retry-After may also be an HTTP-date; the wait is read from it at the end. */
+		size_t vlen;
+		const char *t = header_text(line, len, "Retry-After", &vlen);
+		int64_t ms;
+
+		if (t != NULL && mode_http_date(t, vlen, &ms) == 0)
+			c->retry_at_ms = ms;
+	}
 	return len;
 }
 
@@ -385,6 +416,23 @@ wipe_headers(struct curl_slist *h)
 	curl_slist_free_all(h);
 }
 
+long
+mode_retry_after(const struct mode_client *c)
+{
+	int64_t from, wait_ms;
+
+	if (c->retry_after >= 0)
+		return c->retry_after;
+	if (c->retry_at_ms < 0)
+		return 1;
+	/* The date is the server's: measured from its Date when it sent one. */
+	from = c->hdr_clock.state == MODE_CLOCK_KNOWN ? c->hdr_clock.server_ms : clock_now_ms();
+	wait_ms = c->retry_at_ms - from;
+	if (wait_ms <= 1000)
+		return 1;
+	return wait_ms / 1000 > RETRY_AFTER_MAX ? RETRY_AFTER_MAX + 1 : (long)((wait_ms + 999) / 1000);
+}
+
 void
 mode_answer_start(struct mode_client *c)
 {
@@ -392,6 +440,7 @@ mode_answer_start(struct mode_client *c)
 	c->too_big = 0;
 	c->errbuf[0] = '\0';
 	c->hdr_limit = c->hdr_remaining = c->retry_after = -1;
+	c->retry_at_ms = -1;
 	c->hdr_done = 0;
 }
 
@@ -542,7 +591,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 			return MODE_ERR_UNKNOWN;
 		}
 		if (status == 429) {
-			long ra = c->retry_after >= 0 ? c->retry_after : 1;
+			long ra = mode_retry_after(c);
 
 			if (ra > RETRY_AFTER_MAX || throttles++ >= THROTTLE_MAX) {
 				*cause =

@@ -181,8 +181,9 @@ mode_http_date(const char *s, size_t len, int64_t *ms)
 		return -1;
 	leap = (f.year % 4 == 0 && f.year % 100 != 0) || f.year % 400 == 0;
 	dim = mdays[f.mon] + (f.mon == 1 && leap);
-	/* A leap second (60) is allowed by the grammar; it reads as the next minute's first. */
-	if (f.day < 1 || f.day > dim || f.h > 23 || f.mi > 59 || f.sec > 60)
+	/* A leap second ends a UTC day, 23:59:60; it reads as the next day's first second. */
+	if (f.day < 1 || f.day > dim || f.h > 23 || f.mi > 59 || f.sec > 60 ||
+	    (f.sec == 60 && (f.h != 23 || f.mi != 59)))
 		return -1;
 	secs = timefmt_from_civil(f.year, f.mon + 1, f.day, f.h, f.mi, f.sec);
 	/* 1970-01-01 was a Thursday: a wrong weekday means the value was not made by a clock. */

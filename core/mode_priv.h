@@ -33,7 +33,8 @@ struct mode_client {
 	struct sbuf body;
 	long hdr_limit;
 	long hdr_remaining;
-	long retry_after;
+	long retry_after;       /* seconds, -1 when not given as a number */
+	int64_t retry_at_ms;    /* Retry-After as an HTTP-date, -1 when not */
 	struct mode_clock hdr_clock; /* the answer being read */
 	int hdr_done;                /* its header block ended */
 	int too_big;
@@ -74,6 +75,15 @@ int mode_perform(struct mode_client *c, const struct call *call, struct answer *
  */
 size_t mode_body_cb(char *data, size_t size, size_t n, void *arg);
 size_t mode_header_cb(char *line, size_t size, size_t n, void *arg);
+
+#define RETRY_AFTER_MAX 300 /* seconds; a longer Retry-After fails the call */
+
+/*
+ * The seconds a 429 asks to wait: its Retry-After as a number of seconds;
+ * or as an HTTP-date, counted from the answer's Date (else the local clock),
+ * rounded up, at least 1 and at most RETRY_AFTER_MAX + 1; else 1.
+ */
+long mode_retry_after(const struct mode_client *c);
 
 /* Readies c to read an attempt's answer: empties the body, forgets the last headers. */
 void mode_answer_start(struct mode_client *c);

@@ -20,7 +20,6 @@
 #include <time.h>
 
 #define MAX_SKEW_MS 60000
-#define RETRY_AFTER_MAX 300 /* mode.c's: a longer Retry-After fails the call unheld */
 /* 10000-01-01T00:00Z: 9999-12-31T23:59:60, a leap second, is read as it. */
 #define DATE_MS_MAX INT64_C(253402300800000)
 
@@ -103,6 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mode_client *c = client();
 	char *cause = NULL;
 	int64_t skew, now, hold = 0;
+	long ra;
 
 	mode_answer_start(c);
 	feed(c, "HTTP/1.1 200 OK\r\n", 17);
@@ -132,9 +132,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	now = clock_mono_ms();
 	check_limiter(c->rl, now, 0);
-	if (c->retry_after >= 0 && c->retry_after <= RETRY_AFTER_MAX) {
-		ratelimit_hold(c->rl, now, c->retry_after);
-		hold = c->retry_after * 1000;
+	ra = mode_retry_after(c);
+	if (ra < 0 || (c->retry_after < 0 && (ra < 1 || ra > RETRY_AFTER_MAX + 1)))
+		abort();
+	if (ra <= RETRY_AFTER_MAX) {
+		ratelimit_hold(c->rl, now, ra);
+		hold = ra * 1000;
 	}
 	check_limiter(c->rl, now, hold);
 	/* Send up to the limit again: the ring stays whole. */

@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static struct mode_opts opts;
 
@@ -250,6 +251,8 @@ test_http_date_malformed(void **state)
 	    "Sun, 06 Nov 1994 24:00:00 GMT",     /* hour 24 */
 	    "Sun, 06 Nov 1994 08:60:37 GMT",     /* minute 60 */
 	    "Sun, 06 Nov 1994 08:49:61 GMT",     /* second 61 */
+	    "Sun, 06 Nov 1994 08:49:60 GMT",     /* a leap second only ends a day */
+	    "Sat, 31 Dec 2016 23:58:60 GMT",     /* ... at 23:59:60 */
 	    "Wed, 31 Dec 1969 23:59:59 GMT",     /* before 1970 */
 	    "Sun, 06 Nov 1994 08:49:37 GMT\r\n", /* line ends are not blanks */
 	};
@@ -421,6 +424,84 @@ test_answer_quotes_printable(void **state)
 	}
 }
 
+/* A client that has read one answer's header lines, each given without its "\r\n". */
+static struct mode_client *
+read_headers(const char *const *lines, size_t n)
+{
+	char *cause = NULL;
+	struct mode_client *c = mode_client_new("http://127.0.0.1:9", "acme", NULL, &opts, &cause);
+	char *line;
+
+	assert_non_null(c);
+	mode_answer_start(c);
+	line = xstrdup("HTTP/1.1 429 Too Many Requests\r\n");
+	assert_int_equal(mode_header_cb(line, 1, strlen(line), c), strlen(line));
+	free(line);
+	for (size_t i = 0; i <= n; i++) {
+		line = xasprintf("%s\r\n", i < n ? lines[i] : "");
+		assert_int_equal(mode_header_cb(line, 1, strlen(line), c), strlen(line));
+		free(line);
+	}
+	return c;
+}
+
+/* The wait a 429 with these headers asks for, in seconds. */
+static long
+retry_after(const char *const *lines, size_t n)
+{
+	struct mode_client *c = read_headers(lines, n);
+	long ra = mode_retry_after(c);
+
+	mode_client_free(c);
+	return ra;
+}
+
+#define RA(...)                                                                                    \
+	retry_after((const char *const[]){__VA_ARGS__},                                          \
+		    sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* Numbers are whole or not at all; Retry-After is seconds or an HTTP-date. */
+static void
+test_rate_headers(void **state)
+{
+	struct mode_client *c;
+	char when[64];
+	time_t t;
+
+	(void)state;
+	assert_int_equal(RA("Retry-After: 5"), 5);
+	assert_int_equal(RA("retry-after:\t7 "), 7);
+	assert_int_equal(RA("Retry-After: 5abc"), 1); /* not a number: the default */
+	assert_int_equal(RA("Retry-After: -5"), 1);
+	assert_int_equal(RA("Retry-After: 1234567890"), 1); /* ten digits */
+	assert_int_equal(RA("Retry-After:"), 1);
+	/* An HTTP-date, counted from the answer's Date, wherever that comes. */
+	assert_int_equal(RA("Date: Sun, 06 Nov 1994 08:49:37 GMT",
+			    "Retry-After: Sun, 06 Nov 1994 08:50:07 GMT"),
+			 30);
+	assert_int_equal(RA("Retry-After: Sun, 06 Nov 1994 08:50:07 GMT",
+			    "Date: Sun, 06 Nov 1994 08:49:37 GMT"),
+			 30);
+	assert_int_equal(RA("Date: Sun, 06 Nov 1994 08:49:37 GMT",
+			    "Retry-After: Sun, 06 Nov 1994 08:40:00 GMT"),
+			 1); /* in the past: at once, after the least wait */
+	assert_int_equal(RA("Date: Sun, 06 Nov 1994 08:49:37 GMT",
+			    "Retry-After: Sun, 06 Nov 1994 09:49:37 GMT"),
+			 RETRY_AFTER_MAX + 1); /* too far: the call fails */
+	/* Without a Date, from the local clock. */
+	t = time(NULL) + 20;
+	strftime(when, sizeof when, "Retry-After: %a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
+	assert_in_range(RA(when), 18, 21);
+	assert_int_equal(RA("Retry-After: tomorrow"), 1);
+
+	c = read_headers((const char *const[]){"X-RateLimit-Limit: 40 ",
+					       "X-RateLimit-Remaining: 3x"},
+			 2);
+	assert_int_equal(c->hdr_limit, 40);
+	assert_int_equal(c->hdr_remaining, -1);
+	mode_client_free(c);
+}
+
 int
 main(void)
 {
@@ -434,6 +515,7 @@ main(void)
 	    cmocka_unit_test(test_clock_judge),
 	    cmocka_unit_test(test_clock_state_of_a_new_client),
 	    cmocka_unit_test(test_answer_quotes_printable),
+	    cmocka_unit_test(test_rate_headers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
