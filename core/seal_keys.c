@@ -2,6 +2,7 @@
 #include "core/seal_priv.h"
 
 #include "core/cred.h"
+#include "core/trust.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -579,6 +580,19 @@ seal_load_public(const char *path, struct seal_pub *out, char **cause)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		*cause = xasprintf("%s: not a regular file", path);
+		goto out;
+	}
+	if (!cred_owner_ok(&st)) {
+		char *owner = trust_user_name(st.st_uid), *me = trust_user_name(geteuid());
+		char *who = geteuid() == 0 ? xstrdup("root") : xasprintf("%s or root", me);
+
+		*cause = xasprintf("%s: owned by %s, not by %s; its owner could put a key of "
+				   "their own there and open every secret sealed after; run: "
+				   "sudo chown %s %s",
+				   path, owner, who, me, path);
+		free(owner);
+		free(me);
+		free(who);
 		goto out;
 	}
 	if ((st.st_mode & 022) != 0) {

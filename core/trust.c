@@ -14,9 +14,8 @@
 /* Symbolic links followed on the way to a program before giving up, as the kernel's 40. */
 #define MAX_LINKS 40
 
-/* Returns the user's name, or "uid N"; the caller frees it. */
-static char *
-user_name(uid_t uid)
+char *
+trust_user_name(uid_t uid)
 {
 	char buf[4096];
 	struct passwd pw, *res = NULL;
@@ -37,9 +36,9 @@ trusted_owner(uid_t uid, uid_t also)
 static char *
 trusted_names(uid_t also)
 {
-	char *me = geteuid() != 0 ? user_name(geteuid()) : NULL;
+	char *me = geteuid() != 0 ? trust_user_name(geteuid()) : NULL;
 	char *other =
-	    also != TRUST_NOBODY && also != 0 && also != geteuid() ? user_name(also) : NULL;
+	    also != TRUST_NOBODY && also != 0 && also != geteuid() ? trust_user_name(also) : NULL;
 	char *out = xasprintf("root%s%s%s%s%s", me != NULL ? " or " : "", me != NULL ? me : "",
 			      other != NULL ? " or " : "", other != NULL ? other : "",
 			      other != NULL ? " (the file's owner)" : "");
@@ -61,7 +60,7 @@ untrusted(const char *path, const struct stat *st, uid_t also)
 	char *owner, *names, *out;
 
 	if (!trusted_owner(st->st_uid, also)) {
-		owner = user_name(st->st_uid);
+		owner = trust_user_name(st->st_uid);
 		names = trusted_names(also);
 		out = xasprintf("%s is %sowned by %s, not %s; run: chown%s root %s", path,
 				S_ISLNK(st->st_mode) ? "a symbolic link " : "", owner, names,

@@ -24,6 +24,9 @@
 /* Something on the way could not be looked at (a directory we may not search). */
 #define TRUST_UNCHECKED (-3)
 
+/* Returns user uid's name, or "uid N"; the caller frees it. */
+char *trust_user_name(uid_t uid);
+
 /*
  * Checks the program at the absolute path `program`, as execve(2) would
  * reach it: every directory from / down, each symbolic link on the way

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/cred.h"
 #include "core/timefmt.h"
+#include "core/trust.h"
 #include "core/xalloc.h"
 #include "store/store_priv.h"
 
@@ -32,15 +33,6 @@
 #define WAL_HEADER_BYTES 32
 /* The database header; the file format's first page begins with it. */
 #define SQLITE_HEADER_BYTES 100
-
-/* The name of user uid, or "uid N"; allocated. */
-static char *
-user_name(uid_t uid)
-{
-	struct passwd *pw = getpwuid(uid);
-
-	return pw != NULL ? xstrdup(pw->pw_name) : xasprintf("uid %u", (unsigned)uid);
-}
 
 /* path as one shell word, in single quotes when it needs them; allocated. */
 static char *
@@ -103,7 +95,7 @@ on_read_only_fs(const char *path)
 static char *
 owner_advice(const char *path, const struct stat *st)
 {
-	char *owner = user_name(st->st_uid), *me = user_name(geteuid()), *word = shell_word(path);
+	char *owner = trust_user_name(st->st_uid), *me = trust_user_name(geteuid()), *word = shell_word(path);
 	char *sudo = st->st_uid == 0 ? xstrdup("sudo") : xasprintf("sudo -u %s", owner);
 	char *advice = xasprintf("it belongs to %s: run tokenwarden as %s (%s tokenwarden ...), "
 				 "or have root hand it over to you: sudo chown %s %s",
@@ -120,7 +112,7 @@ owner_advice(const char *path, const struct stat *st)
 static char *
 read_denied(const char *path, const struct stat *st)
 {
-	char *me = user_name(geteuid()), *word = shell_word(path), *fix, *msg;
+	char *me = trust_user_name(geteuid()), *word = shell_word(path), *fix, *msg;
 
 	fix =
 	    st->st_uid == geteuid() ? xasprintf("run: chmod 600 %s", word) : owner_advice(path, st);
@@ -142,7 +134,7 @@ examine(const char *path, struct stat *st, char **cause)
 
 	if (lstat(path, st) < 0) {
 		err = errno;
-		me = user_name(geteuid());
+		me = trust_user_name(geteuid());
 		if (err == ENOENT)
 			*cause =
 			    xasprintf("%s: %s; run 'tokenwarden init' first", path, strerror(err));
@@ -197,8 +189,8 @@ check_owner(const char *path, const struct stat *st, char **cause)
 
 	if (cred_owner_ok(st))
 		return 0;
-	owner = user_name(st->st_uid);
-	me = user_name(geteuid());
+	owner = trust_user_name(st->st_uid);
+	me = trust_user_name(geteuid());
 	who = geteuid() == 0 ? xstrdup("root") : xasprintf("%s or root", me);
 	advice = owner_advice(path, st);
 	*cause = xasprintf("%s: owned by %s, not by %s; its owner could rewrite the inventory and "
@@ -209,6 +201,39 @@ check_owner(const char *path, const struct stat *st, char **cause)
 	free(who);
 	free(advice);
 	return -1;
+}
+
+/*
+ * Refuses the store's companion files, which SQLite reads as part of it,
+ * when another user owns one or it is not a plain file: a WAL of theirs
+ * would be replayed into the inventory.
+ */
+static int
+check_companions(const char *path, char **cause)
+{
+	static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+	struct stat st;
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0] && rc == 0; i++) {
+		char *file = xasprintf("%s%s", path, suffixes[i]);
+
+		if (lstat(file, &st) < 0) {
+			if (errno != ENOENT) {
+				*cause = xasprintf("%s: cannot examine it: %s", file, strerror(errno));
+				rc = -1;
+			}
+		} else if (!S_ISREG(st.st_mode)) {
+			*cause = xasprintf("%s: not a regular file; SQLite reads it as part of the "
+					   "store: remove it if the store's owner did not make it",
+					   file);
+			rc = -1;
+		} else {
+			rc = check_owner(file, &st, cause);
+		}
+		free(file);
+	}
+	return rc;
 }
 
 /* Whether path's FILE-wal holds frames (changes not yet in the file itself). */
@@ -337,7 +362,7 @@ static char *
 not_writable(const char *path, const struct stat *st, char **fix)
 {
 	struct stat d;
-	char *dir = store_dir_of(path), *me = user_name(geteuid()), *owner = NULL, *word = NULL;
+	char *dir = store_dir_of(path), *me = trust_user_name(geteuid()), *owner = NULL, *word = NULL;
 	char *dword = shell_word(dir), *reason = NULL;
 	const char *keeps = "SQLite keeps the store's -wal and -shm files there, and tokenwarden "
 			    "its .lock file";
@@ -349,7 +374,7 @@ not_writable(const char *path, const struct stat *st, char **fix)
 		reason = xasprintf("it is on a read-only file system");
 		*fix = xasprintf("remount it read-write, or work where the store is writable");
 	} else if ((st->st_mode & 0222) == 0 || faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0) {
-		owner = user_name(st->st_uid);
+		owner = trust_user_name(st->st_uid);
 		reason = (st->st_mode & 0222) == 0
 			     ? xasprintf("its mode %04o lets no one write it",
 					 (unsigned)(st->st_mode & 07777))
@@ -359,7 +384,7 @@ not_writable(const char *path, const struct stat *st, char **fix)
 		    may_chmod(st) ? xasprintf("run: chmod 600 %s", word) : owner_advice(path, st);
 	} else if (dir_ok && ((d.st_mode & 0222) == 0 ||
 			      faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)) {
-		owner = user_name(d.st_uid);
+		owner = trust_user_name(d.st_uid);
 		reason =
 		    (d.st_mode & 0222) == 0
 			? xasprintf("its directory %s lets no one write in it (mode %04o)", dir,
@@ -386,7 +411,7 @@ not_writable(const char *path, const struct stat *st, char **fix)
 static int
 check_private(const char *path, const struct stat *st, char **cause)
 {
-	char *word = shell_word(path), *owner = user_name(st->st_uid), *fix = NULL;
+	char *word = shell_word(path), *owner = trust_user_name(st->st_uid), *fix = NULL;
 	int rc = -1;
 
 	if ((st->st_mode & 077) == 0)
@@ -484,7 +509,7 @@ create_private(const char *path, char **cause)
 	}
 	dir = store_dir_of(path);
 	word = shell_word(dir);
-	me = user_name(geteuid());
+	me = trust_user_name(geteuid());
 	if (err == ENOENT)
 		*cause = xasprintf("%s: cannot create it: its directory %s does not exist; create "
 				   "it first: install -d -m 700 %s",
@@ -689,7 +714,7 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 		goto out;
 	/* The owner before anything is read: what another user wrote is not looked into. */
 	if (examine(path, &st, cause) < 0 || check_owner(path, &st, cause) < 0 ||
-	    check_header(path, &st, flags, &wal, cause) < 0)
+	    check_companions(path, cause) < 0 || check_header(path, &st, flags, &wal, cause) < 0)
 		goto out;
 	reason = not_writable(path, &st, &fix);
 	if (reason != NULL && flags != STORE_READ) {

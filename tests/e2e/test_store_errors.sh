@@ -266,6 +266,23 @@ if [ "$(id -u)" = 0 ]; then
 	# Given back, it opens.
 	chown 0:0 "$foreign"
 	run 0 token list --db "$foreign"
+	# SQLite reads the WAL and its index as part of the store: another user's is refused too.
+	for companion in wal shm journal; do
+		: >"$foreign-$companion"
+		chown 65534:65534 "$foreign-$companion"
+		refused_by_all "$foreign" "$foreign-$companion: owned by nobody, not by root; its owner could rewrite the inventory and the history tokenwarden trusts; it belongs to nobody: run tokenwarden as nobody (sudo -u nobody tokenwarden ...), or have root hand it over to you: sudo chown root $foreign-$companion"
+		rm -f "$foreign-$companion"
+	done
+	ln -s /dev/null "$foreign-wal"
+	refused_by_all "$foreign" "$foreign-wal: not a regular file; SQLite reads it as part of the store: remove it if the store's owner did not make it"
+	rm -f "$foreign-wal"
+	run 0 token list --db "$foreign"
+	# A public key another user owns could be swapped for theirs before the next seal.
+	cp "$pub" "$TW_TMP/foreign/seal.pub"
+	chown 65534:65534 "$TW_TMP/foreign/seal.pub"
+	run 2 init --db "$TW_TMP/foreign/new.db" --public-key "$TW_TMP/foreign/seal.pub"
+	expect_error "$TW_TMP/foreign/seal.pub: owned by nobody, not by root; its owner could put a key of their own there and open every secret sealed after; run: sudo chown root $TW_TMP/foreign/seal.pub"
+	[ ! -e "$TW_TMP/foreign/new.db" ] || fail "init refused the key yet left a store behind"
 else
 	echo "(not root: a store of another user's cannot be made here)"
 fi
