@@ -148,7 +148,7 @@ read_secret(struct token_secret *ts, char **cause)
 	if (cred_read_fd(STDIN_FILENO, "standard input", SECRET_INPUT_MAX, &text, &len, cause) < 0)
 		return -1;
 	line = strcspn(text, "\r\n");
-	if (strlen(text) != len || text[line + strspn(text + line, "\r\n")] != '\0') {
+	if (text[line + strspn(text + line, "\r\n")] != '\0') { /* cred_read_fd refused a NUL */
 		*cause = xasprintf("standard input: expected one line ACCESS_KEY:ACCESS_SECRET, "
 				   "found more");
 		goto out;

@@ -115,7 +115,7 @@ put(const struct line *l)
 }
 
 static void emit(const char *level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 static void
 emit(const char *level, const char *fmt, va_list ap)

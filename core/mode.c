@@ -24,8 +24,8 @@
 #define BODY_MAX (1024 * 1024) /* larger answers are refused */
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 8000
-#define THROTTLE_MAX 10     /* 429s waited out per call */
-#define MESSAGE_MAX 200     /* server messages quoted in errors */
+#define THROTTLE_MAX 10 /* 429s waited out per call */
+#define MESSAGE_MAX 200 /* server messages quoted in errors */
 
 int
 mode_global_init(void)
@@ -108,8 +108,8 @@ header_text(const char *line, size_t len, const char *name, size_t *vlen)
 		line++;
 		len--;
 	}
-	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' ||
-			   line[len - 1] == '\r' || line[len - 1] == '\n'))
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r' ||
+			   line[len - 1] == '\n'))
 		len--;
 	*vlen = len;
 	return line;
@@ -430,7 +430,8 @@ mode_retry_after(const struct mode_client *c)
 	wait_ms = c->retry_at_ms - from;
 	if (wait_ms <= 1000)
 		return 1;
-	return wait_ms / 1000 > RETRY_AFTER_MAX ? RETRY_AFTER_MAX + 1 : (long)((wait_ms + 999) / 1000);
+	return wait_ms / 1000 > RETRY_AFTER_MAX ? RETRY_AFTER_MAX + 1
+						: (long)((wait_ms + 999) / 1000);
 }
 
 void

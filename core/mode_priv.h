@@ -33,8 +33,8 @@ struct mode_client {
 	struct sbuf body;
 	long hdr_limit;
 	long hdr_remaining;
-	long retry_after;       /* seconds, -1 when not given as a number */
-	int64_t retry_at_ms;    /* Retry-After as an HTTP-date, -1 when not */
+	long retry_after;            /* seconds, -1 when not given as a number */
+	int64_t retry_at_ms;         /* Retry-After as an HTTP-date, -1 when not */
 	struct mode_clock hdr_clock; /* the answer being read */
 	int hdr_done;                /* its header block ended */
 	int too_big;

@@ -108,7 +108,7 @@ count() {
 echo "== keygen and init"
 run 0 keygen --public-key "$pub" --secret-key "$TW_TMP/seal.sec" --no-passphrase
 run 0 keygen --public-key "$TW_TMP/other.pub" --secret-key "$TW_TMP/other.sec" --no-passphrase
-other_fpr=$(sed -n 's/^wrote public key .* (\(tw1:[^)]*\))$/\1/p' "$out")
+other_fpr=$(sed -n 's/^wrote public key .* (\(tw1:[^)]*\)), 0644.*$/\1/p' "$out")
 run 0 init --db "$db" --public-key "$pub"
 fpr=$(sed -n 's/.* (\(tw1:[^)]*\))$/\1/p' "$out")
 if [ -z "$fpr" ] || [ -z "$other_fpr" ]; then
@@ -207,7 +207,7 @@ refuse 2 "$no_pair" ":$secret1\n" "${sec[@]}"
 refuse 2 "$no_pair" "$key1:\n" "${sec[@]}"
 refuse 2 "standard input: expected one line ACCESS_KEY:ACCESS_SECRET, found more" \
 	"$key1:$secret1\nsecond line\n" "${sec[@]}"
-refuse 2 "standard input: expected one line ACCESS_KEY:ACCESS_SECRET, found more" \
+refuse 2 "standard input: holds a NUL byte at offset $((${#key1} + 1 + ${#secret1})); is it the right file?" \
 	"$key1:$secret1\0tail\n" "${sec[@]}"
 refuse 2 "standard input: the access key and secret contain a space or a control character" \
 	"$key1: $secret1\n" "${sec[@]}"

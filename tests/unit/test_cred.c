@@ -102,7 +102,8 @@ test_nul_byte(void **state)
 	fd = open(path, O_RDONLY);
 	assert_int_equal(cred_read_fd(fd, "standard input", 64, &out, &len, &cause), -1);
 	assert_null(out);
-	assert_string_equal(cause, "standard input: holds a NUL byte at offset 10; is it the right file?");
+	assert_string_equal(cause,
+			    "standard input: holds a NUL byte at offset 10; is it the right file?");
 	close(fd);
 	free(cause);
 	free(path);
@@ -204,11 +205,12 @@ test_policy_advice(void **state)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
 	assert_null(c);
-	assert_string_equal(cause, "$CREDENTIALS_DIRECTORY is not set, nor "
-				   "$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; add "
-				   "LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file "
-				   "holding KEY:SECRET) to the service, or set "
-				   "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
+	assert_string_equal(
+	    cause, "$CREDENTIALS_DIRECTORY is not set, nor "
+		   "$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; add "
+		   "LoadCredential=acme-admin:/etc/tokenwarden/credentials/acme-admin (a file "
+		   "holding KEY:SECRET) to the service, or set "
+		   "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
 	free(cause);
 	cause = NULL;
 	/* The policy's only credential: $TOKENWARDEN_CREDENTIAL would do too. */
@@ -220,11 +222,11 @@ test_policy_advice(void **state)
 
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	assert_int_equal(cred_load("absent-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
-	want =
-	    xasprintf("%s/absent-admin: cannot open: No such file or directory; add "
-		      "LoadCredential=absent-admin:/etc/tokenwarden/absent-admin (a file holding "
-		      "KEY:SECRET) to the service",
-		      dir);
+	want = xasprintf(
+	    "%s/absent-admin: cannot open: No such file or directory; add "
+	    "LoadCredential=absent-admin:/etc/tokenwarden/credentials/absent-admin (a file holding "
+	    "KEY:SECRET) to the service",
+	    dir);
 	assert_string_equal(cause, want);
 	free(want);
 	free(cause);
@@ -280,13 +282,13 @@ test_named_variables(void **state)
 	/* One of two credentials: the shared variable cannot say it is acme's. */
 	assert_int_equal(cred_load("acme-admin", NULL, CRED_FROM_POLICY, 2, &c, &cause), -1);
 	assert_null(c);
-	assert_string_equal(cause,
-			    "$CREDENTIALS_DIRECTORY is not set, nor "
-			    "$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; $TOKENWARDEN_CREDENTIAL "
-			    "stands only for a policy naming one credential, and this one "
-			    "names 2; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin "
-			    "(a file holding KEY:SECRET) to the service, or set "
-			    "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
+	assert_string_equal(
+	    cause, "$CREDENTIALS_DIRECTORY is not set, nor "
+		   "$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; $TOKENWARDEN_CREDENTIAL "
+		   "stands only for a policy naming one credential, and this one "
+		   "names 2; add LoadCredential=acme-admin:/etc/tokenwarden/credentials/acme-admin "
+		   "(a file holding KEY:SECRET) to the service, or set "
+		   "TOKENWARDEN_CREDENTIAL_ACME_ADMIN");
 	assert_null(strstr(cause, "acmesecret"));
 	FREE_NULL(&cause);
 	/* The same from a verb's options when the policy named it. */

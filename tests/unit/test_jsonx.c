@@ -128,14 +128,15 @@ test_text_never_lost(void **state)
 		const char *in, *out;
 	} cases[] = {
 	    {"plain", "plain"},
-	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"},
-	    {"tab\tand\nnewline", "tab\tand\nnewline"},     /* JSON escapes controls */
-	    {"cut \xe2\x82", "cut ??"},                       /* a character cut at the end */
-	    {"\xe9t\xe9", "?t?"},                             /* Latin-1 */
-	    {"\x80\xbf", "??"},                               /* stray continuation bytes */
-	    {"\xc0\xaf", "??"},                               /* overlong '/' */
-	    {"\xed\xa0\x80", "???"},                         /* a surrogate */
-	    {"\xf4\x90\x80\x80", "????"},                   /* above U+10FFFF */
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+	     "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"},
+	    {"tab\tand\nnewline", "tab\tand\nnewline"},   /* JSON escapes controls */
+	    {"cut \xe2\x82", "cut ??"},                   /* a character cut at the end */
+	    {"\xe9t\xe9", "?t?"},                         /* Latin-1 */
+	    {"\x80\xbf", "??"},                           /* stray continuation bytes */
+	    {"\xc0\xaf", "??"},                           /* overlong '/' */
+	    {"\xed\xa0\x80", "???"},                      /* a surrogate */
+	    {"\xf4\x90\x80\x80", "????"},                 /* above U+10FFFF */
 	    {"\xe2\x82 \xe2\x82\xac", "?? \xe2\x82\xac"}, /* a cut one, then a whole one */
 	};
 	json_t *v;

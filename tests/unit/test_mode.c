@@ -457,7 +457,7 @@ retry_after(const char *const *lines, size_t n)
 }
 
 #define RA(...)                                                                                    \
-	retry_after((const char *const[]){__VA_ARGS__},                                          \
+	retry_after((const char *const[]){__VA_ARGS__},                                            \
 		    sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
 
 /* Numbers are whole or not at all; Retry-After is seconds or an HTTP-date. */
@@ -476,27 +476,26 @@ test_rate_headers(void **state)
 	assert_int_equal(RA("Retry-After: 1234567890"), 1); /* ten digits */
 	assert_int_equal(RA("Retry-After:"), 1);
 	/* An HTTP-date, counted from the answer's Date, wherever that comes. */
-	assert_int_equal(RA("Date: Sun, 06 Nov 1994 08:49:37 GMT",
-			    "Retry-After: Sun, 06 Nov 1994 08:50:07 GMT"),
-			 30);
-	assert_int_equal(RA("Retry-After: Sun, 06 Nov 1994 08:50:07 GMT",
-			    "Date: Sun, 06 Nov 1994 08:49:37 GMT"),
-			 30);
-	assert_int_equal(RA("Date: Sun, 06 Nov 1994 08:49:37 GMT",
-			    "Retry-After: Sun, 06 Nov 1994 08:40:00 GMT"),
-			 1); /* in the past: at once, after the least wait */
-	assert_int_equal(RA("Date: Sun, 06 Nov 1994 08:49:37 GMT",
-			    "Retry-After: Sun, 06 Nov 1994 09:49:37 GMT"),
-			 RETRY_AFTER_MAX + 1); /* too far: the call fails */
+	assert_int_equal(
+	    RA("Date: Sun, 06 Nov 1994 08:49:37 GMT", "Retry-After: Sun, 06 Nov 1994 08:50:07 GMT"),
+	    30);
+	assert_int_equal(
+	    RA("Retry-After: Sun, 06 Nov 1994 08:50:07 GMT", "Date: Sun, 06 Nov 1994 08:49:37 GMT"),
+	    30);
+	assert_int_equal(
+	    RA("Date: Sun, 06 Nov 1994 08:49:37 GMT", "Retry-After: Sun, 06 Nov 1994 08:40:00 GMT"),
+	    1); /* in the past: at once, after the least wait */
+	assert_int_equal(
+	    RA("Date: Sun, 06 Nov 1994 08:49:37 GMT", "Retry-After: Sun, 06 Nov 1994 09:49:37 GMT"),
+	    RETRY_AFTER_MAX + 1); /* too far: the call fails */
 	/* Without a Date, from the local clock. */
 	t = time(NULL) + 20;
 	strftime(when, sizeof when, "Retry-After: %a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
 	assert_in_range(RA(when), 18, 21);
 	assert_int_equal(RA("Retry-After: tomorrow"), 1);
 
-	c = read_headers((const char *const[]){"X-RateLimit-Limit: 40 ",
-					       "X-RateLimit-Remaining: 3x"},
-			 2);
+	c = read_headers(
+	    (const char *const[]){"X-RateLimit-Limit: 40 ", "X-RateLimit-Remaining: 3x"}, 2);
 	assert_int_equal(c->hdr_limit, 40);
 	assert_int_equal(c->hdr_remaining, -1);
 	mode_client_free(c);
