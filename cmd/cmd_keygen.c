@@ -70,8 +70,12 @@ run_keygen(void *opts, int argc, char **argv)
 	if (seal_load_public(ko->public_key, &pub, &cause) != SEAL_OK)
 		goto out;
 	seal_fingerprint(&pub, fpr);
-	printf("wrote public key %s (%s)\n", ko->public_key, fpr);
-	printf("wrote secret key %s%s; keep it off the rotating host\n", ko->secret_key,
+	printf("wrote public key %s (%s), 0644: the rotating host needs only this one\n",
+	       ko->public_key, fpr);
+	printf("wrote secret key %s%s, 0600: move it off the rotating host now, to where "
+	       "secrets are revealed (tokenwarden secret reveal --secret-key); it opens every "
+	       "stored secret\n",
+	       ko->secret_key,
 	       ko->no_passphrase ? " (not passphrase-protected)" : " (passphrase-protected)");
 	status = TW_EXIT_OK;
 out:

@@ -5,9 +5,10 @@
 #include "cmd/args.h"
 #include "policies/policy.h"
 
-#define CONFIG_DEFAULT "/etc/tokenwarden/policy.yaml"
-#define DB_DEFAULT "/var/lib/tokenwarden/tokenwarden.db"
-#define PUB_DEFAULT "/etc/tokenwarden/seal.pub"
+/* TW_CONFDIR and TW_STATEDIR come from the build (CMakeLists.txt). */
+#define CONFIG_DEFAULT TW_CONFDIR "/policy.yaml"
+#define DB_DEFAULT TW_STATEDIR "/tokenwarden.db"
+#define PUB_DEFAULT TW_CONFDIR "/seal.pub"
 #define API_DEFAULT "https://app.mode.com"
 
 /* opt, else --config, else $TOKENWARDEN_CONFIG, else CONFIG_DEFAULT. */

@@ -17,7 +17,10 @@ put_text(FILE *f, const char *text, const char *indent)
 {
 	for (const char *c = text; *c != '\0'; c++) {
 		if (*c == '\n') {
-			if (c[1] != '\0')
+			/* groff reads a line's first '.' or '\'' as a request: keep it mid-line. */
+			if (c[1] == '.' || c[1] == '\'')
+				fputc(' ', f);
+			else if (c[1] != '\0')
 				fprintf(f, "\n%s", indent);
 			continue;
 		}

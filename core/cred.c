@@ -137,8 +137,8 @@ cred_read_fd(int fd, const char *what, size_t max, char **out, size_t *len, char
 	}
 	/* A NUL would end the text early, and a secret cut short fails later and elsewhere. */
 	if (memchr(buf, '\0', n) != NULL) {
-		*cause = xasprintf("%s: holds a NUL byte at offset %zu; is it the right file?", what,
-				   (size_t)((char *)memchr(buf, '\0', n) - buf));
+		*cause = xasprintf("%s: holds a NUL byte at offset %zu; is it the right file?",
+				   what, (size_t)((char *)memchr(buf, '\0', n) - buf));
 		goto fail;
 	}
 	buf[n] = '\0';
@@ -218,8 +218,8 @@ parse(const char *text, const char *origin, struct cred *c, char **cause)
 static char *
 policy_fix(const char *name)
 {
-	return xasprintf("add LoadCredential=%s:/etc/tokenwarden/%s (a file holding KEY:SECRET) "
-			 "to the service",
+	return xasprintf("add LoadCredential=%s:" TW_CONFDIR "/credentials/%s (a file holding "
+			 "KEY:SECRET) to the service",
 			 name, name);
 }
 

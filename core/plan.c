@@ -470,6 +470,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	 struct plan_slot_due *d)
 {
 	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
+	const struct token_row *newer;
 	int64_t due;
 
 	d->skip = 0;
@@ -503,13 +504,13 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 					 v->active->token, exp);
 	}
 	/* Consumers split between two tokens: a rotation now brings them together. */
-	if (held_newer(v) != NULL && v->active != NULL && d->due > b->now) {
+	newer = held_newer(v);
+	if (newer != NULL && v->active != NULL && d->due > b->now) {
 		d->due = b->now;
 		snprintf(why, sizeof why,
 			 "its consumers may hold %s, newer than the active %s; a rotation reaches "
 			 "them all",
-			 held_newer(v)->token != NULL ? held_newer(v)->token : "?",
-			 v->active->token);
+			 newer->token != NULL ? newer->token : "?", v->active->token);
 	}
 	if (s == b->force) {
 		forced(b, s, v, d, why);

@@ -66,8 +66,9 @@ struct seal_kdf {
 struct seal_kdf seal_kdf_default(void);
 
 /*
- * Makes a key pair and writes pub_path and sec_path, both 0600, each through
- * a fsynced temp file in the same directory.  pass NULL leaves the secret
+ * Makes a key pair and writes pub_path (0644: it is public) and sec_path
+ * (0600), each through a fsynced temp file in the same directory, whatever
+ * the umask.  pass NULL leaves the secret
  * key unprotected; otherwise it is encrypted under (pass, passlen) with kdf
  * (NULL: seal_kdf_default).  Without force an existing file is never
  * replaced (SEAL_ERR_EXISTS) and nothing is written; with force the public

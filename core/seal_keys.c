@@ -164,11 +164,12 @@ write_all(int fd, const char *p, size_t n)
 }
 
 /*
- * Writes text to a new 0600 temp file beside path and fsyncs it.  Returns
- * the temp file's name (the caller frees it), or NULL with *cause.
+ * Writes text to a new temp file of the given mode beside path and fsyncs
+ * it.  Returns the temp file's name (the caller frees it), or NULL with
+ * *cause.
  */
 static char *
-write_temp(const char *path, const char *text, char **cause)
+write_temp(const char *path, const char *text, mode_t mode, char **cause)
 {
 	unsigned char rnd[8];
 	char hex[2 * sizeof rnd + 1], *tmp;
@@ -183,8 +184,8 @@ write_temp(const char *path, const char *text, char **cause)
 		FREE_NULL(&tmp);
 		return NULL;
 	}
-	/* The umask may have cleared owner bits; the mode is exactly 0600. */
-	if (fchmod(fd, 0600) < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+	/* Created 0600 whatever it becomes: no one reads it half written.  Then exactly mode. */
+	if (fchmod(fd, mode) < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
 		*cause = xasprintf("%s: cannot write: %s", tmp, strerror(errno));
 		goto out;
 	}
@@ -319,10 +320,11 @@ seal_keygen(const char *pub_path, const char *sec_path, const unsigned char *pas
 	sectext = secret_text(sec_path, sec, pass, passlen, &k, cause);
 	if (sectext == NULL)
 		goto out;
-	pubtmp = write_temp(pub_path, pubtext, cause);
+	/* Public: the service's user reads it, whoever made it. */
+	pubtmp = write_temp(pub_path, pubtext, 0644, cause);
 	if (pubtmp == NULL)
 		goto out;
-	sectmp = write_temp(sec_path, sectext, cause);
+	sectmp = write_temp(sec_path, sectext, 0600, cause);
 	if (sectmp == NULL)
 		goto out;
 	/* Public first: a new public key without its secret fails the store's pin loudly. */

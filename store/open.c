@@ -95,7 +95,8 @@ on_read_only_fs(const char *path)
 static char *
 owner_advice(const char *path, const struct stat *st)
 {
-	char *owner = trust_user_name(st->st_uid), *me = trust_user_name(geteuid()), *word = shell_word(path);
+	char *owner = trust_user_name(st->st_uid), *me = trust_user_name(geteuid()),
+	     *word = shell_word(path);
 	char *sudo = st->st_uid == 0 ? xstrdup("sudo") : xasprintf("sudo -u %s", owner);
 	char *advice = xasprintf("it belongs to %s: run tokenwarden as %s (%s tokenwarden ...), "
 				 "or have root hand it over to you: sudo chown %s %s",
@@ -220,7 +221,8 @@ check_companions(const char *path, char **cause)
 
 		if (lstat(file, &st) < 0) {
 			if (errno != ENOENT) {
-				*cause = xasprintf("%s: cannot examine it: %s", file, strerror(errno));
+				*cause =
+				    xasprintf("%s: cannot examine it: %s", file, strerror(errno));
 				rc = -1;
 			}
 		} else if (!S_ISREG(st.st_mode)) {
@@ -362,7 +364,8 @@ static char *
 not_writable(const char *path, const struct stat *st, char **fix)
 {
 	struct stat d;
-	char *dir = store_dir_of(path), *me = trust_user_name(geteuid()), *owner = NULL, *word = NULL;
+	char *dir = store_dir_of(path), *me = trust_user_name(geteuid()), *owner = NULL,
+	     *word = NULL;
 	char *dword = shell_word(dir), *reason = NULL;
 	const char *keeps = "SQLite keeps the store's -wal and -shm files there, and tokenwarden "
 			    "its .lock file";

@@ -150,7 +150,7 @@ baseline=$(state)
 echo "== a credential missing from \$CREDENTIALS_DIRECTORY"
 mv "$creds/beta-admin" "$TW_TMP/beta-admin.away"
 run 2 rotate
-expect "$err" "error: workspace beta (credential beta-admin): $creds/beta-admin: cannot open: No such file or directory; add LoadCredential=beta-admin:/etc/tokenwarden/beta-admin (a file holding KEY:SECRET) to the service"
+expect "$err" "error: workspace beta (credential beta-admin): $creds/beta-admin: cannot open: No such file or directory; add LoadCredential=beta-admin:/etc/tokenwarden/credentials/beta-admin (a file holding KEY:SECRET) to the service"
 refute "$err" "workspace acme"
 errors 1
 refused "a missing credential"
@@ -174,14 +174,14 @@ refused "the daemon"
 echo "== revoke gives the same advice"
 mv "$creds/acme-admin" "$TW_TMP/acme-admin.away"
 run 2 revoke --yes acme/etl
-expect "$err" "$creds/acme-admin: cannot open: No such file or directory; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin"
+expect "$err" "$creds/acme-admin: cannot open: No such file or directory; add LoadCredential=acme-admin:/etc/tokenwarden/credentials/acme-admin"
 refused "revoke without its credential"
 mv "$TW_TMP/acme-admin.away" "$creds/acme-admin"
 
 echo "== \$CREDENTIALS_DIRECTORY not set, and no \$TOKENWARDEN_CREDENTIAL"
 unset CREDENTIALS_DIRECTORY
 run 2 rotate
-expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL_ACME_ADMIN"
+expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; add LoadCredential=acme-admin:/etc/tokenwarden/credentials/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL_ACME_ADMIN"
 expect "$err" "error: workspace beta (credential beta-admin): \$CREDENTIALS_DIRECTORY is not set"
 errors 2
 refused "no credential directory"
@@ -317,7 +317,7 @@ baseline=$(state)
 unset CREDENTIALS_DIRECTORY
 export TOKENWARDEN_CREDENTIAL=adminkey:adminsecret
 run 2 rotate
-expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; \$TOKENWARDEN_CREDENTIAL stands only for a policy naming one credential, and this one names 2; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL_ACME_ADMIN"
+expect "$err" "error: workspace acme (credential acme-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_ACME_ADMIN; \$TOKENWARDEN_CREDENTIAL stands only for a policy naming one credential, and this one names 2; add LoadCredential=acme-admin:/etc/tokenwarden/credentials/acme-admin (a file holding KEY:SECRET) to the service, or set TOKENWARDEN_CREDENTIAL_ACME_ADMIN"
 expect "$err" "error: workspace beta (credential beta-admin): \$CREDENTIALS_DIRECTORY is not set, nor \$TOKENWARDEN_CREDENTIAL_BETA_ADMIN; \$TOKENWARDEN_CREDENTIAL stands only for"
 errors 2
 refused "a run with one variable for two credentials"

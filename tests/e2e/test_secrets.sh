@@ -157,6 +157,9 @@ no_head_note "keygen"
 # --public-key before the verb is keygen's own (a file to write), as after it.
 run 0 --public-key c.pub keygen --secret-key c.sec --no-passphrase
 expect "$out" "wrote public key c.pub"
+expect "$out" "c.sec (not passphrase-protected), 0600: move it off the rotating host now"
+[ "$(stat -c %a c.pub) $(stat -c %a c.sec)" = "644 600" ] ||
+	fail "keygen wrote the keys $(stat -c %a c.pub) and $(stat -c %a c.sec), not 644 and 600"
 RUN_STDIN=$PASS_FILE run 0 keygen --public-key b.pub --secret-key b.sec --passphrase-fd 0
 expect "$out" "(passphrase-protected)"
 run 2 keygen --public-key d.pub --no-passphrase

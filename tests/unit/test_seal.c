@@ -358,7 +358,7 @@ count_entries(const char *path)
 }
 
 static void
-test_created_files_are_0600(void **state)
+test_created_file_modes(void **state)
 {
 	char *sub = path_of("modes"), *pub = path_of("modes/k.pub"), *sec = path_of("modes/k.sec");
 	char *cause = NULL;
@@ -370,12 +370,15 @@ test_created_files_are_0600(void **state)
 	assert_int_equal(
 	    seal_keygen(pub, sec, (const unsigned char *)PASS, strlen(PASS), &fast, 0, &cause),
 	    SEAL_OK);
+	/* The public key is public: the service's user reads it, whoever ran keygen. */
 	assert_int_equal(stat(pub, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(stat(sec, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	umask(0277); /* even a umask that clears the owner's write bit */
+	umask(0277); /* even a umask that clears the owner's write bit, or root's 077 */
 	assert_int_equal(seal_keygen(pub, sec, NULL, 0, &fast, 1, &cause), SEAL_OK);
+	assert_int_equal(stat(pub, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(stat(sec, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	umask(old);
@@ -809,7 +812,7 @@ main(void)
 	    cmocka_unit_test(test_swapped_between_tokens),
 	    cmocka_unit_test(test_other_key_pair_fails),
 	    cmocka_unit_test(test_keygen_never_overwrites_without_force),
-	    cmocka_unit_test(test_created_files_are_0600),
+	    cmocka_unit_test(test_created_file_modes),
 	    cmocka_unit_test(test_loose_permissions_refused),
 	    cmocka_unit_test(test_passphrase),
 	    cmocka_unit_test(test_pair_mismatch_detected),
