@@ -28,9 +28,9 @@
 static void
 split_fix(const char *cause, const char *fallback, char **detail, char **fix)
 {
-	static const char *const fixes[] = {"run",    "give",       "set ",    "name",
-					    "ask",    "it belongs", "remount", "copy",
-					    "create", "install",    "put",     NULL};
+	static const char *const fixes[] = {"run",  "check",  "use ",    "add",        "give",
+					    "set ", "name",   "ask",     "it belongs", "remount",
+					    "copy", "create", "install", "put",        NULL};
 	char *text = xstrdup(cause), *cut = strstr(text, "; the verbs that only read");
 
 	if (cut != NULL)
@@ -86,18 +86,24 @@ doctor_policy(const char *path, struct diag_list *d, doctor_cb cb, void *arg)
 		free(detail);
 		return p;
 	}
-	/* The first error says most (a file that cannot be read has only that one). */
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].level == DIAG_ERROR && detail == NULL) {
+	/* The first error says most; one at line 0 is the file's own (it cannot be read). */
+	for (size_t i = 0; i < d->n && detail == NULL; i++)
+		if (d->v[i].level == DIAG_ERROR && d->v[i].line == 0)
+			detail = xasprintf("%s: %s", path, d->v[i].msg);
+		else if (d->v[i].level == DIAG_ERROR)
 			detail = xasprintf("%s: invalid: %zu error%s, the first at line %d: %s",
 					   path, d->nerrors, d->nerrors == 1 ? "" : "s",
 					   d->v[i].line, d->v[i].msg);
-		}
 	if (detail == NULL)
 		detail = xasprintf("%s: invalid", path);
-	fix = xasprintf("run: tokenwarden policy check %s (every problem with its line), and "
-			"correct them; nothing else is checked for the workspaces meanwhile",
-			path);
+	if (access(path, F_OK) < 0)
+		fix = xstrdup("name the policy with --config FILE or $TOKENWARDEN_CONFIG "
+			      "(examples/policies/ has some to start from); nothing is checked for "
+			      "the workspaces meanwhile");
+	else
+		fix = xasprintf("run: tokenwarden policy check %s (every problem with its line), "
+				"and correct them; nothing is checked for the workspaces meanwhile",
+				path);
 	report(cb, arg, NULL, DOCTOR_POLICY, DOCTOR_FAIL, detail, fix);
 	free(detail);
 	free(fix);
@@ -119,7 +125,7 @@ dir_of(const char *path)
 static void
 store_dir(const char *db, doctor_cb cb, void *arg)
 {
-	char *dir = dir_of(db), *abs = NULL, *cause = NULL, *detail, *me;
+	char *dir = dir_of(db), *abs = NULL, *cause = NULL, *detail, *me, *fix;
 	char cwd[4096];
 	int fd;
 
@@ -140,10 +146,12 @@ store_dir(const char *db, doctor_cb cb, void *arg)
 		    xasprintf("%s: nobody but %s can change it or a directory above it", abs, me);
 		report(cb, arg, NULL, "store-directory", DOCTOR_OK, detail, NULL);
 	} else {
-		detail = xasprintf("%s: %s", dir, cause);
-		report(cb, arg, NULL, "store-directory", DOCTOR_FAIL, detail,
-		       "give the store's directory, and each above it, to root or the user "
-		       "tokenwarden runs as, not writable by group or others (chmod go-w)");
+		split_fix(cause,
+			  "give the store's directory, and each above it, to root or the user "
+			  "tokenwarden runs as, not writable by group or others",
+			  &detail, &fix);
+		report(cb, arg, NULL, "store-directory", DOCTOR_FAIL, detail, fix);
+		free(fix);
 	}
 	free(detail);
 	free(me);
@@ -174,11 +182,13 @@ public_key(struct store *s, const char *path, doctor_cb cb, void *arg)
 				   path, fpr);
 		report(cb, arg, NULL, DOCTOR_PUBLIC_KEY, DOCTOR_SKIP, detail, NULL);
 	} else if (store_check_key(s, fpr, &cause) < 0) {
-		report(
-		    cb, arg, NULL, DOCTOR_PUBLIC_KEY, DOCTOR_FAIL, cause,
-		    "name the public key 'init' pinned (--public-key, $TOKENWARDEN_PUBLIC_KEY or "
-		    "the policy's store: public_key), or move the store to this key with "
-		    "tokenwarden rekey");
+		split_fix(
+		    cause,
+		    "name the public key 'init' pinned (--public-key, $TOKENWARDEN_PUBLIC_KEY "
+		    "or the policy's store: public_key), or move the store to this key with "
+		    "tokenwarden rekey",
+		    &detail, &fix);
+		report(cb, arg, NULL, DOCTOR_PUBLIC_KEY, DOCTOR_FAIL, detail, fix);
 	} else {
 		detail = xasprintf("%s: fingerprint %s, the one pinned in the store", path, fpr);
 		report(cb, arg, NULL, DOCTOR_PUBLIC_KEY, DOCTOR_OK, detail, NULL);
