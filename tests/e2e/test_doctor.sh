@@ -69,6 +69,11 @@ checks() {
 all=(policy store store-directory public-key timer credential api clock credential-accepted
 	consumer)
 
+# Who runs the test, as doctor names them.
+me=$(id -un)
+who=root
+[ "$(id -u)" = 0 ] || who="root and $me"
+
 at() {
 	export TOKENWARDEN_NOW=$1
 	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
@@ -134,8 +139,8 @@ export TOKENWARDEN_TEST_SYSTEMD=0
 run 0 doctor
 line "policy, store, key and timer"
 line "ok   policy: $policy: valid: 1 workspace, 1 slot, 0 warnings"
-line "ok   store: $db: a tokenwarden store, owner root, mode 0600, it and its directory writable"
-line "ok   store-directory: $state: nobody but root can change it or a directory above it"
+line "ok   store: $db: a tokenwarden store, owner $me, mode 0600, it and its directory writable"
+line "ok   store-directory: $state: nobody but $who can change it or a directory above it"
 like "ok   public-key: $pub: fingerprint tw1:[A-Za-z0-9_-]+, the one pinned in the store"
 line "skip timer: skipped: systemd is not running here"
 line "workspace acme"
@@ -143,8 +148,8 @@ line "ok   credential: acme-admin: found in $TW_TMP/creds/acme-admin"
 line "warn api: $SIM_URL: plain http to loopback: a test setup (it answers)"
 like "ok   clock: the server's clock and this host's are ([0-9]+s|under a second) apart \(schedule.max_clock_skew allows 5m\)"
 line "skip credential-accepted: not checked: Mode has no read-only call for an admin key; \`doctor --probe\` checks it with a DELETE of a token id that cannot exist (404 = accepted, 401 = refused)"
-line "ok   consumer: etl: file $TW_TMP/got/etl.json: its directory is safe and root can write in it"
-line "ok   consumer: etl: exec $TW_TMP/hooks/ok: nobody but root can change it"
+line "ok   consumer: etl: file $TW_TMP/got/etl.json: its directory is safe and $me can write in it"
+line "ok   consumer: etl: exec $TW_TMP/hooks/ok: nobody but $who can change it"
 line "doctor: 8 ok, 1 warning, 2 skipped, 0 failed"
 unchanged "all good"
 
@@ -304,10 +309,14 @@ run 1 doctor
 line "FAIL consumer: etl: deliver file $TW_TMP/got/etl.json: refused: $TW_TMP/got is writable by group or others (mode 0777); run: chmod go-w $TW_TMP/got"
 checks "${all[@]}"
 chmod 755 "$TW_TMP/got"
-chmod 555 "$TW_TMP/got"
-run 1 doctor
-line "FAIL consumer: etl: deliver file $TW_TMP/got/etl.json: root cannot create a file in $TW_TMP/got (owner root, mode 0555); run: chmod u+w $TW_TMP/got, or give it to root"
-chmod 755 "$TW_TMP/got"
+if [ "$(id -u)" != 0 ]; then
+	chmod 555 "$TW_TMP/got"
+	run 1 doctor
+	line "FAIL consumer: etl: deliver file $TW_TMP/got/etl.json: $me cannot create a file in $TW_TMP/got (owner $me, mode 0555); run: chmod u+w $TW_TMP/got, or give it to $me"
+	chmod 755 "$TW_TMP/got"
+else
+	echo "SKIP: a file consumer's directory this user cannot write in: root writes anywhere"
+fi
 write_policy "$SIM_URL" "$TW_TMP/hooks/missing"
 run 1 doctor
 line "FAIL consumer: etl: deliver exec $TW_TMP/hooks/missing: cannot run it (missing, or not executable); install the program, executable, where only root or the user tokenwarden runs as can change it or a directory above it"
