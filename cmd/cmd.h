@@ -45,6 +45,7 @@ extern const struct cmd_entry cmd_audit_report_entry;
 extern const struct cmd_entry cmd_rotate_entry;
 extern const struct cmd_entry cmd_revoke_entry;
 extern const struct cmd_entry cmd_daemon_entry;
+extern const struct cmd_entry cmd_doctor_entry;
 extern const struct cmd_entry cmd_completion_entry;
 
 /* Every verb, in the order --help lists them. */

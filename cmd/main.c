@@ -28,7 +28,7 @@ const struct cmd_entry *const cmd_table[] = {
     &cmd_rekey_entry,        &cmd_audit_verify_entry, &cmd_audit_log_entry,
     &cmd_policy_check_entry, &cmd_policy_show_entry,  &cmd_plan_entry,
     &cmd_audit_report_entry, &cmd_rotate_entry,       &cmd_revoke_entry,
-    &cmd_daemon_entry,       &cmd_completion_entry,
+    &cmd_daemon_entry,       &cmd_doctor_entry,       &cmd_completion_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])

@@ -705,6 +705,56 @@ deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d,
 	return deliver(s, d, p, 1, cause, output);
 }
 
+/* Whether this process may create and rename a file in dir (t's); 0, or -1 with *cause. */
+static int
+dir_writable(const struct target *t, const char *path, char **cause)
+{
+	struct stat st;
+	char *dir, *me, *owner;
+
+	/* As the delivery finds it: root may write in a directory without a write bit. */
+	if (faccessat(t->dir, ".", W_OK | X_OK, AT_EACCESS) == 0)
+		return 0;
+	if (fstat(t->dir, &st) < 0) {
+		*cause = xasprintf("deliver file %s: cannot examine its directory: %s", path,
+				   strerror(errno));
+		return -1;
+	}
+	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	me = trust_user_name(geteuid());
+	owner = trust_user_name(st.st_uid);
+	*cause = xasprintf("deliver file %s: %s cannot create a file in %s (owner %s, mode %04o); "
+			   "run: chmod u+w %s, or give it to %s",
+			   path, me, dir[0] != '\0' ? dir : "/", owner,
+			   (unsigned)(st.st_mode & 07777), dir[0] != '\0' ? dir : "/", me);
+	free(dir);
+	free(me);
+	free(owner);
+	return -1;
+}
+
+int
+deliver_check(const struct policy_slot *s, const struct policy_deliver *d, char **cause)
+{
+	struct target t;
+	char *path;
+	int rc;
+
+	if (d->kind == DELIVER_EXEC) {
+		path = policy_render_target(s, d->argv[0]);
+		rc = program_trusted(path, cause);
+	} else {
+		path = policy_render_target(s, d->path);
+		rc = target_open(path, d, &t, cause);
+		if (rc == 0)
+			rc = dir_writable(&t, path, cause);
+		if (t.dir >= 0)
+			close(t.dir);
+	}
+	free(path);
+	return rc;
+}
+
 /* Reports program, slot s's consumer c, in d unless nobody but root and us can change it. */
 static void
 check_program(const struct policy_slot *s, const struct policy_deliver *c, const char *program,

@@ -80,6 +80,16 @@ int deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d
 		     const struct deliver_payload *p, char **cause, char **output);
 
 /*
+ * Checks, changing nothing, what deliver_one checks before it delivers to
+ * consumer d of slot s: an exec consumer's program exists and nobody but
+ * root and the running user can change it (core/trust.h); a file
+ * consumer's directory is found as deliver_one finds it and the running
+ * user may create a file in it.  Returns 0, or -1 with *cause naming the
+ * path at fault and the fix.
+ */
+int deliver_check(const struct policy_slot *s, const struct policy_deliver *d, char **cause);
+
+/*
  * Checks every exec consumer's program, for each slot that has it, as
  * deliver_one will before running it (core/trust.h): one error in d at the
  * consumer's line for each that someone other than root or the running user

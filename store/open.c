@@ -470,7 +470,8 @@ identify(struct store *s, enum store_open_flags flags, int *version, char **caus
 		*cause = xasprintf("%s: schema version %d is newer than this tokenwarden "
 				   "understands (%d); upgrade tokenwarden",
 				   s->path, *version, STORE_SCHEMA_VERSION);
-	} else if (s->readonly != NULL && *version < STORE_SCHEMA_VERSION) {
+	} else if (s->readonly != NULL && *version < STORE_SCHEMA_VERSION &&
+		   flags != STORE_INSPECT) {
 		*cause = xasprintf("%s: schema version %d is older than this tokenwarden's (%d), "
 				   "and a read-only store cannot be migrated (%s); open it once "
 				   "where it is writable (any tokenwarden command migrates it), or "
@@ -728,6 +729,8 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 	}
 	s->readonly = reason;
 	reason = NULL;
+	if (flags == STORE_INSPECT)
+		s->readonly = xstrdup("opened only to look at it");
 	/* Examined read-only first, so that a file refused is left exactly as it was. */
 	if (connect_ro(s, wal, cause) < 0 || identify(s, flags, &version, cause) < 0 ||
 	    check_private(path, &st, cause) < 0)

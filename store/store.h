@@ -27,6 +27,12 @@ enum store_open_flags {
 	STORE_CREATE = 1,
 	/* An existing store, to read: read-only when it cannot be written. */
 	STORE_READ = 2,
+	/*
+	 * An existing store, to look at (doctor): refused as STORE_OPEN refuses
+	 * it, a store it cannot write included, but then opened read-only, so
+	 * nothing is written or migrated (an older schema is taken as it is).
+	 */
+	STORE_INSPECT = 4,
 };
 
 struct store {

@@ -13,7 +13,7 @@ These run, each with its output kept:
   token list/show (--json), secret reveal (--bearer --json, every sealed
   token), audit log/report/verify (--json), rekey (to a plain key, then to
   one with a passphrase read from a descriptor; reveal with it and with a
-  wrong one), revoke --yes, token delete, daemon;
+  wrong one), revoke --yes, token delete, daemon, doctor --probe;
   and the failures: a hook that echoes its input and exits 3, a 401 (a wrong
   admin secret), 5xx on the rotate's first call and on a create, a create
   whose answer is lost, a create that times out (--timeout 1 under latency:
@@ -514,6 +514,9 @@ def main():
         lk.each_format("audit log", ["audit", "log"])
         lk.each_format("audit report --json", ["audit", "report", "--json"], want=(0, 4))
         lk.each_format("audit verify --json", ["audit", "verify", "--json"])
+        # doctor sends the admin key only with --probe; neither form may show it.
+        lk.each_format("doctor --probe", ["doctor", "--probe"], want=(0, 1))
+        lk.each_format("doctor --probe --json", ["doctor", "--probe", "--json"], want=(0, 1))
 
         # rekey to a new key pair; reveal with the new key.
         lk.run("keygen 2", ["keygen", "--public-key", tmp + "/seal2.pub", "--secret-key",

@@ -699,6 +699,58 @@ test_rehearse_file_unwritable(void **state)
 	assert_int_equal(entries(), 0);
 }
 
+/* deliver_check: what a delivery checks first, without delivering. */
+static void
+test_check(void **state)
+{
+	struct policy_deliver f = {.kind = DELIVER_FILE};
+	struct policy_deliver e = shell("exit 0", 5);
+	char *sub = xasprintf("%s/chk", dir), *cause = NULL;
+
+	(void)state;
+	assert_int_equal(mkdir(sub, 0755), 0);
+	f.path = xasprintf("%s/{slot}.json", sub);
+	assert_int_equal(deliver_check(&slot, &f, &cause), 0);
+	assert_null(cause);
+	/* Nothing was written there. */
+	assert_int_equal(rmdir(sub), 0);
+
+	/* A directory that does not exist. */
+	assert_int_equal(deliver_check(&slot, &f, &cause), -1);
+	assert_non_null(strstr(cause, "/chk/etl.json: cannot create a file beside it: "));
+	FREE_NULL(&cause);
+
+	/* A directory others may write in. */
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(deliver_check(&slot, &f, &cause), -1);
+	assert_non_null(strstr(cause, "/chk is writable by group or others (mode 0777)"));
+	FREE_NULL(&cause);
+
+	/* A directory we may not write in (root may write anywhere: not checkable then). */
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(sub, 0555), 0);
+		assert_int_equal(deliver_check(&slot, &f, &cause), -1);
+		assert_non_null(strstr(cause, "/chk (owner "));
+		assert_non_null(strstr(cause, "mode 0555); run: chmod u+w "));
+		FREE_NULL(&cause);
+	}
+	assert_int_equal(rmdir(sub), 0);
+
+	/* An exec consumer: a trusted program, then one that is not there. */
+	assert_int_equal(deliver_check(&slot, &e, &cause), 0);
+	free(e.argv[0]);
+	e.argv[0] = xasprintf("%s/no-such-program", dir);
+	assert_int_equal(deliver_check(&slot, &e, &cause), -1);
+	assert_non_null(
+	    strstr(cause, "/no-such-program: cannot run it (missing, or not executable)"));
+	FREE_NULL(&cause);
+	shell_free(&e);
+	free(f.path);
+	free(sub);
+	assert_int_equal(entries(), 0);
+}
+
 static void
 test_rehearse_exec(void **state)
 {
@@ -806,6 +858,7 @@ main(void)
 	    cmocka_unit_test(test_rehearse_file),
 	    cmocka_unit_test(test_rehearse_file_unwritable),
 	    cmocka_unit_test(test_rehearse_exec),
+	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_rehearse_refuses_real_payload),
 	};
 

@@ -530,6 +530,53 @@ test_read_only_older_schema(void **state)
 	make_writable(fx);
 }
 
+/*
+ * STORE_INSPECT (doctor): refused as STORE_OPEN refuses, but read without a
+ * write, a migration or a file made beside it, an older schema included.
+ */
+static void
+test_inspect(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *s = NULL;
+	char *cause = NULL, *v = NULL;
+	struct before b;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "probe", "kept", &cause), 0);
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	assert_int_equal(
+	    sqlite3_exec(fx->s->db,
+			 "DROP TABLE alerts; DROP TABLE slot_state; DROP TABLE clock_state; "
+			 "PRAGMA user_version = 1",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	store_close(fx->s);
+	fx->s = NULL;
+	remember(&b, fx->dir, fx->path);
+	assert_int_equal(store_open(fx->path, STORE_INSPECT, &s, &cause), 0);
+	assert_non_null(s->readonly);
+	assert_int_equal(store_meta_get(s, "probe", &v, &cause), 0);
+	assert_string_equal(v, "kept");
+	FREE_NULL(&v);
+	store_close(s);
+	same_as_before(&b, fx->dir, fx->path);
+	/* A store that cannot be written is refused, as a run would refuse it. */
+	make_read_only(fx);
+	remember(&b, fx->dir, fx->path);
+	assert_int_equal(store_open(fx->path, STORE_INSPECT, &s, &cause), -1);
+	assert_non_null(strstr(cause, "cannot be written: its mode 0400 lets no one write it"));
+	FREE_NULL(&cause);
+	same_as_before(&b, fx->dir, fx->path);
+	make_writable(fx);
+	/* As is one others may read. */
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(store_open(fx->path, STORE_INSPECT, &s, &cause), -1);
+	assert_non_null(strstr(cause, "permissions 0644 let others read the inventory"));
+	FREE_NULL(&cause);
+	assert_int_equal(chmod(fx->path, 0600), 0);
+}
+
 /* A full disk says so, by SQLITE_FULL forced with max_page_count; nothing is kept. */
 static void
 test_disk_full(void **state)
@@ -709,6 +756,7 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_only_older_schema, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_inspect, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_disk_full, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_locked_by_another, fixture_setup,
 					    fixture_teardown),
