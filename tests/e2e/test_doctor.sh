@@ -271,7 +271,7 @@ unchanged "the timer"
 echo "== the credential: not found"
 mv "$TW_TMP/creds/acme-admin" "$TW_TMP/acme-admin.away"
 run 1 doctor --probe
-line "FAIL credential: acme-admin: $TW_TMP/creds/acme-admin: cannot open: No such file or directory; add LoadCredential=acme-admin:/etc/tokenwarden/acme-admin (a file holding KEY:SECRET) to the service"
+line "FAIL credential: acme-admin: $TW_TMP/creds/acme-admin: cannot open: No such file or directory; add LoadCredential=acme-admin:/etc/tokenwarden/credentials/acme-admin (a file holding KEY:SECRET) to the service"
 line "skip credential-accepted: not checked: no credential (see credential)"
 checks "${all[@]}"
 mv "$TW_TMP/acme-admin.away" "$TW_TMP/creds/acme-admin"
