@@ -186,6 +186,21 @@ args_rate(const char *s, long *requests, long *secs)
 }
 
 /* Stores arg, the value of option o (spelt name), into base; 0, or -1 after a message. */
+/*
+ * The time the command line means by "now": read once, so that `--since now
+ * --until now`, or 7d and +1d, are measured from the same moment however
+ * long parsing takes.
+ */
+static int64_t
+command_now(void)
+{
+	static int64_t now = INT64_MIN;
+
+	if (now == INT64_MIN)
+		now = clock_now_ms();
+	return now;
+}
+
 static int
 store(const struct args_opt *o, const char *name, const char *arg, void *base)
 {
@@ -223,7 +238,7 @@ store(const struct args_opt *o, const char *name, const char *arg, void *base)
 		free(list);
 		return -1;
 	case ARGS_TIME:
-		if (args_time(arg, clock_now_ms(), o->since, (int64_t *)at) == 0)
+		if (args_time(arg, command_now(), o->since, (int64_t *)at) == 0)
 			return 0;
 		errorf("%s '%s': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a "
 		       "duration from now such as %s",

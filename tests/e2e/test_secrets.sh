@@ -481,7 +481,8 @@ echo "== audit log"
 run 0 audit log
 tw_expect_eq "log lines" "$(wc -l <"$out")" "$(events)"
 no_head_note "audit log"
-grep -q '^2024-01-01T00:00:00.000Z  [^ ]*  token.imported  acme/etl  tokone  {' "$out" ||
+# The pinned clock runs from the first reading: a slow process (valgrind) is later.
+grep -Eq '^2024-01-01T00:0[0-9]:[0-9]{2}\.[0-9]{3}Z  [^ ]*  token.imported  acme/etl  tokone  \{' "$out" ||
 	fail "log line format"
 grep -q '  store.init  -  -  {"key_fingerprint":"' "$out" || fail "log line of an event about no workspace"
 grep -q '  token.imported  acme/-  tokthree  ' "$out" || fail "log line of an unmanaged token"

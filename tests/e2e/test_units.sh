@@ -5,8 +5,9 @@
 #   - systemd-analyze security --offline=yes rates every service 1.5 or
 #     lower (issue 13's goal);
 #   - each ExecStart's verb and options are accepted by the binary's parser;
-#   - every system call a nightly run makes, the exec consumer's included, is
-#     one the units' SystemCallFilter= allows: the run is traced with strace
+#   - every system call a nightly run makes, the exec consumer's included, and
+#     the daemon's (started, reloaded with SIGHUP, stopped), is one the units'
+#     SystemCallFilter= allows: each is traced with strace
 #     and its calls checked against the filter as systemd-analyze
 #     syscall-filter expands it.  (This machine has no systemd as PID 1, so
 #     the units cannot be started here; this is the part of their sandbox
@@ -119,7 +120,37 @@ YAML
 		"$plain_bin" rotate --config "$tmp/policy.yaml" >/dev/null 2>"$tmp/rotate.err" ||
 		fail "the traced run failed: $(cat "$tmp/rotate.err")"
 	[ -s "$tmp/run/etl.json" ] || fail "the traced run delivered nothing"
-	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$tmp/trace" | sort -u >"$tmp/used"
+	# The daemon as tokenwarden.service runs it: ready, reloaded (SIGHUP), stopped.
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "w") as log:
+    while True:
+        log.write(s.recv(4096).decode() + "\n")
+        log.flush()
+' "$tmp/notify" "$tmp/notified" &
+listener=$!
+for ((i = 0; i < 50; i++)); do [ -S "$tmp/notify" ] && break; sleep 0.1; done
+CREDENTIALS_DIRECTORY=$tmp/creds NOTIFY_SOCKET=$tmp/notify strace -f -qq -o "$tmp/trace.daemon" \
+		"$plain_bin" daemon --config "$tmp/policy.yaml" >/dev/null 2>"$tmp/daemon.err" &
+	tracer=$!
+	for ((i = 0; i < 100; i++)); do grep -q READY=1 "$tmp/notified" 2>/dev/null && break; sleep 0.1; done
+	# The signals go to the daemon, not to strace, which would only detach.
+	daemon=$(pgrep -P "$tracer" || true)
+	[ -n "$daemon" ] || fail "the traced daemon is not running"
+	kill -HUP "$daemon" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do grep -q RELOADING=1 "$tmp/notified" && break; sleep 0.1; done
+	sleep 0.5
+	kill -TERM "$daemon" 2>/dev/null
+	rc=0
+	wait "$tracer" || rc=$?
+	kill "$listener"
+	[ "$rc" -eq 0 ] || fail "the traced daemon exited $rc: $(cat "$tmp/daemon.err")"
+	for word in READY=1 RELOADING=1 STOPPING=1; do
+		grep -q "$word" "$tmp/notified" || fail "the traced daemon never sent $word"
+	done
+	cat "$tmp/trace" "$tmp/trace.daemon" | sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' | sort -u >"$tmp/used"
 	[ "$(wc -l <"$tmp/used")" -gt 20 ] || fail "strace saw only $(wc -l <"$tmp/used") system calls"
 	denied=$(comm -23 "$tmp/used" "$tmp/allowed" | tr '\n' ' ')
 	[ -z "$denied" ] || fail "the run makes system calls the units' SystemCallFilter= denies: $denied"
