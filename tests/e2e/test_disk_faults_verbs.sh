@@ -215,8 +215,13 @@ after_fault() {
 		[ "$rc" -eq 0 ] || [ "$(reveals "$dir")" -eq "$reveals_before" ] ||
 			fail "$what: a reveal that failed was recorded"
 	fi
-	# A store the faulty init did not make is made by the next one.
-	[ "$verb" != init ] || [ "$rc" -eq 0 ] || return 0
+	# A store the faulty init did not make is made by the next one; what it
+	# left must still be a sound SQLite file.
+	if [ "$verb" = init ] && [ "$rc" -ne 0 ]; then
+		[ ! -s "$dir/tw.db" ] || [ "$(sqlq "$dir/tw.db" "PRAGMA integrity_check")" = ok ] ||
+			fail "$what: the file the faulty init left fails integrity_check"
+		return 0
+	fi
 	# A create's answer not recorded leaves its row pending, a delete's its row
 	# active: the next command that takes the run lock settles each.
 	case $verb in
