@@ -68,6 +68,11 @@ S2=disk-fault-secret-two-Pt5Yh1Kc7Mz
 S3=disk-fault-secret-new-Bw9Ge4Ud6Sa
 later=(--created-at 2025-12-01T00:00Z --expires-at 2099-01-01T00:00Z)
 
+# shown FILE: the end of FILE for a failure message, any known secret in it masked.
+shown() {
+	tail -c 600 "$1" | sed -e "s/$S1/[a secret]/g; s/$S2/[a secret]/g; s/$S3/[a secret]/g"
+}
+
 # sqlq DB QUERY: the rows, fields joined by '|' (read-only: a missing store stays missing).
 sqlq() {
 	"${DF_PY[@]}" -c '
@@ -81,7 +86,7 @@ for r in c.execute(sys.argv[2]):
 # setup ARGS...: tokenwarden on a healthy disk, stdin from $TW_STDIN, as the cases need it.
 setup() {
 	"$tw_bin" "$@" <"${TW_STDIN:-/dev/null}" >"$TW_TMP/setup.out" 2>"$TW_TMP/setup.err" ||
-		tw_fail "setup: tokenwarden $1 $2 exited $?: $(tail -c 600 "$TW_TMP/setup.err")"
+		tw_fail "setup: tokenwarden $1 $2 exited $?: $(shown "$TW_TMP/setup.err")"
 }
 
 # Two stores to copy: one just made, one holding three imported tokens.
@@ -141,13 +146,13 @@ prepare() {
 		cp -p "$TW_TMP/empty/tw.db" "$dir/"
 		policy "$dir" "$ws"
 		rc=$(tw "$dir" --config "$dir/policy.yaml" rotate)
-		[ "$rc" -eq 0 ] || fail "$dir: the first rotate exited $rc: $(tail -c 600 "$dir/healthy.err")"
+		[ "$rc" -eq 0 ] || fail "$dir: the first rotate exited $rc: $(shown "$dir/healthy.err")"
 		;;
 	esac
 	if [ "$verb" = delete ]; then
 		rc=$(tw "$dir" token create --db "$dir/tw.db" --public-key "$pub" --api "$SIM_URL" \
 			--credential-file "$TW_TMP/creds/$ws" -w "$ws" -n victim --expires-in 30d --json)
-		[ "$rc" -eq 0 ] || fail "$dir: token create exited $rc: $(tail -c 600 "$dir/healthy.err")"
+		[ "$rc" -eq 0 ] || fail "$dir: token create exited $rc: $(shown "$dir/healthy.err")"
 		jq -r .token "$dir/healthy.out" >"$dir/victim"
 	fi
 	[ "$verb" != reveal ] || reveals_before=$(reveals "$dir")
@@ -192,14 +197,14 @@ after_fault() {
 	local verb=$1 dir=$2 ws=$3 rc=$4 what=$5 checks=()
 	case $rc in
 	0 | 1 | 2 | 3 | 5 | 6 | 7) ;;
-	*) fail "$what: exit $rc: $(tail -c 600 "$dir/faulty.err")" ;;
+	*) fail "$what: exit $rc: $(shown "$dir/faulty.err")" ;;
 	esac
 	if grep -q "Sanitizer\|runtime error" "$dir/faulty.err"; then
 		fail "$what: a sanitizer reported a problem: $(grep -m3 'Sanitizer\|runtime error' "$dir/faulty.err")"
 	fi
 	# An error naming the store, or (rotate) a slot's rotation failed for it.
 	if [ "$rc" -ne 0 ] && ! grep -q "error: .*$dir/tw.db\|failed .*$dir/tw.db" "$dir/faulty.err"; then
-		fail "$what: exit $rc without naming the store: $(tail -c 800 "$dir/faulty.err")"
+		fail "$what: exit $rc without naming the store: $(shown "$dir/faulty.err")"
 	fi
 	if grep -aqF -- "$S1" "$dir/faulty.err"; then
 		fail "$what: the secret is on stderr"
@@ -237,7 +242,7 @@ after_fault() {
 audit() {
 	local rc
 	rc=$(tw "$1" audit verify --db "$1/tw.db")
-	[ "$rc" -eq 0 ] || fail "$2: audit verify exited $rc: $(tail -c 600 "$1/healthy.out" "$1/healthy.err")"
+	[ "$rc" -eq 0 ] || fail "$2: audit verify exited $rc: $(shown "$1/healthy.out") $(shown "$1/healthy.err")"
 }
 
 # sealed_to_pin DIR WHAT: every secret is sealed to the key the store pins.
@@ -281,7 +286,7 @@ again() {
 		;;
 	list | verify) rc=$(tw "$dir" "${cmd[@]}") ;;
 	esac
-	[ "$rc" -eq 0 ] || fail "$what: the next run exited $rc: $(tail -c 600 "$dir/healthy.err")"
+	[ "$rc" -eq 0 ] || fail "$what: the next run exited $rc: $(shown "$dir/healthy.err")"
 	df_accounted "$dir" "$ws" "${checks[@]}" || fail "$what: after the next run"
 	audit "$dir" "$what: after the next run"
 	case $verb in
@@ -309,7 +314,7 @@ for verb in "${writers[@]}" "${readers[@]}"; do
 	rc=$(df_run "$dir" 0 EIO "$tw_bin" "${cmd[@]}")
 	writes=$(cat "$dir/count")
 	echo "$verb: a clean run exits $rc after $writes writes and syncs to the store"
-	[ "$rc" -eq 0 ] || fail "$verb: the clean run exited $rc: $(tail -c 600 "$dir/faulty.err")"
+	[ "$rc" -eq 0 ] || fail "$verb: the clean run exited $rc: $(shown "$dir/faulty.err")"
 	after_fault "$verb" "$dir" "$ws" "$rc" "$verb (no fault)"
 	count=$per
 	if [[ " ${readers[*]} " = *" $verb "* ]]; then
@@ -332,7 +337,7 @@ for verb in "${writers[@]}" "${readers[@]}"; do
 		echo "$what: exit $rc"
 		cases=$((cases + 1))
 		if [[ " ${readers[*]} " = *" $verb "* ]]; then
-			[ "$rc" -eq 0 ] || fail "$what: a verb that only reads exited $rc: $(tail -c 600 "$dir/faulty.err")"
+			[ "$rc" -eq 0 ] || fail "$what: a verb that only reads exited $rc: $(shown "$dir/faulty.err")"
 		fi
 		after_fault "$verb" "$dir" "$ws" "$rc" "$what"
 		again "$verb" "$dir" "$ws" "$rc" "$what"
