@@ -19,6 +19,7 @@ cc_bin=$3
 cases=${4:-12}
 seed=${5:-$(date +%s)}
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/disk_faults.sh"
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CREDENTIAL TOKENWARDEN_TEST_CRASH
 failures=0
@@ -29,8 +30,7 @@ fail() {
 echo "seed $seed ($cases cases; run again with: $0 MODESIM TOKENWARDEN CC $cases $seed)"
 RANDOM=$seed
 
-shim=$TW_TMP/faultfs.so
-"$cc_bin" -shared -fPIC -O2 -o "$shim" "$(dirname "$0")/faultfs.c" -ldl
+df_shim "$cc_bin"
 
 workspaces=()
 for ((i = 0; i <= cases; i++)); do
@@ -76,55 +76,17 @@ YAML
 
 # faulty I N ERRNO: the nightly run at day 7 (every slot due), its Nth store write failing.
 faulty() {
-	local i=$1 n=$2 kind=$3 dir=$TW_TMP/case$1 rc=0
+	local dir=$TW_TMP/case$1
 	at 2026-01-08T00:00Z
-	env LD_PRELOAD="$shim" TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_AT="$n" \
-		TW_FAULT_ERRNO="$kind" TW_FAULT_COUNT="$dir/count" \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		TOKENWARDEN_CONFIG="$dir/policy.yaml" \
-		"$tw_bin" rotate >"$dir/faulty.out" 2>"$dir/faulty.err" || rc=$?
-	echo "$rc"
+	df_run "$dir" "$2" "$3" env TOKENWARDEN_CONFIG="$dir/policy.yaml" "$tw_bin" rotate
 }
 
-# converged I WHEN: the invariants, checked from outside.
+# converged I WHEN: the invariants, checked from outside; after the next
+# run, every slot converged too.
 converged() {
-	local i=$1 dir=$TW_TMP/case$1
-	sim_ctl GET /_sim/tokens >"$dir/server.json"
-	python3 - "$dir" "ws$i" "$2" <<'PY' || fail "case $i: $2"
-import json, sqlite3, sys
-d, ws, when = sys.argv[1:4]
-db = sqlite3.connect(d + "/tw.db")
-problems = []
-if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-    problems.append("integrity_check is not ok")
-rows = db.execute("SELECT t.name, t.token, t.state, s.name FROM tokens t "
-                  "LEFT JOIN slots s ON s.id = t.slot_id").fetchall()
-by_name = {r[0]: r for r in rows}
-server = [t for t in json.load(open(d + "/server.json"))["tokens"] if t["workspace"] == ws]
-for t in server:
-    r = by_name.get(t["name"])
-    if r is None:
-        problems.append("the server holds %s, which the store does not know" % t["name"])
-    elif r[2] not in ("active", "retiring", "unknown", "expired", "created", "verified"):
-        problems.append("the server holds %s, which the store has as %s" % (t["name"], r[2]))
-names = {t["name"] for t in server}
-for r in rows:
-    if r[2] in ("active", "retiring") and r[0] not in names:
-        problems.append("the store has %s as %s, the server does not hold it" % (r[0], r[2]))
-if when == "after the next run":
-    for slot in ("etl", "bi", "ops"):
-        active = [r for r in rows if r[3] == slot and r[2] == "active"]
-        flight = [r for r in rows if r[3] == slot and r[2] in ("pending", "created", "verified")]
-        if len(active) != 1:
-            problems.append("slot %s has %d active tokens" % (slot, len(active)))
-        elif json.load(open("%s/run/%s.json" % (d, slot)))["token"] != active[0][1]:
-            problems.append("slot %s's consumer does not hold its active token" % slot)
-        if flight:
-            problems.append("slot %s has a replacement in flight" % slot)
-for p in problems:
-    print("  " + p, file=sys.stderr)
-sys.exit(1 if problems else 0)
-PY
+	local i=$1 checks=()
+	[ "$2" != "after the next run" ] || checks=(slot=etl slot=bi slot=ops)
+	df_accounted "$TW_TMP/case$i" "ws$i" "${checks[@]}" || fail "case $i: $2"
 }
 
 # Case 0, with no fault: how many writes a nightly run makes.
