@@ -146,7 +146,8 @@ want="/etc/tokenwarden 750 root tokenwarden
 /usr/share/doc/tokenwarden/copyright 644 root root"
 got=$(in_root "stat -c '%n %a %U %G' $(cut -d' ' -f1 <<<"$want" | tr '\n' ' ')" 2>&1) || true
 [ "$got" = "$want" ] || fail "installed files differ: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ';')"
-in_root "dpkg-query -W -f='\${Conffiles}' tokenwarden" | grep -q '/etc/tokenwarden/policy.yaml' ||
+conffiles=$(in_root "dpkg-query -W -f='\${Conffiles}' tokenwarden")
+grep -q '/etc/tokenwarden/policy.yaml' <<<"$conffiles" ||
 	fail "the policy is not a conffile"
 [ -z "$(ls "$root"/etc/systemd/system/*/tokenwarden* 2>/dev/null)" ] || fail "the package enabled a unit"
 in_root "tokenwarden --version" >"$TW_TMP/version" 2>&1 || fail "tokenwarden --version failed"
@@ -202,6 +203,34 @@ printf 'adminkey:adminsecret\n' >"$TW_TMP/credential"
 rc=0
 TW_TMP=$TW_TMP DEB_NAME=$(basename "$deb") unshare -m --propagation private bash "$TW_TMP/inside.sh" || rc=$?
 [ "$rc" -eq 0 ] || failures=$((failures + rc))
+
+echo "== cmake --install elsewhere: the defaults, pages and units follow the paths"
+alt=$2/pkg-alt
+cmake -S "$src" -B "$alt" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/opt/tw \
+	-DTW_CONFDIR=/opt/tw/etc -DTW_STATEDIR=/srv/tw >/dev/null &&
+	cmake --build "$alt" -j 2 >"$TW_TMP/alt.out" 2>&1 &&
+	DESTDIR=$TW_TMP/alt cmake --install "$alt" >>"$TW_TMP/alt.out" 2>&1 ||
+	fail "a build for /opt/tw failed: $(tail -20 "$TW_TMP/alt.out")"
+a=$TW_TMP/alt
+rc=0
+env -u TOKENWARDEN_CONFIG "$a/opt/tw/bin/tokenwarden" policy check >"$TW_TMP/alt.check" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] && grep -q '^/opt/tw/etc/policy.yaml: ' "$TW_TMP/alt.check" ||
+	fail "the /opt/tw binary's default policy is not /opt/tw/etc/policy.yaml: $(cat "$TW_TMP/alt.check")"
+grep -q '/srv/tw/tokenwarden.db' <<<"$("$a/opt/tw/bin/tokenwarden" help token list)" ||
+	fail "the /opt/tw binary's default store is not /srv/tw/tokenwarden.db"
+grep -qx 'ExecStart=/opt/tw/bin/tokenwarden rotate --config /opt/tw/etc/policy.yaml' \
+	"$a/opt/tw/lib/systemd/system/tokenwarden-rotate.service" || fail "the unit does not run /opt/tw's binary"
+grep -qx 'ReadWritePaths=/srv/tw' "$a/opt/tw/lib/systemd/system/tokenwarden-rotate.service" ||
+	fail "the unit cannot write /srv/tw"
+grep -q '^d /srv/tw 0700 tokenwarden tokenwarden' "$a/opt/tw/lib/tmpfiles.d/tokenwarden.conf" ||
+	fail "tmpfiles.d does not make /srv/tw"
+[ -f "$a/opt/tw/etc/policy.yaml" ] || fail "no policy at /opt/tw/etc/policy.yaml"
+zcat "$a/opt/tw/share/man/man5/tokenwarden-policy.5.gz" >"$TW_TMP/alt.5"
+grep -q '/opt/tw/etc/policy' "$TW_TMP/alt.5" ||
+	fail "tokenwarden-policy(5) does not name /opt/tw/etc"
+if grep -rIl '/etc/tokenwarden\|/var/lib/tokenwarden' "$a" --exclude-dir=doc >"$TW_TMP/alt.stale"; then
+	fail "installed files still name the default paths: $(tr '\n' ' ' <"$TW_TMP/alt.stale")"
+fi
 
 echo "== from outside: the simulator holds the one token the store has as active"
 python3 - "$TW_TMP/list.json" <<'PY' || fail "the first run's token is not what the store and the server say"
