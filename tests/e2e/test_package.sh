@@ -10,7 +10,8 @@
 #     its keygen line on a "workstation", then its six server lines, the
 #     test typing the credential at the prompt and editing the policy as a
 #     person would; the service is then started by hand as systemd would
-#     start it (User=, UMask=, LoadCredential=), against the simulator, and
+#     start it (User=, UMask=, LoadCredential=, and NoNewPrivileges=, no
+#     capabilities and LimitCORE=0 through setpriv), against the simulator, and
 #     must rotate: the token is on the server, active in the store, and the
 #     history verifies;
 #   - a purge leaves the store, and the user that owns it.
@@ -182,7 +183,9 @@ sed -n 's/^LoadCredential=//p' "$unit" | while IFS=: read -r name path; do
 done
 chown -R "$(in_root "id -u $user"):$(in_root "id -g $user")" "$root$creds"
 rc=0
-in_root "umask 0077 && setpriv --reuid=$user --regid=$user --init-groups env -i PATH=/usr/bin:/bin CREDENTIALS_DIRECTORY=$creds TOKENWARDEN_LOG_FORMAT=plain $exec_start" \
+# With what of the unit's sandbox setpriv can apply: NoNewPrivileges=, CapabilityBoundingSet=
+# and AmbientCapabilities= empty, LimitCORE=0.
+in_root "umask 0077 && ulimit -c 0 && setpriv --reuid=$user --regid=$user --init-groups --no-new-privs --bounding-set=-all --inh-caps=-all env -i PATH=/usr/bin:/bin CREDENTIALS_DIRECTORY=$creds TOKENWARDEN_LOG_FORMAT=plain $exec_start" \
 	>"$TW_TMP/run.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || fail "the first run exited $rc: $(tail -20 "$TW_TMP/run.out")"
 in_root "setpriv --reuid=$user --regid=$user --init-groups tokenwarden token list --json" \
