@@ -130,7 +130,9 @@ echo "keys: $nkeys checked, $undocumented undocumented; placeholders: $(wc -l <"
 
 # ---- 2. the pages build --------------------------------------------------------
 
-pages=("$SRC"/docs/*.scd)
+# tokenwarden(1) comes from the binary's tables, as CMakeLists.txt builds it.
+"$BIN" help --scdoc >"$TMP/tokenwarden.1.scd" || fail "help --scdoc failed"
+pages=("$SRC"/docs/*.scd "$TMP/tokenwarden.1.scd")
 if [ -z "$SCDOC" ] || [[ $SCDOC == *NOTFOUND ]] || ! command -v "$SCDOC" >/dev/null 2>&1; then
 	echo "SKIP: scdoc is not installed, so the pages were not built (./dev deps installs it)"
 else
