@@ -138,6 +138,7 @@ sealed(const char *out)
 {
 	unsigned char seed[crypto_box_SEEDBYTES] = FUZZ_SEED, sk[crypto_box_SECRETKEYBYTES];
 	static char big[SEAL_FIELD_MAX + 1];
+	static const unsigned char magic[] = {'T', 'W', 'S', '1'}; /* no NUL: bytes, not text */
 	unsigned char buf[128], *p;
 	struct seal_pub pub;
 	const char *ok[4] = {"acme", "5b89bf4b0a49", "8b6fdc0a36bf340604a3cedc",
@@ -170,7 +171,7 @@ sealed(const char *out)
 	put(out, "plain-empty", "\001", 1);
 	/* Two bytes after the four fields. */
 	buf[0] = 0x01;
-	memcpy(buf + 1, "TWS1", 4);
+	memcpy(buf + 1, magic, sizeof magic);
 	p = buf + 5;
 	for (int i = 0; i < 4; i++)
 		p = field(p, ok[i], n[i]);
