@@ -213,6 +213,8 @@ CNF
 tls_port=
 if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/key.pem" -out "$tls/cert.pem" \
 	-days 1 -subj /CN=127.0.0.1 >/dev/null 2>&1; then
+	# The log exists before the server starts: the loop below may read it first.
+	: >"$tls/server.log"
 	OPENSSL_CONF=$tls/lax.cnf openssl s_server -accept 127.0.0.1:0 -tls1_1 -www \
 		-cert "$tls/cert.pem" -key "$tls/key.pem" -cipher DEFAULT@SECLEVEL=0 \
 		>"$tls/server.log" 2>&1 </dev/null &
