@@ -3,6 +3,7 @@
  * people or JSON lines for scripts.  It does not check the chain; 'audit
  * verify' does.
  */
+#include "cmd/audit_render.h"
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
@@ -56,22 +57,10 @@ print_line(const struct event *e, void *arg)
 static int
 print_json_line(const struct event *e, void *arg)
 {
-	char when[TIMEFMT_MAX], *text;
-	json_t *o = json_object(), *details = json_loads(e->details, 0, NULL);
+	json_t *o = audit_event_json(e);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	(void)arg;
-	timefmt_mode(e->at, when);
-	json_object_set_new(o, "id", json_integer(e->id));
-	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "actor", jsonx_text(e->actor));
-	json_object_set_new(o, "kind", jsonx_text(e->kind));
-	json_object_set_new(o, "workspace", jsonx_text(e->workspace));
-	json_object_set_new(o, "slot", jsonx_text(e->slot));
-	json_object_set_new(o, "token", jsonx_text(e->token));
-	/* An edited row may hold details that are not JSON; show them as text. */
-	json_object_set_new(o, "details", details != NULL ? details : jsonx_text(e->details));
-	json_object_set_new(o, "hash", json_string(e->hash));
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	printf("%s\n", text != NULL ? text : "{}");
 	jsonx_free(text);
 	json_decref(o);

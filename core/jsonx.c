@@ -103,6 +103,46 @@ jsonx_text(const char *s)
 	return v;
 }
 
+void
+jsonx_put_text(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i = 0;
+
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	n = strlen(s);
+	putc('"', f);
+	while (i < n) {
+		int len;
+
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+			putc(p[i++], f);
+			continue;
+		}
+		if (p[i] == '"' || p[i] == '\\') {
+			putc('\\', f);
+			putc(p[i++], f);
+			continue;
+		}
+		if (p[i] < 0x20 || p[i] == 0x7f) {
+			fprintf(f, "\\u%04x", p[i++]);
+			continue;
+		}
+		len = jsonx_utf8_len(p + i, n - i);
+		if (len < 0) {
+			putc('?', f);
+			i++;
+		} else {
+			fwrite(p + i, 1, (size_t)len, f);
+			i += (size_t)len;
+		}
+	}
+	putc('"', f);
+}
+
 const char *
 jsonx_typename(const json_t *v)
 {
