@@ -21,7 +21,8 @@ static const char style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111;background:#fff}"
     "h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}"
     "table{border-collapse:collapse;margin:.5em 0}"
-    "th,td{border:1px solid #bbb;padding:2px 6px;text-align:left;vertical-align:top}"
+    "th,td{border:1px solid #bbb;padding:2px 6px;text-align:left;vertical-align:top;"
+    "max-width:36em;overflow-wrap:anywhere}"
     "th{background:#eee;cursor:pointer}th[aria-sort=ascending]::after{content:' \\25B2'}"
     "th[aria-sort=descending]::after{content:' \\25BC'}"
     "td.n{text-align:right}.bad{color:#a00;font-weight:bold}.ok{color:#060}"
@@ -35,14 +36,15 @@ static const char style[] =
     "@media print{th{cursor:auto}body{margin:0}}";
 
 static const char script[] =
-    "document.querySelectorAll('table.sortable th').forEach(function(th,i){"
-    "th.addEventListener('click',function(){var t=th.closest('table'),b=t.tBodies[0],"
-    "r=Array.prototype.slice.call(b.rows),up=th.getAttribute('aria-sort')!=='ascending';"
+    "document.querySelectorAll('table.sortable').forEach(function(t){"
+    "t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){"
+    "var b=t.tBodies[0],r=Array.prototype.slice.call(b.rows),"
+    "up=th.getAttribute('aria-sort')!=='ascending';"
     "r.sort(function(p,q){var x=p.cells[i].textContent,y=q.cells[i].textContent,"
     "m=parseFloat(x),n=parseFloat(y),c=(!isNaN(m)&&!isNaN(n))?m-n:x.localeCompare(y);"
     "return up?c:-c});t.querySelectorAll('th').forEach(function(h){"
     "h.removeAttribute('aria-sort')});th.setAttribute('aria-sort',up?'ascending':"
-    "'descending');r.forEach(function(x){b.appendChild(x)})})});";
+    "'descending');r.forEach(function(x){b.appendChild(x)})})})});";
 
 /* The CSP source of text: 'sha256-BASE64'. */
 static void
@@ -149,15 +151,18 @@ html_header(const struct audit_doc *d, FILE *f)
 	esc(f, v->head[0] != '\0' ? v->head : "-");
 	fputs("</dd><dt>Verification</dt><dd id=\"verify\" class=\"", f);
 	if (v->intact) {
-		fprintf(f, "ok\">intact: the chain holds and %" PRId64 " live token rows follow from it",
+		fprintf(f,
+			"ok\">intact: the chain holds and %" PRId64
+			" live token rows follow from it",
 			v->rows);
 	} else {
 		fputs("bad\">NOT intact: ", f);
 		if (v->broken != NULL)
 			esc(f, v->broken);
 		else
-			fprintf(f, "%" PRId64 " of %" PRId64 " live token rows differ from the history",
-				v->differ, v->rows);
+			fprintf(
+			    f, "%" PRId64 " of %" PRId64 " live token rows differ from the history",
+			    v->differ, v->rows);
 	}
 	fputs("</dd></dl>\n", f);
 }
@@ -275,14 +280,13 @@ static const char patterns[] =
 static void
 legend(FILE *f, int y)
 {
-	static const char *const names[] = {"active",  "retiring", "created", "unknown",
-					    "expired"};
+	static const char *const names[] = {"active", "retiring", "created", "unknown", "expired"};
 	static const char *const cls[] = {"s-active", "s-retiring", "s-created", "s-unknown",
 					  "s-expired"};
 
 	for (int i = 0; i < 5; i++) {
-		fprintf(f, "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"24\" height=\"10\"/>", cls[i],
-			10 + i * 120, y);
+		fprintf(f, "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"24\" height=\"10\"/>",
+			cls[i], 10 + i * 120, y);
 		fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>", 40 + i * 120, y + 9, names[i]);
 	}
 	fprintf(f,
@@ -303,11 +307,33 @@ ticks(FILE *f, const struct axis *a, int top, int bottom)
 
 		timefmt_minute(t, when);
 		when[10] = '\0';
-		fprintf(f, "<line class=\"axis\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x, top,
-			x, bottom);
+		fprintf(f, "<line class=\"axis\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x,
+			top, x, bottom);
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", x, top - 4,
 			when);
 	}
+}
+
+/* The bar's label, WORKSPACE/SLOT (or the name), cut to fit left of the bars. */
+static void
+label(FILE *f, const struct token_row *r)
+{
+	char *text = xasprintf("%s/%s", r->workspace, r->slot != NULL ? r->slot : r->name);
+	char *clean = print_clean(text, NULL);
+	size_t i = 0, chars = 0;
+
+	/* print_clean leaves whole UTF-8 characters: cut after the 38th. */
+	while (clean[i] != '\0' && chars < 38) {
+		i++;
+		while (((unsigned char)clean[i] & 0xC0) == 0x80)
+			i++;
+		chars++;
+	}
+	free(text);
+	text = clean[i] != '\0' ? xasprintf("%.*s\xe2\x80\xa6", (int)i, clean) : NULL;
+	esc(f, text != NULL ? text : clean);
+	free(clean);
+	free(text);
 }
 
 static void
@@ -329,11 +355,8 @@ bar(FILE *f, const struct audit_doc *d, const struct axis *a, const struct audit
 	fputc(' ', f);
 	esc(f, r->name);
 	fprintf(f, " %s, %s to %s</title>", tokens_state_name(r->state), from, to);
-	fputs("<text x=\"4\" y=\"", f);
-	fprintf(f, "%d\">", y + 9);
-	esc(f, r->workspace);
-	fputc('/', f);
-	esc(f, r->slot != NULL ? r->slot : r->name);
+	fprintf(f, "<text x=\"4\" y=\"%d\">", y + 9);
+	label(f, r);
 	fprintf(f, "</text><rect class=\"%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\"/>",
 		state_class(r->state), x0, y, x1 - x0);
 	fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s%s</text>", x1 + 4, y + 9,
@@ -370,8 +393,8 @@ html_timeline(const struct audit_doc *d, FILE *f)
 static void
 html_slots(const struct audit_doc *d, FILE *f)
 {
-	static const char *const names[] = {"Workspace", "Slot", "Active token", "Expires",
-					    "Last rotation", "Next rotation"};
+	static const char *const names[] = {"Workspace", "Slot",          "Active token",
+					    "Expires",   "Last rotation", "Next rotation"};
 
 	fprintf(f, "<h2 id=\"slots\">%zu slot%s</h2>\n", d->nslots, d->nslots == 1 ? "" : "s");
 	heads(f, names, 6, "sortable slots");
@@ -395,8 +418,8 @@ static void
 html_tokens(const struct audit_doc *d, FILE *f)
 {
 	static const char *const names[AC_NCOLS] = {
-	    "Workspace", "Slot",	  "Token",  "Name",	  "State",
-	    "Origin",    "Created",	  "Expires", "Age (days)", "Days left",
+	    "Workspace",     "Slot",       "Token",        "Name",       "State",
+	    "Origin",        "Created",    "Expires",      "Age (days)", "Days left",
 	    "Last verified", "Created by", "Next rotation"};
 
 	fprintf(f, "<h2 id=\"inventory\">%zu token%s</h2>\n", d->ntokens,
@@ -446,7 +469,8 @@ audit_render_html(struct store *s, const struct audit_doc *d, FILE *f, char **ca
 	html_slots(d, f);
 	html_tokens(d, f);
 	fprintf(f, "<h2 id=\"history\">History since %s</h2>\n",
-		d->filter.since != 0 ? (timefmt_minute(d->filter.since, since), since) : "the start");
+		d->filter.since != 0 ? (timefmt_minute(d->filter.since, since), since)
+				     : "the start");
 	heads(f, names, 7, "sortable history");
 	if (audit_history(s, d, html_event, f, cause) < 0)
 		return -1;

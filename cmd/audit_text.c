@@ -15,12 +15,18 @@
 #define DAY_MS 86400000LL
 
 const char *const audit_col_names[AC_NCOLS] = {
-    [AC_WORKSPACE] = "workspace",     [AC_SLOT] = "slot",
-    [AC_TOKEN] = "token",             [AC_NAME] = "name",
-    [AC_STATE] = "state",             [AC_ORIGIN] = "origin",
-    [AC_CREATED] = "created_at",      [AC_EXPIRES] = "expires_at",
-    [AC_AGE] = "age_days",            [AC_LEFT] = "days_left",
-    [AC_VERIFIED] = "last_verified_at", [AC_CREATOR] = "created_by",
+    [AC_WORKSPACE] = "workspace",
+    [AC_SLOT] = "slot",
+    [AC_TOKEN] = "token",
+    [AC_NAME] = "name",
+    [AC_STATE] = "state",
+    [AC_ORIGIN] = "origin",
+    [AC_CREATED] = "created_at",
+    [AC_EXPIRES] = "expires_at",
+    [AC_AGE] = "age_days",
+    [AC_LEFT] = "days_left",
+    [AC_VERIFIED] = "last_verified_at",
+    [AC_CREATOR] = "created_by",
     [AC_DUE] = "next_rotation_at",
 };
 
@@ -139,14 +145,16 @@ text_header(const struct audit_doc *d, FILE *f)
 	fprintf(f, "history  %" PRId64 " events, head %s\n", v->events,
 		v->head[0] != '\0' ? v->head : "-");
 	if (v->intact)
-		fprintf(f, "verified intact: the chain holds and all %" PRId64
-			   " live token rows follow from it\n",
+		fprintf(f,
+			"verified intact: the chain holds and all %" PRId64
+			" live token rows follow from it\n",
 			v->rows);
 	else if (v->broken != NULL)
 		fprintf(f, "verified NOT intact: %s\n", v->broken);
 	else
-		fprintf(f, "verified NOT intact: %" PRId64 " of %" PRId64
-			   " live token rows differ from the history\n",
+		fprintf(f,
+			"verified NOT intact: %" PRId64 " of %" PRId64
+			" live token rows differ from the history\n",
 			v->differ, v->rows);
 }
 
@@ -299,8 +307,8 @@ header_json(const struct audit_doc *d)
 	    "sha256", d->policy_sha256[0] != '\0' ? json_string(d->policy_sha256) : json_null(),
 	    "store", "path", d->store_path, "integrity", "intact", v->intact, "events",
 	    (json_int_t)v->events, "head", v->head[0] != '\0' ? json_string(v->head) : json_null(),
-	    "broken_at", v->broken != NULL && v->bad_event != 0 ? json_integer(v->bad_event)
-								: json_null(),
+	    "broken_at",
+	    v->broken != NULL && v->bad_event != 0 ? json_integer(v->bad_event) : json_null(),
 	    "broken", jsonx_text(v->broken), "live_rows", (json_int_t)v->rows, "rows_differ",
 	    (json_int_t)v->differ, "filter", "workspace", jsonx_text(fl->workspace), "slot",
 	    jsonx_text(fl->slot), "state",
@@ -346,8 +354,8 @@ slot_json(const struct audit_slot *a)
 	const struct token_row *r = a->active;
 
 	return json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o}", "workspace",
-			 jsonx_text(a->slot->ws->name), "slot", jsonx_text(a->slot->name),
-			 "paused", a->slot->eff.paused, "active_token",
+			 jsonx_text(a->slot->ws->name), "slot", jsonx_text(a->slot->name), "paused",
+			 a->slot->eff.paused, "active_token",
 			 jsonx_text(r != NULL ? r->token : NULL), "expires_at",
 			 json_time(r != NULL ? r->expires_at : 0), "last_rotation_at",
 			 json_time(a->last_success), "next_rotation_at", json_time(a->next_due));
@@ -401,9 +409,9 @@ audit_render_json(struct store *s, const struct audit_doc *d, FILE *f, char **ca
 	for (size_t i = 0; i < d->ntokens; i++) {
 		const char *name = tokens_state_name(d->tokens[i].row->state);
 
-		json_object_set_new(states, name,
-				    json_integer(json_integer_value(json_object_get(states, name)) +
-						 1));
+		json_object_set_new(
+		    states, name,
+		    json_integer(json_integer_value(json_object_get(states, name)) + 1));
 	}
 	fprintf(f, "{\n  \"version\": %d,\n  \"at\": ", AUDIT_FORMAT_VERSION);
 	put_json(f, json_time(d->at));
@@ -494,17 +502,21 @@ csv_tokens(const struct audit_doc *d, FILE *f)
 static void
 csv_findings(const struct audit_doc *d, FILE *f)
 {
-	static const char *const heads[] = {"finding", "workspace", "slot",
-					    "token", "at",	  "text",
-					    "rule", "fix"};
+	static const char *const heads[] = {"finding", "workspace", "slot", "token",
+					    "at",      "text",      "rule", "fix"};
 
 	for (size_t k = 0; k < 8; k++)
 		csv_field(f, heads[k], 0, k == 7);
 	for (size_t i = 0; i < d->nfindings; i++) {
 		const struct plan_finding *x = d->findings[i];
 		char at[TIMEFMT_MAX];
-		const char *v[] = {plan_finding_name(x->kind), x->workspace, x->slot, x->token,
-				   time_or_null(x->at, at), x->text, audit_rule(x->kind),
+		const char *v[] = {plan_finding_name(x->kind),
+				   x->workspace,
+				   x->slot,
+				   x->token,
+				   time_or_null(x->at, at),
+				   x->text,
+				   audit_rule(x->kind),
 				   audit_fix(x->kind)};
 
 		for (size_t k = 0; k < 8; k++)
@@ -515,8 +527,8 @@ csv_findings(const struct audit_doc *d, FILE *f)
 static void
 csv_slots(const struct audit_doc *d, FILE *f)
 {
-	static const char *const heads[] = {"workspace",	"slot",		   "paused",
-					    "active_token",	"expires_at",	   "last_rotation_at",
+	static const char *const heads[] = {"workspace",       "slot",       "paused",
+					    "active_token",    "expires_at", "last_rotation_at",
 					    "next_rotation_at"};
 
 	for (size_t k = 0; k < 7; k++)
@@ -544,8 +556,8 @@ csv_event(const struct event *e, void *arg)
 {
 	FILE *f = arg;
 	char at[TIMEFMT_MAX], id[24];
-	const char *v[] = {id, at, e->actor, e->kind, e->workspace, e->slot, e->token, e->details,
-			   e->hash};
+	const char *v[] = {id,      at,       e->actor,   e->kind, e->workspace,
+			   e->slot, e->token, e->details, e->hash};
 
 	snprintf(id, sizeof id, "%" PRId64, e->id);
 	timefmt_mode(e->at, at);
@@ -558,8 +570,8 @@ int
 audit_render_csv(struct store *s, const struct audit_doc *d, const char *table, FILE *f,
 		 char **cause)
 {
-	static const char *const heads[] = {"id",   "at",      "actor",	"kind", "workspace",
-					    "slot", "token",   "details", "hash"};
+	static const char *const heads[] = {"id",   "at",    "actor",   "kind", "workspace",
+					    "slot", "token", "details", "hash"};
 
 	if (strcmp(table, "findings") == 0) {
 		csv_findings(d, f);

@@ -348,7 +348,7 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	checker_start(s, &d->integrity, &check);
 	file_sha256(policy_path, d->policy_sha256);
 	rc = report_build(s, p, at, NULL, &d->report, cause) < 0 ||
-			 gather_slots(s, d, &ix, cause) < 0 || gather_tokens(s, d, &ix, cause) < 0
+		     gather_slots(s, d, &ix, cause) < 0 || gather_tokens(s, d, &ix, cause) < 0
 		 ? -1
 		 : 0;
 	/* Joined whatever happened; its cause only matters when all else went well. */

@@ -22,8 +22,8 @@ struct audit_filter {
 	const char *workspace; /* NULL: any */
 	const char *slot;      /* NULL: any */
 	int state;             /* -1: the tokens that may exist on the server; else that state */
-	int64_t expiring;      /* ms: only tokens expiring within this of the report's time; 0: any */
-	int64_t since;         /* the history from this time (ms); 0: all of it */
+	int64_t expiring; /* ms: only tokens expiring within this of the report's time; 0: any */
+	int64_t since;    /* the history from this time (ms); 0: all of it */
 };
 
 struct audit_token {
@@ -42,13 +42,13 @@ struct audit_slot {
 
 /* Whether the history and the tables hold, as audit verify says it. */
 struct audit_integrity {
-	int intact;              /* the chain holds and the live rows follow from it */
-	int64_t events;          /* events in the chain */
+	int intact;     /* the chain holds and the live rows follow from it */
+	int64_t events; /* events in the chain */
 	char head[EVENTS_HEAD_MAX];
-	int64_t bad_event;       /* with a broken chain: the first bad event; 0: the tail */
-	char *broken;            /* why the chain does not hold; NULL when it does */
-	int64_t rows;            /* live token rows compared with the history */
-	int64_t differ;          /* of those, rows that differ from it */
+	int64_t bad_event; /* with a broken chain: the first bad event; 0: the tail */
+	char *broken;      /* why the chain does not hold; NULL when it does */
+	int64_t rows;      /* live token rows compared with the history */
+	int64_t differ;    /* of those, rows that differ from it */
 };
 
 struct audit_doc {
