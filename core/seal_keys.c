@@ -719,6 +719,20 @@ out:
 	return rc;
 }
 
+int
+seal_secret_file_public(const char *path, struct seal_pub *out, char **cause)
+{
+	struct seal_secfile f;
+	struct seal_sec *sec = NULL;
+
+	memset(&f, 0, sizeof f);
+	if (read_secret(path, &f, &sec, cause) < 0)
+		return SEAL_ERR;
+	seal_secret_public(sec, out);
+	seal_secret_free(sec);
+	return SEAL_OK;
+}
+
 void
 seal_secret_public(const struct seal_sec *sec, struct seal_pub *out)
 {
