@@ -7,6 +7,7 @@ umask 077
 modesim=$1
 tw_bin=$2
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 sim_start "$modesim" --workspace acme:adminkey:adminsecret
 # Every token the binary creates goes through this store, sealed to this key.
@@ -24,16 +25,6 @@ err=$TW_TMP/err
 all=$TW_TMP/everything-printed
 # Under valgrind (./dev test --full) each call is many times slower: the lock is held longer.
 slow=${TW_SLOW:-1}
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
 
 # run STATUS ARGS...: runs tokenwarden, expects exit STATUS, keeps its output.
 run() {

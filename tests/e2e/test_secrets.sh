@@ -8,6 +8,7 @@ set -euo pipefail
 umask 077
 tw_bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # the test works in $TW_TMP
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 cd "$TW_TMP"
 # The interpreter itself, not a version manager's shim: it runs many times.
@@ -21,7 +22,6 @@ stderr_all=$TW_TMP/all-stderr
 stdout_all=$TW_TMP/all-stdout # everything printed except the reveals' own output
 : >"$stderr_all"
 : >"$stdout_all"
-failures=0
 
 # The known secrets: long and unlike anything else, so a match is real.
 S1=e2e-known-secret-one-Q7v2Xk9pLm
@@ -33,15 +33,6 @@ bearer2=$(printf 'toktwo:AK-toktwo:%s' "$S2" | base64 -w0)
 bearer3=$(printf 'tokthree:AK-tokthree:%s' "$S3" | base64 -w0)
 PASS_FILE=$TW_TMP/pass
 printf '%s\n' "$PASS" >"$PASS_FILE"
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
 
 # run STATUS ARGS...: runs tokenwarden with stdin from $RUN_STDIN (default
 # /dev/null), expects exit STATUS, keeps its output.
@@ -61,11 +52,6 @@ run() {
 	elif [ "$got" -ne "$want" ]; then
 		fail "tokenwarden $*: exit $got, expected $want"
 	fi
-}
-
-# expect FILE TEXT: FILE (out or err) contains TEXT.
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
 }
 
 # sqlq DB QUERY: prints the rows, fields joined by '|'.

@@ -24,12 +24,12 @@ fi
 tw_src=$1
 cc_bin=${2:-cc}
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
 export TOKENWARDEN_NOW=2026-11-01T00:00Z
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
 # The read-only copies made here must go too.
 tw_at_exit 'chmod -R u+w "$TW_TMP" 2>/dev/null'
 # Another user runs the binary too: a copy it can reach, in a directory it may enter.
@@ -41,15 +41,6 @@ as_other=()
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	as_other=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
 
 # run STATUS ARGS...: runs tokenwarden (after "${pre[@]}", when set), expects exit STATUS.
 pre=()
