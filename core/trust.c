@@ -26,6 +26,18 @@ trust_user_name(uid_t uid)
 	return xasprintf("uid %u", (unsigned)uid);
 }
 
+char *
+trust_owned_by_other(const char *path, uid_t owner)
+{
+	char *name = trust_user_name(owner), *me = trust_user_name(geteuid()), *out;
+
+	out = xasprintf("%s: owned by %s, not by %s%s", path, name, geteuid() == 0 ? "root" : me,
+			geteuid() == 0 ? "" : " or root");
+	free(name);
+	free(me);
+	return out;
+}
+
 /* A user name as useradd and Samba make them, so an odd environment cannot inject text. */
 static int
 plausible_login(const char *name)

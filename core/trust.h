@@ -28,6 +28,14 @@
 char *trust_user_name(uid_t uid);
 
 /*
+ * Returns "PATH: owned by OWNER, not by ME or root" ("not by root" when
+ * running as root): how a store or key file refused for its owner (uid
+ * owner) begins; the caller adds what that owner could do and the fix.
+ * The caller frees it.
+ */
+char *trust_owned_by_other(const char *path, uid_t owner);
+
+/*
  * The login that says it asked for this run, when it is not the effective
  * user: SUDO_USER (sudo sets it) or else getlogin(3) (the audit login uid,
  * then utmp; runuser and su keep it).  Neither is authenticated by

@@ -174,12 +174,32 @@ test_open_dir(void **state)
 	FREE_NULL(&cause);
 }
 
+/* The owner refusal's beginning names the owner and who may own it instead. */
+static void
+test_owned_by_other(void **state)
+{
+	char *me = trust_user_name(geteuid()), *want, *got = trust_owned_by_other("/x/f", 65534);
+	char *owner = trust_user_name(65534);
+
+	(void)state;
+	if (geteuid() == 0)
+		want = xasprintf("/x/f: owned by %s, not by root", owner);
+	else
+		want = xasprintf("/x/f: owned by %s, not by %s or root", owner, me);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	free(owner);
+	free(me);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_program),
 	    cmocka_unit_test(test_open_dir),
+	    cmocka_unit_test(test_owned_by_other),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
