@@ -193,6 +193,35 @@ test_owned_by_other(void **state)
 	free(me);
 }
 
+/* SUDO_USER, when a plausible name other than ours, is the claimed login. */
+static void
+test_claimed_login(void **state)
+{
+	char *me = trust_user_name(geteuid()), *got;
+	const char *from = NULL;
+
+	(void)state;
+	setenv("SUDO_USER", "alice.b-2", 1);
+	got = trust_claimed_login(&from);
+	assert_string_equal(got, "alice.b-2");
+	assert_string_equal(from, "SUDO_USER");
+	free(got);
+	/* Ours: nothing to add to the actor. */
+	setenv("SUDO_USER", me, 1);
+	assert_null(trust_claimed_login(&from));
+	/* Not a user name: dropped, not recorded. */
+	setenv("SUDO_USER", "bob\x1b[31m", 1);
+	got = trust_claimed_login(&from);
+	assert_true(got == NULL || strcmp(got, "bob\x1b[31m") != 0);
+	free(got);
+	setenv("SUDO_USER", "-rf", 1);
+	got = trust_claimed_login(&from);
+	assert_true(got == NULL || strcmp(from, "getlogin") == 0);
+	free(got);
+	unsetenv("SUDO_USER");
+	free(me);
+}
+
 int
 main(void)
 {
@@ -200,6 +229,7 @@ main(void)
 	    cmocka_unit_test(test_program),
 	    cmocka_unit_test(test_open_dir),
 	    cmocka_unit_test(test_owned_by_other),
+	    cmocka_unit_test(test_claimed_login),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
