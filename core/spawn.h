@@ -40,8 +40,8 @@ typedef void (*spawn_sink)(const char *buf, size_t n, void *arg);
  * caller closes `out`.  A child that stops reading is not an error here:
  * its exit status decides.  Returns 0, or -1 on timeout or a poll error.
  */
-int spawn_converse(int in, int out, const char *data, size_t len, int64_t deadline,
-		   spawn_sink sink, void *arg);
+int spawn_converse(int in, int out, const char *data, size_t len, int64_t deadline, spawn_sink sink,
+		   void *arg);
 
 /*
  * Waits for pid until the deadline; then sets *timed_out and kills it and
