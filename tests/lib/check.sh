@@ -11,7 +11,9 @@
 #                         (default /dev/null), output into $out and $err;
 #                         fail unless it exits STATUS.  With RUN_TIMEOUT set,
 #                         a run still going after that many seconds is killed
-#                         and fails
+#                         and fails; the words of the array RUN_PREFIX, when
+#                         set, go before the binary (setsid, env, setpriv)
+#   tw_run STATUS ARGS... what run does, for a script's own run to build on
 #   expect FILE TEXT      fail unless FILE (out or err) contains TEXT
 
 failures=0
@@ -25,11 +27,14 @@ fail() {
 	failures=$((failures + 1))
 }
 
-run() {
+RUN_PREFIX=()
+
+tw_run() {
 	local want=$1 got=0 limit=()
 	shift
 	[ -z "${RUN_TIMEOUT:-}" ] || limit=(timeout "$RUN_TIMEOUT")
-	"${limit[@]}" "$tw_bin" "$@" >"$out" 2>"$err" <"${RUN_STDIN:-/dev/null}" || got=$?
+	"${limit[@]}" "${RUN_PREFIX[@]}" "$tw_bin" "$@" >"$out" 2>"$err" <"${RUN_STDIN:-/dev/null}" ||
+		got=$?
 	if [ -n "${RUN_TIMEOUT:-}" ] && [ "$got" = 124 ]; then
 		fail "tokenwarden $*: still running after $RUN_TIMEOUT s, expected exit $want"
 	elif [ "$got" -ge 128 ]; then
@@ -37,6 +42,10 @@ run() {
 	elif [ "$got" -ne "$want" ]; then
 		fail "tokenwarden $*: exit $got, expected $want"
 	fi
+}
+
+run() {
+	tw_run "$@"
 }
 
 expect() {
