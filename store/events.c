@@ -28,6 +28,7 @@ const char *const events_kinds[] = {
     "token.imported",
     "token.attested",
     "secret.revealed",
+    "secret.reveal_failed",
     "run.start",
     "run.end",
     "slot.failure",

@@ -186,20 +186,16 @@ out:
 static int
 check_owner(const char *path, const struct stat *st, char **cause)
 {
-	char *owner, *me, *who, *advice;
+	char *head, *advice;
 
 	if (cred_owner_ok(st))
 		return 0;
-	owner = trust_user_name(st->st_uid);
-	me = trust_user_name(geteuid());
-	who = geteuid() == 0 ? xstrdup("root") : xasprintf("%s or root", me);
+	head = trust_owned_by_other(path, st->st_uid);
 	advice = owner_advice(path, st);
-	*cause = xasprintf("%s: owned by %s, not by %s; its owner could rewrite the inventory and "
-			   "the history tokenwarden trusts; %s",
-			   path, owner, who, advice);
-	free(owner);
-	free(me);
-	free(who);
+	*cause = xasprintf("%s; its owner could rewrite the inventory and the history tokenwarden "
+			   "trusts; %s",
+			   head, advice);
+	free(head);
 	free(advice);
 	return -1;
 }
