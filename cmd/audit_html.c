@@ -59,19 +59,16 @@ csp_hash(const char *text, char out[64])
 	snprintf(out, 64, "'sha256-%s'", b64);
 }
 
-/* Writes stored text for HTML: control characters and invalid UTF-8 as '?', markup escaped. */
+/* Writes s escaped for HTML text and attribute values, in runs of plain bytes. */
 static void
-esc(FILE *f, const char *s)
+esc_plain(FILE *f, const char *s)
 {
-	char *clean, *p;
+	while (*s != '\0') {
+		size_t run = strcspn(s, "&<>\"'");
 
-	if (s == NULL) {
-		fputs("-", f);
-		return;
-	}
-	clean = print_clean(s, NULL);
-	for (p = clean; *p != '\0'; p++) {
-		switch (*p) {
+		fwrite(s, 1, run, f);
+		s += run;
+		switch (*s) {
 		case '&':
 			fputs("&amp;", f);
 			break;
@@ -88,9 +85,28 @@ esc(FILE *f, const char *s)
 			fputs("&#39;", f);
 			break;
 		default:
-			fputc(*p, f);
+			return;
 		}
+		s++;
 	}
+}
+
+/* Writes stored text for HTML: control characters and invalid UTF-8 as '?', markup escaped. */
+static void
+esc(FILE *f, const char *s)
+{
+	char *clean;
+
+	if (s == NULL) {
+		fputs("-", f);
+		return;
+	}
+	if (print_plain(s)) {
+		esc_plain(f, s);
+		return;
+	}
+	clean = print_clean(s, NULL);
+	esc_plain(f, clean);
 	free(clean);
 }
 

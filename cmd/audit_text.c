@@ -464,8 +464,8 @@ audit_render_json(struct store *s, const struct audit_doc *d, FILE *f, char **ca
 static void
 csv_field(FILE *f, const char *v, int text, int last)
 {
-	char *clean = v != NULL ? print_clean(v, NULL) : NULL;
-	const char *s = clean != NULL ? clean : "";
+	char *clean = v != NULL && !print_plain(v) ? print_clean(v, NULL) : NULL;
+	const char *s = clean != NULL ? clean : v != NULL ? v : "";
 	int formula = text && strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
 
 	if (strpbrk(s, ",\"\r\n") != NULL || formula) {

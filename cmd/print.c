@@ -120,6 +120,15 @@ utf8_len(const unsigned char *p, size_t left)
 	return len;
 }
 
+int
+print_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
 char *
 print_clean(const char *s, size_t *width)
 {

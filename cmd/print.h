@@ -34,6 +34,9 @@ void print_row(const struct token_row *r, int json);
  */
 char *print_clean(const char *s, size_t *width);
 
+/* Whether s is printable ASCII only, which print_clean would copy as it is. */
+int print_plain(const char *s);
+
 /* Flushes stdout; returns 0, or -1 after an error message when it could not be written. */
 int print_flush(void);
 

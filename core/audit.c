@@ -278,9 +278,10 @@ gather_slots(struct store *s, struct audit_doc *d, struct slot_index *ix, char *
 	qsort(ix->all, ix->n, sizeof *ix->all, slot_sort);
 	for (size_t i = 0; i < d->report.nrows; i++) {
 		const struct token_row *r = &d->report.rows[i];
-		struct audit_slot *a;
+		struct audit_slot *a =
+		    r->state == TOKEN_ACTIVE ? slot_find(ix, r->workspace, r->slot) : NULL;
 
-		if (r->state == TOKEN_ACTIVE && (a = slot_find(ix, r->workspace, r->slot)) != NULL)
+		if (a != NULL)
 			a->active = r;
 	}
 	if (events_last_by_slot(s, "token.active", last_success, ix, cause) != 0)

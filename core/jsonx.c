@@ -103,6 +103,13 @@ jsonx_text(const char *s)
 	return v;
 }
 
+/* Whether byte c goes into a JSON string as it is. */
+static int
+json_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 void
 jsonx_put_text(FILE *f, const char *s)
 {
@@ -116,28 +123,28 @@ jsonx_put_text(FILE *f, const char *s)
 	n = strlen(s);
 	putc('"', f);
 	while (i < n) {
-		int len;
+		size_t run = i;
 
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
-			putc(p[i++], f);
+		while (run < n && json_plain(p[run]))
+			run++;
+		if (run > i) {
+			fwrite(p + i, 1, run - i, f);
+			i = run;
 			continue;
 		}
 		if (p[i] == '"' || p[i] == '\\') {
 			putc('\\', f);
 			putc(p[i++], f);
-			continue;
-		}
-		if (p[i] < 0x20 || p[i] == 0x7f) {
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			fprintf(f, "\\u%04x", p[i++]);
-			continue;
-		}
-		len = jsonx_utf8_len(p + i, n - i);
-		if (len < 0) {
-			putc('?', f);
-			i++;
 		} else {
-			fwrite(p + i, 1, (size_t)len, f);
-			i += (size_t)len;
+			int len = jsonx_utf8_len(p + i, n - i);
+
+			if (len < 0)
+				putc('?', f);
+			else
+				fwrite(p + i, 1, (size_t)len, f);
+			i += len < 0 ? 1 : (size_t)len;
 		}
 	}
 	putc('"', f);

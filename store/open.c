@@ -607,7 +607,7 @@ static int
 connect_ro(struct store *s, int wal, char **cause)
 {
 	const int flags =
-	    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
+	    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
 	const char *params = "mode=ro";
 	char *shm = xasprintf("%s-shm", s->path), *uri = NULL;
 	struct stat st;
@@ -650,7 +650,7 @@ out:
 static int
 connect_rw(struct store *s, char **cause)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
 	int rc = -1;
 
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
