@@ -303,7 +303,16 @@ for n in 0 1 2 3; do
 	"$tw_bin" "${args[@]}" --json >"$TW_TMP/rw.out" 2>/dev/null || status[n]=$?
 	verb "$n" "$ro"
 	run "${status[n]}" "${args[@]}" --json
-	cmp -s "$out" "$TW_TMP/rw.out" || fail "${args[*]}: differs from the writable copy's"
+	if [ "$n" -eq 2 ]; then
+		# The report names its store and when it was made: the rest must agree.
+		for f in "$out" "$TW_TMP/rw.out"; do
+			jq -S 'del(.generated_at, .store)' "$f" >"$f.cmp" || fail "${args[*]}: no JSON"
+		done
+		cmp -s "$out.cmp" "$TW_TMP/rw.out.cmp" ||
+			fail "${args[*]}: differs from the writable copy's"
+	else
+		cmp -s "$out" "$TW_TMP/rw.out" || fail "${args[*]}: differs from the writable copy's"
+	fi
 	expect_line "$err" "$note"
 	unchanged "${args[*]}" "$TW_TMP/ro" "$before"
 done
