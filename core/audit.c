@@ -102,80 +102,80 @@ count_diff(const struct inventory_diff *diff, void *arg)
 	return 0;
 }
 
-/* The chain whole, and the rows rotate acts on against it (all rows: audit verify). */
+/* The chain whole: sets v's events, head and, when it does not hold, where and why. */
 static int
-integrity(struct store *s, struct audit_integrity *v, char **cause)
+check_chain(struct store *s, struct audit_integrity *v, char **cause)
 {
-	memset(v, 0, sizeof *v);
 	char *why = NULL;
-	int rc = events_verify(s, &v->events, v->head, &v->bad_event, &why);
 
-	if (rc < 0) {
+	if (events_verify(s, &v->events, v->head, &v->bad_event, &why) < 0) {
 		*cause = why;
 		return -1;
 	}
 	v->broken = why;
-	if (inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause) < 0)
-		return -1;
-	v->intact = rc == 0 && v->differ == 0;
 	return 0;
 }
 
+/* The rows rotate acts on against their last events (all rows: audit verify). */
+static int
+check_rows(struct store *s, struct audit_integrity *v, char **cause)
+{
+	return inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause);
+}
+
 /*
- * The integrity check, on a connection of its own in a thread of its own:
- * it reads the whole history, which takes as long as the rest of the
- * report, and a second core does it meanwhile.
+ * A part of the integrity check, on a connection and a thread of its own:
+ * together they read the whole history, which takes longer than the rest
+ * of the report, and the other cores do it meanwhile.  Each writes only
+ * its own fields of v.
  */
-struct checker {
-	struct store *s;
+struct check {
+	int (*fn)(struct store *s, struct audit_integrity *v, char **cause);
 	struct audit_integrity *v;
+	struct store *s; /* its own connection; NULL: done on the caller's at the join */
 	pthread_t thread;
 	int started, rc;
 	char *cause;
 };
 
 static void *
-checker_main(void *arg)
+check_main(void *arg)
 {
-	struct checker *c = arg;
+	struct check *c = arg;
 
-	c->rc = integrity(c->s, c->v, &c->cause);
+	c->rc = c->fn(c->s, c->v, &c->cause);
 	return NULL;
 }
 
 static void
-checker_start(struct store *s, struct audit_integrity *v, struct checker *c)
+check_start(struct store *s, struct check *c)
 {
 	char *cause = NULL;
 
-	memset(c, 0, sizeof *c);
-	c->v = v;
 	if (store_open_another(s, &c->s, &cause) < 0) {
-		free(cause); /* checker_join checks on s instead */
+		free(cause); /* check_join does it on s instead */
 		c->s = NULL;
 		return;
 	}
-	c->started = pthread_create(&c->thread, NULL, checker_main, c) == 0;
+	c->started = pthread_create(&c->thread, NULL, check_main, c) == 0;
 }
 
-/* Waits for the check (or does it on s when it could not start); returns 0 or -1. */
+/* Waits for c (or does it on s when it could not start); returns 0 or -1 with *cause. */
 static int
-checker_join(struct store *s, struct checker *c, char **cause)
+check_join(struct store *s, struct check *c, char **cause)
 {
-	int rc;
-
 	if (c->started)
 		pthread_join(c->thread, NULL);
 	else
-		c->rc = integrity(s, c->v, &c->cause);
+		c->rc = c->fn(s, c->v, &c->cause);
 	store_close(c->s);
-	rc = c->rc;
-	if (rc < 0)
+	c->s = NULL;
+	if (c->rc < 0 && *cause == NULL)
 		*cause = c->cause;
 	else
 		free(c->cause);
-	memset(c, 0, sizeof *c);
-	return rc;
+	c->cause = NULL;
+	return c->rc;
 }
 
 static int
@@ -336,9 +336,12 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	    char **cause)
 {
 	struct slot_index ix = {0};
-	struct checker check;
+	struct check checks[] = {
+	    {.fn = check_chain, .v = &d->integrity},
+	    {.fn = check_rows, .v = &d->integrity},
+	};
 	char *why = NULL;
-	int rc, checked;
+	int rc, checked = 0;
 
 	memset(d, 0, sizeof *d);
 	d->at = at;
@@ -346,14 +349,17 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	d->policy_path = policy_path;
 	d->store_path = store_path;
 	d->filter = *f;
-	checker_start(s, &d->integrity, &check);
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+		check_start(s, &checks[i]);
 	file_sha256(policy_path, d->policy_sha256);
 	rc = report_build(s, p, at, NULL, &d->report, cause) < 0 ||
 		     gather_slots(s, d, &ix, cause) < 0 || gather_tokens(s, d, &ix, cause) < 0
 		 ? -1
 		 : 0;
 	/* Joined whatever happened; its cause only matters when all else went well. */
-	checked = checker_join(s, &check, &why);
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+		checked |= check_join(s, &checks[i], &why);
+	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0;
 	if (rc == 0 && checked < 0) {
 		rc = -1;
 		*cause = why;

@@ -34,9 +34,9 @@ static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longs[] = {
-	    {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
+	    {"config", required_argument, NULL, 'c'},      {"db", required_argument, NULL, 'd'},
 	    {"tokenwarden", required_argument, NULL, 't'}, {"out", required_argument, NULL, 'o'},
-	    {"runs", required_argument, NULL, 'r'},   {NULL, 0, NULL, 0},
+	    {"runs", required_argument, NULL, 'r'},        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -63,17 +63,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	return o->config != NULL && o->db != NULL && o->binary != NULL && o->dir != NULL &&
-			   o->runs > 0
-		       ? 0
-		       : -1;
+		       o->runs > 0
+		   ? 0
+		   : -1;
 }
 
 /* Runs one format o->runs times; prints its line; returns 1 when it misses a goal, -1 on error. */
 static int
 bench_format(const struct opts *o, const char *format)
 {
-	const char *args[] = {o->binary, "audit", "report", "--config", o->config, "--db", o->db,
-			      "--at",	  BENCH_NOW, "--format", format};
+	const char *args[] = {o->binary, "audit", "report",  "--config", o->config, "--db",
+			      o->db,     "--at",  BENCH_NOW, "--format", format};
 	char out[4096], *argv[sizeof args / sizeof args[0] + 1] = {NULL};
 	double wall[MAX_RUNS], cpu[MAX_RUNS], med;
 	long rss = 0, peak = 0;
@@ -119,10 +119,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	measure_print_machine();
-	printf("audit report --at %s over %d rows, %d runs per format, output to %s\n",
-	       BENCH_NOW, BENCH_ROWS, o.runs, o.dir);
-	printf("%-8s %8s %8s %8s %8s %8s %10s\n", "format", "best", "median", "worst", "cpu",
-	       "MiB", "bytes");
+	printf("audit report --at %s over %d rows, %d runs per format, output to %s\n", BENCH_NOW,
+	       BENCH_ROWS, o.runs, o.dir);
+	printf("%-8s %8s %8s %8s %8s %8s %10s\n", "format", "best", "median", "worst", "cpu", "MiB",
+	       "bytes");
 	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
 		int rc = bench_format(&o, formats[i]);
 
