@@ -146,3 +146,56 @@ slots_free(struct slot_state *v, size_t n)
 	}
 	free(v);
 }
+
+int
+slots_last_active(struct store *s, struct slot_time **out, size_t *n, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT workspace, slot, max(at) FROM events "
+					 "WHERE kind = 'token.active' AND slot IS NOT NULL "
+					 "GROUP BY workspace, slot ORDER BY workspace, slot",
+					 cause);
+	size_t cap = 0;
+	int step, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	for (;;) {
+		struct slot_time *v;
+
+		step = sqlite3_step(st);
+		if (step != SQLITE_ROW)
+			break;
+		if (*n == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			*out = xrealloc(*out, cap * sizeof **out);
+		}
+		v = &(*out)[(*n)++];
+		v->workspace = store_column_dup(st, 0);
+		v->slot = store_column_dup(st, 1);
+		v->at = sqlite3_column_int64(st, 2);
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_error(s, "listing each slot's last rotation", cause);
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		slots_times_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void
+slots_times_free(struct slot_time *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].workspace);
+		free(v[i].slot);
+	}
+	free(v);
+}
