@@ -3,6 +3,7 @@
 #include "core/deliver.h"
 
 #include "core/mode.h"
+#include "core/outfile.h"
 #include "core/timefmt.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
@@ -200,36 +201,6 @@ target_open(const char *path, const struct policy_deliver *d, struct target *t, 
 }
 
 /*
- * Creates a new file beside t's, named .NAME.tw-XXXXXX: 0600, exclusively,
- * not through a link.  Returns its descriptor with *tmp (the name in t's
- * directory; the caller frees it), or -1 with errno and *tmp NULL.
- */
-static int
-create_beside(const struct target *t, char **tmp)
-{
-	static const char chars[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	int fd = -1, err = EEXIST;
-
-	for (int tries = 0; tries < 100 && err == EEXIST; tries++) {
-		char suffix[7];
-
-		for (size_t i = 0; i < 6; i++)
-			suffix[i] = chars[randombytes_uniform(sizeof chars - 1)];
-		suffix[6] = '\0';
-		*tmp = xasprintf(".%s.tw-%s", t->name, suffix);
-		fd = openat(t->dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
-		if (fd >= 0)
-			return fd;
-		err = errno;
-		FREE_NULL(tmp);
-	}
-	errno = err;
-	return -1;
-}
-
-/*
  * Writes json into a new temporary file beside t's (create_beside): written,
  * given its owner, synced and closed.  Returns its name in t's directory
  * (the caller frees it, and renames or removes the file), or NULL with
@@ -240,7 +211,7 @@ write_beside(const struct target *t, const struct policy_deliver *d, const char 
 	     char **cause)
 {
 	char *tmp = NULL;
-	int fd = create_beside(t, &tmp), ok = 0;
+	int fd = outfile_create_beside(t->dir, t->name, &tmp), ok = 0;
 
 	if (fd < 0) {
 		*cause = xasprintf("deliver file %s: cannot create a file beside it: %s", t->path,

@@ -1,0 +1,132 @@
+/* Whole-file output; see outfile.h. */
+#include "core/outfile.h"
+
+#include "core/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+outfile_create_beside(int dir, const char *name, char **tmp)
+{
+	static const char chars[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	int fd = -1, err = EEXIST;
+
+	for (int tries = 0; tries < 100 && err == EEXIST; tries++) {
+		char suffix[7];
+
+		for (size_t i = 0; i < 6; i++)
+			suffix[i] = chars[randombytes_uniform(sizeof chars - 1)];
+		suffix[6] = '\0';
+		*tmp = xasprintf(".%s.tw-%s", name, suffix);
+		fd = openat(dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		err = errno;
+		FREE_NULL(tmp);
+	}
+	errno = err;
+	return -1;
+}
+
+int
+outfile_open(struct outfile *o, const char *path, mode_t mode, char **cause)
+{
+	const char *slash;
+	char *dir;
+	int fd;
+
+	*o = (struct outfile){.f = stdout, .dir = -1};
+	if (path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	slash = strrchr(path, '/');
+	o->path = path;
+	o->name = slash != NULL ? slash + 1 : path;
+	if (strcmp(o->name, "") == 0 || strcmp(o->name, ".") == 0 ||
+	    strcmp(o->name, "..") == 0) {
+		*cause = xasprintf("%s: names a directory; give a file's path", path);
+		return -1;
+	}
+	dir = slash == NULL ? xstrdup(".") : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	o->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->dir < 0) {
+		*cause = xasprintf("%s: cannot open its directory %s: %s", path, dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	fd = outfile_create_beside(o->dir, o->name, &o->tmp);
+	if (fd < 0) {
+		*cause = xasprintf("%s: cannot create a file beside it: %s", path, strerror(errno));
+		close(o->dir);
+		o->dir = -1;
+		return -1;
+	}
+	if (fchmod(fd, mode) < 0 || (o->f = fdopen(fd, "w")) == NULL) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		o->f = NULL;
+		outfile_abort(o);
+		return -1;
+	}
+	return 0;
+}
+
+int
+outfile_commit(struct outfile *o, char **cause)
+{
+	int err = 0;
+
+	if (o->dir < 0) {
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			*cause = xasprintf("standard output: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	errno = 0;
+	if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) < 0)
+		err = errno != 0 ? errno : EIO;
+	if (fclose(o->f) != 0 && err == 0)
+		err = errno;
+	o->f = NULL;
+	if (err == 0 && renameat(o->dir, o->tmp, o->dir, o->name) < 0)
+		err = errno;
+	if (err != 0) {
+		*cause = xasprintf("%s: not written: %s", o->path, strerror(err));
+		outfile_abort(o);
+		return -1;
+	}
+	FREE_NULL(&o->tmp);
+	if (fsync(o->dir) < 0)
+		err = errno;
+	close(o->dir);
+	o->dir = -1;
+	if (err != 0) {
+		*cause = xasprintf("%s: written, but its directory did not sync: %s", o->path,
+				   strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+void
+outfile_abort(struct outfile *o)
+{
+	if (o->dir < 0)
+		return;
+	if (o->f != NULL)
+		fclose(o->f);
+	o->f = NULL;
+	if (o->tmp != NULL)
+		unlinkat(o->dir, o->tmp, 0);
+	FREE_NULL(&o->tmp);
+	close(o->dir);
+	o->dir = -1;
+}

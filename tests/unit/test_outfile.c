@@ -1,0 +1,170 @@
+/* Unit tests for core/outfile: whole files or nothing, the mode asked for, clear causes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/outfile.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/tw-outfile-XXXXXX";
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[64];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *
+slurp(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* The number of entries in dir other than . and .. */
+static int
+entries(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_commit_replaces_whole_with_mode(void **state)
+{
+	char path[64], *cause = NULL;
+	struct outfile o;
+	struct stat st;
+	mode_t old = umask(077);
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/report.html", dir);
+	assert_int_equal(outfile_open(&o, path, 0644, &cause), 0);
+	fputs("first", o.f);
+	/* Until the commit, a reader sees nothing at the target. */
+	assert_null(slurp(path));
+	assert_int_equal(outfile_commit(&o, &cause), 0);
+	assert_string_equal(slurp(path), "first");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+
+	assert_int_equal(outfile_open(&o, path, 0600, &cause), 0);
+	fputs("second", o.f);
+	assert_string_equal(slurp(path), "first");
+	assert_int_equal(outfile_commit(&o, &cause), 0);
+	assert_string_equal(slurp(path), "second");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(entries(), 1);
+	umask(old);
+}
+
+static void
+test_abort_leaves_target(void **state)
+{
+	char path[64], *cause = NULL;
+	struct outfile o;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/report.html", dir);
+	assert_int_equal(outfile_open(&o, path, 0644, &cause), 0);
+	fputs("half", o.f);
+	outfile_abort(&o);
+	outfile_abort(&o);
+	assert_string_equal(slurp(path), "second");
+	assert_int_equal(entries(), 1);
+}
+
+static void
+test_refusals_name_the_path(void **state)
+{
+	char path[64], *cause = NULL;
+	struct outfile o;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/missing/report.csv", dir);
+	assert_int_equal(outfile_open(&o, path, 0644, &cause), -1);
+	assert_non_null(strstr(cause, path));
+	assert_non_null(strstr(cause, "No such file"));
+	free(cause);
+	cause = NULL;
+
+	snprintf(path, sizeof path, "%s/", dir);
+	assert_int_equal(outfile_open(&o, path, 0644, &cause), -1);
+	assert_non_null(strstr(cause, "names a directory"));
+	free(cause);
+	cause = NULL;
+
+	/* A directory at the target: the rename fails, and the temporary file goes. */
+	snprintf(path, sizeof path, "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(outfile_open(&o, path, 0644, &cause), 0);
+	fputs("x", o.f);
+	assert_int_equal(outfile_commit(&o, &cause), -1);
+	assert_non_null(strstr(cause, "not written"));
+	free(cause);
+	assert_int_equal(entries(), 2);
+	assert_int_equal(rmdir(path), 0);
+}
+
+static void
+test_standard_output(void **state)
+{
+	struct outfile o;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(outfile_open(&o, "-", 0644, &cause), 0);
+	assert_ptr_equal(o.f, stdout);
+	assert_int_equal(outfile_commit(&o, &cause), 0);
+	assert_int_equal(outfile_open(&o, NULL, 0644, &cause), 0);
+	assert_ptr_equal(o.f, stdout);
+	outfile_abort(&o);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_commit_replaces_whole_with_mode),
+	    cmocka_unit_test(test_abort_leaves_target),
+	    cmocka_unit_test(test_refusals_name_the_path),
+	    cmocka_unit_test(test_standard_output),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
