@@ -276,9 +276,9 @@ credential_counts(const struct clients *cl)
 				      (json_int_t)0);
 			json_object_set_new(o, name, c);
 		}
-		json_object_set_new(c, "requests",
-				    json_integer(json_integer_value(json_object_get(c, "requests")) +
-						 req));
+		json_object_set_new(
+		    c, "requests",
+		    json_integer(json_integer_value(json_object_get(c, "requests")) + req));
 		json_object_set_new(
 		    c, "throttled",
 		    json_integer(json_integer_value(json_object_get(c, "throttled")) + thr));

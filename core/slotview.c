@@ -38,8 +38,8 @@ slotview_word(const struct slot_facts *f)
 }
 
 int
-slotview_slack(const struct policy *p, const struct policy_slot *s, int64_t expires_at,
-	       int64_t due, int64_t now)
+slotview_slack(const struct policy *p, const struct policy_slot *s, int64_t expires_at, int64_t due,
+	       int64_t now)
 {
 	int64_t from = due > now ? due : now, open, runs;
 

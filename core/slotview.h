@@ -62,14 +62,14 @@ int slotview_slack(const struct policy *p, const struct policy_slot *s, int64_t 
 		   int64_t due, int64_t now);
 
 struct slotview_slot {
-	const struct policy_slot *slot;   /* borrowed from the policy */
-	const struct token_row *active;   /* borrowed from the report; NULL: none */
-	int64_t expires_at;               /* active's expiry (ms); 0: no active token */
-	int64_t next_rotation;            /* its due time, now when due (ms) */
-	int64_t last_success;             /* its last token.active event (ms); 0: never */
-	int failures;                     /* failed rotations since the last success */
-	int64_t next_attempt;             /* with failures: no attempt before (ms); else 0 */
-	int slack;                        /* slotview_slack at the report's time */
+	const struct policy_slot *slot; /* borrowed from the policy */
+	const struct token_row *active; /* borrowed from the report; NULL: none */
+	int64_t expires_at;             /* active's expiry (ms); 0: no active token */
+	int64_t next_rotation;          /* its due time, now when due (ms) */
+	int64_t last_success;           /* its last token.active event (ms); 0: never */
+	int failures;                   /* failed rotations since the last success */
+	int64_t next_attempt;           /* with failures: no attempt before (ms); else 0 */
+	int slack;                      /* slotview_slack at the report's time */
 	enum slot_word word;
 };
 
