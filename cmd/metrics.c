@@ -181,10 +181,10 @@ print_slots(FILE *f, const struct slotview *v)
 		   "1 when the slot's rotation failed schedule.stuck_after times in a row.", stuck);
 	slot_gauge(f, v, "tokenwarden_slot_paused", "1 when the policy pauses the slot.", paused);
 	slot_gauge(f, v, "tokenwarden_slot_overdue",
-		   "1 when the slot has no working token, or will not before it expires.",
-		   overdue);
-	family(f, name, "gauge",
-	       "The slot's status word (as tokenwarden status prints it): 1 for the one that holds.");
+		   "1 when the slot has no working token, or will not before it expires.", overdue);
+	family(
+	    f, name, "gauge",
+	    "The slot's status word (as tokenwarden status prints it): 1 for the one that holds.");
 	for (size_t i = 0; i < v->nslots; i++) {
 		for (int w = 0; w < SLOT_NWORDS; w++) {
 			slot_labels(f, name, &v->slots[i], "status",
@@ -194,7 +194,8 @@ print_slots(FILE *f, const struct slotview *v)
 	}
 }
 
-/* The last run's requests and 429s per credential, from its summary; 0 for a credential it lacks. */
+/* The last run's requests and 429s per credential, from its summary; 0 for a credential it lacks.
+ */
 static void
 print_credentials(FILE *f, const struct metrics_src *m)
 {
@@ -301,8 +302,7 @@ src_free(struct metrics_src *m)
 }
 
 int
-metrics_write(const char *path, struct store *s, const struct policy *p, int64_t now,
-	      char **cause)
+metrics_write(const char *path, struct store *s, const struct policy *p, int64_t now, char **cause)
 {
 	struct metrics_src m;
 	struct outfile o;
