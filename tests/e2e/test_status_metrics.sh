@@ -127,6 +127,20 @@ tw_expect_eq "requests of the run" "$(metric "$prom" 'tokenwarden_last_run_reque
 tw_expect_eq "429s of the run" "$(metric "$prom" 'tokenwarden_last_run_throttled_requests{credential="acme-admin"}')" 0
 tw_expect_eq "exit status of the run" "$(metric "$prom" tokenwarden_last_run_exit_status)" 1
 tw_expect_eq "last successful run" "$(metric "$prom" tokenwarden_last_successful_run_end_timestamp_seconds)" 0
+# Throttled: 2 answers 429 (waited out), counted per credential in the run's summary.
+sim_ctl POST /_sim/reset >/dev/null
+sim_ctl POST /_sim/faults '{"burst_429": 2, "retry_after": 1}' >/dev/null
+run 0 rotate --force ok --metrics-textfile "$prom"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+tw_expect_eq "exit status of the forced run" "$(metric "$prom" tokenwarden_last_run_exit_status)" 0
+tw_expect_eq "last successful run" "$(metric "$prom" tokenwarden_last_successful_run_end_timestamp_seconds)" \
+	"$(metric "$prom" tokenwarden_last_run_end_timestamp_seconds)"
+stats=$(sim_ctl GET /_sim/stats)
+tw_expect_eq "429s of the throttled run" "$(metric "$prom" 'tokenwarden_last_run_throttled_requests{credential="acme-admin"}')" \
+	"$(jq '.by_status["429"]' <<<"$stats")"
+tw_expect_eq "requests of the throttled run" "$(metric "$prom" 'tokenwarden_last_run_requests{credential="acme-admin"}')" \
+	"$(jq .requests <<<"$stats")"
+tw_expect_eq "429s in the run's summary" "$(sql "SELECT json_extract(summary, '$.credentials.acme-admin.throttled') FROM runs ORDER BY id DESC LIMIT 1")" 2
 # stuck fails again, forced past its backoff: two in a row make it stuck.
 run 1 rotate --force stuck
 expect "$out" "rotate: 0 rotated, 0 deleted, 1 failed"
@@ -147,7 +161,7 @@ for pair in ok:ok due:due failing:failing stuck:stuck paused:paused; do
 done
 expect "$out" "5 slots: 1 stuck, 1 failing, 1 paused, 1 due, 1 ok"
 ok_token=$(jq -r .token "$TW_TMP/run/ok.json")
-grep -qE "^acme/ok +$ok_token +in 29d 18h +in 23d 18h +6h ago +0 +ok\$" "$out" ||
+grep -qE "^acme/ok +$ok_token +in 29d 1[78]h +in 23d 1[78]h +(6h|5h 59m) ago +0 +ok\$" "$out" ||
 	fail "status: acme/ok's line"
 grep -qE "^acme/due +tok-due +in 2d 18h +now +never +0 +due\$" "$out" || fail "status: acme/due's line"
 grep -qE "^acme/stuck +- +- +now +never +2 +stuck\$" "$out" || fail "status: acme/stuck's line"
