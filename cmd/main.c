@@ -58,8 +58,8 @@ usage(FILE *f)
 	      "  --public-key FILE, --timeout SECONDS, --retries N, --rate-limit N/SECS\n"
 	      "'tokenwarden VERB --help' or 'tokenwarden help VERB' says more.\n"
 	      "\nExit status: 0 done, 1 failed, 2 usage or configuration error, 3 work due\n"
-	      "(plan), 4 findings (audit), 5 locked, 6 outcome unknown (the server may have\n"
-	      "acted), 7 API unavailable (try again later).\n",
+	      "(plan), 4 findings (audit) or a slot not ok (status), 5 locked, 6 outcome\n"
+	      "unknown (the server may have acted), 7 API unavailable (try again later).\n",
 	      f);
 }
 

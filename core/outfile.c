@@ -48,15 +48,16 @@ outfile_open(struct outfile *o, const char *path, mode_t mode, char **cause)
 	slash = strrchr(path, '/');
 	o->path = path;
 	o->name = slash != NULL ? slash + 1 : path;
-	if (strcmp(o->name, "") == 0 || strcmp(o->name, ".") == 0 ||
-	    strcmp(o->name, "..") == 0) {
+	if (strcmp(o->name, "") == 0 || strcmp(o->name, ".") == 0 || strcmp(o->name, "..") == 0) {
 		*cause = xasprintf("%s: names a directory; give a file's path", path);
 		return -1;
 	}
-	dir = slash == NULL ? xstrdup(".") : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	dir = slash == NULL ? xstrdup(".")
+			    : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
 	o->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (o->dir < 0) {
-		*cause = xasprintf("%s: cannot open its directory %s: %s", path, dir, strerror(errno));
+		*cause =
+		    xasprintf("%s: cannot open its directory %s: %s", path, dir, strerror(errno));
 		free(dir);
 		return -1;
 	}
