@@ -45,8 +45,10 @@ struct slot_time {
 };
 
 /*
- * Lists every slot's last token.active event, by workspace then slot, in one
- * query served by an index (schema 6).  Free with slots_times_free.
+ * Lists every slot's last token.active event, by workspace then slot (slots
+ * that never had one left out), in one query: an index seek per slot
+ * (events_by_kind, schema 6), however long the history.  Free with
+ * slots_times_free.
  */
 int slots_last_active(struct store *s, struct slot_time **out, size_t *n, char **cause);
 
