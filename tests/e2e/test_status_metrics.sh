@@ -276,15 +276,29 @@ run 0 metrics --textfile "$prom" --at 2026-11-02T00:00Z
 exec 3<&-
 grep -q '^tokenwarden_metrics_timestamp_seconds 1793577600.000$' "$prom" || fail "--textfile --at: the file's time"
 ls -A "$TW_TMP/prom" | grep -v '^tokenwarden.prom$' && fail "a temporary file was left beside the metrics"
+# A directory this user cannot write: 0500, or for root (who writes anyway) immutable.
+mkdir "$TW_TMP/ro"
+ro=
 if [ "$(id -u)" != 0 ]; then
-	mkdir "$TW_TMP/ro"
-	chmod 500 "$TW_TMP/ro"
+	chmod 500 "$TW_TMP/ro" && ro=1
+elif chattr +i "$TW_TMP/ro" 2>/dev/null; then
+	tw_at_exit 'chattr -i "$TW_TMP/ro"'
+	ro=1
+fi
+if [ -n "$ro" ]; then
+	sum=$(store_sum)
 	run 2 metrics --textfile "$TW_TMP/ro/tw.prom"
-	expect "$err" "--textfile $TW_TMP/ro/tw.prom: "
+	expect "$err" "tokenwarden: error: --textfile $TW_TMP/ro/tw.prom: cannot create a file beside it: "
+	expect "$err" "; nothing was written"
 	[ -z "$(ls -A "$TW_TMP/ro")" ] || fail "a refused --textfile left a file"
+	[ "$(store_sum)" = "$sum" ] || fail "a refused --textfile changed the store"
+	# After a run, the same is a warning: the run's own status stands (1: failing slots).
 	run 1 rotate --metrics-textfile "$TW_TMP/ro/tw.prom"
-	expect "$err" "--metrics-textfile: $TW_TMP/ro/tw.prom"
+	expect "$err" "tokenwarden: warning: --metrics-textfile: $TW_TMP/ro/tw.prom: cannot create a file beside it"
 	expect "$err" "the run's outcome stands"
+	[ -z "$(ls -A "$TW_TMP/ro")" ] || fail "a refused --metrics-textfile left a file"
+else
+	echo "note: no directory this user cannot write (root without chattr): that case is not checked"
 fi
 run 2 metrics --textfile "$TW_TMP/nosuchdir/tw.prom"
 expect "$err" "$TW_TMP/nosuchdir/tw.prom"
