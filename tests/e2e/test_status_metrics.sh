@@ -214,6 +214,20 @@ awk 'length > 60 { bad = 1 } END { exit bad }' "$out" || fail "status printed li
 head -1 "$out" | grep -q "LAST SUCCESS" && fail "status kept LAST SUCCESS in 60 columns"
 head -1 "$out" | grep -qE '^SLOT +.*EXPIRES.*STATUS$' || fail "status dropped SLOT, EXPIRES or STATUS"
 
+echo "== colour only on a terminal, never with NO_COLOR"
+if command -v script >/dev/null; then
+	# script(1) gives status a terminal of its own (80 columns by default here).
+	TERM=xterm COLUMNS=200 script -qec "stty cols 200; $tw_bin status" /dev/null >"$out" 2>&1 || true
+	grep -q $'\033\[31mstuck\033\[0m' "$out" || fail "status on a terminal did not colour 'stuck'"
+	TERM=xterm NO_COLOR=1 script -qec "stty cols 200; $tw_bin status" /dev/null >"$out" 2>&1 || true
+	grep -q $'\033\[' "$out" && fail "status coloured with NO_COLOR set"
+	grep -qE '^acme/stuck +.* stuck' "$out" || fail "status on a terminal: acme/stuck's line"
+	# The terminal's width, not $COLUMNS, decides there.
+	TERM=xterm COLUMNS=200 script -qec "stty cols 50; $tw_bin status" /dev/null >"$out" 2>&1 || true
+	tr -d '\r' <"$out" | sed $'s/\033\\[[0-9;]*m//g' | awk 'length > 50 { bad = 1 } END { exit bad }' ||
+		fail "status on a 50-column terminal printed longer lines"
+fi
+
 echo "== bad input"
 run 2 status --at yesterday
 expect "$err" "--at"
