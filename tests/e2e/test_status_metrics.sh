@@ -67,6 +67,14 @@ iso() {
 	python3 -c 'import datetime, sys; ms = int(sys.argv[1]); print(datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000))' "$1"
 }
 
+# Whether the metrics directory holds the metrics file and nothing else (no temporary file).
+only_prom() {
+	local f
+	for f in "$TW_TMP/prom"/* "$TW_TMP/prom"/.[!.]*; do
+		[ ! -e "$f" ] || [ "$f" = "$prom" ] || return 1
+	done
+}
+
 # The store's files, byte for byte.
 store_sum() {
 	local f
@@ -121,7 +129,7 @@ run 1 rotate --metrics-textfile "$prom"
 expect "$out" "rotate: 1 rotated, 0 deleted, 2 failed"
 [ -f "$prom" ] || fail "rotate --metrics-textfile wrote no file"
 [ "$(stat -c %a "$prom")" = 644 ] || fail "the metrics file is mode $(stat -c %a "$prom"), not 644"
-ls -A "$TW_TMP/prom" | grep -v '^tokenwarden.prom$' && fail "a temporary file was left beside the metrics"
+only_prom || fail "a temporary file was left beside the metrics"
 sent=$(sim_ctl GET /_sim/stats | jq .requests)
 tw_expect_eq "requests of the run" "$(metric "$prom" 'tokenwarden_last_run_requests{credential="acme-admin"}')" "$sent"
 tw_expect_eq "429s of the run" "$(metric "$prom" 'tokenwarden_last_run_throttled_requests{credential="acme-admin"}')" 0
@@ -289,14 +297,14 @@ run 0 metrics --textfile "$prom" --at 2026-11-02T00:00Z
 [ "$(stat -c %i "$prom")" != "$old_inode" ] || fail "--textfile rewrote the file in place"
 exec 3<&-
 grep -q '^tokenwarden_metrics_timestamp_seconds 1793577600.000$' "$prom" || fail "--textfile --at: the file's time"
-ls -A "$TW_TMP/prom" | grep -v '^tokenwarden.prom$' && fail "a temporary file was left beside the metrics"
+only_prom || fail "a temporary file was left beside the metrics"
 # A directory this user cannot write: 0500, or for root (who writes anyway) immutable.
 mkdir "$TW_TMP/ro"
 ro=
 if [ "$(id -u)" != 0 ]; then
 	chmod 500 "$TW_TMP/ro" && ro=1
 elif chattr +i "$TW_TMP/ro" 2>/dev/null; then
-	tw_at_exit 'chattr -i "$TW_TMP/ro"'
+	tw_at_exit "chattr -i '$TW_TMP/ro'"
 	ro=1
 fi
 if [ -n "$ro" ]; then
