@@ -142,7 +142,7 @@ failing(const struct slotview_slot *e)
 static long long
 stuck(const struct slotview_slot *e)
 {
-	return e->word == SLOT_STUCK;
+	return e->stuck;
 }
 
 static long long
@@ -154,7 +154,13 @@ paused(const struct slotview_slot *e)
 static long long
 overdue(const struct slotview_slot *e)
 {
-	return e->word == SLOT_OVERDUE;
+	return e->overdue;
+}
+
+static long long
+due(const struct slotview_slot *e)
+{
+	return e->due;
 }
 
 static void
@@ -182,6 +188,8 @@ print_slots(FILE *f, const struct slotview *v)
 	slot_gauge(f, v, "tokenwarden_slot_paused", "1 when the policy pauses the slot.", paused);
 	slot_gauge(f, v, "tokenwarden_slot_overdue",
 		   "1 when the slot has no working token, or will not before it expires.", overdue);
+	slot_gauge(f, v, "tokenwarden_slot_due",
+		   "1 when the slot's due time has come (paused or backing off or not).", due);
 	family(
 	    f, name, "gauge",
 	    "The slot's status word (as tokenwarden status prints it): 1 for the one that holds.");

@@ -145,6 +145,9 @@ slotview_build(struct store *s, const struct policy *p, const struct report *r, 
 		}
 		e->next_rotation = at > now ? at : now;
 		f.due = due[k] || at <= now;
+		e->overdue = f.overdue;
+		e->stuck = f.failures > 0 && f.failures >= f.stuck_after;
+		e->due = f.due;
 		e->word = slotview_word(&f);
 		v->by_word[e->word]++;
 	}

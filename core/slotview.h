@@ -70,6 +70,8 @@ struct slotview_slot {
 	int failures;                   /* failed rotations since the last success */
 	int64_t next_attempt;           /* with failures: no attempt before (ms); else 0 */
 	int slack;                      /* slotview_slack at the report's time */
+	/* The facts behind the word, each whatever the others (the word shows the worst). */
+	int overdue, stuck, due;
 	enum slot_word word;
 };
 

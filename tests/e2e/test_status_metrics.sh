@@ -211,6 +211,14 @@ jqe '.slots[] | select(.slot == "due") | .status == "overdue"'
 jqe '.summary.overdue == 2'
 grep -q 36499 "$out" && fail "status printed a day count"
 
+# The metrics keep each fact under the worse word: ok is overdue and due, stuck still stuck.
+run 0 metrics --at 2027-02-01T00:00Z
+grep -qx 'tokenwarden_slot_overdue{workspace="acme",slot="ok"} 1' "$out" || fail "metrics far ahead: ok is not overdue"
+grep -qx 'tokenwarden_slot_status{workspace="acme",slot="ok",status="overdue"} 1' "$out" || fail "metrics far ahead: ok's word"
+grep -qx 'tokenwarden_slot_stuck{workspace="acme",slot="stuck"} 1' "$out" || fail "metrics far ahead: stuck is not stuck"
+grep -qx 'tokenwarden_slot_due{workspace="acme",slot="ok"} 1' "$out" || fail "metrics far ahead: ok is not due"
+grep -qx 'tokenwarden_slots{status="overdue"} 2' "$out" || fail "metrics far ahead: the count of overdue slots"
+
 echo "== all ok: exit 0"
 sed -e '/- name: failing/,$d' "$TW_TMP/policy.yaml" >"$TW_TMP/ok.yaml"
 run 0 status --config "$TW_TMP/ok.yaml"

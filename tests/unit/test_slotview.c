@@ -179,6 +179,9 @@ test_build(void **state)
 	assert_int_equal(v.slots[4].word, SLOT_PAUSED);
 	assert_int_equal(v.slots[5].word, SLOT_STUCK);
 	assert_int_equal(v.slots[5].failures, 2);
+	assert_true(v.slots[5].stuck);
+	assert_false(v.slots[5].overdue);
+	assert_false(v.slots[1].stuck);
 	assert_int_equal(v.by_word[SLOT_DUE], 2);
 	assert_int_equal(v.by_word[SLOT_OK], 1);
 	slotview_free(&v);
@@ -189,6 +192,11 @@ test_build(void **state)
 	assert_int_equal(slotview_build(fx->s, p, &r, NOW + D, &v, &cause), 0);
 	assert_int_equal(v.slots[5].word, SLOT_OVERDUE);
 	assert_int_equal(v.slots[5].slack, 0);
+	/* The facts stay: still stuck, and due, under the worse word. */
+	assert_true(v.slots[5].stuck);
+	assert_true(v.slots[5].overdue);
+	assert_true(v.slots[5].due);
+	assert_false(v.slots[3].overdue || v.slots[3].stuck || v.slots[3].due);
 	slotview_free(&v);
 	report_free(&r);
 	policy_free(p);
