@@ -87,14 +87,15 @@ const struct cmd_entry cmd_metrics_entry = {
     .max_args = 0,
     .notes = "The Prometheus text format: per slot its token's expiry, next rotation, last\n"
 	     "success, slack in runs, failures and 0/1 flags (failing, stuck, paused,\n"
-	     "overdue); per credential the requests and 429s of the last run; the last\n"
-	     "run's start, end and exit status and the last successful run's end; findings\n"
-	     "by kind and tokens by state.  docs/metrics.md lists every series.  With\n"
+	     "overdue, due); per credential the requests and 429s of the last run; the\n"
+	     "last run's start, end and exit status and the last successful run's end;\n"
+	     "findings by kind and tokens by state.  The README's Metrics section lists\n"
+	     "every series, and examples/prometheus has alerting rules for them.  With\n"
 	     "--textfile the file is replaced atomically (a temporary file beside it,\n"
 	     "synced and renamed), so node_exporter never reads a part.  Opens the store\n"
 	     "read-only: changes nothing.\n"
 	     "Exit status: 0 written, 1 the store could not be read or the file not\n"
 	     "finished (it is left as it was), 2 bad policy, store or option, or a\n"
-	     "--textfile whose directory is missing or not writable.\n",
+	     "--textfile whose directory is missing or not writable (nothing written).\n",
     .run = run_metrics,
 };

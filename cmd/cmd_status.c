@@ -259,8 +259,8 @@ const struct cmd_entry cmd_status_entry = {
 	     "expiry), stuck (failed schedule stuck_after times in a row), failing\n"
 	     "(failed since its last success), paused, due (the next run rotates it),\n"
 	     "ok.  Columns that do not fit the terminal are left out; colour only on a\n"
-	     "terminal, never with $NO_COLOR.  --json prints a versioned document (see\n"
-	     "docs/status.md).  Opens the store read-only: changes nothing.\n"
+	     "terminal, never with $NO_COLOR.  --json prints a versioned document (the\n"
+	     "README's Status section).  Opens the store read-only: changes nothing.\n"
 	     "Exit status: 0 every slot ok, 4 some slot is not, 2 bad policy, store or\n"
 	     "option.\n",
     .run = run_status,

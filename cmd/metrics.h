@@ -2,7 +2,7 @@
  * The Prometheus text exposition of the store and policy, for
  * node_exporter's textfile collector: what `metrics` prints and what
  * `rotate --metrics-textfile` and `daemon --metrics-textfile` rewrite after
- * every run.  The series are listed in docs/metrics.md.
+ * every run.  The README's Metrics section lists the series.
  */
 #ifndef TW_METRICS_H
 #define TW_METRICS_H

@@ -149,6 +149,11 @@ tw_expect_eq "429s of the throttled run" "$(metric "$prom" 'tokenwarden_last_run
 tw_expect_eq "requests of the throttled run" "$(metric "$prom" 'tokenwarden_last_run_requests{credential="acme-admin"}')" \
 	"$(jq .requests <<<"$stats")"
 tw_expect_eq "429s in the run's summary" "$(sql "SELECT json_extract(summary, '$.credentials.acme-admin.throttled') FROM runs ORDER BY id DESC LIMIT 1")" 2
+# A dry run changes nothing, so it writes no metrics either.
+run 0 rotate --dry-run --metrics-textfile "$TW_TMP/dry.prom"
+[ ! -e "$TW_TMP/dry.prom" ] || fail "rotate --dry-run wrote the metrics file"
+run 2 rotate --metrics-textfile ""
+expect "$err" "--metrics-textfile: give the path of the file to write"
 # stuck fails again, forced past its backoff: two in a row make it stuck.
 run 1 rotate --force stuck
 expect "$out" "rotate: 0 rotated, 0 deleted, 1 failed"
