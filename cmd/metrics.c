@@ -2,8 +2,9 @@
  * The Prometheus text exposition (version 0.0.4): HELP and TYPE before each
  * family, label values escaped, every family present with all its label
  * values (0 included) so that alerts and dashboards never see a series
- * vanish.  Labels are workspace, slot, credential, kind and state: never a
- * token's id (each rotation would start a new series) nor any secret.
+ * vanish.  Labels are workspace, slot, credential, kind, state and status:
+ * never a token's id (each rotation would start a new series) nor any
+ * secret.
  */
 #include "cmd/metrics.h"
 
