@@ -3,6 +3,7 @@
  * people or JSON lines for scripts.  It does not check the chain; 'audit
  * verify' does.
  */
+#include "cmd/audit_render.h"
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
@@ -20,12 +21,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prints s with control characters as '?', so a stored value cannot drive the terminal. */
+/*
+ * Prints s with control characters as '?', C1 ones (U+0080..U+009F, which
+ * some terminals obey) included, so a stored value, such as a reveal's
+ * --reason in an edited row, cannot drive the terminal.
+ */
 static void
 put_clean(const char *s)
 {
-	for (; *s != '\0'; s++)
-		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s, next = (unsigned char)s[1];
+
+		if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+			putchar('?');
+			s++;
+			continue;
+		}
+		putchar(c < 0x20 || c == 0x7f ? '?' : *s);
+	}
 }
 
 static int
@@ -56,22 +69,10 @@ print_line(const struct event *e, void *arg)
 static int
 print_json_line(const struct event *e, void *arg)
 {
-	char when[TIMEFMT_MAX], *text;
-	json_t *o = json_object(), *details = json_loads(e->details, 0, NULL);
+	json_t *o = audit_event_json(e);
+	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	(void)arg;
-	timefmt_mode(e->at, when);
-	json_object_set_new(o, "id", json_integer(e->id));
-	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "actor", jsonx_text(e->actor));
-	json_object_set_new(o, "kind", jsonx_text(e->kind));
-	json_object_set_new(o, "workspace", jsonx_text(e->workspace));
-	json_object_set_new(o, "slot", jsonx_text(e->slot));
-	json_object_set_new(o, "token", jsonx_text(e->token));
-	/* An edited row may hold details that are not JSON; show them as text. */
-	json_object_set_new(o, "details", details != NULL ? details : jsonx_text(e->details));
-	json_object_set_new(o, "hash", json_string(e->hash));
-	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	printf("%s\n", text != NULL ? text : "{}");
 	jsonx_free(text);
 	json_decref(o);
@@ -178,6 +179,12 @@ const struct cmd_entry cmd_audit_log_entry = {
 	     "Each event is a line: time, actor, kind, workspace/slot, token, details.  With\n"
 	     "--json, one JSON object per line: id, at, actor, kind, workspace, slot, token,\n"
 	     "details, hash.  The chain is not checked here: 'tokenwarden audit verify' does.\n"
+	     "\n"
+	     "A secret.revealed event's details: key_fingerprint (of the secret key used),\n"
+	     "user (the effective user), claimed_login and claimed_login_from (the login\n"
+	     "that says it asked, from SUDO_USER or getlogin; not authenticated) and reason\n"
+	     "(--reason).  A secret.reveal_failed event adds failure (wrong_key,\n"
+	     "wrong_passphrase, moved, altered or malformed), message and sealed_to.\n"
 	     "\n"
 	     "Exit status: 0 done (even when no event matches), 1 the database cannot be\n"
 	     "read, 2 a usage error or no usable store.\n",

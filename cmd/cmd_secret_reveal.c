@@ -13,6 +13,7 @@
 #include "core/exitcodes.h"
 #include "core/jsonx.h"
 #include "core/seal.h"
+#include "core/trust.h"
 #include "core/xalloc.h"
 #include "store/secrets.h"
 #include "store/tokens.h"
@@ -23,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The longest --reason recorded, in bytes. */
+#define REASON_MAX 256
 
 /* The opened secret, all in sodium memory. */
 struct opened {
@@ -108,26 +112,102 @@ find_row(struct store *s, const char *workspace, const char *what, struct token_
 	return rc == 0 ? 0 : -1;
 }
 
-/* Opens r's sealed blob with sec into *p; returns 0 or -1 after a message. */
+/*
+ * Opens r's sealed blob with sec (whose fingerprint is have) into *p.
+ * Returns 0, or -1 with *cause and *failure (the word the history records).
+ */
 static int
 open_secret(const struct token_row *r, const unsigned char *blob, size_t len, const char *fpr,
-	    const char *sec_path, const struct seal_sec *sec, struct opened *p)
+	    const char *sec_path, const struct seal_sec *sec, const char *have, struct opened *p,
+	    const char **failure, char **cause)
 {
-	struct seal_pub pub;
-	char have[SEAL_FPR_MAX], *cause = NULL;
-	int rc = seal_open(sec, r->workspace, r->token, blob, len, &p->key, &p->secret, &cause);
+	int rc = seal_open(sec, r->workspace, r->token, blob, len, &p->key, &p->secret, cause);
+	char *why;
 
 	if (rc == SEAL_OK)
 		return 0;
-	seal_secret_public(sec, &pub);
-	seal_fingerprint(&pub, have);
-	if (rc == SEAL_ERR_OPEN && strcmp(have, fpr) != 0)
-		errorf("%s; it is recorded as sealed to key %s, and %s is key %s", cause, fpr,
-		       sec_path, have);
-	else
-		errorf("%s", cause);
-	free(cause);
+	if (rc == SEAL_ERR_OPEN && strcmp(have, fpr) != 0) {
+		why = xasprintf("%s; it is recorded as sealed to key %s, and %s is key %s", *cause,
+				fpr, sec_path, have);
+		free(*cause);
+		*cause = why;
+		*failure = "wrong_key";
+	} else {
+		*failure = rc == SEAL_ERR_OPEN    ? "altered"
+			   : rc == SEAL_ERR_MOVED ? "moved"
+						  : "malformed";
+	}
 	return -1;
+}
+
+/*
+ * Checks --reason: recorded in the history and shown by audit log on a
+ * terminal, so one line of printable UTF-8 of at most REASON_MAX bytes.
+ * Returns 0, or -1 after a message.
+ */
+static int
+check_reason(const char *reason)
+{
+	const unsigned char *p = (const unsigned char *)reason;
+	size_t n, i = 0;
+
+	if (reason == NULL)
+		return 0;
+	n = strlen(reason);
+	if (n == 0) {
+		errorf("--reason is empty: say why the secret is revealed, or leave --reason out");
+		return -1;
+	}
+	if (n > REASON_MAX) {
+		errorf("--reason is %zu bytes long; at most %d are recorded", n, REASON_MAX);
+		return -1;
+	}
+	while (i < n) {
+		int len = jsonx_utf8_len(p + i, n - i);
+
+		if (len < 0) {
+			errorf("--reason is not valid UTF-8 (at byte %zu)", i + 1);
+			return -1;
+		}
+		/* C0, DEL, and C1 (U+0080..U+009F, which some terminals obey too). */
+		if ((len == 1 && (p[i] < 0x20 || p[i] == 0x7f)) ||
+		    (len == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)) {
+			errorf("--reason has a control character (at byte %zu): give one line of "
+			       "printable text",
+			       i + 1);
+			return -1;
+		}
+		i += (size_t)len;
+	}
+	return 0;
+}
+
+/* Notes a wrong passphrase in rec, with the fingerprint the key file carries. */
+static void
+failed_key(const char *path, struct secrets_reveal *rec, char have[SEAL_FPR_MAX])
+{
+	struct seal_pub pub;
+	char *cause = NULL;
+
+	rec->failure = "wrong_passphrase";
+	if (seal_secret_file_public(path, &pub, &cause) == SEAL_OK) {
+		seal_fingerprint(&pub, have);
+		rec->key_fingerprint = have;
+	}
+	free(cause);
+}
+
+/* Records a reveal that failed, after its message was printed; a failure to record is said. */
+static void
+record_failure(struct store *s, int64_t row, const struct secrets_reveal *rec)
+{
+	char *cause = NULL;
+
+	if (secrets_record_reveal(s, row, clock_now_ms(), rec, &cause) < 0)
+		errorf("the failed reveal could not be recorded in the history: %s", cause);
+	else
+		store_ctx_note_head(s);
+	free(cause);
 }
 
 struct reveal_opts {
@@ -135,6 +215,7 @@ struct reveal_opts {
 	const char *secret_key;
 	long passphrase_fd; /* -1: the terminal */
 	int bearer;
+	const char *reason;
 };
 
 static const struct args_opt reveal_options[] = {
@@ -145,6 +226,8 @@ static const struct args_opt reveal_options[] = {
     OPT_INT(0, "passphrase-fd", struct reveal_opts, passphrase_fd, "N", 0, 1024,
 	    "read its passphrase from descriptor N, not the\nterminal"),
     OPT_FLAG(0, "bearer", struct reveal_opts, bearer, "also print the ready Bearer value"),
+    OPT_STRING(0, "reason", struct reveal_opts, reason, "TEXT",
+	       "why, recorded with the reveal (one line, at most\n256 bytes)"),
     OPT_END,
 };
 
@@ -164,12 +247,14 @@ run_reveal(void *opts, int argc, char **argv)
 	struct store *s = NULL;
 	struct token_row *r = NULL;
 	struct seal_sec *sec = NULL;
+	struct seal_pub pub;
 	struct opened p = {NULL, NULL, NULL};
+	struct secrets_reveal rec = {.reason = ro->reason};
 	const char *what = argv[0];
 	unsigned char *blob = NULL;
 	size_t len = 0;
-	char *fpr = NULL, *cause = NULL;
-	int got, status = TW_EXIT_USAGE;
+	char *fpr = NULL, *cause = NULL, *user = NULL, *login = NULL, have[SEAL_FPR_MAX];
+	int got, err, failed = 0, status = TW_EXIT_USAGE;
 
 	(void)argc;
 	if (ro->workspace == NULL || ro->secret_key == NULL) {
@@ -178,6 +263,9 @@ run_reveal(void *opts, int argc, char **argv)
 						     : "--secret-key: the sealing secret key");
 		return args_usage(&cmd_secret_reveal_entry);
 	}
+	/* Before the store is opened: a refused --reason changes nothing. */
+	if (check_reason(ro->reason) < 0)
+		return TW_EXIT_USAGE;
 	store_opts_init(&o);
 	/* Writes: the reveal is recorded, so a store it cannot write is refused first. */
 	s = store_ctx_open(&o, NULL, STORE_CTX_WRITE, &status);
@@ -193,16 +281,31 @@ run_reveal(void *opts, int argc, char **argv)
 				  r->token != NULL ? r->token : what, r->workspace);
 	if (got != 0)
 		goto out;
-	sec = seckey_load(ro->secret_key, (int)ro->passphrase_fd, &status);
-	if (sec == NULL)
+	rec.user = user = trust_user_name(geteuid());
+	rec.claimed_login = login = trust_claimed_login(&rec.claimed_login_from);
+	rec.sealed_to = fpr;
+	sec = seckey_try(ro->secret_key, (int)ro->passphrase_fd, &status, &err, &cause);
+	if (sec == NULL) {
+		/* A key read but not unlocked is a failed reveal; one not read is not (yet) one. */
+		failed = err == SEAL_ERR_PASSPHRASE;
+		if (failed)
+			failed_key(ro->secret_key, &rec, have);
 		goto out;
+	}
+	seal_secret_public(sec, &pub);
+	seal_fingerprint(&pub, have);
+	rec.key_fingerprint = have;
 	status = TW_EXIT_FAILURE;
-	if (open_secret(r, blob, len, fpr, ro->secret_key, sec, &p) < 0)
+	if (open_secret(r, blob, len, fpr, ro->secret_key, sec, have, &p, &rec.failure, &cause) <
+	    0) {
+		failed = 1;
 		goto out;
+	}
 	if (ro->bearer)
 		p.bearer = mode_bearer(r->token, p.key, p.secret);
 	/* Recorded first: a reveal that cannot be recorded prints nothing. */
-	if (secrets_record_reveal(s, r->row, clock_now_ms(), &cause) < 0)
+	rec.sealed_to = NULL;
+	if (secrets_record_reveal(s, r->row, clock_now_ms(), &rec, &cause) < 0)
 		goto out;
 	store_ctx_note_head(s);
 	if ((args_globals.json ? print_json(r, &p) : print_human(&p)) < 0)
@@ -211,9 +314,15 @@ run_reveal(void *opts, int argc, char **argv)
 out:
 	if (cause != NULL)
 		errorf("%s", cause);
+	if (failed) {
+		rec.message = cause;
+		record_failure(s, r->row, &rec);
+	}
 	free(cause);
 	free(blob);
 	free(fpr);
+	free(user);
+	free(login);
 	xsecret_free(p.key);
 	xsecret_free(p.secret);
 	xsecret_free(p.bearer);
@@ -235,7 +344,13 @@ const struct cmd_entry cmd_secret_reveal_entry = {
     .max_args = 1,
     .notes = "TOKEN|SLOT is the token's id or Mode-side name, or a slot whose active\n"
 	     "token to reveal.  The reveal is recorded in the history before anything is\n"
-	     "printed; one that cannot be recorded prints nothing.\n"
+	     "printed; one that cannot be recorded prints nothing.  The record\n"
+	     "(secret.revealed) holds the fingerprint of the secret key used, the effective\n"
+	     "user, the login that claims to have asked (SUDO_USER, else the login name;\n"
+	     "not authenticated, so recorded as claimed_login) and --reason.  A reveal\n"
+	     "whose key does not open the secret (another key, a wrong passphrase, a blob\n"
+	     "moved from another row or altered) is recorded too, as secret.reveal_failed\n"
+	     "with the cause.  No policy requires --reason yet.\n"
 	     "\n"
 	     "Exit status: 0 printed, 1 no such token or stored secret, a key that does not\n"
 	     "open it, or a history that cannot be written, 2 a usage error, a store that\n"

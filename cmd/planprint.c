@@ -140,13 +140,16 @@ planprint_findings(const struct plan *pl)
 {
 	if (pl->nfindings > 0)
 		printf("\nFINDINGS\n");
-	for (size_t i = 0; i < pl->nfindings; i++) {
-		const struct plan_finding *f = &pl->findings[i];
+	for (size_t i = 0; i < pl->nfindings; i++)
+		planprint_finding(stdout, &pl->findings[i]);
+}
 
-		printf("  %-12s %s/%s%s%s: %s\n", plan_finding_name(f->kind), f->workspace,
-		       f->slot != NULL ? f->slot : "-", f->token != NULL ? " " : "",
-		       f->token != NULL ? f->token : "", f->text);
-	}
+void
+planprint_finding(FILE *out, const struct plan_finding *f)
+{
+	fprintf(out, "  %-12s %s/%s%s%s: %s\n", plan_finding_name(f->kind), f->workspace,
+		f->slot != NULL ? f->slot : "-", f->token != NULL ? " " : "",
+		f->token != NULL ? f->token : "", f->text);
 }
 
 void

@@ -5,6 +5,7 @@
 #include "core/plan.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 /* A time as 2026-11-25T02:00Z, or null for 0 and INT64_MAX ("never"). */
 json_t *planprint_time(int64_t ms);
@@ -26,6 +27,8 @@ void planprint_close(void);
 void planprint_actions(const struct plan *pl);
 /* Prints the findings, one per line, under a heading, on stdout. */
 void planprint_findings(const struct plan *pl);
+/* Prints one finding's line to out, as planprint_findings does. */
+void planprint_finding(FILE *out, const struct plan_finding *f);
 /* Prints the capacity verdict line when capacity is fine (a miss is a finding). */
 void planprint_capacity(const struct plan_capacity *c);
 /* Each slot's slack (policy_slack), as a table and as a JSON array. */

@@ -120,13 +120,17 @@ utf8_len(const unsigned char *p, size_t left)
 	return len;
 }
 
-/*
- * Returns an allocated copy of stored text that is safe on a terminal and in
- * JSON: each byte of a control character or of invalid UTF-8 becomes '?'.
- * *width, when not NULL, is set to the number of characters.
- */
-static char *
-printable(const char *s, size_t *width)
+int
+print_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+char *
+print_clean(const char *s, size_t *width)
 {
 	size_t n = strlen(s), i = 0, chars = 0;
 	char *out = xmalloc(n + 1);
@@ -148,16 +152,16 @@ printable(const char *s, size_t *width)
 	return out;
 }
 
-/* Returns a JSON string of printable(s), or null for NULL. */
+/* Returns a JSON string of print_clean(s), or null for NULL. */
 static json_t *
-json_text(const char *s)
+print_json_text(const char *s)
 {
 	char *clean;
 	json_t *v;
 
 	if (s == NULL)
 		return json_null();
-	clean = printable(s, NULL);
+	clean = print_clean(s, NULL);
 	v = json_string(clean);
 	free(clean);
 	return v;
@@ -178,12 +182,12 @@ row_json(const struct token_row *r)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "workspace", json_text(r->workspace));
-	json_object_set_new(o, "slot", json_text(r->slot));
-	json_object_set_new(o, "token", json_text(r->token));
-	json_object_set_new(o, "name", json_text(r->name));
+	json_object_set_new(o, "workspace", print_json_text(r->workspace));
+	json_object_set_new(o, "slot", print_json_text(r->slot));
+	json_object_set_new(o, "token", print_json_text(r->token));
+	json_object_set_new(o, "name", print_json_text(r->name));
 	json_object_set_new(o, "state", json_string(tokens_state_name(r->state)));
-	json_object_set_new(o, "origin", json_text(r->origin));
+	json_object_set_new(o, "origin", print_json_text(r->origin));
 	set_time(o, "requested_at", r->requested_at);
 	set_time_or_null(o, "created_at", r->created_at);
 	set_time(o, "expires_at", r->expires_at);
@@ -218,13 +222,13 @@ row_cells(const struct token_row *r, char **cells, size_t *widths)
 	char when[TIMEFMT_MAX];
 
 	timefmt_mode(r->expires_at, when);
-	cells[0] = printable(r->workspace, &widths[0]);
-	cells[1] = printable(r->slot != NULL ? r->slot : "-", &widths[1]);
-	cells[2] = printable(r->token != NULL ? r->token : "-", &widths[2]);
-	cells[3] = printable(r->name, &widths[3]);
-	cells[4] = printable(tokens_state_name(r->state), &widths[4]);
-	cells[5] = printable(when, &widths[5]);
-	cells[6] = printable(r->has_secret ? "sealed" : "-", &widths[6]);
+	cells[0] = print_clean(r->workspace, &widths[0]);
+	cells[1] = print_clean(r->slot != NULL ? r->slot : "-", &widths[1]);
+	cells[2] = print_clean(r->token != NULL ? r->token : "-", &widths[2]);
+	cells[3] = print_clean(r->name, &widths[3]);
+	cells[4] = print_clean(tokens_state_name(r->state), &widths[4]);
+	cells[5] = print_clean(when, &widths[5]);
+	cells[6] = print_clean(r->has_secret ? "sealed" : "-", &widths[6]);
 }
 
 void
@@ -244,7 +248,7 @@ print_rows(const struct token_row *rows, size_t n, int json)
 	cells = xcalloc((n + 1) * NCOLS, sizeof *cells);
 	widths = xcalloc((n + 1) * NCOLS, sizeof *widths);
 	for (size_t c = 0; c < NCOLS; c++)
-		cells[c] = printable(col_names[c], &widths[c]);
+		cells[c] = print_clean(col_names[c], &widths[c]);
 	for (size_t i = 0; i < n; i++)
 		row_cells(&rows[i], cells + (i + 1) * NCOLS, widths + (i + 1) * NCOLS);
 	for (size_t k = 0; k < (n + 1) * NCOLS; k++) {

@@ -27,6 +27,16 @@ void print_rows(const struct token_row *rows, size_t n, int json);
 /* Prints one row in full: "key: value" lines, or one JSON object as print_rows. */
 void print_row(const struct token_row *r, int json);
 
+/*
+ * Returns an allocated copy of stored text that is safe on a terminal and in
+ * JSON: each byte of a control character or of invalid UTF-8 becomes '?'.
+ * *width, when not NULL, is set to the number of characters.
+ */
+char *print_clean(const char *s, size_t *width);
+
+/* Whether s is printable ASCII only, which print_clean would copy as it is. */
+int print_plain(const char *s);
+
 /* Flushes stdout; returns 0, or -1 after an error message when it could not be written. */
 int print_flush(void);
 

@@ -11,4 +11,11 @@ struct seal_sec;
  */
 struct seal_sec *seckey_load(const char *path, int fd, int *status);
 
+/*
+ * As seckey_load, but prints only the prompt's warnings: returns NULL with
+ * *status, *err (SEAL_ERR_PASSPHRASE: a passphrase was read and is wrong;
+ * SEAL_ERR otherwise) and *cause (the caller frees it).
+ */
+struct seal_sec *seckey_try(const char *path, int fd, int *status, int *err, char **cause);
+
 #endif

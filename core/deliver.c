@@ -4,6 +4,7 @@
 
 #include "core/mode.h"
 #include "core/outfile.h"
+#include "core/spawn.h"
 #include "core/timefmt.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
@@ -12,17 +13,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Appends s to out (at *pos) as a JSON string; with out NULL only counts. */
@@ -406,126 +403,11 @@ tail_text(struct tail *t, const struct deliver_payload *p)
 	return t->len > 0 ? xstrndup(t->buf, t->len) : NULL;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * In the child: standard input from in, output and errors to out, nothing
- * else open, no signal blocked, and the signals tokenwarden blocks or ignores
- * back to their defaults (exec keeps both a mask and an ignored signal, and a
- * hook must stop on SIGTERM and die on a broken pipe like any program).
- * Only async-signal-safe calls: the parent may have threads.
- */
+/* spawn_converse's sink: the consumer's output into its tail. */
 static void
-child(int in, int out, char *const argv[], char *const envp[])
+tail_sink(const char *buf, size_t n, void *arg)
 {
-	static const int reset[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP};
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigset_t none;
-
-	sigemptyset(&dfl.sa_mask);
-	for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
-		if (sigaction(reset[i], &dfl, NULL) < 0)
-			_exit(126);
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		_exit(126);
-	setpgid(0, 0);
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-		_exit(126);
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-#endif
-		for (int fd = 3; fd < 65536; fd++)
-			close(fd);
-	execve(argv[0], argv, envp);
-	_exit(127);
-}
-
-/*
- * Feeds json to the running child on `in` (which it closes) and collects its
- * output from `out` until the child closes it or the deadline passes.
- * Returns 0, or -1 on timeout.
- */
-static int
-converse(int in, int out, const char *json, size_t len, int64_t deadline, struct tail *t)
-{
-	size_t sent = 0;
-	char chunk[512];
-	int rc = 0;
-
-	while (out >= 0) {
-		struct pollfd pf[2] = {{out, POLLIN, 0}, {in, POLLOUT, 0}};
-		int64_t left = deadline - now_ms();
-		int r;
-
-		if (left <= 0) {
-			rc = -1;
-			break;
-		}
-		r = poll(pf, in >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -1;
-			break;
-		}
-		if (in >= 0 && (pf[1].revents & (POLLOUT | POLLERR | POLLHUP)) != 0) {
-			ssize_t n = write(in, json + sent, len - sent);
-
-			if (n > 0)
-				sent += (size_t)n;
-			/* Done, or the consumer stopped reading (EPIPE): its exit status decides.
-			 */
-			if (sent == len || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-				close(in);
-				in = -1;
-			}
-		}
-		if ((pf[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
-			ssize_t n = read(out, chunk, sizeof chunk);
-
-			if (n > 0)
-				tail_add(t, chunk, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-				out = -1; /* at its end; the caller closes the descriptor */
-		}
-	}
-	if (in >= 0)
-		close(in);
-	sodium_memzero(chunk, sizeof chunk);
-	return rc;
-}
-
-/* Waits for pid until the deadline; then kills its process group.  Returns its status. */
-static int
-reap(pid_t pid, int64_t deadline, int *timed_out)
-{
-	int status = 0;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return status;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() >= deadline) {
-			*timed_out = 1;
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			return status;
-		}
-		usleep(5000);
-	}
+	tail_add(arg, buf, n);
 }
 
 /*
@@ -560,7 +442,7 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 	char *envp[6] = {NULL};
 	struct tail t = {xsecret_alloc(DELIVER_STDERR_TAIL), 0, 0};
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
-	int64_t deadline = now_ms() + d->timeout * 1000;
+	int64_t deadline = spawn_now_ms() + d->timeout * 1000;
 	int status, timed_out = 0, rc = -1;
 	pid_t pid;
 
@@ -585,16 +467,16 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 		goto out;
 	}
 	if (pid == 0)
-		child(in[0], out[1], argv, envp);
+		spawn_exec(in[0], out[1], out[1], argv, envp, SPAWN_GROUP);
 	close(in[0]);
 	close(out[1]);
 	in[0] = out[1] = -1;
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	if (converse(in[1], out[0], json, len, deadline, &t) < 0)
+	if (spawn_converse(in[1], out[0], json, len, deadline, tail_sink, &t) < 0)
 		timed_out = 1;
 	in[1] = -1;
-	status = reap(pid, timed_out ? now_ms() : deadline, &timed_out);
+	status = spawn_reap(pid, timed_out ? spawn_now_ms() : deadline, &timed_out);
 	if (timed_out)
 		*cause = xasprintf("deliver exec %s: no answer within %llds; killed", argv[0],
 				   (long long)d->timeout);

@@ -4,6 +4,7 @@
 #include "core/cred.h"
 #include "core/deliver.h"
 #include "core/seal.h"
+#include "core/spawn.h"
 #include "core/timefmt.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,72 +228,68 @@ doctor_store(const char *db, const char *public_key_path, doctor_cb cb, void *ar
 	free(fix);
 }
 
+/* What capture collects: up to size - 1 bytes; the rest is read and dropped. */
+struct captured {
+	char *out;
+	size_t size;
+	size_t len;
+};
+
+/* spawn_converse's sink for capture. */
+static void
+keep(const char *buf, size_t n, void *arg)
+{
+	struct captured *c = arg;
+	size_t room = c->size - 1 - c->len;
+
+	if (n > room)
+		n = room;
+	memcpy(c->out + c->len, buf, n);
+	c->len += n;
+}
+
 /*
  * Runs argv (argv[0] looked up in PATH) with no input and its standard
- * output into out (at most size - 1 bytes, trailing blanks cut).  Returns
- * its exit status, or -1 when it could not be run.
+ * output into out (at most size - 1 bytes, trailing blanks cut), waiting as
+ * long as it takes.  Returns its exit status, or -1 when it could not be run.
  */
 static int
 capture(const char *const args[], char *out, size_t size)
 {
 	char *argv[8] = {NULL};
-	int fds[2], status, devnull;
-	size_t len = 0;
-	ssize_t n;
+	struct captured c = {out, size, 0};
+	int fds[2] = {-1, -1}, status = -1, devnull = -1, timed_out = 0;
 	pid_t pid;
 
 	out[0] = '\0';
 	if (pipe(fds) < 0)
 		return -1;
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		goto out;
 	/* Copied before the fork: the child only calls what is safe after one. */
 	for (size_t i = 0; i < 7 && args[i] != NULL; i++)
 		argv[i] = xstrdup(args[i]);
 	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		status = -1;
+	if (pid < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		devnull = open("/dev/null", O_RDWR);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 2);
-		}
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	if (pid == 0)
+		spawn_exec(devnull, fds[1], devnull, argv, NULL, SPAWN_PATH);
 	close(fds[1]);
-	for (;;) {
-		n = read(fds[0], out + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == size - 1) {
-			char sink[256];
-
-			while (read(fds[0], sink, sizeof sink) > 0)
-				;
-			break;
-		}
-	}
-	close(fds[0]);
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r'))
-		len--;
-	out[len] = '\0';
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			status = -1;
-			goto out;
-		}
-	status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	fds[1] = -1;
+	spawn_converse(-1, fds[0], NULL, 0, INT64_MAX, keep, &c);
+	while (c.len > 0 &&
+	       (out[c.len - 1] == '\n' || out[c.len - 1] == ' ' || out[c.len - 1] == '\r'))
+		c.len--;
+	out[c.len] = '\0';
+	status = spawn_reap(pid, INT64_MAX, &timed_out);
+	status = status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 out:
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (devnull >= 0)
+		close(devnull);
 	for (size_t i = 0; argv[i] != NULL; i++)
 		free(argv[i]);
 	return status;

@@ -103,6 +103,53 @@ jsonx_text(const char *s)
 	return v;
 }
 
+/* Whether byte c goes into a JSON string as it is. */
+static int
+json_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+void
+jsonx_put_text(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i = 0;
+
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	n = strlen(s);
+	putc('"', f);
+	while (i < n) {
+		size_t run = i;
+
+		while (run < n && json_plain(p[run]))
+			run++;
+		if (run > i) {
+			fwrite(p + i, 1, run - i, f);
+			i = run;
+			continue;
+		}
+		if (p[i] == '"' || p[i] == '\\') {
+			putc('\\', f);
+			putc(p[i++], f);
+		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+			fprintf(f, "\\u%04x", p[i++]);
+		} else {
+			int len = jsonx_utf8_len(p + i, n - i);
+
+			if (len < 0)
+				putc('?', f);
+			else
+				fwrite(p + i, 1, (size_t)len, f);
+			i += len < 0 ? 1 : (size_t)len;
+		}
+	}
+	putc('"', f);
+}
+
 const char *
 jsonx_typename(const json_t *v)
 {

@@ -7,6 +7,7 @@
 #define TW_JSONX_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,13 @@ int jsonx_utf8_len(const unsigned char *p, size_t left);
 
 /* Returns a JSON string of s, each byte that is not valid UTF-8 turned into '?'; null for NULL. */
 json_t *jsonx_text(const char *s);
+
+/*
+ * Writes s to f as jsonx_text's string would be dumped (null for NULL):
+ * quoted, '"', '\\' and control characters escaped, each byte of invalid
+ * UTF-8 as '?'.  For documents too large to build as json_t.
+ */
+void jsonx_put_text(FILE *f, const char *s);
 
 /* Returns "string", "integer", ... for messages; "missing" for NULL. */
 const char *jsonx_typename(const json_t *v);

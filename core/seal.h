@@ -104,6 +104,14 @@ int seal_secret_protected(const char *path, int *yes, char **cause);
 int seal_load_secret(const char *path, const unsigned char *pass, size_t passlen,
 		     struct seal_sec **out, char **cause);
 
+/*
+ * Reads the public key that the secret key file at path carries, without
+ * unlocking it: what a reveal with a wrong passphrase records.  It is the
+ * file's word only; seal_load_secret checks it against the secret half.
+ * Returns SEAL_OK with *out, or SEAL_ERR with *cause.
+ */
+int seal_secret_file_public(const char *path, struct seal_pub *out, char **cause);
+
 /* Copies the public half of sec into out. */
 void seal_secret_public(const struct seal_sec *sec, struct seal_pub *out);
 

@@ -585,16 +585,14 @@ seal_load_public(const char *path, struct seal_pub *out, char **cause)
 		goto out;
 	}
 	if (!cred_owner_ok(&st)) {
-		char *owner = trust_user_name(st.st_uid), *me = trust_user_name(geteuid());
-		char *who = geteuid() == 0 ? xstrdup("root") : xasprintf("%s or root", me);
+		char *head = trust_owned_by_other(path, st.st_uid),
+		     *me = trust_user_name(geteuid());
 
-		*cause = xasprintf("%s: owned by %s, not by %s; its owner could put a key of "
-				   "their own there and open every secret sealed after; run: "
-				   "sudo chown %s %s",
-				   path, owner, who, me, path);
-		free(owner);
+		*cause = xasprintf("%s; its owner could put a key of their own there and open "
+				   "every secret sealed after; run: sudo chown %s %s",
+				   head, me, path);
+		free(head);
 		free(me);
-		free(who);
 		goto out;
 	}
 	if ((st.st_mode & 022) != 0) {
@@ -717,6 +715,20 @@ seal_load_secret(const char *path, const unsigned char *pass, size_t passlen, st
 out:
 	seal_secret_free(sec);
 	return rc;
+}
+
+int
+seal_secret_file_public(const char *path, struct seal_pub *out, char **cause)
+{
+	struct seal_secfile f;
+	struct seal_sec *sec = NULL;
+
+	memset(&f, 0, sizeof f);
+	if (read_secret(path, &f, &sec, cause) < 0)
+		return SEAL_ERR;
+	seal_secret_public(sec, out);
+	seal_secret_free(sec);
+	return SEAL_OK;
 }
 
 void

@@ -2,6 +2,7 @@
 #include "core/slotview.h"
 
 #include "core/xalloc.h"
+#include "store/events.h"
 #include "store/slots.h"
 
 #include <limits.h>
@@ -61,13 +62,29 @@ index_of(const struct policy *p, const char *ws, const char *slot)
 	return ws != NULL && slot != NULL ? policy_slot_index(p, ws, slot) : -1;
 }
 
-/* Sets each slot's failures and last success from the store's lists. */
+/* What last_active needs: the policy and the view it fills. */
+struct history_ctx {
+	const struct policy *p;
+	struct slotview *v;
+};
+
+static int
+last_active(const char *ws, const char *slot, int64_t at, void *arg)
+{
+	struct history_ctx *h = arg;
+	long i = index_of(h->p, ws, slot);
+
+	if (i >= 0)
+		h->v->slots[i].last_success = at;
+	return 0;
+}
+
+/* Sets each slot's failures (from the report) and last success (from the history). */
 static int
 history(struct store *s, const struct policy *p, const struct report *r, struct slotview *v,
 	char **cause)
 {
-	struct slot_time *times = NULL;
-	size_t ntimes = 0;
+	struct history_ctx h = {p, v};
 	long i;
 
 	for (size_t k = 0; k < r->nstates; k++) {
@@ -77,15 +94,8 @@ history(struct store *s, const struct policy *p, const struct report *r, struct 
 		v->slots[i].failures = r->states[k].failures;
 		v->slots[i].next_attempt = r->states[k].next_attempt_at;
 	}
-	if (slots_last_active(s, &times, &ntimes, cause) < 0)
-		return -1;
-	for (size_t k = 0; k < ntimes; k++) {
-		i = index_of(p, times[k].workspace, times[k].slot);
-		if (i >= 0)
-			v->slots[i].last_success = times[k].at;
-	}
-	slots_times_free(times, ntimes);
-	return 0;
+	/* Served by the index events_by_kind (schema 6), however long the history. */
+	return events_last_by_slot(s, "token.active", last_active, &h, cause) == 0 ? 0 : -1;
 }
 
 int

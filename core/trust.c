@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,57 @@ trust_user_name(uid_t uid)
 	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL)
 		return xstrdup(pw.pw_name);
 	return xasprintf("uid %u", (unsigned)uid);
+}
+
+char *
+trust_owned_by_other(const char *path, uid_t owner)
+{
+	char *name = trust_user_name(owner), *me = trust_user_name(geteuid()), *out;
+
+	out = xasprintf("%s: owned by %s, not by %s%s", path, name, geteuid() == 0 ? "root" : me,
+			geteuid() == 0 ? "" : " or root");
+	free(name);
+	free(me);
+	return out;
+}
+
+/* A user name as useradd and Samba make them, so an odd environment cannot inject text. */
+static int
+plausible_login(const char *name)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	if (n == 0 || n > 64 || name[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    strchr("._@$-", c) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+char *
+trust_claimed_login(const char **from)
+{
+	const char *sudo = getenv("SUDO_USER"), *name = sudo, *src = "SUDO_USER";
+	char *me = NULL, *out = NULL;
+
+	if (name == NULL || name[0] == '\0') {
+		name = getlogin();
+		src = "getlogin";
+	}
+	if (!plausible_login(name))
+		return NULL;
+	me = trust_user_name(geteuid());
+	if (strcmp(me, name) != 0) {
+		out = xstrdup(name);
+		*from = src;
+	}
+	free(me);
+	return out;
 }
 
 /* Whether uid may own what a consumer depends on: root, us, or `also` (unless TRUST_NOBODY). */

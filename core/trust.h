@@ -28,6 +28,26 @@
 char *trust_user_name(uid_t uid);
 
 /*
+ * Returns "PATH: owned by OWNER, not by ME or root" ("not by root" when
+ * running as root): how a store or key file refused for its owner (uid
+ * owner) begins; the caller adds what that owner could do and the fix.
+ * The caller frees it.
+ */
+char *trust_owned_by_other(const char *path, uid_t owner);
+
+/*
+ * The login that says it asked for this run, when it is not the effective
+ * user: SUDO_USER (sudo sets it) or else getlogin(3) (the audit login uid,
+ * then utmp; runuser and su keep it).  Neither is authenticated by
+ * tokenwarden (anyone can set SUDO_USER), so it is a claim, recorded beside
+ * the effective user and never instead of it.  Returns an allocated name
+ * (the caller frees it) with *from set to "SUDO_USER" or "getlogin", or NULL
+ * when there is no such login, it is the effective user, or it is not a
+ * plausible user name (1 to 64 of [A-Za-z0-9._@$-]).
+ */
+char *trust_claimed_login(const char **from);
+
+/*
  * Checks the program at the absolute path `program`, as execve(2) would
  * reach it: every directory from / down, each symbolic link on the way
  * (followed, as execve follows it, up to 40), and the program, a regular

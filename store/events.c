@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <string.h>
 
 static const unsigned char genesis[EVENTS_HASH_BYTES]; /* all zero */
@@ -27,6 +28,7 @@ const char *const events_kinds[] = {
     "token.imported",
     "token.attested",
     "secret.revealed",
+    "secret.reveal_failed",
     "run.start",
     "run.end",
     "slot.failure",
@@ -336,6 +338,84 @@ events_list(struct store *s, const struct event_filter *f,
 	}
 	rc = 0;
 out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The index in rows (sorted) of row, or -1. */
+static ptrdiff_t
+find_row(const int64_t *rows, size_t n, int64_t row)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rows[mid] == row)
+			return (ptrdiff_t)mid;
+		if (rows[mid] < row)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+int
+events_row_facts(struct store *s, const int64_t *rows, size_t n, struct event_row_facts *out,
+		 char **cause)
+{
+	/* One pass in id order: the first creator stays, the last verification wins. */
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "SELECT token_row, kind, actor, at FROM events WHERE token_row IS NOT NULL AND kind IN "
+	    "('token.intent', 'token.imported', 'token.verified') ORDER BY id",
+	    cause);
+	int step, rc = 0;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		ptrdiff_t i = find_row(rows, n, sqlite3_column_int64(st, 0));
+		const char *kind = (const char *)sqlite3_column_text(st, 1);
+
+		if (i < 0 || kind == NULL)
+			continue;
+		if (strcmp(kind, "token.verified") == 0)
+			out[i].verified_at = sqlite3_column_int64(st, 3);
+		else if (out[i].creator == NULL)
+			out[i].creator = store_column_dup(st, 2);
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the history of the tokens", cause);
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+events_last_by_slot(struct store *s, const char *kind,
+		    int (*fn)(const char *workspace, const char *slot, int64_t at, void *arg),
+		    void *arg, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s,
+			  "SELECT workspace, slot, max(at) FROM events WHERE kind = ?1 "
+			  "AND workspace IS NOT NULL AND slot IS NOT NULL GROUP BY 1, 2",
+			  cause);
+	int rc = 0, step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	for (step = sqlite3_step(st); step == SQLITE_ROW && rc == 0; step = sqlite3_step(st))
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2), arg);
+	if (rc == 0 && step != SQLITE_DONE) {
+		store_error(s, "reading the history", cause);
+		rc = -1;
+	}
 	sqlite3_finalize(st);
 	return rc;
 }

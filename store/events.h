@@ -71,4 +71,27 @@ int events_head(struct store *s, char head[EVENTS_HEAD_MAX], int64_t *count, cha
 int events_list(struct store *s, const struct event_filter *f,
 		int (*fn)(const struct event *e, void *arg), void *arg, char **cause);
 
+/* What the history says of one token row, for audit report. */
+struct event_row_facts {
+	char *creator;       /* the actor of its token.intent or token.imported; NULL: none */
+	int64_t verified_at; /* its last token.verified; 0: never */
+};
+
+/*
+ * Reads the facts of rows[0..n) (ascending) into out[0..n) (zeroed; the
+ * caller frees each creator) in one pass over the history.  Returns 0 or -1
+ * with *cause.
+ */
+int events_row_facts(struct store *s, const int64_t *rows, size_t n, struct event_row_facts *out,
+		     char **cause);
+
+/*
+ * Calls fn with the time of the last event of kind for each workspace and
+ * slot that has one; fn returns 0 to go on.  Returns 0, fn's value, or -1
+ * with *cause.
+ */
+int events_last_by_slot(struct store *s, const char *kind,
+			int (*fn)(const char *workspace, const char *slot, int64_t at, void *arg),
+			void *arg, char **cause);
+
 #endif

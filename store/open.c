@@ -186,20 +186,16 @@ out:
 static int
 check_owner(const char *path, const struct stat *st, char **cause)
 {
-	char *owner, *me, *who, *advice;
+	char *head, *advice;
 
 	if (cred_owner_ok(st))
 		return 0;
-	owner = trust_user_name(st->st_uid);
-	me = trust_user_name(geteuid());
-	who = geteuid() == 0 ? xstrdup("root") : xasprintf("%s or root", me);
+	head = trust_owned_by_other(path, st->st_uid);
 	advice = owner_advice(path, st);
-	*cause = xasprintf("%s: owned by %s, not by %s; its owner could rewrite the inventory and "
-			   "the history tokenwarden trusts; %s",
-			   path, owner, who, advice);
-	free(owner);
-	free(me);
-	free(who);
+	*cause = xasprintf("%s; its owner could rewrite the inventory and the history tokenwarden "
+			   "trusts; %s",
+			   head, advice);
+	free(head);
 	free(advice);
 	return -1;
 }
@@ -611,7 +607,7 @@ static int
 connect_ro(struct store *s, int wal, char **cause)
 {
 	const int flags =
-	    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
+	    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
 	const char *params = "mode=ro";
 	char *shm = xasprintf("%s-shm", s->path), *uri = NULL;
 	struct stat st;
@@ -654,7 +650,7 @@ out:
 static int
 connect_rw(struct store *s, char **cause)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX;
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
 	int rc = -1;
 
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {

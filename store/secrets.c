@@ -1,6 +1,7 @@
 /* Reveal events and rekeying of the stored sealed secrets. */
 #include "store/secrets.h"
 
+#include "core/jsonx.h"
 #include "core/xalloc.h"
 #include "store/events.h"
 
@@ -8,11 +9,30 @@
 #include <sqlite3.h>
 #include <string.h>
 
+/* r's fields as an event's details; text that is not UTF-8 (a moved blob's names) as '?'. */
+static json_t *
+reveal_details(const struct secrets_reveal *r)
+{
+	const char *names[] = {"key_fingerprint", "user",    "claimed_login", "claimed_login_from",
+			       "reason",          "failure", "message",       "sealed_to"};
+	const char *values[] = {
+	    r->key_fingerprint, r->user,    r->claimed_login, r->claimed_login_from,
+	    r->reason,          r->failure, r->message,       r->sealed_to};
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (values[i] != NULL)
+			json_object_set_new(o, names[i], jsonx_text(values[i]));
+	return o;
+}
+
 int
-secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
+secrets_record_reveal(struct store *s, int64_t row, int64_t now, const struct secrets_reveal *r,
+		      char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	char *ws = NULL, *slot = NULL, *token = NULL;
+	json_t *details = reveal_details(r);
 	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
@@ -32,11 +52,13 @@ secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause)
 	ws = store_column_dup(st, 0);
 	slot = store_column_dup(st, 1);
 	token = store_column_dup(st, 2);
-	if (events_append(s, now, "secret.revealed", ws, slot, token, NULL, cause) < 0)
+	if (events_append(s, now, r->failure != NULL ? "secret.reveal_failed" : "secret.revealed",
+			  ws, slot, token, details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
 	sqlite3_finalize(st);
+	json_decref(details);
 	free(ws);
 	free(slot);
 	free(token);

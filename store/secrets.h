@@ -13,11 +13,32 @@
 #include <stdint.h>
 
 /*
- * Appends a secret.revealed event about token row `row` (its workspace,
- * slot and token id) in its own transaction.  Returns 0, or -1 with *cause
- * (also when the row does not exist).
+ * Who asked to open a sealed secret, with which key, why, and, when it did
+ * not open, why not.  Each field NULL when unknown or not given; none ever
+ * holds secret material.  The event's details carry the non-NULL ones under
+ * these names.
  */
-int secrets_record_reveal(struct store *s, int64_t row, int64_t now, char **cause);
+struct secrets_reveal {
+	const char *key_fingerprint;    /* of the secret key presented (its file's word
+					 * when a wrong passphrase kept it locked) */
+	const char *user;               /* the effective user (the actor's user) */
+	const char *claimed_login;      /* the login that says it asked; unauthenticated */
+	const char *claimed_login_from; /* "SUDO_USER" or "getlogin" */
+	const char *reason;             /* --reason */
+	const char *failure;            /* NULL: revealed; else wrong_key, wrong_passphrase,
+					 * moved, altered or malformed */
+	const char *message;            /* with failure: what the user was told */
+	const char *sealed_to;          /* with failure: the key the row records */
+};
+
+/*
+ * Appends a secret.revealed event (r->failure NULL) or a
+ * secret.reveal_failed event about token row `row` (its workspace, slot and
+ * token id), with r's fields as details, in its own transaction.  Returns 0,
+ * or -1 with *cause (also when the row does not exist).
+ */
+int secrets_record_reveal(struct store *s, int64_t row, int64_t now, const struct secrets_reveal *r,
+			  char **cause);
 
 /*
  * Reseals one secret: blob (len bytes) is the stored secret of workspace's

@@ -37,21 +37,4 @@ int slots_list(struct store *s, struct slot_state **out, size_t *n, char **cause
 
 void slots_free(struct slot_state *v, size_t n);
 
-/* When a slot last had a token made active: the time of its last token.active event. */
-struct slot_time {
-	char *workspace;
-	char *slot;
-	int64_t at; /* ms */
-};
-
-/*
- * Lists every slot's last token.active event, by workspace then slot (slots
- * that never had one left out), in one query: an index seek per slot
- * (events_by_kind, schema 6), however long the history.  Free with
- * slots_times_free.
- */
-int slots_last_active(struct store *s, struct slot_time **out, size_t *n, char **cause);
-
-void slots_times_free(struct slot_time *v, size_t n);
-
 #endif

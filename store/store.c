@@ -102,8 +102,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE events ADD COLUMN token_row INTEGER"
     "  GENERATED ALWAYS AS (json_extract(details, '$.row')) VIRTUAL;"
     "CREATE INDEX events_by_row ON events(token_row, id) WHERE token_row IS NOT NULL;",
-    /* 5 -> 6: each slot's last event of a kind (its last token.active: status, metrics),
-     * read from the index alone, however long the history. */
+    /* 5 -> 6: each slot's last event of a kind (events_last_by_slot: the last
+     * token.active of status, metrics and audit report) read from this index
+     * alone, in order, rather than by sorting the whole history. */
     "CREATE INDEX events_by_kind ON events(kind, workspace, slot, at);",
 };
 

@@ -79,8 +79,9 @@ struct store {
 int store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause);
 /*
  * Opens another connection to s's database as s was opened, recording
- * events as s's actor, for another thread (a connection is used by one
- * thread at a time).  The run lock stays with s.  Returns 0 and *out, or
+ * events as s's actor, for another thread: a connection is opened without
+ * SQLite's own mutex (SQLITE_OPEN_NOMUTEX), so it must never be used by two
+ * threads at once.  The run lock stays with s.  Returns 0 and *out, or
  * -1 with *cause.
  */
 int store_open_another(const struct store *s, struct store **out, char **cause);

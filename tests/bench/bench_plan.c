@@ -14,6 +14,7 @@
  * usage or setup error.  Not part of ctest: `./dev bench` runs it.
  */
 #include "gen.h"
+#include "measure.h"
 
 #include "core/exitcodes.h"
 #include "core/plan.h"
@@ -61,48 +62,14 @@ struct kinds {
 	int capacity_ok;
 };
 
-static double
-clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-by_value(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-
-	return a < b ? -1 : a > b;
-}
-
-/* Sorts n times and returns their median. */
-static double
-median(double *t, int n)
-{
-	qsort(t, (size_t)n, sizeof *t, by_value);
-	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
 /* Sets l's times from n runs' wall and CPU times (sorting both). */
 static void
 spread(struct line *l, double *wall, double *cpu, int n)
 {
-	l->median = median(wall, n);
+	l->median = measure_median(wall, n);
 	l->best = wall[0];
 	l->worst = wall[n - 1];
-	l->cpu = median(cpu, n);
-}
-
-static double
-self_rss_mib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_maxrss / 1024.0;
+	l->cpu = measure_median(cpu, n);
 }
 
 static void
@@ -133,11 +100,12 @@ bench_plan_build(const struct opts *o, const struct policy *p, const struct toke
 
 	for (int i = 0; i < o->runs; i++) {
 		struct plan pl;
-		double t0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+		double t0 = measure_clock_ms(CLOCK_MONOTONIC),
+		       c0 = measure_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 
 		plan_build(p, rows, n, o->at, &pl);
-		t[i] = clock_ms(CLOCK_MONOTONIC) - t0;
-		c[i] = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		t[i] = measure_clock_ms(CLOCK_MONOTONIC) - t0;
+		c[i] = measure_clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		if (i + 1 == o->runs)
 			count_plan(&pl, k);
 		plan_free(&pl);
@@ -147,50 +115,7 @@ bench_plan_build(const struct opts *o, const struct policy *p, const struct toke
 	l->slots = p->nslots;
 	l->actions = k->nactions;
 	l->findings = k->nfindings;
-	l->rss = self_rss_mib();
-}
-
-/*
- * Runs argv with stdout to `out` and stderr to /dev/null unless show_err.
- * Returns the exit status (-1 when it did not exit), with the wall and CPU
- * time and the child's peak RSS in KiB.
- */
-static int
-run_child(char *const argv[], const char *out, int show_err, double *ms, double *cpu_ms,
-	  long *rss_kib)
-{
-	struct rusage ru;
-	double t0;
-	pid_t pid, got;
-	int st = 0;
-
-	fflush(NULL); /* the child's messages come after ours */
-	t0 = clock_ms(CLOCK_MONOTONIC);
-	pid = fork();
-	if (pid < 0) {
-		perror("bench_plan: fork");
-		return -1;
-	}
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		int null = show_err ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
-		    (null >= 0 && dup2(null, STDERR_FILENO) < 0))
-			_exit(127);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	do
-		got = wait4(pid, &st, 0, &ru);
-	while (got < 0 && errno == EINTR);
-	*ms = clock_ms(CLOCK_MONOTONIC) - t0;
-	if (got != pid)
-		memset(&ru, 0, sizeof ru);
-	*cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-		  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-	*rss_kib = ru.ru_maxrss;
-	return got == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	l->rss = measure_self_rss_mib();
 }
 
 /* `plan` exits 0 with nothing due and 3 with actions pending; anything else is a failure. */
@@ -233,7 +158,7 @@ bench_binary(const struct opts *o, int json, struct line *l)
 	int rc = 0;
 
 	for (int i = 0; i < o->runs && rc == 0; i++) {
-		int status = run_child(argv, "/dev/null", 0, &t[i], &c[i], &rss);
+		int status = measure_run(argv, "/dev/null", 0, &t[i], &c[i], &rss);
 
 		if (!plan_ok(status)) {
 			fprintf(stderr, "bench_plan: %s plan exited with %d\n", o->binary, status);
@@ -300,7 +225,7 @@ binary_kinds(const struct opts *o, struct kinds *k)
 		return -1;
 	}
 	close(fd);
-	status = run_child(argv, path, 1, &ms, &cpu, &rss);
+	status = measure_run(argv, path, 1, &ms, &cpu, &rss);
 	if (!plan_ok(status)) {
 		fprintf(stderr, "bench_plan: %s plan exited with %d\n", o->binary, status);
 		goto out;
@@ -394,12 +319,12 @@ load(const struct opts *o, struct policy **p, struct token_row **rows, size_t *n
 	struct diag_list d;
 	char *cause = NULL;
 	size_t nl = 0;
-	double t0 = clock_ms(CLOCK_MONOTONIC), t1, t2, t3;
+	double t0 = measure_clock_ms(CLOCK_MONOTONIC), t1, t2, t3;
 	int rc = -1;
 
 	policy_load_file(o->config, NULL, p, &d);
 	diag_free(&d);
-	t1 = clock_ms(CLOCK_MONOTONIC);
+	t1 = measure_clock_ms(CLOCK_MONOTONIC);
 	if (*p == NULL) {
 		fprintf(stderr, "bench_plan: %s does not load; run 'tokenwarden policy check'\n",
 			o->config);
@@ -408,10 +333,10 @@ load(const struct opts *o, struct policy **p, struct token_row **rows, size_t *n
 	if (store_open(o->db, STORE_OPEN, &s, &cause) < 0 ||
 	    tokens_list(s, &all, rows, n, &cause) < 0)
 		goto out;
-	t2 = clock_ms(CLOCK_MONOTONIC);
+	t2 = measure_clock_ms(CLOCK_MONOTONIC);
 	if (tokens_live(s, &lrows, &nl, &cause) < 0)
 		goto out;
-	t3 = clock_ms(CLOCK_MONOTONIC);
+	t3 = measure_clock_ms(CLOCK_MONOTONIC);
 	*live = 0;
 	for (size_t i = 0; i < *n; i++)
 		*live += is_live(&(*rows)[i]);
@@ -467,7 +392,7 @@ main(int argc, char **argv)
 	/* The binary first, while this process is small (see the top). */
 	lines[0].label = "tokenwarden plan --json";
 	lines[1].label = "tokenwarden plan (text)";
-	floor = self_rss_mib();
+	floor = measure_self_rss_mib();
 	if (bench_binary(&o, 1, &lines[0]) < 0 || bench_binary(&o, 0, &lines[1]) < 0 ||
 	    binary_kinds(&o, &kbin) < 0 || load(&o, &p, &rows, &n, &live) < 0)
 		goto out;

@@ -7,6 +7,7 @@ umask 077
 modesim=$1
 tw_bin=$2
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 sim_start "$modesim" --workspace acme:adminkey:adminsecret
 # Every token the binary creates goes through this store, sealed to this key.
@@ -24,28 +25,11 @@ err=$TW_TMP/err
 all=$TW_TMP/everything-printed
 # Under valgrind (./dev test --full) each call is many times slower: the lock is held longer.
 slow=${TW_SLOW:-1}
-failures=0
 
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-# run STATUS ARGS...: runs tokenwarden, expects exit STATUS, keeps its output.
+# run STATUS ARGS...: as check.sh's, keeping its output in $all.
 run() {
-	local want=$1 got=0
-	shift
-	"$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
+	tw_run "$@"
 	cat "$out" "$err" >>"$all"
-	if [ "$got" -ge 128 ]; then
-		fail "tokenwarden $* died with signal $((got - 128))"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
 }
 
 # db_state NAME: the inventory state of the token named NAME (one line per row).

@@ -17,37 +17,12 @@ umask 077
 modesim=$1
 tw_bin=$2
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
+RUN_TIMEOUT=30
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-run() {
-	local want=$1 got=0
-	shift
-	timeout 30 "$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
-	if [ "$got" = 124 ]; then
-		fail "tokenwarden $*: still running after 30 s, expected exit $want"
-	elif [ "$got" -ge 128 ]; then
-		fail "tokenwarden $* died with signal $((got - 128))"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
-}
-
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
-}
 
 refute() {
 	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi

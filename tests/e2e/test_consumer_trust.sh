@@ -22,35 +22,12 @@ if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 	exit 77
 fi
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
+RUN_TIMEOUT=60
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-run() {
-	local want=$1 got=0
-	shift
-	timeout 60 "$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
-	if [ "$got" -ge 124 ]; then
-		fail "tokenwarden $*: exit $got (timed out or killed), expected $want"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
-}
-
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
-}
 
 at() {
 	export TOKENWARDEN_NOW=$1

@@ -16,32 +16,13 @@ umask 077
 modesim=$1
 tw_bin=$2
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
+RUN_TIMEOUT=120
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
 unset CREDENTIALS_DIRECTORY TOKENWARDEN_TEST_SYSTEMD
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-run() {
-	local want=$1 got=0
-	shift
-	timeout 120 "$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
-	if [ "$got" -ge 124 ]; then
-		fail "tokenwarden $*: exit $got (timed out or killed), expected $want"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
-}
 
 # line TEXT: stdout has TEXT as a whole line.
 line() {
@@ -51,10 +32,6 @@ line() {
 # like REGEX: stdout has a whole line matching the extended REGEX.
 like() {
 	grep -qxE -- "$1" "$out" || fail "expected a line matching '$1'"
-}
-
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
 }
 
 # checks N...: stdout has a line for each check named (any status), so they all ran.

@@ -8,6 +8,7 @@ set -euo pipefail
 umask 077
 tw_bin=$1
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 # Every command names its files; nothing comes from the caller's environment.
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_NOW
@@ -16,21 +17,11 @@ pub=$TW_TMP/seal.pub
 out=$TW_TMP/out
 err=$TW_TMP/err
 all=$TW_TMP/everything-printed
-failures=0
 # Known secrets: they reach tokenwarden only through a pipe, never a file.
 key1=AKIA-inventory-key-3b8e
 secret1=tw-known-secret-7f3c9a1e5b2d
 key2=AKIA-inventory-key-91c0
 secret2=tw-known-secret-second-40d6e8
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
 
 # feed STATUS INPUT ARGS...: runs tokenwarden with printf INPUT (a format)
 # on standard input, expects exit STATUS, and keeps what it printed.

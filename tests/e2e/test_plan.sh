@@ -8,38 +8,13 @@ umask 077
 modesim=$1
 tw_bin=$2
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_NOW TOKENWARDEN_CONFIG
 db=$TW_TMP/tw.db
 pub=$TW_TMP/seal.pub
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-# run STATUS ARGS...: runs tokenwarden, expects exit STATUS.
-run() {
-	local want=$1 got=0
-	shift
-	"$tw_bin" "$@" >"$out" 2>"$err" || got=$?
-	if [ "$got" -ge 128 ]; then
-		fail "tokenwarden $* died with signal $((got - 128))"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
-}
-
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
-}
 
 # jqe FILTER: the last JSON output satisfies FILTER.
 jqe() {
@@ -217,7 +192,7 @@ done
 run 0 plan --help
 expect "$out" "Exit status: 0 nothing due, 3 actions pending, 2 bad policy or option."
 run 0 audit report --help
-expect "$out" "Exit status: 0 no findings, 4 findings, 2 bad policy or option."
+expect "$out" "Exit status: 0 no findings, 4 findings or a history that does not hold, 1 the"
 # --at as a duration from now: ahead without a sign, ago with '-'.
 export TOKENWARDEN_NOW=2026-11-01T00:00Z
 run 3 plan --config "$TW_TMP/one.yaml" --at 25d --json
@@ -238,10 +213,11 @@ expect "$err" "the policy has 1 error; nothing was done"
 
 echo "== audit report"
 run 4 audit report --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z --json
-jqe '.slots == 1 and .tokens == {"active": 2}'
+jqe '.version == 1 and .summary.slots == 1 and .summary.tokens == 2 and .summary.by_state.active == 2'
+jqe '.integrity.intact and (.slots | length) == 1 and (.tokens | length) == 2 and (.history | type) == "array"'
 jqe '[.findings[].finding] | sort == ["max-lifetime", "unmanaged"]'
 run 4 audit report --config "$TW_TMP/one.yaml" --at 2026-11-20T00:00Z
-expect "$out" "audit at 2026-11-20T00:00Z: 1 slot in the policy; 2 tokens may exist on the server: 2 active"
+expect "$out" "audit at 2026-11-20T00:00Z: 1 slot, 2 tokens: 2 active"
 expect "$out" "2 findings"
 sed 's/^enforce: .*/enforce: { unmanaged: ignore }/' "$TW_TMP/one.yaml" >"$TW_TMP/lenient.yaml"
 run 0 audit report --config "$TW_TMP/lenient.yaml" --at 2026-11-20T00:00Z
@@ -252,7 +228,7 @@ jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length =
 run 2 audit report --config "$TW_TMP/bad.yaml" --db "$db"
 export TOKENWARDEN_NOW=2026-11-01T00:00Z
 run 4 audit report --config "$TW_TMP/lenient.yaml" --at 31d --json
-jqe '.at == "2026-12-02T00:00Z"'
+jqe '.at == "2026-12-02T00:00:00.000Z"'
 jqe '[.findings[] | select(.finding == "overdue" and .slot == "etl")] | length == 1'
 run 2 audit report --config "$TW_TMP/lenient.yaml" --at 31x
 expect "$err" "--at '31x': expected an ISO 8601 time"

@@ -8,6 +8,7 @@ set -euo pipefail
 umask 077
 tw_bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # the test works in $TW_TMP
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 cd "$TW_TMP"
 # The interpreter itself, not a version manager's shim: it runs many times.
@@ -21,7 +22,6 @@ stderr_all=$TW_TMP/all-stderr
 stdout_all=$TW_TMP/all-stdout # everything printed except the reveals' own output
 : >"$stderr_all"
 : >"$stdout_all"
-failures=0
 
 # The known secrets: long and unlike anything else, so a match is real.
 S1=e2e-known-secret-one-Q7v2Xk9pLm
@@ -34,38 +34,19 @@ bearer3=$(printf 'tokthree:AK-tokthree:%s' "$S3" | base64 -w0)
 PASS_FILE=$TW_TMP/pass
 printf '%s\n' "$PASS" >"$PASS_FILE"
 
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-# run STATUS ARGS...: runs tokenwarden with stdin from $RUN_STDIN (default
-# /dev/null), expects exit STATUS, keeps its output.
+# run STATUS ARGS...: as check.sh's, with no controlling terminal (setsid:
+# a passphrase prompt fails instead of waiting), keeping what it printed
+# (but a reveal's own output) and failing on a sanitizer's report.
+RUN_PREFIX=(setsid -w)
 run() {
-	local want=$1 got=0
-	shift
-	# setsid: no controlling terminal, so a passphrase prompt fails instead of waiting.
-	setsid -w "$tw_bin" "$@" >"$out" 2>"$err" <"${RUN_STDIN:-/dev/null}" || got=$?
+	tw_run "$@"
 	cat "$err" >>"$stderr_all"
-	if [ "${1:-}" != secret ]; then
+	if [ "${2:-}" != secret ]; then
 		cat "$out" >>"$stdout_all"
 	fi
 	if grep -qE 'Sanitizer|runtime error:' "$err"; then
-		fail "tokenwarden $*: sanitizer report"
-	elif [ "$got" -ge 128 ]; then
-		fail "tokenwarden $* died with signal $((got - 128))"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
+		fail "tokenwarden ${*:2}: sanitizer report"
 	fi
-}
-
-# expect FILE TEXT: FILE (out or err) contains TEXT.
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
 }
 
 # sqlq DB QUERY: prints the rows, fields joined by '|'.
@@ -217,7 +198,8 @@ head_early=$(awk 'NR == 1 {print $NF}' "$out")
 echo "== reveal"
 export TOKENWARDEN_NOW=2024-02-01T00:00Z
 n=$(events)
-run 0 secret reveal -w acme tokone --secret-key a.sec --bearer
+SUDO_USER=e2e-login run 0 secret reveal -w acme tokone --secret-key a.sec --bearer \
+	--reason "incident 42: résumé of the ETL outage"
 [ "$(cat "$out")" = "access_key    AK-tokone
 access_secret $S1
 bearer        $bearer1" ] || fail "reveal printed the wrong lines"
@@ -226,6 +208,59 @@ tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 1
 head_note
 sqlq "$db" "SELECT workspace, slot, token FROM events ORDER BY id DESC LIMIT 1" >"$TW_TMP/last"
 tw_expect_eq "the reveal event" "$(cat "$TW_TMP/last")" "acme|etl|tokone"
+# last_event: the newest event as audit log --json prints it.
+last_event() {
+	run 0 audit log --json
+	tail -n 1 "$out" >"$TW_TMP/last.json"
+}
+# last_details JQ WHAT: the newest event's details satisfy JQ (with $fpr and $me).
+last_details() {
+	last_event
+	jq -e --arg fpr "${fpr_a:-}" --arg me "$(id -un)" "$1" "$TW_TMP/last.json" >/dev/null ||
+		fail "$2: $(cat "$TW_TMP/last.json")"
+}
+# The fingerprint of the key used, the effective user, the login that claims
+# to have asked (marked claimed), and the reason.
+last_details '.kind == "secret.revealed" and .details.key_fingerprint == $fpr and
+	.details.user == $me and (.actor | startswith($me + "@")) and
+	.details.claimed_login == "e2e-login" and .details.claimed_login_from == "SUDO_USER" and
+	.details.reason == "incident 42: résumé of the ETL outage" and
+	(.details | has("failure") | not)' "the reveal's record"
+run 0 audit log --kind secret.revealed
+expect "$out" '"reason":"incident 42: résumé of the ETL outage"'
+expect "$out" "\"key_fingerprint\":\"$fpr_a\""
+# Without --reason or a claimed login other than the user: no such fields.
+n=$(events)
+SUDO_USER=$(id -un) run 0 secret reveal -w acme tokone --secret-key a.sec
+last_details '.details.key_fingerprint == $fpr and .details.user == $me and
+	(.details | has("reason") or has("claimed_login") | not)' "a reveal without --reason"
+tw_expect_eq "events after the second reveal" "$(events)" $((n + 1))
+
+echo "== --reason refused: exit 2, nothing printed, nothing recorded"
+# store_bytes: the store's files as they are, to compare byte for byte.
+store_bytes() { cat "$db" "$db-wal" 2>/dev/null | sha256sum; }
+bytes=$(store_bytes)
+n=$(events)
+long=$(printf 'x%.0s' $(seq 257))
+for bad in "" "$long" $'two\nlines' $'a\ttab' $'esc\e[31m' $'del\x7f' $'c1\xc2\x9b' $'not utf-8 \xff'; do
+	run 2 secret reveal -w acme tokone --secret-key a.sec --reason "$bad"
+	expect "$err" "--reason "
+	[ -s "$out" ] && fail "a reveal with a bad --reason printed something"
+	no_head_note "a reveal with a bad --reason"
+done
+run 2 secret reveal -w acme tokone --secret-key a.sec --reason "$long"
+expect "$err" "--reason is 257 bytes long; at most 256 are recorded"
+run 2 secret reveal -w acme tokone --secret-key a.sec --reason $'two\nlines'
+expect "$err" "--reason has a control character (at byte 4): give one line of printable text"
+run 2 secret reveal -w acme tokone --secret-key a.sec --reason $'\xff'
+expect "$err" "--reason is not valid UTF-8 (at byte 1)"
+run 2 secret reveal -w acme tokone --secret-key a.sec --reason ""
+expect "$err" "--reason is empty"
+no_new_event "reveals with a bad --reason" "$n"
+tw_expect_eq "the store's bytes after bad --reason" "$(store_bytes)" "$bytes"
+# 256 bytes is recorded.
+run 0 secret reveal -w acme tokone --secret-key a.sec --reason "${long:1}"
+last_details '.details.reason | length == 256' "a 256-byte --reason"
 
 # By slot, as JSON, without --bearer.
 run 0 secret reveal -w acme bi --secret-key a.sec --json
@@ -237,7 +272,7 @@ jq -e '.slot == null' "$out" >/dev/null || fail "an unmanaged token's slot is no
 # By its Mode-side name.
 run 0 secret reveal -w acme import-toktwo --secret-key a.sec --json
 jq -e '.token == "toktwo"' "$out" >/dev/null || fail "reveal by the token's name"
-tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 4
+tw_expect_eq "reveal events" "$(kind_count secret.revealed)" 6
 
 echo "== reveal refused"
 n=$(events)
@@ -247,10 +282,21 @@ run 1 secret reveal -w acme nosuch --secret-key a.sec
 expect "$err" "workspace acme has no token nosuch"
 no_head_note "a refused reveal"
 run 1 secret reveal -w other tokone --secret-key a.sec
-run 1 secret reveal -w acme tokone --secret-key c.sec
+no_new_event "reveals of no stored secret" "$n"
+# A key that does not open it: refused, and recorded as a failed reveal.
+SUDO_USER=e2e-login run 1 secret reveal -w acme tokone --secret-key c.sec --reason "try c"
 expect "$err" "does not open with this secret key"
 expect "$err" "recorded as sealed to key $fpr_a"
 [ -s "$out" ] && fail "a reveal with the wrong key printed something"
+head_note
+tw_expect_eq "failed reveal events" "$(kind_count secret.reveal_failed)" 1
+last_details '.kind == "secret.reveal_failed" and .token == "tokone" and
+	.details.failure == "wrong_key" and .details.sealed_to == $fpr and
+	(.details.key_fingerprint | startswith("tw1:")) and .details.key_fingerprint != $fpr and
+	.details.user == $me and .details.claimed_login == "e2e-login" and
+	.details.reason == "try c" and (.details.message | contains("does not open"))' \
+	"the wrong key's record"
+n=$(events)
 cp a.sec open.sec
 chmod 644 open.sec
 run 2 secret reveal -w acme tokone --secret-key open.sec
@@ -278,18 +324,24 @@ expect "$err" "belongs to another token (workspace acme, token toktwo) and was m
 [ -s "$out" ] && fail "a moved blob printed something"
 run 1 secret reveal -w acme toktwo --secret-key a.sec
 expect "$err" "was moved between rows"
-no_new_event "reveals of moved blobs" "$n"
+tw_expect_eq "events after reveals of moved blobs" "$(events)" $((n + 2))
+last_details '.kind == "secret.reveal_failed" and .token == "toktwo" and
+	.details.failure == "moved" and .details.key_fingerprint == $fpr and
+	(.details.message | contains("moved between rows"))' "a moved blob's record"
 # Swap them back; then flip one bit.
 swap_blobs "$db" "$one" "$two"
 good_one=$(blob_hex tokone)
 flip_bit "$db" "$one" 40
 run 1 secret reveal -w acme tokone --secret-key a.sec
 expect "$err" "does not open with this secret key: it was sealed to another key, or altered"
-no_new_event "the reveal of an altered blob" "$n"
+tw_expect_eq "events after the reveal of an altered blob" "$(events)" $((n + 3))
+last_details '.details.failure == "altered" and .details.key_fingerprint == $fpr' \
+	"an altered blob's record"
 sqlx "$db" "UPDATE secrets SET sealed = X'$good_one' WHERE token_row = $one"
 run 0 secret reveal -w acme tokone --secret-key a.sec
 expect "$out" "access_secret $S1"
-tw_expect_eq "events after the repaired reveal" "$(events)" $((n + 1))
+tw_expect_eq "events after the repaired reveal" "$(events)" $((n + 4))
+tw_expect_eq "failed reveal events" "$(kind_count secret.reveal_failed)" 4
 
 echo "== a reveal that cannot be recorded prints nothing"
 # Another connection holds the write lock past the busy timeout (10 s).
@@ -388,11 +440,26 @@ run 1 secret reveal -w acme tokone --secret-key a.sec
 expect "$err" "does not open with this secret key"
 expect "$err" "recorded as sealed to key $fpr_b, and a.sec is key $fpr_a"
 printf 'wrong passphrase\n' >"$TW_TMP/wrong"
+tw_expect_eq "events after a reveal with the old key" "$(events)" $((n + 1))
+last_details '.details.failure == "wrong_key" and .details.key_fingerprint == $fpr and
+	.details.sealed_to != $fpr' "the old key's record"
+n=$(events)
 RUN_STDIN=$TW_TMP/wrong run 2 secret reveal -w acme tokone --secret-key b.sec --passphrase-fd 0
 expect "$err" "wrong passphrase for b.sec"
+[ -s "$out" ] && fail "a reveal with a wrong passphrase printed something"
+head_note
+tw_expect_eq "events after a wrong passphrase" "$(events)" $((n + 1))
+# The fingerprint is the one the locked key file carries: the pinned one.
+fpr_b_now=$(pinned)
+fpr_a=$fpr_b_now last_details '.kind == "secret.reveal_failed" and
+	.details.failure == "wrong_passphrase" and .details.key_fingerprint == $fpr and
+	.details.sealed_to == $fpr and (.details.message | contains("wrong passphrase"))' \
+	"a wrong passphrase's record"
+# No passphrase to read: the key was never tried, so no reveal to record.
+n=$(events)
 run 2 secret reveal -w acme tokone --secret-key b.sec
 expect "$err" "use --passphrase-fd"
-no_new_event "refused reveals after rekey" "$n"
+no_new_event "a reveal with no passphrase to read" "$n"
 # The old public key is refused now, the new one accepted.
 printf 'AK-tokfour:x\n' >"$TW_TMP/in"
 RUN_STDIN=$TW_TMP/in run 2 token import -w acme --token tokfour --name import-tokfour \
@@ -488,6 +555,16 @@ grep -q '  store.init  -  -  {"key_fingerprint":"' "$out" || fail "log line of a
 grep -q '  token.imported  acme/-  tokthree  ' "$out" || fail "log line of an unmanaged token"
 run 0 audit log --kind secret.revealed
 tw_expect_eq "reveal lines" "$(wc -l <"$out")" "$(kind_count secret.revealed)"
+# A reason edited in the table to drive the terminal (a C1 CSI; the schema
+# wants valid JSON, so no raw C0) shows as '?'.
+backup "$db" "$TW_TMP/c1.db"
+sqlx "$TW_TMP/c1.db" "UPDATE events SET details = '{\"reason\":\"a' || char(155) || 'b\"}'
+	WHERE id = (SELECT max(id) FROM events WHERE kind = 'secret.revealed')"
+run 0 audit log --db "$TW_TMP/c1.db" --kind secret.revealed
+expect "$out" '{"reason":"a?b"}'
+LC_ALL=C grep -q $'\xc2\x9b' "$out" && fail "audit log printed a C1 control character"
+run 0 audit log --kind secret.reveal_failed
+tw_expect_eq "failed reveal lines" "$(wc -l <"$out")" "$(kind_count secret.reveal_failed)"
 run 0 audit log --slot etl --json
 jq -se 'length > 0 and all(.slot == "etl")' "$out" >/dev/null || fail "log --slot"
 tw_expect_eq "etl events" "$(jq -s length "$out")" \
@@ -498,7 +575,7 @@ jq -se 'all(.details | type == "object") and all(.hash | length == 64) and
 	all(has("id") and has("at") and has("actor") and has("kind") and has("workspace") and
 	has("slot") and has("token"))' "$out" >/dev/null || fail "log --json fields"
 run 0 audit log --since 2024-02-01T00:00Z --until 2024-03-01T00:00Z --json
-jq -se 'length > 0 and all(.kind == "secret.revealed") and all(.at | startswith("2024-02-01"))' \
+jq -se 'length > 0 and all(.kind | startswith("secret.reveal")) and all(.at | startswith("2024-02-01"))' \
 	"$out" >/dev/null || fail "log --since --until"
 run 0 audit log --since 2024-03-01T00:00Z --kind store.rekey --json
 jq -se 'length == 1 and .[0].details.count == 3' "$out" >/dev/null || fail "log of the rekey"

@@ -24,12 +24,12 @@ fi
 tw_src=$1
 cc_bin=${2:-cc}
 . "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
 export TOKENWARDEN_NOW=2026-11-01T00:00Z
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
 # The read-only copies made here must go too.
 tw_at_exit 'chmod -R u+w "$TW_TMP" 2>/dev/null'
 # Another user runs the binary too: a copy it can reach, in a directory it may enter.
@@ -42,28 +42,11 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	as_other=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
 
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-# run STATUS ARGS...: runs tokenwarden (after "${pre[@]}", when set), expects exit STATUS.
-pre=()
+# run STATUS ARGS...: as check.sh's (after "${RUN_PREFIX[@]}"), failing on a sanitizer's report.
 run() {
-	local want=$1 got=0
-	shift
-	"${pre[@]}" "$tw_bin" "$@" >"$out" 2>"$err" </dev/null || got=$?
-	if [ "$got" -ge 128 ]; then
-		fail "tokenwarden $* died with signal $((got - 128))"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
+	tw_run "$@"
 	if grep -q 'Sanitizer' "$err"; then
-		fail "tokenwarden $*: a sanitizer reported a problem"
+		fail "tokenwarden ${*:2}: a sanitizer reported a problem"
 	fi
 }
 
@@ -231,7 +214,7 @@ run 2 token list --db "$shared"
 expect_error "$shared: permissions 0644 let others read the inventory; run: chmod 600 $shared"
 if [ ${#as_other[@]} -gt 0 ]; then
 	before=$(snap "$TW_TMP/shared")
-	pre=("${as_other[@]}")
+	RUN_PREFIX=("${as_other[@]}")
 	run 2 token list --db "$shared"
 	expect_error "$shared: permissions 0644 let others read the inventory; it belongs to root: ask root to run: chmod 600 $shared"
 	run 2 token import --db "$shared" -w acme --token tok-x --name abcd "${later[@]}"
@@ -240,7 +223,7 @@ if [ ${#as_other[@]} -gt 0 ]; then
 	before=$(snap "$TW_TMP/shared")
 	run 2 audit verify --db "$shared"
 	expect_error "$shared: permission denied: nobody cannot read it (mode 0600); it belongs to root: run tokenwarden as root (sudo tokenwarden ...), or have root hand it over to you: sudo chown nobody $shared"
-	pre=()
+	RUN_PREFIX=()
 	unchanged "another user" "$TW_TMP/shared" "$before"
 	grep -q chmod "$err" && fail "advised chmod to a user who does not own the file"
 else
@@ -359,13 +342,13 @@ if [ ${#as_other[@]} -gt 0 ]; then
 	chown 65534:65534 "$TW_TMP/audit/tw.db"
 	chmod 600 "$TW_TMP/audit/tw.db"
 	before=$(snap "$TW_TMP/audit")
-	pre=("${as_other[@]}")
+	RUN_PREFIX=("${as_other[@]}")
 	for n in "${verbs_that_read[@]}"; do
 		verb "$n" "$TW_TMP/audit/tw.db"
 		run "${status[n]}" "${args[@]}"
 		expect_line "$err" "tokenwarden: $TW_TMP/audit/tw.db: opened read-only (nobody cannot write in its directory $TW_TMP/audit (owner root, mode 0755)); nothing is written"
 	done
-	pre=()
+	RUN_PREFIX=()
 	unchanged "another user's reads" "$TW_TMP/audit" "$before"
 fi
 
@@ -456,14 +439,14 @@ head_before=$(cat "$out")
 # fill SUFFIXES: the disk is full for the store's files ending so (the shim), or for all.
 fill() {
 	if [ -n "$shim" ]; then
-		pre=(env "LD_PRELOAD=$shim" "TW_FAULT_FILES=$1" TW_FAULT_AT=1 TW_FAULT_ERRNO=ENOSPC
+		RUN_PREFIX=(env "LD_PRELOAD=$shim" "TW_FAULT_FILES=$1" TW_FAULT_AT=1 TW_FAULT_ERRNO=ENOSPC
 			"ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
 	else
 		dd if=/dev/zero of="$TW_TMP/full/filler" bs=4k 2>/dev/null || true
 	fi
 }
 unfill() {
-	pre=()
+	RUN_PREFIX=()
 	rm -f "$TW_TMP/full/filler"
 }
 nospace="no space left: the file system holding it is full (or the database reached its size limit); free space there, then run the command again"

@@ -19,43 +19,17 @@ umask 077
 modesim=$1
 tw_bin=$2
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/sim.sh
 . "$here/../lib/sim.sh"
+# shellcheck source=../lib/check.sh
+. "$here/../lib/check.sh"
+RUN_TIMEOUT=60
 
 unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
 # sim.sh lists loopback in NO_PROXY for its own curl; the binary must not need it.
 unset NO_PROXY no_proxy
 out=$TW_TMP/out
 err=$TW_TMP/err
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- stdout" >&2
-	cat "$out" >&2
-	echo "--- stderr" >&2
-	cat "$err" >&2
-	failures=$((failures + 1))
-}
-
-# run STATUS ARGS...: runs tokenwarden with standard input from $stdin (default
-# /dev/null) and expects exit STATUS.
-stdin=/dev/null
-run() {
-	local want=$1 got=0
-	shift
-	timeout 60 "$tw_bin" "$@" >"$out" 2>"$err" <"$stdin" || got=$?
-	if [ "$got" = 124 ]; then
-		fail "tokenwarden $*: still running after 60 s, expected exit $want"
-	elif [ "$got" -ge 128 ]; then
-		fail "tokenwarden $* died with signal $((got - 128))"
-	elif [ "$got" -ne "$want" ]; then
-		fail "tokenwarden $*: exit $got, expected $want"
-	fi
-}
-
-expect() {
-	grep -qF -- "$2" "$1" || fail "expected '$2' in $(basename "$1")"
-}
 
 refute() {
 	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi
@@ -140,9 +114,9 @@ run 0 token create --api "$SIM_URL" -w acme --credential-file "$TW_TMP/creds/acm
 	--db "$db" --public-key "$pub" -n direct-create --expires-in 5d --json --show-secret
 cp "$out" "$TW_TMP/token.json"
 untouched_proxy "token create to a loopback API"
-stdin=$TW_TMP/token.json
+RUN_STDIN=$TW_TMP/token.json
 run 0 token verify --api "$SIM_URL" -w acme
-stdin=/dev/null
+RUN_STDIN=/dev/null
 untouched_proxy "token verify to a loopback API"
 
 echo "== rotate and its loopback webhook go directly"
@@ -161,10 +135,10 @@ untouched_proxy "rotate on a loopback API with a named proxy"
 [ "$(grep -c '^POST /hook' "$TW_TMP/hook.log")" = 2 ] || fail "the loopback webhook got no second alert"
 
 echo "== a named proxy carries https as a tunnel, and is handed no credential"
-stdin=$TW_TMP/token.json
+RUN_STDIN=$TW_TMP/token.json
 run 7 token verify --api https://mode.example.invalid -w acme --proxy "http://127.0.0.1:$proxy_port" \
 	--retries 0
-stdin=/dev/null
+RUN_STDIN=/dev/null
 expect "$TW_TMP/proxy.log" "CONNECT mode.example.invalid:443 HTTP/1.1"
 no_secret_to_proxy
 : >"$TW_TMP/proxy.log"
@@ -230,9 +204,9 @@ fi
 if [ -n "$tls_port" ] && OPENSSL_CONF=$tls/lax.cnf curl -sS -o /dev/null --noproxy '*' \
 	--cacert "$tls/cert.pem" "https://127.0.0.1:$tls_port/" 2>/dev/null; then
 	export OPENSSL_CONF=$tls/lax.cnf
-	stdin=$TW_TMP/token.json
+	RUN_STDIN=$TW_TMP/token.json
 	run 7 token verify --api "https://127.0.0.1:$tls_port" -w acme --retries 0
-	stdin=/dev/null
+	RUN_STDIN=/dev/null
 	grep -qE 'protocol version|unsupported protocol' "$err" ||
 		fail "token verify to a TLS 1.1 server did not fail on the protocol version"
 	refute "$err" "certificate"

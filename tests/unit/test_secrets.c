@@ -172,10 +172,20 @@ test_reveal_recorded(void **state)
 {
 	struct fixture *fx = *state;
 	struct history before, after;
+	struct secrets_reveal ok = {.key_fingerprint = "tw1:abc",
+				    .user = "alice",
+				    .claimed_login = "bob",
+				    .claimed_login_from = "SUDO_USER",
+				    .reason = "incident 42"};
+	struct secrets_reveal bad = {.key_fingerprint = "tw1:other",
+				     .user = "alice",
+				     .failure = "wrong_key",
+				     .message = "does not open",
+				     .sealed_to = "tw1:abc"};
 	char *cause = NULL;
 
 	history(fx, NULL, &before);
-	assert_int_equal(secrets_record_reveal(fx->s, row_of(fx, "s1"), 300, &cause), 0);
+	assert_int_equal(secrets_record_reveal(fx->s, row_of(fx, "s1"), 300, &ok, &cause), 0);
 	history(fx, NULL, &after);
 	assert_int_equal(after.n, before.n + 1);
 	json_decref(after.last);
@@ -183,10 +193,29 @@ test_reveal_recorded(void **state)
 	assert_int_equal(after.n, 1);
 	assert_string_equal(after.token, "s1");
 	assert_string_equal(after.slot, "etl");
+	/* Each field given is in the details, under its name; those not given are absent. */
+	assert_string_equal(json_string_value(json_object_get(after.last, "key_fingerprint")),
+			    "tw1:abc");
+	assert_string_equal(json_string_value(json_object_get(after.last, "user")), "alice");
+	assert_string_equal(json_string_value(json_object_get(after.last, "claimed_login")), "bob");
+	assert_string_equal(json_string_value(json_object_get(after.last, "claimed_login_from")),
+			    "SUDO_USER");
+	assert_string_equal(json_string_value(json_object_get(after.last, "reason")),
+			    "incident 42");
+	assert_null(json_object_get(after.last, "failure"));
+	assert_int_equal(json_object_size(after.last), 5);
+	json_decref(after.last);
+	/* A failed reveal is its own kind, with why. */
+	assert_int_equal(secrets_record_reveal(fx->s, row_of(fx, "s1"), 305, &bad, &cause), 0);
+	history(fx, "secret.reveal_failed", &after);
+	assert_int_equal(after.n, 1);
+	assert_string_equal(json_string_value(json_object_get(after.last, "failure")), "wrong_key");
+	assert_string_equal(json_string_value(json_object_get(after.last, "sealed_to")), "tw1:abc");
+	assert_null(json_object_get(after.last, "reason"));
 	json_decref(after.last);
 	json_decref(before.last);
 	/* A row that does not exist: refused, nothing recorded. */
-	assert_int_equal(secrets_record_reveal(fx->s, 999, 310, &cause), -1);
+	assert_int_equal(secrets_record_reveal(fx->s, 999, 310, &ok, &cause), -1);
 	assert_non_null(strstr(cause, "no token row 999"));
 	free(cause);
 	history(fx, "secret.revealed", &after);

@@ -174,12 +174,62 @@ test_open_dir(void **state)
 	FREE_NULL(&cause);
 }
 
+/* The owner refusal's beginning names the owner and who may own it instead. */
+static void
+test_owned_by_other(void **state)
+{
+	char *me = trust_user_name(geteuid()), *want, *got = trust_owned_by_other("/x/f", 65534);
+	char *owner = trust_user_name(65534);
+
+	(void)state;
+	if (geteuid() == 0)
+		want = xasprintf("/x/f: owned by %s, not by root", owner);
+	else
+		want = xasprintf("/x/f: owned by %s, not by %s or root", owner, me);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	free(owner);
+	free(me);
+}
+
+/* SUDO_USER, when a plausible name other than ours, is the claimed login. */
+static void
+test_claimed_login(void **state)
+{
+	char *me = trust_user_name(geteuid()), *got;
+	const char *from = NULL;
+
+	(void)state;
+	setenv("SUDO_USER", "alice.b-2", 1);
+	got = trust_claimed_login(&from);
+	assert_string_equal(got, "alice.b-2");
+	assert_string_equal(from, "SUDO_USER");
+	free(got);
+	/* Ours: nothing to add to the actor. */
+	setenv("SUDO_USER", me, 1);
+	assert_null(trust_claimed_login(&from));
+	/* Not a user name: dropped, not recorded. */
+	setenv("SUDO_USER", "bob\x1b[31m", 1);
+	got = trust_claimed_login(&from);
+	assert_true(got == NULL || strcmp(got, "bob\x1b[31m") != 0);
+	free(got);
+	setenv("SUDO_USER", "-rf", 1);
+	got = trust_claimed_login(&from);
+	assert_true(got == NULL || strcmp(from, "getlogin") == 0);
+	free(got);
+	unsetenv("SUDO_USER");
+	free(me);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_program),
 	    cmocka_unit_test(test_open_dir),
+	    cmocka_unit_test(test_owned_by_other),
+	    cmocka_unit_test(test_claimed_login),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,136 @@
+/* Tables for the terminal; see table.h. */
+#include "cmd/table.h"
+
+#include "cmd/print.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define TABLE_MAX_COLS 16
+
+int
+table_colour(FILE *f)
+{
+	const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (no != NULL && no[0] != '\0')
+		return 0;
+	if (term != NULL && strcmp(term, "dumb") == 0)
+		return 0;
+	return isatty(fileno(f));
+}
+
+int
+table_width(FILE *f)
+{
+	struct winsize ws;
+	const char *cols = getenv("COLUMNS");
+	char *end;
+	long n;
+
+	if (cols != NULL) {
+		n = strtol(cols, &end, 10);
+		if (end != cols && *end == '\0' && n > 0 && n < 100000)
+			return (int)n;
+	}
+	if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 0;
+}
+
+/* Line i's cells (the heads for i 0) made safe: allocated, with their widths. */
+static const char *
+line_cells(const struct table *t, size_t i, char **cells, size_t *widths)
+{
+	const char *raw[TABLE_MAX_COLS] = {0}, *colour = NULL;
+
+	if (i == 0)
+		memcpy(raw, t->heads, t->ncols * sizeof *raw);
+	else
+		t->line(i - 1, raw, &colour, t->arg);
+	for (size_t c = 0; c < t->ncols; c++)
+		cells[c] = print_clean(raw[c] != NULL ? raw[c] : "-", &widths[c]);
+	return colour;
+}
+
+/* The width the shown columns take, two spaces between them. */
+static size_t
+total(const size_t *col, const int *shown, size_t n)
+{
+	size_t sum = 0, k = 0;
+
+	for (size_t c = 0; c < n; c++)
+		if (shown[c])
+			sum += col[c] + (k++ > 0 ? 2 : 0);
+	return sum;
+}
+
+/* Leaves out columns, highest drop rank first, until the rest fit in width. */
+static void
+fit(const struct table *t, const size_t *col, int *shown, int width)
+{
+	while (width > 0 && total(col, shown, t->ncols) > (size_t)width) {
+		size_t worst = t->ncols;
+
+		for (size_t c = 0; c < t->ncols; c++)
+			if (shown[c] && t->drop[c] > 0 &&
+			    (worst == t->ncols || t->drop[c] > t->drop[worst]))
+				worst = c;
+		if (worst == t->ncols)
+			return;
+		shown[worst] = 0;
+	}
+}
+
+static void
+print_line(const struct table *t, FILE *f, size_t i, const size_t *col, const int *shown,
+	   size_t last, int colour)
+{
+	char *cells[TABLE_MAX_COLS];
+	size_t widths[TABLE_MAX_COLS];
+	const char *sgr = line_cells(t, i, cells, widths);
+
+	if (i == 0)
+		sgr = "1";
+	if (colour && sgr != NULL)
+		fprintf(f, "\033[%sm", sgr);
+	for (size_t c = 0; c <= last; c++) {
+		if (!shown[c])
+			continue;
+		fputs(cells[c], f);
+		if (c != last)
+			fprintf(f, "%*s", (int)(col[c] - widths[c] + 2), "");
+	}
+	fputs(colour && sgr != NULL ? "\033[0m\n" : "\n", f);
+	for (size_t c = 0; c < t->ncols; c++)
+		free(cells[c]);
+}
+
+void
+table_print(const struct table *t, FILE *f, int width, int colour)
+{
+	size_t col[TABLE_MAX_COLS] = {0}, widths[TABLE_MAX_COLS], last = 0;
+	int shown[TABLE_MAX_COLS];
+	char *cells[TABLE_MAX_COLS];
+
+	if (t->ncols == 0 || t->ncols > TABLE_MAX_COLS)
+		return;
+	for (size_t i = 0; i <= t->nlines; i++) {
+		line_cells(t, i, cells, widths);
+		for (size_t c = 0; c < t->ncols; c++) {
+			if (widths[c] > col[c])
+				col[c] = widths[c];
+			free(cells[c]);
+		}
+	}
+	for (size_t c = 0; c < t->ncols; c++)
+		shown[c] = 1;
+	fit(t, col, shown, width);
+	for (size_t c = 0; c < t->ncols; c++)
+		if (shown[c])
+			last = c;
+	for (size_t i = 0; i <= t->nlines; i++)
+		print_line(t, f, i, col, shown, last, colour);
+}

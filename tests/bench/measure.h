@@ -1,0 +1,28 @@
+/*
+ * What the benchmarks share to time the real binary: clocks, medians, and a
+ * child run with its wall and CPU time and peak RSS.
+ */
+#ifndef TW_BENCH_MEASURE_H
+#define TW_BENCH_MEASURE_H
+
+/* The time on clock in ms. */
+double measure_clock_ms(int clock);
+
+/* Sorts n times and returns their median. */
+double measure_median(double *t, int n);
+
+/* This process's peak RSS in MiB. */
+double measure_self_rss_mib(void);
+
+/*
+ * Runs argv with stdout to the file out (stderr to /dev/null unless
+ * show_err) and waits.  Returns the exit status (-1 when it did not exit),
+ * with the wall and CPU time and the child's peak RSS in KiB.
+ */
+int measure_run(char *const argv[], const char *out, int show_err, double *ms, double *cpu_ms,
+		long *rss_kib);
+
+/* Prints the machine: cores and CPU model, for the figures' context. */
+void measure_print_machine(void);
+
+#endif
