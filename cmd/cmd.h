@@ -42,6 +42,8 @@ extern const struct cmd_entry cmd_policy_check_entry;
 extern const struct cmd_entry cmd_policy_show_entry;
 extern const struct cmd_entry cmd_plan_entry;
 extern const struct cmd_entry cmd_audit_report_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_metrics_entry;
 extern const struct cmd_entry cmd_rotate_entry;
 extern const struct cmd_entry cmd_revoke_entry;
 extern const struct cmd_entry cmd_daemon_entry;

@@ -8,6 +8,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
+#include "cmd/metrics.h"
 #include "cmd/msg.h"
 #include "cmd/runner.h"
 #include "cmd/sdnotify.h"
@@ -28,9 +29,21 @@ struct daemon {
 	const char *path; /* the policy file */
 	struct policy *p;
 	struct store_opts so;
-	int64_t not_before; /* no run before this while work stays due (ms) */
-	int ran;            /* a run has just ended */
-	int64_t said_wake;  /* the wake time last logged */
+	int64_t not_before;  /* no run before this while work stays due (ms) */
+	int ran;             /* a run has just ended */
+	int64_t said_wake;   /* the wake time last logged */
+	const char *metrics; /* --metrics-textfile; NULL: none */
+};
+
+struct daemon_opts {
+	const char *metrics_textfile;
+};
+
+static const struct args_opt daemon_options[] = {
+    OPT_STRING(0, "metrics-textfile", struct daemon_opts, metrics_textfile, "PATH",
+	       "after every run, rewrite PATH with the metrics\n"
+	       "(as 'tokenwarden metrics --textfile PATH' does)"),
+    OPT_END,
 };
 
 static void
@@ -73,6 +86,7 @@ run_once(struct daemon *d)
 	status = runner_run(s, &pub, d->p, &ro, "daemon", 0);
 	if (status != TW_EXIT_USAGE) /* a configuration error recorded nothing */
 		store_ctx_note_head(s);
+	metrics_after_run(d->metrics, s, d->p);
 	store_close(s);
 	if (status == TW_EXIT_OK)
 		notify("STATUS=waiting; the last run did everything");
@@ -174,9 +188,13 @@ run_daemon(void *opts, int argc, char **argv)
 	sigset_t set;
 	int status = TW_EXIT_USAGE, sig;
 
-	(void)opts;
 	(void)argc;
 	(void)argv;
+	d.metrics = ((const struct daemon_opts *)opts)->metrics_textfile;
+	if (d.metrics != NULL && d.metrics[0] == '\0') {
+		errorf("--metrics-textfile: give the path of the file to write");
+		return TW_EXIT_USAGE;
+	}
 	runner_signals(&set);
 	d.path = config_path(NULL);
 	d.p = config_load(d.path, 0);
@@ -223,13 +241,16 @@ const struct cmd_entry cmd_daemon_entry = {
     .name = "daemon",
     .args = "",
     .summary = "run rotations as they fall due, for hosts without timers",
+    .options = daemon_options,
     .globals = G_CONFIG | G_DB | G_PUBLIC_KEY | G_API,
+    .opts_size = sizeof(struct daemon_opts),
     .max_args = 0,
     .notes = "Sleeps until work falls due, then runs it as 'rotate' would (the run lock is\n"
 	     "held only while running; --timeout, --retries and --rate-limit apply as\n"
 	     "there).  SIGHUP reloads the policy, keeping the old one when the new one has\n"
 	     "errors; SIGTERM or SIGINT ends the current step and exits 0.  With\n"
 	     "$NOTIFY_SOCKET set it tells systemd when it is ready (Type=notify).\n"
+	     "A metrics file that cannot be written is a warning: the run's outcome stands.\n"
 	     "Exit status: 0 stopped by a signal, 2 bad policy, option, store, key or\n"
 	     "credential.\n",
     .run = run_daemon,

@@ -7,6 +7,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
+#include "cmd/metrics.h"
 #include "cmd/msg.h"
 #include "cmd/runner.h"
 
@@ -23,6 +24,7 @@ struct rotate_cmd_opts {
 	int dry_run;
 	int run_hooks;
 	int64_t wait_ms; /* for the run lock */
+	const char *metrics_textfile;
 };
 
 static const struct args_opt rotate_options[] = {
@@ -42,6 +44,9 @@ static const struct args_opt rotate_options[] = {
 	     "beside their target, never replaced)"),
     OPT_WAIT("wait", struct rotate_cmd_opts, wait_ms,
 	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
+    OPT_STRING(0, "metrics-textfile", struct rotate_cmd_opts, metrics_textfile, "PATH",
+	       "after the run, rewrite PATH with the metrics (as\n"
+	       "'tokenwarden metrics --textfile PATH' does)"),
     OPT_END,
 };
 
@@ -67,6 +72,10 @@ run_rotate(void *opts, int argc, char **argv)
 	store_opts_init(&so);
 	if (ro.run_hooks && !ro.dry_run) {
 		errorf("--run-hooks rehearses consumers, so it needs --dry-run");
+		return TW_EXIT_USAGE;
+	}
+	if (co->metrics_textfile != NULL && co->metrics_textfile[0] == '\0') {
+		errorf("--metrics-textfile: give the path of the file to write");
 		return TW_EXIT_USAGE;
 	}
 	if (co->only != NULL && co->force != NULL) {
@@ -98,6 +107,9 @@ run_rotate(void *opts, int argc, char **argv)
 	/* A configuration error stops a run before it records anything. */
 	if (!ro.dry_run && status != TW_EXIT_USAGE)
 		store_ctx_note_head(s);
+	/* A dry run changed nothing, so the file would say what it says. */
+	if (!ro.dry_run)
+		metrics_after_run(co->metrics_textfile, s, p);
 out:
 	free(cause);
 	store_close(s);
@@ -124,6 +136,8 @@ const struct cmd_entry cmd_rotate_entry = {
 	     "SIGTERM or SIGINT stops the run after its current step.\n"
 	     "Exit status: 0 all done, 1 something failed, 3 out of time or stopped with\n"
 	     "work left, 2 bad policy, option, store, key or credential (nothing done;\n"
-	     "--dry-run still prints the plan), 5 another run holds the lock.\n",
+	     "--dry-run still prints the plan), 5 another run holds the lock.\n"
+	     "A metrics file that cannot be written is a warning, not a failed run: the\n"
+	     "exit status stays the run's.\n",
     .run = run_rotate,
 };

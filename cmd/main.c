@@ -27,8 +27,9 @@ const struct cmd_entry *const cmd_table[] = {
     &cmd_token_list_entry,   &cmd_token_show_entry,   &cmd_secret_reveal_entry,
     &cmd_rekey_entry,        &cmd_audit_verify_entry, &cmd_audit_log_entry,
     &cmd_policy_check_entry, &cmd_policy_show_entry,  &cmd_plan_entry,
-    &cmd_audit_report_entry, &cmd_rotate_entry,       &cmd_revoke_entry,
-    &cmd_daemon_entry,       &cmd_doctor_entry,       &cmd_completion_entry,
+    &cmd_audit_report_entry, &cmd_status_entry,       &cmd_metrics_entry,
+    &cmd_rotate_entry,       &cmd_revoke_entry,       &cmd_daemon_entry,
+    &cmd_doctor_entry,       &cmd_completion_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])
@@ -57,8 +58,8 @@ usage(FILE *f)
 	      "  --public-key FILE, --timeout SECONDS, --retries N, --rate-limit N/SECS\n"
 	      "'tokenwarden VERB --help' or 'tokenwarden help VERB' says more.\n"
 	      "\nExit status: 0 done, 1 failed, 2 usage or configuration error, 3 work due\n"
-	      "(plan), 4 findings (audit), 5 locked, 6 outcome unknown (the server may have\n"
-	      "acted), 7 API unavailable (try again later).\n",
+	      "(plan), 4 findings (audit) or a slot not ok (status), 5 locked, 6 outcome\n"
+	      "unknown (the server may have acted), 7 API unavailable (try again later).\n",
 	      f);
 }
 

@@ -252,6 +252,40 @@ check_tables(struct store *s, const struct policy *p, int dry_run)
 	return -1;
 }
 
+/*
+ * The requests each credential's clients sent in this run, and how many of
+ * them were answered 429: {"NAME": {"requests": N, "throttled": M}, ...},
+ * by credential name (never its secret), for the run's summary and metrics.
+ */
+static json_t *
+credential_counts(const struct clients *cl)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < cl->p->nws; i++) {
+		const char *name = cl->p->ws[i].credential;
+		json_t *c = json_object_get(o, name);
+		long req = 0, thr = 0;
+
+		if (cl->c[i] != NULL) {
+			req = mode_requests(cl->c[i]);
+			thr = mode_throttled(cl->c[i]);
+		}
+		if (c == NULL) {
+			c = json_pack("{s:I, s:I}", "requests", (json_int_t)0, "throttled",
+				      (json_int_t)0);
+			json_object_set_new(o, name, c);
+		}
+		json_object_set_new(
+		    c, "requests",
+		    json_integer(json_integer_value(json_object_get(c, "requests")) + req));
+		json_object_set_new(
+		    c, "throttled",
+		    json_integer(json_integer_value(json_object_get(c, "throttled")) + thr));
+	}
+	return o;
+}
+
 int
 runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   struct rotate_opts *o, const char *verb, int quiet)
@@ -295,6 +329,7 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	    json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "rotated", st.rotated, "deleted",
 		      st.deleted, "discarded", st.discarded, "failed", st.failed, "unknown",
 		      st.unknown, "left", st.left, "settled", st.settled, "workers", st.workers);
+	json_object_set_new(summary, "credentials", credential_counts(&cl));
 	if (!o->dry_run && runs_end(s, id, status, summary, clock_now_ms(), &cause) < 0)
 		status = TW_EXIT_FAILURE;
 	if (problems > 0) {

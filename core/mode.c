@@ -407,6 +407,12 @@ mode_requests(const struct mode_client *c)
 	return c->requests;
 }
 
+long
+mode_throttled(const struct mode_client *c)
+{
+	return c->throttled;
+}
+
 /* Frees a header list after wiping each line: one of them is the credential. */
 static void
 wipe_headers(struct curl_slist *h)
@@ -593,6 +599,8 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 		}
 		if (status == 429) {
 			long ra = mode_retry_after(c);
+
+			c->throttled++;
 
 			if (ra > RETRY_AFTER_MAX || throttles++ >= THROTTLE_MAX) {
 				*cause =

@@ -160,6 +160,9 @@ void mode_token_free(struct mode_token *t);
 /* Requests sent by c so far, retries included (for tests and summaries). */
 long mode_requests(const struct mode_client *c);
 
+/* Of those, the ones answered 429 Too Many Requests (waited out or not). */
+long mode_throttled(const struct mode_client *c);
+
 /*
  * Reads the server's clock now, whatever was seen before: GET
  * /batch/{workspace}/reports?per_page=1 with no credential (answered 401,

@@ -29,6 +29,7 @@ struct mode_client {
 	struct ratelimit own_rl;
 	struct ratelimit *rl; /* own_rl, or the credential's shared one */
 	long requests;
+	long throttled; /* of requests, those answered 429 */
 	/* Per attempt, filled by the callbacks. */
 	struct sbuf body;
 	long hdr_limit;

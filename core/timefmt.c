@@ -290,6 +290,25 @@ timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX])
 			 ages[u + 1].unit);
 }
 
+void
+timefmt_relative(int64_t secs, char buf[TIMEFMT_MAX])
+{
+	char span[TIMEFMT_MAX];
+	int n;
+
+	if (secs == 0) {
+		snprintf(buf, TIMEFMT_MAX, "now");
+		return;
+	}
+	/* INT64_MIN has no positive twin; it is past any age anyway. */
+	timefmt_age_str(secs > 0 ? secs : secs == INT64_MIN ? INT64_MAX : -secs, span);
+	/* At most "9999y 11mo" and 4 more: never truncated, but checked. */
+	n = secs > 0 ? snprintf(buf, TIMEFMT_MAX, "in %s", span)
+		     : snprintf(buf, TIMEFMT_MAX, "%s ago", span);
+	if (n < 0 || n >= TIMEFMT_MAX)
+		snprintf(buf, TIMEFMT_MAX, "%s", secs > 0 ? "later" : "long ago");
+}
+
 int
 timefmt_percent(const char *s, int *pct)
 {

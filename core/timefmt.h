@@ -41,6 +41,13 @@ void timefmt_duration_str(int64_t secs, char buf[TIMEFMT_MAX]);
  */
 void timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX]);
 
+/*
+ * Writes a span of secs from now for a person, as timefmt_age_str in its
+ * largest two units: "in 3d 4h" ahead (secs > 0), "2h 5m ago" behind, and
+ * "now" within a second.
+ */
+void timefmt_relative(int64_t secs, char buf[TIMEFMT_MAX]);
+
 /* Parses a percentage of 1..99 written as an integer and %: 20%.  Returns 0 and sets *pct, or -1.
  */
 int timefmt_percent(const char *s, int *pct);

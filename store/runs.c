@@ -6,6 +6,7 @@
 #include "store/events.h"
 
 #include <sqlite3.h>
+#include <string.h>
 
 int
 runs_start(struct store *s, const char *kind, int64_t now, int64_t *run, char **cause)
@@ -79,4 +80,62 @@ out:
 	jsonx_free(text);
 	json_decref(d);
 	return store_end(s, rc, cause);
+}
+
+/* Reads the one run sql selects (id, started_at, ended_at, status, summary) into r. */
+static int
+run_one(struct store *s, const char *sql, struct run_row *r, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	const char *text;
+	int step;
+
+	memset(r, 0, sizeof *r);
+	r->status = -1;
+	if (st == NULL)
+		return -1;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		r->id = sqlite3_column_int64(st, 0);
+		r->started_at = sqlite3_column_int64(st, 1);
+		r->ended_at = sqlite3_column_int64(st, 2);
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			r->status = sqlite3_column_int(st, 3);
+		text = (const char *)sqlite3_column_text(st, 4);
+		/* A summary that does not parse is left out, not an error: it is only detail. */
+		if (text != NULL)
+			r->summary = json_loads(text, 0, NULL);
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		store_error(s, "reading the last run", cause);
+		return -1;
+	}
+	return 0;
+}
+
+int
+runs_last(struct store *s, struct run_row *last, struct run_row *last_ok, char **cause)
+{
+	memset(last_ok, 0, sizeof *last_ok);
+	if (run_one(s,
+		    "SELECT id, started_at, ended_at, status, summary FROM runs "
+		    "ORDER BY id DESC LIMIT 1",
+		    last, cause) < 0)
+		return -1;
+	if (run_one(s,
+		    "SELECT id, started_at, ended_at, status, summary FROM runs "
+		    "WHERE status = 0 AND ended_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+		    last_ok, cause) < 0) {
+		runs_row_free(last);
+		return -1;
+	}
+	return 0;
+}
+
+void
+runs_row_free(struct run_row *r)
+{
+	json_decref(r->summary);
+	memset(r, 0, sizeof *r);
 }

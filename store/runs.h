@@ -22,4 +22,22 @@ int runs_start(struct store *s, const char *kind, int64_t now, int64_t *run, cha
 int runs_end(struct store *s, int64_t run, int status, const json_t *summary, int64_t now,
 	     char **cause);
 
+/* A run as stored; times in ms, 0 when not set. */
+struct run_row {
+	int64_t id; /* 0: there is none */
+	int64_t started_at;
+	int64_t ended_at; /* 0: still open (running, or its process died) */
+	int status;       /* -1 while open */
+	json_t *summary;  /* owned; NULL when none */
+};
+
+/*
+ * Reads the latest run (by id) into *last and the latest that ended with
+ * status 0 into *last_ok; either may have id 0 when there is none.  Free
+ * both with runs_row_free.  Returns 0 or -1 with *cause.
+ */
+int runs_last(struct store *s, struct run_row *last, struct run_row *last_ok, char **cause);
+
+void runs_row_free(struct run_row *r);
+
 #endif

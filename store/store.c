@@ -102,6 +102,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE events ADD COLUMN token_row INTEGER"
     "  GENERATED ALWAYS AS (json_extract(details, '$.row')) VIRTUAL;"
     "CREATE INDEX events_by_row ON events(token_row, id) WHERE token_row IS NOT NULL;",
+    /* 5 -> 6: each slot's last event of a kind (events_last_by_slot: the last
+     * token.active of status, metrics and audit report) read from this index
+     * alone, in order, rather than by sorting the whole history. */
+    "CREATE INDEX events_by_kind ON events(kind, workspace, slot, at);",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

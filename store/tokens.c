@@ -825,3 +825,33 @@ tokens_free(struct token_row *rows, size_t n)
 	}
 	free(rows);
 }
+
+int
+tokens_count_by_state(struct store *s, int64_t counts[TOKEN_NSTATES], char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s, "SELECT state, count(*) FROM tokens GROUP BY state", cause);
+	enum token_state state;
+	int step;
+
+	for (int i = 0; i < TOKEN_NSTATES; i++)
+		counts[i] = 0;
+	if (st == NULL)
+		return -1;
+	for (;;) {
+		const char *name;
+
+		step = sqlite3_step(st);
+		if (step != SQLITE_ROW)
+			break;
+		name = (const char *)sqlite3_column_text(st, 0);
+		if (name != NULL && tokens_state_parse(name, &state) == 0)
+			counts[state] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE) {
+		store_error(s, "counting tokens by state", cause);
+		return -1;
+	}
+	return 0;
+}

@@ -160,6 +160,9 @@ int tokens_list(struct store *s, const struct token_filter *f, struct token_row 
  */
 int tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
+/* Counts every row by state, whatever the state (served by an index).  Returns 0 or -1. */
+int tokens_count_by_state(struct store *s, int64_t counts[TOKEN_NSTATES], char **cause);
+
 /* Finds workspace's token by Mode id.  Returns 0 with *out (free with tokens_free(out, 1)), 1 when
  * absent, -1. */
 int tokens_find(struct store *s, const char *workspace, const char *token, struct token_row **out,

@@ -341,6 +341,8 @@ test_429_burst_is_waited_out(void **state)
 	faults("{\"burst_429\": 2, \"retry_after\": 1}");
 	assert_int_equal(mode_create(c, "e2e-after-429", in_days(1), &t, &cause), MODE_OK);
 	assert_int_equal(mode_requests(c), 3);
+	/* Counted for the run's summary and metrics: 2 of the 3 were answered 429. */
+	assert_int_equal(mode_throttled(c), 2);
 	assert_true(clock_mono_ms() - start >= 2000);
 	assert_int_equal(stat_status("429"), 2);
 	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);

@@ -330,10 +330,11 @@ class Test:
         os.chmod(tmp, mode)
         os.rename(tmp, path)
 
-    def daemon(self, name, config, notify_socket):
+    def daemon(self, name, config, notify_socket, metrics=None):
         env = dict(self.env)
         env["NOTIFY_SOCKET"] = notify_socket
-        return Proc(name, [self.tw, "daemon", "--config", config], env)
+        extra = ["--metrics-textfile", metrics] if metrics else []
+        return Proc(name, [self.tw, "daemon", "--config", config] + extra, env)
 
     def expect_line(self, d, pattern, limit, what, kind="err", start=0):
         got = d.wait_line(pattern, limit, kind, start)
@@ -378,7 +379,8 @@ class Test:
         if len(sock_path.encode()) >= 100:  # sun_path holds 108 bytes
             sock_path = "@tw-test-daemon-%d-notify" % os.getpid()
         n = Notify(sock_path)
-        d = self.daemon("daemon", policy, sock_path)
+        self.metrics = os.path.join(self.tmp, "tokenwarden.prom")
+        d = self.daemon("daemon", policy, sock_path, self.metrics)
         try:
             self.first_daemon(d, n, db, policy, old, fresh_file, added_file, slots)
         finally:
@@ -387,6 +389,24 @@ class Test:
         v = self.tool("audit", "verify", "--db", db)
         if v is not None and v.returncode != 0:
             fail("the history of tw.db does not verify")
+
+    def check_metrics(self, what):
+        """The daemon's --metrics-textfile, rewritten after the run: 0644, the run's status."""
+        # Written just after the run's summary line: give it a moment.
+        wait_for(lambda: os.path.exists(self.metrics), 5)
+        try:
+            st = os.stat(self.metrics)
+            text = open(self.metrics).read()
+        except OSError as e:
+            fail("%s: --metrics-textfile: %s" % (what, e))
+            return
+        if st.st_mode & 0o777 != 0o644:
+            fail("%s: the metrics file has mode %o, expected 644" % (what, st.st_mode & 0o777))
+        for want in ("tokenwarden_last_run_exit_status 0\n",
+                     'tokenwarden_slot_failing{workspace="acme",slot="fresh"} 0\n',
+                     'tokenwarden_slot_status{workspace="acme",slot="fresh",status="ok"} 1\n'):
+            if want not in text:
+                fail("%s: the metrics file lacks %r" % (what, want.strip()))
 
     def first_daemon(self, d, n, db, policy, old, fresh_file, added_file, slots):
         t0 = time.time()
@@ -428,6 +448,7 @@ class Test:
             secret = held.get("access_secret") or "no secret delivered"
             if secret in d.text("err") or secret in d.text("out"):
                 fail("first run: an access secret reached the daemon's output")
+        self.check_metrics("first run")
         row = self.row(db, old)
         if row is None or row["state"] != "retiring" or not row["retire_after"]:
             fail("first run: the old token of slot old is %r, expected retiring" % row)

@@ -74,11 +74,63 @@ test_start_and_end(void **state)
 	json_decref(summary);
 }
 
+/* The last run, open or not, and the last that exited 0, for the metrics. */
+static void
+test_last(void **state)
+{
+	struct fixture *fx = *state;
+	struct run_row last, ok;
+	json_t *summary = json_pack("{s:{s:{s:i, s:i}}}", "credentials", "acme-admin", "requests",
+				    7, "throttled", 2);
+	char *cause = NULL;
+	int64_t a = 0, b = 0, c = 0;
+
+	/* None yet: both empty. */
+	assert_int_equal(runs_last(fx->s, &last, &ok, &cause), 0);
+	assert_int_equal(last.id, 0);
+	assert_int_equal(last.status, -1);
+	assert_int_equal(ok.id, 0);
+	runs_row_free(&last);
+	runs_row_free(&ok);
+
+	assert_int_equal(runs_start(fx->s, "rotate", 1000, &a, &cause), 0);
+	assert_int_equal(runs_end(fx->s, a, 0, summary, 2000, &cause), 0);
+	assert_int_equal(runs_start(fx->s, "rotate", 3000, &b, &cause), 0);
+	assert_int_equal(runs_end(fx->s, b, 1, NULL, 4000, &cause), 0);
+	assert_int_equal(runs_last(fx->s, &last, &ok, &cause), 0);
+	assert_int_equal(last.id, b);
+	assert_int_equal(last.status, 1);
+	assert_int_equal(last.ended_at, 4000);
+	assert_null(last.summary);
+	assert_int_equal(ok.id, a);
+	assert_int_equal(ok.started_at, 1000);
+	assert_int_equal(ok.ended_at, 2000);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+		json_object_get(json_object_get(ok.summary, "credentials"), "acme-admin"),
+		"throttled")),
+	    2);
+	runs_row_free(&last);
+	runs_row_free(&ok);
+
+	/* A run still open (or whose process died): no end, status -1. */
+	assert_int_equal(runs_start(fx->s, "daemon", 5000, &c, &cause), 0);
+	assert_int_equal(runs_last(fx->s, &last, &ok, &cause), 0);
+	assert_int_equal(last.id, c);
+	assert_int_equal(last.ended_at, 0);
+	assert_int_equal(last.status, -1);
+	assert_int_equal(ok.id, a);
+	runs_row_free(&last);
+	runs_row_free(&ok);
+	json_decref(summary);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_start_and_end, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_last, fixture_setup, fixture_teardown),
 	};
 
 	jsonx_init();

@@ -330,8 +330,8 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(
 	    sqlite3_exec(db,
 			 "DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
-			 "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN token_row; "
-			 "PRAGMA user_version = 1",
+			 "DROP INDEX events_by_row; DROP INDEX events_by_kind; "
+			 "ALTER TABLE events DROP COLUMN token_row; PRAGMA user_version = 1",
 			 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
@@ -339,8 +339,9 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(query_int(s->db,
 				   "SELECT count(*) FROM sqlite_schema WHERE name IN "
-				   "('slot_state', 'alerts', 'clock_state', 'events_by_row')"),
-			 4);
+				   "('slot_state', 'alerts', 'clock_state', 'events_by_row', "
+				   "'events_by_kind')"),
+			 5);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	fx->s = s;
 }

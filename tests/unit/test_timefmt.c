@@ -172,6 +172,34 @@ test_age(void **state)
 	}
 }
 
+/* Spans from now for status: two units at most, never 36499d23h59m48s. */
+static void
+test_relative(void **state)
+{
+	static const struct {
+		int64_t secs;
+		const char *want;
+	} cases[] = {
+	    {0, "now"},
+	    {45, "in 45s"},
+	    {-45, "45s ago"},
+	    {3 * 86400 + 4 * 3600 + 59, "in 3d 4h"},
+	    {-(2 * 3600 + 5 * 60 + 7), "2h 5m ago"},
+	    {340 * 86400, "in 11mo 5d"},
+	    {335 * 86400, "in 11mo"},
+	    {36499LL * 86400 + 23 * 3600 + 59 * 60 + 48, "in 99y 11mo"},
+	    {INT64_MAX, "in 9999y"},
+	    {INT64_MIN, "9999y ago"},
+	};
+	char buf[TIMEFMT_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		timefmt_relative(cases[i].secs, buf);
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 static void
 test_percent(void **state)
 {
@@ -201,6 +229,7 @@ main(void)
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_age),
+	    cmocka_unit_test(test_relative),
 	    cmocka_unit_test(test_percent),
 	};
 

@@ -56,6 +56,29 @@ test_state_names_round_trip(void **state)
 	assert_int_equal(tokens_state_parse("bogus", &st), -1);
 }
 
+/* Every state counted, 0 included, for the metrics. */
+static void
+test_count_by_state(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t counts[TOKEN_NSTATES], row = 0;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_count_by_state(fx->s, counts, &cause), 0);
+	for (int i = 0; i < TOKEN_NSTATES; i++)
+		assert_int_equal(counts[i], 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &row, &cause), 0);
+	assert_int_equal(
+	    tokens_created(fx->s, row, "abc", 110, 4980, blob, sizeof blob, "tw1:k", 120, &cause),
+	    0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", 5000, 100, &row, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", NULL, "x-1", 5000, 100, &row, &cause), 0);
+	assert_int_equal(tokens_count_by_state(fx->s, counts, &cause), 0);
+	assert_int_equal(counts[TOKEN_PENDING], 2);
+	assert_int_equal(counts[TOKEN_CREATED], 1);
+	assert_int_equal(counts[TOKEN_ACTIVE], 0);
+}
+
 static void
 test_intent_then_created(void **state)
 {
@@ -382,6 +405,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_state_names_round_trip),
+	    cmocka_unit_test_setup_teardown(test_count_by_state, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_intent_then_created, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, fixture_setup,
