@@ -409,22 +409,24 @@ html_timeline(const struct audit_doc *d, FILE *f)
 static void
 html_slots(const struct audit_doc *d, FILE *f)
 {
-	static const char *const names[] = {"Workspace", "Slot",          "Active token",
-					    "Expires",   "Last rotation", "Next rotation"};
+	static const char *const names[] = {"Workspace",    "Slot",    "Status",
+					    "Active token", "Expires", "Last rotation",
+					    "Next rotation"};
 
 	fprintf(f, "<h2 id=\"slots\">%zu slot%s</h2>\n", d->nslots, d->nslots == 1 ? "" : "s");
-	heads(f, names, 6, "sortable slots");
+	heads(f, names, 7, "sortable slots");
 	for (size_t i = 0; i < d->nslots; i++) {
-		const struct audit_slot *s = &d->slots[i];
+		const struct slotview_slot *s = d->slots[i];
 		char exp[TIMEFMT_MAX], last[TIMEFMT_MAX], next[TIMEFMT_MAX];
 
 		fputs("<tr>", f);
 		cell(f, s->slot->ws->name, 0);
 		cell(f, s->slot->name, 0);
+		cell(f, slotview_word_name(s->word), 0);
 		cell(f, s->active != NULL ? s->active->token : NULL, 0);
-		cell(f, s->active != NULL ? time_or_null(s->active->expires_at, exp) : NULL, 0);
+		cell(f, time_or_null(s->expires_at, exp), 0);
 		cell(f, time_or_null(s->last_success, last), 0);
-		cell(f, s->slot->eff.paused ? "paused" : time_or_null(s->next_due, next), 0);
+		cell(f, s->slot->eff.paused ? "paused" : time_or_null(s->next_rotation, next), 0);
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table>\n", f);

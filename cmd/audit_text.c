@@ -170,15 +170,16 @@ static void
 slot_line(size_t i, const char **cells, const char **colour, void *arg)
 {
 	struct text_lines *l = arg;
-	const struct audit_slot *a = &l->d->slots[i];
+	const struct slotview_slot *a = l->d->slots[i];
 
 	snprintf(l->where, sizeof l->where, "%s/%s", a->slot->ws->name, a->slot->name);
 	cells[0] = l->where;
-	cells[1] = a->active != NULL ? a->active->token : NULL;
-	cells[2] = a->active != NULL ? time_or_null(a->active->expires_at, l->t1) : NULL;
-	cells[3] = time_or_null(a->last_success, l->t2);
-	cells[4] = a->slot->eff.paused ? "paused" : time_or_null(a->next_due, l->t3);
-	*colour = a->active == NULL ? "31" : NULL;
+	cells[1] = slotview_word_name(a->word);
+	cells[2] = a->active != NULL ? a->active->token : NULL;
+	cells[3] = time_or_null(a->expires_at, l->t1);
+	cells[4] = time_or_null(a->last_success, l->t2);
+	cells[5] = a->slot->eff.paused ? "paused" : time_or_null(a->next_rotation, l->t3);
+	*colour = a->word == SLOT_OK ? NULL : a->word >= SLOT_FAILING ? "31" : "33";
 }
 
 static void
@@ -194,15 +195,15 @@ token_line(size_t i, const char **cells, const char **colour, void *arg)
 static void
 text_tables(const struct audit_doc *d, FILE *f, int width, int colour)
 {
-	static const char *const sheads[] = {"SLOT", "ACTIVE", "EXPIRES", "LAST ROTATION",
-					     "NEXT ROTATION"};
-	static const int sdrop[] = {0, 3, 0, 2, 1};
+	static const char *const sheads[] = {"SLOT",    "STATUS",        "ACTIVE",
+					     "EXPIRES", "LAST ROTATION", "NEXT ROTATION"};
+	static const int sdrop[] = {0, 0, 3, 0, 2, 1};
 	static const char *const theads[AC_NCOLS] = {
 	    "WORKSPACE", "SLOT",    "TOKEN",    "NAME",     "STATE",      "ORIGIN",       "CREATED",
 	    "EXPIRES",   "AGE (d)", "LEFT (d)", "VERIFIED", "CREATED BY", "NEXT ROTATION"};
 	static const int tdrop[AC_NCOLS] = {0, 0, 0, 6, 0, 8, 7, 0, 9, 0, 5, 4, 3};
 	struct text_lines l = {.d = d};
-	struct table slots = {5, sheads, sdrop, d->nslots, slot_line, &l};
+	struct table slots = {6, sheads, sdrop, d->nslots, slot_line, &l};
 	struct table tokens = {AC_NCOLS, theads, tdrop, d->ntokens, token_line, &l};
 
 	/* Findings as plan prints them, each with its fix: a line too long for columns. */
@@ -349,16 +350,17 @@ put_finding(FILE *f, const struct plan_finding *x)
 }
 
 static json_t *
-slot_json(const struct audit_slot *a)
+slot_json(const struct slotview_slot *a)
 {
 	const struct token_row *r = a->active;
 
-	return json_pack("{s:o, s:o, s:b, s:o, s:o, s:o, s:o}", "workspace",
-			 jsonx_text(a->slot->ws->name), "slot", jsonx_text(a->slot->name), "paused",
-			 a->slot->eff.paused, "active_token",
-			 jsonx_text(r != NULL ? r->token : NULL), "expires_at",
-			 json_time(r != NULL ? r->expires_at : 0), "last_rotation_at",
-			 json_time(a->last_success), "next_rotation_at", json_time(a->next_due));
+	return json_pack("{s:o, s:o, s:s, s:b, s:i, s:o, s:o, s:o, s:o}", "workspace",
+			 jsonx_text(a->slot->ws->name), "slot", jsonx_text(a->slot->name), "status",
+			 slotview_word_name(a->word), "paused", a->slot->eff.paused, "failures",
+			 a->failures, "active_token", jsonx_text(r != NULL ? r->token : NULL),
+			 "expires_at", json_time(a->expires_at), "last_rotation_at",
+			 json_time(a->last_success), "next_rotation_at",
+			 a->slot->eff.paused ? json_null() : json_time(a->next_rotation));
 }
 
 static void
@@ -439,7 +441,7 @@ audit_render_json(struct store *s, const struct audit_doc *d, FILE *f, char **ca
 	fputs(d->nfindings > 0 ? "\n  ],\n  \"slots\": [" : "],\n  \"slots\": [", f);
 	for (size_t i = 0; i < d->nslots; i++) {
 		fputs(i > 0 ? ",\n    " : "\n    ", f);
-		put_json(f, slot_json(&d->slots[i]));
+		put_json(f, slot_json(d->slots[i]));
 	}
 	fputs(d->nslots > 0 ? "\n  ],\n  \"tokens\": [" : "],\n  \"tokens\": [", f);
 	for (size_t i = 0; i < d->ntokens; i++) {
@@ -527,27 +529,30 @@ csv_findings(const struct audit_doc *d, FILE *f)
 static void
 csv_slots(const struct audit_doc *d, FILE *f)
 {
-	static const char *const heads[] = {"workspace",       "slot",       "paused",
-					    "active_token",    "expires_at", "last_rotation_at",
-					    "next_rotation_at"};
+	static const char *const heads[] = {
+	    "workspace",    "slot",       "status",           "paused",          "failures",
+	    "active_token", "expires_at", "last_rotation_at", "next_rotation_at"};
 
-	for (size_t k = 0; k < 7; k++)
-		csv_field(f, heads[k], 0, k == 6);
+	for (size_t k = 0; k < 9; k++)
+		csv_field(f, heads[k], 0, k == 8);
 	for (size_t i = 0; i < d->nslots; i++) {
-		const struct audit_slot *a = &d->slots[i];
-		char exp[TIMEFMT_MAX], last[TIMEFMT_MAX], next[TIMEFMT_MAX];
+		const struct slotview_slot *a = d->slots[i];
+		char exp[TIMEFMT_MAX], last[TIMEFMT_MAX], next[TIMEFMT_MAX], failures[16];
 		const char *v[] = {
 		    a->slot->ws->name,
 		    a->slot->name,
+		    slotview_word_name(a->word),
 		    a->slot->eff.paused ? "yes" : "no",
+		    failures,
 		    a->active != NULL ? a->active->token : NULL,
-		    a->active != NULL ? time_or_null(a->active->expires_at, exp) : NULL,
+		    time_or_null(a->expires_at, exp),
 		    time_or_null(a->last_success, last),
-		    time_or_null(a->next_due, next),
+		    a->slot->eff.paused ? NULL : time_or_null(a->next_rotation, next),
 		};
 
-		for (size_t k = 0; k < 7; k++)
-			csv_field(f, v[k], 1, k == 6);
+		snprintf(failures, sizeof failures, "%d", a->failures);
+		for (size_t k = 0; k < 9; k++)
+			csv_field(f, v[k], 1, k == 8);
 	}
 }
 

@@ -10,7 +10,7 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
-#include "cmd/table.h"
+#include "cmd/term.h"
 
 #include "core/clock.h"
 #include "core/exitcodes.h"
@@ -118,8 +118,8 @@ render(struct store *s, const struct audit_doc *d, const struct report_opts *o, 
 	if (strcmp(fmt, "html") == 0)
 		return audit_render_html(s, d, f, cause);
 	/* A table written to a file is for reading later: no colour, no width. */
-	return audit_render_text(s, d, f, o->output == NULL ? table_width(stdout) : 0,
-				 o->output == NULL && table_colour(stdout), cause);
+	return audit_render_text(s, d, f, o->output == NULL ? (int)term_width() : 0,
+				 o->output == NULL && term_colour(), cause);
 }
 
 static int

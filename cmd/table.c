@@ -5,40 +5,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #define TABLE_MAX_COLS 16
-
-int
-table_colour(FILE *f)
-{
-	const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
-
-	if (no != NULL && no[0] != '\0')
-		return 0;
-	if (term != NULL && strcmp(term, "dumb") == 0)
-		return 0;
-	return isatty(fileno(f));
-}
-
-int
-table_width(FILE *f)
-{
-	struct winsize ws;
-	const char *cols = getenv("COLUMNS");
-	char *end;
-	long n;
-
-	if (cols != NULL) {
-		n = strtol(cols, &end, 10);
-		if (end != cols && *end == '\0' && n > 0 && n < 100000)
-			return (int)n;
-	}
-	if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	return 0;
-}
 
 /* Line i's cells (the heads for i 0) made safe: allocated, with their widths. */
 static const char *

@@ -1,7 +1,7 @@
 /*
- * Tables for the terminal: columns aligned with spaces and fitted to its
- * width by leaving out the least needed ones, colour only on a terminal and
- * never with NO_COLOR (https://no-color.org).  Lines are asked for twice,
+ * Tables for the terminal: columns aligned with spaces and fitted to a
+ * width (cmd/term.h's) by leaving out the least needed ones, in colour or
+ * not (term_colour).  Lines are asked for twice,
  * once to measure and once to print, so a table of any length takes no
  * memory.
  */
@@ -10,12 +10,6 @@
 
 #include <stddef.h>
 #include <stdio.h>
-
-/* Whether to colour what goes to f: a terminal, NO_COLOR unset or empty, TERM not dumb. */
-int table_colour(FILE *f);
-
-/* f's terminal width in columns; COLUMNS when set; 0 when not a terminal (no limit). */
-int table_width(FILE *f);
 
 /*
  * Fills cells[0..ncols) with line i's stored text (NULL: "-"; valid until

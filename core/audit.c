@@ -11,59 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The policy's slots sorted by workspace and name, to find a row's slot by bisection. */
-struct slot_index {
-	struct audit_slot *all; /* every slot of the policy, by (workspace, name) */
-	size_t n;
-};
-
-static int
-slot_cmp(const char *ws, const char *name, const struct audit_slot *b)
-{
-	int c = strcmp(ws, b->slot->ws->name);
-
-	return c != 0 ? c : strcmp(name, b->slot->name);
-}
-
-static int
-slot_sort(const void *a, const void *b)
-{
-	const struct audit_slot *x = a;
-
-	return slot_cmp(x->slot->ws->name, x->slot->name, b);
-}
-
-static struct audit_slot *
-slot_find(const struct slot_index *ix, const char *ws, const char *name)
-{
-	size_t lo = 0, hi = ix->n;
-
-	if (ws == NULL || name == NULL)
-		return NULL;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = slot_cmp(ws, name, &ix->all[mid]);
-
-		if (c == 0)
-			return &ix->all[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-static int
-last_success(const char *ws, const char *slot, int64_t at, void *arg)
-{
-	struct audit_slot *a = slot_find(arg, ws, slot);
-
-	if (a != NULL)
-		a->last_success = at;
-	return 0;
-}
-
 static int
 wanted_place(const struct audit_filter *f, const char *ws, const char *slot)
 {
@@ -223,17 +170,23 @@ source_rows(struct store *s, struct audit_doc *d, const struct token_row **rows,
 	return 0;
 }
 
+/* Each listed token's creator, last verification and, a slot's active one, next rotation. */
 static int
-gather_tokens(struct store *s, struct audit_doc *d, const struct slot_index *ix, char **cause)
+gather_tokens(struct store *s, struct audit_doc *d, char **cause)
 {
 	const struct token_row *rows;
 	struct event_row_facts *facts = NULL;
-	int64_t *ids = NULL;
+	int64_t *ids = NULL, *due = xcalloc(d->report.nrows + 1, sizeof *due);
 	size_t n;
 	int rc = -1;
 
+	/* The slots' active tokens are report rows: their next rotation, by index. */
+	for (size_t i = 0; i < d->view.nslots; i++)
+		if (d->view.slots[i].active != NULL)
+			due[d->view.slots[i].active - d->report.rows] =
+			    d->view.slots[i].next_rotation;
 	if (source_rows(s, d, &rows, &n, cause) < 0)
-		return -1;
+		goto out;
 	d->tokens = xcalloc(n + 1, sizeof *d->tokens);
 	for (size_t i = 0; i < n; i++)
 		if (wanted_token(d, &rows[i]))
@@ -247,71 +200,34 @@ gather_tokens(struct store *s, struct audit_doc *d, const struct slot_index *ix,
 		goto out;
 	for (size_t i = 0; i < d->ntokens; i++) {
 		struct audit_token *t = &d->tokens[i];
-		struct audit_slot *a = slot_find(ix, t->row->workspace, t->row->slot);
 
 		t->creator = facts[i].creator;
 		facts[i].creator = NULL;
 		t->verified_at = facts[i].verified_at;
-		if (a != NULL && a->active == t->row)
-			t->due = a->next_due;
+		if (rows == d->report.rows)
+			t->due = due[t->row - rows];
 	}
 	qsort(d->tokens, d->ntokens, sizeof *d->tokens, token_sort);
 	rc = 0;
 out:
-	for (size_t i = 0; i < d->ntokens; i++)
+	for (size_t i = 0; i < d->ntokens && facts != NULL; i++)
 		free(facts[i].creator);
 	free(facts);
 	free(ids);
+	free(due);
 	return rc;
-}
-
-/* Each slot's active token, last activation and next due time, in ix (sorted). */
-static int
-gather_slots(struct store *s, struct audit_doc *d, struct slot_index *ix, char **cause)
-{
-	const struct policy *p = d->policy;
-
-	ix->n = p->nslots;
-	ix->all = xcalloc(p->nslots + 1, sizeof *ix->all);
-	for (size_t i = 0; i < p->nslots; i++)
-		ix->all[i].slot = p->slots[i];
-	qsort(ix->all, ix->n, sizeof *ix->all, slot_sort);
-	for (size_t i = 0; i < d->report.nrows; i++) {
-		const struct token_row *r = &d->report.rows[i];
-		struct audit_slot *a =
-		    r->state == TOKEN_ACTIVE ? slot_find(ix, r->workspace, r->slot) : NULL;
-
-		if (a != NULL)
-			a->active = r;
-	}
-	if (events_last_by_slot(s, "token.active", last_success, ix, cause) != 0)
-		return -1;
-	for (size_t i = 0; i < ix->n; i++) {
-		struct audit_slot *a = &ix->all[i];
-
-		if (a->slot->eff.paused)
-			a->next_due = 0;
-		else if (a->active == NULL)
-			a->next_due = d->at;
-		else
-			a->next_due = plan_due(p, a->slot, a->active->expires_at);
-	}
-	return 0;
 }
 
 /* The slots d shows, in the policy's order. */
 static void
-pick_slots(struct audit_doc *d, const struct slot_index *ix)
+pick_slots(struct audit_doc *d)
 {
-	const struct policy *p = d->policy;
+	d->slots = xcalloc(d->view.nslots + 1, sizeof *d->slots);
+	for (size_t i = 0; i < d->view.nslots; i++) {
+		const struct slotview_slot *v = &d->view.slots[i];
 
-	d->slots = xcalloc(p->nslots + 1, sizeof *d->slots);
-	for (size_t i = 0; i < p->nslots; i++) {
-		const struct policy_slot *ps = p->slots[i];
-		const struct audit_slot *a = slot_find(ix, ps->ws->name, ps->name);
-
-		if (a != NULL && wanted_place(&d->filter, ps->ws->name, ps->name))
-			d->slots[d->nslots++] = *a;
+		if (wanted_place(&d->filter, v->slot->ws->name, v->slot->name))
+			d->slots[d->nslots++] = v;
 	}
 }
 
@@ -335,7 +251,6 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	    const char *store_path, int64_t at, const struct audit_filter *f, struct audit_doc *d,
 	    char **cause)
 {
-	struct slot_index ix = {0};
 	struct check checks[] = {
 	    {.fn = check_chain, .v = &d->integrity},
 	    {.fn = check_rows, .v = &d->integrity},
@@ -353,7 +268,8 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 		check_start(s, &checks[i]);
 	file_sha256(policy_path, d->policy_sha256);
 	rc = report_build(s, p, at, NULL, &d->report, cause) < 0 ||
-		     gather_slots(s, d, &ix, cause) < 0 || gather_tokens(s, d, &ix, cause) < 0
+		     slotview_build(s, p, &d->report, at, &d->view, cause) < 0 ||
+		     gather_tokens(s, d, cause) < 0
 		 ? -1
 		 : 0;
 	/* Joined whatever happened; its cause only matters when all else went well. */
@@ -367,10 +283,9 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	}
 	free(why);
 	if (rc == 0) {
-		pick_slots(d, &ix);
+		pick_slots(d);
 		pick_findings(d);
 	}
-	free(ix.all);
 	return rc;
 }
 
@@ -396,6 +311,7 @@ audit_free(struct audit_doc *d)
 	free(d->tokens);
 	free(d->findings);
 	free(d->slots);
+	slotview_free(&d->view);
 	free(d->integrity.broken);
 	tokens_free(d->extra, d->nextra);
 	report_free(&d->report);

@@ -9,6 +9,7 @@
 #define TW_AUDIT_H
 
 #include "core/report.h"
+#include "core/slotview.h"
 #include "store/events.h"
 
 #include <stddef.h>
@@ -31,13 +32,6 @@ struct audit_token {
 	char *creator;       /* who made or imported it; NULL: before the history */
 	int64_t verified_at; /* its last verification; 0: never */
 	int64_t due;         /* a slot's active token: when its rotation falls due; 0: none */
-};
-
-struct audit_slot {
-	const struct policy_slot *slot;
-	const struct token_row *active; /* NULL: none */
-	int64_t last_success;           /* its last activation; 0: none recorded */
-	int64_t next_due;               /* 0: nothing to rotate (no token, or paused) */
 };
 
 /* Whether the history and the tables hold, as audit verify says it. */
@@ -66,7 +60,8 @@ struct audit_doc {
 	size_t ntokens;
 	const struct plan_finding **findings; /* those that fail an audit, in the plan's order */
 	size_t nfindings;
-	struct audit_slot *slots; /* the policy's, in its order */
+	struct slotview view;               /* every slot of the policy */
+	const struct slotview_slot **slots; /* those shown, in the policy's order */
 	size_t nslots;
 };
 

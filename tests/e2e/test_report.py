@@ -136,10 +136,11 @@ def check_json(doc, sim, tw):
           "slots: %s" % slots)
     for s in doc["slots"]:
         if s["slot"] == "paused":
-            check(s["paused"] and s["next_rotation_at"] is None, "a paused slot: %s" % s)
+            check(s["paused"] and s["next_rotation_at"] is None and s["status"] == "paused",
+                  "a paused slot: %s" % s)
         else:
-            check(s["last_rotation_at"] is not None and s["active_token"] is not None,
-                  "slot without its rotation: %s" % s)
+            check(s["last_rotation_at"] is not None and s["active_token"] is not None and
+                  s["status"] == "ok" and s["failures"] == 0, "slot without its rotation: %s" % s)
     kinds = sorted({f["finding"] for f in doc["findings"]})
     check(kinds == ["expired", "max-lifetime", "paused", "unmanaged"], "findings: %s" % kinds)
     check(all(f["rule"] and f["fix"] for f in doc["findings"]), "a finding lacks its rule/fix")
@@ -192,7 +193,7 @@ def check_csv(tw, doc, tmp):
         check(line == want, "CSV row %s is not the JSON's %s" % (line, want))
     check(any(c.startswith("'=HYPERLINK") for line in body for c in line),
           "a formula-like name was not neutralised")
-    for table, key, width in (("findings", "findings", 8), ("slots", "slots", 7),
+    for table, key, width in (("findings", "findings", 8), ("slots", "slots", 9),
                               ("history", "history", 9)):
         rows = csv_rows(tw, tmp, ["--table", table])
         check(len(rows) == len(doc[key]) + 1, "CSV %s: %d rows for %d" % (
