@@ -186,23 +186,37 @@ html_header(const struct audit_doc *d, FILE *f)
 static void
 html_findings(const struct audit_doc *d, FILE *f)
 {
-	static const char *const names[] = {"Finding", "Workspace", "Slot", "Token",
-					    "What",    "Rule",      "Fix"};
+	static const char *const names[] = {"Finding", "Workspace", "Slot", "Token", "What"};
+	static const char *const rules[] = {"Finding", "Count", "Rule it breaks", "Fix"};
+	size_t count[FIND_NKINDS] = {0};
 
 	fprintf(f, "<h2 id=\"findings\">%zu finding%s</h2>\n", d->nfindings,
 		d->nfindings == 1 ? "" : "s");
-	heads(f, names, 7, "sortable findings");
+	for (size_t i = 0; i < d->nfindings; i++)
+		count[d->findings[i]->kind]++;
+	/* The rule and fix once per kind: the same words on thousands of lines help nobody. */
+	heads(f, rules, 4, "rules");
+	for (int k = 0; k < FIND_NKINDS; k++) {
+		if (count[k] == 0)
+			continue;
+		fprintf(f, "<tr id=\"rule-%s\">", plan_finding_name((enum finding_kind)k));
+		cell(f, plan_finding_name((enum finding_kind)k), 0);
+		fprintf(f, "<td class=\"n\">%zu</td>", count[k]);
+		cell(f, audit_rule((enum finding_kind)k), 0);
+		cell(f, audit_fix((enum finding_kind)k), 0);
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody></table>\n", f);
+	heads(f, names, 5, "sortable findings");
 	for (size_t i = 0; i < d->nfindings; i++) {
 		const struct plan_finding *x = d->findings[i];
+		const char *kind = plan_finding_name(x->kind);
 
-		fputs("<tr>", f);
-		cell(f, plan_finding_name(x->kind), 0);
+		fprintf(f, "<tr><td><a href=\"#rule-%s\">%s</a></td>", kind, kind);
 		cell(f, x->workspace, 0);
 		cell(f, x->slot, 0);
 		cell(f, x->token, 0);
 		cell(f, x->text, 0);
-		cell(f, audit_rule(x->kind), 0);
-		cell(f, audit_fix(x->kind), 0);
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table>\n", f);
@@ -214,14 +228,15 @@ struct axis {
 	int left, width;
 };
 
-static double
+/* t's x in whole pixels: a finer grain only makes the page bigger and slower to write. */
+static int
 x_of(const struct axis *a, int64_t t)
 {
 	if (t < a->lo)
 		t = a->lo;
 	if (t > a->hi)
 		t = a->hi;
-	return a->left + (double)(t - a->lo) * a->width / (double)(a->hi - a->lo);
+	return a->left + (int)((t - a->lo) * a->width / (a->hi - a->lo));
 }
 
 static int64_t
@@ -319,27 +334,39 @@ ticks(FILE *f, const struct axis *a, int top, int bottom)
 
 	for (int64_t t = a->lo; t <= a->hi; t += step * DAY_MS) {
 		char when[TIMEFMT_MAX];
-		double x = x_of(a, t);
+		int x = x_of(a, t);
 
 		timefmt_minute(t, when);
 		when[10] = '\0';
-		fprintf(f, "<line class=\"axis\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x,
-			top, x, bottom);
-		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", x, top - 4,
+		fprintf(f, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", x, top,
+			x, bottom);
+		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>", x, top - 4,
 			when);
 	}
 }
 
 /* The bar's label, WORKSPACE/SLOT (or the name), cut to fit left of the bars. */
+#define LABEL_CHARS 38
+
 static void
 label(FILE *f, const struct token_row *r)
 {
-	char *text = xasprintf("%s/%s", r->workspace, r->slot != NULL ? r->slot : r->name);
-	char *clean = print_clean(text, NULL);
+	const char *second = r->slot != NULL ? r->slot : r->name;
+	char *text, *clean;
 	size_t i = 0, chars = 0;
 
-	/* print_clean leaves whole UTF-8 characters: cut after the 38th. */
-	while (clean[i] != '\0' && chars < 38) {
+	if (print_plain(r->workspace) && print_plain(second) &&
+	    strlen(r->workspace) + 1 + strlen(second) <= LABEL_CHARS) {
+		esc_plain(f, r->workspace);
+		fputc('/', f);
+		esc_plain(f, second);
+		return;
+	}
+	text = xasprintf("%s/%s", r->workspace, second);
+	clean = print_clean(text, NULL);
+
+	/* print_clean leaves whole UTF-8 characters: cut after the last that fits. */
+	while (clean[i] != '\0' && chars < LABEL_CHARS) {
 		i++;
 		while (((unsigned char)clean[i] & 0xC0) == 0x80)
 			i++;
@@ -357,7 +384,7 @@ bar(FILE *f, const struct audit_doc *d, const struct axis *a, const struct audit
 {
 	const struct token_row *r = t->row;
 	char from[TIMEFMT_MAX], to[TIMEFMT_MAX];
-	double x0 = x_of(a, born(r)), x1 = x_of(a, r->expires_at);
+	int x0 = x_of(a, born(r)), x1 = x_of(a, r->expires_at);
 
 	if (x1 - x0 < 2)
 		x1 = x0 + 2;
@@ -373,12 +400,12 @@ bar(FILE *f, const struct audit_doc *d, const struct axis *a, const struct audit
 	fprintf(f, " %s, %s to %s</title>", tokens_state_name(r->state), from, to);
 	fprintf(f, "<text x=\"4\" y=\"%d\">", y + 9);
 	label(f, r);
-	fprintf(f, "</text><rect class=\"%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"10\"/>",
+	fprintf(f, "</text><rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"10\"/>",
 		state_class(r->state), x0, y, x1 - x0);
-	fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s%s</text>", x1 + 4, y + 9,
-		tokens_state_name(r->state), r->expires_at > a->hi ? " \xe2\x80\xa6" : "");
+	if (r->expires_at > a->hi) /* expires past the edge: say so */
+		fprintf(f, "<text x=\"%d\" y=\"%d\">\xe2\x80\xa6</text>", x1 + 4, y + 9);
 	if (t->due != 0 && t->due < r->expires_at)
-		fprintf(f, "<path class=\"due\" d=\"M%.1f %dl4 8h-8z\"/>", x_of(a, t->due), y + 1);
+		fprintf(f, "<path class=\"due\" d=\"M%d %dl4 8h-8z\"/>", x_of(a, t->due), y + 1);
 	fputs("</g>\n", f);
 	(void)d;
 }
@@ -388,7 +415,7 @@ html_timeline(const struct audit_doc *d, FILE *f)
 {
 	struct axis a = axis_of(d);
 	int top = 50, h = top + 14 * (int)d->ntokens + 10;
-	double now = x_of(&a, d->at);
+	int now = x_of(&a, d->at);
 
 	fprintf(f, "<h2 id=\"timeline\">Expiry timeline</h2>\n"
 		   "<p>A bar per token from its creation to its expiry; a triangle marks its "
@@ -401,8 +428,8 @@ html_timeline(const struct audit_doc *d, FILE *f)
 	ticks(f, &a, top - 10, h);
 	for (size_t i = 0; i < d->ntokens; i++)
 		bar(f, d, &a, &d->tokens[i], top + 14 * (int)i);
-	fprintf(f, "<line class=\"now\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", now,
-		top - 12, now, h);
+	fprintf(f, "<line class=\"now\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", now, top - 12,
+		now, h);
 	fputs("</svg>\n", f);
 }
 

@@ -8,9 +8,13 @@
 
 #define TABLE_MAX_COLS 16
 
-/* Line i's cells (the heads for i 0) made safe: allocated, with their widths. */
+/*
+ * Line i's cells (the heads for i 0), made safe: plain ASCII as it is,
+ * anything else through print_clean into clean[c] (freed by the caller);
+ * with their widths in characters.
+ */
 static const char *
-line_cells(const struct table *t, size_t i, char **cells, size_t *widths)
+line_cells(const struct table *t, size_t i, const char **cells, char **clean, size_t *widths)
 {
 	const char *raw[TABLE_MAX_COLS] = {0}, *colour = NULL;
 
@@ -18,8 +22,18 @@ line_cells(const struct table *t, size_t i, char **cells, size_t *widths)
 		memcpy(raw, t->heads, t->ncols * sizeof *raw);
 	else
 		t->line(i - 1, raw, &colour, t->arg);
-	for (size_t c = 0; c < t->ncols; c++)
-		cells[c] = print_clean(raw[c] != NULL ? raw[c] : "-", &widths[c]);
+	for (size_t c = 0; c < t->ncols; c++) {
+		const char *v = raw[c] != NULL ? raw[c] : "-";
+
+		clean[c] = NULL;
+		if (print_plain(v)) {
+			cells[c] = v;
+			widths[c] = strlen(v);
+		} else {
+			clean[c] = print_clean(v, &widths[c]);
+			cells[c] = clean[c];
+		}
+	}
 	return colour;
 }
 
@@ -56,9 +70,10 @@ static void
 print_line(const struct table *t, FILE *f, size_t i, const size_t *col, const int *shown,
 	   size_t last, int colour)
 {
-	char *cells[TABLE_MAX_COLS];
+	const char *cells[TABLE_MAX_COLS];
+	char *clean[TABLE_MAX_COLS];
 	size_t widths[TABLE_MAX_COLS];
-	const char *sgr = line_cells(t, i, cells, widths);
+	const char *sgr = line_cells(t, i, cells, clean, widths);
 
 	if (i == 0)
 		sgr = "1";
@@ -73,7 +88,7 @@ print_line(const struct table *t, FILE *f, size_t i, const size_t *col, const in
 	}
 	fputs(colour && sgr != NULL ? "\033[0m\n" : "\n", f);
 	for (size_t c = 0; c < t->ncols; c++)
-		free(cells[c]);
+		free(clean[c]);
 }
 
 void
@@ -81,16 +96,17 @@ table_print(const struct table *t, FILE *f, int width, int colour)
 {
 	size_t col[TABLE_MAX_COLS] = {0}, widths[TABLE_MAX_COLS], last = 0;
 	int shown[TABLE_MAX_COLS];
-	char *cells[TABLE_MAX_COLS];
+	const char *cells[TABLE_MAX_COLS];
+	char *clean[TABLE_MAX_COLS];
 
 	if (t->ncols == 0 || t->ncols > TABLE_MAX_COLS)
 		return;
 	for (size_t i = 0; i <= t->nlines; i++) {
-		line_cells(t, i, cells, widths);
+		line_cells(t, i, cells, clean, widths);
 		for (size_t c = 0; c < t->ncols; c++) {
 			if (widths[c] > col[c])
 				col[c] = widths[c];
-			free(cells[c]);
+			free(clean[c]);
 		}
 	}
 	for (size_t c = 0; c < t->ncols; c++)

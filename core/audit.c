@@ -51,8 +51,9 @@ count_diff(const struct inventory_diff *diff, void *arg)
 
 /* The chain whole: sets v's events, head and, when it does not hold, where and why. */
 static int
-check_chain(struct store *s, struct audit_integrity *v, char **cause)
+check_chain(struct store *s, void *arg, char **cause)
 {
+	struct audit_integrity *v = arg;
 	char *why = NULL;
 
 	if (events_verify(s, &v->events, v->head, &v->bad_event, &why) < 0) {
@@ -65,20 +66,36 @@ check_chain(struct store *s, struct audit_integrity *v, char **cause)
 
 /* The rows rotate acts on against their last events (all rows: audit verify). */
 static int
-check_rows(struct store *s, struct audit_integrity *v, char **cause)
+check_rows(struct store *s, void *arg, char **cause)
 {
+	struct audit_integrity *v = arg;
+
 	return inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause);
 }
 
+/* What the history says of every token row, by row id (read_facts). */
+struct facts {
+	struct event_row_facts *by_row;
+	int64_t n;
+};
+
+static int
+read_facts(struct store *s, void *arg, char **cause)
+{
+	struct facts *f = arg;
+
+	return events_row_facts(s, &f->by_row, &f->n, cause);
+}
+
 /*
- * A part of the integrity check, on a connection and a thread of its own:
- * together they read the whole history, which takes longer than the rest
- * of the report, and the other cores do it meanwhile.  Each writes only
- * its own fields of v.
+ * A part of the reading, on a connection and a thread of its own: the
+ * integrity check and the token facts read the whole history, which takes
+ * longer than the rest of the report, and the other cores do it meanwhile.
+ * Each writes only its own output.
  */
 struct check {
-	int (*fn)(struct store *s, struct audit_integrity *v, char **cause);
-	struct audit_integrity *v;
+	int (*fn)(struct store *s, void *arg, char **cause);
+	void *arg;
 	struct store *s; /* its own connection; NULL: done on the caller's at the join */
 	pthread_t thread;
 	int started, rc;
@@ -90,7 +107,7 @@ check_main(void *arg)
 {
 	struct check *c = arg;
 
-	c->rc = c->fn(c->s, c->v, &c->cause);
+	c->rc = c->fn(c->s, c->arg, &c->cause);
 	return NULL;
 }
 
@@ -114,7 +131,7 @@ check_join(struct store *s, struct check *c, char **cause)
 	if (c->started)
 		pthread_join(c->thread, NULL);
 	else
-		c->rc = c->fn(s, c->v, &c->cause);
+		c->rc = c->fn(s, c->arg, &c->cause);
 	store_close(c->s);
 	c->s = NULL;
 	if (c->rc < 0 && *cause == NULL)
@@ -172,50 +189,41 @@ source_rows(struct store *s, struct audit_doc *d, const struct token_row **rows,
 
 /* Each listed token's creator, last verification and, a slot's active one, next rotation. */
 static int
-gather_tokens(struct store *s, struct audit_doc *d, char **cause)
+gather_tokens(struct store *s, struct audit_doc *d, struct facts *facts, char **cause)
 {
 	const struct token_row *rows;
-	struct event_row_facts *facts = NULL;
-	int64_t *ids = NULL, *due = xcalloc(d->report.nrows + 1, sizeof *due);
+	int64_t *due = xcalloc(d->report.nrows + 1, sizeof *due);
 	size_t n;
-	int rc = -1;
 
 	/* The slots' active tokens are report rows: their next rotation, by index. */
 	for (size_t i = 0; i < d->view.nslots; i++)
 		if (d->view.slots[i].active != NULL)
 			due[d->view.slots[i].active - d->report.rows] =
 			    d->view.slots[i].next_rotation;
-	if (source_rows(s, d, &rows, &n, cause) < 0)
-		goto out;
+	if (source_rows(s, d, &rows, &n, cause) < 0) {
+		free(due);
+		return -1;
+	}
 	d->tokens = xcalloc(n + 1, sizeof *d->tokens);
-	for (size_t i = 0; i < n; i++)
-		if (wanted_token(d, &rows[i]))
-			d->tokens[d->ntokens++].row = &rows[i];
-	ids = xcalloc(d->ntokens + 1, sizeof *ids);
-	facts = xcalloc(d->ntokens + 1, sizeof *facts);
-	/* The rows come in row order (report_build's and tokens_list's). */
-	for (size_t i = 0; i < d->ntokens; i++)
-		ids[i] = d->tokens[i].row->row;
-	if (events_row_facts(s, ids, d->ntokens, facts, cause) < 0)
-		goto out;
-	for (size_t i = 0; i < d->ntokens; i++) {
-		struct audit_token *t = &d->tokens[i];
+	for (size_t i = 0; i < n; i++) {
+		struct audit_token *t = &d->tokens[d->ntokens];
+		int64_t id = rows[i].row;
 
-		t->creator = facts[i].creator;
-		facts[i].creator = NULL;
-		t->verified_at = facts[i].verified_at;
+		if (!wanted_token(d, &rows[i]))
+			continue;
+		t->row = &rows[i];
+		if (id > 0 && id < facts->n) {
+			t->creator = facts->by_row[id].creator;
+			facts->by_row[id].creator = NULL;
+			t->verified_at = facts->by_row[id].verified_at;
+		}
 		if (rows == d->report.rows)
-			t->due = due[t->row - rows];
+			t->due = due[i];
+		d->ntokens++;
 	}
 	qsort(d->tokens, d->ntokens, sizeof *d->tokens, token_sort);
-	rc = 0;
-out:
-	for (size_t i = 0; i < d->ntokens && facts != NULL; i++)
-		free(facts[i].creator);
-	free(facts);
-	free(ids);
 	free(due);
-	return rc;
+	return 0;
 }
 
 /* The slots d shows, in the policy's order. */
@@ -251,9 +259,10 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	    const char *store_path, int64_t at, const struct audit_filter *f, struct audit_doc *d,
 	    char **cause)
 {
+	struct facts facts = {0};
 	struct check checks[] = {
-	    {.fn = check_chain, .v = &d->integrity},
-	    {.fn = check_rows, .v = &d->integrity},
+	    {.fn = check_chain, .arg = &d->integrity},
+	    {.fn = check_rows, .arg = &d->integrity},
 	};
 	char *why = NULL;
 	int rc, checked = 0;
@@ -269,10 +278,10 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	file_sha256(policy_path, d->policy_sha256);
 	rc = report_build(s, p, at, NULL, &d->report, cause) < 0 ||
 		     slotview_build(s, p, &d->report, at, &d->view, cause) < 0 ||
-		     gather_tokens(s, d, cause) < 0
+		     read_facts(s, &facts, cause) < 0
 		 ? -1
 		 : 0;
-	/* Joined whatever happened; its cause only matters when all else went well. */
+	/* Joined whatever happened; their cause only matters when all else went well. */
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
 		checked |= check_join(s, &checks[i], &why);
 	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0;
@@ -282,10 +291,15 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 		why = NULL;
 	}
 	free(why);
+	if (rc == 0 && gather_tokens(s, d, &facts, cause) < 0)
+		rc = -1;
 	if (rc == 0) {
 		pick_slots(d);
 		pick_findings(d);
 	}
+	for (int64_t i = 0; i < facts.n; i++)
+		free(facts.by_row[i].creator);
+	free(facts.by_row);
 	return rc;
 }
 

@@ -190,6 +190,15 @@ timefmt_minute(int64_t ms, char buf[TIMEFMT_MAX])
 	int f[7];
 
 	split(ms, f);
+	if (f[0] >= 0 && f[0] <= 9999) {
+		memcpy(buf, "0000-00-00T00:00Z", sizeof "0000-00-00T00:00Z");
+		put_digits(buf, f[0], 4);
+		put_digits(buf + 5, f[1], 2);
+		put_digits(buf + 8, f[2], 2);
+		put_digits(buf + 11, f[3], 2);
+		put_digits(buf + 14, f[4], 2);
+		return;
+	}
 	if (snprintf(buf, TIMEFMT_MAX, "%04d-%02d-%02dT%02d:%02dZ", f[0], f[1], f[2], f[3], f[4]) >=
 	    TIMEFMT_MAX)
 		snprintf(buf, TIMEFMT_MAX, "out-of-range");

@@ -6,7 +6,6 @@
 
 #include <sodium.h>
 #include <sqlite3.h>
-#include <stddef.h>
 #include <string.h>
 
 static const unsigned char genesis[EVENTS_HASH_BYTES]; /* all zero */
@@ -342,55 +341,63 @@ out:
 	return rc;
 }
 
-/* The index in rows (sorted) of row, or -1. */
-static ptrdiff_t
-find_row(const int64_t *rows, size_t n, int64_t row)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (rows[mid] == row)
-			return (ptrdiff_t)mid;
-		if (rows[mid] < row)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 int
-events_row_facts(struct store *s, const int64_t *rows, size_t n, struct event_row_facts *out,
-		 char **cause)
+events_row_facts(struct store *s, struct event_row_facts **out, int64_t *n, char **cause)
 {
 	/* One pass in id order: the first creator stays, the last verification wins. */
-	sqlite3_stmt *st = store_prepare(
-	    s,
-	    "SELECT token_row, kind, actor, at FROM events WHERE token_row IS NOT NULL AND kind IN "
-	    "('token.intent', 'token.imported', 'token.verified') ORDER BY id",
-	    cause);
-	int step, rc = 0;
+	sqlite3_stmt *max =
+	    store_prepare(s, "SELECT coalesce(max(id), 0), count(*) FROM tokens", cause);
+	sqlite3_stmt *st = NULL;
+	int step, rc = -1;
 
-	if (st == NULL)
+	*out = NULL;
+	*n = 0;
+	if (max == NULL)
 		return -1;
+	if (sqlite3_step(max) != SQLITE_ROW) {
+		store_error(s, "reading the tokens", cause);
+		goto out;
+	}
+	/* Ids are dense; one far past the count (an edited store) gets no facts, not an
+	 * array as large as it says. */
+	*n = sqlite3_column_int64(max, 0);
+	if (*n > 2 * sqlite3_column_int64(max, 1) + 65536)
+		*n = 2 * sqlite3_column_int64(max, 1) + 65536;
+	(*n)++;
+	*out = xcalloc((size_t)*n, sizeof **out);
+	st = store_prepare(s,
+			   "SELECT token_row, kind, actor, at FROM events WHERE kind IN "
+			   "('token.intent', 'token.imported', 'token.verified') AND token_row "
+			   "IS NOT NULL ORDER BY id",
+			   cause);
+	if (st == NULL)
+		goto out;
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-		ptrdiff_t i = find_row(rows, n, sqlite3_column_int64(st, 0));
+		int64_t row = sqlite3_column_int64(st, 0);
 		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		struct event_row_facts *f = row > 0 && row < *n ? &(*out)[row] : NULL;
 
-		if (i < 0 || kind == NULL)
+		if (f == NULL || kind == NULL)
 			continue;
 		if (strcmp(kind, "token.verified") == 0)
-			out[i].verified_at = sqlite3_column_int64(st, 3);
-		else if (out[i].creator == NULL)
-			out[i].creator = store_column_dup(st, 2);
+			f->verified_at = sqlite3_column_int64(st, 3);
+		else if (f->creator == NULL)
+			f->creator = store_column_dup(st, 2);
 	}
 	if (step != SQLITE_DONE) {
 		store_error(s, "reading the history of the tokens", cause);
-		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		for (int64_t i = 0; *out != NULL && i < *n; i++)
+			free((*out)[i].creator);
+		FREE_NULL(out);
+		*n = 0;
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(max);
 	return rc;
 }
 

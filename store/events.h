@@ -78,12 +78,13 @@ struct event_row_facts {
 };
 
 /*
- * Reads the facts of rows[0..n) (ascending) into out[0..n) (zeroed; the
- * caller frees each creator) in one pass over the history.  Returns 0 or -1
- * with *cause.
+ * Reads what the history says of every token row in one pass: *out
+ * (allocated, *n entries, the caller frees each creator and the array)
+ * indexed by row id, for ids below *n (the largest id, or twice the
+ * number of rows and 65,536 more when that is less: an edited store's huge
+ * id gets no facts rather than a huge array).  Returns 0 or -1 with *cause.
  */
-int events_row_facts(struct store *s, const int64_t *rows, size_t n, struct event_row_facts *out,
-		     char **cause);
+int events_row_facts(struct store *s, struct event_row_facts **out, int64_t *n, char **cause);
 
 /*
  * Calls fn with the time of the last event of kind for each workspace and

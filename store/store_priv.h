@@ -19,6 +19,14 @@ int store_pragma_int(struct store *s, const char *sql, int *out, char **cause);
  * returns 0, or -1 with *cause.
  */
 int store_migrate(struct store *s, char **cause);
+/*
+ * The states of rows that may exist on the server: all but deleted, failed
+ * and revoked.  An SQL IN list, which the state index serves (NOT IN reads
+ * every row, most of a long history being deleted ones).
+ */
+#define STORE_LIVE_STATES                                                                          \
+	"('pending', 'created', 'verified', 'active', 'retiring', 'unknown', 'expired')"
+
 /* The directory holding path; returns an allocated string, the caller frees it. */
 char *store_dir_of(const char *path);
 

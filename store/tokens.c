@@ -5,6 +5,7 @@
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/inventory.h"
+#include "store/store_priv.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -684,10 +685,7 @@ tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
 	/* An IN list the state index can serve: most of a long history is deleted rows. */
 	sqlite3_stmt *st = store_prepare(
-	    s,
-	    ROW_COLUMNS "WHERE t.state IN ('pending', 'created', 'verified', 'active', 'retiring', "
-			"'unknown', 'expired') ORDER BY t.id",
-	    cause);
+	    s, ROW_COLUMNS "WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id", cause);
 	int rc;
 
 	if (st == NULL)
