@@ -3,6 +3,7 @@
 
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/store_priv.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -20,27 +21,23 @@
 	"t.requested_at, t.created_at, t.expires_at, t.updated_at, t.retire_after, "               \
 	"EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id)"
 #define DIGEST_NCOLUMNS 15
-#define DIGEST_FROM                                                                                \
-	" FROM tokens t LEFT JOIN workspaces w ON w.id = t.workspace_id "                          \
-	"LEFT JOIN slots sl ON sl.id = t.slot_id "
+#define DIGEST_JOINS                                                                               \
+	"LEFT JOIN workspaces w ON w.id = t.workspace_id LEFT JOIN slots sl ON sl.id = t.slot_id "
+#define DIGEST_FROM " FROM tokens t " DIGEST_JOINS
 
 /* The row an event is about: a column generated from its details (schema 5), indexed. */
 #define EVENT_ROW "token_row"
 
-/*
- * The terminal states: rotate never acts on such a row.  NOT IN reads every
- * row in id order, which measured faster than the state index's IN list
- * (STORE_LIVE_STATES) followed by a sort: the rows' pages are read in order.
- */
-#define TERMINAL "('deleted', 'failed', 'revoked')"
-
-/* Each row of a scope with its last event's id and digest. */
-#define WITH_LAST_EVENT                                                                            \
-	"SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" DIGEST_FROM         \
+/* Each row of a scope (from FROM) with its last event's id and digest. */
+#define WITH_LAST_EVENT(FROM)                                                                      \
+	"SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" FROM                \
 	"LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW " = t.id) "
 static const char *const compare_sql[] = {
-    [INVENTORY_ALL] = WITH_LAST_EVENT "ORDER BY t.id",
-    [INVENTORY_LIVE] = WITH_LAST_EVENT "WHERE t.state NOT IN " TERMINAL " ORDER BY t.id",
+    [INVENTORY_ALL] = WITH_LAST_EVENT(DIGEST_FROM) "ORDER BY t.id",
+    /* The live rows alone, read from the index that holds them (schema 7). */
+    [INVENTORY_LIVE] = WITH_LAST_EVENT(
+	" FROM tokens t INDEXED BY tokens_live " DIGEST_JOINS) "WHERE t.state IN " STORE_LIVE_STATES
+							       " ORDER BY t.id",
 };
 
 /* Hashes column i of st: a type tag, then the value (a length before text). */

@@ -21,8 +21,9 @@ int store_pragma_int(struct store *s, const char *sql, int *out, char **cause);
 int store_migrate(struct store *s, char **cause);
 /*
  * The states of rows that may exist on the server: all but deleted, failed
- * and revoked.  An SQL IN list, which the state index serves (NOT IN reads
- * every row, most of a long history being deleted ones).
+ * and revoked.  An SQL IN list: the partial index tokens_live (schema 7)
+ * holds exactly these rows, with every column, in id order; a query names
+ * it (INDEXED BY), so that the planner never reads the deleted history.
  */
 #define STORE_LIVE_STATES                                                                          \
 	"('pending', 'created', 'verified', 'active', 'retiring', 'unknown', 'expired')"

@@ -328,11 +328,12 @@ test_migrates_from_version_1(void **state)
 	/* Back to what version 1 wrote. */
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_exec(db,
-			 "DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
-			 "DROP INDEX events_by_row; DROP INDEX events_by_kind; "
-			 "ALTER TABLE events DROP COLUMN token_row; PRAGMA user_version = 1",
-			 NULL, NULL, NULL),
+	    sqlite3_exec(
+		db,
+		"DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
+		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
+		"ALTER TABLE events DROP COLUMN token_row; PRAGMA user_version = 1",
+		NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
@@ -340,8 +341,8 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(query_int(s->db,
 				   "SELECT count(*) FROM sqlite_schema WHERE name IN "
 				   "('slot_state', 'alerts', 'clock_state', 'events_by_row', "
-				   "'events_by_kind')"),
-			 5);
+				   "'events_by_kind', 'tokens_live')"),
+			 6);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	fx->s = s;
 }
