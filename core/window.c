@@ -3,6 +3,7 @@
 
 #include "core/tz.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define DAY 86400
@@ -78,36 +79,59 @@ window_next_open(const struct policy_window *w, int64_t t)
 	return best;
 }
 
+/* An open stretch of the week, in minutes from Monday 00:00: [start, end). */
+struct stretch {
+	int start, end;
+};
+
+static int
+by_start(const void *a, const void *b)
+{
+	const struct stretch *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/*
+ * From the open stretches, sorted and merged: the longest closed run
+ * between them, over the end of the week too.  A handful of intervals
+ * rather than a mark per minute: a policy may hold a thousand windows.
+ */
 int64_t
 window_longest_gap(const struct policy_window *w)
 {
-	unsigned char open[WEEK_MINUTES];
-	int64_t run = 0, longest = 0;
-	int any = 0;
+	struct stretch s[2 * 7 * POLICY_MAX_SPANS];
+	size_t n = 0;
+	int longest = 0, end;
 
 	if (w == NULL)
 		return 0;
-	memset(open, 0, sizeof open);
 	for (int day = 0; day < 7; day++) {
 		if ((w->days & (1u << day)) == 0)
 			continue;
-		for (size_t i = 0; i < w->nspans; i++) {
+		for (size_t i = 0; i < w->nspans && i < POLICY_MAX_SPANS; i++) {
 			int a = w->spans[i].start, b = w->spans[i].end;
-			int len = a < b ? b - a : 1440 - a + b;
+			int start = day * 1440 + a, len = a < b ? b - a : 1440 - a + b;
 
-			for (int m = 0; m < len; m++)
-				open[(day * 1440 + a + m) % WEEK_MINUTES] = 1;
+			/* One past the week's end wraps to its start: two stretches. */
+			s[n++] = (struct stretch){start, start + len < WEEK_MINUTES ? start + len
+										  : WEEK_MINUTES};
+			if (start + len > WEEK_MINUTES)
+				s[n++] = (struct stretch){0, start + len - WEEK_MINUTES};
 		}
 	}
-	/* Two laps, so a gap running over the end of the week is measured whole. */
-	for (int m = 0; m < 2 * WEEK_MINUTES; m++) {
-		if (open[m % WEEK_MINUTES]) {
-			any = 1;
-			run = 0;
-		} else if (++run > longest)
-			longest = run;
-	}
-	if (!any)
+	if (n == 0)
 		return -1;
-	return longest * 60;
+	qsort(s, n, sizeof *s, by_start);
+	end = s[0].end;
+	for (size_t i = 1; i < n; i++) {
+		if (s[i].start - end > longest)
+			longest = s[i].start - end;
+		if (s[i].end > end)
+			end = s[i].end;
+	}
+	/* Past the last stretch, round to the first. */
+	if (s[0].start + WEEK_MINUTES - end > longest)
+		longest = s[0].start + WEEK_MINUTES - end;
+	return (int64_t)longest * 60;
 }

@@ -48,6 +48,67 @@ window(unsigned days, int start_h, int end_h)
 #define FRIDAY (1u << 4)
 #define SUNDAY (1u << 6)
 
+/* The longest gap by brute force: every minute of the week marked, then the longest run. */
+static int64_t
+gap_by_minutes(const struct policy_window *w)
+{
+	static unsigned char open[7 * 1440];
+	int64_t run = 0, longest = 0;
+	int any = 0;
+
+	memset(open, 0, sizeof open);
+	for (int day = 0; day < 7; day++) {
+		if ((w->days & (1u << day)) == 0)
+			continue;
+		for (size_t i = 0; i < w->nspans; i++) {
+			int a = w->spans[i].start, b = w->spans[i].end;
+			int len = a < b ? b - a : 1440 - a + b;
+
+			for (int m = 0; m < len; m++)
+				open[(day * 1440 + a + m) % (7 * 1440)] = 1;
+		}
+	}
+	for (int m = 0; m < 2 * 7 * 1440; m++) {
+		if (open[m % (7 * 1440)]) {
+			any = 1;
+			run = 0;
+		} else if (++run > longest) {
+			longest = run;
+		}
+	}
+	return any ? longest * 60 : -1;
+}
+
+/* Random windows (days, up to POLICY_MAX_SPANS spans, some past midnight) against brute force. */
+static void
+test_longest_gap_random(void **state)
+{
+	uint64_t seed = 0x77696e646f77ULL;
+
+	(void)state;
+	for (int n = 0; n < 20000; n++) {
+		struct policy_window w = {0};
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		w.days = (unsigned)(seed >> 33) & 0x7fu;
+		w.nspans = 1 + (size_t)((seed >> 20) % POLICY_MAX_SPANS);
+		for (size_t i = 0; i < w.nspans; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			/* Whole hours mostly, minutes sometimes, as policies write them. */
+			w.spans[i].start = (int)((seed >> 33) % 1440);
+			w.spans[i].end = (int)((seed >> 13) % 1440);
+			if ((seed >> 60) < 12) {
+				w.spans[i].start -= w.spans[i].start % 60;
+				w.spans[i].end -= w.spans[i].end % 60;
+			}
+		}
+		if (window_longest_gap(&w) != gap_by_minutes(&w))
+			fail_msg("days %#x, %zu spans, first %d-%d: %lld, by minutes %lld", w.days,
+				 w.nspans, w.spans[0].start, w.spans[0].end,
+				 (long long)window_longest_gap(&w), (long long)gap_by_minutes(&w));
+	}
+}
+
 static void
 test_null_window(void **state)
 {
@@ -132,6 +193,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_longest_gap_random),
 	    cmocka_unit_test(test_null_window),        cmocka_unit_test(test_weekdays_utc),
 	    cmocka_unit_test(test_span_past_midnight), cmocka_unit_test(test_month_and_year_edges),
 	    cmocka_unit_test(test_time_zone),
