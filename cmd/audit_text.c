@@ -322,15 +322,9 @@ header_json(const struct audit_doc *d)
 
 /* Writes "key":value with the separator before it; v NULL as null. */
 static void
-put_key(FILE *f, const char *key, int first)
-{
-	fprintf(f, first ? "\"%s\":" : ",\"%s\":", key);
-}
-
-static void
 put_text(FILE *f, const char *key, const char *v, int first)
 {
-	put_key(f, key, first);
+	jsonx_put_key(f, key, first);
 	jsonx_put_text(f, v);
 }
 
@@ -369,17 +363,17 @@ put_token(FILE *f, const struct audit_doc *d, const struct audit_token *t)
 	struct audit_cells c;
 
 	audit_cells(d, t, &c);
-	put_key(f, "row", 1);
+	jsonx_put_key(f, "row", 1);
 	fprintf(f, "%" PRId64, t->row->row);
 	for (int k = 0; k < AC_NCOLS; k++) {
 		if (k == AC_AGE || k == AC_LEFT) {
-			put_key(f, audit_col_names[k], 0);
+			jsonx_put_key(f, audit_col_names[k], 0);
 			fprintf(f, "%" PRId64, k == AC_AGE ? c.age_days : c.left_days);
 		} else {
 			put_text(f, audit_col_names[k], c.v[k], 0);
 		}
 	}
-	put_key(f, "has_secret", 0);
+	jsonx_put_key(f, "has_secret", 0);
 	fputs(t->row->has_secret ? "true" : "false", f);
 }
 

@@ -19,28 +19,58 @@ planprint_time(int64_t ms)
 	return json_string(buf);
 }
 
-static json_t *
-nullable(const char *s)
+/* Writes "key":TIME as planprint_time gives it. */
+static void
+put_time(const char *key, int64_t ms)
 {
-	return s != NULL ? json_string(s) : json_null();
+	char buf[TIMEFMT_MAX];
+
+	jsonx_put_key(stdout, key, 0);
+	if (ms == INT64_MAX || ms == 0) {
+		fputs("null", stdout);
+		return;
+	}
+	timefmt_minute(ms, buf);
+	jsonx_put_text(stdout, buf);
 }
 
-static json_t *
-action_json(const struct plan_action *a)
+/*
+ * An action or a finding as one JSON object, written straight out: a plan
+ * may hold tens of thousands, and building each as a json_t took longer
+ * than planning them.
+ */
+static void
+put_action(const struct plan_action *a)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:i, s:I, s:s}", "action",
-			 plan_kind_name(a->kind), "workspace", a->workspace, "slot",
-			 nullable(a->slot), "token", nullable(a->token), "due",
-			 planprint_time(a->due), "deadline", planprint_time(a->deadline),
-			 "requests", a->cost, "group", (json_int_t)a->group, "why", a->why);
+	jsonx_put_key(stdout, "action", 1);
+	jsonx_put_text(stdout, plan_kind_name(a->kind));
+	jsonx_put_key(stdout, "workspace", 0);
+	jsonx_put_text(stdout, a->workspace);
+	jsonx_put_key(stdout, "slot", 0);
+	jsonx_put_text(stdout, a->slot);
+	jsonx_put_key(stdout, "token", 0);
+	jsonx_put_text(stdout, a->token);
+	put_time("due", a->due);
+	put_time("deadline", a->deadline);
+	printf(",\"requests\":%d,\"group\":%zu", a->cost, a->group);
+	jsonx_put_key(stdout, "why", 0);
+	jsonx_put_text(stdout, a->why);
 }
 
-static json_t *
-finding_json(const struct plan_finding *f)
+static void
+put_finding(const struct plan_finding *f)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "finding", plan_finding_name(f->kind),
-			 "workspace", f->workspace, "slot", nullable(f->slot), "token",
-			 nullable(f->token), "at", planprint_time(f->at), "text", f->text);
+	jsonx_put_key(stdout, "finding", 1);
+	jsonx_put_text(stdout, plan_finding_name(f->kind));
+	jsonx_put_key(stdout, "workspace", 0);
+	jsonx_put_text(stdout, f->workspace);
+	jsonx_put_key(stdout, "slot", 0);
+	jsonx_put_text(stdout, f->slot);
+	jsonx_put_key(stdout, "token", 0);
+	jsonx_put_text(stdout, f->token);
+	put_time("at", f->at);
+	jsonx_put_key(stdout, "text", 0);
+	jsonx_put_text(stdout, f->text);
 }
 
 /* Prints v compactly and releases it. */
@@ -79,8 +109,9 @@ planprint_actions_field(const struct plan *pl, int more)
 {
 	fputs("  \"actions\": [", stdout);
 	for (size_t i = 0; i < pl->nactions; i++) {
-		fputs(i == 0 ? "\n    " : ",\n    ", stdout);
-		put_json(action_json(&pl->actions[i]));
+		fputs(i == 0 ? "\n    {" : ",\n    {", stdout);
+		put_action(&pl->actions[i]);
+		putchar('}');
 	}
 	fputs(pl->nactions > 0 ? "\n  ]" : "]", stdout);
 	fputs(more ? ",\n" : "\n", stdout);
@@ -91,8 +122,9 @@ planprint_findings_field(const struct plan *pl, int more)
 {
 	fputs("  \"findings\": [", stdout);
 	for (size_t i = 0; i < pl->nfindings; i++) {
-		fputs(i == 0 ? "\n    " : ",\n    ", stdout);
-		put_json(finding_json(&pl->findings[i]));
+		fputs(i == 0 ? "\n    {" : ",\n    {", stdout);
+		put_finding(&pl->findings[i]);
+		putchar('}');
 	}
 	fputs(pl->nfindings > 0 ? "\n  ]" : "]", stdout);
 	fputs(more ? ",\n" : "\n", stdout);

@@ -150,6 +150,16 @@ jsonx_put_text(FILE *f, const char *s)
 	putc('"', f);
 }
 
+void
+jsonx_put_key(FILE *f, const char *key, int first)
+{
+	if (!first)
+		putc(',', f);
+	putc('"', f);
+	fputs(key, f);
+	fputs("\":", f);
+}
+
 const char *
 jsonx_typename(const json_t *v)
 {

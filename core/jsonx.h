@@ -36,6 +36,9 @@ json_t *jsonx_text(const char *s);
  */
 void jsonx_put_text(FILE *f, const char *s);
 
+/* Writes "key": to f, with a comma before it unless first (key: plain ASCII, no quote). */
+void jsonx_put_key(FILE *f, const char *key, int first);
+
 /* Returns "string", "integer", ... for messages; "missing" for NULL. */
 const char *jsonx_typename(const json_t *v);
 

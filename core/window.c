@@ -115,7 +115,7 @@ window_longest_gap(const struct policy_window *w)
 
 			/* One past the week's end wraps to its start: two stretches. */
 			s[n++] = (struct stretch){start, start + len < WEEK_MINUTES ? start + len
-										  : WEEK_MINUTES};
+										    : WEEK_MINUTES};
 			if (start + len > WEEK_MINUTES)
 				s[n++] = (struct stretch){0, start + len - WEEK_MINUTES};
 		}

@@ -193,10 +193,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_longest_gap_random),
-	    cmocka_unit_test(test_null_window),        cmocka_unit_test(test_weekdays_utc),
-	    cmocka_unit_test(test_span_past_midnight), cmocka_unit_test(test_month_and_year_edges),
-	    cmocka_unit_test(test_time_zone),
+	    cmocka_unit_test(test_longest_gap_random),   cmocka_unit_test(test_null_window),
+	    cmocka_unit_test(test_weekdays_utc),         cmocka_unit_test(test_span_past_midnight),
+	    cmocka_unit_test(test_month_and_year_edges), cmocka_unit_test(test_time_zone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
