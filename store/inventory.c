@@ -16,10 +16,12 @@
  * column of its own, and whether it holds a sealed secret.  LEFT JOINs: a
  * row pointed at a workspace that does not exist is still compared.
  */
-#define DIGEST_COLUMNS                                                                             \
+#define DIGEST_COLUMNS_AS(HAS)                                                                     \
 	"t.id, t.workspace_id, w.name, t.slot_id, sl.name, t.token, t.name, t.state, t.origin, "   \
-	"t.requested_at, t.created_at, t.expires_at, t.updated_at, t.retire_after, "               \
-	"EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id)"
+	"t.requested_at, t.created_at, t.expires_at, t.updated_at, t.retire_after, " HAS
+/* One row at a time, during a migration too: no index of a later schema. */
+#define DIGEST_COLUMNS                                                                             \
+	DIGEST_COLUMNS_AS("EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id)")
 #define DIGEST_NCOLUMNS 15
 #define DIGEST_JOINS                                                                               \
 	"LEFT JOIN workspaces w ON w.id = t.workspace_id LEFT JOIN slots sl ON sl.id = t.slot_id "
@@ -30,8 +32,10 @@
 
 /* Each row of a scope (from FROM) with its last event's id and digest. */
 #define WITH_LAST_EVENT(FROM)                                                                      \
-	"SELECT " DIGEST_COLUMNS ", e.id, json_extract(e.details, '$.digest')" FROM                \
-	"LEFT JOIN events e ON e.id = (SELECT max(id) FROM events WHERE " EVENT_ROW " = t.id) "
+	"SELECT " DIGEST_COLUMNS_AS(                                                               \
+	    STORE_HAS_SECRET) ", e.id, json_extract(e.details, '$.digest')" FROM                   \
+			      "LEFT JOIN events e ON e.id = (SELECT max(id) FROM events "          \
+			      "WHERE " EVENT_ROW " = t.id) "
 static const char *const compare_sql[] = {
     [INVENTORY_ALL] = WITH_LAST_EVENT(DIGEST_FROM) "ORDER BY t.id",
     /* The live rows alone, read from the index that holds them (schema 7). */

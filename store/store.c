@@ -111,7 +111,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * of a long history of deleted rows nor sorting (tokens_live, inventory_verify). */
     "CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, origin,"
     "  requested_at, created_at, expires_at, updated_at, retire_after)"
-    "  WHERE state IN " STORE_LIVE_STATES ";",
+    "  WHERE state IN " STORE_LIVE_STATES ";"
+    /* Whether a row has a sealed secret, from a few pages of keys rather than the
+     * table's pages of blobs (STORE_HAS_SECRET). */
+    "CREATE INDEX secrets_rows ON secrets(token_row);",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

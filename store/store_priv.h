@@ -28,6 +28,10 @@ int store_migrate(struct store *s, char **cause);
 #define STORE_LIVE_STATES                                                                          \
 	"('pending', 'created', 'verified', 'active', 'retiring', 'unknown', 'expired')"
 
+/* Whether token row t.id has a sealed secret, read from the index of keys (schema 7). */
+#define STORE_HAS_SECRET                                                                           \
+	"EXISTS (SELECT 1 FROM secrets x INDEXED BY secrets_rows WHERE x.token_row = t.id)"
+
 /* The directory holding path; returns an allocated string, the caller frees it. */
 char *store_dir_of(const char *path);
 

@@ -604,8 +604,8 @@ out:
 
 #define ROW_SELECT                                                                                 \
 	"SELECT t.id, w.name, sl.name, t.token, t.name, t.state, t.origin, t.requested_at, "       \
-	"coalesce(t.created_at, 0), t.expires_at, t.updated_at, coalesce(t.retire_after, 0), "     \
-	"EXISTS (SELECT 1 FROM secrets s WHERE s.token_row = t.id) "
+	"coalesce(t.created_at, 0), t.expires_at, t.updated_at, coalesce(t.retire_after, "         \
+	"0), " STORE_HAS_SECRET " "
 #define ROW_JOINS                                                                                  \
 	"JOIN workspaces w ON w.id = t.workspace_id LEFT JOIN slots sl ON sl.id = t.slot_id "
 #define ROW_COLUMNS ROW_SELECT "FROM tokens t " ROW_JOINS
