@@ -437,6 +437,54 @@ test_connections_kept_alive_but_for_creates(void **state)
 	mode_client_free(c);
 }
 
+/*
+ * Issue 15: the simulator counts a verify against the new token's own id.
+ * At 4 requests per 2 s, 8 creates and their verifies: once the first
+ * verify's answer shows a budget of its own, the verifies leave the admin's
+ * budget to the creates (9 requests on it, three windows: about 4.2 s, where
+ * 16 on one budget would take four: 6.3 s), and nothing is answered 429.
+ */
+static void
+test_verifies_paced_on_their_own_budget(void **state)
+{
+	struct mode_opts o;
+	struct mode_client *c;
+	struct mode_token *t[8] = {NULL};
+	char *cause = NULL, name[32];
+	int64_t start;
+
+	(void)state;
+	json_decref(ctl("POST", "ratelimit", "{\"limit\": 4, \"window\": 2}"));
+	mode_opts_default(&o);
+	o.rate_limit = 4;
+	o.rate_window_ms = 2000;
+	c = mode_client_new(sim, "acme", &admin, &o, &cause);
+	assert_non_null(c);
+	start = clock_mono_ms();
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof name, "e2e-own-budget-%d", i);
+		if (mode_create(c, name, in_days(1), &t[i], &cause) != MODE_OK)
+			fail_msg("create %d: %s", i, cause);
+		if (mode_verify(c, t[i]->token, t[i]->access_key, t[i]->access_secret, &cause) !=
+		    MODE_OK)
+			fail_msg("verify %d: %s", i, cause);
+	}
+	if (clock_mono_ms() - start > 5500)
+		fail_msg("8 creates and verifies took %lld ms: the verifies were paced on the "
+			 "admin's budget",
+			 (long long)(clock_mono_ms() - start));
+	assert_int_equal(stat_status("429"), 0);
+	assert_int_equal(mode_throttled(c), 0);
+	mode_client_free(c);
+	json_decref(ctl("POST", "ratelimit", "{\"limit\": 40, \"window\": 10}"));
+	c = client("acme", 4, 30000);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(mode_delete(c, t[i]->token, NULL, &cause), MODE_OK);
+		mode_token_free(t[i]);
+	}
+	mode_client_free(c);
+}
+
 /* Two clients of one credential (two workspaces, say) spend one budget: Mode limits per user. */
 static void
 test_clients_share_a_limiter(void **state)
@@ -816,6 +864,7 @@ main(void)
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
 	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),
 	    cmocka_unit_test_setup(test_connections_kept_alive_but_for_creates, reset),
+	    cmocka_unit_test_setup(test_verifies_paced_on_their_own_budget, reset),
 	    cmocka_unit_test_setup(test_clock_far_off_changes_nothing, clock_setup),
 	    cmocka_unit_test_setup(test_clock_bound_edges, clock_setup),
 	    cmocka_unit_test_setup(test_clock_unusable_date, clock_setup),
