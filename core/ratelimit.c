@@ -169,20 +169,20 @@ idle(const struct ratelimit *rl, int64_t now)
 static struct ratelimit *
 token_budget(struct ratebook *b, const char *token, int64_t now)
 {
-	size_t i = 0;
+	size_t keep = 0;
 
 	for (size_t j = 0; j < b->ntok; j++)
 		if (strcmp(b->tok[j].id, token) == 0)
 			return &b->tok[j].rl;
-	while (i < b->ntok) {
-		if (!idle(&b->tok[i].rl, now)) {
-			i++;
-			continue;
+	for (size_t j = 0; j < b->ntok; j++) {
+		if (idle(&b->tok[j].rl, now)) {
+			free(b->tok[j].id);
+			ratelimit_free(&b->tok[j].rl);
+		} else {
+			b->tok[keep++] = b->tok[j];
 		}
-		free(b->tok[i].id);
-		ratelimit_free(&b->tok[i].rl);
-		b->tok[i] = b->tok[--b->ntok];
 	}
+	b->ntok = keep;
 	b->tok = xrealloc(b->tok, (b->ntok + 1) * sizeof *b->tok);
 	b->tok[b->ntok].id = xstrdup(token);
 	ratelimit_init(&b->tok[b->ntok].rl, b->limit, b->window_ms);
