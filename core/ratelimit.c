@@ -192,12 +192,13 @@ token_budget(struct ratebook *b, const char *token, int64_t now)
 int64_t
 ratebook_wait(struct ratebook *b, const char *token, int64_t now)
 {
-	int64_t w = 0, s;
+	int64_t w = 0;
 
 	if (token != NULL)
 		w = ratelimit_wait(token_budget(b, token, now), now);
 	if (token == NULL || b->tokens != RATELIMIT_OWN) {
-		s = ratelimit_wait(b->shared, now);
+		int64_t s = ratelimit_wait(b->shared, now);
+
 		if (s > w)
 			w = s;
 	}
