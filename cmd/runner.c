@@ -253,9 +253,11 @@ check_tables(struct store *s, const struct policy *p, int dry_run)
 }
 
 /*
- * The requests each credential's clients sent in this run, and how many of
- * them were answered 429: {"NAME": {"requests": N, "throttled": M}, ...},
- * by credential name (never its secret), for the run's summary and metrics.
+ * The requests each credential's clients sent in this run, how many of them
+ * were answered 429, and the connections they opened (one per create, one
+ * kept alive per client for the rest): {"NAME": {"requests": N,
+ * "throttled": M, "connections": K}, ...}, by credential name (never its
+ * secret), for the run's summary and metrics.
  */
 static json_t *
 credential_counts(const struct clients *cl)
@@ -265,15 +267,16 @@ credential_counts(const struct clients *cl)
 	for (size_t i = 0; i < cl->p->nws; i++) {
 		const char *name = cl->p->ws[i].credential;
 		json_t *c = json_object_get(o, name);
-		long req = 0, thr = 0;
+		long req = 0, thr = 0, conn = 0;
 
 		if (cl->c[i] != NULL) {
 			req = mode_requests(cl->c[i]);
 			thr = mode_throttled(cl->c[i]);
+			conn = mode_connections(cl->c[i]);
 		}
 		if (c == NULL) {
-			c = json_pack("{s:I, s:I}", "requests", (json_int_t)0, "throttled",
-				      (json_int_t)0);
+			c = json_pack("{s:I, s:I, s:I}", "requests", (json_int_t)0, "throttled",
+				      (json_int_t)0, "connections", (json_int_t)0);
 			json_object_set_new(o, name, c);
 		}
 		json_object_set_new(
@@ -282,6 +285,9 @@ credential_counts(const struct clients *cl)
 		json_object_set_new(
 		    c, "throttled",
 		    json_integer(json_integer_value(json_object_get(c, "throttled")) + thr));
+		json_object_set_new(
+		    c, "connections",
+		    json_integer(json_integer_value(json_object_get(c, "connections")) + conn));
 	}
 	return o;
 }

@@ -362,6 +362,7 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	free(root);
 	ratelimit_init(&c->own_rl, opts->rate_limit, opts->rate_window_ms);
 	c->rl = opts->shared_rl != NULL ? opts->shared_rl : &c->own_rl;
+	ratebook_init(&c->book, c->rl, opts->rate_limit, opts->rate_window_ms);
 	if (cred != NULL) {
 		char *b64 = b64_joined(cred->key, cred->secret, NULL);
 
@@ -393,6 +394,7 @@ mode_client_free(struct mode_client *c)
 	if (c == NULL)
 		return;
 	curl_easy_cleanup(c->curl);
+	ratebook_free(&c->book);
 	ratelimit_free(&c->own_rl);
 	sbuf_free(&c->body);
 	xsecret_free(c->basic);
@@ -411,6 +413,12 @@ long
 mode_throttled(const struct mode_client *c)
 {
 	return c->throttled;
+}
+
+long
+mode_connections(const struct mode_client *c)
+{
+	return c->connections;
 }
 
 /* Frees a header list after wiping each line: one of them is the credential. */
@@ -459,7 +467,8 @@ mode_answer_done(struct mode_client *c, int authed)
 		c->clock = c->hdr_clock;
 	/* Without a credential the server counts no user: its headers say nothing of our budget. */
 	if (authed)
-		ratelimit_observe(c->rl, clock_mono_ms(), c->hdr_limit, c->hdr_remaining);
+		ratebook_answer(&c->book, c->att_token, c->att_sent_ms, clock_mono_ms(),
+				c->att_status, c->hdr_limit, c->hdr_remaining);
 }
 
 void
@@ -478,11 +487,17 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	struct curl_slist *h = NULL;
 	CURLcode rc;
 	int64_t wait;
+	long connects = 0;
+	int post = strcmp(call->method, "POST") == 0;
 
-	for (wait = ratelimit_wait(c->rl, clock_mono_ms()); wait > 0;
-	     wait = ratelimit_wait(c->rl, clock_mono_ms()))
+	/* Each budget the call draws on (the credential's, a token's own) is paced on its own. */
+	for (wait = ratebook_wait(&c->book, call->token, clock_mono_ms()); wait > 0;
+	     wait = ratebook_wait(&c->book, call->token, clock_mono_ms()))
 		clock_sleep_ms(wait);
-	ratelimit_sent(c->rl, clock_mono_ms());
+	c->att_sent_ms = clock_mono_ms();
+	ratebook_sent(&c->book, call->token, c->att_sent_ms);
+	c->att_token = call->token;
+	c->att_status = 0;
 	c->requests++;
 
 	h = curl_slist_append(h, "Accept: application/json");
@@ -498,15 +513,19 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
 	/*
-	 * libcurl silently sends a request again on a new connection when a
-	 * reused one breaks before any answer, even a POST the server may have
-	 * acted on: a create whose answer was lost would make a second token
-	 * nobody records.  A POST therefore always opens a fresh connection,
-	 * where libcurl does not retry.
+	 * The handle's connection is kept alive for the GETs and DELETEs: they
+	 * are idempotent, so libcurl's silent resend on a reused connection that
+	 * turns out dead is harmless, and a run makes one TLS handshake for them.
+	 * But libcurl would resend a POST the same way, and the server may have
+	 * acted on it: a create whose answer was lost would make a second token
+	 * nobody records.  A POST therefore opens a fresh connection, where
+	 * libcurl does not resend, and closes it after its answer, so that no
+	 * other request ever rides on it and the kept connection stays the one
+	 * the idempotent calls opened.
 	 */
-	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT,
-			 strcmp(call->method, "POST") == 0 ? 1L : 0L);
-	if (strcmp(call->method, "POST") == 0) {
+	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, post ? 1L : 0L);
+	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, post ? 1L : 0L);
+	if (post) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, call->body);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
 	} else if (strcmp(call->method, "DELETE") == 0) {
@@ -515,9 +534,13 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	rc = curl_easy_perform(c->curl);
 	*status = 0;
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+	if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+		c->connections += connects;
+	c->att_status = *status;
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	wipe_headers(h);
 	mode_answer_done(c, call->auth != NULL);
+	c->att_token = NULL; /* the caller's, gone after the call */
 	return rc;
 }
 
@@ -610,7 +633,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 					      call->what, throttles, ra);
 				return MODE_ERR_THROTTLED;
 			}
-			ratelimit_hold(c->rl, clock_mono_ms(), ra);
+			ratebook_hold(&c->book, call->token, clock_mono_ms(), ra);
 			continue;
 		}
 		if (status >= 500 || status < 100) {
@@ -924,6 +947,7 @@ mode_verify(struct mode_client *c, const char *id, const char *access_key,
 	call.what = what;
 	call.url = xasprintf("%s/reports?per_page=1", c->base);
 	call.auth = header;
+	call.token = id;
 	rc = mode_perform(c, &call, &a, cause);
 	if (rc == MODE_OK)
 		rc = mode_verify_answer(c, &call, &a, cause);

@@ -4,6 +4,20 @@
  * holds one reused libcurl handle and one rate limiter, so make one per
  * credential and per thread.
  *
+ * Connections: the handle keeps its connection alive between calls, so the
+ * GETs and DELETEs of a client share one connection (one TLS handshake)
+ * while the server keeps it open.  A create alone opens a fresh connection
+ * and closes it after its answer: libcurl resends a request by itself when a
+ * reused connection turns out dead, and a create sent twice would make a
+ * token nobody records; a POST on a fresh connection is never resent.
+ *
+ * Pacing: creates and deletes draw on the credential's budget (the admin
+ * key's user name).  A verify draws on the credential's budget or on the
+ * token's own, as the server counts it; the client learns which from the
+ * X-RateLimit headers of the verify answers (see ratelimit.h, struct
+ * ratebook) and paces each budget on its own, on the shared one until the
+ * headers prove otherwise or when they are missing.
+ *
  * Retries: DELETE and GET are retried on 5xx, timeouts and resets with
  * capped exponential backoff and jitter; a 429 is waited out (Retry-After)
  * and retried for every method, since the server refused it unprocessed.
@@ -162,6 +176,13 @@ long mode_requests(const struct mode_client *c);
 
 /* Of those, the ones answered 429 Too Many Requests (waited out or not). */
 long mode_throttled(const struct mode_client *c);
+
+/*
+ * Connections c opened so far (each a TCP connect and, over https, a TLS
+ * handshake): one for all its GETs and DELETEs while the server keeps it
+ * alive, and one more for every create (for tests and summaries).
+ */
+long mode_connections(const struct mode_client *c);
 
 /*
  * Reads the server's clock now, whatever was seen before: GET

@@ -28,8 +28,14 @@ struct mode_client {
 	struct mode_opts opts;
 	struct ratelimit own_rl;
 	struct ratelimit *rl; /* own_rl, or the credential's shared one */
+	struct ratebook book; /* rl, and the tokens' own budgets when they have them */
 	long requests;
-	long throttled; /* of requests, those answered 429 */
+	long throttled;   /* of requests, those answered 429 */
+	long connections; /* connections libcurl opened (CURLINFO_NUM_CONNECTS summed) */
+	/* The attempt being read, for the budget its answer is folded into. */
+	const char *att_token; /* the token it authenticated as (Bearer), else NULL */
+	int64_t att_sent_ms;   /* clock_mono_ms() when it was sent */
+	long att_status;       /* its HTTP status, 0 before one is known */
 	/* Per attempt, filled by the callbacks. */
 	struct sbuf body;
 	long hdr_limit;
@@ -50,6 +56,8 @@ struct call {
 	char *url;
 	const char *auth; /* an Authorization header line, or NULL to send none */
 	const char *body; /* POST body or NULL */
+	/* The token id auth is a Bearer of (it may have a budget of its own), or NULL. */
+	const char *token;
 };
 
 /* What one call ended with. */
@@ -90,8 +98,9 @@ long mode_retry_after(const struct mode_client *c);
 void mode_answer_start(struct mode_client *c);
 /*
  * After an attempt's answer was read: keeps its clock when its headers ended,
- * and folds its X-RateLimit headers into the limiter when authed (the server
- * counts no user for a request without a credential).
+ * and when authed (the server counts no user for a request without a
+ * credential) folds its status and X-RateLimit headers into c->book, for the
+ * budget the attempt drew on (c->att_token, c->att_sent_ms, c->att_status).
  */
 void mode_answer_done(struct mode_client *c, int authed);
 /* Fills a with a final answer's status and its body parsed as JSON (NULL when not JSON). */

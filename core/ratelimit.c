@@ -3,6 +3,7 @@
 
 #include "core/xalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t
@@ -107,4 +108,139 @@ ratelimit_hold(struct ratelimit *rl, int64_t now, int64_t secs)
 
 	if (until > rl->hold_until)
 		rl->hold_until = until;
+}
+
+int
+ratelimit_since(const struct ratelimit *rl, int64_t since)
+{
+	int n = 0;
+
+	for (int i = 0; i < rl->count; i++)
+		if (rl->sent[(rl->head + i) % rl->limit] > since)
+			n++;
+	return n;
+}
+
+enum ratelimit_budget
+ratelimit_judge(enum ratelimit_budget prev, long limit, long remaining, int counted)
+{
+	/* No headers, or ones that add up to nothing: the safe side, one budget. */
+	if (limit <= 0 || remaining < 0 || remaining >= limit)
+		return RATELIMIT_SHARED;
+	if (remaining > limit - counted - 1)
+		return RATELIMIT_OWN;
+	return counted > 0 ? RATELIMIT_SHARED : prev;
+}
+
+void
+ratebook_init(struct ratebook *b, struct ratelimit *shared, int limit, int64_t window_ms)
+{
+	memset(b, 0, sizeof *b);
+	b->shared = shared;
+	b->limit = limit;
+	b->window_ms = window_ms;
+	ratelimit_init(&b->counted, limit, window_ms);
+}
+
+void
+ratebook_free(struct ratebook *b)
+{
+	for (size_t i = 0; i < b->ntok; i++) {
+		free(b->tok[i].id);
+		ratelimit_free(&b->tok[i].rl);
+	}
+	FREE_NULL(&b->tok);
+	b->ntok = 0;
+	ratelimit_free(&b->counted);
+}
+
+/* Whether rl can hold back no request from now on: nothing in its window, no hold. */
+static int
+idle(const struct ratelimit *rl, int64_t now)
+{
+	if (rl->hold_until > now)
+		return 0;
+	return rl->count == 0 ||
+	       rl->sent[(rl->head + rl->count - 1) % rl->limit] + rl->window_ms + rl->margin_ms <=
+		   now;
+}
+
+/* Returns token's own budget, made on first use; the idle ones of other tokens go. */
+static struct ratelimit *
+token_budget(struct ratebook *b, const char *token, int64_t now)
+{
+	size_t keep = 0;
+
+	for (size_t j = 0; j < b->ntok; j++)
+		if (strcmp(b->tok[j].id, token) == 0)
+			return &b->tok[j].rl;
+	for (size_t j = 0; j < b->ntok; j++) {
+		if (idle(&b->tok[j].rl, now)) {
+			free(b->tok[j].id);
+			ratelimit_free(&b->tok[j].rl);
+		} else {
+			b->tok[keep++] = b->tok[j];
+		}
+	}
+	b->ntok = keep;
+	b->tok = xrealloc(b->tok, (b->ntok + 1) * sizeof *b->tok);
+	b->tok[b->ntok].id = xstrdup(token);
+	ratelimit_init(&b->tok[b->ntok].rl, b->limit, b->window_ms);
+	return &b->tok[b->ntok++].rl;
+}
+
+int64_t
+ratebook_wait(struct ratebook *b, const char *token, int64_t now)
+{
+	int64_t w = 0;
+
+	if (token != NULL)
+		w = ratelimit_wait(token_budget(b, token, now), now);
+	if (token == NULL || b->tokens != RATELIMIT_OWN) {
+		int64_t s = ratelimit_wait(b->shared, now);
+
+		if (s > w)
+			w = s;
+	}
+	return w;
+}
+
+void
+ratebook_sent(struct ratebook *b, const char *token, int64_t now)
+{
+	if (token != NULL)
+		ratelimit_sent(token_budget(b, token, now), now);
+	if (token == NULL || b->tokens != RATELIMIT_OWN)
+		ratelimit_sent(b->shared, now);
+}
+
+void
+ratebook_answer(struct ratebook *b, const char *token, int64_t sent_at, int64_t now, long status,
+		long limit, long remaining)
+{
+	/*
+	 * Only a 2xx is surely counted, so only its Remaining bounds the
+	 * credential's count (a 429 is not counted, and a 5xx may be a proxy's).
+	 */
+	if (token != NULL && status / 100 == 2) {
+		int counted = ratelimit_since(&b->counted, now - b->window_ms);
+
+		b->tokens = ratelimit_judge(b->tokens, limit, remaining, counted);
+	}
+	if (token != NULL && b->tokens == RATELIMIT_OWN)
+		ratelimit_observe(token_budget(b, token, now), now, limit, remaining);
+	else
+		ratelimit_observe(b->shared, now, limit, remaining);
+	/* Counting one the server did not could take a shared budget for separate ones. */
+	if (status / 100 == 2 && limit > 0 && remaining >= 0)
+		ratelimit_sent(&b->counted, sent_at);
+}
+
+void
+ratebook_hold(struct ratebook *b, const char *token, int64_t now, int64_t secs)
+{
+	if (token != NULL)
+		ratelimit_hold(token_budget(b, token, now), now, secs);
+	if (token == NULL || b->tokens != RATELIMIT_OWN)
+		ratelimit_hold(b->shared, now, secs);
 }

@@ -392,6 +392,99 @@ test_burst_of_100_draws_no_429(void **state)
 	mode_client_free(c);
 }
 
+/*
+ * Issue 15: the calls that may be resent (verify, delete, the clock probe)
+ * share one kept-alive connection, one handshake for all of them; each
+ * create opens its own connection and closes it after its answer, so
+ * nothing else rides on it and libcurl never resends a create.
+ */
+static void
+test_connections_kept_alive_but_for_creates(void **state)
+{
+	struct mode_client *c = client("acme", 4, 30000);
+	struct mode_token *t[3] = {NULL, NULL, NULL};
+	char *cause = NULL, name[32];
+	int64_t skew;
+	long before;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof name, "e2e-keepalive-%d", i);
+		before = mode_connections(c);
+		assert_int_equal(mode_create(c, name, in_days(1), &t[i], &cause), MODE_OK);
+		/* Its own connection, whatever was open before. */
+		assert_int_equal(mode_connections(c), before + 1);
+		before = mode_connections(c);
+		for (int j = 0; j <= i; j++)
+			assert_int_equal(mode_verify(c, t[j]->token, t[j]->access_key,
+						     t[j]->access_secret, &cause),
+					 MODE_OK);
+		assert_int_equal(mode_delete(c, "e2e-no-such-token", NULL, &cause),
+				 MODE_ERR_NOT_FOUND);
+		FREE_NULL(&cause);
+		assert_int_equal(mode_check_clock(c, &skew, &cause), MODE_OK);
+		/* The first round opens the kept connection; later rounds open none. */
+		assert_int_equal(mode_connections(c), before + (i == 0 ? 1 : 0));
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(mode_delete(c, t[i]->token, NULL, &cause), MODE_OK);
+		mode_token_free(t[i]);
+	}
+	/* 3 creates, 3 connections; 13 other requests, 1 connection. */
+	assert_int_equal(mode_requests(c), 3 + 6 + 3 + 3 + 3);
+	assert_int_equal(mode_connections(c), 3 + 1);
+	assert_int_equal(stat_status("429"), 0);
+	mode_client_free(c);
+}
+
+/*
+ * Issue 15: the simulator counts a verify against the new token's own id.
+ * At 4 requests per 2 s, 8 creates and their verifies: once the first
+ * verify's answer shows a budget of its own, the verifies leave the admin's
+ * budget to the creates (9 requests on it, three windows: about 4.2 s, where
+ * 16 on one budget would take four: 6.3 s), and nothing is answered 429.
+ */
+static void
+test_verifies_paced_on_their_own_budget(void **state)
+{
+	struct mode_opts o;
+	struct mode_client *c;
+	struct mode_token *t[8] = {NULL};
+	char *cause = NULL, name[32];
+	int64_t start;
+
+	(void)state;
+	json_decref(ctl("POST", "ratelimit", "{\"limit\": 4, \"window\": 2}"));
+	mode_opts_default(&o);
+	o.rate_limit = 4;
+	o.rate_window_ms = 2000;
+	c = mode_client_new(sim, "acme", &admin, &o, &cause);
+	assert_non_null(c);
+	start = clock_mono_ms();
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof name, "e2e-own-budget-%d", i);
+		if (mode_create(c, name, in_days(1), &t[i], &cause) != MODE_OK)
+			fail_msg("create %d: %s", i, cause);
+		if (mode_verify(c, t[i]->token, t[i]->access_key, t[i]->access_secret, &cause) !=
+		    MODE_OK)
+			fail_msg("verify %d: %s", i, cause);
+	}
+	if (clock_mono_ms() - start > 5500)
+		fail_msg("8 creates and verifies took %lld ms: the verifies were paced on the "
+			 "admin's budget",
+			 (long long)(clock_mono_ms() - start));
+	assert_int_equal(stat_status("429"), 0);
+	assert_int_equal(mode_throttled(c), 0);
+	mode_client_free(c);
+	json_decref(ctl("POST", "ratelimit", "{\"limit\": 40, \"window\": 10}"));
+	c = client("acme", 4, 30000);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(mode_delete(c, t[i]->token, NULL, &cause), MODE_OK);
+		mode_token_free(t[i]);
+	}
+	mode_client_free(c);
+}
+
 /* Two clients of one credential (two workspaces, say) spend one budget: Mode limits per user. */
 static void
 test_clients_share_a_limiter(void **state)
@@ -770,6 +863,8 @@ main(void)
 	    cmocka_unit_test_setup(test_connection_refused, reset),
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
 	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),
+	    cmocka_unit_test_setup(test_connections_kept_alive_but_for_creates, reset),
+	    cmocka_unit_test_setup(test_verifies_paced_on_their_own_budget, reset),
 	    cmocka_unit_test_setup(test_clock_far_off_changes_nothing, clock_setup),
 	    cmocka_unit_test_setup(test_clock_bound_edges, clock_setup),
 	    cmocka_unit_test_setup(test_clock_unusable_date, clock_setup),

@@ -108,6 +108,11 @@ only_prom || fail "a temporary file was left beside the metrics"
 sent=$(sim_ctl GET /_sim/stats | jq .requests)
 tw_expect_eq "requests of the run" "$(metric "$prom" 'tokenwarden_last_run_requests{credential="acme-admin"}')" "$sent"
 tw_expect_eq "429s of the run" "$(metric "$prom" 'tokenwarden_last_run_throttled_requests{credential="acme-admin"}')" 0
+# Issue 15: a connection per create, and one kept alive for everything else.
+posts=$(sim_ctl GET /_sim/stats | jq '.by_method.POST')
+tw_expect_eq "connections in the run's summary" \
+	"$(sql "SELECT json_extract(summary, '$.credentials.acme-admin.connections') FROM runs ORDER BY id DESC LIMIT 1")" \
+	"$((posts + 1))"
 tw_expect_eq "exit status of the run" "$(metric "$prom" tokenwarden_last_run_exit_status)" 1
 tw_expect_eq "last successful run" "$(metric "$prom" tokenwarden_last_successful_run_end_timestamp_seconds)" 0
 # Throttled: 2 answers 429 (waited out), counted per credential in the run's summary.

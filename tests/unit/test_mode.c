@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "core/cred.h"
 #include "core/mode.h"
 #include "core/mode_priv.h"
@@ -377,7 +378,8 @@ static int
 create_answer(const char *body, char **cause)
 {
 	char head[] = "HTTP/1.1 200 OK\r\n", end[] = "\r\n";
-	struct call call = {"POST", "create token 'fuzz' in workspace acme", NULL, NULL, "{}"};
+	struct call call = {"POST", "create token 'fuzz' in workspace acme", NULL, NULL, "{}",
+			    NULL};
 	struct mode_client *c = mode_client_new("http://127.0.0.1:9", "acme", NULL, &opts, cause);
 	struct answer a = {0};
 	struct mode_token *t = NULL;
@@ -501,6 +503,79 @@ test_rate_headers(void **state)
 	mode_client_free(c);
 }
 
+/*
+ * Feeds c one 200 answer with these header lines (each without "\r\n") to a
+ * request sent as token (NULL: the admin's credential), as attempt() does.
+ */
+static void
+answer_as(struct mode_client *c, const char *token, const char *const *lines, size_t n)
+{
+	char *line;
+
+	mode_answer_start(c);
+	c->att_token = token;
+	c->att_sent_ms = clock_mono_ms();
+	c->att_status = 200;
+	line = xstrdup("HTTP/1.1 200 OK\r\n");
+	assert_int_equal(mode_header_cb(line, 1, strlen(line), c), strlen(line));
+	free(line);
+	for (size_t i = 0; i <= n; i++) {
+		line = xasprintf("%s\r\n", i < n ? lines[i] : "");
+		assert_int_equal(mode_header_cb(line, 1, strlen(line), c), strlen(line));
+		free(line);
+	}
+	mode_answer_done(c, 1);
+}
+
+#define ANSWER(c, token, ...)                                                                      \
+	answer_as(c, token, (const char *const[]){__VA_ARGS__},                                    \
+		  sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/*
+ * Issue 15: which budget a verify draws on is learnt from the answers'
+ * X-RateLimit headers: a create, then a verify of the new token whose
+ * Remaining did not drop on the admin's count (a server that counts tokens
+ * apart), did (one that counts them on the admin's key), or is missing.
+ */
+static void
+test_verify_budget_from_headers(void **state)
+{
+	static const struct {
+		const char *verify_remaining; /* NULL: no rate headers on the verify */
+		enum ratelimit_budget want;
+	} cases[] = {
+	    {"X-RateLimit-Remaining: 39", RATELIMIT_OWN},
+	    {"X-RateLimit-Remaining: 38", RATELIMIT_SHARED},
+	    {NULL, RATELIMIT_SHARED},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *cause = NULL;
+		struct mode_client *c =
+		    mode_client_new("http://127.0.0.1:9", "acme", NULL, &opts, &cause);
+
+		assert_non_null(c);
+		assert_int_equal(c->book.tokens, RATELIMIT_UNKNOWN);
+		/* Until an answer shows otherwise a verify draws on the shared budget too. */
+		ratebook_sent(&c->book, NULL, clock_mono_ms());
+		ANSWER(c, NULL, "X-RateLimit-Limit: 40", "X-RateLimit-Remaining: 39");
+		ratebook_sent(&c->book, "tok1", clock_mono_ms());
+		assert_int_equal(ratelimit_since(c->rl, 0), 2);
+		if (cases[i].verify_remaining != NULL)
+			ANSWER(c, "tok1", "X-RateLimit-Limit: 40", cases[i].verify_remaining);
+		else
+			ANSWER(c, "tok1", "Content-Type: application/json");
+		if (c->book.tokens != cases[i].want)
+			fail_msg("case %zu: learnt %d, want %d", i, (int)c->book.tokens,
+				 (int)cases[i].want);
+		/* Apart, the next verify leaves the admin's budget alone. */
+		ratebook_sent(&c->book, "tok2", clock_mono_ms());
+		assert_int_equal(ratelimit_since(c->rl, 0), cases[i].want == RATELIMIT_OWN ? 2 : 3);
+		mode_client_free(c);
+	}
+}
+
 int
 main(void)
 {
@@ -515,6 +590,7 @@ main(void)
 	    cmocka_unit_test(test_clock_state_of_a_new_client),
 	    cmocka_unit_test(test_answer_quotes_printable),
 	    cmocka_unit_test(test_rate_headers),
+	    cmocka_unit_test(test_verify_budget_from_headers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
