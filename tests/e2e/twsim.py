@@ -63,9 +63,11 @@ def duration(secs):
 
 
 class Sim:
-    """modesim on 127.0.0.1; workspaces is a list of (name, key, secret)."""
+    """modesim on 127.0.0.1; workspaces is a list of (name, key, secret); args are more
+    options, after the default ones (a later --rate-limit wins: the limit is off unless
+    one is given)."""
 
-    def __init__(self, binary, tmp, workspaces, now, seed=1):
+    def __init__(self, binary, tmp, workspaces, now, seed=1, args=()):
         self.tmp = tmp
         self.keys = {ws: (key, secret) for ws, key, secret in workspaces}
         conf = os.path.join(tmp, "sim.conf")
@@ -76,7 +78,7 @@ class Sim:
         self.log = open(os.path.join(tmp, "sim.log"), "w")
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--port-file", port_file, "--config", conf,
-             "--rate-limit", "100000/1", "--now", iso(now), "--seed", str(seed)],
+             "--rate-limit", "100000/1", "--now", iso(now), "--seed", str(seed)] + list(args),
             stdout=self.log, stderr=self.log)
         for _ in range(600):
             if os.path.exists(port_file) and os.path.getsize(port_file) > 0:

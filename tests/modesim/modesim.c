@@ -25,7 +25,7 @@
 static const char usage_text[] =
     "usage: modesim [--port N] [--port-file FILE] [--workspace NAME:KEY:SECRET]...\n"
     "               [--config FILE] [--rate-limit N/SECONDS] [--now ISO8601]\n"
-    "               [--seed N] [--faults JSON]\n";
+    "               [--verify-budget token|admin] [--seed N] [--faults JSON]\n";
 
 static const struct option long_options[] = {
     {"port", required_argument, NULL, 'p'},
@@ -33,6 +33,7 @@ static const struct option long_options[] = {
     {"workspace", required_argument, NULL, 'w'},
     {"config", required_argument, NULL, 'c'},
     {"rate-limit", required_argument, NULL, 'r'},
+    {"verify-budget", required_argument, NULL, 'v'},
     {"now", required_argument, NULL, 'n'},
     {"seed", required_argument, NULL, 's'},
     {"faults", required_argument, NULL, 'f'},
@@ -57,6 +58,8 @@ apply_option(struct sim_config *cfg, int opt, const char *arg, char **cause)
 		return sim_config_file(cfg, arg, cause);
 	case 'r':
 		return sim_config_rate(cfg, arg, cause);
+	case 'v':
+		return sim_config_verify_budget(cfg, arg, cause);
 	case 'n':
 		return sim_config_now(cfg, arg, cause);
 	case 's':

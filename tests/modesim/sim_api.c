@@ -214,16 +214,36 @@ too_many(struct sim_reply *rp, int64_t limit, int64_t retry_after)
 			(long long)retry_after);
 }
 
+/*
+ * Locked.  The user name whose budget the request draws on: the Basic user
+ * (the admin API key); for Bearer, the token id, or with verify_admin the
+ * admin key of the workspace that owns the token (the token id when no
+ * workspace does).  NULL for a request without a readable credential.
+ */
+static const char *
+budget_user(const struct sim_state *st, const struct auth *au)
+{
+	const struct sim_token *t;
+
+	if (au->kind == AUTH_NONE)
+		return NULL;
+	if (au->kind != AUTH_BEARER || !st->verify_admin)
+		return au->user;
+	t = sim_state_token_any(st, au->user);
+	return t == NULL ? au->user : t->ws->key;
+}
+
 /* Adds the rate-limit headers for an answer that takes no slot. */
 static void
 peek_headers(struct sim_state *st, const struct auth *au, struct sim_reply *rp)
 {
+	const char *user;
 	int64_t limit, remaining;
 
 	sim_state_lock(st);
 	limit = sim_limit_limit(st->limit);
-	remaining =
-	    au->kind == AUTH_NONE ? limit : sim_limit_peek(st->limit, au->user, sim_limit_clock());
+	user = budget_user(st, au);
+	remaining = user == NULL ? limit : sim_limit_peek(st->limit, user, sim_limit_clock());
 	sim_state_unlock(st);
 	limit_headers(rp, limit, remaining);
 }
@@ -236,15 +256,18 @@ peek_headers(struct sim_state *st, const struct auth *au, struct sim_reply *rp)
 static int
 take_slot(struct sim_state *st, const struct auth *au, struct sim_reply *rp)
 {
+	const char *user;
 	int64_t limit, remaining, retry_after = 0;
 	int rc = 0;
 
 	sim_state_lock(st);
 	limit = sim_limit_limit(st->limit);
 	remaining = limit;
-	if (au->kind != AUTH_NONE)
-		rc = sim_limit_take(st->limit, au->user, sim_limit_clock(), &remaining,
-				    &retry_after);
+	user = budget_user(st, au);
+	if (user != NULL)
+		rc = sim_limit_take(st->limit, user, sim_limit_clock(), &remaining, &retry_after);
+	if (user != NULL && rc == 0)
+		sim_state_count_user(st, user);
 	sim_state_unlock(st);
 	if (rc < 0) {
 		too_many(rp, limit, retry_after);

@@ -157,6 +157,17 @@ out:
 }
 
 int
+sim_config_verify_budget(struct sim_config *cfg, const char *arg, char **cause)
+{
+	if (strcmp(arg, "token") == 0 || strcmp(arg, "admin") == 0) {
+		cfg->verify_admin = strcmp(arg, "admin") == 0;
+		return 0;
+	}
+	*cause = xasprintf("verify budget \"%s\": want token or admin", arg);
+	return -1;
+}
+
+int
 sim_config_port(struct sim_config *cfg, const char *arg, char **cause)
 {
 	int64_t port;
@@ -240,7 +251,15 @@ apply_line(struct sim_config *cfg, char *line, char **cause)
 		}
 		return sim_config_rate(cfg, f[1], cause);
 	}
-	*cause = xasprintf("unknown setting \"%s\" (want workspace or rate-limit)", f[0]);
+	if (strcmp(f[0], "verify-budget") == 0) {
+		if (n != 2) {
+			*cause = xstrdup("want: verify-budget token|admin");
+			return -1;
+		}
+		return sim_config_verify_budget(cfg, f[1], cause);
+	}
+	*cause =
+	    xasprintf("unknown setting \"%s\" (want workspace, rate-limit or verify-budget)", f[0]);
 	return -1;
 }
 

@@ -4,6 +4,7 @@
  * from options and from a config file of lines such as
  *   workspace acme KEY SECRET
  *   rate-limit 40/10
+ *   verify-budget admin
  */
 #ifndef MODESIM_SIM_CONFIG_H
 #define MODESIM_SIM_CONFIG_H
@@ -30,6 +31,7 @@ struct sim_config {
 	size_t nws;
 	int64_t rate_limit;
 	int64_t rate_window;
+	int verify_admin; /* count a verify on the token owner's admin budget, not the token's */
 	int has_now;
 	int64_t now_ms;
 	uint64_t seed;
@@ -51,6 +53,8 @@ int sim_config_workspace(struct sim_config *cfg, const char *name, const char *k
 int sim_config_workspace_arg(struct sim_config *cfg, const char *arg, char **cause);
 /* Reads N/SECONDS. */
 int sim_config_rate(struct sim_config *cfg, const char *arg, char **cause);
+/* Reads the budget a verify draws on: "token" (its own id) or "admin" (the owner's). */
+int sim_config_verify_budget(struct sim_config *cfg, const char *arg, char **cause);
 /* Reads a port number 0..65535. */
 int sim_config_port(struct sim_config *cfg, const char *arg, char **cause);
 /* Reads an unsigned 64-bit seed. */

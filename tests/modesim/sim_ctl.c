@@ -188,20 +188,21 @@ reset_post(struct sim_state *st, json_t *body, struct sim_reply *rp)
 		return;
 	}
 	sim_state_lock(st);
-	memset(&st->stats, 0, sizeof st->stats);
+	sim_state_stats_clear(st);
 	sim_faults_clear(&st->faults);
 	sim_limit_forget(st->limit);
 	sim_reply_json(rp, 200, sim_state_stats_json(st));
 	sim_state_unlock(st);
 }
 
-/* Locked.  Answers {"limit": N, "window": seconds}. */
+/* Locked.  Answers {"limit": N, "window": seconds, "verify_budget": "token" or "admin"}. */
 static void
 ratelimit_reply(const struct sim_state *st, struct sim_reply *rp)
 {
 	sim_reply_json(rp, 200,
-		       json_pack("{s:I, s:I}", "limit", (json_int_t)sim_limit_limit(st->limit),
-				 "window", (json_int_t)sim_limit_window(st->limit)));
+		       json_pack("{s:I, s:I, s:s}", "limit", (json_int_t)sim_limit_limit(st->limit),
+				 "window", (json_int_t)sim_limit_window(st->limit), "verify_budget",
+				 st->verify_admin ? "admin" : "token"));
 }
 
 static void
@@ -235,25 +236,39 @@ ratelimit_post(struct sim_state *st, json_t *body, struct sim_reply *rp)
 {
 	const char *key;
 	json_t *v;
+	const char *budget = NULL;
 	int64_t limit, window;
 
 	json_object_foreach(body, key, v)
 	{
-		if (strcmp(key, "limit") != 0 && strcmp(key, "window") != 0) {
+		if (strcmp(key, "limit") != 0 && strcmp(key, "window") != 0 &&
+		    strcmp(key, "verify_budget") != 0) {
 			sim_reply_error(rp, 400, "bad_request",
-					"unknown key \"%.64s\" (want limit, window)", key);
+					"unknown key \"%.64s\" (want limit, window, verify_budget)",
+					key);
 			return;
 		}
 	}
 	if (json_object_size(body) == 0) {
-		bad_request(rp, "want limit, window or both");
+		bad_request(rp, "want limit, window, verify_budget or several");
 		return;
+	}
+	v = json_object_get(body, "verify_budget");
+	if (v != NULL) {
+		budget = json_string_value(v);
+		if (budget == NULL ||
+		    (strcmp(budget, "token") != 0 && strcmp(budget, "admin") != 0)) {
+			bad_request(rp, "verify_budget must be \"token\" or \"admin\"");
+			return;
+		}
 	}
 	sim_state_lock(st);
 	limit = sim_limit_limit(st->limit);
 	window = sim_limit_window(st->limit);
 	if (int_key(body, "limit", 1, SIM_LIMIT_MAX, &limit, rp) == 0 &&
 	    int_key(body, "window", 1, SIM_WINDOW_MAX, &window, rp) == 0) {
+		if (budget != NULL)
+			st->verify_admin = strcmp(budget, "admin") == 0;
 		sim_limit_set(st->limit, limit, window);
 		ratelimit_reply(st, rp);
 	}

@@ -55,6 +55,8 @@ sim_state_new(const struct sim_config *cfg)
 	st->rng = cfg->seed;
 	st->faults = cfg->faults;
 	st->limit = sim_limit_new(cfg->rate_limit, cfg->rate_window);
+	st->verify_admin = cfg->verify_admin;
+	st->by_user = json_object();
 	return st;
 }
 
@@ -83,6 +85,7 @@ sim_state_free(struct sim_state *st)
 	}
 	free(st->ws);
 	sim_limit_free(st->limit);
+	json_decref(st->by_user);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
@@ -175,6 +178,16 @@ sim_state_token_find(const struct sim_state *st, const struct sim_workspace *ws,
 	return NULL;
 }
 
+const struct sim_token *
+sim_state_token_any(const struct sim_state *st, const char *id)
+{
+	for (size_t i = 0; i < st->ntokens; i++) {
+		if (strcmp(st->tokens[i]->id, id) == 0)
+			return st->tokens[i];
+	}
+	return NULL;
+}
+
 struct sim_token *
 sim_state_token_remove(struct sim_state *st, const struct sim_token *t)
 {
@@ -216,6 +229,22 @@ sim_state_count_status(struct sim_state *st, unsigned int status)
 		st->stats.by_status[status]++;
 }
 
+void
+sim_state_count_user(struct sim_state *st, const char *user)
+{
+	json_t *n = json_object_get(st->by_user, user);
+
+	json_object_set_new(st->by_user, user,
+			    json_integer(n == NULL ? 1 : json_integer_value(n) + 1));
+}
+
+void
+sim_state_stats_clear(struct sim_state *st)
+{
+	memset(&st->stats, 0, sizeof st->stats);
+	json_object_clear(st->by_user);
+}
+
 json_t *
 sim_state_stats_json(const struct sim_state *st)
 {
@@ -236,11 +265,11 @@ sim_state_stats_json(const struct sim_state *st)
 	}
 	for (size_t i = 0; i < NSCHEMES; i++)
 		json_object_set_new(by_auth, schemes[i], json_integer(s->by_auth[i]));
-	return json_pack("{s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "requests",
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "requests",
 			 (json_int_t)s->requests, "by_status", by_status, "by_method", by_method,
-			 "by_auth", by_auth, "creates", (json_int_t)s->creates, "deletes",
-			 (json_int_t)s->deletes, "verifies", (json_int_t)s->verifies, "dropped",
-			 (json_int_t)s->dropped);
+			 "by_auth", by_auth, "by_user", json_deep_copy(st->by_user), "creates",
+			 (json_int_t)s->creates, "deletes", (json_int_t)s->deletes, "verifies",
+			 (json_int_t)s->verifies, "dropped", (json_int_t)s->dropped);
 }
 
 void

@@ -64,7 +64,9 @@ struct sim_state {
 	uint64_t rng;
 	struct sim_faults faults;
 	struct sim_limit *limit;
+	int verify_admin; /* a verify draws on its token's workspace admin budget */
 	struct sim_stats stats;
+	json_t *by_user; /* requests that took a rate-limit slot, per user name */
 };
 
 /* Returns the state for cfg (copying what it needs); aborts on failure. */
@@ -92,6 +94,8 @@ const struct sim_token *sim_state_token_add(struct sim_state *st, const struct s
 /* Locked.  Returns the live token id of ws, or NULL. */
 const struct sim_token *sim_state_token_find(const struct sim_state *st,
 					     const struct sim_workspace *ws, const char *id);
+/* Locked.  Returns the live token id of any workspace, or NULL. */
+const struct sim_token *sim_state_token_any(const struct sim_state *st, const char *id);
 /* Locked.  Removes t from st and returns it; the caller frees it with sim_state_token_free. */
 struct sim_token *sim_state_token_remove(struct sim_state *st, const struct sim_token *t);
 void sim_state_token_free(struct sim_token *t);
@@ -102,6 +106,10 @@ void sim_state_token_free(struct sim_token *t);
  */
 void sim_state_count_request(struct sim_state *st, const char *method, const char *scheme);
 void sim_state_count_status(struct sim_state *st, unsigned int status);
+/* Locked.  Counts a request that took a slot of user's rate-limit budget. */
+void sim_state_count_user(struct sim_state *st, const char *user);
+/* Locked.  Clears the statistics, the per-user counts included. */
+void sim_state_stats_clear(struct sim_state *st);
 /* Locked.  Returns the statistics as a new JSON object. */
 json_t *sim_state_stats_json(const struct sim_state *st);
 

@@ -144,6 +144,9 @@ printf '# fine\n\nworkspace a b\n' >"$TW_TMP/bad2.conf"
 bad_start "config short line" "$TW_TMP/bad2.conf:3:" --config "$TW_TMP/bad2.conf"
 printf 'rate-limit 40/10\nfrobnicate yes\n' >"$TW_TMP/bad3.conf"
 bad_start "config unknown setting" "$TW_TMP/bad3.conf:2:" --config "$TW_TMP/bad3.conf"
+bad_start "bad verify budget" "verify budget" --workspace a:b:c --verify-budget user
+printf 'workspace a b c\nverify-budget\n' >"$TW_TMP/bad4.conf"
+bad_start "config verify-budget without value" "$TW_TMP/bad4.conf:2:" --config "$TW_TMP/bad4.conf"
 bad_start "missing config" "missing.conf" --config "$TW_TMP/missing.conf"
 rc=0
 "$MODESIM" --help >"$TW_TMP/help.out" 2>&1 || rc=$?
@@ -157,9 +160,14 @@ cat >"$TW_TMP/sim.conf" <<EOF
 workspace $WS $KEY $SECRET
 
 rate-limit 40/10
+verify-budget token
 EOF
 sim_start "$MODESIM" --config "$TW_TMP/sim.conf" --workspace "$WS2:$KEY2:$SECRET2" \
-	--now 2030-01-01T00:00Z --seed 7
+	--now 2030-01-01T00:00Z --seed 7 --verify-budget admin
+tw_expect_eq "--verify-budget after the config file wins" \
+	"$(sim_ctl GET /_sim/ratelimit | jq -r .verify_budget)" admin
+# Verifies on their own tokens' budgets, the default, until the step that tests the switch.
+sim_ctl POST /_sim/ratelimit '{"verify_budget": "token"}' >/dev/null
 grep -q "modesim: listening on $SIM_URL" "$SIM_LOG" || tw_fail "expected the listening line in the log"
 tw_expect_eq "clock from --now" "$(sim_ctl GET /_sim/clock | jq -r '.now[0:16]')" 2030-01-01T00:00
 
@@ -442,7 +450,8 @@ done
 # ---------------------------------------------------------------------------
 step "rate limit: small windows, rejected requests take no slot"
 sim_ctl POST /_sim/ratelimit '{"limit": 2, "window": 3}' >/dev/null
-tw_expect_eq "ratelimit read back" "$(sim_ctl GET /_sim/ratelimit | jq -c .)" '{"limit":2,"window":3}'
+tw_expect_eq "ratelimit read back" "$(sim_ctl GET /_sim/ratelimit | jq -c .)" \
+	'{"limit":2,"window":3,"verify_budget":"token"}'
 for i in 1 2; do
 	req DELETE /batch/$WS/signature_tokens/nothing -u "$KEY:$SECRET"
 	expect_status 404 "small limit request $i"
@@ -460,6 +469,51 @@ done
 req GET "/batch/$WS/reports"
 expect_error 401 unauthorized "no user: never 429"
 sim_ctl POST /_sim/ratelimit '{"limit": 10000, "window": 10}' >/dev/null
+
+# ---------------------------------------------------------------------------
+step "rate limit: a verify draws on its token's budget, or on its admin's with verify_budget admin"
+sim_ctl POST /_sim/ratelimit '{"limit": 4, "window": 60}' >/dev/null
+sim_ctl POST /_sim/reset >/dev/null
+create_ok "budget-probe"
+tw_expect_eq "create: admin's X-RateLimit-Remaining" "$(header X-RateLimit-Remaining)" 3
+reports "$TOK" "$AKEY" "$ASEC"
+expect_status 200 "verify on the token's budget"
+tw_expect_eq "token budget: X-RateLimit-Limit" "$(header X-RateLimit-Limit)" 4
+tw_expect_eq "token budget: X-RateLimit-Remaining" "$(header X-RateLimit-Remaining)" 3
+sim_ctl GET /_sim/stats >"$B"
+jq -e --arg k "$KEY" --arg t "$TOK" '.by_user == {($k): 1, ($t): 1}' "$B" >/dev/null ||
+	tw_fail "token budget: stats by user: $(jq -c .by_user "$B")"
+sim_ctl POST /_sim/ratelimit '{"verify_budget": "admin"}' >"$B"
+expect_jq '. == {"limit": 4, "window": 60, "verify_budget": "admin"}' "verify_budget set"
+sim_ctl POST /_sim/reset >/dev/null
+req DELETE "/batch/$WS/signature_tokens/nothing" -u "$KEY:$SECRET"
+tw_expect_eq "admin budget: a DELETE's X-RateLimit-Remaining" "$(header X-RateLimit-Remaining)" 3
+for left in 2 1 0; do
+	reports "$TOK" "$AKEY" "$ASEC"
+	expect_status 200 "verify on the admin's budget, $left left"
+	tw_expect_eq "admin budget: X-RateLimit-Limit" "$(header X-RateLimit-Limit)" 4
+	tw_expect_eq "admin budget: X-RateLimit-Remaining" "$(header X-RateLimit-Remaining)" "$left"
+done
+reports "$TOK" "$AKEY" "$ASEC"
+expect_error 429 too_many_requests "a verify past the admin's budget"
+req DELETE "/batch/$WS/signature_tokens/nothing" -u "$KEY:$SECRET"
+expect_error 429 too_many_requests "the admin after its verifies spent the budget"
+req DELETE "/batch/$WS2/signature_tokens/nothing" -u "$KEY2:$SECRET2"
+expect_error 404 not_found "another workspace's admin keeps its own budget"
+reports "nosuchtoken0" "$AKEY" "$ASEC"
+expect_error 401 unauthorized "an unknown token draws on its own id"
+tw_expect_eq "unknown token: X-RateLimit-Remaining" "$(header X-RateLimit-Remaining)" 3
+sim_ctl GET /_sim/stats >"$B"
+jq -e --arg k "$KEY" --arg k2 "$KEY2" \
+	'.by_user == {($k): 4, ($k2): 1, "nosuchtoken0": 1} and .verifies == 3 and .by_status["429"] == 2' \
+	"$B" >/dev/null || tw_fail "admin budget: stats: $(jq -c . "$B")"
+for bad in '{"verify_budget": "user"}' '{"verify_budget": 1}'; do
+	req POST /_sim/ratelimit -H 'Content-Type: application/json' --data-binary "$bad"
+	expect_error 400 bad_request "verify_budget $bad"
+done
+tw_expect_eq "a refused verify_budget changes nothing" \
+	"$(sim_ctl GET /_sim/ratelimit | jq -r .verify_budget)" admin
+sim_ctl POST /_sim/ratelimit '{"limit": 10000, "window": 10, "verify_budget": "token"}' >/dev/null
 
 # ---------------------------------------------------------------------------
 step "faults: drop_rate closes without answer and does nothing"
@@ -626,9 +680,11 @@ req GET "/batch/$WS/reports"
 req GET "/batch/$WS/reports" -H 'Authorization: Token abc'
 sim_ctl GET /_sim/stats >"$B"
 expect_jq '.by_auth == {"none": 1, "basic": 3, "bearer": 1, "other": 1}' "stats by Authorization scheme"
+jq -e --arg k "$KEY" --arg t "$PTOK" '.by_user == {($k): 3, ($t): 1}' "$B" >/dev/null ||
+	tw_fail "stats by rate-limit user: $(jq -c .by_user "$B")"
 sim_ctl POST /_sim/reset >/dev/null
 sim_ctl GET /_sim/stats >"$B"
-expect_jq '.requests == 0 and .by_status == {} and .creates == 0' "stats after reset"
+expect_jq '.requests == 0 and .by_status == {} and .by_user == {} and .creates == 0' "stats after reset"
 [ "$(ntokens)" -gt 0 ] || tw_fail "reset must keep tokens"
 # ctl_bad METHOD PATH [JSON]: expects a 4xx JSON error from the control API.
 ctl_bad() {
