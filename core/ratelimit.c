@@ -6,12 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * 2% of the window, 40 ms at least: room for the jitter between when a
+ * request leaves and when the server counts it, which costs 2% of the
+ * budget (issue 15's goal is 97% of it used, with no 429).
+ */
 static int64_t
 margin_for(int64_t window_ms)
 {
-	int64_t m = window_ms / 20;
+	int64_t m = window_ms / 50;
 
-	return m < 100 ? 100 : m;
+	return m < 40 ? 40 : m;
 }
 
 void
