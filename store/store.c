@@ -114,7 +114,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  WHERE state IN " STORE_LIVE_STATES ";"
     /* Whether a row has a sealed secret, from a few pages of keys rather than the
      * table's pages of blobs (STORE_HAS_SECRET). */
-    "CREATE INDEX secrets_rows ON secrets(token_row);",
+    "CREATE INDEX secrets_rows ON secrets(token_row);"
+    /* A workspace's tokens by name: each create checks its name is new (tokens_name_used),
+     * which read every row of a long history. */
+    "CREATE INDEX tokens_by_name ON tokens(workspace_id, name);",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -206,7 +206,8 @@ test_migration_attests_rows(void **state)
 	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
 	/* Back to what schema 4 wrote: no index, and events without digests. */
 	exec_ok(fx->s,
-		"DROP INDEX secrets_rows; DROP INDEX tokens_live; DROP INDEX events_by_kind; "
+		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_live; "
+		"DROP INDEX events_by_kind; "
 		"DROP INDEX events_by_row; "
 		"ALTER TABLE events "
 		"DROP COLUMN token_row; "
