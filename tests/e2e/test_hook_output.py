@@ -105,6 +105,26 @@ def pieces(secrets):
 HITS = {}  # pieces found so far, by where: the first few of each are told
 
 
+def shape(text, i, n):
+    """Where a hit sits, without a character of it or of anything like it: its line
+    with every letter and digit as 'x' and the hit as '#', cut to 120 characters
+    around it, and the length of the run of letters and digits that holds it (a hit
+    inside a longer hex string, such as a token id or a hash, is likely chance)."""
+    start = text.rfind("\n", 0, i) + 1
+    end = text.find("\n", i + n)
+    end = len(text) if end < 0 else end
+    a, b = i, i + n
+    while a > start and text[a - 1].isalnum():
+        a -= 1
+    while b < end and text[b].isalnum():
+        b += 1
+    line = "".join("#" if i <= k < i + n else "x" if c.isalnum() else c
+                   for k, c in enumerate(text[start:end], start))
+    at = i - start
+    return "run of %d letters and digits; line %r" % (
+        b - a, line[max(0, at - 60):at + n + 60])
+
+
 def search(where, text, grams, cuts):
     """Fails for each stretch of text that holds a piece; names slot, cut and length only."""
     i = 0
@@ -123,8 +143,8 @@ def search(where, text, grams, cuts):
                 n, slot, what = k, s, w
         HITS[where] = HITS.get(where, 0) + 1
         if HITS[where] <= 5:
-            fail("%s holds %d characters of slot %s's %s (hook output cut at %d)"
-                 % (where, n, slot, what, cuts[slot]))
+            fail("%s holds %d characters of slot %s's %s (hook output cut at %d); around it: %s"
+                 % (where, n, slot, what, cuts[slot], shape(text, i, n)))
         i += n
 
 
