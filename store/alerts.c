@@ -72,8 +72,8 @@ alerts_last(struct store *s, const char *const *keys, size_t n, int64_t *last, c
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(del);
-	sqlite3_finalize(sel);
+	store_done(s, del);
+	store_done(s, sel);
 	return store_end(s, rc, cause);
 }
 
@@ -96,6 +96,6 @@ alerts_sent(struct store *s, const char *const *keys, size_t n, int64_t now, cha
 	sqlite3_bind_int64(st, 2, now);
 	rc = run_all(s, st, "recording the alerts sent", cause);
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return store_end(s, rc, cause);
 }

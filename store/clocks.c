@@ -22,7 +22,7 @@ disagreed(struct store *s, int64_t ws, char **cause)
 	step = sqlite3_step(st);
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		store_error(s, "reading a server clock check", cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 }
 
@@ -67,7 +67,7 @@ record(struct store *s, const char *workspace, int64_t now, const char *error, c
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(d);
 	return store_end(s, rc, cause);
 }
@@ -113,7 +113,7 @@ clocks_list(struct store *s, struct clock_state **out, size_t *n, char **cause)
 	}
 	if (step != SQLITE_DONE)
 		store_error(s, "listing server clocks that disagree", cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (step == SQLITE_DONE)
 		return 0;
 	clocks_free(*out, *n);

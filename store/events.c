@@ -104,11 +104,9 @@ last_event(struct store *s, int64_t *id, unsigned char hash[EVENTS_HASH_BYTES], 
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", -1,
-			       &st, NULL) != SQLITE_OK) {
-		store_error(s, "reading the history", cause);
+	st = store_prepare(s, "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", cause);
+	if (st == NULL)
 		return -1;
-	}
 	step = sqlite3_step(st);
 	if (step == SQLITE_DONE) {
 		*id = 0;
@@ -121,7 +119,7 @@ last_event(struct store *s, int64_t *id, unsigned char hash[EVENTS_HASH_BYTES], 
 	} else {
 		store_error(s, "reading the last event (run 'tokenwarden audit verify')", cause);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -129,14 +127,15 @@ last_event(struct store *s, int64_t *id, unsigned char hash[EVENTS_HASH_BYTES], 
 static int64_t
 next_id(struct store *s, int64_t last)
 {
-	sqlite3_stmt *st = NULL;
+	char *cause = NULL;
+	sqlite3_stmt *st =
+	    store_prepare(s, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", &cause);
 	int64_t seq = last;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT seq FROM sqlite_sequence WHERE name = 'events'", -1,
-			       &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
+	free(cause);
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return (seq > last ? seq : last) + 1;
 }
 
@@ -164,14 +163,13 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 		goto out;
 	id = next_id(s, last);
 	event_hash(prev, id, at, s->actor, kind, workspace, slot, token, text, hash);
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO events (id, at, actor, kind, workspace, slot, token, "
-			       "details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-			       "?9, ?10)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "recording an event", cause);
+	st = store_prepare(s,
+			   "INSERT INTO events (id, at, actor, kind, workspace, slot, token, "
+			   "details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+			   "?9, ?10)",
+			   cause);
+	if (st == NULL)
 		goto out;
-	}
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, at);
 	sqlite3_bind_text(st, 3, s->actor, -1, SQLITE_STATIC);
@@ -188,7 +186,7 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	jsonx_free(text);
 	json_decref(empty);
 	return rc;
@@ -212,13 +210,12 @@ events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64
 	memcpy(prev, genesis, sizeof prev);
 	head[0] = '\0';
 	*bad_id = 0;
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, at, actor, kind, workspace, slot, token, details, "
-			       "prev_hash, hash FROM events ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "reading the history", cause);
+	st = store_prepare(s,
+			   "SELECT id, at, actor, kind, workspace, slot, token, details, "
+			   "prev_hash, hash FROM events ORDER BY id",
+			   cause);
+	if (st == NULL)
 		return -1;
-	}
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		int64_t id = sqlite3_column_int64(st, 0);
 
@@ -272,7 +269,7 @@ events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64
 	*count = n;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -298,15 +295,14 @@ events_list(struct store *s, const struct event_filter *f,
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT id, at, actor, kind, workspace, slot, token, details, hash "
-			       "FROM events WHERE (?1 = 0 OR at >= ?1) AND (?2 = 0 OR at < ?2) "
-			       "AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR workspace = ?4) "
-			       "AND (?5 IS NULL OR slot = ?5) ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "reading the history", cause);
+	st = store_prepare(s,
+			   "SELECT id, at, actor, kind, workspace, slot, token, details, hash "
+			   "FROM events WHERE (?1 = 0 OR at >= ?1) AND (?2 = 0 OR at < ?2) "
+			   "AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR workspace = ?4) "
+			   "AND (?5 IS NULL OR slot = ?5) ORDER BY id",
+			   cause);
+	if (st == NULL)
 		return -1;
-	}
 	sqlite3_bind_int64(st, 1, f->since);
 	sqlite3_bind_int64(st, 2, f->until);
 	sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
@@ -337,7 +333,7 @@ events_list(struct store *s, const struct event_filter *f,
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -396,8 +392,8 @@ out:
 		FREE_NULL(out);
 		*n = 0;
 	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(max);
+	store_done(s, st);
+	store_done(s, max);
 	return rc;
 }
 
@@ -423,6 +419,6 @@ events_last_by_slot(struct store *s, const char *kind,
 		store_error(s, "reading the history", cause);
 		rc = -1;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }

@@ -108,7 +108,7 @@ inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause)
 	} else {
 		store_error(s, "reading a token row", cause);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return step == SQLITE_ROW ? 0 : -1;
 }
 
@@ -148,7 +148,7 @@ compare_rows(struct store *s, enum inventory_scope scope,
 		store_error(s, "comparing the tokens with the history", cause);
 		n = -1;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return n;
 }
 
@@ -180,7 +180,7 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
 		store_error(s, "comparing the history with the tokens", cause);
 		n = -1;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return n;
 }
 
@@ -251,6 +251,6 @@ inventory_attest(struct store *s, int64_t now, const char *reason, char **cause)
 		store_error(s, "recording the token rows", cause);
 		rc = -1;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }

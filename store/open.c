@@ -14,6 +14,7 @@
 #include "core/xalloc.h"
 #include "store/store_priv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -596,6 +597,10 @@ out:
 static void
 disconnect(struct store *s)
 {
+	/* A statement still handed out is a missing store_done: its query would
+	 * have held a read of the database open. */
+	assert(store_stmts_busy(s) == 0);
+	store_stmts_free(s);
 	sqlite3_close_v2(s->db);
 	s->db = NULL;
 	file_close(s->share);

@@ -17,11 +17,9 @@ runs_start(struct store *s, const char *kind, int64_t now, int64_t *run, char **
 
 	if (store_begin(s, cause) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO runs (started_at) VALUES (?1)", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		store_error(s, "starting a run", cause);
+	st = store_prepare(s, "INSERT INTO runs (started_at) VALUES (?1)", cause);
+	if (st == NULL)
 		goto out;
-	}
 	sqlite3_bind_int64(st, 1, now);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		store_error(s, "starting a run", cause);
@@ -33,7 +31,7 @@ runs_start(struct store *s, const char *kind, int64_t now, int64_t *run, char **
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(d);
 	return store_end(s, rc, cause);
 }
@@ -50,13 +48,12 @@ runs_end(struct store *s, int64_t run, int status, const json_t *summary, int64_
 		goto out;
 	if (summary != NULL)
 		text = json_dumps(summary, JSON_COMPACT | JSON_SORT_KEYS);
-	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE runs SET ended_at = ?2, status = ?3, summary = ?4 "
-			       "WHERE id = ?1 AND ended_at IS NULL",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "ending a run", cause);
+	st = store_prepare(s,
+			   "UPDATE runs SET ended_at = ?2, status = ?3, summary = ?4 "
+			   "WHERE id = ?1 AND ended_at IS NULL",
+			   cause);
+	if (st == NULL)
 		goto out;
-	}
 	sqlite3_bind_int64(st, 1, run);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int(st, 3, status);
@@ -76,7 +73,7 @@ runs_end(struct store *s, int64_t run, int status, const json_t *summary, int64_
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	jsonx_free(text);
 	json_decref(d);
 	return store_end(s, rc, cause);
@@ -106,7 +103,7 @@ run_one(struct store *s, const char *sql, struct run_row *r, char **cause)
 		if (text != NULL)
 			r->summary = json_loads(text, 0, NULL);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (step != SQLITE_ROW && step != SQLITE_DONE) {
 		store_error(s, "reading the last run", cause);
 		return -1;

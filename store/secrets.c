@@ -57,7 +57,7 @@ secrets_record_reveal(struct store *s, int64_t row, int64_t now, const struct se
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(details);
 	free(ws);
 	free(slot);
@@ -134,7 +134,7 @@ read_all(struct store *s, struct stored **out, size_t *n, char **cause)
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc < 0) {
 		stored_free(v, *n);
 		v = NULL;
@@ -200,7 +200,7 @@ reseal_all(struct store *s, const struct stored *v, size_t n, const char *new_fp
 	rc = 0;
 out:
 	free(blob);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 

@@ -50,7 +50,7 @@ slots_failed(struct store *s, const char *workspace, const char *slot, int64_t n
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(d);
 	return store_end(s, rc, cause);
 }
@@ -85,7 +85,7 @@ slots_succeeded(struct store *s, const char *workspace, const char *slot, int64_
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(d);
 	return store_end(s, rc, cause);
 }
@@ -127,7 +127,7 @@ slots_list(struct store *s, struct slot_state **out, size_t *n, char **cause)
 		rc = 0;
 	else
 		store_error(s, "listing slot failures", cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc < 0) {
 		slots_free(*out, *n);
 		*out = NULL;

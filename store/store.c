@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Schema version 1: the first.  Each later version adds one entry. */
@@ -154,7 +156,7 @@ upsert_id(struct store *s, const char *sql, int64_t parent, const char *name, co
 		id = sqlite3_column_int64(st, 0);
 	else
 		store_error(s, what, cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return id;
 }
 
@@ -298,6 +300,23 @@ store_exec(struct store *s, const char *sql, const char *what, char **cause)
 	return 0;
 }
 
+/* Steps sql, a statement that returns no row, once; returns 0, or -1 with *cause. */
+static int
+store_step_once(struct store *s, const char *sql, const char *what, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	int rc = 0;
+
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, what, cause);
+		rc = -1;
+	}
+	store_done(s, st);
+	return rc;
+}
+
 /* Reads one integer with sql. */
 int
 store_pragma_int(struct store *s, const char *sql, int *out, char **cause)
@@ -370,27 +389,54 @@ store_set_actor(struct store *s, const char *actor)
 	s->actor = xstrdup(actor);
 }
 
+/*
+ * Transactions nest: a store function that makes one change in a transaction
+ * of its own can be called inside a caller's, which then commits several
+ * changes with one sync of the disk (a rotation's activation and its slot's
+ * success).  Inside, a transaction is a savepoint: its failure undoes its own
+ * changes only, and its caller decides for the rest.
+ */
 int
 store_begin(struct store *s, char **cause)
 {
-	return store_exec(s, "BEGIN IMMEDIATE", "starting a write transaction", cause);
+	if (store_step_once(s, s->depth > 0 ? "SAVEPOINT nested" : "BEGIN IMMEDIATE",
+			    "starting a write transaction", cause) < 0)
+		return -1;
+	s->depth++;
+	return 0;
 }
 
 int
 store_commit(struct store *s, char **cause)
 {
-	if (store_exec(s, "COMMIT", "committing the change", cause) < 0) {
+	if (store_step_once(s, s->depth > 1 ? "RELEASE nested" : "COMMIT", "committing the change",
+			    cause) < 0) {
 		store_rollback(s);
 		return -1;
 	}
+	if (s->depth > 0)
+		s->depth--;
 	return 0;
 }
 
 void
 store_rollback(struct store *s)
 {
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	char *cause = NULL;
+
+	if (s->depth > 1) {
+		/* After an error that ended the whole transaction there is no
+		 * savepoint left to undo: the outer end then finds none either. */
+		if (store_step_once(s, "ROLLBACK TO nested", "rolling back", &cause) < 0 ||
+		    store_step_once(s, "RELEASE nested", "rolling back", &cause) < 0)
+			FREE_NULL(&cause);
+		s->depth--;
+		return;
+	}
+	s->depth = 0;
+	if (!sqlite3_get_autocommit(s->db) &&
+	    store_step_once(s, "ROLLBACK", "rolling back", &cause) < 0)
+		free(cause);
 }
 
 int
@@ -408,11 +454,9 @@ store_meta_get(struct store *s, const char *key, char **value, char **cause)
 	sqlite3_stmt *st = NULL;
 	int rc = -1, step;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		store_error(s, "reading meta", cause);
+	st = store_prepare(s, "SELECT value FROM meta WHERE key = ?1", cause);
+	if (st == NULL)
 		return -1;
-	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
@@ -423,7 +467,7 @@ store_meta_get(struct store *s, const char *key, char **value, char **cause)
 	} else {
 		store_error(s, "reading meta", cause);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -433,20 +477,19 @@ store_meta_set(struct store *s, const char *key, const char *value, char **cause
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-			       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "writing meta", cause);
+	st = store_prepare(s,
+			   "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+			   "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			   cause);
+	if (st == NULL)
 		return -1;
-	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		store_error(s, "writing meta", cause);
 		rc = -1;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -519,17 +562,107 @@ store_check_key(struct store *s, const char *fpr, char **cause)
 	return rc;
 }
 
+/*
+ * The statements a connection keeps prepared, so that each query is parsed
+ * once per connection rather than once per call: a rotation runs some thirty
+ * queries, and parsing them was a sixth of its CPU time.  A statement is
+ * found by its SQL text; one in use (a query stepped while a nested call runs
+ * the same one) is never handed out twice, and the nested call gets a
+ * statement of its own.  Past STORE_STMTS statements, the rest are finalised
+ * when done, so that queries built at run time cannot grow the cache.
+ */
+#define STORE_STMTS 64
+
+struct store_stmts {
+	size_t n;
+	struct {
+		sqlite3_stmt *st;
+		uint32_t hash; /* of its SQL text */
+		int busy;      /* handed out by store_prepare, not yet given back */
+	} e[STORE_STMTS];
+};
+
+/* FNV-1a: a cheap first comparison of two queries' texts. */
+static uint32_t
+sql_hash(const char *sql)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)sql; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
 sqlite3_stmt *
 store_prepare(struct store *s, const char *sql, char **cause)
 {
+	uint32_t hash = sql_hash(sql);
+	struct store_stmts *c = s->stmts;
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (c == NULL) {
+		c = xcalloc(1, sizeof *c);
+		s->stmts = c;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->e[i].hash == hash && !c->e[i].busy &&
+		    strcmp(sqlite3_sql(c->e[i].st), sql) == 0) {
+			c->e[i].busy = 1;
+			return c->e[i].st;
+		}
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, c->n < STORE_STMTS ? SQLITE_PREPARE_PERSISTENT : 0,
+			       &st, NULL) != SQLITE_OK) {
 		store_error(s, "preparing a query", cause);
 		sqlite3_finalize(st);
 		return NULL;
 	}
+	if (c->n < STORE_STMTS) {
+		c->e[c->n].st = st;
+		c->e[c->n].hash = hash;
+		c->e[c->n].busy = 1;
+		c->n++;
+	}
 	return st;
+}
+
+void
+store_done(struct store *s, sqlite3_stmt *st)
+{
+	struct store_stmts *c = s->stmts;
+
+	if (st == NULL)
+		return;
+	for (size_t i = 0; c != NULL && i < c->n; i++) {
+		if (c->e[i].st == st) {
+			/* Reset ends the statement's read of the database; its bindings
+			 * may point at the caller's strings. */
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			c->e[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+int
+store_stmts_busy(const struct store *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; s->stmts != NULL && i < s->stmts->n; i++)
+		n += s->stmts->e[i].busy;
+	return n;
+}
+
+void
+store_stmts_free(struct store *s)
+{
+	for (size_t i = 0; s->stmts != NULL && i < s->stmts->n; i++)
+		sqlite3_finalize(s->stmts->e[i].st);
+	free(s->stmts);
+	s->stmts = NULL;
 }
 
 char *

@@ -41,7 +41,9 @@ struct store {
 	char *actor;    /* user@host, recorded with every event */
 	int lock_fd;    /* the run lock, -1 when not held */
 	char *readonly; /* why the store was opened read-only, or NULL when it is writable */
-	struct store_file *share; /* a read-only open's shared lock on the file, or NULL */
+	struct store_file *share;  /* a read-only open's shared lock on the file, or NULL */
+	struct store_stmts *stmts; /* the prepared statements kept (store_prepare) */
+	int depth;                 /* transactions open, one inside another (store_begin) */
 };
 
 /*
@@ -111,11 +113,15 @@ void store_lock_label(const char *label);
 /* Replaces the actor recorded with events (tests; default user@host). */
 void store_set_actor(struct store *s, const char *actor);
 
-/* BEGIN IMMEDIATE; returns 0 or -1 with *cause. */
+/*
+ * BEGIN IMMEDIATE; returns 0 or -1 with *cause.  Inside an open transaction,
+ * a nested one: a savepoint, which store_commit releases into the outer one
+ * and store_rollback undoes alone; only the outermost commit writes.
+ */
 int store_begin(struct store *s, char **cause);
 /* COMMIT; returns 0 or -1 with *cause (the transaction is rolled back then). */
 int store_commit(struct store *s, char **cause);
-/* ROLLBACK, when a transaction is open. */
+/* ROLLBACK of the innermost open transaction, when one is open. */
 void store_rollback(struct store *s);
 /*
  * Ends the open transaction by rc, for one exit path: commits when rc is 0
@@ -144,8 +150,14 @@ int store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause);
  */
 int store_check_key(struct store *s, const char *fpr, char **cause);
 
-/* For store/ only: prepares sql, or returns NULL with *cause. */
+/*
+ * For store/ only: a prepared statement of sql, or NULL with *cause.  It is
+ * s's own, kept prepared between calls: give it back with store_done, never
+ * sqlite3_finalize.
+ */
 struct sqlite3_stmt *store_prepare(struct store *s, const char *sql, char **cause);
+/* For store/ only: gives back st from store_prepare, reset and unbound; NULL: nothing. */
+void store_done(struct store *s, struct sqlite3_stmt *st);
 /* For store/ only: returns an allocated copy of column i's text, or NULL for SQL NULL. */
 char *store_column_dup(struct sqlite3_stmt *st, int i);
 /* For store/ only, in an open transaction: the id of workspace name (made if new), or -1. */

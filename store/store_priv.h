@@ -32,6 +32,11 @@ int store_migrate(struct store *s, char **cause);
 #define STORE_HAS_SECRET                                                                           \
 	"EXISTS (SELECT 1 FROM secrets x INDEXED BY secrets_rows WHERE x.token_row = t.id)"
 
+/* How many of s's kept statements are handed out and not yet given back. */
+int store_stmts_busy(const struct store *s);
+/* Finalises s's kept statements, before its connection closes. */
+void store_stmts_free(struct store *s);
+
 /* The directory holding path; returns an allocated string, the caller frees it. */
 char *store_dir_of(const char *path);
 

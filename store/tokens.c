@@ -48,7 +48,7 @@ run(struct store *s, sqlite3_stmt *st, const char *what, char **cause)
 		store_error(s, what, cause);
 		rc = -1;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -87,7 +87,7 @@ row_names(struct store *s, int64_t row, char **ws, char **slot, char **token, ch
 	} else {
 		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -168,7 +168,7 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(details);
 	return store_end(s, rc, cause);
 }
@@ -227,7 +227,7 @@ tokens_created(struct store *s, int64_t row, const char *token, int64_t created_
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(details);
 	return store_end(s, rc, cause);
 }
@@ -264,7 +264,7 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return store_end(s, rc, cause);
 }
 
@@ -317,7 +317,7 @@ bring_forward(struct store *s, int64_t row, int64_t retire_after, int64_t now, c
 out:
 	free(ids);
 	json_decref(d);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -364,7 +364,7 @@ retire_active(struct store *s, int64_t row, int64_t retire_after, int64_t now, i
 		rc = bring_forward(s, row, retire_after, now, cause);
 out:
 	json_decref(d);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -399,7 +399,7 @@ tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 	}
 	rc = row_event(s, row, now, "token.active", NULL, cause);
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc < 0)
 		*retired = 0;
 	return store_end(s, rc, cause);
@@ -433,7 +433,7 @@ tokens_delivering(struct store *s, int64_t row, size_t consumers, int64_t now, c
 	rc = row_event(s, row, now, "token.delivering", d, cause);
 out:
 	json_decref(d);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return store_end(s, rc, cause);
 }
 
@@ -469,7 +469,7 @@ tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 	rc = row_event(s, row, now, "token.retiring", d, cause);
 out:
 	json_decref(d);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return store_end(s, rc, cause);
 }
 
@@ -534,7 +534,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 		store_error(s, "recording the deletion", cause);
 		goto out;
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	st = NULL;
 	/* A token the inventory does not hold (or holds as deleted) is recorded all the same. */
 	if (row != 0)
@@ -542,7 +542,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	else
 		rc = events_append(s, now, "token.deleted", workspace, NULL, token, details, cause);
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return store_end(s, rc, cause);
 }
 
@@ -597,7 +597,7 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	json_decref(details);
 	return store_end(s, rc, cause);
 }
@@ -677,7 +677,7 @@ tokens_list(struct store *s, const struct token_filter *f, struct token_row **ro
 		sqlite3_bind_text(st, 3, tokens_state_name((enum token_state)f->state), -1,
 				  SQLITE_STATIC);
 	rc = collect(s, st, rows, n, cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -695,7 +695,7 @@ tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
 	if (st == NULL)
 		return -1;
 	rc = collect(s, st, rows, n, cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -713,7 +713,7 @@ tokens_find(struct store *s, const char *workspace, const char *token, struct to
 	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
 	rc = collect(s, st, out, &n, cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc == 0 && n == 0)
 		return 1;
 	return rc;
@@ -755,7 +755,7 @@ tokens_lookup(struct store *s, const char *workspace, const char *word, struct t
 	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, word, -1, SQLITE_STATIC);
 	rc = collect(s, st, &rows, &n, cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc < 0)
 		return -1;
 	if (n == 1) {
@@ -784,7 +784,7 @@ tokens_name_used(struct store *s, const char *workspace, const char *name, char 
 	step = sqlite3_step(st);
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		store_error(s, "looking up a token name", cause);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 }
 
@@ -811,7 +811,7 @@ tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, c
 	} else {
 		store_error(s, "reading a sealed secret", cause);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc;
 }
 
@@ -850,7 +850,7 @@ tokens_count_by_state(struct store *s, int64_t counts[TOKEN_NSTATES], char **cau
 		if (name != NULL && tokens_state_parse(name, &state) == 0)
 			counts[state] = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (step != SQLITE_DONE) {
 		store_error(s, "counting tokens by state", cause);
 		return -1;

@@ -730,11 +730,125 @@ test_describe(void **state)
 	}
 }
 
+/*
+ * A statement given back is handed out again for the same query, reset and
+ * unbound; one still in use is not: a nested call running the same query gets
+ * a statement of its own.  Past the kept number, queries still run.
+ */
+static void
+test_statements_kept_per_query(void **state)
+{
+	struct fixture *fx = *state;
+	const char *sql = "SELECT ?1 UNION ALL SELECT 2";
+	char *cause = NULL;
+	sqlite3_stmt *outer, *inner, *again;
+
+	outer = store_prepare(fx->s, sql, &cause);
+	assert_non_null(outer);
+	sqlite3_bind_int(outer, 1, 7);
+	assert_int_equal(sqlite3_step(outer), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(outer, 0), 7);
+	inner = store_prepare(fx->s, sql, &cause); /* outer is mid-query */
+	assert_non_null(inner);
+	assert_ptr_not_equal(inner, outer);
+	sqlite3_bind_int(inner, 1, 9);
+	assert_int_equal(sqlite3_step(inner), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(inner, 0), 9);
+	assert_int_equal(sqlite3_step(outer), SQLITE_ROW); /* outer goes on undisturbed */
+	assert_int_equal(sqlite3_column_int(outer, 0), 2);
+	store_done(fx->s, inner);
+	store_done(fx->s, outer);
+	again = store_prepare(fx->s, sql, &cause);
+	assert_ptr_equal(again, outer);
+	/* reset and unbound: it starts again, and ?1 is NULL */
+	assert_int_equal(sqlite3_step(again), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(again, 0), SQLITE_NULL);
+	store_done(fx->s, again);
+	for (int i = 0; i < 200; i++) {
+		char *q = xasprintf("SELECT %d", i);
+		sqlite3_stmt *st = store_prepare(fx->s, q, &cause);
+
+		assert_non_null(st);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), i);
+		store_done(fx->s, st);
+		free(q);
+	}
+	assert_null(store_prepare(fx->s, "SELECT FROM nothing", &cause));
+	assert_non_null(strstr(cause, "preparing a query"));
+	free(cause);
+}
+
+/* Reads meta key: its value, or "-" when absent. */
+static char *
+meta_or_dash(struct store *s, const char *key)
+{
+	char *value = NULL, *cause = NULL;
+	int got = store_meta_get(s, key, &value, &cause);
+
+	assert_true(got == 0 || got == 1);
+	return got == 0 ? value : xstrdup("-");
+}
+
+static void
+expect_meta(struct store *s, const char *key, const char *want)
+{
+	char *got = meta_or_dash(s, key);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/*
+ * A transaction begun inside another is a savepoint: rolling it back undoes
+ * its own changes only, committing it hands them to the outer one, and only
+ * the outer commit or rollback decides what is written.
+ */
+static void
+test_nested_transactions(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "a", "1", &cause), 0);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "b", "1", &cause), 0);
+	store_rollback(fx->s);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "c", "1", &cause), 0);
+	assert_int_equal(store_end(fx->s, 0, &cause), 0);
+	assert_int_equal(store_end(fx->s, 0, &cause), 0);
+	expect_meta(fx->s, "a", "1");
+	expect_meta(fx->s, "b", "-");
+	expect_meta(fx->s, "c", "1");
+
+	/* An inner commit is undone with its outer transaction. */
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "d", "1", &cause), 0);
+	assert_int_equal(store_end(fx->s, 0, &cause), 0);
+	assert_int_equal(store_end(fx->s, -1, &cause), -1);
+	expect_meta(fx->s, "d", "-");
+
+	/* Each level ended: a new transaction begins from the top. */
+	assert_int_equal(fx->s->depth, 0);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "e", "1", &cause), 0);
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	expect_meta(fx->s, "e", "1");
+	assert_null(cause);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_created_private_with_pragmas, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_statements_kept_per_query, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_nested_transactions, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, fixture_setup,
 					    fixture_teardown),
