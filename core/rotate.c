@@ -11,6 +11,7 @@
 #include "core/xalloc.h"
 #include "store/clocks.h"
 #include "store/slots.h"
+#include "store/store.h"
 #include "store/tokens.h"
 
 #include <jansson.h>
@@ -233,6 +234,49 @@ consumer_said(struct run *run, const struct policy_slot *sl, const char *token, 
 	return "; its output is in the log";
 }
 
+/*
+ * Records the replacement at row verified, when the slot verifies, and its
+ * delivery begun, when it has consumers: in one transaction, so one sync of
+ * the disk.  A crash before it leaves the row created, deleted by the next
+ * run as a verified one would be.  Returns 0, or -1 with *cause.
+ */
+static int
+record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char **cause)
+{
+	int rc = 0;
+
+	if (!sl->eff.verify && sl->eff.ndeliver == 0)
+		return 0;
+	if (store_begin(run->s, cause) < 0)
+		return -1;
+	if (sl->eff.verify)
+		rc = tokens_transition(run->s, row, TOKEN_CREATED, TOKEN_VERIFIED, clock_now_ms(),
+				       NULL, cause);
+	if (rc == 0 && sl->eff.ndeliver > 0)
+		rc = tokens_delivering(run->s, row, sl->eff.ndeliver, clock_now_ms(), cause);
+	return store_end(run->s, rc, cause);
+}
+
+/*
+ * Makes the replacement at row the slot's active token, the old one retiring
+ * after its grace (*retired its row), and records the slot's success: in one
+ * transaction.  Returns 0, or -1 with *cause.
+ */
+static int
+record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_t *retired,
+	      char **cause)
+{
+	int64_t now = clock_now_ms();
+	int rc;
+
+	if (store_begin(run->s, cause) < 0)
+		return -1;
+	rc = tokens_activate(run->s, row, now + sl->eff.grace * MS, now, retired, cause);
+	if (rc == 0)
+		rc = slots_succeeded(run->s, sl->ws->name, sl->name, now, cause);
+	return store_end(run->s, rc, cause);
+}
+
 /* Proves the new token and hands it to every consumer; 0, or -1 after discarding it. */
 static int
 prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
@@ -253,20 +297,15 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 			free(why);
 			return -1;
 		}
-		if (tokens_transition(run->s, row, TOKEN_CREATED, TOKEN_VERIFIED, clock_now_ms(),
-				      NULL, cause) < 0) {
-			*store_failed = 1;
-			return -1;
-		}
-		say(run, 0, "verified", sl->ws->name, sl->name, t->token, "verified %s", t->token);
 		ops_crash_point("after-verify");
 	}
 	/* From here a crash leaves it kept, not deleted: a consumer may hold it. */
-	if (sl->eff.ndeliver > 0 &&
-	    tokens_delivering(run->s, row, sl->eff.ndeliver, clock_now_ms(), cause) < 0) {
+	if (record_proven(run, sl, row, cause) < 0) {
 		*store_failed = 1;
 		return -1;
 	}
+	if (sl->eff.verify)
+		say(run, 0, "verified", sl->ws->name, sl->name, t->token, "verified %s", t->token);
 	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
 		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why, &output) == 0)
 			continue;
@@ -370,9 +409,7 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 		goto out;
 	}
 	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
-	if (tokens_activate(run->s, row->row, clock_now_ms() + sl->eff.grace * MS, clock_now_ms(),
-			    &retired, cause) < 0 ||
-	    slots_succeeded(run->s, sl->ws->name, sl->name, clock_now_ms(), cause) < 0) {
+	if (record_active(run, sl, row->row, &retired, cause) < 0) {
 		rc = -1;
 		goto out;
 	}
