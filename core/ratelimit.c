@@ -19,6 +19,13 @@ margin_for(int64_t window_ms)
 	return m < 40 ? 40 : m;
 }
 
+/*
+ * A ring's first slots: it grows as sends come, up to the limit.  A budget
+ * is made for each verify's own token, and a limit set high (a server that
+ * says 100,000) made each a zeroed megabyte.
+ */
+#define RING_FIRST 16
+
 void
 ratelimit_init(struct ratelimit *rl, int limit, int64_t window_ms)
 {
@@ -26,7 +33,8 @@ ratelimit_init(struct ratelimit *rl, int limit, int64_t window_ms)
 	rl->limit = limit;
 	rl->window_ms = window_ms;
 	rl->margin_ms = margin_for(window_ms);
-	rl->sent = xcalloc((size_t)limit, sizeof *rl->sent);
+	rl->cap = limit < RING_FIRST ? limit : RING_FIRST;
+	rl->sent = xcalloc((size_t)rl->cap, sizeof *rl->sent);
 }
 
 void
@@ -51,32 +59,42 @@ ratelimit_wait(const struct ratelimit *rl, int64_t now)
 	return until > now ? until - now : 0;
 }
 
+/* Keeps the newest entries, up to n of them, in a ring of cap slots, the oldest first. */
+static void
+reshape(struct ratelimit *rl, int n, int cap)
+{
+	int64_t *ring = xcalloc((size_t)cap, sizeof *ring);
+	int keep = rl->count < n ? rl->count : n;
+
+	for (int i = 0; i < keep; i++)
+		ring[i] = rl->sent[(rl->head + rl->count - keep + i) % rl->cap];
+	free(rl->sent);
+	rl->sent = ring;
+	rl->cap = cap;
+	rl->count = keep;
+	rl->head = 0;
+}
+
 void
 ratelimit_sent(struct ratelimit *rl, int64_t now)
 {
+	if (rl->count == rl->cap && rl->cap < rl->limit)
+		reshape(rl, rl->count, rl->cap < rl->limit / 2 ? rl->cap * 2 : rl->limit);
 	if (rl->count < rl->limit) {
-		rl->sent[(rl->head + rl->count) % rl->limit] = now;
+		rl->sent[(rl->head + rl->count) % rl->cap] = now;
 		rl->count++;
 		return;
 	}
 	rl->sent[rl->head] = now;
-	rl->head = (rl->head + 1) % rl->limit;
+	rl->head = (rl->head + 1) % rl->cap;
 }
 
 /* Keeps the newest n entries in a ring of n slots. */
 static void
 shrink(struct ratelimit *rl, int n)
 {
-	int64_t *ring = xcalloc((size_t)n, sizeof *ring);
-	int keep = rl->count < n ? rl->count : n;
-
-	for (int i = 0; i < keep; i++)
-		ring[i] = rl->sent[(rl->head + rl->count - keep + i) % rl->limit];
-	free(rl->sent);
-	rl->sent = ring;
+	reshape(rl, n, n);
 	rl->limit = n;
-	rl->count = keep;
-	rl->head = 0;
 }
 
 /* Requests sent within the window ending at now. */
@@ -86,7 +104,7 @@ in_window(const struct ratelimit *rl, int64_t now)
 	int n = 0;
 
 	for (int i = 0; i < rl->count; i++)
-		if (rl->sent[(rl->head + i) % rl->limit] > now - rl->window_ms - rl->margin_ms)
+		if (rl->sent[(rl->head + i) % rl->cap] > now - rl->window_ms - rl->margin_ms)
 			n++;
 	return n;
 }
@@ -121,7 +139,7 @@ ratelimit_since(const struct ratelimit *rl, int64_t since)
 	int n = 0;
 
 	for (int i = 0; i < rl->count; i++)
-		if (rl->sent[(rl->head + i) % rl->limit] > since)
+		if (rl->sent[(rl->head + i) % rl->cap] > since)
 			n++;
 	return n;
 }
@@ -166,7 +184,7 @@ idle(const struct ratelimit *rl, int64_t now)
 	if (rl->hold_until > now)
 		return 0;
 	return rl->count == 0 ||
-	       rl->sent[(rl->head + rl->count - 1) % rl->limit] + rl->window_ms + rl->margin_ms <=
+	       rl->sent[(rl->head + rl->count - 1) % rl->cap] + rl->window_ms + rl->margin_ms <=
 		   now;
 }
 

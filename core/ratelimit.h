@@ -17,8 +17,9 @@ struct ratelimit {
 	int limit;          /* requests allowed per window */
 	int64_t window_ms;  /* the server's window */
 	int64_t margin_ms;  /* added to the window to absorb latency jitter */
-	int64_t *sent;      /* ring of the last `limit` send times */
-	int count;          /* entries in use, <= limit */
+	int64_t *sent;      /* ring of the last `limit` send times, cap slots */
+	int cap;            /* slots in the ring, grown as sends come, <= limit */
+	int count;          /* entries in use, <= cap */
 	int head;           /* index of the oldest entry */
 	int64_t hold_until; /* no request before this (Retry-After) */
 };

@@ -337,12 +337,57 @@ test_book_hold(void **state)
 	ratelimit_free(&shared);
 }
 
+/*
+ * The ring grows with the sends, from a few slots up to the limit: against a
+ * log of every send, on random limits, windows, gaps and a server that lowers
+ * the limit, the wait and the count of sends since a time are always the same.
+ */
+static void
+test_growing_ring_matches_a_full_log(void **state)
+{
+	enum { SENDS = 3000 };
+	static int64_t log[SENDS];
+
+	(void)state;
+	srand(15);
+	for (int round = 0; round < 200; round++) {
+		struct ratelimit rl;
+		int limit = 1 + rand() % (round % 4 == 0 ? 2000 : 60), n = 0, cut = rand() % SENDS;
+		int64_t window = 1000 + rand() % 20000, now = rand() % 1000;
+
+		ratelimit_init(&rl, limit, window);
+		for (int i = 0; i < SENDS; i++) {
+			int64_t want = 0, since = now - rand() % (2 * window);
+			int count = 0;
+
+			if (i == cut &&
+			    limit > 1) { /* the server says fewer: the newest are kept */
+				int lower = 1 + rand() % (limit - 1);
+
+				ratelimit_observe(&rl, now, lower, lower);
+				limit = lower;
+			}
+			if (n >= limit)
+				want = log[n - limit] + window + rl.margin_ms - now;
+			assert_int_equal(ratelimit_wait(&rl, now), want > 0 ? want : 0);
+			for (int k = n - 1; k >= 0 && k >= n - limit; k--)
+				count += log[k] > since;
+			assert_int_equal(ratelimit_since(&rl, since), count);
+			now += rand() % 3 == 0 ? rand() % window : rand() % 5;
+			ratelimit_sent(&rl, now);
+			log[n++] = now;
+		}
+		ratelimit_free(&rl);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_paces_past_the_limit),
 	    cmocka_unit_test(test_burst_never_exceeds_window),
+	    cmocka_unit_test(test_growing_ring_matches_a_full_log),
 	    cmocka_unit_test(test_retry_after_holds),
 	    cmocka_unit_test(test_observe_lower_limit),
 	    cmocka_unit_test(test_observe_remaining),
