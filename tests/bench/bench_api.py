@@ -85,7 +85,8 @@ def new_tw(a, base, creds, keypair):
 
 
 def run_rotate(tw, now, wrap=()):
-    """One `rotate` at now: (wall s, CPU s of the process and the children it reaped)."""
+    """One `rotate` at now: (wall s, CPU s of the process and the children it reaped);
+    tw.last_cpu holds the CPU s as (user, system)."""
     env = dict(tw.env)
     env["TOKENWARDEN_NOW"] = iso_s(now)
     err_path = os.path.join(tw.tmp, "rotate.err")
@@ -99,6 +100,7 @@ def run_rotate(tw, now, wrap=()):
     if p.returncode != 0:
         with open(err_path) as f:
             raise RunFailed("rotate exited %d: %s" % (p.returncode, f.read().strip()[-600:]))
+    tw.last_cpu = (ru.ru_utime, ru.ru_stime)
     return wall, ru.ru_utime + ru.ru_stime
 
 
@@ -257,8 +259,9 @@ def bench_engine(a, base, keypair):
             expect_counts(sim.stats(), nrot, nrot, nrot)
             rates.append(nrot / wall)
             cpus.append(cpu * 1000 / nrot)
-            print("run %d: %.2f s, %.0f rotations/s, %.3f ms CPU per rotation" % (
-                i + 1, wall, rates[-1], cpus[-1]))
+            print("run %d: %.2f s, %.0f rotations/s, %.3f ms CPU per rotation (user %.3f, "
+                  "system %.3f)" % (i + 1, wall, rates[-1], cpus[-1],
+                                    tw.last_cpu[0] * 1000 / nrot, tw.last_cpu[1] * 1000 / nrot))
         now += ADVANCE
         sim.set_clock(now)
         sim.call("POST", "/_sim/reset", {})
