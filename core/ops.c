@@ -6,6 +6,7 @@
 #include "store/tokens.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +14,19 @@
 void
 ops_crash_point(const char *point)
 {
-	const char *want = getenv("TOKENWARDEN_TEST_CRASH");
+	static atomic_long passed; /* of the point named, by every thread */
+	const char *want = getenv("TOKENWARDEN_TEST_CRASH"), *hash;
+	size_t len = strlen(point);
+	long nth = 1;
 
-	if (want != NULL && strcmp(want, point) == 0)
+	if (want == NULL || strncmp(want, point, len) != 0)
+		return;
+	hash = want + len;
+	if (*hash == '#')
+		nth = strtol(hash + 1, NULL, 10);
+	else if (*hash != '\0')
+		return;
+	if (atomic_fetch_add(&passed, 1) + 1 == nth)
 		raise(SIGKILL);
 }
 #else
@@ -118,25 +129,34 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 }
 
 int
+ops_record_deleted(struct store *s, const char *workspace, const char *id, int found, char **cause)
+{
+	/* A 404 means the server holds no such token: the inventory must agree. */
+	json_t *d = json_pack("{s:s}", "answer", found ? "deleted" : "not found");
+	char *why = NULL;
+	int rc = 0;
+
+	if (tokens_mark_deleted(s, workspace, id, clock_now_ms(), d, &why) < 0 && found) {
+		*cause = xasprintf("deleted token %s on the server, but could not record it: %s",
+				   id, why);
+		rc = -1;
+	}
+	free(why);
+	json_decref(d);
+	return rc;
+}
+
+int
 ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
 	   struct mode_token **gone, char **cause)
 {
 	int rc = mode_delete(c, id, gone, cause);
-	char *why = NULL;
-	json_t *d;
 
 	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
 		return rc;
 	ops_crash_point("after-delete");
-	/* A 404 means the server holds no such token: the inventory must agree. */
-	d = json_pack("{s:s}", "answer", rc == MODE_OK ? "deleted" : "not found");
-	if (tokens_mark_deleted(s, workspace, id, clock_now_ms(), d, &why) < 0 && rc == MODE_OK) {
-		*cause = xasprintf("deleted token %s on the server, but could not record it: %s",
-				   id, why);
+	if (ops_record_deleted(s, workspace, id, rc == MODE_OK, cause) < 0)
 		rc = MODE_ERR_PROTOCOL;
-	}
-	free(why);
-	json_decref(d);
 	return rc;
 }
 

@@ -19,8 +19,9 @@ struct ops_created {
 };
 
 /*
- * Kills the process with SIGKILL when TOKENWARDEN_TEST_CRASH names point;
- * does nothing otherwise.  Lets tests interrupt at exact step boundaries.
+ * Kills the process with SIGKILL when TOKENWARDEN_TEST_CRASH names point,
+ * or as POINT#N when the run passes point the Nth time; does nothing
+ * otherwise.  Lets tests interrupt at exact step boundaries.
  * Only in a build with the test hooks (-DTW_TEST_HOOKS=ON); in any other it
  * does nothing, so an installed binary never obeys the variable.
  */
@@ -46,6 +47,14 @@ int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *
  */
 int ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
 	       struct mode_token **gone, char **cause);
+/*
+ * Records that workspace's token id is gone from the server: found, deleted
+ * by its DELETE; else its DELETE answered 404.  Returns 0; or -1 with *cause
+ * when a token deleted on the server could not be recorded (the next run's
+ * DELETE then answers 404, and records it).
+ */
+int ops_record_deleted(struct store *s, const char *workspace, const char *id, int found,
+		       char **cause);
 
 /*
  * Revokes workspace's token id: deletes it on the server at once, with no

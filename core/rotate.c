@@ -45,8 +45,24 @@ struct run {
 	void *larg;
 	struct rotate_stats *st;
 	struct shared *sh;
-	int retrying; /* the attempt under way is a retry within the run */
+	int retrying;      /* the attempt under way is a retry within the run */
+	struct gone *gone; /* deleted on the server, not yet recorded (record_gone) */
+	size_t ngone;
 };
+
+/*
+ * A token deleted on the server whose deletion is not yet recorded.  A run's
+ * deletions of retired tokens are recorded together, ROTATE_GONE_BATCH in one
+ * transaction, rather than each with a sync of the disk: until then the
+ * store holds them retiring, and a crash leaves them so, for the next run's
+ * DELETE to find them gone (404) and record them.
+ */
+struct gone {
+	char *ws, *slot, *id;
+	int found; /* deleted by this DELETE; else it answered 404 */
+};
+
+#define ROTATE_GONE_BATCH 64
 
 /* One worker: the action groups of the workspaces that share a credential. */
 struct worker {
@@ -151,10 +167,33 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 	return 0;
 }
 
-/* Deletes workspace's token id and records it, counted in *count; returns the mode_err. */
+/*
+ * Deletes workspace's token id on the server and, when later, queues its
+ * record for record_gone; returns the mode_err.
+ */
+static int
+delete_later(struct run *run, struct mode_client *c, const char *ws, const char *slot,
+	     const char *id, char **cause)
+{
+	int rc = mode_delete(c, id, NULL, cause);
+
+	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
+		return rc;
+	ops_crash_point("after-delete");
+	run->gone = xrealloc(run->gone, (run->ngone + 1) * sizeof *run->gone);
+	/* An unmanaged token has no slot. */
+	run->gone[run->ngone++] = (struct gone){xstrdup(ws), slot != NULL ? xstrdup(slot) : NULL,
+						xstrdup(id), rc == MODE_OK};
+	return rc;
+}
+
+/*
+ * Deletes workspace's token id and records it, at once or, when later, with
+ * the next ones (record_gone); counted in *count.  Returns the mode_err.
+ */
 static int
 delete_token(struct run *run, const char *ws, const char *slot, const char *id, const char *why,
-	     int *count)
+	     int *count, int later)
 {
 	const struct policy_workspace *w = policy_find_workspace(run->p, ws);
 	struct mode_client *c;
@@ -167,7 +206,9 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 		return MODE_ERR_USAGE;
 	}
 	c = run->client(run->carg, w, &cause);
-	if (c != NULL)
+	if (c != NULL && later)
+		rc = delete_later(run, c, ws, slot, id, &cause);
+	else if (c != NULL)
 		rc = ops_delete(run->s, c, ws, id, NULL, &cause);
 	if (rc == MODE_OK || rc == MODE_ERR_NOT_FOUND) {
 		(*count)++;
@@ -188,8 +229,8 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 	char **cause)
 {
 	/* Not counted with the tokens the run retired. */
-	delete_token(run, sl->ws->name, sl->name, id, "replacement not usable",
-		     &run->st->discarded);
+	delete_token(run, sl->ws->name, sl->name, id, "replacement not usable", &run->st->discarded,
+		     0);
 	return slot_failed(run, sl, why, cause);
 }
 
@@ -446,17 +487,51 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 	return rc;
 }
 
-/* A deletion the plan asks for on its own. */
-static void
-deletion(struct run *run, const struct plan_action *a)
+/*
+ * Records the deletions run made and has not recorded, in one transaction.
+ * A token that cannot be recorded (its row changed since the plan) is a
+ * failure of its own.  Returns 0, or -1 with *cause when the store failed.
+ */
+static int
+record_gone(struct run *run, char **cause)
+{
+	int rc;
+
+	if (run->ngone == 0)
+		return 0;
+	rc = store_begin(run->s, cause);
+	for (size_t i = 0; i < run->ngone; i++) {
+		struct gone *g = &run->gone[i];
+		char *why = NULL;
+
+		if (rc == 0 && ops_record_deleted(run->s, g->ws, g->id, g->found, &why) < 0) {
+			run->st->failed++;
+			say(run, 1, "delete-failed", g->ws, g->slot, g->id, "%s", why);
+		}
+		free(why);
+		free(g->ws);
+		free(g->slot);
+		free(g->id);
+	}
+	run->ngone = 0;
+	return rc == 0 ? store_end(run->s, 0, cause) : -1;
+}
+
+/*
+ * A deletion the plan asks for on its own, recorded with the next ones
+ * (record_gone).  Returns 0, or -1 with *cause when the store failed.
+ */
+static int
+deletion(struct run *run, const struct plan_action *a, char **cause)
 {
 	if (a->token == NULL) {
 		say(run, 1, "delete-failed", a->workspace, a->slot, NULL,
 		    "row %lld has no token id to delete", (long long)a->row);
-		return;
+		return 0;
 	}
 	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind),
-		     &run->st->deleted);
+		     &run->st->deleted, 1);
+	return run->ngone < ROTATE_GONE_BATCH ? 0 : record_gone(run, cause);
 }
 
 /* Hands the consumers of slot sl a test payload, for --dry-run --run-hooks. */
@@ -568,7 +643,7 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 			return -1;
 		if (t->a[i].kind == PLAN_DELETE_UNDELIVERED &&
 		    delete_token(run, sl->ws->name, sl->name, t->a[i].token,
-				 "left by an interrupted run", &run->st->deleted) != MODE_OK)
+				 "left by an interrupted run", &run->st->deleted, 0) != MODE_OK)
 			return 1; /* the slot still has a replacement in flight */
 	}
 	t->cleared = 1;
@@ -617,6 +692,9 @@ try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 	struct run *run = &w->run;
 	int rc;
 
+	/* The slot's rows as the store says, the run's deletions recorded first. */
+	if (record_gone(run, &w->cause) < 0)
+		return -1;
 	run->retrying = t->tries > 0;
 	rc = try_rotation(run, t, &w->cause);
 	run->retrying = 0;
@@ -669,6 +747,7 @@ work(struct worker *w)
 	struct run *run = &w->run;
 	const struct plan *pl = &run->r->plan;
 	struct attempt *r = xcalloc(w->ngroups + 1, sizeof *r);
+	char *cause = NULL;
 	size_t nr = 0, g;
 	int rc = 0;
 
@@ -682,10 +761,13 @@ work(struct worker *w)
 			struct attempt t = {a, n, a->deadline, 0, 0, 0, 0};
 
 			rc = try_group(w, &t, r, &nr);
-		} else if (a->kind == PLAN_KEEP_DELIVERED)
-			rc = keep_delivered(run, a, &w->cause);
-		else
-			deletion(run, a);
+		} else if (a->kind == PLAN_KEEP_DELIVERED) {
+			rc = record_gone(run, &w->cause);
+			if (rc == 0)
+				rc = keep_delivered(run, a, &w->cause);
+		} else {
+			rc = deletion(run, a, &w->cause);
+		}
 		if (rc == 0)
 			rc = retries(w, r, &nr, 0);
 		if (run->o->progress != NULL)
@@ -694,6 +776,13 @@ work(struct worker *w)
 	}
 	if (rc == 0)
 		rc = retries(w, r, &nr, 1);
+	/* Recorded even after a store failure, when the store takes it. */
+	if (rc == 0)
+		rc = record_gone(run, &w->cause);
+	else if (record_gone(run, &cause) < 0)
+		free(cause);
+	free(run->gone);
+	run->gone = NULL;
 	if (rc < 0)
 		atomic_store(&run->sh->halt, 1);
 	else if (g < w->ngroups || nr > 0) {
@@ -923,7 +1012,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 {
 	struct report r;
 	struct shared sh = {0, 0, 0, xcalloc(p->nws + 1, 1)};
-	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0};
+	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0, NULL, 0};
 	const struct plan *pl = &r.plan;
 	int settled = 0, rc = 0;
 
