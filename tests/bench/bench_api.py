@@ -101,6 +101,7 @@ def run_rotate(tw, now, wrap=()):
         with open(err_path) as f:
             raise RunFailed("rotate exited %d: %s" % (p.returncode, f.read().strip()[-600:]))
     tw.last_cpu = (ru.ru_utime, ru.ru_stime)
+    tw.last_faults = ru.ru_minflt
     return wall, ru.ru_utime + ru.ru_stime
 
 
@@ -260,8 +261,9 @@ def bench_engine(a, base, keypair):
             rates.append(nrot / wall)
             cpus.append(cpu * 1000 / nrot)
             print("run %d: %.2f s, %.0f rotations/s, %.3f ms CPU per rotation (user %.3f, "
-                  "system %.3f)" % (i + 1, wall, rates[-1], cpus[-1],
-                                    tw.last_cpu[0] * 1000 / nrot, tw.last_cpu[1] * 1000 / nrot))
+                  "system %.3f), %.1f page faults per rotation" % (
+                      i + 1, wall, rates[-1], cpus[-1], tw.last_cpu[0] * 1000 / nrot,
+                      tw.last_cpu[1] * 1000 / nrot, tw.last_faults / nrot))
         now += ADVANCE
         sim.set_clock(now)
         sim.call("POST", "/_sim/reset", {})
