@@ -49,7 +49,8 @@ test_reused_buffers_come_back_wiped(void **state)
 /*
  * Runs fn in a child, with the default action for every signal (cmocka's
  * handlers would go on running tests there), from this process's allocator:
- * main runs these tests before any that keeps buffers.  Returns the signal that ended it, or 100 + its exit status.
+ * main runs these tests before any that keeps buffers.  Returns the signal
+ * that ended it, or 100 + its exit status.
  */
 static int
 in_child(int (*fn)(void))
@@ -68,7 +69,8 @@ in_child(int (*fn)(void))
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 100 + WEXITSTATUS(status);
 }
 
-/* A buffer given back is handed out again for its own size only, and wiped: 0, or the check failed. */
+/* A buffer given back is handed out again for its own size only, and wiped; 0, or which check
+ * failed. */
 static int
 kept_buffer_serves_its_size_only(void)
 {
