@@ -20,10 +20,9 @@ static void
 vreport(struct loader *ld, enum diag_level level, const struct ynode *at, const char *fmt,
 	va_list ap)
 {
-	char *msg = xvasprintf(fmt, ap);
-
-	diag_add(ld->d, level, at != NULL ? at->line : 0, at != NULL ? at->col : 0, "%s", msg);
-	free(msg);
+	/* Formatted once: a large policy can have a message for every slot. */
+	diag_add_msg(ld->d, level, at != NULL ? at->line : 0, at != NULL ? at->col : 0,
+		     xvasprintf(fmt, ap));
 }
 
 void
