@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/tz.h"
 #include "core/xalloc.h"
 #include "policies/diag.h"
 #include "policies/policy.h"
@@ -405,6 +406,60 @@ test_window_parse(void **state)
 	diag_free(&d);
 }
 
+/* Windows naming one zone share it, read once per load; each zone stays its own. */
+static void
+test_zones_shared(void **state)
+{
+	struct diag_list d;
+	struct policy *p = load("version: 1\n"
+				"defaults: { window: { hours: 01-05, timezone: Europe/Berlin } }\n"
+				"workspaces:\n"
+				"  - name: a\n"
+				"    credential: c\n"
+				"    tokens:\n"
+				"      - name: s1\n"
+				"      - name: s2\n"
+				"        window: { hours: 02-06, timezone: Europe/Berlin }\n"
+				"      - name: s3\n"
+				"        window: { hours: 02-06, timezone: Asia/Tokyo }\n"
+				"      - name: s4\n"
+				"        window: { hours: 03-07, timezone: Asia/Tokyo }\n",
+				&d);
+	const struct tz *berlin, *tokyo;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->nslots, 4);
+	berlin = p->slots[0]->eff.window->tz;
+	tokyo = p->slots[2]->eff.window->tz;
+	assert_string_equal(tz_name(berlin), "Europe/Berlin");
+	assert_string_equal(tz_name(tokyo), "Asia/Tokyo");
+	assert_ptr_equal(p->slots[1]->eff.window->tz, berlin);
+	assert_ptr_equal(p->slots[3]->eff.window->tz, tokyo);
+	assert_ptr_not_equal(p->slots[1]->eff.window, p->slots[0]->eff.window);
+	/* Each window's own longest gap, though they share a zone. */
+	assert_int_equal(p->slots[0]->eff.window->longest_gap, 20 * 3600);
+	assert_int_equal(p->slots[3]->eff.window->longest_gap, 20 * 3600);
+	policy_free(p);
+	diag_free(&d);
+	/* A bad zone is reported wherever it is written, not only the first time. */
+	p = load("version: 1\n"
+		 "workspaces:\n"
+		 "  - name: a\n"
+		 "    credential: c\n"
+		 "    tokens:\n"
+		 "      - name: s1\n"
+		 "        window: { timezone: Europe/Berln }\n"
+		 "      - name: s2\n"
+		 "        window: { timezone: Europe/Berln }\n",
+		 &d);
+	assert_null(p);
+	assert_true(has(&d, 7, 29, "window timezone"));
+	assert_true(has(&d, 9, 29, "window timezone"));
+	assert_int_equal(d.nerrors, 2);
+	diag_free(&d);
+}
+
 int
 main(void)
 {
@@ -418,6 +473,7 @@ main(void)
 	    cmocka_unit_test(test_resolve_slot),
 	    cmocka_unit_test(test_ytree_limits),
 	    cmocka_unit_test(test_window_parse),
+	    cmocka_unit_test(test_zones_shared),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
