@@ -460,6 +460,85 @@ test_zones_shared(void **state)
 	diag_free(&d);
 }
 
+/* Appends printf-style text to a growing buffer. */
+static void put(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+put(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *more;
+
+	va_start(ap, fmt);
+	more = xvasprintf(fmt, ap);
+	va_end(ap);
+	*buf = xrealloc(*buf, *len + strlen(more) + 1);
+	memcpy(*buf + *len, more, strlen(more) + 1);
+	*len += strlen(more);
+	free(more);
+}
+
+/*
+ * A policy of thousands of slots loads whole, with every value where it
+ * was written, and a duplicate among them is still found at its own line.
+ */
+static void
+test_large_policy(void **state)
+{
+	enum { NWS = 4, NTOK = 1500 };
+	char *yaml = NULL;
+	size_t len = 0;
+	int line = 3, dup_line = 0, first_line = 0;
+	char want[128];
+	struct diag_list d;
+	struct policy *p;
+	const struct policy_slot *s;
+
+	(void)state;
+	put(&yaml, &len, "version: 1\nworkspaces:\n");
+	for (int w = 0; w < NWS; w++) {
+		put(&yaml, &len, "  - name: ws%d\n    credential: cred%d\n    tokens:\n", w, w);
+		line += 3;
+		for (int t = 0; t < NTOK; t++) {
+			put(&yaml, &len,
+			    "      - name: slot-%04d\n"
+			    "        lifetime: %dd\n"
+			    "        deliver:\n"
+			    "          - exec: [/usr/local/bin/hook, \"{slot}\", \"%d\"]\n",
+			    t, 20 + t % 40, t);
+			if (w == NWS - 1 && t == 17)
+				first_line = line;
+			line += 4;
+		}
+	}
+	assert_int_equal(policy_load_buffer("t.yaml", yaml, len, NULL, &p, &d), 0);
+	assert_int_equal(p->nslots, NWS * NTOK);
+	s = policy_find_slot(p, "ws3", "slot-1234");
+	assert_non_null(s);
+	assert_int_equal(s->eff.lifetime, (20 + 1234 % 40) * 86400);
+	assert_int_equal(s->line, 3 + 3 * 4 + 4 * NTOK * 3 + 4 * 1234);
+	assert_int_equal(s->eff.ndeliver, 1);
+	assert_int_equal(s->eff.deliver[0].argc, 3);
+	assert_string_equal(s->eff.deliver[0].argv[0], "/usr/local/bin/hook");
+	assert_string_equal(s->eff.deliver[0].argv[1], "{slot}");
+	assert_string_equal(s->eff.deliver[0].argv[2], "1234");
+	policy_free(p);
+	diag_free(&d);
+	/* The last workspace's slot-0017 written again, at the end. */
+	put(&yaml, &len, "      - name: slot-0017\n        lifetime: 30d\n");
+	dup_line = line;
+	assert_int_equal(policy_load_buffer("t.yaml", yaml, len, NULL, &p, &d), -1);
+	assert_null(p);
+	assert_int_equal(d.nerrors, 1);
+	snprintf(want, sizeof want,
+		 "two tokens named 'slot-0017' in workspace 'ws3' (the first at line %d)",
+		 first_line);
+	assert_true(has(&d, dup_line, 9, want));
+	diag_free(&d);
+	free(yaml);
+}
+
 int
 main(void)
 {
@@ -474,6 +553,7 @@ main(void)
 	    cmocka_unit_test(test_ytree_limits),
 	    cmocka_unit_test(test_window_parse),
 	    cmocka_unit_test(test_zones_shared),
+	    cmocka_unit_test(test_large_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
