@@ -259,15 +259,27 @@ timefmt_duration_str(int64_t secs, char buf[TIMEFMT_MAX])
 		snprintf(buf, TIMEFMT_MAX, "0s");
 		return;
 	}
-	/* Weeks are skipped: 14d reads better than 2w in a policy dump. */
-	for (size_t u = 1; u < NUNITS && off < TIMEFMT_MAX; u++) {
+	/*
+	 * Weeks are skipped: 14d reads better than 2w in a policy dump.  Digits
+	 * are written by hand, as a large policy's messages hold thousands of
+	 * durations; even INT64_MAX seconds (15 digits of days) fits the buffer.
+	 */
+	for (size_t u = 1; u < NUNITS; u++) {
 		int64_t v = secs / units[u].secs;
+		char digits[20];
+		size_t nd = 0;
 
 		if (v == 0)
 			continue;
-		off += (size_t)snprintf(buf + off, TIMEFMT_MAX - off, "%lld%c", (long long)v,
-					units[u].unit);
 		secs -= v * units[u].secs;
+		for (; v > 0; v /= 10)
+			digits[nd++] = (char)('0' + v % 10);
+		if (off + nd + 2 > TIMEFMT_MAX)
+			break;
+		while (nd > 0)
+			buf[off++] = digits[--nd];
+		buf[off++] = units[u].unit;
+		buf[off] = '\0';
 	}
 }
 

@@ -52,6 +52,7 @@ struct tz {
 	int has_rule; /* rule applies from the last transition on */
 	struct tz_rule rule;
 	int32_t min_off, max_off; /* bounds of every offset the zone can have */
+	size_t extra_refs;        /* holders besides the first (tz_ref) */
 };
 
 struct rd {
@@ -634,11 +635,23 @@ tz_local_to_utc(const struct tz *z, int64_t local_secs)
 	return ta;
 }
 
+struct tz *
+tz_ref(struct tz *z)
+{
+	if (z != NULL && z != &utc_zone)
+		z->extra_refs++;
+	return z;
+}
+
 void
 tz_free(struct tz *z)
 {
 	if (z == NULL || z == &utc_zone)
 		return;
+	if (z->extra_refs > 0) {
+		z->extra_refs--;
+		return;
+	}
 	free(z->name);
 	free(z->trans);
 	free(z->idx);

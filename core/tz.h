@@ -59,7 +59,15 @@ int32_t tz_offset(const struct tz *z, int64_t utc_secs);
  */
 int64_t tz_local_to_utc(const struct tz *z, int64_t local_secs);
 
-/* Frees z; NULL and tz_utc() are allowed. */
+/*
+ * Returns z with one more holder, so that one loaded zone can serve many
+ * users (a policy's windows): each holder calls tz_free once.  The count is
+ * not atomic: take and drop a zone's references in one thread at a time.
+ * NULL and tz_utc() are returned as they are.
+ */
+struct tz *tz_ref(struct tz *z);
+
+/* Drops one holder of z, freeing it with the last; NULL and tz_utc() are allowed. */
 void tz_free(struct tz *z);
 
 #endif

@@ -65,15 +65,24 @@ xstrdup(const char *s)
 char *
 xvasprintf(const char *fmt, va_list ap)
 {
+	char small[512];
 	va_list copy;
 	int n;
 	char *p;
 
+	/* Most texts fit the stack buffer: formatted once, not measured and then written. */
 	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
+	n = vsnprintf(small, sizeof small, fmt, copy);
 	va_end(copy);
 	if (n < 0)
 		oom();
+	if ((size_t)n < sizeof small) {
+		p = xstrndup(small, (size_t)n);
+		/* Callers may format a secret: no copy of it stays behind on the stack. */
+		sodium_memzero(small, (size_t)n);
+		return p;
+	}
+	sodium_memzero(small, sizeof small);
 	p = xmalloc((size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;

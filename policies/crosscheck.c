@@ -53,20 +53,21 @@ check_name(struct loader *ld, const struct policy_slot *s, const struct ynode *a
 
 /*
  * Warns when slot s tolerates fewer than two failed runs in a row before
- * its token lapses (rb describes its rotate_before).
+ * its token lapses (rb_secs is its rotate_before).
  */
 static void
 check_slack(struct loader *ld, const struct policy *p, const struct policy_slot *s,
-	    const struct ynode *at, const char *rb)
+	    const struct ynode *at, int64_t rb_secs)
 {
 	const struct policy_schedule *sc = &p->schedule;
 	int64_t gap = s->eff.window != NULL ? s->eff.window->longest_gap : 0;
 	int slack = policy_slack(p, s);
-	char every[32], late[32], need[32], g[32], closed[64] = "";
+	char every[32], late[32], need[32], g[32], closed[64] = "", rb[96];
 
 	/* A window closed for all of rotate_before is an error of its own. */
-	if (slack >= 2 || gap >= policy_rotate_before(&s->eff))
+	if (slack >= 2 || gap >= rb_secs)
 		return;
+	describe(s, PF_ROTATE_BEFORE, rb_secs, rb, sizeof rb);
 	if (gap > 0) {
 		loader_duration_str(gap, g);
 		snprintf(closed, sizeof closed, ", a window closed for up to %s,", g);
@@ -92,10 +93,10 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 	int64_t rb = policy_rotate_before(e);
 	char a[96], b[96], c[96];
 
-	describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
-	describe(s, PF_ROTATE_BEFORE, rb, b, sizeof b);
-	describe(s, PF_JITTER, e->jitter, c, sizeof c);
+	/* The descriptions are written only for a message: most slots have none. */
 	if (rb >= e->lifetime) {
+		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
+		describe(s, PF_ROTATE_BEFORE, rb, b, sizeof b);
 		loader_error(ld, at,
 			     "slot '%s': %s is not shorter than %s, so every token would be due "
 			     "as soon as it is made",
@@ -103,6 +104,9 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 		return;
 	}
 	if (rb + e->jitter >= e->lifetime) {
+		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
+		describe(s, PF_ROTATE_BEFORE, rb, b, sizeof b);
+		describe(s, PF_JITTER, e->jitter, c, sizeof c);
 		loader_error(ld, at, "slot '%s': %s plus %s is not shorter than %s", s->name, b, c,
 			     a);
 		return;
@@ -118,15 +122,18 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 			     s->name, c, due);
 	}
 	if (p->enforce.max_lifetime > 0 && e->lifetime > p->enforce.max_lifetime) {
+		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
 		loader_duration_str(p->enforce.max_lifetime, c);
 		loader_error(ld, at, "slot '%s': %s exceeds enforce max_lifetime %s", s->name, a,
 			     c);
-	} else if (e->lifetime > YEAR)
+	} else if (e->lifetime > YEAR) {
+		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
 		loader_warn(ld, at,
 			    "slot '%s': %s is over a year; short-lived tokens are the "
 			    "point",
 			    s->name, a);
-	check_slack(ld, p, s, at, b);
+	}
+	check_slack(ld, p, s, at, rb);
 }
 
 static void

@@ -24,6 +24,12 @@ diag_add(struct diag_list *d, enum diag_level level, int line, int col, const ch
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	diag_add_msg(d, level, line, col, msg);
+}
+
+void
+diag_add_msg(struct diag_list *d, enum diag_level level, int line, int col, char *msg)
+{
 	/* A policy's text reaches terminals: no escape sequences through it. */
 	for (char *c = msg; *c != '\0'; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)

@@ -28,6 +28,8 @@ void diag_init(struct diag_list *d, const char *file);
 /* Adds a diagnostic at line:col; control characters in it become '?'. */
 void diag_add(struct diag_list *d, enum diag_level level, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* As diag_add with a message already made; takes ownership of msg (allocated). */
+void diag_add_msg(struct diag_list *d, enum diag_level level, int line, int col, char *msg);
 /* Sorts by line, then column, keeping the order of equal places. */
 void diag_sort(struct diag_list *d);
 /* Returns "FILE:LINE:COLUMN: error: message" for entry i; the caller frees it. */

@@ -776,7 +776,7 @@ int
 policy_load_buffer(const char *file, const char *buf, size_t len, const char *zoneinfo,
 		   struct policy **out, struct diag_list *d)
 {
-	struct loader ld = {d, zoneinfo};
+	struct loader ld = {.d = d, .zoneinfo = zoneinfo};
 	struct ynode *root = NULL;
 	struct policy *p = NULL;
 	char *cause = NULL;
@@ -800,6 +800,7 @@ policy_load_buffer(const char *file, const char *buf, size_t len, const char *zo
 	load_top(&ld, root, p);
 	index_slots(p);
 	crosscheck_policy(&ld, p);
+	loader_done(&ld);
 	ytree_free(root);
 	diag_sort(d);
 	if (d->nerrors > 0) {

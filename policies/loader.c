@@ -2,6 +2,7 @@
 #include "policies/loader.h"
 
 #include "core/timefmt.h"
+#include "core/tz.h"
 #include "core/xalloc.h"
 
 #include <errno.h>
@@ -20,10 +21,9 @@ static void
 vreport(struct loader *ld, enum diag_level level, const struct ynode *at, const char *fmt,
 	va_list ap)
 {
-	char *msg = xvasprintf(fmt, ap);
-
-	diag_add(ld->d, level, at != NULL ? at->line : 0, at != NULL ? at->col : 0, "%s", msg);
-	free(msg);
+	/* Formatted once: a large policy can have a message for every slot. */
+	diag_add_msg(ld->d, level, at != NULL ? at->line : 0, at != NULL ? at->col : 0,
+		     xvasprintf(fmt, ap));
 }
 
 void
@@ -277,4 +277,38 @@ loader_duplicates(struct loader *ld, struct loader_named *e, size_t n,
 		dups++;
 	}
 	return dups;
+}
+
+int
+loader_tz(struct loader *ld, const char *name, struct tz **out, char **cause)
+{
+	struct tz *z = NULL;
+
+	/* A policy names few zones, and most windows one of them: a list will do. */
+	for (size_t i = 0; i < ld->nzones; i++) {
+		if (strcmp(ld->zones[i].name, name) == 0) {
+			*out = tz_ref(ld->zones[i].tz);
+			return 0;
+		}
+	}
+	if (tz_load(ld->zoneinfo, name, &z, cause) < 0)
+		return -1;
+	ld->zones = xrealloc(ld->zones, (ld->nzones + 1) * sizeof *ld->zones);
+	ld->zones[ld->nzones].name = xstrdup(name);
+	ld->zones[ld->nzones].tz = z;
+	ld->nzones++;
+	*out = tz_ref(z);
+	return 0;
+}
+
+void
+loader_done(struct loader *ld)
+{
+	for (size_t i = 0; i < ld->nzones; i++) {
+		free(ld->zones[i].name);
+		tz_free(ld->zones[i].tz);
+	}
+	free(ld->zones);
+	ld->zones = NULL;
+	ld->nzones = 0;
 }

@@ -12,10 +12,30 @@
 
 #include <stdint.h>
 
+struct tz;
+
+/* A time zone read during one load, shared by every window that names it. */
+struct loader_zone {
+	char *name;
+	struct tz *tz; /* one reference, dropped by loader_done */
+};
+
 struct loader {
 	struct diag_list *d;
 	const char *zoneinfo; /* NULL: the system's */
+	struct loader_zone *zones;
+	size_t nzones;
 };
+
+/*
+ * As tz_load from ld->zoneinfo, reading each zone once per load: a zone
+ * read before is returned again with one more reference (tz_ref).  Errors
+ * are not kept, so a bad name is reported wherever it is written.
+ */
+int loader_tz(struct loader *ld, const char *name, struct tz **out, char **cause);
+
+/* Releases what ld holds for the load (not ld->d). */
+void loader_done(struct loader *ld);
 
 void loader_error(struct loader *ld, const struct ynode *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -200,14 +200,33 @@ policy_slack(const struct policy *p, const struct policy_slot *s)
 	return runs - 1 > INT_MAX ? INT_MAX : (int)(runs - 1);
 }
 
-/* Appends n bytes of s to the growing string *out (length *len). */
+/* A string being rendered: every slot's names and paths are, at each load. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+/* Starts t with room for about hint bytes, so most renders allocate once. */
 static void
-put(char **out, size_t *len, const char *s, size_t n)
+text_init(struct text *t, size_t hint)
 {
-	*out = xrealloc(*out, *len + n + 1);
-	memcpy(*out + *len, s, n);
-	*len += n;
-	(*out)[*len] = '\0';
+	t->cap = hint + 1;
+	t->s = xmalloc(t->cap);
+	t->s[0] = '\0';
+	t->len = 0;
+}
+
+/* Appends n bytes of s to t. */
+static void
+put(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		t->cap = 2 * (t->len + n + 1);
+		t->s = xrealloc(t->s, t->cap);
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
 }
 
 char *
@@ -215,8 +234,8 @@ policy_render_name(const struct policy_slot *s, int64_t at, char **cause)
 {
 	const char *t = s->eff.name_template;
 	char stamp[TIMEFMT_MAX], digits[16];
-	char *out = xstrdup("");
-	size_t len = 0, nd = 0;
+	struct text out;
+	size_t nd = 0;
 
 	/* 2024-10-02T21:00Z -> 202410022100 */
 	timefmt_minute(at, stamp);
@@ -224,62 +243,63 @@ policy_render_name(const struct policy_slot *s, int64_t at, char **cause)
 		if (stamp[i] >= '0' && stamp[i] <= '9')
 			digits[nd++] = stamp[i];
 	digits[nd] = '\0';
+	text_init(&out, strlen(t) + 64); /* names are at most 64 characters */
 	while (*t != '\0') {
 		const char *open = strchr(t, '{');
 		const char *close = open != NULL ? strchr(open, '}') : NULL;
 		size_t n;
 
 		if (open == NULL || close == NULL) {
-			put(&out, &len, t, strlen(t));
+			put(&out, t, strlen(t));
 			break;
 		}
-		put(&out, &len, t, (size_t)(open - t));
+		put(&out, t, (size_t)(open - t));
 		n = (size_t)(close - open + 1);
 		if (n == 6 && strncmp(open, "{slot}", n) == 0)
-			put(&out, &len, s->name, strlen(s->name));
+			put(&out, s->name, strlen(s->name));
 		else if (n == 11 && strncmp(open, "{workspace}", n) == 0)
-			put(&out, &len, s->ws->name, strlen(s->ws->name));
+			put(&out, s->ws->name, strlen(s->ws->name));
 		else if (n == 14 && strncmp(open, "{yyyymmddhhmm}", n) == 0)
-			put(&out, &len, digits, 12);
+			put(&out, digits, 12);
 		else if (n == 10 && strncmp(open, "{yyyymmdd}", n) == 0)
-			put(&out, &len, digits, 8);
+			put(&out, digits, 8);
 		else {
 			*cause =
 			    xasprintf("name_template: unknown placeholder '%.*s'", (int)n, open);
-			free(out);
+			free(out.s);
 			return NULL;
 		}
 		t = close + 1;
 	}
-	return out;
+	return out.s;
 }
 
 char *
 policy_render_target(const struct policy_slot *s, const char *text)
 {
-	char *out = xstrdup("");
-	size_t len = 0;
+	struct text out;
 
+	text_init(&out, strlen(text) + 64);
 	while (*text != '\0') {
 		const char *open = strchr(text, '{');
 
 		if (open == NULL) {
-			put(&out, &len, text, strlen(text));
+			put(&out, text, strlen(text));
 			break;
 		}
-		put(&out, &len, text, (size_t)(open - text));
+		put(&out, text, (size_t)(open - text));
 		if (strncmp(open, "{slot}", 6) == 0) {
-			put(&out, &len, s->name, strlen(s->name));
+			put(&out, s->name, strlen(s->name));
 			text = open + 6;
 		} else if (strncmp(open, "{workspace}", 11) == 0) {
-			put(&out, &len, s->ws->name, strlen(s->ws->name));
+			put(&out, s->ws->name, strlen(s->ws->name));
 			text = open + 11;
 		} else {
-			put(&out, &len, open, 1); /* refused at load time; kept as written */
+			put(&out, open, 1); /* refused at load time; kept as written */
 			text = open + 1;
 		}
 	}
-	return out;
+	return out.s;
 }
 
 static void

@@ -355,7 +355,7 @@ parse_window(struct loader *ld, const struct ynode *v, struct policy_settings *s
 			}
 			tz_free(w->tz);
 			w->tz = NULL;
-			if (tz_load(ld->zoneinfo, name, &w->tz, &cause) < 0) {
+			if (loader_tz(ld, name, &w->tz, &cause) < 0) {
 				loader_error(ld, val, "window timezone: %s", cause);
 				rc = -1;
 			}

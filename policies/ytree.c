@@ -3,8 +3,22 @@
 
 #include "core/xalloc.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <yaml.h>
+
+/*
+ * A tree's nodes, strings and item lists live in a few large blocks freed
+ * together: a policy of thousands of slots has tens of thousands of values,
+ * and one allocation each cost more than parsing them.
+ */
+#define YBLOCK_SIZE (64 * 1024)
+
+struct yblock {
+	struct yblock *next;
+	size_t used, size;
+	_Alignas(max_align_t) unsigned char data[];
+};
 
 struct yparse {
 	yaml_parser_t parser;
@@ -13,7 +27,54 @@ struct yparse {
 	size_t nodes;
 	int line, col;
 	char *cause;
+	struct yblock *blocks; /* the newest first */
+	/* The children of the open collections, innermost last, until each closes. */
+	struct ynode **stack;
+	size_t nstack, capstack;
 };
+
+static void
+blocks_free(struct yblock *b)
+{
+	while (b != NULL) {
+		struct yblock *next = b->next;
+
+		free(b);
+		b = next;
+	}
+}
+
+/* Returns n bytes for the tree, aligned for any object. */
+static void *
+tree_alloc(struct yparse *y, size_t n)
+{
+	const size_t align = _Alignof(max_align_t);
+	struct yblock *b = y->blocks;
+	void *p;
+
+	n = (n + align - 1) / align * align;
+	if (n > YBLOCK_SIZE / 4) {
+		/* A long list gets a block of its own, behind the one being filled. */
+		b = xmalloc(sizeof *b + n);
+		b->used = b->size = n;
+		b->next = y->blocks != NULL ? y->blocks->next : NULL;
+		if (y->blocks != NULL)
+			y->blocks->next = b;
+		else
+			y->blocks = b;
+		return b->data;
+	}
+	if (b == NULL || b->size - b->used < n) {
+		b = xmalloc(sizeof *b + YBLOCK_SIZE);
+		b->used = 0;
+		b->size = YBLOCK_SIZE;
+		b->next = y->blocks;
+		y->blocks = b;
+	}
+	p = b->data + b->used;
+	b->used += n;
+	return p;
+}
 
 /* Records the first problem at mark; later ones are consequences. */
 static int
@@ -63,7 +124,8 @@ node_new(struct yparse *y, enum ynode_type type, yaml_mark_t mark)
 		     xasprintf("more than %d values; this is no policy file", YTREE_MAX_NODES));
 		return NULL;
 	}
-	n = xcalloc(1, sizeof *n);
+	n = tree_alloc(y, sizeof *n);
+	memset(n, 0, sizeof *n);
 	n->type = type;
 	n->line = (int)mark.line + 1;
 	n->col = (int)mark.column + 1;
@@ -71,12 +133,13 @@ node_new(struct yparse *y, enum ynode_type type, yaml_mark_t mark)
 }
 
 static void
-append(struct ynode *parent, struct ynode *child)
+push(struct yparse *y, struct ynode *child)
 {
-	if ((parent->n & (parent->n - 1)) == 0) /* 0, 1, 2, 4, ...: grow by doubling */
-		parent->items = xrealloc(parent->items, (parent->n == 0 ? 1 : parent->n * 2) *
-							    sizeof *parent->items);
-	parent->items[parent->n++] = child;
+	if (y->nstack == y->capstack) {
+		y->capstack = y->capstack == 0 ? 64 : y->capstack * 2;
+		y->stack = xrealloc(y->stack, y->capstack * sizeof *y->stack);
+	}
+	y->stack[y->nstack++] = child;
 }
 
 static int parse_node(struct yparse *y, yaml_event_t *ev, int depth, struct ynode **out);
@@ -100,15 +163,21 @@ scalar(struct yparse *y, const yaml_event_t *ev)
 	n = node_new(y, YNODE_SCALAR, ev->start_mark);
 	if (n == NULL)
 		return NULL;
-	n->value = xstrndup(v, len);
+	n->value = tree_alloc(y, len + 1);
+	memcpy(n->value, v, len);
+	n->value[len] = '\0';
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	return n;
 }
 
-/* Parses the items of a sequence or mapping until its end event. */
+/*
+ * Parses the items of a sequence or mapping until its end event, gathering
+ * them on y's stack and then giving n a list of exactly their number.
+ */
 static int
 collection(struct yparse *y, struct ynode *n, yaml_event_type_t end, int depth)
 {
+	size_t base = y->nstack;
 	yaml_event_t ev;
 
 	for (;;) {
@@ -118,15 +187,25 @@ collection(struct yparse *y, struct ynode *n, yaml_event_type_t end, int depth)
 			return -1;
 		if (ev.type == end) {
 			yaml_event_delete(&ev);
-			return 0;
+			break;
 		}
 		if (parse_node(y, &ev, depth + 1, &child) < 0)
 			return -1;
-		append(n, child);
+		push(y, child);
 	}
+	n->n = y->nstack - base;
+	if (n->n > 0) {
+		n->items = tree_alloc(y, n->n * sizeof *n->items);
+		memcpy(n->items, y->stack + base, n->n * sizeof *n->items);
+	}
+	y->nstack = base;
+	return 0;
 }
 
-/* Builds the node that ev starts; takes ownership of ev. */
+/*
+ * Builds the node that ev starts; takes ownership of ev.  On an error the
+ * nodes made so far stay in y's blocks, which ytree_parse frees.
+ */
 static int
 parse_node(struct yparse *y, yaml_event_t *ev, int depth, struct ynode **out)
 {
@@ -170,10 +249,8 @@ parse_node(struct yparse *y, yaml_event_t *ev, int depth, struct ynode **out)
 	if (n == NULL)
 		goto out;
 	*out = n;
-	n = NULL;
 	rc = 0;
 out:
-	ytree_free(n);
 	yaml_event_delete(ev);
 	return rc;
 }
@@ -242,9 +319,13 @@ ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *co
 	yaml_parser_set_encoding(&y.parser, YAML_UTF8_ENCODING);
 	rc = document(&y, root);
 	yaml_parser_delete(&y.parser);
-	if (rc < 0) {
-		ytree_free(*root);
+	free(y.stack);
+	if (rc < 0 || *root == NULL) {
+		blocks_free(y.blocks);
 		*root = NULL;
+	} else
+		(*root)->blocks = y.blocks;
+	if (rc < 0) {
 		*line = y.line;
 		*col = y.col;
 		*cause = y.cause;
@@ -257,13 +338,9 @@ ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *co
 void
 ytree_free(struct ynode *n)
 {
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		ytree_free(n->items[i]);
-	free(n->items);
-	free(n->value);
-	free(n);
+	/* Every node, the root too, is in the root's blocks. */
+	if (n != NULL)
+		blocks_free(n->blocks);
 }
 
 const struct ynode *

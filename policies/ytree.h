@@ -11,13 +11,16 @@
 
 enum ynode_type { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 
+struct yblock;
+
 struct ynode {
 	enum ynode_type type;
 	int line, col;
-	char *value;          /* scalars: the text, NUL-terminated */
-	int plain;            /* scalars: written without quotes (so `true` can be a boolean) */
-	struct ynode **items; /* sequences: the items; mappings: key, value, key, value... */
-	size_t n;             /* the number of items (twice the pairs for a mapping) */
+	char *value;           /* scalars: the text, NUL-terminated */
+	int plain;             /* scalars: written without quotes (so `true` can be a boolean) */
+	struct ynode **items;  /* sequences: the items; mappings: key, value, key, value... */
+	size_t n;              /* the number of items (twice the pairs for a mapping) */
+	struct yblock *blocks; /* the root only: the memory of the whole tree */
 };
 
 /* Limits on what one file may build. */
@@ -33,7 +36,7 @@ struct ynode {
 int ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *col,
 		char **cause);
 
-/* Frees a tree; NULL is allowed. */
+/* Frees a tree that ytree_parse made, given its root; NULL is allowed. */
 void ytree_free(struct ynode *n);
 
 /* Returns the value of key in mapping m, or NULL. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/tz.h"
 #include "core/xalloc.h"
 #include "policies/diag.h"
 #include "policies/policy.h"
@@ -405,6 +406,139 @@ test_window_parse(void **state)
 	diag_free(&d);
 }
 
+/* Windows naming one zone share it, read once per load; each zone stays its own. */
+static void
+test_zones_shared(void **state)
+{
+	struct diag_list d;
+	struct policy *p = load("version: 1\n"
+				"defaults: { window: { hours: 01-05, timezone: Europe/Berlin } }\n"
+				"workspaces:\n"
+				"  - name: a\n"
+				"    credential: c\n"
+				"    tokens:\n"
+				"      - name: s1\n"
+				"      - name: s2\n"
+				"        window: { hours: 02-06, timezone: Europe/Berlin }\n"
+				"      - name: s3\n"
+				"        window: { hours: 02-06, timezone: Asia/Tokyo }\n"
+				"      - name: s4\n"
+				"        window: { hours: 03-07, timezone: Asia/Tokyo }\n",
+				&d);
+	const struct tz *berlin, *tokyo;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->nslots, 4);
+	berlin = p->slots[0]->eff.window->tz;
+	tokyo = p->slots[2]->eff.window->tz;
+	assert_string_equal(tz_name(berlin), "Europe/Berlin");
+	assert_string_equal(tz_name(tokyo), "Asia/Tokyo");
+	assert_ptr_equal(p->slots[1]->eff.window->tz, berlin);
+	assert_ptr_equal(p->slots[3]->eff.window->tz, tokyo);
+	assert_ptr_not_equal(p->slots[1]->eff.window, p->slots[0]->eff.window);
+	/* Each window's own longest gap, though they share a zone. */
+	assert_int_equal(p->slots[0]->eff.window->longest_gap, 20 * 3600);
+	assert_int_equal(p->slots[3]->eff.window->longest_gap, 20 * 3600);
+	policy_free(p);
+	diag_free(&d);
+	/* A bad zone is reported wherever it is written, not only the first time. */
+	p = load("version: 1\n"
+		 "workspaces:\n"
+		 "  - name: a\n"
+		 "    credential: c\n"
+		 "    tokens:\n"
+		 "      - name: s1\n"
+		 "        window: { timezone: Europe/Berln }\n"
+		 "      - name: s2\n"
+		 "        window: { timezone: Europe/Berln }\n",
+		 &d);
+	assert_null(p);
+	assert_true(has(&d, 7, 29, "window timezone"));
+	assert_true(has(&d, 9, 29, "window timezone"));
+	assert_int_equal(d.nerrors, 2);
+	diag_free(&d);
+}
+
+/* Appends printf-style text to a growing buffer. */
+static void put(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+put(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *more;
+
+	va_start(ap, fmt);
+	more = xvasprintf(fmt, ap);
+	va_end(ap);
+	*buf = xrealloc(*buf, *len + strlen(more) + 1);
+	memcpy(*buf + *len, more, strlen(more) + 1);
+	*len += strlen(more);
+	free(more);
+}
+
+/*
+ * A policy of thousands of slots loads whole, with every value where it
+ * was written, and a duplicate among them is still found at its own line.
+ */
+static void
+test_large_policy(void **state)
+{
+	enum { NWS = 4, NTOK = 1500 };
+	char *yaml = NULL;
+	size_t len = 0;
+	int line = 3, dup_line = 0, first_line = 0;
+	char want[128];
+	struct diag_list d;
+	struct policy *p;
+	const struct policy_slot *s;
+
+	(void)state;
+	put(&yaml, &len, "version: 1\nworkspaces:\n");
+	for (int w = 0; w < NWS; w++) {
+		put(&yaml, &len, "  - name: ws%d\n    credential: cred%d\n    tokens:\n", w, w);
+		line += 3;
+		for (int t = 0; t < NTOK; t++) {
+			put(&yaml, &len,
+			    "      - name: slot-%04d\n"
+			    "        lifetime: %dd\n"
+			    "        deliver:\n"
+			    "          - exec: [/usr/local/bin/hook, \"{slot}\", \"%d\"]\n",
+			    t, 20 + t % 40, t);
+			if (w == NWS - 1 && t == 17)
+				first_line = line;
+			line += 4;
+		}
+	}
+	assert_int_equal(policy_load_buffer("t.yaml", yaml, len, NULL, &p, &d), 0);
+	assert_int_equal(p->nslots, NWS * NTOK);
+	s = policy_find_slot(p, "ws3", "slot-1234");
+	assert_non_null(s);
+	assert_int_equal(s->eff.lifetime, (20 + 1234 % 40) * 86400);
+	assert_int_equal(s->line, 3 + 3 * 4 + 4 * NTOK * 3 + 4 * 1234);
+	assert_int_equal(s->eff.ndeliver, 1);
+	assert_int_equal(s->eff.deliver[0].argc, 3);
+	assert_string_equal(s->eff.deliver[0].argv[0], "/usr/local/bin/hook");
+	assert_string_equal(s->eff.deliver[0].argv[1], "{slot}");
+	assert_string_equal(s->eff.deliver[0].argv[2], "1234");
+	policy_free(p);
+	diag_free(&d);
+	/* The last workspace's slot-0017 written again, at the end. */
+	put(&yaml, &len, "      - name: slot-0017\n        lifetime: 30d\n");
+	dup_line = line;
+	assert_int_equal(policy_load_buffer("t.yaml", yaml, len, NULL, &p, &d), -1);
+	assert_null(p);
+	assert_int_equal(d.nerrors, 1);
+	snprintf(want, sizeof want,
+		 "two tokens named 'slot-0017' in workspace 'ws3' (the first at line %d)",
+		 first_line);
+	assert_true(has(&d, dup_line, 9, want));
+	diag_free(&d);
+	free(yaml);
+}
+
 int
 main(void)
 {
@@ -418,6 +552,8 @@ main(void)
 	    cmocka_unit_test(test_resolve_slot),
 	    cmocka_unit_test(test_ytree_limits),
 	    cmocka_unit_test(test_window_parse),
+	    cmocka_unit_test(test_zones_shared),
+	    cmocka_unit_test(test_large_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

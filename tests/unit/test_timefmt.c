@@ -142,6 +142,14 @@ test_duration(void **state)
 	assert_string_equal(buf, "1h1m1s");
 	assert_int_equal(timefmt_duration(buf, &secs), 0);
 	assert_int_equal(secs, 3661);
+	timefmt_duration_str(10 * 86400 + 7 * 60, buf);
+	assert_string_equal(buf, "10d7m");
+	timefmt_duration_str(59, buf);
+	assert_string_equal(buf, "59s");
+	timefmt_duration_str(0, buf);
+	assert_string_equal(buf, "0s");
+	timefmt_duration_str(INT64_MAX, buf);
+	assert_string_equal(buf, "106751991167300d15h30m7s");
 }
 
 /* Ages for people: the largest two units, never a run of six. */

@@ -629,6 +629,25 @@ test_utc(void **state)
 	assert_int_equal(tz_offset(tz_utc(), 42), 0);
 }
 
+/* A zone with several holders lives until the last lets go (ASan checks the frees). */
+static void
+test_refs(void **state)
+{
+	struct tz *z = load("Europe/Berlin");
+
+	(void)state;
+	assert_ptr_equal(tz_ref(z), z);
+	assert_ptr_equal(tz_ref(z), z);
+	tz_free(z);
+	tz_free(z);
+	assert_string_equal(tz_name(z), "Europe/Berlin");
+	assert_int_equal(tz_offset(z, timefmt_from_civil(2026, 7, 1, 0, 0, 0)), 2 * HOUR);
+	tz_free(z);
+	assert_ptr_equal(tz_ref(tz_utc()), tz_utc());
+	assert_null(tz_ref(NULL));
+	tz_free(tz_utc());
+}
+
 /* Lookups anywhere in the int64_t range, where arithmetic could overflow. */
 static void
 test_extreme_times(void **state)
@@ -917,6 +936,7 @@ main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_utc),
+	    cmocka_unit_test(test_refs),
 	    cmocka_unit_test(test_extreme_times),
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_header_counts),
