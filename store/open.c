@@ -715,6 +715,7 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 	s->path = xstrdup(path);
 	s->actor = default_actor();
 	s->lock_fd = -1;
+	s->gate = store_gate_new();
 	if ((flags & STORE_CREATE) != 0 && create_private(path, cause) < 0)
 		goto out;
 	/* The owner before anything is read: what another user wrote is not looked into. */
@@ -767,6 +768,7 @@ store_close(struct store *s)
 		}
 		close(s->lock_fd);
 	}
+	store_gate_drop(s->gate);
 	free(s->path);
 	free(s->actor);
 	free(s->readonly);
@@ -906,5 +908,6 @@ store_open_another(const struct store *s, struct store **out, char **cause)
 	if (store_open(s->path, s->readonly != NULL ? STORE_READ : STORE_OPEN, out, cause) < 0)
 		return -1;
 	store_set_actor(*out, s->actor);
+	store_gate_share(*out, s->gate);
 	return 0;
 }

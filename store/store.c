@@ -15,7 +15,9 @@
 #include "store/store_priv.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +391,46 @@ store_set_actor(struct store *s, const char *actor)
 	s->actor = xstrdup(actor);
 }
 
+struct store_gate {
+	pthread_mutex_t mu;
+	atomic_int refs;
+};
+
+struct store_gate *
+store_gate_new(void)
+{
+	struct store_gate *g = xcalloc(1, sizeof *g);
+
+	pthread_mutex_init(&g->mu, NULL);
+	atomic_init(&g->refs, 1);
+	return g;
+}
+
+void
+store_gate_share(struct store *s, struct store_gate *g)
+{
+	atomic_fetch_add(&g->refs, 1);
+	store_gate_drop(s->gate);
+	s->gate = g;
+}
+
+void
+store_gate_drop(struct store_gate *g)
+{
+	if (g == NULL || atomic_fetch_sub(&g->refs, 1) > 1)
+		return;
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+/* The outermost transaction ended: the other connections may write. */
+static void
+transaction_ended(struct store *s)
+{
+	s->depth = 0;
+	pthread_mutex_unlock(&s->gate->mu);
+}
+
 /*
  * Transactions nest: a store function that makes one change in a transaction
  * of its own can be called inside a caller's, which then commits several
@@ -399,9 +441,14 @@ store_set_actor(struct store *s, const char *actor)
 int
 store_begin(struct store *s, char **cause)
 {
+	if (s->depth == 0)
+		pthread_mutex_lock(&s->gate->mu);
 	if (store_step_once(s, s->depth > 0 ? "SAVEPOINT nested" : "BEGIN IMMEDIATE",
-			    "starting a write transaction", cause) < 0)
+			    "starting a write transaction", cause) < 0) {
+		if (s->depth == 0)
+			pthread_mutex_unlock(&s->gate->mu);
 		return -1;
+	}
 	s->depth++;
 	return 0;
 }
@@ -414,8 +461,10 @@ store_commit(struct store *s, char **cause)
 		store_rollback(s);
 		return -1;
 	}
-	if (s->depth > 0)
+	if (s->depth > 1)
 		s->depth--;
+	else if (s->depth == 1)
+		transaction_ended(s);
 	return 0;
 }
 
@@ -433,10 +482,11 @@ store_rollback(struct store *s)
 		s->depth--;
 		return;
 	}
-	s->depth = 0;
 	if (!sqlite3_get_autocommit(s->db) &&
 	    store_step_once(s, "ROLLBACK", "rolling back", &cause) < 0)
 		free(cause);
+	if (s->depth == 1)
+		transaction_ended(s);
 }
 
 int

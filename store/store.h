@@ -44,6 +44,7 @@ struct store {
 	struct store_file *share;  /* a read-only open's shared lock on the file, or NULL */
 	struct store_stmts *stmts; /* the prepared statements kept (store_prepare) */
 	int depth;                 /* transactions open, one inside another (store_begin) */
+	struct store_gate *gate;   /* taken in turn by this store's connections to write */
 };
 
 /*

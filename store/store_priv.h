@@ -32,6 +32,20 @@ int store_migrate(struct store *s, char **cause);
 #define STORE_HAS_SECRET                                                                           \
 	"EXISTS (SELECT 1 FROM secrets x INDEXED BY secrets_rows WHERE x.token_row = t.id)"
 
+/*
+ * The connections of one process to one store (a store_open and the
+ * store_open_another of it: rotate's workers) take turns to write through a
+ * mutex, held from a transaction's begin to its end.  Waiting on SQLite's
+ * lock instead sleeps 1, 2, 5, 10 ms and more between tries, long after the
+ * other connection's commit has ended.  Other processes still meet SQLite's
+ * lock and its busy timeout.
+ */
+struct store_gate *store_gate_new(void);
+/* s's connection shares g, another connection's gate, instead of its own. */
+void store_gate_share(struct store *s, struct store_gate *g);
+/* Drops s's hold of its gate, freeing it with the last connection; NULL is allowed. */
+void store_gate_drop(struct store_gate *g);
+
 /* How many of s's kept statements are handed out and not yet given back. */
 int store_stmts_busy(const struct store *s);
 /* Finalises s's kept statements, before its connection closes. */

@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -840,6 +841,63 @@ test_nested_transactions(void **state)
 	assert_null(cause);
 }
 
+struct bumper {
+	struct store *s;
+	int n, failures;
+};
+
+/* Adds 1 to meta's counter n times, each in a transaction of its own. */
+static void *
+bump(void *arg)
+{
+	struct bumper *b = arg;
+
+	for (int i = 0; i < b->n; i++) {
+		char *cause = NULL, *v = NULL, next[32];
+		int rc = store_begin(b->s, &cause);
+
+		if (rc == 0 && store_meta_get(b->s, "counter", &v, &cause) < 0)
+			rc = -1;
+		snprintf(next, sizeof next, "%d", v != NULL ? atoi(v) + 1 : 1);
+		if (rc == 0)
+			rc = store_meta_set(b->s, "counter", next, &cause);
+		if (b->s->depth > 0)
+			rc = store_end(b->s, rc, &cause);
+		b->failures += rc != 0;
+		free(v);
+		free(cause);
+	}
+	return NULL;
+}
+
+/*
+ * The connections of one store in one process take turns to write through
+ * their gate, never through SQLite's lock: with SQLite's busy timeout at 0,
+ * two threads writing at once never meet SQLITE_BUSY, and no increment is
+ * lost.
+ */
+static void
+test_connections_take_turns(void **state)
+{
+	struct fixture *fx = *state;
+	struct bumper b[2] = {{fx->s, 400, 0}, {NULL, 400, 0}};
+	pthread_t t[2];
+	char *cause = NULL, *v = NULL;
+
+	assert_int_equal(store_open_another(fx->s, &b[1].s, &cause), 0);
+	for (int i = 0; i < 2; i++)
+		sqlite3_busy_timeout(b[i].s->db, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, bump, &b[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(b[0].failures + b[1].failures, 0);
+	assert_int_equal(store_meta_get(fx->s, "counter", &v, &cause), 0);
+	assert_string_equal(v, "800");
+	free(v);
+	store_close(b[1].s);
+}
+
 int
 main(void)
 {
@@ -849,6 +907,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_statements_kept_per_query, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_nested_transactions, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_connections_take_turns, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data, fixture_setup,
 					    fixture_teardown),
