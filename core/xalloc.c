@@ -136,78 +136,95 @@ xsecret_free(void *p)
 #define SECRET_KEPT 32
 #define SECRET_CHECK ((uintptr_t)0x7365637265747321u)
 
+/*
+ * Kept before each buffer, through memcpy: sodium_malloc puts a buffer's
+ * end against its guard page, so its start has no alignment.
+ */
 struct secret_head {
 	size_t n;
 	uintptr_t check; /* SECRET_CHECK ^ the header's address while handed out */
 };
 
 static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct secret_head *secret_kept[SECRET_KEPT];
+static struct {
+	unsigned char *base; /* the header, then n bytes */
+	size_t n;
+} secret_kept[SECRET_KEPT];
 static size_t secret_nkept;
 
+static void
+head_write(unsigned char *base, size_t n, uintptr_t check)
+{
+	struct secret_head h = {n, check};
+
+	memcpy(base, &h, sizeof h);
+}
+
 /* A kept buffer of exactly n bytes, or NULL. */
-static struct secret_head *
+static unsigned char *
 secret_reuse(size_t n)
 {
-	struct secret_head *h = NULL;
+	unsigned char *base = NULL;
 
 	pthread_mutex_lock(&secret_lock);
 	for (size_t i = 0; i < secret_nkept; i++) {
-		if (secret_kept[i]->n == n) {
-			h = secret_kept[i];
+		if (secret_kept[i].n == n) {
+			base = secret_kept[i].base;
 			secret_kept[i] = secret_kept[--secret_nkept];
 			break;
 		}
 	}
 	pthread_mutex_unlock(&secret_lock);
-	return h;
+	return base;
 }
 
 void *
 xsecret_alloc(size_t n)
 {
-	struct secret_head *h;
+	unsigned char *base;
 
 	if (n == 0)
 		n = 1;
-	h = secret_reuse(n);
-	if (h == NULL) {
-		if (sodium_init() < 0 || n > SIZE_MAX - sizeof *h)
+	base = secret_reuse(n);
+	if (base == NULL) {
+		if (sodium_init() < 0 || n > SIZE_MAX - sizeof(struct secret_head))
 			oom();
-		h = sodium_malloc(sizeof *h + n);
-		if (h == NULL)
+		base = sodium_malloc(sizeof(struct secret_head) + n);
+		if (base == NULL)
 			oom();
-		h->n = n;
-		sodium_memzero(h + 1, n);
+		sodium_memzero(base + sizeof(struct secret_head), n);
 	}
-	h->check = SECRET_CHECK ^ (uintptr_t)h;
-	return h + 1;
+	head_write(base, n, SECRET_CHECK ^ (uintptr_t)base);
+	return base + sizeof(struct secret_head);
 }
 
 void
 xsecret_free(void *p)
 {
-	struct secret_head *h;
+	unsigned char *base;
+	struct secret_head h;
 
 	if (p == NULL)
 		return;
-	h = (struct secret_head *)p - 1;
-	if (h->check != (SECRET_CHECK ^ (uintptr_t)h)) {
+	base = (unsigned char *)p - sizeof h;
+	memcpy(&h, base, sizeof h);
+	if (h.check != (SECRET_CHECK ^ (uintptr_t)base)) {
 		fputs("tokenwarden: a secret buffer was overwritten before its start, or freed "
 		      "twice\n",
 		      stderr);
 		abort();
 	}
-	sodium_memzero(p, h->n);
-	h->check = 0;
+	sodium_memzero(p, h.n);
+	head_write(base, h.n, 0);
 	pthread_mutex_lock(&secret_lock);
 	if (secret_nkept < SECRET_KEPT) {
-		secret_kept[secret_nkept++] = h;
-		h = NULL;
+		secret_kept[secret_nkept].base = base;
+		secret_kept[secret_nkept++].n = h.n;
+		base = NULL;
 	}
 	pthread_mutex_unlock(&secret_lock);
-	if (h != NULL)
-		sodium_free(h);
+	if (base != NULL)
+		sodium_free(base);
 }
 #endif
 
