@@ -88,7 +88,8 @@ digest_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
 }
 
 int
-inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause)
+inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char **slot, char **token,
+		char **cause)
 {
 	sqlite3_stmt *st =
 	    store_prepare(s, "SELECT " DIGEST_COLUMNS DIGEST_FROM "WHERE t.id = ?1", cause);
@@ -101,6 +102,9 @@ inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause)
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		digest_of(st, digest);
+		*ws = store_column_dup(st, 2);
+		*slot = store_column_dup(st, 4);
+		*token = store_column_dup(st, 5);
 		json_object_set_new(details, "row", json_integer(row));
 		json_object_set_new(details, "digest", json_string(digest));
 	} else if (step == SQLITE_DONE) {

@@ -47,10 +47,12 @@ struct inventory_diff {
 
 /*
  * Adds the row's id and its digest as the open transaction leaves it to
- * details (an object), for the event about that change.  Returns 0, or -1
- * with *cause.
+ * details (an object), for the event about that change, and sets the names
+ * the event carries: *ws, *slot and *token (allocated; the last two NULL
+ * when the row has none).  Returns 0, or -1 with *cause.
  */
-int inventory_stamp(struct store *s, int64_t row, json_t *details, char **cause);
+int inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char **slot,
+		    char **token, char **cause);
 
 /*
  * Compares the rows of scope with the digests their last events carry, and

@@ -61,36 +61,6 @@ set_time(json_t *o, const char *key, int64_t ms)
 	json_object_set_new(o, key, json_string(buf));
 }
 
-/* Reads the workspace, slot and token of row for its event. */
-static int
-row_names(struct store *s, int64_t row, char **ws, char **slot, char **token, char **cause)
-{
-	sqlite3_stmt *st = store_prepare(s,
-					 "SELECT w.name, sl.name, t.token FROM tokens t "
-					 "JOIN workspaces w ON w.id = t.workspace_id "
-					 "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
-					 cause);
-	int rc = -1;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, row);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*ws = xstrdup((const char *)sqlite3_column_text(st, 0));
-		*slot = sqlite3_column_type(st, 1) == SQLITE_NULL
-			    ? NULL
-			    : xstrdup((const char *)sqlite3_column_text(st, 1));
-		*token = sqlite3_column_type(st, 2) == SQLITE_NULL
-			     ? NULL
-			     : xstrdup((const char *)sqlite3_column_text(st, 2));
-		rc = 0;
-	} else {
-		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
-	}
-	store_done(s, st);
-	return rc;
-}
-
 /* Appends an event about row, carrying its digest as this change leaves it (inventory.h). */
 static int
 row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
@@ -100,8 +70,7 @@ row_event(struct store *s, int64_t row, int64_t now, const char *kind, const jso
 	json_t *d = details != NULL ? json_deep_copy(details) : json_object();
 	int rc = -1;
 
-	if (row_names(s, row, &ws, &slot, &token, cause) == 0 &&
-	    inventory_stamp(s, row, d, cause) == 0)
+	if (inventory_stamp(s, row, d, &ws, &slot, &token, cause) == 0)
 		rc = events_append(s, now, kind, ws, slot, token, d, cause);
 	json_decref(d);
 	free(ws);
