@@ -114,6 +114,7 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 		ops_crash_point("after-commit");
 	if (rc == MODE_OK) {
 		out->token = t;
+		out->row = row;
 		return MODE_OK;
 	}
 	d = json_pack("{s:s}", "error", *cause);

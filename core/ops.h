@@ -16,6 +16,7 @@
 /* What a create left in the store, for the caller's message. */
 struct ops_created {
 	struct mode_token *token; /* the answer, when the POST worked (free with mode_token_free) */
+	int64_t row;              /* its row in the store, then */
 };
 
 /*

@@ -412,7 +412,6 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 {
 	int64_t now = clock_now_ms(), retired = 0, expires;
 	struct ops_created made = {0};
-	struct token_row *row = NULL;
 	struct mode_client *c;
 	char *name = NULL, *why = NULL;
 	int rc = 0, store_failed = 0, err;
@@ -441,16 +440,12 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 	}
 	say(run, 0, "created", sl->ws->name, sl->name, made.token->token, "created %s (%s)",
 	    made.token->token, name);
-	if (tokens_find(run->s, sl->ws->name, made.token->token, &row, cause) != 0) {
-		rc = -1;
-		goto out;
-	}
-	if (prove_and_deliver(run, c, sl, made.token, row->row, &store_failed, cause) < 0) {
+	if (prove_and_deliver(run, c, sl, made.token, made.row, &store_failed, cause) < 0) {
 		rc = store_failed ? -1 : 1;
 		goto out;
 	}
 	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
-	if (record_active(run, sl, row->row, &retired, cause) < 0) {
+	if (record_active(run, sl, made.row, &retired, cause) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -461,7 +456,6 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
 out:
 	mode_token_free(made.token);
-	tokens_free(row, row != NULL ? 1 : 0);
 	free(name);
 	free(why);
 	return rc;
