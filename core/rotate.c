@@ -919,6 +919,8 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		say(&run, 0, "forced", o->force->ws->name, o->force->name, NULL,
 		    "rotating now, as --force asks");
 	rc = work_all(&run, cause);
+	/* The work is done: the plan afresh below need not share the memory with this one. */
+	report_free(&r);
 	if (rc == 0)
 		rc = after_work(&run, cause);
 out:

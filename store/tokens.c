@@ -473,10 +473,11 @@ out:
 	return store_end(s, rc, cause);
 }
 
+static int pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause);
+
 int
 tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause)
 {
-	struct token_filter f = {.state = TOKEN_PENDING};
 	struct token_row *rows = NULL;
 	size_t n = 0;
 	json_t *why = json_pack("{s:s}", "reason",
@@ -485,7 +486,7 @@ tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause)
 	int rc = 0;
 
 	*settled = 0;
-	if (tokens_list(s, &f, &rows, &n, cause) < 0) {
+	if (pending_rows(s, &rows, &n, cause) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -689,6 +690,27 @@ tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
 	    store_prepare(s,
 			  ROW_SELECT "FROM tokens t INDEXED BY tokens_live " ROW_JOINS
 				     "WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id",
+			  cause);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = collect(s, st, rows, n, cause);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * The pending rows, oldest first, from the state index: every run and
+ * locked verb asks, and tokens_list's optional filters read every row.
+ */
+static int
+pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s,
+			  ROW_SELECT "FROM tokens t INDEXED BY tokens_by_state " ROW_JOINS
+				     "WHERE t.state = 'pending' ORDER BY t.id",
 			  cause);
 	int rc;
 
