@@ -55,9 +55,12 @@ static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longs[] = {
-	    {"config", required_argument, NULL, 'c'},      {"db", required_argument, NULL, 'd'},
-	    {"public-key", required_argument, NULL, 'k'},  {"out", required_argument, NULL, 'o'},
-	    {"tokenwarden", required_argument, NULL, 't'}, {"runs", required_argument, NULL, 'r'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"public-key", required_argument, NULL, 'k'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"tokenwarden", required_argument, NULL, 't'},
+	    {"runs", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -217,10 +220,11 @@ snapshot_take(const char *path, struct snapshot *sn, int64_t last)
 		if (rc < 0)
 			goto out;
 	}
-	rc = step == SQLITE_DONE && hash_query(db, "SELECT * FROM events WHERE id <= ?1 ORDER BY id",
-					       sn->last_event, &h) == 0
-		 ? 0
-		 : -1;
+	rc =
+	    step == SQLITE_DONE && hash_query(db, "SELECT * FROM events WHERE id <= ?1 ORDER BY id",
+					      sn->last_event, &h) == 0
+		? 0
+		: -1;
 	crypto_generichash_final(&h, sn->hash, sizeof sn->hash);
 out:
 	if (rc < 0)
@@ -277,15 +281,17 @@ check_copy(const char *path, const struct snapshot *before, int runs)
 		fprintf(stderr, "bench_quiet: a quiet night changed the tokens, slots, alerts, "
 				"meta or the history before it\n");
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
-		events = one_int(db, "SELECT count(*) FROM events WHERE id > ?1", before->last_event);
+		events =
+		    one_int(db, "SELECT count(*) FROM events WHERE id > ?1", before->last_event);
 		other = one_int(db,
 				"SELECT count(*) FROM events WHERE id > ?1 AND kind NOT IN "
 				"('run.start', 'run.end')",
 				before->last_event);
 	}
 	if (events != 2 * runs || other != 0) {
-		fprintf(stderr, "bench_quiet: %d runs recorded %lld events, %lld of them not "
-				"run.start or run.end\n",
+		fprintf(stderr,
+			"bench_quiet: %d runs recorded %lld events, %lld of them not "
+			"run.start or run.end\n",
 			runs, (long long)events, (long long)other);
 		ok = 0;
 	}
@@ -350,9 +356,8 @@ planned_actions(const struct opts *o, const char *out, size_t *findings)
 	double ms, cpu;
 	long rss, n = -1;
 	int status = measure_run(argv, out, 0, &ms, &cpu, &rss);
-	json_t *root = status == TW_EXIT_OK || status == TW_EXIT_PENDING
-			   ? json_load_file(out, 0, NULL)
-			   : NULL;
+	json_t *root =
+	    status == TW_EXIT_OK || status == TW_EXIT_PENDING ? json_load_file(out, 0, NULL) : NULL;
 
 	if (root != NULL) {
 		n = (long)json_array_size(json_object_get(root, "actions"));
@@ -389,7 +394,8 @@ main(int argc, char **argv)
 	actions = planned_actions(&o, out, &findings);
 	if (actions != 0) {
 		if (actions > 0)
-			fprintf(stderr, "bench_quiet: plan at %s shows %ld actions: not a quiet night\n",
+			fprintf(stderr,
+				"bench_quiet: plan at %s shows %ld actions: not a quiet night\n",
 				BENCH_NOW, actions);
 		goto out;
 	}
@@ -397,8 +403,8 @@ main(int argc, char **argv)
 	       "%d runs on a copy (%s)\n",
 	       BENCH_NOW, BENCH_ROWS, findings, o.runs, copy);
 	{
-		const char *args[] = {o.binary, "rotate",       "--config", o.config,
-				      "--db",   copy,           "--public-key", o.pub};
+		const char *args[] = {o.binary, "rotate", "--config",     o.config,
+				      "--db",   copy,     "--public-key", o.pub};
 
 		rargv = make_argv(args, sizeof args / sizeof args[0]);
 	}
@@ -408,8 +414,8 @@ main(int argc, char **argv)
 		int st = measure_run(rargv, out, 0, &wall[i], &cpu[i], &kib);
 
 		if (st != TW_EXIT_OK) {
-			fprintf(stderr, "bench_quiet: rotate exited %d, not 0 (its output: %s)\n", st,
-				out);
+			fprintf(stderr, "bench_quiet: rotate exited %d, not 0 (its output: %s)\n",
+				st, out);
 			goto out;
 		}
 		rss[i] = (double)kib / 1024.0;
@@ -430,9 +436,9 @@ main(int argc, char **argv)
 	printf("\ngoal (issue 15): %.0f ms and %.0f MiB: %s (median %.1f ms, best %.1f ms, least "
 	       "peak %.1f MiB)\n",
 	       GOAL_MS, GOAL_MIB,
-	       missed				       ? "MISSED"
+	       missed                                        ? "MISSED"
 	       : med > GOAL_MS || rss[o.runs / 2] > GOAL_MIB ? "met by the best run only"
-							       : "met",
+							     : "met",
 	       med, wall[0], rss[0]);
 	status = missed ? 1 : 0;
 out:
