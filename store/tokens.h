@@ -35,6 +35,8 @@ const char *tokens_state_name(enum token_state st);
 /* Parses a state name; returns 0 or -1. */
 int tokens_state_parse(const char *name, enum token_state *st);
 
+struct token_names;
+
 /* One token generation as stored. */
 struct token_row {
 	int64_t row;
@@ -52,6 +54,10 @@ struct token_row {
 	 * consumers may hold it; kept (retiring) until then, not deleted.  0: not set. */
 	int64_t retire_after;
 	int has_secret;
+	/* NULL: workspace, slot and origin are the row's own.  Else they point into
+	 * the names the rows of one tokens_live array share (one copy of each name
+	 * rather than three per row), freed with the array by tokens_free. */
+	struct token_names *names;
 };
 
 struct token_filter {
