@@ -8,11 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plans p over what r has read, at now. */
+static void
+plan_rows(struct report *r, const struct policy *p, int64_t now, const struct policy_slot *force)
+{
+	struct plan_input in = {0};
+
+	in.states = r->states;
+	in.nstates = r->nstates;
+	in.force = force;
+	in.clocks = r->clocks;
+	in.nclocks = r->nclocks;
+	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
+}
+
 int
 report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
 	     struct report *r, char **cause)
 {
-	struct plan_input in = {0};
 	char *lock_cause = NULL;
 	int free_lock;
 
@@ -30,13 +43,15 @@ report_build(struct store *s, const struct policy *p, int64_t now, const struct 
 			r->pending_settled++;
 		}
 	}
-	in.states = r->states;
-	in.nstates = r->nstates;
-	in.force = force;
-	in.clocks = r->clocks;
-	in.nclocks = r->nclocks;
-	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
+	plan_rows(r, p, now, force);
 	return 0;
+}
+
+void
+report_replan(struct report *r, const struct policy *p, int64_t now)
+{
+	plan_free(&r->plan);
+	plan_rows(r, p, now, NULL);
 }
 
 void
