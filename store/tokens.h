@@ -54,9 +54,10 @@ struct token_row {
 	 * consumers may hold it; kept (retiring) until then, not deleted.  0: not set. */
 	int64_t retire_after;
 	int has_secret;
-	/* NULL: workspace, slot and origin are the row's own.  Else they point into
-	 * the names the rows of one tokens_live array share (one copy of each name
-	 * rather than three per row), freed with the array by tokens_free. */
+	/* NULL: the row's strings are its own.  Else they point into the names the
+	 * rows of one tokens_live array share (one copy of each workspace, slot and
+	 * origin name; the token ids and names cut from a few large blocks rather
+	 * than allocated one by one), freed with the array by tokens_free. */
 	struct token_names *names;
 };
 
