@@ -22,15 +22,17 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 }
 
-int
-report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
-	     struct report *r, char **cause)
+/* report_build, reading each row's has_secret when with_secret. */
+static int
+build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
+      int with_secret, struct report *r, char **cause)
 {
 	char *lock_cause = NULL;
 	int free_lock;
 
 	memset(r, 0, sizeof *r);
-	if (tokens_live(s, &r->rows, &r->nrows, cause) < 0 ||
+	if ((with_secret ? tokens_live(s, &r->rows, &r->nrows, cause)
+			 : tokens_live_unsealed(s, &r->rows, &r->nrows, cause)) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
@@ -45,6 +47,20 @@ report_build(struct store *s, const struct policy *p, int64_t now, const struct 
 	}
 	plan_rows(r, p, now, force);
 	return 0;
+}
+
+int
+report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
+	     struct report *r, char **cause)
+{
+	return build(s, p, now, force, 1, r, cause);
+}
+
+int
+report_build_plan(struct store *s, const struct policy *p, int64_t now,
+		  const struct policy_slot *force, struct report *r, char **cause)
+{
+	return build(s, p, now, force, 0, r, cause);
 }
 
 void

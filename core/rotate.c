@@ -873,7 +873,7 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 	} else {
 		/* Freed first: the two are not held at once. */
 		report_free(r);
-		if (report_build(run->s, run->p, now, NULL, r, cause) < 0)
+		if (report_build_plan(run->s, run->p, now, NULL, r, cause) < 0)
 			return -1;
 	}
 	run->st->stuck = stuck_in(&r->plan);
@@ -907,7 +907,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	if (!o->dry_run && tokens_settle_pending(s, clock_now_ms(), &settled, cause) < 0)
 		return -1;
 	st->settled = settled;
-	if (report_build(s, p, clock_now_ms(), o->force, &r, cause) < 0 ||
+	if (report_build_plan(s, p, clock_now_ms(), o->force, &r, cause) < 0 ||
 	    store_mark(s, &mark, cause) < 0) {
 		free(sh.skewed);
 		report_free(&r);

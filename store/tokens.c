@@ -868,19 +868,22 @@ read_live_row(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
 	return 0;
 }
 
-int
-tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
+/*
+ * The live rows, with has_secret when with_secret, else -1.  An IN list the
+ * state index can serve: most of a long history is deleted rows.  The index
+ * holds every column: no visit of the table, and no join.
+ */
+#define LIVE_SELECT(HAS)                                                                           \
+	"SELECT t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin, "             \
+	"t.requested_at, coalesce(t.created_at, 0), t.expires_at, t.updated_at, "                  \
+	"coalesce(t.retire_after, 0), " HAS " FROM tokens t INDEXED BY tokens_live "               \
+	"WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id"
+
+static int
+live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, char **cause)
 {
-	/* An IN list the state index can serve: most of a long history is deleted rows.
-	 * The index holds every column: no visit of the table, and no join. */
 	sqlite3_stmt *st = store_prepare(
-	    s,
-	    "SELECT t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin, "
-	    "t.requested_at, coalesce(t.created_at, 0), t.expires_at, t.updated_at, "
-	    "coalesce(t.retire_after, 0), " STORE_HAS_SECRET
-	    " FROM tokens t INDEXED BY tokens_live "
-	    "WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id",
-	    cause);
+	    s, with_secret ? LIVE_SELECT(STORE_HAS_SECRET) : LIVE_SELECT("-1"), cause);
 	struct token_names *nm = NULL;
 	size_t cap = 0;
 	int step = SQLITE_DONE;
@@ -914,6 +917,18 @@ tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
 	if (*n == 0)
 		names_free(nm);
 	return 0;
+}
+
+int
+tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
+{
+	return live_rows(s, 1, rows, n, cause);
+}
+
+int
+tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause)
+{
+	return live_rows(s, 0, rows, n, cause);
 }
 
 /*

@@ -414,6 +414,16 @@ test_live_as_listed(void **state)
 	}
 	assert_ptr_equal(live[0].workspace, live[2].workspace); /* one copy of each name */
 	assert_int_equal(live[2].row, pending);
+	tokens_free(rows, n);
+	/* The planner's read: the same rows, without looking up their secrets. */
+	assert_int_equal(tokens_live_unsealed(fx->s, &rows, &n, &cause), 0);
+	assert_int_equal(n, nl);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(rows[i].has_secret, -1);
+		rows[i].has_secret = live[i].has_secret;
+		assert_same_row(&rows[i], &live[i]);
+	}
+	assert_true(live[0].has_secret);
 	tokens_free(live, nl);
 	tokens_free(rows, n);
 	assert_null(cause);
