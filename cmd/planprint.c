@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 json_t *
 planprint_time(int64_t ms)
@@ -156,14 +157,17 @@ planprint_actions(const struct plan *pl)
 		printf("\n%-18s  %-18s  %-32s  %s\n", "DEADLINE", "ACTION", "SLOT", "WHY");
 	for (size_t i = 0; i < pl->nactions; i++) {
 		const struct plan_action *a = &pl->actions[i];
-		char *slot = xasprintf("%s/%s", a->workspace, a->slot != NULL ? a->slot : "-");
+		const char *slot = a->slot != NULL ? a->slot : "-";
+		/* WORKSPACE/SLOT padded to 32 as %-32s would, without making the string. */
+		size_t len = strlen(a->workspace) + 1 + strlen(slot);
+		int pad = len < 32 ? (int)(32 - len) : 0;
 
 		if (a->deadline == INT64_MAX)
 			snprintf(dl, sizeof dl, "-");
 		else
 			timefmt_minute(a->deadline, dl);
-		printf("%-18s  %-18s  %-32s  %s\n", dl, plan_kind_name(a->kind), slot, a->why);
-		free(slot);
+		printf("%-18s  %-18s  %s/%s%*s  %s\n", dl, plan_kind_name(a->kind), a->workspace,
+		       slot, pad, "", a->why);
 	}
 }
 

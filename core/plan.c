@@ -8,6 +8,7 @@
 #include "store/slots.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,15 +187,30 @@ live(const struct token_row *r)
 static void
 check_lifetime(struct plan_builder *b, const struct token_row *r)
 {
-	char life[32], max[32];
+	char life[32];
 
 	if (b->p->enforce.max_lifetime <= 0 ||
 	    r->expires_at - born(r) <= b->p->enforce.max_lifetime * MS)
 		return;
 	timefmt_age_str((r->expires_at - born(r)) / MS, life);
-	timefmt_duration_str(b->p->enforce.max_lifetime, max);
 	plan_add_finding(b, FIND_MAX_LIFETIME, r->workspace, r->slot, r, r->expires_at,
-			 "lives %s, longer than enforce max_lifetime %s", life, max);
+			 "lives %s, longer than enforce max_lifetime %s", life, b->max_lifetime);
+}
+
+/* Writes b's enforce durations as the texts say them (a delete_after of 0 as "0"). */
+static void
+durations(struct plan_builder *b)
+{
+	const struct policy_enforce *e = &b->p->enforce;
+
+	if (e->max_lifetime > 0)
+		timefmt_duration_str(e->max_lifetime, b->max_lifetime);
+	timefmt_duration_str(e->expired_after > 0 ? e->expired_after : 1, b->expired_after);
+	if (e->expired_after <= 0)
+		snprintf(b->expired_after, sizeof b->expired_after, "0");
+	timefmt_duration_str(e->unmanaged_after > 0 ? e->unmanaged_after : 1, b->unmanaged_after);
+	if (e->unmanaged_after <= 0)
+		snprintf(b->unmanaged_after, sizeof b->unmanaged_after, "0");
 }
 
 /* enforce expired: a token past expiry that may still exist on the server. */
@@ -202,7 +218,7 @@ static void
 expired_rule(struct plan_builder *b, const struct token_row *r)
 {
 	const struct policy_enforce *e = &b->p->enforce;
-	char at[TIMEFMT_MAX], after[32];
+	char at[TIMEFMT_MAX];
 	int64_t when = r->expires_at + e->expired_after * MS;
 
 	timefmt_minute(r->expires_at, at);
@@ -215,11 +231,9 @@ expired_rule(struct plan_builder *b, const struct token_row *r)
 		later(b, when);
 		return;
 	}
-	timefmt_duration_str(e->expired_after > 0 ? e->expired_after : 1, after);
 	b->group++;
 	plan_add_action(b, PLAN_DELETE_EXPIRED, r->workspace, r->slot, r, when, INT64_MAX,
-			"expired at %s; enforce expired delete_after %s", at,
-			e->expired_after > 0 ? after : "0");
+			"expired at %s; enforce expired delete_after %s", at, b->expired_after);
 }
 
 /* enforce unmanaged: a live token no slot of the policy owns. */
@@ -228,7 +242,7 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 {
 	const struct policy_enforce *e = &b->p->enforce;
 	int64_t when = born(r) + e->unmanaged_after * MS;
-	char made[TIMEFMT_MAX], after[32];
+	char made[TIMEFMT_MAX];
 
 	timefmt_minute(born(r), made);
 	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && when > b->now))
@@ -243,11 +257,10 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 		later(b, when);
 		return;
 	}
-	timefmt_duration_str(e->unmanaged_after > 0 ? e->unmanaged_after : 1, after);
 	b->group++;
 	plan_add_action(b, PLAN_DELETE_UNMANAGED, r->workspace, r->slot, r, when, INT64_MAX,
 			"belongs to no slot; made %s, enforce unmanaged delete_after %s", made,
-			e->unmanaged_after > 0 ? after : "0");
+			b->unmanaged_after);
 }
 
 /* What the rows say about one slot. */
@@ -616,6 +629,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	if (in == NULL)
 		in = &none;
 	b.force = in->force;
+	durations(&b);
 	memset(out, 0, sizeof *out);
 	out->next_at = INT64_MAX;
 	for (size_t i = 0; i < in->nstates; i++) {

@@ -8,16 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
-report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
-	     struct report *r, char **cause)
+/* Plans p over what r has read, at now. */
+static void
+plan_rows(struct report *r, const struct policy *p, int64_t now, const struct policy_slot *force)
 {
 	struct plan_input in = {0};
+
+	in.states = r->states;
+	in.nstates = r->nstates;
+	in.force = force;
+	in.clocks = r->clocks;
+	in.nclocks = r->nclocks;
+	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
+}
+
+/* report_build, reading each row's has_secret when with_secret. */
+static int
+build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
+      int with_secret, struct report *r, char **cause)
+{
 	char *lock_cause = NULL;
 	int free_lock;
 
 	memset(r, 0, sizeof *r);
-	if (tokens_live(s, &r->rows, &r->nrows, cause) < 0 ||
+	if ((with_secret ? tokens_live(s, &r->rows, &r->nrows, cause)
+			 : tokens_live_unsealed(s, &r->rows, &r->nrows, cause)) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
@@ -30,13 +45,29 @@ report_build(struct store *s, const struct policy *p, int64_t now, const struct 
 			r->pending_settled++;
 		}
 	}
-	in.states = r->states;
-	in.nstates = r->nstates;
-	in.force = force;
-	in.clocks = r->clocks;
-	in.nclocks = r->nclocks;
-	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
+	plan_rows(r, p, now, force);
 	return 0;
+}
+
+int
+report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
+	     struct report *r, char **cause)
+{
+	return build(s, p, now, force, 1, r, cause);
+}
+
+int
+report_build_plan(struct store *s, const struct policy *p, int64_t now,
+		  const struct policy_slot *force, struct report *r, char **cause)
+{
+	return build(s, p, now, force, 0, r, cause);
+}
+
+void
+report_replan(struct report *r, const struct policy *p, int64_t now)
+{
+	plan_free(&r->plan);
+	plan_rows(r, p, now, NULL);
 }
 
 void

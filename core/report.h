@@ -29,6 +29,20 @@ struct report {
 int report_build(struct store *s, const struct policy *p, int64_t now,
 		 const struct policy_slot *force, struct report *r, char **cause);
 
+/*
+ * As report_build, with every row's has_secret -1 (tokens_live_unsealed):
+ * for what only plans (plan, status, rotate), not for audit's inventory.
+ */
+int report_build_plan(struct store *s, const struct policy *p, int64_t now,
+		      const struct policy_slot *force, struct report *r, char **cause);
+
+/*
+ * Plans r's rows, slot states and clocks afresh at now, with no slot
+ * forced: what report_build would give when the store has not changed since
+ * r was read (store_mark), without reading it again.
+ */
+void report_replan(struct report *r, const struct policy *p, int64_t now);
+
 void report_free(struct report *r);
 
 #endif

@@ -971,22 +971,33 @@ stuck_in(const struct plan *pl)
 }
 
 /*
- * What the work leaves, planned afresh: the slots still stuck (a run that
- * unsticks one succeeds) and the violations standing, alerted.  Returns 0,
- * or -1 with *cause when the store failed.
+ * What the work leaves, planned afresh into r (the work's report, read when
+ * the store was at mark): the slots still stuck (a run that unsticks one
+ * succeeds) and the violations standing, alerted.  When nothing was
+ * written since (a quiet night), r's rows are what a new read would give:
+ * they are planned again rather than read again.  Returns 0, or -1 with
+ * *cause when the store failed.
  */
 static int
-after_work(struct run *run, char **cause)
+after_work(struct run *run, struct report *r, const struct store_mark *mark, char **cause)
 {
-	struct report end;
+	struct store_mark again;
 	int64_t now = clock_now_ms();
 	char *unsent = NULL;
 	int n;
 
-	if (report_build(run->s, run->p, now, NULL, &end, cause) < 0)
+	if (store_mark(run->s, &again, cause) < 0)
 		return -1;
-	run->st->stuck = stuck_in(&end.plan);
-	n = violations_alert(run->s, run->p, &end.plan, now, run->o->notify_timeout_ms, &unsent,
+	if (again.own == mark->own && again.others == mark->others) {
+		report_replan(r, run->p, now);
+	} else {
+		/* Freed first: the two are not held at once. */
+		report_free(r);
+		if (report_build_plan(run->s, run->p, now, NULL, r, cause) < 0)
+			return -1;
+	}
+	run->st->stuck = stuck_in(&r->plan);
+	n = violations_alert(run->s, run->p, &r->plan, now, run->o->notify_timeout_ms, &unsent,
 			     cause);
 	if (n > 0)
 		say(run, 0, "alerted", NULL, NULL, NULL, "alerted %d violation%s of the policy", n,
@@ -995,7 +1006,6 @@ after_work(struct run *run, char **cause)
 		say(run, 1, "alert-failed", NULL, NULL, NULL,
 		    "violation alert not sent (the next run tries again): %s", unsent);
 	free(unsent);
-	report_free(&end);
 	return n < 0 ? -1 : 0;
 }
 
@@ -1005,6 +1015,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   void *larg, struct rotate_stats *st, char **cause)
 {
 	struct report r;
+	struct store_mark mark;
 	struct shared sh = {0, 0, 0, xcalloc(p->nws + 1, 1)};
 	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0, NULL, 0};
 	const struct plan *pl = &r.plan;
@@ -1016,8 +1027,12 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	if (!o->dry_run && tokens_settle_pending(s, clock_now_ms(), &settled, cause) < 0)
 		return -1;
 	st->settled = settled;
-	if (report_build(s, p, clock_now_ms(), o->force, &r, cause) < 0)
+	if (report_build_plan(s, p, clock_now_ms(), o->force, &r, cause) < 0 ||
+	    store_mark(s, &mark, cause) < 0) {
+		free(sh.skewed);
+		report_free(&r);
 		return -1;
+	}
 	for (size_t i = 0; i < pl->nfindings; i++) {
 		const struct plan_finding *f = &pl->findings[i];
 
@@ -1040,7 +1055,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		    "rotating now, as --force asks");
 	rc = work_all(&run, cause);
 	if (rc == 0)
-		rc = after_work(&run, cause);
+		rc = after_work(&run, &r, &mark, cause);
 out:
 	report_free(&r);
 	free(sh.skewed);

@@ -44,47 +44,89 @@ static const char *const compare_sql[] = {
 							       " ORDER BY t.id",
 };
 
-/* Hashes column i of st: a type tag, then the value (a length before text). */
-static void
-hash_column(crypto_generichash_state *h, sqlite3_stmt *st, int i)
-{
-	unsigned char b[9];
-	uint64_t v;
-	int type = sqlite3_column_type(st, i);
-	const unsigned char *text;
+/* The most a row's columns take in digest_of's buffer before it hashes in pieces. */
+#define DIGEST_BUF 1024
 
-	b[0] = type == SQLITE_INTEGER ? 'i' : type == SQLITE_NULL ? 'n' : 't';
-	if (type == SQLITE_NULL) {
-		crypto_generichash_update(h, b, 1);
+/*
+ * Appends column i of st to b (at *len, room for DIGEST_BUF): a type tag,
+ * then the value (a length before text).  What does not fit is hashed
+ * into h first, so the bytes hashed are the same whatever the length.
+ */
+static void
+put_column(crypto_generichash_state *h, unsigned char *b, size_t *len, sqlite3_stmt *st, int i)
+{
+	int type = sqlite3_column_type(st, i);
+	const unsigned char *text = NULL;
+	size_t n = 0;
+	uint64_t v;
+
+	if (*len + 9 > DIGEST_BUF) {
+		crypto_generichash_update(h, b, *len);
+		*len = 0;
+	}
+	b[(*len)++] = type == SQLITE_INTEGER ? 'i' : type == SQLITE_NULL ? 'n' : 't';
+	if (type == SQLITE_NULL)
+		return;
+	if (type == SQLITE_INTEGER) {
+		v = (uint64_t)sqlite3_column_int64(st, i);
+	} else {
+		text = sqlite3_column_text(st, i);
+		n = (size_t)sqlite3_column_bytes(st, i);
+		v = n;
+	}
+	for (int k = 7; k >= 0; k--, v >>= 8)
+		b[*len + (size_t)k] = (unsigned char)(v & 0xff);
+	*len += 8;
+	if (n == 0)
+		return;
+	if (*len + n > DIGEST_BUF) {
+		crypto_generichash_update(h, b, *len);
+		crypto_generichash_update(h, text, n);
+		*len = 0;
 		return;
 	}
-	if (type == SQLITE_INTEGER)
-		v = (uint64_t)sqlite3_column_int64(st, i);
-	else
-		v = (uint64_t)sqlite3_column_bytes(st, i);
-	for (int k = 8; k >= 1; k--, v >>= 8)
-		b[k] = (unsigned char)(v & 0xff);
-	crypto_generichash_update(h, b, sizeof b);
-	if (type != SQLITE_INTEGER) {
-		text = sqlite3_column_text(st, i);
-		crypto_generichash_update(h, text, (unsigned long long)sqlite3_column_bytes(st, i));
-	}
+	memcpy(b + *len, text, n);
+	*len += n;
 }
 
-/* The digest of the row st holds in its first DIGEST_NCOLUMNS columns, in hex. */
+/*
+ * d in lower-case hex, as sodium_bin2hex writes it.  A digest is no
+ * secret: a table does it without bin2hex's constant-time arithmetic,
+ * which cost a check of 21,000 rows more than their hashing.
+ */
+static void
+hex(char out[INVENTORY_DIGEST_MAX], const unsigned char d[INVENTORY_DIGEST_BYTES])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < INVENTORY_DIGEST_BYTES; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 0x0f];
+	}
+	out[2 * INVENTORY_DIGEST_BYTES] = '\0';
+}
+
+/*
+ * The digest of the row st holds in its first DIGEST_NCOLUMNS columns, in
+ * hex.  The columns go through one buffer: BLAKE2b hashes a stream, so this
+ * is the digest of the same bytes, at a fraction of the cost of hashing
+ * each piece by itself.
+ */
 static void
 digest_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
 {
 	static const char tag[] = "tokenwarden-row-v1";
-	unsigned char d[INVENTORY_DIGEST_BYTES];
+	unsigned char d[INVENTORY_DIGEST_BYTES], b[DIGEST_BUF];
 	crypto_generichash_state h;
+	size_t len = sizeof tag;
 
 	crypto_generichash_init(&h, NULL, 0, sizeof d);
-	crypto_generichash_update(&h, (const unsigned char *)tag, sizeof tag);
+	memcpy(b, tag, sizeof tag);
 	for (int i = 0; i < DIGEST_NCOLUMNS; i++)
-		hash_column(&h, st, i);
+		put_column(&h, b, &len, st, i);
+	crypto_generichash_update(&h, b, len);
 	crypto_generichash_final(&h, d, sizeof d);
-	sodium_bin2hex(out, INVENTORY_DIGEST_MAX, d, sizeof d);
+	hex(out, d);
 }
 
 int

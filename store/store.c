@@ -338,6 +338,18 @@ out:
 	return rc;
 }
 
+int
+store_mark(struct store *s, struct store_mark *m, char **cause)
+{
+	int version = 0;
+
+	if (store_pragma_int(s, "PRAGMA data_version", &version, cause) < 0)
+		return -1;
+	m->own = (int64_t)sqlite3_total_changes64(s->db);
+	m->others = version;
+	return 0;
+}
+
 /* Inside a write transaction: the migrations from the schema version found then. */
 static int
 migrate_steps(struct store *s, char **cause)

@@ -130,6 +130,19 @@ void store_rollback(struct store *s);
  */
 int store_end(struct store *s, int rc, char **cause);
 
+/* What store_mark says of the store's content. */
+struct store_mark {
+	int64_t own;    /* rows this connection has changed (sqlite3_total_changes64) */
+	int64_t others; /* PRAGMA data_version: moves when another connection commits */
+};
+
+/*
+ * Marks the content as this connection sees it now: two equal marks mean
+ * that no connection wrote between them, so every read gives what it gave
+ * at the first.  Returns 0 with *m, or -1 with *cause.
+ */
+int store_mark(struct store *s, struct store_mark *m, char **cause);
+
 /*
  * Reads meta value key into *value (allocated; caller frees).  Returns 0,
  * 1 when absent, or -1 with *cause.

@@ -442,10 +442,11 @@ out:
 	return store_end(s, rc, cause);
 }
 
+static int pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause);
+
 int
 tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause)
 {
-	struct token_filter f = {.state = TOKEN_PENDING};
 	struct token_row *rows = NULL;
 	size_t n = 0;
 	json_t *why = json_pack("{s:s}", "reason",
@@ -454,7 +455,7 @@ tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause)
 	int rc = 0;
 
 	*settled = 0;
-	if (tokens_list(s, &f, &rows, &n, cause) < 0) {
+	if (pending_rows(s, &rows, &n, cause) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -598,6 +599,7 @@ read_row(sqlite3_stmt *st, struct token_row *r)
 	r->updated_at = sqlite3_column_int64(st, 10);
 	r->retire_after = sqlite3_column_int64(st, 11);
 	r->has_secret = sqlite3_column_int(st, 12);
+	r->names = NULL;
 }
 
 /* Collects every row st yields. */
@@ -650,14 +652,265 @@ tokens_list(struct store *s, const struct token_filter *f, struct token_row **ro
 	return rc;
 }
 
+/*
+ * The names the rows of one tokens_live array share: every workspace and
+ * slot name, read once, by id, and the origins.  A workspace or a slot is a
+ * few names among tens of thousands of rows: looked up here, rather than
+ * joined and copied for each row.
+ */
+struct token_name {
+	int64_t id;
+	char *name;
+};
+
+/* Blocks the rows' own strings (token ids and names) are cut from, newest first. */
+#define NAMES_BLOCK 65536
+struct names_block {
+	struct names_block *next;
+	size_t used, size;
+	char text[];
+};
+
+struct token_names {
+	struct token_name *ws, *slots;
+	size_t nws, nslots;
+	char **origins; /* as met ("created", "imported") */
+	size_t norigins;
+	struct names_block *blocks;
+};
+
+static void
+names_free(struct token_names *nm)
+{
+	if (nm == NULL)
+		return;
+	for (size_t i = 0; i < nm->nws; i++)
+		free(nm->ws[i].name);
+	for (size_t i = 0; i < nm->nslots; i++)
+		free(nm->slots[i].name);
+	for (size_t i = 0; i < nm->norigins; i++)
+		free(nm->origins[i]);
+	while (nm->blocks != NULL) {
+		struct names_block *next = nm->blocks->next;
+
+		free(nm->blocks);
+		nm->blocks = next;
+	}
+	free(nm->ws);
+	free(nm->slots);
+	free(nm->origins);
+	free(nm);
+}
+
+/* Reads every (id, name) of sql, in id order, into *v and *n.  Returns 0 or -1. */
+static int
+names_read(struct store *s, const char *sql, struct token_name **v, size_t *n, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	size_t cap = 0;
+	int step;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*v = xrealloc(*v, cap * sizeof **v);
+		}
+		(*v)[*n].id = sqlite3_column_int64(st, 0);
+		(*v)[(*n)++].name = store_column_dup(st, 1);
+	}
+	store_done(s, st);
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the inventory's names", cause);
+		return -1;
+	}
+	return 0;
+}
+
+/* The name of id in v (n, by id), or NULL when there is none, as a join finds it. */
+static char *
+name_of(const struct token_name *v, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].id == id)
+			return v[mid].name;
+		if (v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct token_names *
+names_load(struct store *s, char **cause)
+{
+	struct token_names *nm = xcalloc(1, sizeof *nm);
+
+	if (names_read(s, "SELECT id, name FROM workspaces ORDER BY id", &nm->ws, &nm->nws, cause) <
+		0 ||
+	    names_read(s, "SELECT id, name FROM slots ORDER BY id", &nm->slots, &nm->nslots,
+		       cause) < 0) {
+		names_free(nm);
+		return NULL;
+	}
+	return nm;
+}
+
+/*
+ * A copy of column i of st cut from nm's blocks (NULL for NULL): two small
+ * strings of each of 21,000 rows, without a malloc and a free each.
+ */
+static char *
+names_dup(struct token_names *nm, sqlite3_stmt *st, int i)
+{
+	const char *text = (const char *)sqlite3_column_text(st, i);
+	size_t n;
+	char *copy;
+
+	if (text == NULL)
+		return NULL;
+	n = (size_t)sqlite3_column_bytes(st, i) + 1;
+	if (nm->blocks == NULL || nm->blocks->size - nm->blocks->used < n) {
+		size_t size = n > NAMES_BLOCK ? n : NAMES_BLOCK;
+		struct names_block *b = xmalloc(sizeof *b + size);
+
+		b->next = nm->blocks;
+		b->used = 0;
+		b->size = size;
+		nm->blocks = b;
+	}
+	copy = nm->blocks->text + nm->blocks->used;
+	memcpy(copy, text, n);
+	nm->blocks->used += n;
+	return copy;
+}
+
+/* nm's copy of origin (NULL: none), added when first met. */
+static char *
+origin_of(struct token_names *nm, const char *origin)
+{
+	if (origin == NULL)
+		return NULL;
+	for (size_t i = 0; i < nm->norigins; i++)
+		if (strcmp(nm->origins[i], origin) == 0)
+			return nm->origins[i];
+	nm->origins = xrealloc(nm->origins, (nm->norigins + 1) * sizeof *nm->origins);
+	nm->origins[nm->norigins] = xstrdup(origin);
+	return nm->origins[nm->norigins++];
+}
+
+/*
+ * Reads the row st holds (tokens_live's columns) into r with nm's names;
+ * returns 0, or -1 when its workspace does not exist (the join of the
+ * other listings leaves such a row out).
+ */
+static int
+read_live_row(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
+{
+	enum token_state state = TOKEN_UNKNOWN;
+
+	memset(r, 0, sizeof *r);
+	r->workspace = name_of(nm->ws, nm->nws, sqlite3_column_int64(st, 1));
+	if (r->workspace == NULL)
+		return -1;
+	r->origin = origin_of(nm, (const char *)sqlite3_column_text(st, 6));
+	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+		r->slot = name_of(nm->slots, nm->nslots, sqlite3_column_int64(st, 2));
+	tokens_state_parse((const char *)sqlite3_column_text(st, 5), &state);
+	r->names = nm;
+	r->row = sqlite3_column_int64(st, 0);
+	r->token = names_dup(nm, st, 3);
+	r->name = names_dup(nm, st, 4);
+	r->state = state;
+	r->requested_at = sqlite3_column_int64(st, 7);
+	r->created_at = sqlite3_column_int64(st, 8);
+	r->expires_at = sqlite3_column_int64(st, 9);
+	r->updated_at = sqlite3_column_int64(st, 10);
+	r->retire_after = sqlite3_column_int64(st, 11);
+	r->has_secret = sqlite3_column_int(st, 12);
+	return 0;
+}
+
+/*
+ * The live rows, with has_secret when with_secret, else -1.  An IN list the
+ * state index can serve: most of a long history is deleted rows.  The index
+ * holds every column: no visit of the table, and no join.
+ */
+#define LIVE_SELECT(HAS)                                                                           \
+	"SELECT t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin, "             \
+	"t.requested_at, coalesce(t.created_at, 0), t.expires_at, t.updated_at, "                  \
+	"coalesce(t.retire_after, 0), " HAS " FROM tokens t INDEXED BY tokens_live "               \
+	"WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id"
+
+static int
+live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(
+	    s, with_secret ? LIVE_SELECT(STORE_HAS_SECRET) : LIVE_SELECT("-1"), cause);
+	struct token_names *nm = NULL;
+	size_t cap = 0;
+	int step = SQLITE_DONE;
+
+	*rows = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	nm = names_load(s, cause);
+	if (nm == NULL) {
+		store_done(s, st);
+		return -1;
+	}
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*rows = xrealloc(*rows, cap * sizeof **rows);
+		}
+		*n += read_live_row(st, nm, &(*rows)[*n]) == 0;
+	}
+	store_done(s, st);
+	if (step != SQLITE_DONE) {
+		store_error(s, "reading the inventory", cause);
+		tokens_free(*rows, *n);
+		names_free(*n == 0 ? nm : NULL);
+		*rows = NULL;
+		*n = 0;
+		return -1;
+	}
+	/* No row to free them with: the names go now. */
+	if (*n == 0)
+		names_free(nm);
+	return 0;
+}
+
 int
 tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
-	/* An IN list the state index can serve: most of a long history is deleted rows. */
+	return live_rows(s, 1, rows, n, cause);
+}
+
+int
+tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause)
+{
+	return live_rows(s, 0, rows, n, cause);
+}
+
+/*
+ * The pending rows, oldest first, from the state index: every run and
+ * locked verb asks, and tokens_list's optional filters read every row.
+ */
+static int
+pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
+{
 	sqlite3_stmt *st =
 	    store_prepare(s,
-			  ROW_SELECT "FROM tokens t INDEXED BY tokens_live " ROW_JOINS
-				     "WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id",
+			  ROW_SELECT "FROM tokens t INDEXED BY tokens_by_state " ROW_JOINS
+				     "WHERE t.state = 'pending' ORDER BY t.id",
 			  cause);
 	int rc;
 
@@ -787,13 +1040,21 @@ tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, c
 void
 tokens_free(struct token_row *rows, size_t n)
 {
+	struct token_names *shared = NULL;
+
 	for (size_t i = 0; i < n; i++) {
-		free(rows[i].workspace);
-		free(rows[i].slot);
+		if (rows[i].names != NULL) {
+			shared = rows[i].names;
+			continue;
+		}
 		free(rows[i].token);
 		free(rows[i].name);
+		free(rows[i].workspace);
+		free(rows[i].slot);
 		free(rows[i].origin);
 	}
+	/* The rows of one tokens_live array share one set of names. */
+	names_free(shared);
 	free(rows);
 }
 

@@ -35,6 +35,8 @@ const char *tokens_state_name(enum token_state st);
 /* Parses a state name; returns 0 or -1. */
 int tokens_state_parse(const char *name, enum token_state *st);
 
+struct token_names;
+
 /* One token generation as stored. */
 struct token_row {
 	int64_t row;
@@ -52,6 +54,11 @@ struct token_row {
 	 * consumers may hold it; kept (retiring) until then, not deleted.  0: not set. */
 	int64_t retire_after;
 	int has_secret;
+	/* NULL: the row's strings are its own.  Else they point into the names the
+	 * rows of one tokens_live array share (one copy of each workspace, slot and
+	 * origin name; the token ids and names cut from a few large blocks rather
+	 * than allocated one by one), freed with the array by tokens_free. */
+	struct token_names *names;
 };
 
 struct token_filter {
@@ -159,6 +166,13 @@ int tokens_list(struct store *s, const struct token_filter *f, struct token_row 
  * tokens_free) and *n, or -1 with *cause.
  */
 int tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause);
+
+/*
+ * As tokens_live, with every row's has_secret -1 (not read): for the
+ * planner, which never looks at it, since the look-up of each row's secret
+ * costs a third of the read.
+ */
+int tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
 /* Counts every row by state, whatever the state (served by an index).  Returns 0 or -1. */
 int tokens_count_by_state(struct store *s, int64_t counts[TOKEN_NSTATES], char **cause);

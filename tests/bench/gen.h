@@ -49,10 +49,17 @@ rng_span(struct rng *r, int64_t lo, int64_t hi)
 	return hi <= lo ? lo : lo + (int64_t)(rng_next(r) % (uint64_t)(hi - lo + 1));
 }
 
+/* The API of the quiet night's workspaces: a loopback port nothing listens on. */
+#define GEN_QUIET_API "http://127.0.0.1:9"
+
 /*
  * Returns the benchmark policy's YAML (allocated; the caller frees it) and
  * its length: BENCH_WORKSPACES workspaces of BENCH_SLOTS_PER_WS slots.
+ * quiet: the quiet night's (gen_policy.c says how it differs).
  */
-char *gen_policy_text(size_t *len);
+char *gen_policy_text(int quiet, size_t *len);
+
+/* The credential workspace w (0 .. BENCH_WORKSPACES - 1) names; NULL past them. */
+const char *gen_policy_credential(int w);
 
 #endif

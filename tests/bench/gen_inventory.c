@@ -3,7 +3,9 @@
  * workspaces x 100 slots and a tokenwarden database of exactly 100,000
  * token rows, the same bytes on every run (fixed seeds, fixed "now").
  *
- *   gen_inventory DIR     writes DIR/policy.yaml and DIR/tokenwarden.db
+ *   gen_inventory [--quiet] DIR
+ *       writes DIR/policy.yaml, DIR/tokenwarden.db and DIR/seal.pub (the
+ *       public key the store pins, for the verbs that seal)
  *
  * The inventory is that of a large, messy organisation a while after
  * onboarding: every slot has a long history of deleted generations, one
@@ -13,6 +15,14 @@
  * or living longer than enforce max_lifetime.  About a fifth of the rows may
  * still exist on the server, so the planner works on them rather than
  * skipping deleted rows.
+ *
+ * --quiet makes the quiet night's inventory instead: the same organisation
+ * the night after a run that did everything, so nothing is due at
+ * BENCH_NOW.  Every slot's active token is well within its lifetime, with
+ * no interrupted create, replacement left over or token past its grace;
+ * the unmanaged, expired and unknown rows stay live, which the quiet
+ * policy (gen_policy.c) reports rather than deletes, so `rotate` plans and
+ * checks as many live rows as on the busy night and acts on none.
  *
  * The policy (gen_policy.c) is loaded back with policy_load_buffer, so one
  * the loader refuses stops here, and the rows are placed from its effective
@@ -37,6 +47,7 @@
 #include "store/tokens.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +96,7 @@ struct gen {
 	int64_t now;
 	size_t scenarios[SC_N];
 	size_t stale_retiring, leftovers, pendings;
+	int quiet; /* the quiet night's inventory: nothing due */
 };
 
 /* A Mode-like 12-hex-digit id: a bijection of a counter, so never the same twice. */
@@ -223,7 +235,8 @@ current(struct gen *g, struct slot_gen *sg)
 	row = add_row(g, sg->ws, sg->id, TOKEN_DELETED, c1, sg->life);
 	row->name = slot_token_name(sg->s, c1);
 	row->updated_at = c0 + sg->grace + rng_span(&g->r, 0, DAY);
-	if (g->now < c0 + MINUTE + sg->grace || (sg->sc == SC_OK && rng_unit(&g->r) < 0.04)) {
+	if (g->now < c0 + MINUTE + sg->grace ||
+	    (!g->quiet && sg->sc == SC_OK && rng_unit(&g->r) < 0.04)) {
 		row->state = TOKEN_RETIRING;
 		row->retire_after = c0 + MINUTE + sg->grace;
 		row->updated_at = c0 + MINUTE;
@@ -276,12 +289,12 @@ slot_rows(struct gen *g, struct slot_gen *sg)
 	sg->life = e->lifetime * 1000;
 	sg->grace = e->grace * 1000;
 	sg->period = sg->life - policy_rotate_before(e) * 1000 - jit;
-	sg->sc = pick_scenario(&g->r);
+	sg->sc = g->quiet ? SC_OK : pick_scenario(&g->r);
 	g->scenarios[sg->sc]++;
 	if (sg->sc == SC_NEW)
 		return;
 	current(g, sg);
-	if (sg->sc == SC_DUE || sg->sc == SC_OK)
+	if (!g->quiet && (sg->sc == SC_DUE || sg->sc == SC_OK))
 		in_flight(g, sg);
 }
 
@@ -514,9 +527,28 @@ insert_rows(sqlite3 *db, const struct policy *p, const struct gen *g, const char
 	sqlite3_finalize(sec);
 }
 
-/* Creates the database at path (replacing any) and fills it; exits on failure. */
+/* Writes the public key file of pub at path, as keygen would (0644); exits on failure. */
 static void
-write_db(const char *path, const struct policy *p, const struct gen *g)
+write_public(const char *path, const struct seal_pub *pub)
+{
+	char b64[sodium_base64_ENCODED_LEN(sizeof pub->pk, sodium_base64_VARIANT_ORIGINAL)];
+	FILE *f;
+
+	sodium_bin2base64(b64, sizeof b64, pub->pk, sizeof pub->pk, sodium_base64_VARIANT_ORIGINAL);
+	f = fopen(path, "w");
+	if (f == NULL || fprintf(f, "tokenwarden-seal-public v1\n%s\n", b64) < 0 ||
+	    fclose(f) != 0 || chmod(path, 0644) < 0) {
+		fprintf(stderr, "gen_inventory: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/*
+ * Creates the database at path (replacing any) and fills it, and writes the
+ * public key it pins to pub_path; exits on failure.
+ */
+static void
+write_db(const char *path, const char *pub_path, const struct policy *p, const struct gen *g)
 {
 	static const char *const suffixes[] = {"", "-wal", "-shm", ".lock"};
 	struct rng r = {BENCH_SEED ^ 0x6b6579};
@@ -536,6 +568,7 @@ write_db(const char *path, const struct policy *p, const struct gen *g)
 	for (size_t i = 0; i < sizeof pub.pk; i++)
 		pub.pk[i] = (unsigned char)rng_next(&r);
 	seal_fingerprint(&pub, fpr);
+	write_public(pub_path, &pub);
 	if (store_open(path, STORE_CREATE, &s, &cause) < 0)
 		goto fail;
 	store_set_actor(s, "bench@tokenwarden");
@@ -584,15 +617,17 @@ summary(const struct gen *g, const struct policy *p)
 
 /* Writes DIR/policy.yaml and returns the policy loaded back from it; exits on failure. */
 static struct policy *
-make_policy(const char *path)
+make_policy(const char *path, int quiet)
 {
 	struct policy *p = NULL;
 	struct diag_list d;
 	size_t len = 0;
-	char *text = gen_policy_text(&len);
+	char *text = gen_policy_text(quiet, &len);
 	FILE *f = fopen(path, "w");
 
-	if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+	/* 0600: the policy names webhooks, whose URLs often carry a secret (plan warns). */
+	if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0 ||
+	    chmod(path, 0600) < 0) {
 		fprintf(stderr, "gen_inventory: %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
@@ -617,24 +652,27 @@ main(int argc, char **argv)
 {
 	struct gen g = {.r = {BENCH_SEED ^ 0x726f7773}};
 	struct policy *p;
-	char *policy_path, *db_path;
+	char *policy_path, *db_path, *pub_path;
+	const char *dir = argv[argc - 1];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: gen_inventory DIR\n");
+	g.quiet = argc == 3 && strcmp(argv[1], "--quiet") == 0;
+	if (argc != 2 + g.quiet) {
+		fprintf(stderr, "usage: gen_inventory [--quiet] DIR\n");
 		return 2;
 	}
-	if (mkdir(argv[1], 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "gen_inventory: %s: %s\n", argv[1], strerror(errno));
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "gen_inventory: %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
 	if (timefmt_parse(BENCH_NOW, &g.now) < 0)
 		return 1;
-	policy_path = xasprintf("%s/policy.yaml", argv[1]);
-	db_path = xasprintf("%s/tokenwarden.db", argv[1]);
-	p = make_policy(policy_path);
+	policy_path = xasprintf("%s/policy.yaml", dir);
+	db_path = xasprintf("%s/tokenwarden.db", dir);
+	pub_path = xasprintf("%s/seal.pub", dir);
+	p = make_policy(policy_path, g.quiet);
 	generate(&g, p);
 	qsort(g.v, g.n, sizeof *g.v, by_request);
-	write_db(db_path, p, &g);
+	write_db(db_path, pub_path, p, &g);
 	summary(&g, p);
 	for (size_t i = 0; i < g.n; i++)
 		free(g.v[i].name);
@@ -642,5 +680,6 @@ main(int argc, char **argv)
 	policy_free(p);
 	free(policy_path);
 	free(db_path);
+	free(pub_path);
 	return 0;
 }

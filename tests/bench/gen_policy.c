@@ -137,9 +137,12 @@ write_slot(FILE *f, struct rng *r, const struct ws_spec *w, int j)
 }
 
 static void
-write_workspace(FILE *f, struct rng *r, const struct ws_spec *w)
+write_workspace(FILE *f, struct rng *r, const struct ws_spec *w, int quiet)
 {
 	fprintf(f, "  - name: %s\n", w->name);
+	/* Nothing listens there: a request of a quiet night fails rather than leaves the host. */
+	if (quiet)
+		fprintf(f, "    api: " GEN_QUIET_API "\n");
 	if (w->kind != NULL)
 		fprintf(f, "    credential: { name: %s, kind: %s }\n", w->credential, w->kind);
 	else
@@ -160,8 +163,44 @@ write_workspace(FILE *f, struct rng *r, const struct ws_spec *w)
 		write_slot(f, r, w, j);
 }
 
+const char *
+gen_policy_credential(int w)
+{
+	return w >= 0 && w < BENCH_WORKSPACES ? wss[w].credential : NULL;
+}
+
+/*
+ * What the quiet night's policy says in place of the enforce and notify
+ * lines: enforce reports unmanaged and expired tokens rather than deleting
+ * them (so they stay live rows, for the plan and the tamper check to read
+ * every night), violations are not alerted (those of a generated store
+ * would all be new and posted at once; a steady night only looks up the
+ * alerts it sent before), and the clock check, which asks every
+ * workspace's server, is off.
+ */
+static const char quiet_rules[] = "enforce:\n"
+				  "  max_lifetime: 90d\n"
+				  "  unmanaged: report\n"
+				  "  expired: report\n"
+				  "  deprecated_personal: report\n"
+				  "schedule: { interval: 1d, max_time: 2h, capacity_days: 30, "
+				  "max_clock_skew: off }\n"
+				  "notify:\n"
+				  "  - webhook: https://hooks.example.com/services/T000/B000\n"
+				  "    events: [failure, stuck]\n";
+
+static const char busy_rules[] = "enforce:\n"
+				 "  max_lifetime: 90d\n"
+				 "  unmanaged: { delete_after: 30d }\n"
+				 "  expired: { delete_after: 7d }\n"
+				 "  deprecated_personal: report\n"
+				 "schedule: { interval: 1d, max_time: 2h, capacity_days: 30 }\n"
+				 "notify:\n"
+				 "  - webhook: https://hooks.example.com/services/T000/B000\n"
+				 "    events: [failure, stuck, violation]\n";
+
 char *
-gen_policy_text(size_t *len)
+gen_policy_text(int quiet, size_t *len)
 {
 	struct rng r = {BENCH_SEED};
 	char *buf = NULL;
@@ -171,21 +210,14 @@ gen_policy_text(size_t *len)
 		perror("gen_inventory: open_memstream");
 		exit(1);
 	}
-	fprintf(f, "# The `plan` benchmark's policy: made by tests/bench/gen_inventory.\n"
-		   "version: 1\n"
-		   "defaults: { lifetime: 30d, rotate_before: 20%%, grace: 24h, jitter: 2h }\n"
-		   "enforce:\n"
-		   "  max_lifetime: 90d\n"
-		   "  unmanaged: { delete_after: 30d }\n"
-		   "  expired: { delete_after: 7d }\n"
-		   "  deprecated_personal: report\n"
-		   "schedule: { interval: 1d, max_time: 2h, capacity_days: 30 }\n"
-		   "notify:\n"
-		   "  - webhook: https://hooks.example.com/services/T000/B000\n"
-		   "    events: [failure, stuck, violation]\n"
-		   "workspaces:\n");
+	fprintf(f,
+		"# The `%s` benchmark's policy: made by tests/bench/gen_inventory.\n"
+		"version: 1\n"
+		"defaults: { lifetime: 30d, rotate_before: 20%%, grace: 24h, jitter: 2h }\n"
+		"%sworkspaces:\n",
+		quiet ? "quiet night" : "plan", quiet ? quiet_rules : busy_rules);
 	for (int w = 0; w < BENCH_WORKSPACES; w++)
-		write_workspace(f, &r, &wss[w]);
+		write_workspace(f, &r, &wss[w], quiet);
 	if (fclose(f) != 0) {
 		perror("gen_inventory: writing the policy");
 		exit(1);

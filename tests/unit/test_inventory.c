@@ -2,7 +2,7 @@
  * Unit tests for store/inventory: every change the store makes to a token
  * row leaves the tables following from the history; a change made outside
  * it is found, as edited, unrecorded or missing; a store of schema 4 is
- * attested when it is migrated.
+ * attested when it is migrated; a row's digest is the same bytes as ever.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -241,6 +241,57 @@ test_migration_attests_rows(void **state)
 	assert_true(indexed);
 }
 
+/* The digest recorded in event id's details; fails the test when it has none. */
+static void
+event_digest(struct store *s, int64_t id, char out[INVENTORY_DIGEST_MAX])
+{
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db,
+					    "SELECT json_extract(details, '$.digest') FROM events "
+					    "WHERE token_row = ?1 ORDER BY id DESC LIMIT 1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_non_null(sqlite3_column_text(st, 0));
+	snprintf(out, INVENTORY_DIGEST_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/*
+ * A row's digest is BLAKE2b-256 of the tag "tokenwarden-row-v1" with its
+ * NUL, then each column: 'n' for NULL, 'i' and 8 bytes big-endian for an
+ * integer, 't', its length in 8 bytes big-endian and its bytes for text.
+ * Stores keep the digests of every past version, so however the code
+ * computes it, it must stay these bytes: the values below were computed
+ * from that description alone (Python's hashlib.blake2b), one row short
+ * and one with a slot name longer than any buffer the code hashes through.
+ */
+static void
+test_digest_is_stable(void **state)
+{
+	struct fixture *fx = *state;
+	char digest[INVENTORY_DIGEST_MAX], *cause = NULL, slot[1501], name[41];
+	int64_t row;
+
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &row, &cause), 0);
+	event_digest(fx->s, row, digest);
+	assert_string_equal(digest,
+			    "7f9f2dbd03e108531e6e65817701f99ec0775c303284fec0b0db508940a8bdc5");
+	memset(slot, 'x', sizeof slot - 1);
+	slot[sizeof slot - 1] = '\0';
+	memset(name, 'y', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	assert_int_equal(tokens_intent(fx->s, "acme", slot, name, T0 + 10 * DAY, T0, &row, &cause),
+			 0);
+	event_digest(fx->s, row, digest);
+	assert_string_equal(digest,
+			    "a11791f4eedfb2c01988c09638365502977fea0dc802db59b9c083032bdbd98d");
+	assert_null(cause);
+}
+
 int
 main(void)
 {
@@ -251,6 +302,7 @@ main(void)
 	    cmocka_unit_test(test_texts),
 	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_digest_is_stable, fixture_setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

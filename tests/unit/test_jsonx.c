@@ -7,6 +7,7 @@
 
 #include "core/jsonx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,28 @@ test_text_never_lost(void **state)
 	json_decref(v);
 }
 
+/* Text written straight into JSON: escaped where it must be, UTF-8 kept, a bad byte '?'. */
+static void
+test_put_text(void **state)
+{
+	static const char in[] = "a\"b\\c\x01"
+				 "d\x1f\x7f e\xc3\xa9 \xff~ /";
+	static const char want[] = "\"a\\\"b\\\\c\\u0001d\\u001f\\u007f e\xc3\xa9 ?~ /\"";
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	jsonx_put_text(f, in);
+	jsonx_put_text(f, NULL);
+	jsonx_put_text(f, "");
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf, "\"a\\\"b\\\\c\\u0001d\\u001f\\u007f e\xc3\xa9 ?~ /\"null\"\"");
+	assert_memory_equal(buf, want, sizeof want - 1);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -162,6 +185,7 @@ main(void)
 	    cmocka_unit_test(test_mistyped),
 	    cmocka_unit_test(test_dumps_with_wiping_allocator),
 	    cmocka_unit_test(test_text_never_lost),
+	    cmocka_unit_test(test_put_text),
 	};
 
 	jsonx_init();

@@ -91,6 +91,69 @@ finding(const struct plan *pl, enum finding_kind k, const char *token)
 	return NULL;
 }
 
+/*
+ * The enforce rules' texts name their durations as written (an expired
+ * delete_after of 0 as "0"), the same for every row: the planner writes
+ * them once per plan.
+ */
+static void
+test_enforce_texts(void **state)
+{
+	static const char *const yaml[2] = {
+	    "version: 1\n"
+	    "defaults: { lifetime: 30d }\n"
+	    "enforce: { max_lifetime: 60d, unmanaged: { delete_after: 7d }, expired: { "
+	    "delete_after: 36h } }\n"
+	    "workspaces:\n"
+	    "  - { name: acme, credential: acme-admin, tokens: [ { name: etl } ] }\n",
+	    "version: 1\n"
+	    "enforce: { unmanaged: { delete_after: 1d }, expired: { delete_after: 0 } }\n"
+	    "workspaces:\n"
+	    "  - { name: acme, credential: acme-admin, tokens: [ { name: etl } ] }\n",
+	};
+	static const char *const want[2][3] = {
+	    {"enforce expired delete_after 1d12h", "enforce unmanaged delete_after 7d",
+	     "longer than enforce max_lifetime 60d"},
+	    {"enforce expired delete_after 0", "enforce unmanaged delete_after 1d", NULL},
+	};
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct policy *p = load(yaml[k]);
+		struct inv v = {0};
+		struct plan pl;
+		const struct plan_finding *f;
+		int seen = 0;
+
+		for (int i = 0; i < 2; i++) {
+			add(&v, "acme", NULL, i ? "old-2" : "old-1", TOKEN_ACTIVE, NOW - 40 * D,
+			    NOW + 90 * D);
+			add(&v, "acme", "etl", i ? "exp-2" : "exp-1", TOKEN_EXPIRED, NOW - 30 * D,
+			    NOW - 3 * D);
+		}
+		plan_build(p, v.rows, v.n, NOW, &pl);
+		for (size_t i = 0; i < pl.nactions; i++) {
+			const struct plan_action *a = &pl.actions[i];
+
+			if (a->kind == PLAN_DELETE_EXPIRED)
+				assert_non_null(strstr(a->why, want[k][0]));
+			if (a->kind == PLAN_DELETE_UNMANAGED)
+				assert_non_null(strstr(a->why, want[k][1]));
+			seen += a->kind == PLAN_DELETE_EXPIRED || a->kind == PLAN_DELETE_UNMANAGED;
+		}
+		assert_int_equal(seen, 4);
+		f = finding(&pl, FIND_MAX_LIFETIME, "old-2");
+		if (want[k][2] != NULL) {
+			assert_non_null(f);
+			assert_non_null(strstr(f->text, want[k][2]));
+		} else
+			assert_null(f);
+		plan_free(&pl);
+		tokens_free(v.rows, v.n);
+		policy_free(p);
+	}
+}
+
 static void
 test_jitter_stable(void **state)
 {
@@ -587,6 +650,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_jitter_stable),
+	    cmocka_unit_test(test_enforce_texts),
 	    cmocka_unit_test(test_due_time),
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_pure),

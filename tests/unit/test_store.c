@@ -679,6 +679,31 @@ test_open_keeps_other_connections_locks(void **state)
 	}
 }
 
+/* A mark moves when this connection or another writes, and only then. */
+static void
+test_mark(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_mark a, b;
+	struct store *other = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(store_mark(fx->s, &a, &cause), 0);
+	assert_true(query_int(fx->s->db, "SELECT count(*) FROM meta") >= 0);
+	assert_int_equal(store_mark(fx->s, &b, &cause), 0);
+	assert_true(a.own == b.own && a.others == b.others);
+	assert_int_equal(store_meta_set(fx->s, "mark", "one", &cause), 0);
+	assert_int_equal(store_mark(fx->s, &b, &cause), 0);
+	assert_true(b.own != a.own);
+	a = b;
+	assert_int_equal(store_open_another(fx->s, &other, &cause), 0);
+	assert_int_equal(store_meta_set(other, "mark", "two", &cause), 0);
+	store_close(other);
+	assert_int_equal(store_mark(fx->s, &b, &cause), 0);
+	assert_true(b.own == a.own && b.others != a.others);
+	assert_null(cause);
+}
+
 /* Each storage error has its own message, naming the file and the fix. */
 static void
 test_describe(void **state)
@@ -940,6 +965,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_open_keeps_other_connections_locks, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test(test_describe),
+	    cmocka_unit_test_setup_teardown(test_mark, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_is_exclusive, fixture_setup,

@@ -1,6 +1,7 @@
 /*
  * Unit tests for store/tokens: the state machine's rows, the one-active and
- * one-in-flight rules enforced by the schema, import, listing, settling.
+ * one-in-flight rules enforced by the schema, import, listing (the live rows
+ * as every listing has them), settling.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -335,6 +336,99 @@ test_import_and_list(void **state)
 	assert_int_equal(history_length(fx), 2);
 }
 
+/* Whether a and b are the same row, field by field (names by value). */
+static void
+assert_same_row(const struct token_row *a, const struct token_row *b)
+{
+	assert_int_equal(a->row, b->row);
+	assert_string_equal(a->workspace, b->workspace);
+	if (a->slot == NULL || b->slot == NULL)
+		assert_ptr_equal(a->slot, b->slot);
+	else
+		assert_string_equal(a->slot, b->slot);
+	if (a->token == NULL || b->token == NULL)
+		assert_ptr_equal(a->token, b->token);
+	else
+		assert_string_equal(a->token, b->token);
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->state, b->state);
+	assert_string_equal(a->origin, b->origin);
+	assert_int_equal(a->requested_at, b->requested_at);
+	assert_int_equal(a->created_at, b->created_at);
+	assert_int_equal(a->expires_at, b->expires_at);
+	assert_int_equal(a->updated_at, b->updated_at);
+	assert_int_equal(a->retire_after, b->retire_after);
+	assert_int_equal(a->has_secret, b->has_secret);
+}
+
+/*
+ * tokens_live reads names by id rather than by join, and the rows share
+ * them: it lists exactly what tokens_list lists in the live states, a row
+ * whose slot is gone with no slot, and no row whose workspace is gone.
+ */
+static void
+test_live_as_listed(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_import imp = {.workspace = "beta",
+				   .token = "imp1",
+				   .name = "by-hand",
+				   .created_at = 10,
+				   .expires_at = 9000};
+	struct token_filter all = {.state = -1};
+	struct token_row *live = NULL, *rows = NULL;
+	size_t nl = 0, n = 0, k = 0;
+	char *cause = NULL;
+	int64_t gone, deleted, pending;
+
+	make(fx, "etl", "t-etl");
+	gone = make(fx, "bi", "t-bi");
+	deleted = make(fx, "ops", "t-ops");
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "t-ops", 200, NULL, &cause), 0);
+	assert_int_equal(tokens_import(fx->s, &imp, 100, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "ml", "ml-1", 5000, 100, &pending, &cause),
+			 0);
+	/* A slot and a workspace removed under their rows (foreign keys off, as an editor might).
+	 */
+	assert_int_equal(
+	    sqlite3_exec(fx->s->db,
+			 "PRAGMA foreign_keys = OFF; DELETE FROM slots WHERE name = 'bi'; "
+			 "DELETE FROM workspaces WHERE name = 'beta'; "
+			 "PRAGMA foreign_keys = ON",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(tokens_live(fx->s, &live, &nl, &cause), 0);
+	assert_int_equal(tokens_list(fx->s, &all, &rows, &n, &cause), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].state == TOKEN_DELETED)
+			continue;
+		assert_true(k < nl);
+		assert_same_row(&live[k++], &rows[i]);
+	}
+	assert_int_equal(k, nl);
+	assert_int_equal(nl, 3); /* etl, bi (no slot now) and ml's intent; not the import */
+	for (size_t i = 0; i < nl; i++) {
+		assert_true(live[i].row != deleted);
+		if (live[i].row == gone)
+			assert_null(live[i].slot);
+	}
+	assert_ptr_equal(live[0].workspace, live[2].workspace); /* one copy of each name */
+	assert_int_equal(live[2].row, pending);
+	tokens_free(rows, n);
+	/* The planner's read: the same rows, without looking up their secrets. */
+	assert_int_equal(tokens_live_unsealed(fx->s, &rows, &n, &cause), 0);
+	assert_int_equal(n, nl);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(rows[i].has_secret, -1);
+		rows[i].has_secret = live[i].has_secret;
+		assert_same_row(&rows[i], &live[i]);
+	}
+	assert_true(live[0].has_secret);
+	tokens_free(live, nl);
+	tokens_free(rows, n);
+	assert_null(cause);
+}
+
 static void
 test_mark_deleted(void **state)
 {
@@ -419,6 +513,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_settle_pending_to_unknown, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_import_and_list, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_as_listed, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mark_deleted, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_by_id_or_name, fixture_setup,
 					    fixture_teardown),
