@@ -145,6 +145,8 @@ CREDENTIALS_DIRECTORY=$tmp/creds NOTIFY_SOCKET=$tmp/notify strace -f -qq -o "$tm
 	kill -TERM "$daemon" 2>/dev/null
 	rc=0
 	wait "$tracer" || rc=$?
+	# The daemon's last datagram may still be on its way through the listener.
+	for ((i = 0; i < 50; i++)); do grep -q STOPPING=1 "$tmp/notified" && break; sleep 0.1; done
 	kill "$listener"
 	[ "$rc" -eq 0 ] || fail "the traced daemon exited $rc: $(cat "$tmp/daemon.err")"
 	for word in READY=1 RELOADING=1 STOPPING=1; do
