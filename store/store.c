@@ -122,6 +122,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* A workspace's tokens by name: each create checks its name is new (tokens_name_used),
      * which read every row of a long history. */
     "CREATE INDEX tokens_by_name ON tokens(workspace_id, name);",
+    /* 7 -> 8: a slot's retiring tokens, which each activation may bring forward
+     * (bring_forward): read through the state index, that was every retiring token
+     * of the store, for each rotation. */
+    "CREATE INDEX tokens_retiring ON tokens(slot_id) WHERE state = 'retiring';",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -255,9 +255,9 @@ bring_forward(struct store *s, int64_t row, int64_t retire_after, int64_t now, c
 {
 	sqlite3_stmt *st = store_prepare(
 	    s,
-	    "UPDATE tokens SET retire_after = ?3, updated_at = ?2 WHERE state = 'retiring' AND "
-	    "retire_after > ?3 AND slot_id = (SELECT slot_id FROM tokens WHERE id = ?1) "
-	    "RETURNING id",
+	    "UPDATE tokens INDEXED BY tokens_retiring SET retire_after = ?3, updated_at = ?2 "
+	    "WHERE state = 'retiring' AND retire_after > ?3 AND "
+	    "slot_id = (SELECT slot_id FROM tokens WHERE id = ?1) RETURNING id",
 	    cause);
 	int64_t *ids = NULL;
 	size_t n = 0;

@@ -207,7 +207,7 @@ test_migration_attests_rows(void **state)
 	/* Back to what schema 4 wrote: no index, and events without digests. */
 	exec_ok(fx->s,
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_live; "
-		"DROP INDEX events_by_kind; "
+		"DROP INDEX events_by_kind; DROP INDEX tokens_retiring; "
 		"DROP INDEX events_by_row; "
 		"ALTER TABLE events "
 		"DROP COLUMN token_row; "

@@ -333,7 +333,7 @@ test_migrates_from_version_1(void **state)
 		db,
 		"DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
 		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
-		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
+		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_retiring; "
 		"ALTER TABLE events DROP COLUMN token_row; PRAGMA user_version = 1",
 		NULL, NULL, NULL),
 	    SQLITE_OK);
@@ -343,8 +343,9 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(
 	    query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
 			     "('slot_state', 'alerts', 'clock_state', 'events_by_row', "
-			     "'events_by_kind', 'tokens_live', 'secrets_rows', 'tokens_by_name')"),
-	    8);
+			     "'events_by_kind', 'tokens_live', 'secrets_rows', 'tokens_by_name', "
+			     "'tokens_retiring')"),
+	    9);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	fx->s = s;
 }
