@@ -148,14 +148,23 @@ ops_record_deleted(struct store *s, const char *workspace, const char *id, int f
 }
 
 int
-ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
-	   struct mode_token **gone, char **cause)
+ops_delete_remote(struct mode_client *c, const char *id, struct mode_token **gone, char **cause)
 {
 	int rc = mode_delete(c, id, gone, cause);
 
+	if (rc == MODE_OK || rc == MODE_ERR_NOT_FOUND)
+		ops_crash_point("after-delete");
+	return rc;
+}
+
+int
+ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
+	   struct mode_token **gone, char **cause)
+{
+	int rc = ops_delete_remote(c, id, gone, cause);
+
 	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
 		return rc;
-	ops_crash_point("after-delete");
 	if (ops_record_deleted(s, workspace, id, rc == MODE_OK, cause) < 0)
 		rc = MODE_ERR_PROTOCOL;
 	return rc;

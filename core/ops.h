@@ -49,6 +49,13 @@ int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *
 int ops_delete(struct store *s, struct mode_client *c, const char *workspace, const char *id,
 	       struct mode_token **gone, char **cause);
 /*
+ * Deletes token id through c, without recording it: ops_delete's first half,
+ * for a caller that records deletions later (ops_record_deleted).  Returns
+ * a mode_err as mode_delete does.
+ */
+int ops_delete_remote(struct mode_client *c, const char *id, struct mode_token **gone,
+		      char **cause);
+/*
  * Records that workspace's token id is gone from the server: found, deleted
  * by its DELETE; else its DELETE answered 404.  Returns 0; or -1 with *cause
  * when a token deleted on the server could not be recorded (the next run's

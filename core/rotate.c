@@ -175,11 +175,10 @@ static int
 delete_later(struct run *run, struct mode_client *c, const char *ws, const char *slot,
 	     const char *id, char **cause)
 {
-	int rc = mode_delete(c, id, NULL, cause);
+	int rc = ops_delete_remote(c, id, NULL, cause);
 
 	if (rc != MODE_OK && rc != MODE_ERR_NOT_FOUND)
 		return rc;
-	ops_crash_point("after-delete");
 	run->gone = xrealloc(run->gone, (run->ngone + 1) * sizeof *run->gone);
 	/* An unmanaged token has no slot. */
 	run->gone[run->ngone++] = (struct gone){xstrdup(ws), slot != NULL ? xstrdup(slot) : NULL,

@@ -580,25 +580,35 @@ out:
 	"JOIN workspaces w ON w.id = t.workspace_id LEFT JOIN slots sl ON sl.id = t.slot_id "
 #define ROW_COLUMNS ROW_SELECT "FROM tokens t " ROW_JOINS
 
+/*
+ * Reads the columns every row listing shares, by the same positions: the
+ * row id (0), its state (5), its times (7 to 11) and has_secret (12).
+ */
 static void
-read_row(sqlite3_stmt *st, struct token_row *r)
+read_row_facts(sqlite3_stmt *st, struct token_row *r)
 {
 	enum token_state state = TOKEN_UNKNOWN;
 
 	tokens_state_parse((const char *)sqlite3_column_text(st, 5), &state);
 	r->row = sqlite3_column_int64(st, 0);
-	r->workspace = store_column_dup(st, 1);
-	r->slot = store_column_dup(st, 2);
-	r->token = store_column_dup(st, 3);
-	r->name = store_column_dup(st, 4);
 	r->state = state;
-	r->origin = store_column_dup(st, 6);
 	r->requested_at = sqlite3_column_int64(st, 7);
 	r->created_at = sqlite3_column_int64(st, 8);
 	r->expires_at = sqlite3_column_int64(st, 9);
 	r->updated_at = sqlite3_column_int64(st, 10);
 	r->retire_after = sqlite3_column_int64(st, 11);
 	r->has_secret = sqlite3_column_int(st, 12);
+}
+
+static void
+read_row(sqlite3_stmt *st, struct token_row *r)
+{
+	read_row_facts(st, r);
+	r->workspace = store_column_dup(st, 1);
+	r->slot = store_column_dup(st, 2);
+	r->token = store_column_dup(st, 3);
+	r->name = store_column_dup(st, 4);
+	r->origin = store_column_dup(st, 6);
 	r->names = NULL;
 }
 
@@ -813,8 +823,6 @@ origin_of(struct token_names *nm, const char *origin)
 static int
 read_live_row(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
 {
-	enum token_state state = TOKEN_UNKNOWN;
-
 	memset(r, 0, sizeof *r);
 	r->workspace = name_of(nm->ws, nm->nws, sqlite3_column_int64(st, 1));
 	if (r->workspace == NULL)
@@ -822,18 +830,10 @@ read_live_row(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
 	r->origin = origin_of(nm, (const char *)sqlite3_column_text(st, 6));
 	if (sqlite3_column_type(st, 2) != SQLITE_NULL)
 		r->slot = name_of(nm->slots, nm->nslots, sqlite3_column_int64(st, 2));
-	tokens_state_parse((const char *)sqlite3_column_text(st, 5), &state);
+	read_row_facts(st, r);
 	r->names = nm;
-	r->row = sqlite3_column_int64(st, 0);
 	r->token = names_dup(nm, st, 3);
 	r->name = names_dup(nm, st, 4);
-	r->state = state;
-	r->requested_at = sqlite3_column_int64(st, 7);
-	r->created_at = sqlite3_column_int64(st, 8);
-	r->expires_at = sqlite3_column_int64(st, 9);
-	r->updated_at = sqlite3_column_int64(st, 10);
-	r->retire_after = sqlite3_column_int64(st, 11);
-	r->has_secret = sqlite3_column_int(st, 12);
 	return 0;
 }
 

@@ -27,7 +27,6 @@
 #include "store/store.h"
 #include "store/tokens.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -41,7 +40,6 @@
 
 #define GOAL_MS 50.0
 #define GOAL_MIB 16.0
-#define MAX_RUNS 100
 
 /*
  * What `plan --json` made of the inventory at BENCH_NOW before issue 15's
@@ -123,7 +121,7 @@ static void
 bench_plan_build(const struct opts *o, const struct policy *p, const struct token_row *rows,
 		 size_t n, struct line *l, struct kinds *k)
 {
-	double t[MAX_RUNS], c[MAX_RUNS];
+	double t[MEASURE_MAX_RUNS], c[MEASURE_MAX_RUNS];
 
 	for (int i = 0; i < o->runs; i++) {
 		struct plan pl;
@@ -180,7 +178,7 @@ static int
 bench_binary(const struct opts *o, int json, struct line *l)
 {
 	char **argv = plan_argv(o, json);
-	double t[MAX_RUNS], c[MAX_RUNS];
+	double t[MEASURE_MAX_RUNS], c[MEASURE_MAX_RUNS];
 	long rss = 0, peak = 0, least = -1;
 	int rc = 0;
 
@@ -348,8 +346,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 	    {"tokenwarden", required_argument, NULL, 't'}, {"at", required_argument, NULL, 'a'},
 	    {"runs", required_argument, NULL, 'r'},        {NULL, 0, NULL, 0},
 	};
-	char *end;
-	long n;
 	int ch;
 
 	o->at_text = BENCH_NOW;
@@ -366,13 +362,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->binary = optarg;
 		else if (ch == 'a')
 			o->at_text = optarg;
-		else if (ch == 'r') {
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || n < 1 || n > MAX_RUNS)
-				return -1;
-			o->runs = (int)n;
-		} else
+		else if (ch != 'r' || measure_parse_runs(optarg, &o->runs) < 0)
 			return -1;
 	}
 	if (optind != argc || o->config == NULL || o->db == NULL || o->binary == NULL ||

@@ -38,7 +38,6 @@
 
 #define GOAL_MS 50.0
 #define GOAL_MIB 16.0
-#define MAX_RUNS 100
 
 struct opts {
 	const char *config, *db, *pub, *binary, *dir;
@@ -63,8 +62,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 	    {"runs", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
-	char *end;
-	long n;
 	int c;
 
 	*o = (struct opts){.runs = 9};
@@ -82,13 +79,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->dir = optarg;
 		else if (c == 't')
 			o->binary = optarg;
-		else if (c == 'r') {
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || n < 1 || n > MAX_RUNS)
-				return -1;
-			o->runs = (int)n;
-		} else
+		else if (c != 'r' || measure_parse_runs(optarg, &o->runs) < 0)
 			return -1;
 	}
 	return optind == argc && o->config != NULL && o->db != NULL && o->pub != NULL &&
@@ -388,7 +379,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct snapshot before;
-	double wall[MAX_RUNS], cpu[MAX_RUNS], rss[MAX_RUNS], med, floor;
+	double wall[MEASURE_MAX_RUNS], cpu[MEASURE_MAX_RUNS], rss[MEASURE_MAX_RUNS], med, floor;
 	char *copy = NULL, *out = NULL;
 	char **rargv = NULL;
 	long actions, kib, findings = 0;

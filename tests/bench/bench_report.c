@@ -23,7 +23,6 @@
 
 #define GOAL_MS 500.0
 #define GOAL_MIB 32.0
-#define MAX_RUNS 100
 
 struct opts {
 	const char *config, *db, *binary, *dir;
@@ -56,7 +55,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->dir = optarg;
 			break;
 		case 'r':
-			o->runs = atoi(optarg) > 0 && atoi(optarg) <= MAX_RUNS ? atoi(optarg) : 0;
+			if (measure_parse_runs(optarg, &o->runs) < 0)
+				return -1;
 			break;
 		default:
 			return -1;
@@ -75,7 +75,7 @@ bench_format(const struct opts *o, const char *format)
 	const char *args[] = {o->binary, "audit", "report",  "--config", o->config, "--db",
 			      o->db,     "--at",  BENCH_NOW, "--format", format};
 	char out[4096], *argv[sizeof args / sizeof args[0] + 1] = {NULL};
-	double wall[MAX_RUNS], cpu[MAX_RUNS], med;
+	double wall[MEASURE_MAX_RUNS], cpu[MEASURE_MAX_RUNS], med;
 	long rss = 0, peak = 0;
 	struct stat st;
 	int rc = 0;

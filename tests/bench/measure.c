@@ -101,3 +101,17 @@ measure_print_machine(void)
 		fclose(f);
 	printf("machine: %ld cores, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
 }
+
+int
+measure_parse_runs(const char *text, int *runs)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || n < 1 || n > MEASURE_MAX_RUNS)
+		return -1;
+	*runs = (int)n;
+	return 0;
+}

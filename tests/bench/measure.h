@@ -5,6 +5,12 @@
 #ifndef TW_BENCH_MEASURE_H
 #define TW_BENCH_MEASURE_H
 
+/* The most runs a benchmark repeats (its arrays of times are this long). */
+#define MEASURE_MAX_RUNS 100
+
+/* Parses a --runs value, 1 to MEASURE_MAX_RUNS, into *runs; returns 0, or -1 when bad. */
+int measure_parse_runs(const char *text, int *runs);
+
 /* The time on clock in ms. */
 double measure_clock_ms(int clock);
 
