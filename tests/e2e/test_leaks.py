@@ -26,7 +26,8 @@ The secrets are the admin key and secret (and the wrong secret tried), the
 key passphrase (and the wrong one tried), and every token's access key,
 access secret and Bearer value, from the consumers' files, `token create
 --show-secret` and `secret reveal`.
-Each is searched for whole and as every piece of 8 characters in:
+Each is searched for whole and as every piece of 8 characters (of a hex
+secret inside a longer hex run, such as a digest, 12: see by_chance) in:
 
   - stdout and stderr of every command, except the one stream allowed to
     hold a secret: the stdout of `token create --show-secret` may hold THAT
@@ -65,6 +66,8 @@ import twsim  # noqa: E402
 
 NOW = twsim.parse("2026-11-01T02:00:00Z")
 PIECE = 8  # pieces of 8: finding 3 masks 6, 8 keeps chance matches with hex ids away
+LONG = 12  # a piece of a hex secret inside a longer hex run counts from 12 (see by_chance)
+HEX = frozenset("0123456789abcdefABCDEF")
 PROBLEMS = []
 FORMATS = ("text", "plain", "json")
 
@@ -118,6 +121,35 @@ class Secrets:
             for i in range(len(value) - PIECE + 1):
                 out.setdefault(value[i:i + PIECE], set()).add(value)
         return out
+
+
+def by_chance(text, at, value):
+    """Whether the piece of hex value at text[at:] is a chance match.
+
+    The store and the audit log hold thousands of hex digests: some 8 of
+    their characters match 8 of some random hex secret in about one run in
+    twenty.  A piece of a hex secret counts when the stretch it shares with
+    the secret stands on its own (no hex character on either side) or is
+    LONG characters or more (a chance of 16^-12 per pair); inside a longer
+    hex run it is chance.  Secrets with other characters count at PIECE.
+    """
+    if not HEX.issuperset(value):
+        return False
+    best = False
+    start = 0
+    while True:
+        j = value.find(text[at:at + PIECE], start)
+        if j < 0:
+            return not best
+        start = j + 1
+        a, b = at, j
+        while a > 0 and b > 0 and text[a - 1] == value[b - 1]:
+            a, b = a - 1, b - 1
+        e, f = at + PIECE, j + PIECE
+        while e < len(text) and f < len(value) and text[e] == value[f]:
+            e, f = e + 1, f + 1
+        alone = (a == 0 or text[a - 1] not in HEX) and (e == len(text) or text[e] not in HEX)
+        best = best or alone or e - a >= LONG
 
 
 class Leaks:
@@ -268,7 +300,8 @@ class Leaks:
             vals = grams.get(text[i:i + PIECE])
             if vals:
                 for v in vals - allowed:
-                    found.setdefault(v, "a piece")
+                    if v not in found and not by_chance(text, i, v):
+                        found[v] = "a piece"
         return found
 
     def search(self):
@@ -280,6 +313,16 @@ class Leaks:
         for text in (open(path).read(), piece):
             if not self.hits(text, frozenset(), grams):
                 fail("the search finds nothing in a consumer's file or a piece of it")
+        # ... a masked piece, and 12 inside a digest; but not 8 inside a digest.
+        key = (twsim.read_consumer(path) or {}).get("access_key", "")
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        for text, want, what in (('"%s…"' % key[:PIECE], True, "a masked piece"),
+                                 (digest[:20] + key[3:3 + LONG] + digest[20:], True,
+                                  "%d characters inside a digest" % LONG),
+                                 (digest[:20] + key[3:3 + PIECE] + digest[20:], False,
+                                  "%d characters inside a digest" % PIECE)):
+            if bool(self.hits(text, frozenset(), grams)) != want:
+                fail("the search %s %s" % ("misses" if want else "counts", what))
         for where, text, allowed in self.texts:
             found = self.hits(text, allowed, grams)
             for value, how in sorted(found.items(), key=lambda kv: self.sec.known[kv[0]]):
