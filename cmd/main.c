@@ -264,7 +264,7 @@ main(int argc, char **argv)
 	if (e == NULL)
 		return no_verb(argc - i, argv + i);
 	if (mode_global_init() < 0) {
-		errorf("cannot initialise libcurl or libsodium");
+		errorf("cannot initialise libsodium");
 		return TW_EXIT_FAILURE;
 	}
 	i += words - 1;

@@ -10,6 +10,7 @@
 #include "core/net.h"
 #include "core/ratelimit.h"
 #include "core/timefmt.h"
+#include "core/url.h"
 #include "core/xalloc.h"
 
 #include <arpa/inet.h>
@@ -33,7 +34,7 @@ mode_global_init(void)
 	if (sodium_init() < 0)
 		return -1;
 	jsonx_init();
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	return 0; /* libcurl initialises when it is loaded (libcurl.c) */
 }
 
 void
@@ -176,61 +177,36 @@ mode_header_cb(char *line, size_t size, size_t n, void *arg)
 	return len;
 }
 
-int
-mode_is_loopback(const char *host)
-{
-	struct in_addr a4;
-
-	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-	    strcmp(host, "::1") == 0)
-		return 1;
-	return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
-}
-
 char *
 mode_check_api(const char *label, const char *api, int *plain_http, char **cause)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL, *frag = NULL, *out = NULL;
+	struct url u;
 	size_t len;
 
-	if (curl_url_set(u, CURLUPART_URL, api, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+	if (url_parse(api, &u) < 0) {
 		/* Not echoed: a mistyped URL may still hold a password. */
 		*cause = xasprintf("%s is not a URL such as https://app.mode.com", label);
-		goto out;
+		return NULL;
 	}
-	curl_url_get(u, CURLUPART_USER, &user, 0);
-	curl_url_get(u, CURLUPART_QUERY, &query, 0);
-	curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-	if (user != NULL || query != NULL || frag != NULL) {
+	if (u.userinfo || u.query || u.fragment) {
 		*cause = xasprintf("%s must not carry a user name, query or fragment", label);
-		goto out;
+		return NULL;
 	}
-	*plain_http = strcmp(scheme, "http") == 0;
-	if (*plain_http && !mode_is_loopback(host)) {
+	*plain_http = strcmp(u.scheme, "http") == 0;
+	if (*plain_http && !url_host_is_loopback(u.host)) {
 		*cause = xasprintf("%s '%s': plain http is refused for a host other than "
 				   "loopback; use https",
 				   label, api);
-		goto out;
+		return NULL;
 	}
-	if (!*plain_http && strcmp(scheme, "https") != 0) {
+	if (!*plain_http && strcmp(u.scheme, "https") != 0) {
 		*cause = xasprintf("%s '%s': the scheme must be https", label, api);
-		goto out;
+		return NULL;
 	}
 	len = strlen(api);
 	while (len > 0 && api[len - 1] == '/')
 		len--;
-	out = xstrndup(api, len);
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_free(query);
-	curl_free(frag);
-	curl_url_cleanup(u);
-	return out;
+	return xstrndup(api, len);
 }
 
 int
@@ -354,6 +330,11 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	root = mode_check_api("--api", api, &plain_http, cause);
 	if (root == NULL)
 		return NULL;
+	if (net_check_agrees("the API's URL", root, cause) < 0 ||
+	    (opts->proxy != NULL && net_check_agrees("the proxy's URL", opts->proxy, cause) < 0)) {
+		free(root);
+		return NULL;
+	}
 	loopback = net_url_is_loopback(root);
 	c = xcalloc(1, sizeof *c);
 	c->opts = *opts;

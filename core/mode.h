@@ -110,7 +110,7 @@ struct mode_token {
 	char *authorization_type;
 };
 
-/* Sets up libcurl, libsodium and jansson; call once, before any thread starts. */
+/* Sets up libsodium and jansson (libcurl, when loaded); call once, before any thread starts. */
 int mode_global_init(void);
 
 /* Fills o with the defaults. */
@@ -135,8 +135,6 @@ int mode_check_name(const char *name, char **cause);
  * trailing slash (the caller frees it), or NULL with *cause.
  */
 char *mode_check_api(const char *label, const char *api, int *plain_http, char **cause);
-/* Returns 1 when host is a loopback name or address (localhost, 127/8, ::1). */
-int mode_is_loopback(const char *host);
 /* Checks a workspace username: 1 to 128 of a-z, 0-9, '-', '_', '.'; 0, or -1 with *cause. */
 int mode_check_workspace(const char *ws, char **cause);
 /* Checks a signature token id: 1 to 64 of A-Z, a-z, 0-9, '-', '_'; 0, or -1 with *cause. */

@@ -1,10 +1,13 @@
 /* The transport rules of every request; see net.h. */
 #include "core/net.h"
 
-#include "core/mode.h"
+#include "core/libcurl.h"
+#include "core/url.h"
 #include "core/xalloc.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Whether scheme is one a proxy may be named with. */
 static int
@@ -21,52 +24,66 @@ proxy_scheme(const char *scheme)
 int
 net_check_proxy(const char *label, const char *url, char **cause)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL, *path = NULL;
-	char *query = NULL, *frag = NULL;
-	int ok;
+	struct url u;
+	int ok = url_parse(url, &u) == 0 && proxy_scheme(u.scheme) && !u.userinfo && !u.path &&
+		 !u.query && !u.fragment;
 
-	/* socks5 is no scheme libcurl fetches from, but one it takes a proxy by. */
-	ok = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-	     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	     curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && proxy_scheme(scheme);
-	if (ok) {
-		curl_url_get(u, CURLUPART_USER, &user, 0);
-		curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
-		curl_url_get(u, CURLUPART_PATH, &path, 0);
-		curl_url_get(u, CURLUPART_QUERY, &query, 0);
-		curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
-		ok = user == NULL && pass == NULL && query == NULL && frag == NULL &&
-		     (path == NULL || strcmp(path, "/") == 0);
-	}
 	/* Not echoed: it may hold a password. */
 	if (!ok)
 		*cause = xasprintf("%s must be a proxy's URL, http://HOST:PORT (or https, socks5, "
 				   "socks5h), with no user name, password, path or query; a proxy "
 				   "that asks for a password is not supported",
 				   label);
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_free(pass);
-	curl_free(path);
-	curl_free(query);
-	curl_free(frag);
-	curl_url_cleanup(u);
 	return ok ? 0 : -1;
 }
 
 int
 net_url_is_loopback(const char *url)
 {
-	CURLU *u = curl_url();
-	char *host = NULL;
-	int yes = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && mode_is_loopback(host);
+	struct url u;
 
+	return url_parse(url, &u) == 0 && url_host_is_loopback(u.host);
+}
+
+/* curl's part of url (an allocated string, or NULL when it has none). */
+static char *
+curl_part(CURLU *h, CURLUPart part)
+{
+	char *v = NULL;
+
+	return curl_url_get(h, part, &v, 0) == CURLUE_OK ? v : NULL;
+}
+
+int
+net_check_agrees(const char *label, const char *url, char **cause)
+{
+	CURLU *h = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	char mine[24] = "";
+	struct url u;
+	int ok = url_parse(url, &u) == 0 && h != NULL &&
+		 curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK;
+
+	if (ok) {
+		scheme = curl_part(h, CURLUPART_SCHEME);
+		host = curl_part(h, CURLUPART_HOST);
+		port = curl_part(h, CURLUPART_PORT);
+		if (u.port >= 0)
+			snprintf(mine, sizeof mine, "%ld", u.port);
+		ok = scheme != NULL && host != NULL && strcmp(scheme, u.scheme) == 0 &&
+		     strcasecmp(host, u.host) == 0 && strcmp(port != NULL ? port : "", mine) == 0;
+	}
+	if (h == NULL)
+		*cause = xasprintf("%s: cannot load libcurl (%s)", label, libcurl_failure());
+	else if (!ok)
+		*cause = xasprintf("%s: libcurl reads this URL differently from the check it "
+				   "passed; nothing is sent to it",
+				   label);
+	curl_free(scheme);
 	curl_free(host);
-	curl_url_cleanup(u);
-	return yes;
+	curl_free(port);
+	curl_url_cleanup(h);
+	return ok ? 0 : -1;
 }
 
 void

@@ -25,6 +25,14 @@ int net_check_proxy(const char *label, const char *url, char **cause);
 int net_url_is_loopback(const char *url);
 
 /*
+ * Checks that libcurl reads url (checked by url_parse when it was loaded)
+ * as url_parse does: the same scheme, host and port, so that the host a
+ * check saw is the one a request goes to.  Loads libcurl.  Returns 0, or -1
+ * with *cause naming label, never the URL (a webhook's holds its secret).
+ */
+int net_check_agrees(const char *label, const char *url, char **cause);
+
+/*
  * Sets on curl the rules for requests to one host (loopback: whether it is
  * one) with the given protocols ("https", "https,http"): verification,
  * TLS 1.2 at least, no redirects, and proxy (NULL: none) unless the host is

@@ -64,10 +64,14 @@ body(const struct notify_event *ev)
 static int
 post(CURL *curl, const char *url, const char *proxy, const char *json, long timeout_ms, char **why)
 {
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	struct curl_slist *h = NULL;
 	long status = 0;
 	CURLcode rc;
 
+	if (net_check_agrees("the webhook's URL", url, why) < 0 ||
+	    (proxy != NULL && net_check_agrees("the proxy's URL", proxy, why) < 0))
+		return -1;
+	h = curl_slist_append(NULL, "Content-Type: application/json");
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	/* The loader allows plain http only to loopback, which never goes through a proxy. */

@@ -9,12 +9,12 @@
 #include "core/mode.h"
 #include "core/net.h"
 #include "core/timefmt.h"
+#include "core/url.h"
 #include "core/xalloc.h"
 #include "policies/crosscheck.h"
 #include "policies/loader.h"
 #include "policies/settings.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -483,20 +483,11 @@ load_enforce(struct loader *ld, const struct ynode *v, struct policy *p)
 static int
 check_webhook(struct loader *ld, const struct ynode *v)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *user = NULL;
-	int ok = 0;
+	struct url u;
+	int ok = v->type == YNODE_SCALAR && url_parse(v->value, &u) == 0 && !u.userinfo &&
+		 (strcmp(u.scheme, "https") == 0 ||
+		  (strcmp(u.scheme, "http") == 0 && url_host_is_loopback(u.host)));
 
-	if (v->type == YNODE_SCALAR && curl_url_set(u, CURLUPART_URL, v->value, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK)
-		ok = strcmp(scheme, "https") == 0 ||
-		     (strcmp(scheme, "http") == 0 && mode_is_loopback(host));
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_url_cleanup(u);
 	if (!ok)
 		loader_error(ld, v,
 			     "webhook must be an https URL without a user name (plain "

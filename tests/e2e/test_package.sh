@@ -59,6 +59,11 @@ sim_start "$modesim" --workspace acme:adminkey:adminsecret
 # The workstation: the package's own binary, the README's keygen line, a passphrase typed twice.
 mkdir -p "$TW_TMP/ws" "$TW_TMP/x"
 dpkg-deb -x "$deb" "$TW_TMP/x"
+# The binary loads libcurl when it first sends (core/libcurl.c): dpkg-shlibdeps cannot see
+# it, so the package must name the package that holds it.
+curlpkg=$(dpkg-query -S "$(readlink -f "$(ldconfig -p | awk '/libcurl\.so\.4 /{print $NF; exit}')")" | cut -d: -f1)
+dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -q "^ *$curlpkg (" ||
+	fail "the package does not depend on $curlpkg: $(dpkg-deb -f "$deb" Depends)"
 (cd "$TW_TMP/ws" && {
 	sleep 0.5
 	echo "correct horse battery staple"

@@ -119,10 +119,18 @@ run 0 token verify --api "$SIM_URL" -w acme
 RUN_STDIN=/dev/null
 untouched_proxy "token verify to a loopback API"
 
-echo "== rotate and its loopback webhook go directly"
+echo "== libcurl is loaded when a request is sent, not before (core/libcurl.c)"
 policy "$TW_TMP/policy.yaml"
-run 0 rotate --config "$TW_TMP/policy.yaml"
+rc=0
+LD_DEBUG=files "$tw_bin" plan --config "$TW_TMP/policy.yaml" >/dev/null 2>"$TW_TMP/ld.log" || rc=$?
+[ "$rc" = 3 ] || fail "plan exited $rc, not 3 (a rotation due)"
+grep -q 'file=libcurl' "$TW_TMP/ld.log" && fail "plan loaded libcurl, which it never uses"
+grep -q 'file=libsqlite3' "$TW_TMP/ld.log" || fail "LD_DEBUG=files shows no libraries at all"
+
+echo "== rotate and its loopback webhook go directly"
+LD_DEBUG=files run 0 rotate --config "$TW_TMP/policy.yaml"
 expect "$out" "1 rotated"
+grep -q 'file=libcurl.*dynamically loaded' "$err" || fail "rotate sent requests without loading libcurl"
 untouched_proxy "rotate on a loopback API"
 [ "$(grep -c '^POST /hook' "$TW_TMP/hook.log")" = 1 ] || fail "the loopback webhook got no alert"
 
