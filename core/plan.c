@@ -335,6 +335,22 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 			v->pending = r;
 		return;
 	}
+	/*
+	 * A replacement an interrupted run made, never delivered, for a slot the
+	 * policy has dropped since: no rotation resumes it and no consumer holds
+	 * it, so it goes as its slot's would (DESIGN: after a crash).
+	 */
+	if (v == NULL && r->slot != NULL &&
+	    (r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED) && r->retire_after == 0 &&
+	    policy_find_workspace(b->p, r->workspace) != NULL) {
+		b->group++;
+		plan_add_action(b, PLAN_DELETE_UNDELIVERED, r->workspace, r->slot, r, b->now,
+				INT64_MAX,
+				"replacement %s was made by an interrupted run for a slot the policy "
+				"no longer has, and never delivered",
+				r->token != NULL ? r->token : "?");
+		return;
+	}
 	/* A replaced token past its grace goes now, expired or not. */
 	if (r->state == TOKEN_RETIRING && v != NULL && r->retire_after <= b->now) {
 		if (!b->p->slots[i]->eff.paused)

@@ -507,7 +507,15 @@ test_cleanup_edges(void **state)
 	add(&v, "acme", NULL, "tok-hand", TOKEN_CREATED, NOW - 3 * D, NOW - 2 * D);
 	/* deleted rows count for nothing */
 	add(&v, "acme", NULL, "tok-gone", TOKEN_DELETED, NOW - 400 * D, NOW + 10 * D);
+	/* replacements an interrupted run left for a slot the policy dropped since: the one
+	 * never delivered is deleted, expired or not; the one a consumer may hold is not */
+	add(&v, "acme", "dropped", "tok-drop-made", TOKEN_CREATED, NOW - 20 * D, NOW - D);
+	add(&v, "acme", "dropped", "tok-drop-proved", TOKEN_VERIFIED, NOW - D, NOW + 20 * D);
+	r = add(&v, "acme", "dropped", "tok-drop-handed", TOKEN_VERIFIED, NOW - D, NOW + 20 * D);
+	r->retire_after = NOW + 20 * D;
 	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "dropped"), 2);
+	assert_non_null(finding(&pl, FIND_UNMANAGED, "tok-drop-handed"));
 	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "later"), 1);
 	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
 	/* a consumer may hold it: kept, never deleted under it, and the slot rotated now so
