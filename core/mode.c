@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/cred.h"
 #include "core/jsonx.h"
+#include "core/libcurl.h"
 #include "core/net.h"
 #include "core/ratelimit.h"
 #include "core/timefmt.h"
@@ -330,16 +331,13 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 	root = mode_check_api("--api", api, &plain_http, cause);
 	if (root == NULL)
 		return NULL;
-	if (net_check_agrees("the API's URL", root, cause) < 0 ||
-	    (opts->proxy != NULL && net_check_agrees("the proxy's URL", opts->proxy, cause) < 0)) {
-		free(root);
-		return NULL;
-	}
 	loopback = net_url_is_loopback(root);
 	c = xcalloc(1, sizeof *c);
 	c->opts = *opts;
 	c->workspace = xstrdup(workspace);
 	c->base = xasprintf("%s/batch/%s", root, workspace);
+	c->plain_http = plain_http;
+	c->loopback = loopback;
 	free(root);
 	ratelimit_init(&c->own_rl, opts->rate_limit, opts->rate_window_ms);
 	c->rl = opts->shared_rl != NULL ? opts->shared_rl : &c->own_rl;
@@ -350,23 +348,46 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 		c->basic = auth_header("Basic", b64);
 		xsecret_free(b64);
 	}
+	return c;
+}
+
+/*
+ * Makes c's libcurl handle before its first request (a run that sends
+ * nothing never loads libcurl), once libcurl reads the API's and the
+ * proxy's URLs as the checks did.  Returns CURLE_OK, or a code that is
+ * not retried with the reason in c->errbuf.
+ */
+static CURLcode
+start(struct mode_client *c)
+{
+	char *why = NULL;
+
+	if (c->curl != NULL)
+		return CURLE_OK;
+	if (net_check_agrees("the API's URL", c->base, &why) < 0 ||
+	    (c->opts.proxy != NULL &&
+	     net_check_agrees("the proxy's URL", c->opts.proxy, &why) < 0)) {
+		snprintf(c->errbuf, sizeof c->errbuf, "%s", why);
+		free(why);
+		return CURLE_URL_MALFORMAT;
+	}
 	c->curl = curl_easy_init();
 	if (c->curl == NULL) {
-		*cause = xasprintf("cannot start libcurl");
-		mode_client_free(c);
-		return NULL;
+		snprintf(c->errbuf, sizeof c->errbuf, "cannot start libcurl (%s)",
+			 libcurl_failure());
+		return CURLE_URL_MALFORMAT;
 	}
-	net_setup(c->curl, plain_http ? "http" : "https", loopback, opts->proxy);
+	net_setup(c->curl, c->plain_http ? "http" : "https", c->loopback, c->opts.proxy);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, opts->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->opts.timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tokenwarden/" TW_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, mode_body_cb);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, mode_header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	return c;
+	return CURLE_OK;
 }
 
 void
@@ -471,6 +492,10 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	long connects = 0;
 	int post = strcmp(call->method, "POST") == 0;
 
+	*status = 0;
+	rc = start(c);
+	if (rc != CURLE_OK)
+		return rc;
 	/* Each budget the call draws on (the credential's, a token's own) is paced on its own. */
 	for (wait = ratebook_wait(&c->book, call->token, clock_mono_ms()); wait > 0;
 	     wait = ratebook_wait(&c->book, call->token, clock_mono_ms()))

@@ -24,7 +24,9 @@ struct mode_client {
 	CURL *curl;
 	char *base; /* {api}/batch/{workspace} */
 	char *workspace;
-	char *basic; /* "Authorization: Basic ..." (secret memory), NULL without a credential */
+	int plain_http; /* the API is plain http (loopback only) */
+	int loopback;   /* the API is on loopback, never through a proxy */
+	char *basic;    /* "Authorization: Basic ..." (secret memory), NULL without a credential */
 	struct mode_opts opts;
 	struct ratelimit own_rl;
 	struct ratelimit *rl; /* own_rl, or the credential's shared one */
