@@ -344,11 +344,11 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 	    (r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED) && r->retire_after == 0 &&
 	    policy_find_workspace(b->p, r->workspace) != NULL) {
 		b->group++;
-		plan_add_action(b, PLAN_DELETE_UNDELIVERED, r->workspace, r->slot, r, b->now,
-				INT64_MAX,
-				"replacement %s was made by an interrupted run for a slot the policy "
-				"no longer has, and never delivered",
-				r->token != NULL ? r->token : "?");
+		plan_add_action(
+		    b, PLAN_DELETE_UNDELIVERED, r->workspace, r->slot, r, b->now, INT64_MAX,
+		    "replacement %s was made by an interrupted run for a slot the policy "
+		    "no longer has, and never delivered",
+		    r->token != NULL ? r->token : "?");
 		return;
 	}
 	/* A replaced token past its grace goes now, expired or not. */

@@ -44,8 +44,8 @@ read_scheme(const char *s, struct url *u)
 	size_t n = 0;
 
 	while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-	       (n > 0 && ((s[n] >= '0' && s[n] <= '9') || s[n] == '+' || s[n] == '-' ||
-			  s[n] == '.'))) {
+	       (n > 0 &&
+		((s[n] >= '0' && s[n] <= '9') || s[n] == '+' || s[n] == '-' || s[n] == '.'))) {
 		if (n + 1 >= sizeof u->scheme)
 			return NULL;
 		u->scheme[n] = (char)(s[n] | 0x20 * (s[n] >= 'A' && s[n] <= 'Z'));

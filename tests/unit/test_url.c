@@ -33,8 +33,8 @@ static const struct accepted good[] = {
     {"http://127.0.0.1:8080", "http", "127.0.0.1", 8080, 0, 0, 0, 0},
     {"http://[::1]:9/x?y#z", "http", "[::1]", 9, 0, 1, 1, 1},
     {"https://u:p@host.example", "https", "host.example", -1, 1, 0, 0, 0},
-    {"https://hooks.example/services/T0/B0/x%2Fy?key=a&token=b", "https", "hooks.example", -1,
-     0, 1, 1, 0},
+    {"https://hooks.example/services/T0/B0/x%2Fy?key=a&token=b", "https", "hooks.example", -1, 0, 1,
+     1, 0},
     {"socks5h://proxy.internal:1080", "socks5h", "proxy.internal", 1080, 0, 0, 0, 0},
     {"https://h:00080", "https", "h", 80, 0, 0, 0, 0},
     {"https://a_b.example?", "https", "a_b.example", -1, 0, 0, 1, 0},
@@ -135,19 +135,49 @@ reading_does_not_load_libcurl(void **state)
 static void
 random_url(char *buf, size_t size, unsigned *seed)
 {
-	static const char *const schemes[] = {"https://", "http://", "HTTP://", "socks5://",
-					      "https:/", "https:///", "ftp://"};
+	static const char *const schemes[] = {"https://", "http://",   "HTTP://", "socks5://",
+					      "https:/",  "https:///", "ftp://"};
 	static const char *const users[] = {"", "", "", "u@", "u:p@", "@", "a@b@", "%40@"};
-	static const char *const hosts[] = {
-	    "app.mode.com", "127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]", "127.1",
-	    "0x7f.0.0.1", "1.2.3.4.", "h_st", "xn--bcher-kva.example", "a..b", ".", "-",
-	    "evil.example\\@good.example", "good.example%2f", "[::1", "[fe80::1]", "h\tost",
-	    "2130706433", "a.b-c.d9", "example.com.", "ex ample.com"};
-	static const char *const ports[] = {"", "", "", ":443", ":0", ":65535", ":65536", ":",
-					    ":08", ":1a", ":99999", "::80"};
-	static const char *const rests[] = {
-	    "", "/", "/batch/acme", "?q=1", "#f", "/a?b#c", "/%2e%2e/x", "/a\\b", "//x@y",
-	    "/@evil.example", "?@evil.example/", "/%zz", "/~user/it's", "#a#b", "/x y", ":80"};
+	static const char *const hosts[] = {"app.mode.com",
+					    "127.0.0.1",
+					    "localhost",
+					    "[::1]",
+					    "[::ffff:127.0.0.1]",
+					    "127.1",
+					    "0x7f.0.0.1",
+					    "1.2.3.4.",
+					    "h_st",
+					    "xn--bcher-kva.example",
+					    "a..b",
+					    ".",
+					    "-",
+					    "evil.example\\@good.example",
+					    "good.example%2f",
+					    "[::1",
+					    "[fe80::1]",
+					    "h\tost",
+					    "2130706433",
+					    "a.b-c.d9",
+					    "example.com.",
+					    "ex ample.com"};
+	static const char *const ports[] = {"",       "",  "",    ":443", ":0",     ":65535",
+					    ":65536", ":", ":08", ":1a",  ":99999", "::80"};
+	static const char *const rests[] = {"",
+					    "/",
+					    "/batch/acme",
+					    "?q=1",
+					    "#f",
+					    "/a?b#c",
+					    "/%2e%2e/x",
+					    "/a\\b",
+					    "//x@y",
+					    "/@evil.example",
+					    "?@evil.example/",
+					    "/%zz",
+					    "/~user/it's",
+					    "#a#b",
+					    "/x y",
+					    ":80"};
 	unsigned r[5];
 
 	for (size_t i = 0; i < 5; i++)
@@ -179,7 +209,8 @@ libcurl_reads_what_it_accepts_alike(void **state)
 			continue;
 		accepted++;
 		if (net_check_agrees("url", buf, &cause) < 0)
-			fail_msg("libcurl reads %s otherwise (TW_URL_SEED=%u): %s", buf, start, cause);
+			fail_msg("libcurl reads %s otherwise (TW_URL_SEED=%u): %s", buf, start,
+				 cause);
 	}
 	/* The pieces make both kinds: the comparison is not of refusals alone. */
 	assert_in_range(accepted, 2000, 18000);
