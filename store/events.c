@@ -165,8 +165,8 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 	event_hash(prev, id, at, s->actor, kind, workspace, slot, token, text, hash);
 	st = store_prepare(s,
 			   "INSERT INTO events (id, at, actor, kind, workspace, slot, token, "
-			   "details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-			   "?9, ?10)",
+			   "details, prev_hash, hash, row_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+			   "?7, ?8, ?9, ?10, ?11)",
 			   cause);
 	if (st == NULL)
 		goto out;
@@ -180,6 +180,9 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 	sqlite3_bind_text(st, 8, text, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, prev, EVENTS_HASH_BYTES, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, hash, EVENTS_HASH_BYTES, SQLITE_STATIC);
+	/* What json_extract(details, '$.digest') gives for a text, which events_verify checks. */
+	sqlite3_bind_text(st, 11, json_string_value(json_object_get(details, "digest")), -1,
+			  SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		store_error(s, "recording an event", cause);
 		goto out;
@@ -212,7 +215,10 @@ events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64
 	*bad_id = 0;
 	st = store_prepare(s,
 			   "SELECT id, at, actor, kind, workspace, slot, token, details, "
-			   "prev_hash, hash FROM events ORDER BY id",
+			   "prev_hash, hash, row_digest IS NOT (CASE WHEN json_valid(details) AND "
+			   "json_type(details, '$.digest') = 'text' THEN "
+			   "json_extract(details, '$.digest') END) "
+			   "FROM events ORDER BY id",
 			   cause);
 	if (st == NULL)
 		return -1;
@@ -245,6 +251,15 @@ events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64
 			*bad_id = id;
 			*cause = xasprintf("event %lld does not match its hash: it was edited "
 					   "after it was written",
+					   (long long)id);
+			rc = 1;
+			goto out;
+		}
+		/* The column the start-of-run check reads, held to the hashed details. */
+		if (sqlite3_column_int(st, 10) != 0) {
+			*bad_id = id;
+			*cause = xasprintf("event %lld's row digest differs from its details: it "
+					   "was edited after it was written",
 					   (long long)id);
 			rc = 1;
 			goto out;

@@ -31,15 +31,16 @@
 #define EVENT_ROW "token_row"
 
 /*
- * Each row of a scope (from FROM) with the digest its last event recorded:
- * the event found through the index, its details read in the same step.
- * The event's id is looked up only for a row that differs (last_event).
+ * Each row of a scope (from FROM) with the digest its last event recorded,
+ * read from the index of a row's events alone (schema 9; events_verify
+ * holds the column to the hashed details).  The event's id is looked up
+ * only for a row that differs (last_event).
  */
 #define WITH_LAST_DIGEST(FROM)                                                                     \
 	"SELECT " DIGEST_COLUMNS_AS(                                                               \
-	    STORE_HAS_SECRET) ", (SELECT json_extract(e.details, '$.digest') FROM events e "       \
-			      "INDEXED BY events_by_row WHERE e." EVENT_ROW " = t.id "             \
-			      "ORDER BY e.id DESC LIMIT 1)" FROM
+	    STORE_HAS_SECRET) ", (SELECT e.row_digest FROM events e "                              \
+			      "INDEXED BY events_by_row WHERE e." EVENT_ROW                        \
+			      " = t.id ORDER BY e.id DESC LIMIT 1)" FROM
 static const char *const compare_sql[] = {
     [INVENTORY_ALL] = WITH_LAST_DIGEST(DIGEST_FROM) "ORDER BY t.id",
     /* The live rows alone, read from the index that holds them (schema 7). */

@@ -7,7 +7,9 @@
  * its last event's was edited outside tokenwarden, a row no event names
  * was added outside it, and a row an event names that the table lacks was
  * removed.  An event forged to match rewrites the chain from there on,
- * which a history head kept elsewhere shows (audit verify --head).
+ * which a history head kept elsewhere shows (audit verify --head).  The
+ * check reads each digest from a column of its own (row_digest, schema 9),
+ * which events_verify holds to the hashed details like the rest.
  *
  * The sealed secret itself is not in the digest: rekey reseals every blob
  * without a token event, and a blob is bound to its row by the workspace

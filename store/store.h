@@ -16,7 +16,7 @@ struct store_file;
 /* The meta key holding the pinned sealing key's fingerprint. */
 #define STORE_META_KEY_FPR "key_fingerprint"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 /* PRAGMA application_id of a tokenwarden database: "twdb". */
 #define STORE_APPLICATION_ID 0x74776462
 
@@ -88,6 +88,11 @@ int store_open(const char *path, enum store_open_flags flags, struct store **out
  * -1 with *cause.
  */
 int store_open_another(const struct store *s, struct store **out, char **cause);
+/*
+ * Keeps at most kib KiB of s's pages in memory rather than SQLite's 2 MiB:
+ * for a connection that reads most pages once.  Returns 0, or -1 with *cause.
+ */
+int store_cache_kib(struct store *s, int kib, char **cause);
 /* Closes s; NULL is allowed. */
 void store_close(struct store *s);
 

@@ -5,6 +5,7 @@
 #include "core/xalloc.h"
 #include "store/store.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -64,6 +65,20 @@ fixture_teardown(void **state)
 	fixture_close(*state);
 	free(*state);
 	return 0;
+}
+
+/* The first column of sql's first row as an int, or -1. */
+static inline int
+query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
 }
 
 #endif

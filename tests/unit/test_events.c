@@ -107,6 +107,7 @@ test_edit_any_row_any_column(void **state)
 	    "UPDATE events SET token = 'zzz' WHERE id = ",
 	    "UPDATE events SET hash = zeroblob(32) WHERE id = ",
 	    "UPDATE events SET prev_hash = zeroblob(32) WHERE id = ",
+	    "UPDATE events SET row_digest = 'x' WHERE id = ",
 	};
 	struct fixture *fx = *state;
 
@@ -126,6 +127,41 @@ test_edit_any_row_any_column(void **state)
 			assert_non_null(strstr(cause, "event"));
 			free(cause);
 		}
+	}
+}
+
+/* The digest column the start-of-run check reads is written from, and held to, the details. */
+static void
+test_row_digest_follows_details(void **state)
+{
+	static const char *const edits[] = {
+	    "UPDATE events SET row_digest = 'abd' WHERE id = ",
+	    "UPDATE events SET row_digest = NULL WHERE id = ",
+	    "UPDATE events SET row_digest = upper(row_digest) WHERE id = ",
+	};
+	struct fixture *fx = *state;
+	json_t *d = json_pack("{s:i, s:s}", "row", 7, "digest", "abc");
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+	int64_t count = 0, bad = -1, id = NEVENTS + 1;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(
+	    events_append(fx->s, 3000, "token.created", "acme", "etl", "abc123", d, &cause), 0);
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	json_decref(d);
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM events WHERE row_digest = "
+					      "'abc' AND token_row = 7"),
+			 1);
+	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+		char sql[256];
+
+		snprintf(sql, sizeof sql, "%s%lld", edits[e], (long long)id);
+		if (verify_after(fx, sql, &bad, &cause) != 1 || bad != id)
+			fail_msg("not detected: %s", sql);
+		assert_non_null(strstr(cause, "row digest"));
+		free(cause);
+		cause = NULL;
 	}
 }
 
@@ -234,6 +270,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_holds, setup, fixture_teardown),
 	    cmocka_unit_test(test_empty_history_verifies),
 	    cmocka_unit_test_setup_teardown(test_edit_any_row_any_column, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_row_digest_follows_details, setup,
+					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_any_row, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reorder_rows, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_list_filters, setup, fixture_teardown),

@@ -209,8 +209,8 @@ test_migration_attests_rows(void **state)
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_live; "
 		"DROP INDEX events_by_kind; DROP INDEX tokens_retiring; "
 		"DROP INDEX events_by_row; "
-		"ALTER TABLE events "
-		"DROP COLUMN token_row; "
+		"ALTER TABLE events DROP COLUMN row_digest; "
+		"ALTER TABLE events DROP COLUMN token_row; "
 		"DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
 	store_close(fx->s);
 	fx->s = NULL;
@@ -239,6 +239,39 @@ test_migration_attests_rows(void **state)
 			indexed = 1;
 	sqlite3_finalize(st);
 	assert_true(indexed);
+}
+
+/*
+ * A schema 8 store's history gets its digest column when it is migrated: its rows
+ * still follow from it, an edit still shows, and the chain holds the column.
+ */
+static void
+test_migration_fills_digests(void **state)
+{
+	struct fixture *fx = *state;
+	struct seen seen;
+	int64_t row, rows, count, bad;
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
+			 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
+	/* Back to what schema 8 wrote: the digests in the details alone. */
+	exec_ok(fx->s, "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
+		       "CREATE INDEX events_by_row ON events(token_row, id) "
+		       "WHERE token_row IS NOT NULL; PRAGMA user_version = 8");
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(query_int(fx->s->db,
+				   "SELECT count(*) FROM events WHERE row_digest IS "
+				   "json_extract(details, '$.digest') AND token_row > 0"),
+			 2);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
+	assert_int_equal(rows, 2);
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	exec_ok(fx->s, "UPDATE tokens SET name = 'bi-2' WHERE id = 2");
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
 }
 
 /* The digest recorded in event id's details; fails the test when it has none. */
@@ -301,6 +334,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_edits_are_found, fixture_setup, fixture_teardown),
 	    cmocka_unit_test(test_texts),
 	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migration_fills_digests, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_digest_is_stable, fixture_setup, fixture_teardown),
 	};

@@ -18,19 +18,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int
-query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int v = -1;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static const char *
 query_text(sqlite3 *db, const char *sql, char *buf, size_t len)
 {
@@ -334,7 +321,9 @@ test_migrates_from_version_1(void **state)
 		"DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
 		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_retiring; "
-		"ALTER TABLE events DROP COLUMN token_row; PRAGMA user_version = 1",
+		"ALTER TABLE events DROP COLUMN row_digest; ALTER TABLE events DROP COLUMN "
+		"token_row; "
+		"PRAGMA user_version = 1",
 		NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
