@@ -13,6 +13,7 @@
 #include "store/runs.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,53 +203,101 @@ status_of(const struct rotate_stats *st)
 	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
 }
 
-/* Says one row that differs from the history, as an error or a warning (arg: int *warn). */
-static int
-say_diff(const struct inventory_diff *d, void *arg)
-{
-	const int *warn = arg;
-	char *text = inventory_diff_text(d);
+/* The start-of-run check's findings, kept to be said in order after it. */
+struct check {
+	struct store *s; /* the connection it reads */
+	char **texts;    /* inventory_diff_text of each difference */
+	size_t ntexts;
+	int64_t rows;
+	int n; /* as inventory_verify returns */
+	char *cause;
+};
 
-	if (*warn)
-		warnf("%s", text);
-	else
-		errorf("%s", text);
-	free(text);
+static int
+keep_diff(const struct inventory_diff *d, void *arg)
+{
+	struct check *c = arg;
+
+	c->texts = xrealloc(c->texts, (c->ntexts + 1) * sizeof *c->texts);
+	c->texts[c->ntexts++] = inventory_diff_text(d);
 	return 0;
 }
 
+static void *
+check_rows(void *arg)
+{
+	struct check *c = arg;
+
+	c->n = inventory_verify(c->s, INVENTORY_LIVE, keep_diff, c, &c->rows, &c->cause);
+	return NULL;
+}
+
 /*
- * Compares the rows a run acts on with the history (store/inventory.h).
- * Returns 0 when they follow from it, or when the policy or a dry run lets
- * the run go on; -1 after the messages when the run must do nothing.
+ * Compares the rows a run acts on with the history (store/inventory.h),
+ * and plans the run into *planned (rotate_plan) meanwhile: both read every
+ * live row, so the check has a connection and a thread of its own.  Nothing
+ * is written before both are done.  Returns 0 with *planned when the rows
+ * follow from the history, or when the policy or a dry run lets the run go
+ * on; -1 after the messages (and *planned freed) when the run must do nothing.
  */
 static int
-check_tables(struct store *s, const struct policy *p, int dry_run)
+check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
+	       struct report *planned)
 {
-	int warn = p->integrity_warn || dry_run;
-	int64_t rows;
+	int warn = p->integrity_warn || o->dry_run;
+	struct check c = {NULL, NULL, 0, 0, -1, NULL};
 	char *cause = NULL;
-	int n = inventory_verify(s, INVENTORY_LIVE, say_diff, &warn, &rows, &cause);
+	pthread_t t;
+	int threaded = 0, planned_ok;
 
-	if (n < 0) {
+	/* A second connection only saves time: without one, the check reads s first. */
+	if (store_open_another(s, &c.s, &cause) == 0 && store_cache_kib(c.s, 256, &cause) == 0)
+		threaded = pthread_create(&t, NULL, check_rows, &c) == 0;
+	free(cause);
+	cause = NULL;
+	if (!threaded) {
+		store_close(c.s);
+		c.s = s;
+		check_rows(&c);
+	}
+	planned_ok = rotate_plan(s, p, o, planned, &cause) == 0;
+	if (threaded) {
+		pthread_join(t, NULL);
+		store_close(c.s);
+	}
+	for (size_t i = 0; i < c.ntexts; i++) {
+		if (warn)
+			warnf("%s", c.texts[i]);
+		else
+			errorf("%s", c.texts[i]);
+		free(c.texts[i]);
+	}
+	free(c.texts);
+	if (c.n < 0)
+		errorf("%s", c.cause);
+	if (!planned_ok)
 		errorf("%s", cause);
-		free(cause);
+	free(c.cause);
+	free(cause);
+	if (c.n < 0 || !planned_ok) {
+		report_free(planned);
 		return -1;
 	}
-	if (n == 0)
+	if (c.n == 0)
 		return 0;
 	if (warn) {
 		warnf("the tables no longer follow from the history: %d of %lld live token row%s "
 		      "differ from it; running on, as %s",
-		      n, (long long)rows, rows == 1 ? "" : "s",
-		      dry_run ? "a dry run changes nothing" : "store integrity: warn says");
+		      c.n, (long long)c.rows, c.rows == 1 ? "" : "s",
+		      o->dry_run ? "a dry run changes nothing" : "store integrity: warn says");
 		return 0;
 	}
+	report_free(planned);
 	errorf("the tables no longer follow from the history: %d of %lld live token row%s "
 	       "differ from it, so nothing was done; 'tokenwarden audit verify' lists every "
 	       "difference.  Put the store back from a backup, or set store integrity: warn "
 	       "in the policy to run on",
-	       n, (long long)rows, rows == 1 ? "" : "s");
+	       c.n, (long long)c.rows, c.rows == 1 ? "" : "s");
 	return -1;
 }
 
@@ -298,6 +347,7 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 {
 	struct clients cl;
 	struct rotate_stats st;
+	struct report planned = {0};
 	char *cause = NULL;
 	json_t *summary = NULL;
 	int64_t id = 0;
@@ -313,11 +363,11 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		status = TW_EXIT_USAGE;
 		goto out;
 	}
-	if (check_tables(s, p, o->dry_run) < 0)
+	if (check_and_plan(s, p, o, &planned) < 0)
 		goto out;
 	if (!o->dry_run && runs_start(s, verb, clock_now_ms(), &id, &cause) < 0)
 		goto out;
-	if (rotate_run(s, pub, p, client_for, &cl, o, log_line, NULL, &st, &cause) < 0)
+	if (rotate_run(s, pub, p, client_for, &cl, o, log_line, NULL, &planned, &st, &cause) < 0)
 		goto out;
 	msg_progress(NULL);
 	status = status_of(&st);
@@ -349,6 +399,7 @@ out:
 		errorf("%s", cause);
 	free(cause);
 	json_decref(summary);
+	report_free(&planned);
 	clients_free(&cl);
 	return status;
 }

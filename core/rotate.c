@@ -1009,13 +1009,20 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 }
 
 int
+rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o, struct report *r,
+	    char **cause)
+{
+	return report_build_plan(s, p, clock_now_ms(), o->force, r, cause);
+}
+
+int
 rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	   rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
-	   void *larg, struct rotate_stats *st, char **cause)
+	   void *larg, struct report *planned, struct rotate_stats *st, char **cause)
 {
 	struct report r;
 	struct store_mark mark;
-	struct shared sh = {0, 0, 0, xcalloc(p->nws + 1, 1)};
+	struct shared sh = {0, 0, 0, NULL};
 	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0, NULL, 0};
 	const struct plan *pl = &r.plan;
 	int settled = 0, rc = 0;
@@ -1023,15 +1030,25 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	memset(st, 0, sizeof *st);
 	memset(&r, 0, sizeof r);
 	/* What an interrupted run left: pending rows cannot be in flight under our lock. */
-	if (!o->dry_run && tokens_settle_pending(s, clock_now_ms(), &settled, cause) < 0)
+	if (!o->dry_run && tokens_settle_pending(s, clock_now_ms(), &settled, cause) < 0) {
+		if (planned != NULL)
+			report_free(planned);
 		return -1;
+	}
 	st->settled = settled;
-	if (report_build_plan(s, p, clock_now_ms(), o->force, &r, cause) < 0 ||
+	if (planned != NULL && settled == 0) {
+		r = *planned;
+		memset(planned, 0, sizeof *planned);
+	} else if (planned != NULL) {
+		report_free(planned);
+		planned = NULL;
+	}
+	if ((planned == NULL && rotate_plan(s, p, o, &r, cause) < 0) ||
 	    store_mark(s, &mark, cause) < 0) {
-		free(sh.skewed);
 		report_free(&r);
 		return -1;
 	}
+	sh.skewed = xcalloc(p->nws + 1, 1);
 	for (size_t i = 0; i < pl->nfindings; i++) {
 		const struct plan_finding *f = &pl->findings[i];
 

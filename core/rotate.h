@@ -11,6 +11,7 @@
 #define TW_ROTATE_H
 
 #include "core/mode.h"
+#include "core/report.h"
 #include "core/seal.h"
 #include "policies/policy.h"
 #include "store/store.h"
@@ -76,15 +77,25 @@ struct rotate_stats {
 #define ROTATE_MAX_WORKERS 8
 
 /*
- * Plans p over s at the current time and carries the plan out, clients
- * from client(carg, workspace), earliest deadline first.  The workspaces of
- * each credential get a worker thread with its own connection to s's
- * database, so one credential's pacing never holds up another's.  Returns
- * 0 (see *st for what happened) or -1 with *cause when the store itself
- * failed (the other workers then stop after their current step).
+ * Plans a run of p over s at the current time (o->force as rotate --force
+ * asks) into *r, reading and writing nothing else.  Returns 0, or -1 with
+ * *cause.
+ */
+int rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
+		struct report *r, char **cause);
+
+/*
+ * Carries out the plan for p over s, clients from client(carg, workspace),
+ * earliest deadline first.  planned is the plan rotate_plan made before the
+ * run started, which rotate_run takes over (frees) and makes again only when
+ * interrupted creates had to be settled first; NULL: it plans now.  The
+ * workspaces of each credential get a worker thread with its own connection
+ * to s's database, so one credential's pacing never holds up another's.
+ * Returns 0 (see *st for what happened) or -1 with *cause when the store
+ * itself failed (the other workers then stop after their current step).
  */
 int rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	       rotate_client_fn client, void *carg, const struct rotate_opts *o, rotate_log_fn log,
-	       void *larg, struct rotate_stats *st, char **cause);
+	       void *larg, struct report *planned, struct rotate_stats *st, char **cause);
 
 #endif
