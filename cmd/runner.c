@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +204,16 @@ status_of(const struct rotate_stats *st)
 	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
 }
 
-/* The start-of-run check's findings, kept to be said in order after it. */
+/* The start-of-run check is shared out to this many threads, by ranges of row ids. */
+#define CHECK_PARTS 2
+
+/* One part of the start-of-run check: its findings, kept to be said in order after it. */
 struct check {
 	struct store *s; /* the connection it reads */
-	char **texts;    /* inventory_diff_text of each difference */
+	int64_t lo, hi;  /* its rows: ids from lo up to hi, excluded */
+	pthread_t thread;
+	int threaded;
+	char **texts; /* inventory_diff_text of each difference */
 	size_t ntexts;
 	int64_t rows;
 	int n; /* as inventory_verify returns */
@@ -228,14 +235,76 @@ check_rows(void *arg)
 {
 	struct check *c = arg;
 
-	c->n = inventory_verify(c->s, INVENTORY_LIVE, keep_diff, c, &c->rows, &c->cause);
+	c->n = inventory_verify_live(c->s, c->lo, c->hi, keep_diff, c, &c->rows, &c->cause);
 	return NULL;
+}
+
+/*
+ * Starts the parts of the check, each on a connection and thread of its
+ * own; a part without them (they only save time) is done here, on s.
+ */
+static void
+check_start(struct store *s, struct check *c)
+{
+	int64_t mid = INT64_MAX;
+	char *cause = NULL;
+
+	if (inventory_live_middle(s, &mid, &cause) < 0)
+		mid = INT64_MAX; /* one part does it all; the check says what failed */
+	free(cause);
+	for (int i = 0; i < CHECK_PARTS; i++) {
+		c[i].lo = i == 0 ? INT64_MIN : mid;
+		c[i].hi = i == 0 ? mid : INT64_MAX;
+		cause = NULL;
+		if (store_open_another(s, &c[i].s, &cause) == 0 &&
+		    store_cache_kib(c[i].s, 256, &cause) == 0)
+			c[i].threaded = pthread_create(&c[i].thread, NULL, check_rows, &c[i]) == 0;
+		free(cause);
+		if (c[i].threaded)
+			continue;
+		store_close(c[i].s);
+		c[i].s = s;
+		check_rows(&c[i]);
+	}
+}
+
+/*
+ * Waits for the parts of the check and says what they found, in row order,
+ * as errors or (warn) warnings.  Returns the differences, or -1 after the
+ * message when a part failed; sets *rows to the rows compared.
+ */
+static int
+check_finish(struct check *c, int warn, int64_t *rows)
+{
+	int n = 0;
+
+	*rows = 0;
+	for (int i = 0; i < CHECK_PARTS; i++) {
+		if (c[i].threaded) {
+			pthread_join(c[i].thread, NULL);
+			store_close(c[i].s);
+		}
+		for (size_t k = 0; k < c[i].ntexts; k++) {
+			if (warn)
+				warnf("%s", c[i].texts[k]);
+			else
+				errorf("%s", c[i].texts[k]);
+			free(c[i].texts[k]);
+		}
+		free(c[i].texts);
+		if (c[i].n < 0 && n >= 0)
+			errorf("%s", c[i].cause);
+		free(c[i].cause);
+		n = n < 0 || c[i].n < 0 ? -1 : n + c[i].n;
+		*rows += c[i].rows;
+	}
+	return n;
 }
 
 /*
  * Compares the rows a run acts on with the history (store/inventory.h),
  * and plans the run into *planned (rotate_plan) meanwhile: both read every
- * live row, so the check has a connection and a thread of its own.  Nothing
+ * live row, so the check has connections and threads of its own.  Nothing
  * is written before both are done.  Returns 0 with *planned when the rows
  * follow from the history, or when the policy or a dry run lets the run go
  * on; -1 after the messages (and *planned freed) when the run must do nothing.
@@ -245,50 +314,28 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	       struct report *planned)
 {
 	int warn = p->integrity_warn || o->dry_run;
-	struct check c = {NULL, NULL, 0, 0, -1, NULL};
+	struct check c[CHECK_PARTS];
 	char *cause = NULL;
-	pthread_t t;
-	int threaded = 0, planned_ok;
+	int64_t rows;
+	int n, planned_ok;
 
-	/* A second connection only saves time: without one, the check reads s first. */
-	if (store_open_another(s, &c.s, &cause) == 0 && store_cache_kib(c.s, 256, &cause) == 0)
-		threaded = pthread_create(&t, NULL, check_rows, &c) == 0;
-	free(cause);
-	cause = NULL;
-	if (!threaded) {
-		store_close(c.s);
-		c.s = s;
-		check_rows(&c);
-	}
+	memset(c, 0, sizeof c);
+	check_start(s, c);
 	planned_ok = rotate_plan(s, p, o, planned, &cause) == 0;
-	if (threaded) {
-		pthread_join(t, NULL);
-		store_close(c.s);
-	}
-	for (size_t i = 0; i < c.ntexts; i++) {
-		if (warn)
-			warnf("%s", c.texts[i]);
-		else
-			errorf("%s", c.texts[i]);
-		free(c.texts[i]);
-	}
-	free(c.texts);
-	if (c.n < 0)
-		errorf("%s", c.cause);
+	n = check_finish(c, warn, &rows);
 	if (!planned_ok)
 		errorf("%s", cause);
-	free(c.cause);
 	free(cause);
-	if (c.n < 0 || !planned_ok) {
+	if (n < 0 || !planned_ok) {
 		report_free(planned);
 		return -1;
 	}
-	if (c.n == 0)
+	if (n == 0)
 		return 0;
 	if (warn) {
 		warnf("the tables no longer follow from the history: %d of %lld live token row%s "
 		      "differ from it; running on, as %s",
-		      c.n, (long long)c.rows, c.rows == 1 ? "" : "s",
+		      n, (long long)rows, rows == 1 ? "" : "s",
 		      o->dry_run ? "a dry run changes nothing" : "store integrity: warn says");
 		return 0;
 	}
@@ -297,7 +344,7 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	       "differ from it, so nothing was done; 'tokenwarden audit verify' lists every "
 	       "difference.  Put the store back from a backup, or set store integrity: warn "
 	       "in the policy to run on",
-	       c.n, (long long)c.rows, c.rows == 1 ? "" : "s");
+	       n, (long long)rows, rows == 1 ? "" : "s");
 	return -1;
 }
 

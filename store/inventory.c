@@ -41,12 +41,14 @@
 	    STORE_HAS_SECRET) ", (SELECT e.row_digest FROM events e "                              \
 			      "INDEXED BY events_by_row WHERE e." EVENT_ROW                        \
 			      " = t.id ORDER BY e.id DESC LIMIT 1)" FROM
+/* The rows of each scope with ids from ?1 up to ?2, excluded. */
 static const char *const compare_sql[] = {
-    [INVENTORY_ALL] = WITH_LAST_DIGEST(DIGEST_FROM) "ORDER BY t.id",
+    [INVENTORY_ALL] = WITH_LAST_DIGEST(DIGEST_FROM) "WHERE t.id >= ?1 AND t.id < ?2 ORDER BY t.id",
     /* The live rows alone, read from the index that holds them (schema 7). */
     [INVENTORY_LIVE] = WITH_LAST_DIGEST(
 	" FROM tokens t INDEXED BY tokens_live " DIGEST_JOINS) "WHERE t.state IN " STORE_LIVE_STATES
-							       " ORDER BY t.id",
+							       " AND t.id >= ?1 AND t.id < ?2 "
+							       "ORDER BY t.id",
 };
 
 /* The most a row's columns take in digest_of's buffer before it hashes in pieces. */
@@ -191,7 +193,7 @@ last_event(struct store *s, int64_t row, int64_t *event, char **cause)
 
 /* Compares each row of scope with its last event; returns the differences or -1. */
 static int
-compare_rows(struct store *s, enum inventory_scope scope,
+compare_rows(struct store *s, enum inventory_scope scope, int64_t lo, int64_t hi,
 	     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 	     int *stop, char **cause)
 {
@@ -202,6 +204,8 @@ compare_rows(struct store *s, enum inventory_scope scope,
 
 	if (st == NULL)
 		return -1;
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
 	for (step = sqlite3_step(st); step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
 		struct inventory_diff d = {
 		    .row = sqlite3_column_int64(st, 0),
@@ -272,12 +276,44 @@ inventory_verify(struct store *s, enum inventory_scope scope,
 	int stop = 0, edited, missing = 0;
 
 	*rows = 0;
-	edited = compare_rows(s, scope, fn, arg, rows, &stop, cause);
+	edited = compare_rows(s, scope, INT64_MIN, INT64_MAX, fn, arg, rows, &stop, cause);
 	if (edited < 0)
 		return -1;
 	if (scope == INVENTORY_ALL && !stop)
 		missing = missing_rows(s, fn, arg, &stop, cause);
 	return missing < 0 ? -1 : edited + missing;
+}
+
+int
+inventory_verify_live(struct store *s, int64_t lo, int64_t hi,
+		      int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
+		      int64_t *rows, char **cause)
+{
+	int stop = 0;
+
+	*rows = 0;
+	return compare_rows(s, INVENTORY_LIVE, lo, hi, fn, arg, rows, &stop, cause);
+}
+
+int
+inventory_live_middle(struct store *s, int64_t *mid, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "SELECT id FROM tokens INDEXED BY tokens_live WHERE state IN " STORE_LIVE_STATES
+	    " ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM tokens INDEXED BY "
+	    "tokens_live WHERE state IN " STORE_LIVE_STATES ")",
+	    cause);
+	int step;
+
+	if (st == NULL)
+		return -1;
+	step = sqlite3_step(st);
+	*mid = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		store_error(s, "reading the live token rows", cause);
+	store_done(s, st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
 }
 
 char *

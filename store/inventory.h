@@ -66,6 +66,20 @@ int inventory_verify(struct store *s, enum inventory_scope scope,
 		     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 		     char **cause);
 
+/*
+ * inventory_verify of the live rows with ids from lo up to hi, excluded:
+ * the parts of a check that threads share, each on its own connection.
+ */
+int inventory_verify_live(struct store *s, int64_t lo, int64_t hi,
+			  int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
+			  int64_t *rows, char **cause);
+
+/*
+ * Sets *mid to the id that splits the live rows in two halves (INT64_MAX
+ * when there are none).  Returns 0, or -1 with *cause.
+ */
+int inventory_live_middle(struct store *s, int64_t *mid, char **cause);
+
 /* One sentence saying what d is, for messages; the caller frees it. */
 char *inventory_diff_text(const struct inventory_diff *d);
 

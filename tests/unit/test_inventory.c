@@ -274,6 +274,49 @@ test_migration_fills_digests(void **state)
 	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
 }
 
+/*
+ * The check in two parts, as rotate shares it out: the middle row splits the
+ * live rows in halves, and the parts see every live row once, and each
+ * difference, in order.
+ */
+static void
+test_parts_cover_the_live_rows(void **state)
+{
+	struct fixture *fx = *state;
+	struct seen lo, hi;
+	int64_t row, mid = 0, nlo = 0, nhi = 0;
+	char name[32], *cause = NULL;
+
+	for (int i = 0; i < 9; i++) {
+		snprintf(name, sizeof name, "etl-%d", i);
+		assert_int_equal(tokens_intent(fx->s, i < 5 ? "acme" : "beta", name, name, T0 + DAY,
+					       T0, &row, &cause),
+				 0);
+	}
+	/* Not live: in no part. */
+	exec_ok(fx->s, "UPDATE tokens SET state = 'failed' WHERE name = 'etl-8'");
+	assert_int_equal(inventory_live_middle(fx->s, &mid, &cause), 0);
+	assert_int_equal(mid, 5); /* rows 1 to 4 below, 5 to 8 from it; row 9 failed */
+	/* Edited in each half, and the failed row too. */
+	exec_ok(fx->s, "UPDATE tokens SET expires_at = expires_at + 1 WHERE id IN (2, 4, 7, 9)");
+	memset(&lo, 0, sizeof lo);
+	memset(&hi, 0, sizeof hi);
+	assert_int_equal(inventory_verify_live(fx->s, INT64_MIN, mid, collect, &lo, &nlo, &cause),
+			 2);
+	assert_int_equal(inventory_verify_live(fx->s, mid, INT64_MAX, collect, &hi, &nhi, &cause),
+			 1);
+	assert_int_equal(nlo, 4);
+	assert_int_equal(nhi, 4);
+	assert_int_equal(lo.rows[0], 2);
+	assert_int_equal(lo.rows[1], 4);
+	assert_int_equal(hi.rows[0], 7);
+	/* No live row: one part takes everything, and finds nothing. */
+	exec_ok(fx->s, "UPDATE tokens SET state = 'failed'");
+	assert_int_equal(inventory_live_middle(fx->s, &mid, &cause), 0);
+	assert_int_equal(mid, INT64_MAX);
+	assert_null(cause);
+}
+
 /* The digest recorded in event id's details; fails the test when it has none. */
 static void
 event_digest(struct store *s, int64_t id, char out[INVENTORY_DIGEST_MAX])
@@ -334,6 +377,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_edits_are_found, fixture_setup, fixture_teardown),
 	    cmocka_unit_test(test_texts),
 	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_parts_cover_the_live_rows, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migration_fills_digests, fixture_setup,
 					    fixture_teardown),
