@@ -94,8 +94,8 @@ history(struct store *s, const struct policy *p, const struct report *r, struct 
 		v->slots[i].failures = r->states[k].failures;
 		v->slots[i].next_attempt = r->states[k].next_attempt_at;
 	}
-	/* Served by the index events_by_kind (schema 6), however long the history. */
-	return events_last_by_slot(s, "token.active", last_active, &h, cause) == 0 ? 0 : -1;
+	/* Served by the index events_by_kind (schema 9), however long the history. */
+	return events_last_active(s, last_active, &h, cause) == 0 ? 0 : -1;
 }
 
 int

@@ -87,12 +87,12 @@ struct event_row_facts {
 int events_row_facts(struct store *s, struct event_row_facts **out, int64_t *n, char **cause);
 
 /*
- * Calls fn with the time of the last event of kind for each workspace and
- * slot that has one; fn returns 0 to go on.  Returns 0, fn's value, or -1
- * with *cause.
+ * Calls fn with the time of the last token.active event for each workspace
+ * and slot that has one; fn returns 0 to go on.  Returns 0, fn's value, or
+ * -1 with *cause.
  */
-int events_last_by_slot(struct store *s, const char *kind,
-			int (*fn)(const char *workspace, const char *slot, int64_t at, void *arg),
-			void *arg, char **cause);
+int events_last_active(struct store *s,
+		       int (*fn)(const char *workspace, const char *slot, int64_t at, void *arg),
+		       void *arg, char **cause);
 
 #endif

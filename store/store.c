@@ -137,7 +137,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "UPDATE events SET row_digest = json_extract(details, '$.digest')"
     "  WHERE json_valid(details) AND json_type(details, '$.digest') = 'text';"
     "DROP INDEX events_by_row;"
-    "CREATE INDEX events_by_row ON events(token_row, id, row_digest) WHERE token_row IS NOT NULL;",
+    "CREATE INDEX events_by_row ON events(token_row, id, row_digest) WHERE token_row IS NOT NULL;"
+    /* Each slot's last token.active alone (events_last_active): every event had an entry
+     * written for a look-up of one kind. */
+    "DROP INDEX events_by_kind;"
+    "CREATE INDEX events_by_kind ON events(workspace, slot, at) WHERE kind = 'token.active';",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */
