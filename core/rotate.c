@@ -974,8 +974,9 @@ stuck_in(const struct plan *pl)
  * the store was at mark): the slots still stuck (a run that unsticks one
  * succeeds) and the violations standing, alerted.  When nothing was
  * written since (a quiet night), r's rows are what a new read would give:
- * they are planned again rather than read again.  Returns 0, or -1 with
- * *cause when the store failed.
+ * its plan stands as the run's, unless --force shaped it, when the rows
+ * are planned again rather than read again.  Returns 0, or -1 with *cause
+ * when the store failed.
  */
 static int
 after_work(struct run *run, struct report *r, const struct store_mark *mark, char **cause)
@@ -988,7 +989,8 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 	if (store_mark(run->s, &again, cause) < 0)
 		return -1;
 	if (again.own == mark->own && again.others == mark->others) {
-		report_replan(r, run->p, now);
+		if (run->o->force != NULL)
+			report_replan(r, run->p, now);
 	} else {
 		/* Freed first: the two are not held at once. */
 		report_free(r);

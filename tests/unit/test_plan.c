@@ -146,8 +146,12 @@ test_enforce_texts(void **state)
 		if (want[k][2] != NULL) {
 			assert_non_null(f);
 			assert_non_null(strstr(f->text, want[k][2]));
+			/* Filled in without printf: whole, as printf writes it. */
+			assert_string_equal(f->text,
+					    "lives 4mo 8d, longer than enforce max_lifetime 60d");
 		} else
 			assert_null(f);
+
 		plan_free(&pl);
 		tokens_free(v.rows, v.n);
 		policy_free(p);
