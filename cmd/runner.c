@@ -207,10 +207,19 @@ status_of(const struct rotate_stats *st)
 /* The start-of-run check is shared out to this many threads, by ranges of row ids. */
 #define CHECK_PARTS 2
 
+/* The id that divides the live rows: found by the last part, awaited by the others. */
+struct split {
+	pthread_mutex_t lock;
+	pthread_cond_t found;
+	int known;
+	int64_t mid;
+};
+
 /* One part of the start-of-run check: its findings, kept to be said in order after it. */
 struct check {
-	struct store *s; /* the connection it reads */
-	int64_t lo, hi;  /* its rows: ids from lo up to hi, excluded */
+	const struct store *run; /* the run's connection, which the part's own is opened like */
+	struct split *split;
+	int part;
 	pthread_t thread;
 	int threaded;
 	char **texts; /* inventory_diff_text of each difference */
@@ -230,41 +239,66 @@ keep_diff(const struct inventory_diff *d, void *arg)
 	return 0;
 }
 
+/* The last part finds the middle (INT64_MAX: the first part takes every row); the others wait. */
+static int64_t
+middle(struct check *c, struct store *s)
+{
+	struct split *sp = c->split;
+	int64_t mid = INT64_MAX;
+
+	if (c->part == CHECK_PARTS - 1) {
+		if (s != NULL && inventory_live_middle(s, &mid, &c->cause) < 0)
+			c->n = -1;
+		pthread_mutex_lock(&sp->lock);
+		sp->mid = mid;
+		sp->known = 1;
+		pthread_cond_broadcast(&sp->found);
+		pthread_mutex_unlock(&sp->lock);
+		return mid;
+	}
+	pthread_mutex_lock(&sp->lock);
+	while (!sp->known)
+		pthread_cond_wait(&sp->found, &sp->lock);
+	mid = sp->mid;
+	pthread_mutex_unlock(&sp->lock);
+	return mid;
+}
+
+/* One part, on a connection of its own: opening one is part of the work shared out. */
 static void *
 check_rows(void *arg)
 {
 	struct check *c = arg;
+	struct store *s = NULL;
+	int64_t mid;
 
-	c->n = inventory_verify_live(c->s, c->lo, c->hi, keep_diff, c, &c->rows, &c->cause);
+	c->n = 0;
+	if (store_open_another(c->run, &s, &c->cause) < 0 ||
+	    store_cache_kib(s, 256, &c->cause) < 0) {
+		store_close(s);
+		s = NULL;
+		c->n = -1;
+	}
+	mid = middle(c, s);
+	if (c->n == 0)
+		c->n = inventory_verify_live(s, c->part == 0 ? INT64_MIN : mid,
+					     c->part == 0 ? mid : INT64_MAX, keep_diff, c, &c->rows,
+					     &c->cause);
+	store_close(s);
 	return NULL;
 }
 
-/*
- * Starts the parts of the check, each on a connection and thread of its
- * own; a part without them (they only save time) is done here, on s.
- */
+/* Starts the parts of the check, the last first; one that gets no thread is done here. */
 static void
-check_start(struct store *s, struct check *c)
+check_start(const struct store *s, struct split *sp, struct check *c)
 {
-	int64_t mid = INT64_MAX;
-	char *cause = NULL;
-
-	if (inventory_live_middle(s, &mid, &cause) < 0)
-		mid = INT64_MAX; /* one part does it all; the check says what failed */
-	free(cause);
-	for (int i = 0; i < CHECK_PARTS; i++) {
-		c[i].lo = i == 0 ? INT64_MIN : mid;
-		c[i].hi = i == 0 ? mid : INT64_MAX;
-		cause = NULL;
-		if (store_open_another(s, &c[i].s, &cause) == 0 &&
-		    store_cache_kib(c[i].s, 256, &cause) == 0)
-			c[i].threaded = pthread_create(&c[i].thread, NULL, check_rows, &c[i]) == 0;
-		free(cause);
-		if (c[i].threaded)
-			continue;
-		store_close(c[i].s);
-		c[i].s = s;
-		check_rows(&c[i]);
+	for (int i = CHECK_PARTS - 1; i >= 0; i--) {
+		c[i].run = s;
+		c[i].split = sp;
+		c[i].part = i;
+		c[i].threaded = pthread_create(&c[i].thread, NULL, check_rows, &c[i]) == 0;
+		if (!c[i].threaded)
+			check_rows(&c[i]);
 	}
 }
 
@@ -280,10 +314,8 @@ check_finish(struct check *c, int warn, int64_t *rows)
 
 	*rows = 0;
 	for (int i = 0; i < CHECK_PARTS; i++) {
-		if (c[i].threaded) {
+		if (c[i].threaded)
 			pthread_join(c[i].thread, NULL);
-			store_close(c[i].s);
-		}
 		for (size_t k = 0; k < c[i].ntexts; k++) {
 			if (warn)
 				warnf("%s", c[i].texts[k]);
@@ -314,13 +346,14 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	       struct report *planned)
 {
 	int warn = p->integrity_warn || o->dry_run;
+	struct split sp = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, INT64_MAX};
 	struct check c[CHECK_PARTS];
 	char *cause = NULL;
 	int64_t rows;
 	int n, planned_ok;
 
 	memset(c, 0, sizeof c);
-	check_start(s, c);
+	check_start(s, &sp, c);
 	planned_ok = rotate_plan(s, p, o, planned, &cause) == 0;
 	n = check_finish(c, warn, &rows);
 	if (!planned_ok)
