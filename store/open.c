@@ -482,12 +482,15 @@ out:
 	return rc;
 }
 
+/* user@host; reentrant, since the threads of a run open connections at once. */
 static char *
 default_actor(void)
 {
-	struct passwd *pw = getpwuid(geteuid());
-	char host[256] = "unknown";
+	struct passwd entry, *pw = NULL;
+	char buf[4096], host[256] = "unknown";
 
+	if (getpwuid_r(geteuid(), &entry, buf, sizeof buf, &pw) != 0)
+		pw = NULL;
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = '\0';
 	if (pw != NULL)
