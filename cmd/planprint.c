@@ -53,7 +53,8 @@ put_action(const struct plan_action *a)
 	jsonx_put_text(stdout, a->token);
 	put_time("due", a->due);
 	put_time("deadline", a->deadline);
-	printf(",\"requests\":%d,\"group\":%zu", a->cost, a->group);
+	jsonx_put_int(stdout, "requests", a->cost);
+	jsonx_put_int(stdout, "group", (int64_t)a->group);
 	jsonx_put_key(stdout, "why", 0);
 	jsonx_put_text(stdout, a->why);
 }

@@ -125,54 +125,106 @@ json_plain(unsigned char c)
 	return plain_bytes[c];
 }
 
+/* What a text or key gathers before it goes out: one fwrite, not one per piece. */
+struct out {
+	FILE *f;
+	size_t len;
+	unsigned char b[512];
+};
+
+static void
+out_bytes(struct out *o, const void *p, size_t n)
+{
+	if (o->len + n > sizeof o->b) {
+		fwrite(o->b, 1, o->len, o->f);
+		o->len = 0;
+		if (n > sizeof o->b) {
+			fwrite(p, 1, n, o->f);
+			return;
+		}
+	}
+	memcpy(o->b + o->len, p, n);
+	o->len += n;
+}
+
 void
 jsonx_put_text(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	struct out o;
 	size_t n, i = 0;
 
 	if (s == NULL) {
 		fputs("null", f);
 		return;
 	}
+	o.f = f;
+	o.len = 0;
 	n = strlen(s);
-	putc('"', f);
+	out_bytes(&o, "\"", 1);
 	while (i < n) {
 		size_t run = i;
 
 		while (run < n && json_plain(p[run]))
 			run++;
 		if (run > i) {
-			fwrite(p + i, 1, run - i, f);
+			out_bytes(&o, p + i, run - i);
 			i = run;
 			continue;
 		}
 		if (p[i] == '"' || p[i] == '\\') {
-			putc('\\', f);
-			putc(p[i++], f);
+			unsigned char esc[2] = {'\\', p[i++]};
+
+			out_bytes(&o, esc, sizeof esc);
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			fprintf(f, "\\u%04x", p[i++]);
+			char esc[8];
+
+			out_bytes(&o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i++]));
 		} else {
 			int len = jsonx_utf8_len(p + i, n - i);
 
-			if (len < 0)
-				putc('?', f);
-			else
-				fwrite(p + i, 1, (size_t)len, f);
+			out_bytes(&o, len < 0 ? (const unsigned char *)"?" : p + i,
+				  len < 0 ? 1 : (size_t)len);
 			i += len < 0 ? 1 : (size_t)len;
 		}
 	}
-	putc('"', f);
+	out_bytes(&o, "\"", 1);
+	fwrite(o.b, 1, o.len, f);
 }
 
 void
 jsonx_put_key(FILE *f, const char *key, int first)
 {
-	if (!first)
-		putc(',', f);
-	putc('"', f);
-	fputs(key, f);
-	fputs("\":", f);
+	struct out o;
+
+	o.f = f;
+	o.len = 0;
+	out_bytes(&o, first ? "\"" : ",\"", first ? 1 : 2);
+	out_bytes(&o, key, strlen(key));
+	out_bytes(&o, "\":", 2);
+	fwrite(o.b, 1, o.len, f);
+}
+
+void
+jsonx_put_int(FILE *f, const char *key, int64_t v)
+{
+	struct out o;
+	char digits[24];
+	size_t n = sizeof digits;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	o.f = f;
+	o.len = 0;
+	out_bytes(&o, ",\"", 2);
+	out_bytes(&o, key, strlen(key));
+	out_bytes(&o, "\":", 2);
+	do
+		digits[--n] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		digits[--n] = '-';
+	out_bytes(&o, digits + n, sizeof digits - n);
+	fwrite(o.b, 1, o.len, f);
 }
 
 const char *

@@ -38,6 +38,8 @@ void jsonx_put_text(FILE *f, const char *s);
 
 /* Writes "key": to f, with a comma before it unless first (key: plain ASCII, no quote). */
 void jsonx_put_key(FILE *f, const char *key, int first);
+/* Writes ,"key":v (not the first member), without printf. */
+void jsonx_put_int(FILE *f, const char *key, int64_t v);
 
 /* Returns "string", "integer", ... for messages; "missing" for NULL. */
 const char *jsonx_typename(const json_t *v);

@@ -176,6 +176,40 @@ test_put_text(void **state)
 	free(buf);
 }
 
+/*
+ * Texts longer than the writer gathers at once, escapes on its edges, come
+ * out as jansson dumps them; keys and integers as printf would write them.
+ */
+static void
+test_put_long_and_numbers(void **state)
+{
+	char in[1500], *buf = NULL, *want;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *j;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof in - 1; i++)
+		in[i] = i % 97 == 0 ? '"' : i % 89 == 0 ? '\\' : (char)('a' + i % 26);
+	in[sizeof in - 1] = '\0';
+	assert_non_null(f);
+	jsonx_put_key(f, "k", 1);
+	jsonx_put_text(f, in);
+	jsonx_put_int(f, "n", 0);
+	jsonx_put_int(f, "m", -1234567);
+	jsonx_put_int(f, "big", INT64_MIN);
+	assert_int_equal(fclose(f), 0);
+	j = jsonx_text(in);
+	want = json_dumps(j, JSON_ENCODE_ANY);
+	assert_int_equal(strncmp(buf, "\"k\":", 4), 0);
+	assert_int_equal(strncmp(buf + 4, want, strlen(want)), 0);
+	assert_string_equal(buf + 4 + strlen(want),
+			    ",\"n\":0,\"m\":-1234567,\"big\":-9223372036854775808");
+	jsonx_free(want);
+	json_decref(j);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -186,6 +220,7 @@ main(void)
 	    cmocka_unit_test(test_dumps_with_wiping_allocator),
 	    cmocka_unit_test(test_text_never_lost),
 	    cmocka_unit_test(test_put_text),
+	    cmocka_unit_test(test_put_long_and_numbers),
 	};
 
 	jsonx_init();
