@@ -610,10 +610,12 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 		rc = attempt(c, call, &status);
 
 		if (rc != CURLE_OK && (never_sent(rc) || permanent(rc) || !post)) {
-			if (permanent(rc) || failures++ >= c->opts.retries) {
-				*cause = xasprintf("%s: %s (%d attempts); check --api and the "
+			failures++;
+			if (permanent(rc) || failures > c->opts.retries) {
+				*cause = xasprintf("%s: %s (%d attempt%s); check --api and the "
 						   "network, then try again",
-						   call->what, curl_reason(c, rc), failures);
+						   call->what, curl_reason(c, rc), failures,
+						   failures == 1 ? "" : "s");
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted |= !never_sent(rc);
