@@ -141,7 +141,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* Each slot's last token.active alone (events_last_active): every event had an entry
      * written for a look-up of one kind. */
     "DROP INDEX events_by_kind;"
-    "CREATE INDEX events_by_kind ON events(workspace, slot, at) WHERE kind = 'token.active';",
+    "CREATE INDEX events_by_kind ON events(workspace, slot, at) WHERE kind = 'token.active';"
+    /* The pending rows are read from the in-flight ones (pending_rows): an index of every
+     * row by state had an entry rewritten at each change of state, for that alone. */
+    "DROP INDEX IF EXISTS tokens_by_state;",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -322,7 +322,7 @@ test_migrates_from_version_1(void **state)
 		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_retiring; "
 		"ALTER TABLE events DROP COLUMN row_digest; ALTER TABLE events DROP COLUMN "
-		"token_row; "
+		"token_row; CREATE INDEX tokens_by_state ON tokens(state, expires_at); "
 		"PRAGMA user_version = 1",
 		NULL, NULL, NULL),
 	    SQLITE_OK);
@@ -336,6 +336,10 @@ test_migrates_from_version_1(void **state)
 			     "'tokens_retiring')"),
 	    9);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
+	/* Version 1's index of every row by state is gone (schema 9). */
+	assert_int_equal(
+	    query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'tokens_by_state'"),
+	    0);
 	fx->s = s;
 }
 
