@@ -204,8 +204,12 @@ status_of(const struct rotate_stats *st)
 	return st->left > 0 ? TW_EXIT_PENDING : TW_EXIT_OK;
 }
 
-/* The start-of-run check is shared out to this many threads, by ranges of row ids. */
+/*
+ * The start-of-run check is shared out to two threads: the live rows below
+ * the middle one, and the rest.  Two because the middle row splits in two.
+ */
 #define CHECK_PARTS 2
+_Static_assert(CHECK_PARTS == 2, "inventory_live_middle splits the live rows in two");
 
 /* The id that divides the live rows: found by the last part, awaited by the others. */
 struct split {

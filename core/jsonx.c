@@ -192,6 +192,15 @@ jsonx_put_text(FILE *f, const char *s)
 	fwrite(o.b, 1, o.len, f);
 }
 
+/* Gathers "key": into o, with a comma before it unless first. */
+static void
+out_key(struct out *o, const char *key, int first)
+{
+	out_bytes(o, first ? "\"" : ",\"", first ? 1 : 2);
+	out_bytes(o, key, strlen(key));
+	out_bytes(o, "\":", 2);
+}
+
 void
 jsonx_put_key(FILE *f, const char *key, int first)
 {
@@ -199,9 +208,7 @@ jsonx_put_key(FILE *f, const char *key, int first)
 
 	o.f = f;
 	o.len = 0;
-	out_bytes(&o, first ? "\"" : ",\"", first ? 1 : 2);
-	out_bytes(&o, key, strlen(key));
-	out_bytes(&o, "\":", 2);
+	out_key(&o, key, first);
 	fwrite(o.b, 1, o.len, f);
 }
 
@@ -215,9 +222,7 @@ jsonx_put_int(FILE *f, const char *key, int64_t v)
 
 	o.f = f;
 	o.len = 0;
-	out_bytes(&o, ",\"", 2);
-	out_bytes(&o, key, strlen(key));
-	out_bytes(&o, "\":", 2);
+	out_key(&o, key, 0);
 	do
 		digits[--n] = (char)('0' + u % 10);
 	while ((u /= 10) != 0);

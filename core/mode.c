@@ -14,14 +14,12 @@
 #include "core/url.h"
 #include "core/xalloc.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define BODY_MAX (1024 * 1024) /* larger answers are refused */
 #define BACKOFF_BASE_MS 250

@@ -1,5 +1,6 @@
 /* The hash-chained history. */
 #include "store/events.h"
+#include "store/store_priv.h"
 
 #include "core/jsonx.h"
 #include "core/xalloc.h"
@@ -215,10 +216,8 @@ events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64
 	*bad_id = 0;
 	st = store_prepare(s,
 			   "SELECT id, at, actor, kind, workspace, slot, token, details, "
-			   "prev_hash, hash, row_digest IS NOT (CASE WHEN json_valid(details) AND "
-			   "json_type(details, '$.digest') = 'text' THEN "
-			   "json_extract(details, '$.digest') END) "
-			   "FROM events ORDER BY id",
+			   "prev_hash, hash, row_digest IS NOT " STORE_DETAILS_DIGEST
+			   " FROM events ORDER BY id",
 			   cause);
 	if (st == NULL)
 		return -1;

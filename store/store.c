@@ -134,8 +134,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * writes it from the details, and events_verify holds it to them, as to the hash.
      */
     "ALTER TABLE events ADD COLUMN row_digest TEXT;"
-    "UPDATE events SET row_digest = json_extract(details, '$.digest')"
-    "  WHERE json_valid(details) AND json_type(details, '$.digest') = 'text';"
+    "UPDATE events SET row_digest = " STORE_DETAILS_DIGEST ";"
     "DROP INDEX events_by_row;"
     "CREATE INDEX events_by_row ON events(token_row, id, row_digest) WHERE token_row IS NOT NULL;"
     /* Each slot's last token.active alone (events_last_active): every event had an entry

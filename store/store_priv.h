@@ -28,6 +28,15 @@ int store_migrate(struct store *s, char **cause);
 #define STORE_LIVE_STATES                                                                          \
 	"('pending', 'created', 'verified', 'active', 'retiring', 'unknown', 'expired')"
 
+/*
+ * The row digest an event's details carry, as its row_digest column must
+ * hold it (schema 9): the text at $.digest, else NULL; NULL for details
+ * that are not JSON, whose hash fails anyway.
+ */
+#define STORE_DETAILS_DIGEST                                                                       \
+	"(CASE WHEN json_valid(details) AND json_type(details, '$.digest') = 'text' THEN "         \
+	"json_extract(details, '$.digest') END)"
+
 /* Whether token row t.id has a sealed secret, read from the index of keys (schema 7). */
 #define STORE_HAS_SECRET                                                                           \
 	"EXISTS (SELECT 1 FROM secrets x INDEXED BY secrets_rows WHERE x.token_row = t.id)"

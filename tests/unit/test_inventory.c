@@ -190,40 +190,48 @@ test_texts(void **state)
 	free(t);
 }
 
+/*
+ * Makes two token rows, takes the store back to an older schema with
+ * older_sql, and opens it again, which migrates it.
+ */
+static void
+migrate_two_rows(struct fixture *fx, const char *older_sql)
+{
+	int64_t row;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
+			 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
+	exec_ok(fx->s, older_sql);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+}
+
 /* A schema 4 store's rows are recorded as they are when it is migrated, in a chain that holds. */
 static void
 test_migration_attests_rows(void **state)
 {
 	struct fixture *fx = *state;
 	struct seen seen;
-	int64_t row, rows, count, bad;
+	int64_t rows, count, bad;
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 	int indexed = 0;
 	sqlite3_stmt *st = NULL;
 
-	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
-			 0);
-	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
 	/* Back to what schema 4 wrote: no index, and events without digests. */
-	exec_ok(fx->s,
-		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_live; "
-		"DROP INDEX events_by_kind; DROP INDEX tokens_retiring; "
-		"DROP INDEX events_by_row; "
+	migrate_two_rows(
+	    fx, "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
+		"DROP INDEX tokens_live; DROP INDEX events_by_kind; "
+		"DROP INDEX tokens_retiring; DROP INDEX events_by_row; "
 		"ALTER TABLE events DROP COLUMN row_digest; "
 		"ALTER TABLE events DROP COLUMN token_row; "
 		"DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
-	store_close(fx->s);
-	fx->s = NULL;
-	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
 	assert_int_equal(rows, 2);
-	assert_int_equal(sqlite3_prepare_v2(
-			     fx->s->db, "SELECT count(*) FROM events WHERE kind = 'token.attested'",
-			     -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 2);
-	sqlite3_finalize(st);
+	assert_int_equal(
+	    query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = 'token.attested'"), 2);
 	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
 	assert_int_equal(count, 2);
 	/* The index serves rotate's look-up of each row's last event, correlated. */
@@ -250,19 +258,13 @@ test_migration_fills_digests(void **state)
 {
 	struct fixture *fx = *state;
 	struct seen seen;
-	int64_t row, rows, count, bad;
+	int64_t rows, count, bad;
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 
-	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
-			 0);
-	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
 	/* Back to what schema 8 wrote: the digests in the details alone. */
-	exec_ok(fx->s, "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
-		       "CREATE INDEX events_by_row ON events(token_row, id) "
-		       "WHERE token_row IS NOT NULL; PRAGMA user_version = 8");
-	store_close(fx->s);
-	fx->s = NULL;
-	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	migrate_two_rows(fx, "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
+			     "CREATE INDEX events_by_row ON events(token_row, id) "
+			     "WHERE token_row IS NOT NULL; PRAGMA user_version = 8");
 	assert_int_equal(query_int(fx->s->db,
 				   "SELECT count(*) FROM events WHERE row_digest IS "
 				   "json_extract(details, '$.digest') AND token_row > 0"),
