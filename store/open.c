@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -707,6 +708,18 @@ out:
 	return rc;
 }
 
+/*
+ * Before SQLite's first use: no count of its memory, which took one lock of
+ * the whole process around each of its allocations, for figures never read.
+ */
+static void
+configure_sqlite(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t configured = PTHREAD_ONCE_INIT;
+
 int
 store_open(const char *path, enum store_open_flags flags, struct store **out, char **cause)
 {
@@ -715,6 +728,7 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 	char *reason = NULL, *fix = NULL;
 	int wal, version, rc = -1;
 
+	pthread_once(&configured, configure_sqlite);
 	s->path = xstrdup(path);
 	s->actor = default_actor();
 	s->lock_fd = -1;
