@@ -211,12 +211,15 @@ html_findings(const struct audit_doc *d, FILE *f)
 	for (size_t i = 0; i < d->nfindings; i++) {
 		const struct plan_finding *x = d->findings[i];
 		const char *kind = plan_finding_name(x->kind);
+		char *text;
 
 		fprintf(f, "<tr><td><a href=\"#rule-%s\">%s</a></td>", kind, kind);
 		cell(f, x->workspace, 0);
 		cell(f, x->slot, 0);
 		cell(f, x->token, 0);
-		cell(f, x->text, 0);
+		text = plan_finding_text(x);
+		cell(f, text, 0);
+		free(text);
 		fputs("</tr>\n", f);
 	}
 	fputs("</tbody></table>\n", f);

@@ -332,15 +332,17 @@ static void
 put_finding(FILE *f, const struct plan_finding *x)
 {
 	char at[TIMEFMT_MAX];
+	char *text = plan_finding_text(x);
 
 	put_text(f, "finding", plan_finding_name(x->kind), 1);
 	put_text(f, "workspace", x->workspace, 0);
 	put_text(f, "slot", x->slot, 0);
 	put_text(f, "token", x->token, 0);
 	put_text(f, "at", time_or_null(x->at, at), 0);
-	put_text(f, "text", x->text, 0);
+	put_text(f, "text", text, 0);
 	put_text(f, "rule", audit_rule(x->kind), 0);
 	put_text(f, "fix", audit_fix(x->kind), 0);
+	free(text);
 }
 
 static json_t *
@@ -506,17 +508,19 @@ csv_findings(const struct audit_doc *d, FILE *f)
 	for (size_t i = 0; i < d->nfindings; i++) {
 		const struct plan_finding *x = d->findings[i];
 		char at[TIMEFMT_MAX];
+		char *text = plan_finding_text(x);
 		const char *v[] = {plan_finding_name(x->kind),
 				   x->workspace,
 				   x->slot,
 				   x->token,
 				   time_or_null(x->at, at),
-				   x->text,
+				   text,
 				   audit_rule(x->kind),
 				   audit_fix(x->kind)};
 
 		for (size_t k = 0; k < 8; k++)
 			csv_field(f, v[k], 1, k == 7);
+		free(text);
 	}
 }
 

@@ -62,6 +62,8 @@ put_action(const struct plan_action *a)
 static void
 put_finding(const struct plan_finding *f)
 {
+	char *text = plan_finding_text(f);
+
 	jsonx_put_key(stdout, "finding", 1);
 	jsonx_put_text(stdout, plan_finding_name(f->kind));
 	jsonx_put_key(stdout, "workspace", 0);
@@ -72,7 +74,8 @@ put_finding(const struct plan_finding *f)
 	jsonx_put_text(stdout, f->token);
 	put_time("at", f->at);
 	jsonx_put_key(stdout, "text", 0);
-	jsonx_put_text(stdout, f->text);
+	jsonx_put_text(stdout, text);
+	free(text);
 }
 
 /* Prints v compactly and releases it. */
@@ -184,9 +187,12 @@ planprint_findings(const struct plan *pl)
 void
 planprint_finding(FILE *out, const struct plan_finding *f)
 {
+	char *text = plan_finding_text(f);
+
 	fprintf(out, "  %-12s %s/%s%s%s: %s\n", plan_finding_name(f->kind), f->workspace,
 		f->slot != NULL ? f->slot : "-", f->token != NULL ? " " : "",
-		f->token != NULL ? f->token : "", f->text);
+		f->token != NULL ? f->token : "", text);
+	free(text);
 }
 
 void

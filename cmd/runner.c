@@ -205,33 +205,50 @@ status_of(const struct rotate_stats *st)
 }
 
 /*
- * The start-of-run check is shared out to two threads: the live rows below
- * the middle one, and the rest.  Two because the middle row splits in two.
+ * The start-of-run check is shared out to two threads, each on a connection
+ * of its own: one takes the live rows from the lowest id up, the other from
+ * the highest down, until they meet.  Neither counts the rows first, and
+ * neither waits for the other.
  */
 #define CHECK_PARTS 2
-_Static_assert(CHECK_PARTS == 2, "inventory_live_middle splits the live rows in two");
 
-/* The id that divides the live rows: found by the last part, awaited by the others. */
-struct split {
+/* Where the parts have come to: the last row each took. */
+struct meet {
 	pthread_mutex_t lock;
-	pthread_cond_t found;
-	int known;
-	int64_t mid;
+	int64_t low;  /* the highest id the ascending part took */
+	int64_t high; /* the lowest id the descending part took */
 };
 
-/* One part of the start-of-run check: its findings, kept to be said in order after it. */
+/* One part of the check: its findings, kept to be said in order after it, and its rows. */
 struct check {
 	const struct store *run; /* the run's connection, which the part's own is opened like */
-	struct split *split;
-	int part;
+	struct meet *meet;
+	struct inventory_part part;
 	pthread_t thread;
 	int threaded;
-	char **texts; /* inventory_diff_text of each difference */
+	char **texts; /* inventory_diff_text of each difference, in the part's order */
 	size_t ntexts;
-	int64_t rows;
 	int n; /* as inventory_verify returns */
 	char *cause;
 };
+
+/* Whether row is still c's: the other part has not taken it (inventory_part's take). */
+static int
+take(int64_t row, void *arg)
+{
+	struct check *c = arg;
+	struct meet *m = c->meet;
+	int ok;
+
+	pthread_mutex_lock(&m->lock);
+	ok = c->part.up ? row < m->high : row > m->low;
+	if (ok && c->part.up)
+		m->low = row;
+	else if (ok)
+		m->high = row;
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
 
 static int
 keep_diff(const struct inventory_diff *d, void *arg)
@@ -243,63 +260,30 @@ keep_diff(const struct inventory_diff *d, void *arg)
 	return 0;
 }
 
-/* The last part finds the middle (INT64_MAX: the first part takes every row); the others wait. */
-static int64_t
-middle(struct check *c, struct store *s)
-{
-	struct split *sp = c->split;
-	int64_t mid = INT64_MAX;
-
-	if (c->part == CHECK_PARTS - 1) {
-		if (s != NULL && inventory_live_middle(s, &mid, &c->cause) < 0)
-			c->n = -1;
-		pthread_mutex_lock(&sp->lock);
-		sp->mid = mid;
-		sp->known = 1;
-		pthread_cond_broadcast(&sp->found);
-		pthread_mutex_unlock(&sp->lock);
-		return mid;
-	}
-	pthread_mutex_lock(&sp->lock);
-	while (!sp->known)
-		pthread_cond_wait(&sp->found, &sp->lock);
-	mid = sp->mid;
-	pthread_mutex_unlock(&sp->lock);
-	return mid;
-}
-
 /* One part, on a connection of its own: opening one is part of the work shared out. */
 static void *
 check_rows(void *arg)
 {
 	struct check *c = arg;
 	struct store *s = NULL;
-	int64_t mid;
 
-	c->n = 0;
-	if (store_open_another(c->run, &s, &c->cause) < 0 ||
-	    store_cache_kib(s, 256, &c->cause) < 0) {
-		store_close(s);
-		s = NULL;
-		c->n = -1;
-	}
-	mid = middle(c, s);
-	if (c->n == 0)
-		c->n = inventory_verify_live(s, c->part == 0 ? INT64_MIN : mid,
-					     c->part == 0 ? mid : INT64_MAX, keep_diff, c, &c->rows,
-					     &c->cause);
+	c->n = -1;
+	if (store_open_another(c->run, &s, &c->cause) == 0 &&
+	    store_cache_kib(s, 256, &c->cause) == 0)
+		c->n = inventory_verify_part(s, &c->part, 1, &c->cause);
 	store_close(s);
 	return NULL;
 }
 
-/* Starts the parts of the check, the last first; one that gets no thread is done here. */
+/* Starts the parts of the check; one that gets no thread is done here. */
 static void
-check_start(const struct store *s, struct split *sp, struct check *c)
+check_start(const struct store *s, struct meet *m, struct check *c)
 {
-	for (int i = CHECK_PARTS - 1; i >= 0; i--) {
+	for (int i = 0; i < CHECK_PARTS; i++) {
 		c[i].run = s;
-		c[i].split = sp;
-		c[i].part = i;
+		c[i].meet = m;
+		c[i].part = (struct inventory_part){
+		    .up = i == 0, .take = take, .diff = keep_diff, .arg = &c[i]};
 		c[i].threaded = pthread_create(&c[i].thread, NULL, check_rows, &c[i]) == 0;
 		if (!c[i].threaded)
 			check_rows(&c[i]);
@@ -309,80 +293,94 @@ check_start(const struct store *s, struct split *sp, struct check *c)
 /*
  * Waits for the parts of the check and says what they found, in row order,
  * as errors or (warn) warnings.  Returns the differences, or -1 after the
- * message when a part failed; sets *rows to the rows compared.
+ * message when a part failed; sets *rows and *nrows to the rows the parts
+ * read, in id order (NULL when one failed), and *compared to their number.
  */
 static int
-check_finish(struct check *c, int warn, int64_t *rows)
+check_finish(struct check *c, int warn, struct token_row **rows, size_t *nrows, int64_t *compared)
 {
 	int n = 0;
 
-	*rows = 0;
-	for (int i = 0; i < CHECK_PARTS; i++) {
+	*rows = NULL;
+	*nrows = 0;
+	*compared = 0;
+	for (int i = 0; i < CHECK_PARTS; i++)
 		if (c[i].threaded)
 			pthread_join(c[i].thread, NULL);
+	for (int i = 0; i < CHECK_PARTS; i++) {
 		for (size_t k = 0; k < c[i].ntexts; k++) {
+			/* The descending part's, from its end: row order. */
+			char *text = c[i].texts[c[i].part.up ? k : c[i].ntexts - 1 - k];
+
 			if (warn)
-				warnf("%s", c[i].texts[k]);
+				warnf("%s", text);
 			else
-				errorf("%s", c[i].texts[k]);
-			free(c[i].texts[k]);
+				errorf("%s", text);
+			free(text);
 		}
 		free(c[i].texts);
 		if (c[i].n < 0 && n >= 0)
 			errorf("%s", c[i].cause);
 		free(c[i].cause);
 		n = n < 0 || c[i].n < 0 ? -1 : n + c[i].n;
-		*rows += c[i].rows;
+		*compared += c[i].part.compared;
+		tokens_join(rows, nrows, c[i].part.rows, c[i].part.nrows);
+	}
+	if (n < 0) {
+		tokens_free(*rows, *nrows);
+		*rows = NULL;
+		*nrows = 0;
 	}
 	return n;
 }
 
 /*
  * Compares the rows a run acts on with the history (store/inventory.h),
- * and plans the run into *planned (rotate_plan) meanwhile: both read every
- * live row, so the check has connections and threads of its own.  Nothing
- * is written before both are done.  Returns 0 with *planned when the rows
- * follow from the history, or when the policy or a dry run lets the run go
- * on; -1 after the messages (and *planned freed) when the run must do nothing.
+ * and plans the run into *planned (rotate_plan) from the rows the check
+ * read, so that a run reads each live row once.  Nothing is written before
+ * both are done.  Returns 0 with *planned when the rows follow from the
+ * history, or when the policy or a dry run lets the run go on; -1 after
+ * the messages when the run must do nothing.
  */
 static int
 check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
 	       struct report *planned)
 {
 	int warn = p->integrity_warn || o->dry_run;
-	struct split sp = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, INT64_MAX};
+	struct meet m = {PTHREAD_MUTEX_INITIALIZER, INT64_MIN, INT64_MAX};
 	struct check c[CHECK_PARTS];
+	struct token_row *rows;
 	char *cause = NULL;
-	int64_t rows;
-	int n, planned_ok;
+	size_t nrows;
+	int64_t compared;
+	int n;
 
 	memset(c, 0, sizeof c);
-	check_start(s, &sp, c);
-	planned_ok = rotate_plan(s, p, o, planned, &cause) == 0;
-	n = check_finish(c, warn, &rows);
-	if (!planned_ok)
+	check_start(s, &m, c);
+	n = check_finish(c, warn, &rows, &nrows, &compared);
+	if (n < 0)
+		return -1;
+	if (n > 0 && !warn) {
+		tokens_free(rows, nrows);
+		errorf("the tables no longer follow from the history: %d of %lld live token "
+		       "row%s differ from it, so nothing was done; 'tokenwarden audit verify' "
+		       "lists every difference.  Put the store back from a backup, or set store "
+		       "integrity: warn in the policy to run on",
+		       n, (long long)compared, compared == 1 ? "" : "s");
+		return -1;
+	}
+	if (n > 0)
+		warnf("the tables no longer follow from the history: %d of %lld live token row%s "
+		      "differ from it; running on, as %s",
+		      n, (long long)compared, compared == 1 ? "" : "s",
+		      o->dry_run ? "a dry run changes nothing" : "store integrity: warn says");
+	if (rotate_plan(s, p, o, rows, nrows, planned, &cause) < 0) {
 		errorf("%s", cause);
-	free(cause);
-	if (n < 0 || !planned_ok) {
+		free(cause);
 		report_free(planned);
 		return -1;
 	}
-	if (n == 0)
-		return 0;
-	if (warn) {
-		warnf("the tables no longer follow from the history: %d of %lld live token row%s "
-		      "differ from it; running on, as %s",
-		      n, (long long)rows, rows == 1 ? "" : "s",
-		      o->dry_run ? "a dry run changes nothing" : "store integrity: warn says");
-		return 0;
-	}
-	report_free(planned);
-	errorf("the tables no longer follow from the history: %d of %lld live token row%s "
-	       "differ from it, so nothing was done; 'tokenwarden audit verify' lists every "
-	       "difference.  Put the store back from a backup, or set store integrity: warn "
-	       "in the policy to run on",
-	       n, (long long)rows, rows == 1 ? "" : "s");
-	return -1;
+	return 0;
 }
 
 /*

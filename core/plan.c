@@ -139,27 +139,48 @@ plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, con
 	va_end(ap);
 }
 
-void
-plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws, const char *slot,
-		 const struct token_row *r, int64_t at, const char *fmt, ...)
+/* Adds a finding with room for it, its fields but the text set. */
+static struct plan_finding *
+add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws, const char *slot,
+	    const struct token_row *r, int64_t at)
 {
 	struct plan_finding *f;
-	va_list ap;
 
 	if (b->pl->nfindings == b->fcap) {
 		b->fcap = b->fcap == 0 ? 64 : b->fcap * 2;
 		b->pl->findings = xrealloc(b->pl->findings, b->fcap * sizeof *b->pl->findings);
 	}
 	f = &b->pl->findings[b->pl->nfindings++];
+	memset(f, 0, sizeof *f);
 	f->kind = kind;
 	f->workspace = ws;
 	f->slot = slot;
 	f->row = r != NULL ? r->row : 0;
 	f->token = r != NULL ? r->token : NULL;
 	f->at = at;
+	return f;
+}
+
+void
+plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws, const char *slot,
+		 const struct token_row *r, int64_t at, const char *fmt, ...)
+{
+	struct plan_finding *f = add_finding(b, kind, ws, slot, r, at);
+	va_list ap;
+
 	va_start(ap, fmt);
 	f->text = xvasprintf(fmt, ap);
 	va_end(ap);
+}
+
+/* A finding about row r, its text made from the row when asked (plan_finding_text). */
+static struct plan_finding *
+row_finding(struct plan_builder *b, enum finding_kind kind, const struct token_row *r, int64_t at)
+{
+	struct plan_finding *f = add_finding(b, kind, r->workspace, r->slot, r, at);
+
+	f->r = r;
+	return f;
 }
 
 static void
@@ -187,14 +208,10 @@ live(const struct token_row *r)
 static void
 check_lifetime(struct plan_builder *b, const struct token_row *r)
 {
-	char life[32];
-
 	if (b->p->enforce.max_lifetime <= 0 ||
 	    r->expires_at - born(r) <= b->p->enforce.max_lifetime * MS)
 		return;
-	timefmt_age_str((r->expires_at - born(r)) / MS, life);
-	plan_add_finding(b, FIND_MAX_LIFETIME, r->workspace, r->slot, r, r->expires_at,
-			 "lives %s, longer than enforce max_lifetime %s", life, b->max_lifetime);
+	row_finding(b, FIND_MAX_LIFETIME, r, r->expires_at)->limit = b->p->enforce.max_lifetime;
 }
 
 /* Writes b's enforce durations as the texts say them (a delete_after of 0 as "0"). */
@@ -203,8 +220,6 @@ durations(struct plan_builder *b)
 {
 	const struct policy_enforce *e = &b->p->enforce;
 
-	if (e->max_lifetime > 0)
-		timefmt_duration_str(e->max_lifetime, b->max_lifetime);
 	timefmt_duration_str(e->expired_after > 0 ? e->expired_after : 1, b->expired_after);
 	if (e->expired_after <= 0)
 		snprintf(b->expired_after, sizeof b->expired_after, "0");
@@ -221,16 +236,15 @@ expired_rule(struct plan_builder *b, const struct token_row *r)
 	char at[TIMEFMT_MAX];
 	int64_t when = r->expires_at + e->expired_after * MS;
 
-	timefmt_minute(r->expires_at, at);
 	if (e->expired == RULE_REPORT)
-		plan_add_finding(b, FIND_EXPIRED, r->workspace, r->slot, r, r->expires_at,
-				 "expired at %s and is still on the server", at);
+		row_finding(b, FIND_EXPIRED, r, r->expires_at);
 	if (e->expired != RULE_DELETE)
 		return;
 	if (when > b->now) {
 		later(b, when);
 		return;
 	}
+	timefmt_minute(r->expires_at, at);
 	b->group++;
 	plan_add_action(b, PLAN_DELETE_EXPIRED, r->workspace, r->slot, r, when, INT64_MAX,
 			"expired at %s; enforce expired delete_after %s", at, b->expired_after);
@@ -244,19 +258,15 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 	int64_t when = born(r) + e->unmanaged_after * MS;
 	char made[TIMEFMT_MAX];
 
-	timefmt_minute(born(r), made);
 	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && when > b->now))
-		plan_add_finding(b, FIND_UNMANAGED, r->workspace, r->slot, r, r->expires_at,
-				 "%s, made %s, belongs to no slot of the policy",
-				 r->slot != NULL ? "a token of a slot the policy no longer has"
-						 : "an unmanaged token",
-				 made);
+		row_finding(b, FIND_UNMANAGED, r, r->expires_at);
 	if (e->unmanaged != RULE_DELETE)
 		return;
 	if (when > b->now) {
 		later(b, when);
 		return;
 	}
+	timefmt_minute(born(r), made);
 	b->group++;
 	plan_add_action(b, PLAN_DELETE_UNMANAGED, r->workspace, r->slot, r, when, INT64_MAX,
 			"belongs to no slot; made %s, enforce unmanaged delete_after %s", made,
@@ -307,7 +317,6 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 {
 	struct slot_view *v = NULL;
 	long i = -1;
-	char at[TIMEFMT_MAX];
 
 	/* Deleted, failed and revoked rows matter to no rule: skip them before any look-up. */
 	if (!live(r) && r->state != TOKEN_UNKNOWN && r->state != TOKEN_PENDING)
@@ -322,15 +331,11 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 	if (r->state == TOKEN_UNKNOWN) {
 		if (r->expires_at <= b->now)
 			return;
-		timefmt_minute(r->expires_at, at);
-		plan_add_finding(b, FIND_UNKNOWN, r->workspace, r->slot, r, r->expires_at,
-				 "a create whose answer was lost; token '%s' may exist until %s",
-				 r->name, at);
+		row_finding(b, FIND_UNKNOWN, r, r->expires_at);
 		return;
 	}
 	if (r->state == TOKEN_PENDING) {
-		plan_add_finding(b, FIND_IN_FLIGHT, r->workspace, r->slot, r, r->expires_at,
-				 "another process is creating token '%s'", r->name);
+		row_finding(b, FIND_IN_FLIGHT, r, r->expires_at);
 		if (v != NULL)
 			v->pending = r;
 		return;
@@ -665,6 +670,38 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 		qsort(out->actions, out->nactions, sizeof *out->actions, action_order);
 	free(views);
 	free(dues);
+}
+
+char *
+plan_finding_text(const struct plan_finding *f)
+{
+	const struct token_row *r = f->r;
+	char at[TIMEFMT_MAX], life[TIMEFMT_MAX], limit[TIMEFMT_MAX];
+
+	if (r == NULL)
+		return xstrdup(f->text);
+	switch (f->kind) {
+	case FIND_MAX_LIFETIME:
+		timefmt_age_str((r->expires_at - born(r)) / MS, life);
+		timefmt_duration_str(f->limit, limit);
+		return xasprintf("lives %s, longer than enforce max_lifetime %s", life, limit);
+	case FIND_EXPIRED:
+		timefmt_minute(r->expires_at, at);
+		return xasprintf("expired at %s and is still on the server", at);
+	case FIND_UNMANAGED:
+		timefmt_minute(born(r), at);
+		return xasprintf("%s, made %s, belongs to no slot of the policy",
+				 r->slot != NULL ? "a token of a slot the policy no longer has"
+						 : "an unmanaged token",
+				 at);
+	case FIND_UNKNOWN:
+		timefmt_minute(r->expires_at, at);
+		return xasprintf("a create whose answer was lost; token '%s' may exist until %s",
+				 r->name, at);
+	case FIND_IN_FLIGHT:
+	default: /* no other kind is a row's (row_finding) */
+		return xasprintf("another process is creating token '%s'", r->name);
+	}
 }
 
 void

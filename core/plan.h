@@ -67,8 +67,18 @@ struct plan_finding {
 	int64_t row;      /* 0: none */
 	const char *token;
 	int64_t at; /* the moment it concerns (an expiry, a deadline) */
-	char *text; /* allocated */
+	/*
+	 * A row's finding (max-lifetime, expired, unmanaged, unknown, in-flight):
+	 * its row, and its text left to plan_finding_text, for a plan of a large
+	 * inventory finds thousands that a run never says.  NULL for the others.
+	 */
+	const struct token_row *r;
+	int64_t limit; /* max-lifetime: enforce max_lifetime, in seconds */
+	char *text;    /* allocated; NULL for a row's finding */
 };
+
+/* The finding's text for people (allocated). */
+char *plan_finding_text(const struct plan_finding *f);
 
 /*
  * The capacity estimate over the next policy schedule.capacity_days: runs

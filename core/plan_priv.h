@@ -13,8 +13,8 @@ struct plan_builder {
 	size_t acap, fcap;
 	size_t group;
 	/* The enforce rules' durations as the texts say them, written once per plan
-	 * rather than once per row: max_lifetime, expired and unmanaged delete_after. */
-	char max_lifetime[TIMEFMT_MAX], expired_after[TIMEFMT_MAX], unmanaged_after[TIMEFMT_MAX];
+	 * rather than once per row: expired and unmanaged delete_after. */
+	char expired_after[TIMEFMT_MAX], unmanaged_after[TIMEFMT_MAX];
 };
 
 void plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,

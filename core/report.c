@@ -22,17 +22,19 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 }
 
-/* report_build, reading each row's has_secret when with_secret. */
+/* What report_build reads of the rows: each row's has_secret too, or not. */
+enum reading { WITH_SECRET, UNSEALED, READ };
+
+/* report_build over the rows of reading (READ: those r holds). */
 static int
 build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
-      int with_secret, struct report *r, char **cause)
+      enum reading reading, struct report *r, char **cause)
 {
 	char *lock_cause = NULL;
 	int free_lock;
 
-	memset(r, 0, sizeof *r);
-	if ((with_secret ? tokens_live(s, &r->rows, &r->nrows, cause)
-			 : tokens_live_unsealed(s, &r->rows, &r->nrows, cause)) < 0 ||
+	if ((reading == WITH_SECRET && tokens_live(s, &r->rows, &r->nrows, cause) < 0) ||
+	    (reading == UNSEALED && tokens_live_unsealed(s, &r->rows, &r->nrows, cause) < 0) ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
@@ -53,14 +55,27 @@ int
 report_build(struct store *s, const struct policy *p, int64_t now, const struct policy_slot *force,
 	     struct report *r, char **cause)
 {
-	return build(s, p, now, force, 1, r, cause);
+	memset(r, 0, sizeof *r);
+	return build(s, p, now, force, WITH_SECRET, r, cause);
 }
 
 int
 report_build_plan(struct store *s, const struct policy *p, int64_t now,
 		  const struct policy_slot *force, struct report *r, char **cause)
 {
-	return build(s, p, now, force, 0, r, cause);
+	memset(r, 0, sizeof *r);
+	return build(s, p, now, force, UNSEALED, r, cause);
+}
+
+int
+report_build_plan_rows(struct store *s, const struct policy *p, int64_t now,
+		       const struct policy_slot *force, struct token_row *rows, size_t n,
+		       struct report *r, char **cause)
+{
+	memset(r, 0, sizeof *r);
+	r->rows = rows;
+	r->nrows = n;
+	return build(s, p, now, force, READ, r, cause);
 }
 
 void

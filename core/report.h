@@ -37,6 +37,15 @@ int report_build_plan(struct store *s, const struct policy *p, int64_t now,
 		      const struct policy_slot *force, struct report *r, char **cause);
 
 /*
+ * As report_build_plan, over rows (n of them, read as tokens_live reads
+ * them, in id order), which *r holds from then on, failed or not: a plan
+ * made from the reading the start-of-run check made.
+ */
+int report_build_plan_rows(struct store *s, const struct policy *p, int64_t now,
+			   const struct policy_slot *force, struct token_row *rows, size_t n,
+			   struct report *r, char **cause);
+
+/*
  * Plans r's rows, slot states and clocks afresh at now, with no slot
  * forced: what report_build would give when the store has not changed since
  * r was read (store_mark), without reading it again.

@@ -1011,9 +1011,11 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 }
 
 int
-rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o, struct report *r,
-	    char **cause)
+rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
+	    struct token_row *rows, size_t n, struct report *r, char **cause)
 {
+	if (rows != NULL)
+		return report_build_plan_rows(s, p, clock_now_ms(), o->force, rows, n, r, cause);
 	return report_build_plan(s, p, clock_now_ms(), o->force, r, cause);
 }
 
@@ -1045,7 +1047,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		report_free(planned);
 		planned = NULL;
 	}
-	if ((planned == NULL && rotate_plan(s, p, o, &r, cause) < 0) ||
+	if ((planned == NULL && rotate_plan(s, p, o, NULL, 0, &r, cause) < 0) ||
 	    store_mark(s, &mark, cause) < 0) {
 		report_free(&r);
 		return -1;
@@ -1053,11 +1055,15 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	sh.skewed = xcalloc(p->nws + 1, 1);
 	for (size_t i = 0; i < pl->nfindings; i++) {
 		const struct plan_finding *f = &pl->findings[i];
+		char *text;
 
 		/* Warnings, so that even --quiet runs report them every time. */
-		if (f->kind == FIND_UNKNOWN || f->kind == FIND_STUCK)
-			say(&run, 1, plan_finding_name(f->kind), f->workspace, f->slot, f->token,
-			    "%s", f->text);
+		if (f->kind != FIND_UNKNOWN && f->kind != FIND_STUCK)
+			continue;
+		text = plan_finding_text(f);
+		say(&run, 1, plan_finding_name(f->kind), f->workspace, f->slot, f->token, "%s",
+		    text);
+		free(text);
 	}
 	if (o->dry_run) {
 		st->stuck = stuck_in(pl);

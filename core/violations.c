@@ -49,12 +49,14 @@ message(const struct plan_finding *const *v, const int64_t *last, size_t n)
 
 	for (i = 0; i < n && i < LISTED; i++) {
 		const struct plan_finding *f = v[i];
+		char *says = plan_finding_text(f);
 
-		more = xasprintf("%s\n%s%s %s/%s%s%s: %s", text,
-				 last[i] == 0 ? "" : "still: ", plan_finding_name(f->kind),
-				 f->workspace, f->slot != NULL ? f->slot : "-",
-				 f->token != NULL ? " " : "", f->token != NULL ? f->token : "",
-				 f->text);
+		more =
+		    xasprintf("%s\n%s%s %s/%s%s%s: %s", text,
+			      last[i] == 0 ? "" : "still: ", plan_finding_name(f->kind),
+			      f->workspace, f->slot != NULL ? f->slot : "-",
+			      f->token != NULL ? " " : "", f->token != NULL ? f->token : "", says);
+		free(says);
 		free(text);
 		text = more;
 	}

@@ -4,6 +4,7 @@
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/store_priv.h"
+#include "store/tokens.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -11,96 +12,141 @@
 #include <string.h>
 
 /*
- * What a row's digest covers, by column: the ids that tie it to its
- * workspace and slot and their names (so a renamed workspace shows), every
- * column of its own, and whether it holds a sealed secret.  LEFT JOINs: a
- * row pointed at a workspace that does not exist is still compared.
+ * What a row's digest covers, in this order: its id, its workspace's id and
+ * name, its slot's id and name (so a renamed workspace shows), the rest of
+ * its columns, and whether it holds a sealed secret.  The statements read
+ * the row's own columns (ROW_COLUMNS_AS, digest_of) and take the names from
+ * NAME_COLUMNS joined, or, where a statement reads many rows, from the
+ * names read once as tokens_live reads them (tokens_names_load): a look-up
+ * of each in the tables cost a check of every live row more than its
+ * hashing.
  */
-#define DIGEST_COLUMNS_AS(HAS)                                                                     \
-	"t.id, t.workspace_id, w.name, t.slot_id, sl.name, t.token, t.name, t.state, t.origin, "   \
-	"t.requested_at, t.created_at, t.expires_at, t.updated_at, t.retire_after, " HAS
+#define ROW_COLUMNS_AS(HAS)                                                                        \
+	"t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin, t.requested_at, "    \
+	"t.created_at, t.expires_at, t.updated_at, t.retire_after, " HAS
+#define ROW_NCOLUMNS 13
+/* Column ROW_NCOLUMNS and the next: the names, joined.  A row pointed at a
+ * workspace that does not exist is still compared (LEFT JOIN). */
+#define NAME_COLUMNS                                                                               \
+	", w.name, sl.name FROM tokens t LEFT JOIN workspaces w ON w.id = t.workspace_id "         \
+	"LEFT JOIN slots sl ON sl.id = t.slot_id "
 /* One row at a time, during a migration too: no index of a later schema. */
-#define DIGEST_COLUMNS                                                                             \
-	DIGEST_COLUMNS_AS("EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id)")
-#define DIGEST_NCOLUMNS 15
-#define DIGEST_JOINS                                                                               \
-	"LEFT JOIN workspaces w ON w.id = t.workspace_id LEFT JOIN slots sl ON sl.id = t.slot_id "
-#define DIGEST_FROM " FROM tokens t " DIGEST_JOINS
+#define ROW_WITH_NAMES                                                                             \
+	"SELECT " ROW_COLUMNS_AS("EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id)")      \
+	    NAME_COLUMNS
 
 /* The row an event is about: a column generated from its details (schema 5), indexed. */
 #define EVENT_ROW "token_row"
 
 /*
- * Each row of a scope (from FROM) with the digest its last event recorded,
- * read from the index of a row's events alone (schema 9; events_verify
- * holds the column to the hashed details).  The event's id is looked up
- * only for a row that differs (last_event).
+ * Each row of a scope (from FROM) with the digest its last event recorded
+ * (column ROW_NCOLUMNS), read from the index of a row's events alone
+ * (schema 9; events_verify holds the column to the hashed details).  The
+ * event's id is looked up only for a row that differs (last_event).
  */
 #define WITH_LAST_DIGEST(FROM)                                                                     \
-	"SELECT " DIGEST_COLUMNS_AS(                                                               \
-	    STORE_HAS_SECRET) ", (SELECT e.row_digest FROM events e "                              \
-			      "INDEXED BY events_by_row WHERE e." EVENT_ROW                        \
-			      " = t.id ORDER BY e.id DESC LIMIT 1)" FROM
-/* The rows of each scope with ids from ?1 up to ?2, excluded. */
+	"SELECT " ROW_COLUMNS_AS(STORE_HAS_SECRET) ", (SELECT e.row_digest FROM events e "         \
+						   "INDEXED BY events_by_row WHERE e." EVENT_ROW   \
+						   " = t.id ORDER BY e.id DESC LIMIT 1)" FROM
+/* The live rows alone, read from the index that holds them (schema 7). */
+#define LIVE_FROM " FROM tokens t INDEXED BY tokens_live WHERE t.state IN " STORE_LIVE_STATES
+/* The rows of each scope in id order, and the live ones in reverse. */
 static const char *const compare_sql[] = {
-    [INVENTORY_ALL] = WITH_LAST_DIGEST(DIGEST_FROM) "WHERE t.id >= ?1 AND t.id < ?2 ORDER BY t.id",
-    /* The live rows alone, read from the index that holds them (schema 7). */
-    [INVENTORY_LIVE] = WITH_LAST_DIGEST(
-	" FROM tokens t INDEXED BY tokens_live " DIGEST_JOINS) "WHERE t.state IN " STORE_LIVE_STATES
-							       " AND t.id >= ?1 AND t.id < ?2 "
-							       "ORDER BY t.id",
+    [INVENTORY_ALL] = WITH_LAST_DIGEST(" FROM tokens t ") " ORDER BY t.id",
+    [INVENTORY_LIVE] = WITH_LAST_DIGEST(LIVE_FROM) " ORDER BY t.id",
 };
+static const char live_down_sql[] = WITH_LAST_DIGEST(LIVE_FROM) " ORDER BY t.id DESC";
 
-/* The most a row's columns take in digest_of's buffer before it hashes in pieces. */
+/* The most a row's columns take in a digest's buffer before it hashes in pieces. */
 #define DIGEST_BUF 1024
 
+/* A digest being made: BLAKE2b hashes a stream, so its bytes go through one buffer. */
+struct digest {
+	crypto_generichash_state h;
+	unsigned char b[DIGEST_BUF];
+	size_t len;
+};
+
+/* Adds n bytes at p; what does not fit is hashed first, so the result is the same. */
+static void
+put(struct digest *d, const void *p, size_t n)
+{
+	if (d->len + n > DIGEST_BUF) {
+		crypto_generichash_update(&d->h, d->b, d->len);
+		d->len = 0;
+		if (n > DIGEST_BUF) {
+			crypto_generichash_update(&d->h, p, n);
+			return;
+		}
+	}
+	memcpy(d->b + d->len, p, n);
+	d->len += n;
+}
+
+/* Adds what a column adds: a type tag, then the value (a length before text). */
+static void
+put_typed(struct digest *d, int type, int64_t i, const void *text, size_t n)
+{
+	unsigned char head[9];
+	uint64_t v = type == SQLITE_INTEGER ? (uint64_t)i : n;
+
+	head[0] = type == SQLITE_INTEGER ? 'i' : type == SQLITE_NULL ? 'n' : 't';
+	if (type == SQLITE_NULL) {
+		put(d, head, 1);
+		return;
+	}
+	for (int k = 8; k >= 1; k--, v >>= 8)
+		head[k] = (unsigned char)(v & 0xff);
+	put(d, head, sizeof head);
+	if (type != SQLITE_INTEGER && n > 0)
+		put(d, text, n);
+}
+
 /*
- * Appends column i of st to b (at *len, room for DIGEST_BUF): a type tag,
- * then the value (a length before text).  What does not fit is hashed
- * into h first, so the bytes hashed are the same whatever the length.
+ * Adds a column's value.  Through the value: one call into the statement
+ * per column rather than three, which made up most of a row's cost.  The
+ * value is "unprotected" (sqlite3_column_value(3)), which only matters to a
+ * connection shared by threads; a store's never is (store.h).
  */
 static void
-put_column(crypto_generichash_state *h, unsigned char *b, size_t *len, sqlite3_stmt *st, int i)
+put_value(struct digest *d, sqlite3_value *val)
 {
-	/*
-	 * Through the column's value: one call into the statement per column
-	 * rather than three, which made up most of a row's cost.  The value is
-	 * "unprotected" (sqlite3_column_value(3)), which only matters to a
-	 * connection shared by threads; a store's never is (store.h).
-	 */
-	sqlite3_value *val = sqlite3_column_value(st, i);
 	int type = sqlite3_value_type(val);
-	const unsigned char *text = NULL;
-	size_t n = 0;
-	uint64_t v;
+	const unsigned char *text;
 
-	if (*len + 9 > DIGEST_BUF) {
-		crypto_generichash_update(h, b, *len);
-		*len = 0;
-	}
-	b[(*len)++] = type == SQLITE_INTEGER ? 'i' : type == SQLITE_NULL ? 'n' : 't';
-	if (type == SQLITE_NULL)
-		return;
 	if (type == SQLITE_INTEGER) {
-		v = (uint64_t)sqlite3_value_int64(val);
+		put_typed(d, type, sqlite3_value_int64(val), NULL, 0);
+	} else if (type == SQLITE_NULL) {
+		put_typed(d, type, 0, NULL, 0);
 	} else {
+		/* The text first: its length is then the text's, as sqlite3_value_bytes says. */
 		text = sqlite3_value_text(val);
-		n = (size_t)sqlite3_value_bytes(val);
-		v = n;
+		put_typed(d, type, 0, text, (size_t)sqlite3_value_bytes(val));
 	}
-	for (int k = 7; k >= 0; k--, v >>= 8)
-		b[*len + (size_t)k] = (unsigned char)(v & 0xff);
-	*len += 8;
-	if (n == 0)
-		return;
-	if (*len + n > DIGEST_BUF) {
-		crypto_generichash_update(h, b, *len);
-		crypto_generichash_update(h, text, n);
-		*len = 0;
-		return;
-	}
-	memcpy(b + *len, text, n);
-	*len += n;
+}
+
+/* Adds a name as its column would add it (NULL: none, as a LEFT JOIN's NULL). */
+static void
+put_name(struct digest *d, const struct token_name *x)
+{
+	if (x == NULL || x->name == NULL)
+		put_typed(d, SQLITE_NULL, 0, NULL, 0);
+	else if (x->type == SQLITE_INTEGER)
+		put_typed(d, SQLITE_INTEGER, strtoll(x->name, NULL, 10), NULL, 0);
+	else
+		put_typed(d, x->type, 0, x->name, x->len);
+}
+
+/* The workspace (slot: the slot) the id in column i of st names, as the LEFT JOIN finds it. */
+static const struct token_name *
+name_at(const struct token_names *nm, sqlite3_stmt *st, int i, int slot)
+{
+	int64_t id;
+
+	if (sqlite3_column_type(st, i) != SQLITE_INTEGER)
+		return NULL;
+	id = sqlite3_column_int64(st, i);
+	return slot ? tokens_slot_of(nm, id) : tokens_workspace_of(nm, id);
 }
 
 /*
@@ -121,34 +167,40 @@ hex(char out[INVENTORY_DIGEST_MAX], const unsigned char d[INVENTORY_DIGEST_BYTES
 }
 
 /*
- * The digest of the row st holds in its first DIGEST_NCOLUMNS columns, in
- * hex.  The columns go through one buffer: BLAKE2b hashes a stream, so this
- * is the digest of the same bytes, at a fraction of the cost of hashing
- * each piece by itself.
+ * The digest of the row st holds in its first ROW_NCOLUMNS columns, in hex,
+ * with the names of its workspace and slot from nm, or (nm NULL) from the
+ * NAME_COLUMNS after them.
  */
 static void
-digest_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
+digest_of(sqlite3_stmt *st, const struct token_names *nm, char out[INVENTORY_DIGEST_MAX])
 {
 	static const char tag[] = "tokenwarden-row-v1";
-	unsigned char d[INVENTORY_DIGEST_BYTES], b[DIGEST_BUF];
-	crypto_generichash_state h;
-	size_t len = sizeof tag;
+	unsigned char h[INVENTORY_DIGEST_BYTES];
+	struct digest d;
 
-	crypto_generichash_init(&h, NULL, 0, sizeof d);
-	memcpy(b, tag, sizeof tag);
-	for (int i = 0; i < DIGEST_NCOLUMNS; i++)
-		put_column(&h, b, &len, st, i);
-	crypto_generichash_update(&h, b, len);
-	crypto_generichash_final(&h, d, sizeof d);
-	hex(out, d);
+	crypto_generichash_init(&d.h, NULL, 0, sizeof h);
+	memcpy(d.b, tag, sizeof tag);
+	d.len = sizeof tag;
+	for (int i = 0; i < ROW_NCOLUMNS; i++) {
+		put_value(&d, sqlite3_column_value(st, i));
+		/* Each id followed by its name. */
+		if (i != 1 && i != 2)
+			continue;
+		if (nm == NULL)
+			put_value(&d, sqlite3_column_value(st, ROW_NCOLUMNS + i - 1));
+		else
+			put_name(&d, name_at(nm, st, i, i == 2));
+	}
+	crypto_generichash_update(&d.h, d.b, d.len);
+	crypto_generichash_final(&d.h, h, sizeof h);
+	hex(out, h);
 }
 
 int
 inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char **slot, char **token,
 		char **cause)
 {
-	sqlite3_stmt *st =
-	    store_prepare(s, "SELECT " DIGEST_COLUMNS DIGEST_FROM "WHERE t.id = ?1", cause);
+	sqlite3_stmt *st = store_prepare(s, ROW_WITH_NAMES "WHERE t.id = ?1", cause);
 	char digest[INVENTORY_DIGEST_MAX];
 	int step;
 
@@ -157,10 +209,10 @@ inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char *
 	sqlite3_bind_int64(st, 1, row);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		digest_of(st, digest);
-		*ws = store_column_dup(st, 2);
-		*slot = store_column_dup(st, 4);
-		*token = store_column_dup(st, 5);
+		digest_of(st, NULL, digest);
+		*ws = store_column_dup(st, ROW_NCOLUMNS);
+		*slot = store_column_dup(st, ROW_NCOLUMNS + 1);
+		*token = store_column_dup(st, 3);
 		json_object_set_new(details, "row", json_integer(row));
 		json_object_set_new(details, "digest", json_string(digest));
 	} else if (step == SQLITE_DONE) {
@@ -191,33 +243,84 @@ last_event(struct store *s, int64_t row, int64_t *event, char **cause)
 	return step == SQLITE_ROW ? 0 : -1;
 }
 
-/* Compares each row of scope with its last event; returns the differences or -1. */
+/* The rows a part has taken, read as tokens_live reads them (want_rows). */
+struct taken {
+	struct token_row *v;
+	size_t n, cap;
+};
+
+static void
+take_row(struct taken *t, sqlite3_stmt *st, struct token_names *nm)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 256;
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+	}
+	t->n += tokens_read_live(st, nm, &t->v[t->n]) == 0;
+}
+
+/* Hands t's rows, and the names they share, to part in id order (ok), or frees them. */
+static void
+give_rows(struct taken *t, struct token_names *nm, struct inventory_part *part, int ok)
+{
+	if (!ok || t->n == 0) {
+		tokens_free(t->v, t->n);
+		/* Rows own the names they share; with none, they go now. */
+		if (t->n == 0)
+			tokens_names_free(nm);
+		return;
+	}
+	for (size_t i = 0; !part->up && i < t->n / 2; i++) {
+		struct token_row r = t->v[i];
+
+		t->v[i] = t->v[t->n - 1 - i];
+		t->v[t->n - 1 - i] = r;
+	}
+	part->rows = t->v;
+	part->nrows = t->n;
+}
+
+/*
+ * Compares each row sql yields with its last event, as part asks; returns
+ * the differences or -1.  The names are read with the rows' statement
+ * open, so that both are of the same state of the store.
+ */
 static int
-compare_rows(struct store *s, enum inventory_scope scope, int64_t lo, int64_t hi,
-	     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
+compare_rows(struct store *s, const char *sql, struct inventory_part *part, int want_rows,
 	     int *stop, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(s, compare_sql[scope], cause);
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	struct token_names *nm = NULL;
+	struct taken taken = {0};
 	char digest[INVENTORY_DIGEST_MAX];
 	const char *recorded;
 	int step, n = 0;
 
+	part->compared = 0;
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, lo);
-	sqlite3_bind_int64(st, 2, hi);
-	for (step = sqlite3_step(st); step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		nm = tokens_names_load(s, cause);
+		n = nm != NULL ? 0 : -1;
+	}
+	for (; n >= 0 && step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
+		const struct token_name *w = name_at(nm, st, 1, 0), *x = name_at(nm, st, 2, 1);
 		struct inventory_diff d = {
 		    .row = sqlite3_column_int64(st, 0),
-		    .workspace = (const char *)sqlite3_column_text(st, 2),
-		    .slot = (const char *)sqlite3_column_text(st, 4),
-		    .token = (const char *)sqlite3_column_text(st, 5),
-		    .state = (const char *)sqlite3_column_text(st, 7),
+		    .workspace = w != NULL ? w->name : NULL,
+		    .slot = x != NULL ? x->name : NULL,
+		    .token = (const char *)sqlite3_column_text(st, 3),
+		    .state = (const char *)sqlite3_column_text(st, 5),
 		};
 
-		(*rows)++;
-		recorded = (const char *)sqlite3_column_text(st, DIGEST_NCOLUMNS);
-		digest_of(st, digest);
+		if (part->take != NULL && !part->take(d.row, part->arg))
+			break;
+		if (want_rows)
+			take_row(&taken, st, nm);
+		part->compared++;
+		recorded = (const char *)sqlite3_column_text(st, ROW_NCOLUMNS);
+		digest_of(st, nm, digest);
 		if (recorded != NULL && strcmp(recorded, digest) == 0)
 			continue;
 		if (last_event(s, d.row, &d.event, cause) < 0) {
@@ -226,13 +329,14 @@ compare_rows(struct store *s, enum inventory_scope scope, int64_t lo, int64_t hi
 		}
 		d.what = d.event == 0 ? INVENTORY_UNRECORDED : INVENTORY_EDITED;
 		n++;
-		*stop = fn(&d, arg) != 0;
+		*stop = part->diff(&d, part->arg) != 0;
 	}
 	if (n >= 0 && step != SQLITE_ROW && step != SQLITE_DONE) {
 		store_error(s, "comparing the tokens with the history", cause);
 		n = -1;
 	}
 	store_done(s, st);
+	give_rows(&taken, nm, part, n >= 0);
 	return n;
 }
 
@@ -273,10 +377,11 @@ inventory_verify(struct store *s, enum inventory_scope scope,
 		 int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 		 char **cause)
 {
+	struct inventory_part all = {.up = 1, .diff = fn, .arg = arg};
 	int stop = 0, edited, missing = 0;
 
-	*rows = 0;
-	edited = compare_rows(s, scope, INT64_MIN, INT64_MAX, fn, arg, rows, &stop, cause);
+	edited = compare_rows(s, compare_sql[scope], &all, 0, &stop, cause);
+	*rows = all.compared;
 	if (edited < 0)
 		return -1;
 	if (scope == INVENTORY_ALL && !stop)
@@ -285,35 +390,14 @@ inventory_verify(struct store *s, enum inventory_scope scope,
 }
 
 int
-inventory_verify_live(struct store *s, int64_t lo, int64_t hi,
-		      int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
-		      int64_t *rows, char **cause)
+inventory_verify_part(struct store *s, struct inventory_part *part, int want_rows, char **cause)
 {
 	int stop = 0;
 
-	*rows = 0;
-	return compare_rows(s, INVENTORY_LIVE, lo, hi, fn, arg, rows, &stop, cause);
-}
-
-int
-inventory_live_middle(struct store *s, int64_t *mid, char **cause)
-{
-	sqlite3_stmt *st = store_prepare(
-	    s,
-	    "SELECT id FROM tokens INDEXED BY tokens_live WHERE state IN " STORE_LIVE_STATES
-	    " ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM tokens INDEXED BY "
-	    "tokens_live WHERE state IN " STORE_LIVE_STATES ")",
-	    cause);
-	int step;
-
-	if (st == NULL)
-		return -1;
-	step = sqlite3_step(st);
-	*mid = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		store_error(s, "reading the live token rows", cause);
-	store_done(s, st);
-	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+	part->rows = NULL;
+	part->nrows = 0;
+	return compare_rows(s, part->up ? compare_sql[INVENTORY_LIVE] : live_down_sql, part,
+			    want_rows, &stop, cause);
 }
 
 char *
@@ -343,8 +427,7 @@ inventory_diff_text(const struct inventory_diff *d)
 int
 inventory_attest(struct store *s, int64_t now, const char *reason, char **cause)
 {
-	sqlite3_stmt *st =
-	    store_prepare(s, "SELECT " DIGEST_COLUMNS DIGEST_FROM "ORDER BY t.id", cause);
+	sqlite3_stmt *st = store_prepare(s, ROW_WITH_NAMES "ORDER BY t.id", cause);
 	char digest[INVENTORY_DIGEST_MAX];
 	int step, rc = 0;
 
@@ -353,14 +436,14 @@ inventory_attest(struct store *s, int64_t now, const char *reason, char **cause)
 	for (step = sqlite3_step(st); step == SQLITE_ROW && rc == 0; step = sqlite3_step(st)) {
 		json_t *d = json_object();
 
-		digest_of(st, digest);
+		digest_of(st, NULL, digest);
 		json_object_set_new(d, "row", json_integer(sqlite3_column_int64(st, 0)));
 		json_object_set_new(d, "digest", json_string(digest));
 		json_object_set_new(d, "reason", json_string(reason));
 		rc = events_append(s, now, "token.attested",
-				   (const char *)sqlite3_column_text(st, 2),
-				   (const char *)sqlite3_column_text(st, 4),
-				   (const char *)sqlite3_column_text(st, 5), d, cause);
+				   (const char *)sqlite3_column_text(st, ROW_NCOLUMNS),
+				   (const char *)sqlite3_column_text(st, ROW_NCOLUMNS + 1),
+				   (const char *)sqlite3_column_text(st, 3), d, cause);
 		json_decref(d);
 	}
 	if (rc == 0 && step != SQLITE_DONE) {

@@ -19,6 +19,7 @@
 #define TW_INVENTORY_H
 
 #include "store/store.h"
+#include "store/tokens.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -67,18 +68,32 @@ int inventory_verify(struct store *s, enum inventory_scope scope,
 		     char **cause);
 
 /*
- * inventory_verify of the live rows with ids from lo up to hi, excluded:
- * the parts of a check that threads share, each on its own connection.
+ * One part of a start-of-run check, for a thread with a connection of its
+ * own: the live rows in id order, ascending (up) or descending, compared as
+ * inventory_verify compares them, for as long as take says a row is the
+ * part's.  The two parts of a check take rows from either end until they
+ * meet, so neither needs to count them first.
  */
-int inventory_verify_live(struct store *s, int64_t lo, int64_t hi,
-			  int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
-			  int64_t *rows, char **cause);
+struct inventory_part {
+	int up;
+	int (*take)(int64_t row, void *arg); /* 0: the row and those after it are not the part's */
+	int (*diff)(const struct inventory_diff *d, void *arg); /* as inventory_verify's fn */
+	void *arg;
+	/* Set by inventory_verify_part: */
+	int64_t compared;
+	struct token_row *rows; /* with want_rows: the rows taken, in id order */
+	size_t nrows;
+};
 
 /*
- * Sets *mid to the id that splits the live rows in two halves (INT64_MAX
- * when there are none).  Returns 0, or -1 with *cause.
+ * Compares the rows of part (its differences said in the part's order).
+ * With want_rows, also sets part->rows to those rows that have a workspace,
+ * read as tokens_live reads them (has_secret included), for a plan made
+ * from the same reading (free with tokens_free).  Returns the number of
+ * differences, or -1 with *cause (part->rows then NULL).
  */
-int inventory_live_middle(struct store *s, int64_t *mid, char **cause);
+int inventory_verify_part(struct store *s, struct inventory_part *part, int want_rows,
+			  char **cause);
 
 /* One sentence saying what d is, for messages; the caller frees it. */
 char *inventory_diff_text(const struct inventory_diff *d);

@@ -63,4 +63,32 @@ void store_stmts_free(struct store *s);
 /* The directory holding path; returns an allocated string, the caller frees it. */
 char *store_dir_of(const char *path);
 
+struct token_names;
+struct token_row;
+
+/* A workspace's or slot's name, as stored. */
+struct token_name {
+	int64_t id;
+	char *name; /* NULL when NULL */
+	size_t len; /* its bytes */
+	int type;   /* its SQLite type: only an edit outside tokenwarden stores one not text */
+};
+
+/* The names the rows of one tokens_live array share, read once (freed with them). */
+struct token_names *tokens_names_load(struct store *s, char **cause);
+/* The workspace or slot with id in nm, or NULL when there is none, as a join finds it. */
+const struct token_name *tokens_workspace_of(const struct token_names *nm, int64_t id);
+const struct token_name *tokens_slot_of(const struct token_names *nm, int64_t id);
+/* Frees names no row holds. */
+void tokens_names_free(struct token_names *nm);
+
+/*
+ * Reads the row st holds into r with nm's names: its columns 0 to 12 are
+ * t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin,
+ * t.requested_at, t.created_at, t.expires_at, t.updated_at, t.retire_after
+ * and whether it has a secret.  Returns 0, or -1 when its workspace does
+ * not exist (the join of the other listings leaves such a row out).
+ */
+int tokens_read_live(struct sqlite3_stmt *st, struct token_names *nm, struct token_row *r);
+
 #endif

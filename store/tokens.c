@@ -7,6 +7,7 @@
 #include "store/inventory.h"
 #include "store/store_priv.h"
 
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -668,11 +669,6 @@ tokens_list(struct store *s, const struct token_filter *f, struct token_row **ro
  * few names among tens of thousands of rows: looked up here, rather than
  * joined and copied for each row.
  */
-struct token_name {
-	int64_t id;
-	char *name;
-};
-
 /* Blocks the rows' own strings (token ids and names) are cut from, newest first. */
 #define NAMES_BLOCK 65536
 struct names_block {
@@ -687,6 +683,7 @@ struct token_names {
 	char **origins; /* as met ("created", "imported") */
 	size_t norigins;
 	struct names_block *blocks;
+	struct token_names *next; /* those of the rows joined to these (tokens_join) */
 };
 
 static void
@@ -694,6 +691,7 @@ names_free(struct token_names *nm)
 {
 	if (nm == NULL)
 		return;
+	names_free(nm->next);
 	for (size_t i = 0; i < nm->nws; i++)
 		free(nm->ws[i].name);
 	for (size_t i = 0; i < nm->nslots; i++)
@@ -712,6 +710,26 @@ names_free(struct token_names *nm)
 	free(nm);
 }
 
+/* Sets x from the (id, name) st holds: the name's bytes whatever its type. */
+static void
+name_read(struct token_name *x, sqlite3_stmt *st)
+{
+	/* The type first: reading the text converts the value. */
+	int type = sqlite3_column_type(st, 1);
+	const unsigned char *text = sqlite3_column_text(st, 1);
+	size_t len = (size_t)sqlite3_column_bytes(st, 1);
+
+	x->id = sqlite3_column_int64(st, 0);
+	x->type = type;
+	x->len = len;
+	x->name = NULL;
+	if (type == SQLITE_NULL || text == NULL)
+		return;
+	x->name = xmalloc(len + 1);
+	memcpy(x->name, text, len);
+	x->name[len] = '\0';
+}
+
 /* Reads every (id, name) of sql, in id order, into *v and *n.  Returns 0 or -1. */
 static int
 names_read(struct store *s, const char *sql, struct token_name **v, size_t *n, char **cause)
@@ -727,8 +745,7 @@ names_read(struct store *s, const char *sql, struct token_name **v, size_t *n, c
 			cap = cap ? cap * 2 : 16;
 			*v = xrealloc(*v, cap * sizeof **v);
 		}
-		(*v)[*n].id = sqlite3_column_int64(st, 0);
-		(*v)[(*n)++].name = store_column_dup(st, 1);
+		name_read(&(*v)[(*n)++], st);
 	}
 	store_done(s, st);
 	if (step != SQLITE_DONE) {
@@ -738,9 +755,9 @@ names_read(struct store *s, const char *sql, struct token_name **v, size_t *n, c
 	return 0;
 }
 
-/* The name of id in v (n, by id), or NULL when there is none, as a join finds it. */
-static char *
-name_of(const struct token_name *v, size_t n, int64_t id)
+/* The entry of id in v (n, by id), or NULL when there is none, as a join finds it. */
+static const struct token_name *
+entry_of(const struct token_name *v, size_t n, int64_t id)
 {
 	size_t lo = 0, hi = n;
 
@@ -748,7 +765,7 @@ name_of(const struct token_name *v, size_t n, int64_t id)
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (v[mid].id == id)
-			return v[mid].name;
+			return &v[mid];
 		if (v[mid].id < id)
 			lo = mid + 1;
 		else
@@ -757,8 +774,29 @@ name_of(const struct token_name *v, size_t n, int64_t id)
 	return NULL;
 }
 
-static struct token_names *
-names_load(struct store *s, char **cause)
+/* The name of id in v, or NULL when there is none. */
+static char *
+name_of(const struct token_name *v, size_t n, int64_t id)
+{
+	const struct token_name *x = entry_of(v, n, id);
+
+	return x != NULL ? x->name : NULL;
+}
+
+const struct token_name *
+tokens_workspace_of(const struct token_names *nm, int64_t id)
+{
+	return entry_of(nm->ws, nm->nws, id);
+}
+
+const struct token_name *
+tokens_slot_of(const struct token_names *nm, int64_t id)
+{
+	return entry_of(nm->slots, nm->nslots, id);
+}
+
+struct token_names *
+tokens_names_load(struct store *s, char **cause)
 {
 	struct token_names *nm = xcalloc(1, sizeof *nm);
 
@@ -815,13 +853,8 @@ origin_of(struct token_names *nm, const char *origin)
 	return nm->origins[nm->norigins++];
 }
 
-/*
- * Reads the row st holds (tokens_live's columns) into r with nm's names;
- * returns 0, or -1 when its workspace does not exist (the join of the
- * other listings leaves such a row out).
- */
-static int
-read_live_row(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
+int
+tokens_read_live(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
 {
 	memset(r, 0, sizeof *r);
 	r->workspace = name_of(nm->ws, nm->nws, sqlite3_column_int64(st, 1));
@@ -861,7 +894,7 @@ live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, 
 	*n = 0;
 	if (st == NULL)
 		return -1;
-	nm = names_load(s, cause);
+	nm = tokens_names_load(s, cause);
 	if (nm == NULL) {
 		store_done(s, st);
 		return -1;
@@ -871,7 +904,7 @@ live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, 
 			cap = cap ? cap * 2 : 64;
 			*rows = xrealloc(*rows, cap * sizeof **rows);
 		}
-		*n += read_live_row(st, nm, &(*rows)[*n]) == 0;
+		*n += tokens_read_live(st, nm, &(*rows)[*n]) == 0;
 	}
 	store_done(s, st);
 	if (step != SQLITE_DONE) {
@@ -1037,6 +1070,42 @@ tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, c
 	}
 	store_done(s, st);
 	return rc;
+}
+
+void
+tokens_names_free(struct token_names *nm)
+{
+	names_free(nm);
+}
+
+void
+tokens_join(struct token_row **rows, size_t *n, struct token_row *more, size_t nmore)
+{
+	struct token_names *head = *n > 0 ? (*rows)[0].names : NULL;
+	struct token_names *theirs = nmore > 0 ? more[0].names : NULL;
+
+	if (nmore == 0) {
+		free(more);
+		return;
+	}
+	if (*n == 0) {
+		free(*rows);
+		*rows = more;
+		*n = nmore;
+		return;
+	}
+	/* The first array's names own theirs from now on, and stand for them in every row. */
+	if (head != NULL && theirs != NULL && theirs != head) {
+		assert(theirs->next == NULL);
+		theirs->next = head->next;
+		head->next = theirs;
+		for (size_t i = 0; i < nmore; i++)
+			more[i].names = head;
+	}
+	*rows = xrealloc(*rows, (*n + nmore) * sizeof **rows);
+	memcpy(*rows + *n, more, nmore * sizeof *more);
+	*n += nmore;
+	free(more);
 }
 
 void

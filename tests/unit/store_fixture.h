@@ -4,6 +4,7 @@
 
 #include "core/xalloc.h"
 #include "store/store.h"
+#include "store/tokens.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -79,6 +80,31 @@ query_int(sqlite3 *db, const char *sql)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* Whether a and b are the same row, field by field (names by value). */
+static inline void
+assert_same_row(const struct token_row *a, const struct token_row *b)
+{
+	assert_int_equal(a->row, b->row);
+	assert_string_equal(a->workspace, b->workspace);
+	if (a->slot == NULL || b->slot == NULL)
+		assert_ptr_equal(a->slot, b->slot);
+	else
+		assert_string_equal(a->slot, b->slot);
+	if (a->token == NULL || b->token == NULL)
+		assert_ptr_equal(a->token, b->token);
+	else
+		assert_string_equal(a->token, b->token);
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->state, b->state);
+	assert_string_equal(a->origin, b->origin);
+	assert_int_equal(a->requested_at, b->requested_at);
+	assert_int_equal(a->created_at, b->created_at);
+	assert_int_equal(a->expires_at, b->expires_at);
+	assert_int_equal(a->updated_at, b->updated_at);
+	assert_int_equal(a->retire_after, b->retire_after);
+	assert_int_equal(a->has_secret, b->has_secret);
 }
 
 #endif

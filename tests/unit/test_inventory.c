@@ -276,46 +276,142 @@ test_migration_fills_digests(void **state)
 	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
 }
 
+/* A part's bound: it takes the rows below (up) or from (down) row below. */
+struct bound {
+	struct inventory_part *part;
+	struct seen seen;
+	int64_t below;
+	int asked; /* rows take was asked about */
+};
+
+static int
+take_below(int64_t row, void *arg)
+{
+	struct bound *b = arg;
+
+	b->asked++;
+	return b->part->up ? row < b->below : row >= b->below;
+}
+
+static int
+collect_bound(const struct inventory_diff *d, void *arg)
+{
+	return collect(d, &((struct bound *)arg)->seen);
+}
+
+/* Runs part (up or down) bounded at below into b; returns its differences. */
+static int
+run_part(struct store *s, struct inventory_part *part, struct bound *b, int up, int64_t below)
+{
+	char *cause = NULL;
+	int n;
+
+	memset(b, 0, sizeof *b);
+	b->part = part;
+	b->below = below;
+	*part =
+	    (struct inventory_part){.up = up, .take = take_below, .diff = collect_bound, .arg = b};
+	n = inventory_verify_part(s, part, 1, &cause);
+	if (n < 0)
+		fail_msg("inventory_verify_part: %s", cause);
+	return n;
+}
+
+/* Fails the test unless rows (n) are tokens_live's, field by field. */
+static void
+assert_live_rows(struct store *s, const struct token_row *rows, size_t n)
+{
+	struct token_row *live = NULL;
+	size_t nlive = 0;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_live(s, &live, &nlive, &cause), 0);
+	assert_int_equal(n, nlive);
+	for (size_t i = 0; i < n && i < nlive; i++)
+		assert_same_row(&rows[i], &live[i]);
+	tokens_free(live, nlive);
+}
+
 /*
- * The check in two parts, as rotate shares it out: the middle row splits the
- * live rows in halves, and the parts see every live row once, and each
- * difference, in order.
+ * The check in two parts, as rotate shares it out: one from each end, each
+ * for as long as its take says, meeting where the other stopped.  Between
+ * them they compare every live row once, say each difference (the
+ * descending part from its end), and read the rows as tokens_live does, in
+ * id order, for the run's plan.
  */
 static void
 test_parts_cover_the_live_rows(void **state)
 {
 	struct fixture *fx = *state;
-	struct seen lo, hi;
-	int64_t row, mid = 0, nlo = 0, nhi = 0;
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"beta",        NULL,   "tok-hand",    "by hand", T0,
+				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
+	struct inventory_part up, down;
+	struct bound bu, bd;
+	struct token_row *rows = NULL;
+	size_t nrows = 0;
+	int64_t row;
 	char name[32], *cause = NULL;
 
-	for (int i = 0; i < 9; i++) {
+	for (int i = 0; i < 8; i++) {
 		snprintf(name, sizeof name, "etl-%d", i);
 		assert_int_equal(tokens_intent(fx->s, i < 5 ? "acme" : "beta", name, name, T0 + DAY,
 					       T0, &row, &cause),
 				 0);
 	}
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0); /* row 9: a secret */
 	/* Not live: in no part. */
-	exec_ok(fx->s, "UPDATE tokens SET state = 'failed' WHERE name = 'etl-8'");
-	assert_int_equal(inventory_live_middle(fx->s, &mid, &cause), 0);
-	assert_int_equal(mid, 5); /* rows 1 to 4 below, 5 to 8 from it; row 9 failed */
-	/* Edited in each half, and the failed row too. */
-	exec_ok(fx->s, "UPDATE tokens SET expires_at = expires_at + 1 WHERE id IN (2, 4, 7, 9)");
-	memset(&lo, 0, sizeof lo);
-	memset(&hi, 0, sizeof hi);
-	assert_int_equal(inventory_verify_live(fx->s, INT64_MIN, mid, collect, &lo, &nlo, &cause),
-			 2);
-	assert_int_equal(inventory_verify_live(fx->s, mid, INT64_MAX, collect, &hi, &nhi, &cause),
-			 1);
-	assert_int_equal(nlo, 4);
-	assert_int_equal(nhi, 4);
-	assert_int_equal(lo.rows[0], 2);
-	assert_int_equal(lo.rows[1], 4);
-	assert_int_equal(hi.rows[0], 7);
-	/* No live row: one part takes everything, and finds nothing. */
+	exec_ok(fx->s, "UPDATE tokens SET state = 'failed' WHERE id = 8");
+	/* Edited below the meeting point and from it, and the failed row too. */
+	exec_ok(fx->s, "UPDATE tokens SET expires_at = expires_at + 1 WHERE id IN (2, 4, 6, 8, 9)");
+	assert_int_equal(run_part(fx->s, &up, &bu, 1, 5), 2);
+	assert_int_equal(run_part(fx->s, &down, &bd, 0, 5), 2);
+	assert_int_equal(up.compared, 4);
+	assert_int_equal(down.compared, 4); /* 5, 6, 7 and 9; 8 failed */
+	assert_int_equal(bu.seen.rows[0], 2);
+	assert_int_equal(bu.seen.rows[1], 4);
+	assert_int_equal(bd.seen.rows[0], 9);
+	assert_int_equal(bd.seen.rows[1], 6);
+	/* Each stopped at the first row refused. */
+	assert_int_equal(bu.asked, 5);
+	assert_int_equal(bd.asked, 5);
+	assert_int_equal(up.nrows, 4);
+	assert_int_equal(down.nrows, 4);
+	tokens_join(&rows, &nrows, up.rows, up.nrows);
+	tokens_join(&rows, &nrows, down.rows, down.nrows);
+	assert_live_rows(fx->s, rows, nrows);
+	tokens_free(rows, nrows);
+
+	/* One part that is refused nothing takes every row; the other then none. */
+	rows = NULL;
+	nrows = 0;
+	assert_int_equal(run_part(fx->s, &down, &bd, 0, INT64_MIN), 4);
+	assert_int_equal(run_part(fx->s, &up, &bu, 1, INT64_MIN), 0);
+	assert_int_equal(down.compared, 8);
+	assert_int_equal(up.compared, 0);
+	assert_null(up.rows);
+	tokens_join(&rows, &nrows, up.rows, up.nrows);
+	tokens_join(&rows, &nrows, down.rows, down.nrows);
+	assert_live_rows(fx->s, rows, nrows);
+	tokens_free(rows, nrows);
+
+	/* A row whose workspace is gone is compared (it differs), but no plan reads it. */
+	exec_ok(fx->s,
+		"PRAGMA foreign_keys = OFF; UPDATE tokens SET workspace_id = 99 WHERE id = 1; "
+		"PRAGMA foreign_keys = ON");
+	assert_int_equal(run_part(fx->s, &up, &bu, 1, INT64_MAX), 5);
+	assert_int_equal(up.compared, 8);
+	assert_int_equal(up.nrows, 7);
+	assert_int_equal(bu.seen.rows[0], 1);
+	assert_live_rows(fx->s, up.rows, up.nrows);
+	tokens_free(up.rows, up.nrows);
+
+	/* No live row: nothing compared, no rows. */
 	exec_ok(fx->s, "UPDATE tokens SET state = 'failed'");
-	assert_int_equal(inventory_live_middle(fx->s, &mid, &cause), 0);
-	assert_int_equal(mid, INT64_MAX);
+	assert_int_equal(run_part(fx->s, &up, &bu, 1, INT64_MAX), 0);
+	assert_int_equal(up.compared, 0);
+	assert_null(up.rows);
+	assert_int_equal(up.nrows, 0);
 	assert_null(cause);
 }
 
@@ -351,7 +447,8 @@ test_digest_is_stable(void **state)
 {
 	struct fixture *fx = *state;
 	char digest[INVENTORY_DIGEST_MAX], *cause = NULL, slot[1501], name[41];
-	int64_t row;
+	struct seen seen;
+	int64_t row, rows;
 
 	assert_int_equal(
 	    tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &row, &cause), 0);
@@ -367,6 +464,47 @@ test_digest_is_stable(void **state)
 	event_digest(fx->s, row, digest);
 	assert_string_equal(digest,
 			    "a11791f4eedfb2c01988c09638365502977fea0dc802db59b9c083032bdbd98d");
+	/* The check makes the same bytes from the names it reads once, the long one too. */
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
+	assert_int_equal(rows, 2);
+	assert_null(cause);
+}
+
+/*
+ * The check reads the names of workspaces and slots once rather than
+ * joining them for each row, and hashes them as the join reads them: a name
+ * stored as an integer, or as a blob with a NUL inside, by an edit outside
+ * tokenwarden, is the same bytes either way, and a row whose slot is gone
+ * reads as the join's NULL.
+ */
+static void
+test_names_as_joined(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct seen seen;
+	int64_t r1, r2, rows;
+	char *cause = NULL;
+
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &r1, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + 10 * DAY, T0, &r2, &cause),
+			 0);
+	exec_ok(fx->s, "UPDATE workspaces SET name = 5; UPDATE slots SET name = x'65740074' "
+		       "WHERE name = 'etl'; PRAGMA foreign_keys = OFF; DELETE FROM slots WHERE "
+		       "name = 'bi'; PRAGMA foreign_keys = ON");
+	/* Edits outside tokenwarden: found, each row once. */
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 2);
+	/* Recorded as they now stand, through the join. */
+	assert_int_equal(tokens_created(fx->s, r1, "tok-1", T0, T0 + 10 * DAY, sealed,
+					sizeof sealed, "tw1:fpr", T0, &cause),
+			 0);
+	assert_int_equal(tokens_created(fx->s, r2, "tok-2", T0, T0 + 10 * DAY, sealed,
+					sizeof sealed, "tw1:fpr", T0, &cause),
+			 0);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, 2);
 	assert_null(cause);
 }
 
@@ -385,6 +523,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_migration_fills_digests, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_digest_is_stable, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_names_as_joined, fixture_setup, fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -336,31 +336,6 @@ test_import_and_list(void **state)
 	assert_int_equal(history_length(fx), 2);
 }
 
-/* Whether a and b are the same row, field by field (names by value). */
-static void
-assert_same_row(const struct token_row *a, const struct token_row *b)
-{
-	assert_int_equal(a->row, b->row);
-	assert_string_equal(a->workspace, b->workspace);
-	if (a->slot == NULL || b->slot == NULL)
-		assert_ptr_equal(a->slot, b->slot);
-	else
-		assert_string_equal(a->slot, b->slot);
-	if (a->token == NULL || b->token == NULL)
-		assert_ptr_equal(a->token, b->token);
-	else
-		assert_string_equal(a->token, b->token);
-	assert_string_equal(a->name, b->name);
-	assert_int_equal(a->state, b->state);
-	assert_string_equal(a->origin, b->origin);
-	assert_int_equal(a->requested_at, b->requested_at);
-	assert_int_equal(a->created_at, b->created_at);
-	assert_int_equal(a->expires_at, b->expires_at);
-	assert_int_equal(a->updated_at, b->updated_at);
-	assert_int_equal(a->retire_after, b->retire_after);
-	assert_int_equal(a->has_secret, b->has_secret);
-}
-
 /*
  * tokens_live reads names by id rather than by join, and the rows share
  * them: it lists exactly what tokens_list lists in the live states, a row
