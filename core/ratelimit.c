@@ -75,9 +75,40 @@ reshape(struct ratelimit *rl, int n, int cap)
 	rl->head = 0;
 }
 
+/* The entry i places after the oldest. */
+static int64_t
+entry(const struct ratelimit *rl, int i)
+{
+	return rl->sent[(rl->head + i) % rl->cap];
+}
+
+/*
+ * The entries later than t.  The ring is in time order (ratelimit_sent), so
+ * they are its newest ones, found by halving: an answer is counted against
+ * every send in the window, and a limit set high (100,000) kept thousands.
+ */
+static int
+later_than(const struct ratelimit *rl, int64_t t)
+{
+	int lo = 0, hi = rl->count;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (entry(rl, mid) > t)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return rl->count - lo;
+}
+
 void
 ratelimit_sent(struct ratelimit *rl, int64_t now)
 {
+	/* Never before the newest: a send taken as later stays in the window longer. */
+	if (rl->count > 0 && now < entry(rl, rl->count - 1))
+		now = entry(rl, rl->count - 1);
 	if (rl->count == rl->cap && rl->cap < rl->limit)
 		reshape(rl, rl->count, rl->cap < rl->limit / 2 ? rl->cap * 2 : rl->limit);
 	if (rl->count < rl->limit) {
@@ -101,12 +132,7 @@ shrink(struct ratelimit *rl, int n)
 static int
 in_window(const struct ratelimit *rl, int64_t now)
 {
-	int n = 0;
-
-	for (int i = 0; i < rl->count; i++)
-		if (rl->sent[(rl->head + i) % rl->cap] > now - rl->window_ms - rl->margin_ms)
-			n++;
-	return n;
+	return later_than(rl, now - rl->window_ms - rl->margin_ms);
 }
 
 void
@@ -136,12 +162,7 @@ ratelimit_hold(struct ratelimit *rl, int64_t now, int64_t secs)
 int
 ratelimit_since(const struct ratelimit *rl, int64_t since)
 {
-	int n = 0;
-
-	for (int i = 0; i < rl->count; i++)
-		if (rl->sent[(rl->head + i) % rl->cap] > since)
-			n++;
-	return n;
+	return later_than(rl, since);
 }
 
 enum ratelimit_budget

@@ -381,6 +381,49 @@ test_growing_ring_matches_a_full_log(void **state)
 	}
 }
 
+/*
+ * ratelimit_since counts the sends after a time by halving the ring, which
+ * is in time order: against a plain count of a log kept here, over random
+ * sends (some given out of order, which count as the newest one's time),
+ * rings that grow, wrap and are shrunk by a lower limit, and random times.
+ */
+static void
+test_counts_match_a_plain_count(void **state)
+{
+	int64_t log[600];
+
+	(void)state;
+	srand(15);
+	for (int round = 0; round < 200; round++) {
+		struct ratelimit rl;
+		int limit = 1 + rand() % 300, n = 0, kept;
+		int64_t t = rand() % 1000;
+
+		ratelimit_init(&rl, limit, 1000 + rand() % 5000);
+		for (int k = 0; k < 600; k++) {
+			int64_t when = t - (rand() % 8 == 0 ? rand() % 50 : 0);
+
+			ratelimit_sent(&rl, when);
+			log[n] = n > 0 && when < log[n - 1] ? log[n - 1] : when;
+			n++;
+			if (rand() % 200 == 0 && limit > 2) {
+				limit = 1 + rand() % limit;
+				ratelimit_observe(&rl, t, limit, -1);
+			}
+			kept = n < limit ? n : limit;
+			for (int q = 0; q < 4; q++) {
+				int64_t since = t - rand() % 3000, want = 0;
+
+				for (int j = n - kept; j < n; j++)
+					want += log[j] > since;
+				assert_int_equal(ratelimit_since(&rl, since), want);
+			}
+			t += rand() % 20;
+		}
+		ratelimit_free(&rl);
+	}
+}
+
 int
 main(void)
 {
@@ -395,6 +438,7 @@ main(void)
 	    cmocka_unit_test(test_judge),
 	    cmocka_unit_test(test_budgets_paced_apart),
 	    cmocka_unit_test(test_book_hold),
+	    cmocka_unit_test(test_counts_match_a_plain_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
