@@ -49,7 +49,7 @@
 						   "INDEXED BY events_by_row WHERE e." EVENT_ROW   \
 						   " = t.id ORDER BY e.id DESC LIMIT 1)" FROM
 /* The live rows alone, read from the index that holds them (schema 7). */
-#define LIVE_FROM " FROM tokens t INDEXED BY tokens_live WHERE t.state IN " STORE_LIVE_STATES
+#define LIVE_FROM " FROM tokens t INDEXED BY tokens_live WHERE " STORE_LIVE("t.")
 /* The rows of each scope in id order, and the live ones in reverse. */
 static const char *const compare_sql[] = {
     [INVENTORY_ALL] = WITH_LAST_DIGEST(" FROM tokens t ") " ORDER BY t.id",

@@ -144,6 +144,20 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* The pending rows are read from the in-flight ones (pending_rows): an index of every
      * row by state had an entry rewritten at each change of state, for that alone. */
     "DROP INDEX IF EXISTS tokens_by_state;",
+    /*
+     * 9 -> 10: the partial indexes of the live rows and of those in flight, on
+     * conditions without an IN list: SQLite built a table for each list at every
+     * write of a token row, four of the six a change of state built.  The same
+     * rows, the same uniqueness.
+     */
+    "DROP INDEX tokens_live;"
+    "CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, origin,"
+    "  requested_at, created_at, expires_at, updated_at, retire_after)"
+    "  WHERE " STORE_LIVE(
+	"") ";"
+	    "DROP INDEX tokens_one_in_flight;"
+	    "CREATE UNIQUE INDEX tokens_one_in_flight ON tokens(slot_id) WHERE " STORE_IN_FLIGHT(
+		"") ";",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

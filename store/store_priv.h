@@ -21,12 +21,20 @@ int store_pragma_int(struct store *s, const char *sql, int *out, char **cause);
 int store_migrate(struct store *s, char **cause);
 /*
  * The states of rows that may exist on the server: all but deleted, failed
- * and revoked.  An SQL IN list: the partial index tokens_live (schema 7)
- * holds exactly these rows, with every column, in id order; a query names
- * it (INDEXED BY), so that the planner never reads the deleted history.
+ * and revoked.  The partial index tokens_live holds exactly these rows,
+ * with every column, in id order; a query names it (INDEXED BY) and repeats
+ * its condition, so that the planner never reads the deleted history.
+ * STORE_LIVE_STATES is the IN list of schema 7; STORE_LIVE(T), of column
+ * prefix T, the condition since schema 10: no list of more than two
+ * constants, for which SQLite builds a table at each write of a row.
  */
 #define STORE_LIVE_STATES                                                                          \
 	"('pending', 'created', 'verified', 'active', 'retiring', 'unknown', 'expired')"
+#define STORE_LIVE(T)                                                                              \
+	"(" T "state <> 'deleted' AND " T "state <> 'failed' AND " T "state <> 'revoked')"
+/* The rows of a replacement in flight (tokens_one_in_flight, schema 10), as STORE_LIVE. */
+#define STORE_IN_FLIGHT(T)                                                                         \
+	"(" T "state = 'pending' OR " T "state = 'created' OR " T "state = 'verified')"
 
 /*
  * The row digest an event's details carry, as its row_digest column must

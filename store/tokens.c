@@ -871,15 +871,15 @@ tokens_read_live(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
 }
 
 /*
- * The live rows, with has_secret when with_secret, else -1.  An IN list the
- * state index can serve: most of a long history is deleted rows.  The index
- * holds every column: no visit of the table, and no join.
+ * The live rows, with has_secret when with_secret, else -1, from the index
+ * of them (its condition repeated): most of a long history is deleted rows.
+ * The index holds every column: no visit of the table, and no join.
  */
 #define LIVE_SELECT(HAS)                                                                           \
 	"SELECT t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin, "             \
 	"t.requested_at, coalesce(t.created_at, 0), t.expires_at, t.updated_at, "                  \
 	"coalesce(t.retire_after, 0), " HAS " FROM tokens t INDEXED BY tokens_live "               \
-	"WHERE t.state IN " STORE_LIVE_STATES " ORDER BY t.id"
+	"WHERE " STORE_LIVE("t.") " ORDER BY t.id"
 
 static int
 live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, char **cause)
@@ -941,12 +941,12 @@ tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char *
 static int
 pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
-	sqlite3_stmt *st =
-	    store_prepare(s,
-			  ROW_SELECT "FROM tokens t INDEXED BY tokens_one_in_flight " ROW_JOINS
-				     "WHERE t.state IN ('pending', 'created', 'verified') AND "
-				     "t.state = 'pending' ORDER BY t.id",
-			  cause);
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    ROW_SELECT "FROM tokens t INDEXED BY tokens_one_in_flight " ROW_JOINS
+		       "WHERE " STORE_IN_FLIGHT("t.") " AND "
+						      "t.state = 'pending' ORDER BY t.id",
+	    cause);
 	int rc;
 
 	if (st == NULL)
