@@ -22,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The partial indexes' conditions since schema 10, of the table's own columns. */
+#define LIVE_ROWS STORE_LIVE("")
+#define IN_FLIGHT_ROWS STORE_IN_FLIGHT("")
+
 /* Schema version 1: the first.  Each later version adds one entry. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -152,12 +156,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      */
     "DROP INDEX tokens_live;"
     "CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, origin,"
-    "  requested_at, created_at, expires_at, updated_at, retire_after)"
-    "  WHERE " STORE_LIVE(
-	"") ";"
-	    "DROP INDEX tokens_one_in_flight;"
-	    "CREATE UNIQUE INDEX tokens_one_in_flight ON tokens(slot_id) WHERE " STORE_IN_FLIGHT(
-		"") ";",
+    "  requested_at, created_at, expires_at, updated_at, retire_after) WHERE " LIVE_ROWS ";"
+    "DROP INDEX tokens_one_in_flight;"
+    "CREATE UNIQUE INDEX tokens_one_in_flight ON tokens(slot_id) WHERE " IN_FLIGHT_ROWS ";",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -1,6 +1,6 @@
 /*
- * What store/open.c and store/store.c share and no other module may use:
- * the other store modules and everything outside store/ use store.h.
+ * What the store modules share and nothing outside store/ may use, which
+ * uses store.h and the modules' own headers.
  */
 #ifndef TW_STORE_PRIV_H
 #define TW_STORE_PRIV_H
@@ -87,7 +87,7 @@ struct token_names *tokens_names_load(struct store *s, char **cause);
 /* The workspace or slot with id in nm, or NULL when there is none, as a join finds it. */
 const struct token_name *tokens_workspace_of(const struct token_names *nm, int64_t id);
 const struct token_name *tokens_slot_of(const struct token_names *nm, int64_t id);
-/* Frees names no row holds. */
+/* Frees nm and the names joined to it (tokens_join); NULL is allowed. */
 void tokens_names_free(struct token_names *nm);
 
 /*

@@ -686,12 +686,12 @@ struct token_names {
 	struct token_names *next; /* those of the rows joined to these (tokens_join) */
 };
 
-static void
-names_free(struct token_names *nm)
+void
+tokens_names_free(struct token_names *nm)
 {
 	if (nm == NULL)
 		return;
-	names_free(nm->next);
+	tokens_names_free(nm->next);
 	for (size_t i = 0; i < nm->nws; i++)
 		free(nm->ws[i].name);
 	for (size_t i = 0; i < nm->nslots; i++)
@@ -804,7 +804,7 @@ tokens_names_load(struct store *s, char **cause)
 		0 ||
 	    names_read(s, "SELECT id, name FROM slots ORDER BY id", &nm->slots, &nm->nslots,
 		       cause) < 0) {
-		names_free(nm);
+		tokens_names_free(nm);
 		return NULL;
 	}
 	return nm;
@@ -910,14 +910,14 @@ live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, 
 	if (step != SQLITE_DONE) {
 		store_error(s, "reading the inventory", cause);
 		tokens_free(*rows, *n);
-		names_free(*n == 0 ? nm : NULL);
+		tokens_names_free(*n == 0 ? nm : NULL);
 		*rows = NULL;
 		*n = 0;
 		return -1;
 	}
 	/* No row to free them with: the names go now. */
 	if (*n == 0)
-		names_free(nm);
+		tokens_names_free(nm);
 	return 0;
 }
 
@@ -944,8 +944,7 @@ pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
 	sqlite3_stmt *st = store_prepare(
 	    s,
 	    ROW_SELECT "FROM tokens t INDEXED BY tokens_one_in_flight " ROW_JOINS
-		       "WHERE " STORE_IN_FLIGHT("t.") " AND "
-						      "t.state = 'pending' ORDER BY t.id",
+		       "WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending' ORDER BY t.id",
 	    cause);
 	int rc;
 
@@ -1073,12 +1072,6 @@ tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, c
 }
 
 void
-tokens_names_free(struct token_names *nm)
-{
-	names_free(nm);
-}
-
-void
 tokens_join(struct token_row **rows, size_t *n, struct token_row *more, size_t nmore)
 {
 	struct token_names *head = *n > 0 ? (*rows)[0].names : NULL;
@@ -1125,7 +1118,7 @@ tokens_free(struct token_row *rows, size_t n)
 		free(rows[i].origin);
 	}
 	/* The rows of one tokens_live array share one set of names. */
-	names_free(shared);
+	tokens_names_free(shared);
 	free(rows);
 }
 
