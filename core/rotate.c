@@ -300,7 +300,12 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 /*
  * Makes the replacement at row the slot's active token, the old one retiring
  * after its grace (*retired its row), and records the slot's success: in one
- * transaction.  Returns 0, or -1 with *cause.
+ * transaction, left unsynced.  Nothing outside the store waits on it, and
+ * the next slot's intent, synced before its create goes out, syncs it too
+ * (rotate_run syncs the last).  A power cut before then leaves the row
+ * delivered, kept by the next run as an interrupted delivery, and the slot
+ * rotated again: no consumer is left holding a dead token.  Returns 0, or
+ * -1 with *cause.
  */
 static int
 record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_t *retired,
@@ -309,7 +314,7 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 	int64_t now = clock_now_ms();
 	int rc;
 
-	if (store_begin(run->s, cause) < 0)
+	if (store_begin_unsynced(run->s, cause) < 0)
 		return -1;
 	rc = tokens_activate(run->s, row, now + sl->eff.grace * MS, now, retired, cause);
 	if (rc == 0)
@@ -1078,6 +1083,8 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		say(&run, 0, "forced", o->force->ws->name, o->force->name, NULL,
 		    "rotating now, as --force asks");
 	rc = work_all(&run, cause);
+	if (rc == 0)
+		rc = store_sync(s, cause);
 	if (rc == 0)
 		rc = after_work(&run, &r, &mark, cause);
 out:

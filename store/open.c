@@ -926,5 +926,6 @@ store_open_another(const struct store *s, struct store **out, char **cause)
 		return -1;
 	store_set_actor(*out, s->actor);
 	store_gate_share(*out, s->gate);
+	(*out)->late_sync = 1;
 	return 0;
 }

@@ -453,6 +453,7 @@ store_set_actor(struct store *s, const char *actor)
 struct store_gate {
 	pthread_mutex_t mu;
 	atomic_int refs;
+	int unsynced; /* a commit was left for store_sync to sync (under mu) */
 };
 
 struct store_gate *
@@ -482,10 +483,75 @@ store_gate_drop(struct store_gate *g)
 	free(g);
 }
 
-/* The outermost transaction ended: the other connections may write. */
-static void
-transaction_ended(struct store *s)
+/*
+ * A connection that store_open_another opened syncs its commits outside
+ * the gate: it commits at synchronous=NORMAL, which writes the log without
+ * syncing it, lets the next connection in, and then syncs the log before
+ * store_commit returns.  The connections share the log, so a sync makes
+ * every commit written before it durable, and no connection waits on
+ * another's sync to write.  Every other commit is synced inside COMMIT, as
+ * SQLite does at FULL: should the sync fail, the commit is undone.  Outside
+ * these transactions each connection is at FULL, as opened.
+ */
+
+/* Syncs the store's log (FILE-wal) through s's connection: SQLite's result, *sys errno. */
+static int
+sync_log(struct store *s, int *sys)
 {
+	sqlite3_file *log = NULL;
+	int err = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
+
+	*sys = 0;
+	if (err == SQLITE_OK && (log == NULL || log->pMethods == NULL))
+		err = SQLITE_MISUSE; /* no log open: nothing was committed through it */
+	if (err == SQLITE_OK) {
+		err = log->pMethods->xSync(log, SQLITE_SYNC_NORMAL);
+		*sys = errno;
+	}
+	return err;
+}
+
+/* The cause for a failed sync_log. */
+static char *
+sync_failed(const struct store *s, int err, int sys, const char *what)
+{
+	return xasprintf("%s-wal: syncing the store's log to disk failed (%s%s%s): %s", s->path,
+			 sqlite3_errstr(err), err != SQLITE_MISUSE && sys != 0 ? ": " : "",
+			 err != SQLITE_MISUSE && sys != 0 ? strerror(sys) : "", what);
+}
+
+/* Takes the gate for a transaction of s's, its commit left unsynced when deferred. */
+static int
+gate_enter(struct store *s, int deferred, char **cause)
+{
+	int normal = deferred || s->late_sync;
+
+	pthread_mutex_lock(&s->gate->mu);
+	/* SQLite refuses the pragma inside a transaction: it goes first. */
+	if (normal != s->normal &&
+	    store_step_once(s, normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+			    "starting a write transaction", cause) < 0) {
+		pthread_mutex_unlock(&s->gate->mu);
+		return -1;
+	}
+	s->normal = normal;
+	s->deferred = deferred;
+	return 0;
+}
+
+/* The outermost transaction ended, committed or not: the other connections may write. */
+static void
+transaction_ended(struct store *s, int committed)
+{
+	char *cause = NULL;
+
+	if (committed && s->deferred)
+		s->gate->unsynced = 1;
+	/* Should the pragma fail, the connection's next transaction tries again. */
+	if (s->normal && store_step_once(s, "PRAGMA synchronous = FULL",
+					 "ending a write transaction", &cause) == 0)
+		s->normal = 0;
+	free(cause);
 	s->depth = 0;
 	pthread_mutex_unlock(&s->gate->mu);
 }
@@ -497,15 +563,15 @@ transaction_ended(struct store *s)
  * success).  Inside, a transaction is a savepoint: its failure undoes its own
  * changes only, and its caller decides for the rest.
  */
-int
-store_begin(struct store *s, char **cause)
+static int
+begin(struct store *s, int deferred, char **cause)
 {
-	if (s->depth == 0)
-		pthread_mutex_lock(&s->gate->mu);
+	if (s->depth == 0 && gate_enter(s, deferred, cause) < 0)
+		return -1;
 	if (store_step_once(s, s->depth > 0 ? "SAVEPOINT nested" : "BEGIN IMMEDIATE",
 			    "starting a write transaction", cause) < 0) {
 		if (s->depth == 0)
-			pthread_mutex_unlock(&s->gate->mu);
+			transaction_ended(s, 0);
 		return -1;
 	}
 	s->depth++;
@@ -513,18 +579,57 @@ store_begin(struct store *s, char **cause)
 }
 
 int
+store_begin(struct store *s, char **cause)
+{
+	return begin(s, 0, cause);
+}
+
+int
+store_begin_unsynced(struct store *s, char **cause)
+{
+	return begin(s, 1, cause);
+}
+
+int
 store_commit(struct store *s, char **cause)
 {
+	int late = s->normal && !s->deferred, err, sys;
+
 	if (store_step_once(s, s->depth > 1 ? "RELEASE nested" : "COMMIT", "committing the change",
 			    cause) < 0) {
 		store_rollback(s);
 		return -1;
 	}
-	if (s->depth > 1)
+	if (s->depth > 1) {
 		s->depth--;
-	else if (s->depth == 1)
-		transaction_ended(s);
-	return 0;
+		return 0;
+	}
+	transaction_ended(s, 1);
+	if (!late)
+		return 0;
+	err = sync_log(s, &sys);
+	if (err == SQLITE_OK)
+		return 0;
+	*cause = sync_failed(s, err, sys, "the change is made, but may not survive a power cut");
+	return -1;
+}
+
+int
+store_sync(struct store *s, char **cause)
+{
+	int err = SQLITE_OK, sys = 0;
+
+	pthread_mutex_lock(&s->gate->mu);
+	if (s->gate->unsynced) {
+		err = sync_log(s, &sys);
+		if (err == SQLITE_OK)
+			s->gate->unsynced = 0;
+	}
+	pthread_mutex_unlock(&s->gate->mu);
+	if (err == SQLITE_OK)
+		return 0;
+	*cause = sync_failed(s, err, sys, "the last changes may not survive a power cut");
+	return -1;
 }
 
 void
@@ -545,7 +650,7 @@ store_rollback(struct store *s)
 	    store_step_once(s, "ROLLBACK", "rolling back", &cause) < 0)
 		free(cause);
 	if (s->depth == 1)
-		transaction_ended(s);
+		transaction_ended(s, 0);
 }
 
 int

@@ -44,7 +44,10 @@ struct store {
 	struct store_file *share;  /* a read-only open's shared lock on the file, or NULL */
 	struct store_stmts *stmts; /* the prepared statements kept (store_prepare) */
 	int depth;                 /* transactions open, one inside another (store_begin) */
-	struct store_gate *gate;   /* taken in turn by this store's connections to write */
+	int late_sync;             /* its commits are synced after the gate (store_open_another) */
+	int normal;   /* at synchronous=NORMAL: in a late-synced or unsynced transaction */
+	int deferred; /* the transaction's commit is left unsynced (store_begin_unsynced) */
+	struct store_gate *gate; /* taken in turn by this store's connections to write */
 };
 
 /*
@@ -84,8 +87,10 @@ int store_open(const char *path, enum store_open_flags flags, struct store **out
  * Opens another connection to s's database as s was opened, recording
  * events as s's actor, for another thread: a connection is opened without
  * SQLite's own mutex (SQLITE_OPEN_NOMUTEX), so it must never be used by two
- * threads at once.  The run lock stays with s.  Returns 0 and *out, or
- * -1 with *cause.
+ * threads at once.  The run lock stays with s.  Its commits are synced
+ * after the other connections may write again (see store_commit): one
+ * thread's wait for the disk does not hold up the others'.  Returns 0 and
+ * *out, or -1 with *cause.
  */
 int store_open_another(const struct store *s, struct store **out, char **cause);
 /*
@@ -125,7 +130,28 @@ void store_set_actor(struct store *s, const char *actor);
  * and store_rollback undoes alone; only the outermost commit writes.
  */
 int store_begin(struct store *s, char **cause);
-/* COMMIT; returns 0 or -1 with *cause (the transaction is rolled back then). */
+/*
+ * As store_begin, for a change no action outside the store depends on (a
+ * rotation's activation): its commit is written but not synced to the disk.
+ * The next synced commit of any of the store's connections makes it durable
+ * (they share one log), as does store_sync; a power cut before then loses
+ * it.  Inside an open transaction, the outer one's commit decides.
+ */
+int store_begin_unsynced(struct store *s, char **cause);
+/*
+ * Syncs to the disk the commits store_begin_unsynced left, when there are
+ * any, made by this connection or another sharing its gate.  Returns 0, or
+ * -1 with *cause.
+ */
+int store_sync(struct store *s, char **cause);
+/*
+ * COMMIT, synced to the disk before it returns unless store_begin_unsynced
+ * began the transaction.  Returns 0, or -1 with *cause: the transaction is
+ * rolled back then.  On a connection store_open_another opened, the sync is
+ * made after the other connections may write again, so that they do not
+ * wait on it; should it fail, the change is made, and the cause says that it
+ * may not survive a power cut.
+ */
 int store_commit(struct store *s, char **cause);
 /* ROLLBACK of the innermost open transaction, when one is open. */
 void store_rollback(struct store *s);

@@ -9,7 +9,9 @@
   parallel  the same slots over 8 workspaces with 8 credentials against one workspace's
             share (an eighth of the slots).  Goal: within 1.1x.
   engine    the limit off: rotations (create, verify, deliver to a file, activate, delete
-            the old token) of already-rotated slots, with the store at synchronous=FULL.
+            the old token) of already-rotated slots, every commit synced to the disk
+            before the next step outside the store (synchronous=FULL; an activation,
+            which nothing outside waits on, is synced by the next slot's intent).
             Rotations per second, CPU ms per rotation of the tokenwarden process (wait4's
             rusage) and, in a run of its own under strace, fsyncs per rotation and their
             wall time.  Goal: 1 ms of CPU per rotation or less.
@@ -226,7 +228,8 @@ def strace_fsyncs(path):
 def bench_engine(a, base, keypair):
     nrot = a.rotations
     print("== engine cost: %d rotations (create, verify, deliver to a file, activate, delete "
-          "the old token), limit off, synchronous=FULL" % nrot)
+          "the old token), limit off, commits synced (synchronous=FULL; each activation "
+          "by the next commit)" % nrot)
     d = tempfile.mkdtemp(dir=base)
     sim = Sim(a.modesim, d, [("acme", "admin-key", "admin-secret")], START)
     ok = True

@@ -5,8 +5,9 @@
  * $TW_FAULT_FILES's ':'-separated suffixes, and fails the $TW_FAULT_AT-th:
  * with $TW_FAULT_ERRNO=EIO that one only (a bad sector), with ENOSPC that
  * write and every later one (a full disk; syncs still work).  0 fails
- * none.  The count is written to $TW_FAULT_COUNT at exit, so a clean run
- * says how many there are to choose from.
+ * none.  With $TW_FAULT_SYNCS set, only the syncs are counted (and
+ * failed).  The count is written to $TW_FAULT_COUNT at exit, so a clean
+ * run says how many there are to choose from.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -51,7 +52,7 @@ fails(int fd, int is_sync)
 	long n, want = at != NULL ? atol(at) : 0;
 	int enospc = kind != NULL && strcmp(kind, "ENOSPC") == 0;
 
-	if (!watched(fd))
+	if (!watched(fd) || (!is_sync && getenv("TW_FAULT_SYNCS") != NULL))
 		return 0;
 	n = __atomic_add_fetch(&counted, 1, __ATOMIC_SEQ_CST);
 	if (want <= 0 || n < want || (n > want && !enospc) || (n > want && is_sync))

@@ -3,7 +3,10 @@
 # A shim (faultfs.c, LD_PRELOAD) fails the Nth write or sync to the store's
 # files, with EIO (that one only) or ENOSPC (that one and every later
 # write), N drawn at random from the writes a clean rotation makes.  Each
-# case runs in its own simulated workspace and store, and must end so:
+# case runs in its own simulated workspace and store; odd cases have a
+# second workspace with a credential of its own, so that two workers write
+# through connections of their own, which sync after the gate.  Each must
+# end so:
 #   - the faulty run exits with a documented status and, unless 0, says
 #     why on stderr; it does not crash;
 #   - PRAGMA integrity_check is ok, and the tables follow from the history;
@@ -34,7 +37,7 @@ df_shim "$cc_bin"
 
 workspaces=()
 for ((i = 0; i <= cases; i++)); do
-	workspaces+=(--workspace "ws$i:key$i:secret$i")
+	workspaces+=(--workspace "ws$i:key$i:secret$i" --workspace "wsb$i:keyb$i:secretb$i")
 done
 sim_start "$modesim" "${workspaces[@]}" --now 2026-01-01T00:00Z
 "$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
@@ -68,25 +71,43 @@ workspaces:
       - name: ops
         deliver: [ { file: $dir/run/ops.json } ]
 YAML
+	if ((i % 2 == 1)); then
+		printf 'keyb%s:secretb%s\n' "$i" "$i" >"$TW_TMP/creds/wsb$i-admin"
+		chmod 600 "$TW_TMP/creds/wsb$i-admin"
+		cat >>"$dir/policy.yaml" <<YAML
+  - name: wsb$i
+    api: $SIM_URL
+    credential: wsb$i-admin
+    tokens:
+      - name: etl-b
+        deliver: [ { file: $dir/run/etl-b.json } ]
+      - name: bi-b
+        deliver: [ { file: $dir/run/bi-b.json } ]
+YAML
+	fi
 	"$tw_bin" init --db "$dir/tw.db" --public-key "$TW_TMP/seal.pub" >/dev/null 2>&1
 	at 2026-01-01T00:00Z
 	TOKENWARDEN_CONFIG=$dir/policy.yaml "$tw_bin" rotate >/dev/null 2>"$dir/setup.err" ||
 		fail "case $i: the first run failed: $(cat "$dir/setup.err")"
 }
 
-# faulty I N ERRNO: the nightly run at day 7 (every slot due), its Nth store write failing.
+# faulty I N ERRNO [syncs]: the nightly run at day 7 (every slot due), its
+# Nth store write failing, or its Nth sync of the store.
 faulty() {
 	local dir=$TW_TMP/case$1
 	at 2026-01-08T00:00Z
-	df_run "$dir" "$2" "$3" env TOKENWARDEN_CONFIG="$dir/policy.yaml" "$tw_bin" rotate
+	DF_SYNCS=${4:-} df_run "$dir" "$2" "$3" env TOKENWARDEN_CONFIG="$dir/policy.yaml" "$tw_bin" rotate
 }
 
 # converged I WHEN: the invariants, checked from outside; after the next
 # run, every slot converged too.
 converged() {
-	local i=$1 checks=()
-	[ "$2" != "after the next run" ] || checks=(slot=etl slot=bi slot=ops)
+	local i=$1 checks=() checks_b=()
+	[ "$2" != "after the next run" ] || checks=(slot=etl slot=bi slot=ops) checks_b=(slot=etl-b slot=bi-b)
 	df_accounted "$TW_TMP/case$i" "ws$i" "${checks[@]}" || fail "case $i: $2"
+	if ((i % 2 == 1)); then
+		df_accounted "$TW_TMP/case$i" "wsb$i" "${checks_b[@]}" || fail "case $i, wsb$i: $2"
+	fi
 }
 
 # Case 0, with no fault: how many writes a nightly run makes.
@@ -99,12 +120,20 @@ echo "a nightly run of 3 rotations makes $writes writes and syncs to the store"
 converged 0 "after the next run"
 
 for ((i = 1; i <= cases; i++)); do
-	n=$((RANDOM % writes + 1))
+	# Two workspaces write about 5/3 as much as one: N is drawn from as many.
+	n=$((RANDOM % (i % 2 == 1 ? writes * 5 / 3 : writes) + 1))
 	kind=$([ $((RANDOM % 2)) -eq 0 ] && echo EIO || echo ENOSPC)
 	dir=$TW_TMP/case$i
 	setup "$i"
-	rc=$(faulty "$i" "$n" "$kind")
-	echo "case $i: $kind at write $n of $writes: exit $rc"
+	if ((i % 4 == 1)); then
+		# A sync failing after the gate (a worker's connection) leaves the change made.
+		n=$((RANDOM % 20 + 1)) kind=EIO
+		rc=$(faulty "$i" "$n" "$kind" syncs)
+		echo "case $i: $kind at sync $n: exit $rc"
+	else
+		rc=$(faulty "$i" "$n" "$kind")
+		echo "case $i: $kind at write $n of $writes: exit $rc"
+	fi
 	case $rc in
 	0 | 1 | 2 | 3 | 6 | 7) ;;
 	*) fail "case $i ($kind at $n): exit $rc: $(tail -c 600 "$dir/faulty.err")" ;;

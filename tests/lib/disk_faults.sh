@@ -13,7 +13,8 @@
 #                              fails none); stdin from $DF_STDIN (default
 #                              /dev/null), stdout to DIR/faulty.out, stderr to
 #                              DIR/faulty.err, the writes counted in DIR/count;
-#                              prints the exit status
+#                              prints the exit status.  With DF_SYNCS set, the
+#                              Nth sync fails, the syncs alone counted
 #   df_accounted DIR WS [CHECK...]
 #                              the store DIR/tw.db against the simulator's
 #                              workspace WS, from outside: integrity_check is
@@ -41,7 +42,8 @@ df_shim() {
 df_run() {
 	local dir=$1 n=$2 kind=$3 rc=0
 	shift 3
-	env LD_PRELOAD="$DF_SHIM" TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_AT="$n" \
+	env ${DF_SYNCS:+TW_FAULT_SYNCS=1} LD_PRELOAD="$DF_SHIM" \
+		TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_AT="$n" \
 		TW_FAULT_ERRNO="$kind" TW_FAULT_COUNT="$dir/count" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 		"$@" <"${DF_STDIN:-/dev/null}" >"$dir/faulty.out" 2>"$dir/faulty.err" || rc=$?

@@ -1,0 +1,639 @@
+/*
+ * Unit tests for when the store's commits reach the disk.  A VFS wrapped
+ * around SQLite's own counts the log's (FILE-wal's) writes and syncs, and
+ * keeps a copy of the log as each sync leaves it: a power cut is then a
+ * process that dies, its log replaced by the last copy, as the disk would
+ * have it.  What a reopened store holds after that is the test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "store_fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+/* --- a VFS that watches the log ------------------------------------------------------ */
+
+struct watched {
+	sqlite3_file base;
+	sqlite3_file *real; /* the unix VFS's file, allocated after this one */
+	int log;            /* this is FILE-wal */
+	char path[PATH_MAX];
+};
+
+static sqlite3_vfs *unix_vfs;
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static int log_syncs;   /* syncs of the log */
+static int log_unsynced; /* the log was written since its last sync */
+static int fail_sync;    /* the next sync of the log fails */
+
+#define REAL(f) (((struct watched *)(f))->real)
+
+/* Copies path to path.synced: what a power cut leaves of it. */
+static int
+keep_synced(const char *path)
+{
+	char *to = xasprintf("%s.synced", path), buf[65536];
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	ssize_t n;
+
+	if (in >= 0)
+		out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	rc = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	free(to);
+	return rc;
+}
+
+static int
+w_close(sqlite3_file *f)
+{
+	int rc = REAL(f)->pMethods->xClose(REAL(f));
+
+	f->pMethods = NULL;
+	return rc;
+}
+
+static int
+w_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
+}
+
+static int
+w_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	struct watched *w = (struct watched *)f;
+
+	if (w->log) {
+		pthread_mutex_lock(&watch_mu);
+		log_unsynced = 1;
+		pthread_mutex_unlock(&watch_mu);
+	}
+	return w->real->pMethods->xWrite(w->real, buf, n, off);
+}
+
+static int
+w_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+
+static int
+w_sync(sqlite3_file *f, int flags)
+{
+	struct watched *w = (struct watched *)f;
+	int rc;
+
+	if (!w->log)
+		return w->real->pMethods->xSync(w->real, flags);
+	/* Under the lock: no write slips between the sync and its copy. */
+	pthread_mutex_lock(&watch_mu);
+	if (fail_sync) {
+		fail_sync = 0;
+		pthread_mutex_unlock(&watch_mu);
+		return SQLITE_IOERR_FSYNC;
+	}
+	rc = w->real->pMethods->xSync(w->real, flags);
+	if (rc == SQLITE_OK && keep_synced(w->path) < 0)
+		rc = SQLITE_IOERR_FSYNC;
+	if (rc == SQLITE_OK) {
+		log_syncs++;
+		log_unsynced = 0;
+	}
+	pthread_mutex_unlock(&watch_mu);
+	return rc;
+}
+
+static int
+w_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+
+static int
+w_lock(sqlite3_file *f, int level)
+{
+	return REAL(f)->pMethods->xLock(REAL(f), level);
+}
+
+static int
+w_unlock(sqlite3_file *f, int level)
+{
+	return REAL(f)->pMethods->xUnlock(REAL(f), level);
+}
+
+static int
+w_reserved(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+
+static int
+w_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+
+static int
+w_sector(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+
+static int
+w_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+
+static int
+w_shm_map(sqlite3_file *f, int page, int size, int extend, void volatile **out)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, out);
+}
+
+static int
+w_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+	return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
+}
+
+static void
+w_shm_barrier(sqlite3_file *f)
+{
+	REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+
+static int
+w_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static int
+w_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **out)
+{
+	return REAL(f)->pMethods->xFetch(REAL(f), off, n, out);
+}
+
+static int
+w_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+
+static const sqlite3_io_methods watched_methods = {
+    .iVersion = 3,
+    .xClose = w_close,
+    .xRead = w_read,
+    .xWrite = w_write,
+    .xTruncate = w_truncate,
+    .xSync = w_sync,
+    .xFileSize = w_size,
+    .xLock = w_lock,
+    .xUnlock = w_unlock,
+    .xCheckReservedLock = w_reserved,
+    .xFileControl = w_control,
+    .xSectorSize = w_sector,
+    .xDeviceCharacteristics = w_device,
+    .xShmMap = w_shm_map,
+    .xShmLock = w_shm_lock,
+    .xShmBarrier = w_shm_barrier,
+    .xShmUnmap = w_shm_unmap,
+    .xFetch = w_fetch,
+    .xUnfetch = w_unfetch,
+};
+
+static int
+w_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+{
+	struct watched *w = (struct watched *)f;
+	int rc;
+
+	(void)vfs;
+	memset(w, 0, sizeof *w);
+	w->real = (sqlite3_file *)(w + 1);
+	w->log = (flags & SQLITE_OPEN_WAL) != 0;
+	if (name != NULL)
+		snprintf(w->path, sizeof w->path, "%s", name);
+	rc = unix_vfs->xOpen(unix_vfs, name, w->real, flags, out);
+	f->pMethods = rc == SQLITE_OK && w->real->pMethods != NULL ? &watched_methods : NULL;
+	return rc;
+}
+
+static int
+w_delete(sqlite3_vfs *vfs, const char *name, int dirsync)
+{
+	(void)vfs;
+	return unix_vfs->xDelete(unix_vfs, name, dirsync);
+}
+
+static int
+w_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	(void)vfs;
+	return unix_vfs->xAccess(unix_vfs, name, flags, out);
+}
+
+static int
+w_full_path(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	(void)vfs;
+	return unix_vfs->xFullPathname(unix_vfs, name, n, out);
+}
+
+static int
+w_random(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	return unix_vfs->xRandomness(unix_vfs, n, out);
+}
+
+static int
+w_sleep(sqlite3_vfs *vfs, int us)
+{
+	(void)vfs;
+	return unix_vfs->xSleep(unix_vfs, us);
+}
+
+static int
+w_time(sqlite3_vfs *vfs, double *out)
+{
+	(void)vfs;
+	return unix_vfs->xCurrentTime(unix_vfs, out);
+}
+
+static int
+w_error(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	return unix_vfs->xGetLastError(unix_vfs, n, out);
+}
+
+static int
+w_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+	(void)vfs;
+	return unix_vfs->xCurrentTimeInt64(unix_vfs, out);
+}
+
+/* Makes the watching VFS the default one, before any store opens. */
+static int
+watch_setup(void **state)
+{
+	static sqlite3_vfs vfs;
+
+	(void)state;
+	unix_vfs = sqlite3_vfs_find("unix");
+	if (unix_vfs == NULL)
+		return -1;
+	vfs = (sqlite3_vfs){
+	    .iVersion = 2,
+	    .szOsFile = (int)sizeof(struct watched) + unix_vfs->szOsFile,
+	    .mxPathname = unix_vfs->mxPathname,
+	    .zName = "watched",
+	    .xOpen = w_open,
+	    .xDelete = w_delete,
+	    .xAccess = w_access,
+	    .xFullPathname = w_full_path,
+	    .xRandomness = w_random,
+	    .xSleep = w_sleep,
+	    .xCurrentTime = w_time,
+	    .xGetLastError = w_error,
+	    .xCurrentTimeInt64 = w_time64,
+	};
+	return sqlite3_vfs_register(&vfs, 1) == SQLITE_OK ? 0 : -1;
+}
+
+/* The log's syncs so far, and whether it was written since the last. */
+static int
+syncs(void)
+{
+	int n;
+
+	pthread_mutex_lock(&watch_mu);
+	n = log_syncs;
+	pthread_mutex_unlock(&watch_mu);
+	return n;
+}
+
+static int
+unsynced(void)
+{
+	int n;
+
+	pthread_mutex_lock(&watch_mu);
+	n = log_unsynced;
+	pthread_mutex_unlock(&watch_mu);
+	return n;
+}
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+/* One change, in a transaction of its own: synced, or left unsynced. */
+static void
+change(struct store *s, const char *key, int lazy)
+{
+	char *cause = NULL;
+
+	assert_int_equal(lazy ? store_begin_unsynced(s, &cause) : store_begin(s, &cause), 0);
+	assert_int_equal(store_meta_set(s, key, "set", &cause), 0);
+	assert_int_equal(store_commit(s, &cause), 0);
+	assert_null(cause);
+}
+
+/* Whether the store at path holds key. */
+static int
+holds(const char *path, const char *key)
+{
+	struct store *s = NULL;
+	char *cause = NULL, *value = NULL;
+	int rc;
+
+	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), 0);
+	rc = store_meta_get(s, key, &value, &cause);
+	assert_true(rc >= 0);
+	free(value);
+	store_close(s);
+	return rc == 0;
+}
+
+/* The connection's PRAGMA synchronous. */
+static int
+synchronous(struct store *s)
+{
+	return query_int(s->db, "PRAGMA synchronous");
+}
+
+/*
+ * Runs steps in a child with its own connection to path, which then dies at
+ * a power cut: its log is put back as its last sync left it, and FILE-shm,
+ * lost with the memory, is rebuilt by the next open.
+ */
+static void
+power_cut_after(const char *path, void (*steps)(struct store *))
+{
+	char *log = xasprintf("%s-wal", path), *kept = xasprintf("%s-wal.synced", path);
+	char *shm = xasprintf("%s-shm", path);
+	int status = 0;
+	pid_t pid;
+
+	unlink(kept);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s = NULL;
+		char *cause = NULL;
+
+		if (store_open(path, STORE_OPEN, &s, &cause) < 0)
+			_exit(2);
+		steps(s);
+		_exit(0); /* no close: nothing is checkpointed or synced on the way out */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (access(kept, F_OK) == 0)
+		assert_int_equal(rename(kept, log), 0);
+	else
+		assert_int_equal(truncate(log, 0), 0);
+	assert_true(unlink(shm) == 0 || errno == ENOENT);
+	free(log);
+	free(kept);
+	free(shm);
+}
+
+/* --- tests ----------------------------------------------------------------------------- */
+
+/* A commit is synced before store_commit returns, and the connection is back at FULL. */
+static void
+test_commit_is_synced(void **state)
+{
+	struct fixture *fx = *state;
+	int before = syncs();
+
+	change(fx->s, "a", 0);
+	assert_int_equal(syncs(), before + 1);
+	assert_false(unsynced());
+	assert_int_equal(synchronous(fx->s), 2);
+}
+
+/* An unsynced commit waits for the next synced one, or for store_sync. */
+static void
+test_unsynced_commit_waits(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	int before = syncs();
+
+	change(fx->s, "a", 1);
+	assert_int_equal(syncs(), before);
+	assert_true(unsynced());
+	assert_int_equal(synchronous(fx->s), 2);
+	change(fx->s, "b", 0);
+	assert_int_equal(syncs(), before + 1);
+	assert_false(unsynced());
+
+	change(fx->s, "c", 1);
+	assert_true(unsynced());
+	assert_int_equal(store_sync(fx->s, &cause), 0);
+	assert_false(unsynced());
+	assert_int_equal(syncs(), before + 2);
+	/* Nothing left to sync: no sync. */
+	assert_int_equal(store_sync(fx->s, &cause), 0);
+	assert_int_equal(syncs(), before + 2);
+	assert_null(cause);
+}
+
+/* What another connection left unsynced, store_sync syncs through this one. */
+static void
+test_sync_covers_other_connections(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(store_open_another(fx->s, &other, &cause), 0);
+	change(other, "a", 1);
+	assert_true(unsynced());
+	assert_int_equal(store_sync(fx->s, &cause), 0);
+	assert_false(unsynced());
+	store_close(other);
+	assert_null(cause);
+}
+
+/* Another connection's commit is synced too, after the gate, and it is back at FULL. */
+static void
+test_other_connection_syncs_late(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL;
+	char *cause = NULL;
+	int before = syncs();
+
+	assert_int_equal(store_open_another(fx->s, &other, &cause), 0);
+	change(other, "a", 0);
+	assert_int_equal(syncs(), before + 1);
+	assert_false(unsynced());
+	assert_int_equal(synchronous(other), 2);
+	store_close(other);
+	assert_null(cause);
+}
+
+/*
+ * A failed sync: inside COMMIT it undoes the change; after the gate (another
+ * connection) the change is made, and the cause says it may not last.
+ */
+static void
+test_failed_sync(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL;
+	char *cause = NULL;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	assert_int_equal(store_meta_set(fx->s, "a", "set", &cause), 0);
+	fail_sync = 1;
+	assert_int_equal(store_commit(fx->s, &cause), -1);
+	assert_non_null(cause);
+	FREE_NULL(&cause);
+	assert_false(holds(fx->path, "a"));
+
+	assert_int_equal(store_open_another(fx->s, &other, &cause), 0);
+	assert_int_equal(store_begin(other, &cause), 0);
+	assert_int_equal(store_meta_set(other, "b", "set", &cause), 0);
+	fail_sync = 1;
+	assert_int_equal(store_commit(other, &cause), -1);
+	assert_non_null(strstr(cause, "tw.db-wal: syncing the store's log to disk failed"));
+	assert_non_null(strstr(cause, "the change is made, but may not survive a power cut"));
+	FREE_NULL(&cause);
+	assert_int_equal(synchronous(other), 2);
+	store_close(other);
+	assert_true(holds(fx->path, "b"));
+	/* And the connection writes on. */
+	change(fx->s, "c", 0);
+}
+
+/* A rolled back unsynced transaction leaves nothing to sync, and FULL restored. */
+static void
+test_rollback_leaves_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	int before;
+
+	change(fx->s, "a", 0);
+	before = syncs();
+	assert_int_equal(store_begin_unsynced(fx->s, &cause), 0);
+	assert_int_equal(synchronous(fx->s), 1);
+	assert_int_equal(store_meta_set(fx->s, "b", "set", &cause), 0);
+	store_rollback(fx->s);
+	assert_int_equal(synchronous(fx->s), 2);
+	assert_int_equal(store_sync(fx->s, &cause), 0);
+	assert_int_equal(syncs(), before);
+	assert_false(holds(fx->path, "b"));
+	assert_null(cause);
+}
+
+/* Nested, the outer transaction decides: an inner unsynced one is synced with it. */
+static void
+test_outer_transaction_decides(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	int before = syncs();
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	change(fx->s, "a", 1);
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	assert_int_equal(syncs(), before + 1);
+	assert_false(unsynced());
+	assert_null(cause);
+}
+
+static void
+synced_then_unsynced(struct store *s)
+{
+	change(s, "synced", 0);
+	change(s, "unsynced", 1);
+}
+
+static void
+unsynced_then_synced(struct store *s)
+{
+	change(s, "first", 1);
+	change(s, "second", 0);
+}
+
+static void
+unsynced_then_store_sync(struct store *s)
+{
+	char *cause = NULL;
+
+	change(s, "lazy", 1);
+	if (store_sync(s, &cause) < 0)
+		_exit(3);
+}
+
+/* A power cut loses an unsynced commit only, and only until something syncs the log. */
+static void
+test_power_cut(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+
+	/* The fixture's own connection is closed: the child is the store's only one. */
+	store_close(fx->s);
+	fx->s = NULL;
+	power_cut_after(fx->path, synced_then_unsynced);
+	assert_true(holds(fx->path, "synced"));
+	assert_false(holds(fx->path, "unsynced"));
+
+	power_cut_after(fx->path, unsynced_then_synced);
+	assert_true(holds(fx->path, "first"));
+	assert_true(holds(fx->path, "second"));
+
+	power_cut_after(fx->path, unsynced_then_store_sync);
+	assert_true(holds(fx->path, "lazy"));
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_null(cause);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_commit_is_synced, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_unsynced_commit_waits, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_covers_other_connections, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_other_connection_syncs_late, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_sync, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_outer_transaction_decides, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_power_cut, fixture_setup, fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, watch_setup, NULL);
+}
