@@ -26,6 +26,21 @@
 #define LIVE_ROWS STORE_LIVE("")
 #define IN_FLIGHT_ROWS STORE_IN_FLIGHT("")
 
+/*
+ * The tokens table's CHECKs on state, as schema 1 wrote them, and as schema
+ * 11 rewrites them: comparisons, for which SQLite builds no table of the
+ * constants, as it does for an IN list of more than two at every write.
+ */
+#define STATES_1                                                                                   \
+	"state IN ('pending', 'created', 'verified', 'active',    'retiring', 'deleted', "         \
+	"'failed', 'unknown', 'expired', 'revoked')"
+#define NO_TOKEN_1 "state IN ('pending', 'unknown', 'failed')"
+#define STATES_11                                                                                  \
+	"state = 'pending' OR state = 'created' OR state = 'verified' OR state = 'active' OR "     \
+	"state = 'retiring' OR state = 'deleted' OR state = 'failed' OR state = 'unknown' OR "     \
+	"state = 'expired' OR state = 'revoked'"
+#define NO_TOKEN_11 "(state = 'pending' OR state = 'unknown' OR state = 'failed')"
+
 /* Schema version 1: the first.  Each later version adds one entry. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* 0 -> 1 */
@@ -47,15 +62,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  slot_id INTEGER REFERENCES slots(id),"
     "  token TEXT,"
     "  name TEXT NOT NULL,"
-    "  state TEXT NOT NULL CHECK (state IN ('pending', 'created', 'verified', 'active',"
-    "    'retiring', 'deleted', 'failed', 'unknown', 'expired', 'revoked')),"
+    "  state TEXT NOT NULL CHECK (" STATES_1 "),"
     "  origin TEXT NOT NULL CHECK (origin IN ('created', 'imported')),"
     "  requested_at INTEGER NOT NULL,"
     "  created_at INTEGER,"
     "  expires_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL,"
     "  retire_after INTEGER,"
-    "  CHECK (token IS NOT NULL OR state IN ('pending', 'unknown', 'failed')),"
+    "  CHECK (token IS NOT NULL OR " NO_TOKEN_1 "),"
     "  UNIQUE (workspace_id, token));"
     /* At most one active token and one replacement in flight per slot. */
     "CREATE UNIQUE INDEX tokens_one_active ON tokens(slot_id) WHERE state = 'active';"
@@ -159,6 +173,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  requested_at, created_at, expires_at, updated_at, retire_after) WHERE " LIVE_ROWS ";"
     "DROP INDEX tokens_one_in_flight;"
     "CREATE UNIQUE INDEX tokens_one_in_flight ON tokens(slot_id) WHERE " IN_FLIGHT_ROWS ";",
+    /* 10 -> 11: the tokens table's CHECKs without IN lists, in code (checks_as_comparisons). */
+    "",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */
@@ -171,9 +187,87 @@ attest_rows(struct store *s, char **cause)
 				cause);
 }
 
+/* Whether PRAGMA quick_check(table) says ok; else -1 with *cause. */
+static int
+table_checks(struct store *s, const char *table, char **cause)
+{
+	char *sql = xasprintf("PRAGMA quick_check(%s)", table);
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "checking its tables", cause);
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0)
+		rc = 0;
+	else
+		*cause =
+		    xasprintf("%s: its %s table fails SQLite's quick_check after the change of "
+			      "schema; nothing was changed",
+			      s->path, table);
+out:
+	sqlite3_finalize(st);
+	free(sql);
+	return rc;
+}
+
+/*
+ * 10 -> 11: the tokens table's CHECKs on state as comparisons (STATES_11),
+ * the same rows passing: SQLite built a table of an IN list's constants, and
+ * zeroed its pages, at every write of a token row.  A CHECK alone changes as
+ * SQLite documents it ("Making Other Kinds Of Table Schema Changes"): the
+ * table's SQL rewritten in sqlite_schema, the schema version moved on so that
+ * every connection reads it again, and the table checked, in the migration's
+ * transaction.  A table whose SQL is not schema 1's is left as it is.
+ */
+static int
+checks_as_comparisons(struct store *s, char **cause)
+{
+	static const char update[] =
+	    "UPDATE sqlite_schema SET sql = replace(replace(sql, ?1, ?2), ?3, ?4) "
+	    "WHERE type = 'table' AND name = 'tokens' AND instr(sql, ?1) > 0 AND instr(sql, ?3) > "
+	    "0";
+	sqlite3_stmt *st = NULL;
+	char *bump = NULL, *ignored = NULL;
+	int version, changed = 0, rc = -1;
+
+	if (store_pragma_int(s, "PRAGMA schema_version", &version, cause) < 0 ||
+	    store_exec(s, "PRAGMA writable_schema = ON", "migrating its schema", cause) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, update, -1, &st, NULL) != SQLITE_OK) {
+		store_error(s, "migrating its schema", cause);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, STATES_1, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, STATES_11, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, NO_TOKEN_1, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, NO_TOKEN_11, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, "migrating its schema", cause);
+		goto out;
+	}
+	changed = sqlite3_changes(s->db);
+	bump = xasprintf("PRAGMA schema_version = %d", version + 1);
+	if (changed > 0 && store_exec(s, bump, "migrating its schema", cause) < 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	free(bump);
+	/* Off on every path: the transaction's end rolls back what went wrong. */
+	if (store_exec(s, "PRAGMA writable_schema = OFF", "migrating its schema",
+		       rc == 0 ? cause : &ignored) < 0)
+		rc = -1;
+	free(ignored);
+	return rc == 0 && changed > 0 ? table_checks(s, "tokens", cause) : rc;
+}
+
 /* What a migration does beyond its SQL, run after all of it; NULL: nothing. */
 static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **cause) = {
     [4] = attest_rows,
+    [10] = checks_as_comparisons,
 };
 
 /*

@@ -938,7 +938,7 @@ ephemeral_tables(sqlite3 *db, const char *sql)
  * table of their own: SQLite builds one, at each execution, for an IN list
  * of more than two constants, and the conditions of tokens_live and
  * tokens_one_in_flight were four of the six a change of state built (schema
- * 10).  The two left are the table's CHECKs.
+ * 10); the table's two CHECKs on state the other two (schema 11).
  */
 static void
 test_index_conditions_build_no_table(void **state)
@@ -948,17 +948,120 @@ test_index_conditions_build_no_table(void **state)
 	assert_int_equal(ephemeral_tables(fx->s->db,
 					  "UPDATE tokens SET state = 'verified', "
 					  "updated_at = 1 WHERE id = 1 AND state = 'created'"),
-			 2);
+			 0);
 	assert_int_equal(ephemeral_tables(fx->s->db,
 					  "INSERT INTO tokens (workspace_id, slot_id, name, state, "
 					  "origin, requested_at, expires_at, updated_at) VALUES "
 					  "(1, 1, 'x', 'pending', 'created', 1, 2, 1)"),
-			 2);
+			 0);
 	/* The rows the indexes hold are as before: every live state, every one in flight. */
 	assert_int_equal(
 	    query_int(fx->s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('tokens_live', "
 				 "'tokens_one_in_flight') AND sql LIKE '%IN (%'"),
 	    0);
+}
+
+/* Whether sql, run on db, fails on a CHECK constraint. */
+static int
+check_refuses(sqlite3 *db, const char *sql)
+{
+	return (sqlite3_exec(db, sql, NULL, NULL, NULL) & 0xff) == SQLITE_CONSTRAINT &&
+	       sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_CHECK;
+}
+
+/*
+ * A version 10 store, its tokens table as schema 1 wrote it (the text below
+ * is a store's, made by tokenwarden before schema 11), gains CHECKs without
+ * IN lists that pass and refuse the same rows; the other connections of the
+ * store read the new schema.  A table whose SQL is another's is left alone.
+ */
+static void
+test_migrates_checks(void **state)
+{
+	static const char old_states[] =
+	    "state IN (''pending'', ''created'', ''verified'', ''active'',    ''retiring'', "
+	    "''deleted'', ''failed'', ''unknown'', ''expired'', ''revoked'')";
+	static const char old_no_token[] = "state IN (''pending'', ''unknown'', ''failed'')";
+	struct fixture *fx = *state;
+	char *cause = NULL, *sql;
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	sql = xasprintf("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
+			"replace(replace(sql, '%s', '%s'), '%s', '%s') WHERE name = 'tokens'; "
+			"PRAGMA writable_schema = OFF; PRAGMA user_version = 10",
+			"state = ''pending'' OR state = ''created'' OR state = ''verified'' OR "
+			"state = ''active'' OR state = ''retiring'' OR state = ''deleted'' OR "
+			"state = ''failed'' OR state = ''unknown'' OR state = ''expired'' OR "
+			"state = ''revoked''",
+			old_states,
+			"(state = ''pending'' OR state = ''unknown'' OR state = ''failed'')",
+			old_no_token);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	sqlite3_close(db);
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'tokens' "
+				       "AND sql LIKE '%state IN (''pending'', ''created''%' "
+				       "AND sql LIKE '%OR state IN (''pending'', ''unknown''%'"),
+			 1);
+
+	/* Migrated while db, open, has read the old schema. */
+	assert_int_equal(query_int(db, "SELECT count(*) FROM tokens"), 0);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
+	assert_int_equal(query_int(s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(
+	    query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%state IN (%'"),
+	    0);
+	fx->s = s;
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "INSERT INTO workspaces (id, name) VALUES (1, 'acme'); "
+			 "INSERT INTO slots (id, workspace_id, name) VALUES (1, 1, 'etl')",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	/* Each state passes; another does not; a row without a token only pending, unknown, failed.
+	 */
+	for (int i = 0; i < 10; i++) {
+		static const char *const states[] = {"pending",  "created", "verified", "active",
+						     "retiring", "deleted", "failed",   "unknown",
+						     "expired",  "revoked"};
+		int no_token = i == 0 || i == 6 || i == 7;
+
+		sql = xasprintf("INSERT INTO tokens (workspace_id, name, token, state, origin, "
+				"requested_at, expires_at, updated_at) VALUES (1, 'n%d', 't%d', "
+				"'%s', 'created', 1, 2, 1)",
+				i, i, states[i]);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		free(sql);
+		sql = xasprintf(
+		    "INSERT INTO tokens (workspace_id, name, state, origin, requested_at, "
+		    "expires_at, updated_at) VALUES (1, 'm%d', '%s', 'created', 1, 2, 1)",
+		    i, states[i]);
+		if (no_token)
+			assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		else
+			assert_true(check_refuses(db, sql));
+		free(sql);
+	}
+	assert_true(check_refuses(db, "UPDATE tokens SET state = 'bogus' WHERE name = 'n0'"));
+	assert_true(check_refuses(db, "UPDATE tokens SET state = 'Active' WHERE name = 'n0'"));
+	assert_true(check_refuses(s->db, "UPDATE tokens SET origin = 'stolen' WHERE name = 'n0'"));
+	sqlite3_close(db);
+	assert_null(cause);
+
+	/* A tokens table that is not schema 1's: left as it is, the store opens. */
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 10", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_null(cause);
 }
 
 int
@@ -985,6 +1088,7 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_index_conditions_build_no_table, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migrates_checks, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_from_version_1, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_from_version_0_only_at_init,

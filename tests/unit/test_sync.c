@@ -33,7 +33,7 @@ struct watched {
 
 static sqlite3_vfs *unix_vfs;
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
-static int log_syncs;   /* syncs of the log */
+static int log_syncs;    /* syncs of the log */
 static int log_unsynced; /* the log was written since its last sync */
 static int fail_sync;    /* the next sync of the log fails */
 
