@@ -698,6 +698,8 @@ store_commit(struct store *s, char **cause)
 		s->depth--;
 		return 0;
 	}
+	if (s->depth == 0)
+		return 0; /* a transaction store_begin did not begin: no gate to give back */
 	transaction_ended(s, 1);
 	if (!late)
 		return 0;
