@@ -225,10 +225,9 @@ out:
 static int
 checks_as_comparisons(struct store *s, char **cause)
 {
-	static const char update[] =
-	    "UPDATE sqlite_schema SET sql = replace(replace(sql, ?1, ?2), ?3, ?4) "
-	    "WHERE type = 'table' AND name = 'tokens' AND instr(sql, ?1) > 0 AND instr(sql, ?3) > "
-	    "0";
+	static const char update[] = "UPDATE sqlite_schema SET sql = replace(replace(sql, ?1, ?2), "
+				     "?3, ?4) WHERE type = 'table' AND name = 'tokens' "
+				     "AND instr(sql, ?1) > 0 AND instr(sql, ?3) > 0";
 	sqlite3_stmt *st = NULL;
 	char *bump = NULL, *ignored = NULL;
 	int version, changed = 0, rc = -1;
