@@ -39,27 +39,27 @@ static int fail_sync;    /* the next sync of the log fails */
 
 #define REAL(f) (((struct watched *)(f))->real)
 
-/* Copies path to path.synced: what a power cut leaves of it. */
+/* Copies path to path.synced: what a power cut leaves of it.  Returns 0 or -1. */
 static int
 keep_synced(const char *path)
 {
 	char *to = xasprintf("%s.synced", path), buf[65536];
-	int in = open(path, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
-	ssize_t n;
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = -1;
+	ssize_t n = -1;
 
 	if (in >= 0)
 		out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	while (out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto out;
-	rc = 0;
-out:
+	while (out >= 0) {
+		n = read(in, buf, sizeof buf);
+		if (n <= 0 || write(out, buf, (size_t)n) != n)
+			break;
+	}
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
 		close(out);
 	free(to);
-	return rc;
+	return n == 0 ? 0 : -1;
 }
 
 static int
