@@ -187,29 +187,26 @@ attest_rows(struct store *s, char **cause)
 				cause);
 }
 
-/* Whether PRAGMA quick_check(table) says ok; else -1 with *cause. */
+/* Runs check, a PRAGMA integrity_check or quick_check: 0 when it says ok, else -1 with *cause. */
 static int
-table_checks(struct store *s, const char *table, char **cause)
+check_ok(struct store *s, const char *check, char **cause)
 {
-	char *sql = xasprintf("PRAGMA quick_check(%s)", table);
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		store_error(s, "checking its tables", cause);
+	if (sqlite3_prepare_v2(s->db, check, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		store_error(s, "integrity check", cause);
 		goto out;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0)
-		rc = 0;
-	else
-		*cause =
-		    xasprintf("%s: its %s table fails SQLite's quick_check after the change of "
-			      "schema; nothing was changed",
-			      s->path, table);
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+		*cause = xasprintf("%s: integrity check: %s", s->path,
+				   (const char *)sqlite3_column_text(st, 0));
+		goto out;
+	}
+	rc = 0;
 out:
 	sqlite3_finalize(st);
-	free(sql);
 	return rc;
 }
 
@@ -260,7 +257,7 @@ out:
 		       rc == 0 ? cause : &ignored) < 0)
 		rc = -1;
 	free(ignored);
-	return rc == 0 && changed > 0 ? table_checks(s, "tokens", cause) : rc;
+	return rc == 0 && changed > 0 ? check_ok(s, "PRAGMA quick_check(tokens)", cause) : rc;
 }
 
 /* What a migration does beyond its SQL, run after all of it; NULL: nothing. */
@@ -686,7 +683,7 @@ store_begin_unsynced(struct store *s, char **cause)
 int
 store_commit(struct store *s, char **cause)
 {
-	int late = s->normal && !s->deferred, err, sys;
+	int late = s->late_sync && !s->deferred, err, sys;
 
 	if (store_step_once(s, s->depth > 1 ? "RELEASE nested" : "COMMIT", "committing the change",
 			    cause) < 0) {
@@ -805,23 +802,7 @@ store_meta_set(struct store *s, const char *key, const char *value, char **cause
 int
 store_integrity_check(struct store *s, char **cause)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		store_error(s, "integrity check", cause);
-		goto out;
-	}
-	if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
-		*cause = xasprintf("%s: integrity check: %s", s->path,
-				   (const char *)sqlite3_column_text(st, 0));
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return check_ok(s, "PRAGMA integrity_check", cause);
 }
 
 int
