@@ -281,6 +281,7 @@ struct slot_view {
 	const struct token_row *pending;
 	const struct token_row *lapsed;   /* its latest token that expired while in use */
 	const struct token_row *retiring; /* its newest retiring token */
+	const struct token_row *dead;     /* its newest tokens_dead_held row */
 };
 
 /*
@@ -294,8 +295,22 @@ held_newer(const struct slot_view *v)
 {
 	if (v->leftover != NULL && v->leftover->retire_after != 0)
 		return v->leftover;
-	if (v->retiring != NULL && v->active != NULL && born(v->retiring) > born(v->active))
+	if (v->retiring != NULL && v->active != NULL && v->retiring->row > v->active->row)
 		return v->retiring;
+	return NULL;
+}
+
+/*
+ * A token the slot's consumers may hold, deleted or revoked, that is newer
+ * than its active one, or NULL: a replacement kept for a consumer
+ * (held_newer) that someone revoked.  Its consumer holds a dead token.
+ * Newer by row, the order of the intents, which no clock can turn.
+ */
+static const struct token_row *
+held_dead(const struct slot_view *v)
+{
+	if (v->dead != NULL && v->active != NULL && v->dead->row > v->active->row)
+		return v->dead;
 	return NULL;
 }
 
@@ -382,7 +397,7 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 		break;
 	case TOKEN_RETIRING:
 		later(b, r->retire_after);
-		if (v->retiring == NULL || born(v->retiring) < born(r))
+		if (v->retiring == NULL || v->retiring->row < r->row)
 			v->retiring = r;
 		break;
 	default: /* created or verified */
@@ -504,7 +519,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	 struct plan_slot_due *d)
 {
 	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
-	const struct token_row *newer;
+	const struct token_row *newer, *dead;
 	int64_t due;
 
 	d->skip = 0;
@@ -539,7 +554,16 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	}
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);
-	if (newer != NULL && v->active != NULL && d->due > b->now) {
+	dead = held_dead(v);
+	if (dead != NULL && d->due > b->now) {
+		d->due = b->now;
+		timefmt_minute(dead->updated_at, when);
+		snprintf(why, sizeof why,
+			 "its consumers may hold %s, %s at %s; a rotation gives them a working "
+			 "token",
+			 dead->token != NULL ? dead->token : "?", tokens_state_name(dead->state),
+			 when);
+	} else if (newer != NULL && v->active != NULL && d->due > b->now) {
 		d->due = b->now;
 		snprintf(why, sizeof why,
 			 "its consumers may hold %s, newer than the active %s; a rotation reaches "
@@ -658,6 +682,13 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 
 		if (j >= 0)
 			views[j].failures = &in->states[i];
+	}
+	for (size_t i = 0; i < in->ndead; i++) {
+		const struct token_row *r = &in->dead[i];
+		long j = r->slot != NULL ? policy_slot_index(p, r->workspace, r->slot) : -1;
+
+		if (j >= 0 && (views[j].dead == NULL || views[j].dead->row < r->row))
+			views[j].dead = r;
 	}
 	for (size_t i = 0; i < n; i++)
 		classify(&b, &rows[i], views);

@@ -133,6 +133,11 @@ struct plan_input {
 	 * store/clocks lists them: each is a finding. */
 	const struct clock_state *clocks;
 	size_t nclocks;
+	/* Deleted or revoked tokens a consumer may still hold, as store/tokens
+	 * lists them (tokens_dead_held): a slot whose active token is older than
+	 * one is due at once, since only a rotation reaches that consumer. */
+	const struct token_row *dead;
+	size_t ndead;
 };
 
 /* As plan_build, minding in (may be NULL). */

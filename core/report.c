@@ -19,6 +19,8 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	in.force = force;
 	in.clocks = r->clocks;
 	in.nclocks = r->nclocks;
+	in.dead = r->dead;
+	in.ndead = r->ndead;
 	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 }
 
@@ -35,6 +37,7 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 
 	if ((reading == WITH_SECRET && tokens_live(s, &r->rows, &r->nrows, cause) < 0) ||
 	    (reading == UNSEALED && tokens_live_unsealed(s, &r->rows, &r->nrows, cause) < 0) ||
+	    tokens_dead_held(s, now, &r->dead, &r->ndead, cause) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
@@ -90,6 +93,7 @@ report_free(struct report *r)
 {
 	plan_free(&r->plan);
 	tokens_free(r->rows, r->nrows);
+	tokens_free(r->dead, r->ndead);
 	slots_free(r->states, r->nstates);
 	clocks_free(r->clocks, r->nclocks);
 	memset(r, 0, sizeof *r);

@@ -11,6 +11,8 @@
 struct report {
 	struct token_row *rows; /* the inventory the plan borrows from */
 	size_t nrows;
+	struct token_row *dead; /* tokens_dead_held: dead tokens a consumer may hold */
+	size_t ndead;
 	struct slot_state *states; /* slots with failed attempts */
 	size_t nstates;
 	struct clock_state *clocks; /* workspaces whose clock disagreed at the last run */

@@ -35,6 +35,16 @@ int store_migrate(struct store *s, char **cause);
 /* The rows of a replacement in flight (tokens_one_in_flight, schema 10), as STORE_LIVE. */
 #define STORE_IN_FLIGHT(T)                                                                         \
 	"(" T "state = 'pending' OR " T "state = 'created' OR " T "state = 'verified')"
+/*
+ * The rows deleted or revoked before their retire_after (tokens_dead_held,
+ * schema 12): tokens some consumer may still have held, since the tool
+ * itself deletes a delivered token only after its retire_after.  A
+ * replacement a crash or a refusing consumer left kept, revoked by hand,
+ * is one; so is any slot's token deleted or revoked while in use.
+ */
+#define STORE_DEAD_HELD(T)                                                                         \
+	"((" T "state = 'revoked' OR " T "state = 'deleted') AND " T "retire_after > " T           \
+	"updated_at)"
 
 /*
  * The row digest an event's details carry, as its row_digest column must

@@ -174,6 +174,15 @@ int tokens_live(struct store *s, struct token_row **rows, size_t *n, char **caus
  */
 int tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
+/*
+ * Lists the slots' rows deleted or revoked before their retire_after and
+ * unexpired at now, oldest first: tokens a consumer may still hold, dead.
+ * The planner rotates a slot at once whose active token is older than one
+ * of them.  Returns 0 with *rows (free with tokens_free) and *n, or -1.
+ */
+int tokens_dead_held(struct store *s, int64_t now, struct token_row **rows, size_t *n,
+		     char **cause);
+
 /* Counts every row by state, whatever the state (served by an index).  Returns 0 or -1. */
 int tokens_count_by_state(struct store *s, int64_t counts[TOKEN_NSTATES], char **cause);
 

@@ -217,6 +217,33 @@ done
 if sim_ctl GET /_sim/tokens | jq -e --arg t "$partial" '.tokens | any(.token == $t)' >/dev/null; then
 	fail "the kept replacement $partial outlived the grace after the next rotation"
 fi
+
+echo "== a token consumers hold, revoked or deleted by hand: the next run replaces it"
+# The slot's active token is older and still works, so the slot is not due;
+# but a consumer holds the dead one, and only a rotation can reach it.
+touch "$TW_TMP/refuse"
+run 1 rotate --force acme/file-first
+rm "$TW_TMP/refuse"
+partial=$(jq -r .token "$TW_TMP/run/file-first.json")
+run 0 revoke -w acme --yes "$partial"
+st=0
+TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force acme/exec-first >/dev/null 2>&1 ||
+	st=$?
+[ "$st" -eq 137 ] || fail "after-deliver --force exec-first: the run was not killed (exit $st)"
+kept=$(jq -r .token "$TW_TMP/run/exec-first.json")
+run 0 token delete -w acme "$kept"
+# Past the failed slot's backoff, and days before either slot is due.
+at 2027-02-01T02:30Z
+run 3 plan # 3: file-first failed in its last run
+expect "$out" "its consumers may hold $partial, revoked at 2027-02-01T02:"
+expect "$out" "its consumers may hold $kept, deleted at 2027-02-01T02:"
+run 0 rotate
+expect "$out" "2 rotated"
+for s in file-first exec-first; do
+	for f in "$TW_TMP/run/$s.json" "$TW_TMP/run/$s-hook.json"; do holds "$f"; done
+done
+run 0 plan
+refute "$out" "its consumers may hold"
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
 echo "== a transient fault: a slot without slack is tried again within the run"

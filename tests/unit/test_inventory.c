@@ -222,12 +222,13 @@ test_migration_attests_rows(void **state)
 
 	/* Back to what schema 4 wrote: no index, and events without digests. */
 	migrate_two_rows(
-	    fx, "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
-		"DROP INDEX tokens_live; DROP INDEX events_by_kind; "
-		"DROP INDEX tokens_retiring; DROP INDEX events_by_row; "
-		"ALTER TABLE events DROP COLUMN row_digest; "
-		"ALTER TABLE events DROP COLUMN token_row; "
-		"DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
+	    fx,
+	    "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
+	    "DROP INDEX tokens_live; DROP INDEX events_by_kind; "
+	    "DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "
+	    "ALTER TABLE events DROP COLUMN row_digest; "
+	    "ALTER TABLE events DROP COLUMN token_row; "
+	    "DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
 	assert_int_equal(rows, 2);
 	assert_int_equal(
@@ -262,7 +263,8 @@ test_migration_fills_digests(void **state)
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 
 	/* Back to what schema 8 wrote: the digests in the details alone. */
-	migrate_two_rows(fx, "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
+	migrate_two_rows(fx, "DROP INDEX tokens_dead_held; "
+			     "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
 			     "CREATE INDEX events_by_row ON events(token_row, id) "
 			     "WHERE token_row IS NOT NULL; PRAGMA user_version = 8");
 	assert_int_equal(query_int(fx->s->db,

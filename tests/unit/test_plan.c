@@ -280,13 +280,13 @@ test_actions_and_findings(void **state)
 
 	(void)state;
 	/* due: expires in 5 days, so due a day ago; its replaced token is past grace */
-	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
 	r = add(&v, "acme", "due", "tok-due-old", TOKEN_RETIRING, NOW - 50 * D, NOW + 2 * H);
 	r->retire_after = NOW - H;
+	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
 	/* later: not due for 10 days; its retiring token's grace ends in an hour */
-	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	r = add(&v, "acme", "later", "tok-later-old", TOKEN_RETIRING, NOW - 40 * D, NOW + 3 * D);
 	r->retire_after = NOW + H;
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	/* resumed: an interrupted run left a verified replacement behind */
 	add(&v, "acme", "resumed", "tok-res", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
 	add(&v, "acme", "resumed", "tok-res-new", TOKEN_VERIFIED, NOW - H, NOW + 30 * D);
@@ -499,17 +499,17 @@ test_cleanup_edges(void **state)
 	r = add(&v, "acme", "held", "tok-held-kept", TOKEN_RETIRING, NOW - D, NOW + 29 * D);
 	r->retire_after = NOW + 29 * D;
 	/* lapsed: not due; an older token retiring, as after any rotation */
-	add(&v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 3 * D, NOW + 27 * D);
 	r = add(&v, "acme", "lapsed", "tok-lapsed-old", TOKEN_RETIRING, NOW - 25 * D, NOW + 5 * D);
 	r->retire_after = NOW + 2 * H;
+	add(&v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 3 * D, NOW + 27 * D);
 	/* resumed: not due; a crash came after its replacement's delivery began */
 	add(&v, "acme", "resumed", "tok-resumed", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	r = add(&v, "acme", "resumed", "tok-handed", TOKEN_VERIFIED, NOW - 2 * H, NOW + 30 * D);
 	r->retire_after = NOW + 30 * D;
 	/* due: its replaced token is past grace and past expiry too */
-	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - D, NOW + 29 * D);
 	r = add(&v, "acme", "due", "tok-old", TOKEN_RETIRING, NOW - 31 * D, NOW - H);
 	r->retire_after = NOW - 2 * H;
+	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - D, NOW + 29 * D);
 	/* an unmanaged token that lived too long but has expired: no violation any more */
 	add(&v, "acme", NULL, "tok-ancient", TOKEN_EXPIRED, NOW - 400 * D, NOW - 10 * D);
 	/* made by hand by an older version, left created, and expired: expired like any */
@@ -615,6 +615,79 @@ test_backoff_and_stuck(void **state)
 	policy_free(p);
 }
 
+/* The why of slot's create, or NULL. */
+static const char *
+create_why(const struct plan *pl, const char *slot)
+{
+	for (size_t i = 0; i < pl->nactions; i++)
+		if (pl->actions[i].kind == PLAN_CREATE && strcmp(pl->actions[i].slot, slot) == 0)
+			return pl->actions[i].why;
+	return NULL;
+}
+
+/*
+ * A token a consumer may hold, revoked or deleted since, that is newer than
+ * its slot's active one: the slot is due at once, or said to be when it is
+ * paused.  One older than the active one, or of a slot the policy lacks,
+ * changes nothing.
+ */
+static void
+test_dead_held(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct plan_input in = {0};
+	struct inv v = {0}, dead = {0};
+	const struct plan_finding *f;
+	struct token_row *r;
+	struct plan pl;
+	const char *why;
+
+	(void)state;
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	add(&v, "acme", "held", "tok-held", TOKEN_ACTIVE, NOW - 2 * D, NOW + 28 * D);
+	add(&v, "acme", "paused", "tok-paused", TOKEN_ACTIVE, NOW - 1 * D, NOW + 29 * D);
+	/* later: its replacement reached the consumer, then was revoked */
+	r = add(&dead, "acme", "later", "tok-later-new", TOKEN_REVOKED, NOW - 2 * H, NOW + 30 * D);
+	r->row = 4;
+	r->updated_at = NOW - H;
+	/* held: a token deleted by hand before the active one was made */
+	r = add(&dead, "acme", "held", "tok-held-old", TOKEN_DELETED, NOW - 3 * D, NOW + 27 * D);
+	r->row = 2;
+	/* a slot the policy no longer has */
+	r = add(&dead, "acme", "gone", "tok-gone", TOKEN_REVOKED, NOW - D, NOW + 29 * D);
+	r->row = 6;
+	/* paused: as later, but the slot is paused */
+	r = add(&dead, "acme", "paused", "tok-paused-new", TOKEN_DELETED, NOW - H, NOW + 30 * D);
+	r->row = 7;
+
+	/* Without them, none of the three is due (the slots without a token are). */
+	plan_build_with(p, v.rows, v.n, NOW, NULL, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
+	assert_int_equal(count(&pl, PLAN_CREATE, "held"), 0);
+	assert_null(finding(&pl, FIND_PAUSED, NULL));
+	plan_free(&pl);
+
+	in.dead = dead.rows;
+	in.ndead = dead.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "held"), 0);
+	assert_int_equal(count(&pl, PLAN_CREATE, "paused"), 0);
+	why = create_why(&pl, "later");
+	assert_non_null(why);
+	assert_non_null(strstr(why, "its consumers may hold tok-later-new, revoked at "
+				    "2026-11-23T00:00Z; a rotation gives them a working token"));
+	f = finding(&pl, FIND_PAUSED, "tok-paused");
+	assert_non_null(f);
+	if (f != NULL)
+		assert_non_null(strstr(f->text, "its consumers may hold tok-paused-new, deleted"));
+	plan_free(&pl);
+
+	tokens_free(v.rows, v.n);
+	tokens_free(dead.rows, dead.n);
+	policy_free(p);
+}
+
 /* --force: the slot is rotated now whatever its due time, backoff or pause; the others as due. */
 static void
 test_force(void **state)
@@ -680,6 +753,7 @@ main(void)
 	    cmocka_unit_test(test_cleanup_edges),
 	    cmocka_unit_test(test_backoff_and_stuck),
 	    cmocka_unit_test(test_force),
+	    cmocka_unit_test(test_dead_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -321,6 +321,7 @@ test_migrates_from_version_1(void **state)
 		"DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
 		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_retiring; "
+		"DROP INDEX tokens_dead_held; "
 		"ALTER TABLE events DROP COLUMN row_digest; ALTER TABLE events DROP COLUMN "
 		"token_row; CREATE INDEX tokens_by_state ON tokens(state, expires_at); "
 		"PRAGMA user_version = 1",
@@ -333,8 +334,8 @@ test_migrates_from_version_1(void **state)
 	    query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
 			     "('slot_state', 'alerts', 'clock_state', 'events_by_row', "
 			     "'events_by_kind', 'tokens_live', 'secrets_rows', 'tokens_by_name', "
-			     "'tokens_retiring')"),
-	    9);
+			     "'tokens_retiring', 'tokens_dead_held')"),
+	    10);
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM meta WHERE value = 'kept'"), 1);
 	/* Version 1's index of every row by state is gone (schema 9). */
 	assert_int_equal(
@@ -992,7 +993,8 @@ test_migrates_checks(void **state)
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	sql = xasprintf("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
 			"replace(replace(sql, '%s', '%s'), '%s', '%s') WHERE name = 'tokens'; "
-			"PRAGMA writable_schema = OFF; PRAGMA user_version = 10",
+			"PRAGMA writable_schema = OFF; DROP INDEX tokens_dead_held; "
+			"PRAGMA user_version = 10",
 			"state = ''pending'' OR state = ''created'' OR state = ''verified'' OR "
 			"state = ''active'' OR state = ''retiring'' OR state = ''deleted'' OR "
 			"state = ''failed'' OR state = ''unknown'' OR state = ''expired'' OR "
@@ -1057,7 +1059,9 @@ test_migrates_checks(void **state)
 	store_close(fx->s);
 	fx->s = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 10", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX tokens_dead_held; PRAGMA user_version = 10",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
 	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);

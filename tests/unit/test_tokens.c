@@ -425,6 +425,61 @@ test_mark_deleted(void **state)
 	assert_int_equal(history_length(fx), n + 2);
 }
 
+/*
+ * The dead tokens a consumer may hold: a slot's token revoked or deleted
+ * before its retire_after, unexpired.  Not a replacement never delivered,
+ * nor one retired after its grace, nor a token of no slot, nor past expiry.
+ */
+static void
+test_dead_held(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make(fx, "etl", "aaa"), b, e, f, retired = 0;
+	struct token_row *r = NULL;
+	char *cause = NULL;
+	size_t n = 9;
+
+	assert_int_equal(tokens_delivering(fx->s, a, 1, 125, &cause), 0);
+	assert_int_equal(tokens_activate(fx->s, a, 0, 130, &retired, &cause), 0);
+	/* Delivered, then revoked: kept for its consumers until 5000. */
+	b = make(fx, "etl", "bbb");
+	assert_int_equal(tokens_delivering(fx->s, b, 1, 135, &cause), 0);
+	assert_int_equal(
+	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_REVOKED, 140, NULL, &cause), 0);
+	/* Never delivered: no consumer holds it. */
+	make(fx, "etl", "ccc");
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "ccc", 145, NULL, &cause), 0);
+	/* The next rotation retires aaa until 200; it is deleted after. */
+	e = make(fx, "etl", "eee");
+	assert_int_equal(tokens_delivering(fx->s, e, 1, 148, &cause), 0);
+	assert_int_equal(tokens_activate(fx->s, e, 200, 150, &retired, &cause), 0);
+	assert_int_equal(retired, a);
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "aaa", 250, NULL, &cause), 0);
+	/* The active token deleted by hand while its consumers hold it. */
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "eee", 260, NULL, &cause), 0);
+	/* A token of no slot, kept and revoked. */
+	f = make(fx, NULL, "fff");
+	assert_int_equal(tokens_retire(fx->s, f, 4000, 270, NULL, &cause), 0);
+	assert_int_equal(
+	    tokens_transition(fx->s, f, TOKEN_RETIRING, TOKEN_REVOKED, 280, NULL, &cause), 0);
+
+	assert_int_equal(tokens_dead_held(fx->s, 1000, &r, &n, &cause), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].row, b);
+	assert_string_equal(r[0].token, "bbb");
+	assert_string_equal(r[0].slot, "etl");
+	assert_int_equal(r[0].state, TOKEN_REVOKED);
+	assert_int_equal(r[0].updated_at, 140);
+	assert_int_equal(r[1].row, e);
+	assert_int_equal(r[1].state, TOKEN_DELETED);
+	tokens_free(r, n);
+	/* Past their expiry (5000) they are dead to everyone alike. */
+	assert_int_equal(tokens_dead_held(fx->s, 5000, &r, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	tokens_free(r, n);
+	assert_null(cause);
+}
+
 /* A token is found by its id, else by its name; a name two tokens share is refused. */
 static void
 test_lookup_by_id_or_name(void **state)
@@ -490,6 +545,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_import_and_list, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_live_as_listed, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mark_deleted, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_held, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_by_id_or_name, fixture_setup,
 					    fixture_teardown),
 	};
