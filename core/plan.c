@@ -534,6 +534,11 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 					 "has no working token: %s expired at %s",
 					 v->lapsed->token != NULL ? v->lapsed->token : "?", exp);
 			snprintf(why, sizeof why, "its token expired at %s", exp);
+		} else if (v->dead != NULL) {
+			timefmt_minute(v->dead->updated_at, when);
+			snprintf(why, sizeof why, "its token %s was %s at %s",
+				 v->dead->token != NULL ? v->dead->token : "?",
+				 tokens_state_name(v->dead->state), when);
 		} else
 			snprintf(why, sizeof why, "the slot has no token yet");
 	} else {

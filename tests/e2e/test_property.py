@@ -20,7 +20,9 @@ the simulator, never by writing SQL:
                     the policy does not have; with or without --secret-stdin
   token create      unmanaged, sometimes with its answer lost (unknown) or
                     refused (failed)
-  revoke --yes      a slot's active token or a token by id
+  revoke --yes      a slot's active token or a token by id; or `token delete`
+                    of a token by id; often the replacement a crash just
+                    left (a consumer may hold it), before any run
   policy edits      a slot's lifetime, rotate_before, grace changed, or a slot
                     dropped (its tokens then belong to no slot)
   time              hours to weeks between steps: retiring, expired tokens
@@ -233,6 +235,8 @@ class Case:
             point = rng.choice(CRASH_POINTS)
             rc = self.rotate(args, env={"TOKENWARDEN_TEST_CRASH": point})
             self.note("rotate %s killed at %s -> %s" % (" ".join(args), point, rc))
+            if rng.random() < 0.4:  # someone finds what the crash left, before any run
+                self.step_revoke()
         elif kind == "faults":
             if one and rng.random() < 0.3:
                 f = dict(MIXED_FAULTS)
@@ -329,7 +333,14 @@ class Case:
             key=lambda r: (r["ws"], r["slot"] or "", r["state"], r["name"]))
         if not rows:
             return
-        r = rng.choice(rows)
+        # Often a replacement a crash left (a consumer may hold it), rare otherwise.
+        left = [r for r in rows if r["state"] in ("created", "verified")]
+        r = rng.choice(left if left and rng.random() < 0.7 else rows)
+        if rng.random() < 0.3:  # the API's delete, by hand: the same to a consumer
+            p = self.tw_run(["token", "delete", "-w", r["ws"], r["token"]])
+            self.note("token delete -w %s %s (%s) -> %d" % (r["ws"], r["token"], r["state"],
+                                                             p.returncode))
+            return
         what = r["slot"] if (r["state"] == "active" and r["slot"] in self.slots.get(r["ws"], ())
                              and rng.random() < 0.6) else r["token"]
         p = self.tw_run(["revoke", "-w", r["ws"], "--yes", what])

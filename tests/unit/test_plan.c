@@ -683,6 +683,18 @@ test_dead_held(void **state)
 		assert_non_null(strstr(f->text, "its consumers may hold tok-paused-new, deleted"));
 	plan_free(&pl);
 
+	/* Its active token revoked (so no longer read as live): due anyway, and the why says
+	 * what became of it. */
+	v.rows[0].state = TOKEN_REVOKED;
+	dead.rows[0].row = 1;
+	free(dead.rows[0].token);
+	dead.rows[0].token = xstrdup("tok-later");
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	why = create_why(&pl, "later");
+	assert_non_null(why);
+	assert_string_equal(why, "its token tok-later was revoked at 2026-11-23T00:00Z");
+	plan_free(&pl);
+
 	tokens_free(v.rows, v.n);
 	tokens_free(dead.rows, dead.n);
 	policy_free(p);
