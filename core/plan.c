@@ -282,6 +282,7 @@ struct slot_view {
 	const struct token_row *lapsed;   /* its latest token that expired while in use */
 	const struct token_row *retiring; /* its newest retiring token */
 	const struct token_row *dead;     /* its newest tokens_dead_held row */
+	const struct token_row *expired;  /* its newest retiring token past expiry */
 };
 
 /*
@@ -300,18 +301,40 @@ held_newer(const struct slot_view *v)
 	return NULL;
 }
 
+/* The newer of two rows (either may be NULL): the later intent, which no clock can turn. */
+static const struct token_row *
+newest(const struct token_row *a, const struct token_row *b)
+{
+	return a == NULL || (b != NULL && b->row > a->row) ? b : a;
+}
+
 /*
- * A token the slot's consumers may hold, deleted or revoked, that is newer
- * than its active one, or NULL: a replacement kept for a consumer
- * (held_newer) that someone revoked.  Its consumer holds a dead token.
- * Newer by row, the order of the intents, which no clock can turn.
+ * A token the slot's consumers may hold that is newer than its active one
+ * and works no more, or NULL: a replacement kept for a consumer
+ * (held_newer) that someone revoked or deleted, or that expired first
+ * (its lifetime was shortened since).  Its consumer holds a dead token.
  */
 static const struct token_row *
-held_dead(const struct slot_view *v)
+held_dead(const struct plan_builder *b, const struct slot_view *v)
 {
-	if (v->dead != NULL && v->active != NULL && v->dead->row > v->active->row)
-		return v->dead;
+	const struct token_row *r = newest(newest(v->dead, v->expired), held_newer(v));
+
+	if (r == NULL || v->active == NULL || r->row <= v->active->row)
+		return NULL;
+	if (r->state == TOKEN_REVOKED || r->state == TOKEN_DELETED || r->expires_at <= b->now)
+		return r;
 	return NULL;
+}
+
+/* What became of a dead token a consumer may hold ("revoked", ...), and when (at). */
+static const char *
+dead_how(const struct token_row *r, char at[TIMEFMT_MAX])
+{
+	int gone = (r->state == TOKEN_REVOKED || r->state == TOKEN_DELETED) &&
+		   r->updated_at < r->expires_at;
+
+	timefmt_minute(gone ? r->updated_at : r->expires_at, at);
+	return gone ? tokens_state_name(r->state) : "expired";
 }
 
 /* A replaced token whose grace is over. */
@@ -371,10 +394,15 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 		    r->token != NULL ? r->token : "?");
 		return;
 	}
-	/* A replaced token past its grace goes now, expired or not. */
+	/* A replaced token past its grace goes now, expired or not (past_grace). */
 	if (r->state == TOKEN_RETIRING && v != NULL && r->retire_after <= b->now) {
-		if (!b->p->slots[i]->eff.paused)
-			retiring(b, r);
+		if (r->expires_at <= b->now)
+			v->expired = newest(v->expired, r);
+		if (b->npast == b->past_cap) {
+			b->past_cap = b->past_cap ? 2 * b->past_cap : 16;
+			b->past = xrealloc(b->past, b->past_cap * sizeof *b->past);
+		}
+		b->past[b->npast++] = r;
 		return;
 	}
 	/* Past expiry; a created or verified row no slot will resume counts as in use. */
@@ -520,6 +548,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 {
 	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
 	const struct token_row *newer, *dead;
+	const char *how;
 	int64_t due;
 
 	d->skip = 0;
@@ -535,10 +564,9 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 					 v->lapsed->token != NULL ? v->lapsed->token : "?", exp);
 			snprintf(why, sizeof why, "its token expired at %s", exp);
 		} else if (v->dead != NULL) {
-			timefmt_minute(v->dead->updated_at, when);
+			how = dead_how(v->dead, when);
 			snprintf(why, sizeof why, "its token %s was %s at %s",
-				 v->dead->token != NULL ? v->dead->token : "?",
-				 tokens_state_name(v->dead->state), when);
+				 v->dead->token != NULL ? v->dead->token : "?", how, when);
 		} else
 			snprintf(why, sizeof why, "the slot has no token yet");
 	} else {
@@ -559,15 +587,14 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	}
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);
-	dead = held_dead(v);
+	dead = held_dead(b, v);
 	if (dead != NULL && d->due > b->now) {
 		d->due = b->now;
-		timefmt_minute(dead->updated_at, when);
+		how = dead_how(dead, when);
 		snprintf(why, sizeof why,
 			 "its consumers may hold %s, %s at %s; a rotation gives them a working "
 			 "token",
-			 dead->token != NULL ? dead->token : "?", tokens_state_name(dead->state),
-			 when);
+			 dead->token != NULL ? dead->token : "?", how, when);
 	} else if (newer != NULL && v->active != NULL && d->due > b->now) {
 		d->due = b->now;
 		snprintf(why, sizeof why,
@@ -660,6 +687,26 @@ personal(struct plan_builder *b)
 					 b->p->ws[i].credential);
 }
 
+/*
+ * Deletes the replaced tokens past their grace, now that every row is seen:
+ * all but one newer than its slot's active token, a replacement kept for a
+ * consumer, which its slot's next rotation must reach first (held_dead).
+ */
+static void
+past_grace(struct plan_builder *b, const struct slot_view *views)
+{
+	for (size_t k = 0; k < b->npast; k++) {
+		const struct token_row *r = b->past[k];
+		long i = policy_slot_index(b->p, r->workspace, r->slot);
+		const struct token_row *active = views[i].active;
+
+		if (!b->p->slots[i]->eff.paused && (active == NULL || r->row < active->row))
+			retiring(b, r);
+	}
+	free(b->past);
+	b->past = NULL;
+}
+
 void
 plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
 	   struct plan *out)
@@ -692,11 +739,12 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 		const struct token_row *r = &in->dead[i];
 		long j = r->slot != NULL ? policy_slot_index(p, r->workspace, r->slot) : -1;
 
-		if (j >= 0 && (views[j].dead == NULL || views[j].dead->row < r->row))
-			views[j].dead = r;
+		if (j >= 0)
+			views[j].dead = newest(views[j].dead, r);
 	}
 	for (size_t i = 0; i < n; i++)
 		classify(&b, &rows[i], views);
+	past_grace(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);
 	personal(&b);

@@ -15,6 +15,10 @@ struct plan_builder {
 	/* The enforce rules' durations as the texts say them, written once per plan
 	 * rather than once per row: expired and unmanaged delete_after. */
 	char expired_after[TIMEFMT_MAX], unmanaged_after[TIMEFMT_MAX];
+	/* The slots' replaced tokens past their grace, deleted once every row is
+	 * seen unless newer than their slot's active token (plan.c: past_grace). */
+	const struct token_row **past;
+	size_t npast, past_cap;
 };
 
 void plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,

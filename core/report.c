@@ -37,7 +37,7 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 
 	if ((reading == WITH_SECRET && tokens_live(s, &r->rows, &r->nrows, cause) < 0) ||
 	    (reading == UNSEALED && tokens_live_unsealed(s, &r->rows, &r->nrows, cause) < 0) ||
-	    tokens_dead_held(s, now, &r->dead, &r->ndead, cause) < 0 ||
+	    tokens_dead_held(s, &r->dead, &r->ndead, cause) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;

@@ -175,9 +175,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE UNIQUE INDEX tokens_one_in_flight ON tokens(slot_id) WHERE " IN_FLIGHT_ROWS ";",
     /* 10 -> 11: the tokens table's CHECKs without IN lists, in code (checks_as_comparisons). */
     "",
-    /* 11 -> 12: the tokens consumers may hold that were deleted or revoked, by expiry
-     * (tokens_dead_held): the few rows that make a slot due at once. */
-    "CREATE INDEX tokens_dead_held ON tokens(expires_at) WHERE " STORE_DEAD_HELD("") ";",
+    /* 11 -> 12: the tokens a consumer may hold that were deleted or revoked
+     * (tokens_dead_held), in row order: the few rows that can make a slot due at once. */
+    "CREATE INDEX tokens_dead_held ON tokens(id) WHERE " STORE_DEAD_HELD("") ";",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -956,19 +956,20 @@ pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
 }
 
 int
-tokens_dead_held(struct store *s, int64_t now, struct token_row **rows, size_t *n, char **cause)
+tokens_dead_held(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
 	sqlite3_stmt *st = store_prepare(
 	    s,
-	    ROW_SELECT "FROM tokens t INDEXED BY tokens_dead_held " ROW_JOINS
-		       "WHERE " STORE_DEAD_HELD("t.") " AND t.expires_at > ?1 AND "
-						      "t.slot_id IS NOT NULL ORDER BY t.id",
+	    ROW_SELECT
+	    "FROM tokens t INDEXED BY tokens_dead_held " ROW_JOINS "WHERE " STORE_DEAD_HELD(
+		"t.") " AND t.slot_id IS NOT NULL AND t.id > "
+		      "coalesce((SELECT a.id FROM tokens a WHERE a.slot_id = t.slot_id AND "
+		      "a.state = 'active'), 0) ORDER BY t.id",
 	    cause);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, now);
 	rc = collect(s, st, rows, n, cause);
 	store_done(s, st);
 	return rc;

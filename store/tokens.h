@@ -175,13 +175,13 @@ int tokens_live(struct store *s, struct token_row **rows, size_t *n, char **caus
 int tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
 /*
- * Lists the slots' rows deleted or revoked before their retire_after and
- * unexpired at now, oldest first: tokens a consumer may still hold, dead.
- * The planner rotates a slot at once whose active token is older than one
- * of them.  Returns 0 with *rows (free with tokens_free) and *n, or -1.
+ * Lists the slots' rows deleted or revoked before their retire_after that
+ * are newer than their slot's active token (all, for a slot without one),
+ * oldest first: tokens a consumer may still hold, dead, that only a
+ * rotation of the slot can replace.  Returns 0 with *rows (free with
+ * tokens_free) and *n, or -1 with *cause.
  */
-int tokens_dead_held(struct store *s, int64_t now, struct token_row **rows, size_t *n,
-		     char **cause);
+int tokens_dead_held(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
 /* Counts every row by state, whatever the state (served by an index).  Returns 0 or -1. */
 int tokens_count_by_state(struct store *s, int64_t counts[TOKEN_NSTATES], char **cause);

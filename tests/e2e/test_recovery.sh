@@ -6,6 +6,9 @@
 #  - A consumer is never left with a dead token: when one consumer refuses a
 #    replacement that another took, the replacement is kept (retiring) until
 #    the slot's next rotation reaches them all, in either order of consumers.
+#    When that kept token dies first (revoked, deleted by hand, or expired
+#    under a lifetime shortened since), the next run rotates the slot at
+#    once, due or not.
 #  - A slot whose token would lapse before the next run is tried again
 #    within the run, with a fresh name; one with slack waits for the next run.
 #  - The server's clock decides: a host clock out of schedule.max_clock_skew
@@ -401,6 +404,24 @@ JOURNAL_STREAM=$(stat -c %d:%i "$err") TOKENWARDEN_LOG_FORMAT= "$tw_bin" rotate 
 grep -q '^tokenwarden: acme/etl: created ' "$err" || fail "a line to the journal carries its own time"
 run 2 --log-format xml rotate
 expect "$err" "--log-format 'xml': expected one of text, plain, json"
+
+echo "== a kept replacement that expires before the active token: the slot is rotated first"
+# Made while the policy gave 2d, the active token 10d: the file consumer holds the kept
+# one, which dies first.  It is not deleted, nor its slot left until due.
+export TOKENWARDEN_CONFIG=$TW_TMP/partial.yaml
+sed 's/lifetime: 10d/lifetime: 2d/' "$TW_TMP/partial.yaml" >"$TW_TMP/short.yaml"
+at 2027-03-20T02:00Z
+run 0 rotate
+touch "$TW_TMP/refuse"
+run 1 --config "$TW_TMP/short.yaml" rotate --force acme/file-first
+rm "$TW_TMP/refuse"
+kept=$(jq -r .token "$TW_TMP/run/file-first.json")
+at 2027-03-22T04:00Z
+run 3 plan # 3: file-first failed in its last run
+expect "$out" "its consumers may hold $kept, expired at 2027-03-22T02:"
+run 0 rotate
+expect "$out" "1 rotated"
+for f in "$TW_TMP/run/file-first.json" "$TW_TMP/run/file-first-hook.json"; do holds "$f"; done
 
 v=0
 "$tw_bin" audit verify --db "$db" >"$out" 2>"$err" || v=$?

@@ -652,7 +652,7 @@ test_dead_held(void **state)
 	r->updated_at = NOW - H;
 	/* held: a token deleted by hand before the active one was made */
 	r = add(&dead, "acme", "held", "tok-held-old", TOKEN_DELETED, NOW - 3 * D, NOW + 27 * D);
-	r->row = 2;
+	r->row = 1; /* before tok-held's 2 (row 1 of another slot is no matter) */
 	/* a slot the policy no longer has */
 	r = add(&dead, "acme", "gone", "tok-gone", TOKEN_REVOKED, NOW - D, NOW + 29 * D);
 	r->row = 6;
@@ -697,6 +697,51 @@ test_dead_held(void **state)
 
 	tokens_free(v.rows, v.n);
 	tokens_free(dead.rows, dead.n);
+	policy_free(p);
+}
+
+/*
+ * A replacement kept for a consumer that expires before the slot's older
+ * active token (the policy shortened the lifetime since): the slot is due
+ * at once, and the kept token is not deleted before that rotation, while an
+ * older replaced token past its grace goes as ever.
+ */
+static void
+test_kept_expired(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct token_row *r;
+	struct plan pl;
+	const char *why;
+
+	(void)state;
+	r = add(&v, "acme", "later", "tok-older", TOKEN_RETIRING, NOW - 30 * D, NOW + 2 * D);
+	r->retire_after = NOW - D;
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	r = add(&v, "acme", "later", "tok-kept", TOKEN_RETIRING, NOW - 3 * D, NOW - H);
+	r->retire_after = NOW - H;
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 1);
+	why = create_why(&pl, "later");
+	assert_non_null(why);
+	assert_non_null(
+	    strstr(why, "its consumers may hold tok-kept, expired at 2026-11-23T00:00Z"));
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 1);
+	for (size_t i = 0; i < pl.nactions; i++)
+		if (pl.actions[i].kind == PLAN_DELETE_OLD)
+			assert_string_equal(pl.actions[i].token, "tok-older");
+	plan_free(&pl);
+
+	/* Once a newer token is active, the kept one is deleted like any other. */
+	add(&v, "acme", "later", "tok-newest", TOKEN_ACTIVE, NOW, NOW + 30 * D);
+	v.rows[1].state = TOKEN_RETIRING;
+	v.rows[1].retire_after = NOW + D;
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 2);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
 	policy_free(p);
 }
 
@@ -766,6 +811,7 @@ main(void)
 	    cmocka_unit_test(test_backoff_and_stuck),
 	    cmocka_unit_test(test_force),
 	    cmocka_unit_test(test_dead_held),
+	    cmocka_unit_test(test_kept_expired),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

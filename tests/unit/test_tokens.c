@@ -427,14 +427,15 @@ test_mark_deleted(void **state)
 
 /*
  * The dead tokens a consumer may hold: a slot's token revoked or deleted
- * before its retire_after, unexpired.  Not a replacement never delivered,
- * nor one retired after its grace, nor a token of no slot, nor past expiry.
+ * before its retire_after, newer than the slot's active token.  Not a
+ * replacement never delivered, nor one retired after its grace, nor a token
+ * of no slot; and none once the slot has an active token newer than them.
  */
 static void
 test_dead_held(void **state)
 {
 	struct fixture *fx = *state;
-	int64_t a = make(fx, "etl", "aaa"), b, e, f, retired = 0;
+	int64_t a = make(fx, "etl", "aaa"), b, e, f, g, retired = 0;
 	struct token_row *r = NULL;
 	char *cause = NULL;
 	size_t n = 9;
@@ -446,6 +447,14 @@ test_dead_held(void **state)
 	assert_int_equal(tokens_delivering(fx->s, b, 1, 135, &cause), 0);
 	assert_int_equal(
 	    tokens_transition(fx->s, b, TOKEN_CREATED, TOKEN_REVOKED, 140, NULL, &cause), 0);
+	assert_int_equal(tokens_dead_held(fx->s, &r, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].row, b);
+	assert_string_equal(r[0].token, "bbb");
+	assert_string_equal(r[0].slot, "etl");
+	assert_int_equal(r[0].state, TOKEN_REVOKED);
+	assert_int_equal(r[0].updated_at, 140);
+	tokens_free(r, n);
 	/* Never delivered: no consumer holds it. */
 	make(fx, "etl", "ccc");
 	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "ccc", 145, NULL, &cause), 0);
@@ -455,26 +464,27 @@ test_dead_held(void **state)
 	assert_int_equal(tokens_activate(fx->s, e, 200, 150, &retired, &cause), 0);
 	assert_int_equal(retired, a);
 	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "aaa", 250, NULL, &cause), 0);
-	/* The active token deleted by hand while its consumers hold it. */
+	/* eee is newer than bbb: nothing a consumer may hold is dead. */
+	assert_int_equal(tokens_dead_held(fx->s, &r, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	tokens_free(r, n);
+	/* The active token deleted by hand while its consumers hold it: the slot has none. */
 	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "eee", 260, NULL, &cause), 0);
 	/* A token of no slot, kept and revoked. */
 	f = make(fx, NULL, "fff");
 	assert_int_equal(tokens_retire(fx->s, f, 4000, 270, NULL, &cause), 0);
 	assert_int_equal(
 	    tokens_transition(fx->s, f, TOKEN_RETIRING, TOKEN_REVOKED, 280, NULL, &cause), 0);
-
-	assert_int_equal(tokens_dead_held(fx->s, 1000, &r, &n, &cause), 0);
+	assert_int_equal(tokens_dead_held(fx->s, &r, &n, &cause), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(r[0].row, b);
-	assert_string_equal(r[0].token, "bbb");
-	assert_string_equal(r[0].slot, "etl");
-	assert_int_equal(r[0].state, TOKEN_REVOKED);
-	assert_int_equal(r[0].updated_at, 140);
 	assert_int_equal(r[1].row, e);
 	assert_int_equal(r[1].state, TOKEN_DELETED);
 	tokens_free(r, n);
-	/* Past their expiry (5000) they are dead to everyone alike. */
-	assert_int_equal(tokens_dead_held(fx->s, 5000, &r, &n, &cause), 0);
+	/* A newer active token: they are all behind it. */
+	g = make(fx, "etl", "ggg");
+	assert_int_equal(tokens_activate(fx->s, g, 300, 290, &retired, &cause), 0);
+	assert_int_equal(tokens_dead_held(fx->s, &r, &n, &cause), 0);
 	assert_int_equal(n, 0);
 	tokens_free(r, n);
 	assert_null(cause);
