@@ -282,7 +282,7 @@ struct slot_view {
 	const struct token_row *lapsed;   /* its latest token that expired while in use */
 	const struct token_row *retiring; /* its newest retiring token */
 	const struct token_row *dead;     /* its newest tokens_dead_held row */
-	const struct token_row *expired;  /* its newest retiring token past expiry */
+	const struct token_row *expired;  /* its newest retiring token past grace and expiry */
 };
 
 /*
@@ -402,7 +402,7 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 			b->past_cap = b->past_cap ? 2 * b->past_cap : 16;
 			b->past = xrealloc(b->past, b->past_cap * sizeof *b->past);
 		}
-		b->past[b->npast++] = r;
+		b->past[b->npast++] = (struct plan_past){r, i};
 		return;
 	}
 	/* Past expiry; a created or verified row no slot will resume counts as in use. */
@@ -696,8 +696,8 @@ static void
 past_grace(struct plan_builder *b, const struct slot_view *views)
 {
 	for (size_t k = 0; k < b->npast; k++) {
-		const struct token_row *r = b->past[k];
-		long i = policy_slot_index(b->p, r->workspace, r->slot);
+		const struct token_row *r = b->past[k].r;
+		long i = b->past[k].slot;
 		const struct token_row *active = views[i].active;
 
 		if (!b->p->slots[i]->eff.paused && (active == NULL || r->row < active->row))

@@ -17,7 +17,10 @@ struct plan_builder {
 	char expired_after[TIMEFMT_MAX], unmanaged_after[TIMEFMT_MAX];
 	/* The slots' replaced tokens past their grace, deleted once every row is
 	 * seen unless newer than their slot's active token (plan.c: past_grace). */
-	const struct token_row **past;
+	struct plan_past {
+		const struct token_row *r;
+		long slot; /* its index in the policy's slots */
+	} * past;
 	size_t npast, past_cap;
 };
 

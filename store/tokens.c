@@ -933,19 +933,11 @@ tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char *
 	return live_rows(s, 0, rows, n, cause);
 }
 
-/*
- * The pending rows, oldest first, from the index of the in-flight ones (its
- * condition repeated, so SQLite sees the index fits): every run and locked
- * verb asks, and tokens_list's optional filters read every row.
- */
+/* Every row sql (binding nothing) yields, into *rows and *n.  Returns 0 or -1. */
 static int
-pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
+query_rows(struct store *s, const char *sql, struct token_row **rows, size_t *n, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(
-	    s,
-	    ROW_SELECT "FROM tokens t INDEXED BY tokens_one_in_flight " ROW_JOINS
-		       "WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending' ORDER BY t.id",
-	    cause);
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
 	int rc;
 
 	if (st == NULL)
@@ -955,24 +947,32 @@ pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
 	return rc;
 }
 
+/*
+ * The pending rows, oldest first, from the index of the in-flight ones (its
+ * condition repeated, so SQLite sees the index fits): every run and locked
+ * verb asks, and tokens_list's optional filters read every row.
+ */
+static int
+pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
+{
+	return query_rows(s,
+			  ROW_SELECT
+			  "FROM tokens t INDEXED BY tokens_one_in_flight " ROW_JOINS
+			  "WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending' ORDER BY t.id",
+			  rows, n, cause);
+}
+
+/* tokens_dead_held's rows: the index's, each newer than its slot's active row, if any. */
+#define DEAD_HELD_ROWS STORE_DEAD_HELD("t.")
+#define DEAD_HELD_SELECT                                                                           \
+	ROW_SELECT "FROM tokens t INDEXED BY tokens_dead_held " ROW_JOINS "WHERE " DEAD_HELD_ROWS  \
+		   " AND t.slot_id IS NOT NULL AND t.id > coalesce((SELECT a.id FROM tokens a "    \
+		   "WHERE a.slot_id = t.slot_id AND a.state = 'active'), 0) ORDER BY t.id"
+
 int
 tokens_dead_held(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(
-	    s,
-	    ROW_SELECT
-	    "FROM tokens t INDEXED BY tokens_dead_held " ROW_JOINS "WHERE " STORE_DEAD_HELD(
-		"t.") " AND t.slot_id IS NOT NULL AND t.id > "
-		      "coalesce((SELECT a.id FROM tokens a WHERE a.slot_id = t.slot_id AND "
-		      "a.state = 'active'), 0) ORDER BY t.id",
-	    cause);
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	rc = collect(s, st, rows, n, cause);
-	store_done(s, st);
-	return rc;
+	return query_rows(s, DEAD_HELD_SELECT, rows, n, cause);
 }
 
 int
