@@ -37,10 +37,13 @@ ops_crash_point(const char *point)
 }
 #endif
 
-/* Records the answer of a successful POST: sealed secret and id in one transaction. */
+/*
+ * Records the answer of a successful POST: sealed secret and id in one
+ * transaction, synced as sync says.
+ */
 static int
 record_created(struct store *s, const struct seal_pub *pub, const char *workspace, int64_t row,
-	       const struct mode_token *t, char **cause)
+	       const struct mode_token *t, enum ops_sync sync, char **cause)
 {
 	unsigned char *blob = NULL;
 	size_t len = 0;
@@ -51,8 +54,12 @@ record_created(struct store *s, const struct seal_pub *pub, const char *workspac
 	if (seal_seal(pub, workspace, t->token, t->access_key, t->access_secret, &blob, &len,
 		      cause) != SEAL_OK)
 		goto out;
+	if (sync == OPS_SYNC_LATER && store_begin_unsynced(s, cause) < 0)
+		goto out;
 	rc = tokens_created(s, row, t->token, t->created_at, t->expires_at, blob, len, fpr,
 			    clock_now_ms(), cause);
+	if (sync == OPS_SYNC_LATER)
+		rc = store_end(s, rc, cause);
 out:
 	free(blob);
 	return rc;
@@ -92,7 +99,7 @@ undo_unstored(struct store *s, struct mode_client *c, int64_t row, const struct 
 int
 ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	   const char *workspace, const char *slot, const char *name, int64_t expires_at,
-	   struct ops_created *out, char **cause)
+	   enum ops_sync sync, struct ops_created *out, char **cause)
 {
 	struct mode_token *t = NULL;
 	json_t *d = NULL;
@@ -108,7 +115,7 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	ops_crash_point("before-post");
 	rc = mode_create(c, name, expires_at, &t, cause);
 	ops_crash_point("after-post");
-	if (rc == MODE_OK && record_created(s, pub, workspace, row, t, cause) < 0)
+	if (rc == MODE_OK && record_created(s, pub, workspace, row, t, sync, cause) < 0)
 		rc = undo_unstored(s, c, row, t, cause);
 	else if (rc == MODE_OK)
 		ops_crash_point("after-commit");

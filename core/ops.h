@@ -28,9 +28,23 @@ struct ops_created {
  */
 void ops_crash_point(const char *point);
 
+/* When a create's answer (its id and sealed secret) reaches the disk. */
+enum ops_sync {
+	OPS_SYNC_ANSWER, /* with its commit: the caller hands the token out next */
+	/*
+	 * With the caller's next synced commit, which comes before the token
+	 * leaves the process (a rotation's proof, before any consumer gets
+	 * it).  The commit is made, so a crash of the process loses nothing; a
+	 * power cut before the sync leaves the intent, which the next run
+	 * settles as unknown, as it does an answer lost on the way.
+	 */
+	OPS_SYNC_LATER,
+};
+
 /*
  * Creates token name (slot may be NULL: unmanaged) expiring at expires_at
- * through c, recording it in s with its secret sealed to pub.  Returns a
+ * through c, recording it in s with its secret sealed to pub, the answer
+ * synced as sync says.  The intent is synced before the POST.  Returns a
  * mode_err: MODE_OK with out->token; MODE_ERR_UNKNOWN when the outcome is
  * unknown (row left unknown, bounded by expires_at); another error (row
  * failed, or nothing recorded when the store itself failed) with *cause.
@@ -40,7 +54,7 @@ void ops_crash_point(const char *point);
  */
 int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	       const char *workspace, const char *slot, const char *name, int64_t expires_at,
-	       struct ops_created *out, char **cause);
+	       enum ops_sync sync, struct ops_created *out, char **cause);
 
 /*
  * Deletes workspace's token id through c and records it.  Returns a

@@ -432,7 +432,9 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 		goto out;
 	}
 	expires = now + sl->eff.lifetime * MS;
-	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, &made, &why);
+	/* The proof's commit syncs the answer, before any consumer gets the token. */
+	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, OPS_SYNC_LATER,
+			 &made, &why);
 	if (err == MODE_ERR_UNKNOWN) {
 		run->st->unknown++;
 		say(run, 1, "create-lost", sl->ws->name, sl->name, NULL,
