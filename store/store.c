@@ -270,35 +270,44 @@ static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **c
 };
 
 /*
- * Runs an INSERT ... RETURNING id upsert binding parent (?1) and name (?2);
- * returns the id, or -1 with *cause.
+ * The id of the row named name under parent (?1 and ?2 of both queries):
+ * found by find, else made by the INSERT ... RETURNING id upsert make, which
+ * writes only when the row is new.  Returns the id, or -1 with *cause.
  */
 static int64_t
-upsert_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
-	  char **cause)
+name_id(struct store *s, const char *find, const char *make, int64_t parent, const char *name,
+	const char *what, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(s, sql, cause);
-	int64_t id = -1;
+	const char *sql[] = {find, make};
 
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, parent);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else
-		store_error(s, what, cause);
-	store_done(s, st);
-	return id;
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_stmt *st = store_prepare(s, sql[i], cause);
+		int64_t id = -1;
+		int step;
+
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, parent);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW)
+			id = sqlite3_column_int64(st, 0);
+		else if (step != SQLITE_DONE || i == 1)
+			store_error(s, what, cause);
+		store_done(s, st);
+		if (id >= 0 || step != SQLITE_DONE)
+			return id;
+	}
+	return -1; /* not reached: make returns a row or fails */
 }
 
 int64_t
 store_workspace_id(struct store *s, const char *name, char **cause)
 {
-	return upsert_id(s,
-			 "INSERT INTO workspaces (name) VALUES (?2) ON CONFLICT (name) "
-			 "DO UPDATE SET name = name RETURNING id",
-			 0, name, "recording the workspace", cause);
+	return name_id(s, "SELECT id FROM workspaces WHERE name = ?2",
+		       "INSERT INTO workspaces (name) VALUES (?2) ON CONFLICT (name) "
+		       "DO UPDATE SET name = name RETURNING id",
+		       0, name, "recording the workspace", cause);
 }
 
 int64_t
@@ -306,10 +315,10 @@ store_slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
 {
 	if (slot == NULL)
 		return 0;
-	return upsert_id(s,
-			 "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
-			 "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
-			 ws, slot, "recording the slot", cause);
+	return name_id(s, "SELECT id FROM slots WHERE workspace_id = ?1 AND name = ?2",
+		       "INSERT INTO slots (workspace_id, name) VALUES (?1, ?2) "
+		       "ON CONFLICT (workspace_id, name) DO UPDATE SET name = name RETURNING id",
+		       ws, slot, "recording the slot", cause);
 }
 
 void
@@ -870,8 +879,9 @@ struct store_stmts {
 	size_t n;
 	struct {
 		sqlite3_stmt *st;
-		uint32_t hash; /* of its SQL text */
-		int busy;      /* handed out by store_prepare, not yet given back */
+		const char *sql; /* the text it was last asked for by, at that address */
+		uint32_t hash;   /* of its SQL text */
+		int busy;        /* handed out by store_prepare, not yet given back */
 	} e[STORE_STMTS];
 };
 
@@ -886,24 +896,44 @@ sql_hash(const char *sql)
 	return h;
 }
 
-sqlite3_stmt *
-store_prepare(struct store *s, const char *sql, char **cause)
+/* The idle statement of sql kept in c, or NULL; hashed only when sql is at a new address. */
+static sqlite3_stmt *
+kept(struct store_stmts *c, const char *sql, uint32_t *hash)
 {
-	uint32_t hash = sql_hash(sql);
-	struct store_stmts *c = s->stmts;
-	sqlite3_stmt *st = NULL;
-
-	if (c == NULL) {
-		c = xcalloc(1, sizeof *c);
-		s->stmts = c;
-	}
+	/* Most queries are literals, asked for at the same address each time. */
 	for (size_t i = 0; i < c->n; i++) {
-		if (c->e[i].hash == hash && !c->e[i].busy &&
+		if (c->e[i].sql == sql && !c->e[i].busy &&
 		    strcmp(sqlite3_sql(c->e[i].st), sql) == 0) {
 			c->e[i].busy = 1;
 			return c->e[i].st;
 		}
 	}
+	*hash = sql_hash(sql);
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->e[i].hash == *hash && !c->e[i].busy &&
+		    strcmp(sqlite3_sql(c->e[i].st), sql) == 0) {
+			c->e[i].busy = 1;
+			c->e[i].sql = sql;
+			return c->e[i].st;
+		}
+	}
+	return NULL;
+}
+
+sqlite3_stmt *
+store_prepare(struct store *s, const char *sql, char **cause)
+{
+	struct store_stmts *c = s->stmts;
+	sqlite3_stmt *st = NULL;
+	uint32_t hash = 0;
+
+	if (c == NULL) {
+		c = xcalloc(1, sizeof *c);
+		s->stmts = c;
+	}
+	st = kept(c, sql, &hash);
+	if (st != NULL)
+		return st;
 	if (sqlite3_prepare_v3(s->db, sql, -1, c->n < STORE_STMTS ? SQLITE_PREPARE_PERSISTENT : 0,
 			       &st, NULL) != SQLITE_OK) {
 		store_error(s, "preparing a query", cause);
@@ -912,6 +942,7 @@ store_prepare(struct store *s, const char *sql, char **cause)
 	}
 	if (c->n < STORE_STMTS) {
 		c->e[c->n].st = st;
+		c->e[c->n].sql = sql;
 		c->e[c->n].hash = hash;
 		c->e[c->n].busy = 1;
 		c->n++;

@@ -795,6 +795,18 @@ test_statements_kept_per_query(void **state)
 		store_done(fx->s, st);
 		free(q);
 	}
+	/* A query at the address of another kept one is told from it by its text. */
+	for (int i = 0; i < 2; i++) {
+		char buf[32];
+		sqlite3_stmt *st;
+
+		snprintf(buf, sizeof buf, "SELECT %d", 1000 + i);
+		st = store_prepare(fx->s, buf, &cause);
+		assert_non_null(st);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 1000 + i);
+		store_done(fx->s, st);
+	}
 	assert_null(store_prepare(fx->s, "SELECT FROM nothing", &cause));
 	assert_non_null(strstr(cause, "preparing a query"));
 	free(cause);
@@ -962,6 +974,37 @@ test_index_conditions_build_no_table(void **state)
 	    0);
 }
 
+/*
+ * A workspace or slot the store knows is found without a write: each intent
+ * asks for both ids, and an upsert rewrote their rows (two pages of the log
+ * a rotation).  An unknown one is made, once.
+ */
+static void
+test_known_names_written_once(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	int64_t ws, sl;
+	int changes;
+
+	ws = store_workspace_id(fx->s, "acme", &cause);
+	sl = store_slot_id(fx->s, ws, "ci", &cause);
+	assert_true(ws > 0 && sl > 0);
+	assert_null(cause);
+	changes = sqlite3_total_changes(fx->s->db);
+	assert_int_equal(store_workspace_id(fx->s, "acme", &cause), ws);
+	assert_int_equal(store_slot_id(fx->s, ws, "ci", &cause), sl);
+	assert_int_equal(sqlite3_total_changes(fx->s->db), changes);
+	/* A new slot of a known workspace, and the same name in another workspace. */
+	assert_int_not_equal(store_slot_id(fx->s, ws, "deploy", &cause), sl);
+	assert_int_equal(sqlite3_total_changes(fx->s->db), changes + 1);
+	assert_int_not_equal(
+	    store_slot_id(fx->s, store_workspace_id(fx->s, "beta", &cause), "ci", &cause), sl);
+	assert_int_equal(sqlite3_total_changes(fx->s->db), changes + 3);
+	assert_int_equal(store_slot_id(fx->s, ws, NULL, &cause), 0);
+	assert_null(cause);
+}
+
 /* Whether sql, run on db, fails on a CHECK constraint. */
 static int
 check_refuses(sqlite3 *db, const char *sql)
@@ -1089,6 +1132,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_newer_schema, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_foreign_database, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_known_names_written_once, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_index_conditions_build_no_table, fixture_setup,
 					    fixture_teardown),
