@@ -153,8 +153,9 @@ slotview_build(struct store *s, const struct policy *p, const struct report *r, 
 			at = plan_due(p, e->slot, e->expires_at);
 			e->slack = slotview_slack(p, e->slot, e->expires_at, at, now);
 		}
-		e->next_rotation = at > now ? at : now;
 		f.due = due[k] || at <= now;
+		/* The plan may rotate a slot before its token is due (its consumers split). */
+		e->next_rotation = at > now && !f.due ? at : now;
 		e->overdue = f.overdue;
 		e->stuck = f.failures > 0 && f.failures >= f.stuck_after;
 		e->due = f.due;

@@ -202,6 +202,42 @@ test_build(void **state)
 	policy_free(p);
 }
 
+/*
+ * A slot the plan rotates now, though its active token is not due (an
+ * interrupted delivery left its consumers split): due, and its next
+ * rotation is now, not the active token's due time.
+ */
+static void
+test_due_before_its_time(void **state)
+{
+	struct fixture *fx = *state;
+	struct policy *p = load(view_policy);
+	unsigned char blob[4] = {1, 2, 3, 4};
+	struct report r;
+	struct slotview v;
+	char *cause = NULL;
+	int64_t row = 0;
+
+	activate(fx->s, "ok", "tok-ok", NOW - 2 * D, NOW + 28 * D);
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "ok", "tok-new", NOW + 29 * D, NOW - D, &row, &cause), 0);
+	assert_int_equal(tokens_created(fx->s, row, "tok-new", NOW - D, NOW + 29 * D, blob,
+					sizeof blob, "fpr", NOW - D, &cause),
+			 0);
+	assert_int_equal(tokens_delivering(fx->s, row, 1, NOW - D, &cause), 0);
+	assert_int_equal(report_build(fx->s, p, NOW, NULL, &r, &cause), 0);
+	assert_int_equal(slotview_build(fx->s, p, &r, NOW, &v, &cause), 0);
+	assert_string_equal(v.slots[3].slot->name, "ok");
+	assert_string_equal(v.slots[3].active->token, "tok-ok");
+	assert_true(v.slots[3].due);
+	assert_int_equal(v.slots[3].word, SLOT_DUE);
+	assert_int_equal(v.slots[3].next_rotation, NOW);
+	assert_null(cause);
+	slotview_free(&v);
+	report_free(&r);
+	policy_free(p);
+}
+
 int
 main(void)
 {
@@ -209,6 +245,8 @@ main(void)
 	    cmocka_unit_test(test_word_precedence),
 	    cmocka_unit_test(test_slack),
 	    cmocka_unit_test_setup_teardown(test_build, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_due_before_its_time, fixture_setup,
+					    fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
