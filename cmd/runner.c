@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/cred.h"
 #include "core/exitcodes.h"
+#include "core/notify.h"
 #include "core/ratelimit.h"
 #include "core/xalloc.h"
 #include "store/inventory.h"
@@ -334,6 +335,20 @@ check_finish(struct check *c, int warn, struct token_row **rows, size_t *nrows, 
 	return n;
 }
 
+/* Says why the run does nothing, and alerts it as a failure; frees why. */
+static void
+refused(const struct policy *p, const struct rotate_opts *o, char *why)
+{
+	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, why};
+	char *cause = NULL;
+
+	errorf("%s", why);
+	if (notify_send(p, &ev, o->notify_timeout_ms, &cause) > 0)
+		warnf("alert not sent: %s", cause);
+	free(cause);
+	free(why);
+}
+
 /*
  * Compares the rows a run acts on with the history (store/inventory.h),
  * and plans the run into *planned (rotate_plan) from the rows the check
@@ -362,11 +377,13 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 		return -1;
 	if (n > 0 && !warn) {
 		tokens_free(rows, nrows);
-		errorf("the tables no longer follow from the history: %d of %lld live token "
-		       "row%s differ from it, so nothing was done; 'tokenwarden audit verify' "
-		       "lists every difference.  Put the store back from a backup, or set store "
-		       "integrity: warn in the policy to run on",
-		       n, (long long)compared, compared == 1 ? "" : "s");
+		refused(
+		    p, o,
+		    xasprintf("the tables no longer follow from the history: %d of %lld live "
+			      "token row%s differ from it, so nothing was done; 'tokenwarden "
+			      "audit verify' lists every difference.  Put the store back from a "
+			      "backup, or set store integrity: warn in the policy to run on",
+			      n, (long long)compared, compared == 1 ? "" : "s"));
 		return -1;
 	}
 	if (n > 0)

@@ -17,7 +17,9 @@ simulated clock moving, one slot and one hand-made token:
      output; the second failure in a row (stuck_after: 2) alerts the slot
      as stuck too;
   6. a create refused with 401 marks its attempt failed and alerts it;
-  7. the slot's recovery alerts a success.
+  7. the slot's recovery alerts a success;
+  8. a run that refuses a store edited outside tokenwarden alerts a
+     failure (a dry run, none).
 No message carries a secret: not the admin credential, nor any token's
 access key or secret.  Every body is JSON with a "text" field.
 
@@ -302,6 +304,24 @@ def main():
         if kinds(got) != [("/all", "success")]:
             fail("the recovery alerted %s" % kinds(got))
         e.run(0, "audit", "verify", "--db", db)
+
+        # 8. A store edited outside tokenwarden: the run refuses, and alerts it.
+        con = sqlite3.connect(db)
+        con.execute("UPDATE tokens SET expires_at = expires_at + 86400000 "
+                    "WHERE state = 'active'")
+        con.commit()
+        con.close()
+        e.run(1, "rotate")
+        got = take()
+        if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
+            fail("a refused run alerted %s" % kinds(got))
+        elif not ("no longer follow from the history" in got[0][1]["text"]
+                  and "nothing was done" in got[0][1]["text"]
+                  and "tokenwarden audit verify" in got[0][1]["text"]):
+            fail("the refusal alert reads %r" % got[0][1]["text"])
+        e.run(0, "rotate", "--dry-run")
+        if take():
+            fail("a dry run alerted")
     finally:
         server.shutdown()
         if sim is not None:
