@@ -14,16 +14,20 @@
 int
 outfile_create_beside(int dir, const char *name, char **tmp)
 {
+	/* 64 characters: a random byte's low six bits pick one without bias. */
 	static const char chars[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	int fd = -1, err = EEXIST;
 
 	for (int tries = 0; tries < 100 && err == EEXIST; tries++) {
-		char suffix[7];
+		unsigned char rnd[6];
+		char suffix[sizeof rnd + 1];
 
-		for (size_t i = 0; i < 6; i++)
-			suffix[i] = chars[randombytes_uniform(sizeof chars - 1)];
-		suffix[6] = '\0';
+		/* One draw a name: each is a system call. */
+		randombytes_buf(rnd, sizeof rnd);
+		for (size_t i = 0; i < sizeof rnd; i++)
+			suffix[i] = chars[rnd[i] & 63];
+		suffix[sizeof rnd] = '\0';
 		*tmp = xasprintf(".%s.tw-%s", name, suffix);
 		fd = openat(dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)

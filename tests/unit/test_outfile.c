@@ -8,6 +8,7 @@
 #include "core/outfile.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,49 @@ test_standard_output(void **state)
 	outfile_abort(&o);
 }
 
+/*
+ * Temporary names beside a target: .NAME.tw- and six characters of A-Z,
+ * a-z, 0-9, - and _, each new file 0600, no two alike, the characters
+ * spread over the whole set.
+ */
+static void
+test_names_beside(void **state)
+{
+	enum { N = 200 };
+	static const char set[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char *names[N];
+	int seen[256] = {0}, kinds = 0, before = entries(), d = open(dir, O_RDONLY | O_DIRECTORY);
+
+	(void)state;
+	assert_true(d >= 0);
+	for (int i = 0; i < N; i++) {
+		struct stat st;
+		int fd = outfile_create_beside(d, "t.json", &names[i]);
+
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		close(fd);
+		assert_int_equal(strlen(names[i]), strlen(".t.json.tw-") + 6);
+		assert_memory_equal(names[i], ".t.json.tw-", strlen(".t.json.tw-"));
+		for (const char *c = names[i] + strlen(".t.json.tw-"); *c != '\0'; c++) {
+			assert_non_null(strchr(set, *c));
+			kinds += seen[(unsigned char)*c]++ == 0;
+		}
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(names[i], names[j]);
+	}
+	/* 1,200 draws from 64 leave two unseen with odds of about 1e-13. */
+	assert_true(kinds >= 63);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(unlinkat(d, names[i], 0), 0);
+		free(names[i]);
+	}
+	close(d);
+	assert_int_equal(entries(), before);
+}
+
 int
 main(void)
 {
@@ -164,6 +208,7 @@ main(void)
 	    cmocka_unit_test(test_abort_leaves_target),
 	    cmocka_unit_test(test_refusals_name_the_path),
 	    cmocka_unit_test(test_standard_output),
+	    cmocka_unit_test(test_names_beside),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
