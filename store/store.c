@@ -270,35 +270,50 @@ static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **c
 };
 
 /*
- * The id of the row named name under parent (?1 and ?2 of both queries):
- * found by find, else made by the INSERT ... RETURNING id upsert make, which
- * writes only when the row is new.  Returns the id, or -1 with *cause.
+ * Runs sql binding parent (?1) and name (?2): the id its row holds, 0 when
+ * it yields none, or -1 with *cause.
+ */
+static int64_t
+query_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
+	 char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, sql, cause);
+	int64_t id = -1;
+	int step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else if (step == SQLITE_DONE)
+		id = 0;
+	else
+		store_error(s, what, cause);
+	store_done(s, st);
+	return id;
+}
+
+/*
+ * The id of the row named name under parent: found by find, else made by
+ * make, an INSERT ... RETURNING id upsert, so that a known name costs no
+ * write.  Returns the id (ids start at 1), or -1 with *cause.
  */
 static int64_t
 name_id(struct store *s, const char *find, const char *make, int64_t parent, const char *name,
 	const char *what, char **cause)
 {
-	const char *sql[] = {find, make};
+	int64_t id = query_id(s, find, parent, name, what, cause);
 
-	for (size_t i = 0; i < 2; i++) {
-		sqlite3_stmt *st = store_prepare(s, sql[i], cause);
-		int64_t id = -1;
-		int step;
-
-		if (st == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, parent);
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-		step = sqlite3_step(st);
-		if (step == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
-		else if (step != SQLITE_DONE || i == 1)
-			store_error(s, what, cause);
-		store_done(s, st);
-		if (id >= 0 || step != SQLITE_DONE)
-			return id;
+	if (id == 0)
+		id = query_id(s, make, parent, name, what, cause);
+	if (id == 0) {
+		*cause = xasprintf("%s: %s: the upsert returned no row", s->path, what);
+		id = -1;
 	}
-	return -1; /* not reached: make returns a row or fails */
+	return id;
 }
 
 int64_t
