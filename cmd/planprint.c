@@ -22,17 +22,17 @@ planprint_time(int64_t ms)
 
 /* Writes "key":TIME as planprint_time gives it. */
 static void
-put_time(const char *key, int64_t ms)
+put_time(struct jsonx_out *o, const char *key, int64_t ms)
 {
 	char buf[TIMEFMT_MAX];
 
-	jsonx_put_key(stdout, key, 0);
+	jsonx_out_key(o, key, 0);
 	if (ms == INT64_MAX || ms == 0) {
-		fputs("null", stdout);
+		jsonx_out_raw(o, "null");
 		return;
 	}
 	timefmt_minute(ms, buf);
-	jsonx_put_text(stdout, buf);
+	jsonx_out_text(o, buf);
 }
 
 /*
@@ -41,40 +41,40 @@ put_time(const char *key, int64_t ms)
  * than planning them.
  */
 static void
-put_action(const struct plan_action *a)
+put_action(struct jsonx_out *o, const struct plan_action *a)
 {
-	jsonx_put_key(stdout, "action", 1);
-	jsonx_put_text(stdout, plan_kind_name(a->kind));
-	jsonx_put_key(stdout, "workspace", 0);
-	jsonx_put_text(stdout, a->workspace);
-	jsonx_put_key(stdout, "slot", 0);
-	jsonx_put_text(stdout, a->slot);
-	jsonx_put_key(stdout, "token", 0);
-	jsonx_put_text(stdout, a->token);
-	put_time("due", a->due);
-	put_time("deadline", a->deadline);
-	jsonx_put_int(stdout, "requests", a->cost);
-	jsonx_put_int(stdout, "group", (int64_t)a->group);
-	jsonx_put_key(stdout, "why", 0);
-	jsonx_put_text(stdout, a->why);
+	jsonx_out_key(o, "action", 1);
+	jsonx_out_text(o, plan_kind_name(a->kind));
+	jsonx_out_key(o, "workspace", 0);
+	jsonx_out_text(o, a->workspace);
+	jsonx_out_key(o, "slot", 0);
+	jsonx_out_text(o, a->slot);
+	jsonx_out_key(o, "token", 0);
+	jsonx_out_text(o, a->token);
+	put_time(o, "due", a->due);
+	put_time(o, "deadline", a->deadline);
+	jsonx_out_int(o, "requests", a->cost);
+	jsonx_out_int(o, "group", (int64_t)a->group);
+	jsonx_out_key(o, "why", 0);
+	jsonx_out_text(o, a->why);
 }
 
 static void
-put_finding(const struct plan_finding *f)
+put_finding(struct jsonx_out *o, const struct plan_finding *f)
 {
 	char *text = plan_finding_text(f);
 
-	jsonx_put_key(stdout, "finding", 1);
-	jsonx_put_text(stdout, plan_finding_name(f->kind));
-	jsonx_put_key(stdout, "workspace", 0);
-	jsonx_put_text(stdout, f->workspace);
-	jsonx_put_key(stdout, "slot", 0);
-	jsonx_put_text(stdout, f->slot);
-	jsonx_put_key(stdout, "token", 0);
-	jsonx_put_text(stdout, f->token);
-	put_time("at", f->at);
-	jsonx_put_key(stdout, "text", 0);
-	jsonx_put_text(stdout, text);
+	jsonx_out_key(o, "finding", 1);
+	jsonx_out_text(o, plan_finding_name(f->kind));
+	jsonx_out_key(o, "workspace", 0);
+	jsonx_out_text(o, f->workspace);
+	jsonx_out_key(o, "slot", 0);
+	jsonx_out_text(o, f->slot);
+	jsonx_out_key(o, "token", 0);
+	jsonx_out_text(o, f->token);
+	put_time(o, "at", f->at);
+	jsonx_out_key(o, "text", 0);
+	jsonx_out_text(o, text);
 	free(text);
 }
 
@@ -112,27 +112,35 @@ planprint_close(void)
 void
 planprint_actions_field(const struct plan *pl, int more)
 {
-	fputs("  \"actions\": [", stdout);
+	struct jsonx_out o;
+
+	jsonx_out_init(&o, stdout);
+	jsonx_out_raw(&o, "  \"actions\": [");
 	for (size_t i = 0; i < pl->nactions; i++) {
-		fputs(i == 0 ? "\n    {" : ",\n    {", stdout);
-		put_action(&pl->actions[i]);
-		putchar('}');
+		jsonx_out_raw(&o, i == 0 ? "\n    {" : ",\n    {");
+		put_action(&o, &pl->actions[i]);
+		jsonx_out_raw(&o, "}");
 	}
-	fputs(pl->nactions > 0 ? "\n  ]" : "]", stdout);
-	fputs(more ? ",\n" : "\n", stdout);
+	jsonx_out_raw(&o, pl->nactions > 0 ? "\n  ]" : "]");
+	jsonx_out_raw(&o, more ? ",\n" : "\n");
+	jsonx_out_flush(&o);
 }
 
 void
 planprint_findings_field(const struct plan *pl, int more)
 {
-	fputs("  \"findings\": [", stdout);
+	struct jsonx_out o;
+
+	jsonx_out_init(&o, stdout);
+	jsonx_out_raw(&o, "  \"findings\": [");
 	for (size_t i = 0; i < pl->nfindings; i++) {
-		fputs(i == 0 ? "\n    {" : ",\n    {", stdout);
-		put_finding(&pl->findings[i]);
-		putchar('}');
+		jsonx_out_raw(&o, i == 0 ? "\n    {" : ",\n    {");
+		put_finding(&o, &pl->findings[i]);
+		jsonx_out_raw(&o, "}");
 	}
-	fputs(pl->nfindings > 0 ? "\n  ]" : "]", stdout);
-	fputs(more ? ",\n" : "\n", stdout);
+	jsonx_out_raw(&o, pl->nfindings > 0 ? "\n  ]" : "]");
+	jsonx_out_raw(&o, more ? ",\n" : "\n");
+	jsonx_out_flush(&o);
 }
 
 json_t *

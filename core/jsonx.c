@@ -125,19 +125,26 @@ json_plain(unsigned char c)
 	return plain_bytes[c];
 }
 
-/* What a text or key gathers before it goes out: one fwrite, not one per piece. */
-struct out {
-	FILE *f;
-	size_t len;
-	unsigned char b[512];
-};
+void
+jsonx_out_init(struct jsonx_out *o, FILE *f)
+{
+	o->f = f;
+	o->len = 0;
+}
+
+void
+jsonx_out_flush(struct jsonx_out *o)
+{
+	if (o->len > 0)
+		fwrite(o->b, 1, o->len, o->f);
+	o->len = 0;
+}
 
 static void
-out_bytes(struct out *o, const void *p, size_t n)
+out_bytes(struct jsonx_out *o, const void *p, size_t n)
 {
 	if (o->len + n > sizeof o->b) {
-		fwrite(o->b, 1, o->len, o->f);
-		o->len = 0;
+		jsonx_out_flush(o);
 		if (n > sizeof o->b) {
 			fwrite(p, 1, n, o->f);
 			return;
@@ -148,53 +155,54 @@ out_bytes(struct out *o, const void *p, size_t n)
 }
 
 void
-jsonx_put_text(FILE *f, const char *s)
+jsonx_out_raw(struct jsonx_out *o, const char *s)
+{
+	out_bytes(o, s, strlen(s));
+}
+
+void
+jsonx_out_text(struct jsonx_out *o, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	struct out o;
 	size_t n, i = 0;
 
 	if (s == NULL) {
-		fputs("null", f);
+		out_bytes(o, "null", 4);
 		return;
 	}
-	o.f = f;
-	o.len = 0;
 	n = strlen(s);
-	out_bytes(&o, "\"", 1);
+	out_bytes(o, "\"", 1);
 	while (i < n) {
 		size_t run = i;
 
 		while (run < n && json_plain(p[run]))
 			run++;
 		if (run > i) {
-			out_bytes(&o, p + i, run - i);
+			out_bytes(o, p + i, run - i);
 			i = run;
 			continue;
 		}
 		if (p[i] == '"' || p[i] == '\\') {
 			unsigned char esc[2] = {'\\', p[i++]};
 
-			out_bytes(&o, esc, sizeof esc);
+			out_bytes(o, esc, sizeof esc);
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			char esc[8];
 
-			out_bytes(&o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i++]));
+			out_bytes(o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i++]));
 		} else {
 			int len = jsonx_utf8_len(p + i, n - i);
 
-			out_bytes(&o, len < 0 ? (const unsigned char *)"?" : p + i,
+			out_bytes(o, len < 0 ? (const unsigned char *)"?" : p + i,
 				  len < 0 ? 1 : (size_t)len);
 			i += len < 0 ? 1 : (size_t)len;
 		}
 	}
-	out_bytes(&o, "\"", 1);
-	fwrite(o.b, 1, o.len, f);
+	out_bytes(o, "\"", 1);
 }
 
-/* Gathers "key": into o, with a comma before it unless first. */
-static void
-out_key(struct out *o, const char *key, int first)
+void
+jsonx_out_key(struct jsonx_out *o, const char *key, int first)
 {
 	out_bytes(o, first ? "\"" : ",\"", first ? 1 : 2);
 	out_bytes(o, key, strlen(key));
@@ -202,34 +210,49 @@ out_key(struct out *o, const char *key, int first)
 }
 
 void
-jsonx_put_key(FILE *f, const char *key, int first)
+jsonx_out_int(struct jsonx_out *o, const char *key, int64_t v)
 {
-	struct out o;
-
-	o.f = f;
-	o.len = 0;
-	out_key(&o, key, first);
-	fwrite(o.b, 1, o.len, f);
-}
-
-void
-jsonx_put_int(FILE *f, const char *key, int64_t v)
-{
-	struct out o;
 	char digits[24];
 	size_t n = sizeof digits;
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	o.f = f;
-	o.len = 0;
-	out_key(&o, key, 0);
+	jsonx_out_key(o, key, 0);
 	do
 		digits[--n] = (char)('0' + u % 10);
 	while ((u /= 10) != 0);
 	if (v < 0)
 		digits[--n] = '-';
-	out_bytes(&o, digits + n, sizeof digits - n);
-	fwrite(o.b, 1, o.len, f);
+	out_bytes(o, digits + n, sizeof digits - n);
+}
+
+void
+jsonx_put_text(FILE *f, const char *s)
+{
+	struct jsonx_out o;
+
+	jsonx_out_init(&o, f);
+	jsonx_out_text(&o, s);
+	jsonx_out_flush(&o);
+}
+
+void
+jsonx_put_key(FILE *f, const char *key, int first)
+{
+	struct jsonx_out o;
+
+	jsonx_out_init(&o, f);
+	jsonx_out_key(&o, key, first);
+	jsonx_out_flush(&o);
+}
+
+void
+jsonx_put_int(FILE *f, const char *key, int64_t v)
+{
+	struct jsonx_out o;
+
+	jsonx_out_init(&o, f);
+	jsonx_out_int(&o, key, v);
+	jsonx_out_flush(&o);
 }
 
 const char *

@@ -183,7 +183,8 @@ test_put_text(void **state)
 static void
 test_put_long_and_numbers(void **state)
 {
-	char in[1500], *buf = NULL, *want;
+	/* Longer than a writer gathers (struct jsonx_out's b), so it goes out in parts. */
+	char in[2 * sizeof((struct jsonx_out *)NULL)->b + 1500], *buf = NULL, *want;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	json_t *j;
@@ -210,6 +211,55 @@ test_put_long_and_numbers(void **state)
 	free(buf);
 }
 
+/*
+ * A writer's pieces over many objects, well past what it gathers at once,
+ * make the document jansson dumps of the same values; nothing reaches the
+ * stream before a flush, and everything after it.
+ */
+static void
+test_writer_gathers(void **state)
+{
+	/*
+	 * No DEL, which jansson writes as it is, and no escape with a hex letter,
+	 * which jansson writes in capitals: the writer's are lowercase (test_put_text).
+	 */
+	static const char *const texts[] = {
+	    "plain", "quo\"te", "back\\slash", "ctl\x01\x10", "caf\xc3\xa9", "bad \xff byte", ""};
+	struct jsonx_out o;
+	json_t *a = json_array();
+	char *buf = NULL, *want;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	jsonx_out_init(&o, f);
+	jsonx_out_raw(&o, "[");
+	assert_int_equal(fflush(f), 0);
+	assert_int_equal(len, 0);
+	for (int i = 0; i < 3000; i++) {
+		const char *t = i % 11 == 10 ? NULL : texts[i % 7];
+
+		jsonx_out_raw(&o, i == 0 ? "{" : ",{");
+		jsonx_out_key(&o, "k", 1);
+		jsonx_out_text(&o, t);
+		jsonx_out_int(&o, "n", i - 1500);
+		jsonx_out_raw(&o, "}");
+		json_array_append_new(
+		    a, json_pack("{s:o, s:I}", "k", jsonx_text(t), "n", (json_int_t)(i - 1500)));
+	}
+	jsonx_out_raw(&o, "]");
+	jsonx_out_flush(&o);
+	assert_int_equal(fclose(f), 0);
+	want = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(want);
+	assert_true(strlen(want) > 4 * sizeof o.b);
+	assert_string_equal(buf, want);
+	jsonx_free(want);
+	json_decref(a);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -221,6 +271,7 @@ main(void)
 	    cmocka_unit_test(test_text_never_lost),
 	    cmocka_unit_test(test_put_text),
 	    cmocka_unit_test(test_put_long_and_numbers),
+	    cmocka_unit_test(test_writer_gathers),
 	};
 
 	jsonx_init();
