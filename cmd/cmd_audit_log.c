@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/print.h"
 
 #include "core/exitcodes.h"
 #include "core/mode.h"
@@ -150,10 +151,8 @@ run_audit_log(void *opts, int argc, char **argv)
 	status = TW_EXIT_FAILURE;
 	if (events_list(s, &f, args_globals.json ? print_json_line : print_line, NULL, &cause) < 0)
 		goto out;
-	if (fflush(stdout) != 0) {
-		errorf("cannot write to standard output");
+	if (print_flush() < 0)
 		goto out;
-	}
 	status = TW_EXIT_OK;
 out:
 	if (cause != NULL)

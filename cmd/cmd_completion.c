@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/print.h"
 
 #include "core/exitcodes.h"
 
@@ -259,7 +260,7 @@ run_completion(void *opts, int argc, char **argv)
 		errorf("completion: '%s' is no shell; give bash, zsh or fish", argv[0]);
 		return args_usage(&cmd_completion_entry);
 	}
-	return fflush(stdout) == 0 ? TW_EXIT_OK : TW_EXIT_FAILURE;
+	return print_flush() == 0 ? TW_EXIT_OK : TW_EXIT_FAILURE;
 }
 
 const struct cmd_entry cmd_completion_entry = {

@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/print.h"
 #include "cmd/runner.h"
 
 #include "core/doctor.h"
@@ -147,7 +148,7 @@ run_doctor(void *opts, int argc, char **argv)
 		       t.n[DOCTOR_FAIL]);
 	}
 	policy_free(p);
-	if (fflush(stdout) != 0)
+	if (print_flush() < 0)
 		return TW_EXIT_FAILURE;
 	return t.n[DOCTOR_FAIL] > 0 ? TW_EXIT_FAILURE : TW_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include "cmd/cmd.h"
 #include "cmd/manpage.h"
 #include "cmd/msg.h"
+#include "cmd/print.h"
 
 #include "core/cred.h"
 #include "core/exitcodes.h"
@@ -223,14 +224,13 @@ harden(void)
 	cred_stash_env();
 }
 
-int
-main(int argc, char **argv)
+/* The arguments to their verb, or help; returns the exit status. */
+static int
+dispatch(int argc, char **argv)
 {
 	const struct cmd_entry *e;
 	int i = 1, words, status;
 
-	harden();
-	tune_malloc();
 	if (log_format_env() < 0)
 		return TW_EXIT_USAGE;
 	status = args_parse_leading(argc, argv, &i);
@@ -270,4 +270,24 @@ main(int argc, char **argv)
 	i += words - 1;
 	store_lock_label(e->name);
 	return run(e, argc - i, argv + i);
+}
+
+/*
+ * What a verb printed must reach its reader: output that could not all be
+ * written (a full disk, a closed descriptor) fails the command, with a
+ * message, rather than leave a script a truncated plan and an exit status
+ * that says it is whole.  A failure the verb had anyway keeps its status.
+ */
+int
+main(int argc, char **argv)
+{
+	int status;
+
+	harden();
+	tune_malloc();
+	status = dispatch(argc, argv);
+	if (print_flush() < 0 &&
+	    (status == TW_EXIT_OK || status == TW_EXIT_PENDING || status == TW_EXIT_FINDINGS))
+		status = TW_EXIT_FAILURE;
+	return status;
 }

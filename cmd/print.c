@@ -298,13 +298,16 @@ print_row(const struct token_row *r, int json)
 int
 print_flush(void)
 {
-	if (fflush(stdout) != 0) {
-		errorf("cannot write to standard output: %s", strerror(errno));
-		return -1;
-	}
-	if (ferror(stdout)) {
-		errorf("cannot write to standard output");
-		return -1;
-	}
-	return 0;
+	static int said;
+	int err = 0;
+
+	if (fflush(stdout) != 0)
+		err = errno;
+	else if (!ferror(stdout))
+		return 0;
+	if (!said)
+		errorf("cannot write to standard output%s%s", err != 0 ? ": " : "",
+		       err != 0 ? strerror(err) : "");
+	said = 1;
+	return -1;
 }

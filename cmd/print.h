@@ -37,7 +37,11 @@ char *print_clean(const char *s, size_t *width);
 /* Whether s is printable ASCII only, which print_clean would copy as it is. */
 int print_plain(const char *s);
 
-/* Flushes stdout; returns 0, or -1 after an error message when it could not be written. */
+/*
+ * Flushes stdout; returns 0, or -1 when what was printed could not all be
+ * written, after an error message: the first time only, so that a verb's
+ * own check and main's last one say it once.
+ */
 int print_flush(void);
 
 /*

@@ -429,6 +429,46 @@ expect "$err" "the policy has"
 export TOKENWARDEN_DB=$TW_TMP/tw.db TOKENWARDEN_PUBLIC_KEY=$TW_TMP/seal.pub
 unset CREDENTIALS_DIRECTORY
 
+echo "== output that cannot be written fails the command"
+# Standard output on /dev/full, where every write fails with ENOSPC: a full disk
+# under `tokenwarden plan --json >plan.json`.  Each verb that prints must say so
+# on stderr and exit 1 (or the failure it had anyway), never 0, 3 or 4, which
+# tell a script that its output is there.
+[ -w /dev/full ] || fail "/dev/full is missing: the full-disk cases cannot run"
+full() {
+	local got=0
+	"$tw_bin" "$@" >/dev/full 2>"$err" </dev/null || got=$?
+	: >"$out"
+	cat "$err" >>"$all"
+	if [ "$got" -ge 128 ]; then
+		fail "tokenwarden $* >/dev/full died with signal $((got - 128))"
+	elif [ "$got" -eq 0 ] || [ "$got" -eq 3 ] || [ "$got" -eq 4 ]; then
+		fail "tokenwarden $* >/dev/full: exit $got, as if its output were written"
+	fi
+	grep -qF "standard output" "$err" || fail "tokenwarden $* >/dev/full: no word of standard output"
+}
+full plan
+full plan --json
+full status
+full status --json
+full metrics
+full audit report
+full audit report --format json
+full audit log
+full audit log --json
+full audit verify
+full token list
+full token show -w acme e2e-policy-slot
+full token show -w acme e2e-policy-slot --json
+full policy check
+full policy show
+full doctor
+full completion bash
+full --version
+full --help
+full help plan
+full secret reveal -w acme e2e-policy-slot --secret-key "$TW_TMP/seal.key" --reason "full disk"
+
 echo "== secrets never printed"
 # The admin secret never appears; the token secret only where --show-secret asked for it.
 grep -q adminsecret "$all" && fail "the admin secret was printed"
