@@ -15,6 +15,8 @@
 #include "policies/diag.h"
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const struct cmd_entry *const cmd_table[] = {
     &cmd_keygen_entry,       &cmd_init_entry,         &cmd_token_create_entry,
@@ -212,6 +215,31 @@ tune_malloc(void)
 #endif
 }
 
+/*
+ * Points each of 0, 1 and 2 that its parent left closed (a cron line's
+ * >&- 2>&-) at /dev/null, before anything is opened: a file opened later
+ * (a key, a consumer's token, the store) would take the lowest free
+ * number, and what is printed would go into it.  Returns 0, or -1 when
+ * /dev/null cannot be opened as the descriptor.
+ */
+static int
+standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int null;
+
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		null = open("/dev/null", O_RDWR);
+		if (null != fd) {
+			if (null >= 0)
+				close(null);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Process hardening before anything reads a secret. */
 static void
 harden(void)
@@ -283,6 +311,9 @@ main(int argc, char **argv)
 {
 	int status;
 
+	/* Nothing can be said: the descriptors to say it on are the ones missing. */
+	if (standard_fds() < 0)
+		return TW_EXIT_FAILURE;
 	harden();
 	tune_malloc();
 	status = dispatch(argc, argv);

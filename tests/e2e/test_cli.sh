@@ -469,6 +469,28 @@ full --help
 full help plan
 full secret reveal -w acme e2e-policy-slot --secret-key "$TW_TMP/seal.key" --reason "full disk"
 
+echo "== standard descriptors closed"
+# A parent (a cron line's >&- 2>&-) may start it with 0, 1 and 2 closed: a file
+# opened later must not take their numbers and receive what is printed.  They
+# read as /dev/null: each verb exits as it would with its output there.
+closed() {
+	local want=0 got=0
+	"$tw_bin" "$@" </dev/null >/dev/null 2>&1 || want=$?
+	[ "$want" -eq 0 ] || [ "$want" -eq 3 ] || fail "tokenwarden $* >/dev/null: exit $want"
+	sh -c 'exec "$@" <&- >&- 2>&-' sh "$tw_bin" "$@" || got=$?
+	[ "$got" -eq "$want" ] ||
+		fail "tokenwarden $* with 0, 1 and 2 closed: exit $got, $want with them on /dev/null"
+}
+sh -c 'exec "$@" <&- >&- 2>&-' sh "$tw_bin" keygen --public-key "$TW_TMP/closed.pub" \
+	--secret-key "$TW_TMP/closed.key" --no-passphrase || fail "keygen with 0, 1 and 2 closed failed"
+head -n 1 "$TW_TMP/closed.key" | grep -qx "tokenwarden-seal-secret v1" ||
+	fail "keygen with 0, 1 and 2 closed: the secret key file does not begin as one"
+[ "$(wc -l <"$TW_TMP/closed.pub")" -eq 2 ] ||
+	fail "keygen with 0, 1 and 2 closed: the public key file is not two lines"
+closed plan --json
+closed token list
+closed --version
+
 echo "== secrets never printed"
 # The admin secret never appears; the token secret only where --show-secret asked for it.
 grep -q adminsecret "$all" && fail "the admin secret was printed"
