@@ -2,6 +2,7 @@
 #include "cmd/planprint.h"
 
 #include "core/jsonx.h"
+#include "core/outbuf.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 
@@ -22,13 +23,13 @@ planprint_time(int64_t ms)
 
 /* Writes "key":TIME as planprint_time gives it. */
 static void
-put_time(struct jsonx_out *o, const char *key, int64_t ms)
+put_time(struct outbuf *o, const char *key, int64_t ms)
 {
 	char buf[TIMEFMT_MAX];
 
 	jsonx_out_key(o, key, 0);
 	if (ms == INT64_MAX || ms == 0) {
-		jsonx_out_raw(o, "null");
+		outbuf_str(o, "null");
 		return;
 	}
 	timefmt_minute(ms, buf);
@@ -41,7 +42,7 @@ put_time(struct jsonx_out *o, const char *key, int64_t ms)
  * than planning them.
  */
 static void
-put_action(struct jsonx_out *o, const struct plan_action *a)
+put_action(struct outbuf *o, const struct plan_action *a)
 {
 	jsonx_out_key(o, "action", 1);
 	jsonx_out_text(o, plan_kind_name(a->kind));
@@ -60,7 +61,7 @@ put_action(struct jsonx_out *o, const struct plan_action *a)
 }
 
 static void
-put_finding(struct jsonx_out *o, const struct plan_finding *f)
+put_finding(struct outbuf *o, const struct plan_finding *f)
 {
 	char *text = plan_finding_text(f);
 
@@ -112,35 +113,35 @@ planprint_close(void)
 void
 planprint_actions_field(const struct plan *pl, int more)
 {
-	struct jsonx_out o;
+	struct outbuf o;
 
-	jsonx_out_init(&o, stdout);
-	jsonx_out_raw(&o, "  \"actions\": [");
+	outbuf_init(&o, stdout);
+	outbuf_str(&o, "  \"actions\": [");
 	for (size_t i = 0; i < pl->nactions; i++) {
-		jsonx_out_raw(&o, i == 0 ? "\n    {" : ",\n    {");
+		outbuf_str(&o, i == 0 ? "\n    {" : ",\n    {");
 		put_action(&o, &pl->actions[i]);
-		jsonx_out_raw(&o, "}");
+		outbuf_str(&o, "}");
 	}
-	jsonx_out_raw(&o, pl->nactions > 0 ? "\n  ]" : "]");
-	jsonx_out_raw(&o, more ? ",\n" : "\n");
-	jsonx_out_flush(&o);
+	outbuf_str(&o, pl->nactions > 0 ? "\n  ]" : "]");
+	outbuf_str(&o, more ? ",\n" : "\n");
+	outbuf_flush(&o);
 }
 
 void
 planprint_findings_field(const struct plan *pl, int more)
 {
-	struct jsonx_out o;
+	struct outbuf o;
 
-	jsonx_out_init(&o, stdout);
-	jsonx_out_raw(&o, "  \"findings\": [");
+	outbuf_init(&o, stdout);
+	outbuf_str(&o, "  \"findings\": [");
 	for (size_t i = 0; i < pl->nfindings; i++) {
-		jsonx_out_raw(&o, i == 0 ? "\n    {" : ",\n    {");
+		outbuf_str(&o, i == 0 ? "\n    {" : ",\n    {");
 		put_finding(&o, &pl->findings[i]);
-		jsonx_out_raw(&o, "}");
+		outbuf_str(&o, "}");
 	}
-	jsonx_out_raw(&o, pl->nfindings > 0 ? "\n  ]" : "]");
-	jsonx_out_raw(&o, more ? ",\n" : "\n");
-	jsonx_out_flush(&o);
+	outbuf_str(&o, pl->nfindings > 0 ? "\n  ]" : "]");
+	outbuf_str(&o, more ? ",\n" : "\n");
+	outbuf_flush(&o);
 }
 
 json_t *
@@ -163,44 +164,80 @@ planprint_capacity_json(const struct plan_capacity *c)
 void
 planprint_actions(const struct plan *pl)
 {
+	struct outbuf o;
 	char dl[TIMEFMT_MAX];
 
 	if (pl->nactions > 0)
 		printf("\n%-18s  %-18s  %-32s  %s\n", "DEADLINE", "ACTION", "SLOT", "WHY");
+	/* A line each, gathered rather than printed: plan's output is most of its cost. */
+	outbuf_init(&o, stdout);
 	for (size_t i = 0; i < pl->nactions; i++) {
 		const struct plan_action *a = &pl->actions[i];
 		const char *slot = a->slot != NULL ? a->slot : "-";
 		/* WORKSPACE/SLOT padded to 32 as %-32s would, without making the string. */
-		size_t len = strlen(a->workspace) + 1 + strlen(slot);
-		int pad = len < 32 ? (int)(32 - len) : 0;
+		size_t before = strlen(a->workspace) + 1;
 
 		if (a->deadline == INT64_MAX)
 			snprintf(dl, sizeof dl, "-");
 		else
 			timefmt_minute(a->deadline, dl);
-		printf("%-18s  %-18s  %s/%s%*s  %s\n", dl, plan_kind_name(a->kind), a->workspace,
-		       slot, pad, "", a->why);
+		outbuf_pad(&o, dl, 18);
+		outbuf_str(&o, "  ");
+		outbuf_pad(&o, plan_kind_name(a->kind), 18);
+		outbuf_str(&o, "  ");
+		outbuf_str(&o, a->workspace);
+		outbuf_str(&o, "/");
+		outbuf_pad(&o, slot, before < 32 ? 32 - before : 0);
+		outbuf_str(&o, "  ");
+		outbuf_str(&o, a->why);
+		outbuf_str(&o, "\n");
 	}
+	outbuf_flush(&o);
+}
+
+/* A finding's line, as planprint_finding writes it. */
+static void
+put_finding_line(struct outbuf *o, const struct plan_finding *f)
+{
+	char *text = plan_finding_text(f);
+
+	outbuf_str(o, "  ");
+	outbuf_pad(o, plan_finding_name(f->kind), 12);
+	outbuf_str(o, " ");
+	outbuf_str(o, f->workspace);
+	outbuf_str(o, "/");
+	outbuf_str(o, f->slot != NULL ? f->slot : "-");
+	if (f->token != NULL) {
+		outbuf_str(o, " ");
+		outbuf_str(o, f->token);
+	}
+	outbuf_str(o, ": ");
+	outbuf_str(o, text);
+	outbuf_str(o, "\n");
+	free(text);
 }
 
 void
 planprint_findings(const struct plan *pl)
 {
+	struct outbuf o;
+
 	if (pl->nfindings > 0)
 		printf("\nFINDINGS\n");
+	outbuf_init(&o, stdout);
 	for (size_t i = 0; i < pl->nfindings; i++)
-		planprint_finding(stdout, &pl->findings[i]);
+		put_finding_line(&o, &pl->findings[i]);
+	outbuf_flush(&o);
 }
 
 void
 planprint_finding(FILE *out, const struct plan_finding *f)
 {
-	char *text = plan_finding_text(f);
+	struct outbuf o;
 
-	fprintf(out, "  %-12s %s/%s%s%s: %s\n", plan_finding_name(f->kind), f->workspace,
-		f->slot != NULL ? f->slot : "-", f->token != NULL ? " " : "",
-		f->token != NULL ? f->token : "", text);
-	free(text);
+	outbuf_init(&o, out);
+	put_finding_line(&o, f);
+	outbuf_flush(&o);
 }
 
 void

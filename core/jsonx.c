@@ -126,91 +126,56 @@ json_plain(unsigned char c)
 }
 
 void
-jsonx_out_init(struct jsonx_out *o, FILE *f)
-{
-	o->f = f;
-	o->len = 0;
-}
-
-void
-jsonx_out_flush(struct jsonx_out *o)
-{
-	if (o->len > 0)
-		fwrite(o->b, 1, o->len, o->f);
-	o->len = 0;
-}
-
-static void
-out_bytes(struct jsonx_out *o, const void *p, size_t n)
-{
-	if (o->len + n > sizeof o->b) {
-		jsonx_out_flush(o);
-		if (n > sizeof o->b) {
-			fwrite(p, 1, n, o->f);
-			return;
-		}
-	}
-	memcpy(o->b + o->len, p, n);
-	o->len += n;
-}
-
-void
-jsonx_out_raw(struct jsonx_out *o, const char *s)
-{
-	out_bytes(o, s, strlen(s));
-}
-
-void
-jsonx_out_text(struct jsonx_out *o, const char *s)
+jsonx_out_text(struct outbuf *o, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n, i = 0;
 
 	if (s == NULL) {
-		out_bytes(o, "null", 4);
+		outbuf_put(o, "null", 4);
 		return;
 	}
 	n = strlen(s);
-	out_bytes(o, "\"", 1);
+	outbuf_put(o, "\"", 1);
 	while (i < n) {
 		size_t run = i;
 
 		while (run < n && json_plain(p[run]))
 			run++;
 		if (run > i) {
-			out_bytes(o, p + i, run - i);
+			outbuf_put(o, p + i, run - i);
 			i = run;
 			continue;
 		}
 		if (p[i] == '"' || p[i] == '\\') {
 			unsigned char esc[2] = {'\\', p[i++]};
 
-			out_bytes(o, esc, sizeof esc);
+			outbuf_put(o, esc, sizeof esc);
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			char esc[8];
 
-			out_bytes(o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i++]));
+			outbuf_put(o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i++]));
 		} else {
 			int len = jsonx_utf8_len(p + i, n - i);
 
-			out_bytes(o, len < 0 ? (const unsigned char *)"?" : p + i,
-				  len < 0 ? 1 : (size_t)len);
+			outbuf_put(o, len < 0 ? (const unsigned char *)"?" : p + i,
+				   len < 0 ? 1 : (size_t)len);
 			i += len < 0 ? 1 : (size_t)len;
 		}
 	}
-	out_bytes(o, "\"", 1);
+	outbuf_put(o, "\"", 1);
 }
 
 void
-jsonx_out_key(struct jsonx_out *o, const char *key, int first)
+jsonx_out_key(struct outbuf *o, const char *key, int first)
 {
-	out_bytes(o, first ? "\"" : ",\"", first ? 1 : 2);
-	out_bytes(o, key, strlen(key));
-	out_bytes(o, "\":", 2);
+	outbuf_put(o, first ? "\"" : ",\"", first ? 1 : 2);
+	outbuf_put(o, key, strlen(key));
+	outbuf_put(o, "\":", 2);
 }
 
 void
-jsonx_out_int(struct jsonx_out *o, const char *key, int64_t v)
+jsonx_out_int(struct outbuf *o, const char *key, int64_t v)
 {
 	char digits[24];
 	size_t n = sizeof digits;
@@ -222,37 +187,37 @@ jsonx_out_int(struct jsonx_out *o, const char *key, int64_t v)
 	while ((u /= 10) != 0);
 	if (v < 0)
 		digits[--n] = '-';
-	out_bytes(o, digits + n, sizeof digits - n);
+	outbuf_put(o, digits + n, sizeof digits - n);
 }
 
 void
 jsonx_put_text(FILE *f, const char *s)
 {
-	struct jsonx_out o;
+	struct outbuf o;
 
-	jsonx_out_init(&o, f);
+	outbuf_init(&o, f);
 	jsonx_out_text(&o, s);
-	jsonx_out_flush(&o);
+	outbuf_flush(&o);
 }
 
 void
 jsonx_put_key(FILE *f, const char *key, int first)
 {
-	struct jsonx_out o;
+	struct outbuf o;
 
-	jsonx_out_init(&o, f);
+	outbuf_init(&o, f);
 	jsonx_out_key(&o, key, first);
-	jsonx_out_flush(&o);
+	outbuf_flush(&o);
 }
 
 void
 jsonx_put_int(FILE *f, const char *key, int64_t v)
 {
-	struct jsonx_out o;
+	struct outbuf o;
 
-	jsonx_out_init(&o, f);
+	outbuf_init(&o, f);
 	jsonx_out_int(&o, key, v);
-	jsonx_out_flush(&o);
+	outbuf_flush(&o);
 }
 
 const char *

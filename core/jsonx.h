@@ -6,6 +6,8 @@
 #ifndef TW_JSONX_H
 #define TW_JSONX_H
 
+#include "core/outbuf.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -30,31 +32,16 @@ int jsonx_utf8_len(const unsigned char *p, size_t left);
 json_t *jsonx_text(const char *s);
 
 /*
- * A writer of JSON text to f, for documents too large to build as json_t:
- * the pieces gather in b and go to f in one fwrite when b fills and at
- * jsonx_out_flush, rather than in a call of stdio each (plan --json writes
- * hundreds of thousands of pieces).  Nothing reaches f before a flush.
+ * Writers of JSON text into o (core/outbuf.h), for documents too large to
+ * build as json_t.  jsonx_out_text writes s as jsonx_text's string would be
+ * dumped (null for NULL): quoted, '"', '\\' and control characters escaped,
+ * each byte of invalid UTF-8 as '?'.  jsonx_out_key writes "key":, with a
+ * comma before it unless first (key: plain ASCII, no quote); jsonx_out_int
+ * writes ,"key":v (not the first member), without printf.
  */
-struct jsonx_out {
-	FILE *f;
-	size_t len;
-	unsigned char b[8192];
-};
-
-void jsonx_out_init(struct jsonx_out *o, FILE *f);
-/* Writes what o gathered to its stream. */
-void jsonx_out_flush(struct jsonx_out *o);
-/* Writes s as it is: the document's own punctuation and layout. */
-void jsonx_out_raw(struct jsonx_out *o, const char *s);
-/*
- * Writes s as jsonx_text's string would be dumped (null for NULL): quoted,
- * '"', '\\' and control characters escaped, each byte of invalid UTF-8 as '?'.
- */
-void jsonx_out_text(struct jsonx_out *o, const char *s);
-/* Writes "key":, with a comma before it unless first (key: plain ASCII, no quote). */
-void jsonx_out_key(struct jsonx_out *o, const char *key, int first);
-/* Writes ,"key":v (not the first member), without printf. */
-void jsonx_out_int(struct jsonx_out *o, const char *key, int64_t v);
+void jsonx_out_text(struct outbuf *o, const char *s);
+void jsonx_out_key(struct outbuf *o, const char *key, int first);
+void jsonx_out_int(struct outbuf *o, const char *key, int64_t v);
 
 /* The same, each written to f at once. */
 void jsonx_put_text(FILE *f, const char *s);

@@ -183,8 +183,8 @@ test_put_text(void **state)
 static void
 test_put_long_and_numbers(void **state)
 {
-	/* Longer than a writer gathers (struct jsonx_out's b), so it goes out in parts. */
-	char in[2 * sizeof((struct jsonx_out *)NULL)->b + 1500], *buf = NULL, *want;
+	/* Longer than a writer gathers (struct outbuf's b), so it goes out in parts. */
+	char in[2 * sizeof((struct outbuf *)NULL)->b + 1500], *buf = NULL, *want;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	json_t *j;
@@ -212,9 +212,8 @@ test_put_long_and_numbers(void **state)
 }
 
 /*
- * A writer's pieces over many objects, well past what it gathers at once,
- * make the document jansson dumps of the same values; nothing reaches the
- * stream before a flush, and everything after it.
+ * The writers' pieces over many objects, well past what an outbuf gathers
+ * at once, make the document jansson dumps of the same values.
  */
 static void
 test_writer_gathers(void **state)
@@ -225,7 +224,7 @@ test_writer_gathers(void **state)
 	 */
 	static const char *const texts[] = {
 	    "plain", "quo\"te", "back\\slash", "ctl\x01\x10", "caf\xc3\xa9", "bad \xff byte", ""};
-	struct jsonx_out o;
+	struct outbuf o;
 	json_t *a = json_array();
 	char *buf = NULL, *want;
 	size_t len = 0;
@@ -233,23 +232,21 @@ test_writer_gathers(void **state)
 
 	(void)state;
 	assert_non_null(f);
-	jsonx_out_init(&o, f);
-	jsonx_out_raw(&o, "[");
-	assert_int_equal(fflush(f), 0);
-	assert_int_equal(len, 0);
+	outbuf_init(&o, f);
+	outbuf_str(&o, "[");
 	for (int i = 0; i < 3000; i++) {
 		const char *t = i % 11 == 10 ? NULL : texts[i % 7];
 
-		jsonx_out_raw(&o, i == 0 ? "{" : ",{");
+		outbuf_str(&o, i == 0 ? "{" : ",{");
 		jsonx_out_key(&o, "k", 1);
 		jsonx_out_text(&o, t);
 		jsonx_out_int(&o, "n", i - 1500);
-		jsonx_out_raw(&o, "}");
+		outbuf_str(&o, "}");
 		json_array_append_new(
 		    a, json_pack("{s:o, s:I}", "k", jsonx_text(t), "n", (json_int_t)(i - 1500)));
 	}
-	jsonx_out_raw(&o, "]");
-	jsonx_out_flush(&o);
+	outbuf_str(&o, "]");
+	outbuf_flush(&o);
 	assert_int_equal(fclose(f), 0);
 	want = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	assert_non_null(want);

@@ -1,0 +1,50 @@
+/* Buffered output; see outbuf.h. */
+#include "core/outbuf.h"
+
+#include <string.h>
+
+void
+outbuf_init(struct outbuf *o, FILE *f)
+{
+	o->f = f;
+	o->len = 0;
+}
+
+void
+outbuf_flush(struct outbuf *o)
+{
+	if (o->len > 0)
+		fwrite(o->b, 1, o->len, o->f);
+	o->len = 0;
+}
+
+void
+outbuf_put(struct outbuf *o, const void *p, size_t n)
+{
+	if (o->len + n > sizeof o->b) {
+		outbuf_flush(o);
+		if (n > sizeof o->b) {
+			fwrite(p, 1, n, o->f);
+			return;
+		}
+	}
+	memcpy(o->b + o->len, p, n);
+	o->len += n;
+}
+
+void
+outbuf_str(struct outbuf *o, const char *s)
+{
+	outbuf_put(o, s, strlen(s));
+}
+
+void
+outbuf_pad(struct outbuf *o, const char *s, size_t width)
+{
+	static const char spaces[] = "                                ";
+	size_t n = strlen(s);
+
+	outbuf_put(o, s, n);
+	for (; n < width; n += sizeof spaces - 1)
+		outbuf_put(o, spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
+}
