@@ -45,6 +45,10 @@ outbuf_pad(struct outbuf *o, const char *s, size_t width)
 	size_t n = strlen(s);
 
 	outbuf_put(o, s, n);
-	for (; n < width; n += sizeof spaces - 1)
-		outbuf_put(o, spaces, width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1);
+	while (n < width) {
+		size_t k = width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1;
+
+		outbuf_put(o, spaces, k);
+		n += k;
+	}
 }

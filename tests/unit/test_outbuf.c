@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* outbuf_pad writes what printf's %-*s does, for texts shorter, as long as and longer than the width. */
+/*
+ * outbuf_pad writes what printf's %-*s does, for texts shorter than, as
+ * long as and longer than the width.
+ */
 static void
 test_pad_as_printf(void **state)
 {
