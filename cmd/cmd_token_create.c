@@ -230,6 +230,15 @@ run_create(void *opts, int argc, char **argv)
 	if (r == MODE_OK) {
 		print_token("created", o->workspace, made.token, args_globals.json,
 			    co->show_secret);
+		/* Whoever asked may not have it: say where it is before anyone creates another. */
+		if (print_flush() < 0) {
+			errorf("token %s \"%s\" was created in workspace %s all the same, and "
+			       "stored with its secret sealed: 'tokenwarden token show -w %s %s' "
+			       "shows it, 'tokenwarden secret reveal' gives its secret",
+			       made.token->token, made.token->name, o->workspace, o->workspace,
+			       made.token->token);
+			status = TW_EXIT_FAILURE;
+		}
 	} else if (r == MODE_ERR_UNKNOWN) {
 		timefmt_minute(expires - expires % 60000, when);
 		errorf("%s", cause);

@@ -14,6 +14,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Set once standard output failed, through stdio or print_secret's own writes. */
+static int stdout_lost;
+
+/* Says that standard output could not be written (err: errno, 0 unknown), the first time only. */
+static void
+stdout_failed(int err)
+{
+	if (!stdout_lost)
+		errorf("cannot write to standard output%s%s", err != 0 ? ": " : "",
+		       err != 0 ? strerror(err) : "");
+	stdout_lost = 1;
+}
+
 int
 print_secret(const char *s)
 {
@@ -26,8 +39,7 @@ print_secret(const char *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			errorf("cannot write to standard output: %s",
-			       n < 0 ? strerror(errno) : "nothing written");
+			stdout_failed(n < 0 ? errno : 0);
 			return -1;
 		}
 		s += n;
@@ -298,16 +310,12 @@ print_row(const struct token_row *r, int json)
 int
 print_flush(void)
 {
-	static int said;
 	int err = 0;
 
 	if (fflush(stdout) != 0)
 		err = errno;
-	else if (!ferror(stdout))
+	else if (!ferror(stdout) && !stdout_lost)
 		return 0;
-	if (!said)
-		errorf("cannot write to standard output%s%s", err != 0 ? ": " : "",
-		       err != 0 ? strerror(err) : "");
-	said = 1;
+	stdout_failed(err);
 	return -1;
 }

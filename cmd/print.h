@@ -39,8 +39,8 @@ int print_plain(const char *s);
 
 /*
  * Flushes stdout; returns 0, or -1 when what was printed could not all be
- * written, after an error message: the first time only, so that a verb's
- * own check and main's last one say it once.
+ * written, through stdio or print_secret, after an error message: the first
+ * time only, so that a verb's own check and main's last one say it once.
  */
 int print_flush(void);
 

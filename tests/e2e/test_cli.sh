@@ -468,6 +468,13 @@ full --version
 full --help
 full help plan
 full secret reveal -w acme e2e-policy-slot --secret-key "$TW_TMP/seal.key" --reason "full disk"
+# A token made whose answer cannot be printed: the command fails, and says
+# where the token is, so that nobody makes another.
+for show in "" --show-secret; do
+	full token create "${api[@]}" -n "e2e-full$show" --expires-in 1d ${show:+"$show"}
+	expect "$err" "was created in workspace acme all the same"
+	expect_state "e2e-full$show" active
+done
 
 echo "== standard descriptors closed"
 # A parent (a cron line's >&- 2>&-) may start it with 0, 1 and 2 closed: a file
