@@ -33,11 +33,13 @@ json_t *jsonx_text(const char *s);
 
 /*
  * Writers of JSON text into o (core/outbuf.h), for documents too large to
- * build as json_t.  jsonx_out_text writes s as jsonx_text's string would be
- * dumped (null for NULL): quoted, '"', '\\' and control characters escaped,
- * each byte of invalid UTF-8 as '?'.  jsonx_out_key writes "key":, with a
- * comma before it unless first (key: plain ASCII, no quote); jsonx_out_int
- * writes ,"key":v (not the first member), without printf.
+ * build as json_t.  jsonx_out_text writes s quoted (null for NULL), '"'
+ * and '\\' escaped, control characters and DEL as \u00xx in lowercase hex,
+ * each byte of invalid UTF-8 as '?': the string jansson dumps of
+ * jsonx_text(s) but for DEL, which jansson leaves as it is, and its hex in
+ * capitals.  jsonx_out_key writes "key":, with a comma before it unless
+ * first (key: plain ASCII, no quote); jsonx_out_int writes ,"key":v (not
+ * the first member), without printf.
  */
 void jsonx_out_text(struct outbuf *o, const char *s);
 void jsonx_out_key(struct outbuf *o, const char *key, int first);
