@@ -302,9 +302,9 @@ dispatch(int argc, char **argv)
 
 /*
  * What a verb printed must reach its reader: output that could not all be
- * written (a full disk, a closed descriptor) fails the command, with a
- * message, rather than leave a script a truncated plan and an exit status
- * that says it is whole.  A failure the verb had anyway keeps its status.
+ * written (a full disk, an I/O error) fails the command, with a message,
+ * rather than leave a script a truncated plan and an exit status that says
+ * it is whole.  A failure the verb had anyway keeps its status.
  */
 int
 main(int argc, char **argv)
