@@ -36,6 +36,25 @@ put_time(struct outbuf *o, const char *key, int64_t ms)
 	jsonx_out_text(o, buf);
 }
 
+/* Writes "key":TEXT, with a comma before it unless first. */
+static void
+put_text(struct outbuf *o, const char *key, const char *v, int first)
+{
+	jsonx_out_key(o, key, first);
+	jsonx_out_text(o, v);
+}
+
+/* The members an action and a finding begin with: what it is (key: name), and where. */
+static void
+put_head(struct outbuf *o, const char *key, const char *name, const char *workspace,
+	 const char *slot, const char *token)
+{
+	put_text(o, key, name, 1);
+	put_text(o, "workspace", workspace, 0);
+	put_text(o, "slot", slot, 0);
+	put_text(o, "token", token, 0);
+}
+
 /*
  * An action or a finding as one JSON object, written straight out: a plan
  * may hold tens of thousands, and building each as a json_t took longer
@@ -44,20 +63,12 @@ put_time(struct outbuf *o, const char *key, int64_t ms)
 static void
 put_action(struct outbuf *o, const struct plan_action *a)
 {
-	jsonx_out_key(o, "action", 1);
-	jsonx_out_text(o, plan_kind_name(a->kind));
-	jsonx_out_key(o, "workspace", 0);
-	jsonx_out_text(o, a->workspace);
-	jsonx_out_key(o, "slot", 0);
-	jsonx_out_text(o, a->slot);
-	jsonx_out_key(o, "token", 0);
-	jsonx_out_text(o, a->token);
+	put_head(o, "action", plan_kind_name(a->kind), a->workspace, a->slot, a->token);
 	put_time(o, "due", a->due);
 	put_time(o, "deadline", a->deadline);
 	jsonx_out_int(o, "requests", a->cost);
 	jsonx_out_int(o, "group", (int64_t)a->group);
-	jsonx_out_key(o, "why", 0);
-	jsonx_out_text(o, a->why);
+	put_text(o, "why", a->why, 0);
 }
 
 static void
@@ -65,17 +76,9 @@ put_finding(struct outbuf *o, const struct plan_finding *f)
 {
 	char *text = plan_finding_text(f);
 
-	jsonx_out_key(o, "finding", 1);
-	jsonx_out_text(o, plan_finding_name(f->kind));
-	jsonx_out_key(o, "workspace", 0);
-	jsonx_out_text(o, f->workspace);
-	jsonx_out_key(o, "slot", 0);
-	jsonx_out_text(o, f->slot);
-	jsonx_out_key(o, "token", 0);
-	jsonx_out_text(o, f->token);
+	put_head(o, "finding", plan_finding_name(f->kind), f->workspace, f->slot, f->token);
 	put_time(o, "at", f->at);
-	jsonx_out_key(o, "text", 0);
-	jsonx_out_text(o, text);
+	put_text(o, "text", text, 0);
 	free(text);
 }
 

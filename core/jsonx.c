@@ -210,16 +210,6 @@ jsonx_put_key(FILE *f, const char *key, int first)
 	outbuf_flush(&o);
 }
 
-void
-jsonx_put_int(FILE *f, const char *key, int64_t v)
-{
-	struct outbuf o;
-
-	outbuf_init(&o, f);
-	jsonx_out_int(&o, key, v);
-	outbuf_flush(&o);
-}
-
 const char *
 jsonx_typename(const json_t *v)
 {

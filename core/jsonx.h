@@ -45,10 +45,9 @@ void jsonx_out_text(struct outbuf *o, const char *s);
 void jsonx_out_key(struct outbuf *o, const char *key, int first);
 void jsonx_out_int(struct outbuf *o, const char *key, int64_t v);
 
-/* The same, each written to f at once. */
+/* jsonx_out_text and jsonx_out_key, each written to f at once. */
 void jsonx_put_text(FILE *f, const char *s);
 void jsonx_put_key(FILE *f, const char *key, int first);
-void jsonx_put_int(FILE *f, const char *key, int64_t v);
 
 /* Returns "string", "integer", ... for messages; "missing" for NULL. */
 const char *jsonx_typename(const json_t *v);
