@@ -26,7 +26,8 @@
 
 /* What the workers of one run share. */
 struct shared {
-	atomic_int done; /* slots worked so far, for progress */
+	pthread_mutex_t progress_mu; /* held while a count is reported: counts go out in order */
+	int done;                    /* slots worked so far, for progress (under progress_mu) */
 	int total;
 	atomic_int halt; /* a worker's store failed: the others stop too */
 	char *skewed;    /* by workspace index: its clock disagrees with the server's */
@@ -741,6 +742,21 @@ retries(struct worker *w, struct attempt *r, size_t *nr, int wait)
 
 /* Works w's groups in order, then their retries; returns 0, or -1 with *cause when the store
  * failed. */
+/*
+ * Counts a slot worked and reports the count, one report at a time: two
+ * workers counting at once could otherwise report 2 before 1, and leave
+ * the progress line at 1 of 2 when all is done.
+ */
+static void
+worked(struct run *run)
+{
+	if (run->o->progress == NULL)
+		return;
+	pthread_mutex_lock(&run->sh->progress_mu);
+	run->o->progress(run->o->progress_arg, ++run->sh->done, run->sh->total);
+	pthread_mutex_unlock(&run->sh->progress_mu);
+}
+
 static int
 work(struct worker *w)
 {
@@ -770,9 +786,7 @@ work(struct worker *w)
 		}
 		if (rc == 0)
 			rc = retries(w, r, &nr, 0);
-		if (run->o->progress != NULL)
-			run->o->progress(run->o->progress_arg,
-					 atomic_fetch_add(&run->sh->done, 1) + 1, run->sh->total);
+		worked(run);
 	}
 	if (rc == 0)
 		rc = retries(w, r, &nr, 1);
@@ -1033,7 +1047,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 {
 	struct report r;
 	struct store_mark mark;
-	struct shared sh = {0, 0, 0, NULL};
+	struct shared sh = {.progress_mu = PTHREAD_MUTEX_INITIALIZER};
 	struct run run = {s, pub, p, &r, client, carg, o, log, larg, st, &sh, 0, NULL, 0};
 	const struct plan *pl = &r.plan;
 	int settled = 0, rc = 0;
