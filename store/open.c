@@ -13,6 +13,7 @@
 #include "core/trust.h"
 #include "core/xalloc.h"
 #include "store/store_priv.h"
+#include "store/walbuf.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -662,7 +663,7 @@ connect_rw(struct store *s, char **cause)
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
 	int rc = -1;
 
-	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(s->path, &s->db, flags, walbuf_vfs()) != SQLITE_OK) {
 		store_error(s, "opening it", cause);
 		goto out;
 	}

@@ -1,0 +1,550 @@
+/*
+ * Unit tests for store/walbuf, the VFS that writes each commit to the log
+ * at once.  Under it sits a VFS of the test's own, "counted": the unix VFS
+ * with the log's writes counted, failed on demand as on a full disk, and
+ * the same "random" bytes every time.  SQLite's salts then repeat, so the
+ * same work on two databases, one through walbuf and one straight through
+ * counted, must leave the same bytes in their files at every step.
+ *
+ * TW_SEED picks the random work (printed, to repeat a failure).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/xalloc.h"
+#include "store/walbuf.h"
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- counted: the unix VFS, its logs' writes counted and failed on demand ------------ */
+
+struct counted {
+	sqlite3_file base;
+	sqlite3_file *real; /* the unix VFS's file, in the same allocation */
+};
+
+#define CREAL(f) (((struct counted *)(f))->real)
+
+static sqlite3_vfs *unix_vfs;
+static long log_writes; /* writes to any log that reached the unix VFS */
+static long full_from;  /* the log write from which every one fails, as on a full disk; 0 none */
+
+static int
+c_close(sqlite3_file *f)
+{
+	return CREAL(f)->pMethods->xClose(CREAL(f));
+}
+
+static int
+c_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	return CREAL(f)->pMethods->xRead(CREAL(f), buf, n, off);
+}
+
+static int
+c_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	log_writes++;
+	if (full_from > 0 && log_writes >= full_from)
+		return SQLITE_FULL;
+	return CREAL(f)->pMethods->xWrite(CREAL(f), buf, n, off);
+}
+
+static int
+c_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return CREAL(f)->pMethods->xTruncate(CREAL(f), size);
+}
+
+static int
+c_sync(sqlite3_file *f, int flags)
+{
+	return CREAL(f)->pMethods->xSync(CREAL(f), flags);
+}
+
+static int
+c_size(sqlite3_file *f, sqlite3_int64 *out)
+{
+	return CREAL(f)->pMethods->xFileSize(CREAL(f), out);
+}
+
+static int
+c_lock(sqlite3_file *f, int level)
+{
+	return CREAL(f)->pMethods->xLock(CREAL(f), level);
+}
+
+static int
+c_unlock(sqlite3_file *f, int level)
+{
+	return CREAL(f)->pMethods->xUnlock(CREAL(f), level);
+}
+
+static int
+c_reserved(sqlite3_file *f, int *out)
+{
+	return CREAL(f)->pMethods->xCheckReservedLock(CREAL(f), out);
+}
+
+static int
+c_control(sqlite3_file *f, int op, void *arg)
+{
+	return CREAL(f)->pMethods->xFileControl(CREAL(f), op, arg);
+}
+
+static int
+c_sector(sqlite3_file *f)
+{
+	return CREAL(f)->pMethods->xSectorSize(CREAL(f));
+}
+
+static int
+c_device(sqlite3_file *f)
+{
+	return CREAL(f)->pMethods->xDeviceCharacteristics(CREAL(f));
+}
+
+static const sqlite3_io_methods counted_methods = {
+    .iVersion = 1,
+    .xClose = c_close,
+    .xRead = c_read,
+    .xWrite = c_write,
+    .xTruncate = c_truncate,
+    .xSync = c_sync,
+    .xFileSize = c_size,
+    .xLock = c_lock,
+    .xUnlock = c_unlock,
+    .xCheckReservedLock = c_reserved,
+    .xFileControl = c_control,
+    .xSectorSize = c_sector,
+    .xDeviceCharacteristics = c_device,
+};
+
+static int
+c_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
+{
+	struct counted *c = (struct counted *)f;
+	int rc;
+
+	(void)vfs;
+	if ((flags & SQLITE_OPEN_WAL) == 0)
+		return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
+	c->real = (sqlite3_file *)(c + 1);
+	rc = unix_vfs->xOpen(unix_vfs, name, c->real, flags, out);
+	f->pMethods = c->real->pMethods != NULL ? &counted_methods : NULL;
+	return rc;
+}
+
+static int
+c_delete(sqlite3_vfs *vfs, const char *name, int dirsync)
+{
+	(void)vfs;
+	return unix_vfs->xDelete(unix_vfs, name, dirsync);
+}
+
+static int
+c_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
+{
+	(void)vfs;
+	return unix_vfs->xAccess(unix_vfs, name, flags, out);
+}
+
+static int
+c_full_path(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	(void)vfs;
+	return unix_vfs->xFullPathname(unix_vfs, name, n, out);
+}
+
+/* The same bytes at every call: SQLite's generator, reseeded, repeats itself. */
+static int
+c_random(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	memset(out, 0x5a, (size_t)n);
+	return n;
+}
+
+static int
+c_sleep(sqlite3_vfs *vfs, int us)
+{
+	(void)vfs;
+	return unix_vfs->xSleep(unix_vfs, us);
+}
+
+static int
+c_time(sqlite3_vfs *vfs, double *out)
+{
+	(void)vfs;
+	return unix_vfs->xCurrentTime(unix_vfs, out);
+}
+
+static int
+c_error(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	return unix_vfs->xGetLastError(unix_vfs, n, out);
+}
+
+static int
+c_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
+{
+	(void)vfs;
+	return unix_vfs->xCurrentTimeInt64(unix_vfs, out);
+}
+
+/* Makes counted the default VFS, then registers walbuf over it. */
+static int
+counted_setup(void **state)
+{
+	static sqlite3_vfs vfs;
+
+	(void)state;
+	unix_vfs = sqlite3_vfs_find("unix");
+	if (unix_vfs == NULL)
+		return -1;
+	vfs = (sqlite3_vfs){
+	    .iVersion = 2,
+	    .szOsFile = (int)sizeof(struct counted) + unix_vfs->szOsFile,
+	    .mxPathname = unix_vfs->mxPathname,
+	    .zName = "counted",
+	    .xOpen = c_open,
+	    .xDelete = c_delete,
+	    .xAccess = c_access,
+	    .xFullPathname = c_full_path,
+	    .xRandomness = c_random,
+	    .xSleep = c_sleep,
+	    .xCurrentTime = c_time,
+	    .xGetLastError = c_error,
+	    .xCurrentTimeInt64 = c_time64,
+	};
+	if (sqlite3_vfs_register(&vfs, 1) != SQLITE_OK)
+		return -1;
+	return walbuf_vfs() != NULL ? 0 : -1;
+}
+
+/* --- helpers --------------------------------------------------------------------------- */
+
+struct dir {
+	char path[PATH_MAX];
+};
+
+static int
+dir_setup(void **state)
+{
+	struct dir *d = xcalloc(1, sizeof *d);
+
+	snprintf(d->path, sizeof d->path, "%s/tw-walbuf.XXXXXX",
+		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(d->path) == NULL) {
+		free(d);
+		return -1;
+	}
+	log_writes = 0;
+	full_from = 0;
+	*state = d;
+	return 0;
+}
+
+static int
+dir_teardown(void **state)
+{
+	struct dir *d = *state;
+	char *cmd = xasprintf("rm -rf '%s'", d->path);
+	int rc = system(cmd);
+
+	free(cmd);
+	free(d);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Opens dir/name through vfs (NULL the default, counted), as the store's writer is set up. */
+static sqlite3 *
+open_db(const struct dir *d, const char *name, const char *vfs)
+{
+	char *path = xasprintf("%s/%s", d->path, name);
+	sqlite3 *db = NULL;
+
+	assert_int_equal(
+	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs), SQLITE_OK);
+	free(path);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+				      "PRAGMA secure_delete = ON;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	return db;
+}
+
+static void
+exec_ok(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+}
+
+static long long
+query_ll(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static const char schema[] = "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, n INTEGER, "
+			     "v BLOB); CREATE INDEX t_n ON t (n);";
+
+/* A row digest of the table as db sees it: count, sum of n, total length. */
+static void
+view(sqlite3 *db, long long out[3])
+{
+	out[0] = query_ll(db, "SELECT count(*) FROM t");
+	out[1] = query_ll(db, "SELECT coalesce(sum(n), 0) FROM t");
+	out[2] = query_ll(db, "SELECT coalesce(sum(length(v)), 0) FROM t");
+}
+
+/* Inserts row k with a blob of len bytes; SQLite's result code. */
+static int
+insert(sqlite3 *db, long k, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char *v = xmalloc(len + 1);
+	int rc;
+
+	for (size_t i = 0; i < len; i++)
+		v[i] = (unsigned char)(k * 31 + (long)i);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "INSERT INTO t (k, n, v) VALUES (?, ?, ?)", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, xasprintf("key-%ld", k), -1, free);
+	sqlite3_bind_int64(st, 2, k);
+	sqlite3_bind_blob(st, 3, v, (int)len, free);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Whether files a and b in d hold the same bytes (both missing counts as the same). */
+static int
+same_file(const struct dir *d, const char *a, const char *b)
+{
+	char *pa = xasprintf("%s/%s", d->path, a), *pb = xasprintf("%s/%s", d->path, b);
+	FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+	int same = fa == NULL && fb == NULL, ca = 0, cb = 0;
+
+	if (fa != NULL && fb != NULL) {
+		do {
+			ca = getc(fa);
+			cb = getc(fb);
+		} while (ca == cb && ca != EOF);
+		same = ca == cb;
+	}
+	if (!same)
+		print_error("%s and %s differ\n", pa, pb);
+	if (fa != NULL)
+		fclose(fa);
+	if (fb != NULL)
+		fclose(fb);
+	free(pa);
+	free(pb);
+	return same;
+}
+
+/* --- tests ----------------------------------------------------------------------------- */
+
+/*
+ * A commit reaches the log in two writes, where SQLite alone makes two per
+ * page: walbuf's whole point, measured.
+ */
+static void
+test_one_write_per_commit(void **state)
+{
+	struct dir *d = *state;
+	sqlite3 *db = open_db(d, "buffered.db", walbuf_vfs()),
+		*straight = open_db(d, "straight.db", NULL);
+	long before;
+
+	exec_ok(db, schema);
+	exec_ok(straight, schema);
+	for (long k = 0; k < 50; k++) {
+		before = log_writes;
+		exec_ok(db,
+			k % 2 == 0 ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+		assert_int_equal(insert(db, k, 600), SQLITE_OK);
+		assert_int_equal(log_writes - before, 2);
+
+		before = log_writes;
+		assert_int_equal(insert(straight, k, 600), SQLITE_OK);
+		/* Three pages at least: the table's, and one per index. */
+		assert_true(log_writes - before >= 6);
+	}
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_int_equal(sqlite3_close(straight), SQLITE_OK);
+}
+
+/*
+ * The same random work, through walbuf and straight, leaves the same bytes
+ * in the database after every transaction and in its log after every
+ * commit (the frames a rollback spilled to the log, past its last commit
+ * and never read, reach the file at walbuf's next write); and what a second
+ * connection reads after each commit is what the writer wrote.  The work
+ * mixes small and large rows (past walbuf's buffer and the unix VFS's
+ * largest write), commits and rollbacks, synced and unsynced commits,
+ * checkpoints of every kind, and a page cache small enough to spill
+ * pages to the log mid-transaction and write them again.
+ */
+static void
+test_same_bytes_as_sqlite(void **state)
+{
+	struct dir *d = *state;
+	const char *seed_env = getenv("TW_SEED");
+	unsigned seed =
+	    seed_env != NULL ? (unsigned)strtoul(seed_env, NULL, 10) : (unsigned)getpid();
+	sqlite3 *db[2], *reader[2];
+	long next = 0;
+
+	print_message("TW_SEED=%u\n", seed);
+	srandom(seed);
+	sqlite3_randomness(0, NULL);
+	db[0] = open_db(d, "buffered.db", walbuf_vfs());
+	sqlite3_randomness(0, NULL);
+	db[1] = open_db(d, "straight.db", NULL);
+	for (int i = 0; i < 2; i++) {
+		sqlite3_randomness(0, NULL);
+		exec_ok(db[i], "PRAGMA cache_size = 12; PRAGMA wal_autocheckpoint = 200;");
+		exec_ok(db[i], schema);
+	}
+	reader[0] = open_db(d, "buffered.db", "unix");
+	reader[1] = open_db(d, "straight.db", "unix");
+	for (int step = 0; step < 150; step++) {
+		int rows = 1 + (int)(random() % 12), end = (int)(random() % 8),
+		    sync = (int)(random() % 2), ckpt = (int)(random() % 10);
+		long ks[12];
+		size_t lens[12];
+		long long seen[2][3], read[2][3];
+
+		for (int r = 0; r < rows; r++) {
+			ks[r] = next++;
+			lens[r] = random() % 20 == 0 ? 40000 + (size_t)(random() % 200000)
+						     : (size_t)(random() % 3000);
+		}
+		for (int i = 0; i < 2; i++) {
+			sqlite3_randomness(0, NULL);
+			exec_ok(db[i],
+				sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+			exec_ok(db[i], "BEGIN");
+			for (int r = 0; r < rows; r++)
+				assert_int_equal(insert(db[i], ks[r], lens[r]), SQLITE_OK);
+			if (step % 3 == 1)
+				exec_ok(db[i], "UPDATE t SET n = n + 1, v = zeroblob(length(v)) "
+					       "WHERE id % 7 = 3");
+			if (step % 5 == 2)
+				exec_ok(db[i], "DELETE FROM t WHERE id % 11 = 5");
+			exec_ok(db[i], end == 0 ? "ROLLBACK" : "COMMIT");
+			if (ckpt == 0)
+				exec_ok(db[i], "PRAGMA wal_checkpoint(PASSIVE)");
+			else if (ckpt == 1)
+				exec_ok(db[i], "PRAGMA wal_checkpoint(RESTART)");
+			else if (ckpt == 2)
+				exec_ok(db[i], "PRAGMA wal_checkpoint(TRUNCATE)");
+			view(db[i], seen[i]);
+			view(reader[i], read[i]);
+			assert_memory_equal(seen[i], read[i], sizeof seen[i]);
+		}
+		assert_memory_equal(seen[0], seen[1], sizeof seen[0]);
+		assert_true(same_file(d, "buffered.db", "straight.db"));
+		/* A rollback's spilled frames wait for walbuf's next write: past any commit. */
+		if (end != 0)
+			assert_true(same_file(d, "buffered.db-wal", "straight.db-wal"));
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sqlite3_close(reader[i]), SQLITE_OK);
+		sqlite3_randomness(0, NULL);
+		assert_int_equal(sqlite3_close(db[i]), SQLITE_OK);
+	}
+	assert_true(same_file(d, "buffered.db", "straight.db"));
+	assert_true(same_file(d, "buffered.db-wal", "straight.db-wal"));
+}
+
+/*
+ * A disk that fills at any one of the log's writes: the commit that meets
+ * it fails with SQLITE_FULL, every earlier commit stays, the failed one is
+ * not seen, and once there is room again the writer goes on, the database
+ * whole.
+ */
+static void
+test_full_disk_at_every_write(void **state)
+{
+	struct dir *d = *state;
+	long total;
+
+	/* A clean run says how many log writes there are to fail. */
+	for (long from = 0;; from++) {
+		char *name = xasprintf("full-%ld.db", from);
+		sqlite3 *db = open_db(d, name, walbuf_vfs()), *reader;
+		long committed = 0, k = 0;
+		int failed = 0;
+
+		exec_ok(db, schema);
+		log_writes = 0;
+		full_from = from;
+		for (; k < 24; k++) {
+			int rc = insert(db, k, k % 8 == 7 ? 90000 : 700);
+
+			if (rc != SQLITE_OK) {
+				assert_int_equal(rc & 0xff, SQLITE_FULL);
+				failed = 1;
+				break;
+			}
+			committed++;
+		}
+		total = log_writes;
+		full_from = 0;
+		reader = open_db(d, name, "unix");
+		assert_int_equal(query_ll(reader, "SELECT count(*) FROM t"), committed);
+		assert_int_equal(query_ll(db, "SELECT count(*) FROM t"), committed);
+		/* Room again: the same writer goes on. */
+		for (; k < 24; k++)
+			assert_int_equal(insert(db, k, 700), SQLITE_OK);
+		assert_int_equal(query_ll(reader, "SELECT count(*) FROM t"), 24);
+		assert_int_equal(sqlite3_close(reader), SQLITE_OK);
+		assert_int_equal(sqlite3_close(db), SQLITE_OK);
+		db = open_db(d, name, NULL);
+		assert_int_equal(query_ll(db, "SELECT count(*) FROM t"), 24);
+		exec_ok(db, "PRAGMA integrity_check");
+		assert_int_equal(query_ll(db, "SELECT count(*) FROM pragma_integrity_check "
+					      "WHERE integrity_check <> 'ok'"),
+				 0);
+		assert_int_equal(sqlite3_close(db), SQLITE_OK);
+		free(name);
+		if (from == 0)
+			assert_true(total >= 24 && !failed);
+		else if (!failed)
+			break; /* from is past the last write */
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_one_write_per_commit, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_same_bytes_as_sqlite, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_full_disk_at_every_write, dir_setup, dir_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, counted_setup, NULL);
+}
