@@ -11,7 +11,9 @@
  * to other connections, which it does once its writes return.  So a
  * commit costs two writes, however many pages it has.  The buffer is also
  * written before anything else touches the log: a read, a sync, its size,
- * a truncation, a file control, a write elsewhere in it, its close.
+ * a truncation, a file control, a write elsewhere in it, its close.  Only
+ * writes shaped as SQLite writes a frame today (a 24-byte header, a page)
+ * are held: should another version write a frame whole, it goes straight.
  *
  * Why not wait for the page and write both at once: at a commit that
  * rewrites its frames' checksums, SQLite writes the commit frame's header
@@ -41,6 +43,8 @@
 #define WALBUF_BYTES (64 * 1024)
 /* A frame's header: page number, database size after a commit (else 0), salts, checksums. */
 #define FRAME_HEADER_BYTES 24
+/* The log's own header, at its start. */
+#define WAL_HEADER_BYTES 32
 
 struct logfile {
 	sqlite3_file base;
@@ -80,22 +84,37 @@ commit_header(const unsigned char *h)
 	return (h[4] | h[5] | h[6] | h[7]) != 0;
 }
 
+/*
+ * Whether a write of n bytes at at is of a shape walbuf holds: a frame's
+ * header, the log's header, or a page (a power of two from 512 to 65536
+ * bytes).  Any other goes straight to the file, after what is held: a
+ * frame written whole, or a commit in a pattern of writes that SQLite does
+ * not make today, is never held.
+ */
+static int
+holdable(int n, sqlite3_int64 at)
+{
+	if (n == FRAME_HEADER_BYTES || (n == WAL_HEADER_BYTES && at == 0))
+		return 1;
+	return n >= 512 && n <= 65536 && (n & (n - 1)) == 0;
+}
+
 static int
 log_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
 {
 	struct logfile *lf = LOG(f);
-	int through = lf->commit, rc;
+	int hold = !lf->commit && holdable(n, at) && (size_t)n <= WALBUF_BYTES, rc;
 
 	lf->commit = n == FRAME_HEADER_BYTES && commit_header(data);
-	if (lf->len > 0 && (through || at != lf->at + (sqlite3_int64)lf->len ||
+	if (lf->len > 0 && (!hold || at != lf->at + (sqlite3_int64)lf->len ||
 			    lf->len + (size_t)n > WALBUF_BYTES)) {
 		rc = flush(lf);
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	if (lf->buf == NULL)
+	if (hold && lf->buf == NULL)
 		lf->buf = sqlite3_malloc(WALBUF_BYTES);
-	if (through || lf->buf == NULL || (size_t)n > WALBUF_BYTES)
+	if (!hold || lf->buf == NULL)
 		return lf->real->pMethods->xWrite(lf->real, data, n, at);
 	if (lf->len == 0)
 		lf->at = at;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* --- counted: the unix VFS, its logs' writes counted and failed on demand ------------ */
@@ -235,6 +236,7 @@ counted_setup(void **state)
 
 struct dir {
 	char path[PATH_MAX];
+	char log[PATH_MAX]; /* open_log's file name: the VFS keeps it until the close */
 };
 
 static int
@@ -363,6 +365,64 @@ same_file(const struct dir *d, const char *a, const char *b)
 	return same;
 }
 
+/* The size of file name in d, or -1 when it does not exist. */
+static long long
+file_size(const struct dir *d, const char *name)
+{
+	char *path = xasprintf("%s/%s", d->path, name);
+	struct stat st;
+	long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+
+	free(path);
+	return size;
+}
+
+/*
+ * Opens dir/direct.db-wal through walbuf as SQLite opens a log, for a test
+ * to write as it likes.  The unix VFS takes a log's mode from its
+ * database, so an empty dir/direct.db is made first.
+ */
+static sqlite3_file *
+open_log(struct dir *d)
+{
+	sqlite3_vfs *vfs = sqlite3_vfs_find(walbuf_vfs());
+	char *db = xasprintf("%s/direct.db", d->path);
+	sqlite3_file *f = xcalloc(1, (size_t)vfs->szOsFile);
+	FILE *made = fopen(db, "w");
+	int out = 0;
+
+	assert_non_null(made);
+	assert_int_equal(fclose(made), 0);
+	snprintf(d->log, sizeof d->log, "%s-wal", db);
+	assert_int_equal(vfs->xOpen(vfs, d->log, f,
+				    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_WAL,
+				    &out),
+			 SQLITE_OK);
+	free(db);
+	return f;
+}
+
+static void
+close_log(sqlite3_file *f)
+{
+	assert_int_equal(f->pMethods->xClose(f), SQLITE_OK);
+	free(f);
+}
+
+#define PAGE 4096
+#define FRAME (24 + PAGE)
+/* Where frame i (from 0) of a log of PAGE-byte pages begins. */
+#define AT(i) (32 + (sqlite3_int64)(i)*FRAME)
+
+/* A frame header for page pgno; size, the database's after a commit, else 0. */
+static void
+frame_header(unsigned char h[24], unsigned pgno, unsigned size)
+{
+	memset(h, 0, 24);
+	h[3] = (unsigned char)pgno;
+	h[7] = (unsigned char)size;
+}
+
 /* --- tests ----------------------------------------------------------------------------- */
 
 /*
@@ -393,6 +453,88 @@ test_one_write_per_commit(void **state)
 	}
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 	assert_int_equal(sqlite3_close(straight), SQLITE_OK);
+}
+
+/*
+ * What walbuf holds and when it lets go, driven write by write: the log's
+ * header and the frames before a commit are held; a commit frame's header
+ * sends them, with it; the write after it goes straight; a sync, a read
+ * and a close send what is held first.
+ */
+static void
+test_held_until_commit(void **state)
+{
+	struct dir *d = *state;
+	sqlite3_file *f = open_log(d);
+	unsigned char head[32] = {0x37, 0x7f, 0x06, 0x82}, h[24], page[PAGE], back[PAGE];
+	long base = log_writes;
+
+	memset(page, 0xab, sizeof page);
+	assert_int_equal(f->pMethods->xWrite(f, head, 32, 0), SQLITE_OK);
+	frame_header(h, 1, 0);
+	assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(0)), SQLITE_OK);
+	assert_int_equal(f->pMethods->xWrite(f, page, PAGE, AT(0) + 24), SQLITE_OK);
+	assert_int_equal(log_writes, base);
+	assert_int_equal(file_size(d, "direct.db-wal"), 0);
+
+	frame_header(h, 2, 2);
+	assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(1)), SQLITE_OK);
+	assert_int_equal(log_writes, base + 1);
+	assert_int_equal(file_size(d, "direct.db-wal"), AT(1) + 24);
+	assert_int_equal(f->pMethods->xWrite(f, page, PAGE, AT(1) + 24), SQLITE_OK);
+	assert_int_equal(log_writes, base + 2);
+	assert_int_equal(file_size(d, "direct.db-wal"), AT(2));
+
+	/* The commit frame's header again, alone (its checksums rewritten): sent at once. */
+	assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(1)), SQLITE_OK);
+	assert_int_equal(log_writes, base + 3);
+
+	frame_header(h, 3, 0);
+	for (int step = 0; step < 3; step++) {
+		long before = log_writes;
+
+		assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(2)), SQLITE_OK);
+		assert_int_equal(f->pMethods->xWrite(f, page, PAGE, AT(2) + 24), SQLITE_OK);
+		/* The first write after the lone header above goes straight. */
+		assert_int_equal(log_writes, before + (step == 0 ? 1 : 0));
+		before = log_writes;
+		if (step == 0)
+			assert_int_equal(f->pMethods->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK);
+		else if (step == 1)
+			assert_int_equal(f->pMethods->xRead(f, back, PAGE, AT(2) + 24), SQLITE_OK);
+		else
+			break;
+		assert_int_equal(log_writes, before + 1);
+		assert_int_equal(file_size(d, "direct.db-wal"), AT(3));
+	}
+	assert_memory_equal(back, page, PAGE);
+	close_log(f);
+	assert_int_equal(file_size(d, "direct.db-wal"), AT(3));
+}
+
+/*
+ * A write of a shape SQLite does not make today (a frame whole, a piece
+ * of a page) is not held: what is held goes first, then it, at once.
+ */
+static void
+test_other_shapes_go_straight(void **state)
+{
+	struct dir *d = *state;
+	sqlite3_file *f = open_log(d);
+	unsigned char h[24], frame[FRAME];
+	long base = log_writes;
+
+	frame_header(h, 1, 0);
+	assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(0)), SQLITE_OK);
+	assert_int_equal(log_writes, base);
+	memset(frame, 0x5c, sizeof frame);
+	frame_header(frame, 1, 1);
+	assert_int_equal(f->pMethods->xWrite(f, frame, FRAME, AT(0) + 24), SQLITE_OK);
+	assert_int_equal(log_writes, base + 2);
+	assert_int_equal(file_size(d, "direct.db-wal"), AT(0) + 24 + FRAME);
+	assert_int_equal(f->pMethods->xWrite(f, frame, 100, AT(0) + 24 + FRAME), SQLITE_OK);
+	assert_int_equal(log_writes, base + 3);
+	close_log(f);
 }
 
 /*
@@ -541,6 +683,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_held_until_commit, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_other_shapes_go_straight, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_write_per_commit, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_same_bytes_as_sqlite, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_full_disk_at_every_write, dir_setup, dir_teardown),
