@@ -165,4 +165,6 @@ store_ctx_settle(struct store *s)
 		      "now 'unknown'",
 		      settled);
 	free(cause);
+	/* Settled: a run that starts now must not find a listing in its way. */
+	store_unlock(s);
 }

@@ -41,8 +41,8 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
-	/* Held by this process until the store closes; only a test of who else is here. */
-	free_lock = store_lock(s, &lock_cause) == 0;
+	/* Only a look: a read that kept the lock would refuse a run that starts meanwhile. */
+	free_lock = store_lock_held(s, &lock_cause) == 0;
 	free(lock_cause);
 	for (size_t i = 0; free_lock && i < r->nrows; i++) {
 		if (r->rows[i].state == TOKEN_PENDING) {

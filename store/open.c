@@ -779,13 +779,7 @@ store_close(struct store *s)
 	if (s == NULL)
 		return;
 	disconnect(s);
-	if (s->lock_fd >= 0) {
-		/* The label goes with the lock; a refusal never names a holder long gone. */
-		if (s->readonly == NULL && ftruncate(s->lock_fd, 0) < 0) {
-			/* holder() finds the pid gone and names no one */
-		}
-		close(s->lock_fd);
-	}
+	store_unlock(s);
 	store_gate_drop(s->gate);
 	free(s->path);
 	free(s->actor);
@@ -916,6 +910,44 @@ store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
 	s->lock_fd = fd;
 	rc = 0;
 out:
+	free(path);
+	return rc;
+}
+
+void
+store_unlock(struct store *s)
+{
+	if (s->lock_fd < 0)
+		return;
+	/* The label goes with the lock; a refusal never names a holder long gone. */
+	if (s->readonly == NULL && ftruncate(s->lock_fd, 0) < 0) {
+		/* holder() finds the pid gone and names no one */
+	}
+	close(s->lock_fd);
+	s->lock_fd = -1;
+}
+
+int
+store_lock_held(struct store *s, char **cause)
+{
+	char *path = NULL;
+	int fd, rc = 0;
+
+	if (s->lock_fd >= 0)
+		return 0;
+	path = xasprintf("%s.lock", s->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT) {
+		*cause = xasprintf("%s: cannot open the lock: %s", path, strerror(errno));
+		rc = -1;
+	} else if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? 1 : -1;
+		if (rc < 0)
+			*cause = xasprintf("%s: cannot lock: %s", path, strerror(errno));
+	}
+	/* Closing lets go of what the look took. */
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	return rc;
 }

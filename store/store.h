@@ -118,6 +118,23 @@ int store_lock(struct store *s, char **cause);
  */
 int store_lock_wait(struct store *s, int64_t wait_ms, char **cause);
 
+/*
+ * Lets go of the run lock, if s holds it, and of its label: a verb that
+ * needs the lock for one step (settling what a killed create left) does
+ * not keep a run that starts after that step from starting.
+ */
+void store_unlock(struct store *s);
+
+/*
+ * Whether another process holds the run lock: 1 yes, 0 no (none does, or s
+ * does), or -1 with *cause when the lock cannot be looked at.  It is taken
+ * only for the look, unlabelled, from the lock file opened read-only (none
+ * is created), and let go at once: a run that tries for it in that moment
+ * waits the moment out (store_lock_wait's grace for an unlabelled holder)
+ * rather than being refused.
+ */
+int store_lock_held(struct store *s, char **cause);
+
 /* What this process is, for the lock file: the verb ("rotate"); static storage. */
 void store_lock_label(const char *label);
 

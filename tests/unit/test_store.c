@@ -398,6 +398,44 @@ test_lock_is_exclusive(void **state)
 	fx->s = other;
 }
 
+/*
+ * A look at the lock (store_lock_held) sees another holder but takes
+ * nothing: the holder's refusal of a third still names it, and once it is
+ * let go (store_unlock) anyone may take it, however often it was looked at.
+ * Before any lock file exists, a look finds none and makes none.
+ */
+static void
+test_lock_looked_at(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL, *third = NULL;
+	char *cause = NULL, *lock = xasprintf("%s.lock", fx->path);
+
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &other, &cause), 0);
+	assert_int_equal(store_lock_held(other, &cause), 0);
+	assert_int_equal(access(lock, F_OK), -1);
+	store_lock_label("test-verb");
+	assert_int_equal(store_lock(fx->s, &cause), 0);
+	assert_int_equal(store_lock_held(fx->s, &cause), 0); /* held here */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_lock_held(other, &cause), 1);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &third, &cause), 0);
+	assert_int_equal(store_lock(third, &cause), 1);
+	assert_non_null(strstr(cause, "(test-verb, "));
+	FREE_NULL(&cause);
+	store_unlock(fx->s);
+	store_unlock(fx->s); /* not held: nothing to do */
+	assert_int_equal(store_lock_held(other, &cause), 0);
+	assert_int_equal(store_lock(third, &cause), 0);
+	assert_int_equal(store_lock_held(other, &cause), 1);
+	assert_int_equal(store_lock(fx->s, &cause), 1);
+	FREE_NULL(&cause);
+	store_close(third);
+	assert_int_equal(store_lock(other, &cause), 0);
+	store_close(other);
+	free(lock);
+}
+
 /* A directory is not a file, and chmod 600 is no advice for one. */
 static void
 test_refuses_directory(void **state)
@@ -1161,6 +1199,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_mark, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_looked_at, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_is_exclusive, fixture_setup,
 					    fixture_teardown),
 	};
