@@ -13,6 +13,7 @@
 
 #include "store/tokens.h"
 #include "store_fixture.h"
+#include "vfs_wrap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,19 +27,16 @@
 /* --- a VFS that watches the log ------------------------------------------------------ */
 
 struct watched {
-	sqlite3_file base;
-	sqlite3_file *real; /* the unix VFS's file, allocated after this one */
-	int log;            /* this is FILE-wal */
+	struct wrap_file f;
+	int log; /* this is FILE-wal */
 	char path[PATH_MAX];
 };
 
-static sqlite3_vfs *unix_vfs;
+static sqlite3_io_methods watched_methods;
 static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
 static int log_syncs;    /* syncs of the log */
 static int log_unsynced; /* the log was written since its last sync */
 static int fail_sync;    /* the next sync of the log fails */
-
-#define REAL(f) (((struct watched *)(f))->real)
 
 /* Copies path to path.synced: what a power cut leaves of it.  Returns 0 or -1. */
 static int
@@ -64,21 +62,6 @@ keep_synced(const char *path)
 }
 
 static int
-w_close(sqlite3_file *f)
-{
-	int rc = REAL(f)->pMethods->xClose(REAL(f));
-
-	f->pMethods = NULL;
-	return rc;
-}
-
-static int
-w_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
-{
-	return REAL(f)->pMethods->xRead(REAL(f), buf, n, off);
-}
-
-static int
 w_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
 	struct watched *w = (struct watched *)f;
@@ -88,13 +71,7 @@ w_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 		log_unsynced = 1;
 		pthread_mutex_unlock(&watch_mu);
 	}
-	return w->real->pMethods->xWrite(w->real, buf, n, off);
-}
-
-static int
-w_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+	return wrap_write(f, buf, n, off);
 }
 
 static int
@@ -104,7 +81,7 @@ w_sync(sqlite3_file *f, int flags)
 	int rc;
 
 	if (!w->log)
-		return w->real->pMethods->xSync(w->real, flags);
+		return wrap_sync(f, flags);
 	/* Under the lock: no write slips between the sync and its copy. */
 	pthread_mutex_lock(&watch_mu);
 	if (fail_sync) {
@@ -112,7 +89,7 @@ w_sync(sqlite3_file *f, int flags)
 		pthread_mutex_unlock(&watch_mu);
 		return SQLITE_IOERR_FSYNC;
 	}
-	rc = w->real->pMethods->xSync(w->real, flags);
+	rc = wrap_sync(f, flags);
 	if (rc == SQLITE_OK && keep_synced(w->path) < 0)
 		rc = SQLITE_IOERR_FSYNC;
 	if (rc == SQLITE_OK) {
@@ -124,106 +101,6 @@ w_sync(sqlite3_file *f, int flags)
 }
 
 static int
-w_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-	return REAL(f)->pMethods->xFileSize(REAL(f), size);
-}
-
-static int
-w_lock(sqlite3_file *f, int level)
-{
-	return REAL(f)->pMethods->xLock(REAL(f), level);
-}
-
-static int
-w_unlock(sqlite3_file *f, int level)
-{
-	return REAL(f)->pMethods->xUnlock(REAL(f), level);
-}
-
-static int
-w_reserved(sqlite3_file *f, int *out)
-{
-	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-
-static int
-w_control(sqlite3_file *f, int op, void *arg)
-{
-	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-
-static int
-w_sector(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xSectorSize(REAL(f));
-}
-
-static int
-w_device(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-
-static int
-w_shm_map(sqlite3_file *f, int page, int size, int extend, void volatile **out)
-{
-	return REAL(f)->pMethods->xShmMap(REAL(f), page, size, extend, out);
-}
-
-static int
-w_shm_lock(sqlite3_file *f, int offset, int n, int flags)
-{
-	return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
-}
-
-static void
-w_shm_barrier(sqlite3_file *f)
-{
-	REAL(f)->pMethods->xShmBarrier(REAL(f));
-}
-
-static int
-w_shm_unmap(sqlite3_file *f, int del)
-{
-	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
-}
-
-static int
-w_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **out)
-{
-	return REAL(f)->pMethods->xFetch(REAL(f), off, n, out);
-}
-
-static int
-w_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
-}
-
-static const sqlite3_io_methods watched_methods = {
-    .iVersion = 3,
-    .xClose = w_close,
-    .xRead = w_read,
-    .xWrite = w_write,
-    .xTruncate = w_truncate,
-    .xSync = w_sync,
-    .xFileSize = w_size,
-    .xLock = w_lock,
-    .xUnlock = w_unlock,
-    .xCheckReservedLock = w_reserved,
-    .xFileControl = w_control,
-    .xSectorSize = w_sector,
-    .xDeviceCharacteristics = w_device,
-    .xShmMap = w_shm_map,
-    .xShmLock = w_shm_lock,
-    .xShmBarrier = w_shm_barrier,
-    .xShmUnmap = w_shm_unmap,
-    .xFetch = w_fetch,
-    .xUnfetch = w_unfetch,
-};
-
-static int
 w_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
 {
 	struct watched *w = (struct watched *)f;
@@ -231,97 +108,24 @@ w_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int 
 
 	(void)vfs;
 	memset(w, 0, sizeof *w);
-	w->real = (sqlite3_file *)(w + 1);
+	w->f.real = (sqlite3_file *)(w + 1);
 	w->log = (flags & SQLITE_OPEN_WAL) != 0;
 	if (name != NULL)
 		snprintf(w->path, sizeof w->path, "%s", name);
-	rc = unix_vfs->xOpen(unix_vfs, name, w->real, flags, out);
-	f->pMethods = rc == SQLITE_OK && w->real->pMethods != NULL ? &watched_methods : NULL;
+	rc = wrap_unix->xOpen(wrap_unix, name, w->f.real, flags, out);
+	f->pMethods = rc == SQLITE_OK && w->f.real->pMethods != NULL ? &watched_methods : NULL;
 	return rc;
-}
-
-static int
-w_delete(sqlite3_vfs *vfs, const char *name, int dirsync)
-{
-	(void)vfs;
-	return unix_vfs->xDelete(unix_vfs, name, dirsync);
-}
-
-static int
-w_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-	(void)vfs;
-	return unix_vfs->xAccess(unix_vfs, name, flags, out);
-}
-
-static int
-w_full_path(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-	(void)vfs;
-	return unix_vfs->xFullPathname(unix_vfs, name, n, out);
-}
-
-static int
-w_random(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return unix_vfs->xRandomness(unix_vfs, n, out);
-}
-
-static int
-w_sleep(sqlite3_vfs *vfs, int us)
-{
-	(void)vfs;
-	return unix_vfs->xSleep(unix_vfs, us);
-}
-
-static int
-w_time(sqlite3_vfs *vfs, double *out)
-{
-	(void)vfs;
-	return unix_vfs->xCurrentTime(unix_vfs, out);
-}
-
-static int
-w_error(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return unix_vfs->xGetLastError(unix_vfs, n, out);
-}
-
-static int
-w_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-	(void)vfs;
-	return unix_vfs->xCurrentTimeInt64(unix_vfs, out);
 }
 
 /* Makes the watching VFS the default one, before any store opens. */
 static int
 watch_setup(void **state)
 {
-	static sqlite3_vfs vfs;
-
 	(void)state;
-	unix_vfs = sqlite3_vfs_find("unix");
-	if (unix_vfs == NULL)
-		return -1;
-	vfs = (sqlite3_vfs){
-	    .iVersion = 2,
-	    .szOsFile = (int)sizeof(struct watched) + unix_vfs->szOsFile,
-	    .mxPathname = unix_vfs->mxPathname,
-	    .zName = "watched",
-	    .xOpen = w_open,
-	    .xDelete = w_delete,
-	    .xAccess = w_access,
-	    .xFullPathname = w_full_path,
-	    .xRandomness = w_random,
-	    .xSleep = w_sleep,
-	    .xCurrentTime = w_time,
-	    .xGetLastError = w_error,
-	    .xCurrentTimeInt64 = w_time64,
-	};
-	return sqlite3_vfs_register(&vfs, 1) == SQLITE_OK ? 0 : -1;
+	watched_methods = wrap_methods();
+	watched_methods.xWrite = w_write;
+	watched_methods.xSync = w_sync;
+	return wrap_vfs("watched", sizeof(struct watched), w_open, NULL);
 }
 
 /* The log's syncs so far, and whether it was written since the last. */

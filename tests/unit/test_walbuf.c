@@ -16,6 +16,7 @@
 
 #include "core/xalloc.h"
 #include "store/walbuf.h"
+#include "vfs_wrap.h"
 
 #include <limits.h>
 #include <sqlite3.h>
@@ -27,28 +28,9 @@
 
 /* --- counted: the unix VFS, its logs' writes counted and failed on demand ------------ */
 
-struct counted {
-	sqlite3_file base;
-	sqlite3_file *real; /* the unix VFS's file, in the same allocation */
-};
-
-#define CREAL(f) (((struct counted *)(f))->real)
-
-static sqlite3_vfs *unix_vfs;
+static sqlite3_io_methods counted_methods;
 static long log_writes; /* writes to any log that reached the unix VFS */
 static long full_from;  /* the log write from which every one fails, as on a full disk; 0 none */
-
-static int
-c_close(sqlite3_file *f)
-{
-	return CREAL(f)->pMethods->xClose(CREAL(f));
-}
-
-static int
-c_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
-{
-	return CREAL(f)->pMethods->xRead(CREAL(f), buf, n, off);
-}
 
 static int
 c_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
@@ -56,113 +38,23 @@ c_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 	log_writes++;
 	if (full_from > 0 && log_writes >= full_from)
 		return SQLITE_FULL;
-	return CREAL(f)->pMethods->xWrite(CREAL(f), buf, n, off);
+	return wrap_write(f, buf, n, off);
 }
 
-static int
-c_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-	return CREAL(f)->pMethods->xTruncate(CREAL(f), size);
-}
-
-static int
-c_sync(sqlite3_file *f, int flags)
-{
-	return CREAL(f)->pMethods->xSync(CREAL(f), flags);
-}
-
-static int
-c_size(sqlite3_file *f, sqlite3_int64 *out)
-{
-	return CREAL(f)->pMethods->xFileSize(CREAL(f), out);
-}
-
-static int
-c_lock(sqlite3_file *f, int level)
-{
-	return CREAL(f)->pMethods->xLock(CREAL(f), level);
-}
-
-static int
-c_unlock(sqlite3_file *f, int level)
-{
-	return CREAL(f)->pMethods->xUnlock(CREAL(f), level);
-}
-
-static int
-c_reserved(sqlite3_file *f, int *out)
-{
-	return CREAL(f)->pMethods->xCheckReservedLock(CREAL(f), out);
-}
-
-static int
-c_control(sqlite3_file *f, int op, void *arg)
-{
-	return CREAL(f)->pMethods->xFileControl(CREAL(f), op, arg);
-}
-
-static int
-c_sector(sqlite3_file *f)
-{
-	return CREAL(f)->pMethods->xSectorSize(CREAL(f));
-}
-
-static int
-c_device(sqlite3_file *f)
-{
-	return CREAL(f)->pMethods->xDeviceCharacteristics(CREAL(f));
-}
-
-static const sqlite3_io_methods counted_methods = {
-    .iVersion = 1,
-    .xClose = c_close,
-    .xRead = c_read,
-    .xWrite = c_write,
-    .xTruncate = c_truncate,
-    .xSync = c_sync,
-    .xFileSize = c_size,
-    .xLock = c_lock,
-    .xUnlock = c_unlock,
-    .xCheckReservedLock = c_reserved,
-    .xFileControl = c_control,
-    .xSectorSize = c_sector,
-    .xDeviceCharacteristics = c_device,
-};
-
+/* A log is wrapped, to count its writes; any other file is the unix VFS's own. */
 static int
 c_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
 {
-	struct counted *c = (struct counted *)f;
+	struct wrap_file *c = (struct wrap_file *)f;
 	int rc;
 
 	(void)vfs;
 	if ((flags & SQLITE_OPEN_WAL) == 0)
-		return unix_vfs->xOpen(unix_vfs, name, f, flags, out);
+		return wrap_unix->xOpen(wrap_unix, name, f, flags, out);
 	c->real = (sqlite3_file *)(c + 1);
-	rc = unix_vfs->xOpen(unix_vfs, name, c->real, flags, out);
+	rc = wrap_unix->xOpen(wrap_unix, name, c->real, flags, out);
 	f->pMethods = c->real->pMethods != NULL ? &counted_methods : NULL;
 	return rc;
-}
-
-static int
-c_delete(sqlite3_vfs *vfs, const char *name, int dirsync)
-{
-	(void)vfs;
-	return unix_vfs->xDelete(unix_vfs, name, dirsync);
-}
-
-static int
-c_access(sqlite3_vfs *vfs, const char *name, int flags, int *out)
-{
-	(void)vfs;
-	return unix_vfs->xAccess(unix_vfs, name, flags, out);
-}
-
-static int
-c_full_path(sqlite3_vfs *vfs, const char *name, int n, char *out)
-{
-	(void)vfs;
-	return unix_vfs->xFullPathname(unix_vfs, name, n, out);
 }
 
 /* The same bytes at every call: SQLite's generator, reseeded, repeats itself. */
@@ -174,60 +66,14 @@ c_random(sqlite3_vfs *vfs, int n, char *out)
 	return n;
 }
 
-static int
-c_sleep(sqlite3_vfs *vfs, int us)
-{
-	(void)vfs;
-	return unix_vfs->xSleep(unix_vfs, us);
-}
-
-static int
-c_time(sqlite3_vfs *vfs, double *out)
-{
-	(void)vfs;
-	return unix_vfs->xCurrentTime(unix_vfs, out);
-}
-
-static int
-c_error(sqlite3_vfs *vfs, int n, char *out)
-{
-	(void)vfs;
-	return unix_vfs->xGetLastError(unix_vfs, n, out);
-}
-
-static int
-c_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
-{
-	(void)vfs;
-	return unix_vfs->xCurrentTimeInt64(unix_vfs, out);
-}
-
 /* Makes counted the default VFS, then registers walbuf over it. */
 static int
 counted_setup(void **state)
 {
-	static sqlite3_vfs vfs;
-
 	(void)state;
-	unix_vfs = sqlite3_vfs_find("unix");
-	if (unix_vfs == NULL)
-		return -1;
-	vfs = (sqlite3_vfs){
-	    .iVersion = 2,
-	    .szOsFile = (int)sizeof(struct counted) + unix_vfs->szOsFile,
-	    .mxPathname = unix_vfs->mxPathname,
-	    .zName = "counted",
-	    .xOpen = c_open,
-	    .xDelete = c_delete,
-	    .xAccess = c_access,
-	    .xFullPathname = c_full_path,
-	    .xRandomness = c_random,
-	    .xSleep = c_sleep,
-	    .xCurrentTime = c_time,
-	    .xGetLastError = c_error,
-	    .xCurrentTimeInt64 = c_time64,
-	};
-	if (sqlite3_vfs_register(&vfs, 1) != SQLITE_OK)
+	counted_methods = wrap_methods();
+	counted_methods.xWrite = c_write;
+	if (wrap_vfs("counted", sizeof(struct wrap_file), c_open, c_random) < 0)
 		return -1;
 	return walbuf_vfs() != NULL ? 0 : -1;
 }
