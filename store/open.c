@@ -811,21 +811,26 @@ name_holder(const struct store *s, int fd)
 	free(line);
 }
 
+/* The longest label name_holder writes that the lock's readers take whole. */
+#define LABEL_MAX 512
+
 /*
- * "held by pid 12 (rotate, root@host, since 2026-12-02T02:00Z)", from the
- * lock file fd; without a label from a live process (one taken by flock(1),
- * or left by one that was killed), "held by another process".
+ * The pid the label in the lock file fd names, with its fields in f (pid,
+ * label, actor, since) pointing into buf, when that process is alive; 0
+ * when the file names no live process: no label (one being written, or
+ * none from a holder such as flock(1)), a malformed one, or one left by a
+ * holder that was killed.
  */
-static char *
-holder(int fd)
+static long
+live_label(int fd, char buf[LABEL_MAX], char *f[4])
 {
-	char buf[512] = "", *f[4], *save = NULL, *p = buf;
-	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	char *save = NULL, *p = buf;
+	ssize_t n = pread(fd, buf, LABEL_MAX - 1, 0);
 	int nf = 0;
 	long pid;
 
 	if (n <= 0)
-		return xstrdup("held by another process");
+		return 0;
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	while (nf < 4 && (f[nf] = strtok_r(p, "\t", &save)) != NULL) {
@@ -834,21 +839,40 @@ holder(int fd)
 	}
 	pid = nf == 4 ? strtol(f[0], NULL, 10) : 0;
 	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	return pid;
+}
+
+/*
+ * "held by pid 12 (rotate, root@host, since 2026-12-02T02:00Z)", from the
+ * lock file fd; without a label from a live process, "held by another
+ * process".
+ */
+static char *
+holder(int fd)
+{
+	char buf[LABEL_MAX], *f[4];
+	long pid = live_label(fd, buf, f);
+
+	if (pid == 0)
 		return xstrdup("held by another process");
 	return xasprintf("held by pid %ld (%s, %s, since %s)", pid, f[1], f[2], f[3]);
 }
 
 /*
- * Whether the lock file fd names no holder and the half second that a
+ * Whether the lock file fd names no live holder and the half second that a
  * holder takes to label it (or to let go) is not over, counted from *since
- * (set at the first look).
+ * (set at the first look).  A label a killed holder left counts as none: a
+ * read verb's look at the lock (store_lock_held), which takes it for a
+ * moment without a label, must cost a run that meets it a wait, never the
+ * night.
  */
 static int
-unlabelled_grace(int fd, int64_t *since)
+unnamed_grace(int fd, int64_t *since)
 {
-	char c;
+	char buf[LABEL_MAX], *f[4];
 
-	if (pread(fd, &c, 1, 0) == 1)
+	if (live_label(fd, buf, f) != 0)
 		return 0;
 	if (*since == 0)
 		*since = clock_mono_ms();
@@ -892,8 +916,9 @@ store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
 			close(fd);
 			goto out;
 		}
-		/* A lock with no label is being taken or given up: look again for a moment. */
-		if (clock_mono_ms() >= until && !unlabelled_grace(fd, &grace)) {
+		/* A lock with no live holder named is being taken, given up or looked at: look
+		 * again for a moment. */
+		if (clock_mono_ms() >= until && !unnamed_grace(fd, &grace)) {
 			who = holder(fd);
 			*cause = xasprintf("%s: %s; try again when it has finished%s", path, who,
 					   wait_ms == 0 ? ", or give --wait" : "");

@@ -130,7 +130,8 @@ void store_unlock(struct store *s);
  * does), or -1 with *cause when the lock cannot be looked at.  It is taken
  * only for the look, unlabelled, from the lock file opened read-only (none
  * is created), and let go at once: a run that tries for it in that moment
- * waits the moment out (store_lock_wait's grace for an unlabelled holder)
+ * waits the moment out (store_lock_wait's grace for a holder the lock file
+ * names no live process for, as when a killed holder's label is left)
  * rather than being refused.
  */
 int store_lock_held(struct store *s, char **cause);

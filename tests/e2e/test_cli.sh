@@ -376,6 +376,19 @@ expect "$err" "held by another process; try again when it has finished"
 run 0 token create "${api[@]}" --name e2e-waited --expires-in 1d --wait
 wait "$holder"
 expect_state e2e-waited active
+# A killed holder left its label, and a look at the lock (as `status` takes it: for a
+# moment, unlabelled) is under way: the create waits the look out instead of naming no
+# one and giving up.
+true &
+dead=$!
+wait "$dead"
+printf '%s\trotate\troot@host\t2026-12-02T02:00Z\n' "$dead" >"$TOKENWARDEN_DB.lock"
+flock "$TOKENWARDEN_DB.lock" sleep 0.4 &
+holder=$!
+until ! flock -n "$TOKENWARDEN_DB.lock" true; do sleep 0.02; done
+run 0 token create "${api[@]}" --name e2e-stale-label --expires-in 1d
+wait "$holder"
+expect_state e2e-stale-label active
 run 2 token create "${api[@]}" --name e2e-waited2 --expires-in 1d --wait=soon
 expect "$err" "--wait 'soon': expected a duration such as 5m, or nothing"
 # The store refuses a public key other than the pinned one.

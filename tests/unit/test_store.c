@@ -13,8 +13,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -433,6 +435,85 @@ test_lock_looked_at(void **state)
 	store_close(third);
 	assert_int_equal(store_lock(other, &cause), 0);
 	store_close(other);
+	free(lock);
+}
+
+/*
+ * A child that takes the lock file at path as a look does (read-only, no
+ * label) and holds it for hold_ms, or until killed; returns once it holds it.
+ */
+static pid_t
+looker(const char *path, int hold_ms)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		clock_sleep_ms(hold_ms);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * A holder that was killed leaves its label in the lock file.  A look at
+ * the lock (a `status`) that meets a run then is a holder the file names no
+ * live process for: the run waits the look out, as for any unnamed holder,
+ * rather than being refused and losing the night.  A holder that does not
+ * let go within the grace is still refused, named as no one.
+ */
+static void
+test_stale_label_waits_out_a_look(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL, *lock = xasprintf("%s.lock", fx->path), *label;
+	int64_t t0;
+	int status, fd;
+	pid_t dead = fork(), look;
+
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, &status, 0), dead);
+	label = xasprintf("%ld\trotate\troot@host\t2026-12-02T02:00Z\n", (long)dead);
+	fd = open(lock, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, label, strlen(label)), (ssize_t)strlen(label));
+	close(fd);
+
+	look = looker(lock, 150);
+	t0 = clock_mono_ms();
+	assert_int_equal(store_lock(fx->s, &cause), 0);
+	assert_true(clock_mono_ms() - t0 >= 50);
+	assert_int_equal(waitpid(look, &status, 0), look);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	store_unlock(fx->s);
+
+	/* The file emptied by the unlock: the killed holder's label again. */
+	fd = open(lock, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, label, strlen(label)), (ssize_t)strlen(label));
+	close(fd);
+	look = looker(lock, 60 * 1000);
+	t0 = clock_mono_ms();
+	assert_int_equal(store_lock(fx->s, &cause), 1);
+	assert_true(clock_mono_ms() - t0 >= 500);
+	assert_non_null(strstr(cause, "held by another process; try again"));
+	FREE_NULL(&cause);
+	kill(look, SIGKILL);
+	assert_int_equal(waitpid(look, &status, 0), look);
+	free(label);
 	free(lock);
 }
 
@@ -1200,6 +1281,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_looked_at, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_label_waits_out_a_look, fixture_setup,
+					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_is_exclusive, fixture_setup,
 					    fixture_teardown),
 	};
