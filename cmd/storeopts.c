@@ -148,11 +148,20 @@ void
 store_ctx_settle(struct store *s)
 {
 	char *cause = NULL;
-	int settled = 0;
+	int settled = 0, any = 0;
 
 	/* A read-only store is shown as stored: settling would write. */
 	if (s->readonly != NULL)
 		return;
+	/*
+	 * With nothing to settle, the usual case, no lock is taken: a run that
+	 * starts meanwhile never finds a listing in its way.  A read that fails
+	 * fails the listing's own reads after it, which say so.
+	 */
+	if (tokens_any_pending(s, &any, &cause) < 0 || !any) {
+		free(cause);
+		return;
+	}
 	/* Holding the lock proves no process is between a POST and its answer. */
 	if (store_lock(s, &cause) != 0) {
 		free(cause);

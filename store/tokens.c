@@ -475,6 +475,26 @@ out:
 }
 
 int
+tokens_any_pending(struct store *s, int *any, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "SELECT EXISTS (SELECT 1 FROM tokens t INDEXED BY "
+	    "tokens_one_in_flight WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending')",
+	    cause);
+	int step;
+
+	if (st == NULL)
+		return -1;
+	step = sqlite3_step(st);
+	*any = step == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	if (step != SQLITE_ROW)
+		store_error(s, "looking for interrupted creates", cause);
+	store_done(s, st);
+	return step == SQLITE_ROW ? 0 : -1;
+}
+
+int
 tokens_mark_deleted(struct store *s, const char *workspace, const char *token, int64_t now,
 		    const json_t *details, char **cause)
 {

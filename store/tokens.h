@@ -132,6 +132,13 @@ int tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t no
 int tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cause);
 
 /*
+ * Sets *any to whether a row is pending (an intent whose answer is not
+ * recorded), read without the run lock: whether tokens_settle_pending
+ * could have anything to do.  Returns 0, or -1 with *cause.
+ */
+int tokens_any_pending(struct store *s, int *any, char **cause);
+
+/*
  * Records that workspace's token was deleted on the server: its row (when
  * the inventory has one and it is not already deleted) becomes deleted, and
  * an event is appended either way, with details (borrowed, may be NULL).

@@ -16,8 +16,8 @@ processes and without pause:
 
 Before each run starts, one more reader is stalled on its output (a 4 KiB
 pipe nobody reads) with the store open: `status --json` before the first,
-`token list --json` (which settles what a killed create left, under the
-lock) before the second.  A read must not keep the run lock, so `rotate`
+`token list --json` (which settles what a killed create left, taking the
+lock only then) before the second.  A read must not keep the run lock, so `rotate`
 must start all the same, not exit 5.
 
 A commit SQLite shows to readers before all its pages are in the log (the
