@@ -132,8 +132,9 @@ struct store *store_ctx_open(const struct store_opts *o, struct seal_pub *pub, i
  * When no other process holds the run lock, marks rows left pending by an
  * interrupted create as unknown, so reading verbs never show a stale
  * "pending".  The lock is taken only when there is such a row.  Best
- * effort: a busy lock or an error only warns.  Does nothing on a store
- * opened read-only: its rows are shown as stored.
+ * effort: a busy lock, or a look for such rows that fails (the verb's own
+ * reads then say why), is passed over; a settle that fails warns.  Does
+ * nothing on a store opened read-only: its rows are shown as stored.
  */
 void store_ctx_settle(struct store *s);
 

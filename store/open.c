@@ -916,8 +916,10 @@ store_lock_wait(struct store *s, int64_t wait_ms, char **cause)
 			close(fd);
 			goto out;
 		}
-		/* A lock with no live holder named is being taken, given up or looked at: look
-		 * again for a moment. */
+		/*
+		 * A lock whose file names no live holder is being taken, given up
+		 * or looked at: look again for a moment.
+		 */
 		if (clock_mono_ms() >= until && !unnamed_grace(fd, &grace)) {
 			who = holder(fd);
 			*cause = xasprintf("%s: %s; try again when it has finished%s", path, who,
