@@ -474,14 +474,15 @@ out:
 	return rc;
 }
 
+/* The pending rows, read from the in-flight index: the rows and their test, joined between. */
+#define PENDING_FROM "FROM tokens t INDEXED BY tokens_one_in_flight "
+#define PENDING_WHERE "WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending'"
+
 int
 tokens_any_pending(struct store *s, int *any, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(
-	    s,
-	    "SELECT EXISTS (SELECT 1 FROM tokens t INDEXED BY "
-	    "tokens_one_in_flight WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending')",
-	    cause);
+	sqlite3_stmt *st =
+	    store_prepare(s, "SELECT EXISTS (SELECT 1 " PENDING_FROM PENDING_WHERE ")", cause);
 	int step;
 
 	if (st == NULL)
@@ -975,11 +976,8 @@ query_rows(struct store *s, const char *sql, struct token_row **rows, size_t *n,
 static int
 pending_rows(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
-	return query_rows(s,
-			  ROW_SELECT
-			  "FROM tokens t INDEXED BY tokens_one_in_flight " ROW_JOINS
-			  "WHERE " STORE_IN_FLIGHT("t.") " AND t.state = 'pending' ORDER BY t.id",
-			  rows, n, cause);
+	return query_rows(s, ROW_SELECT PENDING_FROM ROW_JOINS PENDING_WHERE " ORDER BY t.id", rows,
+			  n, cause);
 }
 
 /* tokens_dead_held's rows: the index's, each newer than its slot's active row, if any. */
