@@ -270,7 +270,7 @@ check_rows(void *arg)
 
 	c->n = -1;
 	if (store_open_another(c->run, &s, &c->cause) == 0 &&
-	    store_cache_kib(s, 256, &c->cause) == 0)
+	    store_cache_kib(s, STORE_SCAN_CACHE_KIB, &c->cause) == 0)
 		c->n = inventory_verify_part(s, &c->part, 1, &c->cause);
 	store_close(s);
 	return NULL;

@@ -763,6 +763,8 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 		if (s->readonly == NULL && store_migrate(s, cause) < 0)
 			goto out;
 	}
+	if (flags == STORE_READ && store_cache_kib(s, STORE_SCAN_CACHE_KIB, cause) < 0)
+		goto out;
 	*out = s;
 	s = NULL;
 	rc = 0;

@@ -70,8 +70,10 @@ struct store {
  *
  * STORE_READ opens a writable store as STORE_OPEN does.  Otherwise, or when
  * the disk is too full to set it up for writing, it opens it read-only and
- * sets s->readonly to the reason.  A read-only open never writes: no pragma
- * is set, nothing is migrated (an older schema is refused), query_only is
+ * sets s->readonly to the reason.  Either way its connection keeps a page
+ * cache of STORE_SCAN_CACHE_KIB, a setting of the connection alone.  A
+ * read-only open never writes: no pragma of the file is set, nothing is
+ * migrated (an older schema is refused), query_only is
  * on, no checkpoint runs at close, and no file is created or removed beside
  * it (FILE-wal, FILE-shm, FILE.lock).  It reads the file with its FILE-wal
  * through an existing FILE-shm; a FILE-wal without FILE-shm through a
@@ -98,6 +100,16 @@ int store_open_another(const struct store *s, struct store **out, char **cause);
  * for a connection that reads most pages once.  Returns 0, or -1 with *cause.
  */
 int store_cache_kib(struct store *s, int kib, char **cause);
+/*
+ * The page cache of a connection that reads most pages once: a STORE_READ
+ * connection's and the start-of-run check's.  Such a reader finds a page
+ * in its cache only when it is the B-tree's root or an inner page; every
+ * page cached beyond those is new memory that the process faults in, and
+ * does not read twice.  On the 100,000-row bench, SQLite's 2 MiB made
+ * `plan` fault in 480 more pages for the same 612 reads, and take 12%
+ * longer.
+ */
+#define STORE_SCAN_CACHE_KIB 256
 /* Closes s; NULL is allowed. */
 void store_close(struct store *s);
 

@@ -594,6 +594,35 @@ test_read_only_copy(void **state)
 	assert_null(fx->s->readonly);
 }
 
+/*
+ * A connection that only reads keeps a page cache of STORE_SCAN_CACHE_KIB,
+ * whether the store is writable or not; one that writes keeps SQLite's.
+ */
+static void
+test_readers_keep_a_small_cache(void **state)
+{
+	struct fixture *fx = *state;
+	int full = query_int(fx->s->db, "PRAGMA cache_size");
+	char *cause = NULL;
+	struct store *s = NULL;
+
+	assert_int_not_equal(full, -STORE_SCAN_CACHE_KIB);
+	assert_int_equal(store_open(fx->path, STORE_READ, &s, &cause), 0);
+	assert_null(s->readonly);
+	assert_int_equal(query_int(s->db, "PRAGMA cache_size"), -STORE_SCAN_CACHE_KIB);
+	store_close(s);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &s, &cause), 0);
+	assert_int_equal(query_int(s->db, "PRAGMA cache_size"), full);
+	store_close(s);
+	make_read_only(fx);
+	assert_int_equal(store_open(fx->path, STORE_READ, &s, &cause), 0);
+	assert_non_null(s->readonly);
+	assert_int_equal(query_int(s->db, "PRAGMA cache_size"), -STORE_SCAN_CACHE_KIB);
+	store_close(s);
+	make_writable(fx);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+}
+
 /* A path with characters a URI escapes is read read-only all the same. */
 static void
 test_read_only_odd_path(void **state)
@@ -1233,6 +1262,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_created_private_with_pragmas, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_readers_keep_a_small_cache, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_statements_kept_per_query, fixture_setup,
 					    fixture_teardown),
