@@ -63,12 +63,14 @@ put_head(struct outbuf *o, const char *key, const char *name, const char *worksp
 static void
 put_action(struct outbuf *o, const struct plan_action *a)
 {
+	char why[PLAN_WHY_MAX];
+
 	put_head(o, "action", plan_kind_name(a->kind), a->workspace, a->slot, a->token);
 	put_time(o, "due", a->due);
 	put_time(o, "deadline", a->deadline);
 	jsonx_out_int(o, "requests", a->cost);
 	jsonx_out_int(o, "group", (int64_t)a->group);
-	put_text(o, "why", a->why, 0);
+	put_text(o, "why", plan_action_why(a, why), 0);
 }
 
 static void
@@ -168,7 +170,7 @@ void
 planprint_actions(const struct plan *pl)
 {
 	struct outbuf o;
-	char dl[TIMEFMT_MAX];
+	char dl[TIMEFMT_MAX], why[PLAN_WHY_MAX];
 
 	if (pl->nactions > 0)
 		printf("\n%-18s  %-18s  %-32s  %s\n", "DEADLINE", "ACTION", "SLOT", "WHY");
@@ -192,7 +194,7 @@ planprint_actions(const struct plan *pl)
 		outbuf_str(&o, "/");
 		outbuf_pad(&o, slot, before < 32 ? 32 - before : 0);
 		outbuf_str(&o, "  ");
-		outbuf_str(&o, a->why);
+		outbuf_str(&o, plan_action_why(a, why));
 		outbuf_str(&o, "\n");
 	}
 	outbuf_flush(&o);

@@ -112,12 +112,12 @@ plan_due(const struct policy *p, const struct policy_slot *s, int64_t expires_at
 	return open * MS;
 }
 
-void
-plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,
-		const struct token_row *r, int64_t due, int64_t deadline, const char *fmt, ...)
+/* Adds an action with room for it, its fields but the why set. */
+static struct plan_action *
+add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,
+	   const struct token_row *r, int64_t due, int64_t deadline)
 {
 	struct plan_action *a;
-	va_list ap;
 
 	if (b->pl->nactions == b->acap) {
 		b->acap = b->acap == 0 ? 64 : b->acap * 2;
@@ -134,9 +134,30 @@ plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, con
 	a->deadline = deadline;
 	a->cost = kind == PLAN_DELIVER || kind == PLAN_ACTIVATE ? 0 : 1;
 	a->group = b->group;
+	return a;
+}
+
+void
+plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,
+		const struct token_row *r, int64_t due, int64_t deadline, const char *fmt, ...)
+{
+	struct plan_action *a = add_action(b, kind, ws, slot, r, due, deadline);
+	va_list ap;
+
 	va_start(ap, fmt);
 	a->why = xvasprintf(fmt, ap);
 	va_end(ap);
+}
+
+/* An enforce rule's deletion of row r, due at when, its why made from the row when asked. */
+static void
+enforce_action(struct plan_builder *b, enum plan_kind kind, const struct token_row *r, int64_t when,
+	       int64_t after)
+{
+	struct plan_action *a = add_action(b, kind, r->workspace, r->slot, r, when, INT64_MAX);
+
+	a->r = r;
+	a->after = after;
 }
 
 /* Adds a finding with room for it, its fields but the text set. */
@@ -214,26 +235,11 @@ check_lifetime(struct plan_builder *b, const struct token_row *r)
 	row_finding(b, FIND_MAX_LIFETIME, r, r->expires_at)->limit = b->p->enforce.max_lifetime;
 }
 
-/* Writes b's enforce durations as the texts say them (a delete_after of 0 as "0"). */
-static void
-durations(struct plan_builder *b)
-{
-	const struct policy_enforce *e = &b->p->enforce;
-
-	timefmt_duration_str(e->expired_after > 0 ? e->expired_after : 1, b->expired_after);
-	if (e->expired_after <= 0)
-		snprintf(b->expired_after, sizeof b->expired_after, "0");
-	timefmt_duration_str(e->unmanaged_after > 0 ? e->unmanaged_after : 1, b->unmanaged_after);
-	if (e->unmanaged_after <= 0)
-		snprintf(b->unmanaged_after, sizeof b->unmanaged_after, "0");
-}
-
 /* enforce expired: a token past expiry that may still exist on the server. */
 static void
 expired_rule(struct plan_builder *b, const struct token_row *r)
 {
 	const struct policy_enforce *e = &b->p->enforce;
-	char at[TIMEFMT_MAX];
 	int64_t when = r->expires_at + e->expired_after * MS;
 
 	if (e->expired == RULE_REPORT)
@@ -244,10 +250,8 @@ expired_rule(struct plan_builder *b, const struct token_row *r)
 		later(b, when);
 		return;
 	}
-	timefmt_minute(r->expires_at, at);
 	b->group++;
-	plan_add_action(b, PLAN_DELETE_EXPIRED, r->workspace, r->slot, r, when, INT64_MAX,
-			"expired at %s; enforce expired delete_after %s", at, b->expired_after);
+	enforce_action(b, PLAN_DELETE_EXPIRED, r, when, e->expired_after);
 }
 
 /* enforce unmanaged: a live token no slot of the policy owns. */
@@ -256,7 +260,6 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 {
 	const struct policy_enforce *e = &b->p->enforce;
 	int64_t when = born(r) + e->unmanaged_after * MS;
-	char made[TIMEFMT_MAX];
 
 	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && when > b->now))
 		row_finding(b, FIND_UNMANAGED, r, r->expires_at);
@@ -266,11 +269,8 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 		later(b, when);
 		return;
 	}
-	timefmt_minute(born(r), made);
 	b->group++;
-	plan_add_action(b, PLAN_DELETE_UNMANAGED, r->workspace, r->slot, r, when, INT64_MAX,
-			"belongs to no slot; made %s, enforce unmanaged delete_after %s", made,
-			b->unmanaged_after);
+	enforce_action(b, PLAN_DELETE_UNMANAGED, r, when, e->unmanaged_after);
 }
 
 /* What the rows say about one slot. */
@@ -726,7 +726,6 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	if (in == NULL)
 		in = &none;
 	b.force = in->force;
-	durations(&b);
 	memset(out, 0, sizeof *out);
 	out->next_at = INT64_MAX;
 	for (size_t i = 0; i < in->nstates; i++) {
@@ -786,6 +785,28 @@ plan_finding_text(const struct plan_finding *f)
 	default: /* no other kind is a row's (row_finding) */
 		return xasprintf("another process is creating token '%s'", r->name);
 	}
+}
+
+const char *
+plan_action_why(const struct plan_action *a, char buf[PLAN_WHY_MAX])
+{
+	char at[TIMEFMT_MAX], after[TIMEFMT_MAX] = "0";
+
+	if (a->r == NULL)
+		return a->why;
+	if (a->after > 0)
+		timefmt_duration_str(a->after, after);
+	if (a->kind == PLAN_DELETE_EXPIRED) {
+		timefmt_minute(a->r->expires_at, at);
+		snprintf(buf, PLAN_WHY_MAX, "expired at %s; enforce expired delete_after %s", at,
+			 after);
+	} else {
+		timefmt_minute(born(a->r), at);
+		snprintf(buf, PLAN_WHY_MAX,
+			 "belongs to no slot; made %s, enforce unmanaged delete_after %s", at,
+			 after);
+	}
+	return buf;
 }
 
 void

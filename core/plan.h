@@ -49,16 +49,30 @@ const char *plan_finding_name(enum finding_kind k);
 
 struct plan_action {
 	enum plan_kind kind;
+	int cost;              /* API requests it takes */
 	const char *workspace; /* borrowed from the policy or the rows */
 	const char *slot;      /* NULL: unmanaged */
 	int64_t row;           /* the token row acted on; 0 for a create */
 	const char *token;     /* its Mode id, or NULL */
 	int64_t due;           /* when it became due */
 	int64_t deadline;      /* when it must be done (the token's expiry); INT64_MAX: none */
-	int cost;              /* API requests it takes */
 	size_t group;          /* the actions of one slot's rotation share a group */
-	char *why;             /* allocated: why it is due, for people */
+	/*
+	 * Why it is due, for people: see plan_action_why.  An enforce deletion
+	 * (delete-expired, delete-unmanaged) has its row and the rule's
+	 * delete_after instead, and its text is made when it is said: a plan of
+	 * a large inventory holds thousands, each a text and an allocation.
+	 */
+	char *why; /* allocated; NULL for an enforce deletion */
+	const struct token_row *r;
+	int64_t after; /* the rule's delete_after, in seconds */
 };
+
+/* The most bytes plan_action_why writes into its buffer, with the NUL. */
+#define PLAN_WHY_MAX 160
+
+/* Why a is due, for people: its own text, or one made in buf. */
+const char *plan_action_why(const struct plan_action *a, char buf[PLAN_WHY_MAX]);
 
 struct plan_finding {
 	enum finding_kind kind;
@@ -112,8 +126,8 @@ struct plan {
 
 /*
  * Plans for policy p over the inventory rows (n, any order; the planner
- * looks at every row) at now.  The result borrows strings from p and rows,
- * which must outlive it.  Never fails.
+ * looks at every row) at now.  The result borrows strings from p, and the
+ * rows themselves, which must outlive it unchanged.  Never fails.
  */
 void plan_build(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,
 		struct plan *out);

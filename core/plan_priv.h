@@ -12,9 +12,6 @@ struct plan_builder {
 	int64_t now;
 	size_t acap, fcap;
 	size_t group;
-	/* The enforce rules' durations as the texts say them, written once per plan
-	 * rather than once per row: expired and unmanaged delete_after. */
-	char expired_after[TIMEFMT_MAX], unmanaged_after[TIMEFMT_MAX];
 	/* The slots' replaced tokens past their grace, deleted once every row is
 	 * seen unless newer than their slot's active token (plan.c: past_grace). */
 	struct plan_past {

@@ -583,6 +583,7 @@ rehearse(struct run *run, const struct plan *pl)
 	for (size_t i = 0; i < pl->nactions; i++) {
 		const struct plan_action *a = &pl->actions[i];
 		const struct policy_slot *sl;
+		char why[PLAN_WHY_MAX];
 		int named;
 
 		if (!wanted(run->o, a))
@@ -591,7 +592,7 @@ rehearse(struct run *run, const struct plan *pl)
 		named = a->token != NULL && a->kind != PLAN_ACTIVATE;
 		say(run, 0, "would", a->workspace, a->slot, named ? a->token : NULL,
 		    "would %s%s%s: %s", plan_kind_name(a->kind), named ? " " : "",
-		    named ? a->token : "", a->why);
+		    named ? a->token : "", plan_action_why(a, why));
 		if (!run->o->run_hooks || a->kind != PLAN_CREATE)
 			continue;
 		sl = policy_find_slot(run->p, a->workspace, a->slot);

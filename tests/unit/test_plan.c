@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/plan.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/slots.h"
 
@@ -93,8 +94,8 @@ finding(const struct plan *pl, enum finding_kind k, const char *token)
 
 /*
  * The enforce rules' texts name their durations as written (an expired
- * delete_after of 0 as "0"), the same for every row: the planner writes
- * them once per plan.
+ * delete_after of 0 as "0"), the same for every row, and the row's expiry
+ * or making: plan_action_why makes them from the row when asked.
  */
 static void
 test_enforce_texts(void **state)
@@ -134,11 +135,21 @@ test_enforce_texts(void **state)
 		plan_build(p, v.rows, v.n, NOW, &pl);
 		for (size_t i = 0; i < pl.nactions; i++) {
 			const struct plan_action *a = &pl.actions[i];
+			char why[PLAN_WHY_MAX], at[TIMEFMT_MAX], *whole;
 
-			if (a->kind == PLAN_DELETE_EXPIRED)
-				assert_non_null(strstr(a->why, want[k][0]));
-			if (a->kind == PLAN_DELETE_UNMANAGED)
-				assert_non_null(strstr(a->why, want[k][1]));
+			if (a->kind == PLAN_DELETE_EXPIRED) {
+				timefmt_minute(NOW - 3 * D, at);
+				whole = xasprintf("expired at %s; %s", at, want[k][0]);
+				assert_string_equal(plan_action_why(a, why), whole);
+				free(whole);
+			}
+			if (a->kind == PLAN_DELETE_UNMANAGED) {
+				timefmt_minute(NOW - 40 * D, at);
+				whole =
+				    xasprintf("belongs to no slot; made %s, %s", at, want[k][1]);
+				assert_string_equal(plan_action_why(a, why), whole);
+				free(whole);
+			}
 			seen += a->kind == PLAN_DELETE_EXPIRED || a->kind == PLAN_DELETE_UNMANAGED;
 		}
 		assert_int_equal(seen, 4);
@@ -355,8 +366,11 @@ test_actions_and_findings(void **state)
 		if (a->group == b->group)
 			assert_true(a->kind < b->kind);
 	}
-	for (size_t i = 0; i < pl.nactions; i++)
-		assert_true(pl.actions[i].why != NULL && pl.actions[i].why[0] != '\0');
+	for (size_t i = 0; i < pl.nactions; i++) {
+		char why[PLAN_WHY_MAX];
+
+		assert_true(plan_action_why(&pl.actions[i], why)[0] != '\0');
+	}
 	plan_free(&pl);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
@@ -367,24 +381,28 @@ test_pure(void **state)
 {
 	struct policy *p = load(slots_policy);
 	struct inv v = {0};
+	struct token_row other[2];
 	struct plan a, b;
 
 	(void)state;
 	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
 	add(&v, "acme", NULL, "tok-um", TOKEN_ACTIVE, NOW - 8 * D, NOW + 20 * D);
 	plan_build(p, v.rows, v.n, NOW, &a);
-	/* The same input twice, and with the rows in the other order, gives the same plan. */
-	{
-		struct token_row t = v.rows[0];
-
-		v.rows[0] = v.rows[1];
-		v.rows[1] = t;
-	}
-	plan_build(p, v.rows, v.n, NOW, &b);
+	/*
+	 * The same input twice, and with the rows in the other order, gives the
+	 * same plan.  The other order is a second array: a plan borrows its rows,
+	 * whose texts it makes when asked.
+	 */
+	other[0] = v.rows[1];
+	other[1] = v.rows[0];
+	plan_build(p, other, 2, NOW, &b);
 	assert_int_equal(a.nactions, b.nactions);
 	for (size_t i = 0; i < a.nactions; i++) {
+		char wa[PLAN_WHY_MAX], wb[PLAN_WHY_MAX];
+
 		assert_int_equal(a.actions[i].kind, b.actions[i].kind);
-		assert_string_equal(a.actions[i].why, b.actions[i].why);
+		assert_string_equal(plan_action_why(&a.actions[i], wa),
+				    plan_action_why(&b.actions[i], wb));
 	}
 	plan_free(&a);
 	plan_free(&b);
