@@ -45,6 +45,7 @@ struct token_row {
 	char *token; /* Mode's id; NULL while pending or unknown */
 	char *name;
 	enum token_state state;
+	int has_secret;
 	char *origin; /* "created" or "imported" */
 	int64_t requested_at;
 	int64_t created_at; /* 0 when unknown */
@@ -53,7 +54,6 @@ struct token_row {
 	/* retiring: deleted after it.  created or verified: set when delivery began, so
 	 * consumers may hold it; kept (retiring) until then, not deleted.  0: not set. */
 	int64_t retire_after;
-	int has_secret;
 	/* NULL: the row's strings are its own.  Else they point into the names the
 	 * rows of one tokens_live array share (one copy of each workspace, slot and
 	 * origin name; the token ids and names cut from a few large blocks rather
