@@ -1,11 +1,11 @@
 /* audit report's document; see audit.h. */
 #include "core/audit.h"
 
+#include "core/readers.h"
 #include "core/xalloc.h"
 #include "store/inventory.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,19 +49,11 @@ count_diff(const struct inventory_diff *diff, void *arg)
 	return 0;
 }
 
-/* The chain whole: sets v's events, head and, when it does not hold, where and why. */
+/* One part of the chain (events_verify_part); the parts are joined in audit_build. */
 static int
 check_chain(struct store *s, void *arg, char **cause)
 {
-	struct audit_integrity *v = arg;
-	char *why = NULL;
-
-	if (events_verify(s, &v->events, v->head, &v->bad_event, &why) < 0) {
-		*cause = why;
-		return -1;
-	}
-	v->broken = why;
-	return 0;
+	return events_verify_part(s, arg, cause);
 }
 
 /* The rows rotate acts on against their last events (all rows: audit verify). */
@@ -85,61 +77,6 @@ read_facts(struct store *s, void *arg, char **cause)
 	struct facts *f = arg;
 
 	return events_row_facts(s, &f->by_row, &f->n, cause);
-}
-
-/*
- * A part of the reading, on a connection and a thread of its own: the
- * integrity check and the token facts read the whole history, which takes
- * longer than the rest of the report, and the other cores do it meanwhile.
- * Each writes only its own output.
- */
-struct check {
-	int (*fn)(struct store *s, void *arg, char **cause);
-	void *arg;
-	struct store *s; /* its own connection; NULL: done on the caller's at the join */
-	pthread_t thread;
-	int started, rc;
-	char *cause;
-};
-
-static void *
-check_main(void *arg)
-{
-	struct check *c = arg;
-
-	c->rc = c->fn(c->s, c->arg, &c->cause);
-	return NULL;
-}
-
-static void
-check_start(struct store *s, struct check *c)
-{
-	char *cause = NULL;
-
-	if (store_open_another(s, &c->s, &cause) < 0) {
-		free(cause); /* check_join does it on s instead */
-		c->s = NULL;
-		return;
-	}
-	c->started = pthread_create(&c->thread, NULL, check_main, c) == 0;
-}
-
-/* Waits for c (or does it on s when it could not start); returns 0 or -1 with *cause. */
-static int
-check_join(struct store *s, struct check *c, char **cause)
-{
-	if (c->started)
-		pthread_join(c->thread, NULL);
-	else
-		c->rc = c->fn(s, c->arg, &c->cause);
-	store_close(c->s);
-	c->s = NULL;
-	if (c->rc < 0 && *cause == NULL)
-		*cause = c->cause;
-	else
-		free(c->cause);
-	c->cause = NULL;
-	return c->rc;
 }
 
 static int
@@ -254,16 +191,22 @@ pick_findings(struct audit_doc *d)
 	}
 }
 
+/*
+ * The report's reading: the chain in AUDIT_CHAIN_PARTS parts and the live
+ * rows' check, each a reader (core/readers.h), while this thread reads the
+ * inventory and the history's facts.  The chain, every event hashed, is
+ * most of an audit's work; in parts, the cores share it.
+ */
+#define AUDIT_CHAIN_PARTS 2
+
 int
 audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	    const char *store_path, int64_t at, const struct audit_filter *f, struct audit_doc *d,
 	    char **cause)
 {
 	struct facts facts = {0};
-	struct check checks[] = {
-	    {.fn = check_chain, .arg = &d->integrity},
-	    {.fn = check_rows, .arg = &d->integrity},
-	};
+	struct events_part chain[AUDIT_CHAIN_PARTS];
+	struct reader readers[AUDIT_CHAIN_PARTS + 1];
 	char *why = NULL;
 	int rc, checked = 0;
 
@@ -273,8 +216,13 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	d->policy_path = policy_path;
 	d->store_path = store_path;
 	d->filter = *f;
-	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
-		check_start(s, &checks[i]);
+	if (events_split(s, chain, AUDIT_CHAIN_PARTS, cause) < 0)
+		return -1;
+	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++)
+		readers[i] = (struct reader){.fn = check_chain, .arg = &chain[i]};
+	readers[AUDIT_CHAIN_PARTS] = (struct reader){.fn = check_rows, .arg = &d->integrity};
+	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+		reader_start(s, &readers[i]);
 	file_sha256(policy_path, d->policy_sha256);
 	rc = report_build(s, p, at, NULL, &d->report, cause) < 0 ||
 		     slotview_build(s, p, &d->report, at, &d->view, cause) < 0 ||
@@ -282,8 +230,15 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 		 ? -1
 		 : 0;
 	/* Joined whatever happened; their cause only matters when all else went well. */
-	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
-		checked |= check_join(s, &checks[i], &why);
+	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
+		checked |= reader_join(s, &readers[i], &why);
+	/* A chain that does not hold is a finding of the report (broken), not a failure. */
+	if (checked == 0)
+		events_verify_join(chain, AUDIT_CHAIN_PARTS, &d->integrity.events,
+				   d->integrity.head, &d->integrity.bad_event,
+				   &d->integrity.broken);
+	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++)
+		free(chain[i].why);
 	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0;
 	if (rc == 0 && checked < 0) {
 		rc = -1;

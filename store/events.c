@@ -203,88 +203,198 @@ to_hex(const unsigned char *h, char out[EVENTS_HEAD_MAX])
 }
 
 int
-events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64_t *bad_id,
-	      char **cause)
+events_split(struct store *s, struct events_part *parts, size_t n, char **cause)
+{
+	/* Each bound from the rowid B-tree's edge: one query of both would read every row. */
+	sqlite3_stmt *st = store_prepare(
+	    s, "SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)", cause);
+	int64_t lo = 0, hi = 0;
+	uint64_t span;
+	int step;
+
+	if (st == NULL)
+		return -1;
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		lo = sqlite3_column_int64(st, 0);
+		hi = sqlite3_column_int64(st, 1);
+	}
+	if (step != SQLITE_ROW)
+		store_error(s, "reading the history", cause);
+	store_done(s, st);
+	if (step != SQLITE_ROW)
+		return -1;
+	/* Unsigned: a tampered id may lie anywhere in int64_t. */
+	span = (uint64_t)hi - (uint64_t)lo;
+	for (size_t i = 0; i < n; i++) {
+		memset(&parts[i], 0, sizeof parts[i]);
+		parts[i].from = i == 0 ? INT64_MIN : parts[i - 1].to + 1;
+		parts[i].to =
+		    i + 1 == n ? INT64_MAX : (int64_t)((uint64_t)lo + span / n * (i + 1) - 1);
+	}
+	return 0;
+}
+
+/* Marks part broken at id, for why (taken). */
+static void
+breaks(struct events_part *part, int64_t id, char *why)
+{
+	part->broken = 1;
+	part->bad_id = id;
+	part->why = why;
+}
+
+static char *
+unlinked(int64_t id)
+{
+	return xasprintf("event %lld does not link to the event before it: an event was edited, "
+			 "removed or reordered",
+			 (long long)id);
+}
+
+static char *
+deleted_before(int64_t id, int64_t last)
+{
+	return xasprintf("event %lld follows event %lld: %lld event(s) before it were deleted",
+			 (long long)id, (long long)last, (long long)(id - last - 1));
+}
+
+int
+events_verify_part(struct store *s, struct events_part *part, char **cause)
 {
 	unsigned char prev[EVENTS_HASH_BYTES], want[EVENTS_HASH_BYTES];
 	sqlite3_stmt *st = NULL;
-	int64_t n = 0, last_id = 0;
-	int rc = -1, step;
+	int step;
 
-	memcpy(prev, genesis, sizeof prev);
-	head[0] = '\0';
-	*bad_id = 0;
+	part->read = part->first = part->last = part->bad_id = part->next = 0;
+	part->broken = 0;
+	part->why = NULL;
+	memset(part->links, 0, sizeof part->links);
+	memcpy(part->head, genesis, sizeof part->head);
 	st = store_prepare(s,
 			   "SELECT id, at, actor, kind, workspace, slot, token, details, "
 			   "prev_hash, hash, row_digest IS NOT " STORE_DETAILS_DIGEST
-			   " FROM events ORDER BY id",
+			   " FROM events WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
 			   cause);
 	if (st == NULL)
 		return -1;
-	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+	sqlite3_bind_int64(st, 1, part->from);
+	sqlite3_bind_int64(st, 2, part->to);
+	for (step = sqlite3_step(st); step == SQLITE_ROW && !part->broken;
+	     step = sqlite3_step(st)) {
 		int64_t id = sqlite3_column_int64(st, 0);
+		int sized = sqlite3_column_bytes(st, 8) == EVENTS_HASH_BYTES &&
+			    sqlite3_column_bytes(st, 9) == EVENTS_HASH_BYTES;
 
-		if (id != last_id + 1) {
-			*bad_id = id;
-			*cause = xasprintf("event %lld follows event %lld: %lld event(s) before "
-					   "it were deleted",
-					   (long long)id, (long long)last_id,
-					   (long long)(id - last_id - 1));
-			rc = 1;
-			goto out;
+		/* The first's place and link are the join's to judge, against the part before. */
+		if (part->read++ == 0) {
+			part->first = id;
+			if (sized)
+				memcpy(part->links, sqlite3_column_blob(st, 8), sizeof part->links);
+			memcpy(prev, part->links, sizeof prev);
+		} else if (id != part->last + 1) {
+			breaks(part, id, deleted_before(id, part->last));
+			break;
 		}
-		if (sqlite3_column_bytes(st, 8) != EVENTS_HASH_BYTES ||
-		    sqlite3_column_bytes(st, 9) != EVENTS_HASH_BYTES ||
-		    memcmp(sqlite3_column_blob(st, 8), prev, EVENTS_HASH_BYTES) != 0) {
-			*bad_id = id;
-			*cause = xasprintf("event %lld does not link to the event before it: "
-					   "an event was edited, removed or reordered",
-					   (long long)id);
-			rc = 1;
-			goto out;
+		if (!sized || memcmp(sqlite3_column_blob(st, 8), prev, EVENTS_HASH_BYTES) != 0) {
+			breaks(part, id, unlinked(id));
+			break;
 		}
 		event_hash(prev, id, sqlite3_column_int64(st, 1), col_text(st, 2), col_text(st, 3),
 			   col_text(st, 4), col_text(st, 5), col_text(st, 6), col_text(st, 7),
 			   want);
 		if (memcmp(sqlite3_column_blob(st, 9), want, EVENTS_HASH_BYTES) != 0) {
-			*bad_id = id;
-			*cause = xasprintf("event %lld does not match its hash: it was edited "
-					   "after it was written",
-					   (long long)id);
-			rc = 1;
-			goto out;
+			breaks(part, id,
+			       xasprintf("event %lld does not match its hash: it was edited "
+					 "after it was written",
+					 (long long)id));
+			break;
 		}
 		/* The column the start-of-run check reads, held to the hashed details. */
 		if (sqlite3_column_int(st, 10) != 0) {
-			*bad_id = id;
-			*cause = xasprintf("event %lld's row digest differs from its details: it "
-					   "was edited after it was written",
-					   (long long)id);
-			rc = 1;
-			goto out;
+			breaks(part, id,
+			       xasprintf("event %lld's row digest differs from its details: it "
+					 "was edited after it was written",
+					 (long long)id));
+			break;
 		}
 		memcpy(prev, want, sizeof prev);
-		last_id = id;
-		n++;
+		memcpy(part->head, want, sizeof part->head);
+		part->last = id;
 	}
-	if (step != SQLITE_DONE) {
+	if (!part->broken && step != SQLITE_DONE) {
 		store_error(s, "reading the history", cause);
-		goto out;
+		store_done(s, st);
+		return -1;
 	}
-	if (next_id(s, last_id) != last_id + 1) {
+	/* Read while the events' statement holds its snapshot: the two must agree. */
+	if (part->to == INT64_MAX)
+		part->next = next_id(s, part->last);
+	store_done(s, st);
+	return 0;
+}
+
+int
+events_verify_join(struct events_part *parts, size_t n, int64_t *count, char head[EVENTS_HEAD_MAX],
+		   int64_t *bad_id, char **cause)
+{
+	unsigned char prev[EVENTS_HASH_BYTES];
+	int64_t last = 0, total = 0, next;
+	int rc = 0;
+
+	memcpy(prev, genesis, sizeof prev);
+	head[0] = '\0';
+	*bad_id = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct events_part *p = &parts[i];
+
+		if (p->read == 0)
+			continue;
+		rc = 1;
+		if (p->first != last + 1) {
+			*bad_id = p->first;
+			*cause = deleted_before(p->first, last);
+		} else if (memcmp(p->links, prev, sizeof prev) != 0) {
+			*bad_id = p->first;
+			*cause = unlinked(p->first);
+		} else if (p->broken) {
+			*bad_id = p->bad_id;
+			*cause = p->why;
+			p->why = NULL;
+		} else {
+			rc = 0;
+			memcpy(prev, p->head, sizeof prev);
+			last = p->last;
+			total += p->read;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		FREE_NULL(&parts[i].why);
+	if (rc != 0 || n == 0)
+		return rc;
+	/* The last part's: the store's next id, from its own snapshot, is past every event. */
+	next = parts[n - 1].next - 1 > last ? parts[n - 1].next : last + 1;
+	if (next != last + 1) {
 		*cause = xasprintf("the history ends at event %lld but event %lld was written: "
 				   "the last event(s) were deleted",
-				   (long long)last_id, (long long)(next_id(s, last_id) - 1));
-		rc = 1;
-		goto out;
+				   (long long)last, (long long)(next - 1));
+		return 1;
 	}
-	if (n > 0)
+	if (total > 0)
 		to_hex(prev, head);
-	*count = n;
-	rc = 0;
-out:
-	store_done(s, st);
-	return rc;
+	*count = total;
+	return 0;
+}
+
+int
+events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64_t *bad_id,
+	      char **cause)
+{
+	struct events_part all;
+
+	if (events_split(s, &all, 1, cause) < 0 || events_verify_part(s, &all, cause) < 0)
+		return -1;
+	return events_verify_join(&all, 1, count, head, bad_id, cause);
 }
 
 int

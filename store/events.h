@@ -61,6 +61,41 @@ int events_append(struct store *s, int64_t at, const char *kind, const char *wor
 int events_verify(struct store *s, int64_t *count, char head[EVENTS_HEAD_MAX], int64_t *bad_id,
 		  char **cause);
 
+/*
+ * The chain in parts, which threads check at once, each on a connection of
+ * its own (store_open_another), for the same verdict as events_verify's.
+ * A part recomputes the hashes of the events whose ids lie in [from, to],
+ * starting from the prev_hash its first event stores; whether that is the
+ * hash of the event before, and whether the ids run on from the part
+ * before, is decided when the parts are joined.  The history is
+ * append-only, so parts read at different moments agree on the events they
+ * share; the last part (to INT64_MAX) reads the id the next event takes
+ * with its events, so that a tail deleted under it shows.
+ */
+struct events_part {
+	int64_t from, to; /* set by events_split */
+	/* What events_verify_part found, for events_verify_join: */
+	int64_t read;                           /* events read, a breaking one included */
+	int64_t first, last;                    /* the first id read, and the last that holds */
+	unsigned char links[EVENTS_HASH_BYTES]; /* the prev_hash the first stores */
+	unsigned char head[EVENTS_HASH_BYTES];  /* the hash of the last that holds */
+	int broken; /* bad_id breaks the chain, as why says (allocated) */
+	int64_t bad_id;
+	char *why;
+	int64_t next; /* the last part's: the id the store gives the next event */
+};
+
+/* Sets n parts of the history's ids, of about as many events each.  Returns 0 or -1. */
+int events_split(struct store *s, struct events_part *parts, size_t n, char **cause);
+/* Checks part on s; returns 0 (its findings in it), or -1 with *cause on a database error. */
+int events_verify_part(struct store *s, struct events_part *part, char **cause);
+/*
+ * Joins the n parts, in order (the last is the one to INT64_MAX), and
+ * returns as events_verify would; frees their texts.
+ */
+int events_verify_join(struct events_part *parts, size_t n, int64_t *count,
+		       char head[EVENTS_HEAD_MAX], int64_t *bad_id, char **cause);
+
 /* Sets the last event's hex hash ("" when none) and the count.  Returns 0 or -1. */
 int events_head(struct store *s, char head[EVENTS_HEAD_MAX], int64_t *count, char **cause);
 

@@ -39,7 +39,36 @@ setup(void **state)
 	return store_commit(fx->s, &cause);
 }
 
-/* Runs sql inside a transaction, verifies, rolls back; returns the verdict and bad id. */
+/* Checks the chain in the n parts given, and requires the verdict events_verify gave. */
+static void
+same_in_parts(struct fixture *fx, struct events_part *parts, size_t n, int rc, const char *head,
+	      int64_t count, int64_t bad_id, const char *cause)
+{
+	char part_head[EVENTS_HEAD_MAX], *part_cause = NULL;
+	int64_t part_count = -1, part_bad = -1;
+	int part_rc;
+
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(events_verify_part(fx->s, &parts[i], &part_cause), 0);
+	part_rc = events_verify_join(parts, n, &part_count, part_head, &part_bad, &part_cause);
+	if (part_rc != rc || part_bad != bad_id)
+		fail_msg("%zu parts, the first to %lld: %d at %lld, not %d at %lld (%s)", n,
+			 (long long)parts[0].to, part_rc, (long long)part_bad, rc,
+			 (long long)bad_id, part_cause != NULL ? part_cause : "");
+	if (rc == 0) {
+		assert_string_equal(part_head, head);
+		assert_int_equal(part_count, count);
+	} else {
+		assert_string_equal(part_cause, cause);
+	}
+	free(part_cause);
+}
+
+/*
+ * Runs sql inside a transaction, verifies, rolls back; returns the verdict
+ * and bad id.  The chain checked in parts, split at every event and as
+ * events_split splits it, must give the same verdict, id and words.
+ */
 static int
 verify_after(struct fixture *fx, const char *sql, int64_t *bad_id, char **cause)
 {
@@ -51,6 +80,24 @@ verify_after(struct fixture *fx, const char *sql, int64_t *bad_id, char **cause)
 	if (sqlite3_exec(fx->s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		fail_msg("tamper sql failed: %s: %s", sql, sqlite3_errmsg(fx->s->db));
 	rc = events_verify(fx->s, &count, head, bad_id, cause);
+	assert_true(rc == 0 || rc == 1);
+	for (int64_t at = -1; at <= NEVENTS + 1; at++) {
+		struct events_part two[2] = {{.from = INT64_MIN, .to = at},
+					     {.from = at + 1, .to = INT64_MAX}};
+
+		same_in_parts(fx, two, 2, rc, head, count, *bad_id, rc ? *cause : NULL);
+	}
+	for (size_t n = 1; n <= 4; n++) {
+		struct events_part parts[4];
+		char *split_cause = NULL;
+
+		assert_int_equal(events_split(fx->s, parts, n, &split_cause), 0);
+		assert_int_equal(parts[0].from, INT64_MIN);
+		assert_int_equal(parts[n - 1].to, INT64_MAX);
+		for (size_t i = 1; i < n; i++)
+			assert_int_equal(parts[i].from, parts[i - 1].to + 1);
+		same_in_parts(fx, parts, n, rc, head, count, *bad_id, rc ? *cause : NULL);
+	}
 	assert_int_equal(sqlite3_exec(fx->s->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 	return rc;
 }

@@ -1,0 +1,45 @@
+/* Reads of the store at once; see readers.h. */
+#include "core/readers.h"
+
+#include <stdlib.h>
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	r->rc = r->fn(r->s, r->arg, &r->cause);
+	return NULL;
+}
+
+void
+reader_start(struct store *s, struct reader *r)
+{
+	char *cause = NULL;
+
+	r->started = 0;
+	r->cause = NULL;
+	if (store_open_another(s, &r->s, &cause) < 0) {
+		free(cause); /* reader_join does it on s instead */
+		r->s = NULL;
+		return;
+	}
+	r->started = pthread_create(&r->thread, NULL, reader_main, r) == 0;
+}
+
+int
+reader_join(struct store *s, struct reader *r, char **cause)
+{
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	else
+		r->rc = r->fn(s, r->arg, &r->cause);
+	store_close(r->s);
+	r->s = NULL;
+	if (r->rc < 0 && *cause == NULL)
+		*cause = r->cause;
+	else
+		free(r->cause);
+	r->cause = NULL;
+	return r->rc;
+}
