@@ -7,7 +7,14 @@ static void *
 reader_main(void *arg)
 {
 	struct reader *r = arg;
+	char *cause = NULL;
 
+	/* Opened here: opening a connection is part of the work shared out. */
+	if (store_open_another(r->base, &r->s, &cause) < 0) {
+		free(cause); /* reader_join does it on the caller's connection instead */
+		r->s = NULL;
+		return NULL;
+	}
 	r->rc = r->fn(r->s, r->arg, &r->cause);
 	return NULL;
 }
@@ -15,15 +22,10 @@ reader_main(void *arg)
 void
 reader_start(struct store *s, struct reader *r)
 {
-	char *cause = NULL;
-
-	r->started = 0;
+	r->base = s;
+	r->s = NULL;
+	r->rc = 0;
 	r->cause = NULL;
-	if (store_open_another(s, &r->s, &cause) < 0) {
-		free(cause); /* reader_join does it on s instead */
-		r->s = NULL;
-		return;
-	}
 	r->started = pthread_create(&r->thread, NULL, reader_main, r) == 0;
 }
 
@@ -32,7 +34,8 @@ reader_join(struct store *s, struct reader *r, char **cause)
 {
 	if (r->started)
 		pthread_join(r->thread, NULL);
-	else
+	/* No thread, or no connection for it. */
+	if (r->s == NULL)
 		r->rc = r->fn(s, r->arg, &r->cause);
 	store_close(r->s);
 	r->s = NULL;

@@ -16,13 +16,17 @@ struct reader {
 	int (*fn)(struct store *s, void *arg, char **cause);
 	void *arg;
 	/* Set by reader_start: */
-	struct store *s; /* its own connection; NULL: done at the join on the caller's */
+	const struct store *base; /* the caller's connection, which its own is opened like */
+	struct store *s;          /* its own; NULL: done at the join on the caller's */
 	pthread_t thread;
 	int started, rc;
 	char *cause;
 };
 
-/* Starts r on a connection to s's database of its own. */
+/*
+ * Starts r on a thread that opens a connection to s's database of its own
+ * (store_open_another, which reads only what s keeps from its opening).
+ */
 void reader_start(struct store *s, struct reader *r);
 /*
  * Waits for r, or does it on s when it could not start; returns its result,
