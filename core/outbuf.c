@@ -19,17 +19,15 @@ outbuf_flush(struct outbuf *o)
 }
 
 void
-outbuf_put(struct outbuf *o, const void *p, size_t n)
+outbuf_put_over(struct outbuf *o, const void *p, size_t n)
 {
-	if (o->len + n > sizeof o->b) {
-		outbuf_flush(o);
-		if (n > sizeof o->b) {
-			fwrite(p, 1, n, o->f);
-			return;
-		}
+	outbuf_flush(o);
+	if (n > sizeof o->b) {
+		fwrite(p, 1, n, o->f);
+		return;
 	}
-	memcpy(o->b + o->len, p, n);
-	o->len += n;
+	memcpy(o->b, p, n);
+	o->len = n;
 }
 
 void
