@@ -228,10 +228,18 @@ events_split(struct store *s, struct events_part *parts, size_t n, char **cause)
 	span = (uint64_t)hi - (uint64_t)lo;
 	for (size_t i = 0; i < n; i++) {
 		memset(&parts[i], 0, sizeof parts[i]);
-		parts[i].from = i == 0 ? INT64_MIN : parts[i - 1].to + 1;
-		parts[i].to =
-		    i + 1 == n ? INT64_MAX : (int64_t)((uint64_t)lo + span / n * (i + 1) - 1);
+		/* With fewer ids than parts, the last takes them all and the others none. */
+		if (span < n) {
+			parts[i].from = 1;
+			parts[i].to = 0;
+		} else {
+			parts[i].from = i == 0 ? INT64_MIN : parts[i - 1].to + 1;
+			parts[i].to = (int64_t)((uint64_t)lo + span / n * (i + 1) - 1);
+		}
 	}
+	if (span < n)
+		parts[n - 1].from = INT64_MIN;
+	parts[n - 1].to = INT64_MAX;
 	return 0;
 }
 
@@ -252,11 +260,18 @@ unlinked(int64_t id)
 			 (long long)id);
 }
 
+/* Why event id cannot follow event last (0: it is the first), its ids not running on. */
 static char *
 deleted_before(int64_t id, int64_t last)
 {
-	return xasprintf("event %lld follows event %lld: %lld event(s) before it were deleted",
-			 (long long)id, (long long)last, (long long)(id - last - 1));
+	/* Ids only rise, so this is a first id of 0 or less: ids start at 1. */
+	if (id <= last)
+		return xasprintf("event %lld comes first, where event 1 should: the events' ids "
+				 "were edited",
+				 (long long)id);
+	return xasprintf("event %lld follows event %lld: %llu event(s) before it were deleted",
+			 (long long)id, (long long)last,
+			 (unsigned long long)((uint64_t)id - (uint64_t)last - 1));
 }
 
 int
@@ -280,8 +295,7 @@ events_verify_part(struct store *s, struct events_part *part, char **cause)
 		return -1;
 	sqlite3_bind_int64(st, 1, part->from);
 	sqlite3_bind_int64(st, 2, part->to);
-	for (step = sqlite3_step(st); step == SQLITE_ROW && !part->broken;
-	     step = sqlite3_step(st)) {
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		int sized = sqlite3_column_bytes(st, 8) == EVENTS_HASH_BYTES &&
 			    sqlite3_column_bytes(st, 9) == EVENTS_HASH_BYTES;

@@ -91,11 +91,20 @@ verify_after(struct fixture *fx, const char *sql, int64_t *bad_id, char **cause)
 		struct events_part parts[4];
 		char *split_cause = NULL;
 
+		int64_t next = INT64_MIN;
+
 		assert_int_equal(events_split(fx->s, parts, n, &split_cause), 0);
-		assert_int_equal(parts[0].from, INT64_MIN);
+		/* The parts that hold ids (from <= to) cover them all, in order, once. */
+		for (size_t i = 0; i < n; i++) {
+			if (parts[i].from > parts[i].to)
+				continue;
+			assert_int_equal(parts[i].from, next);
+			if (parts[i].to == INT64_MAX)
+				assert_int_equal(i, n - 1);
+			else
+				next = parts[i].to + 1;
+		}
 		assert_int_equal(parts[n - 1].to, INT64_MAX);
-		for (size_t i = 1; i < n; i++)
-			assert_int_equal(parts[i].from, parts[i - 1].to + 1);
 		same_in_parts(fx, parts, n, rc, head, count, *bad_id, rc ? *cause : NULL);
 	}
 	assert_int_equal(sqlite3_exec(fx->s->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
@@ -250,6 +259,35 @@ test_reorder_rows(void **state)
 	}
 }
 
+/*
+ * Ids edited to the ends of int64_t, or below 1, break the chain where
+ * they stand, checked whole or in parts, with no arithmetic overflowing
+ * (UBSan in ./dev test).
+ */
+static void
+test_ids_at_the_ends(void **state)
+{
+	static const char *const edits[] = {
+	    "UPDATE events SET id = -9223372036854775808 WHERE id = 1",
+	    "UPDATE events SET id = 9223372036854775807 WHERE id = 6",
+	    "UPDATE events SET id = 0 WHERE id = 1",
+	    "DELETE FROM events WHERE id > 1; UPDATE events SET id = -9223372036854775808",
+	    "DELETE FROM events WHERE id < 6; UPDATE events SET id = 9223372036854775807",
+	};
+	static const int64_t bad[] = {INT64_MIN, INT64_MAX, 0, INT64_MIN, INT64_MAX};
+	struct fixture *fx = *state;
+
+	for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+		char *cause = NULL;
+		int64_t at = -1;
+
+		assert_int_equal(verify_after(fx, edits[e], &at, &cause), 1);
+		if (at != bad[e])
+			fail_msg("%s: reported event %lld (%s)", edits[e], (long long)at, cause);
+		free(cause);
+	}
+}
+
 static int
 count_cb(const struct event *e, void *arg)
 {
@@ -321,6 +359,7 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_any_row, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reorder_rows, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_ids_at_the_ends, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_list_filters, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_only_listed_kinds, setup, fixture_teardown),
 	};
