@@ -9,8 +9,8 @@
 #include "cmd/msg.h"
 
 #include "core/exitcodes.h"
+#include "core/audit.h"
 #include "core/jsonx.h"
-#include "core/readers.h"
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/inventory.h"
@@ -89,13 +89,6 @@ find_head(const struct event *e, void *arg)
 	return 1;
 }
 
-/* One part of the chain, as a reader (core/readers.h). */
-static int
-check_chain(struct store *s, void *arg, char **cause)
-{
-	return events_verify_part(s, arg, cause);
-}
-
 /* Every token row against the history, into v's rows and diffs, as a reader. */
 static int
 check_rows(struct store *s, void *arg, char **cause)
@@ -105,42 +98,30 @@ check_rows(struct store *s, void *arg, char **cause)
 	return inventory_verify(s, INVENTORY_ALL, add_diff, v->diffs, &v->rows, cause) < 0 ? -1 : 0;
 }
 
-/* The chain in parts and the rows, all at once: an audit's reading shared by the cores. */
-#define VERIFY_CHAIN_PARTS 2
-
 /*
  * Fills v from the store; returns 0, or -1 after a message on a database
- * error.  The rows are compared even with a broken chain: what differs is
- * worth knowing either way.
+ * error.  The chain's parts and the rows are read at once; the rows are
+ * compared even with a broken chain: what differs is worth knowing either
+ * way.
  */
 static int
 check(struct store *s, const char *known, struct verdict *v)
 {
-	struct events_part chain[VERIFY_CHAIN_PARTS];
-	struct reader readers[VERIFY_CHAIN_PARTS + 1];
+	struct audit_chain chain;
+	struct reader rows = {.fn = check_rows, .arg = v};
 	struct event_filter all = {0};
 	struct head_search h = {known, 0};
 	char *cause = NULL;
-	int rc = 0;
+	int rc;
 
 	v->diffs = json_array();
-	if (events_split(s, chain, VERIFY_CHAIN_PARTS, &cause) < 0) {
-		rc = -1;
+	rc = audit_chain_start(s, &chain, &cause);
+	if (rc < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < VERIFY_CHAIN_PARTS; i++)
-		readers[i] = (struct reader){.fn = check_chain, .arg = &chain[i]};
-	readers[VERIFY_CHAIN_PARTS] = (struct reader){.fn = check_rows, .arg = v};
-	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-		reader_start(s, &readers[i]);
-	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-		if (reader_join(s, &readers[i], &cause) < 0)
-			rc = -1;
-	if (rc == 0)
-		rc = events_verify_join(chain, VERIFY_CHAIN_PARTS, &v->count, v->head, &v->bad_id,
-					&v->reason);
-	for (size_t i = 0; i < VERIFY_CHAIN_PARTS; i++)
-		free(chain[i].why);
+	reader_start(s, &rows);
+	rc = audit_chain_join(s, &chain, &v->count, v->head, &v->bad_id, &v->reason, &cause);
+	if (reader_join(s, &rows, &cause) < 0)
+		rc = -1;
 	if (rc != 0)
 		goto out;
 	v->intact = 1;

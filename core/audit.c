@@ -49,11 +49,38 @@ count_diff(const struct inventory_diff *diff, void *arg)
 	return 0;
 }
 
-/* One part of the chain (events_verify_part); the parts are joined in audit_build. */
+/* One part of the chain, as a reader. */
 static int
 check_chain(struct store *s, void *arg, char **cause)
 {
 	return events_verify_part(s, arg, cause);
+}
+
+int
+audit_chain_start(struct store *s, struct audit_chain *c, char **cause)
+{
+	if (events_split(s, c->parts, AUDIT_CHAIN_PARTS, cause) < 0)
+		return -1;
+	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++) {
+		c->readers[i] = (struct reader){.fn = check_chain, .arg = &c->parts[i]};
+		reader_start(s, &c->readers[i]);
+	}
+	return 0;
+}
+
+int
+audit_chain_join(struct store *s, struct audit_chain *c, int64_t *count, char head[EVENTS_HEAD_MAX],
+		 int64_t *bad_id, char **why, char **cause)
+{
+	int failed = 0, rc = -1;
+
+	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++)
+		failed |= reader_join(s, &c->readers[i], cause) < 0;
+	if (!failed)
+		rc = events_verify_join(c->parts, AUDIT_CHAIN_PARTS, count, head, bad_id, why);
+	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++)
+		FREE_NULL(&c->parts[i].why);
+	return rc;
 }
 
 /* The rows rotate acts on against their last events (all rows: audit verify). */
@@ -192,23 +219,20 @@ pick_findings(struct audit_doc *d)
 }
 
 /*
- * The report's reading: the chain in AUDIT_CHAIN_PARTS parts and the live
- * rows' check, each a reader (core/readers.h), while this thread reads the
- * inventory and the history's facts.  The chain, every event hashed, is
- * most of an audit's work; in parts, the cores share it.
+ * The report's reading: the chain (audit_chain_start) and the live rows'
+ * check, each on readers, while this thread reads the inventory and the
+ * history's facts.
  */
-#define AUDIT_CHAIN_PARTS 2
-
 int
 audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	    const char *store_path, int64_t at, const struct audit_filter *f, struct audit_doc *d,
 	    char **cause)
 {
 	struct facts facts = {0};
-	struct events_part chain[AUDIT_CHAIN_PARTS];
-	struct reader readers[AUDIT_CHAIN_PARTS + 1];
+	struct audit_chain chain;
+	struct reader rows = {.fn = check_rows, .arg = &d->integrity};
 	char *why = NULL;
-	int rc, checked = 0;
+	int rc, checked;
 
 	memset(d, 0, sizeof *d);
 	d->at = at;
@@ -216,29 +240,24 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	d->policy_path = policy_path;
 	d->store_path = store_path;
 	d->filter = *f;
-	if (events_split(s, chain, AUDIT_CHAIN_PARTS, cause) < 0)
+	if (audit_chain_start(s, &chain, cause) < 0)
 		return -1;
-	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++)
-		readers[i] = (struct reader){.fn = check_chain, .arg = &chain[i]};
-	readers[AUDIT_CHAIN_PARTS] = (struct reader){.fn = check_rows, .arg = &d->integrity};
-	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-		reader_start(s, &readers[i]);
+	reader_start(s, &rows);
 	file_sha256(policy_path, d->policy_sha256);
 	rc = report_build(s, p, at, NULL, &d->report, cause) < 0 ||
 		     slotview_build(s, p, &d->report, at, &d->view, cause) < 0 ||
 		     read_facts(s, &facts, cause) < 0
 		 ? -1
 		 : 0;
-	/* Joined whatever happened; their cause only matters when all else went well. */
-	for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++)
-		checked |= reader_join(s, &readers[i], &why);
-	/* A chain that does not hold is a finding of the report (broken), not a failure. */
-	if (checked == 0)
-		events_verify_join(chain, AUDIT_CHAIN_PARTS, &d->integrity.events,
-				   d->integrity.head, &d->integrity.bad_event,
-				   &d->integrity.broken);
-	for (size_t i = 0; i < AUDIT_CHAIN_PARTS; i++)
-		free(chain[i].why);
+	/*
+	 * Joined whatever happened; their cause only matters when all else went
+	 * well.  A chain that does not hold is a finding of the report (broken),
+	 * not a failure; nor are rows that differ (the rows' check counts them).
+	 */
+	checked = reader_join(s, &rows, &why) < 0 ? -1 : 0;
+	if (audit_chain_join(s, &chain, &d->integrity.events, d->integrity.head,
+			     &d->integrity.bad_event, &d->integrity.broken, &why) < 0)
+		checked = -1;
 	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0;
 	if (rc == 0 && checked < 0) {
 		rc = -1;

@@ -8,6 +8,7 @@
 #ifndef TW_AUDIT_H
 #define TW_AUDIT_H
 
+#include "core/readers.h"
 #include "core/report.h"
 #include "core/slotview.h"
 #include "store/events.h"
@@ -33,6 +34,28 @@ struct audit_token {
 	int64_t verified_at; /* its last verification; 0: never */
 	int64_t due;         /* a slot's active token: when its rotation falls due; 0: none */
 };
+
+/*
+ * The history's chain checked in AUDIT_CHAIN_PARTS parts at once, each a
+ * reader (core/readers.h) on a connection of its own, while the caller
+ * reads on: the chain, every event hashed, is most of an audit's work.
+ */
+#define AUDIT_CHAIN_PARTS 2
+
+struct audit_chain {
+	struct events_part parts[AUDIT_CHAIN_PARTS];
+	struct reader readers[AUDIT_CHAIN_PARTS];
+};
+
+/* Splits the chain and starts its parts; 0, or -1 with *cause (nothing started). */
+int audit_chain_start(struct store *s, struct audit_chain *c, char **cause);
+/*
+ * Waits for c's parts and joins them as events_verify returns: 0 when the
+ * chain holds (*count, head), 1 when it does not (*bad_id, *why), or -1
+ * when a part failed, setting *cause (when NULL) to its cause.
+ */
+int audit_chain_join(struct store *s, struct audit_chain *c, int64_t *count,
+		     char head[EVENTS_HEAD_MAX], int64_t *bad_id, char **why, char **cause);
 
 /* Whether the history and the tables hold, as audit verify says it. */
 struct audit_integrity {

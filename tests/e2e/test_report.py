@@ -429,6 +429,25 @@ def check_tamper(tw, tmp):
               doc.get("integrity"),))
     r = report(tw, ["--db", copy])
     check("verified NOT intact: event 3" in r.stdout, "the table hides the tampering")
+    # A live row edited too, or alone: the chain's verdict is still the chain's.
+    fresh = json.loads(report(tw, ["--format", "json"]).stdout)["integrity"]
+    for events_too in (True, False):
+        shutil.copyfile(tw.db, copy)
+        con = sqlite3.connect(copy)
+        if events_too:
+            con.execute("UPDATE events SET actor = 'mallory@host' WHERE id = 3")
+        con.execute("UPDATE tokens SET expires_at = expires_at + 1 WHERE id = "
+                    "(SELECT min(id) FROM tokens WHERE state = 'active')")
+        con.commit()
+        con.close()
+        doc = json.loads(report(tw, ["--db", copy, "--format", "json"]).stdout)["integrity"]
+        check(doc["rows_differ"] == 1 and not doc["intact"], "an edited row: %s" % (doc,))
+        if events_too:
+            check(doc["broken_at"] == 3, "an edited row hides a broken chain: %s" % (doc,))
+        else:
+            check(doc["broken_at"] is None and doc["events"] == fresh["events"] and
+                  doc["head"] == fresh["head"], "an edited row hides the chain's head: %s, "
+                  "expected %s" % (doc, fresh))
 
 
 def main():
