@@ -29,6 +29,34 @@ static const struct args_opt list_options[] = {
     OPT_END,
 };
 
+/*
+ * Prints the rows f matches as they are read: JSON in one reading; a table
+ * in two of one snapshot, the first to measure its columns.  Returns 0, or
+ * -1 with *cause (what was printed then is cut short).
+ */
+static int
+list(struct store *s, const struct token_filter *f, int json, char **cause)
+{
+	struct rows_out out;
+	int rc;
+
+	print_rows_init(&out, stdout, json);
+	if (json) {
+		rc = tokens_each(s, f, print_rows_put, &out, cause);
+	} else {
+		if (store_read_begin(s, cause) < 0)
+			return -1;
+		rc = tokens_each(s, f, print_rows_measure, &out, cause);
+		if (rc == 0)
+			rc = tokens_each(s, f, print_rows_put, &out, cause);
+		store_read_end(s);
+	}
+	if (rc != 0)
+		return -1;
+	print_rows_end(&out);
+	return 0;
+}
+
 static int
 run_list(void *opts, int argc, char **argv)
 {
@@ -36,10 +64,8 @@ run_list(void *opts, int argc, char **argv)
 	struct store_opts o;
 	struct store *s = NULL;
 	struct token_filter f = {.workspace = lo->workspace, .slot = lo->slot, .state = -1};
-	struct token_row *rows = NULL;
 	enum token_state st;
 	char *cause = NULL, *slot_ws = NULL;
-	size_t n = 0;
 	int status = TW_EXIT_USAGE;
 
 	(void)argc;
@@ -72,9 +98,8 @@ run_list(void *opts, int argc, char **argv)
 		goto out;
 	store_ctx_settle(s);
 	status = TW_EXIT_FAILURE;
-	if (tokens_list(s, &f, &rows, &n, &cause) < 0)
+	if (list(s, &f, args_globals.json, &cause) < 0)
 		goto out;
-	print_rows(rows, n, args_globals.json);
 	if (print_flush() == 0)
 		status = TW_EXIT_OK;
 out:
@@ -82,7 +107,6 @@ out:
 		errorf("%s", cause);
 	free(cause);
 	free(slot_ws);
-	tokens_free(rows, n);
 	store_close(s);
 	return status;
 }

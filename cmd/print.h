@@ -3,8 +3,10 @@
 #define TW_PRINT_H
 
 #include "core/mode.h"
+#include "core/outbuf.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /*
  * Prints t (verb is "created", "deleted", ...).  The access secret and the
@@ -17,14 +19,31 @@ void print_token(const char *verb, const char *workspace, const struct mode_toke
 struct token_row;
 
 /*
- * Prints inventory rows: a table with a header (columns aligned with spaces,
- * no tabs; '-' for absent values), or with json an array of objects whose
- * absent values are null.  Control characters and invalid UTF-8 in stored
- * text are printed as '?'.  Rows carry no secret, only whether one is sealed.
+ * Prints inventory rows to f, a row at a time: a table with a header
+ * (columns aligned with spaces, no tabs; '-' for absent values), or with
+ * json an array of objects whose absent values are null, each laid out as
+ * print_row's.  Control characters and invalid UTF-8 in stored text are
+ * printed as '?'.  Rows carry no secret, only whether one is sealed.  The
+ * output takes no memory of its own, whatever the number of rows.  After
+ * print_rows_init, a table needs every row given to print_rows_measure,
+ * then each, the same rows in the same order, to print_rows_put; JSON
+ * needs print_rows_put alone.  print_rows_end ends it and flushes it to f,
+ * whose ferror then tells whether all of it was written.  The two take
+ * their rows_out as arg, so that they can be tokens_each's fn; they return 0.
  */
-void print_rows(const struct token_row *rows, size_t n, int json);
+#define PRINT_ROWS_COLS 7
+struct rows_out {
+	struct outbuf o;
+	int json;
+	size_t n;                    /* rows put */
+	size_t col[PRINT_ROWS_COLS]; /* each column's width in characters, so far */
+};
+void print_rows_init(struct rows_out *p, FILE *f, int json);
+int print_rows_measure(const struct token_row *r, void *arg);
+int print_rows_put(const struct token_row *r, void *arg);
+void print_rows_end(struct rows_out *p);
 
-/* Prints one row in full: "key: value" lines, or one JSON object as print_rows. */
+/* Prints one row in full: "key: value" lines, or one JSON object as a listing has each. */
 void print_row(const struct token_row *r, int json);
 
 /*

@@ -14,6 +14,7 @@
 #include "store/inventory.h"
 #include "store/store_priv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -499,6 +500,22 @@ store_pragma_int(struct store *s, const char *sql, int *out, char **cause)
 out:
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int
+store_read_begin(struct store *s, char **cause)
+{
+	assert(s->depth == 0);
+	/* Deferred: the snapshot is taken by the first read. */
+	return store_step_once(s, "BEGIN", "reading it", cause);
+}
+
+void
+store_read_end(struct store *s)
+{
+	assert(s->depth == 0);
+	/* A transaction that only read has nothing to commit: its end cannot fail. */
+	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 }
 
 int

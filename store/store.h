@@ -191,6 +191,16 @@ void store_rollback(struct store *s);
  */
 int store_end(struct store *s, int rc, char **cause);
 
+/*
+ * Opens a read transaction: every read until store_read_end sees the store
+ * as the first of them found it, whatever other connections commit
+ * meanwhile (a listing read twice, to measure and then to print).  Not
+ * inside a write transaction.  Returns 0, or -1 with *cause.
+ */
+int store_read_begin(struct store *s, char **cause);
+/* Ends the read transaction store_read_begin opened. */
+void store_read_end(struct store *s);
+
 /* What store_mark says of the store's content. */
 struct store_mark {
 	int64_t own;    /* rows this connection has changed (sqlite3_total_changes64) */

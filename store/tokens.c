@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -660,9 +661,9 @@ collect(struct store *s, sqlite3_stmt *st, struct token_row **rows, size_t *n, c
 	return 0;
 }
 
-int
-tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
-	    char **cause)
+/* The rows f matches, oldest first, bound to a statement; NULL with *cause. */
+static sqlite3_stmt *
+filtered(struct store *s, const struct token_filter *f, char **cause)
 {
 	sqlite3_stmt *st =
 	    store_prepare(s,
@@ -670,17 +671,92 @@ tokens_list(struct store *s, const struct token_filter *f, struct token_row **ro
 				      "(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
 				      "AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
 			  cause);
-	int rc;
 
 	if (st == NULL)
-		return -1;
+		return NULL;
 	sqlite3_bind_text(st, 1, f->workspace, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, f->slot, -1, SQLITE_STATIC);
 	if (f->state >= 0)
 		sqlite3_bind_text(st, 3, tokens_state_name((enum token_state)f->state), -1,
 				  SQLITE_STATIC);
+	return st;
+}
+
+int
+tokens_list(struct store *s, const struct token_filter *f, struct token_row **rows, size_t *n,
+	    char **cause)
+{
+	sqlite3_stmt *st = filtered(s, f, cause);
+	int rc;
+
+	if (st == NULL)
+		return -1;
 	rc = collect(s, st, rows, n, cause);
 	store_done(s, st);
+	return rc;
+}
+
+/*
+ * Copies the text of column i of st into *buf (of *cap bytes, grown as
+ * needed) at *used; returns its offset there, or -1 for NULL.
+ */
+static ptrdiff_t
+column_into(sqlite3_stmt *st, int i, char **buf, size_t *cap, size_t *used)
+{
+	const unsigned char *text = sqlite3_column_text(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i) + 1;
+	size_t at = *used;
+
+	if (text == NULL)
+		return -1;
+	if (*cap - *used < n) {
+		*cap = (*used + n) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	memcpy(*buf + at, text, n);
+	*used += n;
+	return (ptrdiff_t)at;
+}
+
+int
+tokens_each(struct store *s, const struct token_filter *f,
+	    int (*fn)(const struct token_row *r, void *arg), void *arg, char **cause)
+{
+	static const int text_columns[] = {1, 2, 3, 4, 6};
+	sqlite3_stmt *st = filtered(s, f, cause);
+	char *buf = NULL, **field[5];
+	size_t cap = 0;
+	struct token_row r;
+	int step, rc = 0;
+
+	if (st == NULL)
+		return -1;
+	field[0] = &r.workspace;
+	field[1] = &r.slot;
+	field[2] = &r.token;
+	field[3] = &r.name;
+	field[4] = &r.origin;
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		ptrdiff_t at[5];
+		size_t used = 0;
+
+		/* The row's strings in one buffer, kept from row to row. */
+		for (size_t k = 0; k < 5; k++)
+			at[k] = column_into(st, text_columns[k], &buf, &cap, &used);
+		for (size_t k = 0; k < 5; k++)
+			*field[k] = at[k] < 0 ? NULL : buf + at[k];
+		read_row_facts(st, &r);
+		r.names = NULL;
+		rc = fn(&r, arg);
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		store_error(s, "reading the inventory", cause);
+		rc = -1;
+	}
+	store_done(s, st);
+	free(buf);
 	return rc;
 }
 

@@ -168,6 +168,15 @@ int tokens_list(struct store *s, const struct token_filter *f, struct token_row 
 		char **cause);
 
 /*
+ * Calls fn with each row matching f, oldest first, as tokens_list lists
+ * them, one at a time: r and its strings are valid during the call only.
+ * Stops at the first call that does not return 0.  Returns 0, what fn
+ * returned, or -1 with *cause.
+ */
+int tokens_each(struct store *s, const struct token_filter *f,
+		int (*fn)(const struct token_row *r, void *arg), void *arg, char **cause);
+
+/*
  * Lists the rows that may exist on the server (every state but deleted,
  * failed and revoked), oldest first.  Returns 0 with *rows (free with
  * tokens_free) and *n, or -1 with *cause.

@@ -404,6 +404,139 @@ test_live_as_listed(void **state)
 	assert_null(cause);
 }
 
+/* What tokens_each handed over: the rows, copied; stops with 7 once it has stop of them. */
+struct each {
+	struct token_row rows[16];
+	size_t n, stop;
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static int
+keep_row(const struct token_row *r, void *arg)
+{
+	struct each *e = arg;
+	struct token_row *c = &e->rows[e->n++];
+
+	assert_true(e->n <= sizeof e->rows / sizeof e->rows[0]);
+	*c = *r;
+	c->workspace = dup_or_null(r->workspace);
+	c->slot = dup_or_null(r->slot);
+	c->token = dup_or_null(r->token);
+	c->name = dup_or_null(r->name);
+	c->origin = dup_or_null(r->origin);
+	return e->n == e->stop ? 7 : 0;
+}
+
+static void
+each_free(struct each *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->rows[i].workspace);
+		free(e->rows[i].slot);
+		free(e->rows[i].token);
+		free(e->rows[i].name);
+		free(e->rows[i].origin);
+	}
+	e->n = 0;
+}
+
+/*
+ * tokens_each hands over, one at a time, exactly the rows tokens_list
+ * lists, for every filter: NULL slots and token ids, secrets or none,
+ * names of every length; and stops at the first call that says so.
+ */
+static void
+test_each_as_listed(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_import imp = {.workspace = "beta",
+				   .token = "imp1",
+				   .name = "a-hand-made-token-with-a-name-longer-than-the-others",
+				   .created_at = 10,
+				   .expires_at = 9000};
+	const struct token_filter filters[] = {
+	    {.state = -1},
+	    {.workspace = "acme", .state = -1},
+	    {.slot = "", .state = -1},
+	    {.slot = "etl", .state = -1},
+	    {.state = TOKEN_PENDING},
+	    {.state = TOKEN_DELETED},
+	    {.workspace = "nosuch", .state = -1},
+	};
+	struct token_row *rows = NULL;
+	struct each e = {0};
+	size_t n = 0;
+	char *cause = NULL;
+	int64_t pending;
+
+	make(fx, "etl", "t-etl");
+	make(fx, "bi", "t-bi");
+	make(fx, "ops", "t-ops");
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "t-ops", 200, NULL, &cause), 0);
+	assert_int_equal(tokens_import(fx->s, &imp, 100, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "ml", "ml-1", 5000, 100, &pending, &cause),
+			 0);
+	for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
+		assert_int_equal(tokens_list(fx->s, &filters[f], &rows, &n, &cause), 0);
+		assert_int_equal(tokens_each(fx->s, &filters[f], keep_row, &e, &cause), 0);
+		assert_int_equal(e.n, n);
+		for (size_t i = 0; i < n; i++)
+			assert_same_row(&e.rows[i], &rows[i]);
+		tokens_free(rows, n);
+		each_free(&e);
+	}
+	/* Stopped by the second call: its value comes back, and no third call is made. */
+	e.stop = 2;
+	assert_int_equal(tokens_each(fx->s, &filters[0], keep_row, &e, &cause), 7);
+	assert_int_equal(e.n, 2);
+	each_free(&e);
+	assert_null(cause);
+}
+
+/* Counts the rows tokens_each hands over. */
+static int
+count_row(const struct token_row *r, void *arg)
+{
+	(void)r;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * store_read_begin: the reads until store_read_end see the store as the
+ * first found it, though another connection commits a row in between (a
+ * table measured, then printed); after it, they see the row.
+ */
+static void
+test_read_transaction(void **state)
+{
+	struct fixture *fx = *state;
+	struct token_filter all = {.state = -1};
+	struct store *other = NULL;
+	size_t first = 0, second = 0, after = 0;
+	char *cause = NULL;
+	int64_t row;
+
+	make(fx, "etl", "t-etl");
+	assert_int_equal(store_open(fx->path, STORE_READ, &other, &cause), 0);
+	assert_int_equal(store_read_begin(other, &cause), 0);
+	assert_int_equal(tokens_each(other, &all, count_row, &first, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", 5000, 100, &row, &cause), 0);
+	assert_int_equal(tokens_each(other, &all, count_row, &second, &cause), 0);
+	store_read_end(other);
+	assert_int_equal(tokens_each(other, &all, count_row, &after, &cause), 0);
+	assert_int_equal(first, 1);
+	assert_int_equal(second, 1);
+	assert_int_equal(after, 2);
+	store_close(other);
+	assert_null(cause);
+}
+
 static void
 test_mark_deleted(void **state)
 {
@@ -554,6 +687,8 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_import_and_list, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_live_as_listed, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_each_as_listed, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_transaction, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mark_deleted, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_dead_held, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup_by_id_or_name, fixture_setup,
