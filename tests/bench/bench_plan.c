@@ -82,6 +82,7 @@ struct line {
 	double cpu;                 /* median user + system ms */
 	double rss;                 /* peak MiB: the most of any run */
 	double rss_least;           /* the least peak of any run (end to end) */
+	long faults;                /* end to end: the median run's page faults */
 };
 
 /* Counts of a plan by kind, from plan_build or from the JSON of the binary. */
@@ -191,12 +192,12 @@ static int
 bench_binary(const struct opts *o, enum verb v, int json, struct line *l)
 {
 	char **argv = binary_argv(o, v, json);
-	double t[MEASURE_MAX_RUNS], c[MEASURE_MAX_RUNS];
-	long rss = 0, peak = 0, least = -1;
+	double t[MEASURE_MAX_RUNS], c[MEASURE_MAX_RUNS], f[MEASURE_MAX_RUNS];
+	long rss = 0, peak = 0, least = -1, faults = 0;
 	int rc = 0;
 
 	for (int i = 0; i < o->runs && rc == 0; i++) {
-		int status = measure_run(argv, "/dev/null", 0, &t[i], &c[i], &rss);
+		int status = measure_run(argv, "/dev/null", 0, &t[i], &c[i], &rss, &faults);
 
 		if (!exit_ok(v, status)) {
 			fprintf(stderr, "bench_plan: %s %s exited with %d\n", o->binary, argv[1],
@@ -205,11 +206,13 @@ bench_binary(const struct opts *o, enum verb v, int json, struct line *l)
 		}
 		peak = rss > peak ? rss : peak;
 		least = least < 0 || rss < least ? rss : least;
+		f[i] = (double)faults;
 	}
 	argv_free(argv);
 	if (rc < 0)
 		return -1;
 	spread(l, t, c, o->runs);
+	l->faults = (long)measure_median(f, o->runs);
 	l->rss = (double)peak / 1024.0;
 	l->rss_least = (double)least / 1024.0;
 	return 0;
@@ -267,11 +270,11 @@ binary_kinds(const struct opts *o, struct kinds *k)
 	}
 	close(fd);
 	/* Its policy's warnings (every slot's slack) are the point of the inventory, not news. */
-	status = measure_run(argv, path, 0, &ms, &cpu, &rss);
+	status = measure_run(argv, path, 0, &ms, &cpu, &rss, NULL);
 	if (!exit_ok(PLAN, status)) {
 		fprintf(stderr, "bench_plan: %s plan exited with %d; once more, to say why:\n",
 			o->binary, status);
-		measure_run(argv, "/dev/null", 1, &ms, &cpu, &rss);
+		measure_run(argv, "/dev/null", 1, &ms, &cpu, &rss, NULL);
 		goto out;
 	}
 	root = json_load_file(path, 0, &err);
@@ -296,6 +299,25 @@ print_line(const struct line *l)
 	printf("%-24s %7zu %6zu %5zu %7zu %8zu %8.1f %8.1f %8.1f %8.1f %8.1f\n", l->label, l->rows,
 	       l->live, l->slots, l->actions, l->findings, l->best, l->median, l->worst, l->cpu,
 	       l->rss);
+}
+
+/*
+ * The page faults of the end-to-end lines l[0..n), which the machine's load
+ * does not move, and what they cost on this machine now: on some virtual
+ * machines a first touch of a page is ten times dearer than on others.
+ */
+static void
+print_faults(const struct line *l, int n)
+{
+	double us = measure_fault_us();
+
+	printf("page faults (median run), which the machine's load does not move, and about what "
+	       "they cost at %.1f us each now:",
+	       us);
+	for (int i = 0; i < n; i++)
+		printf("%s %s %ld (%.1f ms)", i > 0 ? ";" : "", l[i].label, l[i].faults,
+		       (double)l[i].faults * us / 1e3);
+	printf("\n");
 }
 
 static void
@@ -505,6 +527,7 @@ main(int argc, char **argv)
 	    "(end to end: the child's peak RSS, whose floor is this process's %.1f MiB at fork;\n"
 	    " in-process: this process's peak with all %zu rows loaded; cpu: median user+sys)\n",
 	    floor, n);
+	print_faults(lines, 4);
 	print_kinds(&klive, &kbin);
 	if (kall.nactions != klive.nactions || kall.nfindings != klive.nfindings)
 		printf("note: all rows and live rows plan differently (%zu/%zu actions, %zu/%zu "

@@ -354,7 +354,7 @@ planned_actions(const struct opts *o, const char *out, long *findings)
 	char line[256] = "";
 	double ms, cpu;
 	long rss, n = -1;
-	int status = measure_run(argv, out, 0, &ms, &cpu, &rss);
+	int status = measure_run(argv, out, 0, &ms, &cpu, &rss, NULL);
 	FILE *f = fopen(out, "r");
 
 	if (f != NULL && fgets(line, sizeof line, f) != NULL &&
@@ -380,9 +380,10 @@ main(int argc, char **argv)
 	struct opts o;
 	struct snapshot before;
 	double wall[MEASURE_MAX_RUNS], cpu[MEASURE_MAX_RUNS], rss[MEASURE_MAX_RUNS], med, floor;
+	double nfaults[MEASURE_MAX_RUNS], med_faults, fault_us;
 	char *copy = NULL, *out = NULL;
 	char **rargv = NULL;
-	long actions, kib, findings = 0;
+	long actions, kib, findings = 0, faults = 0;
 	int status = 2, missed;
 
 	if (parse_opts(argc, argv, &o) < 0) {
@@ -415,7 +416,7 @@ main(int argc, char **argv)
 		goto out;
 	floor = measure_self_rss_mib();
 	for (int i = 0; i < o.runs; i++) {
-		int st = measure_run(rargv, out, 0, &wall[i], &cpu[i], &kib);
+		int st = measure_run(rargv, out, 0, &wall[i], &cpu[i], &kib, &faults);
 
 		if (st != TW_EXIT_OK) {
 			fprintf(stderr, "bench_quiet: rotate exited %d, not 0 (its output: %s)\n",
@@ -423,6 +424,7 @@ main(int argc, char **argv)
 			goto out;
 		}
 		rss[i] = (double)kib / 1024.0;
+		nfaults[i] = (double)faults;
 	}
 	if (check_copy(copy, &before, o.runs) < 0)
 		goto out;
@@ -435,6 +437,11 @@ main(int argc, char **argv)
 	printf("(peak RSS of the child, whose floor is this process's %.1f MiB at fork; the copy "
 	       "changed only by its runs rows and their run.start/run.end events)\n",
 	       floor);
+	fault_us = measure_fault_us();
+	med_faults = measure_median(nfaults, o.runs);
+	printf("page faults (median run), which the machine's load does not move: %.0f, about "
+	       "%.1f ms at %.1f us each now\n",
+	       med_faults, med_faults * fault_us / 1e3, fault_us);
 	/* Missed only beyond the spread: when even the best run is over. */
 	missed = wall[0] > GOAL_MS || rss[0] > GOAL_MIB;
 	printf("\ngoal (issue 15): %.0f ms and %.0f MiB: %s (median %.1f ms, best %.1f ms, least "

@@ -85,7 +85,7 @@ bench_format(const struct opts *o, const char *format)
 
 	snprintf(out, sizeof out, "%s/report.%s", o->dir, format);
 	for (int i = 0; i < o->runs; i++) {
-		int status = measure_run(argv, out, 0, &wall[i], &cpu[i], &rss);
+		int status = measure_run(argv, out, 0, &wall[i], &cpu[i], &rss, NULL);
 
 		if (status != TW_EXIT_FINDINGS) {
 			fprintf(stderr, "bench_report: audit report --format %s exited %d, not 4\n",

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +48,7 @@ measure_self_rss_mib(void)
 
 int
 measure_run(char *const argv[], const char *out, int show_err, double *ms, double *cpu_ms,
-	    long *rss_kib)
+	    long *rss_kib, long *faults)
 {
 	struct rusage ru;
 	double t0;
@@ -79,7 +81,41 @@ measure_run(char *const argv[], const char *out, int show_err, double *ms, doubl
 	*cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 		  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 	*rss_kib = ru.ru_maxrss;
+	if (faults != NULL)
+		*faults = ru.ru_minflt + ru.ru_majflt;
 	return got == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+double
+measure_fault_us(void)
+{
+	enum { PAGES = 1024 };
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size = (size_t)page * PAGES;
+	char *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	volatile char *touch = p;
+	double t0, t1;
+
+	if (p == MAP_FAILED)
+		return 0;
+	t0 = measure_clock_ms(CLOCK_MONOTONIC);
+	for (size_t i = 0; i < PAGES; i++)
+		touch[i * (size_t)page] = 1;
+	t1 = measure_clock_ms(CLOCK_MONOTONIC);
+	munmap(p, size);
+	return (t1 - t0) * 1e3 / PAGES;
+}
+
+/* The time of a system call that does nothing (getppid, past any cache), in microseconds. */
+static double
+syscall_us(void)
+{
+	enum { CALLS = 20000 };
+	double t0 = measure_clock_ms(CLOCK_MONOTONIC);
+
+	for (int i = 0; i < CALLS; i++)
+		syscall(SYS_getppid);
+	return (measure_clock_ms(CLOCK_MONOTONIC) - t0) * 1e3 / CALLS;
 }
 
 void
@@ -99,7 +135,9 @@ measure_print_machine(void)
 	}
 	if (f != NULL)
 		fclose(f);
-	printf("machine: %ld cores, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
+	printf("machine: %ld cores, %s; now a page's first touch takes %.1f us, a system call "
+	       "%.2f us\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), model, measure_fault_us(), syscall_us());
 }
 
 int

@@ -23,12 +23,24 @@ double measure_self_rss_mib(void);
 /*
  * Runs argv with stdout to the file out (stderr to /dev/null unless
  * show_err) and waits.  Returns the exit status (-1 when it did not exit),
- * with the wall and CPU time and the child's peak RSS in KiB.
+ * with the wall and CPU time, the child's peak RSS in KiB and (faults, when
+ * not NULL) its page faults: the pages it touched first, which the
+ * machine's load does not change.
  */
 int measure_run(char *const argv[], const char *out, int show_err, double *ms, double *cpu_ms,
-		long *rss_kib);
+		long *rss_kib, long *faults);
 
-/* Prints the machine: cores and CPU model, for the figures' context. */
+/*
+ * The time this process takes to touch a page of memory for the first
+ * time, in microseconds, as the kernel and the machine's virtualisation
+ * price it now.
+ */
+double measure_fault_us(void);
+
+/*
+ * Prints the machine: cores, CPU model, and what a first touch of a page
+ * and a system call cost on it now, for the figures' context.
+ */
 void measure_print_machine(void);
 
 #endif
