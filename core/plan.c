@@ -496,7 +496,8 @@ rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 /*
  * Earlier failed attempts: a slot that failed stuck_after times in a row is
  * reported, and one in its backoff waits, unless its token would lapse
- * before the next run.  Returns 1 when it must wait.
+ * before the next run or its consumers may hold a dead token (they have no
+ * working one now).  Returns 1 when it must wait.
  */
 static int
 failed_before(struct plan_builder *b, const struct policy_slot *s, const struct slot_state *f,
@@ -513,7 +514,7 @@ failed_before(struct plan_builder *b, const struct policy_slot *s, const struct 
 		    s->ws->name, s->name, NULL, f->next_attempt_at,
 		    "failed %d time%s in a row (last: %s); next attempt not before %s", f->failures,
 		    f->failures == 1 ? "" : "s", f->last_error != NULL ? f->last_error : "?", next);
-	if (d->due > b->now || f->next_attempt_at <= b->now)
+	if (d->due > b->now || f->next_attempt_at <= b->now || d->held_dead)
 		return 0;
 	/* A token that lapses before the next run cannot wait out a backoff. */
 	if (plan_no_slack(b->p, d->deadline, b->now))
@@ -588,6 +589,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);
 	dead = held_dead(b, v);
+	d->held_dead = dead != NULL;
 	if (dead != NULL && d->due > b->now) {
 		d->due = b->now;
 		how = dead_how(dead, when);

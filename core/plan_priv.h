@@ -37,7 +37,8 @@ struct plan_slot_due {
 	int64_t due;
 	int64_t deadline;
 	int has_old;
-	int skip; /* paused, or nothing to rotate */
+	int skip;      /* paused, or nothing to rotate */
+	int held_dead; /* its consumers may hold a dead token: no backoff delays it */
 };
 
 /* Estimates capacity over the policy's horizon from each slot's first due time (p->nslots). */

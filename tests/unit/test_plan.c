@@ -719,6 +719,51 @@ test_dead_held(void **state)
 }
 
 /*
+ * A slot whose consumers may hold a dead token does not wait out a backoff
+ * from an earlier failure: they are without a working token now, however
+ * long its active one lasts.  (Property seed 625389488 case 20: a
+ * replacement delivered, deleted by hand, the next run refused by the
+ * server, and the run after it, at once, left the consumer on the deleted
+ * token.)
+ */
+static void
+test_dead_held_skips_backoff(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct slot_state st = {.workspace = (char[]){"acme"},
+				.slot = (char[]){"later"},
+				.failures = 1,
+				.next_attempt_at = NOW + H,
+				.last_error = (char[]){"HTTP 401"}};
+	struct plan_input in = {.states = &st, .nstates = 1};
+	struct inv v = {0}, dead = {0};
+	struct token_row *r;
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	r = add(&dead, "acme", "later", "tok-later-new", TOKEN_DELETED, NOW - 2 * H, NOW + 30 * D);
+	r->row = 4;
+	r->updated_at = NOW - H;
+	in.dead = dead.rows;
+	in.ndead = dead.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 1);
+	assert_non_null(strstr(create_why(&pl, "later"), "its consumers may hold tok-later-new"));
+	/* The failure is still said. */
+	assert_non_null(finding(&pl, FIND_FAILING, NULL));
+	plan_free(&pl);
+	/* Without the dead token the slot is not due, backoff or not. */
+	in.ndead = 0;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	tokens_free(dead.rows, dead.n);
+	policy_free(p);
+}
+
+/*
  * A replacement kept for a consumer that expires before the slot's older
  * active token (the policy shortened the lifetime since): the slot is due
  * at once, and the kept token is not deleted before that rotation, while an
@@ -829,6 +874,7 @@ main(void)
 	    cmocka_unit_test(test_backoff_and_stuck),
 	    cmocka_unit_test(test_force),
 	    cmocka_unit_test(test_dead_held),
+	    cmocka_unit_test(test_dead_held_skips_backoff),
 	    cmocka_unit_test(test_kept_expired),
 	};
 
