@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -338,20 +337,6 @@ put_cell(struct outbuf *o, const char *v)
 	return width;
 }
 
-/* Writes n spaces. */
-static void
-put_spaces(struct outbuf *o, size_t n)
-{
-	static const char spaces[] = "                                ";
-
-	while (n > 0) {
-		size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
-
-		outbuf_put(o, spaces, k);
-		n -= k;
-	}
-}
-
 /*
  * A table line of cells: measured into p's column widths, or with write,
  * written, each cell but the last padded to its column's width and two
@@ -370,7 +355,7 @@ put_line(struct rows_out *p, const char *const *cells, int write)
 		if (c == PRINT_ROWS_COLS - 1)
 			outbuf_put(&p->o, "\n", 1);
 		else
-			put_spaces(&p->o, p->col[c] - width + 2);
+			outbuf_spaces(&p->o, p->col[c] - width + 2);
 	}
 }
 

@@ -37,16 +37,24 @@ outbuf_str(struct outbuf *o, const char *s)
 }
 
 void
-outbuf_pad(struct outbuf *o, const char *s, size_t width)
+outbuf_spaces(struct outbuf *o, size_t n)
 {
 	static const char spaces[] = "                                ";
+
+	while (n > 0) {
+		size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
+
+		outbuf_put(o, spaces, k);
+		n -= k;
+	}
+}
+
+void
+outbuf_pad(struct outbuf *o, const char *s, size_t width)
+{
 	size_t n = strlen(s);
 
 	outbuf_put(o, s, n);
-	while (n < width) {
-		size_t k = width - n < sizeof spaces - 1 ? width - n : sizeof spaces - 1;
-
-		outbuf_put(o, spaces, k);
-		n += k;
-	}
+	if (n < width)
+		outbuf_spaces(o, width - n);
 }

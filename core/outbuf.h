@@ -39,6 +39,8 @@ outbuf_put(struct outbuf *o, const void *p, size_t n)
 	o->len += n;
 }
 void outbuf_str(struct outbuf *o, const char *s);
+/* n spaces. */
+void outbuf_spaces(struct outbuf *o, size_t n);
 /* s, then spaces up to width bytes, as printf's %-*s writes it. */
 void outbuf_pad(struct outbuf *o, const char *s, size_t width);
 

@@ -9,7 +9,6 @@
 
 #include <assert.h>
 #include <sqlite3.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -696,55 +695,54 @@ tokens_list(struct store *s, const struct token_filter *f, struct token_row **ro
 	return rc;
 }
 
-/*
- * Copies the text of column i of st into *buf (of *cap bytes, grown as
- * needed) at *used; returns its offset there, or -1 for NULL.
- */
-static ptrdiff_t
-column_into(sqlite3_stmt *st, int i, char **buf, size_t *cap, size_t *used)
+/* Copies n bytes of text (NULL: none) to *at, returning the copy and moving *at past it. */
+static char *
+copy_text(const unsigned char *text, size_t n, char **at)
 {
-	const unsigned char *text = sqlite3_column_text(st, i);
-	size_t n = (size_t)sqlite3_column_bytes(st, i) + 1;
-	size_t at = *used;
+	char *copy = *at;
 
 	if (text == NULL)
-		return -1;
-	if (*cap - *used < n) {
-		*cap = (*used + n) * 2;
-		*buf = xrealloc(*buf, *cap);
-	}
-	memcpy(*buf + at, text, n);
-	*used += n;
-	return (ptrdiff_t)at;
+		return NULL;
+	memcpy(copy, text, n);
+	copy[n] = '\0';
+	*at += n + 1;
+	return copy;
 }
 
 int
 tokens_each(struct store *s, const struct token_filter *f,
 	    int (*fn)(const struct token_row *r, void *arg), void *arg, char **cause)
 {
-	static const int text_columns[] = {1, 2, 3, 4, 6};
+	/* The columns of the row's strings: workspace, slot, token, name, origin. */
+	static const int columns[5] = {1, 2, 3, 4, 6};
 	sqlite3_stmt *st = filtered(s, f, cause);
-	char *buf = NULL, **field[5];
+	char *buf = NULL, *at;
 	size_t cap = 0;
 	struct token_row r;
 	int step, rc = 0;
 
 	if (st == NULL)
 		return -1;
-	field[0] = &r.workspace;
-	field[1] = &r.slot;
-	field[2] = &r.token;
-	field[3] = &r.name;
-	field[4] = &r.origin;
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-		ptrdiff_t at[5];
-		size_t used = 0;
+		const unsigned char *text[5];
+		size_t len[5], need = 0;
 
 		/* The row's strings in one buffer, kept from row to row. */
-		for (size_t k = 0; k < 5; k++)
-			at[k] = column_into(st, text_columns[k], &buf, &cap, &used);
-		for (size_t k = 0; k < 5; k++)
-			*field[k] = at[k] < 0 ? NULL : buf + at[k];
+		for (size_t k = 0; k < 5; k++) {
+			text[k] = sqlite3_column_text(st, columns[k]);
+			len[k] = (size_t)sqlite3_column_bytes(st, columns[k]);
+			need += len[k] + 1;
+		}
+		if (need > cap) {
+			cap = need * 2;
+			buf = xrealloc(buf, cap);
+		}
+		at = buf;
+		r.workspace = copy_text(text[0], len[0], &at);
+		r.slot = copy_text(text[1], len[1], &at);
+		r.token = copy_text(text[2], len[2], &at);
+		r.name = copy_text(text[3], len[3], &at);
+		r.origin = copy_text(text[4], len[4], &at);
 		read_row_facts(st, &r);
 		r.names = NULL;
 		rc = fn(&r, arg);
