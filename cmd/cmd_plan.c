@@ -23,7 +23,7 @@ print_json(const struct policy *p, const struct plan *pl, int64_t at)
 	planprint_actions_field(pl, 1);
 	planprint_findings_field(pl, 1);
 	planprint_field("capacity", planprint_capacity_json(&pl->capacity), 1);
-	planprint_field("slots", planprint_slack_json(p), 1);
+	planprint_slots_field(p, 1);
 	planprint_field("next_at", planprint_time(pl->next_at), 0);
 	planprint_close();
 }

@@ -274,14 +274,20 @@ planprint_slack(const struct policy *p)
 	}
 }
 
-json_t *
-planprint_slack_json(const struct policy *p)
+void
+planprint_slots_field(const struct policy *p, int more)
 {
-	json_t *a = json_array();
+	struct outbuf o;
 
-	for (size_t i = 0; i < p->nslots; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:i}", "workspace",
-						   p->slots[i]->ws->name, "slot", p->slots[i]->name,
-						   "slack", policy_slack(p, p->slots[i])));
-	return a;
+	outbuf_init(&o, stdout);
+	outbuf_str(&o, "  \"slots\": [");
+	for (size_t i = 0; i < p->nslots; i++) {
+		outbuf_str(&o, i == 0 ? "{" : ",{");
+		put_text(&o, "workspace", p->slots[i]->ws->name, 1);
+		put_text(&o, "slot", p->slots[i]->name, 0);
+		jsonx_out_int(&o, "slack", policy_slack(p, p->slots[i]));
+		outbuf_str(&o, "}");
+	}
+	outbuf_str(&o, more ? "],\n" : "]\n");
+	outbuf_flush(&o);
 }

@@ -31,8 +31,12 @@ void planprint_findings(const struct plan *pl);
 void planprint_finding(FILE *out, const struct plan_finding *f);
 /* Prints the capacity verdict line when capacity is fine (a miss is a finding). */
 void planprint_capacity(const struct plan_capacity *c);
-/* Each slot's slack (policy_slack), as a table and as a JSON array. */
+/* Each slot's slack (policy_slack), as a table. */
 void planprint_slack(const struct policy *p);
-json_t *planprint_slack_json(const struct policy *p);
+/*
+ * Prints "slots": each slot's workspace, name and slack, as a compact JSON
+ * array written straight out, as the actions and findings are.
+ */
+void planprint_slots_field(const struct policy *p, int more);
 
 #endif

@@ -170,6 +170,10 @@ grep -qE '^acme/etl +4$' "$out" || fail "plan does not state the slot's slack"
 run 3 plan --config "$TW_TMP/two.yaml" --at 2026-11-20T00:00Z --json
 jqe '[.actions[] | select(.slot == "bi") | .action] == ["create", "verify", "activate"]'
 jqe '.actions[0].why == "the slot has no token yet"'
+# Every slot's slack, by workspace and slot, written compactly on one line.
+jqe '.slots == [{"workspace": "acme", "slot": "bi", "slack": 4}, {"workspace": "acme", "slot": "etl", "slack": 4}]'
+grep -qxF '  "slots": [{"workspace":"acme","slot":"bi","slack":4},{"workspace":"acme","slot":"etl","slack":4}],' "$out" ||
+	fail "plan --json's slots line"
 # The policy's store path is used; --db overrides it; a bad --at is refused.
 run 2 plan --config "$TW_TMP/one.yaml" --db "$TW_TMP/nodb.db"
 run 2 plan --config "$TW_TMP/one.yaml" --at tomorrow
