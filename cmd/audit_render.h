@@ -7,6 +7,7 @@
 #define TW_AUDIT_RENDER_H
 
 #include "core/audit.h"
+#include "core/outbuf.h"
 #include "core/timefmt.h"
 
 #include <jansson.h>
@@ -42,8 +43,14 @@ struct audit_cells {
 
 void audit_cells(const struct audit_doc *d, const struct audit_token *t, struct audit_cells *c);
 
-/* An event as audit log --json prints it (allocated; the caller releases it). */
+/* An event as JSON (allocated; the caller releases it). */
 json_t *audit_event_json(const struct event *e);
+/*
+ * Writes the line audit log --json prints of an event: jansson's compact
+ * dump of audit_event_json(e) and a newline, byte for byte, written
+ * straight out (a history holds hundreds of thousands of events).
+ */
+void audit_event_put_json(struct outbuf *o, const struct event *e);
 
 /* The CSV tables, for --table. */
 extern const char *const audit_csv_tables[];

@@ -74,26 +74,6 @@ audit_cells(const struct audit_doc *d, const struct audit_token *t, struct audit
 	c->v[AC_DUE] = time_or_null(t->due, c->due);
 }
 
-json_t *
-audit_event_json(const struct event *e)
-{
-	char when[TIMEFMT_MAX];
-	json_t *o = json_object(), *details = json_loads(e->details, 0, NULL);
-
-	timefmt_mode(e->at, when);
-	json_object_set_new(o, "id", json_integer(e->id));
-	json_object_set_new(o, "at", json_string(when));
-	json_object_set_new(o, "actor", jsonx_text(e->actor));
-	json_object_set_new(o, "kind", jsonx_text(e->kind));
-	json_object_set_new(o, "workspace", jsonx_text(e->workspace));
-	json_object_set_new(o, "slot", jsonx_text(e->slot));
-	json_object_set_new(o, "token", jsonx_text(e->token));
-	/* An edited row may hold details that are not JSON; show them as text. */
-	json_object_set_new(o, "details", details != NULL ? details : jsonx_text(e->details));
-	json_object_set_new(o, "hash", json_string(e->hash));
-	return o;
-}
-
 /* ---- the terminal table ---- */
 
 static const char *

@@ -11,12 +11,11 @@
 
 #include "core/exitcodes.h"
 #include "core/mode.h"
-#include "core/jsonx.h"
+#include "core/outbuf.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/events.h"
 
-#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,13 +69,7 @@ print_line(const struct event *e, void *arg)
 static int
 print_json_line(const struct event *e, void *arg)
 {
-	json_t *o = audit_event_json(e);
-	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	(void)arg;
-	printf("%s\n", text != NULL ? text : "{}");
-	jsonx_free(text);
-	json_decref(o);
+	audit_event_put_json(arg, e);
 	return 0;
 }
 
@@ -117,8 +110,9 @@ run_audit_log(void *opts, int argc, char **argv)
 	struct store_opts o;
 	struct store *s = NULL;
 	struct event_filter f = {.kind = lo->kind, .workspace = lo->workspace, .slot = lo->slot};
+	struct outbuf out;
 	char *cause = NULL, *slot_ws = NULL, from[TIMEFMT_MAX], to[TIMEFMT_MAX];
-	int status = TW_EXIT_USAGE;
+	int status = TW_EXIT_USAGE, rc;
 
 	(void)argc;
 	(void)argv;
@@ -149,7 +143,11 @@ run_audit_log(void *opts, int argc, char **argv)
 	if (s == NULL)
 		goto out;
 	status = TW_EXIT_FAILURE;
-	if (events_list(s, &f, args_globals.json ? print_json_line : print_line, NULL, &cause) < 0)
+	/* The JSON lines gather in out; the text lines go through stdio. */
+	outbuf_init(&out, stdout);
+	rc = events_list(s, &f, args_globals.json ? print_json_line : print_line, &out, &cause);
+	outbuf_flush(&out);
+	if (rc < 0)
 		goto out;
 	if (print_flush() < 0)
 		goto out;

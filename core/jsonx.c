@@ -177,17 +177,221 @@ jsonx_out_key(struct outbuf *o, const char *key, int first)
 void
 jsonx_out_int(struct outbuf *o, const char *key, int64_t v)
 {
+	jsonx_out_key(o, key, 0);
+	jsonx_out_number(o, v);
+}
+
+void
+jsonx_out_number(struct outbuf *o, int64_t v)
+{
 	char digits[24];
 	size_t n = sizeof digits;
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-	jsonx_out_key(o, key, 0);
 	do
 		digits[--n] = (char)('0' + u % 10);
 	while ((u /= 10) != 0);
 	if (v < 0)
 		digits[--n] = '-';
 	outbuf_put(o, digits + n, sizeof digits - n);
+}
+
+/* The scan of jsonx_is_dumped: where it is, and the end of the text. */
+struct dumped {
+	const unsigned char *p;
+	const unsigned char *end;
+};
+
+/*
+ * The length of the escape at p (after its backslash) when it is the one
+ * jansson writes for a control character: a short one, else \u00XX in
+ * capitals (NUL, which json_loads refuses, aside); else 0.
+ */
+static int
+control_escape(const unsigned char *p)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const unsigned char shorts[] = {0x08, 0x09, 0x0a, 0x0c, 0x0d};
+	const char *x;
+	unsigned char c;
+
+	if (p[0] != '\0' && strchr("btnfr", p[0]) != NULL)
+		return 1;
+	if (p[0] != 'u' || p[1] != '0' || p[2] != '0' || (p[3] != '0' && p[3] != '1') ||
+	    p[4] == '\0')
+		return 0;
+	x = strchr(hex, p[4]);
+	if (x == NULL)
+		return 0;
+	c = (unsigned char)((p[3] - '0') << 4 | (int)(x - hex));
+	return c == 0 || memchr(shorts, c, sizeof shorts) != NULL ? 0 : 5;
+}
+
+/* A string as jansson dumps it; the scan moves past it.  0 when it is not. */
+static int
+dumped_string(struct dumped *d)
+{
+	const unsigned char *p = d->p;
+
+	if (p >= d->end || *p++ != '"')
+		return 0;
+	while (p < d->end && *p != '"') {
+		int len;
+
+		if (*p == '\\') {
+			p++;
+			if (p < d->end && (*p == '"' || *p == '\\')) {
+				p++;
+				continue;
+			}
+			len = control_escape(p);
+			if (len == 0)
+				return 0;
+			p += len;
+			continue;
+		}
+		if (*p < 0x20)
+			return 0;
+		len = jsonx_utf8_len(p, (size_t)(d->end - p));
+		if (len < 0)
+			return 0;
+		p += len;
+	}
+	if (p >= d->end)
+		return 0;
+	d->p = p + 1;
+	return 1;
+}
+
+/* An integer as jansson dumps it (%lld), of 18 digits at most. */
+static int
+dumped_integer(struct dumped *d)
+{
+	const unsigned char *p = d->p, *digits;
+
+	if (p < d->end && *p == '-')
+		p++;
+	digits = p;
+	while (p < d->end && *p >= '0' && *p <= '9' && p - digits < 19)
+		p++;
+	if (p == digits || p - digits > 18 || (*digits == '0' && p - digits > 1))
+		return 0;
+	/* "-0" loads as 0, and a real's '.' or exponent follows its digits. */
+	if ((digits > d->p && *digits == '0') ||
+	    (p < d->end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))))
+		return 0;
+	d->p = p;
+	return 1;
+}
+
+static int dumped_value(struct dumped *d, int depth);
+
+/* Whether the key at k (a dumped string) is among keys[0..n), compared as bytes. */
+static int
+seen(const unsigned char *const *keys, const size_t *lens, size_t n, const unsigned char *k,
+     size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lens[i] == len && memcmp(keys[i], k, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+dumped_object(struct dumped *d, int depth)
+{
+	const unsigned char *keys[JSONX_DUMPED_KEYS];
+	size_t lens[JSONX_DUMPED_KEYS], n = 0;
+
+	d->p++;
+	if (d->p < d->end && *d->p == '}') {
+		d->p++;
+		return 1;
+	}
+	for (;;) {
+		const unsigned char *k = d->p;
+
+		if (n == JSONX_DUMPED_KEYS || !dumped_string(d) ||
+		    seen(keys, lens, n, k, (size_t)(d->p - k)))
+			return 0;
+		keys[n] = k;
+		lens[n++] = (size_t)(d->p - k);
+		if (d->p >= d->end || *d->p++ != ':' || !dumped_value(d, depth))
+			return 0;
+		if (d->p < d->end && *d->p == '}') {
+			d->p++;
+			return 1;
+		}
+		if (d->p >= d->end || *d->p++ != ',')
+			return 0;
+	}
+}
+
+static int
+dumped_array(struct dumped *d, int depth)
+{
+	d->p++;
+	if (d->p < d->end && *d->p == ']') {
+		d->p++;
+		return 1;
+	}
+	for (;;) {
+		if (!dumped_value(d, depth))
+			return 0;
+		if (d->p < d->end && *d->p == ']') {
+			d->p++;
+			return 1;
+		}
+		if (d->p >= d->end || *d->p++ != ',')
+			return 0;
+	}
+}
+
+/* Whether the literal word is at the scan; it moves past it. */
+static int
+dumped_word(struct dumped *d, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(d->end - d->p) < n || memcmp(d->p, word, n) != 0)
+		return 0;
+	d->p += n;
+	return 1;
+}
+
+/* A value at depth (the containers around it). */
+static int
+dumped_value(struct dumped *d, int depth)
+{
+	if (d->p >= d->end)
+		return 0;
+	switch (*d->p) {
+	case '{':
+		return depth < JSONX_DUMPED_DEPTH && dumped_object(d, depth + 1);
+	case '[':
+		return depth < JSONX_DUMPED_DEPTH && dumped_array(d, depth + 1);
+	case '"':
+		return dumped_string(d);
+	case 't':
+		return dumped_word(d, "true");
+	case 'f':
+		return dumped_word(d, "false");
+	case 'n':
+		return dumped_word(d, "null");
+	default:
+		return dumped_integer(d);
+	}
+}
+
+int
+jsonx_is_dumped(const char *s)
+{
+	struct dumped d = {(const unsigned char *)s, (const unsigned char *)s + strlen(s)};
+
+	/* json_loads(s, 0) takes an object or an array, and nothing after it. */
+	if (d.p == d.end || (*d.p != '{' && *d.p != '['))
+		return 0;
+	return dumped_value(&d, 0) && d.p == d.end;
 }
 
 void

@@ -38,12 +38,27 @@ json_t *jsonx_text(const char *s);
  * each byte of invalid UTF-8 as '?': the string jansson dumps of
  * jsonx_text(s) but for DEL, which jansson leaves as it is, and its hex in
  * capitals.  jsonx_out_key writes "key":, with a comma before it unless
- * first (key: plain ASCII, no quote); jsonx_out_int writes ,"key":v (not
- * the first member), without printf.
+ * first (key: plain ASCII, no quote); jsonx_out_number writes v, and
+ * jsonx_out_int ,"key":v (not the first member), without printf.
  */
 void jsonx_out_text(struct outbuf *o, const char *s);
 void jsonx_out_key(struct outbuf *o, const char *key, int first);
+void jsonx_out_number(struct outbuf *o, int64_t v);
 void jsonx_out_int(struct outbuf *o, const char *key, int64_t v);
+
+/*
+ * Whether s is, byte for byte, what jansson's compact dump
+ * (JSON_COMPACT | JSON_PRESERVE_ORDER) of json_loads(s, 0) writes: an object
+ * or an array without a space, its strings valid UTF-8 with only the escapes
+ * jansson writes, its numbers integers in their plain form, no key twice in
+ * an object.  Then s can be written as it is where that dump would go.
+ * Cautious: 0 for anything it does not know the dump of (a real, an integer
+ * of 19 digits or more, nesting deeper than JSONX_DUMPED_DEPTH, an object of
+ * more than JSONX_DUMPED_KEYS members).
+ */
+#define JSONX_DUMPED_DEPTH 32
+#define JSONX_DUMPED_KEYS 64
+int jsonx_is_dumped(const char *s);
 
 /* jsonx_out_text and jsonx_out_key, each written to f at once. */
 void jsonx_put_text(FILE *f, const char *s);

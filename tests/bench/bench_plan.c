@@ -4,7 +4,9 @@
  * 50 ms and 16 MiB, and plan what it planned before it was made fast; and
  * `tokenwarden token list` of every row (text and --json, 13 and 42 MB of
  * output) within 500 ms and the same 16 MiB: a listing is written as it is
- * read, so its memory does not grow with the inventory.
+ * read, so its memory does not grow with the inventory; and `tokenwarden
+ * audit log` of every event (text and --json, the history a security team
+ * ships to its log store) within the same.
  * Measures
  *   - in-process: policy load, tokens_list (all rows, and the live rows
  *     `plan` reads) and plan_build over each, best and median of --runs;
@@ -149,11 +151,11 @@ bench_plan_build(const struct opts *o, const struct policy *p, const struct toke
 }
 
 /* The commands run end to end. */
-enum verb { PLAN, LIST };
+enum verb { PLAN, LIST, LOG };
 
 /*
  * `plan` exits 0 with nothing due and 3 with actions pending, `token list`
- * 0; anything else is a failure.
+ * and `audit log` 0; anything else is a failure.
  */
 static int
 exit_ok(enum verb v, int status)
@@ -170,7 +172,9 @@ binary_argv(const struct opts *o, enum verb v, int json)
 			      "--at",    o->at_text, json ? "--json" : NULL};
 	const char *list[] = {o->binary, "token", "list", "--db", o->db, json ? "--json" : NULL,
 			      NULL,      NULL,    NULL};
-	const char **args = v == PLAN ? plan : list;
+	const char *log[] = {o->binary, "audit", "log", "--db", o->db, json ? "--json" : NULL,
+			     NULL,      NULL,    NULL};
+	const char **args = v == PLAN ? plan : v == LIST ? list : log;
 	size_t n = sizeof plan / sizeof plan[0];
 	char **argv = xcalloc(n + 1, sizeof *argv);
 
@@ -480,7 +484,7 @@ main(int argc, char **argv)
 	struct opts o = {0};
 	struct policy *p = NULL;
 	struct token_row *rows = NULL, *lrows = NULL;
-	struct line lines[6];
+	struct line lines[8];
 	struct kinds kall, klive, kbin;
 	size_t n = 0, live = 0, nl = 0;
 	double floor;
@@ -499,21 +503,24 @@ main(int argc, char **argv)
 	lines[1].label = "tokenwarden plan (text)";
 	lines[2].label = "token list --json";
 	lines[3].label = "token list (text)";
+	lines[4].label = "audit log --json";
+	lines[5].label = "audit log (text)";
 	floor = measure_self_rss_mib();
 	if (bench_binary(&o, PLAN, 1, &lines[0]) < 0 || bench_binary(&o, PLAN, 0, &lines[1]) < 0 ||
 	    bench_binary(&o, LIST, 1, &lines[2]) < 0 || bench_binary(&o, LIST, 0, &lines[3]) < 0 ||
+	    bench_binary(&o, LOG, 1, &lines[4]) < 0 || bench_binary(&o, LOG, 0, &lines[5]) < 0 ||
 	    binary_kinds(&o, &kbin) < 0 || load(&o, &p, &rows, &n, &live) < 0)
 		goto out;
 	lrows = live_rows(rows, n, &nl);
-	lines[4].label = "plan_build, all rows";
-	bench_plan_build(&o, p, rows, n, &lines[4], &kall);
-	lines[5].label = "plan_build, live rows";
-	bench_plan_build(&o, p, lrows, nl, &lines[5], &klive);
-	for (int i = 0; i < 6; i++) {
+	lines[6].label = "plan_build, all rows";
+	bench_plan_build(&o, p, rows, n, &lines[6], &kall);
+	lines[7].label = "plan_build, live rows";
+	bench_plan_build(&o, p, lrows, nl, &lines[7], &klive);
+	for (int i = 0; i < 8; i++) {
 		lines[i].live = live;
 		lines[i].slots = p->nslots;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 6; i++)
 		lines[i].rows = n;
 	for (int i = 0; i < 2; i++) {
 		lines[i].actions = kbin.nactions;
@@ -521,13 +528,13 @@ main(int argc, char **argv)
 	}
 	printf("\n%-24s %7s %6s %5s %7s %8s %8s %8s %8s %8s %8s\n", "case", "rows", "live", "slots",
 	       "actions", "findings", "best ms", "median", "worst", "cpu ms", "RSS MiB");
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 8; i++)
 		print_line(&lines[i]);
 	printf(
 	    "(end to end: the child's peak RSS, whose floor is this process's %.1f MiB at fork;\n"
 	    " in-process: this process's peak with all %zu rows loaded; cpu: median user+sys)\n",
 	    floor, n);
-	print_faults(lines, 4);
+	print_faults(lines, 6);
 	print_kinds(&klive, &kbin);
 	if (kall.nactions != klive.nactions || kall.nfindings != klive.nfindings)
 		printf("note: all rows and live rows plan differently (%zu/%zu actions, %zu/%zu "
@@ -536,6 +543,7 @@ main(int argc, char **argv)
 	printf("\n");
 	missed = verdict(lines, "(issue 15): plan end to end", GOAL_MS);
 	missed |= verdict(lines + 2, "(this benchmark's): token list of every row", GOAL_LIST_MS);
+	missed |= verdict(lines + 4, "(this benchmark's): audit log of every event", GOAL_LIST_MS);
 	same = as_expected(&kbin, "binary");
 	printf("planning result: %s\n",
 	       same ? "the same counts by kind as before (expected_* in bench_plan.c)"

@@ -260,6 +260,220 @@ test_writer_gathers(void **state)
 	free(buf);
 }
 
+/* Whether jansson's compact dump of what it loads from s is s itself. */
+static int
+dumps_back(const char *s)
+{
+	json_t *v = json_loads(s, 0, NULL);
+	char *text = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	int same = text != NULL && strcmp(text, s) == 0;
+
+	jsonx_free(text);
+	json_decref(v);
+	return same;
+}
+
+static void
+test_is_dumped_cases(void **state)
+{
+	static const char *const yes[] = {
+	    "{}",
+	    "[]",
+	    "[[]]",
+	    "{\"a\":{}}",
+	    "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\\u001B\\n\\t\\\"\\\\\"}}",
+	    "{\"caf\xc3\xa9\":\"\xf0\x9f\x94\x91 \x7f\"}",
+	    "[-5,0,123456789012345678,-123456789012345678]",
+	    "{\"row\":42,\"digest\":\"ab01\",\"reason\":\"\"}",
+	    "{\"\":\"\"}",
+	};
+	static const char *const no[] = {
+	    "",
+	    "1",
+	    "\"text\"",
+	    "true",
+	    "{\"a\": 1}",
+	    "{ }",
+	    " {}",
+	    "{}\n",
+	    "{}x",
+	    "{\"a\":1.5}",
+	    "{\"a\":1e3}",
+	    "{\"a\":-0}",
+	    "{\"a\":01}",
+	    "{\"a\":-}",
+	    "{\"a\":1234567890123456789}",
+	    "{\"a\":\"\\/\"}",
+	    "{\"a\":\"\\u0041\"}",
+	    "{\"a\":\"\\u001b\"}",
+	    "{\"a\":\"\\u0008\"}",
+	    "{\"a\":\"\\u000A\"}",
+	    "{\"a\":\"\\u0000\"}",
+	    "{\"a\":\"\\u0020\"}",
+	    "{\"a\":\"\\x\"}",
+	    "{\"a\":\"\x01\"}",
+	    "{\"a\":\"\x1f\"}",
+	    "{\"a\":\"\xff\"}",
+	    "{\"a\":\"\xc3\"}",
+	    "{\"a\":\"\xed\xa0\x80\"}",
+	    "{\"a\":1,\"a\":2}",
+	    "{\"a\":1,}",
+	    "[1,]",
+	    "{\"a\"}",
+	    "{\"a\":",
+	    "{\"a\":\"",
+	    "{\"a\":\"\\",
+	    "{\"a\":tru}",
+	    "{\"a\":nul}",
+	    "{a:1}",
+	    "[01]",
+	    "[+1]",
+	};
+	char deep[2 * JSONX_DUMPED_DEPTH + 8], many[JSONX_DUMPED_KEYS * 16 + 8];
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		assert_true(jsonx_is_dumped(yes[i]));
+		assert_true(dumps_back(yes[i]));
+	}
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		if (jsonx_is_dumped(no[i]))
+			fail_msg("taken as dumped: %s", no[i]);
+	/* As deep as it goes, and one deeper. */
+	for (int d = JSONX_DUMPED_DEPTH; d <= JSONX_DUMPED_DEPTH + 1; d++) {
+		memset(deep, '[', (size_t)d);
+		memset(deep + d, ']', (size_t)d);
+		deep[2 * d] = '\0';
+		assert_int_equal(jsonx_is_dumped(deep), d == JSONX_DUMPED_DEPTH);
+	}
+	/* As many members as it takes, and one more. */
+	for (int k = 0; k <= JSONX_DUMPED_KEYS; k++) {
+		n = 0;
+		many[n++] = '{';
+		for (int i = 0; i <= k; i++)
+			n += (size_t)snprintf(many + n, sizeof many - n, "%s\"k%d\":%d",
+					      i ? "," : "", i, i);
+		many[n++] = '}';
+		many[n] = '\0';
+		assert_int_equal(jsonx_is_dumped(many), k + 1 <= JSONX_DUMPED_KEYS);
+	}
+}
+
+/* A random value of depth at most depth, of hostile strings and integers. */
+static json_t *
+random_value(unsigned *seed, int depth)
+{
+	static const char *const texts[] = {"",
+					    "a",
+					    "row",
+					    "quo\"te",
+					    "back\\slash",
+					    "sl/ash",
+					    "ctl\x01\x1f\x08\x09\x0a\x0c\x0d",
+					    "del\x7f",
+					    "caf\xc3\xa9",
+					    "key \xf0\x9f\x94\x91",
+					    "\xe2\x80\xa8 line sep"};
+	static const long long ints[] = {
+	    0, 1, -1, 42, -42, 999999999999999999LL, -999999999999999999LL};
+	int pick = (int)(rand_r(seed) % (depth > 0 ? 7 : 5));
+	json_t *v;
+
+	switch (pick) {
+	case 0:
+		return json_string(texts[rand_r(seed) % (sizeof texts / sizeof texts[0])]);
+	case 1:
+		return json_integer(ints[rand_r(seed) % (sizeof ints / sizeof ints[0])]);
+	case 2:
+		return json_integer((long long)(rand_r(seed) % 100000) - 50000);
+	case 3:
+		return rand_r(seed) % 2 ? json_true() : json_false();
+	case 4:
+		return json_null();
+	case 5:
+		v = json_array();
+		for (int i = (int)(rand_r(seed) % 4); i > 0; i--)
+			json_array_append_new(v, random_value(seed, depth - 1));
+		return v;
+	default:
+		v = json_object();
+		for (int i = (int)(rand_r(seed) % 5); i > 0; i--)
+			json_object_set_new(v,
+					    texts[rand_r(seed) % (sizeof texts / sizeof texts[0])],
+					    random_value(seed, depth - 1));
+		return v;
+	}
+}
+
+/*
+ * jansson's own compact dumps are taken; and whatever is taken, random
+ * edits of those dumps included, is what jansson's dump of it gives back.
+ */
+static void
+test_is_dumped_property(void **state)
+{
+	static const char bytes[] = " \"\\,:{}[]0123456789-.eEutnfrbx/\x01\x1f\x7f\xc3\xa9\xff";
+	unsigned seed = 2026;
+	int taken = 0, edits = 0;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		json_t *v = rand_r(&seed) % 2 ? json_object() : json_array();
+		char *text, *edit;
+		size_t len;
+
+		for (int i = (int)(rand_r(&seed) % 6); i > 0; i--) {
+			json_t *x = random_value(&seed, 4);
+
+			if (json_is_object(v))
+				json_object_set_new(v, i % 2 ? "details" : "row", x);
+			else
+				json_array_append_new(v, x);
+		}
+		text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_non_null(text);
+		if (!jsonx_is_dumped(text))
+			fail_msg("jansson's dump not taken: %s", text);
+		len = strlen(text);
+		edit = malloc(len + 4);
+		assert_non_null(edit);
+		for (int k = 0; k < 20; k++) {
+			size_t at = rand_r(&seed) % (len + 1), n = len;
+			char b = bytes[rand_r(&seed) % (sizeof bytes - 1)];
+
+			memcpy(edit, text, len + 1);
+			switch (rand_r(&seed) % 3) {
+			case 0: /* a byte replaced */
+				if (at < n)
+					edit[at] = b;
+				break;
+			case 1: /* a byte put in */
+				memmove(edit + at + 1, edit + at, n - at + 1);
+				edit[at] = b;
+				break;
+			default: /* a byte taken out */
+				if (at < n)
+					memmove(edit + at, edit + at + 1, n - at);
+				break;
+			}
+			edits++;
+			if (!jsonx_is_dumped(edit))
+				continue;
+			taken++;
+			if (!dumps_back(edit))
+				fail_msg("taken as dumped, but jansson writes it otherwise: %s",
+					 edit);
+		}
+		free(edit);
+		jsonx_free(text);
+		json_decref(v);
+	}
+	/* Many edits keep a dump a dump (a digit for a digit, a letter in a string). */
+	assert_true(taken > edits / 20);
+	assert_true(taken < edits);
+}
+
 int
 main(void)
 {
@@ -272,6 +486,8 @@ main(void)
 	    cmocka_unit_test(test_put_text),
 	    cmocka_unit_test(test_put_long_and_numbers),
 	    cmocka_unit_test(test_writer_gathers),
+	    cmocka_unit_test(test_is_dumped_cases),
+	    cmocka_unit_test(test_is_dumped_property),
 	};
 
 	jsonx_init();
