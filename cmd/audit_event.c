@@ -55,6 +55,14 @@ put_text(struct outbuf *o, const char *s)
 		put_dump(o, jsonx_text(s));
 }
 
+/* Writes ,"key": and s, as put_text writes it. */
+static void
+put_member(struct outbuf *o, const char *key, const char *s)
+{
+	jsonx_out_key(o, key, 0);
+	put_text(o, s);
+}
+
 void
 audit_event_put_json(struct outbuf *o, const struct event *e)
 {
@@ -67,16 +75,11 @@ audit_event_put_json(struct outbuf *o, const struct event *e)
 	jsonx_out_number(o, e->id);
 	jsonx_out_key(o, "at", 0);
 	jsonx_out_text(o, when);
-	jsonx_out_key(o, "actor", 0);
-	put_text(o, e->actor);
-	jsonx_out_key(o, "kind", 0);
-	put_text(o, e->kind);
-	jsonx_out_key(o, "workspace", 0);
-	put_text(o, e->workspace);
-	jsonx_out_key(o, "slot", 0);
-	put_text(o, e->slot);
-	jsonx_out_key(o, "token", 0);
-	put_text(o, e->token);
+	put_member(o, "actor", e->actor);
+	put_member(o, "kind", e->kind);
+	put_member(o, "workspace", e->workspace);
+	put_member(o, "slot", e->slot);
+	put_member(o, "token", e->token);
 	jsonx_out_key(o, "details", 0);
 	if (e->details != NULL && jsonx_is_dumped(e->details)) {
 		/* As tokenwarden wrote them, which is as jansson would: no load, no dump. */
