@@ -1,5 +1,6 @@
 /* The hash-chained history. */
 #include "store/events.h"
+#include "store/inventory.h"
 #include "store/store_priv.h"
 
 #include "core/jsonx.h"
@@ -188,7 +189,7 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 		store_error(s, "recording an event", cause);
 		goto out;
 	}
-	rc = 0;
+	rc = inventory_record(s, details, cause);
 out:
 	store_done(s, st);
 	jsonx_free(text);

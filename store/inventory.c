@@ -39,23 +39,32 @@
 #define EVENT_ROW "token_row"
 
 /*
- * Each row of a scope (from FROM) with the digest its last event recorded
- * (column ROW_NCOLUMNS), read from the index of a row's events alone
- * (schema 9; events_verify holds the column to the hashed details).  The
- * event's id is looked up only for a row that differs (last_event).
+ * Each row of a scope (from FROM) with the digest its last event recorded,
+ * as the row keeps it (column ROW_NCOLUMNS, schema 13), read with the rest
+ * of a live row from the index of them.  The event's id is looked up only
+ * for a row that differs (last_event).
+ */
+#define WITH_RECORDED(FROM) "SELECT " ROW_COLUMNS_AS(STORE_HAS_SECRET) ", t.recorded_digest" FROM
+/*
+ * And the digest the last event itself carries (column ROW_NCOLUMNS + 1),
+ * from the index of a row's events (schema 9; events_verify holds the
+ * column to the hashed details), which the row's copy must equal: audit
+ * verify's check, which finds a row edited with its copy made to match.
  */
 #define WITH_LAST_DIGEST(FROM)                                                                     \
-	"SELECT " ROW_COLUMNS_AS(STORE_HAS_SECRET) ", (SELECT e.row_digest FROM events e "         \
-						   "INDEXED BY events_by_row WHERE e." EVENT_ROW   \
-						   " = t.id ORDER BY e.id DESC LIMIT 1)" FROM
+	"SELECT " ROW_COLUMNS_AS(STORE_HAS_SECRET) ", t.recorded_digest, (SELECT e.row_digest "    \
+						   "FROM events e INDEXED BY events_by_row "       \
+						   "WHERE e." EVENT_ROW " = t.id "                 \
+						   "ORDER BY e.id DESC LIMIT 1)" FROM
 /* The live rows alone, read from the index that holds them (schema 7). */
 #define LIVE_FROM " FROM tokens t INDEXED BY tokens_live WHERE " STORE_LIVE("t.")
+
 /* The rows of each scope in id order, and the live ones in reverse. */
 static const char *const compare_sql[] = {
     [INVENTORY_ALL] = WITH_LAST_DIGEST(" FROM tokens t ") " ORDER BY t.id",
-    [INVENTORY_LIVE] = WITH_LAST_DIGEST(LIVE_FROM) " ORDER BY t.id",
+    [INVENTORY_LIVE] = WITH_RECORDED(LIVE_FROM) " ORDER BY t.id",
 };
-static const char live_down_sql[] = WITH_LAST_DIGEST(LIVE_FROM) " ORDER BY t.id DESC";
+static const char live_down_sql[] = WITH_RECORDED(LIVE_FROM) " ORDER BY t.id DESC";
 
 /* The most a row's columns take in a digest's buffer before it hashes in pieces. */
 #define DIGEST_BUF 1024
@@ -166,19 +175,39 @@ hex(char out[INVENTORY_DIGEST_MAX], const unsigned char d[INVENTORY_DIGEST_BYTES
 	out[2 * INVENTORY_DIGEST_BYTES] = '\0';
 }
 
+/* d from hex as hex() writes it: 0, or -1 when hex is anything else (d then unset). */
+static int
+unhex(const char *hex, unsigned char d[INVENTORY_DIGEST_BYTES])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	if (hex == NULL || strlen(hex) != 2 * INVENTORY_DIGEST_BYTES)
+		return -1;
+	for (size_t i = 0; i < 2 * INVENTORY_DIGEST_BYTES; i++) {
+		const char *at = hex[i] != '\0' ? strchr(digits, hex[i]) : NULL;
+
+		if (at == NULL)
+			return -1;
+		if (i % 2 == 0)
+			d[i / 2] = (unsigned char)((at - digits) << 4);
+		else
+			d[i / 2] |= (unsigned char)(at - digits);
+	}
+	return 0;
+}
+
 /*
- * The digest of the row st holds in its first ROW_NCOLUMNS columns, in hex,
- * with the names of its workspace and slot from nm, or (nm NULL) from the
+ * The digest of the row st holds in its first ROW_NCOLUMNS columns, with
+ * the names of its workspace and slot from nm, or (nm NULL) from the
  * NAME_COLUMNS after them.
  */
 static void
-digest_of(sqlite3_stmt *st, const struct token_names *nm, char out[INVENTORY_DIGEST_MAX])
+digest_of(sqlite3_stmt *st, const struct token_names *nm, unsigned char h[INVENTORY_DIGEST_BYTES])
 {
 	static const char tag[] = "tokenwarden-row-v1";
-	unsigned char h[INVENTORY_DIGEST_BYTES];
 	struct digest d;
 
-	crypto_generichash_init(&d.h, NULL, 0, sizeof h);
+	crypto_generichash_init(&d.h, NULL, 0, INVENTORY_DIGEST_BYTES);
 	memcpy(d.b, tag, sizeof tag);
 	d.len = sizeof tag;
 	for (int i = 0; i < ROW_NCOLUMNS; i++) {
@@ -192,7 +221,16 @@ digest_of(sqlite3_stmt *st, const struct token_names *nm, char out[INVENTORY_DIG
 			put_name(&d, name_at(nm, st, i, i == 2));
 	}
 	crypto_generichash_update(&d.h, d.b, d.len);
-	crypto_generichash_final(&d.h, h, sizeof h);
+	crypto_generichash_final(&d.h, h, INVENTORY_DIGEST_BYTES);
+}
+
+/* The digest of the row st holds, as digest_of, in hex. */
+static void
+digest_hex_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
+{
+	unsigned char h[INVENTORY_DIGEST_BYTES];
+
+	digest_of(st, NULL, h);
 	hex(out, h);
 }
 
@@ -209,7 +247,7 @@ inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char *
 	sqlite3_bind_int64(st, 1, row);
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		digest_of(st, NULL, digest);
+		digest_hex_of(st, digest);
 		*ws = store_column_dup(st, ROW_NCOLUMNS);
 		*slot = store_column_dup(st, ROW_NCOLUMNS + 1);
 		*token = store_column_dup(st, 3);
@@ -281,6 +319,29 @@ give_rows(struct taken *t, struct token_names *nm, struct inventory_part *part, 
 }
 
 /*
+ * Whether the row st holds, of digest h, is as its last event recorded it:
+ * the row's copy of the digest is h and, where st reads it (audit verify),
+ * so is the event's own.
+ */
+static int
+as_recorded(sqlite3_stmt *st, const unsigned char h[INVENTORY_DIGEST_BYTES])
+{
+	unsigned char event[INVENTORY_DIGEST_BYTES];
+	const void *copy;
+
+	if (sqlite3_column_type(st, ROW_NCOLUMNS) != SQLITE_BLOB)
+		return 0;
+	copy = sqlite3_column_blob(st, ROW_NCOLUMNS);
+	if (sqlite3_column_bytes(st, ROW_NCOLUMNS) != INVENTORY_DIGEST_BYTES ||
+	    memcmp(copy, h, INVENTORY_DIGEST_BYTES) != 0)
+		return 0;
+	if (sqlite3_column_count(st) == ROW_NCOLUMNS + 1)
+		return 1;
+	return unhex((const char *)sqlite3_column_text(st, ROW_NCOLUMNS + 1), event) == 0 &&
+	       memcmp(event, h, sizeof event) == 0;
+}
+
+/*
  * Compares each row sql yields with its last event, as part asks; returns
  * the differences or -1.  The names are read with the rows' statement
  * open, so that both are of the same state of the store.
@@ -292,8 +353,7 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 	sqlite3_stmt *st = store_prepare(s, sql, cause);
 	struct token_names *nm = NULL;
 	struct taken taken = {0};
-	char digest[INVENTORY_DIGEST_MAX];
-	const char *recorded;
+	unsigned char digest[INVENTORY_DIGEST_BYTES];
 	int step, n = 0;
 
 	part->compared = 0;
@@ -319,9 +379,8 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 		if (want_rows)
 			take_row(&taken, st, nm);
 		part->compared++;
-		recorded = (const char *)sqlite3_column_text(st, ROW_NCOLUMNS);
 		digest_of(st, nm, digest);
-		if (recorded != NULL && strcmp(recorded, digest) == 0)
+		if (as_recorded(st, digest))
 			continue;
 		if (last_event(s, d.row, &d.event, cause) < 0) {
 			n = -1;
@@ -436,7 +495,7 @@ inventory_attest(struct store *s, int64_t now, const char *reason, char **cause)
 	for (step = sqlite3_step(st); step == SQLITE_ROW && rc == 0; step = sqlite3_step(st)) {
 		json_t *d = json_object();
 
-		digest_of(st, NULL, digest);
+		digest_hex_of(st, digest);
 		json_object_set_new(d, "row", json_integer(sqlite3_column_int64(st, 0)));
 		json_object_set_new(d, "digest", json_string(digest));
 		json_object_set_new(d, "reason", json_string(reason));
@@ -451,5 +510,65 @@ inventory_attest(struct store *s, int64_t now, const char *reason, char **cause)
 		rc = -1;
 	}
 	store_done(s, st);
+	return rc;
+}
+
+int
+inventory_record(struct store *s, const json_t *details, char **cause)
+{
+	const json_t *row = json_object_get(details, "row");
+	unsigned char d[INVENTORY_DIGEST_BYTES];
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (!json_is_integer(row))
+		return 0;
+	st = store_prepare(s, "UPDATE tokens SET recorded_digest = ?2 WHERE id = ?1", cause);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, json_integer_value(row));
+	/* A digest not as hex() writes it, none of tokenwarden's, leaves NULL: a difference. */
+	if (unhex(json_string_value(json_object_get(details, "digest")), d) == 0)
+		sqlite3_bind_blob(st, 2, d, sizeof d, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, "recording a token row's digest", cause);
+		rc = -1;
+	}
+	store_done(s, st);
+	return rc;
+}
+
+/* SQL's recorded_digest(hex): the digest as the row keeps it, or NULL, as inventory_record. */
+static void
+recorded_digest_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	unsigned char d[INVENTORY_DIGEST_BYTES];
+
+	(void)argc;
+	if (unhex((const char *)sqlite3_value_text(argv[0]), d) == 0)
+		sqlite3_result_blob(ctx, d, sizeof d, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_null(ctx);
+}
+
+int
+inventory_copy_recorded(struct store *s, char **cause)
+{
+	static const char name[] = "tokenwarden_recorded_digest";
+	int rc;
+
+	if (sqlite3_create_function(s->db, name, 1,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+				    recorded_digest_fn, NULL, NULL) != SQLITE_OK) {
+		store_error(s, "migrating its schema", cause);
+		return -1;
+	}
+	rc = store_exec(s,
+			"UPDATE tokens SET recorded_digest = tokenwarden_recorded_digest((SELECT "
+			"e.row_digest FROM events e INDEXED BY events_by_row WHERE e." EVENT_ROW
+			" = tokens.id ORDER BY e.id DESC LIMIT 1))",
+			"migrating its schema", cause);
+	/* Gone again: nothing but this migration may call it. */
+	sqlite3_create_function(s->db, name, 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
 	return rc;
 }

@@ -7,9 +7,13 @@
  * its last event's was edited outside tokenwarden, a row no event names
  * was added outside it, and a row an event names that the table lacks was
  * removed.  An event forged to match rewrites the chain from there on,
- * which a history head kept elsewhere shows (audit verify --head).  The
- * check reads each digest from a column of its own (row_digest, schema 9),
- * which events_verify holds to the hashed details like the rest.
+ * which a history head kept elsewhere shows (audit verify --head).  Each
+ * event's digest is also in a column of its own (row_digest, schema 9),
+ * which events_verify holds to the hashed details like the rest, and each
+ * row keeps a copy of its last event's (recorded_digest, schema 13).  A
+ * run's check compares the live rows with their copies alone, from one
+ * index, whatever the depth of the history; audit verify compares every row
+ * with both, so a row edited with its copy made to match shows there.
  *
  * The sealed secret itself is not in the digest: rekey reseals every blob
  * without a token event, and a blob is bound to its row by the workspace
@@ -56,6 +60,23 @@ struct inventory_diff {
  */
 int inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char **slot,
 		    char **token, char **cause);
+
+/*
+ * After events_append has added an event whose details name a row ("row")
+ * and its digest ("digest"), in the same transaction: the row keeps that
+ * digest as the one its last event recorded (recorded_digest, schema 13),
+ * which a run's check reads with the row.  Details naming no row change
+ * nothing.  Returns 0, or -1 with *cause.
+ */
+int inventory_record(struct store *s, const json_t *details, char **cause);
+
+/*
+ * The migration to schema 13, in its transaction: every row keeps the
+ * digest its last event recorded (NULL: none, or not a digest), copied from
+ * the history, so that an edit made before it still shows after it.
+ * Returns 0, or -1 with *cause.
+ */
+int inventory_copy_recorded(struct store *s, char **cause);
 
 /*
  * Compares the rows of scope with the digests their last events carry, and

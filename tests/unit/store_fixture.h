@@ -11,6 +11,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* SQL taking a store's tokens table back to what schema 12 wrote: no row kept its last digest. */
+#define FIXTURE_TOKENS_12                                                                          \
+	"DROP INDEX tokens_live; ALTER TABLE tokens DROP COLUMN recorded_digest; "                 \
+	"CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, "       \
+	"origin, requested_at, created_at, expires_at, updated_at, retire_after) WHERE "           \
+	"(state <> 'deleted' AND state <> 'failed' AND state <> 'revoked'); "
+
 struct fixture {
 	char dir[32];
 	char *path;

@@ -2,7 +2,9 @@
  * Unit tests for store/inventory: every change the store makes to a token
  * row leaves the tables following from the history; a change made outside
  * it is found, as edited, unrecorded or missing; a store of schema 4 is
- * attested when it is migrated; a row's digest is the same bytes as ever.
+ * attested when it is migrated; a row's digest is the same bytes as ever;
+ * a row's copy of its last digest, which a run's check reads, is held to
+ * the history by audit verify's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +109,13 @@ test_every_change_is_recorded(void **state)
 	/* A deletion the inventory did not hold is recorded, and changes no row. */
 	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "tok-elsewhere", T0, NULL, &cause), 0);
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	/* Each row keeps its last event's digest, as the bytes the hex says. */
+	assert_int_equal(query_int(fx->s->db,
+				   "SELECT count(*) FROM tokens t WHERE "
+				   "lower(hex(t.recorded_digest)) IS (SELECT e.row_digest "
+				   "FROM events e WHERE e.token_row = t.id ORDER BY e.id "
+				   "DESC LIMIT 1) AND length(t.recorded_digest) = 32"),
+			 4);
 	assert_null(cause);
 }
 
@@ -222,7 +231,7 @@ test_migration_attests_rows(void **state)
 
 	/* Back to what schema 4 wrote: no index, and events without digests. */
 	migrate_two_rows(
-	    fx,
+	    fx, FIXTURE_TOKENS_12
 	    "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
 	    "DROP INDEX tokens_live; DROP INDEX events_by_kind; "
 	    "DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "
@@ -263,10 +272,11 @@ test_migration_fills_digests(void **state)
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 
 	/* Back to what schema 8 wrote: the digests in the details alone. */
-	migrate_two_rows(fx, "DROP INDEX tokens_dead_held; "
-			     "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
-			     "CREATE INDEX events_by_row ON events(token_row, id) "
-			     "WHERE token_row IS NOT NULL; PRAGMA user_version = 8");
+	migrate_two_rows(fx, FIXTURE_TOKENS_12
+			 "DROP INDEX tokens_dead_held; "
+			 "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
+			 "CREATE INDEX events_by_row ON events(token_row, id) "
+			 "WHERE token_row IS NOT NULL; PRAGMA user_version = 8");
 	assert_int_equal(query_int(fx->s->db,
 				   "SELECT count(*) FROM events WHERE row_digest IS "
 				   "json_extract(details, '$.digest') AND token_row > 0"),
@@ -417,9 +427,9 @@ test_parts_cover_the_live_rows(void **state)
 	assert_null(cause);
 }
 
-/* The digest recorded in event id's details; fails the test when it has none. */
+/* The digest row's last event recorded; fails the test when it has none. */
 static void
-event_digest(struct store *s, int64_t id, char out[INVENTORY_DIGEST_MAX])
+event_digest(struct store *s, int64_t row, char out[INVENTORY_DIGEST_MAX])
 {
 	sqlite3_stmt *st = NULL;
 
@@ -428,11 +438,140 @@ event_digest(struct store *s, int64_t id, char out[INVENTORY_DIGEST_MAX])
 					    "WHERE token_row = ?1 ORDER BY id DESC LIMIT 1",
 					    -1, &st, NULL),
 			 SQLITE_OK);
-	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 1, row);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_non_null(sqlite3_column_text(st, 0));
 	snprintf(out, INVENTORY_DIGEST_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
+}
+
+/* Sets row's copy of its last digest to what sql (an expression) gives. */
+static void
+set_copy(struct store *s, int64_t row, const char *sql)
+{
+	char *update = xasprintf("UPDATE tokens SET recorded_digest = %s WHERE id = %lld", sql,
+				 (long long)row);
+
+	exec_ok(s, update);
+	free(update);
+}
+
+/*
+ * A row keeps a copy of its last event's digest, which a run's check reads
+ * in place of the event: a copy edited alone is found by both checks, and
+ * one made to match an edited row by audit verify's, which holds every
+ * copy to its event.  A digest in an event not as tokenwarden writes it
+ * (upper case, short, long, not hex, not text) makes no copy that matches.
+ */
+static void
+test_recorded_copy(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const copies[] = {
+	    "NULL",
+	    "zeroblob(32)",
+	    "substr(recorded_digest, 1, 31)",
+	    "recorded_digest || x'00'",
+	    "lower(hex(recorded_digest))",
+	    "CAST(recorded_digest AS TEXT)",
+	};
+	struct seen seen;
+	int64_t r1, r2, rows;
+	char digest[INVENTORY_DIGEST_MAX], *cause = NULL, *ws = NULL, *slot = NULL, *token = NULL;
+	char *hexes[6], *restore;
+	json_t *d;
+
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &r1, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + 10 * DAY, T0, &r2, &cause),
+			 0);
+	event_digest(fx->s, r1, digest);
+	restore = xasprintf("x'%s'", digest);
+
+	/* The copy edited alone, each way. */
+	for (size_t i = 0; i < sizeof copies / sizeof *copies; i++) {
+		set_copy(fx->s, r1, copies[i]);
+		assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
+		assert_int_equal(seen.last.row, r1);
+		assert_int_equal(seen.last.what, INVENTORY_EDITED);
+		assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+		set_copy(fx->s, r1, restore);
+		assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	}
+	/* Another row's copy. */
+	set_copy(fx->s, r1, "(SELECT recorded_digest FROM tokens WHERE name = 'bi-1')");
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
+	set_copy(fx->s, r1, restore);
+
+	/* An edited row with its copy made to match: audit verify's check finds it. */
+	exec_ok(fx->s, "UPDATE tokens SET expires_at = expires_at + 86400000 WHERE name = 'etl-1'");
+	d = json_object();
+	assert_int_equal(inventory_stamp(fx->s, r1, d, &ws, &slot, &token, &cause), 0);
+	free(restore);
+	restore = xasprintf("x'%s'", json_string_value(json_object_get(d, "digest")));
+	set_copy(fx->s, r1, restore);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+	assert_int_equal(seen.last.row, r1);
+	assert_int_equal(seen.last.what, INVENTORY_EDITED);
+	json_decref(d);
+
+	/* Digests an event might name: only the exact form makes a copy that matches. */
+	event_digest(fx->s, r2, digest);
+	hexes[0] = xasprintf("%s", digest);
+	hexes[1] = xasprintf("%.63s", digest);
+	hexes[2] = xasprintf("%s0", digest);
+	hexes[3] = xasprintf("%.63sg", digest);
+	hexes[4] = xasprintf("%s", digest);
+	for (char *c = hexes[4]; *c != '\0'; c++)
+		*c = (char)(*c >= 'a' && *c <= 'f' ? *c - 'a' + 'A' : *c);
+	hexes[5] = NULL;
+	for (size_t i = 0; i < 6; i++) {
+		d = json_pack("{s:I}", "row", (json_int_t)r2);
+		if (hexes[i] != NULL)
+			json_object_set_new(d, "digest", json_string(hexes[i]));
+		else
+			json_object_set_new(d, "digest", json_integer(7));
+		assert_int_equal(inventory_record(fx->s, d, &cause), 0);
+		assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), i == 0 ? 0 : 1);
+		json_decref(d);
+		free(hexes[i]);
+	}
+	/* Details that name no row change no copy. */
+	d = json_pack("{s:s, s:s}", "row", "2", "digest", digest);
+	assert_int_equal(inventory_record(fx->s, d, &cause), 0);
+	json_decref(d);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
+	assert_int_equal(seen.last.row, r2);
+	free(restore);
+	free(ws);
+	free(slot);
+	free(token);
+	assert_null(cause);
+}
+
+/*
+ * A schema 12 store's rows get their copies from the history when it is
+ * migrated: a row edited before still shows after, the others do not.
+ */
+static void
+test_migration_copies_digests(void **state)
+{
+	struct fixture *fx = *state;
+	struct seen seen;
+	int64_t rows;
+
+	migrate_two_rows(fx, FIXTURE_TOKENS_12 "UPDATE tokens SET name = 'bi-2' WHERE name = "
+					       "'bi-1'; PRAGMA user_version = 12");
+	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(
+	    query_int(fx->s->db, "SELECT count(*) FROM tokens WHERE length(recorded_digest) = 32"),
+	    2);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 1);
+	assert_int_equal(rows, 2);
+	assert_int_equal(seen.last.row, 2);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+	assert_int_equal(seen.last.row, 2);
 }
 
 /*
@@ -526,6 +665,9 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_digest_is_stable, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_names_as_joined, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_recorded_copy, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migration_copies_digests, fixture_setup,
+					    fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

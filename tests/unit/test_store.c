@@ -320,6 +320,7 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(
 	    sqlite3_exec(
 		db,
+		FIXTURE_TOKENS_12
 		"DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
 		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_retiring; "
@@ -1180,17 +1181,17 @@ test_migrates_checks(void **state)
 	store_close(fx->s);
 	fx->s = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	sql = xasprintf("PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
-			"replace(replace(sql, '%s', '%s'), '%s', '%s') WHERE name = 'tokens'; "
-			"PRAGMA writable_schema = OFF; DROP INDEX tokens_dead_held; "
-			"PRAGMA user_version = 10",
-			"state = ''pending'' OR state = ''created'' OR state = ''verified'' OR "
-			"state = ''active'' OR state = ''retiring'' OR state = ''deleted'' OR "
-			"state = ''failed'' OR state = ''unknown'' OR state = ''expired'' OR "
-			"state = ''revoked''",
-			old_states,
-			"(state = ''pending'' OR state = ''unknown'' OR state = ''failed'')",
-			old_no_token);
+	sql = xasprintf(
+	    "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
+	    "replace(replace(sql, '%s', '%s'), '%s', '%s') WHERE name = 'tokens'; "
+	    "PRAGMA writable_schema = OFF; DROP INDEX tokens_dead_held; " FIXTURE_TOKENS_12
+	    "PRAGMA user_version = 10",
+	    "state = ''pending'' OR state = ''created'' OR state = ''verified'' OR "
+	    "state = ''active'' OR state = ''retiring'' OR state = ''deleted'' OR "
+	    "state = ''failed'' OR state = ''unknown'' OR state = ''expired'' OR "
+	    "state = ''revoked''",
+	    old_states, "(state = ''pending'' OR state = ''unknown'' OR state = ''failed'')",
+	    old_no_token);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	free(sql);
 	sqlite3_close(db);
@@ -1248,7 +1249,9 @@ test_migrates_checks(void **state)
 	store_close(fx->s);
 	fx->s = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX tokens_dead_held; PRAGMA user_version = 10",
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP INDEX tokens_dead_held; " FIXTURE_TOKENS_12
+				      "PRAGMA user_version = 10",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
