@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/cred.h"
 #include "core/exitcodes.h"
+#include "core/meet.h"
 #include "core/notify.h"
 #include "core/ratelimit.h"
 #include "core/xalloc.h"
@@ -208,22 +209,15 @@ status_of(const struct rotate_stats *st)
 /*
  * The start-of-run check is shared out to two threads, each on a connection
  * of its own: one takes the live rows from the lowest id up, the other from
- * the highest down, until they meet.  Neither counts the rows first, and
- * neither waits for the other.
+ * the highest down, until they meet (core/meet.h).  Neither counts the
+ * rows first, and neither waits for the other but to claim a stretch.
  */
 #define CHECK_PARTS 2
-
-/* Where the parts have come to: the last row each took. */
-struct meet {
-	pthread_mutex_t lock;
-	int64_t low;  /* the highest id the ascending part took */
-	int64_t high; /* the lowest id the descending part took */
-};
 
 /* One part of the check: its findings, kept to be said in order after it, and its rows. */
 struct check {
 	const struct store *run; /* the run's connection, which the part's own is opened like */
-	struct meet *meet;
+	struct meet_walk walk;
 	struct inventory_part part;
 	pthread_t thread;
 	int threaded;
@@ -238,17 +232,8 @@ static int
 take(int64_t row, void *arg)
 {
 	struct check *c = arg;
-	struct meet *m = c->meet;
-	int ok;
 
-	pthread_mutex_lock(&m->lock);
-	ok = c->part.up ? row < m->high : row > m->low;
-	if (ok && c->part.up)
-		m->low = row;
-	else if (ok)
-		m->high = row;
-	pthread_mutex_unlock(&m->lock);
-	return ok;
+	return meet_take(&c->walk, row);
 }
 
 static int
@@ -282,7 +267,7 @@ check_start(const struct store *s, struct meet *m, struct check *c)
 {
 	for (int i = 0; i < CHECK_PARTS; i++) {
 		c[i].run = s;
-		c[i].meet = m;
+		c[i].walk = meet_walk(m, i == 0);
 		c[i].part = (struct inventory_part){
 		    .up = i == 0, .take = take, .diff = keep_diff, .arg = &c[i]};
 		c[i].threaded = pthread_create(&c[i].thread, NULL, check_rows, &c[i]) == 0;
@@ -362,7 +347,7 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	       struct report *planned)
 {
 	int warn = p->integrity_warn || o->dry_run;
-	struct meet m = {PTHREAD_MUTEX_INITIALIZER, INT64_MIN, INT64_MAX};
+	struct meet m;
 	struct check c[CHECK_PARTS];
 	struct token_row *rows;
 	char *cause = NULL;
@@ -371,8 +356,10 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	int n;
 
 	memset(c, 0, sizeof c);
+	meet_init(&m);
 	check_start(s, &m, c);
 	n = check_finish(c, warn, &rows, &nrows, &compared);
+	meet_destroy(&m);
 	if (n < 0)
 		return -1;
 	if (n > 0 && !warn) {
