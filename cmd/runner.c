@@ -213,6 +213,8 @@ status_of(const struct rotate_stats *st)
  * rows first, and neither waits for the other but to claim a stretch.
  */
 #define CHECK_PARTS 2
+/* rotate_plan takes the ascending part's rows, then the descending part's. */
+_Static_assert(CHECK_PARTS == 2, "rotate_plan plans from two parts' rows");
 
 /* One part of the check: its findings, kept to be said in order after it, and its rows. */
 struct check {
@@ -279,16 +281,17 @@ check_start(const struct store *s, struct meet *m, struct check *c)
 /*
  * Waits for the parts of the check and says what they found, in row order,
  * as errors or (warn) warnings.  Returns the differences, or -1 after the
- * message when a part failed; sets *rows and *nrows to the rows the parts
- * read, in id order (NULL when one failed), and *compared to their number.
+ * message when a part failed; sets rows[i] and nrows[i] to the rows part i
+ * read, the parts in id order (NULL when one failed): they are planned
+ * from as they are, not copied into one array (rotate_plan), and
+ * *compared to their number.
  */
 static int
-check_finish(struct check *c, int warn, struct token_row **rows, size_t *nrows, int64_t *compared)
+check_finish(struct check *c, int warn, struct token_row *rows[CHECK_PARTS],
+	     size_t nrows[CHECK_PARTS], int64_t *compared)
 {
 	int n = 0;
 
-	*rows = NULL;
-	*nrows = 0;
 	*compared = 0;
 	for (int i = 0; i < CHECK_PARTS; i++)
 		if (c[i].threaded)
@@ -310,12 +313,13 @@ check_finish(struct check *c, int warn, struct token_row **rows, size_t *nrows, 
 		free(c[i].cause);
 		n = n < 0 || c[i].n < 0 ? -1 : n + c[i].n;
 		*compared += c[i].part.compared;
-		tokens_join(rows, nrows, c[i].part.rows, c[i].part.nrows);
+		rows[i] = c[i].part.rows;
+		nrows[i] = c[i].part.nrows;
 	}
-	if (n < 0) {
-		tokens_free(*rows, *nrows);
-		*rows = NULL;
-		*nrows = 0;
+	for (int i = 0; n < 0 && i < CHECK_PARTS; i++) {
+		tokens_free(rows[i], nrows[i]);
+		rows[i] = NULL;
+		nrows[i] = 0;
 	}
 	return n;
 }
@@ -349,21 +353,22 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	int warn = p->integrity_warn || o->dry_run;
 	struct meet m;
 	struct check c[CHECK_PARTS];
-	struct token_row *rows;
+	struct token_row *rows[CHECK_PARTS];
 	char *cause = NULL;
-	size_t nrows;
+	size_t nrows[CHECK_PARTS];
 	int64_t compared;
 	int n;
 
 	memset(c, 0, sizeof c);
 	meet_init(&m);
 	check_start(s, &m, c);
-	n = check_finish(c, warn, &rows, &nrows, &compared);
+	n = check_finish(c, warn, rows, nrows, &compared);
 	meet_destroy(&m);
 	if (n < 0)
 		return -1;
 	if (n > 0 && !warn) {
-		tokens_free(rows, nrows);
+		for (int i = 0; i < CHECK_PARTS; i++)
+			tokens_free(rows[i], nrows[i]);
 		refused(
 		    p, o,
 		    xasprintf("the tables no longer follow from the history: %d of %lld live "
@@ -378,7 +383,7 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 		      "differ from it; running on, as %s",
 		      n, (long long)compared, compared == 1 ? "" : "s",
 		      o->dry_run ? "a dry run changes nothing" : "store integrity: warn says");
-	if (rotate_plan(s, p, o, rows, nrows, planned, &cause) < 0) {
+	if (rotate_plan(s, p, o, rows[0], nrows[0], rows[1], nrows[1], planned, &cause) < 0) {
 		errorf("%s", cause);
 		free(cause);
 		report_free(planned);

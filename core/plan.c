@@ -745,6 +745,8 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	}
 	for (size_t i = 0; i < n; i++)
 		classify(&b, &rows[i], views);
+	for (size_t i = 0; i < in->nmore; i++)
+		classify(&b, &in->more[i], views);
 	past_grace(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);

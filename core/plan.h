@@ -136,6 +136,10 @@ struct slot_state;
 
 /* What the planner knows beyond the rows and the policy; all zero: nothing. */
 struct plan_input {
+	/* The rows after plan_build_with's rows, in id order, when they were read
+	 * in two parts (the start-of-run check's); NULL: none. */
+	const struct token_row *more;
+	size_t nmore;
 	/* Each slot's failed attempts, as store/slots lists them: a due slot waits
 	 * for its next_attempt_at; one that failed schedule.stuck_after times in a
 	 * row is a finding. */

@@ -21,6 +21,8 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	in.nclocks = r->nclocks;
 	in.dead = r->dead;
 	in.ndead = r->ndead;
+	in.more = r->more;
+	in.nmore = r->nmore;
 	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 }
 
@@ -44,9 +46,11 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 	/* Only a look: a read that kept the lock would refuse a run that starts meanwhile. */
 	free_lock = store_lock_held(s, &lock_cause) == 0;
 	free(lock_cause);
-	for (size_t i = 0; free_lock && i < r->nrows; i++) {
-		if (r->rows[i].state == TOKEN_PENDING) {
-			r->rows[i].state = TOKEN_UNKNOWN;
+	for (size_t i = 0; free_lock && i < r->nrows + r->nmore; i++) {
+		struct token_row *row = i < r->nrows ? &r->rows[i] : &r->more[i - r->nrows];
+
+		if (row->state == TOKEN_PENDING) {
+			row->state = TOKEN_UNKNOWN;
 			r->pending_settled++;
 		}
 	}
@@ -73,11 +77,13 @@ report_build_plan(struct store *s, const struct policy *p, int64_t now,
 int
 report_build_plan_rows(struct store *s, const struct policy *p, int64_t now,
 		       const struct policy_slot *force, struct token_row *rows, size_t n,
-		       struct report *r, char **cause)
+		       struct token_row *more, size_t nmore, struct report *r, char **cause)
 {
 	memset(r, 0, sizeof *r);
 	r->rows = rows;
 	r->nrows = n;
+	r->more = more;
+	r->nmore = nmore;
 	return build(s, p, now, force, READ, r, cause);
 }
 
@@ -93,6 +99,7 @@ report_free(struct report *r)
 {
 	plan_free(&r->plan);
 	tokens_free(r->rows, r->nrows);
+	tokens_free(r->more, r->nmore);
 	tokens_free(r->dead, r->ndead);
 	slots_free(r->states, r->nstates);
 	clocks_free(r->clocks, r->nclocks);

@@ -9,8 +9,12 @@
 #include "store/store.h"
 
 struct report {
-	struct token_row *rows; /* the inventory the plan borrows from */
+	struct token_row *rows; /* the inventory the plan borrows from, in id order */
 	size_t nrows;
+	/* Its rows after those, when it was read in two parts (report_build_plan_rows); else NULL.
+	 */
+	struct token_row *more;
+	size_t nmore;
 	struct token_row *dead; /* tokens_dead_held: dead tokens a consumer may hold */
 	size_t ndead;
 	struct slot_state *states; /* slots with failed attempts */
@@ -40,12 +44,14 @@ int report_build_plan(struct store *s, const struct policy *p, int64_t now,
 
 /*
  * As report_build_plan, over rows (n of them, read as tokens_live reads
- * them, in id order), which *r holds from then on, failed or not: a plan
- * made from the reading the start-of-run check made.
+ * them, in id order) and then more (nmore; NULL: none), the rows after
+ * them, both of which *r holds from then on, failed or not: a plan made
+ * from the reading the start-of-run check made in its two parts, which
+ * need not be copied into one array.
  */
 int report_build_plan_rows(struct store *s, const struct policy *p, int64_t now,
 			   const struct policy_slot *force, struct token_row *rows, size_t n,
-			   struct report *r, char **cause);
+			   struct token_row *more, size_t nmore, struct report *r, char **cause);
 
 /*
  * Plans r's rows, slot states and clocks afresh at now, with no slot

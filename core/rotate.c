@@ -1034,10 +1034,12 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 
 int
 rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
-	    struct token_row *rows, size_t n, struct report *r, char **cause)
+	    struct token_row *rows, size_t n, struct token_row *more, size_t nmore,
+	    struct report *r, char **cause)
 {
-	if (rows != NULL)
-		return report_build_plan_rows(s, p, clock_now_ms(), o->force, rows, n, r, cause);
+	if (rows != NULL || more != NULL)
+		return report_build_plan_rows(s, p, clock_now_ms(), o->force, rows, n, more, nmore,
+					      r, cause);
 	return report_build_plan(s, p, clock_now_ms(), o->force, r, cause);
 }
 
@@ -1069,7 +1071,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		report_free(planned);
 		planned = NULL;
 	}
-	if ((planned == NULL && rotate_plan(s, p, o, NULL, 0, &r, cause) < 0) ||
+	if ((planned == NULL && rotate_plan(s, p, o, NULL, 0, NULL, 0, &r, cause) < 0) ||
 	    store_mark(s, &mark, cause) < 0) {
 		report_free(&r);
 		return -1;

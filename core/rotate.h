@@ -78,12 +78,14 @@ struct rotate_stats {
 
 /*
  * Plans a run of p over s at the current time (o->force as rotate --force
- * asks) into *r, reading and writing nothing else.  rows (n of them): the
- * live rows as inventory_verify_part read them, which *r takes over, or
- * NULL to read them.  Returns 0, or -1 with *cause.
+ * asks) into *r, reading and writing nothing else.  rows (n of them) and
+ * more (nmore), the rows after them: the live rows as the two parts of
+ * inventory_verify_part read them, which *r takes over; rows NULL to read
+ * them.  Returns 0, or -1 with *cause.
  */
 int rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
-		struct token_row *rows, size_t n, struct report *r, char **cause);
+		struct token_row *rows, size_t n, struct token_row *more, size_t nmore,
+		struct report *r, char **cause);
 
 /*
  * Carries out the plan for p over s, clients from client(carg, workspace),

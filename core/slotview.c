@@ -119,12 +119,12 @@ slotview_build(struct store *s, const struct policy *p, const struct report *r, 
 		return -1;
 	}
 	/* At most one active row per slot (the store enforces it); an expired one still shows. */
-	for (size_t k = 0; k < r->nrows; k++) {
-		i = r->rows[k].state == TOKEN_ACTIVE
-			? index_of(p, r->rows[k].workspace, r->rows[k].slot)
-			: -1;
+	for (size_t k = 0; k < r->nrows + r->nmore; k++) {
+		struct token_row *row = k < r->nrows ? &r->rows[k] : &r->more[k - r->nrows];
+
+		i = row->state == TOKEN_ACTIVE ? index_of(p, row->workspace, row->slot) : -1;
 		if (i >= 0)
-			v->slots[i].active = &r->rows[k];
+			v->slots[i].active = row;
 	}
 	for (size_t k = 0; k < r->plan.nfindings; k++) {
 		const struct plan_finding *f = &r->plan.findings[k];

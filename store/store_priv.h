@@ -97,7 +97,7 @@ struct token_names *tokens_names_load(struct store *s, char **cause);
 /* The workspace or slot with id in nm, or NULL when there is none, as a join finds it. */
 const struct token_name *tokens_workspace_of(const struct token_names *nm, int64_t id);
 const struct token_name *tokens_slot_of(const struct token_names *nm, int64_t id);
-/* Frees nm and the names joined to it (tokens_join); NULL is allowed. */
+/* Frees nm; NULL is allowed. */
 void tokens_names_free(struct token_names *nm);
 
 /*

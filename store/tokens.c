@@ -7,7 +7,6 @@
 #include "store/inventory.h"
 #include "store/store_priv.h"
 
-#include <assert.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -778,7 +777,6 @@ struct token_names {
 	char **origins; /* as met ("created", "imported") */
 	size_t norigins;
 	struct names_block *blocks;
-	struct token_names *next; /* those of the rows joined to these (tokens_join) */
 };
 
 void
@@ -786,7 +784,6 @@ tokens_names_free(struct token_names *nm)
 {
 	if (nm == NULL)
 		return;
-	tokens_names_free(nm->next);
 	for (size_t i = 0; i < nm->nws; i++)
 		free(nm->ws[i].name);
 	for (size_t i = 0; i < nm->nslots; i++)
@@ -1181,36 +1178,6 @@ tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, c
 	}
 	store_done(s, st);
 	return rc;
-}
-
-void
-tokens_join(struct token_row **rows, size_t *n, struct token_row *more, size_t nmore)
-{
-	struct token_names *head = *n > 0 ? (*rows)[0].names : NULL;
-	struct token_names *theirs = nmore > 0 ? more[0].names : NULL;
-
-	if (nmore == 0) {
-		free(more);
-		return;
-	}
-	if (*n == 0) {
-		free(*rows);
-		*rows = more;
-		*n = nmore;
-		return;
-	}
-	/* The first array's names own theirs from now on, and stand for them in every row. */
-	if (head != NULL && theirs != NULL && theirs != head) {
-		assert(theirs->next == NULL);
-		theirs->next = head->next;
-		head->next = theirs;
-		for (size_t i = 0; i < nmore; i++)
-			more[i].names = head;
-	}
-	*rows = xrealloc(*rows, (*n + nmore) * sizeof **rows);
-	memcpy(*rows + *n, more, nmore * sizeof *more);
-	*n += nmore;
-	free(more);
 }
 
 void

@@ -223,13 +223,6 @@ int tokens_lookup(struct store *s, const char *workspace, const char *word, stru
 int tokens_sealed(struct store *s, int64_t row, unsigned char **blob, size_t *len, char **fpr,
 		  char **cause);
 
-/*
- * Appends the nmore rows of more (tokens_live's, or a part of a reading of
- * them) to *rows (*n of them, which may be 0), and frees more; the rows
- * keep their names, which *rows then frees with its own.
- */
-void tokens_join(struct token_row **rows, size_t *n, struct token_row *more, size_t nmore);
-
 /* Frees n rows. */
 void tokens_free(struct token_row *rows, size_t n);
 

@@ -281,42 +281,49 @@ static const char slots_policy[] =
     "    credential: { name: beta-admin, kind: personal }\n"
     "    tokens: [ { name: quiet } ]\n";
 
+/* The inventory of slots_policy's slots that test_actions_and_findings plans, in id order. */
+static void
+slots_inventory(struct inv *v)
+{
+	struct token_row *r;
+
+	/* due: expires in 5 days, so due a day ago; its replaced token is past grace */
+	r = add(v, "acme", "due", "tok-due-old", TOKEN_RETIRING, NOW - 50 * D, NOW + 2 * H);
+	r->retire_after = NOW - H;
+	add(v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	/* later: not due for 10 days; its retiring token's grace ends in an hour */
+	r = add(v, "acme", "later", "tok-later-old", TOKEN_RETIRING, NOW - 40 * D, NOW + 3 * D);
+	r->retire_after = NOW + H;
+	add(v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	/* resumed: an interrupted run left a verified replacement behind */
+	add(v, "acme", "resumed", "tok-res", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	add(v, "acme", "resumed", "tok-res-new", TOKEN_VERIFIED, NOW - H, NOW + 30 * D);
+	/* held: another process is creating its replacement right now */
+	add(v, "acme", "held", "tok-held", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	add(v, "acme", "held", NULL, TOKEN_PENDING, NOW, NOW + 30 * D);
+	/* paused and due */
+	add(v, "acme", "paused", "tok-paused", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
+	/* lapsed: its token expired an hour ago */
+	add(v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 30 * D, NOW - H);
+	/* beta/quiet: fine, but lives longer than max_lifetime */
+	add(v, "beta", "quiet", "tok-long", TOKEN_ACTIVE, NOW - D, NOW + 89 * D);
+	/* unmanaged: one old enough to delete, one not yet; a lost create */
+	add(v, "acme", NULL, "tok-um-old", TOKEN_ACTIVE, NOW - 8 * D, NOW + 20 * D);
+	add(v, "acme", NULL, "tok-um-new", TOKEN_ACTIVE, NOW - 2 * D, NOW + 20 * D);
+	add(v, "acme", "gone-slot", "tok-orphan", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
+	add(v, "acme", "due", NULL, TOKEN_UNKNOWN, NOW - 2 * D, NOW + 28 * D);
+	add(v, "acme", "due", "tok-dead", TOKEN_DELETED, NOW - 90 * D, NOW - 60 * D);
+}
+
 static void
 test_actions_and_findings(void **state)
 {
 	struct policy *p = load(slots_policy);
 	struct inv v = {0};
 	struct plan pl;
-	struct token_row *r;
 
 	(void)state;
-	/* due: expires in 5 days, so due a day ago; its replaced token is past grace */
-	r = add(&v, "acme", "due", "tok-due-old", TOKEN_RETIRING, NOW - 50 * D, NOW + 2 * H);
-	r->retire_after = NOW - H;
-	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
-	/* later: not due for 10 days; its retiring token's grace ends in an hour */
-	r = add(&v, "acme", "later", "tok-later-old", TOKEN_RETIRING, NOW - 40 * D, NOW + 3 * D);
-	r->retire_after = NOW + H;
-	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
-	/* resumed: an interrupted run left a verified replacement behind */
-	add(&v, "acme", "resumed", "tok-res", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
-	add(&v, "acme", "resumed", "tok-res-new", TOKEN_VERIFIED, NOW - H, NOW + 30 * D);
-	/* held: another process is creating its replacement right now */
-	add(&v, "acme", "held", "tok-held", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
-	add(&v, "acme", "held", NULL, TOKEN_PENDING, NOW, NOW + 30 * D);
-	/* paused and due */
-	add(&v, "acme", "paused", "tok-paused", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
-	/* lapsed: its token expired an hour ago */
-	add(&v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 30 * D, NOW - H);
-	/* beta/quiet: fine, but lives longer than max_lifetime */
-	add(&v, "beta", "quiet", "tok-long", TOKEN_ACTIVE, NOW - D, NOW + 89 * D);
-	/* unmanaged: one old enough to delete, one not yet; a lost create */
-	add(&v, "acme", NULL, "tok-um-old", TOKEN_ACTIVE, NOW - 8 * D, NOW + 20 * D);
-	add(&v, "acme", NULL, "tok-um-new", TOKEN_ACTIVE, NOW - 2 * D, NOW + 20 * D);
-	add(&v, "acme", "gone-slot", "tok-orphan", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
-	add(&v, "acme", "due", NULL, TOKEN_UNKNOWN, NOW - 2 * D, NOW + 28 * D);
-	add(&v, "acme", "due", "tok-dead", TOKEN_DELETED, NOW - 90 * D, NOW - 60 * D);
-
+	slots_inventory(&v);
 	plan_build(p, v.rows, v.n, NOW, &pl);
 
 	/* fresh: no token yet, so due at once: four steps, delivered to two consumers */
@@ -372,6 +379,48 @@ test_actions_and_findings(void **state)
 		assert_true(plan_action_why(&pl.actions[i], why)[0] != '\0');
 	}
 	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
+ * The rows in two parts, as a run's start-of-run check reads them (the
+ * rows, then plan_input's more), split anywhere, give the plan the whole
+ * array gives: the same actions and findings, in the same order, about the
+ * same rows.
+ */
+static void
+test_two_parts(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct plan whole, parts;
+
+	(void)state;
+	slots_inventory(&v);
+	plan_build(p, v.rows, v.n, NOW, &whole);
+	assert_true(whole.nactions > 5 && whole.nfindings > 5);
+	for (size_t k = 0; k <= v.n; k++) {
+		struct plan_input in = {.more = v.rows + k, .nmore = v.n - k};
+
+		plan_build_with(p, v.rows, k, NOW, &in, &parts);
+		assert_int_equal(parts.nactions, whole.nactions);
+		assert_int_equal(parts.nfindings, whole.nfindings);
+		for (size_t i = 0; i < whole.nactions; i++) {
+			assert_int_equal(parts.actions[i].kind, whole.actions[i].kind);
+			assert_int_equal(parts.actions[i].row, whole.actions[i].row);
+			assert_int_equal(parts.actions[i].deadline, whole.actions[i].deadline);
+			assert_ptr_equal(parts.actions[i].r, whole.actions[i].r);
+		}
+		for (size_t i = 0; i < whole.nfindings; i++) {
+			assert_int_equal(parts.findings[i].kind, whole.findings[i].kind);
+			assert_int_equal(parts.findings[i].row, whole.findings[i].row);
+			assert_ptr_equal(parts.findings[i].r, whole.findings[i].r);
+		}
+		assert_int_equal(parts.next_at, whole.next_at);
+		plan_free(&parts);
+	}
+	plan_free(&whole);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
 }
@@ -867,6 +916,7 @@ main(void)
 	    cmocka_unit_test(test_enforce_texts),
 	    cmocka_unit_test(test_due_time),
 	    cmocka_unit_test(test_actions_and_findings),
+	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_pure),
 	    cmocka_unit_test(test_capacity),
 	    cmocka_unit_test(test_due_before_next_run),
