@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,7 +160,8 @@ gather_tokens(struct store *s, struct audit_doc *d, struct facts *facts, char **
 	int64_t *due = xcalloc(d->report.nrows + 1, sizeof *due);
 	size_t n;
 
-	/* The slots' active tokens are report rows: their next rotation, by index. */
+	/* The slots' active tokens are report rows: their next rotation, by index (one array). */
+	assert(d->report.more == NULL);
 	for (size_t i = 0; i < d->view.nslots; i++)
 		if (d->view.slots[i].active != NULL)
 			due[d->view.slots[i].active - d->report.rows] =

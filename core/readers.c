@@ -10,8 +10,10 @@ reader_main(void *arg)
 	char *cause = NULL;
 
 	/* Opened here: opening a connection is part of the work shared out. */
-	if (store_open_another(r->base, &r->s, &cause) < 0) {
+	if (store_open_another(r->base, &r->s, &cause) < 0 ||
+	    (r->scan && store_cache_kib(r->s, STORE_SCAN_CACHE_KIB, &cause) < 0)) {
 		free(cause); /* reader_join does it on the caller's connection instead */
+		store_close(r->s);
 		r->s = NULL;
 		return NULL;
 	}

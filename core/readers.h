@@ -15,6 +15,8 @@ struct reader {
 	/* Reads on s into arg (its only output); 0, or -1 with *cause. */
 	int (*fn)(struct store *s, void *arg, char **cause);
 	void *arg;
+	/* Its connection reads most pages once: a page cache of STORE_SCAN_CACHE_KIB. */
+	int scan;
 	/* Set by reader_start: */
 	const struct store *base; /* the caller's connection, which its own is opened like */
 	struct store *s;          /* its own; NULL: done at the join on the caller's */

@@ -1,6 +1,8 @@
 /* The plan over the stored inventory; see report.h. */
 #include "core/report.h"
 
+#include "core/meet.h"
+#include "core/readers.h"
 #include "store/clocks.h"
 #include "store/slots.h"
 #include "store/tokens.h"
@@ -26,6 +28,73 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	plan_build_with(p, r->rows, r->nrows, now, &in, &r->plan);
 }
 
+/* The descending part of a reading of the live rows in two (read_in_two). */
+struct down_part {
+	struct meet_walk walk;
+	struct token_row *rows;
+	size_t n;
+	int64_t end;
+};
+
+static int
+take_walked(int64_t row, void *arg)
+{
+	return meet_take(arg, row);
+}
+
+static int
+read_down(struct store *s, void *arg, char **cause)
+{
+	struct down_part *d = arg;
+
+	return tokens_live_part(s, 0, take_walked, &d->walk, &d->rows, &d->n, &d->end, cause);
+}
+
+/*
+ * The live rows as tokens_live_unsealed reads them, into r->rows and then
+ * r->more: read in two parts at once, one on s from the lowest id up and
+ * one on a reader's connection from the highest down, until they meet
+ * (core/meet.h).  Their two read transactions may see different states of
+ * the store, when another process commits between them: that shows as a
+ * different last event, and the rows are then read again, on s alone.
+ */
+static int
+read_in_two(struct store *s, struct report *r, char **cause)
+{
+	struct down_part down = {0};
+	struct reader rd = {.fn = read_down, .arg = &down, .scan = 1};
+	struct meet_walk up;
+	struct meet m;
+	char *down_cause = NULL;
+	int64_t end = 0;
+	int rc, rc_down;
+
+	meet_init(&m);
+	up = meet_walk(&m, 1);
+	down.walk = meet_walk(&m, 0);
+	reader_start(s, &rd);
+	rc = tokens_live_part(s, 1, take_walked, &up, &r->rows, &r->nrows, &end, cause);
+	rc_down = reader_join(s, &rd, &down_cause);
+	meet_destroy(&m);
+	if (rc == 0 && rc_down == 0 && end == down.end) {
+		r->more = down.rows;
+		r->nmore = down.n;
+		return 0;
+	}
+	tokens_free(down.rows, down.n);
+	tokens_free(r->rows, r->nrows);
+	r->rows = NULL;
+	r->nrows = 0;
+	if (rc < 0 || rc_down < 0) {
+		if (rc == 0)
+			*cause = down_cause;
+		else
+			free(down_cause);
+		return -1;
+	}
+	return tokens_live_unsealed(s, &r->rows, &r->nrows, cause);
+}
+
 /* What report_build reads of the rows: each row's has_secret too, or not. */
 enum reading { WITH_SECRET, UNSEALED, READ };
 
@@ -38,7 +107,7 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 	int free_lock;
 
 	if ((reading == WITH_SECRET && tokens_live(s, &r->rows, &r->nrows, cause) < 0) ||
-	    (reading == UNSEALED && tokens_live_unsealed(s, &r->rows, &r->nrows, cause) < 0) ||
+	    (reading == UNSEALED && read_in_two(s, r, cause) < 0) ||
 	    tokens_dead_held(s, &r->dead, &r->ndead, cause) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)

@@ -125,6 +125,22 @@ last_event(struct store *s, int64_t *id, unsigned char hash[EVENTS_HASH_BYTES], 
 	return rc;
 }
 
+int
+events_last_id(struct store *s, int64_t *id, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT coalesce(max(id), 0) FROM events", cause);
+	int step;
+
+	if (st == NULL)
+		return -1;
+	step = sqlite3_step(st);
+	*id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (step != SQLITE_ROW)
+		store_error(s, "reading the last event", cause);
+	store_done(s, st);
+	return step == SQLITE_ROW ? 0 : -1;
+}
+
 /* The next id AUTOINCREMENT will hand out, from sqlite_sequence. */
 static int64_t
 next_id(struct store *s, int64_t last)

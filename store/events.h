@@ -96,6 +96,12 @@ int events_verify_part(struct store *s, struct events_part *part, char **cause);
 int events_verify_join(struct events_part *parts, size_t n, int64_t *count,
 		       char head[EVENTS_HEAD_MAX], int64_t *bad_id, char **cause);
 
+/*
+ * Sets *id to the last event's id (0: none), which moves with every change
+ * tokenwarden makes to the store.  Returns 0 or -1 with *cause.
+ */
+int events_last_id(struct store *s, int64_t *id, char **cause);
+
 /* Sets the last event's hex hash ("" when none) and the count.  Returns 0 or -1. */
 int events_head(struct store *s, char head[EVENTS_HEAD_MAX], int64_t *count, char **cause);
 

@@ -308,12 +308,8 @@ give_rows(struct taken *t, struct token_names *nm, struct inventory_part *part, 
 			tokens_names_free(nm);
 		return;
 	}
-	for (size_t i = 0; !part->up && i < t->n / 2; i++) {
-		struct token_row r = t->v[i];
-
-		t->v[i] = t->v[t->n - 1 - i];
-		t->v[t->n - 1 - i] = r;
-	}
+	if (!part->up)
+		tokens_reverse(t->v, t->n);
 	part->rows = t->v;
 	part->nrows = t->n;
 }

@@ -967,17 +967,38 @@ tokens_read_live(sqlite3_stmt *st, struct token_names *nm, struct token_row *r)
  * of them (its condition repeated): most of a long history is deleted rows.
  * The index holds every column: no visit of the table, and no join.
  */
-#define LIVE_SELECT(HAS)                                                                           \
+#define LIVE_SELECT(HAS, ORDER)                                                                    \
 	"SELECT t.id, t.workspace_id, t.slot_id, t.token, t.name, t.state, t.origin, "             \
 	"t.requested_at, coalesce(t.created_at, 0), t.expires_at, t.updated_at, "                  \
 	"coalesce(t.retire_after, 0), " HAS " FROM tokens t INDEXED BY tokens_live "               \
-	"WHERE " STORE_LIVE("t.") " ORDER BY t.id"
+	"WHERE " STORE_LIVE("t.") " ORDER BY t.id " ORDER
+static const char *const live_sql[2][2] = {
+    /* [with_secret][down] */
+    {LIVE_SELECT("-1", "ASC"), LIVE_SELECT("-1", "DESC")},
+    {LIVE_SELECT(STORE_HAS_SECRET, "ASC"), LIVE_SELECT(STORE_HAS_SECRET, "DESC")},
+};
 
-static int
-live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, char **cause)
+void
+tokens_reverse(struct token_row *rows, size_t n)
 {
-	sqlite3_stmt *st = store_prepare(
-	    s, with_secret ? LIVE_SELECT(STORE_HAS_SECRET) : LIVE_SELECT("-1"), cause);
+	for (size_t i = 0; i < n / 2; i++) {
+		struct token_row r = rows[i];
+
+		rows[i] = rows[n - 1 - i];
+		rows[n - 1 - i] = r;
+	}
+}
+
+/*
+ * The live rows in id order, from the lowest or (down) the highest, for as
+ * long as take (NULL: always) says a row is the reading's; given in id
+ * order either way.
+ */
+static int
+live_rows(struct store *s, int with_secret, int down, int (*take)(int64_t row, void *arg),
+	  void *arg, struct token_row **rows, size_t *n, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, live_sql[with_secret != 0][down != 0], cause);
 	struct token_names *nm = NULL;
 	size_t cap = 0;
 	int step = SQLITE_DONE;
@@ -992,6 +1013,8 @@ live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, 
 		return -1;
 	}
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		if (take != NULL && !take(sqlite3_column_int64(st, 0), arg))
+			break;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
 			*rows = xrealloc(*rows, cap * sizeof **rows);
@@ -999,7 +1022,8 @@ live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, 
 		*n += tokens_read_live(st, nm, &(*rows)[*n]) == 0;
 	}
 	store_done(s, st);
-	if (step != SQLITE_DONE) {
+	/* SQLITE_ROW: take refused a row, and those after it. */
+	if (step != SQLITE_DONE && step != SQLITE_ROW) {
 		store_error(s, "reading the inventory", cause);
 		tokens_free(*rows, *n);
 		tokens_names_free(*n == 0 ? nm : NULL);
@@ -1016,13 +1040,39 @@ live_rows(struct store *s, int with_secret, struct token_row **rows, size_t *n, 
 int
 tokens_live(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
-	return live_rows(s, 1, rows, n, cause);
+	return live_rows(s, 1, 0, NULL, NULL, rows, n, cause);
 }
 
 int
 tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause)
 {
-	return live_rows(s, 0, rows, n, cause);
+	return live_rows(s, 0, 0, NULL, NULL, rows, n, cause);
+}
+
+int
+tokens_live_part(struct store *s, int up, int (*take)(int64_t row, void *arg), void *arg,
+		 struct token_row **rows, size_t *n, int64_t *end, char **cause)
+{
+	/* In the caller's transaction, if one is open: then of the same state already. */
+	int own = s->depth == 0, rc;
+
+	*end = 0;
+	*rows = NULL;
+	*n = 0;
+	if (own && store_read_begin(s, cause) < 0)
+		return -1;
+	rc = live_rows(s, 0, !up, take, arg, rows, n, cause);
+	if (rc == 0 && !up)
+		tokens_reverse(*rows, *n);
+	if (rc == 0 && events_last_id(s, end, cause) < 0) {
+		tokens_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+		rc = -1;
+	}
+	if (own)
+		store_read_end(s);
+	return rc;
 }
 
 /* Every row sql (binding nothing) yields, into *rows and *n.  Returns 0 or -1. */

@@ -191,6 +191,21 @@ int tokens_live(struct store *s, struct token_row **rows, size_t *n, char **caus
 int tokens_live_unsealed(struct store *s, struct token_row **rows, size_t *n, char **cause);
 
 /*
+ * One part of a reading of the live rows as tokens_live_unsealed reads
+ * them, for a thread with a connection of its own: from the lowest id (up)
+ * or the highest, for as long as take says a row is the part's (two parts
+ * meet as core/meet.h's walks do), given in id order either way.  In the
+ * same read transaction (the caller's, when one is open), sets *end to the
+ * last event's id (events_last_id), by which the caller tells whether two
+ * parts read the same state of the store.  Returns 0, or -1 with *cause.
+ */
+int tokens_live_part(struct store *s, int up, int (*take)(int64_t row, void *arg), void *arg,
+		     struct token_row **rows, size_t *n, int64_t *end, char **cause);
+
+/* Reverses the order of n rows in place. */
+void tokens_reverse(struct token_row *rows, size_t n);
+
+/*
  * Lists the slots' rows deleted or revoked before their retire_after that
  * are newer than their slot's active token (all, for a slot without one),
  * oldest first: tokens a consumer may still hold, dead, that only a
