@@ -167,7 +167,7 @@ config_report_open(const struct config_report_opts *o, struct config_report *c)
 	c->store = store_ctx_open(&so, NULL, STORE_CTX_READ, &status);
 	if (c->store == NULL)
 		return status;
-	if (report_build_plan(c->store, c->policy, c->at, NULL, &c->report, &cause) < 0) {
+	if (report_build_plan(c->store, c->policy, c->at, NULL, 0, &c->report, &cause) < 0) {
 		errorf("%s", cause);
 		free(cause);
 		return TW_EXIT_FAILURE;

@@ -160,13 +160,15 @@ enforce_action(struct plan_builder *b, enum plan_kind kind, const struct token_r
 	a->after = after;
 }
 
-/* Adds a finding with room for it, its fields but the text set. */
+/* Adds a finding with room for it, its fields but the text set; NULL when b omits its kind. */
 static struct plan_finding *
 add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws, const char *slot,
 	    const struct token_row *r, int64_t at)
 {
 	struct plan_finding *f;
 
+	if (b->omit & PLAN_FINDING_BIT(kind))
+		return NULL;
 	if (b->pl->nfindings == b->fcap) {
 		b->fcap = b->fcap == 0 ? 64 : b->fcap * 2;
 		b->pl->findings = xrealloc(b->pl->findings, b->fcap * sizeof *b->pl->findings);
@@ -189,18 +191,24 @@ plan_add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws,
 	struct plan_finding *f = add_finding(b, kind, ws, slot, r, at);
 	va_list ap;
 
+	if (f == NULL)
+		return;
 	va_start(ap, fmt);
 	f->text = xvasprintf(fmt, ap);
 	va_end(ap);
 }
 
-/* A finding about row r, its text made from the row when asked (plan_finding_text). */
+/*
+ * A finding about row r, its text made from the row when asked
+ * (plan_finding_text); NULL when b omits its kind.
+ */
 static struct plan_finding *
 row_finding(struct plan_builder *b, enum finding_kind kind, const struct token_row *r, int64_t at)
 {
 	struct plan_finding *f = add_finding(b, kind, r->workspace, r->slot, r, at);
 
-	f->r = r;
+	if (f != NULL)
+		f->r = r;
 	return f;
 }
 
@@ -229,10 +237,14 @@ live(const struct token_row *r)
 static void
 check_lifetime(struct plan_builder *b, const struct token_row *r)
 {
+	struct plan_finding *f;
+
 	if (b->p->enforce.max_lifetime <= 0 ||
 	    r->expires_at - born(r) <= b->p->enforce.max_lifetime * MS)
 		return;
-	row_finding(b, FIND_MAX_LIFETIME, r, r->expires_at)->limit = b->p->enforce.max_lifetime;
+	f = row_finding(b, FIND_MAX_LIFETIME, r, r->expires_at);
+	if (f != NULL)
+		f->limit = b->p->enforce.max_lifetime;
 }
 
 /* enforce expired: a token past expiry that may still exist on the server. */
@@ -728,6 +740,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	if (in == NULL)
 		in = &none;
 	b.force = in->force;
+	b.omit = in->omit;
 	memset(out, 0, sizeof *out);
 	out->next_at = INT64_MAX;
 	for (size_t i = 0; i < in->nstates; i++) {

@@ -156,7 +156,16 @@ struct plan_input {
 	 * one is due at once, since only a rotation reaches that consumer. */
 	const struct token_row *dead;
 	size_t ndead;
+	/* Kinds of finding left out of the plan, as PLAN_FINDING_BIT(kind)s: a
+	 * caller that never reads them spares a large inventory thousands of
+	 * findings (rotate: the violations, when no alert wants them).  The
+	 * actions, and every other finding, are the same. */
+	unsigned omit;
 };
+
+/* A finding kind's bit in plan_input's omit. */
+#define PLAN_FINDING_BIT(kind) (1u << (kind))
+_Static_assert(FIND_NKINDS <= 32, "plan_input's omit has a bit for every finding kind");
 
 /* As plan_build, minding in (may be NULL). */
 void plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, int64_t now,

@@ -9,6 +9,7 @@ struct plan_builder {
 	struct plan *pl;
 	const struct policy *p;
 	const struct policy_slot *force;
+	unsigned omit; /* plan_input's */
 	int64_t now;
 	size_t acap, fcap;
 	size_t group;

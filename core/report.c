@@ -19,6 +19,7 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	in.states = r->states;
 	in.nstates = r->nstates;
 	in.force = force;
+	in.omit = r->omit;
 	in.clocks = r->clocks;
 	in.nclocks = r->nclocks;
 	in.dead = r->dead;
@@ -137,18 +138,21 @@ report_build(struct store *s, const struct policy *p, int64_t now, const struct 
 
 int
 report_build_plan(struct store *s, const struct policy *p, int64_t now,
-		  const struct policy_slot *force, struct report *r, char **cause)
+		  const struct policy_slot *force, unsigned omit, struct report *r, char **cause)
 {
 	memset(r, 0, sizeof *r);
+	r->omit = omit;
 	return build(s, p, now, force, UNSEALED, r, cause);
 }
 
 int
 report_build_plan_rows(struct store *s, const struct policy *p, int64_t now,
-		       const struct policy_slot *force, struct token_row *rows, size_t n,
-		       struct token_row *more, size_t nmore, struct report *r, char **cause)
+		       const struct policy_slot *force, unsigned omit, struct token_row *rows,
+		       size_t n, struct token_row *more, size_t nmore, struct report *r,
+		       char **cause)
 {
 	memset(r, 0, sizeof *r);
+	r->omit = omit;
 	r->rows = rows;
 	r->nrows = n;
 	r->more = more;

@@ -22,6 +22,7 @@ struct report {
 	struct clock_state *clocks; /* workspaces whose clock disagreed at the last run */
 	size_t nclocks;
 	size_t pending_settled; /* pending rows planned as unknown (their creator is gone) */
+	unsigned omit;          /* the finding kinds its plan leaves out (plan_input's) */
 	struct plan plan;
 };
 
@@ -38,9 +39,11 @@ int report_build(struct store *s, const struct policy *p, int64_t now,
 /*
  * As report_build, with every row's has_secret -1 (tokens_live_unsealed):
  * for what only plans (plan, status, rotate), not for audit's inventory.
+ * The plan leaves out the finding kinds in omit (plan_input's; 0: none).
  */
 int report_build_plan(struct store *s, const struct policy *p, int64_t now,
-		      const struct policy_slot *force, struct report *r, char **cause);
+		      const struct policy_slot *force, unsigned omit, struct report *r,
+		      char **cause);
 
 /*
  * As report_build_plan, over rows (n of them, read as tokens_live reads
@@ -50,12 +53,14 @@ int report_build_plan(struct store *s, const struct policy *p, int64_t now,
  * need not be copied into one array.
  */
 int report_build_plan_rows(struct store *s, const struct policy *p, int64_t now,
-			   const struct policy_slot *force, struct token_row *rows, size_t n,
-			   struct token_row *more, size_t nmore, struct report *r, char **cause);
+			   const struct policy_slot *force, unsigned omit, struct token_row *rows,
+			   size_t n, struct token_row *more, size_t nmore, struct report *r,
+			   char **cause);
 
 /*
  * Plans r's rows, slot states and clocks afresh at now, with no slot
- * forced: what report_build would give when the store has not changed since
+ * forced and the findings r's plan left out still left out: what
+ * report_build would give when the store has not changed since
  * r was read (store_mark), without reading it again.
  */
 void report_replan(struct report *r, const struct policy *p, int64_t now);

@@ -980,6 +980,26 @@ work_all(const struct run *base, char **cause)
 	return rc;
 }
 
+/*
+ * The findings a run's plan leaves out (plan_input's omit).  A run reads its
+ * findings to say the unknown and stuck ones, to count the stuck, and to
+ * alert the violations when the policy's notify wants them.  Without that
+ * alert it reads no violation, so none is made: a large inventory has
+ * thousands (the max-lifetime, expired and unmanaged rows).
+ */
+static unsigned
+run_omits(const struct policy *p)
+{
+	unsigned omit = 0;
+
+	if (notify_wants(p, NOTIFY_VIOLATION))
+		return 0;
+	for (int k = 0; k < FIND_NKINDS; k++)
+		if (violations_kind(k))
+			omit |= PLAN_FINDING_BIT(k);
+	return omit;
+}
+
 /* The slots of pl that are stuck (failed schedule.stuck_after times in a row). */
 static int
 stuck_in(const struct plan *pl)
@@ -1016,7 +1036,7 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 	} else {
 		/* Freed first: the two are not held at once. */
 		report_free(r);
-		if (report_build_plan(run->s, run->p, now, NULL, r, cause) < 0)
+		if (report_build_plan(run->s, run->p, now, NULL, run_omits(run->p), r, cause) < 0)
 			return -1;
 	}
 	run->st->stuck = stuck_in(&r->plan);
@@ -1038,9 +1058,9 @@ rotate_plan(struct store *s, const struct policy *p, const struct rotate_opts *o
 	    struct report *r, char **cause)
 {
 	if (rows != NULL || more != NULL)
-		return report_build_plan_rows(s, p, clock_now_ms(), o->force, rows, n, more, nmore,
-					      r, cause);
-	return report_build_plan(s, p, clock_now_ms(), o->force, r, cause);
+		return report_build_plan_rows(s, p, clock_now_ms(), o->force, run_omits(p), rows, n,
+					      more, nmore, r, cause);
+	return report_build_plan(s, p, clock_now_ms(), o->force, run_omits(p), r, cause);
 }
 
 int

@@ -425,6 +425,77 @@ test_two_parts(void **state)
 	policy_free(p);
 }
 
+/*
+ * A plan that omits finding kinds is the whole plan without their findings:
+ * the same actions, and the other findings in the same order with the same
+ * texts, for every one kind left out, every kind, and random sets of them.
+ */
+static void
+test_omit(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct plan whole, part;
+	unsigned kinds = 0, masks[FIND_NKINDS + 2 + 64];
+	size_t nmasks = 0;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	(void)state;
+	slots_inventory(&v);
+	plan_build(p, v.rows, v.n, NOW, &whole);
+	for (size_t i = 0; i < whole.nfindings; i++)
+		kinds |= PLAN_FINDING_BIT(whole.findings[i].kind);
+	/* Row findings and others, so that both ways of adding one are left out. */
+	assert_true(__builtin_popcount(kinds) >= 6);
+	assert_true(kinds & PLAN_FINDING_BIT(FIND_MAX_LIFETIME));
+	assert_true(kinds & PLAN_FINDING_BIT(FIND_OVERDUE));
+	for (int k = 0; k < FIND_NKINDS; k++)
+		masks[nmasks++] = PLAN_FINDING_BIT(k);
+	masks[nmasks++] = kinds;
+	masks[nmasks++] = ~0u;
+	while (nmasks < sizeof masks / sizeof *masks) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		masks[nmasks++] = (unsigned)x;
+	}
+	for (size_t m = 0; m < nmasks; m++) {
+		struct plan_input in = {.omit = masks[m]};
+		size_t j = 0;
+
+		plan_build_with(p, v.rows, v.n, NOW, &in, &part);
+		assert_int_equal(part.nactions, whole.nactions);
+		for (size_t i = 0; i < whole.nactions; i++) {
+			assert_int_equal(part.actions[i].kind, whole.actions[i].kind);
+			assert_int_equal(part.actions[i].row, whole.actions[i].row);
+			assert_int_equal(part.actions[i].deadline, whole.actions[i].deadline);
+		}
+		for (size_t i = 0; i < whole.nfindings; i++) {
+			const struct plan_finding *w = &whole.findings[i];
+			char *want, *got;
+
+			if (masks[m] & PLAN_FINDING_BIT(w->kind))
+				continue;
+			assert_true(j < part.nfindings);
+			assert_int_equal(part.findings[j].kind, w->kind);
+			assert_int_equal(part.findings[j].row, w->row);
+			want = plan_finding_text(w);
+			got = plan_finding_text(&part.findings[j]);
+			assert_string_equal(got, want);
+			free(want);
+			free(got);
+			j++;
+		}
+		assert_int_equal(part.nfindings, j);
+		assert_int_equal(part.next_at, whole.next_at);
+		assert_int_equal(part.capacity.ok, whole.capacity.ok);
+		plan_free(&part);
+	}
+	plan_free(&whole);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
 static void
 test_pure(void **state)
 {
@@ -917,6 +988,7 @@ main(void)
 	    cmocka_unit_test(test_due_time),
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_two_parts),
+	    cmocka_unit_test(test_omit),
 	    cmocka_unit_test(test_pure),
 	    cmocka_unit_test(test_capacity),
 	    cmocka_unit_test(test_due_before_next_run),

@@ -3,6 +3,8 @@
  * once: the plan gets every live row once, in id order, as one reading
  * gives them; and while another connection keeps changing the store, each
  * reading is of one state of it, never half of one and half of another.
+ * Also the plan a run makes of them (rotate_plan), which leaves out the
+ * violations when no alert wants them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +13,8 @@
 #include <cmocka.h>
 
 #include "core/report.h"
+#include "core/rotate.h"
+#include "core/violations.h"
 #include "policies/policy.h"
 #include "store/events.h"
 #include "store_fixture.h"
@@ -31,15 +35,21 @@ static const char policy_yaml[] = "version: 1\n"
 				  "    tokens: [ { name: etl } ]\n";
 
 static struct policy *
-load_policy(void)
+load_yaml(const char *yaml)
 {
 	struct diag_list d;
 	struct policy *p = NULL;
 
-	if (policy_load_buffer("t.yaml", policy_yaml, strlen(policy_yaml), NULL, &p, &d) < 0)
+	if (policy_load_buffer("t.yaml", yaml, strlen(yaml), NULL, &p, &d) < 0)
 		fail_msg("the test policy does not load");
 	diag_free(&d);
 	return p;
+}
+
+static struct policy *
+load_policy(void)
+{
+	return load_yaml(policy_yaml);
 }
 
 static void
@@ -93,7 +103,7 @@ test_every_row_once(void **state)
 	char *cause = NULL;
 
 	fill(fx->s);
-	if (report_build_plan(fx->s, p, T0, NULL, &r, &cause) < 0)
+	if (report_build_plan(fx->s, p, T0, NULL, 0, &r, &cause) < 0)
 		fail_msg("report_build_plan: %s", cause);
 	assert_int_equal(r.nrows + r.nmore, ROWS);
 	for (size_t i = 0; i < ROWS; i++) {
@@ -164,7 +174,7 @@ test_one_state_while_written(void **state)
 		struct report r;
 		int active = 0;
 
-		assert_int_equal(report_build_plan(fx->s, p, T0, NULL, &r, &cause), 0);
+		assert_int_equal(report_build_plan(fx->s, p, T0, NULL, 0, &r, &cause), 0);
 		assert_int_equal(r.nrows + r.nmore, ROWS);
 		split += r.nmore > 0;
 		active = (row_at(&r, 0)->state == TOKEN_ACTIVE) +
@@ -182,12 +192,82 @@ test_one_state_while_written(void **state)
 	assert_null(cause);
 }
 
+/* How many of pl's findings are violations, and how many are not. */
+static void
+count_findings(const struct plan *pl, size_t *violations, size_t *others)
+{
+	*violations = *others = 0;
+	for (size_t i = 0; i < pl->nfindings; i++) {
+		if (violations_kind((int)pl->findings[i].kind))
+			(*violations)++;
+		else
+			(*others)++;
+	}
+}
+
+/*
+ * A run's plan leaves out the violations when the policy's notify wants
+ * none (the run would read them only to alert them), and keeps every one
+ * when it does; either way its actions and other findings are the plan's.
+ */
+static void
+test_run_leaves_out_violations(void **state)
+{
+	static const char head[] = "version: 1\n"
+				   "defaults: { lifetime: 30d, rotate_before: 6d, grace: 1d }\n"
+				   "enforce: { unmanaged: report, expired: report }\n"
+				   "workspaces:\n"
+				   "  - name: acme\n"
+				   "    credential: c\n"
+				   "    tokens: [ { name: etl } ]\n";
+	struct fixture *fx = *state;
+	char *alerting = xasprintf("%snotify:\n  - webhook: https://hooks.example.com/t\n"
+				   "    events: [failure, violation]\n",
+				   head);
+	char *failures = xasprintf("%snotify:\n  - webhook: https://hooks.example.com/t\n"
+				   "    events: [failure, stuck]\n",
+				   head);
+	struct policy *ps[3] = {load_yaml(head), load_yaml(failures), load_yaml(alerting)};
+	struct rotate_opts o;
+	struct report whole;
+	char *cause = NULL;
+	size_t want_v, want_o;
+
+	fill(fx->s);
+	rotate_opts_init(&o);
+	setenv("TOKENWARDEN_NOW", "2026-01-02T00:00Z", 1);
+	assert_int_equal(report_build_plan(fx->s, ps[0], T0 + DAY, NULL, 0, &whole, &cause), 0);
+	count_findings(&whole.plan, &want_v, &want_o);
+	/* All but the slot's two live rows are unmanaged. */
+	assert_true(want_v >= ROWS - 2);
+	for (int i = 0; i < 3; i++) {
+		struct report run;
+		size_t v, others;
+
+		assert_int_equal(rotate_plan(fx->s, ps[i], &o, NULL, 0, NULL, 0, &run, &cause), 0);
+		count_findings(&run.plan, &v, &others);
+		assert_int_equal(v, i == 2 ? want_v : 0);
+		assert_int_equal(others, want_o);
+		assert_int_equal(run.plan.nactions, whole.plan.nactions);
+		report_free(&run);
+	}
+	unsetenv("TOKENWARDEN_NOW");
+	report_free(&whole);
+	for (int i = 0; i < 3; i++)
+		policy_free(ps[i]);
+	free(alerting);
+	free(failures);
+	assert_null(cause);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_every_row_once, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_state_while_written, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_run_leaves_out_violations, fixture_setup,
 					    fixture_teardown),
 	};
 
