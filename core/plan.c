@@ -119,10 +119,8 @@ add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const ch
 {
 	struct plan_action *a;
 
-	if (b->pl->nactions == b->acap) {
-		b->acap = b->acap == 0 ? 64 : b->acap * 2;
-		b->pl->actions = xrealloc(b->pl->actions, b->acap * sizeof *b->pl->actions);
-	}
+	if (b->pl->nactions == b->acap)
+		b->pl->actions = xgrow(b->pl->actions, &b->acap, 64, sizeof *b->pl->actions);
 	a = &b->pl->actions[b->pl->nactions++];
 	memset(a, 0, sizeof *a);
 	a->kind = kind;
@@ -169,10 +167,8 @@ add_finding(struct plan_builder *b, enum finding_kind kind, const char *ws, cons
 
 	if (b->omit & PLAN_FINDING_BIT(kind))
 		return NULL;
-	if (b->pl->nfindings == b->fcap) {
-		b->fcap = b->fcap == 0 ? 64 : b->fcap * 2;
-		b->pl->findings = xrealloc(b->pl->findings, b->fcap * sizeof *b->pl->findings);
-	}
+	if (b->pl->nfindings == b->fcap)
+		b->pl->findings = xgrow(b->pl->findings, &b->fcap, 64, sizeof *b->pl->findings);
 	f = &b->pl->findings[b->pl->nfindings++];
 	memset(f, 0, sizeof *f);
 	f->kind = kind;

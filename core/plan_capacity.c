@@ -32,10 +32,8 @@ struct jobs {
 static void
 push(struct jobs *j, int64_t due, int64_t deadline, int cost, const struct policy_slot *s)
 {
-	if (j->n == j->cap) {
-		j->cap = j->cap == 0 ? 256 : j->cap * 2;
-		j->v = xrealloc(j->v, j->cap * sizeof *j->v);
-	}
+	if (j->n == j->cap)
+		j->v = xgrow(j->v, &j->cap, 256, sizeof *j->v);
 	j->v[j->n].due = due;
 	j->v[j->n].deadline = deadline;
 	j->v[j->n].first_run = INT64_MAX;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void
 oom(void)
@@ -26,14 +28,27 @@ xmalloc(size_t n)
 	return p;
 }
 
+/* From this many bytes, xcalloc populates its memory before zeroing it (xprefault). */
+#define CALLOC_PREFAULT (16 * 1024)
+
 void *
 xcalloc(size_t nmemb, size_t size)
 {
-	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+	void *p;
 
-	if (p == NULL)
+	nmemb = nmemb ? nmemb : 1;
+	size = size ? size : 1;
+	if (nmemb > SIZE_MAX / size)
 		oom();
-	return p;
+	if (nmemb * size < CALLOC_PREFAULT) {
+		p = calloc(nmemb, size);
+		if (p == NULL)
+			oom();
+		return p;
+	}
+	p = xmalloc(nmemb * size);
+	xprefault(p, nmemb * size);
+	return memset(p, 0, nmemb * size);
 }
 
 void *
@@ -43,6 +58,41 @@ xrealloc(void *p, size_t n)
 
 	if (q == NULL)
 		oom();
+	return q;
+}
+
+void
+xprefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t end = ((uintptr_t)p + n) & ~(page - 1);
+
+	/* A hint: a kernel without it says EINVAL, and the pages fault as they would. */
+	if (end > start)
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+void *
+xgrow(void *p, size_t *cap, size_t first, size_t size)
+{
+	size_t old = *cap, n = old == 0 ? first : 2 * old;
+	char *q;
+
+	if (n <= old || n > SIZE_MAX / size)
+		oom();
+	/* Not realloc: its copy into a new block would fault that block's pages one by one. */
+	q = xmalloc(n * size);
+	xprefault(q, n * size);
+	if (old > 0)
+		memcpy(q, p, old * size);
+	free(p);
+	*cap = n;
 	return q;
 }
 

@@ -13,6 +13,21 @@
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
+/*
+ * Has the kernel back the whole pages of the n bytes at p with memory now,
+ * in one call, rather than fault at each page's first write: for memory
+ * about to be filled.  On the virtual machine of the benchmarks a page's
+ * first touch costs about 10 µs, and a page populated this way under 1.
+ * Only a hint: without MADV_POPULATE_WRITE (Linux 5.14) pages fault as
+ * before.
+ */
+void xprefault(void *p, size_t n);
+/*
+ * Returns the array p of *cap elements of size bytes grown to twice as many
+ * (first, when *cap is 0), its new part populated (xprefault): for an
+ * array filled as it grows.  Sets *cap.
+ */
+void *xgrow(void *p, size_t *cap, size_t first, size_t size);
 /* Returns an allocated copy of s; the caller frees it. */
 char *xstrdup(const char *s);
 /* Returns an allocated copy of the first n bytes of s, NUL-terminated. */

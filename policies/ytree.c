@@ -66,6 +66,7 @@ tree_alloc(struct yparse *y, size_t n)
 	}
 	if (b == NULL || b->size - b->used < n) {
 		b = xmalloc(sizeof *b + YBLOCK_SIZE);
+		xprefault(b->data, YBLOCK_SIZE);
 		b->used = 0;
 		b->size = YBLOCK_SIZE;
 		b->next = y->blocks;

@@ -290,10 +290,8 @@ struct taken {
 static void
 take_row(struct taken *t, sqlite3_stmt *st, struct token_names *nm)
 {
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 256;
-		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
-	}
+	if (t->n == t->cap)
+		t->v = xgrow(t->v, &t->cap, 256, sizeof *t->v);
 	t->n += tokens_read_live(st, nm, &t->v[t->n]) == 0;
 }
 

@@ -643,10 +643,8 @@ collect(struct store *s, sqlite3_stmt *st, struct token_row **rows, size_t *n, c
 	*rows = NULL;
 	*n = 0;
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*rows = xrealloc(*rows, cap * sizeof **rows);
-		}
+		if (*n == cap)
+			*rows = xgrow(*rows, &cap, 16, sizeof **rows);
 		read_row(st, &(*rows)[(*n)++]);
 	}
 	if (step != SQLITE_DONE) {
@@ -833,10 +831,8 @@ names_read(struct store *s, const char *sql, struct token_name **v, size_t *n, c
 	if (st == NULL)
 		return -1;
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			*v = xrealloc(*v, cap * sizeof **v);
-		}
+		if (*n == cap)
+			*v = xgrow(*v, &cap, 16, sizeof **v);
 		name_read(&(*v)[(*n)++], st);
 	}
 	store_done(s, st);
@@ -920,6 +916,7 @@ names_dup(struct token_names *nm, sqlite3_stmt *st, int i)
 		size_t size = n > NAMES_BLOCK ? n : NAMES_BLOCK;
 		struct names_block *b = xmalloc(sizeof *b + size);
 
+		xprefault(b->text, size);
 		b->next = nm->blocks;
 		b->used = 0;
 		b->size = size;
@@ -1015,10 +1012,8 @@ live_rows(struct store *s, int with_secret, int down, int (*take)(int64_t row, v
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		if (take != NULL && !take(sqlite3_column_int64(st, 0), arg))
 			break;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			*rows = xrealloc(*rows, cap * sizeof **rows);
-		}
+		if (*n == cap)
+			*rows = xgrow(*rows, &cap, 64, sizeof **rows);
 		*n += tokens_read_live(st, nm, &(*rows)[*n]) == 0;
 	}
 	store_done(s, st);

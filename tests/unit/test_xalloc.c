@@ -2,6 +2,9 @@
  * Unit tests for core/xalloc's secret buffers: a buffer given back is wiped
  * before anyone can have it again, buffers kept for reuse never mix sizes,
  * and a write before a buffer's start stops the process when it is freed.
+ * And for its populated memory: xprefault backs exactly the whole pages of
+ * its range, as mincore(2) sees them; xgrow keeps an array's elements as it
+ * doubles it; xcalloc zeroes what it populates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,8 +14,10 @@
 
 #include "core/xalloc.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +140,134 @@ test_a_damaged_or_repeated_free_aborts(void **state)
 	assert_int_equal(in_child(free_twice), SIGABRT);
 }
 
+/* How many of the n pages at p are resident, with page k's state in in[k]. */
+static size_t
+resident(void *p, size_t n, unsigned char *in)
+{
+	size_t count = 0;
+
+	assert_int_equal(mincore(p, n * (size_t)sysconf(_SC_PAGESIZE), in), 0);
+	for (size_t k = 0; k < n; k++) {
+		in[k] &= 1;
+		count += in[k];
+	}
+	return count;
+}
+
+/*
+ * Over fresh mappings, xprefault makes resident the whole pages inside its
+ * range and no other, for ranges starting and ending at random offsets;
+ * its memory reads as zero and takes writes.  A kernel without
+ * MADV_POPULATE_WRITE (before Linux 5.14) populates nothing, and then
+ * neither may xprefault.
+ */
+static void
+test_prefault_backs_whole_pages(void **state)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE), npages = 64;
+	unsigned char in[64];
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	int supported = 1;
+
+	(void)state;
+#ifdef MADV_POPULATE_WRITE
+	{
+		unsigned char *probe =
+		    mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		assert_true(probe != MAP_FAILED);
+		if (madvise(probe, page, MADV_POPULATE_WRITE) < 0) {
+			assert_int_equal(errno, EINVAL);
+			supported = 0;
+		}
+		munmap(probe, page);
+	}
+#else
+	supported = 0;
+#endif
+	for (int round = 0; round < 200; round++) {
+		unsigned char *m = mmap(NULL, npages * page, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		size_t from, len, first, end;
+
+		assert_true(m != MAP_FAILED);
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		from = (size_t)(x % (npages * page / 2));
+		len = (size_t)((x >> 32) % (npages * page - from));
+		/* Also a range within one page, and one of whole pages exactly. */
+		if (round == 0) {
+			from = 10;
+			len = page - 20;
+		} else if (round == 1) {
+			from = 3 * page;
+			len = 5 * page;
+		}
+		assert_int_equal(resident(m, npages, in), 0);
+		xprefault(m + from, len);
+		first = (from + page - 1) / page;
+		end = (from + len) / page;
+		resident(m, npages, in);
+		for (size_t k = 0; k < npages; k++)
+			if (in[k] != (supported && k >= first && k < end))
+				fail_msg("round %d: range %zu+%zu: page %zu %s resident", round,
+					 from, len, k, in[k] ? "is" : "is not");
+		for (size_t i = from; i < from + len; i++)
+			if (m[i] != 0)
+				fail_msg("round %d: byte %zu reads %d", round, i, m[i]);
+		memset(m + from, 0x5a, len);
+		munmap(m, npages * page);
+	}
+}
+
+/* Grown from nothing again and again, an array keeps every element written before. */
+static void
+test_grow_keeps_elements(void **state)
+{
+	const size_t sizes[] = {1, 8, 104, 4096 + 8};
+
+	(void)state;
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		unsigned char *v = NULL;
+		size_t cap = 0, n = 0, want = 3;
+
+		for (; n < 5000; n++) {
+			if (n == cap) {
+				v = xgrow(v, &cap, want, sizes[s]);
+				assert_int_equal(cap, n == 0 ? want : 2 * n);
+			}
+			memset(v + n * sizes[s], (int)(n % 251), sizes[s]);
+		}
+		for (size_t i = 0; i < n; i++)
+			for (size_t b = 0; b < sizes[s]; b++)
+				if (v[i * sizes[s] + b] != i % 251)
+					fail_msg("size %zu: element %zu byte %zu lost", sizes[s], i,
+						 b);
+		free(v);
+	}
+}
+
+/* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
+static void
+test_calloc_zeroes(void **state)
+{
+	const size_t sizes[] = {1, 100, 16 * 1024 - 1, 16 * 1024, 100 * 1000, 1 << 20};
+
+	(void)state;
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		for (int k = 0; k < 4; k++) {
+			unsigned char *dirty = xmalloc(sizes[s]), *z;
+
+			memset(dirty, 0xa5, sizes[s]);
+			free(dirty);
+			z = xcalloc(sizes[s] / (k + 1) + 1, (size_t)k + 1);
+			assert_true(all_zero(z, (sizes[s] / (k + 1) + 1) * ((size_t)k + 1)));
+			free(z);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -143,6 +276,9 @@ main(void)
 	    cmocka_unit_test(test_kept_buffer_serves_its_size_only),
 	    cmocka_unit_test(test_a_damaged_or_repeated_free_aborts),
 	    cmocka_unit_test(test_reused_buffers_come_back_wiped),
+	    cmocka_unit_test(test_prefault_backs_whole_pages),
+	    cmocka_unit_test(test_grow_keeps_elements),
+	    cmocka_unit_test(test_calloc_zeroes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
