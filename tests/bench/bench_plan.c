@@ -315,9 +315,9 @@ print_faults(const struct line *l, int n)
 {
 	double us = measure_fault_us();
 
-	printf("page faults (median run), which the machine's load does not move, and about what "
-	       "they cost at %.1f us each now:",
-	       us);
+	printf("page faults (median run; %s), which the machine's load does not move, and about "
+	       "what they cost at %.1f us each now:",
+	       measure_faults_how(), us);
 	for (int i = 0; i < n; i++)
 		printf("%s %s %ld (%.1f ms)", i > 0 ? ";" : "", l[i].label, l[i].faults,
 		       (double)l[i].faults * us / 1e3);

@@ -439,9 +439,9 @@ main(int argc, char **argv)
 	       floor);
 	fault_us = measure_fault_us();
 	med_faults = measure_median(nfaults, o.runs);
-	printf("page faults (median run), which the machine's load does not move: %.0f, about "
-	       "%.1f ms at %.1f us each now\n",
-	       med_faults, med_faults * fault_us / 1e3, fault_us);
+	printf("page faults (median run; %s), which the machine's load does not move: %.0f, "
+	       "about %.1f ms at %.1f us each now\n",
+	       measure_faults_how(), med_faults, med_faults * fault_us / 1e3, fault_us);
 	/* Missed only beyond the spread: when even the best run is over. */
 	missed = wall[0] > GOAL_MS || rss[0] > GOAL_MIB;
 	printf("\ngoal (issue 15): %.0f ms and %.0f MiB: %s (median %.1f ms, best %.1f ms, least "

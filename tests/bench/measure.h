@@ -24,11 +24,17 @@ double measure_self_rss_mib(void);
  * Runs argv with stdout to the file out (stderr to /dev/null unless
  * show_err) and waits.  Returns the exit status (-1 when it did not exit),
  * with the wall and CPU time, the child's peak RSS in KiB and (faults, when
- * not NULL) its page faults: the pages it touched first, which the
- * machine's load does not change.
+ * not NULL) its page faults, which the machine's load does not change: the
+ * traps its threads took at a page's first touch, as perf counts them, or
+ * where perf may not count, rusage's count, which also counts each page
+ * populated in one call (MADV_POPULATE_WRITE) at a fraction of a trap's
+ * cost.
  */
 int measure_run(char *const argv[], const char *out, int show_err, double *ms, double *cpu_ms,
 		long *rss_kib, long *faults);
+
+/* How the last measure_run counted the faults, for the figures' wording. */
+const char *measure_faults_how(void);
 
 /*
  * The time this process takes to touch a page of memory for the first
