@@ -20,8 +20,8 @@ static int
 child(const char *how)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	char *m = mmap(NULL, PAGES * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	char *m =
+	    mmap(NULL, PAGES * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	volatile char *touch = m;
 
 	if (m == MAP_FAILED)
@@ -61,8 +61,9 @@ main(int argc, char **argv)
 	printf("faults: %ld touching %d pages, %ld populating them (%s)\n", touched, PAGES,
 	       populated, measure_faults_how());
 	if (touched - populated < PAGES * 3 / 4) {
-		fprintf(stderr, "test_measure: %ld faults touching, %ld populating: the count takes "
-				"populated pages for faults\n",
+		fprintf(stderr,
+			"test_measure: %ld faults touching, %ld populating: the count takes "
+			"populated pages for faults\n",
 			touched, populated);
 		return 1;
 	}
