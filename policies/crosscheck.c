@@ -190,10 +190,8 @@ check_files(struct loader *ld, const struct policy *p)
 		for (size_t j = 0; j < s->eff.ndeliver; j++) {
 			if (s->eff.deliver[j].kind != DELIVER_FILE)
 				continue;
-			if (n == cap) {
-				cap = cap == 0 ? 16 : cap * 2;
-				t = xrealloc(t, cap * sizeof *t);
-			}
+			if (n == cap)
+				t = xgrow(t, &cap, 16, sizeof *t);
 			t[n].path = policy_render_target(s, s->eff.deliver[j].path);
 			t[n].slot = s;
 			t[n].d = &s->eff.deliver[j];

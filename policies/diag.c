@@ -34,10 +34,8 @@ diag_add_msg(struct diag_list *d, enum diag_level level, int line, int col, char
 	for (char *c = msg; *c != '\0'; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
-	if (d->n == d->cap) {
-		d->cap = d->cap == 0 ? 16 : d->cap * 2;
-		d->v = xrealloc(d->v, d->cap * sizeof *d->v);
-	}
+	if (d->n == d->cap)
+		d->v = xgrow(d->v, &d->cap, 16, sizeof *d->v);
 	d->v[d->n].level = level;
 	d->v[d->n].line = line;
 	d->v[d->n].col = col;

@@ -125,10 +125,8 @@ clocks_list(struct store *s, struct clock_state **out, size_t *n, char **cause)
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct clock_state *v;
 
-		if (*n == cap) {
-			cap = cap == 0 ? 4 : cap * 2;
-			*out = xrealloc(*out, cap * sizeof **out);
-		}
+		if (*n == cap)
+			*out = xgrow(*out, &cap, 4, sizeof **out);
 		v = &(*out)[(*n)++];
 		v->workspace = store_column_dup(st, 0);
 		v->checked_at = sqlite3_column_int64(st, 1);

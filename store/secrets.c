@@ -108,10 +108,8 @@ read_all(struct store *s, struct stored **out, size_t *n, char **cause)
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		struct stored *r;
 
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof *v);
-		}
+		if (*n == cap)
+			v = xgrow(v, &cap, 16, sizeof *v);
 		r = &v[(*n)++];
 		r->row = sqlite3_column_int64(st, 0);
 		r->workspace = store_column_dup(st, 1);

@@ -112,10 +112,8 @@ slots_list(struct store *s, struct slot_state **out, size_t *n, char **cause)
 		step = sqlite3_step(st);
 		if (step != SQLITE_ROW)
 			break;
-		if (*n == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			*out = xrealloc(*out, cap * sizeof **out);
-		}
+		if (*n == cap)
+			*out = xgrow(*out, &cap, 16, sizeof **out);
 		v = &(*out)[(*n)++];
 		v->workspace = store_column_dup(st, 0);
 		v->slot = store_column_dup(st, 1);
