@@ -13,6 +13,7 @@
 #include "store/events.h"
 #include "store/inventory.h"
 #include "store/store_priv.h"
+#include "store/walbuf.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -632,26 +633,35 @@ store_gate_drop(struct store_gate *g)
 
 /*
  * A connection that store_open_another opened syncs its commits outside
- * the gate: it commits at synchronous=NORMAL, which writes the log without
- * syncing it, lets the next connection in, and then syncs the log before
- * store_commit returns.  The connections share the log, so a sync makes
- * every commit written before it durable, and no connection waits on
- * another's sync to write.  Every other commit is synced inside COMMIT, as
- * SQLite does at FULL: should the sync fail, the commit is undone.  Outside
- * these transactions each connection is at FULL, as opened.
+ * the gate: its COMMIT writes the log without syncing it (walbuf skips the
+ * commit's sync, as synchronous=NORMAL would), lets the next connection in,
+ * and then syncs the log before store_commit returns.  The connections
+ * share the log, so a sync makes every commit written before it durable,
+ * and no connection waits on another's sync to write.  Every other commit
+ * is synced inside COMMIT, as SQLite does at FULL, at which each connection
+ * stays: should the sync fail, the commit is undone.
  */
+
+/* The log the connection writes, or NULL when none is open. */
+static sqlite3_file *
+log_of(struct store *s)
+{
+	sqlite3_file *log = NULL;
+
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log) != SQLITE_OK)
+		return NULL;
+	return log != NULL && log->pMethods != NULL ? log : NULL;
+}
 
 /* Syncs the store's log (FILE-wal) through s's connection: SQLite's result, *sys errno. */
 static int
 sync_log(struct store *s, int *sys)
 {
-	sqlite3_file *log = NULL;
-	int err = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
+	sqlite3_file *log = log_of(s);
+	int err = SQLITE_MISUSE; /* no log open: nothing was committed through it */
 
 	*sys = 0;
-	if (err == SQLITE_OK && (log == NULL || log->pMethods == NULL))
-		err = SQLITE_MISUSE; /* no log open: nothing was committed through it */
-	if (err == SQLITE_OK) {
+	if (log != NULL) {
 		err = log->pMethods->xSync(log, SQLITE_SYNC_NORMAL);
 		*sys = errno;
 	}
@@ -668,39 +678,40 @@ sync_failed(const struct store *s, int err, int sys, const char *what)
 }
 
 /* Takes the gate for a transaction of s's, its commit left unsynced when deferred. */
-static int
-gate_enter(struct store *s, int deferred, char **cause)
+static void
+gate_enter(struct store *s, int deferred)
 {
-	int normal = deferred || s->late_sync;
-
 	pthread_mutex_lock(&s->gate->mu);
-	/* SQLite refuses the pragma inside a transaction: it goes first. */
-	if (normal != s->normal &&
-	    store_step_once(s, normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
-			    "starting a write transaction", cause) < 0) {
-		pthread_mutex_unlock(&s->gate->mu);
-		return -1;
-	}
-	s->normal = normal;
 	s->deferred = deferred;
-	return 0;
 }
 
 /* The outermost transaction ended, committed or not: the other connections may write. */
 static void
 transaction_ended(struct store *s, int committed)
 {
-	char *cause = NULL;
-
 	if (committed && s->deferred)
 		s->gate->unsynced = 1;
-	/* Should the pragma fail, the connection's next transaction tries again. */
-	if (s->normal && store_step_once(s, "PRAGMA synchronous = FULL",
-					 "ending a write transaction", &cause) == 0)
-		s->normal = 0;
-	free(cause);
 	s->depth = 0;
 	pthread_mutex_unlock(&s->gate->mu);
+}
+
+/*
+ * Steps the outermost COMMIT.  One whose sync comes later (deferred, or
+ * late on a connection of store_open_another's) has walbuf skip the sync
+ * FULL makes inside it; without walbuf, the commit is synced there too.
+ */
+static int
+commit_outer(struct store *s, char **cause)
+{
+	sqlite3_file *log = s->depth == 1 && (s->deferred || s->late_sync) ? log_of(s) : NULL;
+	int rc;
+
+	if (log != NULL)
+		walbuf_defer_sync(log, 1);
+	rc = store_step_once(s, "COMMIT", "committing the change", cause);
+	if (log != NULL)
+		walbuf_defer_sync(log, 0);
+	return rc;
 }
 
 /*
@@ -713,8 +724,8 @@ transaction_ended(struct store *s, int committed)
 static int
 begin(struct store *s, int deferred, char **cause)
 {
-	if (s->depth == 0 && gate_enter(s, deferred, cause) < 0)
-		return -1;
+	if (s->depth == 0)
+		gate_enter(s, deferred);
 	if (store_step_once(s, s->depth > 0 ? "SAVEPOINT nested" : "BEGIN IMMEDIATE",
 			    "starting a write transaction", cause) < 0) {
 		if (s->depth == 0)
@@ -742,8 +753,8 @@ store_commit(struct store *s, char **cause)
 {
 	int late = s->late_sync && !s->deferred, err, sys;
 
-	if (store_step_once(s, s->depth > 1 ? "RELEASE nested" : "COMMIT", "committing the change",
-			    cause) < 0) {
+	if ((s->depth > 1 ? store_step_once(s, "RELEASE nested", "committing the change", cause)
+			  : commit_outer(s, cause)) < 0) {
 		store_rollback(s);
 		return -1;
 	}

@@ -45,7 +45,6 @@ struct store {
 	struct store_stmts *stmts; /* the prepared statements kept (store_prepare) */
 	int depth;                 /* transactions open, one inside another (store_begin) */
 	int late_sync;             /* its commits are synced after the gate (store_open_another) */
-	int normal;   /* at synchronous=NORMAL: in a late-synced or unsynced transaction */
 	int deferred; /* the transaction's commit is left unsynced (store_begin_unsynced) */
 	struct store_gate *gate; /* taken in turn by this store's connections to write */
 };

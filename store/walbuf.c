@@ -26,6 +26,15 @@
  * commit's, or the sync's) and the buffer is dropped: SQLite abandons the
  * transaction, as it would had that write of its own failed.  Every other
  * file goes to the default VFS untouched.
+ *
+ * A commit whose sync the store leaves for later (walbuf_defer_sync)
+ * skips one sync: the first after its commit frame's header, which at
+ * synchronous=FULL is the commit's own, the one NORMAL leaves out.  So a
+ * connection stays at FULL for good, rather than switching to NORMAL and
+ * back around such a commit: SQLite applies that pragma when it prepares
+ * it, so every switch compiled the statement again.  Any later sync, as a
+ * checkpoint's before it copies the log into the database, is made as
+ * before.
  */
 #include "store/walbuf.h"
 
@@ -53,6 +62,8 @@ struct logfile {
 	size_t len;
 	sqlite3_int64 at; /* where buf[0] goes in the file */
 	int commit;       /* the last write was a commit frame's header: the next goes through */
+	int committed;    /* a commit frame's header was written since the last sync */
+	int defer;        /* walbuf_defer_sync: skip the commit's own sync */
 };
 
 /* The default VFS's file begins here, aligned as SQLite aligns its own. */
@@ -106,6 +117,7 @@ log_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
 	int hold = !lf->commit && holdable(n, at) && (size_t)n <= WALBUF_BYTES, rc;
 
 	lf->commit = n == FRAME_HEADER_BYTES && commit_header(data);
+	lf->committed |= lf->commit;
 	if (lf->len > 0 && (!hold || at != lf->at + (sqlite3_int64)lf->len ||
 			    lf->len + (size_t)n > WALBUF_BYTES)) {
 		rc = flush(lf);
@@ -142,9 +154,13 @@ log_truncate(sqlite3_file *f, sqlite3_int64 size)
 static int
 log_sync(sqlite3_file *f, int flags)
 {
-	int rc = flush(LOG(f));
+	struct logfile *lf = LOG(f);
+	int rc = flush(lf), skip = lf->defer && lf->committed;
 
-	return rc != SQLITE_OK ? rc : REAL(f)->pMethods->xSync(REAL(f), flags);
+	lf->committed = 0;
+	if (rc != SQLITE_OK || skip)
+		return rc;
+	return lf->real->pMethods->xSync(lf->real, flags);
 }
 
 static int
@@ -329,4 +345,14 @@ walbuf_vfs(void)
 {
 	pthread_once(&once, register_vfs);
 	return registered;
+}
+
+int
+walbuf_defer_sync(sqlite3_file *log, int on)
+{
+	if (log == NULL || log->pMethods != &log_methods)
+		return -1;
+	LOG(log)->defer = on;
+	LOG(log)->committed = 0;
+	return 0;
 }

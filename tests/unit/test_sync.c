@@ -37,6 +37,8 @@ static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
 static int log_syncs;    /* syncs of the log */
 static int log_unsynced; /* the log was written since its last sync */
 static int fail_sync;    /* the next sync of the log fails */
+static int db_writes;    /* writes to any other file: a database's */
+static int early_copies; /* of them, made while the log held writes not yet synced */
 
 /* Copies path to path.synced: what a power cut leaves of it.  Returns 0 or -1. */
 static int
@@ -66,11 +68,14 @@ w_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
 	struct watched *w = (struct watched *)f;
 
+	pthread_mutex_lock(&watch_mu);
 	if (w->log) {
-		pthread_mutex_lock(&watch_mu);
 		log_unsynced = 1;
-		pthread_mutex_unlock(&watch_mu);
+	} else {
+		db_writes++;
+		early_copies += log_unsynced;
 	}
+	pthread_mutex_unlock(&watch_mu);
 	return wrap_write(f, buf, n, off);
 }
 
@@ -336,7 +341,10 @@ test_failed_sync(void **state)
 	change(fx->s, "c", 0);
 }
 
-/* A rolled back unsynced transaction leaves nothing to sync, and FULL restored. */
+/*
+ * A rolled back unsynced transaction leaves nothing to sync.  The connection
+ * stays at FULL throughout: walbuf, not a pragma, leaves the commit's sync out.
+ */
 static void
 test_rollback_leaves_nothing(void **state)
 {
@@ -347,13 +355,62 @@ test_rollback_leaves_nothing(void **state)
 	change(fx->s, "a", 0);
 	before = syncs();
 	assert_int_equal(store_begin_unsynced(fx->s, &cause), 0);
-	assert_int_equal(synchronous(fx->s), 1);
+	assert_int_equal(synchronous(fx->s), 2);
 	assert_int_equal(store_meta_set(fx->s, "b", "set", &cause), 0);
 	store_rollback(fx->s);
 	assert_int_equal(synchronous(fx->s), 2);
 	assert_int_equal(store_sync(fx->s, &cause), 0);
 	assert_int_equal(syncs(), before);
 	assert_false(holds(fx->path, "b"));
+	assert_null(cause);
+}
+
+/* n commits of s's, of keys named from `late`: left unsynced, or (late) synced late. */
+static void
+changes(struct store *s, int n, int late)
+{
+	char key[16];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "%s%d", late ? "late" : "lazy", i);
+		change(s, key, !late);
+		assert_int_equal(synchronous(s), 2);
+	}
+}
+
+/*
+ * A checkpoint inside a commit whose own sync is left out still syncs the
+ * log before it copies the log into the database: no page reaches the
+ * database from a log that a power cut could take back.  With a checkpoint
+ * at every commit, on the connection that defers its syncs and on one that
+ * syncs late.
+ */
+static void
+test_checkpoint_syncs_log_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *other = NULL;
+	char *cause = NULL;
+	int before, written;
+
+	assert_int_equal(store_open_another(fx->s, &other, &cause), 0);
+	for (int late = 0; late <= 1; late++) {
+		struct store *s = late ? other : fx->s;
+
+		assert_int_equal(
+		    sqlite3_exec(s->db, "PRAGMA wal_autocheckpoint = 1", NULL, NULL, NULL),
+		    SQLITE_OK);
+		before = syncs();
+		written = db_writes;
+		early_copies = 0;
+		changes(s, 20, late);
+		assert_true(db_writes > written); /* the checkpoints ran */
+		assert_int_equal(early_copies, 0);
+		assert_true(syncs() >= before + 20);
+	}
+	store_close(other);
+	assert_true(holds(fx->path, "lazy19"));
+	assert_true(holds(fx->path, "late19"));
 	assert_null(cause);
 }
 
@@ -525,6 +582,8 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_sync, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_syncs_log_first, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_outer_transaction_decides, fixture_setup,
 					    fixture_teardown),

@@ -31,6 +31,7 @@
 static sqlite3_io_methods counted_methods;
 static long log_writes; /* writes to any log that reached the unix VFS */
 static long full_from;  /* the log write from which every one fails, as on a full disk; 0 none */
+static long log_syncs;  /* syncs of any log that reached the unix VFS */
 
 static int
 c_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
@@ -39,6 +40,13 @@ c_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 	if (full_from > 0 && log_writes >= full_from)
 		return SQLITE_FULL;
 	return wrap_write(f, buf, n, off);
+}
+
+static int
+c_sync(sqlite3_file *f, int flags)
+{
+	log_syncs++;
+	return wrap_sync(f, flags);
 }
 
 /* A log is wrapped, to count its writes; any other file is the unix VFS's own. */
@@ -73,6 +81,7 @@ counted_setup(void **state)
 	(void)state;
 	counted_methods = wrap_methods();
 	counted_methods.xWrite = c_write;
+	counted_methods.xSync = c_sync;
 	if (wrap_vfs("counted", sizeof(struct wrap_file), c_open, c_random) < 0)
 		return -1;
 	return walbuf_vfs() != NULL ? 0 : -1;
@@ -359,6 +368,54 @@ test_held_until_commit(void **state)
 }
 
 /*
+ * A log told to defer (walbuf_defer_sync) skips the first sync after a
+ * commit frame's header, the commit's own at FULL, and no other: not one
+ * before any commit, nor the next (a checkpoint's), nor any once told to
+ * stop.  Only a walbuf log can be told.
+ */
+static void
+test_defer_skips_the_commit_sync(void **state)
+{
+	struct dir *d = *state;
+	sqlite3_file *f = open_log(d), *db_file = NULL;
+	unsigned char head[32] = {0x37, 0x7f, 0x06, 0x82}, h[24], page[PAGE];
+	sqlite3 *db = open_db(d, "plain.db", "counted");
+	long base = log_syncs;
+
+	memset(page, 0xcd, sizeof page);
+	assert_int_equal(walbuf_defer_sync(f, 1), 0);
+	assert_int_equal(f->pMethods->xWrite(f, head, 32, 0), SQLITE_OK);
+	assert_int_equal(f->pMethods->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK); /* a header's */
+	assert_int_equal(log_syncs, base + 1);
+	for (unsigned i = 0; i < 3; i++) {
+		frame_header(h, i + 1, i == 2 ? 3 : 0);
+		assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(i)), SQLITE_OK);
+		assert_int_equal(f->pMethods->xWrite(f, page, PAGE, AT(i) + 24), SQLITE_OK);
+	}
+	assert_int_equal(f->pMethods->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK); /* the commit's */
+	assert_int_equal(log_syncs, base + 1);
+	assert_int_equal(file_size(d, "direct.db-wal"), AT(3)); /* written, all the same */
+	assert_int_equal(f->pMethods->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK); /* a checkpoint's */
+	assert_int_equal(log_syncs, base + 2);
+
+	assert_int_equal(walbuf_defer_sync(f, 0), 0);
+	frame_header(h, 4, 4);
+	assert_int_equal(f->pMethods->xWrite(f, h, 24, AT(3)), SQLITE_OK);
+	assert_int_equal(f->pMethods->xWrite(f, page, PAGE, AT(3) + 24), SQLITE_OK);
+	assert_int_equal(f->pMethods->xSync(f, SQLITE_SYNC_NORMAL), SQLITE_OK);
+	assert_int_equal(log_syncs, base + 3);
+	close_log(f);
+
+	assert_int_equal(walbuf_defer_sync(NULL, 1), -1);
+	exec_ok(db, "CREATE TABLE t (x)");
+	assert_int_equal(sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &db_file),
+			 SQLITE_OK);
+	/* A database's file, and not through walbuf. */
+	assert_int_equal(walbuf_defer_sync(db_file, 1), -1);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/*
  * A write of a shape SQLite does not make today (a frame whole, a piece
  * of a page) is not held: what is held goes first, then it, at once.
  */
@@ -531,6 +588,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_held_until_commit, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_other_shapes_go_straight, dir_setup, dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_defer_skips_the_commit_sync, dir_setup,
+					    dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_one_write_per_commit, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_same_bytes_as_sqlite, dir_setup, dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_full_disk_at_every_write, dir_setup, dir_teardown),
