@@ -86,12 +86,13 @@ xgrow(void *p, size_t *cap, size_t first, size_t size)
 
 	if (n <= old || n > SIZE_MAX / size)
 		oom();
-	/* Not realloc: its copy into a new block would fault that block's pages one by one. */
-	q = xmalloc(n * size);
-	xprefault(q, n * size);
-	if (old > 0)
-		memcpy(q, p, old * size);
-	free(p);
+	/*
+	 * realloc moves a block as large as malloc maps on its own (128 KiB
+	 * and up) with mremap, which copies nothing: only the new part's pages
+	 * are then populated.  A smaller block it may copy, a few pages.
+	 */
+	q = xrealloc(p, n * size);
+	xprefault(q + old * size, (n - old) * size);
 	*cap = n;
 	return q;
 }

@@ -4,7 +4,7 @@
  * and a write before a buffer's start stops the process when it is freed.
  * And for its populated memory: xprefault backs exactly the whole pages of
  * its range, as mincore(2) sees them; xgrow keeps an array's elements as it
- * doubles it; xcalloc zeroes what it populates.
+ * doubles it, and populates its new part; xcalloc zeroes what it populates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,30 +161,34 @@ resident(void *p, size_t n, unsigned char *in)
  * MADV_POPULATE_WRITE (before Linux 5.14) populates nothing, and then
  * neither may xprefault.
  */
+/* Whether this kernel populates memory on request (MADV_POPULATE_WRITE, Linux 5.14). */
+static int
+populate_supported(void)
+{
+	int supported = 0;
+#ifdef MADV_POPULATE_WRITE
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *probe =
+	    mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(probe != MAP_FAILED);
+	supported = madvise(probe, page, MADV_POPULATE_WRITE) == 0;
+	if (!supported)
+		assert_int_equal(errno, EINVAL);
+	munmap(probe, page);
+#endif
+	return supported;
+}
+
 static void
 test_prefault_backs_whole_pages(void **state)
 {
 	const size_t page = (size_t)sysconf(_SC_PAGESIZE), npages = 64;
 	unsigned char in[64];
 	uint64_t x = 0x2545f4914f6cdd1dULL;
-	int supported = 1;
+	int supported = populate_supported();
 
 	(void)state;
-#ifdef MADV_POPULATE_WRITE
-	{
-		unsigned char *probe =
-		    mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		assert_true(probe != MAP_FAILED);
-		if (madvise(probe, page, MADV_POPULATE_WRITE) < 0) {
-			assert_int_equal(errno, EINVAL);
-			supported = 0;
-		}
-		munmap(probe, page);
-	}
-#else
-	supported = 0;
-#endif
 	for (int round = 0; round < 200; round++) {
 		unsigned char *m = mmap(NULL, npages * page, PROT_READ | PROT_WRITE,
 					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -248,6 +252,42 @@ test_grow_keeps_elements(void **state)
 	}
 }
 
+/*
+ * Each time xgrow doubles an array, the whole pages of its new part are
+ * resident before anything is written there; at sizes malloc maps on its
+ * own, which realloc moves rather than copies.
+ */
+static void
+test_grow_populates_new_part(void **state)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int supported = populate_supported();
+	unsigned char *v = NULL, *in = NULL;
+	size_t cap = 0, old;
+
+	(void)state;
+	while (cap < (8u << 20)) {
+		size_t first, end, npages;
+		uintptr_t base;
+
+		old = cap;
+		v = xgrow(v, &cap, 64 * 1024 + 24, 1);
+		base = (uintptr_t)v & ~(uintptr_t)(page - 1);
+		first = ((uintptr_t)v + old + page - 1 - base) / page;
+		end = ((uintptr_t)v + cap - base) / page;
+		npages = end + 1;
+		in = xrealloc(in, npages);
+		assert_int_equal(mincore((void *)base, npages * page, in), 0);
+		for (size_t k = first; k < end; k++)
+			if (in[k] != supported)
+				fail_msg("grown %zu to %zu: page %zu of the new part %s resident",
+					 old, cap, k - first, in[k] ? "is" : "is not");
+		memset(v + old, (int)(cap % 251), cap - old);
+	}
+	free(in);
+	free(v);
+}
+
 /* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
 static void
 test_calloc_zeroes(void **state)
@@ -278,6 +318,7 @@ main(void)
 	    cmocka_unit_test(test_reused_buffers_come_back_wiped),
 	    cmocka_unit_test(test_prefault_backs_whole_pages),
 	    cmocka_unit_test(test_grow_keeps_elements),
+	    cmocka_unit_test(test_grow_populates_new_part),
 	    cmocka_unit_test(test_calloc_zeroes),
 	};
 
