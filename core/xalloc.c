@@ -78,6 +78,13 @@ xprefault(void *p, size_t n)
 #endif
 }
 
+/*
+ * The size from which malloc maps a block on its own: glibc's 128 KiB,
+ * which main's mallopt keeps from rising.  Such a block realloc moves;
+ * a smaller one it may copy.
+ */
+#define XGROW_MAPPED (128 * 1024)
+
 void *
 xgrow(void *p, size_t *cap, size_t first, size_t size)
 {
@@ -86,13 +93,18 @@ xgrow(void *p, size_t *cap, size_t first, size_t size)
 
 	if (n <= old || n > SIZE_MAX / size)
 		oom();
-	/*
-	 * realloc moves a block as large as malloc maps on its own (128 KiB
-	 * and up) with mremap, which copies nothing: only the new part's pages
-	 * are then populated.  A smaller block it may copy, a few pages.
-	 */
-	q = xrealloc(p, n * size);
-	xprefault(q + old * size, (n - old) * size);
+	if (old * size >= XGROW_MAPPED) {
+		/* realloc moves a mapped block with mremap, which copies nothing. */
+		q = xrealloc(p, n * size);
+		xprefault(q + old * size, (n - old) * size);
+	} else {
+		/* Not realloc: its copy into a new block would fault that block's pages one by one. */
+		q = xmalloc(n * size);
+		xprefault(q, n * size);
+		if (old > 0)
+			memcpy(q, p, old * size);
+		free(p);
+	}
 	*cap = n;
 	return q;
 }
