@@ -98,7 +98,7 @@ xgrow(void *p, size_t *cap, size_t first, size_t size)
 		q = xrealloc(p, n * size);
 		xprefault(q + old * size, (n - old) * size);
 	} else {
-		/* Not realloc: its copy into a new block would fault that block's pages one by one. */
+		/* Not realloc: its copy into a new block would fault its pages one by one. */
 		q = xmalloc(n * size);
 		xprefault(q, n * size);
 		if (old > 0)
