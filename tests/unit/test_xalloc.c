@@ -267,7 +267,7 @@ test_grow_populates_new_part(void **state)
 
 	(void)state;
 	while (cap < (8u << 20)) {
-		size_t first, end, npages;
+		size_t first, end;
 		uintptr_t base;
 
 		old = cap;
@@ -275,9 +275,9 @@ test_grow_populates_new_part(void **state)
 		base = (uintptr_t)v & ~(uintptr_t)(page - 1);
 		first = ((uintptr_t)v + old + page - 1 - base) / page;
 		end = ((uintptr_t)v + cap - base) / page;
-		npages = end + 1;
-		in = xrealloc(in, npages);
-		assert_int_equal(mincore((void *)base, npages * page, in), 0);
+		/* Up to the last whole page: the page past the array may not be mapped. */
+		in = xrealloc(in, end);
+		assert_int_equal(mincore((void *)base, end * page, in), 0);
 		for (size_t k = first; k < end; k++)
 			if (in[k] != supported)
 				fail_msg("grown %zu to %zu: page %zu of the new part %s resident",
