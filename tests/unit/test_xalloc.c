@@ -154,13 +154,6 @@ resident(void *p, size_t n, unsigned char *in)
 	return count;
 }
 
-/*
- * Over fresh mappings, xprefault makes resident the whole pages inside its
- * range and no other, for ranges starting and ending at random offsets;
- * its memory reads as zero and takes writes.  A kernel without
- * MADV_POPULATE_WRITE (before Linux 5.14) populates nothing, and then
- * neither may xprefault.
- */
 /* Whether this kernel populates memory on request (MADV_POPULATE_WRITE, Linux 5.14). */
 static int
 populate_supported(void)
@@ -180,6 +173,13 @@ populate_supported(void)
 	return supported;
 }
 
+/*
+ * Over fresh mappings, xprefault makes resident the whole pages inside its
+ * range and no other, for ranges starting and ending at random offsets;
+ * its memory reads as zero and takes writes.  A kernel without
+ * MADV_POPULATE_WRITE (before Linux 5.14) populates nothing, and then
+ * neither may xprefault.
+ */
 static void
 test_prefault_backs_whole_pages(void **state)
 {
@@ -277,7 +277,7 @@ test_grow_populates_new_part(void **state)
 		end = ((uintptr_t)v + cap - base) / page;
 		/* Up to the last whole page: the page past the array may not be mapped. */
 		in = xrealloc(in, end);
-		assert_int_equal(mincore((void *)base, end * page, in), 0);
+		resident((void *)base, end, in);
 		for (size_t k = first; k < end; k++)
 			if (in[k] != supported)
 				fail_msg("grown %zu to %zu: page %zu of the new part %s resident",
