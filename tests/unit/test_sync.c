@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -195,8 +196,10 @@ synchronous(struct store *s)
 
 /*
  * Runs steps in a child with its own connection to path, which then dies at
- * a power cut: its log is put back as its last sync left it, and FILE-shm,
- * lost with the memory, is rebuilt by the next open.
+ * a power cut: killed, it closes, checkpoints, syncs and frees nothing (nor
+ * has its memory checked for leaks under valgrind, as an exit would); its
+ * log is put back as its last sync left it, and FILE-shm, lost with the
+ * memory, is rebuilt by the next open.
  */
 static void
 power_cut_after(const char *path, void (*steps)(struct store *))
@@ -216,10 +219,10 @@ power_cut_after(const char *path, void (*steps)(struct store *))
 		if (store_open(path, STORE_OPEN, &s, &cause) < 0)
 			_exit(2);
 		steps(s);
-		_exit(0); /* no close: nothing is checkpointed or synced on the way out */
+		raise(SIGKILL);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	if (access(kept, F_OK) == 0)
 		assert_int_equal(rename(kept, log), 0);
 	else
