@@ -620,7 +620,9 @@ tw_expect_eq "--until now" "$count" "$(events)"
 log_count --since now
 tw_expect_eq "--since now" "$count" 0
 run 2 audit log --since 7d --until 30d
-expect "$err" "--since 2024-03-25T00:00:00.000Z is not before --until 2024-03-02T00:00:00.000Z: no event can match"
+# Now runs on from TOKENWARDEN_NOW while the binary starts (a millisecond or more under valgrind).
+grep -qE -- "--since 2024-03-25T00:00:00\.[0-9]{3}Z is not before --until 2024-03-02T00:00:00\.[0-9]{3}Z: no event can match" "$err" ||
+	fail "expected --since 7d --until 30d refused: no event can match"
 [ -s "$out" ] && fail "audit log printed events for an empty window"
 run 2 audit log --since now --until now
 expect "$err" "is not before --until"
