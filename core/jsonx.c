@@ -153,8 +153,9 @@ jsonx_out_text(struct outbuf *o, const char *s)
 			outbuf_put(o, esc, sizeof esc);
 		} else if (p[i] < 0x20 || p[i] == 0x7f) {
 			char esc[8];
+			int len = snprintf(esc, sizeof esc, "\\u%04x", p[i++]);
 
-			outbuf_put(o, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i++]));
+			outbuf_put(o, esc, (size_t)len);
 		} else {
 			int len = jsonx_utf8_len(p + i, n - i);
 

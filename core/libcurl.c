@@ -123,8 +123,9 @@ curl_easy_reset(CURL *curl)
 
 /*
  * The argument's type follows from the option's number (<curl/curl.h>'s
- * CURLOPTTYPE_* ranges): a long, an object or function pointer, an off_t.
- * The name in parentheses: <curl/curl.h> makes it a macro of three arguments.
+ * CURLOPTTYPE_* ranges): a long, a function pointer, an off_t, or else an
+ * object pointer (a blob's too).  The name in parentheses: <curl/curl.h>
+ * makes it a macro of three arguments.
  */
 CURLcode(curl_easy_setopt)(CURL *curl, CURLoption option, ...)
 {
@@ -134,16 +135,23 @@ CURLcode(curl_easy_setopt)(CURL *curl, CURLoption option, ...)
 	if (curl == NULL || libcurl_load() < 0)
 		return rc;
 	va_start(ap, option);
-	if (option < CURLOPTTYPE_OBJECTPOINT)
-		rc = lib.easy_setopt(curl, option, va_arg(ap, long));
-	else if (option < CURLOPTTYPE_FUNCTIONPOINT)
-		rc = lib.easy_setopt(curl, option, va_arg(ap, void *));
-	else if (option < CURLOPTTYPE_OFF_T)
-		rc = lib.easy_setopt(curl, option, va_arg(ap, void (*)(void)));
-	else if (option < CURLOPTTYPE_BLOB)
-		rc = lib.easy_setopt(curl, option, va_arg(ap, curl_off_t));
-	else
-		rc = lib.easy_setopt(curl, option, va_arg(ap, void *));
+	if (option < CURLOPTTYPE_OBJECTPOINT) {
+		long number = va_arg(ap, long);
+
+		rc = lib.easy_setopt(curl, option, number);
+	} else if (option >= CURLOPTTYPE_FUNCTIONPOINT && option < CURLOPTTYPE_OFF_T) {
+		void (*function)(void) = va_arg(ap, void (*)(void));
+
+		rc = lib.easy_setopt(curl, option, function);
+	} else if (option >= CURLOPTTYPE_OFF_T && option < CURLOPTTYPE_BLOB) {
+		curl_off_t offset = va_arg(ap, curl_off_t);
+
+		rc = lib.easy_setopt(curl, option, offset);
+	} else {
+		void *object = va_arg(ap, void *);
+
+		rc = lib.easy_setopt(curl, option, object);
+	}
 	va_end(ap);
 	return rc;
 }
