@@ -238,7 +238,8 @@ main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'n':
-			n = atoi(optarg);
+			if (measure_parse_count(optarg, 100000000, &n) < 0)
+				n = 0;
 			break;
 		case 'r':
 			if (measure_parse_runs(optarg, &runs) < 0)

@@ -151,9 +151,10 @@ hash_query(sqlite3 *db, const char *sql, int64_t bound, crypto_generichash_state
 			const void *v = sqlite3_column_blob(st, i);
 			unsigned char len[9] = {(unsigned char)sqlite3_column_type(st, i)};
 			int n = sqlite3_column_bytes(st, i);
+			uint64_t u = (uint64_t)n;
 
 			for (int k = 1; k < 9; k++)
-				len[k] = (unsigned char)(n >> (8 * (k - 1)) & 0xff);
+				len[k] = (unsigned char)(u >> (8 * (k - 1)) & 0xff);
 			crypto_generichash_update(h, len, sizeof len);
 			if (v != NULL)
 				crypto_generichash_update(h, v, (unsigned long long)n);
@@ -341,6 +342,33 @@ argv_free(char **argv)
 }
 
 /*
+ * The counts of plan's first line, "plan at TIME: N actions, M findings"
+ * (or "action", "finding" for one): N, and M in *findings; -1 when the line
+ * is not one.
+ */
+static long
+plan_counts(const char *line, long *findings)
+{
+	const char *p = strncmp(line, "plan at ", 8) == 0 ? strstr(line, ": ") : NULL;
+	char *end = NULL;
+	long n = -1;
+
+	if (p != NULL) {
+		errno = 0;
+		n = strtol(p + 2, &end, 10);
+	}
+	if (n < 0 || errno != 0 || end == p + 2 || strncmp(end, " action", 7) != 0)
+		return -1;
+	p = strstr(end, ", ");
+	if (p == NULL)
+		return -1;
+	*findings = strtol(p + 2, &end, 10);
+	if (*findings < 0 || errno != 0 || end == p + 2 || strncmp(end, " finding", 8) != 0)
+		return -1;
+	return n;
+}
+
+/*
  * Runs `plan` on the store once; returns its number of actions (its first
  * line: "plan at TIME: N actions, M findings"), or -1.  Its text, not its
  * JSON: this process stays small, for its RSS is the floor of the child's
@@ -357,9 +385,8 @@ planned_actions(const struct opts *o, const char *out, long *findings)
 	int status = measure_run(argv, out, 0, &ms, &cpu, &rss, NULL);
 	FILE *f = fopen(out, "r");
 
-	if (f != NULL && fgets(line, sizeof line, f) != NULL &&
-	    sscanf(line, "plan at %*s %ld action%*s %ld finding", &n, findings) != 2)
-		n = -1;
+	if (f != NULL && fgets(line, sizeof line, f) != NULL)
+		n = plan_counts(line, findings);
 	if (f != NULL)
 		fclose(f);
 	/* plan exits 0 with nothing due, 3 with actions pending. */

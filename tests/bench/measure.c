@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -196,15 +197,21 @@ measure_print_machine(void)
 }
 
 int
-measure_parse_runs(const char *text, int *runs)
+measure_parse_count(const char *text, long max, int *count)
 {
 	char *end;
 	long n;
 
 	errno = 0;
 	n = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || n < 1 || n > MEASURE_MAX_RUNS)
+	if (errno != 0 || end == text || *end != '\0' || n < 1 || n > max || n > INT_MAX)
 		return -1;
-	*runs = (int)n;
+	*count = (int)n;
 	return 0;
+}
+
+int
+measure_parse_runs(const char *text, int *runs)
+{
+	return measure_parse_count(text, MEASURE_MAX_RUNS, runs);
 }

@@ -8,6 +8,8 @@
 /* The most runs a benchmark repeats (its arrays of times are this long). */
 #define MEASURE_MAX_RUNS 100
 
+/* Parses a decimal count, 1 to max (and INT_MAX), into *count; returns 0, or -1 when bad. */
+int measure_parse_count(const char *text, long max, int *count);
 /* Parses a --runs value, 1 to MEASURE_MAX_RUNS, into *runs; returns 0, or -1 when bad. */
 int measure_parse_runs(const char *text, int *runs);
 

@@ -5,7 +5,9 @@
  * than one that has the kernel populate them in one call
  * (MADV_POPULATE_WRITE), as tokenwarden does its arrays; rusage would count
  * the two alike.  Run as "test_measure touch|populate" it is that child.
- * Exits 0 when the check holds, 1 with a message when it does not.
+ * First, measure_parse_count and measure_parse_runs against their bounds
+ * and malformed text.  Exits 0 when the checks hold, 1 with a message when
+ * one does not.
  */
 #include "measure.h"
 
@@ -15,6 +17,49 @@
 #include <unistd.h>
 
 #define PAGES 400
+
+/* The counts' parsers: whole decimals within their bounds, nothing else. */
+static int
+parsers_hold(void)
+{
+	static const struct {
+		const char *text;
+		long max;
+		int want; /* 0: refused */
+	} cases[] = {
+	    {"1", 10, 1},
+	    {"10", 10, 10},
+	    {"0", 10, 0},
+	    {"-1", 10, 0},
+	    {"11", 10, 0},
+	    {"", 10, 0},
+	    {"x", 10, 0},
+	    {"7x", 10, 0},
+	    {"2147483647", 0x7fffffffffL, 0x7fffffff},
+	    {"2147483648", 0x7fffffffffL, 0},
+	    {"99999999999999999999", 0x7fffffffffL, 0},
+	};
+	int got, runs;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = 0;
+		if (measure_parse_count(cases[i].text, cases[i].max, &got) < 0)
+			got = 0;
+		if (got != cases[i].want) {
+			fprintf(stderr,
+				"test_measure: measure_parse_count(\"%s\", %ld) gave %d, not %d\n",
+				cases[i].text, cases[i].max, got, cases[i].want);
+			return 0;
+		}
+	}
+	if (measure_parse_runs("100", &runs) < 0 || runs != MEASURE_MAX_RUNS ||
+	    measure_parse_runs("101", &runs) == 0) {
+		fprintf(stderr, "test_measure: measure_parse_runs does not hold 1 to %d\n",
+			MEASURE_MAX_RUNS);
+		return 0;
+	}
+	return 1;
+}
 
 static int
 child(const char *how)
@@ -49,6 +94,8 @@ main(int argc, char **argv)
 
 	if (argc == 2)
 		return child(argv[1]);
+	if (!parsers_hold())
+		return 1;
 	n = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (n <= 0)
 		return 1;
