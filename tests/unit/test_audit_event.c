@@ -79,11 +79,11 @@ jansson_line(const struct event *e)
 {
 	json_t *o = audit_event_json(e);
 	char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	char *line = malloc(strlen(text) + 2);
+	size_t size = strlen(text) + 2;
+	char *line = malloc(size);
 
 	assert_non_null(line);
-	strcpy(line, text);
-	strcat(line, "\n");
+	snprintf(line, size, "%s\n", text);
 	jsonx_free(text);
 	json_decref(o);
 	return line;

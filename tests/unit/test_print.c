@@ -45,9 +45,9 @@ static char texts[][80] = {
 
 /* A text of the pool, or (maybe_null) now and then NULL. */
 static char *
-pick(int maybe_null)
+pick(unsigned *seed, int maybe_null)
 {
-	size_t i = (size_t)rand() % (NTEXTS + 1);
+	size_t i = (size_t)rand_r(seed) % (NTEXTS + 1);
 
 	if (i == NTEXTS)
 		return maybe_null ? NULL : texts[0];
@@ -55,33 +55,33 @@ pick(int maybe_null)
 }
 
 static int64_t
-pick_time(int maybe_zero)
+pick_time(unsigned *seed, int maybe_zero)
 {
-	if (maybe_zero && rand() % 3 == 0)
+	if (maybe_zero && rand_r(seed) % 3 == 0)
 		return 0;
-	return (int64_t)(rand() % 2000000) * 1000000 + rand() % 1000;
+	return (int64_t)(rand_r(seed) % 2000000) * 1000000 + rand_r(seed) % 1000;
 }
 
 static void
-random_rows(struct token_row *rows, size_t n)
+random_rows(unsigned *seed, struct token_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct token_row *r = &rows[i];
 
 		memset(r, 0, sizeof *r);
 		r->row = (int64_t)i + 1;
-		r->workspace = pick(0);
-		r->slot = pick(1);
-		r->token = pick(1);
-		r->name = pick(0);
-		r->state = (enum token_state)(rand() % TOKEN_NSTATES);
-		r->has_secret = rand() % 2;
-		r->origin = pick(1);
-		r->requested_at = pick_time(0);
-		r->created_at = pick_time(1);
-		r->expires_at = pick_time(0);
-		r->updated_at = pick_time(0);
-		r->retire_after = pick_time(1);
+		r->workspace = pick(seed, 0);
+		r->slot = pick(seed, 1);
+		r->token = pick(seed, 1);
+		r->name = pick(seed, 0);
+		r->state = (enum token_state)(rand_r(seed) % TOKEN_NSTATES);
+		r->has_secret = rand_r(seed) % 2;
+		r->origin = pick(seed, 1);
+		r->requested_at = pick_time(seed, 0);
+		r->created_at = pick_time(seed, 1);
+		r->expires_at = pick_time(seed, 0);
+		r->updated_at = pick_time(seed, 0);
+		r->retire_after = pick_time(seed, 1);
 	}
 }
 
@@ -245,11 +245,11 @@ test_random_listings(void **state)
 	struct token_row rows[MAX_ROWS];
 
 	(void)state;
-	for (unsigned seed = 1; seed <= CASES; seed++) {
-		size_t n = seed % (MAX_ROWS + 1);
+	for (unsigned c = 1; c <= CASES; c++) {
+		size_t n = c % (MAX_ROWS + 1);
+		unsigned seed = c;
 
-		srand(seed);
-		random_rows(rows, n);
+		random_rows(&seed, rows, n);
 		check_json(rows, n);
 		check_table(rows, n);
 	}

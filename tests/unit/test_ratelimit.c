@@ -347,22 +347,23 @@ test_growing_ring_matches_a_full_log(void **state)
 {
 	enum { SENDS = 3000 };
 	static int64_t log[SENDS];
+	unsigned seed = 15;
 
 	(void)state;
-	srand(15);
 	for (int round = 0; round < 200; round++) {
 		struct ratelimit rl;
-		int limit = 1 + rand() % (round % 4 == 0 ? 2000 : 60), n = 0, cut = rand() % SENDS;
-		int64_t window = 1000 + rand() % 20000, now = rand() % 1000;
+		int limit = 1 + rand_r(&seed) % (round % 4 == 0 ? 2000 : 60), n = 0,
+		    cut = rand_r(&seed) % SENDS;
+		int64_t window = 1000 + rand_r(&seed) % 20000, now = rand_r(&seed) % 1000;
 
 		ratelimit_init(&rl, limit, window);
 		for (int i = 0; i < SENDS; i++) {
-			int64_t want = 0, since = now - rand() % (2 * window);
+			int64_t want = 0, since = now - rand_r(&seed) % (2 * window);
 			int count = 0;
 
 			if (i == cut &&
 			    limit > 1) { /* the server says fewer: the newest are kept */
-				int lower = 1 + rand() % (limit - 1);
+				int lower = 1 + rand_r(&seed) % (limit - 1);
 
 				ratelimit_observe(&rl, now, lower, lower);
 				limit = lower;
@@ -373,7 +374,7 @@ test_growing_ring_matches_a_full_log(void **state)
 			for (int k = n - 1; k >= 0 && k >= n - limit; k--)
 				count += log[k] > since;
 			assert_int_equal(ratelimit_since(&rl, since), count);
-			now += rand() % 3 == 0 ? rand() % window : rand() % 5;
+			now += rand_r(&seed) % 3 == 0 ? rand_r(&seed) % window : rand_r(&seed) % 5;
 			ratelimit_sent(&rl, now);
 			log[n++] = now;
 		}
@@ -390,35 +391,35 @@ test_growing_ring_matches_a_full_log(void **state)
 static void
 test_counts_match_a_plain_count(void **state)
 {
-	int64_t log[600];
+	int64_t log[600] = {0};
+	unsigned seed = 15;
 
 	(void)state;
-	srand(15);
 	for (int round = 0; round < 200; round++) {
 		struct ratelimit rl;
-		int limit = 1 + rand() % 300, n = 0, kept;
-		int64_t t = rand() % 1000;
+		int limit = 1 + rand_r(&seed) % 300, n = 0, kept;
+		int64_t t = rand_r(&seed) % 1000;
 
-		ratelimit_init(&rl, limit, 1000 + rand() % 5000);
+		ratelimit_init(&rl, limit, 1000 + rand_r(&seed) % 5000);
 		for (int k = 0; k < 600; k++) {
-			int64_t when = t - (rand() % 8 == 0 ? rand() % 50 : 0);
+			int64_t when = t - (rand_r(&seed) % 8 == 0 ? rand_r(&seed) % 50 : 0);
 
 			ratelimit_sent(&rl, when);
 			log[n] = n > 0 && when < log[n - 1] ? log[n - 1] : when;
 			n++;
-			if (rand() % 200 == 0 && limit > 2) {
-				limit = 1 + rand() % limit;
+			if (rand_r(&seed) % 200 == 0 && limit > 2) {
+				limit = 1 + rand_r(&seed) % limit;
 				ratelimit_observe(&rl, t, limit, -1);
 			}
 			kept = n < limit ? n : limit;
 			for (int q = 0; q < 4; q++) {
-				int64_t since = t - rand() % 3000, want = 0;
+				int64_t since = t - rand_r(&seed) % 3000, want = 0;
 
 				for (int j = n - kept; j < n; j++)
 					want += log[j] > since;
 				assert_int_equal(ratelimit_since(&rl, since), want);
 			}
-			t += rand() % 20;
+			t += rand_r(&seed) % 20;
 		}
 		ratelimit_free(&rl);
 	}

@@ -1037,7 +1037,7 @@ bump(void *arg)
 
 		if (rc == 0 && store_meta_get(b->s, "counter", &v, &cause) < 0)
 			rc = -1;
-		snprintf(next, sizeof next, "%d", v != NULL ? atoi(v) + 1 : 1);
+		snprintf(next, sizeof next, "%ld", v != NULL ? strtol(v, NULL, 10) + 1 : 1);
 		if (rc == 0)
 			rc = store_meta_set(b->s, "counter", next, &cause);
 		if (b->s->depth > 0)
