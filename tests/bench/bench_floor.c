@@ -17,11 +17,13 @@
  *
  * One page a commit is the least a commit writes (the engine writes about
  * nine), and the server is a child process whose CPU is not counted, so the
- * figure is a floor.  Prints the CPU ms per rotation of this process (user,
- * system) of each run and their median; exits 2 on a usage or setup error.
- * Not part of ctest: bench_api.py runs it for the engine benchmark.
+ * figure is a floor.  The log is in DIR and the consumer's file in --out
+ * (default DIR): the engine benchmark puts them where it puts the store and
+ * the consumers' files.  Prints the CPU ms per rotation of this process
+ * (user, system) of each run and their median; exits 2 on a usage or setup
+ * error.  bench_api.py runs it for the engine benchmark; ctest, briefly.
  *
- * usage: bench_floor --dir DIR [--rotations N] [--runs R]
+ * usage: bench_floor --dir DIR [--out DIR] [--rotations N] [--runs R]
  */
 #include "measure.h"
 
@@ -48,10 +50,15 @@
 #define WAL_WRAP (4 << 20) /* the log is rewritten from its start, as after a checkpoint */
 #define SERVER_FDS 8
 
+/* The server's pid in the process that forked it, which stops it on its way out. */
+static pid_t server;
+
 static void
 die(const char *what)
 {
 	fprintf(stderr, "bench_floor: %s: %s\n", what, strerror(errno));
+	if (server > 0)
+		kill(server, SIGTERM);
 	exit(2);
 }
 
@@ -176,9 +183,13 @@ ms_of(const struct timeval *a, const struct timeval *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_usec - a->tv_usec) / 1e3;
 }
 
-/* One run of n rotations; sets the CPU ms per rotation. */
+/*
+ * One run of n rotations, the log in dir and the consumer's file in out;
+ * sets the CPU ms per rotation.
+ */
 static void
-run(const char *dir, const struct sockaddr_in *at, int n, double *user, double *sys)
+run(const char *dir, const char *out, const struct sockaddr_in *at, int n, double *user,
+    double *sys)
 {
 	char wal[4096], tmp[4096], dest[4096], frame[FRAME_BYTES];
 	struct rusage r0, r1;
@@ -186,8 +197,8 @@ run(const char *dir, const struct sockaddr_in *at, int n, double *user, double *
 	int keep;
 
 	snprintf(wal, sizeof wal, "%s/floor.db-wal", dir);
-	snprintf(tmp, sizeof tmp, "%s/consumer.json.tmp", dir);
-	snprintf(dest, sizeof dest, "%s/consumer.json", dir);
+	snprintf(tmp, sizeof tmp, "%s/consumer.json.tmp", out);
+	snprintf(dest, sizeof dest, "%s/consumer.json", out);
 	memset(frame, 'f', sizeof frame);
 	l.fd = open(wal, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (l.fd < 0)
@@ -203,7 +214,7 @@ run(const char *dir, const struct sockaddr_in *at, int n, double *user, double *
 		close(c);
 		commit(&l, frame, 1);
 		exchange(keep);
-		deliver(dir, tmp, dest);
+		deliver(out, tmp, dest);
 		commit(&l, frame, 0);
 		exchange(keep);
 	}
@@ -221,6 +232,7 @@ main(int argc, char **argv)
 {
 	static const struct option longs[] = {
 	    {"dir", required_argument, NULL, 'd'},
+	    {"out", required_argument, NULL, 'o'},
 	    {"rotations", required_argument, NULL, 'n'},
 	    {"runs", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
@@ -228,14 +240,16 @@ main(int argc, char **argv)
 	struct sockaddr_in at = {.sin_family = AF_INET};
 	socklen_t len = sizeof at;
 	double total[MEASURE_MAX_RUNS];
-	const char *dir = NULL;
+	const char *dir = NULL, *out = NULL;
 	int runs = 3, n = 1000, c, ls;
-	pid_t server;
 
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
+			break;
+		case 'o':
+			out = optarg;
 			break;
 		case 'n':
 			if (measure_parse_count(optarg, 100000000, &n) < 0)
@@ -250,7 +264,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (dir == NULL || n < 1 || optind != argc) {
-		fprintf(stderr, "usage: bench_floor --dir DIR [--rotations N] [--runs R]\n");
+		fprintf(stderr,
+			"usage: bench_floor --dir DIR [--out DIR] [--rotations N] [--runs R]\n");
 		return 2;
 	}
 	at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -267,7 +282,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < runs; i++) {
 		double user, sys;
 
-		run(dir, &at, n, &user, &sys);
+		run(dir, out != NULL ? out : dir, &at, n, &user, &sys);
 		total[i] = user + sys;
 		printf("floor run %d: %.3f ms CPU per rotation (user %.3f, system %.3f)\n", i + 1,
 		       total[i], user, sys);
