@@ -336,8 +336,9 @@ def bench_engine(a, base, keypair):
         ok = min(cpus) <= CPU_GOAL_MS
         print("goal %.1f ms CPU per rotation or less: %s" % (CPU_GOAL_MS, verdict(ok)))
         if a.floor:
-            fd = tempfile.mkdtemp(dir=base)
-            floor = floor_ms(a.floor, fd, tempfile.mkdtemp(dir=files) if files else fd)
+            log_dir = tempfile.mkdtemp(dir=base)
+            floor = floor_ms(a.floor, log_dir,
+                             tempfile.mkdtemp(dir=files) if files else log_dir)
             print("for information, the floor (tests/bench/bench_floor: the kernel work the "
                   "design asks of a rotation, done alone, its files where the engine's are: "
                   "two synced commits of one page, a connection of its own for the create, "
@@ -346,7 +347,7 @@ def bench_engine(a, base, keypair):
                   "of the goal's %.1f ms, %.3f ms is left for the rest, where the engine's "
                   "median spends %.3f" % (floor, CPU_GOAL_MS, CPU_GOAL_MS - floor,
                                           statistics.median(cpus) - floor))
-        if shm:
+        if files:
             # The consumers' files on the disk beside the store: the disk's part of a
             # delivery (a new inode, its fsync and its directory's), for information.
             tw.env["TOKENWARDEN_CONFIG"] = write_policy(
