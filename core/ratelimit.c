@@ -209,13 +209,18 @@ idle(const struct ratelimit *rl, int64_t now)
 		   now;
 }
 
-/* Returns token's own budget, made on first use; the idle ones of other tokens go. */
+/*
+ * Returns token's own budget, made on first use; the idle ones of other
+ * tokens go.  Looked for from the newest: a verify's three calls (wait,
+ * sent, answer) ask for the budget made last, and a run without rate-limit
+ * answers keeps every budget of the window's verifies, thousands of them.
+ */
 static struct ratelimit *
 token_budget(struct ratebook *b, const char *token, int64_t now)
 {
 	size_t keep = 0;
 
-	for (size_t j = 0; j < b->ntok; j++)
+	for (size_t j = b->ntok; j-- > 0;)
 		if (strcmp(b->tok[j].id, token) == 0)
 			return &b->tok[j].rl;
 	for (size_t j = 0; j < b->ntok; j++) {
