@@ -656,9 +656,21 @@ out:
 	return rc;
 }
 
-/* Opens the connection that writes, with the store's pragmas. */
+/*
+ * A new store's pages: 2 KiB, not SQLite's 4.  The log holds whole pages,
+ * and a rotation's four commits change about forty, a row or an index
+ * entry in each: at 2 KiB it writes, checksums and syncs half the bytes,
+ * for about 4% less CPU a rotation (issue 15).  The verbs that read every
+ * row take 5 to 20% longer, well within their goals.  1 KiB pages cost
+ * more than they save: deeper trees, more pages a commit.  SQLite sets
+ * the size only while a database has no page, so a store made before
+ * keeps its 4 KiB.
+ */
+#define NEW_STORE_PAGE_SIZE "2048"
+
+/* Opens the connection that writes, with the store's pragmas; create: the file is new. */
 static int
-connect_rw(struct store *s, char **cause)
+connect_rw(struct store *s, int create, char **cause)
 {
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
 	int rc = -1;
@@ -669,6 +681,10 @@ connect_rw(struct store *s, char **cause)
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	/* Before journal_mode, which writes the first page. */
+	if (create && store_exec(s, "PRAGMA page_size = " NEW_STORE_PAGE_SIZE,
+				 "setting up the connection", cause) < 0)
+		goto out;
 	rc = store_exec(s,
 			"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
 			"PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
@@ -757,7 +773,7 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 		goto out;
 	if (s->readonly == NULL) {
 		disconnect(s);
-		if (connect_rw(s, cause) < 0 &&
+		if (connect_rw(s, (flags & STORE_CREATE) != 0, cause) < 0 &&
 		    (flags != STORE_READ || read_when_full(s, wal, &version, cause) < 0))
 			goto out;
 		if (s->readonly == NULL && store_migrate(s, cause) < 0)

@@ -44,10 +44,11 @@
 
 #define WALBUF_NAME "tokenwarden"
 /*
- * Room for a rotation's largest commit, 15 frames of 4 KiB pages; a bigger
- * transaction writes as it fills.  The unix VFS writes at most 128 KiB - 1
- * bytes at once (it masks the length to 17 bits): a write of 128 KiB would
- * write nothing and read as a full disk.
+ * Room for a rotation's largest commit, 15 frames of 4 KiB pages (a store
+ * made before 2 KiB pages, store/open.c); a bigger transaction writes as
+ * it fills.  The unix VFS writes at most 128 KiB - 1 bytes at once (it
+ * masks the length to 17 bits): a write of 128 KiB would write nothing and
+ * read as a full disk.
  */
 #define WALBUF_BYTES (64 * 1024)
 /* A frame's header: page number, database size after a commit (else 0), salts, checksums. */

@@ -125,6 +125,8 @@ test_created_private_with_pragmas(void **state)
 	assert_string_equal(query_text(fx->s->db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
 	assert_int_equal(query_int(fx->s->db, "PRAGMA synchronous"), 2); /* FULL */
 	assert_int_equal(query_int(fx->s->db, "PRAGMA foreign_keys"), 1);
+	/* A new store's pages are 2 KiB: a commit writes half the bytes of SQLite's 4. */
+	assert_int_equal(query_int(fx->s->db, "PRAGMA page_size"), 2048);
 	assert_int_equal(store_integrity_check(fx->s, NULL), 0);
 }
 
@@ -296,6 +298,12 @@ test_migrates_from_version_0_only_at_init(void **state)
 	assert_int_equal(query_int(s->db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
 					  "('tokens', 'events', 'secrets', 'slots', 'runs')"),
 			 5);
+	/* A database that had a page already keeps its size, as a store made before 2 KiB. */
+	assert_int_equal(query_int(s->db, "PRAGMA page_size"), 4096);
+	store_close(s);
+	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), 0);
+	assert_int_equal(query_int(s->db, "PRAGMA page_size"), 4096);
+	assert_int_equal(store_integrity_check(s, NULL), 0);
 	store_close(s);
 	free(path);
 }
