@@ -273,7 +273,7 @@ static void
 test_migrates_from_version_0_only_at_init(void **state)
 {
 	struct fixture *fx = *state;
-	char *cause = NULL, *path = xasprintf("%s/v0.db", fx->dir);
+	char *cause = NULL, *v = NULL, *path = xasprintf("%s/v0.db", fx->dir);
 	struct store *s = NULL;
 	struct before b;
 	sqlite3 *db = NULL;
@@ -303,8 +303,17 @@ test_migrates_from_version_0_only_at_init(void **state)
 	store_close(s);
 	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), 0);
 	assert_int_equal(query_int(s->db, "PRAGMA page_size"), 4096);
+	assert_int_equal(store_begin(s, &cause), 0);
+	assert_int_equal(store_meta_set(s, "probe", "written at 4 KiB", &cause), 0);
+	assert_int_equal(store_commit(s, &cause), 0);
+	store_close(s);
+	assert_int_equal(store_open(path, STORE_OPEN, &s, &cause), 0);
+	assert_int_equal(store_meta_get(s, "probe", &v, &cause), 0);
+	assert_string_equal(v, "written at 4 KiB");
+	assert_int_equal(query_int(s->db, "PRAGMA page_size"), 4096);
 	assert_int_equal(store_integrity_check(s, NULL), 0);
 	store_close(s);
+	free(v);
 	free(path);
 }
 
