@@ -27,7 +27,14 @@ only when even the best run misses (the goal lies beyond the spread).  Exit stat
 when a goal is missed, 2 when a run fails (a rotate exit other than 0, or the server
 saw other work than the benchmark asked for).
 
+  versus    (--versus BIN, alone) the engine's runs of --tokenwarden (A) and BIN (B)
+            alternated, each with its own store and simulator, --pairs pairs in turned
+            order (A B, B A, ...): each build's median, A/B pair by pair, and in how
+            many pairs A took less.  For comparing builds on a machine whose speed
+            drifts; no goal.
+
 usage: bench_api.py --modesim BIN --tokenwarden BIN [--floor BIN] [--only rate,parallel,engine]
+       bench_api.py --modesim BIN --tokenwarden BIN --versus BIN [--pairs N] [--rotations N]
 """
 import argparse
 import datetime
@@ -86,10 +93,10 @@ def write_policy(tmp, db, url, spread, rate, out=None):
     return path
 
 
-def new_tw(a, base, creds, keypair):
+def new_tw(a, base, creds, keypair, binary=None):
     d = tempfile.mkdtemp(dir=base)
     os.mkdir(os.path.join(d, "out"))
-    tw = Tw(a.tokenwarden, d, creds, keypair)
+    tw = Tw(binary or a.tokenwarden, d, creds, keypair)
     return tw
 
 
@@ -125,9 +132,9 @@ def expect_counts(stats, creates, verifies, deletes):
                         "%d, %d, %d" % (got + (creates, verifies, deletes)))
 
 
-def spread_of(v):
-    return "median %.3f (%.3f..%.3f over %d runs)" % (statistics.median(v), min(v), max(v),
-                                                     len(v))
+def spread_of(v, what="runs"):
+    return "median %.3f (%.3f..%.3f over %d %s)" % (statistics.median(v), min(v), max(v),
+                                                   len(v), what)
 
 
 def verdict(ok):
@@ -252,69 +259,98 @@ def consumers_tmpfs():
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
+class EngineRig:
+    """One build's engine runs: a store of a.rotations slots and a simulator of its own,
+    the consumers' files in a directory of their own on shm (None: beside the store).
+    prepare() makes the slots' first tokens and their first rotation, which deletes
+    nothing yet; after it each run rotates every slot and deletes the old tokens."""
+
+    def __init__(self, a, base, keypair, binary, shm, label=""):
+        self.nrot = a.rotations
+        self.label = label
+        self.runs = 0
+        self.now = START
+        self.sim = None
+        self.files = tempfile.mkdtemp(prefix="tw-bench-out.", dir=shm) if shm else None
+        try:
+            self.sim = Sim(a.modesim, tempfile.mkdtemp(dir=base),
+                           [("acme", "admin-key", "admin-secret")], START)
+            self.tw = new_tw(a, base, {"admin": "admin-key:admin-secret"}, keypair, binary)
+            self.deliver_to(self.files)
+        except BaseException:
+            self.stop()
+            raise
+
+    def deliver_to(self, files):
+        self.tw.env["TOKENWARDEN_CONFIG"] = write_policy(
+            self.tw.tmp, self.tw.db, self.sim.url, [("acme", self.nrot, "admin")],
+            (100000, 1), files)
+
+    def run(self, wrap=()):
+        """One rotate, every slot due: (wall s, CPU ms a rotation)."""
+        # A replacement's old token retires with grace 0 and is deleted by the next run
+        # (the plan is made at the start of a run): the first rotation, the second run,
+        # deletes nothing, and each one after it the previous one's old tokens.
+        deletes = self.nrot if self.runs >= 2 else 0
+        if self.runs > 0:
+            self.now += ADVANCE
+        self.runs += 1
+        self.sim.set_clock(self.now)
+        self.sim.call("POST", "/_sim/reset", {})
+        wall, cpu = run_rotate(self.tw, self.now, wrap)
+        expect_counts(self.sim.stats(), self.nrot, self.nrot, deletes)
+        return wall, cpu * 1000 / self.nrot
+
+    def prepare(self):
+        print("%sfirst run (the slots' first tokens; not counted): %.2f s, %.3f ms CPU each" %
+              ((self.label,) + self.run()))
+        print("%sfirst rotation (deletes nothing yet; not counted): %.2f s, %.3f ms CPU "
+              "each" % ((self.label,) + self.run()))
+
+    def measured(self, label):
+        """A run reported as label: (rotations/s, CPU ms a rotation)."""
+        wall, cpu = self.run()
+        user, system = self.tw.last_cpu
+        print("%s: %.2f s, %.0f rotations/s, %.3f ms CPU per rotation (user %.3f, "
+              "system %.3f), %.1f page faults per rotation" % (
+                  label, wall, self.nrot / wall, cpu, user * 1000 / self.nrot,
+                  system * 1000 / self.nrot, self.tw.last_faults / self.nrot))
+        return self.nrot / wall, cpu
+
+    def stop(self):
+        if self.sim:
+            self.sim.stop()
+        if self.files:
+            shutil.rmtree(self.files, ignore_errors=True)
+
+
+def engine_title(a):
+    return ("%d rotations (create, verify, deliver to a file, activate, delete the old "
+            "token), limit off, commits synced (synchronous=FULL; each activation by the "
+            "next commit)" % a.rotations)
+
+
 def bench_engine(a, base, keypair):
     nrot = a.rotations
-    print("== engine cost: %d rotations (create, verify, deliver to a file, activate, delete "
-          "the old token), limit off, commits synced (synchronous=FULL; each activation "
-          "by the next commit)" % nrot)
+    print("== engine cost: %s" % engine_title(a))
     # Judged as the examples deploy it: the store on the disk and the consumers' files on
     # a tmpfs, as /run.  The files on the disk beside the store follow, for information.
     shm = consumers_tmpfs()
-    files = tempfile.mkdtemp(prefix="tw-bench-out.", dir=shm) if shm else None
     print("the store on the disk under %s; the consumers' files %s" % (
         base, "on a tmpfs (%s, as /run)" % shm if shm
         else "beside it (no writable /dev/shm here: the judged figure is the disk's)"))
-    d = tempfile.mkdtemp(dir=base)
-    sim = Sim(a.modesim, d, [("acme", "admin-key", "admin-secret")], START)
+    rig = EngineRig(a, base, keypair, a.tokenwarden, shm)
     ok = True
     try:
-        tw = new_tw(a, base, {"admin": "admin-key:admin-secret"}, keypair)
-        tw.env["TOKENWARDEN_CONFIG"] = write_policy(tw.tmp, tw.db, sim.url,
-                                                    [("acme", nrot, "admin")], (100000, 1),
-                                                    files)
-        now = START
-        sim.set_clock(now)
-        sim.call("POST", "/_sim/reset", {})
-        wall, cpu = run_rotate(tw, now)
-        expect_counts(sim.stats(), nrot, nrot, 0)
-        print("first run (the slots' first tokens; not counted): %.2f s, %.3f ms CPU each" %
-              (wall, cpu * 1000 / nrot))
-        # A replacement's old token retires with grace 0 and is deleted by the next run
-        # (the plan is made at the start of a run): the first rotation deletes nothing, and
-        # each one after it deletes the previous one's old tokens, one per slot.
-        now += ADVANCE
-        sim.set_clock(now)
-        sim.call("POST", "/_sim/reset", {})
-        wall, cpu = run_rotate(tw, now)
-        expect_counts(sim.stats(), nrot, nrot, 0)
-        print("first rotation (deletes nothing yet; not counted): %.2f s, %.3f ms CPU each" %
-              (wall, cpu * 1000 / nrot))
+        rig.prepare()
         rates, cpus = [], []
-
-        def measured(label):
-            nonlocal now
-            now += ADVANCE
-            sim.set_clock(now)
-            sim.call("POST", "/_sim/reset", {})
-            wall, cpu = run_rotate(tw, now)
-            expect_counts(sim.stats(), nrot, nrot, nrot)
-            print("%s: %.2f s, %.0f rotations/s, %.3f ms CPU per rotation (user %.3f, "
-                  "system %.3f), %.1f page faults per rotation" % (
-                      label, wall, nrot / wall, cpu * 1000 / nrot, tw.last_cpu[0] * 1000 / nrot,
-                      tw.last_cpu[1] * 1000 / nrot, tw.last_faults / nrot))
-            return nrot / wall, cpu * 1000 / nrot
-
         for i in range(a.engine_repeat):
-            rate, cpu = measured("run %d" % (i + 1))
+            rate, cpu = rig.measured("run %d" % (i + 1))
             rates.append(rate)
             cpus.append(cpu)
-        now += ADVANCE
-        sim.set_clock(now)
-        sim.call("POST", "/_sim/reset", {})
-        trace = os.path.join(tw.tmp, "strace.txt")
+        trace = os.path.join(rig.tw.tmp, "strace.txt")
         # Every syscall counted: counts, unlike times, do not move with the machine's load.
-        swall, _ = run_rotate(tw, now, ["strace", "-f", "-c", "-w", "-o", trace])
-        expect_counts(sim.stats(), nrot, nrot, nrot)
+        swall, _ = rig.run(["strace", "-f", "-c", "-w", "-o", trace])
         counts = strace_counts(trace)
         calls = {k: v for k, v in counts.items() if k in ("fsync", "fdatasync")}
         total_calls = sum(c for c, _ in calls.values())
@@ -338,7 +374,7 @@ def bench_engine(a, base, keypair):
         if a.floor:
             log_dir = tempfile.mkdtemp(dir=base)
             floor = floor_ms(a.floor, log_dir,
-                             tempfile.mkdtemp(dir=files) if files else log_dir)
+                             tempfile.mkdtemp(dir=rig.files) if rig.files else log_dir)
             print("for information, the floor (tests/bench/bench_floor: the kernel work the "
                   "design asks of a rotation, done alone, its files where the engine's are: "
                   "two synced commits of one page, a connection of its own for the create, "
@@ -347,22 +383,52 @@ def bench_engine(a, base, keypair):
                   "of the goal's %.1f ms, %.3f ms is left for the rest, where the engine's "
                   "median spends %.3f" % (floor, CPU_GOAL_MS, CPU_GOAL_MS - floor,
                                           statistics.median(cpus) - floor))
-        if files:
+        if rig.files:
             # The consumers' files on the disk beside the store: the disk's part of a
             # delivery (a new inode, its fsync and its directory's), for information.
-            tw.env["TOKENWARDEN_CONFIG"] = write_policy(
-                tw.tmp, tw.db, sim.url, [("acme", nrot, "admin")], (100000, 1))
-            measured("first run with the files on the disk (not counted)")
-            disk = [measured("files on the disk, run %d" % (i + 1))[1]
+            rig.deliver_to(None)
+            rig.measured("first run with the files on the disk (not counted)")
+            disk = [rig.measured("files on the disk, run %d" % (i + 1))[1]
                     for i in range(a.engine_repeat)]
             print("for information, the consumers' files on the disk beside the store: CPU ms "
                   "per rotation %s" % spread_of(disk))
         print()
     finally:
-        sim.stop()
-        if files:
-            shutil.rmtree(files, ignore_errors=True)
+        rig.stop()
     return ok
+
+
+def bench_versus(a, base, keypair):
+    """The engine's runs of two builds (A, --tokenwarden; B, --versus) alternated in the
+    judged layout, each with its own store and simulator: a comparison that holds on a
+    machine whose speed drifts from hour to hour, as a run of each an hour apart does not.
+    The order turns each pair (A B, then B A).  For information: no goal."""
+    print("== engine, A against B: %s; %d pairs of runs alternated" % (engine_title(a),
+                                                                       a.pairs))
+    print("A: %s\nB: %s" % (a.tokenwarden, a.versus))
+    shm = consumers_tmpfs()
+    rigs = []
+    try:
+        for label, binary in (("A", a.tokenwarden), ("B", a.versus)):
+            rigs.append(EngineRig(a, base, keypair, binary, shm, label + ", "))
+            rigs[-1].prepare()
+        pairs = []
+        for i in range(a.pairs):
+            order = (0, 1) if i % 2 == 0 else (1, 0)
+            got = {}
+            for k in order:
+                got[k] = rigs[k].measured("pair %d, %s" % (i + 1, "AB"[k]))[1]
+            pairs.append((got[0], got[1]))
+        print("A: CPU ms per rotation %s" % spread_of([x for x, _ in pairs]))
+        print("B: CPU ms per rotation %s" % spread_of([y for _, y in pairs]))
+        print("A/B, pair by pair: %s; A lower in %d of %d pairs" % (
+            spread_of([x / y for x, y in pairs], "pairs"), sum(x < y for x, y in pairs),
+            len(pairs)))
+        print()
+    finally:
+        for rig in rigs:
+            rig.stop()
+    return True
 
 
 def rate_arg(s):
@@ -389,8 +455,16 @@ def main():
     # Each engine run takes tens of seconds on two cores: two, after two runs that
     # make the slots' first and second tokens, and one under strace.
     ap.add_argument("--engine-repeat", type=int, default=2)
+    ap.add_argument("--versus", metavar="BIN",
+                    help="another tokenwarden: run only the engine, alternated with this")
+    ap.add_argument("--pairs", type=int, default=6, help="with --versus: pairs of runs")
     a = ap.parse_args()
-    only = set(a.only.split(","))
+    for flag, path in (("--tokenwarden", a.tokenwarden), ("--versus", a.versus)):
+        if path is not None and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            ap.error("%s %s: not an executable file; build it first" % (flag, path))
+    if a.pairs < 1:
+        ap.error("--pairs %d: give 1 or more" % a.pairs)
+    only = {"versus"} if a.versus else set(a.only.split(","))
     machine()
     print()
     os.umask(0o077)
@@ -400,7 +474,7 @@ def main():
         kp = Tw(a.tokenwarden, tempfile.mkdtemp(dir=base), {})
         keypair = (os.path.join(kp.tmp, "seal.pub"), os.path.join(kp.tmp, "seal.key"))
         for name, fn in (("rate", bench_rate), ("parallel", bench_parallel),
-                         ("engine", bench_engine)):
+                         ("engine", bench_engine), ("versus", bench_versus)):
             if name in only and not fn(a, base, keypair):
                 status = 1
     except RunFailed as e:
