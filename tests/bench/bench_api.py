@@ -21,17 +21,16 @@
             (--floor) the floor: bench_floor's CPU per rotation for the kernel work the
             design asks of a rotation, done alone with its files where the engine's are;
             then the engine with the consumers' files on the disk beside the store.
-
-Each benchmark repeats its runs, prints each run and the median, and counts as missed
-only when even the best run misses (the goal lies beyond the spread).  Exit status 1
-when a goal is missed, 2 when a run fails (a rotate exit other than 0, or the server
-saw other work than the benchmark asked for).
-
   versus    (--versus BIN, alone) the engine's runs of --tokenwarden (A) and BIN (B)
             alternated, each with its own store and simulator, --pairs pairs in turned
             order (A B, B A, ...): each build's median, A/B pair by pair, and in how
             many pairs A took less.  For comparing builds on a machine whose speed
             drifts; no goal.
+
+Each benchmark repeats its runs, prints each run and the median, and counts as missed
+only when even the best run misses (the goal lies beyond the spread).  Exit status 1
+when a goal is missed, 2 when a run fails (a rotate exit other than 0, or the server
+saw other work than the benchmark asked for).
 
 usage: bench_api.py --modesim BIN --tokenwarden BIN [--floor BIN] [--only rate,parallel,engine]
        bench_api.py --modesim BIN --tokenwarden BIN --versus BIN [--pairs N] [--rotations N]
@@ -414,11 +413,10 @@ def bench_versus(a, base, keypair):
             rigs[-1].prepare()
         pairs = []
         for i in range(a.pairs):
-            order = (0, 1) if i % 2 == 0 else (1, 0)
-            got = {}
-            for k in order:
+            got = [0.0, 0.0]
+            for k in (0, 1) if i % 2 == 0 else (1, 0):
                 got[k] = rigs[k].measured("pair %d, %s" % (i + 1, "AB"[k]))[1]
-            pairs.append((got[0], got[1]))
+            pairs.append(tuple(got))
         print("A: CPU ms per rotation %s" % spread_of([x for x, _ in pairs]))
         print("B: CPU ms per rotation %s" % spread_of([y for _, y in pairs]))
         print("A/B, pair by pair: %s; A lower in %d of %d pairs" % (
