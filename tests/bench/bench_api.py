@@ -400,7 +400,7 @@ def bench_engine(a, base, keypair):
 def bench_versus(a, base, keypair):
     """The engine's runs of two builds (A, --tokenwarden; B, --versus) alternated in the
     judged layout, each with its own store and simulator: a comparison that holds on a
-    machine whose speed drifts from hour to hour, as a run of each an hour apart does not.
+    machine whose speed drifts from minute to minute, as runs of each minutes apart do not.
     The order turns each pair (A B, then B A).  For information: no goal."""
     print("== engine, A against B: %s; %d pairs of runs alternated" % (engine_title(a),
                                                                        a.pairs))
