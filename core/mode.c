@@ -416,6 +416,12 @@ mode_throttled(const struct mode_client *c)
 }
 
 long
+mode_refused_wait(const struct mode_client *c)
+{
+	return c->refused_wait;
+}
+
+long
 mode_connections(const struct mode_client *c)
 {
 	return c->connections;
@@ -594,6 +600,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 	int failures = 0, throttles = 0;
 
 	memset(a, 0, sizeof *a);
+	c->refused_wait = 0;
 	for (;;) {
 		long status;
 		CURLcode rc;
@@ -631,6 +638,8 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 
 			c->throttled++;
 
+			if (ra > RETRY_AFTER_MAX)
+				c->refused_wait = ra;
 			if (ra > RETRY_AFTER_MAX || throttles++ >= THROTTLE_MAX) {
 				*cause =
 				    xasprintf("%s: 429 Too Many Requests %d times (Retry-After "

@@ -176,6 +176,14 @@ long mode_requests(const struct mode_client *c);
 long mode_throttled(const struct mode_client *c);
 
 /*
+ * The Retry-After, in seconds, that made c's last call give up: a 429 that
+ * asked for a longer wait than the client waits out (RETRY_AFTER_MAX, 5
+ * minutes; an HTTP-date that far ahead reads as 301).  0 when the last call
+ * did not end so.
+ */
+long mode_refused_wait(const struct mode_client *c);
+
+/*
  * Connections c opened so far (each a TCP connect and, over https, a TLS
  * handshake): one for all its GETs and DELETEs while the server keeps it
  * alive, and one more for every create (for tests and summaries).

@@ -32,8 +32,9 @@ struct mode_client {
 	struct ratelimit *rl; /* own_rl, or the credential's shared one */
 	struct ratebook book; /* rl, and the tokens' own budgets when they have them */
 	long requests;
-	long throttled;   /* of requests, those answered 429 */
-	long connections; /* connections libcurl opened (CURLINFO_NUM_CONNECTS summed) */
+	long throttled;    /* of requests, those answered 429 */
+	long refused_wait; /* the last call's: see mode_refused_wait */
+	long connections;  /* connections libcurl opened (CURLINFO_NUM_CONNECTS summed) */
 	/* The attempt being read, for the budget its answer is folded into. */
 	const char *att_token; /* the token it authenticated as (Bearer), else NULL */
 	int64_t att_sent_ms;   /* clock_mono_ms() when it was sent */

@@ -667,6 +667,23 @@ retry_at(const struct run *run, const struct attempt *t)
 	return clock_mono_ms() + d;
 }
 
+/*
+ * The wait the API asked for when it refused t's last try for longer than
+ * the client waits (mode_refused_wait), in seconds; 0 otherwise.  Trying
+ * again within the run would only draw the same refusal.
+ */
+static long
+refused_wait(struct run *run, const struct attempt *t)
+{
+	const struct policy_workspace *w = policy_find_workspace(run->p, t->a[0].workspace);
+	struct mode_client *c;
+	char *why = NULL;
+
+	c = w != NULL ? run->client(run->carg, w, &why) : NULL;
+	free(why);
+	return c != NULL ? mode_refused_wait(c) : 0;
+}
+
 /* The index of the ready retry with the earliest deadline, or -1; *next: the earliest at. */
 static long
 ready(const struct attempt *r, size_t n, int64_t *next)
@@ -704,6 +721,15 @@ try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 		return -1;
 	if (rc == 1 && t->tries <= run->p->schedule.retries &&
 	    plan_no_slack(run->p, t->deadline, clock_now_ms())) {
+		long wait = refused_wait(run, t);
+
+		if (wait > 0) {
+			say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,
+			    "its token lapses before the next run, but the API asked to wait %lds: "
+			    "not tried again in this run",
+			    wait);
+			return 0;
+		}
 		t->at = retry_at(run, t);
 		say(run, 1, "retrying", t->a[0].workspace, t->a[0].slot, NULL,
 		    "its token lapses before the next run: trying again in %llds (try %d of %d)",

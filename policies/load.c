@@ -758,7 +758,7 @@ defaults(struct policy *p, const char *file)
 	p->schedule.random_delay = 900; /* the example timer's RandomizedDelaySec=15min */
 	p->schedule.capacity_days = 14;
 	p->schedule.stuck_after = 5;
-	p->schedule.retries = 4;
+	p->schedule.retries = 20;
 	p->schedule.retry_backoff = 10;
 	p->schedule.max_clock_skew = 300;
 }

@@ -152,8 +152,8 @@ struct policy_schedule {
 	int capacity_days; /* how far ahead plan checks capacity */
 	int stuck_after;   /* failed rotations in a row that make a slot stuck */
 	/* A slot whose token would lapse before the next run is tried again
-	 * within the run, up to `retries` more times, the first after
-	 * retry_backoff seconds, doubling. */
+	 * within the run, up to `retries` more times (default 20), the first
+	 * after retry_backoff seconds, doubling up to 16 times that. */
 	int retries;
 	int64_t retry_backoff;
 	int64_t max_clock_skew; /* seconds the server's Date may differ by; -1: off */

@@ -343,8 +343,36 @@ test_429_burst_is_waited_out(void **state)
 	assert_int_equal(mode_requests(c), 3);
 	/* Counted for the run's summary and metrics: 2 of the 3 were answered 429. */
 	assert_int_equal(mode_throttled(c), 2);
+	assert_int_equal(mode_refused_wait(c), 0);
 	assert_true(clock_mono_ms() - start >= 2000);
 	assert_int_equal(stat_status("429"), 2);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
+	mode_token_free(t);
+	mode_client_free(c);
+}
+
+/*
+ * A 429 that asks for a longer wait than the client waits out fails the call
+ * at once, and says how long it asked for (the run then leaves the slot for
+ * the next run); the next call that ends otherwise clears it.
+ */
+static void
+test_429_past_patience_is_refused(void **state)
+{
+	struct mode_client *c = client("acme", 0, 30000);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	faults("{\"burst_429\": 1, \"retry_after\": 3600}");
+	assert_int_equal(mode_create(c, "e2e-refused-429", in_days(1), &t, &cause),
+			 MODE_ERR_THROTTLED);
+	assert_non_null(strstr(cause, "Retry-After 3600s"));
+	assert_int_equal(mode_requests(c), 1);
+	assert_int_equal(mode_refused_wait(c), 3600);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_create(c, "e2e-after-refusal", in_days(1), &t, &cause), MODE_OK);
+	assert_int_equal(mode_refused_wait(c), 0);
 	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
 	mode_token_free(t);
 	mode_client_free(c);
@@ -860,6 +888,7 @@ main(void)
 	    cmocka_unit_test_setup(test_idempotent_calls_retry_then_fail, reset),
 	    cmocka_unit_test_setup(test_delete_with_lost_answer_converges, reset),
 	    cmocka_unit_test_setup(test_429_burst_is_waited_out, reset),
+	    cmocka_unit_test_setup(test_429_past_patience_is_refused, reset),
 	    cmocka_unit_test_setup(test_connection_refused, reset),
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
 	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),

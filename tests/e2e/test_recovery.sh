@@ -302,6 +302,28 @@ refute "$err" "trying again"
 expect "$out" "1 deleted, 1 failed" # the old token past its grace, not the discarded one
 expect "$out" "failed replacements discarded"
 sim_ctl POST /_sim/faults '{}' >/dev/null
+# At the default retries a slot without slack outlasts more failures than the
+# four retries it once had: five failed creates in a row, then the sixth works
+# (after about 31 s of backoff: 1, 2, 4, 8 and 16 s, each jittered).
+sed -i 's/retries: 0, retry_backoff: 1s/retry_backoff: 1s/' "$TW_TMP/retry.yaml"
+grep -q '{ interval: 1d, retry_backoff: 1s' "$TW_TMP/retry.yaml" || fail "retry.yaml not rewritten"
+before=$(active beta short)
+sim_ctl POST /_sim/faults '{"error_rate": 1, "count": 5}' >/dev/null
+run 1 rotate --only beta/short
+expect "$err" "(try 6 of 21)"
+expect "$out" "1 rotated"
+after=$(active beta short)
+[ "$after" != "$before" ] || fail "five failed tries in a row cost beta/short its rotation"
+[ "$(jq -r .token "$TW_TMP/run/short.json")" = "$after" ] || fail "the sixth try's token was not delivered"
+# A create refused with a Retry-After past what the client waits is not tried
+# again in the run: every retry would draw the same 429.
+at 2027-02-27T08:00Z # the new token has 22 hours left: no slack
+sim_ctl POST /_sim/faults '{"burst_429": 100, "retry_after": 3600}' >/dev/null
+"$tw_bin" rotate --only beta/short >"$out" 2>"$err" && fail "a throttled run exited 0"
+expect "$err" "beta/short: its token lapses before the next run, but the API asked to wait 3600s: not tried again in this run"
+refute "$err" "trying again"
+[ "$(grep -c "create token '.*429 Too Many Requests" "$err")" = 1 ] || fail "the throttled create was tried more than once"
+sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
 echo "== a wrong clock: nothing is created or deleted on it"
