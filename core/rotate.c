@@ -415,7 +415,7 @@ fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char
 static int
 rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char **cause)
 {
-	int64_t now = clock_now_ms(), retired = 0, expires;
+	int64_t now = clock_now_ms(), retired = 0, expires, skew;
 	struct ops_created made = {0};
 	struct mode_client *c;
 	char *name = NULL, *why = NULL;
@@ -423,6 +423,15 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 
 	c = run->client(run->carg, sl->ws, &why);
 	if (c == NULL) {
+		rc = slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
+		goto out;
+	}
+	/*
+	 * A retry creates only once the API answers again: a create sent into
+	 * an outage is an answer lost, a token that may exist until it expires.
+	 */
+	err = run->retrying ? mode_check_clock(c, &skew, &why) : MODE_OK;
+	if (err != MODE_OK) {
 		rc = slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
 		goto out;
 	}

@@ -267,14 +267,22 @@ export TOKENWARDEN_CONFIG=$TW_TMP/retry.yaml
 run 0 rotate --only beta/short
 run 0 rotate --only beta/roomy
 at 2027-02-03T06:00Z # short's token has 20 hours left: it lapses before the next run
-before=$(active beta short)
-sim_ctl POST /_sim/faults '{"error_rate": 1, "count": 1}' >/dev/null
-run 1 rotate --only beta/short
-expect "$err" "beta/short: its token lapses before the next run: trying again in"
-expect "$out" "1 rotated"
-after=$(active beta short)
-[ "$after" != "$before" ] || fail "the retry did not rotate beta/short"
-[ "$(jq -r .token "$TW_TMP/run/short.json")" = "$after" ] || fail "the retried token was not delivered"
+# Rotates beta/short under the faults $1, expecting $2 on stderr: the slot
+# ends with a new active token, and its consumer holds it.
+rotates_through() {
+	local before after
+	before=$(active beta short)
+	sim_ctl POST /_sim/faults "$1" >/dev/null
+	run 1 rotate --only beta/short
+	expect "$err" "$2"
+	expect "$out" "1 rotated"
+	after=$(active beta short)
+	[ "$after" != "$before" ] || fail "beta/short was not rotated through $1"
+	[ "$(jq -r .token "$TW_TMP/run/short.json")" = "$after" ] ||
+		fail "beta/short's new token was not delivered after $1"
+}
+rotates_through '{"error_rate": 1, "count": 1}' \
+	"beta/short: its token lapses before the next run: trying again in"
 names=$("$tw_bin" token list --db "$db" --json | jq -r '[.[] | select(.slot == "short" and (.state == "unknown" or .state == "active")) | .name] | unique | length')
 [ "$names" = 2 ] || fail "the retry reused the lost create's name"
 # roomy is due (10d before expiry) with weeks left: one failure waits for the next run.
@@ -303,18 +311,13 @@ expect "$out" "1 deleted, 1 failed" # the old token past its grace, not the disc
 expect "$out" "failed replacements discarded"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 # At the default retries a slot without slack outlasts more failures than the
-# four retries it once had: five failed creates in a row, then the sixth works
-# (after about 31 s of backoff: 1, 2, 4, 8 and 16 s, each jittered).
+# four retries it once had: five creates in a row lose their answers, then the
+# sixth works (after about 31 s of backoff: 1, 2, 4, 8 and 16 s, each jittered).
+# Each retry first reads the server's clock, which the fault spares: nine
+# requests are five creates and four probes.
 sed -i 's/retries: 0, retry_backoff: 1s/retry_backoff: 1s/' "$TW_TMP/retry.yaml"
 grep -q '{ interval: 1d, retry_backoff: 1s' "$TW_TMP/retry.yaml" || fail "retry.yaml not rewritten"
-before=$(active beta short)
-sim_ctl POST /_sim/faults '{"error_rate": 1, "count": 5}' >/dev/null
-run 1 rotate --only beta/short
-expect "$err" "(try 6 of 21)"
-expect "$out" "1 rotated"
-after=$(active beta short)
-[ "$after" != "$before" ] || fail "five failed tries in a row cost beta/short its rotation"
-[ "$(jq -r .token "$TW_TMP/run/short.json")" = "$after" ] || fail "the sixth try's token was not delivered"
+rotates_through '{"lost_post_rate": 1, "count": 9}' "(try 6 of 21)"
 # A create refused with a Retry-After past what the client waits is not tried
 # again in the run: every retry would draw the same 429.
 at 2027-02-27T08:00Z # the new token has 22 hours left: no slack
@@ -323,6 +326,21 @@ sim_ctl POST /_sim/faults '{"burst_429": 100, "retry_after": 3600}' >/dev/null
 expect "$err" "beta/short: its token lapses before the next run, but the API asked to wait 3600s: not tried again in this run"
 refute "$err" "trying again"
 [ "$(grep -c "create token '.*429 Too Many Requests" "$err")" = 1 ] || fail "the throttled create was tried more than once"
+# An API down for the whole run: the first try's create is the only one sent
+# (its answer is lost: one unknown token); each retry finds the API still
+# failing when it reads the clock, and sends no create that could only add
+# another token nobody can delete.  --retries 0 fails each read at once, so
+# five tries fit in --max-time 20s; the run stops with the sixth left.
+unknown() {
+	"$tw_bin" token list --db "$db" --json | jq '[.[] | select(.slot == "short" and .state == "unknown")] | length'
+}
+lost=$(unknown)
+sim_ctl POST /_sim/faults '{"error_rate": 1}' >/dev/null
+run 1 rotate --only beta/short --retries 0 --max-time 20s
+expect "$out" "1 unknown, 1 left"
+expect "$err" "(try 5 of 21)"
+expect "$err" "retry failed: read the clock of workspace beta"
+[ "$(unknown)" = $((lost + 1)) ] || fail "an API down for the run got $(($(unknown) - lost)) creates, expected 1"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
