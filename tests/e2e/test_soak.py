@@ -24,9 +24,10 @@ least 50 faulty nights and the two 15-night breaks):
                    fault is not mixed in: a night without a usable Date
                    makes the run touch nothing, which needs its own property
   API outage       15 nights: the timer runs, the API fails every request
-                   (error_rate 1 for 6 nights, drop_rate 1 for one, then 429s
+                   (error_rate 1 for 2 nights, drop_rate 1 for one, then 429s
                    with a Retry-After of an hour; shorter soaks only the
-                   429s: a night of 5xx or drops costs minutes of retries)
+                   429s: a night of 5xx or drops is retried for the whole
+                   max_time)
   first night back calm
   more faulty nights
   host off         15 nights without any run
@@ -52,6 +53,9 @@ jitters, swap places).
 
 usage: test_soak.py MODESIM TOKENWARDEN [--nights N] [--seed S] [--verbose]
   --nights N  simulated nights (default 20, for ./dev test; ./dev soak runs 90)
+  --seed S    the seed of the fault mix and the timer's delays (default: a random
+              one, printed first and with any failure, so that every run of the
+              suite meets a mix of its own)
   --verbose   each night's exit status, requests and logged failures
   (TW_SEED overrides --seed; TW_KEEP keeps the temporary directory)
 """
@@ -104,8 +108,10 @@ def policy(tmp, db, url):
         "defaults: { deliver: [ { file: '%s/out/{workspace}-{slot}.json' } ] }" % tmp,
         "enforce: { max_lifetime: 60d, unmanaged: report, expired: { delete_after: 2d } }",
         # Retries within the run as the defaults say, with a tenth of their wait, so that
-        # a night takes seconds.
-        "schedule: { interval: 1d, retry_backoff: 1s }",
+        # a night takes seconds,
+        # and a tenth of the default max_time, near the 4.5 minutes a slot's tries
+        # span at that backoff: a night the API is down lasts that long.
+        "schedule: { interval: 1d, retry_backoff: 1s, max_time: 5m }",
         "workspaces:",
     ]
     for ws, slots in SLOTS.items():
@@ -129,17 +135,17 @@ def night_faults(rng, k):
 
 
 def outage_faults(kinds, night, nights):
-    """Every request fails.  Long soaks: 5xx for 40% of the nights, then one night of
-    dropped connections, then throttling (429 with a Retry-After past the client's
-    patience, so it gives up at once).  Short soaks only throttle.  The client retries
-    5xx and dropped connections with backoff, and re-reads the server's clock before
-    every create or delete: a night of 5xx costs half a minute of real time, a night of
-    drops two or three."""
+    """Every request fails.  Long soaks: two nights of 5xx, then one of dropped
+    connections, then throttling (429 with a Retry-After past the client's patience, so
+    it gives up at once and the run tries that slot no more).  Short soaks only
+    throttle.  The run keeps trying the slots without slack through 5xx and drops
+    while its max_time allows: each such night costs the soak's max_time (5 minutes)
+    of real time."""
     throttle = {"burst_429": 1000000, "retry_after": 3600}
     if nights < 90:
         return throttle
     i = night - kinds.index("outage")
-    n = kinds.count("outage") * 2 // 5
+    n = 2
     return {"error_rate": 1} if i < n else {"drop_rate": 1} if i == n else throttle
 
 
@@ -156,11 +162,12 @@ def main():
     ap.add_argument("modesim")
     ap.add_argument("tokenwarden")
     ap.add_argument("--nights", type=int, default=DEFAULT_NIGHTS)
-    ap.add_argument("--seed", default="1")
+    ap.add_argument("--seed")
     ap.add_argument("--verbose", action="store_true",
                     help="print each night's failures as the run logged them")
     a = ap.parse_args()
-    seed = os.environ.get("TW_SEED") or a.seed
+    seed = (os.environ.get("TW_SEED") or a.seed or
+            str(random.SystemRandom().randint(1, 10 ** 9)))
     kinds = schedule(a.nights)
     rng = random.Random("soak:" + seed)
     os.umask(0o077)
@@ -270,7 +277,8 @@ def main():
         if len(problems) > 40:
             print("FAIL: ... %d more" % (len(problems) - 40), file=sys.stderr)
         if problems:
-            print("FAIL: seed %s, --nights %d" % (seed, a.nights), file=sys.stderr)
+            print("FAIL: seed %s, --nights %d (TW_SEED=%s to rerun)" % (seed, a.nights, seed),
+                  file=sys.stderr)
         return 1 if problems else 0
     finally:
         if sim is not None and sim.stop() != 0:
