@@ -11,16 +11,21 @@ The nights, for --nights 90 (other lengths are scaled; 90 or more keeps at
 least 50 faulty nights and the two 15-night breaks):
 
   night 0          calm: every slot gets its first token
-  faulty nights    at least a fifth of all requests fail, mixing the faults
+  faulty nights    about a third of all requests fail, mixing the faults
                    modesim draws per request (error_rate, drop_rate,
                    lost_post_rate, truncated_rate, malformed_rate,
                    reject_bearer_rate) and a burst_429 every few nights; the
-                   failed fraction is measured from /_sim/stats and must be
-                   >= 0.2 over them (requests with a credential; the clock
-                   probes, unauthenticated and answered 401 by design, are
-                   left out; malformed and truncated answers count as 200
-                   there, so the measure is a lower bound; the simulator's
-                   log gives the full count, printed beside it).  The `date`
+                   fraction is counted from the simulator's log, every Mode
+                   API request that met a fault (clock probes and garbled
+                   answers included), and must be >= 0.15 over them: four
+                   standard deviations under a third for the 120 or so
+                   requests of a 20-night soak, so only faults that were
+                   not injected fall below it.  The
+                   failed fraction of the requests with a credential, from
+                   /_sim/stats (garbled answers count as 200 there), is
+                   printed beside it: over the few requests of a short soak
+                   it strays too far from the rates to be held to a bound
+                   whatever the seed.  The `date`
                    fault is not mixed in: a night without a usable Date
                    makes the run touch nothing, which needs its own property
   API outage       15 nights: the timer runs, the API fails every request
@@ -257,17 +262,18 @@ def main():
                 problems.append("night %d (%s, %s): %s" % (night, iso(now), kind, p))
         problems += check_history(tw)
         frac = fault_failed / fault_req if fault_req else 0.0
-        if fault_req and frac < 0.2:
-            problems.append("only %.3f of the requests of the faulty nights failed (%d of %d); "
-                            "the faults must fail at least a fifth" % (frac, fault_failed,
-                                                                       fault_req))
+        hit = injected / logged if logged else 0.0
+        if logged and hit < 0.15:
+            problems.append("only %.3f of the requests of the faulty nights met a fault (%d of "
+                            "%d), where the rates hit about a third: were they injected?" % (
+                                hit, injected, logged))
         stats = sim.stats()
         print("soak: %d nights in %.1f s; %d requests (%d on the %d faulty nights, of which "
               "%d failed by /_sim/stats: %.3f; by the simulator's log, garbled 200s and clock "
               "probes included, %d of %d met a fault: %.3f); by status %s; rotate exit "
               "statuses %s (by night: %s); %d slot-night lapses" % (
                   a.nights, time.monotonic() - started, total_req, fault_req, nfault,
-                  fault_failed, frac, injected, logged, injected / logged if logged else 0.0,
+                  fault_failed, frac, injected, logged, hit,
                   dict(sorted(stats["by_status"].items())),
                   dict(sorted(statuses.items())),
                   ", ".join("%s %s" % (k, dict(sorted(v.items())))
