@@ -410,10 +410,13 @@ fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char
  * The new token's name is made for *name_at, or a minute after the last
  * attempt's, so that every attempt has a name of its own; *name_at is set
  * to the time used.  Returns 0 done, 1 the slot failed (recorded), or -1
- * with *cause when the store failed.
+ * with *cause when the store failed.  *refused is set to the wait the API
+ * asked for when it refused the attempt for longer than the client waits
+ * (mode_refused_wait), in seconds; else 0.
  */
 static int
-rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char **cause)
+rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *refused,
+	 char **cause)
 {
 	int64_t now = clock_now_ms(), retired = 0, expires, skew;
 	struct ops_created made = {0};
@@ -471,6 +474,7 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, char *
 	    made.token->token, retired != 0 ? "; the old token retires after its grace" : "");
 	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
 out:
+	*refused = rc == 1 && c != NULL ? mode_refused_wait(c) : 0;
 	mode_token_free(made.token);
 	free(name);
 	free(why);
@@ -639,7 +643,8 @@ struct attempt {
 	int64_t at;       /* monotonic ms: the next try not before */
 	int64_t name_at;  /* the last try's name time */
 	int tries;
-	int cleared; /* the leftovers of an interrupted run are deleted */
+	int cleared;  /* the leftovers of an interrupted run are deleted */
+	long refused; /* the last try's: see rotation() */
 };
 
 /* One try of t: leftovers first, then the rotation.  As rotation() returns. */
@@ -658,7 +663,7 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 			return 1; /* the slot still has a replacement in flight */
 	}
 	t->cleared = 1;
-	return rotation(run, sl, &t->name_at, cause);
+	return rotation(run, sl, &t->name_at, &t->refused, cause);
 }
 
 /* The monotonic time of t's next try: the policy's backoff doubling per try, jittered. */
@@ -674,23 +679,6 @@ retry_at(const struct run *run, const struct attempt *t)
 	/* 75% to 125%: slots that failed together do not retry in step. */
 	d = d * 3 / 4 + (d > 0 ? (int64_t)randombytes_uniform((uint32_t)(d / 2 + 1)) : 0);
 	return clock_mono_ms() + d;
-}
-
-/*
- * The wait the API asked for when it refused t's last try for longer than
- * the client waits (mode_refused_wait), in seconds; 0 otherwise.  Trying
- * again within the run would only draw the same refusal.
- */
-static long
-refused_wait(struct run *run, const struct attempt *t)
-{
-	const struct policy_workspace *w = policy_find_workspace(run->p, t->a[0].workspace);
-	struct mode_client *c;
-	char *why = NULL;
-
-	c = w != NULL ? run->client(run->carg, w, &why) : NULL;
-	free(why);
-	return c != NULL ? mode_refused_wait(c) : 0;
 }
 
 /* The index of the ready retry with the earliest deadline, or -1; *next: the earliest at. */
@@ -730,13 +718,12 @@ try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 		return -1;
 	if (rc == 1 && t->tries <= run->p->schedule.retries &&
 	    plan_no_slack(run->p, t->deadline, clock_now_ms())) {
-		long wait = refused_wait(run, t);
-
-		if (wait > 0) {
+		/* Trying again within the run would only draw the same refusal. */
+		if (t->refused > 0) {
 			say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,
 			    "its token lapses before the next run, but the API asked to wait %lds: "
 			    "not tried again in this run",
-			    wait);
+			    t->refused);
 			return 0;
 		}
 		t->at = retry_at(run, t);
@@ -810,7 +797,7 @@ work(struct worker *w)
 		if (stopping(run))
 			break;
 		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE)) {
-			struct attempt t = {a, n, a->deadline, 0, 0, 0, 0};
+			struct attempt t = {a, n, a->deadline, 0, 0, 0, 0, 0};
 
 			rc = try_group(w, &t, r, &nr);
 		} else if (a->kind == PLAN_KEEP_DELIVERED) {
