@@ -402,6 +402,22 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 		    r->token != NULL ? r->token : "?");
 		return;
 	}
+	/*
+	 * One whose delivery began: a consumer may hold it and no rotation will
+	 * hand them a newer one, so it stays live, retiring at its expiry.
+	 */
+	if (v == NULL && r->slot != NULL &&
+	    (r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED) &&
+	    policy_find_workspace(b->p, r->workspace) != NULL) {
+		b->group++;
+		plan_add_action(b, PLAN_KEEP_DELIVERED, r->workspace, r->slot, r, b->now,
+				r->expires_at,
+				"replacement %s reached consumers before an interrupted run "
+				"ended, for a slot the policy no longer has; it retires at its "
+				"expiry",
+				r->token != NULL ? r->token : "?");
+		return;
+	}
 	/* A replaced token past its grace goes now, expired or not (past_grace). */
 	if (r->state == TOKEN_RETIRING && v != NULL && r->retire_after <= b->now) {
 		if (r->expires_at <= b->now)

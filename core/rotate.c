@@ -483,7 +483,8 @@ out:
 
 /*
  * Keeps a replacement an interrupted run began to deliver: retiring until
- * its expiry, brought forward by the slot's next activation.  Returns 0, or
+ * its expiry, brought forward by the slot's next activation if the policy
+ * still has the slot.  Returns 0, or
  * -1 with *cause when the store failed.
  */
 static int
@@ -495,9 +496,10 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 	json_decref(d);
 	if (rc == 0)
 		say(run, 0, "kept", a->workspace, a->slot, a->token,
-		    "kept %s: an interrupted run delivered it; it retires after the slot's next "
-		    "rotation",
-		    a->token);
+		    "kept %s: an interrupted run delivered it; it retires %s", a->token,
+		    policy_find_slot(run->p, a->workspace, a->slot) != NULL
+			? "after the slot's next rotation"
+			: "at its expiry (the policy no longer has the slot)");
 	return rc;
 }
 

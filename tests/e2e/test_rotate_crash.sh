@@ -179,6 +179,48 @@ after=$(sim_ctl GET /_sim/stats | jq .creates)
 [ $((after - before)) -eq 1 ] || fail "two runs made $((after - before)) tokens, expected 1"
 converged "two runs at once"
 
+# A crash after delivery, then the policy drops the slot: no rotation will
+# hand its consumer a newer token, so the replacement stays live, kept as
+# retiring until it expires, and is accounted for as such once it has.
+echo "== a crash after delivery, then the slot dropped"
+# row_of TOKEN EXPR: EXPR of the token's row in the store.
+row_of() {
+	python3 -c 'import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute("SELECT %s FROM tokens WHERE token = ?" % sys.argv[3],
+                                         (sys.argv[2],)).fetchone()
+print(r[0] if r else "absent")' "$db" "$1" "$2"
+}
+day=$((day + 1))
+at "$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)"
+st=0
+TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force etl >/dev/null 2>&1 || st=$?
+[ "$st" -eq 137 ] || fail "after-deliver before the drop: the run was not killed (exit $st)"
+held=$(jq -r .token "$TW_TMP/run/etl.json")
+sed -i "s|- name: etl|- name: other|; s|run/etl.json|run/other.json|" "$TW_TMP/policy.yaml"
+st=0
+"$tw_bin" plan --json >"$TW_TMP/out" 2>/dev/null || st=$?
+[ "$st" -eq 3 ] || fail "plan after the drop exited $st, expected 3 (actions due)"
+[ "$(jq -r --arg t "$held" '.actions[] | select(.token == $t) | .action' "$TW_TMP/out")" = keep-delivered ] ||
+	fail "the plan does not keep the delivered replacement of a dropped slot: $(cat "$TW_TMP/out")"
+grep -q "no longer has" "$TW_TMP/out" || fail "the plan does not say the slot is gone: $(cat "$TW_TMP/out")"
+st=0
+"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
+[ "$st" -eq 0 ] || fail "the run after the drop exited $st: $(cat "$TW_TMP/err")"
+grep -q "kept $held" "$TW_TMP/err" || fail "the run does not say it kept $held: $(cat "$TW_TMP/err")"
+grep -q "slot's next rotation" "$TW_TMP/err" &&
+	fail "the run promises a rotation of a slot the policy no longer has: $(cat "$TW_TMP/err")"
+held_live "the run after the slot was dropped"
+state=$(row_of "$held" "state || ' ' || (retire_after = expires_at)")
+[ "$state" = "retiring 1" ] || fail "the dropped slot's replacement is '$state', expected retiring until its expiry"
+day=$((day + 11))
+at "$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)"
+"$tw_bin" rotate >/dev/null 2>&1 || fail "the run after the replacement expired failed"
+state=$(row_of "$held" state)
+case "$state" in
+retiring | expired | deleted) ;;
+*) fail "the dropped slot's expired replacement is '$state' in the store" ;;
+esac
+
 "$tw_bin" audit verify --db "$db" >/dev/null || fail "the history does not verify"
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

@@ -81,6 +81,17 @@ count(const struct plan *pl, enum plan_kind k, const char *slot)
 	return n;
 }
 
+/* The first action of kind k for slot, or NULL. */
+static const struct plan_action *
+action_of(const struct plan *pl, enum plan_kind k, const char *slot)
+{
+	for (size_t i = 0; i < pl->nactions; i++)
+		if (pl->actions[i].kind == k && pl->actions[i].slot != NULL &&
+		    strcmp(pl->actions[i].slot, slot) == 0)
+			return &pl->actions[i];
+	return NULL;
+}
+
 static const struct plan_finding *
 finding(const struct plan *pl, enum finding_kind k, const char *token)
 {
@@ -626,6 +637,7 @@ test_cleanup_edges(void **state)
 	struct policy *p = load(slots_policy);
 	struct inv v = {0};
 	struct plan pl;
+	const struct plan_action *a;
 	struct token_row *r;
 
 	(void)state;
@@ -655,14 +667,24 @@ test_cleanup_edges(void **state)
 	/* deleted rows count for nothing */
 	add(&v, "acme", NULL, "tok-gone", TOKEN_DELETED, NOW - 400 * D, NOW + 10 * D);
 	/* replacements an interrupted run left for a slot the policy dropped since: the one
-	 * never delivered is deleted, expired or not; the one a consumer may hold is not */
+	 * never delivered is deleted, expired or not; the one a consumer may hold is kept,
+	 * retiring at its expiry (no rotation will hand the consumer a newer one) */
 	add(&v, "acme", "dropped", "tok-drop-made", TOKEN_CREATED, NOW - 20 * D, NOW - D);
 	add(&v, "acme", "dropped", "tok-drop-proved", TOKEN_VERIFIED, NOW - D, NOW + 20 * D);
 	r = add(&v, "acme", "dropped", "tok-drop-handed", TOKEN_VERIFIED, NOW - D, NOW + 20 * D);
 	r->retire_after = NOW + 20 * D;
 	plan_build(p, v.rows, v.n, NOW, &pl);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "dropped"), 2);
-	assert_non_null(finding(&pl, FIND_UNMANAGED, "tok-drop-handed"));
+	assert_int_equal(count(&pl, PLAN_KEEP_DELIVERED, "dropped"), 1);
+	a = action_of(&pl, PLAN_KEEP_DELIVERED, "dropped");
+	if (a == NULL) {
+		fail_msg("no keep-delivered action for the dropped slot");
+	} else {
+		assert_string_equal(a->token, "tok-drop-handed");
+		assert_int_equal(a->deadline, NOW + 20 * D);
+		assert_non_null(strstr(a->why, "no longer has"));
+	}
+	assert_null(finding(&pl, FIND_UNMANAGED, "tok-drop-handed"));
 	assert_int_equal(count(&pl, PLAN_DELETE_UNDELIVERED, "later"), 1);
 	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 0);
 	/* a consumer may hold it: kept, never deleted under it, and the slot rotated now so
@@ -757,10 +779,9 @@ test_backoff_and_stuck(void **state)
 static const char *
 create_why(const struct plan *pl, const char *slot)
 {
-	for (size_t i = 0; i < pl->nactions; i++)
-		if (pl->actions[i].kind == PLAN_CREATE && strcmp(pl->actions[i].slot, slot) == 0)
-			return pl->actions[i].why;
-	return NULL;
+	const struct plan_action *a = action_of(pl, PLAN_CREATE, slot);
+
+	return a != NULL ? a->why : NULL;
 }
 
 /*
