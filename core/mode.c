@@ -450,8 +450,7 @@ mode_retry_after(const struct mode_client *c)
 	wait_ms = c->retry_at_ms - from;
 	if (wait_ms <= 1000)
 		return 1;
-	return wait_ms / 1000 > RETRY_AFTER_MAX ? RETRY_AFTER_MAX + 1
-						: (long)((wait_ms + 999) / 1000);
+	return wait_ms / 1000 >= RETRY_AFTER_DAY ? RETRY_AFTER_DAY : (long)((wait_ms + 999) / 1000);
 }
 
 void
@@ -592,6 +591,26 @@ curl_reason(struct mode_client *c, CURLcode rc)
 	return c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc);
 }
 
+/*
+ * Whether an earlier 429 holds a budget call draws on for longer than the
+ * client waits (its Retry-After, kept by the rate book): then the call is
+ * not sent, for it would draw the same refusal, and *cause and the
+ * refused wait say so.
+ */
+static int
+refused_before(struct mode_client *c, const struct call *call, char **cause)
+{
+	int64_t held = ratebook_wait(&c->book, call->token, clock_mono_ms());
+
+	if (held <= (int64_t)RETRY_AFTER_MAX * 1000)
+		return 0;
+	c->refused_wait = (long)((held + 999) / 1000);
+	*cause = xasprintf("%s: not sent: the API asked to wait %lds more (a 429's Retry-After); "
+			   "try again later",
+			   call->what, c->refused_wait);
+	return 1;
+}
+
 int
 mode_perform(struct mode_client *c, const struct call *call, struct answer *a, char **cause)
 {
@@ -601,6 +620,8 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 
 	memset(a, 0, sizeof *a);
 	c->refused_wait = 0;
+	if (refused_before(c, call, cause))
+		return MODE_ERR_THROTTLED;
 	for (;;) {
 		long status;
 		CURLcode rc;
@@ -638,9 +659,18 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 
 			c->throttled++;
 
-			if (ra > RETRY_AFTER_MAX)
+			/* Held even when refused: the key's next calls are not sent until then. */
+			ratebook_hold(&c->book, call->token, clock_mono_ms(),
+				      ra < RETRY_AFTER_DAY ? ra : RETRY_AFTER_DAY);
+			if (ra > RETRY_AFTER_MAX) {
 				c->refused_wait = ra;
-			if (ra > RETRY_AFTER_MAX || throttles++ >= THROTTLE_MAX) {
+				*cause = xasprintf("%s: 429 Too Many Requests with Retry-After %lds, "
+						   "longer than the %ds this client waits; another "
+						   "client may share this API key; try again later",
+						   call->what, ra, RETRY_AFTER_MAX);
+				return MODE_ERR_THROTTLED;
+			}
+			if (throttles++ >= THROTTLE_MAX) {
 				*cause =
 				    xasprintf("%s: 429 Too Many Requests %d times (Retry-After "
 					      "%lds); another client may share this API key; "
@@ -648,7 +678,6 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 					      call->what, throttles, ra);
 				return MODE_ERR_THROTTLED;
 			}
-			ratebook_hold(&c->book, call->token, clock_mono_ms(), ra);
 			continue;
 		}
 		if (status >= 500 || status < 100) {

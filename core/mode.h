@@ -21,7 +21,9 @@
  * Retries: DELETE and GET are retried on 5xx, timeouts and resets with
  * capped exponential backoff and jitter; a 429 is waited out (Retry-After)
  * and retried for every method, since the server refused it unprocessed.
- * A POST whose outcome is unknown (5xx, connection lost after sending, an
+ * A Retry-After longer than the client waits (5 minutes) fails the call
+ * with MODE_ERR_THROTTLED, and holds the budgets it drew on: until it has
+ * passed, the calls that draw on them fail the same way unsent.  A POST whose outcome is unknown (5xx, connection lost after sending, an
  * unreadable 200) is never retried: it returns MODE_ERR_UNKNOWN.
  *
  * The server's clock decides: every answer's Date header is compared with
@@ -178,8 +180,9 @@ long mode_throttled(const struct mode_client *c);
 /*
  * The Retry-After, in seconds, that made c's last call give up: a 429 that
  * asked for a longer wait than the client waits out (RETRY_AFTER_MAX, 5
- * minutes; an HTTP-date that far ahead reads as 301).  0 when the last call
- * did not end so.
+ * minutes; an HTTP-date more than a day ahead reads as a day), or what was
+ * left of such a wait when an earlier call's 429 held the call unsent.  0
+ * when the last call did not end so.
  */
 long mode_refused_wait(const struct mode_client *c);
 

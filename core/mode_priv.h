@@ -89,11 +89,12 @@ size_t mode_body_cb(char *data, size_t size, size_t n, void *arg);
 size_t mode_header_cb(char *line, size_t size, size_t n, void *arg);
 
 #define RETRY_AFTER_MAX 300 /* seconds; a longer Retry-After fails the call */
+#define RETRY_AFTER_DAY 86400 /* seconds; an HTTP-date further ahead reads as this */
 
 /*
  * The seconds a 429 asks to wait: its Retry-After as a number of seconds;
  * or as an HTTP-date, counted from the answer's Date (else the local clock),
- * rounded up, at least 1 and at most RETRY_AFTER_MAX + 1; else 1.
+ * rounded up, at least 1 and at most RETRY_AFTER_DAY; else 1.
  */
 long mode_retry_after(const struct mode_client *c);
 

@@ -371,11 +371,50 @@ test_429_past_patience_is_refused(void **state)
 	assert_int_equal(mode_requests(c), 1);
 	assert_int_equal(mode_refused_wait(c), 3600);
 	FREE_NULL(&cause);
-	assert_int_equal(mode_create(c, "e2e-after-refusal", in_days(1), &t, &cause), MODE_OK);
-	assert_int_equal(mode_refused_wait(c), 0);
-	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_OK);
-	mode_token_free(t);
+	/* The server said when to come back: until then nothing more is sent on that key. */
+	assert_int_equal(mode_create(c, "e2e-after-refusal", in_days(1), &t, &cause),
+			 MODE_ERR_THROTTLED);
+	assert_non_null(strstr(cause, "not sent: the API asked to wait"));
+	assert_int_equal(mode_requests(c), 1);
+	assert_in_range(mode_refused_wait(c), 3590, 3600);
+	FREE_NULL(&cause);
 	mode_client_free(c);
+}
+
+/* The hold is the credential's: its other clients (workspaces) send nothing either. */
+static void
+test_refusal_holds_the_credential(void **state)
+{
+	struct ratelimit rl;
+	struct mode_opts o;
+	struct mode_client *a, *b;
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+	json_t *stats;
+
+	(void)state;
+	ratelimit_init(&rl, 40, 10000);
+	mode_opts_default(&o);
+	o.shared_rl = &rl;
+	a = mode_client_new(sim, "acme", &admin, &o, &cause);
+	b = mode_client_new(sim, "acme", &admin, &o, &cause);
+	assert_non_null(a);
+	assert_non_null(b);
+	faults("{\"burst_429\": 1, \"retry_after\": 600}");
+	assert_int_equal(mode_create(a, "e2e-held-a", in_days(1), &t, &cause),
+			 MODE_ERR_THROTTLED);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_delete(b, "e2e-no-such-token", NULL, &cause), MODE_ERR_THROTTLED);
+	assert_non_null(strstr(cause, "not sent"));
+	FREE_NULL(&cause);
+	assert_in_range(mode_refused_wait(b), 590, 600);
+	assert_int_equal(mode_requests(b), 0);
+	stats = ctl("GET", "stats", NULL);
+	assert_int_equal(json_integer_value(json_object_get(stats, "requests")), 1);
+	json_decref(stats);
+	mode_client_free(a);
+	mode_client_free(b);
+	ratelimit_free(&rl);
 }
 
 /* Nothing listens: a call that never left is retried, even a POST, then fails. */
@@ -889,6 +928,7 @@ main(void)
 	    cmocka_unit_test_setup(test_delete_with_lost_answer_converges, reset),
 	    cmocka_unit_test_setup(test_429_burst_is_waited_out, reset),
 	    cmocka_unit_test_setup(test_429_past_patience_is_refused, reset),
+	    cmocka_unit_test_setup(test_refusal_holds_the_credential, reset),
 	    cmocka_unit_test_setup(test_connection_refused, reset),
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
 	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),

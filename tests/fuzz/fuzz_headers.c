@@ -133,7 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	now = clock_mono_ms();
 	check_limiter(c->rl, now, 0);
 	ra = mode_retry_after(c);
-	if (ra < 0 || (c->retry_after < 0 && (ra < 1 || ra > RETRY_AFTER_MAX + 1)))
+	if (ra < 0 || (c->retry_after < 0 && (ra < 1 || ra > RETRY_AFTER_DAY)))
 		abort();
 	if (ra <= RETRY_AFTER_MAX) {
 		ratelimit_hold(c->rl, now, ra);

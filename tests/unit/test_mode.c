@@ -489,7 +489,10 @@ test_rate_headers(void **state)
 	    1); /* in the past: at once, after the least wait */
 	assert_int_equal(
 	    RA("Date: Sun, 06 Nov 1994 08:49:37 GMT", "Retry-After: Sun, 06 Nov 1994 09:49:37 GMT"),
-	    RETRY_AFTER_MAX + 1); /* too far: the call fails */
+	    3600); /* past RETRY_AFTER_MAX: the call fails, and the key is held that long */
+	assert_int_equal(
+	    RA("Date: Sun, 06 Nov 1994 08:49:37 GMT", "Retry-After: Tue, 08 Nov 1994 08:49:37 GMT"),
+	    RETRY_AFTER_DAY); /* further than a run lasts: a day */
 	/* Without a Date, from the local clock. */
 	t = time(NULL) + 20;
 	strftime(when, sizeof when, "Retry-After: %a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
