@@ -368,6 +368,27 @@ sim_ctl POST /_sim/faults '{"burst_429": 100, "retry_after": 3600}' >/dev/null
 [ "$(grep -c "not sent: the API asked to wait" "$err")" = 2 ] ||
 	fail "the other two slots were not refused at once: $(cat "$err")"
 refute "$err" "trying again"
+# A run between tries stops within a quarter second of SIGTERM, so whatever
+# cannot wait for the run lock (a leaked token's revoke) need not wait out
+# its backoff.
+sed 's/retry_backoff: 1s/retry_backoff: 2m/' "$TW_TMP/retry.yaml" >"$TW_TMP/slow.yaml"
+sim_ctl POST /_sim/faults '{"error_rate": 1}' >/dev/null
+"$tw_bin" rotate --config "$TW_TMP/slow.yaml" --only beta/short --retries 0 >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 200); do
+	grep -q "trying again in" "$err" && break
+	sleep 0.05
+done
+expect "$err" "beta/short: its token lapses before the next run: trying again in"
+t0=$(date +%s%N)
+kill -TERM "$pid"
+st=0
+wait "$pid" || st=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+# (exit 1: its failed steps outrank the work left)
+[ "$st" = 1 ] || fail "a run stopped between tries exited $st, expected 1"
+[ "$ms" -lt 1500 ] || fail "a run between tries took $ms ms to stop after SIGTERM"
+expect "$out" "1 left"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
