@@ -23,7 +23,8 @@
  * and retried for every method, since the server refused it unprocessed.
  * A Retry-After longer than the client waits (5 minutes) fails the call
  * with MODE_ERR_THROTTLED, and holds the budgets it drew on: until it has
- * passed, the calls that draw on them fail the same way unsent.  A POST whose outcome is unknown (5xx, connection lost after sending, an
+ * passed, the calls that draw on them fail the same way unsent.  A POST
+ * whose outcome is unknown (5xx, connection lost after sending, an
  * unreadable 200) is never retried: it returns MODE_ERR_UNKNOWN.
  *
  * The server's clock decides: every answer's Date header is compared with

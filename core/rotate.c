@@ -484,8 +484,7 @@ out:
 /*
  * Keeps a replacement an interrupted run began to deliver: retiring until
  * its expiry, brought forward by the slot's next activation if the policy
- * still has the slot.  Returns 0, or
- * -1 with *cause when the store failed.
+ * still has the slot.  Returns 0, or -1 with *cause when the store failed.
  */
 static int
 keep_delivered(struct run *run, const struct plan_action *a, char **cause)
