@@ -116,6 +116,22 @@ client(const char *workspace, int retries, long timeout_ms)
 	return c;
 }
 
+/* A client of workspace acme whose credential's budget is rl, as a run's clients share one. */
+static struct mode_client *
+sharing_client(struct ratelimit *rl)
+{
+	struct mode_opts o;
+	char *cause = NULL;
+	struct mode_client *c;
+
+	mode_opts_default(&o);
+	o.shared_rl = rl;
+	c = mode_client_new(sim, "acme", &admin, &o, &cause);
+	if (c == NULL)
+		fail_msg("client: %s", cause);
+	return c;
+}
+
 static int64_t
 in_days(int days)
 {
@@ -386,7 +402,6 @@ static void
 test_refusal_holds_the_credential(void **state)
 {
 	struct ratelimit rl;
-	struct mode_opts o;
 	struct mode_client *a, *b;
 	struct mode_token *t = NULL;
 	char *cause = NULL;
@@ -394,12 +409,8 @@ test_refusal_holds_the_credential(void **state)
 
 	(void)state;
 	ratelimit_init(&rl, 40, 10000);
-	mode_opts_default(&o);
-	o.shared_rl = &rl;
-	a = mode_client_new(sim, "acme", &admin, &o, &cause);
-	b = mode_client_new(sim, "acme", &admin, &o, &cause);
-	assert_non_null(a);
-	assert_non_null(b);
+	a = sharing_client(&rl);
+	b = sharing_client(&rl);
 	faults("{\"burst_429\": 1, \"retry_after\": 600}");
 	assert_int_equal(mode_create(a, "e2e-held-a", in_days(1), &t, &cause),
 			 MODE_ERR_THROTTLED);
@@ -557,18 +568,13 @@ static void
 test_clients_share_a_limiter(void **state)
 {
 	struct ratelimit rl;
-	struct mode_opts o;
 	struct mode_client *a, *b;
 	char *cause = NULL;
 
 	(void)state;
 	ratelimit_init(&rl, 2, 60000);
-	mode_opts_default(&o);
-	o.shared_rl = &rl;
-	a = mode_client_new(sim, "acme", &admin, &o, &cause);
-	b = mode_client_new(sim, "acme", &admin, &o, &cause);
-	assert_non_null(a);
-	assert_non_null(b);
+	a = sharing_client(&rl);
+	b = sharing_client(&rl);
 	assert_int_equal(mode_delete(a, "e2e-no-such-token", NULL, &cause), MODE_ERR_NOT_FOUND);
 	FREE_NULL(&cause);
 	assert_int_equal(ratelimit_wait(&rl, clock_mono_ms()), 0);
