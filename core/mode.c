@@ -664,10 +664,11 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				      ra < RETRY_AFTER_DAY ? ra : RETRY_AFTER_DAY);
 			if (ra > RETRY_AFTER_MAX) {
 				c->refused_wait = ra;
-				*cause = xasprintf("%s: 429 Too Many Requests with Retry-After %lds, "
-						   "longer than the %ds this client waits; another "
-						   "client may share this API key; try again later",
-						   call->what, ra, RETRY_AFTER_MAX);
+				*cause =
+				    xasprintf("%s: 429 Too Many Requests with Retry-After %lds, "
+					      "longer than the %ds this client waits; another "
+					      "client may share this API key; try again later",
+					      call->what, ra, RETRY_AFTER_MAX);
 				return MODE_ERR_THROTTLED;
 			}
 			if (throttles++ >= THROTTLE_MAX) {

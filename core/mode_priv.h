@@ -88,7 +88,7 @@ int mode_perform(struct mode_client *c, const struct call *call, struct answer *
 size_t mode_body_cb(char *data, size_t size, size_t n, void *arg);
 size_t mode_header_cb(char *line, size_t size, size_t n, void *arg);
 
-#define RETRY_AFTER_MAX 300 /* seconds; a longer Retry-After fails the call */
+#define RETRY_AFTER_MAX 300   /* seconds; a longer Retry-After fails the call */
 #define RETRY_AFTER_DAY 86400 /* seconds; an HTTP-date further ahead reads as this */
 
 /*

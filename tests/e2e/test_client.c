@@ -412,8 +412,7 @@ test_refusal_holds_the_credential(void **state)
 	a = sharing_client(&rl);
 	b = sharing_client(&rl);
 	faults("{\"burst_429\": 1, \"retry_after\": 600}");
-	assert_int_equal(mode_create(a, "e2e-held-a", in_days(1), &t, &cause),
-			 MODE_ERR_THROTTLED);
+	assert_int_equal(mode_create(a, "e2e-held-a", in_days(1), &t, &cause), MODE_ERR_THROTTLED);
 	FREE_NULL(&cause);
 	assert_int_equal(mode_delete(b, "e2e-no-such-token", NULL, &cause), MODE_ERR_THROTTLED);
 	assert_non_null(strstr(cause, "not sent"));
