@@ -600,7 +600,7 @@ curl_reason(struct mode_client *c, CURLcode rc)
 static int
 refused_before(struct mode_client *c, const struct call *call, char **cause)
 {
-	int64_t held = ratebook_wait(&c->book, call->token, clock_mono_ms());
+	int64_t held = ratebook_held(&c->book, call->token, clock_mono_ms());
 
 	if (held <= (int64_t)RETRY_AFTER_MAX * 1000)
 		return 0;

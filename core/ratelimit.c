@@ -238,29 +238,56 @@ token_budget(struct ratebook *b, const char *token, int64_t now)
 	return &b->tok[b->ntok++].rl;
 }
 
+/* The budgets a request as token draws on, into rl; returns how many (1 or 2). */
+static int
+drawn(struct ratebook *b, const char *token, int64_t now, struct ratelimit *rl[2])
+{
+	int n = 0;
+
+	if (token != NULL)
+		rl[n++] = token_budget(b, token, now);
+	if (token == NULL || b->tokens != RATELIMIT_OWN)
+		rl[n++] = b->shared;
+	return n;
+}
+
 int64_t
 ratebook_wait(struct ratebook *b, const char *token, int64_t now)
 {
+	struct ratelimit *rl[2];
+	int n = drawn(b, token, now, rl);
 	int64_t w = 0;
 
-	if (token != NULL)
-		w = ratelimit_wait(token_budget(b, token, now), now);
-	if (token == NULL || b->tokens != RATELIMIT_OWN) {
-		int64_t s = ratelimit_wait(b->shared, now);
+	for (int i = 0; i < n; i++) {
+		int64_t wi = ratelimit_wait(rl[i], now);
 
-		if (s > w)
-			w = s;
+		if (wi > w)
+			w = wi;
 	}
 	return w;
+}
+
+int64_t
+ratebook_held(struct ratebook *b, const char *token, int64_t now)
+{
+	struct ratelimit *rl[2];
+	int n = drawn(b, token, now, rl);
+	int64_t h = 0;
+
+	for (int i = 0; i < n; i++)
+		if (rl[i]->hold_until - now > h)
+			h = rl[i]->hold_until - now;
+	return h;
 }
 
 void
 ratebook_sent(struct ratebook *b, const char *token, int64_t now)
 {
-	if (token != NULL)
-		ratelimit_sent(token_budget(b, token, now), now);
-	if (token == NULL || b->tokens != RATELIMIT_OWN)
-		ratelimit_sent(b->shared, now);
+	struct ratelimit *rl[2];
+	int n = drawn(b, token, now, rl);
+
+	for (int i = 0; i < n; i++)
+		ratelimit_sent(rl[i], now);
 }
 
 void
@@ -288,8 +315,9 @@ ratebook_answer(struct ratebook *b, const char *token, int64_t sent_at, int64_t 
 void
 ratebook_hold(struct ratebook *b, const char *token, int64_t now, int64_t secs)
 {
-	if (token != NULL)
-		ratelimit_hold(token_budget(b, token, now), now, secs);
-	if (token == NULL || b->tokens != RATELIMIT_OWN)
-		ratelimit_hold(b->shared, now, secs);
+	struct ratelimit *rl[2];
+	int n = drawn(b, token, now, rl);
+
+	for (int i = 0; i < n; i++)
+		ratelimit_hold(rl[i], now, secs);
 }

@@ -107,6 +107,11 @@ void ratebook_free(struct ratebook *b);
 
 /* Returns how many milliseconds to wait at now before a request as token may be sent. */
 int64_t ratebook_wait(struct ratebook *b, const char *token, int64_t now);
+/*
+ * Returns how many milliseconds from now a Retry-After holds a budget a
+ * request as token draws on (ratebook_hold); the pacing's own waits aside.
+ */
+int64_t ratebook_held(struct ratebook *b, const char *token, int64_t now);
 /* Records a request as token sent at now, on every budget it draws on. */
 void ratebook_sent(struct ratebook *b, const char *token, int64_t now);
 /*

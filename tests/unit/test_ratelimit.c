@@ -331,8 +331,30 @@ test_book_hold(void **state)
 	assert_int_equal(b.tokens, RATELIMIT_OWN);
 	ratebook_hold(&b, "tok2", 6000, 2);
 	assert_int_equal(ratebook_wait(&b, "tok2", 6000), 2000);
+	assert_int_equal(ratebook_held(&b, "tok2", 6500), 1500);
 	assert_int_equal(ratebook_wait(&b, NULL, 6000), 0);
+	assert_int_equal(ratebook_held(&b, NULL, 6000), 0);
 	assert_int_equal(ratebook_wait(&b, "tok3", 6000), 0);
+	ratebook_free(&b);
+	ratelimit_free(&shared);
+}
+
+/* A hold is a Retry-After's alone: a budget spent by the pacing waits, but is not held. */
+static void
+test_book_held_is_not_pacing(void **state)
+{
+	struct ratelimit shared;
+	struct ratebook b;
+
+	(void)state;
+	ratelimit_init(&shared, 1, 3600000);
+	ratebook_init(&b, &shared, 1, 3600000);
+	ratebook_sent(&b, NULL, 0);
+	assert_true(ratebook_wait(&b, NULL, 1000) > 3500000);
+	assert_int_equal(ratebook_held(&b, NULL, 1000), 0);
+	ratebook_hold(&b, NULL, 1000, 600);
+	assert_int_equal(ratebook_held(&b, NULL, 1000), 600000);
+	assert_int_equal(ratebook_held(&b, NULL, 601000), 0);
 	ratebook_free(&b);
 	ratelimit_free(&shared);
 }
@@ -439,6 +461,7 @@ main(void)
 	    cmocka_unit_test(test_judge),
 	    cmocka_unit_test(test_budgets_paced_apart),
 	    cmocka_unit_test(test_book_hold),
+	    cmocka_unit_test(test_book_held_is_not_pacing),
 	    cmocka_unit_test(test_counts_match_a_plain_count),
 	};
 
