@@ -415,6 +415,13 @@ mode_throttled(const struct mode_client *c)
 	return c->throttled;
 }
 
+void
+mode_set_stop(struct mode_client *c, int (*stop)(void *arg), void *arg)
+{
+	c->stop = stop;
+	c->stop_arg = arg;
+}
+
 long
 mode_refused_wait(const struct mode_client *c)
 {
@@ -491,7 +498,6 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 {
 	struct curl_slist *h = NULL;
 	CURLcode rc;
-	int64_t wait;
 	long connects = 0;
 	int post = strcmp(call->method, "POST") == 0;
 
@@ -499,10 +505,6 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	rc = start(c);
 	if (rc != CURLE_OK)
 		return rc;
-	/* Each budget the call draws on (the credential's, a token's own) is paced on its own. */
-	for (wait = ratebook_wait(&c->book, call->token, clock_mono_ms()); wait > 0;
-	     wait = ratebook_wait(&c->book, call->token, clock_mono_ms()))
-		clock_sleep_ms(wait);
 	c->att_sent_ms = clock_mono_ms();
 	ratebook_sent(&c->book, call->token, c->att_sent_ms);
 	c->att_token = call->token;
@@ -611,6 +613,25 @@ refused_before(struct mode_client *c, const struct call *call, char **cause)
 	return 1;
 }
 
+/*
+ * Waits for call's turn on each budget it draws on (the credential's, a
+ * token's own: each paced on its own), in naps short enough to see the
+ * stop hook within a quarter second.  Returns 0, or -1 when it says stop.
+ */
+static int
+take_turn(struct mode_client *c, const struct call *call)
+{
+	for (;;) {
+		int64_t wait = ratebook_wait(&c->book, call->token, clock_mono_ms());
+
+		if (wait <= 0)
+			return 0;
+		if (c->stop != NULL && c->stop(c->stop_arg))
+			return -1;
+		clock_sleep_ms(wait < 250 ? wait : 250);
+	}
+}
+
 int
 mode_perform(struct mode_client *c, const struct call *call, struct answer *a, char **cause)
 {
@@ -632,6 +653,10 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 			gate = mode_clock_gate(c, call, a->maybe_acted, cause);
 			if (gate != MODE_OK)
 				return gate;
+		}
+		if (take_turn(c, call) < 0) {
+			*cause = xasprintf("%s: not sent: the run is stopping", call->what);
+			return MODE_ERR_STOPPED;
 		}
 		rc = attempt(c, call, &status);
 

@@ -51,7 +51,8 @@ enum mode_err {
 	MODE_ERR_UNAVAILABLE = -6, /* 5xx or network failure past the retry budget */
 	MODE_ERR_PROTOCOL = -7,    /* the answer was not what the API documents */
 	MODE_ERR_UNKNOWN = -8,     /* POST sent, outcome unknown: the token may exist */
-	MODE_ERR_CLOCK = -9, /* the server's Date is out of bound or unusable: no change sent */
+	MODE_ERR_CLOCK = -9,    /* the server's Date is out of bound or unusable: no change sent */
+	MODE_ERR_STOPPED = -10, /* mode_set_stop's hook said stop while it waited: not sent */
 };
 
 struct ratelimit;
@@ -171,6 +172,13 @@ char *mode_bearer(const char *id, const char *access_key, const char *access_sec
 
 /* Frees t, wiping its access key and secret; NULL is allowed. */
 void mode_token_free(struct mode_token *t);
+
+/*
+ * Lets stop(arg) cut short c's waits for its turn on a rate budget: checked
+ * at least every quarter second while a call waits, and when it returns
+ * non-zero the call fails unsent with MODE_ERR_STOPPED.  NULL: never.
+ */
+void mode_set_stop(struct mode_client *c, int (*stop)(void *arg), void *arg);
 
 /* Requests sent by c so far, retries included (for tests and summaries). */
 long mode_requests(const struct mode_client *c);

@@ -29,8 +29,10 @@ struct mode_client {
 	char *basic;    /* "Authorization: Basic ..." (secret memory), NULL without a credential */
 	struct mode_opts opts;
 	struct ratelimit own_rl;
-	struct ratelimit *rl; /* own_rl, or the credential's shared one */
-	struct ratebook book; /* rl, and the tokens' own budgets when they have them */
+	struct ratelimit *rl;   /* own_rl, or the credential's shared one */
+	struct ratebook book;   /* rl, and the tokens' own budgets when they have them */
+	int (*stop)(void *arg); /* mode_set_stop: NULL, never */
+	void *stop_arg;
 	long requests;
 	long throttled;    /* of requests, those answered 429 */
 	long refused_wait; /* the last call's: see mode_refused_wait */

@@ -187,9 +187,34 @@ delete_later(struct run *run, struct mode_client *c, const char *ws, const char 
 	return rc;
 }
 
+static int stopping(const struct run *run);
+
+/* stopping(), as a client's stop hook (mode_set_stop). */
+static int
+stop_hook(void *arg)
+{
+	return stopping(arg);
+}
+
+/*
+ * The run's client for workspace w, or NULL with *why: a wait of its for a
+ * rate budget ends when the run stops, the call then not sent.
+ */
+static struct mode_client *
+client_of(struct run *run, const struct policy_workspace *w, char **why)
+{
+	struct mode_client *c = run->client(run->carg, w, why);
+
+	if (c != NULL)
+		mode_set_stop(c, stop_hook, run);
+	return c;
+}
+
 /*
  * Deletes workspace's token id and records it, at once or, when later, with
- * the next ones (record_gone); counted in *count.  Returns the mode_err.
+ * the next ones (record_gone); counted in *count.  Returns the mode_err;
+ * MODE_ERR_STOPPED, the run stopping before it was sent, is neither done
+ * nor failed.
  */
 static int
 delete_token(struct run *run, const char *ws, const char *slot, const char *id, const char *why,
@@ -205,7 +230,7 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 		    "cannot delete %s: workspace not in the policy", id);
 		return MODE_ERR_USAGE;
 	}
-	c = run->client(run->carg, w, &cause);
+	c = client_of(run, w, &cause);
 	if (c != NULL && later)
 		rc = delete_later(run, c, ws, slot, id, &cause);
 	else if (c != NULL)
@@ -214,7 +239,7 @@ delete_token(struct run *run, const char *ws, const char *slot, const char *id, 
 		(*count)++;
 		say(run, 0, "deleted", ws, slot, id, "deleted %s (%s)", id, why);
 		rc = MODE_OK;
-	} else {
+	} else if (rc != MODE_ERR_STOPPED) {
 		run->st->failed++;
 		say(run, 1, "delete-failed", ws, slot, id, "cannot delete %s: %s", id,
 		    cause != NULL ? cause : "?");
@@ -323,7 +348,10 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 	return store_end(run->s, rc, cause);
 }
 
-/* Proves the new token and hands it to every consumer; 0, or -1 after discarding it. */
+/*
+ * Proves the new token and hands it to every consumer; 0, -1 after
+ * discarding it, or 1 when the run stopped before its proof was sent.
+ */
 static int
 prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
 		  const struct mode_token *t, int64_t row, int *store_failed, char **cause)
@@ -335,6 +363,11 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 
 	if (sl->eff.verify) {
 		rc = mode_verify(c, t->token, t->access_key, t->access_secret, &why);
+		/* Left created, for the next run to delete: no consumer has it. */
+		if (rc == MODE_ERR_STOPPED) {
+			free(why);
+			return 1;
+		}
 		if (rc != MODE_OK) {
 			msg = xasprintf("new token %s does not verify: %s", t->token,
 					why != NULL ? why : "?");
@@ -409,8 +442,9 @@ fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char
  * One attempt at slot sl's rotation (create, verify, deliver, activate).
  * The new token's name is made for *name_at, or a minute after the last
  * attempt's, so that every attempt has a name of its own; *name_at is set
- * to the time used.  Returns 0 done, 1 the slot failed (recorded), or -1
- * with *cause when the store failed.  *refused is set to the wait the API
+ * to the time used.  Returns 0 done, 1 the slot failed (recorded), 2 the
+ * run stopped while a call waited to be sent (the slot's work is left), or
+ * -1 with *cause when the store failed.  *refused is set to the wait the API
  * asked for when it refused the attempt for longer than the client waits
  * (mode_refused_wait), in seconds; else 0.
  */
@@ -424,7 +458,7 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	char *name = NULL, *why = NULL;
 	int rc = 0, store_failed = 0, err;
 
-	c = run->client(run->carg, sl->ws, &why);
+	c = client_of(run, sl->ws, &why);
 	if (c == NULL) {
 		rc = slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
 		goto out;
@@ -434,6 +468,10 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	 * an outage is an answer lost, a token that may exist until it expires.
 	 */
 	err = run->retrying ? mode_check_clock(c, &skew, &why) : MODE_OK;
+	if (err == MODE_ERR_STOPPED) {
+		rc = 2;
+		goto out;
+	}
 	if (err != MODE_OK) {
 		rc = slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
 		goto out;
@@ -448,6 +486,11 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	/* The proof's commit syncs the answer, before any consumer gets the token. */
 	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, OPS_SYNC_LATER,
 			 &made, &why);
+	/* Its intent is recorded failed: no token was made. */
+	if (err == MODE_ERR_STOPPED) {
+		rc = 2;
+		goto out;
+	}
 	if (err == MODE_ERR_UNKNOWN) {
 		run->st->unknown++;
 		say(run, 1, "create-lost", sl->ws->name, sl->name, NULL,
@@ -459,8 +502,9 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	}
 	say(run, 0, "created", sl->ws->name, sl->name, made.token->token, "created %s (%s)",
 	    made.token->token, name);
-	if (prove_and_deliver(run, c, sl, made.token, made.row, &store_failed, cause) < 0) {
-		rc = store_failed ? -1 : 1;
+	err = prove_and_deliver(run, c, sl, made.token, made.row, &store_failed, cause);
+	if (err != 0) {
+		rc = err > 0 ? 2 : store_failed ? -1 : 1;
 		goto out;
 	}
 	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
@@ -532,6 +576,14 @@ record_gone(struct run *run, char **cause)
 	return rc == 0 ? store_end(run->s, 0, cause) : -1;
 }
 
+/* Counts the group in hand as left: the run stopped while one of its calls waited. */
+static void
+left_stopped(struct run *run)
+{
+	run->st->stopped = 1;
+	run->st->left++;
+}
+
 /*
  * A deletion the plan asks for on its own, recorded with the next ones
  * (record_gone).  Returns 0, or -1 with *cause when the store failed.
@@ -544,8 +596,9 @@ deletion(struct run *run, const struct plan_action *a, char **cause)
 		    "row %lld has no token id to delete", (long long)a->row);
 		return 0;
 	}
-	delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind),
-		     &run->st->deleted, 1);
+	if (delete_token(run, a->workspace, a->slot, a->token, plan_kind_name(a->kind),
+			 &run->st->deleted, 1) == MODE_ERR_STOPPED)
+		left_stopped(run);
 	return run->ngone < ROTATE_GONE_BATCH ? 0 : record_gone(run, cause);
 }
 
@@ -658,10 +711,13 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 	for (size_t i = 0; i < t->n && !t->cleared; i++) {
 		if (t->a[i].kind == PLAN_KEEP_DELIVERED && keep_delivered(run, &t->a[i], cause) < 0)
 			return -1;
-		if (t->a[i].kind == PLAN_DELETE_UNDELIVERED &&
-		    delete_token(run, sl->ws->name, sl->name, t->a[i].token,
-				 "left by an interrupted run", &run->st->deleted, 0) != MODE_OK)
-			return 1; /* the slot still has a replacement in flight */
+		if (t->a[i].kind == PLAN_DELETE_UNDELIVERED) {
+			int err = delete_token(run, sl->ws->name, sl->name, t->a[i].token,
+					       "left by an interrupted run", &run->st->deleted, 0);
+
+			if (err != MODE_OK) /* the slot still has a replacement in flight */
+				return err == MODE_ERR_STOPPED ? 2 : 1;
+		}
 	}
 	t->cleared = 1;
 	return rotation(run, sl, &t->name_at, &t->refused, cause);
@@ -717,6 +773,10 @@ try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 	run->retrying = 0;
 	if (rc < 0)
 		return -1;
+	if (rc == 2) {
+		left_stopped(run);
+		return 0;
+	}
 	if (rc == 1 && t->tries <= run->p->schedule.retries &&
 	    plan_no_slack(run->p, t->deadline, clock_now_ms())) {
 		/* Trying again within the run would only draw the same refusal. */
@@ -885,7 +945,7 @@ check_clocks(struct run *run, char **cause)
 		int64_t skew = 0;
 		int err;
 
-		c = run->client(run->carg, w, &why);
+		c = client_of(run, w, &why);
 		err = c != NULL ? mode_check_clock(c, &skew, &why) : MODE_ERR_USAGE;
 		if (err == MODE_OK)
 			rc = clocks_agree(run->s, w->name, clock_now_ms(), cause);

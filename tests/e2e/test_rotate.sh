@@ -379,6 +379,56 @@ st=0
 timeout -s KILL 30 "$tw_bin" rotate --config "$TW_TMP/rate.yaml" --rate-limit 100/1 >"$out" 2>"$err" || st=$?
 [ "$st" = 0 ] || fail "rotate --rate-limit 100/1 over a policy of 1/1h: exit $st, expected 0"
 expect "$out" "rotate: 1 rotated"
+# A run waiting its turn on a rate budget stops within a quarter second of
+# SIGTERM, and sends nothing more.  stopped_waiting TEXT ARGS...: starts
+# rotate ARGS, signals it once TEXT is in its log and it waits, and checks it
+# ends as one stopped with work left.
+stopped_waiting() {
+	local text=$1 pid t0 ms st=0
+	shift
+	"$tw_bin" rotate "$@" >"$out" 2>"$err" &
+	pid=$!
+	for _ in $(seq 200); do
+		grep -q "$text" "$err" && break
+		sleep 0.05
+	done
+	sleep 0.3
+	t0=$(date +%s%N)
+	kill -TERM "$pid" || fail "the run ended before it was signalled: $(cat "$err")"
+	timeout 10 tail --pid="$pid" -f /dev/null || kill -KILL "$pid"
+	wait "$pid" || st=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -lt 1500 ] || fail "a run waiting for its rate budget took $ms ms to stop after SIGTERM"
+	[ "$st" = 3 ] || fail "a run stopped while waiting for its budget exited $st, expected 3: $(cat "$err")"
+}
+states() {
+	"$tw_bin" token list --db "$TW_TMP/stop.db" --slot "acme/$1" --json | jq -r '[.[].state] | join(",")'
+}
+# Slot one's create takes the hour's one request; two's create waits.  Its
+# intent is recorded, so its row says the create was never sent (failed),
+# never pending, which the next run would take for a token that may exist.
+api_policy stop off 1/1h
+sed -i -e 's/grace: 1d }/grace: 1d, verify: false }/' -e 's/\[ { name: one } \]/[ { name: one }, { name: two } ]/' \
+	"$TW_TMP/stop.yaml"
+grep -q 'verify: false' "$TW_TMP/stop.yaml" && grep -q 'name: two' "$TW_TMP/stop.yaml" ||
+	fail "stop.yaml not rewritten"
+stopped_waiting "acme/one: .* is active" --config "$TW_TMP/stop.yaml"
+expect "$out" "rotate: 1 rotated, 0 deleted, 0 failed, 0 unknown, 1 left"
+[ "$(states two)" = failed ] || fail "acme/two's create, never sent, is '$(states two)' in the store, expected failed"
+run 0 rotate --config "$TW_TMP/stop.yaml" --rate-limit 100/1
+expect "$out" "rotate: 1 rotated, 0 deleted, 0 failed, 0 unknown, 0 left"
+# With verify: the proof waits.  The new token stays created, no consumer has
+# it, and the next run deletes it before it rotates the slot again.
+sed -i 's/, verify: false//' "$TW_TMP/stop.yaml"
+was=$TOKENWARDEN_NOW
+at 2027-03-11T00:00Z # both slots due
+stopped_waiting "acme/one: created" --config "$TW_TMP/stop.yaml" --only acme/one
+expect "$out" "rotate: 0 rotated, 0 deleted, 0 failed, 0 unknown, 1 left"
+[ "$(states one)" = "active,created" ] || fail "acme/one after a stopped proof: '$(states one)', expected active,created"
+run 0 rotate --config "$TW_TMP/stop.yaml" --rate-limit 100/1 --only acme/one
+expect "$err" "left by an interrupted run"
+[ "$(states one)" = "retiring,deleted,active" ] || fail "acme/one after the next run: '$(states one)'"
+at "$was"
 api_policy api off
 run 0 rotate --config "$TW_TMP/api.yaml"
 expect "$out" "rotate: 1 rotated"
