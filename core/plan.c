@@ -357,6 +357,34 @@ retiring(struct plan_builder *b, const struct token_row *r)
 			r->expires_at, "replaced; its grace ended at %s", at);
 }
 
+/*
+ * What becomes of a replacement an interrupted run left for a slot the
+ * policy has dropped since, where no rotation will resume it: deleted when
+ * no consumer got it, as its slot's would be (DESIGN: after a crash); kept,
+ * retiring at its expiry, when delivery began, since a consumer may hold it
+ * and nothing will hand them a newer one.
+ */
+static void
+dropped_leftover(struct plan_builder *b, const struct token_row *r)
+{
+	const char *id = r->token != NULL ? r->token : "?";
+
+	b->group++;
+	if (r->retire_after != 0)
+		plan_add_action(b, PLAN_KEEP_DELIVERED, r->workspace, r->slot, r, b->now,
+				r->expires_at,
+				"replacement %s reached consumers before an interrupted run "
+				"ended, for a slot the policy no longer has; it retires at its "
+				"expiry",
+				id);
+	else
+		plan_add_action(b, PLAN_DELETE_UNDELIVERED, r->workspace, r->slot, r, b->now,
+				INT64_MAX,
+				"replacement %s was made by an interrupted run for a slot the "
+				"policy no longer has, and never delivered",
+				id);
+}
+
 /* Sorts one row into its slot's view, or applies the rules for tokens no slot owns. */
 static void
 classify(struct plan_builder *b, const struct token_row *r, struct slot_view *views)
@@ -386,36 +414,11 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 			v->pending = r;
 		return;
 	}
-	/*
-	 * A replacement an interrupted run made, never delivered, for a slot the
-	 * policy has dropped since: no rotation resumes it and no consumer holds
-	 * it, so it goes as its slot's would (DESIGN: after a crash).
-	 */
-	if (v == NULL && r->slot != NULL &&
-	    (r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED) && r->retire_after == 0 &&
-	    policy_find_workspace(b->p, r->workspace) != NULL) {
-		b->group++;
-		plan_add_action(
-		    b, PLAN_DELETE_UNDELIVERED, r->workspace, r->slot, r, b->now, INT64_MAX,
-		    "replacement %s was made by an interrupted run for a slot the policy "
-		    "no longer has, and never delivered",
-		    r->token != NULL ? r->token : "?");
-		return;
-	}
-	/*
-	 * One whose delivery began: a consumer may hold it and no rotation will
-	 * hand them a newer one, so it stays live, retiring at its expiry.
-	 */
+	/* A replacement an interrupted run left for a slot the policy has dropped since. */
 	if (v == NULL && r->slot != NULL &&
 	    (r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED) &&
 	    policy_find_workspace(b->p, r->workspace) != NULL) {
-		b->group++;
-		plan_add_action(b, PLAN_KEEP_DELIVERED, r->workspace, r->slot, r, b->now,
-				r->expires_at,
-				"replacement %s reached consumers before an interrupted run "
-				"ended, for a slot the policy no longer has; it retires at its "
-				"expiry",
-				r->token != NULL ? r->token : "?");
+		dropped_leftover(b, r);
 		return;
 	}
 	/* A replaced token past its grace goes now, expired or not (past_grace). */
