@@ -51,6 +51,17 @@ char *deliver_json(const struct deliver_payload *p, size_t *len);
 void deliver_mask(char *buf, size_t len, const struct deliver_payload *p);
 
 /*
+ * Names consumer d for the history, without a secret: the hex of a 128-bit
+ * BLAKE2b of its kind and its path or program and arguments, as the policy
+ * writes them ({workspace} and {slot} unfilled: within one slot they name
+ * one place).  Its owner, group and time limit are left out: a change of
+ * them is still the same consumer.  What a kept replacement records of
+ * the consumers that took it (core/rotate.c).
+ */
+#define DELIVER_FINGERPRINT_MAX 33
+void deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX]);
+
+/*
  * Delivers p to consumer d of slot s ({workspace} and {slot} filled in).
  * Returns 0, or -1 with *cause: what failed, and for an exec consumer its
  * exit status; never anything it printed.  When an exec consumer fails

@@ -262,25 +262,41 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 /*
  * Keeps a replacement the first `took` consumers took before the next
  * refused it: it retires, as an old token does, once the slot's next
- * rotation reaches every consumer (until then, at its own expiry).  Then
- * the slot backs off.
+ * rotation reaches every consumer (until then, at its own expiry).  The
+ * replacements kept before it that only those consumers took retire after
+ * the slot's grace: none of them holds one any more.  Then the slot backs
+ * off.
  */
 static int
 keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
      size_t took, const char *why, char **cause)
 {
+	json_t *reached = json_array();
 	json_t *d =
 	    json_pack("{s:s, s:I, s:I}", "reason", "some consumers took it and another refused it",
 		      "delivered", (json_int_t)took, "consumers", (json_int_t)sl->eff.ndeliver);
-	int rc;
+	char fp[DELIVER_FINGERPRINT_MAX];
+	int64_t now = clock_now_ms();
+	int rc, superseded;
 
-	rc = tokens_retire(run->s, row, t->expires_at, clock_now_ms(), d, cause);
+	for (size_t i = 0; i < took; i++) {
+		deliver_fingerprint(&sl->eff.deliver[i], fp);
+		json_array_append_new(reached, json_string(fp));
+	}
+	json_object_set_new(d, "reached", reached);
+	rc = tokens_keep(run->s, row, t->expires_at, now + sl->eff.grace * MS, now, d, &superseded,
+			 cause);
 	json_decref(d);
 	if (rc < 0)
 		return -1;
 	say(run, 1, "kept", sl->ws->name, sl->name, t->token,
-	    "kept %s: %zu of %zu consumers hold it; it retires after the slot's next rotation",
-	    t->token, took, sl->eff.ndeliver);
+	    "kept %s: %zu of %zu consumers hold it; it retires after the slot's next rotation%s",
+	    t->token, took, sl->eff.ndeliver,
+	    superseded == 0   ? ""
+	    : superseded == 1 ? "; the one kept before it, which they no longer hold, retires "
+				"after the grace"
+			      : "; those kept before it, which they no longer hold, retire after "
+				"the grace");
 	return slot_failed(run, sl, why, cause);
 }
 

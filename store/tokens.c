@@ -245,6 +245,18 @@ not_in_flight(const struct store *s, int64_t row, char **cause)
 			   s->path, (long long)row);
 }
 
+/* Records each of rows ids (n) retiring at retire_after, details d (given a reason). */
+static int
+retiring_events(struct store *s, const int64_t *ids, size_t n, int64_t retire_after, int64_t now,
+		json_t *d, char **cause)
+{
+	set_time(d, "retire_after", retire_after);
+	for (size_t i = 0; i < n; i++)
+		if (row_event(s, ids[i], now, "token.retiring", d, cause) < 0)
+			return -1;
+	return 0;
+}
+
 /*
  * Brings the retire_after of row's slot's retiring tokens that would
  * outlive retire_after forward to it (a partly delivered replacement kept
@@ -277,12 +289,8 @@ bring_forward(struct store *s, int64_t row, int64_t retire_after, int64_t now, c
 		store_error(s, "retiring the slot's kept tokens", cause);
 		goto out;
 	}
-	set_time(d, "retire_after", retire_after);
 	json_object_set_new(d, "reason", json_string("the slot's consumers have a newer token"));
-	for (size_t i = 0; i < n; i++)
-		if (row_event(s, ids[i], now, "token.retiring", d, cause) < 0)
-			goto out;
-	rc = 0;
+	rc = retiring_events(s, ids, n, retire_after, now, d, cause);
 out:
 	free(ids);
 	json_decref(d);
@@ -439,6 +447,110 @@ tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 out:
 	json_decref(d);
 	store_done(s, st);
+	return store_end(s, rc, cause);
+}
+
+/* Whether sub, a non-empty JSON array, has only strings that set (an array) also has. */
+static int
+all_in(const json_t *sub, const json_t *set)
+{
+	if (!json_is_array(sub) || json_array_size(sub) == 0)
+		return 0;
+	for (size_t i = 0; i < json_array_size(sub); i++) {
+		const json_t *a = json_array_get(sub, i);
+		int found = 0;
+
+		for (size_t j = 0; j < json_array_size(set) && !found; j++)
+			found = json_is_string(a) && json_equal(a, json_array_get(set, j));
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The ids of row's slot's other retiring tokens that outlive after and
+ * whose last token.retiring event names consumers ("reached") that are all
+ * in reached; into *ids (*n of them).  Returns 0, or -1 with *cause.
+ */
+static int
+kept_superseded(struct store *s, int64_t row, const json_t *reached, int64_t after, int64_t **ids,
+		size_t *n, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    "SELECT t.id, (SELECT e.details FROM events e INDEXED BY events_by_row WHERE "
+	    "e.token_row = t.id AND e.kind = 'token.retiring' ORDER BY e.id DESC LIMIT 1) "
+	    "FROM tokens t INDEXED BY tokens_retiring WHERE t.state = 'retiring' AND "
+	    "t.retire_after > ?2 AND t.id <> ?1 AND "
+	    "t.slot_id = (SELECT slot_id FROM tokens WHERE id = ?1)",
+	    cause);
+	int step;
+
+	*ids = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, after);
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		const char *text = (const char *)sqlite3_column_text(st, 1);
+		json_t *d = text != NULL ? json_loads(text, 0, NULL) : NULL;
+
+		if (all_in(json_object_get(d, "reached"), reached)) {
+			*ids = xrealloc(*ids, (*n + 1) * sizeof **ids);
+			(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+		}
+		json_decref(d);
+	}
+	if (step != SQLITE_DONE)
+		store_error(s, "reading the slot's kept tokens", cause);
+	store_done(s, st);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+tokens_keep(struct store *s, int64_t row, int64_t retire_after, int64_t superseded_after,
+	    int64_t now, const json_t *details, int *superseded, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = json_pack("{s:s}", "reason", "the consumers that took it have a newer token");
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	*superseded = 0;
+	if (store_begin(s, cause) < 0)
+		goto out;
+	if (tokens_retire(s, row, retire_after, now, details, cause) < 0 ||
+	    kept_superseded(s, row, json_object_get(details, "reached"), superseded_after, &ids, &n,
+			    cause) < 0)
+		goto out;
+	st = store_prepare(s,
+			   "UPDATE tokens SET retire_after = ?3, updated_at = ?2 "
+			   "WHERE id = ?1 AND state = 'retiring'",
+			   cause);
+	if (st == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int64(st, 3, superseded_after);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			store_error(s, "retiring a kept token no consumer holds", cause);
+			goto out;
+		}
+		sqlite3_reset(st);
+	}
+	rc = retiring_events(s, ids, n, superseded_after, now, d, cause);
+	if (rc == 0)
+		*superseded = (int)n;
+out:
+	free(ids);
+	json_decref(d);
+	store_done(s, st);
+	if (rc < 0)
+		*superseded = 0;
 	return store_end(s, rc, cause);
 }
 

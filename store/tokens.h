@@ -125,6 +125,20 @@ int tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t no
 		  const json_t *details, char **cause);
 
 /*
+ * Keeps row (created or verified), a replacement the consumers named in
+ * details' "reached" (an array of deliver_fingerprint strings, core/deliver.h)
+ * took before another refused it: retiring until retire_after, as
+ * tokens_retire, details borrowed.  In the same transaction the slot's
+ * earlier kept replacements whose consumers have all taken row (the last
+ * token.retiring event of each names them, and each is in reached) retire
+ * at superseded_after instead, with an event each: no consumer holds them
+ * any more.  One whose event names none (an interrupted run's) stays.
+ * Sets *superseded to their number.  Returns 0, or -1 with *cause.
+ */
+int tokens_keep(struct store *s, int64_t row, int64_t retire_after, int64_t superseded_after,
+		int64_t now, const json_t *details, int *superseded, char **cause);
+
+/*
  * Marks every pending row unknown: called by a process holding the run
  * lock, when no other process can be between intent and answer.  Sets
  * *settled to the number of rows changed.

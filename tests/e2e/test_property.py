@@ -5,7 +5,8 @@ Each case starts a simulator and a fresh store, writes a random valid policy
 (one or two workspaces, slot names shared across them, lifetimes from 2 to
 45 days, rotate_before as a duration or a percentage, grace, jitter, verify,
 enforce unmanaged/expired as report, ignore or delete_after, a file consumer
-per slot), then builds a random inventory only through the real binary and
+per slot, and for about a third of the slots a second consumer, before or after
+it: a file in a directory of its own, or an exec program), then builds a random inventory only through the real binary and
 the simulator, never by writing SQL:
 
   rotate            plain, --only SLOT, or killed at a crash point
@@ -25,6 +26,10 @@ the simulator, never by writing SQL:
                     left (a consumer may hold it), before any run
   policy edits      a slot's lifetime, rotate_before, grace changed, or a slot
                     dropped (its tokens then belong to no slot)
+  a consumer down   a slot's second consumer fails until it is back: its
+                    directory gone (a file), or its program exits 7 (exec);
+                    so one consumer of two takes a replacement the other
+                    refuses
   time              hours to weeks between steps: retiring, expired tokens
 
 The runs that build the inventory do not retry within the run (schedule
@@ -34,14 +39,17 @@ active or retiring token past its expiry stands for it.
 
 Then the host is off for 0 to 60 days (the simulator's clock and
 TOKENWARDEN_NOW jump together; sometimes past enforce expired delete_after),
-faults are cleared, and ONE `rotate` runs.  After it:
+faults are cleared, most consumers are back (a few stay down), and ONE
+`rotate` runs.  After it:
 
   P1 run      it exits 0, or 1 with each failure a warning naming its slot;
               no `tokenwarden: error:` (a store error), and the history has
               a run.end for it with its exit status
   P2 slots    every slot of the policy has exactly one active token in the
-              store, on the server and unexpired, and its file consumer
-              holds that token (same id and access key)
+              store, on the server and unexpired, and each of its
+              consumers holds that token (same id and access key); where
+              a consumer is still down, the slot may lapse, but no token a
+              consumer holds is set to be deleted before its expiry
   P3 server   every token the server holds is accounted for: a row of the
               store in a live state (active, retiring, expired; created or
               verified while unexpired), or an unknown row of the same name
@@ -66,7 +74,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twsim import (DAY, HOUR, Sim, Tw, check_accounted, check_history, check_run,  # noqa: E402
-                   check_slots, consumer_payload, duration, iso, ms, store_rows)
+                   check_slots, consumer_payload, duration, iso, ms, parse, read_consumer,
+                   store_rows)
 
 START = datetime.datetime(2026, 1, 5, 2, 0, tzinfo=datetime.timezone.utc)
 SLOT_NAMES = ["etl", "bi", "sync", "ml", "audit"]
@@ -100,6 +109,7 @@ class Case:
         self.history = []  # what was done, for people
         self.states_seen = set()
         self.imports = 0
+        self.runs_down = 0  # runs with a consumer down
         self.now = START + self.rng.randint(0, 23) * HOUR
 
     # --- the policy -----------------------------------------------------------
@@ -114,9 +124,14 @@ class Case:
                 rng.random() < 0.8:
             self.slots["beta"][0] = self.slots["acme"][0]  # one slot name in both
         self.settings = {}
+        self.second = {}  # (ws, slot): its second consumer
+        self.down = set()  # the slots whose second consumer is down
         for ws in self.wss:
             for slot in self.slots[ws]:
                 self.settings[(ws, slot)] = self.gen_slot()
+                if rng.random() < 0.35:
+                    self.second[(ws, slot)] = {"kind": rng.choice(["file", "exec"]),
+                                               "first": rng.random() < 0.3}
         unmanaged = rng.choice(["report", "ignore", "delete"])
         expired = rng.choice(["report", "ignore", "delete", "delete"])
         self.unmanaged = (unmanaged if unmanaged != "delete" else
@@ -126,6 +141,8 @@ class Case:
             expired = "{ delete_after: %s }" % (duration(after) if after else "0")
         self.expired = expired
         os.mkdir(os.path.join(self.tmp, "out"))
+        for ws, slot in self.second:
+            os.mkdir(self.second_dir(ws, slot))
         # The runs that build the inventory do not retry within the run (they meet faults
         # that never clear: retries would only wait); the recovery run has the policy's.
         self.final_schedule = "interval: 1d" + rng.choice(
@@ -149,7 +166,8 @@ class Case:
                       "    credential: %s" % self.cred_name(ws),
                       "    rate_limit: 100000/1s", "    tokens:"]
             for slot in self.slots[ws]:
-                lines.append("      - { name: %s, %s }" % (slot, self.settings[(ws, slot)]))
+                lines.append("      - { name: %s, %s%s }" % (slot, self.settings[(ws, slot)],
+                                                          self.deliver(ws, slot)))
         self.policy_text = "\n".join(lines) + "\n"
         self.policy = os.path.join(self.tmp, "policy.yaml")
         with open(self.policy, "w") as f:
@@ -190,6 +208,45 @@ class Case:
     def consumer(self, ws, slot):
         return os.path.join(self.tmp, "out", "%s-%s.json" % (ws, slot))
 
+    def second_dir(self, ws, slot):
+        """The second consumer's directory: a file consumer's target's, gone while it is
+        down; an exec consumer's output's, with a flag file in it while it is down."""
+        return os.path.join(self.tmp, "c2-%s-%s" % (ws, slot))
+
+    def consumers(self, ws, slot):
+        """The files that must hold the slot's token, in the policy's order."""
+        c = self.second.get((ws, slot))
+        if c is None:
+            return [self.consumer(ws, slot)]
+        other = os.path.join(self.second_dir(ws, slot), "token.json")
+        return [other, self.consumer(ws, slot)] if c["first"] else [self.consumer(ws, slot),
+                                                                     other]
+
+    def deliver(self, ws, slot):
+        """The slot's deliver: list when it has a second consumer, else the default's."""
+        c = self.second.get((ws, slot))
+        if c is None:
+            return ""
+        d = self.second_dir(ws, slot)
+        if c["kind"] == "file":
+            other = "{ file: '%s/token.json' }" % d
+        else:  # no shell quoting inside: the paths are the test's own temporary ones
+            other = ("{ exec: [/bin/sh, -c, 'if [ -e %s/down ]; then echo consumer down "
+                     ">&2; exit 7; fi; cat > %s/token.tmp && mv %s/token.tmp %s/token.json'] }"
+                     % (d, d, d, d))
+        main = "{ file: '%s' }" % self.consumer(ws, slot)
+        return ", deliver: [ %s, %s ]" % ((other, main) if c["first"] else (main, other))
+
+    def set_down(self, ws, slot, down):
+        d = self.second_dir(ws, slot)
+        if self.second[(ws, slot)]["kind"] == "file":
+            os.rename(d if down else d + ".off", d + ".off" if down else d)
+        elif down:
+            open(os.path.join(d, "down"), "w").close()
+        else:
+            os.unlink(os.path.join(d, "down"))
+        (self.down.add if down else self.down.discard)((ws, slot))
+
     # --- the steps that make the inventory ----------------------------------------
     def note(self, text):
         self.history.append("%s %s" % (iso(self.now), text))
@@ -205,6 +262,8 @@ class Case:
         return self.tw.run(args, now=self.now, **kw)
 
     def rotate(self, args=(), env=None):
+        if self.down:
+            self.runs_down += 1
         return self.tw_run(["rotate"] + list(args), env=env, quiet=True).returncode
 
     def rows(self):
@@ -297,12 +356,15 @@ class Case:
             raise CaseFailed("token import exited %d: %s" % (r.returncode,
                                                              r.stderr.strip()[-300:]))
         if slot and (ws, slot) in self.settings:
-            # The operator who imports a slot's token hands it to the slot's consumer.
-            path = self.consumer(ws, slot)
-            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(consumer_payload(ws, slot, tok), f)
-            os.rename(path + ".tmp", path)
+            # The operator who imports a slot's token hands it to the slot's consumers
+            # (one that is down too: it is what it finds when it is back).
+            for path in self.consumers(ws, slot):
+                if not os.path.isdir(os.path.dirname(path)):
+                    path = os.path.join(os.path.dirname(path) + ".off", "token.json")
+                fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    json.dump(consumer_payload(ws, slot, tok), f)
+                os.rename(path + ".tmp", path)
         self.note("import %s/%s into %s, expires %s%s" % (
             ws, tok["token"], slot or "no slot", iso(expires), ", secret" if secret else ""))
 
@@ -355,11 +417,25 @@ class Case:
         if len(self.slots[ws]) > 1 and rng.random() < 0.3:
             self.slots[ws].remove(slot)
             del self.settings[(ws, slot)]
+            if (ws, slot) in self.down:
+                self.set_down(ws, slot, False)
+            self.second.pop((ws, slot), None)
             self.note("policy: slot %s/%s dropped" % (ws, slot))
         else:
             self.settings[(ws, slot)] = self.gen_slot()
             self.note("policy: %s/%s now { %s }" % (ws, slot, self.settings[(ws, slot)]))
         self.write_policy()
+
+    def step_consumer(self):
+        """A slot's second consumer goes down, or comes back."""
+        if not self.second:
+            return
+        ws, slot = self.rng.choice(sorted(self.second))
+        down = (ws, slot) not in self.down
+        self.set_down(ws, slot, down)
+        self.note("consumer %s of %s/%s (%s) %s" % (
+            1 if self.second[(ws, slot)]["first"] else 2, ws, slot,
+            self.second[(ws, slot)]["kind"], "down" if down else "back"))
 
     def step_time(self):
         rng = self.rng
@@ -375,7 +451,7 @@ class Case:
             self.note("rotate (first) -> %s" % rc)
         steps = [self.step_time, self.step_time, self.step_rotate, self.step_rotate,
                  self.step_rotate, self.step_import, self.step_import, self.step_create,
-                 self.step_revoke, self.step_edit]
+                 self.step_revoke, self.step_edit, self.step_consumer, self.step_consumer]
         for _ in range(rng.randint(4, 10)):
             rng.choice(steps)()
         for r in self.rows():
@@ -383,6 +459,12 @@ class Case:
             if st in ("active", "retiring") and r["expires_at"] <= ms(self.now):
                 st += "(expired)"
             self.states_seen.add(st)
+        # What one consumer of two did to a replacement, from the history (for the summary).
+        r = self.tw.run(["audit", "log", "--json"])
+        for e in (json.loads(line) for line in r.stdout.splitlines() if line.strip()):
+            reason = (e.get("details") or {}).get("reason", "")
+            if "another refused it" in reason:
+                self.states_seen.add("kept(one consumer of two)")
 
     # --- the run after the outage --------------------------------------------------
     def run(self):
@@ -404,6 +486,20 @@ class Case:
         self.note("host off for %s" % duration(int(outage.total_seconds())))
         self.sim.faults({})
         self.restore_creds()
+        # Most consumers are back; a few stay down through the recovery run.
+        for ws, slot in sorted(self.down):
+            if rng.random() < 0.3:
+                self.note("consumer of %s/%s still down" % (ws, slot))
+                continue
+            self.set_down(ws, slot, False)
+            self.note("consumer of %s/%s back" % (ws, slot))
+        if self.down:
+            # A consumer still down fails every try: the default 20 tries, 2 minutes apart,
+            # would take the run's whole time.
+            if "retries" not in self.final_schedule:
+                self.final_schedule += ", retries: 2"
+            if "retry_backoff" not in self.final_schedule:
+                self.final_schedule += ", retry_backoff: 1s"
         if self.schedule != self.final_schedule:
             self.schedule = self.final_schedule
             self.write_policy()
@@ -416,10 +512,31 @@ class Case:
         rows = self.rows()
         server = self.sim.tokens()
         slots = [(ws, s) for ws in self.wss for s in self.slots[ws]]
-        problems += [("P2 slots", p) for p in check_slots(slots, rows, server, self.now,
-                                                          self.consumer)]
+        problems += [("P2 slots", p) for p in check_slots(
+            [x for x in slots if x not in self.down], rows, server, self.now, self.consumers)]
+        problems += [("P2 slots", p) for p in self.check_down(rows, server)]
         problems += [("P3 server", p) for p in check_accounted(rows, server, self.now)]
         problems += [("P4 history", p) for p in check_history(self.tw)]
+        return problems
+
+    def check_down(self, rows, server):
+        """A slot whose second consumer is still down may have lapsed (its first consumer
+        refuses every replacement, or the backoff put off the try); but the store never
+        plans to delete a token one of its consumers holds before that token expires."""
+        problems = []
+        on_server = {(t["workspace"], t["token"]): t for t in server}
+        for ws, slot in sorted(self.down):
+            for i, path in enumerate(self.consumers(ws, slot)):
+                held = read_consumer(path)
+                t = on_server.get((ws, held.get("token"))) if held else None
+                row = next((r for r in rows if t is not None and r["ws"] == ws and
+                            r["token"] == t["token"]), None)
+                if row is None or t["expired"] or parse(t["expires_at"]) <= self.now:
+                    continue
+                if row["state"] == "retiring" and row["retire_after"] < row["expires_at"]:
+                    problems.append("%s/%s: its consumer %d of 2 holds %s, which the store "
+                                    "retires before its expiry" % (ws, slot, i + 1,
+                                                                   row["token"]))
         return problems
 
     def stop(self):
@@ -445,6 +562,7 @@ def main():
     root = tempfile.mkdtemp(prefix="tw-property.")
     started = time.monotonic()
     failed, kinds, seen, statuses = [], {}, {}, {}
+    down = 0  # cases with a run while a consumer was down
     keypair = (os.path.join(root, "seal.pub"), os.path.join(root, "seal.key"))
     try:
         subprocess.run([tw_bin, "keygen", "--public-key", keypair[0], "--secret-key",
@@ -462,6 +580,7 @@ def main():
                     problems.append(("sim", "modesim exited with an error"))
             for st in c.states_seen:
                 seen[st] = seen.get(st, 0) + 1
+            down += c.runs_down > 0
             rc = str(getattr(c, "recovery_rc", "none"))
             statuses[rc] = statuses.get(rc, 0) + 1
             if not problems:
@@ -489,11 +608,11 @@ def main():
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     print("\nproperty: seed %s: %d case%s in %.1f s, %d failed%s; recovery run exits %s; "
-          "states before recovery (cases): %s" % (
+          "states before recovery (cases): %s; a run with a consumer down: %d cases" % (
               seed, len(cases), "" if len(cases) == 1 else "s", time.monotonic() - started,
               len(failed), (" (" + ", ".join("%s %d" % kv for kv in sorted(kinds.items())) +
                             ")") if failed else "",
-              dict(sorted(statuses.items())), dict(sorted(seen.items()))))
+              dict(sorted(statuses.items())), dict(sorted(seen.items())), down))
     if failed:
         print("FAIL: cases %s; rerun one with TW_SEED=%s TW_CASE=N" % (
             " ".join(map(str, failed)), seed), file=sys.stderr)

@@ -269,8 +269,9 @@ def read_consumer(path):
 
 def check_slots(slots, rows, server, now, consumer_path, after=None):
     """Each (ws, slot) has exactly one active token in the store, on the server and
-    unexpired (at now, and at `after` when given), and its file consumer holds it.
-    Returns the problems, one string each."""
+    unexpired (at now, and at `after` when given), and each of its file consumers holds
+    it (consumer_path(ws, slot): a path, or a list of them).  Returns the problems, one
+    string each."""
     problems = []
     on_server = {(t["workspace"], t["token"]): t for t in server}
     for ws, slot in slots:
@@ -295,17 +296,22 @@ def check_slots(slots, rows, server, now, consumer_path, after=None):
         elif after is not None and parse(t["expires_at"]) <= after:
             problems.append("%s/%s: active token %s expires at %s, before %s" % (
                 ws, slot, a["token"], t["expires_at"], iso(after)))
-        held = read_consumer(consumer_path(ws, slot))
-        if held is None:
-            problems.append("%s/%s: its consumer holds nothing" % (ws, slot))
-        elif held.get("token") != a["token"]:
-            state = next((r["state"] for r in rows if r["ws"] == ws and
-                          r["token"] == held.get("token")), "not in the store")
-            problems.append("%s/%s: its consumer holds %s (%s), not the active %s" % (
-                ws, slot, held.get("token"), state, a["token"]))
-        elif t is not None and held.get("access_key") != t["access_key"]:
-            problems.append("%s/%s: its consumer's access key is not the server's for %s" %
-                            (ws, slot, a["token"]))
+        paths = consumer_path(ws, slot)
+        paths = [paths] if isinstance(paths, str) else paths
+        for i, path in enumerate(paths):
+            which = "its consumer" if len(paths) == 1 else "its consumer %d of %d" % (
+                i + 1, len(paths))
+            held = read_consumer(path)
+            if held is None:
+                problems.append("%s/%s: %s holds nothing" % (ws, slot, which))
+            elif held.get("token") != a["token"]:
+                state = next((r["state"] for r in rows if r["ws"] == ws and
+                              r["token"] == held.get("token")), "not in the store")
+                problems.append("%s/%s: %s holds %s (%s), not the active %s" % (
+                    ws, slot, which, held.get("token"), state, a["token"]))
+            elif t is not None and held.get("access_key") != t["access_key"]:
+                problems.append("%s/%s: %s's access key is not the server's for %s" %
+                                (ws, slot, which, a["token"]))
     return problems
 
 

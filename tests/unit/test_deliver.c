@@ -841,11 +841,52 @@ test_rehearse_refuses_real_payload(void **state)
 	free(ran);
 }
 
+/* A consumer's fingerprint: its kind and place, not its owner, group or time limit. */
+static void
+test_fingerprint(void **state)
+{
+	char reload[] = "/bin/reload", ab[] = "a b", a1[] = "a", b1[] = "b";
+	char file[] = "/run/{slot}.json", longer[] = "/run/{slot}.json.new";
+	char *one[] = {reload, ab, NULL}, *two[] = {reload, a1, b1, NULL};
+	struct policy_deliver f = {.kind = DELIVER_FILE, .path = file};
+	struct policy_deliver g = f, x = {.kind = DELIVER_EXEC, .argv = one, .argc = 2};
+	struct policy_deliver y = {.kind = DELIVER_EXEC, .argv = two, .argc = 3};
+	char owner[] = "etl";
+	char a[DELIVER_FINGERPRINT_MAX], b[DELIVER_FINGERPRINT_MAX];
+
+	(void)state;
+	deliver_fingerprint(&f, a);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	g.owner = owner;
+	g.group = owner;
+	g.timeout = 5;
+	deliver_fingerprint(&g, b);
+	assert_string_equal(a, b);
+	g.path = longer;
+	deliver_fingerprint(&g, b);
+	assert_string_not_equal(a, b);
+	/* The arguments' boundaries count: "a b" is not "a", "b". */
+	deliver_fingerprint(&x, a);
+	deliver_fingerprint(&y, b);
+	assert_string_not_equal(a, b);
+	x.timeout = 99;
+	deliver_fingerprint(&x, b);
+	assert_string_equal(a, b);
+	/* A file and a program of the same text are two consumers. */
+	one[0] = file;
+	x.argc = 1;
+	deliver_fingerprint(&x, a);
+	deliver_fingerprint(&f, b);
+	assert_string_not_equal(a, b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_fingerprint),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_file_fails_whole),
 	    cmocka_unit_test(test_file_readers_see_whole),

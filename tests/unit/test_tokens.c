@@ -232,6 +232,83 @@ test_retire_kept(void **state)
 	tokens_free(r, 1);
 }
 
+/* Keeps row with the consumers it reached (NULL: none named), superseded ones at 6000. */
+static int
+keep_reached(struct fixture *fx, int64_t row, const char *reached, int64_t now)
+{
+	json_t *d = json_pack("{s:s}", "reason", "test");
+	char *cause = NULL;
+	int superseded = -1;
+
+	if (reached != NULL)
+		json_object_set_new(d, "reached", json_loads(reached, 0, NULL));
+	if (tokens_keep(fx->s, row, 900000, 6000, now, d, &superseded, &cause) < 0)
+		fail_msg("keep: %s", cause);
+	json_decref(d);
+	return superseded;
+}
+
+static int64_t
+retire_after_of(struct fixture *fx, const char *token)
+{
+	struct token_row *r = NULL;
+	char *cause = NULL;
+	int64_t v;
+
+	if (tokens_find(fx->s, "acme", token, &r, &cause) < 0)
+		fail_msg("find %s: %s", token, cause);
+	assert_int_equal(r->state, TOKEN_RETIRING);
+	v = r->retire_after;
+	tokens_free(r, 1);
+	return v;
+}
+
+/*
+ * A kept replacement the consumers that took it no longer hold (they took a
+ * newer one) retires at the grace; one a consumer may still hold stays kept:
+ * a consumer the newer one did not reach, or one an interrupted run kept.
+ */
+static void
+test_keep_supersedes(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make(fx, "etl", "aaa"), retired = 0, b, c, d, e, other;
+	char *cause = NULL;
+	int events, superseded;
+
+	assert_int_equal(tokens_activate(fx->s, a, 0, 130, &retired, &cause), 0);
+	b = make(fx, "etl", "bbb");
+	assert_int_equal(keep_reached(fx, b, "[\"fa\", \"fb\"]", 140), 0);
+	/* Only fa took c: fb still holds b. */
+	c = make(fx, "etl", "ccc");
+	assert_int_equal(keep_reached(fx, c, "[\"fa\"]", 150), 0);
+	assert_int_equal(retire_after_of(fx, "bbb"), 900000);
+	/* An interrupted run's keep names no consumer; another slot's is not this one's. */
+	d = make(fx, "etl", "ddd");
+	assert_int_equal(tokens_retire(fx->s, d, 900000, 155, NULL, &cause), 0);
+	other = make(fx, "bi", "ooo");
+	assert_int_equal(keep_reached(fx, other, "[\"fa\"]", 156), 0);
+	/* fb and fa took e, in another order: b and c go after the grace, d stays. */
+	e = make(fx, "etl", "eee");
+	events = history_length(fx);
+	assert_int_equal(keep_reached(fx, e, "[\"fb\", \"fa\"]", 160), 2);
+	assert_int_equal(history_length(fx), events + 3);
+	assert_int_equal(retire_after_of(fx, "bbb"), 6000);
+	assert_int_equal(retire_after_of(fx, "ccc"), 6000);
+	assert_int_equal(retire_after_of(fx, "ddd"), 900000);
+	assert_int_equal(retire_after_of(fx, "ooo"), 900000);
+	assert_int_equal(retire_after_of(fx, "eee"), 900000);
+	/* A keep that fails (the row is not in flight) changes nothing. */
+	events = history_length(fx);
+	superseded = -1;
+	assert_int_equal(tokens_keep(fx->s, e, 900000, 1, 170, NULL, &superseded, &cause), -1);
+	assert_non_null(strstr(cause, "is not created or verified"));
+	FREE_NULL(&cause);
+	assert_int_equal(superseded, 0);
+	assert_int_equal(history_length(fx), events);
+	assert_int_equal(retire_after_of(fx, "ddd"), 900000);
+}
+
 static void
 test_schema_refuses_second_in_flight(void **state)
 {
@@ -679,6 +756,7 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_activate, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_retire_kept, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_supersedes, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, fixture_setup,

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# End-to-end: one consumer of two down for a week.  A slot hands its token
+# to a file, then to a program that fails while a flag file exists.  Each
+# nightly run makes a replacement the file takes and the program refuses:
+# the store keeps it for the file (retiring at its expiry), and the old
+# token stays active for the program.  Near the old token's expiry the run
+# tries again, and the next night too; each try the file takes a newer
+# token.  Checked from outside after every run: the file holds a token
+# live on the server, and every token the server holds for the slot is
+# held by a consumer or is due for deletion within the slot's grace: a
+# replacement no consumer holds any more is not kept to its expiry.  When
+# the program is back, one run rotates the slot to both consumers, and
+# after the grace the next leaves the server the active token alone.  With
+# three consumers, a kept token stays while a consumer that a newer one
+# missed still holds it, and goes once a newer one reaches them all.
+# usage: test_consumer_down.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+. "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-11-01T00:00Z
+db=$TW_TMP/tw.db
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" \
+	--no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
+printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
+chmod 600 "$TW_TMP/creds/acme-admin"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds
+
+flag=$TW_TMP/run/down
+cat >"$TW_TMP/policy.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $TW_TMP/seal.pub }
+schedule: { retries: 2, retry_backoff: 1s }
+defaults: { lifetime: 10d, rotate_before: 3d, grace: 1h }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: etl
+        deliver:
+          - file: $TW_TMP/run/etl.json
+          - exec: [/bin/sh, -c, "if [ -e $flag ]; then echo down >&2; exit 7; fi; cat > $TW_TMP/run/prog.tmp && mv $TW_TMP/run/prog.tmp $TW_TMP/run/prog.json"]
+YAML
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
+
+# check NOW_EPOCH: the file's token is live on the server, and each token the server
+# holds is held by a consumer, or is in the store retiring within the grace (1 h) of
+# NOW_EPOCH, the night's start, give or take the minute the run's retries take.
+check() {
+	local now=$1 file prog t state after
+	file=$(jq -r .token "$TW_TMP/run/etl.json")
+	prog=$(jq -r .token "$TW_TMP/run/prog.json")
+	sim_ctl GET /_sim/tokens >"$TW_TMP/server.json"
+	jq -e --arg t "$file" '[.tokens[] | select(.token == $t and (.expired | not))] | length == 1' \
+		"$TW_TMP/server.json" >/dev/null || fail "the file holds $file, not live on the server"
+	"$tw_bin" token list --db "$db" --json >"$TW_TMP/list.json"
+	for t in $(jq -r '.tokens[] | select(.expired | not) | .token' "$TW_TMP/server.json"); do
+		[ "$t" != "$file" ] && [ "$t" != "$prog" ] || continue
+		state=$(jq -r --arg t "$t" '.[] | select(.token == $t) | .state' "$TW_TMP/list.json")
+		after=$(jq -r --arg t "$t" '.[] | select(.token == $t) | .retire_after // empty' \
+			"$TW_TMP/list.json")
+		[ "$state" = retiring ] && [ -n "$after" ] &&
+			[ "$(date -u -d "$after" +%s)" -le $((now + 3600 + 60)) ] ||
+			fail "$t is on the server, held by no consumer, and $state until ${after:-never}"
+	done
+}
+
+echo "== the first night: both consumers take the slot's token"
+at 2026-11-01T02:00Z
+run 0 rotate
+first=$(jq -r .token "$TW_TMP/run/etl.json")
+[ "$(jq -r .token "$TW_TMP/run/prog.json")" = "$first" ] || fail "the program did not take it"
+
+echo "== the program is down for a week of nightly runs"
+touch "$flag"
+kept=0
+for day in 08 09 10 11 12 13 14; do
+	at "2026-11-${day}T02:00Z"
+	tw_run 1 rotate || true
+	kept=$((kept + $(grep -c ": kept " "$err" || true)))
+	[ "$(jq -r .token "$TW_TMP/run/prog.json")" = "$first" ] || fail "the program's token changed"
+	check "$(date -u -d "2026-11-${day}T02:00Z" +%s)"
+done
+grep -qE "(the one|those) kept before it, which they no longer hold, retires? after the grace" \
+	"$err" || fail "the last night's run did not say it retired the replacements kept before"
+# The nights near the old token's expiry retry within the run: more than one a night.
+[ "$kept" -ge 9 ] || fail "only $kept replacements kept in the week; the test lost its point"
+
+echo "== the program is back: one run reaches both, and after the grace one token is left"
+rm "$flag"
+at 2026-11-15T02:00Z
+run 0 rotate
+now=$(jq -r .token "$TW_TMP/run/etl.json")
+[ "$(jq -r .token "$TW_TMP/run/prog.json")" = "$now" ] || fail "the program did not get $now"
+check "$(date -u -d 2026-11-15T02:00Z +%s)"
+at 2026-11-15T03:30Z
+run 0 rotate
+sim_ctl GET /_sim/tokens >"$TW_TMP/server.json"
+jq -e --arg t "$now" '[.tokens[] | select(.expired | not) | .token] == [$t]' \
+	"$TW_TMP/server.json" >/dev/null ||
+	fail "the server holds $(jq -c '[.tokens[] | select(.expired | not) | .token]' \
+		"$TW_TMP/server.json"), expected only $now"
+
+echo "== three consumers: a kept token stays while a consumer the newer one missed holds it"
+# prog NAME: a program consumer writing run/NAME.json, failing while run/NAME.down exists.
+prog() {
+	echo "          - exec: [/bin/sh, -c, \"if [ -e $TW_TMP/run/$1.down ]; then exit 7; fi;" \
+		"cat > $TW_TMP/run/$1.tmp && mv $TW_TMP/run/$1.tmp $TW_TMP/run/$1.json\"]"
+}
+{
+	echo "      - name: bi"
+	echo "        deliver:"
+	echo "          - file: $TW_TMP/run/a.json"
+	prog b
+	prog c
+} >>"$TW_TMP/policy.yaml"
+holds() {
+	jq -r .token "$TW_TMP/run/$1.json"
+}
+# retires_at TOKEN: its retire_after, in seconds since the epoch ("never" when it has none).
+retires_at() {
+	local at
+	at=$("$tw_bin" token list --db "$db" --json |
+		jq -r --arg t "$1" '.[] | select(.token == $t) | .retire_after // "never"')
+	[ "$at" = never ] && echo never || date -u -d "$at" +%s
+}
+expiry() {
+	"$tw_bin" token list --db "$db" --json |
+		jq -r --arg t "$1" '.[] | select(.token == $t) | .expires_at' | xargs -I{} date -u -d {} +%s
+}
+at 2026-11-16T02:00Z
+run 0 rotate --force acme/bi
+t0=$(holds a)
+[ "$(holds b)" = "$t0" ] && [ "$(holds c)" = "$t0" ] || fail "bi's consumers did not all take $t0"
+touch "$TW_TMP/run/c.down"
+at 2026-11-16T03:00Z
+run 1 rotate --force acme/bi
+k1=$(holds a)
+[ "$(holds b)" = "$k1" ] && [ "$(holds c)" = "$t0" ] || fail "a and b did not take $k1"
+touch "$TW_TMP/run/b.down"
+at 2026-11-16T04:00Z
+run 1 rotate --force acme/bi
+k2=$(holds a)
+[ "$k2" != "$k1" ] && [ "$(holds b)" = "$k1" ] || fail "a did not take a newer token alone"
+[ "$(retires_at "$k1")" = "$(expiry "$k1")" ] ||
+	fail "$k1, which b still holds, retires at $(retires_at "$k1"), before its expiry"
+rm "$TW_TMP/run/b.down"
+at 2026-11-16T05:00Z
+run 1 rotate --force acme/bi
+k3=$(holds a)
+[ "$(holds b)" = "$k3" ] && [ "$(holds c)" = "$t0" ] || fail "a and b did not take $k3"
+expect "$err" "those kept before it, which they no longer hold, retire after the grace"
+bound=$(($(date -u -d 2026-11-16T05:00Z +%s) + 3600 + 60))
+for t in "$k1" "$k2"; do
+	[ "$(retires_at "$t")" != never ] && [ "$(retires_at "$t")" -le "$bound" ] ||
+		fail "$t, which no consumer holds, retires at $(retires_at "$t"), not within the grace"
+done
+[ "$(retires_at "$k3")" = "$(expiry "$k3")" ] || fail "$k3 is not kept to its expiry"
+rm "$TW_TMP/run/c.down"
+at 2026-11-16T06:00Z
+run 0 rotate --force acme/bi
+[ "$(holds b)" = "$(holds a)" ] && [ "$(holds c)" = "$(holds a)" ] ||
+	fail "bi's consumers do not all hold one token after a full rotation"
+run 0 audit verify --db "$db"
+
+if [ "$failures" -gt 0 ]; then
+	echo "$failures failure(s)" >&2
+	exit 1
+fi
+echo "all consumer-down checks passed"
