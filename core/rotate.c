@@ -260,6 +260,24 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 }
 
 /*
+ * Deletes a replacement the first consumer refused, which no consumer holds:
+ * recorded first as due for deletion now, so that a crash after its DELETE
+ * leaves it to the next run's deletions (where a 404 means done), not kept
+ * as an interrupted delivery is, in case a consumer holds it.
+ */
+static int
+refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t row, const char *why,
+	char **cause)
+{
+	json_t *d = json_pack("{s:s}", "reason", "its first consumer refused it");
+	int64_t now = clock_now_ms();
+	int rc = tokens_retire(run->s, row, now, now, d, cause);
+
+	json_decref(d);
+	return rc < 0 ? -1 : discard(run, sl, id, why, cause);
+}
+
+/*
  * Keeps a replacement the first `took` consumers took before the next
  * refused it: it retires, as an old token does, once the slot's next
  * rotation reaches every consumer (until then, at its own expiry).  The
@@ -411,7 +429,7 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 		if (i > 0)
 			*store_failed = keep(run, sl, t, row, i, msg, cause) < 0;
 		else
-			*store_failed = discard(run, sl, t->token, msg, cause) < 0;
+			*store_failed = refused(run, sl, t->token, row, msg, cause) < 0;
 		free(msg);
 		free(why);
 		free(output);

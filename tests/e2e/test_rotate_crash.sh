@@ -221,6 +221,31 @@ retiring | expired | deleted) ;;
 *) fail "the dropped slot's expired replacement is '$state' in the store" ;;
 esac
 
+# The first consumer refuses a replacement, which is deleted; the run is killed
+# right after the DELETE, before the store records it.  No consumer holds it,
+# so the next run must find it gone (a 404) rather than keep it as if a
+# consumer might.
+echo "== a crash right after deleting a replacement the first consumer refused"
+cat >>"$TW_TMP/policy.yaml" <<YAML
+      - name: ml
+        deliver: [ { file: $TW_TMP/absent/ml.json } ]
+YAML
+st=0
+TOKENWARDEN_TEST_CRASH=after-delete "$tw_bin" rotate --force ml >/dev/null 2>&1 || st=$?
+[ "$st" -eq 137 ] || fail "after-delete of a refused replacement: the run was not killed (exit $st)"
+refused=$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT t.token FROM tokens t JOIN slots s ON "
+      "s.id = t.slot_id WHERE s.name = ? ORDER BY t.id", ("ml",)).fetchone()[0])' "$db")
+mkdir "$TW_TMP/absent"
+at "$(date -u -d "2026-01-01 +${day} days 00:10" +%Y-%m-%dT%H:%MZ)"
+st=0
+"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
+[ "$st" -eq 0 ] || fail "the run after the refused replacement's deletion exited $st: $(cat "$TW_TMP/err")"
+state=$(row_of "$refused" state)
+[ "$state" = deleted ] ||
+	fail "the refused replacement the server deleted is '$state' in the store after the next run"
+[ "$(jq -r .token "$TW_TMP/absent/ml.json")" != "$refused" ] || fail "ml's consumer holds $refused"
+
 "$tw_bin" audit verify --db "$db" >/dev/null || fail "the history does not verify"
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2
