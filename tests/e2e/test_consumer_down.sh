@@ -91,7 +91,10 @@ touch "$flag"
 kept=0
 for day in 08 09 10 11 12 13 14; do
 	at "2026-11-${day}T02:00Z"
-	tw_run 1 rotate || true
+	st=0
+	"$tw_bin" rotate >"$out" 2>"$err" || st=$?
+	# 1 when the night tried the slot; 0 when its backoff put the try off.
+	[ "$st" -le 1 ] || fail "the run of 2026-11-$day exited $st"
 	kept=$((kept + $(grep -c ": kept " "$err" || true)))
 	[ "$(jq -r .token "$TW_TMP/run/prog.json")" = "$first" ] || fail "the program's token changed"
 	check "$(date -u -d "2026-11-${day}T02:00Z" +%s)"
