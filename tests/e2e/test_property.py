@@ -37,7 +37,7 @@ retries 0: their faults never clear); the recovery run has the case's own
 schedule.  The store's `expired` state is not made by any command today: an
 active or retiring token past its expiry stands for it.
 
-Then the host is off for 0 to 60 days (the simulator's clock and
+Then the host is off for a minute to 60 days (the simulator's clock and
 TOKENWARDEN_NOW jump together; sometimes past enforce expired delete_after),
 faults are cleared, most consumers are back (a few stay down), and ONE
 `rotate` runs.  After it:
@@ -481,7 +481,9 @@ class Case:
         self.gen_policy()
         self.build_inventory()
         days = rng.choice([0, rng.randint(0, 10), rng.randint(0, 60), rng.randint(30, 60)])
-        outage = days * DAY + rng.randint(0, 23) * HOUR
+        # At least a minute: no run starts the instant the one before it did, and what
+        # a run marks due "now" is due for the next.
+        outage = days * DAY + rng.randint(0, 23) * HOUR + datetime.timedelta(minutes=1)
         self.at(self.now + outage)
         self.note("host off for %s" % duration(int(outage.total_seconds())))
         self.sim.faults({})
