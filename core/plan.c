@@ -128,6 +128,7 @@ add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const ch
 	a->slot = slot;
 	a->row = r != NULL ? r->row : 0;
 	a->token = r != NULL ? r->token : NULL;
+	a->r = r;
 	a->due = due;
 	a->deadline = deadline;
 	a->cost = kind == PLAN_DELIVER || kind == PLAN_ACTIVATE ? 0 : 1;
@@ -154,7 +155,6 @@ enforce_action(struct plan_builder *b, enum plan_kind kind, const struct token_r
 {
 	struct plan_action *a = add_action(b, kind, r->workspace, r->slot, r, when, INT64_MAX);
 
-	a->r = r;
 	a->after = after;
 }
 
@@ -824,7 +824,7 @@ plan_action_why(const struct plan_action *a, char buf[PLAN_WHY_MAX])
 {
 	char at[TIMEFMT_MAX], after[TIMEFMT_MAX] = "0";
 
-	if (a->r == NULL)
+	if (a->why != NULL)
 		return a->why;
 	if (a->after > 0)
 		timefmt_duration_str(a->after, after);

@@ -63,9 +63,9 @@ struct plan_action {
 	 * delete_after instead, and its text is made when it is said: a plan of
 	 * a large inventory holds thousands, each a text and an allocation.
 	 */
-	char *why; /* allocated; NULL for an enforce deletion */
-	const struct token_row *r;
-	int64_t after; /* the rule's delete_after, in seconds */
+	char *why;                 /* allocated; NULL for an enforce deletion */
+	const struct token_row *r; /* the row acted on, borrowed as workspace is; NULL: none */
+	int64_t after;             /* the rule's delete_after, in seconds */
 };
 
 /* The most bytes plan_action_why writes into its buffer, with the NUL. */

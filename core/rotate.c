@@ -568,7 +568,9 @@ static int
 keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 {
 	json_t *d = json_pack("{s:s}", "reason", "an interrupted run began to deliver it");
-	int rc = tokens_retire(run->s, a->row, a->deadline, clock_now_ms(), d, cause);
+	/* Its own expiry, not the slot's deadline: when the slot's rotation fails, the
+	 * consumers that hold it keep a working token as long as it lasts. */
+	int rc = tokens_retire(run->s, a->row, a->r->expires_at, clock_now_ms(), d, cause);
 
 	json_decref(d);
 	if (rc == 0)

@@ -246,6 +246,27 @@ state=$(row_of "$refused" state)
 	fail "the refused replacement the server deleted is '$state' in the store after the next run"
 [ "$(jq -r .token "$TW_TMP/absent/ml.json")" != "$refused" ] || fail "ml's consumer holds $refused"
 
+# A crash after delivery, then the consumer goes away: the next run keeps what
+# the consumer holds, but cannot hand it a newer one.  The kept token must stay
+# until its own expiry, not the older active token's: deleted earlier, it would
+# leave the consumer without a working token that had days to run.
+echo "== a crash after delivery, then the consumer down"
+day=$((day + 1))
+at "$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)"
+st=0
+TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force ml >/dev/null 2>&1 || st=$?
+[ "$st" -eq 137 ] || fail "after-deliver of ml: the run was not killed (exit $st)"
+held=$(jq -r .token "$TW_TMP/absent/ml.json")
+mv "$TW_TMP/absent" "$TW_TMP/absent.off"
+at "$(date -u -d "2026-01-01 +${day} days 00:10" +%Y-%m-%dT%H:%MZ)"
+st=0
+"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
+[ "$st" -eq 1 ] || fail "the run with ml's consumer down exited $st, expected 1: $(cat "$TW_TMP/err")"
+state=$(row_of "$held" "state || ' ' || (retire_after = expires_at)")
+[ "$state" = "retiring 1" ] ||
+	fail "ml's delivered replacement is '$state', expected retiring until its own expiry"
+mv "$TW_TMP/absent.off" "$TW_TMP/absent"
+
 "$tw_bin" audit verify --db "$db" >/dev/null || fail "the history does not verify"
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2
