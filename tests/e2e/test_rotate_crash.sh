@@ -190,11 +190,15 @@ r = sqlite3.connect(sys.argv[1]).execute("SELECT %s FROM tokens WHERE token = ?"
                                          (sys.argv[2],)).fetchone()
 print(r[0] if r else "absent")' "$db" "$1" "$2"
 }
+# killed_at POINT SLOT WHAT: a run forcing SLOT, killed at POINT; fails naming WHAT unless it was.
+killed_at() {
+	local st=0
+	TOKENWARDEN_TEST_CRASH=$1 "$tw_bin" rotate --force "$2" >/dev/null 2>&1 || st=$?
+	[ "$st" -eq 137 ] || fail "$3: the run was not killed (exit $st)"
+}
 day=$((day + 1))
 at "$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)"
-st=0
-TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force etl >/dev/null 2>&1 || st=$?
-[ "$st" -eq 137 ] || fail "after-deliver before the drop: the run was not killed (exit $st)"
+killed_at after-deliver etl "after-deliver before the drop"
 held=$(jq -r .token "$TW_TMP/run/etl.json")
 sed -i "s|- name: etl|- name: other|; s|run/etl.json|run/other.json|" "$TW_TMP/policy.yaml"
 st=0
@@ -230,9 +234,7 @@ cat >>"$TW_TMP/policy.yaml" <<YAML
       - name: ml
         deliver: [ { file: $TW_TMP/absent/ml.json } ]
 YAML
-st=0
-TOKENWARDEN_TEST_CRASH=after-delete "$tw_bin" rotate --force ml >/dev/null 2>&1 || st=$?
-[ "$st" -eq 137 ] || fail "after-delete of a refused replacement: the run was not killed (exit $st)"
+killed_at after-delete ml "after-delete of a refused replacement"
 refused=$(python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT t.token FROM tokens t JOIN slots s ON "
       "s.id = t.slot_id WHERE s.name = ? ORDER BY t.id", ("ml",)).fetchone()[0])' "$db")
@@ -253,9 +255,7 @@ state=$(row_of "$refused" state)
 echo "== a crash after delivery, then the consumer down"
 day=$((day + 1))
 at "$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)"
-st=0
-TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force ml >/dev/null 2>&1 || st=$?
-[ "$st" -eq 137 ] || fail "after-deliver of ml: the run was not killed (exit $st)"
+killed_at after-deliver ml "after-deliver of ml"
 held=$(jq -r .token "$TW_TMP/absent/ml.json")
 mv "$TW_TMP/absent" "$TW_TMP/absent.off"
 at "$(date -u -d "2026-01-01 +${day} days 00:10" +%Y-%m-%dT%H:%MZ)"
