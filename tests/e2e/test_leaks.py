@@ -67,7 +67,11 @@ import twsim  # noqa: E402
 NOW = twsim.parse("2026-11-01T02:00:00Z")
 PIECE = 8  # pieces of 8: finding 3 masks 6, 8 keeps chance matches with hex ids away
 LONG = 12  # a piece of a hex secret inside a longer hex run counts from 12 (see by_chance)
+# A bearer is base64 of hex text laid out alike for every token: 16 of its characters
+# carry the 48 bits 12 hex digits do.
+LONG_BEARER = 16
 HEX = frozenset("0123456789abcdefABCDEF")
+B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 PROBLEMS = []
 FORMATS = ("text", "plain", "json")
 
@@ -128,7 +132,7 @@ def other_hex(c):
     return "0" if c.lower() != "0" else "1"
 
 
-def by_chance(text, at, value):
+def by_chance(text, at, value, bearer=False):
     """Whether the piece of hex value at text[at:] is a chance match.
 
     The store and the audit log hold thousands of hex digests: some 8 of
@@ -136,9 +140,13 @@ def by_chance(text, at, value):
     twenty.  A piece of a hex secret counts when the stretch it shares with
     the secret stands on its own (no hex character on either side) or is
     LONG characters or more (a chance of 16^-12 per pair); inside a longer
-    hex run it is chance.  Secrets with other characters count at PIECE.
+    hex run it is chance.  A bearer, base64 of hex text, is judged alike in
+    its own alphabet from LONG_BEARER: 8 of its characters carry 24 bits,
+    and two tokens' bearers share such a piece now and then.  Secrets with
+    other characters count at PIECE.
     """
-    if not HEX.issuperset(value):
+    alphabet, long = (B64, LONG_BEARER) if bearer else (HEX, LONG)
+    if not bearer and not HEX.issuperset(value):
         return False
     best = False
     start = 0
@@ -153,8 +161,9 @@ def by_chance(text, at, value):
         e, f = at + PIECE, j + PIECE
         while e < len(text) and f < len(value) and text[e] == value[f]:
             e, f = e + 1, f + 1
-        alone = (a == 0 or text[a - 1] not in HEX) and (e == len(text) or text[e] not in HEX)
-        best = best or alone or e - a >= LONG
+        alone = (a == 0 or text[a - 1] not in alphabet) and (e == len(text) or
+                                                             text[e] not in alphabet)
+        best = best or alone or e - a >= long
 
 
 class Leaks:
@@ -305,7 +314,8 @@ class Leaks:
             vals = grams.get(text[i:i + PIECE])
             if vals:
                 for v in vals - allowed:
-                    if v not in found and not by_chance(text, i, v):
+                    if v not in found and not by_chance(
+                            text, i, v, self.sec.known[v][0] == "bearer"):
                         found[v] = "a piece"
         return found
 
