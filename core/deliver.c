@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* pipe2: close-on-exec from the start, as workers fork */
 #include "core/deliver.h"
 
+#include "core/fieldhash.h"
 #include "core/mode.h"
 #include "core/outfile.h"
 #include "core/spawn.h"
@@ -673,21 +674,6 @@ deliver_check_programs(const struct policy *p, struct diag_list *d)
 	diag_sort(d);
 }
 
-/* A field of a fingerprint: its length then its bytes, so no two lists hash alike. */
-static void
-fingerprint_put(crypto_generichash_state *h, const char *s)
-{
-	uint64_t n = strlen(s);
-	unsigned char b[8];
-
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (unsigned char)(n & 0xff);
-		n >>= 8;
-	}
-	crypto_generichash_update(h, b, sizeof b);
-	crypto_generichash_update(h, (const unsigned char *)s, strlen(s));
-}
-
 void
 deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX])
 {
@@ -696,12 +682,12 @@ deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT
 
 	crypto_generichash_init(&h, NULL, 0, sizeof sum);
 	if (d->kind == DELIVER_FILE) {
-		fingerprint_put(&h, "file");
-		fingerprint_put(&h, d->path);
+		fieldhash_text(&h, "file");
+		fieldhash_text(&h, d->path);
 	} else {
-		fingerprint_put(&h, "exec");
+		fieldhash_text(&h, "exec");
 		for (size_t i = 0; i < d->argc; i++)
-			fingerprint_put(&h, d->argv[i]);
+			fieldhash_text(&h, d->argv[i]);
 	}
 	crypto_generichash_final(&h, sum, sizeof sum);
 	sodium_bin2hex(out, DELIVER_FINGERPRINT_MAX, sum, sizeof sum);

@@ -3,6 +3,7 @@
 #include "store/inventory.h"
 #include "store/store_priv.h"
 
+#include "core/fieldhash.h"
 #include "core/jsonx.h"
 #include "core/xalloc.h"
 
@@ -49,30 +50,6 @@ listed(const char *kind)
 }
 
 static void
-put_u64(crypto_generichash_state *h, uint64_t v)
-{
-	unsigned char b[8];
-
-	for (int i = 7; i >= 0; i--) {
-		b[i] = (unsigned char)(v & 0xff);
-		v >>= 8;
-	}
-	crypto_generichash_update(h, b, sizeof b);
-}
-
-/* A text field: its length then its bytes; NULL is a length no text can have. */
-static void
-put_text(crypto_generichash_state *h, const char *s)
-{
-	if (s == NULL) {
-		put_u64(h, UINT64_MAX);
-		return;
-	}
-	put_u64(h, strlen(s));
-	crypto_generichash_update(h, (const unsigned char *)s, strlen(s));
-}
-
-static void
 event_hash(const unsigned char prev[EVENTS_HASH_BYTES], int64_t id, int64_t at, const char *actor,
 	   const char *kind, const char *workspace, const char *slot, const char *token,
 	   const char *details, unsigned char out[EVENTS_HASH_BYTES])
@@ -81,15 +58,15 @@ event_hash(const unsigned char prev[EVENTS_HASH_BYTES], int64_t id, int64_t at, 
 
 	crypto_generichash_init(&h, NULL, 0, EVENTS_HASH_BYTES);
 	crypto_generichash_update(&h, prev, EVENTS_HASH_BYTES);
-	put_text(&h, "tokenwarden-event-v1");
-	put_u64(&h, (uint64_t)id);
-	put_u64(&h, (uint64_t)at);
-	put_text(&h, actor);
-	put_text(&h, kind);
-	put_text(&h, workspace);
-	put_text(&h, slot);
-	put_text(&h, token);
-	put_text(&h, details);
+	fieldhash_text(&h, "tokenwarden-event-v1");
+	fieldhash_u64(&h, (uint64_t)id);
+	fieldhash_u64(&h, (uint64_t)at);
+	fieldhash_text(&h, actor);
+	fieldhash_text(&h, kind);
+	fieldhash_text(&h, workspace);
+	fieldhash_text(&h, slot);
+	fieldhash_text(&h, token);
+	fieldhash_text(&h, details);
 	crypto_generichash_final(&h, out, EVENTS_HASH_BYTES);
 }
 

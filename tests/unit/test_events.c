@@ -12,6 +12,7 @@
 #include "store/events.h"
 #include "store_fixture.h"
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -348,11 +349,66 @@ test_only_listed_kinds(void **state)
 	assert_int_equal(count, NEVENTS + (int64_t)i);
 }
 
+/* Appends a field as the chain lays it out: eight bytes of length, most significant first, then
+ * the bytes; NULL is the length UINT64_MAX and nothing else. */
+static void
+lay(unsigned char *buf, size_t *n, const char *text, uint64_t number, int is_text)
+{
+	uint64_t v = !is_text ? number : text == NULL ? UINT64_MAX : strlen(text);
+
+	for (int i = 0; i < 8; i++)
+		buf[*n + (size_t)i] = (unsigned char)(v >> (56 - 8 * i));
+	*n += 8;
+	if (is_text && text != NULL) {
+		memcpy(buf + *n, text, strlen(text));
+		*n += strlen(text);
+	}
+}
+
+/*
+ * Every stored hash is BLAKE2b-256 of the previous hash and the fields in this order and
+ * layout, written out here by hand: a change to it would break every store's history.
+ */
+static void
+test_hash_layout(void **state)
+{
+	struct fixture *fx = *state;
+	sqlite3_stmt *st;
+	unsigned char prev[EVENTS_HASH_BYTES] = {0}, want[EVENTS_HASH_BYTES], buf[1024];
+	int rows = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(fx->s->db,
+					    "SELECT id, at, actor, kind, workspace, slot, token, "
+					    "details, prev_hash, hash FROM events ORDER BY id",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		size_t n = EVENTS_HASH_BYTES;
+
+		memcpy(buf, prev, EVENTS_HASH_BYTES);
+		lay(buf, &n, "tokenwarden-event-v1", 0, 1);
+		lay(buf, &n, NULL, (uint64_t)sqlite3_column_int64(st, 0), 0);
+		lay(buf, &n, NULL, (uint64_t)sqlite3_column_int64(st, 1), 0);
+		for (int col = 2; col <= 7; col++)
+			lay(buf, &n, (const char *)sqlite3_column_text(st, col), 0, 1);
+		crypto_generichash(want, sizeof want, buf, n, NULL, 0);
+		assert_int_equal(sqlite3_column_bytes(st, 9), EVENTS_HASH_BYTES);
+		assert_memory_equal(sqlite3_column_blob(st, 8), prev, EVENTS_HASH_BYTES);
+		assert_memory_equal(sqlite3_column_blob(st, 9), want, EVENTS_HASH_BYTES);
+		memcpy(prev, want, EVENTS_HASH_BYTES);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	/* The setup's rows have a slot and none, a token and none. */
+	assert_int_equal(rows, NEVENTS);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_chain_holds, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_hash_layout, setup, fixture_teardown),
 	    cmocka_unit_test(test_empty_history_verifies),
 	    cmocka_unit_test_setup_teardown(test_edit_any_row_any_column, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_row_digest_follows_details, setup,
