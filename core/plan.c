@@ -717,9 +717,12 @@ personal(struct plan_builder *b)
 }
 
 /*
- * Deletes the replaced tokens past their grace, now that every row is seen:
- * all but one newer than its slot's active token, a replacement kept for a
- * consumer, which its slot's next rotation must reach first (held_dead).
+ * Deletes the replaced tokens past their grace, now that every row is seen,
+ * but not a replacement kept for a consumer (newer than its slot's active
+ * token and retiring at its expiry), which its slot's next rotation must
+ * reach first (held_dead).  A newer one the tool set to go before its expiry
+ * goes as any: one whose consumers all took a later one (tokens_keep), or
+ * one the first consumer refused, which a crash kept from its DELETE.
  */
 static void
 past_grace(struct plan_builder *b, const struct slot_view *views)
@@ -728,8 +731,10 @@ past_grace(struct plan_builder *b, const struct slot_view *views)
 		const struct token_row *r = b->past[k].r;
 		long i = b->past[k].slot;
 		const struct token_row *active = views[i].active;
+		int kept =
+		    active != NULL && r->row > active->row && r->retire_after >= r->expires_at;
 
-		if (!b->p->slots[i]->eff.paused && (active == NULL || r->row < active->row))
+		if (!b->p->slots[i]->eff.paused && !kept)
 			retiring(b, r);
 	}
 	free(b->past);

@@ -7,8 +7,9 @@
 # tries again, and the next night too; each try the file takes a newer
 # token.  Checked from outside after every run: the file holds a token
 # live on the server, and every token the server holds for the slot is
-# held by a consumer or is due for deletion within the slot's grace: a
-# replacement no consumer holds any more is not kept to its expiry.  When
+# held by a consumer or is due for deletion within the slot's grace, and the
+# first run after the grace deletes it: a replacement no consumer holds any
+# more is not kept to its expiry.  When
 # the program is back, one run rotates the slot to both consumers, and
 # after the grace the next leaves the server the active token alone.  With
 # three consumers, a kept token stays while a consumer that a newer one
@@ -60,7 +61,8 @@ export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
 # check NOW_EPOCH: the file's token is live on the server, and each token the server
 # holds is held by a consumer, or is in the store retiring within the grace (1 h) of
-# NOW_EPOCH, the night's start, give or take the minute the run's retries take.
+# NOW_EPOCH, the night's start, give or take the minute the run's retries take: not
+# before it, since the night's run deletes what was due.
 check() {
 	local now=$1 file prog t state after
 	file=$(jq -r .token "$TW_TMP/run/etl.json")
@@ -75,7 +77,8 @@ check() {
 		after=$(jq -r --arg t "$t" '.[] | select(.token == $t) | .retire_after // empty' \
 			"$TW_TMP/list.json")
 		[ "$state" = retiring ] && [ -n "$after" ] &&
-			[ "$(date -u -d "$after" +%s)" -le $((now + 3600 + 60)) ] ||
+			[ "$(date -u -d "$after" +%s)" -le $((now + 3600 + 60)) ] &&
+			[ "$(date -u -d "$after" +%s)" -ge "$now" ] ||
 			fail "$t is on the server, held by no consumer, and $state until ${after:-never}"
 	done
 }

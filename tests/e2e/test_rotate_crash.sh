@@ -247,6 +247,21 @@ state=$(row_of "$refused" state)
 [ "$state" = deleted ] ||
 	fail "the refused replacement the server deleted is '$state' in the store after the next run"
 [ "$(jq -r .token "$TW_TMP/absent/ml.json")" != "$refused" ] || fail "ml's consumer holds $refused"
+# The same with an active token in the slot, older than the refused one: the
+# run must not take the refused one for a replacement kept for a consumer.
+mv "$TW_TMP/absent" "$TW_TMP/away"
+killed_at after-delete ml "after-delete of a refused replacement, the slot holding an active token"
+refused=$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT t.token FROM tokens t JOIN slots s ON "
+      "s.id = t.slot_id WHERE s.name = ? ORDER BY t.id DESC", ("ml",)).fetchone()[0])' "$db")
+mv "$TW_TMP/away" "$TW_TMP/absent"
+at "$(date -u -d "2026-01-01 +${day} days 00:20" +%Y-%m-%dT%H:%MZ)"
+st=0
+"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
+[ "$st" -eq 0 ] || fail "the run after the second refused replacement's deletion exited $st: $(cat "$TW_TMP/err")"
+state=$(row_of "$refused" state)
+[ "$state" = deleted ] ||
+	fail "the refused replacement newer than the active one is '$state' in the store after the next run"
 
 # A crash after delivery, then the consumer goes away: the next run keeps what
 # the consumer holds, but cannot hand it a newer one.  The kept token must stay

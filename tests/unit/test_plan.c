@@ -949,6 +949,56 @@ test_kept_expired(void **state)
 	policy_free(p);
 }
 
+/*
+ * Tokens newer than the slot's active one that the tool set to go before
+ * their expiry are deleted past their grace, as any replaced token: one
+ * whose consumers took a later kept one, and one its first consumer refused
+ * (a crash came before its DELETE was recorded).  The newest kept one, which
+ * retires at its expiry, stays.
+ */
+static void
+test_past_grace_newer(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct token_row *r;
+	struct plan pl;
+	int deleted[4] = {0};
+	static const char *const tokens[4] = {"tok-older", "tok-superseded", "tok-refused",
+					      "tok-kept"};
+
+	(void)state;
+	r = add(&v, "acme", "later", "tok-older", TOKEN_RETIRING, NOW - 30 * D, NOW + 2 * D);
+	r->retire_after = NOW - D;
+	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
+	r = add(&v, "acme", "later", "tok-superseded", TOKEN_RETIRING, NOW - 3 * D, NOW + 27 * D);
+	r->retire_after = NOW - 2 * D + H;
+	r = add(&v, "acme", "later", "tok-refused", TOKEN_RETIRING, NOW - D, NOW + 29 * D);
+	r->retire_after = NOW - D;
+	r = add(&v, "acme", "later", "tok-kept", TOKEN_RETIRING, NOW - 2 * D, NOW + 28 * D);
+	r->retire_after = r->expires_at;
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	for (size_t i = 0; i < pl.nactions; i++)
+		for (size_t k = 0; k < 4; k++)
+			if (pl.actions[i].kind == PLAN_DELETE_OLD &&
+			    strcmp(pl.actions[i].token, tokens[k]) == 0)
+				deleted[k]++;
+	assert_int_equal(deleted[0], 1);
+	assert_int_equal(deleted[1], 1);
+	assert_int_equal(deleted[2], 1);
+	assert_int_equal(deleted[3], 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 3);
+	plan_free(&pl);
+	/* Kept and expired: still not deleted before the rotation its consumers need. */
+	v.rows[4].expires_at = v.rows[4].retire_after = NOW - H;
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 3);
+	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 1);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
 /* --force: the slot is rotated now whatever its due time, backoff or pause; the others as due. */
 static void
 test_force(void **state)
@@ -1019,6 +1069,7 @@ main(void)
 	    cmocka_unit_test(test_dead_held),
 	    cmocka_unit_test(test_dead_held_skips_backoff),
 	    cmocka_unit_test(test_kept_expired),
+	    cmocka_unit_test(test_past_grace_newer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
