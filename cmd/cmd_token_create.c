@@ -108,7 +108,7 @@ resolve_slot(const struct policy *p, struct create_opts *co, char **ws_buf)
 static int
 slot_taken(struct store *s, const char *ws, const char *slot, int *status)
 {
-	struct token_filter f = {ws, slot, TOKEN_ACTIVE};
+	struct token_filter f = {.workspace = ws, .slot = slot, .state = TOKEN_ACTIVE};
 	struct token_row *rows = NULL;
 	char *cause = NULL;
 	size_t n = 0;

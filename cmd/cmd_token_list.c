@@ -1,4 +1,7 @@
-/* tokenwarden token list: the inventory, filtered by workspace, slot and state. */
+/*
+ * tokenwarden token list: the inventory, filtered by workspace, slot and
+ * state; by default only the tokens that may exist on the server.
+ */
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
@@ -17,6 +20,7 @@ struct list_opts {
 	const char *slot;
 	int unmanaged;
 	const char *state;
+	int all;
 };
 
 static const struct args_opt list_options[] = {
@@ -26,6 +30,9 @@ static const struct args_opt list_options[] = {
     OPT_FLAG(0, "unmanaged", struct list_opts, unmanaged, "only the tokens that belong to no slot"),
     OPT_CHOICE(0, "state", struct list_opts, state, "STATE", tokens_states,
 	       "only the tokens in this state"),
+    OPT_FLAG('a', "all", struct list_opts, all,
+	     "deleted, failed and revoked tokens too (without it,\nand without --state, only those "
+	     "that may exist\non the server)"),
     OPT_END,
 };
 
@@ -93,6 +100,8 @@ run_list(void *opts, int argc, char **argv)
 		goto out;
 	if (lo->state != NULL && tokens_state_parse(lo->state, &st) == 0)
 		f.state = (int)st;
+	/* The history of what no longer exists is asked for by name: --all or --state. */
+	f.live = !lo->all && lo->state == NULL;
 	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		goto out;

@@ -773,12 +773,13 @@ collect(struct store *s, sqlite3_stmt *st, struct token_row **rows, size_t *n, c
 static sqlite3_stmt *
 filtered(struct store *s, const struct token_filter *f, char **cause)
 {
-	sqlite3_stmt *st =
-	    store_prepare(s,
-			  ROW_COLUMNS "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
-				      "(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
-				      "AND (?3 IS NULL OR t.state = ?3) ORDER BY t.id",
-			  cause);
+	sqlite3_stmt *st = store_prepare(
+	    s,
+	    ROW_COLUMNS "WHERE (?1 IS NULL OR w.name = ?1) AND (?2 IS NULL OR "
+			"(?2 = '' AND t.slot_id IS NULL) OR sl.name = ?2) "
+			"AND (?3 IS NULL OR t.state = ?3) AND (?4 IS NULL OR " STORE_LIVE(
+			    "t.") ") ORDER BY t.id",
+	    cause);
 
 	if (st == NULL)
 		return NULL;
@@ -787,6 +788,8 @@ filtered(struct store *s, const struct token_filter *f, char **cause)
 	if (f->state >= 0)
 		sqlite3_bind_text(st, 3, tokens_state_name((enum token_state)f->state), -1,
 				  SQLITE_STATIC);
+	if (f->live)
+		sqlite3_bind_int(st, 4, 1);
 	return st;
 }
 

@@ -65,6 +65,7 @@ struct token_filter {
 	const char *workspace; /* NULL: any */
 	const char *slot;      /* NULL: any; "" unmanaged only */
 	int state;             /* -1: any, else an enum token_state */
+	int live;              /* 1: only the rows tokens_live lists */
 };
 
 /*

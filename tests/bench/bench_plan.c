@@ -170,8 +170,8 @@ binary_argv(const struct opts *o, enum verb v, int json)
 	const char *plan[] = {o->binary, "plan",     "--config",
 			      o->config, "--db",     o->db,
 			      "--at",    o->at_text, json ? "--json" : NULL};
-	const char *list[] = {o->binary, "token", "list", "--db", o->db, json ? "--json" : NULL,
-			      NULL,      NULL,    NULL};
+	const char *list[] = {
+	    o->binary, "token", "list", "--all", "--db", o->db, json ? "--json" : NULL, NULL, NULL};
 	const char *log[] = {o->binary, "audit", "log", "--db", o->db, json ? "--json" : NULL,
 			     NULL,      NULL,    NULL};
 	const char **args = v == PLAN ? plan : v == LIST ? list : log;

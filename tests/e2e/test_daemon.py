@@ -298,7 +298,7 @@ class Test:
         return db
 
     def rows(self, db):
-        r = self.tool("token", "list", "--db", db, "--json")
+        r = self.tool("token", "list", "--all", "--db", db, "--json")
         if r is None or r.returncode != 0:
             return []
         return json.loads(r.stdout)

@@ -568,6 +568,7 @@ def main():
         # Reading verbs, each log format.
         lk.each_format("token list --json", ["token", "list", "--json"])
         lk.each_format("token list", ["token", "list"])
+        lk.each_format("token list --all", ["token", "list", "--all"])
         for r in twsim.store_rows(tw.db):
             if r["token"]:
                 lk.run("token show --json " + r["token"], ["token", "show", "-w", "acme",

@@ -29,7 +29,7 @@ sim_tokens() {
 
 # state TOKEN: the inventory state of a token.
 state() {
-	"$tw_bin" token list --db "$db" --json | jq -r --arg t "$1" '.[] | select(.token == $t) | .state'
+	"$tw_bin" token list --all --db "$db" --json | jq -r --arg t "$1" '.[] | select(.token == $t) | .state'
 }
 
 sim_start "$modesim" --workspace acme:adminkey:adminsecret --workspace beta:betakey:betasecret \
@@ -331,6 +331,28 @@ if sim_ctl GET /_sim/tokens | jq -e --arg t "$new" '.tokens | any(.token == $t)'
 	fail "the unverified replacement $new is still on the server"
 fi
 
+echo "== token list: the tokens that may exist on the server, unless --all or --state"
+run 0 token list --db "$db" --all --json
+cp "$out" "$TW_TMP/all.json"
+jq -e --arg t "$third" 'any(.[]; .token == $t and .state == "revoked")' "$TW_TMP/all.json" \
+	>/dev/null || fail "token list --all does not list the revoked $third"
+jq -e 'any(.[]; .state == "deleted")' "$TW_TMP/all.json" >/dev/null ||
+	fail "token list --all lists no deleted token: the test lost its point"
+[ "$(jq length "$TW_TMP/all.json")" = "$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM tokens").fetchone()[0])' "$db")" ] ||
+	fail "token list --all does not list every row"
+run 0 token list --db "$db" --json
+jq -e --slurpfile all "$TW_TMP/all.json" \
+	'. == [$all[0][] | select(.state != "deleted" and .state != "failed" and .state != "revoked")]' \
+	"$out" >/dev/null || fail "token list is not --all less the deleted, failed and revoked rows"
+jq -e --arg t "$cur" 'any(.[]; .token == $t and .state == "active")' "$out" >/dev/null ||
+	fail "token list does not list the active $cur"
+run 0 token list --db "$db" -w acme
+grep -qE ' (deleted|failed|revoked) ' "$out" && fail "the table lists a token that no longer exists"
+run 0 token list --db "$db" --state revoked --json
+jq -e --arg t "$third" 'length >= 2 and all(.[]; .state == "revoked") and any(.[]; .token == $t)' \
+	"$out" >/dev/null || fail "token list --state revoked does not list the revoked tokens"
+
 echo "== --max-time: no step starts once the budget is spent"
 slow=${TW_SLOW:-1}
 "$tw_bin" init --db "$TW_TMP/mt.db" --public-key "$TW_TMP/seal.pub" >/dev/null
@@ -402,7 +424,7 @@ stopped_waiting() {
 	[ "$st" = 3 ] || fail "a run stopped while waiting for its budget exited $st, expected 3: $(cat "$err")"
 }
 states() {
-	"$tw_bin" token list --db "$TW_TMP/stop.db" --slot "acme/$1" --json | jq -r '[.[].state] | join(",")'
+	"$tw_bin" token list --all --db "$TW_TMP/stop.db" --slot "acme/$1" --json | jq -r '[.[].state] | join(",")'
 }
 # Slot one's create takes the hour's one request; two's create waits.  Its
 # intent is recorded, so its row says the create was never sent (failed),

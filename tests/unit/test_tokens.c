@@ -427,9 +427,9 @@ test_live_as_listed(void **state)
 				   .name = "by-hand",
 				   .created_at = 10,
 				   .expires_at = 9000};
-	struct token_filter all = {.state = -1};
-	struct token_row *live = NULL, *rows = NULL;
-	size_t nl = 0, n = 0, k = 0;
+	struct token_filter all = {.state = -1}, live_only = {.state = -1, .live = 1};
+	struct token_row *live = NULL, *rows = NULL, *listed = NULL;
+	size_t nl = 0, n = 0, k = 0, nlisted = 0;
 	char *cause = NULL;
 	int64_t gone, deleted, pending;
 
@@ -466,6 +466,18 @@ test_live_as_listed(void **state)
 	}
 	assert_ptr_equal(live[0].workspace, live[2].workspace); /* one copy of each name */
 	assert_int_equal(live[2].row, pending);
+	/* token list's default: every row of all but the deleted one, in the same order. */
+	assert_int_equal(tokens_list(fx->s, &live_only, &listed, &nlisted, &cause), 0);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].state == TOKEN_DELETED)
+			continue;
+		assert_true(k < nlisted);
+		assert_int_equal(listed[k++].row, rows[i].row);
+	}
+	assert_int_equal(k, nlisted);
+	assert_int_equal(nlisted, n - 1);
+	tokens_free(listed, nlisted);
 	tokens_free(rows, n);
 	/* The planner's read: the same rows, without looking up their secrets. */
 	assert_int_equal(tokens_live_unsealed(fx->s, &rows, &n, &cause), 0);
