@@ -55,6 +55,10 @@ faults are cleared, most consumers are back (a few stay down), and ONE
               verified while unexpired), or an unknown row of the same name
               and expiry; every unexpired active/retiring row is on the server
   P4 history  `tokenwarden audit verify` passes
+  P5 due      every token of a slot of the policy that was retiring past its
+              retire_after before the run is deleted, but a replacement kept
+              for its consumers (newer than the slot's active token, retiring
+              at its expiry), which waits for a rotation to reach them all
 
 usage: test_property.py MODESIM TOKENWARDEN
   TW_SEED   the seed (default: random, printed)
@@ -74,8 +78,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twsim import (DAY, HOUR, Sim, Tw, check_accounted, check_history, check_run,  # noqa: E402
-                   check_slots, consumer_payload, duration, iso, ms, parse, read_consumer,
-                   store_rows)
+                   check_slots, consumer_payload, duration, from_ms, iso, ms, parse,
+                   read_consumer, store_rows)
 
 START = datetime.datetime(2026, 1, 5, 2, 0, tzinfo=datetime.timezone.utc)
 SLOT_NAMES = ["etl", "bi", "sync", "ml", "audit"]
@@ -506,6 +510,7 @@ class Case:
             self.schedule = self.final_schedule
             self.write_policy()
         first = self.tw.last_event_id()
+        before = self.rows()
         r = self.tw_run(["rotate"], log_json=True)
         self.note("recovery rotate -> %d" % r.returncode)
         self.recovery_rc = r.returncode
@@ -519,6 +524,26 @@ class Case:
         problems += [("P2 slots", p) for p in self.check_down(rows, server)]
         problems += [("P3 server", p) for p in check_accounted(rows, server, self.now)]
         problems += [("P4 history", p) for p in check_history(self.tw)]
+        problems += [("P5 due", p) for p in self.check_due(before, rows)]
+        return problems
+
+    def check_due(self, before, rows):
+        """The recovery run, its faults cleared, deletes every replaced token that was past
+        its grace when it began, but one kept for its consumers."""
+        problems = []
+        now = ms(self.now)
+        after = {r["row"]: r for r in rows}
+        active = {(r["ws"], r["slot"]): r["row"] for r in before if r["state"] == "active"}
+        for r in before:
+            if r["state"] != "retiring" or r["retire_after"] is None or \
+                    r["retire_after"] > now or r["slot"] not in self.slots.get(r["ws"], ()):
+                continue
+            newer = r["row"] > active.get((r["ws"], r["slot"]), r["row"])
+            if newer and r["retire_after"] >= r["expires_at"]:
+                continue
+            if after[r["row"]]["state"] == "retiring":
+                problems.append("%s/%s: %s is still retiring, due since %s" % (
+                    r["ws"], r["slot"], r["token"], iso(from_ms(r["retire_after"]))))
         return problems
 
     def check_down(self, rows, server):
