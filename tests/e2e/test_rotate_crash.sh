@@ -234,34 +234,29 @@ cat >>"$TW_TMP/policy.yaml" <<YAML
       - name: ml
         deliver: [ { file: $TW_TMP/absent/ml.json } ]
 YAML
-killed_at after-delete ml "after-delete of a refused replacement"
-refused=$(python3 -c 'import sqlite3, sys
-print(sqlite3.connect(sys.argv[1]).execute("SELECT t.token FROM tokens t JOIN slots s ON "
-      "s.id = t.slot_id WHERE s.name = ? ORDER BY t.id", ("ml",)).fetchone()[0])' "$db")
-mkdir "$TW_TMP/absent"
-at "$(date -u -d "2026-01-01 +${day} days 00:10" +%Y-%m-%dT%H:%MZ)"
-st=0
-"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
-[ "$st" -eq 0 ] || fail "the run after the refused replacement's deletion exited $st: $(cat "$TW_TMP/err")"
-state=$(row_of "$refused" state)
-[ "$state" = deleted ] ||
-	fail "the refused replacement the server deleted is '$state' in the store after the next run"
-[ "$(jq -r .token "$TW_TMP/absent/ml.json")" != "$refused" ] || fail "ml's consumer holds $refused"
-# The same with an active token in the slot, older than the refused one: the
-# run must not take the refused one for a replacement kept for a consumer.
-mv "$TW_TMP/absent" "$TW_TMP/away"
-killed_at after-delete ml "after-delete of a refused replacement, the slot holding an active token"
-refused=$(python3 -c 'import sqlite3, sys
+# refused_then_run MINUTES WHAT: with ml's consumer directory away, a forced run is
+# killed right after deleting the replacement it refused; the directory is back, and
+# the run MINUTES past the day's midnight must leave that replacement deleted.
+refused_then_run() {
+	local refused st=0
+	killed_at after-delete ml "after-delete of a refused replacement, $2"
+	refused=$(python3 -c 'import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("SELECT t.token FROM tokens t JOIN slots s ON "
       "s.id = t.slot_id WHERE s.name = ? ORDER BY t.id DESC", ("ml",)).fetchone()[0])' "$db")
-mv "$TW_TMP/away" "$TW_TMP/absent"
-at "$(date -u -d "2026-01-01 +${day} days 00:20" +%Y-%m-%dT%H:%MZ)"
-st=0
-"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
-[ "$st" -eq 0 ] || fail "the run after the second refused replacement's deletion exited $st: $(cat "$TW_TMP/err")"
-state=$(row_of "$refused" state)
-[ "$state" = deleted ] ||
-	fail "the refused replacement newer than the active one is '$state' in the store after the next run"
+	mv "$TW_TMP/away" "$TW_TMP/absent"
+	at "$(date -u -d "2026-01-01 +${day} days 00:$1" +%Y-%m-%dT%H:%MZ)"
+	"$tw_bin" rotate >"$TW_TMP/out" 2>"$TW_TMP/err" || st=$?
+	[ "$st" -eq 0 ] || fail "the run after deleting a refused replacement, $2, exited $st: $(cat "$TW_TMP/err")"
+	state=$(row_of "$refused" state)
+	[ "$state" = deleted ] ||
+		fail "the refused replacement the server deleted, $2, is '$state' in the store after the next run"
+	[ "$(jq -r .token "$TW_TMP/absent/ml.json")" != "$refused" ] || fail "ml's consumer holds $refused"
+}
+mkdir "$TW_TMP/away"
+refused_then_run 10 "the slot new"
+# The run must not take one newer than the slot's active token for one kept for a consumer.
+mv "$TW_TMP/absent" "$TW_TMP/away"
+refused_then_run 20 "the slot holding an active token"
 
 # A crash after delivery, then the consumer goes away: the next run keeps what
 # the consumer holds, but cannot hand it a newer one.  The kept token must stay

@@ -293,18 +293,22 @@ static const char slots_policy[] =
     "    tokens: [ { name: quiet } ]\n";
 
 /* The inventory of slots_policy's slots that test_actions_and_findings plans, in id order. */
+/* A replaced token of one of acme's slots, to be deleted from retire_after. */
+static void
+retired(struct inv *v, const char *slot, const char *token, int64_t created, int64_t expires,
+	int64_t retire_after)
+{
+	add(v, "acme", slot, token, TOKEN_RETIRING, created, expires)->retire_after = retire_after;
+}
+
 static void
 slots_inventory(struct inv *v)
 {
-	struct token_row *r;
-
 	/* due: expires in 5 days, so due a day ago; its replaced token is past grace */
-	r = add(v, "acme", "due", "tok-due-old", TOKEN_RETIRING, NOW - 50 * D, NOW + 2 * H);
-	r->retire_after = NOW - H;
+	retired(v, "due", "tok-due-old", NOW - 50 * D, NOW + 2 * H, NOW - H);
 	add(v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
 	/* later: not due for 10 days; its retiring token's grace ends in an hour */
-	r = add(v, "acme", "later", "tok-later-old", TOKEN_RETIRING, NOW - 40 * D, NOW + 3 * D);
-	r->retire_after = NOW + H;
+	retired(v, "later", "tok-later-old", NOW - 40 * D, NOW + 3 * D, NOW + H);
 	add(v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	/* resumed: an interrupted run left a verified replacement behind */
 	add(v, "acme", "resumed", "tok-res", TOKEN_ACTIVE, NOW - 25 * D, NOW + 5 * D);
@@ -646,19 +650,16 @@ test_cleanup_edges(void **state)
 	add(&v, "acme", "later", "tok-left", TOKEN_CREATED, NOW - 2 * H, NOW + 30 * D);
 	/* held: not due; its consumers took a newer token that a later one refused */
 	add(&v, "acme", "held", "tok-held", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
-	r = add(&v, "acme", "held", "tok-held-kept", TOKEN_RETIRING, NOW - D, NOW + 29 * D);
-	r->retire_after = NOW + 29 * D;
+	retired(&v, "held", "tok-held-kept", NOW - D, NOW + 29 * D, NOW + 29 * D);
 	/* lapsed: not due; an older token retiring, as after any rotation */
-	r = add(&v, "acme", "lapsed", "tok-lapsed-old", TOKEN_RETIRING, NOW - 25 * D, NOW + 5 * D);
-	r->retire_after = NOW + 2 * H;
+	retired(&v, "lapsed", "tok-lapsed-old", NOW - 25 * D, NOW + 5 * D, NOW + 2 * H);
 	add(&v, "acme", "lapsed", "tok-lapsed", TOKEN_ACTIVE, NOW - 3 * D, NOW + 27 * D);
 	/* resumed: not due; a crash came after its replacement's delivery began */
 	add(&v, "acme", "resumed", "tok-resumed", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
 	r = add(&v, "acme", "resumed", "tok-handed", TOKEN_VERIFIED, NOW - 2 * H, NOW + 30 * D);
 	r->retire_after = NOW + 30 * D;
 	/* due: its replaced token is past grace and past expiry too */
-	r = add(&v, "acme", "due", "tok-old", TOKEN_RETIRING, NOW - 31 * D, NOW - H);
-	r->retire_after = NOW - 2 * H;
+	retired(&v, "due", "tok-old", NOW - 31 * D, NOW - H, NOW - 2 * H);
 	add(&v, "acme", "due", "tok-due", TOKEN_ACTIVE, NOW - D, NOW + 29 * D);
 	/* an unmanaged token that lived too long but has expired: no violation any more */
 	add(&v, "acme", NULL, "tok-ancient", TOKEN_EXPIRED, NOW - 400 * D, NOW - 10 * D);
@@ -904,6 +905,19 @@ test_dead_held_skips_backoff(void **state)
 	policy_free(p);
 }
 
+/* The deletions of a replaced token past its grace the plan has for token. */
+static int
+deletes(const struct plan *pl, const char *token)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < pl->nactions; i++)
+		if (pl->actions[i].kind == PLAN_DELETE_OLD && pl->actions[i].token != NULL &&
+		    strcmp(pl->actions[i].token, token) == 0)
+			n++;
+	return n;
+}
+
 /*
  * A replacement kept for a consumer that expires before the slot's older
  * active token (the policy shortened the lifetime since): the slot is due
@@ -915,16 +929,13 @@ test_kept_expired(void **state)
 {
 	struct policy *p = load(slots_policy);
 	struct inv v = {0};
-	struct token_row *r;
 	struct plan pl;
 	const char *why;
 
 	(void)state;
-	r = add(&v, "acme", "later", "tok-older", TOKEN_RETIRING, NOW - 30 * D, NOW + 2 * D);
-	r->retire_after = NOW - D;
+	retired(&v, "later", "tok-older", NOW - 30 * D, NOW + 2 * D, NOW - D);
 	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
-	r = add(&v, "acme", "later", "tok-kept", TOKEN_RETIRING, NOW - 3 * D, NOW - H);
-	r->retire_after = NOW - H;
+	retired(&v, "later", "tok-kept", NOW - 3 * D, NOW - H, NOW - H);
 	plan_build(p, v.rows, v.n, NOW, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "later"), 1);
 	why = create_why(&pl, "later");
@@ -932,9 +943,7 @@ test_kept_expired(void **state)
 	assert_non_null(
 	    strstr(why, "its consumers may hold tok-kept, expired at 2026-11-23T00:00Z"));
 	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 1);
-	for (size_t i = 0; i < pl.nactions; i++)
-		if (pl.actions[i].kind == PLAN_DELETE_OLD)
-			assert_string_equal(pl.actions[i].token, "tok-older");
+	assert_int_equal(deletes(&pl, "tok-older"), 1);
 	plan_free(&pl);
 
 	/* Once a newer token is active, the kept one is deleted like any other. */
@@ -961,32 +970,19 @@ test_past_grace_newer(void **state)
 {
 	struct policy *p = load(slots_policy);
 	struct inv v = {0};
-	struct token_row *r;
 	struct plan pl;
-	int deleted[4] = {0};
-	static const char *const tokens[4] = {"tok-older", "tok-superseded", "tok-refused",
-					      "tok-kept"};
 
 	(void)state;
-	r = add(&v, "acme", "later", "tok-older", TOKEN_RETIRING, NOW - 30 * D, NOW + 2 * D);
-	r->retire_after = NOW - D;
+	retired(&v, "later", "tok-older", NOW - 30 * D, NOW + 2 * D, NOW - D);
 	add(&v, "acme", "later", "tok-later", TOKEN_ACTIVE, NOW - 14 * D, NOW + 16 * D);
-	r = add(&v, "acme", "later", "tok-superseded", TOKEN_RETIRING, NOW - 3 * D, NOW + 27 * D);
-	r->retire_after = NOW - 2 * D + H;
-	r = add(&v, "acme", "later", "tok-refused", TOKEN_RETIRING, NOW - D, NOW + 29 * D);
-	r->retire_after = NOW - D;
-	r = add(&v, "acme", "later", "tok-kept", TOKEN_RETIRING, NOW - 2 * D, NOW + 28 * D);
-	r->retire_after = r->expires_at;
+	retired(&v, "later", "tok-superseded", NOW - 3 * D, NOW + 27 * D, NOW - 2 * D + H);
+	retired(&v, "later", "tok-refused", NOW - D, NOW + 29 * D, NOW - D);
+	retired(&v, "later", "tok-kept", NOW - 2 * D, NOW + 28 * D, NOW + 28 * D);
 	plan_build(p, v.rows, v.n, NOW, &pl);
-	for (size_t i = 0; i < pl.nactions; i++)
-		for (size_t k = 0; k < 4; k++)
-			if (pl.actions[i].kind == PLAN_DELETE_OLD &&
-			    strcmp(pl.actions[i].token, tokens[k]) == 0)
-				deleted[k]++;
-	assert_int_equal(deleted[0], 1);
-	assert_int_equal(deleted[1], 1);
-	assert_int_equal(deleted[2], 1);
-	assert_int_equal(deleted[3], 0);
+	assert_int_equal(deletes(&pl, "tok-older"), 1);
+	assert_int_equal(deletes(&pl, "tok-superseded"), 1);
+	assert_int_equal(deletes(&pl, "tok-refused"), 1);
+	assert_int_equal(deletes(&pl, "tok-kept"), 0);
 	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "later"), 3);
 	plan_free(&pl);
 	/* Kept and expired: still not deleted before the rotation its consumers need. */
