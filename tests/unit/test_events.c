@@ -349,20 +349,31 @@ test_only_listed_kinds(void **state)
 	assert_int_equal(count, NEVENTS + (int64_t)i);
 }
 
-/* Appends a field as the chain lays it out: eight bytes of length, most significant first, then
- * the bytes; NULL is the length UINT64_MAX and nothing else. */
+/* Appends a number as the chain lays it out: eight bytes, most significant first. */
 static void
-lay(unsigned char *buf, size_t *n, const char *text, uint64_t number, int is_text)
+lay_u64(unsigned char *buf, size_t *n, uint64_t v)
 {
-	uint64_t v = !is_text ? number : text == NULL ? UINT64_MAX : strlen(text);
-
 	for (int i = 0; i < 8; i++)
 		buf[*n + (size_t)i] = (unsigned char)(v >> (56 - 8 * i));
 	*n += 8;
-	if (is_text && text != NULL) {
-		memcpy(buf + *n, text, strlen(text));
-		*n += strlen(text);
+}
+
+/* Appends a text as the chain lays it out: its length, then its bytes; NULL, UINT64_MAX alone. */
+static void
+lay_text(unsigned char *buf, size_t *n, const char *text)
+{
+	size_t len;
+
+	if (text == NULL) {
+		lay_u64(buf, n, UINT64_MAX);
+		return;
 	}
+	len = strlen(text);
+	lay_u64(buf, n, len);
+	/* Bytes, not a string: the layout has no NUL. */
+	for (size_t i = 0; i < len; i++)
+		buf[*n + i] = (unsigned char)text[i];
+	*n += len;
 }
 
 /*
@@ -386,11 +397,11 @@ test_hash_layout(void **state)
 		size_t n = EVENTS_HASH_BYTES;
 
 		memcpy(buf, prev, EVENTS_HASH_BYTES);
-		lay(buf, &n, "tokenwarden-event-v1", 0, 1);
-		lay(buf, &n, NULL, (uint64_t)sqlite3_column_int64(st, 0), 0);
-		lay(buf, &n, NULL, (uint64_t)sqlite3_column_int64(st, 1), 0);
+		lay_text(buf, &n, "tokenwarden-event-v1");
+		lay_u64(buf, &n, (uint64_t)sqlite3_column_int64(st, 0));
+		lay_u64(buf, &n, (uint64_t)sqlite3_column_int64(st, 1));
 		for (int col = 2; col <= 7; col++)
-			lay(buf, &n, (const char *)sqlite3_column_text(st, col), 0, 1);
+			lay_text(buf, &n, (const char *)sqlite3_column_text(st, col));
 		crypto_generichash(want, sizeof want, buf, n, NULL, 0);
 		assert_int_equal(sqlite3_column_bytes(st, 9), EVENTS_HASH_BYTES);
 		assert_memory_equal(sqlite3_column_blob(st, 8), prev, EVENTS_HASH_BYTES);
