@@ -133,6 +133,13 @@ run_doctor(void *opts, int argc, char **argv)
 		struct mode_opts mo;
 
 		runner_mode_opts(p, &p->ws[i], &mo);
+		/*
+		 * Each call once, unless --retries says otherwise: a diagnosis
+		 * answers at once, and shows a server that fails now and then
+		 * rather than retrying past it.
+		 */
+		if (args_globals.retries < 0)
+			mo.retries = 0;
 		doctor_workspace(p, &p->ws[i], &mo, o->probe, one, &t);
 	}
 	if (t.list != NULL) {
@@ -169,7 +176,8 @@ const struct cmd_entry cmd_doctor_entry = {
 	     "schedule.max_clock_skew, and each consumer (a file's directory writable, an\n"
 	     "exec program nobody else can change).  Whether Mode accepts the credential\n"
 	     "is checked only with --probe: Mode has no read-only call for an admin key.\n"
-	     "Nothing is created, deleted or recorded.\n"
+	     "Nothing is created, deleted or recorded.  Each API call is made once\n"
+	     "(--retries N retries a failed one as rotate does, with backoff).\n"
 	     "--json prints {\"version\": 1, \"checks\": [{workspace, check, status, detail,\n"
 	     "fix}], \"ok\": BOOL}.\n"
 	     "Exit status: 0 every check ok (warnings and skips allowed), 1 a check\n"

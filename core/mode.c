@@ -714,9 +714,10 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNKNOWN;
 			}
 			if (failures++ >= c->opts.retries) {
-				*cause = xasprintf("%s: the server answered %ld (%d attempts); try "
-						   "again later",
-						   call->what, status, failures);
+				*cause = xasprintf("%s: the server answered %ld (%d attempt%s); "
+						   "try again later",
+						   call->what, status, failures,
+						   failures == 1 ? "" : "s");
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted = 1;
@@ -733,8 +734,9 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNKNOWN;
 			}
 			if (failures++ >= c->opts.retries) {
-				*cause = xasprintf("%s: the answer (%ld) is not JSON (%d attempts)",
-						   call->what, status, failures);
+				*cause = xasprintf(
+				    "%s: the answer (%ld) is not JSON (%d attempt%s)", call->what,
+				    status, failures, failures == 1 ? "" : "s");
 				return MODE_ERR_PROTOCOL;
 			}
 			a->maybe_acted = 1;

@@ -263,13 +263,38 @@ echo "== the API: nothing answers"
 # A port nothing listens on: bound, then closed.
 dead=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 write_policy "http://127.0.0.1:$dead"
-run 1 doctor --retries 0 --timeout 5
+run 1 doctor --timeout 5
 like "FAIL api: http://127.0.0.1:$dead: no answer: .*; check that this host reaches the API \(DNS, firewall, the policy's proxy:\) and that api: is right"
 line "skip clock: skipped: the API did not answer"
 line "skip credential-accepted: skipped: the API did not answer"
 checks "${all[@]}"
 write_policy
 unchanged "the API"
+
+# requests N WHAT: the simulator counted N API requests since its last reset.
+requests() {
+	local n
+	n=$(sim_ctl GET /_sim/stats | jq .requests)
+	[ "$n" = "$1" ] || fail "$2: the API got $n requests, expected $1"
+}
+
+echo "== the API failing every call: each check asks once, unless --retries says more"
+# A diagnosis answers at once: the run's retries (4, backing off) would make
+# an outage take half a minute a workspace, and hide a server that fails
+# now and then.
+sim_ctl POST /_sim/reset '{}' >/dev/null
+sim_ctl POST /_sim/faults '{"error_rate": 1}' >/dev/null
+run 1 doctor --probe
+like "FAIL api: $SIM_URL: no answer: read the clock of workspace acme: the server answered 50[023] \(1 attempt\); try again later; check that this host reaches the API \(DNS, firewall, the policy's proxy:\) and that api: is right"
+line "skip credential-accepted: skipped: the API did not answer"
+requests 1 "doctor --probe, the API failing"
+sim_ctl POST /_sim/reset '{}' >/dev/null
+sim_ctl POST /_sim/faults '{"error_rate": 1}' >/dev/null
+run 1 doctor --probe --retries 2
+like "FAIL api: $SIM_URL: no answer: read the clock of workspace acme: the server answered 50[023] \(3 attempts\); .*"
+requests 3 "doctor --probe --retries 2, the API failing"
+sim_ctl POST /_sim/reset '{}' >/dev/null
+unchanged "the API failing"
 
 echo "== the clock: this host 45 days ahead of the server"
 export TOKENWARDEN_NOW=2026-12-16T00:00Z
