@@ -49,7 +49,10 @@ faults are cleared, most consumers are back (a few stay down), and ONE
               store, on the server and unexpired, and each of its
               consumers holds that token (same id and access key); where
               a consumer is still down, the slot may lapse, but no token a
-              consumer holds is set to be deleted before its expiry
+              consumer holds is set to be deleted before its expiry; a slot
+              the planner puts off (a failure's backoff outlasts a short
+              host-off, and its token has slack) keeps one live active token,
+              and each consumer holds a live token kept to its expiry
   P3 server   every token the server holds is accounted for: a row of the
               store in a live state (active, retiring, expired; created or
               verified while unexpired), or an unknown row of the same name
@@ -511,6 +514,7 @@ class Case:
             self.write_policy()
         first = self.tw.last_event_id()
         before = self.rows()
+        put_off = self.put_off()
         r = self.tw_run(["rotate"], log_json=True)
         self.note("recovery rotate -> %d" % r.returncode)
         self.recovery_rc = r.returncode
@@ -520,8 +524,11 @@ class Case:
         server = self.sim.tokens()
         slots = [(ws, s) for ws in self.wss for s in self.slots[ws]]
         problems += [("P2 slots", p) for p in check_slots(
-            [x for x in slots if x not in self.down], rows, server, self.now, self.consumers)]
+            [x for x in slots if x not in self.down and x not in put_off], rows, server,
+            self.now, self.consumers)]
         problems += [("P2 slots", p) for p in self.check_down(rows, server)]
+        problems += [("P2 slots", p) for p in self.check_put_off(
+            sorted(put_off - self.down), rows, server)]
         problems += [("P3 server", p) for p in check_accounted(rows, server, self.now)]
         problems += [("P4 history", p) for p in check_history(self.tw)]
         problems += [("P5 due", p) for p in self.check_due(before, rows)]
@@ -544,6 +551,44 @@ class Case:
             if after[r["row"]]["state"] == "retiring":
                 problems.append("%s/%s: %s is still retiring, due since %s" % (
                     r["ws"], r["slot"], r["token"], iso(from_ms(r["retire_after"]))))
+        return problems
+
+    def put_off(self):
+        """The slots of the policy the planner puts off now: a failure's backoff lasts past
+        now, and their token has slack (core/plan.c), so a run leaves them to a later one
+        though their consumers are back."""
+        r = self.tw_run(["plan", "--json"])
+        plan = json.loads(r.stdout)
+        tried = {(a["workspace"], a["slot"]) for a in plan["actions"] if a["slot"]}
+        failing = {(f["workspace"], f["slot"]) for f in plan["findings"]
+                   if f["finding"] in ("failing", "stuck") and f["slot"]}
+        return {x for x in failing - tried if x[1] in self.slots.get(x[0], ())}
+
+    def check_put_off(self, slots, rows, server):
+        """A slot the backoff put off keeps one active token, live on the server, and each
+        consumer holds a live token the store keeps to its expiry: the active one, or one
+        kept for it after a partial delivery."""
+        problems = []
+        on_server = {(t["workspace"], t["token"]): t for t in server}
+        for ws, slot in slots:
+            active = [r for r in rows if r["ws"] == ws and r["slot"] == slot and
+                      r["state"] == "active"]
+            live = [r for r in active if (ws, r["token"]) in on_server and
+                    not on_server[(ws, r["token"])]["expired"]]
+            if len(active) != 1 or len(live) != 1:
+                problems.append("%s/%s, put off by its backoff, has %d active tokens, %d live "
+                                "on the server" % (ws, slot, len(active), len(live)))
+            for i, path in enumerate(self.consumers(ws, slot)):
+                held = read_consumer(path) or {}
+                t = on_server.get((ws, held.get("token")))
+                row = next((r for r in rows if r["ws"] == ws and r["token"] == held.get("token")),
+                           None)
+                if t is None or t["expired"] or row is None or row["state"] not in (
+                        "active", "retiring") or (row["state"] == "retiring" and
+                                                  row["retire_after"] < row["expires_at"]):
+                    problems.append("%s/%s, put off by its backoff: its consumer %d holds %s, "
+                                    "not a live token kept to its expiry" % (
+                                        ws, slot, i + 1, held.get("token")))
         return problems
 
     def check_down(self, rows, server):
