@@ -383,17 +383,60 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 }
 
 /*
- * Proves the new token and hands it to every consumer; 0, -1 after
- * discarding it, or 1 when the run stopped before its proof was sent.
+ * Hands t, the replacement at row, to slot sl's consumers from the first-th
+ * on.  Returns 0 when each took it; else -1, with *took the number of
+ * consumers that hold it, after keeping it for them (deleting it when none
+ * does).  *store_failed: that record failed, with *cause.
  */
 static int
-prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
-		  const struct mode_token *t, int64_t row, int *store_failed, char **cause)
+deliver_from(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
+	     size_t first, size_t *took, int *store_failed, char **cause)
 {
 	struct deliver_payload pay = {sl->ws->name,  sl->name,         t->token,      t->name,
 				      t->access_key, t->access_secret, t->expires_at, 0};
 	char *why = NULL, *output = NULL, *msg;
+
+	for (size_t i = first; i < sl->eff.ndeliver; i++) {
+		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why, &output) == 0)
+			continue;
+		msg = xasprintf("new token %s could not be delivered to consumer %zu of %zu: %s%s",
+				t->token, i + 1, sl->eff.ndeliver, why,
+				consumer_said(run, sl, t->token, i, output));
+		/* Consumers that took it must not be left with a deleted token. */
+		if (i > 0)
+			*store_failed = keep(run, sl, t, row, i, msg, cause) < 0;
+		else
+			*store_failed = refused(run, sl, t->token, row, msg, cause) < 0;
+		*took = i;
+		free(msg);
+		free(why);
+		free(output);
+		return -1;
+	}
+	if (sl->eff.ndeliver > 0) {
+		say(run, 0, "delivered", sl->ws->name, sl->name, t->token,
+		    "delivered %s to %zu consumer%s", t->token, sl->eff.ndeliver - first,
+		    sl->eff.ndeliver - first == 1 ? "" : "s");
+		ops_crash_point("after-deliver");
+	}
+	*took = sl->eff.ndeliver;
+	return 0;
+}
+
+/*
+ * Proves the new token and hands it to every consumer; 0, -1 after
+ * discarding or keeping it (*took consumers hold it), or 1 when the run
+ * stopped before its proof was sent.
+ */
+static int
+prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_slot *sl,
+		  const struct mode_token *t, int64_t row, size_t *took, int *store_failed,
+		  char **cause)
+{
+	char *why = NULL, *msg;
 	int rc;
+
+	*took = 0;
 
 	if (sl->eff.verify) {
 		rc = mode_verify(c, t->token, t->access_key, t->access_secret, &why);
@@ -419,29 +462,7 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 	}
 	if (sl->eff.verify)
 		say(run, 0, "verified", sl->ws->name, sl->name, t->token, "verified %s", t->token);
-	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
-		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why, &output) == 0)
-			continue;
-		msg = xasprintf("new token %s could not be delivered to consumer %zu of %zu: %s%s",
-				t->token, i + 1, sl->eff.ndeliver, why,
-				consumer_said(run, sl, t->token, i, output));
-		/* Consumers that took it must not be left with a deleted token. */
-		if (i > 0)
-			*store_failed = keep(run, sl, t, row, i, msg, cause) < 0;
-		else
-			*store_failed = refused(run, sl, t->token, row, msg, cause) < 0;
-		free(msg);
-		free(why);
-		free(output);
-		return -1;
-	}
-	if (sl->eff.ndeliver > 0) {
-		say(run, 0, "delivered", sl->ws->name, sl->name, t->token,
-		    "delivered %s to %zu consumer%s", t->token, sl->eff.ndeliver,
-		    sl->eff.ndeliver == 1 ? "" : "s");
-		ops_crash_point("after-deliver");
-	}
-	return 0;
+	return deliver_from(run, sl, t, row, 0, took, store_failed, cause);
 }
 
 /*
@@ -473,6 +494,97 @@ fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char
 }
 
 /*
+ * A replacement this run kept for the consumers that took it before the
+ * next refused it, its secret still in memory: the slot's retries in the
+ * run hand it to the rest (resume) rather than make another, which the
+ * consumers that took it would be handed again.
+ */
+struct kept {
+	struct mode_token *token; /* NULL: none */
+	int64_t row;
+	size_t took; /* consumers 0 to took - 1 hold it */
+};
+
+static void
+kept_clear(struct kept *k)
+{
+	mode_token_free(k->token);
+	*k = (struct kept){0};
+}
+
+/* Makes t, at row, the slot's active token; 0, or -1 with *cause when the store failed. */
+static int
+activated(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
+	  char **cause)
+{
+	int64_t retired = 0;
+
+	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
+	if (record_active(run, sl, row, &retired, cause) < 0)
+		return -1;
+	ops_crash_point("after-activate");
+	run->st->rotated++;
+	say(run, 0, "active", sl->ws->name, sl->name, t->token, "%s is active%s", t->token,
+	    retired != 0 ? "; the old token retires after its grace" : "");
+	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
+	return 0;
+}
+
+/*
+ * Hands the kept replacement k to the consumers that refused it: proved
+ * again, back in flight, delivered to them, then active as a new one would
+ * be.  Returns as rotation(), or 3 when it cannot be (it no longer
+ * verifies, or the store no longer holds it kept): k is cleared, and the
+ * slot rotated afresh.
+ */
+static int
+resume(struct run *run, struct mode_client *c, const struct policy_slot *sl, struct kept *k,
+       char **cause)
+{
+	const struct mode_token *t = k->token;
+	char *why = NULL;
+	size_t took;
+	int err, resumed, store_failed = 0;
+
+	if (sl->eff.verify) {
+		err = mode_verify(c, t->token, t->access_key, t->access_secret, &why);
+		if (err == MODE_ERR_STOPPED) {
+			free(why);
+			return 2;
+		}
+		if (err != MODE_OK) {
+			say(run, 1, "kept-unusable", sl->ws->name, sl->name, t->token,
+			    "kept %s no longer verifies (%s): making another", t->token,
+			    why != NULL ? why : "?");
+			free(why);
+			kept_clear(k);
+			return 3;
+		}
+	}
+	if (tokens_resume(run->s, k->row, sl->eff.verify ? TOKEN_VERIFIED : TOKEN_CREATED,
+			  sl->eff.ndeliver, k->took, clock_now_ms(), &resumed, cause) < 0)
+		return -1;
+	if (!resumed) {
+		say(run, 1, "kept-unusable", sl->ws->name, sl->name, t->token,
+		    "kept %s changed in the store meanwhile: making another", t->token);
+		kept_clear(k);
+		return 3;
+	}
+	ops_crash_point("after-resume");
+	say(run, 0, "resumed", sl->ws->name, sl->name, t->token,
+	    "handing kept %s to the %zu consumer%s that did not take it", t->token,
+	    sl->eff.ndeliver - k->took, sl->eff.ndeliver - k->took == 1 ? "" : "s");
+	if (deliver_from(run, sl, t, k->row, k->took, &took, &store_failed, cause) < 0) {
+		k->took = took;
+		return store_failed ? -1 : 1;
+	}
+	if (activated(run, sl, t, k->row, cause) < 0)
+		return -1;
+	kept_clear(k);
+	return 0;
+}
+
+/*
  * One attempt at slot sl's rotation (create, verify, deliver, activate).
  * The new token's name is made for *name_at, or a minute after the last
  * attempt's, so that every attempt has a name of its own; *name_at is set
@@ -484,13 +596,14 @@ fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char
  */
 static int
 rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *refused,
-	 char **cause)
+	 struct kept *kept, char **cause)
 {
-	int64_t now = clock_now_ms(), retired = 0, expires, skew;
+	int64_t now = clock_now_ms(), expires, skew;
 	struct ops_created made = {0};
 	struct mode_client *c;
 	char *name = NULL, *why = NULL;
 	int rc = 0, store_failed = 0, err;
+	size_t took;
 
 	c = client_of(run, sl->ws, &why);
 	if (c == NULL) {
@@ -509,6 +622,12 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	if (err != MODE_OK) {
 		rc = slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
 		goto out;
+	}
+	/* A kept replacement that cannot be handed on (3) gives way to a fresh one. */
+	if (kept->token != NULL) {
+		rc = resume(run, c, sl, kept, cause);
+		if (rc != 3)
+			goto out;
 	}
 	*name_at = *name_at != 0 && now < *name_at + 60 * MS ? *name_at + 60 * MS : now;
 	if (fresh_name(run, sl, name_at, &name, &why, cause) < 0) {
@@ -536,21 +655,17 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	}
 	say(run, 0, "created", sl->ws->name, sl->name, made.token->token, "created %s (%s)",
 	    made.token->token, name);
-	err = prove_and_deliver(run, c, sl, made.token, made.row, &store_failed, cause);
+	err = prove_and_deliver(run, c, sl, made.token, made.row, &took, &store_failed, cause);
+	if (err < 0 && took > 0 && !store_failed) {
+		/* Kept for the consumers that took it: a retry hands it to the rest. */
+		*kept = (struct kept){made.token, made.row, took};
+		made.token = NULL;
+	}
 	if (err != 0) {
 		rc = err > 0 ? 2 : store_failed ? -1 : 1;
 		goto out;
 	}
-	/* Whatever the slot has active now steps aside, whatever earlier steps did. */
-	if (record_active(run, sl, made.row, &retired, cause) < 0) {
-		rc = -1;
-		goto out;
-	}
-	ops_crash_point("after-activate");
-	run->st->rotated++;
-	say(run, 0, "active", sl->ws->name, sl->name, made.token->token, "%s is active%s",
-	    made.token->token, retired != 0 ? "; the old token retires after its grace" : "");
-	alert(run, NOTIFY_SUCCESS, sl->ws->name, sl->name, "rotated");
+	rc = activated(run, sl, made.token, made.row, cause);
 out:
 	*refused = rc == 1 && c != NULL ? mode_refused_wait(c) : 0;
 	mode_token_free(made.token);
@@ -733,8 +848,9 @@ struct attempt {
 	int64_t at;       /* monotonic ms: the next try not before */
 	int64_t name_at;  /* the last try's name time */
 	int tries;
-	int cleared;  /* the leftovers of an interrupted run are deleted */
-	long refused; /* the last try's: see rotation() */
+	int cleared;      /* the leftovers of an interrupted run are deleted */
+	long refused;     /* the last try's: see rotation() */
+	struct kept kept; /* the last try's replacement, kept for some consumers */
 };
 
 /* One try of t: leftovers first, then the rotation.  As rotation() returns. */
@@ -756,7 +872,7 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 		}
 	}
 	t->cleared = 1;
-	return rotation(run, sl, &t->name_at, &t->refused, cause);
+	return rotation(run, sl, &t->name_at, &t->refused, &t->kept, cause);
 }
 
 /* The monotonic time of t's next try: the policy's backoff doubling per try, jittered. */
@@ -792,6 +908,32 @@ ready(const struct attempt *r, size_t n, int64_t *next)
 }
 
 /*
+ * Whether t, whose try failed, is tried again in this run: its token lapses
+ * before the next run, and tries are left.  Says so, and sets its time.
+ */
+static int
+retried(struct run *run, struct attempt *t)
+{
+	if (t->tries > run->p->schedule.retries ||
+	    !plan_no_slack(run->p, t->deadline, clock_now_ms()))
+		return 0;
+	/* Trying again within the run would only draw the same refusal. */
+	if (t->refused > 0) {
+		say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,
+		    "its token lapses before the next run, but the API asked to wait %lds: "
+		    "not tried again in this run",
+		    t->refused);
+		return 0;
+	}
+	t->at = retry_at(run, t);
+	say(run, 1, "retrying", t->a[0].workspace, t->a[0].slot, NULL,
+	    "its token lapses before the next run: trying again in %llds (try %d of %d)",
+	    (long long)((t->at - clock_mono_ms() + MS - 1) / MS), t->tries + 1,
+	    run->p->schedule.retries + 1);
+	return 1;
+}
+
+/*
  * Tries group t; a slot that failed and has no slack joins the retries
  * (r, *nr) while tries are left.  Returns 0, or -1 when the store failed.
  */
@@ -799,38 +941,23 @@ static int
 try_group(struct worker *w, struct attempt *t, struct attempt *r, size_t *nr)
 {
 	struct run *run = &w->run;
-	int rc;
+	int rc = -1;
 
 	/* The slot's rows as the store says, the run's deletions recorded first. */
-	if (record_gone(run, &w->cause) < 0)
-		return -1;
-	run->retrying = t->tries > 0;
-	rc = try_rotation(run, t, &w->cause);
-	run->retrying = 0;
-	if (rc < 0)
-		return -1;
-	if (rc == 2) {
-		left_stopped(run);
+	if (record_gone(run, &w->cause) == 0) {
+		run->retrying = t->tries > 0;
+		rc = try_rotation(run, t, &w->cause);
+		run->retrying = 0;
+	}
+	if (rc == 1 && retried(run, t)) {
+		r[(*nr)++] = *t;
 		return 0;
 	}
-	if (rc == 1 && t->tries <= run->p->schedule.retries &&
-	    plan_no_slack(run->p, t->deadline, clock_now_ms())) {
-		/* Trying again within the run would only draw the same refusal. */
-		if (t->refused > 0) {
-			say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,
-			    "its token lapses before the next run, but the API asked to wait %lds: "
-			    "not tried again in this run",
-			    t->refused);
-			return 0;
-		}
-		t->at = retry_at(run, t);
-		say(run, 1, "retrying", t->a[0].workspace, t->a[0].slot, NULL,
-		    "its token lapses before the next run: trying again in %llds (try %d of %d)",
-		    (long long)((t->at - clock_mono_ms() + MS - 1) / MS), t->tries + 1,
-		    run->p->schedule.retries + 1);
-		r[(*nr)++] = *t;
-	}
-	return 0;
+	/* A kept replacement's secret goes with the last try that could hand it on. */
+	kept_clear(&t->kept);
+	if (rc == 2)
+		left_stopped(run);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Runs the retries that are ready, earliest deadline first; with wait, until none is left. */
@@ -894,7 +1021,7 @@ work(struct worker *w)
 		if (stopping(run))
 			break;
 		if (a->kind == PLAN_CREATE || (n > 1 && a[1].kind == PLAN_CREATE)) {
-			struct attempt t = {a, n, a->deadline, 0, 0, 0, 0, 0};
+			struct attempt t = {.a = a, .n = n, .deadline = a->deadline};
 
 			rc = try_group(w, &t, r, &nr);
 		} else if (a->kind == PLAN_KEEP_DELIVERED) {
@@ -923,6 +1050,8 @@ work(struct worker *w)
 		run->st->stopped = 1;
 		run->st->left += (int)(w->ngroups - g + nr);
 	}
+	for (size_t i = 0; i < nr; i++)
+		kept_clear(&r[i].kept);
 	free(r);
 	return rc;
 }

@@ -415,6 +415,48 @@ out:
 }
 
 int
+tokens_resume(struct store *s, int64_t row, enum token_state to, size_t consumers, size_t took,
+	      int64_t now, int *resumed, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = json_pack("{s:I, s:I, s:s}", "consumers", (json_int_t)consumers, "delivered",
+			      (json_int_t)took, "reason",
+			      "kept for the consumers that took it: handing it to the rest");
+	int rc = -1;
+
+	*resumed = 0;
+	if (store_begin(s, cause) < 0)
+		goto out;
+	st = store_prepare(s,
+			   "UPDATE tokens SET state = ?3, updated_at = ?2 WHERE id = ?1 AND "
+			   "state = 'retiring' AND retire_after = expires_at AND NOT EXISTS "
+			   "(SELECT 1 FROM tokens x INDEXED BY tokens_one_in_flight WHERE "
+			   "x.slot_id = tokens.slot_id AND " STORE_IN_FLIGHT("x.") ")",
+			   cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, tokens_state_name(to), -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		constraint_cause(s, row, to, cause);
+		goto out;
+	}
+	rc = 0;
+	if (sqlite3_changes(s->db) == 1) {
+		rc = row_event(s, row, now, "token.delivering", d, cause);
+		*resumed = rc == 0;
+	}
+out:
+	json_decref(d);
+	store_done(s, st);
+	rc = store_end(s, rc, cause);
+	if (rc < 0)
+		*resumed = 0;
+	return rc;
+}
+
+int
 tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 	      const json_t *details, char **cause)
 {

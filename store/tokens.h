@@ -117,6 +117,19 @@ int tokens_name_used(struct store *s, const char *workspace, const char *name, c
 int tokens_delivering(struct store *s, int64_t row, size_t consumers, int64_t now, char **cause);
 
 /*
+ * Puts row, a replacement kept for the consumers that took it (retiring at
+ * its expiry), back in flight as `to` (created or verified), to hand it to
+ * the consumers that refused it: a `token.delivering` event naming the
+ * number of consumers and how many hold it (took).  It stays marked as
+ * handed to consumers, so a crash before its activation leaves it kept
+ * again.  *resumed is 0, and nothing changes, when the row is no longer
+ * kept or its slot has another replacement in flight.  Returns 0, or -1
+ * with *cause.
+ */
+int tokens_resume(struct store *s, int64_t row, enum token_state to, size_t consumers, size_t took,
+		  int64_t now, int *resumed, char **cause);
+
+/*
  * Moves row (created or verified) to retiring with retire_after (ms), with
  * an event carrying details (borrowed, may be NULL): a replacement some
  * consumers took and another refused, kept while they hold it.  The slot's

@@ -4,8 +4,9 @@
 # nightly run makes a replacement the file takes and the program refuses:
 # the store keeps it for the file (retiring at its expiry), and the old
 # token stays active for the program.  Near the old token's expiry the run
-# tries again, and the next night too; each try the file takes a newer
-# token.  Checked from outside after every run: the file holds a token
+# tries again, handing the program the token it kept for the file, and the
+# next night too: each night one create, and the file takes a newer token.
+# Checked from outside after every run: the file holds a token
 # live on the server, and every token the server holds for the slot is
 # held by a consumer or is due for deletion within the slot's grace, and the
 # first run after the grace deletes it: a replacement no consumer holds any
@@ -13,7 +14,11 @@
 # the program is back, one run rotates the slot to both consumers, and
 # after the grace the next leaves the server the active token alone.  With
 # three consumers, a kept token stays while a consumer that a newer one
-# missed still holds it, and goes once a newer one reaches them all.
+# missed still holds it, and goes once a newer one reaches them all.  A
+# consumer down for two tries of a run gets the kept token at the third:
+# one create, both consumers hold it, and it is active; deleted on the
+# server meanwhile, the retry makes another; killed once the retry put it
+# back in flight, the next run keeps it for the file.
 # usage: test_consumer_down.sh MODESIM TOKENWARDEN
 set -euo pipefail
 umask 077
@@ -94,18 +99,23 @@ touch "$flag"
 kept=0
 for day in 08 09 10 11 12 13 14; do
 	at "2026-11-${day}T02:00Z"
+	sim_ctl POST /_sim/reset '{}' >/dev/null
 	st=0
 	"$tw_bin" rotate >"$out" 2>"$err" || st=$?
 	# 1 when the night tried the slot; 0 when its backoff put the try off.
 	[ "$st" -le 1 ] || fail "the run of 2026-11-$day exited $st"
 	kept=$((kept + $(grep -c ": kept " "$err" || true)))
+	# Its retries hand on the token kept for the file rather than make more.
+	[ "$(sim_ctl GET /_sim/stats | jq .creates)" -le 1 ] ||
+		fail "the run of 2026-11-$day made $(sim_ctl GET /_sim/stats | jq .creates) tokens"
 	[ "$(jq -r .token "$TW_TMP/run/prog.json")" = "$first" ] || fail "the program's token changed"
 	check "$(date -u -d "2026-11-${day}T02:00Z" +%s)"
 done
 grep -qE "(the one|those) kept before it, which they no longer hold, retires? after the grace" \
 	"$err" || fail "the last night's run did not say it retired the replacements kept before"
-# The nights near the old token's expiry retry within the run: more than one a night.
-[ "$kept" -ge 9 ] || fail "only $kept replacements kept in the week; the test lost its point"
+# The nights near the old token's expiry retry within the run: more than one keep a night.
+[ "$kept" -ge 9 ] || fail "only $kept keeps in the week; the test lost its point"
+expect "$err" "that did not take it"
 
 echo "== the program is back: one run reaches both, and after the grace one token is left"
 rm "$flag"
@@ -182,6 +192,109 @@ at 2026-11-16T06:00Z
 run 0 rotate --force acme/bi
 [ "$(holds b)" = "$(holds a)" ] && [ "$(holds c)" = "$(holds a)" ] ||
 	fail "bi's consumers do not all hold one token after a full rotation"
+run 0 audit verify --db "$db"
+
+echo "== a consumer down for two tries of a run: the retries hand it the kept token"
+# The slot's token lapses before the next run, so the run tries again within
+# itself, and the program refuses its first two deliveries.  The file took
+# the replacement and holds it; the retries hand that same token to the
+# program rather than making another (and another for the file): one create
+# that night, and at its end both consumers hold it, active.
+cat >"$TW_TMP/flaky" <<SH
+#!/bin/sh
+# Refuses as many deliveries as run/ops.fails says (counting in run/ops.count).
+n=\$(cat $TW_TMP/run/ops.count)
+echo \$((n + 1)) >$TW_TMP/run/ops.count
+if [ "\$n" -lt "\$(cat $TW_TMP/run/ops.fails)" ]; then
+	# With run/ops.delete, the token it refuses is deleted on the server too.
+	[ ! -e $TW_TMP/run/ops.delete ] || curl -sf -o /dev/null -u adminkey:adminsecret -X DELETE \\
+		"$SIM_URL/batch/acme/signature_tokens/\$(sed 's/.*"token": *"\\([^"]*\\)".*/\\1/')"
+	echo down >&2
+	exit 7
+fi
+cat >$TW_TMP/run/ops-prog.tmp && mv $TW_TMP/run/ops-prog.tmp $TW_TMP/run/ops-prog.json
+SH
+chmod 700 "$TW_TMP/flaky"
+echo 0 >"$TW_TMP/run/ops.count"
+echo 0 >"$TW_TMP/run/ops.fails"
+{
+	echo "      - name: ops"
+	echo "        deliver:"
+	echo "          - file: $TW_TMP/run/ops-file.json"
+	echo "          - exec: [$TW_TMP/flaky]"
+} >>"$TW_TMP/policy.yaml"
+at 2026-11-17T02:00Z
+run 0 rotate --force acme/ops
+old=$(holds ops-file)
+[ "$(holds ops-prog)" = "$old" ] || fail "ops's consumers did not both take $old"
+echo 0 >"$TW_TMP/run/ops.count"
+echo 2 >"$TW_TMP/run/ops.fails"
+# 20 hours before the old token's expiry: it lapses before the next run.
+at 2026-11-26T06:00Z
+sim_ctl POST /_sim/reset '{}' >/dev/null
+# Exit 1: two of its tries failed, though the last did its work.
+run 1 rotate --force acme/ops
+expect "$err" "its token lapses before the next run: trying again"
+expect "$err" "that did not take it"
+[ "$(cat "$TW_TMP/run/ops.count")" = 3 ] ||
+	fail "the program was run $(cat "$TW_TMP/run/ops.count") times, expected 3"
+creates=$(sim_ctl GET /_sim/stats | jq .creates)
+[ "$creates" = 1 ] || fail "the night made $creates tokens, expected 1: each retry made another"
+new=$(holds ops-file)
+[ "$new" != "$old" ] && [ "$(holds ops-prog)" = "$new" ] ||
+	fail "the file holds $new and the program $(holds ops-prog), expected one new token"
+"$tw_bin" token list --db "$db" --json >"$TW_TMP/list.json"
+[ "$(jq -r --arg t "$new" '.[] | select(.token == $t) | .state' "$TW_TMP/list.json")" = active ] ||
+	fail "$new, which both consumers hold, is not active"
+[ "$(jq -r --arg t "$old" '.[] | select(.token == $t) | .state' "$TW_TMP/list.json")" = retiring ] ||
+	fail "$old is not retiring"
+run 0 audit verify --db "$db"
+
+echo "== a kept token deleted on the server meanwhile: the retry makes another"
+# The program deletes on the server the token it refuses.  The retry finds
+# the kept one no longer verifies and rotates afresh: a second create, and
+# both consumers hold the new token.
+echo 0 >"$TW_TMP/run/ops.count"
+echo 1 >"$TW_TMP/run/ops.fails"
+touch "$TW_TMP/run/ops.delete"
+at 2026-12-05T06:00Z
+sim_ctl POST /_sim/reset '{}' >/dev/null
+run 1 rotate --force acme/ops
+rm "$TW_TMP/run/ops.delete"
+expect "$err" "no longer verifies"
+creates=$(sim_ctl GET /_sim/stats | jq .creates)
+[ "$creates" = 2 ] || fail "the night made $creates tokens, expected 2"
+new=$(holds ops-file)
+[ "$(holds ops-prog)" = "$new" ] || fail "the file holds $new and the program $(holds ops-prog)"
+"$tw_bin" token list --db "$db" --json >"$TW_TMP/list.json"
+[ "$(jq -r --arg t "$new" '.[] | select(.token == $t) | .state' "$TW_TMP/list.json")" = active ] ||
+	fail "$new, which both consumers hold, is not active"
+
+echo "== killed once a retry put the kept token back in flight"
+# The program refuses the first try; the retry puts the token kept for the
+# file back in flight, and the run is killed before handing it on.  The
+# next run must keep it, not delete it as a replacement nobody took: the
+# file holds it.  Then the slot rotates afresh, to both consumers.
+echo 0 >"$TW_TMP/run/ops.count"
+echo 1 >"$TW_TMP/run/ops.fails"
+at 2026-12-14T06:00Z
+st=0
+TOKENWARDEN_TEST_CRASH=after-resume "$tw_bin" rotate --force acme/ops >"$out" 2>"$err" || st=$?
+[ "$st" -eq 137 ] || fail "the run was not killed after the resume (exit $st)"
+held=$(holds ops-file)
+[ "$held" != "$new" ] && [ "$(holds ops-prog)" = "$new" ] ||
+	fail "the file holds $held and the program $(holds ops-prog); expected a kept token and $new"
+at 2026-12-14T06:10Z
+run 0 rotate --force acme/ops
+now=$(holds ops-file)
+[ "$now" != "$held" ] && [ "$(holds ops-prog)" = "$now" ] ||
+	fail "ops's consumers hold $now and $(holds ops-prog), expected one new token"
+"$tw_bin" token list --all --db "$db" --json >"$TW_TMP/list.json"
+[ "$(jq -r --arg t "$held" '.[] | select(.token == $t) | .state' "$TW_TMP/list.json")" = retiring ] ||
+	fail "$held, which the file held, is not retiring after the next run"
+sim_ctl GET /_sim/tokens >"$TW_TMP/server.json"
+jq -e --arg t "$held" '[.tokens[] | select(.token == $t and (.expired | not))] | length == 1' \
+	"$TW_TMP/server.json" >/dev/null || fail "$held, which the file held, is not live on the server"
 run 0 audit verify --db "$db"
 
 if [ "$failures" -gt 0 ]; then

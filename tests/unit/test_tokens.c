@@ -248,18 +248,28 @@ keep_reached(struct fixture *fx, int64_t row, const char *reached, int64_t now)
 	return superseded;
 }
 
-static int64_t
-retire_after_of(struct fixture *fx, const char *token)
+/* The state and retire_after of token in workspace acme. */
+static enum token_state
+state_of(struct fixture *fx, const char *token, int64_t *retire_after)
 {
 	struct token_row *r = NULL;
 	char *cause = NULL;
-	int64_t v;
+	enum token_state st;
 
 	if (tokens_find(fx->s, "acme", token, &r, &cause) < 0)
 		fail_msg("find %s: %s", token, cause);
-	assert_int_equal(r->state, TOKEN_RETIRING);
-	v = r->retire_after;
+	st = r->state;
+	*retire_after = r->retire_after;
 	tokens_free(r, 1);
+	return st;
+}
+
+static int64_t
+retire_after_of(struct fixture *fx, const char *token)
+{
+	int64_t v = 0;
+
+	assert_int_equal(state_of(fx, token, &v), TOKEN_RETIRING);
 	return v;
 }
 
@@ -307,6 +317,55 @@ test_keep_supersedes(void **state)
 	assert_int_equal(superseded, 0);
 	assert_int_equal(history_length(fx), events);
 	assert_int_equal(retire_after_of(fx, "ddd"), 900000);
+}
+
+/*
+ * A replacement kept for the consumers that took it goes back in flight to
+ * be handed to the rest: only while it is kept (retiring at its expiry)
+ * and its slot has no other replacement in flight; it stays marked as
+ * handed to consumers, and activates as a fresh one.
+ */
+static void
+test_resume_kept(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a = make(fx, "etl", "aaa"), retired = 0, b, c, d, after = 0, events;
+	char *cause = NULL;
+	int resumed = -1, superseded;
+
+	assert_int_equal(tokens_activate(fx->s, a, 0, 130, &retired, &cause), 0);
+	b = make(fx, "etl", "bbb");
+	/* Kept at its expiry (5000), as rotate keeps one. */
+	assert_int_equal(tokens_keep(fx->s, b, 5000, 6000, 140, NULL, &superseded, &cause), 0);
+	/* One retiring before its expiry is not kept: not resumed, nothing recorded. */
+	c = make(fx, "bi", "ccc");
+	assert_int_equal(keep_reached(fx, c, NULL, 145), 0);
+	events = history_length(fx);
+	assert_int_equal(tokens_resume(fx->s, c, TOKEN_VERIFIED, 2, 1, 150, &resumed, &cause), 0);
+	assert_int_equal(resumed, 0);
+	assert_int_equal(state_of(fx, "ccc", &after), TOKEN_RETIRING);
+	/* Nor while its slot has another replacement in flight. */
+	d = make(fx, "etl", "ddd");
+	assert_int_equal(tokens_resume(fx->s, b, TOKEN_VERIFIED, 2, 1, 150, &resumed, &cause), 0);
+	assert_int_equal(resumed, 0);
+	assert_int_equal(state_of(fx, "bbb", &after), TOKEN_RETIRING);
+	assert_int_equal(history_length(fx), events + 2); /* d's intent and created */
+	assert_int_equal(
+	    tokens_transition(fx->s, d, TOKEN_CREATED, TOKEN_FAILED, 155, NULL, &cause), 0);
+	events = history_length(fx);
+	assert_int_equal(tokens_resume(fx->s, b, TOKEN_VERIFIED, 2, 1, 160, &resumed, &cause), 0);
+	assert_int_equal(resumed, 1);
+	assert_int_equal(state_of(fx, "bbb", &after), TOKEN_VERIFIED);
+	assert_int_equal(after, 5000);
+	assert_int_equal(history_length(fx), events + 1);
+	/* In flight again: a second resume finds nothing kept. */
+	assert_int_equal(tokens_resume(fx->s, b, TOKEN_VERIFIED, 2, 1, 165, &resumed, &cause), 0);
+	assert_int_equal(resumed, 0);
+	assert_int_equal(tokens_activate(fx->s, b, 6000, 170, &retired, &cause), 0);
+	assert_int_equal(retired, a);
+	assert_int_equal(state_of(fx, "bbb", &after), TOKEN_ACTIVE);
+	assert_int_equal(state_of(fx, "aaa", &after), TOKEN_RETIRING);
+	assert_int_equal(after, 6000);
 }
 
 static void
@@ -769,6 +828,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_activate, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_retire_kept, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_keep_supersedes, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_kept, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_in_flight, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_transition_from_wrong_state, fixture_setup,
