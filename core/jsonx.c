@@ -129,50 +129,41 @@ void
 jsonx_out_text(struct outbuf *o, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i = 0;
 
 	if (s == NULL) {
 		outbuf_put(o, "null", 4);
 		return;
 	}
-	n = strlen(s);
 	outbuf_put(o, "\"", 1);
-	while (i < n) {
-		size_t run = i;
+	/* One pass, no strlen first: the table's NUL ends each run of plain bytes. */
+	for (;;) {
+		const unsigned char *run = p;
 
-		while (run < n && json_plain(p[run]))
-			run++;
-		if (run > i) {
-			outbuf_put(o, p + i, run - i);
-			i = run;
-			continue;
-		}
-		if (p[i] == '"' || p[i] == '\\') {
-			unsigned char esc[2] = {'\\', p[i++]};
+		while (json_plain(*p))
+			p++;
+		if (p > run)
+			outbuf_put(o, run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		if (*p == '"' || *p == '\\') {
+			unsigned char esc[2] = {'\\', *p++};
 
 			outbuf_put(o, esc, sizeof esc);
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
+		} else if (*p < 0x20 || *p == 0x7f) {
 			char esc[8];
-			int len = snprintf(esc, sizeof esc, "\\u%04x", p[i++]);
+			int len = snprintf(esc, sizeof esc, "\\u%04x", *p++);
 
 			outbuf_put(o, esc, (size_t)len);
 		} else {
-			int len = jsonx_utf8_len(p + i, n - i);
+			/* A sequence's bytes end at a NUL, which is no continuation byte. */
+			int len = jsonx_utf8_len(p, strnlen((const char *)p, 4));
 
-			outbuf_put(o, len < 0 ? (const unsigned char *)"?" : p + i,
+			outbuf_put(o, len < 0 ? (const unsigned char *)"?" : p,
 				   len < 0 ? 1 : (size_t)len);
-			i += len < 0 ? 1 : (size_t)len;
+			p += len < 0 ? 1 : len;
 		}
 	}
 	outbuf_put(o, "\"", 1);
-}
-
-void
-jsonx_out_key(struct outbuf *o, const char *key, int first)
-{
-	outbuf_put(o, first ? "\"" : ",\"", first ? 1 : 2);
-	outbuf_put(o, key, strlen(key));
-	outbuf_put(o, "\":", 2);
 }
 
 void

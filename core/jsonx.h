@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum jsonx_need { JSONX_REQUIRED, JSONX_OPTIONAL };
 
@@ -42,7 +43,14 @@ json_t *jsonx_text(const char *s);
  * jsonx_out_int ,"key":v (not the first member), without printf.
  */
 void jsonx_out_text(struct outbuf *o, const char *s);
-void jsonx_out_key(struct outbuf *o, const char *key, int first);
+/* Inline, so that a literal key's length is known where it is written. */
+static inline void
+jsonx_out_key(struct outbuf *o, const char *key, int first)
+{
+	outbuf_put(o, first ? "\"" : ",\"", first ? 1 : 2);
+	outbuf_put(o, key, strlen(key));
+	outbuf_put(o, "\":", 2);
+}
 void jsonx_out_number(struct outbuf *o, int64_t v);
 void jsonx_out_int(struct outbuf *o, const char *key, int64_t v);
 

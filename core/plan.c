@@ -800,27 +800,27 @@ plan_finding_text(const struct plan_finding *f)
 
 	if (r == NULL)
 		return xstrdup(f->text);
+	/* Joined rather than formatted: a large plan writes thousands of these. */
 	switch (f->kind) {
 	case FIND_MAX_LIFETIME:
 		timefmt_age_str((r->expires_at - born(r)) / MS, life);
 		timefmt_duration_str(f->limit, limit);
-		return xasprintf("lives %s, longer than enforce max_lifetime %s", life, limit);
+		return xstrjoin("lives ", life, ", longer than enforce max_lifetime ", limit, NULL);
 	case FIND_EXPIRED:
 		timefmt_minute(r->expires_at, at);
-		return xasprintf("expired at %s and is still on the server", at);
+		return xstrjoin("expired at ", at, " and is still on the server", NULL);
 	case FIND_UNMANAGED:
 		timefmt_minute(born(r), at);
-		return xasprintf("%s, made %s, belongs to no slot of the policy",
-				 r->slot != NULL ? "a token of a slot the policy no longer has"
-						 : "an unmanaged token",
-				 at);
+		return xstrjoin(r->slot != NULL ? "a token of a slot the policy no longer has"
+						: "an unmanaged token",
+				", made ", at, ", belongs to no slot of the policy", NULL);
 	case FIND_UNKNOWN:
 		timefmt_minute(r->expires_at, at);
-		return xasprintf("a create whose answer was lost; token '%s' may exist until %s",
-				 r->name, at);
+		return xstrjoin("a create whose answer was lost; token '", r->name,
+				"' may exist until ", at, NULL);
 	case FIND_IN_FLIGHT:
 	default: /* no other kind is a row's (row_finding) */
-		return xasprintf("another process is creating token '%s'", r->name);
+		return xstrjoin("another process is creating token '", r->name, "'", NULL);
 	}
 }
 
@@ -835,13 +835,12 @@ plan_action_why(const struct plan_action *a, char buf[PLAN_WHY_MAX])
 		timefmt_duration_str(a->after, after);
 	if (a->kind == PLAN_DELETE_EXPIRED) {
 		timefmt_minute(a->r->expires_at, at);
-		snprintf(buf, PLAN_WHY_MAX, "expired at %s; enforce expired delete_after %s", at,
-			 after);
+		strjoin(buf, PLAN_WHY_MAX, "expired at ", at, "; enforce expired delete_after ",
+			after, NULL);
 	} else {
 		timefmt_minute(born(a->r), at);
-		snprintf(buf, PLAN_WHY_MAX,
-			 "belongs to no slot; made %s, enforce unmanaged delete_after %s", at,
-			 after);
+		strjoin(buf, PLAN_WHY_MAX, "belongs to no slot; made ", at,
+			", enforce unmanaged delete_after ", after, NULL);
 	}
 	return buf;
 }

@@ -160,6 +160,17 @@ put_digits(char *p, int v, int n)
 	}
 }
 
+/* Writes v (0 to 9999) in decimal and its unit (at most 2 letters) at p; returns the length. */
+static size_t
+put_number(char *p, int v, const char *unit)
+{
+	size_t n = v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1, u = strlen(unit);
+
+	put_digits(p, v, (int)n);
+	memcpy(p + n, unit, u);
+	return n + u;
+}
+
 void
 timefmt_mode(int64_t ms, char buf[TIMEFMT_MAX])
 {
@@ -292,7 +303,7 @@ timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX])
 	} ages[] = {{"y", 365 * 86400}, {"mo", 365 * 86400 / 12},
 		    {"d", 86400},       {"h", 3600},
 		    {"m", 60},          {"s", 1}};
-	size_t n = sizeof ages / sizeof ages[0], u = 0;
+	size_t n = sizeof ages / sizeof ages[0], u = 0, len;
 	int whole, part;
 
 	/* Ten thousand years is past any token's life, and keeps the text short. */
@@ -304,11 +315,13 @@ timefmt_age_str(int64_t secs, char buf[TIMEFMT_MAX])
 		u++;
 	whole = (int)(secs / ages[u].secs);
 	part = u + 1 < n ? (int)(secs % ages[u].secs / ages[u + 1].secs) : 0;
-	if (part == 0)
-		snprintf(buf, TIMEFMT_MAX, "%d%s", whole, ages[u].unit);
-	else
-		snprintf(buf, TIMEFMT_MAX, "%d%s %d%s", whole, ages[u].unit, part,
-			 ages[u + 1].unit);
+	/* By hand, as timefmt_duration_str: a large plan's findings hold thousands. */
+	len = put_number(buf, whole, ages[u].unit);
+	if (part != 0) {
+		buf[len++] = ' ';
+		len += put_number(buf + len, part, ages[u + 1].unit);
+	}
+	buf[len] = '\0';
 }
 
 void

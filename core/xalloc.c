@@ -163,6 +163,54 @@ xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/* Joins the strings of ap into buf as strjoin does; returns the length written. */
+static size_t
+vjoin(char *buf, size_t size, const char *s, va_list ap)
+{
+	size_t len = 0;
+
+	for (; s != NULL; s = va_arg(ap, const char *)) {
+		size_t n = strlen(s);
+
+		if (n > size - 1 - len)
+			n = size - 1 - len;
+		memcpy(buf + len, s, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+size_t
+strjoin(char *buf, size_t size, ...)
+{
+	va_list ap;
+	size_t len;
+
+	va_start(ap, size);
+	len = vjoin(buf, size, va_arg(ap, const char *), ap);
+	va_end(ap);
+	return len;
+}
+
+char *
+xstrjoin(const char *s, ...)
+{
+	va_list ap;
+	size_t n = 0;
+	char *p;
+
+	va_start(ap, s);
+	for (const char *t = s; t != NULL; t = va_arg(ap, const char *))
+		n += strlen(t);
+	va_end(ap);
+	p = xmalloc(n + 1);
+	va_start(ap, s);
+	vjoin(p, n + 1, s, ap);
+	va_end(ap);
+	return p;
+}
+
 #ifdef TW_FUZZ_MALLOC
 /*
  * The fuzz targets' build of the library (tests/fuzz) takes secret buffers

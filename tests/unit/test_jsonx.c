@@ -170,8 +170,12 @@ test_put_text(void **state)
 	jsonx_put_text(f, in);
 	jsonx_put_text(f, NULL);
 	jsonx_put_text(f, "");
+	/* A sequence at the very end: whole, and cut short by the end of the text. */
+	jsonx_put_text(f, "\xf0\x9f\x98\x80");
+	jsonx_put_text(f, "x\xe2\x82");
 	assert_int_equal(fclose(f), 0);
-	assert_string_equal(buf, "\"a\\\"b\\\\c\\u0001d\\u001f\\u007f e\xc3\xa9 ?~ /\"null\"\"");
+	assert_string_equal(buf, "\"a\\\"b\\\\c\\u0001d\\u001f\\u007f e\xc3\xa9 ?~ /\"null\"\""
+				 "\"\xf0\x9f\x98\x80\"\"x??\"");
 	assert_memory_equal(buf, want, sizeof want - 1);
 	free(buf);
 }

@@ -289,6 +289,27 @@ test_grow_populates_new_part(void **state)
 }
 
 /* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
+/* strjoin and xstrjoin: the pieces in order, cut to the buffer with its NUL. */
+static void
+test_join(void **state)
+{
+	char buf[8];
+	char *p;
+
+	(void)state;
+	assert_int_equal(strjoin(buf, sizeof buf, "ab", "", "cd", NULL), 4);
+	assert_string_equal(buf, "abcd");
+	assert_int_equal(strjoin(buf, sizeof buf, "abcde", "fghij", NULL), 7);
+	assert_string_equal(buf, "abcdefg");
+	assert_int_equal(strjoin(buf, 1, "abc", NULL), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(strjoin(buf, sizeof buf, NULL), 0);
+	assert_string_equal(buf, "");
+	p = xstrjoin("expired at ", "2026-11-25T02:00Z", "; ", "", "x", NULL);
+	assert_string_equal(p, "expired at 2026-11-25T02:00Z; x");
+	free(p);
+}
+
 static void
 test_calloc_zeroes(void **state)
 {
@@ -320,6 +341,7 @@ main(void)
 	    cmocka_unit_test(test_grow_keeps_elements),
 	    cmocka_unit_test(test_grow_populates_new_part),
 	    cmocka_unit_test(test_calloc_zeroes),
+	    cmocka_unit_test(test_join),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
