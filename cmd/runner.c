@@ -324,15 +324,21 @@ check_finish(struct check *c, int warn, struct token_row *rows[CHECK_PARTS],
 	return n;
 }
 
-/* Says why the run does nothing, and alerts it as a failure; frees why. */
+/*
+ * Logs why (an error when the run does nothing, else a warning) and alerts
+ * it as a failure, but in a dry run, which only logs it; frees why.
+ */
 static void
-refused(const struct policy *p, const struct rotate_opts *o, char *why)
+integrity_failure(const struct policy *p, const struct rotate_opts *o, int stops, char *why)
 {
 	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, why};
 	char *cause = NULL;
 
-	errorf("%s", why);
-	if (notify_send(p, &ev, o->notify_timeout_ms, &cause) > 0)
+	if (stops)
+		errorf("%s", why);
+	else
+		warnf("%s", why);
+	if (!o->dry_run && notify_send(p, &ev, o->notify_timeout_ms, &cause) > 0)
 		warnf("alert not sent: %s", cause);
 	free(cause);
 	free(why);
@@ -369,8 +375,8 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 	if (n > 0 && !warn) {
 		for (int i = 0; i < CHECK_PARTS; i++)
 			tokens_free(rows[i], nrows[i]);
-		refused(
-		    p, o,
+		integrity_failure(
+		    p, o, 1,
 		    xasprintf("the tables no longer follow from the history: %d of %lld live "
 			      "token row%s differ from it, so nothing was done; 'tokenwarden "
 			      "audit verify' lists every difference.  Put the store back from a "
@@ -378,11 +384,16 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 			      n, (long long)compared, compared == 1 ? "" : "s"));
 		return -1;
 	}
+	/* Running on does not silence it: the security team hears of it each run. */
 	if (n > 0)
-		warnf("the tables no longer follow from the history: %d of %lld live token row%s "
-		      "differ from it; running on, as %s",
-		      n, (long long)compared, compared == 1 ? "" : "s",
-		      o->dry_run ? "a dry run changes nothing" : "store integrity: warn says");
+		integrity_failure(
+		    p, o, 0,
+		    xasprintf("the tables no longer follow from the history: %d of %lld live "
+			      "token row%s differ from it; running on, as %s; 'tokenwarden audit "
+			      "verify' lists every difference",
+			      n, (long long)compared, compared == 1 ? "" : "s",
+			      o->dry_run ? "a dry run changes nothing"
+					 : "store integrity: warn says"));
 	if (rotate_plan(s, p, o, rows[0], nrows[0], rows[1], nrows[1], planned, &cause) < 0) {
 		errorf("%s", cause);
 		free(cause);

@@ -138,10 +138,10 @@ class Env:
         SECRETS.add(held["access_secret"])
 
 
-def write_policy(path, tmp, db, sim_url, port, dead, enforce):
+def write_policy(path, tmp, db, sim_url, port, dead, enforce, integrity="refuse"):
     with open(path, "w") as f:
         f.write("""version: 1
-store: {{ path: {db}, public_key: {tmp}/seal.pub }}
+store: {{ path: {db}, public_key: {tmp}/seal.pub, integrity: {integrity} }}
 defaults: {{ lifetime: 30d, rotate_before: 20%, grace: 1d }}
 schedule: {{ stuck_after: 2 }}
 enforce: {enforce}
@@ -156,7 +156,8 @@ workspaces:
     tokens:
       - name: etl
         deliver: [ {{ file: {tmp}/etl.json }}, {{ exec: [{tmp}/hook.sh] }} ]
-""".format(db=db, tmp=tmp, sim=sim_url, port=port, dead=dead, enforce=enforce))
+""".format(db=db, tmp=tmp, sim=sim_url, port=port, dead=dead, enforce=enforce,
+           integrity=integrity))
     os.chmod(path, 0o600)
 
 
@@ -322,6 +323,22 @@ def main():
         e.run(0, "rotate", "--dry-run")
         if take():
             fail("a dry run alerted")
+
+        # 9. The same store under integrity: warn: the run goes on, and the
+        # difference still reaches the security team, at the default too.
+        write_policy(policy, tmp, db, sim_url, port, dead, STRICT, "warn")
+        e.run(0, "rotate", "--force", "etl")
+        e.delivered()
+        got = [a for a in take() if a[1]["kind"] == "failure"]
+        if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
+            fail("a run on under integrity: warn alerted %s" % kinds(got))
+        elif not ("no longer follow from the history" in got[0][1]["text"]
+                  and "running on" in got[0][1]["text"]
+                  and "tokenwarden audit verify" in got[0][1]["text"]):
+            fail("the integrity: warn alert reads %r" % got[0][1]["text"])
+        e.run(0, "rotate", "--dry-run")
+        if take():
+            fail("a dry run under integrity: warn alerted")
     finally:
         server.shutdown()
         if sim is not None:
