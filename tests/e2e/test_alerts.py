@@ -97,6 +97,16 @@ def kinds(alerts):
     return sorted((path, msg["kind"]) for path, msg in alerts)
 
 
+def integrity_alerted(got, what, says):
+    """got must be one failure alert to each failure webhook about the store's history."""
+    if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
+        fail("%s alerted %s" % (what, kinds(got)))
+    elif not ("no longer follow from the history" in got[0][1]["text"]
+              and says in got[0][1]["text"]
+              and "tokenwarden audit verify" in got[0][1]["text"]):
+        fail("the alert of %s reads %r" % (what, got[0][1]["text"]))
+
+
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -313,13 +323,7 @@ def main():
         con.commit()
         con.close()
         e.run(1, "rotate")
-        got = take()
-        if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
-            fail("a refused run alerted %s" % kinds(got))
-        elif not ("no longer follow from the history" in got[0][1]["text"]
-                  and "nothing was done" in got[0][1]["text"]
-                  and "tokenwarden audit verify" in got[0][1]["text"]):
-            fail("the refusal alert reads %r" % got[0][1]["text"])
+        integrity_alerted(take(), "a refused run", "nothing was done")
         e.run(0, "rotate", "--dry-run")
         if take():
             fail("a dry run alerted")
@@ -329,13 +333,8 @@ def main():
         write_policy(policy, tmp, db, sim_url, port, dead, STRICT, "warn")
         e.run(0, "rotate", "--force", "etl")
         e.delivered()
-        got = [a for a in take() if a[1]["kind"] == "failure"]
-        if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
-            fail("a run on under integrity: warn alerted %s" % kinds(got))
-        elif not ("no longer follow from the history" in got[0][1]["text"]
-                  and "running on" in got[0][1]["text"]
-                  and "tokenwarden audit verify" in got[0][1]["text"]):
-            fail("the integrity: warn alert reads %r" % got[0][1]["text"])
+        integrity_alerted([a for a in take() if a[1]["kind"] == "failure"],
+                          "a run on under integrity: warn", "running on")
         e.run(0, "rotate", "--dry-run")
         if take():
             fail("a dry run under integrity: warn alerted")
