@@ -42,9 +42,10 @@
  * Each row of a scope (from FROM) with the digest its last event recorded,
  * as the row keeps it (column ROW_NCOLUMNS, schema 13), read with the rest
  * of a live row from the index of them.  The event's id is looked up only
- * for a row that differs (last_event).
+ * for a row that differs (last_event).  Whether it holds a secret is found
+ * beside it (struct secret_walk): the column is only its place.
  */
-#define WITH_RECORDED(FROM) "SELECT " ROW_COLUMNS_AS(STORE_HAS_SECRET) ", t.recorded_digest" FROM
+#define WITH_RECORDED(FROM) "SELECT " ROW_COLUMNS_AS("0") ", t.recorded_digest" FROM
 /*
  * And the digest the last event itself carries (column ROW_NCOLUMNS + 1),
  * from the index of a row's events (schema 9; events_verify holds the
@@ -52,10 +53,10 @@
  * verify's check, which finds a row edited with its copy made to match.
  */
 #define WITH_LAST_DIGEST(FROM)                                                                     \
-	"SELECT " ROW_COLUMNS_AS(STORE_HAS_SECRET) ", t.recorded_digest, (SELECT e.row_digest "    \
-						   "FROM events e INDEXED BY events_by_row "       \
-						   "WHERE e." EVENT_ROW " = t.id "                 \
-						   "ORDER BY e.id DESC LIMIT 1)" FROM
+	"SELECT " ROW_COLUMNS_AS("0") ", t.recorded_digest, (SELECT e.row_digest "                 \
+				      "FROM events e INDEXED BY events_by_row "                    \
+				      "WHERE e." EVENT_ROW " = t.id "                              \
+				      "ORDER BY e.id DESC LIMIT 1)" FROM
 /* The live rows alone, read from the index that holds them (schema 7). */
 #define LIVE_FROM " FROM tokens t INDEXED BY tokens_live WHERE " STORE_LIVE("t.")
 
@@ -65,6 +66,61 @@ static const char *const compare_sql[] = {
     [INVENTORY_LIVE] = WITH_RECORDED(LIVE_FROM) " ORDER BY t.id",
 };
 static const char live_down_sql[] = WITH_RECORDED(LIVE_FROM) " ORDER BY t.id DESC";
+
+/* The rows that hold a secret, down ([0]) and up ([1]), from the index of them alone. */
+static const char *const secret_rows_sql[2] = {
+    "SELECT token_row FROM secrets INDEXED BY secrets_rows ORDER BY token_row DESC",
+    "SELECT token_row FROM secrets INDEXED BY secrets_rows ORDER BY token_row ASC",
+};
+
+/*
+ * Whether each row a check compares holds a sealed secret, found by
+ * walking the index of the secrets' rows beside the rows, in their order,
+ * as a merge join does.  A look-up of each row in that index (EXISTS, as
+ * STORE_HAS_SECRET reads it) went down its B-tree again for every row,
+ * through a page cache too small to keep it: on a store whose deleted
+ * tokens kept their secrets, more than half of a quiet night's check.
+ */
+struct secret_walk {
+	sqlite3_stmt *st;
+	int up;
+	int step;   /* what the last sqlite3_step said */
+	int64_t at; /* the row of the secret the walk stands on, when step is SQLITE_ROW */
+};
+
+static void
+walk_step(struct secret_walk *w)
+{
+	w->step = sqlite3_step(w->st);
+	if (w->step == SQLITE_ROW)
+		w->at = sqlite3_column_int64(w->st, 0);
+}
+
+/* Starts w up or down; returns 0, or -1 with *cause. */
+static int
+walk_start(struct store *s, struct secret_walk *w, int up, char **cause)
+{
+	w->up = up;
+	w->st = store_prepare(s, secret_rows_sql[up != 0], cause);
+	if (w->st == NULL)
+		return -1;
+	walk_step(w);
+	return 0;
+}
+
+/*
+ * 1 when row holds a secret, 0 when not, -1 on a database error; each row
+ * asked comes after the last in the walk's order.
+ */
+static int
+walk_has(struct secret_walk *w, int64_t row)
+{
+	while (w->step == SQLITE_ROW && (w->up ? w->at < row : w->at > row))
+		walk_step(w);
+	if (w->step == SQLITE_ROW)
+		return w->at == row;
+	return w->step == SQLITE_DONE ? 0 : -1;
+}
 
 /* The most a row's columns take in a digest's buffer before it hashes in pieces. */
 #define DIGEST_BUF 1024
@@ -199,10 +255,12 @@ unhex(const char *hex, unsigned char d[INVENTORY_DIGEST_BYTES])
 /*
  * The digest of the row st holds in its first ROW_NCOLUMNS columns, with
  * the names of its workspace and slot from nm, or (nm NULL) from the
- * NAME_COLUMNS after them.
+ * NAME_COLUMNS after them; whether it holds a secret from has, or (has
+ * negative) from its last column, as EXISTS gives it: an integer.
  */
 static void
-digest_of(sqlite3_stmt *st, const struct token_names *nm, unsigned char h[INVENTORY_DIGEST_BYTES])
+digest_of(sqlite3_stmt *st, const struct token_names *nm, int has,
+	  unsigned char h[INVENTORY_DIGEST_BYTES])
 {
 	static const char tag[] = "tokenwarden-row-v1";
 	struct digest d;
@@ -211,7 +269,10 @@ digest_of(sqlite3_stmt *st, const struct token_names *nm, unsigned char h[INVENT
 	memcpy(d.b, tag, sizeof tag);
 	d.len = sizeof tag;
 	for (int i = 0; i < ROW_NCOLUMNS; i++) {
-		put_value(&d, sqlite3_column_value(st, i));
+		if (i == ROW_NCOLUMNS - 1 && has >= 0)
+			put_typed(&d, SQLITE_INTEGER, has, NULL, 0);
+		else
+			put_value(&d, sqlite3_column_value(st, i));
 		/* Each id followed by its name. */
 		if (i != 1 && i != 2)
 			continue;
@@ -230,7 +291,7 @@ digest_hex_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
 {
 	unsigned char h[INVENTORY_DIGEST_BYTES];
 
-	digest_of(st, NULL, h);
+	digest_of(st, NULL, -1, h);
 	hex(out, h);
 }
 
@@ -287,12 +348,14 @@ struct taken {
 	size_t n, cap;
 };
 
+/* Takes the row st holds, which holds a secret when has. */
 static void
-take_row(struct taken *t, sqlite3_stmt *st, struct token_names *nm)
+take_row(struct taken *t, sqlite3_stmt *st, struct token_names *nm, int has)
 {
 	if (t->n == t->cap)
 		t->v = xgrow(t->v, &t->cap, 256, sizeof *t->v);
-	t->n += tokens_read_live(st, nm, &t->v[t->n]) == 0;
+	if (tokens_read_live(st, nm, &t->v[t->n]) == 0)
+		t->v[t->n++].has_secret = has;
 }
 
 /* Hands t's rows, and the names they share, to part in id order (ok), or frees them. */
@@ -336,9 +399,10 @@ as_recorded(sqlite3_stmt *st, const unsigned char h[INVENTORY_DIGEST_BYTES])
 }
 
 /*
- * Compares each row sql yields with its last event, as part asks; returns
- * the differences or -1.  The names are read with the rows' statement
- * open, so that both are of the same state of the store.
+ * Compares each row sql yields, in id order up or (part->up 0) down, with
+ * its last event, as part asks; returns the differences or -1.  The names
+ * and the rows that hold secrets are read with the rows' statement open,
+ * so that all are of the same state of the store.
  */
 static int
 compare_rows(struct store *s, const char *sql, struct inventory_part *part, int want_rows,
@@ -346,9 +410,10 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 {
 	sqlite3_stmt *st = store_prepare(s, sql, cause);
 	struct token_names *nm = NULL;
+	struct secret_walk secrets = {0};
 	struct taken taken = {0};
 	unsigned char digest[INVENTORY_DIGEST_BYTES];
-	int step, n = 0;
+	int step, has, n = 0;
 
 	part->compared = 0;
 	if (st == NULL)
@@ -356,7 +421,7 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		nm = tokens_names_load(s, cause);
-		n = nm != NULL ? 0 : -1;
+		n = nm != NULL && walk_start(s, &secrets, part->up, cause) == 0 ? 0 : -1;
 	}
 	for (; n >= 0 && step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
 		const struct token_name *w = name_at(nm, st, 1, 0), *x = name_at(nm, st, 2, 1);
@@ -370,10 +435,16 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 
 		if (part->take != NULL && !part->take(d.row, part->arg))
 			break;
+		has = walk_has(&secrets, d.row);
+		if (has < 0) {
+			store_error(s, "comparing the tokens with the history", cause);
+			n = -1;
+			break;
+		}
 		if (want_rows)
-			take_row(&taken, st, nm);
+			take_row(&taken, st, nm, has);
 		part->compared++;
-		digest_of(st, nm, digest);
+		digest_of(st, nm, has, digest);
 		if (as_recorded(st, digest))
 			continue;
 		if (last_event(s, d.row, &d.event, cause) < 0) {
@@ -388,6 +459,7 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 		store_error(s, "comparing the tokens with the history", cause);
 		n = -1;
 	}
+	store_done(s, secrets.st);
 	store_done(s, st);
 	give_rows(&taken, nm, part, n >= 0);
 	return n;

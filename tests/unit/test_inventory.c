@@ -421,6 +421,133 @@ test_parts_cover_the_live_rows(void **state)
 	assert_null(cause);
 }
 
+/* Row row's live state and whether it holds a secret, as the tables say. */
+struct fact {
+	int live, secret;
+};
+
+/* Adds rows the LIVE check (live) or every check finds to want, from facts before and now. */
+static int
+changed_rows(const struct fact *before, const struct fact *now, int64_t n, int live,
+	     int64_t want[8])
+{
+	int k = 0;
+
+	for (int64_t r = 1; r <= n; r++)
+		if (before[r].secret != now[r].secret && (!live || now[r].live))
+			want[k++] = r;
+	return k;
+}
+
+/* Fails the test unless got (n, in any order) is want (k, ascending). */
+static void
+assert_rows(const int64_t *got, int n, const int64_t *want, int k)
+{
+	int64_t sorted[16];
+
+	assert_int_equal(n, k);
+	memcpy(sorted, got, (size_t)n * sizeof *got);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			int64_t t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++)
+		assert_int_equal(sorted[i], want[i]);
+}
+
+/*
+ * A secret removed or planted outside tokenwarden changes its row's
+ * digest, and each check finds it: the whole one, the run's, and its two
+ * parts wherever they meet, walking up and down through rows with and
+ * without secrets, live and deleted, each part reading has_secret as
+ * tokens_live does.  Rows: 40, a third with no secret (intents), every
+ * fourth of the rest deleted; then secrets removed and planted on live and
+ * deleted rows alike.
+ */
+static void
+test_secrets_found_either_way(void **state)
+{
+	enum { NROWS = 40 };
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct fact before[NROWS + 1], now[NROWS + 1];
+	struct inventory_part up, down;
+	struct bound bu, bd;
+	struct seen seen;
+	int64_t row, rows, want[8], got[16];
+	char name[32], *cause = NULL;
+	int k, n;
+
+	for (int i = 1; i <= NROWS; i++) {
+		snprintf(name, sizeof name, "tok-%d", i);
+		if (i % 3 == 0) {
+			assert_int_equal(tokens_intent(fx->s, i % 2 ? "acme" : "beta", name, name,
+						       T0 + DAY, T0, &row, &cause),
+					 0);
+		} else {
+			struct token_import imp = {
+			    i % 2 ? "acme" : "beta", NULL,   name,          name,     T0,
+			    T0 + 90 * DAY,           sealed, sizeof sealed, "tw1:fpr"};
+
+			assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+			row = i;
+		}
+		assert_int_equal(row, i);
+		before[i] = (struct fact){1, i % 3 != 0};
+		if (i % 3 != 0 && i % 4 == 0) {
+			assert_int_equal(tokens_transition(fx->s, row, TOKEN_ACTIVE, TOKEN_DELETED,
+							   T0, NULL, &cause),
+					 0);
+			before[i].live = 0;
+		}
+	}
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, NROWS);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
+	/* Removed from live rows 1 and 40 (the ends) and 20; planted on live 3 and
+	 * 39; removed from deleted 8, planted on none (a deleted row never had one
+	 * here, so 16's is removed instead). */
+	memcpy(now, before, sizeof now);
+	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (1, 40, 20, 8, 16)");
+	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) "
+		       "VALUES (3, x'00', 'tw1:fpr'), (39, x'00', 'tw1:fpr')");
+	now[1].secret = now[40].secret = now[20].secret = now[8].secret = now[16].secret = 0;
+	now[3].secret = now[39].secret = 1;
+
+	k = changed_rows(before, now, NROWS, 0, want);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), k);
+	assert_rows(seen.rows, seen.n, want, k);
+	k = changed_rows(before, now, NROWS, 1, want);
+	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), k);
+	assert_rows(seen.rows, seen.n, want, k);
+	/* The parts, meeting at every row and past either end. */
+	for (int64_t m = 0; m <= NROWS + 2; m++) {
+		n = run_part(fx->s, &up, &bu, 1, m);
+		n += run_part(fx->s, &down, &bd, 0, m);
+		assert_int_equal(n, k);
+		memcpy(got, bu.seen.rows, (size_t)bu.seen.n * sizeof *got);
+		memcpy(got + bu.seen.n, bd.seen.rows, (size_t)bd.seen.n * sizeof *got);
+		assert_rows(got, bu.seen.n + bd.seen.n, want, k);
+		assert_live_rows(fx->s, up.rows, up.nrows, down.rows, down.nrows);
+		tokens_free(up.rows, up.nrows);
+		tokens_free(down.rows, down.nrows);
+	}
+	/* Put back as they were: no difference in any check again. */
+	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (3, 39)");
+	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) VALUES "
+		       "(1, x'00', 'tw1:fpr'), (40, x'00', 'tw1:fpr'), (20, x'00', 'tw1:fpr'), "
+		       "(8, x'00', 'tw1:fpr'), (16, x'00', 'tw1:fpr')");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(run_part(fx->s, &up, &bu, 1, 21) + run_part(fx->s, &down, &bd, 0, 21), 0);
+	assert_live_rows(fx->s, up.rows, up.nrows, down.rows, down.nrows);
+	tokens_free(up.rows, up.nrows);
+	tokens_free(down.rows, down.nrows);
+	assert_null(cause);
+}
+
 /* The digest row's last event recorded; fails the test when it has none. */
 static void
 event_digest(struct store *s, int64_t row, char out[INVENTORY_DIGEST_MAX])
@@ -654,6 +781,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_parts_cover_the_live_rows, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_secrets_found_either_way, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migration_fills_digests, fixture_setup,
 					    fixture_teardown),
