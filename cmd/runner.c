@@ -8,9 +8,10 @@
 #include "core/cred.h"
 #include "core/exitcodes.h"
 #include "core/meet.h"
-#include "core/notify.h"
 #include "core/ratelimit.h"
+#include "core/violations.h"
 #include "core/xalloc.h"
+#include "store/alerts.h"
 #include "store/inventory.h"
 #include "store/runs.h"
 
@@ -324,22 +325,30 @@ check_finish(struct check *c, int warn, struct token_row *rows[CHECK_PARTS],
 	return n;
 }
 
+/* The lasting failure of a store whose tables no longer follow from its history. */
+#define INTEGRITY_KEY ALERTS_LASTING "integrity"
+
 /*
- * Logs why (an error when the run does nothing, else a warning) and alerts
- * it as a failure, but in a dry run, which only logs it; frees why.
+ * Logs why (an error when the run does nothing, else a warning), and
+ * alerts it as a failure when first met and once a day while it lasts
+ * (violations_lasting), but in a dry run, which only logs it; frees why.
  */
 static void
-integrity_failure(const struct policy *p, const struct rotate_opts *o, int stops, char *why)
+integrity_failure(struct store *s, const struct policy *p, const struct rotate_opts *o, int stops,
+		  char *why)
 {
-	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, why};
-	char *cause = NULL;
+	char *unsent = NULL, *cause = NULL;
 
 	if (stops)
 		errorf("%s", why);
 	else
 		warnf("%s", why);
-	if (!o->dry_run && notify_send(p, &ev, o->notify_timeout_ms, &cause) > 0)
-		warnf("alert not sent: %s", cause);
+	if (!o->dry_run && violations_lasting(s, p, INTEGRITY_KEY, NULL, why, clock_now_ms(),
+					      o->notify_timeout_ms, &unsent, &cause) < 0)
+		warnf("alert not recorded: %s", cause);
+	if (unsent != NULL)
+		warnf("alert not sent: %s", unsent);
+	free(unsent);
 	free(cause);
 	free(why);
 }
@@ -347,10 +356,10 @@ integrity_failure(const struct policy *p, const struct rotate_opts *o, int stops
 /*
  * Compares the rows a run acts on with the history (store/inventory.h),
  * and plans the run into *planned (rotate_plan) from the rows the check
- * read, so that a run reads each live row once.  Nothing is written before
- * both are done.  Returns 0 with *planned when the rows follow from the
- * history, or when the policy or a dry run lets the run go on; -1 after
- * the messages when the run must do nothing.
+ * read, so that a run reads each live row once.  Nothing but the alerts'
+ * record is written before both are done.  Returns 0 with *planned when
+ * the rows follow from the history, or when the policy or a dry run lets
+ * the run go on; -1 after the messages when the run must do nothing.
  */
 static int
 check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts *o,
@@ -376,7 +385,7 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 		for (int i = 0; i < CHECK_PARTS; i++)
 			tokens_free(rows[i], nrows[i]);
 		integrity_failure(
-		    p, o, 1,
+		    s, p, o, 1,
 		    xasprintf("the tables no longer follow from the history: %d of %lld live "
 			      "token row%s differ from it, so nothing was done; 'tokenwarden "
 			      "audit verify' lists every difference.  Put the store back from a "
@@ -384,16 +393,21 @@ check_and_plan(struct store *s, const struct policy *p, const struct rotate_opts
 			      n, (long long)compared, compared == 1 ? "" : "s"));
 		return -1;
 	}
-	/* Running on does not silence it: the security team hears of it each run. */
+	/* Running on does not silence it: the security team hears of it all the same. */
 	if (n > 0)
 		integrity_failure(
-		    p, o, 0,
+		    s, p, o, 0,
 		    xasprintf("the tables no longer follow from the history: %d of %lld live "
 			      "token row%s differ from it; running on, as %s; 'tokenwarden audit "
 			      "verify' lists every difference",
 			      n, (long long)compared, compared == 1 ? "" : "s",
 			      o->dry_run ? "a dry run changes nothing"
 					 : "store integrity: warn says"));
+	/* Over: should it come back, it alerts as new. */
+	if (n == 0 && !o->dry_run && alerts_over(s, INTEGRITY_KEY, &cause) < 0) {
+		warnf("alert record not updated: %s", cause);
+		FREE_NULL(&cause);
+	}
 	if (rotate_plan(s, p, o, rows[0], nrows[0], rows[1], nrows[1], planned, &cause) < 0) {
 		errorf("%s", cause);
 		free(cause);

@@ -9,6 +9,7 @@
 #include "core/timefmt.h"
 #include "core/violations.h"
 #include "core/xalloc.h"
+#include "store/alerts.h"
 #include "store/clocks.h"
 #include "store/slots.h"
 #include "store/store.h"
@@ -1090,11 +1091,36 @@ spill(const char *cred)
 }
 
 /*
+ * Alerts workspace w's clock as disagreeing with its server's (why) when
+ * first met and once a day while it lasts (violations_lasting), or (why
+ * NULL) forgets it: the clocks agree.  Returns 0, or -1 with *cause when
+ * the store failed.
+ */
+static int
+clock_alert(struct run *run, const struct policy_workspace *w, const char *why, char **cause)
+{
+	char *key = xstrjoin(ALERTS_LASTING "clock ", w->name, NULL), *unsent = NULL;
+	int rc;
+
+	if (why == NULL)
+		rc = alerts_over(run->s, key, cause);
+	else
+		rc = violations_lasting(run->s, run->p, key, w->name, why, clock_now_ms(),
+					run->o->notify_timeout_ms, &unsent, cause);
+	if (unsent != NULL)
+		say(run, 1, "alert-failed", w->name, NULL, NULL, "alert not sent: %s", unsent);
+	free(unsent);
+	free(key);
+	return rc < 0 ? -1 : 0;
+}
+
+/*
  * Reads every workspace's server clock before anything is done, work or
  * not (a clock behind the server's makes nothing look due): a workspace
- * whose clock is out of the policy's bound is left alone this run, said and
- * alerted as a failure, and recorded for plan's `clock` finding.  Returns
- * 0, or -1 with *cause when the store failed.
+ * whose clock is out of the policy's bound is left alone this run, said,
+ * alerted as a failure (when first met and once a day while it lasts: the
+ * daemon meets it every minute), and recorded for plan's `clock` finding.
+ * Returns 0, or -1 with *cause when the store failed.
  */
 static int
 check_clocks(struct run *run, char **cause)
@@ -1112,16 +1138,20 @@ check_clocks(struct run *run, char **cause)
 
 		c = client_of(run, w, &why);
 		err = c != NULL ? mode_check_clock(c, &skew, &why) : MODE_ERR_USAGE;
-		if (err == MODE_OK)
-			rc = clocks_agree(run->s, w->name, clock_now_ms(), cause);
+		if (err == MODE_OK) {
+			rc = clock_alert(run, w, NULL, cause);
+			if (rc == 0)
+				rc = clocks_agree(run->s, w->name, clock_now_ms(), cause);
+		}
 		if (err == MODE_ERR_CLOCK) {
 			run->sh->skewed[i] = 1;
 			run->st->failed++;
 			run->st->skewed++;
 			say(run, 1, "clock", w->name, NULL, NULL,
 			    "nothing done in this workspace: %s", why);
-			alert(run, NOTIFY_FAILURE, w->name, NULL, why);
-			rc = clocks_skewed(run->s, w->name, clock_now_ms(), why, cause);
+			rc = clock_alert(run, w, why, cause);
+			if (rc == 0)
+				rc = clocks_skewed(run->s, w->name, clock_now_ms(), why, cause);
 		}
 		free(why);
 	}

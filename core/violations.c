@@ -135,3 +135,25 @@ out:
 	free(last);
 	return rc;
 }
+
+int
+violations_lasting(struct store *s, const struct policy *p, const char *key, const char *workspace,
+		   const char *text, int64_t now, long timeout_ms, char **unsent, char **cause)
+{
+	struct notify_event ev = {NOTIFY_FAILURE, workspace, NULL, NULL};
+	int64_t last;
+	char *says;
+	int rc = 0;
+
+	*unsent = NULL;
+	if (alerts_last_one(s, key, &last, cause) < 0)
+		return -1;
+	if (last != 0 && now - last < VIOLATIONS_REMIND_MS)
+		return 0;
+	says = last != 0 ? xstrjoin("still: ", text, NULL) : xstrdup(text);
+	ev.text = says;
+	if (notify_send(p, &ev, timeout_ms, unsent) == 0)
+		rc = alerts_sent(s, &key, 1, now, cause) < 0 ? -1 : 1;
+	free(says);
+	return rc;
+}

@@ -33,4 +33,19 @@ int violations_kind(int finding_kind);
 int violations_alert(struct store *s, const struct policy *p, const struct plan *pl, int64_t now,
 		     long timeout_ms, char **unsent, char **cause);
 
+/*
+ * Alerts a failure that lasts from run to run (the store's tables not
+ * following from its history; a workspace's clock) as a violation is
+ * alerted: when first met, and reminded ("still: TEXT") once
+ * VIOLATIONS_REMIND_MS has passed while it lasts, however often runs meet
+ * it: the daemon runs every minute while its work stays due.  key names it
+ * (store/alerts.h's ALERTS_LASTING, then what it is about); workspace, when
+ * not NULL, is the alert's.  Returns 1 when alerted, 0 when not due, or -1
+ * with *cause when the store failed; when a target could not be reached,
+ * *unsent says why and the failure stays due.
+ */
+int violations_lasting(struct store *s, const struct policy *p, const char *key,
+		       const char *workspace, const char *text, int64_t now, long timeout_ms,
+		       char **unsent, char **cause);
+
 #endif

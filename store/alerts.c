@@ -45,8 +45,10 @@ alerts_last(struct store *s, const char *const *keys, size_t n, int64_t *last, c
 		last[i] = 0;
 	if (store_begin(s, cause) < 0)
 		goto out;
-	del = store_prepare(
-	    s, "DELETE FROM alerts WHERE key NOT IN (SELECT value FROM json_each(?1))", cause);
+	del = store_prepare(s,
+			    "DELETE FROM alerts WHERE substr(key, 1, 1) <> '" ALERTS_LASTING
+			    "' AND key NOT IN (SELECT value FROM json_each(?1))",
+			    cause);
 	if (del == NULL)
 		goto out;
 	bind_keys(del, keys, n);
@@ -98,4 +100,44 @@ alerts_sent(struct store *s, const char *const *keys, size_t n, int64_t now, cha
 out:
 	store_done(s, st);
 	return store_end(s, rc, cause);
+}
+
+int
+alerts_last_one(struct store *s, const char *key, int64_t *last, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT sent_at FROM alerts WHERE key = ?1", cause);
+	int step;
+
+	*last = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*last = sqlite3_column_int64(st, 0);
+	else if (step != SQLITE_DONE)
+		store_error(s, "reading the alerts sent", cause);
+	store_done(s, st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+alerts_over(struct store *s, const char *key, char **cause)
+{
+	sqlite3_stmt *st;
+	int64_t last;
+	int rc;
+
+	/* Most runs find it over, as it was: a read, and no write to sync. */
+	if (alerts_last_one(s, key, &last, cause) < 0)
+		return -1;
+	if (last == 0)
+		return 0;
+	st = store_prepare(s, "DELETE FROM alerts WHERE key = ?1", cause);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = run_all(s, st, "forgetting an alert of a failure that is over", cause);
+	store_done(s, st);
+	return rc;
 }

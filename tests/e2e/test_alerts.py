@@ -97,13 +97,19 @@ def kinds(alerts):
     return sorted((path, msg["kind"]) for path, msg in alerts)
 
 
-def integrity_alerted(got, what, says):
-    """got must be one failure alert to each failure webhook about the store's history."""
+def failures(alerts):
+    return [a for a in alerts if a[1]["kind"] == "failure"]
+
+
+def integrity_alerted(got, what, says, new):
+    """got must be one failure alert to each failure webhook about the store's history,
+    new (or a reminder, "still: ")."""
     if kinds(got) != [("/all", "failure"), ("/default", "failure")]:
         fail("%s alerted %s" % (what, kinds(got)))
     elif not ("no longer follow from the history" in got[0][1]["text"]
               and says in got[0][1]["text"]
-              and "tokenwarden audit verify" in got[0][1]["text"]):
+              and "tokenwarden audit verify" in got[0][1]["text"]
+              and ("still: " in got[0][1]["text"]) != new):
         fail("the alert of %s reads %r" % (what, got[0][1]["text"]))
 
 
@@ -126,6 +132,10 @@ class Env:
     def at(self, t):
         self.now = t
         self.env["TOKENWARDEN_NOW"] = iso(t)
+        self.set_sim_clock(t)
+
+    def set_sim_clock(self, t):
+        """The server's clock alone (at sets both)."""
         req = urllib.request.Request(self.sim_url + "/_sim/clock", method="POST",
                                      data=json.dumps({"now": iso(t)}).encode())
         _opener.open(req, timeout=10).read()
@@ -172,6 +182,8 @@ workspaces:
 
 
 STRICT = "{ max_lifetime: 90d, unmanaged: report }"
+# The slot's active token row, which the steps that edit the store outside it edit.
+ETL_ACTIVE = "WHERE state = 'active' AND slot_id = (SELECT id FROM slots WHERE name = 'etl')"
 LENIENT = "{ max_lifetime: 365d, unmanaged: ignore }"
 
 
@@ -317,27 +329,88 @@ def main():
         e.run(0, "audit", "verify", "--db", db)
 
         # 8. A store edited outside tokenwarden: the run refuses, and alerts it.
+        # It lasts from run to run: the daemon meets it every minute, and it is
+        # alerted when first met and once a day while it lasts.
+        t8 = due + datetime.timedelta(hours=1)
+        e.at(t8)
         con = sqlite3.connect(db)
-        con.execute("UPDATE tokens SET expires_at = expires_at + 86400000 "
-                    "WHERE state = 'active'")
+        con.execute("UPDATE tokens SET expires_at = expires_at + 86400000 " + ETL_ACTIVE)
         con.commit()
         con.close()
         e.run(1, "rotate")
-        integrity_alerted(take(), "a refused run", "nothing was done")
+        integrity_alerted(take(), "a refused run", "nothing was done", new=True)
+        e.at(t8 + datetime.timedelta(minutes=1))
+        e.run(1, "rotate")
+        if failures(take()):
+            fail("a refused run a minute after the last alerted again")
         e.run(0, "rotate", "--dry-run")
         if take():
             fail("a dry run alerted")
 
-        # 9. The same store under integrity: warn: the run goes on, and the
-        # difference still reaches the security team, at the default too.
+        # 9. The same store under integrity: warn, a day on: the run goes on, and
+        # the difference still reaches the security team, at the default too.
         write_policy(policy, tmp, db, sim_url, port, dead, STRICT, "warn")
+        e.at(t8 + datetime.timedelta(hours=23, minutes=1))
         e.run(0, "rotate", "--force", "etl")
         e.delivered()
-        integrity_alerted([a for a in take() if a[1]["kind"] == "failure"],
-                          "a run on under integrity: warn", "running on")
+        integrity_alerted(failures(take()), "a run on under integrity: warn", "running on",
+                          new=False)
         e.run(0, "rotate", "--dry-run")
         if take():
             fail("a dry run under integrity: warn alerted")
+
+        # 10. The rotation recorded the edited row as it found it: the tables
+        # follow from the history again, the failure is over, and an edit
+        # after that alerts as new at once.
+        t10 = t8 + datetime.timedelta(hours=23, minutes=2)
+        e.at(t10)
+        e.run(0, "audit", "verify", "--db", db)
+        e.run(0, "rotate")
+        if failures(take()):
+            fail("a run on a store that follows from its history alerted a failure")
+        con = sqlite3.connect(db)
+        con.execute("UPDATE tokens SET expires_at = expires_at + 60000 " + ETL_ACTIVE)
+        con.commit()
+        con.close()
+        e.at(t10 + datetime.timedelta(minutes=1))
+        e.run(0, "rotate")
+        integrity_alerted(failures(take()), "an edit after the last was over", "running on",
+                          new=True)
+
+        # 11. A workspace whose clock disagrees with its server's: the run leaves
+        # it alone, alerted when first met, not a minute later, again a day
+        # on ("still: "), and as new once it has agreed in between.
+        write_policy(policy, tmp, db, sim_url, port, dead, STRICT)
+        con = sqlite3.connect(db)
+        con.execute("UPDATE tokens SET expires_at = expires_at - 60000 " + ETL_ACTIVE)
+        con.commit()
+        con.close()
+        t11 = t10 + datetime.timedelta(hours=2)
+
+        def skewed_run(t, want_alert, new, what):
+            e.at(t)
+            e.set_sim_clock(t + datetime.timedelta(days=45))
+            e.run(1, "rotate")
+            got = failures(take())
+            if not want_alert:
+                if got:
+                    fail("%s alerted %s" % (what, kinds(got)))
+            elif kinds(got) != [("/all", "failure"), ("/default", "failure")]:
+                fail("%s alerted %s" % (what, kinds(got)))
+            elif "clock" not in got[0][1]["text"] or \
+                    ("still: " in got[0][1]["text"]) == new:
+                fail("the clock alert of %s reads %r" % (what, got[0][1]["text"]))
+
+        skewed_run(t11, True, True, "a clock 45 days apart")
+        skewed_run(t11 + datetime.timedelta(minutes=1), False, None, "the same a minute on")
+        skewed_run(t11 + datetime.timedelta(hours=23, minutes=1), True, False,
+                   "the same a day on")
+        e.at(t11 + datetime.timedelta(hours=23, minutes=2))
+        e.run(0, "rotate")
+        if failures(take()):
+            fail("a run whose clocks agree alerted a failure")
+        skewed_run(t11 + datetime.timedelta(hours=23, minutes=3), True, True,
+                   "a clock apart again after it agreed")
     finally:
         server.shutdown()
         if sim is not None:

@@ -41,11 +41,48 @@ test_last_sent_and_forgotten(void **state)
 	assert_null(cause);
 }
 
+/*
+ * A lasting failure's key (ALERTS_LASTING) stays through the violations'
+ * forgetting, whatever keys they name, until alerts_over forgets it.
+ */
+static void
+test_lasting_failures_kept_until_over(void **state)
+{
+	struct fixture *fx = *state;
+	const char *finding[] = {"overdue acme/etl #1"};
+	const char *lasting[] = {ALERTS_LASTING "integrity", ALERTS_LASTING "clock acme"};
+	int64_t last = -1, one = -1;
+	char *cause = NULL;
+
+	assert_int_equal(alerts_last_one(fx->s, lasting[0], &last, &cause), 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(alerts_sent(fx->s, lasting, 2, 7000, &cause), 0);
+	assert_int_equal(alerts_sent(fx->s, finding, 1, 8000, &cause), 0);
+	/* The violations' calls forget findings only, even when they name none. */
+	assert_int_equal(alerts_last(fx->s, NULL, 0, NULL, &cause), 0);
+	assert_int_equal(alerts_last(fx->s, finding, 1, &one, &cause), 0);
+	assert_int_equal(one, 0);
+	assert_int_equal(alerts_last_one(fx->s, lasting[0], &last, &cause), 0);
+	assert_int_equal(last, 7000);
+	assert_int_equal(alerts_last_one(fx->s, lasting[1], &last, &cause), 0);
+	assert_int_equal(last, 7000);
+	/* Over: forgotten, the other kept; over again changes nothing. */
+	assert_int_equal(alerts_over(fx->s, lasting[1], &cause), 0);
+	assert_int_equal(alerts_over(fx->s, lasting[1], &cause), 0);
+	assert_int_equal(alerts_last_one(fx->s, lasting[1], &last, &cause), 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(alerts_last_one(fx->s, lasting[0], &last, &cause), 0);
+	assert_int_equal(last, 7000);
+	assert_null(cause);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_last_sent_and_forgotten, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_lasting_failures_kept_until_over, fixture_setup,
 					    fixture_teardown),
 	};
 
