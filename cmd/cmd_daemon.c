@@ -15,8 +15,12 @@
 
 #include "core/clock.h"
 #include "core/exitcodes.h"
+#include "core/notify.h"
+#include "core/rotate.h"
 #include "core/schedule.h"
 #include "core/timefmt.h"
+#include "core/violations.h"
+#include "core/xalloc.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -33,6 +37,8 @@ struct daemon {
 	int ran;             /* a run has just ended */
 	int64_t said_wake;   /* the wake time last logged */
 	const char *metrics; /* --metrics-textfile; NULL: none */
+	int lost;            /* the store could not be opened, the last time it was tried */
+	int64_t lost_said;   /* when that was last alerted (ms); 0: not while it lasts */
 };
 
 struct daemon_opts {
@@ -65,6 +71,45 @@ set_store_opts(struct daemon *d)
 	config_store_opts(d->p, NULL, &d->so);
 }
 
+/*
+ * Says that the store could not be opened (store_ctx_open logged why), or
+ * (opened) that it can be again.  Every run needs it, and the daemon tries
+ * again every minute, so this failure is alerted as a lasting one is
+ * (violations_lasting): when first met, and again ("still: ") once
+ * VIOLATIONS_REMIND_MS has passed while it lasts; the daemon keeps when, as
+ * the store it would record it in is what it cannot open.
+ */
+static void
+store_opened(struct daemon *d, int opened)
+{
+	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, NULL};
+	struct rotate_opts ro;
+	int64_t now = clock_now_ms();
+	char *text, *cause = NULL;
+
+	if (opened) {
+		if (d->lost)
+			notef("the store %s opens again", d->so.db);
+		d->lost = 0;
+		d->lost_said = 0;
+		return;
+	}
+	d->lost = 1;
+	if (d->lost_said != 0 && now - d->lost_said < VIOLATIONS_REMIND_MS)
+		return;
+	rotate_opts_init(&ro);
+	text = xasprintf("%sthe store %s cannot be opened, so nothing is rotated or deleted; the "
+			 "daemon's log says why, and it tries again every minute",
+			 d->lost_said != 0 ? "still: " : "", d->so.db);
+	ev.text = text;
+	if (notify_send(d->p, &ev, ro.notify_timeout_ms, &cause) > 0)
+		warnf("alert not sent: %s", cause);
+	else
+		d->lost_said = now;
+	free(cause);
+	free(text);
+}
+
 /* One run of the executor under the run lock. */
 static void
 run_once(struct daemon *d)
@@ -75,6 +120,11 @@ run_once(struct daemon *d)
 	int status;
 
 	s = store_ctx_open(&d->so, &pub, STORE_CTX_LOCK, &status);
+	if (s == NULL && status == TW_EXIT_LOCKED) {
+		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
+		return;
+	}
+	store_opened(d, s != NULL);
 	if (s == NULL) {
 		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
 		return;
@@ -107,6 +157,7 @@ next_wake(struct daemon *d, int64_t now)
 	int status;
 
 	s = store_ctx_open(&d->so, NULL, STORE_CTX_READ, &status);
+	store_opened(d, s != NULL);
 	if (s != NULL && schedule_read(s, d->p, now, &sc, &cause) < 0) {
 		errorf("%s", cause);
 		sc.next_at = now + SCHEDULE_RETRY_MS;

@@ -27,6 +27,7 @@ usage: test_daemon.py MODESIM TOKENWARDEN
 """
 import ctypes
 import datetime
+import http.server
 import json
 import os
 import re
@@ -211,6 +212,38 @@ class Notify:
         self.closed = True
         self.thread.join(timeout=2)
         self.sock.close()
+
+
+class Hooks:
+    """A webhook receiver on loopback: keeps each POST's parsed body, answers 200."""
+
+    def __init__(self):
+        got, cond = [], threading.Condition()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with cond:
+                    got.append(json.loads(body))
+                    cond.notify_all()
+
+            def log_message(self, *args):
+                pass
+
+        self.got, self.cond = got, cond
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def failures(self):
+        with self.cond:
+            return [m for m in self.got if m.get("kind") == "failure"]
+
+    def stop(self):
+        self.server.shutdown()
 
 
 class Sim:
@@ -511,7 +544,7 @@ class Test:
             fail("group-writable policy: the daemon worked the slot it adds\n" + d.tail())
         # 5c. The valid policy: reloaded, the new slot's token made at once.
         self.write_policy(policy, db, "acme", slots_added)
-        t_hup = time.time()
+        t_hup, out_mark = time.time(), d.mark("out")
         self.hup(d, n, policy, r"^tokenwarden: reloaded the policy from %s$" % re.escape(policy),
                  "valid policy")
         if wait_for(lambda: os.path.exists(added_file), 6, 0.1):
@@ -526,6 +559,17 @@ class Test:
             fail("valid policy: slot 'added' got no token within 6 s of SIGHUP; it waited "
                  "for its nap to end instead of re-planning at once\n" + d.tail())
 
+        # 5d. The store gone (moved away): no run can work, and the daemon looks
+        # again every minute, so the failure is alerted when first met, not again
+        # while it lasts, and as new once the store has opened in between.
+        self.expect_line(d, r"^daemon: ", 10, "the run after the reload", kind="out",
+                         start=out_mark)
+        hooks = Hooks()
+        try:
+            self.store_gone(d, n, db, policy, slots_added, hooks)
+        finally:
+            hooks.stop()
+
         # 6. SIGTERM: STOPPING=1, "daemon stopping", exit 0.
         nm = n.mark()
         d.signal(signal.SIGTERM)
@@ -535,6 +579,47 @@ class Test:
                 "is still running after 10 s" if rc is None else "exited %d" % rc, d.tail()))
         self.expect_notify(n, "STOPPING=1", 2, "SIGTERM", nm)
         self.expect_line(d, r"^tokenwarden: daemon stopping", 2, "SIGTERM")
+
+    def store_gone(self, d, n, db, policy, slots, hooks):
+        extra = "notify:\n  - { webhook: 'http://127.0.0.1:%d/hook' }\n" % hooks.port
+        self.write_policy(policy, db, "acme", slots, extra=extra)
+        files = [db + sfx for sfx in ("", "-wal", "-shm")]
+
+        def move(back):
+            for f in files:
+                src, dst = (f + ".away", f) if back else (f, f + ".away")
+                if os.path.exists(src):
+                    os.rename(src, dst)
+
+        reloaded = r"^tokenwarden: reloaded the policy from %s$" % re.escape(policy)
+        try:
+            self.store_gone_twice(d, n, db, policy, hooks, move, reloaded)
+        finally:
+            move(True)  # whatever failed, the history is verified at the end
+
+    def store_gone_twice(self, d, n, db, policy, hooks, move, reloaded):
+        for gone in (1, 2):
+            move(False)
+            self.hup(d, n, policy, reloaded, "store gone (%d)" % gone)
+            if not wait_for(lambda: len(hooks.failures()) >= gone, 5):
+                fail("store gone (%d): no failure alert within 5 s\n%s" % (gone, d.tail()))
+                return
+            text = hooks.failures()[-1]["text"]
+            if "the store %s cannot be opened" % db not in text or "still: " in text:
+                fail("store gone (%d): the alert reads %r" % (gone, text))
+            if gone == 1:
+                # Met again: said in the log, not alerted.
+                mark = d.mark()
+                self.hup(d, n, policy, reloaded, "store still gone")
+                self.expect_line(d, re.escape(db), 5, "store still gone", start=mark)
+                time.sleep(0.5)
+                if len(hooks.failures()) != 1:
+                    fail("store still gone: alerted again: %r" % hooks.failures())
+            move(True)
+            mark = d.mark()
+            self.hup(d, n, policy, reloaded, "store back (%d)" % gone)
+            self.expect_line(d, r"^tokenwarden: the store %s opens again$" % re.escape(db), 5,
+                             "store back (%d)" % gone, start=mark)
 
     @staticmethod
     def _after(d, pattern):
