@@ -120,11 +120,9 @@ run_once(struct daemon *d)
 	int status;
 
 	s = store_ctx_open(&d->so, &pub, STORE_CTX_LOCK, &status);
-	if (s == NULL && status == TW_EXIT_LOCKED) {
-		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
-		return;
-	}
-	store_opened(d, s != NULL);
+	/* A run lock another process holds is no failure of the store. */
+	if (s != NULL || status != TW_EXIT_LOCKED)
+		store_opened(d, s != NULL);
 	if (s == NULL) {
 		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
 		return;
