@@ -805,22 +805,22 @@ plan_finding_text(const struct plan_finding *f)
 	case FIND_MAX_LIFETIME:
 		timefmt_age_str((r->expires_at - born(r)) / MS, life);
 		timefmt_duration_str(f->limit, limit);
-		return xstrjoin("lives ", life, ", longer than enforce max_lifetime ", limit, NULL);
+		return xstrjoin("lives ", life, ", longer than enforce max_lifetime ", limit);
 	case FIND_EXPIRED:
 		timefmt_minute(r->expires_at, at);
-		return xstrjoin("expired at ", at, " and is still on the server", NULL);
+		return xstrjoin("expired at ", at, " and is still on the server");
 	case FIND_UNMANAGED:
 		timefmt_minute(born(r), at);
 		return xstrjoin(r->slot != NULL ? "a token of a slot the policy no longer has"
 						: "an unmanaged token",
-				", made ", at, ", belongs to no slot of the policy", NULL);
+				", made ", at, ", belongs to no slot of the policy");
 	case FIND_UNKNOWN:
 		timefmt_minute(r->expires_at, at);
 		return xstrjoin("a create whose answer was lost; token '", r->name,
-				"' may exist until ", at, NULL);
+				"' may exist until ", at);
 	case FIND_IN_FLIGHT:
 	default: /* no other kind is a row's (row_finding) */
-		return xstrjoin("another process is creating token '", r->name, "'", NULL);
+		return xstrjoin("another process is creating token '", r->name, "'");
 	}
 }
 
@@ -836,11 +836,11 @@ plan_action_why(const struct plan_action *a, char buf[PLAN_WHY_MAX])
 	if (a->kind == PLAN_DELETE_EXPIRED) {
 		timefmt_minute(a->r->expires_at, at);
 		strjoin(buf, PLAN_WHY_MAX, "expired at ", at, "; enforce expired delete_after ",
-			after, NULL);
+			after);
 	} else {
 		timefmt_minute(born(a->r), at);
 		strjoin(buf, PLAN_WHY_MAX, "belongs to no slot; made ", at,
-			", enforce unmanaged delete_after ", after, NULL);
+			", enforce unmanaged delete_after ", after);
 	}
 	return buf;
 }

@@ -1099,7 +1099,7 @@ spill(const char *cred)
 static int
 clock_alert(struct run *run, const struct policy_workspace *w, const char *why, char **cause)
 {
-	char *key = xstrjoin(ALERTS_LASTING "clock ", w->name, NULL), *unsent = NULL;
+	char *key = xstrjoin(ALERTS_LASTING "clock ", w->name), *unsent = NULL;
 	int rc;
 
 	if (why == NULL)

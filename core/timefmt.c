@@ -164,11 +164,12 @@ put_digits(char *p, int v, int n)
 static size_t
 put_number(char *p, int v, const char *unit)
 {
-	size_t n = v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1, u = strlen(unit);
+	size_t n = v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1;
 
 	put_digits(p, v, (int)n);
-	memcpy(p + n, unit, u);
-	return n + u;
+	while (*unit != '\0')
+		p[n++] = *unit++;
+	return n;
 }
 
 void

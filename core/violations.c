@@ -150,7 +150,7 @@ violations_lasting(struct store *s, const struct policy *p, const char *key, con
 		return -1;
 	if (last != 0 && now - last < VIOLATIONS_REMIND_MS)
 		return 0;
-	says = last != 0 ? xstrjoin("still: ", text, NULL) : xstrdup(text);
+	says = last != 0 ? xstrjoin("still: ", text) : xstrdup(text);
 	ev.text = says;
 	if (notify_send(p, &ev, timeout_ms, unsent) == 0)
 		rc = alerts_sent(s, &key, 1, now, cause) < 0 ? -1 : 1;

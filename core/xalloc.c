@@ -163,7 +163,7 @@ xasprintf(const char *fmt, ...)
 	return p;
 }
 
-/* Joins the strings of ap into buf as strjoin does; returns the length written. */
+/* Joins s and the strings of ap into buf as strjoin does; returns the length written. */
 static size_t
 vjoin(char *buf, size_t size, const char *s, va_list ap)
 {
@@ -182,7 +182,7 @@ vjoin(char *buf, size_t size, const char *s, va_list ap)
 }
 
 size_t
-strjoin(char *buf, size_t size, ...)
+strjoin_list(char *buf, size_t size, ...)
 {
 	va_list ap;
 	size_t len;
@@ -194,7 +194,7 @@ strjoin(char *buf, size_t size, ...)
 }
 
 char *
-xstrjoin(const char *s, ...)
+xstrjoin_list(const char *s, ...)
 {
 	va_list ap;
 	size_t n = 0;

@@ -37,15 +37,19 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As xasprintf, with a va_list (which it leaves to the caller to end). */
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /*
- * Writes the strings before the NULL one after another into buf (size
- * bytes, at least 1), cut to fit, and ends them with a NUL; returns the
- * length written.  For a message made of pieces that a large plan makes
- * thousands of times: snprintf's reading of its format cost more than the
- * copies.
+ * strjoin(buf, size, s1, s2, ...) writes the strings one after another
+ * into buf (size bytes, at least 1), cut to fit, and ends them with a NUL;
+ * returns the length written.  xstrjoin(s1, s2, ...) joins them in a new
+ * allocation, which the caller frees.  For a message made of pieces that a
+ * large plan makes thousands of times: snprintf's reading of its format
+ * cost more than the copies.  The macros end the list (a null pointer of
+ * the arguments' type, as a variadic call needs); the functions take it
+ * ended.
  */
-size_t strjoin(char *buf, size_t size, ...) __attribute__((sentinel));
-/* Returns the strings before the NULL joined in a new allocation; the caller frees it. */
-char *xstrjoin(const char *s, ...) __attribute__((sentinel));
+#define strjoin(buf, size, ...) strjoin_list((buf), (size), __VA_ARGS__, (const char *)NULL)
+#define xstrjoin(...) xstrjoin_list(__VA_ARGS__, (const char *)NULL)
+size_t strjoin_list(char *buf, size_t size, ...) __attribute__((sentinel));
+char *xstrjoin_list(const char *s, ...) __attribute__((sentinel));
 
 /* Returns a copy of s in sodium_malloc memory; the caller frees it with xsecret_free. */
 char *xsecret_strdup(const char *s);

@@ -297,15 +297,15 @@ test_join(void **state)
 	char *p;
 
 	(void)state;
-	assert_int_equal(strjoin(buf, sizeof buf, "ab", "", "cd", NULL), 4);
+	assert_int_equal(strjoin(buf, sizeof buf, "ab", "", "cd"), 4);
 	assert_string_equal(buf, "abcd");
-	assert_int_equal(strjoin(buf, sizeof buf, "abcde", "fghij", NULL), 7);
+	assert_int_equal(strjoin(buf, sizeof buf, "abcde", "fghij"), 7);
 	assert_string_equal(buf, "abcdefg");
-	assert_int_equal(strjoin(buf, 1, "abc", NULL), 0);
+	assert_int_equal(strjoin(buf, 1, "abc"), 0);
 	assert_string_equal(buf, "");
-	assert_int_equal(strjoin(buf, sizeof buf, NULL), 0);
+	assert_int_equal(strjoin_list(buf, sizeof buf, (const char *)NULL), 0);
 	assert_string_equal(buf, "");
-	p = xstrjoin("expired at ", "2026-11-25T02:00Z", "; ", "", "x", NULL);
+	p = xstrjoin("expired at ", "2026-11-25T02:00Z", "; ", "", "x");
 	assert_string_equal(p, "expired at 2026-11-25T02:00Z; x");
 	free(p);
 }
