@@ -75,17 +75,15 @@ set_store_opts(struct daemon *d)
  * Says that the store could not be opened (store_ctx_open logged why), or
  * (opened) that it can be again.  Every run needs it, and the daemon tries
  * again every minute, so this failure is alerted as a lasting one is
- * (violations_lasting): when first met, and again ("still: ") once
- * VIOLATIONS_REMIND_MS has passed while it lasts; the daemon keeps when, as
- * the store it would record it in is what it cannot open.
+ * (violations_remind): when first met, and again once a day while it
+ * lasts; the daemon keeps when, as the store it would record it in is
+ * what it cannot open.
  */
 static void
 store_opened(struct daemon *d, int opened)
 {
-	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, NULL};
-	struct rotate_opts ro;
 	int64_t now = clock_now_ms();
-	char *text, *cause = NULL;
+	char *text, *unsent = NULL;
 
 	if (opened) {
 		if (d->lost)
@@ -95,18 +93,14 @@ store_opened(struct daemon *d, int opened)
 		return;
 	}
 	d->lost = 1;
-	if (d->lost_said != 0 && now - d->lost_said < VIOLATIONS_REMIND_MS)
-		return;
-	rotate_opts_init(&ro);
-	text = xasprintf("%sthe store %s cannot be opened, so nothing is rotated or deleted; the "
+	text = xasprintf("the store %s cannot be opened, so nothing is rotated or deleted; the "
 			 "daemon's log says why, and it tries again every minute",
-			 d->lost_said != 0 ? "still: " : "", d->so.db);
-	ev.text = text;
-	if (notify_send(d->p, &ev, ro.notify_timeout_ms, &cause) > 0)
-		warnf("alert not sent: %s", cause);
-	else
+			 d->so.db);
+	if (violations_remind(d->p, NULL, text, d->lost_said, now, NOTIFY_TIMEOUT_MS, &unsent) > 0)
 		d->lost_said = now;
-	free(cause);
+	if (unsent != NULL)
+		warnf("alert not sent: %s", unsent);
+	free(unsent);
 	free(text);
 }
 

@@ -19,6 +19,9 @@ struct notify_event {
 /* Returns "failure", "stuck", "violation" or "success". */
 const char *notify_kind_name(unsigned kind);
 
+/* How long a target may take to answer an alert (ms), unless a run says otherwise. */
+#define NOTIFY_TIMEOUT_MS 10000
+
 /* Whether some target of p takes alerts of kind. */
 int notify_wants(const struct policy *p, unsigned kind);
 

@@ -86,7 +86,7 @@ rotate_opts_init(struct rotate_opts *o)
 	memset(o, 0, sizeof *o);
 	o->backoff_base = 15 * 60 * MS;
 	o->backoff_max = 24 * 3600 * MS;
-	o->notify_timeout_ms = 10000;
+	o->notify_timeout_ms = NOTIFY_TIMEOUT_MS;
 }
 
 static void say(struct run *run, int failed, const char *event, const char *ws, const char *slot,

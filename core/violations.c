@@ -137,23 +137,35 @@ out:
 }
 
 int
-violations_lasting(struct store *s, const struct policy *p, const char *key, const char *workspace,
-		   const char *text, int64_t now, long timeout_ms, char **unsent, char **cause)
+violations_remind(const struct policy *p, const char *workspace, const char *text, int64_t last,
+		  int64_t now, long timeout_ms, char **unsent)
 {
 	struct notify_event ev = {NOTIFY_FAILURE, workspace, NULL, NULL};
-	int64_t last;
 	char *says;
-	int rc = 0;
+	int failed;
 
 	*unsent = NULL;
-	if (alerts_last_one(s, key, &last, cause) < 0)
-		return -1;
 	if (last != 0 && now - last < VIOLATIONS_REMIND_MS)
 		return 0;
 	says = last != 0 ? xstrjoin("still: ", text) : xstrdup(text);
 	ev.text = says;
-	if (notify_send(p, &ev, timeout_ms, unsent) == 0)
-		rc = alerts_sent(s, &key, 1, now, cause) < 0 ? -1 : 1;
+	failed = notify_send(p, &ev, timeout_ms, unsent);
 	free(says);
-	return rc;
+	return failed == 0 ? 1 : -1;
+}
+
+int
+violations_lasting(struct store *s, const struct policy *p, const char *key, const char *workspace,
+		   const char *text, int64_t now, long timeout_ms, char **unsent, char **cause)
+{
+	int64_t last;
+	int rc;
+
+	*unsent = NULL;
+	if (alerts_last_one(s, key, &last, cause) < 0)
+		return -1;
+	rc = violations_remind(p, workspace, text, last, now, timeout_ms, unsent);
+	if (rc <= 0)
+		return 0;
+	return alerts_sent(s, &key, 1, now, cause) < 0 ? -1 : 1;
 }

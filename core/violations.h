@@ -48,4 +48,14 @@ int violations_lasting(struct store *s, const struct policy *p, const char *key,
 		       const char *workspace, const char *text, int64_t now, long timeout_ms,
 		       char **unsent, char **cause);
 
+/*
+ * violations_lasting's alert, for a caller that keeps when it last alerted
+ * (last; 0: not while the failure lasts) itself, as the daemon does of a
+ * store it cannot open: sends text when due, a reminder as "still: TEXT".
+ * Returns 1 when sent, 0 when not due, or -1 when a target could not be
+ * reached (*unsent says why; the failure stays due).
+ */
+int violations_remind(const struct policy *p, const char *workspace, const char *text, int64_t last,
+		      int64_t now, long timeout_ms, char **unsent);
+
 #endif
