@@ -23,9 +23,10 @@ void *xrealloc(void *p, size_t n);
  */
 void xprefault(void *p, size_t n);
 /*
- * Returns the array p of *cap elements of size bytes grown to twice as many
- * (first, when *cap is 0), its new part populated (xprefault): for an
- * array filled as it grows.  Sets *cap.
+ * Returns the array p of *cap elements of size bytes grown (to first when
+ * *cap is 0; to twice as many below 128 KiB, and by a quarter from there),
+ * its new part populated (xprefault): for an array filled as it grows.
+ * Sets *cap.
  */
 void *xgrow(void *p, size_t *cap, size_t first, size_t size);
 /* Returns an allocated copy of s; the caller frees it. */
