@@ -768,22 +768,24 @@ policy_load_buffer(const char *file, const char *buf, size_t len, const char *zo
 		   struct policy **out, struct diag_list *d)
 {
 	struct loader ld = {.d = d, .zoneinfo = zoneinfo};
-	struct ynode *root = NULL;
+	struct ytree tree;
+	const struct ynode *root;
 	struct policy *p = NULL;
 	char *cause = NULL;
 	int line, col;
 
 	*out = NULL;
 	diag_init(d, file);
-	if (ytree_parse(buf, len, &root, &line, &col, &cause) < 0) {
+	if (ytree_parse(buf, len, &tree, &line, &col, &cause) < 0) {
 		diag_add(d, DIAG_ERROR, line, col, "%s", cause);
 		free(cause);
 		return -1;
 	}
+	root = tree.root;
 	if (root == NULL || (root->type == YNODE_SCALAR && root->plain && root->value[0] == '\0')) {
 		diag_add(d, DIAG_ERROR, 1, 1, "the policy is empty; start with 'version: %d'",
 			 POLICY_VERSION);
-		ytree_free(root);
+		ytree_free(&tree);
 		return -1;
 	}
 	p = xcalloc(1, sizeof *p);
@@ -792,7 +794,7 @@ policy_load_buffer(const char *file, const char *buf, size_t len, const char *zo
 	index_slots(p);
 	crosscheck_policy(&ld, p);
 	loader_done(&ld);
-	ytree_free(root);
+	ytree_free(&tree);
 	diag_sort(d);
 	if (d->nerrors > 0) {
 		policy_free(p);

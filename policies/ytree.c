@@ -44,15 +44,13 @@ blocks_free(struct yblock *b)
 	}
 }
 
-/* Returns n bytes for the tree, aligned for any object. */
+/* Returns n bytes for the tree, aligned to align (a power of two; 1 for text). */
 static void *
-tree_alloc(struct yparse *y, size_t n)
+tree_alloc(struct yparse *y, size_t n, size_t align)
 {
-	const size_t align = _Alignof(max_align_t);
 	struct yblock *b = y->blocks;
-	void *p;
+	size_t at = b != NULL ? (b->used + align - 1) & ~(align - 1) : 0;
 
-	n = (n + align - 1) / align * align;
 	if (n > YBLOCK_SIZE / 4) {
 		/* A long list gets a block of its own, behind the one being filled. */
 		b = xmalloc(sizeof *b + n);
@@ -64,17 +62,16 @@ tree_alloc(struct yparse *y, size_t n)
 			y->blocks = b;
 		return b->data;
 	}
-	if (b == NULL || b->size - b->used < n) {
+	if (b == NULL || at > b->size || b->size - at < n) {
 		b = xmalloc(sizeof *b + YBLOCK_SIZE);
 		xprefault(b->data, YBLOCK_SIZE);
-		b->used = 0;
 		b->size = YBLOCK_SIZE;
 		b->next = y->blocks;
 		y->blocks = b;
+		at = 0;
 	}
-	p = b->data + b->used;
-	b->used += n;
-	return p;
+	b->used = at + n;
+	return b->data + at;
 }
 
 /* Records the first problem at mark; later ones are consequences. */
@@ -125,7 +122,7 @@ node_new(struct yparse *y, enum ynode_type type, yaml_mark_t mark)
 		     xasprintf("more than %d values; this is no policy file", YTREE_MAX_NODES));
 		return NULL;
 	}
-	n = tree_alloc(y, sizeof *n);
+	n = tree_alloc(y, sizeof *n, _Alignof(struct ynode));
 	memset(n, 0, sizeof *n);
 	n->type = type;
 	n->line = (int)mark.line + 1;
@@ -164,7 +161,7 @@ scalar(struct yparse *y, const yaml_event_t *ev)
 	n = node_new(y, YNODE_SCALAR, ev->start_mark);
 	if (n == NULL)
 		return NULL;
-	n->value = tree_alloc(y, len + 1);
+	n->value = tree_alloc(y, len + 1, 1);
 	memcpy(n->value, v, len);
 	n->value[len] = '\0';
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -196,7 +193,7 @@ collection(struct yparse *y, struct ynode *n, yaml_event_type_t end, int depth)
 	}
 	n->n = y->nstack - base;
 	if (n->n > 0) {
-		n->items = tree_alloc(y, n->n * sizeof *n->items);
+		n->items = tree_alloc(y, n->n * sizeof *n->items, _Alignof(struct ynode *));
 		memcpy(n->items, y->stack + base, n->n * sizeof *n->items);
 	}
 	y->nstack = base;
@@ -302,7 +299,7 @@ document(struct yparse *y, struct ynode **root)
 }
 
 int
-ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *col, char **cause)
+ytree_parse(const char *buf, size_t len, struct ytree *t, int *line, int *col, char **cause)
 {
 	struct yparse y;
 	int rc;
@@ -310,7 +307,7 @@ ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *co
 	memset(&y, 0, sizeof y);
 	y.buf = buf;
 	y.len = len;
-	*root = NULL;
+	memset(t, 0, sizeof *t);
 	if (!yaml_parser_initialize(&y.parser)) {
 		*line = *col = 1;
 		*cause = xstrdup("out of memory starting the YAML parser");
@@ -318,15 +315,12 @@ ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *co
 	}
 	yaml_parser_set_input_string(&y.parser, (const unsigned char *)buf, len);
 	yaml_parser_set_encoding(&y.parser, YAML_UTF8_ENCODING);
-	rc = document(&y, root);
+	rc = document(&y, &t->root);
 	yaml_parser_delete(&y.parser);
 	free(y.stack);
-	if (rc < 0 || *root == NULL) {
-		blocks_free(y.blocks);
-		*root = NULL;
-	} else
-		(*root)->blocks = y.blocks;
+	t->blocks = y.blocks;
 	if (rc < 0) {
+		ytree_free(t);
 		*line = y.line;
 		*col = y.col;
 		*cause = y.cause;
@@ -337,11 +331,10 @@ ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *co
 }
 
 void
-ytree_free(struct ynode *n)
+ytree_free(struct ytree *t)
 {
-	/* Every node, the root too, is in the root's blocks. */
-	if (n != NULL)
-		blocks_free(n->blocks);
+	blocks_free(t->blocks);
+	memset(t, 0, sizeof *t);
 }
 
 const struct ynode *

@@ -13,14 +13,21 @@ enum ynode_type { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 
 struct yblock;
 
+/* Ordered so that a node takes 40 bytes: a large policy has tens of thousands. */
 struct ynode {
-	enum ynode_type type;
+	char *value;          /* scalars: the text, NUL-terminated */
+	struct ynode **items; /* sequences: the items; mappings: key, value, key, value... */
+	size_t n;             /* the number of items (twice the pairs for a mapping) */
 	int line, col;
-	char *value;           /* scalars: the text, NUL-terminated */
-	int plain;             /* scalars: written without quotes (so `true` can be a boolean) */
-	struct ynode **items;  /* sequences: the items; mappings: key, value, key, value... */
-	size_t n;              /* the number of items (twice the pairs for a mapping) */
-	struct yblock *blocks; /* the root only: the memory of the whole tree */
+	enum ynode_type type;
+	unsigned char
+	    plain; /* scalars: 1 when written without quotes (so `true` can be a boolean) */
+};
+
+/* A parsed document: its root, and the memory of the whole tree. */
+struct ytree {
+	struct ynode *root; /* NULL for an empty stream */
+	struct yblock *blocks;
 };
 
 /* Limits on what one file may build. */
@@ -29,15 +36,14 @@ struct ynode {
 #define YTREE_MAX_SCALAR 4096
 
 /*
- * Parses one YAML document from buf (len bytes).  Returns 0 with *root (free
- * with ytree_free; NULL for an empty stream), or -1 with *line and *col and
- * an allocated *cause naming the problem.
+ * Parses one YAML document from buf (len bytes).  Returns 0 with *t (free
+ * with ytree_free), or -1 with *t empty, *line and *col and an allocated
+ * *cause naming the problem.
  */
-int ytree_parse(const char *buf, size_t len, struct ynode **root, int *line, int *col,
-		char **cause);
+int ytree_parse(const char *buf, size_t len, struct ytree *t, int *line, int *col, char **cause);
 
-/* Frees a tree that ytree_parse made, given its root; NULL is allowed. */
-void ytree_free(struct ynode *n);
+/* Frees the nodes of a tree that ytree_parse made, and empties t. */
+void ytree_free(struct ytree *t);
 
 /* Returns the value of key in mapping m, or NULL. */
 const struct ynode *ytree_get(const struct ynode *m, const char *key);

@@ -314,30 +314,81 @@ test_resolve_slot(void **state)
 }
 
 static int
-parse(const char *s, struct ynode **root, int *line, int *col, char **cause)
+parse(const char *s, struct ytree *t, int *line, int *col, char **cause)
 {
-	return ytree_parse(s, strlen(s), root, line, col, cause);
+	return ytree_parse(s, strlen(s), t, line, col, cause);
+}
+
+/*
+ * Texts of every length from 1 to 300 (past the quarter block from which
+ * a piece gets a block of its own) packed between nodes and item lists:
+ * each comes back whole, each node and list aligned for what it holds,
+ * with its line and column.
+ */
+static void
+test_ytree_packs_texts_and_nodes(void **state)
+{
+	struct ytree t;
+	char *doc = xmalloc(310 * 320), *cause = NULL;
+	size_t n = 0;
+	int line = 0, col = 0;
+
+	(void)state;
+	for (int i = 1; i <= 300; i++) {
+		n += (size_t)sprintf(doc + n, "- {k%d: ", i);
+		memset(doc + n, 'a' + i % 26, (size_t)i);
+		n += (size_t)i;
+		n += (size_t)sprintf(doc + n, ", q: [x]}\n");
+	}
+	assert_int_equal(ytree_parse(doc, n, &t, &line, &col, &cause), 0);
+	assert_non_null(t.root);
+	assert_int_equal(t.root->type, YNODE_SEQ);
+	assert_int_equal(t.root->n, 300);
+	for (size_t i = 0; i < t.root->n; i++) {
+		const struct ynode *m = t.root->items[i], *v;
+		char key[32];
+
+		assert_int_equal((uintptr_t)m % _Alignof(struct ynode), 0);
+		assert_int_equal((uintptr_t)m->items % _Alignof(struct ynode *), 0);
+		assert_int_equal(m->type, YNODE_MAP);
+		assert_int_equal(m->line, (int)i + 1);
+		assert_int_equal(m->col, 3);
+		snprintf(key, sizeof key, "k%zu", i + 1);
+		v = ytree_get(m, key);
+		assert_non_null(v);
+		assert_int_equal(strlen(v->value), i + 1);
+		for (size_t c = 0; c <= i; c++)
+			assert_int_equal(v->value[c], 'a' + (int)(i + 1) % 26);
+		assert_int_equal(v->plain, 1);
+		v = ytree_get(m, "q");
+		assert_non_null(v);
+		assert_int_equal(v->n, 1);
+		assert_string_equal(v->items[0]->value, "x");
+	}
+	ytree_free(&t);
+	assert_null(t.root);
+	free(doc);
 }
 
 static void
 test_ytree_limits(void **state)
 {
-	struct ynode *root = NULL;
+	struct ytree t;
 	char *cause = NULL, *deep;
 	size_t n = 0;
 	int line = 0, col = 0;
 
 	(void)state;
 	/* Aliases are refused, so a "billion laughs" file cannot blow up. */
-	assert_int_equal(parse("a: &x [1, 2]\nb: *x\n", &root, &line, &col, &cause), -1);
+	assert_int_equal(parse("a: &x [1, 2]\nb: *x\n", &t, &line, &col, &cause), -1);
 	assert_non_null(strstr(cause, "aliases"));
 	assert_int_equal(line, 2);
 	assert_int_equal(col, 4);
 	FREE_NULL(&cause);
-	assert_int_equal(parse("a: 1\n---\nb: 2\n", &root, &line, &col, &cause), -1);
+	assert_int_equal(parse("a: 1\n---\nb: 2\n", &t, &line, &col, &cause), -1);
 	assert_non_null(strstr(cause, "more than one YAML document"));
 	FREE_NULL(&cause);
-	assert_int_equal(parse("a: !!binary aGVsbG8=\n", &root, &line, &col, &cause), -1);
+	assert_int_equal(parse("a: !!binary aGVsbG8=\n", &t, &line, &col, &cause), -1);
 	assert_non_null(strstr(cause, "tags"));
 	FREE_NULL(&cause);
 	/* Nesting deeper than the limit. */
@@ -346,7 +397,7 @@ test_ytree_limits(void **state)
 		deep[n++] = '[';
 	for (int i = 0; i < YTREE_MAX_DEPTH + 2; i++)
 		deep[n++] = ']';
-	assert_int_equal(ytree_parse(deep, n, &root, &line, &col, &cause), -1);
+	assert_int_equal(ytree_parse(deep, n, &t, &line, &col, &cause), -1);
 	assert_non_null(strstr(cause, "nested deeper"));
 	FREE_NULL(&cause);
 	free(deep);
@@ -359,19 +410,21 @@ test_ytree_limits(void **state)
 		deep[n++] = ',';
 	}
 	deep[n - 1] = ']';
-	assert_int_equal(ytree_parse(deep, n, &root, &line, &col, &cause), -1);
+	assert_int_equal(ytree_parse(deep, n, &t, &line, &col, &cause), -1);
 	assert_non_null(strstr(cause, "more than"));
 	FREE_NULL(&cause);
 	free(deep);
 	/* A syntax error names its place. */
-	assert_int_equal(parse("a: [1, 2\nb: 3\n", &root, &line, &col, &cause), -1);
+	assert_int_equal(parse("a: [1, 2\nb: 3\n", &t, &line, &col, &cause), -1);
 	assert_non_null(strstr(cause, "YAML syntax"));
 	FREE_NULL(&cause);
 	/* An empty stream is no tree, and no error. */
-	assert_int_equal(parse("", &root, &line, &col, &cause), 0);
-	assert_null(root);
-	assert_int_equal(parse("# only a comment\n", &root, &line, &col, &cause), 0);
-	assert_null(root);
+	assert_int_equal(parse("", &t, &line, &col, &cause), 0);
+	assert_null(t.root);
+	ytree_free(&t);
+	assert_int_equal(parse("# only a comment\n", &t, &line, &col, &cause), 0);
+	assert_null(t.root);
+	ytree_free(&t);
 }
 
 static void
@@ -551,6 +604,7 @@ main(void)
 	    cmocka_unit_test(test_suggest),
 	    cmocka_unit_test(test_resolve_slot),
 	    cmocka_unit_test(test_ytree_limits),
+	    cmocka_unit_test(test_ytree_packs_texts_and_nodes),
 	    cmocka_unit_test(test_window_parse),
 	    cmocka_unit_test(test_zones_shared),
 	    cmocka_unit_test(test_large_policy),
