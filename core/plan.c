@@ -120,7 +120,7 @@ add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const ch
 	struct plan_action *a;
 
 	if (b->pl->nactions == b->acap)
-		b->pl->actions = xgrow(b->pl->actions, &b->acap, 64, sizeof *b->pl->actions);
+		b->pl->actions = xgrow_bulk(b->pl->actions, &b->acap, 64, sizeof *b->pl->actions);
 	a = &b->pl->actions[b->pl->nactions++];
 	memset(a, 0, sizeof *a);
 	a->kind = kind;

@@ -116,6 +116,35 @@ xgrow(void *p, size_t *cap, size_t first, size_t size)
 	return q;
 }
 
+/* A transparent huge page: 2 MiB where pages are 4 KiB (x86-64, arm64). */
+#define XGROW_HUGE (2u * 1024 * 1024)
+
+void *
+xgrow_bulk(void *p, size_t *cap, size_t first, size_t size)
+{
+	size_t old = *cap, bytes;
+	void *q;
+
+	/* Below XGROW_MAPPED the array stays in malloc's heap, in memory it reuses. */
+	if (old == 0 || old > SIZE_MAX / 2 / size || 2 * old * size < XGROW_MAPPED)
+		return xgrow(p, cap, first, size);
+	if (2 * old * size > SIZE_MAX - XGROW_HUGE)
+		oom();
+	bytes = (2 * old * size + XGROW_HUGE - 1) & ~(size_t)(XGROW_HUGE - 1);
+	/* A size that is a multiple of the alignment, as C11's aligned_alloc asks. */
+	q = aligned_alloc(XGROW_HUGE, bytes);
+	if (q == NULL)
+		oom();
+#ifdef MADV_HUGEPAGE
+	/* Before the first write: a fault maps a huge page only into an empty 2 MiB. */
+	(void)madvise(q, bytes, MADV_HUGEPAGE);
+#endif
+	memcpy(q, p, old * size);
+	free(p);
+	*cap = bytes / size;
+	return q;
+}
+
 char *
 xstrndup(const char *s, size_t n)
 {

@@ -353,7 +353,7 @@ static void
 take_row(struct taken *t, sqlite3_stmt *st, struct token_names *nm, int has)
 {
 	if (t->n == t->cap)
-		t->v = xgrow(t->v, &t->cap, 256, sizeof *t->v);
+		t->v = xgrow_bulk(t->v, &t->cap, 256, sizeof *t->v);
 	if (tokens_read_live(st, nm, &t->v[t->n]) == 0)
 		t->v[t->n++].has_secret = has;
 }

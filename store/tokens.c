@@ -1170,7 +1170,7 @@ live_rows(struct store *s, int with_secret, int down, int (*take)(int64_t row, v
 		if (take != NULL && !take(sqlite3_column_int64(st, 0), arg))
 			break;
 		if (*n == cap)
-			*rows = xgrow(*rows, &cap, 64, sizeof **rows);
+			*rows = xgrow_bulk(*rows, &cap, 64, sizeof **rows);
 		*n += tokens_read_live(st, nm, &(*rows)[*n]) == 0;
 	}
 	store_done(s, st);

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -307,6 +308,74 @@ test_grow_populates_new_part(void **state)
 	free(v);
 }
 
+/* Whether the mapping that holds p is advised as huge pages (VmFlags "hg" in smaps). */
+static int
+advised_huge(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, hg = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			hg = strstr(line, " hg") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return hg;
+}
+
+/*
+ * xgrow_bulk keeps every element; below 128 KiB it grows as xgrow does, and
+ * from there in whole 2 MiB blocks aligned to 2 MiB, doubling, advised as
+ * huge pages wherever the kernel has them (VmFlags "hg").
+ */
+static void
+test_grow_bulk(void **state)
+{
+	const size_t sizes[] = {8, 104, 4096 + 8};
+	const size_t huge = 2u << 20;
+	int thp = access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+
+	(void)state;
+	for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+		unsigned char *v = NULL;
+		size_t cap = 0, n = 0, bulk = 0;
+
+		for (; n * sizes[s] < (5u << 20); n++) {
+			if (n == cap) {
+				v = xgrow_bulk(v, &cap, 16, sizes[s]);
+				if (n == 0)
+					assert_int_equal(cap, 16);
+				else if (2 * n * sizes[s] < 128 * 1024)
+					assert_int_equal(cap, 2 * n);
+				else {
+					size_t bytes = (2 * n * sizes[s] + huge - 1) / huge * huge;
+
+					assert_int_equal((uintptr_t)v % huge, 0);
+					assert_int_equal(cap, bytes / sizes[s]);
+					assert_int_equal(advised_huge(v), thp);
+					bulk++;
+				}
+			}
+			memset(v + n * sizes[s], (int)(n % 251), sizes[s]);
+		}
+		assert_true(bulk >= 2);
+		for (size_t i = 0; i < n; i++)
+			for (size_t b = 0; b < sizes[s]; b++)
+				if (v[i * sizes[s] + b] != i % 251)
+					fail_msg("size %zu: element %zu byte %zu lost", sizes[s], i,
+						 b);
+		free(v);
+	}
+}
+
 /* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
 /* strjoin and xstrjoin: the pieces in order, cut to the buffer with its NUL. */
 static void
@@ -359,6 +428,7 @@ main(void)
 	    cmocka_unit_test(test_prefault_backs_whole_pages),
 	    cmocka_unit_test(test_grow_keeps_elements),
 	    cmocka_unit_test(test_grow_populates_new_part),
+	    cmocka_unit_test(test_grow_bulk),
 	    cmocka_unit_test(test_calloc_zeroes),
 	    cmocka_unit_test(test_join),
 	};
