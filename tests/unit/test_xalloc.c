@@ -239,6 +239,16 @@ grown(size_t n, size_t size)
 	return n + (n / 4 > 0 ? n / 4 : 1);
 }
 
+/* Fails unless each of the n elements of size bytes at v is all of its index % 251. */
+static void
+check_elements(const unsigned char *v, size_t n, size_t size)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t b = 0; b < size; b++)
+			if (v[i * size + b] != i % 251)
+				fail_msg("size %zu: element %zu byte %zu lost", size, i, b);
+}
+
 /*
  * Grown from nothing again and again, an array keeps every element written
  * before; from 128 KiB on it grows by a quarter, so that what it populates
@@ -263,11 +273,7 @@ test_grow_keeps_elements(void **state)
 			}
 			memset(v + n * sizes[s], (int)(n % 251), sizes[s]);
 		}
-		for (size_t i = 0; i < n; i++)
-			for (size_t b = 0; b < sizes[s]; b++)
-				if (v[i * sizes[s] + b] != i % 251)
-					fail_msg("size %zu: element %zu byte %zu lost", sizes[s], i,
-						 b);
+		check_elements(v, n, sizes[s]);
 		free(v);
 	}
 }
@@ -367,11 +373,7 @@ test_grow_bulk(void **state)
 			memset(v + n * sizes[s], (int)(n % 251), sizes[s]);
 		}
 		assert_true(bulk >= 2);
-		for (size_t i = 0; i < n; i++)
-			for (size_t b = 0; b < sizes[s]; b++)
-				if (v[i * sizes[s] + b] != i % 251)
-					fail_msg("size %zu: element %zu byte %zu lost", sizes[s], i,
-						 b);
+		check_elements(v, n, sizes[s]);
 		free(v);
 	}
 }
