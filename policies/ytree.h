@@ -20,8 +20,8 @@ struct ynode {
 	size_t n;             /* the number of items (twice the pairs for a mapping) */
 	int line, col;
 	enum ynode_type type;
-	unsigned char
-	    plain; /* scalars: 1 when written without quotes (so `true` can be a boolean) */
+	/* scalars: 1 when written without quotes (so `true` can be a boolean) */
+	unsigned char plain;
 };
 
 /* A parsed document: its root, and the memory of the whole tree. */
