@@ -378,7 +378,6 @@ test_grow_bulk(void **state)
 	}
 }
 
-/* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
 /* strjoin and xstrjoin: the pieces in order, cut to the buffer with its NUL. */
 static void
 test_join(void **state)
@@ -400,6 +399,7 @@ test_join(void **state)
 	free(p);
 }
 
+/* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
 static void
 test_calloc_zeroes(void **state)
 {
