@@ -244,7 +244,8 @@ out:
  * renamed over path, both through the directory's descriptor, then the
  * directory synced.  A reader sees the old file or the new one, whole,
  * never a part.  Rehearsing stops short of the rename: the temporary file is
- * removed and path is left as it was.
+ * removed and path is left as it was.  Returns 0, DELIVER_HELD (renamed, the
+ * directory not synced) or -1, with *cause.
  */
 static int
 deliver_file(const char *path, const struct policy_deliver *d, const char *json, size_t len,
@@ -277,6 +278,7 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 	if (fsync(t.dir) < 0) {
 		*cause = xasprintf("deliver file %s: written, but its directory did not sync: %s",
 				   path, strerror(errno));
+		rc = DELIVER_HELD;
 		goto out;
 	}
 	rc = 0;

@@ -62,9 +62,16 @@ void deliver_mask(char *buf, size_t len, const struct deliver_payload *p);
 void deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX]);
 
 /*
+ * deliver_one's failure after the consumer took p: a file consumer's file
+ * was replaced, but its directory did not sync, so the consumer holds p now
+ * and a crash may give it back the file it had.  p must not be deleted.
+ */
+#define DELIVER_HELD 1
+
+/*
  * Delivers p to consumer d of slot s ({workspace} and {slot} filled in).
- * Returns 0, or -1 with *cause: what failed, and for an exec consumer its
- * exit status; never anything it printed.  When an exec consumer fails
+ * Returns 0; DELIVER_HELD with *cause; or -1 with *cause: what failed, and
+ * for an exec consumer its exit status; never anything it printed.  When an exec consumer fails
  * having printed something, and output is not NULL, *output is the last
  * DELIVER_STDERR_TAIL bytes of it on one line, passed through deliver_mask:
  * for the log only, never the store or an alert, since pieces of a

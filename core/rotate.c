@@ -280,19 +280,21 @@ refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t r
 
 /*
  * Keeps a replacement the first `took` consumers took before the next
- * refused it: it retires, as an old token does, once the slot's next
- * rotation reaches every consumer (until then, at its own expiry).  The
- * replacements kept before it that only those consumers took retire after
- * the slot's grace: none of them holds one any more.  Then the slot backs
- * off.
+ * refused it, or took it and may lose it (held): it retires, as an old
+ * token does, once the slot's next rotation reaches every consumer (until
+ * then, at its own expiry).  The replacements kept before it that only
+ * those `took` consumers took retire after the slot's grace: none of them
+ * holds one any more.  Then the slot backs off.
  */
 static int
 keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
-     size_t took, const char *why, char **cause)
+     size_t took, int held, const char *why, char **cause)
 {
 	json_t *reached = json_array();
 	json_t *d =
-	    json_pack("{s:s, s:I, s:I}", "reason", "some consumers took it and another refused it",
+	    json_pack("{s:s, s:I, s:I}", "reason",
+		      held ? "a consumer took it and may lose it"
+			   : "some consumers took it and another refused it",
 		      "delivered", (json_int_t)took, "consumers", (json_int_t)sl->eff.ndeliver);
 	char fp[DELIVER_FINGERPRINT_MAX];
 	int64_t now = clock_now_ms();
@@ -309,8 +311,8 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 	if (rc < 0)
 		return -1;
 	say(run, 1, "kept", sl->ws->name, sl->name, t->token,
-	    "kept %s: %zu of %zu consumers hold it; it retires after the slot's next rotation%s",
-	    t->token, took, sl->eff.ndeliver,
+	    "kept %s: %zu of %zu consumers hold it%s; it retires after the slot's next rotation%s",
+	    t->token, took, sl->eff.ndeliver, held ? ", and the next may" : "",
 	    superseded == 0   ? ""
 	    : superseded == 1 ? "; the one kept before it, which they no longer hold, retires "
 				"after the grace"
@@ -386,8 +388,9 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 /*
  * Hands t, the replacement at row, to slot sl's consumers from the first-th
  * on.  Returns 0 when each took it; else -1, with *took the number of
- * consumers that hold it, after keeping it for them (deleting it when none
- * does).  *store_failed: that record failed, with *cause.
+ * consumers that hold it for sure, after keeping it for them and for one
+ * that may hold it (deleting it when none does).  *store_failed: that
+ * record failed, with *cause.
  */
 static int
 deliver_from(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
@@ -396,16 +399,23 @@ deliver_from(struct run *run, const struct policy_slot *sl, const struct mode_to
 	struct deliver_payload pay = {sl->ws->name,  sl->name,         t->token,      t->name,
 				      t->access_key, t->access_secret, t->expires_at, 0};
 	char *why = NULL, *output = NULL, *msg;
+	int rc;
 
 	for (size_t i = first; i < sl->eff.ndeliver; i++) {
-		if (deliver_one(sl, &sl->eff.deliver[i], &pay, &why, &output) == 0)
+		rc = deliver_one(sl, &sl->eff.deliver[i], &pay, &why, &output);
+		if (rc == 0)
 			continue;
 		msg = xasprintf("new token %s could not be delivered to consumer %zu of %zu: %s%s",
 				t->token, i + 1, sl->eff.ndeliver, why,
 				consumer_said(run, sl, t->token, i, output));
-		/* Consumers that took it must not be left with a deleted token. */
-		if (i > 0)
-			*store_failed = keep(run, sl, t, row, i, msg, cause) < 0;
+		/*
+		 * Consumers that took it must not be left with a deleted token,
+		 * nor the one that holds it but may lose it (DELIVER_HELD): kept,
+		 * as none that took it for sure, it is handed to that one again.
+		 */
+		if (i > 0 || rc == DELIVER_HELD)
+			*store_failed =
+			    keep(run, sl, t, row, i, rc == DELIVER_HELD, msg, cause) < 0;
 		else
 			*store_failed = refused(run, sl, t->token, row, msg, cause) < 0;
 		*took = i;

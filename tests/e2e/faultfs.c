@@ -1,8 +1,10 @@
 /*
- * An LD_PRELOAD shim for test_disk_faults.sh: the store's disk fails at the
- * Nth write.  It counts the writes and syncs (write, pwrite, pwrite64,
- * fsync, fdatasync) made to files whose names end in one of
- * $TW_FAULT_FILES's ':'-separated suffixes, and fails the $TW_FAULT_AT-th:
+ * An LD_PRELOAD shim for test_disk_faults.sh: the store's disk (or, for
+ * test_consumer_disk.sh, a consumer's) fails at the Nth write.  It counts
+ * the writes and syncs (write, pwrite, pwrite64, fsync, fdatasync) made to
+ * files whose names end in one of $TW_FAULT_FILES's ':'-separated suffixes, or begin with one of
+ * $TW_FAULT_UNDER's prefixes (a directory, and the files made in it under
+ * names no test can know), and fails the $TW_FAULT_AT-th:
  * with $TW_FAULT_ERRNO=EIO that one only (a bad sector), with ENOSPC that
  * write and every later one (a full disk; syncs still work).  0 fails
  * none.  With $TW_FAULT_SYNCS set, only the syncs are counted (and
@@ -20,28 +22,33 @@
 
 static long counted;
 
+/* Whether name (n bytes) ends (at_end) or begins with one of list's ':'-separated strings. */
+static int
+listed(const char *list, const char *name, size_t n, int at_end)
+{
+	while (list != NULL && *list != '\0') {
+		size_t len = strcspn(list, ":");
+
+		if (len > 0 && n >= len && memcmp(name + (at_end ? n - len : 0), list, len) == 0)
+			return 1;
+		list += len + (list[len] == ':');
+	}
+	return 0;
+}
+
 static int
 watched(int fd)
 {
-	const char *list = getenv("TW_FAULT_FILES");
 	char link[64], name[4096];
 	ssize_t n;
 
-	if (list == NULL)
-		return 0;
 	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
 	n = readlink(link, name, sizeof name - 1);
 	if (n <= 0)
 		return 0;
 	name[n] = '\0';
-	while (*list != '\0') {
-		size_t len = strcspn(list, ":");
-
-		if (len > 0 && (size_t)n >= len && memcmp(name + n - len, list, len) == 0)
-			return 1;
-		list += len + (list[len] == ':');
-	}
-	return 0;
+	return listed(getenv("TW_FAULT_FILES"), name, (size_t)n, 1) ||
+	       listed(getenv("TW_FAULT_UNDER"), name, (size_t)n, 0);
 }
 
 /* Whether this operation on fd fails; sets errno when it does. */
