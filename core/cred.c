@@ -372,7 +372,9 @@ token_from_json(const char *text, const char *what, struct cred_token *tc, char 
 	int rc = -1;
 
 	if (o == NULL) {
-		*cause = xasprintf("%s: not JSON (line %d: %s)", what, err.line, err.text);
+		*cause = xasprintf("%s: not JSON (line %d, column %d: %s)", what, err.line,
+				   err.column, jsonx_error_what(&err));
+		sodium_memzero(&err, sizeof err);
 		return -1;
 	}
 	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, &why) < 0 ||

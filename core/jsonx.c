@@ -53,6 +53,32 @@ jsonx_free(void *p)
 	f(p);
 }
 
+const char *
+jsonx_error_what(const json_error_t *e)
+{
+	switch (json_error_code(e)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_stack_overflow:
+		return "nested too deeply";
+	case json_error_invalid_utf8:
+		return "not UTF-8";
+	case json_error_premature_end_of_input:
+		return "it ends too early";
+	case json_error_end_of_input_expected:
+		return "something follows the document";
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		return "a NUL byte";
+	case json_error_duplicate_key:
+		return "a key given twice";
+	case json_error_numeric_overflow:
+		return "a number out of range";
+	default:
+		return "invalid syntax";
+	}
+}
+
 int
 jsonx_utf8_len(const unsigned char *p, size_t left)
 {

@@ -23,6 +23,13 @@ void jsonx_init(void);
 void jsonx_free(void *p);
 
 /*
+ * What the parse error e found, in words of ours: jansson's own text quotes
+ * up to 20 bytes of the input where it stopped, which may be a secret.
+ * Name a parse error by e->line, e->column and this, and wipe e after.
+ */
+const char *jsonx_error_what(const json_error_t *e);
+
+/*
  * Returns the length of the UTF-8 character at p (at most left bytes), or -1
  * for a byte jansson would refuse there: a stray continuation, a truncated,
  * overlong or surrogate sequence, or a code point above U+10FFFF.

@@ -490,6 +490,9 @@ mode_answer_final(struct mode_client *c, long status, struct answer *a)
 
 	a->status = status;
 	a->json = c->body.len > 0 ? json_loadb(c->body.p, c->body.len, 0, &jerr) : NULL;
+	/* Its text may quote a piece of a malformed create's answer: its secret. */
+	if (c->body.len > 0 && a->json == NULL)
+		sodium_memzero(&jerr, sizeof jerr);
 }
 
 /* Sends one attempt of call; returns libcurl's code and sets *status. */

@@ -316,6 +316,46 @@ test_named_variables(void **state)
 	FREE_NULL(&cause);
 }
 
+/*
+ * A token file that is not JSON is named by line, column and what is wrong,
+ * never by jansson's text, which quotes up to 20 bytes of what it stopped at:
+ * here the start of the secret (a tab pasted in, a file cut short, a stray
+ * backslash).
+ */
+static void
+test_token_json_error_quotes_nothing(void **state)
+{
+	static const char *const inputs[] = {
+	    "{\"token\":\"tok1\",\"access_key\":\"AK1\",\"access_secret\":\"Zq9hunter2Xy\tz\"}",
+	    "{\"token\":\"tok1\",\"access_key\":\"AK1\",\"access_secret\":\"Zq9hunter2Xy",
+	    "{\"token\":\"tok1\",\"access_key\":\"AK1\",\"access_secret\":\"Zq9hunter2\\Xy\"}",
+	    "{\"token\":\"tok1\",\"access_key\":\"AK1\",\"access_secret\":Zq9hunter2Xy}",
+	};
+	char *cause = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+		char *text = xsecret_strdup(inputs[i]);
+		struct cred_token tc = {0};
+
+		assert_int_equal(cred_token_parse(text, "tf", 0, &tc, &cause), -1);
+		assert_null(strstr(cause, "hunter"));
+		assert_null(strstr(cause, "Zq9"));
+		assert_non_null(strstr(cause, "tf: not JSON (line 1, column "));
+		FREE_NULL(&cause);
+		xsecret_free(text);
+	}
+	{
+		char *text = xsecret_strdup(inputs[1]);
+		struct cred_token tc = {0};
+
+		assert_int_equal(cred_token_parse(text, "tf", 0, &tc, &cause), -1);
+		assert_string_equal(cause, "tf: not JSON (line 1, column 64: it ends too early)");
+		FREE_NULL(&cause);
+		xsecret_free(text);
+	}
+}
+
 int
 main(void)
 {
@@ -329,6 +369,7 @@ main(void)
 	    cmocka_unit_test(test_no_source),
 	    cmocka_unit_test(test_policy_advice),
 	    cmocka_unit_test(test_named_variables),
+	    cmocka_unit_test(test_token_json_error_quotes_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
