@@ -151,12 +151,29 @@ fail:
 }
 
 int
+cred_open_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), flags, e;
+
+	if (fd < 0)
+		return -1;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int
 cred_read_file(const char *path, size_t max, char **out, size_t *len, char **cause)
 {
 	struct stat st;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = cred_open_file(path);
 	if (fd < 0) {
 		*cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
 		return -1;

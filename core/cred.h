@@ -49,6 +49,15 @@ char *cred_env_name(const char *name);
 int cred_owner_ok(const struct stat *st);
 
 /*
+ * Opens path for reading, a file tokenwarden trusts (a credential, a key,
+ * the policy), without waiting on what is there: a FIFO or a device put at
+ * its path opens at once, for the caller's fstat to refuse, where a
+ * blocking open would hang the run beyond any signal.  The descriptor
+ * blocks again, as any, once open.  Returns it, or -1 with errno.
+ */
+int cred_open_file(const char *path);
+
+/*
  * Where the caller got the credential's name, which decides the advice its
  * messages give: a verb's own options can name a file, a policy cannot.
  */

@@ -571,7 +571,7 @@ seal_load_public(const char *path, struct seal_pub *out, char **cause)
 	int fd, rc = SEAL_ERR;
 
 	/* Not cred_read_file: a public key may be world-readable, but none may replace it. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = cred_open_file(path);
 	if (fd < 0) {
 		*cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
 		return SEAL_ERR;

@@ -829,7 +829,7 @@ policy_load_file(const char *path, const char *zoneinfo, struct policy **out, st
 	int fd, rc = -1;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = cred_open_file(path);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		diag_init(d, path);
 		diag_add(d, DIAG_ERROR, 0, 0, "cannot read the policy: %s", strerror(errno));

@@ -212,6 +212,29 @@ run 2 rotate --public-key "$TW_TMP/bad.pub"
 expect "$err" "$TW_TMP/bad.pub"
 refused "a public key that is no key"
 
+echo "== a FIFO at a credential's, the public key's or the policy's path is refused at once"
+# The open must not wait for a writer: a nightly run would hang there.
+RUN_TIMEOUT=10
+mv "$creds/acme-admin" "$TW_TMP/acme-admin.away"
+mkfifo -m 600 "$creds/acme-admin"
+run 2 rotate
+expect "$err" "error: workspace acme (credential acme-admin): $creds/acme-admin: not a regular file"
+refused "a FIFO for a credential"
+rm "$creds/acme-admin"
+mv "$TW_TMP/acme-admin.away" "$creds/acme-admin"
+mv "$pub" "$pub.away"
+mkfifo -m 644 "$pub"
+run 2 rotate
+expect "$err" "$pub: not a regular file"
+refused "a FIFO for the public key"
+rm "$pub"
+mv "$pub.away" "$pub"
+mkfifo -m 600 "$TW_TMP/fifo.yaml"
+run 2 rotate --config "$TW_TMP/fifo.yaml"
+expect "$err" "the policy must be a regular file"
+refused "a FIFO for the policy"
+RUN_TIMEOUT=30
+
 echo "== a bad api: URL is refused with the policy"
 for api in ftp://127.0.0.1:1 http://example.com "https://user@example.com" "not a url"; do
 	policy "$TW_TMP/bad-api.yaml" "$api"

@@ -10,8 +10,8 @@
 #   run STATUS ARGS...    run tokenwarden ARGS, standard input from $RUN_STDIN
 #                         (default /dev/null), output into $out and $err;
 #                         fail unless it exits STATUS.  With RUN_TIMEOUT set,
-#                         a run still going after that many seconds is killed
-#                         and fails; the words of the array RUN_PREFIX, when
+#                         a run still going after that many seconds is sent
+#                         SIGTERM (SIGKILL 5 s later) and fails; the words of the array RUN_PREFIX, when
 #                         set, go before the binary (setsid, env, setpriv)
 #   tw_run STATUS ARGS... what run does, for a script's own run to build on
 #   expect FILE TEXT      fail unless FILE (out or err) contains TEXT
@@ -32,7 +32,7 @@ RUN_PREFIX=()
 tw_run() {
 	local want=$1 got=0 limit=()
 	shift
-	[ -z "${RUN_TIMEOUT:-}" ] || limit=(timeout "$RUN_TIMEOUT")
+	[ -z "${RUN_TIMEOUT:-}" ] || limit=(timeout -k 5 "$RUN_TIMEOUT")
 	"${limit[@]}" "${RUN_PREFIX[@]}" "$tw_bin" "$@" >"$out" 2>"$err" <"${RUN_STDIN:-/dev/null}" ||
 		got=$?
 	if [ -n "${RUN_TIMEOUT:-}" ] && [ "$got" = 124 ]; then

@@ -356,6 +356,28 @@ test_token_json_error_quotes_nothing(void **state)
 	}
 }
 
+/*
+ * A FIFO at a credential's path is refused at once: a blocking open would
+ * wait for a writer, and hang the nightly run past any signal (the alarm
+ * ends a test that hangs).
+ */
+static void
+test_fifo_refused(void **state)
+{
+	char *path = xasprintf("%s/fifo", dir), *out = NULL, *cause = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(cred_read_file(path, 4096, &out, &len, &cause), -1);
+	alarm(0);
+	assert_null(out);
+	assert_non_null(strstr(cause, "fifo: not a regular file"));
+	free(cause);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -370,6 +392,7 @@ main(void)
 	    cmocka_unit_test(test_policy_advice),
 	    cmocka_unit_test(test_named_variables),
 	    cmocka_unit_test(test_token_json_error_quotes_nothing),
+	    cmocka_unit_test(test_fifo_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
