@@ -913,6 +913,29 @@ mode_create(struct mode_client *c, const char *name, int64_t expires_at, struct 
 	return rc;
 }
 
+/*
+ * Whether a DELETE's 404 says what Mode says of a token it does not hold
+ * ("SignatureToken not found"): its message, in any case and without
+ * spaces or underscores, holds "tokennotfound" and not "workspace".  Not
+ * a workspace it lacks, nor a path it has no route for (a wrong api: URL)
+ * or a proxy's page: those say nothing of the token, which may work on.
+ */
+static int
+says_token_gone(const struct answer *a)
+{
+	const char *m = json_string_value(json_object_get(a->json, "message"));
+	char squeezed[MESSAGE_MAX + 1];
+	size_t n = 0;
+
+	if (m == NULL)
+		return 0;
+	for (; *m != '\0' && n < MESSAGE_MAX; m++)
+		if (*m != ' ' && *m != '_')
+			squeezed[n++] = (char)tolower((unsigned char)*m);
+	squeezed[n] = '\0';
+	return strstr(squeezed, "tokennotfound") != NULL && strstr(squeezed, "workspace") == NULL;
+}
+
 int
 mode_delete_answer(struct mode_client *c, const struct call *call, const struct answer *a,
 		   struct mode_token **out, char **cause)
@@ -923,6 +946,14 @@ mode_delete_answer(struct mode_client *c, const struct call *call, const struct 
 
 	if (out != NULL)
 		*out = NULL;
+	if (a->status == 404 && !says_token_gone(a)) {
+		why = server_message(a->json);
+		*cause = xasprintf("%s: 404 Not Found%s: the API did not say the token is gone; "
+				   "check the workspace's name and its api: URL",
+				   call->what, why[0] != '\0' ? why : " (no message)");
+		free(why);
+		return MODE_ERR_REJECTED;
+	}
 	if (a->status == 404 && a->maybe_acted)
 		return MODE_OK; /* an earlier attempt deleted it and its answer was lost */
 	if (a->status / 100 != 2)

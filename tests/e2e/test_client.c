@@ -200,7 +200,7 @@ test_wrong_credential_and_workspace(void **state)
 	struct mode_opts o;
 	struct mode_client *c;
 	struct mode_token *t = NULL;
-	char *cause = NULL;
+	char *cause = NULL, *root;
 
 	(void)state;
 	mode_opts_default(&o);
@@ -217,7 +217,25 @@ test_wrong_credential_and_workspace(void **state)
 			 MODE_ERR_NOT_FOUND);
 	assert_non_null(strstr(cause, "no such workspace"));
 	FREE_NULL(&cause);
+	/*
+	 * A DELETE's 404 means the token is gone only when it says so: one for
+	 * a workspace, or a path, the API lacks is no deletion (a revoke must
+	 * not report a leaked token revoked).
+	 */
+	assert_int_equal(mode_delete(c, "e2e-no-such-token", NULL, &cause), MODE_ERR_REJECTED);
+	assert_non_null(strstr(cause, "Workspace not found"));
+	assert_non_null(strstr(cause, "did not say the token is gone"));
+	FREE_NULL(&cause);
 	mode_client_free(c);
+	root = xasprintf("%s/v2", sim);
+	mode_opts_default(&o);
+	c = mode_client_new(root, "acme", &admin, &o, &cause);
+	assert_non_null(c);
+	assert_int_equal(mode_delete(c, "e2e-no-such-token", NULL, &cause), MODE_ERR_REJECTED);
+	assert_non_null(strstr(cause, "404"));
+	FREE_NULL(&cause);
+	mode_client_free(c);
+	free(root);
 	xsecret_free(bad.key);
 	xsecret_free(bad.secret);
 }

@@ -158,6 +158,11 @@ expect "$err" "timed out"
 grep -q "history head" "$err" && fail "a failed revoke noted the history's head"
 [ "$(state "$third")" = active ] || fail "a revoke that timed out changed the token"
 sim_ctl POST /_sim/faults '{}' >/dev/null
+# A wrong api: URL: the API's 404 for a path it lacks says nothing of the token.
+sed "s|api: $SIM_URL\$|api: $SIM_URL/v2|" "$TW_TMP/policy.yaml" >"$TW_TMP/wrong-api.yaml"
+run 1 revoke --yes etl --config "$TW_TMP/wrong-api.yaml"
+expect "$err" "404 Not Found: Not found: the API did not say the token is gone"
+[ "$(state "$third")" = active ] || fail "a revoke the API did not confirm changed the token"
 run 0 revoke --yes etl
 expect "$out" "revoked token $third"
 expect "$err" "history head "
