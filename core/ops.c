@@ -96,6 +96,38 @@ undo_unstored(struct store *s, struct mode_client *c, int64_t row, const struct 
 	return rc;
 }
 
+/*
+ * Whether t, a create's answer, names a token the store already holds for
+ * workspace: then it is not the new token's (a cache or a proxy replayed an
+ * earlier answer), whether or not one was made, and the token it names is
+ * in use.  Returns MODE_OK when it is new; else MODE_ERR_UNKNOWN with
+ * *cause, also when the store could not say.
+ */
+static int
+check_new(struct store *s, const char *workspace, const struct mode_token *t, char **cause)
+{
+	struct token_row *known = NULL;
+	char *why = NULL;
+	int rc = tokens_find(s, workspace, t->token, &known, &why);
+
+	if (rc == 1)
+		return MODE_OK;
+	if (rc < 0) {
+		/* Not deleted: the token the answer names may be one in use. */
+		*cause = xasprintf("created token %s but could not look it up in the store (%s); "
+				   "it expires by itself at its expires_at",
+				   t->token, why);
+		free(why);
+		return MODE_ERR_UNKNOWN;
+	}
+	*cause = xasprintf("the create's answer names token %s, which the store already holds "
+			   "(%s): an earlier answer replayed, not the new token's; whether a "
+			   "token was made is unknown, and the one it names is left as it is",
+			   t->token, tokens_state_name(known->state));
+	tokens_free(known, 1);
+	return MODE_ERR_UNKNOWN;
+}
+
 int
 ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	   const char *workspace, const char *slot, const char *name, int64_t expires_at,
@@ -115,6 +147,8 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	ops_crash_point("before-post");
 	rc = mode_create(c, name, expires_at, &t, cause);
 	ops_crash_point("after-post");
+	if (rc == MODE_OK)
+		rc = check_new(s, workspace, t, cause);
 	if (rc == MODE_OK && record_created(s, pub, workspace, row, t, sync, cause) < 0)
 		rc = undo_unstored(s, c, row, t, cause);
 	else if (rc == MODE_OK)

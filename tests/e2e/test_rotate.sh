@@ -141,6 +141,17 @@ third=$(jq -r .token "$TW_TMP/run/etl.json")
 run 2 rotate --force nosuch
 expect "$err" "--force 'nosuch': no slot of that name in the policy"
 
+echo "== a create answered with an earlier create's answer, as a cache might replay it"
+# The answer names the slot's active token: no new token, and never a reason to delete that one.
+sim_ctl POST /_sim/faults '{"replay_post": 1}' >/dev/null
+tw_run 1 rotate --force etl
+expect "$err" "names token $third, which the store already holds (active)"
+[ "$(state "$third")" = active ] || fail "a replayed create answer made the active token $(state "$third")"
+sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token == $t)] | length == 1' \
+	>/dev/null || fail "a replayed create answer deleted the slot's active token on the server"
+[ "$(jq -r .token "$TW_TMP/run/etl.json")" = "$third" ] || fail "the consumer lost the active token"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+
 echo "== revoke: gone at once, replaced by the next run"
 run 2 revoke etl </dev/null
 expect "$err" "revoking acme/$third needs --yes when not run from a terminal"

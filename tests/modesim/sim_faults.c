@@ -31,6 +31,7 @@ static const struct {
 } counts[] = {
     {"latency_ms", offsetof(struct sim_faults, latency_ms), 0, LATENCY_MAX_MS},
     {"burst_429", offsetof(struct sim_faults, burst_429), 0, BURST_MAX},
+    {"replay_post", offsetof(struct sim_faults, replay_post), 0, BURST_MAX},
     {"retry_after", offsetof(struct sim_faults, retry_after), 1, RETRY_AFTER_MAX},
     {"count", offsetof(struct sim_faults, count), 0, BURST_MAX},
 };
@@ -221,10 +222,12 @@ sim_faults_draw(struct sim_faults *f, uint64_t *rng, int is_post, struct sim_dra
 		f->count--;
 		if (f->count == 0) {
 			int64_t burst = f->burst_429, retry_after = f->retry_after;
+			int64_t replay = f->replay_post;
 
 			sim_faults_clear(f);
 			f->burst_429 = burst;
 			f->retry_after = retry_after;
+			f->replay_post = replay;
 		}
 	}
 }

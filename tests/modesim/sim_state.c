@@ -86,6 +86,7 @@ sim_state_free(struct sim_state *st)
 	free(st->ws);
 	sim_limit_free(st->limit);
 	json_decref(st->by_user);
+	json_decref(st->last_create);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->lock);
 	free(st);

@@ -66,7 +66,8 @@ struct sim_state {
 	struct sim_limit *limit;
 	int verify_admin; /* a verify draws on its token's workspace admin budget */
 	struct sim_stats stats;
-	json_t *by_user; /* requests that took a rate-limit slot, per user name */
+	json_t *by_user;     /* requests that took a rate-limit slot, per user name */
+	json_t *last_create; /* the last create's answer, for replay_post; NULL: none yet */
 };
 
 /* Returns the state for cfg (copying what it needs); aborts on failure. */

@@ -540,6 +540,19 @@ expect_status 200 "lost_post_rate leaves GET alone"
 create "$(body lost-but-invalid x)"
 expect_error 422 unprocessable_entity "lost_post_rate answers a refused POST"
 
+step "faults: replay_post answers a create with the last one's answer, making nothing"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+create_ok "replay-original"
+first=$TOK
+before=$(ntokens)
+sim_ctl POST /_sim/faults '{"replay_post": 1}' >/dev/null
+create "$(body replay-second "$FAR")"
+expect_status 200 "a replayed create"
+tw_expect_eq "the replayed answer's token" "$(jq -r .token "$B")" "$first"
+tw_expect_eq "a replayed create made nothing" "$(ntokens)" "$before"
+create_ok "replay-over" # one replay, then creates as before
+[ "$TOK" != "$first" ] || tw_fail "replay_post: a second create was replayed too"
+
 step "faults: reject_bearer_rate refuses signature tokens, nothing else"
 sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
 reports "$PTOK" "$PKEY" "$PSEC"
