@@ -810,46 +810,80 @@ client_error(struct mode_client *c, const struct call *call, const struct answer
 	return rc;
 }
 
+/* Field f of o when it is a string; else "" (absent, null or askew: nothing acts on it). */
+static const char *
+lax_string(const json_t *o, const char *f)
+{
+	const char *v = json_string_value(json_object_get(o, f));
+
+	return v != NULL ? v : "";
+}
+
+/* Field f of o when it is an integer; else 0, as lax_string. */
+static int64_t
+lax_int(const json_t *o, const char *f)
+{
+	const json_t *v = json_object_get(o, f);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* Field f of o when it is a time; else 0, as lax_string. */
+static int64_t
+lax_time(const json_t *o, const char *f)
+{
+	char *why = NULL;
+	int64_t ms = 0;
+
+	if (jsonx_time(o, f, JSONX_OPTIONAL, &ms, &why) < 0) {
+		free(why);
+		ms = 0;
+	}
+	return ms;
+}
+
 /*
  * Reads a Signature Token object; the secret is required when need_secret.
- * *cause may quote the answer (an id, a time), made printable.
+ * Only what tokenwarden acts on must be there and well formed: the id, the
+ * access key (and secret) and expires_at.  The rest (name, creator and
+ * organization ids, created and updated times, the scope) is taken when it
+ * reads, and left empty or 0 when not: an answer that carries a token is
+ * not thrown away, to become an unknown token and a retry's second, for a
+ * field nothing uses.  *cause may quote the answer (an id, a time), made
+ * printable.
  */
 static int
 parse_token(const json_t *o, int need_secret, struct mode_token **out, char **cause)
 {
-	struct mode_token *t = xcalloc(1, sizeof *t);
-	const char *id, *name, *key, *secret = NULL, *af, *at;
+	struct mode_token *t;
+	const char *id, *key, *secret = NULL;
 	int64_t v;
 
 	if (jsonx_string(o, "token", JSONX_REQUIRED, &id, cause) < 0 ||
 	    mode_check_id(id, cause) < 0 ||
-	    jsonx_string(o, "name", JSONX_REQUIRED, &name, cause) < 0 ||
-	    jsonx_int(o, "creator_id", JSONX_REQUIRED, &t->creator_id, cause) < 0 ||
-	    jsonx_int(o, "organization_id", JSONX_REQUIRED, &t->organization_id, cause) < 0 ||
 	    jsonx_string(o, "access_key", JSONX_REQUIRED, &key, cause) < 0 ||
 	    jsonx_string(o, "access_secret", need_secret ? JSONX_REQUIRED : JSONX_OPTIONAL, &secret,
 			 cause) < 0 ||
-	    jsonx_time(o, "created_at", JSONX_REQUIRED, &t->created_at, cause) < 0 ||
-	    jsonx_time(o, "updated_at", JSONX_REQUIRED, &t->updated_at, cause) < 0 ||
-	    jsonx_time(o, "expires_at", JSONX_REQUIRED, &v, cause) < 0 ||
-	    jsonx_string(o, "authentication_for", JSONX_REQUIRED, &af, cause) < 0 ||
-	    jsonx_string(o, "authorization_type", JSONX_REQUIRED, &at, cause) < 0) {
+	    jsonx_time(o, "expires_at", JSONX_REQUIRED, &v, cause) < 0) {
 		printable(*cause);
-		mode_token_free(t);
 		return -1;
 	}
 	if (need_secret && (secret[0] == '\0' || key[0] == '\0')) {
 		*cause = xasprintf("field 'access_secret' or 'access_key' is empty");
-		mode_token_free(t);
 		return -1;
 	}
+	t = xcalloc(1, sizeof *t);
 	t->expires_at = v;
 	t->token = xstrdup(id);
-	t->name = xstrdup(name);
+	t->name = xstrdup(lax_string(o, "name"));
+	t->creator_id = lax_int(o, "creator_id");
+	t->organization_id = lax_int(o, "organization_id");
+	t->created_at = lax_time(o, "created_at");
+	t->updated_at = lax_time(o, "updated_at");
 	t->access_key = xsecret_strdup(key);
 	t->access_secret = secret != NULL ? xsecret_strdup(secret) : NULL;
-	t->authentication_for = xstrdup(af);
-	t->authorization_type = xstrdup(at);
+	t->authentication_for = xstrdup(lax_string(o, "authentication_for"));
+	t->authorization_type = xstrdup(lax_string(o, "authorization_type"));
 	*out = t;
 	return 0;
 }
@@ -905,6 +939,11 @@ mode_create(struct mode_client *c, const char *name, int64_t expires_at, struct 
 	rc = mode_perform(c, &call, &a, cause);
 	if (rc == MODE_OK)
 		rc = mode_create_answer(c, &call, &a, out, cause);
+	/* The name it asked for, when the answer left its own out. */
+	if (rc == MODE_OK && (*out)->name[0] == '\0') {
+		free((*out)->name);
+		(*out)->name = xstrdup(name);
+	}
 	free(what);
 	free(call.url);
 	jsonx_free(body);

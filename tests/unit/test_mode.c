@@ -426,6 +426,48 @@ test_answer_quotes_printable(void **state)
 	}
 }
 
+/*
+ * A create's answer that carries the id, the credential and the expiry is a
+ * token made, whatever else it lacks or has askew: the fields tokenwarden
+ * does not act on are not worth an unknown token, and a retry's second one.
+ * Without one of those four, the outcome is unknown.
+ */
+static void
+test_answer_needs_what_is_used(void **state)
+{
+	static const char *const made[] = {
+	    "{\"token\": \"5b89bf4b0a49\", \"access_key\": \"k\", \"access_secret\": \"s\", "
+	    "\"expires_at\": \"2027-01-01T00:00:00.000Z\"}",
+	    "{\"token\": \"5b89bf4b0a49\", \"name\": null, \"creator_id\": \"one\", "
+	    "\"organization_id\": null, \"access_key\": \"k\", \"access_secret\": \"s\", "
+	    "\"created_at\": \"soon\", \"updated_at\": 3, \"expires_at\": "
+	    "\"2027-01-01T00:00:00.000Z\", \"authentication_for\": 1}",
+	};
+	static const char *const lacking[] = {
+	    "{\"access_key\": \"k\", \"access_secret\": \"s\", \"expires_at\": "
+	    "\"2027-01-01T00:00:00.000Z\"}",
+	    "{\"token\": \"5b89bf4b0a49\", \"access_secret\": \"s\", \"expires_at\": "
+	    "\"2027-01-01T00:00:00.000Z\"}",
+	    "{\"token\": \"5b89bf4b0a49\", \"access_key\": \"k\", \"expires_at\": "
+	    "\"2027-01-01T00:00:00.000Z\"}",
+	    "{\"token\": \"5b89bf4b0a49\", \"access_key\": \"k\", \"access_secret\": \"s\"}",
+	    "{\"token\": \"5b89bf4b0a49\", \"access_key\": \"k\", \"access_secret\": \"s\", "
+	    "\"expires_at\": \"later\"}",
+	};
+	char *cause = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+		if (create_answer(made[i], &cause) != MODE_OK)
+			fail_msg("case %zu: %s", i, cause);
+	}
+	for (size_t i = 0; i < sizeof lacking / sizeof lacking[0]; i++) {
+		assert_int_equal(create_answer(lacking[i], &cause), MODE_ERR_UNKNOWN);
+		expect_in(cause, "the answer is malformed");
+		FREE_NULL(&cause);
+	}
+}
+
 /* A client that has read one answer's header lines, each given without its "\r\n". */
 static struct mode_client *
 read_headers(const char *const *lines, size_t n)
@@ -592,6 +634,7 @@ main(void)
 	    cmocka_unit_test(test_clock_judge),
 	    cmocka_unit_test(test_clock_state_of_a_new_client),
 	    cmocka_unit_test(test_answer_quotes_printable),
+	    cmocka_unit_test(test_answer_needs_what_is_used),
 	    cmocka_unit_test(test_rate_headers),
 	    cmocka_unit_test(test_verify_budget_from_headers),
 	};
