@@ -350,6 +350,24 @@ mode_client_new(const char *api, const char *workspace, const struct cred *cred,
 }
 
 /*
+ * libcurl's progress callback, at least once a second while an answer is
+ * awaited: gives the attempt up (CURLE_ABORTED_BY_CALLBACK) when the run
+ * is stopping and it may be given up, so that an API that takes a request
+ * and answers nothing holds a stopping run no longer than that.
+ */
+static int
+progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct mode_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->abortable && c->stop != NULL && c->stop(c->stop_arg);
+}
+
+/*
  * Makes c's libcurl handle before its first request (a run that sends
  * nothing never loads libcurl), once libcurl reads the API's and the
  * proxy's URLs as the checks did.  Returns CURLE_OK, or a code that is
@@ -385,6 +403,9 @@ start(struct mode_client *c)
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, mode_header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
 	return CURLE_OK;
 }
 
@@ -539,6 +560,8 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	 */
 	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, post ? 1L : 0L);
 	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, post ? 1L : 0L);
+	/* A create is waited for: given up, it might have made a token nobody records. */
+	c->abortable = !post;
 	if (post) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, call->body);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
@@ -576,16 +599,21 @@ permanent(CURLcode rc)
 }
 
 static void
-backoff(int failures)
+backoff(struct mode_client *c, int failures)
 {
-	int64_t d = BACKOFF_BASE_MS;
+	int64_t d = BACKOFF_BASE_MS, left;
 
 	for (int i = 1; i < failures && d < BACKOFF_CAP_MS; i++)
 		d *= 2;
 	if (d > BACKOFF_CAP_MS)
 		d = BACKOFF_CAP_MS;
 	/* Half fixed, half random: spreads retries without ever retrying at once. */
-	clock_sleep_ms(d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1)));
+	left = d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
+	/* In naps that see the stop hook, as take_turn's. */
+	while (left > 0 && !(c->stop != NULL && c->stop(c->stop_arg))) {
+		clock_sleep_ms(left < 250 ? left : 250);
+		left -= 250;
+	}
 }
 
 static const char *
@@ -627,10 +655,10 @@ take_turn(struct mode_client *c, const struct call *call)
 	for (;;) {
 		int64_t wait = ratebook_wait(&c->book, call->token, clock_mono_ms());
 
-		if (wait <= 0)
-			return 0;
 		if (c->stop != NULL && c->stop(c->stop_arg))
 			return -1;
+		if (wait <= 0)
+			return 0;
 		clock_sleep_ms(wait < 250 ? wait : 250);
 	}
 }
@@ -662,6 +690,11 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 			return MODE_ERR_STOPPED;
 		}
 		rc = attempt(c, call, &status);
+		if (rc == CURLE_ABORTED_BY_CALLBACK) {
+			*cause =
+			    xasprintf("%s: given up unanswered: the run is stopping", call->what);
+			return MODE_ERR_STOPPED;
+		}
 
 		if (rc != CURLE_OK && (never_sent(rc) || permanent(rc) || !post)) {
 			failures++;
@@ -673,7 +706,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted |= !never_sent(rc);
-			backoff(failures);
+			backoff(c, failures);
 			continue;
 		}
 		if (rc != CURLE_OK) {
@@ -724,7 +757,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted = 1;
-			backoff(failures);
+			backoff(c, failures);
 			continue;
 		}
 		mode_answer_final(c, status, a);
@@ -743,7 +776,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_PROTOCOL;
 			}
 			a->maybe_acted = 1;
-			backoff(failures);
+			backoff(c, failures);
 			continue;
 		}
 		return MODE_OK;

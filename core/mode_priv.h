@@ -50,6 +50,7 @@ struct mode_client {
 	struct mode_clock hdr_clock; /* the answer being read */
 	int hdr_done;                /* its header block ended */
 	int too_big;
+	int abortable; /* the run's stop may give it up: not a create, which may have acted */
 	char errbuf[CURL_ERROR_SIZE];
 	struct mode_clock clock; /* the latest complete answer's */
 };

@@ -389,6 +389,28 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$st" = 1 ] || fail "a run stopped between tries exited $st, expected 1"
 [ "$ms" -lt 1500 ] || fail "a run between tries took $ms ms to stop after SIGTERM"
 expect "$out" "1 left"
+# So does a run whose API takes a request and answers nothing, even while it
+# reads the workspaces' clocks before any work: an answer in flight is given
+# up (a GET's; a create's is waited for), and no other is sent.  And
+# --max-time ends it there too.
+sim_ctl POST /_sim/faults '{"latency_ms": 60000}' >/dev/null
+"$tw_bin" rotate --config "$TW_TMP/slow.yaml" --timeout 30 --retries 3 >"$out" 2>"$err" &
+pid=$!
+sleep 1
+t0=$(date +%s%N)
+kill -TERM "$pid"
+st=0
+wait "$pid" || st=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$st" = 3 ] || fail "a run stopped while the API said nothing exited $st, expected 3: $(cat "$err")"
+[ "$ms" -lt 1500 ] || fail "a run stopped while the API said nothing took $ms ms after SIGTERM"
+t0=$(date +%s%N)
+st=0
+"$tw_bin" rotate --config "$TW_TMP/slow.yaml" --timeout 30 --retries 3 --max-time 2s \
+	>"$out" 2>"$err" || st=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$st" = 3 ] || fail "a run out of time while the API said nothing exited $st, expected 3: $(cat "$err")"
+[ "$ms" -lt 3500 ] || fail "a run of --max-time 2s took $ms ms while the API said nothing"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
