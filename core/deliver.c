@@ -476,7 +476,7 @@ deliver_exec(const struct policy_slot *s, const struct policy_deliver *d,
 	in[0] = out[1] = -1;
 	fcntl(in[1], F_SETFL, O_NONBLOCK);
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	if (spawn_converse(in[1], out[0], json, len, deadline, tail_sink, &t) < 0)
+	if (spawn_converse(pid, in[1], out[0], json, len, deadline, tail_sink, &t) < 0)
 		timed_out = 1;
 	in[1] = -1;
 	status = spawn_reap(pid, timed_out ? spawn_now_ms() : deadline, &timed_out);

@@ -277,7 +277,7 @@ capture(const char *const args[], char *out, size_t size)
 		spawn_exec(devnull, fds[1], devnull, argv, NULL, SPAWN_PATH);
 	close(fds[1]);
 	fds[1] = -1;
-	spawn_converse(-1, fds[0], NULL, 0, INT64_MAX, keep, &c);
+	spawn_converse(-1, -1, fds[0], NULL, 0, INT64_MAX, keep, &c);
 	while (c.len > 0 &&
 	       (out[c.len - 1] == '\n' || out[c.len - 1] == ' ' || out[c.len - 1] == '\r'))
 		c.len--;

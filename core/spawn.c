@@ -51,9 +51,35 @@ spawn_exec(int in, int out, int err, char *const argv[], char *const envp[], int
 	_exit(127);
 }
 
+/* Whether child pid has exited, left to be reaped (-1: never asked). */
+static int
+exited(pid_t pid)
+{
+	siginfo_t info = {0};
+
+	return pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == pid;
+}
+
+/*
+ * Passes on what out (non-blocking) holds now, up to 16 chunks: a program
+ * the child started may go on writing there.
+ */
+static void
+drain(int out, char *chunk, size_t size, spawn_sink sink, void *arg)
+{
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(out, chunk, size);
+
+		if (n <= 0)
+			break;
+		sink(chunk, (size_t)n, arg);
+	}
+}
+
 int
-spawn_converse(int in, int out, const char *data, size_t len, int64_t deadline, spawn_sink sink,
-	       void *arg)
+spawn_converse(pid_t pid, int in, int out, const char *data, size_t len, int64_t deadline,
+	       spawn_sink sink, void *arg)
 {
 	size_t sent = 0;
 	char chunk[512];
@@ -68,6 +94,13 @@ spawn_converse(int in, int out, const char *data, size_t len, int64_t deadline, 
 			rc = -1;
 			break;
 		}
+		if (exited(pid)) {
+			drain(out, chunk, sizeof chunk, sink, arg);
+			break;
+		}
+		/* Naps of a tenth of a second while a child runs: its exit ends the talk. */
+		if (pid > 0 && left > 100)
+			left = 100;
 		r = poll(pf, in >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -34,14 +34,17 @@ _Noreturn void spawn_exec(int in, int out, int err, char *const argv[], char *co
 typedef void (*spawn_sink)(const char *buf, size_t n, void *arg);
 
 /*
- * Feeds data (len bytes) to the child on `in`, a non-blocking descriptor
+ * Feeds data (len bytes) to child pid on `in`, a non-blocking descriptor
  * it closes (-1: nothing to feed), and passes its output from `out` to
- * sink until the child closes it or the deadline (spawn_now_ms) passes; the
- * caller closes `out`.  A child that stops reading is not an error here:
- * its exit status decides.  Returns 0, or -1 on timeout or a poll error.
+ * sink until the child closes it, the child exits (what it wrote by then
+ * is passed on: a program it started may hold `out` open for as long as it
+ * runs) or the deadline (spawn_now_ms) passes; the caller closes `out` and
+ * reaps pid (-1: wait for `out` alone).  A child that stops reading is not
+ * an error here: its exit status decides.  Returns 0, or -1 on timeout or
+ * a poll error.
  */
-int spawn_converse(int in, int out, const char *data, size_t len, int64_t deadline, spawn_sink sink,
-		   void *arg);
+int spawn_converse(pid_t pid, int in, int out, const char *data, size_t len, int64_t deadline,
+		   spawn_sink sink, void *arg);
 
 /*
  * Waits for pid until the deadline; then sets *timed_out and kills it and

@@ -891,6 +891,43 @@ test_fingerprint(void **state)
 	assert_string_equal(b, a);
 }
 
+/*
+ * A hook that starts a service and exits, the service keeping the hook's
+ * output (`service x restart`, `x &`): its exit status answers, at once,
+ * and the service is left running.  Neither "no answer; killed" after the
+ * time limit, nor a kill of what the hook started.
+ */
+static void
+test_exec_background_child(void **state)
+{
+	static const int exits[] = {0, 3};
+	char *pidfile = xasprintf("%s/bg.pid", dir), *script, *cause = NULL, *got;
+	struct policy_deliver d;
+	long bg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof exits / sizeof exits[0]; i++) {
+		script = xasprintf("cat >/dev/null; sleep 60 & echo $! > '%s'; exit %d", pidfile,
+				   exits[i]);
+		d = shell(script, 5);
+		assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL),
+				 exits[i] == 0 ? 0 : -1);
+		if (exits[i] != 0)
+			assert_non_null(strstr(cause, "exit status 3"));
+		FREE_NULL(&cause);
+		got = slurp(pidfile);
+		bg = got != NULL ? atol(got) : 0;
+		assert_true(bg > 0);
+		assert_int_equal(kill((pid_t)bg, 0), 0);
+		kill((pid_t)bg, SIGKILL);
+		free(got);
+		unlink(pidfile);
+		free(script);
+		shell_free(&d);
+	}
+	free(pidfile);
+}
+
 int
 main(void)
 {
@@ -906,6 +943,7 @@ main(void)
 	    cmocka_unit_test(test_exec_output_cut),
 	    cmocka_unit_test(test_mask_every_offset),
 	    cmocka_unit_test(test_exec_default_signals),
+	    cmocka_unit_test(test_exec_background_child),
 	    cmocka_unit_test(test_rehearse_file),
 	    cmocka_unit_test(test_rehearse_file_unwritable),
 	    cmocka_unit_test(test_rehearse_exec),
