@@ -242,7 +242,8 @@ out:
 /*
  * Writes json to path atomically: a temporary file beside it (write_beside)
  * renamed over path, both through the directory's descriptor, then the
- * directory synced.  A reader sees the old file or the new one, whole,
+ * directory synced; any temporary file an earlier delivery left there
+ * first removed.  A reader sees the old file or the new one, whole,
  * never a part.  Rehearsing stops short of the rename: the temporary file is
  * removed and path is left as it was.  Returns 0, DELIVER_HELD (renamed, the
  * directory not synced) or -1, with *cause.
@@ -257,6 +258,8 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 
 	if (target_open(path, d, &t, cause) < 0)
 		goto out;
+	/* What a run killed before its rename left there holds a token's secret. */
+	outfile_sweep_beside(t.dir, t.name);
 	tmp = write_beside(&t, d, json, len, cause);
 	if (tmp == NULL)
 		goto out;

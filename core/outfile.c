@@ -3,6 +3,7 @@
 
 #include "core/xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -11,16 +12,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* 64 characters: a random byte's low six bits pick one without bias. */
+static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+#define SUFFIX_LEN 6
+
 int
 outfile_create_beside(int dir, const char *name, char **tmp)
 {
-	/* 64 characters: a random byte's low six bits pick one without bias. */
-	static const char chars[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	int fd = -1, err = EEXIST;
 
 	for (int tries = 0; tries < 100 && err == EEXIST; tries++) {
-		unsigned char rnd[6];
+		unsigned char rnd[SUFFIX_LEN];
 		char suffix[sizeof rnd + 1];
 
 		/* One draw a name: each is a system call. */
@@ -37,6 +40,39 @@ outfile_create_beside(int dir, const char *name, char **tmp)
 	}
 	errno = err;
 	return -1;
+}
+
+/* Whether entry is a name outfile_create_beside gives a file beside name. */
+static int
+made_beside(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+
+	return entry[0] == '.' && strncmp(entry + 1, name, n) == 0 &&
+	       strncmp(entry + 1 + n, ".tw-", 4) == 0 && strlen(entry + n + 5) == SUFFIX_LEN &&
+	       strspn(entry + n + 5, chars) == SUFFIX_LEN;
+}
+
+int
+outfile_sweep_beside(int dir, const char *name)
+{
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	struct stat st;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (made_beside(e->d_name, name) &&
+		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    unlinkat(dir, e->d_name, 0) == 0)
+			removed++;
+	closedir(d);
+	return removed;
 }
 
 int

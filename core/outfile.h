@@ -42,4 +42,12 @@ void outfile_abort(struct outfile *o);
  */
 int outfile_create_beside(int dir, const char *name, char **tmp);
 
+/*
+ * Removes from directory dir the files outfile_create_beside made beside
+ * name that a writer killed before its rename left behind (a consumer's
+ * would hold a secret): regular files named .NAME.tw- and six of its
+ * characters, never through a link.  Returns how many it removed.
+ */
+int outfile_sweep_beside(int dir, const char *name);
+
 #endif

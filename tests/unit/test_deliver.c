@@ -195,6 +195,30 @@ test_file(void **state)
 	xsecret_free(json);
 	assert_int_equal(entries(), 1); /* no temporary file left beside it */
 
+	/*
+	 * What a delivery killed before its rename left beside the file (a
+	 * token's secret) goes with the next delivery; what only looks like it
+	 * stays.
+	 */
+	got = xasprintf(
+	    "cd '%s' && echo secret > .acme-etl.json.tw-Ab_-e1 && "
+	    "echo other > .acme-etl.json.tw-Ab_-e12 && echo other > .acme-etl.json.tw-Ab+-e1 && "
+	    "echo other > .acme-etl.jsom.tw-Ab_-e1 && ln -s acme-etl.json .acme-etl.json.tw-Zzzzzz",
+	    dir);
+	assert_int_equal(system(got), 0);
+	free(got);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
+	got = xasprintf("%s/.acme-etl.json.tw-Ab_-e1", dir);
+	assert_int_equal(access(got, F_OK), -1);
+	free(got);
+	assert_int_equal(entries(), 5);
+	got = xasprintf("cd '%s' && rm .acme-etl.json.tw-Ab_-e12 .acme-etl.json.tw-Ab+-e1 "
+			".acme-etl.jsom.tw-Ab_-e1 .acme-etl.json.tw-Zzzzzz",
+			dir);
+	assert_int_equal(system(got), 0);
+	free(got);
+	assert_int_equal(entries(), 1);
+
 	/* Owner by number (ours), and an owner that does not exist: refused, nothing left. */
 	d.owner = xasprintf("%u", (unsigned)getuid());
 	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
