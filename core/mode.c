@@ -115,7 +115,11 @@ header_text(const char *line, size_t len, const char *name, size_t *vlen)
 	return line;
 }
 
-/* The value of "Name: 123" when line is that header and its value 1 to 9 digits; else -1. */
+/*
+ * The value of "Name: 123" when line is that header and its value 1 to 9
+ * digits; HEADER_HUGE for more digits; else -1.
+ */
+#define HEADER_HUGE (-2)
 static long
 header_value(const char *line, size_t len, const char *name)
 {
@@ -123,14 +127,15 @@ header_value(const char *line, size_t len, const char *name)
 	const char *v = header_text(line, len, name, &vlen);
 	long n = 0;
 
-	if (v == NULL || vlen == 0 || vlen > 9)
+	if (v == NULL || vlen == 0)
 		return -1;
 	for (size_t i = 0; i < vlen; i++) {
 		if (!isdigit((unsigned char)v[i]))
 			return -1;
-		n = n * 10 + (v[i] - '0');
+		if (i < 9)
+			n = n * 10 + (v[i] - '0');
 	}
-	return n;
+	return vlen > 9 ? HEADER_HUGE : n;
 }
 
 size_t
@@ -162,8 +167,9 @@ mode_header_cb(char *line, size_t size, size_t n, void *arg)
 	if (v >= 0)
 		c->hdr_remaining = v;
 	v = header_value(line, len, "Retry-After");
-	if (v >= 0) {
-		c->retry_after = v;
+	if (v >= 0 || v == HEADER_HUGE) {
+		/* Wait a billion seconds or more: longer than a run, not the default's one. */
+		c->retry_after = v >= 0 ? v : RETRY_AFTER_DAY;
 	} else {
 		/* Retry-After may also be an HTTP-date; the wait is read from it at the end. */
 		size_t vlen;

@@ -517,7 +517,9 @@ test_rate_headers(void **state)
 	assert_int_equal(RA("retry-after:\t7 "), 7);
 	assert_int_equal(RA("Retry-After: 5abc"), 1); /* not a number: the default */
 	assert_int_equal(RA("Retry-After: -5"), 1);
-	assert_int_equal(RA("Retry-After: 1234567890"), 1); /* ten digits */
+	/* Ten digits and more: a wait longer than a run, as an HTTP-date a day ahead. */
+	assert_int_equal(RA("Retry-After: 1234567890"), RETRY_AFTER_DAY);
+	assert_int_equal(RA("Retry-After: 99999999999x"), 1);
 	assert_int_equal(RA("Retry-After:"), 1);
 	/* An HTTP-date, counted from the answer's Date, wherever that comes. */
 	assert_int_equal(
@@ -544,6 +546,13 @@ test_rate_headers(void **state)
 	c = read_headers(
 	    (const char *const[]){"X-RateLimit-Limit: 40 ", "X-RateLimit-Remaining: 3x"}, 2);
 	assert_int_equal(c->hdr_limit, 40);
+	assert_int_equal(c->hdr_remaining, -1);
+	mode_client_free(c);
+	/* A count of ten digits or more says nothing that can be used. */
+	c = read_headers((const char *const[]){"X-RateLimit-Limit: 1234567890",
+					       "X-RateLimit-Remaining: 99999999999"},
+			 2);
+	assert_int_equal(c->hdr_limit, -1);
 	assert_int_equal(c->hdr_remaining, -1);
 	mode_client_free(c);
 }
