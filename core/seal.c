@@ -94,6 +94,27 @@ out:
 	return rc;
 }
 
+/*
+ * Field f as a message may quote it: whoever holds the public key chose it,
+ * so each byte but printable ASCII becomes '?' (escapes, line ends and C1
+ * controls would act on a terminal or forge log lines), and past 48 bytes
+ * it is cut, with "...".
+ */
+static char *
+quotable(const struct field *f)
+{
+	size_t n = f->n > 48 ? 48 : f->n;
+	char *q = xmalloc(n + 4);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)f->p[i];
+
+		q[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	strcpy(q + n, f->n > n ? "..." : "");
+	return q;
+}
+
 /* Splits an opened plaintext into its fields; -1 when it is not one this version writes. */
 static int
 decode_plain(const unsigned char *plain, size_t n, struct field f[NFIELDS])
@@ -166,8 +187,8 @@ seal_open(const struct seal_sec *sec, const char *workspace, const char *token_i
 		goto out;
 	}
 	if (!field_is(&f[0], workspace) || !field_is(&f[1], token_id)) {
-		w = xstrndup(f[0].p, f[0].n);
-		t = xstrndup(f[1].p, f[1].n);
+		w = quotable(&f[0]);
+		t = quotable(&f[1]);
 		*cause =
 		    xasprintf("the sealed secret stored for token %s in workspace %s belongs to "
 			      "another token (workspace %s, token %s) and was moved between rows",

@@ -268,6 +268,25 @@ test_swapped_between_tokens(void **state)
 			 SEAL_ERR_MOVED);
 	FREE_NULL(&cause);
 	free(blob);
+	/*
+	 * What a blob says it belongs to is anyone's with the public key: quoted
+	 * with every byte a terminal could act on (escapes, line ends, C1
+	 * controls) made '?', and cut short.
+	 */
+	seal_ok(&pub, "x\033[2J\033]0;owned\007\nFAKE \302\233line", "t\r\x7f", &blob, &len);
+	assert_int_equal(seal_open(sec, "acme", "tok1", blob, len, &key, &secret, &cause),
+			 SEAL_ERR_MOVED);
+	assert_non_null(strstr(cause, "(workspace x?[2J?]0;owned??FAKE ??line, token t?\?)"));
+	FREE_NULL(&cause);
+	free(blob);
+	seal_ok(&pub, "acme", "a-very-long-token-id-that-goes-on-and-on-past-any-use-in-a-message",
+		&blob, &len);
+	assert_int_equal(seal_open(sec, "acme", "tok1", blob, len, &key, &secret, &cause),
+			 SEAL_ERR_MOVED);
+	assert_non_null(
+	    strstr(cause, "token a-very-long-token-id-that-goes-on-and-on-past-an...)"));
+	FREE_NULL(&cause);
+	free(blob);
 	seal_secret_free(sec);
 	free(pub_path);
 	free(sec_path);
