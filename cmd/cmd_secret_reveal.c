@@ -68,13 +68,15 @@ print_json(const struct token_row *r, const struct opened *p)
 	json_object_set_new(o, "workspace", json_string(r->workspace));
 	json_object_set_new(o, "slot", r->slot != NULL ? json_string(r->slot) : json_null());
 	json_object_set_new(o, "token", json_string(r->token));
-	json_object_set_new(o, "access_key", json_string(p->key));
-	json_object_set_new(o, "access_secret", json_string(p->secret));
-	if (p->bearer != NULL)
-		json_object_set_new(o, "bearer", json_string(p->bearer));
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* json_string refuses what is not UTF-8: a key left out would look like none. */
+	if (json_object_set_new(o, "access_key", json_string(p->key)) < 0 ||
+	    json_object_set_new(o, "access_secret", json_string(p->secret)) < 0 ||
+	    (p->bearer != NULL && json_object_set_new(o, "bearer", json_string(p->bearer)) < 0))
+		text = NULL;
+	else
+		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (text == NULL)
-		errorf("cannot encode the secret as JSON");
+		errorf("cannot encode the secret as JSON (it is not UTF-8); run it without --json");
 	else if (print_secret(text) == 0)
 		rc = print_secret("\n");
 	jsonx_free(text);

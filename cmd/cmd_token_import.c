@@ -105,10 +105,11 @@ split_secret(const char *line, struct token_secret *ts, char **cause)
 	const char *colon = strchr(line, ':');
 	size_t klen, slen;
 
+	/* Mode's are ASCII; anything else could not be handed on as JSON. */
 	for (const char *p = line; *p != '\0'; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
 			*cause = xasprintf("standard input: the access key and secret contain a "
-					   "space or a control character");
+					   "space, a control character or a byte outside ASCII");
 			return -1;
 		}
 	}

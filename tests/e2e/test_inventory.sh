@@ -200,10 +200,13 @@ refuse 2 "standard input: expected one line ACCESS_KEY:ACCESS_SECRET, found more
 	"$key1:$secret1\nsecond line\n" "${sec[@]}"
 refuse 2 "standard input: holds a NUL byte at offset $((${#key1} + 1 + ${#secret1})); is it the right file?" \
 	"$key1:$secret1\0tail\n" "${sec[@]}"
-refuse 2 "standard input: the access key and secret contain a space or a control character" \
+refuse 2 "standard input: the access key and secret contain a space, a control character or a byte outside ASCII" \
 	"$key1: $secret1\n" "${sec[@]}"
-refuse 2 "standard input: the access key and secret contain a space or a control character" \
+refuse 2 "standard input: the access key and secret contain a space, a control character or a byte outside ASCII" \
 	"$key1:$secret1\t\n" "${sec[@]}"
+# Not UTF-8 (Latin-1's e acute): 'secret reveal --json' could not print it.
+refuse 2 "standard input: the access key and secret contain a space, a control character or a byte outside ASCII" \
+	"$key1:$secret1\xe9\n" "${sec[@]}"
 refuse 2 "standard input: the access key or secret is longer than 4096 bytes" \
 	"$(printf 'k%.0s' {1..4097}):$secret1\n" "${sec[@]}"
 refuse 2 "standard input: larger than 8195 bytes; is it the right file?" \
