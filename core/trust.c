@@ -260,8 +260,78 @@ out:
 	return rc;
 }
 
+/* Scripts in a row, each the interpreter of the one before, as many as execve(2) runs. */
+#define SCRIPTS_MAX 5
+
+/*
+ * The interpreter the "#!" line of the file at path names, read as
+ * execve(2) reads it (its first 256 bytes): NULL when the file is no script,
+ * or cannot be read, when it is no script this user can run either.
+ */
+static char *
+interpreter_of(const char *path)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	size_t start, end;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 2 || buf[0] != '#' || buf[1] != '!')
+		return NULL;
+	buf[n] = '\0';
+	start = 2 + strspn(buf + 2, " \t");
+	end = start + strcspn(buf + start, " \t\n");
+	return xstrndup(buf + start, end - start);
+}
+
+static int check_program(const char *program, int depth, char **cause);
+
+/*
+ * The interpreter of the script at program (found trusted), checked as a
+ * program: execve runs it, with what the script gets.  Returns as
+ * trust_program.
+ */
+static int
+check_interpreter(const char *program, int depth, char **cause)
+{
+	char *interp = interpreter_of(program), *why = NULL;
+	int rc = 0;
+
+	if (interp == NULL || interp[0] == '\0')
+		goto out;
+	if (interp[0] != '/') {
+		*cause = xasprintf("%s names the interpreter %s, not an absolute path; give its "
+				   "full path on the #! line",
+				   program, interp);
+		rc = -1;
+	} else if (depth >= SCRIPTS_MAX) {
+		*cause = xasprintf("%s: more than %d scripts in a row, each the interpreter of the "
+				   "one before: execve refuses it",
+				   program, SCRIPTS_MAX);
+		rc = -1;
+	} else {
+		rc = check_program(interp, depth + 1, &why);
+		if (rc != 0)
+			*cause = xasprintf("%s runs the interpreter %s (its #! line): %s", program,
+					   interp, why);
+	}
+out:
+	free(why);
+	free(interp);
+	return rc;
+}
+
 int
 trust_program(const char *program, char **cause)
+{
+	return check_program(program, 0, cause);
+}
+
+/* trust_program, for a program that is the interpreter of depth scripts. */
+static int
+check_program(const char *program, int depth, char **cause)
 {
 	char *done = xstrdup(""), *rest_buf = xstrdup(program), *c = NULL;
 	const char *rest = rest_buf;
@@ -291,6 +361,8 @@ trust_program(const char *program, char **cause)
 		}
 		FREE_NULL(&c);
 	}
+	if (rc == 0)
+		rc = check_interpreter(program, depth, cause);
 out:
 	free(done);
 	free(rest_buf);

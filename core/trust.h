@@ -51,7 +51,9 @@ char *trust_claimed_login(const char **from);
  * Checks the program at the absolute path `program`, as execve(2) would
  * reach it: every directory from / down, each symbolic link on the way
  * (followed, as execve follows it, up to 40), and the program, a regular
- * file.  Returns 0 when nobody but root and the running user can change any
+ * file; for a script, the interpreter its #! line names, the same way (an
+ * absolute path; a script in turn, up to 5 in a row, as execve runs them).
+ * Returns 0 when nobody but root and the running user can change any
  * of them; else -1 (someone else could), TRUST_MISSING or TRUST_UNCHECKED,
  * each with *cause naming the path at fault and, for -1, the command that
  * fixes it.

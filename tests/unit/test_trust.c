@@ -116,6 +116,58 @@ test_program(void **state)
 	FREE_NULL(&cause);
 }
 
+/*
+ * A script's interpreter gets what the script gets: checked as the script
+ * is, through scripts naming scripts as deep as the kernel goes, and named
+ * by its absolute path.
+ */
+static void
+test_interpreter(void **state)
+{
+	char *cause = NULL, *cmd;
+
+	(void)state;
+	cmd = xasprintf(
+	    "mkdir -m 755 sb sb/bin sb/lib && printf '#!/bin/sh\\ncat\\n' > sb/lib/interp && "
+	    "chmod 775 sb/lib/interp && printf '#! %s/sb/lib/interp -x\\n' > sb/bin/script && "
+	    "chmod 755 sb/bin/script",
+	    dir);
+	sh(cmd);
+	free(cmd);
+	assert_int_equal(program("sb/bin/script", &cause), -1);
+	assert_non_null(strstr(cause, "/sb/bin/script runs the interpreter "));
+	assert_non_null(strstr(cause, "/sb/lib/interp is writable by group or others (mode 0775)"));
+	FREE_NULL(&cause);
+	sh("chmod 755 sb/lib/interp");
+	assert_int_equal(program("sb/bin/script", &cause), 0);
+	assert_null(cause);
+	/* Scripts naming scripts: five in a row, as execve runs them, and no more. */
+	cmd = xasprintf(
+	    "cd sb/lib && for i in 1 2 3 4; do printf '#!%s/sb/lib/s%%d\\n' $((i - 1)) > s$i; "
+	    "chmod 755 s$i; done && printf '#!/bin/sh\\n' > s0 && chmod 755 s0",
+	    dir);
+	sh(cmd);
+	free(cmd);
+	assert_int_equal(program("sb/lib/s4", &cause), 0);
+	sh("printf '#!/bin/sh\\n' > sb/lib/s0 && chmod 775 sb/lib/s0");
+	assert_int_equal(program("sb/lib/s4", &cause), -1);
+	assert_non_null(strstr(cause, "/sb/lib/s0 is writable by group or others"));
+	FREE_NULL(&cause);
+	cmd = xasprintf(
+	    "printf '#!%s/sb/lib/s4\\n' > sb/lib/s5 && chmod 755 sb/lib/s5 && chmod 755 sb/lib/s0",
+	    dir);
+	sh(cmd);
+	free(cmd);
+	assert_int_equal(program("sb/lib/s5", &cause), -1);
+	assert_non_null(strstr(cause, "/sb/lib/s0: more than 5 scripts in a row"));
+	FREE_NULL(&cause);
+	/* A relative interpreter is found from wherever the run stands. */
+	sh("printf '#!sh\\n' > sb/bin/rel && chmod 755 sb/bin/rel");
+	assert_int_equal(program("sb/bin/rel", &cause), -1);
+	assert_non_null(strstr(cause, "names the interpreter sh, not an absolute path"));
+	FREE_NULL(&cause);
+}
+
 /* trust_open_dir on dir/name: its result (a descriptor is closed), *cause as program's. */
 static int
 open_dir(const char *name, char **cause)
@@ -226,9 +278,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_program),
-	    cmocka_unit_test(test_open_dir),
-	    cmocka_unit_test(test_owned_by_other),
+	    cmocka_unit_test(test_program),       cmocka_unit_test(test_interpreter),
+	    cmocka_unit_test(test_open_dir),      cmocka_unit_test(test_owned_by_other),
 	    cmocka_unit_test(test_claimed_login),
 	};
 
