@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 #define SUFFIX_LEN 6
+/* What of name a temporary file's name keeps: "." and ".tw-XXXXXX" around it fit NAME_MAX. */
+#define NAME_KEPT (NAME_MAX - 5 - SUFFIX_LEN)
 
 int
 outfile_create_beside(int dir, const char *name, char **tmp)
@@ -31,7 +34,7 @@ outfile_create_beside(int dir, const char *name, char **tmp)
 		for (size_t i = 0; i < sizeof rnd; i++)
 			suffix[i] = chars[rnd[i] & 63];
 		suffix[sizeof rnd] = '\0';
-		*tmp = xasprintf(".%s.tw-%s", name, suffix);
+		*tmp = xasprintf(".%.*s.tw-%s", NAME_KEPT, name, suffix);
 		fd = openat(dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
@@ -46,7 +49,7 @@ outfile_create_beside(int dir, const char *name, char **tmp)
 static int
 made_beside(const char *entry, const char *name)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(name) < NAME_KEPT ? strlen(name) : NAME_KEPT;
 
 	return entry[0] == '.' && strncmp(entry + 1, name, n) == 0 &&
 	       strncmp(entry + 1 + n, ".tw-", 4) == 0 && strlen(entry + n + 5) == SUFFIX_LEN &&

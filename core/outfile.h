@@ -36,7 +36,8 @@ int outfile_commit(struct outfile *o, char **cause);
 void outfile_abort(struct outfile *o);
 
 /*
- * Creates a new file in directory dir beside name, called .NAME.tw-XXXXXX:
+ * Creates a new file in directory dir beside name, called .NAME.tw-XXXXXX
+ * (NAME cut to what fits a file name's 255 bytes):
  * 0600, exclusively, not through a link.  Returns its descriptor with *tmp
  * (the caller frees it), or -1 with errno and *tmp NULL.
  */

@@ -219,6 +219,31 @@ test_file(void **state)
 	free(got);
 	assert_int_equal(entries(), 1);
 
+	/*
+	 * A name as long as a file's may be (255 bytes): its temporary file's
+	 * name keeps what fits, and one a killed delivery left goes too.
+	 */
+	{
+		struct policy_deliver l = {.kind = DELIVER_FILE};
+		char name[256], *left;
+
+		memset(name, 'n', 255);
+		name[255] = '\0';
+		l.path = xasprintf("%s/%s", dir, name);
+		left = xasprintf("%s/.%.244s.tw-AAAAAA", dir, name);
+		got = xasprintf("echo secret > '%s'", left);
+		assert_int_equal(system(got), 0);
+		free(got);
+		if (deliver_one(&slot, &l, &payload, &cause, NULL) != 0)
+			fail_msg("%s", cause);
+		assert_int_equal(access(l.path, F_OK), 0);
+		assert_int_equal(access(left, F_OK), -1);
+		assert_int_equal(unlink(l.path), 0);
+		assert_int_equal(entries(), 1);
+		free(left);
+		free((char *)l.path);
+	}
+
 	/* Owner by number (ours), and an owner that does not exist: refused, nothing left. */
 	d.owner = xasprintf("%u", (unsigned)getuid());
 	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), 0);
