@@ -595,6 +595,41 @@ resume(struct run *run, struct mode_client *c, const struct policy_slot *sl, str
 	return 0;
 }
 
+/* How far a token's expiry may be from the one asked: the request's minute, and rounding. */
+#define EXPIRY_SLACK_MS (2 * 60 * MS)
+
+/*
+ * Whether t, made at now, lapses before the next run could replace it:
+ * the server gave it another expiry than the one asked (asked), as a
+ * server that sets lifetimes itself would.  Then it is no replacement, and
+ * *why says so.  One that lives past the next run, however much shorter or
+ * longer than asked, is taken, said as a warning: the slot is scheduled by
+ * its own expiry (and enforce.max_lifetime judges a longer one).
+ */
+static int
+lives_too_short(struct run *run, const struct policy_slot *sl, const struct mode_token *t,
+		int64_t asked, int64_t now, char **why)
+{
+	char got[TIMEFMT_MAX], want[TIMEFMT_MAX];
+	int64_t off = t->expires_at - asked;
+
+	if (off >= -EXPIRY_SLACK_MS && off <= EXPIRY_SLACK_MS)
+		return 0;
+	timefmt_minute(t->expires_at, got);
+	timefmt_minute(asked, want);
+	if (t->expires_at <= plan_next_run(run->p, now)) {
+		*why = xasprintf("new token %s expires at %s, not %s as asked: before the next run "
+				 "could replace it",
+				 t->token, got, want);
+		return 1;
+	}
+	say(run, 1, "expiry", sl->ws->name, sl->name, t->token,
+	    "new token %s expires at %s, not %s as asked; the slot is scheduled by the token's own "
+	    "expiry",
+	    t->token, got, want);
+	return 0;
+}
+
 /*
  * One attempt at slot sl's rotation (create, verify, deliver, activate).
  * The new token's name is made for *name_at, or a minute after the last
@@ -666,6 +701,10 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	}
 	say(run, 0, "created", sl->ws->name, sl->name, made.token->token, "created %s (%s)",
 	    made.token->token, name);
+	if (lives_too_short(run, sl, made.token, expires, now, &why)) {
+		rc = discard(run, sl, made.token->token, why, cause) < 0 ? -1 : 1;
+		goto out;
+	}
 	err = prove_and_deliver(run, c, sl, made.token, made.row, &took, &store_failed, cause);
 	if (err < 0 && took > 0 && !store_failed) {
 		/* Kept for the consumers that took it: a retry hands it to the rest. */

@@ -152,6 +152,23 @@ sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token ==
 [ "$(jq -r .token "$TW_TMP/run/etl.json")" = "$third" ] || fail "the consumer lost the active token"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 
+echo "== a server that grants another expiry than the one asked"
+# An hour for the 30 days asked: it would lapse before the next run could replace it.
+sim_ctl POST /_sim/faults '{"grant_seconds": 3600}' >/dev/null
+tw_run 1 rotate --force etl
+expect "$err" "expires at 2026-12-23T01:00Z, not 2027-01-22T00:00Z as asked: before the next run could replace it"
+[ "$(state "$third")" = active ] || fail "a replacement with an hour to live retired the active token"
+[ "$(jq -r .token "$TW_TMP/run/etl.json")" = "$third" ] || fail "the consumer got a token with an hour to live"
+[ "$(sim_ctl GET /_sim/tokens | jq '[.tokens[] | select(.expires_at | startswith("2026-12-23T01:00"))] | length')" = 0 ] ||
+	fail "the replacement with an hour to live was left on the server"
+# Ten days: shorter than asked, past the next run: taken, with a warning.
+sim_ctl POST /_sim/faults '{"grant_seconds": 864000}' >/dev/null
+tw_run 0 rotate --force etl
+expect "$err" "expires at 2027-01-02T00:00Z, not 2027-01-22T00:00Z as asked; the slot is scheduled by the token's own expiry"
+third=$(jq -r .token "$TW_TMP/run/etl.json")
+[ "$(state "$third")" = active ] || fail "the replacement with ten days to live is $(state "$third")"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+
 echo "== revoke: gone at once, replaced by the next run"
 run 2 revoke etl </dev/null
 expect "$err" "revoking acme/$third needs --yes when not run from a terminal"

@@ -502,6 +502,9 @@ create_token(struct sim_state *st, const struct sim_request *rq, const struct ro
 		reply_error(rp, 422, "expires_at must be in the future");
 		goto out;
 	}
+	/* grant_seconds: a server that sets a token's life itself, whatever was asked. */
+	if (st->faults.grant_s > 0)
+		expires_at = sim_state_now(st) + st->faults.grant_s * 1000;
 	t = sim_state_token_add(st, ws, name, expires_at);
 	st->stats.creates++;
 	json_decref(st->last_create);

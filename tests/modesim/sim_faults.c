@@ -11,6 +11,7 @@
 #define LATENCY_MAX_MS 120000
 #define RETRY_AFTER_MAX 3600
 #define BURST_MAX 1000000
+#define GRANT_MAX_S (400LL * 86400)
 
 static const struct {
 	const char *key;
@@ -32,6 +33,7 @@ static const struct {
     {"latency_ms", offsetof(struct sim_faults, latency_ms), 0, LATENCY_MAX_MS},
     {"burst_429", offsetof(struct sim_faults, burst_429), 0, BURST_MAX},
     {"replay_post", offsetof(struct sim_faults, replay_post), 0, BURST_MAX},
+    {"grant_seconds", offsetof(struct sim_faults, grant_s), 0, GRANT_MAX_S},
     {"retry_after", offsetof(struct sim_faults, retry_after), 1, RETRY_AFTER_MAX},
     {"count", offsetof(struct sim_faults, count), 0, BURST_MAX},
 };

@@ -21,6 +21,7 @@ struct sim_faults {
 	int64_t latency_ms;        /* added before every answer, after the action */
 	int64_t burst_429;         /* the next N requests are answered 429 */
 	int64_t replay_post;       /* the next N creates are answered with the last one's answer */
+	int64_t grant_s;           /* > 0: a create's token lives this long (s), whatever asked */
 	int64_t retry_after;       /* Retry-After of those 429s, in seconds */
 	int64_t count;      /* > 0: the rates, latency and date last for this many more requests */
 	enum sim_date date; /* the answers' Date header: the simulated clock, omitted or garbage */
