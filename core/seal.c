@@ -111,7 +111,7 @@ quotable(const struct field *f)
 
 		q[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
-	strcpy(q + n, f->n > n ? "..." : "");
+	memcpy(q + n, f->n > n ? "..." : "", f->n > n ? 4 : 1);
 	return q;
 }
 
