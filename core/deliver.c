@@ -159,11 +159,21 @@ struct target {
 	unsigned uid, gid; /* to give it; (unsigned)-1 keeps ours */
 };
 
+/* Whether the directory at fd lets others make entries in it (a sticky one, as trust allows). */
+static int
+shared_dir(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+}
+
 /*
  * Opens the directory of path, the file of consumer d, with trust_open_dir:
  * owned by root, us or d's owner (who may read the file anyway), and no
  * link on the way, so the file lands where the policy says and nowhere a
- * consumer points.  Returns 0, or -1 with *cause and t->dir -1.
+ * consumer points; and not one others may write in, even sticky.  Returns
+ * 0, or -1 with *cause and t->dir -1.
  */
 static int
 target_open(const char *path, const struct policy_deliver *d, struct target *t, char **cause)
@@ -186,6 +196,15 @@ target_open(const char *path, const struct policy_deliver *d, struct target *t, 
 	}
 	dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
 	fd = trust_open_dir(dir, d->owner != NULL ? (uid_t)t->uid : TRUST_NOBODY, &why);
+	if (fd >= 0 && shared_dir(fd)) {
+		/* Allowed on the way, as /tmp: not as where the file is, by a name anyone may take.
+		 */
+		why = xasprintf("%s is writable by others (sticky, as /tmp is): anyone could take "
+				"the file's name first; give the file a directory of its own",
+				dir);
+		close(fd);
+		fd = -1;
+	}
 	if (fd == -1)
 		*cause = xasprintf("deliver file %s: refused: %s", path, why);
 	else if (fd < 0)

@@ -10,7 +10,8 @@
 # A file consumer's directories are opened one by one without following a
 # symbolic link, each held to the same rule (the file's own owner may own
 # them too): a consumer that owns a directory on the way and points it at a
-# root-only one gets nothing written there.
+# root-only one gets nothing written there.  A sticky directory is allowed on
+# the way, not as the file's own.
 # Needs root, to give files to `nobody`.
 # usage: test_consumer_trust.sh MODESIM TOKENWARDEN
 set -euo pipefail
@@ -279,9 +280,14 @@ chmod o-w "$TW_TMP/shared"
 # '..' is the parent the kernel knows, reached without a link: checked like the rest.
 delivered "$TW_TMP/shared/../run/etl.json"
 undelivered "$TW_TMP/run-link/../run/etl.json" "" "$TW_TMP/run-link is a symbolic link"
-# A sticky directory root owns, as /tmp (where these tests live): fine.
+# A sticky directory root owns, as /tmp (where these tests live): fine on the
+# way, but not as the file's own directory, where anyone could take its name
+# first and hand the consumer a file of theirs.
 mkdir -m 1777 "$TW_TMP/sticky-run"
-delivered "$TW_TMP/sticky-run/etl.json"
+undelivered "$TW_TMP/sticky-run/etl.json" "" \
+	"$TW_TMP/sticky-run is writable by others (sticky, as /tmp is): anyone could take the file's name first"
+mkdir -m 755 "$TW_TMP/sticky-run/etl"
+delivered "$TW_TMP/sticky-run/etl/etl.json"
 
 run 0 audit verify --db "$db"
 if [ "$failures" -gt 0 ]; then

@@ -256,6 +256,39 @@ test_file(void **state)
 	d.owner = NULL;
 	assert_int_equal(entries(), 1);
 
+	/*
+	 * A directory anyone may write in, sticky as /tmp: anyone may take the
+	 * file's name first, and hand the consumer a file of theirs.  Refused,
+	 * by delivery and by the check; a directory of its own under it is not.
+	 */
+	{
+		struct policy_deliver sd = {.kind = DELIVER_FILE};
+
+		got = xasprintf("cd '%s' && mkdir -m 1777 shared && mkdir -m 755 shared/own", dir);
+		assert_int_equal(system(got), 0);
+		free(got);
+		sd.path = xasprintf("%s/shared/etl.json", dir);
+		assert_int_equal(deliver_one(&slot, &sd, &payload, &cause, NULL), -1);
+		got = xasprintf(
+		    "deliver file %s: refused: %s/shared is writable by others (sticky, as "
+		    "/tmp is): anyone could take the file's name first; give the file a "
+		    "directory of its own",
+		    sd.path, dir);
+		assert_string_equal(cause, got);
+		FREE_NULL(&cause);
+		assert_int_equal(deliver_check(&slot, &sd, &cause), -1);
+		assert_string_equal(cause, got);
+		FREE_NULL(&cause);
+		free(got);
+		free((char *)sd.path);
+		sd.path = xasprintf("%s/shared/own/etl.json", dir);
+		assert_int_equal(deliver_one(&slot, &sd, &payload, &cause, NULL), 0);
+		free((char *)sd.path);
+		got = xasprintf("rm -rf '%s/shared'", dir);
+		assert_int_equal(system(got), 0);
+		free(got);
+	}
+
 	/* A directory that does not exist: an error naming the file, no file. */
 	free(path);
 	path = xasprintf("%s/missing/{slot}.json", dir);
