@@ -51,6 +51,7 @@ struct mode_client {
 	int hdr_done;                /* its header block ended */
 	int too_big;
 	int abortable; /* the run's stop may give it up: not a create, which may have acted */
+	int64_t stop_look_ms; /* clock_mono_ms() from which progress_cb asks the stop hook again */
 	char errbuf[CURL_ERROR_SIZE];
 	struct mode_clock clock; /* the latest complete answer's */
 };
