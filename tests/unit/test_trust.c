@@ -124,16 +124,14 @@ test_program(void **state)
 static void
 test_interpreter(void **state)
 {
-	char *cause = NULL, *cmd;
+	char *cause = NULL;
 
 	(void)state;
-	cmd = xasprintf(
-	    "mkdir -m 755 sb sb/bin sb/lib && printf '#!/bin/sh\\ncat\\n' > sb/lib/interp && "
-	    "chmod 775 sb/lib/interp && printf '#! %s/sb/lib/interp -x\\n' > sb/bin/script && "
-	    "chmod 755 sb/bin/script",
-	    dir);
-	sh(cmd);
-	free(cmd);
+	/* sh runs in dir: $PWD is its absolute path, which a #! line needs. */
+	sh("mkdir -m 755 sb sb/bin sb/lib && printf '#!/bin/sh\\ncat\\n' > sb/lib/interp && "
+	   "chmod 775 sb/lib/interp && "
+	   "printf '#! %s/sb/lib/interp -x\\n' \"$PWD\" > sb/bin/script && "
+	   "chmod 755 sb/bin/script");
 	assert_int_equal(program("sb/bin/script", &cause), -1);
 	assert_non_null(strstr(cause, "/sb/bin/script runs the interpreter "));
 	assert_non_null(strstr(cause, "/sb/lib/interp is writable by group or others (mode 0775)"));
@@ -142,22 +140,16 @@ test_interpreter(void **state)
 	assert_int_equal(program("sb/bin/script", &cause), 0);
 	assert_null(cause);
 	/* Scripts naming scripts: five in a row, as execve runs them, and no more. */
-	cmd = xasprintf(
-	    "cd sb/lib && for i in 1 2 3 4; do printf '#!%s/sb/lib/s%%d\\n' $((i - 1)) > s$i; "
-	    "chmod 755 s$i; done && printf '#!/bin/sh\\n' > s0 && chmod 755 s0",
-	    dir);
-	sh(cmd);
-	free(cmd);
+	sh("for i in 1 2 3 4; do printf '#!%s/sb/lib/s%d\\n' \"$PWD\" $((i - 1)) > sb/lib/s$i; "
+	   "chmod 755 sb/lib/s$i; done && "
+	   "printf '#!/bin/sh\\n' > sb/lib/s0 && chmod 755 sb/lib/s0");
 	assert_int_equal(program("sb/lib/s4", &cause), 0);
 	sh("printf '#!/bin/sh\\n' > sb/lib/s0 && chmod 775 sb/lib/s0");
 	assert_int_equal(program("sb/lib/s4", &cause), -1);
 	assert_non_null(strstr(cause, "/sb/lib/s0 is writable by group or others"));
 	FREE_NULL(&cause);
-	cmd = xasprintf(
-	    "printf '#!%s/sb/lib/s4\\n' > sb/lib/s5 && chmod 755 sb/lib/s5 && chmod 755 sb/lib/s0",
-	    dir);
-	sh(cmd);
-	free(cmd);
+	sh("printf '#!%s/sb/lib/s4\\n' \"$PWD\" > sb/lib/s5 && chmod 755 sb/lib/s5 && "
+	   "chmod 755 sb/lib/s0");
 	assert_int_equal(program("sb/lib/s5", &cause), -1);
 	assert_non_null(strstr(cause, "/sb/lib/s0: more than 5 scripts in a row"));
 	FREE_NULL(&cause);
