@@ -4,6 +4,7 @@
 
 #include "core/fieldhash.h"
 #include "core/mode.h"
+#include "core/ops.h"
 #include "core/outfile.h"
 #include "core/spawn.h"
 #include "core/timefmt.h"
@@ -261,8 +262,7 @@ out:
 /*
  * Writes json to path atomically: a temporary file beside it (write_beside)
  * renamed over path, both through the directory's descriptor, then the
- * directory synced; any temporary file an earlier delivery left there
- * first removed.  A reader sees the old file or the new one, whole,
+ * directory synced.  A reader sees the old file or the new one, whole,
  * never a part.  Rehearsing stops short of the rename: the temporary file is
  * removed and path is left as it was.  Returns 0, DELIVER_HELD (renamed, the
  * directory not synced) or -1, with *cause.
@@ -277,8 +277,6 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 
 	if (target_open(path, d, &t, cause) < 0)
 		goto out;
-	/* What a run killed before its rename left there holds a token's secret. */
-	outfile_sweep_beside(t.dir, t.name);
 	tmp = write_beside(&t, d, json, len, cause);
 	if (tmp == NULL)
 		goto out;
@@ -292,6 +290,7 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 		rc = 0;
 		goto out;
 	}
+	ops_crash_point("before-rename");
 	if (renameat(t.dir, tmp, t.dir, t.name) < 0) {
 		*cause = xasprintf("deliver file %s: %s", path, strerror(errno));
 		unlinkat(t.dir, tmp, 0);
@@ -631,6 +630,26 @@ deliver_check(const struct policy_slot *s, const struct policy_deliver *d, char 
 	}
 	free(path);
 	return rc;
+}
+
+int
+deliver_sweep(const struct policy_slot *s, const struct policy_deliver *d)
+{
+	struct target t;
+	char *path, *cause = NULL;
+	int removed = 0;
+
+	if (d->kind != DELIVER_FILE)
+		return 0;
+	path = policy_render_target(s, d->path);
+	/* Where a delivery would not write, none left anything. */
+	if (target_open(path, d, &t, &cause) == 0) {
+		removed = outfile_sweep_beside(t.dir, t.name);
+		close(t.dir);
+	}
+	free(cause);
+	free(path);
+	return removed;
 }
 
 /* Reports program, slot s's consumer c, in d unless nobody but root and us can change it. */

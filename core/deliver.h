@@ -108,6 +108,15 @@ int deliver_rehearse(const struct policy_slot *s, const struct policy_deliver *d
 int deliver_check(const struct policy_slot *s, const struct policy_deliver *d, char **cause);
 
 /*
+ * Removes what a delivery to file consumer d of slot s that was killed
+ * between writing and renaming left beside the file: its temporary file,
+ * which holds a token's secret (outfile_sweep_beside), from the directory
+ * deliver_one would write in.  Nothing for an exec consumer, or where
+ * deliver_one would refuse to write.  Returns how many files it removed.
+ */
+int deliver_sweep(const struct policy_slot *s, const struct policy_deliver *d);
+
+/*
  * Checks every exec consumer's program, for each slot that has it, as
  * deliver_one will before running it (core/trust.h): one error in d at the
  * consumer's line for each that someone other than root or the running user

@@ -727,24 +727,35 @@ out:
 /*
  * Keeps a replacement an interrupted run began to deliver: retiring until
  * its expiry, brought forward by the slot's next activation if the policy
- * still has the slot.  Returns 0, or -1 with *cause when the store failed.
+ * still has the slot.  The temporary files that run may have left beside
+ * the slot's files, each with a secret, are removed: only a run killed
+ * while it delivered leaves one, and it leaves such a row.  Returns 0, or
+ * -1 with *cause when the store failed.
  */
 static int
 keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 {
+	const struct policy_slot *sl = policy_find_slot(run->p, a->workspace, a->slot);
 	json_t *d = json_pack("{s:s}", "reason", "an interrupted run began to deliver it");
 	/* Its own expiry, not the slot's deadline: when the slot's rotation fails, the
 	 * consumers that hold it keep a working token as long as it lasts. */
 	int rc = tokens_retire(run->s, a->row, a->r->expires_at, clock_now_ms(), d, cause);
+	int swept = 0;
 
 	json_decref(d);
-	if (rc == 0)
-		say(run, 0, "kept", a->workspace, a->slot, a->token,
-		    "kept %s: an interrupted run delivered it; it retires %s", a->token,
-		    policy_find_slot(run->p, a->workspace, a->slot) != NULL
-			? "after the slot's next rotation"
-			: "at its expiry (the policy no longer has the slot)");
-	return rc;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; sl != NULL && i < sl->eff.ndeliver; i++)
+		swept += deliver_sweep(sl, &sl->eff.deliver[i]);
+	say(run, 0, "kept", a->workspace, a->slot, a->token,
+	    "kept %s: an interrupted run delivered it; it retires %s%s", a->token,
+	    sl != NULL ? "after the slot's next rotation"
+		       : "at its expiry (the policy no longer has the slot)",
+	    swept == 0 ? ""
+	    : swept == 1
+		? "; removed the temporary file that run left beside a consumer's file"
+		: "; removed the temporary files that run left beside its consumers' files");
+	return 0;
 }
 
 /*

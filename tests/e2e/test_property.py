@@ -62,6 +62,8 @@ faults are cleared, most consumers are back (a few stay down), and ONE
               retire_after before the run is deleted, but a replacement kept
               for its consumers (newer than the slot's active token, retiring
               at its expiry), which waits for a rotation to reach them all
+  P6 secrets  no temporary file a delivery killed before its rename left
+              beside a consumer's file holds a token the server still has
 
 usage: test_property.py MODESIM TOKENWARDEN
   TW_SEED   the seed (default: random, printed)
@@ -73,6 +75,7 @@ import datetime
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -86,8 +89,8 @@ from twsim import (DAY, HOUR, Sim, Tw, check_accounted, check_history, check_run
 
 START = datetime.datetime(2026, 1, 5, 2, 0, tzinfo=datetime.timezone.utc)
 SLOT_NAMES = ["etl", "bi", "sync", "ml", "audit"]
-CRASH_POINTS = ["before-post", "after-post", "after-commit", "after-verify", "after-deliver",
-                "after-activate", "after-delete"]
+CRASH_POINTS = ["before-post", "after-post", "after-commit", "after-verify", "before-rename",
+                "after-deliver", "after-activate", "after-delete"]
 # Faults that fail at once (no client backoff), so a case stays fast.
 RUN_FAULTS = [
     {"lost_post_rate": 1},
@@ -532,6 +535,27 @@ class Case:
         problems += [("P3 server", p) for p in check_accounted(rows, server, self.now)]
         problems += [("P4 history", p) for p in check_history(self.tw)]
         problems += [("P5 due", p) for p in self.check_due(before, rows)]
+        problems += [("P6 secrets", p) for p in self.check_left(slots, server)]
+        return problems
+
+    def check_left(self, slots, server):
+        """What a killed delivery left beside a consumer's file (.NAME.tw-XXXXXX) holds
+        no token the server still has: the next run that settles its row removes it."""
+        problems = []
+        live = {t["token"] for t in server}
+        for ws, slot in slots:
+            for path in self.consumers(ws, slot):
+                d, name = os.path.split(path)
+                if not os.path.isdir(d):
+                    continue
+                for e in sorted(os.listdir(d)):
+                    if not re.fullmatch(r"\.%s\.tw-[A-Za-z0-9_-]{6}" % re.escape(name), e):
+                        continue
+                    with open(os.path.join(d, e)) as f:
+                        held = json.load(f).get("token")
+                    if held in live:
+                        problems.append("%s/%s: %s beside %s holds %s, live on the server" % (
+                            ws, slot, e, path, held))
         return problems
 
     def check_due(self, before, rows):

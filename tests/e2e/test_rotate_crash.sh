@@ -63,6 +63,10 @@ inflight = db.execute("SELECT count(*) FROM tokens WHERE state IN "
 if inflight:
     problems.append("%d tokens in flight" % inflight)
 held = json.load(open(sys.argv[2]))["token"]
+# A temporary file a killed delivery left beside the consumer's holds a secret.
+left = [n for n in os.listdir(os.path.dirname(sys.argv[2])) if n.startswith(".")]
+if left:
+    problems.append("left beside the consumer's file: %s" % ", ".join(left))
 if active and held != active[0][0]:
     problems.append("the consumer holds %s, the active token is %s" % (held, active[0][0]))
 url = os.environ["SIM_URL"] + "/_sim/tokens"
@@ -91,8 +95,8 @@ converged "the first run"
 
 day=8
 # Each run but the first also deletes the token the previous one retired.
-for point in before-post after-post after-commit after-verify after-deliver after-activate \
-	after-delete; do
+for point in before-post after-post after-commit after-verify before-rename after-deliver \
+	after-activate after-delete; do
 	now=$(date -u -d "2026-01-01 +${day} days" +%Y-%m-%dT%H:%MZ)
 	day=$((day + 8))
 	at "$now"
@@ -104,6 +108,12 @@ for point in before-post after-post after-commit after-verify after-deliver afte
 	# A lost create is reported (exit 1) but the slot is still rotated afresh.
 	if [ "$st" -ne 0 ] && ! { [ "$point" = after-post ] && [ "$st" -eq 1 ]; }; then
 		fail "$point: the run after the crash exited $st"
+		cat "$TW_TMP/err" >&2
+	fi
+	if [ "$point" = before-rename ] &&
+		! grep -q "removed the temporary file that run left beside a consumer's file" \
+			"$TW_TMP/err"; then
+		fail "before-rename: the run after the crash did not report the file it removed"
 		cat "$TW_TMP/err" >&2
 	fi
 	converged "a crash $point"
