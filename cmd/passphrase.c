@@ -13,11 +13,21 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define PASS_MAX 1024
+/* The longest passphrase, typed or read: what a terminal's 1024-byte buffer holds. */
+#define PASS_LEN_MAX 1023
+/* What a descriptor may hold: a generous line, so a wrong file is caught. */
+#define PASS_FD_MAX 4096
 
-/* Reads a line from the terminal tty with echo off into buf (secret memory). */
 static int
-tty_line(int tty, const char *prompt, char *buf, size_t max, char **cause)
+too_long(char **cause)
+{
+	*cause = xasprintf("passphrase longer than %d bytes", PASS_LEN_MAX);
+	return -1;
+}
+
+/* Reads a line from the terminal tty with echo off into buf (secret memory, PASS_LEN_MAX + 1). */
+static int
+tty_line(int tty, const char *prompt, char *buf, char **cause)
 {
 	struct termios old, quiet;
 	size_t n = 0;
@@ -42,8 +52,8 @@ tty_line(int tty, const char *prompt, char *buf, size_t max, char **cause)
 			continue;
 		if (r <= 0 || ch == '\n')
 			break;
-		if (n + 1 >= max) {
-			*cause = xasprintf("passphrase longer than %zu bytes", max - 1);
+		if (n == PASS_LEN_MAX) {
+			too_long(cause);
 			goto out;
 		}
 		buf[n++] = ch;
@@ -60,18 +70,18 @@ out:
 static int
 from_tty(const char *prompt, int confirm, char **pass, size_t *len, char **cause)
 {
-	char *a = xsecret_alloc(PASS_MAX), *b = NULL;
+	char *a = xsecret_alloc(PASS_LEN_MAX + 1), *b = NULL;
 	int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), rc = -1;
 
 	if (tty < 0) {
 		*cause = xasprintf("no terminal to ask for the passphrase; use --passphrase-fd N");
 		goto out;
 	}
-	if (tty_line(tty, prompt, a, PASS_MAX, cause) < 0)
+	if (tty_line(tty, prompt, a, cause) < 0)
 		goto out;
 	if (confirm) {
-		b = xsecret_alloc(PASS_MAX);
-		if (tty_line(tty, "Again: ", b, PASS_MAX, cause) < 0)
+		b = xsecret_alloc(PASS_LEN_MAX + 1);
+		if (tty_line(tty, "Again: ", b, cause) < 0)
 			goto out;
 		if (strcmp(a, b) != 0) {
 			*cause = xasprintf("the two passphrases differ; nothing was written");
@@ -98,10 +108,15 @@ passphrase_read(const char *prompt, int confirm, int fd, char **pass, size_t *le
 
 	if (fd < 0)
 		return from_tty(prompt, confirm, pass, len, cause);
-	if (cred_read_fd(fd, "the passphrase descriptor", PASS_MAX, &text, &n, cause) < 0)
+	if (cred_read_fd(fd, "the passphrase descriptor", PASS_FD_MAX, &text, &n, cause) < 0)
 		return -1;
 	text[strcspn(text, "\r\n")] = '\0';
 	*len = strlen(text);
+	/* As typed: one the terminal would refuse could not be typed to open the key. */
+	if (*len > PASS_LEN_MAX) {
+		xsecret_free(text);
+		return too_long(cause);
+	}
 	*pass = text;
 	return 0;
 }

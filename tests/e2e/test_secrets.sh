@@ -715,9 +715,73 @@ expect "$err" "usage: tokenwarden audit log [options]"
 run 2 audit log --public-key a.pub
 expect "$err" "audit log does not take --public-key"
 
+echo "== a passphrase's length: the same limit typed at a terminal or read from a descriptor"
+# typed STATUS LINEFILE ARGS...: tokenwarden ARGS at a terminal of its own
+# (a pty), answering each passphrase prompt with LINEFILE's line; as run.
+typed() {
+	local want=$1 line=$2 st=0
+	shift 2
+	"$py" - "$line" "$tw_bin" "$@" >"$out" 2>"$err" <<'PY' || st=$?
+import os, pty, re, select, sys
+line = open(sys.argv[1], "rb").read().rstrip(b"\n") + b"\n"
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+seen = b""
+while True:
+    r, _, _ = select.select([fd], [], [], 30)
+    if not r:
+        os.kill(pid, 9)
+        break
+    try:
+        got = os.read(fd, 4096)
+    except OSError:
+        break
+    if not got:
+        break
+    seen += got
+    # Only at a prompt, with echo off: "Passphrase for ...: " or "Again: ".
+    if re.fullmatch(rb"(Passphrase for [^\n]*|Again): ", seen):
+        os.write(fd, line)
+        seen = b""
+    elif b"\n" in seen:
+        sys.stdout.buffer.write(seen[:seen.rindex(b"\n") + 1])
+        seen = seen[seen.rindex(b"\n") + 1:]
+sys.stdout.buffer.write(seen)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+	cat "$out" >>"$stdout_all"
+	[ "$st" -eq "$want" ] || fail "typed $*: exit $st, expected $want: $(cat "$out")"
+}
+long=$("$py" -c 'print("p" * 1023)')
+printf '%s\n' "$long" >"$TW_TMP/pass1023"
+printf '%sq\n' "$long" >"$TW_TMP/pass1024"
+n=$(events)
+# 1024 bytes: refused either way, with the same words, and no key written.
+RUN_STDIN=$TW_TMP/pass1024 run 2 keygen --public-key e.pub --secret-key e.sec --passphrase-fd 0
+expect "$err" "passphrase longer than 1023 bytes"
+typed 2 "$TW_TMP/pass1024" keygen --public-key e.pub --secret-key e.sec
+expect "$out" "passphrase longer than 1023 bytes"
+# Without a line's end, too: a descriptor's 1024 bytes once made a key no terminal could open.
+printf '%sq' "$long" >"$TW_TMP/pass1024-bare"
+RUN_STDIN=$TW_TMP/pass1024-bare run 2 keygen --public-key e.pub --secret-key e.sec --passphrase-fd 0
+expect "$err" "passphrase longer than 1023 bytes"
+[ -e e.sec ] || [ -e e.pub ] && fail "a refused passphrase left a key"
+# 1023 bytes set one way open the key the other way: each reveal gets past the
+# passphrase to the key's own refusal (the store is sealed to b).
+typed 0 "$TW_TMP/pass1023" keygen --public-key e.pub --secret-key e.sec
+expect "$out" "e.sec (passphrase-protected)"
+RUN_STDIN=$TW_TMP/pass1023 run 1 secret reveal -w acme tokone --secret-key e.sec --passphrase-fd 0
+expect "$err" "does not open with this secret key"
+RUN_STDIN=$TW_TMP/pass1023 run 0 keygen --public-key f.pub --secret-key f.sec --passphrase-fd 0
+typed 1 "$TW_TMP/pass1023" secret reveal -w acme tokone --secret-key f.sec
+expect "$out" "does not open with this secret key"
+tw_expect_eq "failed reveals recorded" "$(events)" $((n + 2))
+
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
-for s in "$S1" "$S2" "$S3" "$PASS" "$bearer1" "$bearer2" "$bearer3"; do
+for s in "$S1" "$S2" "$S3" "$PASS" "$long" "$bearer1" "$bearer2" "$bearer3"; do
 	grep -aqF -- "$s" "$stderr_all" "$stdout_all" "$db" && fail "a known secret leaked"
 done
 
