@@ -76,6 +76,27 @@ col_text(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
+/*
+ * The first of an event's columns (as events_verify_part reads them) stored
+ * as a type events_append never writes, or NULL: its hash reads each as
+ * text or an integer, so a blob of the same bytes would pass unseen.
+ */
+static const char *
+mistyped(sqlite3_stmt *st)
+{
+	static const char *const names[] = {"id",        "at",   "actor", "kind",
+					    "workspace", "slot", "token", "details"};
+
+	for (int i = 0; i < 8; i++) {
+		int type = sqlite3_column_type(st, i);
+
+		if (i < 2 ? type != SQLITE_INTEGER
+			  : type != SQLITE_TEXT && !(i >= 4 && i <= 6 && type == SQLITE_NULL))
+			return names[i];
+	}
+	return NULL;
+}
+
 /* Reads the last event's id and hash; genesis and 0 when there is none. */
 static int
 last_event(struct store *s, int64_t *id, unsigned char hash[EVENTS_HASH_BYTES], char **cause)
@@ -273,7 +294,9 @@ events_verify_part(struct store *s, struct events_part *part, char **cause)
 {
 	unsigned char prev[EVENTS_HASH_BYTES], want[EVENTS_HASH_BYTES];
 	sqlite3_stmt *st = NULL;
-	int step;
+	/* The last part and the next id of one snapshot: a statement's own ends at its last
+	 * row, and a writer's commit after it would look like events deleted. */
+	int own = part->to == INT64_MAX && sqlite3_get_autocommit(s->db), step;
 
 	part->read = part->first = part->last = part->bad_id = part->next = 0;
 	part->broken = 0;
@@ -287,6 +310,10 @@ events_verify_part(struct store *s, struct events_part *part, char **cause)
 			   cause);
 	if (st == NULL)
 		return -1;
+	if (own && store_read_begin(s, cause) < 0) {
+		store_done(s, st);
+		return -1;
+	}
 	sqlite3_bind_int64(st, 1, part->from);
 	sqlite3_bind_int64(st, 2, part->to);
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
@@ -306,6 +333,13 @@ events_verify_part(struct store *s, struct events_part *part, char **cause)
 		}
 		if (!sized || memcmp(sqlite3_column_blob(st, 8), prev, EVENTS_HASH_BYTES) != 0) {
 			breaks(part, id, unlinked(id));
+			break;
+		}
+		if (mistyped(st) != NULL) {
+			breaks(part, id,
+			       xasprintf("event %lld's %s is not stored as it was written: it was "
+					 "edited after it was written",
+					 (long long)id, mistyped(st)));
 			break;
 		}
 		event_hash(prev, id, sqlite3_column_int64(st, 1), col_text(st, 2), col_text(st, 3),
@@ -333,12 +367,15 @@ events_verify_part(struct store *s, struct events_part *part, char **cause)
 	if (!part->broken && step != SQLITE_DONE) {
 		store_error(s, "reading the history", cause);
 		store_done(s, st);
+		if (own)
+			store_read_end(s);
 		return -1;
 	}
-	/* Read while the events' statement holds its snapshot: the two must agree. */
 	if (part->to == INT64_MAX)
 		part->next = next_id(s, part->last);
 	store_done(s, st);
+	if (own)
+		store_read_end(s);
 	return 0;
 }
 

@@ -148,14 +148,22 @@ put(struct digest *d, const void *p, size_t n)
 	d->len += n;
 }
 
-/* Adds what a column adds: a type tag, then the value (a length before text). */
+/*
+ * Adds what a column adds: a type tag, then the value (a length before text).
+ * A row's columns are integers, text or NULL; a blob or a real of the same
+ * bytes (an edit that changes no value as text) gets a tag of its own.
+ */
 static void
 put_typed(struct digest *d, int type, int64_t i, const void *text, size_t n)
 {
 	unsigned char head[9];
 	uint64_t v = type == SQLITE_INTEGER ? (uint64_t)i : n;
 
-	head[0] = type == SQLITE_INTEGER ? 'i' : type == SQLITE_NULL ? 'n' : 't';
+	head[0] = type == SQLITE_INTEGER ? 'i'
+		  : type == SQLITE_NULL  ? 'n'
+		  : type == SQLITE_BLOB  ? 'b'
+		  : type == SQLITE_FLOAT ? 'f'
+					 : 't';
 	if (type == SQLITE_NULL) {
 		put(d, head, 1);
 		return;
@@ -168,7 +176,8 @@ put_typed(struct digest *d, int type, int64_t i, const void *text, size_t n)
 }
 
 /*
- * Adds a column's value.  Through the value: one call into the statement
+ * Adds a column's value, which must not have been read as text yet (that
+ * would turn a blob's type into text).  Through the value: one call into the statement
  * per column rather than three, which made up most of a row's cost.  The
  * value is "unprotected" (sqlite3_column_value(3)), which only matters to a
  * connection shared by threads; a store's never is (store.h).
@@ -429,8 +438,6 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 		    .row = sqlite3_column_int64(st, 0),
 		    .workspace = w != NULL ? w->name : NULL,
 		    .slot = x != NULL ? x->name : NULL,
-		    .token = (const char *)sqlite3_column_text(st, 3),
-		    .state = (const char *)sqlite3_column_text(st, 5),
 		};
 
 		if (part->take != NULL && !part->take(d.row, part->arg))
@@ -441,12 +448,15 @@ compare_rows(struct store *s, const char *sql, struct inventory_part *part, int 
 			n = -1;
 			break;
 		}
+		/* Before any column is read as text, which would make a blob's type text. */
+		digest_of(st, nm, has, digest);
 		if (want_rows)
 			take_row(&taken, st, nm, has);
 		part->compared++;
-		digest_of(st, nm, has, digest);
 		if (as_recorded(st, digest))
 			continue;
+		d.token = (const char *)sqlite3_column_text(st, 3);
+		d.state = (const char *)sqlite3_column_text(st, 5);
 		if (last_event(s, d.row, &d.event, cause) < 0) {
 			n = -1;
 			break;

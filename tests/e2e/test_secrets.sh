@@ -523,6 +523,11 @@ tamper delete 4 "history broken at event 4: event 4 follows event 2" "DELETE FRO
 tamper reorder 4 "history broken at event 3: event 3 does not link to the event before it" \
 	"UPDATE events SET id = -3 WHERE id = 3; UPDATE events SET id = 3 WHERE id = 4;
 	 UPDATE events SET id = 4 WHERE id = -3"
+# The same bytes stored as another type: the hash reads them as text or a number alike.
+tamper blob 4 "history broken at event 3: event 3's workspace is not stored as it was written" \
+	"UPDATE events SET workspace = CAST(workspace AS BLOB) WHERE id = 3"
+tamper at 4 "history broken at event 3: event 3's at is not stored as it was written" \
+	"UPDATE events SET at = at || 'x' WHERE id = 3"
 tamper last 4 "history broken: the history ends at event" \
 	"DELETE FROM events WHERE id = (SELECT max(id) FROM events)"
 # A careful truncation (sqlite_sequence rewound too) keeps a chain that
@@ -740,13 +745,13 @@ while True:
     if not got:
         break
     seen += got
+    if b"\n" in seen:
+        sys.stdout.buffer.write(seen[:seen.rindex(b"\n") + 1])
+        seen = seen[seen.rindex(b"\n") + 1:]
     # Only at a prompt, with echo off: "Passphrase for ...: " or "Again: ".
     if re.fullmatch(rb"(Passphrase for [^\n]*|Again): ", seen):
         os.write(fd, line)
         seen = b""
-    elif b"\n" in seen:
-        sys.stdout.buffer.write(seen[:seen.rindex(b"\n") + 1])
-        seen = seen[seen.rindex(b"\n") + 1:]
 sys.stdout.buffer.write(seen)
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))

@@ -132,6 +132,10 @@ tampered "a row added with no event" \
 	"INSERT INTO tokens (workspace_id, slot_id, token, name, state, origin, requested_at, expires_at, updated_at)
 	 SELECT workspace_id, NULL, 'tok-planted', 'planted', 'retiring', 'imported', 0, 9e15, 0 FROM tokens WHERE id = $etl_active" \
 	"no event records it"
+# The same bytes as a blob: the token then answers to no lookup by its id.
+tampered "the active token's id stored as a blob" \
+	"UPDATE tokens SET token = CAST(token AS BLOB) WHERE id = $etl_active" \
+	"token row $etl_active (acme/etl"
 tampered "the workspace renamed" \
 	"UPDATE workspaces SET name = 'globex'" \
 	"token row $etl_active (globex/etl"
@@ -163,6 +167,32 @@ run 0 rotate --force bi
 expect "$out" "rotate: 1 rotated"
 run 0 audit verify --db "$clean"
 expect "$out" "the tables follow from it: 5 token rows"
+
+echo "== an untouched store verifies while another process writes to it"
+# audit verify read the store's next event id after its read of the events
+# had ended: a commit in between looked like the last events deleted.
+busy=$TW_TMP/busy.db
+"$tw_bin" init --db "$busy" --public-key "$TW_TMP/seal.pub" >/dev/null
+(for i in $(seq 1 150); do
+	"$tw_bin" token import --db "$busy" -w acme --token "tok$i" --name "name$i" \
+		--created-at 1d --expires-at 30d >/dev/null 2>&1 || exit 1
+done) &
+writer=$!
+verifies=0 broken=0
+while kill -0 "$writer" 2>/dev/null; do
+	st=0
+	"$tw_bin" audit verify --db "$busy" >"$out" 2>&1 || st=$?
+	verifies=$((verifies + 1))
+	if [ "$st" -ne 0 ]; then
+		broken=$((broken + 1))
+		[ "$broken" -eq 1 ] && echo "audit verify beside a writer: $(head -c 300 "$out")" >&2
+	fi
+done
+wait "$writer" || fail "the writer's imports failed"
+[ "$broken" -eq 0 ] || fail "audit verify called an untouched store broken $broken times of $verifies"
+echo "$verifies verifies beside 150 imports"
+run 0 audit verify --db "$busy"
+expect "$out" "the tables follow from it: 150 token rows"
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures failure(s)" >&2

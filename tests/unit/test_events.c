@@ -260,6 +260,61 @@ test_reorder_rows(void **state)
 	}
 }
 
+/* Another connection, and how many events it appended beside a verify. */
+struct beside {
+	struct store *other;
+	int appended;
+};
+
+/* A trace callback: as the verify reads the next event id, another process commits an event. */
+static int
+append_beside(unsigned type, void *ctx, void *p, void *x)
+{
+	struct beside *b = ctx;
+	const char *sql = sqlite3_sql(p);
+	json_t *d = NULL;
+	char *cause = NULL;
+
+	(void)type;
+	(void)x;
+	if (b->appended > 0 || sql == NULL || strstr(sql, "sqlite_sequence") == NULL)
+		return 0;
+	d = json_pack("{s:s}", "why", "beside");
+	if (store_begin(b->other, &cause) < 0 ||
+	    events_append(b->other, 2000, "token.intent", "acme", NULL, NULL, d, &cause) < 0 ||
+	    store_commit(b->other, &cause) < 0)
+		fail_msg("appending beside the verify: %s", cause);
+	json_decref(d);
+	b->appended++;
+	return 0;
+}
+
+/*
+ * An event committed by another process while audit verify reads the
+ * history is after the history it verified, never "the last event(s) were
+ * deleted": the events and the next id are read in one snapshot.
+ */
+static void
+test_verify_beside_a_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct beside b = {0};
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+	int64_t count = 0, bad = 0;
+
+	assert_int_equal(store_open_another(fx->s, &b.other, &cause), 0);
+	sqlite3_trace_v2(fx->s->db, SQLITE_TRACE_STMT, append_beside, &b);
+	if (events_verify(fx->s, &count, head, &bad, &cause) != 0)
+		fail_msg("verify beside a writer: %s", cause);
+	sqlite3_trace_v2(fx->s->db, 0, NULL, NULL);
+	assert_int_equal(b.appended, 1);
+	assert_int_equal(count, NEVENTS);
+	/* And the next verify sees the event, the chain whole. */
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	assert_int_equal(count, NEVENTS + 1);
+	store_close(b.other);
+}
+
 /*
  * Ids edited to the ends of int64_t, or below 1, break the chain where
  * they stand, checked whole or in parts, with no arithmetic overflowing
@@ -427,6 +482,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_delete_any_row, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reorder_rows, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_ids_at_the_ends, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_beside_a_writer, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_list_filters, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_only_listed_kinds, setup, fixture_teardown),
 	};
