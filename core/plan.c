@@ -100,16 +100,15 @@ plan_due(const struct policy *p, const struct policy_slot *s, int64_t expires_at
 	    expires_at -
 	    (policy_rotate_before(&s->eff) + plan_jitter(s->ws->name, s->name, s->eff.jitter)) * MS;
 	int64_t last = expires_at - plan_next_run(p, 0);
-	int64_t open;
+	int64_t open, due = raw;
 
-	if (s->eff.window == NULL)
-		return raw < last ? raw : last;
-	if (window_is_open(s->eff.window, secs(raw)))
-		return raw;
-	open = window_next_open(s->eff.window, secs(raw));
-	if (open == INT64_MAX || open >= secs(expires_at))
-		return raw;
-	return open * MS;
+	if (s->eff.window != NULL && !window_is_open(s->eff.window, secs(raw))) {
+		open = window_next_open(s->eff.window, secs(raw));
+		if (open != INT64_MAX && open < secs(expires_at))
+			due = open * MS;
+	}
+	/* Window or not: a token that would expire before the next run can start is due. */
+	return due < last ? due : last;
 }
 
 /* Adds an action with room for it, its fields but the why set. */

@@ -193,8 +193,8 @@ int64_t plan_jitter(const char *workspace, const char *slot, int64_t jitter);
  * When slot s's token expiring at expires_at (ms) falls due: expiry minus
  * rotate_before minus the slot's jitter, moved to the window's next
  * opening; when the window would only open after expiry, the unmoved time.
- * The run before the token expires must still catch it: without a window,
- * never later than plan_next_run's gap before expiry.
+ * The run before the token expires must still catch it: never later than
+ * plan_next_run's gap before expiry, window or not.
  */
 int64_t plan_due(const struct policy *p, const struct policy_slot *s, int64_t expires_at);
 

@@ -233,7 +233,11 @@ static const char due_policy[] =
     "      - name: nightly\n"
     "        lifetime: 30d\n"
     "        rotate_before: 6d\n"
-    "        window: { hours: '01:00-05:00' }\n";
+    "        window: { hours: '01:00-05:00' }\n"
+    "      - name: allday\n"
+    "        lifetime: 7d\n"
+    "        rotate_before: 1d\n"
+    "        window: { hours: '00:00-24:00' }\n";
 
 static void
 test_due_time(void **state)
@@ -243,6 +247,7 @@ test_due_time(void **state)
 	const struct policy_slot *jit = policy_find_slot(p, "acme", "jit");
 	const struct policy_slot *wd = policy_find_slot(p, "acme", "weekdays");
 	const struct policy_slot *ni = policy_find_slot(p, "acme", "nightly");
+	const struct policy_slot *ad = policy_find_slot(p, "acme", "allday");
 	/* Expiring Friday 2026-12-04 12:00Z: raw due is Saturday 2026-11-28 12:00Z. */
 	int64_t exp = NOW + 11 * D + 11 * H;
 
@@ -256,16 +261,25 @@ test_due_time(void **state)
 	/* Month edge: due 2026-11-30T23:00Z moves to 2026-12-01T01:00Z. */
 	assert_int_equal(plan_due(p, ni, NOW + 7 * D + 22 * H + 6 * D), NOW + 8 * D);
 	/*
-	 * A window that opens only after expiry leaves the raw time.  The loader
-	 * refuses such a policy (the window's gap exceeds rotate_before), so the
-	 * slot is altered by hand: expiring Saturday noon, due an hour before.
+	 * A token that would expire before the next run can start is due now,
+	 * window or not: with a window open all day as without one, a
+	 * rotate_before shorter than the runs' interval (and their delay) is
+	 * due by the last run before the expiry.
+	 */
+	assert_int_equal(plan_due(p, ad, exp), exp - plan_next_run(p, 0));
+	/*
+	 * A window that opens only after expiry: due as the last run before it
+	 * can start, not at the raw time after that run.  The loader refuses such
+	 * a policy (the window's gap exceeds rotate_before), so the slot is
+	 * altered by hand: expiring Saturday noon, due an hour before.
 	 */
 	{
 		struct policy_slot odd = *wd;
 
 		odd.eff.rotate_before = 3600;
 		odd.eff.rotate_before_pct = 0;
-		assert_int_equal(plan_due(p, &odd, NOW + 5 * D + 11 * H), NOW + 5 * D + 10 * H);
+		assert_int_equal(plan_due(p, &odd, NOW + 5 * D + 11 * H),
+				 NOW + 5 * D + 11 * H - plan_next_run(p, 0));
 	}
 	policy_free(p);
 }
