@@ -166,6 +166,13 @@ run_audit_report(void *opts, int argc, char **argv)
 		status = TW_EXIT_USAGE;
 		goto out;
 	}
+	if (store_file_at(s, out.dir, out.name) != NULL) {
+		cause = xasprintf("--output %s is %s: the report would replace it; give another "
+				  "path",
+				  o->output, store_file_at(s, out.dir, out.name));
+		status = TW_EXIT_USAGE;
+		goto out;
+	}
 	if (render(s, &d, o, out.f, &cause) < 0 || outfile_commit(&out, &cause) < 0)
 		goto out;
 	status = d.nfindings > 0 || !d.integrity.intact ? TW_EXIT_FINDINGS : TW_EXIT_OK;

@@ -336,6 +336,13 @@ metrics_write(const char *path, struct store *s, const struct policy *p, int64_t
 		rc = -2;
 		goto out;
 	}
+	if (store_file_at(s, o.dir, o.name) != NULL) {
+		*cause = xasprintf("%s is %s: the metrics would replace it; give another path",
+				   path, store_file_at(s, o.dir, o.name));
+		outfile_abort(&o);
+		rc = -2;
+		goto out;
+	}
 	print_all(o.f, &m, now);
 	rc = outfile_commit(&o, cause);
 out:

@@ -17,12 +17,14 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* The partial indexes' conditions since schema 10, of the table's own columns. */
 #define LIVE_ROWS STORE_LIVE("")
@@ -1051,4 +1053,27 @@ store_column_dup(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL
 		   ? NULL
 		   : xstrdup((const char *)sqlite3_column_text(st, i));
+}
+
+const char *
+store_file_at(const struct store *s, int dir, const char *name)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", ".lock"};
+	struct stat at, own;
+	char *path;
+	int same;
+
+	if (s == NULL || dir < 0 || fstatat(dir, name, &at, AT_SYMLINK_NOFOLLOW) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
+		path = xasprintf("%s%s", s->path, suffix[i]);
+		same = stat(path, &own) == 0 && own.st_dev == at.st_dev && own.st_ino == at.st_ino;
+		free(path);
+		if (same)
+			return i == 0   ? "the store"
+			       : i == 1 ? "the store's -wal file"
+			       : i == 2 ? "the store's -shm file"
+					: "the store's lock file";
+	}
+	return NULL;
 }

@@ -113,6 +113,13 @@ int store_cache_kib(struct store *s, int kib, char **cause);
 void store_close(struct store *s);
 
 /*
+ * The name of s's own file that name in directory dir is (the database,
+ * its -wal, -shm or .lock file; name itself, not a file a link there points
+ * to), or NULL: an output must never be renamed over one.
+ */
+const char *store_file_at(const struct store *s, int dir, const char *name);
+
+/*
  * Takes the run lock (an flock on "<path>.lock", created 0600) without
  * waiting: one process at a time creates, rotates or deletes.  Returns 0,
  * 1 when another process holds it, or -1 with *cause.  store_close releases it.

@@ -407,6 +407,17 @@ def check_errors(tw, tmp):
         r = report(tw, args, want=2)
         check(words in r.stderr, "audit report %s: %r not in %r" % (args, words, r.stderr))
     check(not os.path.exists(os.path.join(tmp, "nodir")), "a failed --output made something")
+    # The store's own files are never replaced by a report given their path.
+    for own, words in ((tw.db, "is the store:"), (tw.db + "-wal", "is the store's -wal file"),
+                       (tw.db + ".lock", "is the store's lock file")):
+        if not os.path.exists(own):
+            continue
+        with open(own, "rb") as f:
+            before = f.read()
+        r = report(tw, ["--format", "html", "--output", own], want=2)
+        check(words in r.stderr, "audit report --output %s: %r not in %r" % (own, words, r.stderr))
+        with open(own, "rb") as f:
+            check(f.read() == before, "audit report --output %s changed it" % own)
     r = report(tw, ["--output", os.path.join(tmp, "r.txt")])
     check(r.stdout == "" and os.path.getsize(os.path.join(tmp, "r.txt")) > 0,
           "--output wrote to stdout or not at all")

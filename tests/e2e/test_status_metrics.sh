@@ -321,6 +321,12 @@ run 2 metrics --textfile "$TW_TMP/prom"
 expect "$err" "$TW_TMP/prom: names a directory"
 run 2 metrics --textfile ""
 expect "$err" "--textfile: give the path"
+# A path that is the store's own file is refused: the rename would replace the store.
+sum=$(store_sum)
+run 2 metrics --textfile "$db"
+expect "$err" "$db is the store: the metrics would replace it; give another path"
+[ "$(store_sum)" = "$sum" ] || fail "a --textfile naming the store changed it"
+[ -z "$(ls -A "$(dirname "$db")" | grep '\.tw-')" ] || fail "a refused --textfile left a file"
 [ "$(store_sum)" != "" ] || fail "the store vanished"
 
 if [ "$failures" -gt 0 ]; then
