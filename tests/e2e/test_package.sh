@@ -233,6 +233,14 @@ grep -qx 'ReadWritePaths=/srv/tw' "$a/opt/tw/lib/systemd/system/tokenwarden-rota
 grep -q '^d /srv/tw 0700 tokenwarden tokenwarden' "$a/opt/tw/lib/tmpfiles.d/tokenwarden.conf" ||
 	fail "tmpfiles.d does not make /srv/tw"
 [ -f "$a/opt/tw/etc/policy.yaml" ] || fail "no policy at /opt/tw/etc/policy.yaml"
+# An install over an edited policy (an upgrade built from source) keeps it.
+echo "# edited by the operator" >>"$a/opt/tw/etc/policy.yaml"
+DESTDIR=$TW_TMP/alt cmake --install "$alt" >"$TW_TMP/alt2.out" 2>&1 ||
+	fail "a second cmake --install failed: $(tail -20 "$TW_TMP/alt2.out")"
+grep -qx '# edited by the operator' "$a/opt/tw/etc/policy.yaml" ||
+	fail "a second cmake --install replaced the edited policy"
+grep -q 'Keeping: .*/opt/tw/etc/policy.yaml' "$TW_TMP/alt2.out" ||
+	fail "a second cmake --install does not say it kept the policy"
 zcat "$a/opt/tw/share/man/man5/tokenwarden-policy.5.gz" >"$TW_TMP/alt.5"
 grep -q '/opt/tw/etc/policy' "$TW_TMP/alt.5" ||
 	fail "tokenwarden-policy(5) does not name /opt/tw/etc"
