@@ -103,6 +103,19 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 			     s->name, b, a);
 		return;
 	}
+	if (e->lifetime <= p->schedule.interval + p->schedule.random_delay) {
+		char every[32], late[32];
+
+		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
+		loader_duration_str(p->schedule.interval, every);
+		loader_duration_str(p->schedule.random_delay, late);
+		loader_error(ld, at,
+			     "slot '%s': %s is not longer than the time between runs (schedule "
+			     "interval %s plus random_delay %s): each token would expire before the "
+			     "next run, so each run would replace it at once",
+			     s->name, a, every, late);
+		return;
+	}
 	if (rb + e->jitter >= e->lifetime) {
 		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
 		describe(s, PF_ROTATE_BEFORE, rb, b, sizeof b);
