@@ -101,6 +101,8 @@ struct store_opts {
 	const char *db;
 	const char *public_key;
 	int64_t wait_ms; /* for the run lock: 0 not at all, < 0 as long as it takes */
+	/* While waiting for the lock: whether to give up (SIGTERM or SIGINT); NULL never. */
+	int (*stop)(void *arg);
 };
 
 /* Sets the defaults from the environment or the standard paths. */

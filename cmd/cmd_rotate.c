@@ -100,6 +100,7 @@ run_rotate(void *opts, int argc, char **argv)
 		ro.stop_at = clock_mono_ms() + max_time * 1000;
 	runner_signals(&stop);
 	so.wait_ms = co->wait_ms;
+	so.stop = runner_stop_requested;
 	s = store_ctx_open(&so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;

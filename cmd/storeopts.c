@@ -25,6 +25,7 @@ store_opts_init(struct store_opts *o)
 			: pk != NULL                    ? pk
 							: PUB_DEFAULT;
 	o->wait_ms = 0;
+	o->stop = NULL;
 }
 
 /* Takes cause (the public key is not there) and returns it with where else to name one. */
@@ -38,6 +39,33 @@ key_missing(char *cause)
 
 	free(cause);
 	return msg;
+}
+
+/*
+ * The run lock, waited for as o asks, in quarter seconds when o can stop
+ * the wait: a signal to stop ends it at once.  As store_lock_wait, or 2
+ * with *cause when stopped.
+ */
+static int
+lock_wait(struct store *s, const struct store_opts *o, char **cause)
+{
+	int64_t until = o->wait_ms < 0 ? INT64_MAX : clock_mono_ms() + o->wait_ms, left;
+	int rc;
+
+	if (o->stop == NULL || o->wait_ms == 0)
+		return store_lock_wait(s, o->wait_ms, cause);
+	for (;;) {
+		left = until - clock_mono_ms();
+		rc = store_lock_wait(s, left < 0 ? 0 : left < 250 ? left : 250, cause);
+		if (rc != 1 || left <= 250)
+			return rc;
+		FREE_NULL(cause);
+		if (o->stop(NULL)) {
+			*cause = xstrdup("stopped (SIGTERM or SIGINT) while waiting for the run lock; "
+					 "nothing was done");
+			return 2;
+		}
+	}
 }
 
 struct store *
@@ -63,9 +91,11 @@ store_ctx_open(const struct store_opts *o, struct seal_pub *pub, int flags, int 
 			goto fail;
 	}
 	if ((flags & STORE_CTX_LOCK) != 0) {
-		rc = store_lock_wait(s, o->wait_ms, &cause);
+		rc = lock_wait(s, o, &cause);
 		if (rc == 1)
 			*status = TW_EXIT_LOCKED;
+		if (rc == 2)
+			*status = TW_EXIT_PENDING;
 		if (rc != 0)
 			goto fail;
 	}

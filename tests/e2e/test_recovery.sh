@@ -412,6 +412,35 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$st" = 3 ] || fail "a run out of time while the API said nothing exited $st, expected 3: $(cat "$err")"
 [ "$ms" -lt 3500 ] || fail "a run of --max-time 2s took $ms ms while the API said nothing"
 sim_ctl POST /_sim/faults '{}' >/dev/null
+# A run waiting for the run lock (--wait) stops at once on SIGTERM, having done
+# and recorded nothing, instead of waiting out the holder and then running.
+runs() {
+	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM runs").fetchone()[0])' "$db"
+}
+n=$(runs)
+before=$(requests)
+(
+	exec 9>>"$db.lock"
+	flock 9
+	exec sleep 20
+) &
+holder=$!
+sleep 0.3
+"$tw_bin" rotate --config "$TW_TMP/slow.yaml" --wait >"$out" 2>"$err" &
+pid=$!
+sleep 1
+t0=$(date +%s%N)
+kill -TERM "$pid"
+st=0
+wait "$pid" || st=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+[ "$st" = 3 ] || fail "a run stopped while it waited for the lock exited $st, expected 3: $(cat "$err")"
+[ "$ms" -lt 1500 ] || fail "a run waiting for the lock took $ms ms to stop after SIGTERM"
+expect "$err" "stopped (SIGTERM or SIGINT) while waiting for the run lock; nothing was done"
+[ "$(runs)" = "$n" ] || fail "a run stopped while it waited for the lock recorded a run"
+[ "$(requests)" = "$before" ] || fail "a run stopped while it waited for the lock sent a request"
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
 echo "== a wrong clock: nothing is created or deleted on it"
