@@ -61,8 +61,9 @@ lock_wait(struct store *s, const struct store_opts *o, char **cause)
 			return rc;
 		FREE_NULL(cause);
 		if (o->stop(NULL)) {
-			*cause = xstrdup("stopped (SIGTERM or SIGINT) while waiting for the run lock; "
-					 "nothing was done");
+			*cause =
+			    xstrdup("stopped (SIGTERM or SIGINT) while waiting for the run lock; "
+				    "nothing was done");
 			return 2;
 		}
 	}

@@ -109,11 +109,12 @@ check_times(struct loader *ld, const struct policy *p, const struct policy_slot 
 		describe(s, PF_LIFETIME, e->lifetime, a, sizeof a);
 		loader_duration_str(p->schedule.interval, every);
 		loader_duration_str(p->schedule.random_delay, late);
-		loader_error(ld, at,
-			     "slot '%s': %s is not longer than the time between runs (schedule "
-			     "interval %s plus random_delay %s): each token would expire before the "
-			     "next run, so each run would replace it at once",
-			     s->name, a, every, late);
+		loader_error(
+		    ld, at,
+		    "slot '%s': %s is not longer than the time between runs (schedule "
+		    "interval %s plus random_delay %s): each token would expire before the "
+		    "next run, so each run would replace it at once",
+		    s->name, a, every, late);
 		return;
 	}
 	if (rb + e->jitter >= e->lifetime) {
