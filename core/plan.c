@@ -658,6 +658,13 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	rotation(b, s, v, d->due, d->deadline, why);
 }
 
+/* Whether a is a deletion an enforce rule asks for, of a token no slot has. */
+static int
+enforced(const struct plan_action *a)
+{
+	return a->kind == PLAN_DELETE_UNMANAGED || a->kind == PLAN_DELETE_EXPIRED;
+}
+
 static int
 action_order(const void *x, const void *y)
 {
@@ -666,6 +673,12 @@ action_order(const void *x, const void *y)
 
 	if (a->deadline != b->deadline)
 		return a->deadline < b->deadline ? -1 : 1;
+	/*
+	 * Of one deadline, an enforce rule's deletions come last: the token may
+	 * be the one a renamed slot's consumer holds until its first rotation.
+	 */
+	if (enforced(a) != enforced(b))
+		return enforced(a) ? 1 : -1;
 	if (a->due != b->due)
 		return a->due < b->due ? -1 : 1;
 	c = strcmp(a->workspace, b->workspace);

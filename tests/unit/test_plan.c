@@ -344,6 +344,13 @@ slots_inventory(struct inv *v)
 	add(v, "acme", "due", "tok-dead", TOKEN_DELETED, NOW - 90 * D, NOW - 60 * D);
 }
 
+/* Whether a is a deletion an enforce rule asks for. */
+static int
+enforced(const struct plan_action *a)
+{
+	return a->kind == PLAN_DELETE_UNMANAGED || a->kind == PLAN_DELETE_EXPIRED;
+}
+
 static void
 test_actions_and_findings(void **state)
 {
@@ -401,6 +408,13 @@ test_actions_and_findings(void **state)
 		assert_true(a->deadline <= b->deadline);
 		if (a->group == b->group)
 			assert_true(a->kind < b->kind);
+		/*
+		 * An enforce rule's deletion waits for the rotations of its deadline:
+		 * the token may be what a renamed slot's consumer still holds
+		 * (fresh's create and tok-um-old's deletion have none).
+		 */
+		if (enforced(a) && !enforced(b))
+			assert_true(a->deadline < b->deadline);
 	}
 	for (size_t i = 0; i < pl.nactions; i++) {
 		char why[PLAN_WHY_MAX];
