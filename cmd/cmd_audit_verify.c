@@ -124,6 +124,16 @@ check(struct store *s, const char *known, struct verdict *v)
 		rc = -1;
 	if (rc != 0)
 		goto out;
+	/* A damaged file can hide rows and events from every query above. */
+	if (store_quick_check(s, &cause) < 0) {
+		/* SQLite's report runs over lines ("*** in database main ***", then the page). */
+		for (char *nl = strchr(cause, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+			*nl = ' ';
+		v->reason =
+		    xasprintf("the store's file is damaged (%s); restore it from a backup", cause);
+		FREE_NULL(&cause);
+		goto out;
+	}
 	v->intact = 1;
 	if (known == NULL)
 		goto out;

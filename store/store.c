@@ -876,6 +876,12 @@ store_integrity_check(struct store *s, char **cause)
 }
 
 int
+store_quick_check(struct store *s, char **cause)
+{
+	return check_ok(s, "PRAGMA quick_check(1)", cause);
+}
+
+int
 store_pin_key(struct store *s, const char *fpr, int64_t now, char **cause)
 {
 	json_t *details = json_pack("{s:s}", "key_fingerprint", fpr);

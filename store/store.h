@@ -280,4 +280,8 @@ char *store_describe(const char *path, const char *what, int code, int sys_errno
  */
 int store_integrity_check(struct store *s, char **cause);
 
+/* As store_integrity_check, with PRAGMA quick_check: every page, but not each index against its
+ * table. */
+int store_quick_check(struct store *s, char **cause);
+
 #endif

@@ -721,7 +721,11 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	sqlite3_bind_int64(st, 6, imp->created_at);
 	sqlite3_bind_int64(st, 7, imp->expires_at);
 	if (sqlite3_step(st) != SQLITE_DONE) {
-		if (strstr(sqlite3_errmsg(s->db), "tokens.workspace_id, tokens.token") != NULL)
+		/* Only a constraint is the inventory's answer; a full disk or damage is the
+		 * store's. */
+		if (sqlite3_errcode(s->db) != SQLITE_CONSTRAINT)
+			store_error(s, "importing a token", cause);
+		else if (strstr(sqlite3_errmsg(s->db), "tokens.workspace_id, tokens.token") != NULL)
 			*cause = xasprintf("%s: token %s of workspace %s is already in the "
 					   "inventory",
 					   s->path, imp->token, imp->workspace);

@@ -530,6 +530,28 @@ tamper at 4 "history broken at event 3: event 3's at is not stored as it was wri
 	"UPDATE events SET at = at || 'x' WHERE id = 3"
 tamper last 4 "history broken: the history ends at event" \
 	"DELETE FROM events WHERE id = (SELECT max(id) FROM events)"
+# A damaged page (an index's, here) can hide rows and events from every
+# query: the history is not called intact on such a file.
+backup "$db" "$TW_TMP/damaged.db"
+"$py" - "$TW_TMP/damaged.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+size = c.execute("PRAGMA page_size").fetchone()[0]
+page = c.execute("SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_autoindex_tokens_1'").fetchone()[0]
+c.close()
+with open(sys.argv[1], "r+b") as f:
+    f.seek((page - 1) * size + 8)
+    f.write(b"\xff" * 64)
+PY
+run 4 audit verify --db "$TW_TMP/damaged.db"
+expect "$out" "history broken: the store's file is damaged ("
+expect "$out" "); restore it from a backup"
+no_head_note "audit verify of a damaged file"
+# And a write that meets the damage says so, not that a slot has a token.
+run 1 token import --db "$TW_TMP/damaged.db" -w acme --token tokdamaged --name import-tokdamaged \
+	--created-at 1d --expires-at 30d
+expect "$err" "the database is damaged"
+grep -q "already has an active token" "$err" && fail "a damaged store's import blamed an active token"
 # A careful truncation (sqlite_sequence rewound too) keeps a chain that
 # holds; only a head kept elsewhere shows it.
 copy=$TW_TMP/truncated.db
