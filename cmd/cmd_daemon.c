@@ -37,6 +37,7 @@ struct daemon {
 	int ran;             /* a run has just ended */
 	int64_t said_wake;   /* the wake time last logged */
 	const char *metrics; /* --metrics-textfile; NULL: none */
+	int metrics_failed;  /* the last look could not rewrite the metrics file */
 	int lost;            /* the store could not be opened, the last time it was tried */
 	int64_t lost_said;   /* when that was last alerted (ms); 0: not while it lasts */
 };
@@ -47,8 +48,9 @@ struct daemon_opts {
 
 static const struct args_opt daemon_options[] = {
     OPT_STRING(0, "metrics-textfile", struct daemon_opts, metrics_textfile, "PATH",
-	       "after every run, rewrite PATH with the metrics\n"
-	       "(as 'tokenwarden metrics --textfile PATH' does)"),
+	       "after every run, and at each look between runs,\n"
+	       "rewrite PATH with the metrics (as 'tokenwarden\n"
+	       "metrics --textfile PATH' does)"),
     OPT_END,
 };
 
@@ -138,6 +140,42 @@ run_once(struct daemon *d)
 		notify("STATUS=waiting; the last run left work or failed");
 }
 
+/* The longest sleep between looks; a build with the test hooks takes TOKENWARDEN_TEST_NAP_MS. */
+static int64_t
+nap_ms(void)
+{
+#ifdef TW_TEST_HOOKS
+	const char *v = getenv("TOKENWARDEN_TEST_NAP_MS");
+
+	if (v != NULL && atoll(v) > 0)
+		return atoll(v);
+#endif
+	return SCHEDULE_MAX_NAP_MS;
+}
+
+/*
+ * Rewrites the metrics file between runs too: its timestamp then says the
+ * daemon is alive, and its slots are as they are now, however long the
+ * next run is away.  A failure is said once while it lasts.
+ */
+static void
+metrics_between(struct daemon *d, struct store *s, int64_t now)
+{
+	char *cause = NULL;
+
+	if (d->metrics == NULL || s == NULL)
+		return;
+	if (metrics_write(d->metrics, s, d->p, now, &cause) == 0) {
+		d->metrics_failed = 0;
+		return;
+	}
+	if (!d->metrics_failed)
+		warnf("--metrics-textfile: %s; trying again at each look",
+		      cause != NULL ? cause : d->metrics);
+	d->metrics_failed = 1;
+	free(cause);
+}
+
 /* When to wake up next (ms): now to run, else later. */
 static int64_t
 next_wake(struct daemon *d, int64_t now)
@@ -154,6 +192,9 @@ next_wake(struct daemon *d, int64_t now)
 		errorf("%s", cause);
 		sc.next_at = now + SCHEDULE_RETRY_MS;
 	}
+	/* After a run, its own write stands: the file is new. */
+	if (!d->ran)
+		metrics_between(d, s, now);
 	store_close(s);
 	free(cause);
 	if (d->ran) {
@@ -161,7 +202,7 @@ next_wake(struct daemon *d, int64_t now)
 		d->ran = 0;
 		d->not_before = sc.due_now ? now + SCHEDULE_RETRY_MS : 0;
 	}
-	at = schedule_wake(&sc, now, d->not_before, SCHEDULE_MAX_NAP_MS, &wake);
+	at = schedule_wake(&sc, now, d->not_before, nap_ms(), &wake);
 	if (at > now && wake != d->said_wake) {
 		d->said_wake = wake;
 		if (wake == INT64_MAX) {

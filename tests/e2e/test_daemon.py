@@ -363,9 +363,11 @@ class Test:
         os.chmod(tmp, mode)
         os.rename(tmp, path)
 
-    def daemon(self, name, config, notify_socket, metrics=None):
+    def daemon(self, name, config, notify_socket, metrics=None, nap_ms=None):
         env = dict(self.env)
         env["NOTIFY_SOCKET"] = notify_socket
+        if nap_ms is not None:
+            env["TOKENWARDEN_TEST_NAP_MS"] = str(nap_ms)
         extra = ["--metrics-textfile", metrics] if metrics else []
         return Proc(name, [self.tw, "daemon", "--config", config] + extra, env)
 
@@ -742,6 +744,44 @@ class Test:
             fail("daemon with a missing store created it")
 
 
+    def idle_metrics(self):
+        """9. Between runs the daemon rewrites --metrics-textfile at each look (every
+        minute; half a second here), so the file's timestamp says it is alive however
+        far away its next run is: the shipped TokenwardenNoSuccessfulRun rule reads it."""
+        db = self.init_store("idle.db")
+        policy = os.path.join(self.tmp, "idle.yaml")
+        self.write_policy(policy, db, "acme", [("idle", "")])
+        metrics = os.path.join(self.tmp, "idle.prom")
+        n = Notify("@tw-test-daemon-%d-idle" % os.getpid())
+        d = self.daemon("idle", policy, "@tw-test-daemon-%d-idle" % os.getpid(), metrics,
+                        nap_ms=500)
+
+        def stamp():
+            try:
+                text = open(metrics).read()
+            except OSError:
+                return None
+            m = re.search(r"^tokenwarden_metrics_timestamp_seconds (\S+)$", text, re.M)
+            return float(m.group(1)) if m else None
+        try:
+            if self.expect_line(d, r"^daemon: ", 15, "idle: the first run", kind="out") is None:
+                return
+            self.expect_line(d, r"^tokenwarden: next run at ", 5, "idle: after the run")
+            wait_for(lambda: stamp() is not None, 5)
+            first = stamp()
+            if first is None:
+                fail("idle: no metrics timestamp after the run")
+                return
+            if not wait_for(lambda: (stamp() or 0) >= first + 1, 5):
+                fail("idle: the metrics file was not rewritten between runs (timestamp %s)" %
+                     first)
+            if "tokenwarden_last_run_exit_status 0\n" not in open(metrics).read():
+                fail("idle: the metrics rewritten between runs lost the last run's status")
+        finally:
+            d.kill()
+            n.close()
+
+
 def watchdog(tmp):
     print("FAIL: test_daemon.py still running after %d s; killing it" % HARD_LIMIT,
           file=sys.stderr, flush=True)
@@ -770,7 +810,7 @@ def main():
     t = None
     try:
         t = Test(modesim, tw, tmp)
-        for part in (t.main_daemon, t.stop_in_step, t.refused_at_start):
+        for part in (t.main_daemon, t.stop_in_step, t.refused_at_start, t.idle_metrics):
             t0 = time.monotonic()
             part()
             if os.environ.get("TW_VERBOSE"):
