@@ -249,9 +249,12 @@ expired_rule(struct plan_builder *b, const struct token_row *r)
 	const struct policy_enforce *e = &b->p->enforce;
 	int64_t when = r->expires_at + e->expired_after * MS;
 
-	if (e->expired == RULE_REPORT)
+	/* A workspace the policy no longer has gives no API to delete it with: said instead. */
+	int gone = policy_find_workspace(b->p, r->workspace) == NULL;
+
+	if (e->expired == RULE_REPORT || (e->expired == RULE_DELETE && gone))
 		row_finding(b, FIND_EXPIRED, r, r->expires_at);
-	if (e->expired != RULE_DELETE)
+	if (e->expired != RULE_DELETE || gone)
 		return;
 	if (when > b->now) {
 		later(b, when);
@@ -267,10 +270,12 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 {
 	const struct policy_enforce *e = &b->p->enforce;
 	int64_t when = born(r) + e->unmanaged_after * MS;
+	/* A workspace the policy no longer has gives no API to delete it with: said instead. */
+	int gone = policy_find_workspace(b->p, r->workspace) == NULL;
 
-	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && when > b->now))
+	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && (when > b->now || gone)))
 		row_finding(b, FIND_UNMANAGED, r, r->expires_at);
-	if (e->unmanaged != RULE_DELETE)
+	if (e->unmanaged != RULE_DELETE || gone)
 		return;
 	if (when > b->now) {
 		later(b, when);

@@ -427,6 +427,31 @@ test_actions_and_findings(void **state)
 }
 
 /*
+ * A token of a workspace the policy no longer has: no API or credential to
+ * delete it with, so an enforce rule that would delete it reports it
+ * instead of planning a deletion every run can only fail (and a daemon
+ * would wake for each minute).
+ */
+static void
+test_enforce_workspace_gone(void **state)
+{
+	struct policy *p = load(slots_policy);
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "gone", NULL, "tok-gone-um", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
+	add(&v, "acme", NULL, "tok-here-um", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
+	assert_non_null(finding(&pl, FIND_UNMANAGED, "tok-gone-um"));
+	assert_null(finding(&pl, FIND_UNMANAGED, "tok-here-um"));
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
  * The rows in two parts, as a run's start-of-run check reads them (the
  * rows, then plan_input's more), split anywhere, give the plan the whole
  * array gives: the same actions and findings, in the same order, about the
@@ -1082,6 +1107,7 @@ main(void)
 	    cmocka_unit_test(test_enforce_texts),
 	    cmocka_unit_test(test_due_time),
 	    cmocka_unit_test(test_actions_and_findings),
+	    cmocka_unit_test(test_enforce_workspace_gone),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
 	    cmocka_unit_test(test_pure),
