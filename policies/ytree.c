@@ -304,6 +304,12 @@ ytree_parse(const char *buf, size_t len, struct ytree *t, int *line, int *col, c
 	struct yparse y;
 	int rc;
 
+	/* A byte-order mark, as some editors begin UTF-8 with: YAML allows it, and the
+	 * encoding set below would keep libyaml from skipping it. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
 	memset(&y, 0, sizeof y);
 	y.buf = buf;
 	y.len = len;

@@ -320,6 +320,32 @@ parse(const char *s, struct ytree *t, int *line, int *col, char **cause)
 }
 
 /*
+ * A UTF-8 byte-order mark before the document (as Windows editors write
+ * one) is allowed, as YAML allows it; in the middle of a value it is text.
+ */
+static void
+test_ytree_byte_order_mark(void **state)
+{
+	struct ytree t;
+	char *cause = NULL;
+	int line = 0, col = 0;
+	const struct ynode *v;
+
+	(void)state;
+	if (parse("\xef\xbb\xbfversion: 1\nname: a\xef\xbb\xbf\n", &t, &line, &col, &cause) != 0)
+		fail_msg("%d:%d: %s", line, col, cause);
+	assert_int_equal(t.root->type, YNODE_MAP);
+	v = ytree_get(t.root, "version");
+	assert_non_null(v);
+	assert_string_equal(v->value, "1");
+	assert_int_equal(v->line, 1);
+	v = ytree_get(t.root, "name");
+	assert_non_null(v);
+	assert_string_equal(v->value, "a\xef\xbb\xbf");
+	ytree_free(&t);
+}
+
+/*
  * Texts of every length from 1 to 300 (past the quarter block from which
  * a piece gets a block of its own) packed between nodes and item lists:
  * each comes back whole, each node and list aligned for what it holds,
@@ -605,6 +631,7 @@ main(void)
 	    cmocka_unit_test(test_resolve_slot),
 	    cmocka_unit_test(test_ytree_limits),
 	    cmocka_unit_test(test_ytree_packs_texts_and_nodes),
+	    cmocka_unit_test(test_ytree_byte_order_mark),
 	    cmocka_unit_test(test_window_parse),
 	    cmocka_unit_test(test_zones_shared),
 	    cmocka_unit_test(test_large_policy),
