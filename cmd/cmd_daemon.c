@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct daemon {
@@ -232,6 +233,30 @@ wait_until(const sigset_t *set, int64_t at)
 }
 
 /*
+ * Whether the store and key np names can be used as the start requires:
+ * opened for writing, its key the pinned one.  The ones in use are taken as
+ * they are: a store gone for a while is the runs' to report, not a reason
+ * to keep an older policy.
+ */
+static int
+store_usable(const struct daemon *d, const struct policy *np)
+{
+	struct store_opts so;
+	struct seal_pub pub;
+	struct store *s;
+	int status, ok;
+
+	store_opts_init(&so);
+	config_store_opts(np, NULL, &so);
+	if (strcmp(so.db, d->so.db) == 0 && strcmp(so.public_key, d->so.public_key) == 0)
+		return 1;
+	s = store_ctx_open(&so, &pub, STORE_CTX_WRITE, &status);
+	ok = s != NULL;
+	store_close(s);
+	return ok;
+}
+
+/*
  * SIGHUP: loads the policy again, keeping the old one when the new one has
  * errors or names a credential the service was not given.
  */
@@ -248,6 +273,11 @@ reload(struct daemon *d)
 	np = config_load(d->path, 0);
 	/* A policy naming a credential the service lacks would fail every run. */
 	if (np != NULL && runner_check(np) != TW_EXIT_OK) {
+		policy_free(np);
+		np = NULL;
+	}
+	/* So would one naming another store or key that cannot be used, as at the start. */
+	if (np != NULL && !store_usable(d, np)) {
 		policy_free(np);
 		np = NULL;
 	}

@@ -536,6 +536,13 @@ class Test:
         self.write_policy(policy, db, "acme", slots, extra="    lifetme: 30d\n")
         self.hup(d, n, policy, r"^tokenwarden: error: %s: not reloaded; still working with the "
                  r"policy loaded before$" % re.escape(policy), "broken policy")
+        # 5a'. A policy naming another store that is not there (a typo): refused as
+        # at the start, not taken for every later run to fail on.
+        self.write_policy(policy, db + ".typo", "acme", slots)
+        self.hup(d, n, policy, r"^tokenwarden: error: %s: not reloaded; still working with the "
+                 r"policy loaded before$" % re.escape(policy), "another store, missing")
+        if os.path.exists(db + ".typo"):
+            fail("another store, missing: the reload created it")
         # 5b. A valid policy that group can write: refused the same way, the new slot not made.
         slots_added = slots + [("added", "deliver: [ { file: %s } ]" % added_file)]
         self.write_policy(policy, db, "acme", slots_added, mode=0o620)
