@@ -134,6 +134,12 @@ check(struct store *s, const char *known, struct verdict *v)
 		FREE_NULL(&cause);
 		goto out;
 	}
+	/* The key secrets are sealed to is the one the history says. */
+	rc = store_pin_recorded(s, &v->reason, &cause);
+	if (rc != 0) {
+		rc = rc < 0 ? -1 : 0;
+		goto out;
+	}
 	v->intact = 1;
 	if (known == NULL)
 		goto out;

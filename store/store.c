@@ -17,6 +17,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -1082,4 +1083,52 @@ store_file_at(const struct store *s, int dir, const char *name)
 					: "the store's lock file";
 	}
 	return NULL;
+}
+
+int
+store_pin_recorded(struct store *s, char **why, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT id, kind, details FROM events WHERE kind IN "
+					 "('store.init', 'store.rekey') ORDER BY id DESC LIMIT 1",
+					 cause);
+	json_t *d = NULL;
+	const char *recorded = NULL;
+	char *pinned = NULL;
+	int rc = -1, step, got;
+
+	if (st == NULL)
+		return -1;
+	step = sqlite3_step(st);
+	if (step == SQLITE_DONE) {
+		rc = 0;
+		goto out;
+	}
+	if (step != SQLITE_ROW) {
+		store_error(s, "reading the key's history", cause);
+		goto out;
+	}
+	d = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
+	recorded = json_string_value(
+	    json_object_get(d, strcmp((const char *)sqlite3_column_text(st, 1), "store.init") == 0
+				   ? "key_fingerprint"
+				   : "new"));
+	got = store_meta_get(s, STORE_META_KEY_FPR, &pinned, cause);
+	if (got < 0)
+		goto out;
+	rc = 0;
+	if (got == 1 || recorded == NULL || strcmp(pinned, recorded) != 0) {
+		*why =
+		    xasprintf("the store is pinned to key %s, but its history last recorded key "
+			      "%s (event %lld, %s): the pin was changed outside tokenwarden",
+			      got == 1 ? "(none)" : pinned, recorded != NULL ? recorded : "(none)",
+			      (long long)sqlite3_column_int64(st, 0),
+			      (const char *)sqlite3_column_text(st, 1));
+		rc = 1;
+	}
+out:
+	free(pinned);
+	json_decref(d);
+	store_done(s, st);
+	return rc;
 }

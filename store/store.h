@@ -280,6 +280,14 @@ char *store_describe(const char *path, const char *what, int code, int sys_errno
  */
 int store_integrity_check(struct store *s, char **cause);
 
+/*
+ * Whether the pinned key is the one the history last recorded (its last
+ * store.init's key_fingerprint or store.rekey's new): 0 when it is (or the
+ * history records none), 1 with *why when the pin was changed outside
+ * tokenwarden, -1 with *cause on a database error.
+ */
+int store_pin_recorded(struct store *s, char **why, char **cause);
+
 /* As store_integrity_check, with PRAGMA quick_check: every page, but not each index against its
  * table. */
 int store_quick_check(struct store *s, char **cause);

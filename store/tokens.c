@@ -723,7 +723,7 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		/* Only a constraint is the inventory's answer; a full disk or damage is the
 		 * store's. */
-		if (sqlite3_errcode(s->db) != SQLITE_CONSTRAINT)
+		if ((sqlite3_extended_errcode(s->db) & 0xff) != SQLITE_CONSTRAINT)
 			store_error(s, "importing a token", cause);
 		else if (strstr(sqlite3_errmsg(s->db), "tokens.workspace_id, tokens.token") != NULL)
 			*cause = xasprintf("%s: token %s of workspace %s is already in the "

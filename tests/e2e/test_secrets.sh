@@ -528,6 +528,10 @@ tamper blob 4 "history broken at event 3: event 3's workspace is not stored as i
 	"UPDATE events SET workspace = CAST(workspace AS BLOB) WHERE id = 3"
 tamper at 4 "history broken at event 3: event 3's at is not stored as it was written" \
 	"UPDATE events SET at = at || 'x' WHERE id = 3"
+# The pinned key changed by hand (with a public key file swapped beside it, new
+# secrets would be sealed to someone else's key): the history says otherwise.
+tamper pin 4 "but its history last recorded key" \
+	"UPDATE meta SET value = 'tw1:forged' WHERE key = 'key_fingerprint'"
 tamper last 4 "history broken: the history ends at event" \
 	"DELETE FROM events WHERE id = (SELECT max(id) FROM events)"
 # A damaged page (an index's, here) can hide rows and events from every
@@ -557,7 +561,9 @@ grep -q "already has an active token" "$err" && fail "a damaged store's import b
 copy=$TW_TMP/truncated.db
 backup "$db" "$copy"
 sqlx "$copy" "DELETE FROM events WHERE id > 6;
-	UPDATE sqlite_sequence SET seq = 6 WHERE name = 'events'"
+	UPDATE sqlite_sequence SET seq = 6 WHERE name = 'events';
+	UPDATE meta SET value = (SELECT json_extract(details, '\$.key_fingerprint') FROM events
+		WHERE kind = 'store.init') WHERE key = 'key_fingerprint'"
 run 0 audit verify --db "$copy"
 expect "$out" "history intact: 6 events"
 run 0 audit verify --db "$copy" --head "$head_early"
