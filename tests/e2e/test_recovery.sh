@@ -359,6 +359,15 @@ at 2027-03-01T12:00Z # 20 hours left in each: no slack
 requests() {
 	sim_ctl GET /_sim/stats | jq .requests
 }
+# term PID: SIGTERM to PID, then its end: st its exit status, ms how long it took.
+term() {
+	local t0
+	t0=$(date +%s%N)
+	kill -TERM "$1"
+	st=0
+	wait "$1" || st=$?
+	ms=$((($(date +%s%N) - t0) / 1000000))
+}
 before=$(requests)
 sim_ctl POST /_sim/faults '{"burst_429": 100, "retry_after": 3600}' >/dev/null
 "$tw_bin" rotate >"$out" 2>"$err" && fail "a run throttled for an hour exited 0"
@@ -380,11 +389,7 @@ for _ in $(seq 200); do
 	sleep 0.05
 done
 expect "$err" "beta/short: its token lapses before the next run: trying again in"
-t0=$(date +%s%N)
-kill -TERM "$pid"
-st=0
-wait "$pid" || st=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+term "$pid"
 # (exit 1: its failed steps outrank the work left)
 [ "$st" = 1 ] || fail "a run stopped between tries exited $st, expected 1"
 [ "$ms" -lt 1500 ] || fail "a run between tries took $ms ms to stop after SIGTERM"
@@ -397,11 +402,7 @@ sim_ctl POST /_sim/faults '{"latency_ms": 60000}' >/dev/null
 "$tw_bin" rotate --config "$TW_TMP/slow.yaml" --timeout 30 --retries 3 >"$out" 2>"$err" &
 pid=$!
 sleep 1
-t0=$(date +%s%N)
-kill -TERM "$pid"
-st=0
-wait "$pid" || st=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+term "$pid"
 [ "$st" = 3 ] || fail "a run stopped while the API said nothing exited $st, expected 3: $(cat "$err")"
 [ "$ms" -lt 1500 ] || fail "a run stopped while the API said nothing took $ms ms after SIGTERM"
 t0=$(date +%s%N)
@@ -429,11 +430,7 @@ sleep 0.3
 "$tw_bin" rotate --config "$TW_TMP/slow.yaml" --wait >"$out" 2>"$err" &
 pid=$!
 sleep 1
-t0=$(date +%s%N)
-kill -TERM "$pid"
-st=0
-wait "$pid" || st=$?
-ms=$((($(date +%s%N) - t0) / 1000000))
+term "$pid"
 kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
 [ "$st" = 3 ] || fail "a run stopped while it waited for the lock exited $st, expected 3: $(cat "$err")"
