@@ -610,12 +610,20 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 		timefmt_duration_str(policy_rotate_before(&s->eff), rb);
 		snprintf(why, sizeof why, "%s expires %s; due %s (rotate_before %s%s)",
 			 v->active->token, exp, when, rb, s->eff.window != NULL ? ", window" : "");
-		/* plan_due ignores a window that opens only after expiry. */
+		/*
+		 * plan_due ignores a window that opens only after expiry, or only
+		 * after the last run that can start before it: the slot is then
+		 * rotated outside its window.
+		 */
 		if (s->eff.window != NULL && !window_is_open(s->eff.window, secs(due)))
-			plan_add_finding(b, FIND_OVERDUE, s->ws->name, s->name, v->active,
-					 v->active->expires_at,
-					 "the window does not open before %s expires at %s",
-					 v->active->token, exp);
+			plan_add_finding(
+			    b, FIND_OVERDUE, s->ws->name, s->name, v->active, v->active->expires_at,
+			    window_next_open(s->eff.window, secs(due)) < secs(v->active->expires_at)
+				? "the window opens only after the last run before %s expires at "
+				  "%s; "
+				  "that run rotates it outside the window"
+				: "the window does not open before %s expires at %s",
+			    v->active->token, exp);
 	}
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);

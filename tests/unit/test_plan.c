@@ -427,6 +427,50 @@ test_actions_and_findings(void **state)
 }
 
 /*
+ * A window that opens only after the last run that can start before the
+ * token expires: that run rotates it outside the window, and the finding
+ * says so (not that the window never opens before the expiry).
+ */
+static void
+test_window_after_last_run(void **state)
+{
+	struct policy *p = load("version: 1\n"
+				"workspaces:\n"
+				"  - name: acme\n"
+				"    credential: c\n"
+				"    tokens:\n"
+				"      - name: win\n"
+				"        lifetime: 30d\n"
+				"        rotate_before: 21h\n"
+				"        jitter: 0\n"
+				"        window: { hours: '01:00-05:00' }\n");
+	/* Expiring 2026-11-25T12:00Z: the last run before it starts by 11-24T11:45Z, closed;
+	 * the window next opens 11-25T01:00Z, after that run and before the expiry. */
+	int64_t exp = NOW + 2 * D + 11 * H;
+	struct inv v = {0};
+	const struct plan_finding *f;
+	struct plan pl;
+	char *text;
+
+	(void)state;
+	add(&v, "acme", "win", "tok-win", TOKEN_ACTIVE, NOW - 28 * D, exp);
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	f = finding(&pl, FIND_OVERDUE, "tok-win");
+	assert_non_null(f);
+	text = plan_finding_text(f);
+	assert_non_null(strstr(text,
+			       "the window opens only after the last run before tok-win "
+			       "expires at 2026-11-25T12:00Z; that run rotates it outside the "
+			       "window"));
+	free(text);
+	assert_int_equal(plan_due(p, policy_find_slot(p, "acme", "win"), exp),
+			 exp - plan_next_run(p, 0));
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
  * A token of a workspace the policy no longer has: no API or credential to
  * delete it with, so an enforce rule that would delete it reports it
  * instead of planning a deletion every run can only fail (and a daemon
@@ -1108,6 +1152,7 @@ main(void)
 	    cmocka_unit_test(test_due_time),
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_enforce_workspace_gone),
+	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
 	    cmocka_unit_test(test_pure),
