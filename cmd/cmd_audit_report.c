@@ -132,6 +132,7 @@ run_audit_report(void *opts, int argc, char **argv)
 	struct policy *p = NULL;
 	struct store *s = NULL;
 	struct outfile out = {.dir = -1};
+	const char *own;
 	const char *policy_path = config_path(NULL);
 	char *cause = NULL, *slot_ws = NULL;
 	int status = TW_EXIT_USAGE, built = 0;
@@ -166,10 +167,11 @@ run_audit_report(void *opts, int argc, char **argv)
 		status = TW_EXIT_USAGE;
 		goto out;
 	}
-	if (store_file_at(s, out.dir, out.name) != NULL) {
+	own = store_file_at(s, out.dir, out.name);
+	if (own != NULL) {
 		cause = xasprintf("--output %s is %s: the report would replace it; give another "
 				  "path",
-				  o->output, store_file_at(s, out.dir, out.name));
+				  o->output, own);
 		status = TW_EXIT_USAGE;
 		goto out;
 	}

@@ -315,6 +315,7 @@ metrics_write(const char *path, struct store *s, const struct policy *p, int64_t
 {
 	struct metrics_src m;
 	struct outfile o;
+	const char *own;
 	struct stat st;
 	int rc = -1;
 
@@ -336,9 +337,10 @@ metrics_write(const char *path, struct store *s, const struct policy *p, int64_t
 		rc = -2;
 		goto out;
 	}
-	if (store_file_at(s, o.dir, o.name) != NULL) {
+	own = store_file_at(s, o.dir, o.name);
+	if (own != NULL) {
 		*cause = xasprintf("%s is %s: the metrics would replace it; give another path",
-				   path, store_file_at(s, o.dir, o.name));
+				   path, own);
 		outfile_abort(&o);
 		rc = -2;
 		goto out;

@@ -250,7 +250,7 @@ expired_rule(struct plan_builder *b, const struct token_row *r)
 	int64_t when = r->expires_at + e->expired_after * MS;
 
 	/* A workspace the policy no longer has gives no API to delete it with: said instead. */
-	int gone = policy_find_workspace(b->p, r->workspace) == NULL;
+	int gone = e->expired == RULE_DELETE && policy_find_workspace(b->p, r->workspace) == NULL;
 
 	if (e->expired == RULE_REPORT || (e->expired == RULE_DELETE && gone))
 		row_finding(b, FIND_EXPIRED, r, r->expires_at);
@@ -271,7 +271,7 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 	const struct policy_enforce *e = &b->p->enforce;
 	int64_t when = born(r) + e->unmanaged_after * MS;
 	/* A workspace the policy no longer has gives no API to delete it with: said instead. */
-	int gone = policy_find_workspace(b->p, r->workspace) == NULL;
+	int gone = e->unmanaged == RULE_DELETE && policy_find_workspace(b->p, r->workspace) == NULL;
 
 	if (e->unmanaged == RULE_REPORT || (e->unmanaged == RULE_DELETE && (when > b->now || gone)))
 		row_finding(b, FIND_UNMANAGED, r, r->expires_at);
