@@ -576,7 +576,7 @@ attempt(struct mode_client *c, const struct call *call, long *status)
 	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, post ? 1L : 0L);
 	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, post ? 1L : 0L);
 	/* A create is waited for: given up, it might have made a token nobody records. */
-	c->abortable = !post;
+	c->abortable = !post && !call->undo;
 	c->stop_look_ms = clock_mono_ms() + 250;
 	if (post) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, call->body);
@@ -614,8 +614,15 @@ permanent(CURLcode rc)
 	       rc == CURLE_URL_MALFORMAT;
 }
 
+/* Whether the run's stop hook says stop, and call may be left unsent. */
+static int
+stopping(struct mode_client *c, const struct call *call)
+{
+	return !call->undo && c->stop != NULL && c->stop(c->stop_arg);
+}
+
 static void
-backoff(struct mode_client *c, int failures)
+backoff(struct mode_client *c, const struct call *call, int failures)
 {
 	int64_t d = BACKOFF_BASE_MS, left;
 
@@ -626,7 +633,7 @@ backoff(struct mode_client *c, int failures)
 	/* Half fixed, half random: spreads retries without ever retrying at once. */
 	left = d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
 	/* In naps that see the stop hook, as take_turn's. */
-	while (left > 0 && !(c->stop != NULL && c->stop(c->stop_arg))) {
+	while (left > 0 && !stopping(c, call)) {
 		clock_sleep_ms(left < 250 ? left : 250);
 		left -= 250;
 	}
@@ -671,7 +678,7 @@ take_turn(struct mode_client *c, const struct call *call)
 	for (;;) {
 		int64_t wait = ratebook_wait(&c->book, call->token, clock_mono_ms());
 
-		if (c->stop != NULL && c->stop(c->stop_arg))
+		if (stopping(c, call))
 			return -1;
 		if (wait <= 0)
 			return 0;
@@ -722,7 +729,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted |= !never_sent(rc);
-			backoff(c, failures);
+			backoff(c, call, failures);
 			continue;
 		}
 		if (rc != CURLE_OK) {
@@ -773,7 +780,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted = 1;
-			backoff(c, failures);
+			backoff(c, call, failures);
 			continue;
 		}
 		mode_answer_final(c, status, a);
@@ -792,7 +799,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_PROTOCOL;
 			}
 			a->maybe_acted = 1;
-			backoff(c, failures);
+			backoff(c, call, failures);
 			continue;
 		}
 		return MODE_OK;
@@ -1059,10 +1066,11 @@ mode_delete_answer(struct mode_client *c, const struct call *call, const struct 
 	return rc;
 }
 
-int
-mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char **cause)
+/* mode_delete, and with undo mode_undo_create. */
+static int
+delete_token(struct mode_client *c, const char *id, int undo, struct mode_token **out, char **cause)
 {
-	struct call call = {.method = "DELETE"};
+	struct call call = {.method = "DELETE", .undo = undo};
 	struct answer a = {0};
 	char *what = NULL;
 	int rc;
@@ -1086,6 +1094,18 @@ mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char
 	free(call.url);
 	json_decref(a.json);
 	return rc;
+}
+
+int
+mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char **cause)
+{
+	return delete_token(c, id, 0, out, cause);
+}
+
+int
+mode_undo_create(struct mode_client *c, const char *id, char **cause)
+{
+	return delete_token(c, id, 1, NULL, cause);
 }
 
 /* Checks the reports page the API documents, so a proxy's 200 is not taken for Mode's. */

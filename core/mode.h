@@ -161,6 +161,13 @@ int mode_create(struct mode_client *c, const char *name, int64_t expires_at,
 int mode_delete(struct mode_client *c, const char *id, struct mode_token **out, char **cause);
 
 /*
+ * Deletes token id, which this client's create just made and the caller
+ * cannot keep, as mode_delete does; but sent, and awaited, even when the
+ * stop hook says stop: nobody else knows the token exists.
+ */
+int mode_undo_create(struct mode_client *c, const char *id, char **cause);
+
+/*
  * Proves a token works: GET /batch/{workspace}/reports?per_page=1 with it as
  * Bearer.  Returns MODE_OK, MODE_ERR_AUTH when refused, or another error.
  */

@@ -65,6 +65,8 @@ struct call {
 	const char *body; /* POST body or NULL */
 	/* The token id auth is a Bearer of (it may have a budget of its own), or NULL. */
 	const char *token;
+	/* Sent and awaited even when the run is stopping: it undoes what the run did. */
+	int undo;
 };
 
 /* What one call ended with. */

@@ -74,7 +74,7 @@ undo_unstored(struct store *s, struct mode_client *c, int64_t row, const struct 
 	      char **cause)
 {
 	char *why = *cause, *del = NULL;
-	int rc = mode_delete(c, t->token, NULL, &del);
+	int rc = mode_undo_create(c, t->token, &del);
 	json_t *d = json_pack("{s:s, s:s}", "token", t->token, "error", why);
 
 	if (rc == MODE_OK) {

@@ -158,8 +158,12 @@ slot_failed(struct run *run, const struct policy_slot *sl, const char *why, char
 		return 0;
 	}
 	if (slots_failed(run->s, sl->ws->name, sl->name, now, now + backoff(run, before + 1), why,
-			 &failures, cause) < 0)
+			 &failures, cause) < 0) {
+		/* The store's error ends the run; why is said here, or nowhere. */
+		say(run, 1, "failed", sl->ws->name, sl->name, NULL,
+		    "rotation failed (not recorded: the store failed): %s", why);
 		return -1;
+	}
 	timefmt_minute(now + backoff(run, before + 1), next);
 	say(run, 1, "failed", sl->ws->name, sl->name, NULL,
 	    "rotation failed (%d in a row; next attempt after %s): %s", failures, next, why);

@@ -8,8 +8,9 @@
  * with $TW_FAULT_ERRNO=EIO that one only (a bad sector), with ENOSPC that
  * write and every later one (a full disk; syncs still work).  0 fails
  * none.  With $TW_FAULT_SYNCS set, only the syncs are counted (and
- * failed).  The count is written to $TW_FAULT_COUNT at exit, so a clean
- * run says how many there are to choose from.
+ * failed).  With $TW_FAULT_WHEN naming a path, every write fails with
+ * ENOSPC while that path exists (the disk fills when a test says so).  The count is written to
+ * $TW_FAULT_COUNT at exit, so a clean run says how many there are to choose from.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -56,11 +57,16 @@ static int
 fails(int fd, int is_sync)
 {
 	const char *at = getenv("TW_FAULT_AT"), *kind = getenv("TW_FAULT_ERRNO");
+	const char *when = getenv("TW_FAULT_WHEN");
 	long n, want = at != NULL ? atol(at) : 0;
 	int enospc = kind != NULL && strcmp(kind, "ENOSPC") == 0;
 
 	if (!watched(fd) || (!is_sync && getenv("TW_FAULT_SYNCS") != NULL))
 		return 0;
+	if (when != NULL && !is_sync && access(when, F_OK) == 0) {
+		errno = ENOSPC;
+		return 1;
+	}
 	n = __atomic_add_fetch(&counted, 1, __ATOMIC_SEQ_CST);
 	if (want <= 0 || n < want || (n > want && !enospc) || (n > want && is_sync))
 		return 0;

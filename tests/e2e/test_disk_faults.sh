@@ -36,7 +36,8 @@ RANDOM=$seed
 df_shim "$cc_bin"
 
 workspaces=()
-for ((i = 0; i <= cases; i++)); do
+# Workspaces for case 0, the random cases and the stopping run's case (below).
+for ((i = 0; i <= cases + 2; i++)); do
 	workspaces+=(--workspace "ws$i:key$i:secret$i" --workspace "wsb$i:keyb$i:secretb$i")
 done
 sim_start "$modesim" "${workspaces[@]}" --now 2026-01-01T00:00Z
@@ -118,6 +119,44 @@ writes=$(cat "$TW_TMP/case0/count")
 [ "$writes" -gt 10 ] || fail "a nightly run made only $writes store writes: the shim is not working"
 echo "a nightly run of 3 rotations makes $writes writes and syncs to the store"
 converged 0 "after the next run"
+
+# A run told to stop (SIGTERM) while a create's answer is on its way, the
+# disk full before the answer is recorded: the token nobody can record is
+# deleted again on the server, not left there for a human to find.  The
+# simulator makes each token at once and answers 2 s later.
+i=$((cases + 2 - cases % 2))
+dir=$TW_TMP/case$i
+setup "$i"
+sim_ctl POST /_sim/faults '{"latency_ms": 2000}' >/dev/null
+at 2026-01-08T00:00Z
+env LD_PRELOAD="$DF_SHIM" TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_WHEN="$dir/full" \
+	TOKENWARDEN_CONFIG="$dir/policy.yaml" "$tw_bin" rotate >"$dir/faulty.out" 2>"$dir/faulty.err" &
+pid=$!
+made=0
+for ((t = 0; t < 200 && made == 0; t++)); do
+	sleep 0.05
+	made=$(sim_ctl GET /_sim/tokens | "${DF_PY[@]}" -c 'import json, sys
+print(sum(t["workspace"] == sys.argv[1] and t["name"].endswith("-202601080000")
+          for t in json.load(sys.stdin)["tokens"]))' "ws$i")
+done
+[ "$made" -gt 0 ] || fail "stopping run: no create reached the server in 10 s"
+: >"$dir/full"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+rm -f "$dir/full"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+case $rc in
+0 | 1 | 3 | 6 | 7) ;;
+*) fail "stopping run: exit $rc: $(tail -c 600 "$dir/faulty.err")" ;;
+esac
+grep -q "could not store it .*no space left.*; it was deleted again on the server" "$dir/faulty.err" ||
+	fail "stopping run: no token deleted again: $(tail -c 800 "$dir/faulty.err")"
+converged "$i" "after the stopping run"
+at 2026-01-08T01:00Z
+TOKENWARDEN_CONFIG=$dir/policy.yaml "$tw_bin" rotate >"$dir/next.out" 2>"$dir/next.err" ||
+	fail "stopping run: the next run failed: $(tail -c 600 "$dir/next.err")"
+converged "$i" "after the run after the stopping run"
 
 for ((i = 1; i <= cases; i++)); do
 	# Two workspaces write about 5/3 as much as one: N is drawn from as many.

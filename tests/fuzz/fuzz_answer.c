@@ -44,12 +44,16 @@ check_token(const struct mode_token *t, int with_secret)
 static void
 judge(struct mode_client *c, struct answer *a)
 {
-	struct call create = {"POST", "create token 'fuzz' in workspace acme", NULL, "x", "{}",
-			      NULL};
-	struct call del = {"DELETE", "delete token 5b89bf4b0a49 in workspace acme", NULL, "x", NULL,
-			   NULL};
-	struct call verify = {
-	    "GET", "verify token 5b89bf4b0a49 in workspace acme", NULL, "x", NULL, "5b89bf4b0a49"};
+	struct call create = {.method = "POST",
+			      .what = "create token 'fuzz' in workspace acme",
+			      .auth = "x",
+			      .body = "{}"};
+	struct call del = {
+	    .method = "DELETE", .what = "delete token 5b89bf4b0a49 in workspace acme", .auth = "x"};
+	struct call verify = {.method = "GET",
+			      .what = "verify token 5b89bf4b0a49 in workspace acme",
+			      .auth = "x",
+			      .token = "5b89bf4b0a49"};
 	struct mode_token *t = NULL;
 	char *cause = NULL;
 	int rc;

@@ -378,8 +378,8 @@ static int
 create_answer(const char *body, char **cause)
 {
 	char head[] = "HTTP/1.1 200 OK\r\n", end[] = "\r\n";
-	struct call call = {"POST", "create token 'fuzz' in workspace acme", NULL, NULL, "{}",
-			    NULL};
+	struct call call = {
+	    .method = "POST", .what = "create token 'fuzz' in workspace acme", .body = "{}"};
 	struct mode_client *c = mode_client_new("http://127.0.0.1:9", "acme", NULL, &opts, cause);
 	struct answer a = {0};
 	struct mode_token *t = NULL;
