@@ -614,11 +614,29 @@ permanent(CURLcode rc)
 	       rc == CURLE_URL_MALFORMAT;
 }
 
-/* Whether the run's stop hook says stop, and call may be left unsent. */
+/* Whether the run's stop hook says stop. */
+static int
+stop_said(struct mode_client *c)
+{
+	return c->stop != NULL && c->stop(c->stop_arg);
+}
+
+/* Whether the run is stopping and call may be left unsent: any but an undo. */
 static int
 stopping(struct mode_client *c, const struct call *call)
 {
-	return !call->undo && c->stop != NULL && c->stop(c->stop_arg);
+	return !call->undo && stop_said(c);
+}
+
+/*
+ * Whether call, having failed, must not be tried again although its retries
+ * allow: an undo once the run is stopping makes one attempt, so that the
+ * stop waits for one answer at most.
+ */
+static int
+undo_cut(struct mode_client *c, const struct call *call)
+{
+	return call->undo && stop_said(c);
 }
 
 static void
@@ -671,17 +689,21 @@ refused_before(struct mode_client *c, const struct call *call, char **cause)
  * Waits for call's turn on each budget it draws on (the credential's, a
  * token's own: each paced on its own), in naps short enough to see the
  * stop hook within a quarter second.  Returns 0, or -1 when it says stop.
+ * An undo waits through a stop for its budget's pace, not for a 429's
+ * hold, which may last minutes.
  */
 static int
 take_turn(struct mode_client *c, const struct call *call)
 {
 	for (;;) {
-		int64_t wait = ratebook_wait(&c->book, call->token, clock_mono_ms());
+		int64_t now = clock_mono_ms(), wait = ratebook_wait(&c->book, call->token, now);
 
 		if (stopping(c, call))
 			return -1;
 		if (wait <= 0)
 			return 0;
+		if (undo_cut(c, call) && ratebook_held(&c->book, call->token, now) > 0)
+			return -1;
 		clock_sleep_ms(wait < 250 ? wait : 250);
 	}
 }
@@ -721,7 +743,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 
 		if (rc != CURLE_OK && (never_sent(rc) || permanent(rc) || !post)) {
 			failures++;
-			if (permanent(rc) || failures > c->opts.retries) {
+			if (permanent(rc) || failures > c->opts.retries || undo_cut(c, call)) {
 				*cause = xasprintf("%s: %s (%d attempt%s); check --api and the "
 						   "network, then try again",
 						   call->what, curl_reason(c, rc), failures,
@@ -755,7 +777,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 					      call->what, ra, RETRY_AFTER_MAX);
 				return MODE_ERR_THROTTLED;
 			}
-			if (throttles++ >= THROTTLE_MAX) {
+			if (throttles++ >= THROTTLE_MAX || undo_cut(c, call)) {
 				*cause =
 				    xasprintf("%s: 429 Too Many Requests %d times (Retry-After "
 					      "%lds); another client may share this API key; "
@@ -772,7 +794,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 						   call->what, status);
 				return MODE_ERR_UNKNOWN;
 			}
-			if (failures++ >= c->opts.retries) {
+			if (failures++ >= c->opts.retries || undo_cut(c, call)) {
 				*cause = xasprintf("%s: the server answered %ld (%d attempt%s); "
 						   "try again later",
 						   call->what, status, failures,
@@ -792,7 +814,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 					      call->what, status);
 				return MODE_ERR_UNKNOWN;
 			}
-			if (failures++ >= c->opts.retries) {
+			if (failures++ >= c->opts.retries || undo_cut(c, call)) {
 				*cause = xasprintf(
 				    "%s: the answer (%ld) is not JSON (%d attempt%s)", call->what,
 				    status, failures, failures == 1 ? "" : "s");

@@ -163,6 +163,49 @@ test_refuses_before_sending(void **state)
 	xsecret_free(cred.secret);
 }
 
+/* A stop hook that always says stop, as a run told to stop does. */
+static int
+say_stop(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+/*
+ * While the run is stopping, a delete waiting its turn is not sent, but the
+ * undo of a create is, once: nothing else knows its token exists, and the
+ * stop waits for one answer at most.  Port 9 refuses each attempt.
+ */
+static void
+test_undo_while_stopping(void **state)
+{
+	struct cred cred = {.key = xsecret_strdup("k"), .secret = xsecret_strdup("s")};
+	struct mode_opts few = opts;
+	struct mode_client *c;
+	char *cause = NULL;
+
+	(void)state;
+	few.retries = 2;
+	c = mode_client_new("http://127.0.0.1:9", "acme", &cred, &few, &cause);
+	assert_non_null(c);
+	mode_set_stop(c, say_stop, NULL);
+	assert_int_equal(mode_delete(c, "5b89bf4b0a49", NULL, &cause), MODE_ERR_STOPPED);
+	assert_int_equal(mode_requests(c), 0);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_undo_create(c, "5b89bf4b0a49", &cause), MODE_ERR_UNAVAILABLE);
+	assert_int_equal(mode_requests(c), 1);
+	assert_non_null(strstr(cause, "(1 attempt)"));
+	FREE_NULL(&cause);
+	/* Not stopping, an undo is retried as any delete is. */
+	mode_set_stop(c, NULL, NULL);
+	assert_int_equal(mode_undo_create(c, "5b89bf4b0a49", &cause), MODE_ERR_UNAVAILABLE);
+	assert_int_equal(mode_requests(c), 1 + 3);
+	FREE_NULL(&cause);
+	mode_client_free(c);
+	xsecret_free(cred.key);
+	xsecret_free(cred.secret);
+}
+
 /* 1994-11-06T08:49:37Z, the example of RFC 7231, in milliseconds. */
 #define RFC_EXAMPLE_MS 784111777000LL
 
@@ -638,6 +681,7 @@ main(void)
 	    cmocka_unit_test(test_bearer),
 	    cmocka_unit_test(test_transport_rules),
 	    cmocka_unit_test(test_refuses_before_sending),
+	    cmocka_unit_test(test_undo_while_stopping),
 	    cmocka_unit_test(test_http_date_valid),
 	    cmocka_unit_test(test_http_date_malformed),
 	    cmocka_unit_test(test_clock_judge),
