@@ -116,23 +116,6 @@ print_token(const char *verb, const char *workspace, const struct mode_token *t,
 	}
 }
 
-/*
- * Returns the length of the UTF-8 sequence at p (at most left bytes) when it
- * is a printable character, or -1 for a control character (C0, DEL or C1)
- * or anything jansson would refuse.
- */
-static int
-utf8_len(const unsigned char *p, size_t left)
-{
-	int len = jsonx_utf8_len(p, left);
-
-	if (len == 1 && (p[0] < 0x20 || p[0] == 0x7f))
-		return -1;
-	if (len == 2 && p[0] == 0xc2 && p[1] < 0xa0) /* U+0080 to U+009F */
-		return -1;
-	return len;
-}
-
 int
 print_plain(const char *s)
 {
@@ -149,7 +132,7 @@ print_clean(const char *s, size_t *width)
 	char *out = xmalloc(n + 1);
 
 	while (i < n) {
-		int len = utf8_len((const unsigned char *)s + i, n - i);
+		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
 
 		if (len <= 0) {
 			out[i++] = '?';

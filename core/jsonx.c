@@ -102,6 +102,22 @@ jsonx_utf8_len(const unsigned char *p, size_t left)
 	return len;
 }
 
+int
+jsonx_utf8_shown(const unsigned char *p, size_t left)
+{
+	int len = jsonx_utf8_len(p, left);
+
+	if (len == 1 && (p[0] < 0x20 || p[0] == 0x7f))
+		return -1;
+	if (len == 2 && ((p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xd8 && p[1] == 0x9c)))
+		return -1;
+	if (len == 3 && p[0] == 0xe2 &&
+	    ((p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae))) ||
+	     (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return -1;
+	return len;
+}
+
 json_t *
 jsonx_text(const char *s)
 {

@@ -36,6 +36,15 @@ const char *jsonx_error_what(const json_error_t *e);
  */
 int jsonx_utf8_len(const unsigned char *p, size_t left);
 
+/*
+ * Returns the length of the UTF-8 character at p (at most left bytes) when a
+ * terminal shows it as itself, or -1: for a control character (C0, DEL or
+ * C1); for a bidirectional control (U+061C, U+200E, U+200F, U+202A to
+ * U+202E, U+2066 to U+2069), which reorders the text after it, so that a
+ * line reads otherwise than it is; and for what jsonx_utf8_len refuses.
+ */
+int jsonx_utf8_shown(const unsigned char *p, size_t left);
+
 /* Returns a JSON string of s, each byte that is not valid UTF-8 turned into '?'; null for NULL. */
 json_t *jsonx_text(const char *s);
 

@@ -256,28 +256,18 @@ mode_check_id(const char *id, char **cause)
 int
 mode_check_name(const char *name, char **cause)
 {
-	const unsigned char *p = (const unsigned char *)name;
-	size_t chars = 0;
+	size_t n = strlen(name), chars = 0;
 
-	while (*p != '\0') {
-		int extra = *p < 0x80             ? 0
-			    : (*p & 0xe0) == 0xc0 ? 1
-			    : (*p & 0xf0) == 0xe0 ? 2
-			    : (*p & 0xf8) == 0xf0 ? 3
-						  : -1;
+	for (size_t i = 0; i < n; chars++) {
+		int len = jsonx_utf8_shown((const unsigned char *)name + i, n - i);
 
-		if (extra < 0 || (*p < 0x80 && iscntrl(*p)) || *p == 0x7f) {
-			*cause = xasprintf("token name has a control character or is not UTF-8");
+		if (len < 0) {
+			*cause =
+			    xasprintf("token name has a control character, a bidirectional one "
+				      "(which reorders the text after it) or is not UTF-8");
 			return -1;
 		}
-		for (int i = 1; i <= extra; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				*cause = xasprintf("token name is not valid UTF-8");
-				return -1;
-			}
-		}
-		p += extra + 1;
-		chars++;
+		i += (size_t)len;
 	}
 	if (chars < 4 || chars > 64) {
 		*cause = xasprintf("token name '%s' has %zu characters; Mode requires 4 to 64",
@@ -828,13 +818,23 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 	}
 }
 
-/* Blanks s's control characters in place: an answer's text reaches terminals and logs. */
+/*
+ * Blanks in place each byte of what a terminal would not show as itself
+ * (jsonx_utf8_shown): an answer's text reaches terminals and logs.
+ */
 static void
 printable(char *s)
 {
-	for (; *s != '\0'; s++)
-		if (iscntrl((unsigned char)*s))
-			*s = ' ';
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
+
+		if (len < 0)
+			s[i++] = ' ';
+		else
+			i += (size_t)len;
+	}
 }
 
 /* Returns the server's error message from an error body, cleaned for a terminal. */

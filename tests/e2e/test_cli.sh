@@ -270,7 +270,7 @@ run 2 token create "${api[@]}" --name abcd --expires-in 1d --rate-limit 40
 run 2 token delete "${api[@]}" "../etc"
 expect "$err" "workspace acme has no token named '../etc' in the inventory, and '../etc' is not a signature token id"
 run 2 token delete "${api[@]}" $'tok\e[31m'
-expect "$err" "token name has a control character or is not UTF-8"
+expect "$err" "token name has a control character, a bidirectional one (which reorders the text after it) or is not UTF-8"
 [ "$(sim_ctl GET /_sim/tokens | jq '.tokens | length')" = "$before" ] || fail "bad input changed the server"
 
 echo "== faults"

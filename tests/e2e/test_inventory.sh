@@ -166,8 +166,11 @@ refuse 2 "token name 'abc' has 3 characters; Mode requires 4 to 64" '' \
 long_name=$(printf 'n%.0s' {1..65})
 refuse 2 "token name '$long_name' has 65 characters; Mode requires 4 to 64" '' \
 	"${base[@]}" --token tok-x --name "$long_name"
-refuse 2 "token name has a control character or is not UTF-8" '' \
+refuse 2 "token name has a control character, a bidirectional one (which reorders the text after it) or is not UTF-8" '' \
 	"${base[@]}" --token tok-x --name $'tab\there'
+# A right-to-left override would make a listing's line read otherwise than it is.
+refuse 2 "token name has a control character, a bidirectional one (which reorders the text after it) or is not UTF-8" '' \
+	"${base[@]}" --token tok-x --name $'ab\xe2\x80\xaecd'
 refuse 2 "slot 'bad slot' is not a slot name (letters, digits, '.', '-' and '_', 1 to 64)" '' \
 	"${base[@]}" --token tok-x --name abcd --slot "bad slot"
 refuse 2 "slot '' is not a slot name (letters, digits, '.', '-' and '_', 1 to 64)" '' \
@@ -322,7 +325,7 @@ refuse 1 "workspace beta has no token with the id or name 'tok-slot' in the inve
 refuse 1 "workspace acme has no token with the id or name '../etc' in the inventory" '' \
 	token show --db "$db" -w acme ../etc
 # Neither an id nor a name: refused before the lookup, and not echoed.
-refuse 2 "token name has a control character or is not UTF-8" '' \
+refuse 2 "token name has a control character, a bidirectional one (which reorders the text after it) or is not UTF-8" '' \
 	token show --db "$db" -w acme $'tok\e[31m'
 usage_show="usage: tokenwarden token show [options] -w WORKSPACE TOKEN"
 refuse 2 "$usage_show" '' token show --db "$db" tok-slot

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/cred.h"
+#include "core/jsonx.h"
 #include "core/mode.h"
 #include "core/mode_priv.h"
 #include "core/xalloc.h"
@@ -56,6 +57,24 @@ test_names(void **state)
 	assert_int_equal(mode_check_name("abc\xff", &cause), -1);
 	FREE_NULL(&cause);
 	assert_int_equal(mode_check_name("abc\xc3", &cause), -1);
+	FREE_NULL(&cause);
+	/* Nothing a terminal shows otherwise: C1, a bidirectional control, an overlong. */
+	assert_int_equal(mode_check_name("abc\xc2\x9b", &cause), -1);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_check_name("ab\xe2\x80\xae"
+					 "cd",
+					 &cause),
+			 -1);
+	assert_non_null(strstr(cause, "bidirectional"));
+	FREE_NULL(&cause);
+	assert_int_equal(mode_check_name("ab\xe2\x81\xa6"
+					 "cd",
+					 &cause),
+			 -1);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_check_name("abc\xc0\xaf", &cause), -1);
+	FREE_NULL(&cause);
+	assert_int_equal(mode_check_name("abc\xed\xa0\x80", &cause), -1);
 	FREE_NULL(&cause);
 }
 
@@ -407,13 +426,24 @@ test_clock_state_of_a_new_client(void **state)
 	mode_client_free(c);
 }
 
-/* Fails unless s has no control character: messages reach terminals and logs. */
+/*
+ * Fails unless s is all characters a terminal shows as themselves (no
+ * control character, C1 or bidirectional control): messages reach
+ * terminals and logs.
+ */
 static void
 assert_printable(const char *s)
 {
+	size_t n;
+
 	assert_non_null(s);
-	for (; *s != '\0'; s++)
-		assert_false((unsigned char)*s < 0x20 || *s == 0x7f);
+	n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
+
+		assert_true(len > 0);
+		i += (size_t)len;
+	}
 }
 
 /* The judgement of a 200 answer to a create whose body is body. */
@@ -457,6 +487,8 @@ test_answer_quotes_printable(void **state)
 	    "{\"token\": \"5b89bf4b0a49\", \"name\": \"x\", \"creator_id\": 1, "
 	    "\"organization_id\": 2, \"access_key\": \"k\", \"access_secret\": \"s\", "
 	    "\"created_at\": \"\\u001b[31m\\r\\nfake line\"}",
+	    /* An 8-bit CSI (U+009B) and a right-to-left override (U+202E). */
+	    "{\"token\": \"\\u009b2J \\u202edilav\", \"name\": \"x\"}",
 	};
 	char *cause = NULL;
 

@@ -256,6 +256,45 @@ test_random_listings(void **state)
 }
 
 /* No row: an empty array, and a table of its heads alone. */
+/*
+ * What print_clean turns into '?', a byte at a time: control characters
+ * (C0, DEL, C1), bidirectional controls, which reorder what a terminal
+ * shows after them, and invalid UTF-8; what it keeps, with its width.
+ */
+static void
+test_clean(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		size_t width;
+	} cases[] = {
+	    {"plain", "plain", 5},
+	    {"caf\xc3\xa9", "caf\xc3\xa9", 4},
+	    {"esc\x1b[31m", "esc?[31m", 8},
+	    {"del\x7f", "del?", 4},
+	    {"c1 \xc2\x9b", "c1 ??", 5},
+	    {"nbsp\xc2\xa0", "nbsp\xc2\xa0", 5},
+	    {"rlo \xe2\x80\xaex", "rlo ???x", 8},          /* U+202E */
+	    {"lre \xe2\x80\xaa", "lre ???", 7},            /* U+202A */
+	    {"rli \xe2\x81\xa7", "rli ???", 7},            /* U+2067 */
+	    {"pdi \xe2\x81\xa9", "pdi ???", 7},            /* U+2069 */
+	    {"rlm \xe2\x80\x8f", "rlm ???", 7},            /* U+200F */
+	    {"alm \xd8\x9c", "alm ??", 6},                 /* U+061C */
+	    {"dash \xe2\x80\x94", "dash \xe2\x80\x94", 6}, /* U+2014, beside them */
+	    {"over \xc0\xaf", "over ??", 7},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t width = 0;
+		char *got = print_clean(cases[i].in, &width);
+
+		assert_string_equal(got, cases[i].out);
+		assert_int_equal(width, cases[i].width);
+		free(got);
+	}
+}
+
 static void
 test_empty_listing(void **state)
 {
@@ -273,6 +312,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_listings),
+	    cmocka_unit_test(test_clean),
 	    cmocka_unit_test(test_empty_listing),
 	};
 
