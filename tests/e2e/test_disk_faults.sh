@@ -129,9 +129,7 @@ dir=$TW_TMP/case$i
 setup "$i"
 sim_ctl POST /_sim/faults '{"latency_ms": 2000}' >/dev/null
 at 2026-01-08T00:00Z
-env LD_PRELOAD="$DF_SHIM" TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_WHEN="$dir/full" \
-	TOKENWARDEN_CONFIG="$dir/policy.yaml" "$tw_bin" rotate >"$dir/faulty.out" 2>"$dir/faulty.err" &
-pid=$!
+DF_WHEN=$dir/full df_start "$dir" 0 ENOSPC env TOKENWARDEN_CONFIG="$dir/policy.yaml" "$tw_bin" rotate
 made=0
 for ((t = 0; t < 200 && made == 0; t++)); do
 	sleep 0.05
@@ -141,9 +139,9 @@ print(sum(t["workspace"] == sys.argv[1] and t["name"].endswith("-202601080000")
 done
 [ "$made" -gt 0 ] || fail "stopping run: no create reached the server in 10 s"
 : >"$dir/full"
-kill -TERM "$pid"
+kill -TERM "$DF_PID"
 rc=0
-wait "$pid" || rc=$?
+wait "$DF_PID" || rc=$?
 rm -f "$dir/full"
 sim_ctl POST /_sim/faults '{}' >/dev/null
 case $rc in

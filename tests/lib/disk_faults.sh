@@ -14,7 +14,11 @@
 #                              /dev/null), stdout to DIR/faulty.out, stderr to
 #                              DIR/faulty.err, the writes counted in DIR/count;
 #                              prints the exit status.  With DF_SYNCS set, the
-#                              Nth sync fails, the syncs alone counted
+#                              Nth sync fails, the syncs alone counted; with
+#                              DF_WHEN a path, every write fails with ENOSPC
+#                              while that path exists
+#   df_start DIR N ERRNO CMD...
+#                              df_run in the background: sets DF_PID
 #   df_accounted DIR WS [CHECK...]
 #                              the store DIR/tw.db against the simulator's
 #                              workspace WS, from outside: integrity_check is
@@ -32,6 +36,8 @@
 #                                         DIR/run/S.json holds, and none in flight
 
 DF_SHIM=
+DF_PID=
+DF_ENV=()
 DF_PY=("$(python3 -c 'import sys; print(sys.executable)')" -S)
 
 df_shim() {
@@ -39,15 +45,31 @@ df_shim() {
 	"$1" -shared -fPIC -O2 -o "$DF_SHIM" "$(dirname "${BASH_SOURCE[0]}")/../e2e/faultfs.c" -ldl
 }
 
+# df_env DIR N ERRNO: the shim's environment for df_run and df_start, in DF_ENV.
+df_env() {
+	DF_ENV=(LD_PRELOAD="$DF_SHIM" TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal"
+		TW_FAULT_AT="$2" TW_FAULT_ERRNO="$3" TW_FAULT_COUNT="$1/count"
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+	[ -z "${DF_SYNCS:-}" ] || DF_ENV+=(TW_FAULT_SYNCS=1)
+	[ -z "${DF_WHEN:-}" ] || DF_ENV+=(TW_FAULT_WHEN="$DF_WHEN")
+}
+
 df_run() {
-	local dir=$1 n=$2 kind=$3 rc=0
+	local dir=$1 rc=0
+	df_env "$@"
 	shift 3
-	env ${DF_SYNCS:+TW_FAULT_SYNCS=1} LD_PRELOAD="$DF_SHIM" \
-		TW_FAULT_FILES="tw.db:tw.db-wal:tw.db-journal" TW_FAULT_AT="$n" \
-		TW_FAULT_ERRNO="$kind" TW_FAULT_COUNT="$dir/count" \
-		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		"$@" <"${DF_STDIN:-/dev/null}" >"$dir/faulty.out" 2>"$dir/faulty.err" || rc=$?
+	env "${DF_ENV[@]}" "$@" <"${DF_STDIN:-/dev/null}" >"$dir/faulty.out" 2>"$dir/faulty.err" ||
+		rc=$?
 	echo "$rc"
+}
+
+df_start() {
+	local dir=$1
+	df_env "$@"
+	shift 3
+	env "${DF_ENV[@]}" "$@" <"${DF_STDIN:-/dev/null}" >"$dir/faulty.out" 2>"$dir/faulty.err" &
+	# shellcheck disable=SC2034 # the caller's
+	DF_PID=$!
 }
 
 df_accounted() {
