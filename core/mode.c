@@ -630,7 +630,7 @@ undo_cut(struct mode_client *c, const struct call *call)
 }
 
 static void
-backoff(struct mode_client *c, const struct call *call, int failures)
+backoff(struct mode_client *c, int failures)
 {
 	int64_t d = BACKOFF_BASE_MS, left;
 
@@ -640,8 +640,8 @@ backoff(struct mode_client *c, const struct call *call, int failures)
 		d = BACKOFF_CAP_MS;
 	/* Half fixed, half random: spreads retries without ever retrying at once. */
 	left = d / 2 + randombytes_uniform((uint32_t)(d / 2 + 1));
-	/* In naps that see the stop hook, as take_turn's. */
-	while (left > 0 && !stopping(c, call)) {
+	/* In naps that see the stop hook, as take_turn's; an undo's retry then is its last. */
+	while (left > 0 && !stop_said(c)) {
 		clock_sleep_ms(left < 250 ? left : 250);
 		left -= 250;
 	}
@@ -679,8 +679,8 @@ refused_before(struct mode_client *c, const struct call *call, char **cause)
  * Waits for call's turn on each budget it draws on (the credential's, a
  * token's own: each paced on its own), in naps short enough to see the
  * stop hook within a quarter second.  Returns 0, or -1 when it says stop.
- * An undo waits through a stop for its budget's pace, not for a 429's
- * hold, which may last minutes.
+ * An undo, once the run is stopping, waits for nothing: it goes at once,
+ * unless a 429 asked the budget to hold (then it is not sent at all).
  */
 static int
 take_turn(struct mode_client *c, const struct call *call)
@@ -692,8 +692,8 @@ take_turn(struct mode_client *c, const struct call *call)
 			return -1;
 		if (wait <= 0)
 			return 0;
-		if (undo_cut(c, call) && ratebook_held(&c->book, call->token, now) > 0)
-			return -1;
+		if (undo_cut(c, call))
+			return ratebook_held(&c->book, call->token, now) > 0 ? -1 : 0;
 		clock_sleep_ms(wait < 250 ? wait : 250);
 	}
 }
@@ -714,8 +714,12 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 		CURLcode rc;
 		int gate;
 
-		/* Before every attempt: the answer to the previous one may have shown a skew. */
-		if (mutating && c->opts.max_skew_ms > 0) {
+		/*
+		 * Before every attempt: the answer to the previous one may have shown a
+		 * skew.  Not for an undo: deleting what this client just made asks no
+		 * judgement of the time.
+		 */
+		if (mutating && c->opts.max_skew_ms > 0 && !call->undo) {
 			gate = mode_clock_gate(c, call, a->maybe_acted, cause);
 			if (gate != MODE_OK)
 				return gate;
@@ -741,7 +745,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted |= !never_sent(rc);
-			backoff(c, call, failures);
+			backoff(c, failures);
 			continue;
 		}
 		if (rc != CURLE_OK) {
@@ -792,7 +796,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_UNAVAILABLE;
 			}
 			a->maybe_acted = 1;
-			backoff(c, call, failures);
+			backoff(c, failures);
 			continue;
 		}
 		mode_answer_final(c, status, a);
@@ -811,7 +815,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 				return MODE_ERR_PROTOCOL;
 			}
 			a->maybe_acted = 1;
-			backoff(c, call, failures);
+			backoff(c, failures);
 			continue;
 		}
 		return MODE_OK;

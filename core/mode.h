@@ -163,7 +163,9 @@ int mode_delete(struct mode_client *c, const char *id, struct mode_token **out, 
 /*
  * Deletes token id, which this client's create just made and the caller
  * cannot keep, as mode_delete does; but sent, and awaited, even when the
- * stop hook says stop: nobody else knows the token exists.
+ * stop hook says stop: nobody else knows the token exists.  Once stopping,
+ * it makes one attempt, at once (not when a 429 holds the budget: then it
+ * is not sent, MODE_ERR_STOPPED).  The clock bound does not apply to it.
  */
 int mode_undo_create(struct mode_client *c, const char *id, char **cause);
 

@@ -445,6 +445,132 @@ test_refusal_holds_the_credential(void **state)
 	ratelimit_free(&rl);
 }
 
+/* Stop hooks: one that always says stop, one that says it from its second look on. */
+static int
+say_stop(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+static int
+stop_after_first_look(void *arg)
+{
+	int *looks = arg;
+
+	return (*looks)++ > 0;
+}
+
+/*
+ * The undo of a create whose answer could not be stored is sent while the
+ * run is stopping, once: a 5xx, a 429 or an answer that is not JSON is not
+ * tried again.  Not stopping, it is retried as any delete.
+ */
+static void
+test_undo_while_stopping(void **state)
+{
+	static const struct {
+		const char *faults;
+		int rc;
+	} kinds[] = {
+	    {"{\"error_rate\": 1}", MODE_ERR_UNAVAILABLE},
+	    {"{\"burst_429\": 5, \"retry_after\": 1}", MODE_ERR_THROTTLED},
+	    {"{\"malformed_rate\": 1}", MODE_ERR_PROTOCOL},
+	};
+	struct mode_client *setup_c = client("acme", 0, 30000), *c;
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		c = client("acme", 4, 30000);
+		mode_set_stop(c, say_stop, NULL);
+		assert_int_equal(mode_create(setup_c, "e2e-undo-stopping", in_days(1), &t, &cause),
+				 MODE_OK);
+		faults(kinds[i].faults);
+		if (mode_undo_create(c, t->token, &cause) != kinds[i].rc)
+			fail_msg("%s: undo: %s", kinds[i].faults, cause);
+		FREE_NULL(&cause);
+		assert_int_equal(mode_requests(c), 1);
+		faults("{\"burst_429\": 0}");
+		faults("{}");
+		mode_delete(setup_c, t->token, NULL, &cause);
+		FREE_NULL(&cause);
+		mode_token_free(t);
+		mode_client_free(c);
+	}
+	/* Not stopping: tried again, as the retries allow. */
+	c = client("acme", 2, 30000);
+	faults("{\"error_rate\": 1}");
+	assert_int_equal(mode_undo_create(c, "5b89bf4b0a49", &cause), MODE_ERR_UNAVAILABLE);
+	assert_int_equal(mode_requests(c), 3);
+	FREE_NULL(&cause);
+	faults("{}");
+	mode_client_free(c);
+	mode_client_free(setup_c);
+}
+
+/*
+ * Once the run is stopping, an undo does not wait for its turn on the rate
+ * budget (a window may last an hour), but a 429's hold it keeps: it is not
+ * sent then.
+ */
+static void
+test_undo_while_stopping_waits_for_nothing(void **state)
+{
+	struct ratelimit rl;
+	struct mode_client *a, *b, *setup_c = client("acme", 0, 30000);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+	int64_t start;
+	int looks = 0;
+
+	(void)state;
+	assert_int_equal(mode_create(setup_c, "e2e-undo-paced", in_days(1), &t, &cause), MODE_OK);
+	/* One request a minute, which a first call takes. */
+	ratelimit_init(&rl, 1, 60000);
+	a = sharing_client(&rl);
+	b = sharing_client(&rl);
+	assert_int_equal(mode_delete(a, "5b89bf4b0a49", NULL, &cause), MODE_ERR_NOT_FOUND);
+	FREE_NULL(&cause);
+	mode_set_stop(b, say_stop, NULL);
+	start = clock_mono_ms();
+	if (mode_undo_create(b, t->token, &cause) != MODE_OK)
+		fail_msg("undo: %s", cause);
+	assert_true(clock_mono_ms() - start < 20000);
+	assert_int_equal(mode_requests(b), 1);
+	assert_false(sim_has("e2e-undo-paced"));
+
+	/* A 429 asks the credential to hold for 200 s: a stopping run sends no undo then. */
+	mode_token_free(t);
+	mode_client_free(a);
+	mode_client_free(b);
+	ratelimit_free(&rl);
+	ratelimit_init(&rl, 40, 10000);
+	a = sharing_client(&rl);
+	b = sharing_client(&rl);
+	mode_set_stop(a, stop_after_first_look, &looks);
+	mode_set_stop(b, say_stop, NULL);
+	assert_int_equal(mode_create(setup_c, "e2e-undo-held", in_days(1), &t, &cause), MODE_OK);
+	faults("{\"burst_429\": 1, \"retry_after\": 200}");
+	assert_int_equal(mode_delete(a, "5b89bf4b0a49", NULL, &cause), MODE_ERR_STOPPED);
+	assert_int_equal(mode_requests(a), 1);
+	FREE_NULL(&cause);
+	start = clock_mono_ms();
+	if (mode_undo_create(b, t->token, &cause) != MODE_ERR_STOPPED)
+		fail_msg("held undo: %s", cause);
+	assert_true(clock_mono_ms() - start < 20000);
+	assert_int_equal(mode_requests(b), 0);
+	FREE_NULL(&cause);
+	assert_true(sim_has("e2e-undo-held"));
+	assert_int_equal(mode_delete(setup_c, t->token, NULL, &cause), MODE_OK);
+	mode_token_free(t);
+	mode_client_free(a);
+	mode_client_free(b);
+	mode_client_free(setup_c);
+	ratelimit_free(&rl);
+}
+
 /* Nothing listens: a call that never left is retried, even a POST, then fails. */
 static void
 test_connection_refused(void **state)
@@ -752,6 +878,30 @@ test_clock_far_off_changes_nothing(void **state)
 	}
 }
 
+/*
+ * The undo of a create is not refused for the clock: deleting the token the
+ * client just made asks no judgement of the time.
+ */
+static void
+test_clock_far_off_undo_goes(void **state)
+{
+	struct mode_client *setup_c = bound_client(0), *c = bound_client(FIVE_MIN_MS);
+	struct mode_token *t = NULL;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(mode_create(setup_c, "e2e-clock-undo", in_days(90), &t, &cause), MODE_OK);
+	sim_clock_offset(45 * DAY_MS);
+	assert_int_equal(mode_delete(c, t->token, NULL, &cause), MODE_ERR_CLOCK);
+	FREE_NULL(&cause);
+	if (mode_undo_create(c, t->token, &cause) != MODE_OK)
+		fail_msg("undo: %s", cause);
+	assert_false(sim_has("e2e-clock-undo"));
+	mode_token_free(t);
+	mode_client_free(c);
+	mode_client_free(setup_c);
+}
+
 /* The bound is inclusive and symmetric: 4m50s either way passes, 5m10s does not. */
 static void
 test_clock_bound_edges(void **state)
@@ -953,11 +1103,14 @@ main(void)
 	    cmocka_unit_test_setup(test_429_past_patience_is_refused, reset),
 	    cmocka_unit_test_setup(test_refusal_holds_the_credential, reset),
 	    cmocka_unit_test_setup(test_connection_refused, reset),
+	    cmocka_unit_test_setup(test_undo_while_stopping, reset),
+	    cmocka_unit_test_setup(test_undo_while_stopping_waits_for_nothing, reset),
 	    cmocka_unit_test_setup(test_burst_of_100_draws_no_429, reset),
 	    cmocka_unit_test_setup(test_clients_share_a_limiter, reset),
 	    cmocka_unit_test_setup(test_connections_kept_alive_but_for_creates, reset),
 	    cmocka_unit_test_setup(test_verifies_paced_on_their_own_budget, reset),
 	    cmocka_unit_test_setup(test_clock_far_off_changes_nothing, clock_setup),
+	    cmocka_unit_test_setup(test_clock_far_off_undo_goes, clock_setup),
 	    cmocka_unit_test_setup(test_clock_bound_edges, clock_setup),
 	    cmocka_unit_test_setup(test_clock_unusable_date, clock_setup),
 	    cmocka_unit_test_setup(test_clock_every_answer_counts, clock_setup),
