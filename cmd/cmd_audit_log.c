@@ -10,6 +10,7 @@
 #include "cmd/print.h"
 
 #include "core/exitcodes.h"
+#include "core/jsonx.h"
 #include "core/mode.h"
 #include "core/outbuf.h"
 #include "core/timefmt.h"
@@ -22,22 +23,28 @@
 #include <string.h>
 
 /*
- * Prints s with control characters as '?', C1 ones (U+0080..U+009F, which
- * some terminals obey) included, so a stored value, such as a reveal's
- * --reason in an edited row, cannot drive the terminal.
+ * Prints s with each character a terminal would not show as itself
+ * (jsonx_utf8_shown: a control character, C1 ones included, which some
+ * terminals obey, or a bidirectional control) as one '?', and each byte of
+ * invalid UTF-8 as one, so a stored value, such as a reveal's --reason in an
+ * edited row, cannot drive the terminal or reorder the line.
  */
 static void
 put_clean(const char *s)
 {
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s, next = (unsigned char)s[1];
+	size_t n = strlen(s);
 
-		if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
-			putchar('?');
-			s++;
+	for (size_t i = 0; i < n;) {
+		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
+
+		if (len > 0) {
+			fwrite(s + i, 1, (size_t)len, stdout);
+			i += (size_t)len;
 			continue;
 		}
-		putchar(c < 0x20 || c == 0x7f ? '?' : *s);
+		putchar('?');
+		len = jsonx_utf8_len((const unsigned char *)s + i, n - i);
+		i += len > 0 ? (size_t)len : 1;
 	}
 }
 

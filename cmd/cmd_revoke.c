@@ -9,6 +9,7 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/print.h"
 #include "cmd/runner.h"
 
 #include "core/cred.h"
@@ -105,17 +106,19 @@ failed:
 static int
 confirmed(const struct token_row *t)
 {
-	char line[128];
+	char line[128], *name;
 
 	if (!isatty(STDIN_FILENO)) {
 		errorf("revoking %s/%s needs --yes when not run from a terminal", t->workspace,
 		       t->token);
 		return 0;
 	}
+	name = print_clean(t->name, NULL);
 	fprintf(stderr,
 		"Revoke token %s (%s) of %s/%s now?  It stops working at once and is not "
 		"replaced until the next rotate.\nType the token id to confirm: ",
-		t->token, t->name, t->workspace, t->slot != NULL ? t->slot : "-");
+		t->token, name, t->workspace, t->slot != NULL ? t->slot : "-");
+	free(name);
 	if (fgets(line, sizeof line, stdin) == NULL)
 		return 0;
 	line[strcspn(line, "\r\n")] = '\0';
@@ -147,10 +150,13 @@ revoke_token(struct store *s, const struct policy *p, const struct token_row *t)
 	}
 	if (c != NULL)
 		rc = ops_revoke(s, c, t->workspace, t->token, &cause);
-	if (rc == MODE_OK)
-		printf("revoked token %s (%s) of %s/%s\n", t->token, t->name, t->workspace,
+	if (rc == MODE_OK) {
+		char *name = print_clean(t->name, NULL);
+
+		printf("revoked token %s (%s) of %s/%s\n", t->token, name, t->workspace,
 		       t->slot != NULL ? t->slot : "-");
-	else
+		free(name);
+	} else
 		errorf("%s", cause != NULL ? cause : "revoke failed");
 	free(cause);
 	mode_client_free(c);

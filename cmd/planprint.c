@@ -1,5 +1,6 @@
 /* Printing a plan's parts; see planprint.h. */
 #include "cmd/planprint.h"
+#include "cmd/print.h"
 
 #include "core/jsonx.h"
 #include "core/outbuf.h"
@@ -217,6 +218,13 @@ put_finding_line(struct outbuf *o, const struct plan_finding *f)
 		outbuf_str(o, f->token);
 	}
 	outbuf_str(o, ": ");
+	/* It may quote a stored name: shown clean. */
+	if (!print_plain(text)) {
+		char *clean = print_clean(text, NULL);
+
+		free(text);
+		text = clean;
+	}
 	outbuf_str(o, text);
 	outbuf_str(o, "\n");
 	free(text);

@@ -58,6 +58,8 @@ set_time(json_t *o, const char *key, int64_t ms)
 	json_object_set_new(o, key, json_string(buf));
 }
 
+static json_t *print_json_text(const char *s);
+
 static void
 print_json(const char *workspace, const struct mode_token *t, int show_secret)
 {
@@ -66,15 +68,15 @@ print_json(const char *workspace, const struct mode_token *t, int show_secret)
 
 	json_object_set_new(o, "workspace", json_string(workspace));
 	json_object_set_new(o, "token", json_string(t->token));
-	json_object_set_new(o, "name", json_string(t->name));
+	json_object_set_new(o, "name", print_json_text(t->name));
 	json_object_set_new(o, "creator_id", json_integer(t->creator_id));
 	json_object_set_new(o, "organization_id", json_integer(t->organization_id));
 	json_object_set_new(o, "access_key", json_string(t->access_key));
 	set_time(o, "created_at", t->created_at);
 	set_time(o, "updated_at", t->updated_at);
 	set_time(o, "expires_at", t->expires_at);
-	json_object_set_new(o, "authentication_for", json_string(t->authentication_for));
-	json_object_set_new(o, "authorization_type", json_string(t->authorization_type));
+	json_object_set_new(o, "authentication_for", print_json_text(t->authentication_for));
+	json_object_set_new(o, "authorization_type", print_json_text(t->authorization_type));
 	if (show_secret && t->access_secret != NULL) {
 		bearer = mode_bearer(t->token, t->access_key, t->access_secret);
 		json_object_set_new(o, "access_secret", json_string(t->access_secret));
@@ -92,15 +94,17 @@ void
 print_token(const char *verb, const char *workspace, const struct mode_token *t, int json,
 	    int show_secret)
 {
-	char when[TIMEFMT_MAX], *line;
+	char when[TIMEFMT_MAX], *line, *name;
 
 	if (json) {
 		print_json(workspace, t, show_secret);
 		return;
 	}
 	timefmt_mode(t->expires_at, when);
-	printf("%s token %s \"%s\" in workspace %s; expires %s\n", verb, t->token, t->name,
-	       workspace, when);
+	name = print_clean(t->name, NULL);
+	printf("%s token %s \"%s\" in workspace %s; expires %s\n", verb, t->token, name, workspace,
+	       when);
+	free(name);
 	if (!show_secret || t->access_secret == NULL)
 		return;
 	{

@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "cmd/config.h"
 #include "cmd/msg.h"
+#include "cmd/print.h"
 
 #include "core/exitcodes.h"
 #include "core/seal.h"
@@ -108,19 +109,36 @@ fail:
 	return NULL;
 }
 
+/* Whether s has a C0 control character or DEL, which no version stored in a name. */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 int
 store_ctx_find_token(struct store *s, const char *ws, const char *word, struct token_row **out,
 		     int *status)
 {
-	char *cause = NULL;
+	char *cause = NULL, *clean;
 	int rc;
 
 	*status = TW_EXIT_USAGE;
-	/* Checked first: a word no token can have is not echoed raw, nor looked up. */
+	/*
+	 * Checked first: a word no token can have is not looked up.  A stored name
+	 * may hold what mode_check_name now refuses but an older version took (C1
+	 * and bidirectional controls, an overlong sequence), so here it refuses
+	 * only what no version took, a control character; what it says is shown
+	 * clean (print_clean).
+	 */
 	if (mode_check_id(word, &cause) < 0) {
 		FREE_NULL(&cause);
-		if (mode_check_name(word, &cause) < 0)
+		if (mode_check_name(word, &cause) < 0 && has_control(word))
 			goto fail;
+		FREE_NULL(&cause);
 	}
 	rc = tokens_lookup(s, ws, word, out, &cause);
 	if (rc == 0 || rc == 1)
@@ -128,7 +146,9 @@ store_ctx_find_token(struct store *s, const char *ws, const char *word, struct t
 	if (rc < 0)
 		*status = TW_EXIT_FAILURE;
 fail:
-	errorf("%s", cause);
+	clean = print_clean(cause, NULL);
+	errorf("%s", clean);
+	free(clean);
 	free(cause);
 	return -1;
 }

@@ -3,6 +3,7 @@
 #include "core/deliver.h"
 
 #include "core/fieldhash.h"
+#include "core/jsonx.h"
 #include "core/mode.h"
 #include "core/ops.h"
 #include "core/outfile.h"
@@ -411,16 +412,24 @@ deliver_mask(char *buf, size_t len, const struct deliver_payload *p)
 }
 
 /*
- * The tail as one line for the log: credentials blotted out, control
- * characters made ' ' (a newline '|').  NULL when the consumer said nothing.
+ * The tail as one line for the log: credentials blotted out, each byte of
+ * what a terminal would not show as itself (jsonx_utf8_shown: a control
+ * character, a bidirectional one, invalid UTF-8) made ' ' (a newline '|').
+ * NULL when the consumer said nothing.
  */
 static char *
 tail_text(struct tail *t, const struct deliver_payload *p)
 {
 	mask(t->buf, t->len, p, t->cut);
-	for (size_t i = 0; i < t->len; i++) {
-		if ((unsigned char)t->buf[i] < 0x20 || t->buf[i] == 0x7f)
-			t->buf[i] = t->buf[i] == '\n' && i + 1 < t->len ? '|' : ' ';
+	for (size_t i = 0; i < t->len;) {
+		int len = jsonx_utf8_shown((const unsigned char *)t->buf + i, t->len - i);
+
+		if (len > 0) {
+			i += (size_t)len;
+			continue;
+		}
+		t->buf[i] = t->buf[i] == '\n' && i + 1 < t->len ? '|' : ' ';
+		i++;
 	}
 	while (t->len > 0 && t->buf[t->len - 1] == ' ')
 		t->len--;

@@ -255,7 +255,6 @@ test_random_listings(void **state)
 	}
 }
 
-/* No row: an empty array, and a table of its heads alone. */
 /*
  * What print_clean turns into '?', a byte at a time: control characters
  * (C0, DEL, C1), bidirectional controls, which reorder what a terminal
@@ -295,6 +294,7 @@ test_clean(void **state)
 	}
 }
 
+/* No row: an empty array, and a table of its heads alone. */
 static void
 test_empty_listing(void **state)
 {
