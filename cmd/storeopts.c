@@ -136,9 +136,8 @@ store_ctx_find_token(struct store *s, const char *ws, const char *word, struct t
 	 */
 	if (mode_check_id(word, &cause) < 0) {
 		FREE_NULL(&cause);
-		if (mode_check_name(word, &cause) < 0 && has_control(word))
+		if (has_control(word) && mode_check_name(word, &cause) < 0)
 			goto fail;
-		FREE_NULL(&cause);
 	}
 	rc = tokens_lookup(s, ws, word, out, &cause);
 	if (rc == 0 || rc == 1)

@@ -421,16 +421,10 @@ static char *
 tail_text(struct tail *t, const struct deliver_payload *p)
 {
 	mask(t->buf, t->len, p, t->cut);
-	for (size_t i = 0; i < t->len;) {
-		int len = jsonx_utf8_shown((const unsigned char *)t->buf + i, t->len - i);
-
-		if (len > 0) {
-			i += (size_t)len;
-			continue;
-		}
-		t->buf[i] = t->buf[i] == '\n' && i + 1 < t->len ? '|' : ' ';
-		i++;
-	}
+	for (size_t i = 0; i + 1 < t->len; i++)
+		if (t->buf[i] == '\n')
+			t->buf[i] = '|';
+	jsonx_blank(t->buf, t->len, ' ');
 	while (t->len > 0 && t->buf[t->len - 1] == ' ')
 		t->len--;
 	return t->len > 0 ? xstrndup(t->buf, t->len) : NULL;

@@ -118,6 +118,19 @@ jsonx_utf8_shown(const unsigned char *p, size_t left)
 	return len;
 }
 
+void
+jsonx_blank(char *s, size_t n, char c)
+{
+	for (size_t i = 0; i < n;) {
+		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
+
+		if (len < 0)
+			s[i++] = c;
+		else
+			i += (size_t)len;
+	}
+}
+
 json_t *
 jsonx_text(const char *s)
 {

@@ -45,6 +45,9 @@ int jsonx_utf8_len(const unsigned char *p, size_t left);
  */
 int jsonx_utf8_shown(const unsigned char *p, size_t left);
 
+/* Overwrites with c, in place, each byte of the n at s that jsonx_utf8_shown refuses. */
+void jsonx_blank(char *s, size_t n, char c);
+
 /* Returns a JSON string of s, each byte that is not valid UTF-8 turned into '?'; null for NULL. */
 json_t *jsonx_text(const char *s);
 

@@ -829,16 +829,7 @@ mode_perform(struct mode_client *c, const struct call *call, struct answer *a, c
 static void
 printable(char *s)
 {
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n;) {
-		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
-
-		if (len < 0)
-			s[i++] = ' ';
-		else
-			i += (size_t)len;
-	}
+	jsonx_blank(s, strlen(s), ' ');
 }
 
 /* Returns the server's error message from an error body, cleaned for a terminal. */
