@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,14 +26,33 @@ too_long(char **cause)
 	return -1;
 }
 
-/* Reads a line from the terminal tty with echo off into buf (secret memory, PASS_LEN_MAX + 1). */
-static int
-tty_line(int tty, const char *prompt, char *buf, char **cause)
+/* The signals that would leave the terminal without echo: each is caught while it is off. */
+static const int tty_signals[] = {SIGALRM, SIGHUP,  SIGINT,  SIGPIPE, SIGQUIT,
+				  SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU};
+#define TTY_SIGNALS (sizeof tty_signals / sizeof tty_signals[0])
+
+static volatile sig_atomic_t tty_caught;
+
+static void
+tty_catch(int sig)
 {
+	tty_caught = sig;
+}
+
+/*
+ * Reads a line from the terminal tty with echo off into buf (secret memory,
+ * PASS_LEN_MAX + 1).  Returns 0, or -1 with *cause, or -1 with *sig set when
+ * a signal came first (the terminal and the signals' handlers put back).
+ */
+static int
+tty_line_once(int tty, const char *prompt, char *buf, int *sig, char **cause)
+{
+	struct sigaction catch = {.sa_handler = tty_catch}, saved[TTY_SIGNALS];
 	struct termios old, quiet;
-	size_t n = 0;
+	size_t n = 0, i;
 	int rc = -1;
 
+	*sig = 0;
 	if (tcgetattr(tty, &old) < 0) {
 		*cause = xasprintf("/dev/tty: not a terminal; use --passphrase-fd");
 		return -1;
@@ -40,16 +60,32 @@ tty_line(int tty, const char *prompt, char *buf, char **cause)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	if (write(tty, prompt, strlen(prompt)) < 0 || tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
+	/* No SA_RESTART: a signal ends the read below, and the terminal is put back. */
+	tty_caught = 0;
+	sigemptyset(&catch.sa_mask);
+	for (i = 0; i < TTY_SIGNALS; i++)
+		sigaction(tty_signals[i], &catch, &saved[i]);
+	/*
+	 * Echo off first, then the prompt: what is typed the moment the prompt
+	 * shows is neither echoed nor dropped by the flush (which drops only what
+	 * was typed ahead of it).
+	 */
+	if (tcsetattr(tty, TCSAFLUSH, &quiet) < 0) {
 		*cause = xasprintf("/dev/tty: %s", strerror(errno));
-		return -1;
+		goto handlers;
+	}
+	if (write(tty, prompt, strlen(prompt)) < 0) {
+		*cause = xasprintf("/dev/tty: %s", strerror(errno));
+		goto out;
 	}
 	for (;;) {
 		char ch;
 		ssize_t r = read(tty, &ch, 1);
 
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && tty_caught == 0)
 			continue;
+		if (r < 0 && errno == EINTR)
+			goto out;
 		if (r <= 0 || ch == '\n')
 			break;
 		if (n == PASS_LEN_MAX) {
@@ -64,7 +100,34 @@ out:
 	tcsetattr(tty, TCSAFLUSH, &old);
 	if (write(tty, "\n", 1) < 0)
 		rc = rc < 0 ? rc : 0;
+handlers:
+	for (i = 0; i < TTY_SIGNALS; i++)
+		sigaction(tty_signals[i], &saved[i], NULL);
+	*sig = tty_caught;
 	return rc;
+}
+
+/*
+ * tty_line_once until no signal cuts it short.  A caught signal is raised
+ * again with the terminal's echo back on, so Control-C still ends the
+ * command, and Control-Z still stops it; one that returns (continued, or
+ * ignored) asks again from the start.
+ */
+static int
+tty_line(int tty, const char *prompt, char *buf, char **cause)
+{
+	for (;;) {
+		char *why = NULL;
+		int sig, rc = tty_line_once(tty, prompt, buf, &sig, &why);
+
+		if (sig == 0 && rc < 0)
+			*cause = why;
+		if (sig == 0)
+			return rc;
+		free(why);
+		sodium_memzero(buf, PASS_LEN_MAX + 1);
+		raise(sig);
+	}
 }
 
 static int

@@ -3,12 +3,14 @@
 # binary and a real database (no simulator).  Tampering is done with python3's
 # sqlite3 module, as someone with the file would.  Every failing case checks
 # the exit status, the message, and that nothing changed.
-# usage: test_secrets.sh TOKENWARDEN
+# usage: test_secrets.sh TOKENWARDEN [CC]
 set -euo pipefail
 umask 077
 tw_bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # the test works in $TW_TMP
 . "$(dirname "$0")/../lib/sim.sh"
 . "$(dirname "$0")/../lib/check.sh"
+# The shim the terminal cases run under (slowtty.c).
+"${2:-cc}" -shared -fPIC -O2 -o "$TW_TMP/slowtty.so" "$(dirname "$0")/slowtty.c" -ldl
 
 cd "$TW_TMP"
 # The interpreter itself, not a version manager's shim: it runs many times.
@@ -750,39 +752,71 @@ expect "$err" "audit log does not take --public-key"
 
 echo "== a passphrase's length: the same limit typed at a terminal or read from a descriptor"
 # typed STATUS LINEFILE ARGS...: tokenwarden ARGS at a terminal of its own
-# (a pty), answering each passphrase prompt with LINEFILE's line; as run.
+# (a pty), answering each passphrase prompt with LINEFILE's line the moment
+# it shows (LINEFILE "^C": typing Control-C instead; "^Z:FILE": Control-Z at
+# the first prompt, FILE's line after); as run, a signal's
+# death as 128 + the signal.  Under the shim (slowtty.c) every tcsetattr()
+# waits, so a prompt shown before echo is off is caught: the harness then
+# exits 99.  It exits 98 when the terminal is left with echo off.
 typed() {
 	local want=$1 line=$2 st=0
 	shift 2
-	"$py" - "$line" "$tw_bin" "$@" >"$out" 2>"$err" <<'PY' || st=$?
-import os, pty, re, select, sys
-line = open(sys.argv[1], "rb").read().rstrip(b"\n") + b"\n"
-pid, fd = pty.fork()
+	LD_PRELOAD=$TW_TMP/slowtty.so TW_SLOW_TTY_MS=300 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$py" - "$line" "$tw_bin" "$@" >"$out" 2>"$err" <<'PY' || st=$?
+import fcntl, os, re, select, sys, termios, time
+stop = sys.argv[1].startswith("^Z:")
+if sys.argv[1] == "^C":
+    line = b"\x03"
+else:
+    line = open(sys.argv[1][3 if stop else 0:], "rb").read().rstrip(b"\n") + b"\n"
+fd, slave = os.openpty()
+pid = os.fork()
 if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for n in (0, 1, 2):
+        os.dup2(slave, n)
     os.execv(sys.argv[2], sys.argv[2:])
-seen = b""
-while True:
-    r, _, _ = select.select([fd], [], [], 30)
-    if not r:
+# The harness keeps the terminal open to see its state after the child is gone.
+def echo_on():
+    return termios.tcgetattr(slave)[3] & termios.ECHO
+seen, status, deadline = b"", None, time.monotonic() + 30
+while status is None:
+    if time.monotonic() > deadline:
         os.kill(pid, 9)
-        break
-    try:
-        got = os.read(fd, 4096)
-    except OSError:
-        break
+    r, _, _ = select.select([fd], [], [], 0.05)
+    got = os.read(fd, 4096) if r else b""
     if not got:
-        break
+        done, st = os.waitpid(pid, os.WNOHANG)
+        status = st if done else None
+        continue
     seen += got
     if b"\n" in seen:
         sys.stdout.buffer.write(seen[:seen.rindex(b"\n") + 1])
         seen = seen[seen.rindex(b"\n") + 1:]
     # Only at a prompt, with echo off: "Passphrase for ...: " or "Again: ".
     if re.fullmatch(rb"(Passphrase for [^\n]*|Again): ", seen):
-        os.write(fd, line)
+        if echo_on():
+            print("echo was on at the prompt " + repr(seen.decode()))
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            sys.exit(99)
+        sys.stdout.buffer.write(seen)
+        if stop:
+            os.write(fd, b"\x1a")
+            stop = False
+        else:
+            os.write(fd, line)
         seen = b""
+while select.select([fd], [], [], 0)[0]:
+    seen += os.read(fd, 4096)
 sys.stdout.buffer.write(seen)
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
+if not echo_on():
+    print("the terminal was left with echo off")
+    sys.exit(98)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(128 - code if code < 0 else code)
 PY
 	cat "$out" >>"$stdout_all"
 	[ "$st" -eq "$want" ] || fail "typed $*: exit $st, expected $want: $(cat "$out")"
@@ -811,6 +845,16 @@ RUN_STDIN=$TW_TMP/pass1023 run 0 keygen --public-key f.pub --secret-key f.sec --
 typed 1 "$TW_TMP/pass1023" secret reveal -w acme tokone --secret-key f.sec
 expect "$out" "does not open with this secret key"
 tw_expect_eq "failed reveals recorded" "$(events)" $((n + 2))
+# Control-C at a prompt ends the command as it always did, and puts echo back.
+typed 130 "^C" secret reveal -w acme tokone --secret-key e.sec
+typed 130 "^C" keygen --public-key g.pub --secret-key g.sec
+[ -e g.sec ] || [ -e g.pub ] && fail "an interrupted keygen left a key"
+# Control-Z where no shell can stop the command (its process group is the
+# harness's orphan): the half-typed line is dropped and the prompt comes again.
+typed 1 "^Z:$TW_TMP/pass1023" secret reveal -w acme tokone --secret-key e.sec
+expect "$out" "does not open with this secret key"
+[ "$(grep -c 'Passphrase for e.sec' "$out")" = 2 ] || fail "a continued reveal did not ask again"
+tw_expect_eq "an interrupted reveal recorded nothing" "$(events)" $((n + 3))
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
