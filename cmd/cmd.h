@@ -36,6 +36,8 @@ extern const struct cmd_entry cmd_keygen_entry;
 extern const struct cmd_entry cmd_init_entry;
 extern const struct cmd_entry cmd_secret_reveal_entry;
 extern const struct cmd_entry cmd_rekey_entry;
+extern const struct cmd_entry cmd_backup_entry;
+extern const struct cmd_entry cmd_restore_entry;
 extern const struct cmd_entry cmd_audit_verify_entry;
 extern const struct cmd_entry cmd_audit_log_entry;
 extern const struct cmd_entry cmd_policy_check_entry;

@@ -30,11 +30,12 @@ const struct cmd_entry *const cmd_table[] = {
     &cmd_keygen_entry,       &cmd_init_entry,         &cmd_token_create_entry,
     &cmd_token_verify_entry, &cmd_token_delete_entry, &cmd_token_import_entry,
     &cmd_token_list_entry,   &cmd_token_show_entry,   &cmd_secret_reveal_entry,
-    &cmd_rekey_entry,        &cmd_audit_verify_entry, &cmd_audit_log_entry,
-    &cmd_policy_check_entry, &cmd_policy_show_entry,  &cmd_plan_entry,
-    &cmd_audit_report_entry, &cmd_status_entry,       &cmd_metrics_entry,
-    &cmd_rotate_entry,       &cmd_revoke_entry,       &cmd_daemon_entry,
-    &cmd_doctor_entry,       &cmd_completion_entry,
+    &cmd_rekey_entry,        &cmd_backup_entry,       &cmd_restore_entry,
+    &cmd_audit_verify_entry, &cmd_audit_log_entry,    &cmd_policy_check_entry,
+    &cmd_policy_show_entry,  &cmd_plan_entry,         &cmd_audit_report_entry,
+    &cmd_status_entry,       &cmd_metrics_entry,      &cmd_rotate_entry,
+    &cmd_revoke_entry,       &cmd_daemon_entry,       &cmd_doctor_entry,
+    &cmd_completion_entry,
 };
 
 #define NCMDS (sizeof cmd_table / sizeof cmd_table[0])

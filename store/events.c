@@ -17,6 +17,7 @@ static const unsigned char genesis[EVENTS_HASH_BYTES]; /* all zero */
 const char *const events_kinds[] = {
     "store.init",
     "store.rekey",
+    "store.restored",
     "token.intent",
     "token.created",
     "token.verified",

@@ -535,6 +535,86 @@ store_read_end(struct store *s)
 	(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 }
 
+/* The header's file format versions (offsets 18 and 19): 1 rollback journal, 2 WAL. */
+#define HEADER_WRITE_VERSION 18
+#define HEADER_READ_VERSION 19
+
+int
+store_image(struct store *s, unsigned char **image, size_t *size, char **cause)
+{
+	sqlite3_int64 n = 0;
+	unsigned char *bytes = NULL;
+	int pages = 0, rc = -1;
+
+	if (store_read_begin(s, cause) < 0)
+		return -1;
+	/* The first read takes the snapshot, and says why it cannot (damaged, busy). */
+	if (store_pragma_int(s, "PRAGMA page_count", &pages, cause) < 0)
+		goto out;
+	bytes = sqlite3_serialize(s->db, "main", &n, 0);
+	if (bytes == NULL || n < 100) {
+		store_error(s, "copying its pages", cause);
+		goto out;
+	}
+	bytes[HEADER_WRITE_VERSION] = 1;
+	bytes[HEADER_READ_VERSION] = 1;
+	*image = bytes;
+	*size = (size_t)n;
+	bytes = NULL;
+	rc = 0;
+out:
+	sqlite3_free(bytes);
+	store_read_end(s);
+	return rc;
+}
+
+void
+store_image_free(unsigned char *image)
+{
+	sqlite3_free(image);
+}
+
+int
+store_replace_check(struct store *s, struct store *from, char **cause)
+{
+	int ours = 0, theirs = 0;
+
+	/* SQLite copies into a WAL file only pages of its own size. */
+	if (store_pragma_int(s, "PRAGMA page_size", &ours, cause) < 0 ||
+	    store_pragma_int(from, "PRAGMA page_size", &theirs, cause) < 0)
+		return -1;
+	if (ours != theirs) {
+		*cause = xasprintf("%s has %d-byte pages and %s %d-byte ones: SQLite cannot copy "
+				   "one into the other; restore by moving files instead (the "
+				   "README's 'Backup and restore')",
+				   from->path, theirs, s->path, ours);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_replace(struct store *s, struct store *from, char **cause)
+{
+	sqlite3_backup *b;
+	int rc;
+
+	assert(s->depth == 0 && s->readonly == NULL);
+	if (store_replace_check(s, from, cause) < 0)
+		return -1;
+	b = sqlite3_backup_init(s->db, "main", from->db, "main");
+	if (b == NULL) {
+		store_error(s, "replacing its content", cause);
+		return -1;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+		store_error(s, "replacing its content", cause);
+		return -1;
+	}
+	return store_migrate(s, cause);
+}
+
 int
 store_mark(struct store *s, struct store_mark *m, char **cause)
 {

@@ -7,6 +7,7 @@
 #ifndef TW_STORE_H
 #define TW_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct sqlite3;
@@ -206,6 +207,30 @@ int store_end(struct store *s, int rc, char **cause);
 int store_read_begin(struct store *s, char **cause);
 /* Ends the read transaction store_read_begin opened. */
 void store_read_end(struct store *s);
+
+/*
+ * The whole database as the bytes of one file (sqlite3_serialize), as one
+ * read transaction sees it, whatever other connections commit meanwhile:
+ * pages committed to the -wal included, its header set for a rollback
+ * journal, so the copy is whole with no -wal or -shm beside it.  Not inside
+ * a transaction.  Returns 0 with *image (free with store_image_free) and
+ * *size, or -1 with *cause.
+ */
+int store_image(struct store *s, unsigned char **image, size_t *size, char **cause);
+void store_image_free(unsigned char *image);
+
+/*
+ * Replaces s's whole content with from's (sqlite3_backup), in one write
+ * transaction that other connections see as any commit: no file is
+ * replaced, so the file keeps its owner and mode, and no -wal of the old
+ * content meets the new.  Then migrates it to this version's schema, as
+ * store_open does.  s is writable and holds the run lock; from is another
+ * store (store_open).  Returns 0, or -1 with *cause: s as it was, but
+ * when only the migration after the copy failed.
+ */
+int store_replace(struct store *s, struct store *from, char **cause);
+/* Whether store_replace can copy from into s: 0, or -1 with *cause (their page sizes differ). */
+int store_replace_check(struct store *s, struct store *from, char **cause);
 
 /* What store_mark says of the store's content. */
 struct store_mark {

@@ -1,0 +1,47 @@
+/* A store as one file: written (tokenwarden backup, restore's copy of what it replaces) and checked. */
+#ifndef TW_STORECOPY_H
+#define TW_STORECOPY_H
+
+#include "store/events.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* What a copy holds, once checked. */
+struct storecopy_facts {
+	int64_t events;
+	char head[EVENTS_HEAD_MAX];
+	char *broken; /* why its history does not verify, or NULL; free it */
+};
+
+/*
+ * Checks copy (store_open) as a store of its own: whole (SQLite's
+ * integrity check), and its history recomputed into *f (a history that
+ * does not verify is reported in f->broken, not refused).  Returns 0, or
+ * -1 with *cause.
+ */
+int storecopy_check(struct store *copy, struct storecopy_facts *f, char **cause);
+
+/* What storecopy_write did. */
+enum storecopy_result {
+	STORECOPY_WRITTEN = 0,
+	STORECOPY_FAILED = -1,  /* not written: cannot be (a full disk, no directory) */
+	STORECOPY_DAMAGED = -2, /* not written: the copy failed its check, so s is damaged */
+	STORECOPY_OWN = -3,     /* not written: path is one of s's own files */
+};
+
+/*
+ * Writes s's image (store_image) to path, 0600, beside it first and renamed
+ * over it at the end, so path is the old file or the whole copy, never one
+ * of s's own files.  With f, the copy is first checked where it was written
+ * (storecopy_check), and not renamed into place when it does not open or is
+ * not whole; without, it is written as it is (the bytes of a damaged store,
+ * kept).  *size is its size.  Returns STORECOPY_WRITTEN, or another result
+ * with *cause.
+ */
+enum storecopy_result storecopy_write(struct store *s, const char *path,
+				      struct storecopy_facts *f, size_t *size, char **cause);
+
+#endif

@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# End-to-end: `backup` copies the store as one moment of it, safe while a
+# rotation writes, and the README's restore (the store's files moved aside,
+# the copy put in their place) gives a store that verifies against the head
+# the backup printed and rotates on.  Checked from outside: the copies with
+# `audit verify` and `token list`, the simulator's /_sim/tokens against the
+# restored store, the files beside the target.  Every refusal leaves the
+# target and the store as they were.
+# usage: test_backup.sh MODESIM TOKENWARDEN [CC]
+set -euo pipefail
+umask 077
+modesim=$1
+tw_bin=$2
+cc_bin=${3:-cc}
+. "$(dirname "$0")/../lib/sim.sh"
+. "$(dirname "$0")/../lib/check.sh"
+. "$(dirname "$0")/../lib/disk_faults.sh"
+
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+db=$TW_TMP/tw.db
+bk=$TW_TMP/bk
+mkdir -p "$bk" "$TW_TMP/creds" "$TW_TMP/run"
+df_shim "$cc_bin"
+
+# sqlq DB QUERY: the rows, fields joined by '|', read-only.
+sqlq() {
+	"${DF_PY[@]}" -c '
+import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for r in c.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in r))
+' "$1" "$2"
+}
+
+# head_of FILE: the head a backup printed (its stderr in FILE).
+head_of() {
+	sed -n 's/.*history head is \([0-9a-f]\{64\}\).*/\1/p' "$1"
+}
+
+# copy_ok FILE HEAD: FILE is one whole store file whose history ends at HEAD.
+copy_ok() {
+	local f=$1 want=$2
+	[ -e "$f-wal" ] || [ -e "$f-shm" ] && fail "$f: a -wal or -shm beside the copy"
+	[ "$(stat -c %a "$f")" = 600 ] || fail "$f: mode $(stat -c %a "$f"), not 600"
+	[ "$(od -An -tu1 -j18 -N2 "$f" | tr -s ' ')" = " 1 1" ] ||
+		fail "$f: not marked for a rollback journal (it would need its -wal)"
+	# An auditor's copy: read-only, so verifying it writes nothing beside it.
+	chmod 400 "$f"
+	run 0 audit verify --db "$f" --head "$want"
+	expect "$out" "the tables follow from it"
+	chmod 600 "$f"
+}
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2027-01-01T02:00Z
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds TOKENWARDEN_NOW=2027-01-01T02:00Z
+{
+	echo "version: 1"
+	echo "store: { path: $db, public_key: $TW_TMP/seal.pub }"
+	echo "defaults: { lifetime: 10d, rotate_before: 4d, grace: 1d }"
+	echo "workspaces:"
+	echo "  - name: acme"
+	echo "    api: $SIM_URL"
+	echo "    credential: acme-admin"
+	echo "    tokens:"
+	for i in 1 2 3 4 5 6; do
+		echo "      - name: s$i"
+		echo "        deliver: [ { file: \"$TW_TMP/run/s$i.json\" } ]"
+	done
+} >"$TW_TMP/policy.yaml"
+export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml TOKENWARDEN_DB=$db
+
+echo "== a backup is one private file, the store as it is"
+run 0 rotate
+umask 022
+run 0 backup "$bk/first.db"
+umask 077
+expect "$out" "wrote $bk/first.db, 0600"
+first_head=$(head_of "$err")
+[ -n "$first_head" ] || fail "backup printed no history head"
+run 0 audit verify
+expect "$out" "head $first_head"
+copy_ok "$bk/first.db" "$first_head"
+# The same inventory, read from each.
+"$tw_bin" token list --all --json >"$TW_TMP/list.store"
+"$tw_bin" token list --all --json --db "$bk/first.db" >"$TW_TMP/list.copy"
+cmp -s "$TW_TMP/list.store" "$TW_TMP/list.copy" || fail "the copy lists other tokens than the store"
+[ "$(ls -A "$bk")" = first.db ] || fail "files left beside the copy: $(ls -A "$bk")"
+
+echo "== backups taken while a rotation runs are each one whole moment"
+# Each answer waits 300 ms: the run takes seconds, rotating all six slots.
+sim_ctl POST /_sim/faults '{"latency_ms": 300}' >/dev/null
+export TOKENWARDEN_NOW=2027-01-08T02:00Z
+sim_ctl POST /_sim/clock '{"advance": "7d"}' >/dev/null
+"$tw_bin" rotate >"$TW_TMP/rotate.out" 2>"$TW_TMP/rotate.err" &
+rotor=$!
+n=0
+while kill -0 "$rotor" 2>/dev/null && [ "$n" -lt 40 ]; do
+	n=$((n + 1))
+	run 0 backup "$bk/during-$n.db"
+	head_of "$err" >"$bk/during-$n.head"
+	sleep 0.2
+done
+wait "$rotor" || fail "the rotation beside the backups failed: $(cat "$TW_TMP/rotate.err")"
+sim_ctl POST /_sim/faults '{"latency_ms": 0}' >/dev/null
+[ "$n" -ge 3 ] || fail "only $n backups were taken during the run"
+for i in $(seq 1 "$n"); do
+	copy_ok "$bk/during-$i.db" "$(cat "$bk/during-$i.head")"
+done
+heads=$(cat "$bk"/during-*.head | sort -u | wc -l)
+[ "$heads" -ge 3 ] || fail "the backups saw $heads moments of the run, expected several"
+
+echo "== restored as the README says, the store verifies and rotates on"
+# A copy from the middle of the run, before its end: the tokens made after it
+# are unknown to it, and so are the events.
+run 0 audit verify
+final_head=$(sed -n 's/^history intact: .* head \([0-9a-f]*\)$/\1/p' "$out")
+intents() {
+	sqlq "$1" "SELECT count(*) FROM events WHERE kind = 'token.intent'"
+}
+mid=$(((n + 1) / 2))
+while [ "$mid" -gt 1 ] && [ "$(intents "$bk/during-$mid.db")" = "$(intents "$db")" ]; do
+	mid=$((mid - 1))
+done
+restore_head=$(cat "$bk/during-$mid.head")
+[ "$(intents "$bk/during-$mid.db")" -lt "$(intents "$db")" ] ||
+	fail "no backup was taken before the run's last create"
+inode=$(stat -c %i "$db")
+export TOKENWARDEN_NOW=2027-01-08T03:00Z
+run 0 restore "$bk/during-$mid.db"
+# Written into the store's own file: no file replaced, no -wal left to meet it.
+tw_expect_eq "the store's inode after the restore" "$(stat -c %i "$db")" "$inode"
+expect "$out" "restored $db from $bk/during-$mid.db"
+kept=$db.replaced-20270108T030000Z
+expect "$out" "the store it replaced is kept as $kept"
+[ ! -e "$db-journal" ] || fail "a -journal beside the restored store"
+# The restore is recorded after the copy's head; the kept file holds the rest.
+run 0 audit verify --head "$restore_head"
+expect "$out" "1 event was written since"
+run 0 audit log --kind store.restored --json
+expect "$out" "\"replaced_head\":\"$final_head\""
+expect "$out" "\"head\":\"$restore_head\""
+expect "$out" "\"replaced_kept\":\"$kept\""
+# A head kept from after the copy is gone: a restore shows as a truncated history.
+run 4 audit verify --head "$final_head"
+expect "$out" "is not in the history"
+copy_ok "$kept" "$final_head"
+sim_ctl GET /_sim/tokens >"$TW_TMP/server.json"
+# Every token the restored store holds live is on the server or was deleted
+# after the copy (the run went on); every server token the store lacks was
+# made after the copy: in the kept store.
+"${DF_PY[@]}" - "$TW_TMP/server.json" "$db" "$kept" <<'PY' || fail "the restored store and the server disagree beyond the copy's moment"
+import json, sqlite3, sys
+server = {t["name"] for t in json.load(open(sys.argv[1]))["tokens"]}
+def tokens(path, live):
+    c = sqlite3.connect("file:" + path + "?mode=ro", uri=True)
+    q = "SELECT name FROM tokens WHERE token IS NOT NULL"
+    if live:
+        q += " AND state IN ('active', 'retiring')"
+    return {r[0] for r in c.execute(q)}
+restored, restored_all, later = tokens(sys.argv[2], True), tokens(sys.argv[2], False), tokens(sys.argv[3], False)
+bad = [t for t in server - restored_all if t not in later]
+bad += [t for t in restored - server if t not in later]
+if bad:
+    print("unexplained:", bad)
+    sys.exit(1)
+PY
+# A token made after the copy is deleted by its id, as the README says.
+orphan=$("${DF_PY[@]}" - "$TW_TMP/server.json" "$db" <<'PY'
+import json, sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[2] + "?mode=ro", uri=True)
+known = {r[0] for r in c.execute("SELECT name FROM tokens")}
+print(next(t["token"] for t in json.load(open(sys.argv[1]))["tokens"] if t["name"] not in known))
+PY
+)
+api=(--api "$SIM_URL" -w acme --credential-file "$TW_TMP/creds/acme-admin")
+run 0 token delete "${api[@]}" "$orphan"
+sim_ctl GET /_sim/tokens | grep -q "\"$orphan\"" && fail "the token made after the copy is still on the server"
+export TOKENWARDEN_NOW=2027-01-15T02:00Z
+sim_ctl POST /_sim/clock '{"advance": "7d"}' >/dev/null
+run 0 rotate
+run 0 audit verify --head "$restore_head"
+for i in 1 2 3 4 5 6; do
+	RUN_STDIN=$TW_TMP/run/s$i.json run 0 token verify "${api[@]}"
+done
+
+echo "== refusals leave the target and the store as they were"
+before=$(sha256sum "$bk/first.db")
+store_head=$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+run 2 backup "$bk/first.db"
+expect "$err" "$bk/first.db exists; give --force to replace it"
+[ "$(sha256sum "$bk/first.db")" = "$before" ] || fail "a refused backup changed its target"
+run 0 backup --force "$bk/first.db"
+copy_ok "$bk/first.db" "$(head_of "$err")"
+for own in tw.db tw.db-wal tw.db-shm tw.db.lock; do
+	run 2 backup --force "$TW_TMP/$own"
+	expect "$err" "name a file elsewhere"
+done
+run 2 backup -
+expect "$err" "not standard output"
+run 1 backup "$TW_TMP/missing/copy.db"
+expect "$err" "$TW_TMP/missing/copy.db: cannot open its directory"
+# A full disk at the copy's first write: nothing is left, the store is as it was.
+mkdir "$TW_TMP/full"
+rc=$(DF_STDIN=/dev/null df_run "$TW_TMP/full" 1 ENOSPC env TW_FAULT_FILES= \
+	TW_FAULT_UNDER="$TW_TMP/full/" "$tw_bin" backup "$TW_TMP/full/copy.db")
+[ "$rc" = 1 ] || fail "backup onto a full disk: exit $rc, expected 1: $(cat "$TW_TMP/full/faulty.err")"
+grep -q "copy.db: .*No space left on device" "$TW_TMP/full/faulty.err" ||
+	fail "backup onto a full disk: $(cat "$TW_TMP/full/faulty.err")"
+[ -z "$(ls -A "$TW_TMP/full" | grep -v '^faulty\|^count$')" ] ||
+	fail "a failed backup left files: $(ls -A "$TW_TMP/full")"
+tw_expect_eq "the store's head after the refusals" \
+	"$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")" "$store_head"
+
+echo "== a restore refused changes nothing"
+export TOKENWARDEN_NOW=2027-01-15T05:00Z
+refused_kept=$db.replaced-20270115T050000Z
+"${DF_PY[@]}" - "$bk/first.db" "$TW_TMP/broken.db" <<'PY'
+import shutil, sqlite3, sys
+shutil.copy(sys.argv[1], sys.argv[2])
+c = sqlite3.connect(sys.argv[2])
+c.execute("UPDATE events SET details = '{\"edited\":1}' WHERE id = 2")
+c.commit()
+PY
+chmod 600 "$TW_TMP/broken.db"
+head -c 65536 /dev/urandom >"$TW_TMP/noise.db"
+restore_refused() {
+	local want=$1 text=$2
+	shift 2
+	run "$want" restore "$@"
+	expect "$err" "$text"
+	[ ! -e "$refused_kept" ] || fail "a refused restore kept the store aside"
+	tw_expect_eq "the store's head after a refused restore" \
+		"$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")" "$store_head"
+}
+store_head=$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+restore_refused 2 "name the copy that 'tokenwarden backup' wrote" "$TW_TMP/missing.db"
+restore_refused 2 "is the store itself" "$db"
+restore_refused 2 "not a SQLite database" "$TW_TMP/noise.db"
+restore_refused 1 "its history does not verify" "$TW_TMP/broken.db"
+expect "$err" "nothing was changed"
+# A copy of 4 KiB pages (a store made before 2 KiB ones) into one of 2 KiB.
+"${DF_PY[@]}" - "$bk/first.db" "$TW_TMP/4k.db" <<'PY'
+import shutil, sqlite3, sys
+shutil.copy(sys.argv[1], sys.argv[2])
+c = sqlite3.connect(sys.argv[2], isolation_level=None)
+c.execute("PRAGMA page_size = 4096")
+c.execute("VACUUM")
+assert c.execute("PRAGMA page_size").fetchone()[0] == 4096
+PY
+chmod 600 "$TW_TMP/4k.db"
+restore_refused 1 "SQLite cannot copy one into the other" "$TW_TMP/4k.db"
+expect "$err" "nothing was changed"
+# Another run holds the lock: exit 5 at once, or the wait for it.
+flock "$db.lock" sleep 3 &
+locker=$!
+sleep 0.5
+restore_refused 5 "try again when it has finished" "$bk/first.db"
+run 0 restore --wait "$bk/first.db"
+wait "$locker"
+expect "$out" "restored $db from $bk/first.db"
+
+echo "== a store that does not open is replaced by hand, as the README says"
+head -c 100 /dev/urandom | dd of="$db" conv=notrunc status=none
+run 2 restore "$bk/first.db"
+expect "$err" "not a SQLite database"
+mkdir "$TW_TMP/damaged"
+for f in "$db" "$db-wal" "$db-shm"; do
+	[ ! -e "$f" ] || mv "$f" "$TW_TMP/damaged/"
+done
+install -m 0600 "$bk/first.db" "$db"
+run 0 audit verify --head "$(sqlq "$bk/first.db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")"
+
+echo "== a damaged store is not copied"
+cp "$bk/first.db" "$TW_TMP/damaged.db"
+# Garbage over the middle of the last page: SQLite's integrity check sees it.
+"${DF_PY[@]}" - "$TW_TMP/damaged.db" <<'PY'
+import os, sys
+f = open(sys.argv[1], "r+b")
+size = os.fstat(f.fileno()).st_size
+page = int.from_bytes(open(sys.argv[1], "rb").read(18)[16:18], "big")
+f.seek(size - page + 8)
+f.write(b"\xff" * (page - 16))
+PY
+run 1 backup --db "$TW_TMP/damaged.db" "$bk/from-damaged.db"
+expect "$err" "so the store itself is damaged"
+expect "$err" "nothing was written to $bk/from-damaged.db"
+[ ! -e "$bk/from-damaged.db" ] || fail "a damaged store was copied"
+[ -z "$(ls -A "$bk" | grep '^\.')" ] || fail "a refused backup left a temporary file"
+
+echo "== a read-only store is copied, and nothing is written beside it"
+mkdir "$TW_TMP/ro"
+cp "$bk/first.db" "$TW_TMP/ro/tw.db"
+chmod 400 "$TW_TMP/ro/tw.db"
+chmod 500 "$TW_TMP/ro"
+run 0 backup --db "$TW_TMP/ro/tw.db" "$bk/from-ro.db"
+expect "$err" "opened read-only"
+[ "$(ls -A "$TW_TMP/ro")" = tw.db ] || fail "backup wrote beside a read-only store"
+copy_ok "$bk/from-ro.db" "$(head_of "$err")"
+chmod 700 "$TW_TMP/ro"
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed" >&2
+	exit 1
+fi
+echo "all backup checks passed"
