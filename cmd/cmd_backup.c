@@ -41,8 +41,9 @@ run_backup(void *opts, int argc, char **argv)
 
 	(void)argc;
 	if (strcmp(target, "-") == 0) {
-		errorf("backup writes a file, checked before it is renamed into place, not standard "
-		       "output; name the file");
+		errorf(
+		    "backup writes a file, checked before it is renamed into place, not standard "
+		    "output; name the file");
 		return args_usage(&cmd_backup_entry);
 	}
 	if (!bo->force && lstat(target, &st) == 0) {

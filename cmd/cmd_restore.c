@@ -85,8 +85,8 @@ record(struct store *s, const char *from, const struct storecopy_facts *copy, co
 
 	if (store_begin(s, cause) == 0)
 		rc = store_end(s,
-			       events_append(s, clock_now_ms(), "store.restored", NULL, NULL,
-					     NULL, details, cause),
+			       events_append(s, clock_now_ms(), "store.restored", NULL, NULL, NULL,
+					     details, cause),
 			       cause);
 	json_decref(details);
 	return rc;
@@ -115,13 +115,14 @@ run_restore(void *opts, int argc, char **argv)
 		return TW_EXIT_USAGE;
 	}
 	if (same_file(file, o.db)) {
-		errorf("%s is the store itself; name the copy that 'tokenwarden backup' wrote", file);
+		errorf("%s is the store itself; name the copy that 'tokenwarden backup' wrote",
+		       file);
 		return TW_EXIT_USAGE;
 	}
 	/* The copy first: one that cannot be restored takes no lock and changes nothing. */
 	copy = open_copy(file, &facts, &status);
 	if (copy == NULL)
-		return status;
+		goto out;
 	s = store_ctx_open(&o, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;

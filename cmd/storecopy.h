@@ -1,4 +1,5 @@
-/* A store as one file: written (tokenwarden backup, restore's copy of what it replaces) and checked. */
+/* A store as one file: written (tokenwarden backup, restore's copy of what it replaces) and
+ * checked. */
 #ifndef TW_STORECOPY_H
 #define TW_STORECOPY_H
 
@@ -41,7 +42,7 @@ enum storecopy_result {
  * kept).  *size is its size.  Returns STORECOPY_WRITTEN, or another result
  * with *cause.
  */
-enum storecopy_result storecopy_write(struct store *s, const char *path,
-				      struct storecopy_facts *f, size_t *size, char **cause);
+enum storecopy_result storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
+				      size_t *size, char **cause);
 
 #endif

@@ -665,7 +665,7 @@ run 2 audit log --until 7x
 expect "$err" "--until '7x': expected an ISO 8601 time"
 # --kind takes the kinds the store writes, and names them when it is none.
 run 2 audit log --kind token.create
-expect "$err" "--kind 'token.create': expected one of store.init, store.rekey, token.intent, token.created,"
+expect "$err" "--kind 'token.create': expected one of store.init, store.rekey, store.restored, token.intent, token.created,"
 expect "$err" "workspace.clock_agrees; did you mean 'token.created'?"
 [ -s "$out" ] && fail "audit log --kind token.create printed something"
 run 2 audit log --kind nonsense
