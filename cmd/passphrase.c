@@ -26,7 +26,10 @@ too_long(char **cause)
 	return -1;
 }
 
-/* The signals that would leave the terminal without echo: each is caught while it is off. */
+/*
+ * The signals that would leave the terminal without echo: each is caught
+ * while it is off, unless the caller ignores it.
+ */
 static const int tty_signals[] = {SIGALRM, SIGHUP,  SIGINT,  SIGPIPE, SIGQUIT,
 				  SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU};
 #define TTY_SIGNALS (sizeof tty_signals / sizeof tty_signals[0])
@@ -63,8 +66,12 @@ tty_line_once(int tty, const char *prompt, char *buf, int *sig, char **cause)
 	/* No SA_RESTART: a signal ends the read below, and the terminal is put back. */
 	tty_caught = 0;
 	sigemptyset(&catch.sa_mask);
-	for (i = 0; i < TTY_SIGNALS; i++)
+	for (i = 0; i < TTY_SIGNALS; i++) {
 		sigaction(tty_signals[i], &catch, &saved[i]);
+		/* One the caller ignores stays ignored: it must not end the read. */
+		if (saved[i].sa_handler == SIG_IGN)
+			sigaction(tty_signals[i], &saved[i], NULL);
+	}
 	/*
 	 * Echo off first, then the prompt: what is typed the moment the prompt
 	 * shows is neither echoed nor dropped by the flush (which drops only what

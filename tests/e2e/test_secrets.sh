@@ -753,8 +753,9 @@ expect "$err" "audit log does not take --public-key"
 echo "== a passphrase's length: the same limit typed at a terminal or read from a descriptor"
 # typed STATUS LINEFILE ARGS...: tokenwarden ARGS at a terminal of its own
 # (a pty), answering each passphrase prompt with LINEFILE's line the moment
-# it shows (LINEFILE "^C": typing Control-C instead; "^Z:FILE": Control-Z at
-# the first prompt, FILE's line after); as run, a signal's
+# it shows (LINEFILE "^C": typing Control-C instead; "^Z:FILE" or "^C:FILE":
+# Control-Z or Control-C at the first prompt, FILE's line after; with
+# TYPED_IGNORE naming a signal, the command starts with it ignored); as run, a signal's
 # death as 128 + the signal.  Under the shim (slowtty.c) every tcsetattr()
 # waits, so a prompt shown before echo is off is caught: the harness then
 # exits 99.  It exits 98 when the terminal is left with echo off.
@@ -764,8 +765,9 @@ typed() {
 	LD_PRELOAD=$TW_TMP/slowtty.so TW_SLOW_TTY_MS=300 \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 		"$py" - "$line" "$tw_bin" "$@" >"$out" 2>"$err" <<'PY' || st=$?
-import fcntl, os, re, select, sys, termios, time
-stop = sys.argv[1].startswith("^Z:")
+import fcntl, os, re, select, signal, sys, termios, time
+stop = sys.argv[1][:3] in ("^Z:", "^C:")
+first = b"\x1a" if sys.argv[1].startswith("^Z:") else b"\x03"
 if sys.argv[1] == "^C":
     line = b"\x03"
 else:
@@ -777,6 +779,8 @@ if pid == 0:
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for n in (0, 1, 2):
         os.dup2(slave, n)
+    if os.environ.get("TYPED_IGNORE"):
+        signal.signal(getattr(signal, os.environ["TYPED_IGNORE"]), signal.SIG_IGN)
     os.execv(sys.argv[2], sys.argv[2:])
 # The harness keeps the terminal open to see its state after the child is gone.
 def echo_on():
@@ -804,8 +808,11 @@ while status is None:
             sys.exit(99)
         sys.stdout.buffer.write(seen)
         if stop:
-            os.write(fd, b"\x1a")
+            os.write(fd, first)
             stop = False
+            if os.environ.get("TYPED_IGNORE"):
+                time.sleep(0.5)  # no second prompt comes: the line, to the first
+                os.write(fd, line)
         else:
             os.write(fd, line)
         seen = b""
@@ -849,12 +856,17 @@ tw_expect_eq "failed reveals recorded" "$(events)" $((n + 2))
 typed 130 "^C" secret reveal -w acme tokone --secret-key e.sec
 typed 130 "^C" keygen --public-key g.pub --secret-key g.sec
 [ -e g.sec ] || [ -e g.pub ] && fail "an interrupted keygen left a key"
+# A signal the caller ignores stays ignored: Control-C is no answer, and the
+# line typed after it answers the one prompt.
+TYPED_IGNORE=SIGINT typed 1 "^C:$TW_TMP/pass1023" secret reveal -w acme tokone --secret-key e.sec
+expect "$out" "does not open with this secret key"
+[ "$(grep -c 'Passphrase for e.sec' "$out")" = 1 ] || fail "an ignored Control-C made the prompt come again"
 # Control-Z where no shell can stop the command (its process group is the
 # harness's orphan): the half-typed line is dropped and the prompt comes again.
 typed 1 "^Z:$TW_TMP/pass1023" secret reveal -w acme tokone --secret-key e.sec
 expect "$out" "does not open with this secret key"
 [ "$(grep -c 'Passphrase for e.sec' "$out")" = 2 ] || fail "a continued reveal did not ask again"
-tw_expect_eq "an interrupted reveal recorded nothing" "$(events)" $((n + 3))
+tw_expect_eq "an interrupted reveal recorded nothing" "$(events)" $((n + 4))
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
