@@ -37,6 +37,7 @@ run_backup(void *opts, int argc, char **argv)
 	struct stat st;
 	size_t size = 0;
 	char *cause = NULL;
+	enum storecopy_result result;
 	int status = TW_EXIT_USAGE;
 
 	(void)argc;
@@ -54,7 +55,16 @@ run_backup(void *opts, int argc, char **argv)
 	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
 	if (s == NULL)
 		return status;
-	switch (storecopy_write(s, target, &facts, &size, &cause)) {
+	result = storecopy_write(s, target, &facts, &size, &cause);
+	/*
+	 * Read-only, the read holds off no writer's checkpoint: a run may change
+	 * the file under it.  A copy that fails its check is then taken again.
+	 */
+	for (int i = 1; result == STORECOPY_DAMAGED && s->readonly != NULL && i < 3; i++) {
+		FREE_NULL(&cause);
+		result = storecopy_write(s, target, &facts, &size, &cause);
+	}
+	switch (result) {
 	case STORECOPY_WRITTEN:
 		break;
 	case STORECOPY_OWN:
@@ -63,10 +73,20 @@ run_backup(void *opts, int argc, char **argv)
 	case STORECOPY_DAMAGED: {
 		char *why = cause;
 
-		cause = xasprintf("the copy of %s does not open as a store, so the store itself is "
-				  "damaged: %s; nothing was written to %s; keep the store's files "
-				  "(cp -p %s*) and see 'tokenwarden audit verify'",
-				  s->path, why, target, s->path);
+		if (s->readonly != NULL)
+			cause =
+			    xasprintf("the copy of %s, read three times, does not open as a "
+				      "store: %s; nothing was written to %s; opened read-only, "
+				      "the store may have changed under the read (a run writing "
+				      "it): back it up where it can be written, as its user, or "
+				      "see 'tokenwarden audit verify'",
+				      s->path, why, target);
+		else
+			cause = xasprintf(
+			    "the copy of %s does not open as a store, so the store "
+			    "itself is damaged: %s; nothing was written to %s; keep the "
+			    "store's files (cp -p %s*) and see 'tokenwarden audit verify'",
+			    s->path, why, target, s->path);
 		free(why);
 		status = TW_EXIT_FAILURE;
 		goto out;
@@ -110,7 +130,8 @@ const struct cmd_entry cmd_backup_entry = {
 	     "moment saw it: it may be taken while a rotation runs.  It is written beside\n"
 	     "FILE, checked as a store (SQLite's integrity check, the history recomputed)\n"
 	     "and only then renamed over FILE, so FILE is the old file or a whole copy.  It\n"
-	     "takes no lock and changes nothing in the store; like every verb, it first\n"
+	     "takes no lock and changes nothing in the store (opened read-only, it reads\n"
+	     "again a copy a run's checkpoint may have torn); like every verb, it first\n"
 	     "migrates a store an older tokenwarden wrote, so back up before an upgrade.\n"
 	     "To restore a copy, see 'Backup and restore' in the README.\n"
 	     "\n"

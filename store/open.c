@@ -998,6 +998,43 @@ store_lock_held(struct store *s, char **cause)
 }
 
 int
+store_open_image(const struct store *like, const char *name, unsigned char *image, size_t size,
+		 struct store **out, char **cause)
+{
+	const unsigned flags = SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE;
+	struct store *s = xcalloc(1, sizeof *s);
+	int rc = -1;
+
+	pthread_once(&configured, configure_sqlite);
+	s->path = xstrdup(name);
+	s->actor = xstrdup(like->actor);
+	s->lock_fd = -1;
+	s->gate = store_gate_new();
+	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		store_error(s, "opening a copy in memory", cause);
+		store_image_free(image);
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* The connection owns the image from here, whatever happens. */
+	if (sqlite3_deserialize(s->db, "main", image, (sqlite3_int64)size, (sqlite3_int64)size,
+				flags) != SQLITE_OK) {
+		store_error(s, "opening a copy in memory", cause);
+		goto out;
+	}
+	if (store_exec(s, "PRAGMA foreign_keys = ON", "opening a copy in memory", cause) < 0 ||
+	    store_migrate(s, cause) < 0)
+		goto out;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
+int
 store_open_another(const struct store *s, struct store **out, char **cause)
 {
 	if (store_open(s->path, s->readonly != NULL ? STORE_READ : STORE_OPEN, out, cause) < 0)

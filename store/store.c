@@ -594,10 +594,11 @@ store_replace_check(struct store *s, struct store *from, char **cause)
 }
 
 int
-store_replace(struct store *s, struct store *from, char **cause)
+store_replace(struct store *s, struct store *from, int (*fn)(void *arg, char **cause), void *arg,
+	      char **cause)
 {
 	sqlite3_backup *b;
-	int rc;
+	int rc, done;
 
 	assert(s->depth == 0 && s->readonly == NULL);
 	if (store_replace_check(s, from, cause) < 0)
@@ -607,12 +608,24 @@ store_replace(struct store *s, struct store *from, char **cause)
 		store_error(s, "replacing its content", cause);
 		return -1;
 	}
-	rc = sqlite3_backup_step(b, -1);
-	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+	/* No page yet: the step takes the write transaction, held until the end. */
+	rc = sqlite3_backup_step(b, 0);
+	if (rc != SQLITE_OK) {
+		sqlite3_backup_finish(b);
 		store_error(s, "replacing its content", cause);
 		return -1;
 	}
-	return store_migrate(s, cause);
+	rc = fn(arg, cause);
+	if (rc != 0) {
+		sqlite3_backup_finish(b); /* rolls the transaction back */
+		return rc;
+	}
+	done = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || done != SQLITE_DONE) {
+		store_error(s, "replacing its content", cause);
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -220,17 +220,31 @@ int store_image(struct store *s, unsigned char **image, size_t *size, char **cau
 void store_image_free(unsigned char *image);
 
 /*
- * Replaces s's whole content with from's (sqlite3_backup), in one write
- * transaction that other connections see as any commit: no file is
- * replaced, so the file keeps its owner and mode, and no -wal of the old
- * content meets the new.  Then migrates it to this version's schema, as
- * store_open does.  s is writable and holds the run lock; from is another
- * store (store_open).  Returns 0, or -1 with *cause: s as it was, but
- * when only the migration after the copy failed.
+ * A store in memory holding image (store_image's; taken over, and freed
+ * with it or on failure), migrated to this version's schema, its events
+ * recorded as like's actor, named name in messages: a copy to change
+ * before it goes anywhere (restore).  Returns 0 and *out, or -1 with *cause.
  */
-int store_replace(struct store *s, struct store *from, char **cause);
+int store_open_image(const struct store *like, const char *name, unsigned char *image, size_t size,
+		     struct store **out, char **cause);
+
 /* Whether store_replace can copy from into s: 0, or -1 with *cause (their page sizes differ). */
 int store_replace_check(struct store *s, struct store *from, char **cause);
+
+/*
+ * Replaces s's whole content with from's (sqlite3_backup), in one write
+ * transaction that other connections see as any commit: no file is
+ * replaced, so the file keeps its owner, mode and inode, and no -wal of
+ * the old content meets the new.  Holding that transaction, before any
+ * page is copied, it calls fn(arg): what fn reads of s through another
+ * connection is the content to be replaced, which no other writer can
+ * change meanwhile, and what fn writes to from (through from) is copied
+ * too.  s is writable, holds the run lock and is in no transaction; from is
+ * at this version's schema.  Returns 0; fn's nonzero result, or -1 with
+ * *cause, with s as it was.
+ */
+int store_replace(struct store *s, struct store *from, int (*fn)(void *arg, char **cause),
+		  void *arg, char **cause);
 
 /* What store_mark says of the store's content. */
 struct store_mark {

@@ -131,7 +131,29 @@ restore_head=$(cat "$bk/during-$mid.head")
 	fail "no backup was taken before the run's last create"
 inode=$(stat -c %i "$db")
 export TOKENWARDEN_NOW=2027-01-08T03:00Z
-run 0 restore "$bk/during-$mid.db"
+# A copy with a replacement in flight is refused without --force: its
+# consumers may hold that token, which the next run deletes first.
+inflight() {
+	sqlq "$1" "SELECT count(*) FROM tokens WHERE state IN ('created', 'verified')"
+}
+busy=
+for i in $(seq 1 "$n"); do
+	[ "$(inflight "$bk/during-$i.db")" = 0 ] || busy=$bk/during-$i.db
+done
+[ -n "$busy" ] || fail "no backup caught a replacement in flight"
+run 2 restore "$busy"
+expect "$err" "was in flight: its consumers may hold it"
+expect "$err" "give --force to restore it all the same"
+# Killed holding the store's write transaction, the kept copy made: the
+# store is as it was, and no restore is recorded.
+st=0
+TOKENWARDEN_TEST_CRASH=restore-kept "$tw_bin" restore --force "$bk/during-$mid.db" \
+	>"$out" 2>"$err" || st=$?
+tw_expect_eq "a restore killed at restore-kept" "$st" 137
+tw_expect_eq "the store's head after a killed restore" \
+	"$(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")" "$final_head"
+rm -f "$db".replaced-*
+run 0 restore --force --head "$restore_head" "$bk/during-$mid.db"
 # Written into the store's own file: no file replaced, no -wal left to meet it.
 tw_expect_eq "the store's inode after the restore" "$(stat -c %i "$db")" "$inode"
 expect "$out" "restored $db from $bk/during-$mid.db"
@@ -255,6 +277,37 @@ PY
 chmod 600 "$TW_TMP/4k.db"
 restore_refused 1 "SQLite cannot copy one into the other" "$TW_TMP/4k.db"
 expect "$err" "nothing was changed"
+# A copy whose token rows differ from its history: every run would refuse it.
+"${DF_PY[@]}" - "$bk/first.db" "$TW_TMP/edited.db" <<'PY'
+import shutil, sqlite3, sys
+shutil.copy(sys.argv[1], sys.argv[2])
+c = sqlite3.connect(sys.argv[2])
+c.execute("UPDATE tokens SET expires_at = expires_at + 86400000 WHERE id = (SELECT max(id) FROM tokens)")
+c.commit()
+PY
+chmod 600 "$TW_TMP/edited.db"
+restore_refused 1 "differ from what its history records" "$TW_TMP/edited.db"
+# --head names the copy meant; another is refused.
+restore_refused 1 "not the copy that head was printed for" --head "$restore_head" "$bk/first.db"
+# A copy from before a rekey would bring the old key back: only with --force.
+"$tw_bin" keygen --public-key "$TW_TMP/seal2.pub" --secret-key "$TW_TMP/seal2.key" \
+	--no-passphrase >/dev/null
+run 0 backup --force "$bk/before-rekey.db"
+run 0 rekey --secret-key "$TW_TMP/seal.key" --new-public-key "$TW_TMP/seal2.pub"
+store_head=$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+restore_refused 2 "(a copy from before a rekey)" "$bk/before-rekey.db"
+run 0 restore --force "$bk/before-rekey.db"
+expect "$err" "(a copy from before a rekey)"
+run 0 audit verify
+rm -f "$db".replaced-*
+store_head=$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")
+# Two restores in one second keep two stores aside.
+run 0 restore "$bk/first.db"
+run 0 restore "$bk/first.db"
+tw_expect_eq "the stores kept by two restores in one second" \
+	"$(ls "$db".replaced-* | wc -l)" 2
+rm -f "$db".replaced-*
+store_head=$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")
 # Another run holds the lock: exit 5 at once, or the wait for it.
 flock "$db.lock" sleep 3 &
 locker=$!
@@ -291,6 +344,16 @@ expect "$err" "so the store itself is damaged"
 expect "$err" "nothing was written to $bk/from-damaged.db"
 [ ! -e "$bk/from-damaged.db" ] || fail "a damaged store was copied"
 [ -z "$(ls -A "$bk" | grep '^\.')" ] || fail "a refused backup left a temporary file"
+# Read-only, a copy that fails its check may be a run's checkpoint under the
+# read, not damage: it is read again, and the message says both.
+mkdir "$TW_TMP/ro-damaged"
+cp "$TW_TMP/damaged.db" "$TW_TMP/ro-damaged/tw.db"
+chmod 400 "$TW_TMP/ro-damaged/tw.db"
+chmod 500 "$TW_TMP/ro-damaged"
+run 1 backup --db "$TW_TMP/ro-damaged/tw.db" "$bk/from-ro-damaged.db"
+expect "$err" "read three times, does not open as a store"
+expect "$err" "back it up where it can be written"
+chmod 700 "$TW_TMP/ro-damaged"
 
 echo "== a read-only store is copied, and nothing is written beside it"
 mkdir "$TW_TMP/ro"
