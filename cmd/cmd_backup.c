@@ -47,6 +47,10 @@ run_backup(void *opts, int argc, char **argv)
 		    "output; name the file");
 		return args_usage(&cmd_backup_entry);
 	}
+	if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errorf("%s: names a directory; give a file's path", target);
+		return TW_EXIT_USAGE;
+	}
 	if (!bo->force && lstat(target, &st) == 0) {
 		errorf("%s exists; give --force to replace it", target);
 		return TW_EXIT_USAGE;

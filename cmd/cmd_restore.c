@@ -66,11 +66,11 @@ count_diff(const struct inventory_diff *d, void *arg)
 }
 
 /*
- * Checks the copy: whole, its history intact and ending at head (when
- * given), its tables following from it.  Returns 0, or -1 with *cause.
+ * Checks the copy (in memory, migrated): whole, its history intact, its
+ * tables following from it.  Returns 0, or -1 with *cause.
  */
 static int
-check_copy(struct store *copy, const char *head, struct storecopy_facts *f, char **cause)
+check_copy(struct store *copy, struct storecopy_facts *f, char **cause)
 {
 	int64_t diffs = 0, rows = 0;
 
@@ -80,12 +80,6 @@ check_copy(struct store *copy, const char *head, struct storecopy_facts *f, char
 		*cause = xasprintf("%s: its history does not verify: %s; restoring it would put a "
 				   "broken history in place",
 				   copy->path, f->broken);
-		return -1;
-	}
-	if (head != NULL && strcasecmp(head, f->head) != 0) {
-		*cause = xasprintf("%s: its history head is %s, not %s: not the copy that head was "
-				   "printed for",
-				   copy->path, f->head[0] != '\0' ? f->head : "none", head);
 		return -1;
 	}
 	if (inventory_verify(copy, INVENTORY_ALL, count_diff, &diffs, &rows, cause) < 0)
@@ -98,6 +92,23 @@ check_copy(struct store *copy, const char *head, struct storecopy_facts *f, char
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether the copy's history ends at head, as backup printed it; 0, or -1 with *cause. */
+static int
+check_head(struct store *copy, const char *head, char **cause)
+{
+	char last[EVENTS_HEAD_MAX];
+	int64_t n = 0;
+
+	if (events_head(copy, last, &n, cause) < 0)
+		return -1;
+	if (strcasecmp(head, last) == 0)
+		return 0;
+	*cause = xasprintf("%s: its history head is %s, not %s: not the copy that head was "
+			   "printed for",
+			   copy->path, last[0] != '\0' ? last : "none", head);
+	return -1;
 }
 
 /*
@@ -262,17 +273,27 @@ run_restore(void *opts, int argc, char **argv)
 		       file);
 		return TW_EXIT_USAGE;
 	}
-	/* The copy first: one that cannot be restored takes no lock and changes nothing. */
+	/*
+	 * The copy first: one that cannot be restored takes no lock and changes
+	 * nothing.  It is checked as it will be written: in memory, migrated to
+	 * this version's schema (a copy an older tokenwarden wrote included).
+	 */
 	if (store_open(file, STORE_INSPECT, &copy, &cause) < 0)
 		goto out;
 	status = TW_EXIT_FAILURE;
-	if (check_copy(copy, ro->head, &facts, &cause) < 0)
+	if (ro->head != NULL && check_head(copy, ro->head, &cause) < 0)
+		goto out;
+	if (store_image(copy, &image, &size, &cause) < 0)
+		goto out;
+	got = store_open_image(copy, file, image, size, &r.mem, &cause);
+	image = NULL;
+	if (got < 0 || check_copy(r.mem, &facts, &cause) < 0)
 		goto out;
 	r.s = store_ctx_open(&o, NULL, STORE_CTX_LOCK, &status);
 	if (r.s == NULL)
 		goto out;
 	status = TW_EXIT_FAILURE;
-	got = undoes(r.s, copy, &why, &cause);
+	got = undoes(r.s, r.mem, &why, &cause);
 	if (got < 0)
 		goto out;
 	if (got == 1 && !ro->force) {
@@ -282,12 +303,7 @@ run_restore(void *opts, int argc, char **argv)
 	}
 	if (got == 1)
 		warnf("%s", why);
-	if (store_replace_check(r.s, copy, &cause) < 0 ||
-	    store_image(copy, &image, &size, &cause) < 0)
-		goto out;
-	got = store_open_image(r.s, file, image, size, &r.mem, &cause);
-	image = NULL;
-	if (got < 0 || store_replace(r.s, r.mem, keep_and_record, &r, &cause) != 0)
+	if (store_replace(r.s, r.mem, keep_and_record, &r, &cause) != 0)
 		goto out;
 	printf("restored %s from %s (%lld event%s, head %s)\n", r.s->path, file,
 	       (long long)facts.events, facts.events == 1 ? "" : "s", facts.head);

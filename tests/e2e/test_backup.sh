@@ -224,6 +224,8 @@ for own in tw.db tw.db-wal tw.db-shm tw.db.lock; do
 done
 run 2 backup -
 expect "$err" "not standard output"
+run 2 backup --force "$bk"
+expect "$err" "$bk: names a directory; give a file's path"
 run 1 backup "$TW_TMP/missing/copy.db"
 expect "$err" "$TW_TMP/missing/copy.db: cannot open its directory"
 # A full disk at the copy's first write: nothing is left, the store is as it was.

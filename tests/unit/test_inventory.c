@@ -218,6 +218,47 @@ migrate_two_rows(struct fixture *fx, const char *older_sql)
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
 }
 
+/*
+ * A copy of a schema 4 store opened in memory (restore) is migrated there,
+ * its rows attested in a chain that holds, and the file is left as it was.
+ */
+static void
+test_image_migrates_in_memory(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *old = NULL, *mem = NULL;
+	struct seen seen;
+	unsigned char *image = NULL;
+	size_t size = 0;
+	int64_t row, rows, count, bad;
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
+			 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
+	exec_ok(
+	    fx->s, FIXTURE_TOKENS_12
+	    "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
+	    "DROP INDEX tokens_live; DROP INDEX events_by_kind; "
+	    "DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "
+	    "ALTER TABLE events DROP COLUMN row_digest; "
+	    "ALTER TABLE events DROP COLUMN token_row; "
+	    "DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_INSPECT, &old, &cause), 0);
+	assert_int_equal(store_image(old, &image, &size, &cause), 0);
+	assert_int_equal(store_open_image(old, "copy", image, size, &mem, &cause), 0);
+	assert_int_equal(query_int(mem->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(differences(mem, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, 2);
+	assert_int_equal(events_verify(mem, &count, head, &bad, &cause), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(query_int(old->db, "PRAGMA user_version"), 4);
+	store_close(mem);
+	fx->s = old;
+}
+
 /* A schema 4 store's rows are recorded as they are when it is migrated, in a chain that holds. */
 static void
 test_migration_attests_rows(void **state)
@@ -779,6 +820,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_edits_are_found, fixture_setup, fixture_teardown),
 	    cmocka_unit_test(test_texts),
 	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_image_migrates_in_memory, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_parts_cover_the_live_rows, fixture_setup,
 					    fixture_teardown),
