@@ -203,8 +203,19 @@ test_texts(void **state)
  * Makes two token rows, takes the store back to an older schema with
  * older_sql, and opens it again, which migrates it.
  */
+/* What schema 4 wrote: no index, and events without digests. */
+#define SCHEMA_4                                                                                   \
+	FIXTURE_TOKENS_12                                                                          \
+	"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "                                     \
+	"DROP INDEX tokens_live; DROP INDEX events_by_kind; "                                      \
+	"DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "      \
+	"ALTER TABLE events DROP COLUMN row_digest; "                                              \
+	"ALTER TABLE events DROP COLUMN token_row; "                                               \
+	"DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4"
+
+/* Two rows written, then older_sql run (back to an older schema), and the store closed. */
 static void
-migrate_two_rows(struct fixture *fx, const char *older_sql)
+two_rows_then(struct fixture *fx, const char *older_sql)
 {
 	int64_t row;
 	char *cause = NULL;
@@ -215,6 +226,14 @@ migrate_two_rows(struct fixture *fx, const char *older_sql)
 	exec_ok(fx->s, older_sql);
 	store_close(fx->s);
 	fx->s = NULL;
+}
+
+static void
+migrate_two_rows(struct fixture *fx, const char *older_sql)
+{
+	char *cause = NULL;
+
+	two_rows_then(fx, older_sql);
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
 }
 
@@ -230,22 +249,10 @@ test_image_migrates_in_memory(void **state)
 	struct seen seen;
 	unsigned char *image = NULL;
 	size_t size = 0;
-	int64_t row, rows, count, bad;
+	int64_t rows, count, bad;
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 
-	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
-			 0);
-	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + DAY, T0, &row, &cause), 0);
-	exec_ok(
-	    fx->s, FIXTURE_TOKENS_12
-	    "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
-	    "DROP INDEX tokens_live; DROP INDEX events_by_kind; "
-	    "DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "
-	    "ALTER TABLE events DROP COLUMN row_digest; "
-	    "ALTER TABLE events DROP COLUMN token_row; "
-	    "DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
-	store_close(fx->s);
-	fx->s = NULL;
+	two_rows_then(fx, SCHEMA_4);
 	assert_int_equal(store_open(fx->path, STORE_INSPECT, &old, &cause), 0);
 	assert_int_equal(store_image(old, &image, &size, &cause), 0);
 	assert_int_equal(store_open_image(old, "copy", image, size, &mem, &cause), 0);
@@ -270,15 +277,7 @@ test_migration_attests_rows(void **state)
 	int indexed = 0;
 	sqlite3_stmt *st = NULL;
 
-	/* Back to what schema 4 wrote: no index, and events without digests. */
-	migrate_two_rows(
-	    fx, FIXTURE_TOKENS_12
-	    "DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "
-	    "DROP INDEX tokens_live; DROP INDEX events_by_kind; "
-	    "DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "
-	    "ALTER TABLE events DROP COLUMN row_digest; "
-	    "ALTER TABLE events DROP COLUMN token_row; "
-	    "DELETE FROM events; DELETE FROM sqlite_sequence; PRAGMA user_version = 4");
+	migrate_two_rows(fx, SCHEMA_4);
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
 	assert_int_equal(rows, 2);
 	assert_int_equal(
