@@ -238,6 +238,7 @@ keep_and_record(void *arg, char **cause)
 	rc = record(r, cause);
 	if (rc < 0)
 		unlink(r->kept);
+	ops_pause_point("restore-kept");
 	ops_crash_point("restore-kept");
 out:
 	free(why);

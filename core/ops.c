@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef TW_TEST_HOOKS
 void
@@ -29,9 +30,25 @@ ops_crash_point(const char *point)
 	if (atomic_fetch_add(&passed, 1) + 1 == nth)
 		raise(SIGKILL);
 }
+
+void
+ops_pause_point(const char *point)
+{
+	const char *want = getenv("TOKENWARDEN_TEST_PAUSE");
+	struct timespec two = {2, 0};
+
+	if (want != NULL && strcmp(want, point) == 0)
+		nanosleep(&two, NULL);
+}
 #else
 void
 ops_crash_point(const char *point)
+{
+	(void)point;
+}
+
+void
+ops_pause_point(const char *point)
 {
 	(void)point;
 }

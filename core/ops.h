@@ -27,6 +27,12 @@ struct ops_created {
  * does nothing, so an installed binary never obeys the variable.
  */
 void ops_crash_point(const char *point);
+/*
+ * Sleeps two seconds when TOKENWARDEN_TEST_PAUSE names point, so a test
+ * can act while the process holds what it holds there; only in a build
+ * with the test hooks, as ops_crash_point.
+ */
+void ops_pause_point(const char *point);
 
 /* When a create's answer (its id and sealed secret) reaches the disk. */
 enum ops_sync {

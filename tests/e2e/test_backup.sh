@@ -319,6 +319,23 @@ run 0 restore --wait "$bk/first.db"
 wait "$locker"
 expect "$out" "restored $db from $bk/first.db"
 
+# A reveal while a restore holds the store waits for it, and is recorded on
+# top of the restored history, not lost between the kept store and it.
+TOKENWARDEN_TEST_PAUSE=restore-kept "$tw_bin" restore "$bk/first.db" >"$TW_TMP/restore.out" \
+	2>"$TW_TMP/restore.err" &
+restorer=$!
+sleep 1
+st=0
+"$tw_bin" secret reveal -w acme s1 --secret-key "$TW_TMP/seal.key" --reason during-restore \
+	>/dev/null 2>"$err" || st=$?
+wait "$restorer" || fail "the restore beside a reveal failed: $(cat "$TW_TMP/restore.err")"
+tw_expect_eq "a reveal during a restore" "$st" 0
+tw_expect_eq "the last two events after a reveal during a restore" \
+	"$(sqlq "$db" "SELECT kind FROM events ORDER BY id DESC LIMIT 2" | tr '\n' ' ')" \
+	"secret.revealed store.restored "
+run 0 audit verify
+rm -f "$db".replaced-*
+
 echo "== a store that does not open is replaced by hand, as the README says"
 head -c 100 /dev/urandom | dd of="$db" conv=notrunc status=none
 run 2 restore "$bk/first.db"
