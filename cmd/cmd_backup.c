@@ -6,7 +6,7 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
-#include "cmd/storecopy.h"
+#include "core/storecopy.h"
 
 #include "core/exitcodes.h"
 #include "core/xalloc.h"

@@ -1,5 +1,5 @@
-/* A store as one file: written and checked (cmd/storecopy.h). */
-#include "cmd/storecopy.h"
+/* A store as one file: written and checked (core/storecopy.h). */
+#include "core/storecopy.h"
 
 #include "core/outfile.h"
 #include "core/xalloc.h"

@@ -1,0 +1,207 @@
+/*
+ * Restoring a copy that backup wrote (core/restore.h): checked in memory,
+ * written into the store's own file with its record in one commit, the
+ * store it replaces kept beside it.
+ */
+#include "core/restore.h"
+
+#include "core/clock.h"
+#include "core/ops.h"
+#include "core/xalloc.h"
+#include "store/events.h"
+#include "store/inventory.h"
+#include "store/store.h"
+#include "store/tokens.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+count_diff(const struct inventory_diff *d, void *arg)
+{
+	(void)d;
+	++*(int64_t *)arg;
+	return 0;
+}
+
+int
+restore_check(struct store *copy, struct storecopy_facts *f, char **cause)
+{
+	int64_t diffs = 0, rows = 0;
+
+	if (storecopy_check(copy, f, cause) < 0)
+		return -1;
+	if (f->broken != NULL) {
+		*cause = xasprintf("%s: its history does not verify: %s; restoring it would put a "
+				   "broken history in place",
+				   copy->path, f->broken);
+		return -1;
+	}
+	if (inventory_verify(copy, INVENTORY_ALL, count_diff, &diffs, &rows, cause) < 0)
+		return -1;
+	if (diffs > 0) {
+		*cause = xasprintf("%s: %lld token row%s differ from what its history records "
+				   "('tokenwarden audit verify --db %s' lists them); every run "
+				   "would refuse it",
+				   copy->path, (long long)diffs, diffs == 1 ? "" : "s", copy->path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+restore_check_head(struct store *copy, const char *head, char **cause)
+{
+	char last[EVENTS_HEAD_MAX];
+	int64_t n = 0;
+
+	if (events_head(copy, last, &n, cause) < 0)
+		return -1;
+	if (strcasecmp(head, last) == 0)
+		return 0;
+	*cause = xasprintf("%s: its history head is %s, not %s: not the copy that head was "
+			   "printed for",
+			   copy->path, last[0] != '\0' ? last : "none", head);
+	return -1;
+}
+
+int
+restore_undoes(struct store *s, struct store *copy, char **why, char **cause)
+{
+	struct token_row *rows = NULL;
+	char *ours = NULL, *theirs = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (store_meta_get(s, STORE_META_KEY_FPR, &ours, cause) < 0 ||
+	    store_meta_get(copy, STORE_META_KEY_FPR, &theirs, cause) < 0 ||
+	    tokens_live(copy, &rows, &n, cause) < 0)
+		goto out;
+	rc = 0;
+	if (ours != NULL && theirs != NULL && strcmp(ours, theirs) != 0) {
+		*why =
+		    xasprintf("the copy is pinned to key %s and the store to %s (a copy from "
+			      "before a rekey): restored, the rotating host needs the old public "
+			      "key again",
+			      theirs, ours);
+		rc = 1;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (rows[i].state != TOKEN_CREATED && rows[i].state != TOKEN_VERIFIED)
+			continue;
+		*why = xasprintf("the copy was taken while %s/%s's replacement %s was in flight: "
+				 "its consumers may hold it, and the next run deletes it before it "
+				 "makes another",
+				 rows[i].workspace, rows[i].slot != NULL ? rows[i].slot : "-",
+				 rows[i].name);
+		rc = 1;
+		break;
+	}
+out:
+	free(ours);
+	free(theirs);
+	tokens_free(rows, n);
+	return rc;
+}
+
+/* The name for the store replaced: STORE.replaced-TIME, with -N when that exists. */
+static char *
+kept_name(const char *path)
+{
+	time_t now = (time_t)(clock_now_ms() / 1000);
+	struct tm tm;
+	struct stat st;
+	char stamp[32], *name;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	name = xasprintf("%s.replaced-%s", path, stamp);
+	for (int i = 2; lstat(name, &st) == 0; i++) {
+		free(name);
+		name = xasprintf("%s.replaced-%s-%d", path, stamp, i);
+	}
+	return name;
+}
+
+/* What the restore does while it holds the store's write transaction. */
+struct restore {
+	struct store *s;   /* the store, locked */
+	struct store *mem; /* the copy, in memory, to be written into it */
+	const char *from;  /* the copy's full path */
+	const struct storecopy_facts *copy;
+	struct restore_done *done;
+};
+
+/* Appends the store.restored event to the copy in memory; returns 0, or -1 with *cause. */
+static int
+record(struct restore *r, char **cause)
+{
+	json_t *details =
+	    json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I}", "from", r->from, "head", r->copy->head,
+		      "events", (json_int_t)r->copy->events, "replaced_kept", r->done->kept,
+		      "replaced_head", r->done->old.head[0] != '\0' ? r->done->old.head : NULL,
+		      "replaced_events", (json_int_t)r->done->old.events);
+	int rc = -1;
+
+	if (store_begin(r->mem, cause) == 0)
+		rc = store_end(r->mem,
+			       events_append(r->mem, clock_now_ms(), "store.restored", NULL, NULL,
+					     NULL, details, cause),
+			       cause);
+	json_decref(details);
+	return rc;
+}
+
+/*
+ * Under the store's write transaction: keeps the store as it stands (read
+ * through another connection, whole even when damaged), then records the
+ * restore in the copy, so that the copy and its record are one commit.
+ */
+static int
+keep_and_record(void *arg, char **cause)
+{
+	struct restore *r = arg;
+	struct restore_done *d = r->done;
+	struct store *other = NULL;
+	char full[PATH_MAX];
+	size_t size = 0;
+	int rc = -1;
+
+	if (store_open_another(r->s, &other, cause) < 0)
+		goto out;
+	if (events_head(other, d->old.head, &d->old.events, &d->unread) < 0) {
+		d->old.head[0] = '\0';
+		d->old.events = 0;
+	}
+	d->kept = kept_name(r->s->path);
+	if (storecopy_write(other, d->kept, NULL, &size, cause) != STORECOPY_WRITTEN)
+		goto out;
+	if (realpath(d->kept, full) != NULL) {
+		free(d->kept);
+		d->kept = xstrdup(full);
+	}
+	rc = record(r, cause);
+	if (rc < 0)
+		unlink(d->kept);
+	ops_pause_point("restore-kept");
+	ops_crash_point("restore-kept");
+out:
+	store_close(other);
+	return rc;
+}
+
+int
+restore_into(struct store *s, struct store *mem, const char *from,
+	     const struct storecopy_facts *copy, struct restore_done *d, char **cause)
+{
+	struct restore r = {s, mem, from, copy, d};
+
+	return store_replace(s, mem, keep_and_record, &r, cause) != 0 ? -1 : 0;
+}
