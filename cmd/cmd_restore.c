@@ -30,8 +30,7 @@ static const struct args_opt restore_options[] = {
     OPT_STRING(0, "head", struct restore_opts, head, "HASH",
 	       "the history head backup printed for the copy: refuse\nanother copy"),
     OPT_FLAG(0, "force", struct restore_opts, force,
-	     "restore a copy pinned to another key (from before a\nrekey), or with a replacement "
-	     "in flight"),
+	     "restore a copy pinned to another key (from before a\nrekey)"),
     OPT_WAIT("wait", struct restore_opts, wait_ms,
 	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
@@ -115,6 +114,15 @@ run_restore(void *opts, int argc, char **argv)
 	printf("the store it replaced is kept as %s (%lld event%s%s%s)\n", done.kept,
 	       (long long)done.old.events, done.old.events == 1 ? "" : "s",
 	       done.old.head[0] != '\0' ? ", head " : "", done.old.head);
+	if (done.in_flight == 1)
+		printf("kept 1 replacement that was in flight when the copy was taken (its "
+		       "consumers may hold it): it retires a grace after its slot's next "
+		       "rotation\n");
+	else if (done.in_flight > 1)
+		printf("kept %d replacements that were in flight when the copy was taken (their "
+		       "consumers may hold them): each retires a grace after its slot's next "
+		       "rotation\n",
+		       done.in_flight);
 	notef("what happened after the copy is not in the store: a token made since stays on the "
 	      "server until its expiry ('token list --all --db %s' names them)",
 	      done.kept);
@@ -150,10 +158,11 @@ const struct cmd_entry cmd_restore_entry = {
 	     "(STORE.replaced-TIME, one file), and writes the copy, with a store.restored\n"
 	     "event naming both histories' heads, into the store's own file in one commit:\n"
 	     "it keeps its owner and mode, and no -wal of the old content meets the new.\n"
-	     "A copy pinned to another key (from before a rekey), or taken while a\n"
-	     "replacement was in flight (its consumers may hold it, and the next run\n"
-	     "deletes it first), is refused without --force.  What happened after the\n"
-	     "copy is not in it: see 'Backup and restore' in the README.\n"
+	     "A replacement the copy has in flight is kept in the same commit, retiring\n"
+	     "at its expiry (its consumers may have got it after the copy), until its\n"
+	     "slot's next rotation.  A copy pinned to another key (from before a rekey)\n"
+	     "is refused without --force.  What happened after the copy is not in it:\n"
+	     "see 'Backup and restore' in the README.\n"
 	     "\n"
 	     "Exit status: 0 restored, 1 a copy that is damaged, whose history does not\n"
 	     "verify or end at --head, or whose tables do not follow from it, or a store\n"

@@ -74,14 +74,11 @@ restore_check_head(struct store *copy, const char *head, char **cause)
 int
 restore_undoes(struct store *s, struct store *copy, char **why, char **cause)
 {
-	struct token_row *rows = NULL;
 	char *ours = NULL, *theirs = NULL;
-	size_t n = 0, i;
 	int rc = -1;
 
 	if (store_meta_get(s, STORE_META_KEY_FPR, &ours, cause) < 0 ||
-	    store_meta_get(copy, STORE_META_KEY_FPR, &theirs, cause) < 0 ||
-	    tokens_live(copy, &rows, &n, cause) < 0)
+	    store_meta_get(copy, STORE_META_KEY_FPR, &theirs, cause) < 0)
 		goto out;
 	rc = 0;
 	if (ours != NULL && theirs != NULL && strcmp(ours, theirs) != 0) {
@@ -91,23 +88,10 @@ restore_undoes(struct store *s, struct store *copy, char **why, char **cause)
 			      "key again",
 			      theirs, ours);
 		rc = 1;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if (rows[i].state != TOKEN_CREATED && rows[i].state != TOKEN_VERIFIED)
-			continue;
-		*why = xasprintf("the copy was taken while %s/%s's replacement %s was in flight: "
-				 "its consumers may hold it, and the next run deletes it before it "
-				 "makes another",
-				 rows[i].workspace, rows[i].slot != NULL ? rows[i].slot : "-",
-				 rows[i].name);
-		rc = 1;
-		break;
 	}
 out:
 	free(ours);
 	free(theirs);
-	tokens_free(rows, n);
 	return rc;
 }
 
@@ -139,10 +123,42 @@ struct restore {
 	struct restore_done *done;
 };
 
-/* Appends the store.restored event to the copy in memory; returns 0, or -1 with *cause. */
+/*
+ * Keeps the replacements the copy has in flight (created or verified) as
+ * an interrupted run's delivered ones are kept: retiring at their expiry,
+ * brought forward by their slot's next activation.  Their consumers may
+ * have got them after the copy, and the next run would delete one it
+ * finds undelivered before it makes another.  Returns 0, or -1 with *cause.
+ */
+static int
+keep_in_flight(struct restore *r, int64_t now, char **cause)
+{
+	json_t *d = json_pack("{s:s}", "reason",
+			      "restored from a copy taken while it was in flight: its consumers "
+			      "may hold it");
+	struct token_row *rows = NULL;
+	size_t n = 0;
+	int rc = tokens_live(r->mem, &rows, &n, cause);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (rows[i].state != TOKEN_CREATED && rows[i].state != TOKEN_VERIFIED)
+			continue;
+		rc = tokens_retire(r->mem, rows[i].row, rows[i].expires_at, now, d, cause);
+		r->done->in_flight += rc == 0;
+	}
+	tokens_free(rows, n);
+	json_decref(d);
+	return rc;
+}
+
+/*
+ * Appends the store.restored event to the copy in memory, and keeps the
+ * replacements it has in flight; returns 0, or -1 with *cause.
+ */
 static int
 record(struct restore *r, char **cause)
 {
+	int64_t now = clock_now_ms();
 	json_t *details =
 	    json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I}", "from", r->from, "head", r->copy->head,
 		      "events", (json_int_t)r->copy->events, "replaced_kept", r->done->kept,
@@ -150,11 +166,12 @@ record(struct restore *r, char **cause)
 		      "replaced_events", (json_int_t)r->done->old.events);
 	int rc = -1;
 
-	if (store_begin(r->mem, cause) == 0)
-		rc = store_end(r->mem,
-			       events_append(r->mem, clock_now_ms(), "store.restored", NULL, NULL,
-					     NULL, details, cause),
-			       cause);
+	if (store_begin(r->mem, cause) == 0) {
+		rc = events_append(r->mem, now, "store.restored", NULL, NULL, NULL, details, cause);
+		if (rc == 0)
+			rc = keep_in_flight(r, now, cause);
+		rc = store_end(r->mem, rc, cause);
+	}
 	json_decref(details);
 	return rc;
 }

@@ -23,9 +23,8 @@ int restore_check_head(struct store *copy, const char *head, char **cause);
 
 /*
  * What restoring mem into s would undo that the admin must ask for: another
- * pinned key (a copy from before a rekey), or a replacement in flight (its
- * consumers may hold it, and the next run deletes it before it replaces
- * it).  Returns 0, 1 with *why, or -1 with *cause.
+ * pinned key (a copy from before a rekey).  Returns 0, 1 with *why, or -1
+ * with *cause.
  */
 int restore_undoes(struct store *s, struct store *mem, char **why, char **cause);
 
@@ -34,6 +33,7 @@ struct restore_done {
 	struct storecopy_facts old; /* the store replaced; old.head "" when unreadable */
 	char *kept;                 /* where it is kept (free it) */
 	char *unread;               /* why old's head could not be read, or NULL (free it) */
+	int in_flight;              /* replacements the copy had in flight, kept */
 };
 
 /*
@@ -41,6 +41,9 @@ struct restore_done {
  * restore_check gave: holding s's write transaction, keeps s as it stands
  * beside it (STORE.replaced-TIME, -N when taken), and appends store.restored
  * (from: the copy's full path) to mem, which then goes in as one commit.
+ * A replacement mem has in flight (created or verified) is kept in the same
+ * commit, retiring at its expiry: its consumers may have got it after the
+ * copy, and the next run would delete it.
  * Returns 0 with *d, or -1 with *cause and s as it was.
  */
 int restore_into(struct store *s, struct store *mem, const char *from,

@@ -122,47 +122,51 @@ final_head=$(sed -n 's/^history intact: .* head \([0-9a-f]*\)$/\1/p' "$out")
 intents() {
 	sqlq "$1" "SELECT count(*) FROM events WHERE kind = 'token.intent'"
 }
-mid=$(((n + 1) / 2))
-while [ "$mid" -gt 1 ] && [ "$(intents "$bk/during-$mid.db")" = "$(intents "$db")" ]; do
-	mid=$((mid - 1))
+# A copy caught with a replacement made and not yet delivered: its
+# consumers got that token after the copy.  The restore keeps it (retiring
+# at its expiry) rather than leave it to the next run, which deletes an
+# undelivered replacement before it makes another.
+undelivered() {
+	sqlq "$1" "SELECT count(*) FROM tokens WHERE state IN ('created', 'verified')
+		AND coalesce(retire_after, 0) = 0"
+}
+picks=()
+for i in $(seq 1 "$n"); do
+	[ "$(undelivered "$bk/during-$i.db")" != 0 ] &&
+		[ "$(intents "$bk/during-$i.db")" -lt "$(intents "$db")" ] && picks+=("$i")
 done
+[ "${#picks[@]}" -gt 0 ] || fail "no backup caught a replacement before its delivery"
+mid=${picks[$((${#picks[@]} / 2))]}
 restore_head=$(cat "$bk/during-$mid.head")
-[ "$(intents "$bk/during-$mid.db")" -lt "$(intents "$db")" ] ||
-	fail "no backup was taken before the run's last create"
+in_flight=$(sqlq "$bk/during-$mid.db" "SELECT name FROM tokens WHERE state IN ('created', 'verified')")
 inode=$(stat -c %i "$db")
 export TOKENWARDEN_NOW=2027-01-08T03:00Z
-# A copy with a replacement in flight is refused without --force: its
-# consumers may hold that token, which the next run deletes first.
-inflight() {
-	sqlq "$1" "SELECT count(*) FROM tokens WHERE state IN ('created', 'verified')"
-}
-busy=
-for i in $(seq 1 "$n"); do
-	[ "$(inflight "$bk/during-$i.db")" = 0 ] || busy=$bk/during-$i.db
-done
-[ -n "$busy" ] || fail "no backup caught a replacement in flight"
-run 2 restore "$busy"
-expect "$err" "was in flight: its consumers may hold it"
-expect "$err" "give --force to restore it all the same"
 # Killed holding the store's write transaction, the kept copy made: the
 # store is as it was, and no restore is recorded.
 st=0
-TOKENWARDEN_TEST_CRASH=restore-kept "$tw_bin" restore --force "$bk/during-$mid.db" \
+TOKENWARDEN_TEST_CRASH=restore-kept "$tw_bin" restore "$bk/during-$mid.db" \
 	>"$out" 2>"$err" || st=$?
 tw_expect_eq "a restore killed at restore-kept" "$st" 137
 tw_expect_eq "the store's head after a killed restore" \
 	"$(sqlq "$db" "SELECT lower(hex(hash)) FROM events ORDER BY id DESC LIMIT 1")" "$final_head"
 rm -f "$db".replaced-*
-run 0 restore --force --head "$restore_head" "$bk/during-$mid.db"
+run 0 restore --head "$restore_head" "$bk/during-$mid.db"
 # Written into the store's own file: no file replaced, no -wal left to meet it.
 tw_expect_eq "the store's inode after the restore" "$(stat -c %i "$db")" "$inode"
 expect "$out" "restored $db from $bk/during-$mid.db"
 kept=$db.replaced-20270108T030000Z
 expect "$out" "the store it replaced is kept as $kept"
 [ ! -e "$db-journal" ] || fail "a -journal beside the restored store"
-# The restore is recorded after the copy's head; the kept file holds the rest.
+expect "$out" "kept 1 replacement that was in flight when the copy was taken"
+# The restore is recorded after the copy's head, and the replacement kept;
+# the kept file holds the rest.
 run 0 audit verify --head "$restore_head"
-expect "$out" "1 event was written since"
+expect "$out" "2 events were written since"
+tw_expect_eq "the kept replacement's state" \
+	"$(sqlq "$db" "SELECT state, retire_after = expires_at FROM tokens WHERE name = '$in_flight'")" \
+	"retiring|1"
+run 0 audit log --kind token.retiring --json
+expect "$out" "restored from a copy taken while it was in flight"
 run 0 audit log --kind store.restored --json
 expect "$out" "\"replaced_head\":\"$final_head\""
 expect "$out" "\"head\":\"$restore_head\""
@@ -191,7 +195,31 @@ if bad:
     print("unexplained:", bad)
     sys.exit(1)
 PY
-# A token made after the copy is deleted by its id, as the README says.
+api=(--api "$SIM_URL" -w acme --credential-file "$TW_TMP/creds/acme-admin")
+# consumers_hold_working_tokens WHEN: every consumer's file holds a token
+# the server takes.
+consumers_hold_working_tokens() {
+	for i in 1 2 3 4 5 6; do
+		RUN_STDIN=$TW_TMP/run/s$i.json run 0 token verify "${api[@]}" ||
+			fail "$1: s$i's consumer holds a token that does not work"
+	done
+}
+# The next run with every create's answer lost: the slots the copy left due
+# fail, and every consumer still holds a working token, the one that got the
+# kept replacement after the copy included.
+sim_ctl POST /_sim/clock '{"now": "2027-01-08T03:00:00Z"}' >/dev/null
+sim_ctl POST /_sim/faults '{"lost_post_rate": 1}' >/dev/null
+run 1 rotate
+expect "$out" "0 rotated, 0 deleted"
+sim_ctl POST /_sim/faults '{"lost_post_rate": 0}' >/dev/null
+consumers_hold_working_tokens "after a failed run on the restored store"
+export TOKENWARDEN_NOW=2027-01-15T03:00Z
+sim_ctl POST /_sim/clock '{"advance": "7d"}' >/dev/null
+run 0 rotate
+run 0 audit verify --head "$restore_head"
+consumers_hold_working_tokens "after the next rotation"
+# A token made after the copy, which the store does not know, is deleted
+# by its id once the slots rotated, as the README says.
 orphan=$("${DF_PY[@]}" - "$TW_TMP/server.json" "$db" <<'PY'
 import json, sqlite3, sys
 c = sqlite3.connect("file:" + sys.argv[2] + "?mode=ro", uri=True)
@@ -199,16 +227,9 @@ known = {r[0] for r in c.execute("SELECT name FROM tokens")}
 print(next(t["token"] for t in json.load(open(sys.argv[1]))["tokens"] if t["name"] not in known))
 PY
 )
-api=(--api "$SIM_URL" -w acme --credential-file "$TW_TMP/creds/acme-admin")
 run 0 token delete "${api[@]}" "$orphan"
 sim_ctl GET /_sim/tokens | grep -q "\"$orphan\"" && fail "the token made after the copy is still on the server"
-export TOKENWARDEN_NOW=2027-01-15T02:00Z
-sim_ctl POST /_sim/clock '{"advance": "7d"}' >/dev/null
-run 0 rotate
-run 0 audit verify --head "$restore_head"
-for i in 1 2 3 4 5 6; do
-	RUN_STDIN=$TW_TMP/run/s$i.json run 0 token verify "${api[@]}"
-done
+consumers_hold_working_tokens "after the token made after the copy was deleted"
 
 echo "== refusals leave the target and the store as they were"
 before=$(sha256sum "$bk/first.db")
