@@ -99,7 +99,8 @@ store_opened(struct daemon *d, int opened)
 	text = xasprintf("the store %s cannot be opened, so nothing is rotated or deleted; the "
 			 "daemon's log says why, and it tries again every minute",
 			 d->so.db);
-	if (violations_remind(d->p, NULL, text, d->lost_said, now, NOTIFY_TIMEOUT_MS, &unsent) > 0)
+	if (violations_remind(d->p, NULL, text, d->lost_said, now,
+			      &(struct notify_how){NOTIFY_TIMEOUT_MS, NULL}, &unsent) > 0)
 		d->lost_said = now;
 	if (unsent != NULL)
 		warnf("alert not sent: %s", unsent);

@@ -1,12 +1,15 @@
 /* Webhook alerts; see notify.h. */
 #include "core/notify.h"
 
+#include "core/clock.h"
 #include "core/jsonx.h"
 #include "core/net.h"
+#include "core/timefmt.h"
 #include "core/xalloc.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +60,100 @@ body(const struct notify_event *ev)
 	return out;
 }
 
+/* One webhook, as a run's alerts know it. */
+struct target {
+	int64_t retry_at; /* clock_mono_ms: not tried before it; 0: up */
+	int64_t down_at;  /* clock_now_ms: when it first did not answer */
+	int missed;       /* alerts it took that were not sent since */
+};
+
+struct notify_state {
+	pthread_mutex_t mu;
+	int64_t retry_ms;
+	size_t n;
+	struct target *t; /* by index in the policy's notify */
+};
+
+struct notify_state *
+notify_state_new(const struct policy *p, int64_t retry_ms)
+{
+	struct notify_state *st = xcalloc(1, sizeof *st);
+
+	pthread_mutex_init(&st->mu, NULL);
+	st->retry_ms = retry_ms;
+	st->n = p->nnotify;
+	st->t = xcalloc(st->n + 1, sizeof *st->t);
+	return st;
+}
+
+void
+notify_state_free(struct notify_state *st)
+{
+	if (st == NULL)
+		return;
+	pthread_mutex_destroy(&st->mu);
+	free(st->t);
+	free(st);
+}
+
+/*
+ * Whether webhook i is left alone now: then it missed one more alert, and
+ * *why says since when it did not answer.
+ */
+static int
+left_alone(struct notify_state *st, size_t i, char **why)
+{
+	struct target *t;
+	char at[TIMEFMT_MAX];
+	int alone;
+
+	if (st == NULL || i >= st->n)
+		return 0;
+	pthread_mutex_lock(&st->mu);
+	t = &st->t[i];
+	alone = t->retry_at != 0 && clock_mono_ms() < t->retry_at;
+	if (alone) {
+		t->missed++;
+		timefmt_mode(t->down_at, at);
+		*why = xasprintf("not tried: it did not answer at %s", at);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return alone;
+}
+
+/*
+ * Records what webhook i did with an alert: answered (got 0 or 1) or not
+ * (-1).  Returns the alerts it missed since it last did not answer, now
+ * that it answers (0: none), with *since.
+ */
+static int
+answered(struct notify_state *st, size_t i, int got, int64_t *since)
+{
+	struct target *t;
+	int missed = 0;
+
+	if (st == NULL || i >= st->n)
+		return 0;
+	pthread_mutex_lock(&st->mu);
+	t = &st->t[i];
+	if (got < 0) {
+		if (t->retry_at == 0)
+			t->down_at = clock_now_ms();
+		t->retry_at = clock_mono_ms() + st->retry_ms;
+		t->missed++;
+	} else if (t->retry_at != 0) {
+		missed = t->missed;
+		*since = t->down_at;
+		*t = (struct target){0};
+	}
+	pthread_mutex_unlock(&st->mu);
+	return missed;
+}
+
 /*
  * Posts json to one webhook, through proxy (NULL: none) unless it is on
- * loopback; returns 0, or -1 with *why (no URL in it).
+ * loopback; returns 0, 1 when it answered with an error status, or -1 when
+ * it did not answer, with *why (no URL in it).
  */
 static int
 post(CURL *curl, const char *url, const char *proxy, const char *json, long timeout_ms, char **why)
@@ -70,7 +164,7 @@ post(CURL *curl, const char *url, const char *proxy, const char *json, long time
 
 	if (net_check_agrees("the webhook's URL", url, why) < 0 ||
 	    (proxy != NULL && net_check_agrees("the proxy's URL", proxy, why) < 0))
-		return -1;
+		return 1;
 	h = curl_slist_append(NULL, "Content-Type: application/json");
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -94,9 +188,29 @@ post(CURL *curl, const char *url, const char *proxy, const char *json, long time
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
 		*why = xasprintf("HTTP %ld", status);
-		return -1;
+		return 1;
 	}
 	return 0;
+}
+
+/* Tells webhook n, answering again, how many alerts it missed since since. */
+static void
+tell_missed(CURL *curl, const struct policy *p, const struct policy_notify *n, long timeout_ms,
+	    int missed, int64_t since)
+{
+	char at[TIMEFMT_MAX], *text, *json, *why = NULL;
+	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, NULL};
+
+	timefmt_mode(since, at);
+	text = xasprintf("%d alert%s could not be sent to this webhook: it did not answer from %s; "
+			 "the run's log has %s",
+			 missed, missed == 1 ? "" : "s", at, missed == 1 ? "it" : "them");
+	ev.text = text;
+	json = body(&ev);
+	post(curl, n->webhook, p->proxy, json, timeout_ms, &why);
+	free(why);
+	free(json);
+	free(text);
 }
 
 int
@@ -109,7 +223,8 @@ notify_wants(const struct policy *p, unsigned kind)
 }
 
 int
-notify_send(const struct policy *p, const struct notify_event *ev, long timeout_ms, char **cause)
+notify_send(const struct policy *p, const struct notify_how *how, const struct notify_event *ev,
+	    char **cause)
 {
 	CURL *curl = NULL;
 	char *json = NULL;
@@ -119,15 +234,25 @@ notify_send(const struct policy *p, const struct notify_event *ev, long timeout_
 	for (size_t i = 0; i < p->nnotify; i++) {
 		const struct policy_notify *n = &p->notify[i];
 		char *why = NULL, *all;
+		int64_t since = 0;
+		int got = -1, missed;
 
 		if ((n->events & ev->kind) == 0)
 			continue;
-		if (curl == NULL) {
-			curl = curl_easy_init();
-			json = body(ev);
+		if (!left_alone(how->state, i, &why)) {
+			if (curl == NULL) {
+				curl = curl_easy_init();
+				json = body(ev);
+			}
+			got = curl != NULL
+				  ? post(curl, n->webhook, p->proxy, json, how->timeout_ms, &why)
+				  : 1;
+			missed = answered(how->state, i, got, &since);
+			if (missed > 0 && got == 0)
+				tell_missed(curl, p, n, how->timeout_ms, missed, since);
+			if (got == 0)
+				continue;
 		}
-		if (curl != NULL && post(curl, n->webhook, p->proxy, json, timeout_ms, &why) == 0)
-			continue;
 		failed++;
 		all = xasprintf("%s%swebhook at line %d: %s", *cause != NULL ? *cause : "",
 				*cause != NULL ? "; " : "", n->line,

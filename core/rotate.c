@@ -30,8 +30,9 @@ struct shared {
 	pthread_mutex_t progress_mu; /* held while a count is reported: counts go out in order */
 	int done;                    /* slots worked so far, for progress (under progress_mu) */
 	int total;
-	atomic_int halt; /* a worker's store failed: the others stop too */
-	char *skewed;    /* by workspace index: its clock disagrees with the server's */
+	atomic_int halt;             /* a worker's store failed: the others stop too */
+	char *skewed;                /* by workspace index: its clock disagrees with the server's */
+	struct notify_state *alerts; /* what the run's alerts learned of the webhooks */
 };
 
 /* What one worker carries between steps. */
@@ -109,14 +110,38 @@ say(struct run *run, int failed, const char *event, const char *ws, const char *
 	free(text);
 }
 
+static int stopping(const struct run *run);
+
+/*
+ * How the run's alerts are sent: each may take the options' time, no
+ * longer than the run has left, and NOTIFY_STOPPING_MS once it is
+ * stopping; a webhook that did not answer is left alone a while.
+ */
+static struct notify_how
+alert_how(const struct run *run)
+{
+	int64_t limit = run->o->notify_timeout_ms, left;
+
+	if (stopping(run)) {
+		limit = NOTIFY_STOPPING_MS;
+	} else if (run->o->stop_at > 0) {
+		left = run->o->stop_at - clock_mono_ms();
+		limit = left > NOTIFY_STOPPING_MS ? left : NOTIFY_STOPPING_MS;
+	}
+	if (limit > run->o->notify_timeout_ms)
+		limit = run->o->notify_timeout_ms;
+	return (struct notify_how){(long)limit, run->sh->alerts};
+}
+
 /* Sends an alert; a failure to alert is logged, never fatal. */
 static void
 alert(struct run *run, unsigned kind, const char *ws, const char *slot, const char *text)
 {
 	struct notify_event ev = {kind, ws, slot, text};
+	struct notify_how how = alert_how(run);
 	char *cause = NULL;
 
-	if (notify_send(run->p, &ev, run->o->notify_timeout_ms, &cause) > 0)
+	if (notify_send(run->p, &how, &ev, &cause) > 0)
 		say(run, 1, "alert-failed", ws, slot, NULL, "alert not sent: %s", cause);
 	free(cause);
 }
@@ -191,8 +216,6 @@ delete_later(struct run *run, struct mode_client *c, const char *ws, const char 
 						xstrdup(id), rc == MODE_OK};
 	return rc;
 }
-
-static int stopping(const struct run *run);
 
 /* stopping(), as a client's stop hook (mode_set_stop). */
 static int
@@ -1164,13 +1187,14 @@ static int
 clock_alert(struct run *run, const struct policy_workspace *w, const char *why, char **cause)
 {
 	char *key = xstrjoin(ALERTS_LASTING "clock ", w->name), *unsent = NULL;
+	struct notify_how how = alert_how(run);
 	int rc;
 
 	if (why == NULL)
 		rc = alerts_over(run->s, key, cause);
 	else
-		rc = violations_lasting(run->s, run->p, key, w->name, why, clock_now_ms(),
-					run->o->notify_timeout_ms, &unsent, cause);
+		rc = violations_lasting(run->s, run->p, key, w->name, why, clock_now_ms(), &how,
+					&unsent, cause);
 	if (unsent != NULL)
 		say(run, 1, "alert-failed", w->name, NULL, NULL, "alert not sent: %s", unsent);
 	free(unsent);
@@ -1366,6 +1390,7 @@ static int
 after_work(struct run *run, struct report *r, const struct store_mark *mark, char **cause)
 {
 	struct store_mark again;
+	struct notify_how how;
 	int64_t now = clock_now_ms();
 	char *unsent = NULL;
 	int n;
@@ -1382,8 +1407,8 @@ after_work(struct run *run, struct report *r, const struct store_mark *mark, cha
 			return -1;
 	}
 	run->st->stuck = stuck_in(&r->plan);
-	n = violations_alert(run->s, run->p, &r->plan, now, run->o->notify_timeout_ms, &unsent,
-			     cause);
+	how = alert_how(run);
+	n = violations_alert(run->s, run->p, &r->plan, now, &how, &unsent, cause);
 	if (n > 0)
 		say(run, 0, "alerted", NULL, NULL, NULL, "alerted %d violation%s of the policy", n,
 		    n == 1 ? "" : "s");
@@ -1439,6 +1464,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		return -1;
 	}
 	sh.skewed = xcalloc(p->nws + 1, 1);
+	sh.alerts = notify_state_new(p, NOTIFY_RETRY_MS);
 	for (size_t i = 0; i < pl->nfindings; i++) {
 		const struct plan_finding *f = &pl->findings[i];
 		char *text;
@@ -1471,5 +1497,6 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 out:
 	report_free(&r);
 	free(sh.skewed);
+	notify_state_free(sh.alerts);
 	return rc;
 }

@@ -86,7 +86,7 @@ swap(const struct plan_finding **v, char **keys, int64_t *last, size_t i, size_t
 
 int
 violations_alert(struct store *s, const struct policy *p, const struct plan *pl, int64_t now,
-		 long timeout_ms, char **unsent, char **cause)
+		 const struct notify_how *how, char **unsent, char **cause)
 {
 	struct notify_event ev = {NOTIFY_VIOLATION, NULL, NULL, NULL};
 	const struct plan_finding **v;
@@ -123,7 +123,7 @@ violations_alert(struct store *s, const struct policy *p, const struct plan *pl,
 	text = message(v, last, ndue);
 	ev.text = text;
 	/* A target that failed leaves them due, for the next run to send. */
-	if (notify_send(p, &ev, timeout_ms, unsent) == 0)
+	if (notify_send(p, how, &ev, unsent) == 0)
 		rc = alerts_sent(s, (const char *const *)keys, ndue, now, cause) < 0 ? -1
 										     : (int)ndue;
 	free(text);
@@ -138,7 +138,7 @@ out:
 
 int
 violations_remind(const struct policy *p, const char *workspace, const char *text, int64_t last,
-		  int64_t now, long timeout_ms, char **unsent)
+		  int64_t now, const struct notify_how *how, char **unsent)
 {
 	struct notify_event ev = {NOTIFY_FAILURE, workspace, NULL, NULL};
 	char *says;
@@ -149,14 +149,15 @@ violations_remind(const struct policy *p, const char *workspace, const char *tex
 		return 0;
 	says = last != 0 ? xstrjoin("still: ", text) : xstrdup(text);
 	ev.text = says;
-	failed = notify_send(p, &ev, timeout_ms, unsent);
+	failed = notify_send(p, how, &ev, unsent);
 	free(says);
 	return failed == 0 ? 1 : -1;
 }
 
 int
 violations_lasting(struct store *s, const struct policy *p, const char *key, const char *workspace,
-		   const char *text, int64_t now, long timeout_ms, char **unsent, char **cause)
+		   const char *text, int64_t now, const struct notify_how *how, char **unsent,
+		   char **cause)
 {
 	int64_t last;
 	int rc;
@@ -164,7 +165,7 @@ violations_lasting(struct store *s, const struct policy *p, const char *key, con
 	*unsent = NULL;
 	if (alerts_last_one(s, key, &last, cause) < 0)
 		return -1;
-	rc = violations_remind(p, workspace, text, last, now, timeout_ms, unsent);
+	rc = violations_remind(p, workspace, text, last, now, how, unsent);
 	if (rc <= 0)
 		return 0;
 	return alerts_sent(s, &key, 1, now, cause) < 0 ? -1 : 1;

@@ -10,6 +10,7 @@
 #ifndef TW_VIOLATIONS_H
 #define TW_VIOLATIONS_H
 
+#include "core/notify.h"
 #include "core/plan.h"
 #include "policies/policy.h"
 #include "store/store.h"
@@ -24,14 +25,14 @@ int violations_kind(int finding_kind);
 
 /*
  * Alerts the violations among pl's findings (p planned over s at now) that
- * are new or due a reminder, each notify target with timeout_ms, and
+ * are new or due a reminder, to the notify targets as how says, and
  * forgets those no longer found.  Returns the number of violations alerted
  * (0 when none is due or no target takes violations), or -1 with *cause
  * when the store failed.  When a target could not be reached, *unsent says
  * why (no URL in it) and the violations stay due, to be sent by the next run.
  */
 int violations_alert(struct store *s, const struct policy *p, const struct plan *pl, int64_t now,
-		     long timeout_ms, char **unsent, char **cause);
+		     const struct notify_how *how, char **unsent, char **cause);
 
 /*
  * Alerts a failure that lasts from run to run (the store's tables not
@@ -45,8 +46,8 @@ int violations_alert(struct store *s, const struct policy *p, const struct plan 
  * *unsent says why and the failure stays due.
  */
 int violations_lasting(struct store *s, const struct policy *p, const char *key,
-		       const char *workspace, const char *text, int64_t now, long timeout_ms,
-		       char **unsent, char **cause);
+		       const char *workspace, const char *text, int64_t now,
+		       const struct notify_how *how, char **unsent, char **cause);
 
 /*
  * violations_lasting's alert, for a caller that keeps when it last alerted
@@ -56,6 +57,6 @@ int violations_lasting(struct store *s, const struct policy *p, const char *key,
  * reached (*unsent says why; the failure stays due).
  */
 int violations_remind(const struct policy *p, const char *workspace, const char *text, int64_t last,
-		      int64_t now, long timeout_ms, char **unsent);
+		      int64_t now, const struct notify_how *how, char **unsent);
 
 #endif

@@ -12,6 +12,8 @@ was reached may have been handed a credential.  MODE says what it answers:
          through, so a test sees whether it was used and what it was sent
   hook   200 OK with an empty body, after reading the request's body: a
          webhook receiver
+  silent nothing, after reading the request's body, until the client
+         closes: a webhook that never answers
 
 Runs until killed.
 """
@@ -37,10 +39,13 @@ class Handler(socketserver.StreamRequestHandler):
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value.strip() or 0)
-        body = self.rfile.read(length) if length > 0 and MODE == "hook" else b""
+        body = self.rfile.read(length) if length > 0 and MODE != "proxy" else b""
         with LOCK, open(LOG, "ab") as f:
             f.write(b"".join(head) + body + b"\n--\n")
-        if MODE == "hook":
+        if MODE == "silent":
+            while self.rfile.read(4096):
+                pass
+        elif MODE == "hook":
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         else:
             self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n"

@@ -18,9 +18,11 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* What the server received, by path. */
 struct hook {
@@ -33,6 +35,8 @@ static size_t nreceived;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct MHD_Daemon *daemon_;
 static unsigned port;
+/* How long /failures waits before it answers (ms): a webhook that does not answer in time. */
+static atomic_int slow_ms;
 
 struct upload {
 	char *body;
@@ -69,6 +73,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		nreceived++;
 	}
 	pthread_mutex_unlock(&lock);
+	if (strcmp(url, "/failures") == 0 && atomic_load(&slow_ms) > 0)
+		usleep((useconds_t)atomic_load(&slow_ms) * 1000);
 	r = MHD_create_response_from_buffer(2, (void *)(uintptr_t) "ok", MHD_RESPMEM_PERSISTENT);
 	ret = MHD_queue_response(conn, strcmp(url, "/broken") == 0 ? 500 : 200, r);
 	MHD_destroy_response(r);
@@ -160,7 +166,7 @@ test_kinds_and_body(void **state)
 	(void)state;
 	reset();
 	/* failures go to the default target (failure, stuck, violation) only */
-	assert_int_equal(notify_send(p, &ev, 5000, &cause), 0);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(nreceived, 1);
 	assert_string_equal(received[0].path, "/failures");
@@ -176,7 +182,7 @@ test_kinds_and_body(void **state)
 	reset();
 	ev.kind = NOTIFY_SUCCESS;
 	ev.text = "rotated";
-	assert_int_equal(notify_send(p, &ev, 5000, &cause), 0);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 0);
 	assert_int_equal(nreceived, 1);
 	assert_string_equal(received[0].path, "/successes");
 
@@ -185,7 +191,7 @@ test_kinds_and_body(void **state)
 	ev.kind = NOTIFY_VIOLATION;
 	ev.workspace = ev.slot = NULL;
 	ev.text = "3 unmanaged tokens";
-	assert_int_equal(notify_send(p, &ev, 5000, &cause), 0);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 0);
 	o = json_loads(received[0].body, 0, NULL);
 	assert_non_null(o);
 	assert_null(json_object_get(o, "slot"));
@@ -205,7 +211,7 @@ test_failures_name_no_url(void **state)
 	(void)state;
 	reset();
 	/* stuck goes to /failures (200) and /broken (500) */
-	assert_int_equal(notify_send(p, &ev, 5000, &cause), 1);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 1);
 	assert_string_equal(cause, "webhook at line 7: HTTP 500");
 	free(cause);
 	policy_free(p);
@@ -213,10 +219,73 @@ test_failures_name_no_url(void **state)
 	/* nobody listening: named by line, the URL kept out */
 	p = policy(1);
 	ev.kind = NOTIFY_FAILURE;
-	assert_int_equal(notify_send(p, &ev, 5000, &cause), 1);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 1);
 	assert_non_null(strstr(cause, "webhook at line 4: "));
 	assert_null(strstr(cause, "127.0.0.1"));
 	free(cause);
+	policy_free(p);
+}
+
+/* The text of alert i received, parsed. */
+static char *
+text_of(size_t i)
+{
+	json_t *o = json_loads(received[i].body, 0, NULL);
+	char *text;
+
+	assert_non_null(o);
+	text = xstrdup(json_string_value(json_object_get(o, "text")));
+	json_decref(o);
+	return text;
+}
+
+static void
+test_webhook_left_alone_then_told(void **state)
+{
+	struct policy *p = policy(port);
+	struct notify_state *st = notify_state_new(p, 300);
+	struct notify_how how = {100, st};
+	struct notify_event ev = {NOTIFY_FAILURE, "acme", "etl", "create refused"};
+	char *cause = NULL, *text;
+
+	(void)state;
+	reset();
+	/* No answer in time: the webhook is left alone for the state's 300 ms. */
+	atomic_store(&slow_ms, 400);
+	assert_int_equal(notify_send(p, &how, &ev, &cause), 1);
+	assert_string_equal(cause, "webhook at line 4: Timeout was reached");
+	FREE_NULL(&cause);
+	assert_int_equal(notify_send(p, &how, &ev, &cause), 1);
+	assert_non_null(strstr(cause, "webhook at line 4: not tried: it did not answer at "));
+	FREE_NULL(&cause);
+	usleep(500 * 1000);
+	atomic_store(&slow_ms, 0);
+	assert_int_equal(nreceived, 1); /* the one it did not answer */
+
+	/* Tried again once that has passed: the alert, then how many it missed. */
+	reset();
+	assert_int_equal(notify_send(p, &how, &ev, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(nreceived, 2);
+	assert_string_equal(received[1].path, "/failures");
+	text = text_of(1);
+	assert_non_null(strstr(text, "tokenwarden failure: 2 alerts could not be sent to this "
+				     "webhook: it did not answer from "));
+	free(text);
+	reset();
+	assert_int_equal(notify_send(p, &how, &ev, &cause), 0);
+	assert_int_equal(nreceived, 1);
+
+	/* An error status is an answer: that webhook is tried every time. */
+	reset();
+	ev.kind = NOTIFY_STUCK;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(notify_send(p, &how, &ev, &cause), 1);
+		assert_string_equal(cause, "webhook at line 7: HTTP 500");
+		FREE_NULL(&cause);
+	}
+	assert_int_equal(nreceived, 4); /* /failures and /broken, twice */
+	notify_state_free(st);
 	policy_free(p);
 }
 
@@ -226,6 +295,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kinds_and_body),
 	    cmocka_unit_test(test_failures_name_no_url),
+	    cmocka_unit_test(test_webhook_left_alone_then_told),
 	};
 
 	if (mode_global_init() < 0)
