@@ -85,6 +85,31 @@ put_json(const struct line *l)
 	json_decref(o);
 }
 
+/*
+ * Writes s to standard error with each byte a terminal would not show as
+ * itself (jsonx_utf8_shown: a control, a bidirectional control, broken
+ * UTF-8) as '?': a message that echoes text from anywhere (an id typed on
+ * the command line, a server's answer) cannot move the cursor, clear the
+ * screen or make the line read otherwise than it is.
+ */
+static void
+put_shown(const char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
+
+		if (len < 0) {
+			fputc('?', stderr);
+			i++;
+			continue;
+		}
+		fwrite(s + i, 1, (size_t)len, stderr);
+		i += (size_t)len;
+	}
+}
+
 /* Prints one line.  Safe from any thread. */
 static void
 put(const struct line *l)
@@ -104,10 +129,14 @@ put(const struct line *l)
 		fputs("tokenwarden: ", stderr);
 		if (l->level[0] != 'n')
 			fprintf(stderr, "%s: ", l->level);
-		if (l->ws != NULL || l->slot != NULL)
-			fprintf(stderr, "%s/%s: ", l->ws != NULL ? l->ws : "-",
-				l->slot != NULL ? l->slot : "-");
-		fprintf(stderr, "%s\n", l->text);
+		if (l->ws != NULL || l->slot != NULL) {
+			put_shown(l->ws != NULL ? l->ws : "-");
+			fputc('/', stderr);
+			put_shown(l->slot != NULL ? l->slot : "-");
+			fputs(": ", stderr);
+		}
+		put_shown(l->text);
+		fputc('\n', stderr);
 	}
 	if (progress[0] != '\0')
 		fputs(progress, stderr);
@@ -210,8 +239,12 @@ msg_diag(const char *level, const char *file, int line, int col, const char *tex
 		fprintf(stderr, "%s\n", out != NULL ? out : "{}");
 		jsonx_free(out);
 		json_decref(o);
-	} else if (line > 0)
-		fprintf(stderr, "%s:%d:%d: %s: %s\n", file, line, col, level, text);
-	else
-		fprintf(stderr, "%s: %s: %s\n", file, level, text);
+		return;
+	}
+	put_shown(file);
+	if (line > 0)
+		fprintf(stderr, ":%d:%d", line, col);
+	fprintf(stderr, ": %s: ", level);
+	put_shown(text);
+	fputc('\n', stderr);
 }

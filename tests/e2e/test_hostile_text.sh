@@ -117,6 +117,22 @@ run 3 plan
 expect "$out" "$shown-2"
 clean "plan"
 
+echo "== the user's own words in an error message"
+# An id or a head typed (or pasted) with terminal controls in it: refused,
+# and echoed with each control as '?'.  ESC [ 2 J clears the screen.
+esc=$'\x1b[2J'
+run 2 token import -w acme --token "x${esc}y" --name n1 --created-at 2027-01-01T00:00Z \
+	--expires-at 2027-02-01T00:00Z --secret-stdin --db "$db"
+expect "$err" "'x?[2Jy' is not a signature token id"
+run 2 audit verify --db "$db" --head "0${esc}${hostile}"
+expect "$err" "--head '0?[2Jetl?????2Jx': expected the 64 hexadecimal digits"
+for what in "token import" "audit verify"; do
+	if LC_ALL=C grep -q $'\x1b' "$out" "$err"; then
+		fail "$what: printed an escape as it is"
+	fi
+done
+clean "audit verify --head"
+
 if [ "$failures" -ne 0 ]; then
 	echo "$failures check(s) failed" >&2
 	exit 1
