@@ -14,7 +14,10 @@
 #     capabilities and LimitCORE=0 through setpriv), against the simulator, and
 #     must rotate: the token is on the server, active in the store, and the
 #     history verifies;
-#   - a purge leaves the store, and the user that owns it.
+#   - a purge leaves the store, and the user that owns it;
+#   - a build for another prefix and other directories installs files that
+#     name them, and `cmake --install --prefix` moves the files and the
+#     binary's path the units name.
 # Without systemd as PID 1 the timer and the unit's sandbox cannot be tried.
 # Needs root (chroot, mounts).
 # usage: test_package.sh SOURCE_DIR BUILD_DIR MODESIM
@@ -215,7 +218,7 @@ TW_TMP=$TW_TMP DEB_NAME=$(basename "$deb") unshare -m --propagation private bash
 echo "== cmake --install elsewhere: the defaults, pages and units follow the paths"
 alt=$2/pkg-alt
 cmake -S "$src" -B "$alt" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/opt/tw \
-	-DTW_CONFDIR=/opt/tw/etc -DTW_STATEDIR=/srv/tw >/dev/null &&
+	-DTW_CONFDIR=/opt/tw/etc -DTW_STATEDIR=/srv/tw -DTW_UNITDIR= >/dev/null &&
 	cmake --build "$alt" -j 2 >"$TW_TMP/alt.out" 2>&1 &&
 	DESTDIR=$TW_TMP/alt cmake --install "$alt" >>"$TW_TMP/alt.out" 2>&1 ||
 	fail "a build for /opt/tw failed: $(tail -20 "$TW_TMP/alt.out")"
@@ -246,6 +249,24 @@ grep -q '/opt/tw/etc/policy' "$TW_TMP/alt.5" ||
 	fail "tokenwarden-policy(5) does not name /opt/tw/etc"
 if grep -rIl '/etc/tokenwarden\|/var/lib/tokenwarden' "$a" --exclude-dir=doc >"$TW_TMP/alt.stale"; then
 	fail "installed files still name the default paths: $(tr '\n' ' ' <"$TW_TMP/alt.stale")"
+fi
+
+echo "== cmake --install --prefix moves the files and the paths the units name"
+m=$TW_TMP/moved
+DESTDIR=$m cmake --install "$alt" --prefix /opt/moved >"$TW_TMP/moved.out" 2>&1 ||
+	fail "cmake --install --prefix /opt/moved failed: $(tail -20 "$TW_TMP/moved.out")"
+[ -x "$m/opt/moved/bin/tokenwarden" ] || fail "no binary at /opt/moved/bin"
+for unit in tokenwarden-rotate.service tokenwarden.service; do
+	grep -q '^ExecStart=/opt/moved/bin/tokenwarden ' "$m/opt/moved/lib/systemd/system/$unit" ||
+		fail "$unit under /opt/moved does not run /opt/moved's binary"
+done
+[ -f "$m/opt/moved/lib/sysusers.d/tokenwarden.conf" ] && [ -f "$m/opt/moved/lib/tmpfiles.d/tokenwarden.conf" ] ||
+	fail "sysusers.d and tmpfiles.d are not under /opt/moved"
+# Only the configuration directory stays where the build put it: it is not under the prefix.
+left=$(cd "$m" && find . -type f ! -path './opt/moved/*' ! -path './opt/tw/etc/*')
+[ -z "$left" ] || fail "installed outside /opt/moved: $left"
+if grep -rIl '/opt/tw/bin\|/opt/tw/lib\|/opt/tw/share' "$m" >"$TW_TMP/moved.stale"; then
+	fail "installed files name the configured prefix: $(tr '\n' ' ' <"$TW_TMP/moved.stale")"
 fi
 
 echo "== from outside: the simulator holds the one token the store has as active"
