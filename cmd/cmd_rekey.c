@@ -22,21 +22,25 @@ struct rekey_keys {
 	const struct seal_pub *new;
 };
 
-/* secrets_reseal_fn: opens with the old key, seals to the new; the plaintext is wiped. */
+/*
+ * secrets_reseal_fn: opens with the old key, seals to the new; the
+ * plaintext is wiped.  A blob altered or moved from another token is
+ * SECRETS_UNOPENED.
+ */
 static int
 reseal(const char *workspace, const char *token, const unsigned char *blob, size_t len,
        unsigned char **out, size_t *out_len, void *arg, char **cause)
 {
 	const struct rekey_keys *k = arg;
 	char *key = NULL, *secret = NULL;
-	int rc = -1;
+	int got = seal_open(k->old, workspace, token, blob, len, &key, &secret, cause), rc;
 
-	if (seal_open(k->old, workspace, token, blob, len, &key, &secret, cause) != SEAL_OK)
-		goto out;
-	if (seal_seal(k->new, workspace, token, key, secret, out, out_len, cause) != SEAL_OK)
-		goto out;
-	rc = 0;
-out:
+	if (got == SEAL_ERR_OPEN || got == SEAL_ERR_MOVED)
+		return SECRETS_UNOPENED;
+	if (got != SEAL_OK)
+		return -1;
+	rc = seal_seal(k->new, workspace, token, key, secret, out, out_len, cause) == SEAL_OK ? 0
+											      : -1;
 	xsecret_free(key);
 	xsecret_free(secret);
 	return rc;
@@ -47,6 +51,7 @@ struct rekey_opts {
 	const char *new_public_key;
 	long passphrase_fd; /* -1: the terminal */
 	int64_t wait_ms;    /* for the run lock */
+	int drop;           /* --drop-unopenable */
 };
 
 static const struct args_opt rekey_options[] = {
@@ -56,6 +61,9 @@ static const struct args_opt rekey_options[] = {
 	       "the public key to reseal to (made by keygen);\nrequired"),
     OPT_INT(0, "passphrase-fd", struct rekey_opts, passphrase_fd, "N", 0, 1024,
 	    "read the secret key's passphrase from descriptor N"),
+    OPT_FLAG(0, "drop-unopenable", struct rekey_opts, drop,
+	     "reseal the others, and drop each secret that does not\nopen (altered, or moved "
+	     "from another token)"),
     OPT_WAIT("wait", struct rekey_opts, wait_ms,
 	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
@@ -78,8 +86,9 @@ run_rekey(void *opts, int argc, char **argv)
 	struct seal_sec *sec = NULL;
 	struct seal_pub old_pub, new_pub;
 	struct rekey_keys keys = {NULL, &new_pub};
+	struct secrets_rekeyed done = {0};
 	char *cause = NULL, old_fpr[SEAL_FPR_MAX], new_fpr[SEAL_FPR_MAX];
-	int count = 0, status = TW_EXIT_USAGE;
+	int status = TW_EXIT_USAGE;
 
 	(void)argc;
 	(void)argv;
@@ -105,10 +114,17 @@ run_rekey(void *opts, int argc, char **argv)
 	seal_fingerprint(&old_pub, old_fpr);
 	keys.old = sec;
 	status = TW_EXIT_FAILURE;
-	if (secrets_rekey(s, old_fpr, new_fpr, reseal, &keys, clock_now_ms(), &count, &cause) < 0)
+	if (secrets_rekey(s, old_fpr, new_fpr, reseal, &keys, ro->drop, clock_now_ms(), &done,
+			  &cause) < 0)
 		goto out;
-	printf("resealed %d secret%s to %s (%s); the store is now pinned to it\n", count,
-	       count == 1 ? "" : "s", ro->new_public_key, new_fpr);
+	printf("resealed %d secret%s to %s (%s); the store is now pinned to it\n", done.count,
+	       done.count == 1 ? "" : "s", ro->new_public_key, new_fpr);
+	if (done.dropped > 0)
+		warnf("dropped %d secret%s that did not open (%s): %s token%s work%s on, but "
+		      "secret reveal can no longer show %s; each is recorded as secret.dropped",
+		      done.dropped, done.dropped == 1 ? "" : "s", done.unopened,
+		      done.dropped == 1 ? "its" : "their", done.dropped == 1 ? "" : "s",
+		      done.dropped == 1 ? "s" : "", done.dropped == 1 ? "it" : "them");
 	notef("give the rotating host %s as its public key; the old one is now refused",
 	      ro->new_public_key);
 	store_ctx_note_head(s);
@@ -118,7 +134,14 @@ out:
 		errorf("%s", cause);
 	if (status == TW_EXIT_FAILURE)
 		errorf("nothing was changed: every secret is still sealed to the old key");
+	if (status == TW_EXIT_FAILURE && done.unopened_n == 1)
+		notef("give --drop-unopenable to reseal the others and drop that one: its token "
+		      "works on, but secret reveal can no longer show it");
+	else if (status == TW_EXIT_FAILURE && done.unopened_n > 1)
+		notef("give --drop-unopenable to reseal the others and drop those: their tokens "
+		      "work on, but secret reveal can no longer show them");
 	free(cause);
+	free(done.unopened);
 	seal_secret_free(sec);
 	store_close(s);
 	return status;
@@ -133,11 +156,16 @@ const struct cmd_entry cmd_rekey_entry = {
     .opts_size = sizeof(struct rekey_opts),
     .init = init_rekey,
     .max_args = 0,
-    .notes = "Every secret is resealed and the new key pinned in one transaction: when one\n"
-	     "secret does not open, nothing changes.  It takes the run lock.\n"
+    .notes = "Every secret is resealed and the new key pinned in one transaction: when a\n"
+	     "secret does not open (altered, or moved from another token), nothing changes\n"
+	     "and each such secret is named.  With --drop-unopenable the others are\n"
+	     "resealed and those dropped, each recorded as a secret.dropped event: their\n"
+	     "tokens work on, but secret reveal can no longer show them.  It takes the\n"
+	     "run lock.\n"
 	     "\n"
-	     "Exit status: 0 resealed, 1 a secret that does not open, or a secret key that\n"
-	     "is not the pinned one (nothing changed), 2 a usage error or a key that cannot\n"
-	     "be read, 5 another tokenwarden process holds the run lock.\n",
+	     "Exit status: 0 resealed, 1 a secret that does not open (without\n"
+	     "--drop-unopenable), or a secret key that is not the pinned one (nothing\n"
+	     "changed), 2 a usage error or a key that cannot be read,\n"
+	     "5 another tokenwarden process holds the run lock.\n",
     .run = run_rekey,
 };

@@ -32,6 +32,7 @@ const char *const events_kinds[] = {
     "token.attested",
     "secret.revealed",
     "secret.reveal_failed",
+    "secret.dropped",
     "run.start",
     "run.end",
     "slot.failure",

@@ -4,6 +4,7 @@
 #include "core/jsonx.h"
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/store_priv.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -161,10 +162,48 @@ check_pin(struct store *s, const char *old_fpr, char **cause)
 	return rc;
 }
 
-/* Reseals every secret in v and stores the new blobs with new_fpr. */
+/* Adds why, which names the token, to *list, "; " between. */
+static void
+name_unopened(char **list, const char *why)
+{
+	char *all = xasprintf("%s%s%s", *list != NULL ? *list : "", *list != NULL ? "; " : "", why);
+
+	free(*list);
+	*list = all;
+}
+
+/* Drops the secret of v, which did not open (why), with a secret.dropped event. */
 static int
-reseal_all(struct store *s, const struct stored *v, size_t n, const char *new_fpr,
-	   secrets_reseal_fn reseal, void *arg, char **cause)
+drop_secret(struct store *s, const struct stored *v, const char *old_fpr, const char *why,
+	    int64_t now, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, "DELETE FROM secrets WHERE token_row = ?1", cause);
+	json_t *d = NULL;
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, v->row);
+	if (sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
+		store_error(s, "dropping a secret that does not open", cause);
+		goto out;
+	}
+	d = json_pack("{s:o, s:s}", "reason", jsonx_text(why), "key_fingerprint", old_fpr);
+	rc = tokens_row_event(s, v->row, now, "secret.dropped", d, cause);
+out:
+	json_decref(d);
+	store_done(s, st);
+	return rc;
+}
+
+/*
+ * Reseals every secret in v and stores the new blobs with new_fpr; one
+ * that does not open is named in r->unopened and, with drop, dropped.
+ */
+static int
+reseal_all(struct store *s, const struct stored *v, size_t n, const char *old_fpr,
+	   const char *new_fpr, secrets_reseal_fn reseal, void *arg, int drop, int64_t now,
+	   struct secrets_rekeyed *r, char **cause)
 {
 	sqlite3_stmt *st = store_prepare(s,
 					 "UPDATE secrets SET sealed = ?2, key_fingerprint = ?3 "
@@ -172,17 +211,34 @@ reseal_all(struct store *s, const struct stored *v, size_t n, const char *new_fp
 					 cause);
 	unsigned char *blob = NULL;
 	size_t len = 0;
-	int rc = -1;
+	int rc = -1, got;
 
 	if (st == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (reseal(v[i].workspace, v[i].token, v[i].blob, v[i].len, &blob, &len, arg,
-			   cause) != 0) {
-			if (*cause == NULL)
-				*cause = xasprintf("cannot reseal the secret of token %s in "
-						   "workspace %s",
-						   v[i].token, v[i].workspace);
+		char *why = NULL;
+
+		got =
+		    reseal(v[i].workspace, v[i].token, v[i].blob, v[i].len, &blob, &len, arg, &why);
+		if (got == SECRETS_UNOPENED) {
+			if (why == NULL)
+				why = xasprintf("the sealed secret of token %s in workspace %s "
+						"does not open",
+						v[i].token, v[i].workspace);
+			name_unopened(&r->unopened, why);
+			r->unopened_n++;
+			got = drop ? drop_secret(s, &v[i], old_fpr, why, now, cause) : 0;
+			r->dropped += drop && got == 0;
+			free(why);
+			if (got < 0)
+				goto out;
+			continue;
+		}
+		if (got != 0) {
+			*cause = why != NULL ? why
+					     : xasprintf("cannot reseal the secret of token %s in "
+							 "workspace %s",
+							 v[i].token, v[i].workspace);
 			goto out;
 		}
 		sqlite3_reset(st);
@@ -194,6 +250,7 @@ reseal_all(struct store *s, const struct stored *v, size_t n, const char *new_fp
 			goto out;
 		}
 		FREE_NULL(&blob);
+		r->count++;
 	}
 	rc = 0;
 out:
@@ -204,13 +261,14 @@ out:
 
 int
 secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets_reseal_fn reseal,
-	      void *arg, int64_t now, int *count, char **cause)
+	      void *arg, int drop, int64_t now, struct secrets_rekeyed *r, char **cause)
 {
 	struct stored *v = NULL;
 	json_t *details = NULL;
 	size_t n = 0;
 	int rc = -1;
 
+	memset(r, 0, sizeof *r);
 	if (strcmp(old_fpr, new_fpr) == 0) {
 		*cause = xasprintf("%s: the new public key is the pinned key %s; nothing to do",
 				   s->path, old_fpr);
@@ -219,11 +277,18 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 	if (store_begin(s, cause) < 0)
 		goto out;
 	if (check_pin(s, old_fpr, cause) < 0 || read_all(s, &v, &n, cause) < 0 ||
-	    reseal_all(s, v, n, new_fpr, reseal, arg, cause) < 0 ||
-	    store_meta_set(s, STORE_META_KEY_FPR, new_fpr, cause) < 0)
+	    reseal_all(s, v, n, old_fpr, new_fpr, reseal, arg, drop, now, r, cause) < 0)
 		goto out;
-	details =
-	    json_pack("{s:s, s:s, s:I}", "old", old_fpr, "new", new_fpr, "count", (json_int_t)n);
+	if (r->unopened_n > 0 && !drop) {
+		*cause = xasprintf("%d secret%s of %zu %s not open with the old secret key (%s)",
+				   r->unopened_n, r->unopened_n == 1 ? "" : "s", n,
+				   r->unopened_n == 1 ? "does" : "do", r->unopened);
+		goto out;
+	}
+	if (store_meta_set(s, STORE_META_KEY_FPR, new_fpr, cause) < 0)
+		goto out;
+	details = json_pack("{s:s, s:s, s:I, s:I}", "old", old_fpr, "new", new_fpr, "count",
+			    (json_int_t)r->count, "dropped", (json_int_t)r->dropped);
 	if (events_append(s, now, "store.rekey", NULL, NULL, NULL, details, cause) < 0)
 		goto out;
 	rc = 0;
@@ -231,7 +296,8 @@ out:
 	json_decref(details);
 	stored_free(v, n);
 	rc = store_end(s, rc, cause);
-	if (rc == 0)
-		*count = (int)n;
+	if (rc < 0) {
+		r->count = r->dropped = 0;
+	}
 	return rc;
 }

@@ -40,23 +40,41 @@ struct secrets_reveal {
 int secrets_record_reveal(struct store *s, int64_t row, int64_t now, const struct secrets_reveal *r,
 			  char **cause);
 
+/* What a secrets_reseal_fn returns for a blob that does not open with the old key. */
+#define SECRETS_UNOPENED 1
+
 /*
  * Reseals one secret: blob (len bytes) is the stored secret of workspace's
  * token.  Returns 0 with *out (allocated; secrets_rekey frees it) and
- * *out_len, or non-zero with *cause.
+ * *out_len; SECRETS_UNOPENED with *cause when the blob does not open with
+ * the old key (altered, or bound to another token); or -1 with *cause.
  */
 typedef int (*secrets_reseal_fn)(const char *workspace, const char *token,
 				 const unsigned char *blob, size_t len, unsigned char **out,
 				 size_t *out_len, void *arg, char **cause);
 
+/* What secrets_rekey did. */
+struct secrets_rekeyed {
+	int count;      /* secrets resealed */
+	int unopened_n; /* secrets that did not open */
+	int dropped;    /* of those, dropped */
+	char *unopened; /* why each did not open, naming its token, "; " between (free it) */
+};
+
 /*
  * In one BEGIN IMMEDIATE transaction: checks that old_fpr is the pinned
  * key, calls reseal for every stored secret, stores each new blob with
- * new_fpr, pins new_fpr, and appends a store.rekey event {old, new, count}.
- * Any failure (a different pin, new_fpr equal to old_fpr, a callback
- * failing) rolls everything back.  Returns 0 with *count, or -1 with *cause.
+ * new_fpr, pins new_fpr, and appends a store.rekey event {old, new, count,
+ * dropped}.  A secret that does not open is named in r->unopened: with
+ * drop it is deleted, its token's row recorded by a secret.dropped event
+ * {reason, key_fingerprint: old_fpr}, and the others resealed; without,
+ * nothing changes.  Any failure (a different pin, new_fpr equal to
+ * old_fpr, a secret that does not open without drop, a callback failing)
+ * rolls everything back.  Returns 0 with *r, or -1 with *cause (and
+ * r->unopened when secrets did not open).
  */
 int secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr,
-		  secrets_reseal_fn reseal, void *arg, int64_t now, int *count, char **cause);
+		  secrets_reseal_fn reseal, void *arg, int drop, int64_t now,
+		  struct secrets_rekeyed *r, char **cause);
 
 #endif

@@ -7,6 +7,8 @@
 
 #include "store/store.h"
 
+#include <jansson.h>
+
 /* How long a connection waits for another process's lock before it fails. */
 #define STORE_BUSY_TIMEOUT_MS 10000
 
@@ -108,5 +110,14 @@ void tokens_names_free(struct token_names *nm);
  * not exist (the join of the other listings leaves such a row out).
  */
 int tokens_read_live(struct sqlite3_stmt *st, struct token_names *nm, struct token_row *r);
+
+/*
+ * Appends an event of kind about token row `row`, details (borrowed, may be
+ * NULL) with the row's id and its digest as the open transaction leaves it
+ * (inventory.h), so the tables follow from the history.  Returns 0, or -1
+ * with *cause.
+ */
+int tokens_row_event(struct store *s, int64_t row, int64_t now, const char *kind,
+		     const json_t *details, char **cause);
 
 #endif

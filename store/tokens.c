@@ -61,10 +61,9 @@ set_time(json_t *o, const char *key, int64_t ms)
 	json_object_set_new(o, key, json_string(buf));
 }
 
-/* Appends an event about row, carrying its digest as this change leaves it (inventory.h). */
-static int
-row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
-	  char **cause)
+int
+tokens_row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
+		 char **cause)
 {
 	char *ws = NULL, *slot = NULL, *token = NULL;
 	json_t *d = details != NULL ? json_deep_copy(details) : json_object();
@@ -133,7 +132,7 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 	*row = sqlite3_last_insert_rowid(s->db);
 	json_object_set_new(details, "name", json_string(name));
 	set_time(details, "expires_at", expires_at);
-	if (row_event(s, *row, now, "token.intent", details, cause) < 0)
+	if (tokens_row_event(s, *row, now, "token.intent", details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -192,7 +191,7 @@ tokens_created(struct store *s, int64_t row, const char *token, int64_t created_
 		goto out;
 	set_time(details, "expires_at", expires_at);
 	json_object_set_new(details, "key_fingerprint", json_string(fpr));
-	if (row_event(s, row, now, "token.created", details, cause) < 0)
+	if (tokens_row_event(s, row, now, "token.created", details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -229,7 +228,7 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 		goto out;
 	}
 	snprintf(kind, sizeof kind, "token.%s", tokens_state_name(to));
-	if (row_event(s, row, now, kind, details, cause) < 0)
+	if (tokens_row_event(s, row, now, kind, details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -252,7 +251,7 @@ retiring_events(struct store *s, const int64_t *ids, size_t n, int64_t retire_af
 {
 	set_time(d, "retire_after", retire_after);
 	for (size_t i = 0; i < n; i++)
-		if (row_event(s, ids[i], now, "token.retiring", d, cause) < 0)
+		if (tokens_row_event(s, ids[i], now, "token.retiring", d, cause) < 0)
 			return -1;
 	return 0;
 }
@@ -335,7 +334,7 @@ retire_active(struct store *s, int64_t row, int64_t retire_after, int64_t now, i
 	if (*retired != 0) {
 		d = json_object();
 		set_time(d, "retire_after", retire_after);
-		rc = row_event(s, *retired, now, "token.retiring", d, cause);
+		rc = tokens_row_event(s, *retired, now, "token.retiring", d, cause);
 	}
 	if (rc == 0)
 		rc = bring_forward(s, row, retire_after, now, cause);
@@ -374,7 +373,7 @@ tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		not_in_flight(s, row, cause);
 		goto out;
 	}
-	rc = row_event(s, row, now, "token.active", NULL, cause);
+	rc = tokens_row_event(s, row, now, "token.active", NULL, cause);
 out:
 	store_done(s, st);
 	if (rc < 0)
@@ -407,7 +406,7 @@ tokens_delivering(struct store *s, int64_t row, size_t consumers, int64_t now, c
 		not_in_flight(s, row, cause);
 		goto out;
 	}
-	rc = row_event(s, row, now, "token.delivering", d, cause);
+	rc = tokens_row_event(s, row, now, "token.delivering", d, cause);
 out:
 	json_decref(d);
 	store_done(s, st);
@@ -444,7 +443,7 @@ tokens_resume(struct store *s, int64_t row, enum token_state to, size_t consumer
 	}
 	rc = 0;
 	if (sqlite3_changes(s->db) == 1) {
-		rc = row_event(s, row, now, "token.delivering", d, cause);
+		rc = tokens_row_event(s, row, now, "token.delivering", d, cause);
 		*resumed = rc == 0;
 	}
 out:
@@ -485,7 +484,7 @@ tokens_retire(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		goto out;
 	}
 	set_time(d, "retire_after", retire_after);
-	rc = row_event(s, row, now, "token.retiring", d, cause);
+	rc = tokens_row_event(s, row, now, "token.retiring", d, cause);
 out:
 	json_decref(d);
 	store_done(s, st);
@@ -683,7 +682,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	st = NULL;
 	/* A token the inventory does not hold (or holds as deleted) is recorded all the same. */
 	if (row != 0)
-		rc = row_event(s, row, now, "token.deleted", details, cause);
+		rc = tokens_row_event(s, row, now, "token.deleted", details, cause);
 	else
 		rc = events_append(s, now, "token.deleted", workspace, NULL, token, details, cause);
 out:
@@ -742,7 +741,7 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	set_time(details, "created_at", imp->created_at);
 	set_time(details, "expires_at", imp->expires_at);
 	json_object_set_new(details, "secret", json_boolean(imp->sealed != NULL));
-	if (row_event(s, row, now, "token.imported", details, cause) < 0)
+	if (tokens_row_event(s, row, now, "token.imported", details, cause) < 0)
 		goto out;
 	rc = 0;
 out:

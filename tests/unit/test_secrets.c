@@ -11,6 +11,7 @@
 
 #include "core/jsonx.h"
 #include "store/events.h"
+#include "store/inventory.h"
 #include "store/secrets.h"
 #include "store/tokens.h"
 #include "store_fixture.h"
@@ -136,10 +137,14 @@ assert_pinned(struct fixture *fx, const char *fpr)
 	assert_int_equal(store_check_key(fx->s, fpr, &cause), 0);
 }
 
-/* The fake reseal: "new:" + the old blob; fails on call number fail_at (1-based). */
+/*
+ * The fake reseal: "new:" + the old blob; fails on call number fail_at
+ * (1-based), and finds the blob does not open on call unopened_at.
+ */
 struct reseal_arg {
 	int calls;
 	int fail_at;
+	int unopened_at;
 	char seen[NSECRETS + 1][64];
 };
 
@@ -159,6 +164,10 @@ fake_reseal(const char *workspace, const char *token, const unsigned char *blob,
 	if (a->calls == a->fail_at) {
 		*cause = xasprintf("cannot open %s", token);
 		return -1;
+	}
+	if (a->calls == a->unopened_at) {
+		*cause = xasprintf("the sealed secret of token %s does not open", token);
+		return SECRETS_UNOPENED;
 	}
 	*out_len = len + 4;
 	*out = xmalloc(*out_len);
@@ -230,10 +239,10 @@ test_rekey_reseals_all(void **state)
 	struct reseal_arg a = {0};
 	struct history h;
 	char *cause = NULL;
-	int count = -1;
+	struct secrets_rekeyed r = {.count = -1};
 
-	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 400, &count, &cause), 0);
-	assert_int_equal(count, NSECRETS);
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), 0);
+	assert_int_equal(r.count, NSECRETS);
 	assert_int_equal(a.calls, NSECRETS);
 	assert_string_equal(a.seen[0], "s1");
 	assert_string_equal(a.seen[1], "s2");
@@ -271,18 +280,18 @@ test_rekey_failure_rolls_back(void **state)
 	struct fixture *fx = *state;
 	struct reseal_arg a = {.fail_at = 2};
 	char *cause = NULL;
-	int count = -1;
+	struct secrets_rekeyed r = {.count = -1};
 
-	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 400, &count, &cause), -1);
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), -1);
 	assert_string_equal(cause, "cannot open s2");
 	free(cause);
 	assert_int_equal(a.calls, 2);
-	assert_int_equal(count, -1);
+	assert_int_equal(r.count, 0);
 	assert_unchanged(fx);
 	/* The store is usable afterwards: no transaction was left open. */
 	a = (struct reseal_arg){0};
-	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 410, &count, &cause), 0);
-	assert_int_equal(count, NSECRETS);
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 410, &r, &cause), 0);
+	assert_int_equal(r.count, NSECRETS);
 }
 
 static void
@@ -291,17 +300,17 @@ test_rekey_wrong_pin_refused(void **state)
 	struct fixture *fx = *state;
 	struct reseal_arg a = {0};
 	char *cause = NULL;
-	int count = -1;
+	struct secrets_rekeyed r = {.count = -1};
 
 	assert_int_equal(
-	    secrets_rekey(fx->s, "tw1:other", NEW, fake_reseal, &a, 400, &count, &cause), -1);
+	    secrets_rekey(fx->s, "tw1:other", NEW, fake_reseal, &a, 0, 400, &r, &cause), -1);
 	assert_non_null(strstr(cause, "pinned to sealing key " OLD));
 	assert_non_null(strstr(cause, "tw1:other"));
 	FREE_NULL(&cause);
 	assert_int_equal(a.calls, 0);
 	assert_unchanged(fx);
 	/* Rekeying to the pinned key itself is refused too. */
-	assert_int_equal(secrets_rekey(fx->s, OLD, OLD, fake_reseal, &a, 400, &count, &cause), -1);
+	assert_int_equal(secrets_rekey(fx->s, OLD, OLD, fake_reseal, &a, 0, 400, &r, &cause), -1);
 	assert_non_null(strstr(cause, "nothing to do"));
 	free(cause);
 	assert_unchanged(fx);
@@ -313,18 +322,77 @@ test_rekey_empty_store(void **state)
 	struct fixture *fx = *state;
 	struct reseal_arg a = {0};
 	char *cause = NULL;
-	int count = -1;
+	struct secrets_rekeyed r = {.count = -1};
 
 	/* A store that was never initialised has no pin to check against. */
-	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 400, &count, &cause), -1);
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), -1);
 	assert_non_null(strstr(cause, "run 'tokenwarden init'"));
 	FREE_NULL(&cause);
 	/* Pinned but without secrets: only the pin moves. */
 	assert_int_equal(store_pin_key(fx->s, OLD, 10, &cause), 0);
-	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 400, &count, &cause), 0);
-	assert_int_equal(count, 0);
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), 0);
+	assert_int_equal(r.count, 0);
 	assert_int_equal(a.calls, 0);
 	assert_pinned(fx, NEW);
+}
+
+static int
+count_diffs(const struct inventory_diff *d, void *arg)
+{
+	(void)d;
+	++*(int *)arg;
+	return 0;
+}
+
+static void
+test_rekey_unopened(void **state)
+{
+	struct fixture *fx = *state;
+	struct reseal_arg a = {.unopened_at = 2};
+	struct secrets_rekeyed r;
+	struct history h;
+	unsigned char *b = NULL;
+	char *cause = NULL, *fpr = NULL;
+	int64_t rows = 0;
+	int diffs = 0;
+	size_t len = 0;
+
+	/* Without drop: every one is tried and named, and nothing changes. */
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), -1);
+	assert_int_equal(a.calls, NSECRETS);
+	assert_string_equal(r.unopened, "the sealed secret of token s2 does not open");
+	assert_string_equal(cause, "1 secret of 3 does not open with the old secret key (the "
+				   "sealed secret of token s2 does not open)");
+	FREE_NULL(&cause);
+	FREE_NULL(&r.unopened);
+	assert_unchanged(fx);
+
+	/* With drop: the others resealed, that one dropped and recorded. */
+	a = (struct reseal_arg){.unopened_at = 2};
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 1, 410, &r, &cause), 0);
+	assert_int_equal(r.count, NSECRETS - 1);
+	assert_int_equal(r.dropped, 1);
+	assert_string_equal(r.unopened, "the sealed secret of token s2 does not open");
+	free(r.unopened);
+	assert_blob(fx, "s1", "new:s1", NEW);
+	assert_int_equal(tokens_sealed(fx->s, row_of(fx, "s2"), &b, &len, &fpr, &cause), 1);
+	assert_blob(fx, "s3", "new:s3", NEW);
+	assert_pinned(fx, NEW);
+	history(fx, "secret.dropped", &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.token, "s2");
+	assert_string_equal(json_string_value(json_object_get(h.last, "reason")),
+			    "the sealed secret of token s2 does not open");
+	assert_string_equal(json_string_value(json_object_get(h.last, "key_fingerprint")), OLD);
+	json_decref(h.last);
+	history(fx, "store.rekey", &h);
+	assert_int_equal(json_integer_value(json_object_get(h.last, "count")), NSECRETS - 1);
+	assert_int_equal(json_integer_value(json_object_get(h.last, "dropped")), 1);
+	json_decref(h.last);
+	/* The row without its secret follows from the history. */
+	assert_int_equal(inventory_verify(fx->s, INVENTORY_ALL, count_diffs, &diffs, &rows, &cause),
+			 0);
+	assert_int_equal(diffs, 0);
 }
 
 int
@@ -335,6 +403,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rekey_reseals_all, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rekey_failure_rolls_back, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rekey_wrong_pin_refused, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_rekey_unopened, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rekey_empty_store, fixture_setup,
 					    fixture_teardown),
 	};
