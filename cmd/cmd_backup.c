@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct backup_opts {
 	int force;
@@ -25,6 +26,9 @@ static const struct args_opt backup_options[] = {
     OPT_FLAG(0, "force", struct backup_opts, force, "replace FILE if it exists"),
     OPT_END,
 };
+
+/* How many times a store opened read-only is read while it keeps changing. */
+#define BACKUP_READS 5
 
 static int
 run_backup(void *opts, int argc, char **argv)
@@ -56,17 +60,29 @@ run_backup(void *opts, int argc, char **argv)
 		return TW_EXIT_USAGE;
 	}
 	store_opts_init(&o);
-	s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
-	if (s == NULL)
-		return status;
-	result = storecopy_write(s, target, &facts, &size, &cause);
 	/*
-	 * Read-only, the read holds off no writer's checkpoint: a run may change
-	 * the file under it.  A copy that fails its check is then taken again.
+	 * Opened read-only, the read holds off no writer: a run's checkpoint
+	 * may change the file under it.  The files' stamp, taken before each
+	 * connection reads anything, tells: a copy read while they changed is
+	 * not kept, and the store is read again on a connection of its own.
 	 */
-	for (int i = 1; result == STORECOPY_DAMAGED && s->readonly != NULL && i < 3; i++) {
+	for (int i = 1;; i++) {
+		struct storecopy_stamp before;
+
+		storecopy_stamp(o.db, &before);
+		s = store_ctx_open(&o, NULL, STORE_CTX_READ, &status);
+		if (s == NULL)
+			return status;
+		result = storecopy_write(s, target, &facts, s->readonly != NULL ? &before : NULL,
+					 &size, &cause);
+		if (result != STORECOPY_CHANGED || i == BACKUP_READS)
+			break;
+		notef("%s changed while it was read (a run writing it?); reading it again",
+		      s->path);
 		FREE_NULL(&cause);
-		result = storecopy_write(s, target, &facts, &size, &cause);
+		FREE_NULL(&facts.broken);
+		store_close(s);
+		nanosleep(&(struct timespec){i / 4, (i % 4) * 250 * 1000 * 1000L}, NULL);
 	}
 	switch (result) {
 	case STORECOPY_WRITTEN:
@@ -74,23 +90,22 @@ run_backup(void *opts, int argc, char **argv)
 	case STORECOPY_OWN:
 		status = TW_EXIT_USAGE;
 		goto out;
+	case STORECOPY_CHANGED:
+		FREE_NULL(&cause);
+		cause = xasprintf("%s changed while it was read, %d times (a run writing it, which "
+				  "a store opened read-only cannot hold off); nothing was written "
+				  "to %s; back it up as the store's user where it can be written, "
+				  "or between runs",
+				  s->path, BACKUP_READS, target);
+		status = TW_EXIT_FAILURE;
+		goto out;
 	case STORECOPY_DAMAGED: {
 		char *why = cause;
 
-		if (s->readonly != NULL)
-			cause =
-			    xasprintf("the copy of %s, read three times, does not open as a "
-				      "store: %s; nothing was written to %s; opened read-only, "
-				      "the store may have changed under the read (a run writing "
-				      "it): back it up where it can be written, as its user, or "
-				      "see 'tokenwarden audit verify'",
-				      s->path, why, target);
-		else
-			cause = xasprintf(
-			    "the copy of %s does not open as a store, so the store "
-			    "itself is damaged: %s; nothing was written to %s; keep the "
-			    "store's files (cp -p %s*) and see 'tokenwarden audit verify'",
-			    s->path, why, target, s->path);
+		cause = xasprintf("the copy of %s does not open as a store, so the store "
+				  "itself is damaged: %s; nothing was written to %s; keep the "
+				  "store's files (cp -p %s*) and see 'tokenwarden audit verify'",
+				  s->path, why, target, s->path);
 		free(why);
 		status = TW_EXIT_FAILURE;
 		goto out;
@@ -134,13 +149,16 @@ const struct cmd_entry cmd_backup_entry = {
 	     "moment saw it: it may be taken while a rotation runs.  It is written beside\n"
 	     "FILE, checked as a store (SQLite's integrity check, the history recomputed)\n"
 	     "and only then renamed over FILE, so FILE is the old file or a whole copy.  It\n"
-	     "takes no lock and changes nothing in the store (opened read-only, it reads\n"
-	     "again a copy a run's checkpoint may have torn); like every verb, it first\n"
-	     "migrates a store an older tokenwarden wrote, so back up before an upgrade.\n"
-	     "To restore a copy, see 'Backup and restore' in the README.\n"
+	     "takes no lock and changes nothing in the store.  Opened read-only (a\n"
+	     "read-only mount), its read cannot hold off a run's checkpoint: a copy read\n"
+	     "while the store's files changed (their size or times) is not kept, and the\n"
+	     "store is read again, up to 5 times.  Like every verb, it first migrates a\n"
+	     "store an older tokenwarden wrote, so back up before an upgrade.  To restore\n"
+	     "a copy, see 'Backup and restore' in the README.\n"
 	     "\n"
-	     "Exit status: 0 written, 1 not written (a damaged store, a copy that cannot\n"
-	     "be written), 2 a usage error, FILE exists (without --force) or is one of the\n"
-	     "store's own files, or a store that cannot be opened.\n",
+	     "Exit status: 0 written, 1 not written (a damaged store, one that changed\n"
+	     "under every read, a copy that cannot be written), 2 a usage error, FILE\n"
+	     "exists (without --force) or is one of the store's own files, or a store that\n"
+	     "cannot be opened.\n",
     .run = run_backup,
 };

@@ -88,9 +88,10 @@ put_json(const struct line *l)
 /*
  * Writes s to standard error with each byte a terminal would not show as
  * itself (jsonx_utf8_shown: a control, a bidirectional control, broken
- * UTF-8) as '?': a message that echoes text from anywhere (an id typed on
- * the command line, a server's answer) cannot move the cursor, clear the
- * screen or make the line read otherwise than it is.
+ * UTF-8) as '?', a line break or tab as a space: a message that echoes text
+ * from anywhere (an id typed on the command line, a server's answer) stays
+ * one line, and cannot move the cursor, clear the screen or make the line
+ * read otherwise than it is.
  */
 static void
 put_shown(const char *s)
@@ -101,7 +102,8 @@ put_shown(const char *s)
 		int len = jsonx_utf8_shown((const unsigned char *)s + i, n - i);
 
 		if (len < 0) {
-			fputc('?', stderr);
+			/* A library's line break or tab (SQLite's reports) reads as a space. */
+			fputc(s[i] == '\n' || s[i] == '\t' ? ' ' : '?', stderr);
 			i++;
 			continue;
 		}

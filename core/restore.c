@@ -198,7 +198,7 @@ keep_and_record(void *arg, char **cause)
 		d->old.events = 0;
 	}
 	d->kept = kept_name(r->s->path);
-	if (storecopy_write(other, d->kept, NULL, &size, cause) != STORECOPY_WRITTEN)
+	if (storecopy_write(other, d->kept, NULL, NULL, &size, cause) != STORECOPY_WRITTEN)
 		goto out;
 	if (realpath(d->kept, full) != NULL) {
 		free(d->kept);

@@ -1,6 +1,7 @@
 /* A store as one file: written and checked (core/storecopy.h). */
 #include "core/storecopy.h"
 
+#include "core/ops.h"
 #include "core/outfile.h"
 #include "core/xalloc.h"
 #include "store/store.h"
@@ -41,9 +42,42 @@ check_at(const char *path, struct storecopy_facts *f, char **cause)
 	return rc;
 }
 
+void
+storecopy_stamp(const char *path, struct storecopy_stamp *st)
+{
+	char *wal = xstrjoin(path, "-wal");
+
+	memset(st, 0, sizeof *st);
+	st->has_db = stat(path, &st->db) == 0;
+	st->has_wal = stat(wal, &st->wal) == 0;
+	free(wal);
+}
+
+/* Whether a and b saw the same file (or both none): where it is, its size and its times. */
+static int
+same_file(int has_a, const struct stat *a, int has_b, const struct stat *b)
+{
+	if (!has_a || !has_b)
+		return has_a == has_b;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Whether the store at path still has the stamp before. */
+static int
+unchanged(const char *path, const struct storecopy_stamp *before)
+{
+	struct storecopy_stamp now;
+
+	storecopy_stamp(path, &now);
+	return same_file(before->has_db, &before->db, now.has_db, &now.db) &&
+	       same_file(before->has_wal, &before->wal, now.has_wal, &now.wal);
+}
+
 enum storecopy_result
-storecopy_write(struct store *s, const char *path, struct storecopy_facts *f, size_t *size,
-		char **cause)
+storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
+		const struct storecopy_stamp *before, size_t *size, char **cause)
 {
 	struct outfile out = {.dir = -1};
 	unsigned char *image = NULL;
@@ -61,19 +95,23 @@ storecopy_write(struct store *s, const char *path, struct storecopy_facts *f, si
 	}
 	if (store_image(s, &image, size, cause) < 0)
 		goto out;
+	ops_pause_point("backup-read");
 	if (fwrite(image, 1, *size, out.f) != *size || fflush(out.f) != 0) {
 		*cause = xasprintf("%s: cannot write the copy: %s", path, strerror(errno));
 		goto out;
 	}
 	/* The copy as written, checked under its temporary name beside the target. */
 	tmp = xasprintf("%.*s%s", (int)(out.name - out.path), out.path, out.tmp);
-	if (f != NULL && check_at(tmp, f, cause) < 0) {
+	if (f != NULL && check_at(tmp, f, cause) < 0)
 		rc = STORECOPY_DAMAGED;
-		goto out;
+	/* A copy read while the store changed says nothing of it, checked or not. */
+	if (before != NULL && !unchanged(s->path, before)) {
+		free(*cause);
+		*cause = xasprintf("%s changed while it was read", s->path);
+		rc = STORECOPY_CHANGED;
 	}
-	if (outfile_commit(&out, cause) < 0)
-		goto out;
-	rc = STORECOPY_WRITTEN;
+	if (rc == STORECOPY_FAILED && outfile_commit(&out, cause) == 0)
+		rc = STORECOPY_WRITTEN;
 out:
 	outfile_abort(&out);
 	free(tmp);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct store;
 
@@ -31,7 +32,17 @@ enum storecopy_result {
 	STORECOPY_FAILED = -1,  /* not written: cannot be (a full disk, no directory) */
 	STORECOPY_DAMAGED = -2, /* not written: the copy failed its check, so s is damaged */
 	STORECOPY_OWN = -3,     /* not written: path is one of s's own files */
+	STORECOPY_CHANGED = -4, /* not written: s's files changed while it was read */
 };
+
+/* A store's files as stat(2) saw them: its own and its -wal. */
+struct storecopy_stamp {
+	struct stat db, wal;
+	int has_db, has_wal;
+};
+
+/* Takes the stamp of the store at path, before a connection to it reads anything. */
+void storecopy_stamp(const char *path, struct storecopy_stamp *st);
 
 /*
  * Writes s's image (store_image) to path, 0600, beside it first and renamed
@@ -39,10 +50,14 @@ enum storecopy_result {
  * of s's own files.  With f, the copy is first checked where it was written
  * (storecopy_check), and not renamed into place when it does not open or is
  * not whole; without, it is written as it is (the bytes of a damaged store,
- * kept).  *size is its size.  Returns STORECOPY_WRITTEN, or another result
- * with *cause.
+ * kept).  With before (the stamp taken before s was opened), a copy whose
+ * store's files differ from it once the copy is checked is not renamed
+ * into place (STORECOPY_CHANGED): s read a store something was writing,
+ * which a read-only connection cannot hold off.  *size is its size.
+ * Returns STORECOPY_WRITTEN, or another result with *cause.
  */
 enum storecopy_result storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
-				      size_t *size, char **cause);
+				      const struct storecopy_stamp *before, size_t *size,
+				      char **cause);
 
 #endif

@@ -384,15 +384,15 @@ expect "$err" "so the store itself is damaged"
 expect "$err" "nothing was written to $bk/from-damaged.db"
 [ ! -e "$bk/from-damaged.db" ] || fail "a damaged store was copied"
 [ -z "$(ls -A "$bk" | grep '^\.')" ] || fail "a refused backup left a temporary file"
-# Read-only, a copy that fails its check may be a run's checkpoint under the
-# read, not damage: it is read again, and the message says both.
+# Read-only too: nothing changed the files while they were read (their
+# stamp), so the copy's damage is the store's, read once.
 mkdir "$TW_TMP/ro-damaged"
 cp "$TW_TMP/damaged.db" "$TW_TMP/ro-damaged/tw.db"
 chmod 400 "$TW_TMP/ro-damaged/tw.db"
 chmod 500 "$TW_TMP/ro-damaged"
 run 1 backup --db "$TW_TMP/ro-damaged/tw.db" "$bk/from-ro-damaged.db"
-expect "$err" "read three times, does not open as a store"
-expect "$err" "back it up where it can be written"
+expect "$err" "so the store itself is damaged"
+grep -q "reading it again" "$err" && fail "an unchanged read-only store was read again"
 chmod 700 "$TW_TMP/ro-damaged"
 
 echo "== a read-only store is copied, and nothing is written beside it"
@@ -404,6 +404,50 @@ run 0 backup --db "$TW_TMP/ro/tw.db" "$bk/from-ro.db"
 expect "$err" "opened read-only"
 [ "$(ls -A "$TW_TMP/ro")" = tw.db ] || fail "backup wrote beside a read-only store"
 copy_ok "$bk/from-ro.db" "$(head_of "$err")"
+chmod 700 "$TW_TMP/ro"
+
+echo "== a read-only copy taken while something writes the store is taken again"
+# Read-only, the backup holds off no writer: a checkpoint while it reads
+# would tear the copy.  Here something writes the file (a commit and a
+# checkpoint that change no row) while the first read pauses: the copy is
+# not kept, and read again.
+# touch_store DB: a value changed and changed back, checkpointed into the
+# file: the file is written, its content as it was.
+touch_store() {
+	"${DF_PY[@]}" -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("PRAGMA journal_mode = WAL")
+k = "(SELECT min(key) FROM meta)"
+c.execute("UPDATE meta SET value = value || char(120) WHERE key = " + k)
+c.execute("UPDATE meta SET value = substr(value, 1, length(value) - 1) WHERE key = " + k)
+c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+' "$1"
+	chmod 400 "$1"
+	rm -f "$1-wal" "$1-shm"
+}
+chmod 400 "$TW_TMP/ro/tw.db"
+TOKENWARDEN_TEST_PAUSE=backup-read "$tw_bin" backup --db "$TW_TMP/ro/tw.db" "$bk/moving.db" \
+	>"$out" 2>"$err" &
+reader=$!
+sleep 1
+touch_store "$TW_TMP/ro/tw.db"
+st=0
+wait "$reader" || st=$?
+tw_expect_eq "a backup whose store changed once under it" "$st" 0
+expect "$err" "$TW_TMP/ro/tw.db changed while it was read (a run writing it?); reading it again"
+copy_ok "$bk/moving.db" "$(head_of "$err")"
+# Changing under every read: refused, nothing written.
+rm -f "$bk/moving.db"
+(while [ ! -e "$TW_TMP/stop-touching" ]; do touch_store "$TW_TMP/ro/tw.db"; sleep 0.4; done) &
+writer=$!
+TOKENWARDEN_TEST_PAUSE=backup-read run 1 backup --db "$TW_TMP/ro/tw.db" "$bk/moving.db"
+touch "$TW_TMP/stop-touching"
+wait "$writer"
+expect "$err" "$TW_TMP/ro/tw.db changed while it was read, 5 times"
+expect "$err" "nothing was written to $bk/moving.db"
+[ ! -e "$bk/moving.db" ] || fail "a copy of a store that kept changing was written"
+ls -A "$bk" | grep -q '^\.moving' && fail "a temporary copy was left: $(ls -A "$bk")"
 chmod 700 "$TW_TMP/ro"
 
 if [ "$failures" -ne 0 ]; then
