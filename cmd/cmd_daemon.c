@@ -100,7 +100,7 @@ store_opened(struct daemon *d, int opened)
 			 "daemon's log says why, and it tries again every minute",
 			 d->so.db);
 	if (violations_remind(d->p, NULL, text, d->lost_said, now,
-			      &(struct notify_how){NOTIFY_TIMEOUT_MS, NULL}, &unsent) > 0)
+			      &(struct notify_how){NOTIFY_TIMEOUT_MS, 0, NULL}, &unsent) > 0)
 		d->lost_said = now;
 	if (unsent != NULL)
 		warnf("alert not sent: %s", unsent);

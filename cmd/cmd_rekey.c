@@ -24,8 +24,9 @@ struct rekey_keys {
 
 /*
  * secrets_reseal_fn: opens with the old key, seals to the new; the
- * plaintext is wiped.  A blob altered or moved from another token is
- * SECRETS_UNOPENED.
+ * plaintext is wiped.  A blob altered (or sealed to another key) is
+ * SECRETS_UNOPENED; one moved from another token opens, and stops the
+ * rekey whatever --drop-unopenable says.
  */
 static int
 reseal(const char *workspace, const char *token, const unsigned char *blob, size_t len,
@@ -35,8 +36,19 @@ reseal(const char *workspace, const char *token, const unsigned char *blob, size
 	char *key = NULL, *secret = NULL;
 	int got = seal_open(k->old, workspace, token, blob, len, &key, &secret, cause), rc;
 
-	if (got == SEAL_ERR_OPEN || got == SEAL_ERR_MOVED)
+	if (got == SEAL_ERR_OPEN)
 		return SECRETS_UNOPENED;
+	if (got == SEAL_ERR_MOVED) {
+		/* It opens: the secret it holds is another token's, and not lost. */
+		char *moved = *cause;
+
+		*cause = xasprintf("%s; rekey drops no secret that opens: put the rows' secrets "
+				   "back (restore the store from a backup), or delete the token, "
+				   "and rekey again",
+				   moved);
+		free(moved);
+		return -1;
+	}
 	if (got != SEAL_OK)
 		return -1;
 	rc = seal_seal(k->new, workspace, token, key, secret, out, out_len, cause) == SEAL_OK ? 0
@@ -62,8 +74,7 @@ static const struct args_opt rekey_options[] = {
     OPT_INT(0, "passphrase-fd", struct rekey_opts, passphrase_fd, "N", 0, 1024,
 	    "read the secret key's passphrase from descriptor N"),
     OPT_FLAG(0, "drop-unopenable", struct rekey_opts, drop,
-	     "reseal the others, and drop each secret that does not\nopen (altered, or moved "
-	     "from another token)"),
+	     "reseal the others, and drop each secret that does not\nopen (altered)"),
     OPT_WAIT("wait", struct rekey_opts, wait_ms,
 	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
@@ -134,10 +145,10 @@ out:
 		errorf("%s", cause);
 	if (status == TW_EXIT_FAILURE)
 		errorf("nothing was changed: every secret is still sealed to the old key");
-	if (status == TW_EXIT_FAILURE && done.unopened_n == 1)
+	if (status == TW_EXIT_FAILURE && done.refused && done.unopened_n == 1)
 		notef("give --drop-unopenable to reseal the others and drop that one: its token "
 		      "works on, but secret reveal can no longer show it");
-	else if (status == TW_EXIT_FAILURE && done.unopened_n > 1)
+	else if (status == TW_EXIT_FAILURE && done.refused && done.unopened_n > 1)
 		notef("give --drop-unopenable to reseal the others and drop those: their tokens "
 		      "work on, but secret reveal can no longer show them");
 	free(cause);
@@ -157,15 +168,15 @@ const struct cmd_entry cmd_rekey_entry = {
     .init = init_rekey,
     .max_args = 0,
     .notes = "Every secret is resealed and the new key pinned in one transaction: when a\n"
-	     "secret does not open (altered, or moved from another token), nothing changes\n"
-	     "and each such secret is named.  With --drop-unopenable the others are\n"
-	     "resealed and those dropped, each recorded as a secret.dropped event: their\n"
-	     "tokens work on, but secret reveal can no longer show them.  It takes the\n"
-	     "run lock.\n"
+	     "secret does not open (altered), nothing changes and each such secret is\n"
+	     "named.  With --drop-unopenable the others are resealed and those dropped,\n"
+	     "each recorded as a secret.dropped event: their tokens work on, but secret\n"
+	     "reveal can no longer show them.  A secret moved from another token opens,\n"
+	     "and is never dropped: it stops the rekey.  It takes the run lock.\n"
 	     "\n"
 	     "Exit status: 0 resealed, 1 a secret that does not open (without\n"
-	     "--drop-unopenable), or a secret key that is not the pinned one (nothing\n"
-	     "changed), 2 a usage error or a key that cannot be read,\n"
+	     "--drop-unopenable) or was moved, or a secret key that is not the pinned one\n"
+	     "(nothing changed), 2 a usage error or a key that cannot be read,\n"
 	     "5 another tokenwarden process holds the run lock.\n",
     .run = run_rekey,
 };

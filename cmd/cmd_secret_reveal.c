@@ -279,7 +279,8 @@ run_reveal(void *opts, int argc, char **argv)
 	got = r->token == NULL ? 1 : tokens_sealed(s, r->row, &blob, &len, &fpr, &cause);
 	if (got == 1)
 		cause = xasprintf("token %s in workspace %s has no stored secret: it was imported "
-				  "without one, or never created",
+				  "without one, never created, or dropped by a rekey ('tokenwarden "
+				  "audit log --kind secret.dropped' lists those)",
 				  r->token != NULL ? r->token : what, r->workspace);
 	if (got != 0)
 		goto out;

@@ -94,7 +94,7 @@ put_json(const struct line *l)
  * read otherwise than it is.
  */
 static void
-put_shown(const char *s)
+put_shown(FILE *to, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -103,13 +103,44 @@ put_shown(const char *s)
 
 		if (len < 0) {
 			/* A library's line break or tab (SQLite's reports) reads as a space. */
-			fputc(s[i] == '\n' || s[i] == '\t' ? ' ' : '?', stderr);
+			fputc(s[i] == '\n' || s[i] == '\t' ? ' ' : '?', to);
 			i++;
 			continue;
 		}
-		fwrite(s + i, 1, (size_t)len, stderr);
+		fwrite(s + i, 1, (size_t)len, to);
 		i += (size_t)len;
 	}
+}
+
+/*
+ * A line to compose before it goes to standard error (unbuffered) in one
+ * write, so that lines of processes sharing the log do not interleave.
+ * Without memory for it, the line goes out piece by piece.
+ */
+struct composed {
+	FILE *to;
+	char *buf;
+	size_t len;
+};
+
+static void
+compose_start(struct composed *c)
+{
+	c->buf = NULL;
+	c->len = 0;
+	c->to = open_memstream(&c->buf, &c->len);
+	if (c->to == NULL)
+		c->to = stderr;
+}
+
+static void
+compose_end(struct composed *c)
+{
+	if (c->to == stderr)
+		return;
+	if (fclose(c->to) == 0)
+		fwrite(c->buf, 1, c->len, stderr);
+	free(c->buf);
 }
 
 /* Prints one line.  Safe from any thread. */
@@ -122,23 +153,27 @@ put(const struct line *l)
 	if (format == MSG_JSON)
 		put_json(l);
 	else {
+		struct composed c;
+
+		compose_start(&c);
 		if (stamped) {
 			char ts[TIMEFMT_MAX];
 
 			timefmt_mode(clock_now_ms(), ts);
-			fprintf(stderr, "%s ", ts);
+			fprintf(c.to, "%s ", ts);
 		}
-		fputs("tokenwarden: ", stderr);
+		fputs("tokenwarden: ", c.to);
 		if (l->level[0] != 'n')
-			fprintf(stderr, "%s: ", l->level);
+			fprintf(c.to, "%s: ", l->level);
 		if (l->ws != NULL || l->slot != NULL) {
-			put_shown(l->ws != NULL ? l->ws : "-");
-			fputc('/', stderr);
-			put_shown(l->slot != NULL ? l->slot : "-");
-			fputs(": ", stderr);
+			put_shown(c.to, l->ws != NULL ? l->ws : "-");
+			fputc('/', c.to);
+			put_shown(c.to, l->slot != NULL ? l->slot : "-");
+			fputs(": ", c.to);
 		}
-		put_shown(l->text);
-		fputc('\n', stderr);
+		put_shown(c.to, l->text);
+		fputc('\n', c.to);
+		compose_end(&c);
 	}
 	if (progress[0] != '\0')
 		fputs(progress, stderr);
@@ -228,6 +263,8 @@ notef(const char *fmt, ...)
 void
 msg_diag(const char *level, const char *file, int line, int col, const char *text)
 {
+	struct composed c;
+
 	if (format == MSG_JSON) {
 		char ts[TIMEFMT_MAX], *out;
 		json_t *o;
@@ -243,10 +280,12 @@ msg_diag(const char *level, const char *file, int line, int col, const char *tex
 		json_decref(o);
 		return;
 	}
-	put_shown(file);
+	compose_start(&c);
+	put_shown(c.to, file);
 	if (line > 0)
-		fprintf(stderr, ":%d:%d", line, col);
-	fprintf(stderr, ": %s: ", level);
-	put_shown(text);
-	fputc('\n', stderr);
+		fprintf(c.to, ":%d:%d", line, col);
+	fprintf(c.to, ": %s: ", level);
+	put_shown(c.to, text);
+	fputc('\n', c.to);
+	compose_end(&c);
 }

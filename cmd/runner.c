@@ -344,7 +344,7 @@ integrity_failure(struct store *s, const struct policy *p, const struct rotate_o
 	else
 		warnf("%s", why);
 	if (!o->dry_run && violations_lasting(s, p, INTEGRITY_KEY, NULL, why, clock_now_ms(),
-					      &(struct notify_how){o->notify_timeout_ms, NULL},
+					      &(struct notify_how){o->notify_timeout_ms, 0, NULL},
 					      &unsent, &cause) < 0)
 		warnf("alert not recorded: %s", cause);
 	if (unsent != NULL)

@@ -122,9 +122,12 @@ left_alone(struct notify_state *st, size_t i, char **why)
 }
 
 /*
- * Records what webhook i did with an alert: answered (got 0 or 1) or not
- * (-1).  Returns the alerts it missed since it last did not answer, now
- * that it answers (0: none), with *since.
+ * Records what webhook i did with an alert: answered (got 0, or 1 with an
+ * error status) or not (-1), which leaves it alone for the state's
+ * retry_ms, however short its time limit was (NOTIFY_STOPPING_MS at
+ * least: a run that is ending waits once for each).  Returns the alerts it
+ * missed since it first did not answer, now that it takes one (0: none),
+ * with *since; an error status keeps them for the next alert it takes.
  */
 static int
 answered(struct notify_state *st, size_t i, int got, int64_t *since)
@@ -137,11 +140,13 @@ answered(struct notify_state *st, size_t i, int got, int64_t *since)
 	pthread_mutex_lock(&st->mu);
 	t = &st->t[i];
 	if (got < 0) {
-		if (t->retry_at == 0)
+		if (t->missed == 0)
 			t->down_at = clock_now_ms();
-		t->retry_at = clock_mono_ms() + st->retry_ms;
 		t->missed++;
-	} else if (t->retry_at != 0) {
+		t->retry_at = clock_mono_ms() + st->retry_ms;
+	} else if (got == 1) {
+		t->retry_at = 0;
+	} else if (t->missed > 0) {
 		missed = t->missed;
 		*since = t->down_at;
 		*t = (struct target){0};
@@ -193,13 +198,16 @@ post(CURL *curl, const char *url, const char *proxy, const char *json, long time
 	return 0;
 }
 
-/* Tells webhook n, answering again, how many alerts it missed since since. */
+/*
+ * Tells webhook n, answering again, how many alerts it missed since since,
+ * as an alert of kind (one it takes).
+ */
 static void
-tell_missed(CURL *curl, const struct policy *p, const struct policy_notify *n, long timeout_ms,
-	    int missed, int64_t since)
+tell_missed(CURL *curl, const struct policy *p, const struct policy_notify *n, unsigned kind,
+	    long timeout_ms, int missed, int64_t since)
 {
 	char at[TIMEFMT_MAX], *text, *json, *why = NULL;
-	struct notify_event ev = {NOTIFY_FAILURE, NULL, NULL, NULL};
+	struct notify_event ev = {kind, NULL, NULL, NULL};
 
 	timefmt_mode(since, at);
 	text = xasprintf("%d alert%s could not be sent to this webhook: it did not answer from %s; "
@@ -220,6 +228,23 @@ notify_wants(const struct policy *p, unsigned kind)
 		if ((p->notify[i].events & kind) != 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * The time limit of a post now: how's, cut to what is left before its
+ * deadline, but never under NOTIFY_STOPPING_MS.
+ */
+static long
+post_limit(const struct notify_how *how)
+{
+	int64_t left;
+
+	if (how->deadline <= 0)
+		return how->timeout_ms;
+	left = how->deadline - clock_mono_ms();
+	if (left < NOTIFY_STOPPING_MS)
+		left = NOTIFY_STOPPING_MS;
+	return left < how->timeout_ms ? (long)left : how->timeout_ms;
 }
 
 int
@@ -245,11 +270,11 @@ notify_send(const struct policy *p, const struct notify_how *how, const struct n
 				json = body(ev);
 			}
 			got = curl != NULL
-				  ? post(curl, n->webhook, p->proxy, json, how->timeout_ms, &why)
+				  ? post(curl, n->webhook, p->proxy, json, post_limit(how), &why)
 				  : 1;
 			missed = answered(how->state, i, got, &since);
-			if (missed > 0 && got == 0)
-				tell_missed(curl, p, n, how->timeout_ms, missed, since);
+			if (missed > 0)
+				tell_missed(curl, p, n, ev->kind, post_limit(how), missed, since);
 			if (got == 0)
 				continue;
 		}

@@ -45,7 +45,10 @@ void notify_state_free(struct notify_state *st);
 
 /* How alerts are sent. */
 struct notify_how {
-	long timeout_ms;            /* each post's time limit */
+	long timeout_ms; /* each post's time limit */
+	/* clock_mono_ms after which a post waits NOTIFY_STOPPING_MS at most; each post
+	 * waits no later than it, nor less than that; 0: none */
+	int64_t deadline;
 	struct notify_state *state; /* the run's; NULL: every alert tries every target */
 };
 

@@ -113,24 +113,18 @@ say(struct run *run, int failed, const char *event, const char *ws, const char *
 static int stopping(const struct run *run);
 
 /*
- * How the run's alerts are sent: each may take the options' time, no
- * longer than the run has left, and NOTIFY_STOPPING_MS once it is
- * stopping; a webhook that did not answer is left alone a while.
+ * How the run's alerts are sent: each post may take the options' time, no
+ * later than the run's stop_at, and NOTIFY_STOPPING_MS once it is stopping;
+ * a webhook that did not answer is left alone a while.
  */
 static struct notify_how
 alert_how(const struct run *run)
 {
-	int64_t limit = run->o->notify_timeout_ms, left;
+	struct notify_how how = {run->o->notify_timeout_ms, run->o->stop_at, run->sh->alerts};
 
-	if (stopping(run)) {
-		limit = NOTIFY_STOPPING_MS;
-	} else if (run->o->stop_at > 0) {
-		left = run->o->stop_at - clock_mono_ms();
-		limit = left > NOTIFY_STOPPING_MS ? left : NOTIFY_STOPPING_MS;
-	}
-	if (limit > run->o->notify_timeout_ms)
-		limit = run->o->notify_timeout_ms;
-	return (struct notify_how){(long)limit, run->sh->alerts};
+	if (stopping(run) && how.timeout_ms > NOTIFY_STOPPING_MS)
+		how.timeout_ms = NOTIFY_STOPPING_MS;
+	return how;
 }
 
 /* Sends an alert; a failure to alert is logged, never fatal. */

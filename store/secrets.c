@@ -280,6 +280,7 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 	    reseal_all(s, v, n, old_fpr, new_fpr, reseal, arg, drop, now, r, cause) < 0)
 		goto out;
 	if (r->unopened_n > 0 && !drop) {
+		r->refused = 1;
 		*cause = xasprintf("%d secret%s of %zu %s not open with the old secret key (%s)",
 				   r->unopened_n, r->unopened_n == 1 ? "" : "s", n,
 				   r->unopened_n == 1 ? "does" : "do", r->unopened);

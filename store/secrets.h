@@ -58,6 +58,7 @@ struct secrets_rekeyed {
 	int count;      /* secrets resealed */
 	int unopened_n; /* secrets that did not open */
 	int dropped;    /* of those, dropped */
+	int refused;    /* nothing changed for them: they did not open, and not drop */
 	char *unopened; /* why each did not open, naming its token, "; " between (free it) */
 };
 

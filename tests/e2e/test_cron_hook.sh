@@ -91,7 +91,8 @@ tw_expect_eq "the file after a rehearsal" "$(stat -c %i:%Y "$env_file"):$(sha256
 echo "== input that is not a token is refused, the file as it was"
 secret=$(env_value MODE_ACCESS_SECRET)
 for bad in 'not json' '[]' '{"token": "t1", "access_key": "k"}' \
-	"{\"token\": \"t1\", \"access_key\": \"k\", \"access_secret\": \"$secret\\nEVIL=1\", \"expires_at\": \"2027-01-18T02:00Z\"}"; do
+	"{\"token\": \"t1\", \"access_key\": \"k\", \"access_secret\": \"$secret\\nEVIL=1\", \"expires_at\": \"2027-01-18T02:00Z\"}" \
+	"{\"token\": \"t1\", \"access_key\": \"~root\", \"access_secret\": \"$secret\", \"expires_at\": \"2027-01-18T02:00Z\"}"; do
 	st=0
 	printf '%s' "$bad" | "$hook" "$env_file" >"$out" 2>"$err" || st=$?
 	tw_expect_eq "the hook's exit for '${bad:0:20}...'" "$st" 1
@@ -101,6 +102,12 @@ done
 st=0
 "$hook" relative/mode.env </dev/null >"$out" 2>"$err" || st=$?
 tw_expect_eq "the hook's exit for a relative path" "$st" 1
+st=0
+printf '{"token": "t1", "access_key": "k", "access_secret": "s", "expires_at": "2027-01-18T02:00Z"}' |
+	"$hook" "$TW_TMP/none/mode.env" >"$out" 2>"$err" || st=$?
+tw_expect_eq "the hook's exit for a missing directory" "$st" 1
+expect "$err" "cannot write in $TW_TMP/none"
+grep -q Traceback "$err" && fail "the hook died with a traceback"
 tw_expect_eq "the file after refusals" "$(stat -c %i:%Y "$env_file"):$(sha256sum <"$env_file")" "$before:$sum"
 
 echo "== the rotation after it replaces the file"

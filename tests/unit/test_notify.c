@@ -37,6 +37,8 @@ static struct MHD_Daemon *daemon_;
 static unsigned port;
 /* How long /failures waits before it answers (ms): a webhook that does not answer in time. */
 static atomic_int slow_ms;
+/* The status /failures answers; 0: 200. */
+static atomic_int failures_status;
 
 struct upload {
 	char *body;
@@ -76,7 +78,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (strcmp(url, "/failures") == 0 && atomic_load(&slow_ms) > 0)
 		usleep((useconds_t)atomic_load(&slow_ms) * 1000);
 	r = MHD_create_response_from_buffer(2, (void *)(uintptr_t) "ok", MHD_RESPMEM_PERSISTENT);
-	ret = MHD_queue_response(conn, strcmp(url, "/broken") == 0 ? 500 : 200, r);
+	ret =
+	    MHD_queue_response(conn,
+			       strcmp(url, "/broken") == 0 ? 500
+			       : strcmp(url, "/failures") == 0 && atomic_load(&failures_status) > 0
+				   ? (unsigned)atomic_load(&failures_status)
+				   : 200,
+			       r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -166,7 +174,7 @@ test_kinds_and_body(void **state)
 	(void)state;
 	reset();
 	/* failures go to the default target (failure, stuck, violation) only */
-	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 0);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 0);
 	assert_null(cause);
 	assert_int_equal(nreceived, 1);
 	assert_string_equal(received[0].path, "/failures");
@@ -182,7 +190,7 @@ test_kinds_and_body(void **state)
 	reset();
 	ev.kind = NOTIFY_SUCCESS;
 	ev.text = "rotated";
-	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 0);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 0);
 	assert_int_equal(nreceived, 1);
 	assert_string_equal(received[0].path, "/successes");
 
@@ -191,7 +199,7 @@ test_kinds_and_body(void **state)
 	ev.kind = NOTIFY_VIOLATION;
 	ev.workspace = ev.slot = NULL;
 	ev.text = "3 unmanaged tokens";
-	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 0);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 0);
 	o = json_loads(received[0].body, 0, NULL);
 	assert_non_null(o);
 	assert_null(json_object_get(o, "slot"));
@@ -211,7 +219,7 @@ test_failures_name_no_url(void **state)
 	(void)state;
 	reset();
 	/* stuck goes to /failures (200) and /broken (500) */
-	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 1);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 1);
 	assert_string_equal(cause, "webhook at line 7: HTTP 500");
 	free(cause);
 	policy_free(p);
@@ -219,7 +227,7 @@ test_failures_name_no_url(void **state)
 	/* nobody listening: named by line, the URL kept out */
 	p = policy(1);
 	ev.kind = NOTIFY_FAILURE;
-	assert_int_equal(notify_send(p, &(struct notify_how){5000, NULL}, &ev, &cause), 1);
+	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 1);
 	assert_non_null(strstr(cause, "webhook at line 4: "));
 	assert_null(strstr(cause, "127.0.0.1"));
 	free(cause);
@@ -244,7 +252,7 @@ test_webhook_left_alone_then_told(void **state)
 {
 	struct policy *p = policy(port);
 	struct notify_state *st = notify_state_new(p, 300);
-	struct notify_how how = {100, st};
+	struct notify_how how = {100, 0, st};
 	struct notify_event ev = {NOTIFY_FAILURE, "acme", "etl", "create refused"};
 	char *cause = NULL, *text;
 
@@ -262,7 +270,15 @@ test_webhook_left_alone_then_told(void **state)
 	atomic_store(&slow_ms, 0);
 	assert_int_equal(nreceived, 1); /* the one it did not answer */
 
-	/* Tried again once that has passed: the alert, then how many it missed. */
+	/* Tried again once that has passed: an error status is an answer, and the
+	 * count waits for an alert it takes. */
+	atomic_store(&failures_status, 503);
+	assert_int_equal(notify_send(p, &how, &ev, &cause), 1);
+	assert_string_equal(cause, "webhook at line 4: HTTP 503");
+	FREE_NULL(&cause);
+	atomic_store(&failures_status, 0);
+
+	/* Then the alert it takes, and how many it missed. */
 	reset();
 	assert_int_equal(notify_send(p, &how, &ev, &cause), 0);
 	assert_null(cause);
