@@ -130,6 +130,18 @@ teardown(void **state)
 	return 0;
 }
 
+/* How many the server received, read under its lock: what it wrote is then ours to read. */
+static size_t
+received_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&lock);
+	n = nreceived;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 static void
 reset(void)
 {
@@ -176,7 +188,7 @@ test_kinds_and_body(void **state)
 	/* failures go to the default target (failure, stuck, violation) only */
 	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(nreceived, 1);
+	assert_int_equal(received_count(), 1);
 	assert_string_equal(received[0].path, "/failures");
 	o = json_loads(received[0].body, 0, NULL);
 	assert_non_null(o);
@@ -191,7 +203,7 @@ test_kinds_and_body(void **state)
 	ev.kind = NOTIFY_SUCCESS;
 	ev.text = "rotated";
 	assert_int_equal(notify_send(p, &(struct notify_how){5000, 0, NULL}, &ev, &cause), 0);
-	assert_int_equal(nreceived, 1);
+	assert_int_equal(received_count(), 1);
 	assert_string_equal(received[0].path, "/successes");
 
 	/* no workspace or slot: the fields are left out */
@@ -268,7 +280,7 @@ test_webhook_left_alone_then_told(void **state)
 	FREE_NULL(&cause);
 	usleep(500 * 1000);
 	atomic_store(&slow_ms, 0);
-	assert_int_equal(nreceived, 1); /* the one it did not answer */
+	assert_int_equal(received_count(), 1); /* the one it did not answer */
 
 	/* Tried again once that has passed: an error status is an answer, and the
 	 * count waits for an alert it takes. */
@@ -282,7 +294,7 @@ test_webhook_left_alone_then_told(void **state)
 	reset();
 	assert_int_equal(notify_send(p, &how, &ev, &cause), 0);
 	assert_null(cause);
-	assert_int_equal(nreceived, 2);
+	assert_int_equal(received_count(), 2);
 	assert_string_equal(received[1].path, "/failures");
 	text = text_of(1);
 	assert_non_null(strstr(text, "tokenwarden failure: 2 alerts could not be sent to this "
@@ -290,7 +302,7 @@ test_webhook_left_alone_then_told(void **state)
 	free(text);
 	reset();
 	assert_int_equal(notify_send(p, &how, &ev, &cause), 0);
-	assert_int_equal(nreceived, 1);
+	assert_int_equal(received_count(), 1);
 
 	/* An error status is an answer: that webhook is tried every time. */
 	reset();
@@ -300,7 +312,7 @@ test_webhook_left_alone_then_told(void **state)
 		assert_string_equal(cause, "webhook at line 7: HTTP 500");
 		FREE_NULL(&cause);
 	}
-	assert_int_equal(nreceived, 4); /* /failures and /broken, twice */
+	assert_int_equal(received_count(), 4); /* /failures and /broken, twice */
 	notify_state_free(st);
 	policy_free(p);
 }
