@@ -35,20 +35,6 @@ refute() {
 	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi
 }
 
-# listen MODE NAME: starts tests/lib/listen.py, which writes its port to
-# $TW_TMP/NAME.port and logs to $TW_TMP/NAME.log.
-listen() {
-	local pf=$TW_TMP/$2.port i
-	: >"$TW_TMP/$2.log"
-	python3 "$here/../lib/listen.py" "$1" "$pf" "$TW_TMP/$2.log" >/dev/null 2>&1 &
-	tw_at_exit "kill $! 2>/dev/null"
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$pf" ] && break
-		sleep 0.1
-	done
-	[ -s "$pf" ] || tw_fail "listen.py $1 wrote no port"
-}
-
 # untouched_proxy WHAT: nothing has reached the proxy.  Its log is never
 # printed: what reaches a proxy may be a credential.
 untouched_proxy() {
@@ -75,8 +61,8 @@ no_secret_to_proxy() {
 	done
 }
 
-listen proxy proxy
-listen hook hook
+tw_listen proxy proxy
+tw_listen hook hook
 proxy_port=$(cat "$TW_TMP/proxy.port")
 hook_port=$(cat "$TW_TMP/hook.port")
 # Started before the proxy variables are set: sim.sh's curl reads them too.

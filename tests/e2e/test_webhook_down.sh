@@ -3,8 +3,9 @@
 # per alert, and webhooks together never hold a run past its --max-time
 # (but for NOTIFY_STOPPING_MS each after it).  Four slots fail in one run
 # (every create's answer lost) with three webhooks: two that read each
-# alert and never answer (tests/lib/listen.py silent), one that answers.  Checked from outside: what reached each webhook, the run's log,
-# and the run's wall time against its --max-time.
+# alert and never answer (tests/lib/listen.py silent), one that answers.
+# Checked from outside: what reached each webhook, the run's log, and the
+# run's wall time against its --max-time.
 # usage: test_webhook_down.sh MODESIM TOKENWARDEN
 set -euo pipefail
 umask 077
@@ -18,20 +19,6 @@ out=$TW_TMP/out
 err=$TW_TMP/err
 db=$TW_TMP/tw.db
 mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
-
-# listen MODE NAME: starts tests/lib/listen.py, its port in $TW_TMP/NAME.port,
-# what reaches it in $TW_TMP/NAME.log.
-listen() {
-	local pf=$TW_TMP/$2.port i
-	: >"$TW_TMP/$2.log"
-	python3 "$here/../lib/listen.py" "$1" "$pf" "$TW_TMP/$2.log" >/dev/null 2>&1 &
-	tw_at_exit "kill $! 2>/dev/null"
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$pf" ] && break
-		sleep 0.1
-	done
-	[ -s "$pf" ] || tw_fail "listen.py $1 wrote no port"
-}
 
 # reached NAME KIND: how many alerts of KIND reached webhook NAME since
 # the last forget NAME.
@@ -51,9 +38,9 @@ timed_run() {
 	took=$((($(date +%s%N) - t0) / 1000000))
 }
 
-listen silent down
-listen hook up
-listen silent down2
+tw_listen silent down
+tw_listen hook up
+tw_listen silent down2
 sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2027-01-01T02:00Z
 "$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
 "$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null

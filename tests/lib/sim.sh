@@ -20,6 +20,9 @@
 #   tw_fail MESSAGE              print FAIL: MESSAGE and exit 1
 #   tw_expect_eq WHAT GOT WANT   fail unless GOT equals WANT
 #   tw_at_exit COMMAND           run COMMAND (eval'd) when the test exits
+#   tw_listen MODE NAME          start tests/lib/listen.py (MODE proxy, hook or
+#                                silent), its port in $TW_TMP/NAME.port and
+#                                what reaches it in $TW_TMP/NAME.log
 
 # The simulator is on loopback: never reach it through a proxy.
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
@@ -45,6 +48,18 @@ tw_expect_eq() {
 
 tw_at_exit() {
 	_tw_exit_cmds+=("$1")
+}
+
+tw_listen() {
+	local pf=$TW_TMP/$2.port i
+	: >"$TW_TMP/$2.log"
+	python3 "$(dirname "${BASH_SOURCE[0]}")/listen.py" "$1" "$pf" "$TW_TMP/$2.log" >/dev/null 2>&1 &
+	tw_at_exit "kill $! 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$pf" ] && break
+		sleep 0.1
+	done
+	[ -s "$pf" ] || tw_fail "listen.py $1 wrote no port"
 }
 
 _tw_on_exit() {
