@@ -100,7 +100,8 @@ storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
 		*cause = xasprintf("%s: cannot write the copy: %s", path, strerror(errno));
 		goto out;
 	}
-	/* The copy as written, checked under its temporary name beside the target. */
+	/* The copy as written, checked under its temporary name beside the target;
+	 * rc stays STORECOPY_FAILED while nothing keeps it out of place. */
 	tmp = xasprintf("%.*s%s", (int)(out.name - out.path), out.path, out.tmp);
 	if (f != NULL && check_at(tmp, f, cause) < 0)
 		rc = STORECOPY_DAMAGED;

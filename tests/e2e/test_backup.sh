@@ -264,14 +264,16 @@ tw_expect_eq "the store's head after the refusals" \
 echo "== a restore refused changes nothing"
 export TOKENWARDEN_NOW=2027-01-15T05:00Z
 refused_kept=$db.replaced-20270115T050000Z
-"${DF_PY[@]}" - "$bk/first.db" "$TW_TMP/broken.db" <<'PY'
+# edited_copy FILE SQL: the first backup copied to FILE (0600), SQL run on the copy.
+edited_copy() {
+	"${DF_PY[@]}" - "$bk/first.db" "$1" "$2" <<'PY'
 import shutil, sqlite3, sys
 shutil.copy(sys.argv[1], sys.argv[2])
-c = sqlite3.connect(sys.argv[2])
-c.execute("UPDATE events SET details = '{\"edited\":1}' WHERE id = 2")
-c.commit()
+sqlite3.connect(sys.argv[2], isolation_level=None).executescript(sys.argv[3])
 PY
-chmod 600 "$TW_TMP/broken.db"
+	chmod 600 "$1"
+}
+edited_copy "$TW_TMP/broken.db" "UPDATE events SET details = '{\"edited\":1}' WHERE id = 2"
 head -c 65536 /dev/urandom >"$TW_TMP/noise.db"
 restore_refused() {
 	local want=$1 text=$2
@@ -289,26 +291,13 @@ restore_refused 2 "not a SQLite database" "$TW_TMP/noise.db"
 restore_refused 1 "its history does not verify" "$TW_TMP/broken.db"
 expect "$err" "nothing was changed"
 # A copy of 4 KiB pages (a store made before 2 KiB ones) into one of 2 KiB.
-"${DF_PY[@]}" - "$bk/first.db" "$TW_TMP/4k.db" <<'PY'
-import shutil, sqlite3, sys
-shutil.copy(sys.argv[1], sys.argv[2])
-c = sqlite3.connect(sys.argv[2], isolation_level=None)
-c.execute("PRAGMA page_size = 4096")
-c.execute("VACUUM")
-assert c.execute("PRAGMA page_size").fetchone()[0] == 4096
-PY
-chmod 600 "$TW_TMP/4k.db"
+edited_copy "$TW_TMP/4k.db" "PRAGMA page_size = 4096; VACUUM"
+tw_expect_eq "the page size of the 4 KiB copy" "$(sqlq "$TW_TMP/4k.db" "PRAGMA page_size")" 4096
 restore_refused 1 "SQLite cannot copy one into the other" "$TW_TMP/4k.db"
 expect "$err" "nothing was changed"
 # A copy whose token rows differ from its history: every run would refuse it.
-"${DF_PY[@]}" - "$bk/first.db" "$TW_TMP/edited.db" <<'PY'
-import shutil, sqlite3, sys
-shutil.copy(sys.argv[1], sys.argv[2])
-c = sqlite3.connect(sys.argv[2])
-c.execute("UPDATE tokens SET expires_at = expires_at + 86400000 WHERE id = (SELECT max(id) FROM tokens)")
-c.commit()
-PY
-chmod 600 "$TW_TMP/edited.db"
+edited_copy "$TW_TMP/edited.db" \
+	"UPDATE tokens SET expires_at = expires_at + 86400000 WHERE id = (SELECT max(id) FROM tokens)"
 restore_refused 1 "differ from what its history records" "$TW_TMP/edited.db"
 # --head names the copy meant; another is refused.
 restore_refused 1 "not the copy that head was printed for" --head "$restore_head" "$bk/first.db"
