@@ -281,8 +281,9 @@ unmanaged_rule(struct plan_builder *b, const struct token_row *r)
 		later(b, when);
 		return;
 	}
-	b->group++;
-	enforce_action(b, PLAN_DELETE_UNMANAGED, r, when, e->unmanaged_after);
+	if (b->nunmanaged == b->unmanaged_cap)
+		b->unmanaged = xgrow(b->unmanaged, &b->unmanaged_cap, 16, sizeof *b->unmanaged);
+	b->unmanaged[b->nunmanaged++] = (struct plan_unmanaged){r, when};
 }
 
 /* What the rows say about one slot. */
@@ -742,6 +743,42 @@ personal(struct plan_builder *b)
 }
 
 /*
+ * The unmanaged tokens due for deletion: deleted when every slot of the
+ * policy has an active token, else each a finding naming the first slot
+ * without one.  Such a slot may be one renamed or moved in the policy, its
+ * consumers still holding the token its old name made, which is now
+ * unmanaged: deleting that before the slot's first token reaches them
+ * leaves them a dead token (DESIGN's trust rules) when that rotation
+ * fails.  Which consumer holds what is not recorded, so any such slot holds
+ * every unmanaged deletion back.
+ */
+static void
+unmanaged_due(struct plan_builder *b, const struct slot_view *views)
+{
+	const struct policy_slot *waits = NULL;
+
+	for (size_t i = 0; i < b->p->nslots && waits == NULL; i++)
+		if (views[i].active == NULL)
+			waits = b->p->slots[i];
+	for (size_t k = 0; k < b->nunmanaged; k++) {
+		const struct token_row *r = b->unmanaged[k].r;
+		struct plan_finding *f;
+
+		if (waits == NULL) {
+			b->group++;
+			enforce_action(b, PLAN_DELETE_UNMANAGED, r, b->unmanaged[k].when,
+				       b->p->enforce.unmanaged_after);
+			continue;
+		}
+		f = row_finding(b, FIND_UNMANAGED, r, r->expires_at);
+		if (f != NULL)
+			f->waits = waits;
+	}
+	free(b->unmanaged);
+	b->unmanaged = NULL;
+}
+
+/*
  * Deletes the replaced tokens past their grace, now that every row is seen,
  * but not a replacement kept for a consumer (newer than its slot's active
  * token and retiring at its expiry), which its slot's next rotation must
@@ -806,6 +843,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	for (size_t i = 0; i < in->nmore; i++)
 		classify(&b, &in->more[i], views);
 	past_grace(&b, views);
+	unmanaged_due(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);
 	personal(&b);
@@ -822,6 +860,7 @@ plan_finding_text(const struct plan_finding *f)
 {
 	const struct token_row *r = f->r;
 	char at[TIMEFMT_MAX], life[TIMEFMT_MAX], limit[TIMEFMT_MAX];
+	const char *what;
 
 	if (r == NULL)
 		return xstrdup(f->text);
@@ -836,9 +875,14 @@ plan_finding_text(const struct plan_finding *f)
 		return xstrjoin("expired at ", at, " and is still on the server");
 	case FIND_UNMANAGED:
 		timefmt_minute(born(r), at);
-		return xstrjoin(r->slot != NULL ? "a token of a slot the policy no longer has"
-						: "an unmanaged token",
-				", made ", at, ", belongs to no slot of the policy");
+		what = r->slot != NULL ? "a token of a slot the policy no longer has"
+				       : "an unmanaged token";
+		if (f->waits == NULL)
+			return xstrjoin(what, ", made ", at, ", belongs to no slot of the policy");
+		return xstrjoin(what, ", made ", at,
+				", belongs to no slot of the policy; deleted once ",
+				f->waits->ws->name, "/", f->waits->name,
+				" has an active token (its consumers may hold this one)");
 	case FIND_UNKNOWN:
 		timefmt_minute(r->expires_at, at);
 		return xstrjoin("a create whose answer was lost; token '", r->name,

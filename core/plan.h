@@ -87,6 +87,11 @@ struct plan_finding {
 	 * inventory finds thousands that a run never says.  NULL for the others.
 	 */
 	const struct token_row *r;
+	/*
+	 * unmanaged: the slot without an active token its deletion waits for
+	 * (plan.c: unmanaged_due), or NULL when none holds it back.
+	 */
+	const struct policy_slot *waits;
 	int64_t limit; /* max-lifetime: enforce max_lifetime, in seconds */
 	char *text;    /* allocated; NULL for a row's finding */
 };

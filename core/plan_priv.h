@@ -20,6 +20,13 @@ struct plan_builder {
 		long slot; /* its index in the policy's slots */
 	} * past;
 	size_t npast, past_cap;
+	/* Tokens enforce unmanaged deletes now, unless a slot holds them back
+	 * (plan.c: unmanaged_due). */
+	struct plan_unmanaged {
+		const struct token_row *r;
+		int64_t when;
+	} * unmanaged;
+	size_t nunmanaged, unmanaged_cap;
 };
 
 void plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,

@@ -103,6 +103,43 @@ finding(const struct plan *pl, enum finding_kind k, const char *token)
 	return NULL;
 }
 
+/* The slot the unmanaged finding about token waits for (NULL: none); fails without one. */
+static const struct policy_slot *
+unmanaged_waits(const struct plan *pl, const char *token)
+{
+	const struct plan_finding *f = finding(pl, FIND_UNMANAGED, token);
+
+	if (f == NULL) {
+		fail_msg("no unmanaged finding about %s", token);
+		return NULL;
+	}
+	return f->waits;
+}
+
+/*
+ * An active token, weeks from its expiry, for each slot of p that has none
+ * in v: no slot then holds an unmanaged deletion back (unmanaged_due).
+ */
+static void
+every_slot_active(struct inv *v, const struct policy *p)
+{
+	for (size_t i = 0; i < p->nslots; i++) {
+		const struct policy_slot *s = p->slots[i];
+		size_t k = 0;
+		char *id;
+
+		while (k < v->n && !(v->rows[k].state == TOKEN_ACTIVE && v->rows[k].slot != NULL &&
+				     strcmp(v->rows[k].workspace, s->ws->name) == 0 &&
+				     strcmp(v->rows[k].slot, s->name) == 0))
+			k++;
+		if (k < v->n)
+			continue;
+		id = xasprintf("tok-%s-%s", s->ws->name, s->name);
+		add(v, s->ws->name, s->name, id, TOKEN_ACTIVE, NOW - D, NOW + 20 * D);
+		free(id);
+	}
+}
+
 /*
  * The enforce rules' texts name their durations as written (an expired
  * delete_after of 0 as "0"), the same for every row, and the row's expiry
@@ -143,6 +180,7 @@ test_enforce_texts(void **state)
 			add(&v, "acme", "etl", i ? "exp-2" : "exp-1", TOKEN_EXPIRED, NOW - 30 * D,
 			    NOW - 3 * D);
 		}
+		every_slot_active(&v, p);
 		plan_build(p, v.rows, v.n, NOW, &pl);
 		for (size_t i = 0; i < pl.nactions; i++) {
 			const struct plan_action *a = &pl.actions[i];
@@ -391,9 +429,11 @@ test_actions_and_findings(void **state)
 	/* enforce rules */
 	assert_non_null(finding(&pl, FIND_MAX_LIFETIME, "tok-long"));
 	assert_null(finding(&pl, FIND_MAX_LIFETIME, "tok-due"));
-	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 2);
-	assert_non_null(finding(&pl, FIND_UNMANAGED, "tok-um-new"));
-	assert_null(finding(&pl, FIND_UNMANAGED, "tok-um-old"));
+	/* fresh and lapsed have no active token: the unmanaged deletions wait (below) */
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-um-old"),
+			 p->slots[policy_slot_index(p, "acme", "fresh")]);
+	assert_null(unmanaged_waits(&pl, "tok-um-new")); /* not due yet: not held back */
 	assert_non_null(finding(&pl, FIND_UNKNOWN, NULL));
 	assert_non_null(finding(&pl, FIND_PERSONAL, NULL));
 	assert_null(finding(&pl, FIND_OVERDUE, "tok-due"));
@@ -486,10 +526,87 @@ test_enforce_workspace_gone(void **state)
 	(void)state;
 	add(&v, "gone", NULL, "tok-gone-um", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
 	add(&v, "acme", NULL, "tok-here-um", TOKEN_ACTIVE, NOW - 9 * D, NOW + 20 * D);
+	every_slot_active(&v, p);
 	plan_build(p, v.rows, v.n, NOW, &pl);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
 	assert_non_null(finding(&pl, FIND_UNMANAGED, "tok-gone-um"));
 	assert_null(finding(&pl, FIND_UNMANAGED, "tok-here-um"));
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/* The index of the first action of kind k for slot (NULL: any) in pl, or pl->nactions. */
+static size_t
+index_of(const struct plan *pl, enum plan_kind k, const char *slot)
+{
+	size_t i = 0;
+
+	while (i < pl->nactions && !(pl->actions[i].kind == k &&
+				     (slot == NULL || (pl->actions[i].slot != NULL &&
+						       strcmp(pl->actions[i].slot, slot) == 0))))
+		i++;
+	return i;
+}
+
+/*
+ * An unmanaged token due for deletion waits while any slot of the policy
+ * has no active token: a slot renamed in the policy may deliver to the
+ * consumers that hold it, and its first rotation may fail.  The finding
+ * names the slot; once every slot has an active token the plan deletes it.
+ * An expired token's deletion does not wait: no consumer works with it.
+ */
+static void
+test_unmanaged_waits_for_every_slot(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "defaults: { lifetime: 30d, rotate_before: 6d }\n"
+		 "enforce: { unmanaged: { delete_after: 7d }, expired: { delete_after: 0 } }\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [ { name: etl }, { name: etl-v2 } ] }\n"
+		 "  - { name: beta, credential: d, tokens: [ { name: bi } ] }\n");
+	struct inv v = {0};
+	struct plan pl;
+	char *text;
+
+	(void)state;
+	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
+	add(&v, "beta", "bi", "tok-bi", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
+	/* the slot's old name's token, made 40 days ago: due for deletion */
+	add(&v, "acme", "etl-old", "tok-renamed", TOKEN_ACTIVE, NOW - 40 * D, NOW + 20 * D);
+	add(&v, "acme", "etl", "tok-exp", TOKEN_EXPIRED, NOW - 40 * D, NOW - 10 * D);
+
+	/* etl-v2 has no token yet */
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl-v2"), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-renamed"),
+			 p->slots[policy_slot_index(p, "acme", "etl-v2")]);
+	text = plan_finding_text(finding(&pl, FIND_UNMANAGED, "tok-renamed"));
+	assert_non_null(strstr(text, "belongs to no slot of the policy; deleted once acme/etl-v2 "
+				     "has an active token (its consumers may hold this one)"));
+	free(text);
+	/* the expired one goes, after the rotation of its (lack of) deadline */
+	assert_int_equal(count(&pl, PLAN_DELETE_EXPIRED, NULL), 1);
+	assert_true(index_of(&pl, PLAN_ACTIVATE, "etl-v2") <
+		    index_of(&pl, PLAN_DELETE_EXPIRED, NULL));
+	plan_free(&pl);
+
+	/* etl-v2's first token is active: the deletion is planned, no finding */
+	add(&v, "acme", "etl-v2", "tok-v2", TOKEN_ACTIVE, NOW - H, NOW + 30 * D);
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, "etl-old"), 1);
+	assert_null(finding(&pl, FIND_UNMANAGED, "tok-renamed"));
+	plan_free(&pl);
+
+	/* beta/bi's token lapsed: it holds the deletion back in turn */
+	v.rows[1].expires_at = NOW - H;
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-renamed"),
+			 p->slots[policy_slot_index(p, "beta", "bi")]);
 	plan_free(&pl);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
@@ -1152,6 +1269,7 @@ main(void)
 	    cmocka_unit_test(test_due_time),
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_enforce_workspace_gone),
+	    cmocka_unit_test(test_unmanaged_waits_for_every_slot),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# End-to-end: a slot renamed in the policy, its consumer's file the same,
+# under enforce unmanaged delete_after.  The old slot's token is now
+# unmanaged, and old enough to delete, but it is what the consumer holds
+# until the renamed slot's first token reaches it.  Checked from outside
+# (the consumer's file against the simulator's /_sim/tokens):
+#   - while the renamed slot has no active token, plan and rotate hold the
+#     deletion back and say why, naming the slot: a run whose replacement
+#     fails (it does not verify) leaves the consumer's token on the server;
+#   - once the renamed slot's token is delivered and active, the next run
+#     deletes the unmanaged one, and the consumer holds a live token.
+# usage: test_renamed_slot.sh MODESIM TOKENWARDEN
+set -euo pipefail
+umask 077
+here=$(dirname "$0")
+. "$here/../lib/sim.sh"
+. "$here/../lib/check.sh"
+modesim=$1
+tw_bin=$2
+unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDENTIAL
+out=$TW_TMP/out
+err=$TW_TMP/err
+db=$TW_TMP/tw.db
+consumer=$TW_TMP/run/consumer.json
+mkdir -p "$TW_TMP/creds" "$TW_TMP/run"
+
+sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2027-01-01T02:00Z
+"$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
+export CREDENTIALS_DIRECTORY=$TW_TMP/creds TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml TOKENWARDEN_DB=$db
+
+# policy SLOT: the policy, its one slot named SLOT, delivering to $consumer.
+policy() {
+	cat >"$TW_TMP/policy.yaml" <<YAML
+version: 1
+store: { path: $db, public_key: $TW_TMP/seal.pub }
+enforce: { unmanaged: { delete_after: 30d } }
+schedule: { retries: 0 }
+workspaces:
+  - name: acme
+    api: $SIM_URL
+    credential: acme-admin
+    tokens:
+      - name: $1
+        deliver: [ { file: "$consumer" } ]
+YAML
+}
+
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
+# on_server ID: whether the simulator holds token ID, unexpired (it works).
+on_server() {
+	sim_ctl GET /_sim/tokens |
+		jq -e --arg id "$1" '[.tokens[] | select(.expired | not) | .token] | index($id) != null' >/dev/null
+}
+
+held() { jq -r .token "$consumer"; }
+
+policy etl
+at 2027-01-01T02:00Z
+run 0 rotate
+old=$(held)
+on_server "$old" || fail "the first token is not on the server"
+
+echo "== renamed 40 days later: the deletion waits for the renamed slot"
+policy etl-v2
+at 2027-02-10T02:00Z
+run 3 plan --json
+jq -e '[.actions[] | select(.action == "delete-unmanaged")] == []' "$out" >/dev/null ||
+	fail "plan deletes the unmanaged token before the renamed slot has one"
+jq -e --arg id "$old" '[.findings[] | select(.finding == "unmanaged" and .token == $id and
+	(.text | contains("acme/etl-v2 has an active token")))] | length == 1' "$out" >/dev/null ||
+	fail "plan does not say the unmanaged token waits for acme/etl-v2"
+sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
+run 1 rotate
+expect "$err" "does not verify"
+tw_expect_eq "the consumer's token after the failed run" "$(held)" "$old"
+on_server "$old" || fail "the consumer's token was deleted by a run whose replacement failed"
+
+echo "== the renamed slot's token delivered: the next run deletes the unmanaged one"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+at 2027-02-10T03:00Z
+run 0 rotate
+new=$(held)
+[ "$new" != "$old" ] || fail "the renamed slot's token did not reach the consumer"
+on_server "$old" || fail "the unmanaged token was deleted in the run that made its successor"
+run 3 plan --json
+jq -e --arg id "$old" '[.actions[] | select(.action == "delete-unmanaged" and .token == $id)] |
+	length == 1' "$out" >/dev/null || fail "plan does not delete the unmanaged token now"
+run 0 rotate
+expect "$out" "1 deleted"
+on_server "$old" && fail "the unmanaged token is still on the server"
+on_server "$new" || fail "the consumer's token is not on the server"
+tw_expect_eq "the consumer's token at the end" "$(held)" "$new"
+
+if [ "$failures" -gt 0 ]; then
+	echo "$failures failure(s)" >&2
+	exit 1
+fi
+echo "all renamed-slot checks passed"
