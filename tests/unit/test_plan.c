@@ -511,6 +511,59 @@ test_window_after_last_run(void **state)
 }
 
 /*
+ * A window that does not exist on one day: 02:15-02:45 in Berlin, which
+ * the clocks skip on 2026-03-29 (02:00 CET is 03:00 CEST).  Nightly runs
+ * at 01:00Z, each up to random_delay late, rotate every token before it
+ * expires, whenever around that day it expires: the window's gap there is
+ * two days, longer than rotate_before, not the 23h30m a week of wall-clock
+ * hours shows (window_longest_gap), and the last run before an expiry
+ * rotates outside the window.
+ */
+static void
+test_window_in_dst_gap(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "schedule: { interval: 1d, random_delay: 15m }\n"
+		 "workspaces:\n"
+		 "  - name: acme\n"
+		 "    credential: c\n"
+		 "    tokens:\n"
+		 "      - name: win\n"
+		 "        lifetime: 30d\n"
+		 "        rotate_before: 24h\n"
+		 "        jitter: 0\n"
+		 "        window: { hours: '02:15-02:45', timezone: Europe/Berlin }\n");
+	/* 2026-03-28T00:00Z to 2026-04-01T00:00Z, every half hour */
+	const int64_t from = 1774656000000LL, to = from + 4 * D;
+
+	(void)state;
+	for (int64_t exp = from; exp <= to; exp += 30 * M) {
+		struct inv v = {0};
+		int64_t rotated = 0;
+
+		add(&v, "acme", "win", "tok-win", TOKEN_ACTIVE, exp - 30 * D, exp);
+		/* the runs of the three days before the expiry, the latest each can start */
+		for (int64_t day = exp / D - 3; day <= exp / D && rotated == 0; day++) {
+			int64_t run = day * D + H + 15 * M;
+			struct plan pl;
+
+			if (run >= exp)
+				break;
+			plan_build(p, v.rows, v.n, run, &pl);
+			if (count(&pl, PLAN_CREATE, "win") == 1)
+				rotated = run;
+			plan_free(&pl);
+		}
+		if (rotated == 0)
+			fail_msg("a token expiring at %lld lapses: no run before it rotates it",
+				 (long long)exp);
+		tokens_free(v.rows, v.n);
+	}
+	policy_free(p);
+}
+
+/*
  * A token of a workspace the policy no longer has: no API or credential to
  * delete it with, so an enforce rule that would delete it reports it
  * instead of planning a deletion every run can only fail (and a daemon
@@ -1270,6 +1323,7 @@ main(void)
 	    cmocka_unit_test(test_actions_and_findings),
 	    cmocka_unit_test(test_enforce_workspace_gone),
 	    cmocka_unit_test(test_unmanaged_waits_for_every_slot),
+	    cmocka_unit_test(test_window_in_dst_gap),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
