@@ -544,6 +544,20 @@ kept_clear(struct kept *k)
 	*k = (struct kept){0};
 }
 
+/* A slot's rotation in this run: its plan group, and its retries when its token would lapse. */
+struct attempt {
+	const struct plan_action *a; /* the group */
+	size_t n;
+	int64_t deadline; /* its active token's expiry; INT64_MAX: none */
+	int64_t at;       /* monotonic ms: the next try not before */
+	int64_t name_at;  /* the last try's name time */
+	int tries;
+	int cleared;      /* the leftovers of an interrupted run are deleted */
+	int lost;         /* the tries whose create lost its answer */
+	long refused;     /* the last try's: see rotation() */
+	struct kept kept; /* the last try's replacement, kept for some consumers */
+};
+
 /* Makes t, at row, the slot's active token; 0, or -1 with *cause when the store failed. */
 static int
 activated(struct run *run, const struct policy_slot *sl, const struct mode_token *t, int64_t row,
@@ -652,18 +666,18 @@ lives_too_short(struct run *run, const struct policy_slot *sl, const struct mode
 }
 
 /*
- * One attempt at slot sl's rotation (create, verify, deliver, activate).
- * The new token's name is made for *name_at, or a minute after the last
- * attempt's, so that every attempt has a name of its own; *name_at is set
- * to the time used.  Returns 0 done, 1 the slot failed (recorded), 2 the
- * run stopped while a call waited to be sent (the slot's work is left), or
- * -1 with *cause when the store failed.  *refused is set to the wait the API
- * asked for when it refused the attempt for longer than the client waits
- * (mode_refused_wait), in seconds; else 0.
+ * One try t at slot sl's rotation (create, verify, deliver, activate).
+ * The new token's name is made for t->name_at, or a minute after the last
+ * try's, so that every try has a name of its own; t->name_at is set to the
+ * time used.  Returns 0 done, 1 the slot failed (recorded), 2 the run
+ * stopped while a call waited to be sent (the slot's work is left), or -1
+ * with *cause when the store failed.  t->refused is set to the wait the
+ * API asked for when it refused the try for longer than the client waits
+ * (mode_refused_wait), in seconds; else 0.  A create whose answer was lost
+ * counts in t->lost.
  */
 static int
-rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *refused,
-	 struct kept *kept, char **cause)
+rotation(struct run *run, const struct policy_slot *sl, struct attempt *t, char **cause)
 {
 	int64_t now = clock_now_ms(), expires, skew;
 	struct ops_created made = {0};
@@ -691,13 +705,13 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 		goto out;
 	}
 	/* A kept replacement that cannot be handed on (3) gives way to a fresh one. */
-	if (kept->token != NULL) {
-		rc = resume(run, c, sl, kept, cause);
+	if (t->kept.token != NULL) {
+		rc = resume(run, c, sl, &t->kept, cause);
 		if (rc != 3)
 			goto out;
 	}
-	*name_at = *name_at != 0 && now < *name_at + 60 * MS ? *name_at + 60 * MS : now;
-	if (fresh_name(run, sl, name_at, &name, &why, cause) < 0) {
+	t->name_at = t->name_at != 0 && now < t->name_at + 60 * MS ? t->name_at + 60 * MS : now;
+	if (fresh_name(run, sl, &t->name_at, &name, &why, cause) < 0) {
 		/* why: the slot cannot be named, a failure of its own; else the store failed. */
 		rc = why == NULL ? -1 : slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
 		goto out;
@@ -713,6 +727,7 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	}
 	if (err == MODE_ERR_UNKNOWN) {
 		run->st->unknown++;
+		t->lost++;
 		say(run, 1, "create-lost", sl->ws->name, sl->name, NULL,
 		    "create of %s lost its answer: it may exist until it expires", name);
 	}
@@ -729,7 +744,7 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	err = prove_and_deliver(run, c, sl, made.token, made.row, &took, &store_failed, cause);
 	if (err < 0 && took > 0 && !store_failed) {
 		/* Kept for the consumers that took it: a retry hands it to the rest. */
-		*kept = (struct kept){made.token, made.row, took};
+		t->kept = (struct kept){made.token, made.row, took};
 		made.token = NULL;
 	}
 	if (err != 0) {
@@ -738,7 +753,7 @@ rotation(struct run *run, const struct policy_slot *sl, int64_t *name_at, long *
 	}
 	rc = activated(run, sl, made.token, made.row, cause);
 out:
-	*refused = rc == 1 && c != NULL ? mode_refused_wait(c) : 0;
+	t->refused = rc == 1 && c != NULL ? mode_refused_wait(c) : 0;
 	mode_token_free(made.token);
 	free(name);
 	free(why);
@@ -922,19 +937,6 @@ group_len(const struct plan *pl, size_t i)
 	return n;
 }
 
-/* A slot's rotation in this run: its plan group, and its retries when its token would lapse. */
-struct attempt {
-	const struct plan_action *a; /* the group */
-	size_t n;
-	int64_t deadline; /* its active token's expiry; INT64_MAX: none */
-	int64_t at;       /* monotonic ms: the next try not before */
-	int64_t name_at;  /* the last try's name time */
-	int tries;
-	int cleared;      /* the leftovers of an interrupted run are deleted */
-	long refused;     /* the last try's: see rotation() */
-	struct kept kept; /* the last try's replacement, kept for some consumers */
-};
-
 /* One try of t: leftovers first, then the rotation.  As rotation() returns. */
 static int
 try_rotation(struct run *run, struct attempt *t, char **cause)
@@ -954,7 +956,7 @@ try_rotation(struct run *run, struct attempt *t, char **cause)
 		}
 	}
 	t->cleared = 1;
-	return rotation(run, sl, &t->name_at, &t->refused, &t->kept, cause);
+	return rotation(run, sl, t, cause);
 }
 
 /* The monotonic time of t's next try: the policy's backoff doubling per try, jittered. */
@@ -999,6 +1001,20 @@ retried(struct run *run, struct attempt *t)
 	if (t->tries > run->p->schedule.retries ||
 	    !plan_no_slack(run->p, t->deadline, clock_now_ms()))
 		return 0;
+	/*
+	 * Each lost answer may have made a token that works until its expiry
+	 * and that nobody holds; an API that takes creates and loses every
+	 * answer (a proxy's timeout) would make one a try.
+	 */
+	if (t->lost >= run->p->schedule.lost_answers) {
+		say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,
+		    "its token lapses before the next run, but %d of its creates lost their "
+		    "answers "
+		    "in this run (schedule.lost_answers), each a token that may exist until it "
+		    "expires: not tried again in this run",
+		    t->lost);
+		return 0;
+	}
 	/* Trying again within the run would only draw the same refusal. */
 	if (t->refused > 0) {
 		say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,

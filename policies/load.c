@@ -571,15 +571,15 @@ load_notify(struct loader *ld, const struct ynode *v, struct policy *p)
 static int
 load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 {
-	static const char *const keys[] = {"interval",      "random_delay",   "max_time",
-					   "capacity_days", "stuck_after",    "retries",
-					   "retry_backoff", "max_clock_skew", NULL};
+	static const char *const keys[] = {
+	    "interval", "random_delay",  "max_time",     "capacity_days",  "stuck_after",
+	    "retries",  "retry_backoff", "lost_answers", "max_clock_skew", NULL};
 	const struct ynode *iv = ytree_get(v, "interval"), *mt = ytree_get(v, "max_time");
 	const struct ynode *rd = ytree_get(v, "random_delay");
 	const struct ynode *cd = ytree_get(v, "capacity_days"), *sa = ytree_get(v, "stuck_after");
 	const struct ynode *rt = ytree_get(v, "retries"), *rb = ytree_get(v, "retry_backoff");
-	const struct ynode *sk = ytree_get(v, "max_clock_skew");
-	long long days, after, retries;
+	const struct ynode *sk = ytree_get(v, "max_clock_skew"), *la = ytree_get(v, "lost_answers");
+	long long days, after, retries, lost;
 	int rc = 0;
 
 	if (loader_check_keys(ld, v, keys, "schedule") < 0)
@@ -589,6 +589,12 @@ load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 			rc = -1;
 		else
 			p->schedule.retries = (int)retries;
+	}
+	if (la != NULL) {
+		if (loader_int(ld, "lost_answers", la, 1, 21, &lost) < 0)
+			rc = -1;
+		else
+			p->schedule.lost_answers = (int)lost;
 	}
 	if (rb != NULL &&
 	    loader_duration(ld, "retry_backoff", rb, 0, &p->schedule.retry_backoff) < 0)
@@ -760,6 +766,7 @@ defaults(struct policy *p, const char *file)
 	p->schedule.stuck_after = 5;
 	p->schedule.retries = 20;
 	p->schedule.retry_backoff = 10;
+	p->schedule.lost_answers = 21; /* no bound but retries' */
 	p->schedule.max_clock_skew = 300;
 }
 

@@ -156,6 +156,9 @@ struct policy_schedule {
 	 * after retry_backoff seconds, doubling up to 16 times that. */
 	int retries;
 	int64_t retry_backoff;
+	/* A slot is not tried again in a run once this many of its creates in
+	 * it lost their answers: each may have made a token nobody holds. */
+	int lost_answers;
 	int64_t max_clock_skew; /* seconds the server's Date may differ by; -1: off */
 };
 

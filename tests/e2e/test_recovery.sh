@@ -440,6 +440,33 @@ expect "$err" "stopped (SIGTERM or SIGINT) while waiting for the run lock; nothi
 [ "$(requests)" = "$before" ] || fail "a run stopped while it waited for the lock sent a request"
 export TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml
 
+echo "== creates that lose every answer: lost_answers bounds the tokens nobody holds"
+# An API that answers its clock but loses every create's answer (a proxy
+# timing creates out), on a store of its own: with lost_answers: 3 a slot's
+# creates in a run stop at three, each a token nobody holds, and the slot is
+# left to the next run, its token kept.  (Without the bound, a create a try:
+# five or six within --max-time.)
+lost_db=$TW_TMP/lost.db
+"$tw_bin" init --db "$lost_db" --public-key "$TW_TMP/seal.pub" >/dev/null
+sed -e "s|path: $db,|path: $lost_db,|" -e 's/retry_backoff: 1s/&, lost_answers: 3/' \
+	"$TW_TMP/retry.yaml" | grep -v 'name: roomy' >"$TW_TMP/lost.yaml"
+grep -q 'retry_backoff: 1s, lost_answers: 3' "$TW_TMP/lost.yaml" || fail "lost.yaml not written"
+lost_active() {
+	"$tw_bin" token list --db "$lost_db" --json | jq -r '[.[] | select(.state == "active")] | map(.token) | join(",")'
+}
+creates() { sim_ctl GET /_sim/stats | jq .creates; }
+run 0 rotate --config "$TW_TMP/lost.yaml"
+kept=$(lost_active)
+at 2027-03-03T14:00Z # 22 hours left: no slack
+before=$(creates)
+sim_ctl POST /_sim/faults '{"lost_post_rate": 1}' >/dev/null
+run 1 rotate --config "$TW_TMP/lost.yaml" --max-time 30s
+expect "$err" "beta/short: its token lapses before the next run, but 3 of its creates lost their answers in this run (schedule.lost_answers)"
+expect "$out" "3 unknown"
+[ $(($(creates) - before)) = 3 ] || fail "$(($(creates) - before)) creates were sent into lost answers, expected 3"
+tw_expect_eq "the lost store's active token" "$(lost_active)" "$kept"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+
 echo "== a wrong clock: nothing is created or deleted on it"
 # mutations: creates and deletes the server has seen so far.
 mutations() {
