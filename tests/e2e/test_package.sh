@@ -233,6 +233,13 @@ grep -qx 'ExecStart=/opt/tw/bin/tokenwarden rotate --config /opt/tw/etc/policy.y
 	"$a/opt/tw/lib/systemd/system/tokenwarden-rotate.service" || fail "the unit does not run /opt/tw's binary"
 grep -qx 'ReadWritePaths=/srv/tw' "$a/opt/tw/lib/systemd/system/tokenwarden-rotate.service" ||
 	fail "the unit cannot write /srv/tw"
+# The cron example names this install's binary and policy.
+grep -q 'exec /opt/tw/bin/tokenwarden --quiet rotate --config /opt/tw/etc/policy.yaml' \
+	"$a/opt/tw/share/doc/tokenwarden/examples/cron/tokenwarden" ||
+	fail "the cron example does not run /opt/tw's binary with /opt/tw/etc/policy.yaml"
+grep -q '^CREDENTIALS_DIRECTORY=/opt/tw/etc/cron-credentials' \
+	"$a/opt/tw/share/doc/tokenwarden/examples/cron/tokenwarden" ||
+	fail "the cron example's credentials are not under /opt/tw/etc"
 grep -q '^d /srv/tw 0700 tokenwarden tokenwarden' "$a/opt/tw/lib/tmpfiles.d/tokenwarden.conf" ||
 	fail "tmpfiles.d does not make /srv/tw"
 [ -f "$a/opt/tw/etc/policy.yaml" ] || fail "no policy at /opt/tw/etc/policy.yaml"
