@@ -80,7 +80,6 @@ storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
 		const struct storecopy_stamp *before, size_t *size, char **cause)
 {
 	struct outfile out = {.dir = -1};
-	unsigned char *image = NULL;
 	char *tmp = NULL;
 	const char *own;
 	enum storecopy_result rc = STORECOPY_FAILED;
@@ -93,16 +92,12 @@ storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
 		rc = STORECOPY_OWN;
 		goto out;
 	}
-	if (store_image(s, &image, size, cause) < 0)
+	/* Written and checked under its temporary name beside the target; rc
+	 * stays STORECOPY_FAILED while nothing keeps it out of place. */
+	tmp = xasprintf("%.*s%s", (int)(out.name - out.path), out.path, out.tmp);
+	if (store_copy_to(s, tmp, path, fileno(out.f), size, cause) < 0)
 		goto out;
 	ops_pause_point("backup-read");
-	if (fwrite(image, 1, *size, out.f) != *size || fflush(out.f) != 0) {
-		*cause = xasprintf("%s: cannot write the copy: %s", path, strerror(errno));
-		goto out;
-	}
-	/* The copy as written, checked under its temporary name beside the target;
-	 * rc stays STORECOPY_FAILED while nothing keeps it out of place. */
-	tmp = xasprintf("%.*s%s", (int)(out.name - out.path), out.path, out.tmp);
 	if (f != NULL && check_at(tmp, f, cause) < 0)
 		rc = STORECOPY_DAMAGED;
 	/* A copy read while the store changed says nothing of it, checked or not. */
@@ -116,6 +111,5 @@ storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
 out:
 	outfile_abort(&out);
 	free(tmp);
-	store_image_free(image);
 	return rc;
 }

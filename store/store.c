@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The partial indexes' conditions since schema 10, of the table's own columns. */
 #define LIVE_ROWS STORE_LIVE("")
@@ -566,6 +567,55 @@ out:
 	sqlite3_free(bytes);
 	store_read_end(s);
 	return rc;
+}
+
+/* Why a copy into to failed, as it says: the system's words for a full disk or an I/O error. */
+static const char *
+copy_failure(sqlite3 *to)
+{
+	int code = to != NULL ? sqlite3_errcode(to) & 0xff : SQLITE_NOMEM;
+
+	if (code == SQLITE_FULL)
+		return strerror(ENOSPC);
+	if ((code == SQLITE_IOERR || code == SQLITE_CANTOPEN) && sqlite3_system_errno(to) != 0)
+		return strerror(sqlite3_system_errno(to));
+	return to != NULL ? sqlite3_errmsg(to) : "out of memory";
+}
+
+int
+store_copy_to(struct store *s, const char *path, const char *name, int fd, size_t *size,
+	      char **cause)
+{
+	static const unsigned char rollback[2] = {1, 1};
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
+	sqlite3 *to = NULL;
+	sqlite3_backup *b = NULL;
+	struct stat st;
+	int rc = -1, step = SQLITE_ERROR;
+
+	assert(s->depth == 0);
+	/* No journal: the file is no store until it is whole, synced and renamed. */
+	if (sqlite3_open_v2(path, &to, flags, NULL) == SQLITE_OK &&
+	    sqlite3_exec(to, "PRAGMA journal_mode = OFF", NULL, NULL, NULL) == SQLITE_OK)
+		b = sqlite3_backup_init(to, "main", s->db, "main");
+	/* Every page in one step: one read transaction, the destination's cache spilling to it. */
+	if (b != NULL)
+		step = sqlite3_backup_step(b, -1);
+	if (b != NULL && sqlite3_backup_finish(b) == SQLITE_OK && step == SQLITE_DONE)
+		rc = 0;
+	if (rc < 0)
+		*cause = xasprintf("%s: cannot copy the store into it: %s", name, copy_failure(to));
+	sqlite3_close(to);
+	if (rc < 0)
+		return -1;
+	/* The source's header says WAL; the copy is whole without one. */
+	if (pwrite(fd, rollback, sizeof rollback, HEADER_WRITE_VERSION) != sizeof rollback ||
+	    fstat(fd, &st) < 0) {
+		*cause = xasprintf("%s: cannot write the copy: %s", name, strerror(errno));
+		return -1;
+	}
+	*size = (size_t)st.st_size;
+	return 0;
 }
 
 void

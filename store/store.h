@@ -220,6 +220,18 @@ int store_image(struct store *s, unsigned char **image, size_t *size, char **cau
 void store_image_free(unsigned char *image);
 
 /*
+ * Writes the whole database into the file at path, as store_image would
+ * give it (one read transaction's view, the -wal's pages included, its
+ * header set for a rollback journal), page by page through SQLite's backup:
+ * memory does not grow with the store.  path is an empty file the caller
+ * made and holds open as fd; nothing else may use it meanwhile; messages
+ * call it name.  Not inside a transaction.  Returns 0 with *size the file's bytes, or -1 with
+ * *cause (the file then holds whatever was written).
+ */
+int store_copy_to(struct store *s, const char *path, const char *name, int fd, size_t *size,
+		  char **cause);
+
+/*
  * A store in memory holding image (store_image's; taken over, and freed
  * with it or on failure), migrated to this version's schema, its events
  * recorded as like's actor, named name in messages: a copy to change
