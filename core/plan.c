@@ -296,6 +296,10 @@ struct slot_view {
 	const struct token_row *retiring; /* its newest retiring token */
 	const struct token_row *dead;     /* its newest tokens_dead_held row */
 	const struct token_row *expired;  /* its newest retiring token past grace and expiry */
+	/* Its creates whose answers were lost since its active token, in the last interval
+	 * (lost_answers), and the first of them. */
+	int lost;
+	int64_t lost_first;
 };
 
 /*
@@ -391,6 +395,26 @@ dropped_leftover(struct plan_builder *b, const struct token_row *r)
 }
 
 /* Sorts one row into its slot's view, or applies the rules for tokens no slot owns. */
+/*
+ * How far back a bounded schedule.lost_answers counts a slot's lost
+ * answers across runs: the least time between two runs, so that a nightly
+ * timer's next run counts none of the last one's, and a daemon, which starts
+ * a run whenever a slot is due, waits as long before it sends a bounded
+ * slot's creates again.
+ */
+static int64_t
+lost_window(const struct policy *p)
+{
+	return (p->schedule.interval - p->schedule.random_delay) * MS;
+}
+
+/* Whether schedule.lost_answers bounds anything: 21, the default, leaves every try. */
+static int
+lost_bounded(const struct policy *p)
+{
+	return p->schedule.lost_answers <= p->schedule.retries;
+}
+
 static void
 classify(struct plan_builder *b, const struct token_row *r, struct slot_view *views)
 {
@@ -411,6 +435,11 @@ classify(struct plan_builder *b, const struct token_row *r, struct slot_view *vi
 		if (r->expires_at <= b->now)
 			return;
 		row_finding(b, FIND_UNKNOWN, r, r->expires_at);
+		if (v != NULL && r->requested_at > b->now - lost_window(b->p)) {
+			if (b->nlost == b->lost_cap)
+				b->lost = xgrow(b->lost, &b->lost_cap, 16, sizeof *b->lost);
+			b->lost[b->nlost++] = (struct plan_lost){r, i};
+		}
 		return;
 	}
 	if (r->state == TOKEN_PENDING) {
@@ -529,29 +558,44 @@ rotation(struct plan_builder *b, const struct policy_slot *s, const struct slot_
  * Earlier failed attempts: a slot that failed stuck_after times in a row is
  * reported, and one in its backoff waits, unless its token would lapse
  * before the next run or its consumers may hold a dead token (they have no
- * working one now).  Returns 1 when it must wait.
+ * working one now).  So does one that reached a bounded lost_answers
+ * across runs, slack or none, until the first of those is an interval old
+ * (lost_window): a run stops it there, and a daemon would start another.
+ * Returns 1 when it must wait.
  */
 static int
-failed_before(struct plan_builder *b, const struct policy_slot *s, const struct slot_state *f,
+failed_before(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
 	      struct plan_slot_due *d)
 {
-	char next[TIMEFMT_MAX];
+	const struct slot_state *f = v->failures;
+	int64_t lost_until = v->lost_first + lost_window(b->p), next_at = f->next_attempt_at;
+	int lost = lost_bounded(b->p) && v->lost >= b->p->schedule.lost_answers &&
+		   lost_until > b->now && !d->held_dead;
+	char next[TIMEFMT_MAX], why[160] = "";
 
+	if (lost) {
+		next_at = lost_until > next_at ? lost_until : next_at;
+		snprintf(why, sizeof why,
+			 "; %d of its creates since its last token lost their answers "
+			 "(schedule.lost_answers %d)",
+			 v->lost, b->p->schedule.lost_answers);
+	}
 	/* To the minute, rounded up: never a time the backoff has not reached. */
-	timefmt_minute(f->next_attempt_at + 60 * MS - 1, next);
+	timefmt_minute(next_at + 60 * MS - 1, next);
 	/* From the first failure on, so a slot left without a token shows at once. */
 	if (f->failures > 0)
 		plan_add_finding(
 		    b, f->failures >= b->p->schedule.stuck_after ? FIND_STUCK : FIND_FAILING,
-		    s->ws->name, s->name, NULL, f->next_attempt_at,
-		    "failed %d time%s in a row (last: %s); next attempt not before %s", f->failures,
-		    f->failures == 1 ? "" : "s", f->last_error != NULL ? f->last_error : "?", next);
-	if (d->due > b->now || f->next_attempt_at <= b->now || d->held_dead)
+		    s->ws->name, s->name, NULL, next_at,
+		    "failed %d time%s in a row (last: %s)%s; next attempt not before %s",
+		    f->failures, f->failures == 1 ? "" : "s",
+		    f->last_error != NULL ? f->last_error : "?", why, next);
+	if (d->due > b->now || next_at <= b->now || d->held_dead)
 		return 0;
 	/* A token that lapses before the next run cannot wait out a backoff. */
-	if (plan_no_slack(b->p, d->deadline, b->now))
+	if (!lost && plan_no_slack(b->p, d->deadline, b->now))
 		return 0;
-	later(b, f->next_attempt_at);
+	later(b, next_at);
 	return 1;
 }
 
@@ -563,7 +607,7 @@ forced(struct plan_builder *b, const struct policy_slot *s, const struct slot_vi
 	char forced_why[320];
 
 	if (v->failures != NULL)
-		failed_before(b, s, v->failures, d);
+		failed_before(b, s, v, d);
 	if (v->pending != NULL) {
 		d->skip = 1;
 		return;
@@ -659,7 +703,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 		d->skip = 1;
 		return;
 	}
-	if (v->failures != NULL && failed_before(b, s, v->failures, d))
+	if (v->failures != NULL && failed_before(b, s, v, d))
 		return;
 	if (d->due > b->now) {
 		later(b, d->due);
@@ -743,27 +787,39 @@ personal(struct plan_builder *b)
 }
 
 /*
- * The unmanaged tokens due for deletion: deleted when every slot of the
- * policy has an active token, else each a finding naming the first slot
- * without one.  Such a slot may be one renamed or moved in the policy, its
- * consumers still holding the token its old name made, which is now
- * unmanaged: deleting that before the slot's first token reaches them
- * leaves them a dead token (DESIGN's trust rules) when that rotation
- * fails.  Which consumer holds what is not recorded, so any such slot holds
- * every unmanaged deletion back.
+ * The unmanaged tokens due for deletion: each is deleted once every slot of
+ * the policy has an active token made after it; until then it is a finding
+ * naming a slot without one (the first), else the slot whose active token
+ * is oldest.  Such a slot may be one renamed in the policy, renamed back,
+ * or moved to another workspace, its consumers still holding the token now
+ * unmanaged: deleting that before the slot's next token reaches them leaves
+ * them a dead token (DESIGN's trust rules) when that rotation fails or is
+ * weeks away.  Which consumer holds what is not recorded, so any such slot
+ * holds the deletion back.
  */
 static void
 unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 {
-	const struct policy_slot *waits = NULL;
+	const struct policy_slot *bare = NULL, *oldest = NULL;
+	int64_t oldest_at = INT64_MAX;
 
-	for (size_t i = 0; i < b->p->nslots && waits == NULL; i++)
-		if (views[i].active == NULL)
-			waits = b->p->slots[i];
+	for (size_t i = 0; i < b->p->nslots; i++) {
+		const struct token_row *a = views[i].active;
+
+		if (a == NULL && bare == NULL)
+			bare = b->p->slots[i];
+		if (a != NULL && born(a) < oldest_at) {
+			oldest_at = born(a);
+			oldest = b->p->slots[i];
+		}
+	}
 	for (size_t k = 0; k < b->nunmanaged; k++) {
 		const struct token_row *r = b->unmanaged[k].r;
+		const struct policy_slot *waits = bare;
 		struct plan_finding *f;
 
+		if (waits == NULL && oldest_at < born(r))
+			waits = oldest;
 		if (waits == NULL) {
 			b->group++;
 			enforce_action(b, PLAN_DELETE_UNMANAGED, r, b->unmanaged[k].when,
@@ -776,6 +832,24 @@ unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 	}
 	free(b->unmanaged);
 	b->unmanaged = NULL;
+}
+
+/* Counts each slot's lost answers since its active token was made (lost_window). */
+static void
+lost_answers(struct plan_builder *b, struct slot_view *views)
+{
+	for (size_t k = 0; k < b->nlost; k++) {
+		const struct token_row *r = b->lost[k].r;
+		struct slot_view *v = &views[b->lost[k].slot];
+
+		if (v->active != NULL && r->requested_at <= born(v->active))
+			continue;
+		if (v->lost == 0 || r->requested_at < v->lost_first)
+			v->lost_first = r->requested_at;
+		v->lost++;
+	}
+	free(b->lost);
+	b->lost = NULL;
 }
 
 /*
@@ -844,6 +918,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 		classify(&b, &in->more[i], views);
 	past_grace(&b, views);
 	unmanaged_due(&b, views);
+	lost_answers(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);
 	personal(&b);
@@ -882,7 +957,7 @@ plan_finding_text(const struct plan_finding *f)
 		return xstrjoin(what, ", made ", at,
 				", belongs to no slot of the policy; deleted once ",
 				f->waits->ws->name, "/", f->waits->name,
-				" has an active token (its consumers may hold this one)");
+				" has an active token newer than it (its consumers may hold it)");
 	case FIND_UNKNOWN:
 		timefmt_minute(r->expires_at, at);
 		return xstrjoin("a create whose answer was lost; token '", r->name,

@@ -88,7 +88,7 @@ struct plan_finding {
 	 */
 	const struct token_row *r;
 	/*
-	 * unmanaged: the slot without an active token its deletion waits for
+	 * unmanaged: the slot whose next active token its deletion waits for
 	 * (plan.c: unmanaged_due), or NULL when none holds it back.
 	 */
 	const struct policy_slot *waits;

@@ -27,6 +27,12 @@ struct plan_builder {
 		int64_t when;
 	} * unmanaged;
 	size_t nunmanaged, unmanaged_cap;
+	/* The slots' lost answers of the last interval (plan.c: lost_answers). */
+	struct plan_lost {
+		const struct token_row *r;
+		long slot;
+	} * lost;
+	size_t nlost, lost_cap;
 };
 
 void plan_add_action(struct plan_builder *b, enum plan_kind kind, const char *ws, const char *slot,

@@ -993,11 +993,16 @@ ready(const struct attempt *r, size_t n, int64_t *next)
 
 /*
  * Whether t, whose try failed, is tried again in this run: its token lapses
- * before the next run, and tries are left.  Says so, and sets its time.
+ * before the next run (or it has none), tries are left, fewer than
+ * schedule.lost_answers of its creates lost their answers, and the API did
+ * not ask to wait past what the client waits.  Says so, and sets its time.
  */
 static int
 retried(struct run *run, struct attempt *t)
 {
+	const char *lapses = t->deadline == INT64_MAX ? "it has no working token"
+						      : "its token lapses before the next run";
+
 	if (t->tries > run->p->schedule.retries ||
 	    !plan_no_slack(run->p, t->deadline, clock_now_ms()))
 		return 0;
@@ -1008,11 +1013,10 @@ retried(struct run *run, struct attempt *t)
 	 */
 	if (t->lost >= run->p->schedule.lost_answers) {
 		say(run, 1, "not-retried", t->a[0].workspace, t->a[0].slot, NULL,
-		    "its token lapses before the next run, but %d of its creates lost their "
-		    "answers "
-		    "in this run (schedule.lost_answers), each a token that may exist until it "
-		    "expires: not tried again in this run",
-		    t->lost);
+		    "%s, but %d of its creates lost their answers in this run, each a token "
+		    "that may exist until it expires (schedule.lost_answers): not tried again "
+		    "in this run",
+		    lapses, t->lost);
 		return 0;
 	}
 	/* Trying again within the run would only draw the same refusal. */

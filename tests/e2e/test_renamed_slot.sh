@@ -8,7 +8,10 @@
 #     deletion back and say why, naming the slot: a run whose replacement
 #     fails (it does not verify) leaves the consumer's token on the server;
 #   - once the renamed slot's token is delivered and active, the next run
-#     deletes the unmanaged one, and the consumer holds a live token.
+#     deletes the unmanaged one, and the consumer holds a live token;
+#   - renamed and renamed back: the slot's token is active again but older
+#     than the one the consumer holds (the other name's), which waits for
+#     the slot's next token.
 # usage: test_renamed_slot.sh MODESIM TOKENWARDEN
 set -euo pipefail
 umask 077
@@ -30,13 +33,16 @@ sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2027-01-01T02:0
 printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
 export CREDENTIALS_DIRECTORY=$TW_TMP/creds TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml TOKENWARDEN_DB=$db
 
-# policy SLOT: the policy, its one slot named SLOT, delivering to $consumer.
+# policy SLOT [DELETE_AFTER [LIFETIME]]: the policy, its one slot named SLOT,
+# delivering to $consumer, its store $db (default delete_after 30d, lifetime
+# the policy's default).
 policy() {
 	cat >"$TW_TMP/policy.yaml" <<YAML
 version: 1
 store: { path: $db, public_key: $TW_TMP/seal.pub }
-enforce: { unmanaged: { delete_after: 30d } }
+enforce: { unmanaged: { delete_after: ${2:-30d} } }
 schedule: { retries: 0 }
+defaults: { ${3:+lifetime: $3} }
 workspaces:
   - name: acme
     api: $SIM_URL
@@ -72,9 +78,16 @@ at 2027-02-10T02:00Z
 run 3 plan --json
 jq -e '[.actions[] | select(.action == "delete-unmanaged")] == []' "$out" >/dev/null ||
 	fail "plan deletes the unmanaged token before the renamed slot has one"
-jq -e --arg id "$old" '[.findings[] | select(.finding == "unmanaged" and .token == $id and
-	(.text | contains("acme/etl-v2 has an active token")))] | length == 1' "$out" >/dev/null ||
-	fail "plan does not say the unmanaged token waits for acme/etl-v2"
+# (waits_for: the same, for scripts, in plan --json and audit report --json.)
+waits() {
+	jq -e --arg id "$1" --arg slot "$2" '[.findings[] | select(.finding == "unmanaged" and
+		.token == $id and .waits_for == $slot and
+		(.text | contains("deleted once \($slot) has an active token")))] | length == 1' "$out" \
+		>/dev/null
+}
+waits "$old" acme/etl-v2 || fail "plan does not say the unmanaged token waits for acme/etl-v2"
+run 4 audit report --json
+waits "$old" acme/etl-v2 || fail "audit report does not say the unmanaged token waits for acme/etl-v2"
 sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
 run 1 rotate
 expect "$err" "does not verify"
@@ -96,6 +109,38 @@ expect "$out" "1 deleted"
 on_server "$old" && fail "the unmanaged token is still on the server"
 on_server "$new" || fail "the consumer's token is not on the server"
 tw_expect_eq "the consumer's token at the end" "$(held)" "$new"
+
+echo "== renamed and renamed back: the consumer's token waits for the slot's next one"
+# The slot's old token is active again, but older than the token the
+# consumer holds (the other name's), which is now unmanaged.
+db=$TW_TMP/back.db
+consumer=$TW_TMP/run/back.json
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+export TOKENWARDEN_DB=$db
+policy etl 5d 60d
+at 2027-03-01T02:00Z
+run 0 rotate
+first=$(held)
+policy etl-v2 5d 60d
+at 2027-03-02T02:00Z
+run 0 rotate
+second=$(held)
+[ "$second" != "$first" ] || fail "the renamed slot's token did not reach the consumer"
+policy etl 5d 60d
+at 2027-03-10T02:00Z # the other name's token is 8 days old, past delete_after
+run 0 plan --json
+jq -e '[.actions[] | select(.action == "delete-unmanaged")] == []' "$out" >/dev/null ||
+	fail "plan deletes the consumer's token while the slot's active token is older"
+waits "$second" acme/etl || fail "plan does not say the consumer's token waits for acme/etl's next one"
+run 0 rotate
+on_server "$second" || fail "the consumer's token was deleted while the slot's active token was older"
+tw_expect_eq "the consumer's token" "$(held)" "$second"
+run 0 rotate --force acme/etl
+third=$(held)
+[ "$third" != "$second" ] || fail "the forced rotation did not reach the consumer"
+run 0 rotate
+on_server "$second" && fail "the unmanaged token is still on the server after the slot's rotation"
+on_server "$third" || fail "the consumer's token is not on the server"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

@@ -534,32 +534,122 @@ test_window_in_dst_gap(void **state)
 		 "        rotate_before: 24h\n"
 		 "        jitter: 0\n"
 		 "        window: { hours: '02:15-02:45', timezone: Europe/Berlin }\n");
-	/* 2026-03-28T00:00Z to 2026-04-01T00:00Z, every half hour */
+	/* 2026-03-28T00:00Z to 2026-04-01T00:00Z, every five minutes */
 	const int64_t from = 1774656000000LL, to = from + 4 * D;
 
 	(void)state;
-	for (int64_t exp = from; exp <= to; exp += 30 * M) {
+	for (int64_t exp = from; exp <= to; exp += 5 * M) {
 		struct inv v = {0};
 		int64_t rotated = 0;
 
 		add(&v, "acme", "win", "tok-win", TOKEN_ACTIVE, exp - 30 * D, exp);
-		/* the runs of the three days before the expiry, the latest each can start */
-		for (int64_t day = exp / D - 3; day <= exp / D && rotated == 0; day++) {
-			int64_t run = day * D + H + 15 * M;
-			struct plan pl;
+		/*
+		 * The runs of the three days before the expiry, each at 01:00Z but
+		 * one (or none) random_delay late: the worst a timer can do is start
+		 * one run early and the next late.
+		 */
+		for (int64_t late_day = exp / D - 4; late_day <= exp / D; late_day++) {
+			rotated = 0;
+			for (int64_t day = exp / D - 3; day <= exp / D && rotated == 0; day++) {
+				int64_t run = day * D + H + (day == late_day ? 15 * M : 0);
+				struct plan pl;
 
-			if (run >= exp)
-				break;
-			plan_build(p, v.rows, v.n, run, &pl);
-			if (count(&pl, PLAN_CREATE, "win") == 1)
-				rotated = run;
-			plan_free(&pl);
+				if (run >= exp)
+					break;
+				plan_build(p, v.rows, v.n, run, &pl);
+				if (count(&pl, PLAN_CREATE, "win") == 1)
+					rotated = run;
+				plan_free(&pl);
+			}
+			if (rotated == 0)
+				fail_msg(
+				    "a token expiring at %lld lapses: no run rotates it before "
+				    "(day %lld's run late)",
+				    (long long)exp, (long long)late_day);
 		}
-		if (rotated == 0)
-			fail_msg("a token expiring at %lld lapses: no run before it rotates it",
-				 (long long)exp);
 		tokens_free(v.rows, v.n);
 	}
+	policy_free(p);
+}
+
+/*
+ * A bounded schedule.lost_answers holds across runs: a slot whose creates
+ * lost that many answers since its token, within the last interval (less
+ * random_delay), gets no create until the first of them is that old, even
+ * though its token lapses before the next run: a daemon would otherwise
+ * start another run at once.  Fewer, older ones, or the default bound (21,
+ * none) leave it to its usual rules; so does rotate --force.
+ */
+static void
+test_lost_answers_across_runs(void **state)
+{
+	static const char yaml[] = "version: 1\n"
+				   "schedule: { lost_answers: 3 }\n"
+				   "defaults: { lifetime: 30d, rotate_before: 6d }\n"
+				   "workspaces:\n"
+				   "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n";
+	struct policy *p = load(yaml), *unbounded;
+	struct slot_state st = {.workspace = (char[]){"acme"},
+				.slot = (char[]){"etl"},
+				.failures = 3,
+				.next_attempt_at = NOW - H,
+				.last_error = (char[]){"outcome unknown"}};
+	struct plan_input in = {.states = &st, .nstates = 1};
+	const struct plan_finding *f;
+	struct inv v = {0};
+	struct plan pl;
+	char *text;
+
+	(void)state;
+	/* 10 hours left: no slack; three creates lost their answers an hour ago */
+	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 30 * D + 10 * H, NOW + 10 * H);
+	for (int i = 0; i < 3; i++)
+		add(&v, "acme", "etl", NULL, TOKEN_UNKNOWN, NOW - H + i * M, NOW + 30 * D);
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	assert_int_equal(pl.next_at, NOW - H + D - 15 * M);
+	f = finding(&pl, FIND_FAILING, NULL);
+	assert_non_null(f);
+	text = plan_finding_text(f);
+	assert_non_null(strstr(text, "; 3 of its creates since its last token lost their answers "
+				     "(schedule.lost_answers 3); next attempt not before "
+				     "2026-11-23T23:45Z"));
+	free(text);
+	plan_free(&pl);
+
+	/* the first of them an interval (less random_delay) old: tried again */
+	plan_build_with(p, v.rows, v.n, NOW - H + D - 15 * M, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+
+	/* rotate --force: tried at once */
+	in.force = policy_find_slot(p, "acme", "etl");
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+	in.force = NULL;
+
+	/* the default bound (21) counts nothing across runs */
+	unbounded = load("version: 1\n"
+			 "defaults: { lifetime: 30d, rotate_before: 6d }\n"
+			 "workspaces:\n"
+			 "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n");
+	plan_build_with(unbounded, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+	policy_free(unbounded);
+
+	/* two of them, or three made before the slot's token: tried */
+	v.rows[3].state = TOKEN_DELETED;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+	v.rows[3].state = TOKEN_UNKNOWN;
+	v.rows[0].created_at = NOW - 30 * M;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
 	policy_free(p);
 }
 
@@ -637,8 +727,9 @@ test_unmanaged_waits_for_every_slot(void **state)
 	assert_ptr_equal(unmanaged_waits(&pl, "tok-renamed"),
 			 p->slots[policy_slot_index(p, "acme", "etl-v2")]);
 	text = plan_finding_text(finding(&pl, FIND_UNMANAGED, "tok-renamed"));
-	assert_non_null(strstr(text, "belongs to no slot of the policy; deleted once acme/etl-v2 "
-				     "has an active token (its consumers may hold this one)"));
+	assert_non_null(strstr(text,
+			       "belongs to no slot of the policy; deleted once acme/etl-v2 "
+			       "has an active token newer than it (its consumers may hold it)"));
 	free(text);
 	/* the expired one goes, after the rotation of its (lack of) deadline */
 	assert_int_equal(count(&pl, PLAN_DELETE_EXPIRED, NULL), 1);
@@ -653,6 +744,21 @@ test_unmanaged_waits_for_every_slot(void **state)
 	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, "etl-old"), 1);
 	assert_null(finding(&pl, FIND_UNMANAGED, "tok-renamed"));
 	plan_free(&pl);
+
+	/*
+	 * etl renamed back: tok-back, which etl-v2 made 15 days ago and its
+	 * consumers hold, is now unmanaged; etl's active token is older, so
+	 * tok-back waits for etl's next one.  tok-renamed, older than every
+	 * active token, goes.
+	 */
+	add(&v, "acme", "etl-v3", "tok-back", TOKEN_ACTIVE, NOW - 15 * D, NOW + 15 * D);
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, "etl-old"), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, "etl-v3"), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-back"),
+			 p->slots[policy_slot_index(p, "acme", "etl")]);
+	plan_free(&pl);
+	v.rows[v.n - 1].state = TOKEN_DELETED; /* tok-back gone: as before */
 
 	/* beta/bi's token lapsed: it holds the deletion back in turn */
 	v.rows[1].expires_at = NOW - H;
@@ -1324,6 +1430,7 @@ main(void)
 	    cmocka_unit_test(test_enforce_workspace_gone),
 	    cmocka_unit_test(test_unmanaged_waits_for_every_slot),
 	    cmocka_unit_test(test_window_in_dst_gap),
+	    cmocka_unit_test(test_lost_answers_across_runs),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
