@@ -1,15 +1,16 @@
 /*
  * tokenwarden restore: put a copy that `backup` made back in place of the
- * store (core/restore.h).  The copy is checked first, in memory; then,
- * holding the run lock, the store it replaces is kept beside it, and the
- * copy and its store.restored event go into the store's own file in one
- * commit.
+ * store (core/restore.h).  The copy is checked first, as a working copy
+ * beside the store; then, holding the run lock, the store it replaces is
+ * kept beside it, and the copy and its store.restored event go into the
+ * store's own file in one commit.
  */
 #include "cmd/cmd.h"
 #include "cmd/msg.h"
 
 #include "core/exitcodes.h"
 #include "core/restore.h"
+#include "core/storecopy.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 
@@ -56,9 +57,7 @@ run_restore(void *opts, int argc, char **argv)
 	struct store *s = NULL, *mem = NULL;
 	struct storecopy_facts facts = {0};
 	struct restore_done done = {0};
-	unsigned char *image = NULL;
-	char *cause = NULL, *why = NULL, where[PATH_MAX];
-	size_t size = 0;
+	char *cause = NULL, *why = NULL, *work = NULL, where[PATH_MAX];
 	int status = TW_EXIT_USAGE, got;
 
 	(void)argc;
@@ -76,23 +75,22 @@ run_restore(void *opts, int argc, char **argv)
 	}
 	/*
 	 * The copy first: one that cannot be restored takes no lock and changes
-	 * nothing.  It is checked as it will be written: in memory, migrated to
-	 * this version's schema (a copy an older tokenwarden wrote included).
+	 * nothing.  It is checked as it will be written: a working copy beside
+	 * the store, migrated to this version's schema (a copy an older
+	 * tokenwarden wrote included).
 	 */
 	if (store_open(file, STORE_INSPECT, &copy, &cause) < 0)
 		goto out;
 	status = TW_EXIT_FAILURE;
 	if (ro->head != NULL && restore_check_head(copy, ro->head, &cause) < 0)
 		goto out;
-	if (store_image(copy, &image, &size, &cause) < 0)
-		goto out;
-	got = store_open_image(copy, file, image, size, &mem, &cause);
-	image = NULL;
-	if (got < 0 || restore_check(mem, &facts, &cause) < 0)
+	if (storecopy_work(copy, o.db, file, &mem, &work, &cause) < 0 ||
+	    restore_check(mem, &facts, &cause) < 0)
 		goto out;
 	s = store_ctx_open(&o, NULL, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;
+	storecopy_work_sweep(o.db, work);
 	status = TW_EXIT_FAILURE;
 	got = restore_undoes(s, mem, &why, &cause);
 	if (got < 0)
@@ -136,8 +134,7 @@ out:
 	free(done.kept);
 	free(done.unread);
 	free(facts.broken);
-	store_image_free(image);
-	store_close(mem);
+	storecopy_work_drop(mem, work);
 	store_close(copy);
 	store_close(s);
 	return status;

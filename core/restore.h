@@ -12,7 +12,7 @@
 struct store;
 
 /*
- * Checks the copy mem (store_open_image: in memory, migrated): whole, its
+ * Checks the copy mem (storecopy_work: a working copy, migrated): whole, its
  * history intact, its tables following from it.  Returns 0 with *f, or -1
  * with *cause.
  */

@@ -6,10 +6,14 @@
 #include "core/xalloc.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int
 storecopy_check(struct store *copy, struct storecopy_facts *f, char **cause)
@@ -112,4 +116,93 @@ out:
 	outfile_abort(&out);
 	free(tmp);
 	return rc;
+}
+
+int
+storecopy_work(struct store *copy, const char *beside, const char *name, struct store **work,
+	       char **tmp, char **cause)
+{
+	const char *slash = strrchr(beside, '/');
+	char *dir = slash == NULL
+			? xstrdup(".")
+			: xstrndup(beside, slash == beside ? 1 : (size_t)(slash - beside));
+	char *made = NULL, *why = NULL;
+	size_t size = 0;
+	int dfd, fd = -1, rc = -1;
+
+	*tmp = NULL;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fd = outfile_create_beside(dfd, slash != NULL ? slash + 1 : beside, &made);
+	if (fd < 0) {
+		*cause = xasprintf("cannot make a working copy of %s beside %s: %s", name, beside,
+				   strerror(errno));
+		goto out;
+	}
+	*tmp = xasprintf("%s/%s", dir, made);
+	if (store_copy_to(copy, *tmp, *tmp, fd, &size, &why) < 0) {
+		*cause = xasprintf("cannot make a working copy of %s beside %s (it needs room for "
+				   "one as large as the copy): %s",
+				   name, beside, why);
+		goto out;
+	}
+	rc = store_open_file(copy, name, *tmp, work, cause);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (rc < 0 && *tmp != NULL) {
+		storecopy_work_drop(NULL, *tmp);
+		*tmp = NULL;
+	}
+	free(dir);
+	free(made);
+	free(why);
+	return rc;
+}
+
+void
+storecopy_work_drop(struct store *work, char *tmp)
+{
+	char *journal;
+
+	store_close(work);
+	if (tmp == NULL)
+		return;
+	journal = xstrjoin(tmp, "-journal");
+	unlink(tmp);
+	unlink(journal);
+	free(journal);
+	free(tmp);
+}
+
+void
+storecopy_work_sweep(const char *beside, const char *own)
+{
+	const char *slash = strrchr(beside, '/'), *mine = own != NULL ? strrchr(own, '/') : NULL;
+	char *dir = slash == NULL
+			? xstrdup(".")
+			: xstrndup(beside, slash == beside ? 1 : (size_t)(slash - beside));
+	char *prefix = xstrjoin(".", slash != NULL ? slash + 1 : beside, ".tw-");
+	size_t n = strlen(prefix), m;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+
+	mine = mine != NULL ? mine + 1 : own;
+	m = mine != NULL ? strlen(mine) : 0;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		/* Its own file, and its own journal (the same name, then -journal). */
+		if (strncmp(e->d_name, prefix, n) != 0 ||
+		    (mine != NULL && strncmp(e->d_name, mine, m) == 0))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(prefix);
+	free(dir);
 }

@@ -45,7 +45,7 @@ struct storecopy_stamp {
 void storecopy_stamp(const char *path, struct storecopy_stamp *st);
 
 /*
- * Writes s's image (store_image) to path, 0600, beside it first and renamed
+ * Writes s's image (store_copy_to) to path, 0600, beside it first and renamed
  * over it at the end, so path is the old file or the whole copy, never one
  * of s's own files.  With f, the copy is first checked where it was written
  * (storecopy_check), and not renamed into place when it does not open or is
@@ -59,5 +59,27 @@ void storecopy_stamp(const char *path, struct storecopy_stamp *st);
 enum storecopy_result storecopy_write(struct store *s, const char *path, struct storecopy_facts *f,
 				      const struct storecopy_stamp *before, size_t *size,
 				      char **cause);
+
+/*
+ * Copies the store copy (a backup, opened to inspect) into a working copy
+ * beside the store at beside, 0600, and opens that as a store of its own,
+ * migrated (store_open_file): restore's, to check and change before it goes
+ * into the store, which memory does not hold whole.  name names the copy in
+ * messages.  Returns 0 with *work and *tmp, its path (storecopy_work_drop
+ * removes both), or -1 with *cause and nothing left.
+ */
+int storecopy_work(struct store *copy, const char *beside, const char *name, struct store **work,
+		   char **tmp, char **cause);
+
+/* Closes work and removes its file (tmp, freed), and the journal it may have left. */
+void storecopy_work_drop(struct store *work, char *tmp);
+
+/*
+ * Removes the working copies, and their journals, that a killed restore
+ * left beside the store at beside, all but own (its own, or NULL).  Under
+ * the run lock: another restore that made one before it waits for the lock
+ * keeps its connection to it, unlinked.
+ */
+void storecopy_work_sweep(const char *beside, const char *own);
 
 #endif

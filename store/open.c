@@ -997,11 +997,19 @@ store_lock_held(struct store *s, char **cause)
 	return rc;
 }
 
-int
-store_open_image(const struct store *like, const char *name, unsigned char *image, size_t size,
-		 struct store **out, char **cause)
+/*
+ * A store of like's actor, named name, on a connection to filename (NULL:
+ * an empty one in memory, to be filled with image): a copy that only this
+ * process sees, migrated.  image, when given, is taken over.  Returns 0 and
+ * *out, or -1 with *cause.
+ */
+static int
+open_private(const struct store *like, const char *name, const char *filename, unsigned char *image,
+	     size_t size, struct store **out, char **cause)
 {
-	const unsigned flags = SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE;
+	const unsigned owned = SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE;
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX;
+	const char *what = filename != NULL ? "opening a working copy" : "opening a copy in memory";
 	struct store *s = xcalloc(1, sizeof *s);
 	int rc = -1;
 
@@ -1010,20 +1018,20 @@ store_open_image(const struct store *like, const char *name, unsigned char *imag
 	s->actor = xstrdup(like->actor);
 	s->lock_fd = -1;
 	s->gate = store_gate_new();
-	if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
-		store_error(s, "opening a copy in memory", cause);
+	if (sqlite3_open_v2(filename != NULL ? filename : ":memory:", &s->db, flags, NULL) !=
+	    SQLITE_OK) {
+		store_error(s, what, cause);
 		store_image_free(image);
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	/* The connection owns the image from here, whatever happens. */
-	if (sqlite3_deserialize(s->db, "main", image, (sqlite3_int64)size, (sqlite3_int64)size,
-				flags) != SQLITE_OK) {
-		store_error(s, "opening a copy in memory", cause);
+	if (image != NULL && sqlite3_deserialize(s->db, "main", image, (sqlite3_int64)size,
+						 (sqlite3_int64)size, owned) != SQLITE_OK) {
+		store_error(s, what, cause);
 		goto out;
 	}
-	if (store_exec(s, "PRAGMA foreign_keys = ON", "opening a copy in memory", cause) < 0 ||
+	if (store_exec(s, "PRAGMA foreign_keys = ON", what, cause) < 0 ||
 	    store_migrate(s, cause) < 0)
 		goto out;
 	*out = s;
@@ -1032,6 +1040,20 @@ store_open_image(const struct store *like, const char *name, unsigned char *imag
 out:
 	store_close(s);
 	return rc;
+}
+
+int
+store_open_image(const struct store *like, const char *name, unsigned char *image, size_t size,
+		 struct store **out, char **cause)
+{
+	return open_private(like, name, NULL, image, size, out, cause);
+}
+
+int
+store_open_file(const struct store *like, const char *name, const char *path, struct store **out,
+		char **cause)
+{
+	return open_private(like, name, path, NULL, 0, out, cause);
 }
 
 int

@@ -240,6 +240,14 @@ int store_copy_to(struct store *s, const char *path, const char *name, int fd, s
 int store_open_image(const struct store *like, const char *name, unsigned char *image, size_t size,
 		     struct store **out, char **cause);
 
+/*
+ * As store_open_image, for a copy in the file at path (store_copy_to's,
+ * which nothing else uses): changed in place, its rollback journal beside
+ * it while a transaction is open, so memory does not grow with it.
+ */
+int store_open_file(const struct store *like, const char *name, const char *path,
+		    struct store **out, char **cause);
+
 /* Whether store_replace can copy from into s: 0, or -1 with *cause (their page sizes differ). */
 int store_replace_check(struct store *s, struct store *from, char **cause);
 

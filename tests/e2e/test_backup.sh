@@ -275,12 +275,19 @@ PY
 }
 edited_copy "$TW_TMP/broken.db" "UPDATE events SET details = '{\"edited\":1}' WHERE id = 2"
 head -c 65536 /dev/urandom >"$TW_TMP/noise.db"
+# no_working_copy: restore left nothing of its working copy beside the store.
+no_working_copy() {
+	local left
+	left=$(cd "$(dirname "$db")" && ls -A | grep -F ".$(basename "$db").tw-" || true)
+	[ -z "$left" ] || fail "restore left its working copy: $left"
+}
 restore_refused() {
 	local want=$1 text=$2
 	shift 2
 	run "$want" restore "$@"
 	expect "$err" "$text"
 	[ ! -e "$refused_kept" ] || fail "a refused restore kept the store aside"
+	no_working_copy
 	tw_expect_eq "the store's head after a refused restore" \
 		"$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")" "$store_head"
 }
@@ -318,6 +325,7 @@ run 0 restore "$bk/first.db"
 run 0 restore "$bk/first.db"
 tw_expect_eq "the stores kept by two restores in one second" \
 	"$(ls "$db".replaced-* | wc -l)" 2
+no_working_copy
 rm -f "$db".replaced-*
 store_head=$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")
 # Another run holds the lock: exit 5 at once, or the wait for it.
