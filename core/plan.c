@@ -408,11 +408,11 @@ lost_window(const struct policy *p)
 	return (p->schedule.interval - p->schedule.random_delay) * MS;
 }
 
-/* Whether schedule.lost_answers bounds anything: 21, the default, leaves every try. */
+/* Whether schedule.lost_answers bounds anything: the default leaves every try. */
 static int
 lost_bounded(const struct policy *p)
 {
-	return p->schedule.lost_answers <= p->schedule.retries;
+	return p->schedule.lost_answers < POLICY_LOST_UNBOUNDED;
 }
 
 static void

@@ -591,7 +591,7 @@ load_schedule(struct loader *ld, const struct ynode *v, struct policy *p)
 			p->schedule.retries = (int)retries;
 	}
 	if (la != NULL) {
-		if (loader_int(ld, "lost_answers", la, 1, 21, &lost) < 0)
+		if (loader_int(ld, "lost_answers", la, 1, POLICY_LOST_UNBOUNDED, &lost) < 0)
 			rc = -1;
 		else
 			p->schedule.lost_answers = (int)lost;
@@ -766,7 +766,7 @@ defaults(struct policy *p, const char *file)
 	p->schedule.stuck_after = 5;
 	p->schedule.retries = 20;
 	p->schedule.retry_backoff = 10;
-	p->schedule.lost_answers = 21; /* no bound but retries' */
+	p->schedule.lost_answers = POLICY_LOST_UNBOUNDED;
 	p->schedule.max_clock_skew = 300;
 }
 

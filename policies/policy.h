@@ -157,10 +157,14 @@ struct policy_schedule {
 	int retries;
 	int64_t retry_backoff;
 	/* A slot is not tried again in a run once this many of its creates in
-	 * it lost their answers: each may have made a token nobody holds. */
+	 * it lost their answers: each may have made a token nobody holds.
+	 * POLICY_LOST_UNBOUNDED, the default: no bound but retries'. */
 	int lost_answers;
 	int64_t max_clock_skew; /* seconds the server's Date may differ by; -1: off */
 };
+
+/* schedule.lost_answers that bounds nothing: more than a run's tries (retries is 20 at most). */
+#define POLICY_LOST_UNBOUNDED 21
 
 struct policy {
 	char *file;

@@ -629,6 +629,17 @@ test_lost_answers_across_runs(void **state)
 	plan_free(&pl);
 	in.force = NULL;
 
+	/* one try a run (retries: 0) is bounded across runs all the same */
+	unbounded = load("version: 1\n"
+			 "schedule: { lost_answers: 3, retries: 0 }\n"
+			 "defaults: { lifetime: 30d, rotate_before: 6d }\n"
+			 "workspaces:\n"
+			 "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n");
+	plan_build_with(unbounded, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	plan_free(&pl);
+	policy_free(unbounded);
+
 	/* the default bound (21) counts nothing across runs */
 	unbounded = load("version: 1\n"
 			 "defaults: { lifetime: 30d, rotate_before: 6d }\n"
