@@ -196,7 +196,7 @@ target_open(const char *path, const struct policy_deliver *d, struct target *t, 
 		*cause = xasprintf("deliver file %s: names a directory, not a file", path);
 		return -1;
 	}
-	dir = xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	dir = xdirname(path);
 	fd = trust_open_dir(dir, d->owner != NULL ? (uid_t)t->uid : TRUST_NOBODY, &why);
 	if (fd >= 0 && shared_dir(fd)) {
 		/* Allowed on the way, as /tmp: not as where the file is, by a name anyone may take.

@@ -112,22 +112,11 @@ doctor_policy(const char *path, struct diag_list *d, doctor_cb cb, void *arg)
 	return NULL;
 }
 
-/* The directory holding path; allocated. */
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return xstrdup(".");
-	return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
-}
-
 /* Checks the store's directory as a consumer's is checked: nobody else may replace the store. */
 static void
 store_dir(const char *db, doctor_cb cb, void *arg)
 {
-	char *dir = dir_of(db), *abs = NULL, *cause = NULL, *detail, *me, *fix;
+	char *dir = xdirname(db), *abs = NULL, *cause = NULL, *detail, *me, *fix;
 	char cwd[4096];
 	int fd;
 

@@ -95,8 +95,7 @@ outfile_open(struct outfile *o, const char *path, mode_t mode, char **cause)
 		*cause = xasprintf("%s: names a directory; give a file's path", path);
 		return -1;
 	}
-	dir = slash == NULL ? xstrdup(".")
-			    : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+	dir = xdirname(path);
 	o->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (o->dir < 0) {
 		*cause =

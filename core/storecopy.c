@@ -123,9 +123,7 @@ storecopy_work(struct store *copy, const char *beside, const char *name, struct 
 	       char **tmp, char **cause)
 {
 	const char *slash = strrchr(beside, '/');
-	char *dir = slash == NULL
-			? xstrdup(".")
-			: xstrndup(beside, slash == beside ? 1 : (size_t)(slash - beside));
+	char *dir = xdirname(beside);
 	char *made = NULL, *why = NULL;
 	size_t size = 0;
 	int dfd, fd = -1, rc = -1;
@@ -181,9 +179,7 @@ void
 storecopy_work_sweep(const char *beside, const char *own)
 {
 	const char *slash = strrchr(beside, '/'), *mine = own != NULL ? strrchr(own, '/') : NULL;
-	char *dir = slash == NULL
-			? xstrdup(".")
-			: xstrndup(beside, slash == beside ? 1 : (size_t)(slash - beside));
+	char *dir = xdirname(beside);
 	char *prefix = xstrjoin(".", slash != NULL ? slash + 1 : beside, ".tw-");
 	size_t n = strlen(prefix), m;
 	DIR *d = opendir(dir);

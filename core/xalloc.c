@@ -156,6 +156,16 @@ xstrndup(const char *s, size_t n)
 }
 
 char *
+xdirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+}
+
+char *
 xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));

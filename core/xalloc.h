@@ -45,6 +45,8 @@ void *xgrow_bulk(void *p, size_t *cap, size_t first, size_t size);
 char *xstrdup(const char *s);
 /* Returns an allocated copy of the first n bytes of s, NUL-terminated. */
 char *xstrndup(const char *s, size_t n);
+/* Returns the directory holding path, allocated: "." for a bare name, "/" for one under it. */
+char *xdirname(const char *path);
 /* Returns an allocated, formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As xasprintf, with a va_list (which it leaves to the caller to end). */

@@ -580,15 +580,26 @@ test_window_in_dst_gap(void **state)
  * start another run at once.  Fewer, older ones, or the default bound (21,
  * none) leave it to its usual rules; so does rotate --force.
  */
+/* A policy of one slot, acme/etl (lifetime 30d, rotate_before 6d), its schedule's keys these. */
+static struct policy *
+etl_policy(const char *schedule)
+{
+	char *yaml = xasprintf("version: 1\n"
+			       "schedule: { %s }\n"
+			       "defaults: { lifetime: 30d, rotate_before: 6d }\n"
+			       "workspaces:\n"
+			       "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n",
+			       schedule);
+	struct policy *p = load(yaml);
+
+	free(yaml);
+	return p;
+}
+
 static void
 test_lost_answers_across_runs(void **state)
 {
-	static const char yaml[] = "version: 1\n"
-				   "schedule: { lost_answers: 3 }\n"
-				   "defaults: { lifetime: 30d, rotate_before: 6d }\n"
-				   "workspaces:\n"
-				   "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n";
-	struct policy *p = load(yaml), *unbounded;
+	struct policy *p = etl_policy("lost_answers: 3"), *unbounded;
 	struct slot_state st = {.workspace = (char[]){"acme"},
 				.slot = (char[]){"etl"},
 				.failures = 3,
@@ -630,21 +641,14 @@ test_lost_answers_across_runs(void **state)
 	in.force = NULL;
 
 	/* one try a run (retries: 0) is bounded across runs all the same */
-	unbounded = load("version: 1\n"
-			 "schedule: { lost_answers: 3, retries: 0 }\n"
-			 "defaults: { lifetime: 30d, rotate_before: 6d }\n"
-			 "workspaces:\n"
-			 "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n");
+	unbounded = etl_policy("lost_answers: 3, retries: 0");
 	plan_build_with(unbounded, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
 	plan_free(&pl);
 	policy_free(unbounded);
 
 	/* the default bound (21) counts nothing across runs */
-	unbounded = load("version: 1\n"
-			 "defaults: { lifetime: 30d, rotate_before: 6d }\n"
-			 "workspaces:\n"
-			 "  - { name: acme, credential: c, tokens: [ { name: etl } ] }\n");
+	unbounded = etl_policy("");
 	plan_build_with(unbounded, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
 	plan_free(&pl);

@@ -400,6 +400,23 @@ test_join(void **state)
 }
 
 /* Large or small, and over memory just freed dirty, xcalloc's memory is zero. */
+/* The directory of a path, as the callers open it: a bare name's is ".", one under the root's "/".
+ */
+static void
+test_dirname(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"tw.db", "."}, {"/tw.db", "/"}, {"/var/lib/tw/tw.db", "/var/lib/tw"}, {"a/b", "a"}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *d = xdirname(cases[i][0]);
+
+		assert_string_equal(d, cases[i][1]);
+		free(d);
+	}
+}
+
 static void
 test_calloc_zeroes(void **state)
 {
@@ -433,6 +450,7 @@ main(void)
 	    cmocka_unit_test(test_grow_bulk),
 	    cmocka_unit_test(test_calloc_zeroes),
 	    cmocka_unit_test(test_join),
+	    cmocka_unit_test(test_dirname),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
