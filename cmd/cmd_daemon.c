@@ -34,13 +34,14 @@ struct daemon {
 	const char *path; /* the policy file */
 	struct policy *p;
 	struct store_opts so;
-	int64_t not_before;  /* no run before this while work stays due (ms) */
-	int ran;             /* a run has just ended */
-	int64_t said_wake;   /* the wake time last logged */
-	const char *metrics; /* --metrics-textfile; NULL: none */
-	int metrics_failed;  /* the last look could not rewrite the metrics file */
-	int lost;            /* the store could not be opened, the last time it was tried */
-	int64_t lost_said;   /* when that was last alerted (ms); 0: not while it lasts */
+	int64_t not_before;        /* no run before this while work stays due (ms) */
+	int ran;                   /* a run has just ended */
+	int64_t said_wake;         /* the wake time last logged */
+	const char *metrics;       /* --metrics-textfile; NULL: none */
+	int metrics_failed;        /* the last look could not rewrite the metrics file */
+	int lost;                  /* the store could not be opened, the last time it was tried */
+	int64_t lost_said;         /* when that was last alerted (ms); 0: not while it lasts */
+	struct runner_holds holds; /* the credentials' Retry-After holds, from run to run */
 };
 
 struct daemon_opts {
@@ -108,6 +109,35 @@ store_opened(struct daemon *d, int opened)
 	free(text);
 }
 
+/* ms, or what a build with the test hooks reads from the environment variable name. */
+static int64_t
+test_ms(const char *name, int64_t ms)
+{
+#ifdef TW_TEST_HOOKS
+	const char *v = getenv(name);
+
+	if (v != NULL && atoll(v) > 0)
+		return atoll(v);
+#else
+	(void)name;
+#endif
+	return ms;
+}
+
+/* The longest sleep between looks. */
+static int64_t
+nap_ms(void)
+{
+	return test_ms("TOKENWARDEN_TEST_NAP_MS", SCHEDULE_MAX_NAP_MS);
+}
+
+/* The least gap after a run that left work due, or after a store that did not open. */
+static int64_t
+retry_ms(void)
+{
+	return test_ms("TOKENWARDEN_TEST_RETRY_MS", SCHEDULE_RETRY_MS);
+}
+
 /* One run of the executor under the run lock. */
 static void
 run_once(struct daemon *d)
@@ -122,14 +152,14 @@ run_once(struct daemon *d)
 	if (s != NULL || status != TW_EXIT_LOCKED)
 		store_opened(d, s != NULL);
 	if (s == NULL) {
-		notef("trying again in %d s", SCHEDULE_RETRY_MS / 1000);
+		notef("trying again in %lld s", (long long)(retry_ms() + 999) / 1000);
 		return;
 	}
 	notify("STATUS=rotating");
 	rotate_opts_init(&ro);
 	if (d->p->schedule.max_time > 0)
 		ro.stop_at = clock_mono_ms() + d->p->schedule.max_time * 1000;
-	status = runner_run(s, &pub, d->p, &ro, "daemon", 0);
+	status = runner_run(s, &pub, d->p, &ro, "daemon", 0, &d->holds);
 	if (status != TW_EXIT_USAGE) /* a configuration error recorded nothing */
 		store_ctx_note_head(s);
 	metrics_after_run(d->metrics, s, d->p);
@@ -140,19 +170,6 @@ run_once(struct daemon *d)
 		notify("STATUS=waiting; the configuration has errors, nothing was done");
 	else
 		notify("STATUS=waiting; the last run left work or failed");
-}
-
-/* The longest sleep between looks; a build with the test hooks takes TOKENWARDEN_TEST_NAP_MS. */
-static int64_t
-nap_ms(void)
-{
-#ifdef TW_TEST_HOOKS
-	const char *v = getenv("TOKENWARDEN_TEST_NAP_MS");
-
-	if (v != NULL && atoll(v) > 0)
-		return atoll(v);
-#endif
-	return SCHEDULE_MAX_NAP_MS;
 }
 
 /*
@@ -182,7 +199,7 @@ metrics_between(struct daemon *d, struct store *s, int64_t now)
 static int64_t
 next_wake(struct daemon *d, int64_t now)
 {
-	struct schedule sc = {0, now + SCHEDULE_RETRY_MS};
+	struct schedule sc = {0, now + retry_ms()};
 	struct store *s;
 	char *cause = NULL, when[TIMEFMT_MAX];
 	int64_t wake, at;
@@ -192,7 +209,7 @@ next_wake(struct daemon *d, int64_t now)
 	store_opened(d, s != NULL);
 	if (s != NULL && schedule_read(s, d->p, now, &sc, &cause) < 0) {
 		errorf("%s", cause);
-		sc.next_at = now + SCHEDULE_RETRY_MS;
+		sc.next_at = now + retry_ms();
 	}
 	/* After a run, its own write stands: the file is new. */
 	if (!d->ran)
@@ -202,7 +219,7 @@ next_wake(struct daemon *d, int64_t now)
 	if (d->ran) {
 		/* Work still due right after a run failed there: not again for a while. */
 		d->ran = 0;
-		d->not_before = sc.due_now ? now + SCHEDULE_RETRY_MS : 0;
+		d->not_before = sc.due_now ? now + retry_ms() : 0;
 	}
 	at = schedule_wake(&sc, now, d->not_before, nap_ms(), &wake);
 	if (at > now && wake != d->said_wake) {
@@ -348,6 +365,7 @@ run_daemon(void *opts, int argc, char **argv)
 	notef("daemon stopping, as a signal asked");
 	status = TW_EXIT_OK;
 out:
+	runner_holds_free(&d.holds);
 	policy_free(d.p);
 	return status;
 }

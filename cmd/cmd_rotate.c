@@ -104,7 +104,7 @@ run_rotate(void *opts, int argc, char **argv)
 	s = store_ctx_open(&so, &pub, STORE_CTX_LOCK, &status);
 	if (s == NULL)
 		goto out;
-	status = runner_run(s, &pub, p, &ro, "rotate", 0);
+	status = runner_run(s, &pub, p, &ro, "rotate", 0, NULL);
 	/* A configuration error stops a run before it records anything. */
 	if (!ro.dry_run && status != TW_EXIT_USAGE)
 		store_ctx_note_head(s);

@@ -35,7 +35,41 @@ struct clients {
 	struct mode_client **c;
 	struct ratelimit *rl; /* by the index of the credential's first workspace */
 	int *rl_ready;
+	struct runner_holds *holds; /* the holds carried in and out; NULL: none */
 };
+
+void
+runner_holds_free(struct runner_holds *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->h[i].credential);
+	FREE_NULL(&h->h);
+	h->n = 0;
+}
+
+/* The hold h keeps for credential name, or NULL. */
+static struct runner_hold *
+hold_of(const struct runner_holds *h, const char *name)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->h[i].credential, name) == 0)
+			return &h->h[i];
+	return NULL;
+}
+
+/* Keeps the hold of rl, credential name's limiter, for the next run. */
+static void
+hold_keep(struct runner_holds *h, const char *name, const struct ratelimit *rl)
+{
+	struct runner_hold *k = hold_of(h, name);
+
+	if (k == NULL) {
+		h->h = xrealloc(h->h, (h->n + 1) * sizeof *h->h);
+		k = &h->h[h->n++];
+		k->credential = xstrdup(name);
+	}
+	k->until = rl->hold_until;
+}
 
 void
 runner_mode_opts(const struct policy *p, const struct policy_workspace *w, struct mode_opts *mo)
@@ -57,8 +91,13 @@ limiter_for(struct clients *cl, size_t i)
 	while (j < i && strcmp(cl->p->ws[j].credential, w->credential) != 0)
 		j++;
 	if (!cl->rl_ready[j]) {
+		const struct runner_hold *k =
+		    cl->holds != NULL ? hold_of(cl->holds, w->credential) : NULL;
+
 		runner_mode_opts(cl->p, &cl->p->ws[j], &mo);
 		ratelimit_init(&cl->rl[j], mo.rate_limit, mo.rate_window_ms);
+		if (k != NULL)
+			cl->rl[j].hold_until = k->until;
 		cl->rl_ready[j] = 1;
 	}
 	return &cl->rl[j];
@@ -86,11 +125,12 @@ client_for(void *arg, const struct policy_workspace *w, char **cause)
 	return cl->c[i];
 }
 
-/* Sets cl up for p, with no client made yet. */
+/* Sets cl up for p, holds carried in and out (NULL: none), with no client made yet. */
 static void
-clients_init(struct clients *cl, const struct policy *p)
+clients_init(struct clients *cl, const struct policy *p, struct runner_holds *holds)
 {
 	cl->p = p;
+	cl->holds = holds;
 	cl->c = xcalloc(p->nws + 1, sizeof *cl->c);
 	cl->rl = xcalloc(p->nws + 1, sizeof *cl->rl);
 	cl->rl_ready = xcalloc(p->nws + 1, sizeof *cl->rl_ready);
@@ -101,8 +141,11 @@ clients_free(struct clients *cl)
 {
 	for (size_t i = 0; i < cl->p->nws; i++) {
 		mode_client_free(cl->c[i]);
-		if (cl->rl_ready[i])
-			ratelimit_free(&cl->rl[i]);
+		if (!cl->rl_ready[i])
+			continue;
+		if (cl->holds != NULL)
+			hold_keep(cl->holds, cl->p->ws[i].credential, &cl->rl[i]);
+		ratelimit_free(&cl->rl[i]);
 	}
 	free(cl->c);
 	free(cl->rl);
@@ -152,7 +195,7 @@ runner_check(const struct policy *p)
 	struct clients cl;
 	int problems;
 
-	clients_init(&cl, p);
+	clients_init(&cl, p, NULL);
 	problems = clients_open(&cl, NULL);
 	clients_free(&cl);
 	return problems > 0 ? TW_EXIT_USAGE : TW_EXIT_OK;
@@ -460,7 +503,7 @@ credential_counts(const struct clients *cl)
 
 int
 runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
-	   struct rotate_opts *o, const char *verb, int quiet)
+	   struct rotate_opts *o, const char *verb, int quiet, struct runner_holds *holds)
 {
 	struct clients cl;
 	struct rotate_stats st;
@@ -473,7 +516,7 @@ runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	o->stop = runner_stop_requested;
 	if (msg_progress_wanted())
 		o->progress = progress;
-	clients_init(&cl, p);
+	clients_init(&cl, p, holds);
 	/* A dry run says the same problems, and what the run would do once they are put right. */
 	problems = clients_open(&cl, o);
 	if (problems > 0 && !o->dry_run) {

@@ -39,14 +39,35 @@ int runner_stop_requested(void *arg);
 int runner_check(const struct policy *p);
 
 /*
+ * The Retry-After holds one run leaves the next in the same process: for
+ * each credential (by name) a 429 asked to wait for longer than a run
+ * waits, when (monotonic ms) its budget is free again.  The daemon keeps
+ * them across its runs, so that its next run, a minute on, sends nothing
+ * into the refusal either.  Zeroed: none.
+ */
+struct runner_hold {
+	char *credential;
+	int64_t until;
+};
+
+struct runner_holds {
+	struct runner_hold *h;
+	size_t n;
+};
+
+void runner_holds_free(struct runner_holds *h);
+
+/*
  * Runs p over s (locked by the caller) under a run row named by verb, with
- * o's stop and progress set here.  Prints the summary line unless quiet.
- * Returns the exit status: 0 all done, 1 something failed (or the store),
- * 3 work left (out of time or stopped), 2 the configuration of a workspace
- * the run needs is wrong (as runner_check; then nothing is recorded or sent,
- * but a dry run still says what it would do).
+ * o's stop and progress set here.  The credentials start held as holds
+ * says, and holds gets their holds at the end; NULL: none kept.  Prints the
+ * summary line unless quiet.  Returns the exit status: 0 all done, 1
+ * something failed (or the store), 3 work left (out of time or stopped), 2
+ * the configuration of a workspace the run needs is wrong (as runner_check;
+ * then nothing is recorded or sent, but a dry run still says what it would
+ * do).
  */
 int runner_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
-	       struct rotate_opts *o, const char *verb, int quiet);
+	       struct rotate_opts *o, const char *verb, int quiet, struct runner_holds *holds);
 
 #endif

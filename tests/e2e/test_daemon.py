@@ -19,7 +19,10 @@ the simulator's --now.  One daemon works one store through these checks:
 Then, with a second store and an abstract ("@name") $NOTIFY_SOCKET:
   7. SIGTERM while a slot's exec hook runs: that slot is finished (its token
      active, nothing left in flight), the next slot is not started, exit 0;
-  8. a broken policy, or a missing store, makes the daemon exit 2 at once.
+  8. a broken policy, or a missing store, makes the daemon exit 2 at once;
+  9. between runs it rewrites its metrics file at each look;
+ 10. a 429 asking for an hour holds the credential across its runs: the
+     next runs send nothing into it.
 The histories verify at the end.
 
 usage: test_daemon.py MODESIM TOKENWARDEN
@@ -275,6 +278,12 @@ class Sim:
         with _opener.open(self.url + path, timeout=10) as r:
             return json.loads(r.read())
 
+    def post(self, path, body):
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with _opener.open(req, timeout=10) as r:
+            return json.loads(r.read())
+
     def tokens(self, workspace):
         return {t["token"]: t for t in self.get("/_sim/tokens")["tokens"]
                 if t["workspace"] == workspace}
@@ -363,11 +372,13 @@ class Test:
         os.chmod(tmp, mode)
         os.rename(tmp, path)
 
-    def daemon(self, name, config, notify_socket, metrics=None, nap_ms=None):
+    def daemon(self, name, config, notify_socket, metrics=None, nap_ms=None, retry_ms=None):
         env = dict(self.env)
         env["NOTIFY_SOCKET"] = notify_socket
         if nap_ms is not None:
             env["TOKENWARDEN_TEST_NAP_MS"] = str(nap_ms)
+        if retry_ms is not None:
+            env["TOKENWARDEN_TEST_RETRY_MS"] = str(retry_ms)
         extra = ["--metrics-textfile", metrics] if metrics else []
         return Proc(name, [self.tw, "daemon", "--config", config] + extra, env)
 
@@ -788,6 +799,39 @@ class Test:
             d.kill()
             n.close()
 
+    def throttled(self):
+        """10. A 429 whose Retry-After is longer than the client waits holds the
+        credential across the daemon's runs, not one run: the runs that follow
+        (every minute; every 300 ms here) send nothing into it, and say so."""
+        db = self.init_store("held.db")
+        policy = os.path.join(self.tmp, "held.yaml")
+        self.write_policy(policy, db, "beta", [("held", "")])
+        self.sim.post("/_sim/faults", {"burst_429": 1000, "retry_after": 3600})
+        before = self.sim.get("/_sim/stats")["by_status"].get("429", 0)
+        address = "@tw-test-daemon-%d-held" % os.getpid()
+        n = Notify(address)
+        d = self.daemon("held", policy, address, nap_ms=100, retry_ms=300)
+        try:
+            start = 0
+            for run in range(4):
+                got = self.expect_line(d, r"^daemon: ", 10, "throttled: run %d" % (run + 1),
+                                       kind="out", start=start)
+                if got is None:
+                    return
+                start = got[0] + 1
+            drew = self.sim.get("/_sim/stats")["by_status"].get("429", 0) - before
+            if drew != 1:
+                fail("throttled: 4 runs sent %d requests into a Retry-After of an hour, "
+                     "expected 1\n%s" % (drew, d.tail()))
+            if not re.search(r"beta/held: .*not sent: the API asked to wait (3600|35\d\d)s more",
+                             d.text("err")):
+                fail("throttled: the later runs do not say the request waits out the "
+                     "Retry-After\n" + d.tail())
+        finally:
+            d.kill()
+            n.close()
+            self.sim.post("/_sim/faults", {})
+
 
 def watchdog(tmp):
     print("FAIL: test_daemon.py still running after %d s; killing it" % HARD_LIMIT,
@@ -817,7 +861,8 @@ def main():
     t = None
     try:
         t = Test(modesim, tw, tmp)
-        for part in (t.main_daemon, t.stop_in_step, t.refused_at_start, t.idle_metrics):
+        for part in (t.main_daemon, t.stop_in_step, t.refused_at_start, t.idle_metrics,
+                     t.throttled):
             t0 = time.monotonic()
             part()
             if os.environ.get("TW_VERBOSE"):
