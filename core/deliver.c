@@ -738,3 +738,31 @@ deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT
 	crypto_generichash_final(&h, sum, sizeof sum);
 	sodium_bin2hex(out, DELIVER_FINGERPRINT_MAX, sum, sizeof sum);
 }
+
+char *
+deliver_fingerprints(const struct policy_slot *sl)
+{
+	char *all = xmalloc(sl->eff.ndeliver * DELIVER_FINGERPRINT_MAX + 1);
+
+	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
+		char *at = all + i * DELIVER_FINGERPRINT_MAX;
+
+		deliver_fingerprint(&sl->eff.deliver[i], at);
+		at[DELIVER_FINGERPRINT_MAX - 1] = ',';
+	}
+	all[sl->eff.ndeliver * DELIVER_FINGERPRINT_MAX] = '\0';
+	return all;
+}
+
+int
+deliver_among(const char *fingerprints, const struct policy_deliver *d)
+{
+	char fp[DELIVER_FINGERPRINT_MAX];
+	size_t len = strlen(fingerprints);
+
+	deliver_fingerprint(d, fp);
+	for (size_t at = 0; at + DELIVER_FINGERPRINT_MAX <= len; at += DELIVER_FINGERPRINT_MAX)
+		if (memcmp(fingerprints + at, fp, DELIVER_FINGERPRINT_MAX - 1) == 0)
+			return 1;
+	return 0;
+}

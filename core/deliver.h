@@ -61,6 +61,12 @@ void deliver_mask(char *buf, size_t len, const struct deliver_payload *p);
 #define DELIVER_FINGERPRINT_MAX 33
 void deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX]);
 
+/* The fingerprints of sl's consumers, each followed by a comma ("" for none); allocated. */
+char *deliver_fingerprints(const struct policy_slot *sl);
+
+/* Whether fingerprints (as deliver_fingerprints writes them) has consumer d's. */
+int deliver_among(const char *fingerprints, const struct policy_deliver *d);
+
 /*
  * deliver_one's failure after the consumer took p: a file consumer's file
  * was replaced, but its directory did not sync, so the consumer holds p now

@@ -1,6 +1,7 @@
 /* The planner; see plan.h.  Capacity is estimated in plan_capacity.c. */
 #include "core/plan.h"
 
+#include "core/deliver.h"
 #include "core/plan_priv.h"
 #include "core/timefmt.h"
 #include "core/window.h"
@@ -292,15 +293,44 @@ struct slot_view {
 	const struct token_row *active;
 	const struct token_row *leftover; /* created or verified, never delivered */
 	const struct token_row *pending;
-	const struct token_row *lapsed;   /* its latest token that expired while in use */
-	const struct token_row *retiring; /* its newest retiring token */
-	const struct token_row *dead;     /* its newest tokens_dead_held row */
-	const struct token_row *expired;  /* its newest retiring token past grace and expiry */
+	const struct token_row *lapsed;     /* its latest token that expired while in use */
+	const struct token_row *retiring;   /* its newest retiring token */
+	const struct token_row *dead;       /* its newest tokens_dead_held row */
+	const struct slot_reached *reached; /* the consumers a token of it reached; NULL: none */
+	const struct token_row *expired;    /* its newest retiring token past grace and expiry */
 	/* Its creates whose answers were lost since its active token, in the last interval
 	 * (lost_answers), and the first of them. */
 	int lost;
 	int64_t lost_first;
 };
+
+/* The first time at or after t (ms) that s's window is open; INT64_MAX: never. */
+static int64_t
+window_at(const struct policy_slot *s, int64_t t)
+{
+	int64_t open = window_next_open(s->eff.window, secs(t));
+
+	if (open == INT64_MAX)
+		return INT64_MAX;
+	return open * MS > t ? open * MS : t;
+}
+
+/*
+ * A consumer of s that its active token did not reach when it became
+ * active (the policy added it, or moved it from another slot, since), or
+ * NULL: none, or nothing recorded of that token (made before the record
+ * was kept, or by hand).
+ */
+static const struct policy_deliver *
+unreached(const struct policy_slot *s, const struct slot_view *v)
+{
+	if (v->active == NULL || v->reached == NULL || v->reached->row != v->active->row)
+		return NULL;
+	for (size_t i = 0; i < s->eff.ndeliver; i++)
+		if (!deliver_among(v->reached->consumers, &s->eff.deliver[i]))
+			return &s->eff.deliver[i];
+	return NULL;
+}
 
 /*
  * A token the slot's consumers may hold that is newer than its active one,
@@ -625,6 +655,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 {
 	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
 	const struct token_row *newer, *dead;
+	const struct policy_deliver *fresh;
 	const char *how;
 	int64_t due;
 
@@ -673,6 +704,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);
 	dead = held_dead(b, v);
+	fresh = unreached(s, v);
 	d->held_dead = dead != NULL;
 	if (dead != NULL && d->due > b->now) {
 		d->due = b->now;
@@ -687,6 +719,15 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 			 "its consumers may hold %s, newer than the active %s; a rotation reaches "
 			 "them all",
 			 newer->token != NULL ? newer->token : "?", v->active->token);
+	} else if (fresh != NULL && window_at(s, b->now) < d->due) {
+		/* Not an emergency, as those are: the others keep their working token meanwhile. */
+		d->due = window_at(s, b->now);
+		snprintf(why, sizeof why,
+			 "its consumer %s %s never got %s (the policy added it since): only a "
+			 "rotation hands it a token",
+			 fresh->kind == DELIVER_FILE ? "file" : "exec",
+			 fresh->kind == DELIVER_FILE ? fresh->path : fresh->argv[0],
+			 v->active->token);
 	}
 	if (s == b->force) {
 		forced(b, s, v, d, why);
@@ -788,14 +829,16 @@ personal(struct plan_builder *b)
 
 /*
  * The unmanaged tokens due for deletion: each is deleted once every slot of
- * the policy has an active token made after it; until then it is a finding
- * naming a slot without one (the first), else the slot whose active token
- * is oldest.  Such a slot may be one renamed in the policy, renamed back,
- * or moved to another workspace, its consumers still holding the token now
- * unmanaged: deleting that before the slot's next token reaches them leaves
- * them a dead token (DESIGN's trust rules) when that rotation fails or is
- * weeks away.  Which consumer holds what is not recorded, so any such slot
- * holds the deletion back.
+ * the policy has an active token made after it, that reached each of its
+ * consumers; until then it is a finding naming a slot without one (the
+ * first), else the slot whose active token is oldest.  Such a slot may be
+ * one renamed in the policy, renamed back, or moved to another workspace,
+ * or one a consumer moved to: its consumers may still hold the token now
+ * unmanaged, and deleting that before the slot's next token reaches them
+ * leaves them a dead token (DESIGN's trust rules) when that rotation fails
+ * or is weeks away.  Which token a consumer holds is not recorded (only
+ * which consumers a slot's token reached), so any such slot holds the
+ * deletion back.
  */
 static void
 unmanaged_due(struct plan_builder *b, const struct slot_view *views)
@@ -806,7 +849,8 @@ unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 	for (size_t i = 0; i < b->p->nslots; i++) {
 		const struct token_row *a = views[i].active;
 
-		if (a == NULL && bare == NULL)
+		/* One a consumer was added to has not reached it: its next token will. */
+		if ((a == NULL || unreached(b->p->slots[i], &views[i]) != NULL) && bare == NULL)
 			bare = b->p->slots[i];
 		if (a != NULL && born(a) < oldest_at) {
 			oldest_at = born(a);
@@ -904,6 +948,12 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 
 		if (j >= 0)
 			views[j].failures = &in->states[i];
+	}
+	for (size_t i = 0; i < in->nreached; i++) {
+		long j = policy_slot_index(p, in->reached[i].workspace, in->reached[i].slot);
+
+		if (j >= 0)
+			views[j].reached = &in->reached[i];
 	}
 	for (size_t i = 0; i < in->ndead; i++) {
 		const struct token_row *r = &in->dead[i];

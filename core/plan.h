@@ -138,6 +138,7 @@ void plan_build(const struct policy *p, const struct token_row *rows, size_t n, 
 		struct plan *out);
 
 struct slot_state;
+struct slot_reached;
 
 /* What the planner knows beyond the rows and the policy; all zero: nothing. */
 struct plan_input {
@@ -150,6 +151,11 @@ struct plan_input {
 	 * row is a finding. */
 	const struct slot_state *states;
 	size_t nstates;
+	/* The consumers each slot's token reached when it became active, as
+	 * store/slots lists them: a slot whose active token that record is of
+	 * and that has a consumer not in it is due at once. */
+	const struct slot_reached *reached;
+	size_t nreached;
 	/* A slot to rotate now, due or not, backoff, pause or not (rotate --force). */
 	const struct policy_slot *force;
 	/* The workspaces whose server clock disagreed at the last run, as

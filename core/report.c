@@ -18,6 +18,8 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 
 	in.states = r->states;
 	in.nstates = r->nstates;
+	in.reached = r->reached;
+	in.nreached = r->nreached;
 	in.force = force;
 	in.omit = r->omit;
 	in.clocks = r->clocks;
@@ -111,6 +113,7 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 	    (reading == UNSEALED && read_in_two(s, r, cause) < 0) ||
 	    tokens_dead_held(s, &r->dead, &r->ndead, cause) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
+	    slots_reached_list(s, &r->reached, &r->nreached, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
 	/* Only a look: a read that kept the lock would refuse a run that starts meanwhile. */
@@ -175,6 +178,7 @@ report_free(struct report *r)
 	tokens_free(r->more, r->nmore);
 	tokens_free(r->dead, r->ndead);
 	slots_free(r->states, r->nstates);
+	slots_reached_free(r->reached, r->nreached);
 	clocks_free(r->clocks, r->nclocks);
 	memset(r, 0, sizeof *r);
 }

@@ -19,6 +19,8 @@ struct report {
 	size_t ndead;
 	struct slot_state *states; /* slots with failed attempts */
 	size_t nstates;
+	struct slot_reached *reached; /* the consumers slots' tokens reached */
+	size_t nreached;
 	struct clock_state *clocks; /* workspaces whose clock disagreed at the last run */
 	size_t nclocks;
 	size_t pending_settled; /* pending rows planned as unknown (their creator is gone) */

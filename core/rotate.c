@@ -383,9 +383,9 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 
 /*
  * Makes the replacement at row the slot's active token, the old one retiring
- * after its grace (*retired its row), and records the slot's success: in one
- * transaction, left unsynced.  Nothing outside the store waits on it, and
- * the next slot's intent, synced before its create goes out, syncs it too
+ * after its grace (*retired its row), and records the slot's success and the
+ * consumers it reached (all of them): in one transaction, left unsynced.  Nothing outside the store
+ * waits on it, and the next slot's intent, synced before its create goes out, syncs it too
  * (rotate_run syncs the last).  A power cut before then leaves the row
  * delivered, kept by the next run as an interrupted delivery, and the slot
  * rotated again: no consumer is left holding a dead token.  Returns 0, or
@@ -396,13 +396,19 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 	      char **cause)
 {
 	int64_t now = clock_now_ms();
+	char *reached = deliver_fingerprints(sl);
 	int rc;
 
-	if (store_begin_unsynced(run->s, cause) < 0)
+	if (store_begin_unsynced(run->s, cause) < 0) {
+		free(reached);
 		return -1;
+	}
 	rc = tokens_activate(run->s, row, now + sl->eff.grace * MS, now, retired, cause);
 	if (rc == 0)
 		rc = slots_succeeded(run->s, sl->ws->name, sl->name, now, cause);
+	if (rc == 0)
+		rc = slots_reached(run->s, row, reached, cause);
+	free(reached);
 	return store_end(run->s, rc, cause);
 }
 

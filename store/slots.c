@@ -144,3 +144,84 @@ slots_free(struct slot_state *v, size_t n)
 	}
 	free(v);
 }
+
+int
+slots_reached(struct store *s, int64_t row, const char *consumers, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (store_begin(s, cause) < 0)
+		goto out;
+	st = store_prepare(
+	    s,
+	    "INSERT INTO slot_reached (slot_id, token_row, consumers) SELECT slot_id, "
+	    "id, ?2 FROM tokens WHERE id = ?1 AND slot_id IS NOT NULL "
+	    "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1, consumers = ?2",
+	    cause);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, row);
+	sqlite3_bind_text(st, 2, consumers, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(s, "recording the consumers a token reached", cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	store_done(s, st);
+	return store_end(s, rc, cause);
+}
+
+int
+slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT w.name, sl.name, r.token_row, r.consumers "
+					 "FROM slot_reached r JOIN slots sl ON sl.id = r.slot_id "
+					 "JOIN workspaces w ON w.id = sl.workspace_id",
+					 cause);
+	size_t cap = 0;
+	int step, rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	for (;;) {
+		struct slot_reached *v;
+
+		step = sqlite3_step(st);
+		if (step != SQLITE_ROW)
+			break;
+		if (*n == cap)
+			*out = xgrow(*out, &cap, 16, sizeof **out);
+		v = &(*out)[(*n)++];
+		v->workspace = store_column_dup(st, 0);
+		v->slot = store_column_dup(st, 1);
+		v->row = sqlite3_column_int64(st, 2);
+		v->consumers = store_column_dup(st, 3);
+	}
+	if (step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_error(s, "listing the consumers slots' tokens reached", cause);
+	store_done(s, st);
+	if (rc < 0) {
+		slots_reached_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void
+slots_reached_free(struct slot_reached *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].workspace);
+		free(v[i].slot);
+		free(v[i].consumers);
+	}
+	free(v);
+}

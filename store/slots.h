@@ -37,4 +37,26 @@ int slots_list(struct store *s, struct slot_state **out, size_t *n, char **cause
 
 void slots_free(struct slot_state *v, size_t n);
 
+/*
+ * The consumers a slot's token reached when it became active, as
+ * deliver_fingerprint names them, so that the plan sees one the policy has
+ * added or moved there since: only a rotation hands that one a token.  Not
+ * in the history (nor is slot_state): an edit of it can only bring a
+ * rotation forward, or leave a new consumer to wait for the slot's next one.
+ */
+struct slot_reached {
+	char *workspace;
+	char *slot;
+	int64_t row;     /* the token row it is of */
+	char *consumers; /* the fingerprints, each followed by a comma */
+};
+
+/* Records that token row reached consumers (as slot_reached has them), for its slot. */
+int slots_reached(struct store *s, int64_t row, const char *consumers, char **cause);
+
+/* Lists every slot's record.  Free with slots_reached_free. */
+int slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause);
+
+void slots_reached_free(struct slot_reached *v, size_t n);
+
 #endif

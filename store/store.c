@@ -196,6 +196,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, origin,"
     "  requested_at, created_at, expires_at, updated_at, retire_after, recorded_digest)"
     "  WHERE " LIVE_ROWS ";",
+    /* 13 -> 14: the consumers each slot's token reached when it became active. */
+    "CREATE TABLE slot_reached ("
+    "  slot_id INTEGER PRIMARY KEY REFERENCES slots(id),"
+    "  token_row INTEGER NOT NULL,"
+    "  consumers TEXT NOT NULL);",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

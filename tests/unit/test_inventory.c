@@ -205,7 +205,7 @@ test_texts(void **state)
  */
 /* What schema 4 wrote: no index, and events without digests. */
 #define SCHEMA_4                                                                                   \
-	FIXTURE_TOKENS_12                                                                          \
+	FIXTURE_SCHEMA_12                                                                          \
 	"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; "                                     \
 	"DROP INDEX tokens_live; DROP INDEX events_by_kind; "                                      \
 	"DROP INDEX tokens_retiring; DROP INDEX events_by_row; DROP INDEX tokens_dead_held; "      \
@@ -312,7 +312,7 @@ test_migration_fills_digests(void **state)
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 
 	/* Back to what schema 8 wrote: the digests in the details alone. */
-	migrate_two_rows(fx, FIXTURE_TOKENS_12
+	migrate_two_rows(fx, FIXTURE_SCHEMA_12
 			 "DROP INDEX tokens_dead_held; "
 			 "DROP INDEX events_by_row; ALTER TABLE events DROP COLUMN row_digest; "
 			 "CREATE INDEX events_by_row ON events(token_row, id) "
@@ -722,7 +722,7 @@ test_migration_copies_digests(void **state)
 	struct seen seen;
 	int64_t rows;
 
-	migrate_two_rows(fx, FIXTURE_TOKENS_12 "UPDATE tokens SET name = 'bi-2' WHERE name = "
+	migrate_two_rows(fx, FIXTURE_SCHEMA_12 "UPDATE tokens SET name = 'bi-2' WHERE name = "
 					       "'bi-1'; PRAGMA user_version = 12");
 	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(

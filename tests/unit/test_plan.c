@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/deliver.h"
 #include "core/plan.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
@@ -594,6 +595,87 @@ etl_policy(const char *schedule)
 
 	free(yaml);
 	return p;
+}
+
+/*
+ * A consumer the slot's active token did not reach (the policy added it
+ * since) makes the slot due at once; the record of another token (one made
+ * by hand), or none, does not.
+ */
+static void
+test_unreached_consumer_due(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
+		 "      { file: /run/etl.json }, { exec: [/usr/bin/reload, etl] } ] } ] }\n");
+	const struct policy_slot *sl = policy_find_slot(p, "acme", "etl");
+	char *all = deliver_fingerprints(sl), first[DELIVER_FINGERPRINT_MAX + 1];
+	struct slot_reached rec = {
+	    .workspace = (char[]){"acme"}, .slot = (char[]){"etl"}, .row = 1};
+	struct plan_input in = {.reached = &rec, .nreached = 1};
+	const struct plan_action *a;
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	deliver_fingerprint(&sl->eff.deliver[0], first);
+	strcat(first, ",");
+	/* 20 of 30 days left: not due by its expiry */
+	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+
+	rec.consumers = first;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	a = action_of(&pl, PLAN_CREATE, "etl");
+	if (a == NULL) {
+		fail_msg("no create for the consumer the token did not reach");
+	} else {
+		assert_int_equal(a->due, NOW);
+		assert_string_equal(a->why, "its consumer exec /usr/bin/reload never got tok-etl "
+					    "(the policy added it since): only a rotation hands "
+					    "it a token");
+	}
+	plan_free(&pl);
+
+	/* both reached, in either order */
+	rec.consumers = all;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	plan_free(&pl);
+
+	/* the record is of another token row: nothing known of this one's */
+	rec.consumers = first;
+	rec.row = 2;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	plan_free(&pl);
+
+	/* none at all */
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	plan_free(&pl);
+	policy_free(p);
+
+	/* a window keeps the rotation to its hours: the others still hold a working token */
+	p = load(
+	    "version: 1\n"
+	    "workspaces:\n"
+	    "  - { name: acme, credential: c, tokens: [ { name: etl, window: { hours: "
+	    "'03:00-05:00' },\n"
+	    "      deliver: [ { file: /run/etl.json }, { exec: [/usr/bin/reload, etl] } ] } ] }\n");
+	rec.row = 1;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	assert_int_equal(pl.next_at, NOW + 2 * H);
+	plan_free(&pl);
+	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+
+	free(all);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
 }
 
 static void
@@ -1446,6 +1528,7 @@ main(void)
 	    cmocka_unit_test(test_unmanaged_waits_for_every_slot),
 	    cmocka_unit_test(test_window_in_dst_gap),
 	    cmocka_unit_test(test_lost_answers_across_runs),
+	    cmocka_unit_test(test_unreached_consumer_due),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),

@@ -7,6 +7,7 @@
 
 #include "store/events.h"
 #include "store/slots.h"
+#include "store/tokens.h"
 #include "store_fixture.h"
 
 #include <sqlite3.h>
@@ -74,10 +75,53 @@ test_failures_count_and_clear(void **state)
 	}
 }
 
+/* The consumers a slot's token reached: one record a slot, the latest token's. */
+static void
+test_reached_replaced(void **state)
+{
+	struct fixture *fx = *state;
+	struct slot_reached *v = NULL;
+	char *cause = NULL;
+	size_t n = 0;
+
+	int64_t etl1, bi, etl2, bare;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &etl1, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", 5000, 100, &bi, &cause), 0);
+	/* (One in flight a slot: the first one's create failed.) */
+	assert_int_equal(
+	    sqlite3_exec(fx->s->db, "UPDATE tokens SET state = 'failed'", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-2", 5000, 100, &etl2, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", NULL, "bare", 5000, 100, &bare, &cause), 0);
+	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(slots_reached(fx->s, etl1, "aa,bb,", &cause), 0);
+	assert_int_equal(slots_reached(fx->s, bi, "", &cause), 0);
+	assert_int_equal(slots_reached(fx->s, etl2, "cc,", &cause), 0);
+	/* A token of no slot has no record. */
+	assert_int_equal(slots_reached(fx->s, bare, "dd,", &cause), 0);
+	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(v[i].workspace, "acme");
+		if (strcmp(v[i].slot, "etl") == 0) {
+			assert_int_equal(v[i].row, etl2);
+			assert_string_equal(v[i].consumers, "cc,");
+		} else {
+			assert_string_equal(v[i].slot, "bi");
+			assert_int_equal(v[i].row, bi);
+			assert_string_equal(v[i].consumers, "");
+		}
+	}
+	slots_reached_free(v, n);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_reached_replaced, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_failures_count_and_clear, fixture_setup,
 					    fixture_teardown),
 	};

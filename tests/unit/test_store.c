@@ -337,7 +337,7 @@ test_migrates_from_version_1(void **state)
 	assert_int_equal(
 	    sqlite3_exec(
 		db,
-		FIXTURE_TOKENS_12
+		FIXTURE_SCHEMA_12
 		"DROP TABLE slot_state; DROP TABLE alerts; DROP TABLE clock_state; "
 		"DROP INDEX events_by_row; DROP INDEX events_by_kind; DROP INDEX tokens_live; "
 		"DROP INDEX secrets_rows; DROP INDEX tokens_by_name; DROP INDEX tokens_retiring; "
@@ -1201,7 +1201,7 @@ test_migrates_checks(void **state)
 	sql = xasprintf(
 	    "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = "
 	    "replace(replace(sql, '%s', '%s'), '%s', '%s') WHERE name = 'tokens'; "
-	    "PRAGMA writable_schema = OFF; DROP INDEX tokens_dead_held; " FIXTURE_TOKENS_12
+	    "PRAGMA writable_schema = OFF; DROP INDEX tokens_dead_held; " FIXTURE_SCHEMA_12
 	    "PRAGMA user_version = 10",
 	    "state = ''pending'' OR state = ''created'' OR state = ''verified'' OR "
 	    "state = ''active'' OR state = ''retiring'' OR state = ''deleted'' OR "
@@ -1267,7 +1267,7 @@ test_migrates_checks(void **state)
 	fx->s = NULL;
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
-				      "DROP INDEX tokens_dead_held; " FIXTURE_TOKENS_12
+				      "DROP INDEX tokens_dead_held; " FIXTURE_SCHEMA_12
 				      "PRAGMA user_version = 10",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
