@@ -45,11 +45,6 @@ for r in c.execute(sys.argv[2]):
 ' "$1" "$2"
 }
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 # state: what a refused run must leave as it was: the history, the slots'
 # failures and backoff, and the requests the simulator has seen.
 state() {

@@ -58,10 +58,6 @@ YAML
 export TOKENWARDEN_CONFIG=$dir/policy.yaml
 
 day=1
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
 next_day() {
 	day=$((day + 1))
 	at "$(date -u -d "2026-11-01 + $day days" +%Y-%m-%dT00:00Z)"

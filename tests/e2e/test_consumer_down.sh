@@ -31,11 +31,6 @@ unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDE
 out=$TW_TMP/out
 err=$TW_TMP/err
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-11-01T00:00Z
 db=$TW_TMP/tw.db
 "$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" \

@@ -30,11 +30,6 @@ unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDE
 out=$TW_TMP/out
 err=$TW_TMP/err
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 # sql DB QUERY: the rows, fields joined by '|'.
 sql() {
 	python3 -c '

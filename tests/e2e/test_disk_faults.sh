@@ -45,11 +45,6 @@ sim_start "$modesim" "${workspaces[@]}" --now 2026-01-01T00:00Z
 mkdir -p "$TW_TMP/creds"
 export CREDENTIALS_DIRECTORY=$TW_TMP/creds
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 # setup I: workspace wsI's store, policy and consumers, its first tokens made.
 setup() {
 	local i=$1 dir=$TW_TMP/case$1

@@ -51,11 +51,6 @@ me=$(id -un)
 who=root
 [ "$(id -u)" = 0 ] || who="root and $me"
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-11-01T00:00Z
 at 2026-11-01T00:00Z
 state=$TW_TMP/state

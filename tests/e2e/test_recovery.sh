@@ -34,11 +34,6 @@ refute() {
 	if grep -qF -- "$2" "$1"; then fail "did not expect '$2' in $(basename "$1")"; fi
 }
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 # active WS SLOT: the token id the store has active for WS/SLOT ("" if none).
 active() {
 	"$tw_bin" token list --db "$db" --json |

@@ -53,11 +53,6 @@ workspaces:
 YAML
 }
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 # on_server ID: whether the simulator holds token ID, unexpired (it works).
 on_server() {
 	sim_ctl GET /_sim/tokens |

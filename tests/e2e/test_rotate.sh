@@ -17,12 +17,6 @@ unset TOKENWARDEN_DB TOKENWARDEN_PUBLIC_KEY TOKENWARDEN_CONFIG TOKENWARDEN_CREDE
 out=$TW_TMP/out
 err=$TW_TMP/err
 
-# at TIME: moves tokenwarden's and the simulator's clocks to TIME.
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 sim_tokens() {
 	sim_ctl GET /_sim/tokens | jq '.tokens | length'
 }

@@ -20,11 +20,6 @@ fail() {
 	failures=$((failures + 1))
 }
 
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2026-01-01T00:00Z
 db=$TW_TMP/tw.db
 "$tw_bin" keygen --public-key "$TW_TMP/seal.pub" --secret-key "$TW_TMP/seal.key" --no-passphrase >/dev/null

@@ -21,12 +21,6 @@ jqe() {
 	jq -e "$1" "$out" >/dev/null || fail "JSON check failed: $1"
 }
 
-# at TIME: moves tokenwarden's and the simulator's clocks to TIME.
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
-
 # sql QUERY: one value from the store, read without tokenwarden.
 sql() {
 	python3 - "$db" "$1" <<'PY'

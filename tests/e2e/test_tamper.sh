@@ -32,10 +32,6 @@ run() {
 expect() {
 	grep -qF -- "$2" "$1" || fail "expected '$2' in: $(head -c 600 "$1")"
 }
-at() {
-	export TOKENWARDEN_NOW=$1
-	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
-}
 sql() {
 	python3 -c 'import sqlite3, sys
 c = sqlite3.connect(sys.argv[1], isolation_level=None)

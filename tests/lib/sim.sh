@@ -46,6 +46,12 @@ tw_expect_eq() {
 	[ "$2" = "$3" ] || tw_fail "$1: expected '$3', got '$2'"
 }
 
+# at TIME: moves tokenwarden's clock (TOKENWARDEN_NOW) and the simulator's to TIME.
+at() {
+	export TOKENWARDEN_NOW=$1
+	sim_ctl POST /_sim/clock "{\"now\": \"$1\"}" >/dev/null
+}
+
 tw_at_exit() {
 	_tw_exit_cmds+=("$1")
 }
