@@ -254,7 +254,12 @@ grep -q 'Keeping: .*/opt/tw/etc/policy.yaml' "$TW_TMP/alt2.out" ||
 zcat "$a/opt/tw/share/man/man5/tokenwarden-policy.5.gz" >"$TW_TMP/alt.5"
 grep -q '/opt/tw/etc/policy' "$TW_TMP/alt.5" ||
 	fail "tokenwarden-policy(5) does not name /opt/tw/etc"
-if grep -rIl '/etc/tokenwarden\|/var/lib/tokenwarden' "$a" --exclude-dir=doc >"$TW_TMP/alt.stale"; then
+# The examples under share/doc too: the units there are the ones installed.
+grep -qx 'ExecStart=/opt/tw/bin/tokenwarden rotate --config /opt/tw/etc/policy.yaml' \
+	"$a/opt/tw/share/doc/tokenwarden/examples/systemd/tokenwarden-rotate.service" ||
+	fail "the unit under share/doc does not run /opt/tw's binary"
+if grep -rIl '/etc/tokenwarden\|/var/lib/tokenwarden\|/usr/bin/tokenwarden' "$a" \
+	--exclude=README.md >"$TW_TMP/alt.stale"; then
 	fail "installed files still name the default paths: $(tr '\n' ' ' <"$TW_TMP/alt.stale")"
 fi
 
