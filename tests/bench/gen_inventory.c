@@ -37,6 +37,7 @@
  */
 #include "gen.h"
 
+#include "core/deliver.h"
 #include "core/plan.h"
 #include "core/seal.h"
 #include "core/timefmt.h"
@@ -527,6 +528,30 @@ insert_rows(sqlite3 *db, const struct policy *p, const struct gen *g, const char
 	sqlite3_finalize(sec);
 }
 
+/* The consumers each slot's active token reached, as a run records them (every one). */
+static void
+insert_reached(sqlite3 *db, const struct policy *p, const struct gen *g)
+{
+	sqlite3_stmt *st = prepare(
+	    db, "INSERT INTO slot_reached (slot_id, token_row, consumers) VALUES (?1, ?2, ?3)");
+
+	for (size_t i = 0; i < g->n; i++) {
+		const struct gen_row *row = &g->v[i];
+		char *consumers;
+
+		if (row->state != TOKEN_ACTIVE || row->slot_id == 0 ||
+		    row->slot_id > (int64_t)p->nslots)
+			continue;
+		consumers = deliver_fingerprints(p->slots[row->slot_id - 1]);
+		sqlite3_bind_int64(st, 1, row->slot_id);
+		sqlite3_bind_int64(st, 2, (int64_t)i + 1);
+		sqlite3_bind_text(st, 3, consumers, -1, SQLITE_TRANSIENT);
+		step(db, st);
+		free(consumers);
+	}
+	sqlite3_finalize(st);
+}
+
 /* Writes the public key file of pub at path, as keygen would (0644); exits on failure. */
 static void
 write_public(const char *path, const struct seal_pub *pub)
@@ -576,6 +601,7 @@ write_db(const char *path, const char *pub_path, const struct policy *p, const s
 		goto fail;
 	insert_names(s->db, p);
 	insert_rows(s->db, p, g, fpr);
+	insert_reached(s->db, p, g);
 	/* Raw rows have no events: record them, so the tables follow from the history. */
 	if (inventory_attest(s, g->now - 1200 * DAY, "generated for the benchmarks", &cause) < 0 ||
 	    store_commit(s, &cause) < 0)
