@@ -755,12 +755,10 @@ deliver_fingerprints(const struct policy_slot *sl)
 }
 
 int
-deliver_among(const char *fingerprints, const struct policy_deliver *d)
+deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX])
 {
-	char fp[DELIVER_FINGERPRINT_MAX];
 	size_t len = strlen(fingerprints);
 
-	deliver_fingerprint(d, fp);
 	for (size_t at = 0; at + DELIVER_FINGERPRINT_MAX <= len; at += DELIVER_FINGERPRINT_MAX)
 		if (memcmp(fingerprints + at, fp, DELIVER_FINGERPRINT_MAX - 1) == 0)
 			return 1;

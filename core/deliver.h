@@ -64,8 +64,8 @@ void deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGER
 /* The fingerprints of sl's consumers, each followed by a comma ("" for none); allocated. */
 char *deliver_fingerprints(const struct policy_slot *sl);
 
-/* Whether fingerprints (as deliver_fingerprints writes them) has consumer d's. */
-int deliver_among(const char *fingerprints, const struct policy_deliver *d);
+/* Whether fingerprints (as deliver_fingerprints writes them) has fp, deliver_fingerprint's. */
+int deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX]);
 
 /*
  * deliver_one's failure after the consumer took p: a file consumer's file

@@ -297,7 +297,8 @@ struct slot_view {
 	const struct token_row *retiring;   /* its newest retiring token */
 	const struct token_row *dead;       /* its newest tokens_dead_held row */
 	const struct slot_reached *reached; /* the consumers a token of it reached; NULL: none */
-	const struct token_row *expired;    /* its newest retiring token past grace and expiry */
+	const struct policy_deliver *unreached; /* a consumer its active token did not reach */
+	const struct token_row *expired; /* its newest retiring token past grace and expiry */
 	/* Its creates whose answers were lost since its active token, in the last interval
 	 * (lost_answers), and the first of them. */
 	int lost;
@@ -316,20 +317,33 @@ window_at(const struct policy_slot *s, int64_t t)
 }
 
 /*
- * A consumer of s that its active token did not reach when it became
- * active (the policy added it, or moved it from another slot, since), or
- * NULL: none, or nothing recorded of that token (made before the record
- * was kept, or by hand).
+ * Sets each slot's unreached: a consumer its active token did not reach
+ * when it became active (the policy added it, or moved it from another
+ * slot, since), or NULL: none, or nothing recorded of that token (made
+ * before the record was kept, or by hand).  The slots that share their
+ * consumers (a workspace's, or the defaults') share one fingerprint each.
  */
-static const struct policy_deliver *
-unreached(const struct policy_slot *s, const struct slot_view *v)
+static void
+unreached(const struct policy *p, struct slot_view *views)
 {
-	if (v->active == NULL || v->reached == NULL || v->reached->row != v->active->row)
-		return NULL;
-	for (size_t i = 0; i < s->eff.ndeliver; i++)
-		if (!deliver_among(v->reached->consumers, &s->eff.deliver[i]))
-			return &s->eff.deliver[i];
-	return NULL;
+	const struct policy_deliver *last = NULL;
+	char fp[DELIVER_FINGERPRINT_MAX];
+
+	for (size_t i = 0; i < p->nslots; i++) {
+		const struct policy_settings *eff = &p->slots[i]->eff;
+		struct slot_view *v = &views[i];
+
+		if (v->active == NULL || v->reached == NULL || v->reached->row != v->active->row)
+			continue;
+		for (size_t k = 0; k < eff->ndeliver && v->unreached == NULL; k++) {
+			if (&eff->deliver[k] != last) {
+				last = &eff->deliver[k];
+				deliver_fingerprint(last, fp);
+			}
+			if (!deliver_among(v->reached->consumers, fp))
+				v->unreached = last;
+		}
+	}
 }
 
 /*
@@ -704,7 +718,7 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);
 	dead = held_dead(b, v);
-	fresh = unreached(s, v);
+	fresh = v->unreached;
 	d->held_dead = dead != NULL;
 	if (dead != NULL && d->due > b->now) {
 		d->due = b->now;
@@ -850,7 +864,7 @@ unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 		const struct token_row *a = views[i].active;
 
 		/* One a consumer was added to has not reached it: its next token will. */
-		if ((a == NULL || unreached(b->p->slots[i], &views[i]) != NULL) && bare == NULL)
+		if ((a == NULL || views[i].unreached != NULL) && bare == NULL)
 			bare = b->p->slots[i];
 		if (a != NULL && born(a) < oldest_at) {
 			oldest_at = born(a);
@@ -967,6 +981,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	for (size_t i = 0; i < in->nmore; i++)
 		classify(&b, &in->more[i], views);
 	past_grace(&b, views);
+	unreached(p, views);
 	unmanaged_due(&b, views);
 	lost_answers(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)

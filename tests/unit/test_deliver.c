@@ -928,6 +928,40 @@ test_rehearse_refuses_real_payload(void **state)
 	free(ran);
 }
 
+/* A slot's consumers' fingerprints, each followed by a comma, and a look for one among them. */
+static void
+test_fingerprints_among(void **state)
+{
+	char a_path[] = "/run/a.json", b_path[] = "/run/b.json", c_path[] = "/run/c.json";
+	struct policy_deliver d[] = {{.kind = DELIVER_FILE, .path = a_path},
+				     {.kind = DELIVER_FILE, .path = b_path}};
+	struct policy_deliver c = {.kind = DELIVER_FILE, .path = c_path};
+	struct policy_slot sl = {.eff = {.deliver = d, .ndeliver = 2}};
+	char fa[DELIVER_FINGERPRINT_MAX], fb[DELIVER_FINGERPRINT_MAX], fc[DELIVER_FINGERPRINT_MAX];
+	char *all, *want;
+
+	(void)state;
+	deliver_fingerprint(&d[0], fa);
+	deliver_fingerprint(&d[1], fb);
+	deliver_fingerprint(&c, fc);
+	all = deliver_fingerprints(&sl);
+	want = xasprintf("%s,%s,", fa, fb);
+	assert_string_equal(all, want);
+	assert_true(deliver_among(all, fa));
+	assert_true(deliver_among(all, fb));
+	assert_false(deliver_among(all, fc));
+	/* Only whole fingerprints, at their places: not one spanning two. */
+	memcpy(fc, all + 16, DELIVER_FINGERPRINT_MAX - 1);
+	assert_false(deliver_among(all, fc));
+	assert_false(deliver_among("", fa));
+	free(want);
+	free(all);
+	sl.eff.ndeliver = 0;
+	all = deliver_fingerprints(&sl);
+	assert_string_equal(all, "");
+	free(all);
+}
+
 /* A consumer's fingerprint: its kind and place, not its owner, group or time limit. */
 static void
 test_fingerprint(void **state)
@@ -1021,6 +1055,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_fingerprint),
+	    cmocka_unit_test(test_fingerprints_among),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_file_fails_whole),
 	    cmocka_unit_test(test_file_readers_see_whole),
