@@ -25,7 +25,9 @@ the simulator, never by writing SQL:
                     of a token by id; often the replacement a crash just
                     left (a consumer may hold it), before any run
   policy edits      a slot's lifetime, rotate_before, grace changed, or a slot
-                    dropped (its tokens then belong to no slot)
+                    dropped (its tokens then belong to no slot), or a consumer
+                    added to a slot (a file or a program; handed an imported
+                    token by hand, as the import's own consumers were)
   a consumer down   a slot's second consumer fails until it is back: its
                     directory gone (a file), or its program exits 7 (exec);
                     so one consumer of two takes a replacement the other
@@ -136,6 +138,7 @@ class Case:
         self.settings = {}
         self.second = {}  # (ws, slot): its second consumer
         self.down = set()  # the slots whose second consumer is down
+        self.added = set()  # the slots given their second consumer after their token
         for ws in self.wss:
             for slot in self.slots[ws]:
                 self.settings[(ws, slot)] = self.gen_slot()
@@ -436,6 +439,36 @@ class Case:
             self.note("policy: %s/%s now { %s }" % (ws, slot, self.settings[(ws, slot)]))
         self.write_policy()
 
+    def step_add_consumer(self):
+        """The admin adds a second consumer to a slot that has one.  Only a rotation can
+        hand it the slot's token, and the next run makes one (core/plan.c: unreached); a
+        token the admin imported into the slot, of which no record says what it reached,
+        the admin hands it too, as the import's own consumers were."""
+        rng = self.rng
+        free = [(ws, s) for ws in self.wss for s in self.slots[ws] if (ws, s) not in self.second]
+        if not free:
+            return
+        ws, slot = rng.choice(free)
+        self.second[(ws, slot)] = {"kind": rng.choice(["file", "exec"]),
+                                   "first": rng.random() < 0.3}
+        os.makedirs(self.second_dir(ws, slot), exist_ok=True)
+        active = [r for r in self.rows() if r["ws"] == ws and r["slot"] == slot and
+                  r["state"] == "active"]
+        handed = active and active[0]["origin"] == "imported"
+        if not handed:
+            self.added.add((ws, slot))
+        if handed:
+            held = read_consumer(self.consumer(ws, slot))
+            other = os.path.join(self.second_dir(ws, slot), "token.json")
+            fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(held, f)
+        self.write_policy()
+        self.note("policy: %s/%s gains a consumer (%s, %s)%s" % (
+            ws, slot, self.second[(ws, slot)]["kind"],
+            "first" if self.second[(ws, slot)]["first"] else "second",
+            ", handed the imported token" if handed else ""))
+
     def step_consumer(self):
         """A slot's second consumer goes down, or comes back."""
         if not self.second:
@@ -461,7 +494,8 @@ class Case:
             self.note("rotate (first) -> %s" % rc)
         steps = [self.step_time, self.step_time, self.step_rotate, self.step_rotate,
                  self.step_rotate, self.step_import, self.step_import, self.step_create,
-                 self.step_revoke, self.step_edit, self.step_consumer, self.step_consumer]
+                 self.step_revoke, self.step_edit, self.step_add_consumer, self.step_consumer,
+                 self.step_consumer]
         for _ in range(rng.randint(4, 10)):
             rng.choice(steps)()
         for r in self.rows():
@@ -603,7 +637,11 @@ class Case:
                 problems.append("%s/%s, put off by its backoff, has %d active tokens, %d live "
                                 "on the server" % (ws, slot, len(active), len(live)))
             for i, path in enumerate(self.consumers(ws, slot)):
-                held = read_consumer(path) or {}
+                held = read_consumer(path)
+                # A consumer added since the slot's token waits for its next, after the backoff.
+                if held is None and (ws, slot) in self.added:
+                    continue
+                held = held or {}
                 t = on_server.get((ws, held.get("token")))
                 row = next((r for r in rows if r["ws"] == ws and r["token"] == held.get("token")),
                            None)
