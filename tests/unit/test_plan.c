@@ -621,7 +621,8 @@ test_unreached_consumer_due(void **state)
 
 	(void)state;
 	deliver_fingerprint(&sl->eff.deliver[0], first);
-	strcat(first, ",");
+	first[DELIVER_FINGERPRINT_MAX - 1] = ',';
+	first[DELIVER_FINGERPRINT_MAX] = '\0';
 	/* 20 of 30 days left: not due by its expiry */
 	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
 
@@ -671,6 +672,54 @@ test_unreached_consumer_due(void **state)
 	plan_free(&pl);
 	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+
+	free(all);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
+ * A slot whose active token did not reach one of its consumers (moved there
+ * from the slot that made an unmanaged token) holds that token's deletion
+ * back, though its token is newer, until its next token reaches it.
+ */
+static void
+test_unreached_holds_unmanaged(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "enforce: { unmanaged: { delete_after: 7d } }\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
+		 "      { file: /run/etl.json }, { file: /run/moved.json } ] } ] }\n");
+	const struct policy_slot *sl = policy_find_slot(p, "acme", "etl");
+	char *all = deliver_fingerprints(sl), first[DELIVER_FINGERPRINT_MAX + 1];
+	struct slot_reached rec = {
+	    .workspace = (char[]){"acme"}, .slot = (char[]){"etl"}, .row = 2, .consumers = first};
+	struct plan_input in = {.reached = &rec, .nreached = 1};
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	deliver_fingerprint(&sl->eff.deliver[0], first);
+	first[DELIVER_FINGERPRINT_MAX - 1] = ',';
+	first[DELIVER_FINGERPRINT_MAX] = '\0';
+	/* the dropped slot's token, 20 days old; the kept slot's, newer */
+	add(&v, "acme", "dropped", "tok-dropped", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
+	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-dropped"), sl);
+	plan_free(&pl);
+
+	/* its token reached both: the deletion goes ahead */
+	rec.consumers = all;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
 	plan_free(&pl);
 
 	free(all);
@@ -1529,6 +1578,7 @@ main(void)
 	    cmocka_unit_test(test_window_in_dst_gap),
 	    cmocka_unit_test(test_lost_answers_across_runs),
 	    cmocka_unit_test(test_unreached_consumer_due),
+	    cmocka_unit_test(test_unreached_holds_unmanaged),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
