@@ -115,9 +115,15 @@ test_ms(const char *name, int64_t ms)
 {
 #ifdef TW_TEST_HOOKS
 	const char *v = getenv(name);
+	char *end;
+	long long n;
 
-	if (v != NULL && atoll(v) > 0)
-		return atoll(v);
+	if (v == NULL)
+		return ms;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno == 0 && end != v && *end == '\0' && n > 0)
+		return n;
 #else
 	(void)name;
 #endif

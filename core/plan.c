@@ -87,6 +87,9 @@ plan_jitter(const char *workspace, const char *slot, int64_t jitter)
 	return (int64_t)(h % (uint64_t)(jitter + 1));
 }
 
+/* The most of a consumer's path a reason quotes: why[256] must hold the rest. */
+#define WHY_PATH_MAX 120
+
 /* Seconds (floor) of a time in ms, and back. */
 static int64_t
 secs(int64_t ms)
@@ -736,12 +739,16 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	} else if (fresh != NULL && window_at(s, b->now) < d->due) {
 		/* Not an emergency, as those are: the others keep their working token meanwhile. */
 		d->due = window_at(s, b->now);
+		const char *where = fresh->kind == DELIVER_FILE ? fresh->path : fresh->argv[0];
+		size_t len = strlen(where);
+
+		/* A long path keeps its end, the file's name, within why. */
 		snprintf(why, sizeof why,
-			 "its consumer %s %s never got %s (the policy added it since): only a "
+			 "its consumer %s %s%s never got %s (the policy added it since): only a "
 			 "rotation hands it a token",
 			 fresh->kind == DELIVER_FILE ? "file" : "exec",
-			 fresh->kind == DELIVER_FILE ? fresh->path : fresh->argv[0],
-			 v->active->token);
+			 len > WHY_PATH_MAX ? "..." : "",
+			 len > WHY_PATH_MAX ? where + len - WHY_PATH_MAX : where, v->active->token);
 	}
 	if (s == b->force) {
 		forced(b, s, v, d, why);

@@ -384,12 +384,12 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 /*
  * Makes the replacement at row the slot's active token, the old one retiring
  * after its grace (*retired its row), and records the slot's success and the
- * consumers it reached (all of them): in one transaction, left unsynced.  Nothing outside the store
- * waits on it, and the next slot's intent, synced before its create goes out, syncs it too
- * (rotate_run syncs the last).  A power cut before then leaves the row
- * delivered, kept by the next run as an interrupted delivery, and the slot
- * rotated again: no consumer is left holding a dead token.  Returns 0, or
- * -1 with *cause.
+ * consumers it reached (all of them): in one transaction, left unsynced.
+ * Nothing outside the store waits on it, and the next slot's intent, synced
+ * before its create goes out, syncs it too (rotate_run syncs the last).  A
+ * power cut before then leaves the row delivered, kept by the next run as an
+ * interrupted delivery, and the slot rotated again: no consumer is left
+ * holding a dead token.  Returns 0, or -1 with *cause.
  */
 static int
 record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_t *retired,

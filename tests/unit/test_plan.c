@@ -658,6 +658,38 @@ test_unreached_consumer_due(void **state)
 	plan_free(&pl);
 	policy_free(p);
 
+	/* a long path: the reason keeps its end and the token, not the whole path */
+	{
+		char dir[201], *yaml;
+		struct policy *lp;
+
+		memset(dir, 'd', sizeof dir - 1);
+		dir[sizeof dir - 1] = '\0';
+		yaml =
+		    xasprintf("version: 1\n"
+			      "workspaces:\n"
+			      "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
+			      "      { file: /run/%s/etl.json } ] } ] }\n",
+			      dir);
+		lp = load(yaml);
+		free(yaml);
+		rec.consumers = (char[]){""};
+		rec.row = 1;
+		plan_build_with(lp, v.rows, v.n, NOW, &in, &pl);
+		a = action_of(&pl, PLAN_CREATE, "etl");
+		if (a == NULL) {
+			fail_msg("no create for the consumer with a long path");
+		} else {
+			assert_non_null(strstr(a->why, "its consumer file ...ddd"));
+			assert_non_null(strstr(a->why,
+					       "/etl.json never got tok-etl (the policy added "
+					       "it since): only a rotation hands it a token"));
+		}
+		plan_free(&pl);
+		policy_free(lp);
+	}
+	rec.consumers = first;
+
 	/* a window keeps the rotation to its hours: the others still hold a working token */
 	p = load(
 	    "version: 1\n"
