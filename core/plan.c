@@ -323,21 +323,32 @@ window_at(const struct policy_slot *s, int64_t t)
  * Sets each slot's unreached: a consumer its active token did not reach
  * when it became active (the policy added it, or moved it from another
  * slot, since), or NULL: none, or nothing recorded of that token (made
- * before the record was kept, or by hand).  The slots that share their
- * consumers (a workspace's, or the defaults') share one fingerprint each.
+ * before the record was kept, imported, or by hand; listed in the plan's
+ * unrecorded).  The slots that share their consumers (a workspace's, or
+ * the defaults') share one fingerprint each.
  */
 static void
-unreached(const struct policy *p, struct slot_view *views)
+unreached(struct plan_builder *b, struct slot_view *views)
 {
+	const struct policy *p = b->p;
 	const struct policy_deliver *last = NULL;
 	char fp[DELIVER_FINGERPRINT_MAX];
+	size_t cap = 0;
 
 	for (size_t i = 0; i < p->nslots; i++) {
 		const struct policy_settings *eff = &p->slots[i]->eff;
 		struct slot_view *v = &views[i];
 
-		if (v->active == NULL || v->reached == NULL || v->reached->row != v->active->row)
+		if (v->active == NULL)
 			continue;
+		if (v->reached == NULL || v->reached->row != v->active->row) {
+			if (b->pl->nunrecorded == cap)
+				b->pl->unrecorded =
+				    xgrow(b->pl->unrecorded, &cap, 16, sizeof *b->pl->unrecorded);
+			b->pl->unrecorded[b->pl->nunrecorded++] =
+			    (struct plan_unrecorded){p->slots[i], v->active->row};
+			continue;
+		}
 		for (size_t k = 0; k < eff->ndeliver && v->unreached == NULL; k++) {
 			if (&eff->deliver[k] != last) {
 				last = &eff->deliver[k];
@@ -988,7 +999,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	for (size_t i = 0; i < in->nmore; i++)
 		classify(&b, &in->more[i], views);
 	past_grace(&b, views);
-	unreached(p, views);
+	unreached(&b, views);
 	unmanaged_due(&b, views);
 	lost_answers(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
@@ -1070,5 +1081,6 @@ plan_free(struct plan *pl)
 	for (size_t i = 0; i < pl->nfindings; i++)
 		free(pl->findings[i].text);
 	free(pl->findings);
+	free(pl->unrecorded);
 	memset(pl, 0, sizeof *pl);
 }

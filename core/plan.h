@@ -127,6 +127,14 @@ struct plan {
 	size_t nfindings;
 	struct plan_capacity capacity;
 	int64_t next_at; /* the next moment after now when something falls due; INT64_MAX: none */
+	/* The slots whose active token no record says the consumers of (made before
+	 * the record was kept, imported, or by hand), and that token's row: a run
+	 * records that it reached the slot's consumers as they are now. */
+	struct plan_unrecorded {
+		const struct policy_slot *slot;
+		int64_t row;
+	} * unrecorded;
+	size_t nunrecorded;
 };
 
 /*

@@ -382,6 +382,31 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 }
 
 /*
+ * Records that each active token of which nothing is recorded (pl's
+ * unrecorded: an upgraded store's, an import, one made by hand) reached its
+ * slot's consumers as the policy has them now, in one transaction: the
+ * assumption the plan made of it, kept, so that a consumer the policy adds
+ * from now on is seen.  Returns 0, or -1 with *cause.
+ */
+static int
+record_unrecorded(struct run *run, const struct plan *pl, char **cause)
+{
+	int rc = 0;
+
+	if (pl->nunrecorded == 0)
+		return 0;
+	if (store_begin_unsynced(run->s, cause) < 0)
+		return -1;
+	for (size_t i = 0; i < pl->nunrecorded && rc == 0; i++) {
+		char *reached = deliver_fingerprints(pl->unrecorded[i].slot);
+
+		rc = slots_reached(run->s, pl->unrecorded[i].row, reached, cause);
+		free(reached);
+	}
+	return store_end(run->s, rc, cause);
+}
+
+/*
  * Makes the replacement at row the slot's active token, the old one retiring
  * after its grace (*retired its row), and records the slot's success and the
  * consumers it reached (all of them): in one transaction, left unsynced.
@@ -1502,7 +1527,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rehearse(&run, pl);
 		goto out;
 	}
-	if (check_clocks(&run, cause) < 0) {
+	if (record_unrecorded(&run, pl, cause) < 0 || check_clocks(&run, cause) < 0) {
 		rc = -1;
 		goto out;
 	}

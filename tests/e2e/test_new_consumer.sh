@@ -12,7 +12,8 @@
 #     not deleted before the kept slot's next token reaches it, even when
 #     that rotation fails (a replacement that does not verify);
 #   - a token made before the store kept its record (schema 13) is not
-#     rotated for a consumer it may well have reached.
+#     rotated for a consumer it may well have reached; the next run records
+#     that it reached the policy's consumers, so one added after is seen.
 # usage: test_new_consumer.sh MODESIM TOKENWARDEN
 set -euo pipefail
 umask 077
@@ -130,12 +131,20 @@ run 0 rotate
 on_server "$moved" && fail "the dropped slot's token is still on the server"
 on_server "$(held fa)" || fail "the moved consumer's token is not on the server at the end"
 
-echo "== a token older than the record: not rotated for a consumer"
+echo "== a token older than the record: not rotated for a consumer; the next run records it"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed"
 sqlite3 "$db" "DELETE FROM slot_reached" || fail "cannot clear the record"
 policy "b:fb fa fb2"
 run 0 plan --json
 tw_expect_eq "the slots due without a record" "$(rotations)" ""
+# The run takes it that the token reached the consumers the policy has now,
+# and records so: a consumer added after that is seen.
+run 0 rotate
+expect "$out" "0 rotated"
+tw_expect_eq "records after the run" "$(sqlite3 "$db" "SELECT count(*) FROM slot_reached")" 1
+policy "b:fb fa fb2 fb3"
+run 3 plan --json
+tw_expect_eq "the slots due for a consumer added after the run" "$(rotations)" "acme/b"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

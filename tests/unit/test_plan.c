@@ -639,22 +639,27 @@ test_unreached_consumer_due(void **state)
 	}
 	plan_free(&pl);
 
-	/* both reached, in either order */
+	/* both reached, in either order; recorded, so not listed as unrecorded */
 	rec.consumers = all;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	assert_int_equal(pl.nunrecorded, 0);
 	plan_free(&pl);
 
-	/* the record is of another token row: nothing known of this one's */
+	/* the record is of another token row: nothing known of this one's; the plan lists it */
 	rec.consumers = first;
 	rec.row = 2;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	assert_int_equal(pl.nunrecorded, 1);
+	assert_ptr_equal(pl.unrecorded[0].slot, sl);
+	assert_int_equal(pl.unrecorded[0].row, 1);
 	plan_free(&pl);
 
 	/* none at all */
 	plan_build(p, v.rows, v.n, NOW, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+	assert_int_equal(pl.nunrecorded, 1);
 	plan_free(&pl);
 	policy_free(p);
 
