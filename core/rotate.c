@@ -381,6 +381,17 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 	return store_end(run->s, rc, cause);
 }
 
+/* Records that token row of slot sl reached all of sl's consumers; 0, or -1 with *cause. */
+static int
+record_reached(struct run *run, const struct policy_slot *sl, int64_t row, char **cause)
+{
+	char *reached = deliver_fingerprints(sl);
+	int rc = slots_reached(run->s, row, reached, cause);
+
+	free(reached);
+	return rc;
+}
+
 /*
  * Records that each active token of which nothing is recorded (pl's
  * unrecorded: an upgraded store's, an import, one made by hand) reached its
@@ -397,12 +408,8 @@ record_unrecorded(struct run *run, const struct plan *pl, char **cause)
 		return 0;
 	if (store_begin_unsynced(run->s, cause) < 0)
 		return -1;
-	for (size_t i = 0; i < pl->nunrecorded && rc == 0; i++) {
-		char *reached = deliver_fingerprints(pl->unrecorded[i].slot);
-
-		rc = slots_reached(run->s, pl->unrecorded[i].row, reached, cause);
-		free(reached);
-	}
+	for (size_t i = 0; i < pl->nunrecorded && rc == 0; i++)
+		rc = record_reached(run, pl->unrecorded[i].slot, pl->unrecorded[i].row, cause);
 	return store_end(run->s, rc, cause);
 }
 
@@ -421,19 +428,15 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 	      char **cause)
 {
 	int64_t now = clock_now_ms();
-	char *reached = deliver_fingerprints(sl);
 	int rc;
 
-	if (store_begin_unsynced(run->s, cause) < 0) {
-		free(reached);
+	if (store_begin_unsynced(run->s, cause) < 0)
 		return -1;
-	}
 	rc = tokens_activate(run->s, row, now + sl->eff.grace * MS, now, retired, cause);
 	if (rc == 0)
 		rc = slots_succeeded(run->s, sl->ws->name, sl->name, now, cause);
 	if (rc == 0)
-		rc = slots_reached(run->s, row, reached, cause);
-	free(reached);
+		rc = record_reached(run, sl, row, cause);
 	return store_end(run->s, rc, cause);
 }
 

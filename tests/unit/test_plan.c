@@ -597,6 +597,15 @@ etl_policy(const char *schedule)
 	return p;
 }
 
+/* Writes into out the record of a token that reached only sl's first consumer. */
+static void
+first_of(const struct policy_slot *sl, char out[DELIVER_FINGERPRINT_MAX + 1])
+{
+	deliver_fingerprint(&sl->eff.deliver[0], out);
+	out[DELIVER_FINGERPRINT_MAX - 1] = ',';
+	out[DELIVER_FINGERPRINT_MAX] = '\0';
+}
+
 /*
  * A consumer the slot's active token did not reach (the policy added it
  * since) makes the slot due at once; the record of another token (one made
@@ -620,9 +629,7 @@ test_unreached_consumer_due(void **state)
 	struct plan pl;
 
 	(void)state;
-	deliver_fingerprint(&sl->eff.deliver[0], first);
-	first[DELIVER_FINGERPRINT_MAX - 1] = ',';
-	first[DELIVER_FINGERPRINT_MAX] = '\0';
+	first_of(sl, first);
 	/* 20 of 30 days left: not due by its expiry */
 	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
 
@@ -739,9 +746,7 @@ test_unreached_holds_unmanaged(void **state)
 	struct plan pl;
 
 	(void)state;
-	deliver_fingerprint(&sl->eff.deliver[0], first);
-	first[DELIVER_FINGERPRINT_MAX - 1] = ',';
-	first[DELIVER_FINGERPRINT_MAX] = '\0';
+	first_of(sl, first);
 	/* the dropped slot's token, 20 days old; the kept slot's, newer */
 	add(&v, "acme", "dropped", "tok-dropped", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
 	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
