@@ -720,18 +720,31 @@ deliver_check_programs(const struct policy *p, struct diag_list *d)
 	diag_sort(d);
 }
 
-void
-deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX])
+/*
+ * The hex of a 128-bit BLAKE2b naming consumer d: within slot s, its path
+ * filled and a program's slot with it (deliver_holder); as the policy
+ * writes it when s is NULL (deliver_fingerprint).
+ */
+static void
+consumer_hash(const struct policy_slot *s, const struct policy_deliver *d,
+	      char out[DELIVER_FINGERPRINT_MAX])
 {
 	crypto_generichash_state h;
 	unsigned char sum[(DELIVER_FINGERPRINT_MAX - 1) / 2];
 
 	crypto_generichash_init(&h, NULL, 0, sizeof sum);
 	if (d->kind == DELIVER_FILE) {
+		char *path = s != NULL ? policy_render_target(s, d->path) : NULL;
+
 		fieldhash_text(&h, "file");
-		fieldhash_text(&h, d->path);
+		fieldhash_text(&h, path != NULL ? path : d->path);
+		free(path);
 	} else {
 		fieldhash_text(&h, "exec");
+		if (s != NULL) {
+			fieldhash_text(&h, s->ws->name);
+			fieldhash_text(&h, s->name);
+		}
 		for (size_t i = 0; i < d->argc; i++)
 			fieldhash_text(&h, d->argv[i]);
 	}
@@ -739,28 +752,15 @@ deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT
 	sodium_bin2hex(out, DELIVER_FINGERPRINT_MAX, sum, sizeof sum);
 }
 
-char *
-deliver_fingerprints(const struct policy_slot *sl)
+void
+deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX])
 {
-	char *all = xmalloc(sl->eff.ndeliver * DELIVER_FINGERPRINT_MAX + 1);
-
-	for (size_t i = 0; i < sl->eff.ndeliver; i++) {
-		char *at = all + i * DELIVER_FINGERPRINT_MAX;
-
-		deliver_fingerprint(&sl->eff.deliver[i], at);
-		at[DELIVER_FINGERPRINT_MAX - 1] = ',';
-	}
-	all[sl->eff.ndeliver * DELIVER_FINGERPRINT_MAX] = '\0';
-	return all;
+	consumer_hash(NULL, d, out);
 }
 
-int
-deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX])
+void
+deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
+	       char out[DELIVER_FINGERPRINT_MAX])
 {
-	size_t len = strlen(fingerprints);
-
-	for (size_t at = 0; at + DELIVER_FINGERPRINT_MAX <= len; at += DELIVER_FINGERPRINT_MAX)
-		if (memcmp(fingerprints + at, fp, DELIVER_FINGERPRINT_MAX - 1) == 0)
-			return 1;
-	return 0;
+	consumer_hash(s, d, out);
 }

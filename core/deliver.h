@@ -61,11 +61,16 @@ void deliver_mask(char *buf, size_t len, const struct deliver_payload *p);
 #define DELIVER_FINGERPRINT_MAX 33
 void deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGERPRINT_MAX]);
 
-/* The fingerprints of sl's consumers, each followed by a comma ("" for none); allocated. */
-char *deliver_fingerprints(const struct policy_slot *sl);
-
-/* Whether fingerprints (as deliver_fingerprints writes them) has fp, deliver_fingerprint's. */
-int deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX]);
+/*
+ * Names consumer d of slot s as the store records the token it holds
+ * (store/slots.h): the hex of a 128-bit BLAKE2b of a file's path with
+ * {workspace} and {slot} filled, so that a file moved from one slot to
+ * another is one consumer; of a program's workspace, slot and arguments,
+ * since a program is handed each slot's token apart.  Owner, group and
+ * time limit are left out, as deliver_fingerprint leaves them.
+ */
+void deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
+		    char out[DELIVER_FINGERPRINT_MAX]);
 
 /*
  * deliver_one's failure after the consumer took p: a file consumer's file

@@ -299,8 +299,13 @@ struct slot_view {
 	const struct token_row *lapsed;     /* its latest token that expired while in use */
 	const struct token_row *retiring;   /* its newest retiring token */
 	const struct token_row *dead;       /* its newest tokens_dead_held row */
-	const struct slot_reached *reached; /* the consumers a token of it reached; NULL: none */
-	const struct policy_deliver *unreached; /* a consumer its active token did not reach */
+	const struct slot_reached *reached; /* its active token's handing record; NULL: none */
+	/* A consumer that holds anything but its active token (the policy added
+	 * it, or moved it from another slot, since); NULL: none, or its active
+	 * token's handing is not recorded (the plan's unrecorded). */
+	const struct policy_deliver *unreached;
+	int64_t stray_row;               /* what that consumer was last handed; 0: nothing */
+	const struct plan_held *stray;   /* that row, once read (NULL: handed nothing) */
 	const struct token_row *expired; /* its newest retiring token past grace and expiry */
 	/* Its creates whose answers were lost since its active token, in the last interval
 	 * (lost_answers), and the first of them. */
@@ -319,45 +324,130 @@ window_at(const struct policy_slot *s, int64_t t)
 	return open * MS > t ? open * MS : t;
 }
 
+static int
+by_consumer(const void *key, const void *elem)
+{
+	const struct slot_handed *h = elem;
+
+	return strcmp(key, h->consumer);
+}
+
+static int
+by_row(const void *x, const void *y)
+{
+	const struct plan_held *a = x, *c = y;
+
+	return a->row < c->row ? -1 : a->row > c->row;
+}
+
+/* Whether token row r still works at now. */
+static int
+works(const struct token_row *r, int64_t now)
+{
+	return (r->state == TOKEN_ACTIVE || r->state == TOKEN_RETIRING ||
+		r->state == TOKEN_CREATED || r->state == TOKEN_VERIFIED) &&
+	       r->expires_at > now;
+}
+
+static const struct plan_held *
+held_row(const struct plan_builder *b, int64_t row)
+{
+	struct plan_held key = {row, NULL, NULL};
+
+	return b->nheld == 0 ? NULL : bsearch(&key, b->held, b->nheld, sizeof *b->held, by_row);
+}
+
 /*
- * Sets each slot's unreached: a consumer its active token did not reach
- * when it became active (the policy added it, or moved it from another
- * slot, since), or NULL: none, or nothing recorded of that token (made
- * before the record was kept, imported, or by hand; listed in the plan's
- * unrecorded).  The slots that share their consumers (a workspace's, or
- * the defaults') share one fingerprint each.
+ * The slot of a consumer of the policy that holds token row, which still
+ * works, and has not reached it yet (so that token is not deleted), or
+ * NULL: none.
+ */
+static const struct policy_slot *
+holder(const struct plan_builder *b, int64_t row)
+{
+	const struct plan_held *h = held_row(b, row);
+
+	return h != NULL && h->r != NULL && works(h->r, b->now) ? h->slot : NULL;
+}
+
+/* Points each of b's held rows at its row among rows (n of them), if there. */
+static void
+held_read(struct plan_builder *b, const struct token_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct plan_held key = {rows[i].row, NULL, NULL};
+		struct plan_held *h = bsearch(&key, b->held, b->nheld, sizeof *b->held, by_row);
+
+		if (h != NULL)
+			h->r = &rows[i];
+	}
+}
+
+/*
+ * Sets each slot's unreached and stray: a consumer that holds anything but
+ * its active token, as the record of what each consumer was last handed
+ * says.  The token such a consumer holds, while it works, is held
+ * (b->held), not deleted until its slot reaches the consumer, as is the
+ * one a consumer of a slot without a token holds.  A slot whose active
+ * token's handing is not recorded (made before the record was kept,
+ * imported, or by hand) is taken to have reached its consumers, and
+ * listed in the plan's unrecorded.  The rows (n, and in's more) give each
+ * held row's state; one not among them is gone.
  */
 static void
-unreached(struct plan_builder *b, struct slot_view *views)
+unreached(struct plan_builder *b, const struct plan_input *in, const struct token_row *rows,
+	  size_t nrows, struct slot_view *views)
 {
+	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
 	const struct policy *p = b->p;
-	const struct policy_deliver *last = NULL;
-	char fp[DELIVER_FINGERPRINT_MAX];
-	size_t cap = 0;
+	char key[DELIVER_FINGERPRINT_MAX];
+	size_t cap = 0, n = 0;
 
 	for (size_t i = 0; i < p->nslots; i++) {
-		const struct policy_settings *eff = &p->slots[i]->eff;
+		const struct policy_slot *sl = p->slots[i];
 		struct slot_view *v = &views[i];
 
-		if (v->active == NULL)
-			continue;
-		if (v->reached == NULL || v->reached->row != v->active->row) {
+		if (v->active != NULL &&
+		    (v->reached == NULL || v->reached->row != v->active->row)) {
 			if (b->pl->nunrecorded == cap)
 				b->pl->unrecorded =
 				    xgrow(b->pl->unrecorded, &cap, 16, sizeof *b->pl->unrecorded);
 			b->pl->unrecorded[b->pl->nunrecorded++] =
-			    (struct plan_unrecorded){p->slots[i], v->active->row};
+			    (struct plan_unrecorded){sl, v->active->row};
 			continue;
 		}
-		for (size_t k = 0; k < eff->ndeliver && v->unreached == NULL; k++) {
-			if (&eff->deliver[k] != last) {
-				last = &eff->deliver[k];
-				deliver_fingerprint(last, fp);
+		for (size_t k = 0; k < sl->eff.ndeliver; k++) {
+			const struct slot_handed *h;
+
+			deliver_holder(sl, &sl->eff.deliver[k], key);
+			h = in->nhanded == 0 ? NULL
+					     : bsearch(key, in->handed, in->nhanded,
+						       sizeof *in->handed, by_consumer);
+			if (v->active != NULL && h != NULL && h->row == v->active->row)
+				continue;
+			if (v->active != NULL && v->unreached == NULL) {
+				v->unreached = &sl->eff.deliver[k];
+				v->stray_row = h != NULL ? h->row : 0;
 			}
-			if (!deliver_among(v->reached->consumers, fp))
-				v->unreached = last;
+			if (h == NULL)
+				continue;
+			if (b->nheld == b->held_cap)
+				b->held = xgrow(b->held, &b->held_cap, 16, sizeof *b->held);
+			b->held[b->nheld++] = (struct plan_held){h->row, sl, NULL};
 		}
 	}
+	if (b->nheld == 0)
+		return;
+	qsort(b->held, b->nheld, sizeof *b->held, by_row);
+	for (size_t i = 0; i < b->nheld; i++)
+		if (n == 0 || b->held[n - 1].row != b->held[i].row)
+			b->held[n++] = b->held[i];
+	b->nheld = n;
+	held_read(b, rows, nrows);
+	held_read(b, in->more, in->nmore);
+	for (size_t i = 0; i < p->nslots; i++)
+		if (views[i].stray_row != 0)
+			views[i].stray = held_row(b, views[i].stray_row);
 }
 
 /*
@@ -676,6 +766,59 @@ forced(struct plan_builder *b, const struct policy_slot *s, const struct slot_vi
 	rotation(b, s, v, b->now, d->deadline, forced_why);
 }
 
+/*
+ * A slot with a consumer that holds anything but its active token (its
+ * unreached): due now when that consumer holds a token that works no
+ * more, as one whose consumers hold a dead token is; else at the next run
+ * in its window, since its other consumers keep a working token and so
+ * does that one, or it has none to lose.  Sets d and why when that is
+ * sooner than its due time.
+ */
+static void
+strayed(const struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
+	struct plan_slot_due *d, char *why, size_t size)
+{
+	const struct policy_deliver *c = v->unreached;
+	const struct token_row *r = v->stray != NULL ? v->stray->r : NULL;
+	const char *where = c->kind == DELIVER_FILE ? c->path : c->argv[0];
+	const char *kind = c->kind == DELIVER_FILE ? "file" : "exec";
+	const char *dots = strlen(where) > WHY_PATH_MAX ? "..." : "";
+	const char *id = r != NULL && r->token != NULL ? r->token : "?";
+	int dead = v->stray_row != 0 && (r == NULL || !works(r, b->now));
+	int64_t at = dead ? b->now : window_at(s, b->now);
+
+	if (at >= d->due)
+		return;
+	d->due = at;
+	d->held_dead = dead;
+	/* A long path keeps its end, the file's name, within why. */
+	if (*dots != '\0')
+		where += strlen(where) - WHY_PATH_MAX;
+	if (v->stray_row == 0)
+		snprintf(why, size,
+			 "its consumer %s %s%s never got %s (the policy added it since): only a "
+			 "rotation hands it a token",
+			 kind, dots, where, v->active->token);
+	else if (r == NULL)
+		snprintf(why, size,
+			 "its consumer %s %s%s holds a token deleted or revoked since (the policy "
+			 "moved it here since); a rotation gives it a working token",
+			 kind, dots, where);
+	else if (dead)
+		snprintf(why, size,
+			 "its consumer %s %s%s holds %s, %s (the policy moved it here since); a "
+			 "rotation gives it a working token",
+			 kind, dots, where, id,
+			 r->state == TOKEN_DELETED || r->state == TOKEN_REVOKED
+			     ? tokens_state_name(r->state)
+			     : "expired");
+	else
+		snprintf(why, size,
+			 "its consumer %s %s%s holds %s, not %s (the policy moved it here "
+			 "since): only a rotation hands it this slot's token",
+			 kind, dots, where, id, v->active->token);
+}
+
 /* Decides what slot s needs; fills d for the capacity estimate. */
 static void
 evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
@@ -683,7 +826,6 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 {
 	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
 	const struct token_row *newer, *dead;
-	const struct policy_deliver *fresh;
 	const char *how;
 	int64_t due;
 
@@ -732,7 +874,6 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 	/* Consumers split between two tokens: a rotation now brings them together. */
 	newer = held_newer(v);
 	dead = held_dead(b, v);
-	fresh = v->unreached;
 	d->held_dead = dead != NULL;
 	if (dead != NULL && d->due > b->now) {
 		d->due = b->now;
@@ -747,20 +888,8 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 			 "its consumers may hold %s, newer than the active %s; a rotation reaches "
 			 "them all",
 			 newer->token != NULL ? newer->token : "?", v->active->token);
-	} else if (fresh != NULL && window_at(s, b->now) < d->due) {
-		/* Not an emergency, as those are: the others keep their working token meanwhile. */
-		d->due = window_at(s, b->now);
-		const char *where = fresh->kind == DELIVER_FILE ? fresh->path : fresh->argv[0];
-		size_t len = strlen(where);
-
-		/* A long path keeps its end, the file's name, within why. */
-		snprintf(why, sizeof why,
-			 "its consumer %s %s%s never got %s (the policy added it since): only a "
-			 "rotation hands it a token",
-			 fresh->kind == DELIVER_FILE ? "file" : "exec",
-			 len > WHY_PATH_MAX ? "..." : "",
-			 len > WHY_PATH_MAX ? where + len - WHY_PATH_MAX : where, v->active->token);
-	}
+	} else if (v->unreached != NULL)
+		strayed(b, s, v, d, why, sizeof why);
 	if (s == b->force) {
 		forced(b, s, v, d, why);
 		return;
@@ -861,16 +990,17 @@ personal(struct plan_builder *b)
 
 /*
  * The unmanaged tokens due for deletion: each is deleted once every slot of
- * the policy has an active token made after it, that reached each of its
- * consumers; until then it is a finding naming a slot without one (the
- * first), else the slot whose active token is oldest.  Such a slot may be
- * one renamed in the policy, renamed back, or moved to another workspace,
- * or one a consumer moved to: its consumers may still hold the token now
- * unmanaged, and deleting that before the slot's next token reaches them
- * leaves them a dead token (DESIGN's trust rules) when that rotation fails
- * or is weeks away.  Which token a consumer holds is not recorded (only
- * which consumers a slot's token reached), so any such slot holds the
- * deletion back.
+ * the policy has an active token made after it, and no consumer of the
+ * policy holds it (unreached); until then it is a finding naming a slot
+ * without a token, or with a consumer handed nothing yet (the first), else
+ * the slot of a consumer that holds it, else the slot whose active token
+ * is oldest.  Such a slot may be one renamed in the policy, renamed back,
+ * or moved to another workspace, or one a consumer moved to: its
+ * consumers may still hold the token now unmanaged, and deleting that
+ * before the slot's next token reaches them leaves them a dead token
+ * (DESIGN's trust rules) when that rotation fails or is weeks away.  What
+ * a consumer handed nothing yet holds is not known, so such a slot holds
+ * every deletion back.
  */
 static void
 unmanaged_due(struct plan_builder *b, const struct slot_view *views)
@@ -881,8 +1011,9 @@ unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 	for (size_t i = 0; i < b->p->nslots; i++) {
 		const struct token_row *a = views[i].active;
 
-		/* One a consumer was added to has not reached it: its next token will. */
-		if ((a == NULL || views[i].unreached != NULL) && bare == NULL)
+		/* One with a consumer handed nothing yet: it may hold any token. */
+		if ((a == NULL || (views[i].unreached != NULL && views[i].stray == NULL)) &&
+		    bare == NULL)
 			bare = b->p->slots[i];
 		if (a != NULL && born(a) < oldest_at) {
 			oldest_at = born(a);
@@ -894,6 +1025,8 @@ unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 		const struct policy_slot *waits = bare;
 		struct plan_finding *f;
 
+		if (waits == NULL)
+			waits = holder(b, r->row);
 		if (waits == NULL && oldest_at < born(r))
 			waits = oldest;
 		if (waits == NULL) {
@@ -946,7 +1079,7 @@ past_grace(struct plan_builder *b, const struct slot_view *views)
 		int kept =
 		    active != NULL && r->row > active->row && r->retire_after >= r->expires_at;
 
-		if (!b->p->slots[i]->eff.paused && !kept)
+		if (!b->p->slots[i]->eff.paused && !kept && holder(b, r->row) == NULL)
 			retiring(b, r);
 	}
 	free(b->past);
@@ -998,8 +1131,8 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 		classify(&b, &rows[i], views);
 	for (size_t i = 0; i < in->nmore; i++)
 		classify(&b, &in->more[i], views);
+	unreached(&b, in, rows, n, views);
 	past_grace(&b, views);
-	unreached(&b, views);
 	unmanaged_due(&b, views);
 	lost_answers(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
@@ -1009,6 +1142,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	plan_capacity(&b, dues);
 	if (out->nactions > 1)
 		qsort(out->actions, out->nactions, sizeof *out->actions, action_order);
+	free(b.held);
 	free(views);
 	free(dues);
 }
@@ -1040,7 +1174,8 @@ plan_finding_text(const struct plan_finding *f)
 		return xstrjoin(what, ", made ", at,
 				", belongs to no slot of the policy; deleted once ",
 				f->waits->ws->name, "/", f->waits->name,
-				" has an active token newer than it (its consumers may hold it)");
+				" has an active token newer than it that reached each of its "
+				"consumers (one may hold it)");
 	case FIND_UNKNOWN:
 		timefmt_minute(r->expires_at, at);
 		return xstrjoin("a create whose answer was lost; token '", r->name,

@@ -147,6 +147,7 @@ void plan_build(const struct policy *p, const struct token_row *rows, size_t n, 
 
 struct slot_state;
 struct slot_reached;
+struct slot_handed;
 
 /* What the planner knows beyond the rows and the policy; all zero: nothing. */
 struct plan_input {
@@ -159,11 +160,15 @@ struct plan_input {
 	 * row is a finding. */
 	const struct slot_state *states;
 	size_t nstates;
-	/* The consumers each slot's token reached when it became active, as
-	 * store/slots lists them: a slot whose active token that record is of
-	 * and that has a consumer not in it is due at once. */
+	/* Which slots' active tokens have their handing recorded, and the token
+	 * each consumer was last handed, as store/slots lists them (handed by
+	 * consumer): a slot with a consumer that holds anything but its active
+	 * token is due, and the token that consumer holds is not deleted until
+	 * then. */
 	const struct slot_reached *reached;
 	size_t nreached;
+	const struct slot_handed *handed;
+	size_t nhanded;
 	/* A slot to rotate now, due or not, backoff, pause or not (rotate --force). */
 	const struct policy_slot *force;
 	/* The workspaces whose server clock disagreed at the last run, as

@@ -27,6 +27,14 @@ struct plan_builder {
 		int64_t when;
 	} * unmanaged;
 	size_t nunmanaged, unmanaged_cap;
+	/* The token rows a consumer of the policy holds and its slot has not
+	 * reached yet, by row: none that works is deleted (plan.c: unreached). */
+	struct plan_held {
+		int64_t row;
+		const struct policy_slot *slot; /* the slot of a consumer that holds it */
+		const struct token_row *r;      /* the row; NULL: not among those read */
+	} * held;
+	size_t nheld, held_cap;
 	/* The slots' lost answers of the last interval (plan.c: lost_answers). */
 	struct plan_lost {
 		const struct token_row *r;

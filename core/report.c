@@ -20,6 +20,8 @@ plan_rows(struct report *r, const struct policy *p, int64_t now, const struct po
 	in.nstates = r->nstates;
 	in.reached = r->reached;
 	in.nreached = r->nreached;
+	in.handed = r->handed;
+	in.nhanded = r->nhanded;
 	in.force = force;
 	in.omit = r->omit;
 	in.clocks = r->clocks;
@@ -114,6 +116,7 @@ build(struct store *s, const struct policy *p, int64_t now, const struct policy_
 	    tokens_dead_held(s, &r->dead, &r->ndead, cause) < 0 ||
 	    slots_list(s, &r->states, &r->nstates, cause) < 0 ||
 	    slots_reached_list(s, &r->reached, &r->nreached, cause) < 0 ||
+	    slots_handed_list(s, &r->handed, &r->nhanded, cause) < 0 ||
 	    clocks_list(s, &r->clocks, &r->nclocks, cause) < 0)
 		return -1;
 	/* Only a look: a read that kept the lock would refuse a run that starts meanwhile. */
@@ -179,6 +182,7 @@ report_free(struct report *r)
 	tokens_free(r->dead, r->ndead);
 	slots_free(r->states, r->nstates);
 	slots_reached_free(r->reached, r->nreached);
+	free(r->handed);
 	clocks_free(r->clocks, r->nclocks);
 	memset(r, 0, sizeof *r);
 }

@@ -19,8 +19,10 @@ struct report {
 	size_t ndead;
 	struct slot_state *states; /* slots with failed attempts */
 	size_t nstates;
-	struct slot_reached *reached; /* the consumers slots' tokens reached */
+	struct slot_reached *reached; /* the slots whose token's handing is recorded */
 	size_t nreached;
+	struct slot_handed *handed; /* the token each consumer was last handed */
+	size_t nhanded;
 	struct clock_state *clocks; /* workspaces whose clock disagreed at the last run */
 	size_t nclocks;
 	size_t pending_settled; /* pending rows planned as unknown (their creator is gone) */

@@ -300,6 +300,21 @@ refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t r
 }
 
 /*
+ * The keys of slot sl's first n consumers (deliver_holder's), one after
+ * another, for the store's record of the token each holds; allocated.
+ */
+static char *
+holders(const struct policy_slot *sl, size_t n)
+{
+	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
+	char *keys = xcalloc(n + 1, DELIVER_FINGERPRINT_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		deliver_holder(sl, &sl->eff.deliver[i], keys + i * DELIVER_FINGERPRINT_MAX);
+	return keys;
+}
+
+/*
  * Keeps a replacement the first `took` consumers took before the next
  * refused it, or took it and may lose it (held): it retires, as an old
  * token does, once the slot's next rotation reaches every consumer (until
@@ -317,17 +332,25 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 		      held ? "a consumer took it and may lose it"
 			   : "some consumers took it and another refused it",
 		      "delivered", (json_int_t)took, "consumers", (json_int_t)sl->eff.ndeliver);
-	char fp[DELIVER_FINGERPRINT_MAX];
+	char fp[DELIVER_FINGERPRINT_MAX], *keys;
 	int64_t now = clock_now_ms();
-	int rc, superseded;
+	int rc, superseded = 0;
 
 	for (size_t i = 0; i < took; i++) {
 		deliver_fingerprint(&sl->eff.deliver[i], fp);
 		json_array_append_new(reached, json_string(fp));
 	}
 	json_object_set_new(d, "reached", reached);
-	rc = tokens_keep(run->s, row, t->expires_at, now + sl->eff.grace * MS, now, d, &superseded,
-			 cause);
+	keys = holders(sl, took);
+	rc = store_begin(run->s, cause);
+	if (rc == 0) {
+		rc = tokens_keep(run->s, row, t->expires_at, now + sl->eff.grace * MS, now, d,
+				 &superseded, cause);
+		if (rc == 0)
+			rc = slots_handed(run->s, row, keys, took, cause);
+		rc = store_end(run->s, rc, cause);
+	}
+	free(keys);
 	json_decref(d);
 	if (rc < 0)
 		return -1;
@@ -385,10 +408,10 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 static int
 record_reached(struct run *run, const struct policy_slot *sl, int64_t row, char **cause)
 {
-	char *reached = deliver_fingerprints(sl);
-	int rc = slots_reached(run->s, row, reached, cause);
+	char *keys = holders(sl, sl->eff.ndeliver);
+	int rc = slots_reached(run->s, row, keys, sl->eff.ndeliver, cause);
 
-	free(reached);
+	free(keys);
 	return rc;
 }
 

@@ -146,28 +146,60 @@ slots_free(struct slot_state *v, size_t n)
 }
 
 int
-slots_reached(struct store *s, int64_t row, const char *consumers, char **cause)
+slots_handed(struct store *s, int64_t row, const char *holders, size_t n, char **cause)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	if (store_begin(s, cause) < 0)
+		goto out;
+	st = store_prepare(s,
+			   "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2) "
+			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2",
+			   cause);
+	if (st == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, holders + i * SLOTS_HOLDER_MAX, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, row);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			store_error(s, "recording the token a consumer holds", cause);
+			goto out;
+		}
+		sqlite3_reset(st);
+	}
+	rc = 0;
+out:
+	store_done(s, st);
+	return store_end(s, rc, cause);
+}
+
+int
+slots_reached(struct store *s, int64_t row, const char *holders, size_t n, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
 	if (store_begin(s, cause) < 0)
 		goto out;
-	st = store_prepare(
-	    s,
-	    "INSERT INTO slot_reached (slot_id, token_row, consumers) SELECT slot_id, "
-	    "id, ?2 FROM tokens WHERE id = ?1 AND slot_id IS NOT NULL "
-	    "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1, consumers = ?2",
-	    cause);
+	st = store_prepare(s,
+			   "INSERT INTO slot_reached (slot_id, token_row) SELECT slot_id, id "
+			   "FROM tokens WHERE id = ?1 AND slot_id IS NOT NULL "
+			   "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1",
+			   cause);
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, row);
-	sqlite3_bind_text(st, 2, consumers, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		store_error(s, "recording the consumers a token reached", cause);
 		goto out;
 	}
-	rc = 0;
+	if (sqlite3_changes(s->db) > 0)
+		rc = slots_handed(s, row, holders, n, cause);
+	else
+		rc = 0;
 out:
 	store_done(s, st);
 	return store_end(s, rc, cause);
@@ -177,7 +209,7 @@ int
 slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause)
 {
 	sqlite3_stmt *st = store_prepare(s,
-					 "SELECT w.name, sl.name, r.token_row, r.consumers "
+					 "SELECT w.name, sl.name, r.token_row "
 					 "FROM slot_reached r JOIN slots sl ON sl.id = r.slot_id "
 					 "JOIN workspaces w ON w.id = sl.workspace_id",
 					 cause);
@@ -200,7 +232,6 @@ slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char *
 		v->workspace = store_column_dup(st, 0);
 		v->slot = store_column_dup(st, 1);
 		v->row = sqlite3_column_int64(st, 2);
-		v->consumers = store_column_dup(st, 3);
 	}
 	if (step == SQLITE_DONE)
 		rc = 0;
@@ -221,7 +252,43 @@ slots_reached_free(struct slot_reached *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].workspace);
 		free(v[i].slot);
-		free(v[i].consumers);
 	}
 	free(v);
+}
+
+int
+slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s, "SELECT consumer, token_row FROM handed ORDER BY consumer", cause);
+	size_t cap = 0;
+	int step;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		const char *consumer = (const char *)sqlite3_column_text(st, 0);
+		struct slot_handed *v;
+
+		/* Another length is no key deliver_holder makes: it names no consumer. */
+		if (consumer == NULL || strlen(consumer) != SLOTS_HOLDER_MAX - 1)
+			continue;
+		if (*n == cap)
+			*out = xgrow(*out, &cap, 64, sizeof **out);
+		v = &(*out)[(*n)++];
+		memcpy(v->consumer, consumer, SLOTS_HOLDER_MAX);
+		v->row = sqlite3_column_int64(st, 1);
+	}
+	if (step != SQLITE_DONE)
+		store_error(s, "listing the tokens consumers hold", cause);
+	store_done(s, st);
+	if (step != SQLITE_DONE) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
 }

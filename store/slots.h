@@ -38,25 +38,46 @@ int slots_list(struct store *s, struct slot_state **out, size_t *n, char **cause
 void slots_free(struct slot_state *v, size_t n);
 
 /*
- * The consumers a slot's token reached when it became active, as
- * deliver_fingerprint names them, so that the plan sees one the policy has
- * added or moved there since: only a rotation hands that one a token.  Not
- * in the history (nor is slot_state): an edit of it can only bring a
- * rotation forward, or leave a new consumer to wait for the slot's next one.
+ * Which token each consumer holds, as deliveries left it, so that the plan
+ * sees a consumer the policy has added to a slot, or moved to it from
+ * another (or back), since: only a rotation hands that one the slot's
+ * token.  A consumer is named by deliver_holder's key; handed keeps, a
+ * consumer, the last token handed to it.  A slot's record names the
+ * active token whose handing is recorded there: a slot whose active token
+ * has none (made before the record was kept, imported, by hand) is taken
+ * to have reached its consumers.  Not in the history (nor is slot_state).
  */
+#define SLOTS_HOLDER_MAX 33
+
 struct slot_reached {
 	char *workspace;
 	char *slot;
-	int64_t row;     /* the token row it is of */
-	char *consumers; /* the fingerprints, each followed by a comma */
+	int64_t row; /* the token row whose handing is recorded */
 };
 
-/* Records that token row reached consumers (as slot_reached has them), for its slot. */
-int slots_reached(struct store *s, int64_t row, const char *consumers, char **cause);
+struct slot_handed {
+	char consumer[SLOTS_HOLDER_MAX]; /* deliver_holder's key */
+	int64_t row;                     /* the last token row handed to it */
+};
+
+/*
+ * Records that token row was handed to n consumers: holders has their keys
+ * one after another, SLOTS_HOLDER_MAX bytes each (its NUL included).
+ */
+int slots_handed(struct store *s, int64_t row, const char *holders, size_t n, char **cause);
+
+/*
+ * Records that token row, active, reached its slot's n consumers, holders:
+ * slots_handed, and the slot's record.  Nothing for a token of no slot.
+ */
+int slots_reached(struct store *s, int64_t row, const char *holders, size_t n, char **cause);
 
 /* Lists every slot's record.  Free with slots_reached_free. */
 int slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause);
 
 void slots_reached_free(struct slot_reached *v, size_t n);
+
+/* Lists what handed holds, by consumer (strcmp order).  Free with free(). */
+int slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **cause);
 
 #endif

@@ -201,6 +201,20 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  slot_id INTEGER PRIMARY KEY REFERENCES slots(id),"
     "  token_row INTEGER NOT NULL,"
     "  consumers TEXT NOT NULL);",
+    /*
+     * 14 -> 15: the token each consumer was last handed, so that one moved
+     * between slots is seen; a slot's record names its token's handing
+     * only.  The records 14 kept name consumers as written, not as handed
+     * (a path's {slot} unfilled), so they go: the next run records each
+     * active token as having reached its slot's consumers, as 14 did.
+     */
+    "DROP TABLE slot_reached;"
+    "CREATE TABLE slot_reached ("
+    "  slot_id INTEGER PRIMARY KEY REFERENCES slots(id),"
+    "  token_row INTEGER NOT NULL);"
+    "CREATE TABLE handed ("
+    "  consumer TEXT PRIMARY KEY,"
+    "  token_row INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -532,24 +532,31 @@ insert_rows(sqlite3 *db, const struct policy *p, const struct gen *g, const char
 static void
 insert_reached(sqlite3 *db, const struct policy *p, const struct gen *g)
 {
-	sqlite3_stmt *st = prepare(
-	    db, "INSERT INTO slot_reached (slot_id, token_row, consumers) VALUES (?1, ?2, ?3)");
+	sqlite3_stmt *st =
+	    prepare(db, "INSERT INTO slot_reached (slot_id, token_row) VALUES (?1, ?2)");
+	sqlite3_stmt *hd = prepare(db, "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2)");
+	char key[DELIVER_FINGERPRINT_MAX];
 
 	for (size_t i = 0; i < g->n; i++) {
 		const struct gen_row *row = &g->v[i];
-		char *consumers;
+		const struct policy_slot *sl;
 
 		if (row->state != TOKEN_ACTIVE || row->slot_id == 0 ||
 		    row->slot_id > (int64_t)p->nslots)
 			continue;
-		consumers = deliver_fingerprints(p->slots[row->slot_id - 1]);
+		sl = p->slots[row->slot_id - 1];
 		sqlite3_bind_int64(st, 1, row->slot_id);
 		sqlite3_bind_int64(st, 2, (int64_t)i + 1);
-		sqlite3_bind_text(st, 3, consumers, -1, SQLITE_TRANSIENT);
 		step(db, st);
-		free(consumers);
+		for (size_t k = 0; k < sl->eff.ndeliver; k++) {
+			deliver_holder(sl, &sl->eff.deliver[k], key);
+			sqlite3_bind_text(hd, 1, key, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(hd, 2, (int64_t)i + 1);
+			step(db, hd);
+		}
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(hd);
 }
 
 /* Writes the public key file of pub at path, as keygen would (0644); exits on failure. */

@@ -11,6 +11,12 @@
 #     under enforce unmanaged delete_after: the moved consumer's token is
 #     not deleted before the kept slot's next token reaches it, even when
 #     that rotation fails (a replacement that does not verify);
+#   - a consumer moved to another slot and back, whose first slot's window
+#     is days away: the token it holds (the other slot's) outlives that
+#     slot's next rotation and grace, until its first slot's token reaches
+#     it;
+#   - the same for a consumer that took a replacement kept when another
+#     consumer refused it, moved to a slot whose window is days away;
 #   - a token made before the store kept its record (schema 13) is not
 #     rotated for a consumer it may well have reached; the next run records
 #     that it reached the policy's consumers, so one added after is seen.
@@ -35,11 +41,11 @@ sim_start "$modesim" --workspace acme:adminkey:adminsecret --now 2027-01-01T02:0
 printf 'adminkey:adminsecret\n' >"$TW_TMP/creds/acme-admin"
 export CREDENTIALS_DIRECTORY=$TW_TMP/creds TOKENWARDEN_CONFIG=$TW_TMP/policy.yaml TOKENWARDEN_DB=$db
 
-# policy "SLOT:FILE[,FILE...]"...: the policy, one slot per argument, each
-# delivering to the files named (in $files), under enforce unmanaged
-# delete_after 1d.
+# policy "SLOT[;OPTIONS]=FILE[ FILE...]"...: the policy, one slot per
+# argument, each delivering to the files named (in $files), with the slot's
+# OPTIONS (inline YAML) if given, under enforce unmanaged delete_after 1d.
 policy() {
-	local arg slot list f
+	local arg slot opts list f
 	cat >"$TW_TMP/policy.yaml" <<YAML
 version: 1
 store: { path: $db, public_key: $TW_TMP/seal.pub }
@@ -53,12 +59,14 @@ workspaces:
     tokens:
 YAML
 	for arg in "$@"; do
-		slot=${arg%%:*}
+		slot=${arg%%=*}
+		opts=
+		case $slot in *\;*) opts=", ${slot#*;}" slot=${slot%%;*} ;; esac
 		list=
-		for f in ${arg#*:}; do
+		for f in ${arg#*=}; do
 			list="$list${list:+, }{ file: \"$files/$f.json\" }"
 		done
-		printf '      - { name: %s, deliver: [ %s ] }\n' "$slot" "$list" >>"$TW_TMP/policy.yaml"
+		printf '      - { name: %s%s, deliver: [ %s ] }\n' "$slot" "$opts" "$list" >>"$TW_TMP/policy.yaml"
 	done
 }
 
@@ -74,14 +82,14 @@ held() { jq -r .token "$files/$1.json"; }
 # rotations: the slots plan --json (in $out) rotates, one per line.
 rotations() { jq -r '.actions[] | select(.action == "create") | "\(.workspace)/\(.slot)"' "$out"; }
 
-policy "a:fa" "b:fb"
+policy "a=fa" "b=fb"
 at 2027-01-01T02:00Z
 run 0 rotate
 at 2027-01-02T02:00Z
 run 0 rotate --force acme/b
 
 echo "== a consumer added: the next run hands it the slot's new token"
-policy "a:fa fa2" "b:fb"
+policy "a=fa fa2" "b=fb"
 at 2027-01-03T02:00Z
 old=$(held fa)
 run 3 plan --json
@@ -99,7 +107,7 @@ run 0 plan --json
 tw_expect_eq "the slots due after the rotation" "$(rotations)" ""
 
 echo "== a consumer dropped: nothing is due"
-policy "a:fa" "b:fb"
+policy "a=fa" "b=fb"
 run 0 plan --json
 tw_expect_eq "the slots due after a consumer is dropped" "$(rotations)" ""
 
@@ -107,11 +115,12 @@ echo "== slots merged: the moved consumer's token waits for the kept slot's next
 at 2027-01-04T02:00Z
 run 0 rotate --force acme/b # the kept slot's token is now newer than acme/a's
 moved=$(held fa)
-policy "b:fb fa"
+policy "b=fb fa"
 at 2027-01-06T02:00Z # acme/a's token is 3 days old, past delete_after
 run 3 plan --json
 tw_expect_eq "the slots due for the moved consumer" "$(rotations)" "acme/b"
-jq -e '[.actions[] | select(.action == "delete-unmanaged")] == []' "$out" >/dev/null ||
+jq -e --arg id "$moved" '[.actions[] | select(.action == "delete-unmanaged" and .token == $id)] ==
+	[]' "$out" >/dev/null ||
 	fail "plan deletes the moved consumer's token before the kept slot's token reaches it"
 jq -e --arg id "$moved" '[.findings[] | select(.finding == "unmanaged" and .token == $id and
 	.waits_for == "acme/b")] | length == 1' "$out" >/dev/null ||
@@ -134,7 +143,7 @@ on_server "$(held fa)" || fail "the moved consumer's token is not on the server 
 echo "== a token older than the record: not rotated for a consumer; the next run records it"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed"
 sqlite3 "$db" "DELETE FROM slot_reached" || fail "cannot clear the record"
-policy "b:fb fa fb2"
+policy "b=fb fa fb2"
 run 0 plan --json
 tw_expect_eq "the slots due without a record" "$(rotations)" ""
 # The run takes it that the token reached the consumers the policy has now,
@@ -142,9 +151,99 @@ tw_expect_eq "the slots due without a record" "$(rotations)" ""
 run 0 rotate
 expect "$out" "0 rotated"
 tw_expect_eq "records after the run" "$(sqlite3 "$db" "SELECT count(*) FROM slot_reached")" 1
-policy "b:fb fa fb2 fb3"
+policy "b=fb fa fb2 fb3"
 run 3 plan --json
 tw_expect_eq "the slots due for a consumer added after the run" "$(rotations)" "acme/b"
+
+echo "== moved to a slot and back: the token it holds outlives its slot's rotation"
+# A store of its own.  ky goes from c to d, which rotates for it, and back
+# to c, whose window (Sundays) is days away: ky holds d's token, which d
+# retires meanwhile; it stays on the server until c's next token reaches
+# ky.  2027-01-10 is a Sunday.
+db=$TW_TMP/back.db
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+export TOKENWARDEN_DB=$db
+C="c;lifetime: 60d, rotate_before: 14d, window: { days: [sun], hours: '01:00-05:00' }"
+D="d;lifetime: 10d, rotate_before: 4d"
+policy "$C=kc ky" "$D=kd"
+at 2027-01-08T02:00Z
+run 0 rotate
+expect "$out" "2 rotated"
+policy "$C=kc" "$D=kd ky"
+at 2027-01-09T02:00Z
+run 3 plan --json
+tw_expect_eq "the slots due for the consumer moved to d" "$(rotations)" "acme/d"
+run 0 rotate
+held_d=$(held ky)
+tw_expect_eq "the moved consumer's token" "$held_d" "$(held kd)"
+policy "$C=kc ky" "$D=kd"
+at 2027-01-10T06:00Z # past c's window today
+run 0 rotate
+expect "$out" "0 rotated"
+run 0 plan --json
+tw_expect_eq "the slots due outside c's window" "$(rotations)" ""
+at 2027-01-15T02:00Z # d is due: its token, the one ky holds, retires
+run 0 rotate
+expect "$out" "1 rotated"
+[ "$(held kd)" != "$held_d" ] || fail "d did not rotate"
+at 2027-01-16T02:00Z # past d's grace
+run 0 rotate
+tw_expect_eq "the token ky holds past d's grace" "$(held ky)" "$held_d"
+on_server "$held_d" || fail "d's retired token was deleted while ky, moved back to c, holds it"
+at 2027-01-17T02:00Z # c's window
+run 3 plan --json
+jq -e --arg f "$files/ky.json" --arg id "$held_d" '[.actions[] | select(.action == "create" and
+	.slot == "c" and (.why | contains("its consumer file \($f) holds \($id), not")))] |
+	length == 1' "$out" >/dev/null || fail "plan does not say why acme/c is due: $(cat "$out")"
+run 0 rotate
+[ "$(held ky)" != "$held_d" ] || fail "c's rotation did not reach ky"
+tw_expect_eq "the consumers of c" "$(held ky)" "$(held kc)"
+on_server "$(held ky)" || fail "ky's token is not on the server"
+at 2027-01-17T04:00Z
+run 0 rotate
+on_server "$held_d" && fail "d's retired token is still on the server once no consumer holds it"
+run 0 plan --json
+tw_expect_eq "the slots due at the end" "$(rotations)" ""
+
+echo "== a consumer that took a kept replacement, moved: that token waits for it too"
+# A store of its own.  e's forced rotation reaches ke1 but not ke2 (its
+# directory is a file): the replacement is kept for ke1.  ke1 then moves
+# to f, whose window (Sundays) is days away; e's next rotation retires the
+# kept token, which stays on the server until f's token reaches ke1.
+# 2027-01-18 is a Monday.
+db=$TW_TMP/kept.db
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+export TOKENWARDEN_DB=$db
+F="f;lifetime: 60d, rotate_before: 14d, window: { days: [sun], hours: '01:00-05:00' }"
+policy "e=ke1 blocked/ke2" "$F=kf"
+mkdir "$files/blocked"
+at 2027-01-18T02:00Z
+run 0 rotate
+expect "$out" "2 rotated"
+rm -r "$files/blocked"
+: >"$files/blocked"
+at 2027-01-19T02:00Z
+run 1 rotate --force acme/e
+expect "$err" "kept"
+kept=$(held ke1)
+[ "$kept" != "$(held blocked/ke2 2>/dev/null)" ] || fail "the replacement reached both consumers"
+policy "e=blocked/ke2" "$F=kf ke1"
+rm "$files/blocked"
+mkdir "$files/blocked"
+at 2027-01-20T02:00Z # e rotates: its consumers may hold the kept token
+run 0 rotate
+expect "$out" "1 rotated"
+at 2027-01-21T02:00Z # past e's grace
+run 0 rotate
+tw_expect_eq "the token ke1 holds past e's grace" "$(held ke1)" "$kept"
+on_server "$kept" || fail "e's kept token was deleted while ke1, moved to f, holds it"
+at 2027-01-24T02:00Z # f's window
+run 0 rotate
+[ "$(held ke1)" != "$kept" ] || fail "f's rotation did not reach ke1"
+at 2027-01-24T04:00Z
+run 0 rotate
+on_server "$kept" && fail "e's kept token is still on the server once no consumer holds it"
+on_server "$(held ke1)" || fail "ke1's token is not on the server at the end"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

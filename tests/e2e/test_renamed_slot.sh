@@ -9,9 +9,10 @@
 #     fails (it does not verify) leaves the consumer's token on the server;
 #   - once the renamed slot's token is delivered and active, the next run
 #     deletes the unmanaged one, and the consumer holds a live token;
-#   - renamed and renamed back: the slot's token is active again but older
-#     than the one the consumer holds (the other name's), which waits for
-#     the slot's next token.
+#   - renamed and renamed back: the slot's token is active again, but the
+#     consumer holds the other name's, now unmanaged: the slot is due at
+#     once, and that token is not deleted before the slot's next token
+#     reaches the consumer, even when that rotation fails.
 # usage: test_renamed_slot.sh MODESIM TOKENWARDEN
 set -euo pipefail
 umask 077
@@ -105,9 +106,9 @@ on_server "$old" && fail "the unmanaged token is still on the server"
 on_server "$new" || fail "the consumer's token is not on the server"
 tw_expect_eq "the consumer's token at the end" "$(held)" "$new"
 
-echo "== renamed and renamed back: the consumer's token waits for the slot's next one"
-# The slot's old token is active again, but older than the token the
-# consumer holds (the other name's), which is now unmanaged.
+echo "== renamed and renamed back: the slot rotates for the consumer, whose token waits"
+# The slot's old token is active again, but the consumer holds the other
+# name's token, which is now unmanaged.
 db=$TW_TMP/back.db
 consumer=$TW_TMP/run/back.json
 "$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
@@ -123,19 +124,27 @@ second=$(held)
 [ "$second" != "$first" ] || fail "the renamed slot's token did not reach the consumer"
 policy etl 5d 60d
 at 2027-03-10T02:00Z # the other name's token is 8 days old, past delete_after
-run 0 plan --json
+run 3 plan --json
+jq -e --arg id "$second" '[.actions[] | select(.action == "create" and .slot == "etl" and
+	(.why | contains("holds \($id), not")))] | length == 1' "$out" >/dev/null ||
+	fail "plan does not rotate acme/etl for the consumer that holds the other name's token"
 jq -e '[.actions[] | select(.action == "delete-unmanaged")] == []' "$out" >/dev/null ||
-	fail "plan deletes the consumer's token while the slot's active token is older"
-waits "$second" acme/etl || fail "plan does not say the consumer's token waits for acme/etl's next one"
+	fail "plan deletes the consumer's token before the slot's next token reaches it"
+waits "$second" acme/etl || fail "plan does not say the consumer's token waits for acme/etl"
+sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
+run 1 rotate
+expect "$err" "does not verify"
+on_server "$second" || fail "the consumer's token was deleted by a run whose replacement failed"
+tw_expect_eq "the consumer's token after the failed run" "$(held)" "$second"
+sim_ctl POST /_sim/faults '{}' >/dev/null
+at 2027-03-10T03:00Z
 run 0 rotate
-on_server "$second" || fail "the consumer's token was deleted while the slot's active token was older"
-tw_expect_eq "the consumer's token" "$(held)" "$second"
-run 0 rotate --force acme/etl
 third=$(held)
-[ "$third" != "$second" ] || fail "the forced rotation did not reach the consumer"
+[ "$third" != "$second" ] || fail "the slot's rotation did not reach the consumer"
+on_server "$third" || fail "the consumer's token is not on the server"
 run 0 rotate
 on_server "$second" && fail "the unmanaged token is still on the server after the slot's rotation"
-on_server "$third" || fail "the consumer's token is not on the server"
+on_server "$third" || fail "the consumer's token is not on the server at the end"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

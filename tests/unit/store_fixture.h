@@ -13,10 +13,10 @@
 
 /*
  * SQL taking a store back to what schema 12 wrote: no row kept its last
- * digest (13), and no slot the consumers its token reached (14).
+ * digest (13), and no record of the consumers tokens reached (14, 15).
  */
 #define FIXTURE_SCHEMA_12                                                                          \
-	"DROP TABLE slot_reached; "                                                                \
+	"DROP TABLE slot_reached; DROP TABLE handed; "                                             \
 	"DROP INDEX tokens_live; ALTER TABLE tokens DROP COLUMN recorded_digest; "                 \
 	"CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, "       \
 	"origin, requested_at, created_at, expires_at, updated_at, retire_after) WHERE "           \

@@ -928,38 +928,48 @@ test_rehearse_refuses_real_payload(void **state)
 	free(ran);
 }
 
-/* A slot's consumers' fingerprints, each followed by a comma, and a look for one among them. */
+/*
+ * A consumer as the record of what it holds names it: a file by its path
+ * as filled for its slot, whichever slot it is in; a program with its
+ * slot, one a slot.
+ */
 static void
-test_fingerprints_among(void **state)
+test_holder(void **state)
 {
-	char a_path[] = "/run/a.json", b_path[] = "/run/b.json", c_path[] = "/run/c.json";
-	struct policy_deliver d[] = {{.kind = DELIVER_FILE, .path = a_path},
-				     {.kind = DELIVER_FILE, .path = b_path}};
-	struct policy_deliver c = {.kind = DELIVER_FILE, .path = c_path};
-	struct policy_slot sl = {.eff = {.deliver = d, .ndeliver = 2}};
-	char fa[DELIVER_FINGERPRINT_MAX], fb[DELIVER_FINGERPRINT_MAX], fc[DELIVER_FINGERPRINT_MAX];
-	char *all, *want;
+	char ws_name[] = "acme", a_name[] = "a", b_name[] = "b";
+	char shared[] = "/run/shared.json", templ[] = "/run/{workspace}/{slot}.json";
+	char b_filled[] = "/run/acme/b.json", reload[] = "/bin/reload", slot_arg[] = "{slot}";
+	char *argv[] = {reload, slot_arg, NULL};
+	struct policy_workspace acme = {.name = ws_name};
+	struct policy_slot a = {.name = a_name, .ws = &acme}, b = {.name = b_name, .ws = &acme};
+	struct policy_deliver f = {.kind = DELIVER_FILE, .path = shared};
+	struct policy_deliver t = {.kind = DELIVER_FILE, .path = templ};
+	struct policy_deliver filled = {.kind = DELIVER_FILE, .path = b_filled};
+	struct policy_deliver x = {.kind = DELIVER_EXEC, .argv = argv, .argc = 2};
+	char ka[DELIVER_FINGERPRINT_MAX], kb[DELIVER_FINGERPRINT_MAX];
 
 	(void)state;
-	deliver_fingerprint(&d[0], fa);
-	deliver_fingerprint(&d[1], fb);
-	deliver_fingerprint(&c, fc);
-	all = deliver_fingerprints(&sl);
-	want = xasprintf("%s,%s,", fa, fb);
-	assert_string_equal(all, want);
-	assert_true(deliver_among(all, fa));
-	assert_true(deliver_among(all, fb));
-	assert_false(deliver_among(all, fc));
-	/* Only whole fingerprints, at their places: not one spanning two. */
-	memcpy(fc, all + 16, DELIVER_FINGERPRINT_MAX - 1);
-	assert_false(deliver_among(all, fc));
-	assert_false(deliver_among("", fa));
-	free(want);
-	free(all);
-	sl.eff.ndeliver = 0;
-	all = deliver_fingerprints(&sl);
-	assert_string_equal(all, "");
-	free(all);
+	/* one file in two slots: one consumer (moved from one to the other) */
+	deliver_holder(&a, &f, ka);
+	deliver_holder(&b, &f, kb);
+	assert_string_equal(ka, kb);
+	assert_int_equal(strlen(ka), DELIVER_FINGERPRINT_MAX - 1);
+	/* a template: a file a slot, the one its path names once filled */
+	deliver_holder(&a, &t, ka);
+	deliver_holder(&b, &t, kb);
+	assert_string_not_equal(ka, kb);
+	deliver_holder(&a, &filled, ka);
+	assert_string_equal(ka, kb);
+	/* a program: one a slot, even with the same arguments once filled */
+	deliver_holder(&a, &x, ka);
+	deliver_holder(&b, &x, kb);
+	assert_string_not_equal(ka, kb);
+	/* not a file of the same text */
+	f.path = reload;
+	x.argc = 1;
+	deliver_holder(&a, &f, kb);
+	deliver_holder(&a, &x, ka);
+	assert_string_not_equal(ka, kb);
 }
 
 /* A consumer's fingerprint: its kind and place, not its owner, group or time limit. */
@@ -1055,7 +1065,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_fingerprint),
-	    cmocka_unit_test(test_fingerprints_among),
+	    cmocka_unit_test(test_holder),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_file_fails_whole),
 	    cmocka_unit_test(test_file_readers_see_whole),

@@ -597,19 +597,44 @@ etl_policy(const char *schedule)
 	return p;
 }
 
-/* Writes into out the record of a token that reached only sl's first consumer. */
-static void
-first_of(const struct policy_slot *sl, char out[DELIVER_FINGERPRINT_MAX + 1])
+/* The record of what consumers were last handed, by consumer, as store/slots lists it. */
+struct handing {
+	struct slot_handed v[8];
+	size_t n;
+};
+
+static int
+handed_order(const void *x, const void *y)
 {
-	deliver_fingerprint(&sl->eff.deliver[0], out);
-	out[DELIVER_FINGERPRINT_MAX - 1] = ',';
-	out[DELIVER_FINGERPRINT_MAX] = '\0';
+	const struct slot_handed *a = x, *b = y;
+
+	return strcmp(a->consumer, b->consumer);
+}
+
+/* Records that consumer k of sl was last handed token row r. */
+static void
+hand(struct handing *h, const struct policy_slot *sl, size_t k, const struct token_row *r)
+{
+	struct slot_handed *e = NULL;
+	char key[DELIVER_FINGERPRINT_MAX];
+
+	deliver_holder(sl, &sl->eff.deliver[k], key);
+	for (size_t i = 0; i < h->n && e == NULL; i++)
+		if (strcmp(h->v[i].consumer, key) == 0)
+			e = &h->v[i];
+	if (e == NULL) {
+		assert_true(h->n < sizeof h->v / sizeof h->v[0]);
+		e = &h->v[h->n++];
+	}
+	memcpy(e->consumer, key, sizeof key);
+	e->row = r->row;
+	qsort(h->v, h->n, sizeof h->v[0], handed_order);
 }
 
 /*
- * A consumer the slot's active token did not reach (the policy added it
- * since) makes the slot due at once; the record of another token (one made
- * by hand), or none, does not.
+ * A consumer handed nothing yet (the policy added it since the slot's
+ * active token) makes the slot due at once; the record of another token
+ * (one made by hand), or none, does not.
  */
 static void
 test_unreached_consumer_due(void **state)
@@ -620,20 +645,24 @@ test_unreached_consumer_due(void **state)
 		 "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
 		 "      { file: /run/etl.json }, { exec: [/usr/bin/reload, etl] } ] } ] }\n");
 	const struct policy_slot *sl = policy_find_slot(p, "acme", "etl");
-	char *all = deliver_fingerprints(sl), first[DELIVER_FINGERPRINT_MAX + 1];
 	struct slot_reached rec = {
 	    .workspace = (char[]){"acme"}, .slot = (char[]){"etl"}, .row = 1};
+	struct handing first = {0}, both = {0}, none = {0};
 	struct plan_input in = {.reached = &rec, .nreached = 1};
 	const struct plan_action *a;
+	struct token_row *etl;
 	struct inv v = {0};
 	struct plan pl;
 
 	(void)state;
-	first_of(sl, first);
 	/* 20 of 30 days left: not due by its expiry */
-	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	etl = add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	hand(&first, sl, 0, etl);
+	hand(&both, sl, 1, etl);
+	hand(&both, sl, 0, etl);
 
-	rec.consumers = first;
+	in.handed = first.v;
+	in.nhanded = first.n;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	a = action_of(&pl, PLAN_CREATE, "etl");
 	if (a == NULL) {
@@ -646,15 +675,17 @@ test_unreached_consumer_due(void **state)
 	}
 	plan_free(&pl);
 
-	/* both reached, in either order; recorded, so not listed as unrecorded */
-	rec.consumers = all;
+	/* both reached; recorded, so not listed as unrecorded */
+	in.handed = both.v;
+	in.nhanded = both.n;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
 	assert_int_equal(pl.nunrecorded, 0);
 	plan_free(&pl);
 
 	/* the record is of another token row: nothing known of this one's; the plan lists it */
-	rec.consumers = first;
+	in.handed = first.v;
+	in.nhanded = first.n;
 	rec.row = 2;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
@@ -685,7 +716,8 @@ test_unreached_consumer_due(void **state)
 			      dir);
 		lp = load(yaml);
 		free(yaml);
-		rec.consumers = (char[]){""};
+		in.handed = none.v;
+		in.nhanded = none.n;
 		rec.row = 1;
 		plan_build_with(lp, v.rows, v.n, NOW, &in, &pl);
 		a = action_of(&pl, PLAN_CREATE, "etl");
@@ -700,7 +732,6 @@ test_unreached_consumer_due(void **state)
 		plan_free(&pl);
 		policy_free(lp);
 	}
-	rec.consumers = first;
 
 	/* a window keeps the rotation to its hours: the others still hold a working token */
 	p = load(
@@ -709,7 +740,8 @@ test_unreached_consumer_due(void **state)
 	    "  - { name: acme, credential: c, tokens: [ { name: etl, window: { hours: "
 	    "'03:00-05:00' },\n"
 	    "      deliver: [ { file: /run/etl.json }, { exec: [/usr/bin/reload, etl] } ] } ] }\n");
-	rec.row = 1;
+	in.handed = first.v;
+	in.nhanded = first.n;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
 	assert_int_equal(pl.next_at, NOW + 2 * H);
@@ -718,15 +750,153 @@ test_unreached_consumer_due(void **state)
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
 	plan_free(&pl);
 
-	free(all);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
 }
 
 /*
- * A slot whose active token did not reach one of its consumers (moved there
- * from the slot that made an unmanaged token) holds that token's deletion
- * back, though its token is newer, until its next token reaches it.
+ * A consumer moved from one slot to another, or back (A to B to A), holds
+ * the token its old slot handed it: its new slot is due (in its window),
+ * and that token, retired by its own slot meanwhile, is not deleted past
+ * its grace until the new slot's token reaches the consumer.  One that
+ * holds a token that works no more makes the slot due at once, its
+ * backoff and window or not.
+ */
+static void
+test_moved_consumer(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [\n"
+		 "      { name: a, deliver: [ { file: /run/a.json } ] },\n"
+		 "      { name: b, window: { hours: '03:00-05:00' },\n"
+		 "        deliver: [ { file: /run/b.json }, { file: /run/fx.json } ] } ] }\n");
+	const struct policy_slot *a = policy_find_slot(p, "acme", "a"),
+				 *b = policy_find_slot(p, "acme", "b");
+	struct slot_reached rec[2] = {
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"a"}, .row = 2},
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"b"}, .row = 3}};
+	struct slot_state failing = {.workspace = (char[]){"acme"},
+				     .slot = (char[]){"b"},
+				     .failures = 1,
+				     .next_attempt_at = NOW + 6 * H,
+				     .last_error = (char[]){"refused"}};
+	struct plan_input in = {.reached = rec, .nreached = 2};
+	struct handing h = {0};
+	struct token_row *a1, *a2, *b1;
+	const struct plan_action *act;
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	/* a rotated an hour ago; its old token's grace is over */
+	add(&v, "acme", "a", "tok-a1", TOKEN_RETIRING, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", "a", "tok-a2", TOKEN_ACTIVE, NOW - H, NOW + 30 * D - H);
+	add(&v, "acme", "b", "tok-b1", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	a1 = &v.rows[0];
+	a2 = &v.rows[1];
+	b1 = &v.rows[2];
+	a1->retire_after = NOW - 10 * M;
+	hand(&h, a, 0, a2);
+	hand(&h, b, 0, b1);
+	/* fx was a's consumer before a rotated: it holds a's old token */
+	hand(&h, b, 1, a1);
+	in.handed = h.v;
+	in.nhanded = h.n;
+
+	/* b waits for its window (2 hours on); a's old token stays meanwhile */
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "b"), 0);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 0);
+	assert_int_equal(pl.next_at, NOW + 2 * H);
+	plan_free(&pl);
+	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
+	act = action_of(&pl, PLAN_CREATE, "b");
+	if (act == NULL) {
+		fail_msg("no create for the consumer moved to b");
+	} else {
+		assert_int_equal(act->due, NOW + 2 * H);
+		assert_string_equal(act->why, "its consumer file /run/fx.json holds tok-a1, not "
+					      "tok-b1 (the policy moved it here since): only a "
+					      "rotation hands it this slot's token");
+	}
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 0);
+	plan_free(&pl);
+
+	/* b's token reached it: a's old token goes */
+	{
+		struct handing fx = h;
+
+		for (size_t i = 0; i < fx.n; i++)
+			if (fx.v[i].row == a1->row)
+				fx.v[i].row = b1->row;
+		in.handed = fx.v;
+		plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+		assert_int_equal(count(&pl, PLAN_CREATE, "b"), 0);
+		assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 1);
+		plan_free(&pl);
+		in.handed = h.v;
+	}
+
+	/* the token it holds was deleted: due now, out of its window and in its backoff */
+	a1->state = TOKEN_DELETED;
+	in.states = &failing;
+	in.nstates = 1;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	act = action_of(&pl, PLAN_CREATE, "b");
+	if (act == NULL) {
+		fail_msg("no create for the consumer that holds a deleted token");
+	} else {
+		assert_int_equal(act->due, NOW);
+		assert_string_equal(act->why,
+				    "its consumer file /run/fx.json holds tok-a1, deleted "
+				    "(the policy moved it here since); a rotation gives "
+				    "it a working token");
+	}
+	plan_free(&pl);
+
+	/* a row not read (deleted: the store reads only the live ones): the same */
+	{
+		struct token_row *later = v.rows + 1;
+
+		plan_build_with(p, later, 2, NOW, &in, &pl);
+		act = action_of(&pl, PLAN_CREATE, "b");
+		if (act == NULL) {
+			fail_msg("no create for the consumer that holds a token not read");
+		} else {
+			assert_int_equal(act->due, NOW);
+			assert_string_equal(
+			    act->why, "its consumer file /run/fx.json holds a token deleted or "
+				      "revoked since (the policy moved it here since); a "
+				      "rotation gives it a working token");
+		}
+		plan_free(&pl);
+	}
+
+	/* it expired (not deleted yet): due now too, and deleting it takes nothing from fx */
+	a1->state = TOKEN_RETIRING;
+	a1->expires_at = NOW - M;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	act = action_of(&pl, PLAN_CREATE, "b");
+	if (act == NULL) {
+		fail_msg("no create for the consumer that holds an expired token");
+	} else {
+		assert_int_equal(act->due, NOW);
+		assert_non_null(strstr(act->why, "holds tok-a1, expired (the policy moved"));
+	}
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 1);
+	plan_free(&pl);
+
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
+ * A slot with a consumer that holds another slot's token (moved there from
+ * the slot that made an unmanaged token) holds that token's deletion back,
+ * though its own token is newer, until its next token reaches it; one with
+ * a consumer handed nothing yet holds back every unmanaged deletion.
  */
 static void
 test_unreached_holds_unmanaged(void **state)
@@ -738,33 +908,54 @@ test_unreached_holds_unmanaged(void **state)
 		 "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
 		 "      { file: /run/etl.json }, { file: /run/moved.json } ] } ] }\n");
 	const struct policy_slot *sl = policy_find_slot(p, "acme", "etl");
-	char *all = deliver_fingerprints(sl), first[DELIVER_FINGERPRINT_MAX + 1];
 	struct slot_reached rec = {
-	    .workspace = (char[]){"acme"}, .slot = (char[]){"etl"}, .row = 2, .consumers = first};
+	    .workspace = (char[]){"acme"}, .slot = (char[]){"etl"}, .row = 3};
 	struct plan_input in = {.reached = &rec, .nreached = 1};
+	struct handing moved = {0}, fresh = {0}, both = {0};
+	struct token_row *dropped, *etl;
 	struct inv v = {0};
 	struct plan pl;
 
 	(void)state;
-	first_of(sl, first);
-	/* the dropped slot's token, 20 days old; the kept slot's, newer */
+	/* the dropped slots' tokens, 20 days old; the kept slot's, newer */
 	add(&v, "acme", "dropped", "tok-dropped", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
+	add(&v, "acme", "other", "tok-other", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
 	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	dropped = &v.rows[0];
+	etl = &v.rows[2];
+	hand(&moved, sl, 0, etl);
+	hand(&moved, sl, 1, dropped);
+	hand(&fresh, sl, 0, etl);
+	hand(&both, sl, 0, etl);
+	hand(&both, sl, 1, etl);
 
+	/* moved.json holds the dropped slot's token: that one waits, the other goes */
+	in.handed = moved.v;
+	in.nhanded = moved.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-dropped"), sl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, "other"), 1);
+	plan_free(&pl);
+
+	/* moved.json was handed nothing: what it holds is not known, both wait */
+	in.handed = fresh.v;
+	in.nhanded = fresh.n;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
-	assert_ptr_equal(unmanaged_waits(&pl, "tok-dropped"), sl);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-other"), sl);
 	plan_free(&pl);
 
-	/* its token reached both: the deletion goes ahead */
-	rec.consumers = all;
+	/* its token reached both: the deletions go ahead */
+	in.handed = both.v;
+	in.nhanded = both.n;
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
-	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 2);
 	plan_free(&pl);
 
-	free(all);
 	tokens_free(v.rows, v.n);
 	policy_free(p);
 }
@@ -915,9 +1106,9 @@ test_unmanaged_waits_for_every_slot(void **state)
 	assert_ptr_equal(unmanaged_waits(&pl, "tok-renamed"),
 			 p->slots[policy_slot_index(p, "acme", "etl-v2")]);
 	text = plan_finding_text(finding(&pl, FIND_UNMANAGED, "tok-renamed"));
-	assert_non_null(strstr(text,
-			       "belongs to no slot of the policy; deleted once acme/etl-v2 "
-			       "has an active token newer than it (its consumers may hold it)"));
+	assert_non_null(strstr(text, "belongs to no slot of the policy; deleted once acme/etl-v2 "
+				     "has an active token newer than it that reached each of its "
+				     "consumers (one may hold it)"));
 	free(text);
 	/* the expired one goes, after the rotation of its (lack of) deadline */
 	assert_int_equal(count(&pl, PLAN_DELETE_EXPIRED, NULL), 1);
@@ -1620,6 +1811,7 @@ main(void)
 	    cmocka_unit_test(test_window_in_dst_gap),
 	    cmocka_unit_test(test_lost_answers_across_runs),
 	    cmocka_unit_test(test_unreached_consumer_due),
+	    cmocka_unit_test(test_moved_consumer),
 	    cmocka_unit_test(test_unreached_holds_unmanaged),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),

@@ -75,17 +75,48 @@ test_failures_count_and_clear(void **state)
 	}
 }
 
-/* The consumers a slot's token reached: one record a slot, the latest token's. */
+/* A key as deliver_holder makes them: 32 hex digits, c repeated. */
+static void
+key_of(char c, char out[SLOTS_HOLDER_MAX])
+{
+	memset(out, c, SLOTS_HOLDER_MAX - 1);
+	out[SLOTS_HOLDER_MAX - 1] = '\0';
+}
+
+/* The record of consumer key_of(c), which the test fails without. */
+static const struct slot_handed *
+handed_to(const struct slot_handed *v, size_t n, char c)
+{
+	static const struct slot_handed none;
+	char key[SLOTS_HOLDER_MAX];
+
+	key_of(c, key);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].consumer, key) == 0)
+			return &v[i];
+	fail_msg("no record of consumer %s", key);
+	return &none;
+}
+
+/*
+ * One record a slot, the latest token's; the token each consumer was last
+ * handed, whichever slot handed it (a consumer moved from one to another);
+ * nothing for a token of no slot.
+ */
 static void
 test_reached_replaced(void **state)
 {
 	struct fixture *fx = *state;
 	struct slot_reached *v = NULL;
+	struct slot_handed *h = NULL;
+	char keys[3 * SLOTS_HOLDER_MAX];
 	char *cause = NULL;
-	size_t n = 0;
-
+	size_t n = 0, nh = 0;
 	int64_t etl1, bi, etl2, bare;
 
+	key_of('a', keys);
+	key_of('b', keys + SLOTS_HOLDER_MAX);
+	key_of('c', keys + 2 * SLOTS_HOLDER_MAX);
 	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &etl1, &cause), 0);
 	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", 5000, 100, &bi, &cause), 0);
 	/* (One in flight a slot: the first one's create failed.) */
@@ -96,25 +127,77 @@ test_reached_replaced(void **state)
 	assert_int_equal(tokens_intent(fx->s, "acme", NULL, "bare", 5000, 100, &bare, &cause), 0);
 	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(slots_reached(fx->s, etl1, "aa,bb,", &cause), 0);
-	assert_int_equal(slots_reached(fx->s, bi, "", &cause), 0);
-	assert_int_equal(slots_reached(fx->s, etl2, "cc,", &cause), 0);
-	/* A token of no slot has no record. */
-	assert_int_equal(slots_reached(fx->s, bare, "dd,", &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(nh, 0);
+	/* etl's first token reached a and b; bi's, none; etl's second, c; then bi took b */
+	assert_int_equal(slots_reached(fx->s, etl1, keys, 2, &cause), 0);
+	assert_int_equal(slots_reached(fx->s, bi, keys, 0, &cause), 0);
+	assert_int_equal(slots_reached(fx->s, etl2, keys + 2 * SLOTS_HOLDER_MAX, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bi, keys + SLOTS_HOLDER_MAX, 1, &cause), 0);
+	/* A token of no slot has no record, and hands nothing through one. */
+	assert_int_equal(slots_reached(fx->s, bare, keys, 1, &cause), 0);
 	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		assert_string_equal(v[i].workspace, "acme");
 		if (strcmp(v[i].slot, "etl") == 0) {
 			assert_int_equal(v[i].row, etl2);
-			assert_string_equal(v[i].consumers, "cc,");
 		} else {
 			assert_string_equal(v[i].slot, "bi");
 			assert_int_equal(v[i].row, bi);
-			assert_string_equal(v[i].consumers, "");
 		}
 	}
 	slots_reached_free(v, n);
+
+	/* A key of another length names no consumer: left out of the list. */
+	assert_int_equal(
+	    sqlite3_exec(fx->s->db, "INSERT INTO handed (consumer, token_row) VALUES ('short', 1)",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(nh, 3);
+	for (size_t i = 1; i < nh; i++)
+		assert_true(strcmp(h[i - 1].consumer, h[i].consumer) < 0);
+	assert_int_equal(handed_to(h, nh, 'a')->row, etl1);
+	assert_int_equal(handed_to(h, nh, 'b')->row, bi);
+	assert_int_equal(handed_to(h, nh, 'c')->row, etl2);
+	free(h);
+	assert_null(cause);
+}
+
+/* A schema 14 store's records name consumers as written: the step to 15 drops them. */
+static void
+test_reached_migrated(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+	sqlite3 *db = NULL;
+	int64_t row;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &row, &cause), 0);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "DROP TABLE handed; DROP TABLE slot_reached; "
+			 "CREATE TABLE slot_reached (slot_id INTEGER PRIMARY KEY REFERENCES "
+			 "slots(id), token_row INTEGER NOT NULL, consumers TEXT NOT NULL); "
+			 "INSERT INTO slot_reached SELECT slot_id, id, 'aa,' FROM tokens; "
+			 "PRAGMA user_version = 14",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM slot_reached"), 0);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM handed"), 0);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM pragma_table_info("
+					      "'slot_reached') WHERE name = 'consumers'"),
+			 0);
+	assert_int_equal(slots_reached(fx->s, row, "0123456789abcdef0123456789abcdef", 1, &cause),
+			 0);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM handed"), 1);
 }
 
 int
@@ -122,6 +205,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reached_replaced, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reached_migrated, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_failures_count_and_clear, fixture_setup,
 					    fixture_teardown),
 	};
