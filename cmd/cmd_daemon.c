@@ -213,7 +213,8 @@ next_wake(struct daemon *d, int64_t now)
 
 	s = store_ctx_open(&d->so, NULL, STORE_CTX_READ, &status);
 	store_opened(d, s != NULL);
-	if (s != NULL && schedule_read(s, d->p, now, &sc, &cause) < 0) {
+	if (s != NULL &&
+	    schedule_read(s, d->p, now, runner_held_until, &d->holds, &sc, &cause) < 0) {
 		errorf("%s", cause);
 		sc.next_at = now + retry_ms();
 	}

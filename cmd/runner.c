@@ -57,6 +57,15 @@ hold_of(const struct runner_holds *h, const char *name)
 	return NULL;
 }
 
+int64_t
+runner_held_until(const void *arg, const char *credential)
+{
+	const struct runner_hold *k = hold_of(arg, credential);
+	int64_t mono = clock_mono_ms();
+
+	return k != NULL && k->until > mono ? clock_now_ms() + (k->until - mono) : 0;
+}
+
 /* Keeps the hold of rl, credential name's limiter, for the next run. */
 static void
 hold_keep(struct runner_holds *h, const char *name, const struct ratelimit *rl)

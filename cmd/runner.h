@@ -58,6 +58,12 @@ struct runner_holds {
 void runner_holds_free(struct runner_holds *h);
 
 /*
+ * Until when (wall ms) the holds of arg (a struct runner_holds) keep
+ * credential's requests back; 0: they do not.  A schedule_held_fn.
+ */
+int64_t runner_held_until(const void *arg, const char *credential);
+
+/*
  * Runs p over s (locked by the caller) under a run row named by verb, with
  * o's stop and progress set here.  The credentials start held as holds
  * says, and holds gets their holds at the end; NULL: none kept.  Prints the

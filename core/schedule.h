@@ -23,9 +23,21 @@ struct schedule {
 	int64_t next_at; /* else when work next falls due (ms); INT64_MAX: nothing will */
 };
 
-/* Plans p over s at now (changing nothing) into *sc.  Returns 0, or -1 with *cause. */
-int schedule_read(struct store *s, const struct policy *p, int64_t now, struct schedule *sc,
-		  char **cause);
+/*
+ * Until when (wall ms) a 429's Retry-After holds the requests of
+ * credential name: its runs send nothing for it meanwhile.  0, or a time
+ * not after now: not held.
+ */
+typedef int64_t (*schedule_held_fn)(const void *arg, const char *credential);
+
+/*
+ * Plans p over s at now (changing nothing) into *sc.  Work due at once for
+ * a workspace whose credential held (NULL: none is) says is held is due
+ * when the hold ends instead: a run before then could send nothing for it.
+ * Returns 0, or -1 with *cause.
+ */
+int schedule_read(struct store *s, const struct policy *p, int64_t now, schedule_held_fn held,
+		  const void *arg, struct schedule *sc, char **cause);
 
 /*
  * When the next run should start: now when work is due and not_before has

@@ -107,12 +107,12 @@ test_read_from_store(void **state)
 
 	(void)state;
 	assert_int_equal(fixture_open(&fx), 0);
-	assert_int_equal(schedule_read(fx.s, p, NOW, &sc, &cause), 0);
+	assert_int_equal(schedule_read(fx.s, p, NOW, NULL, NULL, &sc, &cause), 0);
 	assert_true(sc.due_now);
 
 	/* the active token falls due rotate_before (7d) ahead of its expiry */
 	assert_int_equal(tokens_import(fx.s, &old, NOW - 20 * D, &cause), 0);
-	assert_int_equal(schedule_read(fx.s, p, NOW, &sc, &cause), 0);
+	assert_int_equal(schedule_read(fx.s, p, NOW, NULL, NULL, &sc, &cause), 0);
 	assert_false(sc.due_now);
 	assert_true(sc.next_at == NOW + 3 * D);
 
@@ -126,9 +126,57 @@ test_read_from_store(void **state)
 	assert_int_equal(tokens_activate(fx.s, row, NOW + H, NOW, &retired, &cause), 0);
 	assert_true(retired == rows->row);
 	tokens_free(rows, 1);
-	assert_int_equal(schedule_read(fx.s, p, NOW, &sc, &cause), 0);
+	assert_int_equal(schedule_read(fx.s, p, NOW, NULL, NULL, &sc, &cause), 0);
 	assert_false(sc.due_now);
 	assert_true(sc.next_at == NOW + H);
+	fixture_close(&fx);
+	policy_free(p);
+}
+
+/* Holds by credential name, as the daemon keeps them: acme's until held[0], beta's held[1]. */
+static int64_t
+held_until(const void *arg, const char *credential)
+{
+	const int64_t *held = arg;
+
+	return strcmp(credential, "acme-admin") == 0   ? held[0]
+	       : strcmp(credential, "beta-admin") == 0 ? held[1]
+						       : 0;
+}
+
+/*
+ * Work due for a credential a 429 holds is due when the hold ends, not at
+ * once: a run before then would send nothing for it.  Work for another
+ * credential, or a hold already over, is due at once.
+ */
+static void
+test_held_work_waits(void **state)
+{
+	struct fixture fx;
+	struct policy *p =
+	    load("version: 1\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: acme-admin, tokens: [ { name: etl } ] }\n"
+		 "  - { name: beta, credential: beta-admin, tokens: [ { name: etl } ] }\n");
+	struct schedule sc;
+	int64_t held[2] = {NOW + H, 0};
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(fixture_open(&fx), 0);
+	/* beta's slot can still be worked */
+	assert_int_equal(schedule_read(fx.s, p, NOW, held_until, held, &sc, &cause), 0);
+	assert_true(sc.due_now);
+	/* both held: the first hold's end */
+	held[1] = NOW + 2 * H;
+	assert_int_equal(schedule_read(fx.s, p, NOW, held_until, held, &sc, &cause), 0);
+	assert_false(sc.due_now);
+	assert_true(sc.next_at == NOW + H);
+	/* a hold that ended is none */
+	held[0] = NOW;
+	assert_int_equal(schedule_read(fx.s, p, NOW, held_until, held, &sc, &cause), 0);
+	assert_true(sc.due_now);
+	assert_null(cause);
 	fixture_close(&fx);
 	policy_free(p);
 }
@@ -138,6 +186,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_due_now_runs_at_once),
+	    cmocka_unit_test(test_held_work_waits),
 	    cmocka_unit_test(test_due_work_waits_for_not_before),
 	    cmocka_unit_test(test_sleeps_until_next_due_moment),
 	    cmocka_unit_test(test_nap_is_capped),
