@@ -820,10 +820,8 @@ out:
 /*
  * Keeps a replacement an interrupted run began to deliver: retiring until
  * its expiry, brought forward by the slot's next activation if the policy
- * still has the slot.  The temporary files that run may have left beside
- * the slot's files, each with a secret, are removed: only a run killed
- * while it delivered leaves one, and it leaves such a row.  Returns 0, or
- * -1 with *cause when the store failed.
+ * still has the slot (sweep_left removed what that run left beside the
+ * consumers' files).  Returns 0, or -1 with *cause when the store failed.
  */
 static int
 keep_delivered(struct run *run, const struct plan_action *a, char **cause)
@@ -833,22 +831,46 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 	/* Its own expiry, not the slot's deadline: when the slot's rotation fails, the
 	 * consumers that hold it keep a working token as long as it lasts. */
 	int rc = tokens_retire(run->s, a->row, a->r->expires_at, clock_now_ms(), d, cause);
-	int swept = 0;
 
 	json_decref(d);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; sl != NULL && i < sl->eff.ndeliver; i++)
-		swept += deliver_sweep(sl, &sl->eff.deliver[i]);
 	say(run, 0, "kept", a->workspace, a->slot, a->token,
-	    "kept %s: an interrupted run delivered it; it retires %s%s", a->token,
+	    "kept %s: an interrupted run delivered it; it retires %s", a->token,
 	    sl != NULL ? "after the slot's next rotation"
-		       : "at its expiry (the policy no longer has the slot)",
-	    swept == 0 ? ""
-	    : swept == 1
-		? "; removed the temporary file that run left beside a consumer's file"
-		: "; removed the temporary files that run left beside its consumers' files");
+		       : "at its expiry (the policy no longer has the slot)");
 	return 0;
+}
+
+/*
+ * Removes the temporary files, each with a secret, that a run killed while
+ * it delivered left beside consumers' files, when pl keeps a replacement
+ * such a run began to deliver (only that run leaves one, and it leaves such
+ * a row): beside every file consumer of the policy, since the policy may
+ * have moved the file to another slot, or dropped its slot, since.  Before
+ * any work, so that no delivery of this run is under way beside them.
+ */
+static void
+sweep_left(struct run *run, const struct plan *pl)
+{
+	int swept = 0, left = 0;
+
+	for (size_t i = 0; i < pl->nactions && !left; i++)
+		left = pl->actions[i].kind == PLAN_KEEP_DELIVERED;
+	for (size_t i = 0; left && i < run->p->nslots; i++) {
+		const struct policy_slot *sl = run->p->slots[i];
+
+		for (size_t k = 0; k < sl->eff.ndeliver; k++)
+			swept += deliver_sweep(sl, &sl->eff.deliver[k]);
+	}
+	if (swept == 1)
+		say(run, 0, "swept", NULL, NULL, NULL,
+		    "removed the temporary file an interrupted run left beside a consumer's file");
+	else if (swept > 1)
+		say(run, 0, "swept", NULL, NULL, NULL,
+		    "removed the %d temporary files an interrupted run left beside consumers' "
+		    "files",
+		    swept);
 }
 
 /*
@@ -1557,6 +1579,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rc = -1;
 		goto out;
 	}
+	sweep_left(&run, pl);
 	if (o->force != NULL)
 		say(&run, 0, "forced", o->force->ws->name, o->force->name, NULL,
 		    "rotating now, as --force asks");

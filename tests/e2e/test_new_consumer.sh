@@ -17,6 +17,8 @@
 #     it;
 #   - the same for a consumer that took a replacement kept when another
 #     consumer refused it, moved to a slot whose window is days away;
+#   - a delivery killed before its rename, its file then moved to another
+#     slot: the next run removes the temporary file it left (a secret);
 #   - a token made before the store kept its record (schema 13) is not
 #     rotated for a consumer it may well have reached; the next run records
 #     that it reached the policy's consumers, so one added after is seen.
@@ -244,6 +246,28 @@ at 2027-01-24T04:00Z
 run 0 rotate
 on_server "$kept" && fail "e's kept token is still on the server once no consumer holds it"
 on_server "$(held ke1)" || fail "ke1's token is not on the server at the end"
+
+echo "== a delivery killed before its rename, then the file moved: its temporary file goes"
+# The killed run leaves a temporary file, with the replacement's secret,
+# beside kg.json; the policy then moves kg.json to h.  The next run keeps
+# the replacement and removes that file, though kg.json is g's no more.
+db=$TW_TMP/swept.db
+"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+export TOKENWARDEN_DB=$db
+policy "g=kg" "h=kh"
+at 2027-01-25T02:00Z
+run 0 rotate
+st=0
+TOKENWARDEN_TEST_CRASH=before-rename "$tw_bin" rotate --force acme/g >/dev/null 2>&1 || st=$?
+tw_expect_eq "the run killed before its rename" "$st" 137
+left() { find "$files" -maxdepth 1 -name '.kg.json.tw-*' | wc -l; }
+tw_expect_eq "temporary files beside kg.json after the kill" "$(left)" 1
+policy "g=" "h=kh kg"
+at 2027-01-25T03:00Z
+run 0 rotate
+expect "$err" "removed the temporary file an interrupted run left beside a consumer's file"
+tw_expect_eq "temporary files beside kg.json after the next run" "$(left)" 0
+tw_expect_eq "kg.json's token" "$(held kg)" "$(held kh)"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

@@ -106,7 +106,7 @@ for point in before-post after-post after-commit after-verify before-rename afte
 		cat "$TW_TMP/err" >&2
 	fi
 	if [ "$point" = before-rename ] &&
-		! grep -q "removed the temporary file that run left beside a consumer's file" \
+		! grep -q "removed the temporary file an interrupted run left beside a consumer's file" \
 			"$TW_TMP/err"; then
 		fail "before-rename: the run after the crash did not report the file it removed"
 		cat "$TW_TMP/err" >&2
