@@ -27,7 +27,9 @@ the simulator, never by writing SQL:
   policy edits      a slot's lifetime, rotate_before, grace changed, or a slot
                     dropped (its tokens then belong to no slot), or a consumer
                     added to a slot (a file or a program; handed an imported
-                    token by hand, as the import's own consumers were)
+                    token by hand, as the import's own consumers were), or a
+                    slot's file moved to another slot, of either workspace,
+                    or back
   a consumer down   a slot's second consumer fails until it is back: its
                     directory gone (a file), or its program exits 7 (exec);
                     so one consumer of two takes a replacement the other
@@ -66,6 +68,9 @@ faults are cleared, most consumers are back (a few stay down), and ONE
               at its expiry), which waits for a rotation to reach them all
   P6 secrets  no temporary file a delivery killed before its rename left
               beside a consumer's file holds a token the server still has
+  P7 moved    a file the policy moved holds a token the server still has,
+              unless it expired or was revoked or deleted by hand: the token
+              a consumer holds is deleted only once its new slot reaches it
 
 usage: test_property.py MODESIM TOKENWARDEN
   TW_SEED   the seed (default: random, printed)
@@ -139,6 +144,11 @@ class Case:
         self.second = {}  # (ws, slot): its second consumer
         self.down = set()  # the slots whose second consumer is down
         self.added = set()  # the slots given their second consumer after their token
+        # Where the policy moved a slot's own file consumer: (ws, slot) -> the slot that
+        # delivers to it now, or None once no slot does (its slot dropped).
+        self.moved = {}
+        self.killed = set()  # the tokens revoked or deleted by hand
+        self.roamed = set()  # the files the policy moved at least once (P7)
         for ws in self.wss:
             for slot in self.slots[ws]:
                 self.settings[(ws, slot)] = self.gen_slot()
@@ -226,29 +236,39 @@ class Case:
         down; an exec consumer's output's, with a flag file in it while it is down."""
         return os.path.join(self.tmp, "c2-%s-%s" % (ws, slot))
 
+    def moved_in(self, ws, slot):
+        """The files of other slots the policy moved to this one, in order."""
+        return [self.consumer(*o) for o, at in sorted(self.moved.items())
+                if at == (ws, slot) and o != (ws, slot)]
+
+    def parts(self, ws, slot):
+        """The slot's consumers in the policy's order: (path that must hold its token,
+        the deliver: entry)."""
+        out = []
+        if self.moved.get((ws, slot), (ws, slot)) == (ws, slot):
+            out.append((self.consumer(ws, slot), "{ file: '%s' }" % self.consumer(ws, slot)))
+        c = self.second.get((ws, slot))
+        if c is not None:
+            d = self.second_dir(ws, slot)
+            if c["kind"] == "file":
+                other = "{ file: '%s/token.json' }" % d
+            else:  # no shell quoting inside: the paths are the test's own temporary ones
+                other = ("{ exec: [/bin/sh, -c, 'if [ -e %s/down ]; then echo consumer "
+                         "down >&2; exit 7; fi; cat > %s/token.tmp && mv %s/token.tmp "
+                         "%s/token.json'] }" % (d, d, d, d))
+            out.insert(0 if c["first"] else len(out), (os.path.join(d, "token.json"), other))
+        return out + [(path, "{ file: '%s' }" % path) for path in self.moved_in(ws, slot)]
+
     def consumers(self, ws, slot):
         """The files that must hold the slot's token, in the policy's order."""
-        c = self.second.get((ws, slot))
-        if c is None:
-            return [self.consumer(ws, slot)]
-        other = os.path.join(self.second_dir(ws, slot), "token.json")
-        return [other, self.consumer(ws, slot)] if c["first"] else [self.consumer(ws, slot),
-                                                                     other]
+        return [path for path, _ in self.parts(ws, slot)]
 
     def deliver(self, ws, slot):
-        """The slot's deliver: list when it has a second consumer, else the default's."""
-        c = self.second.get((ws, slot))
-        if c is None:
+        """The slot's deliver: list, unless the default's (its own file alone)."""
+        parts = self.parts(ws, slot)
+        if [path for path, _ in parts] == [self.consumer(ws, slot)]:
             return ""
-        d = self.second_dir(ws, slot)
-        if c["kind"] == "file":
-            other = "{ file: '%s/token.json' }" % d
-        else:  # no shell quoting inside: the paths are the test's own temporary ones
-            other = ("{ exec: [/bin/sh, -c, 'if [ -e %s/down ]; then echo consumer down "
-                     ">&2; exit 7; fi; cat > %s/token.tmp && mv %s/token.tmp %s/token.json'] }"
-                     % (d, d, d, d))
-        main = "{ file: '%s' }" % self.consumer(ws, slot)
-        return ", deliver: [ %s, %s ]" % ((other, main) if c["first"] else (main, other))
+        return ", deliver: [ %s ]" % ", ".join(entry for _, entry in parts)
 
     def set_down(self, ws, slot, down):
         d = self.second_dir(ws, slot)
@@ -411,6 +431,7 @@ class Case:
         # Often a replacement a crash left (a consumer may hold it), rare otherwise.
         left = [r for r in rows if r["state"] in ("created", "verified")]
         r = rng.choice(left if left and rng.random() < 0.7 else rows)
+        self.killed.add(r["token"])
         if rng.random() < 0.3:  # the API's delete, by hand: the same to a consumer
             p = self.tw_run(["token", "delete", "-w", r["ws"], r["token"]])
             self.note("token delete -w %s %s (%s) -> %d" % (r["ws"], r["token"], r["state"],
@@ -433,6 +454,10 @@ class Case:
             if (ws, slot) in self.down:
                 self.set_down(ws, slot, False)
             self.second.pop((ws, slot), None)
+            # Its own file, unless moved away, and the files moved to it leave the policy.
+            for o in [o for o, at in self.moved.items() if at == (ws, slot)]:
+                self.moved[o] = None
+            self.moved.setdefault((ws, slot), None)
             self.note("policy: slot %s/%s dropped" % (ws, slot))
         else:
             self.settings[(ws, slot)] = self.gen_slot()
@@ -457,8 +482,12 @@ class Case:
         handed = active and active[0]["origin"] == "imported"
         if not handed:
             self.added.add((ws, slot))
+        files = [p for p in self.consumers(ws, slot) if os.path.exists(p)]
+        if handed and not files:
+            handed = False
+            self.added.add((ws, slot))
         if handed:
-            held = read_consumer(self.consumer(ws, slot))
+            held = read_consumer(files[0])
             other = os.path.join(self.second_dir(ws, slot), "token.json")
             fd = os.open(other, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -480,6 +509,42 @@ class Case:
             1 if self.second[(ws, slot)]["first"] else 2, ws, slot,
             self.second[(ws, slot)]["kind"], "down" if down else "back"))
 
+    def step_move_consumer(self):
+        """The admin moves a slot's file consumer to another slot (of either workspace),
+        or back to its own.  The token it holds stays on the server until its new slot's
+        next token reaches it (core/plan.c: unreached): P7.  A slot whose active token
+        was imported gets it by hand, as step_add_consumer's does."""
+        rng = self.rng
+        slots = [(ws, s) for ws in self.wss for s in self.slots[ws]]
+        files = sorted(o for o in set(slots) | set(self.moved)
+                       if self.moved.get(o, o) is not None)
+        if not files or len(slots) < 2:
+            return
+        o = rng.choice(files)
+        self.roamed.add(self.consumer(*o))
+        at = self.moved.get(o, o)
+        to = rng.choice([x for x in slots if x != at])
+        if to == o:
+            del self.moved[o]
+        else:
+            self.moved[o] = to
+        active = [r for r in self.rows() if r["ws"] == to[0] and r["slot"] == to[1] and
+                  r["state"] == "active"]
+        others = [p for p in self.consumers(*to) if p != self.consumer(*o) and
+                  os.path.exists(p)]
+        handed = active and active[0]["origin"] == "imported" and others
+        if handed:
+            with open(others[0]) as f:
+                held = json.load(f)
+            fd = os.open(self.consumer(*o) + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(held, f)
+            os.rename(self.consumer(*o) + ".tmp", self.consumer(*o))
+        self.write_policy()
+        self.note("policy: %s/%s's file moved from %s/%s to %s/%s%s" % (
+            o + at + to + (", handed the imported token" if handed else "",)))
+
     def step_time(self):
         rng = self.rng
         hours = rng.choice([rng.randint(1, 30), rng.randint(24, 24 * 12),
@@ -495,7 +560,7 @@ class Case:
         steps = [self.step_time, self.step_time, self.step_rotate, self.step_rotate,
                  self.step_rotate, self.step_import, self.step_import, self.step_create,
                  self.step_revoke, self.step_edit, self.step_add_consumer, self.step_consumer,
-                 self.step_consumer]
+                 self.step_consumer, self.step_move_consumer]
         for _ in range(rng.randint(4, 10)):
             rng.choice(steps)()
         for r in self.rows():
@@ -570,6 +635,7 @@ class Case:
         problems += [("P4 history", p) for p in check_history(self.tw)]
         problems += [("P5 due", p) for p in self.check_due(before, rows)]
         problems += [("P6 secrets", p) for p in self.check_left(slots, server)]
+        problems += [("P7 moved", p) for p in self.check_roamed(slots, server)]
         return problems
 
     def check_left(self, slots, server):
@@ -637,6 +703,8 @@ class Case:
                 problems.append("%s/%s, put off by its backoff, has %d active tokens, %d live "
                                 "on the server" % (ws, slot, len(active), len(live)))
             for i, path in enumerate(self.consumers(ws, slot)):
+                if path in self.roamed:  # P7
+                    continue
                 held = read_consumer(path)
                 # A consumer added since the slot's token waits for its next, after the backoff.
                 if held is None and (ws, slot) in self.added:
@@ -653,6 +721,26 @@ class Case:
                                         ws, slot, i + 1, held.get("token")))
         return problems
 
+    def check_roamed(self, slots, server):
+        """A file the policy moved from slot to slot holds a token the server still has,
+        unless that token expired or someone revoked or deleted it by hand: the token
+        it holds is deleted only once its slot's next token reaches it."""
+        problems = []
+        by_id = {t["token"]: t for t in server}
+        for ws, slot in slots:
+            for path in self.consumers(ws, slot):
+                held = read_consumer(path) if path in self.roamed else None
+                if held is None or held.get("token") in self.killed:
+                    continue
+                if parse(held["expires_at"]) <= self.now:
+                    continue
+                t = by_id.get(held["token"])
+                if t is None or t["expired"]:
+                    problems.append("%s/%s: its consumer %s, moved, holds %s, unexpired, "
+                                    "which the server no longer has" % (
+                                        ws, slot, os.path.basename(path), held["token"]))
+        return problems
+
     def check_down(self, rows, server):
         """A slot whose second consumer is still down may have lapsed (its first consumer
         refuses every replacement, or the backoff put off the try); but the store never
@@ -661,6 +749,8 @@ class Case:
         on_server = {(t["workspace"], t["token"]): t for t in server}
         for ws, slot in sorted(self.down):
             for i, path in enumerate(self.consumers(ws, slot)):
+                if path in self.roamed:  # P7
+                    continue
                 held = read_consumer(path)
                 t = on_server.get((ws, held.get("token"))) if held else None
                 row = next((r for r in rows if t is not None and r["ws"] == ws and
