@@ -71,6 +71,8 @@ faults are cleared, most consumers are back (a few stay down), and ONE
   P7 moved    a file the policy moved holds a token the server still has,
               unless it expired or was revoked or deleted by hand: the token
               a consumer holds is deleted only once its new slot reaches it
+              (checked after every run, the runs that build the inventory
+              too)
 
 usage: test_property.py MODESIM TOKENWARDEN
   TW_SEED   the seed (default: random, printed)
@@ -149,6 +151,7 @@ class Case:
         self.moved = {}
         self.killed = set()  # the tokens revoked or deleted by hand
         self.roamed = set()  # the files the policy moved at least once (P7)
+        self.between = []  # what P7 found after the runs that built the inventory
         for ws in self.wss:
             for slot in self.slots[ws]:
                 self.settings[(ws, slot)] = self.gen_slot()
@@ -297,7 +300,13 @@ class Case:
     def rotate(self, args=(), env=None):
         if self.down:
             self.runs_down += 1
-        return self.tw_run(["rotate"] + list(args), env=env, quiet=True).returncode
+        rc = self.tw_run(["rotate"] + list(args), env=env, quiet=True).returncode
+        # P7 holds after every run, not only once the recovery run has converged.
+        if self.roamed:
+            slots = [(ws, s) for ws in self.wss for s in self.slots[ws]]
+            self.between += ["after the run at %s: %s" % (iso(self.now), p)
+                             for p in self.check_roamed(slots, self.sim.tokens())]
+        return rc
 
     def rows(self):
         return store_rows(self.tw.db)
@@ -635,7 +644,7 @@ class Case:
         problems += [("P4 history", p) for p in check_history(self.tw)]
         problems += [("P5 due", p) for p in self.check_due(before, rows)]
         problems += [("P6 secrets", p) for p in self.check_left(slots, server)]
-        problems += [("P7 moved", p) for p in self.check_roamed(slots, server)]
+        problems += [("P7 moved", p) for p in self.between + self.check_roamed(slots, server)]
         return problems
 
     def check_left(self, slots, server):
