@@ -3,13 +3,20 @@
 
 #include "core/report.h"
 
-/* Until when (ms) held says action a's workspace's credential is held; 0: not held. */
+/*
+ * Until when (ms) held says action a's workspace's credential is held; 0:
+ * not held.  Keeping a replacement an interrupted run delivered sends
+ * nothing (and removes the secrets that run left beside consumers' files):
+ * never held.
+ */
 static int64_t
 held_until(const struct policy *p, int64_t now, schedule_held_fn held, const void *arg,
 	   const struct plan_action *a)
 {
 	const struct policy_workspace *w = policy_find_workspace(p, a->workspace);
-	int64_t until = w != NULL && held != NULL ? held(arg, w->credential) : 0;
+	int64_t until = w != NULL && held != NULL && a->kind != PLAN_KEEP_DELIVERED
+			    ? held(arg, w->credential)
+			    : 0;
 
 	return until > now ? until : 0;
 }

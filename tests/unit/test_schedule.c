@@ -181,12 +181,49 @@ test_held_work_waits(void **state)
 	policy_free(p);
 }
 
+/*
+ * Keeping a replacement an interrupted run delivered sends nothing (and
+ * removes the secrets that run left): due at once, however the credential
+ * is held.
+ */
+static void
+test_held_keeps_at_once(void **state)
+{
+	struct fixture fx;
+	struct policy *p = load(policy_yaml);
+	struct schedule sc;
+	struct token_import old = {"acme",       "etl", "t-old", "old", NOW - 20 * D,
+				   NOW + 10 * D, NULL,  0,       NULL};
+	const unsigned char blob[] = "sealed";
+	int64_t held[2] = {NOW + H, 0}, row = 0;
+	char *cause = NULL;
+
+	(void)state;
+	assert_int_equal(fixture_open(&fx), 0);
+	assert_int_equal(tokens_import(fx.s, &old, NOW - 20 * D, &cause), 0);
+	assert_int_equal(schedule_read(fx.s, p, NOW, held_until, held, &sc, &cause), 0);
+	assert_false(sc.due_now);
+	/* a run killed while it delivered a replacement */
+	assert_int_equal(tokens_intent(fx.s, "acme", "etl", "new", NOW + 30 * D, NOW, &row, &cause),
+			 0);
+	assert_int_equal(tokens_created(fx.s, row, "t-new", NOW, NOW + 30 * D, blob, sizeof blob,
+					"fpr", NOW, &cause),
+			 0);
+	assert_int_equal(tokens_delivering(fx.s, row, 1, NOW, &cause), 0);
+	assert_int_equal(schedule_read(fx.s, p, NOW, held_until, held, &sc, &cause), 0);
+	assert_true(sc.due_now);
+	assert_null(cause);
+	fixture_close(&fx);
+	policy_free(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_due_now_runs_at_once),
 	    cmocka_unit_test(test_held_work_waits),
+	    cmocka_unit_test(test_held_keeps_at_once),
 	    cmocka_unit_test(test_due_work_waits_for_not_before),
 	    cmocka_unit_test(test_sleeps_until_next_due_moment),
 	    cmocka_unit_test(test_nap_is_capped),
