@@ -72,6 +72,13 @@ YAML
 	done
 }
 
+# fresh_store NAME: a store of its own from here on, $TW_TMP/NAME.db.
+fresh_store() {
+	db=$TW_TMP/$1.db
+	"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
+	export TOKENWARDEN_DB=$db
+}
+
 # on_server ID: whether the simulator holds token ID, unexpired (it works).
 on_server() {
 	sim_ctl GET /_sim/tokens |
@@ -162,9 +169,7 @@ echo "== moved to a slot and back: the token it holds outlives its slot's rotati
 # to c, whose window (Sundays) is days away: ky holds d's token, which d
 # retires meanwhile; it stays on the server until c's next token reaches
 # ky.  2027-01-10 is a Sunday.
-db=$TW_TMP/back.db
-"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
-export TOKENWARDEN_DB=$db
+fresh_store back
 C="c;lifetime: 60d, rotate_before: 14d, window: { days: [sun], hours: '01:00-05:00' }"
 D="d;lifetime: 10d, rotate_before: 4d"
 policy "$C=kc ky" "$D=kd"
@@ -213,9 +218,7 @@ echo "== a consumer that took a kept replacement, moved: that token waits for it
 # to f, whose window (Sundays) is days away; e's next rotation retires the
 # kept token, which stays on the server until f's token reaches ke1.
 # 2027-01-18 is a Monday.
-db=$TW_TMP/kept.db
-"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
-export TOKENWARDEN_DB=$db
+fresh_store kept
 F="f;lifetime: 60d, rotate_before: 14d, window: { days: [sun], hours: '01:00-05:00' }"
 policy "e=ke1 blocked/ke2" "$F=kf"
 mkdir "$files/blocked"
@@ -251,9 +254,7 @@ echo "== a delivery killed before its rename, then the file moved: its temporary
 # The killed run leaves a temporary file, with the replacement's secret,
 # beside kg.json; the policy then moves kg.json to h.  The next run keeps
 # the replacement and removes that file, though kg.json is g's no more.
-db=$TW_TMP/swept.db
-"$tw_bin" init --db "$db" --public-key "$TW_TMP/seal.pub" >/dev/null
-export TOKENWARDEN_DB=$db
+fresh_store swept
 policy "g=kg" "h=kh"
 at 2027-01-25T02:00Z
 run 0 rotate
