@@ -199,14 +199,18 @@ snapshot_take(const char *path, struct snapshot *sn, int64_t last)
 	sn->last_event = last >= 0 ? last : one_int(db, "SELECT max(id) FROM events", 0);
 	sn->runs = one_int(db, "SELECT count(*) FROM runs", 0);
 	crypto_generichash_init(&h, NULL, 0, sizeof sn->hash);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT "
-			       "IN ('runs', 'events', 'sqlite_sequence') ORDER BY name",
-			       -1, &st, NULL) != SQLITE_OK)
+	/* A table WITHOUT ROWID has no rowid to order by: its key orders a plain scan. */
+	if (sqlite3_prepare_v2(
+		db,
+		"SELECT name, sql LIKE '%WITHOUT ROWID%' FROM sqlite_schema WHERE "
+		"type = 'table' AND name NOT IN ('runs', 'events', 'sqlite_sequence') "
+		"ORDER BY name",
+		-1, &st, NULL) != SQLITE_OK)
 		goto out;
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
 		const char *t = (const char *)sqlite3_column_text(st, 0);
-		char *sql = xasprintf("SELECT * FROM \"%s\" ORDER BY rowid", t);
+		char *sql = xasprintf("SELECT * FROM \"%s\"%s", t,
+				      sqlite3_column_int(st, 1) ? "" : " ORDER BY rowid");
 
 		crypto_generichash_update(&h, (const unsigned char *)t, strlen(t) + 1);
 		rc = hash_query(db, sql, 0, &h);
