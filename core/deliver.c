@@ -736,6 +736,8 @@ consumer_hash(const struct policy_slot *s, const struct policy_deliver *d,
 	if (d->kind == DELIVER_FILE) {
 		char *path = s != NULL ? policy_render_target(s, d->path) : NULL;
 
+		if (path != NULL)
+			policy_path_lexical(path);
 		fieldhash_text(&h, "file");
 		fieldhash_text(&h, path != NULL ? path : d->path);
 		free(path);
@@ -763,4 +765,15 @@ deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
 	       char out[DELIVER_FINGERPRINT_MAX])
 {
 	consumer_hash(s, d, out);
+}
+
+int
+deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX])
+{
+	size_t len = strlen(fingerprints);
+
+	for (size_t at = 0; at + DELIVER_FINGERPRINT_MAX <= len; at += DELIVER_FINGERPRINT_MAX)
+		if (memcmp(fingerprints + at, fp, DELIVER_FINGERPRINT_MAX - 1) == 0)
+			return 1;
+	return 0;
 }

@@ -64,13 +64,21 @@ void deliver_fingerprint(const struct policy_deliver *d, char out[DELIVER_FINGER
 /*
  * Names consumer d of slot s as the store records the token it holds
  * (store/slots.h): the hex of a 128-bit BLAKE2b of a file's path with
- * {workspace} and {slot} filled, so that a file moved from one slot to
- * another is one consumer; of a program's workspace, slot and arguments,
- * since a program is handed each slot's token apart.  Owner, group and
- * time limit are left out, as deliver_fingerprint leaves them.
+ * {workspace} and {slot} filled and spelled as the delivery reaches it
+ * (policy_path_lexical), so that a file moved from one slot to another is
+ * one consumer; of a program's workspace, slot and arguments, since a
+ * program is handed each slot's token apart (moved to another slot, it is
+ * a new consumer there).  Owner, group and time limit are left out, as
+ * deliver_fingerprint leaves them.
  */
 void deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
 		    char out[DELIVER_FINGERPRINT_MAX]);
+
+/*
+ * Whether fingerprints, deliver_fingerprint's each followed by a comma (as
+ * schema 14 recorded the consumers a slot's token reached), has fp.
+ */
+int deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX]);
 
 /*
  * deliver_one's failure after the consumer took p: a file consumer's file

@@ -300,10 +300,12 @@ struct slot_view {
 	const struct token_row *retiring;   /* its newest retiring token */
 	const struct token_row *dead;       /* its newest tokens_dead_held row */
 	const struct slot_reached *reached; /* its active token's handing record; NULL: none */
+	const struct slot_reached *legacy;  /* schema 14's record; NULL: none */
 	/* A consumer that holds anything but its active token (the policy added
 	 * it, or moved it from another slot, since); NULL: none, or its active
 	 * token's handing is not recorded (the plan's unrecorded). */
 	const struct policy_deliver *unreached;
+	int unknown;                     /* some consumer was handed nothing yet */
 	int64_t stray_row;               /* what that consumer was last handed; 0: nothing */
 	const struct plan_held *stray;   /* that row, once read (NULL: handed nothing) */
 	const struct token_row *expired; /* its newest retiring token past grace and expiry */
@@ -370,6 +372,25 @@ holder(const struct plan_builder *b, int64_t row)
 	return h != NULL && h->r != NULL && works(h->r, b->now) ? h->slot : NULL;
 }
 
+/*
+ * Sets v's unreached (and unknown) from schema 14's record of its active
+ * token, legacy: a consumer it does not name never got that token.
+ */
+static void
+unreached_14(const struct policy_slot *sl, struct slot_view *v, const char *legacy)
+{
+	char fp[DELIVER_FINGERPRINT_MAX];
+
+	for (size_t k = 0; k < sl->eff.ndeliver; k++) {
+		deliver_fingerprint(&sl->eff.deliver[k], fp);
+		if (deliver_among(legacy, fp))
+			continue;
+		if (v->unreached == NULL)
+			v->unreached = &sl->eff.deliver[k];
+		v->unknown = 1;
+	}
+}
+
 /* Points each of b's held rows at its row among rows (n of them), if there. */
 static void
 held_read(struct plan_builder *b, const struct token_row *rows, size_t n)
@@ -409,11 +430,17 @@ unreached(struct plan_builder *b, const struct plan_input *in, const struct toke
 
 		if (v->active != NULL &&
 		    (v->reached == NULL || v->reached->row != v->active->row)) {
+			const char *legacy = v->legacy != NULL && v->legacy->row == v->active->row
+						 ? v->legacy->legacy
+						 : NULL;
+
 			if (b->pl->nunrecorded == cap)
 				b->pl->unrecorded =
 				    xgrow(b->pl->unrecorded, &cap, 16, sizeof *b->pl->unrecorded);
 			b->pl->unrecorded[b->pl->nunrecorded++] =
-			    (struct plan_unrecorded){sl, v->active->row};
+			    (struct plan_unrecorded){sl, v->active->row, legacy};
+			if (legacy != NULL)
+				unreached_14(sl, v, legacy);
 			continue;
 		}
 		for (size_t k = 0; k < sl->eff.ndeliver; k++) {
@@ -429,6 +456,7 @@ unreached(struct plan_builder *b, const struct plan_input *in, const struct toke
 				v->unreached = &sl->eff.deliver[k];
 				v->stray_row = h != NULL ? h->row : 0;
 			}
+			v->unknown |= v->active != NULL && h == NULL;
 			if (h == NULL)
 				continue;
 			if (b->nheld == b->held_cap)
@@ -1012,8 +1040,7 @@ unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 		const struct token_row *a = views[i].active;
 
 		/* One with a consumer handed nothing yet: it may hold any token. */
-		if ((a == NULL || (views[i].unreached != NULL && views[i].stray == NULL)) &&
-		    bare == NULL)
+		if ((a == NULL || views[i].unknown) && bare == NULL)
 			bare = b->p->slots[i];
 		if (a != NULL && born(a) < oldest_at) {
 			oldest_at = born(a);
@@ -1115,10 +1142,13 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 			views[j].failures = &in->states[i];
 	}
 	for (size_t i = 0; i < in->nreached; i++) {
-		long j = policy_slot_index(p, in->reached[i].workspace, in->reached[i].slot);
+		const struct slot_reached *r = &in->reached[i];
+		long j = policy_slot_index(p, r->workspace, r->slot);
 
-		if (j >= 0)
-			views[j].reached = &in->reached[i];
+		if (j >= 0 && r->legacy != NULL)
+			views[j].legacy = r;
+		else if (j >= 0)
+			views[j].reached = r;
 	}
 	for (size_t i = 0; i < in->ndead; i++) {
 		const struct token_row *r = &in->dead[i];

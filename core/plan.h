@@ -133,6 +133,10 @@ struct plan {
 	struct plan_unrecorded {
 		const struct policy_slot *slot;
 		int64_t row;
+		/* NULL; or schema 14's record of it, the consumers it reached (as
+		 * deliver_fingerprint names them, each followed by a comma): only
+		 * those are recorded, and the others stay due. */
+		const char *legacy;
 	} * unrecorded;
 	size_t nunrecorded;
 };

@@ -302,15 +302,25 @@ refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t r
 /*
  * The keys of slot sl's first n consumers (deliver_holder's), one after
  * another, for the store's record of the token each holds; allocated.
+ * With legacy (schema 14's record: deliver_fingerprint's, each followed by
+ * a comma), only those it names, *n set to how many.
  */
 static char *
-holders(const struct policy_slot *sl, size_t n)
+holders(const struct policy_slot *sl, size_t *n, const char *legacy)
 {
 	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
-	char *keys = xcalloc(n + 1, DELIVER_FINGERPRINT_MAX);
+	char *keys = xcalloc(*n + 1, DELIVER_FINGERPRINT_MAX), fp[DELIVER_FINGERPRINT_MAX];
+	size_t m = 0;
 
-	for (size_t i = 0; i < n; i++)
-		deliver_holder(sl, &sl->eff.deliver[i], keys + i * DELIVER_FINGERPRINT_MAX);
+	for (size_t i = 0; i < *n; i++) {
+		if (legacy != NULL) {
+			deliver_fingerprint(&sl->eff.deliver[i], fp);
+			if (!deliver_among(legacy, fp))
+				continue;
+		}
+		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * DELIVER_FINGERPRINT_MAX);
+	}
+	*n = m;
 	return keys;
 }
 
@@ -341,7 +351,7 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 		json_array_append_new(reached, json_string(fp));
 	}
 	json_object_set_new(d, "reached", reached);
-	keys = holders(sl, took);
+	keys = holders(sl, &took, NULL);
 	rc = store_begin(run->s, cause);
 	if (rc == 0) {
 		rc = tokens_keep(run->s, row, t->expires_at, now + sl->eff.grace * MS, now, d,
@@ -404,12 +414,18 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 	return store_end(run->s, rc, cause);
 }
 
-/* Records that token row of slot sl reached all of sl's consumers; 0, or -1 with *cause. */
+/*
+ * Records that token row of slot sl reached sl's consumers: all of them, or
+ * those legacy (schema 14's record of it) names.  Returns 0, or -1 with
+ * *cause.
+ */
 static int
-record_reached(struct run *run, const struct policy_slot *sl, int64_t row, char **cause)
+record_reached(struct run *run, const struct policy_slot *sl, int64_t row, const char *legacy,
+	       char **cause)
 {
-	char *keys = holders(sl, sl->eff.ndeliver);
-	int rc = slots_reached(run->s, row, keys, sl->eff.ndeliver, cause);
+	size_t n = sl->eff.ndeliver;
+	char *keys = holders(sl, &n, legacy);
+	int rc = slots_reached(run->s, row, keys, n, cause);
 
 	free(keys);
 	return rc;
@@ -432,7 +448,8 @@ record_unrecorded(struct run *run, const struct plan *pl, char **cause)
 	if (store_begin_unsynced(run->s, cause) < 0)
 		return -1;
 	for (size_t i = 0; i < pl->nunrecorded && rc == 0; i++)
-		rc = record_reached(run, pl->unrecorded[i].slot, pl->unrecorded[i].row, cause);
+		rc = record_reached(run, pl->unrecorded[i].slot, pl->unrecorded[i].row,
+				    pl->unrecorded[i].legacy, cause);
 	return store_end(run->s, rc, cause);
 }
 
@@ -459,7 +476,7 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 	if (rc == 0)
 		rc = slots_succeeded(run->s, sl->ws->name, sl->name, now, cause);
 	if (rc == 0)
-		rc = record_reached(run, sl, row, cause);
+		rc = record_reached(run, sl, row, NULL, cause);
 	return store_end(run->s, rc, cause);
 }
 

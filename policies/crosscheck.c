@@ -191,43 +191,6 @@ target_order(const void *x, const void *y)
 	return c != 0 ? c : strcmp(a->slot->name, b->slot->name);
 }
 
-/*
- * Spells path as the delivery reaches it, in place: no empty or "." part,
- * each ".." taking back the part before it (the delivery follows no link,
- * so that part's parent is the one the kernel knows), none above "/".
- */
-static void
-lexical(char *path)
-{
-	char *out = path, *in = path;
-	int absolute = path[0] == '/';
-
-	while (*in != '\0') {
-		size_t n;
-
-		in += strspn(in, "/");
-		n = strcspn(in, "/");
-		if (n == 0 || (n == 1 && in[0] == '.')) {
-			in += n;
-			continue;
-		}
-		if (n == 2 && in[0] == '.' && in[1] == '.') {
-			while (out > path && *--out != '/')
-				;
-			in += n;
-			continue;
-		}
-		if (out > path || absolute)
-			*out++ = '/';
-		memmove(out, in, n);
-		out += n;
-		in += n;
-	}
-	if (out == path && absolute)
-		*out++ = '/';
-	*out = '\0';
-}
-
 /* Two slots delivering to one file would overwrite each other's token. */
 static void
 check_files(struct loader *ld, const struct policy *p)
@@ -244,7 +207,7 @@ check_files(struct loader *ld, const struct policy *p)
 			if (n == cap)
 				t = xgrow(t, &cap, 16, sizeof *t);
 			t[n].path = policy_render_target(s, s->eff.deliver[j].path);
-			lexical(t[n].path);
+			policy_path_lexical(t[n].path);
 			t[n].slot = s;
 			t[n].d = &s->eff.deliver[j];
 			n++;

@@ -274,6 +274,38 @@ policy_render_name(const struct policy_slot *s, int64_t at, char **cause)
 	return out.s;
 }
 
+void
+policy_path_lexical(char *path)
+{
+	char *out = path, *in = path;
+	int absolute = path[0] == '/';
+
+	while (*in != '\0') {
+		size_t n;
+
+		in += strspn(in, "/");
+		n = strcspn(in, "/");
+		if (n == 0 || (n == 1 && in[0] == '.')) {
+			in += n;
+			continue;
+		}
+		if (n == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+			in += n;
+			continue;
+		}
+		if (out > path || absolute)
+			*out++ = '/';
+		memmove(out, in, n);
+		out += n;
+		in += n;
+	}
+	if (out == path && absolute)
+		*out++ = '/';
+	*out = '\0';
+}
+
 char *
 policy_render_target(const struct policy_slot *s, const char *text)
 {

@@ -256,6 +256,13 @@ char *policy_render_name(const struct policy_slot *s, int64_t at, char **cause);
  * the caller frees it. */
 char *policy_render_target(const struct policy_slot *s, const char *text);
 
+/*
+ * Spells path as a delivery reaches it, in place: no empty or "." part,
+ * each ".." taking back the part before it (the delivery follows no link,
+ * so that part's parent is the one the kernel knows), none above "/".
+ */
+void policy_path_lexical(char *path);
+
 void policy_free(struct policy *p);
 
 #endif

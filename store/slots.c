@@ -208,11 +208,15 @@ out:
 int
 slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(s,
-					 "SELECT w.name, sl.name, r.token_row "
-					 "FROM slot_reached r JOIN slots sl ON sl.id = r.slot_id "
-					 "JOIN workspaces w ON w.id = sl.workspace_id",
-					 cause);
+	sqlite3_stmt *st =
+	    store_prepare(s,
+			  "SELECT w.name, sl.name, r.token_row, NULL "
+			  "FROM slot_reached r JOIN slots sl ON sl.id = r.slot_id "
+			  "JOIN workspaces w ON w.id = sl.workspace_id UNION ALL "
+			  "SELECT w.name, sl.name, o.token_row, o.consumers "
+			  "FROM slot_reached_14 o JOIN slots sl ON sl.id = o.slot_id "
+			  "JOIN workspaces w ON w.id = sl.workspace_id",
+			  cause);
 	size_t cap = 0;
 	int step, rc = -1;
 
@@ -232,6 +236,7 @@ slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char *
 		v->workspace = store_column_dup(st, 0);
 		v->slot = store_column_dup(st, 1);
 		v->row = sqlite3_column_int64(st, 2);
+		v->legacy = store_column_dup(st, 3);
 	}
 	if (step == SQLITE_DONE)
 		rc = 0;
@@ -252,6 +257,7 @@ slots_reached_free(struct slot_reached *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].workspace);
 		free(v[i].slot);
+		free(v[i].legacy);
 	}
 	free(v);
 }

@@ -41,11 +41,12 @@ void slots_free(struct slot_state *v, size_t n);
  * Which token each consumer holds, as deliveries left it, so that the plan
  * sees a consumer the policy has added to a slot, or moved to it from
  * another (or back), since: only a rotation hands that one the slot's
- * token.  A consumer is named by deliver_holder's key; handed keeps, a
- * consumer, the last token handed to it.  A slot's record names the
+ * token.  A consumer is named by deliver_holder's key; for each consumer,
+ * handed keeps the last token handed to it.  A slot's record names the
  * active token whose handing is recorded there: a slot whose active token
  * has none (made before the record was kept, imported, by hand) is taken
- * to have reached its consumers.  Not in the history (nor is slot_state).
+ * to have reached its consumers, or those schema 14's record of it names.
+ * Not in the history (nor is slot_state).
  */
 #define SLOTS_HOLDER_MAX 33
 
@@ -53,6 +54,9 @@ struct slot_reached {
 	char *workspace;
 	char *slot;
 	int64_t row; /* the token row whose handing is recorded */
+	/* NULL; or schema 14's record of row: the consumers it reached, by
+	 * deliver_fingerprint, each followed by a comma. */
+	char *legacy;
 };
 
 struct slot_handed {
@@ -72,7 +76,7 @@ int slots_handed(struct store *s, int64_t row, const char *holders, size_t n, ch
  */
 int slots_reached(struct store *s, int64_t row, const char *holders, size_t n, char **cause);
 
-/* Lists every slot's record.  Free with slots_reached_free. */
+/* Lists every slot's record, and schema 14's.  Free with slots_reached_free. */
 int slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause);
 
 void slots_reached_free(struct slot_reached *v, size_t n);

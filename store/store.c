@@ -204,11 +204,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /*
      * 14 -> 15: the token each consumer was last handed, so that one moved
      * between slots is seen; a slot's record names its token's handing
-     * only.  The records 14 kept name consumers as written, not as handed
-     * (a path's {slot} unfilled), so they go: the next run records each
-     * active token as having reached its slot's consumers, as 14 did.
+     * only.  The records 14 kept name consumers as written (a path's {slot}
+     * unfilled), which SQL cannot fill: they stay, as slot_reached_14, until
+     * the next run reads them with the policy and records, for each active
+     * token they are of, the consumers it reached (core/rotate.c:
+     * record_unrecorded); one it did not reach stays due.
      */
-    "DROP TABLE slot_reached;"
+    "ALTER TABLE slot_reached RENAME TO slot_reached_14;"
     "CREATE TABLE slot_reached ("
     "  slot_id INTEGER PRIMARY KEY REFERENCES slots(id),"
     "  token_row INTEGER NOT NULL);"

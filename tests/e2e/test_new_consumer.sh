@@ -19,6 +19,9 @@
 #     consumer refused it, moved to a slot whose window is days away;
 #   - a delivery killed before its rename, its file then moved to another
 #     slot: the next run removes the temporary file it left (a secret);
+#   - a store upgraded from schema 14 whose consumer moved before the
+#     upgrade: the first run still rotates for it, and the token it holds
+#     waits, through a failed first try;
 #   - a token made before the store kept its record (schema 13) is not
 #     rotated for a consumer it may well have reached; the next run records
 #     that it reached the policy's consumers, so one added after is seen.
@@ -269,6 +272,54 @@ run 0 rotate
 expect "$err" "removed the temporary file an interrupted run left beside a consumer's file"
 tw_expect_eq "temporary files beside kg.json after the next run" "$(left)" 0
 tw_expect_eq "kg.json's token" "$(held kg)" "$(held kh)"
+
+echo "== an upgrade from schema 14, a consumer moved before it: the move is still seen"
+# Schema 14 recorded, a slot, the fingerprints of the consumers its token
+# reached (a file by its path as written).  kp moves from p (dropped) to q
+# before the upgrade: the step to 15 keeps 14's records aside, and the
+# first run reads them with the policy, so q is due for kp and p's token,
+# which kp holds, is not deleted before q's token reaches it, even when
+# that first try fails.
+fresh_store up14
+policy "p=kp" "q=kq"
+at 2027-02-01T02:00Z
+run 0 rotate
+at 2027-02-02T02:00Z
+run 0 rotate --force acme/q # q's token is now newer than p's
+moved=$(held kp)
+# fp14 PATH: schema 14's fingerprint of file consumer PATH (deliver_fingerprint).
+fp14() {
+	python3 -c 'import hashlib, struct, sys
+h = hashlib.blake2b(digest_size=16)
+for f in (b"file", sys.argv[1].encode()):
+	h.update(struct.pack(">Q", len(f)) + f)
+print(h.hexdigest())' "$1"
+}
+sqlite3 "$db" "DROP TABLE handed; DROP TABLE slot_reached;
+	ALTER TABLE slot_reached_14 RENAME TO slot_reached;
+	INSERT INTO slot_reached SELECT t.slot_id, t.id, CASE s.name
+		WHEN 'p' THEN '$(fp14 "$files/kp.json"),' ELSE '$(fp14 "$files/kq.json"),' END
+		FROM tokens t JOIN slots s ON s.id = t.slot_id WHERE t.state = 'active';
+	PRAGMA user_version = 14" || fail "cannot take the store back to schema 14"
+policy "q=kq kp"
+at 2027-02-04T02:00Z # p's token is 3 days old, past delete_after
+run 3 plan --json
+tw_expect_eq "the slots due for kp after the upgrade" "$(rotations)" "acme/q"
+jq -e --arg id "$moved" '[.actions[] | select(.action == "delete-unmanaged" and .token == $id)] ==
+	[]' "$out" >/dev/null || fail "plan deletes the token kp holds at the upgrade"
+sim_ctl POST /_sim/faults '{"reject_bearer_rate": 1}' >/dev/null
+run 1 rotate
+sim_ctl POST /_sim/faults '{}' >/dev/null
+tw_expect_eq "the token kp holds after the upgrade's failed first run" "$(held kp)" "$moved"
+on_server "$moved" || fail "the upgrade's first run deleted the token kp holds"
+at 2027-02-04T03:00Z
+run 0 rotate
+tw_expect_eq "kp's token after q's rotation" "$(held kp)" "$(held kq)"
+[ "$(held kp)" != "$moved" ] || fail "q's rotation did not reach kp"
+run 0 rotate
+on_server "$moved" && fail "p's token is still on the server once kp has q's"
+run 0 plan --json
+tw_expect_eq "the slots due at the end" "$(rotations)" ""
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

@@ -939,6 +939,7 @@ test_holder(void **state)
 	char ws_name[] = "acme", a_name[] = "a", b_name[] = "b";
 	char shared[] = "/run/shared.json", templ[] = "/run/{workspace}/{slot}.json";
 	char b_filled[] = "/run/acme/b.json", reload[] = "/bin/reload", slot_arg[] = "{slot}";
+	char spelled[] = "/run//acme/./x/../b.json";
 	char *argv[] = {reload, slot_arg, NULL};
 	struct policy_workspace acme = {.name = ws_name};
 	struct policy_slot a = {.name = a_name, .ws = &acme}, b = {.name = b_name, .ws = &acme};
@@ -958,6 +959,10 @@ test_holder(void **state)
 	deliver_holder(&a, &t, ka);
 	deliver_holder(&b, &t, kb);
 	assert_string_not_equal(ka, kb);
+	deliver_holder(&a, &filled, ka);
+	assert_string_equal(ka, kb);
+	/* spelled another way, the same file */
+	filled.path = spelled;
 	deliver_holder(&a, &filled, ka);
 	assert_string_equal(ka, kb);
 	/* a program: one a slot, even with the same arguments once filled */

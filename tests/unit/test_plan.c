@@ -699,6 +699,36 @@ test_unreached_consumer_due(void **state)
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
 	assert_int_equal(pl.nunrecorded, 1);
 	plan_free(&pl);
+
+	/* only schema 14's record, which names the file: the program never got the token */
+	{
+		char legacy[DELIVER_FINGERPRINT_MAX + 1];
+		struct slot_reached old = {.workspace = (char[]){"acme"},
+					   .slot = (char[]){"etl"},
+					   .row = 1,
+					   .legacy = legacy};
+		struct plan_input only14 = {.reached = &old, .nreached = 1};
+
+		deliver_fingerprint(&sl->eff.deliver[0], legacy);
+		legacy[DELIVER_FINGERPRINT_MAX - 1] = ',';
+		legacy[DELIVER_FINGERPRINT_MAX] = '\0';
+		plan_build_with(p, v.rows, v.n, NOW, &only14, &pl);
+		a = action_of(&pl, PLAN_CREATE, "etl");
+		if (a == NULL)
+			fail_msg("no create for the consumer schema 14's record does not name");
+		else
+			assert_non_null(
+			    strstr(a->why, "its consumer exec /usr/bin/reload never got"));
+		assert_int_equal(pl.nunrecorded, 1);
+		assert_ptr_equal(pl.unrecorded[0].legacy, legacy);
+		plan_free(&pl);
+		/* of another token: nothing known of this one's, nothing due */
+		old.row = 2;
+		plan_build_with(p, v.rows, v.n, NOW, &only14, &pl);
+		assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
+		assert_null(pl.unrecorded[0].legacy);
+		plan_free(&pl);
+	}
 	policy_free(p);
 
 	/* a long path: the reason keeps its end and the token, not the whole path */
@@ -954,6 +984,26 @@ test_unreached_holds_unmanaged(void **state)
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 0);
 	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 2);
+	plan_free(&pl);
+	policy_free(p);
+
+	/* one consumer holds the dropped slot's token, one after it was handed nothing: both
+	 * wait, whatever the order of the deliver: list */
+	p = load("version: 1\n"
+		 "enforce: { unmanaged: { delete_after: 7d } }\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
+		 "      { file: /run/moved.json }, { file: /run/etl.json },\n"
+		 "      { file: /run/fresh.json } ] } ] }\n");
+	sl = policy_find_slot(p, "acme", "etl");
+	memset(&moved, 0, sizeof moved);
+	hand(&moved, sl, 0, dropped);
+	hand(&moved, sl, 1, etl);
+	in.handed = moved.v;
+	in.nhanded = moved.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-other"), sl);
 	plan_free(&pl);
 
 	tokens_free(v.rows, v.n);

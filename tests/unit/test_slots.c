@@ -165,13 +165,15 @@ test_reached_replaced(void **state)
 	assert_null(cause);
 }
 
-/* A schema 14 store's records name consumers as written: the step to 15 drops them. */
+/* A schema 14 store's records name consumers as written: the step to 15 keeps them aside. */
 static void
 test_reached_migrated(void **state)
 {
 	struct fixture *fx = *state;
+	struct slot_reached *v = NULL;
 	char *cause = NULL;
 	sqlite3 *db = NULL;
+	size_t n = 0;
 	int64_t row;
 
 	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &row, &cause), 0);
@@ -180,7 +182,7 @@ test_reached_migrated(void **state)
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(
 	    sqlite3_exec(db,
-			 "DROP TABLE handed; DROP TABLE slot_reached; "
+			 "DROP TABLE handed; DROP TABLE slot_reached; DROP TABLE slot_reached_14; "
 			 "CREATE TABLE slot_reached (slot_id INTEGER PRIMARY KEY REFERENCES "
 			 "slots(id), token_row INTEGER NOT NULL, consumers TEXT NOT NULL); "
 			 "INSERT INTO slot_reached SELECT slot_id, id, 'aa,' FROM tokens; "
@@ -195,6 +197,12 @@ test_reached_migrated(void **state)
 	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM pragma_table_info("
 					      "'slot_reached') WHERE name = 'consumers'"),
 			 0);
+	/* Schema 14's record stays, for the next run to read with the policy. */
+	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].row, row);
+	assert_string_equal(v[0].legacy, "aa,");
+	slots_reached_free(v, n);
 	assert_int_equal(slots_reached(fx->s, row, "0123456789abcdef0123456789abcdef", 1, &cause),
 			 0);
 	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM handed"), 1);
