@@ -65,7 +65,8 @@ faults are cleared, most consumers are back (a few stay down), and ONE
   P5 due      every token of a slot of the policy that was retiring past its
               retire_after before the run is deleted, but a replacement kept
               for its consumers (newer than the slot's active token, retiring
-              at its expiry), which waits for a rotation to reach them all
+              at its expiry), which waits for a rotation to reach them all,
+              and an unexpired one a moved file holds (P7)
   P6 secrets  no temporary file a delivery killed before its rename left
               beside a consumer's file holds a token the server still has
   P7 moved    a file the policy moved holds a token the server still has,
@@ -625,6 +626,9 @@ class Case:
             self.write_policy()
         first = self.tw.last_event_id()
         before = self.rows()
+        # What the moved files hold before the run: a token one holds waits (P5).
+        roaming = {(read_consumer(p) or {}).get("token") for ws in self.wss
+                   for s in self.slots[ws] for p in self.consumers(ws, s) if p in self.roamed}
         put_off = self.put_off()
         r = self.tw_run(["rotate"], log_json=True)
         self.note("recovery rotate -> %d" % r.returncode)
@@ -642,7 +646,7 @@ class Case:
             sorted(put_off - self.down), rows, server)]
         problems += [("P3 server", p) for p in check_accounted(rows, server, self.now)]
         problems += [("P4 history", p) for p in check_history(self.tw)]
-        problems += [("P5 due", p) for p in self.check_due(before, rows)]
+        problems += [("P5 due", p) for p in self.check_due(before, rows, roaming)]
         problems += [("P6 secrets", p) for p in self.check_left(slots, server)]
         problems += [("P7 moved", p) for p in self.between + self.check_roamed(slots, server)]
         return problems
@@ -667,9 +671,11 @@ class Case:
                             ws, slot, e, path, held))
         return problems
 
-    def check_due(self, before, rows):
+    def check_due(self, before, rows, roaming):
         """The recovery run, its faults cleared, deletes every replaced token that was past
-        its grace when it began, but one kept for its consumers."""
+        its grace when it began, but one kept for its consumers, and one a moved file
+        (roaming: what they hold) held then, unexpired: it goes at the run after the
+        one that reaches that file."""
         problems = []
         now = ms(self.now)
         after = {r["row"]: r for r in rows}
@@ -680,6 +686,8 @@ class Case:
                 continue
             newer = r["row"] > active.get((r["ws"], r["slot"]), r["row"])
             if newer and r["retire_after"] >= r["expires_at"]:
+                continue
+            if r["token"] in roaming and r["expires_at"] > now:
                 continue
             if after[r["row"]]["state"] == "retiring":
                 problems.append("%s/%s: %s is still retiring, due since %s" % (
