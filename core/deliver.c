@@ -768,10 +768,12 @@ deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
 }
 
 int
-deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX])
+deliver_among(const char *fingerprints, const struct policy_deliver *d)
 {
+	char fp[DELIVER_FINGERPRINT_MAX];
 	size_t len = strlen(fingerprints);
 
+	deliver_fingerprint(d, fp);
 	for (size_t at = 0; at + DELIVER_FINGERPRINT_MAX <= len; at += DELIVER_FINGERPRINT_MAX)
 		if (memcmp(fingerprints + at, fp, DELIVER_FINGERPRINT_MAX - 1) == 0)
 			return 1;

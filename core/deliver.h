@@ -76,9 +76,9 @@ void deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
 
 /*
  * Whether fingerprints, deliver_fingerprint's each followed by a comma (as
- * schema 14 recorded the consumers a slot's token reached), has fp.
+ * schema 14 recorded the consumers a slot's token reached), names consumer d.
  */
-int deliver_among(const char *fingerprints, const char fp[DELIVER_FINGERPRINT_MAX]);
+int deliver_among(const char *fingerprints, const struct policy_deliver *d);
 
 /*
  * deliver_one's failure after the consumer took p: a file consumer's file

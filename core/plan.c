@@ -351,7 +351,7 @@ works(const struct token_row *r, int64_t now)
 	       r->expires_at > now;
 }
 
-static const struct plan_held *
+static struct plan_held *
 held_row(const struct plan_builder *b, int64_t row)
 {
 	struct plan_held key = {row, NULL, NULL};
@@ -379,11 +379,8 @@ holder(const struct plan_builder *b, int64_t row)
 static void
 unreached_14(const struct policy_slot *sl, struct slot_view *v, const char *legacy)
 {
-	char fp[DELIVER_FINGERPRINT_MAX];
-
 	for (size_t k = 0; k < sl->eff.ndeliver; k++) {
-		deliver_fingerprint(&sl->eff.deliver[k], fp);
-		if (deliver_among(legacy, fp))
+		if (deliver_among(legacy, &sl->eff.deliver[k]))
 			continue;
 		if (v->unreached == NULL)
 			v->unreached = &sl->eff.deliver[k];
@@ -396,8 +393,7 @@ static void
 held_read(struct plan_builder *b, const struct token_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct plan_held key = {rows[i].row, NULL, NULL};
-		struct plan_held *h = bsearch(&key, b->held, b->nheld, sizeof *b->held, by_row);
+		struct plan_held *h = held_row(b, rows[i].row);
 
 		if (h != NULL)
 			h->r = &rows[i];

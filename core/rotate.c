@@ -309,15 +309,12 @@ static char *
 holders(const struct policy_slot *sl, size_t *n, const char *legacy)
 {
 	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
-	char *keys = xcalloc(*n + 1, DELIVER_FINGERPRINT_MAX), fp[DELIVER_FINGERPRINT_MAX];
+	char *keys = xcalloc(*n + 1, DELIVER_FINGERPRINT_MAX);
 	size_t m = 0;
 
 	for (size_t i = 0; i < *n; i++) {
-		if (legacy != NULL) {
-			deliver_fingerprint(&sl->eff.deliver[i], fp);
-			if (!deliver_among(legacy, fp))
-				continue;
-		}
+		if (legacy != NULL && !deliver_among(legacy, &sl->eff.deliver[i]))
+			continue;
 		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * DELIVER_FINGERPRINT_MAX);
 	}
 	*n = m;
