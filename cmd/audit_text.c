@@ -323,7 +323,7 @@ put_finding(FILE *f, const struct plan_finding *x)
 	put_text(f, "rule", audit_rule(x->kind), 0);
 	put_text(f, "fix", audit_fix(x->kind), 0);
 	free(text);
-	/* Only on a held unmanaged deletion: the slot whose next token it waits for. */
+	/* Only on a held deletion (unmanaged, held): the slot whose next token it waits for. */
 	if (x->waits != NULL) {
 		text = xstrjoin(x->waits->ws->name, "/", x->waits->name);
 		put_text(f, "waits_for", text, 0);

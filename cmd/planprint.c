@@ -83,7 +83,7 @@ put_finding(struct outbuf *o, const struct plan_finding *f)
 	put_time(o, "at", f->at);
 	put_text(o, "text", text, 0);
 	free(text);
-	/* Only on a held unmanaged deletion: the slot whose next token it waits for. */
+	/* Only on a held deletion (unmanaged, held): the slot whose next token it waits for. */
 	if (f->waits != NULL) {
 		text = xstrjoin(f->waits->ws->name, "/", f->waits->name);
 		put_text(o, "waits_for", text, 0);

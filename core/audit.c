@@ -340,6 +340,9 @@ static const struct {
 		      "right before the token expires"},
     [FIND_CLOCK] = {"the host's clock agrees with the server's",
 		    "set the clock right (NTP); runs leave the workspace alone until then"},
+    [FIND_HELD] = {"a replaced token is deleted once its grace is over",
+		   "let the slot it waits for rotate ('tokenwarden plan' says when and why), "
+		   "or 'tokenwarden rotate --force' that slot"},
 };
 
 const char *

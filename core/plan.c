@@ -44,6 +44,7 @@ plan_finding_name(enum finding_kind k)
 	    [FIND_PAUSED] = "paused",       [FIND_PERSONAL] = "personal",
 	    [FIND_CAPACITY] = "capacity",   [FIND_STUCK] = "stuck",
 	    [FIND_FAILING] = "failing",     [FIND_CLOCK] = "clock",
+	    [FIND_HELD] = "held",
 	};
 	_Static_assert(sizeof names / sizeof names[0] == FIND_NKINDS, "a finding has no name");
 
@@ -1090,7 +1091,10 @@ lost_answers(struct plan_builder *b, struct slot_view *views)
  * token and retiring at its expiry), which its slot's next rotation must
  * reach first (held_dead).  A newer one the tool set to go before its expiry
  * goes as any: one whose consumers all took a later one (tokens_keep), or
- * one the first consumer refused, which a crash kept from its DELETE.
+ * one the first consumer refused, which a crash kept from its DELETE.  One
+ * a consumer moved to another slot holds stays until that slot's token
+ * reaches it, and is a held finding meanwhile: should that slot wait long,
+ * be paused or fail, the token would otherwise outlive its grace unsaid.
  */
 static void
 past_grace(struct plan_builder *b, const struct slot_view *views)
@@ -1101,9 +1105,19 @@ past_grace(struct plan_builder *b, const struct slot_view *views)
 		const struct token_row *active = views[i].active;
 		int kept =
 		    active != NULL && r->row > active->row && r->retire_after >= r->expires_at;
+		const struct policy_slot *waits;
+		struct plan_finding *f;
 
-		if (!b->p->slots[i]->eff.paused && !kept && holder(b, r->row) == NULL)
+		if (b->p->slots[i]->eff.paused || kept)
+			continue;
+		waits = holder(b, r->row);
+		if (waits == NULL) {
 			retiring(b, r);
+			continue;
+		}
+		f = row_finding(b, FIND_HELD, r, r->expires_at);
+		if (f != NULL)
+			f->waits = waits;
 	}
 	free(b->past);
 	b->past = NULL;
@@ -1206,6 +1220,12 @@ plan_finding_text(const struct plan_finding *f)
 		timefmt_minute(r->expires_at, at);
 		return xstrjoin("a create whose answer was lost; token '", r->name,
 				"' may exist until ", at);
+	case FIND_HELD:
+		timefmt_minute(r->retire_after, at);
+		return xstrjoin("replaced, past its grace since ", at, ", and kept: a consumer of ",
+				f->waits->ws->name, "/", f->waits->name, " holds it; deleted once ",
+				f->waits->ws->name, "/", f->waits->name,
+				"'s next token reaches that consumer");
 	case FIND_IN_FLIGHT:
 	default: /* no other kind is a row's (row_finding) */
 		return xstrjoin("another process is creating token '", r->name, "'");

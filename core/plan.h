@@ -40,6 +40,7 @@ enum finding_kind {
 	FIND_STUCK,        /* a slot whose rotation failed schedule.stuck_after times in a row */
 	FIND_FAILING,      /* a slot whose rotation failed since its last success (not yet stuck) */
 	FIND_CLOCK,        /* a workspace whose server clock disagreed at the last run */
+	FIND_HELD,         /* a replaced token past its grace that a moved consumer holds */
 	FIND_NKINDS
 };
 
@@ -82,14 +83,16 @@ struct plan_finding {
 	const char *token;
 	int64_t at; /* the moment it concerns (an expiry, a deadline) */
 	/*
-	 * A row's finding (max-lifetime, expired, unmanaged, unknown, in-flight):
+	 * A row's finding (max-lifetime, expired, unmanaged, unknown, in-flight,
+	 * held):
 	 * its row, and its text left to plan_finding_text, for a plan of a large
 	 * inventory finds thousands that a run never says.  NULL for the others.
 	 */
 	const struct token_row *r;
 	/*
-	 * unmanaged: the slot whose next active token its deletion waits for
-	 * (plan.c: unmanaged_due), or NULL when none holds it back.
+	 * unmanaged and held: the slot whose next active token its deletion
+	 * waits for (plan.c: unmanaged_due, past_grace), or NULL when none holds
+	 * it back.
 	 */
 	const struct policy_slot *waits;
 	int64_t limit; /* max-lifetime: enforce max_lifetime, in seconds */

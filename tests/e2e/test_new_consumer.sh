@@ -200,6 +200,13 @@ at 2027-01-16T02:00Z # past d's grace
 run 0 rotate
 tw_expect_eq "the token ky holds past d's grace" "$(held ky)" "$held_d"
 on_server "$held_d" || fail "d's retired token was deleted while ky, moved back to c, holds it"
+run 0 plan --json
+jq -e --arg id "$held_d" '[.findings[] | select(.finding == "held" and .token == $id and
+	.slot == "d" and .waits_for == "acme/c")] | length == 1' "$out" >/dev/null ||
+	fail "plan does not say d's retired token outlives its grace for acme/c: $(cat "$out")"
+run 4 audit report
+expect "$out" "held"
+expect "$out" "a consumer of acme/c holds it"
 at 2027-01-17T02:00Z # c's window
 run 3 plan --json
 jq -e --arg f "$files/ky.json" --arg id "$held_d" '[.actions[] | select(.action == "create" and
@@ -214,6 +221,8 @@ run 0 rotate
 on_server "$held_d" && fail "d's retired token is still on the server once no consumer holds it"
 run 0 plan --json
 tw_expect_eq "the slots due at the end" "$(rotations)" ""
+jq -e '[.findings[] | select(.finding == "held")] | length == 0' "$out" >/dev/null ||
+	fail "a held finding outlives the token it is about: $(cat "$out")"
 
 echo "== a consumer that took a kept replacement, moved: that token waits for it too"
 # A store of its own.  e's forced rotation reaches ke1 but not ke2 (its

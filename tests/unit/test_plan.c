@@ -835,11 +835,31 @@ test_moved_consumer(void **state)
 	in.handed = h.v;
 	in.nhanded = h.n;
 
-	/* b waits for its window (2 hours on); a's old token stays meanwhile */
+	/* b waits for its window (2 hours on); a's old token stays meanwhile, and says why */
 	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "b"), 0);
 	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 0);
 	assert_int_equal(pl.next_at, NOW + 2 * H);
+	{
+		const struct plan_finding *f = finding(&pl, FIND_HELD, "tok-a1");
+		char *text;
+
+		if (f == NULL) {
+			fail_msg("no finding about the token kept past its grace");
+		} else {
+			assert_ptr_equal(f->waits, b);
+			assert_string_equal(f->slot, "a");
+			assert_int_equal(f->at, a1->expires_at);
+			text = plan_finding_text(f);
+			assert_string_equal(text,
+					    "replaced, past its grace since 2026-11-23T00:50Z, "
+					    "and kept: a consumer of acme/b holds it; deleted "
+					    "once acme/b's next token reaches that consumer");
+			free(text);
+		}
+		assert_null(finding(&pl, FIND_HELD, "tok-a2"));
+		assert_null(finding(&pl, FIND_HELD, "tok-b1"));
+	}
 	plan_free(&pl);
 	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
 	act = action_of(&pl, PLAN_CREATE, "b");
@@ -865,6 +885,7 @@ test_moved_consumer(void **state)
 		plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
 		assert_int_equal(count(&pl, PLAN_CREATE, "b"), 0);
 		assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 1);
+		assert_null(finding(&pl, FIND_HELD, NULL));
 		plan_free(&pl);
 		in.handed = h.v;
 	}
