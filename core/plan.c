@@ -401,12 +401,25 @@ held_read(struct plan_builder *b, const struct token_row *rows, size_t n)
 	}
 }
 
+/* Holds token row (0: none) for a consumer of slot sl, view v, unless it is sl's active one. */
+static void
+hold(struct plan_builder *b, const struct policy_slot *sl, const struct slot_view *v, int64_t row)
+{
+	if (row == 0 || (v->active != NULL && row == v->active->row))
+		return;
+	if (b->nheld == b->held_cap)
+		b->held = xgrow(b->held, &b->held_cap, 16, sizeof *b->held);
+	b->held[b->nheld++] = (struct plan_held){row, sl, NULL};
+}
+
 /*
  * Sets each slot's unreached and stray: a consumer that holds anything but
  * its active token, as the record of what each consumer was last handed
  * says.  The token such a consumer holds, while it works, is held
  * (b->held), not deleted until its slot reaches the consumer, as is the
- * one a consumer of a slot without a token holds.  A slot whose active
+ * one a consumer of a slot without a token holds, and one a delivery
+ * began to hand a consumer and did not see through (offered: it makes no
+ * slot due, its own slot's plan sees to that).  A slot whose active
  * token's handing is not recorded (made before the record was kept,
  * imported, or by hand) is taken to have reached its consumers, and
  * listed in the plan's unrecorded.  The rows (n, and in's more) give each
@@ -447,18 +460,17 @@ unreached(struct plan_builder *b, const struct plan_input *in, const struct toke
 			h = in->nhanded == 0 ? NULL
 					     : bsearch(key, in->handed, in->nhanded,
 						       sizeof *in->handed, by_consumer);
-			if (v->active != NULL && h != NULL && h->row == v->active->row)
+			if (h != NULL) {
+				hold(b, sl, v, h->row);
+				hold(b, sl, v, h->offered);
+			}
+			if (v->active == NULL || (h != NULL && h->row == v->active->row))
 				continue;
-			if (v->active != NULL && v->unreached == NULL) {
+			if (v->unreached == NULL) {
 				v->unreached = &sl->eff.deliver[k];
 				v->stray_row = h != NULL ? h->row : 0;
 			}
-			v->unknown |= v->active != NULL && h == NULL;
-			if (h == NULL)
-				continue;
-			if (b->nheld == b->held_cap)
-				b->held = xgrow(b->held, &b->held_cap, 16, sizeof *b->held);
-			b->held[b->nheld++] = (struct plan_held){h->row, sl, NULL};
+			v->unknown |= h == NULL || h->row == 0;
 		}
 	}
 	if (b->nheld == 0)

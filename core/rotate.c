@@ -282,24 +282,6 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 }
 
 /*
- * Deletes a replacement the first consumer refused, which no consumer holds:
- * recorded first as due for deletion now, so that a crash after its DELETE
- * leaves it to the next run's deletions (where a 404 means done), not kept
- * as an interrupted delivery is, in case a consumer holds it.
- */
-static int
-refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t row, const char *why,
-	char **cause)
-{
-	json_t *d = json_pack("{s:s}", "reason", "its first consumer refused it");
-	int64_t now = clock_now_ms();
-	int rc = tokens_retire(run->s, row, now, now, d, cause);
-
-	json_decref(d);
-	return rc < 0 ? -1 : discard(run, sl, id, why, cause);
-}
-
-/*
  * The keys of slot sl's first n consumers (deliver_holder's), one after
  * another, for the store's record of the token each holds; allocated.
  * With legacy (schema 14's record: deliver_fingerprint's, each followed by
@@ -319,6 +301,48 @@ holders(const struct policy_slot *sl, size_t *n, const char *legacy)
 	}
 	*n = m;
 	return keys;
+}
+
+/*
+ * Records how slot sl's consumers stand to token row: each offered it
+ * (how SLOTS_OFFERED), or, SLOTS_REFUSED, none taking it.  Returns 0, or
+ * -1 with *cause.
+ */
+static int
+record_offer(struct run *run, const struct policy_slot *sl, int64_t row, enum slots_hand how,
+	     char **cause)
+{
+	size_t n = sl->eff.ndeliver;
+	char *keys = holders(sl, &n, NULL);
+	int rc = slots_handed(run->s, row, how, keys, n, cause);
+
+	free(keys);
+	return rc;
+}
+
+/*
+ * Deletes a replacement the first consumer refused, which no consumer holds:
+ * recorded first as due for deletion now, and as offered to none, so that a
+ * crash after its DELETE leaves it to the next run's deletions (where a 404
+ * means done), not kept as an interrupted delivery is, in case a consumer
+ * holds it.
+ */
+static int
+refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t row, const char *why,
+	char **cause)
+{
+	json_t *d = json_pack("{s:s}", "reason", "its first consumer refused it");
+	int64_t now = clock_now_ms();
+	int rc = store_begin(run->s, cause);
+
+	if (rc == 0) {
+		rc = tokens_retire(run->s, row, now, now, d, cause);
+		if (rc == 0)
+			rc = record_offer(run, sl, row, SLOTS_REFUSED, cause);
+		rc = store_end(run->s, rc, cause);
+	}
+	json_decref(d);
+	return rc < 0 ? -1 : discard(run, sl, id, why, cause);
 }
 
 /*
@@ -354,7 +378,7 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 		rc = tokens_keep(run->s, row, t->expires_at, now + sl->eff.grace * MS, now, d,
 				 &superseded, cause);
 		if (rc == 0)
-			rc = slots_handed(run->s, row, keys, took, cause);
+			rc = slots_handed(run->s, row, SLOTS_TOOK, keys, took, cause);
 		rc = store_end(run->s, rc, cause);
 	}
 	free(keys);
@@ -390,9 +414,12 @@ consumer_said(struct run *run, const struct policy_slot *sl, const char *token, 
 
 /*
  * Records the replacement at row verified, when the slot verifies, and its
- * delivery begun, when it has consumers: in one transaction, so one sync of
- * the disk.  A crash before it leaves the row created, deleted by the next
- * run as a verified one would be.  Returns 0, or -1 with *cause.
+ * delivery begun, when it has consumers: the row's, and each consumer's
+ * offer (a run killed after one took it leaves it holding the token, even
+ * should the policy move it to another slot before the next run).  In one
+ * transaction, so one sync of the disk.  A crash before it leaves the row
+ * created, deleted by the next run as a verified one would be.  Returns 0,
+ * or -1 with *cause.
  */
 static int
 record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char **cause)
@@ -408,6 +435,8 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 				       NULL, cause);
 	if (rc == 0 && sl->eff.ndeliver > 0)
 		rc = tokens_delivering(run->s, row, sl->eff.ndeliver, clock_now_ms(), cause);
+	if (rc == 0 && sl->eff.ndeliver > 0)
+		rc = record_offer(run, sl, row, SLOTS_OFFERED, cause);
 	return store_end(run->s, rc, cause);
 }
 

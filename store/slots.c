@@ -146,8 +146,18 @@ slots_free(struct slot_state *v, size_t n)
 }
 
 int
-slots_handed(struct store *s, int64_t row, const char *holders, size_t n, char **cause)
+slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
+	     char **cause)
 {
+	static const char *const sql[] = {
+	    [SLOTS_TOOK] = "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2) "
+			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2, offered = NULL",
+	    [SLOTS_OFFERED] =
+		"INSERT INTO handed (consumer, token_row, offered) VALUES (?1, 0, ?2) "
+		"ON CONFLICT (consumer) DO UPDATE SET offered = ?2",
+	    [SLOTS_REFUSED] =
+		"UPDATE handed SET offered = NULL WHERE consumer = ?1 AND offered = ?2",
+	};
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
 
@@ -155,10 +165,7 @@ slots_handed(struct store *s, int64_t row, const char *holders, size_t n, char *
 		return 0;
 	if (store_begin(s, cause) < 0)
 		goto out;
-	st = store_prepare(s,
-			   "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2) "
-			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2",
-			   cause);
+	st = store_prepare(s, sql[how], cause);
 	if (st == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -197,7 +204,7 @@ slots_reached(struct store *s, int64_t row, const char *holders, size_t n, char 
 		goto out;
 	}
 	if (sqlite3_changes(s->db) > 0)
-		rc = slots_handed(s, row, holders, n, cause);
+		rc = slots_handed(s, row, SLOTS_TOOK, holders, n, cause);
 	else
 		rc = 0;
 out:
@@ -265,8 +272,8 @@ slots_reached_free(struct slot_reached *v, size_t n)
 int
 slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **cause)
 {
-	sqlite3_stmt *st =
-	    store_prepare(s, "SELECT consumer, token_row FROM handed ORDER BY consumer", cause);
+	sqlite3_stmt *st = store_prepare(
+	    s, "SELECT consumer, token_row, offered FROM handed ORDER BY consumer", cause);
 	size_t cap = 0;
 	int step;
 
@@ -286,6 +293,7 @@ slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **c
 		v = &(*out)[(*n)++];
 		memcpy(v->consumer, consumer, SLOTS_HOLDER_MAX);
 		v->row = sqlite3_column_int64(st, 1);
+		v->offered = sqlite3_column_int64(st, 2);
 	}
 	if (step != SQLITE_DONE)
 		store_error(s, "listing the tokens consumers hold", cause);

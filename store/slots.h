@@ -61,14 +61,26 @@ struct slot_reached {
 
 struct slot_handed {
 	char consumer[SLOTS_HOLDER_MAX]; /* deliver_holder's key */
-	int64_t row;                     /* the last token row handed to it */
+	int64_t row;                     /* the last token row handed to it, or 0: none */
+	/* A token row a delivery began to hand it and did not see through (a
+	 * run killed, a consumer that may have lost it), or 0: it may hold that
+	 * one or row, until a token is handed to it. */
+	int64_t offered;
+};
+
+/* What slots_handed records of a token for each consumer. */
+enum slots_hand {
+	SLOTS_TOOK,    /* it took the token: what it holds, its offered cleared */
+	SLOTS_OFFERED, /* a delivery to it begins: it may hold the token from now */
+	SLOTS_REFUSED, /* it did not take the token: an offer of it withdrawn */
 };
 
 /*
- * Records that token row was handed to n consumers: holders has their keys
+ * Records token row for n consumers, as how says: holders has their keys
  * one after another, SLOTS_HOLDER_MAX bytes each (its NUL included).
  */
-int slots_handed(struct store *s, int64_t row, const char *holders, size_t n, char **cause);
+int slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
+		 char **cause);
 
 /*
  * Records that token row, active, reached its slot's n consumers, holders:

@@ -217,6 +217,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE TABLE handed ("
     "  consumer TEXT PRIMARY KEY,"
     "  token_row INTEGER NOT NULL) WITHOUT ROWID;",
+    /*
+     * 15 -> 16: the token a delivery began to hand each consumer, recorded
+     * before it begins, so that a run killed after the consumer took it
+     * leaves that known (the consumer may hold it or its last one) even
+     * when the policy moves the consumer before the next run.  A consumer
+     * offered a token and handed none yet has token_row 0.
+     */
+    "ALTER TABLE handed ADD COLUMN offered INTEGER;",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -19,6 +19,9 @@
 #     consumer refused it, moved to a slot whose window is days away;
 #   - a delivery killed before its rename, its file then moved to another
 #     slot: the next run removes the temporary file it left (a secret);
+#   - a delivery killed after its consumer took the replacement, the file
+#     then moved to a slot whose window is days away: the replacement
+#     waits for it;
 #   - a store upgraded from schema 14 whose consumer moved before the
 #     upgrade: the first run still rotates for it, and the token it holds
 #     waits, through a failed first try;
@@ -327,6 +330,50 @@ tw_expect_eq "kp's token after q's rotation" "$(held kp)" "$(held kq)"
 [ "$(held kp)" != "$moved" ] || fail "q's rotation did not reach kp"
 run 0 rotate
 on_server "$moved" && fail "p's token is still on the server once kp has q's"
+run 0 plan --json
+tw_expect_eq "the slots due at the end" "$(rotations)" ""
+
+echo "== a delivery killed after its consumer took it, the file then moved: that token waits"
+# A store of its own.  A run killed after handing m's replacement to km
+# and km2, before its activation, leaves them holding it; the policy then
+# moves km to n, whose window (Sundays) is days away.  The next run keeps
+# the replacement and m rotates for km2; the kept token, retired by that
+# rotation, stays on the server past m's grace until n's token reaches km.
+# 2027-02-08 is a Monday.
+fresh_store offered
+N="n;lifetime: 60d, rotate_before: 14d, window: { days: [sun], hours: '01:00-05:00' }"
+policy "m=km km2" "$N=kn"
+at 2027-02-08T02:00Z
+run 0 rotate
+expect "$out" "2 rotated"
+first=$(held km)
+at 2027-02-09T02:00Z
+st=0
+TOKENWARDEN_TEST_CRASH=after-deliver "$tw_bin" rotate --force acme/m >/dev/null 2>&1 || st=$?
+tw_expect_eq "the run killed after its delivery" "$st" 137
+taken=$(held km)
+[ "$taken" != "$first" ] || fail "the killed run did not reach km"
+policy "m=km2" "$N=kn km"
+at 2027-02-09T03:00Z
+run 0 rotate
+expect "$err" "kept $taken"
+[ "$(held km2)" != "$taken" ] || fail "m did not rotate for km2"
+at 2027-02-10T02:00Z # past m's grace
+run 0 rotate
+tw_expect_eq "the token km holds past m's grace" "$(held km)" "$taken"
+on_server "$taken" || fail "the replacement km took from the killed run was deleted while km holds it"
+run 0 plan --json
+jq -e --arg id "$taken" '[.findings[] | select(.finding == "held" and .token == $id and
+	.waits_for == "acme/n")] | length == 1' "$out" >/dev/null ||
+	fail "plan does not say the replacement km holds waits for acme/n: $(cat "$out")"
+at 2027-02-14T02:00Z # n's window
+run 0 rotate
+tw_expect_eq "km's token after n's rotation" "$(held km)" "$(held kn)"
+at 2027-02-14T04:00Z
+run 0 rotate
+on_server "$taken" && fail "the replacement km took is still on the server once km has n's"
+on_server "$first" && fail "m's first token is still on the server once no consumer holds it"
+on_server "$(held km)" || fail "km's token is not on the server at the end"
 run 0 plan --json
 tw_expect_eq "the slots due at the end" "$(rotations)" ""
 

@@ -611,9 +611,9 @@ handed_order(const void *x, const void *y)
 	return strcmp(a->consumer, b->consumer);
 }
 
-/* Records that consumer k of sl was last handed token row r. */
-static void
-hand(struct handing *h, const struct policy_slot *sl, size_t k, const struct token_row *r)
+/* The record of consumer k of sl in h, added (handed nothing) if it has none. */
+static struct slot_handed *
+entry(struct handing *h, const struct policy_slot *sl, size_t k)
 {
 	struct slot_handed *e = NULL;
 	char key[DELIVER_FINGERPRINT_MAX];
@@ -625,9 +625,25 @@ hand(struct handing *h, const struct policy_slot *sl, size_t k, const struct tok
 	if (e == NULL) {
 		assert_true(h->n < sizeof h->v / sizeof h->v[0]);
 		e = &h->v[h->n++];
+		memset(e, 0, sizeof *e);
+		memcpy(e->consumer, key, sizeof key);
 	}
-	memcpy(e->consumer, key, sizeof key);
-	e->row = r->row;
+	return e;
+}
+
+/* Records that consumer k of sl was last handed token row r. */
+static void
+hand(struct handing *h, const struct policy_slot *sl, size_t k, const struct token_row *r)
+{
+	entry(h, sl, k)->row = r->row;
+	qsort(h->v, h->n, sizeof h->v[0], handed_order);
+}
+
+/* Records that a delivery began to hand consumer k of sl token row r (0: none). */
+static void
+offer(struct handing *h, const struct policy_slot *sl, size_t k, int64_t r)
+{
+	entry(h, sl, k)->offered = r;
 	qsort(h->v, h->n, sizeof h->v[0], handed_order);
 }
 
@@ -778,6 +794,92 @@ test_unreached_consumer_due(void **state)
 	plan_free(&pl);
 	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
 	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	plan_free(&pl);
+
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
+ * A run killed after a consumer took the replacement it was delivering
+ * leaves the consumer offered it, beside the token it last took: moved to
+ * another slot, it may hold either, so neither is deleted past its grace
+ * until that slot's token reaches it.  An offer alone (a consumer handed
+ * nothing before) holds its token too.
+ */
+static void
+test_offered_held(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [\n"
+		 "      { name: a, deliver: [ { file: /run/a.json } ] },\n"
+		 "      { name: b, window: { hours: '03:00-05:00' },\n"
+		 "        deliver: [ { file: /run/b.json }, { file: /run/fx.json } ] } ] }\n");
+	const struct policy_slot *a = policy_find_slot(p, "acme", "a"),
+				 *b = policy_find_slot(p, "acme", "b");
+	struct slot_reached rec[2] = {
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"a"}, .row = 3},
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"b"}, .row = 4}};
+	struct plan_input in = {.reached = rec, .nreached = 2};
+	struct handing h = {0};
+	struct token_row *t, *k, *u, *b1;
+	const struct plan_finding *f;
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	/* a's old token, the replacement a killed run delivered (kept, then retired by
+	 * a's rotation an hour ago), and a's active one; grace over for both */
+	add(&v, "acme", "a", "tok-t", TOKEN_RETIRING, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", "a", "tok-k", TOKEN_RETIRING, NOW - 2 * D, NOW + 28 * D);
+	add(&v, "acme", "a", "tok-u", TOKEN_ACTIVE, NOW - H, NOW + 30 * D - H);
+	add(&v, "acme", "b", "tok-b1", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	t = &v.rows[0];
+	k = &v.rows[1];
+	u = &v.rows[2];
+	b1 = &v.rows[3];
+	t->retire_after = NOW - 10 * M;
+	k->retire_after = NOW - 10 * M;
+	hand(&h, a, 0, u);
+	hand(&h, b, 0, b1);
+	/* fx was a's: it took t, then the killed run's k, and moved to b */
+	hand(&h, b, 1, t);
+	offer(&h, b, 1, k->row);
+	in.handed = h.v;
+	in.nhanded = h.n;
+
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 0);
+	assert_int_equal(count(&pl, PLAN_CREATE, "b"), 0);
+	f = finding(&pl, FIND_HELD, "tok-k");
+	if (f == NULL)
+		fail_msg("no held finding about the token fx was offered");
+	else
+		assert_ptr_equal(f->waits, b);
+	assert_non_null(finding(&pl, FIND_HELD, "tok-t"));
+	plan_free(&pl);
+
+	/* b's token reached fx: both go */
+	hand(&h, b, 1, b1);
+	offer(&h, b, 1, 0);
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 2);
+	assert_null(finding(&pl, FIND_HELD, NULL));
+	plan_free(&pl);
+
+	/* offered k and handed nothing before (new to the policy): k waits, and b is due */
+	memset(&h, 0, sizeof h);
+	hand(&h, a, 0, u);
+	hand(&h, b, 0, b1);
+	offer(&h, b, 1, k->row);
+	in.handed = h.v;
+	in.nhanded = h.n;
+	plan_build_with(p, v.rows, v.n, NOW + 2 * H, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 1);
+	assert_non_null(finding(&pl, FIND_HELD, "tok-k"));
+	assert_int_equal(count(&pl, PLAN_CREATE, "b"), 1);
 	plan_free(&pl);
 
 	tokens_free(v.rows, v.n);
@@ -1883,6 +1985,7 @@ main(void)
 	    cmocka_unit_test(test_lost_answers_across_runs),
 	    cmocka_unit_test(test_unreached_consumer_due),
 	    cmocka_unit_test(test_moved_consumer),
+	    cmocka_unit_test(test_offered_held),
 	    cmocka_unit_test(test_unreached_holds_unmanaged),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),

@@ -133,7 +133,8 @@ test_reached_replaced(void **state)
 	assert_int_equal(slots_reached(fx->s, etl1, keys, 2, &cause), 0);
 	assert_int_equal(slots_reached(fx->s, bi, keys, 0, &cause), 0);
 	assert_int_equal(slots_reached(fx->s, etl2, keys + 2 * SLOTS_HOLDER_MAX, 1, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, bi, keys + SLOTS_HOLDER_MAX, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bi, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, &cause),
+			 0);
 	/* A token of no slot has no record, and hands nothing through one. */
 	assert_int_equal(slots_reached(fx->s, bare, keys, 1, &cause), 0);
 	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
@@ -161,6 +162,68 @@ test_reached_replaced(void **state)
 	assert_int_equal(handed_to(h, nh, 'a')->row, etl1);
 	assert_int_equal(handed_to(h, nh, 'b')->row, bi);
 	assert_int_equal(handed_to(h, nh, 'c')->row, etl2);
+	free(h);
+	assert_null(cause);
+}
+
+/*
+ * A delivery begun offers its token to each consumer beside the one it
+ * holds (a consumer handed none yet holds row 0); taking a token clears
+ * the offer; a later offer replaces an earlier one; a refusal withdraws
+ * its token's offer only.
+ */
+static void
+test_offered(void **state)
+{
+	struct fixture *fx = *state;
+	struct slot_handed *h = NULL;
+	char keys[2 * SLOTS_HOLDER_MAX];
+	char *cause = NULL;
+	size_t nh = 0;
+	int64_t t1, t2, t3;
+
+	key_of('a', keys);
+	key_of('b', keys + SLOTS_HOLDER_MAX);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &t1, &cause), 0);
+	assert_int_equal(slots_reached(fx->s, t1, keys, 1, &cause), 0);
+	t2 = t1 + 1;
+	t3 = t1 + 2;
+	/* a holds t1 and is offered t2; b, handed nothing, is offered t2 */
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_OFFERED, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(nh, 2);
+	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, t2);
+	assert_int_equal(handed_to(h, nh, 'b')->row, 0);
+	assert_int_equal(handed_to(h, nh, 'b')->offered, t2);
+	free(h);
+	/* b took t2: its offer is cleared; a is offered t3 instead of t2 */
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, &cause),
+			 0);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
+	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
+	assert_int_equal(handed_to(h, nh, 'b')->offered, 0);
+	free(h);
+	/* a refusal withdraws only an offer of its own token */
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_REFUSED, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
+	free(h);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_REFUSED, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
+	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
+	free(h);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, &cause), 0);
+	/* an activation's record clears a's offer too */
+	assert_int_equal(slots_reached(fx->s, t1, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
+	assert_int_equal(handed_to(h, nh, 'b')->row, t1);
 	free(h);
 	assert_null(cause);
 }
@@ -213,6 +276,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reached_replaced, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_offered, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reached_migrated, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_failures_count_and_clear, fixture_setup,
 					    fixture_teardown),
