@@ -1026,6 +1026,20 @@ personal(struct plan_builder *b)
 }
 
 /*
+ * The first slot with a consumer handed nothing yet (added, or one without
+ * a token), or NULL: what that consumer holds is not known, so it may hold
+ * any token tokenwarden did not hand out itself.
+ */
+static const struct policy_slot *
+bare_slot(const struct plan_builder *b, const struct slot_view *views)
+{
+	for (size_t i = 0; i < b->p->nslots; i++)
+		if (views[i].active == NULL || views[i].unknown)
+			return b->p->slots[i];
+	return NULL;
+}
+
+/*
  * The unmanaged tokens due for deletion: each is deleted once every slot of
  * the policy has an active token made after it, and no consumer of the
  * policy holds it (unreached); until then it is a finding naming a slot
@@ -1042,15 +1056,12 @@ personal(struct plan_builder *b)
 static void
 unmanaged_due(struct plan_builder *b, const struct slot_view *views)
 {
-	const struct policy_slot *bare = NULL, *oldest = NULL;
+	const struct policy_slot *bare = bare_slot(b, views), *oldest = NULL;
 	int64_t oldest_at = INT64_MAX;
 
 	for (size_t i = 0; i < b->p->nslots; i++) {
 		const struct token_row *a = views[i].active;
 
-		/* One with a consumer handed nothing yet: it may hold any token. */
-		if ((a == NULL || views[i].unknown) && bare == NULL)
-			bare = b->p->slots[i];
 		if (a != NULL && born(a) < oldest_at) {
 			oldest_at = born(a);
 			oldest = b->p->slots[i];
@@ -1107,10 +1118,15 @@ lost_answers(struct plan_builder *b, struct slot_view *views)
  * a consumer moved to another slot holds stays until that slot's token
  * reaches it, and is a held finding meanwhile: should that slot wait long,
  * be paused or fail, the token would otherwise outlive its grace unsaid.
+ * So does an imported one while a consumer is handed nothing yet (bare): an
+ * admin hands an imported token by hand, and may have moved that consumer
+ * before any run recorded what it holds.
  */
 static void
 past_grace(struct plan_builder *b, const struct slot_view *views)
 {
+	const struct policy_slot *bare = bare_slot(b, views);
+
 	for (size_t k = 0; k < b->npast; k++) {
 		const struct token_row *r = b->past[k].r;
 		long i = b->past[k].slot;
@@ -1123,6 +1139,9 @@ past_grace(struct plan_builder *b, const struct slot_view *views)
 		if (b->p->slots[i]->eff.paused || kept)
 			continue;
 		waits = holder(b, r->row);
+		if (waits == NULL && r->origin != NULL && strcmp(r->origin, "imported") == 0 &&
+		    works(r, b->now))
+			waits = bare;
 		if (waits == NULL) {
 			retiring(b, r);
 			continue;

@@ -42,7 +42,8 @@ void slots_free(struct slot_state *v, size_t n);
  * sees a consumer the policy has added to a slot, or moved to it from
  * another (or back), since: only a rotation hands that one the slot's
  * token.  A consumer is named by deliver_holder's key; for each consumer,
- * handed keeps the last token handed to it.  A slot's record names the
+ * handed keeps the last token handed to it, and the one a delivery began
+ * to hand it and did not see through.  A slot's record names the
  * active token whose handing is recorded there: a slot whose active token
  * has none (made before the record was kept, imported, by hand) is taken
  * to have reached its consumers, or those schema 14's record of it names.

@@ -887,6 +887,77 @@ test_offered_held(void **state)
 }
 
 /*
+ * A consumer handed nothing yet may hold an imported token, which an admin
+ * hands by hand (and may have moved that consumer before any run recorded
+ * it): a retiring imported token waits past its grace until that
+ * consumer's slot reaches it; one tokenwarden made and handed out goes.
+ */
+static void
+test_unknown_holds_imported(void **state)
+{
+	struct policy *p = load(
+	    "version: 1\n"
+	    "workspaces:\n"
+	    "  - { name: acme, credential: c, tokens: [\n"
+	    "      { name: a, deliver: [ { file: /run/a.json } ] },\n"
+	    "      { name: b, deliver: [ { file: /run/b.json }, { file: /run/fx.json } ] } ] }\n");
+	const struct policy_slot *a = policy_find_slot(p, "acme", "a"),
+				 *b = policy_find_slot(p, "acme", "b");
+	struct slot_reached rec[2] = {
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"a"}, .row = 3},
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"b"}, .row = 4}};
+	struct plan_input in = {.reached = rec, .nreached = 2};
+	struct handing h = {0};
+	const struct plan_finding *f;
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", "a", "tok-imp", TOKEN_RETIRING, NOW - 20 * D, NOW + 10 * D);
+	add(&v, "acme", "a", "tok-made", TOKEN_RETIRING, NOW - 25 * D, NOW + 5 * D);
+	add(&v, "acme", "a", "tok-a", TOKEN_ACTIVE, NOW - H, NOW + 30 * D - H);
+	add(&v, "acme", "b", "tok-b", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	free(v.rows[0].origin);
+	v.rows[0].origin = xstrdup("imported");
+	v.rows[0].retire_after = NOW - 10 * M;
+	v.rows[1].retire_after = NOW - 10 * M;
+	hand(&h, a, 0, &v.rows[2]);
+	hand(&h, b, 0, &v.rows[3]);
+	in.handed = h.v;
+	in.nhanded = h.n;
+
+	/* fx, b's, handed nothing yet: the imported token waits for b, the other goes */
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 1);
+	assert_null(finding(&pl, FIND_HELD, "tok-made"));
+	f = finding(&pl, FIND_HELD, "tok-imp");
+	if (f == NULL)
+		fail_msg("no held finding about the imported token");
+	else
+		assert_ptr_equal(f->waits, b);
+	assert_int_equal(count(&pl, PLAN_CREATE, "b"), 1);
+	plan_free(&pl);
+
+	/* expired, it takes nothing from anyone: it goes */
+	v.rows[0].expires_at = NOW - M;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 2);
+	plan_free(&pl);
+	v.rows[0].expires_at = NOW + 10 * D;
+
+	/* b's token reached fx: both go */
+	hand(&h, b, 1, &v.rows[3]);
+	in.nhanded = h.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "a"), 2);
+	assert_null(finding(&pl, FIND_HELD, NULL));
+	plan_free(&pl);
+
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
  * A consumer moved from one slot to another, or back (A to B to A), holds
  * the token its old slot handed it: its new slot is due (in its window),
  * and that token, retired by its own slot meanwhile, is not deleted past
@@ -1986,6 +2057,7 @@ main(void)
 	    cmocka_unit_test(test_unreached_consumer_due),
 	    cmocka_unit_test(test_moved_consumer),
 	    cmocka_unit_test(test_offered_held),
+	    cmocka_unit_test(test_unknown_holds_imported),
 	    cmocka_unit_test(test_unreached_holds_unmanaged),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
