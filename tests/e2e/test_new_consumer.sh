@@ -210,6 +210,17 @@ jq -e --arg id "$held_d" '[.findings[] | select(.finding == "held" and .token ==
 run 4 audit report
 expect "$out" "held"
 expect "$out" "a consumer of acme/c holds it"
+run 4 audit report --format json
+python3 - "$here/../../docs/audit-report.schema.json" "$out" <<'PY' || fail "audit report's JSON with a held finding does not validate against its schema"
+import json, sys, jsonschema
+schema, doc = (json.load(open(p)) for p in sys.argv[1:])
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+for e in errors[:3]:
+    print("%s at %s" % (e.message, list(e.absolute_path)), file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+jq -e '[.findings[] | select(.finding == "held" and .waits_for == "acme/c")] | length == 1' \
+	"$out" >/dev/null || fail "audit report's JSON has no held finding waiting for acme/c"
 at 2027-01-17T02:00Z # c's window
 run 3 plan --json
 jq -e --arg f "$files/ky.json" --arg id "$held_d" '[.actions[] | select(.action == "create" and
