@@ -1054,9 +1054,9 @@ bare_slot(const struct plan_builder *b, const struct slot_view *views)
  * every deletion back.
  */
 static void
-unmanaged_due(struct plan_builder *b, const struct slot_view *views)
+unmanaged_due(struct plan_builder *b, const struct slot_view *views, const struct policy_slot *bare)
 {
-	const struct policy_slot *bare = bare_slot(b, views), *oldest = NULL;
+	const struct policy_slot *oldest = NULL;
 	int64_t oldest_at = INT64_MAX;
 
 	for (size_t i = 0; i < b->p->nslots; i++) {
@@ -1123,10 +1123,8 @@ lost_answers(struct plan_builder *b, struct slot_view *views)
  * before any run recorded what it holds.
  */
 static void
-past_grace(struct plan_builder *b, const struct slot_view *views)
+past_grace(struct plan_builder *b, const struct slot_view *views, const struct policy_slot *bare)
 {
-	const struct policy_slot *bare = bare_slot(b, views);
-
 	for (size_t k = 0; k < b->npast; k++) {
 		const struct token_row *r = b->past[k].r;
 		long i = b->past[k].slot;
@@ -1169,6 +1167,7 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	struct plan_builder b = {.pl = out, .p = p, .now = now};
 	struct slot_view *views = xcalloc(p->nslots + 1, sizeof *views);
 	struct plan_slot_due *dues = xcalloc(p->nslots + 1, sizeof *dues);
+	const struct policy_slot *bare;
 
 	if (in == NULL)
 		in = &none;
@@ -1203,8 +1202,9 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	for (size_t i = 0; i < in->nmore; i++)
 		classify(&b, &in->more[i], views);
 	unreached(&b, in, rows, n, views);
-	past_grace(&b, views);
-	unmanaged_due(&b, views);
+	bare = bare_slot(&b, views);
+	past_grace(&b, views, bare);
+	unmanaged_due(&b, views, bare);
 	lost_answers(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);

@@ -282,40 +282,26 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 }
 
 /*
- * The keys of slot sl's first n consumers (deliver_holder's), one after
- * another, for the store's record of the token each holds; allocated.
- * With legacy (schema 14's record: deliver_fingerprint's, each followed by
- * a comma), only those it names, *n set to how many.
- */
-static char *
-holders(const struct policy_slot *sl, size_t *n, const char *legacy)
-{
-	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
-	char *keys = xcalloc(*n + 1, DELIVER_FINGERPRINT_MAX);
-	size_t m = 0;
-
-	for (size_t i = 0; i < *n; i++) {
-		if (legacy != NULL && !deliver_among(legacy, &sl->eff.deliver[i]))
-			continue;
-		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * DELIVER_FINGERPRINT_MAX);
-	}
-	*n = m;
-	return keys;
-}
-
-/*
- * Records how slot sl's consumers stand to token row: each offered it
- * (how SLOTS_OFFERED), or, SLOTS_REFUSED, none taking it.  Returns 0, or
- * -1 with *cause.
+ * Records how slot sl's first n consumers stand to token row (slots_handed's
+ * how), or, with legacy (schema 14's record of it: deliver_fingerprint's,
+ * each followed by a comma), those of them it names.  Returns 0, or -1 with
+ * *cause.
  */
 static int
-record_offer(struct run *run, const struct policy_slot *sl, int64_t row, enum slots_hand how,
-	     char **cause)
+record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slots_hand how,
+	    size_t n, const char *legacy, char **cause)
 {
-	size_t n = sl->eff.ndeliver;
-	char *keys = holders(sl, &n, NULL);
-	int rc = slots_handed(run->s, row, how, keys, n, cause);
+	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
+	char *keys = xcalloc(n + 1, SLOTS_HOLDER_MAX);
+	size_t m = 0;
+	int rc;
 
+	for (size_t i = 0; i < n; i++) {
+		if (legacy != NULL && !deliver_among(legacy, &sl->eff.deliver[i]))
+			continue;
+		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * SLOTS_HOLDER_MAX);
+	}
+	rc = slots_handed(run->s, row, how, keys, m, cause);
 	free(keys);
 	return rc;
 }
@@ -338,7 +324,8 @@ refused(struct run *run, const struct policy_slot *sl, const char *id, int64_t r
 	if (rc == 0) {
 		rc = tokens_retire(run->s, row, now, now, d, cause);
 		if (rc == 0)
-			rc = record_offer(run, sl, row, SLOTS_REFUSED, cause);
+			rc =
+			    record_hand(run, sl, row, SLOTS_REFUSED, sl->eff.ndeliver, NULL, cause);
 		rc = store_end(run->s, rc, cause);
 	}
 	json_decref(d);
@@ -363,7 +350,7 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 		      held ? "a consumer took it and may lose it"
 			   : "some consumers took it and another refused it",
 		      "delivered", (json_int_t)took, "consumers", (json_int_t)sl->eff.ndeliver);
-	char fp[DELIVER_FINGERPRINT_MAX], *keys;
+	char fp[DELIVER_FINGERPRINT_MAX];
 	int64_t now = clock_now_ms();
 	int rc, superseded = 0;
 
@@ -372,16 +359,14 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 		json_array_append_new(reached, json_string(fp));
 	}
 	json_object_set_new(d, "reached", reached);
-	keys = holders(sl, &took, NULL);
 	rc = store_begin(run->s, cause);
 	if (rc == 0) {
 		rc = tokens_keep(run->s, row, t->expires_at, now + sl->eff.grace * MS, now, d,
 				 &superseded, cause);
 		if (rc == 0)
-			rc = slots_handed(run->s, row, SLOTS_TOOK, keys, took, cause);
+			rc = record_hand(run, sl, row, SLOTS_TOOK, took, NULL, cause);
 		rc = store_end(run->s, rc, cause);
 	}
-	free(keys);
 	json_decref(d);
 	if (rc < 0)
 		return -1;
@@ -436,25 +421,8 @@ record_proven(struct run *run, const struct policy_slot *sl, int64_t row, char *
 	if (rc == 0 && sl->eff.ndeliver > 0)
 		rc = tokens_delivering(run->s, row, sl->eff.ndeliver, clock_now_ms(), cause);
 	if (rc == 0 && sl->eff.ndeliver > 0)
-		rc = record_offer(run, sl, row, SLOTS_OFFERED, cause);
+		rc = record_hand(run, sl, row, SLOTS_OFFERED, sl->eff.ndeliver, NULL, cause);
 	return store_end(run->s, rc, cause);
-}
-
-/*
- * Records that token row of slot sl reached sl's consumers: all of them, or
- * those legacy (schema 14's record of it) names.  Returns 0, or -1 with
- * *cause.
- */
-static int
-record_reached(struct run *run, const struct policy_slot *sl, int64_t row, const char *legacy,
-	       char **cause)
-{
-	size_t n = sl->eff.ndeliver;
-	char *keys = holders(sl, &n, legacy);
-	int rc = slots_reached(run->s, row, keys, n, cause);
-
-	free(keys);
-	return rc;
 }
 
 /*
@@ -474,8 +442,9 @@ record_unrecorded(struct run *run, const struct plan *pl, char **cause)
 	if (store_begin_unsynced(run->s, cause) < 0)
 		return -1;
 	for (size_t i = 0; i < pl->nunrecorded && rc == 0; i++)
-		rc = record_reached(run, pl->unrecorded[i].slot, pl->unrecorded[i].row,
-				    pl->unrecorded[i].legacy, cause);
+		rc = record_hand(run, pl->unrecorded[i].slot, pl->unrecorded[i].row, SLOTS_REACHED,
+				 pl->unrecorded[i].slot->eff.ndeliver, pl->unrecorded[i].legacy,
+				 cause);
 	return store_end(run->s, rc, cause);
 }
 
@@ -502,7 +471,7 @@ record_active(struct run *run, const struct policy_slot *sl, int64_t row, int64_
 	if (rc == 0)
 		rc = slots_succeeded(run->s, sl->ws->name, sl->name, now, cause);
 	if (rc == 0)
-		rc = record_reached(run, sl, row, NULL, cause);
+		rc = record_hand(run, sl, row, SLOTS_REACHED, sl->eff.ndeliver, NULL, cause);
 	return store_end(run->s, rc, cause);
 }
 

@@ -145,6 +145,34 @@ slots_free(struct slot_state *v, size_t n)
 	free(v);
 }
 
+/*
+ * Records token row as its slot's last to reach every consumer; *mine: the
+ * row has a slot.
+ */
+static int
+slot_reached(struct store *s, int64_t row, int *mine, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s,
+			  "INSERT INTO slot_reached (slot_id, token_row) SELECT slot_id, id "
+			  "FROM tokens WHERE id = ?1 AND slot_id IS NOT NULL "
+			  "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1",
+			  cause);
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	if (sqlite3_step(st) == SQLITE_DONE) {
+		*mine = sqlite3_changes(s->db) > 0;
+		rc = 0;
+	} else {
+		store_error(s, "recording the consumers a token reached", cause);
+	}
+	store_done(s, st);
+	return rc;
+}
+
 int
 slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
 	     char **cause)
@@ -159,13 +187,19 @@ slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *hold
 		"UPDATE handed SET offered = NULL WHERE consumer = ?1 AND offered = ?2",
 	};
 	sqlite3_stmt *st = NULL;
-	int rc = -1;
+	int rc = -1, mine = 1;
 
-	if (n == 0)
+	if (n == 0 && how != SLOTS_REACHED)
 		return 0;
 	if (store_begin(s, cause) < 0)
 		goto out;
-	st = store_prepare(s, sql[how], cause);
+	if (how == SLOTS_REACHED && slot_reached(s, row, &mine, cause) < 0)
+		goto out;
+	if (!mine || n == 0) {
+		rc = 0;
+		goto out;
+	}
+	st = store_prepare(s, sql[how == SLOTS_REACHED ? SLOTS_TOOK : how], cause);
 	if (st == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -178,35 +212,6 @@ slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *hold
 		sqlite3_reset(st);
 	}
 	rc = 0;
-out:
-	store_done(s, st);
-	return store_end(s, rc, cause);
-}
-
-int
-slots_reached(struct store *s, int64_t row, const char *holders, size_t n, char **cause)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (store_begin(s, cause) < 0)
-		goto out;
-	st = store_prepare(s,
-			   "INSERT INTO slot_reached (slot_id, token_row) SELECT slot_id, id "
-			   "FROM tokens WHERE id = ?1 AND slot_id IS NOT NULL "
-			   "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1",
-			   cause);
-	if (st == NULL)
-		goto out;
-	sqlite3_bind_int64(st, 1, row);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_error(s, "recording the consumers a token reached", cause);
-		goto out;
-	}
-	if (sqlite3_changes(s->db) > 0)
-		rc = slots_handed(s, row, SLOTS_TOOK, holders, n, cause);
-	else
-		rc = 0;
 out:
 	store_done(s, st);
 	return store_end(s, rc, cause);

@@ -72,6 +72,8 @@ struct slot_handed {
 /* What slots_handed records of a token for each consumer. */
 enum slots_hand {
 	SLOTS_TOOK,    /* it took the token: what it holds, its offered cleared */
+	SLOTS_REACHED, /* an active token took: SLOTS_TOOK, and its slot's record
+			* (none, and nothing handed, for a token of no slot) */
 	SLOTS_OFFERED, /* a delivery to it begins: it may hold the token from now */
 	SLOTS_REFUSED, /* it did not take the token: an offer of it withdrawn */
 };
@@ -82,12 +84,6 @@ enum slots_hand {
  */
 int slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
 		 char **cause);
-
-/*
- * Records that token row, active, reached its slot's n consumers, holders:
- * slots_handed, and the slot's record.  Nothing for a token of no slot.
- */
-int slots_reached(struct store *s, int64_t row, const char *holders, size_t n, char **cause);
 
 /* Lists every slot's record, and schema 14's.  Free with slots_reached_free. */
 int slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause);

@@ -130,13 +130,14 @@ test_reached_replaced(void **state)
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(nh, 0);
 	/* etl's first token reached a and b; bi's, none; etl's second, c; then bi took b */
-	assert_int_equal(slots_reached(fx->s, etl1, keys, 2, &cause), 0);
-	assert_int_equal(slots_reached(fx->s, bi, keys, 0, &cause), 0);
-	assert_int_equal(slots_reached(fx->s, etl2, keys + 2 * SLOTS_HOLDER_MAX, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, etl1, SLOTS_REACHED, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bi, SLOTS_REACHED, keys, 0, &cause), 0);
+	assert_int_equal(
+	    slots_handed(fx->s, etl2, SLOTS_REACHED, keys + 2 * SLOTS_HOLDER_MAX, 1, &cause), 0);
 	assert_int_equal(slots_handed(fx->s, bi, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, &cause),
 			 0);
 	/* A token of no slot has no record, and hands nothing through one. */
-	assert_int_equal(slots_reached(fx->s, bare, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bare, SLOTS_REACHED, keys, 1, &cause), 0);
 	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
@@ -185,7 +186,7 @@ test_offered(void **state)
 	key_of('a', keys);
 	key_of('b', keys + SLOTS_HOLDER_MAX);
 	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &t1, &cause), 0);
-	assert_int_equal(slots_reached(fx->s, t1, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 1, &cause), 0);
 	t2 = t1 + 1;
 	t3 = t1 + 2;
 	/* a holds t1 and is offered t2; b, handed nothing, is offered t2 */
@@ -220,7 +221,7 @@ test_offered(void **state)
 	free(h);
 	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, &cause), 0);
 	/* an activation's record clears a's offer too */
-	assert_int_equal(slots_reached(fx->s, t1, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 2, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t1);
@@ -266,8 +267,9 @@ test_reached_migrated(void **state)
 	assert_int_equal(v[0].row, row);
 	assert_string_equal(v[0].legacy, "aa,");
 	slots_reached_free(v, n);
-	assert_int_equal(slots_reached(fx->s, row, "0123456789abcdef0123456789abcdef", 1, &cause),
-			 0);
+	assert_int_equal(
+	    slots_handed(fx->s, row, SLOTS_REACHED, "0123456789abcdef0123456789abcdef", 1, &cause),
+	    0);
 	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM handed"), 1);
 }
 
