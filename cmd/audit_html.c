@@ -166,19 +166,15 @@ html_header(const struct audit_doc *d, FILE *f)
 	fprintf(f, "</dd><dt>History</dt><dd>%" PRId64 " events, head ", v->events);
 	esc(f, v->head[0] != '\0' ? v->head : "-");
 	fputs("</dd><dt>Verification</dt><dd id=\"verify\" class=\"", f);
-	if (v->intact) {
-		fprintf(f,
-			"ok\">intact: the chain holds and %" PRId64
-			" live token rows follow from it",
-			v->rows);
-	} else {
+	if (v->broken != NULL) {
 		fputs("bad\">NOT intact: ", f);
-		if (v->broken != NULL)
-			esc(f, v->broken);
-		else
-			fprintf(
-			    f, "%" PRId64 " of %" PRId64 " live token rows differ from the history",
-			    v->differ, v->rows);
+		esc(f, v->broken);
+	} else {
+		char *text = audit_tables_text(v);
+
+		fputs(v->intact ? "ok\">intact: " : "bad\">NOT intact: ", f);
+		esc(f, text);
+		free(text);
 	}
 	fputs("</dd></dl>\n", f);
 }

@@ -124,18 +124,14 @@ text_header(const struct audit_doc *d, FILE *f)
 	fprintf(f, "store    %s\n", d->store_path);
 	fprintf(f, "history  %" PRId64 " events, head %s\n", v->events,
 		v->head[0] != '\0' ? v->head : "-");
-	if (v->intact)
-		fprintf(f,
-			"verified intact: the chain holds and all %" PRId64
-			" live token rows follow from it\n",
-			v->rows);
-	else if (v->broken != NULL)
+	if (v->broken != NULL) {
 		fprintf(f, "verified NOT intact: %s\n", v->broken);
-	else
-		fprintf(f,
-			"verified NOT intact: %" PRId64 " of %" PRId64
-			" live token rows differ from the history\n",
-			v->differ, v->rows);
+	} else {
+		char *text = audit_tables_text(v);
+
+		fprintf(f, "verified %s: %s\n", v->intact ? "intact" : "NOT intact", text);
+		free(text);
+	}
 }
 
 /* What the line functions share: the document and room for the text they make. */
@@ -282,7 +278,7 @@ header_json(const struct audit_doc *d)
 	const struct audit_filter *fl = &d->filter;
 
 	return json_pack(
-	    "{s:s, s:s, s:{s:s, s:o}, s:{s:s}, s:{s:b, s:I, s:o, s:o, s:o, s:I, s:I}, "
+	    "{s:s, s:s, s:{s:s, s:o}, s:{s:s}, s:{s:b, s:I, s:o, s:o, s:o, s:I, s:I, s:I}, "
 	    "s:{s:o, s:o, s:o, s:o, s:o}}",
 	    "tool", "tokenwarden", "tool_version", TW_VERSION, "policy", "path", d->policy_path,
 	    "sha256", d->policy_sha256[0] != '\0' ? json_string(d->policy_sha256) : json_null(),
@@ -291,8 +287,8 @@ header_json(const struct audit_doc *d)
 	    "broken_at",
 	    v->broken != NULL && v->bad_event != 0 ? json_integer(v->bad_event) : json_null(),
 	    "broken", jsonx_text(v->broken), "live_rows", (json_int_t)v->rows, "rows_differ",
-	    (json_int_t)v->differ, "filter", "workspace", jsonx_text(fl->workspace), "slot",
-	    jsonx_text(fl->slot), "state",
+	    (json_int_t)v->differ, "records_differ", (json_int_t)v->records_differ, "filter",
+	    "workspace", jsonx_text(fl->workspace), "slot", jsonx_text(fl->slot), "state",
 	    fl->state >= 0 ? json_string(tokens_state_name((enum token_state)fl->state))
 			   : json_null(),
 	    "expiring_within_seconds",

@@ -40,18 +40,26 @@ static const char *const diff_names[] = {
     [INVENTORY_MISSING] = "missing",
 };
 
+static const char *const table_names[] = {
+    [INVENTORY_TOKENS] = "tokens",
+    [INVENTORY_HANDED] = "handed",
+    [INVENTORY_SLOT_REACHED] = "slot_reached",
+    [INVENTORY_SLOT_REACHED_14] = "slot_reached_14",
+};
+
 static int
 add_diff(const struct inventory_diff *d, void *arg)
 {
 	json_t *diffs = arg;
 	char *text = inventory_diff_text(d);
 
-	json_array_append_new(diffs,
-			      json_pack("{s:s, s:I, s:o, s:s?, s:s?, s:s?, s:s?, s:s}", "kind",
-					diff_names[d->what], "row", (json_int_t)d->row, "event",
-					d->event > 0 ? json_integer(d->event) : json_null(),
-					"workspace", d->workspace, "slot", d->slot, "token",
-					d->token, "state", d->state, "text", text));
+	json_array_append_new(
+	    diffs, json_pack("{s:s, s:s, s:I, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s}", "kind",
+			     diff_names[d->what], "table", table_names[d->table], "row",
+			     (json_int_t)d->row, "event",
+			     d->event > 0 ? json_integer(d->event) : json_null(), "workspace",
+			     d->workspace, "slot", d->slot, "token", d->token, "state", d->state,
+			     "consumer", d->consumer, "text", text));
 	free(text);
 	return 0;
 }
@@ -293,13 +301,14 @@ const struct cmd_entry cmd_audit_verify_entry = {
     .opts_size = sizeof(struct verify_opts),
     .max_args = 0,
     .notes = "Every change tokenwarden makes to a token row is recorded with a digest of\n"
-	     "the row, so a row edited, added or removed outside tokenwarden is listed.\n"
+	     "the row, so a row edited, added or removed outside tokenwarden is listed;\n"
+	     "so is a record of the token a consumer holds or a slot's token reached.\n"
 	     "It reads only: a read-only store or an auditor's copy works.  When the\n"
 	     "history verifies, its head is noted on stderr, to be kept elsewhere.\n"
 	     "\n"
 	     "Exit status: 0 the history verifies (and holds HASH) and the tables follow\n"
 	     "from it, 1 the database cannot be read, 2 a usage error or no usable store,\n"
-	     "4 the history was altered, HASH is not in it, or a token row differs from\n"
-	     "it.\n",
+	     "4 the history was altered, HASH is not in it, or a token row or a record\n"
+	     "differs from it.\n",
     .run = run_audit_verify,
 };

@@ -6,6 +6,7 @@
 #include "store/inventory.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <assert.h>
@@ -84,13 +85,18 @@ audit_chain_join(struct store *s, struct audit_chain *c, int64_t *count, char he
 	return rc;
 }
 
-/* The rows rotate acts on against their last events (all rows: audit verify). */
+/*
+ * The rows rotate acts on against their last events (all rows: audit
+ * verify), and the records of what reached whom.
+ */
 static int
 check_rows(struct store *s, void *arg, char **cause)
 {
 	struct audit_integrity *v = arg;
 
-	return inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause);
+	if (inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause) < 0)
+		return -1;
+	return inventory_verify_records(s, count_diff, &v->records_differ, cause) < 0 ? -1 : 0;
 }
 
 /* What the history says of every token row, by row id (read_facts). */
@@ -260,7 +266,8 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 	if (audit_chain_join(s, &chain, &d->integrity.events, d->integrity.head,
 			     &d->integrity.bad_event, &d->integrity.broken, &why) < 0)
 		checked = -1;
-	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0;
+	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0 &&
+			      d->integrity.records_differ == 0;
 	if (rc == 0 && checked < 0) {
 		rc = -1;
 		*cause = why;
@@ -355,4 +362,20 @@ const char *
 audit_fix(enum finding_kind k)
 {
 	return k < FIND_NKINDS ? advice[k].fix : "?";
+}
+
+char *
+audit_tables_text(const struct audit_integrity *v)
+{
+	if (v->differ == 0 && v->records_differ == 0)
+		return xasprintf("the chain holds and all %" PRId64 " live token rows, and the "
+				 "records of the tokens consumers hold, follow from it",
+				 v->rows);
+	if (v->records_differ == 0)
+		return xasprintf("%" PRId64 " of %" PRId64
+				 " live token rows differ from the history",
+				 v->differ, v->rows);
+	return xasprintf("%" PRId64 " of %" PRId64 " live token rows, and %" PRId64
+			 " record%s of the tokens consumers hold, differ from the history",
+			 v->differ, v->rows, v->records_differ, v->records_differ == 1 ? "" : "s");
 }

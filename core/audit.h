@@ -59,13 +59,15 @@ int audit_chain_join(struct store *s, struct audit_chain *c, int64_t *count,
 
 /* Whether the history and the tables hold, as audit verify says it. */
 struct audit_integrity {
-	int intact;     /* the chain holds and the live rows follow from it */
+	int intact;     /* the chain holds and the live rows and records follow from it */
 	int64_t events; /* events in the chain */
 	char head[EVENTS_HEAD_MAX];
 	int64_t bad_event; /* with a broken chain: the first bad event; 0: the tail */
 	char *broken;      /* why the chain does not hold; NULL when it does */
 	int64_t rows;      /* live token rows compared with the history */
 	int64_t differ;    /* of those, rows that differ from it */
+	/* records of what reached whom that differ from it (inventory_verify_records) */
+	int64_t records_differ;
 };
 
 struct audit_doc {
@@ -106,6 +108,13 @@ int audit_history(struct store *s, const struct audit_doc *d,
 		  int (*fn)(const struct event *e, void *arg), void *arg, char **cause);
 
 void audit_free(struct audit_doc *d);
+
+/*
+ * What v says of the tables against the history, for a report: "the chain
+ * holds and ... follow from it", or what differs (v->broken aside, which
+ * the caller says).  Allocated.
+ */
+char *audit_tables_text(const struct audit_integrity *v);
 
 /* The rule a finding of kind k breaks, and what puts it right: static text. */
 const char *audit_rule(enum finding_kind k);

@@ -301,7 +301,7 @@ record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slo
 			continue;
 		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * SLOTS_HOLDER_MAX);
 	}
-	rc = slots_handed(run->s, row, how, keys, m, cause);
+	rc = slots_handed(run->s, row, how, keys, m, clock_now_ms(), cause);
 	free(keys);
 	return rc;
 }

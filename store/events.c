@@ -37,6 +37,7 @@ const char *const events_kinds[] = {
     "run.end",
     "slot.failure",
     "slot.recovered",
+    "consumer.handed",
     "workspace.clock",
     "workspace.clock_agrees",
     NULL,

@@ -507,13 +507,96 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
 	return n;
 }
 
+/*
+ * Each record of handed, slot_reached and slot_reached_14 that differs from
+ * the one its last consumer.handed event gave (store/slots.h), or that no
+ * event gives, and each an event gives that the table lacks: its key (a
+ * consumer's, or a slot's id), that event's id (NULL: none), the token row
+ * the table names (NULL: none) and the event's, and the names of the
+ * workspace and slot of the first (a consumer's token's, or the slot).
+ * An event gives a record as [token row, second value]; the table's two
+ * columns compare with those by type too, so an edit to text or a blob
+ * differs.  SQLite takes the bare column beside max() from the row that
+ * has the maximum.
+ */
+#define RECORDS(PATH, KEY, VALUE, COLUMNS, NAMES)                                                  \
+	"WITH rec AS (SELECT " KEY " AS k, max(e.id) AS ev, " VALUE " AS v FROM events e, "        \
+	"json_each(e.details, '$." PATH "') j WHERE e.kind = 'consumer.handed' GROUP BY 1), "      \
+	"cur AS (SELECT " COLUMNS ") "                                                             \
+	"SELECT coalesce(c.k, r.k), r.ev, c.row, json_extract(r.v, '$[0]'), w.name, sl.name "      \
+	"FROM cur c FULL JOIN rec r ON r.k = c.k " NAMES "WHERE c.k IS NULL OR r.k IS NULL "       \
+	"OR c.row IS NOT json_extract(r.v, '$[0]') OR c.x IS NOT json_extract(r.v, '$[1]') "       \
+	"ORDER BY 1"
+#define SLOT_NAMES                                                                                 \
+	"LEFT JOIN slots sl ON sl.id = coalesce(c.k, r.k) "                                        \
+	"LEFT JOIN workspaces w ON w.id = sl.workspace_id "
+
+static const char *const records_sql[] = {
+    [INVENTORY_HANDED] = RECORDS("consumers", "j.key", "j.value",
+				 "consumer AS k, token_row AS row, offered AS x FROM handed",
+				 "LEFT JOIN tokens t ON t.id = coalesce(c.row, json_extract(r.v, "
+				 "'$[0]')) LEFT JOIN slots sl ON sl.id = t.slot_id "
+				 "LEFT JOIN workspaces w ON w.id = t.workspace_id "),
+    [INVENTORY_SLOT_REACHED] =
+	RECORDS("slots", "CAST(j.key AS INTEGER)", "json_array(j.value)",
+		"slot_id AS k, token_row AS row, NULL AS x FROM slot_reached", SLOT_NAMES),
+    [INVENTORY_SLOT_REACHED_14] =
+	RECORDS("slots_14", "CAST(j.key AS INTEGER)", "j.value",
+		"slot_id AS k, token_row AS row, consumers AS x FROM slot_reached_14", SLOT_NAMES),
+};
+
+/* Compares the records with the history (records_sql); returns their differences or -1. */
+static int
+compare_records(struct store *s, int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
+		int *stop, char **cause)
+{
+	int n = 0;
+
+	for (enum inventory_table t = INVENTORY_HANDED; t <= INVENTORY_SLOT_REACHED_14 && !*stop;
+	     t++) {
+		sqlite3_stmt *st = store_prepare(s, records_sql[t], cause);
+		int step;
+
+		if (st == NULL)
+			return -1;
+		for (step = sqlite3_step(st); step == SQLITE_ROW && !*stop;
+		     step = sqlite3_step(st)) {
+			int here = sqlite3_column_type(st, 2) != SQLITE_NULL;
+			struct inventory_diff d = {
+			    .table = t,
+			    .event = sqlite3_column_int64(st, 1),
+			    .row = sqlite3_column_int64(st, here ? 2 : 3),
+			    .consumer = t == INVENTORY_HANDED
+					    ? (const char *)sqlite3_column_text(st, 0)
+					    : NULL,
+			    .workspace = (const char *)sqlite3_column_text(st, 4),
+			    .slot = (const char *)sqlite3_column_text(st, 5),
+			};
+
+			d.what = !here          ? INVENTORY_MISSING
+				 : d.event == 0 ? INVENTORY_UNRECORDED
+						: INVENTORY_EDITED;
+			n++;
+			*stop = fn(&d, arg) != 0;
+		}
+		if (step != SQLITE_ROW && step != SQLITE_DONE) {
+			store_error(s, "comparing the consumers' records with the history", cause);
+			n = -1;
+		}
+		store_done(s, st);
+		if (n < 0)
+			return -1;
+	}
+	return n;
+}
+
 int
 inventory_verify(struct store *s, enum inventory_scope scope,
 		 int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 		 char **cause)
 {
 	struct inventory_part all = {.up = 1, .diff = fn, .arg = arg};
-	int stop = 0, edited, missing = 0;
+	int stop = 0, edited, missing = 0, records = 0;
 
 	edited = compare_rows(s, compare_sql[scope], &all, 0, &stop, cause);
 	*rows = all.compared;
@@ -521,7 +604,18 @@ inventory_verify(struct store *s, enum inventory_scope scope,
 		return -1;
 	if (scope == INVENTORY_ALL && !stop)
 		missing = missing_rows(s, fn, arg, &stop, cause);
-	return missing < 0 ? -1 : edited + missing;
+	if (scope == INVENTORY_ALL && !stop && missing >= 0)
+		records = compare_records(s, fn, arg, &stop, cause);
+	return missing < 0 || records < 0 ? -1 : edited + missing + records;
+}
+
+int
+inventory_verify_records(struct store *s, int (*fn)(const struct inventory_diff *d, void *arg),
+			 void *arg, char **cause)
+{
+	int stop = 0;
+
+	return compare_records(s, fn, arg, &stop, cause);
 }
 
 int
@@ -538,18 +632,38 @@ inventory_verify_part(struct store *s, struct inventory_part *part, int want_row
 char *
 inventory_diff_text(const struct inventory_diff *d)
 {
-	char *who;
-	char *text;
+	const char *ws = d->workspace != NULL ? d->workspace : "no workspace";
+	const char *slot = d->slot != NULL ? d->slot : "-";
+	char *who, *text;
 
+	switch (d->table) {
+	case INVENTORY_HANDED:
+		who = xasprintf("the record of the token consumer %s holds (token row %lld, of "
+				"%s/%s)",
+				d->consumer, (long long)d->row, ws, slot);
+		break;
+	case INVENTORY_SLOT_REACHED:
+		who = xasprintf("the record of the token that reached slot %s/%s's consumers "
+				"(token row %lld)",
+				ws, slot, (long long)d->row);
+		break;
+	case INVENTORY_SLOT_REACHED_14:
+		who = xasprintf("schema 14's record of the consumers slot %s/%s's token reached "
+				"(token row %lld)",
+				ws, slot, (long long)d->row);
+		break;
+	default:
+		who = d->what == INVENTORY_MISSING
+			  ? xasprintf("token row %lld", (long long)d->row)
+			  : xasprintf("token row %lld (%s/%s, %s, %s)", (long long)d->row, ws, slot,
+				      d->token != NULL ? d->token : "no id",
+				      d->state != NULL ? d->state : "?");
+	}
 	if (d->what == INVENTORY_MISSING)
-		return xasprintf("token row %lld is in the history (event %lld) but not in the "
-				 "table: it was removed outside tokenwarden",
-				 (long long)d->row, (long long)d->event);
-	who = xasprintf("token row %lld (%s/%s, %s, %s)", (long long)d->row,
-			d->workspace != NULL ? d->workspace : "no workspace",
-			d->slot != NULL ? d->slot : "-", d->token != NULL ? d->token : "no id",
-			d->state != NULL ? d->state : "?");
-	if (d->what == INVENTORY_UNRECORDED)
+		text = xasprintf("%s is in the history (event %lld) but not in the table: it was "
+				 "removed outside tokenwarden",
+				 who, (long long)d->event);
+	else if (d->what == INVENTORY_UNRECORDED)
 		text = xasprintf("%s: no event records it; it was added outside tokenwarden", who);
 	else
 		text = xasprintf("%s differs from what its last event (%lld) recorded: it was "

@@ -42,14 +42,24 @@ enum inventory_difference {
 	INVENTORY_MISSING,    /* an event names a row the table lacks */
 };
 
+/* What a difference is of: a token row, or a record of what reached whom (store/slots.h). */
+enum inventory_table {
+	INVENTORY_TOKENS,
+	INVENTORY_HANDED,          /* the token a consumer holds */
+	INVENTORY_SLOT_REACHED,    /* the token whose handing a slot's record names */
+	INVENTORY_SLOT_REACHED_14, /* schema 14's record of a slot */
+};
+
 struct inventory_diff {
 	enum inventory_difference what;
-	int64_t row;
-	int64_t event;         /* the row's last event; 0 when none names it */
+	enum inventory_table table;
+	int64_t row;           /* the token row, or the one the record names (the table's) */
+	int64_t event;         /* the last event recording it; 0 when none does */
 	const char *workspace; /* as the table has it; NULL for a missing row */
 	const char *slot;      /* NULL: none */
 	const char *token;     /* NULL: none */
 	const char *state;
+	const char *consumer; /* INVENTORY_HANDED: its key (deliver_holder's) */
 };
 
 /*
@@ -80,13 +90,24 @@ int inventory_copy_recorded(struct store *s, char **cause);
 
 /*
  * Compares the rows of scope with the digests their last events carry, and
- * calls fn for each difference (fn returns nonzero to stop).  Sets *rows to
- * the number of rows compared.  Returns the number of differences, or -1
- * with *cause.
+ * calls fn for each difference (fn returns nonzero to stop); with
+ * INVENTORY_ALL, also the records of what reached whom with their last
+ * consumer.handed events (store/slots.h).  Sets *rows to the number of
+ * token rows compared.  Returns the number of differences, or -1 with
+ * *cause.
  */
 int inventory_verify(struct store *s, enum inventory_scope scope,
 		     int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 		     char **cause);
+
+/*
+ * Compares the records of what reached whom (handed, slot_reached,
+ * slot_reached_14) with their last consumer.handed events, calling fn for
+ * each difference as inventory_verify does (it compares them with
+ * INVENTORY_ALL).  Returns the number of differences, or -1 with *cause.
+ */
+int inventory_verify_records(struct store *s, int (*fn)(const struct inventory_diff *d, void *arg),
+			     void *arg, char **cause);
 
 /*
  * One part of a start-of-run check, for a thread with a connection of its

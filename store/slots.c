@@ -1,6 +1,7 @@
 /* Per-slot attempt state; see slots.h. */
 #include "store/slots.h"
 
+#include "core/clock.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/events.h"
@@ -146,75 +147,212 @@ slots_free(struct slot_state *v, size_t n)
 }
 
 /*
- * Records token row as its slot's last to reach every consumer; *mine: the
- * row has a slot.
+ * Records token row as its slot's last to reach every consumer, into
+ * slots ({"slot id": row}), unless it has no slot.  Returns 0, or -1 with
+ * *cause.
  */
 static int
-slot_reached(struct store *s, int64_t row, int *mine, char **cause)
+slot_reached(struct store *s, int64_t row, json_t *slots, char **cause)
 {
 	sqlite3_stmt *st =
 	    store_prepare(s,
 			  "INSERT INTO slot_reached (slot_id, token_row) SELECT slot_id, id "
 			  "FROM tokens WHERE id = ?1 AND slot_id IS NOT NULL "
-			  "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1",
+			  "ON CONFLICT (slot_id) DO UPDATE SET token_row = ?1 "
+			  "RETURNING slot_id, token_row",
 			  cause);
-	int rc = -1;
+	int step;
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, row);
-	if (sqlite3_step(st) == SQLITE_DONE) {
-		*mine = sqlite3_changes(s->db) > 0;
-		rc = 0;
-	} else {
-		store_error(s, "recording the consumers a token reached", cause);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		json_object_set_new(slots, (const char *)sqlite3_column_text(st, 0),
+				    json_integer(sqlite3_column_int64(st, 1)));
+		step = sqlite3_step(st);
 	}
+	if (step != SQLITE_DONE)
+		store_error(s, "recording the consumers a token reached", cause);
+	store_done(s, st);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+/* The record st returns (consumer, token_row, offered), into consumers as the history has it. */
+static void
+handed_entry(sqlite3_stmt *st, json_t *consumers)
+{
+	json_t *offered = sqlite3_column_type(st, 2) == SQLITE_NULL
+			      ? json_null()
+			      : json_integer(sqlite3_column_int64(st, 2));
+
+	json_object_set_new(consumers, (const char *)sqlite3_column_text(st, 0),
+			    json_pack("[I, o]", (json_int_t)sqlite3_column_int64(st, 1), offered));
+}
+
+/*
+ * Appends the consumer.handed event recording details' records, about token
+ * row (its workspace, slot and id named in the event, as a token event
+ * names them).  Returns 0, or -1 with *cause.
+ */
+static int
+handed_event(struct store *s, int64_t row, int64_t now, const json_t *details, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT w.name, sl.name, t.token FROM tokens t "
+					 "LEFT JOIN workspaces w ON w.id = t.workspace_id "
+					 "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
+					 cause);
+	int rc = -1, step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = events_append(
+		    s, now, "consumer.handed",
+		    step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL,
+		    step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 1) : NULL,
+		    step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 2) : NULL, details,
+		    cause);
+	else
+		store_error(s, "reading a token row", cause);
 	store_done(s, st);
 	return rc;
 }
 
 int
 slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
-	     char **cause)
+	     int64_t now, char **cause)
 {
 	static const char *const sql[] = {
 	    [SLOTS_TOOK] = "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2) "
-			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2, offered = NULL",
+			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2, offered = NULL "
+			   "RETURNING consumer, token_row, offered",
 	    [SLOTS_OFFERED] =
 		"INSERT INTO handed (consumer, token_row, offered) VALUES (?1, 0, ?2) "
-		"ON CONFLICT (consumer) DO UPDATE SET offered = ?2",
+		"ON CONFLICT (consumer) DO UPDATE SET offered = ?2 "
+		"RETURNING consumer, token_row, offered",
 	    [SLOTS_REFUSED] =
-		"UPDATE handed SET offered = NULL WHERE consumer = ?1 AND offered = ?2",
+		"UPDATE handed SET offered = NULL WHERE consumer = ?1 AND offered = ?2 "
+		"RETURNING consumer, token_row, offered",
 	};
+	static const char *const names[] = {
+	    [SLOTS_TOOK] = "took",
+	    [SLOTS_REACHED] = "reached",
+	    [SLOTS_OFFERED] = "offered",
+	    [SLOTS_REFUSED] = "refused",
+	};
+	json_t *consumers, *slots, *d = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = -1, mine = 1;
+	int rc = -1;
 
 	if (n == 0 && how != SLOTS_REACHED)
 		return 0;
+	consumers = json_object();
+	slots = json_object();
 	if (store_begin(s, cause) < 0)
 		goto out;
-	if (how == SLOTS_REACHED && slot_reached(s, row, &mine, cause) < 0)
+	if (how == SLOTS_REACHED && slot_reached(s, row, slots, cause) < 0)
 		goto out;
-	if (!mine || n == 0) {
-		rc = 0;
-		goto out;
-	}
-	st = store_prepare(s, sql[how == SLOTS_REACHED ? SLOTS_TOOK : how], cause);
-	if (st == NULL)
+	/* A token of no slot reaches no consumer through one. */
+	if (how == SLOTS_REACHED && json_object_size(slots) == 0)
+		n = 0;
+	if (n > 0)
+		st = store_prepare(s, sql[how == SLOTS_REACHED ? SLOTS_TOOK : how], cause);
+	if (n > 0 && st == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
+		int step;
+
 		sqlite3_bind_text(st, 1, holders + i * SLOTS_HOLDER_MAX, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, row);
-		if (sqlite3_step(st) != SQLITE_DONE) {
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW) {
+			handed_entry(st, consumers);
+			step = sqlite3_step(st);
+		}
+		if (step != SQLITE_DONE) {
 			store_error(s, "recording the token a consumer holds", cause);
 			goto out;
 		}
 		sqlite3_reset(st);
 	}
 	rc = 0;
+	if (json_object_size(consumers) > 0 || json_object_size(slots) > 0) {
+		d = json_pack("{s:s, s:I, s:O, s:O}", "how", names[how], "token_row",
+			      (json_int_t)row, "consumers", consumers, "slots", slots);
+		rc = handed_event(s, row, now, d, cause);
+	}
 out:
 	store_done(s, st);
+	json_decref(consumers);
+	json_decref(slots);
+	json_decref(d);
 	return store_end(s, rc, cause);
+}
+
+/* Each row st yields (a key, then values), into o: {"key": value or [values]}. */
+static int
+attest_rows(struct store *s, sqlite3_stmt *st, json_t *o, char **cause)
+{
+	int step;
+
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		int n = sqlite3_column_count(st);
+		json_t *v = n == 2 ? NULL : json_array();
+
+		for (int i = 1; i < n; i++) {
+			json_t *x = sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+				    : sqlite3_column_type(st, i) == SQLITE_INTEGER
+					? json_integer(sqlite3_column_int64(st, i))
+					: json_string((const char *)sqlite3_column_text(st, i));
+
+			if (v == NULL)
+				v = x;
+			else
+				json_array_append_new(v, x);
+		}
+		json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), v);
+	}
+	if (step != SQLITE_DONE)
+		store_error(s, "recording the tokens consumers hold", cause);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+int
+slots_attest(struct store *s, char **cause)
+{
+	static const char *const sql[] = {
+	    "SELECT consumer, token_row, offered FROM handed ORDER BY consumer",
+	    "SELECT slot_id, token_row FROM slot_reached ORDER BY slot_id",
+	    "SELECT slot_id, token_row, consumers FROM slot_reached_14 ORDER BY slot_id",
+	};
+	static const char *const keys[] = {"consumers", "slots", "slots_14"};
+	json_t *d = json_pack("{s:s}", "how", "attested");
+	size_t records = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof sql / sizeof *sql && rc == 0; i++) {
+		sqlite3_stmt *st = NULL;
+		json_t *o = json_object();
+
+		if (sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+			store_error(s, "recording the tokens consumers hold", cause);
+			rc = -1;
+		} else {
+			rc = attest_rows(s, st, o, cause);
+		}
+		sqlite3_finalize(st);
+		records += json_object_size(o);
+		json_object_set_new(d, keys[i], o);
+	}
+	if (rc == 0 && records > 0)
+		rc =
+		    events_append(s, clock_now_ms(), "consumer.handed", NULL, NULL, NULL, d, cause);
+	json_decref(d);
+	return rc;
 }
 
 int

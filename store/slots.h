@@ -47,7 +47,10 @@ void slots_free(struct slot_state *v, size_t n);
  * active token whose handing is recorded there: a slot whose active token
  * has none (made before the record was kept, imported, by hand) is taken
  * to have reached its consumers, or those schema 14's record of it names.
- * Not in the history (nor is slot_state).
+ * Both follow from the history: each change is a consumer.handed event
+ * giving each record as it left it (inventory_verify compares them); the
+ * first of a store upgraded to schema 17 gives them all (slots_attest).
+ * slot_state is not in the history.
  */
 #define SLOTS_HOLDER_MAX 33
 
@@ -80,10 +83,19 @@ enum slots_hand {
 
 /*
  * Records token row for n consumers, as how says: holders has their keys
- * one after another, SLOTS_HOLDER_MAX bytes each (its NUL included).
+ * one after another, SLOTS_HOLDER_MAX bytes each (its NUL included).  One
+ * transaction with its event (consumer.handed, at now), when a record
+ * changed.
  */
 int slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
-		 char **cause);
+		 int64_t now, char **cause);
+
+/*
+ * The migration to schema 17, in its transaction: one consumer.handed
+ * event giving every record as the store holds it (none: no event): an
+ * edit from then on shows, one made before does not.
+ */
+int slots_attest(struct store *s, char **cause);
 
 /* Lists every slot's record, and schema 14's.  Free with slots_reached_free. */
 int slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, char **cause);

@@ -12,6 +12,7 @@
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/inventory.h"
+#include "store/slots.h"
 #include "store/store_priv.h"
 #include "store/walbuf.h"
 
@@ -225,6 +226,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * offered a token and handed none yet has token_row 0.
      */
     "ALTER TABLE handed ADD COLUMN offered INTEGER;",
+    /*
+     * 16 -> 17: the records of handed and slot_reached follow from the
+     * history: each change is a consumer.handed event giving the records
+     * as it left them, which inventory_verify finds through this index
+     * (store/slots.h).  migrate_code records those a store already holds.
+     */
+    "CREATE INDEX events_handed ON events(id) WHERE kind = 'consumer.handed';",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */
@@ -315,6 +323,7 @@ static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **c
     [4] = attest_rows,
     [10] = checks_as_comparisons,
     [12] = inventory_copy_recorded,
+    [16] = slots_attest,
 };
 
 /*

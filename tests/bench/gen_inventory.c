@@ -44,6 +44,7 @@
 #include "core/xalloc.h"
 #include "policies/policy.h"
 #include "store/inventory.h"
+#include "store/slots.h"
 #include "store/store.h"
 #include "store/tokens.h"
 
@@ -611,7 +612,7 @@ write_db(const char *path, const char *pub_path, const struct policy *p, const s
 	insert_reached(s->db, p, g);
 	/* Raw rows have no events: record them, so the tables follow from the history. */
 	if (inventory_attest(s, g->now - 1200 * DAY, "generated for the benchmarks", &cause) < 0 ||
-	    store_commit(s, &cause) < 0)
+	    slots_attest(s, &cause) < 0 || store_commit(s, &cause) < 0)
 		goto fail;
 	store_close(s);
 	return;

@@ -318,7 +318,7 @@ for f in (b"file", sys.argv[1].encode()):
 	h.update(struct.pack(">Q", len(f)) + f)
 print(h.hexdigest())' "$1"
 }
-sqlite3 "$db" "DROP TABLE handed; DROP TABLE slot_reached;
+sqlite3 "$db" "DROP INDEX events_handed; DROP TABLE handed; DROP TABLE slot_reached;
 	ALTER TABLE slot_reached_14 RENAME TO slot_reached;
 	INSERT INTO slot_reached SELECT t.slot_id, t.id, CASE s.name
 		WHEN 'p' THEN '$(fp14 "$files/kp.json"),' ELSE '$(fp14 "$files/kq.json"),' END

@@ -144,6 +144,51 @@ sql "$db" "DELETE FROM tokens WHERE id = $gone" >/dev/null
 run 4 audit verify --db "$db"
 expect "$out" "token row $gone is in the history (event"
 
+# records_tampered CASE SQL TABLE WANT: applies SQL to a copy of the clean
+# store; audit verify must exit 4, say WANT and list a difference of TABLE
+# (the records of the tokens consumers hold follow from the history too),
+# and audit report must count it.
+records_tampered() {
+	local what=$1 edit=$2 table=$3 want=$4
+	echo "== $what"
+	rm -f "$db" "$db-wal" "$db-shm"
+	snapshot "$clean" "$db"
+	sql "$db" "$edit" >/dev/null
+	policy "$db"
+	run 4 audit verify --db "$db"
+	expect "$out" "history intact"
+	expect "$out" "$want"
+	run 4 audit verify --db "$db" --json
+	jq -e --arg t "$table" '.intact and ([.tables.differences[] | select(.table == $t)] |
+		length) == 1 and (.tables.differences | length) == 1' "$out" >/dev/null ||
+		fail "$what: audit verify --json does not list one difference of $table: $(cat "$out")"
+	run 4 audit report --db "$db" --format json
+	jq -e '.integrity.records_differ == 1 and .integrity.rows_differ == 0 and
+		(.integrity.intact | not)' "$out" >/dev/null ||
+		fail "$what: audit report does not count it: $(head -c 600 "$out")"
+}
+
+etl_file=$(sql "$clean" "SELECT consumer FROM handed h JOIN tokens t ON t.id = h.token_row WHERE t.id = $etl_active")
+[ -n "$etl_file" ] || fail "no record of the token etl's consumer holds"
+records_tampered "a consumer's record pointed at another token" \
+	"UPDATE handed SET token_row = $bi_active WHERE consumer = '$etl_file'" handed \
+	"the record of the token consumer $etl_file holds (token row $bi_active, of acme/bi) differs"
+records_tampered "an offer planted in a consumer's record" \
+	"UPDATE handed SET offered = $etl_active WHERE consumer = '$etl_file'" handed \
+	"the record of the token consumer $etl_file holds (token row $etl_active, of acme/etl) differs"
+records_tampered "a consumer's record removed" \
+	"DELETE FROM handed WHERE consumer = '$etl_file'" handed \
+	"the record of the token consumer $etl_file holds (token row $etl_active, of acme/etl) is in the history"
+records_tampered "a consumer's record planted" \
+	"INSERT INTO handed (consumer, token_row) VALUES ('0123456789abcdef0123456789abcdef', $etl_active)" \
+	handed "consumer 0123456789abcdef0123456789abcdef holds (token row $etl_active, of acme/etl): no event records it"
+records_tampered "a slot's record pointed at its old token" \
+	"UPDATE slot_reached SET token_row = token_row - 2 WHERE token_row = $etl_active" slot_reached \
+	"the record of the token that reached slot acme/etl's consumers (token row $((etl_active - 2))) differs"
+records_tampered "a slot's record removed" \
+	"DELETE FROM slot_reached WHERE token_row = $bi_active" slot_reached \
+	"the record of the token that reached slot acme/bi's consumers (token row $bi_active) is in the history"
+
 echo "== integrity: warn runs on, and says so"
 rm -f "$db" "$db-wal" "$db-shm"
 snapshot "$clean" "$db"

@@ -16,7 +16,8 @@
  * digest (13), and no record of the consumers tokens reached (14, 15).
  */
 #define FIXTURE_SCHEMA_12                                                                          \
-	"DROP TABLE slot_reached; DROP TABLE handed; DROP TABLE slot_reached_14; "                 \
+	"DROP INDEX events_handed; DROP TABLE slot_reached; DROP TABLE handed; "                   \
+	"DROP TABLE slot_reached_14; "                                                             \
 	"DROP INDEX tokens_live; ALTER TABLE tokens DROP COLUMN recorded_digest; "                 \
 	"CREATE INDEX tokens_live ON tokens(id, workspace_id, slot_id, state, token, name, "       \
 	"origin, requested_at, created_at, expires_at, updated_at, retire_after) WHERE "           \

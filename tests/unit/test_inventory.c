@@ -14,6 +14,7 @@
 
 #include "store/events.h"
 #include "store/inventory.h"
+#include "store/slots.h"
 #include "store/tokens.h"
 #include "store_fixture.h"
 
@@ -39,6 +40,7 @@ collect(const struct inventory_diff *d, void *arg)
 	seen->n++;
 	seen->last = *d;
 	seen->last.workspace = seen->last.slot = seen->last.token = seen->last.state = NULL;
+	seen->last.consumer = NULL;
 	return 0;
 }
 
@@ -179,9 +181,34 @@ test_edits_are_found(void **state)
 static void
 test_texts(void **state)
 {
-	struct inventory_diff edited = {INVENTORY_EDITED, 7, 42, "acme", "etl", "tok-7", "active"};
-	struct inventory_diff unrec = {INVENTORY_UNRECORDED, 8, 0, "acme", NULL, NULL, "pending"};
-	struct inventory_diff gone = {INVENTORY_MISSING, 9, 51, NULL, NULL, NULL, NULL};
+	struct inventory_diff edited = {.what = INVENTORY_EDITED,
+					.row = 7,
+					.event = 42,
+					.workspace = "acme",
+					.slot = "etl",
+					.token = "tok-7",
+					.state = "active"};
+	struct inventory_diff unrec = {
+	    .what = INVENTORY_UNRECORDED, .row = 8, .workspace = "acme", .state = "pending"};
+	struct inventory_diff gone = {.what = INVENTORY_MISSING, .row = 9, .event = 51};
+	struct inventory_diff handed = {.what = INVENTORY_EDITED,
+					.table = INVENTORY_HANDED,
+					.row = 7,
+					.event = 60,
+					.workspace = "acme",
+					.slot = "etl",
+					.consumer = "0123456789abcdef0123456789abcdef"};
+	struct inventory_diff reached = {.what = INVENTORY_UNRECORDED,
+					 .table = INVENTORY_SLOT_REACHED,
+					 .row = 7,
+					 .workspace = "acme",
+					 .slot = "etl"};
+	struct inventory_diff legacy = {.what = INVENTORY_MISSING,
+					.table = INVENTORY_SLOT_REACHED_14,
+					.row = 5,
+					.event = 3,
+					.workspace = "acme",
+					.slot = "bi"};
 	char *t;
 
 	(void)state;
@@ -197,6 +224,133 @@ test_texts(void **state)
 	assert_string_equal(t, "token row 9 is in the history (event 51) but not in the table: it "
 			       "was removed outside tokenwarden");
 	free(t);
+	t = inventory_diff_text(&handed);
+	assert_string_equal(t, "the record of the token consumer 0123456789abcdef0123456789abcdef "
+			       "holds (token row 7, of acme/etl) differs from what its last event "
+			       "(60) recorded: it was edited outside tokenwarden");
+	free(t);
+	t = inventory_diff_text(&reached);
+	assert_string_equal(t, "the record of the token that reached slot acme/etl's consumers "
+			       "(token row 7): no event records it; it was added outside "
+			       "tokenwarden");
+	free(t);
+	t = inventory_diff_text(&legacy);
+	assert_string_equal(t, "schema 14's record of the consumers slot acme/bi's token reached "
+			       "(token row 5) is in the history (event 3) but not in the table: it "
+			       "was removed outside tokenwarden");
+	free(t);
+}
+
+/* Two consumers' keys, one after the other (SLOTS_HOLDER_MAX bytes each). */
+static const char keys[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\0bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/* The records' differences from the history (inventory_verify_records), into seen. */
+static int
+record_differences(struct store *s, struct seen *seen)
+{
+	char *cause = NULL;
+	int n;
+
+	memset(seen, 0, sizeof *seen);
+	n = inventory_verify_records(s, collect, seen, &cause);
+	if (n < 0)
+		fail_msg("inventory_verify_records: %s", cause);
+	assert_int_equal(n, seen->n);
+	return n;
+}
+
+/*
+ * Each way the records of what reached whom change (store/slots.h) leaves
+ * them following from the history; an edit, a removal or a planted record
+ * of each table is found, and a store upgraded to schema 17 with records
+ * has them attested in one event.
+ */
+static void
+test_records_follow_history(void **state)
+{
+	struct fixture *fx = *state;
+	struct seen seen;
+	int64_t r1, r2, bi;
+	char *cause = NULL;
+
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + 10 * DAY, T0, &r1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, r1, SLOTS_REACHED, keys, 2, T0, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", "bi", "bi-1", T0 + 10 * DAY, T0, &bi, &cause),
+			 0);
+	assert_int_equal(slots_handed(fx->s, bi, SLOTS_REACHED, keys, 0, T0, &cause), 0);
+	exec_ok(fx->s, "UPDATE tokens SET state = 'failed'");
+	assert_int_equal(
+	    tokens_intent(fx->s, "acme", "etl", "etl-2", T0 + 10 * DAY, T0, &r2, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, r2, SLOTS_OFFERED, keys, 2, T0, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, r2, SLOTS_REFUSED, keys, 1, T0, &cause), 0);
+	assert_int_equal(
+	    slots_handed(fx->s, r2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, T0, &cause), 0);
+	/* A refusal that withdraws nothing records nothing. */
+	assert_int_equal(slots_handed(fx->s, r2, SLOTS_REFUSED, keys, 1, T0, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = "
+					      "'consumer.handed'"),
+			 5);
+	/* (The rows' state edited above is not this test's: only the records are compared.) */
+	assert_int_equal(record_differences(fx->s, &seen), 0);
+
+	exec_ok(fx->s, "BEGIN; UPDATE handed SET offered = 7 WHERE consumer LIKE 'b%'");
+	assert_int_equal(record_differences(fx->s, &seen), 1);
+	assert_int_equal(seen.last.table, INVENTORY_HANDED);
+	assert_int_equal(seen.last.what, INVENTORY_EDITED);
+	exec_ok(fx->s, "ROLLBACK; BEGIN; DELETE FROM handed WHERE consumer LIKE 'a%'");
+	assert_int_equal(record_differences(fx->s, &seen), 1);
+	assert_int_equal(seen.last.what, INVENTORY_MISSING);
+	assert_int_equal(seen.last.row, r1);
+	exec_ok(fx->s, "ROLLBACK; BEGIN; INSERT INTO handed VALUES ('c', 1, NULL)");
+	assert_int_equal(record_differences(fx->s, &seen), 1);
+	assert_int_equal(seen.last.what, INVENTORY_UNRECORDED);
+	exec_ok(fx->s, "ROLLBACK; BEGIN; UPDATE handed SET token_row = CAST(token_row AS BLOB)");
+	assert_int_equal(record_differences(fx->s, &seen), 2);
+	exec_ok(fx->s,
+		"ROLLBACK; BEGIN; UPDATE slot_reached SET token_row = 0 WHERE token_row = 1");
+	assert_int_equal(record_differences(fx->s, &seen), 1);
+	assert_int_equal(seen.last.table, INVENTORY_SLOT_REACHED);
+	assert_int_equal(seen.last.what, INVENTORY_EDITED);
+	exec_ok(fx->s, "ROLLBACK; BEGIN; DELETE FROM slot_reached");
+	assert_int_equal(record_differences(fx->s, &seen), 2);
+	assert_int_equal(seen.last.what, INVENTORY_MISSING);
+	exec_ok(fx->s, "ROLLBACK");
+
+	/* Back to schema 16, with records no event gives, one of schema 14 among them. */
+	exec_ok(fx->s,
+		"DROP INDEX events_handed; DELETE FROM events WHERE kind = 'consumer.handed'; "
+		"INSERT INTO slot_reached_14 SELECT slot_id, id, 'aa,' FROM tokens "
+		"WHERE id = 2; PRAGMA user_version = 16");
+	assert_int_equal(record_differences(fx->s, &seen), 5);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(query_int(fx->s->db,
+				   "SELECT count(*) FROM events WHERE kind = "
+				   "'consumer.handed' AND details LIKE '%\"attested\"%'"),
+			 1);
+	assert_int_equal(record_differences(fx->s, &seen), 0);
+	exec_ok(fx->s, "UPDATE slot_reached_14 SET consumers = 'bb,'");
+	assert_int_equal(record_differences(fx->s, &seen), 1);
+	assert_int_equal(seen.last.table, INVENTORY_SLOT_REACHED_14);
+	assert_int_equal(seen.last.what, INVENTORY_EDITED);
+}
+
+/* A store upgraded to schema 17 with no records has no event of them. */
+static void
+test_no_records_no_event(void **state)
+{
+	struct fixture *fx = *state;
+	char *cause = NULL;
+
+	exec_ok(fx->s, "DROP INDEX events_handed; PRAGMA user_version = 16");
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(
+	    query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = 'consumer.handed'"), 0);
 }
 
 /*
@@ -818,6 +972,10 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_edits_are_found, fixture_setup, fixture_teardown),
 	    cmocka_unit_test(test_texts),
+	    cmocka_unit_test_setup_teardown(test_records_follow_history, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_no_records_no_event, fixture_setup,
+					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migration_attests_rows, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_image_migrates_in_memory, fixture_setup,

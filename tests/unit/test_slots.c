@@ -130,14 +130,15 @@ test_reached_replaced(void **state)
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(nh, 0);
 	/* etl's first token reached a and b; bi's, none; etl's second, c; then bi took b */
-	assert_int_equal(slots_handed(fx->s, etl1, SLOTS_REACHED, keys, 2, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, bi, SLOTS_REACHED, keys, 0, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, etl1, SLOTS_REACHED, keys, 2, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bi, SLOTS_REACHED, keys, 0, 1000, &cause), 0);
 	assert_int_equal(
-	    slots_handed(fx->s, etl2, SLOTS_REACHED, keys + 2 * SLOTS_HOLDER_MAX, 1, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, bi, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, &cause),
-			 0);
+	    slots_handed(fx->s, etl2, SLOTS_REACHED, keys + 2 * SLOTS_HOLDER_MAX, 1, 1000, &cause),
+	    0);
+	assert_int_equal(
+	    slots_handed(fx->s, bi, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, 1000, &cause), 0);
 	/* A token of no slot has no record, and hands nothing through one. */
-	assert_int_equal(slots_handed(fx->s, bare, SLOTS_REACHED, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bare, SLOTS_REACHED, keys, 1, 1000, &cause), 0);
 	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
@@ -186,11 +187,11 @@ test_offered(void **state)
 	key_of('a', keys);
 	key_of('b', keys + SLOTS_HOLDER_MAX);
 	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &t1, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 1, 1000, &cause), 0);
 	t2 = t1 + 1;
 	t3 = t1 + 2;
 	/* a holds t1 and is offered t2; b, handed nothing, is offered t2 */
-	assert_int_equal(slots_handed(fx->s, t2, SLOTS_OFFERED, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_OFFERED, keys, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(nh, 2);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
@@ -199,9 +200,9 @@ test_offered(void **state)
 	assert_int_equal(handed_to(h, nh, 'b')->offered, t2);
 	free(h);
 	/* b took t2: its offer is cleared; a is offered t3 instead of t2 */
-	assert_int_equal(slots_handed(fx->s, t2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, &cause),
-			 0);
-	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, &cause), 0);
+	assert_int_equal(
+	    slots_handed(fx->s, t2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
@@ -209,19 +210,19 @@ test_offered(void **state)
 	assert_int_equal(handed_to(h, nh, 'b')->offered, 0);
 	free(h);
 	/* a refusal withdraws only an offer of its own token */
-	assert_int_equal(slots_handed(fx->s, t2, SLOTS_REFUSED, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_REFUSED, keys, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
 	free(h);
-	assert_int_equal(slots_handed(fx->s, t3, SLOTS_REFUSED, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_REFUSED, keys, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
 	free(h);
-	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, 1000, &cause), 0);
 	/* an activation's record clears a's offer too */
-	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 2, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t1);
@@ -246,7 +247,8 @@ test_reached_migrated(void **state)
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
 	assert_int_equal(
 	    sqlite3_exec(db,
-			 "DROP TABLE handed; DROP TABLE slot_reached; DROP TABLE slot_reached_14; "
+			 "DROP INDEX events_handed; DROP TABLE handed; DROP TABLE slot_reached; "
+			 "DROP TABLE slot_reached_14; "
 			 "CREATE TABLE slot_reached (slot_id INTEGER PRIMARY KEY REFERENCES "
 			 "slots(id), token_row INTEGER NOT NULL, consumers TEXT NOT NULL); "
 			 "INSERT INTO slot_reached SELECT slot_id, id, 'aa,' FROM tokens; "
@@ -267,9 +269,9 @@ test_reached_migrated(void **state)
 	assert_int_equal(v[0].row, row);
 	assert_string_equal(v[0].legacy, "aa,");
 	slots_reached_free(v, n);
-	assert_int_equal(
-	    slots_handed(fx->s, row, SLOTS_REACHED, "0123456789abcdef0123456789abcdef", 1, &cause),
-	    0);
+	assert_int_equal(slots_handed(fx->s, row, SLOTS_REACHED, "0123456789abcdef0123456789abcdef",
+				      1, 1000, &cause),
+			 0);
 	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM handed"), 1);
 }
 
