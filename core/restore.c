@@ -22,18 +22,18 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Counts a difference: of a token row (arg[0]), or of a record (arg[1]). */
 static int
 count_diff(const struct inventory_diff *d, void *arg)
 {
-	(void)d;
-	++*(int64_t *)arg;
+	++((int64_t *)arg)[d->table != INVENTORY_TOKENS];
 	return 0;
 }
 
 int
 restore_check(struct store *copy, struct storecopy_facts *f, char **cause)
 {
-	int64_t diffs = 0, rows = 0;
+	int64_t diffs[2] = {0, 0}, rows = 0;
 
 	if (storecopy_check(copy, f, cause) < 0)
 		return -1;
@@ -43,13 +43,23 @@ restore_check(struct store *copy, struct storecopy_facts *f, char **cause)
 				   copy->path, f->broken);
 		return -1;
 	}
-	if (inventory_verify(copy, INVENTORY_ALL, count_diff, &diffs, &rows, cause) < 0)
+	if (inventory_verify(copy, INVENTORY_ALL, count_diff, diffs, &rows, cause) < 0)
 		return -1;
-	if (diffs > 0) {
+	if (diffs[0] > 0) {
 		*cause = xasprintf("%s: %lld token row%s differ from what its history records "
 				   "('tokenwarden audit verify --db %s' lists them); every run "
 				   "would refuse it",
-				   copy->path, (long long)diffs, diffs == 1 ? "" : "s", copy->path);
+				   copy->path, (long long)diffs[0], diffs[0] == 1 ? "" : "s",
+				   copy->path);
+		return -1;
+	}
+	if (diffs[1] > 0) {
+		*cause = xasprintf(
+		    "%s: %lld record%s of the tokens consumers hold differ from what "
+		    "its history records ('tokenwarden audit verify --db %s' lists "
+		    "them); restoring it would put records edited outside "
+		    "tokenwarden in place",
+		    copy->path, (long long)diffs[1], diffs[1] == 1 ? "" : "s", copy->path);
 		return -1;
 	}
 	return 0;

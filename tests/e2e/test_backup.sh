@@ -306,6 +306,10 @@ expect "$err" "nothing was changed"
 edited_copy "$TW_TMP/edited.db" \
 	"UPDATE tokens SET expires_at = expires_at + 86400000 WHERE id = (SELECT max(id) FROM tokens)"
 restore_refused 1 "differ from what its history records" "$TW_TMP/edited.db"
+# A copy whose record of the token a consumer holds differs: refused too.
+edited_copy "$TW_TMP/handed.db" "UPDATE handed SET token_row = 0"
+restore_refused 1 "of the tokens consumers hold differ from what its history records" \
+	"$TW_TMP/handed.db"
 # --head names the copy meant; another is refused.
 restore_refused 1 "not the copy that head was printed for" --head "$restore_head" "$bk/first.db"
 # A copy from before a rekey would bring the old key back: only with --force.
