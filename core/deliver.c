@@ -767,6 +767,27 @@ deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
 	consumer_hash(s, d, out);
 }
 
+char *
+deliver_given(const struct policy_deliver *d)
+{
+	if (d->kind != DELIVER_FILE)
+		return NULL;
+	return xstrjoin(d->owner != NULL ? d->owner : "", ":", d->group != NULL ? d->group : "");
+}
+
+int
+deliver_given_is(const struct policy_deliver *d, const char *given)
+{
+	const char *owner = d->owner != NULL ? d->owner : "";
+	const char *group = d->group != NULL ? d->group : "";
+	size_t n = strlen(owner);
+
+	if (given == NULL || d->kind != DELIVER_FILE)
+		return 1;
+	return strncmp(given, owner, n) == 0 && given[n] == ':' &&
+	       strcmp(given + n + 1, group) == 0;
+}
+
 int
 deliver_among(const char *fingerprints, const struct policy_deliver *d)
 {

@@ -75,6 +75,18 @@ void deliver_holder(const struct policy_slot *s, const struct policy_deliver *d,
 		    char out[DELIVER_FINGERPRINT_MAX]);
 
 /*
+ * What file consumer d's file is given with each token, as the store
+ * records it (slot_handed's given): "OWNER:GROUP" as the policy spells
+ * them, either empty when unset (the file is then tokenwarden's own user's
+ * and group's); NULL for a program.  A name cannot hold a colon, so the
+ * text reads one way.  Allocated.
+ */
+char *deliver_given(const struct policy_deliver *d);
+
+/* Whether given (deliver_given's, NULL: none recorded) is what d is given now. */
+int deliver_given_is(const struct policy_deliver *d, const char *given);
+
+/*
  * Whether fingerprints, deliver_fingerprint's each followed by a comma (as
  * schema 14 recorded the consumers a slot's token reached), names consumer d.
  */

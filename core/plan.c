@@ -88,7 +88,7 @@ plan_jitter(const char *workspace, const char *slot, int64_t jitter)
 	return (int64_t)(h % (uint64_t)(jitter + 1));
 }
 
-/* The most of a consumer's path a reason quotes: why[256] must hold the rest. */
+/* The most of a consumer's path a reason quotes: why[384] must hold the rest. */
 #define WHY_PATH_MAX 120
 
 /* Seconds (floor) of a time in ms, and back. */
@@ -306,7 +306,12 @@ struct slot_view {
 	 * it, or moved it from another slot, since); NULL: none, or its active
 	 * token's handing is not recorded (the plan's unrecorded). */
 	const struct policy_deliver *unreached;
-	int unknown;                     /* some consumer was handed nothing yet */
+	int unknown; /* some consumer was handed nothing yet */
+	/* A file consumer its active token reached, given another owner or group
+	 * than the policy gives it now, and what it was given (deliver_given's);
+	 * NULL: none. */
+	const struct policy_deliver *regiven;
+	const char *given;
 	int64_t stray_row;               /* what that consumer was last handed; 0: nothing */
 	const struct plan_held *stray;   /* that row, once read (NULL: handed nothing) */
 	const struct token_row *expired; /* its newest retiring token past grace and expiry */
@@ -463,6 +468,12 @@ unreached(struct plan_builder *b, const struct plan_input *in, const struct toke
 			if (h != NULL) {
 				hold(b, sl, v, h->row);
 				hold(b, sl, v, h->offered);
+			}
+			if (v->active != NULL && h != NULL && h->row == v->active->row &&
+			    v->regiven == NULL &&
+			    !deliver_given_is(&sl->eff.deliver[k], h->given)) {
+				v->regiven = &sl->eff.deliver[k];
+				v->given = h->given;
 			}
 			if (v->active == NULL || (h != NULL && h->row == v->active->row))
 				continue;
@@ -789,7 +800,7 @@ static void
 forced(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
        struct plan_slot_due *d, const char *why)
 {
-	char forced_why[320];
+	char forced_why[448];
 
 	if (v->failures != NULL)
 		failed_before(b, s, v, d);
@@ -856,12 +867,68 @@ strayed(const struct plan_builder *b, const struct policy_slot *s, const struct 
 			 kind, dots, where, id, v->active->token);
 }
 
+/*
+ * Says who a file is given to by given (deliver_given's "OWNER:GROUP"), or,
+ * when given is NULL, by d's policy, into out: each name cut at 32 bytes.
+ */
+static void
+given_text(const struct policy_deliver *d, const char *given, char *out, size_t size)
+{
+	const char *owner = d->owner != NULL ? d->owner : "",
+		   *group = d->group != NULL ? d->group : "";
+	const char *colon = given != NULL ? strchr(given, ':') : NULL;
+	int no = (int)strlen(owner);
+
+	if (colon != NULL) {
+		owner = given;
+		no = (int)(colon - given);
+		group = colon + 1;
+	}
+	if (no == 0 && *group == '\0')
+		snprintf(out, size, "tokenwarden's own user and group");
+	else if (*group == '\0')
+		snprintf(out, size, "owner %.*s", no < 32 ? no : 32, owner);
+	else if (no == 0)
+		snprintf(out, size, "group %.32s", group);
+	else
+		snprintf(out, size, "owner %.*s, group %.32s", no < 32 ? no : 32, owner, group);
+}
+
+/*
+ * A slot with a file consumer its active token reached, given another
+ * owner or group than the policy gives it now: due at the next run in its
+ * window, since only a rotation writes the file, and its token still
+ * works.  Sets d and why when that is sooner than its due time.
+ */
+static void
+regiven(const struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
+	struct plan_slot_due *d, char *why, size_t size)
+{
+	const struct policy_deliver *c = v->regiven;
+	const char *where = c->path;
+	const char *dots = strlen(where) > WHY_PATH_MAX ? "..." : "";
+	char was[96], now[96];
+	int64_t at = window_at(s, b->now);
+
+	if (at >= d->due)
+		return;
+	d->due = at;
+	if (*dots != '\0')
+		where += strlen(where) - WHY_PATH_MAX;
+	given_text(c, v->given, was, sizeof was);
+	given_text(c, NULL, now, sizeof now);
+	snprintf(why, size,
+		 "its consumer file %s%s was given %s; the policy now gives it %s: only a rotation "
+		 "writes the file so",
+		 dots, where, was, now);
+}
+
 /* Decides what slot s needs; fills d for the capacity estimate. */
 static void
 evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_view *v,
 	 struct plan_slot_due *d)
 {
-	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[256];
+	char exp[TIMEFMT_MAX], when[TIMEFMT_MAX], rb[32], why[384];
 	const struct token_row *newer, *dead;
 	const char *how;
 	int64_t due;
@@ -925,8 +992,11 @@ evaluate(struct plan_builder *b, const struct policy_slot *s, const struct slot_
 			 "its consumers may hold %s, newer than the active %s; a rotation reaches "
 			 "them all",
 			 newer->token != NULL ? newer->token : "?", v->active->token);
-	} else if (v->unreached != NULL)
+	} else if (v->unreached != NULL) {
 		strayed(b, s, v, d, why, sizeof why);
+	} else if (v->regiven != NULL) {
+		regiven(b, s, v, d, why, sizeof why);
+	}
 	if (s == b->force) {
 		forced(b, s, v, d, why);
 		return;

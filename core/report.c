@@ -182,7 +182,7 @@ report_free(struct report *r)
 	tokens_free(r->dead, r->ndead);
 	slots_free(r->states, r->nstates);
 	slots_reached_free(r->reached, r->nreached);
-	free(r->handed);
+	slots_handed_free(r->handed, r->nhanded);
 	clocks_free(r->clocks, r->nclocks);
 	memset(r, 0, sizeof *r);
 }

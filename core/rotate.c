@@ -292,16 +292,21 @@ record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slo
 	    size_t n, const char *legacy, char **cause)
 {
 	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
-	char *keys = xcalloc(n + 1, SLOTS_HOLDER_MAX);
+	char *keys = xcalloc(n + 1, SLOTS_HOLDER_MAX), **given = xcalloc(n + 1, sizeof *given);
 	size_t m = 0;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		if (legacy != NULL && !deliver_among(legacy, &sl->eff.deliver[i]))
 			continue;
+		given[m] = deliver_given(&sl->eff.deliver[i]);
 		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * SLOTS_HOLDER_MAX);
 	}
-	rc = slots_handed(run->s, row, how, keys, m, clock_now_ms(), cause);
+	rc = slots_handed(run->s, row, how, keys, (const char *const *)given, m, clock_now_ms(),
+			  cause);
+	for (size_t i = 0; i < m; i++)
+		free(given[i]);
+	free(given);
 	free(keys);
 	return rc;
 }

@@ -514,7 +514,7 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
  * consumer's, or a slot's id), that event's id (NULL: none), the token row
  * the table names (NULL: none) and the event's, and the names of the
  * workspace and slot of the first (a consumer's token's, or the slot).
- * An event gives a record as [token row, second value]; the table's two
+ * An event gives a record as [token row, second value, third]; the table's
  * columns compare with those by type too, so an edit to text or a blob
  * differs.  SQLite takes the bare column beside max() from the row that
  * has the maximum.
@@ -526,23 +526,25 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
 	"SELECT coalesce(c.k, r.k), r.ev, c.row, json_extract(r.v, '$[0]'), w.name, sl.name "      \
 	"FROM cur c FULL JOIN rec r ON r.k = c.k " NAMES "WHERE c.k IS NULL OR r.k IS NULL "       \
 	"OR c.row IS NOT json_extract(r.v, '$[0]') OR c.x IS NOT json_extract(r.v, '$[1]') "       \
-	"ORDER BY 1"
+	"OR c.y IS NOT json_extract(r.v, '$[2]') ORDER BY 1"
 #define SLOT_NAMES                                                                                 \
 	"LEFT JOIN slots sl ON sl.id = coalesce(c.k, r.k) "                                        \
 	"LEFT JOIN workspaces w ON w.id = sl.workspace_id "
 
 static const char *const records_sql[] = {
     [INVENTORY_HANDED] = RECORDS("consumers", "j.key", "j.value",
-				 "consumer AS k, token_row AS row, offered AS x FROM handed",
+				 "consumer AS k, token_row AS row, offered AS x, given AS y "
+				 "FROM handed",
 				 "LEFT JOIN tokens t ON t.id = coalesce(c.row, json_extract(r.v, "
 				 "'$[0]')) LEFT JOIN slots sl ON sl.id = t.slot_id "
 				 "LEFT JOIN workspaces w ON w.id = t.workspace_id "),
-    [INVENTORY_SLOT_REACHED] =
-	RECORDS("slots", "CAST(j.key AS INTEGER)", "json_array(j.value)",
-		"slot_id AS k, token_row AS row, NULL AS x FROM slot_reached", SLOT_NAMES),
+    [INVENTORY_SLOT_REACHED] = RECORDS(
+	"slots", "CAST(j.key AS INTEGER)", "json_array(j.value)",
+	"slot_id AS k, token_row AS row, NULL AS x, NULL AS y FROM slot_reached", SLOT_NAMES),
     [INVENTORY_SLOT_REACHED_14] =
 	RECORDS("slots_14", "CAST(j.key AS INTEGER)", "j.value",
-		"slot_id AS k, token_row AS row, consumers AS x FROM slot_reached_14", SLOT_NAMES),
+		"slot_id AS k, token_row AS row, consumers AS x, NULL AS y FROM slot_reached_14",
+		SLOT_NAMES),
 };
 
 /* Compares the records with the history (records_sql); returns their differences or -1. */

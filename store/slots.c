@@ -178,7 +178,10 @@ slot_reached(struct store *s, int64_t row, json_t *slots, char **cause)
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
-/* The record st returns (consumer, token_row, offered), into consumers as the history has it. */
+/*
+ * The record st returns (consumer, token_row, offered, given), into
+ * consumers as the history has it: [token_row, offered, given].
+ */
 static void
 handed_entry(sqlite3_stmt *st, json_t *consumers)
 {
@@ -187,7 +190,8 @@ handed_entry(sqlite3_stmt *st, json_t *consumers)
 			      : json_integer(sqlite3_column_int64(st, 2));
 
 	json_object_set_new(consumers, (const char *)sqlite3_column_text(st, 0),
-			    json_pack("[I, o]", (json_int_t)sqlite3_column_int64(st, 1), offered));
+			    json_pack("[I, o, s?]", (json_int_t)sqlite3_column_int64(st, 1),
+				      offered, (const char *)sqlite3_column_text(st, 3)));
 }
 
 /*
@@ -223,20 +227,20 @@ handed_event(struct store *s, int64_t row, int64_t now, const json_t *details, c
 }
 
 int
-slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
-	     int64_t now, char **cause)
+slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders,
+	     const char *const *given, size_t n, int64_t now, char **cause)
 {
 	static const char *const sql[] = {
-	    [SLOTS_TOOK] = "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2) "
-			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2, offered = NULL "
-			   "RETURNING consumer, token_row, offered",
+	    [SLOTS_TOOK] = "INSERT INTO handed (consumer, token_row, given) VALUES (?1, ?2, ?3) "
+			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2, offered = NULL, "
+			   "given = ?3 RETURNING consumer, token_row, offered, given",
 	    [SLOTS_OFFERED] =
 		"INSERT INTO handed (consumer, token_row, offered) VALUES (?1, 0, ?2) "
 		"ON CONFLICT (consumer) DO UPDATE SET offered = ?2 "
-		"RETURNING consumer, token_row, offered",
+		"RETURNING consumer, token_row, offered, given",
 	    [SLOTS_REFUSED] =
 		"UPDATE handed SET offered = NULL WHERE consumer = ?1 AND offered = ?2 "
-		"RETURNING consumer, token_row, offered",
+		"RETURNING consumer, token_row, offered, given",
 	};
 	static const char *const names[] = {
 	    [SLOTS_TOOK] = "took",
@@ -268,6 +272,9 @@ slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *hold
 
 		sqlite3_bind_text(st, 1, holders + i * SLOTS_HOLDER_MAX, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, row);
+		if (how == SLOTS_TOOK || how == SLOTS_REACHED)
+			sqlite3_bind_text(st, 3, given != NULL ? given[i] : NULL, -1,
+					  SQLITE_STATIC);
 		step = sqlite3_step(st);
 		if (step == SQLITE_ROW) {
 			handed_entry(st, consumers);
@@ -325,7 +332,7 @@ int
 slots_attest(struct store *s, char **cause)
 {
 	static const char *const sql[] = {
-	    "SELECT consumer, token_row, offered FROM handed ORDER BY consumer",
+	    "SELECT consumer, token_row, offered, given FROM handed ORDER BY consumer",
 	    "SELECT slot_id, token_row FROM slot_reached ORDER BY slot_id",
 	    "SELECT slot_id, token_row, consumers FROM slot_reached_14 ORDER BY slot_id",
 	};
@@ -416,7 +423,7 @@ int
 slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **cause)
 {
 	sqlite3_stmt *st = store_prepare(
-	    s, "SELECT consumer, token_row, offered FROM handed ORDER BY consumer", cause);
+	    s, "SELECT consumer, token_row, offered, given FROM handed ORDER BY consumer", cause);
 	size_t cap = 0;
 	int step;
 
@@ -437,15 +444,24 @@ slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **c
 		memcpy(v->consumer, consumer, SLOTS_HOLDER_MAX);
 		v->row = sqlite3_column_int64(st, 1);
 		v->offered = sqlite3_column_int64(st, 2);
+		v->given = store_column_dup(st, 3);
 	}
 	if (step != SQLITE_DONE)
 		store_error(s, "listing the tokens consumers hold", cause);
 	store_done(s, st);
 	if (step != SQLITE_DONE) {
-		free(*out);
+		slots_handed_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 		return -1;
 	}
 	return 0;
+}
+
+void
+slots_handed_free(struct slot_handed *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].given);
+	free(v);
 }

@@ -70,6 +70,9 @@ struct slot_handed {
 	 * run killed, a consumer that may have lost it), or 0: it may hold that
 	 * one or row, until a token is handed to it. */
 	int64_t offered;
+	/* The owner and group its file was given with row (deliver_given's);
+	 * NULL: a program, or not recorded. */
+	char *given;
 };
 
 /* What slots_handed records of a token for each consumer. */
@@ -83,12 +86,14 @@ enum slots_hand {
 
 /*
  * Records token row for n consumers, as how says: holders has their keys
- * one after another, SLOTS_HOLDER_MAX bytes each (its NUL included).  One
+ * one after another, SLOTS_HOLDER_MAX bytes each (its NUL included), and
+ * given, for SLOTS_TOOK and SLOTS_REACHED, what each was given with it
+ * (slot_handed's given: an entry, or given itself, NULL for none).  One
  * transaction with its event (consumer.handed, at now), when a record
  * changed.
  */
-int slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders, size_t n,
-		 int64_t now, char **cause);
+int slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders,
+		 const char *const *given, size_t n, int64_t now, char **cause);
 
 /*
  * The migration to schema 17, in its transaction: one consumer.handed
@@ -102,7 +107,9 @@ int slots_reached_list(struct store *s, struct slot_reached **out, size_t *n, ch
 
 void slots_reached_free(struct slot_reached *v, size_t n);
 
-/* Lists what handed holds, by consumer (strcmp order).  Free with free(). */
+/* Lists what handed holds, by consumer (strcmp order).  Free with slots_handed_free. */
 int slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **cause);
+
+void slots_handed_free(struct slot_handed *v, size_t n);
 
 #endif

@@ -233,6 +233,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * (store/slots.h).  migrate_code records those a store already holds.
      */
     "CREATE INDEX events_handed ON events(id) WHERE kind = 'consumer.handed';",
+    /*
+     * 17 -> 18: the owner and group a file consumer was last given with its
+     * token, so that the plan sees a change of them; NULL for a program, and
+     * for a record from before (taken to be as the policy says).
+     */
+    "ALTER TABLE handed ADD COLUMN given TEXT;",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

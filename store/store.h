@@ -17,7 +17,7 @@ struct store_file;
 /* The meta key holding the pinned sealing key's fingerprint. */
 #define STORE_META_KEY_FPR "key_fingerprint"
 
-#define STORE_SCHEMA_VERSION 17
+#define STORE_SCHEMA_VERSION 18
 /* PRAGMA application_id of a tokenwarden database: "twdb". */
 #define STORE_APPLICATION_ID 0x74776462
 

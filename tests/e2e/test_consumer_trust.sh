@@ -284,6 +284,37 @@ undelivered "$TW_TMP/sticky-run/etl.json" "" \
 mkdir -m 755 "$TW_TMP/sticky-run/etl"
 delivered "$TW_TMP/sticky-run/etl/etl.json"
 
+echo "== a file given another owner by the policy is due at the next run, and given so"
+# Only a rotation writes the file, and its token still works: due in its
+# window (it has none), not forced; the plan says why.
+creates() { jq -r '[.actions[] | select(.action == "create") | .why] | join("; ")' "$out"; }
+file_policy "$TW_TMP/run/etl.json"
+run 0 rotate --force etl
+run 0 plan --json
+tw_expect_eq "the creates planned before the owner changes" "$(creates)" ""
+file_policy "$TW_TMP/run/etl.json" nobody
+run 3 plan --json
+case "$(creates)" in
+*"file $TW_TMP/run/etl.json was given tokenwarden's own user and group; the policy now gives it owner nobody: only a rotation writes the file so"*) ;;
+*) fail "plan does not make etl due for its file's new owner: $(creates)" ;;
+esac
+run 0 rotate
+expect "$out" "rotate: 1 rotated"
+[ "$(stat -c '%a %U' "$TW_TMP/run/etl.json")" = "600 nobody" ] ||
+	fail "the file is $(stat -c '%a %U' "$TW_TMP/run/etl.json"), expected 600 nobody"
+run 0 plan --json
+tw_expect_eq "the creates planned once the file is nobody's" "$(creates)" ""
+# Back to the default owner: due again.
+file_policy "$TW_TMP/run/etl.json"
+run 3 plan --json
+case "$(creates)" in
+*"was given owner nobody; the policy now gives it tokenwarden's own user and group"*) ;;
+*) fail "plan does not make etl due for its file's owner put back: $(creates)" ;;
+esac
+run 0 rotate
+[ "$(stat -c '%a %U' "$TW_TMP/run/etl.json")" = "600 root" ] ||
+	fail "the file is $(stat -c '%a %U' "$TW_TMP/run/etl.json"), expected 600 root"
+
 run 0 audit verify --db "$db"
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

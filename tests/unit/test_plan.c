@@ -648,6 +648,95 @@ offer(struct handing *h, const struct policy_slot *sl, size_t k, int64_t r)
 }
 
 /*
+ * A file consumer given another owner or group than the policy gives it now
+ * makes its slot due at the next run in its window, said with both; one
+ * given as the policy says, one with no record of it (before schema 18),
+ * and a program do not.
+ */
+static void
+test_regiven_due(void **state)
+{
+	struct policy *p = load("version: 1\n"
+				"workspaces:\n"
+				"  - { name: acme, credential: c, tokens: [\n"
+				"      { name: etl, deliver: [ { exec: [/usr/bin/reload] },\n"
+				"        { file: /run/etl.json, owner: etl, group: staff } ] },\n"
+				"      { name: bi, window: { hours: '03:00-05:00' },\n"
+				"        deliver: [ { file: /run/bi.json } ] } ] }\n");
+	const struct policy_slot *etl = policy_find_slot(p, "acme", "etl"),
+				 *bi = policy_find_slot(p, "acme", "bi");
+	struct slot_reached rec[2] = {
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"etl"}, .row = 1},
+	    {.workspace = (char[]){"acme"}, .slot = (char[]){"bi"}, .row = 2}};
+	struct plan_input in = {.reached = rec, .nreached = 2};
+	struct handing h = {0};
+	const struct plan_action *a;
+	struct token_row *t, *u;
+	struct inv v = {0};
+	struct plan pl;
+	int64_t at;
+
+	(void)state;
+	/* 20 of 30 days left: neither due by its expiry */
+	add(&v, "acme", "etl", "tok-etl", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	add(&v, "acme", "bi", "tok-bi", TOKEN_ACTIVE, NOW - 10 * D, NOW + 20 * D);
+	t = &v.rows[0];
+	u = &v.rows[1];
+	hand(&h, etl, 0, t);
+	hand(&h, etl, 1, t);
+	hand(&h, bi, 0, u);
+	in.handed = h.v;
+	in.nhanded = h.n;
+	/* no record of what they were given: as the policy says */
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, NULL), 0);
+	plan_free(&pl);
+	entry(&h, etl, 1)->given = (char[]){"etl:staff"};
+	entry(&h, bi, 0)->given = (char[]){":"};
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, NULL), 0);
+	plan_free(&pl);
+
+	entry(&h, etl, 1)->given = (char[]){"root:"};
+	entry(&h, bi, 0)->given = (char[]){"nobody:staff"};
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	a = action_of(&pl, PLAN_CREATE, "etl");
+	if (a == NULL) {
+		fail_msg("no create for the file given another owner");
+	} else {
+		assert_int_equal(a->due, NOW);
+		assert_string_equal(a->why, "its consumer file /run/etl.json was given owner root; "
+					    "the policy now gives it owner etl, group staff: only "
+					    "a rotation writes the file so");
+	}
+	/* bi waits for its window, which opens within the day */
+	assert_int_equal(count(&pl, PLAN_CREATE, "bi"), 0);
+	assert_true(pl.next_at > NOW && pl.next_at <= NOW + D);
+	at = pl.next_at;
+	plan_free(&pl);
+	plan_build_with(p, v.rows, v.n, at, &in, &pl);
+	a = action_of(&pl, PLAN_CREATE, "bi");
+	if (a == NULL)
+		fail_msg("no create for the windowed slot's file given another owner");
+	else
+		assert_string_equal(a->why,
+				    "its consumer file /run/bi.json was given owner nobody, "
+				    "group staff; the policy now gives it tokenwarden's own "
+				    "user and group: only a rotation writes the file so");
+	plan_free(&pl);
+
+	/* only the group differs */
+	entry(&h, etl, 1)->given = (char[]){"etl:"};
+	entry(&h, bi, 0)->given = NULL;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_CREATE, "etl"), 1);
+	assert_int_equal(count(&pl, PLAN_CREATE, "bi"), 0);
+	plan_free(&pl);
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
+/*
  * A consumer handed nothing yet (the policy added it since the slot's
  * active token) makes the slot due at once; the record of another token
  * (one made by hand), or none, does not.
@@ -2057,6 +2146,7 @@ main(void)
 	    cmocka_unit_test(test_unreached_consumer_due),
 	    cmocka_unit_test(test_moved_consumer),
 	    cmocka_unit_test(test_offered_held),
+	    cmocka_unit_test(test_regiven_due),
 	    cmocka_unit_test(test_unknown_holds_imported),
 	    cmocka_unit_test(test_unreached_holds_unmanaged),
 	    cmocka_unit_test(test_window_after_last_run),

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "store/events.h"
+#include "store/inventory.h"
 #include "store/slots.h"
 #include "store/tokens.h"
 #include "store_fixture.h"
@@ -130,15 +131,15 @@ test_reached_replaced(void **state)
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(nh, 0);
 	/* etl's first token reached a and b; bi's, none; etl's second, c; then bi took b */
-	assert_int_equal(slots_handed(fx->s, etl1, SLOTS_REACHED, keys, 2, 1000, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, bi, SLOTS_REACHED, keys, 0, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, etl1, SLOTS_REACHED, keys, NULL, 2, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bi, SLOTS_REACHED, keys, NULL, 0, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, etl2, SLOTS_REACHED, keys + 2 * SLOTS_HOLDER_MAX, NULL,
+				      1, 1000, &cause),
+			 0);
 	assert_int_equal(
-	    slots_handed(fx->s, etl2, SLOTS_REACHED, keys + 2 * SLOTS_HOLDER_MAX, 1, 1000, &cause),
-	    0);
-	assert_int_equal(
-	    slots_handed(fx->s, bi, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, 1000, &cause), 0);
+	    slots_handed(fx->s, bi, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, NULL, 1, 1000, &cause), 0);
 	/* A token of no slot has no record, and hands nothing through one. */
-	assert_int_equal(slots_handed(fx->s, bare, SLOTS_REACHED, keys, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, bare, SLOTS_REACHED, keys, NULL, 1, 1000, &cause), 0);
 	assert_int_equal(slots_reached_list(fx->s, &v, &n, &cause), 0);
 	assert_int_equal(n, 2);
 	for (size_t i = 0; i < n; i++) {
@@ -164,7 +165,7 @@ test_reached_replaced(void **state)
 	assert_int_equal(handed_to(h, nh, 'a')->row, etl1);
 	assert_int_equal(handed_to(h, nh, 'b')->row, bi);
 	assert_int_equal(handed_to(h, nh, 'c')->row, etl2);
-	free(h);
+	slots_handed_free(h, nh);
 	assert_null(cause);
 }
 
@@ -187,46 +188,98 @@ test_offered(void **state)
 	key_of('a', keys);
 	key_of('b', keys + SLOTS_HOLDER_MAX);
 	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &t1, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, NULL, 1, 1000, &cause), 0);
 	t2 = t1 + 1;
 	t3 = t1 + 2;
 	/* a holds t1 and is offered t2; b, handed nothing, is offered t2 */
-	assert_int_equal(slots_handed(fx->s, t2, SLOTS_OFFERED, keys, 2, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_OFFERED, keys, NULL, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(nh, 2);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t2);
 	assert_int_equal(handed_to(h, nh, 'b')->row, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->offered, t2);
-	free(h);
+	slots_handed_free(h, nh);
 	/* b took t2: its offer is cleared; a is offered t3 instead of t2 */
 	assert_int_equal(
-	    slots_handed(fx->s, t2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, 1, 1000, &cause), 0);
-	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, 1000, &cause), 0);
+	    slots_handed(fx->s, t2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, NULL, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, NULL, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
 	assert_int_equal(handed_to(h, nh, 'b')->offered, 0);
-	free(h);
+	slots_handed_free(h, nh);
 	/* a refusal withdraws only an offer of its own token */
-	assert_int_equal(slots_handed(fx->s, t2, SLOTS_REFUSED, keys, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t2, SLOTS_REFUSED, keys, NULL, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
-	free(h);
-	assert_int_equal(slots_handed(fx->s, t3, SLOTS_REFUSED, keys, 2, 1000, &cause), 0);
+	slots_handed_free(h, nh);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_REFUSED, keys, NULL, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
-	free(h);
-	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, 1, 1000, &cause), 0);
+	slots_handed_free(h, nh);
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, NULL, 1, 1000, &cause), 0);
 	/* an activation's record clears a's offer too */
-	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, 2, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, NULL, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t1);
-	free(h);
+	slots_handed_free(h, nh);
+	assert_null(cause);
+}
+
+/* Lets inventory_verify_records count the differences, which it returns. */
+static int
+any_difference(const struct inventory_diff *d, void *arg)
+{
+	(void)d;
+	(void)arg;
+	return 0;
+}
+
+/*
+ * What a file was given is recorded when it takes a token (and with an
+ * activation), kept through an offer and a refusal, and replaced by the
+ * next take; the records follow from the history throughout.
+ */
+static void
+test_given(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const given[] = {"etl:staff", NULL};
+	static const char *const later[] = {":", NULL};
+	struct slot_handed *h = NULL;
+	char keys[2 * SLOTS_HOLDER_MAX];
+	char *cause = NULL;
+	size_t nh = 0;
+	int64_t t1;
+
+	key_of('a', keys);
+	key_of('b', keys + SLOTS_HOLDER_MAX);
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", 5000, 100, &t1, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, given, 2, 1000, &cause), 0);
+	assert_int_equal(slots_handed(fx->s, t1 + 1, SLOTS_OFFERED, keys, NULL, 2, 1000, &cause),
+			 0);
+	assert_int_equal(slots_handed(fx->s, t1 + 1, SLOTS_REFUSED, keys, NULL, 1, 1000, &cause),
+			 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_string_equal(handed_to(h, nh, 'a')->given, "etl:staff");
+	assert_null(handed_to(h, nh, 'b')->given);
+	slots_handed_free(h, nh);
+	assert_int_equal(slots_handed(fx->s, t1 + 1, SLOTS_TOOK, keys, later, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_string_equal(handed_to(h, nh, 'a')->given, ":");
+	slots_handed_free(h, nh);
+	assert_int_equal(inventory_verify_records(fx->s, any_difference, NULL, &cause), 0);
+	/* an edit of what a file was given shows */
+	assert_int_equal(sqlite3_exec(fx->s->db,
+				      "UPDATE handed SET given = 'root:' WHERE given = ':'", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(inventory_verify_records(fx->s, any_difference, NULL, &cause), 1);
 	assert_null(cause);
 }
 
@@ -270,7 +323,7 @@ test_reached_migrated(void **state)
 	assert_string_equal(v[0].legacy, "aa,");
 	slots_reached_free(v, n);
 	assert_int_equal(slots_handed(fx->s, row, SLOTS_REACHED, "0123456789abcdef0123456789abcdef",
-				      1, 1000, &cause),
+				      NULL, 1, 1000, &cause),
 			 0);
 	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM handed"), 1);
 }
@@ -280,6 +333,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reached_replaced, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_given, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_offered, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_reached_migrated, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_failures_count_and_clear, fixture_setup,
