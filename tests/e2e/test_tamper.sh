@@ -93,18 +93,23 @@ etl_active=$(sql "$clean" "SELECT t.id FROM tokens t JOIN slots s ON s.id = t.sl
 bi_active=$(sql "$clean" "SELECT t.id FROM tokens t JOIN slots s ON s.id = t.slot_id WHERE s.name = 'bi' AND t.state = 'active'")
 at 2026-01-08T01:00Z
 
-# tampered CASE SQL WANT: applies SQL to a copy of the clean store; audit
-# verify must exit 4 and say WANT; rotate must refuse and change nothing.
-tampered() {
-	local what=$1 edit=$2 want=$3 before events
-	echo "== $what"
+# verified_tampered CASE SQL WANT: applies SQL to a copy of the clean
+# store; audit verify must exit 4 and say WANT.
+verified_tampered() {
+	echo "== $1"
 	rm -f "$db" "$db-wal" "$db-shm"
 	snapshot "$clean" "$db"
-	sql "$db" "$edit" >/dev/null
+	sql "$db" "$2" >/dev/null
 	policy "$db"
 	run 4 audit verify --db "$db"
 	expect "$out" "history intact"
-	expect "$out" "$want"
+	expect "$out" "$3"
+}
+# tampered CASE SQL WANT: verified_tampered, and its JSON lists it; rotate
+# must refuse and change nothing.
+tampered() {
+	local what=$1 edit=$2 want=$3 before events
+	verified_tampered "$what" "$edit" "$want"
 	run 4 audit verify --db "$db" --json
 	jq -e '.intact and (.tables.differences | length) > 0' "$out" >/dev/null ||
 		fail "$what: audit verify --json does not report it: $(cat "$out")"
@@ -144,20 +149,12 @@ sql "$db" "DELETE FROM tokens WHERE id = $gone" >/dev/null
 run 4 audit verify --db "$db"
 expect "$out" "token row $gone is in the history (event"
 
-# records_tampered CASE SQL TABLE WANT: applies SQL to a copy of the clean
-# store; audit verify must exit 4, say WANT and list a difference of TABLE
-# (the records of the tokens consumers hold follow from the history too),
-# and audit report must count it.
+# records_tampered CASE SQL TABLE WANT: verified_tampered, and its JSON
+# lists one difference, of TABLE (the records of the tokens consumers hold
+# follow from the history too), which audit report counts.
 records_tampered() {
 	local what=$1 edit=$2 table=$3 want=$4
-	echo "== $what"
-	rm -f "$db" "$db-wal" "$db-shm"
-	snapshot "$clean" "$db"
-	sql "$db" "$edit" >/dev/null
-	policy "$db"
-	run 4 audit verify --db "$db"
-	expect "$out" "history intact"
-	expect "$out" "$want"
+	verified_tampered "$what" "$edit" "$want"
 	run 4 audit verify --db "$db" --json
 	jq -e --arg t "$table" '.intact and ([.tables.differences[] | select(.table == $t)] |
 		length) == 1 and (.tables.differences | length) == 1' "$out" >/dev/null ||

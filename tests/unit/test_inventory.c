@@ -261,6 +261,24 @@ record_differences(struct store *s, struct seen *seen)
 }
 
 /*
+ * Applies edit in a transaction rolled back after: the records then have n
+ * differences, the last of table and of what kind.
+ */
+static void
+edited_records(struct store *s, const char *edit, int n, enum inventory_table table,
+	       enum inventory_difference what)
+{
+	struct seen seen;
+
+	exec_ok(s, "BEGIN");
+	exec_ok(s, edit);
+	assert_int_equal(record_differences(s, &seen), n);
+	assert_int_equal(seen.last.table, table);
+	assert_int_equal(seen.last.what, what);
+	exec_ok(s, "ROLLBACK");
+}
+
+/*
  * Each way the records of what reached whom change (store/slots.h) leaves
  * them following from the history; an edit, a removal or a planted record
  * of each table is found, and a store upgraded to schema 17 with records
@@ -295,28 +313,18 @@ test_records_follow_history(void **state)
 	/* (The rows' state edited above is not this test's: only the records are compared.) */
 	assert_int_equal(record_differences(fx->s, &seen), 0);
 
-	exec_ok(fx->s, "BEGIN; UPDATE handed SET offered = 7 WHERE consumer LIKE 'b%'");
-	assert_int_equal(record_differences(fx->s, &seen), 1);
-	assert_int_equal(seen.last.table, INVENTORY_HANDED);
-	assert_int_equal(seen.last.what, INVENTORY_EDITED);
-	exec_ok(fx->s, "ROLLBACK; BEGIN; DELETE FROM handed WHERE consumer LIKE 'a%'");
-	assert_int_equal(record_differences(fx->s, &seen), 1);
-	assert_int_equal(seen.last.what, INVENTORY_MISSING);
-	assert_int_equal(seen.last.row, r1);
-	exec_ok(fx->s, "ROLLBACK; BEGIN; INSERT INTO handed (consumer, token_row) VALUES ('c', 1)");
-	assert_int_equal(record_differences(fx->s, &seen), 1);
-	assert_int_equal(seen.last.what, INVENTORY_UNRECORDED);
-	exec_ok(fx->s, "ROLLBACK; BEGIN; UPDATE handed SET token_row = CAST(token_row AS BLOB)");
-	assert_int_equal(record_differences(fx->s, &seen), 2);
-	exec_ok(fx->s,
-		"ROLLBACK; BEGIN; UPDATE slot_reached SET token_row = 0 WHERE token_row = 1");
-	assert_int_equal(record_differences(fx->s, &seen), 1);
-	assert_int_equal(seen.last.table, INVENTORY_SLOT_REACHED);
-	assert_int_equal(seen.last.what, INVENTORY_EDITED);
-	exec_ok(fx->s, "ROLLBACK; BEGIN; DELETE FROM slot_reached");
-	assert_int_equal(record_differences(fx->s, &seen), 2);
-	assert_int_equal(seen.last.what, INVENTORY_MISSING);
-	exec_ok(fx->s, "ROLLBACK");
+	edited_records(fx->s, "UPDATE handed SET offered = 7 WHERE consumer LIKE 'b%'", 1,
+		       INVENTORY_HANDED, INVENTORY_EDITED);
+	edited_records(fx->s, "DELETE FROM handed WHERE consumer LIKE 'a%'", 1, INVENTORY_HANDED,
+		       INVENTORY_MISSING);
+	edited_records(fx->s, "INSERT INTO handed (consumer, token_row) VALUES ('c', 1)", 1,
+		       INVENTORY_HANDED, INVENTORY_UNRECORDED);
+	edited_records(fx->s, "UPDATE handed SET token_row = CAST(token_row AS BLOB)", 2,
+		       INVENTORY_HANDED, INVENTORY_EDITED);
+	edited_records(fx->s, "UPDATE slot_reached SET token_row = 0 WHERE token_row = 1", 1,
+		       INVENTORY_SLOT_REACHED, INVENTORY_EDITED);
+	edited_records(fx->s, "DELETE FROM slot_reached", 2, INVENTORY_SLOT_REACHED,
+		       INVENTORY_MISSING);
 
 	/* Back to schema 16, with records no event gives, one of schema 14 among them. */
 	exec_ok(fx->s, "DROP INDEX events_handed; ALTER TABLE handed DROP COLUMN given; "
@@ -331,10 +339,8 @@ test_records_follow_history(void **state)
 				   "'consumer.handed' AND details LIKE '%\"attested\"%'"),
 			 1);
 	assert_int_equal(record_differences(fx->s, &seen), 0);
-	exec_ok(fx->s, "UPDATE slot_reached_14 SET consumers = 'bb,'");
-	assert_int_equal(record_differences(fx->s, &seen), 1);
-	assert_int_equal(seen.last.table, INVENTORY_SLOT_REACHED_14);
-	assert_int_equal(seen.last.what, INVENTORY_EDITED);
+	edited_records(fx->s, "UPDATE slot_reached_14 SET consumers = 'bb,'", 1,
+		       INVENTORY_SLOT_REACHED_14, INVENTORY_EDITED);
 }
 
 /* A store upgraded to schema 17 with no records has no event of them. */
