@@ -517,27 +517,37 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
  * An event gives a record as [token row, second value, third]; the table's
  * columns compare with those by type too, so an edit to text or a blob
  * differs.  SQLite takes the bare column beside max() from the row that
- * has the maximum.
+ * has the maximum.  Two halves, not a FULL JOIN, which SQLite runs as a
+ * scan of the events' records for each record of the table; a LEFT JOIN
+ * gets an index of them.
  */
 #define RECORDS(PATH, KEY, VALUE, COLUMNS, NAMES)                                                  \
 	"WITH rec AS (SELECT " KEY " AS k, max(e.id) AS ev, " VALUE " AS v FROM events e, "        \
 	"json_each(e.details, '$." PATH "') j WHERE e.kind = 'consumer.handed' GROUP BY 1), "      \
 	"cur AS (SELECT " COLUMNS ") "                                                             \
-	"SELECT coalesce(c.k, r.k), r.ev, c.row, json_extract(r.v, '$[0]'), w.name, sl.name "      \
-	"FROM cur c FULL JOIN rec r ON r.k = c.k " NAMES "WHERE c.k IS NULL OR r.k IS NULL "       \
-	"OR c.row IS NOT json_extract(r.v, '$[0]') OR c.x IS NOT json_extract(r.v, '$[1]') "       \
-	"OR c.y IS NOT json_extract(r.v, '$[2]') ORDER BY 1"
-#define SLOT_NAMES                                                                                 \
-	"LEFT JOIN slots sl ON sl.id = coalesce(c.k, r.k) "                                        \
-	"LEFT JOIN workspaces w ON w.id = sl.workspace_id "
+	"SELECT c.k, r.ev, c.row, json_extract(r.v, '$[0]'), w.name, sl.name "                     \
+	"FROM cur c LEFT JOIN rec r ON r.k = c.k " NAMES(                                          \
+	    "c.row",                                                                               \
+	    "c.k") "WHERE r.k IS NULL "                                                            \
+		   "OR c.row IS NOT json_extract(r.v, '$[0]') OR c.x IS NOT json_extract(r.v, "    \
+		   "'$[1]') "                                                                      \
+		   "OR c.y IS NOT json_extract(r.v, '$[2]') "                                      \
+		   "UNION ALL SELECT r.k, r.ev, NULL, json_extract(r.v, '$[0]'), w.name, sl.name " \
+		   "FROM rec r " NAMES("json_extract(r.v, '$[0]')",                                \
+				       "r.k") "WHERE r.k NOT IN "                                  \
+					      "(SELECT k FROM cur) ORDER BY 1"
+/* The names of the workspace and slot of the token row ROW, or of the slot KEY. */
+#define TOKEN_NAMES(ROW, KEY)                                                                      \
+	"LEFT JOIN tokens t ON t.id = " ROW " LEFT JOIN slots sl ON sl.id = t.slot_id "            \
+	"LEFT JOIN workspaces w ON w.id = t.workspace_id "
+#define SLOT_NAMES(ROW, KEY)                                                                       \
+	"LEFT JOIN slots sl ON sl.id = " KEY " LEFT JOIN workspaces w ON w.id = sl.workspace_id "
 
 static const char *const records_sql[] = {
     [INVENTORY_HANDED] = RECORDS("consumers", "j.key", "j.value",
 				 "consumer AS k, token_row AS row, offered AS x, given AS y "
 				 "FROM handed",
-				 "LEFT JOIN tokens t ON t.id = coalesce(c.row, json_extract(r.v, "
-				 "'$[0]')) LEFT JOIN slots sl ON sl.id = t.slot_id "
-				 "LEFT JOIN workspaces w ON w.id = t.workspace_id "),
+				 TOKEN_NAMES),
     [INVENTORY_SLOT_REACHED] = RECORDS(
 	"slots", "CAST(j.key AS INTEGER)", "json_array(j.value)",
 	"slot_id AS k, token_row AS row, NULL AS x, NULL AS y FROM slot_reached", SLOT_NAMES),
