@@ -529,13 +529,17 @@ insert_rows(sqlite3 *db, const struct policy *p, const struct gen *g, const char
 	sqlite3_finalize(sec);
 }
 
-/* The consumers each slot's active token reached, as a run records them (every one). */
+/*
+ * The consumers each slot's active token reached, and what each file was
+ * given, as a run records them (every one).
+ */
 static void
 insert_reached(sqlite3 *db, const struct policy *p, const struct gen *g)
 {
 	sqlite3_stmt *st =
 	    prepare(db, "INSERT INTO slot_reached (slot_id, token_row) VALUES (?1, ?2)");
-	sqlite3_stmt *hd = prepare(db, "INSERT INTO handed (consumer, token_row) VALUES (?1, ?2)");
+	sqlite3_stmt *hd =
+	    prepare(db, "INSERT INTO handed (consumer, token_row, given) VALUES (?1, ?2, ?3)");
 	char key[DELIVER_FINGERPRINT_MAX];
 
 	for (size_t i = 0; i < g->n; i++) {
@@ -550,10 +554,14 @@ insert_reached(sqlite3 *db, const struct policy *p, const struct gen *g)
 		sqlite3_bind_int64(st, 2, (int64_t)i + 1);
 		step(db, st);
 		for (size_t k = 0; k < sl->eff.ndeliver; k++) {
+			char *given = deliver_given(&sl->eff.deliver[k]);
+
 			deliver_holder(sl, &sl->eff.deliver[k], key);
 			sqlite3_bind_text(hd, 1, key, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(hd, 2, (int64_t)i + 1);
+			sqlite3_bind_text(hd, 3, given, -1, SQLITE_TRANSIENT);
 			step(db, hd);
+			free(given);
 		}
 	}
 	sqlite3_finalize(st);
