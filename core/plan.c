@@ -815,6 +815,19 @@ forced(struct plan_builder *b, const struct policy_slot *s, const struct slot_vi
 }
 
 /*
+ * What a reason quotes of a consumer's path: a long one keeps its end, the
+ * file's name, in WHY_PATH_MAX bytes, after *dots ("...", else "").
+ */
+static const char *
+quoted(const char *path, const char **dots)
+{
+	size_t n = strlen(path);
+
+	*dots = n > WHY_PATH_MAX ? "..." : "";
+	return n > WHY_PATH_MAX ? path + n - WHY_PATH_MAX : path;
+}
+
+/*
  * A slot with a consumer that holds anything but its active token (its
  * unreached): due now when that consumer holds a token that works no
  * more, as one whose consumers hold a dead token is; else at the next run
@@ -828,9 +841,8 @@ strayed(const struct plan_builder *b, const struct policy_slot *s, const struct 
 {
 	const struct policy_deliver *c = v->unreached;
 	const struct token_row *r = v->stray != NULL ? v->stray->r : NULL;
-	const char *where = c->kind == DELIVER_FILE ? c->path : c->argv[0];
+	const char *dots, *where = quoted(c->kind == DELIVER_FILE ? c->path : c->argv[0], &dots);
 	const char *kind = c->kind == DELIVER_FILE ? "file" : "exec";
-	const char *dots = strlen(where) > WHY_PATH_MAX ? "..." : "";
 	const char *id = r != NULL && r->token != NULL ? r->token : "?";
 	int dead = v->stray_row != 0 && (r == NULL || !works(r, b->now));
 	int64_t at = dead ? b->now : window_at(s, b->now);
@@ -839,9 +851,6 @@ strayed(const struct plan_builder *b, const struct policy_slot *s, const struct 
 		return;
 	d->due = at;
 	d->held_dead = dead;
-	/* A long path keeps its end, the file's name, within why. */
-	if (*dots != '\0')
-		where += strlen(where) - WHY_PATH_MAX;
 	if (v->stray_row == 0)
 		snprintf(why, size,
 			 "its consumer %s %s%s never got %s (the policy added it since): only a "
@@ -905,16 +914,13 @@ regiven(const struct plan_builder *b, const struct policy_slot *s, const struct 
 	struct plan_slot_due *d, char *why, size_t size)
 {
 	const struct policy_deliver *c = v->regiven;
-	const char *where = c->path;
-	const char *dots = strlen(where) > WHY_PATH_MAX ? "..." : "";
+	const char *dots, *where = quoted(c->path, &dots);
 	char was[96], now[96];
 	int64_t at = window_at(s, b->now);
 
 	if (at >= d->due)
 		return;
 	d->due = at;
-	if (*dots != '\0')
-		where += strlen(where) - WHY_PATH_MAX;
 	given_text(c, v->given, was, sizeof was);
 	given_text(c, NULL, now, sizeof now);
 	snprintf(why, size,
