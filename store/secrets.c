@@ -5,6 +5,7 @@
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/store_priv.h"
+#include "store/tokens.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -31,34 +32,22 @@ int
 secrets_record_reveal(struct store *s, int64_t row, int64_t now, const struct secrets_reveal *r,
 		      char **cause)
 {
-	sqlite3_stmt *st = NULL;
 	char *ws = NULL, *slot = NULL, *token = NULL;
 	json_t *details = reveal_details(r);
-	int rc = -1;
+	int rc = -1, found;
 
 	if (store_begin(s, cause) < 0)
 		goto out;
-	st = store_prepare(s,
-			   "SELECT w.name, sl.name, t.token FROM tokens t "
-			   "JOIN workspaces w ON w.id = t.workspace_id "
-			   "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
-			   cause);
-	if (st == NULL)
-		goto out;
-	sqlite3_bind_int64(st, 1, row);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	found = tokens_names_of(s, row, &ws, &slot, &token, cause);
+	if (found == 0)
 		*cause = xasprintf("%s: no token row %lld", s->path, (long long)row);
+	if (found <= 0)
 		goto out;
-	}
-	ws = store_column_dup(st, 0);
-	slot = store_column_dup(st, 1);
-	token = store_column_dup(st, 2);
 	if (events_append(s, now, r->failure != NULL ? "secret.reveal_failed" : "secret.revealed",
 			  ws, slot, token, details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
-	store_done(s, st);
 	json_decref(details);
 	free(ws);
 	free(slot);

@@ -5,6 +5,7 @@
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/tokens.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -202,27 +203,14 @@ handed_entry(sqlite3_stmt *st, json_t *consumers)
 static int
 handed_event(struct store *s, int64_t row, int64_t now, const json_t *details, char **cause)
 {
-	sqlite3_stmt *st = store_prepare(s,
-					 "SELECT w.name, sl.name, t.token FROM tokens t "
-					 "LEFT JOIN workspaces w ON w.id = t.workspace_id "
-					 "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
-					 cause);
-	int rc = -1, step;
+	char *ws, *slot, *token;
+	int rc = tokens_names_of(s, row, &ws, &slot, &token, cause);
 
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, row);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW || step == SQLITE_DONE)
-		rc = events_append(
-		    s, now, "consumer.handed",
-		    step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL,
-		    step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 1) : NULL,
-		    step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 2) : NULL, details,
-		    cause);
-	else
-		store_error(s, "reading a token row", cause);
-	store_done(s, st);
+	if (rc >= 0)
+		rc = events_append(s, now, "consumer.handed", ws, slot, token, details, cause);
+	free(ws);
+	free(slot);
+	free(token);
 	return rc;
 }
 

@@ -1339,6 +1339,32 @@ tokens_lookup(struct store *s, const char *workspace, const char *word, struct t
 }
 
 int
+tokens_names_of(struct store *s, int64_t row, char **ws, char **slot, char **token, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT w.name, sl.name, t.token FROM tokens t "
+					 "LEFT JOIN workspaces w ON w.id = t.workspace_id "
+					 "LEFT JOIN slots sl ON sl.id = t.slot_id WHERE t.id = ?1",
+					 cause);
+	int step;
+
+	*ws = *slot = *token = NULL;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*ws = store_column_dup(st, 0);
+		*slot = store_column_dup(st, 1);
+		*token = store_column_dup(st, 2);
+	} else if (step != SQLITE_DONE) {
+		store_error(s, "reading a token row", cause);
+	}
+	store_done(s, st);
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+int
 tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause)
 {
 	sqlite3_stmt *st = store_prepare(s,

@@ -106,6 +106,14 @@ int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t 
 		    int64_t *retired, char **cause);
 
 /* Whether workspace has a token named name, in any state: 1 or 0, or -1 with *cause. */
+/*
+ * The names an event about token row carries, as the tables have them:
+ * *ws, *slot and *token (allocated; NULL where the row has none).  Returns
+ * 1, 0 when there is no such row (all three NULL), or -1 with *cause.
+ */
+int tokens_names_of(struct store *s, int64_t row, char **ws, char **slot, char **token,
+		    char **cause);
+
 int tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause);
 
 /*
