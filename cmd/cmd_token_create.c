@@ -221,8 +221,8 @@ run_create(void *opts, int argc, char **argv)
 		      settled);
 	if (co->slot != NULL && slot_taken(s, o->workspace, co->slot, &status) != 0)
 		goto out;
-	r = ops_create(s, &pub, c, o->workspace, co->slot, co->name, expires, OPS_SYNC_ANSWER,
-		       &made, &cause);
+	r = ops_create(s, &pub, c, o->workspace, co->slot, co->name, OPS_NAME_ANY, expires,
+		       OPS_SYNC_ANSWER, &made, &cause);
 	status = api_exit_status(r);
 	/* Handed to whoever asked: in use from now on, and expires like any active token. */
 	if (r == MODE_OK && activate(s, o->workspace, made.token->token) < 0)

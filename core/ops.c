@@ -55,8 +55,43 @@ ops_pause_point(const char *point)
 #endif
 
 /*
- * Records the answer of a successful POST: sealed secret and id in one
- * transaction, synced as sync says.
+ * Whether t, a create's answer, names a token the store already holds for
+ * workspace: then it is not the new token's (a cache or a proxy replayed an
+ * earlier answer), whether or not one was made, and the token it names is
+ * in use.  Returns MODE_OK when it is new; else MODE_ERR_UNKNOWN with
+ * *cause, also when the store could not say.
+ */
+static int
+check_new(struct store *s, const char *workspace, const struct mode_token *t, char **cause)
+{
+	struct token_row *known = NULL;
+	char *why = NULL;
+	int rc = tokens_find(s, workspace, t->token, &known, &why);
+
+	if (rc == 1)
+		return MODE_OK;
+	if (rc < 0) {
+		/* Not deleted: the token the answer names may be one in use. */
+		*cause = xasprintf("created token %s but could not look it up in the store (%s); "
+				   "it expires by itself at its expires_at",
+				   t->token, why);
+		free(why);
+		return MODE_ERR_UNKNOWN;
+	}
+	*cause = xasprintf("the create's answer names token %s, which the store already holds "
+			   "(%s): an earlier answer replayed, not the new token's; whether a "
+			   "token was made is unknown, and the one it names is left as it is",
+			   t->token, tokens_state_name(known->state));
+	tokens_free(known, 1);
+	return MODE_ERR_UNKNOWN;
+}
+
+/*
+ * Records t, the answer of a successful POST for row: its id and sealed
+ * secret, in one transaction synced as sync says, once check_new finds in
+ * that transaction that the token it names is new.  Returns 0; 1 with
+ * *cause when it is not (nothing recorded: the token is unknown); or -1
+ * with *cause when the secret could not be sealed or stored.
  */
 static int
 record_created(struct store *s, const struct seal_pub *pub, const char *workspace, int64_t row,
@@ -71,12 +106,13 @@ record_created(struct store *s, const struct seal_pub *pub, const char *workspac
 	if (seal_seal(pub, workspace, t->token, t->access_key, t->access_secret, &blob, &len,
 		      cause) != SEAL_OK)
 		goto out;
-	if (sync == OPS_SYNC_LATER && store_begin_unsynced(s, cause) < 0)
+	if ((sync == OPS_SYNC_LATER ? store_begin_unsynced(s, cause) : store_begin(s, cause)) < 0)
 		goto out;
-	rc = tokens_created(s, row, t->token, t->created_at, t->expires_at, blob, len, fpr,
-			    clock_now_ms(), cause);
-	if (sync == OPS_SYNC_LATER)
-		rc = store_end(s, rc, cause);
+	rc = check_new(s, workspace, t, cause) == MODE_OK ? 0 : 1;
+	if (rc == 0)
+		rc = tokens_created(s, row, t->token, t->created_at, t->expires_at, blob, len, fpr,
+				    clock_now_ms(), cause);
+	rc = store_end(s, rc, cause);
 out:
 	free(blob);
 	return rc;
@@ -113,42 +149,10 @@ undo_unstored(struct store *s, struct mode_client *c, int64_t row, const struct 
 	return rc;
 }
 
-/*
- * Whether t, a create's answer, names a token the store already holds for
- * workspace: then it is not the new token's (a cache or a proxy replayed an
- * earlier answer), whether or not one was made, and the token it names is
- * in use.  Returns MODE_OK when it is new; else MODE_ERR_UNKNOWN with
- * *cause, also when the store could not say.
- */
-static int
-check_new(struct store *s, const char *workspace, const struct mode_token *t, char **cause)
-{
-	struct token_row *known = NULL;
-	char *why = NULL;
-	int rc = tokens_find(s, workspace, t->token, &known, &why);
-
-	if (rc == 1)
-		return MODE_OK;
-	if (rc < 0) {
-		/* Not deleted: the token the answer names may be one in use. */
-		*cause = xasprintf("created token %s but could not look it up in the store (%s); "
-				   "it expires by itself at its expires_at",
-				   t->token, why);
-		free(why);
-		return MODE_ERR_UNKNOWN;
-	}
-	*cause = xasprintf("the create's answer names token %s, which the store already holds "
-			   "(%s): an earlier answer replayed, not the new token's; whether a "
-			   "token was made is unknown, and the one it names is left as it is",
-			   t->token, tokens_state_name(known->state));
-	tokens_free(known, 1);
-	return MODE_ERR_UNKNOWN;
-}
-
 int
 ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
-	   const char *workspace, const char *slot, const char *name, int64_t expires_at,
-	   enum ops_sync sync, struct ops_created *out, char **cause)
+	   const char *workspace, const char *slot, const char *name, enum ops_name naming,
+	   int64_t expires_at, enum ops_sync sync, struct ops_created *out, char **cause)
 {
 	struct mode_token *t = NULL;
 	json_t *d = NULL;
@@ -159,17 +163,25 @@ ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
 	memset(out, 0, sizeof *out);
 	if (mode_check_name(name, cause) < 0)
 		return MODE_ERR_USAGE;
-	if (tokens_intent(s, workspace, slot, name, expires_at, clock_now_ms(), &row, cause) < 0)
-		return MODE_ERR_USAGE;
+	rc = naming == OPS_NAME_FRESH
+		 ? tokens_intent_fresh(s, workspace, slot, name, expires_at, clock_now_ms(), &row,
+				       cause)
+		 : tokens_intent(s, workspace, slot, name, expires_at, clock_now_ms(), &row, cause);
+	if (rc != 0)
+		return rc > 0 ? OPS_NAME_USED : MODE_ERR_USAGE;
 	ops_crash_point("before-post");
 	rc = mode_create(c, name, expires_at, &t, cause);
 	ops_crash_point("after-post");
-	if (rc == MODE_OK)
-		rc = check_new(s, workspace, t, cause);
-	if (rc == MODE_OK && record_created(s, pub, workspace, row, t, sync, cause) < 0)
-		rc = undo_unstored(s, c, row, t, cause);
-	else if (rc == MODE_OK)
-		ops_crash_point("after-commit");
+	if (rc == MODE_OK) {
+		int recorded = record_created(s, pub, workspace, row, t, sync, cause);
+
+		if (recorded < 0)
+			rc = undo_unstored(s, c, row, t, cause);
+		else if (recorded > 0)
+			rc = MODE_ERR_UNKNOWN;
+		else
+			ops_crash_point("after-commit");
+	}
 	if (rc == MODE_OK) {
 		out->token = t;
 		out->row = row;

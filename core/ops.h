@@ -47,6 +47,15 @@ enum ops_sync {
 	OPS_SYNC_LATER,
 };
 
+/* Whether a create may take a name the workspace has used before. */
+enum ops_name {
+	OPS_NAME_ANY,   /* as an admin names a token by hand */
+	OPS_NAME_FRESH, /* only a new one: else ops_create returns OPS_NAME_USED */
+};
+
+/* ops_create's answer when the name must be fresh and is not: nothing was sent. */
+#define OPS_NAME_USED 1
+
 /*
  * Creates token name (slot may be NULL: unmanaged) expiring at expires_at
  * through c, recording it in s with its secret sealed to pub, the answer
@@ -54,13 +63,14 @@ enum ops_sync {
  * mode_err: MODE_OK with out->token; MODE_ERR_UNKNOWN when the outcome is
  * unknown (row left unknown, bounded by expires_at); another error (row
  * failed, or nothing recorded when the store itself failed) with *cause.
- * The caller settles what interrupted creates left (tokens_settle_pending)
- * once, before its first create: later pending rows may be another
- * thread's creates in flight.
+ * With OPS_NAME_FRESH, OPS_NAME_USED when the workspace has a token of that
+ * name (nothing recorded).  The caller settles what interrupted creates
+ * left (tokens_settle_pending) once, before its first create: later
+ * pending rows may be another thread's creates in flight.
  */
 int ops_create(struct store *s, const struct seal_pub *pub, struct mode_client *c,
-	       const char *workspace, const char *slot, const char *name, int64_t expires_at,
-	       enum ops_sync sync, struct ops_created *out, char **cause);
+	       const char *workspace, const char *slot, const char *name, enum ops_name naming,
+	       int64_t expires_at, enum ops_sync sync, struct ops_created *out, char **cause);
 
 /*
  * Deletes workspace's token id through c and records it.  Returns a

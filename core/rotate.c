@@ -572,31 +572,31 @@ prove_and_deliver(struct run *run, struct mode_client *c, const struct policy_sl
 }
 
 /*
- * Renders slot sl's name for *name_at into *name, a minute later each time
- * the workspace already has a token of that name (a run forced twice within
- * a minute): every token keeps a name of its own, which is all a lost
- * create leaves to find it by.  Returns 0; or -1 with *why (a template that
- * does not render) or with *cause (the store failed).
+ * Creates sl's replacement through c, named for *name_at or, a minute later
+ * each time, for the first the workspace has not used (a run forced twice
+ * within a minute): every token keeps a name of its own, which is all a lost
+ * create leaves to find it by.  Returns ops_create's answer, *name the name
+ * tried last (NULL, with *why, when the template does not render).
  */
 static int
-fresh_name(struct run *run, const struct policy_slot *sl, int64_t *name_at, char **name, char **why,
-	   char **cause)
+create_named(struct run *run, struct mode_client *c, const struct policy_slot *sl, int64_t *name_at,
+	     int64_t expires, struct ops_created *made, char **name, char **why)
 {
 	for (int tries = 0; tries < 60; tries++, *name_at += 60 * MS) {
-		int used;
+		int err;
 
 		*name = policy_render_name(sl, *name_at, why);
 		if (*name == NULL)
-			return -1;
-		used = tokens_name_used(run->s, sl->ws->name, *name, cause);
-		if (used == 0)
-			return 0;
+			return MODE_ERR_USAGE;
+		/* The proof's commit syncs the answer, before any consumer gets the token. */
+		err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, *name, OPS_NAME_FRESH,
+				 expires, OPS_SYNC_LATER, made, why);
+		if (err != OPS_NAME_USED)
+			return err;
 		FREE_NULL(name);
-		if (used < 0)
-			return -1;
 	}
 	*why = xasprintf("no unused name for the next hour of '%s'", sl->name);
-	return -1;
+	return MODE_ERR_USAGE;
 }
 
 /*
@@ -785,15 +785,8 @@ rotation(struct run *run, const struct policy_slot *sl, struct attempt *t, char 
 			goto out;
 	}
 	t->name_at = t->name_at != 0 && now < t->name_at + 60 * MS ? t->name_at + 60 * MS : now;
-	if (fresh_name(run, sl, &t->name_at, &name, &why, cause) < 0) {
-		/* why: the slot cannot be named, a failure of its own; else the store failed. */
-		rc = why == NULL ? -1 : slot_failed(run, sl, why, cause) < 0 ? -1 : 1;
-		goto out;
-	}
 	expires = now + sl->eff.lifetime * MS;
-	/* The proof's commit syncs the answer, before any consumer gets the token. */
-	err = ops_create(run->s, run->pub, c, sl->ws->name, sl->name, name, expires, OPS_SYNC_LATER,
-			 &made, &why);
+	err = create_named(run, c, sl, &t->name_at, expires, &made, &name, &why);
 	/* Its intent is recorded failed: no token was made. */
 	if (err == MODE_ERR_STOPPED) {
 		rc = 2;

@@ -144,7 +144,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     /* Whether a row has a sealed secret, from a few pages of keys rather than the
      * table's pages of blobs (STORE_HAS_SECRET). */
     "CREATE INDEX secrets_rows ON secrets(token_row);"
-    /* A workspace's tokens by name: each create checks its name is new (tokens_name_used),
+    /* A workspace's tokens by name: each create checks its name is new (tokens_intent_fresh),
      * which read every row of a long history. */
     "CREATE INDEX tokens_by_name ON tokens(workspace_id, name);",
     /* 7 -> 8: a slot's retiring tokens, which each activation may bring forward

@@ -93,9 +93,29 @@ constraint_cause(struct store *s, int64_t row, enum token_state to, char **cause
 		*cause = xasprintf("%s: refused by the schema: %s", s->path, msg);
 }
 
-int
-tokens_intent(struct store *s, const char *workspace, const char *slot, const char *name,
-	      int64_t expires_at, int64_t now, int64_t *row, char **cause)
+/* Whether workspace ws has a token named name, in any state: 1 or 0, or -1 with *cause. */
+static int
+name_used(struct store *s, int64_t ws, const char *name, char **cause)
+{
+	sqlite3_stmt *st =
+	    store_prepare(s, "SELECT 1 FROM tokens WHERE workspace_id = ?1 AND name = ?2", cause);
+	int step;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, ws);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		store_error(s, "looking up a token name", cause);
+	store_done(s, st);
+	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
+}
+
+/* tokens_intent; with fresh, 1 and nothing recorded when the workspace has used name. */
+static int
+intent(struct store *s, const char *workspace, const char *slot, const char *name,
+       int64_t expires_at, int64_t now, int fresh, int64_t *row, char **cause)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *details = json_object();
@@ -108,6 +128,10 @@ tokens_intent(struct store *s, const char *workspace, const char *slot, const ch
 	sl = ws < 0 ? -1 : store_slot_id(s, ws, slot, cause);
 	if (sl < 0)
 		goto out;
+	rc = fresh ? name_used(s, ws, name, cause) : 0;
+	if (rc != 0)
+		goto out;
+	rc = -1;
 	st = store_prepare(
 	    s,
 	    "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "
@@ -139,6 +163,20 @@ out:
 	store_done(s, st);
 	json_decref(details);
 	return store_end(s, rc, cause);
+}
+
+int
+tokens_intent(struct store *s, const char *workspace, const char *slot, const char *name,
+	      int64_t expires_at, int64_t now, int64_t *row, char **cause)
+{
+	return intent(s, workspace, slot, name, expires_at, now, 0, row, cause);
+}
+
+int
+tokens_intent_fresh(struct store *s, const char *workspace, const char *slot, const char *name,
+		    int64_t expires_at, int64_t now, int64_t *row, char **cause)
+{
+	return intent(s, workspace, slot, name, expires_at, now, 1, row, cause);
 }
 
 /* Stores a sealed secret for row in the open transaction. */
@@ -1360,26 +1398,6 @@ tokens_names_of(struct store *s, int64_t row, char **ws, char **slot, char **tok
 	} else if (step != SQLITE_DONE) {
 		store_error(s, "reading a token row", cause);
 	}
-	store_done(s, st);
-	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
-}
-
-int
-tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause)
-{
-	sqlite3_stmt *st = store_prepare(s,
-					 "SELECT 1 FROM tokens t JOIN workspaces w ON w.id = "
-					 "t.workspace_id WHERE w.name = ?1 AND t.name = ?2",
-					 cause);
-	int step;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, workspace, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		store_error(s, "looking up a token name", cause);
 	store_done(s, st);
 	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
 }

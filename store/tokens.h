@@ -77,6 +77,14 @@ int tokens_intent(struct store *s, const char *workspace, const char *slot, cons
 		  int64_t expires_at, int64_t now, int64_t *row, char **cause);
 
 /*
+ * tokens_intent for a name that must be new: when workspace has a token
+ * of that name already, in any state, returns 1 with nothing recorded.
+ * The look-up and the intent are one transaction.
+ */
+int tokens_intent_fresh(struct store *s, const char *workspace, const char *slot, const char *name,
+			int64_t expires_at, int64_t now, int64_t *row, char **cause);
+
+/*
  * Records a POST's answer in one transaction: the token's id and times, its
  * sealed secret (sealed_len bytes, sealed to the key with fingerprint fpr),
  * and state created.  Returns 0 or -1 with *cause.
@@ -105,7 +113,6 @@ int tokens_transition(struct store *s, int64_t row, enum token_state from, enum 
 int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t now,
 		    int64_t *retired, char **cause);
 
-/* Whether workspace has a token named name, in any state: 1 or 0, or -1 with *cause. */
 /*
  * The names an event about token row carries, as the tables have them:
  * *ws, *slot and *token (allocated; NULL where the row has none).  Returns
@@ -113,8 +120,6 @@ int tokens_activate(struct store *s, int64_t row, int64_t retire_after, int64_t 
  */
 int tokens_names_of(struct store *s, int64_t row, char **ws, char **slot, char **token,
 		    char **cause);
-
-int tokens_name_used(struct store *s, const char *workspace, const char *name, char **cause);
 
 /*
  * Marks row (created or verified) as handed to consumers from now on: its

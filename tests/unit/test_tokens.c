@@ -120,6 +120,35 @@ test_intent_then_created(void **state)
 	assert_int_equal(history_length(fx), 2);
 }
 
+/* A fresh name is refused, with nothing recorded, once the workspace has used it. */
+static void
+test_intent_fresh(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t counts[TOKEN_NSTATES], row = 0, first;
+	char *cause = NULL;
+
+	assert_int_equal(
+	    tokens_intent_fresh(fx->s, "acme", "etl", "etl-1", 5000, 100, &first, &cause), 0);
+	assert_int_equal(
+	    tokens_transition(fx->s, first, TOKEN_PENDING, TOKEN_FAILED, 110, NULL, &cause), 0);
+	/* Used in any state, by any slot of the workspace. */
+	assert_int_equal(tokens_intent_fresh(fx->s, "acme", "bi", "etl-1", 5000, 120, &row, &cause),
+			 1);
+	assert_int_equal(row, 0);
+	assert_int_equal(tokens_count_by_state(fx->s, counts, &cause), 0);
+	assert_int_equal(counts[TOKEN_PENDING], 0);
+	assert_int_equal(history_length(fx), 2);
+	/* Another workspace's name, or another name, is new; tokens_intent takes any. */
+	assert_int_equal(
+	    tokens_intent_fresh(fx->s, "other", "etl", "etl-1", 5000, 130, &row, &cause), 0);
+	assert_int_equal(
+	    tokens_intent_fresh(fx->s, "acme", "etl", "etl-2", 5000, 140, &row, &cause), 0);
+	assert_int_equal(tokens_intent(fx->s, "acme", NULL, "etl-1", 5000, 150, &row, &cause), 0);
+	assert_int_equal(tokens_count_by_state(fx->s, counts, &cause), 0);
+	assert_int_equal(counts[TOKEN_PENDING], 3);
+}
+
 static void
 test_schema_refuses_second_active(void **state)
 {
@@ -823,6 +852,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_count_by_state, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_intent_then_created, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_intent_fresh, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_refuses_second_active, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_activate, fixture_setup, fixture_teardown),
