@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,15 +240,26 @@ runner_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* How long runner_stop_requested keeps the kernel's answer: a run asks several times a step. */
+#define STOP_ASKED_MS 10
+
 int
 runner_stop_requested(void *arg)
 {
+	static _Atomic int64_t asked_at = -STOP_ASKED_MS;
+	static atomic_int answer;
+	int64_t now = clock_mono_ms();
 	sigset_t pending;
+	int stop;
 
 	(void)arg;
-	if (sigpending(&pending) < 0)
-		return 0;
-	return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1;
+	if (now - atomic_load(&asked_at) < STOP_ASKED_MS)
+		return atomic_load(&answer);
+	stop = sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+	atomic_store(&answer, stop);
+	atomic_store(&asked_at, now);
+	return stop;
 }
 
 static int

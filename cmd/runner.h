@@ -27,7 +27,10 @@ void runner_signals(sigset_t *set);
 void runner_mode_opts(const struct policy *p, const struct policy_workspace *w,
 		      struct mode_opts *mo);
 
-/* Whether SIGTERM or SIGINT is pending: the run then starts no new step. */
+/*
+ * Whether SIGTERM or SIGINT is pending: the run then starts no new step.
+ * The kernel is asked at most every 10 ms; between, its last answer stands.
+ */
 int runner_stop_requested(void *arg);
 
 /*

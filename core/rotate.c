@@ -293,13 +293,15 @@ record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slo
 {
 	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
 	char *keys = xcalloc(n + 1, SLOTS_HOLDER_MAX), **given = xcalloc(n + 1, sizeof *given);
+	/* Only a token the consumer took records what its file was given. */
+	int took = how == SLOTS_TOOK || how == SLOTS_REACHED;
 	size_t m = 0;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
 		if (legacy != NULL && !deliver_among(legacy, &sl->eff.deliver[i]))
 			continue;
-		given[m] = deliver_given(&sl->eff.deliver[i]);
+		given[m] = took ? deliver_given(&sl->eff.deliver[i]) : NULL;
 		deliver_holder(sl, &sl->eff.deliver[i], keys + m++ * SLOTS_HOLDER_MAX);
 	}
 	rc = slots_handed(run->s, row, how, keys, (const char *const *)given, m, clock_now_ms(),
