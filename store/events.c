@@ -162,11 +162,14 @@ int
 events_append(struct store *s, int64_t at, const char *kind, const char *workspace,
 	      const char *slot, const char *token, const json_t *details, char **cause)
 {
+	_Static_assert(sizeof s->head.hash == EVENTS_HASH_BYTES, "the head's hash is an event's");
 	unsigned char prev[EVENTS_HASH_BYTES], hash[EVENTS_HASH_BYTES];
 	json_t *empty = NULL;
-	char *text = NULL;
+	char small[1024], *dumped = NULL;
+	const char *text;
 	sqlite3_stmt *st = NULL;
 	int64_t last, id;
+	size_t len;
 	int rc = -1;
 
 	if (kind == NULL || !listed(kind)) {
@@ -177,10 +180,30 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 	}
 	if (details == NULL)
 		details = empty = json_object();
-	text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
-	if (last_event(s, &last, prev, cause) < 0)
+	/* Most details fit the buffer: no allocation to grow, none to wipe. */
+	len = json_dumpb(details, small, sizeof small, JSON_COMPACT | JSON_SORT_KEYS);
+	if (len > 0 && len < sizeof small) {
+		small[len] = '\0';
+		text = small;
+	} else {
+		text = dumped = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+	}
+	if (text == NULL) {
+		*cause =
+		    xasprintf("%s: writing an event's details failed (out of memory)", s->path);
 		goto out;
-	id = next_id(s, last);
+	}
+	/* An error may have ended the transaction without the caller's rollback yet. */
+	if (s->head.known && !sqlite3_get_autocommit(s->db)) {
+		last = s->head.id;
+		memcpy(prev, s->head.hash, EVENTS_HASH_BYTES);
+		/* AUTOINCREMENT's sequence is the id this transaction inserted last. */
+		id = last + 1;
+	} else if (last_event(s, &last, prev, cause) < 0) {
+		goto out;
+	} else {
+		id = next_id(s, last);
+	}
 	event_hash(prev, id, at, s->actor, kind, workspace, slot, token, text, hash);
 	st = store_prepare(s,
 			   "INSERT INTO events (id, at, actor, kind, workspace, slot, token, "
@@ -206,10 +229,14 @@ events_append(struct store *s, int64_t at, const char *kind, const char *workspa
 		store_error(s, "recording an event", cause);
 		goto out;
 	}
+	/* Outside a transaction of store_begin's, another connection may append next. */
+	s->head.known = s->depth > 0;
+	s->head.id = id;
+	memcpy(s->head.hash, hash, EVENTS_HASH_BYTES);
 	rc = inventory_record(s, details, cause);
 out:
 	store_done(s, st);
-	jsonx_free(text);
+	jsonx_free(dumped);
 	json_decref(empty);
 	return rc;
 }

@@ -879,6 +879,7 @@ gate_enter(struct store *s, int deferred)
 static void
 transaction_ended(struct store *s, int committed)
 {
+	s->head.known = 0;
 	if (committed && s->deferred)
 		s->gate->unsynced = 1;
 	s->depth = 0;
@@ -986,6 +987,9 @@ void
 store_rollback(struct store *s)
 {
 	char *cause = NULL;
+
+	/* Undone events, or a whole transaction SQLite ended after an error. */
+	s->head.known = 0;
 
 	if (s->depth > 1) {
 		/* After an error that ended the whole transaction there is no

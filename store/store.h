@@ -48,6 +48,16 @@ struct store {
 	int late_sync;             /* its commits are synced after the gate (store_open_another) */
 	int deferred; /* the transaction's commit is left unsynced (store_begin_unsynced) */
 	struct store_gate *gate; /* taken in turn by this store's connections to write */
+	/*
+	 * The history's last event as this connection's open transaction
+	 * appended it (events_append), so that the next one it appends need
+	 * not read it back; known is 0 outside it, and after any rollback.
+	 */
+	struct {
+		int known;
+		int64_t id;
+		unsigned char hash[32];
+	} head;
 };
 
 /*

@@ -135,6 +135,50 @@ test_chain_holds(void **state)
 	assert_string_not_equal(head, head2);
 }
 
+/* Appends a run.end event at `at` to fx's store, in whatever transaction is open. */
+static void
+append(struct fixture *fx, int64_t at)
+{
+	char *cause = NULL;
+
+	if (events_append(fx->s, at, "run.end", NULL, NULL, NULL, NULL, &cause) < 0)
+		fail_msg("append: %s", cause);
+}
+
+/*
+ * A transaction appends each event after the last it appended without
+ * reading it back; events a rollback undid, of a savepoint or of the whole
+ * transaction, or of one SQLite ended after an error, are not followed.
+ */
+static void
+test_chain_through_rollbacks(void **state)
+{
+	struct fixture *fx = *state;
+	char head[EVENTS_HEAD_MAX];
+	int64_t count = 0, bad = -1;
+	char *cause = NULL;
+
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	append(fx, 2000);
+	append(fx, 2001);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	append(fx, 2002);
+	store_rollback(fx->s);
+	append(fx, 2003);
+	assert_int_equal(store_commit(fx->s, &cause), 0);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	append(fx, 2004);
+	store_rollback(fx->s);
+	assert_int_equal(store_begin(fx->s, &cause), 0);
+	append(fx, 2005);
+	/* As SQLite does after some errors: the transaction ends under the caller. */
+	assert_int_equal(sqlite3_exec(fx->s->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	append(fx, 2006);
+	store_rollback(fx->s);
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	assert_int_equal(count, NEVENTS + 4);
+}
+
 static void
 test_empty_history_verifies(void **state)
 {
@@ -475,6 +519,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_chain_holds, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_hash_layout, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_through_rollbacks, setup, fixture_teardown),
 	    cmocka_unit_test(test_empty_history_verifies),
 	    cmocka_unit_test_setup_teardown(test_edit_any_row_any_column, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_row_digest_follows_details, setup,
