@@ -640,12 +640,11 @@ deliver_sweep(const struct policy_slot *s, const struct policy_deliver *d)
 {
 	struct target t;
 	char *path, *cause = NULL;
-	int removed = 0;
+	int removed = -1;
 
 	if (d->kind != DELIVER_FILE)
 		return 0;
 	path = policy_render_target(s, d->path);
-	/* Where a delivery would not write, none left anything. */
 	if (target_open(path, d, &t, &cause) == 0) {
 		removed = outfile_sweep_beside(t.dir, t.name);
 		close(t.dir);

@@ -142,8 +142,10 @@ int deliver_check(const struct policy_slot *s, const struct policy_deliver *d, c
  * Removes what a delivery to file consumer d of slot s that was killed
  * between writing and renaming left beside the file: its temporary file,
  * which holds a token's secret (outfile_sweep_beside), from the directory
- * deliver_one would write in.  Nothing for an exec consumer, or where
- * deliver_one would refuse to write.  Returns how many files it removed.
+ * deliver_one would write in.  Nothing for an exec consumer.  Returns how
+ * many files it removed, or -1 when it could not reach the directory
+ * (missing, or one deliver_one would refuse to write in): a file left
+ * there may come back with it.
  */
 int deliver_sweep(const struct policy_slot *s, const struct policy_deliver *d);
 

@@ -859,22 +859,37 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
  * it delivered left beside consumers' files, when pl keeps a replacement
  * such a run began to deliver (only that run leaves one, and it leaves such
  * a row): beside every file consumer of the policy, since the policy may
- * have moved the file to another slot, or dropped its slot, since.  Before
- * any work, so that no delivery of this run is under way beside them.
+ * have moved the file to another slot, or dropped its slot, since.  A
+ * directory it cannot reach (a mount not there yet) may come back with
+ * such a file: the store then owes a sweep (STORE_META_KEY_SWEEP), which
+ * each run makes until it reaches them all.  Before any work, so that no
+ * delivery of this run is under way beside them.  Returns 0, or -1 with
+ * *cause when the store failed.
  */
-static void
-sweep_left(struct run *run, const struct plan *pl)
+static int
+sweep_left(struct run *run, const struct plan *pl, char **cause)
 {
-	int swept = 0, left = 0;
+	char *owed = NULL;
+	int swept = 0, left = 0, missed = 0, rc = 0;
 
 	for (size_t i = 0; i < pl->nactions && !left; i++)
 		left = pl->actions[i].kind == PLAN_KEEP_DELIVERED;
+	if (store_meta_get(run->s, STORE_META_KEY_SWEEP, &owed, cause) < 0)
+		return -1;
+	left |= owed != NULL && strcmp(owed, "1") == 0;
 	for (size_t i = 0; left && i < run->p->nslots; i++) {
 		const struct policy_slot *sl = run->p->slots[i];
 
-		for (size_t k = 0; k < sl->eff.ndeliver; k++)
-			swept += deliver_sweep(sl, &sl->eff.deliver[k]);
+		for (size_t k = 0; k < sl->eff.ndeliver; k++) {
+			int n = deliver_sweep(sl, &sl->eff.deliver[k]);
+
+			missed |= n < 0;
+			swept += n > 0 ? n : 0;
+		}
 	}
+	if (left && (owed == NULL || strcmp(owed, missed ? "1" : "0") != 0))
+		rc = store_meta_set(run->s, STORE_META_KEY_SWEEP, missed ? "1" : "0", cause);
+	free(owed);
 	if (swept == 1)
 		say(run, 0, "swept", NULL, NULL, NULL,
 		    "removed the temporary file an interrupted run left beside a consumer's file");
@@ -883,6 +898,7 @@ sweep_left(struct run *run, const struct plan *pl)
 		    "removed the %d temporary files an interrupted run left beside consumers' "
 		    "files",
 		    swept);
+	return rc;
 }
 
 /*
@@ -1587,11 +1603,11 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 		rehearse(&run, pl);
 		goto out;
 	}
-	if (record_unrecorded(&run, pl, cause) < 0 || check_clocks(&run, cause) < 0) {
+	if (record_unrecorded(&run, pl, cause) < 0 || check_clocks(&run, cause) < 0 ||
+	    sweep_left(&run, pl, cause) < 0) {
 		rc = -1;
 		goto out;
 	}
-	sweep_left(&run, pl);
 	if (o->force != NULL)
 		say(&run, 0, "forced", o->force->ws->name, o->force->name, NULL,
 		    "rotating now, as --force asks");

@@ -16,6 +16,11 @@ struct store_file;
 
 /* The meta key holding the pinned sealing key's fingerprint. */
 #define STORE_META_KEY_FPR "key_fingerprint"
+/*
+ * The meta key that is "1" while a run owes the consumers' directories a
+ * sweep for what an interrupted delivery left, one it could not reach.
+ */
+#define STORE_META_KEY_SWEEP "sweep_owed"
 
 #define STORE_SCHEMA_VERSION 18
 /* PRAGMA application_id of a tokenwarden database: "twdb". */

@@ -296,6 +296,33 @@ expect "$err" "removed the temporary file an interrupted run left beside a consu
 tw_expect_eq "temporary files beside kg.json after the next run" "$(left)" 0
 tw_expect_eq "kg.json's token" "$(held kg)" "$(held kh)"
 
+echo "== a delivery killed before its rename, its directory away at the next run: a later run sweeps"
+# The run that keeps the replacement cannot reach the consumer's directory
+# (a mount not there yet): the temporary file, with a live token's secret,
+# comes back with it.  The store owes a sweep until a run reaches it.
+fresh_store owed
+mkdir "$files/away"
+policy "w=away/kw"
+at 2027-01-26T02:00Z
+run 0 rotate
+st=0
+TOKENWARDEN_TEST_CRASH=before-rename "$tw_bin" rotate --force acme/w >/dev/null 2>&1 || st=$?
+tw_expect_eq "the run killed before its rename" "$st" 137
+left() { find "$files/away" -maxdepth 1 -name '.kw.json.tw-*' | wc -l; }
+tw_expect_eq "temporary files beside away/kw.json after the kill" "$(left)" 1
+kept=$(jq -r .token "$(find "$files/away" -maxdepth 1 -name '.kw.json.tw-*')")
+mv "$files/away" "$files/away.off"
+at 2027-01-26T03:00Z
+run 1 rotate # keeps it, and fails to hand w's next token to kw
+expect "$err" "kept $kept"
+mv "$files/away.off" "$files/away"
+on_server "$kept" || fail "the kept replacement is not on the server"
+at 2027-01-26T04:00Z
+run 0 rotate
+expect "$err" "removed the temporary file an interrupted run left beside a consumer's file"
+tw_expect_eq "temporary files beside away/kw.json once it is back" "$(left)" 0
+tw_expect_eq "the sweep owed after it" "$(sqlite3 "$db" "SELECT value FROM meta WHERE key = 'sweep_owed'")" 0
+
 echo "== an upgrade from schema 14, a consumer moved before it: the move is still seen"
 # Schema 14 recorded, a slot, the fingerprints of the consumers its token
 # reached (a file by its path as written).  kp moves from p (dropped) to q
