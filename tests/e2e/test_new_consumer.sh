@@ -280,13 +280,22 @@ echo "== a delivery killed before its rename, then the file moved: its temporary
 # The killed run leaves a temporary file, with the replacement's secret,
 # beside kg.json; the policy then moves kg.json to h.  The next run keeps
 # the replacement and removes that file, though kg.json is g's no more.
-fresh_store swept
-policy "g=kg" "h=kh"
-at 2027-01-25T02:00Z
-run 0 rotate
-st=0
-TOKENWARDEN_TEST_CRASH=before-rename "$tw_bin" rotate --force acme/g >/dev/null 2>&1 || st=$?
-tw_expect_eq "the run killed before its rename" "$st" 137
+# killed_before_rename STORE AT SLOT=FILE...: in a fresh store STORE, under
+# that policy, the slots' first tokens at AT, then a forced rotation of the
+# first SLOT killed between writing its consumer's temporary file and
+# renaming it.
+killed_before_rename() {
+	local st=0
+	fresh_store "$1"
+	policy "${@:3}"
+	at "$2"
+	run 0 rotate
+	TOKENWARDEN_TEST_CRASH=before-rename "$tw_bin" rotate --force "acme/${3%%=*}" \
+		>/dev/null 2>&1 || st=$?
+	tw_expect_eq "the run killed before its rename" "$st" 137
+}
+
+killed_before_rename swept 2027-01-25T02:00Z "g=kg" "h=kh"
 left() { find "$files" -maxdepth 1 -name '.kg.json.tw-*' | wc -l; }
 tw_expect_eq "temporary files beside kg.json after the kill" "$(left)" 1
 policy "g=" "h=kh kg"
@@ -300,14 +309,8 @@ echo "== a delivery killed before its rename, its directory away at the next run
 # The run that keeps the replacement cannot reach the consumer's directory
 # (a mount not there yet): the temporary file, with a live token's secret,
 # comes back with it.  The store owes a sweep until a run reaches it.
-fresh_store owed
 mkdir "$files/away"
-policy "w=away/kw"
-at 2027-01-26T02:00Z
-run 0 rotate
-st=0
-TOKENWARDEN_TEST_CRASH=before-rename "$tw_bin" rotate --force acme/w >/dev/null 2>&1 || st=$?
-tw_expect_eq "the run killed before its rename" "$st" 137
+killed_before_rename owed 2027-01-26T02:00Z "w=away/kw"
 left() { find "$files/away" -maxdepth 1 -name '.kw.json.tw-*' | wc -l; }
 tw_expect_eq "temporary files beside away/kw.json after the kill" "$(left)" 1
 kept=$(jq -r .token "$(find "$files/away" -maxdepth 1 -name '.kw.json.tw-*')")
