@@ -475,6 +475,9 @@ unreached(struct plan_builder *b, const struct plan_input *in, const struct toke
 				v->regiven = &sl->eff.deliver[k];
 				v->given = h->given;
 			}
+			/* Without a working token, only its record says what a consumer holds. */
+			if (v->active == NULL)
+				v->unknown |= h == NULL || h->row == 0;
 			if (v->active == NULL || (h != NULL && h->row == v->active->row))
 				continue;
 			if (v->unreached == NULL) {
@@ -1102,15 +1105,18 @@ personal(struct plan_builder *b)
 }
 
 /*
- * The first slot with a consumer handed nothing yet (added, or one without
- * a token), or NULL: what that consumer holds is not known, so it may hold
- * any token tokenwarden did not hand out itself.
+ * The first slot with a consumer handed nothing yet (added, or one of a
+ * slot that never had a token), or without a token and without consumers,
+ * or NULL: what that consumer holds is not known, so it may hold any token
+ * tokenwarden did not hand out itself.  A slot whose token lapsed is not
+ * bare when each of its consumers' records names the token it holds.
  */
 static const struct policy_slot *
 bare_slot(const struct plan_builder *b, const struct slot_view *views)
 {
 	for (size_t i = 0; i < b->p->nslots; i++)
-		if (views[i].active == NULL || views[i].unknown)
+		if (views[i].unknown ||
+		    (views[i].active == NULL && b->p->slots[i]->eff.ndeliver == 0))
 			return b->p->slots[i];
 	return NULL;
 }
@@ -1119,9 +1125,9 @@ bare_slot(const struct plan_builder *b, const struct slot_view *views)
  * The unmanaged tokens due for deletion: each is deleted once every slot of
  * the policy has an active token made after it, and no consumer of the
  * policy holds it (unreached); until then it is a finding naming a slot
- * without a token, or with a consumer handed nothing yet (the first), else
- * the slot of a consumer that holds it, else the slot whose active token
- * is oldest.  Such a slot may be one renamed in the policy, renamed back,
+ * with a consumer handed nothing yet, or without token and consumers (the
+ * first: bare_slot), else the slot of a consumer that holds it, else the
+ * slot whose active token is oldest.  Such a slot may be one renamed in the policy, renamed back,
  * or moved to another workspace, or one a consumer moved to: its
  * consumers may still hold the token now unmanaged, and deleting that
  * before the slot's next token reaches them leaves them a dead token

@@ -1293,6 +1293,51 @@ test_unreached_holds_unmanaged(void **state)
 	policy_free(p);
 }
 
+/*
+ * A slot whose token lapsed holds no unmanaged deletion back when each of
+ * its consumers' records names the token it holds (the lapsed one); one
+ * without a record may hold anything, and holds every one back.
+ */
+static void
+test_lapsed_holds_by_record(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "enforce: { unmanaged: { delete_after: 7d } }\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [ { name: etl, deliver: [\n"
+		 "      { file: /run/etl.json }, { file: /run/two.json } ] } ] }\n");
+	const struct policy_slot *sl = policy_find_slot(p, "acme", "etl");
+	struct plan_input in = {0};
+	struct handing both = {0}, one = {0};
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", NULL, "tok-loose", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
+	add(&v, "acme", "etl", "tok-lapsed", TOKEN_ACTIVE, NOW - 40 * D, NOW - H);
+	hand(&both, sl, 0, &v.rows[1]);
+	hand(&both, sl, 1, &v.rows[1]);
+	hand(&one, sl, 0, &v.rows[1]);
+
+	in.handed = both.v;
+	in.nhanded = both.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_non_null(finding(&pl, FIND_OVERDUE, "tok-lapsed"));
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 1);
+	plan_free(&pl);
+
+	in.handed = one.v;
+	in.nhanded = one.n;
+	plan_build_with(p, v.rows, v.n, NOW, &in, &pl);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-loose"), sl);
+	plan_free(&pl);
+
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
 static void
 test_lost_answers_across_runs(void **state)
 {
@@ -2149,6 +2194,7 @@ main(void)
 	    cmocka_unit_test(test_regiven_due),
 	    cmocka_unit_test(test_unknown_holds_imported),
 	    cmocka_unit_test(test_unreached_holds_unmanaged),
+	    cmocka_unit_test(test_lapsed_holds_by_record),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
