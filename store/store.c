@@ -332,13 +332,9 @@ static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **c
     [16] = slots_attest,
 };
 
-/*
- * Runs sql binding parent (?1) and name (?2): the id its row holds, 0 when
- * it yields none, or -1 with *cause.
- */
-static int64_t
-query_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
-	 char **cause)
+int64_t
+store_query_id(struct store *s, const char *sql, int64_t parent, const char *name, const char *what,
+	       char **cause)
 {
 	sqlite3_stmt *st = store_prepare(s, sql, cause);
 	int64_t id = -1;
@@ -368,10 +364,10 @@ static int64_t
 name_id(struct store *s, const char *find, const char *make, int64_t parent, const char *name,
 	const char *what, char **cause)
 {
-	int64_t id = query_id(s, find, parent, name, what, cause);
+	int64_t id = store_query_id(s, find, parent, name, what, cause);
 
 	if (id == 0)
-		id = query_id(s, make, parent, name, what, cause);
+		id = store_query_id(s, make, parent, name, what, cause);
 	if (id == 0) {
 		*cause = xasprintf("%s: %s: the upsert returned no row", s->path, what);
 		id = -1;

@@ -16,6 +16,14 @@
 int store_exec(struct store *s, const char *sql, const char *what, char **cause);
 /* Reads the one integer that sql returns into *out; returns 0, or -1 with *cause. */
 int store_pragma_int(struct store *s, const char *sql, int *out, char **cause);
+
+/*
+ * Runs sql binding parent (?1) and name (?2): the first column of its first
+ * row (an id, or 1 for a look-up of existence), 0 when it yields none, or
+ * -1 with *cause (what it was doing).
+ */
+int64_t store_query_id(struct store *s, const char *sql, int64_t parent, const char *name,
+		       const char *what, char **cause);
 /*
  * Migrates s, open for writing, to STORE_SCHEMA_VERSION in one transaction;
  * returns 0, or -1 with *cause.

@@ -93,25 +93,6 @@ constraint_cause(struct store *s, int64_t row, enum token_state to, char **cause
 		*cause = xasprintf("%s: refused by the schema: %s", s->path, msg);
 }
 
-/* Whether workspace ws has a token named name, in any state: 1 or 0, or -1 with *cause. */
-static int
-name_used(struct store *s, int64_t ws, const char *name, char **cause)
-{
-	sqlite3_stmt *st =
-	    store_prepare(s, "SELECT 1 FROM tokens WHERE workspace_id = ?1 AND name = ?2", cause);
-	int step;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, ws);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		store_error(s, "looking up a token name", cause);
-	store_done(s, st);
-	return step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : -1;
-}
-
 /* tokens_intent; with fresh, 1 and nothing recorded when the workspace has used name. */
 static int
 intent(struct store *s, const char *workspace, const char *slot, const char *name,
@@ -128,7 +109,12 @@ intent(struct store *s, const char *workspace, const char *slot, const char *nam
 	sl = ws < 0 ? -1 : store_slot_id(s, ws, slot, cause);
 	if (sl < 0)
 		goto out;
-	rc = fresh ? name_used(s, ws, name, cause) : 0;
+	/* Whether workspace ws has a token of that name, in any state. */
+	rc = fresh
+		 ? (int)store_query_id(s,
+				       "SELECT 1 FROM tokens WHERE workspace_id = ?1 AND name = ?2",
+				       ws, name, "looking up a token name", cause)
+		 : 0;
 	if (rc != 0)
 		goto out;
 	rc = -1;
