@@ -273,7 +273,8 @@ dispatch(int argc, char **argv)
 	if (i < argc && (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0)) {
 		printf("tokenwarden %s\n", TW_VERSION);
 #ifdef TW_TEST_HOOKS
-		printf("built with the test hooks ($TOKENWARDEN_TEST_CRASH): not for use\n");
+		printf("built with the test hooks ($TOKENWARDEN_TEST_CRASH, $TOKENWARDEN_NOW): "
+		       "not for use\n");
 #endif
 		return TW_EXIT_OK;
 	}

@@ -17,9 +17,15 @@ read_clock(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The wall clock, or in a build with the test hooks the time pinned in
+ * TOKENWARDEN_NOW: an installed binary reads no clock of a variable a
+ * test left set.
+ */
 int64_t
 clock_now_ms(void)
 {
+#ifdef TW_TEST_HOOKS
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static int64_t start = INT64_MIN, mono_start;
 	const char *pinned = getenv("TOKENWARDEN_NOW");
@@ -36,6 +42,9 @@ clock_now_ms(void)
 	now = start + (clock_mono_ms() - mono_start);
 	pthread_mutex_unlock(&lock);
 	return now;
+#else
+	return read_clock(CLOCK_REALTIME);
+#endif
 }
 
 int64_t

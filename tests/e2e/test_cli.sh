@@ -62,8 +62,9 @@ run 0 --help
 expect "$out" "token create"
 run 0 --version
 expect "$out" "tokenwarden "
-# The suite's build obeys TOKENWARDEN_TEST_CRASH, and says so (unit_nohooks: others do not).
-expect "$out" "built with the test hooks (\$TOKENWARDEN_TEST_CRASH): not for use"
+# The suite's build obeys TOKENWARDEN_TEST_CRASH and TOKENWARDEN_NOW, and says so
+# (unit_nohooks: others do not).
+expect "$out" "built with the test hooks (\$TOKENWARDEN_TEST_CRASH, \$TOKENWARDEN_NOW): not for use"
 run 0 help token create
 expect "$out" "--expires-in"
 run 2 frobnicate

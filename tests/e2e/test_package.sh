@@ -192,8 +192,9 @@ done
 chown -R "$(in_root "id -u $user"):$(in_root "id -g $user")" "$root$creds"
 rc=0
 # With what of the unit's sandbox setpriv can apply: NoNewPrivileges=, CapabilityBoundingSet=
-# and AmbientCapabilities= empty, LimitCORE=0.
-in_root "umask 0077 && ulimit -c 0 && setpriv --reuid=$user --regid=$user --init-groups --no-new-privs --bounding-set=-all --inh-caps=-all env -i PATH=/usr/bin:/bin CREDENTIALS_DIRECTORY=$creds TOKENWARDEN_LOG_FORMAT=plain $exec_start" \
+# and AmbientCapabilities= empty, LimitCORE=0.  A test's clock variable left set is ignored:
+# read, it would put the host 25 years behind the server, and the run would refuse to work.
+in_root "umask 0077 && ulimit -c 0 && setpriv --reuid=$user --regid=$user --init-groups --no-new-privs --bounding-set=-all --inh-caps=-all env -i PATH=/usr/bin:/bin CREDENTIALS_DIRECTORY=$creds TOKENWARDEN_LOG_FORMAT=plain TOKENWARDEN_NOW=2001-02-03T04:05Z $exec_start" \
 	>"$TW_TMP/run.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || fail "the first run exited $rc: $(tail -20 "$TW_TMP/run.out")"
 in_root "setpriv --reuid=$user --regid=$user --init-groups tokenwarden token list --json" \
