@@ -1106,17 +1106,33 @@ personal(struct plan_builder *b)
 
 /*
  * The first slot with a consumer handed nothing yet (added, or one of a
- * slot that never had a token), or without a token and without consumers,
- * or NULL: what that consumer holds is not known, so it may hold any token
+ * slot that never had a token), or NULL: what that consumer holds is not
+ * known.
+ */
+static const struct policy_slot *
+unknown_slot(const struct plan_builder *b, const struct slot_view *views)
+{
+	for (size_t i = 0; i < b->p->nslots; i++)
+		if (views[i].unknown)
+			return b->p->slots[i];
+	return NULL;
+}
+
+/*
+ * unknown_slot, else the first slot without a token and without consumers
+ * (paused, say, and served by hand), or NULL: either may hold any token
  * tokenwarden did not hand out itself.  A slot whose token lapsed is not
  * bare when each of its consumers' records names the token it holds.
  */
 static const struct policy_slot *
 bare_slot(const struct plan_builder *b, const struct slot_view *views)
 {
+	const struct policy_slot *unknown = unknown_slot(b, views);
+
+	if (unknown != NULL)
+		return unknown;
 	for (size_t i = 0; i < b->p->nslots; i++)
-		if (views[i].unknown ||
-		    (views[i].active == NULL && b->p->slots[i]->eff.ndeliver == 0))
+		if (views[i].active == NULL && b->p->slots[i]->eff.ndeliver == 0)
 			return b->p->slots[i];
 	return NULL;
 }
@@ -1200,12 +1216,15 @@ lost_answers(struct plan_builder *b, struct slot_view *views)
  * a consumer moved to another slot holds stays until that slot's token
  * reaches it, and is a held finding meanwhile: should that slot wait long,
  * be paused or fail, the token would otherwise outlive its grace unsaid.
- * So does an imported one while a consumer is handed nothing yet (bare): an
- * admin hands an imported token by hand, and may have moved that consumer
- * before any run recorded what it holds.
+ * So does an imported one while a consumer is handed nothing yet (unknown):
+ * an admin hands an imported token by hand, and may have moved that
+ * consumer before any run recorded what it holds.  A slot without
+ * consumers holds none back: it is served by hand whether its token works
+ * or lapsed, and the deletion a run killed after its DELETE left would
+ * keep a token the server no longer has listed as live.
  */
 static void
-past_grace(struct plan_builder *b, const struct slot_view *views, const struct policy_slot *bare)
+past_grace(struct plan_builder *b, const struct slot_view *views, const struct policy_slot *unknown)
 {
 	for (size_t k = 0; k < b->npast; k++) {
 		const struct token_row *r = b->past[k].r;
@@ -1221,7 +1240,7 @@ past_grace(struct plan_builder *b, const struct slot_view *views, const struct p
 		waits = holder(b, r->row);
 		if (waits == NULL && r->origin != NULL && strcmp(r->origin, "imported") == 0 &&
 		    works(r, b->now))
-			waits = bare;
+			waits = unknown;
 		if (waits == NULL) {
 			retiring(b, r);
 			continue;
@@ -1249,7 +1268,6 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	struct plan_builder b = {.pl = out, .p = p, .now = now};
 	struct slot_view *views = xcalloc(p->nslots + 1, sizeof *views);
 	struct plan_slot_due *dues = xcalloc(p->nslots + 1, sizeof *dues);
-	const struct policy_slot *bare;
 
 	if (in == NULL)
 		in = &none;
@@ -1284,9 +1302,8 @@ plan_build_with(const struct policy *p, const struct token_row *rows, size_t n, 
 	for (size_t i = 0; i < in->nmore; i++)
 		classify(&b, &in->more[i], views);
 	unreached(&b, in, rows, n, views);
-	bare = bare_slot(&b, views);
-	past_grace(&b, views, bare);
-	unmanaged_due(&b, views, bare);
+	past_grace(&b, views, unknown_slot(&b, views));
+	unmanaged_due(&b, views, bare_slot(&b, views));
 	lost_answers(&b, views);
 	for (size_t i = 0; i < p->nslots; i++)
 		evaluate(&b, p->slots[i], &views[i], &dues[i]);

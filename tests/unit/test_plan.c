@@ -1338,6 +1338,46 @@ test_lapsed_holds_by_record(void **state)
 	policy_free(p);
 }
 
+/*
+ * A slot without consumers is served by hand: whether its token lapsed says
+ * nothing of what anyone holds, so its retired imported token goes past its
+ * grace as any, rather than wait for a consumer handed nothing yet that
+ * there is not (seed 90020, case 165: a killed run had already deleted it
+ * on the server, and the hold kept it listed as live).  The slot still
+ * holds the unmanaged deletions back, as a paused one does.
+ */
+static void
+test_lapsed_unserved_imported(void **state)
+{
+	struct policy *p =
+	    load("version: 1\n"
+		 "enforce: { unmanaged: { delete_after: 7d } }\n"
+		 "workspaces:\n"
+		 "  - { name: acme, credential: c, tokens: [ { name: bi, deliver: [] } ] }\n");
+	const struct policy_slot *bi = policy_find_slot(p, "acme", "bi");
+	struct inv v = {0};
+	struct plan pl;
+
+	(void)state;
+	add(&v, "acme", "bi", "tok-imp", TOKEN_RETIRING, NOW - 20 * D, NOW + 10 * D);
+	add(&v, "acme", "bi", "tok-lapsed", TOKEN_ACTIVE, NOW - 10 * D, NOW - H);
+	add(&v, "acme", NULL, "tok-loose", TOKEN_ACTIVE, NOW - 20 * D, NOW + 10 * D);
+	free(v.rows[0].origin);
+	v.rows[0].origin = xstrdup("imported");
+	v.rows[0].retire_after = NOW - 10 * D;
+
+	plan_build(p, v.rows, v.n, NOW, &pl);
+	assert_non_null(finding(&pl, FIND_OVERDUE, "tok-lapsed"));
+	assert_null(finding(&pl, FIND_HELD, "tok-imp"));
+	assert_int_equal(count(&pl, PLAN_DELETE_OLD, "bi"), 1);
+	assert_int_equal(count(&pl, PLAN_DELETE_UNMANAGED, NULL), 0);
+	assert_ptr_equal(unmanaged_waits(&pl, "tok-loose"), bi);
+	plan_free(&pl);
+
+	tokens_free(v.rows, v.n);
+	policy_free(p);
+}
+
 static void
 test_lost_answers_across_runs(void **state)
 {
@@ -2195,6 +2235,7 @@ main(void)
 	    cmocka_unit_test(test_unknown_holds_imported),
 	    cmocka_unit_test(test_unreached_holds_unmanaged),
 	    cmocka_unit_test(test_lapsed_holds_by_record),
+	    cmocka_unit_test(test_lapsed_unserved_imported),
 	    cmocka_unit_test(test_window_after_last_run),
 	    cmocka_unit_test(test_two_parts),
 	    cmocka_unit_test(test_omit),
