@@ -1143,13 +1143,13 @@ bare_slot(const struct plan_builder *b, const struct slot_view *views)
  * policy holds it (unreached); until then it is a finding naming a slot
  * with a consumer handed nothing yet, or without token and consumers (the
  * first: bare_slot), else the slot of a consumer that holds it, else the
- * slot whose active token is oldest.  Such a slot may be one renamed in the policy, renamed back,
- * or moved to another workspace, or one a consumer moved to: its
- * consumers may still hold the token now unmanaged, and deleting that
- * before the slot's next token reaches them leaves them a dead token
- * (DESIGN's trust rules) when that rotation fails or is weeks away.  What
- * a consumer handed nothing yet holds is not known, so such a slot holds
- * every deletion back.
+ * slot whose active token is oldest.  Such a slot may be one renamed in
+ * the policy, renamed back, or moved to another workspace, or one a
+ * consumer moved to: its consumers may still hold the token now unmanaged,
+ * and deleting that before the slot's next token reaches them leaves them
+ * a dead token (DESIGN's trust rules) when that rotation fails or is weeks
+ * away.  What a consumer handed nothing yet holds is not known, so such a
+ * slot holds every deletion back.
  */
 static void
 unmanaged_due(struct plan_builder *b, const struct slot_view *views, const struct policy_slot *bare)

@@ -109,15 +109,15 @@ intent(struct store *s, const char *workspace, const char *slot, const char *nam
 	sl = ws < 0 ? -1 : store_slot_id(s, ws, slot, cause);
 	if (sl < 0)
 		goto out;
-	/* Whether workspace ws has a token of that name, in any state. */
-	rc = fresh
-		 ? (int)store_query_id(s,
-				       "SELECT 1 FROM tokens WHERE workspace_id = ?1 AND name = ?2",
-				       ws, name, "looking up a token name", cause)
-		 : 0;
-	if (rc != 0)
-		goto out;
-	rc = -1;
+	/* A fresh name is one the workspace has no token of, in any state. */
+	if (fresh) {
+		rc = (int)store_query_id(
+		    s, "SELECT 1 FROM tokens WHERE workspace_id = ?1 AND name = ?2", ws, name,
+		    "looking up a token name", cause);
+		if (rc != 0)
+			goto out;
+		rc = -1;
+	}
 	st = store_prepare(
 	    s,
 	    "INSERT INTO tokens (workspace_id, slot_id, name, state, origin, requested_at, "

@@ -1344,7 +1344,8 @@ test_lapsed_holds_by_record(void **state)
  * grace as any, rather than wait for a consumer handed nothing yet that
  * there is not (seed 90020, case 165: a killed run had already deleted it
  * on the server, and the hold kept it listed as live).  The slot still
- * holds the unmanaged deletions back, as a paused one does.
+ * holds the unmanaged deletions back: each waits until every slot has an
+ * active token made after it.
  */
 static void
 test_lapsed_unserved_imported(void **state)
