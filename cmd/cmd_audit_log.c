@@ -188,7 +188,8 @@ const struct cmd_entry cmd_audit_log_entry = {
 	     "user (the effective user), claimed_login and claimed_login_from (the login\n"
 	     "that says it asked, from SUDO_USER or getlogin; not authenticated) and reason\n"
 	     "(--reason).  A secret.reveal_failed event adds failure (wrong_key,\n"
-	     "wrong_passphrase, moved, altered or malformed), message and sealed_to.\n"
+	     "wrong_passphrase, moved, altered, malformed or replaced), message and\n"
+	     "sealed_to.\n"
 	     "\n"
 	     "Exit status: 0 done (even when no event matches), 1 the database cannot be\n"
 	     "read, 2 a usage error or no usable store.\n",

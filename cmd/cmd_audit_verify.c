@@ -45,6 +45,7 @@ static const char *const table_names[] = {
     [INVENTORY_HANDED] = "handed",
     [INVENTORY_SLOT_REACHED] = "slot_reached",
     [INVENTORY_SLOT_REACHED_14] = "slot_reached_14",
+    [INVENTORY_SECRETS] = "secrets",
 };
 
 static int
@@ -302,13 +303,14 @@ const struct cmd_entry cmd_audit_verify_entry = {
     .max_args = 0,
     .notes = "Every change tokenwarden makes to a token row is recorded with a digest of\n"
 	     "the row, so a row edited, added or removed outside tokenwarden is listed;\n"
-	     "so is a record of the token a consumer holds or a slot's token reached.\n"
+	     "so is a record of the token a consumer holds or a slot's token reached,\n"
+	     "and a sealed secret that is not the one its history recorded.\n"
 	     "It reads only: a read-only store or an auditor's copy works.  When the\n"
 	     "history verifies, its head is noted on stderr, to be kept elsewhere.\n"
 	     "\n"
 	     "Exit status: 0 the history verifies (and holds HASH) and the tables follow\n"
 	     "from it, 1 the database cannot be read, 2 a usage error or no usable store,\n"
-	     "4 the history was altered, HASH is not in it, or a token row or a record\n"
-	     "differs from it.\n",
+	     "4 the history was altered, HASH is not in it, or a token row, a record or\n"
+	     "a sealed secret differs from it.\n",
     .run = run_audit_verify,
 };

@@ -74,7 +74,8 @@ static const struct args_opt rekey_options[] = {
     OPT_INT(0, "passphrase-fd", struct rekey_opts, passphrase_fd, "N", 0, 1024,
 	    "read the secret key's passphrase from descriptor N"),
     OPT_FLAG(0, "drop-unopenable", struct rekey_opts, drop,
-	     "reseal the others, and drop each secret that does not\nopen (altered)"),
+	     "reseal the others, and drop each secret that does not\nopen (altered) or was "
+	     "replaced"),
     OPT_WAIT("wait", struct rekey_opts, wait_ms,
 	     "wait for a run holding the lock to finish (as long as\nit takes, or up to DURATION)"),
     OPT_END,
@@ -131,8 +132,8 @@ run_rekey(void *opts, int argc, char **argv)
 	printf("resealed %d secret%s to %s (%s); the store is now pinned to it\n", done.count,
 	       done.count == 1 ? "" : "s", ro->new_public_key, new_fpr);
 	if (done.dropped > 0)
-		warnf("dropped %d secret%s that did not open (%s): %s token%s work%s on, but "
-		      "secret reveal can no longer show %s; each is recorded as secret.dropped",
+		warnf("dropped %d secret%s that could not be resealed (%s): %s token%s work%s on, "
+		      "but secret reveal can no longer show %s; each is recorded as secret.dropped",
 		      done.dropped, done.dropped == 1 ? "" : "s", done.unopened,
 		      done.dropped == 1 ? "its" : "their", done.dropped == 1 ? "" : "s",
 		      done.dropped == 1 ? "s" : "", done.dropped == 1 ? "it" : "them");
@@ -168,15 +169,16 @@ const struct cmd_entry cmd_rekey_entry = {
     .init = init_rekey,
     .max_args = 0,
     .notes = "Every secret is resealed and the new key pinned in one transaction: when a\n"
-	     "secret does not open (altered), nothing changes and each such secret is\n"
+	     "secret does not open (altered), or is not the one the history recorded\n"
+	     "(replaced outside tokenwarden), nothing changes and each such secret is\n"
 	     "named.  With --drop-unopenable the others are resealed and those dropped,\n"
 	     "each recorded as a secret.dropped event: their tokens work on, but secret\n"
 	     "reveal can no longer show them.  A secret moved from another token opens,\n"
 	     "and is never dropped: it stops the rekey.  It takes the run lock.\n"
 	     "\n"
-	     "Exit status: 0 resealed, 1 a secret that does not open (without\n"
-	     "--drop-unopenable) or was moved, or a secret key that is not the pinned one\n"
-	     "(nothing changed), 2 a usage error or a key that cannot be read,\n"
+	     "Exit status: 0 resealed, 1 a secret that does not open or was replaced\n"
+	     "(without --drop-unopenable) or was moved, or a secret key that is not the\n"
+	     "pinned one (nothing changed), 2 a usage error or a key that cannot be read,\n"
 	     "5 another tokenwarden process holds the run lock.\n",
     .run = run_rekey,
 };

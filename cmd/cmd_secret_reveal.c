@@ -15,6 +15,7 @@
 #include "core/seal.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
+#include "store/inventory.h"
 #include "store/secrets.h"
 #include "store/tokens.h"
 
@@ -140,6 +141,33 @@ open_secret(const struct token_row *r, const unsigned char *blob, size_t len, co
 						  : "malformed";
 	}
 	return -1;
+}
+
+/*
+ * Whether r's sealed secret (blob, sealed to fpr) is the one its history
+ * recorded: 0 when it is, 1 when not (*cause says so), -1 with *cause.
+ */
+static int
+as_recorded(struct store *s, const struct token_row *r, const unsigned char *blob, size_t len,
+	    const char *fpr, char **cause)
+{
+	int64_t event = 0;
+	int rc = inventory_sealed_check(s, r->row, fpr, blob, len, &event, cause);
+
+	if (rc == 1 && event > 0)
+		*cause =
+		    xasprintf("the sealed secret of token %s in workspace %s is not the one its "
+			      "history recorded (event %lld): it was replaced outside "
+			      "tokenwarden, so it is not shown; 'tokenwarden audit verify' "
+			      "lists what else differs",
+			      r->token, r->workspace, (long long)event);
+	else if (rc == 1)
+		*cause =
+		    xasprintf("no event records the sealed secret of token %s in workspace %s: "
+			      "it was added outside tokenwarden, so it is not shown; "
+			      "'tokenwarden audit verify' lists what else differs",
+			      r->token, r->workspace);
+	return rc;
 }
 
 /*
@@ -304,6 +332,17 @@ run_reveal(void *opts, int argc, char **argv)
 		failed = 1;
 		goto out;
 	}
+	/*
+	 * It opens and is this row's, but was it sealed by tokenwarden?  One
+	 * sealed afresh to the public key (no secret) opens as well; its
+	 * digest is not the one the history recorded.  Nothing is printed.
+	 */
+	got = as_recorded(s, r, blob, len, fpr, &cause);
+	if (got != 0) {
+		failed = got > 0;
+		rec.failure = "replaced";
+		goto out;
+	}
 	if (ro->bearer)
 		p.bearer = mode_bearer(r->token, p.key, p.secret);
 	/* Recorded first: a reveal that cannot be recorded prints nothing. */
@@ -353,10 +392,13 @@ const struct cmd_entry cmd_secret_reveal_entry = {
 	     "not authenticated, so recorded as claimed_login) and --reason.  A reveal\n"
 	     "whose key does not open the secret (another key, a wrong passphrase, a blob\n"
 	     "moved from another row or altered) is recorded too, as secret.reveal_failed\n"
-	     "with the cause.  No policy requires --reason yet.\n"
+	     "with the cause; so is a sealed secret that is not the one the history\n"
+	     "recorded (replaced outside tokenwarden), which is not shown.  No policy\n"
+	     "requires --reason yet.\n"
 	     "\n"
-	     "Exit status: 0 printed, 1 no such token or stored secret, a key that does not\n"
-	     "open it, or a history that cannot be written, 2 a usage error, a store that\n"
+	     "Exit status: 0 printed, 1 no such token or stored secret, a secret the\n"
+	     "history does not record, a key that does not open it, or a history that\n"
+	     "cannot be written, 2 a usage error, a store that\n"
 	     "cannot be written or a secret key that cannot be read.\n",
     .run = run_reveal,
 };

@@ -22,18 +22,31 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Counts a difference: of a token row (arg[0]), or of a record (arg[1]). */
+/* Counts a difference: of a token row (arg[0]), a record (arg[1]) or a sealed secret (arg[2]). */
 static int
 count_diff(const struct inventory_diff *d, void *arg)
 {
-	++((int64_t *)arg)[d->table != INVENTORY_TOKENS];
+	++((int64_t *)arg)[d->table == INVENTORY_TOKENS    ? 0
+			   : d->table == INVENTORY_SECRETS ? 2
+							   : 1];
 	return 0;
 }
+
+/* What a copy that differs from its history holds, by count_diff's index, and why it is refused. */
+static const struct {
+	const char *one, *many, *then;
+} differ[3] = {
+    {"token row", "token rows", "every run would refuse it"},
+    {"record of the tokens consumers hold", "records of the tokens consumers hold",
+     "restoring it would put records edited outside tokenwarden in place"},
+    {"sealed secret", "sealed secrets",
+     "restoring it would put secrets replaced outside tokenwarden in place"},
+};
 
 int
 restore_check(struct store *copy, struct storecopy_facts *f, char **cause)
 {
-	int64_t diffs[2] = {0, 0}, rows = 0;
+	int64_t diffs[3] = {0, 0, 0}, rows = 0;
 
 	if (storecopy_check(copy, f, cause) < 0)
 		return -1;
@@ -45,21 +58,15 @@ restore_check(struct store *copy, struct storecopy_facts *f, char **cause)
 	}
 	if (inventory_verify(copy, INVENTORY_ALL, count_diff, diffs, &rows, cause) < 0)
 		return -1;
-	if (diffs[0] > 0) {
-		*cause = xasprintf("%s: %lld token row%s differ from what its history records "
-				   "('tokenwarden audit verify --db %s' lists them); every run "
-				   "would refuse it",
-				   copy->path, (long long)diffs[0], diffs[0] == 1 ? "" : "s",
-				   copy->path);
-		return -1;
-	}
-	if (diffs[1] > 0) {
-		*cause = xasprintf(
-		    "%s: %lld record%s of the tokens consumers hold differ from what "
-		    "its history records ('tokenwarden audit verify --db %s' lists "
-		    "them); restoring it would put records edited outside "
-		    "tokenwarden in place",
-		    copy->path, (long long)diffs[1], diffs[1] == 1 ? "" : "s", copy->path);
+	for (size_t i = 0; i < sizeof diffs / sizeof diffs[0]; i++) {
+		if (diffs[i] == 0)
+			continue;
+		*cause = xasprintf("%s: %lld %s %s from what its history records ('tokenwarden "
+				   "audit verify --db %s' lists %s); %s",
+				   copy->path, (long long)diffs[i],
+				   diffs[i] == 1 ? differ[i].one : differ[i].many,
+				   diffs[i] == 1 ? "differs" : "differ", copy->path,
+				   diffs[i] == 1 ? "it" : "them", differ[i].then);
 		return -1;
 	}
 	return 0;

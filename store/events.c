@@ -32,6 +32,8 @@ const char *const events_kinds[] = {
     "token.attested",
     "secret.revealed",
     "secret.reveal_failed",
+    "secret.resealed",
+    "secret.recorded",
     "secret.dropped",
     "run.start",
     "run.end",

@@ -1,6 +1,7 @@
 /* The inventory against its history: row digests in events, and their check. */
 #include "store/inventory.h"
 
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/store_priv.h"
@@ -304,6 +305,52 @@ digest_hex_of(sqlite3_stmt *st, char out[INVENTORY_DIGEST_MAX])
 	hex(out, h);
 }
 
+/* A sealed secret's digest starts from the tag; then the key's fingerprint and the blob. */
+static void
+sealed_start(struct digest *d)
+{
+	static const char tag[] = "tokenwarden-sealed-v1";
+
+	crypto_generichash_init(&d->h, NULL, 0, INVENTORY_DIGEST_BYTES);
+	memcpy(d->b, tag, sizeof tag);
+	d->len = sizeof tag;
+}
+
+/* Ends d into out, in hex. */
+static void
+digest_end_hex(struct digest *d, char out[INVENTORY_DIGEST_MAX])
+{
+	unsigned char h[INVENTORY_DIGEST_BYTES];
+
+	crypto_generichash_update(&d->h, d->b, d->len);
+	crypto_generichash_final(&d->h, h, INVENTORY_DIGEST_BYTES);
+	hex(out, h);
+}
+
+void
+inventory_sealed_digest(const char *fpr, const unsigned char *blob, size_t len,
+			char out[INVENTORY_DIGEST_MAX])
+{
+	struct digest d;
+
+	sealed_start(&d);
+	put_typed(&d, SQLITE_TEXT, 0, fpr, strlen(fpr));
+	put_typed(&d, SQLITE_BLOB, 0, blob, len);
+	digest_end_hex(&d, out);
+}
+
+/* The same from columns fpr and blob of st, as their types are (an edit to a type shows). */
+static void
+sealed_digest_of(sqlite3_stmt *st, int fpr, int blob, char out[INVENTORY_DIGEST_MAX])
+{
+	struct digest d;
+
+	sealed_start(&d);
+	put_value(&d, sqlite3_column_value(st, fpr));
+	put_value(&d, sqlite3_column_value(st, blob));
+	digest_end_hex(&d, out);
+}
+
 int
 inventory_stamp(struct store *s, int64_t row, json_t *details, char **ws, char **slot, char **token,
 		char **cause)
@@ -602,13 +649,141 @@ compare_records(struct store *s, int (*fn)(const struct inventory_diff *d, void 
 	return n;
 }
 
+/*
+ * The events about a row's secret: those that store one ("sealed" its
+ * digest, none when an import stored none), reseal it, record it at the
+ * migration to schema 19, or drop it.
+ */
+#define SECRET_KINDS                                                                               \
+	"('token.created', 'token.imported', 'secret.resealed', 'secret.recorded', "               \
+	"'secret.dropped')"
+
+/*
+ * Each sealed secret, with the last event about its row's secret (its id
+ * and the digest it recorded) and the row's names: a scan of the history
+ * once, not a look-up of each row's events.  SQLite takes the bare column
+ * beside max() from the row that has the maximum.
+ */
+static const char secrets_sql[] =
+    "WITH rec AS (SELECT " EVENT_ROW " AS row, max(id) AS ev, json_extract(details, "
+    "'$.sealed') AS v FROM events WHERE " EVENT_ROW " IS NOT NULL AND kind IN " SECRET_KINDS
+    " GROUP BY 1) "
+    "SELECT x.key_fingerprint, x.sealed, x.token_row, r.ev, r.v, w.name, sl.name, t.token, "
+    "t.state FROM secrets x LEFT JOIN rec r ON r.row = x.token_row "
+    "LEFT JOIN tokens t ON t.id = x.token_row LEFT JOIN workspaces w ON w.id = t.workspace_id "
+    "LEFT JOIN slots sl ON sl.id = t.slot_id ORDER BY x.token_row";
+
+/* Compares each sealed secret with its last event; returns the differences or -1. */
+static int
+compare_secrets(struct store *s, int (*fn)(const struct inventory_diff *d, void *arg), void *arg,
+		int *stop, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, secrets_sql, cause);
+	char digest[INVENTORY_DIGEST_MAX];
+	const char *recorded;
+	int step, n = 0;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW && !*stop; step = sqlite3_step(st)) {
+		struct inventory_diff d = {.table = INVENTORY_SECRETS};
+
+		/* Before either column is read as text, which would make a blob's type text. */
+		sealed_digest_of(st, 0, 1, digest);
+		recorded = (const char *)sqlite3_column_text(st, 4);
+		if (recorded != NULL && strcmp(recorded, digest) == 0)
+			continue;
+		d.row = sqlite3_column_int64(st, 2);
+		d.event = sqlite3_column_int64(st, 3);
+		d.what = recorded != NULL ? INVENTORY_EDITED : INVENTORY_UNRECORDED;
+		d.workspace = (const char *)sqlite3_column_text(st, 5);
+		d.slot = (const char *)sqlite3_column_text(st, 6);
+		d.token = (const char *)sqlite3_column_text(st, 7);
+		d.state = (const char *)sqlite3_column_text(st, 8);
+		n++;
+		*stop = fn(&d, arg) != 0;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		store_error(s, "comparing the sealed secrets with the history", cause);
+		n = -1;
+	}
+	store_done(s, st);
+	return n;
+}
+
+int
+inventory_sealed_check(struct store *s, int64_t row, const char *fpr, const unsigned char *blob,
+		       size_t len, int64_t *event, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT id, json_extract(details, '$.sealed') FROM events "
+					 "INDEXED BY events_by_row WHERE " EVENT_ROW " = ?1 AND "
+					 "kind IN " SECRET_KINDS " ORDER BY id DESC LIMIT 1",
+					 cause);
+	char digest[INVENTORY_DIGEST_MAX];
+	const char *recorded = NULL;
+	int step, rc = -1;
+
+	*event = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*event = sqlite3_column_int64(st, 0);
+		recorded = (const char *)sqlite3_column_text(st, 1);
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE) {
+		inventory_sealed_digest(fpr, blob, len, digest);
+		rc = recorded == NULL || strcmp(recorded, digest) != 0;
+	} else {
+		store_error(s, "reading the history of a sealed secret", cause);
+	}
+	store_done(s, st);
+	return rc;
+}
+
+int
+inventory_attest_secrets(struct store *s, char **cause)
+{
+	/* Only a secret whose row is there can be recorded; another stays unrecorded. */
+	sqlite3_stmt *st = store_prepare(s,
+					 "SELECT x.key_fingerprint, x.sealed, x.token_row "
+					 "FROM secrets x JOIN tokens t ON t.id = x.token_row "
+					 "ORDER BY x.token_row",
+					 cause);
+	char digest[INVENTORY_DIGEST_MAX];
+	int64_t now = clock_now_ms();
+	int step, rc = 0;
+
+	if (st == NULL)
+		return -1;
+	for (step = sqlite3_step(st); step == SQLITE_ROW && rc == 0; step = sqlite3_step(st)) {
+		json_t *d;
+
+		sealed_digest_of(st, 0, 1, digest);
+		d = json_pack("{s:s, s:s}", "sealed", digest, "reason",
+			      "the sealed secrets as this store held them when its events began "
+			      "to carry their digests (schema 19)");
+		rc = tokens_row_event(s, sqlite3_column_int64(st, 2), now, "secret.recorded", d,
+				      cause);
+		json_decref(d);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		store_error(s, "recording the sealed secrets", cause);
+		rc = -1;
+	}
+	store_done(s, st);
+	return rc;
+}
+
 int
 inventory_verify(struct store *s, enum inventory_scope scope,
 		 int (*fn)(const struct inventory_diff *d, void *arg), void *arg, int64_t *rows,
 		 char **cause)
 {
 	struct inventory_part all = {.up = 1, .diff = fn, .arg = arg};
-	int stop = 0, edited, missing = 0, records = 0;
+	int stop = 0, edited, missing = 0, records = 0, secrets = 0;
 
 	edited = compare_rows(s, compare_sql[scope], &all, 0, &stop, cause);
 	*rows = all.compared;
@@ -618,7 +793,10 @@ inventory_verify(struct store *s, enum inventory_scope scope,
 		missing = missing_rows(s, fn, arg, &stop, cause);
 	if (scope == INVENTORY_ALL && !stop && missing >= 0)
 		records = compare_records(s, fn, arg, &stop, cause);
-	return missing < 0 || records < 0 ? -1 : edited + missing + records;
+	if (scope == INVENTORY_ALL && !stop && missing >= 0 && records >= 0)
+		secrets = compare_secrets(s, fn, arg, &stop, cause);
+	return missing < 0 || records < 0 || secrets < 0 ? -1
+							 : edited + missing + records + secrets;
 }
 
 int
@@ -658,6 +836,11 @@ inventory_diff_text(const struct inventory_diff *d)
 		who = xasprintf("the record of the token that reached slot %s/%s's consumers "
 				"(token row %lld)",
 				ws, slot, (long long)d->row);
+		break;
+	case INVENTORY_SECRETS:
+		who = xasprintf("the sealed secret of token row %lld (%s/%s, %s, %s)",
+				(long long)d->row, ws, slot, d->token != NULL ? d->token : "no id",
+				d->state != NULL ? d->state : "no row");
 		break;
 	case INVENTORY_SLOT_REACHED_14:
 		who = xasprintf("schema 14's record of the consumers slot %s/%s's token reached "

@@ -15,9 +15,14 @@
  * index, whatever the depth of the history; audit verify compares every row
  * with both, so a row edited with its copy made to match shows there.
  *
- * The sealed secret itself is not in the digest: rekey reseals every blob
- * without a token event, and a blob is bound to its row by the workspace
- * and token id sealed inside it, which secret reveal checks.
+ * The sealed secret is not in the row's digest (the row's check, at every
+ * run, would then read every blob) but has a digest of its own: each event
+ * that stores or reseals one records it ("sealed": inventory_sealed_digest,
+ * over the blob and the fingerprint of the key it is sealed to), and audit
+ * verify and secret reveal hold the blob to the last such event of its
+ * row.  The workspace and token id sealed inside a blob bind it to its row
+ * too, but a blob sealed afresh to the public key (which is no secret) with
+ * another secret inside would open; its digest does not match.
  */
 #ifndef TW_INVENTORY_H
 #define TW_INVENTORY_H
@@ -48,6 +53,7 @@ enum inventory_table {
 	INVENTORY_HANDED,          /* the token a consumer holds */
 	INVENTORY_SLOT_REACHED,    /* the token whose handing a slot's record names */
 	INVENTORY_SLOT_REACHED_14, /* schema 14's record of a slot */
+	INVENTORY_SECRETS,         /* a token row's sealed secret */
 };
 
 struct inventory_diff {
@@ -92,7 +98,8 @@ int inventory_copy_recorded(struct store *s, char **cause);
  * Compares the rows of scope with the digests their last events carry, and
  * calls fn for each difference (fn returns nonzero to stop); with
  * INVENTORY_ALL, also the records of what reached whom with their last
- * consumer.handed events (store/slots.h).  Sets *rows to the number of
+ * consumer.handed events (store/slots.h) and each sealed secret with the
+ * digest its row's last event about it recorded.  Sets *rows to the number of
  * token rows compared.  Returns the number of differences, or -1 with
  * *cause.
  */
@@ -136,6 +143,29 @@ struct inventory_part {
  */
 int inventory_verify_part(struct store *s, struct inventory_part *part, int want_rows,
 			  char **cause);
+
+/*
+ * The digest of a sealed secret as the secrets table keeps it: blob, sealed
+ * to the key of fingerprint fpr.  In hex, as the events that store or
+ * reseal it record it ("sealed").
+ */
+void inventory_sealed_digest(const char *fpr, const unsigned char *blob, size_t len,
+			     char out[INVENTORY_DIGEST_MAX]);
+
+/*
+ * Whether row's sealed secret, read as blob and fpr, is the one the last
+ * event about its secret recorded: 0 when it is, 1 when not (*event that
+ * event, 0 when no event records a secret of the row), or -1 with *cause.
+ */
+int inventory_sealed_check(struct store *s, int64_t row, const char *fpr, const unsigned char *blob,
+			   size_t len, int64_t *event, char **cause);
+
+/*
+ * The migration to schema 19, in its transaction: each sealed secret a
+ * store holds, recorded as it is in a secret.recorded event of its row.
+ * Returns 0, or -1 with *cause.
+ */
+int inventory_attest_secrets(struct store *s, char **cause);
 
 /* One sentence saying what d is, for messages; the caller frees it. */
 char *inventory_diff_text(const struct inventory_diff *d);

@@ -4,6 +4,7 @@
 #include "core/jsonx.h"
 #include "core/xalloc.h"
 #include "store/events.h"
+#include "store/inventory.h"
 #include "store/store_priv.h"
 #include "store/tokens.h"
 
@@ -60,6 +61,7 @@ struct stored {
 	int64_t row;
 	char *workspace;
 	char *token;
+	char *fpr; /* the key it is recorded as sealed to */
 	unsigned char *blob;
 	size_t len;
 };
@@ -70,6 +72,7 @@ stored_free(struct stored *v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].workspace);
 		free(v[i].token);
+		free(v[i].fpr);
 		free(v[i].blob);
 	}
 	free(v);
@@ -84,7 +87,8 @@ read_all(struct store *s, struct stored **out, size_t *n, char **cause)
 {
 	sqlite3_stmt *st =
 	    store_prepare(s,
-			  "SELECT x.token_row, w.name, t.token, x.sealed FROM secrets x "
+			  "SELECT x.token_row, w.name, t.token, x.sealed, x.key_fingerprint "
+			  "FROM secrets x "
 			  "JOIN tokens t ON t.id = x.token_row "
 			  "JOIN workspaces w ON w.id = t.workspace_id ORDER BY x.token_row",
 			  cause);
@@ -104,6 +108,7 @@ read_all(struct store *s, struct stored **out, size_t *n, char **cause)
 		r->row = sqlite3_column_int64(st, 0);
 		r->workspace = store_column_dup(st, 1);
 		r->token = store_column_dup(st, 2);
+		r->fpr = store_column_dup(st, 4);
 		r->len = (size_t)sqlite3_column_bytes(st, 3);
 		r->blob = xmalloc(r->len > 0 ? r->len : 1);
 		if (r->len > 0)
@@ -186,8 +191,49 @@ out:
 }
 
 /*
- * Reseals every secret in v and stores the new blobs with new_fpr; one
- * that does not open is named in r->unopened and, with drop, dropped.
+ * Whether v's blob is the one its history recorded: 0 when it is, 1 when
+ * not (*why says so), -1 with *cause.
+ */
+static int
+replaced(struct store *s, const struct stored *v, char **why, char **cause)
+{
+	int64_t event = 0;
+	int rc = inventory_sealed_check(s, v->row, v->fpr != NULL ? v->fpr : "", v->blob, v->len,
+					&event, cause);
+
+	if (rc == 1 && event > 0)
+		*why =
+		    xasprintf("the sealed secret of token %s in workspace %s is not the one its "
+			      "history recorded (event %lld): it was replaced outside tokenwarden",
+			      v->token, v->workspace, (long long)event);
+	else if (rc == 1)
+		*why = xasprintf("no event records the sealed secret of token %s in workspace %s: "
+				 "it was added outside tokenwarden",
+				 v->token, v->workspace);
+	return rc;
+}
+
+/* Records row's secret, resealed as blob to new_fpr, in a secret.resealed event. */
+static int
+record_resealed(struct store *s, int64_t row, const char *new_fpr, const unsigned char *blob,
+		size_t len, int64_t now, char **cause)
+{
+	char digest[INVENTORY_DIGEST_MAX];
+	json_t *d;
+	int rc;
+
+	inventory_sealed_digest(new_fpr, blob, len, digest);
+	d = json_pack("{s:s, s:s}", "key_fingerprint", new_fpr, "sealed", digest);
+	rc = tokens_row_event(s, row, now, "secret.resealed", d, cause);
+	json_decref(d);
+	return rc;
+}
+
+/*
+ * Reseals every secret in v and stores the new blobs with new_fpr, each
+ * recorded by an event of its row (store/inventory.h); one that does not
+ * open, or is not the one its history recorded, is named in r->unopened
+ * and, with drop, dropped.
  */
 static int
 reseal_all(struct store *s, const struct stored *v, size_t n, const char *old_fpr,
@@ -209,6 +255,20 @@ reseal_all(struct store *s, const struct stored *v, size_t n, const char *old_fp
 
 		got =
 		    reseal(v[i].workspace, v[i].token, v[i].blob, v[i].len, &blob, &len, arg, &why);
+		/*
+		 * One that opens but that its history does not record (sealed afresh
+		 * to the public key) is not resealed, which would record it: it is
+		 * as one that does not open.
+		 */
+		if (got == 0) {
+			got = replaced(s, &v[i], &why, cause);
+			if (got < 0)
+				goto out;
+			if (got > 0) {
+				FREE_NULL(&blob);
+				got = SECRETS_UNOPENED;
+			}
+		}
 		if (got == SECRETS_UNOPENED) {
 			if (why == NULL)
 				why = xasprintf("the sealed secret of token %s in workspace %s "
@@ -238,6 +298,8 @@ reseal_all(struct store *s, const struct stored *v, size_t n, const char *old_fp
 			store_error(s, "storing a resealed secret", cause);
 			goto out;
 		}
+		if (record_resealed(s, v[i].row, new_fpr, blob, len, now, cause) < 0)
+			goto out;
 		FREE_NULL(&blob);
 		r->count++;
 	}
@@ -270,9 +332,8 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 		goto out;
 	if (r->unopened_n > 0 && !drop) {
 		r->refused = 1;
-		*cause = xasprintf("%d secret%s of %zu %s not open with the old secret key (%s)",
-				   r->unopened_n, r->unopened_n == 1 ? "" : "s", n,
-				   r->unopened_n == 1 ? "does" : "do", r->unopened);
+		*cause = xasprintf("%d secret%s of %zu cannot be resealed (%s)", r->unopened_n,
+				   r->unopened_n == 1 ? "" : "s", n, r->unopened);
 		goto out;
 	}
 	if (store_meta_set(s, STORE_META_KEY_FPR, new_fpr, cause) < 0)

@@ -66,7 +66,9 @@ struct secrets_rekeyed {
  * In one BEGIN IMMEDIATE transaction: checks that old_fpr is the pinned
  * key, calls reseal for every stored secret, stores each new blob with
  * new_fpr, pins new_fpr, and appends a store.rekey event {old, new, count,
- * dropped}.  A secret that does not open is named in r->unopened: with
+ * dropped}, after a secret.resealed event {key_fingerprint: new_fpr,
+ * sealed} for each.  A secret that does not open, or opens but is not the
+ * one its history recorded (store/inventory.h), is named in r->unopened: with
  * drop it is deleted, its token's row recorded by a secret.dropped event
  * {reason, key_fingerprint: old_fpr}, and the others resealed; without,
  * nothing changes.  Any failure (a different pin, new_fpr equal to

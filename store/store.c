@@ -239,6 +239,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * for a record from before (taken to be as the policy says).
      */
     "ALTER TABLE handed ADD COLUMN given TEXT;",
+    /*
+     * 18 -> 19: the events that store or reseal a sealed secret record its
+     * digest ("sealed", store/inventory.h); migrate_code records each secret
+     * a store already holds.
+     */
+    "",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */
@@ -326,10 +332,11 @@ out:
 
 /* What a migration does beyond its SQL, run after all of it; NULL: nothing. */
 static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **cause) = {
-    [4] = attest_rows,
-    [10] = checks_as_comparisons,
-    [12] = inventory_copy_recorded,
-    [16] = slots_attest,
+    [4] = attest_rows,               /* each row in a token.attested event */
+    [10] = checks_as_comparisons,    /* the tokens table's CHECKs */
+    [12] = inventory_copy_recorded,  /* each row's last digest */
+    [16] = slots_attest,             /* the records in a consumer.handed event */
+    [18] = inventory_attest_secrets, /* each secret in a secret.recorded event */
 };
 
 int64_t

@@ -165,11 +165,15 @@ tokens_intent_fresh(struct store *s, const char *workspace, const char *slot, co
 	return intent(s, workspace, slot, name, expires_at, now, 1, row, cause);
 }
 
-/* Stores a sealed secret for row in the open transaction. */
+/*
+ * Stores a sealed secret for row in the open transaction, and its digest in
+ * details ("sealed"), for the event that records it (store/inventory.h).
+ */
 static int
 put_secret(struct store *s, int64_t row, const unsigned char *sealed, size_t len, const char *fpr,
-	   char **cause)
+	   json_t *details, char **cause)
 {
+	char digest[INVENTORY_DIGEST_MAX];
 	sqlite3_stmt *st = store_prepare(s,
 					 "INSERT INTO secrets (token_row, sealed, key_fingerprint) "
 					 "VALUES (?1, ?2, ?3)",
@@ -180,6 +184,8 @@ put_secret(struct store *s, int64_t row, const unsigned char *sealed, size_t len
 	sqlite3_bind_int64(st, 1, row);
 	sqlite3_bind_blob(st, 2, sealed, (int)len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, fpr, -1, SQLITE_STATIC);
+	inventory_sealed_digest(fpr, sealed, len, digest);
+	json_object_set_new(details, "sealed", json_string(digest));
 	return run(s, st, "storing the sealed secret", cause);
 }
 
@@ -211,7 +217,7 @@ tokens_created(struct store *s, int64_t row, const char *token, int64_t created_
 				   s->path, (long long)row);
 		goto out;
 	}
-	if (put_secret(s, row, sealed, sealed_len, fpr, cause) < 0)
+	if (put_secret(s, row, sealed, sealed_len, fpr, details, cause) < 0)
 		goto out;
 	set_time(details, "expires_at", expires_at);
 	json_object_set_new(details, "key_fingerprint", json_string(fpr));
@@ -759,7 +765,7 @@ tokens_import(struct store *s, const struct token_import *imp, int64_t now, char
 	}
 	row = sqlite3_last_insert_rowid(s->db);
 	if (imp->sealed != NULL &&
-	    put_secret(s, row, imp->sealed, imp->sealed_len, imp->fpr, cause) < 0)
+	    put_secret(s, row, imp->sealed, imp->sealed_len, imp->fpr, details, cause) < 0)
 		goto out;
 	json_object_set_new(details, "name", json_string(imp->name));
 	set_time(details, "created_at", imp->created_at);

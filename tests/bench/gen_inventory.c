@@ -31,7 +31,9 @@
  * statements in one transaction, which only a generator may do: all other
  * SQL lives in store/; inventory_attest then records each row in the
  * history, as a migrated store's are.  Sealed secrets are random placeholder blobs of the
- * real size, pinned to a made-up key: `plan` never opens them.  Verbs that
+ * real size, pinned to a made-up key: `plan` never opens them.  No event records their
+ * digests (an upgraded store's would have a secret.recorded event each, 82,809 more
+ * events): `audit verify` lists them, and no benchmark runs it.  Verbs that
  * take the run lock (token list, ...) settle the five pending rows and so
  * change the data: regenerate after using them on it.
  */

@@ -305,11 +305,15 @@ expect "$err" "nothing was changed"
 # A copy whose token rows differ from its history: every run would refuse it.
 edited_copy "$TW_TMP/edited.db" \
 	"UPDATE tokens SET expires_at = expires_at + 86400000 WHERE id = (SELECT max(id) FROM tokens)"
-restore_refused 1 "differ from what its history records" "$TW_TMP/edited.db"
+restore_refused 1 "1 token row differs from what its history records" "$TW_TMP/edited.db"
 # A copy whose record of the token a consumer holds differs: refused too.
 edited_copy "$TW_TMP/handed.db" "UPDATE handed SET token_row = 0"
-restore_refused 1 "of the tokens consumers hold differ from what its history records" \
+restore_refused 1 "of the tokens consumers hold differ" \
 	"$TW_TMP/handed.db"
+# A copy whose sealed secret is not the one its history recorded (the rows follow).
+edited_copy "$TW_TMP/sealed.db" \
+	"UPDATE secrets SET sealed = zeroblob(length(sealed)) WHERE token_row = (SELECT max(token_row) FROM secrets)"
+restore_refused 1 "1 sealed secret differs from what its history records" "$TW_TMP/sealed.db"
 # --head names the copy meant; another is refused.
 restore_refused 1 "not the copy that head was printed for" --head "$restore_head" "$bk/first.db"
 # A copy from before a rekey would bring the old key back: only with --force.

@@ -84,7 +84,7 @@ before=$(state)
 
 echo "== rekey refuses, names the secret that does not open, changes nothing"
 run 1 rekey --secret-key a.sec --new-public-key b.pub
-expect "$err" "1 secret of 3 does not open with the old secret key"
+expect "$err" "1 secret of 3 cannot be resealed"
 expect "$err" "the sealed secret of token tokone in workspace acme does not open with this secret key"
 expect "$err" "give --drop-unopenable to reseal the others and drop that one"
 expect "$err" "nothing was changed"
@@ -94,8 +94,8 @@ tw_expect_eq "events after a refused rekey" "$(events)" "$n"
 echo "== --drop-unopenable reseals the rest and records the secret it drops"
 run 0 rekey --secret-key a.sec --new-public-key b.pub --drop-unopenable
 expect "$out" "resealed 2 secrets to b.pub"
-expect "$err" "dropped 1 secret that did not open"
-tw_expect_eq "events after the rekey" "$(events)" $((n + 2))
+expect "$err" "dropped 1 secret that could not be resealed"
+tw_expect_eq "events after the rekey (a store.rekey, a secret.dropped, two secret.resealed)" "$(events)" $((n + 4))
 run 0 audit log --kind secret.dropped --json
 tw_expect_eq "secret.dropped events" "$(grep -c '"kind":"secret.dropped"' "$out")" 1
 expect "$out" '"token":"tokone"'

@@ -345,6 +345,38 @@ expect "$out" "access_secret $S1"
 tw_expect_eq "events after the repaired reveal" "$(events)" $((n + 4))
 tw_expect_eq "failed reveal events" "$(kind_count secret.reveal_failed)" 4
 
+echo "== a blob sealed afresh to the public key, another secret inside"
+# The public key is no secret: whoever can write the store can seal a blob
+# for tokone's workspace and id holding a secret of their choosing (here by
+# importing tokone into a store of their own).  It opens, and is the row's;
+# only its digest, which the history recorded, tells it from the real one.
+FORGED=forged-secret-$RANDOM$RANDOM
+run 0 init --db "$TW_TMP/forge.db" --public-key a.pub
+printf 'AK-tokone:%s\n' "$FORGED" >"$TW_TMP/in"
+RUN_STDIN=$TW_TMP/in run 0 token import --db "$TW_TMP/forge.db" -w acme --token tokone \
+	--name import-tokone --created-at 2023-12-01T00:00Z --expires-at 2099-01-01T00:00Z \
+	--public-key a.pub --secret-stdin
+rm -f "$TW_TMP/in"
+sqlx "$db" "UPDATE secrets SET sealed = X'$(sqlq "$TW_TMP/forge.db" "SELECT hex(sealed) FROM secrets")'
+	WHERE token_row = $one"
+n=$(events)
+run 4 audit verify
+expect "$out" "the sealed secret of token row $one (acme/etl, tokone, active) differs from what its last event (2) recorded: it was edited outside tokenwarden"
+run 1 secret reveal -w acme tokone --secret-key a.sec
+expect "$err" "the sealed secret of token tokone in workspace acme is not the one its history recorded (event 2): it was replaced outside tokenwarden, so it is not shown"
+[ -s "$out" ] && fail "a replaced blob printed something"
+tw_expect_eq "events after the reveal of a replaced blob" "$(events)" $((n + 1))
+last_details '.details.failure == "replaced" and .details.key_fingerprint == $fpr' \
+	"a replaced blob's record"
+# Nor is it resealed, which would record it: the rekey stops and names it.
+run 1 rekey --secret-key a.sec --new-public-key b.pub
+expect "$err" "1 secret of 3 cannot be resealed (the sealed secret of token tokone in workspace acme is not the one its history recorded (event 2): it was replaced outside tokenwarden)"
+tw_expect_eq "pin after a rekey refused for a replaced blob" "$(pinned)" "$fpr_a"
+sqlx "$db" "UPDATE secrets SET sealed = X'$good_one' WHERE token_row = $one"
+run 0 audit verify
+run 0 secret reveal -w acme tokone --secret-key a.sec
+expect "$out" "access_secret $S1"
+
 echo "== a reveal that cannot be recorded prints nothing"
 # Another connection holds the write lock past the busy timeout (10 s).
 "$py" -c '
@@ -423,7 +455,8 @@ fpr_b=$(pinned)
 [ "$fpr_b" != "$fpr_a" ] || fail "the pin did not move"
 expect "$out" "$fpr_b"
 tw_expect_eq "rekey events" "$(kind_count store.rekey)" 1
-tw_expect_eq "events after rekey" "$(events)" $((n + 1))
+tw_expect_eq "secret.resealed events" "$(kind_count secret.resealed)" 3
+tw_expect_eq "events after rekey" "$(events)" $((n + 4))
 sqlq "$db" "SELECT details FROM events WHERE kind = 'store.rekey'" >"$TW_TMP/rekey.json"
 jq -e --arg a "$fpr_a" --arg b "$fpr_b" '.old == $a and .new == $b and .count == 3' \
 	"$TW_TMP/rekey.json" >/dev/null || fail "rekey event details: $(cat "$TW_TMP/rekey.json")"
@@ -472,7 +505,7 @@ echo "== secrets never stored or printed"
 [ -s "$db-wal" ] || fail "no WAL to scan (the holder connection did not keep it)"
 for f in "$db" "$db-wal" "$stderr_all" "$stdout_all"; do
 	[ -e "$f" ] || continue
-	for s in "$S1" "$S2" "$S3" "$PASS"; do
+	for s in "$S1" "$S2" "$S3" "$PASS" "$FORGED"; do
 		grep -aqF -- "$s" "$f" && fail "a known secret is in $(basename "$f")"
 	done
 	for b in "$bearer1" "$bearer2" "$bearer3"; do
@@ -566,6 +599,11 @@ sqlx "$copy" "DELETE FROM events WHERE id > 6;
 	UPDATE sqlite_sequence SET seq = 6 WHERE name = 'events';
 	UPDATE meta SET value = (SELECT json_extract(details, '\$.key_fingerprint') FROM events
 		WHERE kind = 'store.init') WHERE key = 'key_fingerprint'"
+# And the blobs as they were sealed then, before the rekey (its events are gone).
+while IFS='|' read -r row blob key; do
+	sqlx "$copy" "UPDATE secrets SET sealed = X'$blob', key_fingerprint = '$key'
+		WHERE token_row = $row"
+done <<<"$before"
 run 0 audit verify --db "$copy"
 expect "$out" "history intact: 6 events"
 run 0 audit verify --db "$copy" --head "$head_early"
@@ -870,7 +908,7 @@ tw_expect_eq "an interrupted reveal recorded nothing" "$(events)" $((n + 4))
 
 echo "== nothing secret printed anywhere"
 grep -q 'Sanitizer' "$stderr_all" && fail "a sanitizer reported a problem"
-for s in "$S1" "$S2" "$S3" "$PASS" "$long" "$bearer1" "$bearer2" "$bearer3"; do
+for s in "$S1" "$S2" "$S3" "$PASS" "$FORGED" "$long" "$bearer1" "$bearer2" "$bearer3"; do
 	grep -aqF -- "$s" "$stderr_all" "$stdout_all" "$db" && fail "a known secret leaked"
 done
 

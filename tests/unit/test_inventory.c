@@ -28,6 +28,9 @@ struct seen {
 	int n;
 	struct inventory_diff last;
 	int64_t rows[8];
+	/* The sealed secrets' differences, apart: */
+	int nsecrets;
+	struct inventory_diff secrets[4];
 };
 
 static int
@@ -35,6 +38,12 @@ collect(const struct inventory_diff *d, void *arg)
 {
 	struct seen *seen = arg;
 
+	if (d->table == INVENTORY_SECRETS) {
+		if (seen->nsecrets < 4)
+			seen->secrets[seen->nsecrets] = *d;
+		seen->nsecrets++;
+		return 0;
+	}
 	if (seen->n < 8)
 		seen->rows[seen->n] = d->row;
 	seen->n++;
@@ -55,7 +64,7 @@ differences(struct store *s, enum inventory_scope scope, struct seen *seen, int6
 	n = inventory_verify(s, scope, collect, seen, rows, &cause);
 	if (n < 0)
 		fail_msg("inventory_verify: %s", cause);
-	assert_int_equal(n, seen->n);
+	assert_int_equal(n, seen->n + seen->nsecrets);
 	return n;
 }
 
@@ -719,8 +728,15 @@ test_secrets_found_either_way(void **state)
 	now[3].secret = now[39].secret = 1;
 
 	k = changed_rows(before, now, NROWS, 0, want);
-	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), k);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), k + 2);
 	assert_rows(seen.rows, seen.n, want, k);
+	/* And the secrets planted, which no event records, as secrets (the live check reads none).
+	 */
+	assert_int_equal(seen.nsecrets, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(seen.secrets[i].what, INVENTORY_UNRECORDED);
+		assert_int_equal(seen.secrets[i].row, i == 0 ? 3 : 39);
+	}
 	k = changed_rows(before, now, NROWS, 1, want);
 	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), k);
 	assert_rows(seen.rows, seen.n, want, k);
@@ -736,17 +752,170 @@ test_secrets_found_either_way(void **state)
 		tokens_free(up.rows, up.nrows);
 		tokens_free(down.rows, down.nrows);
 	}
-	/* Put back as they were: no difference in any check again. */
+	/* Put back as they were ("not really sealed"): no difference in any check again. */
 	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (3, 39)");
-	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) VALUES "
-		       "(1, x'00', 'tw1:fpr'), (40, x'00', 'tw1:fpr'), (20, x'00', 'tw1:fpr'), "
-		       "(8, x'00', 'tw1:fpr'), (16, x'00', 'tw1:fpr')");
+	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) SELECT value, "
+		       "x'6e6f74207265616c6c79207365616c656400', 'tw1:fpr' FROM json_each('[1, 40, "
+		       "20, 8, 16]')");
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
 	assert_int_equal(run_part(fx->s, &up, &bu, 1, 21) + run_part(fx->s, &down, &bd, 0, 21), 0);
 	assert_live_rows(fx->s, up.rows, up.nrows, down.rows, down.nrows);
 	tokens_free(up.rows, up.nrows);
 	tokens_free(down.rows, down.nrows);
 	assert_null(cause);
+}
+
+/* Row's stored secret held to its history: 0 as recorded, 1 not, with *event. */
+static int
+sealed_check(struct store *s, int64_t row, int64_t *event)
+{
+	unsigned char *blob = NULL;
+	size_t len = 0;
+	char *fpr = NULL, *cause = NULL;
+	int rc;
+
+	assert_int_equal(tokens_sealed(s, row, &blob, &len, &fpr, &cause), 0);
+	rc = inventory_sealed_check(s, row, fpr, blob, len, event, &cause);
+	if (rc < 0)
+		fail_msg("inventory_sealed_check: %s", cause);
+	free(blob);
+	free(fpr);
+	return rc;
+}
+
+/*
+ * One difference of a sealed secret, row's: what, and the event it names.
+ * Returns the differences of token rows seen beside it.
+ */
+static int
+assert_secret_differs(struct store *s, int64_t row, enum inventory_difference what, int64_t event)
+{
+	struct seen seen;
+	int64_t rows, got = -1;
+	int n = differences(s, INVENTORY_ALL, &seen, &rows), tokens = seen.n;
+
+	assert_int_equal(n, tokens + 1);
+	assert_int_equal(seen.nsecrets, 1);
+	assert_int_equal(seen.secrets[0].row, row);
+	assert_int_equal(seen.secrets[0].what, what);
+	assert_int_equal(seen.secrets[0].event, event);
+	/* The run's check reads no blob. */
+	assert_int_equal(differences(s, INVENTORY_LIVE, &seen, &rows), seen.n);
+	assert_int_equal(seen.nsecrets, 0);
+	assert_int_equal(sealed_check(s, row, &got), 1);
+	assert_int_equal(got, event);
+	return tokens;
+}
+
+/*
+ * Each event that stores a sealed secret records its digest ("sealed"), so
+ * a blob or its key's fingerprint replaced outside tokenwarden, or a secret
+ * given to a row that had none, is found by the whole check, naming the
+ * event, and by inventory_sealed_check, which secret reveal asks.  Rows: 1
+ * created, 2 imported with a secret, 3 imported without.
+ */
+static void
+test_sealed_secrets_follow_history(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"acme",        "bi",   "tok-2",       "bi-1",   T0,
+				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
+	struct seen seen;
+	int64_t row, rows, event = -1, created, imported, bare;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_intent(fx->s, "acme", "etl", "etl-1", T0 + DAY, T0, &row, &cause),
+			 0);
+	assert_int_equal(tokens_created(fx->s, row, "tok-1", T0, T0 + DAY, sealed, sizeof sealed,
+					"tw1:fpr", T0, &cause),
+			 0);
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	imp.slot = "ops";
+	imp.token = "tok-3";
+	imp.name = "ops-1";
+	imp.sealed = NULL;
+	imp.sealed_len = 0;
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	created = query_int(fx->s->db, "SELECT id FROM events WHERE kind = 'token.created'");
+	imported = query_int(fx->s->db, "SELECT min(id) FROM events WHERE kind = 'token.imported'");
+	bare = query_int(fx->s->db, "SELECT max(id) FROM events WHERE kind = 'token.imported'");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(sealed_check(fx->s, 1, &event), 0);
+	assert_int_equal(event, created);
+	assert_int_equal(sealed_check(fx->s, 2, &event), 0);
+	assert_int_equal(event, imported);
+
+	/* Another blob of the same length. */
+	exec_ok(fx->s, "UPDATE secrets SET sealed = zeroblob(length(sealed)) WHERE token_row = 1");
+	assert_int_equal(assert_secret_differs(fx->s, 1, INVENTORY_EDITED, created), 0);
+	/* Another key's fingerprint, the blob as it was. */
+	exec_ok(fx->s, "UPDATE secrets SET sealed = (SELECT sealed FROM secrets WHERE token_row = "
+		       "2) WHERE token_row = 1; UPDATE secrets SET key_fingerprint = 'tw1:other' "
+		       "WHERE token_row = 2");
+	assert_int_equal(assert_secret_differs(fx->s, 2, INVENTORY_EDITED, imported), 0);
+	/* The same bytes as text: the whole check holds the type too. */
+	exec_ok(fx->s, "UPDATE secrets SET key_fingerprint = 'tw1:fpr' WHERE token_row = 2; "
+		       "UPDATE secrets SET sealed = CAST(sealed AS TEXT) WHERE token_row = 2");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+	assert_int_equal(seen.secrets[0].row, 2);
+	exec_ok(fx->s, "UPDATE secrets SET sealed = CAST(sealed AS BLOB) WHERE token_row = 2");
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	/* A secret given to the row imported without one: the row differs too. */
+	exec_ok(fx->s, "INSERT INTO secrets SELECT 3, sealed, key_fingerprint FROM secrets WHERE "
+		       "token_row = 2");
+	assert_int_equal(assert_secret_differs(fx->s, 3, INVENTORY_UNRECORDED, bare), 1);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 2);
+	assert_int_equal(seen.rows[0], 3);
+	assert_null(cause);
+}
+
+/*
+ * A schema 18 store's sealed secrets are recorded as they are when it is
+ * migrated, a secret.recorded event each in a chain that holds, so a blob
+ * replaced after that shows; a secret of a row that is not there stays
+ * unrecorded and does not stop the migration.
+ */
+static void
+test_migration_records_secrets(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"acme",        "etl",  "tok-1",       "etl-1",  T0,
+				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
+	struct seen seen;
+	int64_t rows, count, bad;
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	imp.slot = "bi";
+	imp.token = "tok-2";
+	imp.name = "bi-1";
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	/* An editor's connection checks no foreign key (SQLite's default). */
+	exec_ok(fx->s, "PRAGMA foreign_keys = OFF; INSERT INTO secrets VALUES (99, x'01', "
+		       "'tw1:fpr'); PRAGMA foreign_keys = ON; PRAGMA user_version = 18");
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = "
+					      "'secret.recorded' AND token_row IN (1, 2)"),
+			 2);
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	assert_int_equal(count, 4);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 1);
+	assert_int_equal(seen.nsecrets, 1);
+	assert_int_equal(seen.secrets[0].row, 99);
+	assert_int_equal(seen.secrets[0].what, INVENTORY_UNRECORDED);
+	exec_ok(fx->s,
+		"DELETE FROM secrets WHERE token_row = 99; UPDATE secrets SET sealed = x'02' "
+		"WHERE token_row = 1");
+	assert_int_equal(
+	    assert_secret_differs(fx->s, 1, INVENTORY_EDITED,
+				  query_int(fx->s->db, "SELECT min(id) FROM events "
+						       "WHERE kind = 'secret.recorded'")),
+	    0);
 }
 
 /* The digest row's last event recorded; fails the test when it has none. */
@@ -996,6 +1165,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_digest_is_stable, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_names_as_joined, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_recorded_copy, fixture_setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_sealed_secrets_follow_history, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migration_records_secrets, fixture_setup,
+					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migration_copies_digests, fixture_setup,
 					    fixture_teardown),
 	};

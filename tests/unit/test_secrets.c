@@ -232,14 +232,24 @@ test_reveal_recorded(void **state)
 	json_decref(after.last);
 }
 
+static int
+count_diffs(const struct inventory_diff *d, void *arg)
+{
+	(void)d;
+	++*(int *)arg;
+	return 0;
+}
+
 static void
 test_rekey_reseals_all(void **state)
 {
 	struct fixture *fx = *state;
 	struct reseal_arg a = {0};
 	struct history h;
-	char *cause = NULL;
+	char *cause = NULL, digest[INVENTORY_DIGEST_MAX];
 	struct secrets_rekeyed r = {.count = -1};
+	int64_t rows = 0;
+	int diffs = 0;
 
 	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), 0);
 	assert_int_equal(r.count, NSECRETS);
@@ -257,6 +267,62 @@ test_rekey_reseals_all(void **state)
 	assert_string_equal(json_string_value(json_object_get(h.last, "new")), NEW);
 	assert_int_equal(json_integer_value(json_object_get(h.last, "count")), NSECRETS);
 	json_decref(h.last);
+	/* Each new blob recorded by an event of its row, so the tables follow from the history. */
+	history(fx, "secret.resealed", &h);
+	assert_int_equal(h.n, NSECRETS);
+	assert_string_equal(h.token, "s3");
+	inventory_sealed_digest(NEW, (const unsigned char *)"new:s3", 6, digest);
+	assert_string_equal(json_string_value(json_object_get(h.last, "sealed")), digest);
+	assert_string_equal(json_string_value(json_object_get(h.last, "key_fingerprint")), NEW);
+	json_decref(h.last);
+	assert_int_equal(inventory_verify(fx->s, INVENTORY_ALL, count_diffs, &diffs, &rows, &cause),
+			 0);
+	assert_int_equal(diffs, 0);
+}
+
+/*
+ * A secret that opens but is not the one its history recorded (here its
+ * key's fingerprint edited) is not resealed, which would record it: it
+ * stops the rekey, named, or with drop is dropped.
+ */
+static void
+test_rekey_replaced(void **state)
+{
+	struct fixture *fx = *state;
+	struct reseal_arg a = {0};
+	struct secrets_rekeyed r;
+	struct history h;
+	char *cause = NULL, *sql;
+	int64_t rows = 0;
+	int diffs = 0;
+
+	sql = xasprintf("UPDATE secrets SET key_fingerprint = 'tw1:else' WHERE token_row = %lld",
+			(long long)row_of(fx, "s2"));
+	assert_int_equal(sqlite3_exec(fx->s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), -1);
+	assert_int_equal(r.unopened_n, 1);
+	assert_non_null(strstr(r.unopened, "the sealed secret of token s2 in workspace acme is not "
+					   "the one its history recorded (event "));
+	assert_non_null(strstr(r.unopened, "): it was replaced outside tokenwarden"));
+	FREE_NULL(&cause);
+	FREE_NULL(&r.unopened);
+	assert_blob(fx, "s1", "s1", OLD);
+	assert_pinned(fx, OLD);
+
+	a = (struct reseal_arg){0};
+	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 1, 410, &r, &cause), 0);
+	assert_int_equal(r.count, NSECRETS - 1);
+	assert_int_equal(r.dropped, 1);
+	history(fx, "secret.dropped", &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.token, "s2");
+	assert_string_equal(json_string_value(json_object_get(h.last, "reason")), r.unopened);
+	json_decref(h.last);
+	free(r.unopened);
+	assert_int_equal(inventory_verify(fx->s, INVENTORY_ALL, count_diffs, &diffs, &rows, &cause),
+			 0);
+	assert_int_equal(diffs, 0);
 }
 
 /* Asserts the fixture is exactly as setup left it. */
@@ -336,14 +402,6 @@ test_rekey_empty_store(void **state)
 	assert_pinned(fx, NEW);
 }
 
-static int
-count_diffs(const struct inventory_diff *d, void *arg)
-{
-	(void)d;
-	++*(int *)arg;
-	return 0;
-}
-
 static void
 test_rekey_unopened(void **state)
 {
@@ -361,7 +419,7 @@ test_rekey_unopened(void **state)
 	assert_int_equal(secrets_rekey(fx->s, OLD, NEW, fake_reseal, &a, 0, 400, &r, &cause), -1);
 	assert_int_equal(a.calls, NSECRETS);
 	assert_string_equal(r.unopened, "the sealed secret of token s2 does not open");
-	assert_string_equal(cause, "1 secret of 3 does not open with the old secret key (the "
+	assert_string_equal(cause, "1 secret of 3 cannot be resealed (the "
 				   "sealed secret of token s2 does not open)");
 	FREE_NULL(&cause);
 	FREE_NULL(&r.unopened);
@@ -404,6 +462,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rekey_failure_rolls_back, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rekey_wrong_pin_refused, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rekey_unopened, setup, fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_rekey_replaced, setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_rekey_empty_store, fixture_setup,
 					    fixture_teardown),
 	};
