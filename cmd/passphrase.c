@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -43,15 +44,26 @@ tty_catch(int sig)
 }
 
 /*
+ * Whether sig comes of the process's own use of the terminal (job control):
+ * that call's EINTR says so, and it is not held.
+ */
+static int
+own_doing(int sig)
+{
+	return sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/*
  * Reads a line from the terminal tty with echo off into buf (secret memory,
  * PASS_LEN_MAX + 1).  Returns 0, or -1 with *cause, or -1 with *sig set when
- * a signal came first (the terminal and the signals' handlers put back).
+ * a signal came first (the terminal, the signals' handlers and mask put back).
  */
 static int
 tty_line_once(int tty, const char *prompt, char *buf, int *sig, char **cause)
 {
 	struct sigaction catch = {.sa_handler = tty_catch}, saved[TTY_SIGNALS];
 	struct termios old, quiet;
+	sigset_t held, before;
 	size_t n = 0, i;
 	int rc = -1;
 
@@ -63,15 +75,25 @@ tty_line_once(int tty, const char *prompt, char *buf, int *sig, char **cause)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	/* No SA_RESTART: a signal ends the read below, and the terminal is put back. */
+	/* No SA_RESTART: a signal ends the wait below, and the terminal is put back. */
 	tty_caught = 0;
 	sigemptyset(&catch.sa_mask);
+	sigemptyset(&held);
 	for (i = 0; i < TTY_SIGNALS; i++) {
 		sigaction(tty_signals[i], &catch, &saved[i]);
 		/* One the caller ignores stays ignored: it must not end the read. */
 		if (saved[i].sa_handler == SIG_IGN)
 			sigaction(tty_signals[i], &saved[i], NULL);
+		else if (!own_doing(tty_signals[i]))
+			sigaddset(&held, tty_signals[i]);
 	}
+	/*
+	 * The others held but while the wait for input, which takes them: one
+	 * that comes between the prompt and the read (Control-C typed the moment
+	 * the prompt shows, on a loaded machine) then still ends it, where a
+	 * read begun after its handler ran would wait for a line with echo off.
+	 */
+	sigprocmask(SIG_BLOCK, &held, &before);
 	/*
 	 * Echo off first, then the prompt: what is typed the moment the prompt
 	 * shows is neither echoed nor dropped by the flush (which drops only what
@@ -86,9 +108,21 @@ tty_line_once(int tty, const char *prompt, char *buf, int *sig, char **cause)
 		goto out;
 	}
 	for (;;) {
+		fd_set in;
 		char ch;
-		ssize_t r = read(tty, &ch, 1);
+		ssize_t r;
 
+		FD_ZERO(&in);
+		FD_SET(tty, &in);
+		if (pselect(tty + 1, &in, NULL, NULL, NULL, &before) < 0) {
+			if (errno == EINTR && tty_caught == 0)
+				continue;
+			if (errno != EINTR)
+				*cause = xasprintf("/dev/tty: %s", strerror(errno));
+			goto out;
+		}
+		/* Job control's signals are not held: the read's EINTR says one came. */
+		r = read(tty, &ch, 1);
 		if (r < 0 && errno == EINTR && tty_caught == 0)
 			continue;
 		if (r < 0 && errno == EINTR)
@@ -108,6 +142,8 @@ out:
 	if (write(tty, "\n", 1) < 0)
 		rc = rc < 0 ? rc : 0;
 handlers:
+	/* A signal held until now is taken here, by the handler: the caller raises it. */
+	sigprocmask(SIG_SETMASK, &before, NULL);
 	for (i = 0; i < TTY_SIGNALS; i++)
 		sigaction(tty_signals[i], &saved[i], NULL);
 	*sig = tty_caught;

@@ -894,6 +894,11 @@ tw_expect_eq "failed reveals recorded" "$(events)" $((n + 2))
 typed 130 "^C" secret reveal -w acme tokone --secret-key e.sec
 typed 130 "^C" keygen --public-key g.pub --secret-key g.sec
 [ -e g.sec ] || [ -e g.pub ] && fail "an interrupted keygen left a key"
+# So does one typed the moment the prompt shows, before the command reads (as
+# on a loaded machine: the shim waits after each write to the terminal).
+TW_SLOW_TTY_WRITE_MS=300 typed 130 "^C" secret reveal -w acme tokone --secret-key e.sec
+TW_SLOW_TTY_WRITE_MS=300 typed 130 "^C" keygen --public-key g.pub --secret-key g.sec
+[ -e g.sec ] || [ -e g.pub ] && fail "an interrupted keygen left a key"
 # A signal the caller ignores stays ignored: Control-C is no answer, and the
 # line typed after it answers the one prompt.
 TYPED_IGNORE=SIGINT typed 1 "^C:$TW_TMP/pass1023" secret reveal -w acme tokone --secret-key e.sec
