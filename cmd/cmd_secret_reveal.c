@@ -153,20 +153,15 @@ as_recorded(struct store *s, const struct token_row *r, const unsigned char *blo
 {
 	int64_t event = 0;
 	int rc = inventory_sealed_check(s, r->row, fpr, blob, len, &event, cause);
+	char *why;
 
-	if (rc == 1 && event > 0)
-		*cause =
-		    xasprintf("the sealed secret of token %s in workspace %s is not the one its "
-			      "history recorded (event %lld): it was replaced outside "
-			      "tokenwarden, so it is not shown; 'tokenwarden audit verify' "
-			      "lists what else differs",
-			      r->token, r->workspace, (long long)event);
-	else if (rc == 1)
-		*cause =
-		    xasprintf("no event records the sealed secret of token %s in workspace %s: "
-			      "it was added outside tokenwarden, so it is not shown; "
-			      "'tokenwarden audit verify' lists what else differs",
-			      r->token, r->workspace);
+	if (rc != 1)
+		return rc;
+	why = inventory_sealed_text(r->workspace, r->token, event);
+	*cause = xasprintf("%s, so it is not shown; 'tokenwarden audit verify' lists what else "
+			   "differs",
+			   why);
+	free(why);
 	return rc;
 }
 

@@ -745,6 +745,18 @@ inventory_sealed_check(struct store *s, int64_t row, const char *fpr, const unsi
 	return rc;
 }
 
+char *
+inventory_sealed_text(const char *workspace, const char *token, int64_t event)
+{
+	if (event == 0)
+		return xasprintf("no event records the sealed secret of token %s in workspace %s: "
+				 "it was added outside tokenwarden",
+				 token, workspace);
+	return xasprintf("the sealed secret of token %s in workspace %s is not the one its "
+			 "history recorded (event %lld): it was replaced outside tokenwarden",
+			 token, workspace, (long long)event);
+}
+
 int
 inventory_attest_secrets(struct store *s, char **cause)
 {

@@ -161,6 +161,13 @@ int inventory_sealed_check(struct store *s, int64_t row, const char *fpr, const 
 			   size_t len, int64_t *event, char **cause);
 
 /*
+ * One sentence saying that the sealed secret of workspace's token is not
+ * the one event recorded (0: that none records it), for messages; the
+ * caller frees it.
+ */
+char *inventory_sealed_text(const char *workspace, const char *token, int64_t event);
+
+/*
  * The migration to schema 19, in its transaction: each sealed secret a
  * store holds, recorded as it is in a secret.recorded event of its row.
  * Returns 0, or -1 with *cause.

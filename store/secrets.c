@@ -201,15 +201,8 @@ replaced(struct store *s, const struct stored *v, char **why, char **cause)
 	int rc = inventory_sealed_check(s, v->row, v->fpr != NULL ? v->fpr : "", v->blob, v->len,
 					&event, cause);
 
-	if (rc == 1 && event > 0)
-		*why =
-		    xasprintf("the sealed secret of token %s in workspace %s is not the one its "
-			      "history recorded (event %lld): it was replaced outside tokenwarden",
-			      v->token, v->workspace, (long long)event);
-	else if (rc == 1)
-		*why = xasprintf("no event records the sealed secret of token %s in workspace %s: "
-				 "it was added outside tokenwarden",
-				 v->token, v->workspace);
+	if (rc == 1)
+		*why = inventory_sealed_text(v->workspace, v->token, event);
 	return rc;
 }
 
