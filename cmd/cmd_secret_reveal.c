@@ -300,7 +300,11 @@ run_reveal(void *opts, int argc, char **argv)
 	if (find_row(s, ro->workspace, what, &r) < 0)
 		goto out;
 	got = r->token == NULL ? 1 : tokens_sealed(s, r->row, &blob, &len, &fpr, &cause);
-	if (got == 1)
+	if (got == 1 && (r->state == TOKEN_DELETED || r->state == TOKEN_REVOKED))
+		cause = xasprintf("token %s in workspace %s is %s, so it no longer exists on "
+				  "Mode: its sealed secret was erased with it",
+				  r->token, r->workspace, tokens_state_name(r->state));
+	else if (got == 1)
 		cause = xasprintf("token %s in workspace %s has no stored secret: it was imported "
 				  "without one, never created, or dropped by a rekey ('tokenwarden "
 				  "audit log --kind secret.dropped' lists those)",
@@ -389,7 +393,8 @@ const struct cmd_entry cmd_secret_reveal_entry = {
 	     "moved from another row or altered) is recorded too, as secret.reveal_failed\n"
 	     "with the cause; so is a sealed secret that is not the one the history\n"
 	     "recorded (replaced outside tokenwarden), which is not shown.  No policy\n"
-	     "requires --reason yet.\n"
+	     "requires --reason yet.  A token deleted or revoked has no secret: it was\n"
+	     "erased with it.\n"
 	     "\n"
 	     "Exit status: 0 printed, 1 no such token or stored secret, a secret the\n"
 	     "history does not record, a key that does not open it, or a history that\n"

@@ -35,6 +35,7 @@ const char *const events_kinds[] = {
     "secret.resealed",
     "secret.recorded",
     "secret.dropped",
+    "secret.erased",
     "run.start",
     "run.end",
     "slot.failure",

@@ -654,11 +654,12 @@ compare_records(struct store *s, int (*fn)(const struct inventory_diff *d, void 
 /*
  * The events about a row's secret: those that store one ("sealed" its
  * digest, none when an import stored none), reseal it, record it at the
- * migration to schema 19, or drop it.
+ * migration to schema 19, or drop or erase it (a rekey's drop, the token's
+ * deletion or revocation, the migration to schema 20).
  */
 #define SECRET_KINDS                                                                               \
 	"('token.created', 'token.imported', 'secret.resealed', 'secret.recorded', "               \
-	"'secret.dropped')"
+	"'secret.dropped', 'token.deleted', 'token.revoked', 'secret.erased')"
 
 /*
  * Each sealed secret, with the last event about its row's secret (its id

@@ -245,6 +245,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * a store already holds.
      */
     "",
+    /*
+     * 19 -> 20: a token deleted or revoked loses its sealed secret with its
+     * row's move (store/tokens.h); migrate_code erases those a store kept.
+     */
+    "",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */
@@ -332,11 +337,12 @@ out:
 
 /* What a migration does beyond its SQL, run after all of it; NULL: nothing. */
 static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **cause) = {
-    [4] = attest_rows,               /* each row in a token.attested event */
-    [10] = checks_as_comparisons,    /* the tokens table's CHECKs */
-    [12] = inventory_copy_recorded,  /* each row's last digest */
-    [16] = slots_attest,             /* the records in a consumer.handed event */
-    [18] = inventory_attest_secrets, /* each secret in a secret.recorded event */
+    [4] = attest_rows,                /* each row in a token.attested event */
+    [10] = checks_as_comparisons,     /* the tokens table's CHECKs */
+    [12] = inventory_copy_recorded,   /* each row's last digest */
+    [16] = slots_attest,              /* the records in a consumer.handed event */
+    [18] = inventory_attest_secrets,  /* each secret in a secret.recorded event */
+    [19] = tokens_erase_dead_secrets, /* each dead token's, with a secret.erased event */
 };
 
 int64_t

@@ -1,6 +1,7 @@
 /* The inventory of token generations and their state changes. */
 #include "store/tokens.h"
 
+#include "core/clock.h"
 #include "core/timefmt.h"
 #include "core/xalloc.h"
 #include "store/events.h"
@@ -75,6 +76,88 @@ tokens_row_event(struct store *s, int64_t row, int64_t now, const char *kind, co
 	free(ws);
 	free(slot);
 	free(token);
+	return rc;
+}
+
+/*
+ * Erases row's sealed secret, if it holds one.  Returns 1 when it did, 0
+ * when it held none, or -1 with *cause.
+ */
+static int
+erase_secret(struct store *s, int64_t row, char **cause)
+{
+	sqlite3_stmt *st = store_prepare(s, "DELETE FROM secrets WHERE token_row = ?1", cause);
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, row);
+	if (run(s, st, "erasing a dead token's sealed secret", cause) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
+/*
+ * tokens_row_event for row's move to a state in which its token no longer
+ * exists on the server (deleted, revoked): the sealed secret, which opens
+ * nothing any more, is erased first (secure_delete zeroes its bytes), and
+ * the event says so ("secret": "erased").  The history keeps its digest.
+ */
+static int
+dead_row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
+	       char **cause)
+{
+	json_t *d;
+	int rc = erase_secret(s, row, cause);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : tokens_row_event(s, row, now, kind, details, cause);
+	d = details != NULL ? json_deep_copy(details) : json_object();
+	json_object_set_new(d, "secret", json_string("erased"));
+	rc = tokens_row_event(s, row, now, kind, d, cause);
+	json_decref(d);
+	return rc;
+}
+
+int
+tokens_erase_dead_secrets(struct store *s, char **cause)
+{
+	/* The rows first: a scan of secrets does not see its own deletions through. */
+	sqlite3_stmt *st =
+	    store_prepare(s,
+			  "SELECT x.token_row FROM secrets x JOIN tokens t ON t.id = "
+			  "x.token_row WHERE t.state = 'deleted' OR t.state = "
+			  "'revoked' ORDER BY x.token_row",
+			  cause);
+	json_t *d = json_pack("{s:s}", "reason",
+			      "a deleted or revoked token's sealed secret, erased when the store "
+			      "began to erase them with their tokens (schema 20)");
+	int64_t *rows = NULL, now = clock_now_ms();
+	size_t n = 0, cap = 0;
+	int step, rc = 0;
+
+	if (st == NULL) {
+		json_decref(d);
+		return -1;
+	}
+	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
+		if (n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			rows = xrealloc(rows, cap * sizeof *rows);
+		}
+		rows[n++] = sqlite3_column_int64(st, 0);
+	}
+	if (step != SQLITE_DONE) {
+		store_error(s, "finding the secrets of deleted tokens", cause);
+		rc = -1;
+	}
+	store_done(s, st);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = erase_secret(s, rows[i], cause) < 0 ? -1 : 0;
+		if (rc == 0)
+			rc = tokens_row_event(s, rows[i], now, "secret.erased", d, cause);
+	}
+	free(rows);
+	json_decref(d);
 	return rc;
 }
 
@@ -236,7 +319,7 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 {
 	sqlite3_stmt *st = NULL;
 	char kind[32];
-	int rc = -1;
+	int dead, rc = -1;
 
 	if (store_begin(s, cause) < 0)
 		goto out;
@@ -258,7 +341,8 @@ tokens_transition(struct store *s, int64_t row, enum token_state from, enum toke
 		goto out;
 	}
 	snprintf(kind, sizeof kind, "token.%s", tokens_state_name(to));
-	if (tokens_row_event(s, row, now, kind, details, cause) < 0)
+	dead = to == TOKEN_DELETED || to == TOKEN_REVOKED;
+	if ((dead ? dead_row_event : tokens_row_event)(s, row, now, kind, details, cause) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -712,7 +796,7 @@ tokens_mark_deleted(struct store *s, const char *workspace, const char *token, i
 	st = NULL;
 	/* A token the inventory does not hold (or holds as deleted) is recorded all the same. */
 	if (row != 0)
-		rc = tokens_row_event(s, row, now, "token.deleted", details, cause);
+		rc = dead_row_event(s, row, now, "token.deleted", details, cause);
 	else
 		rc = events_append(s, now, "token.deleted", workspace, NULL, token, details, cause);
 out:

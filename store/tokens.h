@@ -180,10 +180,19 @@ int tokens_settle_pending(struct store *s, int64_t now, int *settled, char **cau
 int tokens_any_pending(struct store *s, int *any, char **cause);
 
 /*
+ * Erases the sealed secrets a store holds of deleted and revoked tokens
+ * (kept before schema 20), a secret.erased event each.  Returns 0 or -1
+ * with *cause.
+ */
+int tokens_erase_dead_secrets(struct store *s, char **cause);
+
+/*
  * Records that workspace's token was deleted on the server: its row (when
  * the inventory has one and it is not already deleted) becomes deleted, and
  * an event is appended either way, with details (borrowed, may be NULL).
- * Returns 0 or -1 with *cause.
+ * A row that becomes deleted or revoked (here or by tokens_transition)
+ * loses its sealed secret, which opens nothing any more; the event then
+ * says "secret": "erased".  Returns 0 or -1 with *cause.
  */
 int tokens_mark_deleted(struct store *s, const char *workspace, const char *token, int64_t now,
 			const json_t *details, char **cause);

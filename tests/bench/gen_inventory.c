@@ -31,9 +31,10 @@
  * statements in one transaction, which only a generator may do: all other
  * SQL lives in store/; inventory_attest then records each row in the
  * history, as a migrated store's are.  Sealed secrets are random placeholder blobs of the
- * real size, pinned to a made-up key: `plan` never opens them.  No event records their
- * digests (an upgraded store's would have a secret.recorded event each, 82,809 more
- * events): `audit verify` lists them, and no benchmark runs it.  Verbs that
+ * real size, pinned to a made-up key: `plan` never opens them.  Only rows that can still
+ * exist on Mode hold one (a deleted or revoked token's is erased with it).  No event
+ * records their digests (an upgraded store's would have a secret.recorded event each):
+ * `audit verify` lists them, and no benchmark runs it.  Verbs that
  * take the run lock (token list, ...) settle the five pending rows and so
  * change the data: regenerate after using them on it.
  */
@@ -521,7 +522,8 @@ insert_rows(sqlite3 *db, const struct policy *p, const struct gen *g, const char
 		sqlite3_bind_int64(tok, 11, row->updated_at);
 		bind_time(tok, 12, row->retire_after);
 		step(db, tok);
-		if (!row->secret)
+		/* As tokenwarden leaves them: a deleted or revoked token's was erased with it. */
+		if (!row->secret || row->state == TOKEN_DELETED || row->state == TOKEN_REVOKED)
 			continue;
 		sqlite3_bind_int64(sec, 1, (int64_t)i + 1);
 		bind_blob(sec, &r, p->ws[row->ws].name, fpr);

@@ -86,13 +86,49 @@ second=$(jq -r .token "$TW_TMP/run/etl.json")
 [ "$(state "$second")" = active ] || fail "the new token is not active"
 [ "$(sim_tokens)" = 2 ] || fail "the simulator holds $(sim_tokens) tokens, expected 2"
 
+# sealed TOKEN: the hex of the token's sealed secret in the store, or nothing.
+sealed() {
+	python3 - "$db" "$1" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+for (blob,) in c.execute("SELECT x.sealed FROM secrets x JOIN tokens t ON t.id = x.token_row "
+                         "WHERE t.token = ?", (sys.argv[2],)):
+    print(blob.hex())
+PY
+}
+
+# on_disk HEX: whether those bytes are in the store's file once its log is checkpointed.
+on_disk() {
+	python3 - "$db" "$1" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+busy, _, _ = c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+c.close()
+assert busy == 0, "the log could not be checkpointed"
+sys.exit(0 if bytes.fromhex(sys.argv[2]) in open(sys.argv[1], "rb").read() else 1)
+PY
+}
+
 echo "== after the grace: the old one deleted (--quiet: only the summary, on stdout)"
+first_sealed=$(sealed "$first")
+[ -n "$first_sealed" ] || fail "the first token has no sealed secret before its deletion"
+on_disk "$first_sealed" || fail "the first token's sealed secret is not in the store's file"
 at 2026-11-27T01:00Z
 run 0 rotate --quiet
 expect "$out" "rotate: 0 rotated, 1 deleted"
 [ ! -s "$err" ] || fail "rotate --quiet printed notes"
 [ "$(state "$first")" = deleted ] || fail "the old token is $(state "$first"), expected deleted"
 [ "$(sim_tokens)" = 1 ] || fail "the simulator holds $(sim_tokens) tokens, expected 1"
+# Its sealed secret went with it, its bytes overwritten (secure_delete); the event says so.
+[ -z "$(sealed "$first")" ] || fail "the store keeps the deleted token's sealed secret"
+on_disk "$first_sealed" && fail "the deleted token's sealed secret is still in the store's file"
+"$tw_bin" audit log --db "$db" --json --kind token.deleted | jq -e --arg t "$first" \
+	'select(.token == $t) | .details.secret == "erased"' >/dev/null ||
+	fail "the deletion's event does not say the secret was erased"
+run 1 secret reveal --db "$db" -w acme "$first" --secret-key "$TW_TMP/seal.key"
+expect "$err" "token $first in workspace acme is deleted, so it no longer exists on Mode: its sealed secret was erased with it"
+run 0 secret reveal --db "$db" -w acme "$second" --secret-key "$TW_TMP/seal.key"
+run 0 audit verify --db "$db"
 
 echo "== a failing hook: the old token stays; the replacement is kept for the file that took it"
 sed -i 's|"cat > .*"|"cat >/dev/null; echo reload failed >\&2; exit 4"|' "$TW_TMP/policy.yaml"
@@ -191,6 +227,9 @@ expect "$err" "history head "
 [ "$(state "$third")" = revoked ] || fail "the revoked token is $(state "$third")"
 sim_ctl GET /_sim/tokens | jq -e --arg t "$third" '[.tokens[] | select(.token == $t)] | length == 0' \
 	>/dev/null || fail "the revoked token is still on the server"
+[ -z "$(sealed "$third")" ] || fail "the store keeps the revoked token's sealed secret"
+run 1 secret reveal --db "$db" -w acme "$third" --secret-key "$TW_TMP/seal.key"
+expect "$err" "token $third in workspace acme is revoked, so it no longer exists on Mode: its sealed secret was erased with it"
 run 1 revoke --yes etl
 expect "$err" "slot acme/etl has no active token to revoke"
 run 2 revoke --yes "$second"

@@ -708,34 +708,37 @@ test_secrets_found_either_way(void **state)
 		assert_int_equal(row, i);
 		before[i] = (struct fact){1, i % 3 != 0};
 		if (i % 3 != 0 && i % 4 == 0) {
+			/* Its secret erased with it. */
 			assert_int_equal(tokens_transition(fx->s, row, TOKEN_ACTIVE, TOKEN_DELETED,
 							   T0, NULL, &cause),
 					 0);
 			before[i].live = 0;
+			before[i].secret = 0;
 		}
 	}
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
 	assert_int_equal(rows, NROWS);
 	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), 0);
-	/* Removed from live rows 1 and 40 (the ends) and 20; planted on live 3 and
-	 * 39; removed from deleted 8, planted on none (a deleted row never had one
-	 * here, so 16's is removed instead). */
+	/* Removed from live rows 1 and 38 (the first and last with one) and 19;
+	 * planted on live 3 and 39, and on deleted 8 (a deleted row's was erased
+	 * with it). */
 	memcpy(now, before, sizeof now);
-	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (1, 40, 20, 8, 16)");
-	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) "
-		       "VALUES (3, x'00', 'tw1:fpr'), (39, x'00', 'tw1:fpr')");
-	now[1].secret = now[40].secret = now[20].secret = now[8].secret = now[16].secret = 0;
-	now[3].secret = now[39].secret = 1;
+	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (1, 38, 19)");
+	exec_ok(fx->s,
+		"INSERT INTO secrets (token_row, sealed, key_fingerprint) "
+		"VALUES (3, x'00', 'tw1:fpr'), (39, x'00', 'tw1:fpr'), (8, x'00', 'tw1:fpr')");
+	now[1].secret = now[38].secret = now[19].secret = 0;
+	now[3].secret = now[39].secret = now[8].secret = 1;
 
 	k = changed_rows(before, now, NROWS, 0, want);
-	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), k + 2);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), k + 3);
 	assert_rows(seen.rows, seen.n, want, k);
 	/* And the secrets planted, which no event records, as secrets (the live check reads none).
 	 */
-	assert_int_equal(seen.nsecrets, 2);
-	for (int i = 0; i < 2; i++) {
+	assert_int_equal(seen.nsecrets, 3);
+	for (int i = 0; i < 3; i++) {
 		assert_int_equal(seen.secrets[i].what, INVENTORY_UNRECORDED);
-		assert_int_equal(seen.secrets[i].row, i == 0 ? 3 : 39);
+		assert_int_equal(seen.secrets[i].row, i == 0 ? 3 : i == 1 ? 8 : 39);
 	}
 	k = changed_rows(before, now, NROWS, 1, want);
 	assert_int_equal(differences(fx->s, INVENTORY_LIVE, &seen, &rows), k);
@@ -753,10 +756,10 @@ test_secrets_found_either_way(void **state)
 		tokens_free(down.rows, down.nrows);
 	}
 	/* Put back as they were ("not really sealed"): no difference in any check again. */
-	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (3, 39)");
+	exec_ok(fx->s, "DELETE FROM secrets WHERE token_row IN (3, 39, 8)");
 	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) SELECT value, "
-		       "x'6e6f74207265616c6c79207365616c656400', 'tw1:fpr' FROM json_each('[1, 40, "
-		       "20, 8, 16]')");
+		       "x'6e6f74207265616c6c79207365616c656400', 'tw1:fpr' FROM json_each('[1, 38, "
+		       "19]')");
 	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
 	assert_int_equal(run_part(fx->s, &up, &bu, 1, 21) + run_part(fx->s, &down, &bd, 0, 21), 0);
 	assert_live_rows(fx->s, up.rows, up.nrows, down.rows, down.nrows);
@@ -800,7 +803,8 @@ assert_secret_differs(struct store *s, int64_t row, enum inventory_difference wh
 	assert_int_equal(seen.secrets[0].what, what);
 	assert_int_equal(seen.secrets[0].event, event);
 	/* The run's check reads no blob. */
-	assert_int_equal(differences(s, INVENTORY_LIVE, &seen, &rows), seen.n);
+	n = differences(s, INVENTORY_LIVE, &seen, &rows);
+	assert_int_equal(n, seen.n);
 	assert_int_equal(seen.nsecrets, 0);
 	assert_int_equal(sealed_check(s, row, &got), 1);
 	assert_int_equal(got, event);
@@ -916,6 +920,104 @@ test_migration_records_secrets(void **state)
 				  query_int(fx->s->db, "SELECT min(id) FROM events "
 						       "WHERE kind = 'secret.recorded'")),
 	    0);
+}
+
+/*
+ * A token deleted or revoked on the server no longer opens anything: its
+ * sealed secret is erased with the row's move (its event says so), the
+ * history then records the row without one, and a secret put back outside
+ * tokenwarden is found, naming that event.  Rows: 1 deleted, 2 revoked,
+ * 3 live; a deletion recorded for a token the store does not hold erases
+ * nothing.
+ */
+static void
+test_dead_secrets_erased(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"acme",        "etl",  "tok-1",       "etl-1",  T0,
+				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
+	json_t *d = json_pack("{s:s}", "answer", "deleted");
+	struct seen seen;
+	int64_t rows, deleted;
+	char *cause = NULL;
+
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	imp.slot = "bi";
+	imp.token = "tok-2";
+	imp.name = "bi-1";
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	imp.slot = "ops";
+	imp.token = "tok-3";
+	imp.name = "ops-1";
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "tok-1", T0 + DAY, d, &cause), 0);
+	assert_int_equal(
+	    tokens_transition(fx->s, 2, TOKEN_ACTIVE, TOKEN_REVOKED, T0 + DAY, d, &cause), 0);
+	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "tok-none", T0 + DAY, d, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "SELECT group_concat(token_row) FROM secrets"), 3);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM events WHERE "
+					      "json_extract(details, '$.secret') = 'erased'"),
+			 2);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = "
+					      "'token.deleted' AND token = 'tok-none' AND "
+					      "json_extract(details, '$.secret') IS NULL"),
+			 1);
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_int_equal(rows, 3);
+
+	/* Put back: no event after the erasure records it. */
+	deleted = query_int(fx->s->db, "SELECT id FROM events WHERE kind = 'token.deleted' AND "
+				       "token_row = 1");
+	exec_ok(fx->s, "INSERT INTO secrets (token_row, sealed, key_fingerprint) SELECT 1, sealed, "
+		       "key_fingerprint FROM secrets WHERE token_row = 3");
+	assert_int_equal(assert_secret_differs(fx->s, 1, INVENTORY_UNRECORDED, deleted), 1);
+	json_decref(d);
+	assert_null(cause);
+}
+
+/*
+ * Schema 19 to 20 erases the secrets a store still holds of deleted and
+ * revoked tokens, each recorded by a secret.erased event; a live row's
+ * stays, and the whole check and the chain hold after.
+ */
+static void
+test_migration_erases_dead_secrets(void **state)
+{
+	struct fixture *fx = *state;
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"acme",        "etl",  "tok-1",       "etl-1",  T0,
+				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
+	struct seen seen;
+	int64_t rows, count, bad;
+	char head[EVENTS_HEAD_MAX], *cause = NULL;
+
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	imp.slot = "bi";
+	imp.token = "tok-2";
+	imp.name = "bi-1";
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	imp.slot = "ops";
+	imp.token = "tok-3";
+	imp.name = "ops-1";
+	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	/* As schema 19 left them: rows 1 deleted and 2 revoked, each with its secret. */
+	exec_ok(fx->s,
+		"UPDATE tokens SET state = 'deleted' WHERE id = 1; UPDATE tokens SET state = "
+		"'revoked' WHERE id = 2; PRAGMA user_version = 19");
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
+	assert_int_equal(query_int(fx->s->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	assert_int_equal(query_int(fx->s->db, "SELECT group_concat(token_row) FROM secrets"), 3);
+	assert_int_equal(query_int(fx->s->db, "SELECT count(*) FROM events WHERE kind = "
+					      "'secret.erased' AND token_row IN (1, 2)"),
+			 2);
+	assert_int_equal(events_verify(fx->s, &count, head, &bad, &cause), 0);
+	assert_int_equal(count, 5);
+	/* The events record the rows as they then stand, without their secrets. */
+	assert_int_equal(differences(fx->s, INVENTORY_ALL, &seen, &rows), 0);
+	assert_null(cause);
 }
 
 /* The digest row's last event recorded; fails the test when it has none. */
@@ -1170,6 +1272,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_migration_records_secrets, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_migration_copies_digests, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_secrets_erased, fixture_setup,
+					    fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_migration_erases_dead_secrets, fixture_setup,
 					    fixture_teardown),
 	};
 
