@@ -26,7 +26,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twsim import (DAY, Sim, Tw, check_accounted, check_history, check_run,  # noqa: E402
-                   check_slots, store_rows)
+                   check_sealed, check_slots, store_rows)
 
 START = datetime.datetime(2026, 3, 2, 2, 0, tzinfo=datetime.timezone.utc)
 SLOTS = 150
@@ -103,6 +103,7 @@ def main():
         problems += check_slots(slots, rows, server, now,
                                 lambda ws, slot: os.path.join(out, slot + ".json"))
         problems += check_accounted(rows, server, now)
+        problems += check_sealed(tw.db)
         left = [r["token"] for r in rows if r["token"] in old and r["state"] != "deleted"]
         if left:
             problems.append("%d old tokens not recorded deleted after the next run" %

@@ -72,7 +72,9 @@ faults are cleared, most consumers are back (a few stay down), and ONE
               and an unexpired one a moved file holds (P7) or the plan
               before the run reports held
   P6 secrets  no temporary file a delivery killed before its rename left
-              beside a consumer's file holds a token the server still has
+              beside a consumer's file holds a token the server still has;
+              the store holds a sealed secret of each active or retiring
+              token it made and of no deleted or revoked one
   P7 moved    a file the policy moved holds a token the server still has,
               unless it expired or was revoked or deleted by hand: the token
               a consumer holds is deleted only once its new slot reaches it
@@ -98,8 +100,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twsim import (DAY, HOUR, Sim, Tw, check_accounted, check_history, check_run,  # noqa: E402
-                   check_slots, connect_ro, consumer_payload, duration, from_ms, iso, ms,
-                   parse, read_consumer, store_rows)
+                   check_sealed, check_slots, connect_ro, consumer_payload, duration, from_ms,
+                   iso, ms, parse, read_consumer, store_rows)
 
 START = datetime.datetime(2026, 1, 5, 2, 0, tzinfo=datetime.timezone.utc)
 SLOT_NAMES = ["etl", "bi", "sync", "ml", "audit"]
@@ -689,6 +691,7 @@ class Case:
         problems += [("P4 history", p) for p in check_history(self.tw)]
         problems += [("P5 due", p) for p in self.check_due(before, rows, roaming)]
         problems += [("P6 secrets", p) for p in self.check_left(slots, server)]
+        problems += [("P6 secrets", p) for p in check_sealed(self.tw.db)]
         problems += [("P7 moved", p) for p in self.between + self.check_roamed(slots, server)]
         return problems
 

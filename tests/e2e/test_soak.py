@@ -74,8 +74,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from twsim import (DAY, Sim, Tw, check_accounted, check_history, check_slots,  # noqa: E402
-                   iso, log_lines, store_rows)
+from twsim import (DAY, Sim, Tw, check_accounted, check_history, check_sealed,  # noqa: E402
+                   check_slots, iso, log_lines, store_rows)
 
 START = datetime.datetime(2026, 3, 2, 2, 0, tzinfo=datetime.timezone.utc)
 DEFAULT_NIGHTS = 20
@@ -249,7 +249,7 @@ def main():
                     night, iso(now), kind, r.returncode, "; ".join(errors)[:300]))
             rows = store_rows(tw.db)
             server = sim.tokens()
-            for p in check_accounted(rows, server, now, reverse=False):
+            for p in check_accounted(rows, server, now, reverse=False) + check_sealed(tw.db):
                 problems.append("night %d (%s, %s): %s" % (night, iso(now), kind, p))
             if night == 0 or kind == "outage":
                 continue

@@ -259,6 +259,27 @@ def store_rows(db):
     return [dict(zip(keys, r)) for r in rows]
 
 
+def check_sealed(db):
+    """The store holds a sealed secret of each token it made that can still be in use
+    (active or retiring; an import may have none) and of none that is deleted or
+    revoked, which opens nothing any more.  Returns problems."""
+    con = connect_ro(db)
+    rows = con.execute(
+        "SELECT w.name, t.token, t.state, t.origin, "
+        "EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id) "
+        "FROM tokens t JOIN workspaces w ON w.id = t.workspace_id ORDER BY t.id").fetchall()
+    con.close()
+    problems = []
+    for ws, token, state, origin, sealed in rows:
+        if sealed and state in ("deleted", "revoked"):
+            problems.append("the store keeps the sealed secret of %s/%s, which is %s" %
+                            (ws, token, state))
+        elif not sealed and origin == "created" and state in ("active", "retiring"):
+            problems.append("the store holds no sealed secret of %s/%s, %s" %
+                            (ws, token, state))
+    return problems
+
+
 def read_consumer(path):
     try:
         with open(path) as f:
