@@ -922,6 +922,19 @@ test_migration_records_secrets(void **state)
 	    0);
 }
 
+/* Imports workspace acme's token (slot, name) with a sealed secret; fails the test if refused. */
+static void
+import_sealed(struct store *s, const char *slot, const char *token, const char *name)
+{
+	static const unsigned char sealed[] = "not really sealed";
+	struct token_import imp = {"acme",        slot,   token,         name,     T0,
+				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
+	char *cause = NULL;
+
+	if (tokens_import(s, &imp, T0, &cause) < 0)
+		fail_msg("tokens_import %s: %s", token, cause);
+}
+
 /*
  * A token deleted or revoked on the server no longer opens anything: its
  * sealed secret is erased with the row's move (its event says so), the
@@ -934,23 +947,14 @@ static void
 test_dead_secrets_erased(void **state)
 {
 	struct fixture *fx = *state;
-	static const unsigned char sealed[] = "not really sealed";
-	struct token_import imp = {"acme",        "etl",  "tok-1",       "etl-1",  T0,
-				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
 	json_t *d = json_pack("{s:s}", "answer", "deleted");
 	struct seen seen;
 	int64_t rows, deleted;
 	char *cause = NULL;
 
-	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
-	imp.slot = "bi";
-	imp.token = "tok-2";
-	imp.name = "bi-1";
-	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
-	imp.slot = "ops";
-	imp.token = "tok-3";
-	imp.name = "ops-1";
-	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	import_sealed(fx->s, "etl", "tok-1", "etl-1");
+	import_sealed(fx->s, "bi", "tok-2", "bi-1");
+	import_sealed(fx->s, "ops", "tok-3", "ops-1");
 	assert_int_equal(tokens_mark_deleted(fx->s, "acme", "tok-1", T0 + DAY, d, &cause), 0);
 	assert_int_equal(
 	    tokens_transition(fx->s, 2, TOKEN_ACTIVE, TOKEN_REVOKED, T0 + DAY, d, &cause), 0);
@@ -985,22 +989,13 @@ static void
 test_migration_erases_dead_secrets(void **state)
 {
 	struct fixture *fx = *state;
-	static const unsigned char sealed[] = "not really sealed";
-	struct token_import imp = {"acme",        "etl",  "tok-1",       "etl-1",  T0,
-				   T0 + 90 * DAY, sealed, sizeof sealed, "tw1:fpr"};
 	struct seen seen;
 	int64_t rows, count, bad;
 	char head[EVENTS_HEAD_MAX], *cause = NULL;
 
-	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
-	imp.slot = "bi";
-	imp.token = "tok-2";
-	imp.name = "bi-1";
-	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
-	imp.slot = "ops";
-	imp.token = "tok-3";
-	imp.name = "ops-1";
-	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
+	import_sealed(fx->s, "etl", "tok-1", "etl-1");
+	import_sealed(fx->s, "bi", "tok-2", "bi-1");
+	import_sealed(fx->s, "ops", "tok-3", "ops-1");
 	/* As schema 19 left them: rows 1 deleted and 2 revoked, each with its secret. */
 	exec_ok(fx->s,
 		"UPDATE tokens SET state = 'deleted' WHERE id = 1; UPDATE tokens SET state = "
