@@ -278,7 +278,7 @@ header_json(const struct audit_doc *d)
 	const struct audit_filter *fl = &d->filter;
 
 	return json_pack(
-	    "{s:s, s:s, s:{s:s, s:o}, s:{s:s}, s:{s:b, s:I, s:o, s:o, s:o, s:I, s:I, s:I}, "
+	    "{s:s, s:s, s:{s:s, s:o}, s:{s:s}, s:{s:b, s:I, s:o, s:o, s:o, s:I, s:I, s:I, s:I}, "
 	    "s:{s:o, s:o, s:o, s:o, s:o}}",
 	    "tool", "tokenwarden", "tool_version", TW_VERSION, "policy", "path", d->policy_path,
 	    "sha256", d->policy_sha256[0] != '\0' ? json_string(d->policy_sha256) : json_null(),
@@ -287,8 +287,9 @@ header_json(const struct audit_doc *d)
 	    "broken_at",
 	    v->broken != NULL && v->bad_event != 0 ? json_integer(v->bad_event) : json_null(),
 	    "broken", jsonx_text(v->broken), "live_rows", (json_int_t)v->rows, "rows_differ",
-	    (json_int_t)v->differ, "records_differ", (json_int_t)v->records_differ, "filter",
-	    "workspace", jsonx_text(fl->workspace), "slot", jsonx_text(fl->slot), "state",
+	    (json_int_t)v->differ, "records_differ", (json_int_t)v->records_differ,
+	    "secrets_differ", (json_int_t)v->secrets_differ, "filter", "workspace",
+	    jsonx_text(fl->workspace), "slot", jsonx_text(fl->slot), "state",
 	    fl->state >= 0 ? json_string(tokens_state_name((enum token_state)fl->state))
 			   : json_null(),
 	    "expiring_within_seconds",

@@ -202,8 +202,9 @@ const struct cmd_entry cmd_audit_report_entry = {
     .max_args = 0,
     .notes = "The report opens with where it came from: the time, the tool's version, the\n"
 	     "policy file and its SHA-256, the store, the history's head and whether the\n"
-	     "history holds (the chain of every event, and every token row that may exist\n"
-	     "on the server against it; 'audit verify' compares deleted rows too).  Then\n"
+	     "history holds (the chain of every event, and against it every token row that\n"
+	     "may exist on the server, the records of what reached whom and the sealed\n"
+	     "secrets; 'audit verify' compares deleted rows too).  Then\n"
 	     "each finding with the rule it breaks and its fix; the inventory (workspace,\n"
 	     "slot, Mode id, name, state, origin, created, expires, age, days left, last\n"
 	     "verified, who created it, next rotation); each slot's last rotation and next\n"

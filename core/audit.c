@@ -87,16 +87,17 @@ audit_chain_join(struct store *s, struct audit_chain *c, int64_t *count, char he
 
 /*
  * The rows rotate acts on against their last events (all rows: audit
- * verify), and the records of what reached whom.
+ * verify), the records of what reached whom, and the sealed secrets.
  */
 static int
 check_rows(struct store *s, void *arg, char **cause)
 {
 	struct audit_integrity *v = arg;
 
-	if (inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause) < 0)
+	if (inventory_verify(s, INVENTORY_LIVE, count_diff, &v->differ, &v->rows, cause) < 0 ||
+	    inventory_verify_records(s, count_diff, &v->records_differ, cause) < 0)
 		return -1;
-	return inventory_verify_records(s, count_diff, &v->records_differ, cause) < 0 ? -1 : 0;
+	return inventory_verify_secrets(s, count_diff, &v->secrets_differ, cause) < 0 ? -1 : 0;
 }
 
 /* What the history says of every token row, by row id (read_facts). */
@@ -267,7 +268,7 @@ audit_build(struct store *s, const struct policy *p, const char *policy_path,
 			     &d->integrity.bad_event, &d->integrity.broken, &why) < 0)
 		checked = -1;
 	d->integrity.intact = d->integrity.broken == NULL && d->integrity.differ == 0 &&
-			      d->integrity.records_differ == 0;
+			      d->integrity.records_differ == 0 && d->integrity.secrets_differ == 0;
 	if (rc == 0 && checked < 0) {
 		rc = -1;
 		*cause = why;
@@ -367,15 +368,36 @@ audit_fix(enum finding_kind k)
 char *
 audit_tables_text(const struct audit_integrity *v)
 {
-	if (v->differ == 0 && v->records_differ == 0)
-		return xasprintf("the chain holds and all %" PRId64 " live token rows, and the "
-				 "records of the tokens consumers hold, follow from it",
+	char *part[3], *list, *text;
+	size_t n = 0;
+
+	if (v->differ == 0 && v->records_differ == 0 && v->secrets_differ == 0)
+		return xasprintf("the chain holds and all %" PRId64 " live token rows, the "
+				 "records of the tokens consumers hold and the sealed secrets "
+				 "follow from it",
 				 v->rows);
-	if (v->records_differ == 0)
-		return xasprintf("%" PRId64 " of %" PRId64
-				 " live token rows differ from the history",
-				 v->differ, v->rows);
-	return xasprintf("%" PRId64 " of %" PRId64 " live token rows, and %" PRId64
-			 " record%s of the tokens consumers hold, differ from the history",
-			 v->differ, v->rows, v->records_differ, v->records_differ == 1 ? "" : "s");
+	/* What differs, the rows first: "A, B and C differ from the history". */
+	if (v->differ != 0)
+		part[n++] =
+		    xasprintf("%" PRId64 " of %" PRId64 " live token rows", v->differ, v->rows);
+	if (v->records_differ != 0)
+		part[n++] = xasprintf("%" PRId64 " record%s of the tokens consumers hold",
+				      v->records_differ, v->records_differ == 1 ? "" : "s");
+	if (v->secrets_differ != 0)
+		part[n++] = xasprintf("%" PRId64 " sealed secret%s", v->secrets_differ,
+				      v->secrets_differ == 1 ? "" : "s");
+	list = part[0];
+	for (size_t i = 1; i < n; i++) {
+		char *longer = xasprintf("%s%s%s", list, i + 1 < n ? ", " : " and ", part[i]);
+
+		free(list);
+		free(part[i]);
+		list = longer;
+	}
+	text =
+	    xasprintf("%s %s from the history", list,
+		      n == 1 && v->differ + v->records_differ + v->secrets_differ == 1 ? "differs"
+										       : "differ");
+	free(list);
+	return text;
 }

@@ -59,7 +59,7 @@ int audit_chain_join(struct store *s, struct audit_chain *c, int64_t *count,
 
 /* Whether the history and the tables hold, as audit verify says it. */
 struct audit_integrity {
-	int intact;     /* the chain holds and the live rows and records follow from it */
+	int intact;     /* the chain holds and the live rows, records and secrets follow from it */
 	int64_t events; /* events in the chain */
 	char head[EVENTS_HEAD_MAX];
 	int64_t bad_event; /* with a broken chain: the first bad event; 0: the tail */
@@ -68,6 +68,8 @@ struct audit_integrity {
 	int64_t differ;    /* of those, rows that differ from it */
 	/* records of what reached whom that differ from it (inventory_verify_records) */
 	int64_t records_differ;
+	/* sealed secrets that differ from it (inventory_verify_secrets) */
+	int64_t secrets_differ;
 };
 
 struct audit_doc {

@@ -117,6 +117,16 @@ int inventory_verify_records(struct store *s, int (*fn)(const struct inventory_d
 			     void *arg, char **cause);
 
 /*
+ * Compares each sealed secret with the digest its row's last event about
+ * it recorded, calling fn for each difference as inventory_verify does (it
+ * compares them with INVENTORY_ALL).  Only tokens that can still exist
+ * hold secrets, so this reads about as much as the live rows do.  Returns
+ * the number of differences, or -1 with *cause.
+ */
+int inventory_verify_secrets(struct store *s, int (*fn)(const struct inventory_diff *d, void *arg),
+			     void *arg, char **cause);
+
+/*
  * One part of a start-of-run check, for a thread with a connection of its
  * own: the live rows in id order, ascending (up) or descending, compared as
  * inventory_verify compares them, for as long as take says a row is the
@@ -169,10 +179,10 @@ char *inventory_sealed_text(const char *workspace, const char *token, int64_t ev
 
 /*
  * The migration to schema 19, in its transaction: each sealed secret a
- * store holds, recorded as it is in a secret.recorded event of its row.
- * Returns 0, or -1 with *cause.
+ * store holds, recorded as it is in a secret.recorded event of its row at
+ * now.  Returns 0, or -1 with *cause.
  */
-int inventory_attest_secrets(struct store *s, char **cause);
+int inventory_attest_secrets(struct store *s, int64_t now, char **cause);
 
 /* One sentence saying what d is, for messages; the caller frees it. */
 char *inventory_diff_text(const struct inventory_diff *d);

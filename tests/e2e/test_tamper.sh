@@ -186,6 +186,33 @@ records_tampered "a slot's record removed" \
 	"DELETE FROM slot_reached WHERE token_row = $bi_active" slot_reached \
 	"the record of the token that reached slot acme/bi's consumers (token row $bi_active) is in the history"
 
+# secrets_tampered CASE SQL WANT: verified_tampered, and audit report, which
+# holds the live tokens' sealed secrets to their digests too, counts one.
+secrets_tampered() {
+	local what=$1 edit=$2 want=$3
+	verified_tampered "$what" "$edit" "$want"
+	run 4 audit verify --db "$db" --json
+	jq -e '([.tables.differences[] | select(.table == "secrets")] | length) == 1 and
+		(.tables.differences | length) == 1' "$out" >/dev/null ||
+		fail "$what: audit verify --json does not list one difference of secrets: $(cat "$out")"
+	run 4 audit report --db "$db" --format json
+	jq -e '.integrity.secrets_differ == 1 and .integrity.rows_differ == 0 and
+		.integrity.records_differ == 0 and (.integrity.intact | not)' "$out" >/dev/null ||
+		fail "$what: audit report does not count it: $(head -c 600 "$out")"
+	run 4 audit report --db "$db"
+	expect "$out" "verified NOT intact: 1 sealed secret differs from the history"
+}
+
+policy "$clean"
+run 0 audit report --db "$clean"
+expect "$out" "verified intact: the chain holds and all 4 live token rows, the records of the tokens consumers hold and the sealed secrets follow from it"
+secrets_tampered "a live token's sealed secret replaced" \
+	"UPDATE secrets SET sealed = zeroblob(length(sealed)) WHERE token_row = $etl_active" \
+	"the sealed secret of token row $etl_active (acme/etl"
+secrets_tampered "a retiring token's sealed secret replaced by the active one's" \
+	"UPDATE secrets SET sealed = (SELECT sealed FROM secrets WHERE token_row = $bi_active) WHERE token_row = $((bi_active - 2))" \
+	"the sealed secret of token row $((bi_active - 2)) (acme/bi"
+
 echo "== integrity: warn runs on, and says so"
 rm -f "$db" "$db-wal" "$db-shm"
 snapshot "$clean" "$db"

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/audit.h"
 #include "core/report.h"
 #include "core/rotate.h"
 #include "core/violations.h"
@@ -260,6 +261,42 @@ test_run_leaves_out_violations(void **state)
 	assert_null(cause);
 }
 
+/*
+ * What audit report says of the tables: all that follows, or each kind
+ * that differs (rows, records, sealed secrets), in that order, once.
+ */
+static void
+test_tables_text(void **state)
+{
+	static const struct {
+		int64_t differ, records, secrets;
+		const char *want;
+	} cases[] = {
+	    {0, 0, 0,
+	     "the chain holds and all 9 live token rows, the records of the tokens consumers "
+	     "hold and the sealed secrets follow from it"},
+	    {1, 0, 0, "1 of 9 live token rows differs from the history"},
+	    {0, 2, 0, "2 records of the tokens consumers hold differ from the history"},
+	    {0, 0, 1, "1 sealed secret differs from the history"},
+	    {2, 0, 3, "2 of 9 live token rows and 3 sealed secrets differ from the history"},
+	    {1, 1, 1,
+	     "1 of 9 live token rows, 1 record of the tokens consumers hold and 1 sealed "
+	     "secret differ from the history"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct audit_integrity v = {.rows = 9,
+					    .differ = cases[i].differ,
+					    .records_differ = cases[i].records,
+					    .secrets_differ = cases[i].secrets};
+		char *text = audit_tables_text(&v);
+
+		assert_string_equal(text, cases[i].want);
+		free(text);
+	}
+}
+
 int
 main(void)
 {
@@ -269,6 +306,7 @@ main(void)
 					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_leaves_out_violations, fixture_setup,
 					    fixture_teardown),
+	    cmocka_unit_test(test_tables_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
