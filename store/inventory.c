@@ -1,6 +1,7 @@
 /* The inventory against its history: row digests in events, and their check. */
 #include "store/inventory.h"
 
+#include "core/clock.h"
 #include "core/xalloc.h"
 #include "store/events.h"
 #include "store/store_priv.h"
@@ -759,7 +760,7 @@ inventory_sealed_text(const char *workspace, const char *token, int64_t event)
 }
 
 int
-inventory_attest_secrets(struct store *s, int64_t now, char **cause)
+inventory_attest_secrets(struct store *s, char **cause)
 {
 	/* Only a secret whose row is there can be recorded; another stays unrecorded. */
 	sqlite3_stmt *st = store_prepare(s,
@@ -768,6 +769,7 @@ inventory_attest_secrets(struct store *s, int64_t now, char **cause)
 					 "ORDER BY x.token_row",
 					 cause);
 	char digest[INVENTORY_DIGEST_MAX];
+	int64_t now = clock_now_ms();
 	int step, rc = 0;
 
 	if (st == NULL)

@@ -179,10 +179,10 @@ char *inventory_sealed_text(const char *workspace, const char *token, int64_t ev
 
 /*
  * The migration to schema 19, in its transaction: each sealed secret a
- * store holds, recorded as it is in a secret.recorded event of its row at
- * now.  Returns 0, or -1 with *cause.
+ * store holds, recorded as it is in a secret.recorded event of its row.
+ * Returns 0, or -1 with *cause.
  */
-int inventory_attest_secrets(struct store *s, int64_t now, char **cause);
+int inventory_attest_secrets(struct store *s, char **cause);
 
 /* One sentence saying what d is, for messages; the caller frees it. */
 char *inventory_diff_text(const struct inventory_diff *d);

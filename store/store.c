@@ -262,13 +262,6 @@ attest_rows(struct store *s, char **cause)
 				cause);
 }
 
-/* 18 -> 19: the sealed secrets a store already holds, recorded with their digests. */
-static int
-attest_secrets(struct store *s, char **cause)
-{
-	return inventory_attest_secrets(s, clock_now_ms(), cause);
-}
-
 /* Runs check, a PRAGMA integrity_check or quick_check: 0 when it says ok, else -1 with *cause. */
 static int
 check_ok(struct store *s, const char *check, char **cause)
@@ -348,7 +341,7 @@ static int (*const migrate_code[STORE_SCHEMA_VERSION])(struct store *s, char **c
     [10] = checks_as_comparisons,     /* the tokens table's CHECKs */
     [12] = inventory_copy_recorded,   /* each row's last digest */
     [16] = slots_attest,              /* the records in a consumer.handed event */
-    [18] = attest_secrets,            /* each secret in a secret.recorded event */
+    [18] = inventory_attest_secrets,  /* each secret in a secret.recorded event */
     [19] = tokens_erase_dead_secrets, /* each dead token's, with a secret.erased event */
 };
 
