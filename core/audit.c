@@ -365,35 +365,42 @@ audit_fix(enum finding_kind k)
 	return k < FIND_NKINDS ? advice[k].fix : "?";
 }
 
+/* list (taken) with item (taken) added as the k-th of n: "A", "A and B", "A, B and C". */
+static char *
+list_add(char *list, int k, int n, char *item)
+{
+	char *longer = xasprintf("%s%s%s", list, k == 0 ? "" : k + 1 < n ? ", " : " and ", item);
+
+	free(list);
+	free(item);
+	return longer;
+}
+
 char *
 audit_tables_text(const struct audit_integrity *v)
 {
-	char *part[3], *list, *text;
-	size_t n = 0;
+	int n = (v->differ != 0) + (v->records_differ != 0) + (v->secrets_differ != 0), k = 0;
+	char *list, *text;
 
-	if (v->differ == 0 && v->records_differ == 0 && v->secrets_differ == 0)
+	if (n == 0)
 		return xasprintf("the chain holds and all %" PRId64 " live token rows, the "
 				 "records of the tokens consumers hold and the sealed secrets "
 				 "follow from it",
 				 v->rows);
 	/* What differs, the rows first: "A, B and C differ from the history". */
+	list = xstrdup("");
 	if (v->differ != 0)
-		part[n++] =
-		    xasprintf("%" PRId64 " of %" PRId64 " live token rows", v->differ, v->rows);
+		list = list_add(
+		    list, k++, n,
+		    xasprintf("%" PRId64 " of %" PRId64 " live token rows", v->differ, v->rows));
 	if (v->records_differ != 0)
-		part[n++] = xasprintf("%" PRId64 " record%s of the tokens consumers hold",
-				      v->records_differ, v->records_differ == 1 ? "" : "s");
+		list = list_add(list, k++, n,
+				xasprintf("%" PRId64 " record%s of the tokens consumers hold",
+					  v->records_differ, v->records_differ == 1 ? "" : "s"));
 	if (v->secrets_differ != 0)
-		part[n++] = xasprintf("%" PRId64 " sealed secret%s", v->secrets_differ,
-				      v->secrets_differ == 1 ? "" : "s");
-	list = part[0];
-	for (size_t i = 1; i < n; i++) {
-		char *longer = xasprintf("%s%s%s", list, i + 1 < n ? ", " : " and ", part[i]);
-
-		free(list);
-		free(part[i]);
-		list = longer;
-	}
+		list = list_add(list, k++, n,
+				xasprintf("%" PRId64 " sealed secret%s", v->secrets_differ,
+					  v->secrets_differ == 1 ? "" : "s"));
 	text =
 	    xasprintf("%s %s from the history", list,
 		      n == 1 && v->differ + v->records_differ + v->secrets_differ == 1 ? "differs"
