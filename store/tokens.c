@@ -62,12 +62,12 @@ set_time(json_t *o, const char *key, int64_t ms)
 	json_object_set_new(o, key, json_string(buf));
 }
 
-int
-tokens_row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
+/* tokens_row_event with details d, its own copy, which it takes. */
+static int
+row_event_taking(struct store *s, int64_t row, int64_t now, const char *kind, json_t *d,
 		 char **cause)
 {
 	char *ws = NULL, *slot = NULL, *token = NULL;
-	json_t *d = details != NULL ? json_deep_copy(details) : json_object();
 	int rc = -1;
 
 	if (inventory_stamp(s, row, d, &ws, &slot, &token, cause) == 0)
@@ -77,6 +77,14 @@ tokens_row_event(struct store *s, int64_t row, int64_t now, const char *kind, co
 	free(slot);
 	free(token);
 	return rc;
+}
+
+int
+tokens_row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
+		 char **cause)
+{
+	return row_event_taking(s, row, now, kind,
+				details != NULL ? json_deep_copy(details) : json_object(), cause);
 }
 
 /*
@@ -106,16 +114,15 @@ static int
 dead_row_event(struct store *s, int64_t row, int64_t now, const char *kind, const json_t *details,
 	       char **cause)
 {
+	int erased = erase_secret(s, row, cause);
 	json_t *d;
-	int rc = erase_secret(s, row, cause);
 
-	if (rc <= 0)
-		return rc < 0 ? -1 : tokens_row_event(s, row, now, kind, details, cause);
+	if (erased < 0)
+		return -1;
 	d = details != NULL ? json_deep_copy(details) : json_object();
-	json_object_set_new(d, "secret", json_string("erased"));
-	rc = tokens_row_event(s, row, now, kind, d, cause);
-	json_decref(d);
-	return rc;
+	if (erased)
+		json_object_set_new(d, "secret", json_string("erased"));
+	return row_event_taking(s, row, now, kind, d, cause);
 }
 
 int
@@ -140,10 +147,8 @@ tokens_erase_dead_secrets(struct store *s, char **cause)
 		return -1;
 	}
 	for (step = sqlite3_step(st); step == SQLITE_ROW; step = sqlite3_step(st)) {
-		if (n == cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			rows = xrealloc(rows, cap * sizeof *rows);
-		}
+		if (n == cap)
+			rows = xgrow(rows, &cap, 64, sizeof *rows);
 		rows[n++] = sqlite3_column_int64(st, 0);
 	}
 	if (step != SQLITE_DONE) {

@@ -103,7 +103,7 @@ def main():
         problems += check_slots(slots, rows, server, now,
                                 lambda ws, slot: os.path.join(out, slot + ".json"))
         problems += check_accounted(rows, server, now)
-        problems += check_sealed(tw.db)
+        problems += check_sealed(rows)
         left = [r["token"] for r in rows if r["token"] in old and r["state"] != "deleted"]
         if left:
             problems.append("%d old tokens not recorded deleted after the next run" %

@@ -691,7 +691,7 @@ class Case:
         problems += [("P4 history", p) for p in check_history(self.tw)]
         problems += [("P5 due", p) for p in self.check_due(before, rows, roaming)]
         problems += [("P6 secrets", p) for p in self.check_left(slots, server)]
-        problems += [("P6 secrets", p) for p in check_sealed(self.tw.db)]
+        problems += [("P6 secrets", p) for p in check_sealed(rows)]
         problems += [("P7 moved", p) for p in self.between + self.check_roamed(slots, server)]
         return problems
 

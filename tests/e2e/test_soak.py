@@ -249,7 +249,7 @@ def main():
                     night, iso(now), kind, r.returncode, "; ".join(errors)[:300]))
             rows = store_rows(tw.db)
             server = sim.tokens()
-            for p in check_accounted(rows, server, now, reverse=False) + check_sealed(tw.db):
+            for p in check_accounted(rows, server, now, reverse=False) + check_sealed(rows):
                 problems.append("night %d (%s, %s): %s" % (night, iso(now), kind, p))
             if night == 0 or kind == "outage":
                 continue

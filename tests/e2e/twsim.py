@@ -247,36 +247,34 @@ def connect_ro(db):
 
 
 def store_rows(db):
-    """Every token row as a dict: ws, slot, token, name, state, expires_at (ms), retire_after."""
+    """Every token row as a dict: ws, slot, token, name, state, expires_at (ms), retire_after,
+    origin, and sealed (whether the store holds its sealed secret)."""
     con = connect_ro(db)
     rows = con.execute(
         "SELECT t.id, w.name, s.name, t.token, t.name, t.state, t.expires_at, t.retire_after, "
-        "t.origin FROM tokens t JOIN workspaces w ON w.id = t.workspace_id "
+        "t.origin, EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id) "
+        "FROM tokens t JOIN workspaces w ON w.id = t.workspace_id "
         "LEFT JOIN slots s ON s.id = t.slot_id ORDER BY t.id").fetchall()
     con.close()
     keys = ("row", "ws", "slot", "token", "name", "state", "expires_at", "retire_after",
-            "origin")
+            "origin", "sealed")
     return [dict(zip(keys, r)) for r in rows]
 
 
-def check_sealed(db):
+def check_sealed(rows):
     """The store holds a sealed secret of each token it made that can still be in use
     (active or retiring; an import may have none) and of none that is deleted or
-    revoked, which opens nothing any more.  Returns problems."""
-    con = connect_ro(db)
-    rows = con.execute(
-        "SELECT w.name, t.token, t.state, t.origin, "
-        "EXISTS (SELECT 1 FROM secrets x WHERE x.token_row = t.id) "
-        "FROM tokens t JOIN workspaces w ON w.id = t.workspace_id ORDER BY t.id").fetchall()
-    con.close()
+    revoked, which opens nothing any more.  rows: as store_rows reads them.  Returns
+    problems."""
     problems = []
-    for ws, token, state, origin, sealed in rows:
-        if sealed and state in ("deleted", "revoked"):
+    for r in rows:
+        if r["sealed"] and r["state"] in ("deleted", "revoked"):
             problems.append("the store keeps the sealed secret of %s/%s, which is %s" %
-                            (ws, token, state))
-        elif not sealed and origin == "created" and state in ("active", "retiring"):
+                            (r["ws"], r["token"], r["state"]))
+        elif not r["sealed"] and r["origin"] == "created" and r["state"] in ("active",
+                                                                             "retiring"):
             problems.append("the store holds no sealed secret of %s/%s, %s" %
-                            (ws, token, state))
+                            (r["ws"], r["token"], r["state"]))
     return problems
 
 
