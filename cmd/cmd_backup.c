@@ -9,9 +9,11 @@
 #include "core/storecopy.h"
 
 #include "core/exitcodes.h"
+#include "core/outfile.h"
 #include "core/xalloc.h"
 #include "store/store.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +53,9 @@ run_backup(void *opts, int argc, char **argv)
 		    "output; name the file");
 		return args_usage(&cmd_backup_entry);
 	}
-	if (stat(target, &st) == 0 && S_ISDIR(st.st_mode)) {
-		errorf("%s: names a directory; give a file's path", target);
+	if (outfile_replaceable(AT_FDCWD, target, target, &cause) < 0) {
+		errorf("%s", cause);
+		free(cause);
 		return TW_EXIT_USAGE;
 	}
 	if (!bo->force && lstat(target, &st) == 0) {

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MS INT64_C(1000)
 
@@ -316,7 +315,6 @@ metrics_write(const char *path, struct store *s, const struct policy *p, int64_t
 	struct metrics_src m;
 	struct outfile o;
 	const char *own;
-	struct stat st;
 	int rc = -1;
 
 	memset(&m, 0, sizeof m);
@@ -327,12 +325,6 @@ metrics_write(const char *path, struct store *s, const struct policy *p, int64_t
 	    runs_last(s, &m.last, &m.last_ok, cause) < 0 ||
 	    tokens_count_by_state(s, m.states, cause) < 0)
 		goto out;
-	/* Found before the rename would be: a directory is a path given wrong. */
-	if (path != NULL && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		*cause = xasprintf("%s: names a directory; give a file's path", path);
-		rc = -2;
-		goto out;
-	}
 	if (outfile_open(&o, path, METRICS_FILE_MODE, cause) < 0) {
 		rc = -2;
 		goto out;

@@ -78,6 +78,39 @@ outfile_sweep_beside(int dir, const char *name)
 	return removed;
 }
 
+/* What st is, for a message: it is not a regular file. */
+static const char *
+kind_of(const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		return "a symbolic link";
+	if (S_ISCHR(st->st_mode))
+		return "a character device";
+	if (S_ISBLK(st->st_mode))
+		return "a block device";
+	if (S_ISFIFO(st->st_mode))
+		return "a FIFO";
+	if (S_ISSOCK(st->st_mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+int
+outfile_replaceable(int dir, const char *name, const char *path, char **cause)
+{
+	struct stat st;
+
+	if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISREG(st.st_mode))
+		return 0;
+	if (S_ISDIR(st.st_mode))
+		*cause = xasprintf("%s: names a directory; give a file's path", path);
+	else
+		*cause = xasprintf("%s: is %s, which the new file would replace, not write "
+				   "through; give a regular file's path",
+				   path, kind_of(&st));
+	return -1;
+}
+
 int
 outfile_open(struct outfile *o, const char *path, mode_t mode, char **cause)
 {
@@ -104,6 +137,11 @@ outfile_open(struct outfile *o, const char *path, mode_t mode, char **cause)
 		return -1;
 	}
 	free(dir);
+	if (outfile_replaceable(o->dir, o->name, path, cause) < 0) {
+		close(o->dir);
+		o->dir = -1;
+		return -1;
+	}
 	fd = outfile_create_beside(o->dir, o->name, &o->tmp);
 	if (fd < 0) {
 		*cause = xasprintf("%s: cannot create a file beside it: %s", path, strerror(errno));
@@ -139,6 +177,10 @@ outfile_commit(struct outfile *o, char **cause)
 	if (fclose(o->f) != 0 && err == 0)
 		err = errno;
 	o->f = NULL;
+	if (err == 0 && outfile_replaceable(o->dir, o->name, o->path, cause) < 0) {
+		outfile_abort(o);
+		return -1;
+	}
 	if (err == 0 && renameat(o->dir, o->tmp, o->dir, o->name) < 0)
 		err = errno;
 	if (err != 0) {

@@ -20,15 +20,26 @@ struct outfile {
 
 /*
  * Opens o for path (NULL or "-": standard output), the file to be given
- * mode whatever the umask.  Returns 0, or -1 with *cause naming path.
+ * mode whatever the umask, once outfile_replaceable allows path.  Returns
+ * 0, or -1 with *cause naming path.
  */
 int outfile_open(struct outfile *o, const char *path, mode_t mode, char **cause);
 
 /*
+ * Whether name in directory dir (AT_FDCWD: name is a path) may be replaced
+ * by a file renamed over it: nothing is there, or a regular file is.  A
+ * directory, a symbolic link (which the rename would replace, not write
+ * through), a device, a FIFO or a socket is refused: the path was given
+ * wrong, and as root the rename would replace /dev/null or /dev/stdout.
+ * Returns 0, or -1 with *cause naming path (as given) and what is there.
+ */
+int outfile_replaceable(int dir, const char *name, const char *path, char **cause);
+
+/*
  * Finishes o: every byte written and synced, then renamed over the target
- * and the directory synced (standard output: flushed).  Returns 0, or -1
- * with *cause naming the path and the target left as it was.  Frees o
- * either way.
+ * (outfile_replaceable asked again) and the directory synced (standard
+ * output: flushed).  Returns 0, or -1 with *cause naming the path and the
+ * target left as it was.  Frees o either way.
  */
 int outfile_commit(struct outfile *o, char **cause);
 

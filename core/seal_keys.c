@@ -2,6 +2,7 @@
 #include "core/seal_priv.h"
 
 #include "core/cred.h"
+#include "core/outfile.h"
 #include "core/trust.h"
 #include "core/xalloc.h"
 
@@ -308,7 +309,9 @@ seal_keygen(const char *pub_path, const char *sec_path, const unsigned char *pas
 	char *pubtext = NULL, *sectext = NULL, *pubtmp = NULL, *sectmp = NULL, *first;
 	int rc = SEAL_ERR;
 
-	if (keygen_check(pub_path, sec_path, pass, passlen, &k, cause) < 0)
+	if (keygen_check(pub_path, sec_path, pass, passlen, &k, cause) < 0 ||
+	    outfile_replaceable(AT_FDCWD, pub_path, pub_path, cause) < 0 ||
+	    outfile_replaceable(AT_FDCWD, sec_path, sec_path, cause) < 0)
 		goto out;
 	if (!force && (exists(pub_path, cause) || exists(sec_path, cause))) {
 		rc = SEAL_ERR_EXISTS;

@@ -247,6 +247,16 @@ run 2 backup -
 expect "$err" "not standard output"
 run 2 backup --force "$bk"
 expect "$err" "$bk: names a directory; give a file's path"
+# A FIFO or a link (as /dev/null and /dev/stdout are) is a path given wrong, not replaced.
+mkfifo "$bk/fifo"
+ln -s /proc/self/fd/1 "$bk/stdout"
+run 2 backup --force "$bk/fifo"
+expect "$err" "$bk/fifo: is a FIFO, which the new file would replace, not write through; give a regular file's path"
+run 2 backup --force "$bk/stdout"
+expect "$err" "$bk/stdout: is a symbolic link"
+[ -p "$bk/fifo" ] && [ "$(readlink "$bk/stdout")" = /proc/self/fd/1 ] ||
+	fail "a refused backup replaced a FIFO or a link"
+rm "$bk/fifo" "$bk/stdout"
 run 1 backup "$TW_TMP/missing/copy.db"
 expect "$err" "$TW_TMP/missing/copy.db: cannot open its directory"
 # A full disk at the copy's first write: nothing is left, the store is as it was.

@@ -31,6 +31,7 @@ import re
 import select
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -418,6 +419,19 @@ def check_errors(tw, tmp):
         check(words in r.stderr, "audit report --output %s: %r not in %r" % (own, words, r.stderr))
         with open(own, "rb") as f:
             check(f.read() == before, "audit report --output %s changed it" % own)
+    # A link such as /dev/stdout, or a FIFO, at the path is refused and left as it is.
+    link, fifo = os.path.join(tmp, "stdout"), os.path.join(tmp, "r.fifo")
+    os.symlink("/proc/self/fd/1", link)
+    os.mkfifo(fifo)
+    for path, kind in ((link, "a symbolic link"), (fifo, "a FIFO")):
+        r = report(tw, ["--output", path], want=2)
+        words = "%s: is %s, which the new file would replace" % (path, kind)
+        check(words in r.stderr, "audit report --output %s: %r not in %r" % (path, words, r.stderr))
+    check(os.path.islink(link) and os.readlink(link) == "/proc/self/fd/1" and
+          stat.S_ISFIFO(os.lstat(fifo).st_mode),
+          "audit report --output replaced a link or a FIFO")
+    os.unlink(link)
+    os.unlink(fifo)
     r = report(tw, ["--output", os.path.join(tmp, "r.txt")])
     check(r.stdout == "" and os.path.getsize(os.path.join(tmp, "r.txt")) > 0,
           "--output wrote to stdout or not at all")

@@ -150,6 +150,16 @@ expect "$err" "keygen needs --public-key and --secret-key: the files to write"
 RUN_STDIN=$PASS_FILE run 2 keygen --public-key d.pub --secret-key d.sec --no-passphrase --passphrase-fd 0
 expect "$err" "--no-passphrase and --passphrase-fd: give one"
 if [ -e d.pub ] || [ -e d.sec ]; then fail "a refused keygen wrote a key"; fi
+# A FIFO or a link at a key's path is a path given wrong, even with --force: left as it is.
+mkfifo d.fifo
+ln -s /proc/self/fd/1 d.link
+run 2 keygen --public-key d.fifo --secret-key d.sec --no-passphrase --force
+expect "$err" "d.fifo: is a FIFO, which the new file would replace, not write through"
+run 2 keygen --public-key d.pub --secret-key d.link --no-passphrase --force
+expect "$err" "d.link: is a symbolic link"
+[ -p d.fifo ] && [ "$(readlink d.link)" = /proc/self/fd/1 ] || fail "keygen --force replaced a FIFO or a link"
+if [ -e d.pub ] || [ -e d.sec ]; then fail "a refused keygen wrote a key"; fi
+rm d.fifo d.link
 run 0 init --public-key a.pub
 head_note
 fpr_a=$(pinned)

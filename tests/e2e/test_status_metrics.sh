@@ -313,6 +313,12 @@ run 2 metrics --textfile "$TW_TMP/nosuchdir/tw.prom"
 expect "$err" "$TW_TMP/nosuchdir/tw.prom"
 run 2 metrics --textfile "$TW_TMP/prom"
 expect "$err" "$TW_TMP/prom: names a directory"
+# A FIFO at the path (as a device would be) is refused, not replaced by the metrics file.
+mkfifo "$TW_TMP/tw.fifo"
+run 2 metrics --textfile "$TW_TMP/tw.fifo"
+expect "$err" "$TW_TMP/tw.fifo: is a FIFO, which the new file would replace"
+[ -p "$TW_TMP/tw.fifo" ] || fail "metrics --textfile replaced a FIFO"
+rm "$TW_TMP/tw.fifo"
 run 2 metrics --textfile ""
 expect "$err" "--textfile: give the path"
 # A path that is the store's own file is refused: the rename would replace the store.

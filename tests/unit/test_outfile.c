@@ -130,16 +130,89 @@ test_refusals_name_the_path(void **state)
 	free(cause);
 	cause = NULL;
 
-	/* A directory at the target: the rename fails, and the temporary file goes. */
+	/* A directory at the target: refused before anything is made. */
 	snprintf(path, sizeof path, "%s/sub", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(outfile_open(&o, path, 0644, &cause), 0);
-	fputs("x", o.f);
-	assert_int_equal(outfile_commit(&o, &cause), -1);
-	assert_non_null(strstr(cause, "not written"));
+	assert_int_equal(outfile_open(&o, path, 0644, &cause), -1);
+	assert_non_null(strstr(cause, "sub: names a directory; give a file's path"));
 	free(cause);
 	assert_int_equal(entries(), 2);
 	assert_int_equal(rmdir(path), 0);
+}
+
+/* Whether path is still a FIFO, or a symbolic link to to. */
+static int
+is_fifo(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+static int
+links_to(const char *path, const char *to)
+{
+	char buf[64];
+	ssize_t n = readlink(path, buf, sizeof buf - 1);
+
+	if (n < 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, to) == 0;
+}
+
+/*
+ * Only a regular file is replaced: a FIFO, a device or a link at the target
+ * (as /dev/null and /dev/stdout are) is a path given wrong, refused at the
+ * open and again at the commit, and left as it was.
+ */
+static void
+test_only_regular_files_replaced(void **state)
+{
+	char fifo[64], link[64], *cause = NULL;
+	struct outfile o;
+	int before = entries();
+
+	(void)state;
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(link, sizeof link, "%s/stdout", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(symlink("/proc/self/fd/1", link), 0);
+
+	assert_int_equal(outfile_open(&o, fifo, 0644, &cause), -1);
+	assert_non_null(strstr(cause, "fifo: is a FIFO, which the new file would replace, not "
+				      "write through; give a regular file's path"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(outfile_open(&o, link, 0644, &cause), -1);
+	assert_non_null(strstr(cause, "stdout: is a symbolic link, which the new file would"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(outfile_replaceable(AT_FDCWD, fifo, "given", &cause), -1);
+	assert_non_null(strstr(cause, "given: is a FIFO"));
+	free(cause);
+	cause = NULL;
+	assert_true(is_fifo(fifo));
+	assert_true(links_to(link, "/proc/self/fd/1"));
+	assert_int_equal(entries(), before + 2);
+
+	/* One that appears while the file is written: the commit refuses, and drops its file. */
+	assert_int_equal(unlink(fifo), 0);
+	assert_int_equal(outfile_open(&o, fifo, 0644, &cause), 0);
+	fputs("x", o.f);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(outfile_commit(&o, &cause), -1);
+	assert_non_null(strstr(cause, "fifo: is a FIFO"));
+	free(cause);
+	assert_true(is_fifo(fifo));
+	assert_int_equal(entries(), before + 2);
+
+	/* Nothing there, or a regular file: allowed. */
+	assert_int_equal(unlink(fifo), 0);
+	assert_int_equal(unlink(link), 0);
+	cause = NULL;
+	assert_int_equal(outfile_replaceable(AT_FDCWD, fifo, fifo, &cause), 0);
+	assert_null(cause);
 }
 
 static void
@@ -207,6 +280,7 @@ main(void)
 	    cmocka_unit_test(test_commit_replaces_whole_with_mode),
 	    cmocka_unit_test(test_abort_leaves_target),
 	    cmocka_unit_test(test_refusals_name_the_path),
+	    cmocka_unit_test(test_only_regular_files_replaced),
 	    cmocka_unit_test(test_standard_output),
 	    cmocka_unit_test(test_names_beside),
 	};
