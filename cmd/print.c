@@ -71,14 +71,15 @@ print_json(const char *workspace, const struct mode_token *t, int show_secret)
 	json_object_set_new(o, "name", print_json_text(t->name));
 	json_object_set_new(o, "creator_id", json_integer(t->creator_id));
 	json_object_set_new(o, "organization_id", json_integer(t->organization_id));
-	json_object_set_new(o, "access_key", json_string(t->access_key));
 	set_time(o, "created_at", t->created_at);
 	set_time(o, "updated_at", t->updated_at);
 	set_time(o, "expires_at", t->expires_at);
 	json_object_set_new(o, "authentication_for", print_json_text(t->authentication_for));
 	json_object_set_new(o, "authorization_type", print_json_text(t->authorization_type));
+	/* The access key is half of the credential, sealed with the secret: shown with it. */
 	if (show_secret && t->access_secret != NULL) {
 		bearer = mode_bearer(t->token, t->access_key, t->access_secret);
+		json_object_set_new(o, "access_key", json_string(t->access_key));
 		json_object_set_new(o, "access_secret", json_string(t->access_secret));
 		json_object_set_new(o, "bearer", json_string(bearer));
 	}
