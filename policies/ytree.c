@@ -87,6 +87,27 @@ fail(struct yparse *y, yaml_mark_t mark, char *cause)
 	return -1;
 }
 
+/*
+ * Where byte at of the text is, as a mark: libyaml gives a reader's errors
+ * (bad UTF-8, a control character) as an offset only.  Lines and columns
+ * from 0, a column counting characters.
+ */
+static yaml_mark_t
+mark_at(const struct yparse *y, size_t at)
+{
+	yaml_mark_t m = {.index = at};
+
+	for (size_t i = 0; i < at && i < y->len; i++) {
+		if (y->buf[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else if (((unsigned char)y->buf[i] & 0xc0) != 0x80) {
+			m.column++;
+		}
+	}
+	return m;
+}
+
 static int
 next(struct yparse *y, yaml_event_t *ev)
 {
@@ -98,6 +119,11 @@ next(struct yparse *y, yaml_event_t *ev)
 		return 0;
 	memset(ev, 0, sizeof *ev);
 	problem = p->problem != NULL ? p->problem : "unreadable";
+	if (p->error == YAML_READER_ERROR)
+		return fail(y, mark_at(y, p->problem_offset),
+			    xasprintf("YAML syntax: %s; a policy is UTF-8 text without control "
+				      "characters",
+				      problem));
 	at = p->problem_mark.index;
 	/* libyaml's words for a tab are obscure; a tab in indentation is the usual cause. */
 	if (at < y->len && y->buf[at] == '\t' && strstr(problem, "cannot start any token") != NULL)
