@@ -313,14 +313,17 @@ secrets_rekey(struct store *s, const char *old_fpr, const char *new_fpr, secrets
 	int rc = -1;
 
 	memset(r, 0, sizeof *r);
+	if (store_begin(s, cause) < 0)
+		goto out;
+	if (check_pin(s, old_fpr, cause) < 0)
+		goto out;
+	/* Asked after the pin: another pair's keys, old and new, are a wrong old key. */
 	if (strcmp(old_fpr, new_fpr) == 0) {
 		*cause = xasprintf("%s: the new public key is the pinned key %s; nothing to do",
 				   s->path, old_fpr);
-		return -1;
-	}
-	if (store_begin(s, cause) < 0)
 		goto out;
-	if (check_pin(s, old_fpr, cause) < 0 || read_all(s, &v, &n, cause) < 0 ||
+	}
+	if (read_all(s, &v, &n, cause) < 0 ||
 	    reseal_all(s, v, n, old_fpr, new_fpr, reseal, arg, drop, now, r, cause) < 0)
 		goto out;
 	if (r->unopened_n > 0 && !drop) {

@@ -378,6 +378,14 @@ test_rekey_wrong_pin_refused(void **state)
 	/* Rekeying to the pinned key itself is refused too. */
 	assert_int_equal(secrets_rekey(fx->s, OLD, OLD, fake_reseal, &a, 0, 400, &r, &cause), -1);
 	assert_non_null(strstr(cause, "nothing to do"));
+	FREE_NULL(&cause);
+	assert_unchanged(fx);
+	/* Another pair's secret key, to its own public key: the pin is what is wrong. */
+	assert_int_equal(
+	    secrets_rekey(fx->s, "tw1:other", "tw1:other", fake_reseal, &a, 0, 400, &r, &cause),
+	    -1);
+	assert_non_null(strstr(cause, "pinned to sealing key " OLD));
+	assert_null(strstr(cause, "nothing to do"));
 	free(cause);
 	assert_unchanged(fx);
 }
