@@ -318,8 +318,11 @@ run_reveal(void *opts, int argc, char **argv)
 	if (sec == NULL) {
 		/* A key read but not unlocked is a failed reveal; one not read is not (yet) one. */
 		failed = err == SEAL_ERR_PASSPHRASE;
-		if (failed)
+		if (failed) {
+			/* A key that does not open it, recorded: 1, not a usage error. */
 			failed_key(ro->secret_key, &rec, have);
+			status = TW_EXIT_FAILURE;
+		}
 		goto out;
 	}
 	seal_secret_public(sec, &pub);
@@ -397,8 +400,8 @@ const struct cmd_entry cmd_secret_reveal_entry = {
 	     "erased with it.\n"
 	     "\n"
 	     "Exit status: 0 printed, 1 no such token or stored secret, a secret the\n"
-	     "history does not record, a key that does not open it, or a history that\n"
-	     "cannot be written, 2 a usage error, a store that\n"
-	     "cannot be written or a secret key that cannot be read.\n",
+	     "history does not record, a key that does not open it (a wrong passphrase\n"
+	     "included), or a history that cannot be written, 2 a usage error, a store\n"
+	     "that cannot be written or a secret key that cannot be read.\n",
     .run = run_reveal,
 };
