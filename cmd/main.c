@@ -118,17 +118,44 @@ group_usage(const char *group, FILE *f)
 	fprintf(f, "\n'tokenwarden %s VERB --help' says more.\n", group);
 }
 
-/* Says no verb is named by the words (one or two), with the nearest one. */
+/*
+ * Says no verb is named by the words (one or two), with the nearest verb or
+ * group: a misspelt group ("tokn list") is matched with the word after it.
+ */
 static int
 no_verb(int argc, char **argv)
 {
-	const char *names[NCMDS + 1] = {0}, *near;
+	const char *names[2 * NCMDS + 1] = {0}, *near;
 	char *words = argc >= 2 && is_group(argv[0]) ? xasprintf("%s %s", argv[0], argv[1])
 						     : xstrdup(argv[0]);
+	char groups[NCMDS][16];
+	size_t n = 0;
 
-	for (size_t i = 0; i < NCMDS; i++)
-		names[i] = cmd_table[i]->name;
-	near = diag_suggest(words, names);
+	for (size_t i = 0; i < NCMDS; i++) {
+		const char *sp = strchr(cmd_table[i]->name, ' ');
+
+		names[n++] = cmd_table[i]->name;
+		if (sp != NULL && (size_t)(sp - cmd_table[i]->name) < sizeof groups[i]) {
+			snprintf(groups[i], sizeof groups[i], "%.*s",
+				 (int)(sp - cmd_table[i]->name), cmd_table[i]->name);
+			names[n++] = groups[i];
+		}
+	}
+	near = NULL;
+	if (argc >= 2 && !is_group(argv[0])) {
+		char *two = xasprintf("%s %s", argv[0], argv[1]);
+
+		near = diag_suggest(two, names);
+		if (near != NULL && strchr(near, ' ') != NULL) {
+			free(words);
+			words = two;
+		} else {
+			near = NULL;
+			free(two);
+		}
+	}
+	if (near == NULL)
+		near = diag_suggest(words, names);
 	if (near != NULL)
 		errorf("no verb '%s'; did you mean '%s'?", words, near);
 	else if (is_group(argv[0]))

@@ -69,6 +69,15 @@ run 0 help token create
 expect "$out" "--expires-in"
 run 2 frobnicate
 expect "$err" "no verb 'frobnicate'"
+# A misspelt group gets the nearest verb, with the word after it, or the nearest group.
+run 2 tokn list
+expect "$err" "no verb 'tokn list'; did you mean 'token list'?"
+run 2 audti verify
+expect "$err" "no verb 'audti verify'; did you mean 'audit verify'?"
+run 2 secrt
+expect "$err" "no verb 'secrt'; did you mean 'secret'?"
+run 2 rotat etl
+expect "$err" "no verb 'rotat'; did you mean 'rotate'?"
 run 2 token create "${api[@]}" --name abcd
 expect "$err" "usage: tokenwarden token create"
 run 2 help nothing
