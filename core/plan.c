@@ -423,8 +423,9 @@ hold(struct plan_builder *b, const struct policy_slot *sl, const struct slot_vie
  * says.  The token such a consumer holds, while it works, is held
  * (b->held), not deleted until its slot reaches the consumer, as is the
  * one a consumer of a slot without a token holds, and one a delivery
- * began to hand a consumer and did not see through (offered: it makes no
- * slot due, its own slot's plan sees to that).  A slot whose active
+ * began to hand a consumer and did not see through (offered, and the
+ * earlier offers a later one superseded: none makes a slot due, its own
+ * slot's plan sees to that).  A slot whose active
  * token's handing is not recorded (made before the record was kept,
  * imported, or by hand) is taken to have reached its consumers, and
  * listed in the plan's unrecorded.  The rows (n, and in's more) give each
@@ -468,6 +469,8 @@ unreached(struct plan_builder *b, const struct plan_input *in, const struct toke
 			if (h != NULL) {
 				hold(b, sl, v, h->row);
 				hold(b, sl, v, h->offered);
+				for (size_t j = 0; j < h->nsuperseded; j++)
+					hold(b, sl, v, h->superseded[j]);
 			}
 			if (v->active != NULL && h != NULL && h->row == v->active->row &&
 			    v->regiven == NULL &&

@@ -563,7 +563,8 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
  * consumer's, or a slot's id), that event's id (NULL: none), the token row
  * the table names (NULL: none) and the event's, and the names of the
  * workspace and slot of the first (a consumer's token's, or the slot).
- * An event gives a record as [token row, second value, third]; the table's
+ * An event gives a record as [token row, second value, third, fourth (from
+ * schema 21, when there is one)]; the table's
  * columns compare with those by type too, so an edit to text or a blob
  * differs.  SQLite takes the bare column beside max() from the row that
  * has the maximum.  Two halves, not a FULL JOIN, which SQLite runs as a
@@ -581,6 +582,7 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
 		   "OR c.row IS NOT json_extract(r.v, '$[0]') OR c.x IS NOT json_extract(r.v, "    \
 		   "'$[1]') "                                                                      \
 		   "OR c.y IS NOT json_extract(r.v, '$[2]') "                                      \
+		   "OR c.z IS NOT json_extract(r.v, '$[3]') "                                      \
 		   "UNION ALL SELECT r.k, r.ev, NULL, json_extract(r.v, '$[0]'), w.name, sl.name " \
 		   "FROM rec r " NAMES("json_extract(r.v, '$[0]')",                                \
 				       "r.k") "WHERE r.k NOT IN "                                  \
@@ -594,15 +596,18 @@ missing_rows(struct store *s, int (*fn)(const struct inventory_diff *d, void *ar
 
 static const char *const records_sql[] = {
     [INVENTORY_HANDED] = RECORDS("consumers", "j.key", "j.value",
-				 "consumer AS k, token_row AS row, offered AS x, given AS y "
-				 "FROM handed",
+				 "consumer AS k, token_row AS row, offered AS x, given AS y, "
+				 "superseded AS z FROM handed",
 				 TOKEN_NAMES),
-    [INVENTORY_SLOT_REACHED] = RECORDS(
-	"slots", "CAST(j.key AS INTEGER)", "json_array(j.value)",
-	"slot_id AS k, token_row AS row, NULL AS x, NULL AS y FROM slot_reached", SLOT_NAMES),
+    [INVENTORY_SLOT_REACHED] =
+	RECORDS("slots", "CAST(j.key AS INTEGER)", "json_array(j.value)",
+		"slot_id AS k, token_row AS row, NULL AS x, NULL AS y, NULL AS z FROM "
+		"slot_reached",
+		SLOT_NAMES),
     [INVENTORY_SLOT_REACHED_14] =
 	RECORDS("slots_14", "CAST(j.key AS INTEGER)", "j.value",
-		"slot_id AS k, token_row AS row, consumers AS x, NULL AS y FROM slot_reached_14",
+		"slot_id AS k, token_row AS row, consumers AS x, NULL AS y, NULL AS z "
+		"FROM slot_reached_14",
 		SLOT_NAMES),
 };
 

@@ -179,9 +179,13 @@ slot_reached(struct store *s, int64_t row, json_t *slots, char **cause)
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
+/* What slots_handed's statements return of a record. */
+#define HANDED_RETURNING "RETURNING consumer, token_row, offered, given, superseded"
+
 /*
- * The record st returns (consumer, token_row, offered, given), into
- * consumers as the history has it: [token_row, offered, given].
+ * The record st returns (HANDED_RETURNING), into consumers as the history
+ * has it: [token_row, offered, given], and superseded after them when there
+ * are any (as SQLite writes the array: no event before schema 21 has it).
  */
 static void
 handed_entry(sqlite3_stmt *st, json_t *consumers)
@@ -189,10 +193,13 @@ handed_entry(sqlite3_stmt *st, json_t *consumers)
 	json_t *offered = sqlite3_column_type(st, 2) == SQLITE_NULL
 			      ? json_null()
 			      : json_integer(sqlite3_column_int64(st, 2));
+	json_t *entry = json_pack("[I, o, s?]", (json_int_t)sqlite3_column_int64(st, 1), offered,
+				  (const char *)sqlite3_column_text(st, 3));
+	const char *superseded = (const char *)sqlite3_column_text(st, 4);
 
-	json_object_set_new(consumers, (const char *)sqlite3_column_text(st, 0),
-			    json_pack("[I, o, s?]", (json_int_t)sqlite3_column_int64(st, 1),
-				      offered, (const char *)sqlite3_column_text(st, 3)));
+	if (superseded != NULL)
+		json_array_append_new(entry, json_loads(superseded, 0, NULL));
+	json_object_set_new(consumers, (const char *)sqlite3_column_text(st, 0), entry);
 }
 
 /*
@@ -218,17 +225,24 @@ int
 slots_handed(struct store *s, int64_t row, enum slots_hand how, const char *holders,
 	     const char *const *given, size_t n, int64_t now, char **cause)
 {
+	/*
+	 * An offer over one not seen through keeps that one in superseded (the
+	 * SET's right-hand sides read the record as it was); a refusal puts
+	 * back the last it kept; a token taken settles them all.
+	 */
 	static const char *const sql[] = {
 	    [SLOTS_TOOK] = "INSERT INTO handed (consumer, token_row, given) VALUES (?1, ?2, ?3) "
 			   "ON CONFLICT (consumer) DO UPDATE SET token_row = ?2, offered = NULL, "
-			   "given = ?3 RETURNING consumer, token_row, offered, given",
+			   "superseded = NULL, given = ?3 " HANDED_RETURNING,
 	    [SLOTS_OFFERED] =
 		"INSERT INTO handed (consumer, token_row, offered) VALUES (?1, 0, ?2) "
-		"ON CONFLICT (consumer) DO UPDATE SET offered = ?2 "
-		"RETURNING consumer, token_row, offered, given",
-	    [SLOTS_REFUSED] =
-		"UPDATE handed SET offered = NULL WHERE consumer = ?1 AND offered = ?2 "
-		"RETURNING consumer, token_row, offered, given",
+		"ON CONFLICT (consumer) DO UPDATE SET offered = ?2, superseded = CASE "
+		"WHEN offered IS NOT NULL AND offered <> ?2 "
+		"THEN json_insert(coalesce(superseded, '[]'), '$[#]', offered) "
+		"ELSE superseded END " HANDED_RETURNING,
+	    [SLOTS_REFUSED] = "UPDATE handed SET offered = json_extract(superseded, '$[#-1]'), "
+			      "superseded = nullif(json_remove(superseded, '$[#-1]'), '[]') "
+			      "WHERE consumer = ?1 AND offered = ?2 " HANDED_RETURNING,
 	};
 	static const char *const names[] = {
 	    [SLOTS_TOOK] = "took",
@@ -407,11 +421,37 @@ slots_reached_free(struct slot_reached *v, size_t n)
 	free(v);
 }
 
+/*
+ * The token rows of text (a record's superseded: a JSON array of them, or
+ * NULL) into v.  What is no array of rows holds nothing; audit verify finds
+ * such an edit.
+ */
+static void
+superseded_read(const char *text, struct slot_handed *v)
+{
+	json_t *a = text != NULL ? json_loads(text, 0, NULL) : NULL;
+	size_t i;
+	json_t *x;
+
+	v->superseded = NULL;
+	v->nsuperseded = 0;
+	if (!json_is_array(a) || json_array_size(a) == 0) {
+		json_decref(a);
+		return;
+	}
+	v->superseded = xcalloc(json_array_size(a), sizeof *v->superseded);
+	json_array_foreach(a, i, x) if (json_is_integer(x)) v->superseded[v->nsuperseded++] =
+	    json_integer_value(x);
+	json_decref(a);
+}
+
 int
 slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **cause)
 {
 	sqlite3_stmt *st = store_prepare(
-	    s, "SELECT consumer, token_row, offered, given FROM handed ORDER BY consumer", cause);
+	    s,
+	    "SELECT consumer, token_row, offered, given, superseded FROM handed ORDER BY consumer",
+	    cause);
 	size_t cap = 0;
 	int step;
 
@@ -433,6 +473,7 @@ slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **c
 		v->row = sqlite3_column_int64(st, 1);
 		v->offered = sqlite3_column_int64(st, 2);
 		v->given = store_column_dup(st, 3);
+		superseded_read((const char *)sqlite3_column_text(st, 4), v);
 	}
 	if (step != SQLITE_DONE)
 		store_error(s, "listing the tokens consumers hold", cause);
@@ -449,7 +490,9 @@ slots_handed_list(struct store *s, struct slot_handed **out, size_t *n, char **c
 void
 slots_handed_free(struct slot_handed *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(v[i].given);
+		free(v[i].superseded);
+	}
 	free(v);
 }

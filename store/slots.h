@@ -73,6 +73,10 @@ struct slot_handed {
 	/* The owner and group its file was given with row (deliver_given's);
 	 * NULL: a program, or not recorded. */
 	char *given;
+	/* Token rows offered before offered, whose offers a later one replaced
+	 * before any was seen through: it may hold any of them too. */
+	int64_t *superseded;
+	size_t nsuperseded;
 };
 
 /* What slots_handed records of a token for each consumer. */
@@ -80,8 +84,10 @@ enum slots_hand {
 	SLOTS_TOOK,    /* it took the token: what it holds, its offered cleared */
 	SLOTS_REACHED, /* an active token took: SLOTS_TOOK, and its slot's record
 			* (none, and nothing handed, for a token of no slot) */
-	SLOTS_OFFERED, /* a delivery to it begins: it may hold the token from now */
-	SLOTS_REFUSED, /* it did not take the token: an offer of it withdrawn */
+	SLOTS_OFFERED, /* a delivery to it begins: it may hold the token from now
+			* (an offer not seen through kept as superseded) */
+	SLOTS_REFUSED, /* it did not take the token: an offer of it withdrawn,
+			* the last superseded one offered again */
 };
 
 /*

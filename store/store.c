@@ -250,6 +250,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      * row's move (store/tokens.h); migrate_code erases those a store kept.
      */
     "",
+    /*
+     * 20 -> 21: the offers a later offer replaced before either was seen
+     * through (a run killed mid-delivery, then another offer to the same
+     * consumer): a JSON array of token rows the consumer may hold too, NULL
+     * for none (store/slots.h).  Before, the later offer dropped the
+     * earlier, and with it the hold on the token the consumer took.
+     */
+    "ALTER TABLE handed ADD COLUMN superseded TEXT;",
 };
 
 /* 4 -> 5: the rows a store already holds, recorded with their digests. */

@@ -22,7 +22,7 @@ struct store_file;
  */
 #define STORE_META_KEY_SWEEP "sweep_owed"
 
-#define STORE_SCHEMA_VERSION 20
+#define STORE_SCHEMA_VERSION 21
 /* PRAGMA application_id of a tokenwarden database: "twdb". */
 #define STORE_APPLICATION_ID 0x74776462
 

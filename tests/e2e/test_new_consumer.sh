@@ -22,6 +22,9 @@
 #   - a delivery killed after its consumer took the replacement, the file
 #     then moved to a slot whose window is days away: the replacement
 #     waits for it;
+#   - the same, the file moved to a slot whose first consumer refuses every
+#     token, so its tries offer the file tokens it never gets: the
+#     replacement waits for it all the same;
 #   - a store upgraded from schema 14 whose consumer moved before the
 #     upgrade: the first run still rotates for it, and the token it holds
 #     waits, through a failed first try;
@@ -417,6 +420,49 @@ on_server "$first" && fail "m's first token is still on the server once no consu
 on_server "$(held km)" || fail "km's token is not on the server at the end"
 run 0 plan --json
 tw_expect_eq "the slots due at the end" "$(rotations)" ""
+
+echo "== a delivery killed after its consumer took it, the file moved to a slot that fails first"
+# A store of its own.  A run killed before km2's rename leaves km holding
+# m's replacement and km2 its first token; the policy then moves km to p,
+# whose first consumer (in a directory not yet made) refuses every token,
+# so p's deliveries never reach km.  Each of p's tries offers km a token it
+# never gets: the replacement km holds still waits for it, past m's grace,
+# until p's token reaches km.
+fresh_store superseded
+policy "m=sm sm2" "p=sp"
+at 2027-02-20T02:00Z
+run 0 rotate
+first=$(held sm)
+at 2027-02-21T02:00Z
+st=0
+TOKENWARDEN_TEST_CRASH='before-rename#2' "$tw_bin" rotate --force acme/m >/dev/null 2>&1 || st=$?
+tw_expect_eq "the run killed before sm2's rename" "$st" 137
+taken=$(held sm)
+[ "$taken" != "$first" ] || fail "the killed run did not reach sm"
+[ "$(held sm2)" = "$first" ] || fail "the killed run reached sm2"
+policy "m=sm2" "p=nodir/sp sm"
+at 2027-02-21T03:00Z
+run 1 rotate
+tw_expect_eq "the token sm holds after p's first try" "$(held sm)" "$taken"
+for t in 2027-02-21T05:00Z 2027-02-22T02:00Z; do # past m's grace
+	at "$t"
+	run 1 rotate
+	tw_expect_eq "the token sm holds at $t" "$(held sm)" "$taken"
+	on_server "$taken" ||
+		fail "at $t the replacement sm took was deleted while sm holds it and p has not reached it"
+done
+run 0 plan --json
+jq -e --arg id "$taken" '[.findings[] | select(.finding == "held" and .token == $id and
+	.waits_for == "acme/p")] | length == 1' "$out" >/dev/null ||
+	fail "plan does not say the replacement sm holds waits for acme/p: $(cat "$out")"
+mkdir "$files/nodir"
+at 2027-02-22T04:00Z
+run 0 rotate
+tw_expect_eq "sm's token once p reaches it" "$(held sm)" "$(held nodir/sp)"
+at 2027-02-22T06:00Z
+run 0 rotate
+on_server "$taken" && fail "the replacement sm took is still on the server once sm has p's"
+on_server "$(held sm)" || fail "sm's token is not on the server at the end"
 
 if [ "$failures" -gt 0 ]; then
 	echo "$failures failure(s)" >&2

@@ -337,6 +337,7 @@ test_records_follow_history(void **state)
 
 	/* Back to schema 16, with records no event gives, one of schema 14 among them. */
 	exec_ok(fx->s, "DROP INDEX events_handed; ALTER TABLE handed DROP COLUMN given; "
+		       "ALTER TABLE handed DROP COLUMN superseded; "
 		       "DELETE FROM events WHERE kind = 'consumer.handed'; "
 		       "INSERT INTO slot_reached_14 SELECT slot_id, id, 'aa,' FROM tokens "
 		       "WHERE id = 2; PRAGMA user_version = 16");
@@ -360,6 +361,7 @@ test_no_records_no_event(void **state)
 	char *cause = NULL;
 
 	exec_ok(fx->s, "DROP INDEX events_handed; ALTER TABLE handed DROP COLUMN given; "
+		       "ALTER TABLE handed DROP COLUMN superseded; "
 		       "PRAGMA user_version = 16");
 	store_close(fx->s);
 	fx->s = NULL;
@@ -898,7 +900,8 @@ test_migration_records_secrets(void **state)
 	assert_int_equal(tokens_import(fx->s, &imp, T0, &cause), 0);
 	/* An editor's connection checks no foreign key (SQLite's default). */
 	exec_ok(fx->s, "PRAGMA foreign_keys = OFF; INSERT INTO secrets VALUES (99, x'01', "
-		       "'tw1:fpr'); PRAGMA foreign_keys = ON; PRAGMA user_version = 18");
+		       "'tw1:fpr'); PRAGMA foreign_keys = ON; "
+		       "ALTER TABLE handed DROP COLUMN superseded; PRAGMA user_version = 18");
 	store_close(fx->s);
 	fx->s = NULL;
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);
@@ -999,7 +1002,8 @@ test_migration_erases_dead_secrets(void **state)
 	/* As schema 19 left them: rows 1 deleted and 2 revoked, each with its secret. */
 	exec_ok(fx->s,
 		"UPDATE tokens SET state = 'deleted' WHERE id = 1; UPDATE tokens SET state = "
-		"'revoked' WHERE id = 2; PRAGMA user_version = 19");
+		"'revoked' WHERE id = 2; ALTER TABLE handed DROP COLUMN superseded; "
+		"PRAGMA user_version = 19");
 	store_close(fx->s);
 	fx->s = NULL;
 	assert_int_equal(store_open(fx->path, STORE_OPEN, &fx->s, &cause), 0);

@@ -169,11 +169,21 @@ test_reached_replaced(void **state)
 	assert_null(cause);
 }
 
+/* Lets inventory_verify_records count the differences, which it returns. */
+static int
+any_difference(const struct inventory_diff *d, void *arg)
+{
+	(void)d;
+	(void)arg;
+	return 0;
+}
+
 /*
  * A delivery begun offers its token to each consumer beside the one it
  * holds (a consumer handed none yet holds row 0); taking a token clears
- * the offer; a later offer replaces an earlier one; a refusal withdraws
- * its token's offer only.
+ * the offer; a later offer keeps an earlier one not seen through as
+ * superseded; a refusal withdraws its token's offer only, offering again
+ * the last one it superseded.
  */
 static void
 test_offered(void **state)
@@ -200,44 +210,71 @@ test_offered(void **state)
 	assert_int_equal(handed_to(h, nh, 'b')->row, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->offered, t2);
 	slots_handed_free(h, nh);
-	/* b took t2: its offer is cleared; a is offered t3 instead of t2 */
+	/* b took t2: its offer is cleared; a, whose offer of t2 was not seen
+	 * through (a run killed), is offered t3: it may hold t1, t2 or t3 */
 	assert_int_equal(
 	    slots_handed(fx->s, t2, SLOTS_TOOK, keys + SLOTS_HOLDER_MAX, NULL, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, NULL, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
+	assert_int_equal(handed_to(h, nh, 'a')->nsuperseded, 1);
+	assert_int_equal(handed_to(h, nh, 'a')->superseded[0], t2);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
 	assert_int_equal(handed_to(h, nh, 'b')->offered, 0);
+	assert_int_equal(handed_to(h, nh, 'b')->nsuperseded, 0);
+	slots_handed_free(h, nh);
+	/* the same offer again supersedes nothing */
+	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, NULL, 1, 1000, &cause), 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(handed_to(h, nh, 'a')->nsuperseded, 1);
 	slots_handed_free(h, nh);
 	/* a refusal withdraws only an offer of its own token */
 	assert_int_equal(slots_handed(fx->s, t2, SLOTS_REFUSED, keys, NULL, 1, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, t3);
+	assert_int_equal(handed_to(h, nh, 'a')->nsuperseded, 1);
 	slots_handed_free(h, nh);
+	/* a refused t3: it holds t1 or t2, as before t3 was offered */
 	assert_int_equal(slots_handed(fx->s, t3, SLOTS_REFUSED, keys, NULL, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->row, t1);
-	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, t2);
+	assert_int_equal(handed_to(h, nh, 'a')->nsuperseded, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t2);
 	slots_handed_free(h, nh);
+	/* two offers killed in turn, then a third: each kept, in order */
 	assert_int_equal(slots_handed(fx->s, t3, SLOTS_OFFERED, keys, NULL, 1, 1000, &cause), 0);
-	/* an activation's record clears a's offer too */
+	assert_int_equal(slots_handed(fx->s, t3 + 1, SLOTS_OFFERED, keys, NULL, 1, 1000, &cause),
+			 0);
+	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
+	assert_int_equal(handed_to(h, nh, 'a')->offered, t3 + 1);
+	assert_int_equal(handed_to(h, nh, 'a')->nsuperseded, 2);
+	assert_int_equal(handed_to(h, nh, 'a')->superseded[0], t2);
+	assert_int_equal(handed_to(h, nh, 'a')->superseded[1], t3);
+	slots_handed_free(h, nh);
+	assert_int_equal(inventory_verify_records(fx->s, any_difference, NULL, &cause), 0);
+	/* an edit of what was superseded shows */
+	assert_int_equal(sqlite3_exec(fx->s->db,
+				      "UPDATE handed SET superseded = '[1]' "
+				      "WHERE superseded IS NOT NULL",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(inventory_verify_records(fx->s, any_difference, NULL, &cause), 1);
+	assert_int_equal(
+	    sqlite3_exec(fx->s->db, "UPDATE handed SET superseded = NULL WHERE superseded = '[1]'",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(inventory_verify_records(fx->s, any_difference, NULL, &cause), 1);
+	/* an activation's record clears a's offers too */
 	assert_int_equal(slots_handed(fx->s, t1, SLOTS_REACHED, keys, NULL, 2, 1000, &cause), 0);
 	assert_int_equal(slots_handed_list(fx->s, &h, &nh, &cause), 0);
 	assert_int_equal(handed_to(h, nh, 'a')->offered, 0);
+	assert_int_equal(handed_to(h, nh, 'a')->nsuperseded, 0);
 	assert_int_equal(handed_to(h, nh, 'b')->row, t1);
 	slots_handed_free(h, nh);
+	assert_int_equal(inventory_verify_records(fx->s, any_difference, NULL, &cause), 0);
 	assert_null(cause);
-}
-
-/* Lets inventory_verify_records count the differences, which it returns. */
-static int
-any_difference(const struct inventory_diff *d, void *arg)
-{
-	(void)d;
-	(void)arg;
-	return 0;
 }
 
 /*
