@@ -144,8 +144,8 @@ int deliver_check(const struct policy_slot *s, const struct policy_deliver *d, c
  * which holds a token's secret (outfile_sweep_beside), from the directory
  * deliver_one would write in.  Nothing for an exec consumer.  Returns how
  * many files it removed, or -1 when it could not reach the directory
- * (missing, or one deliver_one would refuse to write in): a file left
- * there may come back with it.
+ * (missing, or one deliver_one would refuse to write in: a file left there
+ * may come back with it) or could not remove such a file (read-only).
  */
 int deliver_sweep(const struct policy_slot *s, const struct policy_deliver *d);
 

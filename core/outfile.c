@@ -59,7 +59,7 @@ made_beside(const char *entry, const char *name)
 int
 outfile_sweep_beside(int dir, const char *name)
 {
-	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0;
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), removed = 0, failed = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	struct stat st;
@@ -69,13 +69,17 @@ outfile_sweep_beside(int dir, const char *name)
 			close(fd);
 		return 0;
 	}
-	while ((e = readdir(d)) != NULL)
-		if (made_beside(e->d_name, name) &&
-		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    unlinkat(dir, e->d_name, 0) == 0)
+	while ((e = readdir(d)) != NULL) {
+		if (!made_beside(e->d_name, name) ||
+		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dir, e->d_name, 0) == 0)
 			removed++;
+		else if (errno != ENOENT)
+			failed = 1;
+	}
 	closedir(d);
-	return removed;
+	return failed ? -1 : removed;
 }
 
 /* What st is, for a message: it is not a regular file. */

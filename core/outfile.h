@@ -58,7 +58,8 @@ int outfile_create_beside(int dir, const char *name, char **tmp);
  * Removes from directory dir the files outfile_create_beside made beside
  * name that a writer killed before its rename left behind (a consumer's
  * would hold a secret): regular files named .NAME.tw- and six of its
- * characters, never through a link.  Returns how many it removed.
+ * characters, never through a link.  Returns how many it removed, or -1
+ * when one is left (a read-only directory): the caller tries again later.
  */
 int outfile_sweep_beside(int dir, const char *name);
 

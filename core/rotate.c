@@ -854,6 +854,20 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
 	return 0;
 }
 
+/* Says that what a killed run may have left beside consumer d's file is still there. */
+static void
+say_unswept(struct run *run, const struct policy_slot *sl, const struct policy_deliver *d)
+{
+	char *path = policy_render_target(sl, d->path);
+
+	say(run, 1, "unswept", sl->ws->name, sl->name, NULL,
+	    "deliver file %s: a temporary file an interrupted run may have left beside it "
+	    "(holding a token's secret) could not be removed, or its directory not reached; "
+	    "each run tries again until one does",
+	    path);
+	free(path);
+}
+
 /*
  * Removes the temporary files, each with a secret, that a run killed while
  * it delivered left beside consumers' files, when pl keeps a replacement
@@ -861,7 +875,8 @@ keep_delivered(struct run *run, const struct plan_action *a, char **cause)
  * a row): beside every file consumer of the policy, since the policy may
  * have moved the file to another slot, or dropped its slot, since.  A
  * directory it cannot reach (a mount not there yet) may come back with
- * such a file: the store then owes a sweep (STORE_META_KEY_SWEEP), which
+ * such a file, and one it cannot remove from (mounted read-only) still
+ * holds it: the store then owes a sweep (STORE_META_KEY_SWEEP), which
  * each run makes until it reaches them all.  Before any work, so that no
  * delivery of this run is under way beside them.  Returns 0, or -1 with
  * *cause when the store failed.
@@ -883,6 +898,8 @@ sweep_left(struct run *run, const struct plan *pl, char **cause)
 		for (size_t k = 0; k < sl->eff.ndeliver; k++) {
 			int n = deliver_sweep(sl, &sl->eff.deliver[k]);
 
+			if (n < 0)
+				say_unswept(run, sl, &sl->eff.deliver[k]);
 			missed |= n < 0;
 			swept += n > 0 ? n : 0;
 		}

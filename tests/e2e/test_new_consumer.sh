@@ -19,6 +19,7 @@
 #     consumer refused it, moved to a slot whose window is days away;
 #   - a delivery killed before its rename, its file then moved to another
 #     slot: the next run removes the temporary file it left (a secret);
+#     one that cannot (a read-only directory) says so, and a later run does;
 #   - a delivery killed after its consumer took the replacement, the file
 #     then moved to a slot whose window is days away: the replacement
 #     waits for it;
@@ -328,6 +329,37 @@ run 0 rotate
 expect "$err" "removed the temporary file an interrupted run left beside a consumer's file"
 tw_expect_eq "temporary files beside away/kw.json once it is back" "$(left)" 0
 tw_expect_eq "the sweep owed after it" "$(sqlite3 "$db" "SELECT value FROM meta WHERE key = 'sweep_owed'")" 0
+
+echo "== a delivery killed before its rename, its directory read-only at the next run: a later run sweeps"
+# The directory is there but nothing can be removed from it (a read-only
+# mount; here 0500, or for root immutable): the run says the file is left,
+# and the store owes a sweep until a run removes it.
+mkdir "$files/ro"
+killed_before_rename unswept 2027-01-27T02:00Z "r=ro/kr"
+left() { find "$files/ro" -maxdepth 1 -name '.kr.json.tw-*' | wc -l; }
+tw_expect_eq "temporary files beside ro/kr.json after the kill" "$(left)" 1
+locked=
+if [ "$(id -u)" != 0 ]; then
+	chmod 0500 "$files/ro" && locked="chmod 0700"
+elif chattr +i "$files/ro" 2>/dev/null; then
+	tw_at_exit "chattr -i '$files/ro'"
+	locked="chattr -i"
+fi
+if [ -n "$locked" ]; then
+	at 2027-01-27T03:00Z
+	run 1 rotate # keeps it, and cannot hand r's next token to kr either
+	expect "$err" "deliver file $files/ro/kr.json: a temporary file an interrupted run may have left beside it (holding a token's secret) could not be removed"
+	tw_expect_eq "temporary files beside ro/kr.json while it is read-only" "$(left)" 1
+	tw_expect_eq "the sweep owed while it is" "$(sqlite3 "$db" "SELECT value FROM meta WHERE key = 'sweep_owed'")" 1
+	$locked "$files/ro"
+	at 2027-01-27T04:00Z
+	run 0 rotate
+	expect "$err" "removed the temporary file an interrupted run left beside a consumer's file"
+	tw_expect_eq "temporary files beside ro/kr.json once writable" "$(left)" 0
+	tw_expect_eq "the sweep owed after it" "$(sqlite3 "$db" "SELECT value FROM meta WHERE key = 'sweep_owed'")" 0
+else
+	echo "note: no directory this user cannot remove from (root without chattr): that case is not checked"
+fi
 
 echo "== an upgrade from schema 14, a consumer moved before it: the move is still seen"
 # Schema 14 recorded, a slot, the fingerprints of the consumers its token
