@@ -53,6 +53,9 @@ api_client_open(const struct api_opts *o, int need_cred, int *status)
 		errorf("--workspace is required: the workspace's username, lower case");
 		return NULL;
 	}
+	/* Before the credential, which a policy names by the workspace's username. */
+	if (mode_check_workspace(o->workspace, &cause) < 0)
+		goto out;
 	if (args_globals.proxy != NULL &&
 	    net_check_proxy("--proxy", args_globals.proxy, &cause) < 0)
 		goto out;

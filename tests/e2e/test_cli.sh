@@ -436,6 +436,12 @@ run 0 token verify -w acme e2e-policy-only --token-file "$TW_TMP/pair"
 expect "$out" "verified token $(jq -r .token "$TW_TMP/policy-only.json") in workspace acme: it works"
 run 0 token delete -w acme e2e-policy-only
 expect_state e2e-policy-only deleted
+# A workspace given in capitals is named as the mistake, not as a missing credential.
+for verb in "create -n e2e-capitals --expires-in 1d" "delete e2e-policy-only"; do
+	# shellcheck disable=SC2086 # a verb and its arguments
+	run 2 token $verb -w ACME
+	expect "$err" "workspace 'ACME' is not a workspace username: use its username, all lower case"
+done
 # The slot, found in the policy, names the workspace: no -w.
 run 0 token create -n e2e-policy-slot --slot etl --expires-in 1d --json
 [ "$(jq -r .workspace "$out")" = acme ] || fail "--slot etl did not take its workspace from the policy"
