@@ -79,7 +79,7 @@ run_restore(void *opts, int argc, char **argv)
 	 * the store, migrated to this version's schema (a copy an older
 	 * tokenwarden wrote included).
 	 */
-	if (store_open(file, STORE_INSPECT, &copy, &cause) < 0)
+	if (store_open(file, STORE_INSPECT | STORE_COPY, &copy, &cause) < 0)
 		goto out;
 	status = TW_EXIT_FAILURE;
 	if (ro->head != NULL && restore_check_head(copy, ro->head, &cause) < 0)
@@ -88,8 +88,13 @@ run_restore(void *opts, int argc, char **argv)
 	    restore_check(mem, &facts, &cause) < 0)
 		goto out;
 	s = store_ctx_open(&o, NULL, STORE_CTX_LOCK, &status);
-	if (s == NULL)
+	if (s == NULL) {
+		if (status == TW_EXIT_USAGE)
+			notef("restore writes into a store it can open: one that is missing or "
+			      "too damaged to open is replaced by hand, its files moved aside and "
+			      "the copy put in their place ('Backup and restore' in the README)");
 		goto out;
+	}
 	storecopy_work_sweep(o.db, work);
 	status = TW_EXIT_FAILURE;
 	got = restore_undoes(s, mem, &why, &cause);

@@ -128,9 +128,9 @@ read_denied(const char *path, const struct stat *st)
 	return msg;
 }
 
-/* Refuses what is not a regular file at path; fills *st. */
+/* Refuses what is not a regular file at path (which: what to check); fills *st. */
 static int
-examine(const char *path, struct stat *st, char **cause)
+examine(const char *path, const char *which, struct stat *st, char **cause)
 {
 	char target[PATH_MAX], *word = NULL, *dir = NULL, *me = NULL;
 	ssize_t n;
@@ -169,8 +169,8 @@ examine(const char *path, struct stat *st, char **cause)
 			      path, word);
 	} else if (!S_ISREG(st->st_mode)) {
 		*cause = xasprintf("%s: not a regular file (a device, FIFO or socket), so not a "
-				   "tokenwarden store; check the path given with --db",
-				   path);
+				   "tokenwarden store; %s",
+				   path, which);
 	} else {
 		rc = 0;
 	}
@@ -301,11 +301,12 @@ file_open(const char *path, char **cause)
 
 /*
  * Reads the header of the regular file at path (st), refusing an empty file
- * (but for init) and one that is not SQLite; sets *wal when it is in WAL mode.
+ * (but for init) and one that is not SQLite (which: what to check); sets
+ * *wal when it is in WAL mode.
  */
 static int
-check_header(const char *path, const struct stat *st, enum store_open_flags flags, int *wal,
-	     char **cause)
+check_header(const char *path, const struct stat *st, enum store_open_flags flags,
+	     const char *which, int *wal, char **cause)
 {
 	static const char magic[] = "SQLite format 3";
 	unsigned char h[SQLITE_HEADER_BYTES];
@@ -340,9 +341,8 @@ check_header(const char *path, const struct stat *st, enum store_open_flags flag
 	}
 	if (memcmp(h, magic, sizeof magic) != 0) {
 		*cause = xasprintf("%s: not a SQLite database (it does not begin with SQLite's "
-				   "header), so not a tokenwarden store; check the path given with "
-				   "--db",
-				   path);
+				   "header), so not a tokenwarden store; %s",
+				   path, which);
 		goto out;
 	}
 	/* The file format's read and write versions: 2 is WAL. */
@@ -455,11 +455,10 @@ identify(struct store *s, enum store_open_flags flags, int *version, char **caus
 	ours = (uint32_t)app == STORE_APPLICATION_ID && *version > 0;
 	empty = app == 0 && *version == 0 && objects == 0;
 	if (!ours && !empty) {
-		*cause =
-		    xasprintf("%s: a SQLite database of another program (application_id %#x, "
-			      "user_version %d, %d schema object%s), not a tokenwarden store; "
-			      "check the path given with --db",
-			      s->path, (unsigned)app, *version, objects, objects == 1 ? "" : "s");
+		*cause = xasprintf(
+		    "%s: a SQLite database of another program (application_id %#x, "
+		    "user_version %d, %d schema object%s), not a tokenwarden store; %s",
+		    s->path, (unsigned)app, *version, objects, objects == 1 ? "" : "s", s->which);
 	} else if (empty && (flags & STORE_CREATE) == 0) {
 		*cause = xasprintf("%s: an empty SQLite database (no schema, user_version 0), not "
 				   "an initialised tokenwarden store; create the store with: "
@@ -750,11 +749,14 @@ store_open(const char *path, enum store_open_flags flags, struct store **out, ch
 	s->actor = default_actor();
 	s->lock_fd = -1;
 	s->gate = store_gate_new();
+	s->which = (flags & STORE_COPY) != 0 ? STORE_CHECK_COPY : STORE_CHECK_DB;
+	flags &= ~STORE_COPY;
 	if ((flags & STORE_CREATE) != 0 && create_private(path, cause) < 0)
 		goto out;
 	/* The owner before anything is read: what another user wrote is not looked into. */
-	if (examine(path, &st, cause) < 0 || check_owner(path, &st, cause) < 0 ||
-	    check_companions(path, cause) < 0 || check_header(path, &st, flags, &wal, cause) < 0)
+	if (examine(path, s->which, &st, cause) < 0 || check_owner(path, &st, cause) < 0 ||
+	    check_companions(path, cause) < 0 ||
+	    check_header(path, &st, flags, s->which, &wal, cause) < 0)
 		goto out;
 	reason = not_writable(path, &st, &fix);
 	if (reason != NULL && flags != STORE_READ) {

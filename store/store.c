@@ -428,7 +428,7 @@ store_error(struct store *s, const char *what, char **cause)
 				   "written; run this where the store is writable",
 				   s->path, what, s->readonly);
 	else
-		*cause = store_describe(s->path, what, code, sys, msg);
+		*cause = store_describe(s->path, what, code, sys, msg, s->which);
 }
 
 /* What happened and what to do when SQLite refused to write; see store_describe. */
@@ -466,7 +466,8 @@ readonly_text(const char *path, int code, int sys_errno)
 }
 
 char *
-store_describe(const char *path, const char *what, int code, int sys_errno, const char *sqlmsg)
+store_describe(const char *path, const char *what, int code, int sys_errno, const char *sqlmsg,
+	       const char *which)
 {
 	int primary = code & 0xff, os = primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN;
 	const char *why = sys_errno != 0 ? strerror(sys_errno) : sqlmsg;
@@ -488,9 +489,8 @@ store_describe(const char *path, const char *what, int code, int sys_errno, cons
 				 "(%s-wal, %s-shm, %s.lock); look with: ls -ld %s*",
 				 why, path, path, path, path);
 	else if (primary == SQLITE_NOTADB)
-		text = xasprintf("not a SQLite database, or a damaged or encrypted one (%s); check "
-				 "the path given with --db",
-				 sqlmsg);
+		text = xasprintf("not a SQLite database, or a damaged or encrypted one (%s); %s",
+				 sqlmsg, which != NULL ? which : STORE_CHECK_DB);
 	else if (primary == SQLITE_CORRUPT)
 		text = xasprintf("the database is damaged (%s); restore it from a backup and check "
 				 "its history with 'tokenwarden audit verify'",

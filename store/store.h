@@ -39,6 +39,11 @@ enum store_open_flags {
 	 * nothing is written or migrated (an older schema is taken as it is).
 	 */
 	STORE_INSPECT = 4,
+	/*
+	 * With one of the above: path is a copy named on the command line
+	 * (restore's), not the store, and what is not one says so.
+	 */
+	STORE_COPY = 8,
 };
 
 struct store {
@@ -53,6 +58,7 @@ struct store {
 	int late_sync;             /* its commits are synced after the gate (store_open_another) */
 	int deferred; /* the transaction's commit is left unsynced (store_begin_unsynced) */
 	struct store_gate *gate; /* taken in turn by this store's connections to write */
+	const char *which;       /* what to check when path is no store (store_describe) */
 	/*
 	 * The history's last event as this connection's open transaction
 	 * appended it (events_append), so that the next one it appends need
@@ -342,11 +348,12 @@ void store_error(struct store *s, const char *what, char **cause);
  * operating system's errno sys_errno (0 when none) and SQLite's own text
  * sqlmsg, of an operation what on the store at path: disk full, read-only,
  * permission denied, not a database, damaged, locked, I/O error and cannot
- * open each say what happened and what to do.  Returns an allocated string;
- * the caller frees it.
+ * open each say what happened and what to do; which, what to check when the
+ * path is no store (NULL: the path given with --db).  Returns an allocated
+ * string; the caller frees it.
  */
 char *store_describe(const char *path, const char *what, int code, int sys_errno,
-		     const char *sqlmsg);
+		     const char *sqlmsg, const char *which);
 
 /*
  * Runs PRAGMA integrity_check; returns 0 when it answers "ok", else -1 with

@@ -11,6 +11,9 @@
 
 /* How long a connection waits for another process's lock before it fails. */
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* What to check when the store's path is no store; a copy's (STORE_COPY) says its own. */
+#define STORE_CHECK_DB "check the path given with --db"
+#define STORE_CHECK_COPY "name the copy that 'tokenwarden backup' wrote"
 
 /* Runs sql on s; returns 0, or -1 with *cause for the operation what. */
 int store_exec(struct store *s, const char *sql, const char *what, char **cause);

@@ -245,6 +245,11 @@ for own in tw.db tw.db-wal tw.db-shm tw.db.lock; do
 done
 run 2 backup -
 expect "$err" "not standard output"
+# A copy that is no store is named as the mistake, not the store's path.
+printf 'hello\n' >"$bk/notastore"
+run 2 restore "$bk/notastore"
+expect "$err" "$bk/notastore: not a SQLite database (it does not begin with SQLite's header), so not a tokenwarden store; name the copy that 'tokenwarden backup' wrote"
+rm "$bk/notastore"
 run 2 backup --force "$bk"
 expect "$err" "$bk: names a directory; give a file's path"
 # A FIFO or a link (as /dev/null and /dev/stdout are) is a path given wrong, not replaced.
@@ -376,6 +381,7 @@ echo "== a store that does not open is replaced by hand, as the README says"
 head -c 100 /dev/urandom | dd of="$db" conv=notrunc status=none
 run 2 restore "$bk/first.db"
 expect "$err" "not a SQLite database"
+expect "$err" "one that is missing or too damaged to open is replaced by hand"
 mkdir "$TW_TMP/damaged"
 for f in "$db" "$db-wal" "$db-shm"; do
 	[ ! -e "$f" ] || mv "$f" "$TW_TMP/damaged/"

@@ -906,7 +906,8 @@ test_describe(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		msg = store_describe("/d/tw.db", "doing it", cases[i].code, cases[i].sys, "m");
+		msg =
+		    store_describe("/d/tw.db", "doing it", cases[i].code, cases[i].sys, "m", NULL);
 		if (strstr(msg, cases[i].want) == NULL)
 			fail_msg("case %zu: '%s' lacks '%s'", i, msg, cases[i].want);
 		assert_int_equal(strncmp(msg, "/d/tw.db: doing it: ", 20), 0);
