@@ -237,5 +237,11 @@ restore_into(struct store *s, struct store *mem, const char *from,
 {
 	struct restore r = {s, mem, from, copy, d};
 
-	return store_replace(s, mem, keep_and_record, &r, cause) != 0 ? -1 : 0;
+	if (store_replace(s, mem, keep_and_record, &r, cause) == 0)
+		return 0;
+	/* s as it was: its copy, kept before the last step failed (a full disk), is not needed. */
+	if (d->kept != NULL)
+		unlink(d->kept);
+	FREE_NULL(&d->kept);
+	return -1;
 }

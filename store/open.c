@@ -802,6 +802,7 @@ store_close(struct store *s)
 	store_unlock(s);
 	store_gate_drop(s->gate);
 	free(s->path);
+	free(s->file);
 	free(s->actor);
 	free(s->readonly);
 	free(s);
@@ -1017,6 +1018,7 @@ open_private(const struct store *like, const char *name, const char *filename, u
 
 	pthread_once(&configured, configure_sqlite);
 	s->path = xstrdup(name);
+	s->file = filename != NULL ? xstrdup(filename) : NULL;
 	s->actor = xstrdup(like->actor);
 	s->lock_fd = -1;
 	s->gate = store_gate_new();

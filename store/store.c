@@ -427,6 +427,12 @@ store_error(struct store *s, const char *what, char **cause)
 		*cause = xasprintf("%s: %s: the store is open read-only (%s), so nothing can be "
 				   "written; run this where the store is writable",
 				   s->path, what, s->readonly);
+	else if (s->file != NULL &&
+		 ((code & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT))
+		*cause = xasprintf("%s: %s: no space left for its working copy %s: the file system "
+				   "holding that is full; free space there, then run the command "
+				   "again",
+				   s->path, what, s->file);
 	else
 		*cause = store_describe(s->path, what, code, sys, msg, s->which);
 }

@@ -59,6 +59,7 @@ struct store {
 	int deferred; /* the transaction's commit is left unsynced (store_begin_unsynced) */
 	struct store_gate *gate; /* taken in turn by this store's connections to write */
 	const char *which;       /* what to check when path is no store (store_describe) */
+	char *file;              /* the working copy that holds it, not at path, or NULL */
 	/*
 	 * The history's last event as this connection's open transaction
 	 * appended it (events_append), so that the next one it appends need

@@ -329,6 +329,27 @@ restore_refused 1 "of the tokens consumers hold differ" \
 edited_copy "$TW_TMP/sealed.db" \
 	"UPDATE secrets SET sealed = zeroblob(length(sealed)) WHERE token_row = (SELECT max(token_row) FROM secrets)"
 restore_refused 1 "1 sealed secret differs from what its history records" "$TW_TMP/sealed.db"
+# A full disk at the last step (the store's log refuses its first write): the
+# store is as it was, and the copy of it kept aside just before goes too.
+rc=$(df_run "$TW_TMP/full" 1 ENOSPC env TW_FAULT_FILES="$(basename "$db")-wal" \
+	"$tw_bin" restore "$bk/first.db")
+[ "$rc" = 1 ] || fail "restore onto a full disk: exit $rc, expected 1: $(cat "$TW_TMP/full/faulty.err")"
+grep -q "replacing its content: no space left.*; nothing was changed" "$TW_TMP/full/faulty.err" ||
+	fail "restore onto a full disk: $(cat "$TW_TMP/full/faulty.err")"
+[ ! -e "$refused_kept" ] || fail "a restore a full disk refused left the store's copy aside"
+no_working_copy
+tw_expect_eq "the store's head after a restore a full disk refused" \
+	"$(sqlq "$db" "SELECT hash FROM events ORDER BY id DESC LIMIT 1")" "$store_head"
+# A full disk under the working copy, made beside the store: named as such
+# (unit_store's test_working_copy_full: a write to it once made), nothing left.
+rc=$(df_run "$TW_TMP/full" 1 ENOSPC env TW_FAULT_FILES= \
+	TW_FAULT_UNDER="$(dirname "$db")/.$(basename "$db").tw-" "$tw_bin" restore "$bk/first.db")
+[ "$rc" = 1 ] || fail "restore, working copy on a full disk: exit $rc: $(cat "$TW_TMP/full/faulty.err")"
+grep -q "cannot make a working copy of $bk/first.db beside $db (it needs room for one as large as the copy): .*No space left on device" \
+	"$TW_TMP/full/faulty.err" ||
+	fail "restore, working copy on a full disk: $(cat "$TW_TMP/full/faulty.err")"
+[ ! -e "$refused_kept" ] || fail "a restore a full disk refused left the store's copy aside"
+no_working_copy
 # --head names the copy meant; another is refused.
 restore_refused 1 "not the copy that head was printed for" --head "$restore_head" "$bk/first.db"
 # A copy from before a rekey would bring the old key back: only with --force.

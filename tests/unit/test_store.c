@@ -917,6 +917,40 @@ test_describe(void **state)
 }
 
 /*
+ * A working copy beside the store (restore's), named by its copy, that runs
+ * out of room says where it is written: that file system is the full one,
+ * not the copy's.  Its size limit (max_page_count) stands for a full disk.
+ */
+static void
+test_working_copy_full(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *work = NULL;
+	char *cause = NULL, *file = xasprintf("%s/.tw.db.tw-work", fx->dir);
+
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(store_open(fx->path, STORE_CREATE, &fx->s, &cause), 0);
+	assert_int_equal(store_open_file(fx->s, "bk.db", file, &work, &cause), 0);
+	assert_int_equal(sqlite3_exec(work->db, "PRAGMA max_page_count = 1", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(work->db,
+			 "CREATE TABLE big (b); INSERT INTO big VALUES (zeroblob(100000))", NULL,
+			 NULL, NULL),
+	    SQLITE_FULL);
+	store_error(work, "recording an event", &cause);
+	assert_non_null(strstr(cause, "bk.db: recording an event: no space left for its working "
+				      "copy "));
+	assert_non_null(strstr(cause, file));
+	free(cause);
+	store_close(work);
+	free(file);
+}
+
+/*
  * A statement given back is handed out again for the same query, reset and
  * unbound; one still in use is not: a nested call running the same query gets
  * a statement of its own.  Past the kept number, queries still run.
@@ -1327,6 +1361,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_open_keeps_other_connections_locks, fixture_setup,
 					    fixture_teardown),
 	    cmocka_unit_test(test_describe),
+	    cmocka_unit_test_setup_teardown(test_working_copy_full, fixture_setup,
+					    fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_mark, fixture_setup, fixture_teardown),
 	    cmocka_unit_test_setup_teardown(test_pin_and_check_key, fixture_setup,
 					    fixture_teardown),
