@@ -1384,6 +1384,35 @@ check_clocks(struct run *run, char **cause)
 	return rc;
 }
 
+/*
+ * For a dry run, which calls nothing and so reads no server's clock: says
+ * each workspace whose clock the last run found disagreeing (pl's clock
+ * findings), which a run leaves alone until the clocks agree, and counts it
+ * failed, as that run did.  Nothing when the policy turns the check off.
+ */
+static void
+clocks_found(struct run *run, const struct plan *pl)
+{
+	if (run->p->schedule.max_clock_skew < 0)
+		return;
+	for (size_t i = 0; i < pl->nfindings; i++) {
+		const struct plan_finding *f = &pl->findings[i];
+		char *text;
+
+		if (f->kind != FIND_CLOCK)
+			continue;
+		text = plan_finding_text(f);
+		say(run, 1, "clock", f->workspace, NULL, NULL,
+		    "%s (a dry run reads no server's clock: the steps it lists are a run's once "
+		    "the "
+		    "clocks agree)",
+		    text);
+		free(text);
+		run->st->failed++;
+		run->st->skewed++;
+	}
+}
+
 /* Whether action a's workspace was found with a clock the server disagrees with. */
 static int
 skewed(const struct run *run, const struct plan_action *a)
@@ -1617,6 +1646,7 @@ rotate_run(struct store *s, const struct seal_pub *pub, const struct policy *p,
 	}
 	if (o->dry_run) {
 		st->stuck = stuck_in(pl);
+		clocks_found(&run, pl);
 		rehearse(&run, pl);
 		goto out;
 	}

@@ -490,6 +490,13 @@ for host in 2027-04-24T02:00Z 2027-01-24T02:00Z 2027-03-10T02:06Z 2027-03-10T01:
 	expect "$err" "acme/-: nothing done in this workspace: "
 	expect "$err" "beta/-: nothing done in this workspace: "
 	[ "$(mutations)" = "$m" ] || fail "host clock $host: tokens were created or deleted"
+	# A dry run calls nothing, so reads no clock: it says what the last run
+	# found, and fails as that run did.
+	run 1 rotate --dry-run
+	expect "$err" "acme/-: the run at ${host%Z}"
+	expect "$err" "did nothing in this workspace: "
+	expect "$err" "a dry run reads no server's clock: the steps it lists are a run's once the clocks agree"
+	[ "$(mutations)" = "$m" ] || fail "host clock $host: a dry run created or deleted tokens"
 	# plan and audit report say so afterwards, for each workspace.
 	# (Exit 0 or 3, as the host's clock makes work due or not.)
 	"$tw_bin" plan --db "$db" >"$out" 2>"$err" || true
