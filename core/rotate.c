@@ -282,14 +282,14 @@ discard(struct run *run, const struct policy_slot *sl, const char *id, const cha
 }
 
 /*
- * Records how slot sl's first n consumers stand to token row (slots_handed's
- * how), or, with legacy (schema 14's record of it: deliver_fingerprint's,
- * each followed by a comma), those of them it names.  Returns 0, or -1 with
- * *cause.
+ * Records how slot sl's consumers first to n - 1 stand to token row
+ * (slots_handed's how), or, with legacy (schema 14's record of it:
+ * deliver_fingerprint's, each followed by a comma), those of them it
+ * names.  Returns 0, or -1 with *cause.
  */
 static int
-record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slots_hand how,
-	    size_t n, const char *legacy, char **cause)
+record_hand_of(struct run *run, const struct policy_slot *sl, int64_t row, enum slots_hand how,
+	       size_t first, size_t n, const char *legacy, char **cause)
 {
 	_Static_assert(DELIVER_FINGERPRINT_MAX == SLOTS_HOLDER_MAX, "one key, two lengths");
 	char *keys = xcalloc(n + 1, SLOTS_HOLDER_MAX), **given = xcalloc(n + 1, sizeof *given);
@@ -298,7 +298,7 @@ record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slo
 	size_t m = 0;
 	int rc;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = first; i < n; i++) {
 		if (legacy != NULL && !deliver_among(legacy, &sl->eff.deliver[i]))
 			continue;
 		given[m] = took ? deliver_given(&sl->eff.deliver[i]) : NULL;
@@ -311,6 +311,14 @@ record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slo
 	free(given);
 	free(keys);
 	return rc;
+}
+
+/* record_hand_of for slot sl's first n consumers. */
+static int
+record_hand(struct run *run, const struct policy_slot *sl, int64_t row, enum slots_hand how,
+	    size_t n, const char *legacy, char **cause)
+{
+	return record_hand_of(run, sl, row, how, 0, n, legacy, cause);
 }
 
 /*
@@ -372,6 +380,11 @@ keep(struct run *run, const struct policy_slot *sl, const struct mode_token *t, 
 				 &superseded, cause);
 		if (rc == 0)
 			rc = record_hand(run, sl, row, SLOTS_TOOK, took, NULL, cause);
+		/* The one that refused it, and those after it, were offered it and did not take
+		 * it; one that holds it but may lose it keeps the offer. */
+		if (rc == 0)
+			rc = record_hand_of(run, sl, row, SLOTS_REFUSED, took + (held != 0),
+					    sl->eff.ndeliver, NULL, cause);
 		rc = store_end(run->s, rc, cause);
 	}
 	json_decref(d);
