@@ -188,9 +188,15 @@ target_open(const char *path, const struct policy_deliver *d, struct target *t, 
 	t->name = slash != NULL ? slash + 1 : path;
 	t->dir = -1;
 	t->uid = t->gid = (unsigned)-1;
-	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &t->uid, cause) < 0) ||
-	    (d->group != NULL && resolve_id("group", d->group, 1, &t->gid, cause) < 0))
+	if ((d->owner != NULL && resolve_id("owner", d->owner, 0, &t->uid, &why) < 0) ||
+	    (d->group != NULL && resolve_id("group", d->group, 1, &t->gid, &why) < 0)) {
+		*cause = xasprintf("deliver file %s: %s; create it, or give the consumer another "
+				   "%s: in the policy",
+				   path, why,
+				   d->owner != NULL && t->uid == (unsigned)-1 ? "owner" : "group");
+		free(why);
 		return -1;
+	}
 	if (slash == NULL || strcmp(t->name, "") == 0 || strcmp(t->name, ".") == 0 ||
 	    strcmp(t->name, "..") == 0) {
 		*cause = xasprintf("deliver file %s: names a directory, not a file", path);
@@ -217,6 +223,24 @@ target_open(const char *path, const struct policy_deliver *d, struct target *t, 
 	free(dir);
 	free(why);
 	return fd < 0 ? -1 : 0;
+}
+
+/*
+ * Refuses a directory where t's file goes, which no file renamed there can
+ * replace: every delivery would fail at the rename, after the token was made.
+ */
+static int
+target_free(const struct target *t, char **cause)
+{
+	struct stat st;
+
+	if (fstatat(t->dir, t->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	*cause = xasprintf("deliver file %s: a directory is there, which the file cannot "
+			   "replace; give the consumer another path in the policy, or remove that "
+			   "directory",
+			   t->path);
+	return -1;
 }
 
 /*
@@ -276,7 +300,7 @@ deliver_file(const char *path, const struct policy_deliver *d, const char *json,
 	char *tmp = NULL;
 	int rc = -1;
 
-	if (target_open(path, d, &t, cause) < 0)
+	if (target_open(path, d, &t, cause) < 0 || target_free(&t, cause) < 0)
 		goto out;
 	tmp = write_beside(&t, d, json, len, cause);
 	if (tmp == NULL)
@@ -626,6 +650,8 @@ deliver_check(const struct policy_slot *s, const struct policy_deliver *d, char 
 	} else {
 		path = policy_render_target(s, d->path);
 		rc = target_open(path, d, &t, cause);
+		if (rc == 0)
+			rc = target_free(&t, cause);
 		if (rc == 0)
 			rc = dir_writable(&t, path, cause);
 		if (t.dir >= 0)

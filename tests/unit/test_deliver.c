@@ -255,11 +255,28 @@ test_file(void **state)
 	free(d.owner);
 	d.owner = xstrdup("no-such-user-tw");
 	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
-	assert_string_equal(cause, "owner 'no-such-user-tw' does not exist on this host");
+	assert_non_null(strstr(cause,
+			       "/acme-etl.json: owner 'no-such-user-tw' does not exist on "
+			       "this host; create it, or give the consumer another owner: in "
+			       "the policy"));
 	FREE_NULL(&cause);
 	free(d.owner);
 	d.owner = NULL;
 	assert_int_equal(entries(), 1);
+
+	/* A directory where the file goes: refused before anything is written, and checked so. */
+	assert_int_equal(rename(want, path), 0);
+	assert_int_equal(mkdir(want, 0700), 0);
+	assert_int_equal(deliver_one(&slot, &d, &payload, &cause, NULL), -1);
+	assert_non_null(strstr(cause, "/acme-etl.json: a directory is there, which the file cannot "
+				      "replace; give the consumer another path in the policy"));
+	FREE_NULL(&cause);
+	assert_int_equal(deliver_check(&slot, &d, &cause), -1);
+	assert_non_null(strstr(cause, "a directory is there"));
+	FREE_NULL(&cause);
+	assert_int_equal(entries(), 2);
+	assert_int_equal(rmdir(want), 0);
+	assert_int_equal(rename(path, want), 0);
 
 	/*
 	 * A directory anyone may write in, sticky as /tmp: anyone may take the
@@ -717,7 +734,8 @@ test_rehearse_file(void **state)
 	free(d.owner);
 	d.owner = xstrdup("no-such-user-tw");
 	assert_int_equal(deliver_rehearse(&slot, &d, &rehearsal, &cause, NULL), -1);
-	assert_string_equal(cause, "owner 'no-such-user-tw' does not exist on this host");
+	assert_non_null(strstr(cause, ": owner 'no-such-user-tw' does not exist on this host; "
+				      "create it"));
 	FREE_NULL(&cause);
 	free(d.owner);
 	free(d.group);
