@@ -168,4 +168,10 @@ const char *store_ctx_token_id(struct store *s, const char *ws, const char *word
 /* Notes the history's head on stderr, so it can be kept elsewhere (a journal, a ticket). */
 void store_ctx_note_head(struct store *s);
 
+/*
+ * store_ctx_note_head when this connection wrote anything: a command refused
+ * before it recorded anything has no new head to keep.
+ */
+void store_ctx_note_written(struct store *s);
+
 #endif

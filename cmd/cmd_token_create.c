@@ -249,7 +249,7 @@ run_create(void *opts, int argc, char **argv)
 	} else {
 		errorf("%s", cause);
 	}
-	store_ctx_note_head(s);
+	store_ctx_note_written(s);
 out:
 	free(cause);
 	free(slot_ws);

@@ -75,7 +75,7 @@ run_delete(void *opts, int argc, char **argv)
 		       id, o->workspace);
 	else
 		errorf("%s", cause);
-	store_ctx_note_head(s);
+	store_ctx_note_written(s);
 out:
 	free(cause);
 	mode_token_free(t);

@@ -195,6 +195,17 @@ store_ctx_note_head(struct store *s)
 }
 
 void
+store_ctx_note_written(struct store *s)
+{
+	struct store_mark m = {0};
+	char *cause = NULL;
+
+	if (store_mark(s, &m, &cause) < 0 || m.own > 0)
+		store_ctx_note_head(s);
+	free(cause);
+}
+
+void
 store_ctx_settle(struct store *s)
 {
 	char *cause = NULL;

@@ -194,6 +194,10 @@ run 0 token create "${api[@]}" --name e2e-expires-bare --expires-at 2d12h --json
 within "$(jq -r .expires_at "$out")" $((60 * 3600)) || fail "--expires-at 2d12h: $(jq -r .expires_at "$out")"
 run 2 token create "${api[@]}" --name e2e-expires-past --expires-at -1h
 expect "$err" "the expiry must be at least a minute in the future"
+# Refused before anything is recorded: no history head to keep.
+run 2 token create "${api[@]}" --name ab --expires-in 1d
+expect "$err" "name 'ab' has 2 characters; Mode requires 4 to 64"
+grep -qF "history head" "$err" && fail "a refused token create noted the history head"
 run 2 token create "${api[@]}" --name e2e-expires-bad --expires-at soon
 expect "$err" "--expires-at 'soon': expected an ISO 8601 time such as 2026-12-31T23:00Z, 'now', or a duration from now such as 30d (ahead) or -1h"
 run 2 token create "${api[@]}" --name e2e-expires-both --expires-in 1d --expires-at 2d
