@@ -358,6 +358,32 @@ handover(const struct cmd_entry *e, void *opts, size_t g)
 	return 0;
 }
 
+/*
+ * When word (an argument too many, one of argv) follows an option whose
+ * value is optional, given without one ("--wait 5m"), says in hint how to
+ * give it that value: such a value comes only after '='.  Else hint is "".
+ */
+static void
+optional_hint(const struct cmd_entry *e, int argc, char **argv, const char *word, char *hint,
+	      size_t n)
+{
+	hint[0] = '\0';
+	for (int i = 2; word != NULL && i < argc; i++) {
+		const char *prev = argv[i - 1];
+		const struct args_opt *o;
+
+		if (argv[i] != word || strncmp(prev, "--", 2) != 0 || strchr(prev, '=') != NULL)
+			continue;
+		o = find(e->options, prev + 2, strlen(prev + 2), 0);
+		if (o == NULL)
+			o = find(globals, prev + 2, strlen(prev + 2), 0);
+		if (o != NULL && o->type == ARGS_WAIT)
+			snprintf(hint, n, "; %s takes its value after '=': %s=%s", prev, prev,
+				 word);
+		return;
+	}
+}
+
 int
 args_parse(const struct cmd_entry *e, void *opts, int argc, char **argv, struct args_pos *pos)
 {
@@ -394,8 +420,21 @@ args_parse(const struct cmd_entry *e, void *opts, int argc, char **argv, struct 
 			return rc;
 	}
 	if (pos->n < e->min_args || (e->max_args >= 0 && pos->n > e->max_args)) {
-		if (pos->n > 0 && e->max_args == 0)
-			errorf("%s takes no argument, but was given '%s'", e->name, pos->v[0]);
+		const char *extra = pos->n > 0 ? pos->v[e->max_args > 0 ? e->max_args : 0] : NULL;
+		char hint[96];
+
+		optional_hint(e, argc, argv, extra, hint, sizeof hint);
+		/* The synopsis's last word is the argument (its options come before). */
+		if (pos->n < e->min_args)
+			errorf("%s needs %s", e->name,
+			       strrchr(e->args, ' ') != NULL ? strrchr(e->args, ' ') + 1 : e->args);
+		else if (e->max_args == 0)
+			errorf("%s takes no argument, but was given '%s'%s", e->name, extra, hint);
+		else
+			errorf("%s takes at most %d argument%s, but was given %d: '%s' is one too "
+			       "many%s",
+			       e->name, e->max_args, e->max_args == 1 ? "" : "s", pos->n, extra,
+			       hint);
 		return args_usage(e);
 	}
 	return check ? TW_EXIT_OK : ARGS_RUN;

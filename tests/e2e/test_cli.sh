@@ -78,6 +78,16 @@ run 2 secrt
 expect "$err" "no verb 'secrt'; did you mean 'secret'?"
 run 2 rotat etl
 expect "$err" "no verb 'rotat'; did you mean 'rotate'?"
+# Arguments too few or too many are named, not only met with the usage.
+run 2 token delete -w acme one two
+expect "$err" "token delete takes at most 1 argument, but was given 2: 'two' is one too many"
+run 2 token delete -w acme
+expect "$err" "token delete needs TOKEN"
+run 2 restore
+expect "$err" "restore needs FILE"
+# An optional value comes after '=': said when one is given after a space.
+run 2 rotate --wait 5m
+expect "$err" "rotate takes no argument, but was given '5m'; --wait takes its value after '=': --wait=5m"
 run 2 token create "${api[@]}" --name abcd
 expect "$err" "usage: tokenwarden token create"
 run 2 help nothing
