@@ -248,9 +248,15 @@ store(const struct args_opt *o, const char *name, const char *arg, void *base)
 						: "+1d or -7d");
 		return -1;
 	case ARGS_DURATION:
-		if (timefmt_duration(arg, (int64_t *)at) == 0)
+		n = timefmt_duration(arg, (int64_t *)at);
+		if (n == 0)
 			return 0;
-		errorf("%s '%s': expected a duration such as 45m, 12h or 1d12h", name, arg);
+		if (n == -2)
+			errorf("%s '%s': longer than " TIMEFMT_DURATION_MAX_TEXT
+			       "; give a shorter duration",
+			       name, arg);
+		else
+			errorf("%s '%s': expected a duration such as 45m, 12h or 1d12h", name, arg);
 		return -1;
 	case ARGS_WAIT:
 		if (arg == NULL) {

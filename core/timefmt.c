@@ -231,6 +231,7 @@ timefmt_duration(const char *s, int64_t *secs)
 	const char *p = s;
 	int64_t total = 0;
 	size_t next = 0;
+	int big = 0;
 
 	if (*p == '\0')
 		return -1;
@@ -240,21 +241,28 @@ timefmt_duration(const char *s, int64_t *secs)
 
 		if (!isdigit((unsigned char)*p))
 			return -1;
+		/* Read on past the bound, which stays far from overflow, to tell a typo. */
 		while (isdigit((unsigned char)*p)) {
 			v = v * 10 + (*p++ - '0');
-			if (v > DURATION_MAX)
-				return -1;
+			if (v > DURATION_MAX) {
+				v = DURATION_MAX + 1;
+				big = 1;
+			}
 		}
 		for (u = next; u < NUNITS && units[u].unit != *p; u++)
 			;
 		if (u == NUNITS)
 			return -1;
 		total += v * units[u].secs;
-		if (total > DURATION_MAX)
-			return -1;
+		if (total > DURATION_MAX) {
+			total = DURATION_MAX + 1;
+			big = 1;
+		}
 		next = u + 1;
 		p++;
 	}
+	if (big)
+		return -2;
 	if (total <= 0)
 		return -1;
 	*secs = total;

@@ -28,8 +28,10 @@ void timefmt_minute(int64_t ms, char buf[TIMEFMT_MAX]);
 /*
  * Parses a duration: one or more groups of a positive integer and a unit
  * (w, d, h, m, s), largest unit first, each unit at most once: 90d, 12h,
- * 1d12h, 45s.  Returns 0 and sets *secs (> 0), or -1.
+ * 1d12h, 45s.  Returns 0 and sets *secs (> 0), -2 for one longer than a
+ * hundred years (TIMEFMT_DURATION_MAX_TEXT), or -1.
  */
+#define TIMEFMT_DURATION_MAX_TEXT "a hundred years"
 int timefmt_duration(const char *s, int64_t *secs);
 
 /* Writes secs in the shortest form timefmt_duration reads back: 1d12h. */

@@ -204,6 +204,8 @@ run 0 token create "${api[@]}" --name e2e-expires-bare --expires-at 2d12h --json
 within "$(jq -r .expires_at "$out")" $((60 * 3600)) || fail "--expires-at 2d12h: $(jq -r .expires_at "$out")"
 run 2 token create "${api[@]}" --name e2e-expires-past --expires-at -1h
 expect "$err" "the expiry must be at least a minute in the future"
+run 2 token create "${api[@]}" --name e2e-expires-long --expires-in 99999d
+expect "$err" "--expires-in '99999d': longer than a hundred years; give a shorter duration"
 # Refused before anything is recorded: no history head to keep.
 run 2 token create "${api[@]}" --name ab --expires-in 1d
 expect "$err" "name 'ab' has 2 characters; Mode requires 4 to 64"

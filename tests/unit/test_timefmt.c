@@ -121,8 +121,11 @@ test_duration(void **state)
 	    {"90d", 90 * 86400}, {"12h", 43200},    {"30m", 1800},          {"45s", 45},
 	    {"2w", 1209600},     {"1d12h", 129600}, {"1w2d3h4m5s", 788645},
 	};
-	static const char *const bad[] = {"",      "d",    "12", "12x", "-1d", "1.5d",        "0d",
-					  "12h1d", "1d1d", "1D", " 1d", "1d ", "99999999999d"};
+	static const char *const bad[] = {"",     "d",   "12",           "12x",           "-1d",
+					  "1.5d", "0d",  "12h1d",        "1d1d",          "1D",
+					  " 1d",  "1d ", "99999999999x", "99999999999d1d"};
+	/* Well formed, but past a hundred years: said apart from a typo. */
+	static const char *const big[] = {"99999999999d", "36601d", "5300w", "1d9999999999999999h"};
 	char buf[TIMEFMT_MAX];
 	int64_t secs;
 
@@ -134,6 +137,10 @@ test_duration(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (timefmt_duration(bad[i], &secs) != -1)
 			fail_msg("accepted duration '%s'", bad[i]);
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+		if (timefmt_duration(big[i], &secs) != -2)
+			fail_msg("duration '%s' not found too long", big[i]);
+	assert_int_equal(timefmt_duration("36600d", &secs), 0);
 	timefmt_duration_str(129600, buf);
 	assert_string_equal(buf, "1d12h");
 	timefmt_duration_str(90 * 86400, buf);
