@@ -932,7 +932,6 @@ test_working_copy_full(void **state)
 
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(store_open(fx->path, STORE_CREATE, &fx->s, &cause), 0);
 	assert_int_equal(store_open_file(fx->s, "bk.db", file, &work, &cause), 0);
 	assert_int_equal(sqlite3_exec(work->db, "PRAGMA max_page_count = 1", NULL, NULL, NULL),
 			 SQLITE_OK);
