@@ -1416,9 +1416,8 @@ clocks_found(struct run *run, const struct plan *pl)
 			continue;
 		text = plan_finding_text(f);
 		say(run, 1, "clock", f->workspace, NULL, NULL,
-		    "%s (a dry run reads no server's clock: the steps it lists are a run's once "
-		    "the "
-		    "clocks agree)",
+		    "%s (a dry run reads no server's clock: the steps it lists are a run's "
+		    "once the clocks agree)",
 		    text);
 		free(text);
 		run->st->failed++;
