@@ -692,17 +692,6 @@ out:
 	return rc;
 }
 
-/* Whether the connection's last error was a full disk or quota. */
-static int
-no_space(struct store *s)
-{
-	int code = sqlite3_extended_errcode(s->db), sys = sqlite3_system_errno(s->db);
-
-	return (code & 0xff) == SQLITE_FULL ||
-	       (((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN) &&
-		(sys == ENOSPC || sys == EDQUOT));
-}
-
 /*
  * After the writable connection of a STORE_READ failed (*cause): when for
  * a full disk, opens the store read-only instead, for a full disk must not
@@ -713,7 +702,8 @@ read_when_full(struct store *s, int wal, int *version, char **cause)
 {
 	int rc = -1;
 
-	if (s->db == NULL || !no_space(s))
+	if (s->db == NULL ||
+	    !store_no_space(sqlite3_extended_errcode(s->db), sqlite3_system_errno(s->db)))
 		goto out;
 	FREE_NULL(cause);
 	disconnect(s);

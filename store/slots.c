@@ -440,8 +440,11 @@ superseded_read(const char *text, struct slot_handed *v)
 		return;
 	}
 	v->superseded = xcalloc(json_array_size(a), sizeof *v->superseded);
-	json_array_foreach(a, i, x) if (json_is_integer(x)) v->superseded[v->nsuperseded++] =
-	    json_integer_value(x);
+	json_array_foreach(a, i, x)
+	{
+		if (json_is_integer(x))
+			v->superseded[v->nsuperseded++] = json_integer_value(x);
+	}
 	json_decref(a);
 }
 

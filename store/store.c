@@ -416,6 +416,15 @@ store_slot_id(struct store *s, int64_t ws, const char *slot, char **cause)
 		       ws, slot, "recording the slot", cause);
 }
 
+int
+store_no_space(int code, int sys_errno)
+{
+	int primary = code & 0xff;
+
+	return primary == SQLITE_FULL || ((primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) &&
+					  (sys_errno == ENOSPC || sys_errno == EDQUOT));
+}
+
 void
 store_error(struct store *s, const char *what, char **cause)
 {
@@ -427,8 +436,7 @@ store_error(struct store *s, const char *what, char **cause)
 		*cause = xasprintf("%s: %s: the store is open read-only (%s), so nothing can be "
 				   "written; run this where the store is writable",
 				   s->path, what, s->readonly);
-	else if (s->file != NULL &&
-		 ((code & 0xff) == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT))
+	else if (s->file != NULL && store_no_space(code, sys))
 		*cause = xasprintf("%s: %s: no space left for its working copy %s: the file system "
 				   "holding that is full; free space there, then run the command "
 				   "again",

@@ -17,6 +17,9 @@
 
 /* Runs sql on s; returns 0, or -1 with *cause for the operation what. */
 int store_exec(struct store *s, const char *sql, const char *what, char **cause);
+
+/* Whether SQLite result code code with errno sys_errno is a full disk, or a quota reached. */
+int store_no_space(int code, int sys_errno);
 /* Reads the one integer that sql returns into *out; returns 0, or -1 with *cause. */
 int store_pragma_int(struct store *s, const char *sql, int *out, char **cause);
 
